@@ -1,0 +1,1 @@
+"""The HTTP and GraphQL edge of civicgrid: thin resolvers over ``tenants`` services."""

@@ -1,0 +1,120 @@
+"""The Starlette application: /graphql behind bearer authentication, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
+
+from api.auth import authenticate
+from api.context import Context, Loaders
+from api.schema import build_schema
+from tenants import queue
+from tenants.db import tortoise_config
+from tenants.errors import Unauthenticated
+from tenants.settings import Settings, get_settings
+
+PRINCIPAL_KEY = "civicgrid.principal"
+
+
+class GraphQLEndpoint(GraphQL):
+    """Strawberry's ASGI view with authentication in front: no valid token, no GraphQL (HTTP 401)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+        )
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+            if not (wants_ide and self.graphql_ide):
+                try:
+                    scope[PRINCIPAL_KEY] = await authenticate(self.settings, request)
+                except Unauthenticated as exc:
+                    body = {"errors": [{"message": exc.message, "extensions": exc.extensions()}]}
+                    response = JSONResponse(
+                        body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                    )
+                    await response(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        principal = request.scope[PRINCIPAL_KEY]
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            principal=principal,
+            loaders=Loaders(principal=principal),
+        )
+
+
+async def _check_database() -> str | None:
+    try:
+        conn = Tortoise.get_connection("default")
+        await asyncio.wait_for(conn.execute_query("SELECT 1"), timeout=2)
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def _check_redis(url: str) -> str | None:
+    client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await asyncio.wait_for(client.ping(), timeout=3)
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        await client.aclose()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    redis_url = settings.require_redis_url()
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        db, rd = await asyncio.gather(_check_database(), _check_redis(redis_url))
+        checks = {"database": db or "ok", "redis": rd or "ok"}
+        failing = [name for name, err in (("database", db), ("redis", rd)) if err]
+        if failing:
+            return JSONResponse({"status": "unavailable", "failing": failing, "checks": checks}, status_code=503)
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
+        async with RegisterTortoise(app, config=config):
+            try:
+                yield
+            finally:
+                await queue.close_pool()
+
+    graphql = GraphQLEndpoint(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

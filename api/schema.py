@@ -1,0 +1,49 @@
+"""The GraphQL schema: one Query and one Mutation composed from each domain's classes."""
+
+from __future__ import annotations
+
+import functools
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+
+from api.errors import ShapeErrors
+from api.jobruns.schema import JobRunQuery
+from api.tenancy.schema import TenancyMutation, TenancyQuery
+from api.transaction import TenantTransaction
+from tenants.settings import Settings, get_settings
+
+
+@strawberry.type
+class Query(TenancyQuery, JobRunQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(TenancyMutation):
+    pass
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or get_settings()
+    extensions: list = [
+        ShapeErrors,
+        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        TenantTransaction,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled),
+    )
+
+
+# For `strawberry export-schema api.schema:schema` and the freshness test.
+schema = strawberry.Schema(query=Query, mutation=Mutation)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.pagination import Connection, paginate
+from api.tenancy.types import CreateTenantInput, Me, Role, TenantType
+from tenants.tenancy import service
+from tenants.tenancy.roles import Role as R
+
+
+@strawberry.type
+class TenancyQuery:
+    @strawberry.field(description="The caller. Everyone with a valid token can read it.")
+    def me(self, info: Info) -> Me:
+        p = info.context.principal
+        return Me(
+            user_id=p.user_id,
+            roles=[Role(r.value) for r in sorted(p.roles)],
+            scope=list(p.scope),
+            tenant_id=p.tenant_id,
+        )
+
+    @strawberry.field(description="All tenants, by id (platform administrators).")
+    async def tenants(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[TenantType]:
+        info.context.require(R.PLATFORM_ADMIN)
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda t: (t.id,),
+            arity=1,
+            fetch=lambda k, n: service.list_tenants(after_id=k[0] if k else None, limit=n),
+            to_node=TenantType.of,
+        )
+
+
+@strawberry.type
+class TenancyMutation:
+    @strawberry.mutation(description="Create a tenant; a district names its city as parentSlug.")
+    async def create_tenant(self, info: Info, input: CreateTenantInput) -> TenantType:
+        info.context.require(R.PLATFORM_ADMIN)
+        tenant = await service.create_tenant(
+            slug=input.slug, name=input.name, parent_slug=input.parent_slug, timezone=input.timezone
+        )
+        return TenantType.of(tenant)
+
+    @strawberry.mutation(description="Activate or deactivate a tenant; tokens of an inactive tenant get 401.")
+    async def set_tenant_active(self, info: Info, slug: str, active: bool) -> TenantType:
+        info.context.require(R.PLATFORM_ADMIN)
+        return TenantType.of(await service.set_tenant_active(slug=slug, active=active))

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from api.context import Info
+from tenants.tenancy.models import Tenant
+from tenants.tenancy.roles import Role as RoleEnum
+
+Role = strawberry.enum(Enum("Role", {r.name: r.value for r in RoleEnum}), description="A principal's role.")
+
+
+@strawberry.type(name="Tenant", description="A city 市 or a county/district 县/区.")
+class TenantType:
+    id: strawberry.ID
+    slug: str
+    name: str
+    timezone: str
+    is_active: bool
+    created_at: datetime
+    parent_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The city this district sits under (visible on the platform path).")
+    async def parent(self, info: Info) -> TenantType | None:
+        if self.parent_id is None:
+            return None
+        parent = await info.context.loaders.tenant.load(self.parent_id)
+        return TenantType.of(parent) if parent else None
+
+    @classmethod
+    def of(cls, t: Tenant) -> TenantType:
+        return cls(
+            id=strawberry.ID(str(t.id)),
+            slug=t.slug,
+            name=t.name,
+            timezone=t.timezone,
+            is_active=t.is_active,
+            created_at=t.created_at,
+            parent_id=t.parent_id,
+        )
+
+
+@strawberry.type(description="The caller: who they are, for which tenant, with which roles.")
+class Me:
+    user_id: str
+    roles: list[Role]  # type: ignore[valid-type]
+    scope: list[str]
+    tenant_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def tenant(self, info: Info) -> TenantType | None:
+        if self.tenant_id is None:
+            return None
+        tenant = await info.context.loaders.tenant.load(self.tenant_id)
+        return TenantType.of(tenant) if tenant else None
+
+
+@strawberry.input
+class CreateTenantInput:
+    slug: str
+    name: str
+    parent_slug: str | None = None
+    timezone: str = "Asia/Shanghai"

@@ -1,0 +1,29 @@
+"""The per-tenant job kinds: name -> (how its period key is derived, the service it runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tenants.tenancy.service import data_volume
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    period: Callable[[datetime, ZoneInfo], str]
+    run: Callable[[], Awaitable[dict[str, Any] | None]]
+
+
+def daily(at: datetime, zone: ZoneInfo) -> str:
+    """The tenant-local calendar date of ``at`` (periods live in the tenant's time zone)."""
+    return at.astimezone(zone).date().isoformat()
+
+
+KINDS: dict[str, JobKind] = {
+    # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
+    "data_volume": JobKind("data_volume", daily, data_volume),
+}

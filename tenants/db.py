@@ -1,0 +1,136 @@
+"""Database wiring: Tortoise configuration from a URL, migrations, and the application role."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import asyncpg
+
+MODEL_MODULES = [
+    "tenants.tenancy.models",
+    "tenants.jobruns.models",
+]
+APP_LABEL = "civicgrid"
+
+
+def credentials(url: str, *, pool_size: int = 20) -> dict[str, Any]:
+    """Turn ``postgresql://user:pw@host:port/db?host=/socket/dir`` into asyncpg credentials for Tortoise."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql", "asyncpg"}:
+        raise ValueError(f"unsupported database URL scheme {parsed.scheme!r}")
+    query = parse_qs(parsed.query)
+    host = query.get("host", [parsed.hostname or "localhost"])[0]
+    return {
+        "host": host,
+        "port": parsed.port or int(query.get("port", ["5432"])[0]),
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+        "database": parsed.path.lstrip("/") or "postgres",
+        "minsize": 1,
+        "maxsize": pool_size,
+    }
+
+
+def tortoise_config(url: str, *, pool_size: int = 20) -> dict[str, Any]:
+    return {
+        "connections": {
+            "default": {
+                "engine": "tortoise.backends.asyncpg",
+                "credentials": credentials(url, pool_size=pool_size),
+            }
+        },
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "tenants.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """A plain asyncpg connection (for the owner's administrative work and for checks)."""
+    c = credentials(url)
+    return await asyncpg.connect(
+        host=c["host"], port=c["port"], user=c["user"], password=c["password"] or None, database=c["database"]
+    )
+
+
+async def run_migrations(owner_url: str) -> None:
+    """Apply every migration as the owner role."""
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.api.migrate import migrate
+
+    config = tortoise_config(owner_url, pool_size=2)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        await migrate(config=config)
+
+
+async def ensure_app_role(owner_url: str, app_url: str) -> None:
+    """Create the application role if missing and grant it data rights (never ownership, never BYPASSRLS)."""
+    app = credentials(app_url)
+    owner = credentials(owner_url)
+    role, password, database = app["user"], app["password"], owner["database"]
+    if role == owner["user"]:
+        raise RuntimeError("DATABASE_URL must use a different role from DATABASE_OWNER_URL")
+    conn = await connect(owner_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if not exists:
+            pw = await conn.fetchval("SELECT quote_literal($1)", password) if password else None
+            ident = await conn.fetchval("SELECT quote_ident($1)", role)
+            await conn.execute(
+                f"CREATE ROLE {ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+                + (f" PASSWORD {pw}" if pw else "")
+            )
+        ident = await conn.fetchval("SELECT quote_ident($1)", role)
+        db_ident = await conn.fetchval("SELECT quote_ident($1)", database)
+        await conn.execute(
+            f"""
+            GRANT CONNECT ON DATABASE {db_ident} TO {ident};
+            GRANT USAGE ON SCHEMA public TO {ident};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {ident};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {ident};
+            REVOKE ALL ON TABLE tortoise_migrations FROM {ident};
+            """
+        )
+    finally:
+        await conn.close()
+
+
+async def check_app_role(app_url: str) -> list[str]:
+    """What is wrong with the application role for RLS to hold (empty when all is well)."""
+    conn = await connect(app_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        owned = await conn.fetchval(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user"
+        )
+    finally:
+        await conn.close()
+    problems = []
+    if row["rolsuper"]:
+        problems.append("the application role is a superuser")
+    if row["rolbypassrls"]:
+        problems.append("the application role has BYPASSRLS")
+    if owned:
+        problems.append(f"the application role owns {owned} tables")
+    return problems
+
+
+def cli_config() -> dict[str, Any]:
+    """Configuration for the ``tortoise`` CLI (``makemigrations``), from DATABASE_OWNER_URL when set."""
+    from tenants.settings import get_settings
+
+    s = get_settings()
+    return tortoise_config(s.database_owner_url or s.database_url or "postgresql://postgres@localhost/civicgrid")
+
+
+TORTOISE_ORM = cli_config()  # for `tortoise -c tenants.db.TORTOISE_ORM makemigrations`

@@ -1,0 +1,106 @@
+"""Expected failures: each has a stable code, the field at fault, and a message in Chinese and English."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located by its path (e.g. ``input.slug``)."""
+
+    field: str
+    reason: str
+    message_zh: str
+    message_en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "reason": self.reason,
+            "messageZh": self.message_zh,
+            "messageEn": self.message_en,
+        }
+
+
+class DomainError(Exception):
+    """Base of every expected failure; the API turns it into a GraphQL error with these extensions."""
+
+    code: ClassVar[str] = "DOMAIN_ERROR"
+
+    def __init__(
+        self,
+        message_zh: str,
+        message_en: str,
+        *,
+        field: str | None = None,
+        problems: list[Problem] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.field = field
+        self.problems = problems or []
+        self.details = details or {}
+
+    @property
+    def message(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {
+            "code": self.code,
+            "field": self.field,
+            "messageZh": self.message_zh,
+            "messageEn": self.message_en,
+        }
+        if self.problems:
+            ext["problems"] = [p.as_dict() for p in self.problems]
+        if self.details:
+            ext["details"] = self.details
+        return ext
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class InvalidInput(DomainError):
+    """One or more fields are wrong; ``problems`` lists every one of them."""
+
+    code = "INVALID_INPUT"
+
+    @classmethod
+    def of(cls, problems: list[Problem]) -> InvalidInput:
+        first = problems[0]
+        if len(problems) == 1:
+            return cls(first.message_zh, first.message_en, field=first.field, problems=problems)
+        return cls(
+            f"输入有 {len(problems)} 处错误",
+            f"{len(problems)} problems in the input",
+            field=first.field,
+            problems=problems,
+        )
+
+
+class TenantScopeMissing(DomainError):
+    """Tenant-owned data was touched with no tenant in scope: fail closed."""
+
+    code = "TENANT_SCOPE_MISSING"
+
+    def __init__(self) -> None:
+        super().__init__("未确定租户范围，操作被拒绝", "No tenant in scope; refusing to touch tenant data")

@@ -1,0 +1,1 @@
+"""A record of every scheduled job run, one per (tenant, kind, period, run number)."""

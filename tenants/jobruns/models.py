@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from tenants.models import TenantManager, TenantModel
+
+
+class JobRunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobRun(TenantModel):
+    """One run of a job kind for one tenant and period. ``run_no`` > 1 only for explicit re-runs."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    period_key = fields.CharField(max_length=32)
+    run_no = fields.IntField(default=1)
+    status = fields.CharEnumField(JobRunStatus, max_length=16, default=JobRunStatus.RUNNING)
+    attempts = fields.IntField(default=0)
+    job_id = fields.CharField(max_length=200, null=True)
+    counts = fields.JSONField(default=dict)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job_run"
+        manager = TenantManager()
+        unique_together = (("tenant_id", "kind", "period_key", "run_no"),)
+        indexes = (("tenant_id", "created_at", "id"),)

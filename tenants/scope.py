@@ -1,0 +1,91 @@
+"""The tenant scope: one ContextVar, and the transactions that carry it to PostgreSQL row-level security.
+
+Every tenant-owned table is protected by a policy on ``app.tenant_id``; ``scoped_transaction`` sets it with
+``set_config(..., true)`` so it lives exactly as long as the transaction. Platform-wide work (creating tenants,
+fanning jobs out over tenants) takes the separate, explicit ``platform_transaction`` path, which opens only the
+``tenant`` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import connections
+from tortoise.transactions import in_transaction
+
+from tenants import queue
+from tenants.errors import TenantScopeMissing
+
+_tenant_id: ContextVar[int | None] = ContextVar("civicgrid_tenant_id", default=None)
+_in_scoped_tx: ContextVar[int | None] = ContextVar("civicgrid_scoped_tx_tenant", default=None)
+
+
+def current_tenant_id() -> int:
+    """The tenant in scope; raises ``TenantScopeMissing`` when there is none."""
+    tenant_id = _tenant_id.get()
+    if tenant_id is None:
+        raise TenantScopeMissing()
+    return tenant_id
+
+
+def peek_tenant_id() -> int | None:
+    return _tenant_id.get()
+
+
+@contextmanager
+def tenant_context(tenant_id: int) -> Iterator[None]:
+    """Put ``tenant_id`` in scope for the code inside (no database work yet)."""
+    if not isinstance(tenant_id, int) or tenant_id <= 0:
+        raise ValueError(f"invalid tenant id {tenant_id!r}")
+    outer = _tenant_id.get()
+    if outer is not None and outer != tenant_id:
+        raise RuntimeError("refusing to switch tenants inside another tenant's scope")
+    token = _tenant_id.set(tenant_id)
+    try:
+        yield
+    finally:
+        _tenant_id.reset(token)
+
+
+@asynccontextmanager
+async def scoped_transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction bound to the tenant in scope, for RLS. Inside another one it joins it (no savepoint:
+    sibling GraphQL fields run concurrently on the request's connection, and savepoints cannot interleave).
+
+    Jobs queued inside are sent to Redis only after the outermost transaction commits.
+    """
+    tenant_id = current_tenant_id()
+    outer_tx_tenant = _in_scoped_tx.get()
+    if outer_tx_tenant is not None:
+        if outer_tx_tenant != tenant_id:
+            raise RuntimeError("refusing to nest a different tenant's transaction")
+        yield connections.get("default")
+        return
+    token = _in_scoped_tx.set(tenant_id)
+    try:
+        async with queue.after_commit(), in_transaction() as conn:
+            await conn.execute_query("SELECT set_config('app.tenant_id', $1, true)", [str(tenant_id)])
+            yield conn
+    finally:
+        _in_scoped_tx.reset(token)
+
+
+@asynccontextmanager
+async def tenant_transaction(tenant_id: int) -> AsyncIterator[BaseDBAsyncClient]:
+    """``tenant_context`` and ``scoped_transaction`` together: the usual way into one tenant's data."""
+    with tenant_context(tenant_id):
+        async with scoped_transaction() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def platform_transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """The explicit platform path: sees every row of ``tenant`` and nothing of any tenant's data."""
+    if _in_scoped_tx.get() is not None:
+        raise RuntimeError("platform work cannot run inside a tenant's transaction")
+    async with queue.after_commit(), in_transaction() as conn:
+        await conn.execute_query("SELECT set_config('app.platform', 'on', true)")
+        yield conn

@@ -1,0 +1,81 @@
+"""Process settings, read from environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a civicgrid process reads from its environment (see README, "Configuration")."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICGRID_", extra="ignore")
+
+    env: Literal["development", "production"] = "production"
+    home: Path = Field(default=Path(".civicgrid"))
+
+    # The application role: no superuser, no table ownership, no BYPASSRLS.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    # The owner role that runs migrations and grants the application role its rights.
+    database_owner_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_OWNER_URL")
+    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    db_pool_size: int = 20
+
+    jwt_secret: str | None = None
+    jwt_issuer: str = "civicgrid"
+    jwt_audience: str = "civicgrid-api"
+    token_ttl_seconds: int = 12 * 3600
+
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_page_size: int = 100
+    max_query_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 4000
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.is_development if self.introspection is None else self.introspection
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (civicgrid serve sets it for the embedded database)")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set (civicgrid serve sets it for the embedded Redis)")
+        return self.redis_url
+
+    def signing_secret(self) -> str:
+        """The HS256 secret; in development one is generated once and kept under CIVICGRID_HOME."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if not self.is_development:
+            raise RuntimeError("CIVICGRID_JWT_SECRET must be set in production")
+        path = self.home / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

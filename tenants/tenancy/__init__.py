@@ -1,0 +1,1 @@
+"""Tenants (a city or a county/district) and roles."""

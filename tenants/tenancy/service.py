@@ -1,0 +1,133 @@
+"""Platform-level tenant management. Every function here takes the explicit platform path."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, available_timezones
+
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
+
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.models import TenantModel
+from tenants.scope import platform_transaction, scoped_transaction
+from tenants.tenancy.models import Tenant
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+
+
+def _validate(*, slug: str, name: str, timezone: str) -> list[Problem]:
+    problems = []
+    if not SLUG_RE.match(slug):
+        problems.append(
+            Problem(
+                "slug",
+                "format",
+                "标识须为 2-63 位小写字母、数字或连字符，并以字母开头",
+                "slug must be 2-63 lowercase letters, digits or hyphens, starting with a letter",
+            )
+        )
+    if not name.strip():
+        problems.append(Problem("name", "required", "名称不能为空", "name must not be empty"))
+    elif len(name) > 200:
+        problems.append(Problem("name", "too_long", "名称不能超过 200 字", "name must be at most 200 characters"))
+    if timezone not in available_timezones():
+        problems.append(
+            Problem("timezone", "unknown", f"未知时区 {timezone}", f"unknown time zone {timezone}")
+        )
+    return problems
+
+
+async def create_tenant(
+    *, slug: str, name: str, parent_slug: str | None = None, timezone: str = "Asia/Shanghai"
+) -> Tenant:
+    """Create a tenant; a district names its city as ``parent_slug``."""
+    slug = slug.strip()
+    problems = _validate(slug=slug, name=name, timezone=timezone)
+    async with platform_transaction():
+        parent = None
+        if parent_slug is not None:
+            parent = await Tenant.get_or_none(slug=parent_slug)
+            if parent is None:
+                problems.append(
+                    Problem(
+                        "parentSlug",
+                        "not_found",
+                        f"上级租户 {parent_slug} 不存在",
+                        f"parent tenant {parent_slug} does not exist",
+                    )
+                )
+            elif parent.parent_id is not None:
+                problems.append(
+                    Problem(
+                        "parentSlug",
+                        "too_deep",
+                        "上级租户本身已有上级，只支持市-区两级",
+                        "the parent already has a parent; only city -> district nesting is supported",
+                    )
+                )
+        if problems:
+            raise InvalidInput.of(problems)
+        if await Tenant.exists(slug=slug):
+            raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug")
+        try:
+            return await Tenant.create(slug=slug, name=name.strip(), parent=parent, timezone=timezone)
+        except IntegrityError as exc:  # a concurrent create of the same slug
+            raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug") from exc
+
+
+async def set_tenant_active(*, slug: str, active: bool) -> Tenant:
+    async with platform_transaction():
+        tenant = await Tenant.get_or_none(slug=slug)
+        if tenant is None:
+            raise NotFound(f"租户 {slug} 不存在", f"tenant {slug} does not exist", field="slug")
+        tenant.is_active = active
+        await tenant.save(update_fields=["is_active", "updated_at"])
+        return tenant
+
+
+async def get_tenant_by_slug(slug: str) -> Tenant | None:
+    async with platform_transaction():
+        return await Tenant.get_or_none(slug=slug)
+
+
+async def active_tenants() -> list[Tenant]:
+    async with platform_transaction():
+        return await Tenant.filter(is_active=True).order_by("id")
+
+
+async def list_tenants(*, after_id: int | None, limit: int) -> list[Tenant]:
+    """Tenants by id, keyset-paginated."""
+    async with platform_transaction():
+        qs = Tenant.all().order_by("id")
+        if after_id is not None:
+            qs = qs.filter(id__gt=after_id)
+        return await qs.limit(limit)
+
+
+async def get_tenants_by_ids(ids: list[int]) -> list[Tenant]:
+    """Tenants visible in the current scope (its own row, or all on the platform path)."""
+    return await Tenant.filter(id__in=ids)
+
+
+def tenant_models() -> list[type[TenantModel]]:
+    """Every registered tenant-owned model."""
+    return [
+        m
+        for app in Tortoise.apps.values()
+        for m in app.values()
+        if issubclass(m, TenantModel) and not m._meta.abstract
+    ]
+
+
+async def data_volume() -> dict[str, int]:
+    """Rows the tenant in scope owns, per table, in one set-based query."""
+    tables = sorted(m._meta.db_table for m in tenant_models())
+    sql = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in tables)
+    async with scoped_transaction() as conn:
+        rows = await conn.execute_query_dict(sql)
+    return {r["t"]: r["n"] for r in rows}
+
+
+def tenant_zone(tenant: Tenant) -> ZoneInfo:
+    return ZoneInfo(tenant.timezone)
