@@ -41,17 +41,18 @@ class GraphQLEndpoint(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
-            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            if not (wants_ide and self.graphql_ide):
-                try:
-                    scope[PRINCIPAL_KEY] = await authenticate(self.settings, request)
-                except Unauthenticated as exc:
-                    body = {"errors": [{"message": exc.message, "extensions": exc.extensions()}]}
-                    response = JSONResponse(
-                        body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-                    )
-                    await response(scope, receive, send)
-                    return
+            if self.graphql_ide and self.should_render_graphql_ide(request):  # type: ignore[arg-type]
+                await (await self.render_graphql_ide(request))(scope, receive, send)
+                return
+            try:
+                scope[PRINCIPAL_KEY] = await authenticate(self.settings, request)
+            except Unauthenticated as exc:
+                body = {"errors": [{"message": exc.message, "extensions": exc.extensions()}]}
+                response = JSONResponse(
+                    body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                )
+                await response(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]

@@ -20,9 +20,21 @@ app = typer.Typer(help="civicgrid: multi-tenant GraphQL backend for urban grassr
 console = Console()
 
 
+SERVE_ENV = "serve.env"
+
+
 def _settings() -> Settings:
+    """Settings from the environment; while ``serve`` runs, its service URLs fill in what is unset."""
     get_settings.cache_clear()
-    return get_settings()
+    s = get_settings()
+    running = s.home / SERVE_ENV
+    if running.exists() and not (s.database_url and s.redis_url):
+        for line in running.read_text().splitlines():
+            key, _, value = line.partition("=")
+            os.environ.setdefault(key, value)
+        get_settings.cache_clear()
+        s = get_settings()
+    return s
 
 
 async def _migrate(owner_url: str, app_url: str) -> None:
@@ -165,7 +177,8 @@ def serve(
 
     started = time.monotonic()
     os.environ.setdefault("CIVICGRID_ENV", "development")
-    s = _settings()
+    get_settings.cache_clear()
+    s = get_settings()  # not _settings(): a serve.env left by a killed run must not be reused
     embedded: EmbeddedServices | None = None
     children: list[subprocess.Popen] = []
 
@@ -189,6 +202,9 @@ def serve(
                     env["REDIS_URL"] = embedded.redis_url
         env["CIVICGRID_HOME"] = str(s.home.resolve())
         os.environ.update(env)
+        if embedded is not None:
+            keys = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_ENV")
+            (embedded.home / SERVE_ENV).write_text("".join(f"{k}={env[k]}\n" for k in keys if k in env))
         s = _settings()
         app_url = s.require_database_url()
         with console.status("applying migrations"):
@@ -231,6 +247,7 @@ def serve(
                 c.kill()
                 c.wait()
         if embedded is not None:
+            (embedded.home / SERVE_ENV).unlink(missing_ok=True)
             embedded.stop()
         console.print("stopped")
 

@@ -42,8 +42,9 @@ async def _claim(kind: str, period_key: str, *, rerun: bool, job_id: str | None)
                 """
                 INSERT INTO job_run (tenant_id, kind, period_key, run_no, status, attempts, job_id, counts,
                                      created_at)
-                SELECT $1, $2, $3, COALESCE(MAX(run_no), 0) + 1, 'running', 0, $4, '{}', now()
-                FROM job_run WHERE tenant_id = $1 AND kind = $2 AND period_key = $3
+                SELECT $1::bigint, $2::varchar, $3::varchar, COALESCE(MAX(run_no), 0) + 1, 'running', 0,
+                       $4::varchar, '{}', now()
+                FROM job_run WHERE tenant_id = $1::bigint AND kind = $2::varchar AND period_key = $3::varchar
                 RETURNING run_no
                 """,
                 [tenant_id, kind, period_key, job_id],
@@ -78,9 +79,9 @@ async def execute(
                     .select_for_update(nowait=True)
                     .get()
                 )
-            except OperationalError as exc:
-                if isinstance(exc.__cause__, LockNotAvailableError) or "lock" in str(exc).lower():
-                    return RunOutcome(None, False, "in_progress")
+            except (LockNotAvailableError, OperationalError) as exc:
+                if isinstance(exc, LockNotAvailableError) or isinstance(exc.__cause__, LockNotAvailableError):
+                    return RunOutcome(None, False, "in_progress")  # another worker holds it right now
                 raise
             if run.status == JobRunStatus.SUCCEEDED:
                 return RunOutcome(run, False, "already_done")

@@ -1,0 +1,39 @@
+# The commands the README names. Each creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint schema migrations clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civicgrid needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@touch $(STAMP)
+
+## run: the product on embedded PostgreSQL and Redis, with demo tenants (Ctrl-C stops it all)
+run: $(STAMP)
+	$(BIN)/civicgrid serve
+
+## test: the whole suite on real embedded PostgreSQL and Redis
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## lint: ruff, the import rule, and mypy on tenants/
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy tenants
+
+## schema: regenerate schema.graphql from the code
+schema: $(STAMP)
+	$(BIN)/civicgrid export-schema
+
+## migrations: generate a migration for model changes (needs DATABASE_OWNER_URL or the embedded default)
+migrations: $(STAMP)
+	$(BIN)/tortoise makemigrations
+
+clean:
+	rm -rf $(VENV) .civicgrid .pytest_cache

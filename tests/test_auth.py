@@ -1,0 +1,125 @@
+"""Bearer tokens: 401 for anything not a valid token of an active tenant, FORBIDDEN for the wrong role."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from api.auth import mint_token
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import set_tenant_active
+from tests.conftest import TEST_SECRET, codes
+
+ME = "{ me { userId roles scope tenant { slug name timezone } } }"
+
+
+async def _post(client, headers):
+    return await client.post("/graphql", json={"query": ME}, headers=headers)
+
+
+def _claims(**over):
+    now = int(time.time())
+    claims = {
+        "iss": "civicgrid",
+        "aud": "civicgrid-api",
+        "iat": now,
+        "exp": now + 600,
+        "sub": "u1",
+        "roles": ["tenant_admin"],
+        "tenant": "zhangjiakou",
+    }
+    claims.update(over)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_me_answers_with_a_valid_token(three_tenants, gql, settings):
+    tok = mint_token(
+        settings, roles=[Role.STREET_OFFICER], tenant_slug="zhangjiakou", user_id="u-42", scope=("street:XH01",)
+    )
+    body = await gql(ME, tok)
+    assert body["data"]["me"] == {
+        "userId": "u-42",
+        "roles": ["STREET_OFFICER"],
+        "scope": ["street:XH01"],
+        "tenant": {"slug": "zhangjiakou", "name": "张家口市", "timezone": "Asia/Shanghai"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing Authorization header"),
+        ({"Authorization": "Basic dXNlcjpwdw=="}, "must be a Bearer token"),
+        ({"Authorization": "Bearer not-a-jwt"}, "token is invalid"),
+    ],
+)
+async def test_missing_or_malformed_token_is_401_json(three_tenants, client, headers, reason):
+    resp = await _post(client, headers)
+    assert resp.status_code == 401
+    assert resp.headers["content-type"].startswith("application/json")
+    error = resp.json()["errors"][0]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert reason in error["extensions"]["messageEn"]
+    assert error["extensions"]["messageZh"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "key", "alg", "reason"),
+    [
+        (_claims(exp=int(time.time()) - 10), TEST_SECRET, "HS256", "expired"),
+        (_claims(aud="someone-else"), TEST_SECRET, "HS256", "audience"),
+        (_claims(iss="evil"), TEST_SECRET, "HS256", "issuer"),
+        (_claims(), "another-secret-of-sufficient-length-123", "HS256", "invalid"),
+        (_claims(exp=None), TEST_SECRET, "HS256", "invalid"),
+        (_claims(roles=["emperor"]), TEST_SECRET, "HS256", "roles or scope"),
+        (_claims(roles=[]), TEST_SECRET, "HS256", "no role"),
+        (_claims(tenant=None), TEST_SECRET, "HS256", "names no tenant"),
+        (_claims(tenant="atlantis"), TEST_SECRET, "HS256", "unknown or inactive"),
+    ],
+    ids=["expired", "wrong-audience", "wrong-issuer", "bad-signature", "no-expiry", "bad-role", "no-role",
+         "no-tenant", "unknown-tenant"],
+)
+async def test_bad_tokens_are_401(three_tenants, client, claims, key, alg, reason):
+    tok = jwt.encode(claims, key, algorithm=alg)
+    resp = await _post(client, {"Authorization": f"Bearer {tok}"})
+    assert resp.status_code == 401, resp.text
+    assert reason in resp.json()["errors"][0]["extensions"]["messageEn"]
+
+
+async def test_unsigned_token_is_401(three_tenants, client):
+    tok = jwt.encode(_claims(), key=None, algorithm="none")
+    resp = await _post(client, {"Authorization": f"Bearer {tok}"})
+    assert resp.status_code == 401
+
+
+async def test_inactive_tenant_token_is_401(three_tenants, client, token):
+    tok = token("linshu")
+    assert (await _post(client, {"Authorization": f"Bearer {tok}"})).status_code == 200
+    await set_tenant_active(slug="linshu", active=False)
+    resp = await _post(client, {"Authorization": f"Bearer {tok}"})
+    assert resp.status_code == 401
+    assert "inactive" in resp.json()["errors"][0]["extensions"]["messageEn"]
+
+
+async def test_wrong_role_is_forbidden(three_tenants, gql, token):
+    resident = token("zhangjiakou", Role.RESIDENT)
+    body = await gql("{ tenants { edges { node { slug } } } }", resident)
+    assert codes(body) == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["tenants"]
+    assert "platform_admin" in body["errors"][0]["extensions"]["messageEn"]
+    body = await gql("{ jobRuns { edges { node { id } } } }", resident)
+    assert codes(body) == ["FORBIDDEN"]
+    body = await gql(
+        'mutation { createTenant(input: {slug: "evil", name: "x"}) { slug } }', token("zhangjiakou")
+    )
+    assert codes(body) == ["FORBIDDEN"]
+
+
+async def test_platform_admin_has_no_tenant_and_no_tenant_data(three_tenants, gql, token):
+    platform = token(None, Role.PLATFORM_ADMIN)
+    body = await gql("{ me { roles tenant { slug } } }", platform)
+    assert body["data"]["me"] == {"roles": ["PLATFORM_ADMIN"], "tenant": None}
+    body = await gql("{ jobRuns { edges { node { id } } } }", token(None, Role.PLATFORM_ADMIN, Role.TENANT_ADMIN))
+    assert codes(body) == ["TENANT_SCOPE_MISSING"]

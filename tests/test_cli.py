@@ -1,0 +1,121 @@
+"""The civicgrid command as a developer uses it, including `serve` from start to Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import ROOT, TEST_SECRET
+
+CLI = [sys.executable, "-m", "api.cli"]
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], cwd=ROOT, env=env or os.environ, capture_output=True, text=True, timeout=60)
+
+
+def test_token_mints_what_the_api_verifies(services):
+    out = _run("token", "--tenant", "linshu", "--role", "tenant_admin", "--role", "supervisor",
+               "--scope", "street:LS01", "--user", "u-7")
+    assert out.returncode == 0, out.stderr
+    claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
+    assert (claims["tenant"], claims["roles"], claims["scope"], claims["sub"]) == (
+        "linshu", ["tenant_admin", "supervisor"], ["street:LS01"], "u-7"
+    )
+    assert _run("token", "--tenant", "linshu", "--role", "emperor").returncode != 0
+    bad_scope = _run("token", "--tenant", "linshu", "--role", "resident", "--scope", "planet:earth")
+    assert bad_scope.returncode != 0 and "KIND:CODE" in bad_scope.stderr + bad_scope.stdout
+
+
+def test_export_schema_check_passes_on_the_committed_schema(services):
+    assert _run("export-schema", "--check").returncode == 0
+
+
+def test_worker_check_fails_without_a_running_worker(services):
+    assert _run("worker", "--check").returncode != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_serve(home: Path, port: int) -> tuple[subprocess.Popen, str, str, list[str]]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_JWT_SECRET", "CIVICGRID_ENV"}}
+    env.update(CIVICGRID_HOME=str(home), COLUMNS="200")
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    tokens = []
+    while time.monotonic() < deadline and len(tokens) < 2:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        tokens += re.findall(r"Bearer ([\w.-]+)", line)
+    assert len(tokens) == 2, "".join(lines)
+    return proc, tokens[0], tokens[1], lines
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def _leftovers(home: Path) -> str:
+    return subprocess.run(["pgrep", "-af", str(home)], capture_output=True, text=True).stdout
+
+
+def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
+    home = tmp_path / "home"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc, admin, platform, lines = _start_serve(home, port)
+    try:
+        assert f"GraphiQL:  {base}/graphql" in "".join(lines)
+        me = httpx.post(f"{base}/graphql", json={"query": "{ me { tenant { slug } } }"},
+                        headers={"Authorization": f"Bearer {admin}"})
+        assert me.json() == {"data": {"me": {"tenant": {"slug": "xiahuayuan"}}}}
+        assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
+        created = httpx.post(
+            f"{base}/graphql",
+            json={"query": 'mutation { createTenant(input: {slug: "shuangluan", name: "双滦区"}) { slug } }'},
+            headers={"Authorization": f"Bearer {platform}"},
+        )
+        assert created.json() == {"data": {"createTenant": {"slug": "shuangluan"}}}
+        # Another terminal finds the running services through CIVICGRID_HOME.
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
+        env["CIVICGRID_HOME"] = str(home)
+        assert _run("worker", "--check", env=env).returncode == 0
+    finally:
+        out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert "stopped" in out
+    assert _leftovers(home) == ""
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz")
+
+    # A second start reuses the data.
+    proc, _, platform, _ = _start_serve(home, port)
+    try:
+        listed = httpx.post(f"{base}/graphql", json={"query": "{ tenants(first: 10) { edges { node { slug } } } }"},
+                            headers={"Authorization": f"Bearer {platform}"})
+        slugs = [e["node"]["slug"] for e in listed.json()["data"]["tenants"]["edges"]]
+        assert slugs == ["zhangjiakou", "xuanhua", "xiahuayuan", "linshu", "shuangluan"]
+    finally:
+        _stop(proc)
+    assert _leftovers(home) == ""

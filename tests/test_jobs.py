@@ -1,0 +1,198 @@
+"""Jobs: fan-out per tenant with deterministic ids, JobRun once per (kind, tenant, period), after-commit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from arq.worker import Worker
+
+from jobs.worker import fan_out, job_id, run_tenant_job, worker_settings
+from tenants import queue
+from tenants.jobruns import service as jobruns
+from tenants.jobruns.models import JobRun, JobRunStatus
+from tenants.scope import platform_transaction, tenant_context, tenant_transaction
+from tenants.tenancy.models import Tenant
+from tenants.tenancy.service import set_tenant_active
+
+AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)  # 01:30 on 2026-11-22 in Asia/Shanghai
+
+
+async def _drain() -> int:
+    """Run a real arq worker over the queue until it is empty; returns jobs completed."""
+    settings = worker_settings()
+    worker = Worker(
+        functions=settings.functions,
+        redis_settings=settings.redis_settings,
+        burst=True,
+        poll_delay=0.05,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+        return worker.jobs_complete
+    finally:
+        await worker.close()
+
+
+async def _all_runs() -> list[dict]:
+    rows = []
+    async with platform_transaction():
+        tenants = await Tenant.all().order_by("id")
+    for t in tenants:
+        async with tenant_transaction(t.id):
+            rows += await JobRun.all().order_by("id").values("tenant_id", "kind", "period_key", "run_no", "status")
+    return rows
+
+
+async def test_fan_out_runs_one_job_per_tenant_once_per_period(three_tenants):
+    assert await fan_out({}, "data_volume", at=AT) == 3
+    pool = await queue.get_pool()
+    queued = sorted(j.job_id for j in await pool.queued_jobs())
+    assert queued == sorted(job_id("data_volume", t.id, "2026-11-22") for t in three_tenants)
+    assert await _drain() == 3
+    runs = await _all_runs()
+    assert [(r["tenant_id"], r["period_key"], r["run_no"], r["status"]) for r in runs] == [
+        (t.id, "2026-11-22", 1, JobRunStatus.SUCCEEDED) for t in three_tenants
+    ]
+    # The same tick again: arq's job ids dedupe while results are kept ...
+    await fan_out({}, "data_volume", at=AT)
+    assert await pool.queued_jobs() == []
+    # ... and once Redis has forgotten them, the database still refuses a duplicate run.
+    await pool.flushdb()
+    await fan_out({}, "data_volume", at=AT)
+    assert await _drain() == 3
+    assert await _all_runs() == runs
+
+
+async def test_data_volume_counts_only_the_tenants_own_rows(three_tenants):
+    a, b, _ = three_tenants
+    async with tenant_transaction(b.id):
+        await JobRun.create(kind="other", period_key="x")
+        await JobRun.create(kind="other", period_key="y")
+    result = await run_tenant_job({}, "data_volume", a.id, "2026-11-22")
+    assert result == {"executed": True, "reason": "executed"}
+    async with tenant_transaction(a.id):
+        run = await JobRun.get(kind="data_volume")
+    assert run.counts == {"job_run": 1}  # its own run record only; b's two rows are invisible
+    await run_tenant_job({}, "data_volume", b.id, "2026-11-22")
+    async with tenant_transaction(b.id):
+        assert (await JobRun.get(kind="data_volume")).counts == {"job_run": 3}
+
+
+async def test_period_keys_follow_each_tenants_time_zone(three_tenants):
+    async with platform_transaction():
+        await Tenant.filter(slug="linshu").update(timezone="UTC")
+    await set_tenant_active(slug="zhangjiakou", active=False)
+    assert await fan_out({}, "data_volume", at=AT) == 2
+    pool = await queue.get_pool()
+    by_id = {t.slug: t.id for t in three_tenants}
+    assert sorted(j.job_id for j in await pool.queued_jobs()) == sorted(
+        [job_id("data_volume", by_id["linshu"], "2026-11-21"), job_id("data_volume", by_id["xiahuayuan"], "2026-11-22")]
+    )
+
+
+async def test_explicit_rerun_is_a_new_numbered_run(three_tenants):
+    t = three_tenants[0]
+    await run_tenant_job({}, "data_volume", t.id, "2026-11-22")
+    again = await run_tenant_job({}, "data_volume", t.id, "2026-11-22")
+    assert again == {"executed": False, "reason": "already_done"}
+    rerun = await run_tenant_job({}, "data_volume", t.id, "2026-11-22", rerun=True)
+    assert rerun["executed"]
+    async with tenant_transaction(t.id):
+        assert await JobRun.all().order_by("run_no").values_list("run_no", "status") == [
+            (1, JobRunStatus.SUCCEEDED), (2, JobRunStatus.SUCCEEDED)
+        ]
+
+
+async def test_two_workers_at_once_execute_the_body_once(three_tenants):
+    t = three_tenants[0]
+    calls = 0
+
+    async def slow_body():
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.3)
+        return {"done": 1}
+
+    async def one():
+        with tenant_context(t.id):
+            return await jobruns.execute(kind="slow", period_key="p", body=slow_body)
+
+    outcomes = await asyncio.gather(one(), one(), one())
+    assert calls == 1
+    assert sorted(o.executed for o in outcomes) == [False, False, True]
+    async with tenant_transaction(t.id):
+        assert await JobRun.filter(kind="slow").count() == 1
+
+
+async def test_a_failed_run_is_recorded_and_a_retry_completes_it(three_tenants):
+    t = three_tenants[0]
+
+    async def failing():
+        await JobRun.create(kind="side-effect", period_key="p")
+        raise ValueError("upstream refused")
+
+    with tenant_context(t.id), pytest.raises(ValueError):
+        await jobruns.execute(kind="flaky", period_key="p", body=failing)
+    async with tenant_transaction(t.id):
+        run = await JobRun.get(kind="flaky")
+        assert run.status == JobRunStatus.FAILED and "upstream refused" in run.error
+        assert not await JobRun.exists(kind="side-effect")  # the body's writes were rolled back whole
+
+    async def fine():
+        return {"ok": 1}
+
+    with tenant_context(t.id):
+        outcome = await jobruns.execute(kind="flaky", period_key="p", body=fine)
+    assert outcome.executed
+    async with tenant_transaction(t.id):
+        run = await JobRun.get(kind="flaky")
+        assert (run.status, run.counts, run.error, run.run_no) == (JobRunStatus.SUCCEEDED, {"ok": 1}, None, 1)
+
+
+async def test_a_crashed_runners_row_is_taken_over(three_tenants):
+    t = three_tenants[0]
+    async with tenant_transaction(t.id):  # what a worker killed after phase 1 leaves behind
+        await JobRun.create(kind="data_volume", period_key="2026-11-22", status=JobRunStatus.RUNNING)
+    assert (await run_tenant_job({}, "data_volume", t.id, "2026-11-22"))["executed"]
+    async with tenant_transaction(t.id):
+        assert await JobRun.filter(kind="data_volume").values_list("status", flat=True) == [JobRunStatus.SUCCEEDED]
+
+
+async def test_jobs_are_queued_only_after_commit(three_tenants):
+    t = three_tenants[0]
+    pool = await queue.get_pool()
+    with pytest.raises(RuntimeError):
+        async with tenant_transaction(t.id):
+            await queue.enqueue("run_tenant_job", "data_volume", t.id, "p1", job_id="rolled-back")
+            assert await pool.queued_jobs() == []  # not yet: the transaction is open
+            raise RuntimeError("abort")
+    assert await pool.queued_jobs() == []
+    async with tenant_transaction(t.id):
+        await queue.enqueue("run_tenant_job", "data_volume", t.id, "p2", job_id="committed")
+        assert await pool.queued_jobs() == []
+    assert [j.job_id for j in await pool.queued_jobs()] == ["committed"]
+
+
+async def test_job_runs_are_listed_for_tenant_admins_newest_first(three_tenants, gql, token):
+    a, b, _ = three_tenants
+    for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
+        await run_tenant_job({}, "data_volume", a.id, day)
+    await run_tenant_job({}, "data_volume", b.id, "2026-11-22")
+    body = await gql(
+        "{ jobRuns(first: 2) { edges { node { kind periodKey status runNo counts } }"
+        " pageInfo { hasNextPage endCursor } } }",
+        token(a.slug),
+    )
+    page = body["data"]["jobRuns"]
+    assert [e["node"]["periodKey"] for e in page["edges"]] == ["2026-11-22", "2026-11-21"]
+    assert page["edges"][0]["node"]["status"] == "SUCCEEDED"
+    assert page["pageInfo"]["hasNextPage"]
+    body = await gql(
+        'query($a: String) { jobRuns(first: 2, after: $a, kind: "data_volume") { edges { node { periodKey } } } }',
+        token(a.slug),
+        {"a": page["pageInfo"]["endCursor"]},
+    )
+    assert [e["node"]["periodKey"] for e in body["data"]["jobRuns"]["edges"]] == ["2026-11-20"]
