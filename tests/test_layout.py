@@ -41,3 +41,16 @@ def test_packaging_declares_the_packages_and_the_console_script():
     assert {"test", "dev"} <= set(meta["project"]["optional-dependencies"])
     for top in ("api", "tenants", "jobs", "tests", "deploy", "schema.graphql", "README.md", "Makefile", ".ci/run"):
         assert (ROOT / top).exists(), top
+
+
+async def test_committed_migrations_match_the_models(services):
+    from tortoise.context import TortoiseContext
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    from tenants.db import tortoise_config
+
+    config = tortoise_config(services.owner_url, pool_size=1)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config)
+        writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+    assert [w.name for w in writers] == [], "models changed without a migration: run `make migrations`"

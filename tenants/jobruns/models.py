@@ -23,8 +23,8 @@ class JobRun(TenantModel):
     status = fields.CharEnumField(JobRunStatus, max_length=16, default=JobRunStatus.RUNNING)
     attempts = fields.IntField(default=0)
     job_id = fields.CharField(max_length=200, null=True)
-    counts = fields.JSONField(default=dict)
-    error = fields.TextField(null=True)
+    counts: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    error: str | None = fields.TextField(null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
