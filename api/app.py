@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -20,11 +21,12 @@ from api.auth import authenticate
 from api.context import Context, Loaders
 from api.schema import build_schema
 from tenants import queue
-from tenants.db import tortoise_config
+from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.errors import Unauthenticated
 from tenants.settings import Settings, get_settings
 
 PRINCIPAL_KEY = "civicgrid.principal"
+log = logging.getLogger("civicgrid.api")
 
 
 class GraphQLEndpoint(GraphQL):
@@ -52,6 +54,13 @@ class GraphQLEndpoint(GraphQL):
                     body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
                 )
                 await response(scope, receive, send)
+                return
+            except Exception:  # the tenant lookup could not reach the database
+                log.exception("authentication failed unexpectedly")
+                zh, en = "服务暂不可用", "service temporarily unavailable"
+                body = {"errors": [{"message": f"{zh} / {en}", "extensions": {
+                    "code": "UNAVAILABLE", "field": None, "messageZh": zh, "messageEn": en}}]}
+                await JSONResponse(body, status_code=503)(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -103,6 +112,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings.signing_secret()  # fail at start, not on the first request, when the secret is unusable
+        await refuse_privileged_role(settings.require_database_url())
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
         async with RegisterTortoise(app, config=config):
             try:

@@ -63,6 +63,10 @@ def mint_token(
     return jwt.encode(claims, settings.signing_secret(), algorithm="HS256")
 
 
+def _is_str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def _unauthenticated(zh: str, en: str) -> Unauthenticated:
     return Unauthenticated(zh, en, field="Authorization")
 
@@ -96,14 +100,18 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("Authorization 须为 Bearer 令牌", "Authorization must be a Bearer token")
     claims = decode_token(settings, token.strip())
+    raw_roles, raw_scope, slug = claims.get("roles", []), claims.get("scope", []), claims.get("tenant")
+    if not _is_str_list(raw_roles) or not _is_str_list(raw_scope) or not isinstance(slug, str | None):
+        raise _unauthenticated("令牌中的角色、范围或租户格式无效", "token roles, scope or tenant are malformed")
     try:
-        roles = frozenset(Role(r) for r in claims.get("roles", []))
-        scope = parse_scope(claims.get("scope", []))
+        roles = frozenset(Role(r) for r in raw_roles)
+        scope = parse_scope(raw_scope)
     except ValueError as exc:
         raise _unauthenticated("令牌中的角色或范围无效", f"token roles or scope are invalid: {exc}") from exc
     if not roles:
         raise _unauthenticated("令牌未携带角色", "token carries no role")
-    slug = claims.get("tenant")
+    if Role.PLATFORM_ADMIN in roles and slug:
+        raise _unauthenticated("平台管理员令牌不能指定租户", "a platform_admin token must not name a tenant")
     tenant_id = None
     if slug:
         tenant = await get_tenant_by_slug(slug)

@@ -12,7 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
-from api.transaction import TenantTransaction
+from api.transaction import OperationTransaction
 from tenants.settings import Settings, get_settings
 
 
@@ -38,7 +38,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        TenantTransaction,
+        OperationTransaction,
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

@@ -1,4 +1,5 @@
-"""One database transaction per GraphQL operation, bound to the caller's tenant for row-level security."""
+"""One database transaction per GraphQL operation: the caller's tenant scope (for row-level security), or the
+platform path for platform principals. A mutation operation with any error is rolled back whole."""
 
 from __future__ import annotations
 
@@ -7,29 +8,33 @@ from collections.abc import AsyncIterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from tenants.scope import scoped_transaction, tenant_context
+from tenants.scope import platform_transaction, scoped_transaction, tenant_context
 
 
 class _RollBack(Exception):
     pass
 
 
-class TenantTransaction(SchemaExtension):
-    """Tenant requests run inside one scoped transaction; a mutation with any error is rolled back whole."""
-
+class OperationTransaction(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         principal = self.execution_context.context.principal
-        if principal.tenant_id is None:
-            # Platform principals take the explicit platform path inside each service call.
-            yield
-            return
         try:
-            with tenant_context(principal.tenant_id):
-                async with scoped_transaction():
+            if principal.tenant_id is None:
+                async with platform_transaction():
                     yield
-                    result = self.execution_context.result
-                    is_mutation = self.execution_context.operation_type == OperationType.MUTATION
-                    if is_mutation and result is not None and result.errors:
-                        raise _RollBack
+                    self._roll_back_failed_mutation()
+            else:
+                with tenant_context(principal.tenant_id):
+                    async with scoped_transaction():
+                        yield
+                        self._roll_back_failed_mutation()
         except _RollBack:
             pass
+
+    def _roll_back_failed_mutation(self) -> None:
+        result = self.execution_context.result
+        is_mutation = self.execution_context.operation_type == OperationType.MUTATION
+        if is_mutation and result is not None and result.errors:
+            raise _RollBack
+
+

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from arq import cron
+from arq import Retry, cron
 from tortoise import Tortoise
 
 from jobs.kinds import KINDS
 from tenants import queue
-from tenants.db import tortoise_config
+from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context
 from tenants.settings import get_settings
 from tenants.tenancy.service import active_tenants
 
 log = logging.getLogger("civicgrid.jobs")
+
+MAX_TRIES = 3
+RETRY_BACKOFF_SECONDS = 60
 
 
 def job_id(kind: str, tenant_id: int, period_key: str) -> str:
@@ -43,10 +47,18 @@ async def run_tenant_job(
 ) -> dict[str, Any]:
     """Run one job kind inside one tenant's scope, recorded as a JobRun."""
     spec = KINDS[kind]
-    with tenant_context(tenant_id):
-        outcome = await jobruns.execute(
-            kind=kind, period_key=period_key, body=spec.run, rerun=rerun, job_id=ctx.get("job_id")
-        )
+    job = ctx.get("job_id")
+    rerun_key = (job or f"rerun-{uuid.uuid4().hex}") if rerun else None
+    try:
+        with tenant_context(tenant_id):
+            outcome = await jobruns.execute(
+                kind=kind, period_key=period_key, body=spec.run, rerun_key=rerun_key, job_id=job
+            )
+    except Exception as exc:
+        tries = ctx.get("job_try", 1)
+        if tries < MAX_TRIES:  # the failure is recorded on the run; try again later, backing off
+            raise Retry(defer=RETRY_BACKOFF_SECONDS * tries) from exc
+        raise
     return {"executed": outcome.executed, "reason": outcome.reason}
 
 
@@ -56,6 +68,7 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    await refuse_privileged_role(settings.require_database_url())
     await Tortoise.init(config=tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size))
     queue.set_pool(ctx["redis"])
 
@@ -72,6 +85,7 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 10
+    max_tries = MAX_TRIES
     job_timeout = 600
     keep_result = 3600
     health_check_interval = 30

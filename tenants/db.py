@@ -125,6 +125,16 @@ async def check_app_role(app_url: str) -> list[str]:
     return problems
 
 
+async def refuse_privileged_role(app_url: str) -> None:
+    """Refuse to start when the application role could bypass row-level security."""
+    problems = await check_app_role(app_url)
+    if problems:
+        raise RuntimeError(
+            "DATABASE_URL must name the application role; " + "; ".join(problems)
+            + " (row-level security would not apply). Use DATABASE_OWNER_URL for migrations only."
+        )
+
+
 def cli_config() -> dict[str, Any]:
     """Configuration for the ``tortoise`` CLI (``makemigrations``), from DATABASE_OWNER_URL when set."""
     from tenants.settings import get_settings

@@ -6,6 +6,7 @@ arq is maintenance-only upstream, so it stays behind this module: services call 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -15,6 +16,8 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from tenants.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ async def after_commit() -> AsyncIterator[None]:
     # Reached only when the block (and so its transaction) ended without an exception.
     if parent is not None:
         parent.extend(mine)
-    else:
-        for job in mine:
+        return
+    for job in mine:
+        # The data is committed: a Redis failure must not turn a saved change into an error for the caller.
+        # Work lost here is picked up by the next scheduled tick, which every job kind has.
+        try:
             await _send(job)
+        except Exception:
+            log.exception("could not queue %s (job id %s) after commit", job.function, job.job_id)

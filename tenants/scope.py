@@ -21,6 +21,7 @@ from tenants.errors import TenantScopeMissing
 
 _tenant_id: ContextVar[int | None] = ContextVar("civicgrid_tenant_id", default=None)
 _in_scoped_tx: ContextVar[int | None] = ContextVar("civicgrid_scoped_tx_tenant", default=None)
+_in_platform_tx: ContextVar[bool] = ContextVar("civicgrid_platform_tx", default=False)
 
 
 def current_tenant_id() -> int:
@@ -58,6 +59,8 @@ async def scoped_transaction() -> AsyncIterator[BaseDBAsyncClient]:
     Jobs queued inside are sent to Redis only after the outermost transaction commits.
     """
     tenant_id = current_tenant_id()
+    if _in_platform_tx.get():
+        raise RuntimeError("tenant work cannot run inside a platform transaction")
     outer_tx_tenant = _in_scoped_tx.get()
     if outer_tx_tenant is not None:
         if outer_tx_tenant != tenant_id:
@@ -81,11 +84,25 @@ async def tenant_transaction(tenant_id: int) -> AsyncIterator[BaseDBAsyncClient]
             yield conn
 
 
+def in_scoped_transaction() -> bool:
+    return _in_scoped_tx.get() is not None
+
+
 @asynccontextmanager
 async def platform_transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    """The explicit platform path: sees every row of ``tenant`` and nothing of any tenant's data."""
+    """The explicit platform path: sees every row of ``tenant`` and nothing of any tenant's data.
+
+    Inside another platform transaction it joins it, so a platform GraphQL operation is one transaction.
+    """
     if _in_scoped_tx.get() is not None:
         raise RuntimeError("platform work cannot run inside a tenant's transaction")
-    async with queue.after_commit(), in_transaction() as conn:
-        await conn.execute_query("SELECT set_config('app.platform', 'on', true)")
-        yield conn
+    if _in_platform_tx.get():
+        yield connections.get("default")
+        return
+    token = _in_platform_tx.set(True)
+    try:
+        async with queue.after_commit(), in_transaction() as conn:
+            await conn.execute_query("SELECT set_config('app.platform', 'on', true)")
+            yield conn
+    finally:
+        _in_platform_tx.reset(token)

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     def signing_secret(self) -> str:
         """The HS256 secret; in development one is generated once and kept under CIVICGRID_HOME."""
         if self.jwt_secret:
+            if not self.is_development and (len(self.jwt_secret) < 32 or "change-me" in self.jwt_secret.lower()):
+                raise RuntimeError("CIVICGRID_JWT_SECRET must be at least 32 random characters in production")
             return self.jwt_secret
         if not self.is_development:
             raise RuntimeError("CIVICGRID_JWT_SECRET must be set in production")

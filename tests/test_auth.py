@@ -77,9 +77,15 @@ async def test_missing_or_malformed_token_is_401_json(three_tenants, client, hea
         (_claims(roles=[]), TEST_SECRET, "HS256", "no role"),
         (_claims(tenant=None), TEST_SECRET, "HS256", "names no tenant"),
         (_claims(tenant="atlantis"), TEST_SECRET, "HS256", "unknown or inactive"),
+        (_claims(roles=None), TEST_SECRET, "HS256", "no role"),
+        (_claims(roles="tenant_admin"), TEST_SECRET, "HS256", "malformed"),
+        (_claims(scope=5), TEST_SECRET, "HS256", "malformed"),
+        (_claims(tenant=["a"]), TEST_SECRET, "HS256", "malformed"),
+        (_claims(roles=["platform_admin"]), TEST_SECRET, "HS256", "must not name a tenant"),
     ],
     ids=["expired", "wrong-audience", "wrong-issuer", "bad-signature", "no-expiry", "bad-role", "no-role",
-         "no-tenant", "unknown-tenant"],
+         "no-tenant", "unknown-tenant", "null-roles", "string-roles", "number-scope", "list-tenant",
+         "platform-with-tenant"],
 )
 async def test_bad_tokens_are_401(three_tenants, client, claims, key, alg, reason):
     tok = jwt.encode(claims, key, algorithm=alg)
@@ -123,3 +129,12 @@ async def test_platform_admin_has_no_tenant_and_no_tenant_data(three_tenants, gq
     assert body["data"]["me"] == {"roles": ["PLATFORM_ADMIN"], "tenant": None}
     body = await gql("{ jobRuns { edges { node { id } } } }", token(None, Role.PLATFORM_ADMIN, Role.TENANT_ADMIN))
     assert codes(body) == ["TENANT_SCOPE_MISSING"]
+
+
+def test_production_refuses_a_weak_signing_secret(settings):
+    for weak in (None, "short", "change-me-change-me-change-me-change-me"):
+        prod = settings.model_copy(update={"env": "production", "jwt_secret": weak})
+        with pytest.raises(RuntimeError, match="CIVICGRID_JWT_SECRET"):
+            prod.signing_secret()
+    strong = "x" * 48
+    assert settings.model_copy(update={"env": "production", "jwt_secret": strong}).signing_secret() == strong

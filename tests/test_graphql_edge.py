@@ -11,7 +11,7 @@ from api.app import create_app
 from api.auth import Principal
 from api.errors import ShapeErrors
 from api.schema import schema
-from api.transaction import TenantTransaction
+from api.transaction import OperationTransaction
 from tenants.errors import InvalidInput, Problem
 from tenants.jobruns.models import JobRun
 from tenants.scope import tenant_transaction
@@ -99,6 +99,18 @@ async def test_create_tenant_lists_every_problem(three_tenants, gql, token):
     assert body["errors"][0]["extensions"]["problems"][0]["reason"] == "too_deep"
 
 
+async def test_a_platform_mutation_with_an_error_saves_nothing(three_tenants, gql, token):
+    tok = token(None, Role.PLATFORM_ADMIN)
+    body = await gql(
+        'mutation { a: createTenant(input: {slug: "xuanhua", name: "宣化区"}) { slug }'
+        ' b: createTenant(input: {slug: "linshu", name: "临沭县"}) { slug } }',
+        tok,
+    )
+    assert codes(body) == ["CONFLICT"]
+    body = await gql("{ tenants { edges { node { slug } } } }", tok)
+    assert [e["node"]["slug"] for e in body["data"]["tenants"]["edges"]] == ["zhangjiakou", "xiahuayuan", "linshu"]
+
+
 async def test_keyset_pagination_walks_every_tenant_once(three_tenants, gql, token, settings):
     tok = token(None, Role.PLATFORM_ADMIN)
     seen, after = [], None
@@ -145,7 +157,7 @@ class _M:
         return (await JobRun.create(kind="whole", period_key="p")).id
 
 
-_schema = strawberry.Schema(query=_Q, mutation=_M, extensions=[ShapeErrors, TenantTransaction])
+_schema = strawberry.Schema(query=_Q, mutation=_M, extensions=[ShapeErrors, OperationTransaction])
 
 
 def _ctx(tenant_id: int) -> SimpleNamespace:

@@ -93,17 +93,82 @@ async def test_period_keys_follow_each_tenants_time_zone(three_tenants):
     )
 
 
-async def test_explicit_rerun_is_a_new_numbered_run(three_tenants):
+async def test_explicit_rerun_is_a_new_numbered_run_once_per_delivery(three_tenants):
     t = three_tenants[0]
-    await run_tenant_job({}, "data_volume", t.id, "2026-11-22")
-    again = await run_tenant_job({}, "data_volume", t.id, "2026-11-22")
+    await run_tenant_job({"job_id": "tick"}, "data_volume", t.id, "2026-11-22")
+    again = await run_tenant_job({"job_id": "tick"}, "data_volume", t.id, "2026-11-22")
     assert again == {"executed": False, "reason": "already_done"}
-    rerun = await run_tenant_job({}, "data_volume", t.id, "2026-11-22", rerun=True)
+    rerun = await run_tenant_job({"job_id": "rerun-A"}, "data_volume", t.id, "2026-11-22", rerun=True)
     assert rerun["executed"]
+    # arq may deliver the same re-run twice: it is the same run, not a third one.
+    redelivered = await run_tenant_job({"job_id": "rerun-A"}, "data_volume", t.id, "2026-11-22", rerun=True)
+    assert redelivered == {"executed": False, "reason": "already_done"}
     async with tenant_transaction(t.id):
-        assert await JobRun.all().order_by("run_no").values_list("run_no", "status") == [
-            (1, JobRunStatus.SUCCEEDED), (2, JobRunStatus.SUCCEEDED)
+        assert await JobRun.all().order_by("run_no").values_list("run_no", "job_id", "status") == [
+            (1, "tick", JobRunStatus.SUCCEEDED), (2, "rerun-A", JobRunStatus.SUCCEEDED)
         ]
+
+
+async def test_concurrent_reruns_get_distinct_numbers(three_tenants):
+    t = three_tenants[0]
+    results = await asyncio.gather(
+        *(run_tenant_job({"job_id": f"r{i}"}, "data_volume", t.id, "p", rerun=True) for i in range(4))
+    )
+    assert all(r["executed"] for r in results)
+    async with tenant_transaction(t.id):
+        assert sorted(await JobRun.all().values_list("run_no", flat=True)) == [1, 2, 3, 4]
+
+
+async def test_execute_refuses_to_run_inside_a_transaction(three_tenants):
+    async def body():
+        return {}
+
+    with pytest.raises(RuntimeError, match="outside any transaction"):
+        async with tenant_transaction(three_tenants[0].id):
+            await jobruns.execute(kind="k", period_key="p", body=body)
+
+
+async def test_a_cancelled_run_is_recorded_as_failed(three_tenants):
+    t = three_tenants[0]
+    started = asyncio.Event()
+
+    async def hangs():
+        started.set()
+        await asyncio.sleep(60)
+
+    async def run():
+        with tenant_context(t.id):
+            await jobruns.execute(kind="hang", period_key="p", body=hangs)
+
+    task = asyncio.create_task(run())
+    await started.wait()
+    task.cancel()  # what arq's job_timeout does
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with tenant_transaction(t.id):
+        run_row = await JobRun.get(kind="hang")
+    assert (run_row.status, run_row.attempts) == (JobRunStatus.FAILED, 1)
+    assert run_row.error.startswith("CancelledError")
+
+
+async def test_a_failing_job_asks_arq_to_retry_with_back_off(three_tenants, monkeypatch):
+    from arq import Retry
+
+    from jobs import kinds
+
+    async def broken():
+        raise ConnectionError("registry down")
+
+    monkeypatch.setitem(kinds.KINDS, "broken", kinds.JobKind("broken", kinds.daily, broken))
+    t = three_tenants[0]
+    with pytest.raises(Retry) as retry:
+        await run_tenant_job({"job_try": 1}, "broken", t.id, "p")
+    assert retry.value.defer_score == 60_000
+    with pytest.raises(ConnectionError):
+        await run_tenant_job({"job_try": 3}, "broken", t.id, "p")
+    async with tenant_transaction(t.id):
+        run_row = await JobRun.get(kind="broken")
+    assert (run_row.status, run_row.attempts) == (JobRunStatus.FAILED, 2)
 
 
 async def test_two_workers_at_once_execute_the_body_once(three_tenants):
@@ -150,6 +215,7 @@ async def test_a_failed_run_is_recorded_and_a_retry_completes_it(three_tenants):
     async with tenant_transaction(t.id):
         run = await JobRun.get(kind="flaky")
         assert (run.status, run.counts, run.error, run.run_no) == (JobRunStatus.SUCCEEDED, {"ok": 1}, None, 1)
+        assert run.attempts == 2  # the failed attempt and the one that succeeded
 
 
 async def test_a_crashed_runners_row_is_taken_over(three_tenants):

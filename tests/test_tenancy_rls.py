@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from tortoise.exceptions import OperationalError
 
-from tenants.db import check_app_role, connect
+from tenants.db import check_app_role, connect, refuse_privileged_role
 from tenants.errors import TenantScopeMissing
 from tenants.jobruns.models import JobRun
 from tenants.models import TenantManager
-from tenants.scope import scoped_transaction, tenant_context, tenant_transaction
+from tenants.scope import platform_transaction, scoped_transaction, tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import tenant_models
 from tests.conftest import codes
@@ -72,19 +72,45 @@ async def test_a_scope_cannot_write_into_another_tenant(three_tenants):
             pass
 
 
-async def test_scope_survives_only_its_transaction(three_tenants):
+async def test_scope_is_set_per_transaction(three_tenants):
+    a, b, _ = three_tenants
+    await _runs(a, "alpha")
+    async with tenant_transaction(a.id) as conn:
+        rows = await conn.execute_query_dict("SELECT current_setting('app.tenant_id', true) AS t")
+        assert rows[0]["t"] == str(a.id)
+    async with tenant_transaction(b.id) as conn:  # the next transaction carries its own scope, not a stale one
+        assert (await conn.execute_query_dict("SELECT current_setting('app.tenant_id', true) AS t"))[0]["t"] == str(
+            b.id
+        )
+        assert await conn.execute_query_dict("SELECT * FROM job_run") == []
+
+
+async def test_tenant_and_platform_paths_do_not_mix(three_tenants):
     a, _, _ = three_tenants
     await _runs(a, "alpha")
     with tenant_context(a.id):
-        async with scoped_transaction():
-            assert await JobRun.all().count() == 1
-        # A new transaction on a pooled connection sets the scope again, never inheriting a stale one.
-        async with scoped_transaction() as conn:
-            assert len(await conn.execute_query_dict("SELECT 1 FROM job_run")) == 1
-    from tortoise import Tortoise
+        async with platform_transaction() as conn:
+            with pytest.raises(RuntimeError, match="platform transaction"):
+                async with scoped_transaction():
+                    pass
+            # Even with a tenant id forced into the platform transaction, RLS shows no tenant data.
+            await conn.execute_query("SELECT set_config('app.tenant_id', $1, true)", [str(a.id)])
+            assert await conn.execute_query_dict("SELECT * FROM job_run") == []
+            assert len(await conn.execute_query_dict("SELECT * FROM tenant")) == 3
+    with pytest.raises(RuntimeError, match="tenant's transaction"):
+        async with tenant_transaction(a.id):
+            async with platform_transaction():
+                pass
 
-    for _ in range(5):  # every pooled connection is clean after the transactions above
-        assert await Tortoise.get_connection("default").execute_query_dict("SELECT * FROM job_run") == []
+
+async def test_a_tenant_cannot_change_tenant_rows(three_tenants):
+    a, b, _ = three_tenants
+    async with tenant_transaction(a.id) as conn:
+        await conn.execute_query("UPDATE tenant SET name = 'hijacked'")
+        await conn.execute_query("DELETE FROM tenant WHERE id = $1", [a.id])
+    async with platform_transaction():
+        names = await Tenant.all().order_by("id").values_list("name", flat=True)
+    assert names == ["张家口市", "下花园区", "临沭县"]
 
 
 async def test_every_tenant_model_is_scoped_and_under_rls(services, app):
@@ -99,8 +125,12 @@ async def test_every_tenant_model_is_scoped_and_under_rls(services, app):
                 "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1", table
             )
             assert row["relrowsecurity"] and row["relforcerowsecurity"], f"{table} lacks ENABLE/FORCE RLS"
-            policy = await conn.fetchval("SELECT qual FROM pg_policies WHERE tablename = $1", table)
-            assert policy and "app.tenant_id" in policy, f"{table} has no tenant policy"
+            policies = await conn.fetch(
+                "SELECT policyname, cmd, qual, with_check FROM pg_policies WHERE tablename = $1", table
+            )
+            assert [(p["policyname"], p["cmd"]) for p in policies] == [("tenant_isolation", "ALL")], table
+            for clause in (policies[0]["qual"], policies[0]["with_check"]):
+                assert "app.tenant_id" in clause and "app.platform" in clause, (table, clause)
             # Indexes and unique constraints lead with tenant_id.
             indexes = await conn.fetch(
                 "SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexname NOT LIKE '%pkey'", table
@@ -122,7 +152,10 @@ async def test_every_tenant_model_is_scoped_and_under_rls(services, app):
 
 async def test_the_app_role_cannot_bypass_rls(services):
     assert await check_app_role(services.app_url) == []
-    assert await check_app_role(services.owner_url) != []  # the check itself can fail
+    assert "superuser" in " ".join(await check_app_role(services.owner_url))
+    await refuse_privileged_role(services.app_url)
+    with pytest.raises(RuntimeError, match="row-level security would not apply"):
+        await refuse_privileged_role(services.owner_url)
 
 
 async def test_second_tenant_reads_nothing_of_the_first_through_graphql(three_tenants, gql, token):

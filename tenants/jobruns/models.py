@@ -32,5 +32,6 @@ class JobRun(TenantModel):
     class Meta:
         table = "job_run"
         manager = TenantManager()
-        unique_together = (("tenant_id", "kind", "period_key", "run_no"),)
+        # run_no: one row per run; job_id: a re-delivered (re-)run is the same run.
+        unique_together = (("tenant_id", "kind", "period_key", "run_no"), ("tenant_id", "kind", "period_key", "job_id"))
         indexes = (("tenant_id", "created_at", "id"),)

@@ -3,11 +3,13 @@
 Phase 1 commits a ``running`` row (INSERT .. ON CONFLICT DO NOTHING), so a run is visible while it works.
 Phase 2 locks that row (FOR UPDATE NOWAIT) and runs the body in the same transaction: a second worker either
 finds the row locked (skips), finds it succeeded (no-op), or finds a crashed runner's row and takes it over.
-A body that raises is rolled back whole, and the failure is recorded in a transaction of its own.
+A body that raises or is cancelled is rolled back whole, and the failure is recorded in its own transaction.
+An explicit re-run is a new numbered run, identified by its ``rerun_key`` so that a re-delivered re-run is one run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,14 +17,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.expressions import F, Q
 
 from tenants.jobruns.models import JobRun, JobRunStatus
-from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 
 log = logging.getLogger(__name__)
 
 Body = Callable[[], Awaitable[dict[str, Any] | None]]
+
+_INSERT = """
+INSERT INTO job_run (tenant_id, kind, period_key, run_no, status, attempts, job_id, counts, created_at, started_at)
+SELECT $1::bigint, $2::varchar, $3::varchar, {run_no}, 'running', 0, $4::varchar, '{{}}', now(), now()
+{source}
+ON CONFLICT DO NOTHING
+"""
+_NEXT_RUN_NO = "COALESCE(MAX(run_no), 0) + 1"
+_SAME_PERIOD = "FROM job_run WHERE tenant_id = $1::bigint AND kind = $2::varchar AND period_key = $3::varchar"
 
 
 @dataclass(frozen=True)
@@ -32,53 +44,48 @@ class RunOutcome:
     reason: str  # "executed", "already_done", "in_progress"
 
 
-async def _claim(kind: str, period_key: str, *, rerun: bool, job_id: str | None) -> int:
-    """Ensure the run row exists; return its run number."""
-    tenant_id = current_tenant_id()
-    async with scoped_transaction() as conn:
-        if rerun:
-            # An explicit re-run is a new, numbered record; the unique key serialises concurrent re-runs.
-            rows = await conn.execute_query_dict(
-                """
-                INSERT INTO job_run (tenant_id, kind, period_key, run_no, status, attempts, job_id, counts,
-                                     created_at)
-                SELECT $1::bigint, $2::varchar, $3::varchar, COALESCE(MAX(run_no), 0) + 1, 'running', 0,
-                       $4::varchar, '{}', now()
-                FROM job_run WHERE tenant_id = $1::bigint AND kind = $2::varchar AND period_key = $3::varchar
-                RETURNING run_no
-                """,
-                [tenant_id, kind, period_key, job_id],
-            )
-            return rows[0]["run_no"]
-        await conn.execute_query(
-            """
-            INSERT INTO job_run (tenant_id, kind, period_key, run_no, status, attempts, job_id, counts,
-                                 created_at)
-            VALUES ($1, $2, $3, 1, 'running', 0, $4, '{}', now())
-            ON CONFLICT (tenant_id, kind, period_key, run_no) DO NOTHING
-            """,
-            [tenant_id, kind, period_key, job_id],
-        )
-        rows = await conn.execute_query_dict(
-            "SELECT max(run_no) AS n FROM job_run WHERE tenant_id = $1 AND kind = $2 AND period_key = $3",
-            [tenant_id, kind, period_key],
-        )
-        return rows[0]["n"]
+async def _claim(kind: str, period_key: str, *, rerun_key: str | None, job_id: str | None) -> int:
+    """Ensure the run row exists and return its run number."""
+    params = [current_tenant_id(), kind, period_key, rerun_key or job_id]
+    if rerun_key is None:
+        async with scoped_transaction() as conn:
+            await conn.execute_query(_INSERT.format(run_no="1", source=""), params)
+        return 1
+    for _ in range(20):
+        # Concurrent re-runs of one period race for the next run number: the loser's insert does nothing
+        # (or, under some interleavings, fails), finds no row of its own, and tries again.
+        try:
+            async with scoped_transaction() as conn:
+                await conn.execute_query(_INSERT.format(run_no=_NEXT_RUN_NO, source=_SAME_PERIOD), params)
+                rows = await conn.execute_query_dict(f"SELECT run_no {_SAME_PERIOD} AND job_id = $4::varchar", params)
+            if rows:
+                return rows[0]["run_no"]
+        except IntegrityError:
+            pass
+        await asyncio.sleep(0.01)
+    raise RuntimeError(f"could not number a re-run of {kind}/{period_key}")
 
 
 async def execute(
-    *, kind: str, period_key: str, body: Body, rerun: bool = False, job_id: str | None = None
+    *,
+    kind: str,
+    period_key: str,
+    body: Body,
+    rerun_key: str | None = None,
+    job_id: str | None = None,
 ) -> RunOutcome:
-    """Run ``body`` for the tenant in scope unless this (kind, period) already ran or is running."""
-    run_no = await _claim(kind, period_key, rerun=rerun, job_id=job_id)
+    """Run ``body`` for the tenant in scope unless this (kind, period) already ran or is running.
+
+    ``rerun_key`` asks for an explicit re-run: a new run number, the same one for the same key.
+    """
+    if in_scoped_transaction():
+        raise RuntimeError("jobruns.execute commits on its own; call it outside any transaction")
+    run_no = await _claim(kind, period_key, rerun_key=rerun_key, job_id=job_id)
+    this_run = JobRun.filter(kind=kind, period_key=period_key, run_no=run_no)
     try:
         async with scoped_transaction():
             try:
-                run = (
-                    await JobRun.filter(kind=kind, period_key=period_key, run_no=run_no)
-                    .select_for_update(nowait=True)
-                    .get()
-                )
+                run = await this_run.select_for_update(nowait=True).get()
             except (LockNotAvailableError, OperationalError) as exc:
                 if isinstance(exc, LockNotAvailableError) or isinstance(exc.__cause__, LockNotAvailableError):
                     return RunOutcome(None, False, "in_progress")  # another worker holds it right now
@@ -87,8 +94,6 @@ async def execute(
                 return RunOutcome(run, False, "already_done")
             run.attempts += 1
             run.started_at = datetime.now(UTC)
-            run.status = JobRunStatus.RUNNING
-            run.job_id = job_id or run.job_id
             counts = await body() or {}
             run.status = JobRunStatus.SUCCEEDED
             run.counts = counts
@@ -96,21 +101,24 @@ async def execute(
             run.finished_at = datetime.now(UTC)
             await run.save()
             return RunOutcome(run, True, "executed")
-    except Exception as exc:
+    except BaseException as exc:  # also a timeout or cancellation: the run must not stay "running" silently
         log.exception("job %s/%s run %s failed", kind, period_key, run_no)
-        async with scoped_transaction():
-            await JobRun.filter(kind=kind, period_key=period_key, run_no=run_no).update(
-                status=JobRunStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}"[:4000],
-                finished_at=datetime.now(UTC),
-            )
+        await asyncio.shield(_record_failure(this_run, exc))
         raise
+
+
+async def _record_failure(this_run: Any, exc: BaseException) -> None:
+    async with scoped_transaction():
+        await this_run.filter(status__not=JobRunStatus.SUCCEEDED).update(
+            status=JobRunStatus.FAILED,
+            attempts=F("attempts") + 1,
+            error=f"{type(exc).__name__}: {exc}"[:4000],
+            finished_at=datetime.now(UTC),
+        )
 
 
 async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, limit: int) -> list[JobRun]:
     """The tenant's runs, newest first, keyset-paginated on (created_at, id)."""
-    from tortoise.expressions import Q
-
     qs = JobRun.all()
     if kind:
         qs = qs.filter(kind=kind)

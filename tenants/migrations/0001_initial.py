@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('started_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'job_run', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'kind', 'period_key', 'run_no'),), 'indexes': [Index(fields=['tenant_id', 'created_at', 'id'])], 'pk_attr': 'id', 'table_description': 'One run of a job kind for one tenant and period. ``run_no`` > 1 only for explicit re-runs.'},
+            options={'table': 'job_run', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'kind', 'period_key', 'run_no'), ('tenant_id', 'kind', 'period_key', 'job_id')), 'indexes': [Index(fields=['tenant_id', 'created_at', 'id'])], 'pk_attr': 'id', 'table_description': 'One run of a job kind for one tenant and period. ``run_no`` > 1 only for explicit re-runs.'},
             bases=['TenantModel'],
         ),
     ]
