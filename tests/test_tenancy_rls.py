@@ -104,7 +104,7 @@ async def test_tenant_and_platform_paths_do_not_mix(three_tenants):
 
 
 async def test_a_tenant_cannot_change_tenant_rows(three_tenants):
-    a, b, _ = three_tenants
+    a, _, _ = three_tenants
     async with tenant_transaction(a.id) as conn:
         await conn.execute_query("UPDATE tenant SET name = 'hijacked'")
         await conn.execute_query("DELETE FROM tenant WHERE id = $1", [a.id])
