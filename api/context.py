@@ -47,6 +47,11 @@ class Context:
     principal: Principal
     loaders: Loaders
 
+    @property
+    def tenant_id(self) -> int | None:
+        """The tenant this request is scoped to (None on the platform path)."""
+        return self.principal.tenant_id
+
     def require(self, *roles: Role) -> Principal:
         """The principal, if it holds one of ``roles``; otherwise a ``FORBIDDEN`` error."""
         if not self.principal.has_any(*roles):
