@@ -185,7 +185,9 @@ def serve(
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored otherwise.
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     try:
         env = dict(os.environ)
         if not s.database_url or not s.redis_url:
@@ -237,6 +239,7 @@ def serve(
         console.print("\nstopping...")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         for c in children:
             if c.poll() is None:
                 c.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -45,7 +46,9 @@ class EmbeddedServices:
                 "embedded PostgreSQL needs `pip install civicgrid[embedded]`, or set DATABASE_URL"
             ) from exc
 
-        server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
         self._pg = server
         socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")

@@ -70,8 +70,8 @@ def _start_serve(home: Path, port: int) -> tuple[subprocess.Popen, str, str, lis
     return proc, tokens[0], tokens[1], lines
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGTERM)
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> str:
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     return out
 
@@ -102,7 +102,7 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         env["CIVICGRID_HOME"] = str(home)
         assert _run("worker", "--check", env=env).returncode == 0
     finally:
-        out = _stop(proc)
+        out = _stop(proc, signal.SIGINT)  # what Ctrl-C sends
     assert proc.returncode == 0, out
     assert "stopped" in out
     assert _leftovers(home) == ""
