@@ -16,6 +16,10 @@ from tenants.settings import Settings
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import get_tenants_by_ids
+from tenants.territory.access import Access
+from tenants.territory.access import resolve as resolve_access
+from tenants.territory.models import Area
+from tenants.territory.service import areas_by_ids
 
 
 @dataclass
@@ -24,9 +28,29 @@ class Loaders:
 
     principal: Principal
     tenant: DataLoader[int, Tenant | None] = field(init=False)
+    _access: Access | None = field(default=None, init=False)
+    _areas: dict[str, DataLoader[int, Area | None]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.tenant = DataLoader(load_fn=self._load_tenants)
+
+    async def access(self) -> Access:
+        """The caller's data scope in this tenant, resolved once per request."""
+        if self._access is None:
+            self._access = await resolve_access(self.principal.roles, self.principal.scope)
+        return self._access
+
+    def area(self, level: str) -> DataLoader[int, Area | None]:
+        """Territory nodes of one level by id, filtered to the caller's scope (out of scope reads as null)."""
+        if level not in self._areas:
+
+            async def load(ids: list[int]) -> list[Area | None]:
+                rows = await areas_by_ids(level, ids, await self.access())
+                by_id = {r.id: r for r in rows}
+                return [by_id.get(i) for i in ids]
+
+            self._areas[level] = DataLoader(load_fn=load)
+        return self._areas[level]
 
     async def _load_tenants(self, ids: list[int]) -> list[Tenant | None]:
         if self.principal.tenant_id is None:
@@ -46,6 +70,13 @@ class Context:
     settings: Settings
     principal: Principal
     loaders: Loaders
+
+    async def access(self) -> Access:
+        return await self.loaders.access()
+
+    @property
+    def actor(self) -> str:
+        return self.principal.user_id
 
     @property
     def tenant_id(self) -> int | None:

@@ -12,17 +12,22 @@ from strawberry.schema.config import StrawberryConfig
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
+from api.territory.schema import TerritoryMutation, TerritoryQuery
+from api.territory.types import AREA_TYPES
+
+# Types reachable only through an interface must be named to the schema.
+EXTRA_TYPES = list(AREA_TYPES.values())
 from api.transaction import OperationTransaction
 from tenants.settings import Settings, get_settings
 
 
 @strawberry.type
-class Query(TenancyQuery, JobRunQuery):
+class Query(TenancyQuery, JobRunQuery, TerritoryQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TenancyMutation):
+class Mutation(TenancyMutation, TerritoryMutation):
     pass
 
 
@@ -45,10 +50,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        types=EXTRA_TYPES,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled),
     )
 
 
 # For `strawberry export-schema api.schema:schema` and the freshness test.
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+schema = strawberry.Schema(query=Query, mutation=Mutation, types=EXTRA_TYPES)

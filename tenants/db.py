@@ -10,7 +10,15 @@ import asyncpg
 MODEL_MODULES = [
     "tenants.tenancy.models",
     "tenants.jobruns.models",
+    "tenants.audit.models",
+    "tenants.config.models",
+    "tenants.territory.models",
+    "tenants.territory.parties",
+    "tenants.territory.people",
 ]
+
+# Append-only tables: the application role may insert and read, never update or delete.
+APPEND_ONLY_TABLES = ("audit_entry", "config_version")
 APP_LABEL = "civicgrid"
 
 
@@ -99,6 +107,8 @@ async def ensure_app_role(owner_url: str, app_url: str) -> None:
             REVOKE ALL ON TABLE tortoise_migrations FROM {ident};
             """
         )
+        for table in APPEND_ONLY_TABLES:
+            await conn.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {table} FROM {ident}")
     finally:
         await conn.close()
 

@@ -70,7 +70,7 @@ async def scoped_transaction() -> AsyncIterator[BaseDBAsyncClient]:
     token = _in_scoped_tx.set(tenant_id)
     try:
         async with queue.after_commit(), in_transaction() as conn:
-            await conn.execute_query("SELECT set_config('app.tenant_id', $1, true)", [str(tenant_id)])
+            await conn.execute_query("SELECT civicgrid_enter_tenant($1)", [tenant_id])
             yield conn
     finally:
         _in_scoped_tx.reset(token)

@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from api.context import Info
+from api.ids import opt_id, to_id
+from api.pagination import Connection, paginate
+from api.territory.types import (
+    AreaLevel,
+    AreaType,
+    OwnersCommitteeType,
+    PersonType,
+    PostKind,
+    PostType,
+    PropertyCompanyType,
+    PropertyContractType,
+    UnitKind,
+    UnitType,
+    area_of,
+)
+from tenants.territory import parties_service as parties
+from tenants.territory import people_service as people
+from tenants.territory import service as territory
+from tenants.territory.access import get_in_scope
+from tenants.territory.models import parent_level
+from tenants.territory.parties import OwnersCommittee
+from tenants.territory.parties import UnitKind as _UnitKind
+from tenants.territory.people import PostKind as _PostKind
+
+
+@strawberry.input
+class CreateAreaInput:
+    level: AreaLevel  # type: ignore[valid-type]
+    parent_id: strawberry.ID | None = strawberry.field(default=None, description="Required except for streets.")
+    code: str
+    name: str
+    address: str | None = None
+
+
+@strawberry.input
+class UpdateAreaInput:
+    level: AreaLevel  # type: ignore[valid-type]
+    id: strawberry.ID
+    code: str | None = None
+    name: str | None = None
+    address: str | None = None
+
+
+@strawberry.input
+class MoveAreaInput:
+    level: AreaLevel  # type: ignore[valid-type]
+    id: strawberry.ID
+    new_parent_id: strawberry.ID
+
+
+@strawberry.input
+class CreatePropertyCompanyInput:
+    credit_code: str
+    name: str
+    contact_name: str = ""
+    contact_phone: str = ""
+
+
+@strawberry.input
+class CreatePropertyContractInput:
+    company_id: strawberry.ID
+    compound_id: strawberry.ID
+    starts_on: date
+    ends_on: date
+    annual_fee_fen: int
+    reference: str = ""
+
+
+@strawberry.input
+class SetOwnersCommitteeInput:
+    compound_id: strawberry.ID
+    name: str
+    term_ends_on: date | None = None
+
+
+@strawberry.input
+class CreateUnitInput:
+    kind: UnitKind  # type: ignore[valid-type]
+    code: str
+    name: str
+    street_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CreatePersonInput:
+    user_id: str
+    name: str
+    phone: str = ""
+    household_id: strawberry.ID | None = None
+    is_party_member: bool = False
+
+
+@strawberry.input
+class AssignPostInput:
+    person_id: strawberry.ID
+    kind: PostKind  # type: ignore[valid-type]
+    target_kind: str | None = None
+    target_id: strawberry.ID | None = None
+    body_code: str | None = None
+    starts_on: date | None = None
+    allow_second_grid_worker: bool = False
+
+
+@strawberry.type
+class TerritoryQuery:
+    @strawberry.field(description="One territory node, or null when it is not in your scope.")
+    async def area(self, info: Info, level: AreaLevel, id: strawberry.ID) -> AreaType | None:  # type: ignore[valid-type]
+        lvl = level.value
+        node = await info.context.loaders.area(lvl).load(to_id(id, "id"))
+        return area_of(lvl, node) if node is not None else None
+
+    @strawberry.field(description="Territory nodes of one level in your scope, by id.")
+    async def areas(
+        self,
+        info: Info,
+        level: AreaLevel,  # type: ignore[valid-type]
+        parent_id: strawberry.ID | None = None,
+        street_id: strawberry.ID | None = None,
+        community_id: strawberry.ID | None = None,
+        grid_id: strawberry.ID | None = None,
+        compound_id: strawberry.ID | None = None,
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AreaType]:
+        lvl = level.value
+        access = await info.context.access()
+        within = {
+            k: to_id(v, f"{k}Id")
+            for k, v in (("street", street_id), ("community", community_id), ("grid", grid_id),
+                         ("compound", compound_id))
+            if v is not None
+        }
+        pid = opt_id(parent_id, "parentId")
+        return await paginate(
+            first=first, after=after, key=lambda a: (a.id,), arity=1,
+            fetch=lambda k, n: territory.list_areas(
+                lvl, access=access, parent_id=pid, within=within, after_id=k[0] if k else None, limit=n,
+                search=search,
+            ),
+            to_node=lambda a: area_of(lvl, a),
+        )
+
+    @strawberry.field(description="物业企业 on file in this tenant (a property company sees only itself).")
+    async def property_companies(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PropertyCompanyType]:
+        access = await info.context.access()
+        return await paginate(
+            first=first, after=after, key=lambda c: (c.id,), arity=1,
+            fetch=lambda k, n: parties.list_companies(access=access, after_id=k[0] if k else None, limit=n),
+            to_node=PropertyCompanyType.of,
+        )
+
+    @strawberry.field(description="Contracts on compounds in your scope (a company: its own).")
+    async def property_contracts(
+        self, info: Info, compound_id: strawberry.ID | None = None, company_id: strawberry.ID | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[PropertyContractType]:
+        access = await info.context.access()
+        cid, coid = opt_id(compound_id, "compoundId"), opt_id(company_id, "companyId")
+        return await paginate(
+            first=first, after=after, key=lambda c: (c.id,), arity=1,
+            fetch=lambda k, n: parties.list_contracts(access=access, compound_id=cid, company_id=coid,
+                                                      after_id=k[0] if k else None, limit=n),
+            to_node=PropertyContractType.of,
+        )
+
+    @strawberry.field(description="The owners' committee of a compound in your scope.")
+    async def owners_committee(self, info: Info, compound_id: strawberry.ID) -> OwnersCommitteeType | None:
+        access = await info.context.access()
+        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), access)
+        committee = await OwnersCommittee.get_or_none(compound_id=compound.id)
+        return OwnersCommitteeType.of(committee) if committee else None
+
+    @strawberry.field(description="Departments and offices of this tenant.")
+    async def units(self, info: Info, kind: UnitKind | None = None) -> list[UnitType]:  # type: ignore[valid-type]
+        access = await info.context.access()
+        rows = await parties.list_units(access=access, kind=_UnitKind(kind.value) if kind else None)
+        return [UnitType.of(u) for u in rows]
+
+    @strawberry.field(description="People: tenant admins see all, territory staff the residents of their area.")
+    async def persons(
+        self, info: Info, user_id: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[PersonType]:
+        access = await info.context.access()
+        return await paginate(
+            first=first, after=after, key=lambda p: (p.id,), arity=1,
+            fetch=lambda k, n: people.list_persons(access=access, after_id=k[0] if k else None, limit=n,
+                                                   user_id=user_id),
+            to_node=PersonType.of,
+        )
+
+
+@strawberry.type
+class TerritoryMutation:
+    @strawberry.mutation(description="Create a street, community, grid, compound, building or household.")
+    async def create_area(self, info: Info, input: CreateAreaInput) -> AreaType:
+        lvl = input.level.value
+        extra = {"address": input.address} if lvl == "compound" and input.address is not None else {}
+        node = await territory.create_area(
+            lvl, access=await info.context.access(), actor=info.context.actor, code=input.code, name=input.name,
+            parent_id=opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId"),
+            **extra,
+        )
+        return area_of(lvl, node)
+
+    @strawberry.mutation(description="Rename or re-code a node; its id stays.")
+    async def update_area(self, info: Info, input: UpdateAreaInput) -> AreaType:
+        lvl = input.level.value
+        node = await territory.update_area(
+            lvl, to_id(input.id, "id"), access=await info.context.access(), actor=info.context.actor,
+            code=input.code, name=input.name, address=input.address,
+        )
+        return area_of(lvl, node)
+
+    @strawberry.mutation(description="Move a node and its subtree under another parent; ids stay.")
+    async def move_area(self, info: Info, input: MoveAreaInput) -> AreaType:
+        lvl = input.level.value
+        node = await territory.move_area(
+            lvl, to_id(input.id, "id"), access=await info.context.access(), actor=info.context.actor,
+            new_parent_id=to_id(input.new_parent_id, "newParentId"),
+        )
+        return area_of(lvl, node)
+
+    @strawberry.mutation
+    async def create_property_company(self, info: Info, input: CreatePropertyCompanyInput) -> PropertyCompanyType:
+        company = await parties.create_company(
+            access=await info.context.access(), actor=info.context.actor, credit_code=input.credit_code,
+            name=input.name, contact_name=input.contact_name, contact_phone=input.contact_phone,
+        )
+        return PropertyCompanyType.of(company)
+
+    @strawberry.mutation
+    async def create_property_contract(self, info: Info, input: CreatePropertyContractInput) -> PropertyContractType:
+        contract = await parties.create_contract(
+            access=await info.context.access(), actor=info.context.actor,
+            company_id=to_id(input.company_id, "companyId"), compound_id=to_id(input.compound_id, "compoundId"),
+            starts_on=input.starts_on, ends_on=input.ends_on, annual_fee_fen=input.annual_fee_fen,
+            reference=input.reference,
+        )
+        return PropertyContractType.of(contract)
+
+    @strawberry.mutation
+    async def set_owners_committee(self, info: Info, input: SetOwnersCommitteeInput) -> OwnersCommitteeType:
+        committee = await parties.set_owners_committee(
+            access=await info.context.access(), actor=info.context.actor,
+            compound_id=to_id(input.compound_id, "compoundId"), name=input.name, term_ends_on=input.term_ends_on,
+        )
+        return OwnersCommitteeType.of(committee)
+
+    @strawberry.mutation
+    async def create_unit(self, info: Info, input: CreateUnitInput) -> UnitType:
+        unit = await parties.create_unit(
+            access=await info.context.access(), actor=info.context.actor, kind=_UnitKind(input.kind.value),
+            code=input.code, name=input.name, street_id=opt_id(input.street_id, "streetId"),
+        )
+        return UnitType.of(unit)
+
+    @strawberry.mutation
+    async def create_person(self, info: Info, input: CreatePersonInput) -> PersonType:
+        person = await people.create_person(
+            access=await info.context.access(), actor=info.context.actor, user_id=input.user_id, name=input.name,
+            phone=input.phone, household_id=opt_id(input.household_id, "householdId"),
+            is_party_member=input.is_party_member,
+        )
+        return PersonType.of(person)
+
+    @strawberry.mutation(description="Give a person a post; their next token carries its role and scope.")
+    async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
+        post = await people.assign_post(
+            access=await info.context.access(), actor=info.context.actor, person_id=to_id(input.person_id, "personId"),
+            kind=_PostKind(input.kind.value), target_kind=input.target_kind,
+            target_id=opt_id(input.target_id, "targetId"), body_code=input.body_code, starts_on=input.starts_on,
+            allow_second_grid_worker=input.allow_second_grid_worker,
+        )
+        return PostType.of(post)
+
+    @strawberry.mutation
+    async def end_post(self, info: Info, id: strawberry.ID, ends_on: date | None = None) -> PostType:
+        post = await people.end_post(access=await info.context.access(), actor=info.context.actor,
+                                     post_id=to_id(id, "id"), ends_on=ends_on)
+        return PostType.of(post)

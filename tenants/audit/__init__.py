@@ -1,0 +1,1 @@
+"""An append-only audit log of changes, per tenant."""

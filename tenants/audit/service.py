@@ -1,0 +1,31 @@
+"""Record and read the audit log of the tenant in scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q
+
+from tenants.audit.models import AuditEntry
+
+
+async def record(*, actor: str, action: str, target_type: str, target_id: Any, details: dict | None = None) -> None:
+    await AuditEntry.create(
+        actor=actor, action=action, target_type=target_type, target_id=str(target_id), details=details or {}
+    )
+
+
+async def list_entries(
+    *, target_type: str | None, target_id: str | None, after: tuple[datetime, int] | None, limit: int
+) -> list[AuditEntry]:
+    """Newest first, keyset-paginated on (at, id)."""
+    qs = AuditEntry.all()
+    if target_type:
+        qs = qs.filter(target_type=target_type)
+    if target_id:
+        qs = qs.filter(target_id=target_id)
+    if after is not None:
+        at, entry_id = after
+        qs = qs.filter(Q(at__lt=at) | Q(at=at, id__lt=entry_id))
+    return await qs.order_by("-at", "-id").limit(limit)

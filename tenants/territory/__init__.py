@@ -1,0 +1,1 @@
+"""Territory (street -> community -> grid -> compound -> building -> household), parties and people."""

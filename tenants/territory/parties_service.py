@@ -1,0 +1,176 @@
+"""Property companies, contracts, owners' committees and units, within the caller's scope."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
+
+from tenants.audit import service as audit
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.scope import scoped_transaction
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access, get_in_scope
+from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit, UnitKind
+
+PARTY_ADMINS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
+
+
+def _need(access: Access, *roles: Role) -> None:
+    if not access.roles & set(roles):
+        names = ", ".join(sorted(r.value for r in roles))
+        raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
+
+
+def _name_problems(name: str, field: str = "name") -> list[Problem]:
+    if not name.strip():
+        return [Problem(field, "required", "名称不能为空", f"{field} must not be empty")]
+    if len(name) > 200:
+        return [Problem(field, "too_long", "名称不能超过 200 字", f"{field} must be at most 200 characters")]
+    return []
+
+
+async def create_company(*, access: Access, actor: str, credit_code: str, name: str, contact_name: str = "",
+                         contact_phone: str = "") -> PropertyCompany:
+    _need(access, *PARTY_ADMINS)
+    problems = _name_problems(name)
+    if not (1 <= len(credit_code.strip()) <= 32):
+        problems.append(Problem("creditCode", "format", "统一社会信用代码须为 1-32 位", "creditCode must be 1-32 characters"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if await PropertyCompany.exists(credit_code=credit_code.strip()):
+            raise Conflict(f"企业 {credit_code} 已登记", f"company {credit_code} is already on file", field="creditCode")
+        try:
+            company = await PropertyCompany.create(credit_code=credit_code.strip(), name=name.strip(),
+                                                   contact_name=contact_name, contact_phone=contact_phone)
+        except IntegrityError as exc:
+            raise Conflict(f"企业 {credit_code} 已登记", f"company {credit_code} is already on file",
+                           field="creditCode") from exc
+        await audit.record(actor=actor, action="company.create", target_type="company", target_id=company.id,
+                           details={"creditCode": company.credit_code, "name": company.name})
+        return company
+
+
+def company_filter(access: Access) -> dict | None:
+    """Companies in scope: everyone staff-side reads all; a property company reads only itself."""
+    if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
+        return {"id__in": sorted(access.companies)}
+    if access.roles & {Role.RESIDENT, Role.PARTY_MEMBER} and not access.roles - {Role.RESIDENT, Role.PARTY_MEMBER}:
+        return {"id__in": []}
+    return None
+
+
+async def list_companies(*, access: Access, after_id: int | None, limit: int) -> list[PropertyCompany]:
+    qs = PropertyCompany.all()
+    f = company_filter(access)
+    if f is not None:
+        qs = qs.filter(**f)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return await qs.order_by("id").limit(limit)
+
+
+async def create_contract(*, access: Access, actor: str, company_id: int, compound_id: int, starts_on: date,
+                          ends_on: date, annual_fee_fen: int, reference: str = "") -> PropertyContract:
+    _need(access, Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER)
+    problems = []
+    if ends_on < starts_on:
+        problems.append(Problem("endsOn", "before_start", "结束日期早于开始日期", "endsOn is before startsOn"))
+    if annual_fee_fen < 0:
+        problems.append(Problem("annualFeeFen", "negative", "年度应收物业费不能为负", "annualFeeFen must not be negative"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if access.reads_whole_tenant:
+            await get_in_scope("compound", compound_id, access)
+        else:
+            await get_in_scope("compound", compound_id, access, for_write=True)
+        if not await PropertyCompany.exists(id=company_id):
+            raise NotFound(f"物业企业 {company_id} 不存在", f"company {company_id} does not exist", field="companyId")
+        overlapping = await PropertyContract.filter(
+            compound_id=compound_id, starts_on__lte=ends_on, ends_on__gte=starts_on
+        ).first()
+        if overlapping is not None:
+            raise Conflict(
+                f"该小区在此期间已有物业合同（{overlapping.starts_on} 至 {overlapping.ends_on}）",
+                f"the compound already has a contract overlapping these dates "
+                f"({overlapping.starts_on} to {overlapping.ends_on})",
+                field="startsOn",
+            )
+        contract = await PropertyContract.create(company_id=company_id, compound_id=compound_id, starts_on=starts_on,
+                                                 ends_on=ends_on, annual_fee_fen=annual_fee_fen, reference=reference)
+        await audit.record(actor=actor, action="contract.create", target_type="contract", target_id=contract.id,
+                           details={"companyId": company_id, "compoundId": compound_id,
+                                    "startsOn": str(starts_on), "endsOn": str(ends_on), "annualFeeFen": annual_fee_fen})
+        return contract
+
+
+async def list_contracts(*, access: Access, compound_id: int | None, company_id: int | None, after_id: int | None,
+                         limit: int) -> list[PropertyContract]:
+    qs = PropertyContract.all()
+    if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
+        qs = qs.filter(company_id__in=sorted(access.companies))
+    else:
+        q = access.compound_filter()
+        if q is not None:
+            from tenants.territory.models import Compound
+
+            qs = qs.filter(compound_id__in=Subquery(Compound.filter(q).values("id")))
+    if compound_id is not None:
+        qs = qs.filter(compound_id=compound_id)
+    if company_id is not None:
+        qs = qs.filter(company_id=company_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return await qs.order_by("id").limit(limit)
+
+
+async def set_owners_committee(*, access: Access, actor: str, compound_id: int, name: str,
+                               term_ends_on: date | None) -> OwnersCommittee:
+    problems = _name_problems(name)
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if access.whole_tenant:
+            await get_in_scope("compound", compound_id, access)
+        else:
+            await get_in_scope("compound", compound_id, access, for_write=True)
+        committee, created = await OwnersCommittee.get_or_create(
+            compound_id=compound_id, defaults={"name": name.strip(), "term_ends_on": term_ends_on}
+        )
+        if not created:
+            committee.name, committee.term_ends_on = name.strip(), term_ends_on
+            await committee.save()
+        await audit.record(actor=actor, action="owners_committee.set", target_type="owners_committee",
+                           target_id=committee.id, details={"compoundId": compound_id, "name": committee.name})
+        return committee
+
+
+async def create_unit(*, access: Access, actor: str, kind: UnitKind, code: str, name: str,
+                      street_id: int | None = None) -> Unit:
+    _need(access, Role.TENANT_ADMIN)
+    problems = _name_problems(name)
+    if not code.strip():
+        problems.append(Problem("code", "required", "编码不能为空", "code must not be empty"))
+    if kind == UnitKind.STREET_OFFICE and street_id is None:
+        problems.append(Problem("streetId", "required", "街道办须指定街道", "a street office needs streetId"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if street_id is not None:
+            await get_in_scope("street", street_id, access)
+        if await Unit.exists(code=code.strip()):
+            raise Conflict(f"单位编码 {code} 已被使用", f"unit code {code} is taken", field="code")
+        unit = await Unit.create(kind=kind, code=code.strip(), name=name.strip(), street_id=street_id)
+        await audit.record(actor=actor, action="unit.create", target_type="unit", target_id=unit.id,
+                           details={"kind": kind.value, "code": unit.code, "name": unit.name})
+        return unit
+
+
+async def list_units(*, access: Access, kind: UnitKind | None) -> list[Unit]:
+    qs = Unit.all()
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    return await qs.order_by("id")

@@ -1,0 +1,75 @@
+"""People and their posts. A person's active posts decide the roles and scope of their token."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from tenants.models import TenantManager, TenantModel
+
+
+class Person(TenantModel):
+    id = fields.BigIntField(primary_key=True)
+    user_id = fields.CharField(max_length=128)  # the login subject (token ``sub``)
+    name = fields.CharField(max_length=100)
+    phone = fields.CharField(max_length=32, default="")
+    household_id = fields.BigIntField(null=True)  # residents live somewhere
+    is_party_member = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "person"
+        manager = TenantManager()
+        unique_together = (("tenant_id", "user_id"),)
+        indexes = (("tenant_id", "household_id"),)
+
+
+class PostKind(StrEnum):
+    TENANT_ADMIN = "tenant_admin"
+    STREET_OFFICER = "street_officer"  # 街道干部: a street
+    COMMUNITY_WORKER = "community_worker"  # 社区工作者: a community
+    GRID_WORKER = "grid_worker"  # 网格员: a grid (one per grid by default, 一网一员)
+    BUILDING_HEAD = "building_head"  # 楼长: a building
+    STEWARD = "steward"  # 邻里大管家: the households they look after
+    SUPERVISOR = "supervisor"  # 小区监督员: a compound
+    OWNERS_COMMITTEE = "owners_committee"  # 业委会成员: a compound
+    PROPERTY_COMPANY = "property_company"  # 物业企业员工: a company
+    HOUSING_DEPT = "housing_dept"  # 住建部门: a unit
+    ASSESSOR = "assessor"  # an assessor body's account: body code + the area it assesses
+
+
+# Which territory level (or party) each post kind is attached to.
+POST_TARGET: dict[PostKind, str | None] = {
+    PostKind.TENANT_ADMIN: None,
+    PostKind.STREET_OFFICER: "street",
+    PostKind.COMMUNITY_WORKER: "community",
+    PostKind.GRID_WORKER: "grid",
+    PostKind.BUILDING_HEAD: "building",
+    PostKind.STEWARD: "household",
+    PostKind.SUPERVISOR: "compound",
+    PostKind.OWNERS_COMMITTEE: "compound",
+    PostKind.PROPERTY_COMPANY: "company",
+    PostKind.HOUSING_DEPT: "unit",
+    PostKind.ASSESSOR: None,  # any territory level, named on the post
+}
+
+
+class Post(TenantModel):
+    """A person holds a post over a target (a territory node, a company or a unit) from a date."""
+
+    id = fields.BigIntField(primary_key=True)
+    person_id = fields.BigIntField()
+    kind = fields.CharEnumField(PostKind, max_length=32)
+    target_kind = fields.CharField(max_length=16, null=True)
+    target_id = fields.BigIntField(null=True)
+    body_code = fields.CharField(max_length=64, null=True)  # assessor posts: which assessor body
+    starts_on = fields.DateField()
+    ends_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "post"
+        manager = TenantManager()
+        indexes = (("tenant_id", "person_id"), ("tenant_id", "target_kind", "target_id"))

@@ -1,0 +1,166 @@
+"""People and posts; the roles and scope a person's token carries come from their active posts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
+
+from tenants.audit import service as audit
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.scope import scoped_transaction
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access, get_in_scope
+from tenants.territory.models import LEVEL_NAMES
+from tenants.territory.parties import PropertyCompany, Unit
+from tenants.territory.people import POST_TARGET, Person, Post, PostKind
+
+ROLE_OF_POST: dict[PostKind, Role] = {
+    PostKind.TENANT_ADMIN: Role.TENANT_ADMIN,
+    PostKind.STREET_OFFICER: Role.STREET_OFFICER,
+    PostKind.COMMUNITY_WORKER: Role.COMMUNITY_WORKER,
+    PostKind.GRID_WORKER: Role.GRID_WORKER,
+    PostKind.BUILDING_HEAD: Role.BUILDING_HEAD,
+    PostKind.STEWARD: Role.STEWARD,
+    PostKind.SUPERVISOR: Role.SUPERVISOR,
+    PostKind.OWNERS_COMMITTEE: Role.OWNERS_COMMITTEE,
+    PostKind.PROPERTY_COMPANY: Role.PROPERTY_COMPANY,
+    PostKind.HOUSING_DEPT: Role.HOUSING_DEPT,
+    PostKind.ASSESSOR: Role.ASSESSOR,
+}
+PEOPLE_ADMINS = (Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    roles: tuple[Role, ...]
+    scope: tuple[str, ...]
+
+
+async def create_person(*, access: Access, actor: str, user_id: str, name: str, phone: str = "",
+                        household_id: int | None = None, is_party_member: bool = False) -> Person:
+    if not access.roles & set(PEOPLE_ADMINS):
+        raise Forbidden("无权登记人员", "you may not register people")
+    problems = []
+    if not user_id.strip() or len(user_id) > 128:
+        problems.append(Problem("userId", "format", "用户标识须为 1-128 个字符", "userId must be 1-128 characters"))
+    if not name.strip() or len(name) > 100:
+        problems.append(Problem("name", "format", "姓名须为 1-100 个字符", "name must be 1-100 characters"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if household_id is not None:
+            if access.whole_tenant:
+                await get_in_scope("household", household_id, access)
+            else:
+                await get_in_scope("household", household_id, access, for_write=True)
+        if await Person.exists(user_id=user_id.strip()):
+            raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId")
+        try:
+            person = await Person.create(user_id=user_id.strip(), name=name.strip(), phone=phone,
+                                         household_id=household_id, is_party_member=is_party_member)
+        except IntegrityError as exc:
+            raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId") from exc
+        await audit.record(actor=actor, action="person.create", target_type="person", target_id=person.id,
+                           details={"userId": person.user_id, "householdId": household_id})
+        return person
+
+
+async def assign_post(*, access: Access, actor: str, person_id: int, kind: PostKind, target_kind: str | None,
+                      target_id: int | None, body_code: str | None = None, starts_on: date | None = None,
+                      allow_second_grid_worker: bool = False) -> Post:
+    """Give a person a post. Grid workers are one per grid unless ``allow_second_grid_worker``."""
+    if not access.whole_tenant:
+        raise Forbidden("只有租户管理员可以任命岗位", "only tenant administrators assign posts")
+    expected = POST_TARGET[kind]
+    problems = []
+    if expected is not None and target_kind != expected:
+        problems.append(Problem("targetKind", "mismatch", f"该岗位须指定 {expected}", f"a {kind.value} post targets a {expected}"))
+    if kind == PostKind.ASSESSOR:
+        if target_kind not in LEVEL_NAMES:
+            problems.append(Problem("targetKind", "mismatch", "评议账号须指定辖区", "an assessor post targets a territory node"))
+        if not body_code:
+            problems.append(Problem("bodyCode", "required", "评议账号须指定考核主体", "an assessor post needs bodyCode"))
+    if expected is None and kind == PostKind.TENANT_ADMIN and target_kind is not None:
+        problems.append(Problem("targetKind", "mismatch", "管理员岗位不指定辖区", "a tenant_admin post has no target"))
+    if target_kind is not None and target_id is None:
+        problems.append(Problem("targetId", "required", "须指定对象", "targetId is required"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with scoped_transaction():
+        if not await Person.exists(id=person_id):
+            raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist", field="personId")
+        if target_kind in LEVEL_NAMES:
+            assert target_id is not None
+            await get_in_scope(target_kind, target_id, access)
+        elif target_kind == "company" and not await PropertyCompany.exists(id=target_id):
+            raise NotFound(f"物业企业 {target_id} 不存在", f"company {target_id} does not exist", field="targetId")
+        elif target_kind == "unit" and not await Unit.exists(id=target_id):
+            raise NotFound(f"单位 {target_id} 不存在", f"unit {target_id} does not exist", field="targetId")
+        if kind == PostKind.GRID_WORKER and not allow_second_grid_worker:
+            held = await Post.filter(kind=kind, target_kind="grid", target_id=target_id, ends_on=None).exists()
+            if held:
+                raise Conflict("该网格已有网格员（一网一员）", "this grid already has a grid worker (one per grid)",
+                               field="targetId")
+        post = await Post.create(person_id=person_id, kind=kind, target_kind=target_kind, target_id=target_id,
+                                 body_code=body_code, starts_on=starts_on or date.today())
+        await audit.record(actor=actor, action="post.assign", target_type="post", target_id=post.id,
+                           details={"personId": person_id, "kind": kind.value, "target": f"{target_kind}:{target_id}"})
+        return post
+
+
+async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | None = None) -> Post:
+    if not access.whole_tenant:
+        raise Forbidden("只有租户管理员可以解除岗位", "only tenant administrators end posts")
+    async with scoped_transaction():
+        post = await Post.get_or_none(id=post_id)
+        if post is None:
+            raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
+        post.ends_on = ends_on or date.today()
+        await post.save()
+        await audit.record(actor=actor, action="post.end", target_type="post", target_id=post.id,
+                           details={"endsOn": str(post.ends_on)})
+        return post
+
+
+async def claims_for(person: Person, *, on: date | None = None) -> Claims:
+    """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
+    day = on or date.today()
+    posts = await Post.filter(person_id=person.id, starts_on__lte=day).order_by("id")
+    roles: set[Role] = set()
+    scope: list[str] = []
+    for post in posts:
+        if post.ends_on is not None and post.ends_on < day:
+            continue
+        roles.add(ROLE_OF_POST[post.kind])
+        if post.target_kind and post.target_id is not None:
+            entry = f"{post.target_kind}:{post.target_id}"
+            if entry not in scope:
+                scope.append(entry)
+    if person.household_id is not None:
+        roles.add(Role.RESIDENT)
+        scope.append(f"household:{person.household_id}")
+    if person.is_party_member:
+        roles.add(Role.PARTY_MEMBER)
+    return Claims(user_id=person.user_id, roles=tuple(sorted(roles)), scope=tuple(scope))
+
+
+async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
+    """Tenant admins see everyone; territory staff see the people living in their area."""
+    qs = Person.all()
+    if not access.whole_tenant:
+        q = access.area_filter("household")
+        if q is None:
+            pass
+        else:
+            from tenants.territory.models import Household
+
+            qs = qs.filter(household_id__in=Subquery(Household.filter(q).values("id")))
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
+    return await qs.order_by("id").limit(limit)
