@@ -12,7 +12,9 @@ def to_id(value: str | None, field: str) -> int:
             raise ValueError
         return parsed
     except (TypeError, ValueError) as exc:
-        raise InvalidInput.of([Problem(field, "bad_id", f"{field} 不是有效的编号", f"{field} is not a valid id")]) from exc
+        raise InvalidInput.of(
+            [Problem(field, "bad_id", f"{field} 不是有效的编号", f"{field} is not a valid id")]
+        ) from exc
 
 
 def opt_id(value: str | None, field: str) -> int | None:

@@ -14,11 +14,11 @@ from api.jobruns.schema import JobRunQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
+from api.transaction import OperationTransaction
+from tenants.settings import Settings, get_settings
 
 # Types reachable only through an interface must be named to the schema.
 EXTRA_TYPES = list(AREA_TYPES.values())
-from api.transaction import OperationTransaction
-from tenants.settings import Settings, get_settings
 
 
 @strawberry.type

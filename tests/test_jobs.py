@@ -14,7 +14,7 @@ from tenants.jobruns import service as jobruns
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import platform_transaction, tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
-from tenants.tenancy.service import set_tenant_active
+from tenants.tenancy.service import set_tenant_active, tenant_models
 
 AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)  # 01:30 on 2026-11-22 in Asia/Shanghai
 
@@ -75,10 +75,11 @@ async def test_data_volume_counts_only_the_tenants_own_rows(three_tenants):
     assert result == {"executed": True, "reason": "executed"}
     async with tenant_transaction(a.id):
         run = await JobRun.get(kind="data_volume")
-    assert run.counts == {"job_run": 1}  # its own run record only; b's two rows are invisible
+    assert run.counts["job_run"] == 1  # its own run record only; b's two rows are invisible
+    assert set(run.counts) == {m._meta.db_table for m in tenant_models()}
     await run_tenant_job({}, "data_volume", b.id, "2026-11-22")
     async with tenant_transaction(b.id):
-        assert (await JobRun.get(kind="data_volume")).counts == {"job_run": 3}
+        assert (await JobRun.get(kind="data_volume")).counts["job_run"] == 3
 
 
 async def test_period_keys_follow_each_tenants_time_zone(three_tenants):

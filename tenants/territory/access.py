@@ -50,13 +50,13 @@ class Access:
         q = Q(id__in=[0])  # matches nothing; OR-ed with every grant below
         for anc in ancestor_levels(level):
             if nodes.get(anc):
-                q |= Q(**{f"{anc}_id__in": sorted(nodes[anc])})
+                q |= Q(**{f"{anc}_id__in": sorted(nodes[anc])})  # type: ignore[arg-type]
         if nodes.get(level) and not for_write:  # one's own node is read-only; below it is one's to change
             q |= Q(id__in=sorted(nodes[level]))
         if not for_write:
             if self.company_compounds and LEVEL_NAMES.index(level) >= LEVEL_NAMES.index("compound"):
                 key = "id__in" if level == "compound" else "compound_id__in"
-                q |= Q(**{key: sorted(self.company_compounds)})
+                q |= Q(**{key: sorted(self.company_compounds)})  # type: ignore[arg-type]
             if self.ancestors.get(level):
                 q |= Q(id__in=sorted(self.ancestors[level]))
         return q
@@ -98,7 +98,7 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str]) ->
         served = await PropertyContract.filter(
             company_id__in=sorted(access.companies), starts_on__lte=today, ends_on__gte=today
         ).values_list("compound_id", flat=True)
-        access.company_compounds = frozenset(served)
+        access.company_compounds = frozenset(served)  # type: ignore[arg-type]
     # The ancestors of every scoped node are readable, so a community worker sees their street's name.
     ancestors: dict[str, set[int]] = {}
     reach = dict(nodes)
@@ -140,5 +140,10 @@ async def _readable(level: str, area_id: int, access: Access) -> bool:
 
 
 _ZH = {
-    "street": "街道", "community": "社区", "grid": "网格", "compound": "小区", "building": "楼栋", "household": "住户",
+    "street": "街道",
+    "community": "社区",
+    "grid": "网格",
+    "compound": "小区",
+    "building": "楼栋",
+    "household": "住户",
 }

@@ -31,25 +31,40 @@ def _name_problems(name: str, field: str = "name") -> list[Problem]:
     return []
 
 
-async def create_company(*, access: Access, actor: str, credit_code: str, name: str, contact_name: str = "",
-                         contact_phone: str = "") -> PropertyCompany:
+async def create_company(
+    *, access: Access, actor: str, credit_code: str, name: str, contact_name: str = "", contact_phone: str = ""
+) -> PropertyCompany:
     _need(access, *PARTY_ADMINS)
     problems = _name_problems(name)
     if not (1 <= len(credit_code.strip()) <= 32):
-        problems.append(Problem("creditCode", "format", "统一社会信用代码须为 1-32 位", "creditCode must be 1-32 characters"))
+        problems.append(
+            Problem("creditCode", "format", "统一社会信用代码须为 1-32 位", "creditCode must be 1-32 characters")
+        )
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
         if await PropertyCompany.exists(credit_code=credit_code.strip()):
-            raise Conflict(f"企业 {credit_code} 已登记", f"company {credit_code} is already on file", field="creditCode")
+            raise Conflict(
+                f"企业 {credit_code} 已登记", f"company {credit_code} is already on file", field="creditCode"
+            )
         try:
-            company = await PropertyCompany.create(credit_code=credit_code.strip(), name=name.strip(),
-                                                   contact_name=contact_name, contact_phone=contact_phone)
+            company = await PropertyCompany.create(
+                credit_code=credit_code.strip(),
+                name=name.strip(),
+                contact_name=contact_name,
+                contact_phone=contact_phone,
+            )
         except IntegrityError as exc:
-            raise Conflict(f"企业 {credit_code} 已登记", f"company {credit_code} is already on file",
-                           field="creditCode") from exc
-        await audit.record(actor=actor, action="company.create", target_type="company", target_id=company.id,
-                           details={"creditCode": company.credit_code, "name": company.name})
+            raise Conflict(
+                f"企业 {credit_code} 已登记", f"company {credit_code} is already on file", field="creditCode"
+            ) from exc
+        await audit.record(
+            actor=actor,
+            action="company.create",
+            target_type="company",
+            target_id=company.id,
+            details={"creditCode": company.credit_code, "name": company.name},
+        )
         return company
 
 
@@ -72,14 +87,25 @@ async def list_companies(*, access: Access, after_id: int | None, limit: int) ->
     return await qs.order_by("id").limit(limit)
 
 
-async def create_contract(*, access: Access, actor: str, company_id: int, compound_id: int, starts_on: date,
-                          ends_on: date, annual_fee_fen: int, reference: str = "") -> PropertyContract:
+async def create_contract(
+    *,
+    access: Access,
+    actor: str,
+    company_id: int,
+    compound_id: int,
+    starts_on: date,
+    ends_on: date,
+    annual_fee_fen: int,
+    reference: str = "",
+) -> PropertyContract:
     _need(access, Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER)
     problems = []
     if ends_on < starts_on:
         problems.append(Problem("endsOn", "before_start", "结束日期早于开始日期", "endsOn is before startsOn"))
     if annual_fee_fen < 0:
-        problems.append(Problem("annualFeeFen", "negative", "年度应收物业费不能为负", "annualFeeFen must not be negative"))
+        problems.append(
+            Problem("annualFeeFen", "negative", "年度应收物业费不能为负", "annualFeeFen must not be negative")
+        )
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
@@ -99,16 +125,33 @@ async def create_contract(*, access: Access, actor: str, company_id: int, compou
                 f"({overlapping.starts_on} to {overlapping.ends_on})",
                 field="startsOn",
             )
-        contract = await PropertyContract.create(company_id=company_id, compound_id=compound_id, starts_on=starts_on,
-                                                 ends_on=ends_on, annual_fee_fen=annual_fee_fen, reference=reference)
-        await audit.record(actor=actor, action="contract.create", target_type="contract", target_id=contract.id,
-                           details={"companyId": company_id, "compoundId": compound_id,
-                                    "startsOn": str(starts_on), "endsOn": str(ends_on), "annualFeeFen": annual_fee_fen})
+        contract = await PropertyContract.create(
+            company_id=company_id,
+            compound_id=compound_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            annual_fee_fen=annual_fee_fen,
+            reference=reference,
+        )
+        await audit.record(
+            actor=actor,
+            action="contract.create",
+            target_type="contract",
+            target_id=contract.id,
+            details={
+                "companyId": company_id,
+                "compoundId": compound_id,
+                "startsOn": str(starts_on),
+                "endsOn": str(ends_on),
+                "annualFeeFen": annual_fee_fen,
+            },
+        )
         return contract
 
 
-async def list_contracts(*, access: Access, compound_id: int | None, company_id: int | None, after_id: int | None,
-                         limit: int) -> list[PropertyContract]:
+async def list_contracts(
+    *, access: Access, compound_id: int | None, company_id: int | None, after_id: int | None, limit: int
+) -> list[PropertyContract]:
     qs = PropertyContract.all()
     if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
         qs = qs.filter(company_id__in=sorted(access.companies))
@@ -127,8 +170,9 @@ async def list_contracts(*, access: Access, compound_id: int | None, company_id:
     return await qs.order_by("id").limit(limit)
 
 
-async def set_owners_committee(*, access: Access, actor: str, compound_id: int, name: str,
-                               term_ends_on: date | None) -> OwnersCommittee:
+async def set_owners_committee(
+    *, access: Access, actor: str, compound_id: int, name: str, term_ends_on: date | None
+) -> OwnersCommittee:
     problems = _name_problems(name)
     if problems:
         raise InvalidInput.of(problems)
@@ -143,13 +187,19 @@ async def set_owners_committee(*, access: Access, actor: str, compound_id: int, 
         if not created:
             committee.name, committee.term_ends_on = name.strip(), term_ends_on
             await committee.save()
-        await audit.record(actor=actor, action="owners_committee.set", target_type="owners_committee",
-                           target_id=committee.id, details={"compoundId": compound_id, "name": committee.name})
+        await audit.record(
+            actor=actor,
+            action="owners_committee.set",
+            target_type="owners_committee",
+            target_id=committee.id,
+            details={"compoundId": compound_id, "name": committee.name},
+        )
         return committee
 
 
-async def create_unit(*, access: Access, actor: str, kind: UnitKind, code: str, name: str,
-                      street_id: int | None = None) -> Unit:
+async def create_unit(
+    *, access: Access, actor: str, kind: UnitKind, code: str, name: str, street_id: int | None = None
+) -> Unit:
     _need(access, Role.TENANT_ADMIN)
     problems = _name_problems(name)
     if not code.strip():
@@ -164,8 +214,13 @@ async def create_unit(*, access: Access, actor: str, kind: UnitKind, code: str, 
         if await Unit.exists(code=code.strip()):
             raise Conflict(f"单位编码 {code} 已被使用", f"unit code {code} is taken", field="code")
         unit = await Unit.create(kind=kind, code=code.strip(), name=name.strip(), street_id=street_id)
-        await audit.record(actor=actor, action="unit.create", target_type="unit", target_id=unit.id,
-                           details={"kind": kind.value, "code": unit.code, "name": unit.name})
+        await audit.record(
+            actor=actor,
+            action="unit.create",
+            target_type="unit",
+            target_id=unit.id,
+            details={"kind": kind.value, "code": unit.code, "name": unit.name},
+        )
         return unit
 
 

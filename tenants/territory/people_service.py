@@ -40,8 +40,16 @@ class Claims:
     scope: tuple[str, ...]
 
 
-async def create_person(*, access: Access, actor: str, user_id: str, name: str, phone: str = "",
-                        household_id: int | None = None, is_party_member: bool = False) -> Person:
+async def create_person(
+    *,
+    access: Access,
+    actor: str,
+    user_id: str,
+    name: str,
+    phone: str = "",
+    household_id: int | None = None,
+    is_party_member: bool = False,
+) -> Person:
     if not access.roles & set(PEOPLE_ADMINS):
         raise Forbidden("无权登记人员", "you may not register people")
     problems = []
@@ -60,30 +68,55 @@ async def create_person(*, access: Access, actor: str, user_id: str, name: str, 
         if await Person.exists(user_id=user_id.strip()):
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId")
         try:
-            person = await Person.create(user_id=user_id.strip(), name=name.strip(), phone=phone,
-                                         household_id=household_id, is_party_member=is_party_member)
+            person = await Person.create(
+                user_id=user_id.strip(),
+                name=name.strip(),
+                phone=phone,
+                household_id=household_id,
+                is_party_member=is_party_member,
+            )
         except IntegrityError as exc:
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId") from exc
-        await audit.record(actor=actor, action="person.create", target_type="person", target_id=person.id,
-                           details={"userId": person.user_id, "householdId": household_id})
+        await audit.record(
+            actor=actor,
+            action="person.create",
+            target_type="person",
+            target_id=person.id,
+            details={"userId": person.user_id, "householdId": household_id},
+        )
         return person
 
 
-async def assign_post(*, access: Access, actor: str, person_id: int, kind: PostKind, target_kind: str | None,
-                      target_id: int | None, body_code: str | None = None, starts_on: date | None = None,
-                      allow_second_grid_worker: bool = False) -> Post:
+async def assign_post(
+    *,
+    access: Access,
+    actor: str,
+    person_id: int,
+    kind: PostKind,
+    target_kind: str | None,
+    target_id: int | None,
+    body_code: str | None = None,
+    starts_on: date | None = None,
+    allow_second_grid_worker: bool = False,
+) -> Post:
     """Give a person a post. Grid workers are one per grid unless ``allow_second_grid_worker``."""
     if not access.whole_tenant:
         raise Forbidden("只有租户管理员可以任命岗位", "only tenant administrators assign posts")
     expected = POST_TARGET[kind]
     problems = []
     if expected is not None and target_kind != expected:
-        problems.append(Problem("targetKind", "mismatch", f"该岗位须指定 {expected}", f"a {kind.value} post targets a {expected}"))
+        problems.append(
+            Problem("targetKind", "mismatch", f"该岗位须指定 {expected}", f"a {kind.value} post targets a {expected}")
+        )
     if kind == PostKind.ASSESSOR:
         if target_kind not in LEVEL_NAMES:
-            problems.append(Problem("targetKind", "mismatch", "评议账号须指定辖区", "an assessor post targets a territory node"))
+            problems.append(
+                Problem("targetKind", "mismatch", "评议账号须指定辖区", "an assessor post targets a territory node")
+            )
         if not body_code:
-            problems.append(Problem("bodyCode", "required", "评议账号须指定考核主体", "an assessor post needs bodyCode"))
+            problems.append(
+                Problem("bodyCode", "required", "评议账号须指定考核主体", "an assessor post needs bodyCode")
+            )
     if expected is None and kind == PostKind.TENANT_ADMIN and target_kind is not None:
         problems.append(Problem("targetKind", "mismatch", "管理员岗位不指定辖区", "a tenant_admin post has no target"))
     if target_kind is not None and target_id is None:
@@ -103,12 +136,26 @@ async def assign_post(*, access: Access, actor: str, person_id: int, kind: PostK
         if kind == PostKind.GRID_WORKER and not allow_second_grid_worker:
             held = await Post.filter(kind=kind, target_kind="grid", target_id=target_id, ends_on=None).exists()
             if held:
-                raise Conflict("该网格已有网格员（一网一员）", "this grid already has a grid worker (one per grid)",
-                               field="targetId")
-        post = await Post.create(person_id=person_id, kind=kind, target_kind=target_kind, target_id=target_id,
-                                 body_code=body_code, starts_on=starts_on or date.today())
-        await audit.record(actor=actor, action="post.assign", target_type="post", target_id=post.id,
-                           details={"personId": person_id, "kind": kind.value, "target": f"{target_kind}:{target_id}"})
+                raise Conflict(
+                    "该网格已有网格员（一网一员）",
+                    "this grid already has a grid worker (one per grid)",
+                    field="targetId",
+                )
+        post = await Post.create(
+            person_id=person_id,
+            kind=kind,
+            target_kind=target_kind,
+            target_id=target_id,
+            body_code=body_code,
+            starts_on=starts_on or date.today(),
+        )
+        await audit.record(
+            actor=actor,
+            action="post.assign",
+            target_type="post",
+            target_id=post.id,
+            details={"personId": person_id, "kind": kind.value, "target": f"{target_kind}:{target_id}"},
+        )
         return post
 
 
@@ -121,8 +168,9 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
             raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
         post.ends_on = ends_on or date.today()
         await post.save()
-        await audit.record(actor=actor, action="post.end", target_type="post", target_id=post.id,
-                           details={"endsOn": str(post.ends_on)})
+        await audit.record(
+            actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
+        )
         return post
 
 

@@ -22,8 +22,12 @@ def check_code_and_name(code: str | None, name: str | None) -> list[Problem]:
     problems = []
     if code is not None and not CODE_RE.match(code):
         problems.append(
-            Problem("code", "format", "编码须为 1-64 位字母、数字、点、下划线或连字符",
-                    "code must be 1-64 letters, digits, dots, underscores or hyphens")
+            Problem(
+                "code",
+                "format",
+                "编码须为 1-64 位字母、数字、点、下划线或连字符",
+                "code must be 1-64 letters, digits, dots, underscores or hyphens",
+            )
         )
     if name is not None:
         if not name.strip():
@@ -65,14 +69,19 @@ async def create_area(
             assert parent_id is not None
             parent = await _writable(plevel, parent_id, access)
         model = MODEL_BY_LEVEL[level]
-        if await model.exists(code=code, **(await _parent_key(level, parent))):
+        if await model.exists(code=code, **(await _parent_key(level, parent))):  # type: ignore[arg-type]
             raise _duplicate(level, code)
         try:
-            node = await model.create(code=code, name=name.strip(), **(await _ancestor_ids(level, parent)), **extra)
+            node = await model.create(code=code, name=name.strip(), **(await _ancestor_ids(level, parent)), **extra)  # type: ignore[arg-type]
         except IntegrityError as exc:
             raise _duplicate(level, code) from exc
-        await audit.record(actor=actor, action=f"{level}.create", target_type=level, target_id=node.id,
-                           details={"code": code, "name": node.name, "parentId": parent_id})
+        await audit.record(
+            actor=actor,
+            action=f"{level}.create",
+            target_type=level,
+            target_id=node.id,
+            details={"code": code, "name": node.name, "parentId": parent_id},
+        )
         return node
 
 
@@ -82,7 +91,13 @@ async def _parent_key(level: str, parent: Area | None) -> dict[str, int]:
 
 
 async def update_area(
-    level: str, area_id: int, *, access: Access, actor: str, code: str | None = None, name: str | None = None,
+    level: str,
+    area_id: int,
+    *,
+    access: Access,
+    actor: str,
+    code: str | None = None,
+    name: str | None = None,
     **extra: Any,
 ) -> Area:
     """Rename or re-code a node; its id, and so every reference to it, stays the same."""
@@ -109,8 +124,13 @@ async def update_area(
             await node.save()
         except IntegrityError as exc:
             raise _duplicate(level, node.code) from exc
-        await audit.record(actor=actor, action=f"{level}.update", target_type=level, target_id=node.id,
-                           details={"before": before, "after": {"code": node.code, "name": node.name}})
+        await audit.record(
+            actor=actor,
+            action=f"{level}.update",
+            target_type=level,
+            target_id=node.id,
+            details={"before": before, "after": {"code": node.code, "name": node.name}},
+        )
         return node
 
 
@@ -130,9 +150,12 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
     async with scoped_transaction() as conn:
         node = await _writable(level, area_id, access)
         new_parent = await _writable(plevel, new_parent_id, access)
-        if await MODEL_BY_LEVEL[level].filter(code=node.code, **{f"{plevel}_id": new_parent.id}).exclude(
-            id=node.id
-        ).exists():
+        if (
+            await MODEL_BY_LEVEL[level]
+            .filter(code=node.code, **{f"{plevel}_id": new_parent.id})
+            .exclude(id=node.id)
+            .exists()
+        ):
             raise _duplicate(level, node.code)
         old_parent_id = getattr(node, f"{plevel}_id")
         new_ids = await _ancestor_ids(level, new_parent)
@@ -141,20 +164,31 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
         await node.save()
         # Every descendant level carries this node's ancestors too: one set-based UPDATE per level.
         assignments = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(new_ids))
-        for lower in LEVEL_NAMES[LEVEL_NAMES.index(level) + 1:]:
+        for lower in LEVEL_NAMES[LEVEL_NAMES.index(level) + 1 :]:
             await conn.execute_query(
                 f"UPDATE {MODEL_BY_LEVEL[lower]._meta.db_table} SET {assignments}, updated_at = now()"
                 f" WHERE tenant_id = $1 AND {level}_id = ${len(new_ids) + 2}",
                 [node.tenant_id, *new_ids.values(), node.id],
             )
-        await audit.record(actor=actor, action=f"{level}.move", target_type=level, target_id=node.id,
-                           details={"from": old_parent_id, "to": new_parent.id})
+        await audit.record(
+            actor=actor,
+            action=f"{level}.move",
+            target_type=level,
+            target_id=node.id,
+            details={"from": old_parent_id, "to": new_parent.id},
+        )
         return node
 
 
 async def list_areas(
-    level: str, *, access: Access, parent_id: int | None, within: dict[str, int] | None, after_id: int | None,
-    limit: int, search: str | None = None,
+    level: str,
+    *,
+    access: Access,
+    parent_id: int | None,
+    within: dict[str, int] | None,
+    after_id: int | None,
+    limit: int,
+    search: str | None = None,
 ) -> list[Area]:
     """Nodes of one level in scope, by id (keyset)."""
     qs = MODEL_BY_LEVEL[level].all()

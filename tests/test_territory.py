@@ -1,0 +1,233 @@
+"""Territory, parties and people through GraphQL, as each role with its data scope."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from api.auth import mint_token
+from tenants.audit.models import AuditEntry
+from tenants.scope import tenant_context, tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.territory import parties_service as parties
+from tenants.territory import people_service as people
+from tenants.territory import service as territory
+from tenants.territory.access import Access
+from tenants.territory.models import Building, Compound, Grid, Household
+from tests.conftest import codes
+
+ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
+
+AREAS = """query($level: AreaLevel!) { areas(level: $level, first: 100) { edges { node { id code name
+  ... on Compound { address street { code } community { code } } } } } }"""
+
+
+async def build(tenant_id: int) -> dict:
+    """Two streets; S1 has communities C1 (grid G1: compound K1 with building B1, households H1, H2) and C2
+    (grid G2: compound K2); S2 has C3 (grid G3: compound K3). Company P1 serves K1, P2 serves K3."""
+    ids: dict = {}
+    with tenant_context(tenant_id):
+        async def add(level, key, code, parent=None, **extra):
+            node = await territory.create_area(level, access=ADMIN, actor="seed", code=code, name=f"{key}名",
+                                               parent_id=ids[parent] if parent else None, **extra)
+            ids[key] = node.id
+
+        await add("street", "S1", "S1")
+        await add("street", "S2", "S2")
+        await add("community", "C1", "C1", "S1")
+        await add("community", "C2", "C2", "S1")
+        await add("community", "C3", "C3", "S2")
+        await add("grid", "G1", "G1", "C1")
+        await add("grid", "G2", "G2", "C2")
+        await add("grid", "G3", "G3", "C3")
+        await add("compound", "K1", "K1", "G1", address="东辰御园")
+        await add("compound", "K2", "K2", "G2")
+        await add("compound", "K3", "K3", "G3")
+        await add("building", "B1", "1", "K1")
+        await add("household", "H1", "101", "B1")
+        await add("household", "H2", "102", "B1")
+        for key, code in (("P1", "91130700MA0001"), ("P2", "91130700MA0002")):
+            ids[key] = (await parties.create_company(access=ADMIN, actor="seed", credit_code=code, name=key)).id
+        for company, compound in (("P1", "K1"), ("P2", "K3")):
+            await parties.create_contract(access=ADMIN, actor="seed", company_id=ids[company],
+                                          compound_id=ids[compound], starts_on=date(2026, 1, 1),
+                                          ends_on=date(2028, 12, 31), annual_fee_fen=120_000_00)
+    return ids
+
+
+@pytest.fixture
+async def world(three_tenants):
+    a, b, _ = three_tenants
+    return {"a": a, "b": b, "ids": await build(a.id), "b_ids": await build(b.id)}
+
+
+def tok(settings, tenant, role, *scope):
+    return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
+
+
+async def codes_of(gql, token, level):
+    body = await gql(AREAS, token, {"level": level})
+    assert "errors" not in body, body
+    return sorted(e["node"]["code"] for e in body["data"]["areas"]["edges"])
+
+
+async def test_each_role_reads_only_its_scope(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    community = tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")
+    company = tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
+    resident = tok(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
+    assert await codes_of(gql, admin, "COMPOUND") == ["K1", "K2", "K3"]
+    assert await codes_of(gql, street, "COMPOUND") == ["K1", "K2"]
+    assert await codes_of(gql, street, "STREET") == ["S1"]
+    assert await codes_of(gql, community, "COMPOUND") == ["K2"]
+    assert await codes_of(gql, community, "STREET") == ["S1"]  # its own street's name, read-only
+    assert await codes_of(gql, company, "COMPOUND") == ["K1"]
+    assert await codes_of(gql, company, "HOUSEHOLD") == ["101", "102"]
+    assert await codes_of(gql, resident, "HOUSEHOLD") == ["101"]
+    assert await codes_of(gql, resident, "COMPOUND") == ["K1"]
+    # Out of scope reads as null, exactly like a node that does not exist.
+    body = await gql("query($id: ID!) { area(level: COMPOUND, id: $id) { code } }", street, {"id": str(ids["K3"])})
+    assert body["data"]["area"] is None
+    body = await gql(
+        "query($id: ID!) { area(level: COMPOUND, id: $id) { code ... on Compound { address street { code } } } }",
+        street, {"id": str(ids["K1"])},
+    )
+    assert body["data"]["area"] == {"code": "K1", "address": "东辰御园", "street": {"code": "S1"}}
+
+
+async def test_a_street_officer_cannot_change_another_street(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    create = ("mutation($p: ID!) { createArea(input: {level: GRID, parentId: $p, code: \"G9\", name: \"新网格\"})"
+              " { id code ... on Grid { community { code } } } }")
+    ok = await gql(create, street, {"p": str(ids["C1"])})
+    assert ok["data"]["createArea"]["community"] == {"code": "C1"}
+    denied = await gql(create, street, {"p": str(ids["C3"])})
+    assert codes(denied) == ["NOT_FOUND"] and denied["errors"][0]["extensions"]["field"] == "communityId"
+    rename = "mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"改名\"}) { name } }"
+    assert codes(await gql(rename, street, {"id": str(ids["K3"])})) == ["NOT_FOUND"]
+    assert (await gql(rename, street, {"id": str(ids["K1"])}))["data"]["updateArea"] == {"name": "改名"}
+    # Its own street is readable but not its to rename; creating streets is for tenant admins.
+    own = await gql("mutation($id: ID!) { updateArea(input: {level: STREET, id: $id, name: \"x\"}) { name } }",
+                    street, {"id": str(ids["S1"])})
+    assert codes(own) == ["FORBIDDEN"]
+    new_street = await gql('mutation { createArea(input: {level: STREET, code: "S9", name: "x"}) { id } }', street)
+    assert codes(new_street) == ["FORBIDDEN"]
+    resident = tok(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
+    assert codes(await gql(rename, resident, {"id": str(ids["K1"])})) == ["FORBIDDEN"]
+
+
+async def test_codes_are_unique_within_their_parent_and_bad_input_saves_nothing(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    create = "mutation($p: ID!, $c: String!) { createArea(input: {level: COMPOUND, parentId: $p, code: $c, name: \"n\"}) { id } }"  # noqa: E501
+    dup = await gql(create, admin, {"p": str(ids["G1"]), "c": "K1"})
+    assert codes(dup) == ["CONFLICT"] and dup["errors"][0]["extensions"]["field"] == "code"
+    assert "errors" not in await gql(create, admin, {"p": str(ids["G2"]), "c": "K1"})  # another grid: fine
+    bad = await gql('mutation($p: ID!) { createArea(input: {level: COMPOUND, parentId: $p, code: "bad code!",'
+                    ' name: "  "}) { id } }', admin, {"p": str(ids["G1"])})
+    problems = bad["errors"][0]["extensions"]["problems"]
+    assert [(p["field"], p["reason"]) for p in problems] == [("code", "format"), ("name", "required")]
+    no_parent = await gql('mutation { createArea(input: {level: GRID, code: "G7", name: "n"}) { id } }', admin)
+    assert no_parent["errors"][0]["extensions"]["field"] == "communityId"
+    async with tenant_transaction(a.id):
+        assert await Compound.all().count() == 4
+
+
+async def test_moves_and_renames_keep_ids_and_follow_scopes(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    s1 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    s2 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S2']}")
+    moved = await gql(
+        "mutation($id: ID!, $to: ID!) { moveArea(input: {level: GRID, id: $id, newParentId: $to})"
+        " { id ... on Grid { community { code street { code } } } } }",
+        admin, {"id": str(ids["G1"]), "to": str(ids["C3"])},
+    )
+    assert moved["data"]["moveArea"] == {"id": str(ids["G1"]), "community": {"code": "C3", "street": {"code": "S2"}}}
+    async with tenant_transaction(a.id):
+        for model in (Compound, Building, Household):
+            rows = await model.filter(grid_id=ids["G1"]).values_list("street_id", "community_id")
+            assert rows and set(rows) == {(ids["S2"], ids["C3"])}, model
+    assert await codes_of(gql, s1, "HOUSEHOLD") == []
+    assert await codes_of(gql, s2, "HOUSEHOLD") == ["101", "102"]
+    assert await codes_of(gql, s2, "COMPOUND") == ["K1", "K3"]
+    # Moving next to a sibling with the same code is refused.
+    await gql('mutation($p: ID!) { createArea(input: {level: GRID, parentId: $p, code: "G2", name: "n"}) { id } }',
+              admin, {"p": str(ids["C3"])})
+    clash = await gql("mutation($id: ID!, $to: ID!) { moveArea(input: {level: GRID, id: $id, newParentId: $to})"
+                      " { id } }", admin, {"id": str(ids["G2"]), "to": str(ids["C3"])})
+    assert codes(clash) == ["CONFLICT"]
+    async with tenant_transaction(a.id):
+        assert (await Grid.get(id=ids["G2"])).community_id == ids["C2"]
+        assert await AuditEntry.filter(action="grid.move", target_id=str(ids["G1"])).count() == 1
+
+
+async def test_property_company_sees_only_its_compounds_and_contracts(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    p1 = tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
+    body = await gql("{ propertyContracts { edges { node { annualFeeFen compound { code } } } }"
+                     " propertyCompanies { edges { node { name } } } }", p1)
+    assert body["data"]["propertyContracts"]["edges"] == [{"node": {"annualFeeFen": 12_000_000,
+                                                                    "compound": {"code": "K1"}}}]
+    assert body["data"]["propertyCompanies"]["edges"] == [{"node": {"name": "P1"}}]
+    s1 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    body = await gql("{ propertyContracts { edges { node { compound { code } } } } }", s1)
+    assert [e["node"]["compound"]["code"] for e in body["data"]["propertyContracts"]["edges"]] == ["K1"]
+
+
+async def test_contracts_validate_dates_money_and_overlap(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    create = """mutation($c: ID!, $k: ID!, $s: Date!, $e: Date!, $fee: Int!) { createPropertyContract(input:
+      {companyId: $c, compoundId: $k, startsOn: $s, endsOn: $e, annualFeeFen: $fee}) { id } }"""
+    bad = await gql(create, admin, {"c": str(ids["P2"]), "k": str(ids["K2"]), "s": "2026-06-01", "e": "2026-01-01",
+                                    "fee": -1})
+    assert [p["field"] for p in bad["errors"][0]["extensions"]["problems"]] == ["endsOn", "annualFeeFen"]
+    overlap = await gql(create, admin, {"c": str(ids["P2"]), "k": str(ids["K1"]), "s": "2027-01-01",
+                                        "e": "2029-12-31", "fee": 100})
+    assert codes(overlap) == ["CONFLICT"]
+    ok = await gql(create, admin, {"c": str(ids["P2"]), "k": str(ids["K2"]), "s": "2026-01-01", "e": "2026-12-31",
+                                   "fee": 8_000_000})
+    assert "errors" not in ok
+
+
+async def test_posts_drive_the_token(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    person = await gql('mutation($h: ID!) { createPerson(input: {userId: "wang", name: "王网格", householdId: $h,'
+                       ' isPartyMember: true}) { id household { code } } }', admin, {"h": str(ids["H2"])})
+    pid = person["data"]["createPerson"]["id"]
+    assert person["data"]["createPerson"]["household"] == {"code": "102"}
+    post = "mutation($p: ID!, $g: ID!) { assignPost(input: {personId: $p, kind: GRID_WORKER, targetKind: \"grid\", targetId: $g}) { id kind } }"  # noqa: E501
+    assert (await gql(post, admin, {"p": pid, "g": str(ids["G1"])}))["data"]["assignPost"]["kind"] == "GRID_WORKER"
+    second = await gql('mutation { createPerson(input: {userId: "li", name: "李"}) { id } }', admin)
+    again = await gql(post, admin, {"p": second["data"]["createPerson"]["id"], "g": str(ids["G1"])})
+    assert codes(again) == ["CONFLICT"]  # 一网一员
+    async with tenant_transaction(a.id):
+        from tenants.territory.people import Person
+
+        claims = await people.claims_for(await Person.get(user_id="wang"))
+    assert claims.roles == (Role.GRID_WORKER, Role.PARTY_MEMBER, Role.RESIDENT)
+    assert claims.scope == (f"grid:{ids['G1']}", f"household:{ids['H2']}")
+    wang = mint_token(settings, roles=list(claims.roles), tenant_slug=a.slug, scope=claims.scope, user_id="wang")
+    assert await codes_of(gql, wang, "HOUSEHOLD") == ["101", "102"]
+    assert await codes_of(gql, wang, "COMPOUND") == ["K1"]
+
+
+async def test_another_tenant_sees_nothing(world, gql, settings):
+    b, ids = world["b"], world["ids"]
+    b_admin = tok(settings, b, Role.TENANT_ADMIN)
+    assert await codes_of(gql, b_admin, "COMPOUND") == ["K1", "K2", "K3"]  # its own, same codes
+    b_ids = {e["node"]["id"] for e in (await gql(AREAS, b_admin, {"level": "COMPOUND"}))["data"]["areas"]["edges"]}
+    assert not b_ids & {str(ids[k]) for k in ("K1", "K2", "K3")}
+    body = await gql("query($id: ID!) { area(level: COMPOUND, id: $id) { code } }", b_admin, {"id": str(ids["K1"])})
+    assert body["data"]["area"] is None
+    forged = tok(settings, b, Role.STREET_OFFICER, f"street:{ids['S1']}")  # a's street id in b's token
+    assert await codes_of(gql, forged, "COMPOUND") == []
+    rename = await gql("mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"x\"}) { name } }",
+                       b_admin, {"id": str(ids["K1"])})
+    assert codes(rename) == ["NOT_FOUND"]
