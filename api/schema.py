@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
+from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
 from api.transaction import OperationTransaction
@@ -27,7 +28,7 @@ class Query(TenancyQuery, JobRunQuery, TerritoryQuery):
 
 
 @strawberry.type
-class Mutation(TenancyMutation, TerritoryMutation):
+class Mutation(TenancyMutation, TerritoryMutation, ImportMutation):
     pass
 
 

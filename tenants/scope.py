@@ -84,6 +84,19 @@ async def tenant_transaction(tenant_id: int) -> AsyncIterator[BaseDBAsyncClient]
             yield conn
 
 
+@asynccontextmanager
+async def savepoint() -> AsyncIterator[BaseDBAsyncClient]:
+    """A block that rolls back on its own when it raises: a savepoint inside a tenant transaction, or a new
+    scoped transaction. Only for sequential work (mutations, jobs), never for concurrently resolved fields."""
+    if _in_scoped_tx.get() is None:
+        async with scoped_transaction() as conn:
+            yield conn
+        return
+    current_tenant_id()
+    async with queue.after_commit(), in_transaction() as conn:
+        yield conn
+
+
 def in_scoped_transaction() -> bool:
     return _in_scoped_tx.get() is not None
 

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import Enum
+
+import strawberry
+
+from api.context import Info
+from tenants.errors import InvalidInput, Problem
+from tenants.tenancy.roles import Role
+from tenants.territory.importer import ImportReport, import_territory
+
+ImportFormat = strawberry.enum(Enum("ImportFormat", {"CSV": "csv", "XLSX": "xlsx"}), name="ImportFormat")
+
+
+@strawberry.input
+class ImportTerritoryInput:
+    format: ImportFormat  # type: ignore[valid-type]
+    content: str = strawberry.field(description="CSV text, or the XLSX file in base64.")
+    dry_run: bool = False
+
+
+@strawberry.type
+class ImportRowError:
+    row: int
+    column: str
+    reason: str
+    message_zh: str
+    message_en: str
+
+
+@strawberry.type
+class ImportCount:
+    kind: str
+    count: int
+
+
+@strawberry.type
+class ImportReportType:
+    dry_run: bool
+    applied: bool = strawberry.field(description="False when this was a dry run or any row was bad.")
+    rows: int
+    created: list[ImportCount]
+    updated: list[ImportCount]
+    unchanged: list[ImportCount]
+    errors: list[ImportRowError]
+
+    @classmethod
+    def of(cls, r: ImportReport) -> ImportReportType:
+        def counts(d: dict[str, int]) -> list[ImportCount]:
+            return [ImportCount(kind=k, count=v) for k, v in d.items()]
+
+        return cls(
+            dry_run=r.dry_run, applied=r.applied, rows=r.rows, created=counts(r.created),
+            updated=counts(r.updated), unchanged=counts(r.unchanged),
+            errors=[ImportRowError(row=e.row, column=e.column, reason=e.reason, message_zh=e.message_zh,
+                                   message_en=e.message_en) for e in r.errors],
+        )
+
+
+@strawberry.type
+class ImportMutation:
+    @strawberry.mutation(description="Import streets down to households, companies and contracts from a sheet. "
+                         "All or nothing; the report lists every bad row.")
+    async def import_territory(self, info: Info, input: ImportTerritoryInput) -> ImportReportType:
+        info.context.require(Role.TENANT_ADMIN)
+        fmt = input.format.value
+        if fmt == "xlsx":
+            try:
+                data = base64.b64decode(input.content, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidInput.of([Problem("content", "bad_base64", "XLSX 内容须为 base64",
+                                               "XLSX content must be base64")]) from exc
+        else:
+            data = input.content.encode()
+        report = await import_territory(data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run)
+        return ImportReportType.of(report)

@@ -1,0 +1,107 @@
+"""Read a territory spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from tenants.errors import InvalidInput, Problem
+
+LEVEL_COLUMNS = ("street", "community", "grid", "compound", "building", "household")
+# Canonical column -> accepted headers (case-insensitive).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "street_code": ("street_code", "街道编码"),
+    "street_name": ("street_name", "街道名称", "街道"),
+    "community_code": ("community_code", "社区编码"),
+    "community_name": ("community_name", "社区名称", "社区"),
+    "grid_code": ("grid_code", "网格编码"),
+    "grid_name": ("grid_name", "网格名称", "网格"),
+    "compound_code": ("compound_code", "小区编码"),
+    "compound_name": ("compound_name", "小区名称", "小区"),
+    "compound_address": ("compound_address", "小区地址", "地址"),
+    "building_code": ("building_code", "楼栋编码", "楼栋号"),
+    "building_name": ("building_name", "楼栋名称", "楼栋"),
+    "household_code": ("household_code", "户编码", "房号"),
+    "household_name": ("household_name", "户名称", "住户"),
+    "company_credit_code": ("company_credit_code", "物业企业信用代码", "统一社会信用代码"),
+    "company_name": ("company_name", "物业企业名称", "物业企业"),
+    "contract_starts_on": ("contract_starts_on", "合同开始日期"),
+    "contract_ends_on": ("contract_ends_on", "合同结束日期"),
+    "annual_fee_fen": ("annual_fee_fen", "年度应收物业费(分)"),
+    "annual_fee_yuan": ("annual_fee_yuan", "年度应收物业费(元)", "年度应收物业费"),
+}
+REQUIRED = ("street_code",)
+_LOOKUP = {alias.lower(): col for col, aliases in ALIASES.items() for alias in aliases}
+
+
+@dataclass(frozen=True)
+class Sheet:
+    columns: dict[str, int]  # canonical column -> position
+    rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
+
+    def get(self, cells: list[str], column: str) -> str:
+        pos = self.columns.get(column)
+        if pos is None or pos >= len(cells):
+            return ""
+        return cells[pos].strip()
+
+
+def _bad_file(reason: str, zh: str, en: str) -> InvalidInput:
+    return InvalidInput.of([Problem("file", reason, zh, en)])
+
+
+def read_sheet(data: bytes, fmt: str) -> Sheet:
+    if fmt == "csv":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("gb18030")  # spreadsheets saved by Chinese Excel
+            except UnicodeDecodeError as exc:
+                raise _bad_file(
+                    "encoding", "文件不是 UTF-8 或 GB18030 编码", "the file is not UTF-8 or GB18030"
+                ) from exc
+        table = [list(r) for r in csv.reader(io.StringIO(text))]
+    elif fmt == "xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:
+            raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
+        sheet = book.worksheets[0]
+        table = [["" if v is None else _cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        book.close()
+    else:
+        raise _bad_file("format", "文件格式须为 csv 或 xlsx", "format must be csv or xlsx")
+    if not table:
+        raise _bad_file("empty", "文件为空", "the file is empty")
+    columns: dict[str, int] = {}
+    unknown = []
+    for pos, header in enumerate(table[0]):
+        key = _LOOKUP.get(str(header).strip().lower())
+        if key is None:
+            if str(header).strip():
+                unknown.append(str(header).strip())
+        elif key not in columns:
+            columns[key] = pos
+    problems = [
+        Problem(f"column:{h}", "unknown_column", f"无法识别的列 {h}", f"unknown column {h}") for h in unknown
+    ] + [
+        Problem(f"column:{c}", "missing_column", f"缺少必需的列 {c}", f"required column {c} is missing")
+        for c in REQUIRED
+        if c not in columns
+    ]
+    if problems:
+        raise InvalidInput.of(problems)
+    rows = [(i + 1, cells) for i, cells in enumerate(table) if i > 0 and any(str(c).strip() for c in cells)]
+    return Sheet(columns=columns, rows=rows)
+
+
+def _cell(value: object) -> str:
+    if hasattr(value, "date") and hasattr(value, "hour"):  # a datetime cell: keep the date
+        return value.date().isoformat()  # type: ignore[attr-defined]
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

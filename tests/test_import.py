@@ -1,0 +1,137 @@
+"""Bulk import of territory, companies and contracts: all or nothing, every bad row reported, idempotent."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from openpyxl import Workbook
+
+from tenants.scope import tenant_context, tenant_transaction
+from tenants.territory.importer import import_territory
+from tenants.territory.models import Building, Compound, Household, Street
+from tenants.territory.parties import PropertyCompany, PropertyContract
+from tenants.tenancy.roles import Role
+from tests.conftest import codes
+
+HEADER = ("street_code,street_name,community_code,community_name,grid_code,grid_name,compound_code,compound_name,"
+          "compound_address,building_code,household_code,company_credit_code,company_name,contract_starts_on,"
+          "contract_ends_on,annual_fee_yuan\n")
+GOOD = HEADER + (
+    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,财苑路1号,1,101,9113A,安居物业,2026-01-01,2026-12-31,120000.50\n"
+    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,财苑路1号,1,102,9113A,安居物业,2026-01-01,2026-12-31,120000.50\n"
+    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,,2,201,,,,,\n"
+    "XH02,大北街道,C02,,G02,,K02,东辰御园,,,,,,,,\n"
+)
+
+
+async def _counts(tenant_id: int) -> tuple[int, ...]:
+    async with tenant_transaction(tenant_id):
+        return tuple([await m.all().count() for m in (Street, Compound, Building, Household, PropertyCompany,
+                                                       PropertyContract)])
+
+
+async def test_import_creates_everything_once(three_tenants):
+    a = three_tenants[0]
+    with tenant_context(a.id):
+        report = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")
+    assert report.applied and report.errors == [] and report.rows == 4
+    assert report.created == {"street": 2, "community": 2, "grid": 2, "compound": 2, "building": 2,
+                              "household": 3, "company": 1, "contract": 1}
+    assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
+    async with tenant_transaction(a.id):
+        k01 = await Compound.get(code="K01")
+        assert (k01.name, k01.address) == ("财苑小区", "财苑路1号")
+        contract = await PropertyContract.get(compound_id=k01.id)
+        assert contract.annual_fee_fen == 12_000_050  # 120,000.50 yuan, exactly
+        h = await Household.get(code="201")
+        assert (h.street_id, h.compound_id) == ((await Street.get(code="XH01")).id, k01.id)
+    with tenant_context(a.id):
+        again = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")
+    assert again.applied and again.created == {} and again.updated == {}
+    assert again.unchanged["household"] == 3 and again.unchanged["contract"] == 1
+    assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
+    renamed = GOOD.replace("东辰御园", "东辰御园二期")
+    with tenant_context(a.id):
+        third = await import_territory(data=renamed.encode(), fmt="csv", actor="admin")
+    assert third.updated == {"compound": 1}
+
+
+async def test_dry_run_reports_without_writing(three_tenants):
+    a = three_tenants[0]
+    with tenant_context(a.id):
+        report = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin", dry_run=True)
+    assert not report.applied and report.created["household"] == 3
+    assert await _counts(a.id) == (0, 0, 0, 0, 0, 0)
+
+
+async def test_bad_rows_import_nothing_and_each_is_reported(three_tenants):
+    a = three_tenants[0]
+    bad = GOOD + (
+        "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,别的名字,,1,103,,,,,\n"  # row 6: inconsistent name
+        "XH01,宣化街道,C01,,G01,,K01,,,,104,,,,,\n"  # row 7: household without building
+        "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 8: bad code
+        "XH01,宣化街道,C01,,G01,,K03,,,,,9113B,新物业,2026-13-01,2026-12-31,abc\n"  # row 9: bad date + amount
+    )
+    with tenant_context(a.id):
+        report = await import_territory(data=bad.encode(), fmt="csv", actor="admin")
+    assert not report.applied
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (6, "compound_name", "inconsistent"),
+        (7, "building_code", "required"),
+        (8, "compound_code", "format"),
+        (9, "contract_starts_on", "bad_date"),
+        (9, "annual_fee_yuan", "bad_amount"),
+    ]
+    assert all(e.message_zh and e.message_en for e in report.errors)
+    assert await _counts(a.id) == (0, 0, 0, 0, 0, 0)
+
+
+async def test_conflicts_with_the_database_import_nothing(three_tenants):
+    a = three_tenants[0]
+    with tenant_context(a.id):
+        assert (await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")).applied
+    overlapping = HEADER + (
+        "XH02,大北街道,C02,,G02,,K02,东辰御园,,9,901,,,,,\n"
+        "XH01,宣化街道,C01,,G01,,K01,,,1,101,9113C,另一物业,2026-06-01,2027-05-31,1000\n"
+    )
+    with tenant_context(a.id):
+        report = await import_territory(data=overlapping.encode(), fmt="csv", actor="admin")
+    assert [(e.row, e.reason) for e in report.errors] == [(3, "overlap")]
+    assert not report.applied
+    assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)  # building 9 / household 901 were not written either
+
+
+def _xlsx(rows: list[list[str]]) -> str:
+    book = Workbook()
+    sheet = book.active
+    for r in rows:
+        sheet.append(r)
+    buf = io.BytesIO()
+    book.save(buf)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+async def test_graphql_import_of_an_xlsx_with_chinese_headers(three_tenants, gql, token):
+    a, b, _ = three_tenants
+    content = _xlsx([
+        ["街道编码", "街道名称", "社区编码", "社区名称", "网格编码", "小区编码", "小区名称", "楼栋号", "房号"],
+        ["LS01", "临沭街道", "C1", "城北社区", "G1", "HF", "华丰现代城", "3", "301"],
+        ["LS01", "临沭街道", "C1", "城北社区", "G1", "HF", "华丰现代城", "3", "302"],
+    ])
+    mutation = """mutation($c: String!, $d: Boolean!) { importTerritory(input: {format: XLSX, content: $c, dryRun: $d})
+      { applied dryRun rows created { kind count } errors { row column reason } } }"""
+    dry = await gql(mutation, token(a.slug), {"c": content, "d": True})
+    assert dry["data"]["importTerritory"]["applied"] is False
+    assert await _counts(a.id) == (0, 0, 0, 0, 0, 0)
+    done = await gql(mutation, token(a.slug), {"c": content, "d": False})
+    report = done["data"]["importTerritory"]
+    assert report["applied"] and report["rows"] == 2 and report["errors"] == []
+    assert {c["kind"]: c["count"] for c in report["created"]}["household"] == 2
+    assert await _counts(a.id) == (1, 1, 1, 2, 0, 0)
+    assert await _counts(b.id) == (0, 0, 0, 0, 0, 0)  # nothing leaked into another tenant
+    street = token(a.slug, Role.STREET_OFFICER, scope=("street:1",))
+    assert codes(await gql(mutation, street, {"c": content, "d": True})) == ["FORBIDDEN"]
+    unknown = await gql(mutation, token(a.slug), {"c": _xlsx([["街道编码", "颜色"], ["X", "红"]]), "d": True})
+    assert codes(unknown) == ["INVALID_INPUT"]
+    assert unknown["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_column"
