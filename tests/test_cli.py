@@ -119,3 +119,21 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
     finally:
         _stop(proc)
     assert _leftovers(home) == ""
+
+
+async def test_import_territory_command(three_tenants, tmp_path: Path):
+    from tests.test_import import GOOD
+
+    good = tmp_path / "territory.csv"
+    good.write_text(GOOD)
+    dry = _run("import", "territory", str(good), "--tenant", "linshu", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "dry run: nothing written" in dry.stdout and "'household': 3" in dry.stdout
+    done = _run("import", "territory", str(good), "--tenant", "linshu")
+    assert done.returncode == 0 and "imported" in done.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n")
+    failed = _run("import", "territory", str(bad), "--tenant", "linshu")
+    assert failed.returncode == 1
+    assert "row 6, compound_code" in failed.stdout and "nothing imported" in failed.stdout
+    assert _run("import", "territory", str(good), "--tenant", "atlantis").returncode != 0

@@ -8,10 +8,10 @@ import io
 from openpyxl import Workbook
 
 from tenants.scope import tenant_context, tenant_transaction
+from tenants.tenancy.roles import Role
 from tenants.territory.importer import import_territory
 from tenants.territory.models import Building, Compound, Household, Street
 from tenants.territory.parties import PropertyCompany, PropertyContract
-from tenants.tenancy.roles import Role
 from tests.conftest import codes
 
 HEADER = ("street_code,street_name,community_code,community_name,grid_code,grid_name,compound_code,compound_name,"
