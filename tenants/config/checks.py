@@ -1,0 +1,363 @@
+"""Rules across fields of the configuration document: sums, references between codes, orderings.
+
+Every rule reads only the parts it needs (see ``parts``), so one pass reports every problem of a document.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from pydantic import StrictInt
+
+from tenants.config.assessment import (
+    AssessmentMode,
+    Body,
+    Dimension,
+    FinalScore,
+    Objective,
+    RedBlackList,
+    RubricItem,
+    ServiceStar,
+    SupervisorFindings,
+)
+from tenants.config.document import (
+    LADDER_ORDER,
+    BrandProjects,
+    EarningRule,
+    EscalationLevel,
+    LadderLevel,
+    Redemption,
+    SatisfactionScale,
+    SubsidyBand,
+    TicketCategory,
+    TicketSteps,
+)
+from tenants.config.parts import (
+    at,
+    duplicates,
+    entries,
+    not_above,
+    not_below,
+    raw_codes,
+    too_fine,
+    unknown,
+    valid,
+    weights_sum,
+)
+from tenants.config.types import Cadence
+from tenants.errors import Problem
+
+BODY = ("考核主体", "body")
+DIMENSION = ("维度", "dimension")
+THREE_HUNDRED = "three_hundred_percent"
+
+
+def cross_checks(raw: Any) -> list[Problem]:
+    """Every cross-field problem of a (possibly broken) full document."""
+    return [
+        *_weights(raw),
+        *_rubric(raw),
+        *_scoring(raw),
+        *_tickets(raw),
+        *_subsidies(raw),
+        *_points(raw),
+        *_across_sections(raw),
+    ]
+
+
+def _weights(raw: Any) -> list[Problem]:
+    """Bodies' weights sum to 100 in weighted mode, dimensions' weights in 三个百分百 mode."""
+    out: list[Problem] = []
+    mode = valid(raw, "assessment.mode", AssessmentMode)
+    bodies: dict[str, Body] | None = valid(raw, "assessment.bodies", dict[str, Body])
+    dims_raw = at(raw, "assessment.dimensions")
+    dims, dims_whole = entries(raw, "assessment.dimensions", Dimension)
+    if mode == "weighted":
+        if bodies is not None and (total := sum(b.weight for b in bodies.values())) != 100:
+            out.append(weights_sum("assessment.bodies", total))
+        if isinstance(dims_raw, list) and dims_raw:
+            out.append(
+                Problem(
+                    "assessment.dimensions",
+                    "not_in_mode",
+                    "加权模式不使用维度，应为空",
+                    "must be empty in weighted mode",
+                )
+            )
+    elif mode == THREE_HUNDRED:
+        if isinstance(dims_raw, list) and not dims_raw:
+            out.append(
+                Problem(
+                    "assessment.dimensions",
+                    "required",
+                    "“三个百分百”模式至少需要一个维度",
+                    "three_hundred_percent mode needs at least one dimension",
+                )
+            )
+        elif dims_whole and (total := sum(d.weight for _, d in dims)) != 100:
+            out.append(weights_sum("assessment.dimensions", total))
+    return out
+
+
+def _rubric(raw: Any) -> list[Problem]:
+    """Codes are unique, rubric items and dimensions name bodies that exist, and every weight has a rubric."""
+    mode = valid(raw, "assessment.mode", AssessmentMode)
+    bodies: dict[str, Body] | None = valid(raw, "assessment.bodies", dict[str, Body])
+    body_codes = raw_codes(raw, "assessment.bodies")
+    dims, dims_whole = entries(raw, "assessment.dimensions", Dimension)
+    rubric, rubric_whole = entries(raw, "assessment.rubric", RubricItem)
+    # A dimension whose owner is unknown is reported once, not again on each of its rubric lines.
+    owners = {d.code: (d.owner if body_codes is None or d.owner in body_codes else None) for _, d in dims}
+
+    out = duplicates([(f"assessment.dimensions.{i}", d.code) for i, d in dims])
+    out += duplicates([(f"assessment.rubric.{i}", item.code) for i, item in rubric])
+    if body_codes is not None:
+        out += [
+            unknown(f"assessment.dimensions.{i}.owner", "unknown_body", BODY, d.owner, body_codes)
+            for i, d in dims
+            if d.owner not in body_codes
+        ]
+    for i, item in rubric:
+        here = f"assessment.rubric.{i}"
+        if body_codes is not None and item.body not in body_codes:
+            out.append(unknown(f"{here}.body", "unknown_body", BODY, item.body, body_codes))
+        if mode == "weighted" and item.dimension is not None:
+            out.append(
+                Problem(
+                    f"{here}.dimension", "not_in_mode", "加权模式下不应设置维度", "must not be set in weighted mode"
+                )
+            )
+        elif mode == THREE_HUNDRED and item.dimension is None:
+            out.append(
+                Problem(
+                    f"{here}.dimension",
+                    "required",
+                    "“三个百分百”模式下必填",
+                    "is required in three_hundred_percent mode",
+                )
+            )
+        elif mode == THREE_HUNDRED and dims_whole and item.dimension not in owners:
+            out.append(unknown(f"{here}.dimension", "unknown_dimension", DIMENSION, str(item.dimension), set(owners)))
+        elif mode == THREE_HUNDRED and item.dimension in owners and owners[item.dimension] not in (item.body, None):
+            owner = owners[item.dimension]
+            out.append(
+                Problem(
+                    f"{here}.body",
+                    "owner_mismatch",
+                    f"维度 {item.dimension} 由 {owner} 评分，不能由 {item.body} 评分",
+                    f"dimension {item.dimension!r} is scored by {owner!r}, not {item.body!r}",
+                )
+            )
+
+    if not rubric_whole:
+        return out
+    if mode == "weighted" and bodies is not None:
+        scored = {item.body for _, item in rubric}
+        out += [
+            Problem(
+                f"assessment.bodies.{code}",
+                "no_rubric",
+                "有权重但没有由其评分的细则项",
+                "has a weight but no rubric item to score",
+            )
+            for code, body in bodies.items()
+            if body.weight > 0 and code not in scored
+        ]
+    if mode == THREE_HUNDRED and dims_whole:
+        covered = {item.dimension for _, item in rubric}
+        out += [
+            Problem(f"assessment.dimensions.{i}", "no_rubric", "没有属于该维度的细则项", "has no rubric item")
+            for i, d in dims
+            if d.code not in covered
+        ]
+    return out
+
+
+def _scoring(raw: Any) -> list[Problem]:
+    """Final-score shares, objective inputs, deductions and the rankings built on scores."""
+    out: list[Problem] = []
+    final: FinalScore | None = valid(raw, "assessment.final_score", FinalScore)
+    if final is not None and (total := final.body_share + final.objective_share) != 100:
+        out.append(weights_sum("assessment.final_score", total))
+    objective: Objective | None = valid(raw, "assessment.objective", Objective)
+    if objective is not None:
+        w = objective.weights
+        total = w.closure_rate + w.satisfaction_rate + w.on_time_rate + w.monthly_ticket_volume
+        if final is not None and final.objective_share > 0 and total != 100:
+            out.append(weights_sum("assessment.objective.weights", total))
+        full, zero = objective.volume_full_marks_at, objective.volume_zero_marks_at
+        if zero <= full:
+            out.append(
+                Problem(
+                    "assessment.objective.volume_zero_marks_at",
+                    "range_order",
+                    f"须大于 volume_full_marks_at（{full}），实为 {zero}",
+                    f"must be greater than volume_full_marks_at ({full}), got {zero}",
+                )
+            )
+    findings: SupervisorFindings | None = valid(raw, "assessment.supervisor_findings", SupervisorFindings)
+    if findings is not None and findings.resolved_points_per_finding > findings.points_per_finding:
+        out.append(
+            not_above(
+                "assessment.supervisor_findings.resolved_points_per_finding",
+                "points_per_finding",
+                findings.points_per_finding,
+                findings.resolved_points_per_finding,
+            )
+        )
+    cadence: Cadence | None = valid(raw, "assessment.cadence", Cadence)
+    ranking: RedBlackList | None = valid(raw, "assessment.red_black_list", RedBlackList)
+    if ranking is not None:
+        both = ranking.commend_top + ranking.interview_bottom
+        if ranking.basis == "percent" and both > 100:
+            out.append(
+                Problem(
+                    "assessment.red_black_list",
+                    "range_order",
+                    f"按比例时 commend_top 与 interview_bottom 之和不能超过 100，实为 {both}",
+                    f"commend_top + interview_bottom must not exceed 100 percent, got {both}",
+                )
+            )
+        out += too_fine("assessment.red_black_list.cadence", ranking.cadence, cadence)
+    star: ServiceStar | None = valid(raw, "assessment.service_star", ServiceStar)
+    if star is not None:
+        out += too_fine("assessment.service_star.cadence", star.cadence, cadence)
+    return out
+
+
+def _tickets(raw: Any) -> list[Problem]:
+    """Resolve stays on, codes are unique across the taxonomy, the ladder climbs, the scale is ordered."""
+    out: list[Problem] = []
+    steps: TicketSteps | None = valid(raw, "tickets.steps", TicketSteps)
+    if steps is not None and not steps.resolve:
+        out.append(
+            Problem("tickets.steps.resolve", "step_required", "办结步骤不能关闭", "resolve cannot be turned off")
+        )
+
+    categories, _ = entries(raw, "tickets.taxonomy", TicketCategory)
+    out += duplicates([(f"tickets.taxonomy.{i}", c.code) for i, c in categories])
+    out += duplicates(
+        [(f"tickets.taxonomy.{i}.items.{j}", item.code) for i, c in categories for j, item in enumerate(c.items)]
+    )
+
+    ladder, _ = entries(raw, "tickets.escalation_ladder", EscalationLevel)
+    previous: LadderLevel | None = None
+    for i, rung in ladder:
+        if previous is not None and LADDER_ORDER.index(rung.level) <= LADDER_ORDER.index(previous):
+            out.append(
+                Problem(
+                    f"tickets.escalation_ladder.{i}.level",
+                    "ladder_order",
+                    f"须排在 {previous} 之后（顺序：社区、街道、县直部门）",
+                    f"must come after {previous} (order: community, street, county_department)",
+                )
+            )
+        previous = rung.level
+
+    scale: SatisfactionScale | None = valid(raw, "tickets.satisfaction_scale", SatisfactionScale)
+    if scale is not None:
+        lo, hi, ok = scale.lowest, scale.highest, scale.satisfied_from
+        if hi <= lo:
+            out.append(
+                Problem(
+                    "tickets.satisfaction_scale.highest",
+                    "scale_order",
+                    f"须大于 lowest（{lo}），实为 {hi}",
+                    f"must be greater than lowest ({lo}), got {hi}",
+                )
+            )
+        elif not lo <= ok <= hi:
+            out.append(
+                Problem(
+                    "tickets.satisfaction_scale.satisfied_from",
+                    "scale_order",
+                    f"须在 {lo} 到 {hi} 之间，实为 {ok}",
+                    f"must be between {lo} and {hi}, got {ok}",
+                )
+            )
+    return out
+
+
+def _subsidies(raw: Any) -> list[Problem]:
+    """Bands ascend by score without overlap and never pay less for more; a project fits in the yearly cap."""
+    out: list[Problem] = []
+    bands, _ = entries(raw, "subsidies.bands", SubsidyBand)
+    for (_, before), (i, band) in itertools.pairwise(bands):
+        if band.min_score <= before.min_score:
+            out.append(
+                Problem(
+                    f"subsidies.bands.{i}.min_score",
+                    "bands_order",
+                    f"须大于上一档的 {before.min_score}（各档按分数升序且不重叠），实为 {band.min_score}",
+                    f"must be greater than the previous band's {before.min_score} (bands ascend without overlap), "
+                    f"got {band.min_score}",
+                )
+            )
+        elif band.share_percent < before.share_percent:
+            out.append(
+                not_below(
+                    f"subsidies.bands.{i}.share_percent",
+                    "the previous band's share",
+                    before.share_percent,
+                    band.share_percent,
+                    "bands_order",
+                )
+            )
+    brand: BrandProjects | None = valid(raw, "subsidies.brand_projects", BrandProjects)
+    if brand is not None and brand.per_project_cap_fen > brand.yearly_cap_fen:
+        out.append(
+            not_above(
+                "subsidies.brand_projects.per_project_cap_fen",
+                "yearly_cap_fen",
+                brand.yearly_cap_fen,
+                brand.per_project_cap_fen,
+                "cap_order",
+            )
+        )
+    return out
+
+
+def _points(raw: Any) -> list[Problem]:
+    """Codes are unique; a day's cap allows at least one activity and a month's at least one full day."""
+    rules, _ = entries(raw, "points.earning_rules", EarningRule)
+    redemptions, _ = entries(raw, "points.redemptions", Redemption)
+    out = duplicates([(f"points.earning_rules.{i}", r.code) for i, r in rules])
+    out += duplicates([(f"points.redemptions.{i}", r.code) for i, r in redemptions])
+    for i, rule in rules:
+        here = f"points.earning_rules.{i}"
+        if rule.daily_cap < rule.points:
+            out.append(not_below(f"{here}.daily_cap", "points", rule.points, rule.daily_cap, "cap_order"))
+        if rule.monthly_cap < rule.daily_cap:
+            out.append(not_below(f"{here}.monthly_cap", "daily_cap", rule.daily_cap, rule.monthly_cap, "cap_order"))
+    return out
+
+
+def _across_sections(raw: Any) -> list[Problem]:
+    """Rules that tie the assessment to tickets and to the schedule."""
+    out: list[Problem] = []
+    final: FinalScore | None = valid(raw, "assessment.final_score", FinalScore)
+    objective: Objective | None = valid(raw, "assessment.objective", Objective)
+    steps: TicketSteps | None = valid(raw, "tickets.steps", TicketSteps)
+    weighs_satisfaction = final and objective and final.objective_share > 0 and objective.weights.satisfaction_rate
+    if weighs_satisfaction and steps is not None and not steps.rate:
+        out.append(
+            Problem(
+                "tickets.steps.rate",
+                "needs_step",
+                "考核计入满意率，评价步骤须开启",
+                "must be on: the assessment weighs satisfaction_rate",
+            )
+        )
+    window = valid(raw, "assessment.submission_window_days", StrictInt)
+    day = valid(raw, "schedule.monthly_rating.day", StrictInt)
+    if window is not None and day is not None and day <= window:
+        out.append(
+            Problem(
+                "schedule.monthly_rating.day",
+                "range_order",
+                f"须晚于 {window} 天的评分提交期，实为 {day} 日",
+                f"must fall after the {window}-day submission window, got day {day}",
+            )
+        )
+    return out

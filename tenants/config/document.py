@@ -1,0 +1,212 @@
+"""The tenant configuration document: one pydantic model per section, field types and ranges only.
+
+Rules that relate several fields (weights summing to 100, references between codes, ordering) live in
+``tenants.config.checks`` so that every problem of a document can be reported at once, and so that a partial
+override can be checked for structure alone.
+
+Inheritance merges mappings key by key and replaces lists whole, which is why assessor bodies (that districts
+re-weight one by one) are a mapping keyed by code while rubric, taxonomy and catalogues are lists.
+Every optional mechanism has ``enabled``; its numbers are validated whether it is on or off, so switching it on
+with a one-key override never yields an invalid document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from tenants.config.assessment import Assessment
+from tenants.config.types import Cadence, Code, Count, Fen, Percent, PositiveInt, Score, Strict, Title
+
+UnitType = Literal["community", "property_company", "street", "county_department", "housing_dept"]
+LadderLevel = Literal["community", "street", "county_department"]
+LADDER_ORDER: tuple[LadderLevel, ...] = ("community", "street", "county_department")
+
+
+class TicketItem(Strict):
+    """One kind of resident request (e.g. 楼道堆物), who acts on it and how fast."""
+
+    code: Code
+    title: Title
+    unit: UnitType
+    sla_hours: PositiveInt
+    # The responsibility matrix 职通民声 also names who helps ("怎么配合干").
+    partners: list[UnitType] = Field(default_factory=list)
+
+
+class TicketCategory(Strict):
+    """A category of the ticket taxonomy (张家口: 9 categories / 81 items)."""
+
+    code: Code
+    title: Title
+    items: Annotated[list[TicketItem], Field(min_length=1)]
+
+
+class TicketSteps(Strict):
+    """Which workflow steps are on; ``resolve`` is always on."""
+
+    review: bool
+    dispatch: bool
+    accept: bool
+    resolve: bool
+    rate: bool
+
+
+class EscalationLevel(Strict):
+    """A rung of the escalation ladder: hours a ticket may stay unresolved here before moving up.
+
+    On the last rung, running out of time marks the ticket overdue (and counts towards the efficiency office).
+    """
+
+    level: LadderLevel
+    hours: PositiveInt
+
+
+class SatisfactionScale(Strict):
+    """The rating residents give a closed ticket, and the lowest rating that counts as satisfied."""
+
+    lowest: Count
+    highest: PositiveInt
+    satisfied_from: Count
+
+
+class Tickets(Strict):
+    """Resident grievances "百姓说事、干部解题": taxonomy, steps, timers and escalation 提级督办."""
+
+    taxonomy: Annotated[list[TicketCategory], Field(min_length=1)]
+    steps: TicketSteps
+    review_dispatch_sla_hours: PositiveInt
+    escalation_ladder: Annotated[list[EscalationLevel], Field(min_length=1)]
+    # A unit escalated this many times is handed to the efficiency-supervision office 作风效能办 (0: never).
+    escalations_before_efficiency_office: Count
+    satisfaction_scale: SatisfactionScale
+
+
+class SubsidyBand(Strict):
+    """From ``min_score`` up to the next band, a community earns ``share_percent`` of its pool."""
+
+    min_score: Score
+    share_percent: Percent
+
+
+class BrandProjects(Strict):
+    """Community brand projects 品牌项目: declared, checked mid-year, accepted and paid at year end."""
+
+    enabled: bool
+    yearly_cap_fen: Fen
+    per_project_cap_fen: Fen
+
+
+class Subsidies(Strict):
+    """Reward in lieu of subsidy 以奖代补: a yearly pool per community paid out by rating bands."""
+
+    enabled: bool
+    yearly_pool_per_community_fen: Fen
+    bands: Annotated[list[SubsidyBand], Field(min_length=1)]
+    settlement_cadence: Literal["quarterly", "yearly"]
+    approval_required: bool
+    brand_projects: BrandProjects
+
+
+class Bonds(Strict):
+    """Performance bond 履约保证金: a share of the year's property fee receivable, held by the street."""
+
+    enabled: bool
+    ratio_percent: Annotated[int, Field(gt=0, le=100)]
+    # After the street draws on a bond, the firm tops it up within this many days.
+    top_up_deadline_days: PositiveInt
+
+
+Earner = Literal["resident", "building_head", "unit_head", "party_member", "volunteer", "grid_worker", "steward"]
+
+
+class EarningRule(Strict):
+    """Points 积分 for one activity, capped per person per day and per month."""
+
+    code: Code
+    title: Title
+    earners: Annotated[list[Earner], Field(min_length=1)]
+    points: PositiveInt
+    daily_cap: PositiveInt
+    monthly_cap: PositiveInt
+
+
+class Redemption(Strict):
+    """One redemption scenario: what it costs in points and what it is worth in fen."""
+
+    code: Code
+    title: Title
+    kind: Literal["fee_reduction", "merchant", "canteen"]
+    cost_points: PositiveInt
+    value_fen: Fen
+
+
+class Points(Strict):
+    """Points for residents, building heads and volunteers, and what they buy."""
+
+    enabled: bool
+    earning_rules: list[EarningRule]
+    redemptions: list[Redemption]
+    expiry_months: Count  # 0: points never expire
+
+
+class DualRegistration(Strict):
+    """双报到: units and in-service party members register at a community and take part in its work."""
+
+    enabled: bool
+    min_participations_per_year: PositiveInt
+    consecutive_absences_flag: PositiveInt  # this many absences in a row lead to a talk and a notice
+
+
+MeetingParty = Literal["community_party_org", "residents_committee", "owners_committee", "property_company"]
+
+
+class JointMeeting(Strict):
+    """Joint meeting 三方联动 / 四位一体联席会议 of the residents' committee, owners' committee and firm."""
+
+    enabled: bool
+    cadence: Cadence
+    parties: Annotated[list[MeetingParty], Field(min_length=2)]
+
+
+class Party(Strict):
+    """Party-building mechanisms that produce records and flags."""
+
+    dual_registration: DualRegistration
+    joint_meeting: JointMeeting
+
+
+class Reminders(Strict):
+    """How long before a deadline people are reminded."""
+
+    ticket_deadline_lead_minutes: PositiveInt
+    assessment_deadline_lead_hours: PositiveInt
+    bond_top_up_lead_days: PositiveInt
+
+
+class MonthlyRun(Strict):
+    """A monthly job time in the tenant's time zone (days 1-28 exist in every month)."""
+
+    day: Annotated[int, Field(ge=1, le=28)]
+    hour: Annotated[int, Field(ge=0, le=23)]
+
+
+class Schedule(Strict):
+    """When the rating of a closed period and the subsidy settlement run."""
+
+    monthly_rating: MonthlyRun
+    settlement: MonthlyRun
+
+
+class ConfigDocument(Strict):
+    """A tenant's full, effective configuration."""
+
+    assessment: Assessment
+    tickets: Tickets
+    subsidies: Subsidies
+    bonds: Bonds
+    points: Points
+    party: Party
+    reminders: Reminders
+    schedule: Schedule

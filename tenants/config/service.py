@@ -1,0 +1,168 @@
+"""Stored configuration versions: change, read in force on a day (with inheritance), list, diff, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+
+from tenants.audit import service as audit
+from tenants.config.document import ConfigDocument
+from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
+from tenants.config.models import ConfigVersion
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.scope import current_tenant_id, savepoint, scoped_transaction
+from tenants.tenancy.models import Tenant
+
+# The first version of a tenant covers every earlier period too.
+BEGINNING = date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Effective:
+    document: ConfigDocument
+    values: dict[str, Any]  # dotted leaf path -> value
+    sources: dict[str, str]  # dotted leaf path -> slug of the tenant that set it ("default" when nobody did)
+    versions: dict[str, int | None]  # slug -> version number in force (None: that tenant has no version yet)
+    on: date
+
+
+async def _chain_tenants() -> list[Tenant]:
+    """The root city first, the tenant in scope last (a district can read its parent's row)."""
+    me = await Tenant.get(id=current_tenant_id())
+    if me.parent_id is None:
+        return [me]
+    return [await Tenant.get(id=me.parent_id), me]
+
+
+async def _in_force(tenant_id: int, on: date) -> ConfigVersion | None:
+    # TenantModel's manager pins reads to the tenant in scope; reading the parent's versions (inheritance) takes a
+    # plain queryset, which row-level security still limits to this tenant and its parent.
+    return (
+        await QuerySet(ConfigVersion)
+        .filter(tenant_id=tenant_id, effective_from__lte=on)
+        .order_by("-version_no")
+        .first()
+    )
+
+
+async def tenant_today() -> date:
+    me = await Tenant.get(id=current_tenant_id())
+    return datetime.now(ZoneInfo(me.timezone)).date()
+
+
+async def effective_config(on: date | None = None, *, own_override: dict | None = None) -> Effective:
+    """The configuration in force on ``on`` (tenant-local today by default), merged down the chain."""
+    async with scoped_transaction():
+        day = on or await tenant_today()
+        chain: list[tuple[str, dict]] = []
+        versions: dict[str, int | None] = {}
+        tenants = await _chain_tenants()
+        for t in tenants:
+            version = await _in_force(t.id, day)
+            versions[t.slug] = version.version_no if version else None
+            overrides = version.overrides if version else {}
+            if own_override is not None and t.id == current_tenant_id():
+                overrides = own_override
+            chain.append((t.slug, overrides))
+        document, provenance = effective(chain)
+        values = flatten(document.model_dump(mode="json"))
+        sources = {path: provenance.get(path, "default") for path in values}
+        return Effective(document, values, sources, versions, day)
+
+
+async def current_overrides() -> tuple[ConfigVersion | None, dict]:
+    latest = await ConfigVersion.all().order_by("-version_no").first()
+    return latest, (latest.overrides if latest else {})
+
+
+async def change_config(
+    *,
+    actor: str,
+    set_values: dict | None = None,
+    unset: list[str] | None = None,
+    replace: dict | None = None,
+    effective_from: date | None = None,
+    comment: str = "",
+) -> ConfigVersion:
+    """Record a new version of this tenant's own configuration.
+
+    Either ``replace`` the own document whole, or deep-merge ``set_values`` into the latest one and drop the
+    ``unset`` paths (so they are inherited again). The merged result must validate; nothing is saved otherwise.
+    The new version applies from ``effective_from`` (tenant-local today by default; never in the past, so
+    past periods keep the version that was in force then), except a tenant's first version, which covers all.
+    """
+    problems: list[Problem] = []
+    async with savepoint():
+        today = await tenant_today()
+        latest, own = await current_overrides()
+        if replace is not None:
+            new_own = replace
+        else:
+            new_own = deep_merge(own, set_values or {})
+            for path in unset or []:
+                if not _drop(new_own, path.split(".")):
+                    problems.append(Problem(f"unset.{path}", "not_set", f"{path} 未在本级设置",
+                                            f"{path} is not set by this tenant"))
+        problems += [
+            Problem(f"document.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
+            for p in check_overrides(new_own)
+        ]
+        start = BEGINNING if latest is None else (effective_from or today)
+        if latest is not None and start < today:
+            problems.append(Problem("effectiveFrom", "in_the_past", "生效日期不能早于今天",
+                                    f"effectiveFrom must not be before today ({today})"))
+        if len(comment) > 500:
+            problems.append(
+                Problem("comment", "too_long", "说明不能超过 500 字", "comment must be at most 500 characters")
+            )
+        if problems:
+            raise InvalidInput.of(problems)
+        await effective_config(start, own_override=new_own)  # raises InvalidInput listing every problem
+        next_no = (latest.version_no + 1) if latest else 1
+        try:
+            version = await ConfigVersion.create(version_no=next_no, overrides=new_own, effective_from=start,
+                                                 author=actor, comment=comment)
+        except IntegrityError as exc:
+            raise Conflict("配置刚被他人修改，请刷新后重试", "the configuration changed meanwhile; reload and retry",
+                           field="document") from exc
+        await audit.record(actor=actor, action="config.change", target_type="config_version", target_id=next_no,
+                           details={"effectiveFrom": str(start), "comment": comment, "changes": diff(own, new_own)})
+        return version
+
+
+def _drop(doc: dict, parts: list[str]) -> bool:
+    node: Any = doc
+    for part in parts[:-1]:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return False
+    if parts[-1] not in node:
+        return False
+    del node[parts[-1]]
+    return True
+
+
+async def list_versions(*, before_no: int | None, limit: int) -> list[ConfigVersion]:
+    qs = ConfigVersion.all()
+    if before_no is not None:
+        qs = qs.filter(version_no__lt=before_no)
+    return await qs.order_by("-version_no").limit(limit)
+
+
+async def diff_versions(from_no: int, to_no: int) -> list[dict]:
+    """Leaf changes of this tenant's own document between two versions (0 = before the first)."""
+    docs: dict[str, dict] = {}
+    for field, no in (("fromVersion", from_no), ("toVersion", to_no)):
+        if no == 0:
+            docs[field] = {}
+            continue
+        version = await ConfigVersion.get_or_none(version_no=no)
+        if version is None:
+            raise NotFound(f"配置版本 {no} 不存在", f"configuration version {no} does not exist", field=field)
+        docs[field] = version.overrides
+    return diff(docs["fromVersion"], docs["toVersion"])
