@@ -44,7 +44,7 @@ async def _migrate(owner_url: str, app_url: str) -> None:
     await ensure_app_role(owner_url, app_url)
 
 
-async def _seed_demo(app_url: str) -> None:
+async def _seed_demo(app_url: str) -> list:
     from tortoise import Tortoise
 
     from tenants.db import tortoise_config
@@ -52,7 +52,7 @@ async def _seed_demo(app_url: str) -> None:
 
     await Tortoise.init(config=tortoise_config(app_url, pool_size=2))
     try:
-        await seed_demo()
+        return await seed_demo()
     finally:
         await Tortoise.close_connections()
 
@@ -211,8 +211,7 @@ def serve(
         app_url = s.require_database_url()
         with console.status("applying migrations"):
             asyncio.run(_migrate(s.database_owner_url or app_url, app_url))
-        if demo:
-            asyncio.run(_seed_demo(app_url))
+        demo_users = asyncio.run(_seed_demo(app_url)) if demo else []
         cli = [sys.executable, "-m", "api.cli"]
         children.append(subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env))
         children.append(subprocess.Popen([*cli, "worker"], env=env))
@@ -229,6 +228,13 @@ def serve(
             print(f'{{"Authorization": "Bearer {admin}"}}')
             console.print("Token (platform_admin):")
             print(f'{{"Authorization": "Bearer {platform}"}}')
+            for u in demo_users:
+                if u.tenant == "xiahuayuan":
+                    tok = mint_token(s, roles=list(u.claims.roles), tenant_slug=u.tenant, user_id=u.claims.user_id,
+                                     scope=u.claims.scope)
+                    roles = ",".join(r.value for r in u.claims.roles)
+                    console.print(f"Token ({u.label} of xiahuayuan: {roles} {' '.join(u.claims.scope)}):")
+                    print(f'{{"Authorization": "Bearer {tok}"}}')
         console.print("Mint others with: civicgrid token --tenant SLUG --role ROLE   (Ctrl-C stops everything)")
         sys.stdout.flush()
         while all(c.poll() is None for c in children):
@@ -255,6 +261,129 @@ def serve(
         console.print("stopped")
 
 
+tenant_app = typer.Typer(help="Tenants and their configuration.")
+config_app = typer.Typer(help="A tenant's configuration document, as TOML or YAML.")
+app.add_typer(tenant_app, name="tenant")
+tenant_app.add_typer(config_app, name="config")
+
+
+async def _with_orm(work):  # type: ignore[no-untyped-def]
+    from tortoise import Tortoise
+
+    from tenants.db import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(_settings().require_database_url(), pool_size=2))
+    try:
+        return await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: str = typer.Argument(..., help="e.g. xiahuayuan"),
+    name: str = typer.Option(None, "--name", help="Display name (default: the preset's title)."),
+    preset: str = typer.Option(None, "--preset", help="One of: zhangjiakou, xuanhua, xiahuayuan, linshu, ..."),
+    parent: str = typer.Option(None, "--parent", help="The city tenant this district sits under."),
+    timezone: str = typer.Option("Asia/Shanghai", "--timezone"),
+) -> None:
+    """Create a tenant (platform work), optionally from a configuration preset."""
+    from tenants.errors import DomainError
+    from tenants.presets import load_preset
+    from tenants.tenancy.service import create_tenant
+
+    try:
+        title = name or (load_preset(preset).title if preset else slug)
+        tenant = asyncio.run(_with_orm(lambda: create_tenant(
+            slug=slug, name=title, parent_slug=parent, timezone=timezone, preset=preset, actor="cli")))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"[green]created tenant {tenant.slug} ({tenant.name})[/green]")
+
+
+def _fail(exc: Exception) -> None:
+    from tenants.errors import DomainError
+
+    if isinstance(exc, DomainError):
+        for p in exc.problems or []:
+            console.print(f"[red]{p.field}: {p.message_en} ({p.message_zh})[/red]")
+        if not exc.problems:
+            console.print(f"[red]{exc.message_en} ({exc.message_zh})[/red]")
+    raise typer.Exit(1)
+
+
+def _dump(doc: dict, fmt: str) -> str:
+    if fmt == "toml":
+        import tomli_w
+
+        return tomli_w.dumps(doc)
+    import yaml
+
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def _load(text: str, fmt: str) -> dict:
+    import tomllib
+
+    import yaml
+
+    data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise typer.BadParameter("the file must hold a mapping")
+    data.pop("preset", None)
+    return data
+
+
+@config_app.command("export")
+def config_export(
+    tenant: str = typer.Option(..., "--tenant"),
+    fmt: str = typer.Option("toml", "--format", help="toml or yaml"),
+    effective: bool = typer.Option(False, "--effective", help="The merged document in force, not only own values."),
+    out: Path = typer.Option(None, "--out", help="Write here instead of standard output."),
+) -> None:
+    """Export a tenant's own configuration (or, with --effective, the whole document in force today)."""
+    from tenants.config import service as config
+
+    async def work() -> dict:
+        if effective:
+            return (await config.effective_config()).document.model_dump(mode="json")
+        from tenants.scope import scoped_transaction
+
+        async with scoped_transaction():
+            return (await config.current_overrides())[1]
+
+    text = _dump(asyncio.run(_in_tenant(tenant, work)), fmt)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+
+
+@config_app.command("import")
+def config_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .toml or .yaml file."),
+    tenant: str = typer.Option(..., "--tenant"),
+    effective_from: str = typer.Option(None, "--effective-from", help="YYYY-MM-DD, today or later."),
+    comment: str = typer.Option("imported from file", "--comment"),
+    actor: str = typer.Option("cli", "--actor"),
+) -> None:
+    """Replace a tenant's own configuration with the file's: a new version, validated whole."""
+    from datetime import date
+
+    from tenants.config import service as config
+    from tenants.errors import DomainError
+
+    fmt = "toml" if file.suffix.lower() == ".toml" else "yaml"
+    doc = _load(file.read_text(encoding="utf-8"), fmt)
+    start = date.fromisoformat(effective_from) if effective_from else None
+    try:
+        version = asyncio.run(_in_tenant(tenant, lambda: config.change_config(
+            actor=actor, replace=doc, effective_from=start, comment=comment)))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"[green]version {version.version_no} of {tenant}, in force from {version.effective_from}[/green]")
+
+
 import_app = typer.Typer(help="Bulk imports from spreadsheets.")
 app.add_typer(import_app, name="import")
 
@@ -272,7 +401,8 @@ async def _in_tenant(slug: str, work):  # type: ignore[no-untyped-def]
     try:
         tenant = await get_tenant_by_slug(slug)
         if tenant is None:
-            raise typer.BadParameter(f"no tenant {slug}", param_hint="--tenant")
+            console.print(f"[red]no tenant {slug}[/red]")
+            raise typer.Exit(2)
         with tenant_context(tenant.id):
             return await work()
     finally:

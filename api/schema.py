@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
+from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -23,12 +24,12 @@ EXTRA_TYPES = list(AREA_TYPES.values())
 
 
 @strawberry.type
-class Query(TenancyQuery, JobRunQuery, TerritoryQuery):
+class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TenancyMutation, TerritoryMutation, ImportMutation):
+class Mutation(TenancyMutation, TerritoryMutation, ImportMutation, ConfigMutation):
     pass
 
 

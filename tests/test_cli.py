@@ -93,10 +93,10 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
         created = httpx.post(
             f"{base}/graphql",
-            json={"query": 'mutation { createTenant(input: {slug: "shuangluan", name: "双滦区"}) { slug } }'},
+            json={"query": 'mutation { createTenant(input: {slug: "chengde", name: "承德市"}) { slug } }'},
             headers={"Authorization": f"Bearer {platform}"},
         )
-        assert created.json() == {"data": {"createTenant": {"slug": "shuangluan"}}}
+        assert created.json() == {"data": {"createTenant": {"slug": "chengde"}}}
         # Another terminal finds the running services through CIVICGRID_HOME.
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
         env["CIVICGRID_HOME"] = str(home)
@@ -115,7 +115,9 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         listed = httpx.post(f"{base}/graphql", json={"query": "{ tenants(first: 10) { edges { node { slug } } } }"},
                             headers={"Authorization": f"Bearer {platform}"})
         slugs = [e["node"]["slug"] for e in listed.json()["data"]["tenants"]["edges"]]
-        assert slugs == ["zhangjiakou", "xuanhua", "xiahuayuan", "linshu", "shuangluan"]
+        from tenants.tenancy.demo import DEMO_TENANTS
+
+        assert slugs == [t[0] for t in DEMO_TENANTS] + ["chengde"]
     finally:
         _stop(proc)
     assert _leftovers(home) == ""

@@ -128,9 +128,9 @@ async def test_every_tenant_model_is_scoped_and_under_rls(services, app):
             policies = await conn.fetch(
                 "SELECT policyname, cmd, qual, with_check FROM pg_policies WHERE tablename = $1", table
             )
-            expected = [("tenant_isolation", "ALL")] + (
-                [("parent_read", "SELECT")] if table == "config_version" else []
-            )
+            expected = [("tenant_isolation", "ALL")]
+            if table == "config_version":  # inheritance reads the parent's; the platform seeds version 1
+                expected += [("parent_read", "SELECT"), ("platform_seed", "INSERT")]
             assert sorted((p["policyname"], p["cmd"]) for p in policies) == sorted(expected), table
             isolation = next(p for p in policies if p["policyname"] == "tenant_isolation")
             for clause in (isolation["qual"], isolation["with_check"]):

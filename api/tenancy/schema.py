@@ -42,7 +42,8 @@ class TenancyMutation:
     async def create_tenant(self, info: Info, input: CreateTenantInput) -> TenantType:
         info.context.require(R.PLATFORM_ADMIN)
         tenant = await service.create_tenant(
-            slug=input.slug, name=input.name, parent_slug=input.parent_slug, timezone=input.timezone
+            slug=input.slug, name=input.name, parent_slug=input.parent_slug, timezone=input.timezone,
+            preset=input.preset, actor=info.context.actor,
         )
         return TenantType.of(tenant)
 

@@ -63,3 +63,4 @@ class CreateTenantInput:
     name: str
     parent_slug: str | None = None
     timezone: str = "Asia/Shanghai"
+    preset: str | None = strawberry.field(default=None, description="Start from a shipped configuration preset.")

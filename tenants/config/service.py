@@ -17,9 +17,7 @@ from tenants.config.models import ConfigVersion
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.models import Tenant
-
-# The first version of a tenant covers every earlier period too.
-BEGINNING = date(2000, 1, 1)
+from tenants.tenancy.service import BEGINNING
 
 
 @dataclass(frozen=True)

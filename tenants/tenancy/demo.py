@@ -1,23 +1,78 @@
-"""Demo tenants from the source cities (see shared/DOMAIN.md), seeded idempotently."""
+"""Demo tenants from the source cities (see shared/DOMAIN.md): each with its preset configuration and some
+territory (streets down to households, companies and contracts) imported from ``tenants/presets/demo/``.
+Seeding is idempotent: a second start changes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import resources
+
+from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
+from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant, get_tenant_by_slug
+from tenants.territory.access import Access
+from tenants.territory.importer import import_territory
+from tenants.territory.models import Household, Street
+from tenants.territory.parties import PropertyCompany
+from tenants.territory.people import Person, PostKind
+from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
 
-DEMO_TENANTS: list[tuple[str, str, str | None]] = [
-    ("zhangjiakou", "张家口市", None),
-    ("xuanhua", "宣化区", "zhangjiakou"),
-    ("xiahuayuan", "下花园区", "zhangjiakou"),
-    ("linshu", "临沭县", None),
+# slug, name, parent slug, preset
+DEMO_TENANTS: list[tuple[str, str, str | None, str]] = [
+    ("zhangjiakou", "张家口市", None, "zhangjiakou"),
+    ("xuanhua", "宣化区", "zhangjiakou", "xuanhua"),
+    ("xiahuayuan", "下花园区", "zhangjiakou", "xiahuayuan"),
+    ("linshu", "临沭县", None, "linshu"),
+    ("shuangluan", "承德市双滦区", None, "shuangluan"),
+    ("sanbai", "XX市（三个百分百）", None, "sanbai"),
 ]
+ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
 
 
-async def seed_demo() -> list[Tenant]:
-    out = []
-    for slug, name, parent in DEMO_TENANTS:
+@dataclass(frozen=True)
+class DemoUser:
+    tenant: str
+    label: str
+    claims: Claims
+
+
+async def seed_demo() -> list[DemoUser]:
+    """Create the demo tenants, their territory and a few people; return the demo users to print tokens for."""
+    users: list[DemoUser] = []
+    for slug, name, parent, preset in DEMO_TENANTS:
         tenant = await get_tenant_by_slug(slug)
         if tenant is None:
-            tenant = await create_tenant(slug=slug, name=name, parent_slug=parent)
-        out.append(tenant)
-    return out
+            tenant = await create_tenant(slug=slug, name=name, parent_slug=parent, preset=preset, actor="demo")
+        data = (resources.files("tenants.presets") / "demo" / f"{slug}.csv").read_bytes()
+        with tenant_context(tenant.id):
+            report = await import_territory(data=data, fmt="csv", actor="demo")
+            if report.errors:
+                raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
+            users += await _people(tenant)
+    return users
+
+
+async def _people(tenant: Tenant) -> list[DemoUser]:
+    """A street officer, a property company's staff member and a resident, with their posts."""
+    async with tenant_transaction(tenant.id):
+        street = await Street.all().order_by("id").first()
+        company = await PropertyCompany.all().order_by("id").first()
+        household = await Household.all().order_by("id").first()
+        assert street and company and household
+        wanted = [
+            ("street", f"{tenant.slug}-street", "街道干部", None, PostKind.STREET_OFFICER, "street", street.id),
+            ("company", f"{tenant.slug}-company", "物业员工", None, PostKind.PROPERTY_COMPANY, "company", company.id),
+            ("resident", f"{tenant.slug}-resident", "居民", household.id, None, None, None),
+        ]
+        out = []
+        for label, user_id, name, household_id, kind, target_kind, target_id in wanted:
+            person = await Person.get_or_none(user_id=user_id)
+            if person is None:
+                person = await create_person(access=ADMIN, actor="demo", user_id=user_id, name=name,
+                                             household_id=household_id)
+                if kind is not None:
+                    await assign_post(access=ADMIN, actor="demo", person_id=person.id, kind=kind,
+                                      target_kind=target_kind, target_id=target_id)
+            out.append(DemoUser(tenant.slug, label, await claims_for(person)))
+        return out

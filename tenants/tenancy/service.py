@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date
 from zoneinfo import ZoneInfo, available_timezones
 
 from tortoise import Tortoise
@@ -13,6 +15,8 @@ from tenants.models import TenantModel
 from tenants.scope import platform_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
 
+# The first configuration version of a tenant covers every earlier period too.
+BEGINNING = date(2000, 1, 1)
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
 
@@ -39,12 +43,21 @@ def _validate(*, slug: str, name: str, timezone: str) -> list[Problem]:
 
 
 async def create_tenant(
-    *, slug: str, name: str, parent_slug: str | None = None, timezone: str = "Asia/Shanghai"
+    *,
+    slug: str,
+    name: str,
+    parent_slug: str | None = None,
+    timezone: str = "Asia/Shanghai",
+    preset: str | None = None,
+    actor: str = "platform",
 ) -> Tenant:
-    """Create a tenant; a district names its city as ``parent_slug``."""
+    """Create a tenant; a district names its city as ``parent_slug``. With ``preset`` its first configuration
+    version is the preset's: a district keeps only its own overrides (it inherits the rest from its city), a
+    tenant without a parent gets the preset's whole merged document."""
     slug = slug.strip()
     problems = _validate(slug=slug, name=name, timezone=timezone)
-    async with platform_transaction():
+    first_config = _preset_config(preset, has_parent=parent_slug is not None, problems=problems)
+    async with platform_transaction() as conn:
         parent = None
         if parent_slug is not None:
             parent = await Tenant.get_or_none(slug=parent_slug)
@@ -71,9 +84,37 @@ async def create_tenant(
         if await Tenant.exists(slug=slug):
             raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug")
         try:
-            return await Tenant.create(slug=slug, name=name.strip(), parent=parent, timezone=timezone)
+            tenant = await Tenant.create(slug=slug, name=name.strip(), parent=parent, timezone=timezone)
         except IntegrityError as exc:  # a concurrent create of the same slug
             raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug") from exc
+        if first_config is not None:
+            # The one tenant row the platform path may write: version 1 (see migration 0005's policy).
+            await conn.execute_query(
+                "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
+                " created_at) VALUES ($1, 1, $2::jsonb, $3, $4, $5, now())",
+                [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}"],
+            )
+        return tenant
+
+
+def _preset_config(preset: str | None, *, has_parent: bool, problems: list[Problem]) -> dict | None:
+    """The first configuration of a new tenant from ``preset``, checked against the preset's own chain."""
+    if preset is None:
+        return None
+    from tenants.config.merge import effective
+    from tenants.presets import UnknownPreset, load_preset, preset_chain, preset_document
+
+    try:
+        chain = preset_chain(preset)
+    except UnknownPreset as exc:
+        problems.append(Problem("preset", "unknown", exc.message_zh, exc.message_en))
+        return None
+    try:
+        effective([(p.name, p.overrides) for p in chain])
+    except InvalidInput as exc:  # a shipped preset is tested; a broken one must still not be stored
+        problems.extend(exc.problems)
+        return None
+    return load_preset(preset).overrides if has_parent else preset_document(preset)
 
 
 async def set_tenant_active(*, slug: str, active: bool) -> Tenant:

@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.pagination import Connection, paginate
+from tenants.audit import service as audit
+from tenants.audit.models import AuditEntry
+from tenants.config import service as config
+from tenants.config.models import ConfigVersion
+from tenants.presets import load_preset, preset_names
+from tenants.tenancy.roles import Role
+
+CONFIG_READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
+
+
+@strawberry.type(description="One value of the effective configuration and the tenant it came from.")
+class ConfigValue:
+    path: str
+    value: JSON
+    source: str = strawberry.field(description="Slug of the tenant that set it, or 'default'.")
+
+
+@strawberry.type
+class VersionInForce:
+    tenant: str
+    version_no: int | None
+
+
+@strawberry.type(description="The configuration in force on a day, merged from the city down to this tenant.")
+class EffectiveConfig:
+    on: date
+    document: JSON
+    versions: list[VersionInForce]
+    _values: strawberry.Private[dict]
+    _sources: strawberry.Private[dict]
+
+    @strawberry.field(description="Every leaf value with its source; optionally only those under a path prefix.")
+    def values(self, prefix: str | None = None) -> list[ConfigValue]:
+        return [
+            ConfigValue(path=p, value=v, source=self._sources[p])
+            for p, v in self._values.items()
+            if prefix is None or p == prefix or p.startswith(prefix + ".")
+        ]
+
+
+@strawberry.type(name="ConfigVersion", description="An immutable version of this tenant's own configuration.")
+class ConfigVersionType:
+    version_no: int
+    effective_from: date
+    author: str
+    comment: str
+    created_at: datetime
+    overrides: JSON = strawberry.field(description="What this tenant sets itself; the rest is inherited.")
+
+    @classmethod
+    def of(cls, v: ConfigVersion) -> ConfigVersionType:
+        return cls(version_no=v.version_no, effective_from=v.effective_from, author=v.author, comment=v.comment,
+                   created_at=v.created_at, overrides=v.overrides)
+
+
+@strawberry.type
+class ConfigChange:
+    path: str
+    before: JSON | None
+    after: JSON | None
+
+
+@strawberry.type(name="AuditEntry")
+class AuditEntryType:
+    id: strawberry.ID
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    details: JSON
+    at: datetime
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditEntryType:
+        return cls(id=strawberry.ID(str(e.id)), actor=e.actor, action=e.action, target_type=e.target_type,
+                   target_id=e.target_id, details=e.details, at=e.at)
+
+
+@strawberry.type(name="Preset")
+class PresetType:
+    name: str
+    title: str
+    parent: str | None
+
+
+@strawberry.input
+class ChangeConfigInput:
+    set: JSON | None = strawberry.field(default=None, description="Values to set, deep-merged into your own.")
+    unset: list[str] | None = strawberry.field(default=None, description="Dotted paths to inherit again.")
+    replace: JSON | None = strawberry.field(default=None, description="Your whole own document instead.")
+    effective_from: date | None = strawberry.field(default=None, description="Today (tenant-local) or later.")
+    comment: str = ""
+
+
+@strawberry.type
+class ConfigQuery:
+    @strawberry.field(description="The configuration in force on a day (today by default), each value with its source.")
+    async def effective_config(self, info: Info, on: date | None = None) -> EffectiveConfig:
+        info.context.require(*CONFIG_READERS)
+        eff = await config.effective_config(on)
+        return EffectiveConfig(
+            on=eff.on, document=eff.document.model_dump(mode="json"),
+            versions=[VersionInForce(tenant=t, version_no=n) for t, n in eff.versions.items()],
+            _values=eff.values, _sources=eff.sources,
+        )
+
+    @strawberry.field(description="This tenant's configuration versions, newest first.")
+    async def config_versions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[ConfigVersionType]:
+        info.context.require(*CONFIG_READERS)
+        return await paginate(
+            first=first, after=after, key=lambda v: (v.version_no,), arity=1,
+            fetch=lambda k, n: config.list_versions(before_no=k[0] if k else None, limit=n),
+            to_node=ConfigVersionType.of,
+        )
+
+    @strawberry.field(description="What changed in this tenant's own document between two versions (0 = empty).")
+    async def config_diff(self, info: Info, from_version: int, to_version: int) -> list[ConfigChange]:
+        info.context.require(*CONFIG_READERS)
+        return [ConfigChange(**c) for c in await config.diff_versions(from_version, to_version)]
+
+    @strawberry.field(description="The audit log, newest first (tenant administrators).")
+    async def audit_log(
+        self, info: Info, target_type: str | None = None, target_id: str | None = None, first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntryType]:
+        info.context.require(Role.TENANT_ADMIN)
+        return await paginate(
+            first=first, after=after, key=lambda e: (e.at, e.id), arity=2,
+            fetch=lambda k, n: audit.list_entries(target_type=target_type, target_id=target_id, after=k, limit=n),
+            to_node=AuditEntryType.of,
+        )
+
+    @strawberry.field(description="The configuration presets shipped with civicgrid.")
+    def presets(self) -> list[PresetType]:
+        return [PresetType(name=p.name, title=p.title, parent=p.parent) for p in map(load_preset, preset_names())]
+
+
+@strawberry.type
+class ConfigMutation:
+    @strawberry.mutation(description="Change this tenant's configuration: a new version; invalid documents are "
+                         "rejected whole with every problem listed.")
+    async def change_config(self, info: Info, input: ChangeConfigInput) -> ConfigVersionType:
+        info.context.require(Role.TENANT_ADMIN)
+        version = await config.change_config(
+            actor=info.context.actor, set_values=input.set, unset=input.unset, replace=input.replace,
+            effective_from=input.effective_from, comment=input.comment,
+        )
+        return ConfigVersionType.of(version)

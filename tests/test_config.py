@@ -1,0 +1,195 @@
+"""Tenant configuration through GraphQL and the CLI: inheritance with sources, versions, validation, audit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tenants.config.models import ConfigVersion
+from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import create_tenant
+from tests.conftest import ROOT, codes
+
+EFFECTIVE = """query($on: Date, $prefix: String) { effectiveConfig(on: $on) { on versions { tenant versionNo }
+  values(prefix: $prefix) { path value source } } }"""
+CHANGE = """mutation($set: JSON, $unset: [String!], $from: Date, $comment: String!) {
+  changeConfig(input: {set: $set, unset: $unset, effectiveFrom: $from, comment: $comment})
+  { versionNo effectiveFrom author comment } }"""
+
+
+def today() -> str:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+@pytest.fixture
+async def cities(app):
+    city = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    district = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
+    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
+    return city, district, other
+
+
+async def values(gql, token, prefix, on=None) -> dict:
+    body = await gql(EFFECTIVE, token, {"prefix": prefix, "on": on})
+    assert "errors" not in body, body
+    return {v["path"]: (v["value"], v["source"]) for v in body["data"]["effectiveConfig"]["values"]}
+
+
+async def test_a_district_inherits_its_city_and_shows_each_source(cities, gql, token):
+    got = await values(gql, token("xiahuayuan"), "assessment.bodies")
+    assert got["assessment.bodies.party_org.weight"] == (70, "xiahuayuan")
+    assert got["assessment.bodies.owners_committee.weight"] == (15, "xiahuayuan")
+    assert got["assessment.bodies.party_org.title"][1] == "zhangjiakou"
+    assert await values(gql, token("xiahuayuan"), "tickets.review_dispatch_sla_hours") == {
+        "tickets.review_dispatch_sla_hours": (3, "zhangjiakou")
+    }
+    pool = await values(gql, token("xiahuayuan"), "subsidies.yearly_pool_per_community_fen")
+    assert pool == {"subsidies.yearly_pool_per_community_fen": (6_000_000, "xiahuayuan")}
+    city = await values(gql, token("zhangjiakou"), "assessment.bodies.party_org.weight")
+    assert city == {"assessment.bodies.party_org.weight": (40, "zhangjiakou")}
+
+
+async def test_a_change_is_a_new_version_and_the_past_keeps_the_old(cities, gql, token):
+    admin = token("xiahuayuan")
+    weights = {"assessment": {"bodies": {"party_org": {"weight": 60}, "owners_committee": {"weight": 20},
+                                         "housing_dept": {"weight": 20}}}}
+    body = await gql(CHANGE, admin, {"set": weights, "comment": "党组织权重调整为60%"})
+    assert body["data"]["changeConfig"]["versionNo"] == 2
+    assert body["data"]["changeConfig"]["effectiveFrom"] == today()
+    past_quarter = "2026-07-15"  # 2026Q3, computed before the change
+    assert (await values(gql, admin, "assessment.bodies.party_org.weight", on=past_quarter)) == {
+        "assessment.bodies.party_org.weight": (70, "xiahuayuan")
+    }
+    assert (await values(gql, admin, "assessment.bodies.party_org.weight")) == {
+        "assessment.bodies.party_org.weight": (60, "xiahuayuan")
+    }
+    diff = await gql("{ configDiff(fromVersion: 1, toVersion: 2) { path before after } }", admin)
+    assert diff["data"]["configDiff"] == [
+        {"path": "assessment.bodies.housing_dept.weight", "before": 15, "after": 20},
+        {"path": "assessment.bodies.owners_committee.weight", "before": 15, "after": 20},
+        {"path": "assessment.bodies.party_org.weight", "before": 70, "after": 60},
+    ]
+    versions = await gql("{ configVersions { edges { node { versionNo author comment } } } }", admin)
+    assert [e["node"]["versionNo"] for e in versions["data"]["configVersions"]["edges"]] == [2, 1]
+    audit = await gql('{ auditLog(targetType: "config_version") { edges { node { action actor details } } } }', admin)
+    entry = audit["data"]["auditLog"]["edges"][0]["node"]
+    assert entry["action"] == "config.change" and len(entry["details"]["changes"]) == 3
+
+
+async def test_an_invalid_change_lists_every_problem_and_saves_nothing(cities, gql, token):
+    admin = token("xiahuayuan")
+    bad = {"assessment": {"bodies": {"party_org": {"weight": 65}}, "colour": "red"},
+           "bonds": {"ratio_percent": "ten"}}
+    body = await gql(CHANGE, admin, {"set": bad, "comment": "x"})
+    err = body["errors"][0]["extensions"]
+    assert err["code"] == "INVALID_INPUT"
+    found = {(p["field"], p["reason"]) for p in err["problems"]}
+    assert ("document.assessment.colour", "unknown_key") in found
+    assert ("document.bonds.ratio_percent", "wrong_type") in found
+    # Structure first; once that is right, the merged document's rules: 65 + 15 + 15 = 95.
+    body = await gql(CHANGE, admin, {"set": {"assessment": {"bodies": {"party_org": {"weight": 65}}}}, "comment": "x"})
+    problem = body["errors"][0]["extensions"]["problems"][0]
+    assert problem["reason"] == "weights_sum" and "must sum to 100, got 95" in problem["messageEn"]
+    assert problem["field"].startswith("assessment.bodies")
+    past = await gql(CHANGE, admin, {"set": {}, "from": "2026-01-01", "comment": "x"})
+    assert past["errors"][0]["extensions"]["field"] == "effectiveFrom"
+    async with tenant_transaction(cities[1].id):
+        assert await ConfigVersion.all().count() == 1
+
+
+async def test_a_city_change_reaches_its_districts_from_its_date(cities, gql, token):
+    faster = {"set": {"tickets": {"review_dispatch_sla_hours": 2}}, "comment": "提速"}
+    body = await gql(CHANGE, token("zhangjiakou"), faster)
+    assert "errors" not in body, body
+    district = token("xiahuayuan")
+    assert await values(gql, district, "tickets.review_dispatch_sla_hours") == {
+        "tickets.review_dispatch_sla_hours": (2, "zhangjiakou")
+    }
+    assert await values(gql, district, "tickets.review_dispatch_sla_hours", on="2026-01-05") == {
+        "tickets.review_dispatch_sla_hours": (3, "zhangjiakou")
+    }
+    # Unsetting a district's own value inherits the city's again.
+    body = await gql(CHANGE, district, {"unset": ["subsidies.yearly_pool_per_community_fen"], "comment": "随市"})
+    assert "errors" not in body, body
+    pool = await values(gql, district, "subsidies.yearly_pool_per_community_fen")
+    assert pool["subsidies.yearly_pool_per_community_fen"][1] == "zhangjiakou"
+
+
+async def test_configuration_stays_inside_its_tenant(cities, gql, token):
+    linshu = token("linshu")
+    versions = await gql("{ configVersions { edges { node { versionNo overrides } } } }", linshu)
+    assert len(versions["data"]["configVersions"]["edges"]) == 1
+    assert await values(gql, linshu, "tickets.escalations_before_efficiency_office") == {
+        "tickets.escalations_before_efficiency_office": (3, "linshu")
+    }
+    city, district, other = cities
+    for tenant, visible in ((other, {other.id}), (district, {district.id, city.id}), (city, {city.id})):
+        async with tenant_transaction(tenant.id) as conn:
+            rows = await conn.execute_query_dict("SELECT tenant_id FROM config_version")
+            assert {r["tenant_id"] for r in rows} == visible
+    async with tenant_transaction(district.id) as conn:  # a district reads its city's versions, never writes them
+        from tortoise.exceptions import OperationalError
+
+        with pytest.raises(OperationalError, match="row-level security"):
+            await conn.execute_query(
+                "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
+                " created_at) VALUES ($1, 9, '{}', now(), 'x', '', now())", [city.id])
+    resident = token("linshu", Role.RESIDENT)
+    assert codes(await gql(EFFECTIVE, resident, {})) == ["FORBIDDEN"]
+    assert codes(await gql(CHANGE, token("linshu", Role.STREET_OFFICER), {"set": {}, "comment": ""})) == ["FORBIDDEN"]
+
+
+async def test_platform_creates_tenants_from_presets(app, gql, token):
+    platform = token(None, Role.PLATFORM_ADMIN)
+    body = await gql('mutation { createTenant(input: {slug: "sanbai", name: "XX市", preset: "sanbai"}) { slug } }',
+                     platform)
+    assert body["data"]["createTenant"] == {"slug": "sanbai"}
+    mode = await values(gql, token("sanbai"), "assessment.mode")
+    assert mode == {"assessment.mode": ("three_hundred_percent", "sanbai")}
+    bad = await gql('mutation { createTenant(input: {slug: "x2", name: "x", preset: "atlantis"}) { slug } }', platform)
+    assert bad["errors"][0]["extensions"]["problems"][0]["field"] == "preset"
+    presets = await gql("{ presets { name parent } }", platform)
+    assert {"name": "xiahuayuan", "parent": "zhangjiakou"} in presets["data"]["presets"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
+    assert _cli("tenant", "create", "zhangjiakou", "--preset", "zhangjiakou").returncode == 0
+    made = _cli("tenant", "create", "xuanhua", "--preset", "xuanhua", "--parent", "zhangjiakou")
+    assert made.returncode == 0 and "宣化区" in made.stdout
+    exported = _cli("tenant", "config", "export", "--tenant", "xuanhua")
+    assert exported.returncode == 0 and "commend_top = 15" in exported.stdout
+    yaml_out = _cli("tenant", "config", "export", "--tenant", "xuanhua", "--effective", "--format", "yaml")
+    assert "review_dispatch_sla_hours: 3" in yaml_out.stdout
+    edited = tmp_path / "xuanhua.toml"
+    edited.write_text(exported.stdout.replace("commend_top = 15", "commend_top = 12"), encoding="utf-8")
+    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "version 2 of xuanhua" in imported.stdout
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("assessment:\n  red_black_list:\n    commend_top: -1\n", encoding="utf-8")
+    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
+    assert failed.returncode == 1 and "commend_top" in failed.stdout
+
+
+async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
+    from tenants.tenancy.demo import DEMO_TENANTS, seed_demo
+
+    users = await seed_demo()
+    assert len(await seed_demo()) == len(users)  # a second start changes nothing
+    for slug, *_ in DEMO_TENANTS:
+        body = await gql("{ areas(level: HOUSEHOLD, first: 1) { edges { node { id } } } effectiveConfig { on } }",
+                         token(slug))
+        assert body["data"]["areas"]["edges"], slug
+    street_user = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
+    assert street_user.claims.roles == (Role.STREET_OFFICER,)
