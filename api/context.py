@@ -19,6 +19,8 @@ from tenants.tenancy.service import get_tenants_by_ids
 from tenants.territory.access import Access
 from tenants.territory.access import resolve as resolve_access
 from tenants.territory.models import Area
+from tenants.territory.people import Post
+from tenants.territory.people_service import posts_of
 from tenants.territory.service import areas_by_ids
 
 
@@ -30,6 +32,7 @@ class Loaders:
     tenant: DataLoader[int, Tenant | None] = field(init=False)
     _access: Access | None = field(default=None, init=False)
     _areas: dict[str, DataLoader[int, Area | None]] = field(default_factory=dict, init=False)
+    _posts: DataLoader[int, list[Post]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.tenant = DataLoader(load_fn=self._load_tenants)
@@ -39,6 +42,18 @@ class Loaders:
         if self._access is None:
             self._access = await resolve_access(self.principal.roles, self.principal.scope)
         return self._access
+
+    @property
+    def posts(self) -> DataLoader[int, list[Post]]:
+        """A person's posts (all of them, ended ones too), batched per request."""
+        if self._posts is None:
+
+            async def load(person_ids: list[int]) -> list[list[Post]]:
+                rows = await posts_of(person_ids)
+                return [[p for p in rows if p.person_id == pid] for pid in person_ids]
+
+            self._posts = DataLoader(load_fn=load)
+        return self._posts
 
     def area(self, level: str) -> DataLoader[int, Area | None]:
         """Territory nodes of one level by id, filtered to the caller's scope (out of scope reads as null)."""

@@ -139,3 +139,22 @@ async def test_import_territory_command(three_tenants, tmp_path: Path):
     assert failed.returncode == 1
     assert "row 6, compound_code" in failed.stdout and "nothing imported" in failed.stdout
     assert _run("import", "territory", str(good), "--tenant", "atlantis").returncode != 0
+
+
+async def test_token_for_a_person_carries_their_posts(app):
+    from tenants.tenancy.demo import seed_demo
+
+    users = await seed_demo()
+    street = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
+    out = _run("token", "--tenant", "xiahuayuan", "--person", "xiahuayuan-street")
+    assert out.returncode == 0, out.stderr
+    claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
+    assert (claims["sub"], claims["roles"], claims["scope"]) == (
+        "xiahuayuan-street", ["street_officer"], list(street.claims.scope)
+    )
+    assert _run("token", "--tenant", "xiahuayuan", "--person", "nobody").returncode == 2
+
+
+def test_token_needs_a_role_or_a_person(services):
+    assert _run("token", "--tenant", "linshu").returncode != 0
+    assert _run("token", "--person", "x").returncode != 0

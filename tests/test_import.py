@@ -135,3 +135,13 @@ async def test_graphql_import_of_an_xlsx_with_chinese_headers(three_tenants, gql
     unknown = await gql(mutation, token(a.slug), {"c": _xlsx([["街道编码", "颜色"], ["X", "红"]]), "d": True})
     assert codes(unknown) == ["INVALID_INPUT"]
     assert unknown["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_column"
+
+
+async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_tenants):
+    a = three_tenants[0]
+    mixed = GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 6 is bad
+    with tenant_context(a.id):
+        report = await import_territory(data=mixed.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
+    assert report.applied and report.skipped_rows == 1
+    assert [(e.row, e.column) for e in report.errors] == [(6, "compound_code")]
+    assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)

@@ -231,3 +231,24 @@ async def test_another_tenant_sees_nothing(world, gql, settings):
     rename = await gql("mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"x\"}) { name } }",
                        b_admin, {"id": str(ids["K1"])})
     assert codes(rename) == ["NOT_FOUND"]
+
+
+async def test_assessor_accounts_name_a_configured_body_and_persons_list_posts(three_tenants, gql, settings):
+    from tenants.tenancy.service import create_tenant
+
+    city = await create_tenant(slug="zjk", name="张家口市", preset="zhangjiakou")
+    ids = await build(city.id)
+    admin = tok(settings, city, Role.TENANT_ADMIN)
+    pid = (await gql('mutation { createPerson(input: {userId: "assessor-1", name: "评议员"}) { id } }',
+                     admin))["data"]["createPerson"]["id"]
+    assign = """mutation($p: ID!, $k: ID!, $b: String) { assignPost(input: {personId: $p, kind: ASSESSOR,
+      targetKind: "compound", targetId: $k, bodyCode: $b}) { kind bodyCode } }"""
+    unknown = await gql(assign, admin, {"p": pid, "k": str(ids["K1"]), "b": "emperor"})
+    assert unknown["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_body"
+    ok = await gql(assign, admin, {"p": pid, "k": str(ids["K1"]), "b": "owners_committee"})
+    assert ok["data"]["assignPost"] == {"kind": "ASSESSOR", "bodyCode": "owners_committee"}
+    body = await gql('{ persons(userId: "assessor-1") { edges { node { name posts { kind targetKind bodyCode } } } } }',
+                     admin)
+    assert body["data"]["persons"]["edges"][0]["node"]["posts"] == [
+        {"kind": "ASSESSOR", "targetKind": "compound", "bodyCode": "owners_committee"}
+    ]

@@ -19,6 +19,7 @@ class ImportTerritoryInput:
     format: ImportFormat  # type: ignore[valid-type]
     content: str = strawberry.field(description="CSV text, or the XLSX file in base64.")
     dry_run: bool = False
+    skip_bad_rows: bool = strawberry.field(default=False, description="Import the good rows; report the bad ones.")
 
 
 @strawberry.type
@@ -41,6 +42,7 @@ class ImportReportType:
     dry_run: bool
     applied: bool = strawberry.field(description="False when this was a dry run or any row was bad.")
     rows: int
+    skipped_rows: int
     created: list[ImportCount]
     updated: list[ImportCount]
     unchanged: list[ImportCount]
@@ -52,7 +54,7 @@ class ImportReportType:
             return [ImportCount(kind=k, count=v) for k, v in d.items()]
 
         return cls(
-            dry_run=r.dry_run, applied=r.applied, rows=r.rows, created=counts(r.created),
+            dry_run=r.dry_run, applied=r.applied, rows=r.rows, skipped_rows=r.skipped_rows, created=counts(r.created),
             updated=counts(r.updated), unchanged=counts(r.unchanged),
             errors=[ImportRowError(row=e.row, column=e.column, reason=e.reason, message_zh=e.message_zh,
                                    message_en=e.message_en) for e in r.errors],
@@ -74,5 +76,6 @@ class ImportMutation:
                                                "XLSX content must be base64")]) from exc
         else:
             data = input.content.encode()
-        report = await import_territory(data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run)
+        report = await import_territory(data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run,
+                                        skip_bad_rows=input.skip_bad_rows)
         return ImportReportType.of(report)

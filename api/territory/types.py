@@ -244,6 +244,10 @@ class PersonType:
     async def household(self, info: Info) -> HouseholdType | None:
         return await _load(info, "household", self.household_pk)
 
+    @strawberry.field(description="The person's posts, ended ones included.")
+    async def posts(self, info: Info) -> list[PostType]:
+        return [PostType.of(p) for p in await info.context.loaders.posts.load(int(self.id))]
+
     @classmethod
     def of(cls, p: Person) -> PersonType:
         return cls(id=strawberry.ID(str(p.id)), user_id=p.user_id, name=p.name, phone=p.phone,

@@ -44,6 +44,7 @@ class ImportReport:
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+    skipped_rows: int = 0
 
     def error(self, row: int, column: str, reason: str, zh: str, en: str) -> None:
         self.errors.append(RowError(row, column, reason, zh, en))
@@ -227,15 +228,30 @@ def _plan_contract(
 
 
 async def import_territory(
-    *, data: bytes, fmt: str, actor: str, dry_run: bool = False, progress: Progress | None = None
+    *,
+    data: bytes,
+    fmt: str,
+    actor: str,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Validate and (unless ``dry_run`` or any row is bad) write the file for the tenant in scope."""
+    """Validate and (unless ``dry_run`` or any row is bad) write the file for the tenant in scope.
+
+    With ``skip_bad_rows`` the rows with problems are left out and the rest is written; the report still
+    lists every problem.
+    """
     report = ImportReport(dry_run=dry_run)
     sheet = read_sheet(data, fmt)
     plan = plan_rows(sheet, report)
     tick = progress or (lambda *_: None)
     tick("checked rows", report.rows, report.rows)
-    if report.errors:
+    if report.errors and skip_bad_rows:
+        bad = {e.row for e in report.errors}
+        kept = Sheet(columns=sheet.columns, rows=[(n, cells) for n, cells in sheet.rows if n not in bad])
+        plan = plan_rows(kept, ImportReport(dry_run=dry_run))
+        report.skipped_rows = len(bad)
+    elif report.errors:
         return report
     try:
         async with savepoint() as conn:
@@ -245,7 +261,7 @@ async def import_territory(
                 tick(f"{level}", i + 1, len(LEVEL_NAMES) + 1)
             await writer.companies_and_contracts(plan)
             tick("contracts", len(LEVEL_NAMES) + 1, len(LEVEL_NAMES) + 1)
-            if report.errors or dry_run:
+            if (report.errors and not skip_bad_rows) or dry_run:
                 raise _Abort
             await audit.record(
                 actor=actor,

@@ -126,6 +126,8 @@ async def assign_post(
     async with scoped_transaction():
         if not await Person.exists(id=person_id):
             raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist", field="personId")
+        if kind == PostKind.ASSESSOR:
+            await _check_body(body_code or "")
         if target_kind in LEVEL_NAMES:
             assert target_id is not None
             await get_in_scope(target_kind, target_id, access)
@@ -157,6 +159,18 @@ async def assign_post(
             details={"personId": person_id, "kind": kind.value, "target": f"{target_kind}:{target_id}"},
         )
         return post
+
+
+async def _check_body(body_code: str) -> None:
+    """An assessor account speaks for one of the assessor bodies of the configuration in force."""
+    from tenants.config.service import effective_config
+
+    assessment = (await effective_config()).document.assessment
+    known = set(assessment.bodies)
+    if body_code not in known:
+        names = ", ".join(sorted(known))
+        raise InvalidInput.of([Problem("bodyCode", "unknown_body", f"考核主体 {body_code} 不在配置中（{names}）",
+                                       f"assessor body {body_code!r} is not in the configuration ({names})")])
 
 
 async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | None = None) -> Post:
@@ -194,6 +208,10 @@ async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     if person.is_party_member:
         roles.add(Role.PARTY_MEMBER)
     return Claims(user_id=person.user_id, roles=tuple(sorted(roles)), scope=tuple(scope))
+
+
+async def posts_of(person_ids: list[int]) -> list[Post]:
+    return await Post.filter(person_id__in=person_ids).order_by("id")
 
 
 async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
