@@ -252,3 +252,31 @@ async def test_assessor_accounts_name_a_configured_body_and_persons_list_posts(t
     assert body["data"]["persons"]["edges"][0]["node"]["posts"] == [
         {"kind": "ASSESSOR", "targetKind": "compound", "bodyCode": "owners_committee"}
     ]
+
+
+async def test_owners_committees_and_units(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    setc = """mutation($k: ID!, $n: String!) { setOwnersCommittee(input: {compoundId: $k, name: $n,
+      termEndsOn: "2028-06-30"}) { name termEndsOn } }"""
+    assert (await gql(setc, street, {"k": str(ids["K1"]), "n": "财苑业委会"}))["data"]["setOwnersCommittee"] == {
+        "name": "财苑业委会", "termEndsOn": "2028-06-30"}
+    assert (await gql(setc, street, {"k": str(ids["K1"]), "n": "财苑第二届业委会"}))["data"]["setOwnersCommittee"][
+        "name"] == "财苑第二届业委会"  # one per compound: a second set replaces
+    assert codes(await gql(setc, street, {"k": str(ids["K3"]), "n": "x"})) == ["NOT_FOUND"]
+    committee = tok(settings, a, Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}")
+    read = "query($k: ID!) { ownersCommittee(compoundId: $k) { name } }"
+    assert (await gql(read, committee, {"k": str(ids["K1"])}))["data"]["ownersCommittee"] == {"name": "财苑第二届业委会"}
+    assert codes(await gql(read, committee, {"k": str(ids["K2"])})) == ["NOT_FOUND"]
+    unit = """mutation($k: UnitKind!, $c: String!, $n: String!) { createUnit(input: {kind: $k, code: $c, name: $n})
+      { kind code name } }"""
+    for kind, code, name in (("HOUSING_DEPT", "ZJ", "住建局"), ("EFFICIENCY_OFFICE", "ZFXN", "作风效能办"),
+                             ("COUNTY_DEPARTMENT", "SW", "水务局")):
+        assert "errors" not in await gql(unit, admin, {"k": kind, "c": code, "n": name})
+    assert codes(await gql(unit, admin, {"k": "HOUSING_DEPT", "c": "ZJ", "n": "重复"})) == ["CONFLICT"]
+    assert codes(await gql(unit, street, {"k": "HOUSING_DEPT", "c": "X", "n": "x"})) == ["FORBIDDEN"]
+    listed = await gql("{ units(kind: EFFICIENCY_OFFICE) { code name } }", street)
+    assert listed["data"]["units"] == [{"code": "ZFXN", "name": "作风效能办"}]
+    other = await gql("{ units { code } }", tok(settings, world["b"], Role.TENANT_ADMIN))
+    assert other["data"]["units"] == []
