@@ -267,7 +267,8 @@ async def test_owners_committees_and_units(world, gql, settings):
     assert codes(await gql(setc, street, {"k": str(ids["K3"]), "n": "x"})) == ["NOT_FOUND"]
     committee = tok(settings, a, Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}")
     read = "query($k: ID!) { ownersCommittee(compoundId: $k) { name } }"
-    assert (await gql(read, committee, {"k": str(ids["K1"])}))["data"]["ownersCommittee"] == {"name": "财苑第二届业委会"}
+    own = await gql(read, committee, {"k": str(ids["K1"])})
+    assert own["data"]["ownersCommittee"] == {"name": "财苑第二届业委会"}
     assert codes(await gql(read, committee, {"k": str(ids["K2"])})) == ["NOT_FOUND"]
     unit = """mutation($k: UnitKind!, $c: String!, $n: String!) { createUnit(input: {kind: $k, code: $c, name: $n})
       { kind code name } }"""
