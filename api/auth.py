@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from tenants.errors import Unauthenticated
 from tenants.settings import Settings
-from tenants.tenancy.roles import SCOPE_KINDS, Role
+from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.tenancy.service import get_tenant_by_slug
 
 
@@ -30,13 +30,8 @@ class Principal:
 
 
 def parse_scope(entries: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    out = []
-    for entry in entries:
-        kind, sep, code = entry.partition(":")
-        if not sep or kind not in SCOPE_KINDS or not code:
-            raise ValueError(f"scope entry {entry!r} must look like KIND:CODE with KIND one of {SCOPE_KINDS}")
-        out.append(f"{kind}:{code}")
-    return tuple(out)
+    """Validate and normalise scope entries (``KIND:ID`` or ``KIND:ID/ROLE``); ValueError when malformed."""
+    return tuple(str(parse_scope_entry(e)) for e in entries)
 
 
 def mint_token(

@@ -40,7 +40,7 @@ class Loaders:
     async def access(self) -> Access:
         """The caller's data scope in this tenant, resolved once per request."""
         if self._access is None:
-            self._access = await resolve_access(self.principal.roles, self.principal.scope)
+            self._access = await resolve_access(self.principal.roles, self.principal.scope, self.principal.user_id)
         return self._access
 
     @property

@@ -36,13 +36,13 @@ def _claims(**over):
 
 async def test_me_answers_with_a_valid_token(three_tenants, gql, settings):
     tok = mint_token(
-        settings, roles=[Role.STREET_OFFICER], tenant_slug="zhangjiakou", user_id="u-42", scope=("street:XH01",)
+        settings, roles=[Role.STREET_OFFICER], tenant_slug="zhangjiakou", user_id="u-42", scope=("street:12",)
     )
     body = await gql(ME, tok)
     assert body["data"]["me"] == {
         "userId": "u-42",
         "roles": ["STREET_OFFICER"],
-        "scope": ["street:XH01"],
+        "scope": ["street:12"],
         "tenant": {"slug": "zhangjiakou", "name": "张家口市", "timezone": "Asia/Shanghai"},
     }
 

@@ -26,15 +26,15 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_token_mints_what_the_api_verifies(services):
     out = _run("token", "--tenant", "linshu", "--role", "tenant_admin", "--role", "supervisor",
-               "--scope", "street:LS01", "--user", "u-7")
+               "--scope", "street:31/street_officer", "--user", "u-7")
     assert out.returncode == 0, out.stderr
     claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
     assert (claims["tenant"], claims["roles"], claims["scope"], claims["sub"]) == (
-        "linshu", ["tenant_admin", "supervisor"], ["street:LS01"], "u-7"
+        "linshu", ["tenant_admin", "supervisor"], ["street:31/street_officer"], "u-7"
     )
     assert _run("token", "--tenant", "linshu", "--role", "emperor").returncode != 0
     bad_scope = _run("token", "--tenant", "linshu", "--role", "resident", "--scope", "planet:earth")
-    assert bad_scope.returncode != 0 and "KIND:CODE" in bad_scope.stderr + bad_scope.stdout
+    assert bad_scope.returncode != 0 and "KIND:ID" in bad_scope.stderr + bad_scope.stdout
 
 
 def test_export_schema_check_passes_on_the_committed_schema(services):

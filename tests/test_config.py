@@ -129,7 +129,8 @@ async def test_configuration_stays_inside_its_tenant(cities, gql, token):
         "tickets.escalations_before_efficiency_office": (3, "linshu")
     }
     city, district, other = cities
-    for tenant, visible in ((other, {other.id}), (district, {district.id, city.id}), (city, {city.id})):
+    # A district reads its city's versions (inheritance); a city its districts' (to check changes against them).
+    for tenant, visible in ((other, {other.id}), (district, {district.id, city.id}), (city, {city.id, district.id})):
         async with tenant_transaction(tenant.id) as conn:
             rows = await conn.execute_query_dict("SELECT tenant_id FROM config_version")
             assert {r["tenant_id"] for r in rows} == visible
@@ -183,13 +184,88 @@ async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
 
 
 async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
+    from tenants.audit.models import AuditEntry
+    from tenants.scope import tenant_context
     from tenants.tenancy.demo import DEMO_TENANTS, seed_demo
+    from tenants.tenancy.service import data_volume, get_tenant_by_slug
 
     users = await seed_demo()
-    assert len(await seed_demo()) == len(users)  # a second start changes nothing
+
+    async def volumes() -> dict:
+        out = {}
+        for slug, *_ in DEMO_TENANTS:
+            tenant = await get_tenant_by_slug(slug)
+            with tenant_context(tenant.id):
+                counts = await data_volume()
+            async with tenant_transaction(tenant.id):
+                counts["audit_entry"] = await AuditEntry.exclude(action="territory.import").count()
+            out[slug] = counts
+        return out
+
+    before = await volumes()
+    assert await seed_demo() == users
+    assert await volumes() == before  # a second start changes nothing (but the log of its import run)
     for slug, *_ in DEMO_TENANTS:
         body = await gql("{ areas(level: HOUSEHOLD, first: 1) { edges { node { id } } } effectiveConfig { on } }",
                          token(slug))
         assert body["data"]["areas"]["edges"], slug
     street_user = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
     assert street_user.claims.roles == (Role.STREET_OFFICER,)
+
+
+async def test_a_first_version_made_later_does_not_rewrite_the_past(app, gql, token):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou")  # no preset: inherits all
+    district = token("xuanhua")
+    path = "assessment.bodies.party_org.weight"
+    assert await values(gql, district, path, on="2025-03-01") == {path: (40, "zhangjiakou")}
+    body = await gql(CHANGE, district, {"set": {"assessment": {"bodies": {"party_org": {"weight": 50},
+                                            "owners_committee": {"weight": 25}, "housing_dept": {"weight": 25}}}},
+                                        "comment": "首个本级版本"})
+    assert body["data"]["changeConfig"]["effectiveFrom"] == today()
+    assert await values(gql, district, path, on="2025-03-01") == {path: (40, "zhangjiakou")}
+    assert await values(gql, district, path) == {path: (50, "xuanhua")}
+
+
+async def test_versions_follow_each_other_in_time(cities, gql, token):
+    from datetime import date, timedelta
+
+    admin = token("linshu")
+    later = (date.fromisoformat(today()) + timedelta(days=60)).isoformat()
+    body = await gql(CHANGE, admin, {"set": {"bonds": {"ratio_percent": 8}}, "from": later, "comment": "两个月后"})
+    assert body["data"]["changeConfig"]["effectiveFrom"] == later
+    early = await gql(CHANGE, admin, {"set": {"party": {"dual_registration": {"min_participations_per_year": 6}}},
+                                      "comment": "今天"})
+    assert early["errors"][0]["extensions"]["problems"][0]["reason"] == "before_scheduled"
+    assert await values(gql, admin, "bonds.ratio_percent") == {"bonds.ratio_percent": (5, "linshu")}
+    assert await values(gql, admin, "bonds.ratio_percent", on=later) == {"bonds.ratio_percent": (8, "linshu")}
+
+
+async def test_a_city_change_that_would_break_a_district_is_refused(cities, gql, token):
+    from tenants.presets import load_preset
+
+    city = token("zhangjiakou")
+    rubric = load_preset("zhangjiakou").overrides["assessment"]["rubric"]
+    rubric = [*rubric, {"code": "resident_panel", "title": "居民代表评议", "max_points": 10, "body": "residents"}]
+    # Valid for the city (30 + 30 + 30 + 10), but 下花园区's own 70/15/15 plus the inherited 10 make 110.
+    extra_body = {"assessment": {"rubric": rubric, "bodies": {
+        "residents": {"title": "居民代表", "weight": 10}, "party_org": {"weight": 30},
+        "owners_committee": {"weight": 30}, "housing_dept": {"weight": 30}}}}
+    body = await gql(CHANGE, city, {"set": extra_body, "comment": "增加居民代表"})
+    problems = body["errors"][0]["extensions"]["problems"]
+    assert [(p["field"].split(".")[:2], p["reason"]) for p in problems] == [(["children", "xiahuayuan"], "weights_sum")]
+    assert "got 110" in problems[0]["messageEn"]
+    async with tenant_transaction(cities[0].id):
+        assert await ConfigVersion.filter(tenant_id=cities[0].id).count() == 1
+
+
+async def test_the_platform_seeds_only_a_tenant_it_is_creating(cities):
+    from tortoise.exceptions import OperationalError
+
+    from tenants.scope import platform_transaction
+
+    with pytest.raises(OperationalError, match="row-level security"):
+        async with platform_transaction() as conn:
+            await conn.execute_query(
+                "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
+                " created_at) VALUES ($1, 1, '{}', DATE '2000-01-01', 'x', '', now())", [cities[2].id])

@@ -145,3 +145,36 @@ async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_te
     assert report.applied and report.skipped_rows == 1
     assert [(e.row, e.column) for e in report.errors] == [(6, "compound_code")]
     assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
+
+
+async def test_skip_bad_rows_follows_dependencies_and_database_conflicts(three_tenants):
+    a = three_tenants[0]
+    with tenant_context(a.id):
+        assert (await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")).applied
+    rows = HEADER + (
+        "XH03,新街道,C9,,G9,,K9,,,1,101,9113D,新物业,2026-13-01,2026-12-31,100\n"  # row 2: bad date
+        "XH03,新街道,C9,,G9,,K8,,,1,101,9113D,,2026-01-01,2026-12-31,100\n"  # row 3: company only named on row 2
+        "XH01,宣化街道,C01,,G01,,K01,,,7,701,9113E,又一物业,2026-05-01,2026-06-30,100\n"  # row 4: overlaps on file
+        "XH03,新街道,C9,,G9,,K7,,,1,101,,,,,\n"  # row 5: fine
+    )
+    with tenant_context(a.id):
+        report = await import_territory(data=rows.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
+    assert report.applied and report.skipped_rows == 3
+    assert [(e.row, e.reason) for e in report.errors] == [(2, "bad_date"), (3, "required"), (4, "overlap")]
+    async with tenant_transaction(a.id):
+        assert await Compound.filter(code__in=["K7", "K8", "K9"]).values_list("code", flat=True) == ["K7"]
+        assert not await Building.filter(code="7").exists()  # row 4's building went with its row
+        assert not await PropertyCompany.filter(credit_code__in=["9113D", "9113E"]).exists()
+
+
+async def test_out_of_range_values_are_row_errors(three_tenants):
+    a = three_tenants[0]
+    rows = HEADER + (
+        "XH01,宣化街道,C01,,G01,,K01,,,1,101,9113A,安居物业,2026-01-01,2026-12-31,Infinity\n"
+        f"XH01,{'长' * 201},C01,,G01,,K02,,,,,,,,,\n"
+        "XH01,宣化街道,C01,,G01,,K03,,,,,9113F,大物业,2026-01-01,2026-12-31,100000000000000\n"
+    )
+    with tenant_context(a.id):
+        report = await import_territory(data=rows.encode(), fmt="csv", actor="admin")
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (2, "annual_fee_yuan", "bad_amount"), (3, "street_name", "too_long"), (4, "annual_fee_yuan", "bad_amount")]

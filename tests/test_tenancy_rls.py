@@ -29,7 +29,8 @@ async def test_raw_sql_in_a_scope_sees_only_that_tenants_rows(three_tenants):
         rows = await conn.execute_query_dict("SELECT tenant_id, kind FROM job_run ORDER BY kind")
         tenants = await conn.execute_query_dict("SELECT slug FROM tenant")
     assert [(r["tenant_id"], r["kind"]) for r in rows] == [(a.id, "alpha"), (a.id, "beta")]
-    assert [t["slug"] for t in tenants] == [a.slug]
+    # Of the tenant rows: itself and its district (b sits under a); never the unrelated third tenant.
+    assert sorted(t["slug"] for t in tenants) == sorted([a.slug, b.slug])
 
 
 async def test_no_scope_fails_closed(three_tenants):
@@ -129,8 +130,10 @@ async def test_every_tenant_model_is_scoped_and_under_rls(services, app):
                 "SELECT policyname, cmd, qual, with_check FROM pg_policies WHERE tablename = $1", table
             )
             expected = [("tenant_isolation", "ALL")]
-            if table == "config_version":  # inheritance reads the parent's; the platform seeds version 1
-                expected += [("parent_read", "SELECT"), ("platform_seed", "INSERT")]
+            if table == "config_version":  # inheritance: parent's and districts' readable; the platform seeds v1
+                expected += [("parent_read", "SELECT"), ("child_read", "SELECT"), ("platform_seed", "INSERT")]
+            if table == "audit_entry":  # the platform records the seeding of a new tenant's configuration
+                expected += [("platform_seed", "INSERT")]
             assert sorted((p["policyname"], p["cmd"]) for p in policies) == sorted(expected), table
             isolation = next(p for p in policies if p["policyname"] == "tenant_isolation")
             for clause in (isolation["qual"], isolation["with_check"]):

@@ -212,7 +212,7 @@ async def test_posts_drive_the_token(world, gql, settings):
 
         claims = await people.claims_for(await Person.get(user_id="wang"))
     assert claims.roles == (Role.GRID_WORKER, Role.PARTY_MEMBER, Role.RESIDENT)
-    assert claims.scope == (f"grid:{ids['G1']}", f"household:{ids['H2']}")
+    assert claims.scope == (f"grid:{ids['G1']}/grid_worker", f"household:{ids['H2']}/resident")
     wang = mint_token(settings, roles=list(claims.roles), tenant_slug=a.slug, scope=claims.scope, user_id="wang")
     assert await codes_of(gql, wang, "HOUSEHOLD") == ["101", "102"]
     assert await codes_of(gql, wang, "COMPOUND") == ["K1"]
@@ -281,3 +281,64 @@ async def test_owners_committees_and_units(world, gql, settings):
     assert listed["data"]["units"] == [{"code": "ZFXN", "name": "作风效能办"}]
     other = await gql("{ units { code } }", tok(settings, world["b"], Role.TENANT_ADMIN))
     assert other["data"]["units"] == []
+
+
+async def test_write_access_comes_only_from_writer_posts(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    # A community worker of C2 who is also an assessor of street S2: S2 is readable, not writable.
+    combo = mint_token(settings, roles=[Role.COMMUNITY_WORKER, Role.ASSESSOR], tenant_slug=a.slug,
+                       scope=(f"community:{ids['C2']}/community_worker", f"street:{ids['S2']}/assessor"))
+    rename = "mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"改\"}) { name } }"
+    assert codes(await gql(rename, combo, {"id": str(ids["K3"])})) == ["FORBIDDEN"]
+    assert "errors" not in await gql(rename, combo, {"id": str(ids["K2"])})
+    assert await codes_of(gql, combo, "COMPOUND") == ["K2", "K3"]
+    # A grant through a role the token does not hold grants nothing.
+    forged = mint_token(settings, roles=[Role.RESIDENT], tenant_slug=a.slug,
+                        scope=(f"street:{ids['S1']}/street_officer",))
+    assert await codes_of(gql, forged, "COMPOUND") == []
+
+
+async def test_territory_staff_create_directly_under_their_own_node(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    create = "mutation($l: AreaLevel!, $p: ID!, $c: String!) { createArea(input: {level: $l, parentId: $p, code: $c, name: \"新\"}) { code } }"  # noqa: E501
+    cases = [
+        (Role.STREET_OFFICER, f"street:{ids['S1']}", "COMMUNITY", ids["S1"], ids["S2"]),
+        (Role.COMMUNITY_WORKER, f"community:{ids['C1']}", "GRID", ids["C1"], ids["C2"]),
+        (Role.GRID_WORKER, f"grid:{ids['G1']}", "COMPOUND", ids["G1"], ids["G2"]),
+    ]
+    for role, scope, level, own, other in cases:
+        t = tok(settings, a, role, scope)
+        assert "errors" not in await gql(create, t, {"l": level, "p": str(own), "c": f"N-{role.value}"}), role
+        assert codes(await gql(create, t, {"l": level, "p": str(other), "c": "X"})) in (["NOT_FOUND"], ["FORBIDDEN"])
+
+
+async def test_personal_data_is_for_staff_of_the_area_and_the_person(world, gql, settings):
+    a, ids = world["a"], world["ids"]
+    admin = tok(settings, a, Role.TENANT_ADMIN)
+    for user, household in (("zhang", "H1"), ("wang", "H2")):
+        await gql("mutation($u: String!, $h: ID!) { createPerson(input: {userId: $u, name: $u, phone: \"138\","
+                  " householdId: $h}) { id } }", admin, {"u": user, "h": str(ids[household])})
+    persons = "{ persons { edges { node { userId phone } } } }"
+
+    async def seen(token):
+        return sorted(e["node"]["userId"] for e in (await gql(persons, token))["data"]["persons"]["edges"])
+
+    assert await seen(admin) == ["wang", "zhang"]
+    assert await seen(tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C1']}")) == ["wang", "zhang"]
+    assert await seen(tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")) == []
+    assert await seen(tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")) == []
+    assert await seen(tok(settings, a, Role.SUPERVISOR, f"compound:{ids['K1']}")) == []
+    resident = mint_token(settings, roles=[Role.RESIDENT], tenant_slug=a.slug, user_id="zhang",
+                          scope=(f"household:{ids['H1']}",))
+    assert await seen(resident) == ["zhang"]
+    assert await seen(tok(settings, world["b"], Role.TENANT_ADMIN)) == []
+
+
+async def test_contracts_and_companies_stay_in_their_tenant(world, gql, settings):
+    b_admin = tok(settings, world["b"], Role.TENANT_ADMIN)
+    body = await gql("{ propertyContracts { edges { node { id compound { id } } } }"
+                     " propertyCompanies { edges { node { id } } } }", b_admin)
+    b_ids = world["b_ids"]
+    assert {e["node"]["compound"]["id"] for e in body["data"]["propertyContracts"]["edges"]} == {
+        str(b_ids["K1"]), str(b_ids["K3"])}
+    assert {e["node"]["id"] for e in body["data"]["propertyCompanies"]["edges"]} == {str(b_ids["P1"]), str(b_ids["P2"])}

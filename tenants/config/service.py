@@ -17,7 +17,6 @@ from tenants.config.models import ConfigVersion
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.models import Tenant
-from tenants.tenancy.service import BEGINNING
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,11 @@ async def change_config(
     """Record a new version of this tenant's own configuration.
 
     Either ``replace`` the own document whole, or deep-merge ``set_values`` into the latest one and drop the
-    ``unset`` paths (so they are inherited again). The merged result must validate; nothing is saved otherwise.
-    The new version applies from ``effective_from`` (tenant-local today by default; never in the past, so
-    past periods keep the version that was in force then), except a tenant's first version, which covers all.
+    ``unset`` paths (so they are inherited again). The new version applies from ``effective_from``: tenant-local
+    today by default, never in the past (so a past period keeps the version that was in force then) and never
+    before the latest version's date (versions follow each other in time). Nothing is saved unless the result
+    validates: on its own date, on every later date of the parent's versions, and, for a city, in each district
+    that inherits from it.
     """
     problems: list[Problem] = []
     async with savepoint():
@@ -110,17 +111,24 @@ async def change_config(
             Problem(f"document.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
             for p in check_overrides(new_own)
         ]
-        start = BEGINNING if latest is None else (effective_from or today)
-        if latest is not None and start < today:
+        start = effective_from or today
+        if start < today:
             problems.append(Problem("effectiveFrom", "in_the_past", "生效日期不能早于今天",
                                     f"effectiveFrom must not be before today ({today})"))
+        elif latest is not None and start < latest.effective_from:
+            problems.append(Problem("effectiveFrom", "before_scheduled",
+                                    f"已有版本 {latest.version_no} 自 {latest.effective_from} 起生效，新版本不能更早",
+                                    f"version {latest.version_no} takes effect on {latest.effective_from}; "
+                                    "a new version cannot start before it"))
         if len(comment) > 500:
             problems.append(
                 Problem("comment", "too_long", "说明不能超过 500 字", "comment must be at most 500 characters")
             )
         if problems:
             raise InvalidInput.of(problems)
-        await effective_config(start, own_override=new_own)  # raises InvalidInput listing every problem
+        problems = await _check_timeline(new_own, start)
+        if problems:
+            raise InvalidInput.of(problems)
         next_no = (latest.version_no + 1) if latest else 1
         try:
             version = await ConfigVersion.create(version_no=next_no, overrides=new_own, effective_from=start,
@@ -131,6 +139,54 @@ async def change_config(
         await audit.record(actor=actor, action="config.change", target_type="config_version", target_id=next_no,
                            details={"effectiveFrom": str(start), "comment": comment, "changes": diff(own, new_own)})
         return version
+
+
+async def _versions_of(tenant_id: int) -> list[ConfigVersion]:
+    # Reads another tenant's versions (the parent's, or a district's); row-level security allows exactly those.
+    return await QuerySet(ConfigVersion).filter(tenant_id=tenant_id).order_by("version_no")
+
+
+def _in_force_on(versions: list[ConfigVersion], day: date) -> dict:
+    started = [v for v in versions if v.effective_from <= day]
+    return started[-1].overrides if started else {}
+
+
+def _check(chain: list[tuple[str, dict]], prefix: str, day: date, start: date) -> list[Problem]:
+    try:
+        effective(chain)
+    except InvalidInput as exc:
+        when = "" if day == start else f" (from {day})"
+        return [
+            Problem(f"{prefix}{p.field}".rstrip("."), p.reason, p.message_zh + when, p.message_en + when)
+            for p in exc.problems
+        ]
+    return []
+
+
+async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
+    """Validate ``new_own`` from ``start`` on: with the parent's versions in force then and later, and as the
+    parent of each district (with the district's versions in force then and later)."""
+    me = await Tenant.get(id=current_tenant_id())
+    problems: list[Problem] = []
+    parent = await Tenant.get(id=me.parent_id) if me.parent_id else None
+    parent_versions = await _versions_of(parent.id) if parent else []
+    days = sorted({start} | {v.effective_from for v in parent_versions if v.effective_from > start})
+    for day in days:
+        chain = ([(parent.slug, _in_force_on(parent_versions, day))] if parent else []) + [(me.slug, new_own)]
+        problems += _check(chain, "", day, start)
+        if problems:
+            break
+    for child in await Tenant.filter(parent_id=me.id).order_by("id"):
+        child_versions = await _versions_of(child.id)
+        if not child_versions:
+            continue
+        for day in sorted({start} | {v.effective_from for v in child_versions if v.effective_from > start}):
+            found = _check([(me.slug, new_own), (child.slug, _in_force_on(child_versions, day))],
+                           f"children.{child.slug}.", day, start)
+            problems += found
+            if found:
+                break
+    return problems
 
 
 def _drop(doc: dict, parts: list[str]) -> bool:

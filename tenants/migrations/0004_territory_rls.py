@@ -30,10 +30,12 @@ DROP POLICY tenant_read ON tenant;
 CREATE POLICY tenant_read ON tenant FOR SELECT
     USING (current_setting('app.platform', true) = 'on'
            OR id = NULLIF(current_setting('app.tenant_id', true), '')::bigint
-           OR id = NULLIF(current_setting('app.tenant_parent_id', true), '')::bigint);
+           OR id = NULLIF(current_setting('app.tenant_parent_id', true), '')::bigint
+           OR parent_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint);
 """
 
-# Configuration versions: a tenant writes its own; it reads its own and its parent's (inheritance).
+# Configuration versions: a tenant writes its own; it reads its own, its parent's (inheritance) and its
+# districts' (a city's change is checked against the districts that inherit it).
 CONFIG_POLICY = """
 ALTER TABLE config_version ENABLE ROW LEVEL SECURITY;
 ALTER TABLE config_version FORCE ROW LEVEL SECURITY;
@@ -45,6 +47,10 @@ CREATE POLICY tenant_isolation ON config_version
 CREATE POLICY parent_read ON config_version FOR SELECT
     USING (tenant_id = NULLIF(current_setting('app.tenant_parent_id', true), '')::bigint
            AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
+CREATE POLICY child_read ON config_version FOR SELECT
+    USING (tenant_id IN (SELECT id FROM tenant
+                         WHERE parent_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint)
+           AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
 """
 
 
@@ -55,7 +61,7 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.RunSQL(ENTER_TENANT, reverse_sql="DROP FUNCTION civicgrid_enter_tenant(bigint);"),
-        ops.RunSQL(CONFIG_POLICY, reverse_sql="DROP POLICY parent_read ON config_version;"
+        ops.RunSQL(CONFIG_POLICY, reverse_sql="DROP POLICY child_read ON config_version; DROP POLICY parent_read ON config_version;"
                    " DROP POLICY tenant_isolation ON config_version;"
                    " ALTER TABLE config_version DISABLE ROW LEVEL SECURITY;"),
         *(

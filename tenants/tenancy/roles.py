@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -23,3 +24,27 @@ class Role(StrEnum):
 
 
 SCOPE_KINDS = ("street", "community", "grid", "compound", "building", "household", "company", "unit")
+
+
+@dataclass(frozen=True)
+class ScopeEntry:
+    """One territory grant of a token: ``KIND:ID``, or ``KIND:ID/ROLE`` naming the role (post) that grants it.
+
+    Only a street officer's street, a community worker's community and a grid worker's grid are writable; the
+    same node granted through any other post (an assessor's, a supervisor's) is read-only.
+    """
+
+    kind: str
+    id: int
+    via: Role | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" + (f"/{self.via.value}" if self.via else "")
+
+
+def parse_scope_entry(entry: str) -> ScopeEntry:
+    body, _, via = entry.partition("/")
+    kind, sep, raw = body.partition(":")
+    if not sep or kind not in SCOPE_KINDS or not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"scope entry {entry!r} must look like KIND:ID[/ROLE] with KIND one of {SCOPE_KINDS}")
+    return ScopeEntry(kind, int(raw), Role(via) if via else None)

@@ -94,6 +94,11 @@ async def create_tenant(
                 " created_at) VALUES ($1, 1, $2::jsonb, $3, $4, $5, now())",
                 [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}"],
             )
+            await conn.execute_query(
+                "INSERT INTO audit_entry (tenant_id, actor, action, target_type, target_id, details, at)"
+                " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, now())",
+                [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False)],
+            )
         return tenant
 
 

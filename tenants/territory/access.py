@@ -14,12 +14,13 @@ from datetime import date
 from tortoise.expressions import Q
 
 from tenants.errors import Forbidden, NotFound
-from tenants.tenancy.roles import Role
+from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels
 
 READ_ALL_ROLES = frozenset({Role.TENANT_ADMIN, Role.HOUSING_DEPT})
-# Roles whose scope lets them change the territory below their node.
-TERRITORY_WRITERS = frozenset({Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.GRID_WORKER})
+# The posts whose node is theirs to change (below it) and whose residents they may list.
+WRITER_OF_LEVEL = {"street": Role.STREET_OFFICER, "community": Role.COMMUNITY_WORKER, "grid": Role.GRID_WORKER}
+TERRITORY_WRITERS = frozenset(WRITER_OF_LEVEL.values())
 
 
 @dataclass
@@ -27,6 +28,9 @@ class Access:
     roles: frozenset[Role]
     # Territory nodes the caller is scoped to, by level (their whole subtree is in scope).
     nodes: dict[str, frozenset[int]] = field(default_factory=dict)
+    # The subset granted by a writer post (street officer's street, community worker's community, grid worker's grid).
+    staff_nodes: dict[str, frozenset[int]] = field(default_factory=dict)
+    user_id: str | None = None
     companies: frozenset[int] = frozenset()
     units: frozenset[int] = frozenset()
     # Compounds reached through a company's contracts (filled by ``resolve``).
@@ -42,16 +46,20 @@ class Access:
     def reads_whole_tenant(self) -> bool:
         return bool(self.roles & READ_ALL_ROLES)
 
-    def area_filter(self, level: str, *, for_write: bool = False) -> Q | None:
-        """A filter on ``level`` rows for what is in scope; None means the whole tenant."""
+    def area_filter(self, level: str, *, for_write: bool = False, include_own: bool = False) -> Q | None:
+        """A filter on ``level`` rows for what is in scope; None means the whole tenant.
+
+        For writing, only what lies below a writer post's node; ``include_own`` adds that node itself (as the
+        parent of something new, or the destination of a move), never for renaming it.
+        """
         if self.whole_tenant or (not for_write and self.reads_whole_tenant):
             return None
-        nodes = self.nodes if not for_write else self._writable_nodes()
+        nodes = self.nodes if not for_write else self.staff_nodes
         q = Q(id__in=[0])  # matches nothing; OR-ed with every grant below
         for anc in ancestor_levels(level):
             if nodes.get(anc):
                 q |= Q(**{f"{anc}_id__in": sorted(nodes[anc])})  # type: ignore[arg-type]
-        if nodes.get(level) and not for_write:  # one's own node is read-only; below it is one's to change
+        if nodes.get(level) and (not for_write or include_own):
             q |= Q(id__in=sorted(nodes[level]))
         if not for_write:
             if self.company_compounds and LEVEL_NAMES.index(level) >= LEVEL_NAMES.index("compound"):
@@ -61,9 +69,16 @@ class Access:
                 q |= Q(id__in=sorted(self.ancestors[level]))
         return q
 
-    def _writable_nodes(self) -> dict[str, frozenset[int]]:
-        writable = {"street", "community", "grid"} if self.roles & TERRITORY_WRITERS else set()
-        return {k: v for k, v in self.nodes.items() if k in writable}
+    def staff_filter(self, level: str) -> Q | None:
+        """What territory staff look after (their writer posts' subtrees), for personal data such as residents."""
+        if self.whole_tenant:
+            return None
+        q = Q(id__in=[0])
+        for anc in (*ancestor_levels(level), level):
+            if self.staff_nodes.get(anc):
+                key = "id__in" if anc == level else f"{anc}_id__in"
+                q |= Q(**{key: sorted(self.staff_nodes[anc])})  # type: ignore[arg-type]
+        return q
 
     def compound_filter(self, *, for_write: bool = False) -> Q | None:
         """For rows attached to a compound (contracts, committees): the compounds in scope."""
@@ -75,23 +90,40 @@ class Access:
             raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
 
 
-def parse_scope_ids(scope: tuple[str, ...] | list[str]) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = {}
-    for entry in scope:
-        kind, _, raw = entry.partition(":")
-        if raw.isdigit():
-            out.setdefault(kind, set()).add(int(raw))
-    return out
+def _grants(
+    roles: frozenset[Role], scope: tuple[str, ...] | list[str]
+) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """(every node by kind, the nodes granted by writer posts). An entry without ``/ROLE`` (a hand-minted
+    development token) counts as granted by the writer role of its level when the token holds that role."""
+    read: dict[str, set[int]] = {}
+    staff: dict[str, set[int]] = {}
+    for raw in scope:
+        try:
+            entry = parse_scope_entry(raw)
+        except ValueError:
+            continue
+        if entry.via is not None and entry.via not in roles:
+            continue  # a grant through a role the token does not carry grants nothing
+        read.setdefault(entry.kind, set()).add(entry.id)
+        writer = WRITER_OF_LEVEL.get(entry.kind)
+        if writer is not None and writer in roles and entry.via in (None, writer):
+            staff.setdefault(entry.kind, set()).add(entry.id)
+    return read, staff
 
 
-async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str]) -> Access:
+async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], user_id: str | None = None) -> Access:
     """Build the caller's access for the tenant in scope (a few indexed queries, once per request)."""
     from tenants.territory.parties import PropertyContract
 
-    ids = parse_scope_ids(scope)
+    ids, staff = _grants(roles, scope)
     nodes = {lvl: frozenset(ids.get(lvl, ())) for lvl in LEVEL_NAMES if ids.get(lvl)}
     access = Access(
-        roles=roles, nodes=nodes, companies=frozenset(ids.get("company", ())), units=frozenset(ids.get("unit", ()))
+        roles=roles,
+        nodes=nodes,
+        staff_nodes={lvl: frozenset(v) for lvl, v in staff.items()},
+        user_id=user_id,
+        companies=frozenset(ids.get("company", ())) if Role.PROPERTY_COMPANY in roles else frozenset(),
+        units=frozenset(ids.get("unit", ())),
     )
     if access.companies and Role.PROPERTY_COMPANY in roles:
         today = date.today()
@@ -116,11 +148,13 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str]) ->
     return access
 
 
-async def get_in_scope(level: str, area_id: int, access: Access, *, for_write: bool = False) -> Area:
+async def get_in_scope(
+    level: str, area_id: int, access: Access, *, for_write: bool = False, include_own: bool = False
+) -> Area:
     """One node, if it exists in this tenant and in the caller's scope; otherwise NOT_FOUND (no existence leak)."""
     model = MODEL_BY_LEVEL[level]
     qs = model.filter(id=area_id)
-    q = access.area_filter(level, for_write=for_write)
+    q = access.area_filter(level, for_write=for_write, include_own=include_own)
     if q is not None:
         qs = qs.filter(q)
     node = await qs.first()

@@ -22,6 +22,7 @@ from tenants.territory.service import CODE_RE
 from tenants.territory.sheet import Sheet, read_sheet
 
 Progress = Callable[[str, int, int], None]
+MAX_FEE_FEN = 10**13  # 100 billion yuan: far above any property contract, far below int64
 Path = tuple[str, ...]
 _ZH = {"street": "街道", "community": "社区", "grid": "网格", "compound": "小区", "building": "楼栋", "household": "户"}
 
@@ -86,13 +87,15 @@ def _fee_fen(sheet: Sheet, cells: list[str], row: int, report: ImportReport) -> 
     raw_fen, raw_yuan = sheet.get(cells, "annual_fee_fen"), sheet.get(cells, "annual_fee_yuan")
     try:
         if raw_fen:
-            if not re.fullmatch(r"\d+", raw_fen):
+            if not re.fullmatch(r"\d{1,14}", raw_fen) or int(raw_fen) > MAX_FEE_FEN:
                 raise ValueError
             return int(raw_fen)
         if raw_yuan:
             yuan = Decimal(raw_yuan.replace(",", ""))
+            if not yuan.is_finite():
+                raise ValueError
             fen = yuan * 100
-            if yuan < 0 or fen != fen.to_integral_value():
+            if yuan < 0 or fen != fen.to_integral_value() or fen > MAX_FEE_FEN:
                 raise ValueError
             return int(fen)
     except (ValueError, InvalidOperation):
@@ -159,9 +162,19 @@ def plan_rows(sheet: Sheet, report: ImportReport) -> _Plan:
                     f"code {code!r} must be 1-64 letters, digits, dots, underscores or hyphens",
                 )
                 break
+            if name and len(name) > 200:
+                report.error(
+                    row, f"{level}_name", "too_long", "名称不能超过 200 字", "name must be at most 200 characters"
+                )
+                break
             path.append(code)
             key = tuple(path)
             address = sheet.get(cells, "compound_address") or None if level == "compound" else None
+            if address and len(address) > 300:
+                report.error(
+                    row, "compound_address", "too_long", "地址不能超过 300 字", "address must be at most 300 characters"
+                )
+                break
             seen = plan.nodes[level].get(key)
             if seen is None:
                 plan.nodes[level][key] = _Node(key, name, row, address)
@@ -186,6 +199,16 @@ def _plan_contract(
     if not credit:
         return
     company_name = sheet.get(cells, "company_name")
+    if len(credit) > 32 or len(company_name) > 200:
+        column = "company_credit_code" if len(credit) > 32 else "company_name"
+        report.error(
+            row,
+            column,
+            "too_long",
+            "统一社会信用代码不超过 32 位、企业名称不超过 200 字",
+            "credit code must be at most 32 and company name at most 200 characters",
+        )
+        return
     known = plan.companies.get(credit)
     if known is None:
         if not company_name:
@@ -241,18 +264,50 @@ async def import_territory(
     With ``skip_bad_rows`` the rows with problems are left out and the rest is written; the report still
     lists every problem.
     """
-    report = ImportReport(dry_run=dry_run)
     sheet = read_sheet(data, fmt)
-    plan = plan_rows(sheet, report)
     tick = progress or (lambda *_: None)
-    tick("checked rows", report.rows, report.rows)
-    if report.errors and skip_bad_rows:
-        bad = {e.row for e in report.errors}
-        kept = Sheet(columns=sheet.columns, rows=[(n, cells) for n, cells in sheet.rows if n not in bad])
-        plan = plan_rows(kept, ImportReport(dry_run=dry_run))
-        report.skipped_rows = len(bad)
-    elif report.errors:
-        return report
+    found: list[RowError] = []  # every problem of every pass, in the order found
+    bad: set[int] = set()
+    while True:
+        report = ImportReport(dry_run=dry_run)
+        plan = plan_rows(Sheet(sheet.columns, [r for r in sheet.rows if r[0] not in bad]), report)
+        tick("checked rows", len(sheet.rows), len(sheet.rows))
+        if not report.errors:
+            try:
+                return await _write(
+                    plan, report, found, bad, actor=actor, skip_bad_rows=skip_bad_rows, rows=len(sheet.rows), tick=tick
+                )
+            except _Retry:
+                continue
+        found += report.errors
+        if not skip_bad_rows:
+            return _final(report, found, bad, len(sheet.rows))
+        # Leaving a bad row out can only surface problems in other rows that depended on it; repeat until none.
+        bad |= {e.row for e in report.errors}
+
+
+class _Retry(Exception):
+    """Rows failed against the database; with skip_bad_rows they are left out and the import is tried again."""
+
+
+def _final(report: ImportReport, found: list[RowError], bad: set[int], rows: int) -> ImportReport:
+    report.errors = sorted(dict.fromkeys(found), key=lambda e: e.row)
+    report.rows = rows
+    report.skipped_rows = len(bad)
+    return report
+
+
+async def _write(
+    plan: _Plan,
+    report: ImportReport,
+    found: list[RowError],
+    bad: set[int],
+    *,
+    actor: str,
+    skip_bad_rows: bool,
+    rows: int,
+    tick: Progress,
+) -> ImportReport:
     try:
         async with savepoint() as conn:
             writer = _Writer(conn, current_tenant_id(), report)
@@ -261,19 +316,25 @@ async def import_territory(
                 tick(f"{level}", i + 1, len(LEVEL_NAMES) + 1)
             await writer.companies_and_contracts(plan)
             tick("contracts", len(LEVEL_NAMES) + 1, len(LEVEL_NAMES) + 1)
-            if (report.errors and not skip_bad_rows) or dry_run:
+            if report.errors:  # found against the database: roll this pass back
+                found += report.errors
+                if skip_bad_rows:
+                    bad |= {e.row for e in report.errors}
+                    raise _Retry
+                raise _Abort
+            if report.dry_run:
                 raise _Abort
             await audit.record(
                 actor=actor,
                 action="territory.import",
                 target_type="tenant",
                 target_id=current_tenant_id(),
-                details={"rows": report.rows, "created": report.created, "updated": report.updated},
+                details={"rows": rows, "created": report.created, "updated": report.updated, "skippedRows": len(bad)},
             )
     except _Abort:
-        return report
+        return _final(report, found, bad, rows)
     report.applied = True
-    return report
+    return _final(report, found, bad, rows)
 
 
 class _Writer:
@@ -397,6 +458,11 @@ class _Writer:
     async def _contracts(self, plan: _Plan, company_ids: dict[str, int]) -> None:
         compounds = self.known["compound"]
         compound_ids = sorted({compounds[c.compound][0] for c in plan.contracts.values()})
+        # Serialise with concurrent contract changes on these compounds, so the overlap check below holds.
+        await self.conn.execute_query(
+            "SELECT id FROM compound WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR UPDATE",
+            [self.tenant_id, compound_ids],
+        )
         rows = await self.conn.execute_query_dict(
             "SELECT id, company_id, compound_id, starts_on, ends_on, annual_fee_fen FROM property_contract"
             " WHERE tenant_id = $1 AND compound_id = ANY($2::bigint[])",

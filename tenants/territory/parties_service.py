@@ -12,6 +12,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, get_in_scope
+from tenants.territory.models import Compound
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit, UnitKind
 
 PARTY_ADMINS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
@@ -115,6 +116,8 @@ async def create_contract(
             await get_in_scope("compound", compound_id, access, for_write=True)
         if not await PropertyCompany.exists(id=company_id):
             raise NotFound(f"物业企业 {company_id} 不存在", f"company {company_id} does not exist", field="companyId")
+        # Lock the compound: concurrent contract changes on it wait, so the overlap check below holds.
+        await Compound.filter(id=compound_id).select_for_update().first()
         overlapping = await PropertyContract.filter(
             compound_id=compound_id, starts_on__lte=ends_on, ends_on__gte=starts_on
         ).first()

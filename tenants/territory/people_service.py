@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.scope import scoped_transaction
-from tenants.tenancy.roles import Role
+from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope
-from tenants.territory.models import LEVEL_NAMES
+from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.people import POST_TARGET, Person, Post, PostKind
 
@@ -136,7 +136,13 @@ async def assign_post(
         elif target_kind == "unit" and not await Unit.exists(id=target_id):
             raise NotFound(f"单位 {target_id} 不存在", f"unit {target_id} does not exist", field="targetId")
         if kind == PostKind.GRID_WORKER and not allow_second_grid_worker:
-            held = await Post.filter(kind=kind, target_kind="grid", target_id=target_id, ends_on=None).exists()
+            # Lock the grid so two assignments at once cannot both find it free.
+            await Grid.filter(id=target_id).select_for_update().first()
+            held = (
+                await Post.filter(kind=kind, target_kind="grid", target_id=target_id)
+                .filter(Q(ends_on=None) | Q(ends_on__gte=date.today()))
+                .exists()
+            )
             if held:
                 raise Conflict(
                     "该网格已有网格员（一网一员）",
@@ -197,14 +203,15 @@ async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     for post in posts:
         if post.ends_on is not None and post.ends_on < day:
             continue
-        roles.add(ROLE_OF_POST[post.kind])
+        role = ROLE_OF_POST[post.kind]
+        roles.add(role)
         if post.target_kind and post.target_id is not None:
-            entry = f"{post.target_kind}:{post.target_id}"
+            entry = str(ScopeEntry(post.target_kind, post.target_id, role))
             if entry not in scope:
                 scope.append(entry)
     if person.household_id is not None:
         roles.add(Role.RESIDENT)
-        scope.append(f"household:{person.household_id}")
+        scope.append(str(ScopeEntry("household", person.household_id, Role.RESIDENT)))
     if person.is_party_member:
         roles.add(Role.PARTY_MEMBER)
     return Claims(user_id=person.user_id, roles=tuple(sorted(roles)), scope=tuple(scope))
@@ -214,17 +221,21 @@ async def posts_of(person_ids: list[int]) -> list[Post]:
     return await Post.filter(person_id__in=person_ids).order_by("id")
 
 
-async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
-    """Tenant admins see everyone; territory staff see the people living in their area."""
+async def list_persons(
+    *, access: Access, after_id: int | None, limit: int, user_id: str | None = None
+) -> list[Person]:
+    """Personal data: tenant admins see everyone, territory staff (street, community, grid) the people living in
+    what they look after, anyone else only themselves."""
     qs = Person.all()
     if not access.whole_tenant:
-        q = access.area_filter("household")
-        if q is None:
-            pass
-        else:
+        if access.staff_nodes:
             from tenants.territory.models import Household
 
+            q = access.staff_filter("household")
+            assert q is not None  # only a tenant admin's is None
             qs = qs.filter(household_id__in=Subquery(Household.filter(q).values("id")))
+        else:
+            qs = qs.filter(user_id=access.user_id or "")
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
     if after_id is not None:

@@ -67,7 +67,7 @@ async def create_area(
             parent = None
         else:
             assert parent_id is not None
-            parent = await _writable(plevel, parent_id, access)
+            parent = await _writable(plevel, parent_id, access, include_own=True)
         model = MODEL_BY_LEVEL[level]
         if await model.exists(code=code, **(await _parent_key(level, parent))):  # type: ignore[arg-type]
             raise _duplicate(level, code)
@@ -134,10 +134,10 @@ async def update_area(
         return node
 
 
-async def _writable(level: str, area_id: int, access: Access) -> Area:
+async def _writable(level: str, area_id: int, access: Access, *, include_own: bool = False) -> Area:
     if access.whole_tenant:
         return await get_in_scope(level, area_id, access)
-    return await get_in_scope(level, area_id, access, for_write=True)
+    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own)
 
 
 async def move_area(level: str, area_id: int, *, access: Access, actor: str, new_parent_id: int) -> Area:
@@ -149,7 +149,7 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
         )
     async with scoped_transaction() as conn:
         node = await _writable(level, area_id, access)
-        new_parent = await _writable(plevel, new_parent_id, access)
+        new_parent = await _writable(plevel, new_parent_id, access, include_own=True)
         if (
             await MODEL_BY_LEVEL[level]
             .filter(code=node.code, **{f"{plevel}_id": new_parent.id})
