@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q
-
 from tenants.audit.models import AuditEntry
+from tenants.paging import newest_first
 
 
 async def record(*, actor: str, action: str, target_type: str, target_id: Any, details: dict | None = None) -> None:
@@ -25,7 +24,4 @@ async def list_entries(
         qs = qs.filter(target_type=target_type)
     if target_id:
         qs = qs.filter(target_id=target_id)
-    if after is not None:
-        at, entry_id = after
-        qs = qs.filter(Q(at__lt=at) | Q(at=at, id__lt=entry_id))
-    return await qs.order_by("-at", "-id").limit(limit)
+    return await newest_first(qs, time_field="at", after=after, limit=limit)

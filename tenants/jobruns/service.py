@@ -18,9 +18,10 @@ from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
 from tortoise.exceptions import IntegrityError, OperationalError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 
 from tenants.jobruns.models import JobRun, JobRunStatus
+from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,4 @@ async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, lim
     qs = JobRun.all()
     if kind:
         qs = qs.filter(kind=kind)
-    if after is not None:
-        created, run_id = after
-        qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=run_id))
-    return await qs.order_by("-created_at", "-id").limit(limit)
+    return await newest_first(qs, time_field="created_at", after=after, limit=limit)

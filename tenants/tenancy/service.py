@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
+from tenants.paging import by_id
 from tenants.scope import platform_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -145,10 +146,7 @@ async def active_tenants() -> list[Tenant]:
 async def list_tenants(*, after_id: int | None, limit: int) -> list[Tenant]:
     """Tenants by id, keyset-paginated."""
     async with platform_transaction():
-        qs = Tenant.all().order_by("id")
-        if after_id is not None:
-            qs = qs.filter(id__gt=after_id)
-        return await qs.limit(limit)
+        return await by_id(Tenant.all(), after_id=after_id, limit=limit)
 
 
 async def get_tenants_by_ids(ids: list[int]) -> list[Tenant]:

@@ -9,6 +9,7 @@ from tortoise.expressions import Subquery
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.paging import by_id
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, get_in_scope
@@ -83,9 +84,7 @@ async def list_companies(*, access: Access, after_id: int | None, limit: int) ->
     f = company_filter(access)
     if f is not None:
         qs = qs.filter(**f)
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    return await qs.order_by("id").limit(limit)
+    return await by_id(qs, after_id=after_id, limit=limit)
 
 
 async def create_contract(
@@ -168,9 +167,7 @@ async def list_contracts(
         qs = qs.filter(compound_id=compound_id)
     if company_id is not None:
         qs = qs.filter(company_id=company_id)
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    return await qs.order_by("id").limit(limit)
+    return await by_id(qs, after_id=after_id, limit=limit)
 
 
 async def set_owners_committee(

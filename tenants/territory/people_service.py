@@ -10,6 +10,7 @@ from tortoise.expressions import Q, Subquery
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.paging import by_id
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope
@@ -238,6 +239,4 @@ async def list_persons(
             qs = qs.filter(user_id=access.user_id or "")
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    return await qs.order_by("id").limit(limit)
+    return await by_id(qs, after_id=after_id, limit=limit)

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, Problem
+from tenants.paging import by_id
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
@@ -202,9 +203,7 @@ async def list_areas(
         qs = qs.filter(**{f"{key}_id": value})
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    return await qs.order_by("id").limit(limit)
+    return await by_id(qs, after_id=after_id, limit=limit)
 
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:
