@@ -15,10 +15,11 @@ MODEL_MODULES = [
     "tenants.territory.models",
     "tenants.territory.parties",
     "tenants.territory.people",
+    "tenants.tickets.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
-APPEND_ONLY_TABLES = ("audit_entry", "config_version")
+APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation", "reminder_sent")
 APP_LABEL = "civicgrid"
 
 

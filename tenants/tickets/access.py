@@ -1,0 +1,67 @@
+"""Who sees a ticket and who may act on it, from the caller's data scope."""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q
+
+from tenants.errors import Forbidden
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access
+from tenants.tickets.models import Ticket, UnitKind
+
+REVIEWERS = frozenset({Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER})
+STAFF_REPORTERS = frozenset(
+    {Role.GRID_WORKER, Role.STEWARD, Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.TENANT_ADMIN, Role.BUILDING_HEAD}
+)
+
+
+def visible(access: Access) -> Q | None:
+    """Tickets in scope: a resident's own; territory staff's area; a unit's assigned tickets; None = all."""
+    if access.reads_whole_tenant:
+        return None
+    q = Q(reporter_user_id=access.user_id or "\x00")
+    for level in ("street", "community", "grid", "compound", "building", "household"):
+        ids = access.nodes.get(level)
+        if ids and level != "household":
+            q |= Q(**{f"{level}_id__in": sorted(ids)})  # type: ignore[arg-type]
+    if access.companies:
+        q |= Q(assignee_kind=UnitKind.PROPERTY_COMPANY, assignee_id__in=sorted(access.companies))
+    if access.units:
+        q |= Q(
+            assignee_kind__in=[UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT], assignee_id__in=sorted(access.units)
+        )
+    return q
+
+
+def _staff_of(access: Access, level: str, node_id: int | None) -> bool:
+    return node_id is not None and node_id in access.staff_nodes.get(level, frozenset())
+
+
+def may_review(access: Access, ticket: Ticket) -> bool:
+    """The community or street the ticket is in reviews, dispatches and supervises it."""
+    return (
+        access.whole_tenant
+        or _staff_of(access, "community", ticket.community_id)
+        or _staff_of(access, "street", ticket.street_id)
+    )
+
+
+def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
+    """The assigned unit's own staff (or a tenant admin) accept, transfer and resolve."""
+    if access.whole_tenant:
+        return True
+    kind, unit = ticket.assignee_kind, ticket.assignee_id
+    if kind == UnitKind.COMMUNITY:
+        return _staff_of(access, "community", unit)
+    if kind == UnitKind.STREET:
+        return _staff_of(access, "street", unit)
+    if kind == UnitKind.PROPERTY_COMPANY:
+        return unit in access.companies
+    if kind in (UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT):
+        return unit in access.units
+    return False
+
+
+def require(allowed: bool, action: str) -> None:
+    if not allowed:
+        raise Forbidden(f"无权对该工单执行此操作（{action}）", f"you may not {action} this ticket")

@@ -1,0 +1,570 @@
+"""Intake and workflow of grievance tickets: report, dispatch or reject, accept, transfer, resolve, rate."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tenants.config.service import effective_config
+from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.scope import current_tenant_id, savepoint
+from tenants.tenancy.models import Tenant
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access, get_in_scope
+from tenants.territory.parties import PropertyContract, Unit
+from tenants.tickets import notify
+from tenants.tickets.access import REVIEWERS, STAFF_REPORTERS, acts_for_assignee, may_review, require, visible
+from tenants.tickets.errors import IllegalTransition
+from tenants.tickets.models import (
+    OPEN_STATES,
+    UNIT_STATES,
+    Channel,
+    Escalation,
+    Ticket,
+    TicketEvent,
+    TicketState,
+    UnitKind,
+)
+from tenants.tickets.rules import period_of, snapshot
+
+MAX_PHOTOS = 9
+MAX_DESCRIPTION = 2000
+S = TicketState
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+async def _zone() -> ZoneInfo:
+    return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
+
+
+def _check_intake(
+    description: str,
+    photos: list[str],
+    contact: str,
+    address: str,
+    latitude: Decimal | None,
+    longitude: Decimal | None,
+    has_node: bool,
+) -> list[Problem]:
+    problems = []
+    if not description.strip():
+        problems.append(Problem("description", "required", "请描述问题", "description must not be empty"))
+    elif len(description) > MAX_DESCRIPTION:
+        problems.append(
+            Problem(
+                "description",
+                "too_long",
+                f"描述不能超过 {MAX_DESCRIPTION} 字",
+                f"description must be at most {MAX_DESCRIPTION} characters",
+            )
+        )
+    if len(photos) > MAX_PHOTOS:
+        problems.append(Problem("photos", "too_many", f"照片最多 {MAX_PHOTOS} 张", f"at most {MAX_PHOTOS} photos"))
+    for i, url in enumerate(photos[:MAX_PHOTOS]):
+        if not url.startswith(("https://", "http://")) or len(url) > 500:
+            problems.append(Problem(f"photos.{i}", "format", "照片须为 http(s) 链接", "a photo must be an http(s) URL"))
+    if len(contact) > 64:
+        problems.append(
+            Problem("contact", "too_long", "联系方式不能超过 64 字", "contact must be at most 64 characters")
+        )
+    if len(address) > 300:
+        problems.append(Problem("address", "too_long", "地址不能超过 300 字", "address must be at most 300 characters"))
+    if (latitude is None) != (longitude is None):
+        problems.append(Problem("latitude", "pair", "经纬度须同时填写", "latitude and longitude go together"))
+    if latitude is not None and not Decimal(-90) <= latitude <= Decimal(90):
+        problems.append(Problem("latitude", "out_of_range", "纬度须在 -90 到 90 之间", "latitude must be -90..90"))
+    if longitude is not None and not Decimal(-180) <= longitude <= Decimal(180):
+        problems.append(
+            Problem("longitude", "out_of_range", "经度须在 -180 到 180 之间", "longitude must be -180..180")
+        )
+    if not has_node and not address.strip():
+        problems.append(
+            Problem(
+                "compoundId",
+                "required",
+                "请选择小区、楼栋、住户或填写地址",
+                "give a compound, building or household, or an address",
+            )
+        )
+    return problems
+
+
+async def _location(
+    access: Access, compound_id: int | None, building_id: int | None, household_id: int | None, problems: list[Problem]
+) -> dict[str, int | None]:
+    """The most specific node given, if it is inside the reporter's scope, with all its ancestors."""
+    for level, node_id in (("household", household_id), ("building", building_id), ("compound", compound_id)):
+        if node_id is None:
+            continue
+        try:
+            node = await get_in_scope(level, node_id, access)
+        except NotFound:
+            problems.append(
+                Problem(f"{level}Id", "out_of_scope", "该位置不在您的范围内", f"this {level} is not within your scope")
+            )
+            return {}
+        ids = {
+            f"{a}_id": getattr(node, f"{a}_id")
+            for a in ("street", "community", "grid", "compound", "building")
+            if hasattr(node, f"{a}_id")
+        }
+        ids[f"{level}_id"] = node.id
+        return ids
+    return {}
+
+
+async def report(
+    *,
+    access: Access,
+    actor: str,
+    item_code: str,
+    description: str,
+    channel: Channel = Channel.APP,
+    photos: list[str] | None = None,
+    contact: str = "",
+    compound_id: int | None = None,
+    building_id: int | None = None,
+    household_id: int | None = None,
+    address: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    on_behalf_of: str | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """A resident reports (or staff enter a report for a resident). Bad input saves nothing."""
+    at = _now(now)
+    photos = photos or []
+    if on_behalf_of is not None:
+        require(bool(access.roles & STAFF_REPORTERS), "report for another person")
+    elif Role.RESIDENT not in access.roles:
+        require(bool(access.roles & STAFF_REPORTERS), "report")
+    problems = _check_intake(
+        description,
+        photos,
+        contact,
+        address,
+        latitude,
+        longitude,
+        any(x is not None for x in (compound_id, building_id, household_id)),
+    )
+    async with savepoint():
+        effective = await effective_config()
+        rules, item_problems = snapshot(effective.document, item_code)
+        problems = item_problems + problems
+        where = await _location(access, compound_id, building_id, household_id, problems)
+        if problems:
+            raise InvalidInput.of(problems)
+        me = (await Tenant.get(id=current_tenant_id())).slug
+        ticket = await Ticket.create(
+            category_code=rules["category"]["code"],
+            item_code=item_code,
+            description=description.strip(),
+            photos=photos,
+            contact=contact,
+            channel=channel,
+            address=address.strip(),
+            latitude=latitude,
+            longitude=longitude,
+            reporter_user_id=on_behalf_of or actor,
+            entered_by=actor,
+            rules=rules,
+            config_version=effective.versions.get(me),
+            opened_at=at,
+            due_at=at + timedelta(hours=rules["review_hours"]),
+            **where,  # type: ignore[arg-type]
+        )
+        await _event(
+            ticket,
+            at,
+            actor,
+            "report",
+            None,
+            S.REPORTED,
+            note=description.strip()[:200],
+            attachments=photos,
+            details={"channel": channel.value, "onBehalfOf": on_behalf_of},
+        )
+        steps = rules["steps"]
+        if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit
+            kind, unit = await _route(ticket, at)
+            await _assign(ticket, kind, unit, at, "system", "dispatch", "自动派单")
+        await notify.ticket_changed(ticket, "report", at)
+        return ticket
+
+
+async def _route(ticket: Ticket, at: datetime) -> tuple[UnitKind, int | None]:
+    """The responsibility matrix: the item's unit type, resolved to the unit for this ticket's place."""
+    unit = UnitKind(ticket.rules["item"]["unit"])
+    if unit == UnitKind.PROPERTY_COMPANY and ticket.compound_id is not None:
+        contract = await PropertyContract.filter(
+            compound_id=ticket.compound_id, starts_on__lte=at.date(), ends_on__gte=at.date()
+        ).first()
+        if contract is not None:
+            return unit, contract.company_id
+        unit = UnitKind.COMMUNITY  # no company serves it: the community acts
+    if unit == UnitKind.COMMUNITY and ticket.community_id is not None:
+        return unit, ticket.community_id
+    if unit in (UnitKind.STREET, UnitKind.COMMUNITY) and ticket.street_id is not None:
+        return UnitKind.STREET, ticket.street_id
+    if unit in (UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT):
+        found = await Unit.filter(kind=unit.value, is_active=True).order_by("id").first()
+        if found is not None:
+            return unit, found.id
+    return unit, None
+
+
+async def _check_unit(kind: UnitKind, unit_id: int | None, field: str) -> None:
+    from tenants.territory.models import Community, Street
+    from tenants.territory.parties import PropertyCompany
+
+    model: Any = {
+        UnitKind.COMMUNITY: Community,
+        UnitKind.STREET: Street,
+        UnitKind.PROPERTY_COMPANY: PropertyCompany,
+    }.get(kind, Unit)
+    qs = model.filter(id=unit_id or 0)
+    if model is Unit:
+        qs = qs.filter(kind=kind.value)
+    if not await qs.exists():
+        raise InvalidInput.of([Problem(field, "unknown_unit", "指定的承办单位不存在", "the unit does not exist")])
+
+
+async def _event(
+    ticket: Ticket,
+    at: datetime,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    *,
+    note: str = "",
+    attachments: list[str] | None = None,
+    details: dict | None = None,
+) -> None:
+    await TicketEvent.create(
+        ticket_id=ticket.id,
+        at=at,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        attachments=attachments or [],
+        details=details or {},
+    )
+
+
+async def _assign(
+    ticket: Ticket, kind: UnitKind, unit_id: int | None, at: datetime, actor: str, action: str, note: str
+) -> None:
+    """Hand the ticket to a unit: its resolution clock starts; without an accept step it is accepted at once."""
+    before = ticket.state
+    ticket.assignee_kind, ticket.assignee_id = kind, unit_id
+    ticket.dispatched_at = ticket.dispatched_at or at
+    ticket.step_seq += 1
+    ticket.due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
+    waiting = S.TRANSFERRED if action == "transfer" else S.DISPATCHED
+    ticket.state = waiting if ticket.rules["steps"]["accept"] else S.ACCEPTED
+    await ticket.save()
+    await _event(
+        ticket, at, actor, action, before, ticket.state, note=note, details={"unit": kind.value, "unitId": unit_id}
+    )
+
+
+async def _for_update(ticket_id: int, access: Access) -> Ticket:
+    qs = Ticket.filter(id=ticket_id)
+    q = visible(access)
+    if q is not None:
+        qs = qs.filter(q)
+    ticket = await qs.select_for_update().first()
+    if ticket is None:
+        raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="ticketId")
+    return ticket
+
+
+def _expect(ticket: Ticket, action: str, *states: TicketState) -> None:
+    if ticket.state not in states:
+        raise IllegalTransition(action, ticket.state.value)
+
+
+async def dispatch(
+    *,
+    access: Access,
+    actor: str,
+    ticket_id: int,
+    unit_kind: UnitKind | None = None,
+    unit_id: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Review and dispatch 审核派单: to the matrix's unit, or to the one the reviewer names."""
+    at = _now(now)
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(may_review(access, ticket), "dispatch")
+        _expect(ticket, "dispatch", S.REPORTED)
+        if unit_kind is not None:
+            await _check_unit(unit_kind, unit_id, "unitId")
+            kind, unit = unit_kind, unit_id
+        else:
+            kind, unit = await _route(ticket, at)
+        await _assign(ticket, kind, unit, at, actor, "dispatch", note)
+        await notify.ticket_changed(ticket, "dispatch", at)
+        return ticket
+
+
+async def reject(*, access: Access, actor: str, ticket_id: int, reason: str, now: datetime | None = None) -> Ticket:
+    at = _now(now)
+    if not reason.strip():
+        raise InvalidInput.of([Problem("reason", "required", "驳回须说明理由", "a rejection needs a reason")])
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(may_review(access, ticket), "reject")
+        _expect(ticket, "reject", S.REPORTED)
+        ticket.state, ticket.due_at, ticket.closed_at = S.REJECTED, None, at
+        await ticket.save()
+        await _event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason.strip())
+        await notify.ticket_changed(ticket, "reject", at)
+        return ticket
+
+
+async def accept(*, access: Access, actor: str, ticket_id: int, note: str = "", now: datetime | None = None) -> Ticket:
+    at = _now(now)
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(acts_for_assignee(access, ticket), "accept")
+        _expect(ticket, "accept", S.DISPATCHED, S.TRANSFERRED)
+        before = ticket.state
+        ticket.state = S.ACCEPTED
+        await ticket.save()
+        await _event(ticket, at, actor, "accept", before, S.ACCEPTED, note=note)
+        await notify.ticket_changed(ticket, "accept", at)
+        return ticket
+
+
+async def transfer(
+    *,
+    access: Access,
+    actor: str,
+    ticket_id: int,
+    unit_kind: UnitKind,
+    unit_id: int | None,
+    reason: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """Send the ticket to another unit, with a reason; its clock starts again there."""
+    at = _now(now)
+    if not reason.strip():
+        raise InvalidInput.of([Problem("reason", "required", "转办须说明理由", "a transfer needs a reason")])
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(acts_for_assignee(access, ticket) or may_review(access, ticket), "transfer")
+        _expect(ticket, "transfer", *UNIT_STATES)
+        await _check_unit(unit_kind, unit_id, "unitId")
+        if (unit_kind, unit_id) == (ticket.assignee_kind, ticket.assignee_id):
+            raise InvalidInput.of(
+                [Problem("unitId", "same_unit", "不能转给当前承办单位", "the ticket is already with this unit")]
+            )
+        await _assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason.strip())
+        await notify.ticket_changed(ticket, "transfer", at)
+        return ticket
+
+
+async def resolve(
+    *,
+    access: Access,
+    actor: str,
+    ticket_id: int,
+    note: str,
+    photos: list[str] | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    at = _now(now)
+    if not note.strip():
+        raise InvalidInput.of([Problem("note", "required", "请说明办理结果", "say how it was resolved")])
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(acts_for_assignee(access, ticket), "resolve")
+        _expect(ticket, "resolve", S.ACCEPTED, S.REOPENED)
+        before = ticket.state
+        ticket.resolved_on_time = ticket.due_at is None or at <= ticket.due_at
+        ticket.resolved_at, ticket.due_at = at, None
+        ticket.state = S.RESOLVED if ticket.rules["steps"]["rate"] else S.CLOSED
+        if ticket.state == S.CLOSED:
+            ticket.closed_at = at
+        await ticket.save()
+        await _event(
+            ticket,
+            at,
+            actor,
+            "resolve",
+            before,
+            ticket.state,
+            note=note.strip(),
+            attachments=photos,
+            details={"onTime": ticket.resolved_on_time},
+        )
+        await notify.ticket_changed(ticket, "resolve", at)
+        return ticket
+
+
+async def rate(
+    *, access: Access, actor: str, ticket_id: int, rating: int, comment: str = "", now: datetime | None = None
+) -> Ticket:
+    """The resident rates the result: satisfied closes it, unsatisfied reopens it (counted)."""
+    at = _now(now)
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(ticket.reporter_user_id == actor, "rate")
+        _expect(ticket, "rate", S.RESOLVED)
+        scale = ticket.rules["scale"]
+        if not scale["lowest"] <= rating <= scale["highest"]:
+            raise InvalidInput.of(
+                [
+                    Problem(
+                        "rating",
+                        "out_of_range",
+                        f"评分须在 {scale['lowest']} 到 {scale['highest']} 之间",
+                        f"rating must be {scale['lowest']}..{scale['highest']}",
+                    )
+                ]
+            )
+        ticket.rating, ticket.satisfied = rating, rating >= scale["satisfied_from"]
+        if ticket.satisfied:
+            ticket.state, ticket.closed_at = S.CLOSED, at
+            await ticket.save()
+            await _event(ticket, at, actor, "rate", S.RESOLVED, S.RATED, note=comment, details={"rating": rating})
+            await _event(ticket, at, "system", "close", S.RATED, S.CLOSED)
+        else:
+            ticket.state, ticket.reopened = S.REOPENED, ticket.reopened + 1
+            ticket.step_seq += 1
+            ticket.due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
+            ticket.resolved_at = ticket.resolved_on_time = None
+            await ticket.save()
+            await _event(
+                ticket,
+                at,
+                actor,
+                "rate",
+                S.RESOLVED,
+                S.REOPENED,
+                note=comment,
+                details={"rating": rating, "reopened": ticket.reopened},
+            )
+        await notify.ticket_changed(ticket, "rate", at)
+        return ticket
+
+
+async def escalate_locked(
+    ticket: Ticket, *, actor: str, automatic: bool, reason: str, at: datetime, zone: ZoneInfo
+) -> Escalation:
+    """Climb one rung (or stay on the last): the assigned unit collects the escalation; the clock restarts."""
+    ladder = ticket.rules["ladder"]
+    from_level = ticket.escalation_level
+    to_level = min(from_level + 1, len(ladder) - 1)
+    ticket.escalation_level, ticket.escalations = to_level, ticket.escalations + 1
+    ticket.step_seq += 1
+    ticket.due_at = at + timedelta(hours=ladder[to_level]["hours"])
+    await ticket.save()
+    esc = await Escalation.create(
+        ticket_id=ticket.id,
+        from_level=from_level,
+        to_level=to_level,
+        unit_kind=ticket.assignee_kind,
+        unit_id=ticket.assignee_id,
+        automatic=automatic,
+        reason=reason,
+        period=period_of(at, zone),
+        at=at,
+    )
+    await _event(
+        ticket,
+        at,
+        actor,
+        "escalate",
+        ticket.state,
+        ticket.state,
+        note=reason,
+        details={"from": ladder[from_level]["level"], "to": ladder[to_level]["level"], "automatic": automatic},
+    )
+    await notify.escalated(ticket, esc, at)
+    return esc
+
+
+async def escalate(*, access: Access, actor: str, ticket_id: int, reason: str, now: datetime | None = None) -> Ticket:
+    """提级督办 by hand, by the community, street or tenant administration."""
+    at = _now(now)
+    if not reason.strip():
+        raise InvalidInput.of([Problem("reason", "required", "提级督办须说明理由", "an escalation needs a reason")])
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        require(may_review(access, ticket), "escalate")
+        _expect(ticket, "escalate", *OPEN_STATES)
+        await escalate_locked(ticket, actor=actor, automatic=False, reason=reason.strip(), at=at, zone=await _zone())
+        return ticket
+
+
+async def get_visible(access: Access, ticket_id: int) -> Ticket:
+    qs = Ticket.filter(id=ticket_id)
+    q = visible(access)
+    ticket = await (qs.filter(q) if q is not None else qs).first()
+    if ticket is None:
+        raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="id")
+    return ticket
+
+
+async def list_tickets(
+    *,
+    access: Access,
+    after: tuple[datetime, int] | None,
+    limit: int,
+    state: TicketState | None = None,
+    item_code: str | None = None,
+    unit: tuple[UnitKind, int] | None = None,
+    compound_id: int | None = None,
+    overdue: bool | None = None,
+    opened_from: date | None = None,
+    opened_before: date | None = None,
+    mine: bool = False,
+    now: datetime | None = None,
+) -> list[Ticket]:
+    """Newest first, keyset on (opened_at, id), filtered; every filter is an indexed column."""
+    from tenants.paging import newest_first
+
+    at = _now(now)
+    qs = Ticket.all()
+    q = visible(access)
+    if q is not None:
+        qs = qs.filter(q)
+    if mine:
+        qs = qs.filter(reporter_user_id=access.user_id or "")
+    if state is not None:
+        qs = qs.filter(state=state)
+    if item_code:
+        qs = qs.filter(item_code=item_code)
+    if unit is not None:
+        qs = qs.filter(assignee_kind=unit[0], assignee_id=unit[1])
+    if compound_id is not None:
+        qs = qs.filter(compound_id=compound_id)
+    if overdue is True:
+        qs = qs.filter(state__in=list(OPEN_STATES), due_at__lt=at)
+    elif overdue is False:
+        qs = qs.exclude(state__in=list(OPEN_STATES), due_at__lt=at)
+    zone = await _zone()
+    if opened_from is not None:
+        qs = qs.filter(opened_at__gte=datetime.combine(opened_from, datetime.min.time(), zone))
+    if opened_before is not None:
+        qs = qs.filter(opened_at__lt=datetime.combine(opened_before, datetime.min.time(), zone))
+    return await newest_first(qs, time_field="opened_at", after=after, limit=limit)
+
+
+async def events_of(ticket_ids: list[int]) -> list[TicketEvent]:
+    return await TicketEvent.filter(ticket_id__in=ticket_ids).order_by("at", "id")
+
+
+__all__ = ["REVIEWERS", "accept", "dispatch", "escalate", "rate", "reject", "report", "resolve", "transfer"]
