@@ -22,6 +22,8 @@ from tenants.territory.models import Area
 from tenants.territory.people import Post
 from tenants.territory.people_service import posts_of
 from tenants.territory.service import areas_by_ids
+from tenants.tickets.models import TicketEvent
+from tenants.tickets.service import events_of
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Loaders:
     _access: Access | None = field(default=None, init=False)
     _areas: dict[str, DataLoader[int, Area | None]] = field(default_factory=dict, init=False)
     _posts: DataLoader[int, list[Post]] | None = field(default=None, init=False)
+    _ticket_events: DataLoader[int, list[TicketEvent]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.tenant = DataLoader(load_fn=self._load_tenants)
@@ -42,6 +45,18 @@ class Loaders:
         if self._access is None:
             self._access = await resolve_access(self.principal.roles, self.principal.scope, self.principal.user_id)
         return self._access
+
+    @property
+    def ticket_events(self) -> DataLoader[int, list[TicketEvent]]:
+        """A ticket's timeline, batched per request."""
+        if self._ticket_events is None:
+
+            async def load(ticket_ids: list[int]) -> list[list[TicketEvent]]:
+                rows = await events_of(ticket_ids)
+                return [[e for e in rows if e.ticket_id == tid] for tid in ticket_ids]
+
+            self._ticket_events = DataLoader(load_fn=load)
+        return self._ticket_events
 
     @property
     def posts(self) -> DataLoader[int, list[Post]]:

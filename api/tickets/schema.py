@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from api.context import Info
+from api.ids import opt_id, to_id
+from api.pagination import Connection, paginate
+from api.tickets.types import TicketChannel, TicketState, TicketType, TicketUnitKind
+from tenants.tickets import service as tickets
+from tenants.tickets.models import Channel, UnitKind
+from tenants.tickets.models import TicketState as _State
+
+
+@strawberry.input
+class ReportTicketInput:
+    item_code: str = strawberry.field(description="An item of the tenant's taxonomy (see effectiveConfig).")
+    description: str
+    compound_id: strawberry.ID | None = None
+    building_id: strawberry.ID | None = None
+    household_id: strawberry.ID | None = None
+    address: str = ""
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    photos: list[str] = strawberry.field(default_factory=list)
+    contact: str = ""
+    channel: TicketChannel = TicketChannel.APP  # type: ignore[valid-type, attr-defined]
+    on_behalf_of: str | None = strawberry.field(
+        default=None, description="Staff reporting for a resident: their user id."
+    )
+
+
+@strawberry.input
+class TicketUnitInput:
+    kind: TicketUnitKind  # type: ignore[valid-type]
+    id: strawberry.ID | None = None
+
+
+@strawberry.input
+class TicketFilter:
+    state: TicketState | None = None  # type: ignore[valid-type]
+    item_code: str | None = None
+    unit: TicketUnitInput | None = None
+    compound_id: strawberry.ID | None = None
+    overdue: bool | None = None
+    opened_from: date | None = None
+    opened_before: date | None = None
+    mine: bool = strawberry.field(default=False, description="Only tickets I reported.")
+
+
+def _unit(u: TicketUnitInput | None) -> tuple[UnitKind, int | None] | None:
+    return None if u is None else (UnitKind(u.kind.value), opt_id(u.id, "unit.id"))
+
+
+@strawberry.type
+class TicketQuery:
+    @strawberry.field(description="Tickets in your scope (a resident: their own), newest first.")
+    async def tickets(
+        self, info: Info, filter: TicketFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[TicketType]:
+        access = await info.context.access()
+        f = filter or TicketFilter()
+        unit = _unit(f.unit)
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda t: (t.opened_at, t.id),
+            arity=2,
+            fetch=lambda k, n: tickets.list_tickets(
+                access=access,
+                after=k,
+                limit=n,
+                state=_State(f.state.value) if f.state else None,
+                item_code=f.item_code,
+                unit=(unit[0], unit[1] or 0) if unit else None,
+                compound_id=opt_id(f.compound_id, "filter.compoundId"),
+                overdue=f.overdue,
+                opened_from=f.opened_from,
+                opened_before=f.opened_before,
+                mine=f.mine,
+            ),
+            to_node=TicketType.of,
+        )
+
+    @strawberry.field(description="One ticket with its timeline, if it is in your scope.")
+    async def ticket(self, info: Info, id: strawberry.ID) -> TicketType:
+        return TicketType.of(await tickets.get_visible(await info.context.access(), to_id(id, "id")))
+
+
+@strawberry.type
+class TicketMutation:
+    @strawberry.mutation(description="Report a problem (or enter one for a resident).")
+    async def report_ticket(self, info: Info, input: ReportTicketInput) -> TicketType:
+        ticket = await tickets.report(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            item_code=input.item_code,
+            description=input.description,
+            channel=Channel(input.channel.value),
+            photos=input.photos,
+            contact=input.contact,
+            compound_id=opt_id(input.compound_id, "compoundId"),
+            building_id=opt_id(input.building_id, "buildingId"),
+            household_id=opt_id(input.household_id, "householdId"),
+            address=input.address,
+            latitude=input.latitude,
+            longitude=input.longitude,
+            on_behalf_of=input.on_behalf_of,
+        )
+        return TicketType.of(ticket)
+
+    @strawberry.mutation(
+        description="Review and dispatch 审核派单: to the responsibility matrix's unit unless you name one."
+    )
+    async def dispatch_ticket(
+        self, info: Info, id: strawberry.ID, unit: TicketUnitInput | None = None, note: str = ""
+    ) -> TicketType:
+        u = _unit(unit)
+        ticket = await tickets.dispatch(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            ticket_id=to_id(id, "id"),
+            unit_kind=u[0] if u else None,
+            unit_id=u[1] if u else None,
+            note=note,
+        )
+        return TicketType.of(ticket)
+
+    @strawberry.mutation(description="Reject an invalid report, with a reason.")
+    async def reject_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
+        return TicketType.of(
+            await tickets.reject(
+                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
+            )
+        )
+
+    @strawberry.mutation(description="The assigned unit accepts the ticket.")
+    async def accept_ticket(self, info: Info, id: strawberry.ID, note: str = "") -> TicketType:
+        return TicketType.of(
+            await tickets.accept(
+                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), note=note
+            )
+        )
+
+    @strawberry.mutation(description="Hand the ticket to another unit, with a reason.")
+    async def transfer_ticket(self, info: Info, id: strawberry.ID, unit: TicketUnitInput, reason: str) -> TicketType:
+        u = _unit(unit)
+        assert u is not None
+        return TicketType.of(
+            await tickets.transfer(
+                access=await info.context.access(),
+                actor=info.context.actor,
+                ticket_id=to_id(id, "id"),
+                unit_kind=u[0],
+                unit_id=u[1],
+                reason=reason,
+            )
+        )
+
+    @strawberry.mutation(description="The assigned unit reports the problem solved.")
+    async def resolve_ticket(
+        self, info: Info, id: strawberry.ID, note: str, photos: list[str] | None = None
+    ) -> TicketType:
+        return TicketType.of(
+            await tickets.resolve(
+                access=await info.context.access(),
+                actor=info.context.actor,
+                ticket_id=to_id(id, "id"),
+                note=note,
+                photos=photos,
+            )
+        )
+
+    @strawberry.mutation(description="The resident rates the result; unsatisfied reopens it.")
+    async def rate_ticket(self, info: Info, id: strawberry.ID, rating: int, comment: str = "") -> TicketType:
+        return TicketType.of(
+            await tickets.rate(
+                access=await info.context.access(),
+                actor=info.context.actor,
+                ticket_id=to_id(id, "id"),
+                rating=rating,
+                comment=comment,
+            )
+        )
+
+    @strawberry.mutation(description="提级督办 by hand: the ticket climbs one rung of the escalation ladder.")
+    async def escalate_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
+        return TicketType.of(
+            await tickets.escalate(
+                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
+            )
+        )

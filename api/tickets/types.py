@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.territory.types import CompoundType, _load
+from tenants.tickets.models import OPEN_STATES, Ticket, TicketEvent
+from tenants.tickets.models import Channel as _Channel
+from tenants.tickets.models import TicketState as _State
+from tenants.tickets.models import UnitKind as _UnitKind
+
+TicketState = strawberry.enum(Enum("TicketState", {s.name: s.value for s in _State}), name="TicketState")
+TicketChannel = strawberry.enum(Enum("TicketChannel", {c.name: c.value for c in _Channel}), name="TicketChannel")
+TicketUnitKind = strawberry.enum(Enum("TicketUnitKind", {k.name: k.value for k in _UnitKind}), name="TicketUnitKind")
+
+
+@strawberry.type(name="TicketEvent", description="One line of a ticket's timeline.")
+class TicketEventType:
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str
+    attachments: list[str]
+    details: JSON
+
+    @classmethod
+    def of(cls, e: TicketEvent) -> TicketEventType:
+        return cls(
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            note=e.note,
+            attachments=list(e.attachments),
+            details=e.details,
+        )
+
+
+@strawberry.type
+class TicketUnit:
+    kind: TicketUnitKind  # type: ignore[valid-type]
+    id: strawberry.ID | None
+
+
+@strawberry.type(name="Ticket", description="A resident's grievance 百姓说事 and how it is being handled 干部解题.")
+class TicketType:
+    id: strawberry.ID
+    state: TicketState  # type: ignore[valid-type]
+    category_code: str
+    item_code: str
+    item_title: str
+    description: str
+    photos: list[str]
+    contact: str
+    channel: TicketChannel  # type: ignore[valid-type]
+    address: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    reporter_user_id: str
+    entered_by: str
+    assignee: TicketUnit | None
+    due_at: datetime | None = strawberry.field(description="Deadline of the current step (UTC).")
+    escalation_level: str
+    escalations: int
+    reopened: int
+    rating: int | None
+    satisfied: bool | None
+    resolved_on_time: bool | None
+    config_version: int | None
+    opened_at: datetime
+    dispatched_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    compound_pk: strawberry.Private[int | None]
+    is_open: strawberry.Private[bool]
+
+    @strawberry.field(description="Seconds left on the current step's clock; negative when overdue.")
+    def seconds_left(self) -> int | None:
+        if self.due_at is None or not self.is_open:
+            return None
+        return int((self.due_at - datetime.now(UTC)).total_seconds())
+
+    @strawberry.field(description="The current step is past its deadline.")
+    def overdue(self) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < datetime.now(UTC)
+
+    @strawberry.field
+    async def compound(self, info: Info) -> CompoundType | None:
+        return await _load(info, "compound", self.compound_pk)
+
+    @strawberry.field(description="Every event, oldest first.")
+    async def timeline(self, info: Info) -> list[TicketEventType]:
+        return [TicketEventType.of(e) for e in await info.context.loaders.ticket_events.load(int(self.id))]
+
+    @classmethod
+    def of(cls, t: Ticket) -> TicketType:
+        ladder = t.rules.get("ladder") or [{"level": "community"}]
+        return cls(
+            id=strawberry.ID(str(t.id)),
+            state=TicketState(t.state.value),
+            category_code=t.category_code,
+            item_code=t.item_code,
+            item_title=t.rules.get("item", {}).get("title", t.item_code),
+            description=t.description,
+            photos=list(t.photos),
+            contact=t.contact,
+            channel=TicketChannel(t.channel.value),
+            address=t.address,
+            latitude=t.latitude,
+            longitude=t.longitude,
+            reporter_user_id=t.reporter_user_id,
+            entered_by=t.entered_by,
+            assignee=TicketUnit(
+                kind=TicketUnitKind(t.assignee_kind.value),
+                id=strawberry.ID(str(t.assignee_id)) if t.assignee_id else None,
+            )
+            if t.assignee_kind
+            else None,
+            due_at=t.due_at,
+            escalation_level=ladder[min(t.escalation_level, len(ladder) - 1)]["level"],
+            escalations=t.escalations,
+            reopened=t.reopened,
+            rating=t.rating,
+            satisfied=t.satisfied,
+            resolved_on_time=t.resolved_on_time,
+            config_version=t.config_version,
+            opened_at=t.opened_at,
+            dispatched_at=t.dispatched_at,
+            resolved_at=t.resolved_at,
+            closed_at=t.closed_at,
+            compound_pk=t.compound_id,
+            is_open=t.state in OPEN_STATES,
+        )

@@ -1,0 +1,217 @@
+"""Grievance tickets through GraphQL, as each role: the whole workflow, reject, transfer, reopen, scopes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from api.auth import mint_token
+from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import create_tenant
+from tenants.territory.access import resolve
+from tenants.territory.people import Person, Post, PostKind
+from tenants.tickets import service as tickets
+from tenants.tickets.models import Notification, Ticket
+from tests.conftest import codes
+from tests.test_territory import build
+
+REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
+  assignee { kind id } reporterUserId enteredBy itemTitle } }"""
+T = "query($id: ID!) { ticket(id: $id) { state rating satisfied reopened resolvedOnTime escalations escalationLevel" \
+    " assignee { kind id } timeline { action fromState toState actor note } } }"
+
+
+@pytest.fixture
+async def city(app, settings):
+    tenant = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
+    ids = await build(tenant.id)
+    async with tenant_transaction(tenant.id):
+        for user, hh in (("res-1", "H1"), ("res-2", "H2")):
+            await Person.create(user_id=user, name=user, household_id=ids[hh])
+        staff = await Person.create(user_id="p1-staff", name="物业员工")
+        await Post.create(person_id=staff.id, kind=PostKind.PROPERTY_COMPANY, target_kind="company",
+                          target_id=ids["P1"], starts_on=datetime(2020, 1, 1).date())
+
+    def tok(role, *scope, user=None, tenant=tenant):
+        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope), user_id=user)
+
+    return {
+        "tenant": tenant, "other": other, "ids": ids,
+        "res1": tok(Role.RESIDENT, f"household:{ids['H1']}", user="res-1"),
+        "res2": tok(Role.RESIDENT, f"household:{ids['H2']}", user="res-2"),
+        "c1": tok(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user="cw-1"),
+        "c3": tok(Role.COMMUNITY_WORKER, f"community:{ids['C3']}", user="cw-3"),
+        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}", user="so-1"),
+        "p1": tok(Role.PROPERTY_COMPANY, f"company:{ids['P1']}", user="p1-staff"),
+        "admin": tok(Role.TENANT_ADMIN, user="admin"),
+        "gw": tok(Role.GRID_WORKER, f"grid:{ids['G1']}", user="gw-1"),
+        "b_admin": tok(Role.TENANT_ADMIN, tenant=other, user="b-admin"),
+    }
+
+
+async def _report(gql, c, token=None, **over):
+    data = {"itemCode": "corridor_clutter", "description": "3单元楼道堆放杂物，影响通行",
+            "compoundId": str(c["ids"]["K1"]), "photos": ["https://img.example/1.jpg"], **over}
+    body = await gql(REPORT, token or c["res1"], {"in": data})
+    assert "errors" not in body, body
+    return body["data"]["reportTicket"]
+
+
+async def _do(gql, token, mutation, **variables):
+    args = ", ".join(f"{k}: ${k}" for k in variables)
+    decl = ", ".join(f"${k}: {'ID!' if k == 'id' else 'Int!' if k == 'rating' else 'String!'}" for k in variables)
+    return await gql(f"mutation({decl}) {{ {mutation}({args}) {{ state }} }}", token, variables)
+
+
+async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
+    c = city
+    t = await _report(gql, c)
+    opened = datetime.fromisoformat(t["openedAt"])
+    assert (t["state"], t["reporterUserId"], t["itemTitle"]) == ("REPORTED", "res-1", "楼道堆物")
+    assert datetime.fromisoformat(t["dueAt"]) - opened == timedelta(hours=3)  # 张家口: review and dispatch in 3 h
+    assert (await _do(gql, c["c1"], "dispatchTicket", id=t["id"]))["data"]["dispatchTicket"]["state"] == "DISPATCHED"
+    assert (await _do(gql, c["p1"], "acceptTicket", id=t["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
+    done = await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="已清理")
+    assert done["data"]["resolveTicket"]["state"] == "RESOLVED"
+    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=5))["data"]["rateTicket"]["state"] == "CLOSED"
+    body = (await gql(T, c["res1"], {"id": t["id"]}))["data"]["ticket"]
+    assert body["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}  # the matrix: company of K1
+    assert (body["rating"], body["satisfied"], body["resolvedOnTime"]) == (5, True, True)
+    assert [(e["action"], e["fromState"], e["toState"]) for e in body["timeline"]] == [
+        ("report", None, "reported"), ("dispatch", "reported", "dispatched"), ("accept", "dispatched", "accepted"),
+        ("resolve", "accepted", "resolved"), ("rate", "resolved", "rated"), ("close", "rated", "closed"),
+    ]
+    assert [e["actor"] for e in body["timeline"]][:4] == ["res-1", "cw-1", "p1-staff", "p1-staff"]
+    async with tenant_transaction(c["tenant"].id):
+        inbox = await Notification.filter(ticket_id=int(t["id"])).values_list("recipient", "kind")
+    assert ("p1-staff", "ticket.assigned") in inbox
+    expected = {"ticket.dispatch", "ticket.accept", "ticket.resolve", "ticket.rate"}
+    assert {k for r, k in inbox if r == "res-1"} == expected
+
+
+async def test_an_unsatisfied_rating_reopens_and_is_counted(city, gql):
+    c = city
+    t = await _report(gql, c)
+    await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    await _do(gql, c["p1"], "acceptTicket", id=t["id"])
+    await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="已清理")
+    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=2))["data"]["rateTicket"]["state"] == "REOPENED"
+    await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="彻底清理")
+    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=4))["data"]["rateTicket"]["state"] == "CLOSED"
+    body = (await gql(T, c["res1"], {"id": t["id"]}))["data"]["ticket"]
+    assert (body["reopened"], body["rating"]) == (1, 4)
+    bad = await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=9)
+    assert codes(bad) == ["ILLEGAL_TRANSITION"]
+
+
+async def test_reject_transfer_and_illegal_transitions(city, gql):
+    c = city
+    t = await _report(gql, c)
+    accept = await _do(gql, c["p1"], "acceptTicket", id=t["id"])
+    assert codes(accept) == ["FORBIDDEN"]  # it sees tickets on the compounds it serves, but this is not its yet
+    assert codes(await _do(gql, c["res1"], "rejectTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
+    no_reason = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason=" ")
+    assert no_reason["errors"][0]["extensions"]["field"] == "reason"
+    rejected = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason="重复上报")
+    assert rejected["data"]["rejectTicket"]["state"] == "REJECTED"
+    again = await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    assert codes(again) == ["ILLEGAL_TRANSITION"]
+    assert again["errors"][0]["extensions"]["details"] == {"state": "rejected", "action": "dispatch"}
+    assert "已驳回" in again["errors"][0]["extensions"]["messageZh"]
+
+    t2 = await _report(gql, c)
+    await _do(gql, c["c1"], "dispatchTicket", id=t2["id"])
+    early = await _do(gql, c["p1"], "resolveTicket", id=t2["id"], note="x")
+    assert codes(early) == ["ILLEGAL_TRANSITION"]  # not accepted yet
+    moved = await gql("mutation($id: ID!, $u: ID!) { transferTicket(id: $id, unit: {kind: COMMUNITY, id: $u},"
+                      " reason: \"属于社区管辖\") { state assignee { kind id } } }",
+                      c["p1"], {"id": t2["id"], "u": str(c["ids"]["C1"])})
+    assert moved["data"]["transferTicket"] == {"state": "TRANSFERRED",
+                                               "assignee": {"kind": "COMMUNITY", "id": str(c["ids"]["C1"])}}
+    assert codes(await _do(gql, c["p1"], "acceptTicket", id=t2["id"])) == ["FORBIDDEN"]  # no longer the company's
+    assert (await _do(gql, c["c1"], "acceptTicket", id=t2["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
+    timeline = (await gql(T, c["admin"], {"id": t2["id"]}))["data"]["ticket"]["timeline"]
+    assert [(e["action"], e["note"]) for e in timeline][2] == ("transfer", "属于社区管辖")
+
+
+async def test_residents_see_their_own_tickets_and_another_tenant_nothing(city, gql):
+    c = city
+    t = await _report(gql, c)
+    assert codes(await gql(T, c["res2"], {"id": t["id"]})) == ["NOT_FOUND"]
+    listing = "{ tickets { edges { node { id } } } }"
+    assert (await gql(listing, c["res2"]))["data"]["tickets"]["edges"] == []
+    assert [e["node"]["id"] for e in (await gql(listing, c["res1"]))["data"]["tickets"]["edges"]] == [t["id"]]
+    assert [e["node"]["id"] for e in (await gql(listing, c["s1"]))["data"]["tickets"]["edges"]] == [t["id"]]
+    assert (await gql(listing, c["c3"]))["data"]["tickets"]["edges"] == []
+    assert (await gql(listing, c["b_admin"]))["data"]["tickets"]["edges"] == []
+    assert codes(await gql(T, c["b_admin"], {"id": t["id"]})) == ["NOT_FOUND"]
+
+
+async def test_bad_reports_list_every_problem_and_save_nothing(city, gql):
+    c = city
+    bad = {"itemCode": "unicorn", "description": " ", "compoundId": str(c["ids"]["K3"]),
+           "photos": [f"https://img/{i}.jpg" for i in range(10)], "latitude": "95.0", "longitude": "120.5"}
+    body = await gql(REPORT, c["res1"], {"in": bad})
+    problems = [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
+    assert problems == [("itemCode", "unknown"), ("description", "required"), ("photos", "too_many"),
+                        ("latitude", "out_of_range"), ("compoundId", "out_of_scope")]
+    async with tenant_transaction(c["tenant"].id):
+        assert await Ticket.all().count() == 0
+
+
+async def test_staff_report_for_a_resident(city, gql):
+    c = city
+    t = await _report(gql, c, token=c["gw"], onBehalfOf="res-1", channel="GRID_WORKER")
+    assert (t["reporterUserId"], t["enteredBy"]) == ("res-1", "gw-1")
+    assert "errors" not in await gql(T, c["res1"], {"id": t["id"]})
+    denied = await gql(REPORT, c["res2"], {"in": {"itemCode": "corridor_clutter", "description": "x",
+                                                   "address": "某处", "onBehalfOf": "res-1"}})
+    assert codes(denied) == ["FORBIDDEN"]
+
+
+async def test_switched_off_steps_are_skipped_and_old_tickets_keep_their_rules(city, gql):
+    c = city
+    old = await _report(gql, c)
+    change = await gql('mutation { changeConfig(input: {set: {tickets: {steps: {review: false, dispatch: false,'
+                       ' accept: false}}}, comment: "免审直派"}) { versionNo } }', c["admin"])
+    assert "errors" not in change, change
+    new = await _report(gql, c)
+    assert new["state"] == "ACCEPTED" and new["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}
+    assert (await gql(T, c["admin"], {"id": old["id"]}))["data"]["ticket"]["state"] == "REPORTED"
+    assert (await _do(gql, c["c1"], "dispatchTicket", id=old["id"]))["data"]["dispatchTicket"]["state"] == "DISPATCHED"
+
+
+async def test_manual_escalation_climbs_the_ladder(city, gql):
+    c = city
+    t = await _report(gql, c)
+    await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    assert codes(await _do(gql, c["res1"], "escalateTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
+    body = await gql('mutation($id: ID!) { escalateTicket(id: $id, reason: "群众反映强烈")'
+                     " { escalationLevel escalations dueAt } }", c["s1"], {"id": t["id"]})
+    esc = body["data"]["escalateTicket"]
+    assert (esc["escalationLevel"], esc["escalations"]) == ("street", 1)
+    left = datetime.fromisoformat(esc["dueAt"]) - datetime.now(UTC)
+    assert timedelta(hours=47, minutes=59) < left <= timedelta(hours=48)  # the street rung: 48 h
+
+
+async def test_ticket_lists_filter_and_page(city, gql):
+    c = city
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    async with tenant_transaction(c["tenant"].id):
+        access = await resolve(frozenset({Role.RESIDENT}), [f"household:{c['ids']['H1']}"], "res-1")
+        stale = await tickets.report(access=access, actor="res-1", item_code="elevator_fault", description="电梯停运",
+                                     compound_id=c["ids"]["K1"], now=long_ago)
+    fresh = await _report(gql, c)
+    q = "query($f: TicketFilter, $a: String) { tickets(filter: $f, first: 1, after: $a) { edges { node { id overdue" \
+        " secondsLeft } } pageInfo { hasNextPage endCursor } } }"
+    overdue = (await gql(q, c["admin"], {"f": {"overdue": True}}))["data"]["tickets"]["edges"]
+    assert [(e["node"]["id"], e["node"]["overdue"]) for e in overdue] == [(str(stale.id), True)]
+    assert overdue[0]["node"]["secondsLeft"] < 0
+    page1 = (await gql(q, c["admin"], {}))["data"]["tickets"]
+    page2 = (await gql(q, c["admin"], {"a": page1["pageInfo"]["endCursor"]}))["data"]["tickets"]
+    assert [page1["edges"][0]["node"]["id"], page2["edges"][0]["node"]["id"]] == [fresh["id"], str(stale.id)]
+    by_item = (await gql(q, c["admin"], {"f": {"itemCode": "elevator_fault"}}))["data"]["tickets"]["edges"]
+    assert [e["node"]["id"] for e in by_item] == [str(stale.id)]
