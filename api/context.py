@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +25,14 @@ from tenants.territory.people_service import posts_of
 from tenants.territory.service import areas_by_ids
 from tenants.tickets.models import TicketEvent
 from tenants.tickets.service import events_of
+
+
+def _grouped(rows: list[Any], key: str, keys: list[int]) -> list[list[Any]]:
+    """Rows grouped by ``key``, in the order of ``keys`` (a DataLoader's contract), keeping row order."""
+    groups: dict[int, list[Any]] = {k: [] for k in keys}
+    for row in rows:
+        groups[getattr(row, key)].append(row)
+    return [groups[k] for k in keys]
 
 
 @dataclass
@@ -52,8 +61,7 @@ class Loaders:
         if self._ticket_events is None:
 
             async def load(ticket_ids: list[int]) -> list[list[TicketEvent]]:
-                rows = await events_of(ticket_ids)
-                return [[e for e in rows if e.ticket_id == tid] for tid in ticket_ids]
+                return _grouped(await events_of(ticket_ids), "ticket_id", ticket_ids)
 
             self._ticket_events = DataLoader(load_fn=load)
         return self._ticket_events
@@ -64,8 +72,7 @@ class Loaders:
         if self._posts is None:
 
             async def load(person_ids: list[int]) -> list[list[Post]]:
-                rows = await posts_of(person_ids)
-                return [[p for p in rows if p.person_id == pid] for pid in person_ids]
+                return _grouped(await posts_of(person_ids), "person_id", person_ids)
 
             self._posts = DataLoader(load_fn=load)
         return self._posts

@@ -50,7 +50,39 @@ async def seed_demo() -> list[DemoUser]:
             if report.errors:
                 raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
             users += await _people(tenant)
+            await _tickets(tenant)
     return users
+
+
+async def _tickets(tenant: Tenant) -> None:
+    """A few grievances from the demo resident, once: one waiting for dispatch, one dispatched."""
+    from tenants.territory.access import resolve
+    from tenants.tickets import service as tickets
+    from tenants.tickets.models import Ticket
+
+    async with tenant_transaction(tenant.id):
+        if await Ticket.exists():
+            return
+        resident = await Person.get(user_id=f"{tenant.slug}-resident")
+        household = await Household.get(id=resident.household_id)
+        access = await resolve(frozenset({Role.RESIDENT}), [f"household:{household.id}/resident"], resident.user_id)
+        items = [i.code for c in (await _taxonomy()) for i in c.items][:2]
+        for n, item in enumerate(items):
+            ticket = await tickets.report(
+                access=access,
+                actor=resident.user_id,
+                item_code=item,
+                description="演示工单：楼道灯不亮，晚上出行不便" if n == 0 else "演示工单：请尽快处理",
+                compound_id=household.compound_id,
+            )
+            if n == 1 and ticket.state.value == "reported":
+                await tickets.dispatch(access=ADMIN, actor="demo", ticket_id=ticket.id)
+
+
+async def _taxonomy() -> list:
+    from tenants.config.service import effective_config
+
+    return (await effective_config()).document.tickets.taxonomy
 
 
 async def _people(tenant: Tenant) -> list[DemoUser]:
@@ -69,10 +101,17 @@ async def _people(tenant: Tenant) -> list[DemoUser]:
         for label, user_id, name, household_id, kind, target_kind, target_id in wanted:
             person = await Person.get_or_none(user_id=user_id)
             if person is None:
-                person = await create_person(access=ADMIN, actor="demo", user_id=user_id, name=name,
-                                             household_id=household_id)
+                person = await create_person(
+                    access=ADMIN, actor="demo", user_id=user_id, name=name, household_id=household_id
+                )
                 if kind is not None:
-                    await assign_post(access=ADMIN, actor="demo", person_id=person.id, kind=kind,
-                                      target_kind=target_kind, target_id=target_id)
+                    await assign_post(
+                        access=ADMIN,
+                        actor="demo",
+                        person_id=person.id,
+                        kind=kind,
+                        target_kind=target_kind,
+                        target_id=target_id,
+                    )
             out.append(DemoUser(tenant.slug, label, await claims_for(person)))
         return out
