@@ -16,6 +16,7 @@ from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
+from api.tickets.kpis import TicketKpiQuery
 from api.tickets.schema import TicketMutation, TicketQuery
 from api.transaction import OperationTransaction
 from tenants.settings import Settings, get_settings
@@ -25,7 +26,7 @@ EXTRA_TYPES = list(AREA_TYPES.values())
 
 
 @strawberry.type
-class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery, TicketQuery):
+class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery, TicketQuery, TicketKpiQuery):
     pass
 
 
