@@ -17,6 +17,7 @@ from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
 from api.tickets.kpis import TicketKpiQuery
+from api.tickets.notifications import NotificationMutation, NotificationQuery
 from api.tickets.schema import TicketMutation, TicketQuery
 from api.transaction import OperationTransaction
 from tenants.settings import Settings, get_settings
@@ -26,12 +27,14 @@ EXTRA_TYPES = list(AREA_TYPES.values())
 
 
 @strawberry.type
-class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery, TicketQuery, TicketKpiQuery):
+class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery, TicketQuery, TicketKpiQuery, NotificationQuery):
     pass
 
 
 @strawberry.type
-class Mutation(TenancyMutation, TerritoryMutation, ImportMutation, ConfigMutation, TicketMutation):
+class Mutation(
+    TenancyMutation, TerritoryMutation, ImportMutation, ConfigMutation, TicketMutation, NotificationMutation
+):
     pass
 
 

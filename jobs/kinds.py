@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants.tenancy.service import data_volume
+from tenants.tickets import reminders
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,18 @@ def daily(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).date().isoformat()
 
 
+def minutely(at: datetime, zone: ZoneInfo) -> str:
+    """The tenant-local minute of ``at``: one reminder tick per tenant and minute."""
+    return at.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+async def ticket_reminders() -> dict[str, Any]:
+    """Reminders before ticket deadlines, automatic escalation after them, hand-overs to the efficiency office."""
+    return await reminders.tick(now=datetime.now(UTC))
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume),
+    "ticket_reminders": JobKind("ticket_reminders", minutely, ticket_reminders),
 }

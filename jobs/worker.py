@@ -18,6 +18,7 @@ from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context
 from tenants.settings import get_settings
 from tenants.tenancy.service import active_tenants
+from tenants.tickets import webhooks
 
 log = logging.getLogger("civicgrid.jobs")
 
@@ -66,6 +67,26 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
     return await fan_out(ctx, "data_volume")
 
 
+async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
+    """Send a tenant's due webhook deliveries (no JobRun: HTTP calls must not sit inside its transaction)."""
+    with tenant_context(tenant_id):
+        return await webhooks.deliver_due(now=datetime.now(UTC))
+
+
+async def tick_reminders(ctx: dict[str, Any]) -> int:
+    """Every reminder interval: one reminder run and one webhook delivery run per active tenant."""
+    at = datetime.now(UTC)
+    queued = await fan_out(ctx, "ticket_reminders", at=at)
+    for t in await active_tenants():
+        minute = KINDS["ticket_reminders"].period(at, ZoneInfo(t.timezone))
+        await queue.enqueue("deliver_webhooks", t.id, job_id=job_id("webhooks", t.id, minute))
+    return queued
+
+
+def _every(minutes: int) -> set[int]:
+    return set(range(0, 60, max(1, min(minutes, 60))))
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     await refuse_privileged_role(settings.require_database_url())
@@ -79,9 +100,18 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [run_tenant_job, fan_out]
+    functions = [run_tenant_job, fan_out, deliver_webhooks]
     # 00:30 UTC is 08:30 in Asia/Shanghai: yesterday's work is in, today's has barely begun.
-    cron_jobs = [cron(tick_daily, hour={0}, minute={30}, unique=True, run_at_startup=False)]
+    cron_jobs = [
+        cron(tick_daily, hour={0}, minute={30}, unique=True, run_at_startup=False),
+        cron(
+            tick_reminders,
+            minute=_every(get_settings().reminder_interval_minutes),
+            second={0},
+            unique=True,
+            run_at_startup=False,
+        ),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 10

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 4000
+    # How often the ticket reminder and escalation tick runs (a divisor of 60 works best).
+    reminder_interval_minutes: int = 1
 
     @property
     def is_development(self) -> bool:

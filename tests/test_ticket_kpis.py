@@ -156,7 +156,8 @@ async def city(app):
         # T5: K1, rejected before dispatch: received by K1 / C1 / S1, no unit.
         t5 = await _open("noise", ids["K1"], at(3, 15, 9))
         await tickets.reject(access=ADMIN, actor="cw", ticket_id=t5, reason="不属于受理范围", now=at(3, 15, 10))
-        # T6: K3, never dispatched, escalated 03-20 with no unit: counts for K3 / C3 / S2 only.
+        # T6: K3, never dispatched, escalated 03-20: the community that should have dispatched it, C3, collects
+        # the escalation as a unit (it received nothing as a unit); as places it counts for K3 / C3 / S2.
         t6 = await _open("parking_disorder", ids["K3"], at(3, 20, 9))
         await _escalate(t6, at(3, 20, 13))
         # T7: K1 -> P1, opened 04-01 00:30 local (03-31 in UTC): April's, and so is its escalation.
@@ -188,8 +189,10 @@ P2 = ("P2", 1, 0, 0, 0, 0, None, 0, None, None, 0, 1)
 C2 = ("C2名", 1, 0, 0, 0, 1, 0, 0, None, "27.0", 0, 0)
 # C1 (= K1): T1, T2, T5; T5 rejected, so closure = 2 / (3 - 1); T0's escalation.
 C1 = ("C1名", 3, 1, 2, 10000, 2, 10000, 2, 10000, "23.0", 1, 1)
-# C3 (= K3): T4, T6, both open; escalations of T4 and T6 (the latter has no unit).
+# C3 (= K3): T4, T6, both open; escalations of T4 and T6.
 C3 = ("C3名", 2, 0, 0, 0, 0, None, 0, None, None, 0, 2)
+# C3 as a unit: no ticket assigned to it, one escalation (T6, before dispatch); no rates without a denominator.
+C3_UNIT = ("C3名", 0, 0, 0, None, 0, None, 0, None, None, 0, 1)
 # S1 = C1 + C2: closed 2 of (4 - 1) = 6667 bp; on time 2 of 3 resolved = 6667 bp; (10 + 36 + 27) / 3 = 24.3 h.
 S1 = ("S1名", 4, 1, 2, 6667, 3, 6667, 2, 10000, "24.3", 1, 1)
 S2 = ("S2名", *C3[1:])
@@ -201,7 +204,7 @@ def renamed(row: tuple, name: str) -> tuple:
 
 async def test_each_dimension_matches_the_hand_arithmetic(city):
     a = city["a"]
-    assert await kpis(a, "UNIT", Role.TENANT_ADMIN) == [C2, P1, P2]  # by kind (community first), then id
+    assert await kpis(a, "UNIT", Role.TENANT_ADMIN) == [C2, C3_UNIT, P1, P2]  # by kind (community first), then id
     assert await kpis(a, "PROPERTY_COMPANY", Role.TENANT_ADMIN) == [P1, P2]
     assert await kpis(a, "COMMUNITY", Role.TENANT_ADMIN) == [C1, C2, C3]
     assert await kpis(a, "STREET", Role.HOUSING_DEPT) == [S1, S2]
@@ -221,6 +224,7 @@ async def test_kinds_and_ids_name_the_keys(city):
     ids = city["ids"]
     assert keys == [
         ("COMMUNITY", str(ids["C2"])),
+        ("COMMUNITY", str(ids["C3"])),
         ("PROPERTY_COMPANY", str(ids["P1"])),
         ("PROPERTY_COMPANY", str(ids["P2"])),
     ]
@@ -243,7 +247,7 @@ async def test_each_scope_sees_its_own_keys(city):
     assert await kpis(a, "COMPOUND", Role.PROPERTY_COMPANY, scope=company) == [renamed(C1, "K1名")]  # it serves K1
     assert await kpis(a, "COMMUNITY", Role.PROPERTY_COMPANY, scope=company) == []
     committee = (f"compound:{ids['K3']}",)
-    assert await kpis(a, "UNIT", Role.OWNERS_COMMITTEE, scope=committee) == [P2]
+    assert await kpis(a, "UNIT", Role.OWNERS_COMMITTEE, scope=committee) == [C3_UNIT, P2]
     resident = await run(KPIS, a, Role.RESIDENT, scope=(f"household:{ids['H1']}",), p=MARCH, d="UNIT")
     assert [e.extensions["code"] for e in resident.errors] == ["FORBIDDEN"]
 
@@ -251,11 +255,13 @@ async def test_each_scope_sees_its_own_keys(city):
 async def test_the_ranking_is_public_and_ordered_by_the_written_rule(city):
     result = await run(RANKING, city["a"], Role.RESIDENT, scope=(f"household:{city['ids']['H1']}",), p=MARCH)
     assert result.errors is None, result.errors
-    # P1 closes 100%; C2 and P2 both close 0% and have no ratings; C2 has an on-time rate (0%), P2 none (last).
+    # P1 closes 100%; C2 and P2 both close 0% and have no ratings; C2 has an on-time rate (0%), P2 none;
+    # C3 received nothing as a unit, so it has no closure rate at all: last.
     assert [(r["rank"], r["unit"]["name"], r["unit"]["closureRateBp"]) for r in result.data["unitRanking"]] == [
         (1, "P1", 10000),
         (2, "C2名", 0),
         (3, "P2", 0),
+        (4, "C3名", None),
     ]
 
 

@@ -471,12 +471,16 @@ async def escalate_locked(
     ticket.step_seq += 1
     ticket.due_at = at + timedelta(hours=ladder[to_level]["hours"])
     await ticket.save()
+    # The unit answerable for the delay: the assignee, or, before dispatch, the community that should review it.
+    unit_kind, unit_id = (ticket.assignee_kind, ticket.assignee_id)
+    if unit_kind is None and ticket.community_id is not None:
+        unit_kind, unit_id = UnitKind.COMMUNITY, ticket.community_id
     esc = await Escalation.create(
         ticket_id=ticket.id,
         from_level=from_level,
         to_level=to_level,
-        unit_kind=ticket.assignee_kind,
-        unit_id=ticket.assignee_id,
+        unit_kind=unit_kind,
+        unit_id=unit_id,
         automatic=automatic,
         reason=reason,
         period=period_of(at, zone),

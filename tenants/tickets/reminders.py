@@ -1,0 +1,257 @@
+"""The per-tenant reminder tick: due-soon reminders, automatic escalation of overdue tickets, and the hand-over of
+often-escalated units to the efficiency-supervision office 作风效能办.
+
+Every query that looks for due tickets is a range on the partial index ``ticket_open_due (tenant_id, due_at)``
+(open states only). Once-only is decided by PostgreSQL: a (ticket, step, kind) row in ``reminder_sent`` is
+inserted by exactly one tick, and only the tick that inserted it sends the reminder or escalates the ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tenants.config.service import effective_config
+from tenants.errors import InvalidInput, Problem
+from tenants.scope import current_tenant_id, savepoint, scoped_transaction
+from tenants.tenancy.models import Tenant
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access
+from tenants.territory.models import Community, Street
+from tenants.territory.parties import PropertyCompany, Unit
+from tenants.territory.parties import UnitKind as PartyUnitKind
+from tenants.tickets import notify, service
+from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, Ticket, UnitKind
+from tenants.tickets.rules import LEAD_DEFAULT_MINUTES
+
+log = logging.getLogger(__name__)
+
+DUE_SOON = "due_soon"
+OVERDUE = "overdue"
+# Work per tick is bounded; a backlog (after an outage) drains oldest first over the next ticks.
+BATCH = 1000
+# Escalations this recent are checked for a hand-over; counts span the whole period.
+HANDOVER_LOOKBACK = timedelta(days=1)
+AUTO_REASON = "办理超时，系统自动提级督办"
+
+# The literal state list lets the planner match the partial index ticket_open_due (its WHERE clause).
+_OPEN = "t.state IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
+# Not yet recorded: OFFSET 0 keeps this a per-row probe of the ledger's unique key; pulled up into an anti-join,
+# the planner may hash the tenant's whole (ever-growing) ledger instead.
+_NOT_CLAIMED = """NOT EXISTS (SELECT 1 FROM reminder_sent r WHERE r.tenant_id = t.tenant_id
+                  AND r.ticket_id = t.id AND r.step_seq = t.step_seq AND r.kind = '{kind}' OFFSET 0)"""
+
+DUE_SOON_SQL = f"""
+INSERT INTO reminder_sent (tenant_id, ticket_id, step_seq, kind, at)
+SELECT t.tenant_id, t.id, t.step_seq, '{DUE_SOON}', $2::timestamptz
+FROM ticket t
+WHERE t.tenant_id = $1::bigint AND {_OPEN}
+  AND t.due_at >= $2::timestamptz AND t.due_at <= $3::timestamptz
+  AND t.due_at <= $2::timestamptz + make_interval(mins => COALESCE((t.rules->>'lead_minutes')::int, $4::int))
+  AND {_NOT_CLAIMED.format(kind=DUE_SOON)}
+ORDER BY t.due_at, t.id
+LIMIT {BATCH}
+ON CONFLICT DO NOTHING
+RETURNING ticket_id, step_seq
+"""
+
+OVERDUE_SQL = f"""
+INSERT INTO reminder_sent (tenant_id, ticket_id, step_seq, kind, at)
+SELECT t.tenant_id, t.id, t.step_seq, '{OVERDUE}', $2::timestamptz
+FROM ticket t
+WHERE t.tenant_id = $1::bigint AND {_OPEN} AND t.due_at < $2::timestamptz
+  AND {_NOT_CLAIMED.format(kind=OVERDUE)}
+ORDER BY t.due_at, t.id
+LIMIT {BATCH}
+ON CONFLICT DO NOTHING
+RETURNING ticket_id, step_seq
+"""
+
+# Units escalated lately, with their count for the whole period and the hand-over threshold of the ticket rules
+# in force for their latest escalation; those at or over it are handed over (once per unit and period).
+HANDOVER_SQL = """
+WITH recent AS (
+    SELECT DISTINCT unit_kind, unit_id, period FROM escalation x
+    WHERE tenant_id = $1::bigint AND at >= $2::timestamptz AND unit_id IS NOT NULL AND unit_kind IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM efficiency_case c WHERE c.tenant_id = x.tenant_id AND c.unit_kind = x.unit_kind
+                      AND c.unit_id = x.unit_id AND c.period = x.period)
+), counted AS (
+    SELECT e.unit_kind, e.unit_id, e.period, count(*) AS n,
+           (array_agg(COALESCE((t.rules->>'office_after')::int, 0) ORDER BY e.at DESC, e.id DESC))[1] AS office_after
+    FROM recent r
+    JOIN escalation e ON e.tenant_id = $1::bigint AND e.unit_kind = r.unit_kind AND e.unit_id = r.unit_id
+                     AND e.period = r.period
+    JOIN ticket t ON t.tenant_id = e.tenant_id AND t.id = e.ticket_id
+    GROUP BY e.unit_kind, e.unit_id, e.period
+)
+INSERT INTO efficiency_case (tenant_id, unit_kind, unit_id, period, escalations, handed_at)
+SELECT $1::bigint, unit_kind, unit_id, period, n, $3::timestamptz FROM counted
+WHERE office_after > 0 AND n >= office_after
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+async def _zone() -> ZoneInfo:
+    async with scoped_transaction():
+        return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
+
+
+async def _lead_bound(now: datetime, zone: ZoneInfo) -> int:
+    """The lead of the configuration in force today bounds the index range; a ticket's own snapshot narrows it.
+    (A ticket opened under a longer lead is reminded at today's lead: later, but still before its deadline.)"""
+    doc = (await effective_config(now.astimezone(zone).date())).document
+    return int(doc.reminders.ticket_deadline_lead_minutes)
+
+
+async def _claim(conn: Any, sql: str, params: list[Any]) -> list[tuple[int, int]]:
+    rows = await conn.execute_query_dict(sql, params)
+    return sorted((r["ticket_id"], r["step_seq"]) for r in rows)
+
+
+async def remind_due_soon(*, now: datetime, zone: ZoneInfo) -> int:
+    """到期提醒: once per ticket and step, for open tickets whose deadline is within their lead and not past."""
+    lead = await _lead_bound(now, zone)
+    async with scoped_transaction() as conn:
+        claimed = await _claim(
+            conn, DUE_SOON_SQL, [current_tenant_id(), now, now + timedelta(minutes=lead), LEAD_DEFAULT_MINUTES]
+        )
+        if not claimed:
+            return 0
+        tickets = await Ticket.filter(id__in=[tid for tid, _ in claimed]).order_by("id")
+        await notify.send_many(await notify.due_soon_messages(tickets, at=now, zone=zone), at=now)
+    return len(claimed)
+
+
+async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> dict[str, int]:
+    """提级督办 of overdue open tickets, once per ticket and step: the tick that records the step escalates it."""
+    counts = {"escalated": 0, "skipped": 0, "errors": 0}
+    async with scoped_transaction() as conn:
+        claimed = await _claim(conn, OVERDUE_SQL, [current_tenant_id(), now])
+        for ticket_id, step in claimed:
+            try:
+                async with savepoint():
+                    ticket = await Ticket.filter(id=ticket_id).select_for_update().first()
+                    # Someone may have moved it on since the claim read it (dispatched, resolved, escalated).
+                    if (
+                        ticket is None
+                        or ticket.state not in OPEN_STATES
+                        or ticket.step_seq != step
+                        or ticket.due_at is None
+                        or ticket.due_at >= now
+                    ):
+                        counts["skipped"] += 1
+                        continue
+                    await service.escalate_locked(
+                        ticket, actor="system", automatic=True, reason=AUTO_REASON, at=now, zone=zone
+                    )
+                    counts["escalated"] += 1
+            except Exception:
+                # One broken ticket must not stop the others; its step stays recorded, so it is not retried.
+                log.exception("automatic escalation of ticket %s failed", ticket_id)
+                counts["errors"] += 1
+    return counts
+
+
+async def hand_over_units(*, now: datetime) -> int:
+    """Units that reached the configured number of escalations in a period go to the efficiency office."""
+    async with scoped_transaction() as conn:
+        rows = await conn.execute_query_dict(HANDOVER_SQL, [current_tenant_id(), now - HANDOVER_LOOKBACK, now])
+        if not rows:
+            return 0
+        cases = await EfficiencyCase.filter(id__in=[r["id"] for r in rows]).order_by("id")
+        staff = await notify.office_staff(now)
+        names = await unit_names([(c.unit_kind, c.unit_id) for c in cases])
+        messages = [notify.office_message(c, names.get((c.unit_kind, c.unit_id), ""), staff) for c in cases]
+        await notify.send_many(messages, at=now)
+    return len(cases)
+
+
+async def tick(*, now: datetime) -> dict[str, int]:
+    """One reminder tick for the tenant in scope; safe to run any number of times, by any number of workers."""
+    zone = await _zone()
+    due_soon = await remind_due_soon(now=now, zone=zone)
+    overdue = await escalate_overdue(now=now, zone=zone)
+    handed = await hand_over_units(now=now)
+    return {"due_soon": due_soon, **overdue, "handed_over": handed}
+
+
+_UNIT_MODELS: dict[UnitKind, Any] = {
+    UnitKind.COMMUNITY: Community,
+    UnitKind.STREET: Street,
+    UnitKind.PROPERTY_COMPANY: PropertyCompany,
+    UnitKind.HOUSING_DEPT: Unit,
+    UnitKind.COUNTY_DEPARTMENT: Unit,
+}
+
+
+async def unit_names(units: list[tuple[UnitKind, int]]) -> dict[tuple[UnitKind, int], str]:
+    """Display names of ticket units, one query per kind."""
+    names: dict[tuple[UnitKind, int], str] = {}
+    by_kind: dict[UnitKind, set[int]] = {}
+    for kind, unit_id in units:
+        by_kind.setdefault(kind, set()).add(unit_id)
+    for kind, ids in by_kind.items():
+        for row in await _UNIT_MODELS[kind].filter(id__in=sorted(ids)).values("id", "name"):
+            names[(kind, row["id"])] = row["name"]
+    return names
+
+
+# --- The efficiency office's list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficeRecord:
+    """A unit on the efficiency office's list, with its record for the period."""
+
+    case: EfficiencyCase
+    unit_name: str
+    escalations_in_period: int
+    open_tickets: int
+    overdue_tickets: int
+
+
+async def reads_office_list(access: Access) -> bool:
+    """Tenant administrators, and holders of a unit scope on an efficiency office."""
+    if Role.TENANT_ADMIN in access.roles:
+        return True
+    if not access.units:
+        return False
+    return await Unit.filter(id__in=sorted(access.units), kind=PartyUnitKind.EFFICIENCY_OFFICE).exists()
+
+
+def check_period(period: str) -> str:
+    try:
+        datetime.strptime(period, "%Y-%m")
+    except ValueError:
+        raise InvalidInput.of(
+            [Problem("period", "format", "期间须为 YYYY-MM 格式", "period must be YYYY-MM")]
+        ) from None
+    return period
+
+
+async def office_list(*, period: str | None, now: datetime) -> list[OfficeRecord]:
+    """Units handed to the efficiency office (in ``period``, or in all periods), newest first, with their record."""
+    qs = EfficiencyCase.all()
+    if period is not None:
+        qs = qs.filter(period=check_period(period))
+    cases = await qs.order_by("-period", "-handed_at", "-id").limit(500)
+    names = await unit_names([(c.unit_kind, c.unit_id) for c in cases])
+    records = []
+    for c in cases:
+        assigned = Ticket.filter(assignee_kind=c.unit_kind, assignee_id=c.unit_id, state__in=list(OPEN_STATES))
+        records.append(
+            OfficeRecord(
+                case=c,
+                unit_name=names.get((c.unit_kind, c.unit_id), ""),
+                escalations_in_period=await Escalation.filter(
+                    unit_kind=c.unit_kind, unit_id=c.unit_id, period=c.period
+                ).count(),
+                open_tickets=await assigned.count(),
+                overdue_tickets=await assigned.filter(due_at__lt=now).count(),
+            )
+        )
+    return records
