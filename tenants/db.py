@@ -19,7 +19,7 @@ MODEL_MODULES = [
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
-APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation", "reminder_sent")
+APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation")
 APP_LABEL = "civicgrid"
 
 

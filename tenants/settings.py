@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_tokens: int = 4000
     # How often the ticket reminder and escalation tick runs (a divisor of 60 works best).
     reminder_interval_minutes: int = 1
+    # Webhooks may target private/loopback addresses (development and tests only).
+    webhook_allow_private: bool = False
 
     @property
     def is_development(self) -> bool:

@@ -35,6 +35,7 @@ def services() -> Iterator[EmbeddedServices]:
         CIVICGRID_ENV="development",
         CIVICGRID_JWT_SECRET=TEST_SECRET,
         CIVICGRID_HOME=str(svc.home),
+        CIVICGRID_WEBHOOK_ALLOW_PRIVATE="true",  # the webhook tests' receiver listens on 127.0.0.1
     )
     get_settings.cache_clear()
     subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, cwd=ROOT, env=os.environ)

@@ -127,6 +127,12 @@ async def city(app):
     a = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     b = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids, b_ids = await build(a.id), await build(b.id)
+    from tenants.scope import tenant_transaction
+    from tenants.territory.people import Person
+
+    for tenant, user, tids in ((a, "res-1", ids), (b, "res-b", b_ids)):  # the residents the hotline reports for
+        async with tenant_transaction(tenant.id):
+            await Person.create(user_id=user, name=user, household_id=tids["H1"])
     with tenant_context(a.id):
         # T0: opened in February (not received in March), its escalation on 03-02 counts for P1 / K1 / C1 / S1.
         t0 = await _open("elevator_fault", ids["K1"], at(2, 20, 9))

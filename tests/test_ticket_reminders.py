@@ -216,7 +216,7 @@ async def linshu(app) -> dict:
         office = await parties.create_unit(
             access=ADMIN, actor="seed", kind=PartyUnitKind.EFFICIENCY_OFFICE, code="XWZFXNB", name="县委作风效能办"
         )
-        await staff("office-1", PostKind.HOUSING_DEPT, "unit", office.id)
+        await staff("office-1", PostKind.UNIT_STAFF, "unit", office.id)
     return {"tenant": t, "ids": ids, "office": office.id, "other": other}
 
 
@@ -227,7 +227,7 @@ OFFICE_LIST = """query($period: String) { efficiencyOfficeList(period: $period) 
 async def test_the_third_escalation_of_a_unit_in_a_month_puts_it_on_the_office_list(linshu):
     t, ids = linshu["tenant"], linshu["ids"]
     admin = principal(t, "admin")
-    office = principal(t, "office-1", Role.HOUSING_DEPT, scope=(f"unit:{linshu['office']}/housing_dept",))
+    office = principal(t, "office-1", Role.UNIT_STAFF, scope=(f"unit:{linshu['office']}/unit_staff",))
     with tenant_context(t.id):
         # Three tickets for company P1 (it serves K1), dispatched an hour apart, each with a 24-hour clock.
         for k in range(3):

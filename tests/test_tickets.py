@@ -19,8 +19,10 @@ from tests.test_territory import build
 
 REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
   assignee { kind id } reporterUserId enteredBy itemTitle } }"""
-T = "query($id: ID!) { ticket(id: $id) { state rating satisfied reopened resolvedOnTime escalations escalationLevel" \
+T = (
+    "query($id: ID!) { ticket(id: $id) { state rating satisfied reopened resolvedOnTime escalations escalationLevel"
     " assignee { kind id } timeline { action fromState toState actor note } } }"
+)
 
 
 @pytest.fixture
@@ -32,14 +34,21 @@ async def city(app, settings):
         for user, hh in (("res-1", "H1"), ("res-2", "H2")):
             await Person.create(user_id=user, name=user, household_id=ids[hh])
         staff = await Person.create(user_id="p1-staff", name="物业员工")
-        await Post.create(person_id=staff.id, kind=PostKind.PROPERTY_COMPANY, target_kind="company",
-                          target_id=ids["P1"], starts_on=datetime(2020, 1, 1).date())
+        await Post.create(
+            person_id=staff.id,
+            kind=PostKind.PROPERTY_COMPANY,
+            target_kind="company",
+            target_id=ids["P1"],
+            starts_on=datetime(2020, 1, 1).date(),
+        )
 
     def tok(role, *scope, user=None, tenant=tenant):
         return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope), user_id=user)
 
     return {
-        "tenant": tenant, "other": other, "ids": ids,
+        "tenant": tenant,
+        "other": other,
+        "ids": ids,
         "res1": tok(Role.RESIDENT, f"household:{ids['H1']}", user="res-1"),
         "res2": tok(Role.RESIDENT, f"household:{ids['H2']}", user="res-2"),
         "c1": tok(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user="cw-1"),
@@ -53,8 +62,13 @@ async def city(app, settings):
 
 
 async def _report(gql, c, token=None, **over):
-    data = {"itemCode": "corridor_clutter", "description": "3单元楼道堆放杂物，影响通行",
-            "compoundId": str(c["ids"]["K1"]), "photos": ["https://img.example/1.jpg"], **over}
+    data = {
+        "itemCode": "corridor_clutter",
+        "description": "3单元楼道堆放杂物，影响通行",
+        "compoundId": str(c["ids"]["K1"]),
+        "photos": ["https://img.example/1.jpg"],
+        **over,
+    }
     body = await gql(REPORT, token or c["res1"], {"in": data})
     assert "errors" not in body, body
     return body["data"]["reportTicket"]
@@ -81,8 +95,12 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
     assert body["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}  # the matrix: company of K1
     assert (body["rating"], body["satisfied"], body["resolvedOnTime"]) == (5, True, True)
     assert [(e["action"], e["fromState"], e["toState"]) for e in body["timeline"]] == [
-        ("report", None, "reported"), ("dispatch", "reported", "dispatched"), ("accept", "dispatched", "accepted"),
-        ("resolve", "accepted", "resolved"), ("rate", "resolved", "rated"), ("close", "rated", "closed"),
+        ("report", None, "reported"),
+        ("dispatch", "reported", "dispatched"),
+        ("accept", "dispatched", "accepted"),
+        ("resolve", "accepted", "resolved"),
+        ("rate", "resolved", "rated"),
+        ("close", "rated", "closed"),
     ]
     assert [e["actor"] for e in body["timeline"]][:4] == ["res-1", "cw-1", "p1-staff", "p1-staff"]
     async with tenant_transaction(c["tenant"].id):
@@ -111,7 +129,7 @@ async def test_reject_transfer_and_illegal_transitions(city, gql):
     c = city
     t = await _report(gql, c)
     accept = await _do(gql, c["p1"], "acceptTicket", id=t["id"])
-    assert codes(accept) == ["FORBIDDEN"]  # it sees tickets on the compounds it serves, but this is not its yet
+    assert codes(accept) == ["NOT_FOUND"]  # a company sees only tickets assigned to it
     assert codes(await _do(gql, c["res1"], "rejectTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
     no_reason = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason=" ")
     assert no_reason["errors"][0]["extensions"]["field"] == "reason"
@@ -126,12 +144,19 @@ async def test_reject_transfer_and_illegal_transitions(city, gql):
     await _do(gql, c["c1"], "dispatchTicket", id=t2["id"])
     early = await _do(gql, c["p1"], "resolveTicket", id=t2["id"], note="x")
     assert codes(early) == ["ILLEGAL_TRANSITION"]  # not accepted yet
-    moved = await gql("mutation($id: ID!, $u: ID!) { transferTicket(id: $id, unit: {kind: COMMUNITY, id: $u},"
-                      " reason: \"属于社区管辖\") { state assignee { kind id } } }",
-                      c["p1"], {"id": t2["id"], "u": str(c["ids"]["C1"])})
-    assert moved["data"]["transferTicket"] == {"state": "TRANSFERRED",
-                                               "assignee": {"kind": "COMMUNITY", "id": str(c["ids"]["C1"])}}
-    assert codes(await _do(gql, c["p1"], "acceptTicket", id=t2["id"])) == ["FORBIDDEN"]  # no longer the company's
+    moved = await gql(
+        "mutation($id: ID!, $u: ID!) { transferTicket(id: $id, unit: {kind: COMMUNITY, id: $u},"
+        ' reason: "属于社区管辖") { state assignee { kind id } } }',
+        c["p1"],
+        {"id": t2["id"], "u": str(c["ids"]["C1"])},
+    )
+    assert moved["data"]["transferTicket"] == {
+        "state": "TRANSFERRED",
+        "assignee": {"kind": "COMMUNITY", "id": str(c["ids"]["C1"])},
+    }
+    assert codes(await _do(gql, c["p1"], "acceptTicket", id=t2["id"])) == [
+        "NOT_FOUND"
+    ]  # no longer the company's: out of its sight
     assert (await _do(gql, c["c1"], "acceptTicket", id=t2["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
     timeline = (await gql(T, c["admin"], {"id": t2["id"]}))["data"]["ticket"]["timeline"]
     assert [(e["action"], e["note"]) for e in timeline][2] == ("transfer", "属于社区管辖")
@@ -152,12 +177,23 @@ async def test_residents_see_their_own_tickets_and_another_tenant_nothing(city, 
 
 async def test_bad_reports_list_every_problem_and_save_nothing(city, gql):
     c = city
-    bad = {"itemCode": "unicorn", "description": " ", "compoundId": str(c["ids"]["K3"]),
-           "photos": [f"https://img/{i}.jpg" for i in range(10)], "latitude": "95.0", "longitude": "120.5"}
+    bad = {
+        "itemCode": "unicorn",
+        "description": " ",
+        "compoundId": str(c["ids"]["K3"]),
+        "photos": [f"https://img/{i}.jpg" for i in range(10)],
+        "latitude": "95.0",
+        "longitude": "120.5",
+    }
     body = await gql(REPORT, c["res1"], {"in": bad})
     problems = [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
-    assert problems == [("itemCode", "unknown"), ("description", "required"), ("photos", "too_many"),
-                        ("latitude", "out_of_range"), ("compoundId", "out_of_scope")]
+    assert problems == [
+        ("itemCode", "unknown"),
+        ("description", "required"),
+        ("photos", "too_many"),
+        ("latitude", "out_of_range"),
+        ("compoundId", "out_of_scope"),
+    ]
     async with tenant_transaction(c["tenant"].id):
         assert await Ticket.all().count() == 0
 
@@ -167,16 +203,22 @@ async def test_staff_report_for_a_resident(city, gql):
     t = await _report(gql, c, token=c["gw"], onBehalfOf="res-1", channel="GRID_WORKER")
     assert (t["reporterUserId"], t["enteredBy"]) == ("res-1", "gw-1")
     assert "errors" not in await gql(T, c["res1"], {"id": t["id"]})
-    denied = await gql(REPORT, c["res2"], {"in": {"itemCode": "corridor_clutter", "description": "x",
-                                                   "address": "某处", "onBehalfOf": "res-1"}})
+    denied = await gql(
+        REPORT,
+        c["res2"],
+        {"in": {"itemCode": "corridor_clutter", "description": "x", "address": "某处", "onBehalfOf": "res-1"}},
+    )
     assert codes(denied) == ["FORBIDDEN"]
 
 
 async def test_switched_off_steps_are_skipped_and_old_tickets_keep_their_rules(city, gql):
     c = city
     old = await _report(gql, c)
-    change = await gql('mutation { changeConfig(input: {set: {tickets: {steps: {review: false, dispatch: false,'
-                       ' accept: false}}}, comment: "免审直派"}) { versionNo } }', c["admin"])
+    change = await gql(
+        "mutation { changeConfig(input: {set: {tickets: {steps: {review: false, dispatch: false,"
+        ' accept: false}}}, comment: "免审直派"}) { versionNo } }',
+        c["admin"],
+    )
     assert "errors" not in change, change
     new = await _report(gql, c)
     assert new["state"] == "ACCEPTED" and new["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}
@@ -189,8 +231,11 @@ async def test_manual_escalation_climbs_the_ladder(city, gql):
     t = await _report(gql, c)
     await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
     assert codes(await _do(gql, c["res1"], "escalateTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
-    body = await gql('mutation($id: ID!) { escalateTicket(id: $id, reason: "群众反映强烈")'
-                     " { escalationLevel escalations dueAt } }", c["s1"], {"id": t["id"]})
+    body = await gql(
+        'mutation($id: ID!) { escalateTicket(id: $id, reason: "群众反映强烈") { escalationLevel escalations dueAt } }',
+        c["s1"],
+        {"id": t["id"]},
+    )
     esc = body["data"]["escalateTicket"]
     assert (esc["escalationLevel"], esc["escalations"]) == ("street", 1)
     left = datetime.fromisoformat(esc["dueAt"]) - datetime.now(UTC)
@@ -202,11 +247,19 @@ async def test_ticket_lists_filter_and_page(city, gql):
     long_ago = datetime.now(UTC) - timedelta(days=2)
     async with tenant_transaction(c["tenant"].id):
         access = await resolve(frozenset({Role.RESIDENT}), [f"household:{c['ids']['H1']}"], "res-1")
-        stale = await tickets.report(access=access, actor="res-1", item_code="elevator_fault", description="电梯停运",
-                                     compound_id=c["ids"]["K1"], now=long_ago)
+        stale = await tickets.report(
+            access=access,
+            actor="res-1",
+            item_code="elevator_fault",
+            description="电梯停运",
+            compound_id=c["ids"]["K1"],
+            now=long_ago,
+        )
     fresh = await _report(gql, c)
-    q = "query($f: TicketFilter, $a: String) { tickets(filter: $f, first: 1, after: $a) { edges { node { id overdue" \
+    q = (
+        "query($f: TicketFilter, $a: String) { tickets(filter: $f, first: 1, after: $a) { edges { node { id overdue"
         " secondsLeft } } pageInfo { hasNextPage endCursor } } }"
+    )
     overdue = (await gql(q, c["admin"], {"f": {"overdue": True}}))["data"]["tickets"]["edges"]
     assert [(e["node"]["id"], e["node"]["overdue"]) for e in overdue] == [(str(stale.id), True)]
     assert overdue[0]["node"]["secondsLeft"] < 0
@@ -215,3 +268,141 @@ async def test_ticket_lists_filter_and_page(city, gql):
     assert [page1["edges"][0]["node"]["id"], page2["edges"][0]["node"]["id"]] == [fresh["id"], str(stale.id)]
     by_item = (await gql(q, c["admin"], {"f": {"itemCode": "elevator_fault"}}))["data"]["tickets"]["edges"]
     assert [e["node"]["id"] for e in by_item] == [str(stale.id)]
+
+
+async def test_only_staff_of_the_area_read_grievances(city, gql, settings):
+    c = city
+    t = await _report(gql, c)
+    ids = c["ids"]
+    committee = mint_token(
+        settings,
+        roles=[Role.OWNERS_COMMITTEE],
+        tenant_slug="zhangjiakou",
+        scope=(f"compound:{ids['K1']}/owners_committee",),
+    )
+    assessor = mint_token(
+        settings, roles=[Role.ASSESSOR], tenant_slug="zhangjiakou", scope=(f"street:{ids['S1']}/assessor",)
+    )
+    for token in (committee, assessor, c["p1"]):  # the company: not before the ticket is assigned to it
+        assert codes(await gql(T, token, {"id": t["id"]})) == ["NOT_FOUND"]
+    assert "errors" not in await gql(T, c["c1"], {"id": t["id"]})
+
+
+async def test_county_departments_see_what_is_assigned_to_them(city, gql, settings):
+    c = city
+    async with tenant_transaction(c["tenant"].id):
+        from tenants.territory.parties import Unit
+        from tenants.territory.parties import UnitKind as PartyUnitKind
+
+        water = await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="SW", name="水务局")
+        await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="GD", name="供电公司")
+    dept = mint_token(
+        settings, roles=[Role.UNIT_STAFF], tenant_slug="zhangjiakou", scope=(f"unit:{water.id}/unit_staff",)
+    )
+    mine = await _report(gql, c, itemCode="water_outage", description="停水一天了")
+    other = await _report(gql, c)
+    await _do(gql, c["c1"], "dispatchTicket", id=mine["id"])
+    listing = [
+        e["node"]["id"] for e in (await gql("{ tickets { edges { node { id } } } }", dept))["data"]["tickets"]["edges"]
+    ]
+    assert listing == [mine["id"]]
+    assert codes(await gql(T, dept, {"id": other["id"]})) == ["NOT_FOUND"]
+    assert (await _do(gql, dept, "acceptTicket", id=mine["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
+
+
+async def test_reporting_for_someone_needs_a_resident_of_ones_area(city, gql):
+    c = city
+    for who, reason in (("cw-3", "unknown"), ("nobody", "unknown")):
+        body = await gql(
+            REPORT,
+            c["gw"],
+            {
+                "in": {
+                    "itemCode": "corridor_clutter",
+                    "description": "x",
+                    "compoundId": str(c["ids"]["K1"]),
+                    "onBehalfOf": who,
+                }
+            },
+        )
+        assert body["errors"][0]["extensions"]["problems"][-1] == {
+            **body["errors"][0]["extensions"]["problems"][-1],
+            "field": "onBehalfOf",
+            "reason": reason,
+        }
+    far = await gql(
+        REPORT,
+        c["c3"],
+        {
+            "in": {
+                "itemCode": "corridor_clutter",
+                "description": "x",
+                "address": "某路口",
+                "communityId": str(c["ids"]["C3"]),
+                "onBehalfOf": "res-1",
+            }
+        },
+    )
+    assert far["errors"][0]["extensions"]["problems"][-1]["reason"] == "out_of_scope"
+
+
+async def test_a_free_address_ticket_belongs_to_a_community(city, gql):
+    c = city
+    own = await _report(gql, c, compoundId=None, address="小区北门外路灯不亮")
+    body = (await gql(T, c["c1"], {"id": own["id"]}))["data"]["ticket"]  # the resident's own community reviews it
+    assert body["state"] == "REPORTED"
+    no_area = await gql(
+        REPORT, c["gw"], {"in": {"itemCode": "corridor_clutter", "description": "x", "address": "某处"}}
+    )
+    assert no_area["errors"][0]["extensions"]["problems"][0]["field"] == "communityId"
+
+
+async def test_escalation_never_makes_late_work_on_time_and_tells_the_street(city, gql):
+    c = city
+    async with tenant_transaction(c["tenant"].id):
+        officer = await Person.create(user_id="so-1", name="街道干部")
+        await Post.create(
+            person_id=officer.id,
+            kind=PostKind.STREET_OFFICER,
+            target_kind="street",
+            target_id=c["ids"]["S1"],
+            starts_on=datetime(2020, 1, 1).date(),
+        )
+    t0 = datetime.now(UTC) - timedelta(hours=40)
+    async with tenant_transaction(c["tenant"].id):
+        access = await resolve(frozenset({Role.RESIDENT}), [f"household:{c['ids']['H1']}"], "res-1")
+        ticket = await tickets.report(
+            access=access,
+            actor="res-1",
+            item_code="corridor_clutter",
+            description="堆物",
+            compound_id=c["ids"]["K1"],
+            now=t0,
+        )
+        admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
+        await tickets.dispatch(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
+        await tickets.accept(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
+        # 24 h SLA; escalated at 30 h (the street's 48 h clock starts); resolved at 40 h: late all the same.
+        await tickets.escalate(
+            access=admin, actor="admin", ticket_id=ticket.id, reason="超时", now=t0 + timedelta(hours=30)
+        )
+        done = await tickets.resolve(access=admin, actor="admin", ticket_id=ticket.id, note="已清理")
+        assert done.resolved_on_time is False
+        told = await Notification.filter(ticket_id=ticket.id, kind="ticket.escalated").values_list(
+            "recipient", flat=True
+        )
+    assert "so-1" in told and "p1-staff" in told
+
+
+async def test_dispatch_without_such_a_unit_asks_for_one_and_texts_are_bounded(city, gql):
+    c = city
+    t = await _report(gql, c, itemCode="water_outage", description="停水")  # no county department on file
+    body = await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    assert body["errors"][0]["extensions"]["problems"][0]["reason"] == "no_unit"
+    long = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason="长" * 501)
+    assert long["errors"][0]["extensions"]["problems"][0] == {
+        **long["errors"][0]["extensions"]["problems"][0],
+        "field": "reason",
+        "reason": "too_long",
+    }
+    assert (await gql(T, c["admin"], {"id": t["id"]}))["data"]["ticket"]["state"] == "REPORTED"

@@ -182,3 +182,22 @@ async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver)
     with pytest.raises(RuntimeError):
         async with tenant_transaction(t.id):
             await webhooks.deliver_due(now=at)
+
+
+async def test_private_addresses_are_refused_outside_development(zjk, monkeypatch):
+    from tenants.errors import InvalidInput
+    from tenants.settings import get_settings
+    from tenants.tickets import webhooks
+
+    monkeypatch.setenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE", "false")
+    get_settings.cache_clear()
+    try:
+        with tenant_context(zjk["tenant"].id):
+            for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook"):
+                with pytest.raises(InvalidInput) as err:
+                    await webhooks.create_endpoint(url=url, secret="s" * 20)
+                assert err.value.problems[0].reason == "private"
+        assert "private address" in (await webhooks._refused_host("http://localhost:8080/x") or "")
+    finally:
+        monkeypatch.delenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE")
+        get_settings.cache_clear()

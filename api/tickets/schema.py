@@ -21,6 +21,9 @@ class ReportTicketInput:
     compound_id: strawberry.ID | None = None
     building_id: strawberry.ID | None = None
     household_id: strawberry.ID | None = None
+    community_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a ticket with only an address: the community it belongs to."
+    )
     address: str = ""
     latitude: Decimal | None = None
     longitude: Decimal | None = None
@@ -108,6 +111,7 @@ class TicketMutation:
             latitude=input.latitude,
             longitude=input.longitude,
             on_behalf_of=input.on_behalf_of,
+            community_id=opt_id(input.community_id, "communityId"),
         )
         return TicketType.of(ticket)
 

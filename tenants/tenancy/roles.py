@@ -14,7 +14,8 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"  # 网格员
     BUILDING_HEAD = "building_head"  # 楼长
     STEWARD = "steward"  # 邻里大管家
-    HOUSING_DEPT = "housing_dept"  # 住建部门
+    HOUSING_DEPT = "housing_dept"  # 住建部门 (reads the whole tenant)
+    UNIT_STAFF = "unit_staff"  # a county department's or the efficiency office's staff (their unit only)
     OWNERS_COMMITTEE = "owners_committee"  # 业委会
     PROPERTY_COMPANY = "property_company"  # 物业企业
     SUPERVISOR = "supervisor"  # 小区监督员

@@ -123,7 +123,7 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
         staff_nodes={lvl: frozenset(v) for lvl, v in staff.items()},
         user_id=user_id,
         companies=frozenset(ids.get("company", ())) if Role.PROPERTY_COMPANY in roles else frozenset(),
-        units=frozenset(ids.get("unit", ())),
+        units=frozenset(ids.get("unit", ())) if roles & {Role.UNIT_STAFF, Role.HOUSING_DEPT} else frozenset(),
     )
     if access.companies and Role.PROPERTY_COMPANY in roles:
         today = date.today()

@@ -36,7 +36,8 @@ class PostKind(StrEnum):
     SUPERVISOR = "supervisor"  # 小区监督员: a compound
     OWNERS_COMMITTEE = "owners_committee"  # 业委会成员: a compound
     PROPERTY_COMPANY = "property_company"  # 物业企业员工: a company
-    HOUSING_DEPT = "housing_dept"  # 住建部门: a unit
+    HOUSING_DEPT = "housing_dept"  # 住建部门: a housing-department unit
+    UNIT_STAFF = "unit_staff"  # a county department or the efficiency office 作风效能办: that unit
     ASSESSOR = "assessor"  # an assessor body's account: body code + the area it assesses
 
 
@@ -52,6 +53,7 @@ POST_TARGET: dict[PostKind, str | None] = {
     PostKind.OWNERS_COMMITTEE: "compound",
     PostKind.PROPERTY_COMPANY: "company",
     PostKind.HOUSING_DEPT: "unit",
+    PostKind.UNIT_STAFF: "unit",
     PostKind.ASSESSOR: None,  # any territory level, named on the post
 }
 

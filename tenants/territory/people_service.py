@@ -29,6 +29,7 @@ ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.OWNERS_COMMITTEE: Role.OWNERS_COMMITTEE,
     PostKind.PROPERTY_COMPANY: Role.PROPERTY_COMPANY,
     PostKind.HOUSING_DEPT: Role.HOUSING_DEPT,
+    PostKind.UNIT_STAFF: Role.UNIT_STAFF,
     PostKind.ASSESSOR: Role.ASSESSOR,
 }
 PEOPLE_ADMINS = (Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
@@ -134,8 +135,22 @@ async def assign_post(
             await get_in_scope(target_kind, target_id, access)
         elif target_kind == "company" and not await PropertyCompany.exists(id=target_id):
             raise NotFound(f"物业企业 {target_id} 不存在", f"company {target_id} does not exist", field="targetId")
-        elif target_kind == "unit" and not await Unit.exists(id=target_id):
-            raise NotFound(f"单位 {target_id} 不存在", f"unit {target_id} does not exist", field="targetId")
+        elif target_kind == "unit":
+            unit = await Unit.get_or_none(id=target_id)
+            if unit is None:
+                raise NotFound(f"单位 {target_id} 不存在", f"unit {target_id} does not exist", field="targetId")
+            # The housing department reads the whole tenant; other departments only what is theirs.
+            if (kind == PostKind.HOUSING_DEPT) != (unit.kind.value == "housing_dept"):
+                raise InvalidInput.of(
+                    [
+                        Problem(
+                            "kind",
+                            "unit_kind",
+                            "住建部门岗位须对应住建部门单位，其他单位用 unit_staff",
+                            "housing_dept posts go with a housing_dept unit; other units take unit_staff posts",
+                        )
+                    ]
+                )
         if kind == PostKind.GRID_WORKER and not allow_second_grid_worker:
             # Lock the grid so two assignments at once cannot both find it free.
             await Grid.filter(id=target_id).select_for_update().first()
@@ -176,8 +191,16 @@ async def _check_body(body_code: str) -> None:
     known = set(assessment.bodies)
     if body_code not in known:
         names = ", ".join(sorted(known))
-        raise InvalidInput.of([Problem("bodyCode", "unknown_body", f"考核主体 {body_code} 不在配置中（{names}）",
-                                       f"assessor body {body_code!r} is not in the configuration ({names})")])
+        raise InvalidInput.of(
+            [
+                Problem(
+                    "bodyCode",
+                    "unknown_body",
+                    f"考核主体 {body_code} 不在配置中（{names}）",
+                    f"assessor body {body_code!r} is not in the configuration ({names})",
+                )
+            ]
+        )
 
 
 async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | None = None) -> Post:
@@ -222,9 +245,7 @@ async def posts_of(person_ids: list[int]) -> list[Post]:
     return await Post.filter(person_id__in=person_ids).order_by("id")
 
 
-async def list_persons(
-    *, access: Access, after_id: int | None, limit: int, user_id: str | None = None
-) -> list[Person]:
+async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
     """Personal data: tenant admins see everyone, territory staff (street, community, grid) the people living in
     what they look after, anyone else only themselves."""
     qs = Person.all()

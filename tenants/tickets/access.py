@@ -16,19 +16,17 @@ STAFF_REPORTERS = frozenset(
 
 
 def visible(access: Access) -> Q | None:
-    """Tickets in scope: a resident's own; territory staff's area; a company's compounds and assigned tickets;
-    a department's assigned tickets; None = all (tenant admins, the housing department)."""
+    """Tickets in scope: a resident's own; territory staff's area; a company's or a department's assigned
+    tickets; None = all (tenant admins, the housing department)."""
     if access.reads_whole_tenant:
         return None
     q = Q(reporter_user_id=access.user_id or "\x00")
-    for level in ("street", "community", "grid", "compound", "building", "household"):
-        ids = access.nodes.get(level)
-        if ids and level != "household":
-            q |= Q(**{f"{level}_id__in": sorted(ids)})  # type: ignore[arg-type]
-    if access.companies:  # a company: tickets assigned to it, and every ticket on the compounds it serves
+    # Territory staff (street officer, community worker, grid worker) see their area's tickets; other grants on a
+    # node (owners' committee, supervisor, assessor) do not open residents' grievances.
+    for level, ids in access.staff_nodes.items():
+        q |= Q(**{f"{level}_id__in": sorted(ids)})  # type: ignore[arg-type]
+    if access.companies:  # a company sees only what is assigned to it (not complaints routed elsewhere)
         q |= Q(assignee_kind=UnitKind.PROPERTY_COMPANY, assignee_id__in=sorted(access.companies))
-        if access.company_compounds:
-            q |= Q(compound_id__in=sorted(access.company_compounds))
     if access.units:
         q |= Q(
             assignee_kind__in=[UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT], assignee_id__in=sorted(access.units)

@@ -76,6 +76,9 @@ class Ticket(TenantModel):
     # The clock of the current step, in UTC; ``step_seq`` counts steps so reminders are once per step.
     step_seq = fields.IntField(default=1)
     due_at = fields.DatetimeField(null=True)
+    # The resolution SLA of the current assignment (set on dispatch, transfer and reopening; escalation moves
+    # ``due_at`` but never this), which decides whether the ticket was resolved on time.
+    sla_due_at = fields.DatetimeField(null=True)
     escalation_level = fields.IntField(default=0)  # index into the escalation ladder
     escalations = fields.IntField(default=0)
     reopened = fields.IntField(default=0)

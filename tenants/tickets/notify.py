@@ -22,7 +22,7 @@ UNIT_POSTS = {
     UnitKind.STREET: (PostKind.STREET_OFFICER, "street"),
     UnitKind.PROPERTY_COMPANY: (PostKind.PROPERTY_COMPANY, "company"),
     UnitKind.HOUSING_DEPT: (PostKind.HOUSING_DEPT, "unit"),
-    UnitKind.COUNTY_DEPARTMENT: (PostKind.HOUSING_DEPT, "unit"),
+    UnitKind.COUNTY_DEPARTMENT: (PostKind.UNIT_STAFF, "unit"),
 }
 
 
@@ -38,12 +38,14 @@ class Message:
     ticket_id: int | None
 
 
-async def _post_holders(post_kind: PostKind, target_kind: str, target_ids: list[int], at: datetime) -> list[str]:
-    person_ids = (
-        await Post.filter(kind=post_kind, target_kind=target_kind, target_id__in=target_ids, starts_on__lte=at.date())
-        .filter(Q(ends_on=None) | Q(ends_on__gte=at.date()))
-        .values_list("person_id", flat=True)
-    )
+async def _post_holders(
+    post_kind: PostKind, target_kind: str | None, target_ids: list[int] | None, at: datetime
+) -> list[str]:
+    """User ids of the holders of active posts of a kind (on the given targets; ``None``: any target)."""
+    qs = Post.filter(kind=post_kind, starts_on__lte=at.date()).filter(Q(ends_on=None) | Q(ends_on__gte=at.date()))
+    if target_ids is not None:
+        qs = qs.filter(target_kind=target_kind, target_id__in=target_ids)
+    person_ids = await qs.values_list("person_id", flat=True)
     if not person_ids:
         return []
     return list(await Person.filter(id__in=list(person_ids)).order_by("id").values_list("user_id", flat=True))  # type: ignore[arg-type]
@@ -69,7 +71,7 @@ async def office_staff(at: datetime) -> list[str]:
     office_ids = await Unit.filter(kind=PartyUnitKind.EFFICIENCY_OFFICE, is_active=True).values_list("id", flat=True)
     if not office_ids:
         return []
-    return await _post_holders(PostKind.HOUSING_DEPT, "unit", list(office_ids), at)  # type: ignore[arg-type]
+    return await _post_holders(PostKind.UNIT_STAFF, "unit", list(office_ids), at)  # type: ignore[arg-type]
 
 
 async def send_many(messages: Sequence[Message], *, at: datetime) -> list[Notification]:
@@ -135,8 +137,13 @@ async def escalated(ticket: Ticket, escalation: Escalation, at: datetime) -> Non
         staff = await unit_staff(ticket.assignee_kind, ticket.assignee_id, at)
     else:  # not dispatched yet: the reviewers are the ones behind
         staff = await reviewer_staff(ticket, at)
+    # The rung the ticket climbed to supervises it from now on: the street's officers, or at county level the
+    # tenant's administrators and the efficiency office.
     if level == "street" and ticket.street_id is not None:
         staff += await unit_staff(UnitKind.STREET, ticket.street_id, at)
+    elif level == "county_department":
+        staff += await _post_holders(PostKind.TENANT_ADMIN, None, None, at)
+        staff += await office_staff(at)
     await send(
         staff,
         kind="ticket.escalated",

@@ -24,7 +24,7 @@ from tenants.territory.models import Community, Street
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.tickets import notify, service
-from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, Ticket, UnitKind
+from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, ReminderSent, Ticket, UnitKind
 from tenants.tickets.rules import LEAD_DEFAULT_MINUTES
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,10 @@ async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> dict[str, int]:
                     )
                     counts["escalated"] += 1
             except Exception:
-                # One broken ticket must not stop the others; its step stays recorded, so it is not retried.
+                # One broken ticket must not stop the others. Its claim is released, so the next tick retries it
+                # (the savepoint already undid the half-done escalation).
                 log.exception("automatic escalation of ticket %s failed", ticket_id)
+                await ReminderSent.filter(ticket_id=ticket_id, step_seq=step, kind="overdue").delete()
                 counts["errors"] += 1
     return counts
 

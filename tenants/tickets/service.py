@@ -31,6 +31,36 @@ from tenants.tickets.rules import period_of, snapshot
 
 MAX_PHOTOS = 9
 MAX_DESCRIPTION = 2000
+MAX_NOTE = 500
+
+
+def _text(field: str, value: str, *, required: bool, limit: int = MAX_NOTE) -> str:
+    """A note or reason: stripped, bounded, and present when ``required`` (typed error otherwise)."""
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput.of(
+            [Problem(field, "required", f"请填写{_FIELD_ZH.get(field, field)}", f"{field} is required")]
+        )
+    if len(value) > limit:
+        raise InvalidInput.of(
+            [Problem(field, "too_long", f"不能超过 {limit} 字", f"{field} must be at most {limit} characters")]
+        )
+    return value
+
+
+_FIELD_ZH = {"reason": "理由", "note": "说明", "comment": "评价"}
+
+
+def _check_photos(photos: list[str]) -> list[Problem]:
+    problems = []
+    if len(photos) > MAX_PHOTOS:
+        problems.append(Problem("photos", "too_many", f"照片最多 {MAX_PHOTOS} 张", f"at most {MAX_PHOTOS} photos"))
+    for i, url in enumerate(photos[:MAX_PHOTOS]):
+        if not url.startswith(("https://", "http://")) or len(url) > 500:
+            problems.append(Problem(f"photos.{i}", "format", "照片须为 http(s) 链接", "a photo must be an http(s) URL"))
+    return problems
+
+
 S = TicketState
 
 
@@ -63,11 +93,7 @@ def _check_intake(
                 f"description must be at most {MAX_DESCRIPTION} characters",
             )
         )
-    if len(photos) > MAX_PHOTOS:
-        problems.append(Problem("photos", "too_many", f"照片最多 {MAX_PHOTOS} 张", f"at most {MAX_PHOTOS} photos"))
-    for i, url in enumerate(photos[:MAX_PHOTOS]):
-        if not url.startswith(("https://", "http://")) or len(url) > 500:
-            problems.append(Problem(f"photos.{i}", "format", "照片须为 http(s) 链接", "a photo must be an http(s) URL"))
+    problems += _check_photos(photos)
     if len(contact) > 64:
         problems.append(
             Problem("contact", "too_long", "联系方式不能超过 64 字", "contact must be at most 64 characters")
@@ -118,6 +144,58 @@ async def _location(
     return {}
 
 
+async def _free_address_area(
+    access: Access, actor: str, community_id: int | None, problems: list[Problem]
+) -> dict[str, int | None]:
+    """A ticket with only an address still belongs to a community (so someone reviews it): the one named, or the
+    reporting resident's own."""
+    from tenants.territory.models import Household
+    from tenants.territory.people import Person
+
+    if community_id is not None:
+        try:
+            community = await get_in_scope("community", community_id, access)
+        except NotFound:
+            problems.append(
+                Problem(
+                    "communityId", "out_of_scope", "该社区不在您的范围内", "this community is not within your scope"
+                )
+            )
+            return {}
+        return {"street_id": community.street_id, "community_id": community.id}  # type: ignore[attr-defined]
+    person = await Person.get_or_none(user_id=actor)
+    household = await Household.get_or_none(id=person.household_id) if person and person.household_id else None
+    if household is None:
+        problems.append(
+            Problem(
+                "communityId",
+                "required",
+                "只填写地址时须指定所属社区",
+                "a ticket with only an address needs its communityId",
+            )
+        )
+        return {}
+    return {"street_id": household.street_id, "community_id": household.community_id}
+
+
+async def _check_on_behalf(access: Access, user_id: str, problems: list[Problem]) -> None:
+    """Staff may report only for a registered resident living within their own scope."""
+    from tenants.territory.people import Person
+
+    person = await Person.get_or_none(user_id=user_id)
+    if person is None or person.household_id is None:
+        problems.append(Problem("onBehalfOf", "unknown", "未找到该居民", "no resident with this user id"))
+        return
+    try:
+        await get_in_scope("household", person.household_id, access)
+    except NotFound:
+        problems.append(
+            Problem(
+                "onBehalfOf", "out_of_scope", "该居民不在您的范围内", "this resident does not live within your scope"
+            )
+        )
+
+
 async def report(
     *,
     access: Access,
@@ -134,6 +212,7 @@ async def report(
     latitude: Decimal | None = None,
     longitude: Decimal | None = None,
     on_behalf_of: str | None = None,
+    community_id: int | None = None,
     now: datetime | None = None,
 ) -> Ticket:
     """A resident reports (or staff enter a report for a resident). Bad input saves nothing."""
@@ -150,13 +229,17 @@ async def report(
         address,
         latitude,
         longitude,
-        any(x is not None for x in (compound_id, building_id, household_id)),
+        any(x is not None for x in (compound_id, building_id, household_id, community_id)),
     )
     async with savepoint():
         effective = await effective_config()
         rules, item_problems = snapshot(effective.document, item_code)
         problems = item_problems + problems
         where = await _location(access, compound_id, building_id, household_id, problems)
+        if not where and not any(x is not None for x in (compound_id, building_id, household_id)):
+            where = await _free_address_area(access, on_behalf_of or actor, community_id, problems)
+        if on_behalf_of is not None:
+            await _check_on_behalf(access, on_behalf_of, problems)
         if problems:
             raise InvalidInput.of(problems)
         me = (await Tenant.get(id=current_tenant_id())).slug
@@ -192,17 +275,25 @@ async def report(
         steps = rules["steps"]
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit
             kind, unit = await _route(ticket, at)
+            if unit is None:  # nobody of that kind on file: the community (or street) acts
+                kind, unit = (
+                    (UnitKind.COMMUNITY, ticket.community_id)
+                    if ticket.community_id
+                    else (UnitKind.STREET, ticket.street_id)
+                )
             await _assign(ticket, kind, unit, at, "system", "dispatch", "自动派单")
         await notify.ticket_changed(ticket, "report", at)
         return ticket
 
 
 async def _route(ticket: Ticket, at: datetime) -> tuple[UnitKind, int | None]:
-    """The responsibility matrix: the item's unit type, resolved to the unit for this ticket's place."""
+    """The responsibility matrix: the item's unit type, resolved to the unit for this ticket's place (its id is
+    None when the tenant has no such unit on file)."""
     unit = UnitKind(ticket.rules["item"]["unit"])
     if unit == UnitKind.PROPERTY_COMPANY and ticket.compound_id is not None:
+        day = at.astimezone(await _zone()).date()  # contracts run on tenant-local dates
         contract = await PropertyContract.filter(
-            compound_id=ticket.compound_id, starts_on__lte=at.date(), ends_on__gte=at.date()
+            compound_id=ticket.compound_id, starts_on__lte=day, ends_on__gte=day
         ).first()
         if contract is not None:
             return unit, contract.company_id
@@ -267,7 +358,7 @@ async def _assign(
     ticket.assignee_kind, ticket.assignee_id = kind, unit_id
     ticket.dispatched_at = ticket.dispatched_at or at
     ticket.step_seq += 1
-    ticket.due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
+    ticket.due_at = ticket.sla_due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
     waiting = S.TRANSFERRED if action == "transfer" else S.DISPATCHED
     ticket.state = waiting if ticket.rules["steps"]["accept"] else S.ACCEPTED
     await ticket.save()
@@ -304,6 +395,7 @@ async def dispatch(
 ) -> Ticket:
     """Review and dispatch 审核派单: to the matrix's unit, or to the one the reviewer names."""
     at = _now(now)
+    note = _text("note", note, required=False)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "dispatch")
@@ -313,6 +405,17 @@ async def dispatch(
             kind, unit = unit_kind, unit_id
         else:
             kind, unit = await _route(ticket, at)
+            if unit is None:
+                raise InvalidInput.of(
+                    [
+                        Problem(
+                            "unit",
+                            "no_unit",
+                            "本地没有登记该类承办单位，请指定承办单位",
+                            f"no {kind.value} unit is on file here; name the unit to dispatch to",
+                        )
+                    ]
+                )
         await _assign(ticket, kind, unit, at, actor, "dispatch", note)
         await notify.ticket_changed(ticket, "dispatch", at)
         return ticket
@@ -320,21 +423,21 @@ async def dispatch(
 
 async def reject(*, access: Access, actor: str, ticket_id: int, reason: str, now: datetime | None = None) -> Ticket:
     at = _now(now)
-    if not reason.strip():
-        raise InvalidInput.of([Problem("reason", "required", "驳回须说明理由", "a rejection needs a reason")])
+    reason = _text("reason", reason, required=True)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "reject")
         _expect(ticket, "reject", S.REPORTED)
         ticket.state, ticket.due_at, ticket.closed_at = S.REJECTED, None, at
         await ticket.save()
-        await _event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason.strip())
+        await _event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason)
         await notify.ticket_changed(ticket, "reject", at)
         return ticket
 
 
 async def accept(*, access: Access, actor: str, ticket_id: int, note: str = "", now: datetime | None = None) -> Ticket:
     at = _now(now)
+    note = _text("note", note, required=False)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "accept")
@@ -359,8 +462,7 @@ async def transfer(
 ) -> Ticket:
     """Send the ticket to another unit, with a reason; its clock starts again there."""
     at = _now(now)
-    if not reason.strip():
-        raise InvalidInput.of([Problem("reason", "required", "转办须说明理由", "a transfer needs a reason")])
+    reason = _text("reason", reason, required=True)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket) or may_review(access, ticket), "transfer")
@@ -370,7 +472,7 @@ async def transfer(
             raise InvalidInput.of(
                 [Problem("unitId", "same_unit", "不能转给当前承办单位", "the ticket is already with this unit")]
             )
-        await _assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason.strip())
+        await _assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason)
         await notify.ticket_changed(ticket, "transfer", at)
         return ticket
 
@@ -385,14 +487,16 @@ async def resolve(
     now: datetime | None = None,
 ) -> Ticket:
     at = _now(now)
-    if not note.strip():
-        raise InvalidInput.of([Problem("note", "required", "请说明办理结果", "say how it was resolved")])
+    note = _text("note", note, required=True, limit=MAX_DESCRIPTION)
+    if photo_problems := _check_photos(photos or []):
+        raise InvalidInput.of(photo_problems)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "resolve")
         _expect(ticket, "resolve", S.ACCEPTED, S.REOPENED)
         before = ticket.state
-        ticket.resolved_on_time = ticket.due_at is None or at <= ticket.due_at
+        # Against the resolution SLA, which escalation never extends.
+        ticket.resolved_on_time = ticket.sla_due_at is None or at <= ticket.sla_due_at
         ticket.resolved_at, ticket.due_at = at, None
         ticket.state = S.RESOLVED if ticket.rules["steps"]["rate"] else S.CLOSED
         if ticket.state == S.CLOSED:
@@ -405,7 +509,7 @@ async def resolve(
             "resolve",
             before,
             ticket.state,
-            note=note.strip(),
+            note=note,
             attachments=photos,
             details={"onTime": ticket.resolved_on_time},
         )
@@ -418,6 +522,7 @@ async def rate(
 ) -> Ticket:
     """The resident rates the result: satisfied closes it, unsatisfied reopens it (counted)."""
     at = _now(now)
+    comment = _text("comment", comment, required=False)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(ticket.reporter_user_id == actor, "rate")
@@ -443,7 +548,7 @@ async def rate(
         else:
             ticket.state, ticket.reopened = S.REOPENED, ticket.reopened + 1
             ticket.step_seq += 1
-            ticket.due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
+            ticket.due_at = ticket.sla_due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
             ticket.resolved_at = ticket.resolved_on_time = None
             await ticket.save()
             await _event(
@@ -503,13 +608,12 @@ async def escalate_locked(
 async def escalate(*, access: Access, actor: str, ticket_id: int, reason: str, now: datetime | None = None) -> Ticket:
     """提级督办 by hand, by the community, street or tenant administration."""
     at = _now(now)
-    if not reason.strip():
-        raise InvalidInput.of([Problem("reason", "required", "提级督办须说明理由", "an escalation needs a reason")])
+    reason = _text("reason", reason, required=True)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "escalate")
         _expect(ticket, "escalate", *OPEN_STATES)
-        await escalate_locked(ticket, actor=actor, automatic=False, reason=reason.strip(), at=at, zone=await _zone())
+        await escalate_locked(ticket, actor=actor, automatic=False, reason=reason, at=at, zone=await _zone())
         return ticket
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ import httpx
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
+from tenants.settings import get_settings
 from tenants.tickets.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,13 @@ BATCH = 100
 PARALLEL = 10
 
 
+def _literal_private(host: str) -> bool:
+    try:
+        return _private(host)
+    except ValueError:  # a name, checked when sending
+        return False
+
+
 def _problems(url: str, secret: str) -> list[Problem]:
     problems = []
     parsed = urlparse(url.strip())
@@ -50,6 +59,12 @@ def _problems(url: str, secret: str) -> list[Problem]:
                 f"地址须为 http(s) 链接，且不超过 {MAX_URL} 字",
                 f"url must be an http(s) URL of at most {MAX_URL} characters",
             )
+        )
+    elif not get_settings().webhook_allow_private and (
+        parsed.hostname == "localhost" or _literal_private(parsed.hostname)
+    ):
+        problems.append(
+            Problem("url", "private", "推送地址不能指向内网", "url must not point to a private network address")
         )
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         problems.append(
@@ -172,10 +187,31 @@ async def _claim(now: datetime, limit: int) -> list[_Claimed]:
     return claimed
 
 
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+
+
+async def _refused_host(url: str) -> str | None:
+    """Webhooks go to the outside world only (unless CIVICGRID_WEBHOOK_ALLOW_PRIVATE): never let a tenant make
+    the worker call internal services. Checked on the addresses the name resolves to, at sending time."""
+    if get_settings().webhook_allow_private:
+        return None
+    parsed = urlparse(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, parsed.port or 443)
+    except OSError as exc:
+        return f"cannot resolve {parsed.hostname}: {exc}"
+    bad = sorted({str(info[4][0]) for info in infos if _private(str(info[4][0]))})
+    return f"refused: {parsed.hostname} resolves to a private address ({', '.join(bad)})" if bad else None
+
+
 async def _post(client: httpx.AsyncClient, d: _Claimed, now: datetime) -> str | None:
     """Send one delivery; None when the receiver answered 2xx, else what went wrong."""
     if d.url is None:
         return "endpoint deactivated"
+    if refused := await _refused_host(d.url):
+        return refused
     body = encode(d.payload)
     timestamp = str(int(now.timestamp()))
     headers = {
@@ -212,9 +248,7 @@ async def _record(d: _Claimed, error: str | None, now: datetime) -> str:
     return "failed" if gave_up else "retrying"
 
 
-async def deliver_due(
-    *, now: datetime, client: httpx.AsyncClient | None = None, limit: int = BATCH
-) -> dict[str, int]:
+async def deliver_due(*, now: datetime, client: httpx.AsyncClient | None = None, limit: int = BATCH) -> dict[str, int]:
     """POST the tenant's pending deliveries that are due; never inside a transaction (HTTP is slow)."""
     if in_scoped_transaction():
         raise RuntimeError("deliver_due must not run inside a transaction")
