@@ -16,9 +16,10 @@ import pytest
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
+from tenants.territory.people import PostKind
 from tenants.tickets import webhooks
 from tenants.tickets.models import WebhookDelivery
-from tests.test_ticket_reminders import HOUR, MIN, T0, gql, principal, report, ticks
+from tests.test_ticket_reminders import HOUR, MIN, T0, gql, inbox, principal, report, staff, ticks
 from tests.test_ticket_reminders import zjk as zjk  # the fixture
 
 SECRET = "s3cret-for-the-receiver-0123"
@@ -140,6 +141,7 @@ async def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(zj
     receiver.status = 500
     assert not (await gql(admin, CREATE, {"url": receiver.url, "secret": SECRET}))["errors"]
     with tenant_context(t.id):
+        await staff("admin-1", PostKind.TENANT_ADMIN, None, None)
         await report(ids, "parking_disorder", T0)
         await ticks(T0 + 2 * HOUR + 45 * MIN)
     start = T0 + 2 * HOUR + 45 * MIN
@@ -156,6 +158,8 @@ async def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(zj
     [node] = [e["node"] for e in body["data"]["webhookDeliveries"]["edges"]]
     assert node["attempts"] == 6 and node["lastError"] == "HTTP 500: receiver is down"
     assert (await gql(admin, DELIVERIES, {"status": "PENDING"}))["data"]["webhookDeliveries"]["edges"] == []
+    # The administrators hear of it in their inbox (and only there, not through the failing webhook).
+    assert await inbox(t, "admin-1") == [("webhook.failed", node["payload"]["ticketId"])]
 
 
 async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver):

@@ -206,6 +206,30 @@ async def _refused_host(url: str) -> str | None:
     return f"refused: {parsed.hostname} resolves to a private address ({', '.join(bad)})" if bad else None
 
 
+async def _tell_admins(failed: list[tuple[_Claimed, str | None]], now: datetime) -> None:
+    """Deliveries given up for good go to the tenant administrators' inboxes (only there: not to the webhook
+    that is failing)."""
+    from tenants.territory.people import PostKind
+    from tenants.tickets.models import Notification
+    from tenants.tickets.notify import _post_holders
+
+    admins = await _post_holders(PostKind.TENANT_ADMIN, None, None, now)
+    rows = [
+        Notification(
+            recipient=admin,
+            kind="webhook.failed",
+            title="推送失败",
+            ticket_id=d.payload.get("ticketId"),
+            body=f"推送 {d.id}（{d.event}）多次重试后仍失败：{(error or '')[:200]}",
+            created_at=now,
+        )
+        for d, error in failed
+        for admin in admins
+    ]
+    if rows:
+        await Notification.bulk_create(rows)
+
+
 async def _post(client: httpx.AsyncClient, d: _Claimed, now: datetime) -> str | None:
     """Send one delivery; None when the receiver answered 2xx, else what went wrong."""
     if d.url is None:
@@ -270,8 +294,14 @@ async def deliver_due(*, now: datetime, client: httpx.AsyncClient | None = None,
         if own:
             await http.aclose()
     async with scoped_transaction():
+        failed = []
         for d, error in zip(claimed, errors, strict=True):
-            counts[await _record(d, error, now)] += 1
+            outcome = await _record(d, error, now)
+            counts[outcome] += 1
+            if outcome == "failed":
+                failed.append((d, error))
+        if failed:
+            await _tell_admins(failed, now)
     if counts["failed"] or counts["retrying"]:
         log.info("webhooks tenant %s: %s", current_tenant_id(), counts)
     return counts
