@@ -7,15 +7,15 @@ the wall time of a dry run, the real import, and a re-import of the same file (w
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._runner import run  # noqa: E402
 
 
 def make_csv(households: int) -> bytes:
@@ -61,18 +61,4 @@ async def main(households: int) -> None:
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    if "DATABASE_URL" not in os.environ:
-        from api.embedded import EmbeddedServices
-
-        svc = EmbeddedServices(ROOT / ".civicgrid" / "bench", database="civicgrid_bench")
-        svc.home = svc.home.resolve()
-        svc.home.mkdir(parents=True, exist_ok=True)
-        svc.start_postgres()
-        os.environ.update(DATABASE_URL=svc.app_url, DATABASE_OWNER_URL=svc.owner_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, cwd=ROOT, env=os.environ)
-        try:
-            asyncio.run(main(n))
-        finally:
-            svc.stop()
-    else:
-        asyncio.run(main(n))
+    run(main(n), home_name="bench")

@@ -15,10 +15,8 @@ with the rules snapshot of a real ticket and due dates spread evenly over 60 day
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._runner import run  # noqa: E402
 
 T0 = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
 SPREAD_MINUTES = 60 * 24 * 60  # 60 days
@@ -188,19 +188,4 @@ async def main(tickets: int, burst: int) -> None:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     b = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
-    if "DATABASE_URL" not in os.environ:
-        from api.embedded import EmbeddedServices
-
-        home = Path(os.environ.get("CIVICGRID_BENCH_HOME", ROOT / ".civicgrid" / "bench-reminders"))
-        svc = EmbeddedServices(home, database="civicgrid_bench")
-        svc.home = svc.home.resolve()
-        svc.home.mkdir(parents=True, exist_ok=True)
-        svc.start_postgres()
-        os.environ.update(DATABASE_URL=svc.app_url, DATABASE_OWNER_URL=svc.owner_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, cwd=ROOT, env=os.environ)
-        try:
-            asyncio.run(main(n, b))
-        finally:
-            svc.stop()
-    else:
-        asyncio.run(main(n, b))
+    run(main(n, b), home_name="bench-reminders")

@@ -11,9 +11,7 @@ first (cold-ish) run and the best of three more.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +21,8 @@ from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._runner import run  # noqa: E402
 
 T = TypeVar("T")
 COMPOUNDS = 3000
@@ -235,19 +235,4 @@ async def main(n: int) -> None:
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    if "DATABASE_URL" not in os.environ:
-        from api.embedded import EmbeddedServices
-
-        home = Path(os.environ.get("CIVICGRID_BENCH_HOME", ROOT / ".civicgrid" / "bench-kpis"))
-        svc = EmbeddedServices(home, database="civicgrid_bench")
-        svc.home = svc.home.resolve()
-        svc.home.mkdir(parents=True, exist_ok=True)
-        svc.start_postgres()
-        os.environ.update(DATABASE_URL=svc.app_url, DATABASE_OWNER_URL=svc.owner_url)
-        subprocess.run([sys.executable, "-m", "api.cli", "migrate"], check=True, cwd=ROOT, env=os.environ)
-        try:
-            asyncio.run(main(n))
-        finally:
-            svc.stop()
-    else:
-        asyncio.run(main(n))
+    run(main(n), home_name="bench-kpis")
