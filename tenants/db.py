@@ -16,10 +16,11 @@ MODEL_MODULES = [
     "tenants.territory.parties",
     "tenants.territory.people",
     "tenants.tickets.models",
+    "tenants.assessment.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
-APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation")
+APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation", "score_submission")
 APP_LABEL = "civicgrid"
 
 

@@ -123,6 +123,8 @@ class Assessment(Strict):
     final_score: FinalScore
     # A body that does not submit: its weight is spread over the others, or it counts as zero.
     missing_body: Literal["redistribute", "zero"]
+    # A company's score from its compounds': weighted by each compound's annual fee receivable, or equally.
+    company_combination: Literal["fee_receivable", "equal"]
     supervisor_findings: SupervisorFindings
     red_black_list: RedBlackList
     service_star: ServiceStar

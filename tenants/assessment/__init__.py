@@ -1,0 +1,1 @@
+"""Property-service assessment 物业服务考核: rounds, scores, findings, ratings and the red/black list."""
