@@ -1,0 +1,57 @@
+"""Assessment periods: months (2026-10) and quarters (2026Q4), in the tenant's time zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tenants.errors import InvalidInput, Problem
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+def bounds(period_key: str, field: str = "period") -> tuple[date, date]:
+    """First and last day (inclusive) of a period key."""
+    if m := _MONTH.match(period_key):
+        year, month = int(m[1]), int(m[2])
+        start = date(year, month, 1)
+        end = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+        return start, end
+    if m := _QUARTER.match(period_key):
+        year, q = int(m[1]), int(m[2])
+        start = date(year, 3 * q - 2, 1)
+        end = date(year + (q == 4), (3 * q) % 12 + 1, 1) - timedelta(days=1)
+        return start, end
+    raise InvalidInput.of(
+        [
+            Problem(
+                field,
+                "format",
+                "期间须为 2026-10 或 2026Q4 的形式",
+                "a period looks like 2026-10 (month) or 2026Q4 (quarter)",
+            )
+        ]
+    )
+
+
+def months(period_key: str) -> int:
+    return 3 if "Q" in period_key else 1
+
+
+def key_for(day: date, cadence: str) -> str:
+    """The period (of the given cadence) that contains ``day``."""
+    if cadence == "quarterly":
+        return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def previous_key(day: date, cadence: str) -> str:
+    """The last complete period before the one containing ``day``."""
+    start, _ = bounds(key_for(day, cadence))
+    return key_for(start - timedelta(days=1), cadence)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, zone)
