@@ -1,0 +1,241 @@
+"""Ratings of a period: computed set-based into a draft snapshot, published, revised with a reason."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tortoise import connections
+
+from tenants.assessment import periods
+from tenants.assessment.models import (
+    AssessmentRound,
+    CompanyRating,
+    CompoundRating,
+    ListMark,
+    RatingSnapshot,
+    SnapshotStatus,
+    SupervisorFinding,
+)
+from tenants.assessment.ranking import rank, red_black, service_stars
+from tenants.assessment.rounds import latest_submissions, period_config
+from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_company, score_compound
+from tenants.audit import service as audit
+from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.scope import current_tenant_id, savepoint
+from tenants.tenancy.models import Tenant
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access
+
+WHOLE_TENANT = Access(roles=frozenset({Role.TENANT_ADMIN}))
+
+
+async def _contracts(start, end) -> dict[int, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """compound -> (company, annual fee in fen) of the contract in force at the period's end, else the last one
+    that started within the period."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT DISTINCT ON (compound_id) compound_id, company_id, annual_fee_fen FROM property_contract"
+        " WHERE tenant_id = $1 AND starts_on <= $3 AND ends_on >= $2"
+        " ORDER BY compound_id, (ends_on >= $3) DESC, starts_on DESC",
+        [current_tenant_id(), start, end],
+    )
+    return {r["compound_id"]: (r["company_id"], r["annual_fee_fen"]) for r in rows}
+
+
+async def _findings(start_at: datetime, end_at: datetime) -> dict[int, list[bool]]:
+    rows = await SupervisorFinding.filter(found_at__gte=start_at, found_at__lt=end_at).values(
+        "compound_id", "resolved_at", "resolve_by"
+    )
+    out: dict[int, list[bool]] = defaultdict(list)
+    for r in rows:
+        out[r["compound_id"]].append(r["resolved_at"] is not None and r["resolved_at"] <= r["resolve_by"])
+    return out
+
+
+async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
+    """(inputs, company, fee) for every compound under contract in the period: a handful of set-based queries."""
+    from tenants.tickets.kpis import Dimension, ticket_kpis
+
+    start, end = periods.bounds(period_key)
+    zone_name = (await Tenant.get(id=current_tenant_id())).timezone
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    contracts = await _contracts(start, end)
+    rnd = await AssessmentRound.get_or_none(period_key=period_key)
+    sheets: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
+    if rnd is not None:
+        for sub in await latest_submissions(rnd.id):
+            sheets[sub.compound_id][sub.body_code] = {k: int(v) for k, v in sub.scores.items()}
+    kpis = {
+        k.id: k
+        for k in await ticket_kpis(
+            access=WHOLE_TENANT, start=start, end=end + timedelta(days=1), dimension=Dimension.COMPOUND
+        )
+    }
+    found = await _findings(periods.local_midnight(start, zone), periods.local_midnight(end + timedelta(days=1), zone))
+    months = periods.months(period_key)
+    out = []
+    for compound_id, (company_id, fee) in sorted(contracts.items()):
+        k = kpis.get(compound_id)
+        out.append(
+            (
+                CompoundInputs(
+                    compound_id=compound_id,
+                    submissions=sheets.get(compound_id, {}),
+                    closure_rate_bp=k.closure_rate_bp if k else None,
+                    satisfaction_rate_bp=k.satisfaction_rate_bp if k else None,
+                    on_time_rate_bp=k.on_time_rate_bp if k else None,
+                    tickets_per_month=Decimal(k.received if k else 0) / months,
+                    findings=found.get(compound_id, []),
+                ),
+                company_id,
+                fee,
+            )
+        )
+    return out
+
+
+async def compute(
+    *, period_key: str, actor: str = "system", revise_reason: str | None = None, now: datetime | None = None
+) -> RatingSnapshot:
+    """Compute the period's ratings into its draft (replacing the draft's rows). A published period is left as
+    it is unless ``revise_reason`` asks for a new revision. Concurrent runs queue on an advisory lock."""
+    at = now or datetime.now(UTC)
+    periods.bounds(period_key)
+    async with savepoint() as conn:
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{current_tenant_id()}:{period_key}"]
+        )
+        doc, version = await period_config(period_key)
+        latest = await RatingSnapshot.filter(period_key=period_key).order_by("-revision").first()
+        if latest is not None and latest.status == SnapshotStatus.PUBLISHED:
+            if not revise_reason:
+                return latest
+            snapshot = await RatingSnapshot.create(
+                period_key=period_key,
+                revision=latest.revision + 1,
+                reason=revise_reason.strip()[:500],
+                config_version=version,
+                computed_at=at,
+            )
+        elif latest is not None:  # a draft: recompute it in place
+            await CompoundRating.filter(snapshot_id=latest.id).delete()
+            await CompanyRating.filter(snapshot_id=latest.id).delete()
+            latest.computed_at, latest.config_version = at, version
+            if revise_reason:
+                latest.reason = revise_reason.strip()[:500]
+            await latest.save()
+            snapshot = latest
+        else:
+            snapshot = await RatingSnapshot.create(
+                period_key=period_key, revision=1, config_version=version, computed_at=at
+            )
+        await _write(snapshot, doc.assessment, await _inputs(period_key))
+        await audit.record(
+            actor=actor,
+            action="ratings.compute",
+            target_type="rating_snapshot",
+            target_id=snapshot.id,
+            details={"period": period_key, "revision": snapshot.revision, "reason": snapshot.reason},
+        )
+        return snapshot
+
+
+async def _write(snapshot: RatingSnapshot, assessment, rows: list[tuple[CompoundInputs, int, int]]) -> None:  # type: ignore[no-untyped-def]
+    scores: list[tuple[CompoundScore, int, int]] = [(score_compound(assessment, i), c, f) for i, c, f in rows]
+    compound_ranks = {
+        r.key: r.rank for r in rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
+    }
+    await CompoundRating.bulk_create(
+        [
+            CompoundRating(
+                snapshot_id=snapshot.id,
+                compound_id=s.compound_id,
+                company_id=company,
+                score=s.score,
+                body_part=s.body_part,
+                objective_part=s.objective_part,
+                deductions=s.deductions,
+                rank=compound_ranks[s.compound_id],
+                breakdown=s.breakdown,
+            )
+            for s, company, _ in scores
+        ]
+    )
+    by_company: dict[int, list[tuple[CompoundScore, int]]] = defaultdict(list)
+    for s, company, fee in scores:
+        by_company[company].append((s, fee))
+    combined = {
+        c: combine_company(assessment, parts, mode=assessment.company_combination) for c, parts in by_company.items()
+    }
+    body = {c: sum((s.body_part for s, _ in parts), Decimal(0)) / len(parts) for c, parts in by_company.items()}
+    deductions = {c: sum((s.deductions for s, _ in parts), Decimal(0)) for c, parts in by_company.items()}
+    ranked = rank([(c, combined[c][0], body[c], deductions[c]) for c in combined])
+    stars = set(service_stars(assessment, ranked))
+    commended, interviewed = red_black(assessment, ranked)
+    await CompanyRating.bulk_create(
+        [
+            CompanyRating(
+                snapshot_id=snapshot.id,
+                company_id=r.key,
+                score=r.score,
+                rank=r.rank,
+                star=r.key in stars,
+                mark=ListMark.COMMENDED
+                if r.key in commended
+                else ListMark.INTERVIEWED
+                if r.key in interviewed
+                else ListMark.NONE,
+                breakdown=combined[r.key][1],
+            )
+            for r in ranked
+        ]
+    )
+
+
+async def publish(*, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
+    at = now or datetime.now(UTC)
+    async with savepoint():
+        draft = (
+            await RatingSnapshot.filter(period_key=period_key, status=SnapshotStatus.DRAFT)
+            .order_by("-revision")
+            .select_for_update()
+            .first()
+        )
+        if draft is None:
+            raise InvalidInput.of(
+                [
+                    Problem(
+                        "period",
+                        "no_draft",
+                        f"{period_key} 没有待发布的评级",
+                        f"{period_key} has no draft ratings to publish",
+                    )
+                ]
+            )
+        draft.status, draft.published_at, draft.published_by = SnapshotStatus.PUBLISHED, at, actor
+        await draft.save()
+        await audit.record(
+            actor=actor,
+            action="ratings.publish",
+            target_type="rating_snapshot",
+            target_id=draft.id,
+            details={"period": period_key, "revision": draft.revision},
+        )
+        return draft
+
+
+async def snapshot_for(period_key: str, *, drafts: bool, revision: int | None = None) -> RatingSnapshot:
+    """The snapshot to show: a given revision, else the latest published (or, for those who see drafts, the
+    latest of all)."""
+    qs = RatingSnapshot.filter(period_key=period_key)
+    if revision is not None:
+        qs = qs.filter(revision=revision)
+    if not drafts:
+        qs = qs.filter(status=SnapshotStatus.PUBLISHED)
+    snap = await qs.order_by("-revision").first()
+    if snap is None:
+        raise NotFound(f"{period_key} 暂无评级", f"no ratings for {period_key}", field="period")
+    return snap
