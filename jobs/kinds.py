@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants.tenancy.service import data_volume
+from tenants.assessment import schedule as assessment_schedule
 from tenants.tickets import reminders
 
 
@@ -34,8 +35,18 @@ async def ticket_reminders() -> dict[str, Any]:
     return await reminders.tick(now=datetime.now(UTC))
 
 
+def hourly(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%Y-%m-%dT%H")
+
+
+async def assessment() -> dict[str, Any]:
+    """Open the last period's assessment round; rate it on the configured day and hour."""
+    return await assessment_schedule.hourly(now=datetime.now(UTC))
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume),
     "ticket_reminders": JobKind("ticket_reminders", minutely, ticket_reminders),
+    "assessment": JobKind("assessment", hourly, assessment),
 }

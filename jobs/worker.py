@@ -67,6 +67,10 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
     return await fan_out(ctx, "data_volume")
 
 
+async def tick_hourly(ctx: dict[str, Any]) -> int:
+    return await fan_out(ctx, "assessment")
+
+
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Send a tenant's due webhook deliveries (no JobRun: HTTP calls must not sit inside its transaction)."""
     with tenant_context(tenant_id):
@@ -104,6 +108,7 @@ class WorkerSettings:
     # 00:30 UTC is 08:30 in Asia/Shanghai: yesterday's work is in, today's has barely begun.
     cron_jobs = [
         cron(tick_daily, hour={0}, minute={30}, unique=True, run_at_startup=False),
+        cron(tick_hourly, minute={5}, unique=True, run_at_startup=False),
         cron(
             tick_reminders,
             minute=_every(get_settings().reminder_interval_minutes),

@@ -1,0 +1,35 @@
+"""The scheduled side of assessment: open the last period's round, and rate it when the configuration says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tenants.assessment import periods, ratings, rounds
+from tenants.assessment.models import RatingSnapshot
+from tenants.config.service import effective_config
+from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.tenancy.models import Tenant
+
+
+async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
+    """Once the last period has ended its round is open (bodies score it until the deadline); once the tenant-local
+    clock reaches ``schedule.monthly_rating`` (day and hour of the month after the period) its draft ratings are
+    computed, once. Safe to run any number of times."""
+    at = now or datetime.now(UTC)
+    async with scoped_transaction():
+        zone = ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
+        local = at.astimezone(zone)
+        doc = (await effective_config(local.date())).document
+        period = periods.previous_key(local.date(), doc.assessment.cadence)
+        await rounds.open_round(actor="system", period_key=period, now=at)
+        _, end = periods.bounds(period)
+        first = end + timedelta(days=1)
+        run = doc.schedule.monthly_rating
+        due = datetime(first.year, first.month, run.day, run.hour, tzinfo=zone)
+        rated = False
+        if local >= due and not await RatingSnapshot.exists(period_key=period):
+            await ratings.compute(period_key=period, now=at)
+            rated = True
+        return {"period": period, "rated": rated}
