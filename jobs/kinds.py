@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenants.tenancy.service import data_volume
 from tenants.assessment import schedule as assessment_schedule
+from tenants.tenancy.service import data_volume
 from tenants.tickets import reminders
 
 
