@@ -9,6 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
+from api.assessment.schema import AssessmentMutation, AssessmentQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
@@ -27,13 +28,28 @@ EXTRA_TYPES = list(AREA_TYPES.values())
 
 
 @strawberry.type
-class Query(TenancyQuery, JobRunQuery, TerritoryQuery, ConfigQuery, TicketQuery, TicketKpiQuery, NotificationQuery):
+class Query(
+    TenancyQuery,
+    JobRunQuery,
+    TerritoryQuery,
+    ConfigQuery,
+    TicketQuery,
+    TicketKpiQuery,
+    NotificationQuery,
+    AssessmentQuery,
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    TenancyMutation, TerritoryMutation, ImportMutation, ConfigMutation, TicketMutation, NotificationMutation
+    TenancyMutation,
+    TerritoryMutation,
+    ImportMutation,
+    ConfigMutation,
+    TicketMutation,
+    NotificationMutation,
+    AssessmentMutation,
 ):
     pass
 

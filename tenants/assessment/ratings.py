@@ -132,7 +132,7 @@ async def compute(
             snapshot = await RatingSnapshot.create(
                 period_key=period_key, revision=1, config_version=version, computed_at=at
             )
-        await _write(snapshot, doc.assessment, await _inputs(period_key))
+        await _write(snapshot, doc.assessment, await _inputs(period_key), version)
         await audit.record(
             actor=actor,
             action="ratings.compute",
@@ -143,7 +143,12 @@ async def compute(
         return snapshot
 
 
-async def _write(snapshot: RatingSnapshot, assessment, rows: list[tuple[CompoundInputs, int, int]]) -> None:  # type: ignore[no-untyped-def]
+async def _write(
+    snapshot: RatingSnapshot,
+    assessment,
+    rows: list[tuple[CompoundInputs, int, int]],  # type: ignore[no-untyped-def]
+    version: int | None,
+) -> None:
     scores: list[tuple[CompoundScore, int, int]] = [(score_compound(assessment, i), c, f) for i, c, f in rows]
     compound_ranks = {
         r.key: r.rank for r in rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
@@ -159,7 +164,7 @@ async def _write(snapshot: RatingSnapshot, assessment, rows: list[tuple[Compound
                 objective_part=s.objective_part,
                 deductions=s.deductions,
                 rank=compound_ranks[s.compound_id],
-                breakdown=s.breakdown,
+                breakdown={**s.breakdown, "config_version": version},
             )
             for s, company, _ in scores
         ]
@@ -188,7 +193,7 @@ async def _write(snapshot: RatingSnapshot, assessment, rows: list[tuple[Compound
                 else ListMark.INTERVIEWED
                 if r.key in interviewed
                 else ListMark.NONE,
-                breakdown=combined[r.key][1],
+                breakdown={**combined[r.key][1], "config_version": version},
             )
             for r in ranked
         ]

@@ -1,0 +1,481 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.ids import opt_id, to_id
+from api.pagination import Connection, paginate
+from api.territory.types import CompoundType, _load
+from tenants.assessment import ratings, reports, rounds
+from tenants.assessment.models import (
+    AssessmentRound,
+    CompanyRating,
+    CompoundRating,
+    Interview,
+    RatingSnapshot,
+    ScoreSubmission,
+    SupervisorFinding,
+)
+from tenants.assessment.models import ListMark as _Mark
+from tenants.errors import InvalidInput, Problem
+from tenants.tenancy.roles import Role
+
+ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
+DRAFT_READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
+
+
+@strawberry.type(name="AssessmentRound")
+class RoundType:
+    period_key: str
+    starts_on: date
+    ends_on: date
+    deadline: datetime
+    status: str
+    config_version: int | None
+
+    @classmethod
+    def of(cls, r: AssessmentRound) -> RoundType:
+        return cls(
+            period_key=r.period_key,
+            starts_on=r.starts_on,
+            ends_on=r.ends_on,
+            deadline=r.deadline,
+            status=r.status.value,
+            config_version=r.config_version,
+        )
+
+
+@strawberry.type(name="ScoreSubmission")
+class SubmissionType:
+    id: strawberry.ID
+    compound_id: strawberry.ID
+    body_code: str
+    revision: int
+    scores: JSON
+    notes: JSON
+    reason: str
+    submitted_by: str
+    submitted_at: datetime
+
+    @classmethod
+    def of(cls, s: ScoreSubmission) -> SubmissionType:
+        return cls(
+            id=strawberry.ID(str(s.id)),
+            compound_id=strawberry.ID(str(s.compound_id)),
+            body_code=s.body_code,
+            revision=s.revision,
+            scores=s.scores,
+            notes=s.notes,
+            reason=s.reason,
+            submitted_by=s.submitted_by,
+            submitted_at=s.submitted_at,
+        )
+
+
+@strawberry.type(name="SupervisorFinding")
+class FindingType:
+    id: strawberry.ID
+    compound_id: strawberry.ID
+    description: str
+    photo_url: str
+    found_at: datetime
+    resolve_by: datetime
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, f: SupervisorFinding) -> FindingType:
+        return cls(
+            id=strawberry.ID(str(f.id)),
+            compound_id=strawberry.ID(str(f.compound_id)),
+            description=f.description,
+            photo_url=f.photo_url,
+            found_at=f.found_at,
+            resolve_by=f.resolve_by,
+            resolved_at=f.resolved_at,
+        )
+
+
+@strawberry.type(name="RatingSnapshot")
+class SnapshotType:
+    period_key: str
+    revision: int
+    status: str
+    reason: str
+    config_version: int | None
+    computed_at: datetime
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, s: RatingSnapshot) -> SnapshotType:
+        return cls(
+            period_key=s.period_key,
+            revision=s.revision,
+            status=s.status.value,
+            reason=s.reason,
+            config_version=s.config_version,
+            computed_at=s.computed_at,
+            published_at=s.published_at,
+        )
+
+
+@strawberry.type(name="CompanyRating")
+class CompanyRatingType:
+    company_id: strawberry.ID
+    score: Decimal
+    rank: int
+    star: bool = strawberry.field(description="服务之星 of the period.")
+    mark: ListMark  # type: ignore[valid-type]
+    breakdown: JSON
+
+    @classmethod
+    def of(cls, r: CompanyRating) -> CompanyRatingType:
+        return cls(
+            company_id=strawberry.ID(str(r.company_id)),
+            score=r.score,
+            rank=r.rank,
+            star=r.star,
+            mark=ListMark(r.mark.value),
+            breakdown=r.breakdown,
+        )
+
+
+@strawberry.type(name="CompoundRating")
+class CompoundRatingType:
+    compound_id: strawberry.ID
+    company_id: strawberry.ID
+    score: Decimal
+    body_part: Decimal
+    objective_part: Decimal | None
+    deductions: Decimal
+    rank: int
+    breakdown: JSON = strawberry.field(description="Each body, item, input and deduction with weight and contribution.")
+    compound_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def compound(self, info: Info) -> CompoundType | None:
+        return await _load(info, "compound", self.compound_pk)
+
+    @classmethod
+    def of(cls, r: CompoundRating) -> CompoundRatingType:
+        return cls(
+            compound_id=strawberry.ID(str(r.compound_id)),
+            company_id=strawberry.ID(str(r.company_id)),
+            score=r.score,
+            body_part=r.body_part,
+            objective_part=r.objective_part,
+            deductions=r.deductions,
+            rank=r.rank,
+            breakdown=r.breakdown,
+            compound_pk=r.compound_id,
+        )
+
+
+@strawberry.type
+class TrendPoint:
+    period_key: str
+    revision: int
+    score: Decimal
+    rank: int
+    of: int
+    mark: str
+
+
+@strawberry.type(name="Interview")
+class InterviewType:
+    id: strawberry.ID
+    company_id: strawberry.ID
+    period_key: str
+    held_on: date
+    attendees: list[str]
+    outcome: str
+    follow_up: str
+    follow_up_due: date | None
+    recorded_by: str
+
+    @classmethod
+    def of(cls, i: Interview) -> InterviewType:
+        return cls(
+            id=strawberry.ID(str(i.id)),
+            company_id=strawberry.ID(str(i.company_id)),
+            period_key=i.period_key,
+            held_on=i.held_on,
+            attendees=list(i.attendees),
+            outcome=i.outcome,
+            follow_up=i.follow_up,
+            follow_up_due=i.follow_up_due,
+            recorded_by=i.recorded_by,
+        )
+
+
+@strawberry.type
+class EliminationCandidate:
+    company_id: strawberry.ID
+    average_score: Decimal
+    periods: int
+    black_list_times: int
+    reasons: list[str]
+
+
+@strawberry.type
+class RedBlackList:
+    snapshot: SnapshotType
+    commended: list[CompanyRatingType]
+    interviewed: list[CompanyRatingType]
+
+
+@strawberry.input
+class SubmitScoresInput:
+    period: str
+    compound_id: strawberry.ID
+    body_code: str
+    scores: JSON = strawberry.field(description="Rubric item code -> points.")
+    notes: JSON | None = None
+    reason: str = strawberry.field(default="", description="Required for a correction.")
+
+
+@strawberry.input
+class RecordInterviewInput:
+    company_id: strawberry.ID
+    period: str
+    held_on: date
+    attendees: list[str]
+    outcome: str
+    follow_up: str = ""
+    follow_up_due: date | None = None
+
+
+def _scores(value: object) -> dict[str, int]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and type(v) is int for k, v in value.items()):
+        raise InvalidInput.of(
+            [Problem("scores", "format", "评分须为 {评分项: 整数分}", "scores map item codes to integers")]
+        )
+    return value  # type: ignore[return-value]
+
+
+def _notes(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidInput.of([Problem("notes", "format", "备注须为 {评分项: 文字}", "notes map item codes to text")])
+    return value  # type: ignore[return-value]
+
+
+async def _snapshot(info: Info, period: str, revision: int | None) -> RatingSnapshot:
+    drafts = info.context.principal.has_any(*DRAFT_READERS)
+    return await ratings.snapshot_for(period, drafts=drafts, revision=revision)
+
+
+@strawberry.type
+class AssessmentQuery:
+    @strawberry.field(description="A period's assessment round.")
+    async def assessment_round(self, info: Info, period: str) -> RoundType | None:
+        r = await AssessmentRound.get_or_none(period_key=period)
+        return RoundType.of(r) if r else None
+
+    @strawberry.field(description="Bodies that have not scored yet, per compound (tenant administrators).")
+    async def missing_scores(self, info: Info, period: str) -> JSON:
+        info.context.require(*DRAFT_READERS)
+        return {str(k): v for k, v in (await rounds.missing_bodies(period)).items() if v}
+
+    @strawberry.field(description="Submissions for a compound in a period, every revision.")
+    async def score_submissions(self, info: Info, period: str, compound_id: strawberry.ID) -> list[SubmissionType]:
+        info.context.require(
+            *DRAFT_READERS, Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.ASSESSOR, Role.OWNERS_COMMITTEE
+        )
+        r = await AssessmentRound.get_or_none(period_key=period)
+        if r is None:
+            return []
+        rows = await ScoreSubmission.filter(round_id=r.id, compound_id=to_id(compound_id, "compoundId")).order_by(
+            "body_code", "revision"
+        )
+        return [SubmissionType.of(s) for s in rows]
+
+    @strawberry.field(description="Supervisors' findings on a compound.")
+    async def findings(self, info: Info, compound_id: strawberry.ID) -> list[FindingType]:
+        from tenants.territory.access import get_in_scope
+
+        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), await info.context.access())
+        rows = await SupervisorFinding.filter(compound_id=compound.id).order_by("-found_at")
+        return [FindingType.of(f) for f in rows]
+
+    @strawberry.field(description="A period's rating snapshots (revisions); drafts for administrators only.")
+    async def rating_snapshots(self, info: Info, period: str) -> list[SnapshotType]:
+        qs = RatingSnapshot.filter(period_key=period)
+        if not info.context.principal.has_any(*DRAFT_READERS):
+            qs = qs.filter(status="published")
+        return [SnapshotType.of(s) for s in await qs.order_by("revision")]
+
+    @strawberry.field(description="Companies by rank for a period (the published ratings, public in the tenant).")
+    async def company_rankings(
+        self,
+        info: Info,
+        period: str,
+        revision: int | None = None,
+        mark: ListMark | None = None,
+        first: int | None = None,  # type: ignore[valid-type]
+        after: str | None = None,
+    ) -> Connection[CompanyRatingType]:
+        snap = await _snapshot(info, period, revision)
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda r: (r.rank,),
+            arity=1,
+            fetch=lambda k, n: reports.company_rankings(
+                snap, after_rank=k[0] if k else None, limit=n, mark=_Mark(mark.value) if mark else None
+            ),
+            to_node=CompanyRatingType.of,
+        )
+
+    @strawberry.field(description="Compounds by rank for a period, each with its breakdown.")
+    async def compound_rankings(
+        self,
+        info: Info,
+        period: str,
+        revision: int | None = None,
+        company_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[CompoundRatingType]:
+        snap = await _snapshot(info, period, revision)
+        cid = opt_id(company_id, "companyId")
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda r: (r.rank,),
+            arity=1,
+            fetch=lambda k, n: reports.compound_rankings(snap, after_rank=k[0] if k else None, limit=n, company_id=cid),
+            to_node=CompoundRatingType.of,
+        )
+
+    @strawberry.field(description="A company's published ratings over the periods, oldest first.")
+    async def company_trend(self, info: Info, company_id: strawberry.ID) -> list[TrendPoint]:
+        points = await reports.company_trend(to_id(company_id, "companyId"))
+        return [
+            TrendPoint(period_key=p.period_key, revision=p.revision, score=p.score, rank=p.rank, of=p.of, mark=p.mark)
+            for p in points
+        ]
+
+    @strawberry.field(description="红黑榜 of a period: commended and to be interviewed.")
+    async def red_black_list(self, info: Info, period: str, revision: int | None = None) -> RedBlackList:
+        snap = await _snapshot(info, period, revision)
+        rows = await CompanyRating.filter(snapshot_id=snap.id).exclude(mark=_Mark.NONE).order_by("rank")
+        return RedBlackList(
+            snapshot=SnapshotType.of(snap),
+            commended=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.COMMENDED],
+            interviewed=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.INTERVIEWED],
+        )
+
+    @strawberry.field(description="约谈 records.")
+    async def interviews(
+        self, info: Info, company_id: strawberry.ID | None = None, period: str | None = None
+    ) -> list[InterviewType]:
+        info.context.require(*DRAFT_READERS, Role.STREET_OFFICER, Role.PROPERTY_COMPANY)
+        company = opt_id(company_id, "companyId")
+        access = await info.context.access()
+        if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
+            company = company if company in access.companies else (min(access.companies) if access.companies else 0)
+        return [InterviewType.of(i) for i in await reports.interviews(company_id=company, period_key=period)]
+
+    @strawberry.field(description="末位淘汰 candidates of a year.")
+    async def elimination_candidates(self, info: Info, year: int) -> list[EliminationCandidate]:
+        info.context.require(*DRAFT_READERS)
+        return [
+            EliminationCandidate(
+                company_id=strawberry.ID(str(c.company_id)),
+                average_score=c.average_score,
+                periods=c.periods,
+                black_list_times=c.black_list_times,
+                reasons=c.reasons,
+            )
+            for c in await reports.elimination_candidates(year)
+        ]
+
+
+@strawberry.type
+class AssessmentMutation:
+    @strawberry.mutation(description="Open a period's assessment round (the job opens it on schedule too).")
+    async def open_assessment_round(self, info: Info, period: str) -> RoundType:
+        info.context.require(Role.TENANT_ADMIN)
+        return RoundType.of(await rounds.open_round(actor=info.context.actor, period_key=period))
+
+    @strawberry.mutation(description="A body's scoring sheet for a compound: final once submitted.")
+    async def submit_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
+        sub = await rounds.submit(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            period_key=input.period,
+            compound_id=to_id(input.compound_id, "compoundId"),
+            body_code=input.body_code,
+            scores=_scores(input.scores),
+            notes=_notes(input.notes),
+        )
+        return SubmissionType.of(sub)
+
+    @strawberry.mutation(description="Correct a submitted sheet: a new, audited revision with a reason.")
+    async def correct_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
+        sub = await rounds.submit(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            period_key=input.period,
+            compound_id=to_id(input.compound_id, "compoundId"),
+            body_code=input.body_code,
+            scores=_scores(input.scores),
+            notes=_notes(input.notes),
+            reason=input.reason,
+            correction=True,
+        )
+        return SubmissionType.of(sub)
+
+    @strawberry.mutation(description="小区监督员 records a finding against a compound.")
+    async def record_finding(
+        self, info: Info, compound_id: strawberry.ID, description: str, photo_url: str = ""
+    ) -> FindingType:
+        f = await rounds.record_finding(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            compound_id=to_id(compound_id, "compoundId"),
+            description=description,
+            photo_url=photo_url,
+        )
+        return FindingType.of(f)
+
+    @strawberry.mutation(description="The firm resolved a finding.")
+    async def resolve_finding(self, info: Info, id: strawberry.ID) -> FindingType:
+        f = await rounds.resolve_finding(
+            access=await info.context.access(), actor=info.context.actor, finding_id=to_id(id, "id")
+        )
+        return FindingType.of(f)
+
+    @strawberry.mutation(
+        description="Compute the period's draft ratings now; with a reason after publication, a new revision."
+    )
+    async def compute_ratings(self, info: Info, period: str, reason: str | None = None) -> SnapshotType:
+        info.context.require(Role.TENANT_ADMIN)
+        snap = await ratings.compute(period_key=period, actor=info.context.actor, revise_reason=reason)
+        return SnapshotType.of(snap)
+
+    @strawberry.mutation(description="Publish the period's draft: from then on it never changes.")
+    async def publish_ratings(self, info: Info, period: str) -> SnapshotType:
+        info.context.require(Role.TENANT_ADMIN)
+        return SnapshotType.of(await ratings.publish(period_key=period, actor=info.context.actor))
+
+    @strawberry.mutation(description="Record a 约谈 with a firm.")
+    async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
+        info.context.require(Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER)
+        i = await reports.record_interview(
+            actor=info.context.actor,
+            company_id=to_id(input.company_id, "companyId"),
+            period_key=input.period,
+            held_on=input.held_on,
+            attendees=input.attendees,
+            outcome=input.outcome,
+            follow_up=input.follow_up,
+            follow_up_due=input.follow_up_due,
+        )
+        return InterviewType.of(i)

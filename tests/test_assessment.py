@@ -1,0 +1,235 @@
+"""Assessment rounds, submissions, ratings and the red/black list through GraphQL and the scheduled job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+from asyncpg.exceptions import RaiseError
+from tortoise.exceptions import OperationalError
+
+from api.auth import mint_token
+from tenants.assessment import ratings
+from tenants.assessment import schedule as assessment_schedule
+from tenants.assessment.models import CompanyRating, RatingSnapshot
+from tenants.audit.models import AuditEntry
+from tenants.config.service import effective_config
+from tenants.scope import tenant_context, tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import create_tenant
+from tests.conftest import codes
+from tests.test_territory import build
+
+PERIOD = "2026Q4"
+SUBMIT = """mutation($in: SubmitScoresInput!) { submitScores(input: $in) { bodyCode revision } }"""
+CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
+RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
+  rank mark } } } }"""
+
+
+@pytest.fixture
+async def district(app, settings):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    t = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
+    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
+    ids = await build(t.id)
+    async with tenant_transaction(t.id):
+        rubric = (await effective_config()).document.assessment.rubric
+
+    def tok(role, *scope, tenant=t):
+        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
+
+    return {
+        "t": t,
+        "ids": ids,
+        "other": other,
+        "rubric": rubric,
+        "admin": tok(Role.TENANT_ADMIN),
+        "housing": tok(Role.HOUSING_DEPT),
+        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}"),
+        "s2": tok(Role.STREET_OFFICER, f"street:{ids['S2']}"),
+        "k1_committee": tok(Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}"),
+        "resident": tok(Role.RESIDENT, f"household:{ids['H1']}"),
+        "other_admin": tok(Role.TENANT_ADMIN, tenant=other),
+    }
+
+
+def sheet(rubric, body: str, share: Fraction = Fraction(1)) -> dict[str, int]:
+    return {i.code: int(i.max_points * share) for i in rubric if i.body == body}
+
+
+async def _submit(gql, token, d, compound, body, scores, mutation=SUBMIT, reason=""):
+    return await gql(
+        mutation,
+        token,
+        {
+            "in": {
+                "period": PERIOD,
+                "compoundId": str(d["ids"][compound]),
+                "bodyCode": body,
+                "scores": scores,
+                "reason": reason,
+            }
+        },
+    )
+
+
+async def test_a_period_is_scored_rated_published_and_revised(district, gql):
+    d = district
+    opened = await gql('mutation { openAssessmentRound(period: "2026Q4") { periodKey deadline status } }', d["admin"])
+    deadline = datetime.fromisoformat(opened["data"]["openAssessmentRound"]["deadline"])
+    assert deadline.astimezone(ZoneInfo("Asia/Shanghai")).isoformat() == "2027-01-11T00:00:00+08:00"  # 10 days on
+    full = {b: sheet(d["rubric"], b) for b in ("party_org", "owners_committee", "housing_dept")}
+    assert "errors" not in await _submit(gql, d["s1"], d, "K1", "party_org", full["party_org"])
+    assert "errors" not in await _submit(gql, d["k1_committee"], d, "K1", "owners_committee", full["owners_committee"])
+    assert "errors" not in await _submit(gql, d["housing"], d, "K1", "housing_dept", full["housing_dept"])
+    half = sheet(d["rubric"], "party_org", Fraction(1, 2))
+    assert "errors" not in await _submit(gql, d["s2"], d, "K3", "party_org", half)
+    # Scope, once-only, and the sheet itself.
+    assert codes(await _submit(gql, d["k1_committee"], d, "K3", "owners_committee", full["owners_committee"])) == [
+        "FORBIDDEN"
+    ]
+    assert codes(await _submit(gql, d["s1"], d, "K1", "party_org", full["party_org"])) == ["CONFLICT"]
+    bad = await _submit(gql, d["s2"], d, "K3", "owners_committee", {"nonsense": 1})
+    assert codes(bad) == ["FORBIDDEN"]  # a street officer speaks for the party organisation only
+    first_item = next(iter(full["housing_dept"]))
+    wrong = await _submit(gql, d["admin"], d, "K3", "housing_dept", {**full["housing_dept"], first_item: 999})
+    assert wrong["errors"][0]["extensions"]["problems"][0]["reason"] == "out_of_range"
+    no_contract = await _submit(gql, d["admin"], d, "K2", "housing_dept", full["housing_dept"])
+    assert no_contract["errors"][0]["extensions"]["problems"][0]["reason"] == "no_contract"
+
+    # No tickets: no closure, satisfaction or on-time rate, but a known volume of 0 a month, which scores 100; it
+    # alone carries the objective share (20% in 张家口's preset, body share 80%).
+    # K1: every body full marks: 80% x 100 + 20% x 100 = 100.00.
+    # K3: only the party organisation, at half marks; the others missing and redistributed: 80% x its score + 20.
+    party_max = sum(i.max_points for i in d["rubric"] if i.body == "party_org")
+    party = Decimal(sum(half.values()) * 100) / party_max
+    k3 = (party * Decimal("0.8") + 20).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
+    assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft"}
+    ranks = (await gql(RANKS, d["admin"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+    ids = d["ids"]
+    assert [(e["node"]["companyId"], Decimal(e["node"]["score"]), e["node"]["rank"]) for e in ranks] == [
+        (str(ids["P1"]), Decimal("100.00"), 1),
+        (str(ids["P2"]), k3, 2),
+    ]
+    # 张家口's 红黑榜 (inherited): top and bottom 10%, at least one firm each.
+    assert [e["node"]["mark"] for e in ranks] == ["COMMENDED", "INTERVIEWED"]
+    assert codes(await gql(RANKS, d["resident"], {"p": PERIOD})) == ["NOT_FOUND"]  # a draft is not public
+    body = await gql(
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown } } } }',
+        d["admin"],
+    )
+    k1 = body["data"]["compoundRankings"]["edges"][0]["node"]
+    assert k1["compound"] == {"code": "K1"} and k1["breakdown"]["score"] == "100.00"
+
+    assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
+        "publishRatings"
+    ]["status"] == "published"
+    public = (await gql(RANKS, d["resident"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+    assert [e["node"]["rank"] for e in public] == [1, 2]
+
+    # A late correction is an audited revision; the published period does not move when the job runs again.
+    corrected = await _submit(
+        gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org"), CORRECT, reason="复核后更正"
+    )
+    assert corrected["data"]["correctScores"] == {"bodyCode": "party_org", "revision": 2, "reason": "复核后更正"}
+    again = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
+    assert again["data"]["computeRatings"] == {"revision": 1, "status": "published"}
+    assert [
+        Decimal(e["node"]["score"])
+        for e in (await gql(RANKS, d["admin"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+    ] == [Decimal("100.00"), k3]
+    revised = await gql(
+        'mutation { computeRatings(period: "2026Q4", reason: "党组织评分更正") { revision status reason } }', d["admin"]
+    )
+    assert revised["data"]["computeRatings"] == {"revision": 2, "status": "draft", "reason": "党组织评分更正"}
+    new = (await gql(RANKS, d["admin"], {"p": PERIOD, "r": 2}))["data"]["companyRankings"]["edges"]
+    assert [Decimal(e["node"]["score"]) for e in new] == [Decimal("100.00"), Decimal("100.00")]
+    old = (await gql(RANKS, d["admin"], {"p": PERIOD, "r": 1}))["data"]["companyRankings"]["edges"]
+    assert Decimal(old[1]["node"]["score"]) == k3  # the published revision stays readable
+    async with tenant_transaction(d["t"].id):
+        assert await AuditEntry.filter(action="assessment.correct").count() == 1
+        published = await RatingSnapshot.get(period_key=PERIOD, revision=1)
+    with pytest.raises((OperationalError, RaiseError), match="published"):  # the database refuses it
+        async with tenant_transaction(d["t"].id):
+            await CompanyRating.filter(snapshot_id=published.id).update(score=Decimal("1.00"))
+    assert (await gql(RANKS, d["other_admin"], {"p": PERIOD}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_two_runs_at_once_leave_one_snapshot(district):
+    d = district
+
+    async def run():
+        async with tenant_transaction(d["t"].id):
+            return await ratings.compute(period_key=PERIOD)
+
+    results = await asyncio.gather(run(), run())
+    assert {s.id for s in results} == {results[0].id}
+    async with tenant_transaction(d["t"].id):
+        assert await RatingSnapshot.filter(period_key=PERIOD).count() == 1
+
+
+async def test_the_hourly_job_opens_the_round_and_rates_on_schedule(district):
+    d = district
+    # 张家口's schedule (inherited): rate the last quarter on the 12th at 02:00 local (18:00 UTC the day before).
+    with tenant_context(d["t"].id):
+        early = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 17, 0, tzinfo=UTC))  # 01:00 local
+        first = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 18, 0, tzinfo=UTC))  # 02:00 local
+        second = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 19, 0, tzinfo=UTC))
+    assert early == {"period": PERIOD, "rated": False}
+    assert first == {"period": PERIOD, "rated": True} and second == {"period": PERIOD, "rated": False}
+    async with tenant_transaction(d["t"].id):
+        assert await RatingSnapshot.filter(period_key=PERIOD).count() == 1
+        assert await AuditEntry.filter(action="assessment.open").count() == 1  # the round, opened once
+
+
+async def test_interviews_and_elimination_candidates(district, gql):
+    d = district
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await _submit(gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org", Fraction(1, 4)))
+    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+    await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
+    black = (
+        await gql(
+            '{ redBlackList(period: "2026Q4") { commended { companyId } interviewed { companyId } } }', d["housing"]
+        )
+    )["data"]["redBlackList"]
+    assert black == {
+        "commended": [{"companyId": str(d["ids"]["P1"])}],
+        "interviewed": [{"companyId": str(d["ids"]["P2"])}],
+    }
+    rec = await gql(
+        """mutation($c: ID!) { recordInterview(input: {companyId: $c, period: "2026Q4",
+      heldOn: "2027-01-20", attendees: ["住建局 王科长", "物业经理 李某"], outcome: "限期整改",
+      followUp: "一个月内补齐保洁人员", followUpDue: "2027-02-20"}) { outcome followUpDue } }""",
+        d["admin"],
+        {"c": str(d["ids"]["P2"])},
+    )
+    assert rec["data"]["recordInterview"] == {"outcome": "限期整改", "followUpDue": "2027-02-20"}
+    listed = await gql('{ interviews(period: "2026Q4") { companyId attendees } }', d["admin"])
+    assert listed["data"]["interviews"][0]["attendees"] == ["住建局 王科长", "物业经理 李某"]
+    trend = await gql(
+        "query($c: ID!) { companyTrend(companyId: $c) { periodKey rank of mark } }",
+        d["admin"],
+        {"c": str(d["ids"]["P2"])},
+    )
+    assert trend["data"]["companyTrend"] == [{"periodKey": "2026Q4", "rank": 2, "of": 2, "mark": "interviewed"}]
+    candidates = (await gql("{ eliminationCandidates(year: 2026) { companyId reasons } }", d["admin"]))["data"][
+        "eliminationCandidates"
+    ]
+    elimination = await _elimination(d)
+    if elimination.enabled:
+        assert candidates[0]["companyId"] == str(d["ids"]["P2"])
+    else:
+        assert candidates == []
+
+
+async def _elimination(d):
+    async with tenant_transaction(d["t"].id):
+        return (await effective_config()).document.assessment.elimination
