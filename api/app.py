@@ -19,6 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import authenticate
 from api.context import Context, Loaders
+from api.exports import ratings_export
 from api.schema import build_schema
 from tenants import queue
 from tenants.db import refuse_privileged_role, tortoise_config
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

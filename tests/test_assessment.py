@@ -233,3 +233,35 @@ async def test_interviews_and_elimination_candidates(district, gql):
 async def _elimination(d):
     async with tenant_transaction(d["t"].id):
         return (await effective_config()).document.assessment.elimination
+
+
+async def test_the_county_office_exports_a_period_as_csv_and_xlsx(district, gql, client):
+    import csv as csv_module
+    import io
+
+    from openpyxl import load_workbook
+
+    d = district
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+
+    def auth(token):
+        return {"Authorization": f"Bearer {token}"}
+
+    resp = await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["admin"]))
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+    assert 'filename="ratings-2026Q4-r1.csv"' in resp.headers["content-disposition"]
+    rows = list(csv_module.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    assert rows[1][0] == "排名 rank" and [r[1] for r in rows[2:4]] == ["P1", "P2"]
+    compounds = rows[rows.index([]) + 2:]
+    assert [(r[1], r[3]) for r in compounds] == [("K1", "P1"), ("K3", "P2")]
+    xlsx = await client.get("/exports/ratings/2026Q4.xlsx", headers=auth(d["housing"]))
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["企业排名", "小区明细"]
+    assert [c.value for c in book["小区明细"][2]][1:4] == ["K1", "K1名", "P1"]
+    assert (await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["resident"]))).status_code == 403
+    assert (await client.get("/exports/ratings/2026Q4.csv")).status_code == 401
+    assert (await client.get("/exports/ratings/2026Q3.csv", headers=auth(d["admin"]))).status_code == 404
+    assert (await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["other_admin"]))).status_code == 404
+    assert (await client.get("/exports/ratings/2026Q4.pdf", headers=auth(d["admin"]))).status_code == 400
