@@ -181,8 +181,7 @@ async def test_the_hourly_job_opens_the_round_and_rates_on_schedule(district):
         early = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 17, 0, tzinfo=UTC))  # 01:00 local
         first = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 18, 0, tzinfo=UTC))  # 02:00 local
         second = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 19, 0, tzinfo=UTC))
-    assert early == {"period": PERIOD, "rated": False}
-    assert first == {"period": PERIOD, "rated": True} and second == {"period": PERIOD, "rated": False}
+    assert (early["period"], early["rated"], first["rated"], second["rated"]) == (PERIOD, False, True, False)
     async with tenant_transaction(d["t"].id):
         assert await RatingSnapshot.filter(period_key=PERIOD).count() == 1
         assert await AuditEntry.filter(action="assessment.open").count() == 1  # the round, opened once
@@ -265,3 +264,33 @@ async def test_the_county_office_exports_a_period_as_csv_and_xlsx(district, gql,
     assert (await client.get("/exports/ratings/2026Q3.csv", headers=auth(d["admin"]))).status_code == 404
     assert (await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["other_admin"]))).status_code == 404
     assert (await client.get("/exports/ratings/2026Q4.pdf", headers=auth(d["admin"]))).status_code == 400
+
+
+async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_after_the_deadline(district):
+    from datetime import timedelta
+
+    from tenants.assessment import rounds
+    from tenants.assessment.reminders import remind_missing
+    from tenants.territory.access import Access
+    from tenants.territory.people import PostKind
+    from tenants.territory.people_service import assign_post, create_person
+    from tenants.tickets.models import Notification
+
+    d, ids = district, district["ids"]
+    admin = Access(roles=frozenset({Role.TENANT_ADMIN}))
+    with tenant_context(d["t"].id):
+        person = await create_person(access=admin, actor="seed", user_id="committee-k1", name="业委会主任")
+        await assign_post(access=admin, actor="seed", person_id=person.id, kind=PostKind.OWNERS_COMMITTEE,
+                          target_kind="compound", target_id=ids["K1"])
+        rnd = await rounds.open_round(actor="admin", period_key=PERIOD)
+        async with tenant_transaction(d["t"].id):
+            lead = (await effective_config()).document.reminders.assessment_deadline_lead_hours
+        assert (await remind_missing(now=rnd.deadline - timedelta(hours=lead + 1)))["due"] == 0  # not yet
+        assert (await remind_missing(now=rnd.deadline - timedelta(hours=1)))["due"] == 1
+        assert (await remind_missing(now=rnd.deadline - timedelta(minutes=30)))["due"] == 0  # once
+        assert (await remind_missing(now=rnd.deadline + timedelta(hours=1)))["late"] == 1
+        assert (await remind_missing(now=rnd.deadline + timedelta(hours=2)))["late"] == 0
+        async with tenant_transaction(d["t"].id):
+            sent = await Notification.filter(recipient="committee-k1").order_by("id").values_list("kind", "body")
+    assert [k for k, _ in sent] == ["assessment.due", "assessment.late"]
+    assert "K1名" in sent[0][1] and "K3名" not in sent[0][1]  # only the compound they score

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenants.assessment import periods, ratings, rounds
+from tenants.assessment import periods, ratings, reminders, rounds
 from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.scope import current_tenant_id, scoped_transaction
@@ -28,8 +28,9 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         first = end + timedelta(days=1)
         run = doc.schedule.monthly_rating
         due = datetime(first.year, first.month, run.day, run.hour, tzinfo=zone)
+        reminded = await reminders.remind_missing(now=at)
         rated = False
         if local >= due and not await RatingSnapshot.exists(period_key=period):
             await ratings.compute(period_key=period, now=at)
             rated = True
-        return {"period": period, "rated": rated}
+        return {"period": period, "rated": rated, "reminded": reminded}

@@ -1,0 +1,94 @@
+"""Reminders to assessor bodies that have not scored: once before the deadline and once when late."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
+
+from tenants.assessment.models import AssessmentRound, RoundStatus
+from tenants.assessment.rounds import missing_bodies
+from tenants.config.service import effective_config
+from tenants.scope import scoped_transaction
+from tenants.territory.models import Compound
+from tenants.territory.people import Person, Post, PostKind
+from tenants.tickets import notify
+from tenants.tickets.models import Notification
+
+BODY_POSTS = {
+    "party_org": (PostKind.COMMUNITY_WORKER, "community"),
+    "owners_committee": (PostKind.OWNERS_COMMITTEE, "compound"),
+    "housing_dept": (PostKind.HOUSING_DEPT, None),
+}
+LATE_FOR = timedelta(days=7)  # late reminders stop a week after the deadline
+
+
+async def _holders(body: str, compounds: list[Compound], at: datetime) -> dict[str, set[int]]:
+    """user id -> the compounds (of ``compounds``) they score for ``body``: body posts and assessor posts."""
+    day = at.date()
+    active = Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))
+    out: dict[str, set[int]] = defaultdict(set)
+    by_person: dict[int, set[int]] = defaultdict(set)
+    post_kind, target = BODY_POSTS.get(body, (None, None))
+    if post_kind is not None:
+        posts = await Post.filter(active, kind=post_kind)
+        for p in posts:
+            for c in compounds:
+                if (
+                    target is None
+                    or (target == "compound" and p.target_id == c.id)
+                    or (target == "community" and p.target_id == c.community_id)
+                ):
+                    by_person[p.person_id].add(c.id)
+    for p in await Post.filter(active, kind=PostKind.ASSESSOR, body_code=body):
+        for c in compounds:
+            if p.target_kind in ("street", "community", "grid") and getattr(c, f"{p.target_kind}_id") == p.target_id:
+                by_person[p.person_id].add(c.id)
+            elif p.target_kind == "compound" and p.target_id == c.id:
+                by_person[p.person_id].add(c.id)
+    users = dict(await Person.filter(id__in=list(by_person)).values_list("id", "user_id"))
+    for person_id, ids in by_person.items():
+        out[users[person_id]] |= ids
+    return out
+
+
+async def remind_missing(*, now: datetime) -> dict[str, int]:
+    """For each open round in its reminder window: one message per person and kind (due / late), listing the
+    compounds they still have to score. Repeated runs send nothing new."""
+    async with scoped_transaction():
+        sent = {"due": 0, "late": 0}
+        lead = timedelta(hours=(await effective_config()).document.reminders.assessment_deadline_lead_hours)
+        rounds = await AssessmentRound.filter(
+            status=RoundStatus.OPEN, deadline__gt=now - LATE_FOR, deadline__lte=now + lead
+        )
+        for rnd in rounds:
+            kind = "late" if now >= rnd.deadline else "due"
+            missing = {c: bodies for c, bodies in (await missing_bodies(rnd.period_key)).items() if bodies}
+            if not missing:
+                continue
+            compounds = {c.id: c for c in await Compound.filter(id__in=list(missing))}
+            todo: dict[str, set[int]] = defaultdict(set)
+            for body in {b for bodies in missing.values() for b in bodies}:
+                wanted = [compounds[c] for c, bodies in missing.items() if body in bodies]
+                for user, ids in (await _holders(body, wanted, now)).items():
+                    todo[user] |= ids
+            title = f"{rnd.period_key} 物业服务考核{'评分已逾期' if kind == 'late' else '即将截止'}"
+            already = set(
+                await Notification.filter(kind=f"assessment.{kind}", title=title).values_list("recipient", flat=True)
+            )
+            messages = [
+                notify.Message(
+                    recipients=[user],
+                    kind=f"assessment.{kind}",
+                    title=title,
+                    ticket_id=None,
+                    body=f"以下小区尚未评分（截止 {rnd.deadline.isoformat()}）："
+                    + "、".join(compounds[c].name for c in sorted(ids)),
+                )
+                for user, ids in sorted(todo.items())
+                if user not in already
+            ]
+            await notify.send_many(messages, at=now)
+            sent[kind] += len(messages)
+        return sent
