@@ -43,13 +43,83 @@ def _error(exc: DomainError, status: int) -> JSONResponse:
     return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions()}]}, status_code=status)
 
 
-async def _tables(period: str, revision: int | None) -> tuple[dict, list[list[Any]], list[list[Any]]]:
-    snap = await snapshot_for(period, drafts=True, revision=revision)
+BREAKDOWN_HEADER = ["小区编码 code", "类别 kind", "项目 line", "权重 weight", "得分 value", "贡献 contribution"]
+
+
+def _cell(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _lines(code: str, breakdown: dict) -> list[list[Any]]:
+    """A compound's breakdown as rows: each body (or dimension) and item, objective input, deduction, adjustment."""
+    rows: list[list[Any]] = []
+    for part in breakdown.get("bodies") or breakdown.get("dimensions") or []:
+        rows.append(
+            [
+                code,
+                "主体 body",
+                part.get("title") or part.get("code"),
+                part.get("effective_weight"),
+                part.get("score"),
+                part.get("contribution"),
+            ]
+        )
+        for item in part.get("items", []):
+            rows.append(
+                [
+                    code,
+                    "细则 item",
+                    item.get("title") or item.get("code"),
+                    item.get("max_points"),
+                    item.get("points"),
+                    "",
+                ]
+            )
+    for line in breakdown.get("objective") or []:
+        rows.append(
+            [
+                code,
+                "客观 objective",
+                line.get("input"),
+                line.get("effective_weight"),
+                line.get("value"),
+                line.get("contribution"),
+            ]
+        )
+    deductions = breakdown.get("deductions") or {}
+    if deductions:
+        rows.append(
+            [
+                code,
+                "扣分 deductions",
+                f"{deductions.get('findings', 0)} findings",
+                "",
+                deductions.get("points"),
+                deductions.get("contribution"),
+            ]
+        )
+    for adj in breakdown.get("adjustments") or []:
+        rows.append([code, "调整 adjustment", adj.get("reason"), "", "", adj.get("contribution")])
+    rows.append([code, "合计 score", "", "", "", breakdown.get("score")])
+    return rows
+
+
+async def _tables(period: str, revision: int | None, draft: bool) -> tuple[dict, list[list[Any]], list[list[Any]]]:
+    snap = await snapshot_for(period, drafts=draft or revision is not None, revision=revision)
     companies = await CompanyRating.filter(snapshot_id=snap.id).order_by("rank")
     compounds = await CompoundRating.filter(snapshot_id=snap.id).order_by("rank")
     firms = {c.id: c for c in await PropertyCompany.filter(id__in=[r.company_id for r in companies])}
     places = {c.id: c for c in await Compound.filter(id__in=[r.compound_id for r in compounds])}
-    meta = {"period": snap.period_key, "revision": snap.revision, "status": snap.status.value}
+    meta = {
+        "period": snap.period_key,
+        "revision": snap.revision,
+        "status": snap.status.value,
+        "versions": (compounds[0].breakdown.get("config_versions") if compounds else None) or {},
+        "breakdown": [row for r in compounds for row in _lines(places[r.compound_id].code, r.breakdown)],
+    }
     company_rows = [
         [
             r.rank,
@@ -80,12 +150,16 @@ async def _tables(period: str, revision: int | None) -> tuple[dict, list[list[An
 def _csv(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> bytes:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow([f"期间 period {meta['period']}", f"版本 revision {meta['revision']}", meta["status"]])
+    versions = " ".join(f"{k}:v{v}" for k, v in meta["versions"].items())
+    w.writerow([f"期间 period {meta['period']}", f"版本 revision {meta['revision']}", meta["status"], versions])
     w.writerow(COMPANY_HEADER)
-    w.writerows(companies)
+    w.writerows([[_cell(v) for v in row] for row in companies])
     w.writerow([])
     w.writerow(COMPOUND_HEADER)
-    w.writerows(compounds)
+    w.writerows([[_cell(v) for v in row] for row in compounds])
+    w.writerow([])
+    w.writerow(BREAKDOWN_HEADER)
+    w.writerows([[_cell(v) for v in row] for row in meta["breakdown"]])
     return out.getvalue().encode("utf-8-sig")  # with a BOM, so Excel opens the Chinese text correctly
 
 
@@ -95,14 +169,19 @@ def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) ->
     book = Workbook()
     first = book.active
     first.title = "企业排名"
-    first.append([f"期间 {meta['period']}", f"版本 {meta['revision']}", meta["status"]])
+    versions = " ".join(f"{k}:v{v}" for k, v in meta["versions"].items())
+    first.append([f"期间 {meta['period']}", f"版本 {meta['revision']}", meta["status"], versions])
     first.append(COMPANY_HEADER)
     for row in companies:
-        first.append(row)
+        first.append([_cell(v) for v in row])
     second = book.create_sheet("小区明细")
     second.append(COMPOUND_HEADER)
     for row in compounds:
-        second.append(row)
+        second.append([_cell(v) for v in row])
+    third = book.create_sheet("评分明细")
+    third.append(BREAKDOWN_HEADER)
+    for row in meta["breakdown"]:
+        third.append([_cell(v) for v in row])
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
@@ -123,8 +202,9 @@ def ratings_export(settings: Settings):  # type: ignore[no-untyped-def]
             if fmt not in ("csv", "xlsx"):
                 raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
             revision = request.query_params.get("revision")
+            draft = request.query_params.get("draft") in ("1", "true")  # default: the published ratings
             async with tenant_transaction(principal.tenant_id):
-                meta, companies, compounds = await _tables(period, int(revision) if revision else None)
+                meta, companies, compounds = await _tables(period, int(revision) if revision else None, draft)
         except DomainError as exc:
             return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
         except ValueError:

@@ -162,7 +162,11 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
 
 
 async def test_two_runs_at_once_leave_one_snapshot(district):
+    from tenants.assessment import rounds
+
     d = district
+    async with tenant_transaction(d["t"].id):
+        await rounds.open_round(actor="admin", period_key=PERIOD)
 
     async def run():
         async with tenant_transaction(d["t"].id):
@@ -248,16 +252,24 @@ async def test_the_county_office_exports_a_period_as_csv_and_xlsx(district, gql,
     def auth(token):
         return {"Authorization": f"Bearer {token}"}
 
+    # By default the published ratings: none yet, so only the draft can be had, on request.
+    assert (await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["admin"]))).status_code == 404
+    assert (await client.get("/exports/ratings/2026Q4.csv?draft=1", headers=auth(d["admin"]))).status_code == 200
+    await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
     resp = await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["admin"]))
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     assert 'filename="ratings-2026Q4-r1.csv"' in resp.headers["content-disposition"]
     rows = list(csv_module.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
     assert rows[1][0] == "排名 rank" and [r[1] for r in rows[2:4]] == ["P1", "P2"]
-    compounds = rows[rows.index([]) + 2:]
+    assert "xiahuayuan:v1" in rows[0][3] and "zhangjiakou:v1" in rows[0][3]  # the configuration versions used
+    blank = [i for i, r in enumerate(rows) if r == []]
+    compounds = rows[blank[0] + 2 : blank[1]]
     assert [(r[1], r[3]) for r in compounds] == [("K1", "P1"), ("K3", "P2")]
+    breakdown = rows[blank[1] + 2 :]
+    assert ["K1", "合计 score", "", "", "", compounds[0][4]] in breakdown
     xlsx = await client.get("/exports/ratings/2026Q4.xlsx", headers=auth(d["housing"]))
     book = load_workbook(io.BytesIO(xlsx.content))
-    assert book.sheetnames == ["企业排名", "小区明细"]
+    assert book.sheetnames == ["企业排名", "小区明细", "评分明细"]
     assert [c.value for c in book["小区明细"][2]][1:4] == ["K1", "K1名", "P1"]
     assert (await client.get("/exports/ratings/2026Q4.csv", headers=auth(d["resident"]))).status_code == 403
     assert (await client.get("/exports/ratings/2026Q4.csv")).status_code == 401
@@ -280,8 +292,14 @@ async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_aft
     admin = Access(roles=frozenset({Role.TENANT_ADMIN}))
     with tenant_context(d["t"].id):
         person = await create_person(access=admin, actor="seed", user_id="committee-k1", name="业委会主任")
-        await assign_post(access=admin, actor="seed", person_id=person.id, kind=PostKind.OWNERS_COMMITTEE,
-                          target_kind="compound", target_id=ids["K1"])
+        await assign_post(
+            access=admin,
+            actor="seed",
+            person_id=person.id,
+            kind=PostKind.OWNERS_COMMITTEE,
+            target_kind="compound",
+            target_id=ids["K1"],
+        )
         rnd = await rounds.open_round(actor="admin", period_key=PERIOD)
         async with tenant_transaction(d["t"].id):
             lead = (await effective_config()).document.reminders.assessment_deadline_lead_hours
@@ -294,3 +312,133 @@ async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_aft
             sent = await Notification.filter(recipient="committee-k1").order_by("id").values_list("kind", "body")
     assert [k for k, _ in sent] == ["assessment.due", "assessment.late"]
     assert "K1名" in sent[0][1] and "K3名" not in sent[0][1]  # only the compound they score
+
+
+async def test_a_role_scores_only_where_that_role_was_granted_and_reads_only_its_sheets(district, gql, settings):
+    d, ids = district, district["ids"]
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    # An owners' committee member of K1 who is also a community worker of C3 (K3's community).
+    both = mint_token(
+        settings,
+        roles=[Role.OWNERS_COMMITTEE, Role.COMMUNITY_WORKER],
+        tenant_slug="xiahuayuan",
+        scope=(f"compound:{ids['K1']}/owners_committee", f"community:{ids['C3']}/community_worker"),
+    )
+    full = sheet(d["rubric"], "owners_committee")
+    assert codes(await _submit(gql, both, d, "K3", "owners_committee", full)) == ["FORBIDDEN"]
+    assert "errors" not in await _submit(gql, both, d, "K1", "owners_committee", full)
+    assert "errors" not in await _submit(gql, both, d, "K3", "party_org", sheet(d["rubric"], "party_org"))
+    assert "errors" not in await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    q = 'query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k) { bodyCode } }'
+    mine = await gql(q, d["k1_committee"], {"k": str(ids["K1"])})
+    assert [s["bodyCode"] for s in mine["data"]["scoreSubmissions"]] == ["owners_committee"]  # not party_org's
+    assert codes(await gql(q, d["k1_committee"], {"k": str(ids["K3"])})) == ["NOT_FOUND"]
+    every = await gql(q, d["housing"], {"k": str(ids["K1"])})
+    assert [s["bodyCode"] for s in every["data"]["scoreSubmissions"]] == ["owners_committee", "party_org"]
+
+
+async def test_nothing_can_be_added_to_a_published_snapshot(district, gql):
+    d = district
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+    await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
+    with pytest.raises((OperationalError, RaiseError), match="published"):
+        async with tenant_transaction(d["t"].id):
+            snap = await RatingSnapshot.get(period_key=PERIOD)
+            await CompanyRating.create(
+                snapshot_id=snap.id, company_id=d["ids"]["P1"], score=Decimal("99.00"), rank=0, breakdown={}
+            )
+
+
+async def test_tickets_and_findings_reach_the_rating(district, gql):
+    """The database path end to end: K1 has one closed, satisfied, on-time ticket and one finding."""
+    from datetime import timedelta
+
+    from tenants.assessment import rounds as assessment_rounds
+    from tenants.territory.access import resolve
+    from tenants.tickets import service as tickets
+
+    d, ids = district, district["ids"]
+    q4 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    async with tenant_transaction(d["t"].id):
+        from tenants.territory.people import Person
+
+        await Person.create(user_id="res-1", name="居民", household_id=ids["H1"])
+        resident = await resolve(frozenset({Role.RESIDENT}), [f"household:{ids['H1']}"], "res-1")
+        admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
+        t = await tickets.report(
+            access=resident,
+            actor="res-1",
+            item_code="corridor_clutter",
+            description="堆物",
+            compound_id=ids["K1"],
+            now=q4,
+        )
+        await tickets.dispatch(access=admin, actor="admin", ticket_id=t.id, now=q4)
+        await tickets.accept(access=admin, actor="admin", ticket_id=t.id, now=q4)
+        await tickets.resolve(access=admin, actor="admin", ticket_id=t.id, note="已清理", now=q4 + timedelta(hours=2))
+        await tickets.rate(access=resident, actor="res-1", ticket_id=t.id, rating=5, now=q4 + timedelta(hours=3))
+        supervisor = await resolve(frozenset({Role.SUPERVISOR}), [f"compound:{ids['K1']}/supervisor"], "sup-1")
+        await assessment_rounds.record_finding(
+            access=supervisor, actor="sup-1", compound_id=ids["K1"], description="消防通道堵塞", now=q4
+        )
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+    body = await gql(
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } breakdown } } } }', d["admin"]
+    )
+    k1 = next(e["node"] for e in body["data"]["compoundRankings"]["edges"] if e["node"]["compound"]["code"] == "K1")
+    observed = {line["input"]: line["value"] for line in k1["breakdown"]["objective"]}
+    # One ticket in the quarter, closed, resolved on time, rated satisfied: each rate 100; 1/3 ticket a month.
+    assert {k: observed[k] for k in ("closure_rate", "satisfaction_rate", "on_time_rate")} == {
+        "closure_rate": "100.00",
+        "satisfaction_rate": "100.00",
+        "on_time_rate": "100.00",
+    }
+    assert k1["breakdown"]["deductions"]["findings"] == 1  # recorded (张家口 does not deduct: findings are off)
+    assert k1["breakdown"]["config_versions"] == {"zhangjiakou": 1, "xiahuayuan": 1}
+
+
+async def test_monthly_ratings_list_firms_only_when_the_list_period_closes(app, gql, settings):
+    from tenants.assessment import rounds as assessment_rounds
+
+    t = await create_tenant(slug="sanbai", name="XX市", preset="sanbai")  # rates monthly, lists quarterly
+    await build(t.id)
+    async with tenant_transaction(t.id):
+        doc = (await effective_config()).document.assessment
+        assert (doc.cadence, doc.red_black_list.cadence) == ("monthly", "quarterly")
+        for period in ("2026-07", "2026-09"):
+            await assessment_rounds.open_round(actor="admin", period_key=period)
+            await ratings.compute(period_key=period)
+        marks = {
+            p: sorted(
+                m
+                for m in await CompanyRating.filter(
+                    snapshot_id=(await RatingSnapshot.get(period_key=p)).id
+                ).values_list("mark", flat=True)
+            )
+            for p in ("2026-07", "2026-09")
+        }
+    assert set(marks["2026-07"]) == {"none"}
+    assert set(marks["2026-09"]) != {"none"}  # September closes the quarter: the bottom firms are listed
+
+
+async def test_elimination_candidates_when_the_tenant_eliminates(district, gql):
+    d = district
+    change = await gql(
+        "mutation { changeConfig(input: {set: {assessment: {elimination: {enabled: true,"
+        ' bottom_percent: 1, below_score: 0, black_list_times: 0}}}, comment: "末位淘汰"})'
+        " { versionNo } }",
+        d["admin"],
+    )
+    assert "errors" not in change, change
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await _submit(gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org", Fraction(1, 4)))
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+    before = await gql("{ eliminationCandidates(year: 2026) { companyId } }", d["admin"])
+    assert before["data"]["eliminationCandidates"] == []  # drafts do not count
+    await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
+    after = (await gql("{ eliminationCandidates(year: 2026) { companyId reasons } }", d["admin"]))["data"]
+    # Two firms, bottom 1% rounds up to one: the lower one.
+    assert after["eliminationCandidates"] == [{"companyId": str(d["ids"]["P2"]), "reasons": ["bottom 1%"]}]

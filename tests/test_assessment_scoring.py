@@ -350,7 +350,7 @@ def assessments(draw: st.DrawFn) -> Assessment:
     per_finding = draw(st.integers(1, 100))
     raw = ZJK.model_dump() | {
         "mode": mode,
-        "bodies": {c: {"title": c, "weight": w} for c, w in zip(codes, weights, strict=True)},
+        "bodies": {c: {"title": c, "roles": [], "weight": w} for c, w in zip(codes, weights, strict=True)},
         "dimensions": []
         if mode == "weighted"
         else [

@@ -249,7 +249,7 @@ async def test_a_city_change_that_would_break_a_district_is_refused(cities, gql,
     rubric = [*rubric, {"code": "resident_panel", "title": "居民代表评议", "max_points": 10, "body": "residents"}]
     # Valid for the city (30 + 30 + 30 + 10), but 下花园区's own 70/15/15 plus the inherited 10 make 110.
     extra_body = {"assessment": {"rubric": rubric, "bodies": {
-        "residents": {"title": "居民代表", "weight": 10}, "party_org": {"weight": 30},
+        "residents": {"title": "居民代表", "roles": [], "weight": 10}, "party_org": {"weight": 30},
         "owners_committee": {"weight": 30}, "housing_dept": {"weight": 30}}}}
     body = await gql(CHANGE, city, {"set": extra_body, "comment": "增加居民代表"})
     problems = body["errors"][0]["extensions"]["problems"]

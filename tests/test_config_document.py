@@ -346,7 +346,9 @@ def test_diff_reports_added_removed_and_whole_list_changes():
 def with_bodies(weights: list[int]) -> dict[str, Any]:
     """The 张家口 document with one body per weight, each scoring one rubric line."""
     raw = preset_document("zhangjiakou")
-    raw["assessment"]["bodies"] = {f"body_{i}": {"title": f"主体{i}", "weight": w} for i, w in enumerate(weights)}
+    raw["assessment"]["bodies"] = {
+        f"body_{i}": {"title": f"主体{i}", "roles": [], "weight": w} for i, w in enumerate(weights)
+    }
     raw["assessment"]["rubric"] = [
         {"code": f"line_{i}", "title": f"细则{i}", "max_points": 10, "body": f"body_{i}"} for i in range(len(weights))
     ]

@@ -282,17 +282,23 @@ class AssessmentQuery:
         info.context.require(*DRAFT_READERS)
         return {str(k): v for k, v in (await rounds.missing_bodies(period)).items() if v}
 
-    @strawberry.field(description="Submissions for a compound in a period, every revision.")
+    @strawberry.field(
+        description="Submissions for a compound in a period, every revision: all bodies for tenant "
+        "administrators and the housing department, otherwise only the bodies you score for."
+    )
     async def score_submissions(self, info: Info, period: str, compound_id: strawberry.ID) -> list[SubmissionType]:
-        info.context.require(
-            *DRAFT_READERS, Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.ASSESSOR, Role.OWNERS_COMMITTEE
-        )
+        from tenants.territory.access import get_in_scope
+
+        access = await info.context.access()
+        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), access)
         r = await AssessmentRound.get_or_none(period_key=period)
         if r is None:
             return []
-        rows = await ScoreSubmission.filter(round_id=r.id, compound_id=to_id(compound_id, "compoundId")).order_by(
-            "body_code", "revision"
-        )
+        rows = await ScoreSubmission.filter(round_id=r.id, compound_id=compound.id).order_by("body_code", "revision")
+        if not access.reads_whole_tenant:
+            doc, _ = await rounds.period_config(period)
+            bodies = {b for b in {s.body_code for s in rows} if await rounds.may_score(access, doc, b, compound.id)}
+            rows = [s for s in rows if s.body_code in bodies]
         return [SubmissionType.of(s) for s in rows]
 
     @strawberry.field(description="Supervisors' findings on a compound.")

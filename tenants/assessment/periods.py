@@ -53,5 +53,15 @@ def previous_key(day: date, cadence: str) -> str:
     return key_for(start - timedelta(days=1), cadence)
 
 
+def closes(period_key: str, cadence: str) -> bool:
+    """Whether a rating period ends a period of ``cadence`` (a monthly rating in March closes the quarter)."""
+    _, end = bounds(period_key)
+    if cadence == "quarterly":
+        return end.month in (3, 6, 9, 12)
+    if cadence == "yearly":
+        return end.month == 12
+    return True
+
+
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, zone)

@@ -19,7 +19,7 @@ from tenants.assessment.models import (
     SupervisorFinding,
 )
 from tenants.assessment.ranking import rank, red_black, service_stars
-from tenants.assessment.rounds import latest_submissions, period_config
+from tenants.assessment.rounds import latest_submissions, period_config, period_versions
 from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_company, score_compound
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem
@@ -109,6 +109,18 @@ async def compute(
             "SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{current_tenant_id()}:{period_key}"]
         )
         doc, version = await period_config(period_key)
+        if not await AssessmentRound.exists(period_key=period_key):
+            raise InvalidInput.of(
+                [
+                    Problem(
+                        "period",
+                        "no_round",
+                        f"{period_key} 的考核尚未开启",
+                        f"no assessment round was opened for {period_key}",
+                    )
+                ]
+            )
+        chain = await period_versions(period_key)
         latest = await RatingSnapshot.filter(period_key=period_key).order_by("-revision").first()
         if latest is not None and latest.status == SnapshotStatus.PUBLISHED:
             if not revise_reason:
@@ -132,7 +144,7 @@ async def compute(
             snapshot = await RatingSnapshot.create(
                 period_key=period_key, revision=1, config_version=version, computed_at=at
             )
-        await _write(snapshot, doc.assessment, await _inputs(period_key), version)
+        await _write(snapshot, doc.assessment, await _inputs(period_key), chain, period_key)
         await audit.record(
             actor=actor,
             action="ratings.compute",
@@ -147,7 +159,8 @@ async def _write(
     snapshot: RatingSnapshot,
     assessment,
     rows: list[tuple[CompoundInputs, int, int]],  # type: ignore[no-untyped-def]
-    version: int | None,
+    versions: dict[str, int | None],
+    period_key: str,
 ) -> None:
     scores: list[tuple[CompoundScore, int, int]] = [(score_compound(assessment, i), c, f) for i, c, f in rows]
     compound_ranks = {
@@ -164,7 +177,7 @@ async def _write(
                 objective_part=s.objective_part,
                 deductions=s.deductions,
                 rank=compound_ranks[s.compound_id],
-                breakdown={**s.breakdown, "config_version": version},
+                breakdown={**s.breakdown, "config_versions": versions},
             )
             for s, company, _ in scores
         ]
@@ -178,8 +191,14 @@ async def _write(
     body = {c: sum((s.body_part for s, _ in parts), Decimal(0)) / len(parts) for c, parts in by_company.items()}
     deductions = {c: sum((s.deductions for s, _ in parts), Decimal(0)) for c, parts in by_company.items()}
     ranked = rank([(c, combined[c][0], body[c], deductions[c]) for c in combined])
-    stars = set(service_stars(assessment, ranked))
-    commended, interviewed = red_black(assessment, ranked)
+    # The star and the red/black list come with their own cadence: a monthly rating in March also closes the
+    # quarter, in December the year; in other months no one is starred or listed.
+    stars = (
+        set(service_stars(assessment, ranked)) if periods.closes(period_key, assessment.service_star.cadence) else set()
+    )
+    commended, interviewed = (
+        red_black(assessment, ranked) if periods.closes(period_key, assessment.red_black_list.cadence) else ([], [])
+    )
     await CompanyRating.bulk_create(
         [
             CompanyRating(
@@ -193,7 +212,7 @@ async def _write(
                 else ListMark.INTERVIEWED
                 if r.key in interviewed
                 else ListMark.NONE,
-                breakdown={**combined[r.key][1], "config_version": version},
+                breakdown={**combined[r.key][1], "config_versions": versions},
             )
             for r in ranked
         ]
@@ -202,7 +221,11 @@ async def _write(
 
 async def publish(*, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
     at = now or datetime.now(UTC)
-    async with savepoint():
+    async with savepoint() as conn:
+        # The same lock as compute: a publish never interleaves with a recompute of the draft.
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{current_tenant_id()}:{period_key}"]
+        )
         draft = (
             await RatingSnapshot.filter(period_key=period_key, status=SnapshotStatus.DRAFT)
             .order_by("-revision")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
 from tenants.assessment.models import AssessmentRound, RoundStatus
-from tenants.assessment.rounds import missing_bodies
+from tenants.assessment.rounds import missing_bodies, period_config
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
 from tenants.territory.models import Compound
@@ -16,29 +17,31 @@ from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import notify
 from tenants.tickets.models import Notification
 
-BODY_POSTS = {
-    "party_org": (PostKind.COMMUNITY_WORKER, "community"),
+# The posts behind the roles a body's configuration names (see Body.roles), and what each post targets.
+ROLE_POSTS = {
+    "street_officer": (PostKind.STREET_OFFICER, "street"),
+    "community_worker": (PostKind.COMMUNITY_WORKER, "community"),
+    "grid_worker": (PostKind.GRID_WORKER, "grid"),
     "owners_committee": (PostKind.OWNERS_COMMITTEE, "compound"),
     "housing_dept": (PostKind.HOUSING_DEPT, None),
 }
 LATE_FOR = timedelta(days=7)  # late reminders stop a week after the deadline
 
 
-async def _holders(body: str, compounds: list[Compound], at: datetime) -> dict[str, set[int]]:
+async def _holders(body: str, roles: Sequence[str], compounds: list[Compound], at: datetime) -> dict[str, set[int]]:
     """user id -> the compounds (of ``compounds``) they score for ``body``: body posts and assessor posts."""
     day = at.date()
     active = Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))
     out: dict[str, set[int]] = defaultdict(set)
     by_person: dict[int, set[int]] = defaultdict(set)
-    post_kind, target = BODY_POSTS.get(body, (None, None))
-    if post_kind is not None:
-        posts = await Post.filter(active, kind=post_kind)
-        for p in posts:
+    for role in roles:
+        post_kind, target = ROLE_POSTS[role]
+        for p in await Post.filter(active, kind=post_kind):
             for c in compounds:
                 if (
                     target is None
                     or (target == "compound" and p.target_id == c.id)
-                    or (target == "community" and p.target_id == c.community_id)
+                    or (target != "compound" and getattr(c, f"{target}_id") == p.target_id)
                 ):
                     by_person[p.person_id].add(c.id)
     for p in await Post.filter(active, kind=PostKind.ASSESSOR, body_code=body):
@@ -65,13 +68,15 @@ async def remind_missing(*, now: datetime) -> dict[str, int]:
         for rnd in rounds:
             kind = "late" if now >= rnd.deadline else "due"
             missing = {c: bodies for c, bodies in (await missing_bodies(rnd.period_key)).items() if bodies}
+            doc, _ = await period_config(rnd.period_key)
             if not missing:
                 continue
             compounds = {c.id: c for c in await Compound.filter(id__in=list(missing))}
             todo: dict[str, set[int]] = defaultdict(set)
             for body in {b for bodies in missing.values() for b in bodies}:
                 wanted = [compounds[c] for c, bodies in missing.items() if body in bodies]
-                for user, ids in (await _holders(body, wanted, now)).items():
+                roles = list(doc.assessment.bodies[body].roles) if body in doc.assessment.bodies else []
+                for user, ids in (await _holders(body, roles, wanted, now)).items():
                     todo[user] |= ids
             title = f"{rnd.period_key} 物业服务考核{'评分已逾期' if kind == 'late' else '即将截止'}"
             already = set(
@@ -83,7 +88,12 @@ async def remind_missing(*, now: datetime) -> dict[str, int]:
                     kind=f"assessment.{kind}",
                     title=title,
                     ticket_id=None,
-                    body=f"以下小区尚未评分（截止 {rnd.deadline.isoformat()}）："
+                    body=(
+                        f"评分已于 {rnd.deadline.isoformat()} 截止，以下小区未评分，"
+                        "将按配置（权重重新分配或计零分）处理："
+                        if kind == "late"
+                        else f"请在 {rnd.deadline.isoformat()} 前完成以下小区的评分："
+                    )
                     + "、".join(compounds[c].name for c in sorted(ids)),
                 )
                 for user, ids in sorted(todo.items())

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from tenants.assessment import periods
 from tenants.assessment.models import AssessmentRound, RoundStatus, ScoreSubmission, SupervisorFinding
@@ -21,15 +22,6 @@ from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
-
-# Roles that speak for a body without an explicit assessor post: the party organisation is the street's or the
-# community's, the owners' committee its own, the housing department itself.
-ROLE_BODIES = {
-    Role.STREET_OFFICER: "party_org",
-    Role.COMMUNITY_WORKER: "party_org",
-    Role.OWNERS_COMMITTEE: "owners_committee",
-    Role.HOUSING_DEPT: "housing_dept",
-}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -46,6 +38,12 @@ async def period_config(period_key: str) -> tuple[ConfigDocument, int | None]:
     eff = await effective_config(end)
     me = (await Tenant.get(id=current_tenant_id())).slug
     return eff.document, eff.versions.get(me)
+
+
+async def period_versions(period_key: str) -> dict[str, int | None]:
+    """The version in force on the period's last day of every tenant in the chain (the city's and the district's)."""
+    _, end = periods.bounds(period_key)
+    return (await effective_config(end)).versions
 
 
 async def open_round(*, actor: str, period_key: str, now: datetime | None = None) -> AssessmentRound:
@@ -66,15 +64,16 @@ async def open_round(*, actor: str, period_key: str, now: datetime | None = None
         if existing is not None:
             return existing
         try:
-            rnd = await AssessmentRound.create(
-                period_key=period_key,
-                starts_on=start,
-                ends_on=end,
-                deadline=deadline,
-                config_version=version,
-                opened_by=actor,
-                opened_at=at,
-            )
+            async with in_transaction():  # a savepoint: a concurrent opener's row makes only this insert fail
+                rnd = await AssessmentRound.create(
+                    period_key=period_key,
+                    starts_on=start,
+                    ends_on=end,
+                    deadline=deadline,
+                    config_version=version,
+                    opened_by=actor,
+                    opened_at=at,
+                )
         except IntegrityError:  # opened meanwhile by another run
             return await AssessmentRound.get(period_key=period_key)
         await audit.record(
@@ -94,11 +93,22 @@ class BodyGrant:
     node_id: int | None
 
 
-async def grants(access: Access) -> list[BodyGrant]:
-    """Which bodies the caller scores for, and where: assessor posts (by body code and area) and body roles."""
+async def grants(access: Access, doc: ConfigDocument) -> list[BodyGrant]:
+    """Which bodies the caller scores for, and where: the roles the configuration names for each body (within the
+    area granted through that very role), and assessor posts naming the body."""
     if access.whole_tenant:
-        return [BodyGrant(body, None, None) for body in ("party_org", "owners_committee", "housing_dept")]
+        return [BodyGrant(code, None, None) for code in doc.assessment.bodies]
     out: list[BodyGrant] = []
+    for code, body in doc.assessment.bodies.items():
+        for role_name in body.roles:
+            role = Role(role_name)
+            if role not in access.roles:
+                continue
+            if role == Role.HOUSING_DEPT:
+                out.append(BodyGrant(code, None, None))
+                continue
+            for level, ids in access.by_role.get(role, {}).items():
+                out += [BodyGrant(code, level, i) for i in sorted(ids)]
     if Role.ASSESSOR in access.roles and access.user_id:
         person = await Person.get_or_none(user_id=access.user_id)
         if person is not None:
@@ -107,24 +117,16 @@ async def grants(access: Access) -> list[BodyGrant]:
                 Q(ends_on=None) | Q(ends_on__gte=today)
             )
             out += [BodyGrant(p.body_code or "", p.target_kind, p.target_id) for p in posts]
-    for role, body in ROLE_BODIES.items():
-        if role not in access.roles:
-            continue
-        if role == Role.HOUSING_DEPT:
-            out.append(BodyGrant(body, None, None))
-            continue
-        for level, ids in access.nodes.items():
-            out += [BodyGrant(body, level, i) for i in sorted(ids)]
     return out
 
 
-async def _may_score(access: Access, body: str, compound_id: int) -> bool:
+async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id: int) -> bool:
     from tenants.territory.models import Compound
 
     compound = await Compound.get_or_none(id=compound_id)
     if compound is None:
         return False
-    for g in await grants(access):
+    for g in await grants(access, doc):
         if g.body != body:
             continue
         if g.level is None:
@@ -207,9 +209,9 @@ async def submit(
         rnd = await AssessmentRound.get_or_none(period_key=period_key)
         if rnd is None:
             raise NotFound(f"{period_key} 的考核尚未开始", f"no assessment round for {period_key}", field="period")
-        if not await _may_score(access, body_code, compound_id):
-            raise Forbidden(f"您不能代表 {body_code} 为该小区评分", f"you do not score {body_code} for this compound")
         doc, _ = await period_config(period_key)
+        if not await may_score(access, doc, body_code, compound_id):
+            raise Forbidden(f"您不能代表 {body_code} 为该小区评分", f"you do not score {body_code} for this compound")
         problems = _check_sheet(doc, body_code, scores, notes)
         if correction and not reason.strip():
             problems.append(Problem("reason", "required", "更正须说明理由", "a correction needs a reason"))
@@ -353,8 +355,9 @@ async def resolve_finding(
         if finding is None:
             raise NotFound(f"问题 {finding_id} 不存在", f"finding {finding_id} does not exist", field="id")
         await get_in_scope("compound", finding.compound_id, access)
-        if not access.roles & {Role.PROPERTY_COMPANY, Role.TENANT_ADMIN, Role.SUPERVISOR}:
-            raise Forbidden("无权标记整改完成", "you may not mark this finding resolved")
+        # The firm being rated does not certify its own fix: the supervisor (or the administration) confirms it.
+        if not access.roles & {Role.TENANT_ADMIN, Role.SUPERVISOR, Role.STREET_OFFICER, Role.COMMUNITY_WORKER}:
+            raise Forbidden("整改须由监督员确认", "a supervisor confirms that a finding is resolved")
         if finding.resolved_at is not None:
             raise Conflict("该问题已整改", "the finding is already resolved", field="id")
         finding.resolved_at = at

@@ -11,10 +11,16 @@ from tenants.config.types import Cadence, Code, Count, Percent, PositiveInt, Sco
 AssessmentMode = Literal["weighted", "three_hundred_percent"]
 
 
+BodyRole = Literal["street_officer", "community_worker", "grid_worker", "owners_committee", "housing_dept"]
+
+
 class Body(Strict):
     """An assessor body 考核主体 (e.g. the street/community party organisation) and its share of the score."""
 
     title: Title
+    # Token roles that speak for the body within their own area (the party organisation: street officers and
+    # community workers; the owners' committee: its members); assessor posts can name the body too.
+    roles: list[BodyRole]
     # Percent of the body score in "weighted" mode; all bodies sum to 100 there. Unused in
     # "three_hundred_percent" mode, where the dimensions carry the weights.
     weight: Percent

@@ -16,7 +16,8 @@ CREATE POLICY tenant_isolation ON {table}
                 AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
 """
 
-# A published snapshot never changes: the database refuses updates of a published row and of its ratings.
+# A published snapshot never changes: the database refuses updates of a published row, and any insert, update
+# or delete of its ratings.
 FROZEN = """
 CREATE FUNCTION civicgrid_refuse_published() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -24,16 +25,18 @@ BEGIN
         IF OLD.status = 'published' THEN
             RAISE EXCEPTION 'rating snapshot % is published and cannot change', OLD.id;
         END IF;
-    ELSIF EXISTS (SELECT 1 FROM rating_snapshot s WHERE s.id = OLD.snapshot_id AND s.status = 'published') THEN
-        RAISE EXCEPTION 'ratings of published snapshot % cannot change', OLD.snapshot_id;
+    ELSIF EXISTS (SELECT 1 FROM rating_snapshot s
+                  WHERE s.id = (CASE WHEN TG_OP = 'INSERT' THEN NEW.snapshot_id ELSE OLD.snapshot_id END)
+                    AND s.status = 'published') THEN
+        RAISE EXCEPTION 'ratings of a published snapshot cannot change';
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
 CREATE TRIGGER rating_snapshot_frozen BEFORE UPDATE OR DELETE ON rating_snapshot
     FOR EACH ROW EXECUTE FUNCTION civicgrid_refuse_published();
-CREATE TRIGGER compound_rating_frozen BEFORE UPDATE OR DELETE ON compound_rating
+CREATE TRIGGER compound_rating_frozen BEFORE INSERT OR UPDATE OR DELETE ON compound_rating
     FOR EACH ROW EXECUTE FUNCTION civicgrid_refuse_published();
-CREATE TRIGGER company_rating_frozen BEFORE UPDATE OR DELETE ON company_rating
+CREATE TRIGGER company_rating_frozen BEFORE INSERT OR UPDATE OR DELETE ON company_rating
     FOR EACH ROW EXECUTE FUNCTION civicgrid_refuse_published();
 """
 

@@ -30,6 +30,8 @@ class Access:
     nodes: dict[str, frozenset[int]] = field(default_factory=dict)
     # The subset granted by a writer post (street officer's street, community worker's community, grid worker's grid).
     staff_nodes: dict[str, frozenset[int]] = field(default_factory=dict)
+    # Nodes by the role that grants them (an entry without /ROLE counts for every role the token holds).
+    by_role: dict[Role, dict[str, frozenset[int]]] = field(default_factory=dict)
     user_id: str | None = None
     companies: frozenset[int] = frozenset()
     units: frozenset[int] = frozenset()
@@ -91,7 +93,7 @@ class Access:
 
 
 def _grants(
-    roles: frozenset[Role], scope: tuple[str, ...] | list[str]
+    roles: frozenset[Role], scope: tuple[str, ...] | list[str], by_role: dict[Role, dict[str, set[int]]] | None = None
 ) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
     """(every node by kind, the nodes granted by writer posts). An entry without ``/ROLE`` (a hand-minted
     development token) counts as granted by the writer role of its level when the token holds that role."""
@@ -105,6 +107,9 @@ def _grants(
         if entry.via is not None and entry.via not in roles:
             continue  # a grant through a role the token does not carry grants nothing
         read.setdefault(entry.kind, set()).add(entry.id)
+        if by_role is not None:
+            for role in [entry.via] if entry.via else sorted(roles):
+                by_role.setdefault(role, {}).setdefault(entry.kind, set()).add(entry.id)
         writer = WRITER_OF_LEVEL.get(entry.kind)
         if writer is not None and writer in roles and entry.via in (None, writer):
             staff.setdefault(entry.kind, set()).add(entry.id)
@@ -115,12 +120,14 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
     """Build the caller's access for the tenant in scope (a few indexed queries, once per request)."""
     from tenants.territory.parties import PropertyContract
 
-    ids, staff = _grants(roles, scope)
+    by_role: dict[Role, dict[str, set[int]]] = {}
+    ids, staff = _grants(roles, scope, by_role)
     nodes = {lvl: frozenset(ids.get(lvl, ())) for lvl in LEVEL_NAMES if ids.get(lvl)}
     access = Access(
         roles=roles,
         nodes=nodes,
         staff_nodes={lvl: frozenset(v) for lvl, v in staff.items()},
+        by_role={r: {k: frozenset(v) for k, v in kinds.items()} for r, kinds in by_role.items()},
         user_id=user_id,
         companies=frozenset(ids.get("company", ())) if Role.PROPERTY_COMPANY in roles else frozenset(),
         units=frozenset(ids.get("unit", ())) if roles & {Role.UNIT_STAFF, Role.HOUSING_DEPT} else frozenset(),
