@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._runner import run  # noqa: E402
+from bench._seed import territory  # noqa: E402
 
 PERIOD = "2026Q3"
 COMPOUNDS = 3000
@@ -40,21 +41,7 @@ NOW = datetime(2026, 10, 12, 2, tzinfo=UTC)  # after the submission window, when
 OPEN_STATES = "('reported', 'dispatched', 'transferred', 'accepted', 'reopened')"
 
 TERRITORY = [
-    "INSERT INTO street (tenant_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, 'S' || g, '街道' || g, true, now(), now() FROM generate_series(1, 10) g",
-    "INSERT INTO community (tenant_id, street_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, s.id, 'C' || g, '社区' || g, true, now(), now() FROM generate_series(0, 99) g"
-    " JOIN street s ON s.tenant_id = $1 AND s.code = 'S' || (g % 10 + 1)",
-    "INSERT INTO grid (tenant_id, street_id, community_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, c.street_id, c.id, 'G' || g, '网格' || g, true, now(), now() FROM generate_series(0, 599) g"
-    " JOIN community c ON c.tenant_id = $1 AND c.code = 'C' || (g % 100)",
-    "INSERT INTO compound (tenant_id, street_id, community_id, grid_id, code, name, address, is_active,"
-    " created_at, updated_at) SELECT $1, r.street_id, r.community_id, r.id, 'K' || g, '小区' || g, '', true,"
-    f" now(), now() FROM generate_series(0, {COMPOUNDS - 1}) g"
-    " JOIN grid r ON r.tenant_id = $1 AND r.code = 'G' || (g % 600)",
-    "INSERT INTO property_company (tenant_id, credit_code, name, contact_name, contact_phone, is_active,"
-    " created_at, updated_at) SELECT $1, '9113' || lpad(g::text, 6, '0'), '物业' || g, '', '', true, now(), now()"
-    f" FROM generate_series(0, {COMPANIES - 1}) g",
+    *territory(COMPOUNDS, COMPANIES),
     # One contract per compound for 2026; fees 60,000..259,000 yuan a year, so fee weighting matters.
     "INSERT INTO property_contract (tenant_id, company_id, compound_id, starts_on, ends_on, annual_fee_fen,"
     " reference, created_at, updated_at) SELECT $1, p.id, k.id, '2026-01-01', '2026-12-31',"

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._runner import run  # noqa: E402
+from bench._seed import territory  # noqa: E402
 
 T = TypeVar("T")
 COMPOUNDS = 3000
@@ -31,21 +32,7 @@ START = datetime(2025, 10, 31, 16, tzinfo=UTC)  # 2025-11-01 00:00 in Asia/Shang
 OPEN_STATES = "('reported', 'dispatched', 'transferred', 'accepted', 'reopened')"
 
 TERRITORY = [
-    "INSERT INTO street (tenant_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, 'S' || g, '街道' || g, true, now(), now() FROM generate_series(1, 10) g",
-    "INSERT INTO community (tenant_id, street_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, s.id, 'C' || g, '社区' || g, true, now(), now() FROM generate_series(0, 99) g"
-    " JOIN street s ON s.tenant_id = $1 AND s.code = 'S' || (g % 10 + 1)",
-    "INSERT INTO grid (tenant_id, street_id, community_id, code, name, is_active, created_at, updated_at)"
-    " SELECT $1, c.street_id, c.id, 'G' || g, '网格' || g, true, now(), now() FROM generate_series(0, 599) g"
-    " JOIN community c ON c.tenant_id = $1 AND c.code = 'C' || (g % 100)",
-    "INSERT INTO compound (tenant_id, street_id, community_id, grid_id, code, name, address, is_active,"
-    " created_at, updated_at) SELECT $1, r.street_id, r.community_id, r.id, 'K' || g, '小区' || g, '', true,"
-    f" now(), now() FROM generate_series(0, {COMPOUNDS - 1}) g"
-    " JOIN grid r ON r.tenant_id = $1 AND r.code = 'G' || (g % 600)",
-    "INSERT INTO property_company (tenant_id, credit_code, name, contact_name, contact_phone, is_active,"
-    " created_at, updated_at) SELECT $1, '9113' || lpad(g::text, 6, '0'), '物业' || g, '', '', true, now(), now()"
-    " FROM generate_series(0, 199) g",
+    *territory(COMPOUNDS, 200),
     "INSERT INTO property_contract (tenant_id, company_id, compound_id, starts_on, ends_on, annual_fee_fen,"
     " reference, created_at, updated_at) SELECT $1, p.id, k.id, '2025-01-01', '2027-12-31', 12000000, '', now(),"
     " now() FROM compound k JOIN property_company p ON p.tenant_id = $1"
