@@ -24,8 +24,8 @@ from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_co
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint
-from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 
 WHOLE_TENANT = Access(roles=frozenset({Role.TENANT_ADMIN}))
@@ -58,10 +58,7 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
     from tenants.tickets.kpis import Dimension, ticket_kpis
 
     start, end = periods.bounds(period_key)
-    zone_name = (await Tenant.get(id=current_tenant_id())).timezone
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(zone_name)
+    zone = await current_zone()
     contracts = await _contracts(start, end)
     rnd = await AssessmentRound.get_or_none(period_key=period_key)
     sheets: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)

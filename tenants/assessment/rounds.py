@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -19,6 +18,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
@@ -26,10 +26,6 @@ from tenants.territory.people import Person, Post, PostKind
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
-
-
-async def _zone() -> ZoneInfo:
-    return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
 
 
 async def period_config(period_key: str) -> tuple[ConfigDocument, int | None]:
@@ -58,7 +54,7 @@ async def open_round(*, actor: str, period_key: str, now: datetime | None = None
             )
         start, end = periods.bounds(period_key)
         deadline = periods.local_midnight(
-            end + timedelta(days=1 + doc.assessment.submission_window_days), await _zone()
+            end + timedelta(days=1 + doc.assessment.submission_window_days), await current_zone()
         )
         existing = await AssessmentRound.get_or_none(period_key=period_key)
         if existing is not None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tenants.assessment import periods, ratings, reminders, rounds
 from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
-from tenants.scope import current_tenant_id, scoped_transaction
-from tenants.tenancy.models import Tenant
+from tenants.scope import scoped_transaction
+from tenants.tenancy.service import current_zone
 
 
 async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
@@ -19,7 +18,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     computed, once. Safe to run any number of times."""
     at = now or datetime.now(UTC)
     async with scoped_transaction():
-        zone = ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
+        zone = await current_zone()
         local = at.astimezone(zone)
         doc = (await effective_config(local.date())).document
         period = periods.previous_key(local.date(), doc.assessment.cadence)

@@ -37,9 +37,7 @@ def _validate(*, slug: str, name: str, timezone: str) -> list[Problem]:
     elif len(name) > 200:
         problems.append(Problem("name", "too_long", "名称不能超过 200 字", "name must be at most 200 characters"))
     if timezone not in available_timezones():
-        problems.append(
-            Problem("timezone", "unknown", f"未知时区 {timezone}", f"unknown time zone {timezone}")
-        )
+        problems.append(Problem("timezone", "unknown", f"未知时区 {timezone}", f"unknown time zone {timezone}"))
     return problems
 
 
@@ -157,10 +155,7 @@ async def get_tenants_by_ids(ids: list[int]) -> list[Tenant]:
 def tenant_models() -> list[type[TenantModel]]:
     """Every registered tenant-owned model."""
     return [
-        m
-        for app in Tortoise.apps.values()
-        for m in app.values()
-        if issubclass(m, TenantModel) and not m._meta.abstract
+        m for app in Tortoise.apps.values() for m in app.values() if issubclass(m, TenantModel) and not m._meta.abstract
     ]
 
 
@@ -175,3 +170,11 @@ async def data_volume() -> dict[str, int]:
 
 def tenant_zone(tenant: Tenant) -> ZoneInfo:
     return ZoneInfo(tenant.timezone)
+
+
+async def current_zone() -> ZoneInfo:
+    """The time zone of the tenant in scope (periods, deadlines and local dates live in it)."""
+    from tenants.scope import current_tenant_id
+
+    async with scoped_transaction():
+        return tenant_zone(await Tenant.get(id=current_tenant_id()))

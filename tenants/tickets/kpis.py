@@ -59,7 +59,7 @@ from zoneinfo import ZoneInfo
 
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, scoped_transaction
-from tenants.tenancy.models import Tenant
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 
 MAX_PERIOD_DAYS = 366
@@ -258,10 +258,6 @@ ORDER BY k.kind, k.id
 """
 
 
-async def _zone() -> ZoneInfo:
-    return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
-
-
 def _invalid(field_name: str, reason: str, zh: str, en: str) -> InvalidInput:
     return InvalidInput.of([Problem(field_name, reason, zh, en)])
 
@@ -288,7 +284,7 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
 async def _kpis(dimension: Dimension, start: date, end: date, reach: Reach) -> list[Kpi]:
     """One statement: the cohort's figures and the period's escalations per key, with the keys' names."""
     async with scoped_transaction() as conn:
-        zone = await _zone()
+        zone = await current_zone()
         sql = _Sql([current_tenant_id(), _local_midnight(start, zone), _local_midnight(end, zone)])
         keys = _KEYS[dimension]
         text = _KPI_SQL.format(
@@ -382,7 +378,7 @@ async def compound_series(*, access: Access, compound_id: int, from_month: str, 
     reach = _reach(access)
     months = [_add_months(first, i) for i in range(n)]
     async with scoped_transaction() as conn:
-        zone = await _zone()
+        zone = await current_zone()
         first_at, end_at = _local_midnight(first, zone), _local_midnight(_add_months(last, 1), zone)
         sql = _Sql([current_tenant_id(), compound_id, first_at, end_at, zone.key])
         text = _SERIES_SQL.format(reach=sql.reach(reach, Dimension.COMPOUND, _COMPOUND_PLACE))

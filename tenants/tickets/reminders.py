@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, Problem
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
-from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Community, Street
 from tenants.territory.parties import PropertyCompany, Unit
@@ -95,11 +95,6 @@ RETURNING id
 """
 
 
-async def _zone() -> ZoneInfo:
-    async with scoped_transaction():
-        return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
-
-
 async def _lead_bound(now: datetime, zone: ZoneInfo) -> int:
     """The lead of the configuration in force today bounds the index range; a ticket's own snapshot narrows it.
     (A ticket opened under a longer lead is reminded at today's lead: later, but still before its deadline.)"""
@@ -174,7 +169,7 @@ async def hand_over_units(*, now: datetime) -> int:
 
 async def tick(*, now: datetime) -> dict[str, int]:
     """One reminder tick for the tenant in scope; safe to run any number of times, by any number of workers."""
-    zone = await _zone()
+    zone = await current_zone()
     due_soon = await remind_due_soon(now=now, zone=zone)
     overdue = await escalate_overdue(now=now, zone=zone)
     handed = await hand_over_units(now=now)

@@ -12,6 +12,7 @@ from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import PropertyContract, Unit
 from tenants.tickets import notify
@@ -66,10 +67,6 @@ S = TicketState
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
-
-
-async def _zone() -> ZoneInfo:
-    return ZoneInfo((await Tenant.get(id=current_tenant_id())).timezone)
 
 
 def _check_intake(
@@ -291,7 +288,7 @@ async def _route(ticket: Ticket, at: datetime) -> tuple[UnitKind, int | None]:
     None when the tenant has no such unit on file)."""
     unit = UnitKind(ticket.rules["item"]["unit"])
     if unit == UnitKind.PROPERTY_COMPANY and ticket.compound_id is not None:
-        day = at.astimezone(await _zone()).date()  # contracts run on tenant-local dates
+        day = at.astimezone(await current_zone()).date()  # contracts run on tenant-local dates
         contract = await PropertyContract.filter(
             compound_id=ticket.compound_id, starts_on__lte=day, ends_on__gte=day
         ).first()
@@ -613,7 +610,7 @@ async def escalate(*, access: Access, actor: str, ticket_id: int, reason: str, n
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "escalate")
         _expect(ticket, "escalate", *OPEN_STATES)
-        await escalate_locked(ticket, actor=actor, automatic=False, reason=reason, at=at, zone=await _zone())
+        await escalate_locked(ticket, actor=actor, automatic=False, reason=reason, at=at, zone=await current_zone())
         return ticket
 
 
@@ -663,7 +660,7 @@ async def list_tickets(
         qs = qs.filter(state__in=list(OPEN_STATES), due_at__lt=at)
     elif overdue is False:
         qs = qs.exclude(state__in=list(OPEN_STATES), due_at__lt=at)
-    zone = await _zone()
+    zone = await current_zone()
     if opened_from is not None:
         qs = qs.filter(opened_at__gte=datetime.combine(opened_from, datetime.min.time(), zone))
     if opened_before is not None:
