@@ -17,10 +17,24 @@ MODEL_MODULES = [
     "tenants.territory.people",
     "tenants.tickets.models",
     "tenants.assessment.models",
+    "tenants.ledger.models",
+    "tenants.subsidies.models",
+    "tenants.brand.models",
+    "tenants.bonds.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
-APPEND_ONLY_TABLES = ("audit_entry", "config_version", "ticket_event", "escalation", "score_submission")
+APPEND_ONLY_TABLES = (
+    "audit_entry",
+    "config_version",
+    "ticket_event",
+    "escalation",
+    "score_submission",
+    "ledger_journal",
+    "ledger_posting",
+    "bond_transaction",
+    "brand_project_step",
+)
 APP_LABEL = "civicgrid"
 
 
