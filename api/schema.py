@@ -10,6 +10,8 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
 from api.assessment.schema import AssessmentMutation, AssessmentQuery
+from api.bonds.schema import BondMutation, BondQuery
+from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
@@ -37,6 +39,8 @@ class Query(
     TicketKpiQuery,
     NotificationQuery,
     AssessmentQuery,
+    BondQuery,
+    BrandQuery,
 ):
     pass
 
@@ -50,6 +54,8 @@ class Mutation(
     TicketMutation,
     NotificationMutation,
     AssessmentMutation,
+    BondMutation,
+    BrandMutation,
 ):
     pass
 

@@ -68,6 +68,7 @@ def test_child_presets_hold_only_their_overrides():
         "assessment.bodies.owners_committee.weight",
         "assessment.bodies.housing_dept.weight",
         "subsidies.enabled",
+        "subsidies.settlement_cadence",
         "subsidies.yearly_pool_per_community_fen",
     }
     assert set(flatten(load_preset("xuanhua").overrides)) == {
@@ -324,6 +325,7 @@ def test_diff_between_zhangjiakou_and_xiahuayuan_is_exactly_their_overrides():
         {"path": "assessment.bodies.owners_committee.weight", "before": 30, "after": 15},
         {"path": "assessment.bodies.party_org.weight", "before": 40, "after": 70},
         {"path": "subsidies.enabled", "before": False, "after": True},
+        {"path": "subsidies.settlement_cadence", "before": "yearly", "after": "quarterly"},
         {"path": "subsidies.yearly_pool_per_community_fen", "before": 0, "after": 6_000_000},
     ]
 

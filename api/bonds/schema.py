@@ -1,0 +1,260 @@
+"""Performance bonds 履约保证金: balances, top-ups owed, histories; deposits, drawdowns and refunds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+
+import strawberry
+
+from api.context import Info
+from api.ids import opt_id, to_id
+from api.pagination import Connection, paginate
+from api.territory.types import CompoundType, _load
+from tenants.bonds import reads
+from tenants.bonds import service as bonds
+from tenants.bonds.models import BondKind as _Kind
+from tenants.bonds.models import BondTopUp, BondTransaction
+
+BondKind = strawberry.enum(Enum("BondKind", {k.name: k.value for k in _Kind}), name="BondKind")
+
+
+@strawberry.type(name="BondTopUp", description="A top-up the company owes after a drawdown left its bond short.")
+class BondTopUpType:
+    id: strawberry.ID
+    required_fen: int = strawberry.field(description="The required amount when it was opened, in fen.")
+    shortfall_fen: int = strawberry.field(description="What was missing when it was opened, in fen.")
+    opened_at: datetime
+    due_on: date = strawberry.field(description="Tenant-local day by which the bond is to be topped up.")
+    reminded_at: datetime | None
+    late_at: datetime | None
+    settled_at: datetime | None
+
+    @strawberry.field(description="Flagged late: the due day passed before the bond was topped up.")
+    def late(self) -> bool:
+        return self.late_at is not None
+
+    @classmethod
+    def of(cls, t: BondTopUp) -> BondTopUpType:
+        return cls(
+            id=strawberry.ID(str(t.id)),
+            required_fen=t.required_fen,
+            shortfall_fen=t.shortfall_fen,
+            opened_at=t.opened_at,
+            due_on=t.due_on,
+            reminded_at=t.reminded_at,
+            late_at=t.late_at,
+            settled_at=t.settled_at,
+        )
+
+
+@strawberry.type(name="Bond", description="履约保证金: a property contract's performance bond, held by the street.")
+class BondType:
+    contract_id: strawberry.ID
+    company_id: strawberry.ID
+    compound_id: strawberry.ID
+    street_id: strawberry.ID
+    starts_on: date
+    ends_on: date
+    annual_fee_fen: int = strawberry.field(description="Annual property fee receivable, in fen (分).")
+    ratio_percent: int = strawberry.field(description="bonds.ratioPercent of the configuration in force today.")
+    required_fen: int = strawberry.field(description="ceil(ratioPercent × annualFeeFen / 100), in fen.")
+    balance_fen: int = strawberry.field(description="What the street holds, from the ledger, in fen.")
+    shortfall_fen: int = strawberry.field(description="max(0, requiredFen - balanceFen), in fen.")
+    top_up: BondTopUpType | None = strawberry.field(description="The open top-up, if the company owes one.")
+    compound_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def compound(self, info: Info) -> CompoundType | None:
+        return await _load(info, "compound", self.compound_pk)
+
+    @classmethod
+    def of(cls, b: reads.Bond) -> BondType:
+        c = b.contract
+        return cls(
+            contract_id=strawberry.ID(str(c.id)),
+            company_id=strawberry.ID(str(c.company_id)),
+            compound_id=strawberry.ID(str(c.compound_id)),
+            street_id=strawberry.ID(str(b.compound.street_id)),
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            annual_fee_fen=c.annual_fee_fen,
+            ratio_percent=b.ratio_percent,
+            required_fen=b.required_fen,
+            balance_fen=b.balance_fen,
+            shortfall_fen=b.shortfall_fen,
+            top_up=BondTopUpType.of(b.top_up) if b.top_up else None,
+            compound_pk=c.compound_id,
+        )
+
+
+@strawberry.type(name="BondTransaction", description="A deposit, drawdown or refund of a bond.")
+class BondTransactionType:
+    id: strawberry.ID
+    contract_id: strawberry.ID
+    company_id: strawberry.ID
+    kind: BondKind  # type: ignore[valid-type]
+    amount_fen: int = strawberry.field(description="Positive; the kind says which way, in fen.")
+    balance_after_fen: int
+    reason: str
+    reference: str = strawberry.field(description="Receipt or payment reference of a deposit.")
+    ticket_id: strawberry.ID | None = strawberry.field(description="The ticket a drawdown's repair answered.")
+    journal_id: strawberry.ID
+    actor: str
+    at: datetime
+
+    @classmethod
+    def of(cls, t: BondTransaction) -> BondTransactionType:
+        return cls(
+            id=strawberry.ID(str(t.id)),
+            contract_id=strawberry.ID(str(t.contract_id)),
+            company_id=strawberry.ID(str(t.company_id)),
+            kind=BondKind(t.kind.value),
+            amount_fen=t.amount_fen,
+            balance_after_fen=t.balance_after_fen,
+            reason=t.reason,
+            reference=t.reference,
+            ticket_id=strawberry.ID(str(t.ticket_id)) if t.ticket_id else None,
+            journal_id=strawberry.ID(str(t.journal_id)),
+            actor=t.actor,
+            at=t.at,
+        )
+
+
+@strawberry.type
+class BondChange:
+    transaction: BondTransactionType
+    bond: BondType
+    replayed: bool = strawberry.field(description="A retried request (same idempotencyKey): nothing new was posted.")
+
+    @classmethod
+    def of(cls, c: bonds.Change) -> BondChange:
+        return cls(transaction=BondTransactionType.of(c.transaction), bond=BondType.of(c.bond), replayed=c.replayed)
+
+
+@strawberry.input
+class BondFilter:
+    company_id: strawberry.ID | None = None
+    street_id: strawberry.ID | None = None
+    below_required: bool | None = strawberry.field(
+        default=None, description="true: balance under the required amount; false: at or above it."
+    )
+    late: bool | None = strawberry.field(default=None, description="true: an open top-up is flagged late.")
+
+
+_KEY = "Client-chosen key: a retried request with the same key posts nothing twice."
+
+
+@strawberry.input
+class DepositBondInput:
+    contract_id: strawberry.ID
+    amount_fen: int
+    reference: str = strawberry.field(description="Receipt number 收据编号.")
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class DrawDownBondInput:
+    contract_id: strawberry.ID
+    amount_fen: int
+    reason: str
+    ticket_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The grievance ticket on the same compound the repair answers."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class RefundBondInput:
+    contract_id: strawberry.ID
+    amount_fen: int | None = strawberry.field(default=None, description="Defaults to the whole balance.")
+    reason: str = strawberry.field(default="", description="Required before the contract's end (tenant admin).")
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.type
+class BondQuery:
+    @strawberry.field(description="A contract's bond: required amount, balance, shortfall and the open top-up.")
+    async def bond(self, info: Info, contract_id: strawberry.ID) -> BondType:
+        access = await info.context.access()
+        return BondType.of(await reads.get_bond(access=access, contract_id=to_id(contract_id, "contractId")))
+
+    @strawberry.field(description="Bonds in your scope, by contract.")
+    async def bonds(
+        self, info: Info, filter: BondFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[BondType]:
+        access = await info.context.access()
+        f = filter or BondFilter()
+        company_id = opt_id(f.company_id, "filter.companyId")
+        street_id = opt_id(f.street_id, "filter.streetId")
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda b: (b.contract.id,),
+            arity=1,
+            fetch=lambda k, n: reads.list_bonds(
+                access=access,
+                after_id=k[0] if k else None,
+                limit=n,
+                company_id=company_id,
+                street_id=street_id,
+                below_required=f.below_required,
+                late=f.late,
+            ),
+            to_node=BondType.of,
+        )
+
+    @strawberry.field(description="A contract's deposits, drawdowns and refunds, newest first.")
+    async def bond_history(
+        self, info: Info, contract_id: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> Connection[BondTransactionType]:
+        access = await info.context.access()
+        cid = to_id(contract_id, "contractId")
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda t: (t.at, t.id),
+            arity=2,
+            fetch=lambda k, n: reads.history(access=access, contract_id=cid, after=k, limit=n),  # type: ignore[arg-type]
+            to_node=BondTransactionType.of,
+        )
+
+
+@strawberry.type
+class BondMutation:
+    @strawberry.mutation(description="The company pays into its bond (a deposit or a top-up), with the receipt no.")
+    async def deposit_bond(self, info: Info, input: DepositBondInput) -> BondChange:
+        change = await bonds.deposit(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            contract_id=to_id(input.contract_id, "contractId"),
+            amount_fen=input.amount_fen,
+            reference=input.reference,
+            idempotency_key=input.idempotency_key,
+        )
+        return BondChange.of(change)
+
+    @strawberry.mutation(description="The street draws on a bond for an emergency repair the company failed to do.")
+    async def draw_down_bond(self, info: Info, input: DrawDownBondInput) -> BondChange:
+        change = await bonds.draw_down(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            contract_id=to_id(input.contract_id, "contractId"),
+            amount_fen=input.amount_fen,
+            reason=input.reason,
+            ticket_id=opt_id(input.ticket_id, "ticketId"),
+            idempotency_key=input.idempotency_key,
+        )
+        return BondChange.of(change)
+
+    @strawberry.mutation(description="Return a bond to the company at the contract's end (early: tenant admin).")
+    async def refund_bond(self, info: Info, input: RefundBondInput) -> BondChange:
+        change = await bonds.refund(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            contract_id=to_id(input.contract_id, "contractId"),
+            amount_fen=input.amount_fen,
+            reason=input.reason,
+            idempotency_key=input.idempotency_key,
+        )
+        return BondChange.of(change)

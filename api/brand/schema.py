@@ -1,0 +1,287 @@
+"""Brand projects 品牌项目 through GraphQL: the lifecycle mutations, lists, a project's steps, a year's totals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from api.context import Info
+from api.ids import opt_id, to_id
+from api.pagination import Connection, paginate
+from api.territory.types import CommunityType, _load
+from tenants.brand import reads
+from tenants.brand import service as brand
+from tenants.brand.access import TOTALS_READERS
+from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+
+BrandProjectStatus = strawberry.enum(
+    Enum("BrandProjectStatus", {s.name: s.value for s in ProjectStatus}), name="BrandProjectStatus"
+)
+
+
+def _loader(info: Info, name: str, load_fn) -> DataLoader:  # type: ignore[no-untyped-def]
+    """A DataLoader kept for the rest of this request (per-request state, so nothing crosses requests)."""
+    state = info.context.request.state
+    loader = getattr(state, name, None)
+    if loader is None:
+        loader = DataLoader(load_fn=load_fn)
+        setattr(state, name, loader)
+    return loader
+
+
+async def _load_steps(project_ids: list[int]) -> list[list[BrandProjectStep]]:
+    grouped: dict[int, list[BrandProjectStep]] = {i: [] for i in project_ids}
+    for step in await reads.steps_of(project_ids):
+        grouped[step.project_id].append(step)
+    return [grouped[i] for i in project_ids]
+
+
+async def _load_summaries(years: list[int]) -> list[reads.YearSummary]:
+    return [await reads.standing(year) for year in years]  # a handful of queries per distinct year, not per row
+
+
+@strawberry.type(name="BrandProjectStep", description="One step of a brand project's record: who, when, what.")
+class BrandProjectStepType:
+    step: str = strawberry.field(description="declare, approve, reject, evaluate, accept, fail or pay.")
+    actor: str
+    at: datetime
+    note: str
+    passed: bool | None = strawberry.field(description="Evaluation: on track; acceptance: passed.")
+    amount_fen: int | None = strawberry.field(description="Budget declared or approved, amount awarded or paid (分).")
+    reference: str | None = strawberry.field(description="The payment's reference.")
+
+    @classmethod
+    def of(cls, s: BrandProjectStep) -> BrandProjectStepType:
+        return cls(
+            step=s.step,
+            actor=s.actor,
+            at=s.at,
+            note=s.note,
+            passed=s.passed,
+            amount_fen=s.amount_fen,
+            reference=s.reference,
+        )
+
+
+@strawberry.type
+class BrandStatusCount:
+    status: BrandProjectStatus  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(
+    name="BrandYearSummary",
+    description="A year's brand-project money in fen (分): cap, awarded, paid and remaining from the ledger.",
+)
+class BrandYearSummaryType:
+    year: int
+    cap_fen: int = strawberry.field(description="The year's cap: funded, or configured on 1 January until then.")
+    funded: bool = strawberry.field(description="The cap has been moved into the cap account (first award).")
+    awarded_fen: int
+    paid_fen: int
+    payable_fen: int = strawberry.field(description="Awarded, not yet paid.")
+    remaining_cap_fen: int = strawberry.field(description="Cap minus awards: the most that can still be awarded.")
+    running_budget_fen: int = strawberry.field(description="Budgets of approved projects not yet accepted or failed.")
+    uncommitted_cap_fen: int = strawberry.field(
+        description="Remaining cap minus running budgets; negative when approvals exceed what the cap can award."
+    )
+    project_counts: list[BrandStatusCount]
+
+    @classmethod
+    def of(cls, s: reads.YearSummary) -> BrandYearSummaryType:
+        return cls(
+            year=s.year,
+            cap_fen=s.cap_fen,
+            funded=s.funded,
+            awarded_fen=s.awarded_fen,
+            paid_fen=s.paid_fen,
+            payable_fen=s.payable_fen,
+            remaining_cap_fen=s.remaining_cap_fen,
+            running_budget_fen=s.running_budget_fen,
+            uncommitted_cap_fen=s.uncommitted_cap_fen,
+            project_counts=[
+                BrandStatusCount(status=BrandProjectStatus(st.value), count=s.counts[st.value])
+                for st in ProjectStatus
+                if s.counts.get(st.value)
+            ],
+        )
+
+
+@strawberry.type(name="BrandProject", description="品牌项目: a community's project for a year and its steps.")
+class BrandProjectType:
+    id: strawberry.ID
+    community_id: strawberry.ID
+    year: int
+    title: str
+    aim: str
+    budget_requested_fen: int
+    status: BrandProjectStatus  # type: ignore[valid-type]
+    amount_awarded_fen: int | None
+    payment_reference: str | None
+    declared_by: str
+    declared_at: datetime
+    updated_at: datetime
+    community_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def community(self, info: Info) -> CommunityType | None:
+        return await _load(info, "community", self.community_pk)
+
+    @strawberry.field(description="Every step, oldest first.")
+    async def steps(self, info: Info) -> list[BrandProjectStepType]:
+        rows = await _loader(info, "brand_steps", _load_steps).load(int(self.id))
+        return [BrandProjectStepType.of(s) for s in rows]
+
+    @strawberry.field(
+        description="The project's year as it stands (e.g. the cap left after an approval); "
+        "null for those who do not read the tenant's totals."
+    )
+    async def year_summary(self, info: Info) -> BrandYearSummaryType | None:
+        if not (await info.context.access()).roles & TOTALS_READERS:
+            return None
+        return BrandYearSummaryType.of(await _loader(info, "brand_years", _load_summaries).load(self.year))
+
+    @classmethod
+    def of(cls, p: BrandProject) -> BrandProjectType:
+        return cls(
+            id=strawberry.ID(str(p.id)),
+            community_id=strawberry.ID(str(p.community_id)),
+            year=p.year,
+            title=p.title,
+            aim=p.aim,
+            budget_requested_fen=p.budget_requested_fen,
+            status=BrandProjectStatus(p.status.value),
+            amount_awarded_fen=p.amount_awarded_fen,
+            payment_reference=p.payment_reference,
+            declared_by=p.declared_by,
+            declared_at=p.declared_at,
+            updated_at=p.updated_at,
+            community_pk=p.community_id,
+        )
+
+
+@strawberry.input
+class BrandProjectFilter:
+    year: int | None = None
+    community_id: strawberry.ID | None = None
+    status: BrandProjectStatus | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class DeclareBrandProjectInput:
+    community_id: strawberry.ID
+    year: int
+    title: str
+    aim: str
+    budget_requested_fen: int = strawberry.field(description="In fen (分), at most the configured per-project cap.")
+
+
+@strawberry.type
+class BrandQuery:
+    @strawberry.field(description="Brand projects in your scope, by id.")
+    async def brand_projects(
+        self, info: Info, filter: BrandProjectFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[BrandProjectType]:
+        access = await info.context.access()
+        f = filter or BrandProjectFilter()
+        community_id = opt_id(f.community_id, "filter.communityId")
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda p: (p.id,),
+            arity=1,
+            fetch=lambda k, n: reads.list_projects(
+                access=access,
+                after_id=k[0] if k else None,
+                limit=n,
+                year=f.year,
+                community_id=community_id,
+                status=ProjectStatus(f.status.value) if f.status else None,
+            ),
+            to_node=BrandProjectType.of,
+        )
+
+    @strawberry.field(description="One brand project with its steps, if it is in your scope.")
+    async def brand_project(self, info: Info, id: strawberry.ID) -> BrandProjectType:
+        project = await reads.get_project(access=await info.context.access(), project_id=to_id(id, "id"))
+        return BrandProjectType.of(project)
+
+    @strawberry.field(description="A year's cap, awards, payments and what remains (tenant admin, housing dept).")
+    async def brand_year_summary(self, info: Info, year: int) -> BrandYearSummaryType:
+        return BrandYearSummaryType.of(await reads.year_summary(access=await info.context.access(), year=year))
+
+
+@strawberry.type
+class BrandMutation:
+    @strawberry.mutation(description="A community declares a project for a year (1 Oct of the year before to 31 Mar).")
+    async def declare_brand_project(self, info: Info, input: DeclareBrandProjectInput) -> BrandProjectType:
+        project = await brand.declare(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            community_id=to_id(input.community_id, "communityId"),
+            year=input.year,
+            title=input.title,
+            aim=input.aim,
+            budget_requested_fen=input.budget_requested_fen,
+        )
+        return BrandProjectType.of(project)
+
+    @strawberry.mutation(description="The tenant approves a declared project.")
+    async def approve_brand_project(self, info: Info, id: strawberry.ID, note: str = "") -> BrandProjectType:
+        project = await brand.approve(
+            access=await info.context.access(), actor=info.context.actor, project_id=to_id(id, "id"), note=note
+        )
+        return BrandProjectType.of(project)
+
+    @strawberry.mutation(description="The tenant rejects a declared project, with a reason.")
+    async def reject_brand_project(self, info: Info, id: strawberry.ID, reason: str) -> BrandProjectType:
+        project = await brand.reject(
+            access=await info.context.access(), actor=info.context.actor, project_id=to_id(id, "id"), reason=reason
+        )
+        return BrandProjectType.of(project)
+
+    @strawberry.mutation(description="Mid-year evaluation 中期评估 (from 1 June): on track or concerns, with a note.")
+    async def evaluate_brand_project(
+        self, info: Info, id: strawberry.ID, passed: bool, note: str
+    ) -> BrandProjectType:
+        project = await brand.evaluate(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            project_id=to_id(id, "id"),
+            passed=passed,
+            note=note,
+        )
+        return BrandProjectType.of(project)
+
+    @strawberry.mutation(
+        description="Year-end acceptance 年终验收 (from 1 December): passed awards amountAwardedFen (within the "
+        "budget and the year's cap); failed needs the reason in note."
+    )
+    async def accept_brand_project(
+        self, info: Info, id: strawberry.ID, passed: bool, amount_awarded_fen: int | None = None, note: str = ""
+    ) -> BrandProjectType:
+        project = await brand.accept(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            project_id=to_id(id, "id"),
+            passed=passed,
+            amount_awarded_fen=amount_awarded_fen,
+            note=note,
+        )
+        return BrandProjectType.of(project)
+
+    @strawberry.mutation(description="Record the payment of an accepted project's award, with its reference.")
+    async def pay_brand_project(
+        self, info: Info, id: strawberry.ID, payment_reference: str, note: str = ""
+    ) -> BrandProjectType:
+        project = await brand.pay(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            project_id=to_id(id, "id"),
+            payment_reference=payment_reference,
+            note=note,
+        )
+        return BrandProjectType.of(project)

@@ -1,0 +1,102 @@
+"""The daily bond check: remind a company of a top-up it owes, and flag the top-up late once its day has passed.
+
+Once-only is decided by PostgreSQL: each step is one conditional UPDATE (``reminded_at IS NULL`` /
+``late_at IS NULL``), so of two runs racing on the same top-up exactly one sets the column and tells people.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tenants.bonds.messages import day_zh, holders, yuan
+from tenants.bonds.reads import local_today, required_fen
+from tenants.config.service import effective_config
+from tenants.ledger import accounts
+from tenants.ledger.service import balances
+from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.tenancy.service import current_zone
+from tenants.territory.models import Compound
+from tenants.territory.parties import PropertyContract
+from tenants.territory.people import PostKind
+from tenants.tickets import notify
+
+_RETURNING = "RETURNING id, contract_id, company_id, due_on"
+
+# A reminder from ``lead`` days before the due day up to the due day itself; after it the late flag speaks.
+REMIND_SQL = f"""
+UPDATE bond_top_up SET reminded_at = $2::timestamptz
+WHERE tenant_id = $1::bigint AND settled_at IS NULL AND reminded_at IS NULL
+  AND due_on >= $3::date AND due_on <= $4::date
+{_RETURNING}
+"""
+
+LATE_SQL = f"""
+UPDATE bond_top_up SET late_at = $2::timestamptz
+WHERE tenant_id = $1::bigint AND settled_at IS NULL AND late_at IS NULL AND due_on < $3::date
+{_RETURNING}
+"""
+
+
+async def daily(*, now: datetime | None = None) -> dict[str, Any]:
+    """Remind each open top-up once when tenant-local today is within ``reminders.bond_top_up_lead_days`` of its
+    due day, and flag it late once after that day (telling the company, the street's officers and the tenant's
+    administrators). Does nothing while ``bonds.enabled`` is off. Safe to run any number of times."""
+    at = now or datetime.now(UTC)
+    async with scoped_transaction() as conn:
+        today = local_today(at, await current_zone())
+        doc = (await effective_config(today)).document
+        if not doc.bonds.enabled:
+            return {"enabled": False, "reminded": 0, "late": 0}
+        lead = int(doc.reminders.bond_top_up_lead_days)
+        tid = current_tenant_id()
+        late = await conn.execute_query_dict(LATE_SQL, [tid, at, today])
+        reminded = await conn.execute_query_dict(REMIND_SQL, [tid, at, today, today + timedelta(days=lead)])
+        await _tell(late, reminded, ratio=int(doc.bonds.ratio_percent), today=today, at=at)
+        return {"enabled": True, "reminded": len(reminded), "late": len(late)}
+
+
+async def _tell(
+    late: list[dict], reminded: list[dict], *, ratio: int, today: date, at: datetime
+) -> None:
+    rows = late + reminded
+    if not rows:
+        return
+    contracts = {c.id: c for c in await PropertyContract.filter(id__in=sorted({r["contract_id"] for r in rows}))}
+    compounds = {k.id: k for k in await Compound.filter(id__in=sorted({c.compound_id for c in contracts.values()}))}
+    held = await balances([accounts.bond(i) for i in contracts])
+    company_people = await holders(PostKind.PROPERTY_COMPANY, "company", {r["company_id"] for r in rows}, today)
+    streets = {compounds[c.compound_id].street_id for c in contracts.values() if c.id in {r["contract_id"] for r in late}}
+    officers = await holders(PostKind.STREET_OFFICER, "street", streets, today) if late else {}
+    admins = (await holders(PostKind.TENANT_ADMIN, None, None, today)).get(0, []) if late else []
+
+    def owed(contract_id: int) -> tuple[str, int]:
+        c = contracts[contract_id]
+        short = max(0, required_fen(c.annual_fee_fen, ratio) - held[accounts.bond(contract_id)])
+        return compounds[c.compound_id].name, short
+
+    messages = []
+    for r in reminded:
+        name, short = owed(r["contract_id"])
+        messages.append(
+            notify.Message(
+                company_people.get(r["company_id"], []),
+                "bond.top_up_due",
+                "履约保证金补缴提醒",
+                f"{name}物业服务合同的履约保证金尚需补足 {yuan(short)}，补缴期限为{day_zh(r['due_on'])}，请按期缴存。",
+                None,
+            )
+        )
+    for r in late:
+        name, short = owed(r["contract_id"])
+        street = compounds[contracts[r["contract_id"]].compound_id].street_id
+        messages.append(
+            notify.Message(
+                company_people.get(r["company_id"], []) + officers.get(street, []) + admins,
+                "bond.top_up_late",
+                "履约保证金逾期未补足",
+                f"{name}物业服务合同的履约保证金应于{day_zh(r['due_on'])}前补足，至今仍差 {yuan(short)}，已标记逾期。",
+                None,
+            )
+        )
+    await notify.send_many(messages, at=at)

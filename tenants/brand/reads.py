@@ -1,0 +1,142 @@
+"""Reading brand projects: lists in scope, a project with its steps, and a year's money from the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from tortoise import connections
+from tortoise.functions import Count, Sum
+
+from tenants.brand import access as rules
+from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+from tenants.config.service import effective_config
+from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.ledger import accounts
+from tenants.ledger import service as ledger
+from tenants.paging import by_id
+from tenants.scope import current_tenant_id
+from tenants.territory.access import Access
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+# Approved and not yet accepted: their budgets are claims on what remains of the cap.
+RUNNING = (ProjectStatus.APPROVED, ProjectStatus.EVALUATED)
+
+
+def check_year(year: int, field: str = "year") -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput.of(
+            [
+                Problem(
+                    field,
+                    "out_of_range",
+                    f"年度须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间",
+                    f"{field} must be between {FIRST_YEAR} and {LAST_YEAR}",
+                )
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class YearSummary:
+    """A year's brand-project money. Cap, awarded, paid and remaining come from the ledger; running budgets and
+    counts from the projects."""
+
+    year: int
+    cap_fen: int  # funded into the cap account, or (before the first award) the cap configured on 1 January
+    funded: bool
+    awarded_fen: int
+    paid_fen: int
+    remaining_cap_fen: int
+    running_budget_fen: int  # budgets of approved projects not yet accepted or failed
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def payable_fen(self) -> int:
+        return self.awarded_fen - self.paid_fen
+
+    @property
+    def uncommitted_cap_fen(self) -> int:
+        """What remains of the cap once every running project's budget were awarded (negative: over-committed)."""
+        return self.remaining_cap_fen - self.running_budget_fen
+
+
+async def _awarded_and_paid(year: int) -> tuple[int, int]:
+    """Sums of the year's brand-project postings to payables and to paid accounts (reversals included)."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT split_part(p.account, ':', 1) AS kind, SUM(p.amount_fen)::bigint AS total"
+        " FROM ledger_posting p JOIN ledger_journal j ON j.id = p.journal_id AND j.tenant_id = p.tenant_id"
+        " WHERE p.tenant_id = $1 AND j.tenant_id = $1 AND j.source_kind = 'brand_project' AND j.period = $2"
+        " AND split_part(p.account, ':', 1) IN ('brand_payable', 'brand_paid') GROUP BY 1",
+        [current_tenant_id(), str(year)],
+    )
+    totals = {r["kind"]: int(r["total"]) for r in rows}
+    paid = totals.get("brand_paid", 0)
+    return totals.get("brand_payable", 0) + paid, paid
+
+
+async def standing(year: int) -> YearSummary:
+    """The year's summary, for the services (no access check)."""
+    held = await ledger.balances([accounts.brand_fund(year), accounts.brand_cap(year)])
+    funded_fen = -held[accounts.brand_fund(year)]
+    if funded_fen > 0:
+        cap_fen, remaining = funded_fen, held[accounts.brand_cap(year)]
+    else:
+        cap_fen = (await effective_config(date(year, 1, 1))).document.subsidies.brand_projects.yearly_cap_fen
+        remaining = cap_fen
+    awarded, paid = await _awarded_and_paid(year)
+    rows = (
+        await BrandProject.filter(year=year)
+        .annotate(n=Count("id"), budget=Sum("budget_requested_fen"))
+        .group_by("status")
+        .values("status", "n", "budget")
+    )
+    counts = {str(ProjectStatus(r["status"]).value): int(r["n"]) for r in rows}
+    running = sum(int(r["budget"] or 0) for r in rows if ProjectStatus(r["status"]) in RUNNING)
+    return YearSummary(year, cap_fen, funded_fen > 0, awarded, paid, remaining, running, counts)
+
+
+async def year_summary(*, access: Access, year: int) -> YearSummary:
+    """A year's totals for the tenant administration and the housing department."""
+    rules.require(access, rules.TOTALS_READERS, "read totals")
+    check_year(year)
+    return await standing(year)
+
+
+async def list_projects(
+    *,
+    access: Access,
+    after_id: int | None,
+    limit: int,
+    year: int | None = None,
+    community_id: int | None = None,
+    status: ProjectStatus | None = None,
+) -> list[BrandProject]:
+    """Projects in the caller's scope, by id (keyset), filtered."""
+    qs = BrandProject.all()
+    communities = await rules.visible_communities(access)
+    if communities is not None:
+        qs = qs.filter(community_id__in=sorted(communities))
+    if year is not None:
+        qs = qs.filter(year=year)
+    if community_id is not None:
+        qs = qs.filter(community_id=community_id)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return await by_id(qs, after_id=after_id, limit=limit)
+
+
+async def get_project(*, access: Access, project_id: int) -> BrandProject:
+    qs = BrandProject.filter(id=project_id)
+    communities = await rules.visible_communities(access)
+    if communities is not None:
+        qs = qs.filter(community_id__in=sorted(communities))
+    project = await qs.first()
+    if project is None:
+        raise NotFound(f"品牌项目 {project_id} 不存在", f"brand project {project_id} does not exist", field="id")
+    return project
+
+
+async def steps_of(project_ids: list[int]) -> list[BrandProjectStep]:
+    """The steps of several projects in one query, oldest first (for a batched timeline)."""
+    return await BrandProjectStep.filter(project_id__in=project_ids).order_by("project_id", "at", "id")

@@ -1,0 +1,449 @@
+"""Brand projects 品牌项目: a community declares, the tenant approves or rejects, the street evaluates mid-year, the
+tenant accepts (awarding an amount within the budget and the year's cap) or fails it at year end, then pays.
+
+Each step checks the caller's role and scope, takes the project's row lock, writes its ``BrandProjectStep`` (once
+per project and step) and an audit entry, and either completes whole or saves nothing. Money moves through the
+ledger: the year's cap is funded once from the tenant's brand fund (the configuration in force on 1 January of
+the year), an award moves from the cap to the community's payable, a payment from payable to paid.
+
+Times of year (tenant-local dates): declarations for year Y from 1 October of Y-1 through 31 March of Y; the
+mid-year evaluation from 1 June of Y; the year-end acceptance from 1 December of Y.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from tenants.audit import service as audit
+from tenants.brand import access as rules
+from tenants.brand.errors import (
+    AcceptanceNotOpen,
+    BrandCapExceeded,
+    BrandProjectsDisabled,
+    DeclarationClosed,
+    EvaluationNotOpen,
+    IllegalTransition,
+    yuan,
+)
+from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+from tenants.brand.reads import check_year, standing
+from tenants.config.service import effective_config
+from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
+from tenants.ledger import accounts
+from tenants.ledger import service as ledger
+from tenants.ledger.models import LedgerJournal
+from tenants.scope import savepoint
+from tenants.tenancy.service import current_zone
+from tenants.territory.access import Access, get_in_scope
+from tenants.territory.models import Community
+from tenants.tickets import notify
+from tenants.tickets.models import UnitKind
+
+S = ProjectStatus
+MAX_TITLE = 200
+MAX_TEXT = 2000
+MAX_REFERENCE = 128
+SOURCE = "brand_project"
+
+
+def declaration_window(year: int) -> tuple[date, date]:
+    """First and last day (inclusive, tenant-local) on which projects for ``year`` may be declared."""
+    return date(year - 1, 10, 1), date(year, 3, 31)
+
+
+def evaluation_opens(year: int) -> date:
+    return date(year, 6, 1)
+
+
+def acceptance_opens(year: int) -> date:
+    return date(year, 12, 1)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+async def _local_day(at: datetime) -> date:
+    return at.astimezone(await current_zone()).date()
+
+
+_FIELD_ZH = {"note": "说明", "reason": "理由", "paymentReference": "支付凭证号", "aim": "项目目标", "title": "项目名称"}
+
+
+def _text(field: str, value: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput.of([_missing(field)])
+    if len(value) > limit:
+        raise InvalidInput.of([_too_long(field, limit)])
+    return value
+
+
+def _missing(field: str) -> Problem:
+    return Problem(field, "required", f"请填写{_FIELD_ZH.get(field, field)}", f"{field} is required")
+
+
+def _too_long(field: str, limit: int) -> Problem:
+    return Problem(
+        field,
+        "too_long",
+        f"{_FIELD_ZH.get(field, field)}不能超过 {limit} 字",
+        f"{field} must be at most {limit} characters",
+    )
+
+
+async def _for_update(access: Access, project_id: int) -> BrandProject:
+    """The project under its row lock, if the caller sees it; otherwise NOT_FOUND (no existence leak)."""
+    qs = BrandProject.filter(id=project_id)
+    communities = await rules.visible_communities(access)
+    if communities is not None:
+        qs = qs.filter(community_id__in=sorted(communities))
+    project = await qs.select_for_update().first()
+    if project is None:
+        raise NotFound(f"品牌项目 {project_id} 不存在", f"brand project {project_id} does not exist", field="id")
+    return project
+
+
+def _expect(project: BrandProject, action: str, *statuses: ProjectStatus) -> None:
+    if project.status not in statuses:
+        raise IllegalTransition(action, project.status.value)
+
+
+async def _record(
+    project: BrandProject,
+    step: str,
+    actor: str,
+    at: datetime,
+    *,
+    note: str = "",
+    passed: bool | None = None,
+    amount_fen: int | None = None,
+    reference: str | None = None,
+    details: dict | None = None,
+) -> None:
+    """The step's own record, its audit entry, and the project's new status saved."""
+    project.updated_at = at
+    await project.save()
+    await BrandProjectStep.create(
+        project_id=project.id,
+        step=step,
+        actor=actor,
+        at=at,
+        note=note,
+        passed=passed,
+        amount_fen=amount_fen,
+        reference=reference,
+    )
+    await audit.record(
+        actor=actor,
+        action=f"brand.{step}",
+        target_type="brand_project",
+        target_id=project.id,
+        details={"status": project.status.value, "amountFen": amount_fen, **(details or {})},
+    )
+
+
+_TOLD = {
+    "approve": ("品牌项目已批准", "您社区申报的品牌项目“{title}”已获批准，请按计划实施。"),
+    "reject": ("品牌项目未获批准", "您社区申报的品牌项目“{title}”未获批准：{note}"),
+    "accept": ("品牌项目验收通过", "品牌项目“{title}”年终验收通过，奖补 {amount} 元。"),
+    "fail": ("品牌项目验收未通过", "品牌项目“{title}”年终验收未通过：{note}"),
+    "pay": ("品牌项目奖补已拨付", "品牌项目“{title}”奖补 {amount} 元已拨付，凭证号 {reference}。"),
+}
+
+
+async def _tell_community(project: BrandProject, step: str, at: datetime, note: str = "") -> None:
+    """The community's workers hear of each decision on their project in their inbox."""
+    title, body = _TOLD[step]
+    recipients = await notify.unit_staff(UnitKind.COMMUNITY, project.community_id, at)
+    text = body.format(
+        title=project.title,
+        note=note,
+        amount=yuan(project.amount_awarded_fen or 0),
+        reference=project.payment_reference or "",
+    )
+    await notify.send(recipients, kind="brand_project", title=title, body=text, ticket_id=None, at=at)
+
+
+async def declare(
+    *,
+    access: Access,
+    actor: str,
+    community_id: int,
+    year: int,
+    title: str,
+    aim: str,
+    budget_requested_fen: int,
+    now: datetime | None = None,
+) -> BrandProject:
+    """A community declares a project for ``year`` within the declaration window; bad input saves nothing."""
+    at = _now(now)
+    rules.require(access, rules.DECLARERS, "declare")
+    check_year(year)
+    async with savepoint():
+        community = await get_in_scope("community", community_id, access)
+        if not rules.works_for_community(access, community_id):
+            raise Forbidden(
+                "只能为本社区申报品牌项目",
+                "only the community's own workers declare its brand projects",
+                field="communityId",
+            )
+        day = await _local_day(at)
+        config = (await effective_config(day)).document.subsidies.brand_projects
+        if not config.enabled:
+            raise BrandProjectsDisabled()
+        opens, closes = declaration_window(year)
+        if not opens <= day <= closes:
+            raise DeclarationClosed(year, opens, closes)
+        title, aim = title.strip(), aim.strip()
+        problems: list[Problem] = []
+        if not community.is_active:
+            problems.append(Problem("communityId", "inactive", "该社区已撤销", "this community is no longer active"))
+        if not title:
+            problems.append(_missing("title"))
+        elif len(title) > MAX_TITLE:
+            problems.append(_too_long("title", MAX_TITLE))
+        if not aim:
+            problems.append(_missing("aim"))
+        elif len(aim) > MAX_TEXT:
+            problems.append(_too_long("aim", MAX_TEXT))
+        cap = config.per_project_cap_fen
+        if budget_requested_fen <= 0:
+            problems.append(
+                Problem("budgetRequestedFen", "not_positive", "申请预算须大于 0", "budgetRequestedFen must be above 0")
+            )
+        elif budget_requested_fen > cap:
+            problems.append(
+                Problem(
+                    "budgetRequestedFen",
+                    "above_cap",
+                    f"申请预算不能超过单个项目上限 {cap} 分（{yuan(cap)} 元）",
+                    f"budgetRequestedFen must be at most the per-project cap of {cap} fen ({yuan(cap)} CNY)",
+                )
+            )
+        if problems:
+            raise InvalidInput.of(problems)
+        project = await BrandProject.create(
+            community_id=community_id,
+            year=year,
+            title=title,
+            aim=aim,
+            budget_requested_fen=budget_requested_fen,
+            status=S.DECLARED,
+            declared_by=actor,
+            declared_at=at,
+            updated_at=at,
+        )
+        await _record(project, "declare", actor, at, amount_fen=budget_requested_fen, details={"year": year})
+        return project
+
+
+async def approve(
+    *, access: Access, actor: str, project_id: int, note: str = "", now: datetime | None = None
+) -> BrandProject:
+    """The tenant approves a declared project. Approving is allowed beyond the year's cap (the cap binds awards,
+    not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
+    at = _now(now)
+    note = _text("note", note, required=False)
+    rules.require(access, rules.ADMINS, "approve")
+    async with savepoint():
+        project = await _for_update(access, project_id)
+        _expect(project, "approve", S.DECLARED)
+        before = await standing(project.year)
+        budget = project.budget_requested_fen
+        project.status = S.APPROVED
+        await _record(
+            project,
+            "approve",
+            actor,
+            at,
+            note=note,
+            amount_fen=budget,
+            details={
+                "remainingCapFen": before.remaining_cap_fen,
+                "runningBudgetFen": before.running_budget_fen + budget,
+                "uncommittedCapFen": before.uncommitted_cap_fen - budget,
+            },
+        )
+        await _tell_community(project, "approve", at)
+        return project
+
+
+async def reject(
+    *, access: Access, actor: str, project_id: int, reason: str, now: datetime | None = None
+) -> BrandProject:
+    at = _now(now)
+    reason = _text("reason", reason, required=True)
+    rules.require(access, rules.ADMINS, "reject")
+    async with savepoint():
+        project = await _for_update(access, project_id)
+        _expect(project, "reject", S.DECLARED)
+        project.status = S.REJECTED
+        await _record(project, "reject", actor, at, note=reason)
+        await _tell_community(project, "reject", at, reason)
+        return project
+
+
+async def evaluate(
+    *, access: Access, actor: str, project_id: int, passed: bool, note: str, now: datetime | None = None
+) -> BrandProject:
+    """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
+    at = _now(now)
+    note = _text("note", note, required=True)
+    rules.require(access, rules.EVALUATORS, "evaluate")
+    async with savepoint():
+        project = await _for_update(access, project_id)
+        street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
+        if not street_id or not rules.works_for_street(access, street_id[0]):  # type: ignore[arg-type]
+            raise Forbidden(
+                "只有项目所在街道可以进行中期评估",
+                "only the project's own street evaluates it",
+                field="id",
+            )
+        _expect(project, "evaluate", S.APPROVED)
+        if await _local_day(at) < evaluation_opens(project.year):
+            raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
+        project.status = S.EVALUATED
+        await _record(project, "evaluate", actor, at, note=note, passed=passed)
+        return project
+
+
+async def _fund_cap(year: int, actor: str, at: datetime) -> None:
+    """Move the year's cap (configuration in force on 1 January) from the brand fund to the cap, once."""
+    key = f"brand_cap:{year}"
+    if await LedgerJournal.filter(idempotency_key=key).exists():
+        return
+    cap = (await effective_config(date(year, 1, 1))).document.subsidies.brand_projects.yearly_cap_fen
+    if cap <= 0:
+        return
+    await ledger.post(
+        key=key,
+        legs=[ledger.Leg(accounts.brand_fund(year), -cap), ledger.Leg(accounts.brand_cap(year), cap)],
+        period=str(year),
+        reason=f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元",
+        source_kind="brand_cap",
+        source_id=year,
+        author=actor,
+        now=at,
+    )
+
+
+async def accept(
+    *,
+    access: Access,
+    actor: str,
+    project_id: int,
+    passed: bool,
+    amount_awarded_fen: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> BrandProject:
+    """Year-end acceptance 年终验收: passed awards an amount (> 0, within the budget and what remains of the year's
+    cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
+    at = _now(now)
+    note = _text("note", note, required=not passed)
+    problems: list[Problem] = []
+    if passed and amount_awarded_fen is None:
+        problems.append(_missing("amountAwardedFen"))
+    elif passed and amount_awarded_fen is not None and amount_awarded_fen <= 0:
+        problems.append(
+            Problem("amountAwardedFen", "not_positive", "奖补金额须大于 0", "amountAwardedFen must be above 0")
+        )
+    elif not passed and amount_awarded_fen is not None:
+        problems.append(
+            Problem("amountAwardedFen", "not_allowed", "验收未通过时不奖补", "nothing is awarded when acceptance fails")
+        )
+    if problems:
+        raise InvalidInput.of(problems)
+    rules.require(access, rules.ADMINS, "accept")
+    async with savepoint():
+        project = await _for_update(access, project_id)
+        _expect(project, "accept", S.EVALUATED)
+        if await _local_day(at) < acceptance_opens(project.year):
+            raise AcceptanceNotOpen(project.year, acceptance_opens(project.year))
+        if not passed:
+            project.status = S.FAILED
+            await _record(project, "fail", actor, at, note=note, passed=False)
+            await _tell_community(project, "fail", at, note)
+            return project
+        assert amount_awarded_fen is not None
+        budget = project.budget_requested_fen
+        if amount_awarded_fen > budget:
+            raise InvalidInput.of(
+                [
+                    Problem(
+                        "amountAwardedFen",
+                        "above_budget",
+                        f"奖补金额不能超过申请预算 {budget} 分（{yuan(budget)} 元）",
+                        f"amountAwardedFen must be at most the budget requested, {budget} fen ({yuan(budget)} CNY)",
+                    )
+                ]
+            )
+        await _fund_cap(project.year, actor, at)
+        cap = accounts.brand_cap(project.year)
+        remaining = await ledger.balance(cap, for_update=True)  # serialises awards of the year
+        if amount_awarded_fen > remaining:
+            raise BrandCapExceeded(project.year, remaining, amount_awarded_fen)
+        await ledger.post(  # InsufficientBalance (the database CHECK) is the backstop
+            key=f"brand:{project.id}:award",
+            legs=[
+                ledger.Leg(cap, -amount_awarded_fen),
+                ledger.Leg(accounts.brand_payable(project.community_id), amount_awarded_fen),
+            ],
+            period=str(project.year),
+            reason=f"品牌项目“{project.title}”验收通过，奖补 {yuan(amount_awarded_fen)} 元",
+            source_kind=SOURCE,
+            source_id=project.id,
+            author=actor,
+            now=at,
+        )
+        project.status, project.amount_awarded_fen = S.ACCEPTED, amount_awarded_fen
+        await _record(
+            project,
+            "accept",
+            actor,
+            at,
+            note=note,
+            passed=True,
+            amount_fen=amount_awarded_fen,
+            details={"remainingCapFen": remaining - amount_awarded_fen},
+        )
+        await _tell_community(project, "accept", at)
+        return project
+
+
+async def pay(
+    *,
+    access: Access,
+    actor: str,
+    project_id: int,
+    payment_reference: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> BrandProject:
+    """Pay the award: from the community's payable to its paid account, with the payment's reference."""
+    at = _now(now)
+    reference = _text("paymentReference", payment_reference, required=True, limit=MAX_REFERENCE)
+    note = _text("note", note, required=False)
+    rules.require(access, rules.ADMINS, "pay")
+    async with savepoint():
+        project = await _for_update(access, project_id)
+        _expect(project, "pay", S.ACCEPTED)
+        amount = project.amount_awarded_fen or 0
+        await ledger.post(
+            key=f"brand:{project.id}:pay",
+            legs=[
+                ledger.Leg(accounts.brand_payable(project.community_id), -amount),
+                ledger.Leg(accounts.brand_paid(project.community_id), amount),
+            ],
+            period=str(project.year),
+            reason=f"品牌项目“{project.title}”奖补拨付，凭证号 {reference}",
+            source_kind=SOURCE,
+            source_id=project.id,
+            author=actor,
+            now=at,
+        )
+        project.status, project.payment_reference = S.PAID, reference
+        await _record(project, "pay", actor, at, note=note, amount_fen=amount, reference=reference)
+        await _tell_community(project, "pay", at)
+        return project
