@@ -15,6 +15,8 @@ from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
+from api.ledger.schema import LedgerQuery
+from api.money import SCALARS
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
@@ -41,6 +43,7 @@ class Query(
     AssessmentQuery,
     BondQuery,
     BrandQuery,
+    LedgerQuery,
 ):
     pass
 
@@ -81,9 +84,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=EXTRA_TYPES,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled),
+        config=StrawberryConfig(disable_field_suggestions=not settings.introspection_enabled, scalar_map=SCALARS),
     )
 
 
 # For `strawberry export-schema api.schema:schema` and the freshness test.
-schema = strawberry.Schema(query=Query, mutation=Mutation, types=EXTRA_TYPES)
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, types=EXTRA_TYPES, config=StrawberryConfig(scalar_map=SCALARS)
+)

@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants.assessment import schedule as assessment_schedule
+from tenants.bonds import reminders as bond_reminders
+from tenants.subsidies import schedule as settlement_schedule
 from tenants.tenancy.service import data_volume
 from tenants.tickets import reminders
 
@@ -44,9 +46,21 @@ async def assessment() -> dict[str, Any]:
     return await assessment_schedule.hourly(now=datetime.now(UTC))
 
 
+async def settlement() -> dict[str, Any]:
+    """Settle the last complete 以奖代补 period on the configured day and hour (once its ratings are published)."""
+    return await settlement_schedule.hourly(now=datetime.now(UTC))
+
+
+async def bond_top_ups() -> dict[str, Any]:
+    """Remind companies of bond top-ups coming due; flag the ones past due, once each."""
+    return await bond_reminders.daily(now=datetime.now(UTC))
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume),
     "ticket_reminders": JobKind("ticket_reminders", minutely, ticket_reminders),
     "assessment": JobKind("assessment", hourly, assessment),
+    "settlement": JobKind("settlement", hourly, settlement),
+    "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups),
 }

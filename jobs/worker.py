@@ -64,11 +64,11 @@ async def run_tenant_job(
 
 
 async def tick_daily(ctx: dict[str, Any]) -> int:
-    return await fan_out(ctx, "data_volume")
+    return await fan_out(ctx, "data_volume") + await fan_out(ctx, "bond_top_ups")
 
 
 async def tick_hourly(ctx: dict[str, Any]) -> int:
-    return await fan_out(ctx, "assessment")
+    return await fan_out(ctx, "assessment") + await fan_out(ctx, "settlement")
 
 
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:

@@ -9,10 +9,12 @@ from asyncpg.exceptions import RaiseError
 from tortoise.exceptions import OperationalError
 
 from tenants.errors import Conflict
+from tests.conftest import codes
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerBalance, LedgerPosting
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post, reverse, verify
 from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
 
 
 def move(src: str, dst: str, fen: int) -> list[Leg]:
@@ -122,3 +124,34 @@ async def test_concurrent_drawdowns_never_overdraw(three_tenants):
     async with tenant_transaction(a.id):
         assert await balance(bond) == 1_000
         assert await verify() == []
+
+
+async def test_the_ledger_through_graphql_admins_only_and_per_tenant(three_tenants, gql, token):
+    a, b, _ = three_tenants
+    bond = accounts.bond(4)
+    async with tenant_transaction(a.id):
+        await _post("deposit", move(accounts.bond_depositor(2), bond, 600_000))
+        await _post("repair", move(bond, accounts.bond_repairs(4), 500_000))
+    query = """query($a: String!) { ledgerBalance(account: $a) ledgerCheck { ok mismatches { account } }
+      ledgerEntries(account: $a, first: 1) { edges { node { amountFen journal { idempotencyKey reason } } }
+      pageInfo { hasNextPage endCursor } } }"""
+    admin = token(a.slug, Role.TENANT_ADMIN)
+    body = await gql(query, admin, {"a": bond})
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["ledgerBalance"] == 100_000
+    assert data["ledgerCheck"] == {"ok": True, "mismatches": []}
+    assert [e["node"]["amountFen"] for e in data["ledgerEntries"]["edges"]] == [-500_000]  # newest first
+    after = data["ledgerEntries"]["pageInfo"]["endCursor"]
+    more = await gql(
+        """query($a: String!, $c: String) { ledgerEntries(account: $a, first: 5, after: $c) { edges { node {
+        amountFen journal { idempotencyKey } } } } }""",
+        admin,
+        {"a": bond, "c": after},
+    )
+    assert [e["node"] for e in more["data"]["ledgerEntries"]["edges"]] == [
+        {"amountFen": 600_000, "journal": {"idempotencyKey": "deposit"}}
+    ]
+    other = await gql(query, token(b.slug, Role.TENANT_ADMIN), {"a": bond})
+    assert other["data"]["ledgerBalance"] == 0 and other["data"]["ledgerEntries"]["edges"] == []
+    assert codes(await gql(query, token(a.slug, Role.PROPERTY_COMPANY), {"a": bond})) == ["FORBIDDEN"]

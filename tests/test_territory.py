@@ -182,7 +182,7 @@ async def test_property_company_sees_only_its_compounds_and_contracts(world, gql
 async def test_contracts_validate_dates_money_and_overlap(world, gql, settings):
     a, ids = world["a"], world["ids"]
     admin = tok(settings, a, Role.TENANT_ADMIN)
-    create = """mutation($c: ID!, $k: ID!, $s: Date!, $e: Date!, $fee: Int!) { createPropertyContract(input:
+    create = """mutation($c: ID!, $k: ID!, $s: Date!, $e: Date!, $fee: Fen!) { createPropertyContract(input:
       {companyId: $c, compoundId: $k, startsOn: $s, endsOn: $e, annualFeeFen: $fee}) { id } }"""
     bad = await gql(create, admin, {"c": str(ids["P2"]), "k": str(ids["K2"]), "s": "2026-06-01", "e": "2026-01-01",
                                     "fee": -1})

@@ -9,6 +9,7 @@ import strawberry
 
 from api.context import Info
 from api.ids import opt_id, to_id
+from api.money import Fen
 from api.pagination import Connection, paginate
 from api.territory.types import CompoundType, _load
 from tenants.bonds import reads
@@ -22,8 +23,8 @@ BondKind = strawberry.enum(Enum("BondKind", {k.name: k.value for k in _Kind}), n
 @strawberry.type(name="BondTopUp", description="A top-up the company owes after a drawdown left its bond short.")
 class BondTopUpType:
     id: strawberry.ID
-    required_fen: int = strawberry.field(description="The required amount when it was opened, in fen.")
-    shortfall_fen: int = strawberry.field(description="What was missing when it was opened, in fen.")
+    required_fen: Fen = strawberry.field(description="The required amount when it was opened, in fen.")
+    shortfall_fen: Fen = strawberry.field(description="What was missing when it was opened, in fen.")
     opened_at: datetime
     due_on: date = strawberry.field(description="Tenant-local day by which the bond is to be topped up.")
     reminded_at: datetime | None
@@ -56,11 +57,11 @@ class BondType:
     street_id: strawberry.ID
     starts_on: date
     ends_on: date
-    annual_fee_fen: int = strawberry.field(description="Annual property fee receivable, in fen (分).")
+    annual_fee_fen: Fen = strawberry.field(description="Annual property fee receivable, in fen (分).")
     ratio_percent: int = strawberry.field(description="bonds.ratioPercent of the configuration in force today.")
-    required_fen: int = strawberry.field(description="ceil(ratioPercent × annualFeeFen / 100), in fen.")
-    balance_fen: int = strawberry.field(description="What the street holds, from the ledger, in fen.")
-    shortfall_fen: int = strawberry.field(description="max(0, requiredFen - balanceFen), in fen.")
+    required_fen: Fen = strawberry.field(description="ceil(ratioPercent × annualFeeFen / 100), in fen.")
+    balance_fen: Fen = strawberry.field(description="What the street holds, from the ledger, in fen.")
+    shortfall_fen: Fen = strawberry.field(description="max(0, requiredFen - balanceFen), in fen.")
     top_up: BondTopUpType | None = strawberry.field(description="The open top-up, if the company owes one.")
     compound_pk: strawberry.Private[int]
 
@@ -94,8 +95,8 @@ class BondTransactionType:
     contract_id: strawberry.ID
     company_id: strawberry.ID
     kind: BondKind  # type: ignore[valid-type]
-    amount_fen: int = strawberry.field(description="Positive; the kind says which way, in fen.")
-    balance_after_fen: int
+    amount_fen: Fen = strawberry.field(description="Positive; the kind says which way, in fen.")
+    balance_after_fen: Fen
     reason: str
     reference: str = strawberry.field(description="Receipt or payment reference of a deposit.")
     ticket_id: strawberry.ID | None = strawberry.field(description="The ticket a drawdown's repair answered.")
@@ -148,7 +149,7 @@ _KEY = "Client-chosen key: a retried request with the same key posts nothing twi
 @strawberry.input
 class DepositBondInput:
     contract_id: strawberry.ID
-    amount_fen: int
+    amount_fen: Fen
     reference: str = strawberry.field(description="Receipt number 收据编号.")
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 
@@ -156,7 +157,7 @@ class DepositBondInput:
 @strawberry.input
 class DrawDownBondInput:
     contract_id: strawberry.ID
-    amount_fen: int
+    amount_fen: Fen
     reason: str
     ticket_id: strawberry.ID | None = strawberry.field(
         default=None, description="The grievance ticket on the same compound the repair answers."
@@ -167,7 +168,7 @@ class DrawDownBondInput:
 @strawberry.input
 class RefundBondInput:
     contract_id: strawberry.ID
-    amount_fen: int | None = strawberry.field(default=None, description="Defaults to the whole balance.")
+    amount_fen: Fen | None = strawberry.field(default=None, description="Defaults to the whole balance.")
     reason: str = strawberry.field(default="", description="Required before the contract's end (tenant admin).")
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
 

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from api.context import Info
 from api.ids import opt_id, to_id
+from api.money import Fen
 from api.pagination import Connection, paginate
 from api.territory.types import CommunityType, _load
 from tenants.brand import reads
@@ -50,7 +51,7 @@ class BrandProjectStepType:
     at: datetime
     note: str
     passed: bool | None = strawberry.field(description="Evaluation: on track; acceptance: passed.")
-    amount_fen: int | None = strawberry.field(description="Budget declared or approved, amount awarded or paid (分).")
+    amount_fen: Fen | None = strawberry.field(description="Budget declared or approved, amount awarded or paid (分).")
     reference: str | None = strawberry.field(description="The payment's reference.")
 
     @classmethod
@@ -78,14 +79,14 @@ class BrandStatusCount:
 )
 class BrandYearSummaryType:
     year: int
-    cap_fen: int = strawberry.field(description="The year's cap: funded, or configured on 1 January until then.")
+    cap_fen: Fen = strawberry.field(description="The year's cap: funded, or configured on 1 January until then.")
     funded: bool = strawberry.field(description="The cap has been moved into the cap account (first award).")
-    awarded_fen: int
-    paid_fen: int
-    payable_fen: int = strawberry.field(description="Awarded, not yet paid.")
-    remaining_cap_fen: int = strawberry.field(description="Cap minus awards: the most that can still be awarded.")
-    running_budget_fen: int = strawberry.field(description="Budgets of approved projects not yet accepted or failed.")
-    uncommitted_cap_fen: int = strawberry.field(
+    awarded_fen: Fen
+    paid_fen: Fen
+    payable_fen: Fen = strawberry.field(description="Awarded, not yet paid.")
+    remaining_cap_fen: Fen = strawberry.field(description="Cap minus awards: the most that can still be awarded.")
+    running_budget_fen: Fen = strawberry.field(description="Budgets of approved projects not yet accepted or failed.")
+    uncommitted_cap_fen: Fen = strawberry.field(
         description="Remaining cap minus running budgets; negative when approvals exceed what the cap can award."
     )
     project_counts: list[BrandStatusCount]
@@ -117,9 +118,9 @@ class BrandProjectType:
     year: int
     title: str
     aim: str
-    budget_requested_fen: int
+    budget_requested_fen: Fen
     status: BrandProjectStatus  # type: ignore[valid-type]
-    amount_awarded_fen: int | None
+    amount_awarded_fen: Fen | None
     payment_reference: str | None
     declared_by: str
     declared_at: datetime
@@ -176,7 +177,7 @@ class DeclareBrandProjectInput:
     year: int
     title: str
     aim: str
-    budget_requested_fen: int = strawberry.field(description="In fen (分), at most the configured per-project cap.")
+    budget_requested_fen: Fen = strawberry.field(description="In fen (分), at most the configured per-project cap.")
 
 
 @strawberry.type
@@ -244,9 +245,7 @@ class BrandMutation:
         return BrandProjectType.of(project)
 
     @strawberry.mutation(description="Mid-year evaluation 中期评估 (from 1 June): on track or concerns, with a note.")
-    async def evaluate_brand_project(
-        self, info: Info, id: strawberry.ID, passed: bool, note: str
-    ) -> BrandProjectType:
+    async def evaluate_brand_project(self, info: Info, id: strawberry.ID, passed: bool, note: str) -> BrandProjectType:
         project = await brand.evaluate(
             access=await info.context.access(),
             actor=info.context.actor,
@@ -261,7 +260,7 @@ class BrandMutation:
         "budget and the year's cap); failed needs the reason in note."
     )
     async def accept_brand_project(
-        self, info: Info, id: strawberry.ID, passed: bool, amount_awarded_fen: int | None = None, note: str = ""
+        self, info: Info, id: strawberry.ID, passed: bool, amount_awarded_fen: Fen | None = None, note: str = ""
     ) -> BrandProjectType:
         project = await brand.accept(
             access=await info.context.access(),

@@ -54,17 +54,28 @@ class ImportReportType:
             return [ImportCount(kind=k, count=v) for k, v in d.items()]
 
         return cls(
-            dry_run=r.dry_run, applied=r.applied, rows=r.rows, skipped_rows=r.skipped_rows, created=counts(r.created),
-            updated=counts(r.updated), unchanged=counts(r.unchanged),
-            errors=[ImportRowError(row=e.row, column=e.column, reason=e.reason, message_zh=e.message_zh,
-                                   message_en=e.message_en) for e in r.errors],
+            dry_run=r.dry_run,
+            applied=r.applied,
+            rows=r.rows,
+            skipped_rows=r.skipped_rows,
+            created=counts(r.created),
+            updated=counts(r.updated),
+            unchanged=counts(r.unchanged),
+            errors=[
+                ImportRowError(
+                    row=e.row, column=e.column, reason=e.reason, message_zh=e.message_zh, message_en=e.message_en
+                )
+                for e in r.errors
+            ],
         )
 
 
 @strawberry.type
 class ImportMutation:
-    @strawberry.mutation(description="Import streets down to households, companies and contracts from a sheet. "
-                         "All or nothing; the report lists every bad row.")
+    @strawberry.mutation(
+        description="Import streets down to households, companies and contracts from a sheet. "
+        "All or nothing; the report lists every bad row."
+    )
     async def import_territory(self, info: Info, input: ImportTerritoryInput) -> ImportReportType:
         info.context.require(Role.TENANT_ADMIN)
         fmt = input.format.value
@@ -72,10 +83,12 @@ class ImportMutation:
             try:
                 data = base64.b64decode(input.content, validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise InvalidInput.of([Problem("content", "bad_base64", "XLSX 内容须为 base64",
-                                               "XLSX content must be base64")]) from exc
+                raise InvalidInput.of(
+                    [Problem("content", "bad_base64", "XLSX 内容须为 base64", "XLSX content must be base64")]
+                ) from exc
         else:
             data = input.content.encode()
-        report = await import_territory(data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run,
-                                        skip_bad_rows=input.skip_bad_rows)
+        report = await import_territory(
+            data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run, skip_bad_rows=input.skip_bad_rows
+        )
         return ImportReportType.of(report)

@@ -6,6 +6,7 @@ import strawberry
 
 from api.context import Info
 from api.ids import opt_id, to_id
+from api.money import Fen
 from api.pagination import Connection, paginate
 from api.territory.types import (
     AreaLevel,
@@ -69,7 +70,7 @@ class CreatePropertyContractInput:
     compound_id: strawberry.ID
     starts_on: date
     ends_on: date
-    annual_fee_fen: int
+    annual_fee_fen: Fen
     reference: str = ""
 
 
@@ -134,15 +135,27 @@ class TerritoryQuery:
         access = await info.context.access()
         within = {
             k: to_id(v, f"{k}Id")
-            for k, v in (("street", street_id), ("community", community_id), ("grid", grid_id),
-                         ("compound", compound_id))
+            for k, v in (
+                ("street", street_id),
+                ("community", community_id),
+                ("grid", grid_id),
+                ("compound", compound_id),
+            )
             if v is not None
         }
         pid = opt_id(parent_id, "parentId")
         return await paginate(
-            first=first, after=after, key=lambda a: (a.id,), arity=1,
+            first=first,
+            after=after,
+            key=lambda a: (a.id,),
+            arity=1,
             fetch=lambda k, n: territory.list_areas(
-                lvl, access=access, parent_id=pid, within=within, after_id=k[0] if k else None, limit=n,
+                lvl,
+                access=access,
+                parent_id=pid,
+                within=within,
+                after_id=k[0] if k else None,
+                limit=n,
                 search=search,
             ),
             to_node=lambda a: area_of(lvl, a),
@@ -154,22 +167,33 @@ class TerritoryQuery:
     ) -> Connection[PropertyCompanyType]:
         access = await info.context.access()
         return await paginate(
-            first=first, after=after, key=lambda c: (c.id,), arity=1,
+            first=first,
+            after=after,
+            key=lambda c: (c.id,),
+            arity=1,
             fetch=lambda k, n: parties.list_companies(access=access, after_id=k[0] if k else None, limit=n),
             to_node=PropertyCompanyType.of,
         )
 
     @strawberry.field(description="Contracts on compounds in your scope (a company: its own).")
     async def property_contracts(
-        self, info: Info, compound_id: strawberry.ID | None = None, company_id: strawberry.ID | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        compound_id: strawberry.ID | None = None,
+        company_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[PropertyContractType]:
         access = await info.context.access()
         cid, coid = opt_id(compound_id, "compoundId"), opt_id(company_id, "companyId")
         return await paginate(
-            first=first, after=after, key=lambda c: (c.id,), arity=1,
-            fetch=lambda k, n: parties.list_contracts(access=access, compound_id=cid, company_id=coid,
-                                                      after_id=k[0] if k else None, limit=n),
+            first=first,
+            after=after,
+            key=lambda c: (c.id,),
+            arity=1,
+            fetch=lambda k, n: parties.list_contracts(
+                access=access, compound_id=cid, company_id=coid, after_id=k[0] if k else None, limit=n
+            ),
             to_node=PropertyContractType.of,
         )
 
@@ -192,9 +216,13 @@ class TerritoryQuery:
     ) -> Connection[PersonType]:
         access = await info.context.access()
         return await paginate(
-            first=first, after=after, key=lambda p: (p.id,), arity=1,
-            fetch=lambda k, n: people.list_persons(access=access, after_id=k[0] if k else None, limit=n,
-                                                   user_id=user_id),
+            first=first,
+            after=after,
+            key=lambda p: (p.id,),
+            arity=1,
+            fetch=lambda k, n: people.list_persons(
+                access=access, after_id=k[0] if k else None, limit=n, user_id=user_id
+            ),
             to_node=PersonType.of,
         )
 
@@ -206,7 +234,11 @@ class TerritoryMutation:
         lvl = input.level.value
         extra = {"address": input.address} if lvl == "compound" and input.address is not None else {}
         node = await territory.create_area(
-            lvl, access=await info.context.access(), actor=info.context.actor, code=input.code, name=input.name,
+            lvl,
+            access=await info.context.access(),
+            actor=info.context.actor,
+            code=input.code,
+            name=input.name,
             parent_id=opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId"),
             **extra,
         )
@@ -216,8 +248,13 @@ class TerritoryMutation:
     async def update_area(self, info: Info, input: UpdateAreaInput) -> AreaType:
         lvl = input.level.value
         node = await territory.update_area(
-            lvl, to_id(input.id, "id"), access=await info.context.access(), actor=info.context.actor,
-            code=input.code, name=input.name, address=input.address,
+            lvl,
+            to_id(input.id, "id"),
+            access=await info.context.access(),
+            actor=info.context.actor,
+            code=input.code,
+            name=input.name,
+            address=input.address,
         )
         return area_of(lvl, node)
 
@@ -225,7 +262,10 @@ class TerritoryMutation:
     async def move_area(self, info: Info, input: MoveAreaInput) -> AreaType:
         lvl = input.level.value
         node = await territory.move_area(
-            lvl, to_id(input.id, "id"), access=await info.context.access(), actor=info.context.actor,
+            lvl,
+            to_id(input.id, "id"),
+            access=await info.context.access(),
+            actor=info.context.actor,
             new_parent_id=to_id(input.new_parent_id, "newParentId"),
         )
         return area_of(lvl, node)
@@ -233,17 +273,25 @@ class TerritoryMutation:
     @strawberry.mutation
     async def create_property_company(self, info: Info, input: CreatePropertyCompanyInput) -> PropertyCompanyType:
         company = await parties.create_company(
-            access=await info.context.access(), actor=info.context.actor, credit_code=input.credit_code,
-            name=input.name, contact_name=input.contact_name, contact_phone=input.contact_phone,
+            access=await info.context.access(),
+            actor=info.context.actor,
+            credit_code=input.credit_code,
+            name=input.name,
+            contact_name=input.contact_name,
+            contact_phone=input.contact_phone,
         )
         return PropertyCompanyType.of(company)
 
     @strawberry.mutation
     async def create_property_contract(self, info: Info, input: CreatePropertyContractInput) -> PropertyContractType:
         contract = await parties.create_contract(
-            access=await info.context.access(), actor=info.context.actor,
-            company_id=to_id(input.company_id, "companyId"), compound_id=to_id(input.compound_id, "compoundId"),
-            starts_on=input.starts_on, ends_on=input.ends_on, annual_fee_fen=input.annual_fee_fen,
+            access=await info.context.access(),
+            actor=info.context.actor,
+            company_id=to_id(input.company_id, "companyId"),
+            compound_id=to_id(input.compound_id, "compoundId"),
+            starts_on=input.starts_on,
+            ends_on=input.ends_on,
+            annual_fee_fen=input.annual_fee_fen,
             reference=input.reference,
         )
         return PropertyContractType.of(contract)
@@ -251,24 +299,35 @@ class TerritoryMutation:
     @strawberry.mutation
     async def set_owners_committee(self, info: Info, input: SetOwnersCommitteeInput) -> OwnersCommitteeType:
         committee = await parties.set_owners_committee(
-            access=await info.context.access(), actor=info.context.actor,
-            compound_id=to_id(input.compound_id, "compoundId"), name=input.name, term_ends_on=input.term_ends_on,
+            access=await info.context.access(),
+            actor=info.context.actor,
+            compound_id=to_id(input.compound_id, "compoundId"),
+            name=input.name,
+            term_ends_on=input.term_ends_on,
         )
         return OwnersCommitteeType.of(committee)
 
     @strawberry.mutation
     async def create_unit(self, info: Info, input: CreateUnitInput) -> UnitType:
         unit = await parties.create_unit(
-            access=await info.context.access(), actor=info.context.actor, kind=_UnitKind(input.kind.value),
-            code=input.code, name=input.name, street_id=opt_id(input.street_id, "streetId"),
+            access=await info.context.access(),
+            actor=info.context.actor,
+            kind=_UnitKind(input.kind.value),
+            code=input.code,
+            name=input.name,
+            street_id=opt_id(input.street_id, "streetId"),
         )
         return UnitType.of(unit)
 
     @strawberry.mutation
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonType:
         person = await people.create_person(
-            access=await info.context.access(), actor=info.context.actor, user_id=input.user_id, name=input.name,
-            phone=input.phone, household_id=opt_id(input.household_id, "householdId"),
+            access=await info.context.access(),
+            actor=info.context.actor,
+            user_id=input.user_id,
+            name=input.name,
+            phone=input.phone,
+            household_id=opt_id(input.household_id, "householdId"),
             is_party_member=input.is_party_member,
         )
         return PersonType.of(person)
@@ -276,15 +335,21 @@ class TerritoryMutation:
     @strawberry.mutation(description="Give a person a post; their next token carries its role and scope.")
     async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
         post = await people.assign_post(
-            access=await info.context.access(), actor=info.context.actor, person_id=to_id(input.person_id, "personId"),
-            kind=_PostKind(input.kind.value), target_kind=input.target_kind,
-            target_id=opt_id(input.target_id, "targetId"), body_code=input.body_code, starts_on=input.starts_on,
+            access=await info.context.access(),
+            actor=info.context.actor,
+            person_id=to_id(input.person_id, "personId"),
+            kind=_PostKind(input.kind.value),
+            target_kind=input.target_kind,
+            target_id=opt_id(input.target_id, "targetId"),
+            body_code=input.body_code,
+            starts_on=input.starts_on,
             allow_second_grid_worker=input.allow_second_grid_worker,
         )
         return PostType.of(post)
 
     @strawberry.mutation
     async def end_post(self, info: Info, id: strawberry.ID, ends_on: date | None = None) -> PostType:
-        post = await people.end_post(access=await info.context.access(), actor=info.context.actor,
-                                     post_id=to_id(id, "id"), ends_on=ends_on)
+        post = await people.end_post(
+            access=await info.context.access(), actor=info.context.actor, post_id=to_id(id, "id"), ends_on=ends_on
+        )
         return PostType.of(post)

@@ -6,6 +6,7 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.money import Fen
 from tenants.territory.models import LEVEL_NAMES, Area
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
@@ -100,8 +101,13 @@ class CompoundType(AreaType):
 
     @classmethod
     def of(cls, a: Area) -> CompoundType:
-        return cls(**_base(a), address=a.address, street_id=a.street_id,  # type: ignore[attr-defined]
-                   community_id=a.community_id, grid_id=a.grid_id)  # type: ignore[attr-defined]
+        return cls(
+            **_base(a),
+            address=a.address,
+            street_id=a.street_id,  # type: ignore[attr-defined]
+            community_id=a.community_id,
+            grid_id=a.grid_id,
+        )  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="Building", description="楼栋")
@@ -160,8 +166,14 @@ class PropertyCompanyType:
 
     @classmethod
     def of(cls, c: PropertyCompany) -> PropertyCompanyType:
-        return cls(id=strawberry.ID(str(c.id)), credit_code=c.credit_code, name=c.name,
-                   contact_name=c.contact_name, contact_phone=c.contact_phone, is_active=c.is_active)
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            credit_code=c.credit_code,
+            name=c.name,
+            contact_name=c.contact_name,
+            contact_phone=c.contact_phone,
+            is_active=c.is_active,
+        )
 
 
 @strawberry.type(name="PropertyContract", description="物业服务合同")
@@ -170,7 +182,7 @@ class PropertyContractType:
     company_id: strawberry.ID
     starts_on: date
     ends_on: date
-    annual_fee_fen: int = strawberry.field(description="Annual property fee receivable, in fen (分).")
+    annual_fee_fen: Fen = strawberry.field(description="Annual property fee receivable, in fen (分).")
     reference: str
     compound_pk: strawberry.Private[int]
 
@@ -180,9 +192,15 @@ class PropertyContractType:
 
     @classmethod
     def of(cls, c: PropertyContract) -> PropertyContractType:
-        return cls(id=strawberry.ID(str(c.id)), company_id=strawberry.ID(str(c.company_id)), starts_on=c.starts_on,
-                   ends_on=c.ends_on, annual_fee_fen=c.annual_fee_fen, reference=c.reference,
-                   compound_pk=c.compound_id)
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            company_id=strawberry.ID(str(c.company_id)),
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            annual_fee_fen=c.annual_fee_fen,
+            reference=c.reference,
+            compound_pk=c.compound_id,
+        )
 
 
 @strawberry.type(name="OwnersCommittee", description="业主委员会")
@@ -194,8 +212,12 @@ class OwnersCommitteeType:
 
     @classmethod
     def of(cls, c: OwnersCommittee) -> OwnersCommitteeType:
-        return cls(id=strawberry.ID(str(c.id)), compound_id=strawberry.ID(str(c.compound_id)), name=c.name,
-                   term_ends_on=c.term_ends_on)
+        return cls(
+            id=strawberry.ID(str(c.id)),
+            compound_id=strawberry.ID(str(c.compound_id)),
+            name=c.name,
+            term_ends_on=c.term_ends_on,
+        )
 
 
 @strawberry.type(name="Unit", description="Departments and offices tickets can be routed to.")
@@ -208,8 +230,13 @@ class UnitType:
 
     @classmethod
     def of(cls, u: Unit) -> UnitType:
-        return cls(id=strawberry.ID(str(u.id)), kind=UnitKind(u.kind.value), code=u.code, name=u.name,
-                   street_id=strawberry.ID(str(u.street_id)) if u.street_id else None)
+        return cls(
+            id=strawberry.ID(str(u.id)),
+            kind=UnitKind(u.kind.value),
+            code=u.code,
+            name=u.name,
+            street_id=strawberry.ID(str(u.street_id)) if u.street_id else None,
+        )
 
 
 @strawberry.type(name="Post")
@@ -225,10 +252,16 @@ class PostType:
 
     @classmethod
     def of(cls, p: Post) -> PostType:
-        return cls(id=strawberry.ID(str(p.id)), person_id=strawberry.ID(str(p.person_id)), kind=PostKind(p.kind.value),
-                   target_kind=p.target_kind,
-                   target_id=strawberry.ID(str(p.target_id)) if p.target_id is not None else None,
-                   body_code=p.body_code, starts_on=p.starts_on, ends_on=p.ends_on)
+        return cls(
+            id=strawberry.ID(str(p.id)),
+            person_id=strawberry.ID(str(p.person_id)),
+            kind=PostKind(p.kind.value),
+            target_kind=p.target_kind,
+            target_id=strawberry.ID(str(p.target_id)) if p.target_id is not None else None,
+            body_code=p.body_code,
+            starts_on=p.starts_on,
+            ends_on=p.ends_on,
+        )
 
 
 @strawberry.type(name="Person")
@@ -250,5 +283,11 @@ class PersonType:
 
     @classmethod
     def of(cls, p: Person) -> PersonType:
-        return cls(id=strawberry.ID(str(p.id)), user_id=p.user_id, name=p.name, phone=p.phone,
-                   is_party_member=p.is_party_member, household_pk=p.household_id)
+        return cls(
+            id=strawberry.ID(str(p.id)),
+            user_id=p.user_id,
+            name=p.name,
+            phone=p.phone,
+            is_party_member=p.is_party_member,
+            household_pk=p.household_id,
+        )

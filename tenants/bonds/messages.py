@@ -21,7 +21,9 @@ def day_zh(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-async def holders(kind: PostKind, target_kind: str | None, targets: Iterable[int] | None, on: date) -> dict[int, list[str]]:
+async def holders(
+    kind: PostKind, target_kind: str | None, targets: Iterable[int] | None, on: date
+) -> dict[int, list[str]]:
     """User ids of the holders of active posts of ``kind``, by target (0 for posts on no target), in two queries
     whatever the number of targets."""
     qs = Post.filter(kind=kind, starts_on__lte=on).filter(Q(ends_on=None) | Q(ends_on__gte=on))

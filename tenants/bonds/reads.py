@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from tortoise import connections
-
 from tenants.bonds.access import may_read, require_reader, visible_sql
 from tenants.bonds.models import BondTopUp, BondTransaction
 from tenants.config.service import effective_config

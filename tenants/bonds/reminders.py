@@ -56,9 +56,7 @@ async def daily(*, now: datetime | None = None) -> dict[str, Any]:
         return {"enabled": True, "reminded": len(reminded), "late": len(late)}
 
 
-async def _tell(
-    late: list[dict], reminded: list[dict], *, ratio: int, today: date, at: datetime
-) -> None:
+async def _tell(late: list[dict], reminded: list[dict], *, ratio: int, today: date, at: datetime) -> None:
     rows = late + reminded
     if not rows:
         return
@@ -66,7 +64,7 @@ async def _tell(
     compounds = {k.id: k for k in await Compound.filter(id__in=sorted({c.compound_id for c in contracts.values()}))}
     held = await balances([accounts.bond(i) for i in contracts])
     company_people = await holders(PostKind.PROPERTY_COMPANY, "company", {r["company_id"] for r in rows}, today)
-    streets = {compounds[c.compound_id].street_id for c in contracts.values() if c.id in {r["contract_id"] for r in late}}
+    streets = {compounds[contracts[r["contract_id"]].compound_id].street_id for r in late}
     officers = await holders(PostKind.STREET_OFFICER, "street", streets, today) if late else {}
     admins = (await holders(PostKind.TENANT_ADMIN, None, None, today)).get(0, []) if late else []
 

@@ -98,10 +98,17 @@ def _static_problems(amount_fen: int | None, idempotency_key: str | None) -> lis
     return problems
 
 
-def _required_text(field: str, value: str, zh: str) -> list[Problem]:
-    if value.strip():
-        return []
-    return [Problem(field, "required", f"请填写{zh}", f"{field} is required")]
+# The columns' sizes: a reference 128 characters, a reason 500.
+_MAX_TEXT = {"reference": 128, "reason": 500}
+
+
+def _text_problems(field: str, value: str, zh: str, *, required: bool = True) -> list[Problem]:
+    if required and not value.strip():
+        return [Problem(field, "required", f"请填写{zh}", f"{field} is required")]
+    if len(value.strip()) > _MAX_TEXT[field]:
+        n = _MAX_TEXT[field]
+        return [Problem(field, "too_long", f"{zh}不能超过 {n} 个字符", f"{field} must be at most {n} characters")]
+    return []
 
 
 def _ledger_key(contract_id: int, idempotency_key: str | None) -> str:
@@ -116,13 +123,22 @@ async def _replay(ctx: _Ctx, key: str, kind: BondKind, amount_fen: int | None) -
     done = await BondTransaction.get_or_none(journal_id=journal.id)
     if done is None or done.kind != kind or (amount_fen is not None and done.amount_fen != amount_fen):
         raise Conflict(
-            "该幂等键已用于另一笔业务", "this idempotency key was already used for another movement", field="idempotencyKey"
+            "该幂等键已用于另一笔业务",
+            "this idempotency key was already used for another movement",
+            field="idempotencyKey",
         )
     return Change(done, (await states([ctx.contract], on=ctx.today))[0], replayed=True)
 
 
 async def _move(
-    ctx: _Ctx, *, key: str, kind: BondKind, amount_fen: int, reason: str, reference: str, ticket_id: int | None,
+    ctx: _Ctx,
+    *,
+    key: str,
+    kind: BondKind,
+    amount_fen: int,
+    reason: str,
+    reference: str,
+    ticket_id: int | None,
     actor: str,
 ) -> BondTransaction:
     c = ctx.contract
@@ -198,7 +214,7 @@ async def deposit(
     the balance reaches the required amount."""
     async with savepoint():
         ctx = await _open(access, contract_id, now)
-        problems = _static_problems(amount_fen, idempotency_key) + _required_text("reference", reference, "收据编号")
+        problems = _static_problems(amount_fen, idempotency_key) + _text_problems("reference", reference, "收据编号")
         if problems:
             raise InvalidInput.of(problems)
         await balance(accounts.bond(contract_id), for_update=True)
@@ -206,8 +222,14 @@ async def deposit(
         if idempotency_key and (done := await _replay(ctx, key, BondKind.DEPOSIT, amount_fen)):
             return done
         tx = await _move(
-            ctx, key=key, kind=BondKind.DEPOSIT, amount_fen=amount_fen, reason="", reference=reference,
-            ticket_id=None, actor=actor,
+            ctx,
+            key=key,
+            kind=BondKind.DEPOSIT,
+            amount_fen=amount_fen,
+            reason="",
+            reference=reference,
+            ticket_id=None,
+            actor=actor,
         )
         bond = (await states([ctx.contract], on=ctx.today))[0]
         if bond.top_up is not None and bond.balance_fen >= bond.required_fen:
@@ -248,7 +270,7 @@ async def draw_down(
         ctx = await _open(access, contract_id, now)
         problems = (
             _static_problems(amount_fen, idempotency_key)
-            + _required_text("reason", reason, "支取事由")
+            + _text_problems("reason", reason, "支取事由")
             + await _ticket_problems(ticket_id, ctx.contract.compound_id)
         )
         if problems:
@@ -260,8 +282,14 @@ async def draw_down(
         if amount_fen > held:
             raise _insufficient(held)
         tx = await _move(
-            ctx, key=key, kind=BondKind.DRAWDOWN, amount_fen=amount_fen, reason=reason, reference="",
-            ticket_id=ticket_id, actor=actor,
+            ctx,
+            key=key,
+            kind=BondKind.DRAWDOWN,
+            amount_fen=amount_fen,
+            reason=reason,
+            reference="",
+            ticket_id=ticket_id,
+            actor=actor,
         )
         bond = (await states([ctx.contract], on=ctx.today))[0]
         if bond.balance_fen < bond.required_fen and bond.top_up is None:
@@ -318,8 +346,7 @@ async def refund(
                 field="contractId",
             )
         problems = _static_problems(amount_fen, idempotency_key)
-        if not ended:
-            problems += _required_text("reason", reason, "提前退还的事由")
+        problems += _text_problems("reason", reason, "提前退还的事由", required=not ended)
         if problems:
             raise InvalidInput.of(problems)
         held = await balance(accounts.bond(contract_id), for_update=True)
@@ -334,8 +361,14 @@ async def refund(
         if amount > held:
             raise _insufficient(held)
         tx = await _move(
-            ctx, key=key, kind=BondKind.REFUND, amount_fen=amount, reason=reason or "合同期满退还", reference="",
-            ticket_id=None, actor=actor,
+            ctx,
+            key=key,
+            kind=BondKind.REFUND,
+            amount_fen=amount,
+            reason=reason or "合同期满退还",
+            reference="",
+            ticket_id=None,
+            actor=actor,
         )
         await BondTopUp.filter(contract_id=contract_id, settled_at=None).update(settled_at=ctx.at)
         return Change(tx, (await states([ctx.contract], on=ctx.today))[0])

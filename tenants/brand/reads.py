@@ -10,6 +10,7 @@ from tortoise.functions import Count, Sum
 
 from tenants.brand import access as rules
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+from tenants.brand.money import SOURCE
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
@@ -66,9 +67,9 @@ async def _awarded_and_paid(year: int) -> tuple[int, int]:
     rows = await connections.get("default").execute_query_dict(
         "SELECT split_part(p.account, ':', 1) AS kind, SUM(p.amount_fen)::bigint AS total"
         " FROM ledger_posting p JOIN ledger_journal j ON j.id = p.journal_id AND j.tenant_id = p.tenant_id"
-        " WHERE p.tenant_id = $1 AND j.tenant_id = $1 AND j.source_kind = 'brand_project' AND j.period = $2"
+        " WHERE p.tenant_id = $1 AND j.tenant_id = $1 AND j.source_kind = $3 AND j.period = $2"
         " AND split_part(p.account, ':', 1) IN ('brand_payable', 'brand_paid') GROUP BY 1",
-        [current_tenant_id(), str(year)],
+        [current_tenant_id(), str(year), SOURCE],
     )
     totals = {r["kind"]: int(r["total"]) for r in rows}
     paid = totals.get("brand_paid", 0)

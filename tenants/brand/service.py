@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime
 
 from tenants.audit import service as audit
 from tenants.brand import access as rules
+from tenants.brand import messages, money
 from tenants.brand.errors import (
     AcceptanceNotOpen,
-    BrandCapExceeded,
     BrandProjectsDisabled,
     DeclarationClosed,
     EvaluationNotOpen,
@@ -29,21 +29,15 @@ from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.reads import check_year, standing
 from tenants.config.service import effective_config
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
-from tenants.ledger import accounts
-from tenants.ledger import service as ledger
-from tenants.ledger.models import LedgerJournal
 from tenants.scope import savepoint
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import Community
-from tenants.tickets import notify
-from tenants.tickets.models import UnitKind
 
 S = ProjectStatus
 MAX_TITLE = 200
 MAX_TEXT = 2000
 MAX_REFERENCE = 128
-SOURCE = "brand_project"
 
 
 def declaration_window(year: int) -> tuple[date, date]:
@@ -143,28 +137,6 @@ async def _record(
     )
 
 
-_TOLD = {
-    "approve": ("品牌项目已批准", "您社区申报的品牌项目“{title}”已获批准，请按计划实施。"),
-    "reject": ("品牌项目未获批准", "您社区申报的品牌项目“{title}”未获批准：{note}"),
-    "accept": ("品牌项目验收通过", "品牌项目“{title}”年终验收通过，奖补 {amount} 元。"),
-    "fail": ("品牌项目验收未通过", "品牌项目“{title}”年终验收未通过：{note}"),
-    "pay": ("品牌项目奖补已拨付", "品牌项目“{title}”奖补 {amount} 元已拨付，凭证号 {reference}。"),
-}
-
-
-async def _tell_community(project: BrandProject, step: str, at: datetime, note: str = "") -> None:
-    """The community's workers hear of each decision on their project in their inbox."""
-    title, body = _TOLD[step]
-    recipients = await notify.unit_staff(UnitKind.COMMUNITY, project.community_id, at)
-    text = body.format(
-        title=project.title,
-        note=note,
-        amount=yuan(project.amount_awarded_fen or 0),
-        reference=project.payment_reference or "",
-    )
-    await notify.send(recipients, kind="brand_project", title=title, body=text, ticket_id=None, at=at)
-
-
 async def declare(
     *,
     access: Access,
@@ -177,8 +149,8 @@ async def declare(
     now: datetime | None = None,
 ) -> BrandProject:
     """A community declares a project for ``year`` within the declaration window; bad input saves nothing."""
-    at = _now(now)
     rules.require(access, rules.DECLARERS, "declare")
+    at = _now(now)
     check_year(year)
     async with savepoint():
         community = await get_in_scope("community", community_id, access)
@@ -243,9 +215,9 @@ async def approve(
 ) -> BrandProject:
     """The tenant approves a declared project. Approving is allowed beyond the year's cap (the cap binds awards,
     not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
+    rules.require(access, rules.ADMINS, "approve")
     at = _now(now)
     note = _text("note", note, required=False)
-    rules.require(access, rules.ADMINS, "approve")
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "approve", S.DECLARED)
@@ -265,22 +237,22 @@ async def approve(
                 "uncommittedCapFen": before.uncommitted_cap_fen - budget,
             },
         )
-        await _tell_community(project, "approve", at)
+        await messages.tell_community(project, "approve", at)
         return project
 
 
 async def reject(
     *, access: Access, actor: str, project_id: int, reason: str, now: datetime | None = None
 ) -> BrandProject:
+    rules.require(access, rules.ADMINS, "reject")
     at = _now(now)
     reason = _text("reason", reason, required=True)
-    rules.require(access, rules.ADMINS, "reject")
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "reject", S.DECLARED)
         project.status = S.REJECTED
         await _record(project, "reject", actor, at, note=reason)
-        await _tell_community(project, "reject", at, reason)
+        await messages.tell_community(project, "reject", at, reason)
         return project
 
 
@@ -288,9 +260,9 @@ async def evaluate(
     *, access: Access, actor: str, project_id: int, passed: bool, note: str, now: datetime | None = None
 ) -> BrandProject:
     """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
+    rules.require(access, rules.EVALUATORS, "evaluate")
     at = _now(now)
     note = _text("note", note, required=True)
-    rules.require(access, rules.EVALUATORS, "evaluate")
     async with savepoint():
         project = await _for_update(access, project_id)
         street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
@@ -308,26 +280,6 @@ async def evaluate(
         return project
 
 
-async def _fund_cap(year: int, actor: str, at: datetime) -> None:
-    """Move the year's cap (configuration in force on 1 January) from the brand fund to the cap, once."""
-    key = f"brand_cap:{year}"
-    if await LedgerJournal.filter(idempotency_key=key).exists():
-        return
-    cap = (await effective_config(date(year, 1, 1))).document.subsidies.brand_projects.yearly_cap_fen
-    if cap <= 0:
-        return
-    await ledger.post(
-        key=key,
-        legs=[ledger.Leg(accounts.brand_fund(year), -cap), ledger.Leg(accounts.brand_cap(year), cap)],
-        period=str(year),
-        reason=f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元",
-        source_kind="brand_cap",
-        source_id=year,
-        author=actor,
-        now=at,
-    )
-
-
 async def accept(
     *,
     access: Access,
@@ -340,6 +292,7 @@ async def accept(
 ) -> BrandProject:
     """Year-end acceptance 年终验收: passed awards an amount (> 0, within the budget and what remains of the year's
     cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
+    rules.require(access, rules.ADMINS, "accept")
     at = _now(now)
     note = _text("note", note, required=not passed)
     problems: list[Problem] = []
@@ -355,7 +308,6 @@ async def accept(
         )
     if problems:
         raise InvalidInput.of(problems)
-    rules.require(access, rules.ADMINS, "accept")
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "accept", S.EVALUATED)
@@ -364,7 +316,7 @@ async def accept(
         if not passed:
             project.status = S.FAILED
             await _record(project, "fail", actor, at, note=note, passed=False)
-            await _tell_community(project, "fail", at, note)
+            await messages.tell_community(project, "fail", at, note)
             return project
         assert amount_awarded_fen is not None
         budget = project.budget_requested_fen
@@ -379,24 +331,7 @@ async def accept(
                     )
                 ]
             )
-        await _fund_cap(project.year, actor, at)
-        cap = accounts.brand_cap(project.year)
-        remaining = await ledger.balance(cap, for_update=True)  # serialises awards of the year
-        if amount_awarded_fen > remaining:
-            raise BrandCapExceeded(project.year, remaining, amount_awarded_fen)
-        await ledger.post(  # InsufficientBalance (the database CHECK) is the backstop
-            key=f"brand:{project.id}:award",
-            legs=[
-                ledger.Leg(cap, -amount_awarded_fen),
-                ledger.Leg(accounts.brand_payable(project.community_id), amount_awarded_fen),
-            ],
-            period=str(project.year),
-            reason=f"品牌项目“{project.title}”验收通过，奖补 {yuan(amount_awarded_fen)} 元",
-            source_kind=SOURCE,
-            source_id=project.id,
-            author=actor,
-            now=at,
-        )
+        remaining = await money.award(project, amount_awarded_fen, actor=actor, at=at)
         project.status, project.amount_awarded_fen = S.ACCEPTED, amount_awarded_fen
         await _record(
             project,
@@ -406,9 +341,9 @@ async def accept(
             note=note,
             passed=True,
             amount_fen=amount_awarded_fen,
-            details={"remainingCapFen": remaining - amount_awarded_fen},
+            details={"remainingCapFen": remaining},
         )
-        await _tell_community(project, "accept", at)
+        await messages.tell_community(project, "accept", at)
         return project
 
 
@@ -422,28 +357,16 @@ async def pay(
     now: datetime | None = None,
 ) -> BrandProject:
     """Pay the award: from the community's payable to its paid account, with the payment's reference."""
+    rules.require(access, rules.ADMINS, "pay")
     at = _now(now)
     reference = _text("paymentReference", payment_reference, required=True, limit=MAX_REFERENCE)
     note = _text("note", note, required=False)
-    rules.require(access, rules.ADMINS, "pay")
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "pay", S.ACCEPTED)
         amount = project.amount_awarded_fen or 0
-        await ledger.post(
-            key=f"brand:{project.id}:pay",
-            legs=[
-                ledger.Leg(accounts.brand_payable(project.community_id), -amount),
-                ledger.Leg(accounts.brand_paid(project.community_id), amount),
-            ],
-            period=str(project.year),
-            reason=f"品牌项目“{project.title}”奖补拨付，凭证号 {reference}",
-            source_kind=SOURCE,
-            source_id=project.id,
-            author=actor,
-            now=at,
-        )
+        await money.pay(project, amount, reference, actor=actor, at=at)
         project.status, project.payment_reference = S.PAID, reference
         await _record(project, "pay", actor, at, note=note, amount_fen=amount, reference=reference)
-        await _tell_community(project, "pay", at)
+        await messages.tell_community(project, "pay", at)
         return project

@@ -182,3 +182,23 @@ async def verify() -> list[Mismatch]:
     )
     out += [Mismatch(None, int(r["journal_id"]), 0, int(r["total"])) for r in journals]
     return out
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A posting with its journal, for an account's history."""
+
+    posting_id: int
+    account: str
+    amount_fen: int
+    journal: LedgerJournal
+
+
+async def history(account: str, *, after_id: int | None, limit: int) -> list[Entry]:
+    """An account's postings, newest first (keyset on the posting id), with their journals (two queries)."""
+    qs = LedgerPosting.filter(account=account)
+    if after_id is not None:
+        qs = qs.filter(id__lt=after_id)
+    postings = await qs.order_by("-id").limit(limit)
+    journals = {j.id: j for j in await LedgerJournal.filter(id__in=list({p.journal_id for p in postings}))}
+    return [Entry(p.id, p.account, p.amount_fen, journals[p.journal_id]) for p in postings]

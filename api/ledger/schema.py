@@ -1,0 +1,109 @@
+"""The ledger through GraphQL: an account's balance and history, and the check of balances against postings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.context import Info
+from api.money import Fen
+from api.pagination import Connection, paginate
+from tenants.ledger import service
+from tenants.tenancy.roles import Role
+
+READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
+
+
+@strawberry.type(name="LedgerJournal", description="One business event posted to the ledger.")
+class JournalType:
+    id: strawberry.ID
+    idempotency_key: str
+    period: str
+    reason: str
+    source_kind: str
+    source_id: strawberry.ID | None
+    author: str
+    posted_at: datetime
+    reverses_id: strawberry.ID | None
+
+
+@strawberry.type(name="LedgerEntry", description="A posting on an account (fen; positive in, negative out).")
+class EntryType:
+    id: strawberry.ID
+    account: str
+    amount_fen: Fen
+    journal: JournalType
+
+    @classmethod
+    def of(cls, e: service.Entry) -> EntryType:
+        j = e.journal
+        return cls(
+            id=strawberry.ID(str(e.posting_id)),
+            account=e.account,
+            amount_fen=e.amount_fen,
+            journal=JournalType(
+                id=strawberry.ID(str(j.id)),
+                idempotency_key=j.idempotency_key,
+                period=j.period,
+                reason=j.reason,
+                source_kind=j.source_kind,
+                source_id=strawberry.ID(str(j.source_id)) if j.source_id is not None else None,
+                author=j.author,
+                posted_at=j.posted_at,
+                reverses_id=strawberry.ID(str(j.reverses_id)) if j.reverses_id is not None else None,
+            ),
+        )
+
+
+@strawberry.type(name="LedgerMismatch")
+class MismatchType:
+    account: str | None = strawberry.field(description="An account whose kept balance differs from its postings.")
+    journal_id: strawberry.ID | None = strawberry.field(description="A journal whose postings do not sum to zero.")
+    kept_fen: Fen
+    posted_fen: Fen
+
+
+@strawberry.type(name="LedgerCheck")
+class CheckType:
+    ok: bool
+    mismatches: list[MismatchType]
+
+
+@strawberry.type
+class LedgerQuery:
+    @strawberry.field(description="An account's balance in fen (e.g. bond:12, subsidy_pool:3:2026).")
+    async def ledger_balance(self, info: Info, account: str) -> Fen:
+        info.context.require(*READERS)
+        return Fen(await service.balance(account))
+
+    @strawberry.field(description="An account's postings, newest first, each with its journal.")
+    async def ledger_entries(
+        self, info: Info, account: str, first: int | None = None, after: str | None = None
+    ) -> Connection[EntryType]:
+        info.context.require(*READERS)
+        return await paginate(
+            first=first,
+            after=after,
+            key=lambda e: (e.posting_id,),
+            arity=1,
+            fetch=lambda k, n: service.history(account, after_id=k[0] if k else None, limit=n),
+            to_node=EntryType.of,
+        )
+
+    @strawberry.field(description="Recompute every balance from the postings; ok when all agree and journals sum to 0.")
+    async def ledger_check(self, info: Info) -> CheckType:
+        info.context.require(*READERS)
+        found = await service.verify()
+        return CheckType(
+            ok=not found,
+            mismatches=[
+                MismatchType(
+                    account=m.account,
+                    journal_id=strawberry.ID(str(m.journal_id)) if m.journal_id is not None else None,
+                    kept_fen=m.kept_fen,
+                    posted_fen=m.posted_fen,
+                )
+                for m in found
+            ],
+        )

@@ -1,0 +1,40 @@
+"""Money in GraphQL: the ``Fen`` scalar, an integer number of fen (分) up to 2^53 - 1 in size.
+
+GraphQL's ``Int`` is 32-bit (at most 21,474,836.47 CNY), too small for a year's fund or a tenant's totals; ``Fen``
+travels as a JSON integer that every client reads exactly, and refuses fractions, strings and floats.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NewType
+
+import strawberry
+from graphql import IntValueNode, ValueNode
+
+LIMIT = 2**53 - 1
+
+
+def _check(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -LIMIT <= value <= LIMIT:
+        raise ValueError(f"Fen is a whole number of fen (分) within ±{LIMIT}, got {value!r}")
+    return value
+
+
+def _literal(node: ValueNode, _variables: Any = None) -> int:
+    if not isinstance(node, IntValueNode):
+        raise ValueError("Fen is a whole number of fen (分)")
+    return _check(int(node.value))
+
+
+Fen = NewType("Fen", int)
+
+# Named to the schema through ``StrawberryConfig(scalar_map=SCALARS)`` (api/schema.py).
+SCALARS = {
+    Fen: strawberry.scalar(
+        name="Fen",
+        description="An amount of money in whole fen (分; 100 fen = 1 CNY), exact up to ±(2^53 - 1).",
+        serialize=_check,
+        parse_value=_check,
+        parse_literal=_literal,
+    )
+}
