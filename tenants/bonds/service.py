@@ -66,12 +66,15 @@ class _Ctx:
     today: date
 
 
-async def _open(access: Access, contract_id: int, now: datetime | None) -> _Ctx:
+async def _open(access: Access, contract_id: int, now: datetime | None, *, refund: bool = False) -> _Ctx:
     at = now or datetime.now(UTC)
     today = local_today(at, await current_zone())
     doc = (await effective_config(today)).document
-    if not doc.bonds.enabled:
-        raise BondsDisabled("本地区未启用履约保证金", "performance bonds are not enabled for this tenant")
+    # Money still held is returned even after a tenant switches bonds off.
+    if not doc.bonds.enabled and not refund:
+        raise BondsDisabled(
+            "本地区未启用履约保证金", "performance bonds are not enabled for this tenant", field="contractId"
+        )
     contract, compound = await contract_in_scope(access, contract_id)
     if not may_act(access, compound):
         raise Forbidden(
@@ -337,7 +340,7 @@ async def refund(
     """Return the bond to the company: after the contract's end by its street or a tenant administrator, before
     it only by a tenant administrator with a reason (early termination). The whole balance unless ``amount_fen``."""
     async with savepoint():
-        ctx = await _open(access, contract_id, now)
+        ctx = await _open(access, contract_id, now, refund=True)
         ended = ctx.contract.ends_on < ctx.today
         if not ended and not access.whole_tenant:
             raise Forbidden(
