@@ -21,6 +21,7 @@ from api.auth import authenticate
 from api.context import Context, Loaders
 from api.exports import ratings_export
 from api.schema import build_schema
+from api.subsidies.exports import settlements_export
 from tenants import queue
 from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.errors import Unauthenticated
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
+            Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -17,6 +17,7 @@ from api.errors import ShapeErrors
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
 from api.money import SCALARS
+from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
@@ -44,6 +45,7 @@ class Query(
     BondQuery,
     BrandQuery,
     LedgerQuery,
+    SubsidyQuery,
 ):
     pass
 
@@ -59,6 +61,7 @@ class Mutation(
     AssessmentMutation,
     BondMutation,
     BrandMutation,
+    SubsidyMutation,
 ):
     pass
 

@@ -266,6 +266,11 @@ async def test_each_step_by_the_wrong_role_or_outside_its_scope_is_refused(zjk, 
         return sorted(e["node"]["community"]["code"] for e in body["data"]["brandProjects"]["edges"])
 
     assert ids_of(await gql(LIST, d["admin"])) == ["C1", "C3"]
+    listed = await gql("{ brandProjects { edges { node { community { code } steps { step } } } } }", d["admin"])
+    assert [
+        (e["node"]["community"]["code"], [s["step"] for s in e["node"]["steps"]])
+        for e in listed["data"]["brandProjects"]["edges"]
+    ] == [("C1", ["declare", "approve", "evaluate", "accept"]), ("C3", ["declare"])]
     assert ids_of(await gql(LIST, d["housing"])) == ["C1", "C3"]
     assert ids_of(await gql(LIST, d["s1"])) == ["C1"]
     assert ids_of(await gql(LIST, d["s2"])) == ["C3"]

@@ -158,3 +158,26 @@ async def test_token_for_a_person_carries_their_posts(app):
 def test_token_needs_a_role_or_a_person(services):
     assert _run("token", "--tenant", "linshu").returncode != 0
     assert _run("token", "--person", "x").returncode != 0
+
+
+async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
+    from tenants.bonds.models import BondTransaction
+    from tenants.bonds.reads import required_fen
+    from tenants.ledger import accounts
+    from tenants.ledger.service import balance, verify
+    from tenants.scope import tenant_transaction
+    from tenants.tenancy.demo import seed_demo
+    from tenants.tenancy.service import get_tenant_by_slug
+    from tenants.territory.parties import PropertyContract
+
+    await seed_demo()
+    await seed_demo()
+    linshu, xiahuayuan = await get_tenant_by_slug("linshu"), await get_tenant_by_slug("xiahuayuan")
+    async with tenant_transaction(linshu.id):
+        contracts = await PropertyContract.all()
+        assert contracts and await BondTransaction.all().count() == len(contracts)
+        for c in contracts:  # 临沭: 5% of the year's fee receivable
+            assert await balance(accounts.bond(c.id)) == required_fen(c.annual_fee_fen, 5) > 0
+        assert await verify() == []
+    async with tenant_transaction(xiahuayuan.id):
+        assert await BondTransaction.all().count() == 0  # bonds are off in 下花园区

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -23,7 +25,7 @@ BrandProjectStatus = strawberry.enum(
 )
 
 
-def _loader(info: Info, name: str, load_fn) -> DataLoader:  # type: ignore[no-untyped-def]
+def _loader(info: Info, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
     """A DataLoader kept for the rest of this request (per-request state, so nothing crosses requests)."""
     state = info.context.request.state
     loader = getattr(state, name, None)

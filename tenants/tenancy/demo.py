@@ -51,7 +51,33 @@ async def seed_demo() -> list[DemoUser]:
                 raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
             users += await _people(tenant)
             await _tickets(tenant)
+            await _bonds(tenant)
     return users
+
+
+async def _bonds(tenant: Tenant) -> None:
+    """Where bonds are on (临沭), each contract's firm has paid in its required bond, once."""
+    from tenants.bonds import service as bonds
+    from tenants.bonds.models import BondTransaction
+    from tenants.bonds.reads import required_fen
+    from tenants.config.service import effective_config
+    from tenants.territory.parties import PropertyContract
+
+    async with tenant_transaction(tenant.id):
+        doc = (await effective_config()).document
+        if not doc.bonds.enabled or await BondTransaction.exists():
+            return
+        for contract in await PropertyContract.all().order_by("id"):
+            amount = required_fen(contract.annual_fee_fen, doc.bonds.ratio_percent)
+            if amount > 0:
+                await bonds.deposit(
+                    access=ADMIN,
+                    actor="demo",
+                    contract_id=contract.id,
+                    amount_fen=amount,
+                    reference=f"DEMO-{contract.id}",
+                    idempotency_key=f"demo-{contract.id}",
+                )
 
 
 async def _tickets(tenant: Tenant) -> None:

@@ -1,0 +1,217 @@
+"""A period's 以奖代补 statements for the finance office as CSV or XLSX (GET, bearer token).
+
+One row per line, a total row per statement and a grand total; then the payees: what each statement pays each
+company. Amounts in fen (a number) and in yuan (an exact string, "15000.00"). By default only approved and paid
+statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid`` picks one).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import authenticate
+from api.exports import _cell, _error
+from tenants.errors import DomainError, Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
+from tenants.scope import tenant_transaction
+from tenants.settings import Settings
+from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
+from tenants.subsidies.service import bounds
+from tenants.tenancy.roles import Role
+from tenants.territory.models import Community, Compound
+from tenants.territory.parties import PropertyCompany
+
+LINE_HEADER = [
+    "结算单 statement",
+    "社区 community",
+    "状态 status",
+    "收款企业 payee",
+    "统一社会信用代码 credit code",
+    "小区编码 compound code",
+    "小区 compound",
+    "类型 kind",
+    "所属期间 for period",
+    "得分 score",
+    "档位 band (≥)",
+    "比例 share %",
+    "规则 rule",
+    "金额（分）amount (fen)",
+    "金额（元）amount (CNY)",
+]
+PAYEE_HEADER = [
+    "结算单 statement",
+    "社区 community",
+    "状态 status",
+    "收款企业 payee",
+    "统一社会信用代码 credit code",
+    "支付凭证 payment reference",
+    "金额（分）amount (fen)",
+    "金额（元）amount (CNY)",
+]
+STATUS_TEXT = {"draft": "草稿 draft", "approved": "已审批 approved", "paid": "已支付 paid"}
+KIND_TEXT = {"rating": "评级 rating", "adjustment": "补差 adjustment"}
+DEFAULT_STATUSES = [StatementStatus.APPROVED.value, StatementStatus.PAID.value]
+
+
+def yuan(fen: int) -> str:
+    """Fen as an exact yuan string with two decimals: 1500000 -> "15000.00", -5 -> "-0.05"."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _statuses(raw: str | None) -> list[str]:
+    if not raw:
+        return DEFAULT_STATUSES
+    if raw == "all":
+        return [s.value for s in StatementStatus]
+    if raw in STATUS_TEXT:
+        return [raw]
+    raise InvalidInput.of(
+        [Problem("status", "unknown", "状态须为 draft、approved、paid 或 all", "status is draft, approved, paid or all")]
+    )
+
+
+def _text(value: Any) -> Any:
+    return "" if value is None else _cell(str(value))
+
+
+async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """(line rows with a total row per statement and a grand total, payee rows), in a few set-based queries."""
+    bounds(period)
+    statements = await SettlementStatement.filter(period_key=period, status__in=statuses).order_by("community_id")
+    if not statements:
+        raise NotFound(
+            f"{period} 没有符合条件的结算单", f"no settlement statements for {period} with that status", field="period"
+        )
+    lines: dict[int, list[SettlementLine]] = defaultdict(list)
+    for line in await SettlementLine.filter(statement_id__in=[s.id for s in statements]).order_by(
+        "statement_id", "position"
+    ):
+        lines[line.statement_id].append(line)
+    all_lines = [line for group in lines.values() for line in group]
+    communities = {c.id: c for c in await Community.filter(id__in=[s.community_id for s in statements])}
+    compounds = {c.id: c for c in await Compound.filter(id__in=sorted({line.compound_id for line in all_lines}))}
+    firms = {c.id: c for c in await PropertyCompany.filter(id__in=sorted({line.company_id for line in all_lines}))}
+    rows: list[list[Any]] = []
+    payees: list[list[Any]] = []
+    for s in statements:
+        community = _text(communities[s.community_id].name if s.community_id in communities else s.community_id)
+        status = STATUS_TEXT[s.status.value]
+        per_company: dict[int, int] = defaultdict(int)
+        for line in lines[s.id]:
+            firm, place = firms.get(line.company_id), compounds.get(line.compound_id)
+            per_company[line.company_id] += line.amount_fen
+            rows.append(
+                [
+                    s.id,
+                    community,
+                    status,
+                    _text(firm.name if firm else line.company_id),
+                    _text(firm.credit_code if firm else ""),
+                    _text(place.code if place else line.compound_id),
+                    _text(place.name if place else ""),
+                    KIND_TEXT[line.kind.value],
+                    line.for_period,
+                    _text(line.score),
+                    _text(line.band_min_score),
+                    "" if line.share_percent is None else line.share_percent,
+                    _text(line.rule),
+                    line.amount_fen,
+                    yuan(line.amount_fen),
+                ]
+            )
+        pool = f"本期奖补池 pool {yuan(s.pool_fen)}"
+        rows.append([s.id, community, status, "合计 total", "", "", "", "", "", "", "", "", pool, s.total_fen, yuan(s.total_fen)])
+        for company_id, fen in sorted(per_company.items()):
+            firm = firms.get(company_id)
+            payees.append(
+                [
+                    s.id,
+                    community,
+                    status,
+                    _text(firm.name if firm else company_id),
+                    _text(firm.credit_code if firm else ""),
+                    _text(s.payment_reference),
+                    fen,
+                    yuan(fen),
+                ]
+            )
+    grand = sum(s.total_fen for s in statements)
+    rows.append(["总计 grand total", "", "", "", "", "", "", "", "", "", "", "", "", grand, yuan(grand)])
+    return rows, payees
+
+
+def _meta(period: str, statuses: list[str], count: int) -> list[str]:
+    return [
+        f"结算期间 period {period}",
+        "状态 status " + ",".join(statuses),
+        f"结算单 statements {count}",
+    ]
+
+
+def _csv(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(meta)
+    w.writerow(LINE_HEADER)
+    w.writerows(rows)
+    w.writerow([])
+    w.writerow(PAYEE_HEADER)
+    w.writerows(payees)
+    return out.getvalue().encode("utf-8-sig")  # with a BOM, so Excel opens the Chinese text correctly
+
+
+def _xlsx(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    first.title = "结算明细"
+    first.append(meta)
+    first.append(LINE_HEADER)
+    for row in rows:
+        first.append(row)
+    second = book.create_sheet("收款汇总")
+    second.append(PAYEE_HEADER)
+    for row in payees:
+        second.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def settlements_export(settings: Settings):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = await authenticate(settings, request)
+        except Unauthenticated as exc:
+            return _error(exc, 401)
+        if principal.tenant_id is None or not principal.has_any(Role.TENANT_ADMIN, Role.HOUSING_DEPT):
+            return _error(Forbidden("需要租户管理员或住建部门角色", "requires tenant_admin or housing_dept"), 403)
+        period, fmt = request.path_params["period"], request.path_params["fmt"]
+        try:
+            if fmt not in ("csv", "xlsx"):
+                raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
+            statuses = _statuses(request.query_params.get("status"))
+            async with tenant_transaction(principal.tenant_id):
+                rows, payees = await _tables(period, statuses)
+        except DomainError as exc:
+            return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
+        meta = _meta(period, statuses, len({r[0] for r in rows[:-1]}))
+        body = _csv(meta, rows, payees) if fmt == "csv" else _xlsx(meta, rows, payees)
+        media = (
+            "text/csv; charset=utf-8"
+            if fmt == "csv"
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        suffix = "" if statuses == DEFAULT_STATUSES else "-" + request.query_params["status"]
+        name = f"settlements-{period}{suffix}.{fmt}"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return endpoint
+
