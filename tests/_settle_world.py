@@ -32,6 +32,10 @@ class World:
     ids: dict[str, int]
     payee: dict[str, str]  # compound key -> company key
 
+    def key(self, prefix: str, id_: int) -> str:
+        """The key of a node by its level's prefix (ids repeat across levels): C community, K compound, P company."""
+        return next(k for k, v in self.ids.items() if k.startswith(prefix) and v == id_)
+
 
 async def make_world(*, extra: bool) -> World:
     """``build`` (C1: K1 by P1; C2: K2 without contract; C3: K3 by P2). With ``extra``: C1 also has K4 (P2) and
@@ -120,11 +124,10 @@ async def lines_of(statement_id: int) -> list[SettlementLine]:
 
 def table(w: World, lines: list[SettlementLine]) -> list[tuple[Any, ...]]:
     """Lines as (compound key, payee key, score, band minimum, share, fen) for comparing with hand figures."""
-    key_of = {v: k for k, v in w.ids.items()}
     return [
         (
-            key_of[ln.compound_id],
-            key_of[ln.company_id],
+            w.key("K", ln.compound_id),
+            w.key("P", ln.company_id),
             None if ln.score is None else str(ln.score),
             None if ln.band_min_score is None else int(ln.band_min_score),
             ln.share_percent,

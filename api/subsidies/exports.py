@@ -72,7 +72,11 @@ def _statuses(raw: str | None) -> list[str]:
     if raw in STATUS_TEXT:
         return [raw]
     raise InvalidInput.of(
-        [Problem("status", "unknown", "状态须为 draft、approved、paid 或 all", "status is draft, approved, paid or all")]
+        [
+            Problem(
+                "status", "unknown", "状态须为 draft、approved、paid 或 all", "status is draft, approved, paid or all"
+            )
+        ]
     )
 
 
@@ -126,7 +130,25 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
                 ]
             )
         pool = f"本期奖补池 pool {yuan(s.pool_fen)}"
-        rows.append([s.id, community, status, "合计 total", "", "", "", "", "", "", "", "", pool, s.total_fen, yuan(s.total_fen)])
+        rows.append(
+            [
+                s.id,
+                community,
+                status,
+                "合计 total",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                pool,
+                s.total_fen,
+                yuan(s.total_fen),
+            ]
+        )
         for company_id, fen in sorted(per_company.items()):
             firm = firms.get(company_id)
             payees.append(
@@ -142,7 +164,7 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
                 ]
             )
     grand = sum(s.total_fen for s in statements)
-    rows.append(["总计 grand total", "", "", "", "", "", "", "", "", "", "", "", "", grand, yuan(grand)])
+    rows.append(["总计 grand total", *[""] * 12, grand, yuan(grand)])
     return rows, payees
 
 
@@ -214,4 +236,3 @@ def settlements_export(settings: Settings):  # type: ignore[no-untyped-def]
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     return endpoint
-

@@ -2,7 +2,8 @@
 
 Who reads what: tenant administrators and the housing department every statement; a street officer the statements
 of the communities in its street(s), a community worker those of its community; a property company only the
-lines it is paid by (on the statements that have such lines), with its own subtotal and not the statement's total.
+lines it is paid by, on the approved and paid statements that have such lines (a draft may still change), with
+its own subtotal and not the statement's total.
 Only a tenant administrator runs, approves and pays.
 """
 
@@ -42,6 +43,8 @@ SettlementLineKind = strawberry.enum(
 TERRITORY_READERS = (Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
 POOL_READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT, *TERRITORY_READERS)
 STATEMENT_READERS = (*POOL_READERS, Role.PROPERTY_COMPANY)
+# A company sees a statement once it is decided: a draft may still change with the ratings.
+DECIDED = [StatementStatus.APPROVED.value, StatementStatus.PAID.value]
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Viewer:
         q = Q(community_id__in=sorted(self.communities) or [0])
         if self.companies:
             paid_to = SettlementLine.filter(company_id__in=sorted(self.companies)).values("statement_id")
-            q |= Q(id__in=Subquery(paid_to))
+            q |= Q(Q(id__in=Subquery(paid_to)), Q(status__in=DECIDED))
         return q
 
 
@@ -232,9 +235,7 @@ class SettlementStatementType:
             sums[line.company_id][0] += 1
             sums[line.company_id][1] += line.amount_fen
         return [
-            SettlementPayeeType(
-                company_id=strawberry.ID(str(c)), line_count=n, amount_fen=Fen(fen), company_pk=c
-            )
+            SettlementPayeeType(company_id=strawberry.ID(str(c)), line_count=n, amount_fen=Fen(fen), company_pk=c)
             for c, (n, fen) in sorted(sums.items())
         ]
 

@@ -474,10 +474,15 @@ async def approve(*, statement_id: int, actor: str, now: datetime | None = None)
     """Freeze a draft and post it: fund the community's yearly pools (once), move each line to its payee."""
     at = now or datetime.now(UTC)
     async with savepoint() as conn:
-        stmt = await _locked(statement_id)
+        # The period's lock before the row's, in the order a run takes them (a run holding the period's lock
+        # updates the draft row): the other order deadlocks against a run that replaces this draft.
+        period_key = await SettlementStatement.filter(id=statement_id).values_list("period_key", flat=True)
+        if not period_key:
+            raise NotFound("结算单不存在", "no such settlement statement", field="statementId")
         await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{stmt.period_key}"]
+            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{period_key[0]}"]
         )
+        stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.DRAFT:
             raise _wrong_status(stmt, StatementStatus.DRAFT)
         lines = await SettlementLine.filter(statement_id=stmt.id).order_by("position")

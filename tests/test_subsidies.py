@@ -1,0 +1,778 @@
+"""以奖代补 settlement under the 下花园区 preset: hand-computed statements, the lifecycle through the ledger,
+corrections of approved periods, staleness, errors, the schedule, concurrency, a killed worker, another tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from asyncpg.exceptions import RaiseError
+from tortoise.exceptions import OperationalError
+
+from tenants.assessment import ratings, rounds
+from tenants.audit.models import AuditEntry
+from tenants.config.service import change_config, tenant_today
+from tenants.db import connect
+from tenants.errors import Conflict, DomainError, InvalidInput, NotFound
+from tenants.ledger import accounts
+from tenants.ledger.models import LedgerJournal, LedgerPosting
+from tenants.scope import tenant_context, tenant_transaction
+from tenants.subsidies import schedule, service
+from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
+from tests._settle_world import (
+    NOW_Q3,
+    NOW_Q4,
+    World,
+    all_balances,
+    lines_of,
+    make_world,
+    publish_scores,
+    score_party,
+    statements,
+    table,
+    verified,
+)
+from tests.conftest import ROOT
+
+Q3 = "2026Q3"
+# C1's three compounds: slot = 1,500,000 / 3 = 500,000 fen.
+#   K1 95.00 -> band >= 90 -> 100% -> 500,000;  K4 85.50 -> band >= 80 -> 90% -> 450,000;
+#   K5 72.00 -> band >= 70 -> 70% -> 350,000;   total 1,300,000 (no rounding).
+C1_SCORES = {"K1": "95.00", "K4": "85.50", "K5": "72.00"}
+# C3's seven compounds (each band's lower edge, and just below): slot = 1,500,000 / 7 = 214,285 5/7 fen.
+#   K3  95.00 100%: 1,500,000/7 = 214,285 5/7      K6  90.00 100%: 214,285 5/7
+#   K7  89.99  90%: 1,350,000/7 = 192,857 1/7      K8  80.00  90%: 192,857 1/7
+#   K9  70.00  70%: 1,050,000/7 = 150,000          K10 60.00  50%:   750,000/7 = 107,142 6/7
+#   K11 59.99   0%: 0
+#   exact sum = 7,500,000/7 = 1,071,428 4/7 -> total 1,071,428; the floors sum to 1,071,426, so 2 fen are left:
+#   one to K10 (remainder 6/7, the largest), one to K3 (5/7, tied with K6: the smaller compound id first).
+C3_SCORES = {
+    "K3": "95.00",
+    "K6": "90.00",
+    "K7": "89.99",
+    "K8": "80.00",
+    "K9": "70.00",
+    "K10": "60.00",
+    "K11": "59.99",
+}
+C1_LINES = [
+    ("K1", "P1", "95.00", 90, 100, 500_000),
+    ("K4", "P2", "85.50", 80, 90, 450_000),
+    ("K5", "P1", "72.00", 70, 70, 350_000),
+]
+C3_LINES = [
+    ("K3", "P2", "95.00", 90, 100, 214_286),
+    ("K6", "P1", "90.00", 90, 100, 214_285),
+    ("K7", "P2", "89.99", 80, 90, 192_857),
+    ("K8", "P1", "80.00", 80, 90, 192_857),
+    ("K9", "P2", "70.00", 70, 70, 150_000),
+    ("K10", "P1", "60.00", 60, 50, 107_143),
+    ("K11", "P2", "59.99", 0, 0, 0),
+]
+
+
+@pytest.fixture
+async def world(app) -> World:
+    return await make_world(extra=True)
+
+
+@pytest.fixture
+async def small(app) -> World:
+    return await make_world(extra=False)
+
+
+async def _rated(w: World, period: str = Q3, c1: dict | None = None, c3: dict | None = None, **kw) -> None:
+    async with tenant_transaction(w.t.id):
+        await publish_scores(w, period, {**(c1 or C1_SCORES), **(c3 or C3_SCORES)}, **kw)
+
+
+async def _run(w: World, period: str = Q3, now: datetime = NOW_Q3, tenant=None) -> service.RunResult:
+    async with tenant_transaction((tenant or w.t).id):
+        return await service.run(period_key=period, actor="admin", now=now)
+
+
+async def _approve(w: World, statement_id: int, now: datetime = NOW_Q3, tenant=None):
+    async with tenant_transaction((tenant or w.t).id):
+        return await service.approve(statement_id=statement_id, actor="admin", now=now)
+
+
+async def _pay(w: World, statement_id: int, reference: str = "BANK-20261015-001", now: datetime = NOW_Q3):
+    async with tenant_transaction(w.t.id):
+        return await service.pay(statement_id=statement_id, reference=reference, actor="finance", now=now)
+
+
+async def _state(w: World, period: str = Q3):
+    """(statements by community key, lines by community key, ledger balances, verify ok)."""
+    async with tenant_transaction(w.t.id):
+        found = await statements(period)
+        return (
+            {w.key("C", c): s for c, s in found.items()},
+            {w.key("C", c): await lines_of(s.id) for c, s in found.items()},
+            await all_balances(),
+            await verified(),
+        )
+
+
+def _pool(w: World, key: str, year: int = 2026) -> str:
+    return accounts.subsidy_pool(w.ids[key], year)
+
+
+def _payable(w: World, key: str) -> str:
+    return accounts.subsidy_payable(w.ids[key])
+
+
+def _paid(w: World, key: str) -> str:
+    return accounts.subsidy_paid(w.ids[key])
+
+
+# 1. Hand-computed settlement -------------------------------------------------------------------------------------
+
+
+async def test_a_quarter_is_settled_per_community_exactly_to_the_fen(world):
+    w = world
+    await _rated(w)
+    result = await _run(w)
+    stmts, lines, balances, ok = await _state(w)
+    assert sorted(stmts) == ["C1", "C3"]  # C2's compound has no contract, hence no rating and no statement
+    assert sorted(result.created) == sorted(s.id for s in stmts.values()) and result.replaced == []
+    assert table(w, lines["C1"]) == C1_LINES
+    assert (stmts["C1"].pool_fen, stmts["C1"].total_fen) == (1_500_000, 1_300_000)
+    assert table(w, lines["C3"]) == C3_LINES
+    assert (stmts["C3"].pool_fen, stmts["C3"].total_fen) == (1_500_000, 1_071_428)
+    assert sum(ln.amount_fen for ln in lines["C3"]) == 1_071_428
+    # Which lines took a fen of the remainder, and the exact quota behind each line.
+    assert [ln.detail["remainder_fen"] for ln in lines["C3"]] == [True, False, False, False, False, True, False]
+    assert [ln.detail["quota_fen"] for ln in lines["C3"]] == [
+        "1500000/7",
+        "1500000/7",
+        "1350000/7",
+        "1350000/7",
+        "150000/1",
+        "750000/7",
+        "0/1",
+    ]
+    assert all(s.status == StatementStatus.DRAFT for s in stmts.values())
+    k1 = lines["C1"][0]
+    assert k1.kind == LineKind.RATING and k1.for_period == Q3
+    assert "≥90" in k1.rule and "5000.00" in k1.rule and "100%" in k1.rule  # 500,000 fen = 5,000.00 CNY slots
+    assert "2142.86" in lines["C3"][0].rule  # 1,500,000 / 7 fen = 2,142.857... CNY
+    assert stmts["C1"].rule["bands"] == [
+        {"min_score": str(m), "share_percent": p} for m, p in ((0, 0), (60, 50), (70, 70), (80, 90), (90, 100))
+    ]
+    assert stmts["C1"].rule["cadence"] == "quarterly" and stmts["C1"].rule["rounding"] == "largest_remainder"
+    assert stmts["C1"].basis == {Q3: 1}
+    assert balances == {} and ok  # a draft posts nothing
+
+
+async def test_an_unrated_compound_takes_no_slot_and_a_lone_compound_takes_the_whole_pool(world):
+    w = world
+    await _rated(w, c1={"K1": "90.00"}, c3={"K3": "61.00"})
+    await _run(w)
+    _, lines, _, _ = await _state(w)
+    # C1: K1 alone (K4, K5 unrated this quarter): 100% of 1,500,000. C3: K3 alone at 50%: 750,000.
+    assert table(w, lines["C1"]) == [("K1", "P1", "90.00", 90, 100, 1_500_000)]
+    assert table(w, lines["C3"]) == [("K3", "P2", "61.00", 60, 50, 750_000)]
+
+
+# 2. Lifecycle ------------------------------------------------------------------------------------------------------
+
+
+async def test_draft_rerun_revision_approval_freeze_and_payment(world, services):
+    w = world
+    await _rated(w)
+    first = await _run(w)
+    before, before_lines, _, _ = await _state(w)
+
+    # A re-run with nothing changed leaves the drafts as they are.
+    again = await _run(w, now=NOW_Q3 + timedelta(hours=1))
+    assert sorted(again.unchanged) == sorted(first.created) and again.created == again.replaced == []
+    after, after_lines, _, _ = await _state(w)
+    for key in ("C1", "C3"):
+        assert (after[key].id, after[key].computed_at) == (before[key].id, before[key].computed_at)
+        assert [ln.id for ln in after_lines[key]] == [ln.id for ln in before_lines[key]]
+
+    # Ratings revised before approval: K4 85.50 -> 79.99 (band >= 70: 70% of 500,000 = 350,000). Both drafts are
+    # replaced in place (C3's lines are the same, but it now rests on revision 2).
+    await _rated(w, c1={**C1_SCORES, "K4": "79.99"}, reason="业委会评分更正")
+    later = NOW_Q3 + timedelta(hours=2)
+    replaced = await _run(w, now=later)
+    assert sorted(replaced.replaced) == sorted(first.created) and replaced.created == []
+    stmts, lines, balances, ok = await _state(w)
+    assert stmts["C1"].id == before["C1"].id and stmts["C1"].computed_at == later
+    assert table(w, lines["C1"])[1] == ("K4", "P2", "79.99", 70, 70, 350_000)
+    assert stmts["C1"].total_fen == 1_200_000 and stmts["C1"].basis == {Q3: 2}
+    assert table(w, lines["C3"]) == C3_LINES and stmts["C3"].basis == {Q3: 2}
+    assert balances == {} and ok
+
+    # Approval: the year's pool is funded once per community, then each line moves to its payee's payable.
+    await _approve(w, stmts["C1"].id)
+    stmts, _, balances, ok = await _state(w)
+    assert stmts["C1"].status == StatementStatus.APPROVED and stmts["C1"].approved_by == "admin"
+    assert balances == {
+        accounts.subsidy_fund(2026): -6_000_000,
+        _pool(w, "C1"): 6_000_000 - 1_200_000,
+        _payable(w, "P1"): 500_000 + 350_000,  # K1, K5
+        _payable(w, "P2"): 350_000,  # K4
+    }
+    assert ok
+    await _approve(w, stmts["C3"].id)
+    # C3 pays P1 for K6, K8, K10: 214,285 + 192,857 + 107,143 = 514,285; P2 for K3, K7, K9, K11:
+    # 214,286 + 192,857 + 150,000 + 0 = 557,143.
+    _, _, balances, ok = await _state(w)
+    assert balances == {
+        accounts.subsidy_fund(2026): -12_000_000,
+        _pool(w, "C1"): 4_800_000,
+        _pool(w, "C3"): 6_000_000 - 1_071_428,
+        _payable(w, "P1"): 850_000 + 514_285,
+        _payable(w, "P2"): 350_000 + 557_143,
+    }
+    assert ok
+    async with tenant_transaction(w.t.id):
+        assert await LedgerJournal.filter(source_kind="subsidy_pool").count() == 2  # one per community-year
+        pools = await service.pools(2026, [w.ids["C1"], w.ids["C2"], w.ids["C3"]])
+    assert [(p.yearly_pool_fen, p.drawn_fen, p.paid_fen, p.remaining_fen) for p in pools] == [
+        (6_000_000, 1_200_000, 0, 4_800_000),
+        (6_000_000, 0, 0, 6_000_000),
+        (6_000_000, 1_071_428, 0, 4_928_572),
+    ]
+
+    # Approved statements never change: a re-run (even after another revision) leaves them, and the database
+    # refuses any change the application role tries.
+    await _rated(w, c1={**C1_SCORES, "K4": "10.00"}, reason="再次更正")
+    kept = await _run(w, now=NOW_Q3 + timedelta(hours=3))
+    assert sorted(kept.unchanged) == sorted(first.created) and kept.created == kept.replaced == []
+    frozen, frozen_lines, _, _ = await _state(w)
+    assert frozen["C1"].total_fen == 1_200_000 and table(w, frozen_lines["C1"])[1][-1] == 350_000
+    sid, lid = stmts["C1"].id, frozen_lines["C1"][0].id
+    for sql in (
+        f"UPDATE settlement_statement SET total_fen = 1 WHERE id = {sid}",
+        f"UPDATE settlement_statement SET status = 'draft' WHERE id = {sid}",
+        f"DELETE FROM settlement_statement WHERE id = {sid}",
+        f"UPDATE settlement_line SET amount_fen = 1 WHERE id = {lid}",
+        f"DELETE FROM settlement_line WHERE id = {lid}",
+    ):
+        with pytest.raises((OperationalError, RaiseError), match="cannot change"):
+            async with tenant_transaction(w.t.id) as conn:
+                await conn.execute_query(sql)
+    with pytest.raises((OperationalError, RaiseError), match="cannot change"):
+        async with tenant_transaction(w.t.id):
+            await SettlementLine.create(
+                statement_id=sid,
+                position=99,
+                for_period=Q3,
+                compound_id=w.ids["K1"],
+                company_id=w.ids["P1"],
+                rule="x",
+                amount_fen=1,
+            )
+
+    # Payment with the bank's reference: the payables move to paid.
+    paid = await _pay(w, stmts["C1"].id, reference="  BANK-20261015-001 ")
+    assert (paid.status, paid.payment_reference, paid.paid_by) == (StatementStatus.PAID, "BANK-20261015-001", "finance")
+    _, _, balances, ok = await _state(w)
+    assert balances[_payable(w, "P1")] == 514_285 and balances[_paid(w, "P1")] == 850_000
+    assert balances[_payable(w, "P2")] == 557_143 and balances[_paid(w, "P2")] == 350_000
+    assert ok
+    with pytest.raises((OperationalError, RaiseError), match="cannot change"):
+        async with tenant_transaction(w.t.id) as conn:
+            await conn.execute_query(f"UPDATE settlement_statement SET payment_reference = 'x' WHERE id = {sid}")
+    async with tenant_transaction(w.t.id):
+        pools = await service.pools(2026, [w.ids["C1"]])
+        actions = await AuditEntry.filter(action__startswith="settlement.").values_list("action", flat=True)
+    assert (pools[0].drawn_fen, pools[0].paid_fen) == (1_200_000, 1_200_000)
+    assert sorted(actions) == ["settlement.approve"] * 2 + ["settlement.pay"] + ["settlement.run"] * 4
+
+
+# 3. Corrections of an approved period ------------------------------------------------------------------------------
+
+
+async def _open_and_score(w: World, period: str, each: dict[str, int], now: datetime) -> None:
+    async with tenant_transaction(w.t.id):
+        await rounds.open_round(actor="test", period_key=period, now=now)
+        for key, points in each.items():
+            await score_party(w, period, key, points, now=now)
+        await ratings.compute(period_key=period, now=now)
+        await ratings.publish(period_key=period, actor="test", now=now)
+
+
+async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_quarter(small):
+    w = small
+    # 2026Q3 through the assessment itself. Only the party organisation scores (25 points per item at most):
+    # K1 25 x 4 = 100 -> 0.8 x 100 + 20 = 100.00 -> 100% of 1,500,000 (one compound per community);
+    # K3 15 x 4 = 60 -> 0.8 x 60 + 20 = 68.00 -> band >= 60: 50% -> 750,000.
+    await _open_and_score(w, Q3, {"K1": 25, "K3": 15}, NOW_Q3)
+    await _run(w)
+    q3, q3_lines, _, _ = await _state(w)
+    assert [table(w, q3_lines[k]) for k in ("C1", "C3")] == [
+        [("K1", "P1", "100.00", 90, 100, 1_500_000)],
+        [("K3", "P2", "68.00", 60, 50, 750_000)],
+    ]
+    for key in ("C1", "C3"):
+        await _approve(w, q3[key].id)
+    await _pay(w, q3["C1"].id)
+
+    # Corrections after approval: K1 down to 15 x 4 (68.00: 750,000 due), K3 up to 25 x 4 (100.00: 1,500,000).
+    async with tenant_transaction(w.t.id):
+        await score_party(w, Q3, "K1", 15, now=NOW_Q4, reason="复核：公示不全")
+        await score_party(w, Q3, "K3", 25, now=NOW_Q4, reason="复核：材料补齐")
+        revised = await ratings.compute(period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
+        assert revised.revision == 2
+        await ratings.publish(period_key=Q3, actor="test", now=NOW_Q4)
+    assert (await _run(w, now=NOW_Q4)).created == []  # the approved quarter stays as it was approved
+
+    # 2026Q4: K1 100.00 (1,500,000), K3 68.00 (750,000), plus the differences for 2026Q3:
+    # C1: K1 due 750,000, settled 1,500,000 -> -750,000; total 1,500,000 - 750,000 = 750,000.
+    # C3: K3 due 1,500,000, settled 750,000 -> +750,000; total 750,000 + 750,000 = 1,500,000.
+    await _open_and_score(w, "2026Q4", {"K1": 25, "K3": 15}, NOW_Q4)
+    await _run(w, "2026Q4", now=NOW_Q4)
+    q4, q4_lines, _, _ = await _state(w, "2026Q4")
+    assert [(ln.kind, ln.for_period, ln.amount_fen) for ln in q4_lines["C1"]] == [
+        (LineKind.RATING, "2026Q4", 1_500_000),
+        (LineKind.ADJUSTMENT, Q3, -750_000),
+    ]
+    assert [(ln.kind, ln.for_period, ln.amount_fen) for ln in q4_lines["C3"]] == [
+        (LineKind.RATING, "2026Q4", 750_000),
+        (LineKind.ADJUSTMENT, Q3, 750_000),
+    ]
+    adj = q4_lines["C3"][1]
+    assert table(w, [adj]) == [("K3", "P2", "100.00", 90, 100, 750_000)]
+    assert adj.detail == {"statement_id": q3["C3"].id, "basis": {Q3: 2}, "due_fen": 1_500_000, "settled_fen": 750_000}
+    assert "2026Q3" in adj.rule and "r2" in adj.rule
+    assert (q4["C1"].total_fen, q4["C3"].total_fen) == (750_000, 1_500_000)
+
+    for key in ("C1", "C3"):
+        await _approve(w, q4[key].id, now=NOW_Q4)
+    _, _, balances, ok = await _state(w, "2026Q4")
+    # Pools of 2026: C1 6,000,000 - 1,500,000 (Q3) - 1,500,000 (Q4) + 750,000 (correction) = 3,750,000;
+    # C3 6,000,000 - 750,000 - 750,000 - 750,000 = 3,750,000. Payables: P1 was paid its 1,500,000 for Q3 and is owed
+    # 1,500,000 - 750,000 = 750,000 now; P2 750,000 + 750,000 + 750,000 = 2,250,000.
+    assert balances == {
+        accounts.subsidy_fund(2026): -12_000_000,
+        _pool(w, "C1"): 3_750_000,
+        _pool(w, "C3"): 3_750_000,
+        _payable(w, "P1"): 750_000,
+        _paid(w, "P1"): 1_500_000,
+        _payable(w, "P2"): 2_250_000,
+    }
+    assert ok
+    q3_after, q3_after_lines, _, _ = await _state(w)
+    assert [(s.status, s.total_fen) for s in (q3_after["C1"], q3_after["C3"])] == [
+        (StatementStatus.PAID, 1_500_000),
+        (StatementStatus.APPROVED, 750_000),
+    ]
+    assert [ln.id for ln in q3_after_lines["C3"]] == [ln.id for ln in q3_lines["C3"]]
+
+    # The correction is made once: 2027Q1 (nobody scored: 20.00, below 60, nothing) has no adjustment lines.
+    q1_now = datetime(2027, 4, 2, tzinfo=UTC)
+    await _open_and_score(w, "2027Q1", {}, q1_now)
+    await _run(w, "2027Q1", now=q1_now)
+    _, q1_lines, _, _ = await _state(w, "2027Q1")
+    assert [[(ln.kind, str(ln.score), ln.amount_fen) for ln in q1_lines[k]] for k in ("C1", "C3")] == [
+        [(LineKind.RATING, "20.00", 0)],
+        [(LineKind.RATING, "20.00", 0)],
+    ]
+
+
+# 4. Stale drafts ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_draft_made_stale_by_a_revision_is_not_approved(world):
+    w = world
+    await _rated(w)
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    await _rated(w, c1={**C1_SCORES, "K1": "89.00"}, reason="更正")
+    with pytest.raises(service.StatementStale) as err:
+        await _approve(w, stmts["C1"].id)
+    assert (err.value.code, err.value.field) == ("STATEMENT_STALE", "statementId")
+    after, _, balances, _ = await _state(w)
+    assert after["C1"].status == StatementStatus.DRAFT and balances == {}
+    async with tenant_transaction(w.t.id):
+        assert await LedgerJournal.all().count() == 0
+    # Re-run, then it goes: K1 89.00 -> 90% of 500,000 = 450,000; total 450,000 + 450,000 + 350,000.
+    await _run(w)
+    approved = await _approve(w, stmts["C1"].id)
+    assert (approved.status, approved.total_fen) == (StatementStatus.APPROVED, 1_250_000)
+
+
+async def test_a_draft_with_adjustments_goes_stale_when_the_earlier_period_is_revised_again(world):
+    w = world
+    await _rated(w, c1=C1_SCORES, c3={})
+    await _run(w)
+    q3, _, _, _ = await _state(w)
+    await _approve(w, q3["C1"].id)
+    await _rated(w, "2026Q4", c1=C1_SCORES, c3={}, now=NOW_Q4)
+    # K5 72.00 -> 80.00 (90%: 450,000 instead of 350,000): +100,000 for 2026Q3.
+    await _rated(w, c1={**C1_SCORES, "K5": "80.00"}, c3={}, now=NOW_Q4, reason="r2")
+    await _run(w, "2026Q4", now=NOW_Q4)
+    q4, q4_lines, _, _ = await _state(w, "2026Q4")
+    assert [(ln.kind, ln.amount_fen) for ln in q4_lines["C1"]][-1] == (LineKind.ADJUSTMENT, 100_000)
+    # Revised again before the Q4 approval: K5 -> 90.00 (100%: 500,000): the draft's +100,000 is stale.
+    await _rated(w, c1={**C1_SCORES, "K5": "90.00"}, c3={}, now=NOW_Q4, reason="r3")
+    with pytest.raises(service.StatementStale):
+        await _approve(w, q4["C1"].id, now=NOW_Q4)
+    await _run(w, "2026Q4", now=NOW_Q4)
+    _, q4_lines, _, _ = await _state(w, "2026Q4")
+    assert [(ln.kind, ln.for_period, ln.amount_fen) for ln in q4_lines["C1"]] == [
+        (LineKind.RATING, "2026Q4", 500_000),
+        (LineKind.RATING, "2026Q4", 450_000),
+        (LineKind.RATING, "2026Q4", 350_000),
+        (LineKind.ADJUSTMENT, Q3, 150_000),
+    ]
+    approved = await _approve(w, q4["C1"].id, now=NOW_Q4)
+    assert approved.total_fen == 1_450_000
+    _, _, balances, ok = await _state(w)
+    # C1's 2026 pool: 6,000,000 - 1,300,000 (Q3) - 1,450,000 (Q4 with the correction) = 3,250,000.
+    assert balances[_pool(w, "C1")] == 3_250_000 and ok
+
+
+# 5. Errors ---------------------------------------------------------------------------------------------------------
+
+
+def _problems(err: InvalidInput) -> list[tuple[str, str]]:
+    return [(p.field, p.reason) for p in err.problems]
+
+
+async def test_runs_are_refused_with_typed_errors(world):
+    w = world
+    with pytest.raises(service.RatingsNotPublished) as err:
+        await _run(w)
+    assert (err.value.code, err.value.field, err.value.details) == (
+        "RATINGS_NOT_PUBLISHED",
+        "period",
+        {"missing": [Q3]},
+    )
+    assert "2026Q3" in err.value.message_zh and "2026Q3" in err.value.message_en
+    # A computed but unpublished draft is not enough.
+    async with tenant_transaction(w.t.id):
+        await rounds.open_round(actor="test", period_key=Q3, now=NOW_Q3)
+        await ratings.compute(period_key=Q3, now=NOW_Q3)
+    with pytest.raises(service.RatingsNotPublished):
+        await _run(w)
+
+    # The quarter ends at midnight in 下花园区 (UTC+8): 2026-09-30 15:59 UTC is still 2026Q3 there.
+    with pytest.raises(InvalidInput) as bad:
+        await _run(w, now=datetime(2026, 9, 30, 15, 59, tzinfo=UTC))
+    assert _problems(bad.value) == [("period", "not_ended")]
+    with pytest.raises(InvalidInput) as bad:
+        await _run(w, "2026Q4")
+    assert _problems(bad.value) == [("period", "not_ended")]
+    with pytest.raises(InvalidInput) as bad:
+        await _run(w, "2025")  # a year, but 下花园区 settles quarterly
+    assert _problems(bad.value) == [("period", "cadence")] and bad.value.code == "INVALID_INPUT"
+    for nonsense in ("2026-09", "2026Q5", "Q3"):
+        with pytest.raises(InvalidInput) as bad:
+            await _run(w, nonsense)
+        assert _problems(bad.value) == [("period", "format")]
+    async with tenant_transaction(w.other.id):
+        with pytest.raises(service.SubsidiesDisabled) as off:
+            await service.run(period_key="2025", actor="admin", now=NOW_Q3)
+    assert (off.value.code, off.value.field) == ("SUBSIDIES_DISABLED", "period")
+    async with tenant_transaction(w.t.id):
+        assert await SettlementStatement.all().count() == 0
+
+
+async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
+    w = world
+    await _rated(w)
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    sid = stmts["C1"].id
+    with pytest.raises(Conflict) as err:
+        await _pay(w, sid)
+    assert (err.value.code, err.value.field, err.value.details) == ("CONFLICT", "statementId", {"status": "draft"})
+    await _approve(w, sid)
+    with pytest.raises(Conflict) as err:
+        await _approve(w, sid)
+    assert (err.value.code, err.value.details) == ("CONFLICT", {"status": "approved"})
+    for reference in ("", "   ", "x" * 129):
+        with pytest.raises(InvalidInput) as bad:
+            await _pay(w, sid, reference=reference)
+        assert _problems(bad.value) == [("reference", "required")]
+    await _pay(w, sid)
+    with pytest.raises(Conflict) as err:
+        await _pay(w, sid)
+    assert err.value.details == {"status": "paid"}
+    with pytest.raises(NotFound) as missing:
+        await _approve(w, 987_654)
+    assert (missing.value.code, missing.value.field) == ("NOT_FOUND", "statementId")
+    async with tenant_transaction(w.t.id):
+        # One approval and one payment posted; nothing else.
+        assert sorted(await LedgerJournal.all().values_list("idempotency_key", flat=True)) == sorted(
+            [f"settlement:{sid}:approve", f"settlement:{sid}:pay", f"subsidy_pool:{w.ids['C1']}:2026"]
+        )
+        assert await verified()
+
+
+# 6. Without approval -------------------------------------------------------------------------------------------------
+
+
+async def test_without_approval_a_run_approves_at_once(world):
+    w = world
+    # A configuration version cannot start in the past, so settle the quarter that contains today (tenant-local),
+    # frozen at the first day of the next quarter.
+    async with tenant_transaction(w.t.id):
+        today = await tenant_today()
+        await change_config(actor="admin", set_values={"subsidies": {"approval_required": False}}, comment="免审批")
+    period = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    start, end = service.bounds(period)
+    after = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)  # the next day, 08:00 local
+    await _rated(w, period, now=after)
+    result = await _run(w, period, now=after)
+    assert sorted(result.approved) == sorted(result.created) and len(result.created) == 2
+    stmts, _, balances, ok = await _state(w, period)
+    assert {k: (s.status, s.total_fen, s.approved_by) for k, s in stmts.items()} == {
+        "C1": (StatementStatus.APPROVED, 1_300_000, "admin"),
+        "C3": (StatementStatus.APPROVED, 1_071_428, "admin"),
+    }
+    # Each quarter's pool is a quarter of 6,000,000 (1,500,000), whichever quarter this is.
+    assert balances[_pool(w, "C1", start.year)] == 6_000_000 - 1_300_000
+    assert balances[_pool(w, "C3", start.year)] == 6_000_000 - 1_071_428 and ok
+
+
+# 7. The schedule ---------------------------------------------------------------------------------------------------
+
+
+async def test_the_schedule_settles_once_on_the_configured_local_day_and_hour(world):
+    w = world
+    # 张家口's schedule (inherited): the 20th of the month after the quarter, 02:00 in Asia/Shanghai, which is
+    # 2026-10-19 18:00 UTC for 2026Q3.
+    due = datetime(2026, 10, 19, 18, 0, tzinfo=UTC)
+
+    async def tick(now: datetime) -> dict:
+        with tenant_context(w.t.id):
+            return await schedule.hourly(now=now)
+
+    assert await tick(due - timedelta(seconds=1)) == {"period": Q3, "settled": False}
+    assert await tick(due) == {"period": Q3, "settled": False, "waiting_for": [Q3]}  # not published yet
+    await _rated(w)
+    assert await tick(due + timedelta(hours=1)) == {"period": Q3, "settled": True, "statements": 2}
+    assert await tick(due + timedelta(hours=2)) == {"period": Q3, "settled": False}
+    async with tenant_transaction(w.t.id):
+        assert await SettlementStatement.filter(period_key=Q3).count() == 2
+        assert set(await SettlementStatement.all().values_list("computed_by", flat=True)) == {"system"}
+    # In January the last complete quarter is 2026Q4, not due before 2027-01-20 02:00 local.
+    assert await tick(datetime(2027, 1, 19, 17, 59, tzinfo=UTC)) == {"period": "2026Q4", "settled": False}
+    with tenant_context(w.other.id):
+        assert await schedule.hourly(now=due) == {"enabled": False}
+
+
+# 8. Concurrency ----------------------------------------------------------------------------------------------------
+
+
+async def test_two_runs_at_once_leave_one_statement_per_community(world):
+    w = world
+    await _rated(w)
+    results = await asyncio.gather(_run(w), _run(w))
+    assert sorted(len(r.created) for r in results) == [0, 2]
+    assert sorted(len(r.unchanged) for r in results) == [0, 2]
+    stmts, lines, _, _ = await _state(w)
+    assert sorted(stmts) == ["C1", "C3"]
+    assert table(w, lines["C1"]) == C1_LINES and table(w, lines["C3"]) == C3_LINES
+    async with tenant_transaction(w.t.id):
+        assert await SettlementLine.all().count() == 10
+
+
+async def test_two_approvals_at_once_post_once(world):
+    w = world
+    await _rated(w)
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    outcomes = await asyncio.gather(*(_approve(w, stmts["C1"].id) for _ in range(2)), return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "SettlementStatement"]
+    refused = next(o for o in outcomes if isinstance(o, Conflict))
+    assert refused.details == {"status": "approved"}
+    _, _, balances, ok = await _state(w)
+    assert balances[_pool(w, "C1")] == 4_700_000 and ok  # 6,000,000 - 1,300,000, once
+    async with tenant_transaction(w.t.id):
+        assert await LedgerJournal.all().count() == 2  # the pool's funding and the approval
+
+
+async def _hold_advisory_lock(services, tenant_id: int, period: str):
+    conn = await connect(services.owner_url)
+    await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"settlement:{tenant_id}:{period}")
+    return conn
+
+
+async def _wait_for_lock_waiters(services, count: int) -> None:
+    conn = await connect(services.owner_url)
+    try:
+        for _ in range(200):
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if waiting >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} sessions waiting on a lock")
+    finally:
+        await conn.close()
+
+
+async def test_a_run_and_an_approval_at_once_do_not_deadlock(world, services):
+    """A run replacing a draft and an approval of that draft, started while a third session holds the period's
+    lock: the run queues first, the approval second. Neither may fail with a deadlock: the approval either sees
+    the replaced draft (and approves it) or is refused as stale."""
+    w = world
+    await _rated(w)
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    await _rated(w, c1={**C1_SCORES, "K1": "89.00"}, reason="更正")  # the C1 draft must be replaced
+    holder = await _hold_advisory_lock(services, w.t.id, Q3)
+    try:
+        run = asyncio.create_task(_run(w))
+        await _wait_for_lock_waiters(services, 1)
+        approval = asyncio.create_task(_approve(w, stmts["C1"].id))
+        await _wait_for_lock_waiters(services, 2)
+        await holder.execute("SELECT pg_advisory_unlock_all()")
+        outcomes = await asyncio.gather(run, approval, return_exceptions=True)
+    finally:
+        await holder.close()
+    assert isinstance(outcomes[0], service.RunResult), outcomes[0]
+    assert isinstance(outcomes[1], SettlementStatement | service.StatementStale), outcomes[1]
+    after, _, _, ok = await _state(w)
+    assert after["C1"].total_fen == 1_250_000 and ok  # the replaced draft: 450,000 + 450,000 + 350,000
+
+
+# 9. A killed worker --------------------------------------------------------------------------------------------------
+
+WORKER = """
+import asyncio, sys
+from datetime import datetime
+from tortoise import Tortoise
+from tenants.db import tortoise_config
+from tenants.scope import tenant_transaction
+from tenants.subsidies import service
+
+async def main(tenant_id, period, now):
+    await Tortoise.init(config=tortoise_config(sys.argv[4], pool_size=1))
+    async with tenant_transaction(tenant_id):
+        print("settling", flush=True)
+        await service.run(period_key=period, actor="worker", now=datetime.fromisoformat(now))
+    print("committed", flush=True)
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
+"""
+
+
+async def test_a_killed_worker_leaves_nothing_and_a_rerun_completes(world, services):
+    """The worker writes C1's statement and lines, then blocks on C3's statement (another session holds an
+    uncommitted row with the same key); it is killed there. Nothing of its run survives; a re-run settles both."""
+    w = world
+    await _rated(w)
+    holder = await connect(services.owner_url)
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute(
+        "INSERT INTO settlement_statement (tenant_id, period_key, community_id, status, pool_fen, total_fen, rule,"
+        " basis, computed_at, computed_by) VALUES ($1, $2, $3, 'draft', 0, 0, '{}', '{}', now(), 'blocker')",
+        w.t.id,
+        Q3,
+        w.ids["C3"],
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(w.t.id), Q3, NOW_Q3.isoformat(), os.environ["DATABASE_URL"]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    watcher = await connect(services.owner_url)
+    try:
+        started = time.monotonic()
+        pid = None
+        while pid is None and time.monotonic() - started < 8:
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            # The worker's session: waiting for the blocker's transaction, and holding the lock that inserting
+            # settlement lines takes (so C1 is written).
+            pid = await watcher.fetchval(
+                "SELECT a.pid FROM pg_stat_activity a WHERE a.datname = current_database()"
+                " AND a.wait_event_type = 'Lock' AND a.pid <> $1 AND EXISTS (SELECT 1 FROM pg_locks l"
+                " WHERE l.pid = a.pid AND l.relation = 'settlement_line'::regclass AND l.mode = 'RowExclusiveLock'"
+                " AND l.granted)",
+                await holder.fetchval("SELECT pg_backend_pid()"),
+            )
+            if pid is None:
+                await asyncio.sleep(0.02)
+        assert pid is not None, "the worker never blocked mid-settlement"
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait(5) == -signal.SIGKILL
+        await tx.rollback()
+        # The server notices the dead client and rolls its transaction back.
+        for _ in range(250):
+            if not await watcher.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the killed worker's session lingers")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        await watcher.close()
+        await holder.close()
+    async with tenant_transaction(w.t.id):
+        assert await SettlementStatement.all().count() == 0
+        assert await SettlementLine.all().count() == 0
+    result = await _run(w)
+    assert len(result.created) == 2
+    stmts, lines, _, _ = await _state(w)
+    assert table(w, lines["C1"]) == C1_LINES and table(w, lines["C3"]) == C3_LINES
+    assert (stmts["C1"].total_fen, stmts["C3"].total_fen) == (1_300_000, 1_071_428)
+
+
+# 10. Another tenant --------------------------------------------------------------------------------------------------
+
+
+async def test_another_tenant_sees_and_touches_nothing(world):
+    w = world
+    await _rated(w)
+    await _run(w)
+    await _approve(w, (await _state(w))[0]["C1"].id)
+    stmts, _, _, _ = await _state(w)
+    # A second district under the same city, with the same preset: its own statements only.
+    from tenants.tenancy.service import create_tenant
+    from tests.test_territory import build
+
+    twin = await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou", preset="xiahuayuan")
+    twin_ids = await build(twin.id)
+    async with tenant_transaction(twin.id):
+        assert await SettlementStatement.all().count() == 0 and await SettlementLine.all().count() == 0
+        assert await LedgerPosting.all().count() == 0 and await verified()
+        for call in (
+            service.approve(statement_id=stmts["C3"].id, actor="intruder", now=NOW_Q3),
+            service.pay(statement_id=stmts["C1"].id, reference="X", actor="intruder", now=NOW_Q3),
+        ):
+            with pytest.raises(NotFound):
+                await call
+        pools = await service.pools(2026, [w.ids["C1"]])
+        assert (pools[0].drawn_fen, pools[0].paid_fen) == (0, 0)
+        with pytest.raises(service.RatingsNotPublished):  # the first tenant's ratings are not its ratings
+            await service.run(period_key=Q3, actor="intruder", now=NOW_Q3)
+    twin_world = World(twin, w.city, w.other, twin_ids, {"K1": "P1", "K3": "P2"})
+    async with tenant_transaction(twin.id):
+        await publish_scores(twin_world, Q3, {"K1": "75.00"})
+    twin_run = await _run(w, tenant=twin)
+    assert len(twin_run.created) == 1
+    await _approve(w, twin_run.created[0], tenant=twin)
+    async with tenant_transaction(twin.id):
+        assert await all_balances() == {
+            accounts.subsidy_fund(2026): -6_000_000,
+            accounts.subsidy_pool(twin_ids["C1"], 2026): 6_000_000 - 1_050_000,  # 70% of 1,500,000
+            accounts.subsidy_payable(twin_ids["P1"]): 1_050_000,
+        }
+    # The first tenant's statements are as they were; the linshu tenant has nothing.
+    after, _, balances, ok = await _state(w)
+    assert {k: (s.id, s.status) for k, s in after.items()} == {k: (s.id, s.status) for k, s in stmts.items()}
+    assert balances[_pool(w, "C1")] == 4_700_000 and ok
+    async with tenant_transaction(w.other.id):
+        assert await SettlementStatement.all().count() == 0 and await LedgerPosting.all().count() == 0
+        with pytest.raises(DomainError) as err:
+            await service.approve(statement_id=stmts["C1"].id, actor="intruder", now=NOW_Q3)
+        assert err.value.code == "NOT_FOUND"
