@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from asyncpg.exceptions import RaiseError
@@ -25,6 +24,7 @@ from tenants.ledger.models import LedgerJournal, LedgerPosting
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.subsidies import schedule, service
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
+from tenants.territory import parties_service as parties
 from tests._settle_world import (
     NOW_Q3,
     NOW_Q4,
@@ -39,6 +39,7 @@ from tests._settle_world import (
     verified,
 )
 from tests.conftest import ROOT
+from tests.test_territory import ADMIN
 
 Q3 = "2026Q3"
 # C1's three compounds: slot = 1,500,000 / 3 = 500,000 fen.
@@ -88,8 +89,10 @@ async def small(app) -> World:
 
 
 async def _rated(w: World, period: str = Q3, c1: dict | None = None, c3: dict | None = None, **kw) -> None:
+    """Publish ratings: C1's and C3's hand-figure scores unless others are given ({} for none)."""
+    scores = {**(C1_SCORES if c1 is None else c1), **(C3_SCORES if c3 is None else c3)}
     async with tenant_transaction(w.t.id):
-        await publish_scores(w, period, {**(c1 or C1_SCORES), **(c3 or C3_SCORES)}, **kw)
+        await publish_scores(w, period, scores, **kw)
 
 
 async def _run(w: World, period: str = Q3, now: datetime = NOW_Q3, tenant=None) -> service.RunResult:
@@ -183,7 +186,7 @@ async def test_an_unrated_compound_takes_no_slot_and_a_lone_compound_takes_the_w
 # 2. Lifecycle ------------------------------------------------------------------------------------------------------
 
 
-async def test_draft_rerun_revision_approval_freeze_and_payment(world, services):
+async def test_draft_rerun_revision_approval_freeze_and_payment(world):
     w = world
     await _rated(w)
     first = await _run(w)
@@ -536,6 +539,118 @@ async def test_without_approval_a_run_approves_at_once(world):
     assert balances[_pool(w, "C3", start.year)] == 6_000_000 - 1_071_428 and ok
 
 
+async def test_a_pool_raised_mid_year_is_topped_up_and_never_overdrawn(world):
+    """From April of next year the pool is 8,000,000 a year: Q1 draws 1,500,000, Q2..Q4 2,000,000 each (7,500,000
+    in all). The year's pool was funded with 6,000,000 at Q1's approval; it is topped up to 8,000,000 at Q2's."""
+    w = world
+    async with tenant_transaction(w.t.id):
+        year = (await tenant_today()).year + 1
+        await change_config(
+            actor="admin",
+            set_values={"subsidies": {"yearly_pool_per_community_fen": 8_000_000}},
+            effective_from=date(year, 4, 1),
+            comment="奖补池提高到 8 万元",
+        )
+    totals = []
+    for q in range(1, 5):
+        period = f"{year}Q{q}"
+        _, end = service.bounds(period)
+        now = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=2)
+        await _rated(w, period, c1={"K1": "95.00", "K4": "90.00", "K5": "99.00"}, c3={}, now=now)
+        sid = (await _run(w, period, now=now)).created[0]
+        totals.append((await _approve(w, sid, now=now)).total_fen)
+    # Q2..Q4: 2,000,000 / 3 = 666,666 2/3 each; the 2 fen left go to K1 and K4 (equal remainders, smaller ids).
+    _, lines, _, _ = await _state(w, f"{year}Q2")
+    assert [ln.amount_fen for ln in lines["C1"]] == [666_667, 666_667, 666_666]
+    assert totals == [1_500_000, 2_000_000, 2_000_000, 2_000_000]
+    async with tenant_transaction(w.t.id):
+        balances = await all_balances()
+        funding = (
+            await LedgerJournal.filter(source_kind="subsidy_pool")
+            .order_by("id")
+            .values_list("idempotency_key", flat=True)
+        )
+        pools = await service.pools(year, [w.ids["C1"]])
+        assert await verified()
+    assert funding == [f"subsidy_pool:{w.ids['C1']}:{year}", f"subsidy_pool:{w.ids['C1']}:{year}:8000000"]
+    assert balances[accounts.subsidy_fund(year)] == -8_000_000
+    assert balances[_pool(w, "C1", year)] == 8_000_000 - 7_500_000
+    assert (pools[0].yearly_pool_fen, pools[0].drawn_fen, pools[0].remaining_fen) == (8_000_000, 7_500_000, 500_000)
+
+
+async def test_a_yearly_settlement_rates_by_the_mean_of_the_quarters(world, services):
+    """A version of 下花园区's configuration that settles yearly, in force from long ago (written as the owner: a new
+    version cannot start in the past). The year's pool is the whole 6,000,000; a compound's rating is the mean of
+    its published quarter scores, rounded half up to 0.01."""
+    w = world
+    owner = await connect(services.owner_url)
+    try:
+        overrides = await owner.fetchval("SELECT overrides FROM config_version WHERE tenant_id = $1", w.t.id)
+        await owner.execute(
+            "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment, created_at)"
+            " VALUES ($1, 2, jsonb_set($2::jsonb, '{subsidies,settlement_cadence}', '\"yearly\"'), '2000-01-01',"
+            " 'test', 'yearly', now())",
+            w.t.id,
+            overrides,
+        )
+    finally:
+        await owner.close()
+    quarters = {
+        "2026Q1": {"K1": "95.00", "K4": "89.99"},
+        "2026Q4": {"K1": "65.00", "K4": "90.00", "K5": "100.00"},
+    }
+    for period, scores in quarters.items():
+        await _rated(w, period, c1=scores, c3={}, now=NOW_Q4)
+    with pytest.raises(service.RatingsNotPublished) as err:
+        await _run(w, "2026", now=NOW_Q4)
+    assert err.value.details == {"missing": ["2026Q2", "2026Q3"]}
+    with pytest.raises(InvalidInput) as bad:
+        await _run(w, "2026Q4", now=NOW_Q4)
+    assert _problems(bad.value) == [("period", "cadence")]
+    await _rated(w, "2026Q2", c1={"K1": "85.00", "K4": "90.00"}, c3={}, now=NOW_Q4)
+    await _rated(w, "2026Q3", c1={"K1": "75.00", "K4": "90.00"}, c3={}, now=NOW_Q4)
+    with pytest.raises(InvalidInput) as bad:
+        await _run(w, "2026", now=datetime(2026, 12, 31, 15, 59, tzinfo=UTC))  # 23:59 on New Year's Eve there
+    assert _problems(bad.value) == [("period", "not_ended")]
+    await _run(w, "2026", now=NOW_Q4)
+    stmts, lines, _, _ = await _state(w, "2026")
+    # Slot: 6,000,000 / 3. K1: (95 + 85 + 75 + 65) / 4 = 80.00 -> 90% -> 1,800,000.
+    # K4: (89.99 + 90 + 90 + 90) / 4 = 89.9975 -> 90.00 -> 100% -> 2,000,000.
+    # K5 (rated in Q4 only): 100.00 -> 2,000,000.
+    assert table(w, lines["C1"]) == [
+        ("K1", "P1", "80.00", 80, 90, 1_800_000),
+        ("K4", "P2", "90.00", 90, 100, 2_000_000),
+        ("K5", "P1", "100.00", 90, 100, 2_000_000),
+    ]
+    assert [ln.detail["period_scores"] for ln in lines["C1"]][1] == {
+        "2026Q1": "89.99",
+        "2026Q2": "90.00",
+        "2026Q3": "90.00",
+        "2026Q4": "90.00",
+    }
+    assert (stmts["C1"].pool_fen, stmts["C1"].total_fen, stmts["C1"].basis) == (
+        6_000_000,
+        5_800_000,
+        {f"2026Q{q}": 1 for q in range(1, 5)},
+    )
+    await _approve(w, stmts["C1"].id, now=NOW_Q4)
+    _, _, balances, ok = await _state(w, "2026")
+    assert balances[_pool(w, "C1")] == 200_000 and ok
+
+
+async def test_a_community_left_without_ratings_by_a_revision_loses_its_draft(world):
+    w = world
+    await _rated(w)
+    await _run(w)
+    await _rated(w, c3={}, reason="C3 的评级撤回")
+    result = await _run(w)
+    assert result.removed == 1 and len(result.replaced) == 1
+    stmts, lines, _, _ = await _state(w)
+    assert sorted(stmts) == ["C1"] and table(w, lines["C1"]) == C1_LINES
+    async with tenant_transaction(w.t.id):
+        assert await SettlementLine.all().count() == 3
+
+
 # 7. The schedule ---------------------------------------------------------------------------------------------------
 
 
@@ -561,6 +676,37 @@ async def test_the_schedule_settles_once_on_the_configured_local_day_and_hour(wo
     assert await tick(datetime(2027, 1, 19, 17, 59, tzinfo=UTC)) == {"period": "2026Q4", "settled": False}
     with tenant_context(w.other.id):
         assert await schedule.hourly(now=due) == {"enabled": False}
+
+
+async def test_the_schedule_settles_the_last_quarter_under_its_own_configuration(world):
+    """From next January 下花园区 settles yearly. On January 20 the quarter that just ended was still settled
+    quarterly, so the schedule settles that quarter (not the year, which was never a settlement period)."""
+    w = world
+    async with tenant_transaction(w.t.id):
+        year = (await tenant_today()).year + 1
+        await change_config(
+            actor="admin",
+            set_values={"subsidies": {"settlement_cadence": "yearly"}},
+            effective_from=date(year, 1, 1),
+            comment="改为按年结算",
+        )
+    last = f"{year - 1}Q4"
+    await _rated(w, last, now=datetime(year, 1, 2, tzinfo=UTC))
+    due = datetime(year, 1, 19, 18, 0, tzinfo=UTC)  # January 20, 02:00 in 下花园区
+    with tenant_context(w.t.id):
+        assert await schedule.hourly(now=due) == {"period": last, "settled": True, "statements": 2}
+    async with tenant_transaction(w.t.id):
+        assert sorted(await SettlementStatement.all().values_list("period_key", flat=True)) == [last, last]
+    # Later that year the last complete year is the one settled quarter by quarter: nothing to do (and no error).
+    with tenant_context(w.t.id):
+        assert await schedule.hourly(now=due.replace(month=7)) == {"period": str(year - 1), "settled": False}
+    # A year on, the year is settled (its ratings are not published: it waits for all four quarters).
+    with tenant_context(w.t.id):
+        assert await schedule.hourly(now=due.replace(year=year + 1)) == {
+            "period": str(year),
+            "settled": False,
+            "waiting_for": [f"{year}Q{q}" for q in range(1, 5)],
+        }
 
 
 # 8. Concurrency ----------------------------------------------------------------------------------------------------
@@ -640,6 +786,89 @@ async def test_a_run_and_an_approval_at_once_do_not_deadlock(world, services):
     assert after["C1"].total_fen == 1_250_000 and ok  # the replaced draft: 450,000 + 450,000 + 350,000
 
 
+async def test_two_approvals_of_different_periods_pay_a_correction_once(world, services):
+    """2026Q4 and 2027Q1 drafts both carry the same correction of 2026Q3 (each computed before the other was
+    approved). Approved at the same moment, only one may pay it; the other is stale. A session holding C1's 2026
+    pool balance row makes both approvals reach the ledger together."""
+    w = world
+    q1_now = datetime(2027, 4, 2, tzinfo=UTC)
+    await _rated(w, c1=C1_SCORES, c3={})
+    await _run(w)
+    await _approve(w, (await _state(w))[0]["C1"].id)
+    await _rated(w, "2026Q4", c1=C1_SCORES, c3={}, now=NOW_Q4)
+    await _rated(w, "2027Q1", c1=C1_SCORES, c3={}, now=q1_now)
+    # K5 72.00 -> 80.00: 90% instead of 70% of 500,000, +100,000 for 2026Q3.
+    await _rated(w, c1={**C1_SCORES, "K5": "80.00"}, c3={}, now=q1_now, reason="更正")
+    q4 = (await _run(w, "2026Q4", now=q1_now)).created[0]
+    q1 = (await _run(w, "2027Q1", now=q1_now)).created[0]
+    for period in ("2026Q4", "2027Q1"):
+        _, lines, _, _ = await _state(w, period)
+        assert [(ln.kind, ln.amount_fen) for ln in lines["C1"]][-1] == (LineKind.ADJUSTMENT, 100_000)
+    holder = await connect(services.owner_url)
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute(
+        "SELECT 1 FROM ledger_balance WHERE tenant_id = $1 AND account = $2 FOR UPDATE", w.t.id, _pool(w, "C1")
+    )
+    try:
+        approvals = [asyncio.create_task(_approve(w, sid, now=q1_now)) for sid in (q4, q1)]
+        await _wait_for_lock_waiters(services, 2)
+        await tx.rollback()
+        outcomes = await asyncio.gather(*approvals, return_exceptions=True)
+    finally:
+        await holder.close()
+    assert sorted(type(o).__name__ for o in outcomes) == ["SettlementStatement", "StatementStale"], outcomes
+    async with tenant_transaction(w.t.id):
+        approved = await SettlementStatement.filter(status=StatementStatus.APPROVED).values_list("id", flat=True)
+        adjustments = await SettlementLine.filter(statement_id__in=approved, kind=LineKind.ADJUSTMENT).values_list(
+            "amount_fen", flat=True
+        )
+        assert adjustments == [100_000]
+        pool = (await all_balances())[_pool(w, "C1")]
+        assert await verified()
+    # Q4 won: 6,000,000 - 1,300,000 - (1,300,000 + 100,000); or 2027Q1 won: 6,000,000 - 1,300,000 - 100,000.
+    assert pool == (3_300_000 if isinstance(outcomes[0], SettlementStatement) else 4_600_000)
+
+
+async def test_a_payment_and_an_approval_at_once_do_not_deadlock_on_the_ledger(world, services):
+    """Both move money on the payables of companies 2 and 10. They must take those balance rows in one order
+    (by account name: "subsidy_payable:10" before "subsidy_payable:2"), or they deadlock. A session holding
+    company 2's payable row lines both up: the payment waits first, the approval second."""
+    w = world
+    with tenant_context(w.t.id):
+        for n in range(3, 11):  # companies 3..10
+            company = await parties.create_company(
+                access=ADMIN, actor="seed", credit_code=f"9113{n:010d}", name=f"P{n}"
+            )
+            w.ids[f"P{n}"] = company.id
+    assert w.ids["P10"] == 10
+    w.payee |= {"K1": "P10", "K4": "P2", "K5": "P10", "K3": "P2", "K6": "P10"}
+    await _rated(w, c1=C1_SCORES, c3={"K3": "95.00", "K6": "95.00"})
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    await _approve(w, stmts["C1"].id)  # payables: P10 500,000 + 350,000, P2 450,000
+    holder = await connect(services.owner_url)
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute(
+        "SELECT 1 FROM ledger_balance WHERE tenant_id = $1 AND account = $2 FOR UPDATE", w.t.id, _payable(w, "P2")
+    )
+    try:
+        payment = asyncio.create_task(_pay(w, stmts["C1"].id))
+        await _wait_for_lock_waiters(services, 1)
+        approval = asyncio.create_task(_approve(w, stmts["C3"].id))
+        await _wait_for_lock_waiters(services, 2)
+        await tx.rollback()
+        outcomes = await asyncio.gather(payment, approval, return_exceptions=True)
+    finally:
+        await holder.close()
+    assert [type(o).__name__ for o in outcomes] == ["SettlementStatement", "SettlementStatement"], outcomes
+    _, _, balances, ok = await _state(w)
+    # C3: 750,000 each to P2 (K3) and P10 (K6). C1 was paid: P10 850,000, P2 450,000.
+    assert (balances[_payable(w, "P2")], balances[_payable(w, "P10")]) == (750_000, 750_000)
+    assert (balances[_paid(w, "P2")], balances[_paid(w, "P10")]) == (450_000, 850_000) and ok
+
+
 # 9. A killed worker --------------------------------------------------------------------------------------------------
 
 WORKER = """
@@ -677,19 +906,26 @@ async def test_a_killed_worker_leaves_nothing_and_a_rerun_completes(world, servi
         w.ids["C3"],
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(w.t.id), Q3, NOW_Q3.isoformat(), os.environ["DATABASE_URL"]],
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER,
+        str(w.t.id),
+        Q3,
+        NOW_Q3.isoformat(),
+        os.environ["DATABASE_URL"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     watcher = await connect(services.owner_url)
     try:
+        holder_pid = await holder.fetchval("SELECT pg_backend_pid()")
         started = time.monotonic()
         pid = None
         while pid is None and time.monotonic() - started < 8:
-            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert worker.returncode is None, (await worker.communicate())[1].decode()
             # The worker's session: waiting for the blocker's transaction, and holding the lock that inserting
             # settlement lines takes (so C1 is written).
             pid = await watcher.fetchval(
@@ -697,13 +933,14 @@ async def test_a_killed_worker_leaves_nothing_and_a_rerun_completes(world, servi
                 " AND a.wait_event_type = 'Lock' AND a.pid <> $1 AND EXISTS (SELECT 1 FROM pg_locks l"
                 " WHERE l.pid = a.pid AND l.relation = 'settlement_line'::regclass AND l.mode = 'RowExclusiveLock'"
                 " AND l.granted)",
-                await holder.fetchval("SELECT pg_backend_pid()"),
+                holder_pid,
             )
             if pid is None:
                 await asyncio.sleep(0.02)
         assert pid is not None, "the worker never blocked mid-settlement"
         worker.send_signal(signal.SIGKILL)
-        assert worker.wait(5) == -signal.SIGKILL
+        assert await asyncio.wait_for(worker.wait(), 5) == -signal.SIGKILL
+        assert b"committed" not in (await worker.stdout.read() if worker.stdout else b"")
         await tx.rollback()
         # The server notices the dead client and rolls its transaction back.
         for _ in range(250):
@@ -713,8 +950,9 @@ async def test_a_killed_worker_leaves_nothing_and_a_rerun_completes(world, servi
         else:
             raise AssertionError("the killed worker's session lingers")
     finally:
-        if worker.poll() is None:
+        if worker.returncode is None:
             worker.kill()
+            await worker.wait()
         await watcher.close()
         await holder.close()
     async with tenant_transaction(w.t.id):

@@ -28,13 +28,20 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     async with scoped_transaction():
         zone = await current_zone()
         local = at.astimezone(zone)
-        doc = (await effective_config(local.date())).document
-        if not doc.subsidies.enabled:
-            return {"enabled": False}
-        period = last_complete(local.date(), doc.subsidies.settlement_cadence)
+        # Whether and how often to settle is the configuration in force at the end of the period (what
+        # ``service.run`` applies), not today's: a switch to yearly from January still settles the quarter that
+        # ended in December. The cadence comes from the end of the last quarter (a year ends with one too).
+        quarter = last_complete(local.date(), "quarterly")
+        cadence = (await effective_config(service.bounds(quarter)[1])).document.subsidies.settlement_cadence
+        period = last_complete(local.date(), cadence)
         _, end = service.bounds(period)
+        settled_under = (await effective_config(end)).document.subsidies
+        if not settled_under.enabled:
+            return {"enabled": False}
+        if settled_under.settlement_cadence != cadence:  # that year was settled quarter by quarter
+            return {"period": period, "settled": False}
         first = date(end.year + (end.month == 12), end.month % 12 + 1, 1)
-        run = doc.schedule.settlement
+        run = (await effective_config(local.date())).document.schedule.settlement
         due = datetime(first.year, first.month, run.day, run.hour, tzinfo=zone)
         if local < due or await SettlementStatement.exists(period_key=period):
             return {"period": period, "settled": False}

@@ -7,12 +7,15 @@ the difference per compound becomes an adjustment line (the earlier statement st
 
 A re-run replaces a draft (and leaves it untouched when nothing changed); an approved or paid statement never
 changes (a database trigger refuses it). Runs of the same period queue on an advisory lock, and the statement is
-unique per (tenant, period, community), so two runs at once leave one statement. Everything happens in the
-caller's transaction: a crash leaves nothing or the whole run.
+unique per (tenant, period, community), so two runs at once leave one statement. An approval takes the period's
+lock too (before the statement's row, as a run does), then the tenant's approval lock, so two drafts carrying the
+same correction are never both approved. Everything happens in the caller's transaction: a crash leaves nothing
+or the whole run.
 
 Approval posts the statement to the ledger (the year's pool of the community is funded from the tenant's subsidy
-fund once, then each line moves from the pool to its payee's payable); payment moves the payables to paid. The
-pool accounts cannot go below zero (a database CHECK), so no approval pays more than the pool.
+fund at its first approval, and topped up if the configuration raises the yearly pool later that year; then each
+line moves from the pool to its payee's payable); payment moves the payables to paid. The pool accounts cannot go
+below zero (a database CHECK), so no approval pays more than the pool.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tenants.config.service import effective_config
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
-from tenants.ledger.models import LedgerJournal
+from tenants.ledger.models import LedgerJournal, LedgerPosting
 from tenants.scope import current_tenant_id, savepoint
 from tenants.subsidies.allocation import Band, Rated, allocate, period_pool
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
@@ -223,48 +226,54 @@ def _regular_lines(
     return lines, total
 
 
-async def _applied(community_id: int, for_periods: list[str]) -> dict[tuple[str, int], tuple[int, int]]:
-    """What approved statements already settled per (period, compound): (fen, company)."""
-    approved = await SettlementStatement.filter(
-        community_id=community_id, status__in=[StatementStatus.APPROVED, StatementStatus.PAID]
-    ).values_list("id", flat=True)
-    rows = await SettlementLine.filter(statement_id__in=list(approved), for_period__in=for_periods).order_by("id")
-    out: dict[tuple[str, int], tuple[int, int]] = {}
+async def _applied(statement_ids: list[int], for_periods: list[str]) -> dict[tuple[int, str, int], tuple[int, int]]:
+    """What the given approved statements settled per (community, period, compound): (fen, company)."""
+    community_of = dict(
+        await SettlementStatement.filter(id__in=statement_ids).values_list("id", "community_id")  # type: ignore[arg-type]
+    )
+    rows = await SettlementLine.filter(statement_id__in=statement_ids, for_period__in=for_periods).order_by("id")
+    out: dict[tuple[int, str, int], tuple[int, int]] = {}
     for line in rows:
-        fen, _ = out.get((line.for_period, line.compound_id), (0, line.company_id))
-        out[(line.for_period, line.compound_id)] = (fen + line.amount_fen, line.company_id)
+        key = (community_of[line.statement_id], line.for_period, line.compound_id)
+        fen, _ = out.get(key, (0, line.company_id))
+        out[key] = (fen + line.amount_fen, line.company_id)
     return out
 
 
-async def _adjustments(community_id: int, before: date) -> list[dict[str, Any]]:
-    """Correction lines for the community's approved statements of earlier periods whose ratings changed."""
-    earlier = [
-        s
-        for s in await SettlementStatement.filter(
-            community_id=community_id, status__in=[StatementStatus.APPROVED, StatementStatus.PAID]
-        ).order_by("period_key")
-        if bounds(s.period_key)[1] < before
-    ]
-    if not earlier:
-        return []
-    applied = await _applied(community_id, [s.period_key for s in earlier])
-    out: list[dict[str, Any]] = []
-    for stmt in earlier:
-        keys = rating_periods(stmt.period_key, stmt.rule["assessment_cadence"])
-        snaps = await _published(keys)
-        basis = {k: s.revision for k, s in snaps.items()}
-        scores = (await _scores(snaps, [community_id])).get(community_id, {})
+async def _adjustments(community_ids: list[int] | None, before: date) -> dict[int, list[dict[str, Any]]]:
+    """Per community, correction lines for its approved statements of periods before ``before`` whose ratings were
+    revised since they were approved. A handful of queries for the whole tenant, plus two per revised period."""
+    qs = SettlementStatement.filter(status__in=[StatementStatus.APPROVED, StatementStatus.PAID])
+    if community_ids is not None:
+        qs = qs.filter(community_id__in=community_ids)
+    approved = await qs.order_by("period_key", "community_id")
+    earlier = [s for s in approved if bounds(s.period_key)[1] < before]
+    keys_of = {s.id: rating_periods(s.period_key, s.rule["assessment_cadence"]) for s in earlier}
+    snaps = await _published(sorted({k for keys in keys_of.values() for k in keys}))
+    basis_of = {sid: {k: snaps[k].revision for k in keys if k in snaps} for sid, keys in keys_of.items()}
+    # An approval needs a fresh draft, so a statement whose basis is still the published one is settled right.
+    revised = [s for s in earlier if basis_of[s.id] != s.basis]
+    if not revised:
+        return {}
+    applied = await _applied([s.id for s in approved], sorted({s.period_key for s in revised}))
+    scores_of: dict[tuple[str, ...], dict[int, dict[int, _Score]]] = {}
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for stmt in revised:
+        keys, basis = tuple(keys_of[stmt.id]), basis_of[stmt.id]
+        if keys not in scores_of:
+            scores_of[keys] = await _scores({k: snaps[k] for k in keys if k in snaps}, community_ids)
+        scores = scores_of[keys].get(stmt.community_id, {})
         regular, _ = _regular_lines(stmt.period_key, stmt.pool_fen, scores, stmt.rule)
         now_due = {line["compound_id"]: line for line in regular}
-        touched = sorted({c for (p, c) in applied if p == stmt.period_key} | set(now_due))
-        for compound_id in touched:
-            paid, company_id = applied.get((stmt.period_key, compound_id), (0, 0))
+        settled = {c for (m, p, c) in applied if m == stmt.community_id and p == stmt.period_key}
+        for compound_id in sorted(settled | set(now_due)):
+            paid, company_id = applied.get((stmt.community_id, stmt.period_key, compound_id), (0, 0))
             due = now_due.get(compound_id)
             diff = (due["amount_fen"] if due else 0) - paid
             if diff == 0:
                 continue
             revisions = ", ".join(f"{k} r{v}" for k, v in sorted(basis.items()))
-            out.append(
+            out[stmt.community_id].append(
                 {
                     "kind": LineKind.ADJUSTMENT,
                     "for_period": stmt.period_key,
@@ -302,14 +311,11 @@ async def _compute(period_key: str, setting: _Setting, community_ids: list[int] 
     scores = await _scores(snaps, community_ids)
     start, _ = bounds(period_key)
     # Communities with earlier approved statements may owe corrections even without ratings this period.
-    earlier_qs = SettlementStatement.filter(status__in=[StatementStatus.APPROVED, StatementStatus.PAID])
-    if community_ids is not None:
-        earlier_qs = earlier_qs.filter(community_id__in=community_ids)
-    with_history: set[int] = set(await earlier_qs.distinct().values_list("community_id", flat=True))  # type: ignore[arg-type]
+    corrections = await _adjustments(community_ids, start)
     drafts: dict[int, Draft] = {}
-    for community_id in sorted(set(scores) | with_history):
+    for community_id in sorted(set(scores) | set(corrections)):
         lines, _ = _regular_lines(period_key, pool_fen, scores.get(community_id, {}), setting.rule)
-        adjustments = await _adjustments(community_id, start) if community_id in with_history else []
+        adjustments = corrections.get(community_id, [])
         if not lines and not adjustments:
             continue
         drafts[community_id] = Draft(
@@ -471,7 +477,8 @@ def _wrong_status(stmt: SettlementStatement, wanted: StatementStatus) -> Conflic
 
 
 async def approve(*, statement_id: int, actor: str, now: datetime | None = None) -> SettlementStatement:
-    """Freeze a draft and post it: fund the community's yearly pools (once), move each line to its payee."""
+    """Freeze a draft and post it: fund the community's yearly pool (once, topped up if raised), move each line to
+    its payee."""
     at = now or datetime.now(UTC)
     async with savepoint() as conn:
         # The period's lock before the row's, in the order a run takes them (a run holding the period's lock
@@ -481,6 +488,11 @@ async def approve(*, statement_id: int, actor: str, now: datetime | None = None)
             raise NotFound("结算单不存在", "no such settlement statement", field="statementId")
         await conn.execute_query(
             "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{period_key[0]}"]
+        )
+        # Approvals of the tenant queue on one more lock: drafts of two periods can carry the same correction of
+        # an earlier period, and only the one approved first may pay it (the other is then stale, below).
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement-approval:{current_tenant_id()}"]
         )
         stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.DRAFT:
@@ -511,28 +523,17 @@ async def approve(*, statement_id: int, actor: str, now: datetime | None = None)
 
 async def _post_approval(stmt: SettlementStatement, lines: list[SettlementLine], actor: str, at: datetime) -> None:
     legs: dict[str, int] = defaultdict(int)
-    years: dict[int, int] = {}
+    years: set[int] = set()
     for line in lines:
         year = int(line.for_period[:4])
         legs[accounts.subsidy_pool(stmt.community_id, year)] -= line.amount_fen
         legs[accounts.subsidy_payable(line.company_id)] += line.amount_fen
-        years.setdefault(year, stmt.rule["yearly_pool_fen"])
-    for year, pool in sorted(years.items()):
-        # A year's pool is funded once, at its first approval, with the pool of the configuration then.
-        if pool > 0 and not await LedgerJournal.exists(idempotency_key=f"subsidy_pool:{stmt.community_id}:{year}"):
-            await ledger.post(
-                key=f"subsidy_pool:{stmt.community_id}:{year}",
-                legs=[
-                    ledger.Leg(accounts.subsidy_fund(year), -pool),
-                    ledger.Leg(accounts.subsidy_pool(stmt.community_id, year), pool),
-                ],
-                period=str(year),
-                reason=f"{year} 年社区以奖代补资金池 / {year} reward pool of community {stmt.community_id}",
-                source_kind="subsidy_pool",
-                source_id=stmt.community_id,
-                author=actor,
-                now=at,
-            )
+        years.add(year)
+    own = int(stmt.period_key[:4])
+    for year in sorted(years):
+        # Only the statement's own year is funded from its rule; the other years' lines are corrections of
+        # approved statements, which funded their years' pools.
+        await _fund(stmt.community_id, year, stmt.rule["yearly_pool_fen"], top_up=year == own, actor=actor, at=at)
     nonzero = [ledger.Leg(a, fen) for a, fen in sorted(legs.items()) if fen != 0]
     if nonzero:
         await ledger.post(
@@ -545,6 +546,30 @@ async def _post_approval(stmt: SettlementStatement, lines: list[SettlementLine],
             author=actor,
             now=at,
         )
+
+
+async def _fund(community_id: int, year: int, pool: int, *, top_up: bool, actor: str, at: datetime) -> None:
+    """Fund a community's pool of a year from the subsidy fund: with the yearly pool of the configuration at its
+    first approval, then up to a larger yearly pool when the configuration raised it during the year (a period's
+    pool is its share of the yearly pool in force at its end, so the year's periods may draw more than at first)."""
+    key = f"subsidy_pool:{community_id}:{year}"
+    account = accounts.subsidy_pool(community_id, year)
+    journals = await LedgerJournal.filter(source_kind="subsidy_pool", source_id=community_id, period=str(year))
+    mine = [j.id for j in journals if j.idempotency_key == key or j.idempotency_key.startswith(f"{key}:")]
+    amounts = await LedgerPosting.filter(journal_id__in=mine, account=account).values_list("amount_fen", flat=True)
+    funded = sum(amounts)  # type: ignore[arg-type]
+    if pool <= funded or (mine and not top_up):
+        return
+    await ledger.post(
+        key=f"{key}:{pool}" if mine else key,
+        legs=[ledger.Leg(accounts.subsidy_fund(year), funded - pool), ledger.Leg(account, pool - funded)],
+        period=str(year),
+        reason=f"{year} 年社区以奖代补资金池（{pool} 分）/ {year} reward pool of community {community_id} ({pool} fen)",
+        source_kind="subsidy_pool",
+        source_id=community_id,
+        author=actor,
+        now=at,
+    )
 
 
 async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | None = None) -> SettlementStatement:
@@ -574,7 +599,9 @@ async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | 
         if legs:
             await ledger.post(
                 key=f"settlement:{stmt.id}:pay",
-                legs=legs,
+                # In account-name order, like an approval's legs: concurrent journals on the same payables then
+                # take their balance rows in one order and cannot deadlock.
+                legs=sorted(legs, key=lambda leg: leg.account),
                 period=stmt.period_key,
                 reason=f"结算单 #{stmt.id} 支付（{reference}）/ statement #{stmt.id} paid ({reference})",
                 source_kind="settlement_statement",
