@@ -393,7 +393,7 @@ async def test_a_draft_made_stale_by_a_revision_is_not_approved(world):
     await _rated(w, c1={**C1_SCORES, "K1": "89.00"}, reason="更正")
     with pytest.raises(service.StatementStale) as err:
         await _approve(w, stmts["C1"].id)
-    assert (err.value.code, err.value.field) == ("STATEMENT_STALE", "statementId")
+    assert (err.value.code, err.value.field) == ("STATEMENT_STALE", "id")
     after, _, balances, _ = await _state(w)
     assert after["C1"].status == StatementStatus.DRAFT and balances == {}
     async with tenant_transaction(w.t.id):
@@ -489,7 +489,7 @@ async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
     sid = stmts["C1"].id
     with pytest.raises(Conflict) as err:
         await _pay(w, sid)
-    assert (err.value.code, err.value.field, err.value.details) == ("CONFLICT", "statementId", {"status": "draft"})
+    assert (err.value.code, err.value.field, err.value.details) == ("CONFLICT", "id", {"status": "draft"})
     await _approve(w, sid)
     with pytest.raises(Conflict) as err:
         await _approve(w, sid)
@@ -504,7 +504,7 @@ async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
     assert err.value.details == {"status": "paid"}
     with pytest.raises(NotFound) as missing:
         await _approve(w, 987_654)
-    assert (missing.value.code, missing.value.field) == ("NOT_FOUND", "statementId")
+    assert (missing.value.code, missing.value.field) == ("NOT_FOUND", "id")
     async with tenant_transaction(w.t.id):
         # One approval and one payment posted; nothing else.
         assert sorted(await LedgerJournal.all().values_list("idempotency_key", flat=True)) == sorted(

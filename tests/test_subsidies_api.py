@@ -192,7 +192,7 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql)
     approved = (await gql(APPROVE, w["admin"], {"id": sid["C1"]}))["data"]["approveSettlement"]
     assert (approved["status"], approved["totalFen"]) == ("APPROVED", 1_425_000)
     twice = await gql(APPROVE, w["admin"], {"id": sid["C1"]})
-    assert codes(twice) == ["CONFLICT"] and twice["errors"][0]["extensions"]["field"] == "statementId"
+    assert codes(twice) == ["CONFLICT"] and twice["errors"][0]["extensions"]["field"] == "id"
     assert _pools(await gql(POOLS, w["admin"], {"y": 2026, "c": str(ids["C1"])}), w) == {
         "C1": (6_000_000, 1_425_000, 0, 4_575_000)
     }
@@ -213,7 +213,7 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql)
         await ratings.compute(period_key=PERIOD, revise_reason="复核", now=RATED)
         await ratings.publish(period_key=PERIOD, actor="admin", now=RATED)
     stale = await gql(APPROVE, w["admin"], {"id": sid["C2"]})
-    assert codes(stale) == ["STATEMENT_STALE"] and stale["errors"][0]["extensions"]["field"] == "statementId"
+    assert codes(stale) == ["STATEMENT_STALE"] and stale["errors"][0]["extensions"]["field"] == "id"
     rerun = (await gql(RUN, w["admin"], {"p": PERIOD}))["data"]["runSettlement"]
     assert (rerun["createdCount"], rerun["replacedCount"], rerun["unchangedCount"]) == (0, 2, 1)
     assert (await gql(APPROVE, w["admin"], {"id": sid["C2"]}))["data"]["approveSettlement"]["status"] == "APPROVED"
