@@ -9,12 +9,12 @@ from asyncpg.exceptions import RaiseError
 from tortoise.exceptions import OperationalError
 
 from tenants.errors import Conflict
-from tests.conftest import codes
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerBalance, LedgerPosting
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post, reverse, verify
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
+from tests.conftest import codes
 
 
 def move(src: str, dst: str, fen: int) -> list[Leg]:
