@@ -28,8 +28,9 @@ def shape(error: GraphQLError) -> GraphQLError:
             original_error=original,
             extensions=original.extensions(),
         )
-    if original is None:
-        # Parse and validation errors (including depth, alias and token limits): the client's to fix.
+    if original is None or isinstance(original, GraphQLError):
+        # Parse and validation errors (including depth, alias and token limits, and a scalar refusing a value):
+        # the client's to fix.
         ext = dict(error.extensions or {})
         ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         return GraphQLError(

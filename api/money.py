@@ -9,21 +9,29 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
-from graphql import IntValueNode, ValueNode
+from graphql import GraphQLError, IntValueNode, ValueNode
 
 LIMIT = 2**53 - 1
 
 
 def _check(value: Any) -> int:
+    """An amount on its way out; anything else is a bug of ours."""
     if isinstance(value, bool) or not isinstance(value, int) or not -LIMIT <= value <= LIMIT:
         raise ValueError(f"Fen is a whole number of fen (分) within ±{LIMIT}, got {value!r}")
     return value
 
 
+def _parse(value: Any) -> int:
+    """An amount from a client: a typed GraphQL error (like a bad Int), never an internal one."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -LIMIT <= value <= LIMIT:
+        raise GraphQLError(f"金额须为整数分，绝对值不超过 {LIMIT} / Fen is a whole number of fen within ±{LIMIT}")
+    return value
+
+
 def _literal(node: ValueNode, _variables: Any = None) -> int:
     if not isinstance(node, IntValueNode):
-        raise ValueError("Fen is a whole number of fen (分)")
-    return _check(int(node.value))
+        raise GraphQLError("金额须为整数分 / Fen is a whole number of fen (分)")
+    return _parse(int(node.value))
 
 
 Fen = NewType("Fen", int)
@@ -34,7 +42,7 @@ SCALARS = {
         name="Fen",
         description="An amount of money in whole fen (分; 100 fen = 1 CNY), exact up to ±(2^53 - 1).",
         serialize=_check,
-        parse_value=_check,
+        parse_value=_parse,
         parse_literal=_literal,
     )
 }

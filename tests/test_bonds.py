@@ -242,6 +242,36 @@ async def test_concurrent_drawdowns_never_take_a_bond_below_zero(county):
         assert await verify() == []
 
 
+async def test_a_first_deposit_retried_at_once_is_recorded_once(county):
+    t, k3 = county["t"], county["k"]["K3"]
+
+    async def deposit() -> bool:
+        async with tenant_transaction(t.id):
+            change = await bonds.deposit(
+                access=ADMIN, actor="admin", contract_id=k3, amount_fen=600_000, reference="R-1", idempotency_key="k"
+            )
+        return change.replayed
+
+    replayed = await asyncio.gather(deposit(), deposit())
+    assert sorted(replayed) == [False, True]  # a double click: one deposit, one replay of it
+    async with tenant_transaction(t.id):
+        assert await BondTransaction.filter(contract_id=k3).count() == 1
+        assert await balance(accounts.bond(k3)) == 600_000
+        assert await verify() == []
+
+
+async def test_a_partial_early_refund_leaves_the_top_up_owed(county):
+    t, k3 = county["t"], county["k"]["K3"]
+    async with tenant_transaction(t.id):
+        await bonds.deposit(access=ADMIN, actor="admin", contract_id=k3, amount_fen=600_000, reference="R-1")
+        await bonds.draw_down(access=ADMIN, actor="s", contract_id=k3, amount_fen=500_000, reason="抢修")
+        await bonds.refund(access=ADMIN, actor="admin", contract_id=k3, amount_fen=1, reason="多收 1 分")
+        assert await BondTopUp.filter(contract_id=k3, settled_at=None).count() == 1  # still owed: 99,999 < 600,000
+        await bonds.refund(access=ADMIN, actor="admin", contract_id=k3, reason="提前终止合同")
+        assert await balance(accounts.bond(k3)) == 0
+        assert await BondTopUp.filter(contract_id=k3, settled_at=None).count() == 0  # returned in full: nothing owed
+
+
 async def test_refunds_after_the_end_by_the_street_before_it_only_by_an_admin(county, gql):
     c, k1 = county, str(county["k"]["K1"])
     async with tenant_transaction(c["t"].id):

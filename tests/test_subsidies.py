@@ -494,10 +494,10 @@ async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
     with pytest.raises(Conflict) as err:
         await _approve(w, sid)
     assert (err.value.code, err.value.details) == ("CONFLICT", {"status": "approved"})
-    for reference in ("", "   ", "x" * 129):
+    for reference, reason in (("", "required"), ("   ", "required"), ("x" * 129, "too_long")):
         with pytest.raises(InvalidInput) as bad:
             await _pay(w, sid, reference=reference)
-        assert _problems(bad.value) == [("reference", "required")]
+        assert _problems(bad.value) == [("reference", reason)]
     await _pay(w, sid)
     with pytest.raises(Conflict) as err:
         await _pay(w, sid)
@@ -576,6 +576,37 @@ async def test_a_pool_raised_mid_year_is_topped_up_and_never_overdrawn(world):
     assert balances[accounts.subsidy_fund(year)] == -8_000_000
     assert balances[_pool(w, "C1", year)] == 8_000_000 - 7_500_000
     assert (pools[0].yearly_pool_fen, pools[0].drawn_fen, pools[0].remaining_fen) == (8_000_000, 7_500_000, 500_000)
+
+
+async def test_a_pool_cut_mid_year_reports_what_the_ledger_holds(world):
+    """From April of next year the pool is 2,000,000 a year: Q1 draws 1,500,000 from the 6,000,000 funded at its
+    approval, Q2..Q4 500,000 each. A cut never takes money back from the pool, and the pool figures are the
+    ledger's: 6,000,000 put in, 3,000,000 drawn, 3,000,000 left (never negative)."""
+    w = world
+    async with tenant_transaction(w.t.id):
+        year = (await tenant_today()).year + 1
+        await change_config(
+            actor="admin",
+            set_values={"subsidies": {"yearly_pool_per_community_fen": 2_000_000}},
+            effective_from=date(year, 4, 1),
+            comment="奖补池降到 2 万元",
+        )
+    for q in range(1, 5):
+        period = f"{year}Q{q}"
+        _, end = service.bounds(period)
+        now = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=2)
+        await _rated(w, period, c1={"K1": "95.00", "K4": "90.00", "K5": "99.00"}, c3={}, now=now)
+        sid = (await _run(w, period, now=now)).created[0]
+        await _approve(w, sid, now=now)
+    async with tenant_transaction(w.t.id):
+        pools = await service.pools(year, [w.ids["C1"], w.ids["C2"]])
+        balances = await all_balances()
+        assert await verified()
+    assert balances[_pool(w, "C1", year)] == 3_000_000
+    assert [(p.yearly_pool_fen, p.drawn_fen, p.paid_fen, p.remaining_fen) for p in pools] == [
+        (6_000_000, 3_000_000, 0, 3_000_000),
+        (2_000_000, 0, 0, 2_000_000),  # C2 was never funded: the configuration's pool at the year's end
+    ]
 
 
 async def test_a_yearly_settlement_rates_by_the_mean_of_the_quarters(world, services):

@@ -81,8 +81,11 @@ class BrandStatusCount:
 )
 class BrandYearSummaryType:
     year: int
-    cap_fen: Fen = strawberry.field(description="The year's cap: funded, or configured on 1 January until then.")
-    funded: bool = strawberry.field(description="The cap has been moved into the cap account (first award).")
+    cap_fen: Fen = strawberry.field(
+        description="The year's cap: what has been funded, or the cap configured today (within the year) when that "
+        "is higher; an award funds it from the configuration of its date, and a lowered cap takes nothing back."
+    )
+    funded: bool = strawberry.field(description="Money has been moved into the cap account (at the first award).")
     awarded_fen: Fen
     paid_fen: Fen
     payable_fen: Fen = strawberry.field(description="Awarded, not yet paid.")

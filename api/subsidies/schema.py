@@ -272,7 +272,7 @@ class SubsidyPoolType:
     yearly_pool_fen: Fen = strawberry.field(description="What the configuration grants the community for the year.")
     drawn_fen: Fen = strawberry.field(description="Drawn by approved (and paid) statements, for this year's periods.")
     paid_fen: Fen = strawberry.field(description="The part of the drawn amount on paid statements.")
-    remaining_fen: Fen = strawberry.field(description="yearlyPoolFen - drawnFen.")
+    remaining_fen: Fen = strawberry.field(description="What is left in the pool account (yearlyPoolFen - drawnFen).")
     community_pk: strawberry.Private[int]
 
     @strawberry.field

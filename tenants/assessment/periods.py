@@ -12,8 +12,28 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+def check_year(year: int, field: str) -> None:
+    """Periods lie in years the calendar and the database handle (and a person would mean)."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput.of(
+            [
+                Problem(
+                    field,
+                    "out_of_range",
+                    f"年份须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间，实为 {year}",
+                    f"the year must be between {FIRST_YEAR} and {LAST_YEAR}, got {year}",
+                )
+            ]
+        )
+
+
 def bounds(period_key: str, field: str = "period") -> tuple[date, date]:
     """First and last day (inclusive) of a period key."""
+    if (m := _MONTH.match(period_key) or _QUARTER.match(period_key)) is not None:
+        check_year(int(m[1]), field)
     if m := _MONTH.match(period_key):
         year, month = int(m[1]), int(m[2])
         start = date(year, month, 1)

@@ -76,6 +76,9 @@ async def _open(access: Access, contract_id: int, now: datetime | None, *, refun
             "本地区未启用履约保证金", "performance bonds are not enabled for this tenant", field="contractId"
         )
     contract, compound = await contract_in_scope(access, contract_id)
+    # The contract's row lock: movements of one bond run one after the other, the first one included (before
+    # it there is no balance row to lock), so a retried request sees the movement it repeats.
+    await PropertyContract.filter(id=contract.id).select_for_update().first()
     if not may_act(access, compound):
         raise Forbidden(
             "只有小区所在街道或租户管理员可以办理履约保证金",
@@ -373,5 +376,8 @@ async def refund(
             ticket_id=None,
             actor=actor,
         )
-        await BondTopUp.filter(contract_id=contract_id, settled_at=None).update(settled_at=ctx.at)
+        if ended or amount == held:
+            # Nothing is owed on a contract that has ended or a bond returned in full (early termination); a
+            # partial early refund leaves the top-up the company owes in place.
+            await BondTopUp.filter(contract_id=contract_id, settled_at=None).update(settled_at=ctx.at)
         return Change(tx, (await states([ctx.contract], on=ctx.today))[0])

@@ -1,8 +1,10 @@
-"""The money of brand projects on the ledger: the year's cap funded once, awards within it, payments."""
+"""The money of brand projects on the ledger: the year's cap funded at award time, awards within it, payments."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+
+from tortoise import connections
 
 from tenants.brand.errors import BrandCapExceeded, yuan
 from tenants.brand.models import BrandProject
@@ -10,37 +12,80 @@ from tenants.config.service import effective_config
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.ledger.models import LedgerJournal
+from tenants.scope import current_tenant_id
 
 SOURCE = "brand_project"
+CAP_SOURCE = "brand_cap"
 
 
-async def fund_cap(year: int, *, actor: str, at: datetime) -> None:
-    """Move the year's cap (the configuration in force on 1 January) from the brand fund to the cap, once."""
-    key = f"brand_cap:{year}"
-    if await LedgerJournal.filter(idempotency_key=key).exists():
-        return  # funded already, whatever the configuration says today
-    cap = (await effective_config(date(year, 1, 1))).document.subsidies.brand_projects.yearly_cap_fen
-    if cap <= 0:
-        return
+def cap_day(year: int, day: date) -> date:
+    """The day whose configuration sets ``year``'s cap: ``day`` itself, kept within the year (an award made in
+    January for the year before takes the configuration of 31 December)."""
+    return min(max(day, date(year, 1, 1)), date(year, 12, 31))
+
+
+async def configured_cap(year: int, day: date) -> int:
+    """The yearly cap the configuration in force on ``day`` (kept within ``year``) grants. ``enabled`` governs
+    declarations only: projects already running are awarded under the cap configured."""
+    return (await effective_config(cap_day(year, day))).document.subsidies.brand_projects.yearly_cap_fen
+
+
+async def funded(year: int) -> int:
+    """What the year's funding journals moved into the cap account (first funding, top-ups, any reversal)."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT COALESCE(SUM(p.amount_fen), 0)::bigint AS total"
+        " FROM ledger_posting p JOIN ledger_journal j ON j.id = p.journal_id AND j.tenant_id = p.tenant_id"
+        " WHERE p.tenant_id = $1 AND j.tenant_id = $1 AND j.source_kind = $2 AND j.source_id = $3"
+        " AND j.period = $4 AND p.account = $5",
+        [current_tenant_id(), CAP_SOURCE, year, str(year), accounts.brand_cap(year)],
+    )
+    return int(rows[0]["total"])
+
+
+async def fund_cap(year: int, day: date, *, actor: str, at: datetime) -> int:
+    """Fund the year's cap from the brand fund up to the cap configured on ``day``; returns the cap funded.
+
+    The first award of a year funds the cap configured on its date (key ``brand_cap:<year>``); a later award
+    tops it up when the configuration in force on its date grants more (key ``brand_cap:<year>:<new cap>``,
+    the difference only). A lowered cap never takes money back: awards may already have drawn on it, so the
+    year's cap is the highest one configured on the date of any of its awards. Fundings of a year queue on an
+    advisory lock, so two awards at once read what the other funded and never fund twice."""
+    await connections.get("default").execute_query(
+        "SELECT pg_advisory_xact_lock(hashtext($1))", [f"brand-cap:{current_tenant_id()}:{year}"]
+    )
+    already = await funded(year)
+    cap = await configured_cap(year, day)
+    if cap <= already:
+        return already
+    first = f"{CAP_SOURCE}:{year}"
+    topping_up = await LedgerJournal.filter(idempotency_key=first).exists()
+    reason = f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元"
+    if topping_up:
+        reason += f"（上限提高，追加 {yuan(cap - already)} 元）"
     await ledger.post(
-        key=key,
-        legs=[ledger.Leg(accounts.brand_fund(year), -cap), ledger.Leg(accounts.brand_cap(year), cap)],
+        key=f"{first}:{cap}" if topping_up else first,
+        legs=[
+            ledger.Leg(accounts.brand_fund(year), already - cap),
+            ledger.Leg(accounts.brand_cap(year), cap - already),
+        ],
         period=str(year),
-        reason=f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元",
-        source_kind="brand_cap",
+        reason=reason,
+        source_kind=CAP_SOURCE,
         source_id=year,
         author=actor,
         now=at,
     )
+    return cap
 
 
-async def award(project: BrandProject, amount_fen: int, *, actor: str, at: datetime) -> int:
-    """Move an award from the year's cap to the community's payable; returns what remains of the cap.
+async def award(project: BrandProject, amount_fen: int, *, on: date, actor: str, at: datetime) -> int:
+    """Move an award made on ``on`` (tenant-local) from the year's cap to the community's payable; returns what
+    remains of the cap.
 
-    The cap's balance row is locked first, so concurrent awards of a year queue here and each sees what the one
-    before left; ``BRAND_CAP_EXCEEDED`` names the remainder. The database CHECK (``InsufficientBalance``) is the
-    backstop."""
-    await fund_cap(project.year, actor=actor, at=at)
+    The cap is funded (or topped up) first from the configuration in force on ``on``. The cap's balance row is
+    then locked, so concurrent awards of a year queue here and each sees what the one before left;
+    ``BRAND_CAP_EXCEEDED`` names the remainder. The database CHECK (``InsufficientBalance``) is the backstop."""
+    await fund_cap(project.year, on, actor=actor, at=at)
     cap = accounts.brand_cap(project.year)
     remaining = await ledger.balance(cap, for_update=True)
     if amount_fen > remaining:

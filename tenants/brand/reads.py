@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from tortoise import connections
 from tortoise.functions import Count, Sum
 
 from tenants.brand import access as rules
+from tenants.brand import money
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.money import SOURCE
-from tenants.config.service import effective_config
+from tenants.config.service import tenant_today
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.paging import by_id
 from tenants.scope import current_tenant_id
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -24,28 +26,31 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 RUNNING = (ProjectStatus.APPROVED, ProjectStatus.EVALUATED)
 
 
+def year_problem(year: int, field: str = "year") -> Problem | None:
+    if FIRST_YEAR <= year <= LAST_YEAR:
+        return None
+    return Problem(
+        field,
+        "out_of_range",
+        f"年度须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间",
+        f"{field} must be between {FIRST_YEAR} and {LAST_YEAR}",
+    )
+
+
 def check_year(year: int, field: str = "year") -> None:
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput.of(
-            [
-                Problem(
-                    field,
-                    "out_of_range",
-                    f"年度须在 {FIRST_YEAR} 到 {LAST_YEAR} 之间",
-                    f"{field} must be between {FIRST_YEAR} and {LAST_YEAR}",
-                )
-            ]
-        )
+    problem = year_problem(year, field)
+    if problem is not None:
+        raise InvalidInput.of([problem])
 
 
 @dataclass(frozen=True)
 class YearSummary:
-    """A year's brand-project money. Cap, awarded, paid and remaining come from the ledger; running budgets and
-    counts from the projects."""
+    """A year's brand-project money. Cap, awarded, paid and remaining come from the ledger and the configuration
+    (as an award on the summary's day would fund the cap); running budgets and counts from the projects."""
 
     year: int
-    cap_fen: int  # funded into the cap account, or (before the first award) the cap configured on 1 January
-    funded: bool
+    cap_fen: int  # the larger of what was funded and the cap configured on the summary's day (kept in the year)
+    funded: bool  # something has been moved into the cap account (at the year's first award)
     awarded_fen: int
     paid_fen: int
     remaining_cap_fen: int
@@ -76,15 +81,15 @@ async def _awarded_and_paid(year: int) -> tuple[int, int]:
     return totals.get("brand_payable", 0) + paid, paid
 
 
-async def standing(year: int) -> YearSummary:
-    """The year's summary, for the services (no access check)."""
-    held = await ledger.balances([accounts.brand_fund(year), accounts.brand_cap(year)])
-    funded_fen = -held[accounts.brand_fund(year)]
-    if funded_fen > 0:
-        cap_fen, remaining = funded_fen, held[accounts.brand_cap(year)]
-    else:
-        cap_fen = (await effective_config(date(year, 1, 1))).document.subsidies.brand_projects.yearly_cap_fen
-        remaining = cap_fen
+async def standing(year: int, on: date | None = None) -> YearSummary:
+    """The year's summary on ``on`` (tenant-local today by default), for the services (no access check). The cap
+    is what an award on that day would find: the funded cap, topped up to the cap configured that day when it is
+    higher (``money.fund_cap``'s rule), so remaining counts a raise not yet funded."""
+    day = on or await tenant_today()
+    funded_fen = await money.funded(year)
+    cap_fen = max(funded_fen, await money.configured_cap(year, day))
+    held = await ledger.balances([accounts.brand_cap(year)])
+    remaining = held[accounts.brand_cap(year)] + cap_fen - funded_fen
     awarded, paid = await _awarded_and_paid(year)
     rows = (
         await BrandProject.filter(year=year)
@@ -97,11 +102,15 @@ async def standing(year: int) -> YearSummary:
     return YearSummary(year, cap_fen, funded_fen > 0, awarded, paid, remaining, running, counts)
 
 
-async def year_summary(*, access: Access, year: int) -> YearSummary:
-    """A year's totals for the tenant administration and the housing department."""
+async def year_summary(*, access: Access, year: int, now: datetime | None = None) -> YearSummary:
+    """A year's totals for the tenant administration and the housing department, as they stand ``now``."""
     rules.require(access, rules.TOTALS_READERS, "read totals")
     check_year(year)
-    return await standing(year)
+    return await standing(year, await _local_day(now) if now else None)
+
+
+async def _local_day(at: datetime) -> date:
+    return at.astimezone(await current_zone()).date()
 
 
 async def list_projects(

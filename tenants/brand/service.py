@@ -2,9 +2,11 @@
 tenant accepts (awarding an amount within the budget and the year's cap) or fails it at year end, then pays.
 
 Each step checks the caller's role and scope, takes the project's row lock, writes its ``BrandProjectStep`` (once
-per project and step) and an audit entry, and either completes whole or saves nothing. Money moves through the
-ledger: the year's cap is funded once from the tenant's brand fund (the configuration in force on 1 January of
-the year), an award moves from the cap to the community's payable, a payment from payable to paid.
+per project and step) and an audit entry, and either completes whole or saves nothing. Bad input is reported
+whole: every problem of a call at once (after the checks of role, scope, status and time of year). Money moves
+through the ledger: an award moves from the year's cap to the community's payable, the cap being funded from the
+tenant's brand fund with the configuration in force on the award's date (topped up when raised since, never
+taken back when lowered: ``money.fund_cap``); a payment moves from payable to paid.
 
 Times of year (tenant-local dates): declarations for year Y from 1 October of Y-1 through 31 March of Y; the
 mid-year evaluation from 1 June of Y; the year-end acceptance from 1 December of Y.
@@ -26,7 +28,7 @@ from tenants.brand.errors import (
     yuan,
 )
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
-from tenants.brand.reads import check_year, standing
+from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
 from tenants.scope import savepoint
@@ -64,13 +66,20 @@ async def _local_day(at: datetime) -> date:
 _FIELD_ZH = {"note": "说明", "reason": "理由", "paymentReference": "支付凭证号", "aim": "项目目标", "title": "项目名称"}
 
 
-def _text(field: str, value: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+def _text(field: str, value: str, problems: list[Problem], *, required: bool, limit: int = MAX_TEXT) -> str:
+    """The text stripped; when it is missing or too long, its problem is added to ``problems``."""
     value = value.strip()
     if required and not value:
-        raise InvalidInput.of([_missing(field)])
-    if len(value) > limit:
-        raise InvalidInput.of([_too_long(field, limit)])
+        problems.append(_missing(field))
+    elif len(value) > limit:
+        problems.append(_too_long(field, limit))
     return value
+
+
+def _refuse(problems: list[Problem]) -> None:
+    """Every problem found, at once; nothing is saved."""
+    if problems:
+        raise InvalidInput.of(problems)
 
 
 def _missing(field: str) -> Problem:
@@ -151,7 +160,15 @@ async def declare(
     """A community declares a project for ``year`` within the declaration window; bad input saves nothing."""
     rules.require(access, rules.DECLARERS, "declare")
     at = _now(now)
-    check_year(year)
+    problems: list[Problem] = []
+    if (bad_year := year_problem(year)) is not None:
+        problems.append(bad_year)
+    title = _text("title", title, problems, required=True, limit=MAX_TITLE)
+    aim = _text("aim", aim, problems, required=True)
+    if budget_requested_fen <= 0:
+        problems.append(
+            Problem("budgetRequestedFen", "not_positive", "申请预算须大于 0", "budgetRequestedFen must be above 0")
+        )
     async with savepoint():
         community = await get_in_scope("community", community_id, access)
         if not rules.works_for_community(access, community_id):
@@ -165,26 +182,12 @@ async def declare(
         if not config.enabled:
             raise BrandProjectsDisabled()
         opens, closes = declaration_window(year)
-        if not opens <= day <= closes:
+        if bad_year is None and not opens <= day <= closes:
             raise DeclarationClosed(year, opens, closes)
-        title, aim = title.strip(), aim.strip()
-        problems: list[Problem] = []
         if not community.is_active:
-            problems.append(Problem("communityId", "inactive", "该社区已撤销", "this community is no longer active"))
-        if not title:
-            problems.append(_missing("title"))
-        elif len(title) > MAX_TITLE:
-            problems.append(_too_long("title", MAX_TITLE))
-        if not aim:
-            problems.append(_missing("aim"))
-        elif len(aim) > MAX_TEXT:
-            problems.append(_too_long("aim", MAX_TEXT))
+            problems.insert(0, Problem("communityId", "inactive", "该社区已撤销", "this community is no longer active"))
         cap = config.per_project_cap_fen
-        if budget_requested_fen <= 0:
-            problems.append(
-                Problem("budgetRequestedFen", "not_positive", "申请预算须大于 0", "budgetRequestedFen must be above 0")
-            )
-        elif budget_requested_fen > cap:
+        if budget_requested_fen > 0 and budget_requested_fen > cap:
             problems.append(
                 Problem(
                     "budgetRequestedFen",
@@ -193,8 +196,7 @@ async def declare(
                     f"budgetRequestedFen must be at most the per-project cap of {cap} fen ({yuan(cap)} CNY)",
                 )
             )
-        if problems:
-            raise InvalidInput.of(problems)
+        _refuse(problems)
         project = await BrandProject.create(
             community_id=community_id,
             year=year,
@@ -217,11 +219,13 @@ async def approve(
     not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
     rules.require(access, rules.ADMINS, "approve")
     at = _now(now)
-    note = _text("note", note, required=False)
+    problems: list[Problem] = []
+    note = _text("note", note, problems, required=False)
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "approve", S.DECLARED)
-        before = await standing(project.year)
+        _refuse(problems)
+        before = await standing(project.year, await _local_day(at))
         budget = project.budget_requested_fen
         project.status = S.APPROVED
         await _record(
@@ -246,10 +250,12 @@ async def reject(
 ) -> BrandProject:
     rules.require(access, rules.ADMINS, "reject")
     at = _now(now)
-    reason = _text("reason", reason, required=True)
+    problems: list[Problem] = []
+    reason = _text("reason", reason, problems, required=True)
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "reject", S.DECLARED)
+        _refuse(problems)
         project.status = S.REJECTED
         await _record(project, "reject", actor, at, note=reason)
         await messages.tell_community(project, "reject", at, reason)
@@ -262,7 +268,8 @@ async def evaluate(
     """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
     rules.require(access, rules.EVALUATORS, "evaluate")
     at = _now(now)
-    note = _text("note", note, required=True)
+    problems: list[Problem] = []
+    note = _text("note", note, problems, required=True)
     async with savepoint():
         project = await _for_update(access, project_id)
         street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
@@ -275,6 +282,7 @@ async def evaluate(
         _expect(project, "evaluate", S.APPROVED)
         if await _local_day(at) < evaluation_opens(project.year):
             raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
+        _refuse(problems)
         project.status = S.EVALUATED
         await _record(project, "evaluate", actor, at, note=note, passed=passed)
         return project
@@ -294,8 +302,8 @@ async def accept(
     cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
     rules.require(access, rules.ADMINS, "accept")
     at = _now(now)
-    note = _text("note", note, required=not passed)
     problems: list[Problem] = []
+    note = _text("note", note, problems, required=not passed)
     if passed and amount_awarded_fen is None:
         problems.append(_missing("amountAwardedFen"))
     elif passed and amount_awarded_fen is not None and amount_awarded_fen <= 0:
@@ -306,32 +314,30 @@ async def accept(
         problems.append(
             Problem("amountAwardedFen", "not_allowed", "验收未通过时不奖补", "nothing is awarded when acceptance fails")
         )
-    if problems:
-        raise InvalidInput.of(problems)
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "accept", S.EVALUATED)
-        if await _local_day(at) < acceptance_opens(project.year):
+        day = await _local_day(at)
+        if day < acceptance_opens(project.year):
             raise AcceptanceNotOpen(project.year, acceptance_opens(project.year))
+        budget = project.budget_requested_fen
+        if passed and amount_awarded_fen is not None and amount_awarded_fen > budget:
+            problems.append(
+                Problem(
+                    "amountAwardedFen",
+                    "above_budget",
+                    f"奖补金额不能超过申请预算 {budget} 分（{yuan(budget)} 元）",
+                    f"amountAwardedFen must be at most the budget requested, {budget} fen ({yuan(budget)} CNY)",
+                )
+            )
+        _refuse(problems)
         if not passed:
             project.status = S.FAILED
             await _record(project, "fail", actor, at, note=note, passed=False)
             await messages.tell_community(project, "fail", at, note)
             return project
         assert amount_awarded_fen is not None
-        budget = project.budget_requested_fen
-        if amount_awarded_fen > budget:
-            raise InvalidInput.of(
-                [
-                    Problem(
-                        "amountAwardedFen",
-                        "above_budget",
-                        f"奖补金额不能超过申请预算 {budget} 分（{yuan(budget)} 元）",
-                        f"amountAwardedFen must be at most the budget requested, {budget} fen ({yuan(budget)} CNY)",
-                    )
-                ]
-            )
-        remaining = await money.award(project, amount_awarded_fen, actor=actor, at=at)
+        remaining = await money.award(project, amount_awarded_fen, on=day, actor=actor, at=at)
         project.status, project.amount_awarded_fen = S.ACCEPTED, amount_awarded_fen
         await _record(
             project,
@@ -359,11 +365,13 @@ async def pay(
     """Pay the award: from the community's payable to its paid account, with the payment's reference."""
     rules.require(access, rules.ADMINS, "pay")
     at = _now(now)
-    reference = _text("paymentReference", payment_reference, required=True, limit=MAX_REFERENCE)
-    note = _text("note", note, required=False)
+    problems: list[Problem] = []
+    reference = _text("paymentReference", payment_reference, problems, required=True, limit=MAX_REFERENCE)
+    note = _text("note", note, problems, required=False)
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "pay", S.ACCEPTED)
+        _refuse(problems)
         amount = project.amount_awarded_fen or 0
         await money.pay(project, amount, reference, actor=actor, at=at)
         project.status, project.payment_reference = S.PAID, reference

@@ -327,8 +327,9 @@ async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | 
     at = now or datetime.now(UTC)
     reference = reference.strip()
     if not reference or len(reference) > 128:
+        reason = "required" if not reference else "too_long"
         raise InvalidInput.of(
-            [Problem("reference", "required", "须填写 1-128 字的支付凭证号", "a payment reference of 1-128 characters")]
+            [Problem("reference", reason, "须填写 1-128 字的支付凭证号", "a payment reference of 1-128 characters")]
         )
     async with savepoint():
         stmt = await _locked(statement_id)
@@ -373,30 +374,43 @@ async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | 
 
 @dataclass(frozen=True)
 class Pool:
-    """A community's pool of a year: what the configuration grants, what approved statements drew, what is left."""
+    """A community's pool of a year. Once funded (at its first approval), the figures are the ledger's: what the
+    fund put in, what approved statements drew (corrections included), what is left in the pool account (never
+    below zero); before that, the yearly pool the configuration grants."""
 
     community_id: int
     year: int
     yearly_pool_fen: int
     drawn_fen: int
     paid_fen: int
-
-    @property
-    def remaining_fen(self) -> int:
-        return self.yearly_pool_fen - self.drawn_fen
+    remaining_fen: int
 
 
 async def pools(year: int, community_ids: list[int]) -> list[Pool]:
-    """The year's pools of the given communities, from the configuration and the approved statements (one query)."""
+    """The year's pools of the given communities (two set-based queries and the configuration)."""
     eff = await effective_config(date(year, 12, 31))
-    yearly = eff.document.subsidies.yearly_pool_per_community_fen if eff.document.subsidies.enabled else 0
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT s.community_id, SUM(l.amount_fen)::bigint AS drawn,"
-        " SUM(CASE WHEN s.status = 'paid' THEN l.amount_fen ELSE 0 END)::bigint AS paid"
-        " FROM settlement_line l JOIN settlement_statement s ON s.id = l.statement_id AND s.tenant_id = l.tenant_id"
-        " WHERE l.tenant_id = $1 AND s.status IN ('approved', 'paid') AND l.for_period LIKE $2"
-        " AND s.community_id = ANY($3::bigint[]) GROUP BY s.community_id",
-        [current_tenant_id(), f"{year}%", community_ids],
+    configured = eff.document.subsidies.yearly_pool_per_community_fen if eff.document.subsidies.enabled else 0
+    conn = connections.get("default")
+    tid = current_tenant_id()
+    funded_rows = await conn.execute_query_dict(
+        "SELECT p.account, SUM(p.amount_fen)::bigint AS funded, MAX(b.balance_fen) AS balance"
+        " FROM ledger_posting p JOIN ledger_journal j ON j.id = p.journal_id AND j.tenant_id = p.tenant_id"
+        " JOIN ledger_balance b ON b.tenant_id = p.tenant_id AND b.account = p.account"
+        " WHERE p.tenant_id = $1 AND j.source_kind = 'subsidy_pool' AND p.account = ANY($2::text[])"
+        " GROUP BY p.account",
+        [tid, [accounts.subsidy_pool(c, year) for c in community_ids]],
     )
-    found = {r["community_id"]: (int(r["drawn"]), int(r["paid"])) for r in rows}
-    return [Pool(c, year, yearly, *found.get(c, (0, 0))) for c in community_ids]
+    funded = {r["account"]: (int(r["funded"]), int(r["balance"])) for r in funded_rows}
+    paid_rows = await conn.execute_query_dict(
+        "SELECT s.community_id, SUM(l.amount_fen)::bigint AS paid"
+        " FROM settlement_line l JOIN settlement_statement s ON s.id = l.statement_id AND s.tenant_id = l.tenant_id"
+        " WHERE l.tenant_id = $1 AND s.status = 'paid' AND l.for_period LIKE $2"
+        " AND s.community_id = ANY($3::bigint[]) GROUP BY s.community_id",
+        [tid, f"{year}%", community_ids],
+    )
+    paid = {r["community_id"]: int(r["paid"]) for r in paid_rows}
+    out = []
+    for c in community_ids:
+        put_in, left = funded.get(accounts.subsidy_pool(c, year), (configured, configured))
+        out.append(Pool(c, year, put_in, put_in - left, paid.get(c, 0), left))
+    return out

@@ -35,9 +35,10 @@ class RatingsNotPublished(Conflict):
 def bounds(period_key: str, field_name: str = "period") -> tuple[date, date]:
     """First and last day of a settlement period: a year (2026) or a quarter (2026Q4)."""
     if m := YEAR.match(period_key):
+        periods.check_year(int(m[1]), field_name)
         return date(int(m[1]), 1, 1), date(int(m[1]), 12, 31)
     if _QUARTER.match(period_key):
-        return periods.bounds(period_key)
+        return periods.bounds(period_key, field_name)
     raise InvalidInput.of(
         [
             Problem(
