@@ -160,11 +160,15 @@ async def test_the_ledger_through_graphql_admins_only_and_per_tenant(three_tenan
 async def test_a_fen_amount_that_is_not_a_whole_number_of_fen_is_a_client_error(three_tenants, gql, token):
     a, _, _ = three_tenants
     admin = token(a.slug, Role.TENANT_ADMIN)
-    q = "mutation($c: ID!, $f: Fen!) { depositBond(input: {contractId: $c, amountFen: $f, reference: \"R\"}) { replayed } }"
+    q = (
+        'mutation($c: ID!, $f: Fen!) { depositBond(input: {contractId: $c, amountFen: $f, reference: "R"}) {'
+        " replayed } }"
+    )
     for bad in (2**53, 1.5, "100"):
         body = await gql(q, admin, {"c": "1", "f": bad})
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
         assert "Fen" in body["errors"][0]["message"]
-    literal = await gql('mutation { depositBond(input: {contractId: "1", amountFen: 1.5, reference: "R"}) { replayed } }',
-                        admin)
+    literal = await gql(
+        'mutation { depositBond(input: {contractId: "1", amountFen: 1.5, reference: "R"}) { replayed } }', admin
+    )
     assert literal["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

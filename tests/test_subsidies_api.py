@@ -374,11 +374,15 @@ async def test_another_tenant_sees_nothing_and_cannot_act(world, gql):
 async def test_a_period_outside_the_calendar_is_refused_with_its_field(world, gql, client):
     w = world
     for period in ("0000Q1", "0000", "3000Q4"):
-        body = await gql("mutation($p: String!) { runSettlement(period: $p) { createdCount } }", w["admin"], {"p": period})
+        body = await gql(
+            "mutation($p: String!) { runSettlement(period: $p) { createdCount } }", w["admin"], {"p": period}
+        )
         problem = body["errors"][0]["extensions"]["problems"][0]
         assert (problem["field"], problem["reason"]) == ("period", "out_of_range"), body
         listed = await gql(
-            "query($p: String) { settlementStatements(period: $p) { edges { node { id } } } }", w["admin"], {"p": period}
+            "query($p: String) { settlementStatements(period: $p) { edges { node { id } } } }",
+            w["admin"],
+            {"p": period},
         )
         assert codes(listed) == ["INVALID_INPUT"]
     resp = await client.get("/exports/settlements/0000Q1.csv", headers={"Authorization": f"Bearer {w['admin']}"})
