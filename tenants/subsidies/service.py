@@ -195,13 +195,14 @@ async def run(*, period_key: str, actor: str, now: datetime | None = None) -> Ru
         if stale:
             await SettlementLine.filter(statement_id__in=stale).delete()
             result.removed = await SettlementStatement.filter(id__in=stale).delete()
-        await audit.record(
-            actor=actor,
-            action="settlement.run",
-            target_type="settlement_period",
-            target_id=period_key,
-            details={"created": result.created, "replaced": result.replaced, "unchanged": len(result.unchanged)},
-        )
+        if result.created or result.replaced or result.removed:  # a run that changes nothing leaves no trace
+            await audit.record(
+                actor=actor,
+                action="settlement.run",
+                target_type="settlement_period",
+                target_id=period_key,
+                details={"created": result.created, "replaced": result.replaced, "unchanged": len(result.unchanged)},
+            )
         if not setting.doc.subsidies.approval_required:
             for sid in result.created + result.replaced:
                 await approve(statement_id=sid, actor=actor, now=at)
