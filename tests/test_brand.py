@@ -303,8 +303,14 @@ async def test_bad_input_and_illegal_transitions_save_nothing(zjk, gql):
     assert "20000000" in err.problems[1].message_en
     err = await refused(declare(d, "C1", NEXT, 0))
     assert (err.field, err.problems[0].reason) == ("budgetRequestedFen", "not_positive")
-    err = await refused(declare(d, "C1", 1999, 100))
+    # Every problem at once, the year among them (at a time when only the input is wrong).
+    err = await refused(declare(d, "C1", 1999, 20_000_001, title=" ", when=local(NEXT - 1, 12, 1)))
     assert (err.code, err.field) == ("INVALID_INPUT", "year")
+    assert [(p.field, p.reason) for p in err.problems] == [
+        ("year", "out_of_range"),
+        ("title", "required"),
+        ("budgetRequestedFen", "above_cap"),
+    ]
     # Declarations for PAST closed on 31 March of PAST.
     entry = {"communityId": str(d["ids"]["C1"]), "year": PAST, "title": "t", "aim": "a", "budgetRequestedFen": 100}
     ext = error(await gql(DECLARE, d["c1"], {"in": entry}))
@@ -443,6 +449,144 @@ async def test_awards_stay_within_the_years_cap(zjk):
         assert (after.cap_fen, after.awarded_fen, after.remaining_cap_fen) == (30_000_000, 30_000_000, 0)
         assert after.counts == {"accepted": 2, "evaluated": 1}
         assert await verify() == []
+
+
+async def set_cap(tid: int, fen: int, on: date, per_project_fen: int = 20_000_000) -> None:
+    async with tenant_transaction(tid):
+        await change_config(
+            actor="county-admin",
+            set_values={
+                "subsidies": {"brand_projects": {"yearly_cap_fen": fen, "per_project_cap_fen": per_project_fen}}
+            },
+            effective_from=on,
+        )
+
+
+async def test_a_cap_raised_after_1_january_binds_that_years_awards(zjk):
+    d = zjk
+    tid, y = d["t"].id, NEXT
+    await set_cap(tid, 1, date(y, 1, 1), per_project_fen=1)  # 0.01 CNY from 1 January, 1,000,000 CNY from 1 February
+    await set_cap(tid, 100_000_000, date(y, 2, 1))
+    p = await declare(d, "C1", y, 1_000_000, when=local(y, 2, 15))
+    await step(tid, brand.approve, Role.TENANT_ADMIN, project_id=p.id, now=local(y, 2, 20))
+    async with tenant_transaction(tid):
+        approved = await AuditEntry.get(target_type="brand_project", target_id=p.id, action="brand.approve")
+        assert approved.details["remainingCapFen"] == 100_000_000
+        assert approved.details["uncommittedCapFen"] == 99_000_000
+        # As it stood in January, and as it stands on an award's date.
+        january, december = await reads.standing(y, date(y, 1, 10)), await reads.standing(y, date(y, 12, 5))
+        assert (january.cap_fen, january.remaining_cap_fen, january.funded) == (1, 1, False)
+        assert (december.cap_fen, december.remaining_cap_fen, december.funded) == (100_000_000, 100_000_000, False)
+    await step(
+        tid,
+        brand.evaluate,
+        Role.STREET_OFFICER,
+        f"street:{d['ids']['S1']}",
+        project_id=p.id,
+        passed=True,
+        note="进度正常",
+        now=local(y, 6, 15),
+    )
+    done = await step(
+        tid,
+        brand.accept,
+        Role.TENANT_ADMIN,
+        project_id=p.id,
+        passed=True,
+        amount_awarded_fen=500_000,
+        now=local(y, 12, 5),
+    )
+    assert (done.status, done.amount_awarded_fen) == (ProjectStatus.ACCEPTED, 500_000)
+    async with tenant_transaction(tid):
+        summary = await reads.standing(y, date(y, 12, 6))
+        assert (summary.cap_fen, summary.funded, summary.awarded_fen, summary.remaining_cap_fen) == (
+            100_000_000,
+            True,
+            500_000,
+            99_500_000,  # 100,000,000 - 500,000
+        )
+        held = await balances([accounts.brand_fund(y), accounts.brand_cap(y)])
+        assert list(held.values()) == [-100_000_000, 99_500_000]
+        keys = await LedgerJournal.all().order_by("id").values_list("idempotency_key", flat=True)
+        assert keys == [f"brand_cap:{y}", f"brand:{p.id}:award"]
+        assert await verify() == []
+
+
+async def test_a_cap_raised_after_the_first_award_is_topped_up_and_a_lowered_one_takes_nothing_back(zjk):
+    d = zjk
+    tid, y = d["t"].id, NEXT
+    await set_cap(tid, 30_000_000, date(y, 1, 1))  # 300,000 CNY
+    await set_cap(tid, 40_000_000, date(y, 12, 10))  # raised to 400,000 CNY on 10 December
+    await set_cap(tid, 35_000_000, date(y, 12, 20))  # lowered to 350,000 CNY on 20 December
+    a = await to_evaluated(d, "C1", y, 20_000_000)
+    b = await to_evaluated(d, "C2", y, 15_000_000)
+    c = await to_evaluated(d, "C3", y, 5_000_000)
+
+    def award(p, fen, when):
+        return step(
+            tid, brand.accept, Role.TENANT_ADMIN, project_id=p.id, passed=True, amount_awarded_fen=fen, now=when
+        )
+
+    await award(a, 20_000_000, local(y, 12, 5))  # funds 30,000,000
+    err = await refused(award(b, 15_000_000, local(y, 12, 9)))
+    assert (err.code, err.details["remainingFen"]) == ("BRAND_CAP_EXCEEDED", 10_000_000)
+    async with tenant_transaction(tid):  # the summary of 12 December counts the raise not yet funded
+        raised = await reads.standing(y, date(y, 12, 12))
+        assert (raised.cap_fen, raised.remaining_cap_fen, raised.uncommitted_cap_fen) == (
+            40_000_000,
+            20_000_000,  # 40,000,000 - 20,000,000
+            0,  # 20,000,000 - the running budgets 15,000,000 + 5,000,000
+        )
+    await award(b, 15_000_000, local(y, 12, 12))  # tops up 10,000,000
+    # From 20 December 35,000,000 are configured, less than the 40,000,000 funded: the 5,000,000 left stay.
+    await award(c, 5_000_000, local(y, 12, 21))
+    async with tenant_transaction(tid):
+        journals = (
+            await LedgerJournal.filter(source_kind="brand_cap").order_by("id").values_list("idempotency_key", "reason")
+        )
+        assert journals == [
+            (f"brand_cap:{y}", f"{y} 年度品牌项目奖补上限 300,000.00 元"),
+            (f"brand_cap:{y}:40000000", f"{y} 年度品牌项目奖补上限 400,000.00 元（上限提高，追加 100,000.00 元）"),
+        ]
+        held = await balances([accounts.brand_fund(y), accounts.brand_cap(y)])
+        assert list(held.values()) == [-40_000_000, 0]
+        after = await reads.standing(y, date(y, 12, 31))
+        assert (after.cap_fen, after.awarded_fen, after.remaining_cap_fen) == (40_000_000, 40_000_000, 0)
+        accepted = await AuditEntry.filter(target_type="brand_project", action="brand.accept").order_by("id")
+        assert [e.details["remainingCapFen"] for e in accepted] == [10_000_000, 5_000_000, 0]
+        assert await verify() == []
+
+
+async def test_every_problem_of_a_step_is_reported_at_once(zjk, gql):
+    d = zjk
+    tid = d["t"].id
+    p = await to_evaluated(d, "C1", PAST, 12_000_000)
+    pid = str(p.id)
+
+    def problems(ext):
+        return [(x["field"], x["reason"]) for x in ext["problems"]]
+
+    ext = error(await gql(ACCEPT, d["admin"], {"id": pid, "ok": False, "fen": 5, "note": ""}))
+    assert ext["code"] == "INVALID_INPUT"
+    assert problems(ext) == [("note", "required"), ("amountAwardedFen", "not_allowed")]
+    ext = error(await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 12_000_001, "note": "好" * 2001}))
+    assert problems(ext) == [("note", "too_long"), ("amountAwardedFen", "above_budget")]
+    ext = error(await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 0, "note": "好" * 2001}))
+    assert problems(ext) == [("note", "too_long"), ("amountAwardedFen", "not_positive")]
+    async with tenant_transaction(tid):
+        assert (await BrandProject.get(id=p.id)).status == ProjectStatus.EVALUATED
+        assert await LedgerJournal.all().count() == 0
+
+    await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 10_000_000})
+    pay = dict(project_id=p.id, payment_reference="  ", note="好" * 2001)
+    err = await refused(step(tid, brand.pay, Role.TENANT_ADMIN, **pay))
+    assert [(x.field, x.reason) for x in err.problems] == [("paymentReference", "required"), ("note", "too_long")]
+    err = await refused(step(tid, brand.pay, Role.TENANT_ADMIN, **{**pay, "payment_reference": "Z" * 129}))
+    assert [(x.field, x.reason) for x in err.problems] == [("paymentReference", "too_long"), ("note", "too_long")]
+    async with tenant_transaction(tid):
+        assert (await BrandProject.get(id=p.id)).status == ProjectStatus.ACCEPTED
+        assert await BrandProjectStep.filter(project_id=p.id).count() == 4
+        assert not await LedgerJournal.filter(idempotency_key=f"brand:{p.id}:pay").exists()
 
 
 async def test_another_tenant_sees_nothing_and_cannot_act(zjk, gql):
