@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -187,7 +188,15 @@ def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) ->
     return buf.getvalue()
 
 
-def ratings_export(settings: Settings):  # type: ignore[no-untyped-def]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Builds a file inside the caller's tenant transaction: (request, period, fmt) -> (body, file name).
+Build = Callable[[Request, str, str], Awaitable[tuple[bytes, str]]]
+
+
+def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-def]
+    """A GET endpoint for the county office (tenant admins and the housing department): bearer token, a period
+    and csv|xlsx in the path; typed errors as JSON (401, 403, 400, 404)."""
+
     async def endpoint(request: Request) -> Response:
         from tenants.errors import Unauthenticated
 
@@ -201,21 +210,25 @@ def ratings_export(settings: Settings):  # type: ignore[no-untyped-def]
         try:
             if fmt not in ("csv", "xlsx"):
                 raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
-            revision = request.query_params.get("revision")
-            draft = request.query_params.get("draft") in ("1", "true")  # default: the published ratings
             async with tenant_transaction(principal.tenant_id):
-                meta, companies, compounds = await _tables(period, int(revision) if revision else None, draft)
+                body, name = await build(request, period, fmt)
         except DomainError as exc:
             return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
-        except ValueError:
-            return _error(InvalidInput.of([Problem("revision", "format", "版本须为整数", "revision is a number")]), 400)
-        body = _csv(meta, companies, compounds) if fmt == "csv" else _xlsx(meta, companies, compounds)
-        media = (
-            "text/csv; charset=utf-8"
-            if fmt == "csv"
-            else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        )
-        name = f"ratings-{meta['period']}-r{meta['revision']}.{fmt}"
+        media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     return endpoint
+
+
+async def _ratings_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:
+    raw = request.query_params.get("revision")
+    if raw is not None and not raw.isdigit():
+        raise InvalidInput.of([Problem("revision", "format", "版本须为整数", "revision is a number")])
+    draft = request.query_params.get("draft") in ("1", "true")  # default: the published ratings
+    meta, companies, compounds = await _tables(period, int(raw) if raw else None, draft)
+    body = _csv(meta, companies, compounds) if fmt == "csv" else _xlsx(meta, companies, compounds)
+    return body, f"ratings-{meta['period']}-r{meta['revision']}.{fmt}"
+
+
+def ratings_export(settings: Settings):  # type: ignore[no-untyped-def]
+    return file_export(settings, _ratings_file)

@@ -13,16 +13,12 @@ from collections import defaultdict
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
-from api.auth import authenticate
-from api.exports import _cell, _error
-from tenants.errors import DomainError, Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
-from tenants.scope import tenant_transaction
+from api.exports import _cell, file_export
+from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.settings import Settings
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.subsidies.service import bounds
-from tenants.tenancy.roles import Role
 from tenants.territory.models import Community, Compound
 from tenants.territory.parties import PropertyCompany
 
@@ -207,32 +203,14 @@ def _xlsx(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> by
     return buf.getvalue()
 
 
-def settlements_export(settings: Settings):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
-        try:
-            principal = await authenticate(settings, request)
-        except Unauthenticated as exc:
-            return _error(exc, 401)
-        if principal.tenant_id is None or not principal.has_any(Role.TENANT_ADMIN, Role.HOUSING_DEPT):
-            return _error(Forbidden("需要租户管理员或住建部门角色", "requires tenant_admin or housing_dept"), 403)
-        period, fmt = request.path_params["period"], request.path_params["fmt"]
-        try:
-            if fmt not in ("csv", "xlsx"):
-                raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
-            statuses = _statuses(request.query_params.get("status"))
-            async with tenant_transaction(principal.tenant_id):
-                rows, payees = await _tables(period, statuses)
-        except DomainError as exc:
-            return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
-        meta = _meta(period, statuses, len({r[0] for r in rows[:-1]}))
-        body = _csv(meta, rows, payees) if fmt == "csv" else _xlsx(meta, rows, payees)
-        media = (
-            "text/csv; charset=utf-8"
-            if fmt == "csv"
-            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-        suffix = "" if statuses == DEFAULT_STATUSES else "-" + request.query_params["status"]
-        name = f"settlements-{period}{suffix}.{fmt}"
-        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+async def _settlements_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:
+    statuses = _statuses(request.query_params.get("status"))
+    rows, payees = await _tables(period, statuses)
+    meta = _meta(period, statuses, len({r[0] for r in rows[:-1]}))
+    body = _csv(meta, rows, payees) if fmt == "csv" else _xlsx(meta, rows, payees)
+    suffix = "" if statuses == DEFAULT_STATUSES else "-" + request.query_params["status"]
+    return body, f"settlements-{period}{suffix}.{fmt}"
 
-    return endpoint
+
+def settlements_export(settings: Settings):  # type: ignore[no-untyped-def]
+    return file_export(settings, _settlements_file)
