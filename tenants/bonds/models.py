@@ -33,7 +33,7 @@ class BondTransaction(TenantModel):
     class Meta:
         table = "bond_transaction"
         manager = TenantManager()
-        indexes = (("tenant_id", "contract_id", "id"), ("tenant_id", "company_id", "id"))
+        indexes = (("tenant_id", "contract_id", "at", "id"), ("tenant_id", "company_id", "id"))
 
 
 class BondTopUp(TenantModel):

@@ -44,7 +44,8 @@ class LedgerPosting(TenantModel):
     class Meta:
         table = "ledger_posting"
         manager = TenantManager()
-        indexes = (("tenant_id", "account", "journal_id"), ("tenant_id", "journal_id"))
+        # An account's history is read newest first by id; a journal is read whole.
+        indexes = (("tenant_id", "account", "id"), ("tenant_id", "journal_id"))
 
 
 class LedgerBalance(TenantModel):

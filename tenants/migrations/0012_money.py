@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('actor', fields.CharField(max_length=128)),
                 ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bond_transaction', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'contract_id', 'id']), Index(fields=['tenant_id', 'company_id', 'id'])], 'pk_attr': 'id'},
+            options={'table': 'bond_transaction', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'contract_id', 'at', 'id']), Index(fields=['tenant_id', 'company_id', 'id'])], 'pk_attr': 'id'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
@@ -127,7 +127,7 @@ class Migration(migrations.Migration):
                 ('account', fields.CharField(max_length=96)),
                 ('amount_fen', fields.BigIntField()),
             ],
-            options={'table': 'ledger_posting', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'account', 'journal_id']), Index(fields=['tenant_id', 'journal_id'])], 'pk_attr': 'id', 'table_description': 'One amount on one account; the postings of a journal sum to zero (checked at commit).'},
+            options={'table': 'ledger_posting', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'account', 'id']), Index(fields=['tenant_id', 'journal_id'])], 'pk_attr': 'id', 'table_description': 'One amount on one account; the postings of a journal sum to zero (checked at commit).'},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
