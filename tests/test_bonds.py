@@ -415,3 +415,39 @@ async def test_each_role_sees_its_bonds_and_another_tenant_nothing(county, gql):
         gql, REFUND, c["admin"], {"in": {"contractId": k1, "reason": "停用保证金制度，退还"}}, "refundBond"
     )
     assert refunded["transaction"]["amountFen"] == 600_000 and refunded["bond"]["balanceFen"] == 0
+
+
+async def test_the_daily_job_opens_the_top_ups_owed_once(county):
+    """A bond never paid in, or below a raised requirement, owes a top-up: the daily job opens it once (due 30 days
+    on) and tells the company; a deposit that brings the bond up to the requirement settles it."""
+    t, k1, k3 = county["t"], county["k"]["K1"], county["k"]["K3"]
+
+    async def run(day: datetime) -> int:
+        with tenant_context(t.id):
+            return (await reminders.daily(now=day))["opened"]
+
+    assert await run(_local(2026, 12, 1)) == 2  # neither K1's nor K3's firm has paid in
+    assert await run(_local(2026, 12, 2)) == 0
+    async with tenant_transaction(t.id):
+        owed = {u.contract_id: u for u in await BondTopUp.filter(settled_at=None)}
+        assert {c: (u.required_fen, u.shortfall_fen, u.due_on) for c, u in owed.items()} == {
+            k1: (600_000, 600_000, date(2026, 12, 31)),
+            k3: (600_000, 600_000, date(2026, 12, 31)),
+        }
+        told = await Notification.filter(kind="bond.top_up_owed").values_list("recipient", "body")
+        assert [r for r, _ in told] == ["p1-staff"]  # P2 (K3) has no staff on file
+        assert "尚差 6,000.00 元" in told[0][1] and "2026年12月31日" in told[0][1]
+        await bonds.deposit(
+            access=ADMIN, actor="a", contract_id=k1, amount_fen=600_000, reference="R", now=_local(2026, 12, 3)
+        )
+        assert await BondTopUp.filter(contract_id=k1, settled_at=None).count() == 0
+        # From 2027 the ratio is 10 %: K1's bond of 600,000 is short of 1,200,000.
+        await change_config(
+            actor="admin-1", set_values={"bonds": {"ratio_percent": 10}}, effective_from=date(2027, 1, 1)
+        )
+    assert await run(_local(2026, 12, 31)) == 0
+    assert await run(_local(2027, 1, 1)) == 1  # K1 only: K3 still owes its first one
+    async with tenant_transaction(t.id):
+        again = await BondTopUp.get(contract_id=k1, settled_at=None)
+        assert (again.required_fen, again.shortfall_fen, again.due_on) == (1_200_000, 600_000, date(2027, 1, 31))
+        assert await BondTopUp.filter(contract_id=k3).count() == 1

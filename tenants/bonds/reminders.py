@@ -1,4 +1,5 @@
-"""The daily bond check: remind a company of a top-up it owes, and flag the top-up late once its day has passed.
+"""The daily bond check: open the top-ups owed by bonds below their required amount, remind a company of a top-up
+it owes, and flag the top-up late once its day has passed.
 
 Once-only is decided by PostgreSQL: each step is one conditional UPDATE (``reminded_at IS NULL`` /
 ``late_at IS NULL``), so of two runs racing on the same top-up exactly one sets the column and tells people.
@@ -38,6 +39,24 @@ WHERE tenant_id = $1::bigint AND settled_at IS NULL AND late_at IS NULL AND due_
 """
 
 
+# Contracts in force whose bond holds less than required (never paid in, the ratio or fee raised, a partial
+# refund) and owe no top-up yet: one is opened, due ``top_up_deadline_days`` on. Required: ratio x fee, rounded up.
+OPEN_SQL = f"""
+INSERT INTO bond_top_up (tenant_id, contract_id, company_id, required_fen, shortfall_fen, opened_at, due_on)
+SELECT c.tenant_id, c.id, c.company_id, r.required, r.required - COALESCE(b.balance_fen, 0), $2::timestamptz,
+       $5::date
+FROM property_contract c
+CROSS JOIN LATERAL (SELECT (c.annual_fee_fen * $3::bigint + 99) / 100 AS required) r
+LEFT JOIN ledger_balance b ON b.tenant_id = c.tenant_id AND b.account = 'bond:' || c.id
+WHERE c.tenant_id = $1::bigint AND c.starts_on <= $4::date AND c.ends_on >= $4::date
+  AND COALESCE(b.balance_fen, 0) < r.required
+  AND NOT EXISTS (SELECT 1 FROM bond_top_up t
+                  WHERE t.tenant_id = c.tenant_id AND t.contract_id = c.id AND t.settled_at IS NULL)
+ON CONFLICT DO NOTHING
+{_RETURNING}
+"""
+
+
 async def daily(*, now: datetime | None = None) -> dict[str, Any]:
     """Remind each open top-up once when tenant-local today is within ``reminders.bond_top_up_lead_days`` of its
     due day, and flag it late once after that day (telling the company, the street's officers and the tenant's
@@ -50,14 +69,18 @@ async def daily(*, now: datetime | None = None) -> dict[str, Any]:
             return {"enabled": False, "reminded": 0, "late": 0}
         lead = int(doc.reminders.bond_top_up_lead_days)
         tid = current_tenant_id()
+        due = today + timedelta(days=int(doc.bonds.top_up_deadline_days))
+        opened = await conn.execute_query_dict(OPEN_SQL, [tid, at, int(doc.bonds.ratio_percent), today, due])
         late = await conn.execute_query_dict(LATE_SQL, [tid, at, today])
         reminded = await conn.execute_query_dict(REMIND_SQL, [tid, at, today, today + timedelta(days=lead)])
-        await _tell(late, reminded, ratio=int(doc.bonds.ratio_percent), today=today, at=at)
-        return {"enabled": True, "reminded": len(reminded), "late": len(late)}
+        await _tell(late, reminded, opened, ratio=int(doc.bonds.ratio_percent), today=today, at=at)
+        return {"enabled": True, "opened": len(opened), "reminded": len(reminded), "late": len(late)}
 
 
-async def _tell(late: list[dict], reminded: list[dict], *, ratio: int, today: date, at: datetime) -> None:
-    rows = late + reminded
+async def _tell(
+    late: list[dict], reminded: list[dict], opened: list[dict], *, ratio: int, today: date, at: datetime
+) -> None:
+    rows = late + reminded + opened
     if not rows:
         return
     contracts = {c.id: c for c in await PropertyContract.filter(id__in=sorted({r["contract_id"] for r in rows}))}
@@ -74,6 +97,17 @@ async def _tell(late: list[dict], reminded: list[dict], *, ratio: int, today: da
         return compounds[c.compound_id].name, short
 
     messages = []
+    for r in opened:
+        name, short = owed(r["contract_id"])
+        messages.append(
+            notify.Message(
+                company_people.get(r["company_id"], []),
+                "bond.top_up_owed",
+                "履约保证金待缴存",
+                f"{name}物业服务合同的履约保证金尚差 {yuan(short)}，请于{day_zh(r['due_on'])}前缴存补足。",
+                None,
+            )
+        )
     for r in reminded:
         name, short = owed(r["contract_id"])
         messages.append(
