@@ -25,6 +25,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.subsidies import schedule, service
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.territory import parties_service as parties
+from tenants.territory import service as territory
 from tests._settle_world import (
     NOW_Q3,
     NOW_Q4,
@@ -384,6 +385,35 @@ async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_
 
 
 # 4. Stale drafts ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_compound_moved_after_approval_is_corrected_where_it_was_settled(small):
+    """K3 was settled for 2026Q3 in C3; it then moves to C1's grid, and its 2026Q3 rating is revised up. The
+    correction belongs to C3's 2026Q3 (+750,000), not to C1, whose 2026Q3 slots stay as approved."""
+    w = small
+    await _open_and_score(w, Q3, {"K1": 25, "K3": 15}, NOW_Q3)
+    await _run(w)
+    q3, _, _, _ = await _state(w)
+    for key in ("C1", "C3"):
+        await _approve(w, q3[key].id)
+    async with tenant_transaction(w.t.id):
+        await territory.move_area("compound", w.ids["K3"], access=ADMIN, actor="t", new_parent_id=w.ids["G1"])
+        await score_party(w, Q3, "K3", 25, now=NOW_Q4, reason="复核：材料补齐")
+        await ratings.compute(period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
+        await ratings.publish(period_key=Q3, actor="test", now=NOW_Q4)
+    await _open_and_score(w, "2026Q4", {"K1": 25, "K3": 25}, NOW_Q4)
+    await _run(w, "2026Q4", now=NOW_Q4)
+    _, q4_lines, _, _ = await _state(w, "2026Q4")
+    corrections = {
+        key: [(ln.compound_id, ln.amount_fen) for ln in lines if ln.kind == LineKind.ADJUSTMENT]
+        for key, lines in q4_lines.items()
+    }
+    assert corrections == {"C1": [], "C3": [(w.ids["K3"], 750_000)]}
+    # 2026Q4 itself: K1 and K3 now share C1's pool, 750,000 each at 100.00.
+    assert [(ln.compound_id, ln.amount_fen) for ln in q4_lines["C1"] if ln.kind == LineKind.RATING] == [
+        (w.ids["K1"], 750_000),
+        (w.ids["K3"], 750_000),
+    ]
 
 
 async def test_a_draft_made_stale_by_a_revision_is_not_approved(world):

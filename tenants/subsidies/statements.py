@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from tortoise import connections
+
 from tenants.assessment import periods
 from tenants.assessment.models import CompoundRating, RatingSnapshot, SnapshotStatus
 from tenants.config.document import ConfigDocument
@@ -19,7 +21,7 @@ from tenants.config.service import effective_config
 from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.scope import current_tenant_id
 from tenants.subsidies.allocation import Band, Rated, allocate, period_pool
-from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
+from tenants.subsidies.models import LineKind, SettlementStatement, StatementStatus
 from tenants.tenancy.models import Tenant
 from tenants.territory.models import Compound
 
@@ -181,18 +183,18 @@ def _regular_lines(
     return lines, total
 
 
-async def _applied(statement_ids: list[int], for_periods: list[str]) -> dict[tuple[int, str, int], tuple[int, int]]:
-    """What the given approved statements settled per (community, period, compound): (fen, company)."""
-    community_of = dict(
-        await SettlementStatement.filter(id__in=statement_ids).values_list("id", "community_id")  # type: ignore[arg-type]
+async def _applied(for_periods: list[str]) -> dict[tuple[int, str, int], tuple[int, int]]:
+    """What approved (or paid) statements settled for these periods, per (community, period, compound): (fen,
+    payee), the period's own lines and every later correction of it, in one query."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT s.community_id, l.for_period, l.compound_id, SUM(l.amount_fen)::bigint AS fen,"
+        " (array_agg(l.company_id ORDER BY l.id DESC))[1] AS company_id"
+        " FROM settlement_line l JOIN settlement_statement s ON s.tenant_id = l.tenant_id AND s.id = l.statement_id"
+        " WHERE l.tenant_id = $1 AND s.status IN ('approved', 'paid') AND l.for_period = ANY($2::text[])"
+        " GROUP BY s.community_id, l.for_period, l.compound_id",
+        [current_tenant_id(), for_periods],
     )
-    rows = await SettlementLine.filter(statement_id__in=statement_ids, for_period__in=for_periods).order_by("id")
-    out: dict[tuple[int, str, int], tuple[int, int]] = {}
-    for line in rows:
-        key = (community_of[line.statement_id], line.for_period, line.compound_id)
-        fen, _ = out.get(key, (0, line.company_id))
-        out[key] = (fen + line.amount_fen, line.company_id)
-    return out
+    return {(r["community_id"], r["for_period"], r["compound_id"]): (int(r["fen"]), r["company_id"]) for r in rows}
 
 
 async def _adjustments(community_ids: list[int] | None, before: date) -> dict[int, list[dict[str, Any]]]:
@@ -210,18 +212,25 @@ async def _adjustments(community_ids: list[int] | None, before: date) -> dict[in
     revised = [s for s in earlier if basis_of[s.id] != s.basis]
     if not revised:
         return {}
-    applied = await _applied([s.id for s in approved], sorted({s.period_key for s in revised}))
+    revised_periods = sorted({s.period_key for s in revised})
+    # A compound belongs, for a period, to the community whose approved statement settled it (it may have moved
+    # since); one not settled anywhere yet, to its community now. So every community's slots stay as approved.
+    applied = await _applied(revised_periods)
     scores_of: dict[tuple[str, ...], dict[int, dict[int, _Score]]] = {}
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for stmt in revised:
         keys, basis = tuple(keys_of[stmt.id]), basis_of[stmt.id]
         if keys not in scores_of:
-            scores_of[keys] = await _scores({k: snaps[k] for k in keys if k in snaps}, community_ids)
-        scores = scores_of[keys].get(stmt.community_id, {})
+            scores_of[keys] = await _scores({k: snaps[k] for k in keys if k in snaps}, None)
+        by_community = scores_of[keys]
+        rated = {c: sc for per in by_community.values() for c, sc in per.items()}
+        settled_here = {c for (m, p, c) in applied if m == stmt.community_id and p == stmt.period_key}
+        settled_anywhere = {c for (_, p, c) in applied if p == stmt.period_key}
+        members = settled_here | (set(by_community.get(stmt.community_id, {})) - settled_anywhere)
+        scores = {c: rated[c] for c in members if c in rated}
         regular, _ = _regular_lines(stmt.period_key, stmt.pool_fen, scores, stmt.rule)
         now_due = {line["compound_id"]: line for line in regular}
-        settled = {c for (m, p, c) in applied if m == stmt.community_id and p == stmt.period_key}
-        for compound_id in sorted(settled | set(now_due)):
+        for compound_id in sorted(settled_here | set(now_due)):
             paid, company_id = applied.get((stmt.community_id, stmt.period_key, compound_id), (0, 0))
             due = now_due.get(compound_id)
             diff = (due["amount_fen"] if due else 0) - paid
