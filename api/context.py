@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from tenants.tickets.models import TicketEvent
 from tenants.tickets.service import events_of
 
 
-def _grouped(rows: list[Any], key: str, keys: list[int]) -> list[list[Any]]:
+def grouped(rows: list[Any], key: str, keys: list[int]) -> list[list[Any]]:
     """Rows grouped by ``key``, in the order of ``keys`` (a DataLoader's contract), keeping row order."""
     groups: dict[int, list[Any]] = {k: [] for k in keys}
     for row in rows:
@@ -45,6 +46,7 @@ class Loaders:
     _areas: dict[str, DataLoader[int, Area | None]] = field(default_factory=dict, init=False)
     _posts: DataLoader[int, list[Post]] | None = field(default=None, init=False)
     _ticket_events: DataLoader[int, list[TicketEvent]] | None = field(default=None, init=False)
+    _named: dict[str, DataLoader[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.tenant = DataLoader(load_fn=self._load_tenants)
@@ -61,7 +63,7 @@ class Loaders:
         if self._ticket_events is None:
 
             async def load(ticket_ids: list[int]) -> list[list[TicketEvent]]:
-                return _grouped(await events_of(ticket_ids), "ticket_id", ticket_ids)
+                return grouped(await events_of(ticket_ids), "ticket_id", ticket_ids)
 
             self._ticket_events = DataLoader(load_fn=load)
         return self._ticket_events
@@ -72,7 +74,7 @@ class Loaders:
         if self._posts is None:
 
             async def load(person_ids: list[int]) -> list[list[Post]]:
-                return _grouped(await posts_of(person_ids), "person_id", person_ids)
+                return grouped(await posts_of(person_ids), "person_id", person_ids)
 
             self._posts = DataLoader(load_fn=load)
         return self._posts
@@ -88,6 +90,12 @@ class Loaders:
 
             self._areas[level] = DataLoader(load_fn=load)
         return self._areas[level]
+
+    def named(self, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
+        """A domain's own DataLoader, made on first use and kept for this request under ``name``."""
+        if name not in self._named:
+            self._named[name] = DataLoader(load_fn=load_fn)
+        return self._named[name]
 
     async def _load_tenants(self, ids: list[int]) -> list[Tenant | None]:
         if self.principal.tenant_id is None:

@@ -104,3 +104,15 @@ class TenantScopeMissing(DomainError):
 
     def __init__(self) -> None:
         super().__init__("未确定租户范围，操作被拒绝", "No tenant in scope; refusing to touch tenant data")
+
+
+def text_problems(field: str, value: str, label_zh: str, *, required: bool, limit: int) -> list[Problem]:
+    """The problem of a free-text input (stripped): missing when ``required``, or longer than ``limit``."""
+    value = value.strip()
+    if required and not value:
+        return [Problem(field, "required", f"请填写{label_zh}", f"{field} is required")]
+    if len(value) > limit:
+        return [
+            Problem(field, "too_long", f"{label_zh}不能超过 {limit} 字", f"{field} must be at most {limit} characters")
+        ]
+    return []

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from api.context import Info
+from api.context import Info, grouped
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
@@ -25,21 +22,8 @@ BrandProjectStatus = strawberry.enum(
 )
 
 
-def _loader(info: Info, name: str, load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
-    """A DataLoader kept for the rest of this request (per-request state, so nothing crosses requests)."""
-    state = info.context.request.state
-    loader = getattr(state, name, None)
-    if loader is None:
-        loader = DataLoader(load_fn=load_fn)
-        setattr(state, name, loader)
-    return loader
-
-
 async def _load_steps(project_ids: list[int]) -> list[list[BrandProjectStep]]:
-    grouped: dict[int, list[BrandProjectStep]] = {i: [] for i in project_ids}
-    for step in await reads.steps_of(project_ids):
-        grouped[step.project_id].append(step)
-    return [grouped[i] for i in project_ids]
+    return grouped(await reads.steps_of(project_ids), "project_id", project_ids)
 
 
 async def _load_summaries(years: list[int]) -> list[reads.YearSummary]:
@@ -138,7 +122,7 @@ class BrandProjectType:
 
     @strawberry.field(description="Every step, oldest first.")
     async def steps(self, info: Info) -> list[BrandProjectStepType]:
-        rows = await _loader(info, "brand_steps", _load_steps).load(int(self.id))
+        rows = await info.context.loaders.named("brand_steps", _load_steps).load(int(self.id))
         return [BrandProjectStepType.of(s) for s in rows]
 
     @strawberry.field(
@@ -148,7 +132,7 @@ class BrandProjectType:
     async def year_summary(self, info: Info) -> BrandYearSummaryType | None:
         if not (await info.context.access()).roles & TOTALS_READERS:
             return None
-        return BrandYearSummaryType.of(await _loader(info, "brand_years", _load_summaries).load(self.year))
+        return BrandYearSummaryType.of(await info.context.loaders.named("brand_years", _load_summaries).load(self.year))
 
     @classmethod
     def of(cls, p: BrandProject) -> BrandProjectType:

@@ -17,11 +17,10 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from tortoise.expressions import Q, Subquery
 
-from api.context import Info
+from api.context import Info, grouped
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
@@ -90,21 +89,9 @@ async def _viewer(info: Info, *roles: Role) -> Viewer:
     return Viewer(whole=False, communities=frozenset(communities), companies=companies)
 
 
-def _loader(info: Info, name: str, load_fn) -> DataLoader:  # type: ignore[no-untyped-def]
-    """A DataLoader kept for the rest of this request (per-request state, so nothing crosses requests)."""
-    state = info.context.request.state
-    loader = getattr(state, name, None)
-    if loader is None:
-        loader = DataLoader(load_fn=load_fn)
-        setattr(state, name, loader)
-    return loader
-
-
 async def _load_lines(statement_ids: list[int]) -> list[list[SettlementLine]]:
-    grouped: dict[int, list[SettlementLine]] = {i: [] for i in statement_ids}
-    for line in await SettlementLine.filter(statement_id__in=statement_ids).order_by("statement_id", "position"):
-        grouped[line.statement_id].append(line)
-    return [grouped[i] for i in statement_ids]
+    lines = await SettlementLine.filter(statement_id__in=statement_ids).order_by("statement_id", "position")
+    return grouped(lines, "statement_id", statement_ids)
 
 
 async def _load_companies(company_ids: list[int]) -> list[PropertyCompany | None]:
@@ -113,7 +100,7 @@ async def _load_companies(company_ids: list[int]) -> list[PropertyCompany | None
 
 
 async def _company(info: Info, company_id: int) -> PropertyCompany | None:
-    return await _loader(info, "subsidy_companies", _load_companies).load(company_id)  # type: ignore[no-any-return]
+    return await info.context.loaders.named("subsidy_companies", _load_companies).load(company_id)  # type: ignore[no-any-return]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -219,7 +206,7 @@ class SettlementStatementType:
         return await _load(info, "community", self.community_pk)  # type: ignore[no-any-return]
 
     async def _lines(self, info: Info) -> list[SettlementLine]:
-        rows: list[SettlementLine] = await _loader(info, "subsidy_lines", _load_lines).load(self.pk)
+        rows: list[SettlementLine] = await info.context.loaders.named("subsidy_lines", _load_lines).load(self.pk)
         if self.shown_payees is None:
             return rows
         return [r for r in rows if r.company_id in self.shown_payees]

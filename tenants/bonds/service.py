@@ -2,15 +2,17 @@
 
 The money lives in the ledger: ``bond:<contract>`` (never below zero, a database CHECK) against the company's
 ``bond_depositor:<company>`` for deposits and refunds and ``bond_repairs:<contract>`` for drawdowns. Each
-movement is one journal, one ``BondTransaction`` row and one audit entry. The bond's balance row is locked first,
-so the movements of one contract run one after the other and the balance checked is the balance moved.
+movement is one journal, one ``BondTransaction`` row and one audit entry. The contract's row is locked first, so
+the movements of one contract run one after the other (the first included) and the balance checked is the
+balance moved.
 
 Rules where the issue is silent:
 - A client may send an idempotency key: the ledger key is ``bond:<contract>:<key>``, and a retried request
   returns the movement it made the first time (the same key for a different movement is a conflict).
 - Refunds: once the contract has ended (its last day is before tenant-local today) the street or a tenant
   administrator refunds; before that only a tenant administrator, with a reason (early termination). The amount
-  defaults to the whole balance. A refund closes the open top-up, if any: nothing is owed on a released bond.
+  defaults to the whole balance. A refund after the end, or of the whole balance, closes the open top-up (nothing
+  is owed on a released bond); a partial early refund leaves it owed.
 - When ``bonds.enabled`` is off, no movement is accepted (``BONDS_DISABLED``); what was recorded stays readable.
 """
 
@@ -28,7 +30,7 @@ from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.bonds.reads import Bond, contract_in_scope, local_today, states
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, Forbidden, InvalidInput, Problem
+from tenants.errors import Conflict, Forbidden, InvalidInput, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post
@@ -76,15 +78,15 @@ async def _open(access: Access, contract_id: int, now: datetime | None, *, refun
             "本地区未启用履约保证金", "performance bonds are not enabled for this tenant", field="contractId"
         )
     contract, compound = await contract_in_scope(access, contract_id)
-    # The contract's row lock: movements of one bond run one after the other, the first one included (before
-    # it there is no balance row to lock), so a retried request sees the movement it repeats.
-    await PropertyContract.filter(id=contract.id).select_for_update().first()
     if not may_act(access, compound):
         raise Forbidden(
             "只有小区所在街道或租户管理员可以办理履约保证金",
             "only the compound's street or a tenant administrator moves its bond",
             field="contractId",
         )
+    # The contract's row lock: movements of one bond run one after the other, the first one included (before
+    # it there is no balance row to lock), so a retried request sees the movement it repeats.
+    await PropertyContract.filter(id=contract.id).select_for_update().first()
     return _Ctx(contract, compound, doc, at, today)
 
 
@@ -109,12 +111,7 @@ _MAX_TEXT = {"reference": 128, "reason": 500}
 
 
 def _text_problems(field: str, value: str, zh: str, *, required: bool = True) -> list[Problem]:
-    if required and not value.strip():
-        return [Problem(field, "required", f"请填写{zh}", f"{field} is required")]
-    if len(value.strip()) > _MAX_TEXT[field]:
-        n = _MAX_TEXT[field]
-        return [Problem(field, "too_long", f"{zh}不能超过 {n} 个字符", f"{field} must be at most {n} characters")]
-    return []
+    return text_problems(field, value, zh, required=required, limit=_MAX_TEXT[field])
 
 
 def _ledger_key(contract_id: int, idempotency_key: str | None) -> str:
@@ -223,7 +220,6 @@ async def deposit(
         problems = _static_problems(amount_fen, idempotency_key) + _text_problems("reference", reference, "收据编号")
         if problems:
             raise InvalidInput.of(problems)
-        await balance(accounts.bond(contract_id), for_update=True)
         key = _ledger_key(contract_id, idempotency_key)
         if idempotency_key and (done := await _replay(ctx, key, BondKind.DEPOSIT, amount_fen)):
             return done
@@ -281,7 +277,7 @@ async def draw_down(
         )
         if problems:
             raise InvalidInput.of(problems)
-        held = await balance(accounts.bond(contract_id), for_update=True)
+        held = await balance(accounts.bond(contract_id))
         key = _ledger_key(contract_id, idempotency_key)
         if idempotency_key and (done := await _replay(ctx, key, BondKind.DRAWDOWN, amount_fen)):
             return done
@@ -355,7 +351,7 @@ async def refund(
         problems += _text_problems("reason", reason, "提前退还的事由", required=not ended)
         if problems:
             raise InvalidInput.of(problems)
-        held = await balance(accounts.bond(contract_id), for_update=True)
+        held = await balance(accounts.bond(contract_id))
         key = _ledger_key(contract_id, idempotency_key)
         if idempotency_key and (done := await _replay(ctx, key, BondKind.REFUND, amount_fen)):
             return done

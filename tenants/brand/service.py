@@ -30,7 +30,7 @@ from tenants.brand.errors import (
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
-from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
+from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, text_problems
 from tenants.scope import savepoint
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
@@ -68,12 +68,8 @@ _FIELD_ZH = {"note": "说明", "reason": "理由", "paymentReference": "支付�
 
 def _text(field: str, value: str, problems: list[Problem], *, required: bool, limit: int = MAX_TEXT) -> str:
     """The text stripped; when it is missing or too long, its problem is added to ``problems``."""
-    value = value.strip()
-    if required and not value:
-        problems.append(_missing(field))
-    elif len(value) > limit:
-        problems.append(_too_long(field, limit))
-    return value
+    problems += text_problems(field, value, _FIELD_ZH.get(field, field), required=required, limit=limit)
+    return value.strip()
 
 
 def _refuse(problems: list[Problem]) -> None:
@@ -84,15 +80,6 @@ def _refuse(problems: list[Problem]) -> None:
 
 def _missing(field: str) -> Problem:
     return Problem(field, "required", f"请填写{_FIELD_ZH.get(field, field)}", f"{field} is required")
-
-
-def _too_long(field: str, limit: int) -> Problem:
-    return Problem(
-        field,
-        "too_long",
-        f"{_FIELD_ZH.get(field, field)}不能超过 {limit} 字",
-        f"{field} must be at most {limit} characters",
-    )
 
 
 async def _for_update(access: Access, project_id: int) -> BrandProject:

@@ -30,7 +30,7 @@ from tortoise import connections
 
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.ledger.models import LedgerJournal, LedgerPosting
@@ -327,11 +327,8 @@ async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | 
     """Record the payment of an approved statement (the bank's reference) and move the payables to paid."""
     at = now or datetime.now(UTC)
     reference = reference.strip()
-    if not reference or len(reference) > 128:
-        reason = "required" if not reference else "too_long"
-        raise InvalidInput.of(
-            [Problem("reference", reason, "须填写 1-128 字的支付凭证号", "a payment reference of 1-128 characters")]
-        )
+    if problems := text_problems("reference", reference, "支付凭证号", required=True, limit=128):
+        raise InvalidInput.of(problems)
     async with savepoint():
         stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.APPROVED:
