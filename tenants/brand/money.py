@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from tortoise import connections
-
 from tenants.brand.errors import BrandCapExceeded, yuan
 from tenants.brand.models import BrandProject
 from tenants.config.service import effective_config
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
-from tenants.ledger.models import LedgerJournal
-from tenants.scope import current_tenant_id
 
 SOURCE = "brand_project"
 CAP_SOURCE = "brand_cap"
@@ -30,16 +26,13 @@ async def configured_cap(year: int, day: date) -> int:
     return (await effective_config(cap_day(year, day))).document.subsidies.brand_projects.yearly_cap_fen
 
 
+def _cap_key(year: int) -> str:
+    return f"{CAP_SOURCE}:{year}"
+
+
 async def funded(year: int) -> int:
-    """What the year's funding journals moved into the cap account (first funding, top-ups, any reversal)."""
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT COALESCE(SUM(p.amount_fen), 0)::bigint AS total"
-        " FROM ledger_posting p JOIN ledger_journal j ON j.id = p.journal_id AND j.tenant_id = p.tenant_id"
-        " WHERE p.tenant_id = $1 AND j.tenant_id = $1 AND j.source_kind = $2 AND j.source_id = $3"
-        " AND j.period = $4 AND p.account = $5",
-        [current_tenant_id(), CAP_SOURCE, year, str(year), accounts.brand_cap(year)],
-    )
-    return int(rows[0]["total"])
+    """What the year's fundings (the first one and any top-ups) moved into the cap account."""
+    return await ledger.funded(_cap_key(year), accounts.brand_cap(year))
 
 
 async def fund_cap(year: int, day: date, *, actor: str, at: datetime) -> int:
@@ -48,26 +41,17 @@ async def fund_cap(year: int, day: date, *, actor: str, at: datetime) -> int:
     The first award of a year funds the cap configured on its date (key ``brand_cap:<year>``); a later award
     tops it up when the configuration in force on its date grants more (key ``brand_cap:<year>:<new cap>``,
     the difference only). A lowered cap never takes money back: awards may already have drawn on it, so the
-    year's cap is the highest one configured on the date of any of its awards. Fundings of a year queue on an
-    advisory lock, so two awards at once read what the other funded and never fund twice."""
-    await connections.get("default").execute_query(
-        "SELECT pg_advisory_xact_lock(hashtext($1))", [f"brand-cap:{current_tenant_id()}:{year}"]
-    )
-    already = await funded(year)
-    cap = await configured_cap(year, day)
-    if cap <= already:
-        return already
-    first = f"{CAP_SOURCE}:{year}"
-    topping_up = await LedgerJournal.filter(idempotency_key=first).exists()
-    reason = f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元"
-    if topping_up:
-        reason += f"（上限提高，追加 {yuan(cap - already)} 元）"
-    await ledger.post(
-        key=f"{first}:{cap}" if topping_up else first,
-        legs=[
-            ledger.Leg(accounts.brand_fund(year), already - cap),
-            ledger.Leg(accounts.brand_cap(year), cap - already),
-        ],
+    year's cap is the highest one configured on the date of any of its awards (``ledger.fund_up_to``)."""
+
+    def reason(cap: int, already: int) -> str:
+        text = f"{year} 年度品牌项目奖补上限 {yuan(cap)} 元"
+        return text + (f"（上限提高，追加 {yuan(cap - already)} 元）" if already else "")
+
+    return await ledger.fund_up_to(
+        key=_cap_key(year),
+        source_account=accounts.brand_fund(year),
+        account=accounts.brand_cap(year),
+        target=await configured_cap(year, day),
         period=str(year),
         reason=reason,
         source_kind=CAP_SOURCE,
@@ -75,7 +59,6 @@ async def fund_cap(year: int, day: date, *, actor: str, at: datetime) -> int:
         author=actor,
         now=at,
     )
-    return cap
 
 
 async def award(project: BrandProject, amount_fen: int, *, on: date, actor: str, at: datetime) -> int:

@@ -6,7 +6,7 @@ Callers run inside a tenant's transaction. ``post`` with a key already used retu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -144,6 +144,56 @@ async def reverse(*, journal_id: int, key: str, reason: str, author: str, now: d
         now=now,
         reverses_id=journal_id,
     )
+
+
+async def funded(key: str, account: str) -> int:
+    """What the funding journals of ``key`` (the first one, ``key``, and its top-ups, ``key:<target>``) moved into
+    ``account``."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT COALESCE(SUM(p.amount_fen), 0)::bigint AS total"
+        " FROM ledger_posting p JOIN ledger_journal j ON j.tenant_id = p.tenant_id AND j.id = p.journal_id"
+        " WHERE p.tenant_id = $1 AND p.account = $2 AND (j.idempotency_key = $3 OR starts_with(j.idempotency_key, $4))",
+        [current_tenant_id(), account, key, f"{key}:"],
+    )
+    return int(rows[0]["total"])
+
+
+async def fund_up_to(
+    *,
+    key: str,
+    source_account: str,
+    account: str,
+    target: int,
+    top_up: bool = True,
+    period: str,
+    reason: Callable[[int, int], str],
+    source_kind: str,
+    source_id: int | None,
+    author: str,
+    now: datetime | None = None,
+) -> int:
+    """Fund ``account`` (a yearly pool, a yearly cap) from ``source_account`` up to ``target`` fen, and return
+    what it holds from its fundings: the first time under ``key``; later, when ``target`` has been raised (and
+    ``top_up`` allows), the difference only, under ``key:<target>``. A lowered target never takes money back
+    (it may already have been drawn). Fundings of one key queue on an advisory lock, so two at once fund once.
+    ``reason(target, already)`` words the journal."""
+    await connections.get("default").execute_query(
+        "SELECT pg_advisory_xact_lock(hashtext($1))", [f"fund:{current_tenant_id()}:{key}"]
+    )
+    already = await funded(key, account)
+    if target <= already or (already and not top_up):
+        return already
+    await post(
+        key=f"{key}:{target}" if already else key,
+        legs=[Leg(source_account, already - target), Leg(account, target - already)],
+        period=period,
+        reason=reason(target, already),
+        source_kind=source_kind,
+        source_id=source_id,
+        author=author,
+        now=now,
+    )
+    return target
 
 
 async def balance(account: str, *, for_update: bool = False) -> int:

@@ -33,7 +33,6 @@ from tenants.config.service import effective_config
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
-from tenants.ledger.models import LedgerJournal, LedgerPosting
 from tenants.scope import current_tenant_id, savepoint
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.subsidies.statements import (
@@ -303,19 +302,16 @@ async def _fund(community_id: int, year: int, pool: int, *, top_up: bool, actor:
     """Fund a community's pool of a year from the subsidy fund: with the yearly pool of the configuration at its
     first approval, then up to a larger yearly pool when the configuration raised it during the year (a period's
     pool is its share of the yearly pool in force at its end, so the year's periods may draw more than at first)."""
-    key = f"subsidy_pool:{community_id}:{year}"
-    account = accounts.subsidy_pool(community_id, year)
-    journals = await LedgerJournal.filter(source_kind="subsidy_pool", source_id=community_id, period=str(year))
-    mine = [j.id for j in journals if j.idempotency_key == key or j.idempotency_key.startswith(f"{key}:")]
-    amounts = await LedgerPosting.filter(journal_id__in=mine, account=account).values_list("amount_fen", flat=True)
-    funded = sum(amounts)  # type: ignore[arg-type]
-    if pool <= funded or (mine and not top_up):
-        return
-    await ledger.post(
-        key=f"{key}:{pool}" if mine else key,
-        legs=[ledger.Leg(accounts.subsidy_fund(year), funded - pool), ledger.Leg(account, pool - funded)],
+    await ledger.fund_up_to(
+        key=f"subsidy_pool:{community_id}:{year}",
+        source_account=accounts.subsidy_fund(year),
+        account=accounts.subsidy_pool(community_id, year),
+        target=pool,
+        top_up=top_up,
         period=str(year),
-        reason=f"{year} 年社区以奖代补资金池（{pool} 分）/ {year} reward pool of community {community_id} ({pool} fen)",
+        reason=lambda target, _: (
+            f"{year} 年社区以奖代补资金池（{target} 分）/ {year} reward pool of community {community_id} ({target} fen)"
+        ),
         source_kind="subsidy_pool",
         source_id=community_id,
         author=actor,
