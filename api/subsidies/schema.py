@@ -29,6 +29,7 @@ from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.subsidies import service as subsidies
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.tenancy.roles import Role
+from tenants.territory.access import staff_communities
 from tenants.territory.models import Community
 from tenants.territory.parties import PropertyCompany
 
@@ -75,18 +76,11 @@ WHOLE = Viewer(whole=True)
 async def _viewer(info: Info, *roles: Role) -> Viewer:
     info.context.require(*roles)
     access = await info.context.access()
-    if access.reads_whole_tenant:
+    communities = await staff_communities(access)
+    if communities is None:
         return WHOLE
-    streets: set[int] = set()
-    communities: set[int] = set()
-    for role in TERRITORY_READERS:
-        granted = access.by_role.get(role, {})
-        streets |= granted.get("street", frozenset())
-        communities |= granted.get("community", frozenset())
-    if streets:
-        communities |= set(await Community.filter(street_id__in=sorted(streets)).values_list("id", flat=True))
     companies = access.companies if Role.PROPERTY_COMPANY in roles else frozenset()
-    return Viewer(whole=False, communities=frozenset(communities), companies=companies)
+    return Viewer(whole=False, communities=communities, companies=companies)
 
 
 async def _load_lines(statement_ids: list[int]) -> list[list[SettlementLine]]:

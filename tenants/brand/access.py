@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from tenants.errors import Forbidden
 from tenants.tenancy.roles import Role
-from tenants.territory.access import Access
-from tenants.territory.models import Community
+from tenants.territory.access import Access, staff_communities
 
 # The tenant administration and the housing department see every project; a street officer their street's
 # communities; a community worker their community. Everyone else is refused.
@@ -40,13 +39,7 @@ def require(access: Access, roles: frozenset[Role], action: str) -> None:
 async def visible_communities(access: Access) -> frozenset[int] | None:
     """The communities whose projects the caller sees; None means every community of the tenant."""
     require(access, READERS, "read")
-    if access.reads_whole_tenant:
-        return None
-    ids = set(access.staff_nodes.get("community", frozenset()))
-    streets = access.staff_nodes.get("street", frozenset())
-    if streets:
-        ids |= set(await Community.filter(street_id__in=sorted(streets)).values_list("id", flat=True))  # type: ignore[arg-type]
-    return frozenset(ids)
+    return await staff_communities(access)
 
 
 def works_for_community(access: Access, community_id: int) -> bool:
