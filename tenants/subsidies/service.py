@@ -47,7 +47,19 @@ from tenants.subsidies.statements import (
 )
 from tenants.tenancy.service import current_zone
 
-__all__ = ["RatingsNotPublished", "bounds", "rating_periods"]
+__all__ = [
+    "Pool",
+    "RatingsNotPublished",
+    "RunResult",
+    "StatementStale",
+    "SubsidiesDisabled",
+    "approve",
+    "bounds",
+    "pay",
+    "pools",
+    "rating_periods",
+    "run",
+]
 _CADENCE_ZH = {"yearly": "年", "quarterly": "季度"}
 
 
@@ -118,20 +130,22 @@ def _content(lines: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _as_line(line: SettlementLine) -> dict[str, Any]:
+    return {
+        "kind": line.kind,
+        "for_period": line.for_period,
+        "compound_id": line.compound_id,
+        "company_id": line.company_id,
+        "score": line.score,
+        "share_percent": line.share_percent,
+        "amount_fen": line.amount_fen,
+    }
+
+
 async def _stored(statement_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for line in await SettlementLine.filter(statement_id__in=statement_ids).order_by("statement_id", "position"):
-        out[line.statement_id].append(
-            {
-                "kind": line.kind,
-                "for_period": line.for_period,
-                "compound_id": line.compound_id,
-                "company_id": line.company_id,
-                "score": line.score,
-                "share_percent": line.share_percent,
-                "amount_fen": line.amount_fen,
-            }
-        )
+        out[line.statement_id].append(_as_line(line))
     return out
 
 
@@ -251,8 +265,11 @@ async def approve(*, statement_id: int, actor: str, now: datetime | None = None)
         fresh = (await compute(stmt.period_key, Setting(None, None, stmt.rule), [stmt.community_id])).get(  # type: ignore[arg-type]
             stmt.community_id
         )
-        stored = (await _stored([stmt.id])).get(stmt.id, [])
-        if fresh is None or _content(fresh.lines) != _content(stored) or fresh.basis != stmt.basis:
+        if (
+            fresh is None
+            or _content(fresh.lines) != _content([_as_line(x) for x in lines])
+            or fresh.basis != stmt.basis
+        ):
             raise StatementStale(
                 "评级或已审批的结算已变化，请重新结算后再审批",
                 "the ratings or approved settlements changed since this draft; run the settlement again first",
