@@ -20,7 +20,10 @@ from tenants.bonds.models import BondTopUp, BondTransaction
 BondKind = strawberry.enum(Enum("BondKind", {k.name: k.value for k in _Kind}), name="BondKind")
 
 
-@strawberry.type(name="BondTopUp", description="A top-up the company owes after a drawdown left its bond short.")
+@strawberry.type(
+    name="BondTopUp",
+    description="A top-up the company owes: its bond holds less than required (a drawdown, never paid in, a raise).",
+)
 class BondTopUpType:
     id: strawberry.ID
     required_fen: Fen = strawberry.field(description="The required amount when it was opened, in fen.")
