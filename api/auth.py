@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
 
 import jwt
 from starlette.requests import Request
 
+from tenants import clock
 from tenants.errors import Unauthenticated
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role, parse_scope_entry
@@ -43,7 +43,7 @@ def mint_token(
     scope: tuple[str, ...] = (),
     ttl_seconds: int | None = None,
 ) -> str:
-    now = int(time.time())
+    now = int(clock.now().timestamp())
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tenants import clock
 from tenants.assessment import schedule as assessment_schedule
 from tenants.bonds import reminders as bond_reminders
 from tenants.subsidies import schedule as settlement_schedule
@@ -24,7 +25,7 @@ class JobKind:
 
 def daily(at: datetime, zone: ZoneInfo) -> str:
     """The tenant-local calendar date of ``at`` (periods live in the tenant's time zone)."""
-    return at.astimezone(zone).date().isoformat()
+    return clock.local_day(at, zone).isoformat()
 
 
 def minutely(at: datetime, zone: ZoneInfo) -> str:
@@ -34,7 +35,7 @@ def minutely(at: datetime, zone: ZoneInfo) -> str:
 
 async def ticket_reminders() -> dict[str, Any]:
     """Reminders before ticket deadlines, automatic escalation after them, hand-overs to the efficiency office."""
-    return await reminders.tick(now=datetime.now(UTC))
+    return await reminders.tick(now=clock.now())
 
 
 def hourly(at: datetime, zone: ZoneInfo) -> str:
@@ -43,17 +44,17 @@ def hourly(at: datetime, zone: ZoneInfo) -> str:
 
 async def assessment() -> dict[str, Any]:
     """Open the last period's assessment round; rate it on the configured day and hour."""
-    return await assessment_schedule.hourly(now=datetime.now(UTC))
+    return await assessment_schedule.hourly(now=clock.now())
 
 
 async def settlement() -> dict[str, Any]:
     """Settle the last complete 以奖代补 period on the configured day and hour (once its ratings are published)."""
-    return await settlement_schedule.hourly(now=datetime.now(UTC))
+    return await settlement_schedule.hourly(now=clock.now())
 
 
 async def bond_top_ups() -> dict[str, Any]:
     """Remind companies of bond top-ups coming due; flag the ones past due, once each."""
-    return await bond_reminders.daily(now=datetime.now(UTC))
+    return await bond_reminders.daily(now=clock.now())
 
 
 KINDS: dict[str, JobKind] = {

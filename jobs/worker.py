@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from arq import Retry, cron
 from tortoise import Tortoise
 
 from jobs.kinds import KINDS
-from tenants import queue
+from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context
@@ -34,7 +34,7 @@ def job_id(kind: str, tenant_id: int, period_key: str) -> str:
 async def fan_out(ctx: dict[str, Any], kind: str, at: datetime | None = None) -> int:
     """Queue one ``run_tenant_job`` per active tenant (platform path); returns how many were queued."""
     spec = KINDS[kind]
-    at = at or datetime.now(UTC)
+    at = at or clock.now()
     tenants = await active_tenants()
     for t in tenants:
         period = spec.period(at, ZoneInfo(t.timezone))
@@ -74,12 +74,12 @@ async def tick_hourly(ctx: dict[str, Any]) -> int:
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Send a tenant's due webhook deliveries (no JobRun: HTTP calls must not sit inside its transaction)."""
     with tenant_context(tenant_id):
-        return await webhooks.deliver_due(now=datetime.now(UTC))
+        return await webhooks.deliver_due(now=clock.now())
 
 
 async def tick_reminders(ctx: dict[str, Any]) -> int:
     """Every reminder interval: one reminder run and one webhook delivery run per active tenant."""
-    at = datetime.now(UTC)
+    at = clock.now()
     queued = await fan_out(ctx, "ticket_reminders", at=at)
     for t in await active_tenants():
         minute = KINDS["ticket_reminders"].period(at, ZoneInfo(t.timezone))

@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import time_machine
 from asgi_lifespan import LifespanManager
 
 from api.embedded import EmbeddedServices
@@ -21,6 +23,36 @@ from tenants.tenancy.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-not-for-production-0123456789"
+# The hour (UTC) every test starts at, today: 17:30 UTC is 01:30 tomorrow in Beijing, the window in which the
+# server's date and a tenant's differ. `CIVICGRID_TEST_CLOCK=09:00 make test` runs the suite at another hour;
+# `off` on the real clock. Subprocesses follow through tests/clockhook/sitecustomize.py.
+TEST_CLOCK = os.environ.get("CIVICGRID_TEST_CLOCK", "17:30")
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT / "tests" / "clockhook"), os.environ.get("PYTHONPATH")) if p
+)
+
+
+def suite_start() -> datetime | None:
+    """Where each test's clock starts: today (the real UTC date) at ``TEST_CLOCK``, or None for the real clock."""
+    if TEST_CLOCK == "off":
+        return None
+    return datetime.combine(datetime.now(UTC).date(), time.fromisoformat(TEST_CLOCK), tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def suite_clock() -> Iterator[datetime | None]:
+    """Every test runs on a clock that starts at ``suite_start()`` and ticks; its subprocesses on the same one."""
+    start = suite_start()
+    if start is None:
+        yield None
+        return
+    offset = start.timestamp() - datetime.now(UTC).timestamp()
+    with time_machine.travel(start, tick=True):
+        os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = repr(offset)
+        try:
+            yield start
+        finally:
+            os.environ.pop("CIVICGRID_TEST_CLOCK_OFFSET", None)
 
 
 @pytest.fixture(scope="session")

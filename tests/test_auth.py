@@ -88,6 +88,9 @@ async def test_missing_or_malformed_token_is_401_json(three_tenants, client, hea
          "platform-with-tenant"],
 )
 async def test_bad_tokens_are_401(three_tenants, client, claims, key, alg, reason):
+    # The claims were made at collection, on the real clock; move their times to the suite's clock.
+    shift = int(time.time()) - claims["iat"]
+    claims = {**claims, **{k: claims[k] + shift for k in ("iat", "exp") if k in claims}}
     tok = jwt.encode(claims, key, algorithm=alg)
     resp = await _post(client, {"Authorization": f"Bearer {tok}"})
     assert resp.status_code == 401, resp.text

@@ -16,7 +16,8 @@ from tortoise.exceptions import OperationalError
 
 from tenants.assessment import ratings, rounds
 from tenants.audit.models import AuditEntry
-from tenants.config.service import change_config, tenant_today
+from tenants.clock import today as tenant_today
+from tenants.config.service import change_config
 from tenants.db import connect
 from tenants.errors import Conflict, DomainError, InvalidInput, NotFound
 from tenants.ledger import accounts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
@@ -13,6 +13,7 @@ from api.context import Info
 from api.ids import to_id
 from api.pagination import Connection, paginate
 from api.tickets.types import TicketUnitKind
+from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.tenancy.roles import Role
 from tenants.tickets import notify, reminders, webhooks
@@ -184,7 +185,7 @@ class NotificationQuery:
     async def efficiency_office_list(self, info: Info, period: str | None = None) -> list[EfficiencyCaseType]:
         if not await reminders.reads_office_list(await info.context.access()):
             raise Forbidden("只有管理员和作风效能办可以查看", "only administrators and the efficiency office read this")
-        records = await reminders.office_list(period=period, now=datetime.now(UTC))
+        records = await reminders.office_list(period=period, now=clock.now())
         return [EfficiencyCaseType.of(r) for r in records]
 
 
@@ -207,7 +208,7 @@ class NotificationMutation:
                 [Problem("ids", "too_many", f"一次最多 {MAX_MARK_IDS} 条", f"at most {MAX_MARK_IDS} ids at once")]
             )
         parsed = None if ids is None else [to_id(i, "ids") for i in ids]
-        return await notify.mark_read(me, ids=parsed, at=datetime.now(UTC))
+        return await notify.mark_read(me, ids=parsed, at=clock.now())
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
     async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.territory.types import CompoundType, _load
+from tenants import clock
 from tenants.tickets.models import OPEN_STATES, Ticket, TicketEvent
 from tenants.tickets.models import Channel as _Channel
 from tenants.tickets.models import TicketState as _State
@@ -86,11 +87,11 @@ class TicketType:
     def seconds_left(self) -> int | None:
         if self.due_at is None or not self.is_open:
             return None
-        return int((self.due_at - datetime.now(UTC)).total_seconds())
+        return int((self.due_at - clock.now()).total_seconds())
 
     @strawberry.field(description="The current step is past its deadline.")
     def overdue(self) -> bool:
-        return self.is_open and self.due_at is not None and self.due_at < datetime.now(UTC)
+        return self.is_open and self.due_at is not None and self.due_at < clock.now()
 
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:

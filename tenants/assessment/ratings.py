@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tortoise import connections
 
+from tenants import clock
 from tenants.assessment import periods
 from tenants.assessment.models import (
     AssessmentRound,
@@ -99,7 +100,7 @@ async def compute(
 ) -> RatingSnapshot:
     """Compute the period's ratings into its draft (replacing the draft's rows). A published period is left as
     it is unless ``revise_reason`` asks for a new revision. Concurrent runs queue on an advisory lock."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     periods.bounds(period_key)
     async with savepoint() as conn:
         await conn.execute_query(
@@ -217,7 +218,7 @@ async def _write(
 
 
 async def publish(*, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with savepoint() as conn:
         # The same lock as compute: a publish never interleaves with a recompute of the draft.
         await conn.execute_query(

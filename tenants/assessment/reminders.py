@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
+from tenants import clock
 from tenants.assessment.models import AssessmentRound, RoundStatus
 from tenants.assessment.rounds import missing_bodies, period_config
 from tenants.config.service import effective_config
@@ -30,7 +31,7 @@ LATE_FOR = timedelta(days=7)  # late reminders stop a week after the deadline
 
 async def _holders(body: str, roles: Sequence[str], compounds: list[Compound], at: datetime) -> dict[str, set[int]]:
     """user id -> the compounds (of ``compounds``) they score for ``body``: body posts and assessor posts."""
-    day = at.date()
+    day = await clock.today(at)
     active = Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))
     out: dict[str, set[int]] = defaultdict(set)
     by_person: dict[int, set[int]] = defaultdict(set)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from tortoise import connections
 
+from tenants import clock
 from tenants.assessment.models import CompanyRating, CompoundRating, Interview, ListMark, RatingSnapshot
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
@@ -104,7 +105,7 @@ async def record_interview(
             follow_up=follow_up.strip(),
             follow_up_due=follow_up_due,
             recorded_by=actor,
-            recorded_at=datetime.now(UTC),
+            recorded_at=clock.now(),
         )
         await audit.record(
             actor=actor,

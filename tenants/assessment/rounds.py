@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from tenants import clock
 from tenants.assessment import periods
 from tenants.assessment.models import AssessmentRound, RoundStatus, ScoreSubmission, SupervisorFinding
 from tenants.audit import service as audit
@@ -25,7 +26,7 @@ from tenants.territory.people import Person, Post, PostKind
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or clock.now()
 
 
 async def period_config(period_key: str) -> tuple[ConfigDocument, int | None]:
@@ -108,7 +109,7 @@ async def grants(access: Access, doc: ConfigDocument) -> list[BodyGrant]:
     if Role.ASSESSOR in access.roles and access.user_id:
         person = await Person.get_or_none(user_id=access.user_id)
         if person is not None:
-            today = datetime.now(UTC).date()
+            today = await clock.today()
             posts = await Post.filter(person_id=person.id, kind=PostKind.ASSESSOR, starts_on__lte=today).filter(
                 Q(ends_on=None) | Q(ends_on__gte=today)
             )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from tenants import clock
 from tenants.assessment import periods, ratings, reminders, rounds
 from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
@@ -16,7 +17,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     """Once the last period has ended its round is open (bodies score it until the deadline); once the tenant-local
     clock reaches ``schedule.monthly_rating`` (day and hour of the month after the period) its draft ratings are
     computed, once. Safe to run any number of times."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with scoped_transaction():
         zone = await current_zone()
         local = at.astimezone(zone)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
+from tenants import clock
 from tenants.bonds.access import may_read, require_reader, visible_sql
 from tenants.bonds.models import BondTopUp, BondTransaction
 from tenants.config.service import effective_config
@@ -18,7 +19,6 @@ from tenants.ledger import accounts
 from tenants.ledger.service import balances
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, scoped_transaction
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
@@ -49,14 +49,6 @@ class Bond:
     @property
     def shortfall_fen(self) -> int:
         return max(0, self.required_fen - self.balance_fen)
-
-
-def local_today(at: datetime, zone: object) -> date:
-    return at.astimezone(zone).date()  # type: ignore[arg-type]
-
-
-async def today(now: datetime | None) -> date:
-    return local_today(now or datetime.now(UTC), await current_zone())
 
 
 async def states(contracts: Sequence[PropertyContract], *, on: date) -> list[Bond]:
@@ -95,7 +87,7 @@ async def contract_in_scope(access: Access, contract_id: int) -> tuple[PropertyC
 async def get_bond(*, access: Access, contract_id: int, now: datetime | None = None) -> Bond:
     async with scoped_transaction():
         contract, _ = await contract_in_scope(access, contract_id)
-        return (await states([contract], on=await today(now)))[0]
+        return (await states([contract], on=await clock.today(now)))[0]
 
 
 async def list_bonds(
@@ -114,7 +106,7 @@ async def list_bonds(
     flagged late."""
     require_reader(access)
     async with scoped_transaction() as conn:
-        on = await today(now)
+        on = await clock.today(now)
         ratio = int((await effective_config(on)).document.bonds.ratio_percent)
         params: list = [current_tenant_id(), after_id or 0]
         where = [

@@ -7,16 +7,16 @@ Once-only is decided by PostgreSQL: each step is one conditional UPDATE (``remin
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from tenants import clock
 from tenants.bonds.messages import day_zh, holders, yuan
-from tenants.bonds.reads import local_today, required_fen
+from tenants.bonds.reads import required_fen
 from tenants.config.service import effective_config
 from tenants.ledger import accounts
 from tenants.ledger.service import balances
 from tenants.scope import current_tenant_id, scoped_transaction
-from tenants.tenancy.service import current_zone
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import PostKind
@@ -61,9 +61,9 @@ async def daily(*, now: datetime | None = None) -> dict[str, Any]:
     """Remind each open top-up once when tenant-local today is within ``reminders.bond_top_up_lead_days`` of its
     due day, and flag it late once after that day (telling the company, the street's officers and the tenant's
     administrators). Does nothing while ``bonds.enabled`` is off. Safe to run any number of times."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with scoped_transaction() as conn:
-        today = local_today(at, await current_zone())
+        today = await clock.today(at)
         doc = (await effective_config(today)).document
         if not doc.bonds.enabled:
             return {"enabled": False, "reminded": 0, "late": 0}

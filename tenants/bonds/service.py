@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from tenants import clock
 from tenants.assessment.periods import key_for
 from tenants.audit import service as audit
 from tenants.bonds.access import may_act
 from tenants.bonds.messages import day_zh, holders, yuan
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
-from tenants.bonds.reads import Bond, contract_in_scope, local_today, states
+from tenants.bonds.reads import Bond, contract_in_scope, states
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
 from tenants.errors import Conflict, Forbidden, InvalidInput, Problem, text_problems
@@ -35,7 +36,6 @@ from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post
 from tenants.scope import savepoint
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
@@ -69,8 +69,8 @@ class _Ctx:
 
 
 async def _open(access: Access, contract_id: int, now: datetime | None, *, refund: bool = False) -> _Ctx:
-    at = now or datetime.now(UTC)
-    today = local_today(at, await current_zone())
+    at = now or clock.now()
+    today = await clock.today(at)
     doc = (await effective_config(today)).document
     # Money still held is returned even after a tenant switches bonds off.
     if not doc.bonds.enabled and not refund:

@@ -8,17 +8,16 @@ from datetime import date, datetime
 from tortoise import connections
 from tortoise.functions import Count, Sum
 
+from tenants import clock
 from tenants.brand import access as rules
 from tenants.brand import money
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.money import SOURCE
-from tenants.config.service import tenant_today
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.paging import by_id
 from tenants.scope import current_tenant_id
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -85,7 +84,7 @@ async def standing(year: int, on: date | None = None) -> YearSummary:
     """The year's summary on ``on`` (tenant-local today by default), for the services (no access check). The cap
     is what an award on that day would find: the funded cap, topped up to the cap configured that day when it is
     higher (``money.fund_cap``'s rule), so remaining counts a raise not yet funded."""
-    day = on or await tenant_today()
+    day = on or await clock.today()
     funded_fen = await money.funded(year)
     cap_fen = max(funded_fen, await money.configured_cap(year, day))
     held = await ledger.balances([accounts.brand_cap(year)])
@@ -106,11 +105,7 @@ async def year_summary(*, access: Access, year: int, now: datetime | None = None
     """A year's totals for the tenant administration and the housing department, as they stand ``now``."""
     rules.require(access, rules.TOTALS_READERS, "read totals")
     check_year(year)
-    return await standing(year, await _local_day(now) if now else None)
-
-
-async def _local_day(at: datetime) -> date:
-    return at.astimezone(await current_zone()).date()
+    return await standing(year, await clock.today(now))
 
 
 async def list_projects(

@@ -14,8 +14,9 @@ mid-year evaluation from 1 June of Y; the year-end acceptance from 1 December of
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
+from tenants import clock
 from tenants.audit import service as audit
 from tenants.brand import access as rules
 from tenants.brand import messages, money
@@ -32,7 +33,6 @@ from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, text_problems
 from tenants.scope import savepoint
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import Community
 
@@ -56,11 +56,7 @@ def acceptance_opens(year: int) -> date:
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-async def _local_day(at: datetime) -> date:
-    return at.astimezone(await current_zone()).date()
+    return now or clock.now()
 
 
 _FIELD_ZH = {"note": "说明", "reason": "理由", "paymentReference": "支付凭证号", "aim": "项目目标", "title": "项目名称"}
@@ -164,7 +160,7 @@ async def declare(
                 "only the community's own workers declare its brand projects",
                 field="communityId",
             )
-        day = await _local_day(at)
+        day = await clock.today(at)
         config = (await effective_config(day)).document.subsidies.brand_projects
         if not config.enabled:
             raise BrandProjectsDisabled()
@@ -212,7 +208,7 @@ async def approve(
         project = await _for_update(access, project_id)
         _expect(project, "approve", S.DECLARED)
         _refuse(problems)
-        before = await standing(project.year, await _local_day(at))
+        before = await standing(project.year, await clock.today(at))
         budget = project.budget_requested_fen
         project.status = S.APPROVED
         await _record(
@@ -267,7 +263,7 @@ async def evaluate(
                 field="id",
             )
         _expect(project, "evaluate", S.APPROVED)
-        if await _local_day(at) < evaluation_opens(project.year):
+        if await clock.today(at) < evaluation_opens(project.year):
             raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
         _refuse(problems)
         project.status = S.EVALUATED
@@ -304,7 +300,7 @@ async def accept(
     async with savepoint():
         project = await _for_update(access, project_id)
         _expect(project, "accept", S.EVALUATED)
-        day = await _local_day(at)
+        day = await clock.today(at)
         if day < acceptance_opens(project.year):
             raise AcceptanceNotOpen(project.year, acceptance_opens(project.year))
         budget = project.budget_requested_fen

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
+from tenants import clock
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
@@ -47,15 +47,10 @@ async def _in_force(tenant_id: int, on: date) -> ConfigVersion | None:
     )
 
 
-async def tenant_today() -> date:
-    me = await Tenant.get(id=current_tenant_id())
-    return datetime.now(ZoneInfo(me.timezone)).date()
-
-
 async def effective_config(on: date | None = None, *, own_override: dict | None = None) -> Effective:
     """The configuration in force on ``on`` (tenant-local today by default), merged down the chain."""
     async with scoped_transaction():
-        day = on or await tenant_today()
+        day = on or await clock.today()
         chain: list[tuple[str, dict]] = []
         versions: dict[str, int | None] = {}
         tenants = await _chain_tenants()
@@ -97,7 +92,7 @@ async def change_config(
     """
     problems: list[Problem] = []
     async with savepoint():
-        today = await tenant_today()
+        today = await clock.today()
         latest, own = await current_overrides()
         if replace is not None:
             new_own = replace

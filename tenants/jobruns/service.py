@@ -13,13 +13,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import F
 
+from tenants import clock
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
@@ -94,12 +95,12 @@ async def execute(
             if run.status == JobRunStatus.SUCCEEDED:
                 return RunOutcome(run, False, "already_done")
             run.attempts += 1
-            run.started_at = datetime.now(UTC)
+            run.started_at = clock.now()
             counts = await body() or {}
             run.status = JobRunStatus.SUCCEEDED
             run.counts = counts
             run.error = None
-            run.finished_at = datetime.now(UTC)
+            run.finished_at = clock.now()
             await run.save()
             return RunOutcome(run, True, "executed")
     except BaseException as exc:  # also a timeout or cancellation: the run must not stay "running" silently
@@ -114,7 +115,7 @@ async def _record_failure(this_run: Any, exc: BaseException) -> None:
             status=JobRunStatus.FAILED,
             attempts=F("attempts") + 1,
             error=f"{type(exc).__name__}: {exc}"[:4000],
-            finished_at=datetime.now(UTC),
+            finished_at=clock.now(),
         )
 
 

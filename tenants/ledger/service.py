@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from asyncpg.exceptions import CheckViolationError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError, OperationalError
 
+from tenants import clock
 from tenants.errors import Conflict, NotFound
 from tenants.ledger.accounts import NON_NEGATIVE, kind_of
 from tenants.ledger.models import LedgerBalance, LedgerJournal, LedgerPosting
@@ -84,7 +85,7 @@ async def post(
                     source_kind=source_kind,
                     source_id=source_id,
                     author=author,
-                    posted_at=now or datetime.now(UTC),
+                    posted_at=now or clock.now(),
                     reverses_id=reverses_id,
                 )
                 await LedgerPosting.bulk_create(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from tenants import clock
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
 from tenants.subsidies import service
@@ -24,7 +25,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     """Once the tenant-local clock reaches ``schedule.settlement`` (day and hour of the month after the period),
     settle the period unless it has statements already; while its ratings are unpublished, wait (and retry on
     the next tick)."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with scoped_transaction():
         zone = await current_zone()
         local = at.astimezone(zone)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from tortoise import connections
 
+from tenants import clock
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
@@ -45,7 +46,6 @@ from tenants.subsidies.statements import (
     rating_periods,
     setting_for,
 )
-from tenants.tenancy.service import current_zone
 
 __all__ = [
     "Pool",
@@ -158,14 +158,14 @@ async def _write_lines(statement_id: int, lines: list[dict[str, Any]]) -> None:
 async def run(*, period_key: str, actor: str, now: datetime | None = None) -> RunResult:
     """Compute (or re-compute) the period's draft statements; approve them at once when the configuration does not
     ask for approval."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     bounds(period_key)
     async with savepoint() as conn:
         await conn.execute_query(
             "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{period_key}"]
         )
         setting = await setting_for(period_key)
-        _check_period(period_key, setting, at.astimezone(await current_zone()).date())
+        _check_period(period_key, setting, await clock.today(at))
         drafts = await compute(period_key, setting, None)
         existing = {s.community_id: s for s in await SettlementStatement.filter(period_key=period_key)}
         stored = await _stored([s.id for s in existing.values() if s.status == StatementStatus.DRAFT])
@@ -243,7 +243,7 @@ def _wrong_status(stmt: SettlementStatement, wanted: StatementStatus) -> Conflic
 async def approve(*, statement_id: int, actor: str, now: datetime | None = None) -> SettlementStatement:
     """Freeze a draft and post it: fund the community's yearly pool (once, topped up if raised), move each line to
     its payee."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with savepoint() as conn:
         # The period's lock before the row's, in the order a run takes them (a run holding the period's lock
         # updates the draft row): the other order deadlocks against a run that replaces this draft.
@@ -338,7 +338,7 @@ async def _fund(community_id: int, year: int, pool: int, *, top_up: bool, actor:
 
 async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | None = None) -> SettlementStatement:
     """Record the payment of an approved statement (the bank's reference) and move the payables to paid."""
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     reference = reference.strip()
     if problems := text_problems("reference", reference, "支付凭证号", required=True, limit=128):
         raise InvalidInput.of(problems)

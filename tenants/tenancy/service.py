@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 
+from tenants import clock
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
 from tenants.paging import by_id
@@ -87,16 +88,17 @@ async def create_tenant(
         except IntegrityError as exc:  # a concurrent create of the same slug
             raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug") from exc
         if first_config is not None:
+            at = clock.now()
             # The one tenant row the platform path may write: version 1 (see migration 0005's policy).
             await conn.execute_query(
                 "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
-                " created_at) VALUES ($1, 1, $2::jsonb, $3, $4, $5, now())",
-                [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}"],
+                " created_at) VALUES ($1, 1, $2::jsonb, $3, $4, $5, $6)",
+                [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}", at],
             )
             await conn.execute_query(
                 "INSERT INTO audit_entry (tenant_id, actor, action, target_type, target_id, details, at)"
-                " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, now())",
-                [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False)],
+                " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, $4)",
+                [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False), at],
             )
         return tenant
 

@@ -9,10 +9,10 @@ department) see the whole tenant. Scope entries are ``KIND:ID`` with the history
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from tortoise.expressions import Q
 
+from tenants import clock
 from tenants.errors import Forbidden, NotFound
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels
@@ -133,7 +133,7 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
         units=frozenset(ids.get("unit", ())) if roles & {Role.UNIT_STAFF, Role.HOUSING_DEPT} else frozenset(),
     )
     if access.companies and Role.PROPERTY_COMPANY in roles:
-        today = date.today()
+        today = await clock.today()
         served = await PropertyContract.filter(
             company_id__in=sorted(access.companies), starts_on__lte=today, ends_on__gte=today
         ).values_list("compound_id", flat=True)

@@ -8,6 +8,7 @@ from datetime import date
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
+from tenants import clock
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.paging import by_id
@@ -156,7 +157,7 @@ async def assign_post(
             await Grid.filter(id=target_id).select_for_update().first()
             held = (
                 await Post.filter(kind=kind, target_kind="grid", target_id=target_id)
-                .filter(Q(ends_on=None) | Q(ends_on__gte=date.today()))
+                .filter(Q(ends_on=None) | Q(ends_on__gte=await clock.today()))
                 .exists()
             )
             if held:
@@ -171,7 +172,7 @@ async def assign_post(
             target_kind=target_kind,
             target_id=target_id,
             body_code=body_code,
-            starts_on=starts_on or date.today(),
+            starts_on=starts_on or await clock.today(),
         )
         await audit.record(
             actor=actor,
@@ -210,7 +211,7 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         post = await Post.get_or_none(id=post_id)
         if post is None:
             raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
-        post.ends_on = ends_on or date.today()
+        post.ends_on = ends_on or await clock.today()
         await post.save()
         await audit.record(
             actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
@@ -220,7 +221,7 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
 
 async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
-    day = on or date.today()
+    day = on or await clock.today()
     posts = await Post.filter(person_id=person.id, starts_on__lte=day).order_by("id")
     roles: set[Role] = set()
     scope: list[str] = []

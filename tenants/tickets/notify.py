@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
 
+from tenants import clock
 from tenants.paging import newest_first
 from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
@@ -42,7 +43,8 @@ async def _post_holders(
     post_kind: PostKind, target_kind: str | None, target_ids: list[int] | None, at: datetime
 ) -> list[str]:
     """User ids of the holders of active posts of a kind (on the given targets; ``None``: any target)."""
-    qs = Post.filter(kind=post_kind, starts_on__lte=at.date()).filter(Q(ends_on=None) | Q(ends_on__gte=at.date()))
+    day = await clock.today(at)
+    qs = Post.filter(kind=post_kind, starts_on__lte=day).filter(Q(ends_on=None) | Q(ends_on__gte=day))
     if target_ids is not None:
         qs = qs.filter(target_kind=target_kind, target_id__in=target_ids)
     person_ids = await qs.values_list("person_id", flat=True)

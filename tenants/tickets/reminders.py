@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tenants import clock
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, Problem
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
@@ -98,7 +99,7 @@ RETURNING id
 async def _lead_bound(now: datetime, zone: ZoneInfo) -> int:
     """The lead of the configuration in force today bounds the index range; a ticket's own snapshot narrows it.
     (A ticket opened under a longer lead is reminded at today's lead: later, but still before its deadline.)"""
-    doc = (await effective_config(now.astimezone(zone).date())).document
+    doc = (await effective_config(clock.local_day(now, zone))).document
     return int(doc.reminders.ticket_deadline_lead_minutes)
 
 

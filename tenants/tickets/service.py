@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tenants import clock
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint
@@ -66,7 +67,7 @@ S = TicketState
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or clock.now()
 
 
 def _check_intake(
@@ -288,7 +289,7 @@ async def _route(ticket: Ticket, at: datetime) -> tuple[UnitKind, int | None]:
     None when the tenant has no such unit on file)."""
     unit = UnitKind(ticket.rules["item"]["unit"])
     if unit == UnitKind.PROPERTY_COMPANY and ticket.compound_id is not None:
-        day = at.astimezone(await current_zone()).date()  # contracts run on tenant-local dates
+        day = await clock.today(at)  # contracts run on tenant-local dates
         contract = await PropertyContract.filter(
             compound_id=ticket.compound_id, starts_on__lte=day, ends_on__gte=day
         ).first()
