@@ -208,14 +208,19 @@ def _wait_ready(url: str, procs: list[subprocess.Popen], timeout: float = 60) ->
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"a child process exited early ({p.args})")
+                raise RuntimeError(f"{_child(p)} 进程提前退出（见上方输出） / the {_child(p)} process exited early")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+    raise RuntimeError(f"{url} {timeout:.0f} 秒内未就绪 / {url} not ready after {timeout:.0f} s")
+
+
+def _child(p: subprocess.Popen) -> str:
+    args = list(p.args) if isinstance(p.args, list | tuple) else [p.args]
+    return "api" if "api" in args else "worker" if "worker" in args else str(args[-1])
 
 
 def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
@@ -228,13 +233,13 @@ def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float =
     try:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError("a child process exited early")
+                raise RuntimeError("API 或 worker 进程提前退出 / a child process exited early")
             if client.exists(default_queue_name + health_check_key_suffix):
                 return
             time.sleep(0.2)
     finally:
         client.close()
-    raise RuntimeError(f"worker not healthy after {timeout:.0f} s")
+    raise RuntimeError(f"worker {timeout:.0f} 秒内未就绪 / worker not healthy after {timeout:.0f} s")
 
 
 @app.command()
@@ -327,8 +332,8 @@ def serve(
         raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("\nstopping...")
-    except RuntimeError as exc:  # a service or child that would not start: say which, then stop the rest
-        _say("civicgrid serve 启动失败：" + str(exc), "civicgrid serve failed to start: " + str(exc))
+    except (RuntimeError, OSError) as exc:  # a service or child that would not start: say which, stop the rest
+        err_console.print(escape(f"civicgrid serve 启动失败：{exc}"), style="red", soft_wrap=True, highlight=False)
         failed = True
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

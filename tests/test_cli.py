@@ -278,3 +278,12 @@ async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
         assert await verify() == []
     async with tenant_transaction(xiahuayuan.id):
         assert await BondTransaction.all().count() == 0  # bonds are off in 下花园区
+
+
+def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp_path: Path):
+    home = tmp_path / "home"
+    home.write_text("not a directory")  # CIVICGRID_HOME pointing at a file
+    out = _run("serve", "--port", str(_free_port()), env={**_without_serve(home), "COLUMNS": "60"})
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    [line] = out.stderr.splitlines()
+    assert line.startswith("civicgrid serve 启动失败：") and str(home) in line
