@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import authenticate
-from api.sheets import add_sheet, csv_bytes, number, xlsx_bytes
+from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants.assessment.models import CompanyRating, CompoundRating
 from tenants.assessment.ratings import snapshot_for
 from tenants.errors import DomainError, Forbidden, InvalidInput, Problem
@@ -166,9 +166,7 @@ def _csv(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> 
 
 
 def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
+    book = new_book()
     add_sheet(book, "企业排名", COMPANY_HEADER, companies, above=_title(meta))
     add_sheet(book, "小区明细", COMPOUND_HEADER, compounds)
     add_sheet(book, "评分明细", BREAKDOWN_HEADER, meta["breakdown"])

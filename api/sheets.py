@@ -70,13 +70,21 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in shown)  # CJK characters are twice as wide
 
 
+def new_book() -> Any:
+    """An empty workbook (openpyxl's default sheet removed): add_sheet adds each sheet in order."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    return book
+
+
 def add_sheet(book: Any, title: str, header: list[str], rows: list[list[Any]], above: list[Any] | None = None) -> None:
-    """A sheet (the book's first, if it has no title yet) with an optional line above a bold, frozen header."""
+    """A sheet with an optional line above a bold, frozen header."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    ws = book.active if book.active.title == "Sheet" and book.active.max_row == 1 else book.create_sheet()
-    ws.title = title
+    ws = book.create_sheet(title)
     if above:
         ws.append([text(v) for v in above])
     ws.append(header)

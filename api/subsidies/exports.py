@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.exports import file_export
-from api.sheets import Yuan, add_sheet, csv_bytes, number, xlsx_bytes
+from api.sheets import Yuan, add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.settings import Settings
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
@@ -190,9 +190,7 @@ def _csv(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> byt
 
 
 def _xlsx(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
+    book = new_book()
     add_sheet(book, "结算明细", LINE_HEADER, rows, above=meta)
     add_sheet(book, "收款汇总", PAYEE_HEADER, payees)
     return xlsx_bytes(book)
