@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[embedded,test,dev]'
 	@touch $(STAMP)
 
-## run: the product on embedded PostgreSQL and Redis, with demo tenants (Ctrl-C stops it all)
+## run: the product on embedded PostgreSQL and Redis, with demo tenants (Ctrl-C stops it all); PORT=8001 for another port
 run: $(STAMP)
-	$(BIN)/civicgrid serve
+	$(BIN)/civicgrid serve $(if $(PORT),--port $(PORT))
 
 ## test: the whole suite on real embedded PostgreSQL and Redis
 test: $(STAMP)

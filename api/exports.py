@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import authenticate
+from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants.assessment.models import CompanyRating, CompoundRating
 from tenants.assessment.ratings import snapshot_for
 from tenants.errors import DomainError, Forbidden, InvalidInput, Problem
@@ -47,11 +46,13 @@ def _error(exc: DomainError, status: int) -> JSONResponse:
 BREAKDOWN_HEADER = ["小区编码 code", "类别 kind", "项目 line", "权重 weight", "得分 value", "贡献 contribution"]
 
 
-def _cell(value: Any) -> Any:
-    """Text that a spreadsheet would read as a formula is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+INPUT_TEXT = {  # objective inputs of a rating, as the county office names them
+    "closure_rate": "结案率",
+    "satisfaction_rate": "满意率",
+    "on_time_rate": "按时办结率",
+    "monthly_ticket_volume": "月均工单量",
+}
+STATUS_TEXT = {"draft": "草稿", "published": "已发布"}
 
 
 def _lines(code: str, breakdown: dict) -> list[list[Any]]:
@@ -63,9 +64,9 @@ def _lines(code: str, breakdown: dict) -> list[list[Any]]:
                 code,
                 "主体 body",
                 part.get("title") or part.get("code"),
-                part.get("effective_weight"),
-                part.get("score"),
-                part.get("contribution"),
+                number(part.get("effective_weight")),
+                number(part.get("score")),
+                number(part.get("contribution")),
             ]
         )
         for item in part.get("items", []):
@@ -74,8 +75,8 @@ def _lines(code: str, breakdown: dict) -> list[list[Any]]:
                     code,
                     "细则 item",
                     item.get("title") or item.get("code"),
-                    item.get("max_points"),
-                    item.get("points"),
+                    number(item.get("max_points")),
+                    number(item.get("points")),
                     "",
                 ]
             )
@@ -84,10 +85,10 @@ def _lines(code: str, breakdown: dict) -> list[list[Any]]:
             [
                 code,
                 "客观 objective",
-                line.get("input"),
-                line.get("effective_weight"),
-                line.get("value"),
-                line.get("contribution"),
+                INPUT_TEXT.get(line.get("input"), line.get("input")),
+                number(line.get("effective_weight")),
+                number(line.get("value")),
+                number(line.get("contribution")),
             ]
         )
     deductions = breakdown.get("deductions") or {}
@@ -96,15 +97,16 @@ def _lines(code: str, breakdown: dict) -> list[list[Any]]:
             [
                 code,
                 "扣分 deductions",
-                f"{deductions.get('findings', 0)} findings",
+                f"监督发现 {deductions.get('findings', 0)} 条",
                 "",
-                deductions.get("points"),
-                deductions.get("contribution"),
+                number(deductions.get("points")),
+                number(deductions.get("contribution")),
             ]
         )
     for adj in breakdown.get("adjustments") or []:
-        rows.append([code, "调整 adjustment", adj.get("reason"), "", "", adj.get("contribution")])
-    rows.append([code, "合计 score", "", "", "", breakdown.get("score")])
+        reason = {"rounding": "舍入 rounding", "clamp": "限幅 clamp"}.get(adj.get("reason"), adj.get("reason"))
+        rows.append([code, "调整 adjustment", reason, "", "", number(adj.get("contribution"))])
+    rows.append([code, "合计 score", "", "", "", number(breakdown.get("score"))])
     return rows
 
 
@@ -117,7 +119,7 @@ async def _tables(period: str, revision: int | None, draft: bool) -> tuple[dict,
     meta = {
         "period": snap.period_key,
         "revision": snap.revision,
-        "status": snap.status.value,
+        "status": STATUS_TEXT.get(snap.status.value, snap.status.value),
         "versions": (compounds[0].breakdown.get("config_versions") if compounds else None) or {},
         "breakdown": [row for r in compounds for row in _lines(places[r.compound_id].code, r.breakdown)],
     }
@@ -126,7 +128,7 @@ async def _tables(period: str, revision: int | None, draft: bool) -> tuple[dict,
             r.rank,
             firms[r.company_id].name,
             firms[r.company_id].credit_code,
-            str(r.score),
+            number(r.score),
             {"commended": "红榜", "interviewed": "黑榜（约谈）"}.get(r.mark.value, ""),
             "是" if r.star else "",
         ]
@@ -138,54 +140,37 @@ async def _tables(period: str, revision: int | None, draft: bool) -> tuple[dict,
             places[r.compound_id].code,
             places[r.compound_id].name,
             firms[r.company_id].name,
-            str(r.score),
-            str(r.body_part),
-            "" if r.objective_part is None else str(r.objective_part),
-            str(r.deductions),
+            number(r.score),
+            number(r.body_part),
+            number(r.objective_part),
+            number(r.deductions),
         ]
         for r in compounds
     ]
     return meta, company_rows, compound_rows
 
 
-def _csv(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
+def _title(meta: dict) -> list[str]:
     versions = " ".join(f"{k}:v{v}" for k, v in meta["versions"].items())
-    w.writerow([f"期间 period {meta['period']}", f"版本 revision {meta['revision']}", meta["status"], versions])
-    w.writerow(COMPANY_HEADER)
-    w.writerows([[_cell(v) for v in row] for row in companies])
-    w.writerow([])
-    w.writerow(COMPOUND_HEADER)
-    w.writerows([[_cell(v) for v in row] for row in compounds])
-    w.writerow([])
-    w.writerow(BREAKDOWN_HEADER)
-    w.writerows([[_cell(v) for v in row] for row in meta["breakdown"]])
-    return out.getvalue().encode("utf-8-sig")  # with a BOM, so Excel opens the Chinese text correctly
+    return [f"期间 period {meta['period']}", f"版本 revision {meta['revision']}", meta["status"], versions]
+
+
+def _csv(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> bytes:
+    return csv_bytes(
+        [
+            [_title(meta), COMPANY_HEADER, *companies],
+            [COMPOUND_HEADER, *compounds],
+            [BREAKDOWN_HEADER, *meta["breakdown"]],
+        ]
+    )
 
 
 def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    first = book.active
-    first.title = "企业排名"
-    versions = " ".join(f"{k}:v{v}" for k, v in meta["versions"].items())
-    first.append([f"期间 {meta['period']}", f"版本 {meta['revision']}", meta["status"], versions])
-    first.append(COMPANY_HEADER)
-    for row in companies:
-        first.append([_cell(v) for v in row])
-    second = book.create_sheet("小区明细")
-    second.append(COMPOUND_HEADER)
-    for row in compounds:
-        second.append([_cell(v) for v in row])
-    third = book.create_sheet("评分明细")
-    third.append(BREAKDOWN_HEADER)
-    for row in meta["breakdown"]:
-        third.append([_cell(v) for v in row])
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    book = new_book()
+    add_sheet(book, "企业排名", COMPANY_HEADER, companies, above=_title(meta))
+    add_sheet(book, "小区明细", COMPOUND_HEADER, compounds)
+    add_sheet(book, "评分明细", BREAKDOWN_HEADER, meta["breakdown"])
+    return xlsx_bytes(book)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

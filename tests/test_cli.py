@@ -24,7 +24,7 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], cwd=ROOT, env=env or os.environ, capture_output=True, text=True, timeout=60)
 
 
-def test_token_mints_what_the_api_verifies(services):
+async def test_token_mints_what_the_api_verifies(three_tenants):
     out = _run("token", "--tenant", "linshu", "--role", "tenant_admin", "--role", "supervisor",
                "--scope", "street:31/street_officer", "--user", "u-7")
     assert out.returncode == 0, out.stderr
@@ -35,6 +35,67 @@ def test_token_mints_what_the_api_verifies(services):
     assert _run("token", "--tenant", "linshu", "--role", "emperor").returncode != 0
     bad_scope = _run("token", "--tenant", "linshu", "--role", "resident", "--scope", "planet:earth")
     assert bad_scope.returncode != 0 and "KIND:ID" in bad_scope.stderr + bad_scope.stdout
+    nowhere = _run("token", "--tenant", "atlantis", "--role", "tenant_admin")
+    assert (nowhere.returncode, nowhere.stdout, nowhere.stderr) == (2, "", "没有租户 atlantis / no tenant atlantis\n")
+
+
+def _without_serve(home: Path) -> dict[str, str]:
+    """Another terminal's environment: no secret and no service URLs, only CIVICGRID_HOME."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_JWT_SECRET"}}
+    env["CIVICGRID_HOME"] = str(home)
+    return env
+
+
+def test_token_refuses_without_a_running_serve(services, tmp_path: Path):
+    home = tmp_path / "home"
+    env = _without_serve(home)
+    refused = _run("token", "--role", "platform_admin", env=env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("没有找到正在运行的 civicgrid serve") and "Traceback" not in refused.stderr
+    assert not (home / "jwt_secret").exists()  # no new secret that no server knows
+    # A serve that was killed leaves its serve.env and secret behind: its process is gone, so still refused.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    home.mkdir()
+    (home / "jwt_secret").write_text("s" * 48)
+    (home / "serve.env").write_text(f"DATABASE_URL={services.app_url}\nCIVICGRID_SERVE_PID={gone.pid}\n")
+    assert _run("token", "--role", "platform_admin", env=env).returncode == 1
+    # A running one (this test process stands in for it): its secret signs, its database knows the tenants.
+    (home / "serve.env").write_text(f"DATABASE_URL={services.app_url}\nCIVICGRID_SERVE_PID={os.getpid()}\n")
+    minted = _run("token", "--role", "platform_admin", env=env)
+    assert minted.returncode == 0, minted.stderr
+    assert jwt.decode(minted.stdout.strip(), "s" * 48, algorithms=["HS256"], audience="civicgrid-api")["roles"] == [
+        "platform_admin"
+    ]
+    unknown = _run("token", "--tenant", "linshu", "--role", "tenant_admin", env=env)
+    assert (unknown.returncode, unknown.stderr) == (2, "没有租户 linshu / no tenant linshu\n")
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(services, tmp_path: Path):
+    home = tmp_path / "home"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = _without_serve(home)
+        env["COLUMNS"] = "60"  # a narrow terminal must not break the line
+        out = _run("serve", "--port", str(port), env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert out.stderr.splitlines() == [
+        f"端口 {port} 已被占用（127.0.0.1）：请用 --port 换一个端口（make run PORT=8001） / "
+        f"port {port} on 127.0.0.1 is already in use: choose another with --port (make run PORT=8001)"
+    ]
+    assert not (home / "pg").exists()  # refused before starting anything
+
+
+def test_a_broken_toml_file_is_one_line(services, tmp_path: Path):
+    broken = tmp_path / "xuanhua.toml"
+    broken.write_text('[assessment]\ncadence = "quarterly\n')
+    out = _run("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    [line] = out.stderr.splitlines()
+    assert line.startswith(f"{broken} 不是有效的 TOML 文件（第 2 行第 ") and "is not valid TOML" in line
 
 
 def test_export_schema_check_passes_on_the_committed_schema(services):
@@ -101,6 +162,12 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
         env["CIVICGRID_HOME"] = str(home)
         assert _run("worker", "--check", env=env).returncode == 0
+        # ... and mints tokens with the running serve's secret, which the server accepts.
+        minted = _run("token", "--tenant", "linshu", "--role", "tenant_admin", env=_without_serve(home))
+        assert minted.returncode == 0, minted.stderr
+        me = httpx.post(f"{base}/graphql", json={"query": "{ me { tenant { slug } } }"},
+                        headers={"Authorization": f"Bearer {minted.stdout.strip()}"})
+        assert me.json() == {"data": {"me": {"tenant": {"slug": "linshu"}}}}
     finally:
         out = _stop(proc, signal.SIGINT)  # what Ctrl-C sends
     assert proc.returncode == 0, out
@@ -130,15 +197,45 @@ async def test_import_territory_command(three_tenants, tmp_path: Path):
     good.write_text(GOOD)
     dry = _run("import", "territory", str(good), "--tenant", "linshu", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "dry run: nothing written" in dry.stdout and "'household': 3" in dry.stdout
+    assert "dry run: nothing written" in dry.stdout and "{" not in dry.stdout  # counts, not Python dicts
+    assert ("新建 created:   街道 street 2, 社区 community 2, 网格 grid 2, 小区 compound 2, 楼栋 building 2, "
+            "户 household 3, 物业企业 company 1, 合同 contract 1") in dry.stdout.splitlines()
     done = _run("import", "territory", str(good), "--tenant", "linshu")
     assert done.returncode == 0 and "imported" in done.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text(GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n")
     failed = _run("import", "territory", str(bad), "--tenant", "linshu")
     assert failed.returncode == 1
-    assert "row 6, compound_code" in failed.stdout and "nothing imported" in failed.stdout
+    assert "第 6 行 compound_code：" in failed.stdout and "row 6, compound_code" in failed.stdout
+    assert "未导入任何数据 / 1 problems: nothing imported" in failed.stdout
     assert _run("import", "territory", str(good), "--tenant", "atlantis").returncode != 0
+    old_excel = tmp_path / "户籍.xls"
+    old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    refused = _run("import", "territory", str(old_excel), "--tenant", "linshu")
+    assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
+    assert refused.stderr.splitlines() == [
+        "户籍.xls：不支持旧版 Excel（.xls）文件：请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后再导入 / 户籍.xls: old "
+        "Excel (.xls) files are not supported: save the sheet as .xlsx or CSV (UTF-8) and import that"
+    ]
+    titled = tmp_path / "titled.xlsx"
+    from openpyxl import Workbook
+
+    header = ["街道编码", "社区编码", "网格编码", "小区编码", "统一社会信用代码", "物业企业", "合同开始日期",
+              "合同结束日期"]
+    book = Workbook()
+    book.active.append(["临沭县小区台账"])  # a title row above the header
+    book.active.append(header)
+    book.active.append(["LS01", "C1", "G1", "HF", "9137A", "华丰物业", "2026/13/1", "2026/12/31"])
+    book.save(titled)
+    bad_date = _run("import", "territory", str(titled), "--tenant", "linshu")
+    assert bad_date.returncode == 1 and "Traceback" not in bad_date.stdout + bad_date.stderr
+    assert "第 3 行 合同开始日期：" in bad_date.stdout  # the column as the file names it
+    book = Workbook()
+    book.active.append([h for h in header if h != "社区编码"])
+    book.active.append(["LS01", "G1", "HF", "9137A", "华丰物业", "2026/1/1", "2026/12/31"])
+    book.save(titled)
+    lacking = _run("import", "territory", str(titled), "--tenant", "linshu")
+    assert "第 2 行 社区编码：" in lacking.stdout  # and one it lacks, in the file's language
 
 
 async def test_token_for_a_person_carries_their_posts(app):
@@ -181,3 +278,12 @@ async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
         assert await verify() == []
     async with tenant_transaction(xiahuayuan.id):
         assert await BondTransaction.all().count() == 0  # bonds are off in 下花园区
+
+
+def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp_path: Path):
+    home = tmp_path / "home"
+    home.write_text("not a directory")  # CIVICGRID_HOME pointing at a file
+    out = _run("serve", "--port", str(_free_port()), env={**_without_serve(home), "COLUMNS": "60"})
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    [line] = out.stderr.splitlines()
+    assert line.startswith("civicgrid serve 启动失败：") and str(home) in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import pytest
 from openpyxl import Workbook
 
 from tenants.scope import tenant_context, tenant_transaction
@@ -178,3 +179,66 @@ async def test_out_of_range_values_are_row_errors(three_tenants):
         report = await import_territory(data=rows.encode(), fmt="csv", actor="admin")
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
         (2, "annual_fee_yuan", "bad_amount"), (3, "street_name", "too_long"), (4, "annual_fee_yuan", "bad_amount")]
+
+
+def _xlsx_bytes(rows: list[list]) -> bytes:
+    return base64.b64decode(_xlsx(rows))
+
+
+CN_HEADER = ["街道编码", "街道名称", "社区编码", "网格编码", "小区编码", "小区名称", "统一社会信用代码", "物业企业",
+             "合同开始日期", "合同结束日期", "年度应收物业费(元)"]
+
+
+async def test_an_excel_sheet_with_a_title_row_and_excel_dates_imports(three_tenants):
+    """A sheet as a street office makes it: a title row above the header, a real date cell, 2026/1/1 as text."""
+    from datetime import datetime
+
+    a = three_tenants[0]
+    data = _xlsx_bytes([
+        ["宣化区住户导入表（2026年）"],  # row 1: a title, merged across the sheet in real files
+        CN_HEADER,
+        ["XH01", "宣化街道", "C01", "G01", "K01", "财苑小区", "9113A", "安居物业", datetime(2026, 1, 1),
+         "2026/12/31", 120000.5],
+        ["XH01", "宣化街道", "C01", "G01", "K02", "东辰御园", "9113A", "安居物业", "2026/1/1", "2026年12月31日",
+         60000],
+    ])
+    with tenant_context(a.id):
+        report = await import_territory(data=data, fmt="xlsx", actor="admin")
+    assert report.errors == [] and report.applied and report.rows == 2
+    async with tenant_transaction(a.id):
+        contracts = await PropertyContract.all().order_by("annual_fee_fen")
+        assert [(str(c.starts_on), str(c.ends_on), c.annual_fee_fen) for c in contracts] == [
+            ("2026-01-01", "2026-12-31", 6_000_000),  # 60,000 yuan
+            ("2026-01-01", "2026-12-31", 12_000_050),  # 120,000.50 yuan
+        ]
+
+
+async def test_problems_name_the_columns_as_the_file_does(three_tenants):
+    a = three_tenants[0]
+    data = _xlsx_bytes([
+        CN_HEADER,
+        ["XH01", "宣化街道", "C01", "G01", "K01", "财苑小区", "9113A", "安居物业", "2026/13/1", "2026-12-31", "abc"],
+    ])
+    with tenant_context(a.id):
+        report = await import_territory(data=data, fmt="xlsx", actor="admin")
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (2, "合同开始日期", "bad_date"),
+        (2, "年度应收物业费(元)", "bad_amount"),
+    ]
+    assert "2026/1/1" in report.errors[0].message_zh
+
+
+async def test_an_old_xls_file_is_refused_with_what_to_do(three_tenants):
+    from tenants.errors import InvalidInput
+
+    a = three_tenants[0]
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504  # how every Excel 97-2003 file begins
+    for fmt in ("xls", "xlsx"):  # also when it was renamed to .xlsx
+        with tenant_context(a.id), pytest.raises(InvalidInput) as refused:
+            await import_territory(data=ole, fmt=fmt, actor="admin")
+        problem = refused.value.problems[0]
+        assert (problem.field, problem.reason) == ("file", "xls_unsupported")
+        assert ".xlsx" in problem.message_zh
+    renamed = _xlsx_bytes([CN_HEADER[:1], ["XH01"]])  # a real .xlsx saved under the old name imports
+    with tenant_context(a.id):
+        assert (await import_territory(data=renamed, fmt="xls", actor="admin")).applied

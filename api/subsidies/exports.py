@@ -1,24 +1,26 @@
 """A period's 以奖代补 statements for the finance office as CSV or XLSX (GET, bearer token).
 
 One row per line, a total row per statement and a grand total; then the payees: what each statement pays each
-company. Amounts in fen (a number) and in yuan (an exact string, "15000.00"). By default only approved and paid
-statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid`` picks one).
+company. Amounts in fen (a whole number) and in yuan (exact: "15000.00" in CSV, a number formatted ``#,##0.00`` in
+XLSX); every row names the statement's approver and approval time (tenant-local). By default only approved and
+paid statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid`` picks one).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 
-from api.exports import _cell, file_export
+from api.exports import file_export
+from api.sheets import Yuan, add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.settings import Settings
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.subsidies.service import bounds
+from tenants.tenancy.service import current_zone
 from tenants.territory.models import Community, Compound
 from tenants.territory.parties import PropertyCompany
 
@@ -38,6 +40,8 @@ LINE_HEADER = [
     "规则 rule",
     "金额（分）amount (fen)",
     "金额（元）amount (CNY)",
+    "审批人 approved by",
+    "审批时间 approved at",
 ]
 PAYEE_HEADER = [
     "结算单 statement",
@@ -77,7 +81,7 @@ def _statuses(raw: str | None) -> list[str]:
 
 
 def _text(value: Any) -> Any:
-    return "" if value is None else _cell(str(value))
+    return "" if value is None else str(value)
 
 
 async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], list[list[Any]]]:
@@ -97,11 +101,13 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
     communities = {c.id: c for c in await Community.filter(id__in=[s.community_id for s in statements])}
     compounds = {c.id: c for c in await Compound.filter(id__in=sorted({line.compound_id for line in all_lines}))}
     firms = {c.id: c for c in await PropertyCompany.filter(id__in=sorted({line.company_id for line in all_lines}))}
+    zone = await current_zone()
     rows: list[list[Any]] = []
     payees: list[list[Any]] = []
     for s in statements:
         community = _text(communities[s.community_id].name if s.community_id in communities else s.community_id)
         status = STATUS_TEXT[s.status.value]
+        approval: list[Any] = [_text(s.approved_by), _local(s.approved_at, zone)]
         per_company: dict[int, int] = defaultdict(int)
         for line in lines[s.id]:
             firm, place = firms.get(line.company_id), compounds.get(line.compound_id)
@@ -117,12 +123,13 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
                     _text(place.name if place else ""),
                     KIND_TEXT[line.kind.value],
                     line.for_period,
-                    _text(line.score),
-                    _text(line.band_min_score),
-                    "" if line.share_percent is None else line.share_percent,
+                    number(line.score),
+                    number(line.band_min_score),
+                    number(line.share_percent),
                     _text(line.rule),
                     line.amount_fen,
-                    yuan(line.amount_fen),
+                    Yuan.of(line.amount_fen),
+                    *approval,
                 ]
             )
         pool = f"本期奖补池 pool {yuan(s.pool_fen)}"
@@ -142,7 +149,8 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
                 "",
                 pool,
                 s.total_fen,
-                yuan(s.total_fen),
+                Yuan.of(s.total_fen),
+                *approval,
             ]
         )
         for company_id, fen in sorted(per_company.items()):
@@ -156,11 +164,11 @@ async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], li
                     _text(firm.credit_code if firm else ""),
                     _text(s.payment_reference),
                     fen,
-                    yuan(fen),
+                    Yuan.of(fen),
                 ]
             )
     grand = sum(s.total_fen for s in statements)
-    rows.append(["总计 grand total", *[""] * 12, grand, yuan(grand)])
+    rows.append(["总计 grand total", *[""] * 12, grand, Yuan.of(grand), "", ""])
     return rows, payees
 
 
@@ -172,35 +180,20 @@ def _meta(period: str, statuses: list[str], count: int) -> list[str]:
     ]
 
 
+def _local(at: datetime | None, zone: Any) -> Any:
+    """An instant as the tenant's wall-clock time (naive: what the finance office reads), blank if unset."""
+    return "" if at is None else at.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
 def _csv(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(meta)
-    w.writerow(LINE_HEADER)
-    w.writerows(rows)
-    w.writerow([])
-    w.writerow(PAYEE_HEADER)
-    w.writerows(payees)
-    return out.getvalue().encode("utf-8-sig")  # with a BOM, so Excel opens the Chinese text correctly
+    return csv_bytes([[meta, LINE_HEADER, *rows], [PAYEE_HEADER, *payees]])
 
 
 def _xlsx(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    first = book.active
-    first.title = "结算明细"
-    first.append(meta)
-    first.append(LINE_HEADER)
-    for row in rows:
-        first.append(row)
-    second = book.create_sheet("收款汇总")
-    second.append(PAYEE_HEADER)
-    for row in payees:
-        second.append(row)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
+    book = new_book()
+    add_sheet(book, "结算明细", LINE_HEADER, rows, above=meta)
+    add_sheet(book, "收款汇总", PAYEE_HEADER, payees)
+    return xlsx_bytes(book)
 
 
 async def _settlements_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:

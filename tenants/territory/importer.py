@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -112,13 +112,25 @@ def _fee_fen(sheet: Sheet, cells: list[str], row: int, report: ImportReport) -> 
     return None
 
 
+# 2026-01-01, 2026/1/1 (Excel's display), 2026.1.1, 2026年1月1日; a midnight time (a date cell saved as text) is
+# ignored.
+DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]0?0:00(?::00)?)?")
+
+
 def _date(sheet: Sheet, cells: list[str], column: str, row: int, report: ImportReport) -> date | None:
     raw = sheet.get(cells, column)
+    match = DATE_RE.fullmatch(raw)
     try:
-        return date.fromisoformat(raw.replace("/", "-"))
+        if match is None:
+            raise ValueError
+        return date(*(int(part) for part in match.groups()))
     except ValueError:
         report.error(
-            row, column, "bad_date", f"日期格式须为 YYYY-MM-DD，实为 {raw!r}", f"date must be YYYY-MM-DD, got {raw!r}"
+            row,
+            column,
+            "bad_date",
+            f"日期须为 2026-01-01 或 2026/1/1 这样的日期，实为 {raw!r}",
+            f"date must be like 2026-01-01 or 2026/1/1, got {raw!r}",
         )
         return None
 
@@ -265,12 +277,20 @@ async def import_territory(
     lists every problem.
     """
     sheet = read_sheet(data, fmt)
+    report = await _import(sheet, actor, dry_run, skip_bad_rows, progress)
+    report.errors = [replace(e, column=sheet.label(e.column)) for e in report.errors]  # as the file names them
+    return report
+
+
+async def _import(
+    sheet: Sheet, actor: str, dry_run: bool, skip_bad_rows: bool, progress: Progress | None
+) -> ImportReport:
     tick = progress or (lambda *_: None)
     found: list[RowError] = []  # every problem of every pass, in the order found
     bad: set[int] = set()
     while True:
         report = ImportReport(dry_run=dry_run)
-        plan = plan_rows(Sheet(sheet.columns, [r for r in sheet.rows if r[0] not in bad]), report)
+        plan = plan_rows(Sheet(sheet.columns, [r for r in sheet.rows if r[0] not in bad], sheet.headers), report)
         tick("checked rows", len(sheet.rows), len(sheet.rows))
         if not report.errors:
             try:

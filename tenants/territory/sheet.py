@@ -1,10 +1,15 @@
-"""Read a territory spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese."""
+"""Read a territory spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese.
+
+The header is the first row (of the first ten) that names the street code, so a title row above it is skipped.
+Problems name a column as the file does (合同开始日期, not contract_starts_on): ``Sheet.label``.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from tenants.errors import InvalidInput, Problem
 
@@ -33,12 +38,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("street_code",)
 _LOOKUP = {alias.lower(): col for col, aliases in ALIASES.items() for alias in aliases}
+HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common in spreadsheets made by hand
+XLSX_MAGIC = b"PK\x03\x04"  # a zip container
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 file: Excel 97-2003 .xls
 
 
 @dataclass(frozen=True)
 class Sheet:
     columns: dict[str, int]  # canonical column -> position
     rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
+    headers: dict[str, str] = field(default_factory=dict)  # canonical column -> the header as the file wrote it
+
+    def label(self, column: str) -> str:
+        """The column as the file names it (a column it lacks: in Chinese when its headers are Chinese)."""
+        if column in self.headers:
+            return self.headers[column]
+        chinese = any(not h.isascii() for h in self.headers.values())
+        return ALIASES[column][1] if chinese and column in ALIASES else column
 
     def get(self, cells: list[str], column: str) -> str:
         pos = self.columns.get(column)
@@ -51,7 +67,21 @@ def _bad_file(reason: str, zh: str, en: str) -> InvalidInput:
     return InvalidInput.of([Problem("file", reason, zh, en)])
 
 
+def _old_excel() -> InvalidInput:
+    return _bad_file(
+        "xls_unsupported",
+        "不支持旧版 Excel（.xls）文件：请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后再导入",
+        "old Excel (.xls) files are not supported: save the sheet as .xlsx or CSV (UTF-8) and import that",
+    )
+
+
 def read_sheet(data: bytes, fmt: str) -> Sheet:
+    if data.startswith(XLS_MAGIC):
+        raise _old_excel()
+    if fmt == "xls" and data.startswith(XLSX_MAGIC):
+        fmt = "xlsx"  # an .xlsx saved under the old extension
+    if fmt == "xls":
+        raise _old_excel()
     if fmt == "csv":
         try:
             text = data.decode("utf-8-sig")
@@ -75,17 +105,20 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
         book.close()
     else:
         raise _bad_file("format", "文件格式须为 csv 或 xlsx", "format must be csv or xlsx")
-    if not table:
+    if not any(any(str(c).strip() for c in r) for r in table):
         raise _bad_file("empty", "文件为空", "the file is empty")
+    start = _header_row(table)
     columns: dict[str, int] = {}
+    headers: dict[str, str] = {}
     unknown = []
-    for pos, header in enumerate(table[0]):
+    for pos, header in enumerate(table[start]):
         key = _LOOKUP.get(str(header).strip().lower())
         if key is None:
             if str(header).strip():
                 unknown.append(str(header).strip())
         elif key not in columns:
             columns[key] = pos
+            headers[key] = str(header).strip()
     problems = [
         Problem(f"column:{h}", "unknown_column", f"无法识别的列 {h}", f"unknown column {h}") for h in unknown
     ] + [
@@ -95,13 +128,22 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
     ]
     if problems:
         raise InvalidInput.of(problems)
-    rows = [(i + 1, cells) for i, cells in enumerate(table) if i > 0 and any(str(c).strip() for c in cells)]
-    return Sheet(columns=columns, rows=rows)
+    rows = [(i + 1, cells) for i, cells in enumerate(table) if i > start and any(str(c).strip() for c in cells)]
+    return Sheet(columns=columns, rows=rows, headers=headers)
+
+
+def _header_row(table: list[list]) -> int:
+    """The first row naming the street code among the first rows; else the first non-blank row."""
+    filled = [i for i, r in enumerate(table) if any(str(c).strip() for c in r)]
+    for i in filled[:HEADER_SEARCH_ROWS]:
+        if any(_LOOKUP.get(str(c).strip().lower()) in REQUIRED for c in table[i]):
+            return i
+    return filled[0]
 
 
 def _cell(value: object) -> str:
-    if hasattr(value, "date") and hasattr(value, "hour"):  # a datetime cell: keep the date
-        return value.date().isoformat()  # type: ignore[attr-defined]
+    if isinstance(value, date):  # a date cell reads as a naive datetime (a calendar day, no instant): keep the day
+        return date(value.year, value.month, value.day).isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
