@@ -1,4 +1,6 @@
-"""Read a territory spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese."""
+"""Read an import spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese.
+
+The territory import's columns are the default; another import passes its own ``aliases`` and ``required``."""
 
 from __future__ import annotations
 
@@ -51,7 +53,16 @@ def _bad_file(reason: str, zh: str, en: str) -> InvalidInput:
     return InvalidInput.of([Problem("file", reason, zh, en)])
 
 
-def read_sheet(data: bytes, fmt: str) -> Sheet:
+def read_sheet(
+    data: bytes,
+    fmt: str,
+    *,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+    required: tuple[str, ...] = REQUIRED,
+    keep_time: bool = False,
+) -> Sheet:
+    """``keep_time``: an XLSX date-time cell reads as ``YYYY-MM-DD HH:MM:SS`` instead of its date."""
+    lookup = _LOOKUP if aliases is None else {a.lower(): col for col, names in aliases.items() for a in names}
     if fmt == "csv":
         try:
             text = data.decode("utf-8-sig")
@@ -71,7 +82,7 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
         except Exception as exc:
             raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
         sheet = book.worksheets[0]
-        table = [["" if v is None else _cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        table = [["" if v is None else _cell(v, keep_time) for v in row] for row in sheet.iter_rows(values_only=True)]
         book.close()
     else:
         raise _bad_file("format", "文件格式须为 csv 或 xlsx", "format must be csv or xlsx")
@@ -80,7 +91,7 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
     columns: dict[str, int] = {}
     unknown = []
     for pos, header in enumerate(table[0]):
-        key = _LOOKUP.get(str(header).strip().lower())
+        key = lookup.get(str(header).strip().lower())
         if key is None:
             if str(header).strip():
                 unknown.append(str(header).strip())
@@ -90,7 +101,7 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
         Problem(f"column:{h}", "unknown_column", f"无法识别的列 {h}", f"unknown column {h}") for h in unknown
     ] + [
         Problem(f"column:{c}", "missing_column", f"缺少必需的列 {c}", f"required column {c} is missing")
-        for c in REQUIRED
+        for c in required
         if c not in columns
     ]
     if problems:
@@ -99,8 +110,10 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
     return Sheet(columns=columns, rows=rows)
 
 
-def _cell(value: object) -> str:
-    if hasattr(value, "date") and hasattr(value, "hour"):  # a datetime cell: keep the date
+def _cell(value: object, keep_time: bool = False) -> str:
+    if hasattr(value, "date") and hasattr(value, "hour"):  # a datetime cell: keep the date (or the wall time)
+        if keep_time:
+            return value.isoformat(sep=" ")  # type: ignore[attr-defined]
         return value.date().isoformat()  # type: ignore[attr-defined]
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
