@@ -137,6 +137,25 @@ async def test_bad_rows_are_listed_and_nothing_is_imported(county, gql):
     assert await _tickets(county["tenant"]) == {}
 
 
+async def test_hostile_cells_are_row_errors_never_a_server_error(county, gql):
+    hostile = HEADER + (
+        f"HL-1,corridor_clutter,{PLACE},2026-03-02 09:00+99:00,,,,,\n"  # row 2: no such offset
+        f"HL-2,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,2026-03-02 11:00,,²,\n"  # row 3
+        f"HL-3\x00,corridor_clutter,{PLACE},2026-03-02 09:00,,,,,-1\n"  # row 4: NUL byte, negative count
+        f"{'R' * 65},corridor_clutter,{PLACE},0001-01-01 00:00,,,,,\n"  # row 5: too long, year 1
+    )
+    body = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": hostile}})
+    assert "errors" not in body, body
+    assert [(e["row"], e["column"], e["reason"]) for e in body["data"]["importTickets"]["errors"]] == [
+        (2, "opened_at", "bad_time"),
+        (3, "rating", "bad_number"),
+        (4, "external_ref", "bad_text"),
+        (4, "escalations", "bad_number"),
+        (5, "external_ref", "too_long"),
+        (5, "opened_at", "bad_time"),
+    ]
+
+
 async def test_skip_bad_rows_imports_the_rest(county, gql):
     body = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": BAD, "skipBadRows": True}})
     report = body["data"]["importTickets"]

@@ -7,6 +7,7 @@ This module checks rows without the database; ``tenants/tickets/importer.py`` re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -238,7 +239,7 @@ def _check_row(
 def _whole(raw: str, column: str, low: int, high: int, bad: Any) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not low <= int(raw) <= high:  # ASCII digits (not "²" or "５")
         bad(column, "bad_number", f"须为 {low} 到 {high} 的整数", f"{column} must be a whole number {low}..{high}")
         return None
     return int(raw)

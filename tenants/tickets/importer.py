@@ -286,8 +286,10 @@ def _unit(
 async def _write(
     conn: Any, tenant_id: int, ready: list[_Ready], actor: str, now: datetime, zone: ZoneInfo, report: ImportReport
 ) -> None:
-    rules_text = list(dict.fromkeys(json.dumps(x.rules, ensure_ascii=False) for x in ready))
-    rules_at = {t: i + 1 for i, t in enumerate(rules_text)}
+    # Rows share a few rule snapshots (one per item and configuration): each is sent, and parsed, once.
+    shared = {id(x.rules): x.rules for x in ready}
+    rules_at = {key: i + 1 for i, key in enumerate(shared)}
+    rules_text = [json.dumps(r, ensure_ascii=False) for r in shared.values()]
 
     def col(get: Callable[[_Ready], Any]) -> list[Any]:
         return [get(x) for x in ready]
@@ -314,7 +316,7 @@ async def _write(
         ("rating", "int", col(lambda x: x.row.rating)),
         ("satisfied", "boolean", col(lambda x: x.clocks.satisfied)),
         ("resolved_on_time", "boolean", col(lambda x: x.clocks.resolved_on_time)),
-        ("rules_at", "int", col(lambda x: rules_at[json.dumps(x.rules, ensure_ascii=False)])),
+        ("rules_at", "int", col(lambda x: rules_at[id(x.rules)])),
         ("config_version", "int", col(lambda x: x.version)),
         ("opened_at", "timestamptz", col(lambda x: x.row.opened)),
         ("dispatched_at", "timestamptz", col(lambda x: x.row.dispatched)),
@@ -327,8 +329,9 @@ async def _write(
     select = ["u." + n for n in target]
     inserted = await conn.execute_query_dict(
         f"INSERT INTO ticket (tenant_id, entered_by, photos, reopened, updated_at, rules, {', '.join(target)})"
-        f" SELECT $1, $2, '[]'::jsonb, 0, now(), ($3::text[])[u.rules_at]::jsonb, {', '.join(select)}"
+        f" SELECT $1, $2, '[]'::jsonb, 0, now(), r.rules, {', '.join(select)}"
         f" FROM unnest({args}) AS u({', '.join(names)})"
+        " JOIN (SELECT n, t::jsonb AS rules FROM unnest($3::text[]) WITH ORDINALITY AS x(t, n)) r ON r.n = u.rules_at"
         " ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL DO NOTHING"
         " RETURNING id, external_ref",
         [tenant_id, actor, rules_text, *(a[2] for a in arrays)],
