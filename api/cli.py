@@ -477,6 +477,8 @@ def import_tickets_cmd(
     actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
 ) -> None:
     """Import historical tickets with their own times. Nothing is written if any row is bad."""
+    from rich.progress import Progress
+
     from tenants.errors import DomainError
     from tenants.tickets.importer import import_tickets
 
@@ -484,8 +486,14 @@ def import_tickets_cmd(
     data = file.read_bytes()
     started = time.monotonic()
     try:
-        report = asyncio.run(_in_tenant(tenant, lambda: import_tickets(
-            data=data, fmt=fmt, actor=actor, dry_run=dry_run, skip_bad_rows=skip_bad_rows)))
+        with Progress(console=console) as bar:
+            task = bar.add_task("importing", total=None)
+
+            def tick(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=phase, completed=done, total=total)
+
+            report = asyncio.run(_in_tenant(tenant, lambda: import_tickets(
+                data=data, fmt=fmt, actor=actor, dry_run=dry_run, skip_bad_rows=skip_bad_rows, progress=tick)))
     except DomainError as exc:  # the file itself is unreadable (encoding, format, missing columns)
         _fail(exc)
     for e in report.errors:

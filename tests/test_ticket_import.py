@@ -9,6 +9,7 @@ well before any run of this suite, so every figure holds at any hour of the day 
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,7 +227,7 @@ ZH_HEADER = "工单编号,事项编码,街道编码,社区编码,网格编码,�
             "评价时间,满意度评分\n"
 
 
-async def test_chinese_headers_and_xlsx(county):
+async def test_chinese_headers_and_xlsx(county, gql):
     zh = ZH_HEADER + f"12345-0001,corridor_clutter,{PLACE},12345热线,2026-03-02 09:00,2026-03-02 10:00," \
                      "2026-03-02 20:00,2026-03-02 21:00,5\n"
     report = await _import(county["tenant"], zh)
@@ -238,8 +239,10 @@ async def test_chinese_headers_and_xlsx(county):
                   datetime(2026, 3, 3, 10, 0), datetime(2026, 3, 5, 10, 30), None, None])
     buf = io.BytesIO()
     book.save(buf)
-    report = await _import(county["tenant"], buf.getvalue(), fmt="xlsx")
-    assert report.applied and report.created == {"ticket": 1}, report.errors
+    content = base64.b64encode(buf.getvalue()).decode()
+    body = await gql(IMPORT, county["admin"], {"in": {"format": "XLSX", "content": content}})
+    report = body["data"]["importTickets"]
+    assert report["applied"] and report["created"] == [{"kind": "ticket", "count": 1}], body
     tickets = await _tickets(county["tenant"])
     late = tickets["12345-0002"]
     # Dispatched 3 March 10:00 Beijing, resolved 5 March 10:30: 48.5 h against 24 h -> late.
@@ -261,3 +264,8 @@ async def test_import_tickets_command(county, tmp_path: Path):
     bad.write_text(BAD)
     failed = _run("import", "tickets", str(bad), "--tenant", "zhangjiakou")
     assert failed.returncode == 1 and "row 7, item_code" in failed.stdout and "nothing imported" in failed.stdout
+    unreadable = tmp_path / "other.csv"
+    unreadable.write_text("工单编号,备注\nHL-1,x\n")
+    refused = _run("import", "tickets", str(unreadable), "--tenant", "zhangjiakou")
+    assert refused.returncode == 1 and "unknown column 备注" in refused.stdout
+    assert "required column opened_at is missing" in refused.stdout
