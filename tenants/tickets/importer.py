@@ -141,7 +141,12 @@ async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookup
             node = ids.get((look.places[p[:-1]] if depth else 0, p[-1]))
             if node is not None:
                 look.places[p] = node
-    # Ratings already published: their periods, as UTC instants in the tenant's time zone.
+    # Ratings already published: their periods, as UTC instants in the tenant's time zone. The rating run's own
+    # lock on each month and quarter the rows fall in keeps a publish from slipping in before this commits.
+    days = {clock.local_day(r.opened, look.zone) for r in rows}
+    periods = sorted({f"{d:%Y-%m}" for d in days} | {f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in days})
+    for key in periods:
+        await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{tenant_id}:{key}"])
     for r in await conn.execute_query_dict(
         "SELECT DISTINCT period_key FROM rating_snapshot WHERE tenant_id = $1 AND status = 'published'", [tenant_id]
     ):
