@@ -102,6 +102,32 @@ async def test_imported_history_gives_the_kpis_it_had(county, gql):
     assert timeline == ["report", "dispatch", "escalate", "resolve", "rate", "close"]
 
 
+async def test_units_named_or_routed_by_the_matrix_on_the_day_of_dispatch(county):
+    head = "external_ref,item_code,street_code,community_code,grid_code,compound_code,opened_at,dispatched_at," \
+           "unit_kind,unit\n"
+    text = head + (
+        f"U-1,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # P1 serves K1 since 1 January
+        f"U-2,corridor_clutter,{PLACE},2025-12-31 09:00,2025-12-31 10:00,,\n"  # before P1's contract: C1 acts
+        "U-3,corridor_clutter,S1,C2,G2,K2,2026-03-02 09:00,2026-03-02 10:00,,\n"  # nobody serves K2: C2
+        f"U-4,sewage_overflow,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # a street item: S1
+        f"U-5,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,物业企业,91130700MA0002\n"  # named: P2
+        f"U-6,water_outage,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # row 7: no county department on file
+        f"U-7,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,91139999\n"  # row 8: no such unit
+    )
+    report = await _import(county["tenant"], text)
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [(7, "unit", "no_unit"), (8, "unit", "unknown_unit")]
+    report = await _import(county["tenant"], text, skip_bad_rows=True)
+    ids = county["ids"]
+    tickets = await _tickets(county["tenant"])
+    assert {ref: (t.assignee_kind.value, t.assignee_id) for ref, t in tickets.items()} == {
+        "U-1": ("property_company", ids["P1"]),
+        "U-2": ("community", ids["C1"]),
+        "U-3": ("community", ids["C2"]),
+        "U-4": ("street", ids["S1"]),
+        "U-5": ("property_company", ids["P2"]),
+    }
+
+
 async def test_dry_run_writes_nothing(county, gql):
     body = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": HISTORY, "dryRun": True}})
     report = body["data"]["importTickets"]

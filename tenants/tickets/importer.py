@@ -265,12 +265,13 @@ def _unit(
         )
         return None
     kind = kind or UnitKind(rules["item"]["unit"])
-    if kind == UnitKind.PROPERTY_COMPANY and "compound_id" in place:
+    if kind == UnitKind.PROPERTY_COMPANY:
         day = clock.local_day(r.dispatched, look.zone)  # type: ignore[arg-type]
-        company = next((c for s, e, c in look.contracts.get(place["compound_id"], []) if s <= day <= e), None)
+        served = look.contracts.get(place.get("compound_id", 0), [])
+        company = next((c for s, e, c in served if s <= day <= e), None)
         if company is not None:
             return kind, company
-        if r.unit_kind is None:  # no company served it: the community acted (as dispatch does)
+        if r.unit_kind is None:  # no company served it that day: the community acted (as dispatch does)
             kind = UnitKind.COMMUNITY
     if kind == UnitKind.COMMUNITY:
         return kind, place["community_id"]
