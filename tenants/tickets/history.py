@@ -133,7 +133,9 @@ def check_rows(sheet: Sheet, zone: ZoneInfo, now: datetime, report: ImportReport
 def _check_row(
     sheet: Sheet, cells: list[str], row: int, zone: ZoneInfo, now: datetime, report: ImportReport
 ) -> HistoryRow | None:
-    get = lambda column: sheet.get(cells, column)  # noqa: E731
+    def get(column: str) -> str:
+        return sheet.get(cells, column)
+
     ok = True
 
     def bad(column: str, reason: str, zh: str, en: str) -> None:
