@@ -22,6 +22,7 @@ from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
+from api.tickets.imports import TicketImportMutation
 from api.tickets.kpis import TicketKpiQuery
 from api.tickets.notifications import NotificationMutation, NotificationQuery
 from api.tickets.schema import TicketMutation, TicketQuery
@@ -57,6 +58,7 @@ class Mutation(
     ImportMutation,
     ConfigMutation,
     TicketMutation,
+    TicketImportMutation,
     NotificationMutation,
     AssessmentMutation,
     BondMutation,

@@ -14,6 +14,18 @@ from tenants.territory.importer import ImportReport, import_territory
 ImportFormat = strawberry.enum(Enum("ImportFormat", {"CSV": "csv", "XLSX": "xlsx"}), name="ImportFormat")
 
 
+def file_bytes(fmt: str, content: str) -> bytes:
+    """The uploaded sheet: CSV as text, XLSX in base64."""
+    if fmt != "xlsx":
+        return content.encode()
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput.of(
+            [Problem("content", "bad_base64", "XLSX 内容须为 base64", "XLSX content must be base64")]
+        ) from exc
+
+
 @strawberry.input
 class ImportTerritoryInput:
     format: ImportFormat  # type: ignore[valid-type]
@@ -79,15 +91,7 @@ class ImportMutation:
     async def import_territory(self, info: Info, input: ImportTerritoryInput) -> ImportReportType:
         info.context.require(Role.TENANT_ADMIN)
         fmt = input.format.value
-        if fmt == "xlsx":
-            try:
-                data = base64.b64decode(input.content, validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise InvalidInput.of(
-                    [Problem("content", "bad_base64", "XLSX 内容须为 base64", "XLSX content must be base64")]
-                ) from exc
-        else:
-            data = input.content.encode()
+        data = file_bytes(fmt, input.content)
         report = await import_territory(
             data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run, skip_bad_rows=input.skip_bad_rows
         )

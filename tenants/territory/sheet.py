@@ -1,6 +1,7 @@
-"""Read a territory spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese.
+"""Read an import spreadsheet (CSV or XLSX) into rows of named columns; headers in English or Chinese.
 
-The header is the first row (of the first ten) that names the street code, so a title row above it is skipped.
+The territory import's columns are the default; another import passes its own ``aliases`` and ``required``.
+The header is the first row (of the first ten) that names a required column, so a title row above it is skipped.
 Problems name a column as the file does (合同开始日期, not contract_starts_on): ``Sheet.label``.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from tenants.errors import InvalidInput, Problem
 
@@ -48,13 +49,15 @@ class Sheet:
     columns: dict[str, int]  # canonical column -> position
     rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
     headers: dict[str, str] = field(default_factory=dict)  # canonical column -> the header as the file wrote it
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: ALIASES)
 
     def label(self, column: str) -> str:
         """The column as the file names it (a column it lacks: in Chinese when its headers are Chinese)."""
         if column in self.headers:
             return self.headers[column]
         chinese = any(not h.isascii() for h in self.headers.values())
-        return ALIASES[column][1] if chinese and column in ALIASES else column
+        names = self.aliases.get(column, ())
+        return names[1] if chinese and len(names) > 1 else column
 
     def get(self, cells: list[str], column: str) -> str:
         pos = self.columns.get(column)
@@ -75,7 +78,16 @@ def _old_excel() -> InvalidInput:
     )
 
 
-def read_sheet(data: bytes, fmt: str) -> Sheet:
+def read_sheet(
+    data: bytes,
+    fmt: str,
+    *,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+    required: tuple[str, ...] = REQUIRED,
+    keep_time: bool = False,
+) -> Sheet:
+    """``keep_time``: an XLSX date-time cell reads as ``YYYY-MM-DD HH:MM:SS`` instead of its date."""
+    lookup = _LOOKUP if aliases is None else {a.lower(): col for col, names in aliases.items() for a in names}
     if data.startswith(XLS_MAGIC):
         raise _old_excel()
     if fmt == "xls" and data.startswith(XLSX_MAGIC):
@@ -101,18 +113,18 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
         except Exception as exc:
             raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
         sheet = book.worksheets[0]
-        table = [["" if v is None else _cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        table = [["" if v is None else _cell(v, keep_time) for v in row] for row in sheet.iter_rows(values_only=True)]
         book.close()
     else:
         raise _bad_file("format", "文件格式须为 csv 或 xlsx", "format must be csv or xlsx")
     if not any(any(str(c).strip() for c in r) for r in table):
         raise _bad_file("empty", "文件为空", "the file is empty")
-    start = _header_row(table)
+    start = _header_row(table, lookup, required)
     columns: dict[str, int] = {}
     headers: dict[str, str] = {}
     unknown = []
     for pos, header in enumerate(table[start]):
-        key = _LOOKUP.get(str(header).strip().lower())
+        key = lookup.get(str(header).strip().lower())
         if key is None:
             if str(header).strip():
                 unknown.append(str(header).strip())
@@ -123,25 +135,27 @@ def read_sheet(data: bytes, fmt: str) -> Sheet:
         Problem(f"column:{h}", "unknown_column", f"无法识别的列 {h}", f"unknown column {h}") for h in unknown
     ] + [
         Problem(f"column:{c}", "missing_column", f"缺少必需的列 {c}", f"required column {c} is missing")
-        for c in REQUIRED
+        for c in required
         if c not in columns
     ]
     if problems:
         raise InvalidInput.of(problems)
     rows = [(i + 1, cells) for i, cells in enumerate(table) if i > start and any(str(c).strip() for c in cells)]
-    return Sheet(columns=columns, rows=rows, headers=headers)
+    return Sheet(columns=columns, rows=rows, headers=headers, aliases=aliases or ALIASES)
 
 
-def _header_row(table: list[list]) -> int:
-    """The first row naming the street code among the first rows; else the first non-blank row."""
+def _header_row(table: list[list], lookup: dict[str, str], required: tuple[str, ...]) -> int:
+    """The first row naming a required column among the first rows; else the first non-blank row."""
     filled = [i for i, r in enumerate(table) if any(str(c).strip() for c in r)]
     for i in filled[:HEADER_SEARCH_ROWS]:
-        if any(_LOOKUP.get(str(c).strip().lower()) in REQUIRED for c in table[i]):
+        if any(lookup.get(str(c).strip().lower()) in required for c in table[i]):
             return i
     return filled[0]
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, keep_time: bool = False) -> str:
+    if isinstance(value, datetime) and keep_time:  # a date-time cell: its wall time
+        return value.isoformat(sep=" ")
     if isinstance(value, date):  # a date cell reads as a naive datetime (a calendar day, no instant): keep the day
         return date(value.year, value.month, value.day).isoformat()
     if isinstance(value, float) and value.is_integer():

@@ -93,6 +93,8 @@ class Ticket(TenantModel):
     resolved_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # The ticket number in the system it was imported from (e.g. the 12345 hotline); unique per tenant.
+    external_ref = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "ticket"
