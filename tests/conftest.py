@@ -48,6 +48,7 @@ def suite_clock() -> Iterator[datetime | None]:
         return
     offset = start.timestamp() - datetime.now(UTC).timestamp()
     with time_machine.travel(start, tick=True):
+        datetime.now(UTC)  # the clock ticks from its first reading: start it now, in step with the subprocesses'
         os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = repr(offset)
         try:
             yield start
