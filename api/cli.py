@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -526,19 +527,14 @@ async def _in_tenant(slug: str, work):  # type: ignore[no-untyped-def]
         await Tortoise.close_connections()
 
 
-@import_app.command("territory")
-def import_territory_cmd(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .xlsx file."),
-    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, write nothing."),
-    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Import the good rows, report the bad."),
-    actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
-) -> None:
-    """Import streets down to households, companies and contracts. Nothing is written if any row is bad."""
+def _import_file(
+    file: Path, tenant: str, run: Callable[..., Awaitable[Any]], *, dry_run: bool, skip_bad_rows: bool, actor: str
+) -> Any:
+    """Run an importer on ``file`` for ``tenant`` with a progress bar; print its problems row by row and stop
+    (exit 1) when nothing was imported. The file's own problems (format, encoding, header) are one line each."""
     from rich.progress import Progress
 
     from tenants.errors import DomainError
-    from tenants.territory.importer import import_territory
 
     fmt = file.suffix.lower().lstrip(".")
     data = file.read_bytes()
@@ -551,8 +547,8 @@ def import_territory_cmd(
                 bar.update(task, description=phase, completed=done, total=total)
 
             report = asyncio.run(
-                _in_tenant(tenant, lambda: import_territory(data=data, fmt=fmt, actor=actor, dry_run=dry_run,
-                                                            skip_bad_rows=skip_bad_rows, progress=tick))
+                _in_tenant(tenant, lambda: run(data=data, fmt=fmt, actor=actor, dry_run=dry_run,
+                                               skip_bad_rows=skip_bad_rows, progress=tick))
             )
     except DomainError as exc:  # the file itself: its format, encoding or header
         for p in exc.problems or []:
@@ -564,20 +560,39 @@ def import_territory_cmd(
         console.print(escape(f"第 {e.row} 行 {e.column}：{e.message_zh} / row {e.row}, {e.column}: {e.message_en}"),
                       style="red", soft_wrap=True, highlight=False)
     print(f"{report.rows} 行 rows, {time.monotonic() - started:.1f} s")
-    print(f"新建 created:   {_counts(report.created)}")
-    print(f"更新 updated:   {_counts(report.updated)}")
-    print(f"未变 unchanged: {_counts(report.unchanged)}")
+    return report
+
+
+def _import_outcome(report: Any, dry_run: bool) -> None:
     if report.errors and not report.applied:
         n = len(report.errors)
         console.print(f"[red]{n} 处问题：未导入任何数据 / {n} problems: nothing imported[/red]", soft_wrap=True)
         raise typer.Exit(1)
     if report.errors:
         console.print(f"[yellow]{len(report.errors)} 处问题，这些行已跳过 / {len(report.errors)} problems: "
-                      f"those rows were skipped ({report.skipped_rows})[/yellow]", soft_wrap=True)
+                      "those rows were skipped[/yellow]", soft_wrap=True)
     if dry_run:
         console.print("[yellow]试运行，未写入 / dry run: nothing written[/yellow]")
     else:
         console.print("[green]已导入 / imported[/green]")
+
+
+@import_app.command("territory")
+def import_territory_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .xlsx file."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, write nothing."),
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Import the good rows, report the bad."),
+    actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
+) -> None:
+    """Import streets down to households, companies and contracts. Nothing is written if any row is bad."""
+    from tenants.territory.importer import import_territory
+
+    report = _import_file(file, tenant, import_territory, dry_run=dry_run, skip_bad_rows=skip_bad_rows, actor=actor)
+    print(f"新建 created:   {_counts(report.created)}")
+    print(f"更新 updated:   {_counts(report.updated)}")
+    print(f"未变 unchanged: {_counts(report.unchanged)}")
+    _import_outcome(report, dry_run)
 
 
 COUNTED = {
@@ -589,6 +604,7 @@ COUNTED = {
     "household": "户 household",
     "company": "物业企业 company",
     "contract": "合同 contract",
+    "ticket": "工单 ticket",
 }
 
 
@@ -608,35 +624,12 @@ def import_tickets_cmd(
     actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
 ) -> None:
     """Import historical tickets with their own times. Nothing is written if any row is bad."""
-    from rich.progress import Progress
-
-    from tenants.errors import DomainError
     from tenants.tickets.importer import import_tickets
 
-    fmt = file.suffix.lower().lstrip(".")
-    data = file.read_bytes()
-    started = time.monotonic()
-    try:
-        with Progress(console=console) as bar:
-            task = bar.add_task("importing", total=None)
-
-            def tick(phase: str, done: int, total: int) -> None:
-                bar.update(task, description=phase, completed=done, total=total)
-
-            report = asyncio.run(_in_tenant(tenant, lambda: import_tickets(
-                data=data, fmt=fmt, actor=actor, dry_run=dry_run, skip_bad_rows=skip_bad_rows, progress=tick)))
-    except DomainError as exc:  # the file itself is unreadable (encoding, format, missing columns)
-        _fail(exc)
-    for e in report.errors:
-        console.print(f"[red]row {e.row}, {e.column}: {e.message_en} ({e.message_zh})[/red]")
-    console.print(f"rows {report.rows}; created {report.created}; unchanged {report.unchanged}; "
-                  f"{time.monotonic() - started:.1f} s")
-    if report.errors and not report.applied:
-        console.print(f"[red]{len(report.errors)} problems: nothing imported[/red]")
-        raise typer.Exit(1)
-    if report.errors:
-        console.print(f"[yellow]{len(report.errors)} problems: those rows were skipped[/yellow]")
-    console.print("[yellow]dry run: nothing written[/yellow]" if dry_run else "[green]imported[/green]")
+    report = _import_file(file, tenant, import_tickets, dry_run=dry_run, skip_bad_rows=skip_bad_rows, actor=actor)
+    print(f"新建 created:   {_counts(report.created)}")
+    print(f"未变 unchanged: {_counts(report.unchanged)}")
+    _import_outcome(report, dry_run)
 
 
 def main() -> None:

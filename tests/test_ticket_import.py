@@ -281,7 +281,7 @@ async def test_import_tickets_command(county, tmp_path: Path):
     good.write_text(HISTORY)
     dry = _run("import", "tickets", str(good), "--tenant", "zhangjiakou", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "dry run: nothing written" in dry.stdout and "'ticket': 5" in dry.stdout
+    assert "dry run: nothing written" in dry.stdout and "工单 ticket 5" in dry.stdout
     assert await _tickets(county["tenant"]) == {}
     done = _run("import", "tickets", str(good), "--tenant", "zhangjiakou")
     assert done.returncode == 0 and "imported" in done.stdout
@@ -293,5 +293,6 @@ async def test_import_tickets_command(county, tmp_path: Path):
     unreadable = tmp_path / "other.csv"
     unreadable.write_text("工单编号,备注\nHL-1,x\n")
     refused = _run("import", "tickets", str(unreadable), "--tenant", "zhangjiakou")
-    assert refused.returncode == 1 and "unknown column 备注" in refused.stdout
-    assert "required column opened_at is missing" in refused.stdout
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 1 and "unknown column 备注" in said
+    assert "required column opened_at is missing" in said
