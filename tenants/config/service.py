@@ -144,16 +144,17 @@ async def change_config(
         return version
 
 
-def _unit_refs(document: ConfigDocument) -> list[tuple[str, str, str, str]]:
-    """(path, item code, unit type, unit code) of every department the taxonomy names by code."""
+def _unit_refs(document: ConfigDocument) -> list[tuple[str, tuple[str, str, str, str]]]:
+    """(path, (item code, acts or helps, unit type, unit code)) of every department the taxonomy names by code."""
     refs = []
     for i, category in enumerate(document.tickets.taxonomy):
         for j, item in enumerate(category.items):
-            path = f"document.tickets.taxonomy.{i}.items.{j}"
-            refs.append((f"{path}.unit_code", item.code, item.unit, item.unit_code))
-            refs += [(f"{path}.partners.{k}.unit_code", item.code, p.unit, p.unit_code)
-                     for k, p in enumerate(item.partners)]
-    return [(path, item, unit, code) for path, item, unit, code in refs if code is not None]
+            path = f"tickets.taxonomy.{i}.items.{j}"
+            if item.unit_code is not None:
+                refs.append((f"{path}.unit_code", (item.code, "acts", item.unit, item.unit_code)))
+            refs += [(f"{path}.partners.{k}.unit_code", (item.code, "helps", p.unit, p.unit_code))
+                     for k, p in enumerate(item.partners) if p.unit_code is not None]
+    return refs  # type: ignore[return-value]
 
 
 async def unit_code_problems(document: ConfigDocument, *, before: ConfigDocument | None = None) -> list[Problem]:
@@ -162,8 +163,8 @@ async def unit_code_problems(document: ConfigDocument, *, before: ConfigDocument
     The document alone cannot know the tenant's units, so this runs here and not in ``checks``."""
     from tenants.territory.parties import Unit
 
-    known = {ref[1:] for ref in _unit_refs(before)} if before is not None else set()
-    refs = [(path, unit, code) for path, item, unit, code in _unit_refs(document) if (item, unit, code) not in known]
+    known = {ref for _, ref in _unit_refs(before)} if before is not None else set()
+    refs = [(path, ref[2], ref[3]) for path, ref in _unit_refs(document) if ref not in known]
     if not refs:
         return []
     rows = await Unit.filter(code__in=sorted({code for _, _, code in refs})).values("kind", "code", "is_active")
