@@ -40,7 +40,8 @@ TICKET = """query($id: ID!) { ticket(id: $id) { state rating satisfied ratingCha
 ACCEPT_TASK = "mutation($id: ID!) { acceptPartnerTask(id: $id, note: \"马上到\") { state acceptedBy } }"
 COMPLETE_TASK = "mutation($id: ID!, $note: String!) { completePartnerTask(id: $id, note: $note) { state note } }"
 RETURN_VISIT = """mutation($id: ID!, $rating: Int!, $channel: RatingChannel!) {
-  recordReturnVisit(id: $id, rating: $rating, channel: $channel, comment: "电话回访") { state rating ratingChannel } }"""
+  recordReturnVisit(id: $id, rating: $rating, channel: $channel, comment: "电话回访") {
+    state rating ratingChannel } }"""
 CHANGE = "mutation($in: ChangeConfigInput!) { changeConfig(input: $in) { versionNo } }"
 
 
@@ -258,10 +259,11 @@ async def _escalate_p1_on(c, days: list[datetime], resolved_on_time_at: datetime
     with tenant_context(c["tenant"].id):
         for when in days:
             if resolved_on_time_at is not None and resolved_on_time_at < when:
+                before = resolved_on_time_at - HOUR
                 good = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
-                                            description="顶楼渗水", household_id=ids["H1"], now=resolved_on_time_at - HOUR)
-                await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=good.id, now=resolved_on_time_at - HOUR)
-                await service.accept(access=ADMIN, actor="p1-staff", ticket_id=good.id, now=resolved_on_time_at - HOUR)
+                                            description="顶楼渗水", household_id=ids["H1"], now=before)
+                await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=good.id, now=before)
+                await service.accept(access=ADMIN, actor="p1-staff", ticket_id=good.id, now=before)
                 await service.resolve(access=ADMIN, actor="p1-staff", ticket_id=good.id, note="已修复",
                                       now=resolved_on_time_at)
                 resolved_on_time_at = None
@@ -289,7 +291,8 @@ async def test_three_escalations_in_a_row_across_months_hand_the_unit_over(linsh
 async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu):
     c = linshu
     with tenant_context(c["tenant"].id):
-        await config.change_config(actor="admin", set_values={"tickets": {"efficiency_office_window": "calendar_month"}})
+        window = {"tickets": {"efficiency_office_window": "calendar_month"}}
+        await config.change_config(actor="admin", set_values=window)
     results = await _escalate_p1_on(c, DAYS)
     assert [r["handed_over"] for r in results] == [0, 0, 0]  # January 1, February 2
 
