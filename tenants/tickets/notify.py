@@ -163,11 +163,9 @@ def item_title(ticket: Ticket) -> str:
     return str(ticket.rules.get("item", {}).get("title", ticket.item_code))
 
 
-_item = item_title
-
 
 async def escalated(ticket: Ticket, escalation: Escalation, at: datetime) -> None:
-    item = _item(ticket)
+    item = item_title(ticket)
     level = ticket.rules["ladder"][escalation.to_level]["level"]
     level_zh = LEVEL_ZH.get(level, level)
     if ticket.assignee_kind is not None:
@@ -212,7 +210,7 @@ async def due_soon_messages(tickets: Sequence[Ticket], *, at: datetime, zone: Zo
                 staff[key],
                 "ticket.due_soon",
                 "工单即将超时",
-                f"工单 {t.id}“{_item(t)}”的{step}时限将于 {due} 到期，请及时处理，逾期将自动提级督办。",
+                f"工单 {t.id}“{item_title(t)}”的{step}时限将于 {due} 到期，请及时处理，逾期将自动提级督办。",
                 t.id,
             )
         )

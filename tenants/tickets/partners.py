@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tenants.clock import now as clock_now
-from tenants.errors import NotFound
+from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
 from tenants.tickets import matrix, notify
@@ -27,6 +27,7 @@ P = PartnerTaskState
 DEFAULT_ACCEPT_HOURS = 24  # tickets opened before partner tasks existed carry no partner_accept_hours
 AUTO_REASON = "协办单位超时未受理，系统自动提级督办"
 BATCH = 1000
+MAX_NOTE = 500
 _OPEN = "(" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
 
 # Claims, once per task, the pending tasks past their acceptance deadline on open tickets (partial index
@@ -42,6 +43,17 @@ WHERE p.id IN (
   AND t.tenant_id = p.tenant_id AND t.id = p.ticket_id AND t.state IN {_OPEN}
 RETURNING p.id
 """
+
+
+def _note(note: str, *, required: bool) -> str:
+    note = note.strip()
+    if required and not note:
+        raise InvalidInput.of([Problem("note", "required", "请填写说明", "note is required")])
+    if len(note) > MAX_NOTE:
+        raise InvalidInput.of(
+            [Problem("note", "too_long", f"不能超过 {MAX_NOTE} 字", f"note must be at most {MAX_NOTE} characters")]
+        )
+    return note
 
 
 async def _event(ticket: Ticket, task: PartnerTask, at: datetime, actor: str, action: str, note: str = "") -> None:
@@ -91,6 +103,7 @@ async def accept(
 ) -> PartnerTask:
     """The partner unit accepts its co-handling task."""
     at = now or clock_now()
+    note = _note(note, required=False)
     async with savepoint():
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "accept this partner task")
@@ -100,16 +113,14 @@ async def accept(
             raise IllegalTransition("accept_partner_task", task.state.value)
         task.state, task.accepted_at, task.accepted_by = P.ACCEPTED, at, actor
         await task.save()
-        await _event(ticket, task, at, actor, "partner_accept", note[:500])
+        await _event(ticket, task, at, actor, "partner_accept", note)
         return task
 
 
 async def complete(*, access: Access, actor: str, task_id: int, note: str, now: datetime | None = None) -> PartnerTask:
     """The partner unit reports its part done; the acting unit is told."""
-    from tenants.tickets.service import _text  # one rule for notes
-
     at = now or clock_now()
-    note = _text("note", note, required=True)
+    note = _note(note, required=True)
     async with savepoint():
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "complete this partner task")
