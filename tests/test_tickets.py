@@ -294,7 +294,7 @@ async def test_county_departments_see_what_is_assigned_to_them(city, gql, settin
         from tenants.territory.parties import Unit
         from tenants.territory.parties import UnitKind as PartyUnitKind
 
-        water = await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="SW", name="水务局")
+        water = await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="水务", name="水务局")
         await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="GD", name="供电公司")
     dept = mint_token(
         settings, roles=[Role.UNIT_STAFF], tenant_slug="zhangjiakou", scope=(f"unit:{water.id}/unit_staff",)
@@ -396,9 +396,9 @@ async def test_escalation_never_makes_late_work_on_time_and_tells_the_street(cit
 
 async def test_dispatch_without_such_a_unit_asks_for_one_and_texts_are_bounded(city, gql):
     c = city
-    t = await _report(gql, c, itemCode="water_outage", description="停水")  # no county department on file
+    t = await _report(gql, c, itemCode="water_outage", description="停水")  # 水务 (the matrix names it) is not on file
     body = await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
-    assert body["errors"][0]["extensions"]["problems"][0]["reason"] == "no_unit"
+    assert body["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_unit"
     long = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason="长" * 501)
     assert long["errors"][0]["extensions"]["problems"][0] == {
         **long["errors"][0]["extensions"]["problems"][0],

@@ -8,9 +8,11 @@ import strawberry
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
-from api.tickets.types import TicketChannel, TicketState, TicketType, TicketUnitKind
+from api.tickets.types import PartnerTaskType, RatingChannel, TicketChannel, TicketState, TicketType, TicketUnitKind
+from tenants.tickets import partners
 from tenants.tickets import service as tickets
 from tenants.tickets.models import Channel, UnitKind
+from tenants.tickets.models import RatingChannel as _RatingChannel
 from tenants.tickets.models import TicketState as _State
 
 
@@ -194,5 +196,44 @@ class TicketMutation:
         return TicketType.of(
             await tickets.escalate(
                 access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
+            )
+        )
+
+    @strawberry.mutation(
+        description="回访: staff who entered the ticket for a resident (or its community or street) record the "
+        "resident's rating and how it came in; it counts like a rating in the app."
+    )
+    async def record_return_visit(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        rating: int,
+        channel: RatingChannel,  # type: ignore[valid-type]
+        comment: str = "",
+    ) -> TicketType:
+        return TicketType.of(
+            await tickets.record_return_visit(
+                access=await info.context.access(),
+                actor=info.context.actor,
+                ticket_id=to_id(id, "id"),
+                rating=rating,
+                channel=_RatingChannel(channel.value),
+                comment=comment,
+            )
+        )
+
+    @strawberry.mutation(description="A partner unit accepts its co-handling task 怎么配合干.")
+    async def accept_partner_task(self, info: Info, id: strawberry.ID, note: str = "") -> PartnerTaskType:
+        return PartnerTaskType.of(
+            await partners.accept(
+                access=await info.context.access(), actor=info.context.actor, task_id=to_id(id, "id"), note=note
+            )
+        )
+
+    @strawberry.mutation(description="A partner unit reports its part done, with a note.")
+    async def complete_partner_task(self, info: Info, id: strawberry.ID, note: str) -> PartnerTaskType:
+        return PartnerTaskType.of(
+            await partners.complete(
+                access=await info.context.access(), actor=info.context.actor, task_id=to_id(id, "id"), note=note
             )
         )

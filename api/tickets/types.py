@@ -10,13 +10,24 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.territory.types import CompoundType, _load
 from tenants import clock
-from tenants.tickets.models import OPEN_STATES, Ticket, TicketEvent
+from tenants.tickets import partners
+from tenants.tickets.models import OPEN_STATES, PartnerTask, Ticket, TicketEvent
 from tenants.tickets.models import Channel as _Channel
+from tenants.tickets.models import PartnerTaskState as _PartnerState
+from tenants.tickets.models import RatingChannel as _RatingChannel
 from tenants.tickets.models import TicketState as _State
 from tenants.tickets.models import UnitKind as _UnitKind
 
 TicketState = strawberry.enum(Enum("TicketState", {s.name: s.value for s in _State}), name="TicketState")
 TicketChannel = strawberry.enum(Enum("TicketChannel", {c.name: c.value for c in _Channel}), name="TicketChannel")
+RatingChannel = strawberry.enum(
+    Enum("RatingChannel", {c.name: c.value for c in _RatingChannel}),
+    name="RatingChannel",
+    description="How a rating came in: the resident in the app, or staff on a return visit 回访.",
+)
+PartnerTaskState = strawberry.enum(
+    Enum("PartnerTaskState", {c.name: c.value for c in _PartnerState}), name="PartnerTaskState"
+)
 TicketUnitKind = strawberry.enum(Enum("TicketUnitKind", {k.name: k.value for k in _UnitKind}), name="TicketUnitKind")
 
 
@@ -51,6 +62,46 @@ class TicketUnit:
     id: strawberry.ID | None
 
 
+@strawberry.type(name="PartnerTask", description="怎么配合干: a partner unit's co-handling task on a ticket.")
+class PartnerTaskType:
+    id: strawberry.ID
+    ticket_id: strawberry.ID
+    unit: TicketUnit
+    state: PartnerTaskState  # type: ignore[valid-type]
+    accept_due_at: datetime = strawberry.field(description="Accept by then, or the task escalates (UTC).")
+    due_at: datetime = strawberry.field(description="Help done by then: the acting unit's resolution deadline.")
+    created_at: datetime
+    accepted_at: datetime | None
+    accepted_by: str | None
+    completed_at: datetime | None
+    completed_by: str | None
+    note: str
+    escalated_at: datetime | None = strawberry.field(description="When it escalated for not being accepted.")
+
+    @classmethod
+    def of(cls, t: PartnerTask) -> PartnerTaskType:
+        return cls(
+            id=strawberry.ID(str(t.id)),
+            ticket_id=strawberry.ID(str(t.ticket_id)),
+            unit=TicketUnit(kind=TicketUnitKind(t.unit_kind.value), id=strawberry.ID(str(t.unit_id))),
+            state=PartnerTaskState(t.state.value),
+            accept_due_at=t.accept_due_at,
+            due_at=t.due_at,
+            created_at=t.created_at,
+            accepted_at=t.accepted_at,
+            accepted_by=t.accepted_by,
+            completed_at=t.completed_at,
+            completed_by=t.completed_by,
+            note=t.note,
+            escalated_at=t.escalated_at,
+        )
+
+
+async def _load_partner_tasks(ticket_ids: list[int]) -> list[list[PartnerTask]]:
+    rows = await partners.tasks_of(ticket_ids)
+    return [[r for r in rows if r.ticket_id == i] for i in ticket_ids]
+
+
 @strawberry.type(name="Ticket", description="A resident's grievance 百姓说事 and how it is being handled 干部解题.")
 class TicketType:
     id: strawberry.ID
@@ -74,6 +125,7 @@ class TicketType:
     reopened: int
     rating: int | None
     satisfied: bool | None
+    rating_channel: RatingChannel | None  # type: ignore[valid-type]
     resolved_on_time: bool | None
     config_version: int | None
     opened_at: datetime
@@ -100,6 +152,11 @@ class TicketType:
     @strawberry.field(description="Every event, oldest first.")
     async def timeline(self, info: Info) -> list[TicketEventType]:
         return [TicketEventType.of(e) for e in await info.context.loaders.ticket_events.load(int(self.id))]
+
+    @strawberry.field(description="Partner units' co-handling tasks 怎么配合干, oldest first.")
+    async def partner_tasks(self, info: Info) -> list[PartnerTaskType]:
+        rows = await info.context.loaders.named("ticket_partner_tasks", _load_partner_tasks).load(int(self.id))
+        return [PartnerTaskType.of(t) for t in rows]
 
     @classmethod
     def of(cls, t: Ticket) -> TicketType:
@@ -131,6 +188,7 @@ class TicketType:
             reopened=t.reopened,
             rating=t.rating,
             satisfied=t.satisfied,
+            rating_channel=RatingChannel(t.rating_channel.value) if t.rating_channel else None,
             resolved_on_time=t.resolved_on_time,
             config_version=t.config_version,
             opened_at=t.opened_at,

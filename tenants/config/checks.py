@@ -22,6 +22,7 @@ from tenants.config.assessment import (
     SupervisorFindings,
 )
 from tenants.config.document import (
+    CODED_UNITS,
     LADDER_ORDER,
     BrandProjects,
     EarningRule,
@@ -240,6 +241,22 @@ def _tickets(raw: Any) -> list[Problem]:
     out += duplicates(
         [(f"tickets.taxonomy.{i}.items.{j}", item.code) for i, c in categories for j, item in enumerate(c.items)]
     )
+
+    for i, c in categories:
+        for j, item in enumerate(c.items):
+            refs = [(f"tickets.taxonomy.{i}.items.{j}", item.unit, item.unit_code)]
+            refs += [(f"tickets.taxonomy.{i}.items.{j}.partners.{k}", p.unit, p.unit_code)
+                     for k, p in enumerate(item.partners)]
+            out += [
+                Problem(
+                    f"{path}.unit_code",
+                    "not_applicable",
+                    f"{unit} 由工单所在地确定，不能指定单位编码",
+                    f"a {unit} follows the ticket's place; only {' or '.join(CODED_UNITS)} take a unit_code",
+                )
+                for path, unit, code in refs
+                if code is not None and unit not in CODED_UNITS
+            ]
 
     ladder, _ = entries(raw, "tickets.escalation_ladder", EscalationLevel)
     previous: LadderLevel | None = None

@@ -12,9 +12,9 @@ with a one-key override never yields an invalid document.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, field_validator
 
 from tenants.config.assessment import Assessment
 from tenants.config.types import Cadence, Code, Count, Fen, Percent, PositiveInt, Score, Strict, Title
@@ -24,15 +24,38 @@ LadderLevel = Literal["community", "street", "county_department"]
 LADDER_ORDER: tuple[LadderLevel, ...] = ("community", "street", "county_department")
 
 
+# A department's code as the tenant registered it (units: 城管, 住保 ...).
+UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Unit types that are registered units (``Unit`` rows), so a code can name one; the others follow the place.
+CODED_UNITS = ("county_department", "housing_dept")
+
+
+class PartnerRef(Strict):
+    """A partner named by its unit type and, for a department, its code."""
+
+    unit: UnitType
+    unit_code: UnitCode | None = None
+
+
 class TicketItem(Strict):
-    """One kind of resident request (e.g. 楼道堆物), who acts on it and how fast."""
+    """One kind of resident request (e.g. 楼道堆物): who acts on it (由谁干) and how fast."""
 
     code: Code
     title: Title
     unit: UnitType
+    # For a county department (or one of several housing departments): which one, by its unit code.
+    unit_code: UnitCode | None = None
     sla_hours: PositiveInt
-    # The responsibility matrix 职通民声 also names who helps ("怎么配合干").
-    partners: list[UnitType] = Field(default_factory=list)
+    # The responsibility matrix 职通民声 also names who helps ("怎么配合干"): a unit type, or a department by code.
+    partners: list[PartnerRef] = Field(default_factory=list)
+
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _bare_unit_types(cls, value: Any) -> Any:
+        """``"street"`` is short for ``{unit = "street"}``."""
+        if isinstance(value, list):
+            return [{"unit": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 class TicketCategory(Strict):
@@ -80,6 +103,11 @@ class Tickets(Strict):
     escalation_ladder: Annotated[list[EscalationLevel], Field(min_length=1)]
     # A unit escalated this many times is handed to the efficiency-supervision office 作风效能办 (0: never).
     escalations_before_efficiency_office: Count
+    # How escalations are counted for the hand-over: ``consecutive`` (连续: since the unit's last on-time
+    # resolution or hand-over, across months) or ``calendar_month`` (within one tenant-local month).
+    efficiency_office_window: Literal["consecutive", "calendar_month"] = "consecutive"
+    # A partner unit accepts its co-handling task within this many hours, or the task escalates.
+    partner_accept_hours: PositiveInt = 24
     satisfaction_scale: SatisfactionScale
 
 

@@ -124,6 +124,9 @@ async def change_config(
         problems = await _check_timeline(new_own, start)
         if problems:
             raise InvalidInput.of(problems)
+        document = (await effective_config(start, own_override=new_own)).document
+        if problems := await unit_code_problems(document, before=(await effective_config(start)).document):
+            raise InvalidInput.of(problems)
         next_no = (latest.version_no + 1) if latest else 1
         try:
             version = await ConfigVersion.create(version_no=next_no, overrides=new_own, effective_from=start,
@@ -134,6 +137,46 @@ async def change_config(
         await audit.record(actor=actor, action="config.change", target_type="config_version", target_id=next_no,
                            details={"effectiveFrom": str(start), "comment": comment, "changes": diff(own, new_own)})
         return version
+
+
+def _unit_refs(document: ConfigDocument) -> list[tuple[str, tuple[str, str, str, str]]]:
+    """(path, (item code, acts or helps, unit type, unit code)) of every department the taxonomy names by code."""
+    refs = []
+    for i, category in enumerate(document.tickets.taxonomy):
+        for j, item in enumerate(category.items):
+            path = f"tickets.taxonomy.{i}.items.{j}"
+            if item.unit_code is not None:
+                refs.append((f"{path}.unit_code", (item.code, "acts", item.unit, item.unit_code)))
+            refs += [(f"{path}.partners.{k}.unit_code", (item.code, "helps", p.unit, p.unit_code))
+                     for k, p in enumerate(item.partners) if p.unit_code is not None]
+    return refs  # type: ignore[return-value]
+
+
+async def unit_code_problems(document: ConfigDocument, *, before: ConfigDocument | None = None) -> list[Problem]:
+    """The responsibility matrix names departments by code: each the change introduces (a reference the
+    document in force already made is left alone) must be an active unit of that type on file with this tenant.
+    The document alone cannot know the tenant's units, so this runs here and not in ``checks``."""
+    from tenants.territory.parties import Unit
+
+    known = {ref for _, ref in _unit_refs(before)} if before is not None else set()
+    refs = [(path, ref[2], ref[3]) for path, ref in _unit_refs(document) if ref not in known]
+    if not refs:
+        return []
+    rows = await Unit.filter(code__in=sorted({code for _, _, code in refs})).values("kind", "code", "is_active")
+    on_file = {(str(r["kind"]), r["code"]): r["is_active"] for r in rows}
+    problems = []
+    for path, unit, code in refs:
+        active = on_file.get((unit, code))
+        if active is None:
+            problems.append(Problem(path, "unknown_unit", f"本地没有编码为 {code} 的{_UNIT_ZH[unit]}",
+                                    f"no {unit} with code {code} is on file"))
+        elif not active:
+            problems.append(Problem(path, "inactive_unit", f"编码为 {code} 的{_UNIT_ZH[unit]}已停用",
+                                    f"the {unit} with code {code} is deactivated"))
+    return problems
+
+
+_UNIT_ZH = {"county_department": "县直部门", "housing_dept": "住建部门"}
 
 
 async def _versions_of(tenant_id: int) -> list[ConfigVersion]:

@@ -8,7 +8,7 @@ CREATE UNIQUE INDEX ticket_external_ref ON ticket (tenant_id, external_ref) WHER
 
 
 class Migration(migrations.Migration):
-    dependencies = [('civicgrid', '0013_money_rls')]
+    dependencies = [('civicgrid', '0014_ticket_partners')]
 
     initial = False
 

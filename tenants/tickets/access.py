@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from tenants.errors import Forbidden
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
-from tenants.tickets.models import Ticket, UnitKind
+from tenants.tickets.models import PartnerTask, Ticket, UnitKind
 
 REVIEWERS = frozenset({Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER})
 STAFF_REPORTERS = frozenset(
@@ -31,6 +31,13 @@ def visible(access: Access) -> Q | None:
         q |= Q(
             assignee_kind__in=[UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT], assignee_id__in=sorted(access.units)
         )
+    # A partner unit sees the tickets it helps on (怎么配合干).
+    partner = Q(unit_kind=UnitKind.PROPERTY_COMPANY, unit_id__in=sorted(access.companies)) if access.companies else None
+    if access.units:
+        mine = Q(unit_kind__in=[UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT], unit_id__in=sorted(access.units))
+        partner = mine if partner is None else partner | mine
+    if partner is not None:
+        q |= Q(id__in=Subquery(PartnerTask.filter(partner).values("ticket_id")))
     return q
 
 
@@ -47,11 +54,10 @@ def may_review(access: Access, ticket: Ticket) -> bool:
     )
 
 
-def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
-    """The assigned unit's own staff (or a tenant admin) accept, transfer and resolve."""
+def acts_for(access: Access, kind: UnitKind | None, unit: int | None) -> bool:
+    """The unit's own staff (or a tenant admin)."""
     if access.whole_tenant:
         return True
-    kind, unit = ticket.assignee_kind, ticket.assignee_id
     if kind == UnitKind.COMMUNITY:
         return _staff_of(access, "community", unit)
     if kind == UnitKind.STREET:
@@ -61,6 +67,11 @@ def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
     if kind in (UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT):
         return unit in access.units
     return False
+
+
+def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
+    """The assigned unit's own staff (or a tenant admin) accept, transfer and resolve."""
+    return acts_for(access, ticket.assignee_kind, ticket.assignee_id)
 
 
 def require(allowed: bool, action: str) -> None:

@@ -12,6 +12,8 @@ STATE_ZH = {
     "rated": "已评价",
     "closed": "已关闭",
     "rejected": "已驳回",
+    "pending": "待受理",  # a partner task
+    "completed": "已完成",  # a partner task
 }
 
 
@@ -37,4 +39,6 @@ ACTION_ZH = {
     "resolve": "办结",
     "rate": "评价",
     "escalate": "提级督办",
+    "accept_partner_task": "受理协办任务",
+    "complete_partner_task": "完成协办任务",
 }

@@ -50,6 +50,15 @@ class Channel(StrEnum):
     VISIT = "visit"
 
 
+class RatingChannel(StrEnum):
+    """How the resident's rating came in: in the app, or taken by staff on a return visit 回访."""
+
+    APP = "app"
+    PHONE = "phone"  # a return call
+    VISIT = "visit"  # in person, at the door
+    SMS = "sms"
+
+
 class Ticket(TenantModel):
     id = fields.BigIntField(primary_key=True)
     category_code = fields.CharField(max_length=64)
@@ -84,6 +93,7 @@ class Ticket(TenantModel):
     reopened = fields.IntField(default=0)
     rating = fields.IntField(null=True)
     satisfied = fields.BooleanField(null=True)
+    rating_channel = fields.CharEnumField(RatingChannel, max_length=16, null=True)
     resolved_on_time = fields.BooleanField(null=True)
     # The rules in force when the ticket was opened (steps, SLAs, ladder, scale): later changes never move it.
     rules: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
@@ -149,6 +159,37 @@ class Escalation(TenantModel):
         indexes = (("tenant_id", "unit_kind", "unit_id", "period"), ("tenant_id", "at"))
 
 
+class PartnerTaskState(StrEnum):
+    PENDING = "pending"  # waiting for the partner to accept
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+
+
+class PartnerTask(TenantModel):
+    """怎么配合干: a partner unit's co-handling task on a ticket, with its own acceptance and due time."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket_id = fields.BigIntField()
+    unit_kind = fields.CharEnumField(UnitKind, max_length=24)
+    unit_id = fields.BigIntField()
+    state = fields.CharEnumField(PartnerTaskState, max_length=16, default=PartnerTaskState.PENDING)
+    accept_due_at = fields.DatetimeField()
+    due_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+    accepted_by = fields.CharField(max_length=128, null=True)
+    completed_at = fields.DatetimeField(null=True)
+    completed_by = fields.CharField(max_length=128, null=True)
+    note = fields.TextField(default="")
+    escalated_at = fields.DatetimeField(null=True)  # not accepted in time: escalated once
+
+    class Meta:
+        table = "ticket_partner_task"
+        manager = TenantManager()
+        unique_together = (("tenant_id", "ticket_id", "unit_kind", "unit_id"),)
+        indexes = (("tenant_id", "unit_kind", "unit_id", "created_at"),)
+
+
 class ReminderSent(TenantModel):
     """The once-only ledger: a (ticket, step, kind) reminder or auto-escalation happens once, however often the
     job runs or how many workers run it (the unique key decides who does it)."""
@@ -167,6 +208,8 @@ class ReminderSent(TenantModel):
 
 class EfficiencyCase(TenantModel):
     """A unit escalated the configured number of times in a month, handed to the efficiency office 作风效能办."""
+
+    # (Or in a row, by the tenant's ``efficiency_office_window``; ``period`` is then the month of the latest one.)
 
     id = fields.BigIntField(primary_key=True)
     unit_kind = fields.CharEnumField(UnitKind, max_length=24)

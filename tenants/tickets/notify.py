@@ -15,7 +15,7 @@ from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.errors import STATE_ZH
-from tenants.tickets.models import EfficiencyCase, Escalation, Notification, Ticket, UnitKind
+from tenants.tickets.models import EfficiencyCase, Escalation, Notification, Ticket, TicketState, UnitKind
 from tenants.tickets.webhooks import enqueue as enqueue_webhooks
 
 UNIT_POSTS = {
@@ -97,25 +97,59 @@ async def send(
     return await send_many([Message(recipients, kind, title, body, ticket_id)], at=at)
 
 
-async def ticket_changed(ticket: Ticket, action: str, at: datetime) -> None:
+@dataclass(frozen=True)
+class Holding:
+    """A ticket's state and who holds it, taken before an action: effects follow (before, after)."""
+
+    state: TicketState
+    kind: UnitKind | None
+    unit_id: int | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Holding:
+        return cls(ticket.state, ticket.assignee_kind, ticket.assignee_id)
+
+
+_UNIT_STATES = (TicketState.DISPATCHED, TicketState.TRANSFERRED, TicketState.ACCEPTED, TicketState.REOPENED)
+
+
+def _transition(before: Holding, after: Holding) -> str | None:
+    """The name of a change for the resident's inbox (``ticket.<name>``); None when nothing changed."""
+    b, a = before.state, after.state
+    if a == TicketState.REJECTED:
+        return "reject"
+    if b == TicketState.RESOLVED and a in (TicketState.CLOSED, TicketState.REOPENED):
+        return "rate"
+    if a in (TicketState.RESOLVED, TicketState.CLOSED) and b in _UNIT_STATES:
+        return "resolve"
+    if b == TicketState.REPORTED and a in _UNIT_STATES:
+        return "dispatch"
+    if (before.kind, before.unit_id) != (after.kind, after.unit_id) and a in _UNIT_STATES:
+        return "transfer"
+    if a == TicketState.ACCEPTED and b in (TicketState.DISPATCHED, TicketState.TRANSFERRED):
+        return "accept"
+    return None
+
+
+async def ticket_changed(ticket: Ticket, before: Holding, at: datetime) -> None:
+    """Tell the resident what changed, and the unit that now holds the ticket that it is theirs: a new holder,
+    or the same unit when an unsatisfied rating sends the ticket back. Decided by (before, after) alone, so an
+    automatic dispatch tells the assignee as a manual one does."""
+    after = Holding.of(ticket)
     item = ticket.rules.get("item", {}).get("title", ticket.item_code)
     state = STATE_ZH.get(ticket.state.value, ticket.state.value)
-    body = f"您反映的“{item}”（工单 {ticket.id}）当前状态：{state}。"
-    if action != "report":
+    name = _transition(before, after)
+    if name is not None:
         await send(
             [ticket.reporter_user_id],
-            kind=f"ticket.{action}",
+            kind=f"ticket.{name}",
             title=f"工单{state}",
-            body=body,
+            body=f"您反映的“{item}”（工单 {ticket.id}）当前状态：{state}。",
             ticket_id=ticket.id,
             at=at,
         )
-    if action in ("dispatch", "transfer", "rate") and ticket.state.value in (
-        "dispatched",
-        "transferred",
-        "accepted",
-        "reopened",
-    ):
+    new_holder = (before.kind, before.unit_id) != (after.kind, after.unit_id)
+    if after.state in _UNIT_STATES and (new_holder or before.state == TicketState.RESOLVED):
         staff = await unit_staff(ticket.assignee_kind, ticket.assignee_id, at)
         await send(
             staff,
@@ -127,12 +161,13 @@ async def ticket_changed(ticket: Ticket, action: str, at: datetime) -> None:
         )
 
 
-def _item(ticket: Ticket) -> str:
+def item_title(ticket: Ticket) -> str:
     return str(ticket.rules.get("item", {}).get("title", ticket.item_code))
 
 
+
 async def escalated(ticket: Ticket, escalation: Escalation, at: datetime) -> None:
-    item = _item(ticket)
+    item = item_title(ticket)
     level = ticket.rules["ladder"][escalation.to_level]["level"]
     level_zh = LEVEL_ZH.get(level, level)
     if ticket.assignee_kind is not None:
@@ -177,7 +212,7 @@ async def due_soon_messages(tickets: Sequence[Ticket], *, at: datetime, zone: Zo
                 staff[key],
                 "ticket.due_soon",
                 "工单即将超时",
-                f"工单 {t.id}“{_item(t)}”的{step}时限将于 {due} 到期，请及时处理，逾期将自动提级督办。",
+                f"工单 {t.id}“{item_title(t)}”的{step}时限将于 {due} 到期，请及时处理，逾期将自动提级督办。",
                 t.id,
             )
         )

@@ -24,7 +24,7 @@ from tenants.territory.access import Access
 from tenants.territory.models import Community, Street
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.tickets import notify, service
+from tenants.tickets import notify, partners, service
 from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, ReminderSent, Ticket, UnitKind
 from tenants.tickets.rules import LEAD_DEFAULT_MINUTES
 
@@ -34,7 +34,7 @@ DUE_SOON = "due_soon"
 OVERDUE = "overdue"
 # Work per tick is bounded; a backlog (after an outage) drains oldest first over the next ticks.
 BATCH = 1000
-# Escalations this recent are checked for a hand-over; counts span the whole period.
+# Escalations this recent are checked for a hand-over; counts span the whole period or run.
 HANDOVER_LOOKBACK = timedelta(days=1)
 AUTO_REASON = "办理超时，系统自动提级督办"
 
@@ -71,26 +71,47 @@ ON CONFLICT DO NOTHING
 RETURNING ticket_id, step_seq
 """
 
-# Units escalated lately, with their count for the whole period and the hand-over threshold of the ticket rules
-# in force for their latest escalation; those at or over it are handed over (once per unit and period).
+# Units escalated lately, with the hand-over threshold and window of the ticket rules in force for their latest
+# escalation of the period, and their count: in the tenant-local month (``calendar_month``), or in a row
+# (``consecutive``: since the unit's latest on-time resolution or hand-over, across months; only the unit's latest
+# period takes it, so a run spanning two months yields one case). Those at or over the threshold are handed over
+# (once per unit and period: the unique key).
 HANDOVER_SQL = """
 WITH recent AS (
     SELECT DISTINCT unit_kind, unit_id, period FROM escalation x
     WHERE tenant_id = $1::bigint AND at >= $2::timestamptz AND unit_id IS NOT NULL AND unit_kind IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM efficiency_case c WHERE c.tenant_id = x.tenant_id AND c.unit_kind = x.unit_kind
                       AND c.unit_id = x.unit_id AND c.period = x.period)
+), ruled AS (
+    SELECT r.unit_kind, r.unit_id, r.period, l.office_after, l.office_window,
+           NOT EXISTS (SELECT 1 FROM escalation later WHERE later.tenant_id = $1::bigint
+                       AND later.unit_kind = r.unit_kind AND later.unit_id = r.unit_id
+                       AND later.period > r.period) AS is_latest
+    FROM recent r CROSS JOIN LATERAL (
+        SELECT COALESCE((t.rules->>'office_after')::int, 0) AS office_after,
+               COALESCE(t.rules->>'office_window', 'calendar_month') AS office_window
+        FROM escalation e JOIN ticket t ON t.tenant_id = e.tenant_id AND t.id = e.ticket_id
+        WHERE e.tenant_id = $1::bigint AND e.unit_kind = r.unit_kind AND e.unit_id = r.unit_id
+          AND e.period = r.period
+        ORDER BY e.at DESC, e.id DESC LIMIT 1) l
+), since AS (
+    SELECT g.*, GREATEST(
+        (SELECT max(t.resolved_at) FROM ticket t WHERE t.tenant_id = $1::bigint AND t.resolved_on_time
+           AND t.assignee_kind = g.unit_kind AND t.assignee_id = g.unit_id),
+        (SELECT max(c.handed_at) FROM efficiency_case c WHERE c.tenant_id = $1::bigint
+           AND c.unit_kind = g.unit_kind AND c.unit_id = g.unit_id)) AS run_from
+    FROM ruled g WHERE g.office_after > 0 AND (g.office_window = 'calendar_month' OR g.is_latest)
 ), counted AS (
-    SELECT e.unit_kind, e.unit_id, e.period, count(*) AS n,
-           (array_agg(COALESCE((t.rules->>'office_after')::int, 0) ORDER BY e.at DESC, e.id DESC))[1] AS office_after
-    FROM recent r
-    JOIN escalation e ON e.tenant_id = $1::bigint AND e.unit_kind = r.unit_kind AND e.unit_id = r.unit_id
-                     AND e.period = r.period
-    JOIN ticket t ON t.tenant_id = e.tenant_id AND t.id = e.ticket_id
-    GROUP BY e.unit_kind, e.unit_id, e.period
+    SELECT s.unit_kind, s.unit_id, s.period, s.office_after,
+           (SELECT count(*) FROM escalation e
+            WHERE e.tenant_id = $1::bigint AND e.unit_kind = s.unit_kind AND e.unit_id = s.unit_id
+              AND CASE WHEN s.office_window = 'consecutive' THEN e.at > COALESCE(s.run_from, '-infinity')
+                       ELSE e.period = s.period END) AS n
+    FROM since s
 )
 INSERT INTO efficiency_case (tenant_id, unit_kind, unit_id, period, escalations, handed_at)
 SELECT $1::bigint, unit_kind, unit_id, period, n, $3::timestamptz FROM counted
-WHERE office_after > 0 AND n >= office_after
+WHERE n >= office_after
 ON CONFLICT DO NOTHING
 RETURNING id
 """
@@ -155,7 +176,8 @@ async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> dict[str, int]:
 
 
 async def hand_over_units(*, now: datetime) -> int:
-    """Units that reached the configured number of escalations in a period go to the efficiency office."""
+    """Units that reached the configured number of escalations (in a row, or in a month) go to the efficiency
+    office."""
     async with scoped_transaction() as conn:
         rows = await conn.execute_query_dict(HANDOVER_SQL, [current_tenant_id(), now - HANDOVER_LOOKBACK, now])
         if not rows:
@@ -173,8 +195,9 @@ async def tick(*, now: datetime) -> dict[str, int]:
     zone = await current_zone()
     due_soon = await remind_due_soon(now=now, zone=zone)
     overdue = await escalate_overdue(now=now, zone=zone)
+    partner_escalated = await partners.escalate_overdue(now=now, zone=zone)
     handed = await hand_over_units(now=now)
-    return {"due_soon": due_soon, **overdue, "handed_over": handed}
+    return {"due_soon": due_soon, **overdue, "partner_escalated": partner_escalated, "handed_over": handed}
 
 
 _UNIT_MODELS: dict[UnitKind, Any] = {

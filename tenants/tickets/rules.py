@@ -35,11 +35,20 @@ def snapshot(doc: ConfigDocument, item_code: str) -> tuple[dict, list[Problem]]:
     t = doc.tickets
     return {
         "category": {"code": category.code, "title": category.title},
-        "item": {"code": item.code, "title": item.title, "unit": item.unit, "sla_hours": item.sla_hours},
+        "item": {
+            "code": item.code,
+            "title": item.title,
+            "unit": item.unit,
+            "unit_code": item.unit_code,
+            "sla_hours": item.sla_hours,
+            "partners": [p.model_dump() for p in item.partners],
+        },
         "steps": t.steps.model_dump(),
         "review_hours": t.review_dispatch_sla_hours,
         "ladder": [lvl.model_dump() for lvl in t.escalation_ladder],
         "office_after": t.escalations_before_efficiency_office,
+        "office_window": t.efficiency_office_window,
+        "partner_accept_hours": t.partner_accept_hours,
         "scale": t.satisfaction_scale.model_dump(),
         "lead_minutes": doc.reminders.ticket_deadline_lead_minutes,
     }, []

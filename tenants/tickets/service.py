@@ -15,8 +15,8 @@ from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
-from tenants.territory.parties import PropertyContract, Unit
-from tenants.tickets import notify
+from tenants.territory.parties import Unit
+from tenants.tickets import matrix, notify, partners
 from tenants.tickets.access import REVIEWERS, STAFF_REPORTERS, acts_for_assignee, may_review, require, visible
 from tenants.tickets.errors import IllegalTransition
 from tenants.tickets.models import (
@@ -24,6 +24,7 @@ from tenants.tickets.models import (
     UNIT_STATES,
     Channel,
     Escalation,
+    RatingChannel,
     Ticket,
     TicketEvent,
     TicketState,
@@ -271,40 +272,22 @@ async def report(
             details={"channel": channel.value, "onBehalfOf": on_behalf_of},
         )
         steps = rules["steps"]
+        held = notify.Holding.of(ticket)
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit
-            kind, unit = await _route(ticket, at)
-            if unit is None:  # nobody of that kind on file: the community (or street) acts
+            route = await matrix.acting_unit(ticket, at)
+            kind, unit = route.kind, route.unit_id
+            note = "自动派单"
+            if unit is None:  # the named department is not on file or deactivated: the community (or street) acts
                 kind, unit = (
                     (UnitKind.COMMUNITY, ticket.community_id)
                     if ticket.community_id
                     else (UnitKind.STREET, ticket.street_id)
                 )
-            await _assign(ticket, kind, unit, at, "system", "dispatch", "自动派单")
-        await notify.ticket_changed(ticket, "report", at)
+                note = f"自动派单（{route.problem().message_zh.removesuffix('，请指定承办单位')}，由属地办理）"
+            await _assign(ticket, kind, unit, at, "system", "dispatch", note)
+            await partners.open_tasks(ticket, at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
-
-
-async def _route(ticket: Ticket, at: datetime) -> tuple[UnitKind, int | None]:
-    """The responsibility matrix: the item's unit type, resolved to the unit for this ticket's place (its id is
-    None when the tenant has no such unit on file)."""
-    unit = UnitKind(ticket.rules["item"]["unit"])
-    if unit == UnitKind.PROPERTY_COMPANY and ticket.compound_id is not None:
-        day = await clock.today(at)  # contracts run on tenant-local dates
-        contract = await PropertyContract.filter(
-            compound_id=ticket.compound_id, starts_on__lte=day, ends_on__gte=day
-        ).first()
-        if contract is not None:
-            return unit, contract.company_id
-        unit = UnitKind.COMMUNITY  # no company serves it: the community acts
-    if unit == UnitKind.COMMUNITY and ticket.community_id is not None:
-        return unit, ticket.community_id
-    if unit in (UnitKind.STREET, UnitKind.COMMUNITY) and ticket.street_id is not None:
-        return UnitKind.STREET, ticket.street_id
-    if unit in (UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT):
-        found = await Unit.filter(kind=unit.value, is_active=True).order_by("id").first()
-        if found is not None:
-            return unit, found.id
-    return unit, None
 
 
 async def _check_unit(kind: UnitKind, unit_id: int | None, field: str) -> None:
@@ -398,24 +381,18 @@ async def dispatch(
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "dispatch")
         _expect(ticket, "dispatch", S.REPORTED)
+        held = notify.Holding.of(ticket)
         if unit_kind is not None:
             await _check_unit(unit_kind, unit_id, "unitId")
             kind, unit = unit_kind, unit_id
         else:
-            kind, unit = await _route(ticket, at)
-            if unit is None:
-                raise InvalidInput.of(
-                    [
-                        Problem(
-                            "unit",
-                            "no_unit",
-                            "本地没有登记该类承办单位，请指定承办单位",
-                            f"no {kind.value} unit is on file here; name the unit to dispatch to",
-                        )
-                    ]
-                )
+            route = await matrix.acting_unit(ticket, at)
+            if route.unit_id is None:  # e.g. the named department was deactivated since: the reviewer names one
+                raise InvalidInput.of([route.problem()])
+            kind, unit = route.kind, route.unit_id
         await _assign(ticket, kind, unit, at, actor, "dispatch", note)
-        await notify.ticket_changed(ticket, "dispatch", at)
+        await partners.open_tasks(ticket, at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -424,12 +401,13 @@ async def reject(*, access: Access, actor: str, ticket_id: int, reason: str, now
     reason = _text("reason", reason, required=True)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
+        held = notify.Holding.of(ticket)
         require(may_review(access, ticket), "reject")
         _expect(ticket, "reject", S.REPORTED)
         ticket.state, ticket.due_at, ticket.closed_at = S.REJECTED, None, at
         await ticket.save()
         await _event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason)
-        await notify.ticket_changed(ticket, "reject", at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -439,12 +417,13 @@ async def accept(*, access: Access, actor: str, ticket_id: int, note: str = "", 
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "accept")
+        held = notify.Holding.of(ticket)
         _expect(ticket, "accept", S.DISPATCHED, S.TRANSFERRED)
         before = ticket.state
         ticket.state = S.ACCEPTED
         await ticket.save()
         await _event(ticket, at, actor, "accept", before, S.ACCEPTED, note=note)
-        await notify.ticket_changed(ticket, "accept", at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -464,6 +443,7 @@ async def transfer(
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket) or may_review(access, ticket), "transfer")
+        held = notify.Holding.of(ticket)
         _expect(ticket, "transfer", *UNIT_STATES)
         await _check_unit(unit_kind, unit_id, "unitId")
         if (unit_kind, unit_id) == (ticket.assignee_kind, ticket.assignee_id):
@@ -471,7 +451,7 @@ async def transfer(
                 [Problem("unitId", "same_unit", "不能转给当前承办单位", "the ticket is already with this unit")]
             )
         await _assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason)
-        await notify.ticket_changed(ticket, "transfer", at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -491,6 +471,7 @@ async def resolve(
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "resolve")
+        held = notify.Holding.of(ticket)
         _expect(ticket, "resolve", S.ACCEPTED, S.REOPENED)
         before = ticket.state
         # Against the resolution SLA, which escalation never extends.
@@ -511,7 +492,7 @@ async def resolve(
             attachments=photos,
             details={"onTime": ticket.resolved_on_time},
         )
-        await notify.ticket_changed(ticket, "resolve", at)
+        await notify.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -524,43 +505,77 @@ async def rate(
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(ticket.reporter_user_id == actor, "rate")
-        _expect(ticket, "rate", S.RESOLVED)
-        scale = ticket.rules["scale"]
-        if not scale["lowest"] <= rating <= scale["highest"]:
-            raise InvalidInput.of(
-                [
-                    Problem(
-                        "rating",
-                        "out_of_range",
-                        f"评分须在 {scale['lowest']} 到 {scale['highest']} 之间",
-                        f"rating must be {scale['lowest']}..{scale['highest']}",
-                    )
-                ]
-            )
-        ticket.rating, ticket.satisfied = rating, rating >= scale["satisfied_from"]
-        if ticket.satisfied:
-            ticket.state, ticket.closed_at = S.CLOSED, at
-            await ticket.save()
-            await _event(ticket, at, actor, "rate", S.RESOLVED, S.RATED, note=comment, details={"rating": rating})
-            await _event(ticket, at, "system", "close", S.RATED, S.CLOSED)
-        else:
-            ticket.state, ticket.reopened = S.REOPENED, ticket.reopened + 1
-            ticket.step_seq += 1
-            ticket.due_at = ticket.sla_due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
-            ticket.resolved_at = ticket.resolved_on_time = None
-            await ticket.save()
-            await _event(
-                ticket,
-                at,
-                actor,
-                "rate",
-                S.RESOLVED,
-                S.REOPENED,
-                note=comment,
-                details={"rating": rating, "reopened": ticket.reopened},
-            )
-        await notify.ticket_changed(ticket, "rate", at)
+        await _rate_locked(ticket, actor=actor, rating=rating, comment=comment, channel=RatingChannel.APP, at=at)
         return ticket
+
+
+async def record_return_visit(
+    *,
+    access: Access,
+    actor: str,
+    ticket_id: int,
+    rating: int,
+    channel: RatingChannel,
+    comment: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """回访: for a ticket entered for a resident, the staff member who entered it (or the reviewing community or
+    street) records the resident's rating and how it came in; it counts exactly like a rating in the app."""
+    at = _now(now)
+    comment = _text("comment", comment, required=False)
+    if channel == RatingChannel.APP:
+        raise InvalidInput.of(
+            [Problem("channel", "app_channel", "居民在应用内自行评价，回访须为电话、上门或短信",
+                     "residents rate in the app themselves; a return visit is by phone, visit or sms")]
+        )
+    async with savepoint():
+        ticket = await _for_update(ticket_id, access)
+        entered_for_resident = ticket.entered_by != ticket.reporter_user_id
+        require(
+            entered_for_resident and (ticket.entered_by == actor or may_review(access, ticket)), "record a return visit"
+        )
+        await _rate_locked(ticket, actor=actor, rating=rating, comment=comment, channel=channel, at=at)
+        return ticket
+
+
+async def _rate_locked(
+    ticket: Ticket, *, actor: str, rating: int, comment: str, channel: RatingChannel, at: datetime
+) -> None:
+    held = notify.Holding.of(ticket)
+    _expect(ticket, "rate", S.RESOLVED)
+    scale = ticket.rules["scale"]
+    if not scale["lowest"] <= rating <= scale["highest"]:
+        raise InvalidInput.of(
+            [
+                Problem(
+                    "rating",
+                    "out_of_range",
+                    f"评分须在 {scale['lowest']} 到 {scale['highest']} 之间",
+                    f"rating must be {scale['lowest']}..{scale['highest']}",
+                )
+            ]
+        )
+    ticket.rating, ticket.satisfied = rating, rating >= scale["satisfied_from"]
+    ticket.rating_channel = channel
+    details: dict[str, Any] = {"rating": rating}
+    if channel != RatingChannel.APP:
+        details |= {"channel": channel.value, "returnVisit": True, "resident": ticket.reporter_user_id}
+    if ticket.satisfied:
+        ticket.state, ticket.closed_at = S.CLOSED, at
+        await ticket.save()
+        await _event(ticket, at, actor, "rate", S.RESOLVED, S.RATED, note=comment, details=details)
+        await _event(ticket, at, "system", "close", S.RATED, S.CLOSED)
+    else:
+        ticket.state, ticket.reopened = S.REOPENED, ticket.reopened + 1
+        ticket.step_seq += 1
+        ticket.due_at = ticket.sla_due_at = at + timedelta(hours=ticket.rules["item"]["sla_hours"])
+        ticket.resolved_at = ticket.resolved_on_time = None
+        await ticket.save()
+        await _event(
+            ticket, at, actor, "rate", S.RESOLVED, S.REOPENED, note=comment,
+            details={**details, "reopened": ticket.reopened},
+        )
+    await notify.ticket_changed(ticket, held, at)
 
 
 async def escalate_locked(
@@ -673,4 +688,7 @@ async def events_of(ticket_ids: list[int]) -> list[TicketEvent]:
     return await TicketEvent.filter(ticket_id__in=ticket_ids).order_by("at", "id")
 
 
-__all__ = ["REVIEWERS", "accept", "dispatch", "escalate", "rate", "reject", "report", "resolve", "transfer"]
+__all__ = [
+    "REVIEWERS", "accept", "dispatch", "escalate", "rate", "record_return_visit", "reject", "report", "resolve",
+    "transfer",
+]
