@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenants.assessment.ranking import Placement, red_black_places, star_places
 from tenants.assessment.scoring import (
     CompoundInputs,
     CompoundScore,
@@ -278,7 +279,11 @@ def test_three_hundred_percent_with_the_sanbai_preset():
     # Y and Z tie on score, body part and deductions: the smaller id ranks first.
     ranked = rank([(s.compound_id, s.score, s.body_part, s.deductions) for s in (z, x, y)])
     assert [(r.key, r.rank) for r in ranked] == [(202, 1), (203, 2), (201, 3)]
-    assert service_stars(a, ranked) == [202]  # top 1, at least 90
+    # The star goes to the top 1, but Y and Z share 97.50: the id may order the table, not decide the title.
+    # 三个百分百's preset puts tied firms on a list together (ties = "all_on"); with "all_off" neither is starred.
+    assert service_stars(a, ranked) == [202, 203]
+    all_off = a.service_star.model_copy(update={"ties": "all_off"})
+    assert service_stars(a.model_copy(update={"service_star": all_off}), ranked) == []
     assert red_black(a, ranked) == ([], [202, 203, 201])  # commend 0, interview the bottom 3
 
 
@@ -304,6 +309,54 @@ def test_rank_tie_breaks_and_list_sizes():
     assert red_black(xuanhua, []) == ([], [])
     off = xuanhua.model_copy(update={"red_black_list": xuanhua.red_black_list.model_copy(update={"enabled": False})})
     assert red_black(off, twenty) == ([], [])
+
+
+def _with(a: Assessment, **lists: dict[str, Any]) -> Assessment:
+    return a.model_copy(update={k: getattr(a, k).model_copy(update=v) for k, v in lists.items()})
+
+
+def test_equal_scores_never_land_on_opposite_lists():
+    xuanhua = preset("xuanhua")  # 宣化区: commend the top 15, interview the bottom 5 (of 20 here)
+    assert (xuanhua.red_black_list.ties, xuanhua.red_black_list.unscored) == ("all_on", "off_lists")
+    # Firm k scores 100 - k, except that firms 15 and 16 share 85.00: rank 15 (commended before) and rank 16
+    # (interviewed before) sat on opposite lists, decided by their ids alone.
+    twenty = rank([(k, D(85) if k in (15, 16) else D(100 - k), D(0), D(0)) for k in range(1, 21)])
+    assert [(r.key, r.rank) for r in twenty[14:16]] == [(15, 15), (16, 16)]
+    # all_on: the bottom 5 reach into the pair, so both are interviewed (6 firms); the commendation takes only the
+    # firms above them, 1..14. all_off: the pair stays off both lists, so 14 commended and 4 interviewed.
+    assert red_black(xuanhua, twenty) == (list(range(1, 15)), list(range(15, 21)))
+    all_off = _with(xuanhua, red_black_list={"ties": "all_off"})
+    assert red_black(all_off, twenty) == (list(range(1, 15)), list(range(17, 21)))
+    places = red_black_places(all_off, twenty)
+    assert places[15] == places[16] == ("none", Placement(False, "tie_all_off"))
+    assert places[14] == ("commended", Placement(True, "top")) and places[17][0] == "interviewed"
+
+    # A tie at the commendation's edge only: commend 2, interview 1 of A 95, B 90, C 90, D 80, E 70.
+    five = rank([(1, D(95), D(0), D(0)), (2, D(90), D(0), D(0)), (3, D(90), D(0), D(0)), (4, D(80), D(0), D(0)),
+                 (5, D(70), D(0), D(0))])
+    small = _with(xuanhua, red_black_list={"commend_top": 2, "interview_bottom": 1})
+    assert red_black(small, five) == ([1, 2, 3], [5])  # all_on: B and C both commended (3 firms)
+    assert red_black_places(small, five)[3] == ("commended", Placement(True, "tie_all_on"))
+    assert red_black(_with(small, red_black_list={"ties": "all_off"}), five) == ([1], [5])
+    # Every firm tied (the unscored quarter of before, all at 20.00): one run, cut by both sizes.
+    flat = rank([(k, D(20), D(0), D(0)) for k in range(1, 21)])
+    assert red_black(xuanhua, flat) == ([], list(range(1, 21)))  # all_on: all go on, the interview wins
+    assert red_black(all_off, flat) == ([], [])
+
+
+def test_unscored_firms_are_never_commended_or_starred():
+    a = _with(preset("xuanhua"), service_star={"enabled": True, "top_n": 1, "min_score": 0})
+    # Firms 1 and 2 had no sheet at all (their 95.00 and 20.00 come from tickets alone); 3 and 4 were scored.
+    ranked = rank([(1, D(95), D(0), D(0)), (2, D(20), D(0), D(0)), (3, D(80), D(80), D(0)), (4, D(60), D(60), D(0))])
+    unscored = frozenset({1, 2})
+    # Sizes count scored firms only: of 2, interview min(5, 2) = 2 → both; commend min(15, 2 - 2) = 0.
+    assert red_black(a, ranked, unscored) == ([], [3, 4])
+    assert red_black_places(a, ranked, unscored)[1] == ("none", Placement(False, "unscored"))
+    # The star: firm 1 ranks first by score but is not starred; firm 3 is the top scored firm.
+    assert service_stars(a, ranked, unscored) == [3]
+    assert star_places(a, ranked, unscored)[1] == Placement(False, "unscored")
+    interview = _with(a, red_black_list={"unscored": "interview"})
+    assert red_black(interview, ranked, unscored) == ([], [1, 3, 4, 2])  # in rank order
 
 
 def test_company_score_weighs_compounds_by_fee_or_equally():

@@ -135,7 +135,7 @@ class Candidate:
 
 
 async def elimination_candidates(year: int) -> list[Candidate]:
-    """末位淘汰: the bottom share (at least 1, by the configuration's percent) of firms by their average published
+    """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their average published
     rating over the year, plus firms below the score threshold or on the black list the configured times."""
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
@@ -157,7 +157,8 @@ async def elimination_candidates(year: int) -> list[Candidate]:
     )
     if not rows:
         return []
-    bottom = max(1, math.ceil(len(rows) * rule.bottom_percent / 100))
+    # A share, at least one firm; 0 percent: no share, only the thresholds ("eliminate those below standard").
+    bottom = max(1, math.ceil(len(rows) * rule.bottom_percent / 100)) if rule.bottom_percent else 0
     out = []
     for i, r in enumerate(rows):
         average = Decimal(r["average"]).quantize(Decimal("0.01"))
