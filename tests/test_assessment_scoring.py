@@ -322,25 +322,40 @@ def test_equal_scores_never_land_on_opposite_lists():
     # (interviewed before) sat on opposite lists, decided by their ids alone.
     twenty = rank([(k, D(85) if k in (15, 16) else D(100 - k), D(0), D(0)) for k in range(1, 21)])
     assert [(r.key, r.rank) for r in twenty[14:16]] == [(15, 15), (16, 16)]
-    # all_on: the bottom 5 reach into the pair, so both are interviewed (6 firms); the commendation takes only the
-    # firms above them, 1..14. all_off: the pair stays off both lists, so 14 commended and 4 interviewed.
-    assert red_black(xuanhua, twenty) == (list(range(1, 15)), list(range(15, 21)))
+    # all_on: both lists reach into the pair (ranks 15 and 16), which cannot go on both, so it goes on neither;
+    # all_off: it stays off both. Either way 14 commended (1..14) and 4 interviewed (17..20).
+    assert red_black(xuanhua, twenty) == (list(range(1, 15)), list(range(17, 21)))
+    assert red_black_places(xuanhua, twenty)[15] == ("none", Placement(False, "tie_both_lists"))
     all_off = _with(xuanhua, red_black_list={"ties": "all_off"})
     assert red_black(all_off, twenty) == (list(range(1, 15)), list(range(17, 21)))
     places = red_black_places(all_off, twenty)
     assert places[15] == places[16] == ("none", Placement(False, "tie_all_off"))
     assert places[14] == ("commended", Placement(True, "top")) and places[17][0] == "interviewed"
+    # A tie at the interview's edge only: the bottom 5 of 20 where 16 and 17 share 84.00.
+    low_pair = rank([(k, D(84) if k in (16, 17) else D(100 - k), D(0), D(0)) for k in range(1, 21)])
+    assert red_black(xuanhua, low_pair) == (list(range(1, 16)), list(range(16, 21)))  # whole pair inside: 5
+    # 25 firms, 20 and 21 sharing 80.00: the bottom 5 (ranks 21..25) cut the pair, the top 15 do not reach it.
+    edge = rank([(k, D(80) if k == 21 else D(100 - k), D(0), D(0)) for k in range(1, 26)])
+    assert red_black(xuanhua, edge) == (list(range(1, 16)), list(range(20, 26)))  # all_on: 6 interviewed
+    assert red_black(all_off, edge) == (list(range(1, 16)), list(range(22, 26)))  # all_off: 4 interviewed
 
     # A tie at the commendation's edge only: commend 2, interview 1 of A 95, B 90, C 90, D 80, E 70.
-    five = rank([(1, D(95), D(0), D(0)), (2, D(90), D(0), D(0)), (3, D(90), D(0), D(0)), (4, D(80), D(0), D(0)),
-                 (5, D(70), D(0), D(0))])
+    five = rank(
+        [
+            (1, D(95), D(0), D(0)),
+            (2, D(90), D(0), D(0)),
+            (3, D(90), D(0), D(0)),
+            (4, D(80), D(0), D(0)),
+            (5, D(70), D(0), D(0)),
+        ]
+    )
     small = _with(xuanhua, red_black_list={"commend_top": 2, "interview_bottom": 1})
     assert red_black(small, five) == ([1, 2, 3], [5])  # all_on: B and C both commended (3 firms)
     assert red_black_places(small, five)[3] == ("commended", Placement(True, "tie_all_on"))
     assert red_black(_with(small, red_black_list={"ties": "all_off"}), five) == ([1], [5])
     # Every firm tied (the unscored quarter of before, all at 20.00): one run, cut by both sizes.
     flat = rank([(k, D(20), D(0), D(0)) for k in range(1, 21)])
-    assert red_black(xuanhua, flat) == ([], list(range(1, 21)))  # all_on: all go on, the interview wins
+    assert red_black(xuanhua, flat) == ([], [])  # both lists reach into the one run: neither takes it
     assert red_black(all_off, flat) == ([], [])
 
 

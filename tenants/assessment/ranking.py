@@ -82,10 +82,11 @@ def red_black_places(
     Only firms with at least one submitted score sheet count (``unscored`` keys have none): sizes are
     ``commend_top`` / ``interview_bottom`` firms (``basis = "count"``) or the ceiling of that percent of the scored
     firms (so any non-zero percent names at least one). A run of equal scores that a size cuts through goes on the
-    list whole or stays off whole (``ties``), so the tie-break by id never decides. The lists never overlap: the
-    bottom (interviews) is taken first, and the commendation takes at most what remains above the requested bottom,
-    never a firm interviewed, because an interview is a follow-up duty that a commendation must not hide. Unscored
-    firms are never commended; ``unscored = "interview"`` interviews them.
+    list whole or stays off whole (``ties``), so the tie-break by id never decides. The lists never overlap: when
+    the scored firms are too few for both sizes, the interviews keep their size and the commendation gets what
+    remains above it (an interview is a follow-up duty that a commendation must not hide); a run of equal scores
+    that both lists reach into goes on neither (``tie_both_lists``). Unscored firms are never commended;
+    ``unscored = "interview"`` interviews them.
     """
     config = assessment.red_black_list
     if not config.enabled:
@@ -101,8 +102,10 @@ def red_black_places(
     top = min(top, n - bottom)
     groups = _groups(pool)
     interviewed, low_tied, low_held = _take(list(reversed(groups)), bottom, config.ties)
-    above = [g for g in groups if g[0].key not in interviewed]
-    commended, high_tied, high_held = _take(above, top, config.ties)
+    commended, high_tied, high_held = _take(groups, top, config.ties)
+    # Only a run that both sizes reach into (``all_on``) can land on both: it goes on neither.
+    contested = interviewed & commended
+    interviewed, commended = interviewed - contested, commended - contested
     out: dict[int, tuple[str, Placement]] = {}
     for r in order:
         if r.key in unscored:
@@ -112,6 +115,8 @@ def red_black_places(
             out[r.key] = ("interviewed", Placement(True, "tie_all_on" if r.key in low_tied else "bottom"))
         elif r.key in commended:
             out[r.key] = ("commended", Placement(True, "tie_all_on" if r.key in high_tied else "top"))
+        elif r.key in contested:
+            out[r.key] = ("none", Placement(False, "tie_both_lists"))
         elif r.key in low_held | high_held:
             out[r.key] = ("none", Placement(False, "tie_all_off"))
         else:

@@ -135,8 +135,9 @@ class Candidate:
 
 
 async def elimination_candidates(year: int) -> list[Candidate]:
-    """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their average published
-    rating over the year, plus firms below the score threshold or on the black list the configured times."""
+    """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their
+    average published rating over the year, plus firms below the score threshold or on the black list the
+    configured times."""
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []
