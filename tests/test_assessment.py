@@ -462,7 +462,7 @@ async def test_elimination_candidates_when_the_tenant_eliminates(district, gql):
 
 
 LISTED = """query($p: String!) { companyRankings(period: $p) { edges { node { companyId score rank mark breakdown } } }
-  redBlackList(period: $p) { commended { companyId } interviewed { companyId } } }"""
+  redBlackList(period: $p) { commended { companyId } interviewed { companyId } heldOff { companyId } } }"""
 
 
 async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gql):
@@ -479,7 +479,8 @@ async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gq
     # broke the tie: P1 was commended and P2 interviewed. Now neither firm, being unscored, is on a list.
     rows, board = await listed()
     assert [(Decimal(r["score"]), r["mark"]) for r in rows] == [(Decimal("20.00"), "NONE")] * 2
-    assert board == {"commended": [], "interviewed": []}
+    both = [{"companyId": str(ids["P1"])}, {"companyId": str(ids["P2"])}]
+    assert board == {"commended": [], "interviewed": [], "heldOff": both}
     assert rows[0]["breakdown"]["lists"] == {
         "scored": False,
         "red_black": {"mark": "none", "reason": "unscored", "ties": "all_on", "unscored": "off_lists"},
@@ -495,7 +496,7 @@ async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gq
         (str(ids["P1"]), Decimal("100.00"), 1, "NONE"),  # the unique rank stays for the table
         (str(ids["P2"]), Decimal("100.00"), 2, "NONE"),
     ]
-    assert board == {"commended": [], "interviewed": []}
+    assert board == {"commended": [], "interviewed": [], "heldOff": both}
     assert {r["breakdown"]["lists"]["red_black"]["reason"] for r in rows} == {"tie_both_lists"}
     assert all(r["breakdown"]["lists"]["scored"] for r in rows)
 

@@ -228,6 +228,10 @@ class RedBlackList:
     snapshot: SnapshotType
     commended: list[CompanyRatingType]
     interviewed: list[CompanyRatingType]
+    held_off: list[CompanyRatingType] = strawberry.field(
+        description="Firms the list rules kept off both lists: tied at a boundary, or without a score sheet "
+        "(breakdown.lists.red_black.reason says which)."
+    )
 
 
 @strawberry.input
@@ -392,6 +396,7 @@ class AssessmentQuery:
             snapshot=SnapshotType.of(snap),
             commended=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.COMMENDED],
             interviewed=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.INTERVIEWED],
+            held_off=[CompanyRatingType.of(r) for r in await reports.held_off(snap)],
         )
 
     @strawberry.field(description="约谈 records.")

@@ -39,6 +39,19 @@ async def compound_rankings(
     return await qs.order_by("rank").limit(limit)
 
 
+HELD_OFF = ("tie_all_off", "tie_both_lists", "unscored")
+
+
+async def held_off(snapshot: RatingSnapshot) -> list[CompanyRating]:
+    """Firms the list rules kept off the red/black list (a tie at a boundary, no score sheet), in rank order."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT id FROM company_rating WHERE tenant_id = $1 AND snapshot_id = $2 AND mark = 'none'"
+        " AND breakdown #>> '{lists,red_black,reason}' = ANY($3::text[])",
+        [current_tenant_id(), snapshot.id, list(HELD_OFF)],
+    )
+    return await CompanyRating.filter(id__in=[r["id"] for r in rows]).order_by("rank")
+
+
 @dataclass(frozen=True)
 class TrendPoint:
     period_key: str
