@@ -209,3 +209,21 @@ async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: P
         "assessment", "enter-scores", str(good), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON
     )
     assert twice.returncode == 1 and "already scored" in twice.stdout
+
+
+async def test_hostile_late_entries_are_client_errors(district, gql):  # noqa: F811
+    d = district
+    past = await _past_quarter(d)
+    party = sheet(d["rubric"], "party_org")
+    item = next(iter(party))
+    hostile = {**_sheet_in(d, "K1", "party_org", party), "notes": {item: "a\x00b"}}
+    out = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": "x\x00", "sheets": [hostile]}})
+    assert codes(out) == ["INVALID_INPUT"], out
+    assert {(p["field"], p["reason"]) for p in out["errors"][0]["extensions"]["problems"]} == {
+        ("reason", "format"),
+        (f"sheets.0.notes.{item}", "invalid"),
+    }
+    huge = await gql(ENTER, d["admin"], {"in": {"period": "99999Q1", "reason": REASON, "sheets": [hostile]}})
+    assert codes(huge) == ["INVALID_INPUT"]
+    many = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": REASON, "sheets": []}})
+    assert [p["reason"] for p in many["errors"][0]["extensions"]["problems"]] == ["count"]

@@ -15,7 +15,7 @@ from tenants import clock
 from tenants.assessment import periods
 from tenants.assessment.errors import PeriodPublished
 from tenants.assessment.models import AssessmentRound, RatingSnapshot, ScoreSubmission, SnapshotStatus
-from tenants.assessment.rounds import check_sheet, open_round, period_config
+from tenants.assessment.rounds import check_sheet, open_round, period_config, storable
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.scope import savepoint
@@ -56,6 +56,8 @@ async def enter_late(
         problems.append(Problem("reason", "required", "补录须说明理由", "a late entry needs a reason"))
     elif len(reason) > 500:
         problems.append(Problem("reason", "too_long", "理由不超过 500 字", "reason must be at most 500 characters"))
+    elif not storable(reason):
+        problems.append(Problem("reason", "format", "理由含有无法保存的字符", "reason holds characters not allowed"))
     if not sheets or len(sheets) > MAX_SHEETS:
         problems.append(
             Problem("sheets", "count", f"请补录 1 到 {MAX_SHEETS} 张评分表", f"enter 1..{MAX_SHEETS} sheets")

@@ -134,6 +134,15 @@ async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id:
     return False
 
 
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text: no NUL byte, no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: dict[str, str]) -> list[Problem]:
     items = {i.code: i for i in doc.assessment.rubric if i.body == body}
     problems: list[Problem] = []
@@ -173,7 +182,7 @@ def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: d
                 )
             )
     for code, note in notes.items():
-        if code not in items or len(note) > 500:
+        if code not in items or len(note) > 500 or not storable(note):
             problems.append(
                 Problem(
                     f"notes.{code}",
@@ -213,6 +222,10 @@ async def submit(
             problems.append(Problem("reason", "required", "更正须说明理由", "a correction needs a reason"))
         if len(reason) > 500:
             problems.append(Problem("reason", "too_long", "理由不超过 500 字", "reason must be at most 500 characters"))
+        elif not storable(reason):
+            problems.append(
+                Problem("reason", "format", "理由含有无法保存的字符", "reason holds characters not allowed")
+            )
         if problems:
             raise InvalidInput.of(problems)
         served = await PropertyContract.filter(
