@@ -505,3 +505,50 @@ def test_scores_stay_in_bounds_and_breakdowns_add_up(case: tuple[Assessment, lis
     assert [r.score for r in ranked] == sorted((s.score for s in scores), reverse=True)
     top, bottom = red_black(a, ranked)
     assert not set(top) & set(bottom)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scores=st.lists(st.integers(0, 4), min_size=0, max_size=25),  # few distinct scores: many ties
+    unscored_mask=st.lists(st.booleans(), min_size=25, max_size=25),
+    basis=st.sampled_from(["count", "percent"]),
+    top=st.integers(0, 30),
+    bottom=st.integers(0, 30),
+    ties=st.sampled_from(["all_on", "all_off"]),
+    unscored_rule=st.sampled_from(["off_lists", "interview"]),
+    top_n=st.integers(1, 5),
+)
+def test_lists_treat_equal_scores_alike(scores, unscored_mask, basis, top, bottom, ties, unscored_rule, top_n):
+    if basis == "percent":
+        top, bottom = min(top, 50), min(bottom, 50)
+    a = _with(
+        preset("xuanhua"),
+        red_black_list={
+            "basis": basis,
+            "commend_top": top,
+            "interview_bottom": bottom,
+            "ties": ties,
+            "unscored": unscored_rule,
+        },
+        service_star={"enabled": True, "top_n": top_n, "min_score": 0, "ties": ties},
+    )
+    ranked = rank([(k, D(s * 10), D(0), D(0)) for k, s in enumerate(scores, start=1)])
+    unscored = frozenset(k for k in range(1, len(scores) + 1) if unscored_mask[k - 1])
+    commended, interviewed = red_black(a, ranked, unscored)
+    stars = service_stars(a, ranked, unscored)
+    score = {r.key: r.score for r in ranked}
+    assert not set(commended) & set(interviewed)
+    assert not (set(commended) | set(stars)) & unscored
+    scored_c = {score[k] for k in commended}
+    scored_i = {score[k] for k in interviewed if k not in unscored}
+    assert not scored_c & scored_i  # one score, one list
+    for k, s in score.items():  # equal scored firms: both on a list or both off it
+        if k in unscored:
+            continue
+        same = [x for x, t in score.items() if t == s and x not in unscored]
+        assert all((x in commended) == (k in commended) for x in same)
+        assert all((x in interviewed) == (k in interviewed) for x in same)
+        assert all((x in stars) == (k in stars) for x in same)
+    if ties == "all_off":
+        assert len(stars) <= top_n
+        assert len([k for k in interviewed if k not in unscored]) <= len(score) - len(unscored)
