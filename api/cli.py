@@ -632,6 +632,60 @@ def import_tickets_cmd(
     _import_outcome(report, dry_run)
 
 
+assessment_app = typer.Typer(help="Property-service assessment.")
+app.add_typer(assessment_app, name="assessment")
+
+
+def _paper_sheets(path: Path) -> list:  # type: ignore[type-arg]
+    """CSV rows ``compound_id,body_code,item_code,points[,note]`` grouped into one sheet per compound and body."""
+    import csv
+
+    from tenants.assessment.late import PaperSheet
+
+    sheets: dict[tuple[int, str], tuple[dict[str, int], dict[str, str]]] = {}
+    bad = []
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                key = (int(row["compound_id"]), row["body_code"].strip())
+                scores, notes = sheets.setdefault(key, ({}, {}))
+                item = row["item_code"].strip()
+                scores[item] = int(row["points"])
+                if (row.get("note") or "").strip():
+                    notes[item] = row["note"].strip()
+            except (KeyError, TypeError, ValueError, AttributeError):
+                bad.append(n)
+    for n in bad:
+        console.print(f"[red]row {n}: needs compound_id, body_code, item_code and whole-number points[/red]")
+    if bad:
+        raise typer.Exit(1)
+    return [PaperSheet(c, b, scores, notes) for (c, b), (scores, notes) in sheets.items()]
+
+
+@assessment_app.command("enter-scores")
+def enter_scores_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: compound_id,body_code,item_code,points"),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    period: str = typer.Option(..., "--period", help="A past period, e.g. 2026Q2 or 2026-05."),
+    reason: str = typer.Option(..., "--reason", help="Why the sheets come late, for the audit log."),
+    actor: str = typer.Option("cli", "--actor", help="Who is entering, for the audit log."),
+) -> None:
+    """补录: enter a past round's paper score sheets after its deadline (as a tenant administrator)."""
+    from tenants.assessment.late import enter_late
+    from tenants.errors import DomainError
+    from tenants.tenancy.roles import Role
+    from tenants.territory.access import Access
+
+    sheets = _paper_sheets(file)
+    admin = Access(roles=frozenset({Role.TENANT_ADMIN}))
+    try:
+        rows = asyncio.run(_in_tenant(tenant, lambda: enter_late(
+            access=admin, actor=actor, period_key=period, sheets=sheets, reason=reason)))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"[green]{len(rows)} sheets entered late for {period}[/green]")
+
+
 def main() -> None:
     """The command, with the errors a person can fix told in one line instead of a traceback."""
     import tomllib

@@ -21,6 +21,7 @@ from tenants.config.service import effective_config
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
+from tenants.territory.access import Access
 from tests.conftest import codes
 from tests.test_territory import build
 
@@ -403,12 +404,28 @@ async def test_monthly_ratings_list_firms_only_when_the_list_period_closes(app, 
     from tenants.assessment import rounds as assessment_rounds
 
     t = await create_tenant(slug="sanbai", name="XX市", preset="sanbai")  # rates monthly, lists quarterly
-    await build(t.id)
+    ids = await build(t.id)
+    admin = Access(roles=frozenset({Role.TENANT_ADMIN}))
     async with tenant_transaction(t.id):
         doc = (await effective_config()).document.assessment
         assert (doc.cadence, doc.red_black_list.cadence) == ("monthly", "quarterly")
         for period in ("2026-07", "2026-09"):
             await assessment_rounds.open_round(actor="admin", period_key=period)
+            # Scored firms only are listed: the street party office scores both compounds within the window.
+            for compound in ("K1", "K3"):
+                await assessment_rounds.submit(
+                    access=admin,
+                    actor="admin",
+                    period_key=period,
+                    compound_id=ids[compound],
+                    body_code="street_party_office",
+                    scores={
+                        i.code: i.max_points // (1 if compound == "K1" else 2)
+                        for i in doc.rubric
+                        if i.body == "street_party_office"
+                    },
+                    now=datetime(2026, int(period[-2:]) + 1, 2, tzinfo=UTC),
+                )
             await ratings.compute(period_key=period)
         marks = {
             p: sorted(
@@ -442,3 +459,82 @@ async def test_elimination_candidates_when_the_tenant_eliminates(district, gql):
     after = (await gql("{ eliminationCandidates(year: 2026) { companyId reasons } }", d["admin"]))["data"]
     # Two firms, bottom 1% rounds up to one: the lower one.
     assert after["eliminationCandidates"] == [{"companyId": str(d["ids"]["P2"]), "reasons": ["bottom 1%"]}]
+
+
+LISTED = """query($p: String!) { companyRankings(period: $p) { edges { node { companyId score rank mark breakdown } } }
+  redBlackList(period: $p) { commended { companyId } interviewed { companyId } heldOff { companyId } } }"""
+
+
+async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gql):
+    d = district
+    ids = d["ids"]
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+
+    async def listed():
+        await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+        body = (await gql(LISTED, d["admin"], {"p": PERIOD}))["data"]
+        return [e["node"] for e in body["companyRankings"]["edges"]], body["redBlackList"]
+
+    # No sheet at all and no tickets: each firm scores the ticket volume alone, 20% x 100 = 20.00. Before, the id
+    # broke the tie: P1 was commended and P2 interviewed. Now neither firm, being unscored, is on a list.
+    rows, board = await listed()
+    assert [(Decimal(r["score"]), r["mark"]) for r in rows] == [(Decimal("20.00"), "NONE")] * 2
+    both = [{"companyId": str(ids["P1"])}, {"companyId": str(ids["P2"])}]
+    assert board == {"commended": [], "interviewed": [], "heldOff": both}
+    assert rows[0]["breakdown"]["lists"] == {
+        "scored": False,
+        "red_black": {"mark": "none", "reason": "unscored", "ties": "all_on", "unscored": "off_lists"},
+        "service_star": None,  # 张家口 awards no star
+    }
+
+    # The party organisation scores K1 and K3 alike (full marks): 80% x 100 + 20% x 100 = 100.00 each. 张家口's
+    # top and bottom 10% of 2 firms are 1 each: both lists reach into the pair, which goes on neither.
+    for token, compound in (("s1", "K1"), ("s2", "K3")):
+        assert "errors" not in await _submit(gql, d[token], d, compound, "party_org", sheet(d["rubric"], "party_org"))
+    rows, board = await listed()
+    assert [(r["companyId"], Decimal(r["score"]), r["rank"], r["mark"]) for r in rows] == [
+        (str(ids["P1"]), Decimal("100.00"), 1, "NONE"),  # the unique rank stays for the table
+        (str(ids["P2"]), Decimal("100.00"), 2, "NONE"),
+    ]
+    assert board == {"commended": [], "interviewed": [], "heldOff": both}
+    assert {r["breakdown"]["lists"]["red_black"]["reason"] for r in rows} == {"tie_both_lists"}
+    assert all(r["breakdown"]["lists"]["scored"] for r in rows)
+
+
+async def test_elimination_without_a_share_takes_only_those_below_standard(district, gql):
+    d = district
+    change = """mutation($set: JSON!) { changeConfig(input: {set: $set, comment: "末位淘汰"}) { versionNo } }"""
+
+    def rule(**kw):
+        return {"assessment": {"elimination": {"enabled": True, "black_list_times": 0, **kw}}}
+
+    # A rule that names nothing, and list rules outside their vocabulary, are refused whole.
+    empty = await gql(change, d["admin"], {"set": rule(bottom_percent=0, below_score=0)})
+    assert [(p["field"], p["reason"]) for p in empty["errors"][0]["extensions"]["problems"]] == [
+        ("assessment.elimination", "no_criterion")
+    ]
+    bad = await gql(
+        change,
+        d["admin"],
+        {"set": {"assessment": {"red_black_list": {"ties": "by_id", "unscored": "commend"}}}},
+    )
+    assert {p["field"].removeprefix("document.") for p in bad["errors"][0]["extensions"]["problems"]} == {
+        "assessment.red_black_list.ties",
+        "assessment.red_black_list.unscored",
+    }
+    # XX市's "eliminate those below standard": no share, a 60-point threshold.
+    assert "errors" not in await gql(change, d["admin"], {"set": rule(bottom_percent=0, below_score=60)})
+    await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
+    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    quarter = sheet(d["rubric"], "party_org", Fraction(1, 4))
+    await _submit(gql, d["s2"], d, "K3", "party_org", quarter)
+    await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
+    await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
+    out = (await gql("{ eliminationCandidates(year: 2026) { companyId averageScore reasons } }", d["admin"]))["data"]
+    # P1: 100.00, not below 60 and no share to fall into. P2: 80% x (a quarter of the party marks) + 20 < 60.
+    party_max = sum(i.max_points for i in d["rubric"] if i.body == "party_org")
+    p2 = (Decimal(sum(quarter.values()) * 100) / party_max * Decimal("0.8") + 20).quantize(Decimal("0.01"))
+    assert p2 < 60
+    assert out["eliminationCandidates"] == [
+        {"companyId": str(d["ids"]["P2"]), "averageScore": str(p2), "reasons": ["below 60"]}
+    ]

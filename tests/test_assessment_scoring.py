@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenants.assessment.ranking import Placement, red_black_places, star_places
 from tenants.assessment.scoring import (
     CompoundInputs,
     CompoundScore,
@@ -278,7 +279,11 @@ def test_three_hundred_percent_with_the_sanbai_preset():
     # Y and Z tie on score, body part and deductions: the smaller id ranks first.
     ranked = rank([(s.compound_id, s.score, s.body_part, s.deductions) for s in (z, x, y)])
     assert [(r.key, r.rank) for r in ranked] == [(202, 1), (203, 2), (201, 3)]
-    assert service_stars(a, ranked) == [202]  # top 1, at least 90
+    # The star goes to the top 1, but Y and Z share 97.50: the id may order the table, not decide the title.
+    # 三个百分百's preset puts tied firms on a list together (ties = "all_on"); with "all_off" neither is starred.
+    assert service_stars(a, ranked) == [202, 203]
+    all_off = a.service_star.model_copy(update={"ties": "all_off"})
+    assert service_stars(a.model_copy(update={"service_star": all_off}), ranked) == []
     assert red_black(a, ranked) == ([], [202, 203, 201])  # commend 0, interview the bottom 3
 
 
@@ -304,6 +309,69 @@ def test_rank_tie_breaks_and_list_sizes():
     assert red_black(xuanhua, []) == ([], [])
     off = xuanhua.model_copy(update={"red_black_list": xuanhua.red_black_list.model_copy(update={"enabled": False})})
     assert red_black(off, twenty) == ([], [])
+
+
+def _with(a: Assessment, **lists: dict[str, Any]) -> Assessment:
+    return a.model_copy(update={k: getattr(a, k).model_copy(update=v) for k, v in lists.items()})
+
+
+def test_equal_scores_never_land_on_opposite_lists():
+    xuanhua = preset("xuanhua")  # 宣化区: commend the top 15, interview the bottom 5 (of 20 here)
+    assert (xuanhua.red_black_list.ties, xuanhua.red_black_list.unscored) == ("all_on", "off_lists")
+    # Firm k scores 100 - k, except that firms 15 and 16 share 85.00: rank 15 (commended before) and rank 16
+    # (interviewed before) sat on opposite lists, decided by their ids alone.
+    twenty = rank([(k, D(85) if k in (15, 16) else D(100 - k), D(0), D(0)) for k in range(1, 21)])
+    assert [(r.key, r.rank) for r in twenty[14:16]] == [(15, 15), (16, 16)]
+    # all_on: both lists reach into the pair (ranks 15 and 16), which cannot go on both, so it goes on neither;
+    # all_off: it stays off both. Either way 14 commended (1..14) and 4 interviewed (17..20).
+    assert red_black(xuanhua, twenty) == (list(range(1, 15)), list(range(17, 21)))
+    assert red_black_places(xuanhua, twenty)[15] == ("none", Placement(False, "tie_both_lists"))
+    all_off = _with(xuanhua, red_black_list={"ties": "all_off"})
+    assert red_black(all_off, twenty) == (list(range(1, 15)), list(range(17, 21)))
+    places = red_black_places(all_off, twenty)
+    assert places[15] == places[16] == ("none", Placement(False, "tie_all_off"))
+    assert places[14] == ("commended", Placement(True, "top")) and places[17][0] == "interviewed"
+    # A tie at the interview's edge only: the bottom 5 of 20 where 16 and 17 share 84.00.
+    low_pair = rank([(k, D(84) if k in (16, 17) else D(100 - k), D(0), D(0)) for k in range(1, 21)])
+    assert red_black(xuanhua, low_pair) == (list(range(1, 16)), list(range(16, 21)))  # whole pair inside: 5
+    # 25 firms, 20 and 21 sharing 80.00: the bottom 5 (ranks 21..25) cut the pair, the top 15 do not reach it.
+    edge = rank([(k, D(80) if k == 21 else D(100 - k), D(0), D(0)) for k in range(1, 26)])
+    assert red_black(xuanhua, edge) == (list(range(1, 16)), list(range(20, 26)))  # all_on: 6 interviewed
+    assert red_black(all_off, edge) == (list(range(1, 16)), list(range(22, 26)))  # all_off: 4 interviewed
+
+    # A tie at the commendation's edge only: commend 2, interview 1 of A 95, B 90, C 90, D 80, E 70.
+    five = rank(
+        [
+            (1, D(95), D(0), D(0)),
+            (2, D(90), D(0), D(0)),
+            (3, D(90), D(0), D(0)),
+            (4, D(80), D(0), D(0)),
+            (5, D(70), D(0), D(0)),
+        ]
+    )
+    small = _with(xuanhua, red_black_list={"commend_top": 2, "interview_bottom": 1})
+    assert red_black(small, five) == ([1, 2, 3], [5])  # all_on: B and C both commended (3 firms)
+    assert red_black_places(small, five)[3] == ("commended", Placement(True, "tie_all_on"))
+    assert red_black(_with(small, red_black_list={"ties": "all_off"}), five) == ([1], [5])
+    # Every firm tied (the unscored quarter of before, all at 20.00): one run, cut by both sizes.
+    flat = rank([(k, D(20), D(0), D(0)) for k in range(1, 21)])
+    assert red_black(xuanhua, flat) == ([], [])  # both lists reach into the one run: neither takes it
+    assert red_black(all_off, flat) == ([], [])
+
+
+def test_unscored_firms_are_never_commended_or_starred():
+    a = _with(preset("xuanhua"), service_star={"enabled": True, "top_n": 1, "min_score": 0})
+    # Firms 1 and 2 had no sheet at all (their 95.00 and 20.00 come from tickets alone); 3 and 4 were scored.
+    ranked = rank([(1, D(95), D(0), D(0)), (2, D(20), D(0), D(0)), (3, D(80), D(80), D(0)), (4, D(60), D(60), D(0))])
+    unscored = frozenset({1, 2})
+    # Sizes count scored firms only: of 2, interview min(5, 2) = 2 → both; commend min(15, 2 - 2) = 0.
+    assert red_black(a, ranked, unscored) == ([], [3, 4])
+    assert red_black_places(a, ranked, unscored)[1] == ("none", Placement(False, "unscored"))
+    # The star: firm 1 ranks first by score but is not starred; firm 3 is the top scored firm.
+    assert service_stars(a, ranked, unscored) == [3]
+    assert star_places(a, ranked, unscored)[1] == Placement(False, "unscored")
+    interview = _with(a, red_black_list={"unscored": "interview"})
+    assert red_black(interview, ranked, unscored) == ([], [1, 3, 4, 2])  # in rank order
 
 
 def test_company_score_weighs_compounds_by_fee_or_equally():
@@ -437,3 +505,50 @@ def test_scores_stay_in_bounds_and_breakdowns_add_up(case: tuple[Assessment, lis
     assert [r.score for r in ranked] == sorted((s.score for s in scores), reverse=True)
     top, bottom = red_black(a, ranked)
     assert not set(top) & set(bottom)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scores=st.lists(st.integers(0, 4), min_size=0, max_size=25),  # few distinct scores: many ties
+    unscored_mask=st.lists(st.booleans(), min_size=25, max_size=25),
+    basis=st.sampled_from(["count", "percent"]),
+    top=st.integers(0, 30),
+    bottom=st.integers(0, 30),
+    ties=st.sampled_from(["all_on", "all_off"]),
+    unscored_rule=st.sampled_from(["off_lists", "interview"]),
+    top_n=st.integers(1, 5),
+)
+def test_lists_treat_equal_scores_alike(scores, unscored_mask, basis, top, bottom, ties, unscored_rule, top_n):
+    if basis == "percent":
+        top, bottom = min(top, 50), min(bottom, 50)
+    a = _with(
+        preset("xuanhua"),
+        red_black_list={
+            "basis": basis,
+            "commend_top": top,
+            "interview_bottom": bottom,
+            "ties": ties,
+            "unscored": unscored_rule,
+        },
+        service_star={"enabled": True, "top_n": top_n, "min_score": 0, "ties": ties},
+    )
+    ranked = rank([(k, D(s * 10), D(0), D(0)) for k, s in enumerate(scores, start=1)])
+    unscored = frozenset(k for k in range(1, len(scores) + 1) if unscored_mask[k - 1])
+    commended, interviewed = red_black(a, ranked, unscored)
+    stars = service_stars(a, ranked, unscored)
+    score = {r.key: r.score for r in ranked}
+    assert not set(commended) & set(interviewed)
+    assert not (set(commended) | set(stars)) & unscored
+    scored_c = {score[k] for k in commended}
+    scored_i = {score[k] for k in interviewed if k not in unscored}
+    assert not scored_c & scored_i  # one score, one list
+    for k, s in score.items():  # equal scored firms: both on a list or both off it
+        if k in unscored:
+            continue
+        same = [x for x, t in score.items() if t == s and x not in unscored]
+        assert all((x in commended) == (k in commended) for x in same)
+        assert all((x in interviewed) == (k in interviewed) for x in same)
+        assert all((x in stars) == (k in stars) for x in same)
+    if ties == "all_off":
+        assert len(stars) <= top_n
+        assert len([k for k in interviewed if k not in unscored]) <= len(score) - len(unscored)

@@ -11,7 +11,7 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
 from api.territory.types import CompoundType, _load
-from tenants.assessment import ratings, reports, rounds
+from tenants.assessment import late, ratings, reports, rounds
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -61,6 +61,7 @@ class SubmissionType:
     reason: str
     submitted_by: str
     submitted_at: datetime
+    late_entry: bool = strawberry.field(description="Entered late from a paper sheet by a tenant administrator.")
 
     @classmethod
     def of(cls, s: ScoreSubmission) -> SubmissionType:
@@ -74,6 +75,7 @@ class SubmissionType:
             reason=s.reason,
             submitted_by=s.submitted_by,
             submitted_at=s.submitted_at,
+            late_entry=s.late_entry,
         )
 
 
@@ -226,6 +228,10 @@ class RedBlackList:
     snapshot: SnapshotType
     commended: list[CompanyRatingType]
     interviewed: list[CompanyRatingType]
+    held_off: list[CompanyRatingType] = strawberry.field(
+        description="Firms the list rules kept off both lists: tied at a boundary, or without a score sheet "
+        "(breakdown.lists.red_black.reason says which)."
+    )
 
 
 @strawberry.input
@@ -239,6 +245,21 @@ class SubmitScoresInput:
 
 
 @strawberry.input
+class PaperSheetInput:
+    compound_id: strawberry.ID
+    body_code: str
+    scores: JSON = strawberry.field(description="Rubric item code -> points.")
+    notes: JSON | None = None
+
+
+@strawberry.input
+class EnterLateScoresInput:
+    period: str
+    reason: str = strawberry.field(description="Why the sheets come late (e.g. the county adopted civicgrid).")
+    sheets: list[PaperSheetInput]
+
+
+@strawberry.input
 class RecordInterviewInput:
     company_id: strawberry.ID
     period: str
@@ -249,19 +270,19 @@ class RecordInterviewInput:
     follow_up_due: date | None = None
 
 
-def _scores(value: object) -> dict[str, int]:
+def _scores(value: object, field: str = "scores") -> dict[str, int]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and type(v) is int for k, v in value.items()):
         raise InvalidInput.of(
-            [Problem("scores", "format", "评分须为 {评分项: 整数分}", "scores map item codes to integers")]
+            [Problem(field, "format", "评分须为 {评分项: 整数分}", "scores map item codes to integers")]
         )
     return value  # type: ignore[return-value]
 
 
-def _notes(value: object) -> dict[str, str]:
+def _notes(value: object, field: str = "notes") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidInput.of([Problem("notes", "format", "备注须为 {评分项: 文字}", "notes map item codes to text")])
+        raise InvalidInput.of([Problem(field, "format", "备注须为 {评分项: 文字}", "notes map item codes to text")])
     return value  # type: ignore[return-value]
 
 
@@ -375,6 +396,7 @@ class AssessmentQuery:
             snapshot=SnapshotType.of(snap),
             commended=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.COMMENDED],
             interviewed=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.INTERVIEWED],
+            held_off=[CompanyRatingType.of(r) for r in await reports.held_off(snap)],
         )
 
     @strawberry.field(description="约谈 records.")
@@ -437,6 +459,30 @@ class AssessmentMutation:
             correction=True,
         )
         return SubmissionType.of(sub)
+
+    @strawberry.mutation(
+        description="补录: a tenant administrator enters a past round's paper sheets after its deadline, with a "
+        "reason (opening the round if needed); refused once the period's ratings are published."
+    )
+    async def enter_late_scores(self, info: Info, input: EnterLateScoresInput) -> list[SubmissionType]:
+        info.context.require(Role.TENANT_ADMIN)
+        sheets = [
+            late.PaperSheet(
+                compound_id=to_id(s.compound_id, f"sheets.{i}.compoundId"),
+                body_code=s.body_code,
+                scores=_scores(s.scores, f"sheets.{i}.scores"),
+                notes=_notes(s.notes, f"sheets.{i}.notes"),
+            )
+            for i, s in enumerate(input.sheets)
+        ]
+        rows = await late.enter_late(
+            access=await info.context.access(),
+            actor=info.context.actor,
+            period_key=input.period,
+            sheets=sheets,
+            reason=input.reason,
+        )
+        return [SubmissionType.of(s) for s in rows]
 
     @strawberry.mutation(description="小区监督员 records a finding against a compound.")
     async def record_finding(

@@ -47,6 +47,8 @@ class ScoreSubmission(TenantModel):
     reason = fields.CharField(max_length=500, default="")
     submitted_by = fields.CharField(max_length=128)
     submitted_at = fields.DatetimeField()
+    # Entered by a tenant admin from a paper sheet after the round's deadline (a county that starts mid-year).
+    late_entry = fields.BooleanField(default=False)
 
     class Meta:
         table = "score_submission"

@@ -19,7 +19,7 @@ from tenants.assessment.models import (
     SnapshotStatus,
     SupervisorFinding,
 )
-from tenants.assessment.ranking import rank, red_black, service_stars
+from tenants.assessment.ranking import rank, red_black_places, star_places
 from tenants.assessment.rounds import latest_submissions, period_config, period_versions
 from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_company, score_compound
 from tenants.audit import service as audit
@@ -63,9 +63,12 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
     contracts = await _contracts(start, end)
     rnd = await AssessmentRound.get_or_none(period_key=period_key)
     sheets: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
+    late: dict[int, set[str]] = defaultdict(set)
     if rnd is not None:
         for sub in await latest_submissions(rnd.id):
             sheets[sub.compound_id][sub.body_code] = {k: int(v) for k, v in sub.scores.items()}
+            if sub.late_entry:
+                late[sub.compound_id].add(sub.body_code)
     kpis = {
         k.id: k
         for k in await ticket_kpis(
@@ -87,6 +90,7 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
                     on_time_rate_bp=k.on_time_rate_bp if k else None,
                     tickets_per_month=Decimal(k.received if k else 0) / months,
                     findings=found.get(compound_id, []),
+                    late_bodies=frozenset(late.get(compound_id, ())),
                 ),
                 company_id,
                 fee,
@@ -189,14 +193,29 @@ async def _write(
     body = {c: sum((s.body_part for s, _ in parts), Decimal(0)) / len(parts) for c, parts in by_company.items()}
     deductions = {c: sum((s.deductions for s, _ in parts), Decimal(0)) for c, parts in by_company.items()}
     ranked = rank([(c, combined[c][0], body[c], deductions[c]) for c in combined])
+    # A firm counts as scored when at least one body submitted a sheet for at least one of its compounds.
+    unscored = frozenset(c for c, parts in by_company.items() if not any(s.scored for s, _ in parts))
     # The star and the red/black list come with their own cadence: a monthly rating in March also closes the
     # quarter, in December the year; in other months no one is starred or listed.
-    stars = (
-        set(service_stars(assessment, ranked)) if periods.closes(period_key, assessment.service_star.cadence) else set()
-    )
-    commended, interviewed = (
-        red_black(assessment, ranked) if periods.closes(period_key, assessment.red_black_list.cadence) else ([], [])
-    )
+    star_due = periods.closes(period_key, assessment.service_star.cadence)
+    list_due = periods.closes(period_key, assessment.red_black_list.cadence)
+    stars = star_places(assessment, ranked, unscored) if star_due else {}
+    places = red_black_places(assessment, ranked, unscored) if list_due else {}
+    rb, star = assessment.red_black_list, assessment.service_star
+
+    def lists(key: int) -> dict:
+        listed = places.get(key)
+        starred = stars.get(key)
+        return {
+            "scored": key not in unscored,
+            "red_black": None
+            if listed is None
+            else {"mark": listed[0], "reason": listed[1].reason, "ties": rb.ties, "unscored": rb.unscored},
+            "service_star": None
+            if starred is None
+            else {"star": starred.on, "reason": starred.reason, "ties": star.ties},
+        }
+
     await CompanyRating.bulk_create(
         [
             CompanyRating(
@@ -204,13 +223,9 @@ async def _write(
                 company_id=r.key,
                 score=r.score,
                 rank=r.rank,
-                star=r.key in stars,
-                mark=ListMark.COMMENDED
-                if r.key in commended
-                else ListMark.INTERVIEWED
-                if r.key in interviewed
-                else ListMark.NONE,
-                breakdown={**combined[r.key][1], "config_versions": versions},
+                star=r.key in stars and stars[r.key].on,
+                mark=ListMark(places[r.key][0]) if r.key in places else ListMark.NONE,
+                breakdown={**combined[r.key][1], "lists": lists(r.key), "config_versions": versions},
             )
             for r in ranked
         ]

@@ -40,6 +40,19 @@ async def compound_rankings(
     return await qs.order_by("rank").limit(limit)
 
 
+HELD_OFF = ("tie_all_off", "tie_both_lists", "unscored")
+
+
+async def held_off(snapshot: RatingSnapshot) -> list[CompanyRating]:
+    """Firms the list rules kept off the red/black list (a tie at a boundary, no score sheet), in rank order."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT id FROM company_rating WHERE tenant_id = $1 AND snapshot_id = $2 AND mark = 'none'"
+        " AND breakdown #>> '{lists,red_black,reason}' = ANY($3::text[])",
+        [current_tenant_id(), snapshot.id, list(HELD_OFF)],
+    )
+    return await CompanyRating.filter(id__in=[r["id"] for r in rows]).order_by("rank")
+
+
 @dataclass(frozen=True)
 class TrendPoint:
     period_key: str
@@ -136,8 +149,9 @@ class Candidate:
 
 
 async def elimination_candidates(year: int) -> list[Candidate]:
-    """末位淘汰: the bottom share (at least 1, by the configuration's percent) of firms by their average published
-    rating over the year, plus firms below the score threshold or on the black list the configured times."""
+    """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their
+    average published rating over the year, plus firms below the score threshold or on the black list the
+    configured times."""
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []
@@ -158,7 +172,8 @@ async def elimination_candidates(year: int) -> list[Candidate]:
     )
     if not rows:
         return []
-    bottom = max(1, math.ceil(len(rows) * rule.bottom_percent / 100))
+    # A share, at least one firm; 0 percent: no share, only the thresholds ("eliminate those below standard").
+    bottom = max(1, math.ceil(len(rows) * rule.bottom_percent / 100)) if rule.bottom_percent else 0
     out = []
     for i, r in enumerate(rows):
         average = Decimal(r["average"]).quantize(Decimal("0.01"))

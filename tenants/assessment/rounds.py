@@ -135,7 +135,16 @@ async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id:
     return False
 
 
-def _check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: dict[str, str]) -> list[Problem]:
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text: no NUL byte, no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: dict[str, str]) -> list[Problem]:
     items = {i.code: i for i in doc.assessment.rubric if i.body == body}
     problems: list[Problem] = []
     if body not in doc.assessment.bodies:
@@ -174,7 +183,7 @@ def _check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: 
                 )
             )
     for code, note in notes.items():
-        if code not in items or len(note) > 500:
+        if code not in items or len(note) > 500 or not storable(note):
             problems.append(
                 Problem(
                     f"notes.{code}",
@@ -209,11 +218,15 @@ async def submit(
         doc, _ = await period_config(period_key)
         if not await may_score(access, doc, body_code, compound_id):
             raise Forbidden(f"您不能代表 {body_code} 为该小区评分", f"you do not score {body_code} for this compound")
-        problems = _check_sheet(doc, body_code, scores, notes)
+        problems = check_sheet(doc, body_code, scores, notes)
         if correction and not reason.strip():
             problems.append(Problem("reason", "required", "更正须说明理由", "a correction needs a reason"))
         if len(reason) > 500:
             problems.append(Problem("reason", "too_long", "理由不超过 500 字", "reason must be at most 500 characters"))
+        elif not storable(reason):
+            problems.append(
+                Problem("reason", "format", "理由含有无法保存的字符", "reason holds characters not allowed")
+            )
         if problems:
             raise InvalidInput.of(problems)
         served = await PropertyContract.filter(
@@ -259,6 +272,7 @@ async def submit(
                 reason=reason.strip(),
                 submitted_by=actor,
                 submitted_at=at,
+                late_entry=latest.late_entry if latest else False,  # a correction keeps the sheet's origin
             )
         except IntegrityError as exc:
             raise Conflict("评分刚被他人提交", "scores were submitted meanwhile", field="bodyCode") from exc

@@ -21,6 +21,9 @@ Rules (every figure is on a 0-100 scale; arithmetic is exact with ``Fraction``, 
   time, else ``points_per_finding``; at most ``max_points_per_period`` (note ``findings_capped``).
 - Score = clamp(before deductions - deductions, 0, 100), rounded to 0.01 half-up.
 
+A body whose counting sheet was entered late from paper (``late_bodies``) is marked ``late_entry`` on its line
+(or on the lines of the dimensions it owns), with the note ``late_entry``; it counts like any other sheet.
+
 Breakdown: every line carries its ``contribution`` to the score, rounded to 0.01 half-up: each body/dimension
 (share x effective weight x score), each objective input, the deductions (negative), and ``adjustments``
 (``rounding`` when the rounded lines miss the rounded score by a cent or so, ``clamp`` when the score was held
@@ -65,6 +68,7 @@ class CompoundInputs:
     on_time_rate_bp: int | None
     tickets_per_month: Decimal | None  # average tickets per month in the period; None = no data
     findings: list[bool]  # one per supervisor finding: True if resolved within the configured hours
+    late_bodies: frozenset[str] = frozenset()  # bodies whose counting sheet was entered late from paper
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class CompoundScore:
     objective_part: Decimal | None
     deductions: Decimal
     breakdown: dict
+    scored: bool = True  # at least one body submitted a sheet
 
 
 def cents(x: Fraction) -> Decimal:
@@ -217,6 +222,7 @@ def score_compound(assessment: Assessment, inputs: CompoundInputs) -> CompoundSc
                 "weight": part.weight,
                 "effective_weight": _s(eff),
                 "submitted": part.submitted,
+                "late_entry": part.extra.get("owner", part.code) in inputs.late_bodies,
                 "score": None if score is None else _s(score),
                 "contribution": _s(contribution),
                 "items": [
@@ -248,6 +254,8 @@ def score_compound(assessment: Assessment, inputs: CompoundInputs) -> CompoundSc
             }
         )
 
+    if inputs.late_bodies:
+        notes.append("late_entry")
     findings = assessment.supervisor_findings
     in_time = sum(1 for resolved in inputs.findings if resolved)
     deductions = Fraction(0)
@@ -296,6 +304,7 @@ def score_compound(assessment: Assessment, inputs: CompoundInputs) -> CompoundSc
         objective_part=None if objective_part is None else cents(objective_part),
         deductions=cents(deductions),
         breakdown=breakdown,
+        scored=bool(subs),
     )
 
 

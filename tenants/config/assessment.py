@@ -83,15 +83,24 @@ class SupervisorFindings(Strict):
     resolved_points_per_finding: Score
 
 
+# Firms with the same score where a list's size cuts between them: all go on the list (it grows), or all stay
+# off it (it shrinks). Never the tie-break by id: two firms with the same score get the same treatment.
+Ties = Literal["all_on", "all_off"]
+
+
 class RedBlackList(Strict):
     """Published ranking 红黑榜: the top firms are commended, the bottom ones interviewed 约谈."""
 
     enabled: bool
     cadence: Literal["monthly", "quarterly", "yearly"]
-    # "count": commend_top / interview_bottom are numbers of firms; "percent": shares of the ranked firms.
+    # "count": commend_top / interview_bottom are numbers of firms; "percent": shares of the scored firms.
     basis: Literal["count", "percent"]
     commend_top: Count
     interview_bottom: Count
+    ties: Ties = "all_on"
+    # A firm without a single submitted score sheet in the period is never commended; it stays off both lists
+    # ("off_lists") or is interviewed for it ("interview"). Either way it does not count towards the sizes.
+    unscored: Literal["off_lists", "interview"] = "off_lists"
 
 
 class ServiceStar(Strict):
@@ -101,6 +110,8 @@ class ServiceStar(Strict):
     cadence: Cadence
     top_n: PositiveInt
     min_score: Score
+    # Ties at the ``top_n`` boundary; a firm without a single submitted score sheet is never starred.
+    ties: Ties = "all_on"
 
 
 class Elimination(Strict):
@@ -108,7 +119,8 @@ class Elimination(Strict):
 
     enabled: bool
     target: Literal["firm", "manager"]
-    bottom_percent: Annotated[int, Field(ge=1, le=100)]
+    # 0: no share, only the thresholds below (XX市 "eliminate those below standard").
+    bottom_percent: Annotated[int, Field(ge=0, le=100)]
     # Also eliminated: a yearly score below this (0: no threshold) ...
     below_score: Score
     # ... or this many black-list appearances in the year (0: not used).

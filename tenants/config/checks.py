@@ -14,6 +14,7 @@ from tenants.config.assessment import (
     AssessmentMode,
     Body,
     Dimension,
+    Elimination,
     FinalScore,
     Objective,
     RedBlackList,
@@ -224,6 +225,16 @@ def _scoring(raw: Any) -> list[Problem]:
     star: ServiceStar | None = valid(raw, "assessment.service_star", ServiceStar)
     if star is not None:
         out += too_fine("assessment.service_star.cadence", star.cadence, cadence)
+    rule: Elimination | None = valid(raw, "assessment.elimination", Elimination)
+    if rule is not None and rule.enabled and not (rule.bottom_percent or rule.below_score or rule.black_list_times):
+        out.append(
+            Problem(
+                "assessment.elimination",
+                "no_criterion",
+                "末位淘汰已启用，但 bottom_percent、below_score、black_list_times 均为 0",
+                "elimination is enabled but bottom_percent, below_score and black_list_times are all 0",
+            )
+        )
     return out
 
 
