@@ -86,21 +86,33 @@ async def test_an_invalid_change_lists_every_problem_and_saves_nothing(cities, g
     admin = token("xiahuayuan")
     bad = {"assessment": {"bodies": {"party_org": {"weight": 65}}, "colour": "red"},
            "bonds": {"ratio_percent": "ten"}}
-    body = await gql(CHANGE, admin, {"set": bad, "comment": "x"})
+    body = await gql(CHANGE, admin, {"set": bad, "from": "2026-01-01", "comment": "x"})
     err = body["errors"][0]["extensions"]
     assert err["code"] == "INVALID_INPUT"
-    found = {(p["field"], p["reason"]) for p in err["problems"]}
-    assert ("document.assessment.colour", "unknown_key") in found
-    assert ("document.bonds.ratio_percent", "wrong_type") in found
-    # Structure first; once that is right, the merged document's rules: 65 + 15 + 15 = 95.
-    body = await gql(CHANGE, admin, {"set": {"assessment": {"bodies": {"party_org": {"weight": 65}}}}, "comment": "x"})
-    problem = body["errors"][0]["extensions"]["problems"][0]
-    assert problem["reason"] == "weights_sum" and "must sum to 100, got 95" in problem["messageEn"]
-    assert problem["field"].startswith("assessment.bodies")
-    past = await gql(CHANGE, admin, {"set": {}, "from": "2026-01-01", "comment": "x"})
-    assert past["errors"][0]["extensions"]["field"] == "effectiveFrom"
+    problems = {(p["field"], p["reason"]): p for p in err["problems"]}
+    # Every problem at once, each by its document path: the unknown key, the wrong type, the date in the past and
+    # the merged document's weights: 65 + 15 + 15 = 95 (this one used to be dropped beside the others).
+    assert set(problems) == {
+        ("assessment.colour", "unknown_key"),
+        ("bonds.ratio_percent", "wrong_type"),
+        ("effectiveFrom", "in_the_past"),
+        ("assessment.bodies", "weights_sum"),
+    }
+    assert "must sum to 100, got 95" in problems[("assessment.bodies", "weights_sum")]["messageEn"]
+    assert err["messageEn"] == "4 problems in the input"
     async with tenant_transaction(cities[1].id):
         assert await ConfigVersion.all().count() == 1
+
+
+async def test_a_city_problem_is_reported_once_not_again_for_each_district(cities, gql, token):
+    body = await gql(CHANGE, token("zhangjiakou"), {"set": {"tickets": {"review_dispatch_sla_hours": 0}},
+                                                    "comment": "x"})
+    problems = [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
+    assert problems == [("tickets.review_dispatch_sla_hours", "out_of_range")]
+    not_a_table = await gql(CHANGE, token("zhangjiakou"), {"set": [1, 2], "comment": "x"})
+    assert [(p["field"], p["reason"]) for p in not_a_table["errors"][0]["extensions"]["problems"]] == [
+        ("set", "wrong_type")
+    ]
 
 
 async def test_a_city_change_reaches_its_districts_from_its_date(cities, gql, token):

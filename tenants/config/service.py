@@ -99,18 +99,17 @@ async def change_config(
     async with savepoint():
         today = await tenant_today()
         latest, own = await current_overrides()
+        for name, value in (("replace", replace), ("set", set_values)):
+            if value is not None and not isinstance(value, dict):
+                problems.append(Problem(name, "wrong_type", "须为表（键值映射）", "must be a table (mapping)"))
         if replace is not None:
-            new_own = replace
+            new_own = replace if isinstance(replace, dict) else {}
         else:
-            new_own = deep_merge(own, set_values or {})
+            new_own = deep_merge(own, set_values if isinstance(set_values, dict) else {})
             for path in unset or []:
                 if not _drop(new_own, path.split(".")):
                     problems.append(Problem(f"unset.{path}", "not_set", f"{path} 未在本级设置",
                                             f"{path} is not set by this tenant"))
-        problems += [
-            Problem(f"document.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
-            for p in check_overrides(new_own)
-        ]
         start = effective_from or today
         if start < today:
             problems.append(Problem("effectiveFrom", "in_the_past", "生效日期不能早于今天",
@@ -124,9 +123,9 @@ async def change_config(
             problems.append(
                 Problem("comment", "too_long", "说明不能超过 500 字", "comment must be at most 500 characters")
             )
-        if problems:
-            raise InvalidInput.of(problems)
-        problems = await _check_timeline(new_own, start)
+        # Every problem at once: the own document's structure, then the merged document's rules from its date on
+        # (a wrong weight sum is reported beside an unknown key), each by its document path.
+        problems += _once(check_overrides(new_own) + await _check_timeline(new_own, max(start, today)))
         if problems:
             raise InvalidInput.of(problems)
         next_no = (latest.version_no + 1) if latest else 1
@@ -176,17 +175,34 @@ async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
         problems += _check(chain, "", day, start)
         if problems:
             break
+    # A problem of the city's own document shows in each district too; it is reported once, at its own path.
+    own_found = {(p.field, p.reason) for p in problems + check_overrides(new_own)}
     for child in await Tenant.filter(parent_id=me.id).order_by("id"):
         child_versions = await _versions_of(child.id)
         if not child_versions:
             continue
         for day in sorted({start} | {v.effective_from for v in child_versions if v.effective_from > start}):
-            found = _check([(me.slug, new_own), (child.slug, _in_force_on(child_versions, day))],
-                           f"children.{child.slug}.", day, start)
+            found = [
+                p for p in _check([(me.slug, new_own), (child.slug, _in_force_on(child_versions, day))], "", day, start)
+                if (p.field, p.reason) not in own_found
+            ]
+            found = [Problem(f"children.{child.slug}.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
+                     for p in found]
             problems += found
             if found:
                 break
     return problems
+
+
+def _once(problems: list[Problem]) -> list[Problem]:
+    """Each (path, reason) once: a wrong value in the own document is also wrong in every merged one."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.field, p.reason) not in seen:
+            seen.add((p.field, p.reason))
+            out.append(p)
+    return out
 
 
 def _drop(doc: dict, parts: list[str]) -> bool:
