@@ -186,13 +186,66 @@ async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
     assert "review_dispatch_sla_hours: 3" in yaml_out.stdout
     edited = tmp_path / "xuanhua.toml"
     edited.write_text(exported.stdout.replace("commend_top = 15", "commend_top = 12"), encoding="utf-8")
-    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家")
+    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家", "--yes")
     assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "assessment.red_black_list.commend_top: 15 -> 12" in imported.stdout
     assert "version 2 of xuanhua" in imported.stdout
     broken = tmp_path / "broken.yaml"
     broken.write_text("assessment:\n  red_black_list:\n    commend_top: -1\n", encoding="utf-8")
-    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
+    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua", "--yes")
     assert failed.returncode == 1 and "commend_top" in failed.stdout
+
+
+def _cli_input(text: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
+                          text=True, timeout=60, input=text)
+
+
+async def _own_versions(slug: str) -> list[int]:
+    from tenants.tenancy.service import get_tenant_by_slug
+
+    tenant = await get_tenant_by_slug(slug)
+    async with tenant_transaction(tenant.id):
+        return await ConfigVersion.all().order_by("version_no").values_list("version_no", flat=True)
+
+
+async def test_cli_exports_the_effective_document_as_toml(app, tmp_path):
+    import tomllib
+
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    # Weighted mode: rubric lines have no dimension (None), which TOML cannot hold; it is left out ("not set").
+    exported = _cli("tenant", "config", "export", "--tenant", "zhangjiakou", "--effective")
+    assert exported.returncode == 0, exported.stderr
+    doc = tomllib.loads(exported.stdout)
+    assert doc["assessment"]["bodies"]["party_org"]["weight"] == 40
+    assert "dimension" not in doc["assessment"]["rubric"][0]
+
+
+async def test_cli_import_shows_the_diff_and_asks_before_removing_overrides(app, tmp_path):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou", preset="xuanhua")
+    for name in ("empty.txt", "empty"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+        refused = _cli("tenant", "config", "import", str(tmp_path / name), "--tenant", "xuanhua", "--yes")
+        assert refused.returncode == 2 and ".toml, .yaml or .yml" in refused.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("assessment = [", encoding="utf-8")
+    broken = _cli("tenant", "config", "import", str(bad), "--tenant", "xuanhua", "--yes")
+    assert broken.returncode == 2 and "not valid TOML" in broken.stderr and "Traceback" not in broken.stderr
+    own = tmp_path / "own.yaml"
+    own.write_text(_cli("tenant", "config", "export", "--tenant", "xuanhua", "--format", "yaml").stdout)
+    same = _cli("tenant", "config", "import", str(own), "--tenant", "xuanhua")
+    assert same.returncode == 0 and "no changes" in same.stdout
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    # xuanhua sets 4 values of its own (xuanhua.toml): an empty file would remove them all. Asked, "n" keeps them.
+    declined = _cli_input("n\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    assert declined.returncode == 1 and "nothing imported" in declined.stdout
+    assert "assessment.red_black_list.commend_top: 15 -> (not set)" in declined.stdout
+    assert await _own_versions("xuanhua") == [1]
+    accepted = _cli_input("y\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    assert accepted.returncode == 0 and "version 2 of xuanhua" in accepted.stdout
+    assert await _own_versions("xuanhua") == [1, 2]
 
 
 async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):

@@ -85,6 +85,7 @@ async def change_config(
     replace: dict | None = None,
     effective_from: date | None = None,
     comment: str = "",
+    based_on: int | None = None,
 ) -> ConfigVersion:
     """Record a new version of this tenant's own configuration.
 
@@ -93,12 +94,16 @@ async def change_config(
     today by default, never in the past (so a past period keeps the version that was in force then) and never
     before the latest version's date (versions follow each other in time). Nothing is saved unless the result
     validates: on its own date, on every later date of the parent's versions, and, for a city, in each district
-    that inherits from it.
+    that inherits from it. ``based_on`` (a version number, 0 for none) refuses the change when another version
+    was recorded since the caller read the configuration (the CLI shows a diff before it imports).
     """
     problems: list[Problem] = []
     async with savepoint():
         today = await tenant_today()
         latest, own = await current_overrides()
+        if based_on is not None and based_on != (latest.version_no if latest else 0):
+            raise Conflict("配置刚被他人修改，请刷新后重试", "the configuration changed meanwhile; reload and retry",
+                           field="document")
         for name, value in (("replace", replace), ("set", set_values)):
             if value is not None and not isinstance(value, dict):
                 problems.append(Problem(name, "wrong_type", "须为表（键值映射）", "must be a table (mapping)"))
