@@ -304,14 +304,15 @@ async def _with_orm(work):  # type: ignore[no-untyped-def]
 def tenant_create(
     slug: str = typer.Argument(..., help="e.g. xiahuayuan"),
     name: str = typer.Option(None, "--name", help="Display name (default: the preset's title)."),
-    preset: str = typer.Option(None, "--preset", help="One of: zhangjiakou, xuanhua, xiahuayuan, linshu, ..."),
+    preset: str = typer.Option(None, "--preset", help="One of: zhangjiakou, xuanhua, xiahuayuan, linshu, ... "
+                               "(default: a district inherits its city's; a city starts from zhangjiakou's)"),
     parent: str = typer.Option(None, "--parent", help="The city tenant this district sits under."),
     timezone: str = typer.Option("Asia/Shanghai", "--timezone"),
 ) -> None:
-    """Create a tenant (platform work), optionally from a configuration preset."""
+    """Create a tenant (platform work) with its first configuration: a preset's (a whole document for a city)."""
     from tenants.errors import DomainError
     from tenants.presets import load_preset
-    from tenants.tenancy.service import create_tenant
+    from tenants.tenancy.service import DEFAULT_PRESET, create_tenant
 
     try:
         title = name or (load_preset(preset).title if preset else slug)
@@ -319,7 +320,9 @@ def tenant_create(
             slug=slug, name=title, parent_slug=parent, timezone=timezone, preset=preset, actor="cli")))
     except DomainError as exc:
         _fail(exc)
-    console.print(f"[green]created tenant {tenant.slug} ({tenant.name})[/green]")
+    first = preset or (DEFAULT_PRESET if parent is None else None)
+    source = f"configuration preset {first}" if first else f"the configuration of {parent}, inherited"
+    console.print(f"[green]created tenant {tenant.slug} ({tenant.name}) with {source}[/green]")
 
 
 def _fail(exc: Exception) -> None:

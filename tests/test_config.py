@@ -196,6 +196,17 @@ async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
     assert failed.returncode == 1 and "commend_top" in failed.stdout
 
 
+async def test_cli_creates_a_city_without_a_preset_from_the_default_document(app):
+    made = _cli("tenant", "create", "newtown", "--name", "新城县")
+    assert made.returncode == 0 and "with configuration preset zhangjiakou" in made.stdout
+    district = _cli("tenant", "create", "oldtown", "--name", "老城区", "--parent", "newtown")
+    assert district.returncode == 0 and "the configuration of newtown, inherited" in district.stdout
+    # A whole document from the first day (3 hours to review and dispatch, as in 张家口), for the district too.
+    for slug in ("newtown", "oldtown"):
+        exported = _cli("tenant", "config", "export", "--tenant", slug, "--effective")
+        assert exported.returncode == 0 and "review_dispatch_sla_hours = 3" in exported.stdout, exported.stderr
+
+
 def _cli_input(text: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
                           text=True, timeout=60, input=text)
