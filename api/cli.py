@@ -460,6 +460,26 @@ def config_import(
     console.print(f"[green]version {version.version_no} of {tenant}, in force from {version.effective_from}[/green]")
 
 
+@config_app.command("withdraw")
+def config_withdraw(
+    version_no: int = typer.Argument(..., help="The scheduled version (the latest, not yet in force)."),
+    tenant: str = typer.Option(..., "--tenant"),
+    reason: str = typer.Option(..., "--reason", help="Why, for the audit log."),
+    actor: str = typer.Option("cli", "--actor"),
+) -> None:
+    """Withdraw a scheduled version before it takes effect: the version before it stays in force."""
+    from tenants.config import service as config
+    from tenants.errors import DomainError
+
+    try:
+        version = asyncio.run(_in_tenant(tenant, lambda: config.withdraw_version(
+            actor=actor, version_no=version_no, reason=reason)))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"[green]version {version.version_no} of {tenant} (from {version.effective_from}) withdrawn"
+                  "[/green]")
+
+
 import_app = typer.Typer(help="Bulk imports from spreadsheets.")
 app.add_typer(import_app, name="import")
 
