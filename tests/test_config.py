@@ -345,3 +345,16 @@ async def test_the_platform_seeds_only_a_tenant_it_is_creating(cities):
             await conn.execute_query(
                 "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
                 " created_at) VALUES ($1, 1, '{}', DATE '2000-01-01', 'x', '', now())", [cities[2].id])
+
+
+async def test_text_that_cannot_be_stored_is_a_client_error(cities, gql, token):
+    admin = token("linshu")
+    bad_title = {"assessment": {"bodies": {"party_org": {"title": "党\u0000组织"}}}}
+    body = await gql(CHANGE, admin, {"set": bad_title, "comment": "x"})
+    assert [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]] == [
+        ("assessment.bodies.party_org.title", "bad_character")
+    ]
+    body = await gql(CHANGE, admin, {"set": {}, "unset": ["a\u0000"], "comment": "说明\u0000"})
+    assert [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]] == [
+        ("unset.0", "bad_character"), ("comment", "bad_character")
+    ]

@@ -118,13 +118,18 @@ async def change_config(
             problems += found
             latest, _ = await current_overrides(besides=replaces)
             own = replaced.overrides
-        for name, value in (("replace", replace), ("set", set_values)):
-            if value is not None and not isinstance(value, dict):
-                problems.append(Problem(name, "wrong_type", "须为表（键值映射）", "must be a table (mapping)"))
+        shape = [
+            Problem(name, "wrong_type", "须为表（键值映射）", "must be a table (mapping)")
+            for name, value in (("replace", replace), ("set", set_values))
+            if value is not None and not isinstance(value, dict)
+        ] or unstorable(replace if replace is not None else set_values, "") + unstorable(
+            unset, "unset") + unstorable(comment, "comment")
+        if shape:  # not a document, or text that cannot be stored (nor shown back): nothing else can be checked
+            raise InvalidInput.of(problems + shape)
         if replace is not None:
-            new_own = replace if isinstance(replace, dict) else {}
+            new_own = replace
         else:
-            new_own = deep_merge(own, set_values if isinstance(set_values, dict) else {})
+            new_own = deep_merge(own, set_values or {})
             for path in unset or []:
                 if not _drop(new_own, path.split(".")):
                     problems.append(Problem(f"unset.{path}", "not_set", f"{path} 未在本级设置",
@@ -178,7 +183,7 @@ async def withdraw_version(*, actor: str, version_no: int, reason: str) -> Confi
     async with savepoint():
         today = await tenant_today()
         version, problems = await _withdrawable(version_no, today, field="versionNo")
-        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500)
+        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500) + unstorable(reason, "reason")
         if not problems:
             _, fallback = await current_overrides(besides=version_no)
             problems += await _check_timeline(fallback, version.effective_from)
@@ -277,6 +282,26 @@ async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
             if found:
                 break
     return problems
+
+
+def _bad(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def unstorable(value: Any, path: str) -> list[Problem]:
+    """Text PostgreSQL cannot store (NUL, lone surrogates), in a value or in a document's keys and strings."""
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            here = f"{path}.{key}".lstrip(".") if isinstance(key, str) and not _bad(key) else path
+            out += unstorable(key, here) or unstorable(item, here)
+        return out
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in unstorable(item, f"{path}.{i}".lstrip("."))]
+    if isinstance(value, str) and _bad(value):
+        return [Problem(path or "document", "bad_character", "含有无法保存的字符（NUL 或孤立代理项）",
+                        "contains a character that cannot be stored (NUL or a lone surrogate)")]
+    return []
 
 
 def _once(problems: list[Problem]) -> list[Problem]:
