@@ -396,14 +396,15 @@ async def _with_orm(work):  # type: ignore[no-untyped-def]
 def tenant_create(
     slug: str = typer.Argument(..., help="e.g. xiahuayuan"),
     name: str = typer.Option(None, "--name", help="Display name (default: the preset's title)."),
-    preset: str = typer.Option(None, "--preset", help="One of: zhangjiakou, xuanhua, xiahuayuan, linshu, ..."),
+    preset: str = typer.Option(None, "--preset", help="One of: zhangjiakou, xuanhua, xiahuayuan, linshu, ... "
+                               "(default: a district inherits its city's; a city starts from zhangjiakou's)"),
     parent: str = typer.Option(None, "--parent", help="The city tenant this district sits under."),
     timezone: str = typer.Option("Asia/Shanghai", "--timezone"),
 ) -> None:
-    """Create a tenant (platform work), optionally from a configuration preset."""
+    """Create a tenant (platform work) with its first configuration: a preset's (a whole document for a city)."""
     from tenants.errors import DomainError
     from tenants.presets import load_preset
-    from tenants.tenancy.service import create_tenant
+    from tenants.tenancy.service import DEFAULT_PRESET, create_tenant
 
     try:
         title = name or (load_preset(preset).title if preset else slug)
@@ -411,7 +412,9 @@ def tenant_create(
             slug=slug, name=title, parent_slug=parent, timezone=timezone, preset=preset, actor="cli")))
     except DomainError as exc:
         _fail(exc)
-    console.print(f"[green]created tenant {tenant.slug} ({tenant.name})[/green]")
+    first = preset or (DEFAULT_PRESET if parent is None else None)
+    source = f"configuration preset {first}" if first else f"the configuration of {parent}, inherited"
+    console.print(f"[green]created tenant {tenant.slug} ({tenant.name}) with {source}[/green]")
 
 
 def _fail(exc: Exception) -> None:
@@ -425,7 +428,20 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+CONFIG_FORMATS = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def _without_none(node: object) -> object:
+    """None means "not set" in a configuration document (and TOML has no null): leave such keys out."""
+    if isinstance(node, dict):
+        return {k: _without_none(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_without_none(v) for v in node]
+    return node
+
+
 def _dump(doc: dict, fmt: str) -> str:
+    doc = _without_none(doc)  # type: ignore[assignment]
     if fmt == "toml":
         import tomli_w
 
@@ -435,16 +451,32 @@ def _dump(doc: dict, fmt: str) -> str:
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 
-def _load(text: str, fmt: str) -> dict:
+def _load(file: Path) -> dict:
+    """The configuration document in ``file``: a mapping in TOML (.toml) or YAML (.yaml, .yml)."""
     import tomllib
 
     import yaml
 
-    data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+    fmt = CONFIG_FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        raise typer.BadParameter(f"{file.name}: use a .toml, .yaml or .yml file (文件须为 TOML 或 YAML)",
+                                 param_hint="FILE")
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise typer.BadParameter(f"{file.name} is not valid {fmt.upper()} ({fmt.upper()} 格式错误): {exc}",
+                                 param_hint="FILE") from exc
     if not isinstance(data, dict):
-        raise typer.BadParameter("the file must hold a mapping")
+        raise typer.BadParameter(f"{file.name} must hold a mapping (文件须为键值映射)", param_hint="FILE")
     data.pop("preset", None)
     return data
+
+
+def _show(value: object) -> str:
+    import json
+
+    return "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 @config_app.command("export")
@@ -474,27 +506,70 @@ def config_export(
 
 @config_app.command("import")
 def config_import(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .toml or .yaml file."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .toml, .yaml or .yml file."),
     tenant: str = typer.Option(..., "--tenant"),
     effective_from: str = typer.Option(None, "--effective-from", help="YYYY-MM-DD, today or later."),
     comment: str = typer.Option("imported from file", "--comment"),
     actor: str = typer.Option("cli", "--actor"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
 ) -> None:
-    """Replace a tenant's own configuration with the file's: a new version, validated whole."""
+    """Replace a tenant's own configuration with the file's: shows what changes, asks, then records a new
+    version, validated whole."""
     from datetime import date
 
     from tenants.config import service as config
+    from tenants.config.merge import diff
     from tenants.errors import DomainError
+    from tenants.scope import scoped_transaction
 
-    fmt = "toml" if file.suffix.lower() == ".toml" else "yaml"
-    doc = _load(file.read_text(encoding="utf-8"), fmt)
-    start = date.fromisoformat(effective_from) if effective_from else None
+    doc = _load(file)
+    try:
+        start = date.fromisoformat(effective_from) if effective_from else None
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD", param_hint="--effective-from") from exc
+
+    async def current() -> tuple[int, dict]:
+        async with scoped_transaction():
+            latest, own = await config.current_overrides()
+            return (latest.version_no if latest else 0), own
+
+    based_on, own = asyncio.run(_in_tenant(tenant, current))
+    changes = diff(own, doc)
+    if not changes:
+        console.print(f"no changes: {file.name} holds {tenant}'s own configuration already (无变化，未导入)")
+        return
+    console.print(f"{len(changes)} changes to {tenant}'s own configuration (version {based_on}):")
+    for c in changes:
+        console.print(f"  {c['path']}: {_show(c['before'])} -> {_show(c['after'])}", markup=False)
+    if not yes and not typer.confirm("Apply these changes? 确认导入？", default=False):
+        console.print("[yellow]nothing imported (未导入)[/yellow]")
+        raise typer.Exit(1)
     try:
         version = asyncio.run(_in_tenant(tenant, lambda: config.change_config(
-            actor=actor, replace=doc, effective_from=start, comment=comment)))
+            actor=actor, replace=doc, effective_from=start, comment=comment, based_on=based_on)))
     except DomainError as exc:
         _fail(exc)
     console.print(f"[green]version {version.version_no} of {tenant}, in force from {version.effective_from}[/green]")
+
+
+@config_app.command("withdraw")
+def config_withdraw(
+    version_no: int = typer.Argument(..., help="The scheduled version (the latest, not yet in force)."),
+    tenant: str = typer.Option(..., "--tenant"),
+    reason: str = typer.Option(..., "--reason", help="Why, for the audit log."),
+    actor: str = typer.Option("cli", "--actor"),
+) -> None:
+    """Withdraw a scheduled version before it takes effect: the version before it stays in force."""
+    from tenants.config import service as config
+    from tenants.errors import DomainError
+
+    try:
+        version = asyncio.run(_in_tenant(tenant, lambda: config.withdraw_version(
+            actor=actor, version_no=version_no, reason=reason)))
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"[green]version {version.version_no} of {tenant} (from {version.effective_from}) withdrawn"
+                  "[/green]")
 
 
 import_app = typer.Typer(help="Bulk imports from spreadsheets.")

@@ -14,6 +14,7 @@ from tortoise import Tortoise
 from jobs.kinds import KINDS
 from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
+from tenants.errors import Conflict, DomainError
 from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context
 from tenants.settings import get_settings
@@ -56,6 +57,10 @@ async def run_tenant_job(
                 kind=kind, period_key=period_key, body=spec.run, rerun_key=rerun_key, job_id=job
             )
     except Exception as exc:
+        if isinstance(exc, DomainError) and not isinstance(exc, Conflict):
+            # The tenant's data (its configuration, say) is wrong: trying again fails the same way. The run and
+            # the log already name the tenant and every problem; arq need not log a traceback too.
+            return {"executed": False, "reason": "failed", "code": exc.code}
         tries = ctx.get("job_try", 1)
         if tries < MAX_TRIES:  # the failure is recorded on the run; try again later, backing off
             raise Retry(defer=RETRY_BACKOFF_SECONDS * tries) from exc

@@ -35,6 +35,10 @@ APPEND_ONLY_TABLES = (
     "bond_transaction",
     "brand_project_step",
 )
+# ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
+APPEND_ONLY_UPDATABLE = {
+    "config_version": ("withdrawn_at", "withdrawn_by", "withdrawal_reason", "replaced_by"),
+}
 APP_LABEL = "civicgrid"
 
 
@@ -125,6 +129,8 @@ async def ensure_app_role(owner_url: str, app_url: str) -> None:
         )
         for table in APPEND_ONLY_TABLES:
             await conn.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {table} FROM {ident}")
+        for table, columns in APPEND_ONLY_UPDATABLE.items():
+            await conn.execute(f"GRANT UPDATE ({', '.join(columns)}) ON TABLE {table} TO {ident}")
     finally:
         await conn.close()
 

@@ -86,21 +86,33 @@ async def test_an_invalid_change_lists_every_problem_and_saves_nothing(cities, g
     admin = token("xiahuayuan")
     bad = {"assessment": {"bodies": {"party_org": {"weight": 65}}, "colour": "red"},
            "bonds": {"ratio_percent": "ten"}}
-    body = await gql(CHANGE, admin, {"set": bad, "comment": "x"})
+    body = await gql(CHANGE, admin, {"set": bad, "from": "2026-01-01", "comment": "x"})
     err = body["errors"][0]["extensions"]
     assert err["code"] == "INVALID_INPUT"
-    found = {(p["field"], p["reason"]) for p in err["problems"]}
-    assert ("document.assessment.colour", "unknown_key") in found
-    assert ("document.bonds.ratio_percent", "wrong_type") in found
-    # Structure first; once that is right, the merged document's rules: 65 + 15 + 15 = 95.
-    body = await gql(CHANGE, admin, {"set": {"assessment": {"bodies": {"party_org": {"weight": 65}}}}, "comment": "x"})
-    problem = body["errors"][0]["extensions"]["problems"][0]
-    assert problem["reason"] == "weights_sum" and "must sum to 100, got 95" in problem["messageEn"]
-    assert problem["field"].startswith("assessment.bodies")
-    past = await gql(CHANGE, admin, {"set": {}, "from": "2026-01-01", "comment": "x"})
-    assert past["errors"][0]["extensions"]["field"] == "effectiveFrom"
+    problems = {(p["field"], p["reason"]): p for p in err["problems"]}
+    # Every problem at once, each by its document path: the unknown key, the wrong type, the date in the past and
+    # the merged document's weights: 65 + 15 + 15 = 95 (this one used to be dropped beside the others).
+    assert set(problems) == {
+        ("assessment.colour", "unknown_key"),
+        ("bonds.ratio_percent", "wrong_type"),
+        ("effectiveFrom", "in_the_past"),
+        ("assessment.bodies", "weights_sum"),
+    }
+    assert "must sum to 100, got 95" in problems[("assessment.bodies", "weights_sum")]["messageEn"]
+    assert err["messageEn"] == "4 problems in the input"
     async with tenant_transaction(cities[1].id):
         assert await ConfigVersion.all().count() == 1
+
+
+async def test_a_city_problem_is_reported_once_not_again_for_each_district(cities, gql, token):
+    body = await gql(CHANGE, token("zhangjiakou"), {"set": {"tickets": {"review_dispatch_sla_hours": 0}},
+                                                    "comment": "x"})
+    problems = [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
+    assert problems == [("tickets.review_dispatch_sla_hours", "out_of_range")]
+    not_a_table = await gql(CHANGE, token("zhangjiakou"), {"set": [1, 2], "comment": "x"})
+    assert [(p["field"], p["reason"]) for p in not_a_table["errors"][0]["extensions"]["problems"]] == [
+        ("set", "wrong_type")
+    ]
 
 
 async def test_a_city_change_reaches_its_districts_from_its_date(cities, gql, token):
@@ -174,13 +186,77 @@ async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
     assert "review_dispatch_sla_hours: 3" in yaml_out.stdout
     edited = tmp_path / "xuanhua.toml"
     edited.write_text(exported.stdout.replace("commend_top = 15", "commend_top = 12"), encoding="utf-8")
-    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家")
+    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家", "--yes")
     assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "assessment.red_black_list.commend_top: 15 -> 12" in imported.stdout
     assert "version 2 of xuanhua" in imported.stdout
     broken = tmp_path / "broken.yaml"
     broken.write_text("assessment:\n  red_black_list:\n    commend_top: -1\n", encoding="utf-8")
-    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
+    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua", "--yes")
     assert failed.returncode == 1 and "commend_top" in failed.stdout
+
+
+async def test_cli_creates_a_city_without_a_preset_from_the_default_document(app):
+    made = _cli("tenant", "create", "newtown", "--name", "新城县")
+    assert made.returncode == 0 and "with configuration preset zhangjiakou" in made.stdout
+    district = _cli("tenant", "create", "oldtown", "--name", "老城区", "--parent", "newtown")
+    assert district.returncode == 0 and "the configuration of newtown, inherited" in district.stdout
+    # A whole document from the first day (3 hours to review and dispatch, as in 张家口), for the district too.
+    for slug in ("newtown", "oldtown"):
+        exported = _cli("tenant", "config", "export", "--tenant", slug, "--effective")
+        assert exported.returncode == 0 and "review_dispatch_sla_hours = 3" in exported.stdout, exported.stderr
+
+
+def _cli_input(text: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
+                          text=True, timeout=60, input=text)
+
+
+async def _own_versions(slug: str) -> list[int]:
+    from tenants.tenancy.service import get_tenant_by_slug
+
+    tenant = await get_tenant_by_slug(slug)
+    async with tenant_transaction(tenant.id):
+        return await ConfigVersion.all().order_by("version_no").values_list("version_no", flat=True)
+
+
+async def test_cli_exports_the_effective_document_as_toml(app, tmp_path):
+    import tomllib
+
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    # Weighted mode: rubric lines have no dimension (None), which TOML cannot hold; it is left out ("not set").
+    exported = _cli("tenant", "config", "export", "--tenant", "zhangjiakou", "--effective")
+    assert exported.returncode == 0, exported.stderr
+    doc = tomllib.loads(exported.stdout)
+    assert doc["assessment"]["bodies"]["party_org"]["weight"] == 40
+    assert "dimension" not in doc["assessment"]["rubric"][0]
+
+
+async def test_cli_import_shows_the_diff_and_asks_before_removing_overrides(app, tmp_path):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou", preset="xuanhua")
+    for name in ("empty.txt", "empty"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+        refused = _cli("tenant", "config", "import", str(tmp_path / name), "--tenant", "xuanhua", "--yes")
+        assert refused.returncode == 2 and ".toml, .yaml or .yml" in refused.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("assessment = [", encoding="utf-8")
+    broken = _cli("tenant", "config", "import", str(bad), "--tenant", "xuanhua", "--yes")
+    assert broken.returncode == 2 and "not valid TOML" in broken.stderr and "Traceback" not in broken.stderr
+    own = tmp_path / "own.yaml"
+    own.write_text(_cli("tenant", "config", "export", "--tenant", "xuanhua", "--format", "yaml").stdout)
+    same = _cli("tenant", "config", "import", str(own), "--tenant", "xuanhua")
+    assert same.returncode == 0 and "no changes" in same.stdout
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    # xuanhua sets 4 values of its own (xuanhua.toml): an empty file would remove them all. Asked, "n" keeps them.
+    declined = _cli_input("n\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    assert declined.returncode == 1 and "nothing imported" in declined.stdout
+    assert "assessment.red_black_list.commend_top: 15 -> (not set)" in declined.stdout
+    assert await _own_versions("xuanhua") == [1]
+    accepted = _cli_input("y\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    assert accepted.returncode == 0 and "version 2 of xuanhua" in accepted.stdout
+    assert await _own_versions("xuanhua") == [1, 2]
 
 
 async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
@@ -269,3 +345,16 @@ async def test_the_platform_seeds_only_a_tenant_it_is_creating(cities):
             await conn.execute_query(
                 "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
                 " created_at) VALUES ($1, 1, '{}', DATE '2000-01-01', 'x', '', now())", [cities[2].id])
+
+
+async def test_text_that_cannot_be_stored_is_a_client_error(cities, gql, token):
+    admin = token("linshu")
+    bad_title = {"assessment": {"bodies": {"party_org": {"title": "党\u0000组织"}}}}
+    body = await gql(CHANGE, admin, {"set": bad_title, "comment": "x"})
+    assert [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]] == [
+        ("assessment.bodies.party_org.title", "bad_character")
+    ]
+    body = await gql(CHANGE, admin, {"set": {}, "unset": ["a\u0000"], "comment": "说明\u0000"})
+    assert [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]] == [
+        ("unset.0", "bad_character"), ("comment", "bad_character")
+    ]

@@ -263,3 +263,46 @@ async def test_job_runs_are_listed_for_tenant_admins_newest_first(three_tenants,
         {"a": page["pageInfo"]["endCursor"]},
     )
     assert [e["node"]["periodKey"] for e in body["data"]["jobRuns"]["edges"]] == ["2026-11-20"]
+
+
+async def test_a_tenant_created_without_a_preset_has_a_whole_configuration_and_its_jobs_run(app, gql, token):
+    from tenants.tenancy.service import create_tenant
+
+    await create_tenant(slug="newtown", name="新城县")  # no preset, no city above it
+    body = await gql('{ effectiveConfig { versions { tenant versionNo } values(prefix: "assessment.mode")'
+                     " { value source } } }", token("newtown"))
+    assert body["data"]["effectiveConfig"] == {"versions": [{"tenant": "newtown", "versionNo": 1}],
+                                               "values": [{"value": "weighted", "source": "newtown"}]}
+    async with platform_transaction():
+        tenant = await Tenant.get(slug="newtown")
+    for kind in ("ticket_reminders", "assessment", "settlement", "bond_top_ups"):
+        assert (await run_tenant_job({}, kind, tenant.id, "p"))["executed"], kind
+
+
+async def test_a_job_that_fails_on_a_tenants_configuration_names_it_and_keeps_every_problem(app, caplog):
+    import logging
+
+    from tenants.config.models import ConfigVersion
+    from tenants.tenancy.service import create_tenant
+
+    tenant = await create_tenant(slug="broken", name="坏配置县", preset="linshu")
+    async with tenant_transaction(tenant.id):  # what a tenant made before every tenant got a whole document looks like
+        await ConfigVersion.create(version_no=2, overrides={"bonds": {"ratio_percent": 5}},
+                                   effective_from="2000-01-02", author="legacy")
+    with caplog.at_level(logging.INFO):
+        result = await run_tenant_job({"job_try": 1}, "assessment", tenant.id, "2026-11-22T01")
+    # Not retried (the same document fails the same way) and not a traceback: one line naming the tenant.
+    assert result == {"executed": False, "reason": "failed", "code": "INVALID_INPUT"}
+    failures = [r for r in caplog.records if "failed" in r.getMessage() and r.levelno >= logging.ERROR]
+    assert len(failures) == 1 and failures[0].exc_info is None
+    assert f"of tenant broken (id {tenant.id})" in failures[0].getMessage()
+    async with tenant_transaction(tenant.id):
+        run = await JobRun.get(kind="assessment")
+    assert run.status == JobRunStatus.FAILED
+    lines = run.error.splitlines()
+    # The document holds only bonds.ratio_percent: the other 7 sections and bonds' 2 other keys are missing,
+    # 9 problems, each on its own line.
+    assert lines[0] == "INVALID_INPUT: 9 problems in the input (输入有 9 处错误)"
+    assert "- assessment: required: is required (必填)" in lines
+    assert "- bonds.enabled: required: is required (必填)" in lines
+    assert len([line for line in lines if line.endswith(": required: is required (必填)")]) == 9

@@ -47,7 +47,8 @@ class EffectiveConfig:
         ]
 
 
-@strawberry.type(name="ConfigVersion", description="An immutable version of this tenant's own configuration.")
+@strawberry.type(name="ConfigVersion", description="An immutable version of this tenant's own configuration; "
+                 "a scheduled one may be withdrawn (or replaced) before it takes effect, and then never applies.")
 class ConfigVersionType:
     version_no: int
     effective_from: date
@@ -55,11 +56,16 @@ class ConfigVersionType:
     comment: str
     created_at: datetime
     overrides: JSON = strawberry.field(description="What this tenant sets itself; the rest is inherited.")
+    withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn (null: it was not).")
+    withdrawn_by: str | None
+    withdrawal_reason: str | None
+    replaced_by: int | None = strawberry.field(description="The version that replaced it, if one did.")
 
     @classmethod
     def of(cls, v: ConfigVersion) -> ConfigVersionType:
         return cls(version_no=v.version_no, effective_from=v.effective_from, author=v.author, comment=v.comment,
-                   created_at=v.created_at, overrides=v.overrides)
+                   created_at=v.created_at, overrides=v.overrides, withdrawn_at=v.withdrawn_at,
+                   withdrawn_by=v.withdrawn_by, withdrawal_reason=v.withdrawal_reason, replaced_by=v.replaced_by)
 
 
 @strawberry.type
@@ -99,6 +105,9 @@ class ChangeConfigInput:
     replace: JSON | None = strawberry.field(default=None, description="Your whole own document instead.")
     effective_from: date | None = strawberry.field(default=None, description="Today (tenant-local) or later.")
     comment: str = ""
+    replaces: int | None = strawberry.field(
+        default=None, description="A scheduled version (the latest, not yet in force) this one replaces: it is "
+        "withdrawn, and set/unset apply to it.")
 
 
 @strawberry.type
@@ -154,6 +163,13 @@ class ConfigMutation:
         info.context.require(Role.TENANT_ADMIN)
         version = await config.change_config(
             actor=info.context.actor, set_values=input.set, unset=input.unset, replace=input.replace,
-            effective_from=input.effective_from, comment=input.comment,
+            effective_from=input.effective_from, comment=input.comment, replaces=input.replaces,
         )
+        return ConfigVersionType.of(version)
+
+    @strawberry.mutation(description="Withdraw a scheduled version (the latest) before it takes effect: the version "
+                         "before it stays in force. Audited; the version stays listed, marked withdrawn.")
+    async def withdraw_config_version(self, info: Info, version_no: int, reason: str) -> ConfigVersionType:
+        info.context.require(Role.TENANT_ADMIN)
+        version = await config.withdraw_version(actor=info.context.actor, version_no=version_no, reason=reason)
         return ConfigVersionType.of(version)

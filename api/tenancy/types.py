@@ -63,4 +63,5 @@ class CreateTenantInput:
     name: str
     parent_slug: str | None = None
     timezone: str = "Asia/Shanghai"
-    preset: str | None = strawberry.field(default=None, description="Start from a shipped configuration preset.")
+    preset: str | None = strawberry.field(default=None, description="Start from a shipped configuration preset "
+                                        "(default: a district inherits its city's, a city starts from zhangjiakou's).")

@@ -14,6 +14,9 @@ class ConfigVersion(TenantModel):
     A district may read its city's versions (row-level security allows the parent tenant for reading only).
     """
 
+    # ... leaving out withdrawn versions: a scheduled version may be withdrawn (or replaced) before its day. The
+    # row stays, marked; the database allows no other change, none once its day has come, and no deletion (0016).
+
     id = fields.BigIntField(primary_key=True)
     version_no = fields.IntField()
     overrides: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
@@ -21,6 +24,10 @@ class ConfigVersion(TenantModel):
     author = fields.CharField(max_length=128)
     comment = fields.CharField(max_length=500, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+    withdrawn_at = fields.DatetimeField(null=True)
+    withdrawn_by = fields.CharField(max_length=128, null=True)
+    withdrawal_reason = fields.CharField(max_length=500, null=True)
+    replaced_by = fields.IntField(null=True)  # version_no of the version that replaced it
 
     class Meta:
         table = "config_version"

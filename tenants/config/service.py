@@ -14,7 +14,7 @@ from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
-from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -41,7 +41,7 @@ async def _in_force(tenant_id: int, on: date) -> ConfigVersion | None:
     # plain queryset, which row-level security still limits to this tenant and its parent.
     return (
         await QuerySet(ConfigVersion)
-        .filter(tenant_id=tenant_id, effective_from__lte=on)
+        .filter(tenant_id=tenant_id, effective_from__lte=on, withdrawn_at__isnull=True)
         .order_by("-version_no")
         .first()
     )
@@ -67,8 +67,12 @@ async def effective_config(on: date | None = None, *, own_override: dict | None 
         return Effective(document, values, sources, versions, day)
 
 
-async def current_overrides() -> tuple[ConfigVersion | None, dict]:
-    latest = await ConfigVersion.all().order_by("-version_no").first()
+async def current_overrides(*, besides: int | None = None) -> tuple[ConfigVersion | None, dict]:
+    """The latest version not withdrawn (leaving out version ``besides``) and its overrides."""
+    qs = ConfigVersion.filter(withdrawn_at__isnull=True)
+    if besides is not None:
+        qs = qs.exclude(version_no=besides)
+    latest = await qs.order_by("-version_no").first()
     return latest, (latest.overrides if latest else {})
 
 
@@ -80,6 +84,8 @@ async def change_config(
     replace: dict | None = None,
     effective_from: date | None = None,
     comment: str = "",
+    based_on: int | None = None,
+    replaces: int | None = None,
 ) -> ConfigVersion:
     """Record a new version of this tenant's own configuration.
 
@@ -88,12 +94,32 @@ async def change_config(
     today by default, never in the past (so a past period keeps the version that was in force then) and never
     before the latest version's date (versions follow each other in time). Nothing is saved unless the result
     validates: on its own date, on every later date of the parent's versions, and, for a city, in each district
-    that inherits from it.
+    that inherits from it. ``based_on`` (a version number, 0 for none) refuses the change when another version
+    was recorded since the caller read the configuration (the CLI shows a diff before it imports).
+    ``replaces`` names a scheduled version (not yet in force, the latest) that this one replaces: it is withdrawn
+    in the same transaction, and ``set_values``/``unset`` apply to it rather than to the version before it.
     """
     problems: list[Problem] = []
     async with savepoint():
         today = await clock.today()
         latest, own = await current_overrides()
+        if based_on is not None and based_on != (latest.version_no if latest else 0):
+            raise Conflict("配置刚被他人修改，请刷新后重试", "the configuration changed meanwhile; reload and retry",
+                           field="document")
+        replaced = None
+        if replaces is not None:
+            replaced, found = await _withdrawable(replaces, today, field="replaces")
+            problems += found
+            latest, _ = await current_overrides(besides=replaces)
+            own = replaced.overrides
+        shape = [
+            Problem(name, "wrong_type", "须为表（键值映射）", "must be a table (mapping)")
+            for name, value in (("replace", replace), ("set", set_values))
+            if value is not None and not isinstance(value, dict)
+        ] or unstorable(replace if replace is not None else set_values, "") + unstorable(
+            unset, "unset") + unstorable(comment, "comment")
+        if shape:  # not a document, or text that cannot be stored (nor shown back): nothing else can be checked
+            raise InvalidInput.of(problems + shape)
         if replace is not None:
             new_own = replace
         else:
@@ -102,10 +128,6 @@ async def change_config(
                 if not _drop(new_own, path.split(".")):
                     problems.append(Problem(f"unset.{path}", "not_set", f"{path} 未在本级设置",
                                             f"{path} is not set by this tenant"))
-        problems += [
-            Problem(f"document.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
-            for p in check_overrides(new_own)
-        ]
         start = effective_from or today
         if start < today:
             problems.append(Problem("effectiveFrom", "in_the_past", "生效日期不能早于今天",
@@ -119,23 +141,32 @@ async def change_config(
             problems.append(
                 Problem("comment", "too_long", "说明不能超过 500 字", "comment must be at most 500 characters")
             )
-        if problems:
-            raise InvalidInput.of(problems)
-        problems = await _check_timeline(new_own, start)
+        # Every problem at once: the own document's structure, then the merged document's rules from its date on
+        # (a wrong weight sum is reported beside an unknown key), each by its document path.
+        problems += _once(check_overrides(new_own) + await _check_timeline(new_own, max(start, today)))
+        if replaced is not None and start > replaced.effective_from and not problems:
+            # Until the replacement starts, the version before the replaced one stays in force.
+            problems += await _check_timeline(latest.overrides if latest else {}, replaced.effective_from)
         if problems:
             raise InvalidInput.of(problems)
         document = (await effective_config(start, own_override=new_own)).document
         if problems := await unit_code_problems(document, before=(await effective_config(start)).document):
             raise InvalidInput.of(problems)
-        next_no = (latest.version_no + 1) if latest else 1
+        # Numbers count every version, withdrawn ones too.
+        last = await ConfigVersion.all().order_by("-version_no").first()
+        next_no = (last.version_no if last else 0) + 1
         try:
             version = await ConfigVersion.create(version_no=next_no, overrides=new_own, effective_from=start,
                                                  author=actor, comment=comment)
         except IntegrityError as exc:
             raise Conflict("配置刚被他人修改，请刷新后重试", "the configuration changed meanwhile; reload and retry",
                            field="document") from exc
+        if replaced is not None:
+            await _mark_withdrawn(replaced, actor=actor, reason=comment or f"replaced by version {next_no}",
+                                  replaced_by=next_no)
         await audit.record(actor=actor, action="config.change", target_type="config_version", target_id=next_no,
-                           details={"effectiveFrom": str(start), "comment": comment, "changes": diff(own, new_own)})
+                           details={"effectiveFrom": str(start), "comment": comment, "changes": diff(own, new_own),
+                                    **({"replaces": replaces} if replaces is not None else {})})
         return version
 
 
@@ -179,9 +210,66 @@ async def unit_code_problems(document: ConfigDocument, *, before: ConfigDocument
 _UNIT_ZH = {"county_department": "县直部门", "housing_dept": "住建部门"}
 
 
+async def withdraw_version(*, actor: str, version_no: int, reason: str) -> ConfigVersion:
+    """Withdraw a scheduled version before it takes effect: the version before it stays in force from its date.
+
+    Only the latest version not withdrawn can be withdrawn, never one in force (its date is tenant-local today
+    or earlier), and only if the configuration in force from its date on stays valid (with the parent's versions,
+    and for a city with its districts'). The row stays, marked withdrawn, and the audit log records it.
+    """
+    async with savepoint():
+        today = await clock.today()
+        version, problems = await _withdrawable(version_no, today, field="versionNo")
+        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500) + unstorable(reason, "reason")
+        if not problems:
+            _, fallback = await current_overrides(besides=version_no)
+            problems += await _check_timeline(fallback, version.effective_from)
+        if problems:
+            raise InvalidInput.of(problems)
+        return await _mark_withdrawn(version, actor=actor, reason=reason.strip(), replaced_by=None)
+
+
+async def _withdrawable(version_no: int, today: date, *, field: str) -> tuple[ConfigVersion, list[Problem]]:
+    """The version ``version_no`` (locked) and what forbids withdrawing it; NotFound when there is none."""
+    version = await ConfigVersion.filter(version_no=version_no).select_for_update().first()
+    if version is None:
+        raise NotFound(f"配置版本 {version_no} 不存在", f"configuration version {version_no} does not exist",
+                       field=field)
+    problems = []
+    if version.withdrawn_at is not None:
+        problems.append(Problem(field, "already_withdrawn", f"版本 {version_no} 已撤回",
+                                f"version {version_no} is already withdrawn"))
+    elif version.effective_from <= today:
+        problems.append(Problem(field, "in_force", f"版本 {version_no} 已于 {version.effective_from} 生效，不能撤回",
+                                f"version {version_no} is in force since {version.effective_from}; "
+                                "it can no longer be withdrawn"))
+    else:
+        later = await ConfigVersion.filter(version_no__gt=version_no, withdrawn_at__isnull=True).order_by(
+            "-version_no").values_list("version_no", flat=True)
+        if later:
+            problems.append(Problem(field, "later_scheduled", f"请先撤回其后的版本 {later[0]}",
+                                    f"withdraw the later version {later[0]} first"))
+    return version, problems
+
+
+async def _mark_withdrawn(version: ConfigVersion, *, actor: str, reason: str, replaced_by: int | None) -> ConfigVersion:
+    version.withdrawn_at = clock.now()
+    version.withdrawn_by = actor
+    version.withdrawal_reason = reason[:500]
+    version.replaced_by = replaced_by
+    await ConfigVersion.filter(id=version.id).update(withdrawn_at=version.withdrawn_at, withdrawn_by=actor,
+                                                     withdrawal_reason=version.withdrawal_reason,
+                                                     replaced_by=replaced_by)
+    await audit.record(actor=actor, action="config.withdraw", target_type="config_version",
+                       target_id=version.version_no,
+                       details={"effectiveFrom": str(version.effective_from), "reason": version.withdrawal_reason,
+                                "replacedBy": replaced_by})
+    return version
+
+
 async def _versions_of(tenant_id: int) -> list[ConfigVersion]:
     # Reads another tenant's versions (the parent's, or a district's); row-level security allows exactly those.
-    return await QuerySet(ConfigVersion).filter(tenant_id=tenant_id).order_by("version_no")
+    return await QuerySet(ConfigVersion).filter(tenant_id=tenant_id, withdrawn_at__isnull=True).order_by("version_no")
 
 
 def _in_force_on(versions: list[ConfigVersion], day: date) -> dict:
@@ -214,17 +302,54 @@ async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
         problems += _check(chain, "", day, start)
         if problems:
             break
+    # A problem of the city's own document shows in each district too; it is reported once, at its own path.
+    own_found = {(p.field, p.reason) for p in problems + check_overrides(new_own)}
     for child in await Tenant.filter(parent_id=me.id).order_by("id"):
         child_versions = await _versions_of(child.id)
         if not child_versions:
             continue
         for day in sorted({start} | {v.effective_from for v in child_versions if v.effective_from > start}):
-            found = _check([(me.slug, new_own), (child.slug, _in_force_on(child_versions, day))],
-                           f"children.{child.slug}.", day, start)
+            found = [
+                p for p in _check([(me.slug, new_own), (child.slug, _in_force_on(child_versions, day))], "", day, start)
+                if (p.field, p.reason) not in own_found
+            ]
+            found = [Problem(f"children.{child.slug}.{p.field}".rstrip("."), p.reason, p.message_zh, p.message_en)
+                     for p in found]
             problems += found
             if found:
                 break
     return problems
+
+
+def _bad(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def unstorable(value: Any, path: str) -> list[Problem]:
+    """Text PostgreSQL cannot store (NUL, lone surrogates), in a value or in a document's keys and strings."""
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            here = f"{path}.{key}".lstrip(".") if isinstance(key, str) and not _bad(key) else path
+            out += unstorable(key, here) or unstorable(item, here)
+        return out
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in unstorable(item, f"{path}.{i}".lstrip("."))]
+    if isinstance(value, str) and _bad(value):
+        return [Problem(path or "document", "bad_character", "含有无法保存的字符（NUL 或孤立代理项）",
+                        "contains a character that cannot be stored (NUL or a lone surrogate)")]
+    return []
+
+
+def _once(problems: list[Problem]) -> list[Problem]:
+    """Each (path, reason) once: a wrong value in the own document is also wrong in every merged one."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.field, p.reason) not in seen:
+            seen.add((p.field, p.reason))
+            out.append(p)
+    return out
 
 
 def _drop(doc: dict, parts: list[str]) -> bool:

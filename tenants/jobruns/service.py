@@ -21,9 +21,11 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import F
 
 from tenants import clock
+from tenants.errors import DomainError
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
+from tenants.tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +106,36 @@ async def execute(
             await run.save()
             return RunOutcome(run, True, "executed")
     except BaseException as exc:  # also a timeout or cancellation: the run must not stay "running" silently
-        log.exception("job %s/%s run %s failed", kind, period_key, run_no)
-        await asyncio.shield(_record_failure(this_run, exc))
+        error = describe(exc)
+        slug = await asyncio.shield(_record_failure(this_run, error))
+        where = f"job {kind}/{period_key} run {run_no} of tenant {slug} (id {current_tenant_id()}) failed"
+        if isinstance(exc, DomainError):  # an expected failure: its problems say it all, no traceback
+            log.error("%s: %s", where, error)
+        else:
+            log.exception(where)
         raise
 
 
-async def _record_failure(this_run: Any, exc: BaseException) -> None:
+def describe(exc: BaseException) -> str:
+    """What went wrong, for ``JobRun.error``: the code and every problem of an expected failure, one a line."""
+    if not isinstance(exc, DomainError):
+        return f"{type(exc).__name__}: {exc}"[:4000]
+    lines = [f"{exc.code}: {exc.message_en} ({exc.message_zh})"]
+    lines += [f"- {p.field or '(document)'}: {p.reason}: {p.message_en} ({p.message_zh})" for p in exc.problems]
+    return "\n".join(lines)[:4000]
+
+
+async def _record_failure(this_run: Any, error: str) -> str:
+    """Mark the run failed with ``error``; returns the tenant's slug (for the log)."""
     async with scoped_transaction():
         await this_run.filter(status__not=JobRunStatus.SUCCEEDED).update(
             status=JobRunStatus.FAILED,
             attempts=F("attempts") + 1,
-            error=f"{type(exc).__name__}: {exc}"[:4000],
+            error=error,
             finished_at=clock.now(),
         )
+        tenant = await Tenant.get_or_none(id=current_tenant_id())
+        return tenant.slug if tenant else "?"
 
 
 async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, limit: int) -> list[JobRun]:

@@ -8,7 +8,7 @@ CREATE UNIQUE INDEX ticket_external_ref ON ticket (tenant_id, external_ref) WHER
 
 
 class Migration(migrations.Migration):
-    dependencies = [('civicgrid', '0015_list_rules_late_scores')]
+    dependencies = [('civicgrid', '0016_config_withdraw')]
 
     initial = False
 

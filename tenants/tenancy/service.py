@@ -20,6 +20,9 @@ from tenants.tenancy.models import Tenant
 # The first configuration version of a tenant covers every earlier period too.
 BEGINNING = date(2000, 1, 1)
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+# A tenant without a city above it needs a whole document from its first day (every service reads it): without
+# a preset it starts from 张家口's, the reference model of the product, and changes it from there.
+DEFAULT_PRESET = "zhangjiakou"
 
 
 def _validate(*, slug: str, name: str, timezone: str) -> list[Problem]:
@@ -53,8 +56,11 @@ async def create_tenant(
 ) -> Tenant:
     """Create a tenant; a district names its city as ``parent_slug``. With ``preset`` its first configuration
     version is the preset's: a district keeps only its own overrides (it inherits the rest from its city), a
-    tenant without a parent gets the preset's whole merged document."""
+    tenant without a parent gets the preset's whole merged document (``DEFAULT_PRESET``'s when none is named; a
+    district without one inherits everything from its city)."""
     slug = slug.strip()
+    if preset is None and parent_slug is None:
+        preset = DEFAULT_PRESET
     problems = _validate(slug=slug, name=name, timezone=timezone)
     first_config = _preset_config(preset, has_parent=parent_slug is not None, problems=problems)
     async with platform_transaction() as conn:
