@@ -459,16 +459,20 @@ def _load(file: Path) -> dict:
 
     fmt = CONFIG_FORMATS.get(file.suffix.lower())
     if fmt is None:
-        raise typer.BadParameter(f"{file.name}: use a .toml, .yaml or .yml file (文件须为 TOML 或 YAML)",
-                                 param_hint="FILE")
+        _refuse(f"{file.name}：文件须为 TOML 或 YAML（.toml、.yaml 或 .yml）",
+                f"{file.name}: use a .toml, .yaml or .yml file", 2)
     try:
         text = file.read_text(encoding="utf-8")
         data = tomllib.loads(text) if fmt == "toml" else yaml.safe_load(text)
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise typer.BadParameter(f"{file.name} is not valid {fmt.upper()} ({fmt.upper()} 格式错误): {exc}",
-                                 param_hint="FILE") from exc
+    except tomllib.TOMLDecodeError as exc:
+        _refuse(*_toml_problem(str(file), exc), 2)
+    except UnicodeDecodeError:
+        _refuse(f"{file.name} 不是 UTF-8 编码：请另存为 UTF-8", f"{file.name} is not UTF-8 text: save it as UTF-8", 2)
+    except yaml.YAMLError as exc:
+        text = " ".join(str(exc).split())
+        _refuse(f"{file.name} 不是有效的 YAML 文件：{text}", f"{file.name} is not valid YAML: {text}", 2)
     if not isinstance(data, dict):
-        raise typer.BadParameter(f"{file.name} must hold a mapping (文件须为键值映射)", param_hint="FILE")
+        _refuse(f"{file.name} 须为键值映射", f"{file.name} must hold a mapping", 2)
     data.pop("preset", None)
     return data
 
@@ -761,6 +765,13 @@ def enter_scores_cmd(
     console.print(f"[green]{len(rows)} sheets entered late for {period}[/green]")
 
 
+def _toml_problem(name: str, exc: Exception) -> tuple[str, str]:
+    """A broken TOML file in one line, Chinese then English, with the line and column."""
+    where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    zh_where = f"（第 {where[1]} 行第 {where[2]} 列）" if where else ""
+    return f"{name} 不是有效的 TOML 文件{zh_where}", f"{name} is not valid TOML: {exc}"
+
+
 def main() -> None:
     """The command, with the errors a person can fix told in one line instead of a traceback."""
     import tomllib
@@ -770,10 +781,7 @@ def main() -> None:
     try:
         app()
     except tomllib.TOMLDecodeError as exc:
-        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        zh_where = f"第 {where[1]} 行第 {where[2]} 列" if where else ""
-        name = next((a for a in sys.argv[1:] if a.lower().endswith(".toml")), "TOML")
-        _say(f"{name} 不是有效的 TOML 文件{zh_where and '（' + zh_where + '）'}", f"{name} is not valid TOML: {exc}")
+        _say(*_toml_problem(next((a for a in sys.argv[1:] if a.lower().endswith(".toml")), "TOML"), exc))
         sys.exit(1)
     except UnicodeDecodeError:
         _say("文件不是 UTF-8 编码：请另存为 UTF-8", "the file is not UTF-8 text: save it as UTF-8")

@@ -93,7 +93,7 @@ def test_a_broken_toml_file_is_one_line(services, tmp_path: Path):
     broken = tmp_path / "xuanhua.toml"
     broken.write_text('[assessment]\ncadence = "quarterly\n')
     out = _run("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
-    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     [line] = out.stderr.splitlines()
     assert line.startswith(f"{broken} 不是有效的 TOML 文件（第 2 行第 ") and "is not valid TOML" in line
 
