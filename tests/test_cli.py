@@ -287,3 +287,29 @@ def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
     [line] = out.stderr.splitlines()
     assert line.startswith("civicgrid serve 启动失败：") and str(home) in line
+
+
+async def test_demo_counties_have_the_departments_their_matrix_names(app):
+    """临沭's 城市内涝 item is acted on by the 水务 department with 城管 helping: the demo has both, so a demo
+    ticket of that item is dispatched to 水务 and 城管 gets its partner task."""
+    from tenants.scope import tenant_transaction
+    from tenants.tenancy.demo import ADMIN, seed_demo
+    from tenants.tenancy.service import get_tenant_by_slug
+    from tenants.territory.models import Compound
+    from tenants.territory.parties import Unit
+    from tenants.tickets import service as tickets
+    from tenants.tickets.models import PartnerTask
+
+    await seed_demo()
+    await seed_demo()  # once only
+    linshu = await get_tenant_by_slug("linshu")
+    async with tenant_transaction(linshu.id):
+        units = {u.code: u for u in await Unit.all()}
+        assert {"城管", "水务", "住建", "效能办"} <= set(units) and len(units) == 4
+        compound = await Compound.all().order_by("id").first()
+        ticket = await tickets.report(access=ADMIN, actor="hotline", item_code="urban_waterlogging",
+                                      description="小区门口积水", compound_id=compound.id)
+        ticket = await tickets.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id)
+        assert (ticket.assignee_kind.value, ticket.assignee_id) == ("county_department", units["水务"].id)
+        helpers = await PartnerTask.filter(ticket_id=ticket.id).values_list("unit_kind", "unit_id")
+        assert ("county_department", units["城管"].id) in {(k.value, i) for k, i in helpers}

@@ -50,9 +50,37 @@ async def seed_demo() -> list[DemoUser]:
             if report.errors:
                 raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
             users += await _people(tenant)
+            await _units(tenant)
             await _tickets(tenant)
             await _bonds(tenant)
     return users
+
+
+# The county departments the presets' responsibility matrices name by code (由谁干), and the offices every county has.
+DEMO_UNITS = {
+    "城管": ("county_department", "综合行政执法局（城管）"),
+    "水务": ("county_department", "水务局"),
+    "住建": ("housing_dept", "住房和城乡建设局"),
+    "效能办": ("efficiency_office", "作风效能办"),
+}
+
+
+async def _units(tenant: Tenant) -> None:
+    """The units a ticket of the tenant's taxonomy can go to, once: those its matrix names, and the offices."""
+    from tenants.territory.parties import Unit, UnitKind
+    from tenants.territory.parties_service import create_unit
+
+    async with tenant_transaction(tenant.id):
+        wanted = dict(DEMO_UNITS)
+        for category in await _taxonomy():
+            for item in category.items:
+                for unit, code in [(item.unit, item.unit_code), *((p.unit, p.unit_code) for p in item.partners)]:
+                    if code:
+                        wanted.setdefault(code, (unit, f"{code}部门"))
+        on_file = set(await Unit.all().values_list("code", flat=True))
+        for code, (kind, name) in wanted.items():
+            if code not in on_file:
+                await create_unit(access=ADMIN, actor="demo", kind=UnitKind(kind), code=code, name=name)
 
 
 async def _bonds(tenant: Tenant) -> None:
