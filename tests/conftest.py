@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,24 @@ def suite_start() -> datetime | None:
     return datetime.combine(datetime.now(UTC).date(), time.fromisoformat(TEST_CLOCK), tzinfo=UTC)
 
 
+@contextmanager
+def clock_at(start: datetime) -> Iterator[datetime]:
+    """Run the code inside, and the subprocesses it starts, on a clock that starts at ``start`` and ticks."""
+    outer = os.environ.get("CIVICGRID_TEST_CLOCK_OFFSET")  # set when this runs on the suite's clock already
+    real_now = datetime.now(UTC).timestamp() - float(outer or 0)
+    offset = start.timestamp() - real_now
+    with time_machine.travel(start, tick=True):
+        datetime.now(UTC)  # the clock ticks from its first reading: start it now, in step with the subprocesses'
+        os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = repr(offset)
+        try:
+            yield start
+        finally:
+            if outer is None:
+                os.environ.pop("CIVICGRID_TEST_CLOCK_OFFSET", None)
+            else:
+                os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = outer
+
+
 @pytest.fixture(autouse=True)
 def suite_clock() -> Iterator[datetime | None]:
     """Every test runs on a clock that starts at ``suite_start()`` and ticks; its subprocesses on the same one."""
@@ -46,14 +65,8 @@ def suite_clock() -> Iterator[datetime | None]:
     if start is None:
         yield None
         return
-    offset = start.timestamp() - datetime.now(UTC).timestamp()
-    with time_machine.travel(start, tick=True):
-        datetime.now(UTC)  # the clock ticks from its first reading: start it now, in step with the subprocesses'
-        os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = repr(offset)
-        try:
-            yield start
-        finally:
-            os.environ.pop("CIVICGRID_TEST_CLOCK_OFFSET", None)
+    with clock_at(start):
+        yield start
 
 
 @pytest.fixture(scope="session")

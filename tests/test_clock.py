@@ -16,7 +16,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory import parties_service as parties
 from tenants.territory.access import Access, resolve
-from tests.conftest import ROOT, TEST_SECRET
+from tests.conftest import ROOT, TEST_SECRET, clock_at
 from tests.test_cli import _run
 from tests.test_territory import build
 
@@ -75,9 +75,9 @@ async def test_a_post_assigned_late_in_the_utc_day_starts_on_beijings_day_and_gr
 ):
     a = three_tenants[0]
     ids = await build(a.id)
-    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a.slug)
     beijing_day = (_late_evening_utc() + timedelta(hours=8)).date()
-    with time_machine.travel(_late_evening_utc(), tick=True):
+    with clock_at(_late_evening_utc()):
+        admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a.slug)
         pid = (await gql('mutation { createPerson(input: {userId: "late-worker", name: "晚班网格员"}) { id } }',
                          admin))["data"]["createPerson"]["id"]
         post = await gql('mutation($p: ID!, $g: ID!) { assignPost(input: {personId: $p, kind: GRID_WORKER,'
@@ -103,8 +103,9 @@ async def test_a_contract_starting_today_in_beijing_shows_its_compound_to_the_co
         await parties.create_contract(access=ADMIN, actor="seed", company_id=ids["P1"],
                                       compound_id=ids["K2"], starts_on=beijing_day,
                                       ends_on=beijing_day + timedelta(days=365), annual_fee_fen=100)
-    company = mint_token(settings, roles=[Role.PROPERTY_COMPANY], tenant_slug=a.slug, scope=(f"company:{ids['P1']}",))
-    with time_machine.travel(_late_evening_utc(), tick=True):
+    with clock_at(_late_evening_utc()):
+        company = mint_token(settings, roles=[Role.PROPERTY_COMPANY], tenant_slug=a.slug,
+                             scope=(f"company:{ids['P1']}",))
         areas = await gql("{ areas(level: COMPOUND) { edges { node { code } } } }", company)
         assert [e["node"]["code"] for e in areas["data"]["areas"]["edges"]] == ["K1", "K2"]
         contracts = await gql("{ propertyContracts { edges { node { compound { code } } } } }", company)
@@ -120,7 +121,7 @@ async def test_an_assessor_post_starting_today_in_beijing_grants_its_body(three_
     city = await create_tenant(slug="zjk", name="张家口市", preset="zhangjiakou")
     ids = await build(city.id)
     beijing_day = (_late_evening_utc() + timedelta(hours=8)).date()
-    with time_machine.travel(_late_evening_utc(), tick=True):
+    with clock_at(_late_evening_utc()):
         async with tenant_transaction(city.id):
             person = await people.create_person(access=ADMIN, actor="seed", user_id="assessor-late",
                                                 name="评议员")
