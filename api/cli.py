@@ -118,7 +118,11 @@ def token(
         role, scope, user = list(claims.roles), list(claims.scope), claims.user_id
     if not role:
         raise typer.BadParameter("give --role (or --person)", param_hint="--role")
-    print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=parse_scope(scope), ttl_seconds=ttl))
+    entries = parse_scope(scope)
+    try:
+        print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=entries, ttl_seconds=ttl))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ttl") from exc
 
 
 async def _claims_of(user_id: str):  # type: ignore[no-untyped-def]

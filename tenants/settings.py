@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "civicgrid"
     jwt_audience: str = "civicgrid-api"
     token_ttl_seconds: int = 12 * 3600
+    # No token lives longer than this (exp - iat and exp - now), whoever minted it.
+    max_token_ttl_seconds: int = 7 * 24 * 3600
 
     graphiql: bool | None = None
     introspection: bool | None = None
