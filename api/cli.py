@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tenants.settings import Settings, get_settings
+from tenants.settings import Settings, get_settings, write_private
 from tenants.tenancy.roles import Role
 
 app = typer.Typer(help="civicgrid: multi-tenant GraphQL backend for urban grassroots governance.")
@@ -231,7 +231,8 @@ def serve(
         os.environ.update(env)
         if embedded is not None:
             keys = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_ENV")
-            (embedded.home / SERVE_ENV).write_text("".join(f"{k}={env[k]}\n" for k in keys if k in env))
+            # It holds the owner role's URL: as private as the signing secret.
+            write_private(embedded.home / SERVE_ENV, "".join(f"{k}={env[k]}\n" for k in keys if k in env))
         s = _settings()
         app_url = s.require_database_url()
         with console.status("applying migrations"):
