@@ -77,3 +77,5 @@ async def test_service_faults_the_fuzzer_found_are_typed_errors(client, tokens):
     # No round opened for the period (was DoesNotExist, INTERNAL_ERROR); a period that is none is bad input.
     assert (await ask('{ missingScores(period: "2026Q4") }'))[0] == ("NOT_FOUND",)
     assert (await ask('{ missingScores(period: "") }'))[0] == ("INVALID_INPUT",)
+    # Year 0 has no 31 December (was ValueError, INTERNAL_ERROR).
+    assert (await ask("{ eliminationCandidates(year: 0) { companyId } }"))[0] == ("INVALID_INPUT",)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from tortoise import connections
 
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
+from tenants.assessment.periods import check_year
 from tenants.config.service import effective_config
 from tenants.scope import current_tenant_id
 
@@ -80,6 +81,7 @@ class Candidate:
 async def elimination_candidates(year: int) -> list[Candidate]:
     """末位淘汰: the bottom share (at least 1, by the configuration's percent) of firms by their average published
     rating over the year, plus firms below the score threshold or on the black list the configured times."""
+    check_year(year, "year")
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []
