@@ -50,16 +50,8 @@ def main(examples: int, randomize: bool) -> int:
         from api.app import create_app
 
         app = create_app(get_settings())
-        causes: list[str] = []  # the exception behind each masked INTERNAL_ERROR, from the edge's log
-
-        class Causes(logging.Handler):
-            def emit(self, record: logging.LogRecord) -> None:
-                if record.exc_info and record.exc_info[1] is not None:
-                    exc = record.exc_info[1]
-                    causes.append(f"{type(exc).__name__}: {str(exc)[:150]}")
-
-        for name in ("civicgrid.graphql", "civicgrid.api"):
-            logging.getLogger(name).addHandler(Causes())
+        causes = fuzz_kit.Causes().install()
+        for name in fuzz_kit.Causes.LOGGERS:
             logging.getLogger(name).propagate = False  # counted and listed below, not printed with tracebacks
         logging.getLogger("strawberry.execution").disabled = True
 
@@ -77,8 +69,7 @@ def main(examples: int, randomize: bool) -> int:
 
         def record(where: str, shown: str, outcome: fuzz_kit.Outcome) -> None:
             counts[(outcome.status, outcome.codes[0] if outcome.codes else "-")] += 1
-            cause = "; ".join(causes) or outcome.detail
-            causes.clear()
+            cause = causes.take() or outcome.detail
             if outcome.bad:
                 faults[where].append(f"{outcome.status} {outcome.codes[:3]} {cause}\n      {shown}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -265,3 +266,31 @@ async def seed(settings: Any) -> dict[str, str]:
             scope=(f"household:{ids['H1']}",),
         ),
     }
+
+
+class Causes(logging.Handler):
+    """The exception behind each masked INTERNAL_ERROR, read from the edge's log (the answer hides it)."""
+
+    LOGGERS = ("civicgrid.graphql", "civicgrid.api")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            self.seen.append(f"{type(exc).__name__}: {str(exc)[:150]}")
+
+    def take(self) -> str:
+        seen, self.seen = "; ".join(self.seen), []
+        return seen
+
+    def install(self) -> Causes:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def remove(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)
