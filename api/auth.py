@@ -44,11 +44,14 @@ def mint_token(
     ttl_seconds: int | None = None,
 ) -> str:
     now = int(clock.now().timestamp())
+    ttl = ttl_seconds if ttl_seconds is not None else settings.token_ttl_seconds
+    if ttl > settings.max_token_ttl_seconds:
+        raise ValueError(f"a token lives at most {settings.max_token_ttl_seconds} s (CIVICGRID_MAX_TOKEN_TTL_SECONDS)")
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
-        "exp": now + (ttl_seconds if ttl_seconds is not None else settings.token_ttl_seconds),
+        "exp": now + ttl,
         "sub": user_id or f"dev-{uuid.uuid4().hex[:12]}",
         "roles": [r.value for r in roles],
         "scope": list(scope),
@@ -66,9 +69,69 @@ def _unauthenticated(zh: str, en: str) -> Unauthenticated:
     return Unauthenticated(zh, en, field="Authorization")
 
 
+MAX_TOKEN_CHARS = 8192
+MAX_SUB_CHARS = 128  # the actor columns (recorded_by, author, ...) hold 128 characters
+
+# PyJWT's own messages name its internals ("The token is not yet valid (iat)"); the caller gets ours.
+_INVALID = ("令牌无效", "token is invalid")
+_JWT_ERRORS: tuple[tuple[type[Exception], tuple[str, str]], ...] = (
+    (jwt.ExpiredSignatureError, ("令牌已过期", "token has expired")),
+    (jwt.ImmatureSignatureError, ("令牌尚未生效（签发时间晚于当前时间）", "token is invalid: issued in the future")),
+    (jwt.InvalidAudienceError, ("令牌的受众不正确", "token audience is wrong")),
+    (jwt.InvalidIssuerError, ("令牌的签发方不正确", "token issuer is wrong")),
+    (jwt.exceptions.InvalidSubjectError, ("令牌的用户（sub）无效", "token is invalid: sub must be a non-empty string")),
+    (jwt.MissingRequiredClaimError, ("令牌缺少必需的声明", "token is invalid: a required claim is missing")),
+    (jwt.InvalidSignatureError, ("令牌签名无效", "token is invalid: bad signature")),
+    (jwt.InvalidAlgorithmError, ("令牌的签名算法不被接受", "token is invalid: algorithm not allowed")),
+    (jwt.InvalidIssuedAtError, ("令牌的签发时间（iat）无效", "token is invalid: iat must be a number")),
+)
+
+
+def _bad_text(value: str) -> bool:
+    """NUL bytes and lone surrogates: PostgreSQL refuses them in text, so no claim may carry them."""
+    return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
+def _has_bad_text(claims: dict) -> bool:
+    stack: list[object] = [claims]  # iterative: a deeply nested claim must not exhaust the stack
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _bad_text(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _check_claims(settings: Settings, claims: dict) -> None:
+    """What PyJWT leaves to us: a bounded lifetime, a usable subject, text PostgreSQL can store."""
+    if _has_bad_text(claims):
+        raise _unauthenticated("令牌含有空字符或无效的 Unicode 字符", "token claims contain NUL or invalid characters")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_CHARS:
+        raise _unauthenticated(
+            f"令牌的用户（sub）须为 1 到 {MAX_SUB_CHARS} 个字符",
+            f"token is invalid: sub must be a non-empty string of at most {MAX_SUB_CHARS} characters",
+        )
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
+        raise _unauthenticated("令牌的时间声明无效", "token is invalid: iat and exp must be numbers")
+    limit, now = settings.max_token_ttl_seconds, clock.now().timestamp()
+    if exp - iat > limit or exp - now > limit:  # type: ignore[operator]
+        raise _unauthenticated(
+            f"令牌有效期超过上限 {limit} 秒", f"token lifetime exceeds the maximum of {limit} seconds"
+        )
+
+
 def decode_token(settings: Settings, token: str) -> dict:
+    if len(token) > MAX_TOKEN_CHARS:
+        raise _unauthenticated("令牌过长", "token is invalid: too long")
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             settings.signing_secret(),
             algorithms=["HS256"],
@@ -76,14 +139,11 @@ def decode_token(settings: Settings, token: str) -> dict:
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise _unauthenticated("令牌已过期", "token has expired") from exc
-    except jwt.InvalidAudienceError as exc:
-        raise _unauthenticated("令牌的受众不正确", "token audience is wrong") from exc
-    except jwt.InvalidIssuerError as exc:
-        raise _unauthenticated("令牌的签发方不正确", "token issuer is wrong") from exc
     except jwt.InvalidTokenError as exc:
-        raise _unauthenticated("令牌无效", f"token is invalid: {exc}") from exc
+        zh, en = next((msg for kind, msg in _JWT_ERRORS if isinstance(exc, kind)), _INVALID)
+        raise _unauthenticated(zh, en) from exc
+    _check_claims(settings, claims)
+    return claims
 
 
 async def authenticate(settings: Settings, request: Request) -> Principal:
@@ -102,7 +162,7 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
         roles = frozenset(Role(r) for r in raw_roles)
         scope = parse_scope(raw_scope)
     except ValueError as exc:
-        raise _unauthenticated("令牌中的角色或范围无效", f"token roles or scope are invalid: {exc}") from exc
+        raise _unauthenticated("令牌中的角色或范围无效", "token roles or scope are invalid") from exc
     if not roles:
         raise _unauthenticated("令牌未携带角色", "token carries no role")
     if Role.PLATFORM_ADMIN in roles and slug:

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tenants.settings import Settings, get_settings
+from tenants.settings import Settings, get_settings, write_private
 from tenants.tenancy.roles import Role
 
 app = typer.Typer(help="civicgrid: multi-tenant GraphQL backend for urban grassroots governance.")
@@ -149,7 +149,10 @@ def token(
     scopes = parse_scope(scope)
     if tenant and not person:
         asyncio.run(_in_tenant(tenant, _nothing))  # refuses a tenant that does not exist
-    print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=scopes, ttl_seconds=ttl))
+    try:
+        print(mint_token(s, roles=role, tenant_slug=tenant, user_id=user, scope=scopes, ttl_seconds=ttl))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ttl") from exc
 
 
 async def _nothing() -> None:
@@ -293,8 +296,9 @@ def serve(
         # Other commands (token, import, worker --check) find this serve, its services and its secret here.
         keys = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "CIVICGRID_ENV")
         s.home.mkdir(parents=True, exist_ok=True)
-        (s.home / SERVE_ENV).write_text(
-            "".join(f"{k}={env[k]}\n" for k in keys if k in env) + f"{SERVE_PID}={os.getpid()}\n"
+        # It holds the owner role's URL: as private as the signing secret.
+        write_private(
+            s.home / SERVE_ENV, "".join(f"{k}={env[k]}\n" for k in keys if k in env) + f"{SERVE_PID}={os.getpid()}\n"
         )
         wrote_env = True
         s = _settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "civicgrid"
     jwt_audience: str = "civicgrid-api"
     token_ttl_seconds: int = 12 * 3600
+    # No token lives longer than this (exp - iat and exp - now), whoever minted it.
+    max_token_ttl_seconds: int = 7 * 24 * 3600
 
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -76,10 +79,17 @@ class Settings(BaseSettings):
             raise RuntimeError("CIVICGRID_JWT_SECRET must be set in production")
         path = self.home / "jwt_secret"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            write_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600), never readable by others even for an instant."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older version keeps its mode through O_TRUNC
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 @lru_cache

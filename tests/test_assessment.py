@@ -538,3 +538,54 @@ async def test_elimination_without_a_share_takes_only_those_below_standard(distr
     assert out["eliminationCandidates"] == [
         {"companyId": str(d["ids"]["P2"]), "averageScore": str(p2), "reasons": ["below 60"]}
     ]
+
+
+RECORD = """mutation($c: ID!, $p: String!, $o: String!) { recordInterview(input: {companyId: $c, period: $p,
+  heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: $o}) { companyId periodKey recordedBy } }"""
+LIST = "query($c: ID) { interviews(companyId: $c) { companyId periodKey } }"
+
+
+async def test_a_street_interviews_and_reads_only_the_firms_of_its_street(district, gql, settings):
+    d, ids = district, district["ids"]
+    p1, p2 = str(ids["P1"]), str(ids["P2"])  # P1 serves K1 (street S1), P2 serves K3 (street S2), 2026-2028
+
+    async def record(token, company, period="2026Q4", outcome="限期整改"):
+        return await gql(RECORD, token, {"c": company, "p": period, "o": outcome})
+
+    # S1's officer may not interview S2's firm; each street its own.
+    denied = await record(d["s1"], p2)
+    assert codes(denied) == ["FORBIDDEN"] and denied["errors"][0]["extensions"]["field"] == "companyId"
+    assert (await record(d["s1"], p1))["data"]["recordInterview"]["companyId"] == p1
+    assert (await record(d["s2"], p2))["data"]["recordInterview"]["companyId"] == p2
+    # In force during the period: in 2025Q4 P2 had no contract yet, so it was no firm of S2 then.
+    assert codes(await record(d["s2"], p2, period="2025Q4")) == ["FORBIDDEN"]
+    assert "errors" not in await record(d["admin"], p2, period="2025Q4")  # the administration: any firm
+    # A period is a month or a quarter; every problem at once, nothing saved.
+    bad = await record(d["admin"], p1, period="2026Q5", outcome=" ")
+    assert codes(bad) == ["INVALID_INPUT"]
+    assert [(p["field"], p["reason"]) for p in bad["errors"][0]["extensions"]["problems"]] == [
+        ("period", "format"),
+        ("outcome", "format"),
+    ]
+    assert codes(await record(d["admin"], p1, period="x" * 40)) == ["INVALID_INPUT"]
+    community = mint_token(settings, roles=[Role.COMMUNITY_WORKER], tenant_slug="xiahuayuan",
+                           scope=(f"community:{ids['C1']}",))
+    assert codes(await record(community, p1)) == ["FORBIDDEN"]
+
+    async def listed(token, company=None):
+        body = await gql(LIST, token, {"c": company})
+        assert "errors" not in body, body
+        return sorted((i["companyId"], i["periodKey"]) for i in body["data"]["interviews"])
+
+    assert await listed(d["admin"]) == [(p1, "2026Q4"), (p2, "2025Q4"), (p2, "2026Q4")]
+    assert await listed(d["s1"]) == [(p1, "2026Q4")]
+    assert await listed(d["s1"], p2) == []  # asking for another street's firm reads nothing
+    # S2 reads its firm's interview of 2026Q4, not that of 2025Q4 (P2 was no firm of S2 then).
+    assert await listed(d["s2"]) == [(p2, "2026Q4")]
+    firm = mint_token(settings, roles=[Role.PROPERTY_COMPANY], tenant_slug="xiahuayuan", scope=(f"company:{p2}",))
+    assert await listed(firm) == [(p2, "2025Q4"), (p2, "2026Q4")]
+    assert await listed(firm, p1) == []
+    assert codes(await gql('{ interviews(period: "2026-13") { id } }', d["admin"])) == ["INVALID_INPUT"]
+    # Another tenant sees none of it and cannot name this tenant's firms.
+    assert await listed(d["other_admin"]) == []
+    assert codes(await record(d["other_admin"], p1)) == ["NOT_FOUND"]

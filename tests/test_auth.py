@@ -141,3 +141,68 @@ def test_production_refuses_a_weak_signing_secret(settings):
             prod.signing_secret()
     strong = "x" * 48
     assert settings.model_copy(update={"env": "production", "jwt_secret": strong}).signing_secret() == strong
+
+
+DAY = 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"exp": 2**62}, "lifetime exceeds the maximum of 604800 seconds"),  # 7 days = 604,800 s
+        ({"exp": 8 * DAY}, "lifetime exceeds"),  # exp - iat = 8 days
+        ({"iat": -30 * DAY, "exp": 600}, "lifetime exceeds"),  # issued 30 days ago, still valid for 10 minutes
+        ({"iat": 3600, "exp": 7200}, "issued in the future"),  # PyJWT says "The token is not yet valid (iat)"
+        ({"sub": ""}, "sub must be a non-empty string"),
+        ({"sub": "   "}, "sub must be a non-empty string"),
+        ({"sub": "u" * 129}, "at most 128 characters"),
+        ({"sub": 42}, "sub must be a non-empty string"),
+        ({"sub": None}, "a required claim is missing"),
+        ({"sub": "u\x00"}, "NUL or invalid characters"),
+        ({"tenant": "zhangjiakou\x00"}, "NUL or invalid characters"),
+        ({"scope": ["street:\ud800"]}, "NUL or invalid characters"),
+        ({"extra": {"deep": ["\x00"]}}, "NUL or invalid characters"),
+        ({"iat": "yesterday"}, "iat must be a number"),
+        ({"exp": "later"}, "token is invalid"),
+        ({"exp": 1e400}, "token is invalid"),
+    ],
+    ids=["exp-2^62", "exp-iat-8-days", "old-iat", "future-iat", "empty-sub", "blank-sub", "long-sub", "number-sub",
+         "no-sub", "nul-sub", "nul-tenant", "surrogate-scope", "nul-nested", "text-iat", "text-exp", "inf-exp"],
+)
+async def test_token_lifetime_subject_and_text_are_checked(three_tenants, client, over, reason):
+    now = int(time.time())  # the suite's clock
+    times = {k: now + over[k] for k in ("iat", "exp") if isinstance(over.get(k), int) and over[k] != 2**62}
+    claims = {**_claims(iat=now, exp=now + 600), **over, **times}
+    claims = {k: v for k, v in claims.items() if v is not None}
+    tok = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    resp = await _post(client, {"Authorization": f"Bearer {tok}"})
+    assert resp.status_code == 401, resp.text
+    ext = resp.json()["errors"][0]["extensions"]
+    assert ext["code"] == "UNAUTHENTICATED" and reason in ext["messageEn"] and ext["messageZh"]
+    # Our words, never PyJWT's ("The token is not yet valid (iat)", "Signature has expired", ...).
+    assert "The token" not in ext["messageEn"] and "claim (" not in ext["messageEn"]
+
+
+async def test_a_seven_day_token_is_accepted_and_the_maximum_is_configurable(three_tenants, client, settings):
+    now = int(time.time())
+    week = jwt.encode(_claims(iat=now, exp=now + 7 * DAY), TEST_SECRET, algorithm="HS256")
+    assert (await _post(client, {"Authorization": f"Bearer {week}"})).status_code == 200
+    with pytest.raises(ValueError, match="CIVICGRID_MAX_TOKEN_TTL_SECONDS"):
+        mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="linshu", ttl_seconds=7 * DAY + 1)
+    from api.auth import decode_token
+    from tenants.errors import Unauthenticated
+
+    short = settings.model_copy(update={"max_token_ttl_seconds": 3600})
+    with pytest.raises(Unauthenticated, match="3600 seconds"):
+        decode_token(short, jwt.encode(_claims(iat=now, exp=now + 3601), TEST_SECRET, algorithm="HS256"))
+    assert decode_token(short, jwt.encode(_claims(iat=now, exp=now + 3600), TEST_SECRET, algorithm="HS256"))["sub"]
+
+
+async def test_library_messages_are_not_echoed(three_tenants, client):
+    header = jwt.encode(_claims(), TEST_SECRET, algorithm="HS256").split(".")[0]
+    for raw in ("a.b.c", f"{header}.e30.xx", "x" * 9000, "eyJ.eyJ.eyJ"):
+        resp = await _post(client, {"Authorization": f"Bearer {raw}"})
+        assert resp.status_code == 401
+        en = resp.json()["errors"][0]["extensions"]["messageEn"]
+        assert en.startswith("token is invalid"), en
+        assert "padding" not in en and "header" not in en.lower() and "utf" not in en.lower(), en

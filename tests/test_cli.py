@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -143,11 +144,17 @@ def _leftovers(home: Path) -> str:
 
 def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
     home = tmp_path / "home"
+    home.mkdir()
+    (home / "serve.env").write_text("left by an older version\n")  # mode 0644 under the usual umask
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     proc, admin, platform, lines = _start_serve(home, port)
     try:
         assert f"GraphiQL:  {base}/graphql" in "".join(lines)
+        # serve.env holds the owner role's URL: only its owner reads it, like the signing secret.
+        assert "DATABASE_OWNER_URL=" in (home / "serve.env").read_text()
+        assert stat.S_IMODE((home / "serve.env").stat().st_mode) == 0o600
+        assert stat.S_IMODE((home / "jwt_secret").stat().st_mode) == 0o600
         me = httpx.post(f"{base}/graphql", json={"query": "{ me { tenant { slug } } }"},
                         headers={"Authorization": f"Bearer {admin}"})
         assert me.json() == {"data": {"me": {"tenant": {"slug": "xiahuayuan"}}}}

@@ -17,7 +17,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.people import PostKind
-from tenants.tickets import webhooks
+from tenants.tickets import outbound, webhooks
 from tenants.tickets.models import WebhookDelivery
 from tests.test_ticket_reminders import HOUR, MIN, T0, gql, inbox, principal, report, staff, ticks
 from tests.test_ticket_reminders import zjk as zjk  # the fixture
@@ -201,7 +201,136 @@ async def test_private_addresses_are_refused_outside_development(zjk, monkeypatc
                 with pytest.raises(InvalidInput) as err:
                     await webhooks.create_endpoint(url=url, secret="s" * 20)
                 assert err.value.problems[0].reason == "private"
-        assert "private address" in (await webhooks._refused_host("http://localhost:8080/x") or "")
+        assert "private address" in str(await outbound.target("http://localhost:8080/x"))
     finally:
         monkeypatch.delenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE")
         get_settings.cache_clear()
+
+
+PUBLIC = "93.184.216.34"  # a public address; a literal resolves without DNS
+
+
+class FakeDNS:
+    """Answers for made-up names (the sandbox has no DNS); numeric forms go to the real resolver, as in httpx."""
+
+    def __init__(self, answers: dict[str, list[list[str]]]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+        self.real = outbound.resolve
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host in self.answers:
+            queue = self.answers[host]
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+        if host.endswith(".test"):
+            raise OSError("Name or service not known")
+        return await self.real(host, port)
+
+
+@pytest.fixture
+def no_private(monkeypatch):
+    from tenants.settings import get_settings
+
+    monkeypatch.setenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE", "false")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE")
+    get_settings.cache_clear()
+
+
+async def test_private_addresses_are_refused_in_every_notation(zjk, no_private, monkeypatch):
+    dns = FakeDNS({"127.0.0.1.nip.io": [["127.0.0.1"]], "mixed.test": [[PUBLIC, "10.0.0.7"]], "ok.test": [[PUBLIC]]})
+    monkeypatch.setattr(outbound, "resolve", dns)
+    admin = principal(zjk["tenant"], "admin")
+    private = [
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0x7f000001/",  # ... in hexadecimal
+        "http://127.1/",  # ... with the zero octets left out
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",  # IPv4-mapped IPv6
+        "http://[::ffff:7f00:1]/",
+        "http://[2002:7f00:1::1]/",  # 6to4 around 127.0.0.1
+        "http://169.254.169.254/latest/meta-data/",  # link-local (cloud metadata)
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://[::]/",
+        "http://100.64.0.1/",  # shared address space (carrier NAT)
+        "http://224.0.0.1/",  # multicast
+        "http://localhost./",
+        "http://api.localhost/",
+        "http://127.0.0.1.nip.io/",  # a public name whose DNS answer is loopback
+        "https://mixed.test/hook",  # one public answer and one private: refused
+    ]
+    for url in private:
+        body = await gql(admin, CREATE, {"url": url, "secret": SECRET})
+        problems = body["errors"][0]["extensions"]["problems"]
+        assert [(p["field"], p["reason"]) for p in problems] == [("url", "private")], (url, body)
+    refused = {
+        "http://user:pw@ok.test/hook": "credentials",
+        "http://[::1": "format",
+        "http://0177.0.0.1/": "format",  # octal: httpx refuses it, so it is no URL to us either
+        "http://exa\x00mple.org/": "format",
+        "http://ok.test:99999/": "format",
+        "http:///hook": "format",
+        "gopher://ok.test/": "format",
+        "https://" + "a" * 500 + ".test/": "format",
+        "https://nowhere.test/hook": "unresolvable",
+    }
+    for url, reason in refused.items():
+        body = await gql(admin, CREATE, {"url": url, "secret": SECRET})
+        ext = body["errors"][0]["extensions"]
+        assert ext["code"] == "INVALID_INPUT" and [p["reason"] for p in ext["problems"]] == [reason], (url, body)
+    # Every problem at once.
+    both = await gql(admin, CREATE, {"url": "http://u:p@ok.test/", "secret": "short"})
+    assert [p["reason"] for p in both["errors"][0]["extensions"]["problems"]] == ["credentials", "length"]
+    for url in (f"https://{PUBLIC}/hook", "https://ok.test/hook"):
+        assert not (await gql(admin, CREATE, {"url": url, "secret": SECRET}))["errors"], url
+
+
+async def test_delivery_connects_to_the_checked_address_with_the_original_host(zjk, receiver, monkeypatch):
+    t, ids = zjk["tenant"], zjk["ids"]
+    dns = FakeDNS({"hooks.civicgrid.test": [["127.0.0.1"]]})
+    monkeypatch.setattr(outbound, "resolve", dns)
+    url = f"http://hooks.civicgrid.test:{receiver.port}/hooks/civicgrid"
+    assert not (await gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
+    with tenant_context(t.id):
+        await report(ids, "parking_disorder", T0)
+        await ticks(T0 + 2 * HOUR + 45 * MIN)
+    # The system resolver knows no hooks.civicgrid.test: the POST reached the receiver only through the address
+    # checked a moment before, with the name kept in the Host header.
+    assert await deliver(t, T0 + 2 * HOUR + 46 * MIN) == {"claimed": 1, "delivered": 1, "retrying": 0, "failed": 0}
+    [(headers, body)] = receiver.requests
+    assert headers["host"] == f"hooks.civicgrid.test:{receiver.port}" and verify(headers, body, SECRET)
+    assert dns.asked == ["hooks.civicgrid.test"]  # resolved once, for the check, and not again to connect
+
+
+async def test_a_name_that_turns_private_after_creation_is_not_called(zjk, receiver, no_private, monkeypatch):
+    t, ids = zjk["tenant"], zjk["ids"]
+    dns = FakeDNS({"rebind.test": [[PUBLIC], ["127.0.0.1"]]})  # public when registered, loopback when sending
+    monkeypatch.setattr(outbound, "resolve", dns)
+    url = f"http://rebind.test:{receiver.port}/hooks/civicgrid"
+    assert not (await gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
+    with tenant_context(t.id):
+        await report(ids, "parking_disorder", T0)
+        await ticks(T0 + 2 * HOUR + 45 * MIN)
+    assert (await deliver(t, T0 + 2 * HOUR + 46 * MIN))["retrying"] == 1
+    assert receiver.requests == []
+    async with tenant_transaction(t.id):
+        pending = await WebhookDelivery.get(status="pending")
+    assert pending.last_error == "refused: rebind.test resolves to a private address (127.0.0.1)"
+
+
+def test_the_pinned_request_keeps_host_and_tls_server_name():
+    import httpx
+
+    client = httpx.AsyncClient()
+    https = outbound.Target(httpx.URL("https://hooks.example.org:8443/in?x=1"), PUBLIC)
+    req = https.request(client, content=b"{}", headers={"X-A": "1"})
+    assert str(req.url) == f"https://{PUBLIC}:8443/in?x=1"
+    assert req.headers["host"] == "hooks.example.org:8443" and req.headers["x-a"] == "1"
+    assert req.extensions["sni_hostname"] == "hooks.example.org"  # the certificate is checked for the name
+    v6 = outbound.Target(httpx.URL("http://hooks.example.org/in"), "2001:4860:4860::8888")
+    req = v6.request(client, content=b"{}", headers={})
+    assert str(req.url) == "http://[2001:4860:4860::8888]/in" and req.headers["host"] == "hooks.example.org"
+    assert "sni_hostname" not in req.extensions

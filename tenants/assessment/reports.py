@@ -1,4 +1,5 @@
-"""Reading ratings: rankings, a company's trend, the red/black list, interviews 约谈 and yearly elimination."""
+"""Reading ratings: rankings, a company's trend, the red/black list and yearly elimination (interviews 约谈:
+``interviews.py``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,10 @@ from decimal import Decimal
 
 from tortoise import connections
 
-from tenants import clock
-from tenants.assessment.models import CompanyRating, CompoundRating, Interview, ListMark, RatingSnapshot
-from tenants.audit import service as audit
+from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
+from tenants.assessment.periods import check_year
 from tenants.config.service import effective_config
-from tenants.errors import InvalidInput, NotFound, Problem
-from tenants.scope import current_tenant_id, savepoint
-from tenants.territory.parties import PropertyCompany
+from tenants.scope import current_tenant_id
 
 
 async def company_rankings(
@@ -84,61 +82,6 @@ async def company_trend(company_id: int, *, limit: int = 36) -> list[TrendPoint]
     ]
 
 
-async def record_interview(
-    *,
-    actor: str,
-    company_id: int,
-    period_key: str,
-    held_on: date,
-    attendees: list[str],
-    outcome: str,
-    follow_up: str = "",
-    follow_up_due: date | None = None,
-) -> Interview:
-    problems = []
-    if not outcome.strip() or len(outcome) > 2000:
-        problems.append(Problem("outcome", "format", "请填写约谈结果（不超过 2000 字）", "outcome: 1..2000 characters"))
-    if len(follow_up) > 2000:
-        problems.append(Problem("followUp", "too_long", "整改要求不超过 2000 字", "followUp: at most 2000 characters"))
-    if not attendees or any(not a.strip() or len(a) > 100 for a in attendees) or len(attendees) > 50:
-        problems.append(Problem("attendees", "format", "请列出参会人员", "list 1..50 attendees"))
-    if follow_up_due is not None and follow_up_due < held_on:
-        problems.append(Problem("followUpDue", "before", "整改期限早于约谈日期", "followUpDue is before heldOn"))
-    if problems:
-        raise InvalidInput.of(problems)
-    async with savepoint():
-        if not await PropertyCompany.exists(id=company_id):
-            raise NotFound(f"物业企业 {company_id} 不存在", f"company {company_id} does not exist", field="companyId")
-        interview = await Interview.create(
-            company_id=company_id,
-            period_key=period_key,
-            held_on=held_on,
-            attendees=[a.strip() for a in attendees],
-            outcome=outcome.strip(),
-            follow_up=follow_up.strip(),
-            follow_up_due=follow_up_due,
-            recorded_by=actor,
-            recorded_at=clock.now(),
-        )
-        await audit.record(
-            actor=actor,
-            action="interview.record",
-            target_type="interview",
-            target_id=interview.id,
-            details={"companyId": company_id, "period": period_key},
-        )
-        return interview
-
-
-async def interviews(*, company_id: int | None, period_key: str | None) -> list[Interview]:
-    qs = Interview.all()
-    if company_id is not None:
-        qs = qs.filter(company_id=company_id)
-    if period_key is not None:
-        qs = qs.filter(period_key=period_key)
-    return await qs.order_by("-held_on", "-id")
-
-
 @dataclass(frozen=True)
 class Candidate:
     company_id: int
@@ -152,6 +95,7 @@ async def elimination_candidates(year: int) -> list[Candidate]:
     """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their
     average published rating over the year, plus firms below the score threshold or on the black list the
     configured times."""
+    check_year(year, "year")
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []

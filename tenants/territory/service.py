@@ -192,6 +192,14 @@ async def list_areas(
     search: str | None = None,
 ) -> list[Area]:
     """Nodes of one level in scope, by id (keyset)."""
+    outside = [k for k in within or {} if k not in ancestor_levels(level)]
+    if outside:  # a compound has no compound above it: compoundId means nothing for a grid
+        raise InvalidInput.of(
+            [
+                Problem(f"{k}Id", "not_above", f"{k}Id 不适用于{level}层级", f"{k}Id is not a level above {level}")
+                for k in outside
+            ]
+        )
     qs = MODEL_BY_LEVEL[level].all()
     q = access.area_filter(level)
     if q is not None:

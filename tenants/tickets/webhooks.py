@@ -10,28 +10,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
-from tenants.settings import get_settings
+from tenants.tickets import outbound
 from tenants.tickets.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
 MIN_SECRET = 16
 MAX_SECRET = 200
-MAX_URL = 500
 MAX_ENDPOINTS = 10
 BACKOFF_MINUTES = (1, 2, 4, 8, 16)  # after failed attempt 1..5; attempt 6 is the last
 MAX_ATTEMPTS = len(BACKOFF_MINUTES) + 1
@@ -41,46 +38,22 @@ BATCH = 100
 PARALLEL = 10
 
 
-def _literal_private(host: str) -> bool:
-    try:
-        return _private(host)
-    except ValueError:  # a name, checked when sending
-        return False
-
-
-def _problems(url: str, secret: str) -> list[Problem]:
-    problems = []
-    parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > MAX_URL:
-        problems.append(
-            Problem(
-                "url",
-                "format",
-                f"地址须为 http(s) 链接，且不超过 {MAX_URL} 字",
-                f"url must be an http(s) URL of at most {MAX_URL} characters",
-            )
+def _secret_problems(secret: str) -> list[Problem]:
+    if MIN_SECRET <= len(secret) <= MAX_SECRET:
+        return []
+    return [
+        Problem(
+            "secret",
+            "length",
+            f"签名密钥须为 {MIN_SECRET} 到 {MAX_SECRET} 个字符",
+            f"secret must be {MIN_SECRET} to {MAX_SECRET} characters",
         )
-    elif not get_settings().webhook_allow_private and (
-        parsed.hostname == "localhost" or _literal_private(parsed.hostname)
-    ):
-        problems.append(
-            Problem("url", "private", "推送地址不能指向内网", "url must not point to a private network address")
-        )
-    if not MIN_SECRET <= len(secret) <= MAX_SECRET:
-        problems.append(
-            Problem(
-                "secret",
-                "length",
-                f"签名密钥须为 {MIN_SECRET} 到 {MAX_SECRET} 个字符",
-                f"secret must be {MIN_SECRET} to {MAX_SECRET} characters",
-            )
-        )
-    return problems
+    ]
 
 
 async def create_endpoint(*, url: str, secret: str) -> WebhookEndpoint:
     """Register where the tenant's notifications are POSTed (tenant administrators; the caller checks the role)."""
-    problems = _problems(url, secret)
+    problems = await outbound.creation_problems(url) + _secret_problems(secret)
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
@@ -187,25 +160,6 @@ async def _claim(now: datetime, limit: int) -> list[_Claimed]:
     return claimed
 
 
-def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-
-
-async def _refused_host(url: str) -> str | None:
-    """Webhooks go to the outside world only (unless CIVICGRID_WEBHOOK_ALLOW_PRIVATE): never let a tenant make
-    the worker call internal services. Checked on the addresses the name resolves to, at sending time."""
-    if get_settings().webhook_allow_private:
-        return None
-    parsed = urlparse(url)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, parsed.port or 443)
-    except OSError as exc:
-        return f"cannot resolve {parsed.hostname}: {exc}"
-    bad = sorted({str(info[4][0]) for info in infos if _private(str(info[4][0]))})
-    return f"refused: {parsed.hostname} resolves to a private address ({', '.join(bad)})" if bad else None
-
-
 async def _tell_admins(failed: list[tuple[_Claimed, str | None]], now: datetime) -> None:
     """Deliveries given up for good go to the tenant administrators' inboxes (only there: not to the webhook
     that is failing)."""
@@ -234,8 +188,9 @@ async def _post(client: httpx.AsyncClient, d: _Claimed, now: datetime) -> str | 
     """Send one delivery; None when the receiver answered 2xx, else what went wrong."""
     if d.url is None:
         return "endpoint deactivated"
-    if refused := await _refused_host(d.url):
-        return refused
+    to = await outbound.target(d.url)
+    if isinstance(to, str):
+        return to
     body = encode(d.payload)
     timestamp = str(int(now.timestamp()))
     headers = {
@@ -247,7 +202,7 @@ async def _post(client: httpx.AsyncClient, d: _Claimed, now: datetime) -> str | 
         "X-Civicgrid-Signature": sign(d.secret, timestamp, body),
     }
     try:
-        resp = await client.post(d.url, content=body, headers=headers)
+        resp = await client.send(to.request(client, content=body, headers=headers))
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"[:2000]
     if 200 <= resp.status_code < 300:
