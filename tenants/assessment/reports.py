@@ -10,6 +10,7 @@ from decimal import Decimal
 from tortoise import connections
 
 from tenants import clock
+from tenants.assessment import periods
 from tenants.assessment.models import CompanyRating, CompoundRating, Interview, ListMark, RatingSnapshot
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
@@ -89,6 +90,7 @@ async def record_interview(
         problems.append(Problem("followUp", "too_long", "整改要求不超过 2000 字", "followUp: at most 2000 characters"))
     if not attendees or any(not a.strip() or len(a) > 100 for a in attendees) or len(attendees) > 50:
         problems.append(Problem("attendees", "format", "请列出参会人员", "list 1..50 attendees"))
+    problems += periods.period_problems(period_key, "period")
     if follow_up_due is not None and follow_up_due < held_on:
         problems.append(Problem("followUpDue", "before", "整改期限早于约谈日期", "followUpDue is before heldOn"))
     if problems:
@@ -122,6 +124,7 @@ async def interviews(*, company_id: int | None, period_key: str | None) -> list[
     if company_id is not None:
         qs = qs.filter(company_id=company_id)
     if period_key is not None:
+        periods.bounds(period_key)
         qs = qs.filter(period_key=period_key)
     return await qs.order_by("-held_on", "-id")
 
@@ -138,6 +141,7 @@ class Candidate:
 async def elimination_candidates(year: int) -> list[Candidate]:
     """末位淘汰: the bottom share (at least 1, by the configuration's percent) of firms by their average published
     rating over the year, plus firms below the score threshold or on the black list the configured times."""
+    periods.check_year(year, "year")
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []

@@ -295,7 +295,10 @@ async def latest_submissions(round_id: int) -> list[ScoreSubmission]:
 
 async def missing_bodies(period_key: str) -> dict[int, list[str]]:
     """Per compound under contract in the period, the bodies that have not submitted yet."""
-    rnd = await AssessmentRound.get(period_key=period_key)
+    periods.bounds(period_key)
+    rnd = await AssessmentRound.get_or_none(period_key=period_key)
+    if rnd is None:
+        raise NotFound(f"{period_key} 的考核尚未开始", f"no assessment round for {period_key}", field="period")
     doc, _ = await period_config(period_key)
     compounds = (
         await PropertyContract.filter(starts_on__lte=rnd.ends_on, ends_on__gte=rnd.starts_on)

@@ -191,7 +191,18 @@ async def list_areas(
     limit: int,
     search: str | None = None,
 ) -> list[Area]:
-    """Nodes of one level in scope, by id (keyset)."""
+    """Nodes of one level in scope, by id (keyset); ``within`` filters by higher levels only."""
+    depth = LEVEL_NAMES.index(level)
+    problems = [
+        Problem(
+            f"{key}Id", "level", f"{level} 不能按同级或下级的 {key} 筛选",
+            f"{level} nodes are filtered by a higher level, not by {key}",
+        )
+        for key in within or {}
+        if LEVEL_NAMES.index(key) >= depth
+    ]
+    if problems:
+        raise InvalidInput.of(problems)
     qs = MODEL_BY_LEVEL[level].all()
     q = access.area_filter(level)
     if q is not None:
