@@ -105,7 +105,9 @@ def problems_of(value: Any, type_: GraphQLInputType, field: str, leaf: str) -> I
         for name, spec in type_.fields.items():
             key = spec.out_name or name
             if isinstance(value, dict) and key in value:
-                yield from problems_of(value[key], spec.type, f"{field}.{name}", name)
+                # The fields of the mutation's ``input`` are named by themselves, as the domain names them.
+                path = name if field == "input" else f"{field}.{name}"
+                yield from problems_of(value[key], spec.type, path, name)
     elif isinstance(type_, GraphQLScalarType):
         yield from _scalar(field, leaf, value, type_)
 

@@ -84,14 +84,14 @@ INTERVIEW = """mutation($a: [String!]!) { recordInterview(input: {companyId: "1"
         ('{ persons(userId: "a\\u0000b") { edges { cursor } } }', None, "userId", "nul"),  # in the query text
         (PERSONS, {"u": "a\x00b"}, "userId", "nul"),  # in a variable
         (PERSONS, {"u": "a\ud800b"}, "userId", "surrogate"),
-        (INTERVIEW, {"a": ["李明", "王\x00芳"]}, "input.attendees.1", "nul"),  # in a list inside an input object
+        (INTERVIEW, {"a": ["李明", "王\x00芳"]}, "attendees.1", "nul"),  # in a list inside an input object
         (
             'query($t: String) { auditLog(targetType: "ticket", targetId: $t) { edges { cursor } } }',
             {"t": "\ud800"}, "targetId", "surrogate",
         ),
         (
             "mutation($s: JSON) { changeConfig(input: {set: $s}) { versionNo } }",
-            {"s": {"tickets": {"\x00": 1}}}, "input.set", "nul",  # a JSON value's keys too
+            {"s": {"tickets": {"\x00": 1}}}, "set", "nul",  # a JSON value's keys too
         ),
     ],
 )
@@ -181,7 +181,7 @@ async def test_cursors_that_decode_to_the_wrong_types_are_invalid_on_every_conne
         (
             'mutation { recordInterview(input: {companyId: "1", period: "not-a-period", heldOn: "2026-01-05", '
             'attendees: ["李明"], outcome: "ok"}) { id } }',
-            "input.period",
+            "period",
             "INVALID_INPUT",
         ),
         ('{ interviews(period: "99999999999999999999999") { id } }', "period", "INVALID_INPUT"),
@@ -207,7 +207,7 @@ async def test_decimal_nan_and_infinity_are_invalid(three_tenants, raw, post, va
     query = """mutation($v: Decimal) { reportTicket(input: {itemCode: "env.litter", description: "垃圾",
       latitude: $v}) { id } }"""
     error = await refused(raw, await post({"query": query, "variables": {"v": value}}, RESIDENT), "INVALID_INPUT",
-                          "input.latitude")
+                          "latitude")
     assert error["extensions"]["problems"][0]["reason"] == "not_finite"
 
 
@@ -220,7 +220,7 @@ async def test_decimal_nan_and_infinity_are_invalid(three_tenants, raw, post, va
         ("query($s: String) { areas(level: STREET, search: $s) { edges { cursor } } }", "search", 200),
         ("query($s: String) { jobRuns(kind: $s) { edges { cursor } } }", "kind", 64),
         # any other string: the general cap (before, a megabyte path came back in the problem's field and message)
-        ("mutation($s: String!) { changeConfig(input: {unset: [$s]}) { versionNo } }", "input.unset.0", 10_000),
+        ("mutation($s: String!) { changeConfig(input: {unset: [$s]}) { versionNo } }", "unset.0", 10_000),
     ],
 )
 async def test_over_long_strings_are_refused_at_their_cap(three_tenants, raw, post, query, field, cap):
