@@ -187,6 +187,8 @@ async def test_cursors_that_decode_to_the_wrong_types_are_invalid_on_every_conne
         ('{ interviews(period: "99999999999999999999999") { id } }', "period", "INVALID_INPUT"),
         ('{ interviews(period: "2026-1") { id } }', "period", "INVALID_INPUT"),
         ("{ eliminationCandidates(year: 0) { companyId } }", "year", "INVALID_INPUT"),
+        ("{ brandYearSummary(year: 0) { year } }", "year", "INVALID_INPUT"),
+        ("{ subsidyPools(year: 99999) { year } }", "year", "INVALID_INPUT"),
         ('{ effectiveConfig(on: "0001-01-01") { on } }', "on", "INVALID_INPUT"),  # year 0 in UTC
         (
             '{ ticketKpis(period: {from: "0001-01-01", to: "0001-01-31"}, dimension: UNIT) { id } }',
