@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
@@ -24,11 +25,53 @@ from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
 from tenants.db import refuse_privileged_role, tortoise_config
-from tenants.errors import Unauthenticated
+from tenants.errors import InvalidInput, Problem, Unauthenticated
 from tenants.settings import Settings, get_settings
 
 PRINCIPAL_KEY = "civicgrid.principal"
 log = logging.getLogger("civicgrid.api")
+
+
+def _bad_body(reason: str, zh: str, en: str) -> JSONResponse:
+    error = InvalidInput.of([Problem("body", reason, zh, en)])
+    return JSONResponse({"errors": [{"message": error.message, "extensions": error.extensions()}]}, status_code=400)
+
+
+def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
+    """A typed 400 for a JSON body that is not one GraphQL request object (arrays, scalars, deep nesting, bad text),
+    before strawberry reads it; None when the body is one."""
+    if "json" not in content_type.lower():
+        return None  # strawberry answers an unsupported content type itself
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        return _bad_body("too_deep", "请求体嵌套过深", "the request body is nested too deeply")
+    except ValueError:  # not JSON, or not UTF-8
+        return _bad_body("format", "请求体不是有效的 JSON", "the request body is not valid JSON")
+    if isinstance(data, list):
+        return _bad_body("batch", "不支持批量请求，请逐个发送", "batched requests are not supported")
+    if not isinstance(data, dict):
+        return _bad_body("format", "请求体须为 JSON 对象", "the request body must be a JSON object")
+    for key, kind, zh in (("query", str, "字符串"), ("operationName", str, "字符串"),
+                          ("variables", dict, "对象"), ("extensions", dict, "对象")):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            en = "a string" if kind is str else "an object"
+            return _bad_body("format", f"请求体的 {key} 须为{zh}", f"the request's {key} must be {en}")
+    return None
+
+
+def replay(body: bytes) -> Receive:
+    """A receive channel that hands the already read body to strawberry."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 class GraphQLEndpoint(GraphQL):
@@ -64,6 +107,12 @@ class GraphQLEndpoint(GraphQL):
                     "code": "UNAVAILABLE", "field": None, "messageZh": zh, "messageEn": en}}]}
                 await JSONResponse(body, status_code=503)(scope, receive, send)
                 return
+            if request.method == "POST":
+                raw = await request.body()
+                if (refusal := refuse_body(request.headers.get("content-type", ""), raw)) is not None:
+                    await refusal(scope, receive, send)
+                    return
+                receive = replay(raw)
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]

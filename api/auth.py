@@ -9,7 +9,7 @@ import jwt
 from starlette.requests import Request
 
 from tenants import clock
-from tenants.errors import Unauthenticated
+from tenants.errors import Unauthenticated, unstorable
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.tenancy.service import get_tenant_by_slug
@@ -158,6 +158,9 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
     raw_roles, raw_scope, slug = claims.get("roles", []), claims.get("scope", []), claims.get("tenant")
     if not _is_str_list(raw_roles) or not _is_str_list(raw_scope) or not isinstance(slug, str | None):
         raise _unauthenticated("令牌中的角色、范围或租户格式无效", "token roles, scope or tenant are malformed")
+    texts = [str(claims["sub"]), *raw_roles, *raw_scope, *([slug] if slug else [])]
+    if any(unstorable(t) for t in texts):
+        raise _unauthenticated("令牌中含有无法处理的字符", "token claims contain NUL or a lone surrogate")
     try:
         roles = frozenset(Role(r) for r in raw_roles)
         scope = parse_scope(raw_scope)

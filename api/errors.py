@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -14,9 +16,21 @@ log = logging.getLogger("civicgrid.graphql")
 
 MASKED_ZH = "服务器内部错误"
 MASKED_EN = "Unexpected error"
+# Problems listed per error; the rest are counted (a 100,000-key input must not answer with megabytes).
+MAX_PROBLEMS = 50
+# GraphQL's "Did you mean 'STREET'?" (fields, arguments, enum values, types, input fields) names the schema.
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-def shape(error: GraphQLError) -> GraphQLError:
+def capped(extensions: dict[str, Any]) -> dict[str, Any]:
+    """The extensions with at most MAX_PROBLEMS problems, and how many more there were (``moreProblems``)."""
+    problems = extensions.get("problems") or []
+    if len(problems) <= MAX_PROBLEMS:
+        return extensions
+    return {**extensions, "problems": problems[:MAX_PROBLEMS], "moreProblems": len(problems) - MAX_PROBLEMS}
+
+
+def shape(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError):
         return GraphQLError(
@@ -26,7 +40,7 @@ def shape(error: GraphQLError) -> GraphQLError:
             positions=error.positions,
             path=error.path,
             original_error=original,
-            extensions=original.extensions(),
+            extensions=capped(original.extensions()),
         )
     if original is None or isinstance(original, GraphQLError):
         # Parse and validation errors (including depth, alias and token limits, and a scalar refusing a value):
@@ -34,7 +48,7 @@ def shape(error: GraphQLError) -> GraphQLError:
         ext = dict(error.extensions or {})
         ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         return GraphQLError(
-            error.message,
+            error.message if suggestions else SUGGESTION.sub("", error.message),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
@@ -53,8 +67,20 @@ def shape(error: GraphQLError) -> GraphQLError:
 
 
 class ShapeErrors(SchemaExtension):
+    suggestions = True
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [shape(e) for e in result.errors]
+            result.errors = [shape(e, suggestions=self.suggestions) for e in result.errors]
+
+
+class ShapeErrorsWithoutSuggestions(ShapeErrors):
+    """Production: no "Did you mean ...?" (introspection is off, so the schema is not to be guessed either)."""
+
+    suggestions = False
+
+
+def shape_errors(*, suggestions: bool) -> type[ShapeErrors]:
+    return ShapeErrors if suggestions else ShapeErrorsWithoutSuggestions

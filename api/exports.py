@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -9,7 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import authenticate
+from api.errors import capped
+from api.guard import CAPS, string_problems
 from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
+from tenants.assessment import periods
 from tenants.assessment.models import CompanyRating, CompoundRating
 from tenants.assessment.ratings import snapshot_for
 from tenants.errors import DomainError, Forbidden, InvalidInput, Problem
@@ -40,7 +44,9 @@ COMPOUND_HEADER = [
 
 
 def _error(exc: DomainError, status: int) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions()}]}, status_code=status)
+    return JSONResponse(
+        {"errors": [{"message": exc.message, "extensions": capped(exc.extensions())}]}, status_code=status
+    )
 
 
 BREAKDOWN_HEADER = ["小区编码 code", "类别 kind", "项目 line", "权重 weight", "得分 value", "贡献 contribution"]
@@ -173,6 +179,7 @@ def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) ->
     return xlsx_bytes(book)
 
 
+REVISION = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is true) and within an int column
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Builds a file inside the caller's tenant transaction: (request, period, fmt) -> (body, file name).
 Build = Callable[[Request, str, str], Awaitable[tuple[bytes, str]]]
@@ -193,8 +200,11 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
             return _error(Forbidden("需要租户管理员或住建部门角色", "requires tenant_admin or housing_dept"), 403)
         period, fmt = request.path_params["period"], request.path_params["fmt"]
         try:
+            problems = string_problems("period", period, CAPS["period"])
             if fmt not in ("csv", "xlsx"):
-                raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
+                problems.append(Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx"))
+            if problems:
+                raise InvalidInput.of(problems)
             async with tenant_transaction(principal.tenant_id):
                 body, name = await build(request, period, fmt)
         except DomainError as exc:
@@ -206,9 +216,11 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
 
 
 async def _ratings_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:
+    periods.bounds(period)
     raw = request.query_params.get("revision")
-    if raw is not None and not raw.isdigit():
-        raise InvalidInput.of([Problem("revision", "format", "版本须为整数", "revision is a number")])
+    if raw is not None and not REVISION.fullmatch(raw):
+        zh, en = "版本须为 1 到 9 位整数", "revision is a number of 1-9 digits"
+        raise InvalidInput.of([Problem("revision", "format", zh, en)])
     draft = request.query_params.get("draft") in ("1", "true")  # default: the published ratings
     meta, companies, compounds = await _tables(period, int(raw) if raw else None, draft)
     body = _csv(meta, companies, compounds) if fmt == "csv" else _xlsx(meta, companies, compounds)

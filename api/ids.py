@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from tenants.errors import InvalidInput, Problem
 
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
 
 def to_id(value: str | None, field: str) -> int:
-    try:
-        parsed = int(str(value))
-        if parsed <= 0:
-            raise ValueError
-        return parsed
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput.of(
-            [Problem(field, "bad_id", f"{field} 不是有效的编号", f"{field} is not a valid id")]
-        ) from exc
+    """A database id: 1 to 2^63 - 1 in ASCII digits, or INVALID_INPUT naming ``field``."""
+    text = str(value)
+    if value is None or not (text.isascii() and text.isdigit() and len(text) <= 19) or not 0 < int(text) <= MAX_ID:
+        raise InvalidInput.of([Problem(field, "bad_id", f"{field} 不是有效的编号", f"{field} is not a valid id")])
+    return int(text)
 
 
 def opt_id(value: str | None, field: str) -> int | None:

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from tenants.errors import InvalidInput, Problem
+from tenants.errors import InvalidInput, Problem, unstorable
 from tenants.settings import get_settings
 
 T = TypeVar("T")
@@ -45,23 +45,41 @@ def _encode_value(v: Any) -> Any:
     return {"dt": v.isoformat()} if isinstance(v, datetime) else v
 
 
-def _decode_value(v: Any) -> Any:
-    return datetime.fromisoformat(v["dt"]) if isinstance(v, dict) and "dt" in v else v
-
-
 def encode_cursor(key: Sequence[Any]) -> str:
     raw = json.dumps([_encode_value(v) for v in key], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> tuple[Any, ...]:
+BIGINT = 2**63 - 1
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """A cursor value as the ordering key's column holds it; ValueError for anything the column could not take."""
+    if kind is datetime:
+        if not isinstance(value, dict) or set(value) != {"dt"} or not isinstance(value["dt"], str):
+            raise ValueError
+        at = datetime.fromisoformat(value["dt"])
+        if at.tzinfo is None or not 1900 <= at.year <= 2999:
+            raise ValueError
+        return at
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or not -BIGINT <= value <= BIGINT:
+            raise ValueError
+        return value
+    if not isinstance(value, str) or len(value) > 200 or unstorable(value):
+        raise ValueError
+    return value
+
+
+def decode_cursor(cursor: str, types: tuple[type, ...]) -> tuple[Any, ...]:
+    """The ordering key in ``cursor``, of the given column ``types`` (int, str or datetime), or INVALID_INPUT."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != arity:
+        if not isinstance(values, list) or len(values) != len(types):
             raise ValueError
-        return tuple(_decode_value(v) for v in values)
-    except (ValueError, TypeError, KeyError) as exc:
+        return tuple(_typed(v, kind) for v, kind in zip(values, types, strict=True))
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise InvalidInput.of(
             [Problem("after", "bad_cursor", "分页游标无效", "the pagination cursor is not valid")]
         ) from exc
@@ -89,13 +107,14 @@ async def paginate(
     first: int | None,
     after: str | None,
     key: Callable[[Row], tuple[Any, ...]],
-    arity: int,
+    types: tuple[type, ...],
     fetch: Callable[[tuple[Any, ...] | None, int], Awaitable[list[Row]]],
     to_node: Callable[[Row], T],
 ) -> Connection[T]:
-    """Fetch one page after ``after``: ``fetch(after_key, limit)`` must order by ``key`` and honour the limit."""
+    """Fetch one page after ``after``: ``fetch(after_key, limit)`` must order by ``key`` (whose values are of
+    ``types``) and honour the limit."""
     size = page_size(first)
-    after_key = decode_cursor(after, arity) if after else None
+    after_key = decode_cursor(after, types) if after else None
     rows = await fetch(after_key, size + 1)
     has_next = len(rows) > size
     rows = rows[:size]

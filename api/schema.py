@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
@@ -13,9 +13,11 @@ from api.assessment.schema import AssessmentMutation, AssessmentQuery
 from api.bonds.schema import BondMutation, BondQuery
 from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
-from api.errors import ShapeErrors
+from api.errors import shape_errors
+from api.guard import GuardArguments
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
+from api.limits import limits
 from api.money import SCALARS
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -76,11 +78,11 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
     extensions: list = [
-        ShapeErrors,
-        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        shape_errors(suggestions=settings.introspection_enabled),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        limits(settings),
         OperationTransaction,
+        GuardArguments,
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

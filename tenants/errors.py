@@ -116,3 +116,14 @@ def text_problems(field: str, value: str, label_zh: str, *, required: bool, limi
             Problem(field, "too_long", f"{label_zh}不能超过 {limit} 字", f"{field} must be at most {limit} characters")
         ]
     return []
+
+
+def unstorable(value: str) -> str | None:
+    """Why PostgreSQL could not store ``value`` as text ("nul" or "surrogate"), or None when it can."""
+    if "\x00" in value:
+        return "nul"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "surrogate"
+    return None

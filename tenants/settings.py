@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 4000
+    # Fields an operation may select with its fragments expanded (each fragment counted once).
+    max_query_fields: int = 2000
     # How often the ticket reminder and escalation tick runs (a divisor of 60 works best).
     reminder_interval_minutes: int = 1
     # Webhooks may target private/loopback addresses (development and tests only).

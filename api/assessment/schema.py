@@ -353,7 +353,7 @@ class AssessmentQuery:
             first=first,
             after=after,
             key=lambda r: (r.rank,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: reports.company_rankings(
                 snap, after_rank=k[0] if k else None, limit=n, mark=_Mark(mark.value) if mark else None
             ),
@@ -376,7 +376,7 @@ class AssessmentQuery:
             first=first,
             after=after,
             key=lambda r: (r.rank,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: reports.compound_rankings(snap, after_rank=k[0] if k else None, limit=n, company_id=cid),
             to_node=CompoundRatingType.of,
         )

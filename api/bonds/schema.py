@@ -195,7 +195,7 @@ class BondQuery:
             first=first,
             after=after,
             key=lambda b: (b.contract.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: reads.list_bonds(
                 access=access,
                 after_id=k[0] if k else None,
@@ -218,7 +218,7 @@ class BondQuery:
             first=first,
             after=after,
             key=lambda t: (t.at, t.id),
-            arity=2,
+            types=(datetime, int),
             fetch=lambda k, n: reads.history(access=access, contract_id=cid, after=k, limit=n),  # type: ignore[arg-type]
             to_node=BondTransactionType.of,
         )

@@ -182,7 +182,7 @@ class BrandQuery:
             first=first,
             after=after,
             key=lambda p: (p.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: reads.list_projects(
                 access=access,
                 after_id=k[0] if k else None,

@@ -128,7 +128,7 @@ class ConfigQuery:
     ) -> Connection[ConfigVersionType]:
         info.context.require(*CONFIG_READERS)
         return await paginate(
-            first=first, after=after, key=lambda v: (v.version_no,), arity=1,
+            first=first, after=after, key=lambda v: (v.version_no,), types=(int,),
             fetch=lambda k, n: config.list_versions(before_no=k[0] if k else None, limit=n),
             to_node=ConfigVersionType.of,
         )
@@ -145,7 +145,7 @@ class ConfigQuery:
     ) -> Connection[AuditEntryType]:
         info.context.require(Role.TENANT_ADMIN)
         return await paginate(
-            first=first, after=after, key=lambda e: (e.at, e.id), arity=2,
+            first=first, after=after, key=lambda e: (e.at, e.id), types=(datetime, int),
             fetch=lambda k, n: audit.list_entries(target_type=target_type, target_id=target_id, after=k, limit=n),
             to_node=AuditEntryType.of,
         )

@@ -59,7 +59,7 @@ class JobRunQuery:
             first=first,
             after=after,
             key=lambda r: (r.created_at, r.id),
-            arity=2,
+            types=(datetime, int),
             fetch=lambda k, n: service.list_runs(kind=kind, after=k, limit=n),
             to_node=JobRunType.of,
         )

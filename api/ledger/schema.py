@@ -86,7 +86,7 @@ class LedgerQuery:
             first=first,
             after=after,
             key=lambda e: (e.posting_id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: service.history(account, after_id=k[0] if k else None, limit=n),
             to_node=EntryType.of,
         )

@@ -353,7 +353,7 @@ class SubsidyQuery:
             first=first,
             after=after,
             key=lambda s: (s.period_key, s.id),
-            arity=2,
+            types=(str, int),
             fetch=fetch,
             to_node=lambda s: SettlementStatementType.of(s, viewer),
         )

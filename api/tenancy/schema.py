@@ -30,7 +30,7 @@ class TenancyQuery:
             first=first,
             after=after,
             key=lambda t: (t.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: service.list_tenants(after_id=k[0] if k else None, limit=n),
             to_node=TenantType.of,
         )

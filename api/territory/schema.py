@@ -148,7 +148,7 @@ class TerritoryQuery:
             first=first,
             after=after,
             key=lambda a: (a.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: territory.list_areas(
                 lvl,
                 access=access,
@@ -170,7 +170,7 @@ class TerritoryQuery:
             first=first,
             after=after,
             key=lambda c: (c.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: parties.list_companies(access=access, after_id=k[0] if k else None, limit=n),
             to_node=PropertyCompanyType.of,
         )
@@ -190,7 +190,7 @@ class TerritoryQuery:
             first=first,
             after=after,
             key=lambda c: (c.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: parties.list_contracts(
                 access=access, compound_id=cid, company_id=coid, after_id=k[0] if k else None, limit=n
             ),
@@ -219,7 +219,7 @@ class TerritoryQuery:
             first=first,
             after=after,
             key=lambda p: (p.id,),
-            arity=1,
+            types=(int,),
             fetch=lambda k, n: people.list_persons(
                 access=access, after_id=k[0] if k else None, limit=n, user_id=user_id
             ),

@@ -145,7 +145,7 @@ class NotificationQuery:
             first=first,
             after=after,
             key=lambda n: (n.created_at, n.id),
-            arity=2,
+            types=(datetime, int),
             fetch=lambda k, n: notify.inbox(me, unread_only=unread_only, after=k, limit=n),
             to_node=NotificationType.of,
         )
@@ -173,7 +173,7 @@ class NotificationQuery:
             first=first,
             after=after,
             key=lambda d: (d.created_at, d.id),
-            arity=2,
+            types=(datetime, int),
             fetch=lambda k, n: webhooks.list_deliveries(status=wanted, after=k, limit=n),
             to_node=WebhookDeliveryType.of,
         )

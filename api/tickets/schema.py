@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
@@ -72,7 +72,7 @@ class TicketQuery:
             first=first,
             after=after,
             key=lambda t: (t.opened_at, t.id),
-            arity=2,
+            types=(datetime, int),
             fetch=lambda k, n: tickets.list_tickets(
                 access=access,
                 after=k,

@@ -56,6 +56,15 @@ def bounds(period_key: str, field: str = "period") -> tuple[date, date]:
     )
 
 
+def period_problems(period_key: str, field: str) -> list[Problem]:
+    """The problems of a period key (format, year), for inputs that list every problem at once."""
+    try:
+        bounds(period_key, field)
+    except InvalidInput as exc:
+        return exc.problems
+    return []
+
+
 def months(period_key: str) -> int:
     return 3 if "Q" in period_key else 1
 

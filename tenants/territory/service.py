@@ -191,15 +191,18 @@ async def list_areas(
     limit: int,
     search: str | None = None,
 ) -> list[Area]:
-    """Nodes of one level in scope, by id (keyset)."""
-    outside = [k for k in within or {} if k not in ancestor_levels(level)]
-    if outside:  # a compound has no compound above it: compoundId means nothing for a grid
-        raise InvalidInput.of(
-            [
-                Problem(f"{k}Id", "not_above", f"{k}Id 不适用于{level}层级", f"{k}Id is not a level above {level}")
-                for k in outside
-            ]
+    """Nodes of one level in scope, by id (keyset); ``within`` filters by higher levels only."""
+    depth = LEVEL_NAMES.index(level)
+    problems = [
+        Problem(
+            f"{key}Id", "level", f"{level} 不能按同级或下级的 {key} 筛选",
+            f"{level} nodes are filtered by a higher level, not by {key}",
         )
+        for key in within or {}
+        if LEVEL_NAMES.index(key) >= depth
+    ]
+    if problems:
+        raise InvalidInput.of(problems)
     qs = MODEL_BY_LEVEL[level].all()
     q = access.area_filter(level)
     if q is not None:
