@@ -40,6 +40,7 @@ CAPS = {
     "slug": 63,
     "search": 200,
     "after": 1_000,  # a cursor
+    "content": 16 * 1024 * 1024,  # an imported file (CSV text or base64 XLSX)
 }
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # as periods (tenants.assessment.periods)
@@ -78,18 +79,22 @@ def _scalar(field: str, leaf: str, value: Any, scalar: GraphQLScalarType) -> Ite
 
 
 def _json(field: str, value: Any) -> Iterator[Problem]:
-    """Strings anywhere in a JSON value (keys too); one problem per field is enough."""
-    stack = [value]
+    """Strings anywhere in a JSON value (keys too), each located by its path inside the value."""
+    stack: list[tuple[str, Any]] = [(field, value)]
     while stack:
-        item = stack.pop()
+        path, item = stack.pop()
         if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            for key, inner in reversed(item.items()):
+                name = str(key)
+                if unstorable(name) is not None:  # named in the path by its escapes: the answer must be storable too
+                    name = name.encode("unicode_escape").decode("ascii")
+                where = f"{path}.{name}"
+                yield from string_problems(where, str(key), MAX_TEXT)
+                stack.append((where, inner))
         elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and (found := string_problems(field, item, MAX_TEXT)):
-            yield found[0]
-            return
+            stack.extend((f"{path}.{i}", inner) for i, inner in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            yield from string_problems(path, item, MAX_TEXT)
 
 
 def problems_of(value: Any, type_: GraphQLInputType, field: str, leaf: str) -> Iterator[Problem]:

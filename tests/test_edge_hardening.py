@@ -91,7 +91,7 @@ INTERVIEW = """mutation($a: [String!]!) { recordInterview(input: {companyId: "1"
         ),
         (
             "mutation($s: JSON) { changeConfig(input: {set: $s}) { versionNo } }",
-            {"s": {"tickets": {"\x00": 1}}}, "set", "nul",  # a JSON value's keys too
+            {"s": {"tickets": {"\x00": 1}}}, "set.tickets.\\x00", "nul",  # JSON keys too, by their escapes
         ),
     ],
 )

@@ -82,7 +82,7 @@ async def test_service_faults_the_fuzzer_found_are_typed_errors(client, tokens):
 
     # A grid lies below no compound: compoundId does not apply (was a FieldError, INTERNAL_ERROR).
     codes, detail = await ask('{ areas(level: GRID, compoundId: "7") { edges { cursor } } }')
-    assert codes == ("INVALID_INPUT",) and "compoundId is not a level above grid" in detail
+    assert codes == ("INVALID_INPUT",) and "grid nodes are filtered by a higher level, not by compound" in detail
     # No round opened for the period (was DoesNotExist, INTERNAL_ERROR); a period that is none is bad input.
     assert (await ask('{ missingScores(period: "2026Q4") }'))[0] == ("NOT_FOUND",)
     assert (await ask('{ missingScores(period: "") }'))[0] == ("INVALID_INPUT",)
