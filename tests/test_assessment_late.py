@@ -209,6 +209,12 @@ async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: P
         "assessment", "enter-scores", str(good), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON
     )
     assert twice.returncode == 1 and "already scored" in twice.stdout
+    # A compound id beyond bigint is a compound without a contract, not a traceback.
+    huge = tmp_path / "huge.csv"
+    huge.write_text("\n".join([lines[0], *(line.replace(str(d["ids"]["K1"]), str(2**64), 1) for line in lines[1:])]))
+    out = _run("assessment", "enter-scores", str(huge), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON)
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "no property contract" in out.stdout + out.stderr
 
 
 async def test_hostile_late_entries_are_client_errors(district, gql):  # noqa: F811

@@ -315,6 +315,20 @@ def _with(a: Assessment, **lists: dict[str, Any]) -> Assessment:
     return a.model_copy(update={k: getattr(a, k).model_copy(update=v) for k, v in lists.items()})
 
 
+def test_an_interviewed_unscored_firm_keeps_its_equals_off_the_commendation():
+    xuanhua = _with(preset("xuanhua"), red_black_list={"basis": "count", "commend_top": 1, "interview_bottom": 1,
+                                                       "unscored": "interview"})
+    # Firm 1 scored 20.00, firm 2 scored 10.00, firm 3 has no sheet and 20.00 from its ticket inputs alone: firm 3
+    # is interviewed (unscored), so firm 1, at the same 20.00, is not commended; firm 2 is the bottom one.
+    three = rank([(1, D(20), D(20), D(0)), (2, D(10), D(10), D(0)), (3, D(20), D(0), D(0))])
+    places = red_black_places(xuanhua, three, unscored=frozenset({3}))
+    assert places == {
+        1: ("none", Placement(False, "tie_both_lists")),
+        3: ("interviewed", Placement(True, "unscored")),
+        2: ("interviewed", Placement(True, "bottom")),
+    }
+
+
 def test_equal_scores_never_land_on_opposite_lists():
     xuanhua = preset("xuanhua")  # 宣化区: commend the top 15, interview the bottom 5 (of 20 here)
     assert (xuanhua.red_black_list.ties, xuanhua.red_black_list.unscored) == ("all_on", "off_lists")

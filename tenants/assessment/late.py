@@ -15,6 +15,7 @@ from tenants import clock
 from tenants.assessment import periods
 from tenants.assessment.errors import PeriodPublished
 from tenants.assessment.models import AssessmentRound, RatingSnapshot, ScoreSubmission, SnapshotStatus
+from tenants.assessment.ratings import lock_period
 from tenants.assessment.rounds import check_sheet, open_round, period_config, storable
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, Problem
@@ -62,7 +63,8 @@ async def enter_late(
         problems.append(
             Problem("sheets", "count", f"请补录 1 到 {MAX_SHEETS} 张评分表", f"enter 1..{MAX_SHEETS} sheets")
         )
-    async with savepoint():
+    async with savepoint() as conn:
+        await lock_period(conn, period_key)  # a publish waits for the sheets, or they see it published
         if await RatingSnapshot.exists(period_key=period_key, status=SnapshotStatus.PUBLISHED):
             raise PeriodPublished(period_key)
         doc, _ = await period_config(period_key)
@@ -87,7 +89,7 @@ async def enter_late(
                     f"the deadline of {period_key} ({deadline.isoformat()}) has not passed: submit the scores",
                 )
             )
-        ids = sorted({s.compound_id for s in sheets})
+        ids = sorted({s.compound_id for s in sheets if 0 < s.compound_id < 2**63})  # others: no such compound
         served = set(
             await PropertyContract.filter(compound_id__in=ids, starts_on__lte=end, ends_on__gte=start)
             .distinct()

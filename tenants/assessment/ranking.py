@@ -103,8 +103,12 @@ def red_black_places(
     groups = _groups(pool)
     interviewed, low_tied, low_held = _take(list(reversed(groups)), bottom, config.ties)
     commended, high_tied, high_held = _take(groups, top, config.ties)
-    # Only a run that both sizes reach into (``all_on``) can land on both: it goes on neither.
+    # Only a run that both sizes reach into (``all_on``) can land on both: it goes on neither. Unscored firms that
+    # are interviewed take their equals among the scored firms off the commendation too.
     contested = interviewed & commended
+    if config.unscored == "interview":
+        interviewed_scores = {r.score for r in order if r.key in unscored}
+        contested |= {r.key for r in pool if r.key in commended and r.score in interviewed_scores}
     interviewed, commended = interviewed - contested, commended - contested
     out: dict[int, tuple[str, Placement]] = {}
     for r in order:

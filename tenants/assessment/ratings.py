@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock
 from tenants.assessment import periods
@@ -99,6 +100,12 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
     return out
 
 
+async def lock_period(conn: BaseDBAsyncClient, period_key: str) -> None:
+    """Queue on the period's ratings until the transaction ends: compute, publish and late sheets take turns."""
+    key = f"ratings:{current_tenant_id()}:{period_key}"
+    await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+
+
 async def compute(
     *, period_key: str, actor: str = "system", revise_reason: str | None = None, now: datetime | None = None
 ) -> RatingSnapshot:
@@ -107,9 +114,7 @@ async def compute(
     at = now or clock.now()
     periods.bounds(period_key)
     async with savepoint() as conn:
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{current_tenant_id()}:{period_key}"]
-        )
+        await lock_period(conn, period_key)
         doc, version = await period_config(period_key)
         if not await AssessmentRound.exists(period_key=period_key):
             raise InvalidInput.of(
@@ -236,9 +241,7 @@ async def publish(*, period_key: str, actor: str, now: datetime | None = None) -
     at = now or clock.now()
     async with savepoint() as conn:
         # The same lock as compute: a publish never interleaves with a recompute of the draft.
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{current_tenant_id()}:{period_key}"]
-        )
+        await lock_period(conn, period_key)
         draft = (
             await RatingSnapshot.filter(period_key=period_key, status=SnapshotStatus.DRAFT)
             .order_by("-revision")
