@@ -66,6 +66,11 @@ def _scalar(field: str, leaf: str, value: Any, scalar: GraphQLScalarType) -> Ite
         yield from string_problems(field, value, CAPS.get(leaf, MAX_TEXT))
         if scalar.name == "ID" and value.isascii() and value.isdigit() and int(value) > MAX_ID:
             yield Problem(field, "bad_id", f"{field} 不是有效的编号", f"{field} is not a valid id")
+    elif isinstance(value, int) and leaf == "year" and not FIRST_YEAR <= value <= LAST_YEAR:
+        yield Problem(
+            field, "out_of_range", f"{field} 须在 {FIRST_YEAR} 到 {LAST_YEAR} 年之间",
+            f"{field} must lie in the years {FIRST_YEAR} to {LAST_YEAR}",
+        )
     elif isinstance(value, Decimal) and not value.is_finite():
         yield Problem(field, "not_finite", f"{field} 须为有限的数", f"{field} must be a finite number")
     elif isinstance(value, date) and not FIRST_YEAR <= value.year <= LAST_YEAR:

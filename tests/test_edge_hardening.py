@@ -189,6 +189,12 @@ async def test_cursors_that_decode_to_the_wrong_types_are_invalid_on_every_conne
         ("{ eliminationCandidates(year: 0) { companyId } }", "year", "INVALID_INPUT"),
         ("{ brandYearSummary(year: 0) { year } }", "year", "INVALID_INPUT"),
         ("{ subsidyPools(year: 99999) { year } }", "year", "INVALID_INPUT"),
+        (  # found by bench/fuzz.py: a year checked by the domain only after it made a date of it
+            'mutation { declareBrandProject(input: {communityId: "1", year: 0, title: "t", aim: "a",'
+            " budgetRequestedFen: 0}) { id } }",
+            "year",
+            "INVALID_INPUT",
+        ),
         ('{ effectiveConfig(on: "0001-01-01") { on } }', "on", "INVALID_INPUT"),  # year 0 in UTC
         (
             '{ ticketKpis(period: {from: "0001-01-01", to: "0001-01-31"}, dimension: UNIT) { id } }',
