@@ -374,3 +374,46 @@ async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts
         {"p": period},
     )
     assert kpis["data"]["ticketKpis"] == [{"rated": 2, "satisfactionRateBp": 5000}], kpis
+
+
+# --- Review fixes: partner tasks ----------------------------------------------------------------------------------
+
+
+async def test_a_partner_cannot_complete_its_task_once_the_ticket_is_resolved(linshu, gql):
+    c = linshu
+    t = await _report(gql, c, "illegal_construction")  # 城管 acts, P1 helps
+    await gql(DISPATCH, c["cw"], {"id": t["id"]})
+    async with tenant_transaction(c["tenant"].id):
+        task = await PartnerTask.get(ticket_id=int(t["id"]), unit_kind="property_company")
+    assert "errors" not in await gql(ACCEPT_TASK, c["p1"], {"id": str(task.id)})
+    for m in ('acceptTicket(id: $id) { state }', 'resolveTicket(id: $id, note: "已拆除") { state }'):
+        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["urban"], {"id": t["id"]})
+        assert "errors" not in body, body
+    late = await gql(COMPLETE_TASK, c["p1"], {"id": str(task.id), "note": "已配合拆除板房"})
+    assert codes(late) == ["ILLEGAL_TRANSITION"]
+    async with tenant_transaction(c["tenant"].id):
+        assert (await PartnerTask.get(id=task.id)).state == "accepted"  # nothing saved
+
+
+async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graphql_edge(linshu):
+    # Jobs and the CLI call the services without the edge's argument guard: the services refuse NUL and lone
+    # surrogates themselves, naming the field, instead of failing in PostgreSQL.
+    from tenants.errors import InvalidInput
+
+    c, ids = linshu, linshu["ids"]
+    at = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    with tenant_context(c["tenant"].id):
+        ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+                                      description="违章搭建", household_id=ids["H1"], now=at)
+        with pytest.raises(InvalidInput) as bad_reason:
+            await service.reject(access=ADMIN, actor="cw-1", ticket_id=ticket.id, reason="重复\x00", now=at)
+        await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=at)
+        async with tenant_transaction(c["tenant"].id):
+            task = await PartnerTask.get(ticket_id=ticket.id, unit_kind="property_company")
+        with pytest.raises(InvalidInput) as bad_note:
+            await partners.accept(access=ADMIN, actor="p1-staff", task_id=task.id, note="到\ud800", now=at)
+        async with tenant_transaction(c["tenant"].id):
+            assert (await PartnerTask.get(id=task.id)).state == "pending"
+    assert [(p.field, p.reason) for p in bad_reason.value.problems] == [("reason", "nul")]
+    assert [(p.field, p.reason) for p in bad_note.value.problems] == [("note", "surrogate")]

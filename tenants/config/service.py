@@ -220,7 +220,7 @@ async def withdraw_version(*, actor: str, version_no: int, reason: str) -> Confi
     async with savepoint():
         today = await clock.today()
         version, problems = await _withdrawable(version_no, today, field="versionNo")
-        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500) + unstorable(reason, "reason")
+        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500)
         if not problems:
             _, fallback = await current_overrides(besides=version_no)
             problems += await _check_timeline(fallback, version.effective_from)

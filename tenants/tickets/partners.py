@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tenants.clock import now as clock_now
-from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.errors import InvalidInput, NotFound, text_problems
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
 from tenants.tickets import matrix, notify
@@ -46,14 +46,9 @@ RETURNING p.id
 
 
 def _note(note: str, *, required: bool) -> str:
-    note = note.strip()
-    if required and not note:
-        raise InvalidInput.of([Problem("note", "required", "请填写说明", "note is required")])
-    if len(note) > MAX_NOTE:
-        raise InvalidInput.of(
-            [Problem("note", "too_long", f"不能超过 {MAX_NOTE} 字", f"note must be at most {MAX_NOTE} characters")]
-        )
-    return note
+    if problems := text_problems("note", note, "说明", required=required, limit=MAX_NOTE):
+        raise InvalidInput.of(problems)
+    return note.strip()
 
 
 async def _event(ticket: Ticket, task: PartnerTask, at: datetime, actor: str, action: str, note: str = "") -> None:
@@ -124,6 +119,8 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
     async with savepoint():
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "complete this partner task")
+        if ticket.state not in OPEN_STATES:
+            raise IllegalTransition("complete_partner_task", ticket.state.value)
         if task.state != P.ACCEPTED:
             raise IllegalTransition("complete_partner_task", task.state.value)
         task.state, task.completed_at, task.completed_by, task.note = P.COMPLETED, at, actor, note
