@@ -115,7 +115,10 @@ async def test_units_named_or_routed_by_the_matrix_on_the_day_of_dispatch(county
         f"U-7,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,91139999\n"  # row 8: no such unit
     )
     report = await _import(county["tenant"], text)
-    assert [(e.row, e.column, e.reason) for e in report.errors] == [(7, "unit", "unknown_unit"), (8, "unit", "unknown_unit")]
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (7, "unit", "unknown_unit"),
+        (8, "unit", "unknown_unit"),
+    ]
     report = await _import(county["tenant"], text, skip_bad_rows=True)
     ids = county["ids"]
     tickets = await _tickets(county["tenant"])
@@ -302,7 +305,9 @@ async def test_import_tickets_command(county, tmp_path: Path):
 
 # --- Review fixes ---------------------------------------------------------------------------------------------------
 
-from tests.test_ticket_matrix import linshu  # noqa: E402,F401  (临沭 with 水务 registered before 城管)
+from tests.test_ticket_matrix import linshu  # noqa: E402  (the fixture: 临沭 with 水务 registered before 城管)
+
+FIXTURES = (linshu,)
 
 SHORT = "external_ref,item_code,street_code,community_code,grid_code,compound_code,opened_at,dispatched_at\n"
 

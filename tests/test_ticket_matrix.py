@@ -417,3 +417,32 @@ async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graph
             assert (await PartnerTask.get(id=task.id)).state == "pending"
     assert [(p.field, p.reason) for p in bad_reason.value.problems] == [("reason", "nul")]
     assert [(p.field, p.reason) for p in bad_note.value.problems] == [("note", "surrogate")]
+
+
+async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_month(linshu):
+    c, ids = linshu, linshu["ids"]
+    # 临沭 counts in a row (since the unit's latest on-time resolution or hand-over). Each roof_leak ticket (P1,
+    # 72 h) is dispatched 73 h before P1 is escalated on it, then resolved late just after: no on-time resolution
+    # breaks the row, and no ticket stays open to be escalated again by a later tick. 1-3 February is a run (handed
+    # over on the 3rd); the count restarts at that hand-over, so 10-12 February is a second run in the same month
+    # (handed over on the 12th); 1 March is the first of a third.
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    days = [_beijing(2, d, 10) for d in (1, 2, 3, 10, 11, 12)] + [_beijing(3, 1, 10)]
+    handed = []
+    with tenant_context(c["tenant"].id):
+        for when in days:
+            start = when - 73 * HOUR
+            ticket = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
+                                          description="顶楼渗水", household_id=ids["H1"], now=start)
+            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=start)
+            await service.accept(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, now=start)
+            await service.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
+            handed.append((await tick(now=when + MIN))["handed_over"])
+            done = await service.resolve(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, note="已修复",
+                                         now=when + 2 * MIN)
+            assert done.resolved_on_time is False
+        assert (await tick(now=_beijing(3, 1, 12)))["handed_over"] == 0  # another tick hands nothing over again
+    assert handed == [0, 0, 1, 0, 0, 1, 0]
+    async with tenant_transaction(c["tenant"].id):
+        cases = await EfficiencyCase.all().order_by("id").values_list("period", "run_no", "escalations")
+    assert cases == [("2027-02", 1, 3), ("2027-02", 2, 3)]
