@@ -446,3 +446,30 @@ async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_mo
     async with tenant_transaction(c["tenant"].id):
         cases = await EfficiencyCase.all().order_by("id").values_list("period", "run_no", "escalations")
     assert cases == [("2027-02", 1, 3), ("2027-02", 2, 3)]
+
+
+async def test_one_broken_partner_task_neither_stops_the_others_nor_the_tick(linshu):
+    c, ids = linshu, linshu["ids"]
+    t0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    with tenant_context(c["tenant"].id):
+        made = []
+        for _ in range(3):  # 违章搭建 at K1: each ticket gives the street S1 and the company P1 a task
+            ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+                                          description="违章搭建", household_id=ids["H1"], now=t0)
+            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
+            made.append(ticket.id)
+        async with tenant_transaction(c["tenant"].id) as conn:  # the second ticket's rule snapshot is damaged
+            await conn.execute_query("UPDATE ticket SET rules = rules || '{\"item\": null}' WHERE id = $1", [made[1]])
+        first = await tick(now=t0 + 24 * HOUR + MIN)
+        async with tenant_transaction(c["tenant"].id):
+            escalated = await Escalation.filter(automatic=True).order_by("ticket_id", "unit_kind").values_list(
+                "ticket_id", "unit_kind")
+            retried = await PartnerTask.filter(ticket_id=made[1]).values_list("escalated_at", flat=True)
+    # 3 tickets x 2 tasks = 6 overdue; the damaged ticket's 2 fail and are released for the next tick, 4 escalate.
+    assert first["partner_escalated"] == 4 and "handed_over" in first
+    assert escalated == [(made[0], "property_company"), (made[0], "street"),
+                         (made[2], "property_company"), (made[2], "street")]
+    assert retried == [None, None]
+    inbox = await _inbox(c, "so-1")  # one message per escalated task, for S1's two tasks
+    assert [t for k, t in inbox if k == "ticket.partner_escalated"] == [made[0], made[2]]
