@@ -107,15 +107,21 @@ class TenantScopeMissing(DomainError):
 
 
 def text_problems(field: str, value: str, label_zh: str, *, required: bool, limit: int) -> list[Problem]:
-    """The problem of a free-text input (stripped): missing when ``required``, or longer than ``limit``."""
+    """The problems of a free-text input (stripped): missing when ``required``, longer than ``limit``, or holding
+    characters PostgreSQL cannot store (reason ``nul`` or ``surrogate``, as the GraphQL edge names them; jobs and
+    the CLI do not pass that edge)."""
     value = value.strip()
     if required and not value:
         return [Problem(field, "required", f"请填写{label_zh}", f"{field} is required")]
+    problems = []
+    if (bad := unstorable(value)) is not None:
+        problems.append(Problem(field, bad, f"{label_zh}含有无法保存的字符（NUL 或孤立代理项）",
+                                f"{field} contains a character that cannot be stored (NUL or a lone surrogate)"))
     if len(value) > limit:
-        return [
+        problems.append(
             Problem(field, "too_long", f"{label_zh}不能超过 {limit} 字", f"{field} must be at most {limit} characters")
-        ]
-    return []
+        )
+    return problems
 
 
 def unstorable(value: str) -> str | None:

@@ -111,11 +111,14 @@ async def test_units_named_or_routed_by_the_matrix_on_the_day_of_dispatch(county
         "U-3,corridor_clutter,S1,C2,G2,K2,2026-03-02 09:00,2026-03-02 10:00,,\n"  # nobody serves K2: C2
         f"U-4,sewage_overflow,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # a street item: S1
         f"U-5,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,物业企业,91130700MA0002\n"  # named: P2
-        f"U-6,water_outage,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # row 7: no county department on file
+        f"U-6,water_outage,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,\n"  # row 7: the matrix names 水务, not on file
         f"U-7,corridor_clutter,{PLACE},2026-03-02 09:00,2026-03-02 10:00,,91139999\n"  # row 8: no such unit
     )
     report = await _import(county["tenant"], text)
-    assert [(e.row, e.column, e.reason) for e in report.errors] == [(7, "unit", "no_unit"), (8, "unit", "unknown_unit")]
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (7, "unit", "unknown_unit"),
+        (8, "unit", "unknown_unit"),
+    ]
     report = await _import(county["tenant"], text, skip_bad_rows=True)
     ids = county["ids"]
     tickets = await _tickets(county["tenant"])
@@ -298,3 +301,100 @@ async def test_import_tickets_command(county, tmp_path: Path):
     said = refused.stdout + refused.stderr
     assert refused.returncode == 1 and "unknown column 备注" in said
     assert "required column opened_at is missing" in said
+
+
+# --- Review fixes ---------------------------------------------------------------------------------------------------
+
+from tests.test_ticket_matrix import linshu  # noqa: E402  (the fixture: 临沭 with 水务 registered before 城管)
+
+FIXTURES = (linshu,)
+
+SHORT = "external_ref,item_code,street_code,community_code,grid_code,compound_code,opened_at,dispatched_at\n"
+
+
+async def test_an_unknown_community_under_a_known_street_is_a_row_error(county, gql):
+    text = SHORT + "X-1,corridor_clutter,S1,NOPE,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
+    body = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": text}})
+    assert "errors" not in body, body  # was INTERNAL_ERROR (KeyError 'community_id')
+    report = body["data"]["importTickets"]
+    assert [(e["row"], e["column"], e["reason"]) for e in report["errors"]] == [(2, "community_code", "unknown_place")]
+    assert await _tickets(county["tenant"]) == {}
+
+
+async def test_a_county_department_item_is_routed_to_the_unit_the_matrix_names(linshu):
+    c, ids = linshu, linshu["ids"]
+    # 违章搭建 names 城管, 城市内涝 names 水务; 水务 was registered first, so "the first department by id" is wrong.
+    text = SHORT + (
+        "M-1,illegal_construction,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
+        "M-2,urban_waterlogging,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
+    )
+    report = await _import(c["tenant"], text)
+    assert report.errors == [] and report.applied
+    tickets = await _tickets(c["tenant"])
+    assert {ref: (t.assignee_kind.value, t.assignee_id) for ref, t in tickets.items()} == {
+        "M-1": ("county_department", ids["urban"]),
+        "M-2": ("county_department", ids["water"]),
+    }
+
+
+async def test_an_inactive_named_unit_is_a_row_error_never_another_default(linshu):
+    c = linshu
+    from tenants.territory.parties import Unit
+
+    async with tenant_transaction(c["tenant"].id):
+        await Unit.filter(id=c["ids"]["urban"]).update(is_active=False)
+    text = SHORT + "M-3,illegal_construction,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
+    report = await _import(c["tenant"], text)
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [(2, "unit", "inactive_unit")]
+    assert "城管" in report.errors[0].message_zh and "城管" in report.errors[0].message_en
+    assert await _tickets(c["tenant"]) == {}
+
+
+async def test_the_second_tenants_departments_never_route_an_import(linshu):
+    # 张家口's 停水 names 水务, which only 临沭 has; 张家口's one department (环保) is not the default for a code.
+    c = linshu
+    with tenant_context(c["other"].id):
+        await build(c["other"].id)
+    text = SHORT + "Z-1,water_outage,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
+    report = await _import(c["other"], text)
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [(2, "unit", "unknown_unit")]
+
+
+async def test_a_withdrawn_version_never_applies_to_imported_tickets(county):
+    from tenants import clock
+    from tenants.config import service as config
+
+    with tenant_context(county["tenant"].id):
+        today = await clock.today()  # tenant-local
+        v = await config.change_config(actor="admin", set_values={"reminders": {"ticket_deadline_lead_minutes": 47}},
+                                       effective_from=today + timedelta(days=2), comment="试行")
+        await config.withdraw_version(actor="admin", version_no=v.version_no, reason="撤回")
+        # Opened on the day the withdrawn version would have started; imported two days later.
+        opened = (today + timedelta(days=3)).isoformat() + " 09:00"
+        report = await import_tickets(data=(SHORT + f"W-1,corridor_clutter,{PLACE},{opened},\n").encode(),
+                                      fmt="csv", actor="admin", now=clock.now() + timedelta(days=5))
+    assert report.errors == [], report.errors
+    ticket = (await _tickets(county["tenant"]))["W-1"]
+    assert ticket.config_version != v.version_no and ticket.rules["lead_minutes"] != 47
+
+
+async def test_escalations_and_resolutions_in_a_published_period_are_refused_by_row_and_column(county):
+    from tenants.assessment.models import RatingSnapshot, SnapshotStatus
+
+    async with tenant_transaction(county["tenant"].id):
+        await RatingSnapshot.create(period_key="2026-03", status=SnapshotStatus.PUBLISHED, computed_at=NOW)
+    # corridor_clutter: 24 h to resolve from dispatch; the first escalation falls at that missed deadline.
+    text = HEADER + (
+        # row 2: all in February (escalated 11 Feb 10:00, resolved 12 Feb): allowed
+        f"P-1,corridor_clutter,{PLACE},2026-02-10 09:00,2026-02-10 10:00,2026-02-12 09:00,,,1\n"
+        # row 3: opened in February, resolved on 2 March
+        f"P-2,corridor_clutter,{PLACE},2026-02-27 08:00,2026-02-27 09:00,2026-03-02 09:00,,,\n"
+        # row 4: opened 28 February 08:00, still open; its escalation falls at 1 March 09:00 (24 h after dispatch)
+        f"P-3,corridor_clutter,{PLACE},2026-02-28 08:00,2026-02-28 09:00,,,,1\n"
+    )
+    report = await _import(county["tenant"], text)
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (3, "resolved_at", "period_published"),
+        (4, "escalations", "period_published"),
+    ]
+    assert "2026-03" in report.errors[1].message_zh and not report.applied

@@ -374,3 +374,102 @@ async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts
         {"p": period},
     )
     assert kpis["data"]["ticketKpis"] == [{"rated": 2, "satisfactionRateBp": 5000}], kpis
+
+
+# --- Review fixes: partner tasks ----------------------------------------------------------------------------------
+
+
+async def test_a_partner_cannot_complete_its_task_once_the_ticket_is_resolved(linshu, gql):
+    c = linshu
+    t = await _report(gql, c, "illegal_construction")  # 城管 acts, P1 helps
+    await gql(DISPATCH, c["cw"], {"id": t["id"]})
+    async with tenant_transaction(c["tenant"].id):
+        task = await PartnerTask.get(ticket_id=int(t["id"]), unit_kind="property_company")
+    assert "errors" not in await gql(ACCEPT_TASK, c["p1"], {"id": str(task.id)})
+    for m in ('acceptTicket(id: $id) { state }', 'resolveTicket(id: $id, note: "已拆除") { state }'):
+        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["urban"], {"id": t["id"]})
+        assert "errors" not in body, body
+    late = await gql(COMPLETE_TASK, c["p1"], {"id": str(task.id), "note": "已配合拆除板房"})
+    assert codes(late) == ["ILLEGAL_TRANSITION"]
+    async with tenant_transaction(c["tenant"].id):
+        assert (await PartnerTask.get(id=task.id)).state == "accepted"  # nothing saved
+
+
+async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graphql_edge(linshu):
+    # Jobs and the CLI call the services without the edge's argument guard: the services refuse NUL and lone
+    # surrogates themselves, naming the field, instead of failing in PostgreSQL.
+    from tenants.errors import InvalidInput
+
+    c, ids = linshu, linshu["ids"]
+    at = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    with tenant_context(c["tenant"].id):
+        ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+                                      description="违章搭建", household_id=ids["H1"], now=at)
+        with pytest.raises(InvalidInput) as bad_reason:
+            await service.reject(access=ADMIN, actor="cw-1", ticket_id=ticket.id, reason="重复\x00", now=at)
+        await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=at)
+        async with tenant_transaction(c["tenant"].id):
+            task = await PartnerTask.get(ticket_id=ticket.id, unit_kind="property_company")
+        with pytest.raises(InvalidInput) as bad_note:
+            await partners.accept(access=ADMIN, actor="p1-staff", task_id=task.id, note="到\ud800", now=at)
+        async with tenant_transaction(c["tenant"].id):
+            assert (await PartnerTask.get(id=task.id)).state == "pending"
+    assert [(p.field, p.reason) for p in bad_reason.value.problems] == [("reason", "nul")]
+    assert [(p.field, p.reason) for p in bad_note.value.problems] == [("note", "surrogate")]
+
+
+async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_month(linshu):
+    c, ids = linshu, linshu["ids"]
+    # 临沭 counts in a row (since the unit's latest on-time resolution or hand-over). Each roof_leak ticket (P1,
+    # 72 h) is dispatched 73 h before P1 is escalated on it, then resolved late just after: no on-time resolution
+    # breaks the row, and no ticket stays open to be escalated again by a later tick. 1-3 February is a run (handed
+    # over on the 3rd); the count restarts at that hand-over, so 10-12 February is a second run in the same month
+    # (handed over on the 12th); 1 March is the first of a third.
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    days = [_beijing(2, d, 10) for d in (1, 2, 3, 10, 11, 12)] + [_beijing(3, 1, 10)]
+    handed = []
+    with tenant_context(c["tenant"].id):
+        for when in days:
+            start = when - 73 * HOUR
+            ticket = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
+                                          description="顶楼渗水", household_id=ids["H1"], now=start)
+            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=start)
+            await service.accept(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, now=start)
+            await service.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
+            handed.append((await tick(now=when + MIN))["handed_over"])
+            done = await service.resolve(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, note="已修复",
+                                         now=when + 2 * MIN)
+            assert done.resolved_on_time is False
+        assert (await tick(now=_beijing(3, 1, 12)))["handed_over"] == 0  # another tick hands nothing over again
+    assert handed == [0, 0, 1, 0, 0, 1, 0]
+    async with tenant_transaction(c["tenant"].id):
+        cases = await EfficiencyCase.all().order_by("id").values_list("period", "run_no", "escalations")
+    assert cases == [("2027-02", 1, 3), ("2027-02", 2, 3)]
+
+
+async def test_one_broken_partner_task_neither_stops_the_others_nor_the_tick(linshu):
+    c, ids = linshu, linshu["ids"]
+    t0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
+    with tenant_context(c["tenant"].id):
+        made = []
+        for _ in range(3):  # 违章搭建 at K1: each ticket gives the street S1 and the company P1 a task
+            ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+                                          description="违章搭建", household_id=ids["H1"], now=t0)
+            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
+            made.append(ticket.id)
+        async with tenant_transaction(c["tenant"].id) as conn:  # the second ticket's rule snapshot is damaged
+            await conn.execute_query("UPDATE ticket SET rules = rules || '{\"item\": null}' WHERE id = $1", [made[1]])
+        first = await tick(now=t0 + 24 * HOUR + MIN)
+        async with tenant_transaction(c["tenant"].id):
+            escalated = await Escalation.filter(automatic=True).order_by("ticket_id", "unit_kind").values_list(
+                "ticket_id", "unit_kind")
+            retried = await PartnerTask.filter(ticket_id=made[1]).values_list("escalated_at", flat=True)
+    # 3 tickets x 2 tasks = 6 overdue; the damaged ticket's 2 fail and are released for the next tick, 4 escalate.
+    assert first["partner_escalated"] == 4 and "handed_over" in first
+    assert escalated == [(made[0], "property_company"), (made[0], "street"),
+                         (made[2], "property_company"), (made[2], "street")]
+    assert retried == [None, None]
+    inbox = await _inbox(c, "so-1")  # one message per escalated task, for S1's two tasks
+    assert [t for k, t in inbox if k == "ticket.partner_escalated"] == [made[0], made[2]]

@@ -220,7 +220,7 @@ async def withdraw_version(*, actor: str, version_no: int, reason: str) -> Confi
     async with savepoint():
         today = await clock.today()
         version, problems = await _withdrawable(version_no, today, field="versionNo")
-        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500) + unstorable(reason, "reason")
+        problems += text_problems("reason", reason, "撤回理由", required=True, limit=500)
         if not problems:
             _, fallback = await current_overrides(besides=version_no)
             problems += await _check_timeline(fallback, version.effective_from)
@@ -267,14 +267,21 @@ async def _mark_withdrawn(version: ConfigVersion, *, actor: str, reason: str, re
     return version
 
 
-async def _versions_of(tenant_id: int) -> list[ConfigVersion]:
-    # Reads another tenant's versions (the parent's, or a district's); row-level security allows exactly those.
+async def versions_of(tenant_id: int) -> list[ConfigVersion]:
+    """A tenant's versions not withdrawn, oldest first (with ``version_on``: the version in force on any day, for
+    many days from one read). Reads another tenant's versions (the parent's, or a district's); row-level security
+    allows exactly those."""
     return await QuerySet(ConfigVersion).filter(tenant_id=tenant_id, withdrawn_at__isnull=True).order_by("version_no")
 
 
+def version_on(versions: list[ConfigVersion], day: date) -> ConfigVersion | None:
+    """The version of ``versions_of`` in force on ``day`` (the latest started), None before the first."""
+    return next((v for v in reversed(versions) if v.effective_from <= day), None)
+
+
 def _in_force_on(versions: list[ConfigVersion], day: date) -> dict:
-    started = [v for v in versions if v.effective_from <= day]
-    return started[-1].overrides if started else {}
+    version = version_on(versions, day)
+    return version.overrides if version else {}
 
 
 def _check(chain: list[tuple[str, dict]], prefix: str, day: date, start: date) -> list[Problem]:
@@ -295,7 +302,7 @@ async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
     me = await Tenant.get(id=current_tenant_id())
     problems: list[Problem] = []
     parent = await Tenant.get(id=me.parent_id) if me.parent_id else None
-    parent_versions = await _versions_of(parent.id) if parent else []
+    parent_versions = await versions_of(parent.id) if parent else []
     days = sorted({start} | {v.effective_from for v in parent_versions if v.effective_from > start})
     for day in days:
         chain = ([(parent.slug, _in_force_on(parent_versions, day))] if parent else []) + [(me.slug, new_own)]
@@ -305,7 +312,7 @@ async def _check_timeline(new_own: dict, start: date) -> list[Problem]:
     # A problem of the city's own document shows in each district too; it is reported once, at its own path.
     own_found = {(p.field, p.reason) for p in problems + check_overrides(new_own)}
     for child in await Tenant.filter(parent_id=me.id).order_by("id"):
-        child_versions = await _versions_of(child.id)
+        child_versions = await versions_of(child.id)
         if not child_versions:
             continue
         for day in sorted({start} | {v.effective_from for v in child_versions if v.effective_from > start}):

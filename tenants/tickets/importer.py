@@ -17,19 +17,18 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.queryset import QuerySet
-
 from tenants import clock
 from tenants.assessment.periods import bounds
 from tenants.audit import service as audit
 from tenants.config.merge import effective
-from tenants.config.models import ConfigVersion
+from tenants.config.service import version_on, versions_of
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import current_zone
 from tenants.territory.importer import ImportReport
 from tenants.territory.models import LEVEL_NAMES
 from tenants.territory.sheet import read_sheet
+from tenants.tickets import matrix
 from tenants.tickets.history import ALIASES, REQUIRED, Clocks, HistoryRow, check_rows, clocks
 from tenants.tickets.models import UnitKind
 from tenants.tickets.rules import period_of, snapshot
@@ -58,7 +57,8 @@ class _Lookups:
     published: list[tuple[str, datetime, datetime]] = field(default_factory=list)  # key, [start, end) in UTC
     companies: dict[str, int] = field(default_factory=dict)  # credit code -> id
     units: dict[str, tuple[UnitKind, int]] = field(default_factory=dict)  # unit code -> (kind, id)
-    first_unit: dict[UnitKind, int] = field(default_factory=dict)
+    # departments by type: the ones the matrix names by code and the first two active ones, (id, code, active)
+    departments: dict[UnitKind, list[tuple[int, str, bool]]] = field(default_factory=dict)
     contracts: dict[int, list[tuple[Any, Any, int]]] = field(default_factory=dict)  # compound -> (from, to, co)
     # row -> (ticket rules in force on its opening day, own config version, the day when its item was unknown)
     rules: dict[int, tuple[dict, int | None, str]] = field(default_factory=dict)
@@ -87,7 +87,7 @@ async def import_tickets(
         look = _Lookups(zone)
         look.existing = await _existing(conn, tenant_id, [r.ref for r in rows])
         new = [r for r in rows if r.ref not in look.existing]
-        await _load(conn, tenant_id, new, look)
+        await _load(conn, tenant_id, new, look, at)
         ready = [x for r in new if (x := _resolve(r, look, at, report)) is not None]
         tick("checked against the database", 2, 3)
         report.errors.sort(key=lambda e: e.row)
@@ -123,7 +123,7 @@ async def _existing(conn: Any, tenant_id: int, refs: list[str]) -> set[str]:
     return {r["external_ref"] for r in rows}
 
 
-async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookups) -> None:
+async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookups, now: datetime) -> None:
     # Places, level by level: (parent id, code) pairs joined against that level's table (a street's parent is 0).
     for depth, level in enumerate(LEVEL_NAMES):
         paths = sorted({r.path[: depth + 1] for r in rows if len(r.path) > depth})
@@ -143,7 +143,15 @@ async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookup
                 look.places[p] = node
     # Ratings already published: their periods, as UTC instants in the tenant's time zone. The rating run's own
     # lock on each month and quarter the rows fall in keeps a publish from slipping in before this commits.
-    days = {clock.local_day(r.opened, look.zone) for r in rows}
+    # A row changes the periods it was opened, escalated and resolved in; escalations fall between its opening
+    # and its resolution (or now), so every month from the file's first opening to its last end is locked.
+    first = min((clock.local_day(r.opened, look.zone) for r in rows), default=None)
+    last = max((clock.local_day(r.resolved or now, look.zone) for r in rows), default=None)
+    days = []
+    month = first.replace(day=1) if first and last else None
+    while month is not None and last is not None and month <= last:
+        days.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
     periods = sorted({f"{d:%Y-%m}" for d in days} | {f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in days})
     for key in periods:
         await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{tenant_id}:{key}"])
@@ -154,21 +162,29 @@ async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookup
         start = datetime.combine(first, time.min, look.zone)
         end = datetime.combine(last, time.min, look.zone)
         look.published.append((r["period_key"], start, end + timedelta(days=1)))
+    await _load_rules(rows, look)
     named = sorted({r.unit for r in rows if r.unit})
     for r in await conn.execute_query_dict(
         "SELECT id, credit_code FROM property_company WHERE tenant_id = $1 AND credit_code = ANY($2::text[])",
         [tenant_id, named],
     ):
         look.companies[r["credit_code"]] = r["id"]
+    # Units named on rows, units the matrix names by code (as dispatch resolves them: matrix.department), and the
+    # first two active ones of each type (the default when the matrix names no code; two tell it is ambiguous).
+    by_matrix = sorted({c for rules, _, _ in look.rules.values() if rules and (c := rules["item"].get("unit_code"))})
     for r in await conn.execute_query_dict(
-        "SELECT id, code, kind FROM unit WHERE tenant_id = $1 AND kind IN ('housing_dept', 'county_department')"
-        " AND (code = ANY($2::text[]) OR is_active) ORDER BY id",
-        [tenant_id, named],
+        "SELECT id, code, kind, is_active FROM unit"
+        " WHERE tenant_id = $1 AND kind IN ('housing_dept', 'county_department') AND code = ANY($2::text[])"
+        " UNION SELECT id, code, kind, is_active FROM (SELECT id, code, kind, is_active,"
+        "  row_number() OVER (PARTITION BY kind ORDER BY id) AS n FROM unit WHERE tenant_id = $1 AND is_active"
+        "  AND kind IN ('housing_dept', 'county_department')) a WHERE n <= 2"
+        " ORDER BY id",
+        [tenant_id, sorted(set(named) | set(by_matrix))],
     ):
         kind = UnitKind(r["kind"])
         if r["code"] in named:
             look.units[r["code"]] = (kind, r["id"])
-        look.first_unit.setdefault(kind, r["id"])
+        look.departments.setdefault(kind, []).append((r["id"], r["code"], r["is_active"]))
     compounds = sorted({look.places[r.path[:4]] for r in rows if r.path[:4] in look.places and len(r.path) >= 4})
     for r in await conn.execute_query_dict(
         "SELECT compound_id, company_id, starts_on, ends_on FROM property_contract"
@@ -176,7 +192,6 @@ async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookup
         [tenant_id, compounds],
     ):
         look.contracts.setdefault(r["compound_id"], []).append((r["starts_on"], r["ends_on"], r["company_id"]))
-    await _load_rules(rows, look)
 
 
 async def _load_rules(rows: list[HistoryRow], look: _Lookups) -> None:
@@ -184,14 +199,12 @@ async def _load_rules(rows: list[HistoryRow], look: _Lookups) -> None:
     distinct combination of versions (as ``effective_config`` would give for that day)."""
     me = await Tenant.get(id=current_tenant_id())
     chain = [await Tenant.get(id=me.parent_id), me] if me.parent_id else [me]
-    versions = {
-        t.id: await QuerySet(ConfigVersion).filter(tenant_id=t.id).order_by("version_no") for t in chain
-    }
+    versions = {t.id: await versions_of(t.id) for t in chain}  # withdrawn versions never applied
     docs: dict[tuple, Any] = {}
     snapshots: dict[tuple, tuple[dict, int | None, str]] = {}
     for r in rows:
         day = clock.local_day(r.opened, look.zone)
-        in_force = [next((v for v in reversed(versions[t.id]) if v.effective_from <= day), None) for t in chain]
+        in_force = [version_on(versions[t.id], day) for t in chain]
         key = tuple(v.version_no if v else None for v in in_force)
         if key not in docs:
             docs[key] = effective([(t.slug, v.overrides if v else {}) for t, v in zip(chain, in_force, strict=True)])[0]
@@ -205,7 +218,7 @@ def _resolve(r: HistoryRow, look: _Lookups, now: datetime, report: ImportReport)
     """The row against the database: its place, rules, period, unit; None (and errors reported) when bad."""
     errors = len(report.errors)
     place: dict[str, int] = {}
-    for depth, level in enumerate(LEVEL_NAMES[: len(r.path)]):
+    for depth, level in enumerate(LEVEL_NAMES[: len(r.path)]):  # every level found, or one unknown_place error
         node = look.places.get(r.path[: depth + 1])
         if node is None:
             report.error(
@@ -226,14 +239,24 @@ def _resolve(r: HistoryRow, look: _Lookups, now: datetime, report: ImportReport)
             f"事项 {r.item_code} 不在 {unknown_day} 施行的诉求目录中",
             f"item {r.item_code!r} is not in the ticket taxonomy in force on {unknown_day}",
         )
-    for key, start, end in look.published:
-        if start <= r.opened < end:
+    timed = clocks(r, rules, now) if rules else None
+    # Opening, each escalation and the resolution count in their periods' KPIs: none may fall in a published one.
+    moments = [("opened_at", "受理时间", "opened", r.opened)]
+    moments += [("escalations", f"第 {i} 次提级督办", f"escalation {i} falls", at)
+                for i, (_f, _t, at) in enumerate(timed.escalations if timed else [], start=1)]
+    moments += [("resolved_at", "办结时间", "resolved", r.resolved)] if r.resolved is not None else []
+    # Each published period once per row, at the first column that falls in it (an opening in March names March).
+    named: set[str] = set()
+    for column, what_zh, what_en, at in moments:
+        key = next((key for key, start, end in look.published if start <= at < end), None)
+        if key is not None and key not in named and column not in {e.column for e in report.errors[errors:]}:
+            named.add(key)
             report.error(
                 r.row,
-                "opened_at",
+                column,
                 "period_published",
-                f"受理时间在已公布评级的 {key} 期间内，不能补录",
-                f"opened in {key}, whose ratings are published; a published period cannot change",
+                f"{what_zh}在已公布评级的 {key} 期间内，不能补录",
+                f"{what_en} in {key}, whose ratings are published; a published period cannot change",
             )
     if rules and r.rating is not None and not rules["scale"]["lowest"] <= r.rating <= rules["scale"]["highest"]:
         scale = rules["scale"]
@@ -244,10 +267,11 @@ def _resolve(r: HistoryRow, look: _Lookups, now: datetime, report: ImportReport)
             f"评分须在 {scale['lowest']} 到 {scale['highest']} 之间",
             f"rating must be {scale['lowest']}..{scale['highest']}",
         )
-    unit = _unit(r, rules, place, look, report) if rules and r.dispatched is not None and place else None
+    found = len(place) == len(r.path)  # an unknown place is its row's error; its unit cannot be routed
+    unit = _unit(r, rules, place, look, report) if rules and r.dispatched is not None and found else None
     if len(report.errors) > errors:
         return None
-    return _Ready(r, rules, version, place, unit, clocks(r, rules, now))
+    return _Ready(r, rules, version, place, unit, timed)  # type: ignore[arg-type]
 
 
 def _unit(
@@ -277,8 +301,14 @@ def _unit(
         return kind, place["community_id"]
     if kind == UnitKind.STREET:
         return kind, place["street_id"]
-    if kind in look.first_unit:
-        return kind, look.first_unit[kind]
+    route = matrix.department(kind, rules["item"].get("unit_code"), look.departments.get(kind, []))
+    if route.unit_id is not None:
+        return kind, route.unit_id
+    if route.reason:  # the matrix's reason (unknown, inactive or ambiguous unit)
+        problem = route.problem()
+        report.error(r.row, "unit", problem.reason, problem.message_zh + "（承办单位列）",
+                     problem.message_en + " in the unit column")
+        return None
     report.error(
         r.row,
         "unit",

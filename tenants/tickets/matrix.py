@@ -44,17 +44,27 @@ class Route:
         return Problem("unit", self.reason or "no_unit", text[0] + "，请指定承办单位", text[1] + "; name the unit")
 
 
-async def _department(kind: UnitKind, code: str | None) -> Route:
-    """The department the matrix names by code; without a code, the tenant's only active one of the type."""
+def department(kind: UnitKind, code: str | None, units: list[tuple[int, str, bool]]) -> Route:
+    """The department the matrix names by ``code`` among ``units`` ((id, code, active) of that type, by id): with
+    a code, that unit if active; without, the only active one of the type (an inactive unit is never the
+    default). ``units`` needs the one named by ``code``, or (without a code) the first two active ones."""
     if code:
-        unit = await Unit.filter(kind=kind.value, code=code).first()
-        if unit is None:
+        named = next((u for u in units if u[1] == code), None)
+        if named is None:
             return Route(kind, None, "unknown_unit", code)
-        return Route(kind, unit.id, "", code) if unit.is_active else Route(kind, None, "inactive_unit", code)
-    found = await Unit.filter(kind=kind.value, is_active=True).order_by("id").limit(2).values_list("id", flat=True)
-    if len(found) == 1:
-        return Route(kind, found[0])  # type: ignore[arg-type]
-    return Route(kind, None, "ambiguous_unit" if found else "no_unit")
+        return Route(kind, named[0], "", code) if named[2] else Route(kind, None, "inactive_unit", code)
+    active = [u[0] for u in units if u[2]][:2]
+    if len(active) == 1:
+        return Route(kind, active[0])
+    return Route(kind, None, "ambiguous_unit" if active else "no_unit")
+
+
+async def _department(kind: UnitKind, code: str | None) -> Route:
+    if code:
+        qs = Unit.filter(kind=kind.value, code=code).limit(1)
+    else:
+        qs = Unit.filter(kind=kind.value, is_active=True).order_by("id").limit(2)
+    return department(kind, code, list(await qs.values_list("id", "code", "is_active")))  # type: ignore[arg-type]
 
 
 async def locate(ticket: Ticket, kind: UnitKind, code: str | None, at: datetime, *, acting: bool) -> Route:

@@ -209,19 +209,21 @@ class ReminderSent(TenantModel):
 class EfficiencyCase(TenantModel):
     """A unit escalated the configured number of times in a month, handed to the efficiency office 作风效能办."""
 
-    # (Or in a row, by the tenant's ``efficiency_office_window``; ``period`` is then the month of the latest one.)
+    # (Or in a row, by the tenant's ``efficiency_office_window``; ``period`` is then the month of the run's latest
+    # escalation and ``run_no`` the unit's run: each run of N in a row is its own case, several in a month.)
 
     id = fields.BigIntField(primary_key=True)
     unit_kind = fields.CharEnumField(UnitKind, max_length=24)
     unit_id = fields.BigIntField()
     period = fields.CharField(max_length=7)
+    run_no = fields.IntField(default=0)  # 0 by calendar month; in a row, 1 + the unit's cases before it
     escalations = fields.IntField()
     handed_at = fields.DatetimeField()
 
     class Meta:
         table = "efficiency_case"
         manager = TenantManager()
-        unique_together = (("tenant_id", "unit_kind", "unit_id", "period"),)
+        unique_together = (("tenant_id", "unit_kind", "unit_id", "period", "run_no"),)
 
 
 class Notification(TenantModel):

@@ -3,11 +3,14 @@ partner, escalated once when not accepted in time (by the reminder tick)."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants.clock import now as clock_now
-from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.errors import InvalidInput, NotFound, text_problems
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
 from tenants.tickets import matrix, notify
@@ -23,6 +26,7 @@ from tenants.tickets.models import (
 )
 from tenants.tickets.rules import period_of
 
+log = logging.getLogger(__name__)
 P = PartnerTaskState
 DEFAULT_ACCEPT_HOURS = 24  # tickets opened before partner tasks existed carry no partner_accept_hours
 AUTO_REASON = "协办单位超时未受理，系统自动提级督办"
@@ -46,14 +50,9 @@ RETURNING p.id
 
 
 def _note(note: str, *, required: bool) -> str:
-    note = note.strip()
-    if required and not note:
-        raise InvalidInput.of([Problem("note", "required", "请填写说明", "note is required")])
-    if len(note) > MAX_NOTE:
-        raise InvalidInput.of(
-            [Problem("note", "too_long", f"不能超过 {MAX_NOTE} 字", f"note must be at most {MAX_NOTE} characters")]
-        )
-    return note
+    if problems := text_problems("note", note, "说明", required=required, limit=MAX_NOTE):
+        raise InvalidInput.of(problems)
+    return note.strip()
 
 
 async def _event(ticket: Ticket, task: PartnerTask, at: datetime, actor: str, action: str, note: str = "") -> None:
@@ -124,6 +123,8 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
     async with savepoint():
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "complete this partner task")
+        if ticket.state not in OPEN_STATES:
+            raise IllegalTransition("complete_partner_task", ticket.state.value)
         if task.state != P.ACCEPTED:
             raise IllegalTransition("complete_partner_task", task.state.value)
         task.state, task.completed_at, task.completed_by, task.note = P.COMPLETED, at, actor, note
@@ -138,31 +139,94 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
         return task
 
 
+@dataclass
+class _Planned:
+    task: PartnerTask
+    escalation: Escalation
+    event: TicketEvent
+    message: notify.Message
+
+
 async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> int:
     """提级督办 of partner tasks not accepted in time, once per task: the partner unit collects an escalation
-    (it counts towards the efficiency office like any other); the ticket itself stays on its rung."""
+    (it counts towards the efficiency office like any other); the ticket itself stays on its rung.
+
+    Set-based: one claim, staff read once per unit, then one insert each for escalations, events and messages. A
+    task that fails is logged and its claim released (the next tick retries it); it never rolls back the others
+    or stops the tick."""
     async with scoped_transaction() as conn:
         rows = await conn.execute_query_dict(OVERDUE_SQL, [current_tenant_id(), now])
         if not rows:
             return 0
         tasks = await PartnerTask.filter(id__in=[r["id"] for r in rows]).order_by("id")
         tickets = {t.id: t for t in await Ticket.filter(id__in=[t.ticket_id for t in tasks])}
-        for task in tasks:
+        planned, failed = await _plan(tasks, tickets, now, period_of(now, zone))
+        try:
+            async with savepoint():
+                await _write(planned, now)
+        except Exception:  # one bad row spoils a bulk insert: each task on its own, so only the bad ones fail
+            log.exception("partner escalations in bulk failed; retrying task by task")
+            kept = []
+            for p in planned:
+                try:
+                    async with savepoint():
+                        await _write([p], now)
+                    kept.append(p)
+                except Exception:
+                    log.exception("automatic escalation of partner task %s failed", p.task.id)
+                    failed.append(p.task.id)
+            planned = kept
+        if failed:
+            await PartnerTask.filter(id__in=failed).update(escalated_at=None)
+    return len(planned)
+
+
+async def _plan(
+    tasks: list[PartnerTask], tickets: dict[int, Ticket], now: datetime, period: str
+) -> tuple[list[_Planned], list[int]]:
+    staff: dict[tuple[str, int | None], list[str]] = {}  # unit (or a ticket's reviewers) -> staff, read once
+
+    async def of(key: tuple[str, int | None], read: Any) -> list[str]:
+        if key not in staff:
+            staff[key] = await read()
+        return staff[key]
+
+    planned, failed = [], []
+    for task in tasks:
+        try:
             ticket = tickets[task.ticket_id]
-            esc = await Escalation.create(
+            escalation = Escalation(
                 ticket_id=ticket.id, from_level=ticket.escalation_level, to_level=ticket.escalation_level,
-                unit_kind=task.unit_kind, unit_id=task.unit_id, automatic=True, reason=AUTO_REASON,
-                period=period_of(now, zone), at=now,
+                unit_kind=task.unit_kind, unit_id=task.unit_id, automatic=True, reason=AUTO_REASON, period=period,
+                at=now,
             )
-            await _event(ticket, task, now, "system", "partner_escalate", AUTO_REASON)
-            staff = await notify.unit_staff(task.unit_kind, task.unit_id, now)
-            staff += await notify.reviewer_staff(ticket, now)
-            await notify.send(
-                staff, kind="ticket.partner_escalated", title="协办任务已提级督办",
-                body=f"工单 {ticket.id}“{notify.item_title(ticket)}”的协办任务超时未受理，已提级督办（{esc.period}）。",
-                ticket_id=ticket.id, at=now,
+            event = TicketEvent(
+                ticket_id=ticket.id, at=now, actor="system", action="partner_escalate", from_state=ticket.state,
+                to_state=ticket.state, note=AUTO_REASON,
+                details={"taskId": task.id, "unit": task.unit_kind.value, "unitId": task.unit_id},
             )
-    return len(tasks)
+            recipients = await of((task.unit_kind.value, task.unit_id),
+                                  lambda t=task: notify.unit_staff(t.unit_kind, t.unit_id, now))
+            recipients = recipients + await of(("review", ticket.community_id or ticket.street_id),
+                                               lambda t=ticket: notify.reviewer_staff(t, now))
+            message = notify.Message(
+                recipients, "ticket.partner_escalated", "协办任务已提级督办",
+                f"工单 {ticket.id}“{notify.item_title(ticket)}”的协办任务超时未受理，已提级督办（{period}）。",
+                ticket.id,
+            )
+            planned.append(_Planned(task, escalation, event, message))
+        except Exception:
+            log.exception("automatic escalation of partner task %s failed", task.id)
+            failed.append(task.id)
+    return planned, failed
+
+
+async def _write(planned: list[_Planned], now: datetime) -> None:
+    if not planned:
+        return
+    await Escalation.bulk_create([p.escalation for p in planned])
+    await TicketEvent.bulk_create([p.event for p in planned])
+    await notify.send_many([p.message for p in planned], at=now)
 
 
 async def tasks_of(ticket_ids: list[int]) -> list[PartnerTask]:

@@ -72,16 +72,15 @@ RETURNING ticket_id, step_seq
 """
 
 # Units escalated lately, with the hand-over threshold and window of the ticket rules in force for their latest
-# escalation of the period, and their count: in the tenant-local month (``calendar_month``), or in a row
-# (``consecutive``: since the unit's latest on-time resolution or hand-over, across months; only the unit's latest
-# period takes it, so a run spanning two months yields one case). Those at or over the threshold are handed over
-# (once per unit and period: the unique key).
+# escalation of the period, and their count: in the tenant-local month (``calendar_month``: once per unit and month,
+# run_no 0), or in a row (``consecutive``: since the unit's latest on-time resolution or hand-over, across months;
+# only the unit's latest period takes it, so a run spanning two months yields one case). A run in a row is keyed by
+# its number (1 + the unit's cases before it): each run of N is handed over exactly once, however many runs a month
+# holds, and the next run counts from that hand-over. The unique key decides between concurrent ticks.
 HANDOVER_SQL = """
 WITH recent AS (
     SELECT DISTINCT unit_kind, unit_id, period FROM escalation x
     WHERE tenant_id = $1::bigint AND at >= $2::timestamptz AND unit_id IS NOT NULL AND unit_kind IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM efficiency_case c WHERE c.tenant_id = x.tenant_id AND c.unit_kind = x.unit_kind
-                      AND c.unit_id = x.unit_id AND c.period = x.period)
 ), ruled AS (
     SELECT r.unit_kind, r.unit_id, r.period, l.office_after, l.office_window,
            NOT EXISTS (SELECT 1 FROM escalation later WHERE later.tenant_id = $1::bigint
@@ -99,18 +98,25 @@ WITH recent AS (
         (SELECT max(t.resolved_at) FROM ticket t WHERE t.tenant_id = $1::bigint AND t.resolved_on_time
            AND t.assignee_kind = g.unit_kind AND t.assignee_id = g.unit_id),
         (SELECT max(c.handed_at) FROM efficiency_case c WHERE c.tenant_id = $1::bigint
-           AND c.unit_kind = g.unit_kind AND c.unit_id = g.unit_id)) AS run_from
-    FROM ruled g WHERE g.office_after > 0 AND (g.office_window = 'calendar_month' OR g.is_latest)
+           AND c.unit_kind = g.unit_kind AND c.unit_id = g.unit_id)) AS run_from,
+        CASE WHEN g.office_window = 'consecutive' THEN 1 + (SELECT count(*) FROM efficiency_case c
+            WHERE c.tenant_id = $1::bigint AND c.unit_kind = g.unit_kind AND c.unit_id = g.unit_id) ELSE 0 END
+          AS run_no
+    FROM ruled g WHERE g.office_after > 0 AND (
+        (g.office_window = 'calendar_month' AND NOT EXISTS (SELECT 1 FROM efficiency_case c
+            WHERE c.tenant_id = $1::bigint AND c.unit_kind = g.unit_kind AND c.unit_id = g.unit_id
+              AND c.period = g.period AND c.run_no = 0))
+        OR (g.office_window = 'consecutive' AND g.is_latest))
 ), counted AS (
-    SELECT s.unit_kind, s.unit_id, s.period, s.office_after,
+    SELECT s.unit_kind, s.unit_id, s.period, s.run_no, s.office_after,
            (SELECT count(*) FROM escalation e
             WHERE e.tenant_id = $1::bigint AND e.unit_kind = s.unit_kind AND e.unit_id = s.unit_id
               AND CASE WHEN s.office_window = 'consecutive' THEN e.at > COALESCE(s.run_from, '-infinity')
                        ELSE e.period = s.period END) AS n
     FROM since s
 )
-INSERT INTO efficiency_case (tenant_id, unit_kind, unit_id, period, escalations, handed_at)
-SELECT $1::bigint, unit_kind, unit_id, period, n, $3::timestamptz FROM counted
+INSERT INTO efficiency_case (tenant_id, unit_kind, unit_id, period, run_no, escalations, handed_at)
+SELECT $1::bigint, unit_kind, unit_id, period, run_no, n, $3::timestamptz FROM counted
 WHERE n >= office_after
 ON CONFLICT DO NOTHING
 RETURNING id

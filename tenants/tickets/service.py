@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from tenants import clock
 from tenants.config.service import effective_config
-from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.errors import InvalidInput, NotFound, Problem, text_problems
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -38,17 +38,10 @@ MAX_NOTE = 500
 
 
 def _text(field: str, value: str, *, required: bool, limit: int = MAX_NOTE) -> str:
-    """A note or reason: stripped, bounded, and present when ``required`` (typed error otherwise)."""
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput.of(
-            [Problem(field, "required", f"请填写{_FIELD_ZH.get(field, field)}", f"{field} is required")]
-        )
-    if len(value) > limit:
-        raise InvalidInput.of(
-            [Problem(field, "too_long", f"不能超过 {limit} 字", f"{field} must be at most {limit} characters")]
-        )
-    return value
+    """A note or reason: stripped, bounded, storable, and present when ``required`` (typed error otherwise)."""
+    if problems := text_problems(field, value, _FIELD_ZH.get(field, field), required=required, limit=limit):
+        raise InvalidInput.of(problems)
+    return value.strip()
 
 
 _FIELD_ZH = {"reason": "理由", "note": "说明", "comment": "评价"}
