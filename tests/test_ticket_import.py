@@ -398,3 +398,13 @@ async def test_escalations_and_resolutions_in_a_published_period_are_refused_by_
         (4, "escalations", "period_published"),
     ]
     assert "2026-03" in report.errors[1].message_zh and not report.applied
+
+
+async def test_a_csv_with_bare_carriage_returns_or_a_broken_quote_is_read_or_refused_never_a_fault(county, gql):
+    # Found by bench/fuzz.py: a lone \r in an unquoted field was a csv.Error, masked as INTERNAL_ERROR.
+    old_mac = HEADER.replace("\n", "\r") + "HL-1,corridor_clutter\r"  # lines ended by \r alone: read as lines
+    body = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": old_mac, "dryRun": True}})
+    assert "errors" not in body, body
+    assert body["data"]["importTickets"]["rows"] == 1
+    noise = await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": "\ud7a5Í\rdC\x1b\u0011\rx"}})
+    assert [e["extensions"]["code"] for e in noise["errors"]] == ["INVALID_INPUT"]

@@ -104,7 +104,10 @@ def read_sheet(
                 raise _bad_file(
                     "encoding", "文件不是 UTF-8 或 GB18030 编码", "the file is not UTF-8 or GB18030"
                 ) from exc
-        table = [list(r) for r in csv.reader(io.StringIO(text))]
+        try:  # newline="": the csv module reads the file's own line ends (a lone \r included)
+            table = [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+        except csv.Error as exc:
+            raise _bad_file("unreadable", f"无法读取 CSV 文件：{exc}", f"the CSV file cannot be read: {exc}") from exc
     elif fmt == "xlsx":
         from openpyxl import load_workbook
 
