@@ -1,0 +1,101 @@
+"""A database upgraded from the oldest supported migration state has exactly the schema of a fresh one."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pgserver
+import pytest
+
+from api.embedded import EmbeddedServices
+from tests.conftest import ROOT
+
+PG_DUMP = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+# Shipped migrations as they first landed on main, before they were edited (0004 at f26f805, 0005 at 9fa0c8f,
+# 0011 at f1b8049, 0012 at 75e7e77). 0001/0002 as first committed (6c6b8d9) cannot be upgraded at all (today's
+# 0004 drops a policy they lack), so the oldest supported state has them as they are now; 0015-0017 were edited
+# only in their dependencies when branches merged, which changes no schema.
+SHIPPED_BEFORE = Path(__file__).parent / "shipped_before"
+
+
+def database(svc: EmbeddedServices, name: str) -> str:
+    svc._pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')  # type: ignore[attr-defined]
+    svc._pg.psql(f'CREATE DATABASE "{name}";')  # type: ignore[attr-defined]
+    return svc.owner_url.replace(f"/{svc.database}?", f"/{name}?")
+
+
+def migrate(url: str, module: str, path: Path = ROOT) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-m", "tests.faults._migrate", url, module], check=True, cwd=ROOT, env=env,
+                   timeout=120)
+
+
+def schema(url: str) -> str:
+    """``pg_dump --schema-only`` without what differs between any two dumps (comments, the random \\restrict key)."""
+    parsed = urlparse(url)
+    socket_dir, name = parse_qs(parsed.query)["host"][0], parsed.path.lstrip("/")
+    out = subprocess.run(
+        [str(PG_DUMP), "--schema-only", "--no-owner", "-h", socket_dir, "-U", "postgres", name],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout
+    lines = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith(("--", "\\restrict", "\\unrestrict"))]
+    return "\n".join(lines)
+
+
+def package(tmp: Path, *, shipped_before: bool) -> Path:
+    """Migrations 0001-0018 as an importable package ``shipped_migrations`` under ``tmp``: today's files, or with
+    the edited ones as they first shipped (the oldest supported state)."""
+    target = tmp / "shipped_migrations"
+    shutil.copytree(ROOT / "tenants" / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
+    for new in target.glob("*.py"):
+        if new.name >= "0019":
+            new.unlink()  # the repair comes with the upgrade
+    if shipped_before:
+        for old in SHIPPED_BEFORE.glob("*.py.txt"):
+            (target / old.name.removesuffix(".txt")).write_text(old.read_text())
+    return tmp
+
+
+def same(a: str, b: str) -> str:
+    """The unified diff of two dumps ('' when they are the same)."""
+    return "\n".join(difflib.unified_diff(a.splitlines(), b.splitlines(), "upgraded", "fresh", lineterm=""))
+
+
+@pytest.fixture
+def databases(services: EmbeddedServices) -> Iterator[Callable[[str], str]]:
+    """Extra databases on the session's server, dropped afterwards."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        made.append(name)
+        return database(services, name)
+
+    yield make
+    for name in made:
+        services._pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')  # type: ignore[attr-defined]
+
+
+def test_a_database_upgraded_from_the_oldest_supported_state_is_a_fresh_one(databases, tmp_path):
+    fresh = databases("civicgrid_fresh")
+    migrate(fresh, "shipped_migrations", package(tmp_path / "today", shipped_before=False))
+    at_0018 = schema(fresh)
+    migrate(fresh, "tenants.migrations")
+    assert same(at_0018, schema(fresh)) == ""  # the repair changes nothing on a database that never drifted
+
+    old = databases("civicgrid_upgraded")
+    migrate(old, "shipped_migrations", package(tmp_path / "before", shipped_before=True))
+    before = schema(old)
+    # What drifted: the frozen-ratings trigger let inserts into a published snapshot through, two indexes differ,
+    # and a city could not read its districts' rows (two policies), nor was the platform's seed bound to a new tenant.
+    assert "BEFORE DELETE OR UPDATE ON public.company_rating" in before
+    assert "(tenant_id, account, journal_id)" in before
+    assert "child_read" not in before
+    migrate(old, "tenants.migrations")
+    assert same(schema(old), schema(fresh)) == ""
