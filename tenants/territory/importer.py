@@ -8,6 +8,7 @@ one INSERT .. SELECT FROM unnest(...) and one UPDATE per level, however many row
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -276,7 +277,7 @@ async def import_territory(
     With ``skip_bad_rows`` the rows with problems are left out and the rest is written; the report still
     lists every problem.
     """
-    sheet = read_sheet(data, fmt)
+    sheet = await asyncio.to_thread(read_sheet, data, fmt)  # a large file must not stall the event loop
     report = await _import(sheet, actor, dry_run, skip_bad_rows, progress)
     report.errors = [replace(e, column=sheet.label(e.column)) for e in report.errors]  # as the file names them
     return report

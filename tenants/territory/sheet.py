@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -39,6 +40,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("street_code",)
 _LOOKUP = {alias.lower(): col for col, aliases in ALIASES.items() for alias in aliases}
+MAX_ROWS = 200_000  # rows of one import (the territory of a large county, a year of hotline tickets)
+MAX_COLUMNS = 64  # more than any import has; cells beyond it are not read
+MAX_INFLATED_BYTES = 256 * 2**20  # what an XLSX may inflate to
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common in spreadsheets made by hand
 XLSX_MAGIC = b"PK\x03\x04"  # a zip container
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE2 file: Excel 97-2003 .xls
@@ -105,19 +109,11 @@ def read_sheet(
                     "encoding", "文件不是 UTF-8 或 GB18030 编码", "the file is not UTF-8 or GB18030"
                 ) from exc
         try:  # newline="": the csv module reads the file's own line ends (a lone \r included)
-            table = [list(r) for r in csv.reader(io.StringIO(text, newline=""))]
+            table = _bounded(r[:MAX_COLUMNS] for r in csv.reader(io.StringIO(text, newline="")))
         except csv.Error as exc:
             raise _bad_file("unreadable", f"无法读取 CSV 文件：{exc}", f"the CSV file cannot be read: {exc}") from exc
     elif fmt == "xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:
-            raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
-        sheet = book.worksheets[0]
-        table = [["" if v is None else _cell(v, keep_time) for v in row] for row in sheet.iter_rows(values_only=True)]
-        book.close()
+        table = _xlsx_table(data, keep_time)
     else:
         raise _bad_file("format", "文件格式须为 csv 或 xlsx", "format must be csv or xlsx")
     if not any(any(str(c).strip() for c in r) for r in table):
@@ -145,6 +141,48 @@ def read_sheet(
         raise InvalidInput.of(problems)
     rows = [(i + 1, cells) for i, cells in enumerate(table) if i > start and any(str(c).strip() for c in cells)]
     return Sheet(columns=columns, rows=rows, headers=headers, aliases=aliases or ALIASES)
+
+
+def _xlsx_table(data: bytes, keep_time: bool) -> list[list[str]]:
+    """The first sheet's cells, within ``MAX_ROWS`` x ``MAX_COLUMNS``: a few kilobytes of XLSX can declare a
+    sheet of 17 billion cells, or inflate to gigabytes, so neither the declared size nor the zip is trusted."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
+    if inflated > MAX_INFLATED_BYTES:
+        mb = MAX_INFLATED_BYTES // 2**20
+        raise _too_big(f"解压后超过 {mb} MB", f"inflates past {mb} MB")
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the cells it has, not the size it claims
+        rows = sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        table = _bounded(["" if v is None else _cell(v, keep_time) for v in row] for row in rows)
+        book.close()
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        raise _bad_file("unreadable", "无法读取 XLSX 文件", "the XLSX file cannot be read") from exc
+    return table
+
+
+def _bounded(rows: Iterable[list[str]]) -> list[list[str]]:
+    table: list[list[str]] = []
+    for row in rows:
+        if len(table) > MAX_ROWS:
+            raise _too_big(f"超过 {MAX_ROWS} 行", f"has more than {MAX_ROWS} rows")
+        table.append(row)
+    return table
+
+
+def _too_big(zh: str, en: str) -> InvalidInput:
+    return _bad_file("too_large", f"文件{zh}，请分批导入", f"the file {en}: import it in parts")
 
 
 def _header_row(table: list[list], lookup: dict[str, str], required: tuple[str, ...]) -> int:

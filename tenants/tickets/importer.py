@@ -10,10 +10,12 @@ Nothing is sent: no inbox message, webhook or reminder is made for the past (see
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,7 +80,9 @@ async def import_tickets(
     at = now or clock.now()
     tick = progress or (lambda *_: None)
     zone = await current_zone()
-    sheet = read_sheet(data, fmt, aliases=ALIASES, required=REQUIRED, keep_time=True)
+    sheet = await asyncio.to_thread(  # a large file must not stall the event loop
+        partial(read_sheet, data, fmt, aliases=ALIASES, required=REQUIRED, keep_time=True)
+    )
     report = ImportReport(dry_run=dry_run)
     rows = check_rows(sheet, zone, at, report)
     tick("checked rows", 1, 3)
