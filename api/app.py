@@ -60,6 +60,67 @@ def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
     return None
 
 
+IMPORT_MUTATIONS = frozenset({"importTerritory", "importTickets", "__typename"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def too_large(limit: int) -> JSONResponse:
+    """HTTP 413 in the usual errors[].extensions shape (PAYLOAD_TOO_LARGE, field body, the limit in bytes)."""
+    zh, en = f"请求体超过 {limit} 字节", f"the request body exceeds {limit} bytes"
+    ext = {"code": "PAYLOAD_TOO_LARGE", "field": "body", "messageZh": zh, "messageEn": en, "limitBytes": limit}
+    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=413,
+                        headers={"Connection": "close"})
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, read chunk by chunk; BodyTooLarge as soon as it passes ``limit`` (never buffered whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def only_imports(body: bytes) -> bool:
+    """Whether the body is one GraphQL request whose operations are mutations selecting only imports."""
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+    try:
+        data = json.loads(body)
+        document = parse(data["query"])
+    except (ValueError, RecursionError, TypeError, KeyError, GraphQLError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return bool(operations) and all(
+        op.operation == OperationType.MUTATION
+        and all(getattr(sel, "name", None) is not None and sel.name.value in IMPORT_MUTATIONS  # type: ignore[attr-defined]
+                for sel in op.selection_set.selections)
+        for op in operations
+    )
+
+
 def replay(body: bytes) -> Receive:
     """A receive channel that hands the already read body to strawberry."""
     sent = False
@@ -87,6 +148,13 @@ class GraphQLEndpoint(GraphQL):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            # Oversized bodies are refused before anything is read (a declared length) or as soon as the stream
+            # passes the import limit; a body above the GraphQL limit is kept only when it is an import.
+            limit, import_limit = self.settings.max_body_bytes, max(self.settings.max_import_body_bytes,
+                                                                     self.settings.max_body_bytes)
+            if (length := declared_length(scope)) is not None and length > import_limit:
+                await too_large(limit)(scope, receive, send)
+                return
             request = Request(scope, receive)
             if self.graphql_ide and self.should_render_graphql_ide(request):  # type: ignore[arg-type]
                 await (await self.render_graphql_ide(request))(scope, receive, send)
@@ -108,7 +176,14 @@ class GraphQLEndpoint(GraphQL):
                 await JSONResponse(body, status_code=503)(scope, receive, send)
                 return
             if request.method == "POST":
-                raw = await request.body()
+                try:
+                    raw = await read_body(receive, import_limit)
+                except BodyTooLarge:
+                    await too_large(limit)(scope, receive, send)
+                    return
+                if len(raw) > limit and not only_imports(raw):
+                    await too_large(limit)(scope, receive, send)
+                    return
                 if (refusal := refuse_body(request.headers.get("content-type", ""), raw)) is not None:
                     await refusal(scope, receive, send)
                     return

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_tokens: int = 4000
     # Fields an operation may select with its fragments expanded (each fragment counted once).
     max_query_fields: int = 2000
+    # Request bodies: GraphQL is refused above this (HTTP 413) before it is read; an import
+    # (importTerritory/importTickets, whose file may be 16 MiB of text) may send up to max_import_body_bytes.
+    max_body_bytes: int = 1024 * 1024
+    max_import_body_bytes: int = 20 * 1024 * 1024
     # How often the ticket reminder and escalation tick runs (a divisor of 60 works best).
     reminder_interval_minutes: int = 1
     # Webhooks may target private/loopback addresses (development and tests only).
