@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "tenants.subsidies.models",
     "tenants.brand.models",
     "tenants.bonds.models",
+    "tenants.idempotency",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
