@@ -20,11 +20,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import authenticate
 from api.context import Context, Loaders
+from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
-from tenants.db import refuse_privileged_role, tortoise_config
+from tenants.db import is_outage, refuse_privileged_role, tortoise_config
 from tenants.errors import InvalidInput, Problem, Unauthenticated
 from tenants.settings import Settings, get_settings
 
@@ -168,12 +169,14 @@ class GraphQLEndpoint(GraphQL):
                 )
                 await response(scope, receive, send)
                 return
-            except Exception:  # the tenant lookup could not reach the database
-                log.exception("authentication failed unexpectedly")
-                zh, en = "服务暂不可用", "service temporarily unavailable"
-                body = {"errors": [{"message": f"{zh} / {en}", "extensions": {
-                    "code": "UNAVAILABLE", "field": None, "messageZh": zh, "messageEn": en}}]}
-                await JSONResponse(body, status_code=503)(scope, receive, send)
+            except Exception as exc:  # the tenant lookup could not reach the database
+                if is_outage(exc):
+                    outage.failed(exc)  # logged once per outage, not per request
+                else:
+                    log.exception("authentication failed unexpectedly")
+                ext = unavailable_extensions()
+                body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
+                await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
                 return
             if request.method == "POST":
                 try:
