@@ -68,6 +68,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client disconnected before it finished sending its body: nothing to answer, nothing to log as an error."""
+
+
 def too_large(limit: int) -> JSONResponse:
     """HTTP 413 in the usual errors[].extensions shape (PAYLOAD_TOO_LARGE, field body, the limit in bytes)."""
     zh, en = f"请求体超过 {limit} 字节", f"the request body exceeds {limit} bytes"
@@ -93,7 +97,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -183,6 +187,9 @@ class GraphQLEndpoint(GraphQL):
                     raw = await read_body(receive, import_limit)
                 except BodyTooLarge:
                     await too_large(limit)(scope, receive, send)
+                    return
+                except ClientGone:
+                    log.info("client disconnected before sending its whole body")
                     return
                 if len(raw) > limit and not only_imports(raw):
                     await too_large(limit)(scope, receive, send)
