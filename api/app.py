@@ -80,6 +80,14 @@ def too_large(limit: int) -> JSONResponse:
                         headers={"Connection": "close"})
 
 
+def too_slow(seconds: float) -> JSONResponse:
+    """HTTP 408: the body did not arrive within the body timeout (REQUEST_TIMEOUT)."""
+    zh, en = f"请求体未在 {seconds:g} 秒内发送完毕", f"the request body was not sent within {seconds:g} seconds"
+    ext = {"code": "REQUEST_TIMEOUT", "field": "body", "messageZh": zh, "messageEn": en}
+    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=408,
+                        headers={"Connection": "close"})
+
+
 def declared_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
@@ -184,7 +192,10 @@ class GraphQLEndpoint(GraphQL):
                 return
             if request.method == "POST":
                 try:
-                    raw = await read_body(receive, import_limit)
+                    raw = await asyncio.wait_for(read_body(receive, import_limit), self.settings.body_timeout_seconds)
+                except TimeoutError:
+                    await too_slow(self.settings.body_timeout_seconds)(scope, receive, send)
+                    return
                 except BodyTooLarge:
                     await too_large(limit)(scope, receive, send)
                     return
