@@ -9,14 +9,19 @@ or another user is a conflict (a key never reveals someone else's row).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from tortoise import fields
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from tenants.errors import Conflict, Problem
+from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.models import TenantManager, TenantModel
 from tenants.scope import current_tenant_id
 
 MAX_KEY = 128
+M = TypeVar("M", bound=Model)
 
 
 class IdempotencyKey(TenantModel):
@@ -65,3 +70,19 @@ async def claim(key: str, operation: str, actor: str) -> int | None:
 
 async def record(key: str, target_id: int) -> None:
     await IdempotencyKey.filter(key=key.strip()).update(target_id=target_id)
+
+
+async def once(
+    key: str | None, operation: str, actor: str, model: type[M], create: Callable[[], Awaitable[M]]
+) -> M:
+    """``create()`` once per key: without a key it simply creates; with one, a retry (or a concurrent duplicate)
+    gets the row the first request made. Inside the operation's transaction, so a refused create frees the key."""
+    if key is None:
+        return await create()
+    if problems := key_problems(key):
+        raise InvalidInput.of(problems)
+    if (done := await claim(key, operation, actor)) is not None:
+        return await model.get(pk=done)
+    made = await create()
+    await record(key, made.pk)
+    return made

@@ -93,3 +93,31 @@ async def test_a_bad_key_is_invalid_and_saves_nothing(two_cities, gql, key):
     assert codes(body) == ["INVALID_INPUT"]
     assert body["errors"][0]["extensions"]["problems"][0]["field"] == "idempotencyKey"
     assert await tickets_of(c["tenant"].id) == 0
+
+
+CREATES = [
+    ("createPropertyCompany", "CreatePropertyCompanyInput", {"creditCode": "91130700MA0009", "name": "华丰物业"}),
+    ("createUnit", "CreateUnitInput", {"kind": "COUNTY_DEPARTMENT", "code": "SW", "name": "水务局"}),
+    ("createPerson", "CreatePersonInput", {"userId": "u-new", "name": "王芳"}),
+]
+
+
+@pytest.mark.parametrize("mutation, input_type, values", CREATES)
+async def test_other_creates_retried_with_their_key_return_the_first_row(
+    two_cities, gql, settings, mutation, input_type, values
+):
+    a, b = two_cities["zhangjiakou"], two_cities["zjk2"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    query = f"mutation($in: {input_type}!) {{ {mutation}(input: $in) {{ id }} }}"
+    first = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    # Before: the retry was a CONFLICT (the code or user id exists), so a client could not tell it had succeeded.
+    again = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    assert "errors" not in first and "errors" not in again, (first, again)
+    assert again["data"][mutation]["id"] == first["data"][mutation]["id"]
+    # without the key (or with another one) the duplicate is still refused by its natural key
+    other = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-2"}})
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["CONFLICT"]
+    # the second tenant's admin with the same key makes its own
+    b_admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=b["tenant"].slug, user_id="admin")
+    theirs = await gql(query, b_admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    assert "errors" not in theirs and theirs["data"][mutation]["id"] != first["data"][mutation]["id"], theirs
