@@ -121,3 +121,16 @@ async def test_other_creates_retried_with_their_key_return_the_first_row(
     b_admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=b["tenant"].slug, user_id="admin")
     theirs = await gql(query, b_admin, {"in": {**values, "idempotencyKey": "c-1"}})
     assert "errors" not in theirs and theirs["data"][mutation]["id"] != first["data"][mutation]["id"], theirs
+
+
+async def test_a_retried_interview_with_its_key_is_recorded_once(two_cities, gql, settings):
+    a = two_cities["zhangjiakou"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    record = """mutation($c: ID!, $k: String) { recordInterview(input: {companyId: $c, period: "2026Q4",
+      heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: "限期整改", idempotencyKey: $k}) { companyId } }"""
+    for _ in range(2):
+        done = await gql(record, admin, {"c": str(a["ids"]["P1"]), "k": "talk-1"})
+        assert "errors" not in done, done
+    listed = await gql('{ interviews(period: "2026Q4") { companyId } }', admin)
+    # Before: the retry recorded a second interview (2 here)
+    assert listed["data"]["interviews"] == [{"companyId": str(a["ids"]["P1"])}]
