@@ -20,11 +20,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import authenticate
 from api.context import Context, Loaders
+from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
-from tenants.db import refuse_privileged_role, tortoise_config
+from tenants.db import is_outage, refuse_privileged_role, tortoise_config
 from tenants.errors import InvalidInput, Problem, Unauthenticated
 from tenants.settings import Settings, get_settings
 
@@ -60,6 +61,79 @@ def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
     return None
 
 
+IMPORT_MUTATIONS = frozenset({"importTerritory", "importTickets", "__typename"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    """The client disconnected before it finished sending its body: nothing to answer, nothing to log as an error."""
+
+
+def too_large(limit: int) -> JSONResponse:
+    """HTTP 413 in the usual errors[].extensions shape (PAYLOAD_TOO_LARGE, field body, the limit in bytes)."""
+    zh, en = f"请求体超过 {limit} 字节", f"the request body exceeds {limit} bytes"
+    ext = {"code": "PAYLOAD_TOO_LARGE", "field": "body", "messageZh": zh, "messageEn": en, "limitBytes": limit}
+    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=413,
+                        headers={"Connection": "close"})
+
+
+def too_slow(seconds: float) -> JSONResponse:
+    """HTTP 408: the body did not arrive within the body timeout (REQUEST_TIMEOUT)."""
+    zh, en = f"请求体未在 {seconds:g} 秒内发送完毕", f"the request body was not sent within {seconds:g} seconds"
+    ext = {"code": "REQUEST_TIMEOUT", "field": "body", "messageZh": zh, "messageEn": en}
+    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=408,
+                        headers={"Connection": "close"})
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, read chunk by chunk; BodyTooLarge as soon as it passes ``limit`` (never buffered whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def only_imports(body: bytes) -> bool:
+    """Whether the body is one GraphQL request whose operations are mutations selecting only imports."""
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+    try:
+        data = json.loads(body)
+        document = parse(data["query"])
+    except (ValueError, RecursionError, TypeError, KeyError, GraphQLError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return bool(operations) and all(
+        op.operation == OperationType.MUTATION
+        and all(getattr(sel, "name", None) is not None and sel.name.value in IMPORT_MUTATIONS  # type: ignore[attr-defined]
+                for sel in op.selection_set.selections)
+        for op in operations
+    )
+
+
 def replay(body: bytes) -> Receive:
     """A receive channel that hands the already read body to strawberry."""
     sent = False
@@ -87,6 +161,13 @@ class GraphQLEndpoint(GraphQL):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            # Oversized bodies are refused before anything is read (a declared length) or as soon as the stream
+            # passes the import limit; a body above the GraphQL limit is kept only when it is an import.
+            limit, import_limit = self.settings.max_body_bytes, max(self.settings.max_import_body_bytes,
+                                                                     self.settings.max_body_bytes)
+            if (length := declared_length(scope)) is not None and length > import_limit:
+                await too_large(limit)(scope, receive, send)
+                return
             request = Request(scope, receive)
             if self.graphql_ide and self.should_render_graphql_ide(request):  # type: ignore[arg-type]
                 await (await self.render_graphql_ide(request))(scope, receive, send)
@@ -100,15 +181,30 @@ class GraphQLEndpoint(GraphQL):
                 )
                 await response(scope, receive, send)
                 return
-            except Exception:  # the tenant lookup could not reach the database
-                log.exception("authentication failed unexpectedly")
-                zh, en = "服务暂不可用", "service temporarily unavailable"
-                body = {"errors": [{"message": f"{zh} / {en}", "extensions": {
-                    "code": "UNAVAILABLE", "field": None, "messageZh": zh, "messageEn": en}}]}
-                await JSONResponse(body, status_code=503)(scope, receive, send)
+            except Exception as exc:  # the tenant lookup could not reach the database
+                if is_outage(exc):
+                    outage.failed(exc)  # logged once per outage, not per request
+                else:
+                    log.exception("authentication failed unexpectedly")
+                ext = unavailable_extensions()
+                body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
+                await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
                 return
             if request.method == "POST":
-                raw = await request.body()
+                try:
+                    raw = await asyncio.wait_for(read_body(receive, import_limit), self.settings.body_timeout_seconds)
+                except TimeoutError:
+                    await too_slow(self.settings.body_timeout_seconds)(scope, receive, send)
+                    return
+                except BodyTooLarge:
+                    await too_large(limit)(scope, receive, send)
+                    return
+                except ClientGone:
+                    log.info("client disconnected before sending its whole body")
+                    return
+                if len(raw) > limit and not only_imports(raw):
+                    await too_large(limit)(scope, receive, send)
+                    return
                 if (refusal := refuse_body(request.headers.get("content-type", ""), raw)) is not None:
                     await refusal(scope, receive, send)
                     return

@@ -98,8 +98,11 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.server import uvicorn_options
 
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", proxy_headers=True)
+    settings = _settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True,
+                **uvicorn_options(settings))
 
 
 @app.command()

@@ -10,9 +10,11 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from tenants.db import is_outage
 from tenants.errors import DomainError
 
 log = logging.getLogger("civicgrid.graphql")
+outage_log = logging.getLogger("civicgrid.outage")
 
 MASKED_ZH = "服务器内部错误"
 MASKED_EN = "Unexpected error"
@@ -30,8 +32,58 @@ def capped(extensions: dict[str, Any]) -> dict[str, Any]:
     return {**extensions, "problems": problems[:MAX_PROBLEMS], "moreProblems": len(problems) - MAX_PROBLEMS}
 
 
+UNAVAILABLE_ZH = "服务暂不可用（数据库无法访问），结果未知，请稍后用同一幂等键重试"
+UNAVAILABLE_EN = (
+    "service temporarily unavailable (the database cannot be reached); the outcome is unknown: retry later"
+    " with the same idempotency key"
+)
+
+
+def unavailable_extensions() -> dict[str, Any]:
+    return {"code": "UNAVAILABLE", "field": None, "messageZh": UNAVAILABLE_ZH, "messageEn": UNAVAILABLE_EN,
+            "retryable": True}
+
+
+class Outage:
+    """The database's state as the API last saw it: logged once when it becomes unreachable and once when it
+    answers again, never a traceback per request."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if not self.down:
+            self.down = True
+            outage_log.error("database unavailable: %s: %s", type(exc).__name__, str(exc)[:200])
+
+    def answered(self) -> None:
+        if self.down:
+            self.down = False
+            outage_log.warning("database available again after %d failed requests", self.failures)
+            self.failures = 0
+
+
+outage = Outage()
+
+
+def unavailable(error: GraphQLError | None = None) -> GraphQLError:
+    return GraphQLError(
+        f"{UNAVAILABLE_ZH} / {UNAVAILABLE_EN}",
+        nodes=error.nodes if error else None,
+        source=error.source if error else None,
+        positions=error.positions if error else None,
+        path=error.path if error else None,
+        extensions=unavailable_extensions(),
+    )
+
+
 def shape(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
+    if original is not None and not isinstance(original, (DomainError, GraphQLError)) and is_outage(original):
+        outage.failed(original)
+        return unavailable(error)
     if isinstance(original, DomainError):
         return GraphQLError(
             original.message,

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from api.errors import outage, unavailable
+from tenants.db import is_outage
 from tenants.scope import platform_transaction, scoped_transaction, tenant_context
 
 
@@ -30,6 +32,18 @@ class OperationTransaction(SchemaExtension):
                         self._roll_back_failed_mutation()
         except _RollBack:
             pass
+        except Exception as exc:
+            # The commit (or the rollback) lost the database: whether the work was saved is unknown. The answer
+            # says so (UNAVAILABLE, retryable; data withheld), the outage is logged once.
+            if not is_outage(exc):
+                raise
+            outage.failed(exc)
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [unavailable()]
+            return
+        outage.answered()
 
     def _roll_back_failed_mutation(self) -> None:
         result = self.execution_context.result

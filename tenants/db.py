@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "tenants.subsidies.models",
     "tenants.brand.models",
     "tenants.bonds.models",
+    "tenants.idempotency",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
@@ -176,3 +177,21 @@ def cli_config() -> dict[str, Any]:
 
 
 TORTOISE_ORM = cli_config()  # for `tortoise -c tenants.db.TORTOISE_ORM makemigrations`
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached or dropped the connection:
+    the outcome of the work is unknown, and a retry may succeed (not a bug, not the client's fault)."""
+    import asyncio
+
+    from tortoise.exceptions import DBConnectionError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, (OSError, asyncio.TimeoutError, DBConnectionError, asyncpg.PostgresConnectionError,
+                            asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
+                            asyncpg.exceptions.CannotConnectNowError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     max_tokens: int = 4000
     # Fields an operation may select with its fragments expanded (each fragment counted once).
     max_query_fields: int = 2000
+    # Request bodies: GraphQL is refused above this (HTTP 413) before it is read; an import
+    # (importTerritory/importTickets, whose file may be 16 MiB of text) may send up to max_import_body_bytes.
+    max_body_bytes: int = 1024 * 1024
+    max_import_body_bytes: int = 20 * 1024 * 1024
+    # Slow clients (api/server.py): request headers must be complete within header_timeout_seconds, a body within
+    # body_timeout_seconds (HTTP 408); idle keep-alive connections close after keep_alive_seconds; connections
+    # beyond max_connections are answered 503 at once; headers are at most max_header_bytes.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 500
+    max_header_bytes: int = 64 * 1024
     # How often the ticket reminder and escalation tick runs (a divisor of 60 works best).
     reminder_interval_minutes: int = 1
     # Webhooks may target private/loopback addresses (development and tests only).

@@ -24,6 +24,7 @@ from tenants.assessment.models import (
 )
 from tenants.assessment.models import ListMark as _Mark
 from tenants.errors import InvalidInput, Problem
+from tenants.idempotency import once
 from tenants.tenancy.roles import Role
 
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
@@ -269,6 +270,9 @@ class RecordInterviewInput:
     outcome: str
     follow_up: str = ""
     follow_up_due: date | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 def _scores(value: object, field: str = "scores") -> dict[str, int]:
@@ -518,15 +522,19 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="Record a 约谈 with a firm.")
     async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
-        i = await talks.record_interview(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            company_id=to_id(input.company_id, "companyId"),
-            period_key=input.period,
-            held_on=input.held_on,
-            attendees=input.attendees,
-            outcome=input.outcome,
-            follow_up=input.follow_up,
-            follow_up_due=input.follow_up_due,
+        access = await info.context.access()
+        i = await once(
+            input.idempotency_key, "recordInterview", info.context.actor, Interview,
+            lambda: talks.record_interview(
+                access=access,
+                actor=info.context.actor,
+                company_id=to_id(input.company_id, "companyId"),
+                period_key=input.period,
+                held_on=input.held_on,
+                attendees=input.attendees,
+                outcome=input.outcome,
+                follow_up=input.follow_up,
+                follow_up_due=input.follow_up_due,
+            ),
         )
         return InterviewType.of(i)

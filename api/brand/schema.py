@@ -16,6 +16,7 @@ from tenants.brand import reads
 from tenants.brand import service as brand
 from tenants.brand.access import TOTALS_READERS
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+from tenants.idempotency import once
 
 BrandProjectStatus = strawberry.enum(
     Enum("BrandProjectStatus", {s.name: s.value for s in ProjectStatus}), name="BrandProjectStatus"
@@ -167,6 +168,9 @@ class DeclareBrandProjectInput:
     title: str
     aim: str
     budget_requested_fen: Fen = strawberry.field(description="In fen (分), at most the configured per-project cap.")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.type
@@ -208,14 +212,18 @@ class BrandQuery:
 class BrandMutation:
     @strawberry.mutation(description="A community declares a project for a year (1 Oct of the year before to 31 Mar).")
     async def declare_brand_project(self, info: Info, input: DeclareBrandProjectInput) -> BrandProjectType:
-        project = await brand.declare(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            community_id=to_id(input.community_id, "communityId"),
-            year=input.year,
-            title=input.title,
-            aim=input.aim,
-            budget_requested_fen=input.budget_requested_fen,
+        access = await info.context.access()
+        project = await once(
+            input.idempotency_key, "declareBrandProject", info.context.actor, BrandProject,
+            lambda: brand.declare(
+                access=access,
+                actor=info.context.actor,
+                community_id=to_id(input.community_id, "communityId"),
+                year=input.year,
+                title=input.title,
+                aim=input.aim,
+                budget_requested_fen=input.budget_requested_fen,
+            ),
         )
         return BrandProjectType.of(project)
 

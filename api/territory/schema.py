@@ -21,13 +21,15 @@ from api.territory.types import (
     UnitType,
     area_of,
 )
+from tenants.idempotency import once
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
 from tenants.territory.access import get_in_scope
 from tenants.territory.models import parent_level
-from tenants.territory.parties import OwnersCommittee
+from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
+from tenants.territory.people import Person
 from tenants.territory.people import PostKind as _PostKind
 
 
@@ -62,6 +64,9 @@ class CreatePropertyCompanyInput:
     name: str
     contact_name: str = ""
     contact_phone: str = ""
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -72,6 +77,9 @@ class CreatePropertyContractInput:
     ends_on: date
     annual_fee_fen: Fen
     reference: str = ""
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -87,6 +95,9 @@ class CreateUnitInput:
     code: str
     name: str
     street_id: strawberry.ID | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -96,6 +107,9 @@ class CreatePersonInput:
     phone: str = ""
     household_id: strawberry.ID | None = None
     is_party_member: bool = False
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -272,27 +286,35 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_property_company(self, info: Info, input: CreatePropertyCompanyInput) -> PropertyCompanyType:
-        company = await parties.create_company(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            credit_code=input.credit_code,
-            name=input.name,
-            contact_name=input.contact_name,
-            contact_phone=input.contact_phone,
+        access = await info.context.access()
+        company = await once(
+            input.idempotency_key, "createPropertyCompany", info.context.actor, PropertyCompany,
+            lambda: parties.create_company(
+                access=access,
+                actor=info.context.actor,
+                credit_code=input.credit_code,
+                name=input.name,
+                contact_name=input.contact_name,
+                contact_phone=input.contact_phone,
+            ),
         )
         return PropertyCompanyType.of(company)
 
     @strawberry.mutation
     async def create_property_contract(self, info: Info, input: CreatePropertyContractInput) -> PropertyContractType:
-        contract = await parties.create_contract(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            company_id=to_id(input.company_id, "companyId"),
-            compound_id=to_id(input.compound_id, "compoundId"),
-            starts_on=input.starts_on,
-            ends_on=input.ends_on,
-            annual_fee_fen=input.annual_fee_fen,
-            reference=input.reference,
+        access = await info.context.access()
+        contract = await once(
+            input.idempotency_key, "createPropertyContract", info.context.actor, PropertyContract,
+            lambda: parties.create_contract(
+                access=access,
+                actor=info.context.actor,
+                company_id=to_id(input.company_id, "companyId"),
+                compound_id=to_id(input.compound_id, "compoundId"),
+                starts_on=input.starts_on,
+                ends_on=input.ends_on,
+                annual_fee_fen=input.annual_fee_fen,
+                reference=input.reference,
+            ),
         )
         return PropertyContractType.of(contract)
 
@@ -309,26 +331,34 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_unit(self, info: Info, input: CreateUnitInput) -> UnitType:
-        unit = await parties.create_unit(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            kind=_UnitKind(input.kind.value),
-            code=input.code,
-            name=input.name,
-            street_id=opt_id(input.street_id, "streetId"),
+        access = await info.context.access()
+        unit = await once(
+            input.idempotency_key, "createUnit", info.context.actor, Unit,
+            lambda: parties.create_unit(
+                access=access,
+                actor=info.context.actor,
+                kind=_UnitKind(input.kind.value),
+                code=input.code,
+                name=input.name,
+                street_id=opt_id(input.street_id, "streetId"),
+            ),
         )
         return UnitType.of(unit)
 
     @strawberry.mutation
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonType:
-        person = await people.create_person(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            user_id=input.user_id,
-            name=input.name,
-            phone=input.phone,
-            household_id=opt_id(input.household_id, "householdId"),
-            is_party_member=input.is_party_member,
+        access = await info.context.access()
+        person = await once(
+            input.idempotency_key, "createPerson", info.context.actor, Person,
+            lambda: people.create_person(
+                access=access,
+                actor=info.context.actor,
+                user_id=input.user_id,
+                name=input.name,
+                phone=input.phone,
+                household_id=opt_id(input.household_id, "householdId"),
+                is_party_member=input.is_party_member,
+            ),
         )
         return PersonType.of(person)
 

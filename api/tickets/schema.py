@@ -35,6 +35,9 @@ class ReportTicketInput:
     on_behalf_of: str | None = strawberry.field(
         default=None, description="Staff reporting for a resident: their user id."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same ticket."
+    )
 
 
 @strawberry.input
@@ -114,6 +117,7 @@ class TicketMutation:
             longitude=input.longitude,
             on_behalf_of=input.on_behalf_of,
             community_id=opt_id(input.community_id, "communityId"),
+            idempotency_key=input.idempotency_key,
         )
         return TicketType.of(ticket)
 

@@ -64,7 +64,7 @@ CREATE POLICY platform_seed ON audit_entry FOR INSERT
 
 
 class Migration(migrations.Migration):
-    dependencies = [('civicgrid', '0018_escalation_runs')]
+    dependencies = [('civicgrid', '0020_idempotency_keys')]
 
     initial = False
 

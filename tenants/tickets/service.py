@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenants import clock
+from tenants import clock, idempotency
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem, text_problems
 from tenants.scope import current_tenant_id, savepoint
@@ -206,8 +206,10 @@ async def report(
     on_behalf_of: str | None = None,
     community_id: int | None = None,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> Ticket:
-    """A resident reports (or staff enter a report for a resident). Bad input saves nothing."""
+    """A resident reports (or staff enter a report for a resident). Bad input saves nothing. A retry with the
+    same ``idempotency_key`` returns the ticket the first request made (tenants.idempotency)."""
     at = _now(now)
     photos = photos or []
     if on_behalf_of is not None:
@@ -222,7 +224,7 @@ async def report(
         latitude,
         longitude,
         any(x is not None for x in (compound_id, building_id, household_id, community_id)),
-    )
+    ) + idempotency.key_problems(idempotency_key)
     async with savepoint():
         effective = await effective_config()
         rules, item_problems = snapshot(effective.document, item_code)
@@ -234,6 +236,8 @@ async def report(
             await _check_on_behalf(access, on_behalf_of, problems)
         if problems:
             raise InvalidInput.of(problems)
+        if idempotency_key is not None and (done := await idempotency.claim(idempotency_key, "reportTicket", actor)):
+            return await Ticket.get(id=done)
         me = (await Tenant.get(id=current_tenant_id())).slug
         ticket = await Ticket.create(
             category_code=rules["category"]["code"],
@@ -264,6 +268,8 @@ async def report(
             attachments=photos,
             details={"channel": channel.value, "onBehalfOf": on_behalf_of},
         )
+        if idempotency_key is not None:
+            await idempotency.record(idempotency_key, ticket.id)
         steps = rules["steps"]
         held = notify.Holding.of(ticket)
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit

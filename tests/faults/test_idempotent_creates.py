@@ -1,0 +1,136 @@
+"""Issue 12, point 5: a create retried after a lost response (or sent twice at once) never doubles its row."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from api.auth import mint_token
+from tenants.idempotency import IdempotencyKey
+from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import create_tenant
+from tenants.territory.people import Person
+from tenants.tickets.models import Ticket
+from tests.conftest import codes
+from tests.test_territory import build
+
+REPORT = "mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id reporterUserId } }"
+
+
+@pytest.fixture
+async def two_cities(app, settings):
+    out = {}
+    for slug in ("zhangjiakou", "zjk2"):
+        tenant = await create_tenant(slug=slug, name=slug, preset="zhangjiakou")
+        ids = await build(tenant.id)
+        async with tenant_transaction(tenant.id):
+            for user, hh in (("res-1", "H1"), ("res-2", "H2")):
+                await Person.create(user_id=user, name=user, household_id=ids[hh])
+
+        def tok(user: str, hh: str, tenant=tenant, ids=ids) -> str:
+            return mint_token(settings, roles=[Role.RESIDENT], tenant_slug=tenant.slug,
+                              scope=(f"household:{ids[hh]}",), user_id=user)
+
+        out[slug] = {"tenant": tenant, "ids": ids, "res1": tok("res-1", "H1"), "res2": tok("res-2", "H2")}
+    return out
+
+
+def ticket_input(c: dict, **over: str) -> dict:
+    return {"itemCode": "corridor_clutter", "description": "3单元楼道堆放杂物，影响通行",
+            "compoundId": str(c["ids"]["K1"]), **over}
+
+
+async def tickets_of(tenant_id: int) -> int:
+    async with tenant_transaction(tenant_id):
+        return await Ticket.all().count()
+
+
+async def test_a_retried_report_with_its_key_returns_the_first_ticket(two_cities, gql):
+    c = two_cities["zhangjiakou"]
+    first = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-1")})
+    again = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-1")})
+    assert "errors" not in again, again
+    assert again["data"]["reportTicket"]["id"] == first["data"]["reportTicket"]["id"]
+    assert await tickets_of(c["tenant"].id) == 1
+    # another key, or none, is another ticket: 1 + 1 + 1 = 3
+    await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-2")})
+    await gql(REPORT, c["res1"], {"in": ticket_input(c)})
+    assert await tickets_of(c["tenant"].id) == 3
+
+
+async def test_concurrent_reports_with_one_key_make_one_ticket(two_cities, gql):
+    c = two_cities["zhangjiakou"]
+    answers = await asyncio.gather(
+        *(gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="same")}) for _ in range(6))
+    )
+    assert all("errors" not in a for a in answers), answers
+    assert len({a["data"]["reportTicket"]["id"] for a in answers}) == 1
+    assert await tickets_of(c["tenant"].id) == 1
+
+
+async def test_a_key_is_one_users_and_one_tenants(two_cities, gql):
+    a, b = two_cities["zhangjiakou"], two_cities["zjk2"]
+    mine = await gql(REPORT, a["res1"], {"in": ticket_input(a, idempotencyKey="k")})
+    # another resident of the tenant with the same key: a conflict, never res-1's ticket
+    theirs = await gql(REPORT, a["res2"], {"in": ticket_input(a, idempotencyKey="k")})
+    assert codes(theirs) == ["CONFLICT"] and theirs["errors"][0]["extensions"]["field"] == "idempotencyKey"
+    assert theirs["data"] is None
+    # the second tenant's resident with the same key: a ticket of its own
+    other = await gql(REPORT, b["res1"], {"in": ticket_input(b, idempotencyKey="k")})
+    assert "errors" not in other, other
+    assert (await tickets_of(a["tenant"].id), await tickets_of(b["tenant"].id)) == (1, 1)
+    assert other["data"]["reportTicket"]["id"] != mine["data"]["reportTicket"]["id"]
+    async with tenant_transaction(b["tenant"].id):
+        assert await IdempotencyKey.all().count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "   ", "x" * 129])
+async def test_a_bad_key_is_invalid_and_saves_nothing(two_cities, gql, key):
+    c = two_cities["zhangjiakou"]
+    body = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey=key)})
+    assert codes(body) == ["INVALID_INPUT"]
+    assert body["errors"][0]["extensions"]["problems"][0]["field"] == "idempotencyKey"
+    assert await tickets_of(c["tenant"].id) == 0
+
+
+CREATES = [
+    ("createPropertyCompany", "CreatePropertyCompanyInput", {"creditCode": "91130700MA0009", "name": "华丰物业"}),
+    ("createUnit", "CreateUnitInput", {"kind": "COUNTY_DEPARTMENT", "code": "SW", "name": "水务局"}),
+    ("createPerson", "CreatePersonInput", {"userId": "u-new", "name": "王芳"}),
+]
+
+
+@pytest.mark.parametrize("mutation, input_type, values", CREATES)
+async def test_other_creates_retried_with_their_key_return_the_first_row(
+    two_cities, gql, settings, mutation, input_type, values
+):
+    a, b = two_cities["zhangjiakou"], two_cities["zjk2"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    query = f"mutation($in: {input_type}!) {{ {mutation}(input: $in) {{ id }} }}"
+    first = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    # Before: the retry was a CONFLICT (the code or user id exists), so a client could not tell it had succeeded.
+    again = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    assert "errors" not in first and "errors" not in again, (first, again)
+    assert again["data"][mutation]["id"] == first["data"][mutation]["id"]
+    # without the key (or with another one) the duplicate is still refused by its natural key
+    other = await gql(query, admin, {"in": {**values, "idempotencyKey": "c-2"}})
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["CONFLICT"]
+    # the second tenant's admin with the same key makes its own
+    b_admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=b["tenant"].slug, user_id="admin")
+    theirs = await gql(query, b_admin, {"in": {**values, "idempotencyKey": "c-1"}})
+    assert "errors" not in theirs and theirs["data"][mutation]["id"] != first["data"][mutation]["id"], theirs
+
+
+async def test_a_retried_interview_with_its_key_is_recorded_once(two_cities, gql, settings):
+    a = two_cities["zhangjiakou"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    record = """mutation($c: ID!, $k: String) { recordInterview(input: {companyId: $c, period: "2026Q4",
+      heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: "限期整改", idempotencyKey: $k}) { companyId } }"""
+    for _ in range(2):
+        done = await gql(record, admin, {"c": str(a["ids"]["P1"]), "k": "talk-1"})
+        assert "errors" not in done, done
+    listed = await gql('{ interviews(period: "2026Q4") { companyId } }', admin)
+    # Before: the retry recorded a second interview (2 here)
+    assert listed["data"]["interviews"] == [{"companyId": str(a["ids"]["P1"])}]
