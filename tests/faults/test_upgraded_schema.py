@@ -23,6 +23,7 @@ PG_DUMP = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
 # 0004 drops a policy they lack), so the oldest supported state has them as they are now; 0015-0017 were edited
 # only in their dependencies when branches merged, which changes no schema.
 SHIPPED_BEFORE = Path(__file__).parent / "shipped_before"
+REPAIR = "0021"  # the migration that repairs them, and every later one, come with the upgrade
 
 
 def database(svc: EmbeddedServices, name: str) -> str:
@@ -50,12 +51,12 @@ def schema(url: str) -> str:
 
 
 def package(tmp: Path, *, shipped_before: bool) -> Path:
-    """Migrations 0001-0018 as an importable package ``shipped_migrations`` under ``tmp``: today's files, or with
-    the edited ones as they first shipped (the oldest supported state)."""
+    """Every migration before the repair (0021) as an importable package ``shipped_migrations`` under ``tmp``:
+    today's files, or with the edited ones as they first shipped (the oldest supported state)."""
     target = tmp / "shipped_migrations"
     shutil.copytree(ROOT / "tenants" / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
     for new in target.glob("*.py"):
-        if new.name >= "0019":
+        if new.name >= REPAIR:
             new.unlink()  # the repair comes with the upgrade
     if shipped_before:
         for old in SHIPPED_BEFORE.glob("*.py.txt"):
@@ -85,9 +86,9 @@ def databases(services: EmbeddedServices) -> Iterator[Callable[[str], str]]:
 def test_a_database_upgraded_from_the_oldest_supported_state_is_a_fresh_one(databases, tmp_path):
     fresh = databases("civicgrid_fresh")
     migrate(fresh, "shipped_migrations", package(tmp_path / "today", shipped_before=False))
-    at_0018 = schema(fresh)
+    before_repair = schema(fresh)
     migrate(fresh, "tenants.migrations")
-    assert same(at_0018, schema(fresh)) == ""  # the repair changes nothing on a database that never drifted
+    assert same(before_repair, schema(fresh)) == ""  # the repair changes nothing on a database that never drifted
 
     old = databases("civicgrid_upgraded")
     migrate(old, "shipped_migrations", package(tmp_path / "before", shipped_before=True))
