@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -50,21 +51,32 @@ async def run_tenant_job(
     """Run one job kind inside one tenant's scope, recorded as a JobRun."""
     spec = KINDS[kind]
     job = ctx.get("job_id")
+    tries = ctx.get("job_try", 1)
     rerun_key = (job or f"rerun-{uuid.uuid4().hex}") if rerun else None
+    what = f"job {kind} tenant {tenant_id} period {period_key}"
+    log.info("%s: start (try %d)", what, tries)
+    started = time.monotonic()
     try:
         with tenant_context(tenant_id):
             outcome = await jobruns.execute(
                 kind=kind, period_key=period_key, body=spec.run, rerun_key=rerun_key, job_id=job
             )
-    except Exception as exc:
+    except BaseException as exc:
+        took = time.monotonic() - started
         if isinstance(exc, DomainError) and not isinstance(exc, Conflict):
             # The tenant's data (its configuration, say) is wrong: trying again fails the same way. The run and
             # the log already name the tenant and every problem; arq need not log a traceback too.
+            log.info("%s: failed in %.3f s (%s, not retried)", what, took, exc.code)
             return {"executed": False, "reason": "failed", "code": exc.code}
-        tries = ctx.get("job_try", 1)
-        if tries < MAX_TRIES:  # the failure is recorded on the run; try again later, backing off
+        if isinstance(exc, Exception) and tries < MAX_TRIES:  # recorded on the run; try again later, backing off
+            log.warning("%s: failed in %.3f s (try %d of %d, retried): %s", what, took, tries, MAX_TRIES,
+                        jobruns.describe(exc))
             raise Retry(defer=RETRY_BACKOFF_SECONDS * tries) from exc
+        log.warning("%s: failed in %.3f s (try %d of %d, given up): %s", what, took, tries, MAX_TRIES,
+                    jobruns.describe(exc))
         raise
+    log.info("%s: %s in %.3f s", what, "finished" if outcome.executed else f"skipped ({outcome.reason})",
+             time.monotonic() - started)
     return {"executed": outcome.executed, "reason": outcome.reason}
 
 
