@@ -17,6 +17,7 @@ from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.errors import Conflict, DomainError
 from tenants.jobruns import service as jobruns
+from tenants.jobruns.models import JobRunStatus
 from tenants.scope import tenant_context
 from tenants.settings import get_settings
 from tenants.tenancy.service import active_tenants
@@ -34,15 +35,36 @@ def job_id(kind: str, tenant_id: int, period_key: str) -> str:
 
 
 async def fan_out(ctx: dict[str, Any], kind: str, at: datetime | None = None) -> int:
-    """Queue one ``run_tenant_job`` per active tenant (platform path); returns how many were queued."""
+    """Queue ``run_tenant_job`` for every due period of every active tenant (platform path); returns how many.
+
+    Due: the current period, and within the kind's catch-up window (never before the tenant existed) every
+    earlier one whose scheduled run never happened (a tick lost to an outage) or failed (its tries exhausted).
+    A period that is due again is queued under a job id naming this tick, so that arq's kept result of the
+    failed job does not swallow it.
+    """
     spec = KINDS[kind]
     at = at or clock.now()
     tenants = await active_tenants()
+    queued = 0
     for t in tenants:
-        period = spec.period(at, ZoneInfo(t.timezone))
-        await queue.enqueue("run_tenant_job", kind, t.id, period, job_id=job_id(kind, t.id, period))
-    log.info("fan-out %s: %d tenants", kind, len(tenants))
-    return len(tenants)
+        zone = ZoneInfo(t.timezone)
+        periods = spec.due_periods(at, zone, t.created_at)
+        current = spec.period(at, zone)
+        with tenant_context(t.id):
+            done = await jobruns.statuses(kind, periods) if len(periods) > 1 else {}
+        for period in periods:
+            status = done.get(period)
+            if status == JobRunStatus.SUCCEEDED:
+                continue
+            again = period != current
+            jid = job_id(kind, t.id, period) + (f"@{current}" if again else "")
+            if again:
+                log.info("fan-out %s: tenant %d period %s is %s, queued again", kind, t.id, period,
+                         status.value if status else "missing")
+            await queue.enqueue("run_tenant_job", kind, t.id, period, job_id=jid)
+            queued += 1
+    log.info("fan-out %s: %d tenants, %d runs queued", kind, len(tenants), queued)
+    return queued
 
 
 async def run_tenant_job(

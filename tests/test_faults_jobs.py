@@ -8,7 +8,8 @@ import pytest
 from arq import Retry
 
 from jobs import kinds
-from jobs.worker import run_tenant_job
+from jobs.worker import fan_out, job_id, run_tenant_job
+from tenants import clock, queue
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import tenant_transaction
 
@@ -41,3 +42,66 @@ async def test_the_worker_logs_each_job_start_finish_and_failure(three_tenants, 
     async with tenant_transaction(t.id):
         run = await JobRun.get(kind="flaky")
     assert (run.status, run.attempts) == (JobRunStatus.SUCCEEDED, 2)
+
+
+async def _runs(tenant_id: int, kind: str) -> list[tuple[str, str, int]]:
+    async with tenant_transaction(tenant_id):
+        rows = await JobRun.filter(kind=kind).order_by("period_key").values_list("period_key", "status", "attempts")
+    return [(p, JobRunStatus(s).value, a) for p, s, a in rows]
+
+
+async def test_a_tick_catches_up_on_the_periods_it_missed(three_tenants):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.test_jobs import _drain
+
+    now = clock.now()  # the tenants were made just now, on tenant-local day D
+    zone = ZoneInfo(three_tenants[0].timezone)
+    d = [kinds.daily(now + timedelta(days=i), zone) for i in range(3)]
+    # Two daily ticks were lost (the worker or the database was down): the third one runs D, D+1 and D+2,
+    # never a day before the tenants existed: 3 tenants x 3 days = 9 runs.
+    assert await fan_out({}, "data_volume", at=now + timedelta(days=2)) == 9
+    assert await _drain() == 9
+    for t in three_tenants:
+        assert await _runs(t.id, "data_volume") == [(p, "succeeded", 1) for p in d]
+    # The same tick again has nothing left to do.
+    assert await fan_out({}, "data_volume", at=now + timedelta(days=2)) == 0
+    # The reminder tick needs only its latest minute: 10 minutes without a tick still queue one run per tenant.
+    assert await fan_out({}, "ticket_reminders", at=now + timedelta(minutes=10)) == 3
+
+
+async def test_a_job_that_exhausted_its_tries_is_failed_and_retried_by_the_next_tick(three_tenants, monkeypatch):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.test_jobs import _drain
+
+    broken = True
+
+    async def fragile():
+        if broken:
+            raise ConnectionError("database restarting")
+        return {"ok": 1}
+
+    monkeypatch.setitem(
+        kinds.KINDS, "fragile", kinds.JobKind("fragile", kinds.daily, fragile, timedelta(days=1), 3)
+    )
+    a = three_tenants[0]
+    now = clock.now()
+    zone = ZoneInfo(a.timezone)
+    day0, day1 = kinds.daily(now, zone), kinds.daily(now + timedelta(days=1), zone)
+    assert await fan_out({}, "fragile", at=now) == 3
+    with pytest.raises(ConnectionError):  # the last of 3 tries fails too: recorded, not dropped
+        await run_tenant_job({"job_try": 3, "job_id": job_id("fragile", a.id, day0)}, "fragile", a.id, day0)
+    assert await _runs(a.id, "fragile") == [(day0, "failed", 1)]
+    await (await queue.get_pool()).flushdb()  # the other tenants' day-0 jobs were lost with Redis
+    broken = False
+    # The next day's tick: day 0 again for every tenant (a failed one, two that never ran) and day 1: 6 runs.
+    assert await fan_out({}, "fragile", at=now + timedelta(days=1)) == 6
+    pool = await queue.get_pool()
+    assert job_id("fragile", a.id, day0) + f"@{day1}" in {j.job_id for j in await pool.queued_jobs()}
+    assert await _drain() == 6
+    assert await _runs(a.id, "fragile") == [(day0, "succeeded", 2), (day1, "succeeded", 1)]
+    for t in three_tenants[1:]:
+        assert await _runs(t.id, "fragile") == [(day0, "succeeded", 1), (day1, "succeeded", 1)]

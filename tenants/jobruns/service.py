@@ -138,6 +138,13 @@ async def _record_failure(this_run: Any, error: str) -> str:
         return tenant.slug if tenant else "?"
 
 
+async def statuses(kind: str, periods: list[str]) -> dict[str, JobRunStatus]:
+    """The status of the scheduled run (run 1) of each of ``periods`` that has a row, for the tenant in scope."""
+    async with scoped_transaction():
+        rows = await JobRun.filter(kind=kind, run_no=1, period_key__in=periods).values_list("period_key", "status")
+    return {period: JobRunStatus(status) for period, status in rows}
+
+
 async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, limit: int) -> list[JobRun]:
     """The tenant's runs, newest first, keyset-paginated on (created_at, id)."""
     qs = JobRun.all()
