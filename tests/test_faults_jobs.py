@@ -105,3 +105,52 @@ async def test_a_job_that_exhausted_its_tries_is_failed_and_retried_by_the_next_
     assert await _runs(a.id, "fragile") == [(day0, "succeeded", 2), (day1, "succeeded", 1)]
     for t in three_tenants[1:]:
         assert await _runs(t.id, "fragile") == [(day0, "succeeded", 1), (day1, "succeeded", 1)]
+
+
+KILLED_RUNNER = """
+import asyncio, sys
+from tortoise import Tortoise
+from tenants.db import tortoise_config
+from tenants.jobruns import service as jobruns
+from tenants.scope import tenant_context
+from tenants.settings import get_settings
+
+async def body():
+    print("started", flush=True)
+    await asyncio.sleep(600)  # killed long before
+
+async def main():
+    await Tortoise.init(config=tortoise_config(get_settings().require_database_url(), pool_size=2))
+    with tenant_context(int(sys.argv[1])):
+        await jobruns.execute(kind="data_volume", period_key=sys.argv[2], body=body)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_runners_start_counts_and_another_worker_takes_the_run_over(three_tenants):
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    t = three_tenants[0]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_RUNNER, str(t.id), "2026-11-22", stdout=asyncio.subprocess.PIPE,
+        env=os.environ,
+    )
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"started\n"  # inside the body, row locked
+    assert (await run_tenant_job({}, "data_volume", t.id, "2026-11-22"))["reason"] == "in_progress"
+    proc.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(proc.wait(), 10)
+    # The kill rolled the body back but not its start: the row is running with 1 attempt, and a second worker
+    # takes it over (PostgreSQL released the dead connection's lock), making 2 starts.
+    assert await _runs(t.id, "data_volume") == [("2026-11-22", "running", 1)]
+    for _ in range(100):  # the server notices the dead client at once; bounded in case it is slow
+        result = await run_tenant_job({}, "data_volume", t.id, "2026-11-22")
+        if result["reason"] != "in_progress":
+            break
+        await asyncio.sleep(0.1)
+    assert result == {"executed": True, "reason": "executed"}
+    assert await _runs(t.id, "data_volume") == [("2026-11-22", "succeeded", 2)]
