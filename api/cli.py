@@ -105,14 +105,14 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 @app.command()
 def worker(check: bool = typer.Option(False, "--check", help="Report worker health and exit.")) -> None:
     """Run the arq worker against DATABASE_URL and REDIS_URL."""
-    from arq.worker import check_health, run_worker
+    from arq.worker import check_health
 
-    from jobs.worker import worker_settings
+    from jobs.worker import create_worker, worker_settings
 
     _settings()
     if check:
         raise typer.Exit(check_health(worker_settings()))
-    run_worker(worker_settings())
+    create_worker().run()
 
 
 @app.command()

@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from arq import Retry, cron
+from arq.constants import in_progress_key_prefix
+from arq.worker import Worker, get_kwargs
 from tortoise import Tortoise
 
 from jobs.kinds import KINDS
@@ -27,6 +29,9 @@ log = logging.getLogger("civicgrid.jobs")
 
 MAX_TRIES = 3
 RETRY_BACKOFF_SECONDS = 60
+# A started job's lease in Redis: renewed by its live worker every third of it, so the job of a killed or frozen
+# worker is picked up by another one within this long (arq's own in-progress key outlives the job timeout).
+LEASE_SECONDS = 45
 
 
 def job_id(kind: str, tenant_id: int, period_key: str) -> str:
@@ -169,3 +174,35 @@ def worker_settings() -> type[WorkerSettings]:
     """``WorkerSettings`` bound to REDIS_URL (arq reads redis_settings from the class)."""
     attrs = {k: v for k, v in vars(WorkerSettings).items() if not k.startswith("__")}
     return type("BoundWorkerSettings", (), {**attrs, "redis_settings": queue.redis_settings()})
+
+
+class CivicWorker(Worker):
+    """arq's worker with leases on running jobs (a job whose worker died is picked up within ``lease_seconds``)."""
+
+    def __init__(self, *args: Any, lease_seconds: float = LEASE_SECONDS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease_seconds = lease_seconds
+        self.in_progress_timeout_s = lease_seconds  # what start_jobs sets on a job's in-progress key
+        self._renewed_at = 0.0
+
+    async def heart_beat(self) -> None:
+        await super().heart_beat()
+        await self.renew_leases()
+
+    async def renew_leases(self) -> None:
+        """Extend the in-progress key of each job this worker is running (a third of the lease at the latest)."""
+        if time.monotonic() - self._renewed_at < self.lease_seconds / 3:
+            return
+        self._renewed_at = time.monotonic()
+        running = [jid for jid, task in self.tasks.items() if not task.done()]
+        if running:
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for jid in running:
+                    pipe.pexpire(in_progress_key_prefix + jid, int(self.lease_seconds * 1000))
+                await pipe.execute()
+
+
+def create_worker(**overrides: Any) -> CivicWorker:
+    """The worker ``civicgrid worker`` runs: ``WorkerSettings`` bound to REDIS_URL, with ``overrides``."""
+    settings: Any = worker_settings()
+    return CivicWorker(**{**get_kwargs(settings), **overrides})

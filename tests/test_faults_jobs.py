@@ -107,6 +107,10 @@ async def test_a_job_that_exhausted_its_tries_is_failed_and_retried_by_the_next_
         assert await _runs(t.id, "fragile") == [(day0, "succeeded", 1), (day1, "succeeded", 1)]
 
 
+# A burst worker on the test's own database connections (no startup/shutdown of its own) and without cron ticks.
+IN_TEST = {"burst": True, "poll_delay": 0.05, "handle_signals": False, "on_startup": None, "on_shutdown": None,
+           "cron_jobs": None}
+
 KILLED_RUNNER = """
 import asyncio, sys
 from tortoise import Tortoise
@@ -154,3 +158,64 @@ async def test_a_killed_runners_start_counts_and_another_worker_takes_the_run_ov
         await asyncio.sleep(0.1)
     assert result == {"executed": True, "reason": "executed"}
     assert await _runs(t.id, "data_volume") == [("2026-11-22", "succeeded", 2)]
+
+
+async def test_a_dead_workers_job_is_picked_up_within_its_lease_and_a_live_one_keeps_its_lease(three_tenants):
+    import asyncio
+    import time
+
+    from arq.constants import in_progress_key_prefix
+    from arq.worker import Worker
+
+    from jobs.worker import LEASE_SECONDS, create_worker, worker_settings
+
+    # arq alone keeps a started job for its timeout + 10 s (610 s); the civicgrid worker leases it for 45 s.
+    settings = worker_settings()
+    plain = Worker(functions=settings.functions, job_timeout=settings.job_timeout, redis_settings=None)
+    assert plain.in_progress_timeout_s == 610
+    assert create_worker().in_progress_timeout_s == LEASE_SECONDS <= 60
+
+    t = three_tenants[0]
+    pool = await queue.get_pool()
+    jid = job_id("data_volume", t.id, "2026-11-22")
+    await queue.enqueue("run_tenant_job", "data_volume", t.id, "2026-11-22", job_id=jid)
+    # A worker took it and was killed: its in-progress key (here a 1 s lease) is left with no one to renew it.
+    await pool.psetex(in_progress_key_prefix + jid, 1000, b"1")
+    worker = create_worker(**IN_TEST, lease_seconds=1)
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(worker.main(), 20)
+    finally:
+        await worker.close()
+    assert worker.jobs_complete == 1 and time.monotonic() - started < 10
+    assert await _runs(t.id, "data_volume") == [("2026-11-22", "succeeded", 1)]
+
+    # A live worker renews its running job's lease: 2.5 s into a job with a 1 s lease the key is still there.
+    gate = asyncio.Event()
+
+    async def slow():
+        await gate.wait()
+        return {"ok": 1}
+
+    kinds.KINDS["slow"] = kinds.JobKind("slow", kinds.daily, slow)
+    try:
+        jid = job_id("slow", t.id, "2026-11-22")
+        await queue.enqueue("run_tenant_job", "slow", t.id, "2026-11-22", job_id=jid)
+        worker = create_worker(**IN_TEST, lease_seconds=1)
+        main = asyncio.create_task(worker.main())
+        try:
+            for _ in range(200):  # bounded: until the job has started
+                if await pool.exists(in_progress_key_prefix + jid):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(2.5)
+            assert await pool.exists(in_progress_key_prefix + jid)
+            gate.set()
+            await asyncio.wait_for(main, 20)
+        finally:
+            gate.set()
+            await worker.close()
+    finally:
+        del kinds.KINDS["slow"]
+    assert worker.jobs_complete == 1
+    assert await _runs(t.id, "slow") == [("2026-11-22", "succeeded", 1)]
