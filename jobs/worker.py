@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from datetime import datetime
@@ -10,8 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from arq import Retry, cron
-from arq.constants import in_progress_key_prefix
-from arq.worker import Worker, get_kwargs
+from arq.constants import default_queue_name, health_check_key_suffix, in_progress_key_prefix
+from arq.worker import Worker, async_check_health, get_kwargs
 from tortoise import Tortoise
 
 from jobs.kinds import KINDS
@@ -202,7 +204,22 @@ class CivicWorker(Worker):
                 await pipe.execute()
 
 
+def worker_id() -> str:
+    """This worker's name: CIVICGRID_WORKER_ID, else the host name (a Kubernetes pod's own name)."""
+    return os.environ.get("CIVICGRID_WORKER_ID") or socket.gethostname()
+
+
+def health_key(name: str) -> str:
+    """Each worker records its own health (arq's one shared key would let a frozen replica pass its probe)."""
+    return f"{default_queue_name}{health_check_key_suffix}:{name}"
+
+
 def create_worker(**overrides: Any) -> CivicWorker:
     """The worker ``civicgrid worker`` runs: ``WorkerSettings`` bound to REDIS_URL, with ``overrides``."""
     settings: Any = worker_settings()
-    return CivicWorker(**{**get_kwargs(settings), **overrides})
+    return CivicWorker(**{**get_kwargs(settings), "health_check_key": health_key(worker_id()), **overrides})
+
+
+async def check(name: str | None = None) -> int:
+    """0 when the worker ``name`` (this one by default) recorded its health within its interval (31 s), else 1."""
+    return await async_check_health(queue.redis_settings(), health_key(name or worker_id()))

@@ -219,3 +219,33 @@ async def test_a_dead_workers_job_is_picked_up_within_its_lease_and_a_live_one_k
         del kinds.KINDS["slow"]
     assert worker.jobs_complete == 1
     assert await _runs(t.id, "slow") == [("2026-11-22", "succeeded", 1)]
+
+
+async def test_each_worker_reports_its_own_liveness_so_a_frozen_one_fails_its_check(three_tenants):
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from jobs.worker import check, create_worker, health_key
+
+    async def beat(worker) -> None:  # one poll of an idle worker: it records its health (if its interval passed)
+        await asyncio.wait_for(worker.main(), 20)
+
+    # Two replicas (CIVICGRID_WORKER_ID w1 and w2), each health key living 3 + 1 s.
+    w1 = create_worker(**IN_TEST, health_check_interval=3, health_check_key=health_key("w1"))
+    w2 = create_worker(**IN_TEST, health_check_interval=3, health_check_key=health_key("w2"))
+    try:
+        await beat(w1)
+        await beat(w2)
+        assert (await check("w1"), await check("w2"), await check("w3")) == (0, 0, 1)  # w3 never ran
+        await asyncio.sleep(4.2)  # w1 froze (it polls no more); w2 goes on
+        await beat(w2)
+        assert (await check("w1"), await check("w2")) == (1, 0)
+        env = {**os.environ, "CIVICGRID_WORKER_ID": "w1"}  # the frozen replica's own probe
+        probe = subprocess.run([sys.executable, "-m", "api.cli", "worker", "--check"], env=env, capture_output=True)
+        assert probe.returncode == 1
+    finally:
+        await w1.close()
+        await w2.close()
+
