@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -14,6 +15,8 @@ from zoneinfo import ZoneInfo
 from arq import Retry, cron
 from arq.constants import default_queue_name, health_check_key_suffix, in_progress_key_prefix
 from arq.worker import Worker, async_check_health, get_kwargs
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 
 from jobs.kinds import KINDS
@@ -34,6 +37,7 @@ RETRY_BACKOFF_SECONDS = 60
 # A started job's lease in Redis: renewed by its live worker every third of it, so the job of a killed or frozen
 # worker is picked up by another one within this long (arq's own in-progress key outlives the job timeout).
 LEASE_SECONDS = 45
+REDIS_BACKOFF = (0.5, 10.0)  # seconds between polls while Redis is unreachable: first, most
 
 
 def job_id(kind: str, tenant_id: int, period_key: str) -> str:
@@ -186,6 +190,24 @@ class CivicWorker(Worker):
         self.lease_seconds = lease_seconds
         self.in_progress_timeout_s = lease_seconds  # what start_jobs sets on a job's in-progress key
         self._renewed_at = 0.0
+        self._redis_down_since: float | None = None
+        self._backoff = REDIS_BACKOFF[0]
+
+    async def _poll_iteration(self) -> None:
+        """One poll; while Redis is unreachable, wait (backing off) and carry on, logging each change once."""
+        try:
+            await super()._poll_iteration()
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+            if self._redis_down_since is None:
+                self._redis_down_since = time.monotonic()
+                log.error("worker: Redis unreachable (%s: %s); retrying with back-off", type(exc).__name__, exc)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, REDIS_BACKOFF[1])
+            return
+        if self._redis_down_since is not None:
+            log.warning("worker: Redis reachable again after %.1f s", time.monotonic() - self._redis_down_since)
+            self._redis_down_since = None
+            self._backoff = REDIS_BACKOFF[0]
 
     async def heart_beat(self) -> None:
         await super().heart_beat()

@@ -8,7 +8,7 @@ import pytest
 from arq import Retry
 
 from jobs import kinds
-from jobs.worker import fan_out, job_id, run_tenant_job
+from jobs.worker import create_worker, fan_out, job_id, run_tenant_job
 from tenants import clock, queue
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import tenant_transaction
@@ -224,7 +224,6 @@ async def test_a_dead_workers_job_is_picked_up_within_its_lease_and_a_live_one_k
 async def test_each_worker_reports_its_own_liveness_so_a_frozen_one_fails_its_check(three_tenants):
     import asyncio
     import os
-    import subprocess
     import sys
 
     from jobs.worker import check, create_worker, health_key
@@ -243,9 +242,89 @@ async def test_each_worker_reports_its_own_liveness_so_a_frozen_one_fails_its_ch
         await beat(w2)
         assert (await check("w1"), await check("w2")) == (1, 0)
         env = {**os.environ, "CIVICGRID_WORKER_ID": "w1"}  # the frozen replica's own probe
-        probe = subprocess.run([sys.executable, "-m", "api.cli", "worker", "--check"], env=env, capture_output=True)
-        assert probe.returncode == 1
+        probe = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "worker", "--check", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert await asyncio.wait_for(probe.wait(), 60) == 1
     finally:
         await w1.close()
         await w2.close()
 
+
+
+class RedisProxy:
+    """A TCP proxy in front of the test's Redis that can go down (cutting every connection) and come back."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.server = None
+        self.writers: set = set()
+
+    async def up(self) -> None:
+        import asyncio
+
+        async def pipe(reader, writer) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader, writer) -> None:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            self.writers |= {writer, up_writer}
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+
+async def test_the_worker_rides_out_a_redis_restart(three_tenants, caplog):
+    import asyncio
+    import dataclasses
+
+    t = three_tenants[0]
+    real = queue.redis_settings()
+    proxy = RedisProxy(real.host, real.port)
+    await proxy.up()
+    settings = dataclasses.replace(real, port=proxy.port)
+    worker = create_worker(**{**IN_TEST, "burst": False}, redis_settings=settings)
+    worker_task = asyncio.create_task(worker.main())
+
+    async def run(period: str) -> None:  # queue a job straight into Redis; bounded wait for the worker to do it
+        await queue.enqueue("run_tenant_job", "data_volume", t.id, period, job_id=f"restart:{period}")
+        for _ in range(300):
+            if await _runs(t.id, "data_volume") and (await _runs(t.id, "data_volume"))[-1][0] == period:
+                return
+            assert not worker_task.done(), worker_task.exception()
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{period} never ran")
+
+    try:
+        with caplog.at_level(logging.INFO, logger="civicgrid.jobs"):
+            await run("p1")
+            await proxy.down()  # Redis restarts: every connection is cut, new ones are refused for 1.5 s
+            await asyncio.sleep(1.5)
+            assert not worker_task.done()  # arq alone exits here with ConnectionError
+            await proxy.up()
+            await run("p2")
+        assert [r[0] for r in await _runs(t.id, "data_volume")] == ["p1", "p2"]
+        outage = [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()]
+        assert len(outage) == 2 and "unreachable" in outage[0] and "reachable again" in outage[1]  # once each
+    finally:
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        await worker.close()
+        await proxy.down()
