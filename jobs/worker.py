@@ -37,6 +37,7 @@ RETRY_BACKOFF_SECONDS = 60
 # A started job's lease in Redis: renewed by its live worker every third of it, so the job of a killed or frozen
 # worker is picked up by another one within this long (arq's own in-progress key outlives the job timeout).
 LEASE_SECONDS = 45
+DRAIN_SECONDS = 50
 REDIS_BACKOFF = (0.5, 10.0)  # seconds between polls while Redis is unreachable: first, most
 
 
@@ -174,6 +175,9 @@ class WorkerSettings:
     job_timeout = 600
     keep_result = 3600
     health_check_interval = 30
+    # SIGTERM/SIGINT drain: take no new job, give running ones this long to finish, then cancel them (recorded as
+    # failed, retried by arq or the next tick). Below the pod's terminationGracePeriodSeconds (60).
+    job_completion_wait = DRAIN_SECONDS
 
 
 def worker_settings() -> type[WorkerSettings]:

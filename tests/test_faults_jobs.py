@@ -305,8 +305,9 @@ async def test_the_worker_rides_out_a_redis_restart(three_tenants, caplog):
 
     async def run(period: str) -> None:  # queue a job straight into Redis; bounded wait for the worker to do it
         await queue.enqueue("run_tenant_job", "data_volume", t.id, period, job_id=f"restart:{period}")
+        done = worker.jobs_complete + 1
         for _ in range(300):
-            if await _runs(t.id, "data_volume") and (await _runs(t.id, "data_volume"))[-1][0] == period:
+            if worker.jobs_complete == done and not any(not task.done() for task in worker.tasks.values()):
                 return
             assert not worker_task.done(), worker_task.exception()
             await asyncio.sleep(0.05)
@@ -320,7 +321,7 @@ async def test_the_worker_rides_out_a_redis_restart(three_tenants, caplog):
             assert not worker_task.done()  # arq alone exits here with ConnectionError
             await proxy.up()
             await run("p2")
-        assert [r[0] for r in await _runs(t.id, "data_volume")] == ["p1", "p2"]
+        assert await _runs(t.id, "data_volume") == [("p1", "succeeded", 1), ("p2", "succeeded", 1)]
         outage = [r.getMessage() for r in caplog.records if "Redis" in r.getMessage()]
         assert len(outage) == 2 and "unreachable" in outage[0] and "reachable again" in outage[1]  # once each
     finally:
@@ -328,3 +329,47 @@ async def test_the_worker_rides_out_a_redis_restart(three_tenants, caplog):
         await asyncio.gather(worker_task, return_exceptions=True)
         await worker.close()
         await proxy.down()
+
+
+async def test_sigterm_drains_the_worker_the_running_job_finishes_and_no_new_one_starts(three_tenants):
+    import asyncio
+    import os
+    import signal
+
+    from jobs.worker import DRAIN_SECONDS
+
+    t = three_tenants[0]
+    gate = asyncio.Event()
+
+    async def slow():
+        await gate.wait()
+        return {"ok": 1}
+
+    kinds.KINDS["slow"] = kinds.JobKind("slow", kinds.daily, slow)
+    # The worker as `civicgrid worker` makes it, with its own signal handlers on this loop.
+    worker = create_worker(**{**IN_TEST, "burst": False, "handle_signals": True})
+    assert worker._job_completion_wait == DRAIN_SECONDS
+    loop = asyncio.get_running_loop()
+    worker.main_task = asyncio.create_task(worker.main())
+    pool = await queue.get_pool()
+    try:
+        await queue.enqueue("run_tenant_job", "slow", t.id, "p1", job_id="drain:p1")
+        for _ in range(200):  # bounded: until p1 has started
+            if await _runs(t.id, "slow"):
+                break
+            await asyncio.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)  # what Kubernetes sends
+        await asyncio.sleep(0.2)
+        await queue.enqueue("run_tenant_job", "slow", t.id, "p2", job_id="drain:p2")
+        await asyncio.sleep(0.5)  # the worker polls every 0.05 s: p2 would have started by now
+        assert not worker.main_task.done()  # still draining p1 ...
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(worker.main_task, return_exceptions=True), 10)  # ... then exits
+        assert await _runs(t.id, "slow") == [("p1", "succeeded", 1)]  # finished, not cancelled; p2 never started
+        assert "drain:p2" in {j.job_id for j in await pool.queued_jobs()}  # left for another worker
+    finally:
+        gate.set()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+        del kinds.KINDS["slow"]
+        await worker.close()
