@@ -108,14 +108,13 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
 @app.command()
 def worker(check: bool = typer.Option(False, "--check", help="Report worker health and exit.")) -> None:
     """Run the arq worker against DATABASE_URL and REDIS_URL."""
-    from arq.worker import check_health, run_worker
-
-    from jobs.worker import worker_settings
+    from jobs.worker import check as check_worker
+    from jobs.worker import create_worker
 
     _settings()
-    if check:
-        raise typer.Exit(check_health(worker_settings()))
-    run_worker(worker_settings())
+    if check:  # this worker's own liveness (CIVICGRID_WORKER_ID, else the host name): a frozen replica fails
+        raise typer.Exit(asyncio.run(check_worker()))
+    create_worker().run()
 
 
 @app.command()
@@ -233,7 +232,8 @@ def _child(p: subprocess.Popen) -> str:
 def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
     """Wait for the worker's first health record in Redis (arq writes it once it is polling)."""
     import redis
-    from arq.constants import default_queue_name, health_check_key_suffix
+
+    from jobs.worker import health_key, worker_id
 
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
@@ -241,7 +241,7 @@ def _wait_worker(redis_url: str, procs: list[subprocess.Popen], timeout: float =
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError("API 或 worker 进程提前退出 / a child process exited early")
-            if client.exists(default_queue_name + health_check_key_suffix):
+            if client.exists(health_key(worker_id())):  # the child's own key (same env, same host)
                 return
             time.sleep(0.2)
     finally:

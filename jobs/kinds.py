@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,21 @@ class JobKind:
     name: str
     period: Callable[[datetime, ZoneInfo], str]
     run: Callable[[], Awaitable[dict[str, Any] | None]]
+    # How far a tick looks back for periods that never ran or failed: ``catch_up`` periods ``step`` apart,
+    # the current one included (1: the latest only).
+    step: timedelta = timedelta(days=1)
+    catch_up: int = 1
+
+    def due_periods(self, at: datetime, zone: ZoneInfo, since: datetime) -> list[str]:
+        """The periods a tick at ``at`` answers for, newest first: the current one, and earlier ones back to
+        ``since`` (the tenant's creation) within the catch-up window."""
+        first = self.period(since, zone)
+        periods = [self.period(at, zone)]
+        for i in range(1, self.catch_up):
+            p = self.period(at - i * self.step, zone)
+            if p >= first and p not in periods:
+                periods.append(p)
+        return periods
 
 
 def daily(at: datetime, zone: ZoneInfo) -> str:
@@ -59,9 +74,10 @@ async def bond_top_ups() -> dict[str, Any]:
 
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
-    "data_volume": JobKind("data_volume", daily, data_volume),
-    "ticket_reminders": JobKind("ticket_reminders", minutely, ticket_reminders),
-    "assessment": JobKind("assessment", hourly, assessment),
-    "settlement": JobKind("settlement", hourly, settlement),
-    "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups),
+    "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
+    # A missed minute needs no run of its own: the next tick's run looks at every deadline up to its now.
+    "ticket_reminders": JobKind("ticket_reminders", minutely, ticket_reminders, timedelta(minutes=1), 1),
+    "assessment": JobKind("assessment", hourly, assessment, timedelta(hours=1), 6),
+    "settlement": JobKind("settlement", hourly, settlement, timedelta(hours=1), 6),
+    "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups, timedelta(days=1), 3),
 }

@@ -1,6 +1,7 @@
 """Run a job body for the tenant in scope exactly once per (kind, period), crash- and race-safe.
 
 Phase 1 commits a ``running`` row (INSERT .. ON CONFLICT DO NOTHING), so a run is visible while it works.
+Each start is then counted (attempts, started_at) in its own transaction, so a killed runner's start counts.
 Phase 2 locks that row (FOR UPDATE NOWAIT) and runs the body in the same transaction: a second worker either
 finds the row locked (skips), finds it succeeded (no-op), or finds a crashed runner's row and takes it over.
 A body that raises or is cancelled is rolled back whole, and the failure is recorded in its own transaction.
@@ -18,7 +19,6 @@ from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
 from tortoise.exceptions import IntegrityError, OperationalError
-from tortoise.expressions import F
 
 from tenants import clock
 from tenants.errors import DomainError
@@ -36,6 +36,14 @@ INSERT INTO job_run (tenant_id, kind, period_key, run_no, status, attempts, job_
 SELECT $1::bigint, $2::varchar, $3::varchar, {run_no}, 'running', 0, $4::varchar, '{{}}', now(), now()
 {source}
 ON CONFLICT DO NOTHING
+"""
+# Count a start before the body runs, in its own transaction, so that a worker killed mid-body (whose body
+# transaction is rolled back whole) still leaves its attempt behind. A row locked by a live runner is skipped.
+_COUNT_START = """
+UPDATE job_run SET attempts = attempts + 1, started_at = $5::timestamptz
+WHERE id = (SELECT id FROM job_run WHERE tenant_id = $1::bigint AND kind = $2::varchar AND period_key = $3::varchar
+            AND run_no = $4::int AND status <> 'succeeded' FOR UPDATE SKIP LOCKED)
+RETURNING id
 """
 _NEXT_RUN_NO = "COALESCE(MAX(run_no), 0) + 1"
 _SAME_PERIOD = "FROM job_run WHERE tenant_id = $1::bigint AND kind = $2::varchar AND period_key = $3::varchar"
@@ -86,6 +94,8 @@ async def execute(
         raise RuntimeError("jobruns.execute commits on its own; call it outside any transaction")
     run_no = await _claim(kind, period_key, rerun_key=rerun_key, job_id=job_id)
     this_run = JobRun.filter(kind=kind, period_key=period_key, run_no=run_no)
+    async with scoped_transaction() as conn:
+        await conn.execute_query(_COUNT_START, [current_tenant_id(), kind, period_key, run_no, clock.now()])
     try:
         async with scoped_transaction():
             try:
@@ -96,8 +106,6 @@ async def execute(
                 raise
             if run.status == JobRunStatus.SUCCEEDED:
                 return RunOutcome(run, False, "already_done")
-            run.attempts += 1
-            run.started_at = clock.now()
             counts = await body() or {}
             run.status = JobRunStatus.SUCCEEDED
             run.counts = counts
@@ -130,12 +138,18 @@ async def _record_failure(this_run: Any, error: str) -> str:
     async with scoped_transaction():
         await this_run.filter(status__not=JobRunStatus.SUCCEEDED).update(
             status=JobRunStatus.FAILED,
-            attempts=F("attempts") + 1,
             error=error,
             finished_at=clock.now(),
         )
         tenant = await Tenant.get_or_none(id=current_tenant_id())
         return tenant.slug if tenant else "?"
+
+
+async def statuses(kind: str, periods: list[str]) -> dict[str, JobRunStatus]:
+    """The status of the scheduled run (run 1) of each of ``periods`` that has a row, for the tenant in scope."""
+    async with scoped_transaction():
+        rows = await JobRun.filter(kind=kind, run_no=1, period_key__in=periods).values_list("period_key", "status")
+    return {period: JobRunStatus(status) for period, status in rows}
 
 
 async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, limit: int) -> list[JobRun]:
