@@ -1,7 +1,7 @@
 """The one clock: every instant comes from ``now()``, every day from ``today()`` or ``local_day()``.
 
-A tenant's days are its own: Beijing is UTC+8, so from 16:00 to 24:00 UTC its date is already tomorrow. A bare
-``date.today()`` or ``datetime.now(UTC).date()`` is the server's day and wrong for a tenant;
+A tenant's days are its own: Beijing is UTC+8, so from 16:00 to 24:00 UTC its date is already tomorrow. The
+server's day (today by the host's clock, or the date of a UTC instant) is wrong for a tenant;
 ``tests/test_clock.py`` fails on any such call outside this module.
 """
 
