@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
@@ -98,22 +99,54 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The request body, read chunk by chunk; BodyTooLarge as soon as it passes ``limit`` (never buffered whole)."""
+async def read_body(receive: Receive, limit: int, import_limit: int | None = None) -> bytes:
+    """The request body, read chunk by chunk; BodyTooLarge as soon as it passes ``limit`` (never buffered whole).
+
+    With ``import_limit``, a body may grow past ``limit`` up to ``import_limit`` only while what has arrived so far
+    opens an import mutation (its query comes before its variables): anything else is refused at ``limit`` bytes,
+    not after 20 MiB were buffered."""
     chunks: list[bytes] = []
     size = 0
+    ceiling = limit if import_limit is None else max(limit, import_limit)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
+        if size <= limit < size + len(chunk) and ceiling > limit and not opens_an_import(b"".join(chunks) + chunk):
+            raise BodyTooLarge
         size += len(chunk)
-        if size > limit:
+        if size > ceiling:
             raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+_QUERY_PREFIX = re.compile(rb'"query"\s*:\s*"((?:[^"\\]|\\.){0,4096})')
+_IMPORT_OPENING = re.compile(
+    r'^(?:\s|,|#[^\n]*\n)*mutation\b[^{]*\{(?:\s|,|#[^\n]*\n)*(?:\w+\s*:\s*)?(?:'
+    + "|".join(sorted(IMPORT_MUTATIONS - {"__typename"})) + r')\b'
+)
+
+
+def opens_an_import(prefix: bytes) -> bool:
+    """Whether the first bytes of a body are a JSON object whose ``query`` opens an import mutation (a cheap early
+    test; ``only_imports`` checks the whole document once it has arrived)."""
+    match = _QUERY_PREFIX.search(prefix)
+    if match is None:
+        return False
+    text = match.group(1)
+    while text:
+        try:
+            query = json.loads(b'"' + text + b'"')
+            break
+        except ValueError:  # the prefix ended inside an escape: drop its last bytes
+            text = text[:-1]
+    else:
+        return False
+    return _IMPORT_OPENING.match(query) is not None
 
 
 def only_imports(body: bytes) -> bool:
@@ -192,7 +225,8 @@ class GraphQLEndpoint(GraphQL):
                 return
             if request.method == "POST":
                 try:
-                    raw = await asyncio.wait_for(read_body(receive, import_limit), self.settings.body_timeout_seconds)
+                    raw = await asyncio.wait_for(read_body(receive, limit, import_limit),
+                                                 self.settings.body_timeout_seconds)
                 except TimeoutError:
                     await too_slow(self.settings.body_timeout_seconds)(scope, receive, send)
                     return

@@ -66,14 +66,14 @@ async def test_a_declared_length_over_the_limit_is_refused_without_reading_the_b
     assert json.loads(sent[1]["body"])["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-async def test_a_streamed_body_is_cut_off_at_the_import_limit(three_tenants, small_app, token):
-    a = three_tenants[0]
+async def stream(app: Any, tok: str, first: bytes) -> tuple[int, list[dict]]:
+    """Post ``first`` and then 10,000 spaces per chunk forever (chunked: no declared length); the chunks read."""
     reads = 0
 
     async def receive() -> dict:
         nonlocal reads
         reads += 1
-        return {"type": "http.request", "body": b" " * 10_000, "more_body": True}  # chunked: no declared length
+        return {"type": "http.request", "body": first if reads == 1 else b" " * 10_000, "more_body": True}
 
     sent: list[dict] = []
 
@@ -82,11 +82,27 @@ async def test_a_streamed_body_is_cut_off_at_the_import_limit(three_tenants, sma
 
     scope = {"type": "http", "method": "POST", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
              "root_path": "", "scheme": "http", "http_version": "1.1", "server": ("test", 80), "client": None,
-             "headers": [(b"content-type", b"application/json"),
-                         (b"authorization", f"Bearer {token(a.slug)}".encode())]}
-    await small_app(scope, receive, send)
-    assert reads == 6  # 6 x 10,000 bytes pass 50,000: the sixth chunk is the last one read
-    assert sent[0]["status"] == 413
+             "headers": [(b"content-type", b"application/json"), (b"authorization", f"Bearer {tok}".encode())]}
+    await app(scope, receive, send)
+    return reads, sent
+
+
+async def test_a_streamed_body_is_cut_off_at_the_graphql_limit_unless_it_opens_an_import(three_tenants, small_app,
+                                                                                         token):
+    a = three_tenants[0]
+    # Anything but an import: the first chunk already passes 2,000 bytes, so it is the only one read.
+    reads, sent = await stream(small_app, token(a.slug), b'{"query": "{ me { userId } }", "x": "' + b" " * 9_960)
+    assert reads == 1 and sent[0]["status"] == 413
+    # Variables before the query: the server cannot know it is an import, so the GraphQL limit holds.
+    reads, sent = await stream(small_app, token(a.slug), b'{"variables": {"c": "' + b" " * 9_979)
+    assert reads == 1 and sent[0]["status"] == 413
+    # An import's query comes first: it may stream up to the import limit, 50,000 bytes. The first chunk is
+    # 10,000 bytes too, so 6 x 10,000 pass 50,000 and the sixth chunk is the last one read.
+    opening = b'{"query": "mutation($c: String!) { importTerritory(input: {format: CSV, content: $c}) { applied } }"'
+    opening += b', "variables": {"c": "'
+    reads, sent = await stream(small_app, token(a.slug), opening + b" " * (10_000 - len(opening)))
+    assert reads == 6 and sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
 async def test_an_import_may_send_more_than_the_graphql_limit(three_tenants, small_app, token):
