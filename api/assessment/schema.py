@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -244,6 +245,9 @@ class SubmitScoresInput:
     scores: JSON = strawberry.field(description="Rubric item code -> points.")
     notes: JSON | None = None
     reason: str = strawberry.field(default="", description="Required for a correction.")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -437,29 +441,39 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="A body's scoring sheet for a compound: final once submitted.")
     async def submit_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        sub = await rounds.submit(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            period_key=input.period,
-            compound_id=to_id(input.compound_id, "compoundId"),
-            body_code=input.body_code,
-            scores=_scores(input.scores),
-            notes=_notes(input.notes),
+        access = await info.context.access()
+        compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
+        sub = await once(
+            input.idempotency_key, "submitScores", info.context.actor, ScoreSubmission,
+            lambda: rounds.submit(
+                access=access,
+                actor=info.context.actor,
+                period_key=input.period,
+                compound_id=compound_id,
+                body_code=input.body_code,
+                scores=scores,
+                notes=notes,
+            ),
         )
         return SubmissionType.of(sub)
 
     @strawberry.mutation(description="Correct a submitted sheet: a new, audited revision with a reason.")
     async def correct_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        sub = await rounds.submit(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            period_key=input.period,
-            compound_id=to_id(input.compound_id, "compoundId"),
-            body_code=input.body_code,
-            scores=_scores(input.scores),
-            notes=_notes(input.notes),
-            reason=input.reason,
-            correction=True,
+        access = await info.context.access()
+        compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
+        sub = await once(
+            input.idempotency_key, "correctScores", info.context.actor, ScoreSubmission,
+            lambda: rounds.submit(
+                access=access,
+                actor=info.context.actor,
+                period_key=input.period,
+                compound_id=compound_id,
+                body_code=input.body_code,
+                scores=scores,
+                notes=notes,
+                reason=input.reason,
+                correction=True,
+            ),
         )
         return SubmissionType.of(sub)
 
@@ -489,14 +503,22 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="小区监督员 records a finding against a compound.")
     async def record_finding(
-        self, info: Info, compound_id: strawberry.ID, description: str, photo_url: str = ""
+        self,
+        info: Info,
+        compound_id: strawberry.ID,
+        description: str,
+        photo_url: str = "",
+        idempotency_key: Annotated[str | None, strawberry.argument(
+            description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+        )] = None,
     ) -> FindingType:
-        f = await rounds.record_finding(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            compound_id=to_id(compound_id, "compoundId"),
-            description=description,
-            photo_url=photo_url,
+        access, compound = await info.context.access(), to_id(compound_id, "compoundId")
+        f = await once(
+            idempotency_key, "recordFinding", info.context.actor, SupervisorFinding,
+            lambda: rounds.record_finding(
+                access=access, actor=info.context.actor, compound_id=compound, description=description,
+                photo_url=photo_url,
+            ),
         )
         return FindingType.of(f)
 

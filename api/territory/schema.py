@@ -26,10 +26,10 @@ from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
 from tenants.territory.access import get_in_scope
-from tenants.territory.models import parent_level
+from tenants.territory.models import MODEL_BY_LEVEL, parent_level
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
-from tenants.territory.people import Person
+from tenants.territory.people import Person, Post
 from tenants.territory.people import PostKind as _PostKind
 
 
@@ -40,6 +40,9 @@ class CreateAreaInput:
     code: str
     name: str
     address: str | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.input
@@ -121,6 +124,9 @@ class AssignPostInput:
     body_code: str | None = None
     starts_on: date | None = None
     allow_second_grid_worker: bool = False
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
+    )
 
 
 @strawberry.type
@@ -247,14 +253,14 @@ class TerritoryMutation:
     async def create_area(self, info: Info, input: CreateAreaInput) -> AreaType:
         lvl = input.level.value
         extra = {"address": input.address} if lvl == "compound" and input.address is not None else {}
-        node = await territory.create_area(
-            lvl,
-            access=await info.context.access(),
-            actor=info.context.actor,
-            code=input.code,
-            name=input.name,
-            parent_id=opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId"),
-            **extra,
+        access = await info.context.access()
+        parent_id = opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId")
+        node = await once(
+            input.idempotency_key, f"createArea:{lvl}", info.context.actor, MODEL_BY_LEVEL[lvl],
+            lambda: territory.create_area(
+                lvl, access=access, actor=info.context.actor, code=input.code, name=input.name, parent_id=parent_id,
+                **extra,
+            ),
         )
         return area_of(lvl, node)
 
@@ -364,16 +370,21 @@ class TerritoryMutation:
 
     @strawberry.mutation(description="Give a person a post; their next token carries its role and scope.")
     async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
-        post = await people.assign_post(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            person_id=to_id(input.person_id, "personId"),
-            kind=_PostKind(input.kind.value),
-            target_kind=input.target_kind,
-            target_id=opt_id(input.target_id, "targetId"),
-            body_code=input.body_code,
-            starts_on=input.starts_on,
-            allow_second_grid_worker=input.allow_second_grid_worker,
+        access = await info.context.access()
+        person_id, target_id = to_id(input.person_id, "personId"), opt_id(input.target_id, "targetId")
+        post = await once(
+            input.idempotency_key, "assignPost", info.context.actor, Post,
+            lambda: people.assign_post(
+                access=access,
+                actor=info.context.actor,
+                person_id=person_id,
+                kind=_PostKind(input.kind.value),
+                target_kind=input.target_kind,
+                target_id=target_id,
+                body_code=input.body_code,
+                starts_on=input.starts_on,
+                allow_second_grid_worker=input.allow_second_grid_worker,
+            ),
         )
         return PostType.of(post)
 

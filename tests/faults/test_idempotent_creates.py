@@ -99,6 +99,7 @@ CREATES = [
     ("createPropertyCompany", "CreatePropertyCompanyInput", {"creditCode": "91130700MA0009", "name": "华丰物业"}),
     ("createUnit", "CreateUnitInput", {"kind": "COUNTY_DEPARTMENT", "code": "SW", "name": "水务局"}),
     ("createPerson", "CreatePersonInput", {"userId": "u-new", "name": "王芳"}),
+    ("createArea", "CreateAreaInput", {"level": "STREET", "code": "S9", "name": "新华街道"}),
 ]
 
 
@@ -134,3 +135,55 @@ async def test_a_retried_interview_with_its_key_is_recorded_once(two_cities, gql
     listed = await gql('{ interviews(period: "2026Q4") { companyId } }', admin)
     # Before: the retry recorded a second interview (2 here)
     assert listed["data"]["interviews"] == [{"companyId": str(a["ids"]["P1"])}]
+
+
+async def test_a_retried_post_assignment_with_its_key_makes_one_post(two_cities, gql, settings):
+    a = two_cities["zhangjiakou"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    made = await gql('mutation { createPerson(input: {userId: "u-gw", name: "网格员 李"}) { id } }', admin)
+    assign = """mutation($p: ID!, $g: ID!, $k: String) { assignPost(input: {personId: $p, kind: GRID_WORKER,
+      targetKind: "grid", targetId: $g, idempotencyKey: $k}) { id } }"""
+    args = {"p": made["data"]["createPerson"]["id"], "g": str(a["ids"]["G1"]), "k": "post-1"}
+    first, again = await gql(assign, admin, args), await gql(assign, admin, args)
+    assert "errors" not in first and "errors" not in again, (first, again)
+    assert again["data"]["assignPost"]["id"] == first["data"]["assignPost"]["id"]
+    from tenants.territory.people import Post
+
+    async with tenant_transaction(a["tenant"].id):
+        # Before: the retry was refused or made a second post (a second grid worker needs allowSecondGridWorker)
+        assert await Post.filter(person_id=int(args["p"])).count() == 1
+
+
+async def test_retried_findings_and_score_sheets_with_their_keys_are_stored_once(two_cities, gql, settings):
+    from tenants.assessment.models import ScoreSubmission, SupervisorFinding
+
+    a = two_cities["zhangjiakou"]
+    tid, k1 = a["tenant"].id, str(a["ids"]["K1"])
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
+    finding = """mutation($c: ID!, $k: String) { recordFinding(compoundId: $c, description: "消防通道被占用",
+      idempotencyKey: $k) { id } }"""
+    first = await gql(finding, admin, {"c": k1, "k": "f-1"})
+    again = await gql(finding, admin, {"c": k1, "k": "f-1"})
+    assert "errors" not in first and again["data"] == first["data"], (first, again)
+    await gql(finding, admin, {"c": k1, "k": "f-2"})
+    async with tenant_transaction(tid):
+        assert await SupervisorFinding.all().count() == 2  # f-1 once, f-2 once
+
+    period = "2026Q4"
+    assert "errors" not in await gql(f'mutation {{ openAssessmentRound(period: "{period}") {{ periodKey }} }}', admin)
+    async with tenant_transaction(tid):
+        from tenants.config.service import effective_config
+
+        rubric = (await effective_config()).document.assessment.rubric
+    scores = {i.code: i.max_points for i in rubric if i.body == "housing_dept"}
+    submit = """mutation($in: SubmitScoresInput!) { submitScores(input: $in) { bodyCode revision } }"""
+    sheet = {"period": period, "compoundId": k1, "bodyCode": "housing_dept", "scores": scores,
+             "idempotencyKey": "sheet-1"}
+    first = await gql(submit, admin, {"in": sheet})
+    # Before: the retry of a submitted sheet was a CONFLICT, so a client could not tell its sheet had arrived.
+    again = await gql(submit, admin, {"in": sheet})
+    assert "errors" not in first and again["data"] == first["data"] == {
+        "submitScores": {"bodyCode": "housing_dept", "revision": 1}}, (first, again)
+    assert codes(await gql(submit, admin, {"in": {**sheet, "idempotencyKey": "sheet-2"}})) == ["CONFLICT"]
+    async with tenant_transaction(tid):
+        assert await ScoreSubmission.all().count() == 1
