@@ -52,6 +52,7 @@ class Reporters:
         self.compound_id = compound_id
         self.acked: dict[str, str] = {}  # idempotency key -> ticket id
         self.errors: dict[str, int] = {}
+        self.examples: dict[str, str] = {}  # an error's code -> its first message, to show what failed
         self.retries = 0
         self.latencies: list[float] = []
 
@@ -68,9 +69,10 @@ class Reporters:
             try:
                 resp = await client.post(self.url, json=body, headers=self.headers)
                 data = resp.json()
-                codes = [e.get("extensions", {}).get("code") for e in data.get("errors") or []]
+                codes = [str(e.get("extensions", {}).get("code")) for e in data.get("errors") or []]
+                detail = str(data.get("errors"))[:300]
             except (httpx.TransportError, ValueError) as exc:
-                codes = [type(exc).__name__]
+                codes, detail = [type(exc).__name__], str(exc)[:300]
             if not codes:
                 self.latencies.append(time.monotonic() - started)
                 self.acked[key] = data["data"]["reportTicket"]["id"]
@@ -79,6 +81,7 @@ class Reporters:
                                      "ReadTimeout", "ConnectTimeout", "PoolTimeout", "WriteError"}
             if not retryable or time.monotonic() > give_up:
                 self.errors[codes[0]] = self.errors.get(codes[0], 0) + 1
+                self.examples.setdefault(codes[0], detail)
                 return
             self.retries += 1
             await asyncio.sleep(0.2)
@@ -190,17 +193,18 @@ def main(seconds: float) -> int:
             sampler = asyncio.create_task(sample())
             took = await steady.run(16, seconds=seconds)
             sampler.cancel()
-            third = max(1, len(rss) // 3)
-            first, last = statistics.mean(rss[:third]), statistics.mean(rss[-third:])
+            warm = rss[6:] if len(rss) >= 15 else rss  # the first 30 s warm up (imports, pools, caches)
+            third = max(1, len(warm) // 3)
+            first, last = statistics.mean(warm[:third]), statistics.mean(warm[-third:])
             total, found, keys = await stored(svc.owner_url, steady.acked)
             print(f"steady: 16 reporters x {took:.0f} s: {keys} acknowledged ({keys / took:.0f}/s), "
                   f"errors {steady.errors or 0}, p50 {quantile(steady.latencies, .5) * 1000:.0f} ms, "
                   f"p99 {quantile(steady.latencies, .99) * 1000:.0f} ms; RSS {rss[0]:.0f} -> {rss[-1]:.0f} MiB "
-                  f"(mean of first third {first:.0f}, last third {last:.0f}); stored {found}/{keys}, "
+                  f"(after warm-up: mean of first third {first:.0f}, last third {last:.0f}); stored {found}/{keys}, "
                   f"tickets in the database {total}")
             if steady.errors or found != keys or total != keys:
                 failures.append("steady: errors or tickets lost/doubled")
-            if last > first * 1.10 and last - first > 10:
+            if len(rss) >= 15 and last > first * 1.10 and last - first > 10:
                 failures.append(f"steady: RSS grew {first:.0f} -> {last:.0f} MiB")
 
             # 2. crowd: 64 clients, 20 connections in the pool
@@ -227,6 +231,8 @@ def main(seconds: float) -> int:
             total, found, keys = await stored(svc.owner_url, {**steady.acked, **crowd.acked, **restart.acked})
             print(f"restart: {len(restart.acked)} acknowledged, {restart.retries} retries with the same key, errors "
                   f"{restart.errors or 0}; stored {found}/{keys}, tickets in the database {total}")
+            for code, example in {**steady.examples, **crowd.examples, **restart.examples}.items():
+                print(f"  {code}: {example}")
             if restart.errors or found != keys or total != keys:
                 failures.append("restart: a report failed for good, or tickets lost/doubled")
 

@@ -189,7 +189,8 @@ def is_outage(exc: BaseException | None) -> bool:
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, (OSError, asyncio.TimeoutError, DBConnectionError, asyncpg.PostgresConnectionError,
-                            asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError,
+                            asyncpg.InterfaceError, asyncpg.InternalClientError,
+                            asyncpg.exceptions.OperatorInterventionError,
                             asyncpg.exceptions.CannotConnectNowError)):
             return True
         exc = exc.__cause__ or exc.__context__
