@@ -9,8 +9,7 @@ from decimal import Decimal
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from tenants import clock
-from tenants.assessment import periods
+from tenants import clock, periods
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,

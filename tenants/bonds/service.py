@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from tenants import clock
-from tenants.assessment.periods import key_for
 from tenants.audit import service as audit
 from tenants.bonds.access import may_act
 from tenants.bonds.messages import day_zh, holders, yuan
@@ -35,6 +34,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, Problem, text_prob
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post
+from tenants.periods import key_for
 from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.models import Compound

@@ -20,11 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants import clock
-from tenants.assessment.periods import bounds
 from tenants.audit import service as audit
 from tenants.config.merge import effective
 from tenants.config.service import version_on, versions_of
 from tenants.locks import advisory_lock
+from tenants.periods import bounds
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import current_zone
