@@ -14,7 +14,7 @@ from tortoise.exceptions import OperationalError
 
 from api.auth import mint_token
 from tenants.assessment import ratings
-from tenants.assessment import schedule as assessment_schedule
+from tenants.assessment import scheduled as assessment_schedule
 from tenants.assessment.models import CompanyRating, RatingSnapshot
 from tenants.audit.models import AuditEntry
 from tenants.config.service import effective_config

@@ -11,7 +11,7 @@ import pytest
 
 from api.auth import mint_token
 from tenants.audit.models import AuditEntry
-from tenants.bonds import reminders
+from tenants.bonds import scheduled as reminders
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.config.service import change_config

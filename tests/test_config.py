@@ -263,7 +263,8 @@ async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
     from tenants.audit.models import AuditEntry
     from tenants.demo.seed import DEMO_TENANTS, seed_demo
     from tenants.scope import tenant_context
-    from tenants.tenancy.service import data_volume, get_tenant_by_slug
+    from tenants.tenancy.scheduled import data_volume
+    from tenants.tenancy.service import get_tenant_by_slug
 
     users = await seed_demo()
 

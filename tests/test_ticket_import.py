@@ -24,7 +24,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.tickets.importer import import_tickets
 from tenants.tickets.models import Escalation, Ticket, TicketEvent, TicketState
-from tenants.tickets.reminders import tick
+from tenants.tickets.scheduled import tick
 from tests.conftest import codes
 from tests.test_cli import _run
 from tests.test_territory import build

@@ -23,7 +23,7 @@ from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import partners, service
 from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, TicketEvent
-from tenants.tickets.reminders import tick
+from tenants.tickets.scheduled import tick
 from tests.conftest import codes
 from tests.test_territory import build
 

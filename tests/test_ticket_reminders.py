@@ -33,7 +33,7 @@ from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import PostKind
 from tenants.tickets import partners, service
 from tenants.tickets.models import Escalation, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
-from tenants.tickets.reminders import tick
+from tenants.tickets.scheduled import tick
 from tests.test_territory import build
 
 ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")

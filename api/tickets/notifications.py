@@ -19,7 +19,7 @@ from tenants.inbox import service as inbox
 from tenants.inbox import webhooks
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 from tenants.tenancy.roles import Role
-from tenants.tickets import reminders
+from tenants.tickets import scheduled as reminders
 
 WebhookDeliveryStatus = strawberry.enum(
     Enum("WebhookDeliveryStatus", {s.name: s.value for s in DeliveryStatus}), name="WebhookDeliveryStatus"
