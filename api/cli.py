@@ -67,7 +67,7 @@ async def _seed_demo(app_url: str) -> list:
     from tortoise import Tortoise
 
     from tenants.db import tortoise_config
-    from tenants.tenancy.demo import seed_demo
+    from tenants.demo.seed import seed_demo
 
     await Tortoise.init(config=tortoise_config(app_url, pool_size=2))
     try:

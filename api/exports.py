@@ -13,7 +13,7 @@ from api.auth import authenticate
 from api.errors import capped
 from api.guard import CAPS, string_problems
 from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
-from tenants.assessment import periods
+from tenants import periods
 from tenants.assessment.models import CompanyRating, CompoundRating
 from tenants.assessment.ratings import snapshot_for
 from tenants.errors import DomainError, Forbidden, InvalidInput, Problem

@@ -43,7 +43,7 @@ CAPS = {
     "content": 16 * 1024 * 1024,  # an imported file (CSV text or base64 XLSX)
 }
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # as periods (tenants.assessment.periods)
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # as periods (tenants.periods)
 
 
 def string_problems(field: str, value: str, cap: int) -> list[Problem]:

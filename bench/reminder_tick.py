@@ -110,7 +110,7 @@ async def fill(tenant_id: int, template_id: int, tickets: int, start: datetime, 
 async def explain(tenant_id: int, now: datetime) -> None:
     """EXPLAIN ANALYZE both claims, rolled back so the measured ticks still find their work."""
     from tenants.scope import tenant_transaction
-    from tenants.tickets.reminders import DUE_SOON_SQL, OVERDUE_SQL
+    from tenants.tickets.scheduled import DUE_SOON_SQL, OVERDUE_SQL
 
     for label, sql, params in (
         ("due soon", DUE_SOON_SQL, [tenant_id, now, now + timedelta(minutes=30), 30]),
@@ -131,7 +131,7 @@ async def explain(tenant_id: int, now: datetime) -> None:
 
 async def timed_tick(tenant_id: int, at: datetime) -> tuple[float, dict]:
     from tenants.scope import tenant_context
-    from tenants.tickets.reminders import tick
+    from tenants.tickets.scheduled import tick
 
     with tenant_context(tenant_id):
         t = time.perf_counter()

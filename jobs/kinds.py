@@ -9,11 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants import clock
-from tenants.assessment import schedule as assessment_schedule
-from tenants.bonds import reminders as bond_reminders
-from tenants.subsidies import schedule as settlement_schedule
-from tenants.tenancy.service import data_volume
-from tenants.tickets import reminders
+from tenants.assessment import scheduled as assessment_scheduled
+from tenants.bonds import scheduled as bonds_scheduled
+from tenants.subsidies import scheduled as settlement_scheduled
+from tenants.tenancy.scheduled import data_volume
+from tenants.tickets import scheduled as tickets_scheduled
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def minutely(at: datetime, zone: ZoneInfo) -> str:
 
 async def ticket_reminders() -> dict[str, Any]:
     """Reminders before ticket deadlines, automatic escalation after them, hand-overs to the efficiency office."""
-    return await reminders.tick(now=clock.now())
+    return await tickets_scheduled.tick(now=clock.now())
 
 
 def hourly(at: datetime, zone: ZoneInfo) -> str:
@@ -59,17 +59,17 @@ def hourly(at: datetime, zone: ZoneInfo) -> str:
 
 async def assessment() -> dict[str, Any]:
     """Open the last period's assessment round; rate it on the configured day and hour."""
-    return await assessment_schedule.hourly(now=clock.now())
+    return await assessment_scheduled.hourly(now=clock.now())
 
 
 async def settlement() -> dict[str, Any]:
     """Settle the last complete 以奖代补 period on the configured day and hour (once its ratings are published)."""
-    return await settlement_schedule.hourly(now=clock.now())
+    return await settlement_scheduled.hourly(now=clock.now())
 
 
 async def bond_top_ups() -> dict[str, Any]:
     """Remind companies of bond top-ups coming due; flag the ones past due, once each."""
-    return await bond_reminders.daily(now=clock.now())
+    return await bonds_scheduled.daily(now=clock.now())
 
 
 KINDS: dict[str, JobKind] = {

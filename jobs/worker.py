@@ -23,12 +23,12 @@ from jobs.kinds import KINDS
 from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.errors import Conflict, DomainError
+from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.jobruns.models import JobRunStatus
 from tenants.scope import tenant_context
 from tenants.settings import get_settings
 from tenants.tenancy.service import active_tenants
-from tenants.tickets import webhooks
 
 log = logging.getLogger("civicgrid.jobs")
 

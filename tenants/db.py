@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "tenants.territory.parties",
     "tenants.territory.people",
     "tenants.tickets.models",
+    "tenants.inbox.models",
     "tenants.assessment.models",
     "tenants.ledger.models",
     "tenants.subsidies.models",

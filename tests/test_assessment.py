@@ -14,7 +14,7 @@ from tortoise.exceptions import OperationalError
 
 from api.auth import mint_token
 from tenants.assessment import ratings
-from tenants.assessment import schedule as assessment_schedule
+from tenants.assessment import scheduled as assessment_schedule
 from tenants.assessment.models import CompanyRating, RatingSnapshot
 from tenants.audit.models import AuditEntry
 from tenants.config.service import effective_config
@@ -284,10 +284,10 @@ async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_aft
 
     from tenants.assessment import rounds
     from tenants.assessment.reminders import remind_missing
+    from tenants.inbox.models import Notification
     from tenants.territory.access import Access
     from tenants.territory.people import PostKind
     from tenants.territory.people_service import assign_post, create_person
-    from tenants.tickets.models import Notification
 
     d, ids = district, district["ids"]
     admin = Access(roles=frozenset({Role.TENANT_ADMIN}))

@@ -6,8 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from tenants import clock
-from tenants.assessment import periods
+from tenants import clock, periods
 from tenants.audit.models import AuditEntry
 from tenants.scope import tenant_transaction
 from tests.conftest import codes

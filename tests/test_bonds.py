@@ -11,10 +11,11 @@ import pytest
 
 from api.auth import mint_token
 from tenants.audit.models import AuditEntry
-from tenants.bonds import reminders
+from tenants.bonds import scheduled as reminders
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.config.service import change_config
+from tenants.inbox.models import Notification
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, balance, verify
@@ -25,7 +26,7 @@ from tenants.territory import parties_service as parties
 from tenants.territory.access import Access
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
-from tenants.tickets.models import Channel, Notification, Ticket
+from tenants.tickets.models import Channel, Ticket
 from tests.conftest import codes
 from tests.test_territory import build
 

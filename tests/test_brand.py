@@ -17,6 +17,7 @@ from tenants.brand import service as brand
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.config.service import change_config
 from tenants.errors import DomainError
+from tenants.inbox.models import Notification
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import balances, verify
@@ -26,7 +27,6 @@ from tenants.tenancy.service import create_tenant
 from tenants.territory import people_service as people
 from tenants.territory.access import resolve
 from tenants.territory.people import PostKind
-from tenants.tickets.models import Notification
 from tests.conftest import codes
 from tests.test_territory import ADMIN, build
 

@@ -189,7 +189,7 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         listed = httpx.post(f"{base}/graphql", json={"query": "{ tenants(first: 10) { edges { node { slug } } } }"},
                             headers={"Authorization": f"Bearer {platform}"})
         slugs = [e["node"]["slug"] for e in listed.json()["data"]["tenants"]["edges"]]
-        from tenants.tenancy.demo import DEMO_TENANTS
+        from tenants.demo.seed import DEMO_TENANTS
 
         assert slugs == [t[0] for t in DEMO_TENANTS] + ["chengde"]
     finally:
@@ -246,7 +246,7 @@ async def test_import_territory_command(three_tenants, tmp_path: Path):
 
 
 async def test_token_for_a_person_carries_their_posts(app):
-    from tenants.tenancy.demo import seed_demo
+    from tenants.demo.seed import seed_demo
 
     users = await seed_demo()
     street = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
@@ -267,10 +267,10 @@ def test_token_needs_a_role_or_a_person(services):
 async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
     from tenants.bonds.models import BondTransaction
     from tenants.bonds.reads import required_fen
+    from tenants.demo.seed import seed_demo
     from tenants.ledger import accounts
     from tenants.ledger.service import balance, verify
     from tenants.scope import tenant_transaction
-    from tenants.tenancy.demo import seed_demo
     from tenants.tenancy.service import get_tenant_by_slug
     from tenants.territory.parties import PropertyContract
 
@@ -299,8 +299,8 @@ def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp
 async def test_demo_counties_have_the_departments_their_matrix_names(app):
     """临沭's 城市内涝 item is acted on by the 水务 department with 城管 helping: the demo has both, so a demo
     ticket of that item is dispatched to 水务 and 城管 gets its partner task."""
+    from tenants.demo.seed import ADMIN, seed_demo
     from tenants.scope import tenant_transaction
-    from tenants.tenancy.demo import ADMIN, seed_demo
     from tenants.tenancy.service import get_tenant_by_slug
     from tenants.territory.models import Compound
     from tenants.territory.parties import Unit

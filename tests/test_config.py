@@ -261,9 +261,10 @@ async def test_cli_import_shows_the_diff_and_asks_before_removing_overrides(app,
 
 async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
     from tenants.audit.models import AuditEntry
+    from tenants.demo.seed import DEMO_TENANTS, seed_demo
     from tenants.scope import tenant_context
-    from tenants.tenancy.demo import DEMO_TENANTS, seed_demo
-    from tenants.tenancy.service import data_volume, get_tenant_by_slug
+    from tenants.tenancy.scheduled import data_volume
+    from tenants.tenancy.service import get_tenant_by_slug
 
     users = await seed_demo()
 

@@ -23,7 +23,8 @@ from tenants.errors import Conflict, DomainError, InvalidInput, NotFound
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal, LedgerPosting
 from tenants.scope import tenant_context, tenant_transaction
-from tenants.subsidies import schedule, service
+from tenants.subsidies import scheduled as schedule
+from tenants.subsidies import service
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.territory import parties_service as parties
 from tenants.territory import service as territory

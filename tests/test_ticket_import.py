@@ -18,12 +18,13 @@ import pytest
 from openpyxl import Workbook
 
 from api.auth import mint_token
+from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.tickets.importer import import_tickets
-from tenants.tickets.models import Escalation, Notification, Ticket, TicketEvent, TicketState
-from tenants.tickets.reminders import tick
+from tenants.tickets.models import Escalation, Ticket, TicketEvent, TicketState
+from tenants.tickets.scheduled import tick
 from tests.conftest import codes
 from tests.test_cli import _run
 from tests.test_territory import build

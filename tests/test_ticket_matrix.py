@@ -12,6 +12,7 @@ import pytest
 
 from tenants import clock
 from tenants.config import service as config
+from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
@@ -21,8 +22,8 @@ from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import partners, service
-from tenants.tickets.models import EfficiencyCase, Escalation, Notification, PartnerTask, TicketEvent
-from tenants.tickets.reminders import tick
+from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, TicketEvent
+from tenants.tickets.scheduled import tick
 from tests.conftest import codes
 from tests.test_territory import build
 

@@ -19,6 +19,7 @@ from api.context import Context, Loaders
 from api.errors import ShapeErrors
 from api.tickets.notifications import NotificationMutation, NotificationQuery
 from api.transaction import OperationTransaction
+from tenants.inbox.models import Notification
 from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.settings import get_settings
@@ -31,8 +32,8 @@ from tenants.territory.access import Access
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import PostKind
 from tenants.tickets import partners, service
-from tenants.tickets.models import Escalation, Notification, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
-from tenants.tickets.reminders import tick
+from tenants.tickets.models import Escalation, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
+from tenants.tickets.scheduled import tick
 from tests.test_territory import build
 
 ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")

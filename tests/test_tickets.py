@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.auth import mint_token
+from tenants.inbox.models import Notification
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.access import resolve
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import service as tickets
-from tenants.tickets.models import Notification, Ticket
+from tenants.tickets.models import Ticket
 from tests.conftest import codes
 from tests.test_territory import build
 

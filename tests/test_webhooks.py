@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tenants.inbox import outbound, webhooks
+from tenants.inbox.models import WebhookDelivery
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.people import PostKind
-from tenants.tickets import outbound, webhooks
-from tenants.tickets.models import WebhookDelivery
 from tests.test_ticket_reminders import HOUR, MIN, T0, gql, inbox, principal, report, staff, ticks
 from tests.test_ticket_reminders import zjk as zjk  # the fixture
 
@@ -190,8 +190,8 @@ async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver)
 
 async def test_private_addresses_are_refused_outside_development(zjk, monkeypatch):
     from tenants.errors import InvalidInput
+    from tenants.inbox import webhooks
     from tenants.settings import get_settings
-    from tenants.tickets import webhooks
 
     monkeypatch.setenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE", "false")
     get_settings.cache_clear()

@@ -15,9 +15,11 @@ from api.pagination import Connection, paginate
 from api.tickets.types import TicketUnitKind
 from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
+from tenants.inbox import service as inbox
+from tenants.inbox import webhooks
+from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 from tenants.tenancy.roles import Role
-from tenants.tickets import notify, reminders, webhooks
-from tenants.tickets.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
+from tenants.tickets import scheduled as reminders
 
 WebhookDeliveryStatus = strawberry.enum(
     Enum("WebhookDeliveryStatus", {s.name: s.value for s in DeliveryStatus}), name="WebhookDeliveryStatus"
@@ -146,13 +148,13 @@ class NotificationQuery:
             after=after,
             key=lambda n: (n.created_at, n.id),
             types=(datetime, int),
-            fetch=lambda k, n: notify.inbox(me, unread_only=unread_only, after=k, limit=n),
+            fetch=lambda k, n: inbox.inbox(me, unread_only=unread_only, after=k, limit=n),
             to_node=NotificationType.of,
         )
 
     @strawberry.field(description="How many of the caller's messages are unread.")
     async def unread_notification_count(self, info: Info) -> int:
-        return await notify.unread_count(_me(info))
+        return await inbox.unread_count(_me(info))
 
     @strawberry.field(description="The tenant's webhook endpoints (tenant administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpointType]:
@@ -208,7 +210,7 @@ class NotificationMutation:
                 [Problem("ids", "too_many", f"一次最多 {MAX_MARK_IDS} 条", f"at most {MAX_MARK_IDS} ids at once")]
             )
         parsed = None if ids is None else [to_id(i, "ids") for i in ids]
-        return await notify.mark_read(me, ids=parsed, at=clock.now())
+        return await inbox.mark_read(me, ids=parsed, at=clock.now())
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
     async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:

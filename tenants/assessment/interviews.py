@@ -12,9 +12,9 @@ from tortoise.expressions import Subquery
 
 from tenants import clock
 from tenants.assessment.models import Interview
-from tenants.assessment.periods import bounds
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
+from tenants.periods import bounds
 from tenants.scope import savepoint
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tenants import clock
-from tenants.assessment import periods
+from tenants import clock, periods
 from tenants.assessment.errors import PeriodPublished
 from tenants.assessment.models import AssessmentRound, RatingSnapshot, ScoreSubmission, SnapshotStatus
 from tenants.assessment.ratings import lock_period

@@ -9,8 +9,7 @@ from decimal import Decimal
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from tenants import clock
-from tenants.assessment import periods
+from tenants import clock, periods
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -25,6 +24,7 @@ from tenants.assessment.rounds import latest_submissions, period_config, period_
 from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_company, score_compound
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.locks import advisory_lock
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
@@ -102,8 +102,7 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
 
 async def lock_period(conn: BaseDBAsyncClient, period_key: str) -> None:
     """Queue on the period's ratings until the transaction ends: compute, publish and late sheets take turns."""
-    key = f"ratings:{current_tenant_id()}:{period_key}"
-    await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [key])
+    await advisory_lock("ratings", period_key, conn=conn)
 
 
 async def compute(

@@ -8,15 +8,13 @@ from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
-from tenants import clock
+from tenants import clock, inbox
 from tenants.assessment.models import AssessmentRound, RoundStatus
 from tenants.assessment.rounds import missing_bodies, period_config
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
 from tenants.territory.models import Compound
 from tenants.territory.people import Person, Post, PostKind
-from tenants.tickets import notify
-from tenants.tickets.models import Notification
 
 # The posts behind the roles a body's configuration names (see Body.roles), and what each post targets.
 ROLE_POSTS = {
@@ -80,16 +78,14 @@ async def remind_missing(*, now: datetime) -> dict[str, int]:
                 for user, ids in (await _holders(body, roles, wanted, now)).items():
                     todo[user] |= ids
             title = f"{rnd.period_key} 物业服务考核{'评分已逾期' if kind == 'late' else '即将截止'}"
-            already = set(
-                await Notification.filter(kind=f"assessment.{kind}", title=title).values_list("recipient", flat=True)
-            )
+            already = await inbox.told(kind=f"assessment.{kind}", title=title)
             messages = [
-                notify.Message(
-                    recipients=[user],
+                inbox.Message(
+                    to=[user],
                     kind=f"assessment.{kind}",
                     title=title,
                     ticket_id=None,
-                    body=(
+                    text=(
                         f"评分已于 {rnd.deadline.isoformat()} 截止，以下小区未评分，"
                         "将按配置（权重重新分配或计零分）处理："
                         if kind == "late"
@@ -100,6 +96,6 @@ async def remind_missing(*, now: datetime) -> dict[str, int]:
                 for user, ids in sorted(todo.items())
                 if user not in already
             ]
-            await notify.send_many(messages, at=now)
+            await inbox.send_all(messages, at=now)
             sent[kind] += len(messages)
         return sent

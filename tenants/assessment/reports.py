@@ -11,8 +11,8 @@ from decimal import Decimal
 from tortoise import connections
 
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
-from tenants.assessment.periods import check_year
 from tenants.config.service import effective_config
+from tenants.periods import check_year
 from tenants.scope import current_tenant_id
 
 

@@ -9,8 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from tenants import clock
-from tenants.assessment import periods
+from tenants import clock, periods
 from tenants.assessment.models import AssessmentRound, RoundStatus, ScoreSubmission, SupervisorFinding
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument

@@ -22,25 +22,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tenants import clock
-from tenants.assessment.periods import key_for
+from tenants import clock, inbox
 from tenants.audit import service as audit
 from tenants.bonds.access import may_act
-from tenants.bonds.messages import day_zh, holders, yuan
+from tenants.bonds.messages import day_zh, yuan
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.bonds.reads import Bond, contract_in_scope, states
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
 from tenants.errors import Conflict, Forbidden, InvalidInput, Problem, text_problems
+from tenants.inbox.holders import holders_by_target
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post
+from tenants.periods import key_for
 from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import PostKind
-from tenants.tickets import notify
 from tenants.tickets.models import Ticket
 
 MAX_CLIENT_KEY = 100
@@ -315,12 +315,12 @@ async def _tell_company(ctx: _Ctx, tx: BondTransaction, bond: Bond) -> None:
     )
     if bond.top_up is not None:
         body += f"请于{day_zh(bond.top_up.due_on)}前补足 {yuan(bond.shortfall_fen)}。"
-    people = await holders(PostKind.PROPERTY_COMPANY, "company", [ctx.contract.company_id], ctx.today)
-    await notify.send(
-        people.get(ctx.contract.company_id, []),
+    people = await holders_by_target(PostKind.PROPERTY_COMPANY, "company", [ctx.contract.company_id], ctx.today)
+    await inbox.send(
+        to=people.get(ctx.contract.company_id, []),
         kind="bond.drawdown",
         title="履约保证金已被支取" + ("，请按期补足" if bond.top_up is not None else ""),
-        body=body,
+        text=body,
         ticket_id=tx.ticket_id,
         at=ctx.at,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tenants import inbox
 from tenants.brand.errors import yuan
 from tenants.brand.models import BrandProject
-from tenants.tickets import notify
+from tenants.inbox.holders import unit_staff
 from tenants.tickets.models import UnitKind
 
 KIND = "brand_project"
@@ -23,11 +24,11 @@ _TOLD = {
 async def tell_community(project: BrandProject, step: str, at: datetime, note: str = "") -> None:
     """The community's workers (active posts) hear of each decision on their project."""
     title, body = _TOLD[step]
-    recipients = await notify.unit_staff(UnitKind.COMMUNITY, project.community_id, at)
+    recipients = await unit_staff(UnitKind.COMMUNITY, project.community_id, at)
     text = body.format(
         title=project.title,
         note=note,
         amount=yuan(project.amount_awarded_fen or 0),
         reference=project.payment_reference or "",
     )
-    await notify.send(recipients, kind=KIND, title=title, body=text, ticket_id=None, at=at)
+    await inbox.send(to=recipients, kind=KIND, title=title, text=text, at=at)

@@ -18,6 +18,7 @@ from tenants import clock
 from tenants.errors import Conflict, NotFound
 from tenants.ledger.accounts import NON_NEGATIVE, kind_of
 from tenants.ledger.models import LedgerBalance, LedgerJournal, LedgerPosting
+from tenants.locks import advisory_lock
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
 
 
@@ -178,9 +179,7 @@ async def fund_up_to(
     ``top_up`` allows), the difference only, under ``key:<target>``. A lowered target never takes money back
     (it may already have been drawn). Fundings of one key queue on an advisory lock, so two at once fund once.
     ``reason(target, already)`` words the journal."""
-    await connections.get("default").execute_query(
-        "SELECT pg_advisory_xact_lock(hashtext($1))", [f"fund:{current_tenant_id()}:{key}"]
-    )
+    await advisory_lock("fund", key)
     already = await funded(key, account)
     if target <= already or (already and not top_up):
         return already

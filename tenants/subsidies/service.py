@@ -34,6 +34,7 @@ from tenants.config.service import effective_config
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
+from tenants.locks import advisory_lock
 from tenants.scope import current_tenant_id, savepoint
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.subsidies.statements import (
@@ -161,9 +162,7 @@ async def run(*, period_key: str, actor: str, now: datetime | None = None) -> Ru
     at = now or clock.now()
     bounds(period_key)
     async with savepoint() as conn:
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{period_key}"]
-        )
+        await advisory_lock("settlement", period_key, conn=conn)
         setting = await setting_for(period_key)
         _check_period(period_key, setting, await clock.today(at))
         drafts = await compute(period_key, setting, None)
@@ -250,14 +249,10 @@ async def approve(*, statement_id: int, actor: str, now: datetime | None = None)
         period_key = await SettlementStatement.filter(id=statement_id).values_list("period_key", flat=True)
         if not period_key:
             raise NotFound("结算单不存在", "no such settlement statement", field="id")
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement:{current_tenant_id()}:{period_key[0]}"]
-        )
+        await advisory_lock("settlement", period_key[0], conn=conn)
         # Approvals of the tenant queue on one more lock: drafts of two periods can carry the same correction of
         # an earlier period, and only the one approved first may pay it (the other is then stale, below).
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", [f"settlement-approval:{current_tenant_id()}"]
-        )
+        await advisory_lock("settlement-approval", conn=conn)
         stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.DRAFT:
             raise _wrong_status(stmt, StatementStatus.DRAFT)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise import connections
 
-from tenants.assessment import periods
+from tenants import periods
 from tenants.assessment.models import CompoundRating, RatingSnapshot, SnapshotStatus
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config

@@ -167,15 +167,6 @@ def tenant_models() -> list[type[TenantModel]]:
     ]
 
 
-async def data_volume() -> dict[str, int]:
-    """Rows the tenant in scope owns, per table, in one set-based query."""
-    tables = sorted(m._meta.db_table for m in tenant_models())
-    sql = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in tables)
-    async with scoped_transaction() as conn:
-        rows = await conn.execute_query_dict(sql)
-    return {r["t"]: r["n"] for r in rows}
-
-
 def tenant_zone(tenant: Tenant) -> ZoneInfo:
     return ZoneInfo(tenant.timezone)
 

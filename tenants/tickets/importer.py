@@ -20,10 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenants import clock
-from tenants.assessment.periods import bounds
 from tenants.audit import service as audit
 from tenants.config.merge import effective
 from tenants.config.service import version_on, versions_of
+from tenants.locks import advisory_lock
+from tenants.periods import bounds
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import current_zone
@@ -158,7 +159,7 @@ async def _load(conn: Any, tenant_id: int, rows: list[HistoryRow], look: _Lookup
         month = (month + timedelta(days=32)).replace(day=1)
     periods = sorted({f"{d:%Y-%m}" for d in days} | {f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in days})
     for key in periods:
-        await conn.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [f"ratings:{tenant_id}:{key}"])
+        await advisory_lock("ratings", key, conn=conn)  # the rating run's lock (assessment.ratings.lock_period)
     for r in await conn.execute_query_dict(
         "SELECT DISTINCT period_key FROM rating_snapshot WHERE tenant_id = $1 AND status = 'published'", [tenant_id]
     ):

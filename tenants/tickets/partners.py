@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tenants import inbox
 from tenants.clock import now as clock_now
 from tenants.errors import InvalidInput, NotFound, text_problems
+from tenants.inbox.holders import unit_staff
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
-from tenants.tickets import matrix, notify
+from tenants.tickets import matrix, messages
 from tenants.tickets.access import acts_for, require, visible
 from tenants.tickets.errors import IllegalTransition
 from tenants.tickets.models import (
@@ -69,16 +71,16 @@ async def open_tasks(ticket: Ticket, at: datetime) -> list[PartnerTask]:
     hours = int(ticket.rules.get("partner_accept_hours", DEFAULT_ACCEPT_HOURS))
     due = ticket.sla_due_at or at + timedelta(hours=ticket.rules["item"]["sla_hours"])
     tasks = []
-    item = notify.item_title(ticket)
+    item = messages.item_title(ticket)
     for kind, unit_id in await matrix.partner_units(ticket, at):
         task = await PartnerTask.create(
             ticket_id=ticket.id, unit_kind=kind, unit_id=unit_id, accept_due_at=at + timedelta(hours=hours),
             due_at=due, created_at=at,
         )
         await _event(ticket, task, at, "system", "partner_assign")
-        await notify.send(
-            await notify.unit_staff(kind, unit_id, at), kind="ticket.partner_assigned", title="新的协办任务",
-            body=f"工单 {ticket.id}“{item}”需贵单位配合办理，请在 {hours} 小时内受理。", ticket_id=ticket.id, at=at,
+        await inbox.send(
+            to=await unit_staff(kind, unit_id, at), kind="ticket.partner_assigned", title="新的协办任务",
+            text=f"工单 {ticket.id}“{item}”需贵单位配合办理，请在 {hours} 小时内受理。", ticket_id=ticket.id, at=at,
         )
         tasks.append(task)
     return tasks
@@ -130,10 +132,10 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
         task.state, task.completed_at, task.completed_by, task.note = P.COMPLETED, at, actor, note
         await task.save()
         await _event(ticket, task, at, actor, "partner_complete", note)
-        await notify.send(
-            await notify.unit_staff(ticket.assignee_kind, ticket.assignee_id, at), kind="ticket.partner_completed",
+        await inbox.send(
+            to=await unit_staff(ticket.assignee_kind, ticket.assignee_id, at), kind="ticket.partner_completed",
             title="协办单位已完成配合",
-            body=f"工单 {ticket.id}“{notify.item_title(ticket)}”的协办单位已完成配合：{note}",
+            text=f"工单 {ticket.id}“{messages.item_title(ticket)}”的协办单位已完成配合：{note}",
             ticket_id=ticket.id, at=at,
         )
         return task
@@ -144,7 +146,7 @@ class _Planned:
     task: PartnerTask
     escalation: Escalation
     event: TicketEvent
-    message: notify.Message
+    message: inbox.Message
 
 
 async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> int:
@@ -206,12 +208,12 @@ async def _plan(
                 details={"taskId": task.id, "unit": task.unit_kind.value, "unitId": task.unit_id},
             )
             recipients = await of((task.unit_kind.value, task.unit_id),
-                                  lambda t=task: notify.unit_staff(t.unit_kind, t.unit_id, now))
+                                  lambda t=task: unit_staff(t.unit_kind, t.unit_id, now))
             recipients = recipients + await of(("review", ticket.community_id or ticket.street_id),
-                                               lambda t=ticket: notify.reviewer_staff(t, now))
-            message = notify.Message(
+                                               lambda t=ticket: messages.reviewer_staff(t, now))
+            message = inbox.Message(
                 recipients, "ticket.partner_escalated", "协办任务已提级督办",
-                f"工单 {ticket.id}“{notify.item_title(ticket)}”的协办任务超时未受理，已提级督办（{period}）。",
+                f"工单 {ticket.id}“{messages.item_title(ticket)}”的协办任务超时未受理，已提级督办（{period}）。",
                 ticket.id,
             )
             planned.append(_Planned(task, escalation, event, message))
@@ -226,7 +228,7 @@ async def _write(planned: list[_Planned], now: datetime) -> None:
         return
     await Escalation.bulk_create([p.escalation for p in planned])
     await TicketEvent.bulk_create([p.event for p in planned])
-    await notify.send_many([p.message for p in planned], at=now)
+    await inbox.send_all([p.message for p in planned], at=now)
 
 
 async def tasks_of(ticket_ids: list[int]) -> list[PartnerTask]:

@@ -16,7 +16,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import Unit
-from tenants.tickets import matrix, notify, partners
+from tenants.tickets import matrix, messages, partners
 from tenants.tickets.access import REVIEWERS, STAFF_REPORTERS, acts_for_assignee, may_review, require, visible
 from tenants.tickets.errors import IllegalTransition
 from tenants.tickets.models import (
@@ -271,7 +271,7 @@ async def report(
         if idempotency_key is not None:
             await idempotency.record(idempotency_key, ticket.id)
         steps = rules["steps"]
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit
             route = await matrix.acting_unit(ticket, at)
             kind, unit = route.kind, route.unit_id
@@ -285,7 +285,7 @@ async def report(
                 note = f"自动派单（{route.problem().message_zh.removesuffix('，请指定承办单位')}，由属地办理）"
             await _assign(ticket, kind, unit, at, "system", "dispatch", note)
             await partners.open_tasks(ticket, at)
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -380,7 +380,7 @@ async def dispatch(
         ticket = await _for_update(ticket_id, access)
         require(may_review(access, ticket), "dispatch")
         _expect(ticket, "dispatch", S.REPORTED)
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         if unit_kind is not None:
             await _check_unit(unit_kind, unit_id, "unitId")
             kind, unit = unit_kind, unit_id
@@ -391,7 +391,7 @@ async def dispatch(
             kind, unit = route.kind, route.unit_id
         await _assign(ticket, kind, unit, at, actor, "dispatch", note)
         await partners.open_tasks(ticket, at)
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -400,13 +400,13 @@ async def reject(*, access: Access, actor: str, ticket_id: int, reason: str, now
     reason = _text("reason", reason, required=True)
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         require(may_review(access, ticket), "reject")
         _expect(ticket, "reject", S.REPORTED)
         ticket.state, ticket.due_at, ticket.closed_at = S.REJECTED, None, at
         await ticket.save()
         await _event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason)
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -416,13 +416,13 @@ async def accept(*, access: Access, actor: str, ticket_id: int, note: str = "", 
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "accept")
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         _expect(ticket, "accept", S.DISPATCHED, S.TRANSFERRED)
         before = ticket.state
         ticket.state = S.ACCEPTED
         await ticket.save()
         await _event(ticket, at, actor, "accept", before, S.ACCEPTED, note=note)
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -442,7 +442,7 @@ async def transfer(
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket) or may_review(access, ticket), "transfer")
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         _expect(ticket, "transfer", *UNIT_STATES)
         await _check_unit(unit_kind, unit_id, "unitId")
         if (unit_kind, unit_id) == (ticket.assignee_kind, ticket.assignee_id):
@@ -450,7 +450,7 @@ async def transfer(
                 [Problem("unitId", "same_unit", "不能转给当前承办单位", "the ticket is already with this unit")]
             )
         await _assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason)
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -470,7 +470,7 @@ async def resolve(
     async with savepoint():
         ticket = await _for_update(ticket_id, access)
         require(acts_for_assignee(access, ticket), "resolve")
-        held = notify.Holding.of(ticket)
+        held = messages.Holding.of(ticket)
         _expect(ticket, "resolve", S.ACCEPTED, S.REOPENED)
         before = ticket.state
         # Against the resolution SLA, which escalation never extends.
@@ -491,7 +491,7 @@ async def resolve(
             attachments=photos,
             details={"onTime": ticket.resolved_on_time},
         )
-        await notify.ticket_changed(ticket, held, at)
+        await messages.ticket_changed(ticket, held, at)
         return ticket
 
 
@@ -540,7 +540,7 @@ async def record_return_visit(
 async def _rate_locked(
     ticket: Ticket, *, actor: str, rating: int, comment: str, channel: RatingChannel, at: datetime
 ) -> None:
-    held = notify.Holding.of(ticket)
+    held = messages.Holding.of(ticket)
     _expect(ticket, "rate", S.RESOLVED)
     scale = ticket.rules["scale"]
     if not scale["lowest"] <= rating <= scale["highest"]:
@@ -574,7 +574,7 @@ async def _rate_locked(
             ticket, at, actor, "rate", S.RESOLVED, S.REOPENED, note=comment,
             details={**details, "reopened": ticket.reopened},
         )
-    await notify.ticket_changed(ticket, held, at)
+    await messages.ticket_changed(ticket, held, at)
 
 
 async def escalate_locked(
@@ -613,7 +613,7 @@ async def escalate_locked(
         note=reason,
         details={"from": ladder[from_level]["level"], "to": ladder[to_level]["level"], "automatic": automatic},
     )
-    await notify.escalated(ticket, esc, at)
+    await messages.escalated(ticket, esc, at)
     return esc
 
 

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenants import clock
+from tenants import clock, inbox
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, Problem
+from tenants.inbox.holders import office_staff
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
@@ -24,7 +25,7 @@ from tenants.territory.access import Access
 from tenants.territory.models import Community, Street
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.tickets import notify, partners, service
+from tenants.tickets import messages, partners, service
 from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, ReminderSent, Ticket, UnitKind
 from tenants.tickets.rules import LEAD_DEFAULT_MINUTES
 
@@ -145,7 +146,7 @@ async def remind_due_soon(*, now: datetime, zone: ZoneInfo) -> int:
         if not claimed:
             return 0
         tickets = await Ticket.filter(id__in=[tid for tid, _ in claimed]).order_by("id")
-        await notify.send_many(await notify.due_soon_messages(tickets, at=now, zone=zone), at=now)
+        await inbox.send_all(await messages.due_soon_messages(tickets, at=now, zone=zone), at=now)
     return len(claimed)
 
 
@@ -189,10 +190,10 @@ async def hand_over_units(*, now: datetime) -> int:
         if not rows:
             return 0
         cases = await EfficiencyCase.filter(id__in=[r["id"] for r in rows]).order_by("id")
-        staff = await notify.office_staff(now)
+        staff = await office_staff(now)
         names = await unit_names([(c.unit_kind, c.unit_id) for c in cases])
-        messages = [notify.office_message(c, names.get((c.unit_kind, c.unit_id), ""), staff) for c in cases]
-        await notify.send_many(messages, at=now)
+        told = [messages.office_message(c, names.get((c.unit_kind, c.unit_id), ""), staff) for c in cases]
+        await inbox.send_all(told, at=now)
     return len(cases)
 
 

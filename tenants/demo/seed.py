@@ -7,16 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+from tenants.bonds import service as bonds
+from tenants.bonds.models import BondTransaction
+from tenants.bonds.reads import required_fen
+from tenants.config.service import effective_config
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant, get_tenant_by_slug
-from tenants.territory.access import Access
+from tenants.territory.access import Access, resolve
 from tenants.territory.importer import import_territory
 from tenants.territory.models import Household, Street
-from tenants.territory.parties import PropertyCompany
+from tenants.territory.parties import PropertyCompany, PropertyContract, Unit, UnitKind
+from tenants.territory.parties_service import create_unit
 from tenants.territory.people import Person, PostKind
 from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
+from tenants.tickets import service as tickets
+from tenants.tickets.models import Ticket
 
 # slug, name, parent slug, preset
 DEMO_TENANTS: list[tuple[str, str, str | None, str]] = [
@@ -67,9 +74,6 @@ DEMO_UNITS = {
 
 async def _units(tenant: Tenant) -> None:
     """The units a ticket of the tenant's taxonomy can go to, once: those its matrix names, and the offices."""
-    from tenants.territory.parties import Unit, UnitKind
-    from tenants.territory.parties_service import create_unit
-
     async with tenant_transaction(tenant.id):
         wanted = dict(DEMO_UNITS)
         for category in await _taxonomy():
@@ -85,12 +89,6 @@ async def _units(tenant: Tenant) -> None:
 
 async def _bonds(tenant: Tenant) -> None:
     """Where bonds are on (临沭), each contract's firm has paid in its required bond, once."""
-    from tenants.bonds import service as bonds
-    from tenants.bonds.models import BondTransaction
-    from tenants.bonds.reads import required_fen
-    from tenants.config.service import effective_config
-    from tenants.territory.parties import PropertyContract
-
     async with tenant_transaction(tenant.id):
         doc = (await effective_config()).document
         if not doc.bonds.enabled or await BondTransaction.exists():
@@ -110,10 +108,6 @@ async def _bonds(tenant: Tenant) -> None:
 
 async def _tickets(tenant: Tenant) -> None:
     """A few grievances from the demo resident, once: one waiting for dispatch, one dispatched."""
-    from tenants.territory.access import resolve
-    from tenants.tickets import service as tickets
-    from tenants.tickets.models import Ticket
-
     async with tenant_transaction(tenant.id):
         if await Ticket.exists():
             return
@@ -134,8 +128,6 @@ async def _tickets(tenant: Tenant) -> None:
 
 
 async def _taxonomy() -> list:
-    from tenants.config.service import effective_config
-
     return (await effective_config()).document.tickets.taxonomy
 
 

@@ -1,4 +1,4 @@
-"""Assessment periods: months (2026-10) and quarters (2026Q4), in the tenant's time zone."""
+"""Periods: months (2026-10) and quarters (2026Q4), in the tenant's time zone (assessment, settlement, bonds)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tenants import clock
-from tenants.assessment import periods, ratings, reminders, rounds
+from tenants import clock, periods
+from tenants.assessment import ratings, reminders, rounds
 from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction

@@ -1,4 +1,5 @@
-"""Who hears about a ticket, in Chinese: the inbox of each person concerned, and the tenant's webhooks."""
+"""What a ticket's people read in their inbox, in Chinese: the resident, the unit that holds it, its reviewers,
+the rung that supervises it, the efficiency office. Sent through ``tenants.inbox``."""
 
 from __future__ import annotations
 
@@ -7,58 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
-
-from tenants import clock
-from tenants.paging import newest_first
-from tenants.territory.parties import Unit
-from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.territory.people import Person, Post, PostKind
+from tenants.inbox import Message, send
+from tenants.inbox.holders import office_staff, tenant_admins, unit_staff
 from tenants.tickets.errors import STATE_ZH
-from tenants.tickets.models import EfficiencyCase, Escalation, Notification, Ticket, TicketState, UnitKind
-from tenants.tickets.webhooks import enqueue as enqueue_webhooks
-
-UNIT_POSTS = {
-    UnitKind.COMMUNITY: (PostKind.COMMUNITY_WORKER, "community"),
-    UnitKind.STREET: (PostKind.STREET_OFFICER, "street"),
-    UnitKind.PROPERTY_COMPANY: (PostKind.PROPERTY_COMPANY, "company"),
-    UnitKind.HOUSING_DEPT: (PostKind.HOUSING_DEPT, "unit"),
-    UnitKind.COUNTY_DEPARTMENT: (PostKind.UNIT_STAFF, "unit"),
-}
-
+from tenants.tickets.models import EfficiencyCase, Escalation, Ticket, TicketState, UnitKind
 
 LEVEL_ZH = {"community": "社区", "street": "街道", "county_department": "县级部门"}
-
-
-@dataclass(frozen=True)
-class Message:
-    recipients: Sequence[str]
-    kind: str
-    title: str
-    body: str
-    ticket_id: int | None
-
-
-async def _post_holders(
-    post_kind: PostKind, target_kind: str | None, target_ids: list[int] | None, at: datetime
-) -> list[str]:
-    """User ids of the holders of active posts of a kind (on the given targets; ``None``: any target)."""
-    day = await clock.today(at)
-    qs = Post.filter(kind=post_kind, starts_on__lte=day).filter(Q(ends_on=None) | Q(ends_on__gte=day))
-    if target_ids is not None:
-        qs = qs.filter(target_kind=target_kind, target_id__in=target_ids)
-    person_ids = await qs.values_list("person_id", flat=True)
-    if not person_ids:
-        return []
-    return list(await Person.filter(id__in=list(person_ids)).order_by("id").values_list("user_id", flat=True))  # type: ignore[arg-type]
-
-
-async def unit_staff(kind: UnitKind | None, unit_id: int | None, at: datetime) -> list[str]:
-    """User ids of the people whose active posts make them the unit's staff."""
-    if kind is None or unit_id is None:
-        return []
-    post_kind, target_kind = UNIT_POSTS[kind]
-    return await _post_holders(post_kind, target_kind, [unit_id], at)
 
 
 async def reviewer_staff(ticket: Ticket, at: datetime) -> list[str]:
@@ -66,35 +21,6 @@ async def reviewer_staff(ticket: Ticket, at: datetime) -> list[str]:
     if ticket.community_id is not None:
         return await unit_staff(UnitKind.COMMUNITY, ticket.community_id, at)
     return await unit_staff(UnitKind.STREET, ticket.street_id, at)
-
-
-async def office_staff(at: datetime) -> list[str]:
-    """The staff of the tenant's efficiency-supervision offices 作风效能办 (housing-department posts on the unit)."""
-    office_ids = await Unit.filter(kind=PartyUnitKind.EFFICIENCY_OFFICE, is_active=True).values_list("id", flat=True)
-    if not office_ids:
-        return []
-    return await _post_holders(PostKind.UNIT_STAFF, "unit", list(office_ids), at)  # type: ignore[arg-type]
-
-
-async def send_many(messages: Sequence[Message], *, at: datetime) -> list[Notification]:
-    """Put each message in its recipients' inboxes (duplicates dropped) and queue the webhook deliveries."""
-    rows = [
-        Notification(recipient=r, kind=m.kind, title=m.title, body=m.body, ticket_id=m.ticket_id, created_at=at)
-        for m in messages
-        for r in dict.fromkeys(r for r in m.recipients if r)
-    ]
-    if not rows:
-        return []
-    await Notification.bulk_create(rows)
-    await enqueue_webhooks(rows, at=at)
-    return rows
-
-
-async def send(
-    recipients: list[str], *, kind: str, title: str, body: str, ticket_id: int | None, at: datetime
-) -> list[Notification]:
-    """Put a message in each recipient's inbox (duplicates dropped)."""
-    return await send_many([Message(recipients, kind, title, body, ticket_id)], at=at)
 
 
 @dataclass(frozen=True)
@@ -141,10 +67,10 @@ async def ticket_changed(ticket: Ticket, before: Holding, at: datetime) -> None:
     name = _transition(before, after)
     if name is not None:
         await send(
-            [ticket.reporter_user_id],
+            to=[ticket.reporter_user_id],
             kind=f"ticket.{name}",
             title=f"工单{state}",
-            body=f"您反映的“{item}”（工单 {ticket.id}）当前状态：{state}。",
+            text=f"您反映的“{item}”（工单 {ticket.id}）当前状态：{state}。",
             ticket_id=ticket.id,
             at=at,
         )
@@ -152,10 +78,10 @@ async def ticket_changed(ticket: Ticket, before: Holding, at: datetime) -> None:
     if after.state in _UNIT_STATES and (new_holder or before.state == TicketState.RESOLVED):
         staff = await unit_staff(ticket.assignee_kind, ticket.assignee_id, at)
         await send(
-            staff,
+            to=staff,
             kind="ticket.assigned",
             title="新的工单待办理",
-            body=f"工单 {ticket.id}“{item}”已交由贵单位办理，请在时限内处理。",
+            text=f"工单 {ticket.id}“{item}”已交由贵单位办理，请在时限内处理。",
             ticket_id=ticket.id,
             at=at,
         )
@@ -163,7 +89,6 @@ async def ticket_changed(ticket: Ticket, before: Holding, at: datetime) -> None:
 
 def item_title(ticket: Ticket) -> str:
     return str(ticket.rules.get("item", {}).get("title", ticket.item_code))
-
 
 
 async def escalated(ticket: Ticket, escalation: Escalation, at: datetime) -> None:
@@ -179,13 +104,13 @@ async def escalated(ticket: Ticket, escalation: Escalation, at: datetime) -> Non
     if level == "street" and ticket.street_id is not None:
         staff += await unit_staff(UnitKind.STREET, ticket.street_id, at)
     elif level == "county_department":
-        staff += await _post_holders(PostKind.TENANT_ADMIN, None, None, at)
+        staff += await tenant_admins(at)
         staff += await office_staff(at)
     await send(
-        staff,
+        to=staff,
         kind="ticket.escalated",
         title="工单已提级督办",
-        body=f"工单 {ticket.id}“{item}”已提级至{level_zh}督办，请尽快办理。",
+        text=f"工单 {ticket.id}“{item}”已提级至{level_zh}督办，请尽快办理。",
         ticket_id=ticket.id,
         at=at,
     )
@@ -227,25 +152,3 @@ def office_message(case: EfficiencyCase, unit_name: str, recipients: list[str]) 
         f"{unit_name}在 {case.period} 被提级督办 {case.escalations} 次，已按规定移交作风效能办督查。",
         None,
     )
-
-
-async def inbox(
-    recipient: str, *, unread_only: bool, after: tuple[datetime, int] | None, limit: int
-) -> list[Notification]:
-    """One person's messages, newest first (keyset on created_at, id)."""
-    qs = Notification.filter(recipient=recipient)
-    if unread_only:
-        qs = qs.filter(read_at=None)
-    return await newest_first(qs, time_field="created_at", after=after, limit=limit)
-
-
-async def unread_count(recipient: str) -> int:
-    return await Notification.filter(recipient=recipient, read_at=None).count()
-
-
-async def mark_read(recipient: str, *, ids: list[int] | None, at: datetime) -> int:
-    """Mark the recipient's messages read (the given ones, or all when ``ids`` is None); returns how many."""
-    qs = Notification.filter(recipient=recipient, read_at=None)
-    if ids is not None:
-        qs = qs.filter(id__in=ids)
-    return await qs.update(read_at=at)

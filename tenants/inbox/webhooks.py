@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.inbox import outbound
+from tenants.inbox.holders import tenant_admins
+from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 from tenants.paging import newest_first
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
-from tenants.tickets import outbound
-from tenants.tickets.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,7 @@ async def _claim(now: datetime, limit: int) -> list[_Claimed]:
 async def _tell_admins(failed: list[tuple[_Claimed, str | None]], now: datetime) -> None:
     """Deliveries given up for good go to the tenant administrators' inboxes (only there: not to the webhook
     that is failing)."""
-    from tenants.territory.people import PostKind
-    from tenants.tickets.models import Notification
-    from tenants.tickets.notify import _post_holders
-
-    admins = await _post_holders(PostKind.TENANT_ADMIN, None, None, now)
+    admins = await tenant_admins(now)
     rows = [
         Notification(
             recipient=admin,

@@ -10,17 +10,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tenants import clock
-from tenants.bonds.messages import day_zh, holders, yuan
+from tenants import clock, inbox
+from tenants.bonds.messages import day_zh, yuan
 from tenants.bonds.reads import required_fen
 from tenants.config.service import effective_config
+from tenants.inbox.holders import holders_by_target
 from tenants.ledger import accounts
 from tenants.ledger.service import balances
 from tenants.scope import current_tenant_id, scoped_transaction
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import PostKind
-from tenants.tickets import notify
 
 _RETURNING = "RETURNING id, contract_id, company_id, due_on"
 
@@ -86,10 +86,11 @@ async def _tell(
     contracts = {c.id: c for c in await PropertyContract.filter(id__in=sorted({r["contract_id"] for r in rows}))}
     compounds = {k.id: k for k in await Compound.filter(id__in=sorted({c.compound_id for c in contracts.values()}))}
     held = await balances([accounts.bond(i) for i in contracts])
-    company_people = await holders(PostKind.PROPERTY_COMPANY, "company", {r["company_id"] for r in rows}, today)
+    companies = {r["company_id"] for r in rows}
+    company_people = await holders_by_target(PostKind.PROPERTY_COMPANY, "company", companies, today)
     streets = {compounds[contracts[r["contract_id"]].compound_id].street_id for r in late}
-    officers = await holders(PostKind.STREET_OFFICER, "street", streets, today) if late else {}
-    admins = (await holders(PostKind.TENANT_ADMIN, None, None, today)).get(0, []) if late else []
+    officers = await holders_by_target(PostKind.STREET_OFFICER, "street", streets, today) if late else {}
+    admins = (await holders_by_target(PostKind.TENANT_ADMIN, None, None, today)).get(0, []) if late else []
 
     def owed(contract_id: int) -> tuple[str, int]:
         c = contracts[contract_id]
@@ -100,7 +101,7 @@ async def _tell(
     for r in opened:
         name, short = owed(r["contract_id"])
         messages.append(
-            notify.Message(
+            inbox.Message(
                 company_people.get(r["company_id"], []),
                 "bond.top_up_owed",
                 "履约保证金待缴存",
@@ -111,7 +112,7 @@ async def _tell(
     for r in reminded:
         name, short = owed(r["contract_id"])
         messages.append(
-            notify.Message(
+            inbox.Message(
                 company_people.get(r["company_id"], []),
                 "bond.top_up_due",
                 "履约保证金补缴提醒",
@@ -123,7 +124,7 @@ async def _tell(
         name, short = owed(r["contract_id"])
         street = compounds[contracts[r["contract_id"]].compound_id].street_id
         messages.append(
-            notify.Message(
+            inbox.Message(
                 company_people.get(r["company_id"], []) + officers.get(street, []) + admins,
                 "bond.top_up_late",
                 "履约保证金逾期未补足",
@@ -131,4 +132,4 @@ async def _tell(
                 None,
             )
         )
-    await notify.send_many(messages, at=at)
+    await inbox.send_all(messages, at=at)

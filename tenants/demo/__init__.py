@@ -1,0 +1,1 @@
+"""Demo tenants for ``civicgrid serve`` and ``seed-demo``: the top layer, above every domain it seeds."""

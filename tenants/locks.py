@@ -1,0 +1,20 @@
+"""Transaction-scoped advisory locks: one helper for every "take turns" in the core."""
+
+from __future__ import annotations
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from tenants.scope import current_tenant_id
+
+
+def lock_key(namespace: str, *ids: object) -> str:
+    """``namespace:<tenant>:<id>:...``: the same key in every caller that must queue on the same thing."""
+    return ":".join([namespace, str(current_tenant_id()), *map(str, ids)])
+
+
+async def advisory_lock(namespace: str, *ids: object, conn: BaseDBAsyncClient | None = None) -> None:
+    """Wait for the current tenant's advisory lock on ``namespace`` and ``ids``, held until the surrounding
+    transaction ends (there is no early release: commit or roll back)."""
+    client = conn or connections.get("default")
+    await client.execute_query("SELECT pg_advisory_xact_lock(hashtext($1))", [lock_key(namespace, *ids)])
