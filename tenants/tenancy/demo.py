@@ -111,7 +111,7 @@ async def _bonds(tenant: Tenant) -> None:
 async def _tickets(tenant: Tenant) -> None:
     """A few grievances from the demo resident, once: one waiting for dispatch, one dispatched."""
     from tenants.territory.access import resolve
-    from tenants.tickets import service as tickets
+    from tenants.tickets import intake, workflow
     from tenants.tickets.models import Ticket
 
     async with tenant_transaction(tenant.id):
@@ -122,7 +122,7 @@ async def _tickets(tenant: Tenant) -> None:
         access = await resolve(frozenset({Role.RESIDENT}), [f"household:{household.id}/resident"], resident.user_id)
         items = [i.code for c in (await _taxonomy()) for i in c.items][:2]
         for n, item in enumerate(items):
-            ticket = await tickets.report(
+            ticket = await intake.report(
                 access=access,
                 actor=resident.user_id,
                 item_code=item,
@@ -130,7 +130,7 @@ async def _tickets(tenant: Tenant) -> None:
                 compound_id=household.compound_id,
             )
             if n == 1 and ticket.state.value == "reported":
-                await tickets.dispatch(access=ADMIN, actor="demo", ticket_id=ticket.id)
+                await workflow.dispatch(access=ADMIN, actor="demo", ticket_id=ticket.id)
 
 
 async def _taxonomy() -> list:
