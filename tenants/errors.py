@@ -109,9 +109,7 @@ class Noun:
     actions_zh: Mapping[str, str] = dataclasses.field(default_factory=dict)
     field: str = "state"  # the error's field
     state_key: str = "state"  # the key of the current state in the error's details
-    # Settlement statements shipped with CONFLICT and details {"status": ...}; clients and tests read them.
-    code: str = "ILLEGAL_TRANSITION"
-    action_in_details: bool = True
+    code: str = "ILLEGAL_TRANSITION"  # a noun that shipped with another code keeps it
 
 
 class IllegalTransition(Conflict):
@@ -120,12 +118,11 @@ class IllegalTransition(Conflict):
     code = "ILLEGAL_TRANSITION"
 
     def __init__(self, noun: Noun, action: str, state: str) -> None:
-        details = {noun.state_key: state} | ({"action": action} if noun.action_in_details else {})
         super().__init__(
             f"{noun.zh}当前状态为“{noun.states_zh.get(state, state)}”，不能{noun.actions_zh.get(action, action)}",
             f"cannot {action} a {noun.en} that is {state}",
             field=noun.field,
-            details=details,
+            details={noun.state_key: state, "action": action},
         )
         self.code = noun.code
 
