@@ -208,7 +208,10 @@ async def _in_scope(access: Access, permission: str, project: BrandProject) -> N
 async def _transition(
     name: str, *, access: Access, actor: str, project_id: int, now: datetime | None, **effect_args: object
 ) -> BrandProject:
-    """Lock the project the caller sees and run ``TRANSITIONS[name]`` on it."""
+    """Check the role behind the step's permission, lock the project the caller sees and run ``TRANSITIONS[name]``
+    on it."""
+    step = TRANSITIONS[name]
+    rules.require(access, _ROLES[step.permission], step.action)
     at = _now(now)
     async with savepoint():
         project = await _for_update(access, project_id)
@@ -217,7 +220,7 @@ async def _transition(
             await _in_scope(access, permission, p)
 
         await transition(
-            TRANSITIONS[name], BRAND_PROJECT, project, state=project.status, allow=allow, actor=actor, at=at,
+            step, BRAND_PROJECT, project, state=project.status, allow=allow, actor=actor, at=at,
             **effect_args,
         )
         return project
@@ -318,13 +321,20 @@ async def _pay(
 
 
 # The lifecycle: action -> from-statuses, permission, effect. The role behind each permission is checked before
-# the project is looked up (``rules.require``), the scope after (``_in_scope``), then the status.
+# the project is looked up (``_ROLES``), the scope after (``_in_scope``), then the status.
 TRANSITIONS: dict[str, Transition[BrandProject]] = {
     "approve": Transition("approve", {S.DECLARED}, "brand.approve", _approve),
     "reject": Transition("reject", {S.DECLARED}, "brand.reject", _reject),
     "evaluate": Transition("evaluate", {S.APPROVED}, "brand.evaluate", _evaluate),
     "accept": Transition("accept", {S.EVALUATED}, "brand.accept", _accept),
     "pay": Transition("pay", {S.ACCEPTED}, "brand.pay", _pay),
+}
+_ROLES = {
+    "brand.approve": rules.ADMINS,
+    "brand.reject": rules.ADMINS,
+    "brand.evaluate": rules.EVALUATORS,
+    "brand.accept": rules.ADMINS,
+    "brand.pay": rules.ADMINS,
 }
 
 
@@ -333,7 +343,6 @@ async def approve(
 ) -> BrandProject:
     """The tenant approves a declared project. Approving is allowed beyond the year's cap (the cap binds awards,
     not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
-    rules.require(access, rules.ADMINS, "approve")
     problems: list[Problem] = []
     note = _text("note", note, problems, required=False)
     return await _transition(
@@ -344,7 +353,6 @@ async def approve(
 async def reject(
     *, access: Access, actor: str, project_id: int, reason: str, now: datetime | None = None
 ) -> BrandProject:
-    rules.require(access, rules.ADMINS, "reject")
     problems: list[Problem] = []
     reason = _text("reason", reason, problems, required=True)
     return await _transition(
@@ -356,7 +364,6 @@ async def evaluate(
     *, access: Access, actor: str, project_id: int, passed: bool, note: str, now: datetime | None = None
 ) -> BrandProject:
     """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
-    rules.require(access, rules.EVALUATORS, "evaluate")
     problems: list[Problem] = []
     note = _text("note", note, problems, required=True)
     return await _transition(
@@ -377,7 +384,6 @@ async def accept(
 ) -> BrandProject:
     """Year-end acceptance 年终验收: passed awards an amount (> 0, within the budget and what remains of the year's
     cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
-    rules.require(access, rules.ADMINS, "accept")
     problems: list[Problem] = []
     note = _text("note", note, problems, required=not passed)
     if passed and amount_awarded_fen is None:
@@ -406,7 +412,6 @@ async def pay(
     now: datetime | None = None,
 ) -> BrandProject:
     """Pay the award: from the community's payable to its paid account, with the payment's reference."""
-    rules.require(access, rules.ADMINS, "pay")
     problems: list[Problem] = []
     reference = _text("paymentReference", payment_reference, problems, required=True, limit=MAX_REFERENCE)
     note = _text("note", note, problems, required=False)
