@@ -25,7 +25,7 @@ from tenants.territory.people import Post
 from tenants.territory.people_service import posts_of
 from tenants.territory.service import areas_by_ids
 from tenants.tickets.models import TicketEvent
-from tenants.tickets.service import events_of
+from tenants.tickets.reads import events_of
 
 
 def grouped(rows: list[Any], key: str, keys: list[int]) -> list[list[Any]]:

@@ -140,7 +140,7 @@ async def seed(n: int) -> int:
     from tenants.tenancy.roles import Role
     from tenants.tenancy.service import create_tenant
     from tenants.territory.access import Access
-    from tenants.tickets import service as tickets
+    from tenants.tickets import intake
 
     tenant = await create_tenant(slug=f"rating-bench-{int(time.time())}", name="评级基准市", preset="zhangjiakou")
     t = time.perf_counter()
@@ -150,7 +150,7 @@ async def seed(n: int) -> int:
         rows = await conn.execute_query_dict("SELECT min(id) AS k FROM compound WHERE tenant_id = $1", [tenant.id])
     with tenant_context(tenant.id):
         admin = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="bench")
-        real = await tickets.report(
+        real = await intake.report(
             access=admin,
             actor="bench",
             item_code="corridor_clutter",

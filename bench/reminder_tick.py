@@ -45,7 +45,7 @@ async def setup(tickets: int) -> tuple[int, int]:
     from tenants.territory import service as territory
     from tenants.territory.access import Access
     from tenants.territory.people import PostKind
-    from tenants.tickets import service
+    from tenants.tickets import intake
 
     admin = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="bench")
     slug = f"bench-{int(time.time())}"
@@ -66,7 +66,7 @@ async def setup(tickets: int) -> tuple[int, int]:
                                      target_kind=target, target_id=ids[target], starts_on=date(2026, 1, 1))
         resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["household"]})},
                           user_id="res")
-        template = await service.report(access=resident, actor="res", item_code="noise", description="噪音扰民",
+        template = await intake.report(access=resident, actor="res", item_code="noise", description="噪音扰民",
                                         household_id=ids["household"], now=T0 - timedelta(days=31))
     return tenant.id, template.id
 

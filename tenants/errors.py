@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Problem:
 class DomainError(Exception):
     """Base of every expected failure; the API turns it into a GraphQL error with these extensions."""
 
-    code: ClassVar[str] = "DOMAIN_ERROR"
+    code: str = "DOMAIN_ERROR"  # a subclass's stable code; IllegalTransition may set its noun's own
 
     def __init__(
         self,
@@ -94,6 +96,47 @@ class InvalidInput(DomainError):
             f"{len(problems)} problems in the input",
             field=first.field,
             problems=problems,
+        )
+
+
+@dataclass(frozen=True)
+class Noun:
+    """Something with states, as ``IllegalTransition`` names it (工单 ticket, 品牌项目 brand project, ...)."""
+
+    zh: str
+    en: str
+    states_zh: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    actions_zh: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    field: str = "state"  # the error's field
+    state_key: str = "state"  # the key of the current state in the error's details
+    code: str = "ILLEGAL_TRANSITION"  # a noun that shipped with another code keeps it
+
+
+class IllegalTransition(Conflict):
+    """The action is not possible from the current state of its row (one class for every domain)."""
+
+    code = "ILLEGAL_TRANSITION"
+
+    def __init__(self, noun: Noun, action: str, state: str) -> None:
+        super().__init__(
+            f"{noun.zh}当前状态为“{noun.states_zh.get(state, state)}”，不能{noun.actions_zh.get(action, action)}",
+            f"cannot {action} a {noun.en} that is {state}",
+            field=noun.field,
+            details={noun.state_key: state, "action": action},
+        )
+        self.code = noun.code
+
+
+class NotEnabled(Conflict):
+    """A feature the tenant's configuration switches off (``<FEATURE>_DISABLED``; each subclass names its code
+    and the feature). What was recorded before stays readable."""
+
+    feature_zh: str = ""
+    feature_en: str = ""
+
+    def __init__(self, *, field: str | None = None) -> None:
+        super().__init__(
+            f"本地区未启用{self.feature_zh}", f"not enabled for this tenant: {self.feature_en}", field=field
         )
 
 

@@ -357,7 +357,7 @@ async def test_tickets_and_findings_reach_the_rating(district, gql):
 
     from tenants.assessment import rounds as assessment_rounds
     from tenants.territory.access import resolve
-    from tenants.tickets import service as tickets
+    from tenants.tickets import intake, workflow
 
     d, ids = district, district["ids"]
     q4 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -367,7 +367,7 @@ async def test_tickets_and_findings_reach_the_rating(district, gql):
         await Person.create(user_id="res-1", name="居民", household_id=ids["H1"])
         resident = await resolve(frozenset({Role.RESIDENT}), [f"household:{ids['H1']}"], "res-1")
         admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
-        t = await tickets.report(
+        t = await intake.report(
             access=resident,
             actor="res-1",
             item_code="corridor_clutter",
@@ -375,10 +375,10 @@ async def test_tickets_and_findings_reach_the_rating(district, gql):
             compound_id=ids["K1"],
             now=q4,
         )
-        await tickets.dispatch(access=admin, actor="admin", ticket_id=t.id, now=q4)
-        await tickets.accept(access=admin, actor="admin", ticket_id=t.id, now=q4)
-        await tickets.resolve(access=admin, actor="admin", ticket_id=t.id, note="已清理", now=q4 + timedelta(hours=2))
-        await tickets.rate(access=resident, actor="res-1", ticket_id=t.id, rating=5, now=q4 + timedelta(hours=3))
+        await workflow.dispatch(access=admin, actor="admin", ticket_id=t.id, now=q4)
+        await workflow.accept(access=admin, actor="admin", ticket_id=t.id, now=q4)
+        await workflow.resolve(access=admin, actor="admin", ticket_id=t.id, note="已清理", now=q4 + timedelta(hours=2))
+        await workflow.rate(access=resident, actor="res-1", ticket_id=t.id, rating=5, now=q4 + timedelta(hours=3))
         supervisor = await resolve(frozenset({Role.SUPERVISOR}), [f"compound:{ids['K1']}/supervisor"], "sup-1")
         await assessment_rounds.record_finding(
             access=supervisor, actor="sup-1", compound_id=ids["K1"], description="消防通道堵塞", now=q4

@@ -304,7 +304,7 @@ async def test_demo_counties_have_the_departments_their_matrix_names(app):
     from tenants.tenancy.service import get_tenant_by_slug
     from tenants.territory.models import Compound
     from tenants.territory.parties import Unit
-    from tenants.tickets import service as tickets
+    from tenants.tickets import intake, workflow
     from tenants.tickets.models import PartnerTask
 
     await seed_demo()
@@ -314,9 +314,9 @@ async def test_demo_counties_have_the_departments_their_matrix_names(app):
         units = {u.code: u for u in await Unit.all()}
         assert {"城管", "水务", "住建", "效能办"} <= set(units) and len(units) == 4
         compound = await Compound.all().order_by("id").first()
-        ticket = await tickets.report(access=ADMIN, actor="hotline", item_code="urban_waterlogging",
+        ticket = await intake.report(access=ADMIN, actor="hotline", item_code="urban_waterlogging",
                                       description="小区门口积水", compound_id=compound.id)
-        ticket = await tickets.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id)
+        ticket = await workflow.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id)
         assert (ticket.assignee_kind.value, ticket.assignee_id) == ("county_department", units["水务"].id)
         helpers = await PartnerTask.filter(ticket_id=ticket.id).values_list("unit_kind", "unit_id")
         assert ("county_department", units["城管"].id) in {(k.value, i) for k, i in helpers}

@@ -23,7 +23,7 @@ from tenants.scope import tenant_context
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.access import Access
-from tenants.tickets import service as tickets
+from tenants.tickets import intake, workflow
 from tenants.tickets.kpis import Kpi, rank, rate_bp
 from tenants.tickets.models import Channel
 from tests.test_territory import build
@@ -89,7 +89,7 @@ async def kpis(tenant, dimension: str, *roles: Role, scope: tuple[str, ...] = ()
 
 
 async def _open(item: str, compound: int, when: datetime) -> int:
-    ticket = await tickets.report(
+    ticket = await intake.report(
         access=ADMIN,
         actor="hotline",
         item_code=item,
@@ -103,21 +103,21 @@ async def _open(item: str, compound: int, when: datetime) -> int:
 
 
 async def _to_unit(tid: int, dispatched: datetime, accepted: datetime | None = None) -> None:
-    await tickets.dispatch(access=ADMIN, actor="cw", ticket_id=tid, now=dispatched)
+    await workflow.dispatch(access=ADMIN, actor="cw", ticket_id=tid, now=dispatched)
     if accepted is not None:
-        await tickets.accept(access=ADMIN, actor="unit", ticket_id=tid, now=accepted)
+        await workflow.accept(access=ADMIN, actor="unit", ticket_id=tid, now=accepted)
 
 
 async def _resolve(tid: int, when: datetime) -> None:
-    await tickets.resolve(access=ADMIN, actor="unit", ticket_id=tid, note="已处理", now=when)
+    await workflow.resolve(access=ADMIN, actor="unit", ticket_id=tid, note="已处理", now=when)
 
 
 async def _rate(tid: int, rating: int, when: datetime) -> None:
-    await tickets.rate(access=RESIDENT, actor="res-1", ticket_id=tid, rating=rating, now=when)
+    await workflow.rate(access=RESIDENT, actor="res-1", ticket_id=tid, rating=rating, now=when)
 
 
 async def _escalate(tid: int, when: datetime) -> None:
-    await tickets.escalate(access=ADMIN, actor="street", ticket_id=tid, reason="超时未办", now=when)
+    await workflow.escalate(access=ADMIN, actor="street", ticket_id=tid, reason="超时未办", now=when)
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ async def city(app):
         await _escalate(t4, at(3, 13, 9))
         # T5: K1, rejected before dispatch: received by K1 / C1 / S1, no unit.
         t5 = await _open("noise", ids["K1"], at(3, 15, 9))
-        await tickets.reject(access=ADMIN, actor="cw", ticket_id=t5, reason="不属于受理范围", now=at(3, 15, 10))
+        await workflow.reject(access=ADMIN, actor="cw", ticket_id=t5, reason="不属于受理范围", now=at(3, 15, 10))
         # T6: K3, never dispatched, escalated 03-20: the community that should have dispatched it, C3, collects
         # the escalation as a unit (it received nothing as a unit); as places it counts for K3 / C3 / S2.
         t6 = await _open("parking_disorder", ids["K3"], at(3, 20, 9))
@@ -171,7 +171,7 @@ async def city(app):
         await _to_unit(t7, at(4, 1, 1))
         await _escalate(t7, at(4, 1, 5))
     with tenant_context(b.id):
-        tb = await tickets.report(
+        tb = await intake.report(
             access=ADMIN,
             actor="hotline",
             item_code="cleaning_lapse",

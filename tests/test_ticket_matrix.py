@@ -21,7 +21,7 @@ from tenants.territory.access import Access
 from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
-from tenants.tickets import partners, service
+from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, TicketEvent
 from tenants.tickets.scheduled import tick
 from tests.conftest import codes
@@ -222,9 +222,9 @@ async def test_a_partner_task_not_accepted_in_time_escalates_once(linshu):
     t0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
     resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
     with tenant_context(c["tenant"].id):
-        ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+        ticket = await intake.report(access=resident, actor="res-H1", item_code="illegal_construction",
                                       description="违章搭建", household_id=ids["H1"], now=t0)
-        await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
+        await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
         async with tenant_transaction(c["tenant"].id):
             company = await PartnerTask.get(ticket_id=ticket.id, unit_kind="property_company")
         await partners.accept(access=ADMIN, actor="p1-staff", task_id=company.id, now=t0 + HOUR)
@@ -237,7 +237,7 @@ async def test_a_partner_task_not_accepted_in_time_escalates_once(linshu):
             rows = await Escalation.filter(ticket_id=ticket.id).values_list("unit_kind", "unit_id", "automatic")
             street = await PartnerTask.get(ticket_id=ticket.id, unit_kind="street")
             events = await TicketEvent.filter(ticket_id=ticket.id, action="partner_escalate").count()
-            level = (await service.get_visible(ADMIN, ticket.id)).escalation_level
+            level = (await reads.get_visible(ADMIN, ticket.id)).escalation_level
     assert rows == [("street", ids["S1"], True)]  # the street collects it; the ticket stays on its rung
     assert (street.state, street.escalated_at, events, level) == ("pending", t0 + 24 * HOUR + MIN, 1, 0)
     assert ("ticket.partner_escalated", ticket.id) in await _inbox(c, "so-1")
@@ -261,17 +261,17 @@ async def _escalate_p1_on(c, days: list[datetime], resolved_on_time_at: datetime
         for when in days:
             if resolved_on_time_at is not None and resolved_on_time_at < when:
                 before = resolved_on_time_at - HOUR
-                good = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
+                good = await intake.report(access=resident, actor="res-H1", item_code="roof_leak",
                                             description="顶楼渗水", household_id=ids["H1"], now=before)
-                await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=good.id, now=before)
-                await service.accept(access=ADMIN, actor="p1-staff", ticket_id=good.id, now=before)
-                await service.resolve(access=ADMIN, actor="p1-staff", ticket_id=good.id, note="已修复",
+                await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=good.id, now=before)
+                await workflow.accept(access=ADMIN, actor="p1-staff", ticket_id=good.id, now=before)
+                await workflow.resolve(access=ADMIN, actor="p1-staff", ticket_id=good.id, note="已修复",
                                       now=resolved_on_time_at)
                 resolved_on_time_at = None
-            ticket = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
+            ticket = await intake.report(access=resident, actor="res-H1", item_code="roof_leak",
                                           description="顶楼渗水", household_id=ids["H1"], now=when - HOUR)
-            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=when - HOUR)
-            await service.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
+            await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=when - HOUR)
+            await workflow.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
             results.append(await tick(now=when + MIN))
     return results
 
@@ -405,11 +405,11 @@ async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graph
     at = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
     resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
     with tenant_context(c["tenant"].id):
-        ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+        ticket = await intake.report(access=resident, actor="res-H1", item_code="illegal_construction",
                                       description="违章搭建", household_id=ids["H1"], now=at)
         with pytest.raises(InvalidInput) as bad_reason:
-            await service.reject(access=ADMIN, actor="cw-1", ticket_id=ticket.id, reason="重复\x00", now=at)
-        await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=at)
+            await workflow.reject(access=ADMIN, actor="cw-1", ticket_id=ticket.id, reason="重复\x00", now=at)
+        await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=at)
         async with tenant_transaction(c["tenant"].id):
             task = await PartnerTask.get(ticket_id=ticket.id, unit_kind="property_company")
         with pytest.raises(InvalidInput) as bad_note:
@@ -433,13 +433,13 @@ async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_mo
     with tenant_context(c["tenant"].id):
         for when in days:
             start = when - 73 * HOUR
-            ticket = await service.report(access=resident, actor="res-H1", item_code="roof_leak",
+            ticket = await intake.report(access=resident, actor="res-H1", item_code="roof_leak",
                                           description="顶楼渗水", household_id=ids["H1"], now=start)
-            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=start)
-            await service.accept(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, now=start)
-            await service.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
+            await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=start)
+            await workflow.accept(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, now=start)
+            await workflow.escalate(access=ADMIN, actor="admin", ticket_id=ticket.id, reason="推诿扯皮", now=when)
             handed.append((await tick(now=when + MIN))["handed_over"])
-            done = await service.resolve(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, note="已修复",
+            done = await workflow.resolve(access=ADMIN, actor="p1-staff", ticket_id=ticket.id, note="已修复",
                                          now=when + 2 * MIN)
             assert done.resolved_on_time is False
         assert (await tick(now=_beijing(3, 1, 12)))["handed_over"] == 0  # another tick hands nothing over again
@@ -456,9 +456,9 @@ async def test_one_broken_partner_task_neither_stops_the_others_nor_the_tick(lin
     with tenant_context(c["tenant"].id):
         made = []
         for _ in range(3):  # 违章搭建 at K1: each ticket gives the street S1 and the company P1 a task
-            ticket = await service.report(access=resident, actor="res-H1", item_code="illegal_construction",
+            ticket = await intake.report(access=resident, actor="res-H1", item_code="illegal_construction",
                                           description="违章搭建", household_id=ids["H1"], now=t0)
-            await service.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
+            await workflow.dispatch(access=ADMIN, actor="cw-1", ticket_id=ticket.id, now=t0)
             made.append(ticket.id)
         async with tenant_transaction(c["tenant"].id) as conn:  # the second ticket's rule snapshot is damaged
             await conn.execute_query("UPDATE ticket SET rules = rules || '{\"item\": null}' WHERE id = $1", [made[1]])

@@ -31,7 +31,7 @@ from tenants.territory import people_service as people
 from tenants.territory.access import Access
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import PostKind
-from tenants.tickets import partners, service
+from tenants.tickets import intake, partners, workflow
 from tenants.tickets.models import Escalation, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
 from tenants.tickets.scheduled import tick
 from tests.test_territory import build
@@ -78,7 +78,7 @@ async def staff(user_id: str, kind: PostKind, target_kind: str, target_id: int) 
 
 async def report(ids: dict, item: str, at: datetime, resident: str = "res-1") -> Ticket:
     access = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id=resident)
-    return await service.report(
+    return await intake.report(
         access=access, actor=resident, item_code=item, description="楼下乱停车，堵住消防通道", household_id=ids["H1"],
         now=at,
     )
@@ -196,7 +196,7 @@ async def test_the_due_soon_reminder_is_sent_once_per_step(zjk):
         assert await inbox(t, "cw-1") == [("ticket.due_soon", ticket.id)]  # the reviewers, while it is reported
         # Dispatched: a new step, with the community's 48-hour clock and its own reminder.
         dispatched_at = T0 + 2 * HOUR + 50 * MIN
-        await service.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id, now=dispatched_at)
+        await workflow.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id, now=dispatched_at)
         assert total(await ticks(T0 + 3 * HOUR + MIN), "escalated") == 0  # the review clock no longer runs
         assert total(await ticks(dispatched_at + 48 * HOUR - 10 * MIN, n=2), "due_soon") == 1
         assert total(await ticks(dispatched_at + 48 * HOUR - 5 * MIN), "due_soon") == 0
@@ -233,7 +233,7 @@ async def test_the_third_escalation_of_a_unit_in_a_month_puts_it_on_the_office_l
         # Three tickets for company P1 (it serves K1), dispatched an hour apart, each with a 24-hour clock.
         for k in range(3):
             ticket = await report(ids, "cleaning_lapse", T0 + k * HOUR)
-            ticket = await service.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id, now=T0 + k * HOUR)
+            ticket = await workflow.dispatch(access=ADMIN, actor="admin", ticket_id=ticket.id, now=T0 + k * HOUR)
             assert (ticket.assignee_kind, ticket.assignee_id) == ("property_company", ids["P1"])
             # The community helps (the matrix's partner) and accepts at once, so only P1 is behind.
             async with tenant_transaction(t.id):

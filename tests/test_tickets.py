@@ -13,7 +13,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.access import resolve
 from tenants.territory.people import Person, Post, PostKind
-from tenants.tickets import service as tickets
+from tenants.tickets import intake, workflow
 from tenants.tickets.models import Ticket
 from tests.conftest import codes
 from tests.test_territory import build
@@ -248,7 +248,7 @@ async def test_ticket_lists_filter_and_page(city, gql):
     long_ago = datetime.now(UTC) - timedelta(days=2)
     async with tenant_transaction(c["tenant"].id):
         access = await resolve(frozenset({Role.RESIDENT}), [f"household:{c['ids']['H1']}"], "res-1")
-        stale = await tickets.report(
+        stale = await intake.report(
             access=access,
             actor="res-1",
             item_code="elevator_fault",
@@ -372,7 +372,7 @@ async def test_escalation_never_makes_late_work_on_time_and_tells_the_street(cit
     t0 = datetime.now(UTC) - timedelta(hours=40)
     async with tenant_transaction(c["tenant"].id):
         access = await resolve(frozenset({Role.RESIDENT}), [f"household:{c['ids']['H1']}"], "res-1")
-        ticket = await tickets.report(
+        ticket = await intake.report(
             access=access,
             actor="res-1",
             item_code="corridor_clutter",
@@ -381,13 +381,13 @@ async def test_escalation_never_makes_late_work_on_time_and_tells_the_street(cit
             now=t0,
         )
         admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
-        await tickets.dispatch(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
-        await tickets.accept(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
+        await workflow.dispatch(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
+        await workflow.accept(access=admin, actor="admin", ticket_id=ticket.id, now=t0)
         # 24 h SLA; escalated at 30 h (the street's 48 h clock starts); resolved at 40 h: late all the same.
-        await tickets.escalate(
+        await workflow.escalate(
             access=admin, actor="admin", ticket_id=ticket.id, reason="超时", now=t0 + timedelta(hours=30)
         )
-        done = await tickets.resolve(access=admin, actor="admin", ticket_id=ticket.id, note="已清理")
+        done = await workflow.resolve(access=admin, actor="admin", ticket_id=ticket.id, note="已清理")
         assert done.resolved_on_time is False
         told = await Notification.filter(ticket_id=ticket.id, kind="ticket.escalated").values_list(
             "recipient", flat=True

@@ -9,8 +9,7 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
 from api.tickets.types import PartnerTaskType, RatingChannel, TicketChannel, TicketState, TicketType, TicketUnitKind
-from tenants.tickets import partners
-from tenants.tickets import service as tickets
+from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import Channel, UnitKind
 from tenants.tickets.models import RatingChannel as _RatingChannel
 from tenants.tickets.models import TicketState as _State
@@ -76,7 +75,7 @@ class TicketQuery:
             after=after,
             key=lambda t: (t.opened_at, t.id),
             types=(datetime, int),
-            fetch=lambda k, n: tickets.list_tickets(
+            fetch=lambda k, n: reads.list_tickets(
                 access=access,
                 after=k,
                 limit=n,
@@ -94,14 +93,14 @@ class TicketQuery:
 
     @strawberry.field(description="One ticket with its timeline, if it is in your scope.")
     async def ticket(self, info: Info, id: strawberry.ID) -> TicketType:
-        return TicketType.of(await tickets.get_visible(await info.context.access(), to_id(id, "id")))
+        return TicketType.of(await reads.get_visible(await info.context.access(), to_id(id, "id")))
 
 
 @strawberry.type
 class TicketMutation:
     @strawberry.mutation(description="Report a problem (or enter one for a resident).")
     async def report_ticket(self, info: Info, input: ReportTicketInput) -> TicketType:
-        ticket = await tickets.report(
+        ticket = await intake.report(
             access=await info.context.access(),
             actor=info.context.actor,
             item_code=input.item_code,
@@ -128,7 +127,7 @@ class TicketMutation:
         self, info: Info, id: strawberry.ID, unit: TicketUnitInput | None = None, note: str = ""
     ) -> TicketType:
         u = _unit(unit)
-        ticket = await tickets.dispatch(
+        ticket = await workflow.dispatch(
             access=await info.context.access(),
             actor=info.context.actor,
             ticket_id=to_id(id, "id"),
@@ -141,7 +140,7 @@ class TicketMutation:
     @strawberry.mutation(description="Reject an invalid report, with a reason.")
     async def reject_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
         return TicketType.of(
-            await tickets.reject(
+            await workflow.reject(
                 access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
             )
         )
@@ -149,7 +148,7 @@ class TicketMutation:
     @strawberry.mutation(description="The assigned unit accepts the ticket.")
     async def accept_ticket(self, info: Info, id: strawberry.ID, note: str = "") -> TicketType:
         return TicketType.of(
-            await tickets.accept(
+            await workflow.accept(
                 access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), note=note
             )
         )
@@ -159,7 +158,7 @@ class TicketMutation:
         u = _unit(unit)
         assert u is not None
         return TicketType.of(
-            await tickets.transfer(
+            await workflow.transfer(
                 access=await info.context.access(),
                 actor=info.context.actor,
                 ticket_id=to_id(id, "id"),
@@ -174,7 +173,7 @@ class TicketMutation:
         self, info: Info, id: strawberry.ID, note: str, photos: list[str] | None = None
     ) -> TicketType:
         return TicketType.of(
-            await tickets.resolve(
+            await workflow.resolve(
                 access=await info.context.access(),
                 actor=info.context.actor,
                 ticket_id=to_id(id, "id"),
@@ -186,7 +185,7 @@ class TicketMutation:
     @strawberry.mutation(description="The resident rates the result; unsatisfied reopens it.")
     async def rate_ticket(self, info: Info, id: strawberry.ID, rating: int, comment: str = "") -> TicketType:
         return TicketType.of(
-            await tickets.rate(
+            await workflow.rate(
                 access=await info.context.access(),
                 actor=info.context.actor,
                 ticket_id=to_id(id, "id"),
@@ -198,7 +197,7 @@ class TicketMutation:
     @strawberry.mutation(description="提级督办 by hand: the ticket climbs one rung of the escalation ladder.")
     async def escalate_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
         return TicketType.of(
-            await tickets.escalate(
+            await workflow.escalate(
                 access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
             )
         )
@@ -216,7 +215,7 @@ class TicketMutation:
         comment: str = "",
     ) -> TicketType:
         return TicketType.of(
-            await tickets.record_return_visit(
+            await workflow.record_return_visit(
                 access=await info.context.access(),
                 actor=info.context.actor,
                 ticket_id=to_id(id, "id"),

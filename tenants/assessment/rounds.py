@@ -14,7 +14,7 @@ from tenants.assessment.models import AssessmentRound, RoundStatus, ScoreSubmiss
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -22,6 +22,9 @@ from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
+
+# A supervisor's finding is open until its fix is confirmed, once (code CONFLICT, as it shipped).
+FINDING = Noun("问题", "finding", {"resolved": "已整改"}, {"resolve": "确认整改"}, field="id", code="CONFLICT")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -374,7 +377,7 @@ async def resolve_finding(
         if not access.roles & {Role.TENANT_ADMIN, Role.SUPERVISOR, Role.STREET_OFFICER, Role.COMMUNITY_WORKER}:
             raise Forbidden("整改须由监督员确认", "a supervisor confirms that a finding is resolved")
         if finding.resolved_at is not None:
-            raise Conflict("该问题已整改", "the finding is already resolved", field="id")
+            raise IllegalTransition(FINDING, "resolve", "resolved")
         finding.resolved_at = at
         await finding.save()
         await audit.record(

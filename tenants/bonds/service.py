@@ -30,7 +30,7 @@ from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.bonds.reads import Bond, contract_in_scope, states
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, Forbidden, InvalidInput, Problem, text_problems
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, Problem, text_problems
 from tenants.inbox.holders import holders_by_target
 from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
@@ -46,8 +46,9 @@ from tenants.tickets.models import Ticket
 MAX_CLIENT_KEY = 100
 
 
-class BondsDisabled(Forbidden):
+class BondsDisabled(NotEnabled):
     code = "BONDS_DISABLED"
+    feature_zh, feature_en = "履约保证金", "performance bonds"
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,7 @@ async def _open(access: Access, contract_id: int, now: datetime | None, *, refun
     doc = (await effective_config(today)).document
     # Money still held is returned even after a tenant switches bonds off.
     if not doc.bonds.enabled and not refund:
-        raise BondsDisabled(
-            "本地区未启用履约保证金", "performance bonds are not enabled for this tenant", field="contractId"
-        )
+        raise BondsDisabled(field="contractId")
     contract, compound = await contract_in_scope(access, contract_id)
     if not may_act(access, compound):
         raise Forbidden(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tenants.errors import Conflict, DomainError
+from tenants.errors import Conflict, NotEnabled, Noun
 
 STATUS_ZH = {
     "declared": "已申报待审批",
@@ -25,25 +25,13 @@ ACTION_ZH = {
 }
 
 
-class IllegalTransition(DomainError):
-    """The step is not possible from the project's current status (the house style of tickets' own)."""
-
-    code = "ILLEGAL_TRANSITION"
-
-    def __init__(self, action: str, status: str) -> None:
-        super().__init__(
-            f"品牌项目当前状态为“{STATUS_ZH.get(status, status)}”，不能{ACTION_ZH.get(action, action)}",
-            f"cannot {action} a brand project that is {status}",
-            field="status",
-            details={"status": status, "action": action},
-        )
+# Brand projects refuse a step in the wrong status with IllegalTransition(BRAND_PROJECT, ...) (field "status").
+BRAND_PROJECT = Noun("品牌项目", "brand project", STATUS_ZH, ACTION_ZH, field="status", state_key="status")
 
 
-class BrandProjectsDisabled(Conflict):
+class BrandProjectsDisabled(NotEnabled):
     code = "BRAND_PROJECTS_DISABLED"
-
-    def __init__(self) -> None:
-        super().__init__("本地未开展品牌项目", "brand projects are not enabled in this tenant's configuration")
+    feature_zh, feature_en = "品牌项目", "brand projects"
 
 
 class OutsideWindow(Conflict):

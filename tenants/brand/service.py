@@ -21,11 +21,11 @@ from tenants.audit import service as audit
 from tenants.brand import access as rules
 from tenants.brand import messages, money
 from tenants.brand.errors import (
+    BRAND_PROJECT,
     AcceptanceNotOpen,
     BrandProjectsDisabled,
     DeclarationClosed,
     EvaluationNotOpen,
-    IllegalTransition,
     yuan,
 )
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
@@ -35,6 +35,7 @@ from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, text_prob
 from tenants.scope import savepoint
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import Community
+from tenants.workflow import Transition, transition
 
 S = ProjectStatus
 MAX_TITLE = 200
@@ -88,11 +89,6 @@ async def _for_update(access: Access, project_id: int) -> BrandProject:
     if project is None:
         raise NotFound(f"品牌项目 {project_id} 不存在", f"brand project {project_id} does not exist", field="id")
     return project
-
-
-def _expect(project: BrandProject, action: str, *statuses: ProjectStatus) -> None:
-    if project.status not in statuses:
-        raise IllegalTransition(action, project.status.value)
 
 
 async def _record(
@@ -195,80 +191,185 @@ async def declare(
         return project
 
 
+async def _in_scope(access: Access, permission: str, project: BrandProject) -> None:
+    """Beyond the caller's role (checked before the lookup) and the projects they see: the project's own street
+    evaluates it."""
+    if permission != "brand.evaluate":
+        return
+    street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
+    if not street_id or not rules.works_for_street(access, street_id[0]):  # type: ignore[arg-type]
+        raise Forbidden(
+            "只有项目所在街道可以进行中期评估",
+            "only the project's own street evaluates it",
+            field="id",
+        )
+
+
+async def _transition(
+    name: str, *, access: Access, actor: str, project_id: int, now: datetime | None, **effect_args: object
+) -> BrandProject:
+    """Check the role behind the step's permission, lock the project the caller sees and run ``TRANSITIONS[name]``
+    on it."""
+    step = TRANSITIONS[name]
+    rules.require(access, _ROLES[step.permission], step.action)
+    at = _now(now)
+    async with savepoint():
+        project = await _for_update(access, project_id)
+
+        async def allow(permission: str, p: BrandProject) -> None:
+            await _in_scope(access, permission, p)
+
+        await transition(
+            step, BRAND_PROJECT, project, state=project.status, allow=allow, actor=actor, at=at,
+            **effect_args,
+        )
+        return project
+
+
+async def _approve(project: BrandProject, *, actor: str, at: datetime, note: str, problems: list[Problem]) -> None:
+    _refuse(problems)
+    before = await standing(project.year, await clock.today(at))
+    budget = project.budget_requested_fen
+    project.status = S.APPROVED
+    await _record(
+        project,
+        "approve",
+        actor,
+        at,
+        note=note,
+        amount_fen=budget,
+        details={
+            "remainingCapFen": before.remaining_cap_fen,
+            "runningBudgetFen": before.running_budget_fen + budget,
+            "uncommittedCapFen": before.uncommitted_cap_fen - budget,
+        },
+    )
+    await messages.tell_community(project, "approve", at)
+
+
+async def _reject(project: BrandProject, *, actor: str, at: datetime, reason: str, problems: list[Problem]) -> None:
+    _refuse(problems)
+    project.status = S.REJECTED
+    await _record(project, "reject", actor, at, note=reason)
+    await messages.tell_community(project, "reject", at, reason)
+
+
+async def _evaluate(
+    project: BrandProject, *, actor: str, at: datetime, passed: bool, note: str, problems: list[Problem]
+) -> None:
+    if await clock.today(at) < evaluation_opens(project.year):
+        raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
+    _refuse(problems)
+    project.status = S.EVALUATED
+    await _record(project, "evaluate", actor, at, note=note, passed=passed)
+
+
+async def _accept(
+    project: BrandProject,
+    *,
+    actor: str,
+    at: datetime,
+    passed: bool,
+    amount_awarded_fen: int | None,
+    note: str,
+    problems: list[Problem],
+) -> None:
+    day = await clock.today(at)
+    if day < acceptance_opens(project.year):
+        raise AcceptanceNotOpen(project.year, acceptance_opens(project.year))
+    budget = project.budget_requested_fen
+    if passed and amount_awarded_fen is not None and amount_awarded_fen > budget:
+        problems.append(
+            Problem(
+                "amountAwardedFen",
+                "above_budget",
+                f"奖补金额不能超过申请预算 {budget} 分（{yuan(budget)} 元）",
+                f"amountAwardedFen must be at most the budget requested, {budget} fen ({yuan(budget)} CNY)",
+            )
+        )
+    _refuse(problems)
+    if not passed:
+        project.status = S.FAILED
+        await _record(project, "fail", actor, at, note=note, passed=False)
+        await messages.tell_community(project, "fail", at, note)
+        return
+    assert amount_awarded_fen is not None
+    remaining = await money.award(project, amount_awarded_fen, on=day, actor=actor, at=at)
+    project.status, project.amount_awarded_fen = S.ACCEPTED, amount_awarded_fen
+    await _record(
+        project,
+        "accept",
+        actor,
+        at,
+        note=note,
+        passed=True,
+        amount_fen=amount_awarded_fen,
+        details={"remainingCapFen": remaining},
+    )
+    await messages.tell_community(project, "accept", at)
+
+
+async def _pay(
+    project: BrandProject, *, actor: str, at: datetime, reference: str, note: str, problems: list[Problem]
+) -> None:
+    _refuse(problems)
+    amount = project.amount_awarded_fen or 0
+    await money.pay(project, amount, reference, actor=actor, at=at)
+    project.status, project.payment_reference = S.PAID, reference
+    await _record(project, "pay", actor, at, note=note, amount_fen=amount, reference=reference)
+    await messages.tell_community(project, "pay", at)
+
+
+# The lifecycle: action -> from-statuses, permission, effect. The role behind each permission is checked before
+# the project is looked up (``_ROLES``), the scope after (``_in_scope``), then the status.
+TRANSITIONS: dict[str, Transition[BrandProject]] = {
+    "approve": Transition("approve", {S.DECLARED}, "brand.approve", _approve),
+    "reject": Transition("reject", {S.DECLARED}, "brand.reject", _reject),
+    "evaluate": Transition("evaluate", {S.APPROVED}, "brand.evaluate", _evaluate),
+    "accept": Transition("accept", {S.EVALUATED}, "brand.accept", _accept),
+    "pay": Transition("pay", {S.ACCEPTED}, "brand.pay", _pay),
+}
+_ROLES = {
+    "brand.approve": rules.ADMINS,
+    "brand.reject": rules.ADMINS,
+    "brand.evaluate": rules.EVALUATORS,
+    "brand.accept": rules.ADMINS,
+    "brand.pay": rules.ADMINS,
+}
+
+
 async def approve(
     *, access: Access, actor: str, project_id: int, note: str = "", now: datetime | None = None
 ) -> BrandProject:
     """The tenant approves a declared project. Approving is allowed beyond the year's cap (the cap binds awards,
     not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
-    rules.require(access, rules.ADMINS, "approve")
-    at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=False)
-    async with savepoint():
-        project = await _for_update(access, project_id)
-        _expect(project, "approve", S.DECLARED)
-        _refuse(problems)
-        before = await standing(project.year, await clock.today(at))
-        budget = project.budget_requested_fen
-        project.status = S.APPROVED
-        await _record(
-            project,
-            "approve",
-            actor,
-            at,
-            note=note,
-            amount_fen=budget,
-            details={
-                "remainingCapFen": before.remaining_cap_fen,
-                "runningBudgetFen": before.running_budget_fen + budget,
-                "uncommittedCapFen": before.uncommitted_cap_fen - budget,
-            },
-        )
-        await messages.tell_community(project, "approve", at)
-        return project
+    return await _transition(
+        "approve", access=access, actor=actor, project_id=project_id, now=now, note=note, problems=problems
+    )
 
 
 async def reject(
     *, access: Access, actor: str, project_id: int, reason: str, now: datetime | None = None
 ) -> BrandProject:
-    rules.require(access, rules.ADMINS, "reject")
-    at = _now(now)
     problems: list[Problem] = []
     reason = _text("reason", reason, problems, required=True)
-    async with savepoint():
-        project = await _for_update(access, project_id)
-        _expect(project, "reject", S.DECLARED)
-        _refuse(problems)
-        project.status = S.REJECTED
-        await _record(project, "reject", actor, at, note=reason)
-        await messages.tell_community(project, "reject", at, reason)
-        return project
+    return await _transition(
+        "reject", access=access, actor=actor, project_id=project_id, now=now, reason=reason, problems=problems
+    )
 
 
 async def evaluate(
     *, access: Access, actor: str, project_id: int, passed: bool, note: str, now: datetime | None = None
 ) -> BrandProject:
     """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
-    rules.require(access, rules.EVALUATORS, "evaluate")
-    at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=True)
-    async with savepoint():
-        project = await _for_update(access, project_id)
-        street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
-        if not street_id or not rules.works_for_street(access, street_id[0]):  # type: ignore[arg-type]
-            raise Forbidden(
-                "只有项目所在街道可以进行中期评估",
-                "only the project's own street evaluates it",
-                field="id",
-            )
-        _expect(project, "evaluate", S.APPROVED)
-        if await clock.today(at) < evaluation_opens(project.year):
-            raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
-        _refuse(problems)
-        project.status = S.EVALUATED
-        await _record(project, "evaluate", actor, at, note=note, passed=passed)
-        return project
+    return await _transition(
+        "evaluate", access=access, actor=actor, project_id=project_id, now=now, passed=passed, note=note,
+        problems=problems,
+    )
 
 
 async def accept(
@@ -283,8 +384,6 @@ async def accept(
 ) -> BrandProject:
     """Year-end acceptance 年终验收: passed awards an amount (> 0, within the budget and what remains of the year's
     cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
-    rules.require(access, rules.ADMINS, "accept")
-    at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=not passed)
     if passed and amount_awarded_fen is None:
@@ -297,43 +396,10 @@ async def accept(
         problems.append(
             Problem("amountAwardedFen", "not_allowed", "验收未通过时不奖补", "nothing is awarded when acceptance fails")
         )
-    async with savepoint():
-        project = await _for_update(access, project_id)
-        _expect(project, "accept", S.EVALUATED)
-        day = await clock.today(at)
-        if day < acceptance_opens(project.year):
-            raise AcceptanceNotOpen(project.year, acceptance_opens(project.year))
-        budget = project.budget_requested_fen
-        if passed and amount_awarded_fen is not None and amount_awarded_fen > budget:
-            problems.append(
-                Problem(
-                    "amountAwardedFen",
-                    "above_budget",
-                    f"奖补金额不能超过申请预算 {budget} 分（{yuan(budget)} 元）",
-                    f"amountAwardedFen must be at most the budget requested, {budget} fen ({yuan(budget)} CNY)",
-                )
-            )
-        _refuse(problems)
-        if not passed:
-            project.status = S.FAILED
-            await _record(project, "fail", actor, at, note=note, passed=False)
-            await messages.tell_community(project, "fail", at, note)
-            return project
-        assert amount_awarded_fen is not None
-        remaining = await money.award(project, amount_awarded_fen, on=day, actor=actor, at=at)
-        project.status, project.amount_awarded_fen = S.ACCEPTED, amount_awarded_fen
-        await _record(
-            project,
-            "accept",
-            actor,
-            at,
-            note=note,
-            passed=True,
-            amount_fen=amount_awarded_fen,
-            details={"remainingCapFen": remaining},
-        )
-        await messages.tell_community(project, "accept", at)
-        return project
+    return await _transition(
+        "accept", access=access, actor=actor, project_id=project_id, now=now, passed=passed,
+        amount_awarded_fen=amount_awarded_fen, note=note, problems=problems,
+    )
 
 
 async def pay(
@@ -346,18 +412,10 @@ async def pay(
     now: datetime | None = None,
 ) -> BrandProject:
     """Pay the award: from the community's payable to its paid account, with the payment's reference."""
-    rules.require(access, rules.ADMINS, "pay")
-    at = _now(now)
     problems: list[Problem] = []
     reference = _text("paymentReference", payment_reference, problems, required=True, limit=MAX_REFERENCE)
     note = _text("note", note, problems, required=False)
-    async with savepoint():
-        project = await _for_update(access, project_id)
-        _expect(project, "pay", S.ACCEPTED)
-        _refuse(problems)
-        amount = project.amount_awarded_fen or 0
-        await money.pay(project, amount, reference, actor=actor, at=at)
-        project.status, project.payment_reference = S.PAID, reference
-        await _record(project, "pay", actor, at, note=note, amount_fen=amount, reference=reference)
-        await messages.tell_community(project, "pay", at)
-        return project
+    return await _transition(
+        "pay", access=access, actor=actor, project_id=project_id, now=now, reference=reference, note=note,
+        problems=problems,
+    )

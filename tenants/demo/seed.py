@@ -22,7 +22,7 @@ from tenants.territory.parties import PropertyCompany, PropertyContract, Unit, U
 from tenants.territory.parties_service import create_unit
 from tenants.territory.people import Person, PostKind
 from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
-from tenants.tickets import service as tickets
+from tenants.tickets import intake, workflow
 from tenants.tickets.models import Ticket
 
 # slug, name, parent slug, preset
@@ -116,7 +116,7 @@ async def _tickets(tenant: Tenant) -> None:
         access = await resolve(frozenset({Role.RESIDENT}), [f"household:{household.id}/resident"], resident.user_id)
         items = [i.code for c in (await _taxonomy()) for i in c.items][:2]
         for n, item in enumerate(items):
-            ticket = await tickets.report(
+            ticket = await intake.report(
                 access=access,
                 actor=resident.user_id,
                 item_code=item,
@@ -124,7 +124,7 @@ async def _tickets(tenant: Tenant) -> None:
                 compound_id=household.compound_id,
             )
             if n == 1 and ticket.state.value == "reported":
-                await tickets.dispatch(access=ADMIN, actor="demo", ticket_id=ticket.id)
+                await workflow.dispatch(access=ADMIN, actor="demo", ticket_id=ticket.id)
 
 
 async def _taxonomy() -> list:

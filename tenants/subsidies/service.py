@@ -31,7 +31,7 @@ from tortoise import connections
 from tenants import clock
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
+from tenants.errors import Conflict, InvalidInput, NotEnabled, NotFound, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.locks import advisory_lock
@@ -68,8 +68,9 @@ class StatementStale(Conflict):
     code = "STATEMENT_STALE"
 
 
-class SubsidiesDisabled(Conflict):
+class SubsidiesDisabled(NotEnabled):
     code = "SUBSIDIES_DISABLED"
+    feature_zh, feature_en = "以奖代补", "reward-in-lieu-of-subsidy"
 
 
 @dataclass
@@ -89,7 +90,7 @@ class RunResult:
 def _check_period(period_key: str, setting: Setting, today: date) -> None:
     sub = setting.doc.subsidies
     if not sub.enabled:
-        raise SubsidiesDisabled("本地区未启用以奖代补", "reward-in-lieu-of-subsidy is not enabled here", field="period")
+        raise SubsidiesDisabled(field="period")
     yearly = bool(YEAR.match(period_key))
     if yearly != (sub.settlement_cadence == "yearly"):
         raise InvalidInput.of(
@@ -230,6 +231,7 @@ async def _locked(statement_id: int) -> SettlementStatement:
 
 
 def _wrong_status(stmt: SettlementStatement, wanted: StatementStatus) -> Conflict:
+    # A plain Conflict with details {"status": ...}, not IllegalTransition: clients and tests read exactly these.
     zh = {"draft": "草稿", "approved": "已审批", "paid": "已支付"}
     return Conflict(
         f"结算单当前为{zh[stmt.status.value]}，不能执行此操作",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tortoise.expressions import Q, Subquery
 
 from tenants.errors import Forbidden
@@ -72,6 +74,30 @@ def acts_for(access: Access, kind: UnitKind | None, unit: int | None) -> bool:
 def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
     """The assigned unit's own staff (or a tenant admin) accept, transfer and resolve."""
     return acts_for(access, ticket.assignee_kind, ticket.assignee_id)
+
+
+# Each ticket permission: the words of its refusal, and today's rule (caller, ticket, acting user id).
+_RULES: dict[str, tuple[str, Callable[[Access, Ticket, str | None], bool]]] = {
+    "tickets.dispatch": ("dispatch", lambda a, t, who: may_review(a, t)),
+    "tickets.reject": ("reject", lambda a, t, who: may_review(a, t)),
+    "tickets.accept": ("accept", lambda a, t, who: acts_for_assignee(a, t)),
+    "tickets.transfer": ("transfer", lambda a, t, who: acts_for_assignee(a, t) or may_review(a, t)),
+    "tickets.resolve": ("resolve", lambda a, t, who: acts_for_assignee(a, t)),
+    "tickets.rate": ("rate", lambda a, t, who: t.reporter_user_id == who),
+    # A ticket entered for a resident: by whoever entered it, or its community, street or a tenant admin.
+    "tickets.record_return_visit": (
+        "record a return visit",
+        lambda a, t, who: t.entered_by != t.reporter_user_id and (t.entered_by == who or may_review(a, t)),
+    ),
+    "tickets.escalate": ("escalate", lambda a, t, who: may_review(a, t)),
+}
+
+
+def check(access: Access, permission: str, ticket: Ticket, *, actor: str | None = None) -> None:
+    """Refuse (Forbidden) unless the caller holds ``permission`` (``tickets.<action>``) on ``ticket``; ``actor`` is
+    the acting user id (default: the caller's)."""
+    words, rule = _RULES[permission]
+    require(rule(access, ticket, actor if actor is not None else access.user_id), words)
 
 
 def require(allowed: bool, action: str) -> None:

@@ -1,6 +1,8 @@
+"""States and actions of tickets as people read them."""
+
 from __future__ import annotations
 
-from tenants.errors import DomainError
+from tenants.errors import Noun
 
 STATE_ZH = {
     "reported": "待审核派单",
@@ -17,20 +19,6 @@ STATE_ZH = {
 }
 
 
-class IllegalTransition(DomainError):
-    """The action is not possible from the ticket's current state."""
-
-    code = "ILLEGAL_TRANSITION"
-
-    def __init__(self, action: str, state: str) -> None:
-        super().__init__(
-            f"工单当前状态为“{STATE_ZH.get(state, state)}”，不能{ACTION_ZH.get(action, action)}",
-            f"cannot {action} a ticket that is {state}",
-            field="state",
-            details={"state": state, "action": action},
-        )
-
-
 ACTION_ZH = {
     "dispatch": "派单",
     "reject": "驳回",
@@ -42,3 +30,6 @@ ACTION_ZH = {
     "accept_partner_task": "受理协办任务",
     "complete_partner_task": "完成协办任务",
 }
+
+# Tickets and their partner tasks refuse an action in the wrong state with IllegalTransition(TICKET, ...).
+TICKET = Noun("工单", "ticket", STATE_ZH, ACTION_ZH)

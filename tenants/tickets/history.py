@@ -18,6 +18,7 @@ from tenants.territory.models import LEVEL_NAMES
 from tenants.territory.sheet import ALIASES as TERRITORY_ALIASES
 from tenants.territory.sheet import Sheet
 from tenants.tickets.models import Channel, TicketState, UnitKind
+from tenants.tickets.rules import TicketRules
 
 MAX_ESCALATIONS = 50
 MAX_DESCRIPTION = 2000
@@ -262,7 +263,7 @@ class Clocks:
     step_seq: int
 
 
-def clocks(r: HistoryRow, rules: dict, now: datetime) -> Clocks:
+def clocks(r: HistoryRow, rules: TicketRules, now: datetime) -> Clocks:
     """Replay the ticket's rules over its recorded times.
 
     Escalations (only a count in most hotline exports) are dated as the automatic ones would have been: the first

@@ -34,7 +34,7 @@ from tenants.territory.sheet import read_sheet
 from tenants.tickets import matrix
 from tenants.tickets.history import ALIASES, REQUIRED, Clocks, HistoryRow, check_rows, clocks
 from tenants.tickets.models import UnitKind
-from tenants.tickets.rules import period_of, snapshot
+from tenants.tickets.rules import TicketRules, period_of, snapshot
 
 Progress = Callable[[str, int, int], None]
 _PARENT = dict(zip(LEVEL_NAMES[1:], LEVEL_NAMES, strict=False))
@@ -43,7 +43,7 @@ _PARENT = dict(zip(LEVEL_NAMES[1:], LEVEL_NAMES, strict=False))
 @dataclass
 class _Ready:
     row: HistoryRow
-    rules: dict
+    rules: TicketRules
     version: int | None
     place: dict[str, int]
     unit: tuple[UnitKind, int] | None
@@ -64,7 +64,7 @@ class _Lookups:
     departments: dict[UnitKind, list[tuple[int, str, bool]]] = field(default_factory=dict)
     contracts: dict[int, list[tuple[Any, Any, int]]] = field(default_factory=dict)  # compound -> (from, to, co)
     # row -> (ticket rules in force on its opening day, own config version, the day when its item was unknown)
-    rules: dict[int, tuple[dict, int | None, str]] = field(default_factory=dict)
+    rules: dict[int, tuple[TicketRules, int | None, str]] = field(default_factory=dict)
 
 
 async def import_tickets(
@@ -206,7 +206,7 @@ async def _load_rules(rows: list[HistoryRow], look: _Lookups) -> None:
     chain = [await Tenant.get(id=me.parent_id), me] if me.parent_id else [me]
     versions = {t.id: await versions_of(t.id) for t in chain}  # withdrawn versions never applied
     docs: dict[tuple, Any] = {}
-    snapshots: dict[tuple, tuple[dict, int | None, str]] = {}
+    snapshots: dict[tuple, tuple[TicketRules, int | None, str]] = {}
     for r in rows:
         day = clock.local_day(r.opened, look.zone)
         in_force = [version_on(versions[t.id], day) for t in chain]
@@ -280,7 +280,7 @@ def _resolve(r: HistoryRow, look: _Lookups, now: datetime, report: ImportReport)
 
 
 def _unit(
-    r: HistoryRow, rules: dict, place: dict[str, int], look: _Lookups, report: ImportReport
+    r: HistoryRow, rules: TicketRules, place: dict[str, int], look: _Lookups, report: ImportReport
 ) -> tuple[UnitKind, int] | None:
     """The unit named on the row, or else the responsibility matrix's unit on the day of dispatch."""
     kind = r.unit_kind

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from tenants import inbox
 from tenants.clock import now as clock_now
-from tenants.errors import InvalidInput, NotFound, text_problems
+from tenants.errors import IllegalTransition, InvalidInput, NotFound, text_problems
 from tenants.inbox.holders import unit_staff
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
 from tenants.tickets import matrix, messages
 from tenants.tickets.access import acts_for, require, visible
-from tenants.tickets.errors import IllegalTransition
+from tenants.tickets.errors import TICKET
 from tenants.tickets.models import (
     OPEN_STATES,
     Escalation,
@@ -109,9 +109,9 @@ async def accept(
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "accept this partner task")
         if ticket.state not in OPEN_STATES:
-            raise IllegalTransition("accept_partner_task", ticket.state.value)
+            raise IllegalTransition(TICKET, "accept_partner_task", ticket.state.value)
         if task.state != P.PENDING:
-            raise IllegalTransition("accept_partner_task", task.state.value)
+            raise IllegalTransition(TICKET, "accept_partner_task", task.state.value)
         task.state, task.accepted_at, task.accepted_by = P.ACCEPTED, at, actor
         await task.save()
         await _event(ticket, task, at, actor, "partner_accept", note)
@@ -126,9 +126,9 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
         task, ticket = await _for_update(access, task_id)
         require(acts_for(access, task.unit_kind, task.unit_id), "complete this partner task")
         if ticket.state not in OPEN_STATES:
-            raise IllegalTransition("complete_partner_task", ticket.state.value)
+            raise IllegalTransition(TICKET, "complete_partner_task", ticket.state.value)
         if task.state != P.ACCEPTED:
-            raise IllegalTransition("complete_partner_task", task.state.value)
+            raise IllegalTransition(TICKET, "complete_partner_task", task.state.value)
         task.state, task.completed_at, task.completed_by, task.note = P.COMPLETED, at, actor, note
         await task.save()
         await _event(ticket, task, at, actor, "partner_complete", note)

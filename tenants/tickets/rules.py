@@ -3,13 +3,73 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from tenants.config.document import ConfigDocument
 from tenants.errors import Problem
 
 LEAD_DEFAULT_MINUTES = 30
+
+
+class CategoryRules(TypedDict):
+    code: str
+    title: str
+
+
+class ItemRules(TypedDict):
+    code: str
+    title: str
+    unit: str
+    unit_code: str | None
+    sla_hours: int
+    partners: NotRequired[list[dict[str, Any]]]  # tickets opened before partners existed have none
+
+
+class Steps(TypedDict):
+    review: bool
+    dispatch: bool
+    accept: bool
+    resolve: bool
+    rate: bool
+
+
+class Rung(TypedDict):
+    level: str
+    hours: int
+
+
+class Scale(TypedDict):
+    lowest: int
+    highest: int
+    satisfied_from: int
+
+
+class TicketRules(TypedDict):
+    """The ``ticket.rules`` snapshot (JSON): the configuration a ticket keeps for its whole life."""
+
+    category: CategoryRules
+    item: ItemRules
+    steps: Steps
+    review_hours: int
+    ladder: list[Rung]
+    office_after: int
+    office_window: str
+    partner_accept_hours: NotRequired[int]  # absent on tickets opened before partner tasks
+    scale: Scale
+    lead_minutes: int
+
+
+# Keys of ``ticket.rules`` that SQL reads (``t.rules->>'...'``): reminders' lead time, the efficiency office's
+# hand-over threshold and window. Renaming one is a data migration.
+LEAD_MINUTES: Final = "lead_minutes"
+OFFICE_AFTER: Final = "office_after"
+OFFICE_WINDOW: Final = "office_window"
+
+
+def rules_of(ticket: Any) -> TicketRules:
+    """A ticket's stored rules, typed (the JSON column holds exactly what ``snapshot`` made)."""
+    return cast(TicketRules, ticket.rules)
 
 
 def find_item(doc: ConfigDocument, item_code: str) -> tuple[Any, Any] | None:
@@ -20,10 +80,11 @@ def find_item(doc: ConfigDocument, item_code: str) -> tuple[Any, Any] | None:
     return None
 
 
-def snapshot(doc: ConfigDocument, item_code: str) -> tuple[dict, list[Problem]]:
+def snapshot(doc: ConfigDocument, item_code: str) -> tuple[TicketRules, list[Problem]]:
+    """The rules of ``item_code`` under ``doc`` (stored as JSON on the ticket), or the item's problem."""
     found = find_item(doc, item_code)
     if found is None:
-        return {}, [
+        return cast(TicketRules, {}), [
             Problem(
                 "itemCode",
                 "unknown",
@@ -33,7 +94,7 @@ def snapshot(doc: ConfigDocument, item_code: str) -> tuple[dict, list[Problem]]:
         ]
     category, item = found
     t = doc.tickets
-    return {
+    rules: TicketRules = {
         "category": {"code": category.code, "title": category.title},
         "item": {
             "code": item.code,
@@ -43,15 +104,16 @@ def snapshot(doc: ConfigDocument, item_code: str) -> tuple[dict, list[Problem]]:
             "sla_hours": item.sla_hours,
             "partners": [p.model_dump() for p in item.partners],
         },
-        "steps": t.steps.model_dump(),
+        "steps": cast(Steps, t.steps.model_dump()),
         "review_hours": t.review_dispatch_sla_hours,
-        "ladder": [lvl.model_dump() for lvl in t.escalation_ladder],
-        "office_after": t.escalations_before_efficiency_office,
-        "office_window": t.efficiency_office_window,
+        "ladder": [cast(Rung, lvl.model_dump()) for lvl in t.escalation_ladder],
+        OFFICE_AFTER: t.escalations_before_efficiency_office,
+        OFFICE_WINDOW: t.efficiency_office_window,
         "partner_accept_hours": t.partner_accept_hours,
-        "scale": t.satisfaction_scale.model_dump(),
-        "lead_minutes": doc.reminders.ticket_deadline_lead_minutes,
-    }, []
+        "scale": cast(Scale, t.satisfaction_scale.model_dump()),
+        LEAD_MINUTES: doc.reminders.ticket_deadline_lead_minutes,
+    }
+    return rules, []
 
 
 def period_of(at: datetime, zone: ZoneInfo) -> str:

@@ -25,9 +25,9 @@ from tenants.territory.access import Access
 from tenants.territory.models import Community, Street
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.tickets import messages, partners, service
+from tenants.tickets import messages, partners, workflow
 from tenants.tickets.models import OPEN_STATES, EfficiencyCase, Escalation, ReminderSent, Ticket, UnitKind
-from tenants.tickets.rules import LEAD_DEFAULT_MINUTES
+from tenants.tickets.rules import LEAD_DEFAULT_MINUTES, LEAD_MINUTES, OFFICE_AFTER, OFFICE_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ SELECT t.tenant_id, t.id, t.step_seq, '{DUE_SOON}', $2::timestamptz
 FROM ticket t
 WHERE t.tenant_id = $1::bigint AND {_OPEN}
   AND t.due_at >= $2::timestamptz AND t.due_at <= $3::timestamptz
-  AND t.due_at <= $2::timestamptz + make_interval(mins => COALESCE((t.rules->>'lead_minutes')::int, $4::int))
+  AND t.due_at <= $2::timestamptz + make_interval(mins => COALESCE((t.rules->>'{LEAD_MINUTES}')::int, $4::int))
   AND {_NOT_CLAIMED.format(kind=DUE_SOON)}
 ORDER BY t.due_at, t.id
 LIMIT {BATCH}
@@ -78,7 +78,7 @@ RETURNING ticket_id, step_seq
 # only the unit's latest period takes it, so a run spanning two months yields one case). A run in a row is keyed by
 # its number (1 + the unit's cases before it): each run of N is handed over exactly once, however many runs a month
 # holds, and the next run counts from that hand-over. The unique key decides between concurrent ticks.
-HANDOVER_SQL = """
+HANDOVER_SQL = f"""
 WITH recent AS (
     SELECT DISTINCT unit_kind, unit_id, period FROM escalation x
     WHERE tenant_id = $1::bigint AND at >= $2::timestamptz AND unit_id IS NOT NULL AND unit_kind IS NOT NULL
@@ -88,8 +88,8 @@ WITH recent AS (
                        AND later.unit_kind = r.unit_kind AND later.unit_id = r.unit_id
                        AND later.period > r.period) AS is_latest
     FROM recent r CROSS JOIN LATERAL (
-        SELECT COALESCE((t.rules->>'office_after')::int, 0) AS office_after,
-               COALESCE(t.rules->>'office_window', 'calendar_month') AS office_window
+        SELECT COALESCE((t.rules->>'{OFFICE_AFTER}')::int, 0) AS office_after,
+               COALESCE(t.rules->>'{OFFICE_WINDOW}', 'calendar_month') AS office_window
         FROM escalation e JOIN ticket t ON t.tenant_id = e.tenant_id AND t.id = e.ticket_id
         WHERE e.tenant_id = $1::bigint AND e.unit_kind = r.unit_kind AND e.unit_id = r.unit_id
           AND e.period = r.period
@@ -169,7 +169,7 @@ async def escalate_overdue(*, now: datetime, zone: ZoneInfo) -> dict[str, int]:
                     ):
                         counts["skipped"] += 1
                         continue
-                    await service.escalate_locked(
+                    await workflow.escalate_locked(
                         ticket, actor="system", automatic=True, reason=AUTO_REASON, at=now, zone=zone
                     )
                     counts["escalated"] += 1
