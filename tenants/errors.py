@@ -128,15 +128,18 @@ class IllegalTransition(Conflict):
 
 
 class NotEnabled(Conflict):
-    """A feature the tenant's configuration switches off (``<FEATURE>_DISABLED``; each subclass names its code
-    and the feature). What was recorded before stays readable."""
+    """A feature the tenant's configuration switches off: ``NOT_ENABLED`` in every domain, with the feature's
+    configuration section in ``details.feature`` (each subclass names it). What was recorded before stays readable."""
 
+    code = "NOT_ENABLED"
+    feature: str = ""
     feature_zh: str = ""
     feature_en: str = ""
 
     def __init__(self, *, field: str | None = None) -> None:
         super().__init__(
-            f"本地区未启用{self.feature_zh}", f"not enabled for this tenant: {self.feature_en}", field=field
+            f"本地区未启用{self.feature_zh}", f"not enabled for this tenant: {self.feature_en}", field=field,
+            details={"feature": self.feature},
         )
 
 

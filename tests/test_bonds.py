@@ -406,7 +406,7 @@ async def test_each_role_sees_its_bonds_and_another_tenant_nothing(county, gql):
     # Bonds switched off: movements are refused with a typed error; what was recorded stays readable.
     async with tenant_transaction(c["t"].id):
         await change_config(actor="admin-1", set_values={"bonds": {"enabled": False}})
-    assert _error(await gql(DRAW, c["s1"], {"in": draw})) == ("BONDS_DISABLED", "contractId")
+    assert _error(await gql(DRAW, c["s1"], {"in": draw})) == ("NOT_ENABLED", "contractId")
     assert (await _ok(gql, BOND, c["s1"], {"c": k1}, "bond"))["balanceFen"] == 600_000
     async with tenant_transaction(c["t"].id):
         assert await balance(accounts.bond(int(k1))) == 600_000

@@ -400,7 +400,7 @@ async def test_each_step_keeps_its_time_of_year_in_the_tenants_zone(zjk):
             now=local(y - 1, 11, 1),
         )
     )
-    assert err.code == "BRAND_PROJECTS_DISABLED"
+    assert err.code == "NOT_ENABLED"
 
 
 async def test_awards_stay_within_the_years_cap(zjk):

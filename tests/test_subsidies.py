@@ -509,7 +509,7 @@ async def test_runs_are_refused_with_typed_errors(world):
     async with tenant_transaction(w.other.id):
         with pytest.raises(service.SubsidiesDisabled) as off:
             await service.run(period_key="2025", actor="admin", now=NOW_Q3)
-    assert (off.value.code, off.value.field) == ("SUBSIDIES_DISABLED", "period")
+    assert (off.value.code, off.value.field) == ("NOT_ENABLED", "period")
     async with tenant_transaction(w.t.id):
         assert await SettlementStatement.all().count() == 0
 

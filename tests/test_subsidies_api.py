@@ -226,7 +226,7 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql)
     assert (
         codes(yearly) == ["INVALID_INPUT"] and yearly["errors"][0]["extensions"]["problems"][0]["reason"] == "cadence"
     )
-    assert codes(await gql(RUN, w["city_admin"], {"p": "2026"})) == ["SUBSIDIES_DISABLED"]
+    assert codes(await gql(RUN, w["city_admin"], {"p": "2026"})) == ["NOT_ENABLED"]
     assert codes(await gql(POOLS, w["admin"], {"y": 99})) == ["INVALID_INPUT"]
 
 
@@ -366,7 +366,7 @@ async def test_another_tenant_sees_nothing_and_cannot_act(world, gql):
     assert codes(await gql(ONE, other, {"id": sid["C1"]})) == ["NOT_FOUND"]
     assert codes(await gql(APPROVE, other, {"id": sid["C1"]})) == ["NOT_FOUND"]
     assert codes(await gql(PAY, other, {"id": sid["C1"], "r": "X"})) == ["NOT_FOUND"]
-    assert codes(await gql(RUN, other, {"p": PERIOD})) == ["SUBSIDIES_DISABLED"]  # 临沭 runs no 以奖代补
+    assert codes(await gql(RUN, other, {"p": PERIOD})) == ["NOT_ENABLED"]  # 临沭 runs no 以奖代补
     still = (await gql(ONE, w["admin"], {"id": sid["C1"]}))["data"]["settlementStatement"]
     assert (still["status"], still["approvedBy"]) == ("DRAFT", None)
 

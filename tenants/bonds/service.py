@@ -13,7 +13,7 @@ Rules where the issue is silent:
   administrator refunds; before that only a tenant administrator, with a reason (early termination). The amount
   defaults to the whole balance. A refund after the end, or of the whole balance, closes the open top-up (nothing
   is owed on a released bond); a partial early refund leaves it owed.
-- When ``bonds.enabled`` is off, no movement is accepted (``BONDS_DISABLED``); what was recorded stays readable.
+- When ``bonds.enabled`` is off, no movement is accepted (``NOT_ENABLED``); what was recorded stays readable.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ MAX_CLIENT_KEY = 100
 
 
 class BondsDisabled(NotEnabled):
-    code = "BONDS_DISABLED"
+    feature = "bonds"
     feature_zh, feature_en = "履约保证金", "performance bonds"
 
 

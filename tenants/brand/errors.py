@@ -30,7 +30,7 @@ BRAND_PROJECT = Noun("品牌项目", "brand project", STATUS_ZH, ACTION_ZH, fiel
 
 
 class BrandProjectsDisabled(NotEnabled):
-    code = "BRAND_PROJECTS_DISABLED"
+    feature = "brand_projects"
     feature_zh, feature_en = "品牌项目", "brand projects"
 
 

@@ -69,7 +69,7 @@ class StatementStale(Conflict):
 
 
 class SubsidiesDisabled(NotEnabled):
-    code = "SUBSIDIES_DISABLED"
+    feature = "subsidies"
     feature_zh, feature_en = "以奖代补", "reward-in-lieu-of-subsidy"
 
 
