@@ -17,7 +17,7 @@ from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import Unit
 from tenants.tickets import matrix, notify, partners
-from tenants.tickets.access import REVIEWERS, STAFF_REPORTERS, acts_for_assignee, may_review, require, visible
+from tenants.tickets.access import REVIEWERS, STAFF_REPORTERS, acts_for_assignee, may_review, readable, require
 from tenants.tickets.errors import IllegalTransition
 from tenants.tickets.models import (
     OPEN_STATES,
@@ -348,11 +348,7 @@ async def _assign(
 
 
 async def _for_update(ticket_id: int, access: Access) -> Ticket:
-    qs = Ticket.filter(id=ticket_id)
-    q = visible(access)
-    if q is not None:
-        qs = qs.filter(q)
-    ticket = await qs.select_for_update().first()
+    ticket = await readable(access).filter(id=ticket_id).select_for_update().first()
     if ticket is None:
         raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="ticketId")
     return ticket
@@ -630,9 +626,7 @@ async def escalate(*, access: Access, actor: str, ticket_id: int, reason: str, n
 
 
 async def get_visible(access: Access, ticket_id: int) -> Ticket:
-    qs = Ticket.filter(id=ticket_id)
-    q = visible(access)
-    ticket = await (qs.filter(q) if q is not None else qs).first()
+    ticket = await readable(access).filter(id=ticket_id).first()
     if ticket is None:
         raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="id")
     return ticket
@@ -657,10 +651,7 @@ async def list_tickets(
     from tenants.paging import newest_first
 
     at = _now(now)
-    qs = Ticket.all()
-    q = visible(access)
-    if q is not None:
-        qs = qs.filter(q)
+    qs = readable(access)
     if mine:
         qs = qs.filter(reporter_user_id=access.user_id or "")
     if state is not None:
