@@ -14,6 +14,8 @@ from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, R
 from tenants.assessment.periods import check_year
 from tenants.config.service import effective_config
 from tenants.scope import current_tenant_id
+from tenants.territory.models import Compound
+from tenants.territory.parties import PropertyCompany
 
 
 async def company_rankings(
@@ -36,6 +38,30 @@ async def compound_rankings(
     if after_rank is not None:
         qs = qs.filter(rank__gt=after_rank)
     return await qs.order_by("rank").limit(limit)
+
+
+async def listed(snapshot: RatingSnapshot) -> list[CompanyRating]:
+    """Firms on the red/black list (commended or to be interviewed), in rank order."""
+    return await CompanyRating.filter(snapshot_id=snapshot.id).exclude(mark=ListMark.NONE).order_by("rank")
+
+
+@dataclass
+class SnapshotSheet:
+    """A snapshot's rows for the county office's export, with the firms and compounds they name."""
+
+    companies: list[CompanyRating]
+    compounds: list[CompoundRating]
+    firms: dict[int, PropertyCompany]
+    places: dict[int, Compound]
+
+
+async def snapshot_sheet(snapshot: RatingSnapshot) -> SnapshotSheet:
+    """Every company and compound rating of a snapshot by rank, in four set-based queries."""
+    companies = await CompanyRating.filter(snapshot_id=snapshot.id).order_by("rank")
+    compounds = await CompoundRating.filter(snapshot_id=snapshot.id).order_by("rank")
+    firms = {c.id: c for c in await PropertyCompany.filter(id__in=[r.company_id for r in companies])}
+    places = {c.id: c for c in await Compound.filter(id__in=[r.compound_id for r in compounds])}
+    return SnapshotSheet(companies, compounds, firms, places)
 
 
 HELD_OFF = ("tie_all_off", "tie_both_lists", "unscored")

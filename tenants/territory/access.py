@@ -179,19 +179,6 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
     return access
 
 
-async def staff_communities(access: Access) -> frozenset[int] | None:
-    """The communities a caller works for through writer posts: a community worker's community, every community
-    of a street officer's street. None when the caller reads the whole tenant."""
-    if access.reads_whole_tenant:
-        return None
-    ids = set(access.staff_nodes.get("community", frozenset()))
-    streets = access.staff_nodes.get("street", frozenset())
-    if streets:
-        community = MODEL_BY_LEVEL["community"]
-        ids |= set(await community.filter(street_id__in=sorted(streets)).values_list("id", flat=True))  # type: ignore[arg-type]
-    return frozenset(ids)
-
-
 def readable(caller: Access, level: str) -> QuerySet[Area]:
     """The nodes of ``level`` the caller reads (their scope, its ancestors, a company's compounds)."""
     model = MODEL_BY_LEVEL[level]
