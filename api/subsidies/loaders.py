@@ -24,4 +24,8 @@ class SubsidyLoaders(DomainLoaders):
     @property
     def companies(self) -> DataLoader[int, PropertyCompany | None]:
         """Payee companies by id."""
-        return self.loader("companies", reads.companies_by_ids)
+
+        async def load(company_ids: list[int]) -> list[PropertyCompany | None]:
+            return await reads.companies_by_ids(await self.loaders.caller(), company_ids)
+
+        return self.loader("companies", load)

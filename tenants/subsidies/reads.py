@@ -13,7 +13,7 @@ from tenants.errors import NotFound
 from tenants.subsidies.access import read_in_full, readable, readable_communities, readable_lines
 from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.subsidies.statements import bounds
-from tenants.territory.access import Access
+from tenants.territory.access import Access, readable_companies
 from tenants.territory.models import Community, Compound
 from tenants.territory.parties import PropertyCompany
 
@@ -75,9 +75,9 @@ async def pool_communities(caller: Access, community_id: int | None = None) -> l
     return ids
 
 
-async def companies_by_ids(company_ids: list[int]) -> list[PropertyCompany | None]:
-    """Payee companies by id, in the order asked (None for an unknown id)."""
-    found = {c.id: c for c in await PropertyCompany.filter(id__in=company_ids)}
+async def companies_by_ids(caller: Access, company_ids: list[int]) -> list[PropertyCompany | None]:
+    """Payee companies by id, in the order asked (None for one the caller does not read)."""
+    found = {c.id: c for c in await readable_companies(caller).filter(id__in=company_ids)}
     return [found.get(i) for i in company_ids]
 
 
