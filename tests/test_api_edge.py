@@ -157,3 +157,21 @@ def test_graphql_context_imports_no_domain():
         and node.module.split(".")[1] in domains
     )
     assert offenders == []
+
+
+async def test_interview_periods_in_sql_match_the_python_bounds(services):
+    """``readable_interviews`` computes an interview's period in SQL: the same first and last day as
+    ``tenants.assessment.periods.bounds`` for months and quarters, year ends and leap years included."""
+    from asyncpg import connect
+
+    from tenants.assessment.access import _END, _START
+    from tenants.assessment.periods import bounds
+
+    keys = ["2026-01", "2026-02", "2024-02", "2026-12", "2026Q1", "2026Q4", "2025Q2"]
+    conn = await connect(services.owner_url)
+    try:
+        sql = f"SELECT {_START} AS start, {_END} AS end FROM (SELECT unnest($1::text[]) AS period_key) interview"
+        rows = await conn.fetch(sql, keys)
+    finally:
+        await conn.close()
+    assert [(r["start"], r["end"]) for r in rows] == [bounds(k) for k in keys]

@@ -21,16 +21,14 @@ async def submissions(caller: Access, period_key: str, compound_id: int) -> list
     r = await round_of(period_key)
     if r is None:
         return []
-    rows = (
-        await readable_submissions(caller)
-        .filter(round_id=r.id, compound_id=compound.id)
-        .order_by("body_code", "revision")
-    )
+    qs = readable_submissions(caller).filter(round_id=r.id, compound_id=compound.id)
     if not caller.reads_whole_tenant:
         doc, _ = await rounds.period_config(period_key)
-        bodies = {b for b in {s.body_code for s in rows} if await rounds.may_score(caller, doc, b, compound.id)}
-        rows = [s for s in rows if s.body_code in bodies]
-    return rows
+        bodies = await rounds.scored_bodies(caller, doc, compound.id)
+        if not bodies:
+            return []
+        qs = qs.filter(body_code__in=sorted(bodies))
+    return await qs.order_by("body_code", "revision")
 
 
 async def findings(caller: Access, compound_id: int) -> list[SupervisorFinding]:
