@@ -147,6 +147,7 @@ def test_the_model_query_check_would_catch_one():
 
 def test_graphql_context_imports_no_domain():
     tree = ast.parse((ROOT / "api" / "context.py").read_text())
+    # tenancy is the platform every request runs in (roles, tenants), not a domain
     domains = {p.name for p in (ROOT / "tenants").iterdir() if (p / "__init__.py").exists()} - {"tenancy"}
     offenders = sorted(
         node.module
