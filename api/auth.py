@@ -13,6 +13,8 @@ from tenants.errors import Unauthenticated, unstorable
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.tenancy.service import get_tenant_by_slug
+from tenants.territory.access import Access
+from tenants.territory.access import resolve as resolve_access
 
 
 @dataclass(frozen=True)
@@ -181,3 +183,11 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
     return Principal(
         user_id=str(claims["sub"]), roles=roles, tenant_slug=slug, tenant_id=tenant_id, scope=scope
     )
+
+
+Caller = Access  # who calls, as every domain's readable() and permission checks take it
+
+
+async def caller_of(principal: Principal) -> Access:
+    """The caller as the domains know it (roles and data scope), inside the principal's tenant transaction."""
+    return await resolve_access(principal.roles, principal.scope, principal.user_id)

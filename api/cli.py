@@ -181,15 +181,14 @@ def _running_serve(home: Path) -> int | None:
 
 async def _claims_of(user_id: str):  # type: ignore[no-untyped-def]
     from tenants.scope import scoped_transaction
-    from tenants.territory.people import Person
-    from tenants.territory.people_service import claims_for
+    from tenants.territory.people_service import claims_of_user
 
     async with scoped_transaction():
-        person = await Person.get_or_none(user_id=user_id)
-        if person is None:
+        claims = await claims_of_user(user_id)
+        if claims is None:
             console.print(f"[red]no person {user_id} in this tenant[/red]")
             raise typer.Exit(2)
-        return await claims_for(person)
+        return claims
 
 
 @app.command("export-schema")

@@ -9,19 +9,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.auth import authenticate
+from api.auth import authenticate, caller_of
 from api.errors import capped
 from api.guard import CAPS, string_problems
 from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants import periods
-from tenants.assessment.models import CompanyRating, CompoundRating
+from tenants.assessment import reports
 from tenants.assessment.ratings import snapshot_for
 from tenants.errors import DomainError, Forbidden, InvalidInput, Problem
 from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role
-from tenants.territory.models import Compound
-from tenants.territory.parties import PropertyCompany
+from tenants.territory.access import Access
 
 COMPANY_HEADER = [
     "排名 rank",
@@ -116,12 +115,12 @@ def _lines(code: str, breakdown: dict) -> list[list[Any]]:
     return rows
 
 
-async def _tables(period: str, revision: int | None, draft: bool) -> tuple[dict, list[list[Any]], list[list[Any]]]:
-    snap = await snapshot_for(period, drafts=draft or revision is not None, revision=revision)
-    companies = await CompanyRating.filter(snapshot_id=snap.id).order_by("rank")
-    compounds = await CompoundRating.filter(snapshot_id=snap.id).order_by("rank")
-    firms = {c.id: c for c in await PropertyCompany.filter(id__in=[r.company_id for r in companies])}
-    places = {c.id: c for c in await Compound.filter(id__in=[r.compound_id for r in compounds])}
+async def _tables(
+    caller: Access, period: str, revision: int | None, draft: bool
+) -> tuple[dict, list[list[Any]], list[list[Any]]]:
+    snap = await snapshot_for(caller, period, drafts=draft or revision is not None, revision=revision)
+    sheet = await reports.snapshot_sheet(snap)
+    companies, compounds, firms, places = sheet.companies, sheet.compounds, sheet.firms, sheet.places
     meta = {
         "period": snap.period_key,
         "revision": snap.revision,
@@ -181,8 +180,8 @@ def _xlsx(meta: dict, companies: list[list[Any]], compounds: list[list[Any]]) ->
 
 REVISION = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is true) and within an int column
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Builds a file inside the caller's tenant transaction: (request, period, fmt) -> (body, file name).
-Build = Callable[[Request, str, str], Awaitable[tuple[bytes, str]]]
+# Builds a file inside the caller's tenant transaction: (request, caller, period, fmt) -> (body, file name).
+Build = Callable[[Request, Access, str, str], Awaitable[tuple[bytes, str]]]
 
 
 def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-def]
@@ -206,7 +205,7 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
             if problems:
                 raise InvalidInput.of(problems)
             async with tenant_transaction(principal.tenant_id):
-                body, name = await build(request, period, fmt)
+                body, name = await build(request, await caller_of(principal), period, fmt)
         except DomainError as exc:
             return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
         media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
@@ -215,14 +214,14 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
     return endpoint
 
 
-async def _ratings_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:
+async def _ratings_file(request: Request, caller: Access, period: str, fmt: str) -> tuple[bytes, str]:
     periods.bounds(period)
     raw = request.query_params.get("revision")
     if raw is not None and not REVISION.fullmatch(raw):
         zh, en = "版本须为 1 到 9 位整数", "revision is a number of 1-9 digits"
         raise InvalidInput.of([Problem("revision", "format", zh, en)])
     draft = request.query_params.get("draft") in ("1", "true")  # default: the published ratings
-    meta, companies, compounds = await _tables(period, int(raw) if raw else None, draft)
+    meta, companies, compounds = await _tables(caller, period, int(raw) if raw else None, draft)
     body = _csv(meta, companies, compounds) if fmt == "csv" else _xlsx(meta, companies, compounds)
     return body, f"ratings-{meta['period']}-r{meta['revision']}.{fmt}"
 

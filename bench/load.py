@@ -172,14 +172,16 @@ def main(seconds: float) -> int:
         async def run() -> None:
             import httpx
 
+            assert api is not None
             async with httpx.AsyncClient() as c:
-                for _ in range(300):
+                for _ in range(600):  # up to 60 s for the process to import and bind
                     try:
                         if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                             break
                     except httpx.TransportError:
                         await asyncio.sleep(0.1)
-            assert api is not None
+                else:
+                    raise SystemExit(f"the API did not start; see {home / 'api.log'}")
 
             # 1. steady
             steady = Reporters(port, token, compound_id)

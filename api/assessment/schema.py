@@ -13,7 +13,7 @@ from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
 from api.territory.types import CompoundType, _load
 from tenants.assessment import interviews as talks
-from tenants.assessment import late, ratings, reports, rounds
+from tenants.assessment import late, ratings, reads, reports, rounds
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -296,15 +296,14 @@ def _notes(value: object, field: str = "notes") -> dict[str, str]:
 
 
 async def _snapshot(info: Info, period: str, revision: int | None) -> RatingSnapshot:
-    drafts = info.context.principal.has_any(*DRAFT_READERS)
-    return await ratings.snapshot_for(period, drafts=drafts, revision=revision)
+    return await ratings.snapshot_for(await info.context.access(), period, revision=revision)
 
 
 @strawberry.type
 class AssessmentQuery:
     @strawberry.field(description="A period's assessment round.")
     async def assessment_round(self, info: Info, period: str) -> RoundType | None:
-        r = await AssessmentRound.get_or_none(period_key=period)
+        r = await reads.round_of(period)
         return RoundType.of(r) if r else None
 
     @strawberry.field(description="Bodies that have not scored yet, per compound (tenant administrators).")
@@ -317,34 +316,17 @@ class AssessmentQuery:
         "administrators and the housing department, otherwise only the bodies you score for."
     )
     async def score_submissions(self, info: Info, period: str, compound_id: strawberry.ID) -> list[SubmissionType]:
-        from tenants.territory.access import get_in_scope
-
-        access = await info.context.access()
-        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), access)
-        r = await AssessmentRound.get_or_none(period_key=period)
-        if r is None:
-            return []
-        rows = await ScoreSubmission.filter(round_id=r.id, compound_id=compound.id).order_by("body_code", "revision")
-        if not access.reads_whole_tenant:
-            doc, _ = await rounds.period_config(period)
-            bodies = {b for b in {s.body_code for s in rows} if await rounds.may_score(access, doc, b, compound.id)}
-            rows = [s for s in rows if s.body_code in bodies]
+        rows = await reads.submissions(await info.context.access(), period, to_id(compound_id, "compoundId"))
         return [SubmissionType.of(s) for s in rows]
 
     @strawberry.field(description="Supervisors' findings on a compound.")
     async def findings(self, info: Info, compound_id: strawberry.ID) -> list[FindingType]:
-        from tenants.territory.access import get_in_scope
-
-        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), await info.context.access())
-        rows = await SupervisorFinding.filter(compound_id=compound.id).order_by("-found_at")
+        rows = await reads.findings(await info.context.access(), to_id(compound_id, "compoundId"))
         return [FindingType.of(f) for f in rows]
 
     @strawberry.field(description="A period's rating snapshots (revisions); drafts for administrators only.")
     async def rating_snapshots(self, info: Info, period: str) -> list[SnapshotType]:
-        qs = RatingSnapshot.filter(period_key=period)
-        if not info.context.principal.has_any(*DRAFT_READERS):
-            qs = qs.filter(status="published")
-        return [SnapshotType.of(s) for s in await qs.order_by("revision")]
+        return [SnapshotType.of(s) for s in await reads.snapshots(await info.context.access(), period)]
 
     @strawberry.field(description="Companies by rank for a period (the published ratings, public in the tenant).")
     async def company_rankings(
@@ -400,7 +382,7 @@ class AssessmentQuery:
     @strawberry.field(description="红黑榜 of a period: commended and to be interviewed.")
     async def red_black_list(self, info: Info, period: str, revision: int | None = None) -> RedBlackList:
         snap = await _snapshot(info, period, revision)
-        rows = await CompanyRating.filter(snapshot_id=snap.id).exclude(mark=_Mark.NONE).order_by("rank")
+        rows = await reports.listed(snap)
         return RedBlackList(
             snapshot=SnapshotType.of(snap),
             commended=[CompanyRatingType.of(r) for r in rows if r.mark == _Mark.COMMENDED],

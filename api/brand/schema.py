@@ -7,7 +7,8 @@ from enum import Enum
 
 import strawberry
 
-from api.context import Info, grouped
+from api.brand.loaders import BrandLoaders
+from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
@@ -21,14 +22,6 @@ from tenants.idempotency import once
 BrandProjectStatus = strawberry.enum(
     Enum("BrandProjectStatus", {s.name: s.value for s in ProjectStatus}), name="BrandProjectStatus"
 )
-
-
-async def _load_steps(project_ids: list[int]) -> list[list[BrandProjectStep]]:
-    return grouped(await reads.steps_of(project_ids), "project_id", project_ids)
-
-
-async def _load_summaries(years: list[int]) -> list[reads.YearSummary]:
-    return [await reads.standing(year) for year in years]  # a handful of queries per distinct year, not per row
 
 
 @strawberry.type(name="BrandProjectStep", description="One step of a brand project's record: who, when, what.")
@@ -123,7 +116,7 @@ class BrandProjectType:
 
     @strawberry.field(description="Every step, oldest first.")
     async def steps(self, info: Info) -> list[BrandProjectStepType]:
-        rows = await info.context.loaders.named("brand_steps", _load_steps).load(int(self.id))
+        rows = await BrandLoaders.of(info).steps.load(int(self.id))
         return [BrandProjectStepType.of(s) for s in rows]
 
     @strawberry.field(
@@ -133,7 +126,7 @@ class BrandProjectType:
     async def year_summary(self, info: Info) -> BrandYearSummaryType | None:
         if not (await info.context.access()).roles & TOTALS_READERS:
             return None
-        return BrandYearSummaryType.of(await info.context.loaders.named("brand_years", _load_summaries).load(self.year))
+        return BrandYearSummaryType.of(await BrandLoaders.of(info).years.load(self.year))
 
     @classmethod
     def of(cls, p: BrandProject) -> BrandProjectType:

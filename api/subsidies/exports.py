@@ -16,13 +16,12 @@ from starlette.requests import Request
 
 from api.exports import file_export
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, number, xlsx_bytes
-from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.errors import InvalidInput, Problem
 from tenants.settings import Settings
-from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
-from tenants.subsidies.service import bounds
+from tenants.subsidies import reads
+from tenants.subsidies.models import StatementStatus
 from tenants.tenancy.service import current_zone
-from tenants.territory.models import Community, Compound
-from tenants.territory.parties import PropertyCompany
+from tenants.territory.access import Access
 
 LINE_HEADER = [
     "结算单 statement",
@@ -84,23 +83,11 @@ def _text(value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-async def _tables(period: str, statuses: list[str]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """(line rows with a total row per statement and a grand total, payee rows), in a few set-based queries."""
-    bounds(period)
-    statements = await SettlementStatement.filter(period_key=period, status__in=statuses).order_by("community_id")
-    if not statements:
-        raise NotFound(
-            f"{period} 没有符合条件的结算单", f"no settlement statements for {period} with that status", field="period"
-        )
-    lines: dict[int, list[SettlementLine]] = defaultdict(list)
-    for line in await SettlementLine.filter(statement_id__in=[s.id for s in statements]).order_by(
-        "statement_id", "position"
-    ):
-        lines[line.statement_id].append(line)
-    all_lines = [line for group in lines.values() for line in group]
-    communities = {c.id: c for c in await Community.filter(id__in=[s.community_id for s in statements])}
-    compounds = {c.id: c for c in await Compound.filter(id__in=sorted({line.compound_id for line in all_lines}))}
-    firms = {c.id: c for c in await PropertyCompany.filter(id__in=sorted({line.company_id for line in all_lines}))}
+async def _tables(caller: Access, period: str, statuses: list[str]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """(line rows with a total row per statement and a grand total, payee rows)."""
+    sheet = await reads.period_sheet(caller, period, statuses)
+    statements, lines, communities = sheet.statements, sheet.lines, sheet.communities
+    compounds, firms = sheet.compounds, sheet.companies
     zone = await current_zone()
     rows: list[list[Any]] = []
     payees: list[list[Any]] = []
@@ -196,9 +183,9 @@ def _xlsx(meta: list[str], rows: list[list[Any]], payees: list[list[Any]]) -> by
     return xlsx_bytes(book)
 
 
-async def _settlements_file(request: Request, period: str, fmt: str) -> tuple[bytes, str]:
+async def _settlements_file(request: Request, caller: Access, period: str, fmt: str) -> tuple[bytes, str]:
     statuses = _statuses(request.query_params.get("status"))
-    rows, payees = await _tables(period, statuses)
+    rows, payees = await _tables(caller, period, statuses)
     meta = _meta(period, statuses, len({r[0] for r in rows[:-1]}))
     body = _csv(meta, rows, payees) if fmt == "csv" else _xlsx(meta, rows, payees)
     suffix = "" if statuses == DEFAULT_STATUSES else "-" + request.query_params["status"]

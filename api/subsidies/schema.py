@@ -10,7 +10,6 @@ Only a tenant administrator runs, approves and pays.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -18,19 +17,18 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
-from tortoise.expressions import Q, Subquery
 
-from api.context import Info, grouped
+from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.subsidies.loaders import SubsidyLoaders
 from api.territory.types import CommunityType, CompoundType, _load
-from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.errors import InvalidInput, Problem
+from tenants.subsidies import reads as subsidy_reads
 from tenants.subsidies import service as subsidies
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.tenancy.roles import Role
-from tenants.territory.access import staff_communities
-from tenants.territory.models import Community
 from tenants.territory.parties import PropertyCompany
 
 SettlementStatus = strawberry.enum(
@@ -43,58 +41,16 @@ SettlementLineKind = strawberry.enum(
 TERRITORY_READERS = (Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
 POOL_READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT, *TERRITORY_READERS)
 STATEMENT_READERS = (*POOL_READERS, Role.PROPERTY_COMPANY)
-# A company sees a statement once it is decided: a draft may still change with the ratings.
-DECIDED = [StatementStatus.APPROVED.value, StatementStatus.PAID.value]
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """What of the statements a caller reads: all of them, every line of the statements of some communities, or
-    only the lines paid to some companies."""
-
-    whole: bool
-    communities: frozenset[int] = frozenset()
-    companies: frozenset[int] = frozenset()
-
-    def payees_of(self, community_id: int) -> frozenset[int] | None:
-        """The companies whose lines are shown on a statement of ``community_id`` (None: every line)."""
-        return None if self.whole or community_id in self.communities else self.companies
-
-    def statements(self) -> Q | None:
-        if self.whole:
-            return None
-        q = Q(community_id__in=sorted(self.communities) or [0])
-        if self.companies:
-            paid_to = SettlementLine.filter(company_id__in=sorted(self.companies)).values("statement_id")
-            q |= Q(Q(id__in=Subquery(paid_to)), Q(status__in=DECIDED))
-        return q
-
-
-WHOLE = Viewer(whole=True)
-
-
-async def _viewer(info: Info, *roles: Role) -> Viewer:
-    info.context.require(*roles)
-    access = await info.context.access()
-    communities = await staff_communities(access)
-    if communities is None:
-        return WHOLE
-    companies = access.companies if Role.PROPERTY_COMPANY in roles else frozenset()
-    return Viewer(whole=False, communities=communities, companies=companies)
-
-
-async def _load_lines(statement_ids: list[int]) -> list[list[SettlementLine]]:
-    lines = await SettlementLine.filter(statement_id__in=statement_ids).order_by("statement_id", "position")
-    return grouped(lines, "statement_id", statement_ids)
-
-
-async def _load_companies(company_ids: list[int]) -> list[PropertyCompany | None]:
-    found = {c.id: c for c in await PropertyCompany.filter(id__in=company_ids)}
-    return [found.get(i) for i in company_ids]
 
 
 async def _company(info: Info, company_id: int) -> PropertyCompany | None:
-    return await info.context.loaders.named("subsidy_companies", _load_companies).load(company_id)  # type: ignore[no-any-return]
+    return await SubsidyLoaders.of(info).companies.load(company_id)
+
+
+async def _statement_types(info: Info, rows: list[SettlementStatement]) -> list[SettlementStatementType]:
+    """Statements as the caller reads them: in full, or (a property company) only through its own lines."""
+    full = await subsidy_reads.in_full(await info.context.access(), [s.id for s in rows])
+    return [SettlementStatementType.of(s, full=s.id in full) for s in rows]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -193,17 +149,13 @@ class SettlementStatementType:
     payment_reference: str | None
     pk: strawberry.Private[int]
     community_pk: strawberry.Private[int]
-    shown_payees: strawberry.Private[frozenset[int] | None]  # None: every line
 
     @strawberry.field
     async def community(self, info: Info) -> CommunityType | None:
         return await _load(info, "community", self.community_pk)  # type: ignore[no-any-return]
 
     async def _lines(self, info: Info) -> list[SettlementLine]:
-        rows: list[SettlementLine] = await info.context.loaders.named("subsidy_lines", _load_lines).load(self.pk)
-        if self.shown_payees is None:
-            return rows
-        return [r for r in rows if r.company_id in self.shown_payees]
+        return await SubsidyLoaders.of(info).lines.load(self.pk)
 
     @strawberry.field(description="The lines in order (a property company: only its own).")
     async def lines(self, info: Info) -> list[SettlementLineType]:
@@ -221,15 +173,14 @@ class SettlementStatementType:
         ]
 
     @classmethod
-    def of(cls, s: SettlementStatement, viewer: Viewer) -> SettlementStatementType:
-        shown = viewer.payees_of(s.community_id)
+    def of(cls, s: SettlementStatement, *, full: bool) -> SettlementStatementType:
         return cls(
             id=strawberry.ID(str(s.id)),
             period_key=s.period_key,
             community_id=strawberry.ID(str(s.community_id)),
             status=SettlementStatus(s.status.value),
             pool_fen=Fen(s.pool_fen),
-            total_fen=Fen(s.total_fen) if shown is None else None,
+            total_fen=Fen(s.total_fen) if full else None,
             config_version=s.config_version,
             rule=s.rule,
             basis=s.basis,
@@ -242,7 +193,6 @@ class SettlementStatementType:
             payment_reference=s.payment_reference,
             pk=s.id,
             community_pk=s.community_id,
-            shown_payees=shown,
         )
 
 
@@ -290,15 +240,6 @@ def _year(year: int) -> int:
     return year
 
 
-async def _statement(statement_id: int, viewer: Viewer) -> SettlementStatement:
-    qs = SettlementStatement.filter(id=statement_id)
-    q = viewer.statements()
-    s = await (qs.filter(q) if q is not None else qs).first()
-    if s is None:
-        raise NotFound("结算单不存在", "no such settlement statement", field="id")
-    return s
-
-
 @strawberry.type
 class SubsidyQuery:
     @strawberry.field(
@@ -307,16 +248,8 @@ class SubsidyQuery:
     async def subsidy_pools(
         self, info: Info, year: int, community_id: strawberry.ID | None = None
     ) -> list[SubsidyPoolType]:
-        viewer = await _viewer(info, *POOL_READERS)
-        cid = opt_id(community_id, "communityId")
-        qs = Community.filter()
-        if not viewer.whole:
-            qs = qs.filter(id__in=sorted(viewer.communities) or [0])
-        if cid is not None:
-            qs = qs.filter(id=cid)
-        ids: list[int] = await qs.order_by("id").values_list("id", flat=True)  # type: ignore[assignment]
-        if cid is not None and not ids:
-            raise NotFound("社区不存在", "no such community", field="communityId")
+        info.context.require(*POOL_READERS)
+        ids = await subsidy_reads.pool_communities(await info.context.access(), opt_id(community_id, "communityId"))
         return [SubsidyPoolType.of(p) for p in await subsidies.pools(_year(year), ids)]
 
     @strawberry.field(description="Settlement statements you may read, newest period first, then by id.")
@@ -329,25 +262,24 @@ class SubsidyQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[SettlementStatementType]:
-        viewer = await _viewer(info, *STATEMENT_READERS)
-        qs = SettlementStatement.filter()
-        scope = viewer.statements()
-        if scope is not None:
-            qs = qs.filter(scope)
+        info.context.require(*STATEMENT_READERS)
+        caller = await info.context.access()
         if period is not None:
             subsidies.bounds(period)
-            qs = qs.filter(period_key=period)
-        if (cid := opt_id(community_id, "communityId")) is not None:
-            qs = qs.filter(community_id=cid)
-        if status is not None:
-            qs = qs.filter(status=status.value)
+        cid = opt_id(community_id, "communityId")
+        full: set[int] = set()
 
         async def fetch(after_key: tuple[Any, ...] | None, limit: int) -> list[SettlementStatement]:
-            page = qs
-            if after_key is not None:
-                key, last_id = after_key
-                page = page.filter(Q(period_key__lt=key) | Q(period_key=key, id__gt=last_id))
-            return await page.order_by("-period_key", "id").limit(limit)
+            rows = await subsidy_reads.statements(
+                caller,
+                period=period,
+                community_id=cid,
+                status=status.value if status is not None else None,
+                after=after_key,
+                limit=limit,
+            )
+            full.update(await subsidy_reads.in_full(caller, [s.id for s in rows]))
+            return rows
 
         return await paginate(
             first=first,
@@ -355,13 +287,14 @@ class SubsidyQuery:
             key=lambda s: (s.period_key, s.id),
             types=(str, int),
             fetch=fetch,
-            to_node=lambda s: SettlementStatementType.of(s, viewer),
+            to_node=lambda s: SettlementStatementType.of(s, full=s.id in full),
         )
 
     @strawberry.field(description="One settlement statement with its lines and payees.")
     async def settlement_statement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
-        viewer = await _viewer(info, *STATEMENT_READERS)
-        return SettlementStatementType.of(await _statement(to_id(id, "id"), viewer), viewer)
+        info.context.require(*STATEMENT_READERS)
+        s = await subsidy_reads.statement(await info.context.access(), to_id(id, "id"))
+        return (await _statement_types(info, [s]))[0]
 
 
 @strawberry.type
@@ -373,7 +306,7 @@ class SubsidyMutation:
     async def run_settlement(self, info: Info, period: str) -> SettlementRunType:
         info.context.require(Role.TENANT_ADMIN)
         result = await subsidies.run(period_key=period, actor=info.context.actor)
-        rows = await SettlementStatement.filter(id__in=result.statement_ids).order_by("community_id")
+        rows = await subsidy_reads.statements_by_ids(await info.context.access(), result.statement_ids)
         return SettlementRunType(
             period_key=result.period_key,
             created_count=len(result.created),
@@ -381,17 +314,17 @@ class SubsidyMutation:
             unchanged_count=len(result.unchanged),
             approved_count=len(result.approved),
             removed_count=result.removed,
-            statements=[SettlementStatementType.of(s, WHOLE) for s in rows],
+            statements=await _statement_types(info, rows),
         )
 
     @strawberry.mutation(description="Approve a draft (tenant admin): it is frozen and posted to the ledger.")
     async def approve_settlement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
         info.context.require(Role.TENANT_ADMIN)
         stmt = await subsidies.approve(statement_id=to_id(id, "id"), actor=info.context.actor)
-        return SettlementStatementType.of(stmt, WHOLE)
+        return (await _statement_types(info, [stmt]))[0]
 
     @strawberry.mutation(description="Record the payment of an approved statement with its reference (tenant admin).")
     async def pay_settlement(self, info: Info, id: strawberry.ID, reference: str) -> SettlementStatementType:
         info.context.require(Role.TENANT_ADMIN)
         stmt = await subsidies.pay(statement_id=to_id(id, "id"), reference=reference, actor=info.context.actor)
-        return SettlementStatementType.of(stmt, WHOLE)
+        return (await _statement_types(info, [stmt]))[0]

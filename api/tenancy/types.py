@@ -6,6 +6,7 @@ from enum import Enum
 import strawberry
 
 from api.context import Info
+from api.tenancy.loaders import TenancyLoaders
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role as RoleEnum
 
@@ -26,7 +27,7 @@ class TenantType:
     async def parent(self, info: Info) -> TenantType | None:
         if self.parent_id is None:
             return None
-        parent = await info.context.loaders.tenant.load(self.parent_id)
+        parent = await TenancyLoaders.of(info).tenant.load(self.parent_id)
         return TenantType.of(parent) if parent else None
 
     @classmethod
@@ -53,7 +54,7 @@ class Me:
     async def tenant(self, info: Info) -> TenantType | None:
         if self.tenant_id is None:
             return None
-        tenant = await info.context.loaders.tenant.load(self.tenant_id)
+        tenant = await TenancyLoaders.of(info).tenant.load(self.tenant_id)
         return TenantType.of(tenant) if tenant else None
 
 

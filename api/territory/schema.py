@@ -8,6 +8,7 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.territory.loaders import TerritoryLoaders
 from api.territory.types import (
     AreaLevel,
     AreaType,
@@ -25,9 +26,8 @@ from tenants.idempotency import once
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
-from tenants.territory.access import get_in_scope
 from tenants.territory.models import MODEL_BY_LEVEL, parent_level
-from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
+from tenants.territory.parties import PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
 from tenants.territory.people import Person, Post
 from tenants.territory.people import PostKind as _PostKind
@@ -134,7 +134,7 @@ class TerritoryQuery:
     @strawberry.field(description="One territory node, or null when it is not in your scope.")
     async def area(self, info: Info, level: AreaLevel, id: strawberry.ID) -> AreaType | None:  # type: ignore[valid-type]
         lvl = level.value
-        node = await info.context.loaders.area(lvl).load(to_id(id, "id"))
+        node = await TerritoryLoaders.of(info).area(lvl).load(to_id(id, "id"))
         return area_of(lvl, node) if node is not None else None
 
     @strawberry.field(description="Territory nodes of one level in your scope, by id.")
@@ -220,8 +220,7 @@ class TerritoryQuery:
     @strawberry.field(description="The owners' committee of a compound in your scope.")
     async def owners_committee(self, info: Info, compound_id: strawberry.ID) -> OwnersCommitteeType | None:
         access = await info.context.access()
-        compound = await get_in_scope("compound", to_id(compound_id, "compoundId"), access)
-        committee = await OwnersCommittee.get_or_none(compound_id=compound.id)
+        committee = await parties.owners_committee(access=access, compound_id=to_id(compound_id, "compoundId"))
         return OwnersCommitteeType.of(committee) if committee else None
 
     @strawberry.field(description="Departments and offices of this tenant.")

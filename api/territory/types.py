@@ -7,6 +7,7 @@ import strawberry
 
 from api.context import Info
 from api.money import Fen
+from api.territory.loaders import TerritoryLoaders
 from tenants.territory.models import LEVEL_NAMES, Area
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
@@ -42,7 +43,7 @@ def _base(a: Area) -> dict:
 async def _load(info: Info, level: str, area_id: int | None):
     if area_id is None:
         return None
-    node = await info.context.loaders.area(level).load(area_id)
+    node = await TerritoryLoaders.of(info).area(level).load(area_id)
     return AREA_TYPES[level].of(node) if node is not None else None
 
 
@@ -279,7 +280,7 @@ class PersonType:
 
     @strawberry.field(description="The person's posts, ended ones included.")
     async def posts(self, info: Info) -> list[PostType]:
-        return [PostType.of(p) for p in await info.context.loaders.posts.load(int(self.id))]
+        return [PostType.of(p) for p in await TerritoryLoaders.of(info).posts.load(int(self.id))]
 
     @classmethod
     def of(cls, p: Person) -> PersonType:

@@ -9,8 +9,8 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.territory.types import CompoundType, _load
+from api.tickets.loaders import TicketLoaders
 from tenants import clock
-from tenants.tickets import partners
 from tenants.tickets.models import OPEN_STATES, PartnerTask, Ticket, TicketEvent
 from tenants.tickets.models import Channel as _Channel
 from tenants.tickets.models import PartnerTaskState as _PartnerState
@@ -97,11 +97,6 @@ class PartnerTaskType:
         )
 
 
-async def _load_partner_tasks(ticket_ids: list[int]) -> list[list[PartnerTask]]:
-    rows = await partners.tasks_of(ticket_ids)
-    return [[r for r in rows if r.ticket_id == i] for i in ticket_ids]
-
-
 @strawberry.type(name="Ticket", description="A resident's grievance 百姓说事 and how it is being handled 干部解题.")
 class TicketType:
     id: strawberry.ID
@@ -151,11 +146,11 @@ class TicketType:
 
     @strawberry.field(description="Every event, oldest first.")
     async def timeline(self, info: Info) -> list[TicketEventType]:
-        return [TicketEventType.of(e) for e in await info.context.loaders.ticket_events.load(int(self.id))]
+        return [TicketEventType.of(e) for e in await TicketLoaders.of(info).events.load(int(self.id))]
 
     @strawberry.field(description="Partner units' co-handling tasks 怎么配合干, oldest first.")
     async def partner_tasks(self, info: Info) -> list[PartnerTaskType]:
-        rows = await info.context.loaders.named("ticket_partner_tasks", _load_partner_tasks).load(int(self.id))
+        rows = await TicketLoaders.of(info).partner_tasks.load(int(self.id))
         return [PartnerTaskType.of(t) for t in rows]
 
     @classmethod

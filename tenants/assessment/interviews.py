@@ -11,6 +11,7 @@ from datetime import date
 from tortoise.expressions import Subquery
 
 from tenants import clock
+from tenants.assessment.access import readable_interviews
 from tenants.assessment.models import Interview
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
@@ -109,18 +110,9 @@ async def interviews(*, access: Access, company_id: int | None, period_key: str 
     access.require_write(*RECORDERS, Role.PROPERTY_COMPANY)
     if period_key is not None and (problems := _period_problems(period_key)[1]):
         raise InvalidInput.of(problems)
-    qs = Interview.all()
-    contracts = await _street_contracts(access)
-    if contracts is not None and Role.PROPERTY_COMPANY in access.roles:
-        own = access.companies if company_id is None else access.companies & {company_id}
-        contracts += [(c, date.min, date.max) for c in own]
-    if contracts is not None:
-        qs = qs.filter(company_id__in=sorted({c for c, _, _ in contracts}) or [0])
+    qs = readable_interviews(access)
     if company_id is not None:
         qs = qs.filter(company_id=company_id)
     if period_key is not None:
         qs = qs.filter(period_key=period_key)
-    rows = await qs.order_by("-held_on", "-id")
-    if contracts is None:
-        return rows
-    return [i for i in rows if (p := _period_problems(i.period_key)[0]) and _serves(contracts, i.company_id, p)]
+    return await qs.order_by("-held_on", "-id")

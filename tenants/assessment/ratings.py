@@ -10,6 +10,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock, periods
+from tenants.assessment.access import readable_snapshots
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -270,10 +271,12 @@ async def publish(*, period_key: str, actor: str, now: datetime | None = None) -
         return draft
 
 
-async def snapshot_for(period_key: str, *, drafts: bool, revision: int | None = None) -> RatingSnapshot:
-    """The snapshot to show: a given revision, else the latest published (or, for those who see drafts, the
-    latest of all)."""
-    qs = RatingSnapshot.filter(period_key=period_key)
+async def snapshot_for(
+    caller: Access, period_key: str, *, drafts: bool = True, revision: int | None = None
+) -> RatingSnapshot:
+    """The snapshot to show: a given revision, else the latest the caller reads (the latest published, or for
+    those who see drafts the latest of all); ``drafts=False`` keeps to the published ones."""
+    qs = readable_snapshots(caller).filter(period_key=period_key)
     if revision is not None:
         qs = qs.filter(revision=revision)
     if not drafts:

@@ -7,35 +7,62 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from tortoise import connections
+from tortoise.queryset import QuerySet
 
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.periods import check_year
 from tenants.scope import current_tenant_id
+from tenants.territory.models import Compound
+from tenants.territory.parties import PropertyCompany
+
+R = TypeVar("R", CompanyRating, CompoundRating)
 
 
 async def company_rankings(
     snapshot: RatingSnapshot, *, after_rank: int | None, limit: int, mark: ListMark | None = None
 ) -> list[CompanyRating]:
     qs = CompanyRating.filter(snapshot_id=snapshot.id)
-    if mark is not None:
-        qs = qs.filter(mark=mark)
-    if after_rank is not None:
-        qs = qs.filter(rank__gt=after_rank)
-    return await qs.order_by("rank").limit(limit)
+    return await _by_rank(qs if mark is None else qs.filter(mark=mark), after_rank, limit)
 
 
 async def compound_rankings(
     snapshot: RatingSnapshot, *, after_rank: int | None, limit: int, company_id: int | None = None
 ) -> list[CompoundRating]:
     qs = CompoundRating.filter(snapshot_id=snapshot.id)
-    if company_id is not None:
-        qs = qs.filter(company_id=company_id)
-    if after_rank is not None:
-        qs = qs.filter(rank__gt=after_rank)
-    return await qs.order_by("rank").limit(limit)
+    return await _by_rank(qs if company_id is None else qs.filter(company_id=company_id), after_rank, limit)
+
+
+async def _by_rank(qs: QuerySet[R], after_rank: int | None, limit: int) -> list[R]:
+    """A page of ratings by rank (keyset on the rank)."""
+    return await (qs if after_rank is None else qs.filter(rank__gt=after_rank)).order_by("rank").limit(limit)
+
+
+async def listed(snapshot: RatingSnapshot) -> list[CompanyRating]:
+    """Firms on the red/black list (commended or to be interviewed), in rank order."""
+    return await CompanyRating.filter(snapshot_id=snapshot.id).exclude(mark=ListMark.NONE).order_by("rank")
+
+
+@dataclass
+class SnapshotSheet:
+    """A snapshot's rows for the county office's export, with the firms and compounds they name."""
+
+    companies: list[CompanyRating]
+    compounds: list[CompoundRating]
+    firms: dict[int, PropertyCompany]
+    places: dict[int, Compound]
+
+
+async def snapshot_sheet(snapshot: RatingSnapshot) -> SnapshotSheet:
+    """Every company and compound rating of a snapshot by rank, in four set-based queries."""
+    companies = await CompanyRating.filter(snapshot_id=snapshot.id).order_by("rank")
+    compounds = await CompoundRating.filter(snapshot_id=snapshot.id).order_by("rank")
+    firms = {c.id: c for c in await PropertyCompany.filter(id__in=[r.company_id for r in companies])}
+    places = {c.id: c for c in await Compound.filter(id__in=[r.compound_id for r in compounds])}
+    return SnapshotSheet(companies, compounds, firms, places)
 
 
 HELD_OFF = ("tie_all_off", "tie_both_lists", "unscored")

@@ -119,22 +119,24 @@ async def grants(access: Access, doc: ConfigDocument) -> list[BodyGrant]:
     return out
 
 
-async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id: int) -> bool:
+async def scored_bodies(access: Access, doc: ConfigDocument, compound_id: int) -> set[str]:
+    """The bodies the caller scores for on this compound."""
     from tenants.territory.models import Compound
 
     compound = await Compound.get_or_none(id=compound_id)
     if compound is None:
-        return False
-    for g in await grants(access, doc):
-        if g.body != body:
-            continue
-        if g.level is None:
-            return True
-        if g.level == "compound" and g.node_id == compound_id:
-            return True
-        if g.level in ("street", "community", "grid") and getattr(compound, f"{g.level}_id") == g.node_id:
-            return True
-    return False
+        return set()
+    return {
+        g.body
+        for g in await grants(access, doc)
+        if g.level is None
+        or (g.level == "compound" and g.node_id == compound_id)
+        or (g.level in ("street", "community", "grid") and getattr(compound, f"{g.level}_id") == g.node_id)
+    }
+
+
+async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id: int) -> bool:
+    return body in await scored_bodies(access, doc, compound_id)
 
 
 def storable(text: str) -> bool:

@@ -1,6 +1,7 @@
 """Who reads and who moves a performance bond, from the caller's data scope.
 
-Tenant administrators and the housing department read every bond; a street officer the bonds of their street's
+Which bonds a caller reads is ``readable`` (a ``QuerySet`` of contracts, see territory.access). Tenant
+administrators and the housing department read every bond; a street officer the bonds of their street's
 compounds (the street holds them); a community worker those of their community's compounds (read only); a
 property company only the bonds of its own contracts. Everyone else reads nothing. Deposits, drawdowns and
 refunds are the street's (a street officer of the compound's street) or a tenant administrator's.
@@ -8,7 +9,8 @@ refunds are the street's (a street officer of the compound's street) or a tenant
 
 from __future__ import annotations
 
-from typing import Any
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from tenants.errors import Forbidden
 from tenants.tenancy.roles import Role
@@ -35,27 +37,15 @@ def _communities(access: Access) -> frozenset[int]:
     return access.staff_nodes.get("community", frozenset())
 
 
-def may_read(access: Access, contract: PropertyContract, compound: Compound) -> bool:
-    return (
-        access.reads_whole_tenant
-        or contract.company_id in access.companies
-        or compound.street_id in _streets(access)
-        or compound.community_id in _communities(access)
-    )
+def readable(caller: Access) -> QuerySet[PropertyContract]:
+    """The contracts whose bonds the caller reads (after ``require_reader``)."""
+    if caller.reads_whole_tenant:
+        return PropertyContract.all()
+    held = Q(street_id__in=sorted(_streets(caller)) or [0]) | Q(community_id__in=sorted(_communities(caller)) or [0])
+    compounds = Subquery(Compound.filter(held).values("id"))
+    return PropertyContract.filter(Q(company_id__in=sorted(caller.companies) or [0]) | Q(compound_id__in=compounds))
 
 
 def may_act(access: Access, compound: Compound) -> bool:
     """The street holding the bond (its officers) or a tenant administrator."""
-    return access.whole_tenant or compound.street_id in _streets(access)
-
-
-def visible_sql(access: Access, params: list[Any], contract: str = "c", compound: str = "k") -> str:
-    """A SQL condition on a contract row and its compound row for the bonds in scope (appends its parameters)."""
-    if access.reads_whole_tenant:
-        return "TRUE"
-    params += [sorted(access.companies), sorted(_streets(access)), sorted(_communities(access))]
-    n = len(params)
-    return (
-        f"({contract}.company_id = ANY(${n - 2}::bigint[]) OR {compound}.street_id = ANY(${n - 1}::bigint[])"
-        f" OR {compound}.community_id = ANY(${n}::bigint[]))"
-    )
+    return access.whole_tenant or access.holds_post("street", compound.street_id)

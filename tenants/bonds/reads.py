@@ -10,15 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from tortoise.expressions import RawSQL, Subquery
+
 from tenants import clock
-from tenants.bonds.access import may_read, require_reader, visible_sql
+from tenants.bonds.access import readable, require_reader
 from tenants.bonds.models import BondTopUp, BondTransaction
 from tenants.config.service import effective_config
 from tenants.errors import NotFound
 from tenants.ledger import accounts
 from tenants.ledger.service import balances
 from tenants.paging import newest_first
-from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.scope import scoped_transaction
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
@@ -77,9 +79,9 @@ async def states(contracts: Sequence[PropertyContract], *, on: date) -> list[Bon
 async def contract_in_scope(access: Access, contract_id: int) -> tuple[PropertyContract, Compound]:
     """A contract whose bond the caller may read; NOT_FOUND otherwise (no existence leak)."""
     require_reader(access)
-    contract = await PropertyContract.get_or_none(id=contract_id)
+    contract = await readable(access).filter(id=contract_id).first()
     compound = await Compound.get_or_none(id=contract.compound_id) if contract else None
-    if contract is None or compound is None or not may_read(access, contract, compound):
+    if contract is None or compound is None:
         raise NotFound(f"物业合同 {contract_id} 不存在", f"contract {contract_id} does not exist", field="contractId")
     return contract, compound
 
@@ -105,42 +107,28 @@ async def list_bonds(
     (False) the required amount of today's configuration; ``late``: an open top-up is (True) or is not (False)
     flagged late."""
     require_reader(access)
-    async with scoped_transaction() as conn:
+    async with scoped_transaction():
         on = await clock.today(now)
         ratio = int((await effective_config(on)).document.bonds.ratio_percent)
-        params: list = [current_tenant_id(), after_id or 0]
-        where = [
-            "c.tenant_id = $1",
-            "c.id > $2",
-            visible_sql(access, params),
-        ]
+        qs = readable(access).filter(id__gt=after_id or 0)
         if company_id is not None:
-            params.append(company_id)
-            where.append(f"c.company_id = ${len(params)}")
+            qs = qs.filter(company_id=company_id)
         if street_id is not None:
-            params.append(street_id)
-            where.append(f"k.street_id = ${len(params)}")
+            qs = qs.filter(compound_id__in=Subquery(Compound.filter(street_id=street_id).values("id")))
         if below_required is not None:
-            params.append(ratio)
-            op = "<" if below_required else ">="
-            where.append(f"COALESCE(b.balance_fen, 0) {op} CEIL(${len(params)}::numeric * c.annual_fee_fen / 100)")
+            qs = qs.annotate(short=RawSQL(_SHORT.format(ratio=ratio))).filter(short=below_required)
         if late is not None:
-            where.append(
-                ("" if late else "NOT ")
-                + "EXISTS (SELECT 1 FROM bond_top_up t WHERE t.tenant_id = c.tenant_id AND t.contract_id = c.id"
-                " AND t.settled_at IS NULL AND t.late_at IS NOT NULL)"
-            )
-        params.append(limit)
-        rows = await conn.execute_query_dict(
-            "SELECT c.id FROM property_contract c"
-            " JOIN compound k ON k.tenant_id = c.tenant_id AND k.id = c.compound_id"
-            " LEFT JOIN ledger_balance b ON b.tenant_id = c.tenant_id AND b.account = 'bond:' || c.id::text"
-            f" WHERE {' AND '.join(where)} ORDER BY c.id LIMIT ${len(params)}",
-            params,
-        )
-        ids = [r["id"] for r in rows]
-        contracts = {c.id: c for c in await PropertyContract.filter(id__in=ids)}
-        return await states([contracts[i] for i in ids], on=on)
+            flagged = Subquery(BondTopUp.filter(settled_at=None, late_at__not_isnull=True).values("contract_id"))
+            qs = qs.filter(id__in=flagged) if late else qs.exclude(id__in=flagged)
+        return await states(await qs.order_by("id").limit(limit), on=on)
+
+
+# The bond's balance (none posted yet: 0) is under the required amount of the ratio in force (an int).
+_SHORT = (
+    "(COALESCE((SELECT b.balance_fen FROM ledger_balance b WHERE b.tenant_id = property_contract.tenant_id"
+    " AND b.account = 'bond:' || property_contract.id::text), 0)"
+    " < CEIL({ratio}::numeric * property_contract.annual_fee_fen / 100))"
+)
 
 
 async def history(

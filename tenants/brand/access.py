@@ -1,10 +1,14 @@
-"""Who sees brand projects and who takes each step, from the caller's roles and writer posts."""
+"""Who sees brand projects (``readable``: a ``QuerySet``, see territory.access) and who takes each step, from
+the caller's roles and writer posts."""
 
 from __future__ import annotations
 
+from tortoise.queryset import QuerySet
+
+from tenants.brand.models import BrandProject
 from tenants.errors import Forbidden
 from tenants.tenancy.roles import Role
-from tenants.territory.access import Access, staff_communities
+from tenants.territory.access import Access
 
 # The tenant administration and the housing department see every project; a street officer their street's
 # communities; a community worker their community. Everyone else is refused.
@@ -36,17 +40,19 @@ def require(access: Access, roles: frozenset[Role], action: str) -> None:
         )
 
 
-async def visible_communities(access: Access) -> frozenset[int] | None:
-    """The communities whose projects the caller sees; None means every community of the tenant."""
-    require(access, READERS, "read")
-    return await staff_communities(access)
+def readable(caller: Access) -> QuerySet[BrandProject]:
+    """The projects the caller reads (``READERS`` only, checked first): every project for the tenant
+    administration and the housing department, otherwise those of the communities the caller works for."""
+    require(caller, READERS, "read")
+    q = caller.staff_communities_filter()
+    return BrandProject.all() if q is None else BrandProject.filter(q)
 
 
 def works_for_community(access: Access, community_id: int) -> bool:
     """A community worker of this very community (a writer post), or a tenant administrator."""
-    return access.whole_tenant or community_id in access.staff_nodes.get("community", frozenset())
+    return access.whole_tenant or access.holds_post("community", community_id)
 
 
 def works_for_street(access: Access, street_id: int) -> bool:
     """A street officer of this very street (a writer post), or a tenant administrator."""
-    return access.whole_tenant or street_id in access.staff_nodes.get("street", frozenset())
+    return access.whole_tenant or access.holds_post("street", street_id)

@@ -118,10 +118,7 @@ async def list_projects(
     status: ProjectStatus | None = None,
 ) -> list[BrandProject]:
     """Projects in the caller's scope, by id (keyset), filtered."""
-    qs = BrandProject.all()
-    communities = await rules.visible_communities(access)
-    if communities is not None:
-        qs = qs.filter(community_id__in=sorted(communities))
+    qs = rules.readable(access)
     if year is not None:
         qs = qs.filter(year=year)
     if community_id is not None:
@@ -132,11 +129,7 @@ async def list_projects(
 
 
 async def get_project(*, access: Access, project_id: int) -> BrandProject:
-    qs = BrandProject.filter(id=project_id)
-    communities = await rules.visible_communities(access)
-    if communities is not None:
-        qs = qs.filter(community_id__in=sorted(communities))
-    project = await qs.first()
+    project = await rules.readable(access).filter(id=project_id).first()
     if project is None:
         raise NotFound(f"品牌项目 {project_id} 不存在", f"brand project {project_id} does not exist", field="id")
     return project

@@ -81,11 +81,7 @@ def _missing(field: str) -> Problem:
 
 async def _for_update(access: Access, project_id: int) -> BrandProject:
     """The project under its row lock, if the caller sees it; otherwise NOT_FOUND (no existence leak)."""
-    qs = BrandProject.filter(id=project_id)
-    communities = await rules.visible_communities(access)
-    if communities is not None:
-        qs = qs.filter(community_id__in=sorted(communities))
-    project = await qs.select_for_update().first()
+    project = await rules.readable(access).filter(id=project_id).select_for_update().first()
     if project is None:
         raise NotFound(f"品牌项目 {project_id} 不存在", f"brand project {project_id} does not exist", field="id")
     return project

@@ -1,5 +1,11 @@
 """Data scopes: what a caller may read and write, from their roles and territory scope.
 
+Which rows a caller reads has one shape in every domain: ``readable(caller)`` in ``tenants/<domain>/access.py``
+returns a tortoise ``QuerySet`` of the rows the caller may read (built without awaiting anything: scope that needs
+another table is a subquery), and every list and get of that resource starts from it
+(``await readable(caller).filter(id=...).first()``). Territory nodes: ``readable(caller, level)`` below. The
+caller is the ``Access`` resolved once per request (or a job's system caller).
+
 A street officer works inside their street, a community worker inside their community, a grid worker inside
 their grid, a property company on the compounds it has contracts for, an owners' committee or supervisor on
 their compound, a resident in their own household; tenant administrators (and, for reading, the housing
@@ -10,12 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.errors import Forbidden, NotFound
 from tenants.tenancy.roles import Role, parse_scope_entry
-from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels
+from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, Compound, Household, ancestor_levels
+from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
+from tenants.territory.people import Person
 
 READ_ALL_ROLES = frozenset({Role.TENANT_ADMIN, Role.HOUSING_DEPT})
 # The posts whose node is theirs to change (below it) and whose residents they may list.
@@ -86,6 +95,23 @@ class Access:
         """For rows attached to a compound (contracts, committees): the compounds in scope."""
         return self.area_filter("compound", for_write=for_write)
 
+    def holds_post(self, level: str, node_id: int | None) -> bool:
+        """Holds a writer post on this very node (street officer of the street, community worker of the
+        community, grid worker of the grid)."""
+        return node_id is not None and node_id in self.staff_nodes.get(level, frozenset())
+
+    def staff_communities_filter(self, field: str = "community_id") -> Q | None:
+        """Rows whose ``field`` is a community the caller works for through a writer post: a community worker's
+        community, every community of a street officer's street (a subquery). None: the whole tenant."""
+        if self.reads_whole_tenant:
+            return None
+        community = MODEL_BY_LEVEL["community"]
+        q = Q(**{f"{field}__in": sorted(self.staff_nodes.get("community", frozenset())) or [0]})  # type: ignore[arg-type]
+        if streets := self.staff_nodes.get("street"):
+            ids = community.filter(street_id__in=sorted(streets)).values("id")
+            q |= Q(**{f"{field}__in": Subquery(ids)})  # type: ignore[arg-type]
+        return q
+
     def require_write(self, *roles: Role) -> None:
         if not self.roles & set(roles):
             names = ", ".join(sorted(r.value for r in roles))
@@ -118,8 +144,6 @@ def _grants(
 
 async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], user_id: str | None = None) -> Access:
     """Build the caller's access for the tenant in scope (a few indexed queries, once per request)."""
-    from tenants.territory.parties import PropertyContract
-
     by_role: dict[Role, dict[str, set[int]]] = {}
     ids, staff = _grants(roles, scope, by_role)
     nodes = {lvl: frozenset(ids.get(lvl, ())) for lvl in LEVEL_NAMES if ids.get(lvl)}
@@ -155,42 +179,79 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
     return access
 
 
-async def staff_communities(access: Access) -> frozenset[int] | None:
-    """The communities a caller works for through writer posts: a community worker's community, every community
-    of a street officer's street. None when the caller reads the whole tenant."""
-    if access.reads_whole_tenant:
-        return None
-    ids = set(access.staff_nodes.get("community", frozenset()))
-    streets = access.staff_nodes.get("street", frozenset())
-    if streets:
-        community = MODEL_BY_LEVEL["community"]
-        ids |= set(await community.filter(street_id__in=sorted(streets)).values_list("id", flat=True))  # type: ignore[arg-type]
-    return frozenset(ids)
+def readable(caller: Access, level: str) -> QuerySet[Area]:
+    """The nodes of ``level`` the caller reads (their scope, its ancestors, a company's compounds)."""
+    model = MODEL_BY_LEVEL[level]
+    q = caller.area_filter(level)
+    return model.filter(q) if q is not None else model.all()  # type: ignore[no-any-return]
+
+
+def readable_compounds(caller: Access) -> QuerySet[Compound]:
+    return readable(caller, "compound")  # type: ignore[return-value]
+
+
+def readable_persons(caller: Access) -> QuerySet[Person]:
+    """Personal data: tenant admins see everyone, territory staff (street, community, grid) the people living in
+    what they look after, anyone else only themselves."""
+    if caller.whole_tenant:
+        return Person.all()
+    if caller.staff_nodes:
+        q = caller.staff_filter("household")
+        assert q is not None  # only a tenant admin's is None
+        return Person.filter(household_id__in=Subquery(Household.filter(q).values("id")))
+    return Person.filter(user_id=caller.user_id or "")
+
+
+def readable_companies(caller: Access) -> QuerySet[PropertyCompany]:
+    """Staff-side callers read every company; a property company only itself; residents none."""
+    if Role.PROPERTY_COMPANY in caller.roles and not caller.reads_whole_tenant:
+        return PropertyCompany.filter(id__in=sorted(caller.companies))
+    if caller.roles & {Role.RESIDENT, Role.PARTY_MEMBER} and not caller.roles - {Role.RESIDENT, Role.PARTY_MEMBER}:
+        return PropertyCompany.filter(id__in=[])
+    return PropertyCompany.all()
+
+
+def readable_contracts(caller: Access) -> QuerySet[PropertyContract]:
+    """A property company its own contracts; everyone else the contracts of the compounds they read."""
+    if Role.PROPERTY_COMPANY in caller.roles and not caller.reads_whole_tenant:
+        return PropertyContract.filter(company_id__in=sorted(caller.companies))
+    q = caller.compound_filter()
+    if q is None:
+        return PropertyContract.all()
+    return PropertyContract.filter(compound_id__in=Subquery(Compound.filter(q).values("id")))
+
+
+def readable_committees(caller: Access) -> QuerySet[OwnersCommittee]:
+    """Owners' committees of the compounds the caller reads."""
+    q = caller.compound_filter()
+    if q is None:
+        return OwnersCommittee.all()
+    return OwnersCommittee.filter(compound_id__in=Subquery(Compound.filter(q).values("id")))
+
+
+def readable_units(caller: Access) -> QuerySet[Unit]:
+    """Departments and offices are public within the tenant."""
+    return Unit.all()
 
 
 async def get_in_scope(
     level: str, area_id: int, access: Access, *, for_write: bool = False, include_own: bool = False
 ) -> Area:
     """One node, if it exists in this tenant and in the caller's scope; otherwise NOT_FOUND (no existence leak)."""
-    model = MODEL_BY_LEVEL[level]
-    qs = model.filter(id=area_id)
-    q = access.area_filter(level, for_write=for_write, include_own=include_own)
-    if q is not None:
-        qs = qs.filter(q)
-    node = await qs.first()
+    if for_write:
+        model = MODEL_BY_LEVEL[level]
+        q = access.area_filter(level, for_write=True, include_own=include_own)
+        qs = model.filter(q) if q is not None else model.all()
+    else:
+        qs = readable(access, level)
+    node = await qs.filter(id=area_id).first()
     if node is None:
-        if for_write and await _readable(level, area_id, access):
+        if for_write and await readable(access, level).filter(id=area_id).exists():
             raise Forbidden(
                 f"无权修改该{_ZH[level]}", f"this {level} is outside what you may change", field=f"{level}Id"
             )
         raise NotFound(f"{_ZH[level]} {area_id} 不存在", f"{level} {area_id} does not exist", field=f"{level}Id")
     return node
-
-
-async def _readable(level: str, area_id: int, access: Access) -> bool:
-    qs = MODEL_BY_LEVEL[level].filter(id=area_id)
-    q = access.area_filter(level)
-    return await (qs.filter(q) if q is not None else qs).exists()
 
 
 _ZH = {

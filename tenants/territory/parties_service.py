@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Subquery
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.paging import by_id
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role
-from tenants.territory.access import Access, get_in_scope
+from tenants.territory.access import (
+    Access,
+    get_in_scope,
+    readable_committees,
+    readable_companies,
+    readable_contracts,
+    readable_units,
+)
 from tenants.territory.models import Compound
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit, UnitKind
 
@@ -70,21 +76,8 @@ async def create_company(
         return company
 
 
-def company_filter(access: Access) -> dict | None:
-    """Companies in scope: everyone staff-side reads all; a property company reads only itself."""
-    if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
-        return {"id__in": sorted(access.companies)}
-    if access.roles & {Role.RESIDENT, Role.PARTY_MEMBER} and not access.roles - {Role.RESIDENT, Role.PARTY_MEMBER}:
-        return {"id__in": []}
-    return None
-
-
 async def list_companies(*, access: Access, after_id: int | None, limit: int) -> list[PropertyCompany]:
-    qs = PropertyCompany.all()
-    f = company_filter(access)
-    if f is not None:
-        qs = qs.filter(**f)
-    return await by_id(qs, after_id=after_id, limit=limit)
+    return await by_id(readable_companies(access), after_id=after_id, limit=limit)
 
 
 async def create_contract(
@@ -154,15 +147,7 @@ async def create_contract(
 async def list_contracts(
     *, access: Access, compound_id: int | None, company_id: int | None, after_id: int | None, limit: int
 ) -> list[PropertyContract]:
-    qs = PropertyContract.all()
-    if Role.PROPERTY_COMPANY in access.roles and not access.reads_whole_tenant:
-        qs = qs.filter(company_id__in=sorted(access.companies))
-    else:
-        q = access.compound_filter()
-        if q is not None:
-            from tenants.territory.models import Compound
-
-            qs = qs.filter(compound_id__in=Subquery(Compound.filter(q).values("id")))
+    qs = readable_contracts(access)
     if compound_id is not None:
         qs = qs.filter(compound_id=compound_id)
     if company_id is not None:
@@ -224,8 +209,14 @@ async def create_unit(
         return unit
 
 
+async def owners_committee(*, access: Access, compound_id: int) -> OwnersCommittee | None:
+    """The committee of a compound the caller reads (NOT_FOUND for a compound out of scope)."""
+    await get_in_scope("compound", compound_id, access)
+    return await readable_committees(access).filter(compound_id=compound_id).first()
+
+
 async def list_units(*, access: Access, kind: UnitKind | None) -> list[Unit]:
-    qs = Unit.all()
+    qs = readable_units(access)
     if kind is not None:
         qs = qs.filter(kind=kind)
     return await qs.order_by("id")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q
 
 from tenants import clock
 from tenants.audit import service as audit
@@ -14,7 +14,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.paging import by_id
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
-from tenants.territory.access import Access, get_in_scope
+from tenants.territory.access import Access, get_in_scope, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.people import POST_TARGET, Person, Post, PostKind
@@ -219,6 +219,12 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         return post
 
 
+async def claims_of_user(user_id: str) -> Claims | None:
+    """The claims of the person with this user id (None: no such person in this tenant)."""
+    person = await Person.get_or_none(user_id=user_id)
+    return None if person is None else await claims_for(person)
+
+
 async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
     day = on or await clock.today()
@@ -247,18 +253,8 @@ async def posts_of(person_ids: list[int]) -> list[Post]:
 
 
 async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
-    """Personal data: tenant admins see everyone, territory staff (street, community, grid) the people living in
-    what they look after, anyone else only themselves."""
-    qs = Person.all()
-    if not access.whole_tenant:
-        if access.staff_nodes:
-            from tenants.territory.models import Household
-
-            q = access.staff_filter("household")
-            assert q is not None  # only a tenant admin's is None
-            qs = qs.filter(household_id__in=Subquery(Household.filter(q).values("id")))
-        else:
-            qs = qs.filter(user_id=access.user_id or "")
+    """Personal data, as ``readable_persons`` allows."""
+    qs = readable_persons(access)
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
     return await by_id(qs, after_id=after_id, limit=limit)

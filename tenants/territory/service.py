@@ -12,7 +12,7 @@ from tenants.audit import service as audit
 from tenants.errors import Conflict, Forbidden, InvalidInput, Problem
 from tenants.paging import by_id
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access, get_in_scope
+from tenants.territory.access import Access, get_in_scope, readable
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -195,7 +195,9 @@ async def list_areas(
     depth = LEVEL_NAMES.index(level)
     problems = [
         Problem(
-            f"{key}Id", "level", f"{level} 不能按同级或下级的 {key} 筛选",
+            f"{key}Id",
+            "level",
+            f"{level} 不能按同级或下级的 {key} 筛选",
             f"{level} nodes are filtered by a higher level, not by {key}",
         )
         for key in within or {}
@@ -203,10 +205,7 @@ async def list_areas(
     ]
     if problems:
         raise InvalidInput.of(problems)
-    qs = MODEL_BY_LEVEL[level].all()
-    q = access.area_filter(level)
-    if q is not None:
-        qs = qs.filter(q)
+    qs = readable(access, level)
     plevel = parent_level(level)
     if parent_id is not None and plevel:
         qs = qs.filter(**{f"{plevel}_id": parent_id})
@@ -218,6 +217,4 @@ async def list_areas(
 
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:
-    qs = MODEL_BY_LEVEL[level].filter(id__in=ids)
-    q = access.area_filter(level)
-    return await (qs.filter(q) if q is not None else qs)
+    return await readable(access, level).filter(id__in=ids)

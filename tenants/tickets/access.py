@@ -1,10 +1,12 @@
-"""Who sees a ticket and who may act on it, from the caller's data scope."""
+"""Who sees a ticket (``readable``: a ``QuerySet``, see territory.access) and who may act on it, from the
+caller's data scope."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from tenants.errors import Forbidden
 from tenants.tenancy.roles import Role
@@ -17,7 +19,13 @@ STAFF_REPORTERS = frozenset(
 )
 
 
-def visible(access: Access) -> Q | None:
+def readable(caller: Access) -> QuerySet[Ticket]:
+    """The tickets the caller reads (every list and get starts here)."""
+    q = _readable_filter(caller)
+    return Ticket.all() if q is None else Ticket.filter(q)
+
+
+def _readable_filter(access: Access) -> Q | None:
     """Tickets in scope: a resident's own; territory staff's area; a company's or a department's assigned
     tickets; None = all (tenant admins, the housing department)."""
     if access.reads_whole_tenant:
@@ -44,7 +52,7 @@ def visible(access: Access) -> Q | None:
 
 
 def _staff_of(access: Access, level: str, node_id: int | None) -> bool:
-    return node_id is not None and node_id in access.staff_nodes.get(level, frozenset())
+    return access.holds_post(level, node_id)
 
 
 def may_review(access: Access, ticket: Ticket) -> bool:

@@ -16,7 +16,7 @@ from tenants.inbox.holders import unit_staff
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.territory.access import Access
 from tenants.tickets import matrix, messages
-from tenants.tickets.access import acts_for, require, visible
+from tenants.tickets.access import acts_for, readable, require
 from tenants.tickets.errors import TICKET
 from tenants.tickets.models import (
     OPEN_STATES,
@@ -91,9 +91,7 @@ async def _for_update(access: Access, task_id: int) -> tuple[PartnerTask, Ticket
     task = await PartnerTask.filter(id=task_id).select_for_update().first()
     ticket = None
     if task is not None:
-        q = visible(access)
-        qs = Ticket.filter(id=task.ticket_id)
-        ticket = await (qs.filter(q) if q is not None else qs).first()
+        ticket = await readable(access).filter(id=task.ticket_id).first()
     if task is None or ticket is None:
         raise NotFound(f"协办任务 {task_id} 不存在", f"partner task {task_id} does not exist", field="taskId")
     return task, ticket

@@ -9,14 +9,12 @@ from tenants.errors import NotFound
 from tenants.paging import newest_first
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
-from tenants.tickets.access import visible
+from tenants.tickets.access import readable
 from tenants.tickets.models import OPEN_STATES, Ticket, TicketEvent, TicketState, UnitKind
 
 
 async def get_visible(access: Access, ticket_id: int) -> Ticket:
-    qs = Ticket.filter(id=ticket_id)
-    q = visible(access)
-    ticket = await (qs.filter(q) if q is not None else qs).first()
+    ticket = await readable(access).filter(id=ticket_id).first()
     if ticket is None:
         raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="id")
     return ticket
@@ -39,10 +37,7 @@ async def list_tickets(
 ) -> list[Ticket]:
     """Newest first, keyset on (opened_at, id), filtered; every filter is an indexed column."""
     at = now or clock.now()
-    qs = Ticket.all()
-    q = visible(access)
-    if q is not None:
-        qs = qs.filter(q)
+    qs = readable(access)
     if mine:
         qs = qs.filter(reporter_user_id=access.user_id or "")
     if state is not None:

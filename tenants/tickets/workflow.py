@@ -15,7 +15,7 @@ from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.parties import Unit
 from tenants.tickets import matrix, messages, partners
-from tenants.tickets.access import check, visible
+from tenants.tickets.access import check, readable
 from tenants.tickets.errors import TICKET
 from tenants.tickets.models import (
     OPEN_STATES,
@@ -115,11 +115,7 @@ async def _check_unit(kind: UnitKind, unit_id: int | None, field: str) -> None:
 
 
 async def _for_update(ticket_id: int, access: Access) -> Ticket:
-    qs = Ticket.filter(id=ticket_id)
-    q = visible(access)
-    if q is not None:
-        qs = qs.filter(q)
-    ticket = await qs.select_for_update().first()
+    ticket = await readable(access).filter(id=ticket_id).select_for_update().first()
     if ticket is None:
         raise NotFound(f"工单 {ticket_id} 不存在", f"ticket {ticket_id} does not exist", field="ticketId")
     return ticket

@@ -1,0 +1,65 @@
+"""Which assessment rows a caller reads (``readable``: a ``QuerySet``, see territory.access).
+
+Interviews 约谈: all for the administration, a firm its own, a street officer those with a firm of its street — one
+with a contract in force on a compound of the street on some day of the period the interview is about.
+Rating snapshots: the published ones are public within the tenant; drafts are for tenant administrators and the
+housing department. Supervisors' findings: those on the compounds the caller reads. Score submissions are further
+narrowed to the bodies the caller scores for (``reads.submissions``), which depends on the period's configuration.
+"""
+
+from __future__ import annotations
+
+from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.queryset import QuerySet
+
+from tenants.assessment.models import Interview, RatingSnapshot, ScoreSubmission, SnapshotStatus, SupervisorFinding
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access, readable_compounds
+
+# An interview's period (2026-10 or 2026Q4, as tenants.periods): its first and its last day.
+_QUARTER = "strpos(interview.period_key, 'Q') > 0"
+_START = (
+    f"(CASE WHEN {_QUARTER} THEN make_date(left(interview.period_key, 4)::int,"
+    " right(interview.period_key, 1)::int * 3 - 2, 1)"
+    " ELSE to_date(interview.period_key || '-01', 'YYYY-MM-DD') END)"
+)
+_END = f"(({_START} + CASE WHEN {_QUARTER} THEN interval '3 months' ELSE interval '1 month' END)::date - 1)"
+# The interview's firm had a contract in force on a compound of these streets on some day of its period.
+_OF_STREETS = (
+    "EXISTS (SELECT 1 FROM property_contract c JOIN compound k ON k.tenant_id = c.tenant_id AND k.id = c.compound_id"
+    " WHERE c.tenant_id = interview.tenant_id AND c.company_id = interview.company_id AND k.street_id IN ({streets})"
+    f" AND c.starts_on <= {_END} AND c.ends_on >= {_START})"
+)
+
+
+def reads_drafts(caller: Access) -> bool:
+    return caller.reads_whole_tenant
+
+
+def readable_snapshots(caller: Access) -> QuerySet[RatingSnapshot]:
+    if reads_drafts(caller):
+        return RatingSnapshot.all()
+    return RatingSnapshot.filter(status=SnapshotStatus.PUBLISHED)
+
+
+def readable_findings(caller: Access) -> QuerySet[SupervisorFinding]:
+    if caller.reads_whole_tenant:
+        return SupervisorFinding.all()
+    return SupervisorFinding.filter(compound_id__in=Subquery(readable_compounds(caller).values("id")))
+
+
+def readable_submissions(caller: Access) -> QuerySet[ScoreSubmission]:
+    """Submissions on the compounds the caller reads (the bodies they score for: ``reads.submissions``)."""
+    if caller.reads_whole_tenant:
+        return ScoreSubmission.all()
+    return ScoreSubmission.filter(compound_id__in=Subquery(readable_compounds(caller).values("id")))
+
+
+def readable_interviews(caller: Access) -> QuerySet[Interview]:
+    if caller.reads_whole_tenant:
+        return Interview.all()
+    q = Q(company_id__in=sorted(caller.companies) or [0]) if Role.PROPERTY_COMPANY in caller.roles else Q(id__in=[0])
+    if streets := sorted(caller.staff_nodes.get("street", frozenset())):
+        served = RawSQL(_OF_STREETS.format(streets=", ".join(str(int(i)) for i in streets)))
+        q |= Q(id__in=Subquery(Interview.annotate(served=served).filter(served=True).values("id")))
+    return Interview.filter(q)

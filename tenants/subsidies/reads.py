@@ -1,0 +1,110 @@
+"""以奖代补 reads: statements, their lines and payees, pools' communities and the finance office's export, each
+through what the caller reads (``tenants.subsidies.access``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.expressions import Q
+
+from tenants.errors import NotFound
+from tenants.subsidies.access import read_in_full, readable, readable_communities, readable_lines
+from tenants.subsidies.models import SettlementLine, SettlementStatement
+from tenants.subsidies.statements import bounds
+from tenants.territory.access import Access, readable_companies
+from tenants.territory.models import Community, Compound
+from tenants.territory.parties import PropertyCompany
+
+
+async def statements(
+    caller: Access,
+    *,
+    period: str | None = None,
+    community_id: int | None = None,
+    status: str | None = None,
+    after: tuple[Any, ...] | None = None,
+    limit: int,
+) -> list[SettlementStatement]:
+    """The caller's statements, newest period first, then by id (keyset after ``(period_key, id)``)."""
+    qs = readable(caller)
+    if period is not None:
+        bounds(period)
+        qs = qs.filter(period_key=period)
+    if community_id is not None:
+        qs = qs.filter(community_id=community_id)
+    if status is not None:
+        qs = qs.filter(status=status)
+    if after is not None:
+        key, last_id = after
+        qs = qs.filter(Q(period_key__lt=key) | Q(period_key=key, id__gt=last_id))
+    return await qs.order_by("-period_key", "id").limit(limit)
+
+
+async def statement(caller: Access, statement_id: int) -> SettlementStatement:
+    s = await readable(caller).filter(id=statement_id).first()
+    if s is None:
+        raise NotFound("结算单不存在", "no such settlement statement", field="id")
+    return s
+
+
+async def statements_by_ids(caller: Access, statement_ids: list[int]) -> list[SettlementStatement]:
+    """Statements by id in community order (those of a run)."""
+    return await readable(caller).filter(id__in=statement_ids).order_by("community_id")
+
+
+async def lines_of(caller: Access, statement_ids: list[int]) -> list[SettlementLine]:
+    """The lines of these statements the caller reads, by statement and position."""
+    return await readable_lines(caller).filter(statement_id__in=statement_ids).order_by("statement_id", "position")
+
+
+async def in_full(caller: Access, statement_ids: list[int]) -> set[int]:
+    """Of these statements, those the caller reads in full (every line and the total)."""
+    return await read_in_full(caller, statement_ids)
+
+
+async def pool_communities(caller: Access, community_id: int | None = None) -> list[int]:
+    """The communities whose pools the caller reads (or just ``community_id``, NOT_FOUND out of scope)."""
+    qs = readable_communities(caller)
+    if community_id is not None:
+        qs = qs.filter(id=community_id)
+    ids: list[int] = await qs.order_by("id").values_list("id", flat=True)  # type: ignore[assignment]
+    if community_id is not None and not ids:
+        raise NotFound("社区不存在", "no such community", field="communityId")
+    return ids
+
+
+async def companies_by_ids(caller: Access, company_ids: list[int]) -> list[PropertyCompany | None]:
+    """Payee companies by id, in the order asked (None for one the caller does not read)."""
+    found = {c.id: c for c in await readable_companies(caller).filter(id__in=company_ids)}
+    return [found.get(i) for i in company_ids]
+
+
+@dataclass
+class PeriodSheet:
+    """What a period's settlement export shows: the statements, their lines and the names they refer to."""
+
+    statements: list[SettlementStatement]
+    lines: dict[int, list[SettlementLine]] = field(default_factory=dict)
+    communities: dict[int, Community] = field(default_factory=dict)
+    compounds: dict[int, Compound] = field(default_factory=dict)
+    companies: dict[int, PropertyCompany] = field(default_factory=dict)
+
+
+async def period_sheet(caller: Access, period: str, statuses: list[str]) -> PeriodSheet:
+    """A period's statements of these statuses, by community, in a few set-based queries."""
+    bounds(period)
+    found = await readable(caller).filter(period_key=period, status__in=statuses).order_by("community_id")
+    if not found:
+        raise NotFound(
+            f"{period} 没有符合条件的结算单", f"no settlement statements for {period} with that status", field="period"
+        )
+    sheet = PeriodSheet(statements=found, lines=defaultdict(list))
+    for line in await lines_of(caller, [s.id for s in found]):
+        sheet.lines[line.statement_id].append(line)
+    all_lines = [line for group in sheet.lines.values() for line in group]
+    sheet.communities = {c.id: c for c in await Community.filter(id__in=[s.community_id for s in found])}
+    sheet.compounds = {c.id: c for c in await Compound.filter(id__in=sorted({x.compound_id for x in all_lines}))}
+    sheet.companies = {c.id: c for c in await PropertyCompany.filter(id__in=sorted({x.company_id for x in all_lines}))}
+    return sheet
