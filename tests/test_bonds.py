@@ -22,15 +22,14 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
-from tenants.territory.access import Access
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import Channel, Notification, Ticket
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.territory import build
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
 FEE = 120_000_00  # 120,000 CNY a year, in fen (the contracts of build())
 
 BOND = """query($c: ID!) { bond(contractId: $c) { contractId requiredFen balanceFen shortfallFen ratioPercent

@@ -28,7 +28,8 @@ from tenants.territory.access import resolve
 from tenants.territory.people import PostKind
 from tenants.tickets.models import Notification
 from tests.conftest import codes
-from tests.test_territory import ADMIN, build
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.territory import build
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TODAY = datetime.now(ZONE).date()

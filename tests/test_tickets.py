@@ -15,7 +15,7 @@ from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import service as tickets
 from tenants.tickets.models import Notification, Ticket
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.territory import build
 
 REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
   assignee { kind id } reporterUserId enteredBy itemTitle } }"""
