@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from api.auth import mint_token
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
@@ -25,6 +24,7 @@ from tenants.tickets.importer import import_tickets
 from tenants.tickets.models import Escalation, Notification, Ticket, TicketEvent, TicketState
 from tenants.tickets.reminders import tick
 from tests.conftest import codes
+from tests.fixtures.callers import bearer
 from tests.fixtures.cli import run_cli
 from tests.fixtures.territory import build
 
@@ -53,11 +53,14 @@ async def county(app, settings):
     ids = await build(tenant.id)
     await build(other.id)
 
-    def tok(t, role=Role.TENANT_ADMIN):
-        return mint_token(settings, roles=[role], tenant_slug=t.slug, user_id="admin")
-
-    return {"tenant": tenant, "other": other, "ids": ids, "admin": tok(tenant), "b_admin": tok(other),
-            "resident": tok(tenant, Role.RESIDENT)}
+    return {
+        "tenant": tenant,
+        "other": other,
+        "ids": ids,
+        "admin": bearer(settings, tenant, Role.TENANT_ADMIN, user_id="admin"),
+        "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="admin"),
+        "resident": bearer(settings, tenant, Role.RESIDENT, user_id="admin"),
+    }
 
 
 async def _import(tenant, text: str | bytes, fmt: str = "csv", **kw):
@@ -240,10 +243,10 @@ async def test_a_published_period_is_refused_by_row(county):
 
 async def test_second_tenant_sees_none_and_imports_its_own(county, gql):
     await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": HISTORY}})
-    listed = await gql("{ tickets(first: 10) { edges { node { id } } } }", county["b_admin"])
+    listed = await gql("{ tickets(first: 10) { edges { node { id } } } }", county["other_admin"])
     assert listed["data"]["tickets"]["edges"] == []
     # The same hotline numbers are 临沭's own tickets (in its taxonomy, cleaning_lapse): new tickets there.
-    body = await gql(IMPORT, county["b_admin"], {"in": {"format": "CSV", "content": HISTORY.replace(
+    body = await gql(IMPORT, county["other_admin"], {"in": {"format": "CSV", "content": HISTORY.replace(
         "corridor_clutter", "cleaning_lapse")}})
     report = body["data"]["importTickets"]
     assert report["applied"] and {c["kind"]: c["count"] for c in report["created"]}["ticket"] == 5, body

@@ -24,8 +24,8 @@ from tenants.tickets import partners, service
 from tenants.tickets.models import Escalation, Notification, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
 from tenants.tickets.reminders import tick
 from tests.fixtures.callers import ADMIN
-from tests.fixtures.territory import build
-from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, staff, ticks
+from tests.fixtures.territory import build, staff
+from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
 
 
 def total(results: list[dict], key: str) -> int:

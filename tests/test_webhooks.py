@@ -19,7 +19,8 @@ from tenants.tenancy.service import create_tenant
 from tenants.territory.people import PostKind
 from tenants.tickets import outbound, webhooks
 from tenants.tickets.models import WebhookDelivery
-from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, staff, ticks
+from tests.fixtures.territory import staff
+from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
 
 SECRET = "s3cret-for-the-receiver-0123"
 SECOND = timedelta(seconds=1)
