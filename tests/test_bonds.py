@@ -25,7 +25,7 @@ from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import Channel, Notification, Ticket
 from tests.conftest import codes
-from tests.fixtures.callers import ADMIN, bearer, minter
+from tests.fixtures.callers import ADMIN, bearer, tokens
 from tests.fixtures.territory import build
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -76,21 +76,17 @@ async def county(app, settings):
     ids, other_ids = await build(t.id), await build(other.id)
     await _people(t.id, ids)
 
-    mint = minter(settings, t)
     return {
         "t": t,
         "other": other,
         "ids": ids,
         "k": await _contracts(t.id, ids),
         "other_k": await _contracts(other.id, other_ids),
-        "admin": mint(Role.TENANT_ADMIN, user_id="admin-1"),
-        "housing_dept": mint(Role.HOUSING_DEPT, user_id="u"),
-        "street_officer_s1": mint(Role.STREET_OFFICER, f"street:{ids['S1']}", user_id="so-1"),
-        "street_officer_s2": mint(Role.STREET_OFFICER, f"street:{ids['S2']}", user_id="so-2"),
-        "community_worker_c1": mint(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user_id="u"),
-        "community_worker_c3": mint(Role.COMMUNITY_WORKER, f"community:{ids['C3']}", user_id="u"),
-        "company_p1": mint(Role.PROPERTY_COMPANY, f"company:{ids['P1']}", user_id="p1-staff"),
-        "resident": mint(Role.RESIDENT, f"household:{ids['H1']}", user_id="res-1"),
+        **tokens(
+            settings, t, ids,
+            admin="admin-1", housing_dept="u", street_officer_s1="so-1", street_officer_s2="so-2",
+            community_worker_c1="u", community_worker_c3="u", company_p1="p1-staff", resident="res-1",
+        ),
         "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="u"),
     }
 

@@ -26,7 +26,7 @@ from tenants.territory.access import resolve
 from tenants.territory.people import PostKind
 from tenants.tickets.models import Notification
 from tests.conftest import codes
-from tests.fixtures.callers import bearer, minter
+from tests.fixtures.callers import bearer, tokens
 from tests.fixtures.territory import build, staff
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -69,19 +69,15 @@ async def zjk(app, settings):
         await staff("c1-worker", PostKind.COMMUNITY_WORKER, "community", ids["C1"], since=date(2020, 1, 1),
                     name="社区干部")
 
-    mint = minter(settings, t)
     return {
         "t": t,
         "other": other,
         "ids": ids,
-        "admin": mint(Role.TENANT_ADMIN, user_id="county-admin"),
-        "housing_dept": mint(Role.HOUSING_DEPT),
-        "street_officer_s1": mint(Role.STREET_OFFICER, f"street:{ids['S1']}", user_id="s1-officer"),
-        "street_officer_s2": mint(Role.STREET_OFFICER, f"street:{ids['S2']}"),
-        "community_worker_c1": mint(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user_id="c1-worker"),
-        "community_worker_c2": mint(Role.COMMUNITY_WORKER, f"community:{ids['C2']}"),
-        "grid_worker": mint(Role.GRID_WORKER, f"grid:{ids['G1']}"),
-        "resident": mint(Role.RESIDENT, f"household:{ids['H1']}"),
+        **tokens(
+            settings, t, ids,
+            admin="county-admin", housing_dept=None, street_officer_s1="s1-officer", street_officer_s2=None,
+            community_worker_c1="c1-worker", community_worker_c2=None, grid_worker=None, resident=None,
+        ),
         "other_admin": bearer(settings, other, Role.TENANT_ADMIN),
     }
 

@@ -15,7 +15,7 @@ from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import service as tickets
 from tenants.tickets.models import Notification, Ticket
 from tests.conftest import codes
-from tests.fixtures.callers import bearer, minter
+from tests.fixtures.callers import bearer, tokens
 from tests.fixtures.territory import build, staff
 
 REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
@@ -36,19 +36,15 @@ async def city(app, settings):
             await Person.create(user_id=user, name=user, household_id=ids[hh])
         await staff("p1-staff", PostKind.PROPERTY_COMPANY, "company", ids["P1"], since=date(2020, 1, 1),
                     name="物业员工")
-    mint = minter(settings, tenant)
     return {
         "tenant": tenant,
         "other": other,
         "ids": ids,
-        "resident_h1": mint(Role.RESIDENT, f"household:{ids['H1']}", user_id="res-1"),
-        "resident_h2": mint(Role.RESIDENT, f"household:{ids['H2']}", user_id="res-2"),
-        "community_worker_c1": mint(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user_id="cw-1"),
-        "community_worker_c3": mint(Role.COMMUNITY_WORKER, f"community:{ids['C3']}", user_id="cw-3"),
-        "street_officer_s1": mint(Role.STREET_OFFICER, f"street:{ids['S1']}", user_id="so-1"),
-        "company_p1": mint(Role.PROPERTY_COMPANY, f"company:{ids['P1']}", user_id="p1-staff"),
-        "admin": mint(Role.TENANT_ADMIN, user_id="admin"),
-        "grid_worker": mint(Role.GRID_WORKER, f"grid:{ids['G1']}", user_id="gw-1"),
+        **tokens(
+            settings, tenant, ids,
+            resident_h1="res-1", resident_h2="res-2", community_worker_c1="cw-1", community_worker_c3="cw-3",
+            street_officer_s1="so-1", company_p1="p1-staff", admin="admin", grid_worker="gw-1",
+        ),
         "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="b-admin"),
     }
 
