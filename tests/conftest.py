@@ -22,6 +22,14 @@ from tenants.db import connect
 from tenants.settings import Settings, get_settings
 from tenants.tenancy.roles import Role
 
+# The shared builders' pytest fixtures (tests/fixtures/), available to every test module by name.
+pytest_plugins = [
+    "tests.fixtures.assessment",
+    "tests.fixtures.config",
+    "tests.fixtures.money",
+    "tests.fixtures.tickets",
+]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 # The hour (UTC) every test starts at, today: 17:30 UTC is 01:30 tomorrow in Beijing, the window in which the

@@ -247,11 +247,11 @@ async def healthy(client: httpx.AsyncClient, token: str) -> bool:
 
 
 async def seed(settings: Any) -> dict[str, str]:
-    """A district with territory, firms and contracts (tests.test_territory.build); tokens by role."""
+    """A district with territory, firms and contracts (tests.fixtures.territory.build); tokens by role."""
     from api.auth import mint_token
     from tenants.tenancy.roles import Role
     from tenants.tenancy.service import create_tenant
-    from tests.test_territory import build
+    from tests.fixtures.territory import build
 
     await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     t = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")

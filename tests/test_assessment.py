@@ -23,60 +23,12 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.access import Access
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.assessment import RATING_PERIOD, sheet, submit_scores
+from tests.fixtures.territory import build
 
-PERIOD = "2026Q4"
-SUBMIT = """mutation($in: SubmitScoresInput!) { submitScores(input: $in) { bodyCode revision } }"""
 CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
 RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
   rank mark } } } }"""
-
-
-@pytest.fixture
-async def district(app, settings):
-    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
-    t = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
-    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    ids = await build(t.id)
-    async with tenant_transaction(t.id):
-        rubric = (await effective_config()).document.assessment.rubric
-
-    def tok(role, *scope, tenant=t):
-        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
-
-    return {
-        "t": t,
-        "ids": ids,
-        "other": other,
-        "rubric": rubric,
-        "admin": tok(Role.TENANT_ADMIN),
-        "housing": tok(Role.HOUSING_DEPT),
-        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}"),
-        "s2": tok(Role.STREET_OFFICER, f"street:{ids['S2']}"),
-        "k1_committee": tok(Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}"),
-        "resident": tok(Role.RESIDENT, f"household:{ids['H1']}"),
-        "other_admin": tok(Role.TENANT_ADMIN, tenant=other),
-    }
-
-
-def sheet(rubric, body: str, share: Fraction = Fraction(1)) -> dict[str, int]:
-    return {i.code: int(i.max_points * share) for i in rubric if i.body == body}
-
-
-async def _submit(gql, token, d, compound, body, scores, mutation=SUBMIT, reason=""):
-    return await gql(
-        mutation,
-        token,
-        {
-            "in": {
-                "period": PERIOD,
-                "compoundId": str(d["ids"][compound]),
-                "bodyCode": body,
-                "scores": scores,
-                "reason": reason,
-            }
-        },
-    )
 
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
@@ -85,22 +37,23 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     deadline = datetime.fromisoformat(opened["data"]["openAssessmentRound"]["deadline"])
     assert deadline.astimezone(ZoneInfo("Asia/Shanghai")).isoformat() == "2027-01-11T00:00:00+08:00"  # 10 days on
     full = {b: sheet(d["rubric"], b) for b in ("party_org", "owners_committee", "housing_dept")}
-    assert "errors" not in await _submit(gql, d["s1"], d, "K1", "party_org", full["party_org"])
-    assert "errors" not in await _submit(gql, d["k1_committee"], d, "K1", "owners_committee", full["owners_committee"])
-    assert "errors" not in await _submit(gql, d["housing"], d, "K1", "housing_dept", full["housing_dept"])
+    assert "errors" not in await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", full["party_org"])
+    assert "errors" not in await submit_scores(gql, d["owners_committee_k1"], d, "K1", "owners_committee",
+                                               full["owners_committee"])
+    assert "errors" not in await submit_scores(gql, d["housing_dept"], d, "K1", "housing_dept", full["housing_dept"])
     half = sheet(d["rubric"], "party_org", Fraction(1, 2))
-    assert "errors" not in await _submit(gql, d["s2"], d, "K3", "party_org", half)
+    assert "errors" not in await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org", half)
     # Scope, once-only, and the sheet itself.
-    assert codes(await _submit(gql, d["k1_committee"], d, "K3", "owners_committee", full["owners_committee"])) == [
-        "FORBIDDEN"
-    ]
-    assert codes(await _submit(gql, d["s1"], d, "K1", "party_org", full["party_org"])) == ["CONFLICT"]
-    bad = await _submit(gql, d["s2"], d, "K3", "owners_committee", {"nonsense": 1})
+    assert codes(await submit_scores(gql, d["owners_committee_k1"], d, "K3", "owners_committee",
+                                     full["owners_committee"])) == ["FORBIDDEN"]
+    assert codes(await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org",
+                                     full["party_org"])) == ["CONFLICT"]
+    bad = await submit_scores(gql, d["street_officer_s2"], d, "K3", "owners_committee", {"nonsense": 1})
     assert codes(bad) == ["FORBIDDEN"]  # a street officer speaks for the party organisation only
     first_item = next(iter(full["housing_dept"]))
-    wrong = await _submit(gql, d["admin"], d, "K3", "housing_dept", {**full["housing_dept"], first_item: 999})
+    wrong = await submit_scores(gql, d["admin"], d, "K3", "housing_dept", {**full["housing_dept"], first_item: 999})
     assert wrong["errors"][0]["extensions"]["problems"][0]["reason"] == "out_of_range"
-    no_contract = await _submit(gql, d["admin"], d, "K2", "housing_dept", full["housing_dept"])
+    no_contract = await submit_scores(gql, d["admin"], d, "K2", "housing_dept", full["housing_dept"])
     assert no_contract["errors"][0]["extensions"]["problems"][0]["reason"] == "no_contract"
 
     # No tickets: no closure, satisfaction or on-time rate, but a known volume of 0 a month, which scores 100; it
@@ -112,7 +65,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     k3 = (party * Decimal("0.8") + 20).quantize(Decimal("0.01"), ROUND_HALF_UP)
     computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
     assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft"}
-    ranks = (await gql(RANKS, d["admin"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+    ranks = (await gql(RANKS, d["admin"], {"p": RATING_PERIOD}))["data"]["companyRankings"]["edges"]
     ids = d["ids"]
     assert [(e["node"]["companyId"], Decimal(e["node"]["score"]), e["node"]["rank"]) for e in ranks] == [
         (str(ids["P1"]), Decimal("100.00"), 1),
@@ -120,7 +73,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     ]
     # 张家口's 红黑榜 (inherited): top and bottom 10%, at least one firm each.
     assert [e["node"]["mark"] for e in ranks] == ["COMMENDED", "INTERVIEWED"]
-    assert codes(await gql(RANKS, d["resident"], {"p": PERIOD})) == ["NOT_FOUND"]  # a draft is not public
+    assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown } } } }',
         d["admin"],
@@ -131,35 +84,35 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
         "publishRatings"
     ]["status"] == "published"
-    public = (await gql(RANKS, d["resident"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+    public = (await gql(RANKS, d["resident"], {"p": RATING_PERIOD}))["data"]["companyRankings"]["edges"]
     assert [e["node"]["rank"] for e in public] == [1, 2]
 
     # A late correction is an audited revision; the published period does not move when the job runs again.
-    corrected = await _submit(
-        gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org"), CORRECT, reason="复核后更正"
+    corrected = await submit_scores(
+        gql, d["street_officer_s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org"), CORRECT, reason="复核后更正"
     )
     assert corrected["data"]["correctScores"] == {"bodyCode": "party_org", "revision": 2, "reason": "复核后更正"}
     again = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
     assert again["data"]["computeRatings"] == {"revision": 1, "status": "published"}
     assert [
         Decimal(e["node"]["score"])
-        for e in (await gql(RANKS, d["admin"], {"p": PERIOD}))["data"]["companyRankings"]["edges"]
+        for e in (await gql(RANKS, d["admin"], {"p": RATING_PERIOD}))["data"]["companyRankings"]["edges"]
     ] == [Decimal("100.00"), k3]
     revised = await gql(
         'mutation { computeRatings(period: "2026Q4", reason: "党组织评分更正") { revision status reason } }', d["admin"]
     )
     assert revised["data"]["computeRatings"] == {"revision": 2, "status": "draft", "reason": "党组织评分更正"}
-    new = (await gql(RANKS, d["admin"], {"p": PERIOD, "r": 2}))["data"]["companyRankings"]["edges"]
+    new = (await gql(RANKS, d["admin"], {"p": RATING_PERIOD, "r": 2}))["data"]["companyRankings"]["edges"]
     assert [Decimal(e["node"]["score"]) for e in new] == [Decimal("100.00"), Decimal("100.00")]
-    old = (await gql(RANKS, d["admin"], {"p": PERIOD, "r": 1}))["data"]["companyRankings"]["edges"]
+    old = (await gql(RANKS, d["admin"], {"p": RATING_PERIOD, "r": 1}))["data"]["companyRankings"]["edges"]
     assert Decimal(old[1]["node"]["score"]) == k3  # the published revision stays readable
     async with tenant_transaction(d["t"].id):
         assert await AuditEntry.filter(action="assessment.correct").count() == 1
-        published = await RatingSnapshot.get(period_key=PERIOD, revision=1)
+        published = await RatingSnapshot.get(period_key=RATING_PERIOD, revision=1)
     with pytest.raises((OperationalError, RaiseError), match="published"):  # the database refuses it
         async with tenant_transaction(d["t"].id):
             await CompanyRating.filter(snapshot_id=published.id).update(score=Decimal("1.00"))
-    assert (await gql(RANKS, d["other_admin"], {"p": PERIOD}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert (await gql(RANKS, d["other_admin"], {"p": RATING_PERIOD}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_two_runs_at_once_leave_one_snapshot(district):
@@ -167,16 +120,16 @@ async def test_two_runs_at_once_leave_one_snapshot(district):
 
     d = district
     async with tenant_transaction(d["t"].id):
-        await rounds.open_round(actor="admin", period_key=PERIOD)
+        await rounds.open_round(actor="admin", period_key=RATING_PERIOD)
 
     async def run():
         async with tenant_transaction(d["t"].id):
-            return await ratings.compute(period_key=PERIOD)
+            return await ratings.compute(period_key=RATING_PERIOD)
 
     results = await asyncio.gather(run(), run())
     assert {s.id for s in results} == {results[0].id}
     async with tenant_transaction(d["t"].id):
-        assert await RatingSnapshot.filter(period_key=PERIOD).count() == 1
+        assert await RatingSnapshot.filter(period_key=RATING_PERIOD).count() == 1
 
 
 async def test_the_hourly_job_opens_the_round_and_rates_on_schedule(district):
@@ -186,22 +139,24 @@ async def test_the_hourly_job_opens_the_round_and_rates_on_schedule(district):
         early = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 17, 0, tzinfo=UTC))  # 01:00 local
         first = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 18, 0, tzinfo=UTC))  # 02:00 local
         second = await assessment_schedule.hourly(now=datetime(2027, 1, 11, 19, 0, tzinfo=UTC))
-    assert (early["period"], early["rated"], first["rated"], second["rated"]) == (PERIOD, False, True, False)
+    assert (early["period"], early["rated"], first["rated"], second["rated"]) == (RATING_PERIOD, False, True, False)
     async with tenant_transaction(d["t"].id):
-        assert await RatingSnapshot.filter(period_key=PERIOD).count() == 1
+        assert await RatingSnapshot.filter(period_key=RATING_PERIOD).count() == 1
         assert await AuditEntry.filter(action="assessment.open").count() == 1  # the round, opened once
 
 
 async def test_interviews_and_elimination_candidates(district, gql):
     d = district
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
-    await _submit(gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org", Fraction(1, 4)))
-    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org",
+                        sheet(d["rubric"], "party_org", Fraction(1, 4)))
+    await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
     black = (
         await gql(
-            '{ redBlackList(period: "2026Q4") { commended { companyId } interviewed { companyId } } }', d["housing"]
+            '{ redBlackList(period: "2026Q4") { commended { companyId } interviewed { companyId } } }',
+            d["housing_dept"],
         )
     )["data"]["redBlackList"]
     assert black == {
@@ -247,7 +202,7 @@ async def test_the_county_office_exports_a_period_as_csv_and_xlsx(district, gql,
 
     d = district
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
-    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
 
     def auth(token):
@@ -268,7 +223,7 @@ async def test_the_county_office_exports_a_period_as_csv_and_xlsx(district, gql,
     assert [(r[1], r[3]) for r in compounds] == [("K1", "P1"), ("K3", "P2")]
     breakdown = rows[blank[1] + 2 :]
     assert ["K1", "合计 score", "", "", "", compounds[0][4]] in breakdown
-    xlsx = await client.get("/exports/ratings/2026Q4.xlsx", headers=auth(d["housing"]))
+    xlsx = await client.get("/exports/ratings/2026Q4.xlsx", headers=auth(d["housing_dept"]))
     book = load_workbook(io.BytesIO(xlsx.content))
     assert book.sheetnames == ["企业排名", "小区明细", "评分明细"]
     assert [c.value for c in book["小区明细"][2]][1:4] == ["K1", "K1名", "P1"]
@@ -301,7 +256,7 @@ async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_aft
             target_kind="compound",
             target_id=ids["K1"],
         )
-        rnd = await rounds.open_round(actor="admin", period_key=PERIOD)
+        rnd = await rounds.open_round(actor="admin", period_key=RATING_PERIOD)
         async with tenant_transaction(d["t"].id):
             lead = (await effective_config()).document.reminders.assessment_deadline_lead_hours
         assert (await remind_missing(now=rnd.deadline - timedelta(hours=lead + 1)))["due"] == 0  # not yet
@@ -326,15 +281,16 @@ async def test_a_role_scores_only_where_that_role_was_granted_and_reads_only_its
         scope=(f"compound:{ids['K1']}/owners_committee", f"community:{ids['C3']}/community_worker"),
     )
     full = sheet(d["rubric"], "owners_committee")
-    assert codes(await _submit(gql, both, d, "K3", "owners_committee", full)) == ["FORBIDDEN"]
-    assert "errors" not in await _submit(gql, both, d, "K1", "owners_committee", full)
-    assert "errors" not in await _submit(gql, both, d, "K3", "party_org", sheet(d["rubric"], "party_org"))
-    assert "errors" not in await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    assert codes(await submit_scores(gql, both, d, "K3", "owners_committee", full)) == ["FORBIDDEN"]
+    assert "errors" not in await submit_scores(gql, both, d, "K1", "owners_committee", full)
+    assert "errors" not in await submit_scores(gql, both, d, "K3", "party_org", sheet(d["rubric"], "party_org"))
+    assert "errors" not in await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org",
+                                               sheet(d["rubric"], "party_org"))
     q = 'query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k) { bodyCode } }'
-    mine = await gql(q, d["k1_committee"], {"k": str(ids["K1"])})
+    mine = await gql(q, d["owners_committee_k1"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in mine["data"]["scoreSubmissions"]] == ["owners_committee"]  # not party_org's
-    assert codes(await gql(q, d["k1_committee"], {"k": str(ids["K3"])})) == ["NOT_FOUND"]
-    every = await gql(q, d["housing"], {"k": str(ids["K1"])})
+    assert codes(await gql(q, d["owners_committee_k1"], {"k": str(ids["K3"])})) == ["NOT_FOUND"]
+    every = await gql(q, d["housing_dept"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in every["data"]["scoreSubmissions"]] == ["owners_committee", "party_org"]
 
 
@@ -345,7 +301,7 @@ async def test_nothing_can_be_added_to_a_published_snapshot(district, gql):
     await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
     with pytest.raises((OperationalError, RaiseError), match="published"):
         async with tenant_transaction(d["t"].id):
-            snap = await RatingSnapshot.get(period_key=PERIOD)
+            snap = await RatingSnapshot.get(period_key=RATING_PERIOD)
             await CompanyRating.create(
                 snapshot_id=snap.id, company_id=d["ids"]["P1"], score=Decimal("99.00"), rank=0, breakdown={}
             )
@@ -450,8 +406,9 @@ async def test_elimination_candidates_when_the_tenant_eliminates(district, gql):
     )
     assert "errors" not in change, change
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
-    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
-    await _submit(gql, d["s2"], d, "K3", "party_org", sheet(d["rubric"], "party_org", Fraction(1, 4)))
+    await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org",
+                        sheet(d["rubric"], "party_org", Fraction(1, 4)))
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     before = await gql("{ eliminationCandidates(year: 2026) { companyId } }", d["admin"])
     assert before["data"]["eliminationCandidates"] == []  # drafts do not count
@@ -472,7 +429,7 @@ async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gq
 
     async def listed():
         await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
-        body = (await gql(LISTED, d["admin"], {"p": PERIOD}))["data"]
+        body = (await gql(LISTED, d["admin"], {"p": RATING_PERIOD}))["data"]
         return [e["node"] for e in body["companyRankings"]["edges"]], body["redBlackList"]
 
     # No sheet at all and no tickets: each firm scores the ticket volume alone, 20% x 100 = 20.00. Before, the id
@@ -489,8 +446,9 @@ async def test_an_unscored_or_tied_quarter_never_splits_firms_by_id(district, gq
 
     # The party organisation scores K1 and K3 alike (full marks): 80% x 100 + 20% x 100 = 100.00 each. 张家口's
     # top and bottom 10% of 2 firms are 1 each: both lists reach into the pair, which goes on neither.
-    for token, compound in (("s1", "K1"), ("s2", "K3")):
-        assert "errors" not in await _submit(gql, d[token], d, compound, "party_org", sheet(d["rubric"], "party_org"))
+    for token, compound in (("street_officer_s1", "K1"), ("street_officer_s2", "K3")):
+        assert "errors" not in await submit_scores(gql, d[token], d, compound, "party_org",
+                                                   sheet(d["rubric"], "party_org"))
     rows, board = await listed()
     assert [(r["companyId"], Decimal(r["score"]), r["rank"], r["mark"]) for r in rows] == [
         (str(ids["P1"]), Decimal("100.00"), 1, "NONE"),  # the unique rank stays for the table
@@ -525,9 +483,9 @@ async def test_elimination_without_a_share_takes_only_those_below_standard(distr
     # XX市's "eliminate those below standard": no share, a 60-point threshold.
     assert "errors" not in await gql(change, d["admin"], {"set": rule(bottom_percent=0, below_score=60)})
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
-    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
     quarter = sheet(d["rubric"], "party_org", Fraction(1, 4))
-    await _submit(gql, d["s2"], d, "K3", "party_org", quarter)
+    await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org", quarter)
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
     out = (await gql("{ eliminationCandidates(year: 2026) { companyId averageScore reasons } }", d["admin"]))["data"]
@@ -553,12 +511,12 @@ async def test_a_street_interviews_and_reads_only_the_firms_of_its_street(distri
         return await gql(RECORD, token, {"c": company, "p": period, "o": outcome})
 
     # S1's officer may not interview S2's firm; each street its own.
-    denied = await record(d["s1"], p2)
+    denied = await record(d["street_officer_s1"], p2)
     assert codes(denied) == ["FORBIDDEN"] and denied["errors"][0]["extensions"]["field"] == "companyId"
-    assert (await record(d["s1"], p1))["data"]["recordInterview"]["companyId"] == p1
-    assert (await record(d["s2"], p2))["data"]["recordInterview"]["companyId"] == p2
+    assert (await record(d["street_officer_s1"], p1))["data"]["recordInterview"]["companyId"] == p1
+    assert (await record(d["street_officer_s2"], p2))["data"]["recordInterview"]["companyId"] == p2
     # In force during the period: in 2025Q4 P2 had no contract yet, so it was no firm of S2 then.
-    assert codes(await record(d["s2"], p2, period="2025Q4")) == ["FORBIDDEN"]
+    assert codes(await record(d["street_officer_s2"], p2, period="2025Q4")) == ["FORBIDDEN"]
     assert "errors" not in await record(d["admin"], p2, period="2025Q4")  # the administration: any firm
     # A period is a month or a quarter; every problem at once, nothing saved.
     bad = await record(d["admin"], p1, period="2026Q5", outcome=" ")
@@ -578,10 +536,10 @@ async def test_a_street_interviews_and_reads_only_the_firms_of_its_street(distri
         return sorted((i["companyId"], i["periodKey"]) for i in body["data"]["interviews"])
 
     assert await listed(d["admin"]) == [(p1, "2026Q4"), (p2, "2025Q4"), (p2, "2026Q4")]
-    assert await listed(d["s1"]) == [(p1, "2026Q4")]
-    assert await listed(d["s1"], p2) == []  # asking for another street's firm reads nothing
+    assert await listed(d["street_officer_s1"]) == [(p1, "2026Q4")]
+    assert await listed(d["street_officer_s1"], p2) == []  # asking for another street's firm reads nothing
     # S2 reads its firm's interview of 2026Q4, not that of 2025Q4 (P2 was no firm of S2 then).
-    assert await listed(d["s2"]) == [(p2, "2026Q4")]
+    assert await listed(d["street_officer_s2"]) == [(p2, "2026Q4")]
     firm = mint_token(settings, roles=[Role.PROPERTY_COMPANY], tenant_slug="xiahuayuan", scope=(f"company:{p2}",))
     assert await listed(firm) == [(p2, "2025Q4"), (p2, "2026Q4")]
     assert await listed(firm, p1) == []

@@ -10,8 +10,8 @@ from tenants import clock, periods
 from tenants.audit.models import AuditEntry
 from tenants.scope import tenant_transaction
 from tests.conftest import codes
-from tests.test_assessment import district, sheet  # noqa: F401  (the fixture, used by name)
-from tests.test_cli import _run
+from tests.fixtures.assessment import sheet
+from tests.fixtures.cli import run_cli
 
 ENTER = """mutation($in: EnterLateScoresInput!) { enterLateScores(input: $in) { compoundId bodyCode revision reason
   lateEntry submittedBy } }"""
@@ -31,7 +31,7 @@ def _sheet_in(d, compound: str, body: str, scores: dict[str, int]) -> dict:
     return {"compoundId": str(d["ids"][compound]), "bodyCode": body, "scores": scores}
 
 
-async def test_a_tenant_admin_enters_a_past_rounds_paper_sheets(district, gql):  # noqa: F811
+async def test_a_tenant_admin_enters_a_past_rounds_paper_sheets(district, gql):
     d = district
     past = await _past_quarter(d)
     full = {b: sheet(d["rubric"], b) for b in ("party_org", "owners_committee", "housing_dept")}
@@ -43,10 +43,9 @@ async def test_a_tenant_admin_enters_a_past_rounds_paper_sheets(district, gql): 
         _sheet_in(d, "K3", "party_org", half),
     ]
     # Today: the round does not exist and bodies cannot score it; a street officer cannot enter paper sheets.
-    assert codes(await gql(SUBMIT, d["s1"], {"in": {"period": past, **sheets[0]}})) == ["NOT_FOUND"]
-    assert codes(await gql(ENTER, d["s1"], {"in": {"period": past, "reason": REASON, "sheets": sheets}})) == [
-        "FORBIDDEN"
-    ]
+    assert codes(await gql(SUBMIT, d["street_officer_s1"], {"in": {"period": past, **sheets[0]}})) == ["NOT_FOUND"]
+    assert codes(await gql(ENTER, d["street_officer_s1"],
+                           {"in": {"period": past, "reason": REASON, "sheets": sheets}})) == ["FORBIDDEN"]
     # Every problem at once, nothing saved: no reason, a point out of range, a compound without a contract (K2),
     # the same sheet twice.
     item = next(iter(full["housing_dept"]))
@@ -80,10 +79,10 @@ async def test_a_tenant_admin_enters_a_past_rounds_paper_sheets(district, gql): 
         "periodKey": past,
         "status": "open",
     }
-    late_owner = await gql(SUBMIT, d["k1_committee"], {"in": {"period": past, **sheets[1]}})
+    late_owner = await gql(SUBMIT, d["owners_committee_k1"], {"in": {"period": past, **sheets[1]}})
     assert codes(late_owner) == ["CONFLICT"]  # already entered
     closed = await gql(
-        SUBMIT, d["housing"], {"in": {"period": past, **_sheet_in(d, "K3", "housing_dept", full["housing_dept"])}}
+        SUBMIT, d["housing_dept"], {"in": {"period": past, **_sheet_in(d, "K3", "housing_dept", full["housing_dept"])}}
     )
     assert closed["errors"][0]["extensions"]["problems"][0]["reason"] == "closed"
     again = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": REASON, "sheets": sheets[3:]}})
@@ -152,7 +151,7 @@ async def test_a_tenant_admin_enters_a_past_rounds_paper_sheets(district, gql): 
     assert refused["errors"][0]["extensions"]["field"] == "period"
 
 
-async def test_late_entry_is_only_for_ended_periods_past_their_deadline(district, gql):  # noqa: F811
+async def test_late_entry_is_only_for_ended_periods_past_their_deadline(district, gql):
     d = district
     async with tenant_transaction(d["t"].id):
         today = await clock.today()
@@ -172,7 +171,7 @@ async def test_late_entry_is_only_for_ended_periods_past_their_deadline(district
     assert [r["lateEntry"] for r in ok["data"]["enterLateScores"]] == [True]
 
 
-async def test_another_tenant_cannot_enter_sheets_for_these_compounds(district, gql):  # noqa: F811
+async def test_another_tenant_cannot_enter_sheets_for_these_compounds(district, gql):
     d = district
     past = await _past_quarter(d)
     one = [_sheet_in(d, "K1", "party_org", sheet(d["rubric"], "party_org"))]
@@ -186,7 +185,7 @@ async def test_another_tenant_cannot_enter_sheets_for_these_compounds(district, 
     assert (await gql(round_q, d["admin"], {"p": past}))["data"]["assessmentRound"] is None
 
 
-async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: Path):  # noqa: F811
+async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: Path):
     d = district
     past = await _past_quarter(d)
     party = sheet(d["rubric"], "party_org")
@@ -194,7 +193,8 @@ async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: P
     lines += [f"{d['ids']['K1']},party_org,{code},{points},纸质表" for code, points in party.items()]
     good = tmp_path / "sheets.csv"
     good.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = _run("assessment", "enter-scores", str(good), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON)
+    out = run_cli("assessment", "enter-scores", str(good), "--tenant", "xiahuayuan", "--period", past,
+                  "--reason", REASON)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 sheets entered late" in out.stdout
     subs = await gql(
@@ -204,19 +204,20 @@ async def test_the_cli_enters_paper_sheets_from_a_csv(district, gql, tmp_path: P
     )
     assert subs["data"]["scoreSubmissions"] == [{"bodyCode": "party_org", "lateEntry": True, "reason": REASON}]
     # The same file again: already entered, nothing written, the problem printed.
-    twice = _run(
+    twice = run_cli(
         "assessment", "enter-scores", str(good), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON
     )
     assert twice.returncode == 1 and "already scored" in twice.stdout
     # A compound id beyond bigint is a compound without a contract, not a traceback.
     huge = tmp_path / "huge.csv"
     huge.write_text("\n".join([lines[0], *(line.replace(str(d["ids"]["K1"]), str(2**64), 1) for line in lines[1:])]))
-    out = _run("assessment", "enter-scores", str(huge), "--tenant", "xiahuayuan", "--period", past, "--reason", REASON)
+    out = run_cli("assessment", "enter-scores", str(huge), "--tenant", "xiahuayuan", "--period", past,
+                  "--reason", REASON)
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
     assert "no property contract" in out.stdout + out.stderr
 
 
-async def test_hostile_late_entries_are_client_errors(district, gql):  # noqa: F811
+async def test_hostile_late_entries_are_client_errors(district, gql):
     d = district
     past = await _past_quarter(d)
     party = sheet(d["rubric"], "party_org")

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.auth import mint_token
 from tenants.audit.models import AuditEntry
 from tenants.bonds import scheduled as reminders
 from tenants.bonds import service as bonds
@@ -23,15 +22,14 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
-from tenants.territory.access import Access
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import Channel, Ticket
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.callers import ADMIN, bearer, tokens
+from tests.fixtures.territory import build
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
 FEE = 120_000_00  # 120,000 CNY a year, in fen (the contracts of build())
 
 BOND = """query($c: ID!) { bond(contractId: $c) { contractId requiredFen balanceFen shortfallFen ratioPercent
@@ -79,24 +77,18 @@ async def county(app, settings):
     ids, other_ids = await build(t.id), await build(other.id)
     await _people(t.id, ids)
 
-    def tok(role, *scope, user="u", tenant=t):
-        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope), user_id=user)
-
     return {
         "t": t,
         "other": other,
         "ids": ids,
         "k": await _contracts(t.id, ids),
         "other_k": await _contracts(other.id, other_ids),
-        "admin": tok(Role.TENANT_ADMIN, user="admin-1"),
-        "housing": tok(Role.HOUSING_DEPT),
-        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}", user="so-1"),
-        "s2": tok(Role.STREET_OFFICER, f"street:{ids['S2']}", user="so-2"),
-        "c1": tok(Role.COMMUNITY_WORKER, f"community:{ids['C1']}"),
-        "c3": tok(Role.COMMUNITY_WORKER, f"community:{ids['C3']}"),
-        "p1": tok(Role.PROPERTY_COMPANY, f"company:{ids['P1']}", user="p1-staff"),
-        "resident": tok(Role.RESIDENT, f"household:{ids['H1']}", user="res-1"),
-        "other_admin": tok(Role.TENANT_ADMIN, tenant=other),
+        **tokens(
+            settings, t, ids,
+            admin="admin-1", housing_dept="u", street_officer_s1="so-1", street_officer_s2="so-2",
+            community_worker_c1="u", community_worker_c3="u", company_p1="p1-staff", resident="res-1",
+        ),
+        "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="u"),
     }
 
 
@@ -127,7 +119,7 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
     dep = await _ok(
         gql,
         DEPOSIT,
-        c["s1"],
+        c["street_officer_s1"],
         {"in": {"contractId": k1, "amountFen": 600_000, "reference": "临财收字2026-001"}},
         "depositBond",
     )
@@ -153,7 +145,9 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
             opened_at=datetime.now(UTC),
         )
     body = await gql(
-        DRAW, c["s1"], {"in": {"contractId": k1, "amountFen": 0, "reason": " ", "ticketId": str(other_ticket.id)}}
+        DRAW,
+        c["street_officer_s1"],
+        {"in": {"contractId": k1, "amountFen": 0, "reason": " ", "ticketId": str(other_ticket.id)}},
     )
     assert codes(body) == ["INVALID_INPUT"]
     assert [p["field"] for p in body["errors"][0]["extensions"]["problems"]] == ["amountFen", "reason", "ticketId"]
@@ -162,7 +156,7 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
     draw = await _ok(
         gql,
         DRAW,
-        c["s1"],
+        c["street_officer_s1"],
         {"in": {"contractId": k1, "amountFen": 500_000, "reason": "供热管道抢修", "ticketId": ticket["id"]}},
         "drawDownBond",
     )
@@ -181,9 +175,10 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
     }
 
     # More than the balance: refused, naming the amount, and nothing is saved.
-    body = await gql(DRAW, c["s1"], {"in": {"contractId": k1, "amountFen": 100_001, "reason": "再次抢修"}})
+    body = await gql(DRAW, c["street_officer_s1"],
+                     {"in": {"contractId": k1, "amountFen": 100_001, "reason": "再次抢修"}})
     assert _error(body) == ("INSUFFICIENT_BALANCE", "amountFen")
-    history = await _ok(gql, HISTORY, c["p1"], {"c": k1}, "bondHistory")
+    history = await _ok(gql, HISTORY, c["company_p1"], {"c": k1}, "bondHistory")
     assert [(e["node"]["kind"], e["node"]["amountFen"], e["node"]["balanceAfterFen"]) for e in history["edges"]] == [
         ("DRAWDOWN", 500_000, 100_000),
         ("DEPOSIT", 600_000, 600_000),
@@ -205,12 +200,12 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
 
     # The top-up: a retried request with the same key posts once; the same key for another amount is a conflict.
     top = {"contractId": k1, "amountFen": 500_000, "reference": "临财收字2026-002", "idempotencyKey": "pay-2"}
-    first = await _ok(gql, DEPOSIT, c["s1"], {"in": top}, "depositBond")
-    again = await _ok(gql, DEPOSIT, c["s1"], {"in": top}, "depositBond")
+    first = await _ok(gql, DEPOSIT, c["street_officer_s1"], {"in": top}, "depositBond")
+    again = await _ok(gql, DEPOSIT, c["street_officer_s1"], {"in": top}, "depositBond")
     assert (first["replayed"], again["replayed"]) == (False, True)
     assert again["transaction"]["id"] == first["transaction"]["id"]
     assert again["bond"] == {"balanceFen": 600_000, "shortfallFen": 0, "topUp": None}  # settled
-    body = await gql(DEPOSIT, c["s1"], {"in": {**top, "amountFen": 1}})
+    body = await gql(DEPOSIT, c["street_officer_s1"], {"in": {**top, "amountFen": 1}})
     assert _error(body) == ("CONFLICT", "idempotencyKey")
     async with tenant_transaction(c["t"].id):
         assert await balance(accounts.bond(int(k1))) == 600_000
@@ -291,15 +286,16 @@ async def test_refunds_after_the_end_by_the_street_before_it_only_by_an_admin(co
             gql, DEPOSIT, c["admin"], {"in": {"contractId": cid, "amountFen": 600_000, "reference": "R"}}, "depositBond"
         )
     # Ended contract: its street refunds the whole balance by default; then there is nothing left.
-    done = await _ok(gql, REFUND, c["s1"], {"in": {"contractId": old}}, "refundBond")
+    done = await _ok(gql, REFUND, c["street_officer_s1"], {"in": {"contractId": old}}, "refundBond")
     assert (done["transaction"]["kind"], done["transaction"]["amountFen"], done["bond"]["balanceFen"]) == (
         "REFUND",
         600_000,
         0,
     )
-    assert _error(await gql(REFUND, c["s1"], {"in": {"contractId": old}})) == ("INVALID_INPUT", "amountFen")
+    assert _error(await gql(REFUND, c["street_officer_s1"],
+                            {"in": {"contractId": old}})) == ("INVALID_INPUT", "amountFen")
     # Running contract: not the street; an admin only with a reason, never more than the balance.
-    assert _error(await gql(REFUND, c["s1"], {"in": {"contractId": k1}})) == ("FORBIDDEN", "contractId")
+    assert _error(await gql(REFUND, c["street_officer_s1"], {"in": {"contractId": k1}})) == ("FORBIDDEN", "contractId")
     assert _error(await gql(REFUND, c["admin"], {"in": {"contractId": k1}})) == ("INVALID_INPUT", "reason")
     body = await gql(REFUND, c["admin"], {"in": {"contractId": k1, "amountFen": 600_001, "reason": "提前解除合同"}})
     assert _error(body) == ("INSUFFICIENT_BALANCE", "amountFen")
@@ -378,24 +374,26 @@ async def test_each_role_sees_its_bonds_and_another_tenant_nothing(county, gql):
 
     both = [(k1, 600_000), (k3, 100_000)]
     assert await listed(c["admin"]) == both
-    assert await listed(c["housing"]) == both
+    assert await listed(c["housing_dept"]) == both
     assert await listed(c["admin"], {"belowRequired": True}) == [(k3, 100_000)]
     assert await listed(c["admin"], {"belowRequired": False, "streetId": str(c["ids"]["S1"])}) == [(k1, 600_000)]
     assert await listed(c["admin"], {"late": True}) == []
-    assert await listed(c["p1"]) == [(k1, 600_000)]  # a company: only its own bond
-    assert await listed(c["s1"]) == [(k1, 600_000)]
-    assert await listed(c["s2"]) == [(k3, 100_000)]
-    assert await listed(c["c3"]) == [(k3, 100_000)]
-    for token in (c["p1"], c["s1"]):
+    assert await listed(c["company_p1"]) == [(k1, 600_000)]  # a company: only its own bond
+    assert await listed(c["street_officer_s1"]) == [(k1, 600_000)]
+    assert await listed(c["street_officer_s2"]) == [(k3, 100_000)]
+    assert await listed(c["community_worker_c3"]) == [(k3, 100_000)]
+    for token in (c["company_p1"], c["street_officer_s1"]):
         assert _error(await gql(BOND, token, {"c": k3})) == ("NOT_FOUND", "contractId")
         assert _error(await gql(HISTORY, token, {"c": k3})) == ("NOT_FOUND", "contractId")
     assert _error(await gql(BONDS, c["resident"], {})) == ("FORBIDDEN", None)
     assert _error(await gql(BOND, c["resident"], {"c": k1}))[0] == "FORBIDDEN"
 
     draw = {"contractId": k1, "amountFen": 1, "reason": "抢修"}
-    for token in (c["p1"], c["c1"], c["housing"], c["resident"]):  # readers who cannot act, and a resident
+    # readers who cannot act, and a resident
+    for token in (c["company_p1"], c["community_worker_c1"], c["housing_dept"], c["resident"]):
         assert _error(await gql(DRAW, token, {"in": draw}))[0] == "FORBIDDEN"
-    assert _error(await gql(DRAW, c["s2"], {"in": draw})) == ("NOT_FOUND", "contractId")  # another street's
+    # another street's
+    assert _error(await gql(DRAW, c["street_officer_s2"], {"in": draw})) == ("NOT_FOUND", "contractId")
 
     # Another tenant: sees only its own contracts, and neither reads nor moves this one.
     other = [k for k, _ in await listed(c["other_admin"])]
@@ -406,8 +404,8 @@ async def test_each_role_sees_its_bonds_and_another_tenant_nothing(county, gql):
     # Bonds switched off: movements are refused with a typed error; what was recorded stays readable.
     async with tenant_transaction(c["t"].id):
         await change_config(actor="admin-1", set_values={"bonds": {"enabled": False}})
-    assert _error(await gql(DRAW, c["s1"], {"in": draw})) == ("NOT_ENABLED", "contractId")
-    assert (await _ok(gql, BOND, c["s1"], {"c": k1}, "bond"))["balanceFen"] == 600_000
+    assert _error(await gql(DRAW, c["street_officer_s1"], {"in": draw})) == ("NOT_ENABLED", "contractId")
+    assert (await _ok(gql, BOND, c["street_officer_s1"], {"c": k1}, "bond"))["balanceFen"] == 600_000
     async with tenant_transaction(c["t"].id):
         assert await balance(accounts.bond(int(k1))) == 600_000
         assert await BondTransaction.filter(kind=BondKind.DRAWDOWN).count() == 0

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.auth import mint_token
 from tenants.audit.models import AuditEntry
 from tenants.brand import reads
 from tenants.brand import service as brand
@@ -24,11 +23,11 @@ from tenants.ledger.service import balances, verify
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
-from tenants.territory import people_service as people
 from tenants.territory.access import resolve
 from tenants.territory.people import PostKind
 from tests.conftest import codes
-from tests.test_territory import ADMIN, build
+from tests.fixtures.callers import bearer, tokens
+from tests.fixtures.territory import build, staff
 
 ZONE = ZoneInfo("Asia/Shanghai")
 TODAY = datetime.now(ZONE).date()
@@ -67,33 +66,19 @@ async def zjk(app, settings):
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids = await build(t.id)
     with tenant_context(t.id):  # C1's community worker holds a post there, so the inbox reaches them
-        person = await people.create_person(access=ADMIN, actor="seed", user_id="c1-worker", name="社区干部")
-        await people.assign_post(
-            access=ADMIN,
-            actor="seed",
-            person_id=person.id,
-            kind=PostKind.COMMUNITY_WORKER,
-            target_kind="community",
-            target_id=ids["C1"],
-            starts_on=date(2020, 1, 1),
-        )
-
-    def tok(role, *scope, tenant=t, user=None):
-        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope), user_id=user)
+        await staff("c1-worker", PostKind.COMMUNITY_WORKER, "community", ids["C1"], since=date(2020, 1, 1),
+                    name="社区干部")
 
     return {
         "t": t,
         "other": other,
         "ids": ids,
-        "admin": tok(Role.TENANT_ADMIN, user="county-admin"),
-        "housing": tok(Role.HOUSING_DEPT),
-        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}", user="s1-officer"),
-        "s2": tok(Role.STREET_OFFICER, f"street:{ids['S2']}"),
-        "c1": tok(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user="c1-worker"),
-        "c2": tok(Role.COMMUNITY_WORKER, f"community:{ids['C2']}"),
-        "grid": tok(Role.GRID_WORKER, f"grid:{ids['G1']}"),
-        "resident": tok(Role.RESIDENT, f"household:{ids['H1']}"),
-        "other_admin": tok(Role.TENANT_ADMIN, tenant=other),
+        **tokens(
+            settings, t, ids,
+            admin="county-admin", housing_dept=None, street_officer_s1="s1-officer", street_officer_s2=None,
+            community_worker_c1="c1-worker", community_worker_c2=None, grid_worker=None, resident=None,
+        ),
+        "other_admin": bearer(settings, other, Role.TENANT_ADMIN),
     }
 
 
@@ -158,7 +143,7 @@ async def test_the_whole_lifecycle_through_graphql_with_exact_fen(zjk, gql):
     p = await declare(d, "C1", PAST, 12_000_000)  # 120,000 CNY asked
     pid = str(p.id)
 
-    seen = await gql(LIST, d["c1"], {"f": {"year": PAST}})
+    seen = await gql(LIST, d["community_worker_c1"], {"f": {"year": PAST}})
     assert seen["data"]["brandProjects"]["edges"] == [
         {"node": {"id": pid, "status": "DECLARED", "community": {"code": "C1"}}}
     ]
@@ -178,12 +163,12 @@ async def test_the_whole_lifecycle_through_graphql_with_exact_fen(zjk, gql):
         "uncommittedCapFen": 516_000_000,
     }
 
-    body = await gql(EVALUATE, d["s1"], {"id": pid, "ok": True, "note": "楼院议事会已建立，进度正常"})
+    body = await gql(EVALUATE, d["street_officer_s1"], {"id": pid, "ok": True, "note": "楼院议事会已建立，进度正常"})
     assert body["data"]["evaluateBrandProject"]["status"] == "EVALUATED"
 
     body = await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 9_960_000, "note": "验收合格"})
     assert body["data"]["acceptBrandProject"] == {"status": "ACCEPTED", "amountAwardedFen": 9_960_000}
-    body = await gql(YEAR, d["housing"], {"y": PAST})
+    body = await gql(YEAR, d["housing_dept"], {"y": PAST})
     assert body["data"]["brandYearSummary"] == {
         "capFen": 528_000_000,
         "funded": True,
@@ -202,7 +187,7 @@ async def test_the_whole_lifecycle_through_graphql_with_exact_fen(zjk, gql):
     assert (summary["awardedFen"], summary["paidFen"], summary["payableFen"]) == (9_960_000, 9_960_000, 0)
     assert summary["remainingCapFen"] == 518_040_000
 
-    steps = (await gql(ONE, d["c1"], {"id": pid}))["data"]["brandProject"]
+    steps = (await gql(ONE, d["community_worker_c1"], {"id": pid}))["data"]["brandProject"]
     assert steps["status"] == "PAID"
     assert [(s["step"], s["actor"], s["amountFen"], s["passed"], s["reference"]) for s in steps["steps"]] == [
         ("declare", "user-community_worker", 12_000_000, None, None),
@@ -240,26 +225,27 @@ async def test_each_step_by_the_wrong_role_or_outside_its_scope_is_refused(zjk, 
     p = await declare(d, "C1", PAST, 5_000_000)
     c3 = await declare(d, "C3", PAST, 3_000_000)
     pid = str(p.id)
-    for token in ("c1", "s1", "housing"):
+    for token in ("community_worker_c1", "street_officer_s1", "housing_dept"):
         assert codes(await gql(APPROVE, d[token], {"id": pid, "note": ""})) == ["FORBIDDEN"], token
-    assert codes(await gql(REJECT, d["c1"], {"id": pid, "r": "不行"})) == ["FORBIDDEN"]
+    assert codes(await gql(REJECT, d["community_worker_c1"], {"id": pid, "r": "不行"})) == ["FORBIDDEN"]
     await gql(APPROVE, d["admin"], {"id": pid, "note": ""})
-    for token in ("c1", "housing"):
+    for token in ("community_worker_c1", "housing_dept"):
         assert codes(await gql(EVALUATE, d[token], {"id": pid, "ok": True, "note": "x"})) == ["FORBIDDEN"], token
     # Street S2 does not see, let alone evaluate, a project of S1's community C1.
-    assert where(await gql(EVALUATE, d["s2"], {"id": pid, "ok": True, "note": "x"})) == ("NOT_FOUND", "id")
-    await gql(EVALUATE, d["s1"], {"id": pid, "ok": True, "note": "进度正常"})
-    for token in ("s1", "c1", "housing"):
+    assert where(await gql(EVALUATE, d["street_officer_s2"],
+                           {"id": pid, "ok": True, "note": "x"})) == ("NOT_FOUND", "id")
+    await gql(EVALUATE, d["street_officer_s1"], {"id": pid, "ok": True, "note": "进度正常"})
+    for token in ("street_officer_s1", "community_worker_c1", "housing_dept"):
         assert codes(await gql(ACCEPT, d[token], {"id": pid, "ok": True, "fen": 1})) == ["FORBIDDEN"], token
     await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 4_000_000})
-    for token in ("s1", "c1"):
+    for token in ("street_officer_s1", "community_worker_c1"):
         assert codes(await gql(PAY, d[token], {"id": pid, "ref": "X"})) == ["FORBIDDEN"], token
 
     # Declaring: a community worker for their own community only; streets and others not at all.
     entry = {"communityId": str(d["ids"]["C1"]), "year": NEXT, "title": "t", "aim": "a", "budgetRequestedFen": 1}
-    for token in ("s1", "housing", "resident", "grid"):
+    for token in ("street_officer_s1", "housing_dept", "resident", "grid_worker"):
         assert codes(await gql(DECLARE, d[token], {"in": entry})) == ["FORBIDDEN"], token
-    assert where(await gql(DECLARE, d["c2"], {"in": entry})) == ("NOT_FOUND", "communityId")
+    assert where(await gql(DECLARE, d["community_worker_c2"], {"in": entry})) == ("NOT_FOUND", "communityId")
 
     # Reading: each sees their own area's projects; others are refused.
     def ids_of(body):
@@ -271,21 +257,22 @@ async def test_each_step_by_the_wrong_role_or_outside_its_scope_is_refused(zjk, 
         (e["node"]["community"]["code"], [s["step"] for s in e["node"]["steps"]])
         for e in listed["data"]["brandProjects"]["edges"]
     ] == [("C1", ["declare", "approve", "evaluate", "accept"]), ("C3", ["declare"])]
-    assert ids_of(await gql(LIST, d["housing"])) == ["C1", "C3"]
-    assert ids_of(await gql(LIST, d["s1"])) == ["C1"]
-    assert ids_of(await gql(LIST, d["s2"])) == ["C3"]
-    assert ids_of(await gql(LIST, d["c2"])) == []
+    assert ids_of(await gql(LIST, d["housing_dept"])) == ["C1", "C3"]
+    assert ids_of(await gql(LIST, d["street_officer_s1"])) == ["C1"]
+    assert ids_of(await gql(LIST, d["street_officer_s2"])) == ["C3"]
+    assert ids_of(await gql(LIST, d["community_worker_c2"])) == []
     assert ids_of(await gql(LIST, d["admin"], {"f": {"status": "ACCEPTED"}})) == ["C1"]
     assert ids_of(await gql(LIST, d["admin"], {"f": {"communityId": str(d["ids"]["C3"])}})) == ["C3"]
     assert ids_of(await gql(LIST, d["admin"], {"f": {"year": NEXT}})) == []
-    assert codes(await gql(ONE, d["c2"], {"id": pid})) == ["NOT_FOUND"]
-    assert codes(await gql(ONE, d["s1"], {"id": str(c3.id)})) == ["NOT_FOUND"]
-    for token in ("resident", "grid"):
+    assert codes(await gql(ONE, d["community_worker_c2"], {"id": pid})) == ["NOT_FOUND"]
+    assert codes(await gql(ONE, d["street_officer_s1"], {"id": str(c3.id)})) == ["NOT_FOUND"]
+    for token in ("resident", "grid_worker"):
         assert codes(await gql(LIST, d[token])) == ["FORBIDDEN"], token
-    for token in ("c1", "s1"):
+    for token in ("community_worker_c1", "street_officer_s1"):
         assert codes(await gql(YEAR, d[token], {"y": PAST})) == ["FORBIDDEN"], token
     # A project read by its community shows no tenant totals.
-    body = await gql("query($id: ID!) { brandProject(id: $id) { yearSummary { capFen } } }", d["c1"], {"id": pid})
+    body = await gql("query($id: ID!) { brandProject(id: $id) { yearSummary { capFen } } }",
+                     d["community_worker_c1"], {"id": pid})
     assert body["data"]["brandProject"]["yearSummary"] is None
     async with tenant_transaction(d["t"].id):
         assert await BrandProjectStep.filter(project_id=p.id).count() == 4  # declare, approve, evaluate, accept
@@ -313,7 +300,7 @@ async def test_bad_input_and_illegal_transitions_save_nothing(zjk, gql):
     ]
     # Declarations for PAST closed on 31 March of PAST.
     entry = {"communityId": str(d["ids"]["C1"]), "year": PAST, "title": "t", "aim": "a", "budgetRequestedFen": 100}
-    ext = error(await gql(DECLARE, d["c1"], {"in": entry}))
+    ext = error(await gql(DECLARE, d["community_worker_c1"], {"in": entry}))
     assert (ext["code"], ext["field"]) == ("DECLARATION_CLOSED", "year")
     assert ext["details"] == {"opensOn": f"{PAST - 1}-10-01", "closesOn": f"{PAST}-03-31"}
     async with tenant_transaction(tid):
@@ -329,8 +316,8 @@ async def test_bad_input_and_illegal_transitions_save_nothing(zjk, gql):
     ext = error(await gql(APPROVE, d["admin"], {"id": pid, "note": ""}))
     assert ext["code"] == "ILLEGAL_TRANSITION" and "已批准实施中" in ext["messageZh"]
     assert codes(await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 1})) == ["ILLEGAL_TRANSITION"]
-    assert error(await gql(EVALUATE, d["s1"], {"id": pid, "ok": False, "note": ""}))["field"] == "note"
-    await gql(EVALUATE, d["s1"], {"id": pid, "ok": False, "note": "进度滞后，需加快"})
+    assert error(await gql(EVALUATE, d["street_officer_s1"], {"id": pid, "ok": False, "note": ""}))["field"] == "note"
+    await gql(EVALUATE, d["street_officer_s1"], {"id": pid, "ok": False, "note": "进度滞后，需加快"})
 
     # More than the budget, no amount, or a failure without a reason: refused, nothing posted.
     ext = error(await gql(ACCEPT, d["admin"], {"id": pid, "ok": True, "fen": 12_000_001}))

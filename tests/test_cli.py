@@ -8,7 +8,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,26 +16,22 @@ import jwt
 import pytest
 
 from tests.conftest import ROOT, TEST_SECRET
-
-CLI = [sys.executable, "-m", "api.cli"]
-
-
-def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], cwd=ROOT, env=env or os.environ, capture_output=True, text=True, timeout=60)
+from tests.fixtures.cli import CLI, run_cli
+from tests.fixtures.territory import IMPORT_GOOD
 
 
 async def test_token_mints_what_the_api_verifies(three_tenants):
-    out = _run("token", "--tenant", "linshu", "--role", "tenant_admin", "--role", "supervisor",
+    out = run_cli("token", "--tenant", "linshu", "--role", "tenant_admin", "--role", "supervisor",
                "--scope", "street:31/street_officer", "--user", "u-7")
     assert out.returncode == 0, out.stderr
     claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
     assert (claims["tenant"], claims["roles"], claims["scope"], claims["sub"]) == (
         "linshu", ["tenant_admin", "supervisor"], ["street:31/street_officer"], "u-7"
     )
-    assert _run("token", "--tenant", "linshu", "--role", "emperor").returncode != 0
-    bad_scope = _run("token", "--tenant", "linshu", "--role", "resident", "--scope", "planet:earth")
+    assert run_cli("token", "--tenant", "linshu", "--role", "emperor").returncode != 0
+    bad_scope = run_cli("token", "--tenant", "linshu", "--role", "resident", "--scope", "planet:earth")
     assert bad_scope.returncode != 0 and "KIND:ID" in bad_scope.stderr + bad_scope.stdout
-    nowhere = _run("token", "--tenant", "atlantis", "--role", "tenant_admin")
+    nowhere = run_cli("token", "--tenant", "atlantis", "--role", "tenant_admin")
     assert (nowhere.returncode, nowhere.stdout, nowhere.stderr) == (2, "", "没有租户 atlantis / no tenant atlantis\n")
 
 
@@ -51,7 +46,7 @@ def _without_serve(home: Path) -> dict[str, str]:
 def test_token_refuses_without_a_running_serve(services, tmp_path: Path):
     home = tmp_path / "home"
     env = _without_serve(home)
-    refused = _run("token", "--role", "platform_admin", env=env)
+    refused = run_cli("token", "--role", "platform_admin", env=env)
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.startswith("没有找到正在运行的 civicgrid serve") and "Traceback" not in refused.stderr
     assert not (home / "jwt_secret").exists()  # no new secret that no server knows
@@ -61,15 +56,15 @@ def test_token_refuses_without_a_running_serve(services, tmp_path: Path):
     home.mkdir()
     (home / "jwt_secret").write_text("s" * 48)
     (home / "serve.env").write_text(f"DATABASE_URL={services.app_url}\nCIVICGRID_SERVE_PID={gone.pid}\n")
-    assert _run("token", "--role", "platform_admin", env=env).returncode == 1
+    assert run_cli("token", "--role", "platform_admin", env=env).returncode == 1
     # A running one (this test process stands in for it): its secret signs, its database knows the tenants.
     (home / "serve.env").write_text(f"DATABASE_URL={services.app_url}\nCIVICGRID_SERVE_PID={os.getpid()}\n")
-    minted = _run("token", "--role", "platform_admin", env=env)
+    minted = run_cli("token", "--role", "platform_admin", env=env)
     assert minted.returncode == 0, minted.stderr
     assert jwt.decode(minted.stdout.strip(), "s" * 48, algorithms=["HS256"], audience="civicgrid-api")["roles"] == [
         "platform_admin"
     ]
-    unknown = _run("token", "--tenant", "linshu", "--role", "tenant_admin", env=env)
+    unknown = run_cli("token", "--tenant", "linshu", "--role", "tenant_admin", env=env)
     assert (unknown.returncode, unknown.stderr) == (2, "没有租户 linshu / no tenant linshu\n")
 
 
@@ -81,7 +76,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line(services, tmp_path: Path):
         port = busy.getsockname()[1]
         env = _without_serve(home)
         env["COLUMNS"] = "60"  # a narrow terminal must not break the line
-        out = _run("serve", "--port", str(port), env=env)
+        out = run_cli("serve", "--port", str(port), env=env)
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
     assert out.stderr.splitlines() == [
         f"端口 {port} 已被占用（127.0.0.1）：请用 --port 换一个端口（make run PORT=8001） / "
@@ -93,18 +88,18 @@ def test_serve_on_a_busy_port_says_so_in_one_line(services, tmp_path: Path):
 def test_a_broken_toml_file_is_one_line(services, tmp_path: Path):
     broken = tmp_path / "xuanhua.toml"
     broken.write_text('[assessment]\ncadence = "quarterly\n')
-    out = _run("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
+    out = run_cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua")
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     [line] = out.stderr.splitlines()
     assert line.startswith(f"{broken} 不是有效的 TOML 文件（第 2 行第 ") and "is not valid TOML" in line
 
 
 def test_export_schema_check_passes_on_the_committed_schema(services):
-    assert _run("export-schema", "--check").returncode == 0
+    assert run_cli("export-schema", "--check").returncode == 0
 
 
 def test_worker_check_fails_without_a_running_worker(services):
-    assert _run("worker", "--check").returncode != 0
+    assert run_cli("worker", "--check").returncode != 0
 
 
 def _free_port() -> int:
@@ -168,9 +163,9 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
         # Another terminal finds the running services through CIVICGRID_HOME.
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}}
         env["CIVICGRID_HOME"] = str(home)
-        assert _run("worker", "--check", env=env).returncode == 0
+        assert run_cli("worker", "--check", env=env).returncode == 0
         # ... and mints tokens with the running serve's secret, which the server accepts.
-        minted = _run("token", "--tenant", "linshu", "--role", "tenant_admin", env=_without_serve(home))
+        minted = run_cli("token", "--tenant", "linshu", "--role", "tenant_admin", env=_without_serve(home))
         assert minted.returncode == 0, minted.stderr
         me = httpx.post(f"{base}/graphql", json={"query": "{ me { tenant { slug } } }"},
                         headers={"Authorization": f"Bearer {minted.stdout.strip()}"})
@@ -198,27 +193,25 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
 
 
 async def test_import_territory_command(three_tenants, tmp_path: Path):
-    from tests.test_import import GOOD
-
     good = tmp_path / "territory.csv"
-    good.write_text(GOOD)
-    dry = _run("import", "territory", str(good), "--tenant", "linshu", "--dry-run")
+    good.write_text(IMPORT_GOOD)
+    dry = run_cli("import", "territory", str(good), "--tenant", "linshu", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run: nothing written" in dry.stdout and "{" not in dry.stdout  # counts, not Python dicts
     assert ("新建 created:   街道 street 2, 社区 community 2, 网格 grid 2, 小区 compound 2, 楼栋 building 2, "
             "户 household 3, 物业企业 company 1, 合同 contract 1") in dry.stdout.splitlines()
-    done = _run("import", "territory", str(good), "--tenant", "linshu")
+    done = run_cli("import", "territory", str(good), "--tenant", "linshu")
     assert done.returncode == 0 and "imported" in done.stdout
     bad = tmp_path / "bad.csv"
-    bad.write_text(GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n")
-    failed = _run("import", "territory", str(bad), "--tenant", "linshu")
+    bad.write_text(IMPORT_GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n")
+    failed = run_cli("import", "territory", str(bad), "--tenant", "linshu")
     assert failed.returncode == 1
     assert "第 6 行 compound_code：" in failed.stdout and "row 6, compound_code" in failed.stdout
     assert "未导入任何数据 / 1 problems: nothing imported" in failed.stdout
-    assert _run("import", "territory", str(good), "--tenant", "atlantis").returncode != 0
+    assert run_cli("import", "territory", str(good), "--tenant", "atlantis").returncode != 0
     old_excel = tmp_path / "户籍.xls"
     old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
-    refused = _run("import", "territory", str(old_excel), "--tenant", "linshu")
+    refused = run_cli("import", "territory", str(old_excel), "--tenant", "linshu")
     assert refused.returncode == 1 and "Traceback" not in refused.stdout + refused.stderr
     assert refused.stderr.splitlines() == [
         "户籍.xls：不支持旧版 Excel（.xls）文件：请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后再导入 / 户籍.xls: old "
@@ -234,14 +227,14 @@ async def test_import_territory_command(three_tenants, tmp_path: Path):
     book.active.append(header)
     book.active.append(["LS01", "C1", "G1", "HF", "9137A", "华丰物业", "2026/13/1", "2026/12/31"])
     book.save(titled)
-    bad_date = _run("import", "territory", str(titled), "--tenant", "linshu")
+    bad_date = run_cli("import", "territory", str(titled), "--tenant", "linshu")
     assert bad_date.returncode == 1 and "Traceback" not in bad_date.stdout + bad_date.stderr
     assert "第 3 行 合同开始日期：" in bad_date.stdout  # the column as the file names it
     book = Workbook()
     book.active.append([h for h in header if h != "社区编码"])
     book.active.append(["LS01", "G1", "HF", "9137A", "华丰物业", "2026/1/1", "2026/12/31"])
     book.save(titled)
-    lacking = _run("import", "territory", str(titled), "--tenant", "linshu")
+    lacking = run_cli("import", "territory", str(titled), "--tenant", "linshu")
     assert "第 2 行 社区编码：" in lacking.stdout  # and one it lacks, in the file's language
 
 
@@ -250,18 +243,18 @@ async def test_token_for_a_person_carries_their_posts(app):
 
     users = await seed_demo()
     street = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
-    out = _run("token", "--tenant", "xiahuayuan", "--person", "xiahuayuan-street")
+    out = run_cli("token", "--tenant", "xiahuayuan", "--person", "xiahuayuan-street")
     assert out.returncode == 0, out.stderr
     claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
     assert (claims["sub"], claims["roles"], claims["scope"]) == (
         "xiahuayuan-street", ["street_officer"], list(street.claims.scope)
     )
-    assert _run("token", "--tenant", "xiahuayuan", "--person", "nobody").returncode == 2
+    assert run_cli("token", "--tenant", "xiahuayuan", "--person", "nobody").returncode == 2
 
 
 def test_token_needs_a_role_or_a_person(services):
-    assert _run("token", "--tenant", "linshu").returncode != 0
-    assert _run("token", "--person", "x").returncode != 0
+    assert run_cli("token", "--tenant", "linshu").returncode != 0
+    assert run_cli("token", "--person", "x").returncode != 0
 
 
 async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
@@ -290,7 +283,7 @@ async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
 def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp_path: Path):
     home = tmp_path / "home"
     home.write_text("not a directory")  # CIVICGRID_HOME pointing at a file
-    out = _run("serve", "--port", str(_free_port()), env={**_without_serve(home), "COLUMNS": "60"})
+    out = run_cli("serve", "--port", str(_free_port()), env={**_without_serve(home), "COLUMNS": "60"})
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
     [line] = out.stderr.splitlines()
     assert line.startswith("civicgrid serve 启动失败：") and str(home) in line

@@ -15,12 +15,11 @@ from tenants.config.service import effective_config
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory import parties_service as parties
-from tenants.territory.access import Access, resolve
+from tenants.territory.access import resolve
 from tests.conftest import ROOT, TEST_SECRET, clock_at
-from tests.test_cli import _run
-from tests.test_territory import build
-
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.cli import run_cli
+from tests.fixtures.territory import build
 
 
 def _late_evening_utc() -> datetime:
@@ -84,7 +83,7 @@ async def test_a_post_assigned_late_in_the_utc_day_starts_on_beijings_day_and_gr
                          ' targetKind: "grid", targetId: $g}) { startsOn } }', admin, {"p": pid, "g": str(ids["G1"])})
         assert post["data"]["assignPost"]["startsOn"] == beijing_day.isoformat()
         # The CLI (a subprocess on the same clock) finds the post active today, so it mints the grid worker's token.
-        out = _run("token", "--tenant", a.slug, "--person", "late-worker")
+        out = run_cli("token", "--tenant", a.slug, "--person", "late-worker")
         assert out.returncode == 0, out.stdout + out.stderr
         claims = jwt.decode(out.stdout.strip(), TEST_SECRET, algorithms=["HS256"], audience="civicgrid-api")
         assert claims["roles"] == ["grid_worker"] and claims["scope"] == [f"grid:{ids['G1']}/grid_worker"]

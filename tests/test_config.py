@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 
 from tenants.config.models import ConfigVersion
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
-from tests.conftest import ROOT, codes
-
-EFFECTIVE = """query($on: Date, $prefix: String) { effectiveConfig(on: $on) { on versions { tenant versionNo }
-  values(prefix: $prefix) { path value source } } }"""
-CHANGE = """mutation($set: JSON, $unset: [String!], $from: Date, $comment: String!) {
-  changeConfig(input: {set: $set, unset: $unset, effectiveFrom: $from, comment: $comment})
-  { versionNo effectiveFrom author comment } }"""
-
-
-def today() -> str:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-
-
-@pytest.fixture
-async def cities(app):
-    city = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
-    district = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
-    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    return city, district, other
-
-
-async def values(gql, token, prefix, on=None) -> dict:
-    body = await gql(EFFECTIVE, token, {"prefix": prefix, "on": on})
-    assert "errors" not in body, body
-    return {v["path"]: (v["value"], v["source"]) for v in body["data"]["effectiveConfig"]["values"]}
+from tests.conftest import codes
+from tests.fixtures.cli import run_cli
+from tests.fixtures.config import CHANGE, EFFECTIVE, today, values
 
 
 async def test_a_district_inherits_its_city_and_shows_each_source(cities, gql, token):
@@ -171,45 +143,36 @@ async def test_platform_creates_tenants_from_presets(app, gql, token):
     assert {"name": "xiahuayuan", "parent": "zhangjiakou"} in presets["data"]["presets"]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
-                          text=True, timeout=60)
-
-
 async def test_cli_creates_exports_and_imports_configuration(app, tmp_path):
-    assert _cli("tenant", "create", "zhangjiakou", "--preset", "zhangjiakou").returncode == 0
-    made = _cli("tenant", "create", "xuanhua", "--preset", "xuanhua", "--parent", "zhangjiakou")
+    assert run_cli("tenant", "create", "zhangjiakou", "--preset", "zhangjiakou").returncode == 0
+    made = run_cli("tenant", "create", "xuanhua", "--preset", "xuanhua", "--parent", "zhangjiakou")
     assert made.returncode == 0 and "宣化区" in made.stdout
-    exported = _cli("tenant", "config", "export", "--tenant", "xuanhua")
+    exported = run_cli("tenant", "config", "export", "--tenant", "xuanhua")
     assert exported.returncode == 0 and "commend_top = 15" in exported.stdout
-    yaml_out = _cli("tenant", "config", "export", "--tenant", "xuanhua", "--effective", "--format", "yaml")
+    yaml_out = run_cli("tenant", "config", "export", "--tenant", "xuanhua", "--effective", "--format", "yaml")
     assert "review_dispatch_sla_hours: 3" in yaml_out.stdout
     edited = tmp_path / "xuanhua.toml"
     edited.write_text(exported.stdout.replace("commend_top = 15", "commend_top = 12"), encoding="utf-8")
-    imported = _cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家", "--yes")
+    imported = run_cli("tenant", "config", "import", str(edited), "--tenant", "xuanhua", "--comment", "表彰12家",
+                       "--yes")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "assessment.red_black_list.commend_top: 15 -> 12" in imported.stdout
     assert "version 2 of xuanhua" in imported.stdout
     broken = tmp_path / "broken.yaml"
     broken.write_text("assessment:\n  red_black_list:\n    commend_top: -1\n", encoding="utf-8")
-    failed = _cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua", "--yes")
+    failed = run_cli("tenant", "config", "import", str(broken), "--tenant", "xuanhua", "--yes")
     assert failed.returncode == 1 and "commend_top" in failed.stdout
 
 
 async def test_cli_creates_a_city_without_a_preset_from_the_default_document(app):
-    made = _cli("tenant", "create", "newtown", "--name", "新城县")
+    made = run_cli("tenant", "create", "newtown", "--name", "新城县")
     assert made.returncode == 0 and "with configuration preset zhangjiakou" in made.stdout
-    district = _cli("tenant", "create", "oldtown", "--name", "老城区", "--parent", "newtown")
+    district = run_cli("tenant", "create", "oldtown", "--name", "老城区", "--parent", "newtown")
     assert district.returncode == 0 and "the configuration of newtown, inherited" in district.stdout
     # A whole document from the first day (3 hours to review and dispatch, as in 张家口), for the district too.
     for slug in ("newtown", "oldtown"):
-        exported = _cli("tenant", "config", "export", "--tenant", slug, "--effective")
+        exported = run_cli("tenant", "config", "export", "--tenant", slug, "--effective")
         assert exported.returncode == 0 and "review_dispatch_sla_hours = 3" in exported.stdout, exported.stderr
-
-
-def _cli_input(text: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=os.environ, capture_output=True,
-                          text=True, timeout=60, input=text)
 
 
 async def _own_versions(slug: str) -> list[int]:
@@ -225,7 +188,7 @@ async def test_cli_exports_the_effective_document_as_toml(app, tmp_path):
 
     await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     # Weighted mode: rubric lines have no dimension (None), which TOML cannot hold; it is left out ("not set").
-    exported = _cli("tenant", "config", "export", "--tenant", "zhangjiakou", "--effective")
+    exported = run_cli("tenant", "config", "export", "--tenant", "zhangjiakou", "--effective")
     assert exported.returncode == 0, exported.stderr
     doc = tomllib.loads(exported.stdout)
     assert doc["assessment"]["bodies"]["party_org"]["weight"] == 40
@@ -237,24 +200,24 @@ async def test_cli_import_shows_the_diff_and_asks_before_removing_overrides(app,
     await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou", preset="xuanhua")
     for name in ("empty.txt", "empty"):
         (tmp_path / name).write_text("", encoding="utf-8")
-        refused = _cli("tenant", "config", "import", str(tmp_path / name), "--tenant", "xuanhua", "--yes")
+        refused = run_cli("tenant", "config", "import", str(tmp_path / name), "--tenant", "xuanhua", "--yes")
         assert refused.returncode == 2 and ".toml, .yaml or .yml" in refused.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("assessment = [", encoding="utf-8")
-    broken = _cli("tenant", "config", "import", str(bad), "--tenant", "xuanhua", "--yes")
+    broken = run_cli("tenant", "config", "import", str(bad), "--tenant", "xuanhua", "--yes")
     assert broken.returncode == 2 and "not valid TOML" in broken.stderr and "Traceback" not in broken.stderr
     own = tmp_path / "own.yaml"
-    own.write_text(_cli("tenant", "config", "export", "--tenant", "xuanhua", "--format", "yaml").stdout)
-    same = _cli("tenant", "config", "import", str(own), "--tenant", "xuanhua")
+    own.write_text(run_cli("tenant", "config", "export", "--tenant", "xuanhua", "--format", "yaml").stdout)
+    same = run_cli("tenant", "config", "import", str(own), "--tenant", "xuanhua")
     assert same.returncode == 0 and "no changes" in same.stdout
     empty = tmp_path / "empty.toml"
     empty.write_text("", encoding="utf-8")
     # xuanhua sets 4 values of its own (xuanhua.toml): an empty file would remove them all. Asked, "n" keeps them.
-    declined = _cli_input("n\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    declined = run_cli("tenant", "config", "import", str(empty), "--tenant", "xuanhua", input="n\n")
     assert declined.returncode == 1 and "nothing imported" in declined.stdout
     assert "assessment.red_black_list.commend_top: 15 -> (not set)" in declined.stdout
     assert await _own_versions("xuanhua") == [1]
-    accepted = _cli_input("y\n", "tenant", "config", "import", str(empty), "--tenant", "xuanhua")
+    accepted = run_cli("tenant", "config", "import", str(empty), "--tenant", "xuanhua", input="y\n")
     assert accepted.returncode == 0 and "version 2 of xuanhua" in accepted.stdout
     assert await _own_versions("xuanhua") == [1, 2]
 

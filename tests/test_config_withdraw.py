@@ -13,7 +13,8 @@ from tenants.db import connect
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tests.conftest import codes
-from tests.test_config import CHANGE, _cli, today, values
+from tests.fixtures.cli import run_cli
+from tests.fixtures.config import CHANGE, today, values
 
 WITHDRAW = """mutation($no: Int!, $reason: String!) { withdrawConfigVersion(versionNo: $no, reason: $reason)
   { versionNo effectiveFrom withdrawnAt withdrawnBy withdrawalReason replacedBy } }"""
@@ -21,17 +22,6 @@ REPLACE = """mutation($set: JSON, $from: Date, $replaces: Int) {
   changeConfig(input: {set: $set, effectiveFrom: $from, replaces: $replaces, comment: "改期"})
   { versionNo effectiveFrom overrides } }"""
 VERSIONS = "{ configVersions { edges { node { versionNo withdrawnAt replacedBy } } } }"
-
-
-@pytest.fixture
-async def cities(app):
-    from tenants.tenancy.service import create_tenant
-
-    return (
-        await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou"),
-        await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan"),
-        await create_tenant(slug="linshu", name="临沭县", preset="linshu"),
-    )
 
 
 def in_days(n: int) -> str:
@@ -178,7 +168,7 @@ async def test_a_tenant_withdraws_only_its_own_versions(cities, gql, token):
 
 async def test_cli_withdraws_a_scheduled_version(cities, gql, token):
     await _schedule(gql, token("linshu"), 8, 30)
-    refused = _cli("tenant", "config", "withdraw", "1", "--tenant", "linshu", "--reason", "x")
+    refused = run_cli("tenant", "config", "withdraw", "1", "--tenant", "linshu", "--reason", "x")
     assert refused.returncode == 1 and "in force since 2000-01-01" in refused.stdout
-    done = _cli("tenant", "config", "withdraw", "2", "--tenant", "linshu", "--reason", "财政未批复")
+    done = run_cli("tenant", "config", "withdraw", "2", "--tenant", "linshu", "--reason", "财政未批复")
     assert done.returncode == 0 and f"version 2 of linshu (from {in_days(30)}) withdrawn" in done.stdout

@@ -10,11 +10,8 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from tests.test_assessment import PERIOD as RATING_PERIOD
-from tests.test_assessment import _submit, district, sheet  # noqa: F401  (district is a fixture)
-from tests.test_subsidies_api import APPROVE, ONE, world  # noqa: F401  (world is a fixture)
-from tests.test_subsidies_api import PERIOD as SETTLEMENT_PERIOD
-from tests.test_subsidies_api import _run as run_settlement
+from tests.fixtures.assessment import RATING_PERIOD, sheet, submit_scores
+from tests.fixtures.money import APPROVE, ONE, SETTLEMENT_PERIOD, settle
 
 FINDINGS_ON = """mutation { changeConfig(input: {set: {assessment: {supervisor_findings: {enabled: true,
   points_per_finding: 2, max_points_per_period: 10, resolved_within_hours: 24, resolved_points_per_finding: 1}}},
@@ -36,7 +33,7 @@ def _check_header(ws, row: int) -> None:
     assert ws.column_dimensions["B"].width > 8  # sized, not Excel's default 8.43
 
 
-async def test_a_deduction_is_a_negative_number_in_csv_and_xlsx(district, gql, client):  # noqa: F811
+async def test_a_deduction_is_a_negative_number_in_csv_and_xlsx(district, gql, client):
     from tenants.assessment import rounds
     from tenants.scope import tenant_transaction
     from tenants.tenancy.roles import Role
@@ -52,7 +49,7 @@ async def test_a_deduction_is_a_negative_number_in_csv_and_xlsx(district, gql, c
             await rounds.record_finding(
                 access=supervisor, actor="sup-1", compound_id=ids["K1"], description=what, now=in_q4
             )
-    await _submit(gql, d["s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
+    await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org", sheet(d["rubric"], "party_org"))
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"])
     # K1: the party organisation's full marks stand for the missing bodies (body part 100); no tickets, so the
@@ -65,7 +62,7 @@ async def test_a_deduction_is_a_negative_number_in_csv_and_xlsx(district, gql, c
     assert not any(cell.startswith("'-") for row in rows for cell in row)  # the old guard made this '-4.00
     assert ["K1", "客观 objective", "结案率", "0.00", "", "0.00"] in rows  # no tickets: the weight goes to volume
 
-    xlsx = await client.get(f"/exports/ratings/{RATING_PERIOD}.xlsx", headers=auth(d["housing"]))
+    xlsx = await client.get(f"/exports/ratings/{RATING_PERIOD}.xlsx", headers=auth(d["housing_dept"]))
     book = load_workbook(io.BytesIO(xlsx.content))
     companies, compounds, lines = book["企业排名"], book["小区明细"], book["评分明细"]
     assert companies["C1"].value == "已发布"
@@ -83,9 +80,9 @@ async def test_a_deduction_is_a_negative_number_in_csv_and_xlsx(district, gql, c
     assert compounds["E2"].value == 96 and compounds["E2"].number_format == "0.00"
 
 
-async def test_a_settlement_file_names_its_approver_and_time_in_numbers_excel_can_add(world, gql, client):  # noqa: F811
-    w = world
-    sid = await run_settlement(gql, w)
+async def test_a_settlement_file_names_its_approver_and_time_in_numbers_excel_can_add(rated_district, gql, client):
+    w = rated_district
+    sid = await settle(gql, w)
     assert "errors" not in await gql(APPROVE, w["admin"], {"id": sid["C1"]})
     approved = (await gql(ONE, w["admin"], {"id": sid["C1"]}))["data"]["settlementStatement"]
     at = datetime.fromisoformat(approved["approvedAt"])

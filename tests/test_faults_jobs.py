@@ -54,7 +54,7 @@ async def test_a_tick_catches_up_on_the_periods_it_missed(three_tenants):
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from tests.test_jobs import _drain
+    from tests.fixtures.jobs import drain
 
     now = clock.now()  # the tenants were made just now, on tenant-local day D
     zone = ZoneInfo(three_tenants[0].timezone)
@@ -62,7 +62,7 @@ async def test_a_tick_catches_up_on_the_periods_it_missed(three_tenants):
     # Two daily ticks were lost (the worker or the database was down): the third one runs D, D+1 and D+2,
     # never a day before the tenants existed: 3 tenants x 3 days = 9 runs.
     assert await fan_out({}, "data_volume", at=now + timedelta(days=2)) == 9
-    assert await _drain() == 9
+    assert await drain() == 9
     for t in three_tenants:
         assert await _runs(t.id, "data_volume") == [(p, "succeeded", 1) for p in d]
     # The same tick again has nothing left to do.
@@ -75,7 +75,7 @@ async def test_a_job_that_exhausted_its_tries_is_failed_and_retried_by_the_next_
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from tests.test_jobs import _drain
+    from tests.fixtures.jobs import drain
 
     broken = True
 
@@ -101,7 +101,7 @@ async def test_a_job_that_exhausted_its_tries_is_failed_and_retried_by_the_next_
     assert await fan_out({}, "fragile", at=now + timedelta(days=1)) == 6
     pool = await queue.get_pool()
     assert job_id("fragile", a.id, day0) + f"@{day1}" in {j.job_id for j in await pool.queued_jobs()}
-    assert await _drain() == 6
+    assert await drain() == 6
     assert await _runs(a.id, "fragile") == [(day0, "succeeded", 2), (day1, "succeeded", 1)]
     for t in three_tenants[1:]:
         assert await _runs(t.id, "fragile") == [(day0, "succeeded", 1), (day1, "succeeded", 1)]

@@ -14,16 +14,7 @@ from tenants.territory.importer import import_territory
 from tenants.territory.models import Building, Compound, Household, Street
 from tenants.territory.parties import PropertyCompany, PropertyContract
 from tests.conftest import codes
-
-HEADER = ("street_code,street_name,community_code,community_name,grid_code,grid_name,compound_code,compound_name,"
-          "compound_address,building_code,household_code,company_credit_code,company_name,contract_starts_on,"
-          "contract_ends_on,annual_fee_yuan\n")
-GOOD = HEADER + (
-    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,财苑路1号,1,101,9113A,安居物业,2026-01-01,2026-12-31,120000.50\n"
-    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,财苑路1号,1,102,9113A,安居物业,2026-01-01,2026-12-31,120000.50\n"
-    "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,财苑小区,,2,201,,,,,\n"
-    "XH02,大北街道,C02,,G02,,K02,东辰御园,,,,,,,,\n"
-)
+from tests.fixtures.territory import IMPORT_GOOD, IMPORT_HEADER
 
 
 async def _counts(tenant_id: int) -> tuple[int, ...]:
@@ -35,7 +26,7 @@ async def _counts(tenant_id: int) -> tuple[int, ...]:
 async def test_import_creates_everything_once(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        report = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")
+        report = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
     assert report.applied and report.errors == [] and report.rows == 4
     assert report.created == {"street": 2, "community": 2, "grid": 2, "compound": 2, "building": 2,
                               "household": 3, "company": 1, "contract": 1}
@@ -48,11 +39,11 @@ async def test_import_creates_everything_once(three_tenants):
         h = await Household.get(code="201")
         assert (h.street_id, h.compound_id) == ((await Street.get(code="XH01")).id, k01.id)
     with tenant_context(a.id):
-        again = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")
+        again = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
     assert again.applied and again.created == {} and again.updated == {}
     assert again.unchanged["household"] == 3 and again.unchanged["contract"] == 1
     assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
-    renamed = GOOD.replace("东辰御园", "东辰御园二期")
+    renamed = IMPORT_GOOD.replace("东辰御园", "东辰御园二期")
     with tenant_context(a.id):
         third = await import_territory(data=renamed.encode(), fmt="csv", actor="admin")
     assert third.updated == {"compound": 1}
@@ -61,14 +52,14 @@ async def test_import_creates_everything_once(three_tenants):
 async def test_dry_run_reports_without_writing(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        report = await import_territory(data=GOOD.encode(), fmt="csv", actor="admin", dry_run=True)
+        report = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin", dry_run=True)
     assert not report.applied and report.created["household"] == 3
     assert await _counts(a.id) == (0, 0, 0, 0, 0, 0)
 
 
 async def test_bad_rows_import_nothing_and_each_is_reported(three_tenants):
     a = three_tenants[0]
-    bad = GOOD + (
+    bad = IMPORT_GOOD + (
         "XH01,宣化街道,C01,宣赤路北社区,G01,一网格,K01,别的名字,,1,103,,,,,\n"  # row 6: inconsistent name
         "XH01,宣化街道,C01,,G01,,K01,,,,104,,,,,\n"  # row 7: household without building
         "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 8: bad code
@@ -91,8 +82,8 @@ async def test_bad_rows_import_nothing_and_each_is_reported(three_tenants):
 async def test_conflicts_with_the_database_import_nothing(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        assert (await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")).applied
-    overlapping = HEADER + (
+        assert (await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
+    overlapping = IMPORT_HEADER + (
         "XH02,大北街道,C02,,G02,,K02,东辰御园,,9,901,,,,,\n"
         "XH01,宣化街道,C01,,G01,,K01,,,1,101,9113C,另一物业,2026-06-01,2027-05-31,1000\n"
     )
@@ -140,7 +131,7 @@ async def test_graphql_import_of_an_xlsx_with_chinese_headers(three_tenants, gql
 
 async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_tenants):
     a = three_tenants[0]
-    mixed = GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 6 is bad
+    mixed = IMPORT_GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 6 is bad
     with tenant_context(a.id):
         report = await import_territory(data=mixed.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
     assert report.applied and report.skipped_rows == 1
@@ -151,8 +142,8 @@ async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_te
 async def test_skip_bad_rows_follows_dependencies_and_database_conflicts(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        assert (await import_territory(data=GOOD.encode(), fmt="csv", actor="admin")).applied
-    rows = HEADER + (
+        assert (await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
+    rows = IMPORT_HEADER + (
         "XH03,新街道,C9,,G9,,K9,,,1,101,9113D,新物业,2026-13-01,2026-12-31,100\n"  # row 2: bad date
         "XH03,新街道,C9,,G9,,K8,,,1,101,9113D,,2026-01-01,2026-12-31,100\n"  # row 3: company only named on row 2
         "XH01,宣化街道,C01,,G01,,K01,,,7,701,9113E,又一物业,2026-05-01,2026-06-30,100\n"  # row 4: overlaps on file
@@ -170,7 +161,7 @@ async def test_skip_bad_rows_follows_dependencies_and_database_conflicts(three_t
 
 async def test_out_of_range_values_are_row_errors(three_tenants):
     a = three_tenants[0]
-    rows = HEADER + (
+    rows = IMPORT_HEADER + (
         "XH01,宣化街道,C01,,G01,,K01,,,1,101,9113A,安居物业,2026-01-01,2026-12-31,Infinity\n"
         f"XH01,{'长' * 201},C01,,G01,,K02,,,,,,,,,\n"
         "XH01,宣化街道,C01,,G01,,K03,,,,,9113F,大物业,2026-01-01,2026-12-31,100000000000000\n"

@@ -6,34 +6,17 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from arq.worker import Worker
 
-from jobs.worker import fan_out, job_id, run_tenant_job, worker_settings
+from jobs.worker import fan_out, job_id, run_tenant_job
 from tenants import queue
 from tenants.jobruns import service as jobruns
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import platform_transaction, tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import set_tenant_active, tenant_models
+from tests.fixtures.jobs import drain
 
 AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)  # 01:30 on 2026-11-22 in Asia/Shanghai
-
-
-async def _drain() -> int:
-    """Run a real arq worker over the queue until it is empty; returns jobs completed."""
-    settings = worker_settings()
-    worker = Worker(
-        functions=settings.functions,
-        redis_settings=settings.redis_settings,
-        burst=True,
-        poll_delay=0.05,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-        return worker.jobs_complete
-    finally:
-        await worker.close()
 
 
 async def _all_runs() -> list[dict]:
@@ -51,7 +34,7 @@ async def test_fan_out_runs_one_job_per_tenant_once_per_period(three_tenants):
     pool = await queue.get_pool()
     queued = sorted(j.job_id for j in await pool.queued_jobs())
     assert queued == sorted(job_id("data_volume", t.id, "2026-11-22") for t in three_tenants)
-    assert await _drain() == 3
+    assert await drain() == 3
     runs = await _all_runs()
     assert [(r["tenant_id"], r["period_key"], r["run_no"], r["status"]) for r in runs] == [
         (t.id, "2026-11-22", 1, JobRunStatus.SUCCEEDED) for t in three_tenants
@@ -62,7 +45,7 @@ async def test_fan_out_runs_one_job_per_tenant_once_per_period(three_tenants):
     # ... and once Redis has forgotten them, the database still refuses a duplicate run.
     await pool.flushdb()
     await fan_out({}, "data_volume", at=AT)
-    assert await _drain() == 3
+    assert await drain() == 3
     assert await _all_runs() == runs
 
 

@@ -1,4 +1,5 @@
-"""The dependency rule: tenants/ is the core and imports neither api/ nor jobs/."""
+"""The dependency rules: tenants/ is the core and imports neither api/ nor jobs/; a test module imports shared
+builders from tests/fixtures/, never from another test module."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ def _imports(path):
             yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
+            if node.module in {"tests", "tests.faults"}:  # `from tests import test_x` names a module too
+                yield from (f"{node.module}.{a.name}" for a in node.names)
+
+
+def _imports_a_test_module(name: str) -> bool:
+    """A test module: under tests/, named ``test_*``."""
+    parts = name.split(".")
+    return parts[0] == "tests" and any(p.startswith("test_") for p in parts[1:])
 
 
 def test_tenants_imports_neither_api_nor_jobs():
@@ -31,6 +40,27 @@ def test_the_rule_check_would_catch_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from api.app import create_app\nimport jobs.worker\n")
     assert list(_imports(bad)) == ["api.app", "jobs.worker"]
+
+
+def test_test_modules_import_builders_from_fixtures_never_from_each_other():
+    offenders = [
+        (str(p.relative_to(ROOT)), name)
+        for p in (ROOT / "tests").rglob("*.py")
+        if "shipped_before" not in p.parts
+        for name in _imports(p)
+        if _imports_a_test_module(name)
+    ]
+    assert offenders == [], "move the shared builder to tests/fixtures/"
+
+
+def test_the_test_module_rule_would_catch_a_violation(tmp_path):
+    bad = tmp_path / "test_bad.py"
+    bad.write_text(
+        "from tests.test_territory import build\nimport tests.faults.test_commit_outage\n"
+        "from tests import test_tickets\nfrom tests.fixtures.territory import build\nfrom tests.conftest import ROOT\n"
+    )
+    caught = [name for name in _imports(bad) if _imports_a_test_module(name)]
+    assert caught == ["tests.test_territory", "tests.faults.test_commit_outage", "tests.test_tickets"]
 
 
 def test_packaging_declares_the_packages_and_the_console_script():

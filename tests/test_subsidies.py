@@ -28,7 +28,9 @@ from tenants.subsidies import service
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.territory import parties_service as parties
 from tenants.territory import service as territory
-from tests._settle_world import (
+from tests.conftest import ROOT
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.money import (
     NOW_Q3,
     NOW_Q4,
     World,
@@ -41,8 +43,6 @@ from tests._settle_world import (
     table,
     verified,
 )
-from tests.conftest import ROOT
-from tests.test_territory import ADMIN
 
 Q3 = "2026Q3"
 # C1's three compounds: slot = 1,500,000 / 3 = 500,000 fen.
@@ -1040,7 +1040,7 @@ async def test_another_tenant_sees_and_touches_nothing(world):
     stmts, _, _, _ = await _state(w)
     # A second district under the same city, with the same preset: its own statements only.
     from tenants.tenancy.service import create_tenant
-    from tests.test_territory import build
+    from tests.fixtures.territory import build
 
     twin = await create_tenant(slug="xuanhua", name="宣化区", parent_slug="zhangjiakou", preset="xiahuayuan")
     twin_ids = await build(twin.id)

@@ -15,108 +15,26 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import UTC, date, datetime
 
-import pytest
 from openpyxl import load_workbook
 
-from api.auth import mint_token
-from tenants.assessment import ratings, rounds
-from tenants.scope import tenant_context, tenant_transaction
-from tenants.tenancy.roles import Role
-from tenants.tenancy.service import create_tenant
-from tenants.territory import parties_service as parties
-from tenants.territory import service as territory
+from tenants.assessment import ratings
+from tenants.scope import tenant_transaction
 from tests.conftest import codes
-from tests.test_territory import ADMIN, build
+from tests.fixtures.money import APPROVE, ONE, RUN, STATEMENT, settle
+from tests.fixtures.money import NOW_Q3 as RATED
+from tests.fixtures.money import SETTLEMENT_PERIOD as PERIOD
 
-PERIOD = "2026Q3"
-RATED = datetime(2026, 10, 2, tzinfo=UTC)  # 2026Q3 has ended; its submission window is open
-PARTY_POINTS = {"K1": (25, 25, 25, 25), "K4": (25, 25, 25, 0), "K2": (25, 25, 0, 0), "K3": (25, 25, 20, 0)}
-PARTY_ITEMS = ("party_coverage", "service_publicity", "four_party_coordination", "grievance_response")
 TOTALS = {"C1": 1_425_000, "C2": 750_000, "C3": 1_050_000}
 
-STATEMENT = """id periodKey communityId status poolFen totalFen configVersion rule basis computedBy approvedAt
-  approvedBy paidAt paymentReference community { name }
-  lines { position kind forPeriod compound { code } companyId companyName score bandMinScore sharePercent rule
-          amountFen detail }
-  payees { companyId companyName creditCode lineCount amountFen }"""
-RUN = (
-    "mutation($p: String!) { runSettlement(period: $p) { periodKey createdCount replacedCount unchangedCount "
-    "approvedCount removedCount statements { id communityId status totalFen } } }"
-)
 LIST = (
     "query($p: String, $c: ID, $s: SettlementStatus, $first: Int, $after: String) { settlementStatements(period: $p,"
     " communityId: $c, status: $s, first: $first, after: $after) { edges { cursor node { " + STATEMENT + " } }"
     " pageInfo { hasNextPage endCursor } } }"
 )
-ONE = "query($id: ID!) { settlementStatement(id: $id) { " + STATEMENT + " } }"
-APPROVE = "mutation($id: ID!) { approveSettlement(id: $id) { id status approvedBy totalFen } }"
 PAY = "mutation($id: ID!, $r: String!) { paySettlement(id: $id, reference: $r) { id status paymentReference paidAt } }"
 POOLS = """query($y: Int!, $c: ID) { subsidyPools(year: $y, communityId: $c) { communityId community { name } year
   yearlyPoolFen drawnFen paidFen remainingFen } }"""
-
-
-@pytest.fixture
-async def world(app, settings):
-    city = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
-    t = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
-    other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    ids = await build(t.id)
-    with tenant_context(t.id):
-        k4 = await territory.create_area(
-            "compound", access=ADMIN, actor="seed", code="K4", name="K4名", parent_id=ids["G1"]
-        )
-        ids["K4"] = k4.id
-        for company, compound in (("P2", "K4"), ("P1", "K2")):
-            await parties.create_contract(
-                access=ADMIN,
-                actor="seed",
-                company_id=ids[company],
-                compound_id=ids[compound],
-                starts_on=date(2026, 1, 1),
-                ends_on=date(2028, 12, 31),
-                annual_fee_fen=120_000_00,
-            )
-    async with tenant_transaction(t.id):
-        await rounds.open_round(actor="admin", period_key=PERIOD, now=RATED)
-        for key, points in PARTY_POINTS.items():
-            await rounds.submit(
-                access=ADMIN,
-                actor="admin",
-                period_key=PERIOD,
-                compound_id=ids[key],
-                body_code="party_org",
-                scores=dict(zip(PARTY_ITEMS, points, strict=True)),
-                now=RATED,
-            )
-        await ratings.compute(period_key=PERIOD, now=RATED)
-        await ratings.publish(period_key=PERIOD, actor="admin", now=RATED)
-
-    def tok(role, *scope, tenant=t):
-        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
-
-    return {
-        "t": t,
-        "ids": ids,
-        "admin": tok(Role.TENANT_ADMIN),
-        "housing": tok(Role.HOUSING_DEPT),
-        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}"),
-        "c2_worker": tok(Role.COMMUNITY_WORKER, f"community:{ids['C2']}"),
-        "p1": tok(Role.PROPERTY_COMPANY, f"company:{ids['P1']}"),
-        "p2": tok(Role.PROPERTY_COMPANY, f"company:{ids['P2']}"),
-        "resident": tok(Role.RESIDENT, f"household:{ids['H1']}"),
-        "city_admin": tok(Role.TENANT_ADMIN, tenant=city),
-        "other_admin": tok(Role.TENANT_ADMIN, tenant=other),
-    }
-
-
-async def _run(gql, w) -> dict[str, str]:
-    """Settle 2026Q3 as the tenant admin; statement id by community key."""
-    body = await gql(RUN, w["admin"], {"p": PERIOD})
-    assert "errors" not in body, body
-    by_community = {s["communityId"]: s["id"] for s in body["data"]["runSettlement"]["statements"]}
-    return {key: by_community[str(w["ids"][key])] for key in ("C1", "C2", "C3")}
 
 
 def _edges(body: dict) -> list[dict]:
@@ -133,8 +51,8 @@ def _pools(body: dict, w) -> dict[str, tuple[int, int, int, int]]:
     }
 
 
-async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql):
-    w, ids = world, world["ids"]
+async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(rated_district, gql):
+    w, ids = rated_district, rated_district["ids"]
     before = _pools(await gql(POOLS, w["admin"], {"y": 2026}), w)
     assert before == {c: (6_000_000, 0, 0, 6_000_000) for c in ("C1", "C2", "C3")}
 
@@ -230,44 +148,44 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql)
     assert codes(await gql(POOLS, w["admin"], {"y": 99})) == ["INVALID_INPUT"]
 
 
-async def test_each_role_reads_only_its_statements_and_lines(world, gql, caplog):
-    w, ids = world, world["ids"]
-    sid = await _run(gql, w)
+async def test_each_role_reads_only_its_statements_and_lines(rated_district, gql, caplog):
+    w, ids = rated_district, rated_district["ids"]
+    sid = await settle(gql, w)
     community = {str(ids[c]): c for c in ("C1", "C2", "C3")}
 
     def seen(body):
         return sorted(community[s["communityId"]] for s in _edges(body))
 
-    for role in ("admin", "housing"):
+    for role in ("admin", "housing_dept"):
         assert seen(await gql(LIST, w[role], {"p": PERIOD})) == ["C1", "C2", "C3"]
-    assert seen(await gql(LIST, w["s1"], {})) == ["C1", "C2"]
-    assert seen(await gql(LIST, w["c2_worker"], {})) == ["C2"]
-    assert codes(await gql(ONE, w["s1"], {"id": sid["C3"]})) == ["NOT_FOUND"]
-    assert codes(await gql(ONE, w["c2_worker"], {"id": sid["C1"]})) == ["NOT_FOUND"]
-    s1_c1 = (await gql(ONE, w["s1"], {"id": sid["C1"]}))["data"]["settlementStatement"]
+    assert seen(await gql(LIST, w["street_officer_s1"], {})) == ["C1", "C2"]
+    assert seen(await gql(LIST, w["community_worker_c2"], {})) == ["C2"]
+    assert codes(await gql(ONE, w["street_officer_s1"], {"id": sid["C3"]})) == ["NOT_FOUND"]
+    assert codes(await gql(ONE, w["community_worker_c2"], {"id": sid["C1"]})) == ["NOT_FOUND"]
+    s1_c1 = (await gql(ONE, w["street_officer_s1"], {"id": sid["C1"]}))["data"]["settlementStatement"]
     assert s1_c1["totalFen"] == 1_425_000 and len(s1_c1["lines"]) == 2
 
     # A property company: the decided statements that pay it, only its own lines and subtotal, not the total.
-    assert seen(await gql(LIST, w["p1"], {})) == []  # drafts may still change
+    assert seen(await gql(LIST, w["company_p1"], {})) == []  # drafts may still change
     for c in ("C1", "C2"):
         assert "errors" not in await gql(APPROVE, w["admin"], {"id": sid[c]})
-    p1 = _edges(await gql(LIST, w["p1"], {}))
+    p1 = _edges(await gql(LIST, w["company_p1"], {}))
     assert sorted(community[s["communityId"]] for s in p1) == ["C1", "C2"]
     p1_c1 = next(s for s in p1 if s["id"] == sid["C1"])
     assert p1_c1["totalFen"] is None
     assert [(x["compound"]["code"], x["amountFen"]) for x in p1_c1["lines"]] == [("K1", 750_000)]
     assert [(p["companyName"], p["amountFen"]) for p in p1_c1["payees"]] == [("P1", 750_000)]
-    p2_c1 = (await gql(ONE, w["p2"], {"id": sid["C1"]}))["data"]["settlementStatement"]
+    p2_c1 = (await gql(ONE, w["company_p2"], {"id": sid["C1"]}))["data"]["settlementStatement"]
     assert [(x["compound"]["code"], x["amountFen"]) for x in p2_c1["lines"]] == [("K4", 675_000)]
-    assert seen(await gql(LIST, w["p2"], {})) == ["C1"]  # C3 pays P2 too, but is still a draft
-    assert codes(await gql(ONE, w["p1"], {"id": sid["C3"]})) == ["NOT_FOUND"]
-    assert codes(await gql(POOLS, w["p1"], {"y": 2026})) == ["FORBIDDEN"]
+    assert seen(await gql(LIST, w["company_p2"], {})) == ["C1"]  # C3 pays P2 too, but is still a draft
+    assert codes(await gql(ONE, w["company_p1"], {"id": sid["C3"]})) == ["NOT_FOUND"]
+    assert codes(await gql(POOLS, w["company_p1"], {"y": 2026})) == ["FORBIDDEN"]
 
-    assert sorted(_pools(await gql(POOLS, w["s1"], {"y": 2026}), w)) == ["C1", "C2"]
-    assert codes(await gql(POOLS, w["s1"], {"y": 2026, "c": str(ids["C3"])})) == ["NOT_FOUND"]
+    assert sorted(_pools(await gql(POOLS, w["street_officer_s1"], {"y": 2026}), w)) == ["C1", "C2"]
+    assert codes(await gql(POOLS, w["street_officer_s1"], {"y": 2026, "c": str(ids["C3"])})) == ["NOT_FOUND"]
     for query, variables in ((LIST, {}), (ONE, {"id": sid["C1"]}), (POOLS, {"y": 2026})):
         assert codes(await gql(query, w["resident"], variables)) == ["FORBIDDEN"]
-    for role in ("housing", "s1", "c2_worker", "p1"):
+    for role in ("housing_dept", "street_officer_s1", "community_worker_c2", "company_p1"):
         assert codes(await gql(RUN, w[role], {"p": PERIOD})) == ["FORBIDDEN"]
         assert codes(await gql(APPROVE, w[role], {"id": sid["C1"]})) == ["FORBIDDEN"]
         assert codes(await gql(PAY, w[role], {"id": sid["C1"], "r": "X"})) == ["FORBIDDEN"]
@@ -293,9 +211,9 @@ def _csv_rows(content: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
-async def test_finance_exports_add_up_exactly(world, gql, client):
-    w = world
-    sid = await _run(gql, w)
+async def test_finance_exports_add_up_exactly(rated_district, gql, client):
+    w = rated_district
+    sid = await settle(gql, w)
     for c in ("C1", "C3"):
         assert "errors" not in await gql(APPROVE, w["admin"], {"id": sid[c]})
     assert "errors" not in await gql(PAY, w["admin"], {"id": sid["C1"], "r": "BANK-118"})
@@ -335,7 +253,7 @@ async def test_finance_exports_add_up_exactly(world, gql, client):
     every_rows = _csv_rows(every.content)
     assert every_rows[every_rows.index([]) - 1][13:15] == ["3225000", "32250.00"]  # the draft C2 (750,000) too
 
-    xlsx = await client.get(f"/exports/settlements/{PERIOD}.xlsx", headers=auth(w["housing"]))
+    xlsx = await client.get(f"/exports/settlements/{PERIOD}.xlsx", headers=auth(w["housing_dept"]))
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content))
     assert book.sheetnames == ["结算明细", "收款汇总"]
@@ -348,7 +266,7 @@ async def test_finance_exports_add_up_exactly(world, gql, client):
     assert sum(r[6] for r in paid_out) == 2_475_000
 
     url = f"/exports/settlements/{PERIOD}.csv"
-    assert (await client.get(url, headers=auth(w["s1"]))).status_code == 403
+    assert (await client.get(url, headers=auth(w["street_officer_s1"]))).status_code == 403
     assert (await client.get(url)).status_code == 401
     assert (await client.get(url, headers=auth(w["other_admin"]))).status_code == 404
     assert (await client.get(f"/exports/settlements/{PERIOD}.pdf", headers=auth(w["admin"]))).status_code == 400
@@ -357,9 +275,9 @@ async def test_finance_exports_add_up_exactly(world, gql, client):
     assert (await client.get("/exports/settlements/Q2.csv", headers=auth(w["admin"]))).status_code == 400
 
 
-async def test_another_tenant_sees_nothing_and_cannot_act(world, gql):
-    w = world
-    sid = await _run(gql, w)
+async def test_another_tenant_sees_nothing_and_cannot_act(rated_district, gql):
+    w = rated_district
+    sid = await settle(gql, w)
     other = w["other_admin"]
     assert _edges(await gql(LIST, other, {})) == []
     assert (await gql(POOLS, other, {"y": 2026}))["data"]["subsidyPools"] == []
@@ -371,8 +289,8 @@ async def test_another_tenant_sees_nothing_and_cannot_act(world, gql):
     assert (still["status"], still["approvedBy"]) == ("DRAFT", None)
 
 
-async def test_a_period_outside_the_calendar_is_refused_with_its_field(world, gql, client):
-    w = world
+async def test_a_period_outside_the_calendar_is_refused_with_its_field(rated_district, gql, client):
+    w = rated_district
     for period in ("0000Q1", "0000", "3000Q4"):
         body = await gql(
             "mutation($p: String!) { runSettlement(period: $p) { createdCount } }", w["admin"], {"p": period}

@@ -29,7 +29,7 @@ from tenants.subsidies.allocation import (
     split_evenly,
 )
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
-from tests._settle_world import NOW_Q3, NOW_Q4, World, make_world, publish_scores
+from tests.fixtures.money import NOW_Q3, NOW_Q4, World, make_world, publish_scores
 
 SCORES = st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=2))
 

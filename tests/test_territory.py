@@ -2,68 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from api.auth import mint_token
 from tenants.audit.models import AuditEntry
-from tenants.scope import tenant_context, tenant_transaction
+from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
-from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
-from tenants.territory import service as territory
-from tenants.territory.access import Access
 from tenants.territory.models import Building, Compound, Grid, Household
 from tests.conftest import codes
-
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}))
+from tests.fixtures.callers import bearer
+from tests.fixtures.territory import build
 
 AREAS = """query($level: AreaLevel!) { areas(level: $level, first: 100) { edges { node { id code name
   ... on Compound { address street { code } community { code } } } } } }"""
-
-
-async def build(tenant_id: int) -> dict:
-    """Two streets; S1 has communities C1 (grid G1: compound K1 with building B1, households H1, H2) and C2
-    (grid G2: compound K2); S2 has C3 (grid G3: compound K3). Company P1 serves K1, P2 serves K3."""
-    ids: dict = {}
-    with tenant_context(tenant_id):
-        async def add(level, key, code, parent=None, **extra):
-            node = await territory.create_area(level, access=ADMIN, actor="seed", code=code, name=f"{key}名",
-                                               parent_id=ids[parent] if parent else None, **extra)
-            ids[key] = node.id
-
-        await add("street", "S1", "S1")
-        await add("street", "S2", "S2")
-        await add("community", "C1", "C1", "S1")
-        await add("community", "C2", "C2", "S1")
-        await add("community", "C3", "C3", "S2")
-        await add("grid", "G1", "G1", "C1")
-        await add("grid", "G2", "G2", "C2")
-        await add("grid", "G3", "G3", "C3")
-        await add("compound", "K1", "K1", "G1", address="东辰御园")
-        await add("compound", "K2", "K2", "G2")
-        await add("compound", "K3", "K3", "G3")
-        await add("building", "B1", "1", "K1")
-        await add("household", "H1", "101", "B1")
-        await add("household", "H2", "102", "B1")
-        for key, code in (("P1", "91130700MA0001"), ("P2", "91130700MA0002")):
-            ids[key] = (await parties.create_company(access=ADMIN, actor="seed", credit_code=code, name=key)).id
-        for company, compound in (("P1", "K1"), ("P2", "K3")):
-            await parties.create_contract(access=ADMIN, actor="seed", company_id=ids[company],
-                                          compound_id=ids[compound], starts_on=date(2026, 1, 1),
-                                          ends_on=date(2028, 12, 31), annual_fee_fen=120_000_00)
-    return ids
 
 
 @pytest.fixture
 async def world(three_tenants):
     a, b, _ = three_tenants
     return {"a": a, "b": b, "ids": await build(a.id), "b_ids": await build(b.id)}
-
-
-def tok(settings, tenant, role, *scope):
-    return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
 
 
 async def codes_of(gql, token, level):
@@ -74,11 +32,11 @@ async def codes_of(gql, token, level):
 
 async def test_each_role_reads_only_its_scope(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
-    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
-    community = tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")
-    company = tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
-    resident = tok(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
+    street = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    community = bearer(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")
+    company = bearer(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
+    resident = bearer(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
     assert await codes_of(gql, admin, "COMPOUND") == ["K1", "K2", "K3"]
     assert await codes_of(gql, street, "COMPOUND") == ["K1", "K2"]
     assert await codes_of(gql, street, "STREET") == ["S1"]
@@ -100,7 +58,7 @@ async def test_each_role_reads_only_its_scope(world, gql, settings):
 
 async def test_a_street_officer_cannot_change_another_street(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    street = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
     create = ("mutation($p: ID!) { createArea(input: {level: GRID, parentId: $p, code: \"G9\", name: \"新网格\"})"
               " { id code ... on Grid { community { code } } } }")
     ok = await gql(create, street, {"p": str(ids["C1"])})
@@ -116,13 +74,13 @@ async def test_a_street_officer_cannot_change_another_street(world, gql, setting
     assert codes(own) == ["FORBIDDEN"]
     new_street = await gql('mutation { createArea(input: {level: STREET, code: "S9", name: "x"}) { id } }', street)
     assert codes(new_street) == ["FORBIDDEN"]
-    resident = tok(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
+    resident = bearer(settings, a, Role.RESIDENT, f"household:{ids['H1']}")
     assert codes(await gql(rename, resident, {"id": str(ids["K1"])})) == ["FORBIDDEN"]
 
 
 async def test_codes_are_unique_within_their_parent_and_bad_input_saves_nothing(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
     create = "mutation($p: ID!, $c: String!) { createArea(input: {level: COMPOUND, parentId: $p, code: $c, name: \"n\"}) { id } }"  # noqa: E501
     dup = await gql(create, admin, {"p": str(ids["G1"]), "c": "K1"})
     assert codes(dup) == ["CONFLICT"] and dup["errors"][0]["extensions"]["field"] == "code"
@@ -139,9 +97,9 @@ async def test_codes_are_unique_within_their_parent_and_bad_input_saves_nothing(
 
 async def test_moves_and_renames_keep_ids_and_follow_scopes(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
-    s1 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
-    s2 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S2']}")
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
+    s1 = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    s2 = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S2']}")
     moved = await gql(
         "mutation($id: ID!, $to: ID!) { moveArea(input: {level: GRID, id: $id, newParentId: $to})"
         " { id ... on Grid { community { code street { code } } } } }",
@@ -168,20 +126,20 @@ async def test_moves_and_renames_keep_ids_and_follow_scopes(world, gql, settings
 
 async def test_property_company_sees_only_its_compounds_and_contracts(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    p1 = tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
+    p1 = bearer(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")
     body = await gql("{ propertyContracts { edges { node { annualFeeFen compound { code } } } }"
                      " propertyCompanies { edges { node { name } } } }", p1)
     assert body["data"]["propertyContracts"]["edges"] == [{"node": {"annualFeeFen": 12_000_000,
                                                                     "compound": {"code": "K1"}}}]
     assert body["data"]["propertyCompanies"]["edges"] == [{"node": {"name": "P1"}}]
-    s1 = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    s1 = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
     body = await gql("{ propertyContracts { edges { node { compound { code } } } } }", s1)
     assert [e["node"]["compound"]["code"] for e in body["data"]["propertyContracts"]["edges"]] == ["K1"]
 
 
 async def test_contracts_validate_dates_money_and_overlap(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
     create = """mutation($c: ID!, $k: ID!, $s: Date!, $e: Date!, $fee: Fen!) { createPropertyContract(input:
       {companyId: $c, compoundId: $k, startsOn: $s, endsOn: $e, annualFeeFen: $fee}) { id } }"""
     bad = await gql(create, admin, {"c": str(ids["P2"]), "k": str(ids["K2"]), "s": "2026-06-01", "e": "2026-01-01",
@@ -197,7 +155,7 @@ async def test_contracts_validate_dates_money_and_overlap(world, gql, settings):
 
 async def test_posts_drive_the_token(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
     person = await gql('mutation($h: ID!) { createPerson(input: {userId: "wang", name: "王网格", householdId: $h,'
                        ' isPartyMember: true}) { id household { code } } }', admin, {"h": str(ids["H2"])})
     pid = person["data"]["createPerson"]["id"]
@@ -220,13 +178,13 @@ async def test_posts_drive_the_token(world, gql, settings):
 
 async def test_another_tenant_sees_nothing(world, gql, settings):
     b, ids = world["b"], world["ids"]
-    b_admin = tok(settings, b, Role.TENANT_ADMIN)
+    b_admin = bearer(settings, b, Role.TENANT_ADMIN)
     assert await codes_of(gql, b_admin, "COMPOUND") == ["K1", "K2", "K3"]  # its own, same codes
     b_ids = {e["node"]["id"] for e in (await gql(AREAS, b_admin, {"level": "COMPOUND"}))["data"]["areas"]["edges"]}
     assert not b_ids & {str(ids[k]) for k in ("K1", "K2", "K3")}
     body = await gql("query($id: ID!) { area(level: COMPOUND, id: $id) { code } }", b_admin, {"id": str(ids["K1"])})
     assert body["data"]["area"] is None
-    forged = tok(settings, b, Role.STREET_OFFICER, f"street:{ids['S1']}")  # a's street id in b's token
+    forged = bearer(settings, b, Role.STREET_OFFICER, f"street:{ids['S1']}")  # a's street id in b's token
     assert await codes_of(gql, forged, "COMPOUND") == []
     rename = await gql("mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"x\"}) { name } }",
                        b_admin, {"id": str(ids["K1"])})
@@ -238,7 +196,7 @@ async def test_assessor_accounts_name_a_configured_body_and_persons_list_posts(t
 
     city = await create_tenant(slug="zjk", name="张家口市", preset="zhangjiakou")
     ids = await build(city.id)
-    admin = tok(settings, city, Role.TENANT_ADMIN)
+    admin = bearer(settings, city, Role.TENANT_ADMIN)
     pid = (await gql('mutation { createPerson(input: {userId: "assessor-1", name: "评议员"}) { id } }',
                      admin))["data"]["createPerson"]["id"]
     assign = """mutation($p: ID!, $k: ID!, $b: String) { assignPost(input: {personId: $p, kind: ASSESSOR,
@@ -256,8 +214,8 @@ async def test_assessor_accounts_name_a_configured_body_and_persons_list_posts(t
 
 async def test_owners_committees_and_units(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
-    street = tok(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
+    street = bearer(settings, a, Role.STREET_OFFICER, f"street:{ids['S1']}")
     setc = """mutation($k: ID!, $n: String!) { setOwnersCommittee(input: {compoundId: $k, name: $n,
       termEndsOn: "2028-06-30"}) { name termEndsOn } }"""
     assert (await gql(setc, street, {"k": str(ids["K1"]), "n": "财苑业委会"}))["data"]["setOwnersCommittee"] == {
@@ -265,7 +223,7 @@ async def test_owners_committees_and_units(world, gql, settings):
     assert (await gql(setc, street, {"k": str(ids["K1"]), "n": "财苑第二届业委会"}))["data"]["setOwnersCommittee"][
         "name"] == "财苑第二届业委会"  # one per compound: a second set replaces
     assert codes(await gql(setc, street, {"k": str(ids["K3"]), "n": "x"})) == ["NOT_FOUND"]
-    committee = tok(settings, a, Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}")
+    committee = bearer(settings, a, Role.OWNERS_COMMITTEE, f"compound:{ids['K1']}")
     read = "query($k: ID!) { ownersCommittee(compoundId: $k) { name } }"
     own = await gql(read, committee, {"k": str(ids["K1"])})
     assert own["data"]["ownersCommittee"] == {"name": "财苑第二届业委会"}
@@ -279,7 +237,7 @@ async def test_owners_committees_and_units(world, gql, settings):
     assert codes(await gql(unit, street, {"k": "HOUSING_DEPT", "c": "X", "n": "x"})) == ["FORBIDDEN"]
     listed = await gql("{ units(kind: EFFICIENCY_OFFICE) { code name } }", street)
     assert listed["data"]["units"] == [{"code": "ZFXN", "name": "作风效能办"}]
-    other = await gql("{ units { code } }", tok(settings, world["b"], Role.TENANT_ADMIN))
+    other = await gql("{ units { code } }", bearer(settings, world["b"], Role.TENANT_ADMIN))
     assert other["data"]["units"] == []
 
 
@@ -307,14 +265,14 @@ async def test_territory_staff_create_directly_under_their_own_node(world, gql, 
         (Role.GRID_WORKER, f"grid:{ids['G1']}", "COMPOUND", ids["G1"], ids["G2"]),
     ]
     for role, scope, level, own, other in cases:
-        t = tok(settings, a, role, scope)
+        t = bearer(settings, a, role, scope)
         assert "errors" not in await gql(create, t, {"l": level, "p": str(own), "c": f"N-{role.value}"}), role
         assert codes(await gql(create, t, {"l": level, "p": str(other), "c": "X"})) in (["NOT_FOUND"], ["FORBIDDEN"])
 
 
 async def test_personal_data_is_for_staff_of_the_area_and_the_person(world, gql, settings):
     a, ids = world["a"], world["ids"]
-    admin = tok(settings, a, Role.TENANT_ADMIN)
+    admin = bearer(settings, a, Role.TENANT_ADMIN)
     for user, household in (("zhang", "H1"), ("wang", "H2")):
         await gql("mutation($u: String!, $h: ID!) { createPerson(input: {userId: $u, name: $u, phone: \"138\","
                   " householdId: $h}) { id } }", admin, {"u": user, "h": str(ids[household])})
@@ -324,18 +282,18 @@ async def test_personal_data_is_for_staff_of_the_area_and_the_person(world, gql,
         return sorted(e["node"]["userId"] for e in (await gql(persons, token))["data"]["persons"]["edges"])
 
     assert await seen(admin) == ["wang", "zhang"]
-    assert await seen(tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C1']}")) == ["wang", "zhang"]
-    assert await seen(tok(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")) == []
-    assert await seen(tok(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")) == []
-    assert await seen(tok(settings, a, Role.SUPERVISOR, f"compound:{ids['K1']}")) == []
+    assert await seen(bearer(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C1']}")) == ["wang", "zhang"]
+    assert await seen(bearer(settings, a, Role.COMMUNITY_WORKER, f"community:{ids['C2']}")) == []
+    assert await seen(bearer(settings, a, Role.PROPERTY_COMPANY, f"company:{ids['P1']}")) == []
+    assert await seen(bearer(settings, a, Role.SUPERVISOR, f"compound:{ids['K1']}")) == []
     resident = mint_token(settings, roles=[Role.RESIDENT], tenant_slug=a.slug, user_id="zhang",
                           scope=(f"household:{ids['H1']}",))
     assert await seen(resident) == ["zhang"]
-    assert await seen(tok(settings, world["b"], Role.TENANT_ADMIN)) == []
+    assert await seen(bearer(settings, world["b"], Role.TENANT_ADMIN)) == []
 
 
 async def test_contracts_and_companies_stay_in_their_tenant(world, gql, settings):
-    b_admin = tok(settings, world["b"], Role.TENANT_ADMIN)
+    b_admin = bearer(settings, world["b"], Role.TENANT_ADMIN)
     body = await gql("{ propertyContracts { edges { node { id compound { id } } } }"
                      " propertyCompanies { edges { node { id } } } }", b_admin)
     b_ids = world["b_ids"]

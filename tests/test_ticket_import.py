@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from api.auth import mint_token
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
@@ -26,8 +25,9 @@ from tenants.tickets.importer import import_tickets
 from tenants.tickets.models import Escalation, Ticket, TicketEvent, TicketState
 from tenants.tickets.scheduled import tick
 from tests.conftest import codes
-from tests.test_cli import _run
-from tests.test_territory import build
+from tests.fixtures.callers import bearer
+from tests.fixtures.cli import run_cli
+from tests.fixtures.territory import build
 
 PLACE = "S1,C1,G1,K1"
 HEADER = "external_ref,item_code,street_code,community_code,grid_code,compound_code,opened_at,dispatched_at," \
@@ -54,11 +54,14 @@ async def county(app, settings):
     ids = await build(tenant.id)
     await build(other.id)
 
-    def tok(t, role=Role.TENANT_ADMIN):
-        return mint_token(settings, roles=[role], tenant_slug=t.slug, user_id="admin")
-
-    return {"tenant": tenant, "other": other, "ids": ids, "admin": tok(tenant), "b_admin": tok(other),
-            "resident": tok(tenant, Role.RESIDENT)}
+    return {
+        "tenant": tenant,
+        "other": other,
+        "ids": ids,
+        "admin": bearer(settings, tenant, Role.TENANT_ADMIN, user_id="admin"),
+        "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="admin"),
+        "resident": bearer(settings, tenant, Role.RESIDENT, user_id="admin"),
+    }
 
 
 async def _import(tenant, text: str | bytes, fmt: str = "csv", **kw):
@@ -241,10 +244,10 @@ async def test_a_published_period_is_refused_by_row(county):
 
 async def test_second_tenant_sees_none_and_imports_its_own(county, gql):
     await gql(IMPORT, county["admin"], {"in": {"format": "CSV", "content": HISTORY}})
-    listed = await gql("{ tickets(first: 10) { edges { node { id } } } }", county["b_admin"])
+    listed = await gql("{ tickets(first: 10) { edges { node { id } } } }", county["other_admin"])
     assert listed["data"]["tickets"]["edges"] == []
     # The same hotline numbers are 临沭's own tickets (in its taxonomy, cleaning_lapse): new tickets there.
-    body = await gql(IMPORT, county["b_admin"], {"in": {"format": "CSV", "content": HISTORY.replace(
+    body = await gql(IMPORT, county["other_admin"], {"in": {"format": "CSV", "content": HISTORY.replace(
         "corridor_clutter", "cleaning_lapse")}})
     report = body["data"]["importTickets"]
     assert report["applied"] and {c["kind"]: c["count"] for c in report["created"]}["ticket"] == 5, body
@@ -285,30 +288,26 @@ async def test_chinese_headers_and_xlsx(county, gql):
 async def test_import_tickets_command(county, tmp_path: Path):
     good = tmp_path / "history.csv"
     good.write_text(HISTORY)
-    dry = _run("import", "tickets", str(good), "--tenant", "zhangjiakou", "--dry-run")
+    dry = run_cli("import", "tickets", str(good), "--tenant", "zhangjiakou", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run: nothing written" in dry.stdout and "工单 ticket 5" in dry.stdout
     assert await _tickets(county["tenant"]) == {}
-    done = _run("import", "tickets", str(good), "--tenant", "zhangjiakou")
+    done = run_cli("import", "tickets", str(good), "--tenant", "zhangjiakou")
     assert done.returncode == 0 and "imported" in done.stdout
     assert len(await _tickets(county["tenant"])) == 5
     bad = tmp_path / "bad.csv"
     bad.write_text(BAD)
-    failed = _run("import", "tickets", str(bad), "--tenant", "zhangjiakou")
+    failed = run_cli("import", "tickets", str(bad), "--tenant", "zhangjiakou")
     assert failed.returncode == 1 and "row 7, item_code" in failed.stdout and "nothing imported" in failed.stdout
     unreadable = tmp_path / "other.csv"
     unreadable.write_text("工单编号,备注\nHL-1,x\n")
-    refused = _run("import", "tickets", str(unreadable), "--tenant", "zhangjiakou")
+    refused = run_cli("import", "tickets", str(unreadable), "--tenant", "zhangjiakou")
     said = refused.stdout + refused.stderr
     assert refused.returncode == 1 and "unknown column 备注" in said
     assert "required column opened_at is missing" in said
 
 
 # --- Review fixes ---------------------------------------------------------------------------------------------------
-
-from tests.test_ticket_matrix import linshu  # noqa: E402  (the fixture: 临沭 with 水务 registered before 城管)
-
-FIXTURES = (linshu,)
 
 SHORT = "external_ref,item_code,street_code,community_code,grid_code,compound_code,opened_at,dispatched_at\n"
 
@@ -322,8 +321,8 @@ async def test_an_unknown_community_under_a_known_street_is_a_row_error(county, 
     assert await _tickets(county["tenant"]) == {}
 
 
-async def test_a_county_department_item_is_routed_to_the_unit_the_matrix_names(linshu):
-    c, ids = linshu, linshu["ids"]
+async def test_a_county_department_item_is_routed_to_the_unit_the_matrix_names(linshu_departments):
+    c, ids = linshu_departments, linshu_departments["ids"]
     # 违章搭建 names 城管, 城市内涝 names 水务; 水务 was registered first, so "the first department by id" is wrong.
     text = SHORT + (
         "M-1,illegal_construction,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"
@@ -338,8 +337,8 @@ async def test_a_county_department_item_is_routed_to_the_unit_the_matrix_names(l
     }
 
 
-async def test_an_inactive_named_unit_is_a_row_error_never_another_default(linshu):
-    c = linshu
+async def test_an_inactive_named_unit_is_a_row_error_never_another_default(linshu_departments):
+    c = linshu_departments
     from tenants.territory.parties import Unit
 
     async with tenant_transaction(c["tenant"].id):
@@ -351,9 +350,9 @@ async def test_an_inactive_named_unit_is_a_row_error_never_another_default(linsh
     assert await _tickets(c["tenant"]) == {}
 
 
-async def test_the_second_tenants_departments_never_route_an_import(linshu):
+async def test_the_second_tenants_departments_never_route_an_import(linshu_departments):
     # 张家口's 停水 names 水务, which only 临沭 has; 张家口's one department (环保) is not the default for a code.
-    c = linshu
+    c = linshu_departments
     with tenant_context(c["other"].id):
         await build(c["other"].id)
     text = SHORT + "Z-1,water_outage,S1,C1,G1,K1,2026-03-02 09:00,2026-03-02 10:00\n"

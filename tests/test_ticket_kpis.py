@@ -26,10 +26,10 @@ from tenants.territory.access import Access
 from tenants.tickets import intake, workflow
 from tenants.tickets.kpis import Kpi, rank, rate_bp
 from tenants.tickets.models import Channel
-from tests.test_territory import build
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.territory import build
 
 CST = ZoneInfo("Asia/Shanghai")  # 张家口's time zone: periods are local dates
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")
 RESIDENT = Access(roles=frozenset({Role.RESIDENT}), user_id="res-1")
 MARCH = {"from": "2026-03-01", "to": "2026-04-01"}
 

@@ -5,7 +5,7 @@ and staff record return-visit ratings 回访."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,19 +15,14 @@ from tenants.config import service as config
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
-from tenants.tenancy.service import create_tenant
-from tenants.territory import parties_service as parties
 from tenants.territory.access import Access
 from tenants.territory.parties import Unit
-from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, TicketEvent
 from tenants.tickets.scheduled import tick
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.callers import ADMIN
 
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")
 BEIJING = ZoneInfo("Asia/Shanghai")
 HOUR = timedelta(hours=1)
 MIN = timedelta(minutes=1)
@@ -46,53 +41,9 @@ RETURN_VISIT = """mutation($id: ID!, $rating: Int!, $channel: RatingChannel!) {
 CHANGE = "mutation($in: ChangeConfigInput!) { changeConfig(input: $in) { versionNo } }"
 
 
-async def _staff(user_id: str, kind: PostKind, target_kind: str, target_id: int) -> None:
-    person = await Person.create(user_id=user_id, name=user_id)
-    await Post.create(person_id=person.id, kind=kind, target_kind=target_kind, target_id=target_id,
-                      starts_on=date(2020, 1, 1))
-
-
-@pytest.fixture
-async def linshu(app, token) -> dict:
-    """临沭 with the test territory (P1 serves K1), the county departments 水务 (registered first) and 城管, and
-    staff posts for the company, the street and the departments; a second tenant that also has a 城管."""
-    t = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    other = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
-    ids = await build(t.id)
-    with tenant_context(other.id):
-        await parties.create_unit(access=ADMIN, actor="seed", kind=PartyUnitKind.COUNTY_DEPARTMENT, code="环保",
-                                  name="张家口环保局")
-    with tenant_context(t.id):
-        for key, code, name in (("water", "水务", "县水务局"), ("urban", "城管", "县城管局")):
-            unit = await parties.create_unit(access=ADMIN, actor="seed", kind=PartyUnitKind.COUNTY_DEPARTMENT,
-                                             code=code, name=name)
-            ids[key] = unit.id
-    async with tenant_transaction(t.id):
-        for hh in ("H1", "H2"):
-            await Person.create(user_id=f"res-{hh}", name=hh, household_id=ids[hh])
-        await _staff("p1-staff", PostKind.PROPERTY_COMPANY, "company", ids["P1"])
-        await _staff("so-1", PostKind.STREET_OFFICER, "street", ids["S1"])
-        await _staff("cw-1", PostKind.COMMUNITY_WORKER, "community", ids["C1"])
-        await _staff("urban-1", PostKind.UNIT_STAFF, "unit", ids["urban"])
-    return {
-        "tenant": t,
-        "other": other,
-        "ids": ids,
-        "res": token("linshu", Role.RESIDENT, scope=(f"household:{ids['H1']}",), user_id="res-H1"),
-        "cw": token("linshu", Role.COMMUNITY_WORKER, scope=(f"community:{ids['C1']}",), user_id="cw-1"),
-        "gw": token("linshu", Role.GRID_WORKER, scope=(f"grid:{ids['G1']}",), user_id="gw-1"),
-        "so": token("linshu", Role.STREET_OFFICER, scope=(f"street:{ids['S1']}",), user_id="so-1"),
-        "p1": token("linshu", Role.PROPERTY_COMPANY, scope=(f"company:{ids['P1']}",), user_id="p1-staff"),
-        "p2": token("linshu", Role.PROPERTY_COMPANY, scope=(f"company:{ids['P2']}",), user_id="p2-staff"),
-        "urban": token("linshu", Role.UNIT_STAFF, scope=(f"unit:{ids['urban']}/unit_staff",), user_id="urban-1"),
-        "admin": token("linshu", Role.TENANT_ADMIN, user_id="admin"),
-        "b_admin": token("zhangjiakou", Role.TENANT_ADMIN, user_id="b-admin"),
-    }
-
-
 async def _report(gql, c, item: str, token: str | None = None, **over) -> dict:
     data = {"itemCode": item, "description": "小区东门外有人违章搭建板房", "compoundId": str(c["ids"]["K1"]), **over}
-    body = await gql(REPORT, token or c["res"], {"in": data})
+    body = await gql(REPORT, token or c["resident"], {"in": data})
     assert "errors" not in body, body
     return body["data"]["reportTicket"]
 
@@ -105,32 +56,33 @@ async def _inbox(c, user_id: str) -> list[tuple[str, int | None]]:
 # --- 由谁干: the named unit acts ---------------------------------------------------------------------------------
 
 
-async def test_a_county_department_item_goes_to_the_unit_the_matrix_names(linshu, gql):
-    c, ids = linshu, linshu["ids"]
+async def test_a_county_department_item_goes_to_the_unit_the_matrix_names(linshu_departments, gql):
+    c, ids = linshu_departments, linshu_departments["ids"]
     # 违章搭建 names 城管, 城市内涝 names 水务; 水务 was registered first, so "the first department by id" is wrong.
     for item, unit in (("illegal_construction", "urban"), ("urban_waterlogging", "water")):
         t = await _report(gql, c, item)
-        body = await gql(DISPATCH, c["cw"], {"id": t["id"]})
+        body = await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
         assert body["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": str(ids[unit])}
 
 
-async def test_a_deactivated_named_unit_stops_dispatch_until_the_reviewer_names_one(linshu, gql):
-    c, ids = linshu, linshu["ids"]
+async def test_a_deactivated_named_unit_stops_dispatch_until_the_reviewer_names_one(linshu_departments, gql):
+    c, ids = linshu_departments, linshu_departments["ids"]
     t = await _report(gql, c, "illegal_construction")
     async with tenant_transaction(c["tenant"].id):
         await Unit.filter(id=ids["urban"]).update(is_active=False)
-    body = await gql(DISPATCH, c["cw"], {"id": t["id"]})
+    body = await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
     assert codes(body) == ["INVALID_INPUT"]
     problem = body["errors"][0]["extensions"]["problems"][0]
     assert (problem["field"], problem["reason"]) == ("unit", "inactive_unit")
     assert "城管" in problem["messageZh"] and "城管" in problem["messageEn"]
     assert (await gql(TICKET, c["admin"], {"id": t["id"]}))["data"]["ticket"]["state"] == "REPORTED"  # nothing saved
-    named = await gql(DISPATCH, c["cw"], {"id": t["id"], "unit": {"kind": "COUNTY_DEPARTMENT", "id": ids["water"]}})
+    named = await gql(DISPATCH, c["community_worker"],
+                      {"id": t["id"], "unit": {"kind": "COUNTY_DEPARTMENT", "id": ids["water"]}})
     assert named["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": str(ids["water"])}
 
 
-async def test_a_change_naming_an_unknown_unit_code_is_refused_with_its_path(linshu, gql):
-    c = linshu
+async def test_a_change_naming_an_unknown_unit_code_is_refused_with_its_path(linshu_departments, gql):
+    c = linshu_departments
     taxonomy = [
         {"code": "order_environment", "title": "环境秩序", "items": [
             # 环保 is on file only in the other tenant; 住保 nowhere; a company follows the place, never a code.
@@ -169,13 +121,13 @@ async def test_a_change_naming_an_unknown_unit_code_is_refused_with_its_path(lin
 # --- 怎么配合干: partners get their own tasks ----------------------------------------------------------------------
 
 
-async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them(linshu, gql):
-    c, ids = linshu, linshu["ids"]
+async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them(linshu_departments, gql):
+    c, ids = linshu_departments, linshu_departments["ids"]
     # 违章搭建 at K1: 城管 acts; the street S1 and the company serving K1 (P1) help.
     t = await _report(gql, c, "illegal_construction")
-    assert codes(await gql(TICKET, c["p1"], {"id": t["id"]})) == ["NOT_FOUND"]  # not before it is dispatched
-    dispatched = (await gql(DISPATCH, c["cw"], {"id": t["id"]}))["data"]["dispatchTicket"]
-    body = (await gql(TICKET, c["p1"], {"id": t["id"]}))["data"]["ticket"]  # the partner company sees it now
+    assert codes(await gql(TICKET, c["company_p1"], {"id": t["id"]})) == ["NOT_FOUND"]  # not before it is dispatched
+    dispatched = (await gql(DISPATCH, c["community_worker"], {"id": t["id"]}))["data"]["dispatchTicket"]
+    body = (await gql(TICKET, c["company_p1"], {"id": t["id"]}))["data"]["ticket"]  # the partner company sees it now
     tasks = body["partnerTasks"]
     assert [(x["unit"], x["state"]) for x in tasks] == [
         ({"kind": "STREET", "id": str(ids["S1"])}, "PENDING"),
@@ -190,17 +142,18 @@ async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them
     assert ("ticket.partner_assigned", int(t["id"])) in await _inbox(c, "so-1")
     assert ("ticket.assigned", int(t["id"])) in await _inbox(c, "urban-1")
     # Only the partner itself (or an admin) acts on its task; others do not even see it.
-    assert codes(await gql(ACCEPT_TASK, c["res"], {"id": company_task})) == ["FORBIDDEN"]
-    assert codes(await gql(ACCEPT_TASK, c["p1"], {"id": street_task})) == ["FORBIDDEN"]
-    assert codes(await gql(ACCEPT_TASK, c["p2"], {"id": company_task})) == ["NOT_FOUND"]
-    assert codes(await gql(ACCEPT_TASK, c["b_admin"], {"id": company_task})) == ["NOT_FOUND"]
-    assert codes(await gql(COMPLETE_TASK, c["p1"], {"id": company_task, "note": "已拆除"})) == ["ILLEGAL_TRANSITION"]
-    accepted = await gql(ACCEPT_TASK, c["p1"], {"id": company_task})
+    assert codes(await gql(ACCEPT_TASK, c["resident"], {"id": company_task})) == ["FORBIDDEN"]
+    assert codes(await gql(ACCEPT_TASK, c["company_p1"], {"id": street_task})) == ["FORBIDDEN"]
+    assert codes(await gql(ACCEPT_TASK, c["company_p2"], {"id": company_task})) == ["NOT_FOUND"]
+    assert codes(await gql(ACCEPT_TASK, c["other_admin"], {"id": company_task})) == ["NOT_FOUND"]
+    assert codes(await gql(COMPLETE_TASK, c["company_p1"],
+                           {"id": company_task, "note": "已拆除"})) == ["ILLEGAL_TRANSITION"]
+    accepted = await gql(ACCEPT_TASK, c["company_p1"], {"id": company_task})
     assert accepted["data"]["acceptPartnerTask"] == {"state": "ACCEPTED", "acceptedBy": "p1-staff"}
-    assert codes(await gql(ACCEPT_TASK, c["p1"], {"id": company_task})) == ["ILLEGAL_TRANSITION"]
-    blank = await gql(COMPLETE_TASK, c["p1"], {"id": company_task, "note": " "})
+    assert codes(await gql(ACCEPT_TASK, c["company_p1"], {"id": company_task})) == ["ILLEGAL_TRANSITION"]
+    blank = await gql(COMPLETE_TASK, c["company_p1"], {"id": company_task, "note": " "})
     assert blank["errors"][0]["extensions"]["problems"][0]["field"] == "note"
-    done = await gql(COMPLETE_TASK, c["p1"], {"id": company_task, "note": "已配合拆除板房"})
+    done = await gql(COMPLETE_TASK, c["company_p1"], {"id": company_task, "note": "已配合拆除板房"})
     assert done["data"]["completePartnerTask"] == {"state": "COMPLETED", "note": "已配合拆除板房"}
     assert ("ticket.partner_completed", int(t["id"])) in await _inbox(c, "urban-1")
     body = (await gql(TICKET, c["admin"], {"id": t["id"]}))["data"]["ticket"]
@@ -213,12 +166,12 @@ async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them
         ("partner_complete", "p1-staff", "property_company"),
     ]
     # A company that is no partner sees nothing of it in its list either.
-    listing = await gql("{ tickets { edges { node { id } } } }", c["p2"])
+    listing = await gql("{ tickets { edges { node { id } } } }", c["company_p2"])
     assert listing["data"]["tickets"]["edges"] == []
 
 
-async def test_a_partner_task_not_accepted_in_time_escalates_once(linshu):
-    c, ids = linshu, linshu["ids"]
+async def test_a_partner_task_not_accepted_in_time_escalates_once(linshu_departments):
+    c, ids = linshu_departments, linshu_departments["ids"]
     t0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
     resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
     with tenant_context(c["tenant"].id):
@@ -279,8 +232,8 @@ async def _escalate_p1_on(c, days: list[datetime], resolved_on_time_at: datetime
 DAYS = [_beijing(1, 31, 10), _beijing(2, 1, 10), _beijing(2, 2, 10)]
 
 
-async def test_three_escalations_in_a_row_across_months_hand_the_unit_over(linshu):
-    c = linshu
+async def test_three_escalations_in_a_row_across_months_hand_the_unit_over(linshu_departments):
+    c = linshu_departments
     # 31 January, 1 and 2 February: three in a row (the reports' rule), though never three in one month.
     results = await _escalate_p1_on(c, DAYS)
     assert [r["handed_over"] for r in results] == [0, 0, 1]
@@ -289,8 +242,8 @@ async def test_three_escalations_in_a_row_across_months_hand_the_unit_over(linsh
     assert cases == [("property_company", c["ids"]["P1"], "2027-02", 3)]
 
 
-async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu):
-    c = linshu
+async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu_departments):
+    c = linshu_departments
     with tenant_context(c["tenant"].id):
         window = {"tickets": {"efficiency_office_window": "calendar_month"}}
         await config.change_config(actor="admin", set_values=window)
@@ -298,8 +251,8 @@ async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu):
     assert [r["handed_over"] for r in results] == [0, 0, 0]  # January 1, February 2
 
 
-async def test_an_on_time_resolution_breaks_the_row(linshu):
-    c = linshu
+async def test_an_on_time_resolution_breaks_the_row(linshu_departments):
+    c = linshu_departments
     # Two escalations on 1 February, then P1 resolves a ticket on time (16:00), then three more. By calendar month
     # the third (2 February 10:00) would hand P1 over; in a row the count restarts at the resolution, so only the
     # third after it (3 February) does.
@@ -314,8 +267,8 @@ async def test_an_on_time_resolution_breaks_the_row(linshu):
 # --- Notifications follow the state change ---------------------------------------------------------------------
 
 
-async def test_an_automatic_dispatch_at_intake_tells_the_assignee(linshu, gql):
-    c = linshu
+async def test_an_automatic_dispatch_at_intake_tells_the_assignee(linshu_departments, gql):
+    c = linshu_departments
     steps = {"review": False, "dispatch": False, "accept": True, "resolve": True, "rate": True}
     assert "errors" not in await gql(CHANGE, c["admin"], {"in": {"set": {"tickets": {"steps": steps}}}})
     t = await _report(gql, c, "cleaning_lapse", description="楼道无人打扫")
@@ -331,34 +284,33 @@ async def test_an_automatic_dispatch_at_intake_tells_the_assignee(linshu, gql):
 
 async def _resolved(gql, c, token: str, **over) -> str:
     t = await _report(gql, c, "cleaning_lapse", token=token, description="楼道无人打扫", **over)
-    await gql(DISPATCH, c["cw"], {"id": t["id"]})
+    await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
     for m in ('acceptTicket(id: $id) { state }', 'resolveTicket(id: $id, note: "已打扫") { state }'):
-        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["p1"], {"id": t["id"]})
+        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["company_p1"], {"id": t["id"]})
         assert "errors" not in body, body
     return str(t["id"])
 
 
-async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts(linshu, gql):
-    c = linshu
-    by_grid_worker = await _resolved(gql, c, c["gw"], onBehalfOf="res-H1", channel="GRID_WORKER")
-    in_the_app = await _resolved(gql, c, c["res"])
+async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts(linshu_departments, gql):
+    c = linshu_departments
+    by_grid_worker = await _resolved(gql, c, c["grid_worker"], onBehalfOf="res-H1", channel="GRID_WORKER")
+    in_the_app = await _resolved(gql, c, c["resident"])
     # The resident's own app ticket is rated by the resident, never by staff on their behalf.
-    for staff in ("gw", "cw"):
+    for staff in ("grid_worker", "community_worker"):
         body = await gql(RETURN_VISIT, c[staff], {"id": in_the_app, "rating": 5, "channel": "PHONE"})
         assert codes(body) == ["FORBIDDEN"]
-    app = await gql(RETURN_VISIT, c["gw"], {"id": by_grid_worker, "rating": 5, "channel": "APP"})
+    app = await gql(RETURN_VISIT, c["grid_worker"], {"id": by_grid_worker, "rating": 5, "channel": "APP"})
     assert app["errors"][0]["extensions"]["problems"][0]["field"] == "channel"
-    assert codes(await gql(RETURN_VISIT, c["p1"], {"id": by_grid_worker, "rating": 5, "channel": "PHONE"})) == [
+    assert codes(await gql(RETURN_VISIT, c["company_p1"], {"id": by_grid_worker, "rating": 5, "channel": "PHONE"})) == [
         "FORBIDDEN"  # the company that did the work does not rate itself
     ]
-    assert codes(await gql(RETURN_VISIT, c["b_admin"], {"id": by_grid_worker, "rating": 5, "channel": "PHONE"})) == [
-        "NOT_FOUND"
-    ]
-    low = await gql(RETURN_VISIT, c["gw"], {"id": by_grid_worker, "rating": 6, "channel": "PHONE"})
+    assert codes(await gql(RETURN_VISIT, c["other_admin"],
+                           {"id": by_grid_worker, "rating": 5, "channel": "PHONE"})) == ["NOT_FOUND"]
+    low = await gql(RETURN_VISIT, c["grid_worker"], {"id": by_grid_worker, "rating": 6, "channel": "PHONE"})
     assert low["errors"][0]["extensions"]["problems"][0]["field"] == "rating"  # 临沭's scale is 1..5
-    visit = await gql(RETURN_VISIT, c["gw"], {"id": by_grid_worker, "rating": 3, "channel": "PHONE"})
+    visit = await gql(RETURN_VISIT, c["grid_worker"], {"id": by_grid_worker, "rating": 3, "channel": "PHONE"})
     assert visit["data"]["recordReturnVisit"] == {"state": "REOPENED", "rating": 3, "ratingChannel": "PHONE"}
-    rated = await gql("mutation($id: ID!) { rateTicket(id: $id, rating: 5) { ratingChannel } }", c["res"],
+    rated = await gql("mutation($id: ID!) { rateTicket(id: $id, rating: 5) { ratingChannel } }", c["resident"],
                       {"id": in_the_app})
     assert rated["data"]["rateTicket"] == {"ratingChannel": "APP"}
     body = (await gql(TICKET, c["admin"], {"id": by_grid_worker}))["data"]["ticket"]
@@ -380,28 +332,28 @@ async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts
 # --- Review fixes: partner tasks ----------------------------------------------------------------------------------
 
 
-async def test_a_partner_cannot_complete_its_task_once_the_ticket_is_resolved(linshu, gql):
-    c = linshu
+async def test_a_partner_cannot_complete_its_task_once_the_ticket_is_resolved(linshu_departments, gql):
+    c = linshu_departments
     t = await _report(gql, c, "illegal_construction")  # 城管 acts, P1 helps
-    await gql(DISPATCH, c["cw"], {"id": t["id"]})
+    await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
     async with tenant_transaction(c["tenant"].id):
         task = await PartnerTask.get(ticket_id=int(t["id"]), unit_kind="property_company")
-    assert "errors" not in await gql(ACCEPT_TASK, c["p1"], {"id": str(task.id)})
+    assert "errors" not in await gql(ACCEPT_TASK, c["company_p1"], {"id": str(task.id)})
     for m in ('acceptTicket(id: $id) { state }', 'resolveTicket(id: $id, note: "已拆除") { state }'):
-        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["urban"], {"id": t["id"]})
+        body = await gql(f"mutation($id: ID!) {{ {m} }}", c["unit_staff"], {"id": t["id"]})
         assert "errors" not in body, body
-    late = await gql(COMPLETE_TASK, c["p1"], {"id": str(task.id), "note": "已配合拆除板房"})
+    late = await gql(COMPLETE_TASK, c["company_p1"], {"id": str(task.id), "note": "已配合拆除板房"})
     assert codes(late) == ["ILLEGAL_TRANSITION"]
     async with tenant_transaction(c["tenant"].id):
         assert (await PartnerTask.get(id=task.id)).state == "accepted"  # nothing saved
 
 
-async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graphql_edge(linshu):
+async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graphql_edge(linshu_departments):
     # Jobs and the CLI call the services without the edge's argument guard: the services refuse NUL and lone
     # surrogates themselves, naming the field, instead of failing in PostgreSQL.
     from tenants.errors import InvalidInput
 
-    c, ids = linshu, linshu["ids"]
+    c, ids = linshu_departments, linshu_departments["ids"]
     at = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
     resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
     with tenant_context(c["tenant"].id):
@@ -420,8 +372,8 @@ async def test_notes_and_reasons_postgresql_cannot_store_are_typed_off_the_graph
     assert [(p.field, p.reason) for p in bad_note.value.problems] == [("note", "surrogate")]
 
 
-async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_month(linshu):
-    c, ids = linshu, linshu["ids"]
+async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_month(linshu_departments):
+    c, ids = linshu_departments, linshu_departments["ids"]
     # 临沭 counts in a row (since the unit's latest on-time resolution or hand-over). Each roof_leak ticket (P1,
     # 72 h) is dispatched 73 h before P1 is escalated on it, then resolved late just after: no on-time resolution
     # breaks the row, and no ticket stays open to be escalated again by a later tick. 1-3 February is a run (handed
@@ -449,8 +401,8 @@ async def test_each_run_of_three_in_a_row_is_handed_over_once_even_twice_in_a_mo
     assert cases == [("2027-02", 1, 3), ("2027-02", 2, 3)]
 
 
-async def test_one_broken_partner_task_neither_stops_the_others_nor_the_tick(linshu):
-    c, ids = linshu, linshu["ids"]
+async def test_one_broken_partner_task_neither_stops_the_others_nor_the_tick(linshu_departments):
+    c, ids = linshu_departments, linshu_departments["ids"]
     t0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
     resident = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id="res-H1")
     with tenant_context(c["tenant"].id):

@@ -1,119 +1,40 @@
 """The reminder tick with a frozen, shifted clock: due-soon reminders and automatic escalation once per step
 (however often and however many ticks run), the ladder's next clock, the efficiency office's list, and the inbox.
 
-GraphQL here runs through a schema built from the notification classes with the production extensions
-(api/schema.py wires them in separately).
+GraphQL here runs through the inbox schema of tests/fixtures/tickets.py (the notification classes with the
+production extensions).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import pytest
-import strawberry
 
-from api.auth import Principal
-from api.context import Context, Loaders
-from api.errors import ShapeErrors
-from api.tickets.notifications import NotificationMutation, NotificationQuery
-from api.transaction import OperationTransaction
 from tenants.inbox.models import Notification
 from tenants.jobruns import service as jobruns
 from tenants.scope import tenant_context, tenant_transaction
-from tenants.settings import get_settings
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
-from tenants.territory import people_service as people
-from tenants.territory.access import Access
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import PostKind
-from tenants.tickets import intake, partners, workflow
+from tenants.tickets import partners, workflow
 from tenants.tickets.models import Escalation, PartnerTask, ReminderSent, Ticket, TicketEvent, TicketState
 from tenants.tickets.scheduled import tick
-from tests.test_territory import build
-
-ADMIN = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")
-T0 = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # 09:00 on 2 December in Asia/Shanghai
-MIN = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-
-
-@strawberry.type
-class _Query(NotificationQuery):
-    pass
-
-
-@strawberry.type
-class _Mutation(NotificationMutation):
-    pass
-
-
-SCHEMA = strawberry.Schema(query=_Query, mutation=_Mutation, extensions=[ShapeErrors, OperationTransaction])
-
-
-def principal(tenant: Tenant, user_id: str, *roles: Role, scope: tuple[str, ...] = ()) -> Principal:
-    return Principal(user_id, frozenset(roles or {Role.TENANT_ADMIN}), tenant.slug, tenant.id, scope)
-
-
-async def gql(p: Principal, query: str, variables: dict | None = None) -> dict[str, Any]:
-    """Execute against the test schema with a real context; returns {"data", "errors"} like the HTTP API."""
-    ctx = Context(request=None, response=None, settings=get_settings(), principal=p, loaders=Loaders(p))  # type: ignore[arg-type]
-    result = await SCHEMA.execute(query, variable_values=variables, context_value=ctx)
-    errors = [{"message": e.message, "extensions": e.extensions} for e in result.errors or []]
-    return {"data": result.data, "errors": errors}
-
-
-async def staff(user_id: str, kind: PostKind, target_kind: str, target_id: int) -> None:
-    """A person holding a post since the start of the year (the clock in these tests is in December)."""
-    person = await people.create_person(access=ADMIN, actor="seed", user_id=user_id, name=user_id)
-    await people.assign_post(
-        access=ADMIN, actor="seed", person_id=person.id, kind=kind, target_kind=target_kind, target_id=target_id,
-        starts_on=date(2026, 1, 1),
-    )
-
-
-async def report(ids: dict, item: str, at: datetime, resident: str = "res-1") -> Ticket:
-    access = Access(roles=frozenset({Role.RESIDENT}), nodes={"household": frozenset({ids["H1"]})}, user_id=resident)
-    return await intake.report(
-        access=access, actor=resident, item_code=item, description="楼下乱停车，堵住消防通道", household_id=ids["H1"],
-        now=at,
-    )
-
-
-async def ticks(at: datetime, n: int = 1) -> list[dict]:
-    """``n`` ticks at once, as ``n`` workers would run them."""
-    return list(await asyncio.gather(*(tick(now=at) for _ in range(n))))
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.territory import build, staff
+from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
 
 
 def total(results: list[dict], key: str) -> int:
     return sum(r[key] for r in results)
 
 
-@pytest.fixture
-async def zjk(app) -> dict:
-    """张家口 (review and dispatch within 3 h, ladder community 24 h -> street 48 h -> county 72 h, lead 30 min)
-    with the territory of tests.test_territory.build and a community worker on C1 and on C2."""
-    t = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
-    ids = await build(t.id)
-    with tenant_context(t.id):
-        await staff("cw-1", PostKind.COMMUNITY_WORKER, "community", ids["C1"])
-        await staff("cw-2", PostKind.COMMUNITY_WORKER, "community", ids["C2"])
-        await staff("so-1", PostKind.STREET_OFFICER, "street", ids["S1"])
-    return {"tenant": t, "ids": ids}
-
-
-async def inbox(tenant: Tenant, user_id: str) -> list[tuple[str, int | None]]:
-    async with tenant_transaction(tenant.id):
-        rows = await Notification.filter(recipient=user_id).order_by("id").values_list("kind", "ticket_id")
-    return [(k, t) for k, t in rows]  # type: ignore[misc]
-
-
-async def test_a_ticket_not_dispatched_in_3_hours_is_escalated_exactly_once(zjk):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_a_ticket_not_dispatched_in_3_hours_is_escalated_exactly_once(staffed_zjk):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
         assert ticket.due_at == T0 + 3 * HOUR
@@ -140,8 +61,8 @@ async def test_a_ticket_not_dispatched_in_3_hours_is_escalated_exactly_once(zjk)
     assert await inbox(t, "cw-2") == []
 
 
-async def test_four_workers_at_once_escalate_each_of_many_tickets_once(zjk):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_four_workers_at_once_escalate_each_of_many_tickets_once(staffed_zjk):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     with tenant_context(t.id):
         made = [await report(ids, "noise", T0 + k * MIN) for k in range(30)]
         results = await ticks(T0 + 4 * HOUR, n=4)
@@ -153,9 +74,9 @@ async def test_four_workers_at_once_escalate_each_of_many_tickets_once(zjk):
     assert list(per_ticket) == [1] * 30
 
 
-async def test_the_tick_runs_as_a_job_run_body_once_per_minute(zjk):
+async def test_the_tick_runs_as_a_job_run_body_once_per_minute(staffed_zjk):
     """As the worker runs it: inside jobruns.execute's one transaction (the tick's own blocks join it)."""
-    t, ids = zjk["tenant"], zjk["ids"]
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     at = T0 + 3 * HOUR + MIN
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
@@ -170,8 +91,8 @@ async def test_the_tick_runs_as_a_job_run_body_once_per_minute(zjk):
         assert (await Ticket.get(id=ticket.id)).escalations == 1
 
 
-async def test_after_an_escalation_the_next_rungs_clock_applies(zjk):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_after_an_escalation_the_next_rungs_clock_applies(staffed_zjk):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
         first = T0 + 3 * HOUR + MIN
@@ -186,8 +107,8 @@ async def test_after_an_escalation_the_next_rungs_clock_applies(zjk):
     assert ticket.due_at == first + 48 * HOUR + MIN + 72 * HOUR  # the county department's 72 hours
 
 
-async def test_the_due_soon_reminder_is_sent_once_per_step(zjk):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_the_due_soon_reminder_is_sent_once_per_step(staffed_zjk):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
         assert total(await ticks(T0 + 2 * HOUR), "due_soon") == 0  # 60 minutes left; the lead is 30
@@ -244,7 +165,7 @@ async def test_the_third_escalation_of_a_unit_in_a_month_puts_it_on_the_office_l
         assert total(one, "escalated") == 1 and total(one, "handed_over") == 0
     two = await ticks_in(t, T0 + 25 * HOUR + MIN, n=2)
     assert total(two, "escalated") == 1 and total(two, "handed_over") == 0
-    body = await gql(admin, OFFICE_LIST, {"period": "2026-12"})
+    body = await inbox_gql(admin, OFFICE_LIST, {"period": "2026-12"})
     assert body == {"data": {"efficiencyOfficeList": []}, "errors": []}  # two escalations: not yet
     three = await ticks_in(t, T0 + 26 * HOUR + MIN, n=2)
     assert total(three, "escalated") == 1 and total(three, "handed_over") == 1
@@ -254,16 +175,16 @@ async def test_the_third_escalation_of_a_unit_in_a_month_puts_it_on_the_office_l
         "escalationsAtHandOver": 3, "escalationsInPeriod": 3, "openTickets": 3, "overdueTickets": 0,
     }
     for who in (admin, office):
-        body = await gql(who, OFFICE_LIST, {"period": "2026-12"})
+        body = await inbox_gql(who, OFFICE_LIST, {"period": "2026-12"})
         assert body["data"]["efficiencyOfficeList"] == [expected], body
-    assert (await gql(admin, OFFICE_LIST, {"period": "2026-11"}))["data"]["efficiencyOfficeList"] == []
-    assert (await gql(admin, OFFICE_LIST))["data"]["efficiencyOfficeList"] == [expected]
-    bad = await gql(admin, OFFICE_LIST, {"period": "December"})
+    assert (await inbox_gql(admin, OFFICE_LIST, {"period": "2026-11"}))["data"]["efficiencyOfficeList"] == []
+    assert (await inbox_gql(admin, OFFICE_LIST))["data"]["efficiencyOfficeList"] == [expected]
+    bad = await inbox_gql(admin, OFFICE_LIST, {"period": "December"})
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     resident = principal(t, "res-1", Role.RESIDENT, scope=(f"household:{ids['H1']}",))
-    assert (await gql(resident, OFFICE_LIST))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await inbox_gql(resident, OFFICE_LIST))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     other = linshu["other"]
-    assert (await gql(principal(other, "admin"), OFFICE_LIST))["data"]["efficiencyOfficeList"] == []
+    assert (await inbox_gql(principal(other, "admin"), OFFICE_LIST))["data"]["efficiencyOfficeList"] == []
     assert ("efficiency.handed_over", None) in await inbox(t, "office-1")
 
 
@@ -279,15 +200,15 @@ INBOX = """query($unread: Boolean!, $first: Int, $after: String) {
 MARK = "mutation($ids: [ID!], $all: Boolean!) { markNotificationsRead(ids: $ids, all: $all) }"
 
 
-async def test_the_inbox_lists_counts_and_marks_read_only_the_callers_messages(zjk):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_the_inbox_lists_counts_and_marks_read_only_the_callers_messages(staffed_zjk):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
         await ticks(T0 + 2 * HOUR + 45 * MIN)  # due soon
         await ticks(T0 + 3 * HOUR + MIN)  # escalated
     cw1 = principal(t, "cw-1", Role.COMMUNITY_WORKER, scope=(f"community:{ids['C1']}",))
-    body = await gql(cw1, INBOX, {"unread": False})
+    body = await inbox_gql(cw1, INBOX, {"unread": False})
     assert not body["errors"], body
     nodes = [e["node"] for e in body["data"]["notifications"]["edges"]]
     assert [(n["kind"], n["ticketId"], n["isRead"]) for n in nodes] == [
@@ -296,23 +217,23 @@ async def test_the_inbox_lists_counts_and_marks_read_only_the_callers_messages(z
     ]
     assert nodes[0]["title"] == "工单已提级督办" and "提级至街道督办" in nodes[0]["body"]
     assert body["data"]["unreadNotificationCount"] == 2
-    page = await gql(cw1, INBOX, {"unread": False, "first": 1})
+    page = await inbox_gql(cw1, INBOX, {"unread": False, "first": 1})
     after = page["data"]["notifications"]["pageInfo"]["endCursor"]
-    rest = await gql(cw1, INBOX, {"unread": False, "first": 1, "after": after})
+    rest = await inbox_gql(cw1, INBOX, {"unread": False, "first": 1, "after": after})
     assert [e["node"]["kind"] for e in rest["data"]["notifications"]["edges"]] == ["ticket.due_soon"]
     # Someone else's message cannot be marked through my account; my own can.
     cw2 = principal(t, "cw-2", Role.COMMUNITY_WORKER, scope=(f"community:{ids['C2']}",))
-    assert (await gql(cw2, MARK, {"ids": [nodes[0]["id"]], "all": False}))["data"]["markNotificationsRead"] == 0
-    assert (await gql(cw1, MARK, {"ids": [nodes[0]["id"]], "all": False}))["data"]["markNotificationsRead"] == 1
-    body = await gql(cw1, INBOX, {"unread": True})
+    assert (await inbox_gql(cw2, MARK, {"ids": [nodes[0]["id"]], "all": False}))["data"]["markNotificationsRead"] == 0
+    assert (await inbox_gql(cw1, MARK, {"ids": [nodes[0]["id"]], "all": False}))["data"]["markNotificationsRead"] == 1
+    body = await inbox_gql(cw1, INBOX, {"unread": True})
     assert [e["node"]["kind"] for e in body["data"]["notifications"]["edges"]] == ["ticket.due_soon"]
     assert body["data"]["unreadNotificationCount"] == 1
-    assert (await gql(cw1, MARK, {"ids": None, "all": True}))["data"]["markNotificationsRead"] == 1
-    assert (await gql(cw1, INBOX, {"unread": False}))["data"]["unreadNotificationCount"] == 0
-    both = await gql(cw1, MARK, {"ids": [nodes[0]["id"]], "all": True})
+    assert (await inbox_gql(cw1, MARK, {"ids": None, "all": True}))["data"]["markNotificationsRead"] == 1
+    assert (await inbox_gql(cw1, INBOX, {"unread": False}))["data"]["unreadNotificationCount"] == 0
+    both = await inbox_gql(cw1, MARK, {"ids": [nodes[0]["id"]], "all": True})
     assert both["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     # Another person, and the same user id in another tenant, see nothing.
     for who in (cw2, principal(other, "cw-1", Role.COMMUNITY_WORKER)):
-        body = await gql(who, INBOX, {"unread": False})
+        body = await inbox_gql(who, INBOX, {"unread": False})
         assert body["data"] == {"notifications": {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}},
                                 "unreadNotificationCount": 0}

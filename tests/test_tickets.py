@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,8 @@ from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets import intake, workflow
 from tenants.tickets.models import Ticket
 from tests.conftest import codes
-from tests.test_territory import build
+from tests.fixtures.callers import bearer, tokens
+from tests.fixtures.territory import build, staff
 
 REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
   assignee { kind id } reporterUserId enteredBy itemTitle } }"""
@@ -34,31 +35,18 @@ async def city(app, settings):
     async with tenant_transaction(tenant.id):
         for user, hh in (("res-1", "H1"), ("res-2", "H2")):
             await Person.create(user_id=user, name=user, household_id=ids[hh])
-        staff = await Person.create(user_id="p1-staff", name="物业员工")
-        await Post.create(
-            person_id=staff.id,
-            kind=PostKind.PROPERTY_COMPANY,
-            target_kind="company",
-            target_id=ids["P1"],
-            starts_on=datetime(2020, 1, 1).date(),
-        )
-
-    def tok(role, *scope, user=None, tenant=tenant):
-        return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope), user_id=user)
-
+        await staff("p1-staff", PostKind.PROPERTY_COMPANY, "company", ids["P1"], since=date(2020, 1, 1),
+                    name="物业员工")
     return {
         "tenant": tenant,
         "other": other,
         "ids": ids,
-        "res1": tok(Role.RESIDENT, f"household:{ids['H1']}", user="res-1"),
-        "res2": tok(Role.RESIDENT, f"household:{ids['H2']}", user="res-2"),
-        "c1": tok(Role.COMMUNITY_WORKER, f"community:{ids['C1']}", user="cw-1"),
-        "c3": tok(Role.COMMUNITY_WORKER, f"community:{ids['C3']}", user="cw-3"),
-        "s1": tok(Role.STREET_OFFICER, f"street:{ids['S1']}", user="so-1"),
-        "p1": tok(Role.PROPERTY_COMPANY, f"company:{ids['P1']}", user="p1-staff"),
-        "admin": tok(Role.TENANT_ADMIN, user="admin"),
-        "gw": tok(Role.GRID_WORKER, f"grid:{ids['G1']}", user="gw-1"),
-        "b_admin": tok(Role.TENANT_ADMIN, tenant=other, user="b-admin"),
+        **tokens(
+            settings, tenant, ids,
+            resident_h1="res-1", resident_h2="res-2", community_worker_c1="cw-1", community_worker_c3="cw-3",
+            street_officer_s1="so-1", company_p1="p1-staff", admin="admin", grid_worker="gw-1",
+        ),
+        "other_admin": bearer(settings, other, Role.TENANT_ADMIN, user_id="b-admin"),
     }
 
 
@@ -70,7 +58,7 @@ async def _report(gql, c, token=None, **over):
         "photos": ["https://img.example/1.jpg"],
         **over,
     }
-    body = await gql(REPORT, token or c["res1"], {"in": data})
+    body = await gql(REPORT, token or c["resident_h1"], {"in": data})
     assert "errors" not in body, body
     return body["data"]["reportTicket"]
 
@@ -87,12 +75,16 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
     opened = datetime.fromisoformat(t["openedAt"])
     assert (t["state"], t["reporterUserId"], t["itemTitle"]) == ("REPORTED", "res-1", "楼道堆物")
     assert datetime.fromisoformat(t["dueAt"]) - opened == timedelta(hours=3)  # 张家口: review and dispatch in 3 h
-    assert (await _do(gql, c["c1"], "dispatchTicket", id=t["id"]))["data"]["dispatchTicket"]["state"] == "DISPATCHED"
-    assert (await _do(gql, c["p1"], "acceptTicket", id=t["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
-    done = await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="已清理")
+    assert (
+        await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
+    )["data"]["dispatchTicket"]["state"] == "DISPATCHED"
+    assert (await _do(gql, c["company_p1"], "acceptTicket", id=t["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
+    done = await _do(gql, c["company_p1"], "resolveTicket", id=t["id"], note="已清理")
     assert done["data"]["resolveTicket"]["state"] == "RESOLVED"
-    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=5))["data"]["rateTicket"]["state"] == "CLOSED"
-    body = (await gql(T, c["res1"], {"id": t["id"]}))["data"]["ticket"]
+    assert (
+        await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=5)
+    )["data"]["rateTicket"]["state"] == "CLOSED"
+    body = (await gql(T, c["resident_h1"], {"id": t["id"]}))["data"]["ticket"]
     assert body["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}  # the matrix: company of K1
     assert (body["rating"], body["satisfied"], body["resolvedOnTime"]) == (5, True, True)
     assert [(e["action"], e["fromState"], e["toState"]) for e in body["timeline"]] == [
@@ -114,51 +106,57 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
 async def test_an_unsatisfied_rating_reopens_and_is_counted(city, gql):
     c = city
     t = await _report(gql, c)
-    await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
-    await _do(gql, c["p1"], "acceptTicket", id=t["id"])
-    await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="已清理")
-    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=2))["data"]["rateTicket"]["state"] == "REOPENED"
-    await _do(gql, c["p1"], "resolveTicket", id=t["id"], note="彻底清理")
-    assert (await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=4))["data"]["rateTicket"]["state"] == "CLOSED"
-    body = (await gql(T, c["res1"], {"id": t["id"]}))["data"]["ticket"]
+    await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
+    await _do(gql, c["company_p1"], "acceptTicket", id=t["id"])
+    await _do(gql, c["company_p1"], "resolveTicket", id=t["id"], note="已清理")
+    assert (
+        await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=2)
+    )["data"]["rateTicket"]["state"] == "REOPENED"
+    await _do(gql, c["company_p1"], "resolveTicket", id=t["id"], note="彻底清理")
+    assert (
+        await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=4)
+    )["data"]["rateTicket"]["state"] == "CLOSED"
+    body = (await gql(T, c["resident_h1"], {"id": t["id"]}))["data"]["ticket"]
     assert (body["reopened"], body["rating"]) == (1, 4)
-    bad = await _do(gql, c["res1"], "rateTicket", id=t["id"], rating=9)
+    bad = await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=9)
     assert codes(bad) == ["ILLEGAL_TRANSITION"]
 
 
 async def test_reject_transfer_and_illegal_transitions(city, gql):
     c = city
     t = await _report(gql, c)
-    accept = await _do(gql, c["p1"], "acceptTicket", id=t["id"])
+    accept = await _do(gql, c["company_p1"], "acceptTicket", id=t["id"])
     assert codes(accept) == ["NOT_FOUND"]  # a company sees only tickets assigned to it
-    assert codes(await _do(gql, c["res1"], "rejectTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
-    no_reason = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason=" ")
+    assert codes(await _do(gql, c["resident_h1"], "rejectTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
+    no_reason = await _do(gql, c["community_worker_c1"], "rejectTicket", id=t["id"], reason=" ")
     assert no_reason["errors"][0]["extensions"]["field"] == "reason"
-    rejected = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason="重复上报")
+    rejected = await _do(gql, c["community_worker_c1"], "rejectTicket", id=t["id"], reason="重复上报")
     assert rejected["data"]["rejectTicket"]["state"] == "REJECTED"
-    again = await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    again = await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
     assert codes(again) == ["ILLEGAL_TRANSITION"]
     assert again["errors"][0]["extensions"]["details"] == {"state": "rejected", "action": "dispatch"}
     assert "已驳回" in again["errors"][0]["extensions"]["messageZh"]
 
     t2 = await _report(gql, c)
-    await _do(gql, c["c1"], "dispatchTicket", id=t2["id"])
-    early = await _do(gql, c["p1"], "resolveTicket", id=t2["id"], note="x")
+    await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t2["id"])
+    early = await _do(gql, c["company_p1"], "resolveTicket", id=t2["id"], note="x")
     assert codes(early) == ["ILLEGAL_TRANSITION"]  # not accepted yet
     moved = await gql(
         "mutation($id: ID!, $u: ID!) { transferTicket(id: $id, unit: {kind: COMMUNITY, id: $u},"
         ' reason: "属于社区管辖") { state assignee { kind id } } }',
-        c["p1"],
+        c["company_p1"],
         {"id": t2["id"], "u": str(c["ids"]["C1"])},
     )
     assert moved["data"]["transferTicket"] == {
         "state": "TRANSFERRED",
         "assignee": {"kind": "COMMUNITY", "id": str(c["ids"]["C1"])},
     }
-    assert codes(await _do(gql, c["p1"], "acceptTicket", id=t2["id"])) == [
+    assert codes(await _do(gql, c["company_p1"], "acceptTicket", id=t2["id"])) == [
         "NOT_FOUND"
     ]  # no longer the company's: out of its sight
-    assert (await _do(gql, c["c1"], "acceptTicket", id=t2["id"]))["data"]["acceptTicket"]["state"] == "ACCEPTED"
+    assert (
+        await _do(gql, c["community_worker_c1"], "acceptTicket", id=t2["id"])
+    )["data"]["acceptTicket"]["state"] == "ACCEPTED"
     timeline = (await gql(T, c["admin"], {"id": t2["id"]}))["data"]["ticket"]["timeline"]
     assert [(e["action"], e["note"]) for e in timeline][2] == ("transfer", "属于社区管辖")
 
@@ -166,14 +164,16 @@ async def test_reject_transfer_and_illegal_transitions(city, gql):
 async def test_residents_see_their_own_tickets_and_another_tenant_nothing(city, gql):
     c = city
     t = await _report(gql, c)
-    assert codes(await gql(T, c["res2"], {"id": t["id"]})) == ["NOT_FOUND"]
+    assert codes(await gql(T, c["resident_h2"], {"id": t["id"]})) == ["NOT_FOUND"]
     listing = "{ tickets { edges { node { id } } } }"
-    assert (await gql(listing, c["res2"]))["data"]["tickets"]["edges"] == []
-    assert [e["node"]["id"] for e in (await gql(listing, c["res1"]))["data"]["tickets"]["edges"]] == [t["id"]]
-    assert [e["node"]["id"] for e in (await gql(listing, c["s1"]))["data"]["tickets"]["edges"]] == [t["id"]]
-    assert (await gql(listing, c["c3"]))["data"]["tickets"]["edges"] == []
-    assert (await gql(listing, c["b_admin"]))["data"]["tickets"]["edges"] == []
-    assert codes(await gql(T, c["b_admin"], {"id": t["id"]})) == ["NOT_FOUND"]
+    assert (await gql(listing, c["resident_h2"]))["data"]["tickets"]["edges"] == []
+    assert [e["node"]["id"] for e in (await gql(listing, c["resident_h1"]))["data"]["tickets"]["edges"]] == [t["id"]]
+    assert [
+        e["node"]["id"] for e in (await gql(listing, c["street_officer_s1"]))["data"]["tickets"]["edges"]
+    ] == [t["id"]]
+    assert (await gql(listing, c["community_worker_c3"]))["data"]["tickets"]["edges"] == []
+    assert (await gql(listing, c["other_admin"]))["data"]["tickets"]["edges"] == []
+    assert codes(await gql(T, c["other_admin"], {"id": t["id"]})) == ["NOT_FOUND"]
 
 
 async def test_bad_reports_list_every_problem_and_save_nothing(city, gql):
@@ -186,7 +186,7 @@ async def test_bad_reports_list_every_problem_and_save_nothing(city, gql):
         "latitude": "95.0",
         "longitude": "120.5",
     }
-    body = await gql(REPORT, c["res1"], {"in": bad})
+    body = await gql(REPORT, c["resident_h1"], {"in": bad})
     problems = [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
     assert problems == [
         ("itemCode", "unknown"),
@@ -201,12 +201,12 @@ async def test_bad_reports_list_every_problem_and_save_nothing(city, gql):
 
 async def test_staff_report_for_a_resident(city, gql):
     c = city
-    t = await _report(gql, c, token=c["gw"], onBehalfOf="res-1", channel="GRID_WORKER")
+    t = await _report(gql, c, token=c["grid_worker"], onBehalfOf="res-1", channel="GRID_WORKER")
     assert (t["reporterUserId"], t["enteredBy"]) == ("res-1", "gw-1")
-    assert "errors" not in await gql(T, c["res1"], {"id": t["id"]})
+    assert "errors" not in await gql(T, c["resident_h1"], {"id": t["id"]})
     denied = await gql(
         REPORT,
-        c["res2"],
+        c["resident_h2"],
         {"in": {"itemCode": "corridor_clutter", "description": "x", "address": "某处", "onBehalfOf": "res-1"}},
     )
     assert codes(denied) == ["FORBIDDEN"]
@@ -224,17 +224,19 @@ async def test_switched_off_steps_are_skipped_and_old_tickets_keep_their_rules(c
     new = await _report(gql, c)
     assert new["state"] == "ACCEPTED" and new["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}
     assert (await gql(T, c["admin"], {"id": old["id"]}))["data"]["ticket"]["state"] == "REPORTED"
-    assert (await _do(gql, c["c1"], "dispatchTicket", id=old["id"]))["data"]["dispatchTicket"]["state"] == "DISPATCHED"
+    assert (
+        await _do(gql, c["community_worker_c1"], "dispatchTicket", id=old["id"])
+    )["data"]["dispatchTicket"]["state"] == "DISPATCHED"
 
 
 async def test_manual_escalation_climbs_the_ladder(city, gql):
     c = city
     t = await _report(gql, c)
-    await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
-    assert codes(await _do(gql, c["res1"], "escalateTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
+    await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
+    assert codes(await _do(gql, c["resident_h1"], "escalateTicket", id=t["id"], reason="x")) == ["FORBIDDEN"]
     body = await gql(
         'mutation($id: ID!) { escalateTicket(id: $id, reason: "群众反映强烈") { escalationLevel escalations dueAt } }',
-        c["s1"],
+        c["street_officer_s1"],
         {"id": t["id"]},
     )
     esc = body["data"]["escalateTicket"]
@@ -284,9 +286,9 @@ async def test_only_staff_of_the_area_read_grievances(city, gql, settings):
     assessor = mint_token(
         settings, roles=[Role.ASSESSOR], tenant_slug="zhangjiakou", scope=(f"street:{ids['S1']}/assessor",)
     )
-    for token in (committee, assessor, c["p1"]):  # the company: not before the ticket is assigned to it
+    for token in (committee, assessor, c["company_p1"]):  # the company: not before the ticket is assigned to it
         assert codes(await gql(T, token, {"id": t["id"]})) == ["NOT_FOUND"]
-    assert "errors" not in await gql(T, c["c1"], {"id": t["id"]})
+    assert "errors" not in await gql(T, c["community_worker_c1"], {"id": t["id"]})
 
 
 async def test_county_departments_see_what_is_assigned_to_them(city, gql, settings):
@@ -302,7 +304,7 @@ async def test_county_departments_see_what_is_assigned_to_them(city, gql, settin
     )
     mine = await _report(gql, c, itemCode="water_outage", description="停水一天了")
     other = await _report(gql, c)
-    await _do(gql, c["c1"], "dispatchTicket", id=mine["id"])
+    await _do(gql, c["community_worker_c1"], "dispatchTicket", id=mine["id"])
     listing = [
         e["node"]["id"] for e in (await gql("{ tickets { edges { node { id } } } }", dept))["data"]["tickets"]["edges"]
     ]
@@ -316,7 +318,7 @@ async def test_reporting_for_someone_needs_a_resident_of_ones_area(city, gql):
     for who, reason in (("cw-3", "unknown"), ("nobody", "unknown")):
         body = await gql(
             REPORT,
-            c["gw"],
+            c["grid_worker"],
             {
                 "in": {
                     "itemCode": "corridor_clutter",
@@ -333,7 +335,7 @@ async def test_reporting_for_someone_needs_a_resident_of_ones_area(city, gql):
         }
     far = await gql(
         REPORT,
-        c["c3"],
+        c["community_worker_c3"],
         {
             "in": {
                 "itemCode": "corridor_clutter",
@@ -350,10 +352,11 @@ async def test_reporting_for_someone_needs_a_resident_of_ones_area(city, gql):
 async def test_a_free_address_ticket_belongs_to_a_community(city, gql):
     c = city
     own = await _report(gql, c, compoundId=None, address="小区北门外路灯不亮")
-    body = (await gql(T, c["c1"], {"id": own["id"]}))["data"]["ticket"]  # the resident's own community reviews it
+    # the resident's own community reviews it
+    body = (await gql(T, c["community_worker_c1"], {"id": own["id"]}))["data"]["ticket"]
     assert body["state"] == "REPORTED"
     no_area = await gql(
-        REPORT, c["gw"], {"in": {"itemCode": "corridor_clutter", "description": "x", "address": "某处"}}
+        REPORT, c["grid_worker"], {"in": {"itemCode": "corridor_clutter", "description": "x", "address": "某处"}}
     )
     assert no_area["errors"][0]["extensions"]["problems"][0]["field"] == "communityId"
 
@@ -398,9 +401,9 @@ async def test_escalation_never_makes_late_work_on_time_and_tells_the_street(cit
 async def test_dispatch_without_such_a_unit_asks_for_one_and_texts_are_bounded(city, gql):
     c = city
     t = await _report(gql, c, itemCode="water_outage", description="停水")  # 水务 (the matrix names it) is not on file
-    body = await _do(gql, c["c1"], "dispatchTicket", id=t["id"])
+    body = await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
     assert body["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_unit"
-    long = await _do(gql, c["c1"], "rejectTicket", id=t["id"], reason="长" * 501)
+    long = await _do(gql, c["community_worker_c1"], "rejectTicket", id=t["id"], reason="长" * 501)
     assert long["errors"][0]["extensions"]["problems"][0] == {
         **long["errors"][0]["extensions"]["problems"][0],
         "field": "reason",

@@ -19,8 +19,8 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.people import PostKind
-from tests.test_ticket_reminders import HOUR, MIN, T0, gql, inbox, principal, report, staff, ticks
-from tests.test_ticket_reminders import zjk as zjk  # the fixture
+from tests.fixtures.territory import staff
+from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
 
 SECRET = "s3cret-for-the-receiver-0123"
 SECOND = timedelta(seconds=1)
@@ -79,35 +79,35 @@ def verify(headers: dict[str, str], body: bytes, secret: str) -> bool:
     return hmac.compare_digest(headers["x-civicgrid-signature"], "sha256=" + expected.hexdigest())
 
 
-async def test_tenant_admins_manage_endpoints_with_typed_errors(zjk):
-    t = zjk["tenant"]
+async def test_tenant_admins_manage_endpoints_with_typed_errors(staffed_zjk):
+    t = staffed_zjk["tenant"]
     admin = principal(t, "admin")
-    bad = await gql(admin, CREATE, {"url": "ftp://example.org/x", "secret": "short"})
+    bad = await inbox_gql(admin, CREATE, {"url": "ftp://example.org/x", "secret": "short"})
     ext = bad["errors"][0]["extensions"]
     assert ext["code"] == "INVALID_INPUT"
     assert [(p["field"], p["reason"]) for p in ext["problems"]] == [("url", "format"), ("secret", "length")]
     worker = principal(t, "cw-1", Role.COMMUNITY_WORKER)
-    denied = await gql(worker, CREATE, {"url": "https://example.org/hook", "secret": SECRET})
+    denied = await inbox_gql(worker, CREATE, {"url": "https://example.org/hook", "secret": SECRET})
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert (await gql(worker, "{ webhookEndpoints { id } }"))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    made = await gql(admin, CREATE, {"url": "https://example.org/hook", "secret": SECRET})
+    assert (await inbox_gql(worker, "{ webhookEndpoints { id } }"))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    made = await inbox_gql(admin, CREATE, {"url": "https://example.org/hook", "secret": SECRET})
     assert made["data"]["createWebhookEndpoint"]["secretHint"] == "…0123" and not made["errors"]
-    listed = await gql(admin, "{ webhookEndpoints { url isActive } }")
+    listed = await inbox_gql(admin, "{ webhookEndpoints { url isActive } }")
     assert listed["data"]["webhookEndpoints"] == [{"url": "https://example.org/hook", "isActive": True}]
     endpoint_id = made["data"]["createWebhookEndpoint"]["id"]
-    off = await gql(admin, DEACTIVATE, {"id": endpoint_id})
+    off = await inbox_gql(admin, DEACTIVATE, {"id": endpoint_id})
     assert off["data"]["deactivateWebhookEndpoint"] == {"isActive": False}
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    gone = await gql(principal(other, "admin"), DEACTIVATE, {"id": endpoint_id})
+    gone = await inbox_gql(principal(other, "admin"), DEACTIVATE, {"id": endpoint_id})
     assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # another tenant's endpoint does not exist
-    assert (await gql(principal(other, "admin"), "{ webhookEndpoints { id } }"))["data"]["webhookEndpoints"] == []
+    assert (await inbox_gql(principal(other, "admin"), "{ webhookEndpoints { id } }"))["data"]["webhookEndpoints"] == []
 
 
-async def test_a_receiver_on_localhost_gets_signed_reminders_once(zjk, receiver):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_a_receiver_on_localhost_gets_signed_reminders_once(staffed_zjk, receiver):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     admin = principal(t, "admin")
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
-    assert not (await gql(admin, CREATE, {"url": receiver.url, "secret": SECRET}))["errors"]
+    assert not (await inbox_gql(admin, CREATE, {"url": receiver.url, "secret": SECRET}))["errors"]
     with tenant_context(t.id):
         ticket = await report(ids, "parking_disorder", T0)
         assert (await ticks(T0 + 2 * HOUR + 45 * MIN))[0]["due_soon"] == 1
@@ -123,7 +123,7 @@ async def test_a_receiver_on_localhost_gets_signed_reminders_once(zjk, receiver)
     assert payload["event"] == "ticket.due_soon" and payload["ticketId"] == ticket.id
     assert payload["recipient"] == "cw-1" and payload["title"] == "工单即将超时" and "乱停乱放" in payload["body"]
     assert datetime.fromisoformat(payload["createdAt"]) == T0 + 2 * HOUR + 45 * MIN
-    body = await gql(admin, DELIVERIES, {"status": "DELIVERED"})
+    body = await inbox_gql(admin, DELIVERIES, {"status": "DELIVERED"})
     [node] = [e["node"] for e in body["data"]["webhookDeliveries"]["edges"]]
     assert (node["status"], node["attempts"], node["lastError"]) == ("DELIVERED", 1, None)
     assert node["id"] == headers["x-civicgrid-delivery"]
@@ -135,11 +135,11 @@ async def test_a_receiver_on_localhost_gets_signed_reminders_once(zjk, receiver)
     assert all(verify(h, b, SECRET) for h, b in receiver.requests)
 
 
-async def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(zjk, receiver):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(staffed_zjk, receiver):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     admin = principal(t, "admin")
     receiver.status = 500
-    assert not (await gql(admin, CREATE, {"url": receiver.url, "secret": SECRET}))["errors"]
+    assert not (await inbox_gql(admin, CREATE, {"url": receiver.url, "secret": SECRET}))["errors"]
     with tenant_context(t.id):
         await staff("admin-1", PostKind.TENANT_ADMIN, None, None)
         await report(ids, "parking_disorder", T0)
@@ -154,19 +154,19 @@ async def test_a_failing_receiver_is_retried_with_back_off_then_marked_failed(zj
     assert len(receiver.requests) == 6
     assert all(verify(h, b, SECRET) for h, b in receiver.requests)
     assert (await deliver(t, start + 24 * 60 * MIN))["claimed"] == 0  # given up for good
-    body = await gql(admin, DELIVERIES, {"status": "FAILED"})
+    body = await inbox_gql(admin, DELIVERIES, {"status": "FAILED"})
     [node] = [e["node"] for e in body["data"]["webhookDeliveries"]["edges"]]
     assert node["attempts"] == 6 and node["lastError"] == "HTTP 500: receiver is down"
-    assert (await gql(admin, DELIVERIES, {"status": "PENDING"}))["data"]["webhookDeliveries"]["edges"] == []
+    assert (await inbox_gql(admin, DELIVERIES, {"status": "PENDING"}))["data"]["webhookDeliveries"]["edges"] == []
     # The administrators hear of it in their inbox (and only there, not through the failing webhook).
     assert await inbox(t, "admin-1") == [("webhook.failed", node["payload"]["ticketId"])]
 
 
-async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_an_unreachable_or_deactivated_endpoint_is_recorded(staffed_zjk, receiver):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     admin = principal(t, "admin")
-    dead = await gql(admin, CREATE, {"url": "http://127.0.0.1:9/nothing-listens", "secret": SECRET})
-    live = await gql(admin, CREATE, {"url": receiver.url, "secret": SECRET})
+    dead = await inbox_gql(admin, CREATE, {"url": "http://127.0.0.1:9/nothing-listens", "secret": SECRET})
+    live = await inbox_gql(admin, CREATE, {"url": receiver.url, "secret": SECRET})
     with tenant_context(t.id):
         await report(ids, "parking_disorder", T0)
         await ticks(T0 + 2 * HOUR + 45 * MIN)
@@ -176,7 +176,7 @@ async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver)
         pending = await WebhookDelivery.get(status="pending")
     assert pending.endpoint_id == int(dead["data"]["createWebhookEndpoint"]["id"])
     assert pending.last_error.startswith("ConnectError") and pending.next_attempt_at == at + MIN  # type: ignore[union-attr]
-    await gql(admin, DEACTIVATE, {"id": dead["data"]["createWebhookEndpoint"]["id"]})
+    await inbox_gql(admin, DEACTIVATE, {"id": dead["data"]["createWebhookEndpoint"]["id"]})
     assert (await deliver(t, at + MIN))["failed"] == 1
     async with tenant_transaction(t.id):
         failed = await WebhookDelivery.get(id=pending.id)
@@ -188,7 +188,7 @@ async def test_an_unreachable_or_deactivated_endpoint_is_recorded(zjk, receiver)
             await webhooks.deliver_due(now=at)
 
 
-async def test_private_addresses_are_refused_outside_development(zjk, monkeypatch):
+async def test_private_addresses_are_refused_outside_development(staffed_zjk, monkeypatch):
     from tenants.errors import InvalidInput
     from tenants.inbox import webhooks
     from tenants.settings import get_settings
@@ -196,7 +196,7 @@ async def test_private_addresses_are_refused_outside_development(zjk, monkeypatc
     monkeypatch.setenv("CIVICGRID_WEBHOOK_ALLOW_PRIVATE", "false")
     get_settings.cache_clear()
     try:
-        with tenant_context(zjk["tenant"].id):
+        with tenant_context(staffed_zjk["tenant"].id):
             for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook"):
                 with pytest.raises(InvalidInput) as err:
                     await webhooks.create_endpoint(url=url, secret="s" * 20)
@@ -239,10 +239,10 @@ def no_private(monkeypatch):
     get_settings.cache_clear()
 
 
-async def test_private_addresses_are_refused_in_every_notation(zjk, no_private, monkeypatch):
+async def test_private_addresses_are_refused_in_every_notation(staffed_zjk, no_private, monkeypatch):
     dns = FakeDNS({"127.0.0.1.nip.io": [["127.0.0.1"]], "mixed.test": [[PUBLIC, "10.0.0.7"]], "ok.test": [[PUBLIC]]})
     monkeypatch.setattr(outbound, "resolve", dns)
-    admin = principal(zjk["tenant"], "admin")
+    admin = principal(staffed_zjk["tenant"], "admin")
     private = [
         "http://2130706433/",  # 127.0.0.1 as one decimal number
         "http://0x7f000001/",  # ... in hexadecimal
@@ -263,7 +263,7 @@ async def test_private_addresses_are_refused_in_every_notation(zjk, no_private, 
         "https://mixed.test/hook",  # one public answer and one private: refused
     ]
     for url in private:
-        body = await gql(admin, CREATE, {"url": url, "secret": SECRET})
+        body = await inbox_gql(admin, CREATE, {"url": url, "secret": SECRET})
         problems = body["errors"][0]["extensions"]["problems"]
         assert [(p["field"], p["reason"]) for p in problems] == [("url", "private")], (url, body)
     refused = {
@@ -278,22 +278,22 @@ async def test_private_addresses_are_refused_in_every_notation(zjk, no_private, 
         "https://nowhere.test/hook": "unresolvable",
     }
     for url, reason in refused.items():
-        body = await gql(admin, CREATE, {"url": url, "secret": SECRET})
+        body = await inbox_gql(admin, CREATE, {"url": url, "secret": SECRET})
         ext = body["errors"][0]["extensions"]
         assert ext["code"] == "INVALID_INPUT" and [p["reason"] for p in ext["problems"]] == [reason], (url, body)
     # Every problem at once.
-    both = await gql(admin, CREATE, {"url": "http://u:p@ok.test/", "secret": "short"})
+    both = await inbox_gql(admin, CREATE, {"url": "http://u:p@ok.test/", "secret": "short"})
     assert [p["reason"] for p in both["errors"][0]["extensions"]["problems"]] == ["credentials", "length"]
     for url in (f"https://{PUBLIC}/hook", "https://ok.test/hook"):
-        assert not (await gql(admin, CREATE, {"url": url, "secret": SECRET}))["errors"], url
+        assert not (await inbox_gql(admin, CREATE, {"url": url, "secret": SECRET}))["errors"], url
 
 
-async def test_delivery_connects_to_the_checked_address_with_the_original_host(zjk, receiver, monkeypatch):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_delivery_connects_to_the_checked_address_with_the_original_host(staffed_zjk, receiver, monkeypatch):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     dns = FakeDNS({"hooks.civicgrid.test": [["127.0.0.1"]]})
     monkeypatch.setattr(outbound, "resolve", dns)
     url = f"http://hooks.civicgrid.test:{receiver.port}/hooks/civicgrid"
-    assert not (await gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
+    assert not (await inbox_gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
     with tenant_context(t.id):
         await report(ids, "parking_disorder", T0)
         await ticks(T0 + 2 * HOUR + 45 * MIN)
@@ -305,12 +305,12 @@ async def test_delivery_connects_to_the_checked_address_with_the_original_host(z
     assert dns.asked == ["hooks.civicgrid.test"]  # resolved once, for the check, and not again to connect
 
 
-async def test_a_name_that_turns_private_after_creation_is_not_called(zjk, receiver, no_private, monkeypatch):
-    t, ids = zjk["tenant"], zjk["ids"]
+async def test_a_name_that_turns_private_after_creation_is_not_called(staffed_zjk, receiver, no_private, monkeypatch):
+    t, ids = staffed_zjk["tenant"], staffed_zjk["ids"]
     dns = FakeDNS({"rebind.test": [[PUBLIC], ["127.0.0.1"]]})  # public when registered, loopback when sending
     monkeypatch.setattr(outbound, "resolve", dns)
     url = f"http://rebind.test:{receiver.port}/hooks/civicgrid"
-    assert not (await gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
+    assert not (await inbox_gql(principal(t, "admin"), CREATE, {"url": url, "secret": SECRET}))["errors"]
     with tenant_context(t.id):
         await report(ids, "parking_disorder", T0)
         await ticks(T0 + 2 * HOUR + 45 * MIN)

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.faults.test_idempotent_creates import REPORT, ticket_input, tickets_of, two_cities  # noqa: F401
+from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,12 +60,12 @@ def processes() -> Iterator[list[subprocess.Popen]]:
 
 async def post(port: int, tok: str, variables: dict) -> dict:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        resp = await client.post("/graphql", json={"query": REPORT, "variables": variables},
+        resp = await client.post("/graphql", json={"query": REPORT_TICKET, "variables": variables},
                                  headers={"Authorization": f"Bearer {tok}"})
         return resp.json()
 
 
-async def test_an_api_killed_inside_a_report_saves_nothing_and_the_retry_makes_one_ticket(two_cities, processes):  # noqa: F811
+async def test_an_api_killed_inside_a_report_saves_nothing_and_the_retry_makes_one_ticket(two_cities, processes):
     c = two_cities["zhangjiakou"]
     variables = {"in": ticket_input(c, idempotencyKey="killed-1")}
     port = free_port()
@@ -77,7 +77,7 @@ async def test_an_api_killed_inside_a_report_saves_nothing_and_the_retry_makes_o
         lock = owner.transaction()
         await lock.start()
         await owner.execute("LOCK TABLE ticket IN SHARE ROW EXCLUSIVE MODE")  # INSERTs wait behind it
-        request = asyncio.create_task(post(port, c["res1"], variables))
+        request = asyncio.create_task(post(port, c["resident_h1"], variables))
         for _ in range(200):  # bounded: up to 20 s for the request to reach its INSERT
             parked = await owner.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ticket'::regclass"
@@ -106,8 +106,8 @@ async def test_an_api_killed_inside_a_report_saves_nothing_and_the_retry_makes_o
     port = free_port()
     processes.append(start_api(port))
     await ready(port)
-    first = await post(port, c["res1"], variables)
-    again = await post(port, c["res1"], variables)
+    first = await post(port, c["resident_h1"], variables)
+    again = await post(port, c["resident_h1"], variables)
     assert "errors" not in first and "errors" not in again, (first, again)
     assert again["data"]["reportTicket"]["id"] == first["data"]["reportTicket"]["id"]
     assert await tickets_of(c["tenant"].id) == 1

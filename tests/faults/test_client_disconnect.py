@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-from tests.faults.test_idempotent_creates import REPORT, ticket_input, tickets_of, two_cities  # noqa: F401
+from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 
-async def test_a_client_gone_mid_body_is_not_an_error_and_runs_nothing(two_cities, app, caplog):  # noqa: F811
+async def test_a_client_gone_mid_body_is_not_an_error_and_runs_nothing(two_cities, app, caplog):
     c = two_cities["zhangjiakou"]
-    body = json.dumps({"query": REPORT, "variables": {"in": ticket_input(c)}}).encode()
+    body = json.dumps({"query": REPORT_TICKET, "variables": {"in": ticket_input(c)}}).encode()
     messages = [
         {"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
         {"type": "http.disconnect"},
@@ -27,7 +27,7 @@ async def test_a_client_gone_mid_body_is_not_an_error_and_runs_nothing(two_citie
     scope = {"type": "http", "method": "POST", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
              "root_path": "", "scheme": "http", "http_version": "1.1", "server": ("test", 80), "client": None,
              "headers": [(b"content-type", b"application/json"),
-                         (b"authorization", f"Bearer {c['res1']}".encode())]}
+                         (b"authorization", f"Bearer {c['resident_h1']}".encode())]}
     caplog.set_level(logging.INFO)
     await app(scope, receive, send)  # before: the half body was parsed and answered 400 (or the read raised)
     assert sent == []

@@ -16,7 +16,7 @@ import pytest
 
 from api.errors import outage
 from tenants.db import connect
-from tests.faults.test_idempotent_creates import REPORT, ticket_input, tickets_of, two_cities  # noqa: F401
+from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 KILL = """
 CREATE FUNCTION test_kill_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -50,13 +50,13 @@ async def killer(services) -> AsyncIterator[object]:
 
 
 async def test_a_commit_lost_with_the_database_is_unavailable_and_a_keyed_retry_stores_one(
-    two_cities, killer, gql, caplog  # noqa: F811
+    two_cities, killer, gql, caplog
 ):
     c = two_cities["zhangjiakou"]
     doomed = ticket_input(c, description="kill-at-commit 楼道堆放杂物", idempotencyKey="retry-me")
     caplog.set_level(logging.INFO)
     for _ in range(3):
-        body = await gql(REPORT, c["res1"], {"in": doomed})
+        body = await gql(REPORT_TICKET, c["resident_h1"], {"in": doomed})
         # Before: HTTP 200 with asyncpg's text and no code (or a masked INTERNAL_ERROR with a traceback logged).
         assert body["data"] is None, body
         ext = body["errors"][0]["extensions"]
@@ -68,8 +68,8 @@ async def test_a_commit_lost_with_the_database_is_unavailable_and_a_keyed_retry_
     assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
 
     await killer.remove()  # the database is back
-    first = await gql(REPORT, c["res1"], {"in": doomed})
-    again = await gql(REPORT, c["res1"], {"in": doomed})
+    first = await gql(REPORT_TICKET, c["resident_h1"], {"in": doomed})
+    again = await gql(REPORT_TICKET, c["resident_h1"], {"in": doomed})
     assert "errors" not in first and "errors" not in again, (first, again)
     assert first["data"]["reportTicket"]["id"] == again["data"]["reportTicket"]["id"]
     assert await tickets_of(c["tenant"].id) == 1
@@ -90,7 +90,7 @@ async def test_a_commit_lost_with_the_database_is_unavailable_and_a_keyed_retry_
     ],
 )
 async def test_a_transaction_that_cannot_begin_is_a_typed_error_and_nothing_runs(
-    two_cities, gql, monkeypatch, fault, code  # noqa: F811
+    two_cities, gql, monkeypatch, fault, code
 ):
     import api.transaction
 
@@ -104,7 +104,7 @@ async def test_a_transaction_that_cannot_begin_is_a_typed_error_and_nothing_runs
     monkeypatch.setattr(api.transaction, "scoped_transaction", lost)
     outage.down, outage.failures = False, 0
     try:
-        body = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="never-ran")})
+        body = await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey="never-ran")})
     finally:
         outage.down, outage.failures = False, 0
     assert body["data"] is None and [e["extensions"]["code"] for e in body["errors"]] == [code], body

@@ -10,60 +10,27 @@ from api.auth import mint_token
 from tenants.idempotency import IdempotencyKey
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
-from tenants.tenancy.service import create_tenant
-from tenants.territory.people import Person
-from tenants.tickets.models import Ticket
 from tests.conftest import codes
-from tests.test_territory import build
-
-REPORT = "mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id reporterUserId } }"
-
-
-@pytest.fixture
-async def two_cities(app, settings):
-    out = {}
-    for slug in ("zhangjiakou", "zjk2"):
-        tenant = await create_tenant(slug=slug, name=slug, preset="zhangjiakou")
-        ids = await build(tenant.id)
-        async with tenant_transaction(tenant.id):
-            for user, hh in (("res-1", "H1"), ("res-2", "H2")):
-                await Person.create(user_id=user, name=user, household_id=ids[hh])
-
-        def tok(user: str, hh: str, tenant=tenant, ids=ids) -> str:
-            return mint_token(settings, roles=[Role.RESIDENT], tenant_slug=tenant.slug,
-                              scope=(f"household:{ids[hh]}",), user_id=user)
-
-        out[slug] = {"tenant": tenant, "ids": ids, "res1": tok("res-1", "H1"), "res2": tok("res-2", "H2")}
-    return out
-
-
-def ticket_input(c: dict, **over: str) -> dict:
-    return {"itemCode": "corridor_clutter", "description": "3单元楼道堆放杂物，影响通行",
-            "compoundId": str(c["ids"]["K1"]), **over}
-
-
-async def tickets_of(tenant_id: int) -> int:
-    async with tenant_transaction(tenant_id):
-        return await Ticket.all().count()
+from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 
 async def test_a_retried_report_with_its_key_returns_the_first_ticket(two_cities, gql):
     c = two_cities["zhangjiakou"]
-    first = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-1")})
-    again = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-1")})
+    first = await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey="k-1")})
+    again = await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey="k-1")})
     assert "errors" not in again, again
     assert again["data"]["reportTicket"]["id"] == first["data"]["reportTicket"]["id"]
     assert await tickets_of(c["tenant"].id) == 1
     # another key, or none, is another ticket: 1 + 1 + 1 = 3
-    await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="k-2")})
-    await gql(REPORT, c["res1"], {"in": ticket_input(c)})
+    await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey="k-2")})
+    await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c)})
     assert await tickets_of(c["tenant"].id) == 3
 
 
 async def test_concurrent_reports_with_one_key_make_one_ticket(two_cities, gql):
     c = two_cities["zhangjiakou"]
     answers = await asyncio.gather(
-        *(gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey="same")}) for _ in range(6))
+        *(gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey="same")}) for _ in range(6))
     )
     assert all("errors" not in a for a in answers), answers
     assert len({a["data"]["reportTicket"]["id"] for a in answers}) == 1
@@ -72,13 +39,13 @@ async def test_concurrent_reports_with_one_key_make_one_ticket(two_cities, gql):
 
 async def test_a_key_is_one_users_and_one_tenants(two_cities, gql):
     a, b = two_cities["zhangjiakou"], two_cities["zjk2"]
-    mine = await gql(REPORT, a["res1"], {"in": ticket_input(a, idempotencyKey="k")})
+    mine = await gql(REPORT_TICKET, a["resident_h1"], {"in": ticket_input(a, idempotencyKey="k")})
     # another resident of the tenant with the same key: a conflict, never res-1's ticket
-    theirs = await gql(REPORT, a["res2"], {"in": ticket_input(a, idempotencyKey="k")})
+    theirs = await gql(REPORT_TICKET, a["resident_h2"], {"in": ticket_input(a, idempotencyKey="k")})
     assert codes(theirs) == ["CONFLICT"] and theirs["errors"][0]["extensions"]["field"] == "idempotencyKey"
     assert theirs["data"] is None
     # the second tenant's resident with the same key: a ticket of its own
-    other = await gql(REPORT, b["res1"], {"in": ticket_input(b, idempotencyKey="k")})
+    other = await gql(REPORT_TICKET, b["resident_h1"], {"in": ticket_input(b, idempotencyKey="k")})
     assert "errors" not in other, other
     assert (await tickets_of(a["tenant"].id), await tickets_of(b["tenant"].id)) == (1, 1)
     assert other["data"]["reportTicket"]["id"] != mine["data"]["reportTicket"]["id"]
@@ -89,7 +56,7 @@ async def test_a_key_is_one_users_and_one_tenants(two_cities, gql):
 @pytest.mark.parametrize("key", ["", "   ", "x" * 129])
 async def test_a_bad_key_is_invalid_and_saves_nothing(two_cities, gql, key):
     c = two_cities["zhangjiakou"]
-    body = await gql(REPORT, c["res1"], {"in": ticket_input(c, idempotencyKey=key)})
+    body = await gql(REPORT_TICKET, c["resident_h1"], {"in": ticket_input(c, idempotencyKey=key)})
     assert codes(body) == ["INVALID_INPUT"]
     assert body["errors"][0]["extensions"]["problems"][0]["field"] == "idempotencyKey"
     assert await tickets_of(c["tenant"].id) == 0
