@@ -12,11 +12,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as _Info
 
 from api.auth import Principal
-from tenants.errors import Forbidden
 from tenants.scope import platform_transaction, scoped_transaction
 from tenants.settings import Settings
 from tenants.tenancy.models import Tenant
-from tenants.tenancy.roles import Role
 from tenants.tenancy.service import get_tenants_by_ids
 from tenants.territory.access import Access
 from tenants.territory.access import resolve as resolve_access
@@ -127,13 +125,6 @@ class Context:
     def tenant_id(self) -> int | None:
         """The tenant this request is scoped to (None on the platform path)."""
         return self.principal.tenant_id
-
-    def require(self, *roles: Role) -> Principal:
-        """The principal, if it holds one of ``roles``; otherwise a ``FORBIDDEN`` error."""
-        if not self.principal.has_any(*roles):
-            names = ", ".join(r.value for r in roles)
-            raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
-        return self.principal
 
 
 Info = _Info[Context, None]

@@ -17,6 +17,7 @@ from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
 from tenants.territory import service as territory
+from tenants.territory.access import SYSTEM
 from tests.test_territory import ADMIN, build
 
 NOW_Q3 = datetime(2026, 10, 2, tzinfo=UTC)  # 2026Q3 has ended (10:00 in 下花园区)
@@ -92,7 +93,7 @@ async def publish_scores(
             for rank, (key, score) in enumerate(sorted(scores.items(), key=lambda kv: -Decimal(kv[1])), start=1)
         ]
     )
-    return await ratings.publish(period_key=period_key, actor="test", now=now)
+    return await ratings.publish(access=SYSTEM, period_key=period_key, actor="test", now=now)
 
 
 async def score_party(w: World, period_key: str, key: str, each: int, *, now: datetime, reason: str = "") -> None:

@@ -24,7 +24,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import people_service as people
-from tenants.territory.access import resolve
+from tenants.territory.access import SYSTEM, resolve
 from tenants.territory.people import PostKind
 from tenants.tickets.models import Notification
 from tests.conftest import codes
@@ -408,6 +408,7 @@ async def test_awards_stay_within_the_years_cap(zjk):
     tid, y = d["t"].id, NEXT
     async with tenant_transaction(tid):  # a 300,000 CNY cap from 1 January of NEXT
         await change_config(
+            access=SYSTEM,
             actor="county-admin",
             set_values={"subsidies": {"brand_projects": {"yearly_cap_fen": 30_000_000}}},
             effective_from=date(y, 1, 1),
@@ -454,6 +455,7 @@ async def test_awards_stay_within_the_years_cap(zjk):
 async def set_cap(tid: int, fen: int, on: date, per_project_fen: int = 20_000_000) -> None:
     async with tenant_transaction(tid):
         await change_config(
+            access=SYSTEM,
             actor="county-admin",
             set_values={
                 "subsidies": {"brand_projects": {"yearly_cap_fen": fen, "per_project_cap_fen": per_project_fen}}

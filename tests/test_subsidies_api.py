@@ -27,6 +27,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
 from tenants.territory import service as territory
+from tenants.territory.access import SYSTEM
 from tests.conftest import codes
 from tests.test_territory import ADMIN, build
 
@@ -79,7 +80,7 @@ async def world(app, settings):
                 annual_fee_fen=120_000_00,
             )
     async with tenant_transaction(t.id):
-        await rounds.open_round(actor="admin", period_key=PERIOD, now=RATED)
+        await rounds.open_round(access=SYSTEM, actor="admin", period_key=PERIOD, now=RATED)
         for key, points in PARTY_POINTS.items():
             await rounds.submit(
                 access=ADMIN,
@@ -90,8 +91,8 @@ async def world(app, settings):
                 scores=dict(zip(PARTY_ITEMS, points, strict=True)),
                 now=RATED,
             )
-        await ratings.compute(period_key=PERIOD, now=RATED)
-        await ratings.publish(period_key=PERIOD, actor="admin", now=RATED)
+        await ratings.compute(access=SYSTEM, period_key=PERIOD, now=RATED)
+        await ratings.publish(access=SYSTEM, period_key=PERIOD, actor="admin", now=RATED)
 
     def tok(role, *scope, tenant=t):
         return mint_token(settings, roles=[role], tenant_slug=tenant.slug, scope=tuple(scope))
@@ -210,8 +211,8 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(world, gql)
 
     # Revised ratings make the remaining drafts stale; a re-run recomputes them and leaves the paid one alone.
     async with tenant_transaction(w["t"].id):
-        await ratings.compute(period_key=PERIOD, revise_reason="复核", now=RATED)
-        await ratings.publish(period_key=PERIOD, actor="admin", now=RATED)
+        await ratings.compute(access=SYSTEM, period_key=PERIOD, revise_reason="复核", now=RATED)
+        await ratings.publish(access=SYSTEM, period_key=PERIOD, actor="admin", now=RATED)
     stale = await gql(APPROVE, w["admin"], {"id": sid["C2"]})
     assert codes(stale) == ["STATEMENT_STALE"] and stale["errors"][0]["extensions"]["field"] == "id"
     rerun = (await gql(RUN, w["admin"], {"p": PERIOD}))["data"]["runSettlement"]

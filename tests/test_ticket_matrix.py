@@ -16,7 +16,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
-from tenants.territory.access import Access
+from tenants.territory.access import SYSTEM, Access
 from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
@@ -292,7 +292,7 @@ async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu):
     c = linshu
     with tenant_context(c["tenant"].id):
         window = {"tickets": {"efficiency_office_window": "calendar_month"}}
-        await config.change_config(actor="admin", set_values=window)
+        await config.change_config(access=SYSTEM, actor="admin", set_values=window)
     results = await _escalate_p1_on(c, DAYS)
     assert [r["handed_over"] for r in results] == [0, 0, 0]  # January 1, February 2
 

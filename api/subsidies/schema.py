@@ -26,9 +26,9 @@ from api.money import Fen
 from api.pagination import Connection, paginate
 from api.territory.types import CommunityType, CompoundType, _load
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.permissions import require
 from tenants.subsidies import service as subsidies
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
-from tenants.tenancy.roles import Role
 from tenants.territory.access import staff_communities
 from tenants.territory.models import Community
 from tenants.territory.parties import PropertyCompany
@@ -40,9 +40,6 @@ SettlementLineKind = strawberry.enum(
     Enum("SettlementLineKind", {k.name: k.value for k in LineKind}), name="SettlementLineKind"
 )
 
-TERRITORY_READERS = (Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
-POOL_READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT, *TERRITORY_READERS)
-STATEMENT_READERS = (*POOL_READERS, Role.PROPERTY_COMPANY)
 # A company sees a statement once it is decided: a draft may still change with the ratings.
 DECIDED = [StatementStatus.APPROVED.value, StatementStatus.PAID.value]
 
@@ -73,13 +70,13 @@ class Viewer:
 WHOLE = Viewer(whole=True)
 
 
-async def _viewer(info: Info, *roles: Role) -> Viewer:
-    info.context.require(*roles)
+async def _viewer(info: Info, permission: str) -> Viewer:
     access = await info.context.access()
+    require(access, permission)
     communities = await staff_communities(access)
     if communities is None:
         return WHOLE
-    companies = access.companies if Role.PROPERTY_COMPANY in roles else frozenset()
+    companies = access.companies if permission == "subsidies.read_statements" else frozenset()
     return Viewer(whole=False, communities=communities, companies=companies)
 
 
@@ -307,7 +304,7 @@ class SubsidyQuery:
     async def subsidy_pools(
         self, info: Info, year: int, community_id: strawberry.ID | None = None
     ) -> list[SubsidyPoolType]:
-        viewer = await _viewer(info, *POOL_READERS)
+        viewer = await _viewer(info, "subsidies.read_pools")
         cid = opt_id(community_id, "communityId")
         qs = Community.filter()
         if not viewer.whole:
@@ -329,7 +326,7 @@ class SubsidyQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[SettlementStatementType]:
-        viewer = await _viewer(info, *STATEMENT_READERS)
+        viewer = await _viewer(info, "subsidies.read_statements")
         qs = SettlementStatement.filter()
         scope = viewer.statements()
         if scope is not None:
@@ -360,7 +357,7 @@ class SubsidyQuery:
 
     @strawberry.field(description="One settlement statement with its lines and payees.")
     async def settlement_statement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
-        viewer = await _viewer(info, *STATEMENT_READERS)
+        viewer = await _viewer(info, "subsidies.read_statements")
         return SettlementStatementType.of(await _statement(to_id(id, "id"), viewer), viewer)
 
 
@@ -371,8 +368,7 @@ class SubsidyMutation:
         "community; approved and paid statements stay as they are."
     )
     async def run_settlement(self, info: Info, period: str) -> SettlementRunType:
-        info.context.require(Role.TENANT_ADMIN)
-        result = await subsidies.run(period_key=period, actor=info.context.actor)
+        result = await subsidies.run(access=await info.context.access(), period_key=period, actor=info.context.actor)
         rows = await SettlementStatement.filter(id__in=result.statement_ids).order_by("community_id")
         return SettlementRunType(
             period_key=result.period_key,
@@ -386,12 +382,17 @@ class SubsidyMutation:
 
     @strawberry.mutation(description="Approve a draft (tenant admin): it is frozen and posted to the ledger.")
     async def approve_settlement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
-        info.context.require(Role.TENANT_ADMIN)
-        stmt = await subsidies.approve(statement_id=to_id(id, "id"), actor=info.context.actor)
+        stmt = await subsidies.approve(
+            access=await info.context.access(), statement_id=to_id(id, "id"), actor=info.context.actor
+        )
         return SettlementStatementType.of(stmt, WHOLE)
 
     @strawberry.mutation(description="Record the payment of an approved statement with its reference (tenant admin).")
     async def pay_settlement(self, info: Info, id: strawberry.ID, reference: str) -> SettlementStatementType:
-        info.context.require(Role.TENANT_ADMIN)
-        stmt = await subsidies.pay(statement_id=to_id(id, "id"), reference=reference, actor=info.context.actor)
+        stmt = await subsidies.pay(
+            access=await info.context.access(),
+            statement_id=to_id(id, "id"),
+            reference=reference,
+            actor=info.context.actor,
+        )
         return SettlementStatementType.of(stmt, WHOLE)

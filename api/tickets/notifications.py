@@ -15,7 +15,7 @@ from api.pagination import Connection, paginate
 from api.tickets.types import TicketUnitKind
 from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
-from tenants.tenancy.roles import Role
+from tenants.permissions import require
 from tenants.tickets import notify, reminders, webhooks
 from tenants.tickets.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 
@@ -156,7 +156,7 @@ class NotificationQuery:
 
     @strawberry.field(description="The tenant's webhook endpoints (tenant administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpointType]:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return [WebhookEndpointType.of(e) for e in await webhooks.list_endpoints()]
 
     @strawberry.field(description="Webhook deliveries, newest first, optionally by status (tenant administrators).")
@@ -167,7 +167,7 @@ class NotificationQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDeliveryType]:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         wanted = DeliveryStatus(status.value) if status is not None else None
         return await paginate(
             first=first,
@@ -212,10 +212,10 @@ class NotificationMutation:
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
     async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return WebhookEndpointType.of(await webhooks.create_endpoint(url=url, secret=secret))
 
     @strawberry.mutation(description="Stop sending to a webhook endpoint (tenant administrators).")
     async def deactivate_webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpointType:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return WebhookEndpointType.of(await webhooks.deactivate_endpoint(endpoint_id=to_id(id, "id")))

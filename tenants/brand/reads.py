@@ -9,14 +9,15 @@ from tortoise import connections
 from tortoise.functions import Count, Sum
 
 from tenants import clock
-from tenants.brand import access as rules
 from tenants.brand import money
+from tenants.brand.access import visible_communities
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.money import SOURCE
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.paging import by_id
+from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access
 
@@ -103,7 +104,7 @@ async def standing(year: int, on: date | None = None) -> YearSummary:
 
 async def year_summary(*, access: Access, year: int, now: datetime | None = None) -> YearSummary:
     """A year's totals for the tenant administration and the housing department, as they stand ``now``."""
-    rules.require(access, rules.TOTALS_READERS, "read totals")
+    require(access, "brand.read_totals")
     check_year(year)
     return await standing(year, await clock.today(now))
 
@@ -119,7 +120,7 @@ async def list_projects(
 ) -> list[BrandProject]:
     """Projects in the caller's scope, by id (keyset), filtered."""
     qs = BrandProject.all()
-    communities = await rules.visible_communities(access)
+    communities = await visible_communities(access)
     if communities is not None:
         qs = qs.filter(community_id__in=sorted(communities))
     if year is not None:
@@ -133,7 +134,7 @@ async def list_projects(
 
 async def get_project(*, access: Access, project_id: int) -> BrandProject:
     qs = BrandProject.filter(id=project_id)
-    communities = await rules.visible_communities(access)
+    communities = await visible_communities(access)
     if communities is not None:
         qs = qs.filter(community_id__in=sorted(communities))
     project = await qs.first()

@@ -18,8 +18,8 @@ from datetime import date, datetime
 
 from tenants import clock
 from tenants.audit import service as audit
-from tenants.brand import access as rules
 from tenants.brand import messages, money
+from tenants.brand.access import visible_communities
 from tenants.brand.errors import (
     AcceptanceNotOpen,
     BrandProjectsDisabled,
@@ -31,7 +31,8 @@ from tenants.brand.errors import (
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
-from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, text_problems
+from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.permissions import require
 from tenants.scope import savepoint
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import Community
@@ -81,7 +82,7 @@ def _missing(field: str) -> Problem:
 async def _for_update(access: Access, project_id: int) -> BrandProject:
     """The project under its row lock, if the caller sees it; otherwise NOT_FOUND (no existence leak)."""
     qs = BrandProject.filter(id=project_id)
-    communities = await rules.visible_communities(access)
+    communities = await visible_communities(access)
     if communities is not None:
         qs = qs.filter(community_id__in=sorted(communities))
     project = await qs.select_for_update().first()
@@ -141,7 +142,7 @@ async def declare(
     now: datetime | None = None,
 ) -> BrandProject:
     """A community declares a project for ``year`` within the declaration window; bad input saves nothing."""
-    rules.require(access, rules.DECLARERS, "declare")
+    require(access, "brand.declare")
     at = _now(now)
     problems: list[Problem] = []
     if (bad_year := year_problem(year)) is not None:
@@ -154,12 +155,7 @@ async def declare(
         )
     async with savepoint():
         community = await get_in_scope("community", community_id, access)
-        if not rules.works_for_community(access, community_id):
-            raise Forbidden(
-                "只能为本社区申报品牌项目",
-                "only the community's own workers declare its brand projects",
-                field="communityId",
-            )
+        require(access, "brand.declare", ("community", community_id), field="communityId")
         day = await clock.today(at)
         config = (await effective_config(day)).document.subsidies.brand_projects
         if not config.enabled:
@@ -200,7 +196,7 @@ async def approve(
 ) -> BrandProject:
     """The tenant approves a declared project. Approving is allowed beyond the year's cap (the cap binds awards,
     not budgets); the record keeps what remained of the cap and how much of it running budgets already claim."""
-    rules.require(access, rules.ADMINS, "approve")
+    require(access, "brand.approve")
     at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=False)
@@ -231,7 +227,7 @@ async def approve(
 async def reject(
     *, access: Access, actor: str, project_id: int, reason: str, now: datetime | None = None
 ) -> BrandProject:
-    rules.require(access, rules.ADMINS, "reject")
+    require(access, "brand.reject")
     at = _now(now)
     problems: list[Problem] = []
     reason = _text("reason", reason, problems, required=True)
@@ -249,19 +245,14 @@ async def evaluate(
     *, access: Access, actor: str, project_id: int, passed: bool, note: str, now: datetime | None = None
 ) -> BrandProject:
     """Mid-year evaluation 中期评估 by the community's street (or the tenant): on track (passed) or concerns."""
-    rules.require(access, rules.EVALUATORS, "evaluate")
+    require(access, "brand.evaluate")
     at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=True)
     async with savepoint():
         project = await _for_update(access, project_id)
         street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
-        if not street_id or not rules.works_for_street(access, street_id[0]):  # type: ignore[arg-type]
-            raise Forbidden(
-                "只有项目所在街道可以进行中期评估",
-                "only the project's own street evaluates it",
-                field="id",
-            )
+        require(access, "brand.evaluate", ("street", street_id[0] if street_id else None), field="id")  # type: ignore[arg-type]
         _expect(project, "evaluate", S.APPROVED)
         if await clock.today(at) < evaluation_opens(project.year):
             raise EvaluationNotOpen(project.year, evaluation_opens(project.year))
@@ -283,7 +274,7 @@ async def accept(
 ) -> BrandProject:
     """Year-end acceptance 年终验收: passed awards an amount (> 0, within the budget and what remains of the year's
     cap, posted to the ledger); failed (with its reason in ``note``) awards nothing."""
-    rules.require(access, rules.ADMINS, "accept")
+    require(access, "brand.accept")
     at = _now(now)
     problems: list[Problem] = []
     note = _text("note", note, problems, required=not passed)
@@ -346,7 +337,7 @@ async def pay(
     now: datetime | None = None,
 ) -> BrandProject:
     """Pay the award: from the community's payable to its paid account, with the payment's reference."""
-    rules.require(access, rules.ADMINS, "pay")
+    require(access, "brand.pay")
     at = _now(now)
     problems: list[Problem] = []
     reference = _text("paymentReference", payment_reference, problems, required=True, limit=MAX_REFERENCE)
