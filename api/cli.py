@@ -207,6 +207,21 @@ def export_schema(check: bool = typer.Option(False, "--check")) -> None:
     path.write_text(text)
 
 
+@app.command("roles")
+def roles(
+    markdown: bool = typer.Option(True, "--markdown", help="The README's table of permissions (the default)."),
+    write: bool = typer.Option(False, "--write", help="Rewrite that table in README.md."),
+) -> None:
+    """Who may do what: every permission of tenants/permissions.py with the roles that hold it."""
+    from tenants import permissions
+
+    if not write:
+        print(permissions.markdown(), end="")
+        return
+    path = Path("README.md")
+    path.write_text(permissions.in_readme(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
 def _wait_ready(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
     import httpx
 

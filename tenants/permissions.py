@@ -139,183 +139,92 @@ class Permission:
     outside: tuple[str, str] | None = None
 
 
-def _p(
-    name: str,
-    roles: Iterable[Role],
-    en: str,
-    zh: str,
-    node: NodeRule | None = None,
-    outside: tuple[str, str] | None = None,
-) -> Permission:
+def _p(name: str, roles: Iterable[Role], en: str, zh: str, node: NodeRule | None = None,
+       outside: tuple[str, str] | None = None) -> Permission:
     return Permission(name, frozenset(roles), en, zh, node, outside)
 
 
 TA = {R.TENANT_ADMIN}
-PERMISSIONS: dict[str, Permission] = {
-    p.name: p
-    for p in (
-        # Platform and the tenant's own settings.
-        _p("tenants.manage", {R.PLATFORM_ADMIN}, "list, create, activate and deactivate tenants", "管理租户"),
-        _p(
-            "config.read",
-            ADMINISTRATION | TERRITORY_STAFF,
-            "read the configuration, its versions and changes",
-            "查看配置",
-        ),
-        _p("config.change", TA, "change the configuration, withdraw a scheduled version", "修改配置"),
-        _p("audit.read", TA, "read the audit log", "查看审计日志"),
-        _p("jobs.read", TA, "read job runs", "查看任务运行记录"),
-        # Territory, parties and people.
-        _p("territory.import", TA, "import territory files", "导入区划数据"),
-        _p(
-            "territory.create_street",
-            TA,
-            "create streets",
-            "新建街道",
-            outside=("只有租户管理员可以新建街道", "only tenant administrators create streets"),
-        ),
-        _p("parties.write_company", ADMINISTRATION, "register property companies", "登记物业企业"),
-        _p(
-            "parties.write_contract",
-            ADMINISTRATION | {R.STREET_OFFICER},
-            "record property contracts (a street officer in their street)",
-            "登记物业合同",
-        ),
-        _p("parties.write_unit", TA, "create units (departments, offices)", "新建单位"),
-        _p(
-            "people.register",
-            TA | TERRITORY_STAFF,
-            "register people (staff: in what they look after)",
-            "登记人员",
-            outside=("无权登记人员", "you may not register people"),
-        ),
-        _p(
-            "people.assign_post",
-            TA,
-            "assign and end posts",
-            "任命岗位",
-            outside=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts"),
-        ),
-        # Tickets.
-        _p("tickets.report", STAFF_REPORTERS | {R.RESIDENT}, "report a grievance", "反映诉求"),
-        _p("tickets.report_for_resident", STAFF_REPORTERS, "report for a resident 代报", "代居民反映诉求"),
-        _p("tickets.dispatch", TA | TERRITORY_STAFF, "review and dispatch a ticket", "审核派单", REVIEWS),
-        _p("tickets.reject", TA | TERRITORY_STAFF, "reject a ticket", "驳回工单", REVIEWS),
-        _p("tickets.escalate", TA | TERRITORY_STAFF, "escalate a ticket 提级督办", "提级督办", REVIEWS),
-        _p("tickets.accept", UNIT_ROLES, "accept an assigned ticket", "受理工单", ASSIGNED),
-        _p("tickets.resolve", UNIT_ROLES, "resolve an assigned ticket", "办结工单", ASSIGNED),
-        _p("tickets.transfer", UNIT_ROLES, "transfer a ticket to another unit", "转派工单", HANDLES),
-        _p("tickets.rate", TENANT_ROLES, "rate one's own ticket", "评价工单", REPORTER),
-        _p("tickets.record_return_visit", STAFF_REPORTERS, "record a return visit 回访", "记录回访", ENTERED),
-        _p("tickets.accept_partner_task", UNIT_ROLES, "accept a partner task 配合", "接收配合任务", PARTNER),
-        _p("tickets.complete_partner_task", UNIT_ROLES, "complete a partner task", "完成配合任务", PARTNER),
-        _p("tickets.import", TA, "import ticket history", "导入历史工单"),
-        _p("inbox.webhooks", TA, "manage webhooks and read deliveries", "管理推送"),
-        # Assessment.
-        _p(
-            "assessment.score",
-            TENANT_ROLES,
-            "submit and correct a body's score sheet",
-            "评分",
-            BODY,
-            outside=("您不能代表该考核主体为该小区评分", "you do not score for this body on this compound"),
-        ),
-        _p("assessment.open_round", TA, "open an assessment round", "开启考核"),
-        _p(
-            "assessment.enter_late",
-            TA,
-            "enter late paper sheets 补录",
-            "补录纸质评分",
-            outside=("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets"),
-        ),
-        _p(
-            "assessment.record_finding",
-            TA | TERRITORY_STAFF | {R.SUPERVISOR},
-            "record a supervisor's finding",
-            "登记监督问题",
-            outside=("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings"),
-        ),
-        _p(
-            "assessment.resolve_finding",
-            TA | TERRITORY_STAFF | {R.SUPERVISOR},
-            "confirm a finding resolved (never the firm)",
-            "确认整改",
-            outside=("整改须由监督员确认", "a supervisor confirms that a finding is resolved"),
-        ),
-        _p(
-            "assessment.read_drafts",
-            ADMINISTRATION,
-            "read draft ratings, missing scores, elimination candidates",
-            "查看考核草稿",
-        ),
-        _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
-        _p(
-            "assessment.record_interview",
-            ADMINISTRATION | {R.STREET_OFFICER},
-            "record a 约谈 (a street officer: with a firm of their street)",
-            "记录约谈",
-        ),
-        _p(
-            "assessment.read_interviews",
-            ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY},
-            "read interviews (a firm its own)",
-            "查看约谈",
-        ),
-        # Money.
-        _p("ledger.read", ADMINISTRATION, "read ledger balances, entries and the check", "查看账本"),
-        _p("subsidies.read_pools", ADMINISTRATION | TERRITORY_STAFF, "read 以奖代补 pools", "查看奖补资金池"),
-        _p(
-            "subsidies.read_statements",
-            ADMINISTRATION | TERRITORY_STAFF | {R.PROPERTY_COMPANY},
-            "read settlement statements (a company its own lines)",
-            "查看结算单",
-        ),
-        _p("subsidies.run", TA, "run a settlement", "生成结算单"),
-        _p("subsidies.approve", TA, "approve a settlement statement", "批准结算单"),
-        _p("subsidies.pay", TA, "record a settlement's payment", "登记结算付款"),
-        _p("exports.download", ADMINISTRATION, "download rating and settlement exports", "下载报表"),
-        _p("brand.read", ADMINISTRATION | TERRITORY_STAFF, "read brand projects", "查看品牌项目"),
-        _p("brand.read_totals", ADMINISTRATION, "read a year's brand totals", "查看品牌项目年度汇总"),
-        _p(
-            "brand.declare",
-            TA | {R.COMMUNITY_WORKER},
-            "declare a brand project (for one's own community)",
-            "申报品牌项目",
-            ON_POST,
-            ("只能为本社区申报品牌项目", "only the community's own workers declare its brand projects"),
-        ),
-        _p("brand.approve", TA, "approve a brand project", "批准品牌项目"),
-        _p("brand.reject", TA, "reject a brand project", "驳回品牌项目"),
-        _p(
-            "brand.evaluate",
-            TA | {R.STREET_OFFICER},
-            "evaluate a brand project mid-year (its own street)",
-            "中期评估品牌项目",
-            ON_POST,
-            ("只有项目所在街道可以进行中期评估", "only the project's own street evaluates it"),
-        ),
-        _p("brand.accept", TA, "accept a brand project", "验收品牌项目"),
-        _p("brand.pay", TA, "pay a brand project's award", "拨付品牌项目奖补"),
-        _p(
-            "bonds.read",
-            ADMINISTRATION | TERRITORY_STAFF | {R.PROPERTY_COMPANY},
-            "read performance bonds",
-            "查看履约保证金",
-        ),
-        _p(
-            "bonds.move",
-            TA | {R.STREET_OFFICER},
-            "deposit, draw down and refund a bond (the compound's street)",
-            "办理履约保证金",
-            ON_POST,
-            (
-                "只有小区所在街道或租户管理员可以办理履约保证金",
-                "only the compound's street or a tenant administrator moves its bond",
-            ),
-        ),
-        _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
-    )
-}
+ADMIN_AND_STAFF = ADMINISTRATION | TERRITORY_STAFF
+FINDERS = TA | TERRITORY_STAFF | {R.SUPERVISOR}
+# fmt: off
+PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
+    # Platform, configuration, audit, jobs.
+    _p("tenants.manage", {R.PLATFORM_ADMIN}, "list, create, activate and deactivate tenants", "管理租户"),
+    _p("config.read", ADMIN_AND_STAFF, "read the configuration, its versions and changes", "查看配置"),
+    _p("config.change", TA, "change the configuration, withdraw a scheduled version", "修改配置"),
+    _p("audit.read", TA, "read the audit log", "查看审计日志"),
+    _p("jobs.read", TA, "read job runs", "查看任务运行记录"),
+    # Territory, parties and people (nodes below one's own post: the territory's write filter).
+    _p("territory.import", TA, "import territory files", "导入区划数据"),
+    _p("territory.create_street", TA, "create streets", "新建街道",
+       outside=("只有租户管理员可以新建街道", "only tenant administrators create streets")),
+    _p("parties.write_company", ADMINISTRATION, "register property companies", "登记物业企业"),
+    _p("parties.write_contract", ADMINISTRATION | {R.STREET_OFFICER},
+       "record property contracts (a street officer in their street)", "登记物业合同"),
+    _p("parties.write_unit", TA, "create units (departments, offices)", "新建单位"),
+    _p("people.register", TA | TERRITORY_STAFF, "register people (staff: in what they look after)", "登记人员",
+       outside=("无权登记人员", "you may not register people")),
+    _p("people.assign_post", TA, "assign and end posts", "任命岗位",
+       outside=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts")),
+    # Tickets.
+    _p("tickets.report", STAFF_REPORTERS | {R.RESIDENT}, "report a grievance", "反映诉求"),
+    _p("tickets.report_for_resident", STAFF_REPORTERS, "report for a resident 代报", "代居民反映诉求"),
+    _p("tickets.dispatch", TA | TERRITORY_STAFF, "review and dispatch a ticket", "审核派单", REVIEWS),
+    _p("tickets.reject", TA | TERRITORY_STAFF, "reject a ticket", "驳回工单", REVIEWS),
+    _p("tickets.escalate", TA | TERRITORY_STAFF, "escalate a ticket 提级督办", "提级督办", REVIEWS),
+    _p("tickets.accept", UNIT_ROLES, "accept an assigned ticket", "受理工单", ASSIGNED),
+    _p("tickets.resolve", UNIT_ROLES, "resolve an assigned ticket", "办结工单", ASSIGNED),
+    _p("tickets.transfer", UNIT_ROLES, "transfer a ticket to another unit", "转派工单", HANDLES),
+    _p("tickets.rate", TENANT_ROLES, "rate one's own ticket", "评价工单", REPORTER),
+    _p("tickets.record_return_visit", STAFF_REPORTERS, "record a return visit 回访", "记录回访", ENTERED),
+    _p("tickets.accept_partner_task", UNIT_ROLES, "accept a partner task 配合", "接收配合任务", PARTNER),
+    _p("tickets.complete_partner_task", UNIT_ROLES, "complete a partner task", "完成配合任务", PARTNER),
+    _p("tickets.import", TA, "import ticket history", "导入历史工单"),
+    _p("inbox.webhooks", TA, "manage webhooks and read their deliveries", "管理推送"),
+    # Assessment.
+    _p("assessment.score", TENANT_ROLES, "submit and correct a body's score sheet", "评分", BODY,
+       ("您不能代表该考核主体为该小区评分", "you do not score for this body on this compound")),
+    _p("assessment.open_round", TA, "open an assessment round", "开启考核"),
+    _p("assessment.enter_late", TA, "enter late paper sheets 补录", "补录纸质评分",
+       outside=("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets")),
+    _p("assessment.record_finding", FINDERS, "record a supervisor's finding", "登记监督问题",
+       outside=("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings")),
+    _p("assessment.resolve_finding", FINDERS, "confirm a finding resolved (never the firm)", "确认整改",
+       outside=("整改须由监督员确认", "a supervisor confirms that a finding is resolved")),
+    _p("assessment.read_drafts", ADMINISTRATION, "read draft ratings, missing scores, elimination candidates",
+       "查看考核草稿"),
+    _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
+    _p("assessment.record_interview", ADMINISTRATION | {R.STREET_OFFICER},
+       "record a 约谈 (a street officer: with a firm of their street)", "记录约谈"),
+    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY},
+       "read interviews (a firm its own, a street its firms')", "查看约谈"),
+    # Money.
+    _p("ledger.read", ADMINISTRATION, "read ledger balances, entries and the check", "查看账本"),
+    _p("subsidies.read_pools", ADMIN_AND_STAFF, "read 以奖代补 pools", "查看奖补资金池"),
+    _p("subsidies.read_statements", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY},
+       "read settlement statements (a company its own lines)", "查看结算单"),
+    _p("subsidies.run", TA, "run a settlement", "生成结算单"),
+    _p("subsidies.approve", TA, "approve a settlement statement", "批准结算单"),
+    _p("subsidies.pay", TA, "record a settlement's payment", "登记结算付款"),
+    _p("exports.download", ADMINISTRATION, "download rating and settlement exports", "下载报表"),
+    _p("brand.read", ADMIN_AND_STAFF, "read brand projects", "查看品牌项目"),
+    _p("brand.read_totals", ADMINISTRATION, "read a year's brand totals", "查看品牌项目年度汇总"),
+    _p("brand.declare", TA | {R.COMMUNITY_WORKER}, "declare a brand project", "申报品牌项目", ON_POST,
+       ("只能为本社区申报品牌项目", "only the community's own workers declare its brand projects")),
+    _p("brand.approve", TA, "approve a brand project", "批准品牌项目"),
+    _p("brand.reject", TA, "reject a brand project", "驳回品牌项目"),
+    _p("brand.evaluate", TA | {R.STREET_OFFICER}, "evaluate a brand project mid-year", "中期评估品牌项目", ON_POST,
+       ("只有项目所在街道可以进行中期评估", "only the project's own street evaluates it")),
+    _p("brand.accept", TA, "accept a brand project", "验收品牌项目"),
+    _p("brand.pay", TA, "pay a brand project's award", "拨付品牌项目奖补"),
+    _p("bonds.read", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY}, "read performance bonds", "查看履约保证金"),
+    _p("bonds.move", TA | {R.STREET_OFFICER}, "deposit, draw down and refund a bond", "办理履约保证金", ON_POST,
+       ("只有小区所在街道或租户管理员可以办理履约保证金",
+        "only the compound's street or a tenant administrator moves its bond")),
+    _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
+)}
+# fmt: on
 
 
 def permission(name: str) -> Permission:
@@ -368,8 +277,20 @@ def markdown() -> str:
     """The README's table: every permission, the roles that hold it, and how a node narrows it."""
     lines = ["| permission | allows | roles | on |", "|---|---|---|---|"]
     for perm in PERMISSIONS.values():
-        roles = (
-            "every tenant role" if perm.roles == TENANT_ROLES else ", ".join(f"`{r.value}`" for r in sorted(perm.roles))
-        )
+        ordered = sorted(perm.roles, key=list(Role).index)
+        roles = "every tenant role" if perm.roles == TENANT_ROLES else ", ".join(f"`{r.value}`" for r in ordered)
         lines.append(f"| `{perm.name}` | {perm.en} | {roles} | {perm.node.describe if perm.node else ''} |")
     return "\n".join(lines) + "\n"
+
+
+README_BEGIN = "<!-- permissions: generated by `civicgrid roles --write` from tenants/permissions.py -->"
+README_END = "<!-- permissions: end -->"
+
+
+def in_readme(text: str) -> str:
+    """``text`` (the README) with the table between its markers rendered anew."""
+    head, sep, rest = text.partition(README_BEGIN)
+    _, sep2, tail = rest.partition(README_END)
+    if not sep or not sep2:
+        raise ValueError("README.md has no permissions block (its begin and end markers)")
+    return f"{head}{README_BEGIN}\n{markdown()}{README_END}{tail}"

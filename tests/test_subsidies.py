@@ -949,6 +949,7 @@ from tortoise import Tortoise
 from tenants.db import tortoise_config
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service
+from tenants.territory.access import SYSTEM
 
 async def main(tenant_id, period, now):
     await Tortoise.init(config=tortoise_config(sys.argv[4], pool_size=1))
