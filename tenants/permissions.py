@@ -109,7 +109,13 @@ def _scores(caller: Any, sheet: Any) -> bool:
     return False
 
 
-ON_POST = NodeRule("a writer post on the node (or tenant_admin)", _on_post)
+
+
+def post_on(what: str) -> NodeRule:
+    """A writer post on ``what`` (a Place given as the node), or tenant_admin."""
+    return NodeRule(f"a writer post on {what} (or tenant_admin)", _on_post)
+
+
 REVIEWS = NodeRule("the ticket's community or street (or tenant_admin)", _reviews)
 ASSIGNED = NodeRule("the assigned unit's own staff (or tenant_admin)", _assigned)
 HANDLES = NodeRule(
@@ -210,16 +216,18 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("exports.download", ADMINISTRATION, "download rating and settlement exports", "下载报表"),
     _p("brand.read", ADMIN_AND_STAFF, "read brand projects", "查看品牌项目"),
     _p("brand.read_totals", ADMINISTRATION, "read a year's brand totals", "查看品牌项目年度汇总"),
-    _p("brand.declare", TA | {R.COMMUNITY_WORKER}, "declare a brand project", "申报品牌项目", ON_POST,
+    _p("brand.declare", TA | {R.COMMUNITY_WORKER}, "declare a brand project", "申报品牌项目", post_on("the community"),
        ("只能为本社区申报品牌项目", "only the community's own workers declare its brand projects")),
     _p("brand.approve", TA, "approve a brand project", "批准品牌项目"),
     _p("brand.reject", TA, "reject a brand project", "驳回品牌项目"),
-    _p("brand.evaluate", TA | {R.STREET_OFFICER}, "evaluate a brand project mid-year", "中期评估品牌项目", ON_POST,
+    _p("brand.evaluate", TA | {R.STREET_OFFICER}, "evaluate a brand project mid-year", "中期评估品牌项目",
+       post_on("the project's street"),
        ("只有项目所在街道可以进行中期评估", "only the project's own street evaluates it")),
     _p("brand.accept", TA, "accept a brand project", "验收品牌项目"),
     _p("brand.pay", TA, "pay a brand project's award", "拨付品牌项目奖补"),
     _p("bonds.read", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY}, "read performance bonds", "查看履约保证金"),
-    _p("bonds.move", TA | {R.STREET_OFFICER}, "deposit, draw down and refund a bond", "办理履约保证金", ON_POST,
+    _p("bonds.move", TA | {R.STREET_OFFICER}, "deposit, draw down and refund a bond", "办理履约保证金",
+       post_on("the compound's street"),
        ("只有小区所在街道或租户管理员可以办理履约保证金",
         "only the compound's street or a tenant administrator moves its bond")),
     _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
