@@ -141,13 +141,14 @@ class Permission:
     en: str  # what it allows ("dispatch a ticket"), in the README and the refusal
     zh: str
     node: NodeRule | None = None
-    # The refusal when the role is right but the node is not the caller's (zh, en); default: a generic one.
-    outside: tuple[str, str] | None = None
+    # The domain's own wording of a refusal (zh, en), kept where callers know it; default: the roles needed, or
+    # (a node not the caller's) that it is outside their posts.
+    message: tuple[str, str] | None = None
 
 
 def _p(name: str, roles: Iterable[Role], en: str, zh: str, node: NodeRule | None = None,
-       outside: tuple[str, str] | None = None) -> Permission:
-    return Permission(name, frozenset(roles), en, zh, node, outside)
+       message: tuple[str, str] | None = None) -> Permission:
+    return Permission(name, frozenset(roles), en, zh, node, message)
 
 
 TA = {R.TENANT_ADMIN}
@@ -164,15 +165,15 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     # Territory, parties and people (nodes below one's own post: the territory's write filter).
     _p("territory.import", TA, "import territory files", "导入区划数据"),
     _p("territory.create_street", TA, "create streets", "新建街道",
-       outside=("只有租户管理员可以新建街道", "only tenant administrators create streets")),
+       message=("只有租户管理员可以新建街道", "only tenant administrators create streets")),
     _p("parties.write_company", ADMINISTRATION, "register property companies", "登记物业企业"),
     _p("parties.write_contract", ADMINISTRATION | {R.STREET_OFFICER},
        "record property contracts (a street officer in their street)", "登记物业合同"),
     _p("parties.write_unit", TA, "create units (departments, offices)", "新建单位"),
     _p("people.register", TA | TERRITORY_STAFF, "register people (staff: in what they look after)", "登记人员",
-       outside=("无权登记人员", "you may not register people")),
+       message=("无权登记人员", "you may not register people")),
     _p("people.assign_post", TA, "assign and end posts", "任命岗位",
-       outside=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts")),
+       message=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts")),
     # Tickets.
     _p("tickets.report", STAFF_REPORTERS | {R.RESIDENT}, "report a grievance", "反映诉求"),
     _p("tickets.report_for_resident", STAFF_REPORTERS, "report for a resident 代报", "代居民反映诉求"),
@@ -193,11 +194,11 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        ("您不能代表该考核主体为该小区评分", "you do not score for this body on this compound")),
     _p("assessment.open_round", TA, "open an assessment round", "开启考核"),
     _p("assessment.enter_late", TA, "enter late paper sheets 补录", "补录纸质评分",
-       outside=("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets")),
+       message=("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets")),
     _p("assessment.record_finding", FINDERS, "record a supervisor's finding", "登记监督问题",
-       outside=("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings")),
+       message=("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings")),
     _p("assessment.resolve_finding", FINDERS, "confirm a finding resolved (never the firm)", "确认整改",
-       outside=("整改须由监督员确认", "a supervisor confirms that a finding is resolved")),
+       message=("整改须由监督员确认", "a supervisor confirms that a finding is resolved")),
     _p("assessment.read_drafts", ADMINISTRATION, "read draft ratings, missing scores, elimination candidates",
        "查看考核草稿"),
     _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
@@ -258,9 +259,10 @@ def allows(caller: Caller, name: str, node: Any = None) -> bool:
 def refusal(name: str, *, field: str | None = None, outside: bool = False) -> Forbidden:
     """The FORBIDDEN error for ``name``: the roles it needs, or (``outside``) the node is not the caller's."""
     perm = permission(name)
+    if perm.message is not None:
+        return Forbidden(*perm.message, field=field)
     if outside:
-        zh, en = perm.outside or (f"无权{perm.zh}：不在您的职责范围内", f"you may not {perm.en} here")
-        return Forbidden(zh, en, field=field)
+        return Forbidden(f"无权{perm.zh}：不在您的职责范围内", f"you may not {perm.en} here", field=field)
     names = ", ".join(sorted(r.value for r in perm.roles))
     return Forbidden(
         f"无权{perm.zh}（需要以下角色之一：{names}）",
@@ -271,11 +273,9 @@ def refusal(name: str, *, field: str | None = None, outside: bool = False) -> Fo
 
 def require(caller: Caller, name: str, node: Any = None, *, field: str | None = None) -> None:
     """Refuse (FORBIDDEN) a caller without a role granting ``name``, or, for a node-scoped permission given its
-    ``node``, one the node's rule does not let through."""
+    ``node``, one the node's rule does not let through (without a node only the role is checked)."""
     perm = permission(name)
     if not caller.roles & perm.roles:
-        if perm.outside is not None and perm.node is None:
-            raise refusal(name, field=field, outside=True)  # keeps the domain's own wording for a role-only rule
         raise refusal(name, field=field)
     if node is not None and perm.node is not None and not perm.node.holds(caller, node):
         raise refusal(name, field=field, outside=True)
