@@ -188,3 +188,34 @@ def test_refusals_name_the_roles_in_both_languages():
     with pytest.raises(Forbidden) as caught:
         require(Access(roles=frozenset({Role.RESIDENT})), "tenants.manage")
     assert "platform_admin" in caught.value.message_en and "platform_admin" in caught.value.message_zh
+
+
+# Where api/ still asks tenants.permissions itself (everything else is checked by the services), and why.
+EDGE_CHECKS = {
+    "api/tenancy/schema.py": "the platform path: no tenant, no data scope",
+    "api/tickets/notifications.py": "webhooks, until they move to tenants/inbox/ (issue 13, part C)",
+    "api/subsidies/schema.py": "the 以奖代补 read scope, until it is tenants/subsidies/access.py's (part B)",
+    "api/exports.py": "the export routes (plain HTTP, not GraphQL)",
+    "api/assessment/schema.py": "whether a reader sees draft ratings",
+    "api/brand/schema.py": "whether a project shows its year's totals",
+}
+# api/ modules that may name roles: tokens, the CLI that mints them, the data scope, the `me` type.
+NAMES_ROLES = {"api/auth.py", "api/cli.py", "api/context.py", "api/tenancy/types.py", "api/tenancy/schema.py"}
+
+
+def test_resolvers_name_no_roles_and_leave_checks_to_the_services():
+    import ast
+
+    asking, naming = set(), set()
+    for path in sorted((ROOT / "api").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "tenants.permissions":
+                asking.add(rel)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("Role", "R"):
+                naming.add(rel)
+            if isinstance(node, ast.Attribute) and node.attr == "require" and ast.unparse(node.value) == "info.context":
+                naming.add(rel)
+    assert asking <= EDGE_CHECKS.keys(), sorted(asking - EDGE_CHECKS.keys())
+    assert naming <= NAMES_ROLES, sorted(naming - NAMES_ROLES)
