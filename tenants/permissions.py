@@ -141,8 +141,8 @@ class Permission:
     en: str  # what it allows ("dispatch a ticket"), in the README and the refusal
     zh: str
     node: NodeRule | None = None
-    # The domain's own wording of a refusal (zh, en), kept where callers know it; default: the roles needed, or
-    # (a node not the caller's) that it is outside their posts.
+    # The domain's own wording of a refusal (zh, en): of the node for a node-scoped permission, else of the role.
+    # Default: the roles needed, or (a node not the caller's) that it is outside the caller's posts.
     message: tuple[str, str] | None = None
 
 
@@ -259,7 +259,7 @@ def allows(caller: Caller, name: str, node: Any = None) -> bool:
 def refusal(name: str, *, field: str | None = None, outside: bool = False) -> Forbidden:
     """The FORBIDDEN error for ``name``: the roles it needs, or (``outside``) the node is not the caller's."""
     perm = permission(name)
-    if perm.message is not None:
+    if perm.message is not None and (outside or perm.node is None):  # a node rule's wording speaks of the node
         return Forbidden(*perm.message, field=field)
     if outside:
         return Forbidden(f"无权{perm.zh}：不在您的职责范围内", f"you may not {perm.en} here", field=field)
