@@ -27,9 +27,6 @@ class Principal:
     tenant_id: int | None = None
     scope: tuple[str, ...] = field(default_factory=tuple)
 
-    def has_any(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
-
 
 def parse_scope(entries: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Validate and normalise scope entries (``KIND:ID`` or ``KIND:ID/ROLE``); ValueError when malformed."""

@@ -13,9 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as _Info
 
 from api.auth import Caller, Principal, caller_of
-from tenants.errors import Forbidden
 from tenants.settings import Settings
-from tenants.tenancy.roles import Role
 
 D = TypeVar("D", bound="DomainLoaders")
 
@@ -88,13 +86,6 @@ class Context:
     def tenant_id(self) -> int | None:
         """The tenant this request is scoped to (None on the platform path)."""
         return self.principal.tenant_id
-
-    def require(self, *roles: Role) -> Principal:
-        """The principal, if it holds one of ``roles``; otherwise a ``FORBIDDEN`` error."""
-        if not self.principal.has_any(*roles):
-            names = ", ".join(r.value for r in roles)
-            raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
-        return self.principal
 
 
 Info = _Info[Context, None]

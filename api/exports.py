@@ -16,10 +16,10 @@ from api.sheets import add_sheet, csv_bytes, new_book, number, xlsx_bytes
 from tenants import periods
 from tenants.assessment import reports
 from tenants.assessment.ratings import snapshot_for
-from tenants.errors import DomainError, Forbidden, InvalidInput, Problem
+from tenants.errors import DomainError, InvalidInput, Problem
+from tenants.permissions import allows, refusal
 from tenants.scope import tenant_transaction
 from tenants.settings import Settings
-from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 
 COMPANY_HEADER = [
@@ -195,8 +195,8 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
             principal = await authenticate(settings, request)
         except Unauthenticated as exc:
             return _error(exc, 401)
-        if principal.tenant_id is None or not principal.has_any(Role.TENANT_ADMIN, Role.HOUSING_DEPT):
-            return _error(Forbidden("需要租户管理员或住建部门角色", "requires tenant_admin or housing_dept"), 403)
+        if principal.tenant_id is None or not allows(principal, "exports.download"):
+            return _error(refusal("exports.download"), 403)
         period, fmt = request.path_params["period"], request.path_params["fmt"]
         try:
             problems = string_problems("period", period, CAPS["period"])

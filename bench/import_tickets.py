@@ -52,6 +52,7 @@ async def main(n: int) -> None:
     from tenants.db import tortoise_config
     from tenants.scope import tenant_context
     from tenants.tenancy.service import create_tenant, get_tenant_by_slug
+    from tenants.territory.access import SYSTEM
     from tenants.territory.importer import import_territory
     from tenants.tickets.importer import import_tickets
 
@@ -62,7 +63,7 @@ async def main(n: int) -> None:
     data = tickets_csv(n)
     print(f"file: {n} tickets, {len(data) / 1e6:.1f} MB CSV")
     with tenant_context(tenant.id):
-        await import_territory(data=territory_csv(), fmt="csv", actor="bench")
+        await import_territory(access=SYSTEM, data=territory_csv(), fmt="csv", actor="bench")
         for label, dry in (("dry run", True), ("import", False), ("re-import", False)):
             t = time.perf_counter()
             phases: list[str] = []
@@ -70,7 +71,9 @@ async def main(n: int) -> None:
             def phase(name: str, _done: int, _total: int, t: float = t, phases: list[str] = phases) -> None:
                 phases.append(f"{name} {time.perf_counter() - t:.2f}")
 
-            report = await import_tickets(data=data, fmt="csv", actor="bench", dry_run=dry, progress=phase)
+            report = await import_tickets(
+                access=SYSTEM, data=data, fmt="csv", actor="bench", dry_run=dry, progress=phase
+            )
             took = time.perf_counter() - t
             assert not report.errors, report.errors[:3]
             print(f"{label:10s} {took:6.2f} s  created={report.created} unchanged={report.unchanged}")

@@ -139,7 +139,7 @@ async def seed(n: int) -> int:
     from tenants.scope import tenant_context, tenant_transaction
     from tenants.tenancy.roles import Role
     from tenants.tenancy.service import create_tenant
-    from tenants.territory.access import Access
+    from tenants.territory.access import SYSTEM, Access
     from tenants.tickets import intake
 
     tenant = await create_tenant(slug=f"rating-bench-{int(time.time())}", name="评级基准市", preset="zhangjiakou")
@@ -172,7 +172,7 @@ async def seed(n: int) -> int:
 
     t = time.perf_counter()
     async with tenant_transaction(tenant.id):
-        rnd = await open_round(actor="bench", period_key=PERIOD, now=START)
+        rnd = await open_round(access=SYSTEM, actor="bench", period_key=PERIOD, now=START)
         doc, _ = await period_config(PERIOD)
     rubric = json.dumps(
         [{"body": i.body, "code": i.code, "max_points": i.max_points} for i in doc.assessment.rubric if i.body]
@@ -275,6 +275,7 @@ async def measure(tenant_id: int) -> None:
     from tenants.assessment import ratings
     from tenants.assessment.models import CompanyRating, CompoundRating
     from tenants.scope import tenant_context, tenant_transaction
+    from tenants.territory.access import SYSTEM
 
     clock = Clock()
     instrument(clock)
@@ -282,7 +283,7 @@ async def measure(tenant_id: int) -> None:
         clock.spent.clear()
         t = time.perf_counter()
         with tenant_context(tenant_id):
-            snap = await ratings.compute(period_key=PERIOD, actor="bench", now=NOW)
+            snap = await ratings.compute(access=SYSTEM, period_key=PERIOD, actor="bench", now=NOW)
         total = time.perf_counter() - t
         async with tenant_transaction(tenant_id):
             compounds = await CompoundRating.filter(snapshot_id=snap.id).count()

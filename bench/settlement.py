@@ -78,6 +78,7 @@ async def main() -> None:
     from tenants.subsidies import service
     from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement
     from tenants.tenancy.service import create_tenant, get_tenant_by_slug
+    from tenants.territory.access import SYSTEM
 
     await Tortoise.init(config=tortoise_config(os.environ["DATABASE_URL"], pool_size=4))
     try:
@@ -97,7 +98,7 @@ async def main() -> None:
         async def settle(period: str) -> list[int]:
             t = time.perf_counter()
             async with tenant_transaction(tenant.id):
-                result = await service.run(period_key=period, actor="bench", now=NOW)
+                result = await service.run(access=SYSTEM, period_key=period, actor="bench", now=NOW)
             timed(
                 f"run {period}",
                 t,
@@ -109,7 +110,7 @@ async def main() -> None:
             t = time.perf_counter()
             async with tenant_transaction(tenant.id):
                 for sid in ids:
-                    await service.approve(statement_id=sid, actor="bench", now=NOW)
+                    await service.approve(access=SYSTEM, statement_id=sid, actor="bench", now=NOW)
             timed(
                 f"approve {len(ids)} statements (each re-checked, posted)",
                 t,
@@ -118,7 +119,9 @@ async def main() -> None:
             t = time.perf_counter()
             async with tenant_transaction(tenant.id):
                 for sid in ids:
-                    await service.pay(statement_id=sid, reference=f"BANK-{sid}", actor="bench", now=NOW)
+                    await service.pay(
+                        access=SYSTEM, statement_id=sid, reference=f"BANK-{sid}", actor="bench", now=NOW
+                    )
             timed(f"pay {len(ids)} statements", t)
 
         q1 = await settle("2026Q1")

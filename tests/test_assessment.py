@@ -21,7 +21,7 @@ from tenants.config.service import effective_config
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
-from tenants.territory.access import Access
+from tenants.territory.access import SYSTEM, Access
 from tests.conftest import codes
 from tests.fixtures.assessment import RATING_PERIOD, sheet, submit_scores
 from tests.fixtures.territory import build
@@ -120,11 +120,11 @@ async def test_two_runs_at_once_leave_one_snapshot(district):
 
     d = district
     async with tenant_transaction(d["t"].id):
-        await rounds.open_round(actor="admin", period_key=RATING_PERIOD)
+        await rounds.open_round(access=SYSTEM, actor="admin", period_key=RATING_PERIOD)
 
     async def run():
         async with tenant_transaction(d["t"].id):
-            return await ratings.compute(period_key=RATING_PERIOD)
+            return await ratings.compute(access=SYSTEM, period_key=RATING_PERIOD)
 
     results = await asyncio.gather(run(), run())
     assert {s.id for s in results} == {results[0].id}
@@ -256,7 +256,7 @@ async def test_bodies_that_have_not_scored_are_reminded_once_before_and_once_aft
             target_kind="compound",
             target_id=ids["K1"],
         )
-        rnd = await rounds.open_round(actor="admin", period_key=RATING_PERIOD)
+        rnd = await rounds.open_round(access=SYSTEM, actor="admin", period_key=RATING_PERIOD)
         async with tenant_transaction(d["t"].id):
             lead = (await effective_config()).document.reminders.assessment_deadline_lead_hours
         assert (await remind_missing(now=rnd.deadline - timedelta(hours=lead + 1)))["due"] == 0  # not yet
@@ -366,7 +366,7 @@ async def test_monthly_ratings_list_firms_only_when_the_list_period_closes(app, 
         doc = (await effective_config()).document.assessment
         assert (doc.cadence, doc.red_black_list.cadence) == ("monthly", "quarterly")
         for period in ("2026-07", "2026-09"):
-            await assessment_rounds.open_round(actor="admin", period_key=period)
+            await assessment_rounds.open_round(access=SYSTEM, actor="admin", period_key=period)
             # Scored firms only are listed: the street party office scores both compounds within the window.
             for compound in ("K1", "K3"):
                 await assessment_rounds.submit(
@@ -382,7 +382,7 @@ async def test_monthly_ratings_list_firms_only_when_the_list_period_closes(app, 
                     },
                     now=datetime(2026, int(period[-2:]) + 1, 2, tzinfo=UTC),
                 )
-            await ratings.compute(period_key=period)
+            await ratings.compute(access=SYSTEM, period_key=period)
         marks = {
             p: sorted(
                 m

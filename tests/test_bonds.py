@@ -22,6 +22,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
+from tenants.territory.access import SYSTEM
 from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import Channel, Ticket
@@ -403,7 +404,7 @@ async def test_each_role_sees_its_bonds_and_another_tenant_nothing(county, gql):
 
     # Bonds switched off: movements are refused with a typed error; what was recorded stays readable.
     async with tenant_transaction(c["t"].id):
-        await change_config(actor="admin-1", set_values={"bonds": {"enabled": False}})
+        await change_config(access=SYSTEM, actor="admin-1", set_values={"bonds": {"enabled": False}})
     assert _error(await gql(DRAW, c["street_officer_s1"], {"in": draw})) == ("NOT_ENABLED", "contractId")
     assert (await _ok(gql, BOND, c["street_officer_s1"], {"c": k1}, "bond"))["balanceFen"] == 600_000
     async with tenant_transaction(c["t"].id):
@@ -442,6 +443,7 @@ async def test_the_daily_job_opens_the_top_ups_owed_once(county):
         assert await BondTopUp.filter(contract_id=k1, settled_at=None).count() == 0
         # From 2027 the ratio is 10 %: K1's bond of 600,000 is short of 1,200,000.
         await change_config(
+            access=SYSTEM,
             actor="admin-1", set_values={"bonds": {"ratio_percent": 10}}, effective_from=date(2027, 1, 1)
         )
     assert await run(_local(2026, 12, 31)) == 0

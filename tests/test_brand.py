@@ -23,7 +23,7 @@ from tenants.ledger.service import balances, verify
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
-from tenants.territory.access import resolve
+from tenants.territory.access import SYSTEM, resolve
 from tenants.territory.people import PostKind
 from tests.conftest import codes
 from tests.fixtures.callers import bearer, tokens
@@ -395,6 +395,7 @@ async def test_awards_stay_within_the_years_cap(zjk):
     tid, y = d["t"].id, NEXT
     async with tenant_transaction(tid):  # a 300,000 CNY cap from 1 January of NEXT
         await change_config(
+            access=SYSTEM,
             actor="county-admin",
             set_values={"subsidies": {"brand_projects": {"yearly_cap_fen": 30_000_000}}},
             effective_from=date(y, 1, 1),
@@ -441,6 +442,7 @@ async def test_awards_stay_within_the_years_cap(zjk):
 async def set_cap(tid: int, fen: int, on: date, per_project_fen: int = 20_000_000) -> None:
     async with tenant_transaction(tid):
         await change_config(
+            access=SYSTEM,
             actor="county-admin",
             set_values={
                 "subsidies": {"brand_projects": {"yearly_cap_fen": fen, "per_project_cap_fen": per_project_fen}}

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
+from tenants.territory.access import SYSTEM
 from tenants.territory.importer import import_territory
 from tenants.territory.models import Building, Compound, Household, Street
 from tenants.territory.parties import PropertyCompany, PropertyContract
@@ -26,7 +27,7 @@ async def _counts(tenant_id: int) -> tuple[int, ...]:
 async def test_import_creates_everything_once(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        report = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
+        report = await import_territory(access=SYSTEM, data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
     assert report.applied and report.errors == [] and report.rows == 4
     assert report.created == {"street": 2, "community": 2, "grid": 2, "compound": 2, "building": 2,
                               "household": 3, "company": 1, "contract": 1}
@@ -39,20 +40,22 @@ async def test_import_creates_everything_once(three_tenants):
         h = await Household.get(code="201")
         assert (h.street_id, h.compound_id) == ((await Street.get(code="XH01")).id, k01.id)
     with tenant_context(a.id):
-        again = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
+        again = await import_territory(access=SYSTEM, data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")
     assert again.applied and again.created == {} and again.updated == {}
     assert again.unchanged["household"] == 3 and again.unchanged["contract"] == 1
     assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
     renamed = IMPORT_GOOD.replace("东辰御园", "东辰御园二期")
     with tenant_context(a.id):
-        third = await import_territory(data=renamed.encode(), fmt="csv", actor="admin")
+        third = await import_territory(access=SYSTEM, data=renamed.encode(), fmt="csv", actor="admin")
     assert third.updated == {"compound": 1}
 
 
 async def test_dry_run_reports_without_writing(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        report = await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin", dry_run=True)
+        report = await import_territory(
+            access=SYSTEM, data=IMPORT_GOOD.encode(), fmt="csv", actor="admin", dry_run=True
+        )
     assert not report.applied and report.created["household"] == 3
     assert await _counts(a.id) == (0, 0, 0, 0, 0, 0)
 
@@ -66,7 +69,7 @@ async def test_bad_rows_import_nothing_and_each_is_reported(three_tenants):
         "XH01,宣化街道,C01,,G01,,K03,,,,,9113B,新物业,2026-13-01,2026-12-31,abc\n"  # row 9: bad date + amount
     )
     with tenant_context(a.id):
-        report = await import_territory(data=bad.encode(), fmt="csv", actor="admin")
+        report = await import_territory(access=SYSTEM, data=bad.encode(), fmt="csv", actor="admin")
     assert not report.applied
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
         (6, "compound_name", "inconsistent"),
@@ -82,13 +85,13 @@ async def test_bad_rows_import_nothing_and_each_is_reported(three_tenants):
 async def test_conflicts_with_the_database_import_nothing(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        assert (await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
+        assert (await import_territory(access=SYSTEM, data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
     overlapping = IMPORT_HEADER + (
         "XH02,大北街道,C02,,G02,,K02,东辰御园,,9,901,,,,,\n"
         "XH01,宣化街道,C01,,G01,,K01,,,1,101,9113C,另一物业,2026-06-01,2027-05-31,1000\n"
     )
     with tenant_context(a.id):
-        report = await import_territory(data=overlapping.encode(), fmt="csv", actor="admin")
+        report = await import_territory(access=SYSTEM, data=overlapping.encode(), fmt="csv", actor="admin")
     assert [(e.row, e.reason) for e in report.errors] == [(3, "overlap")]
     assert not report.applied
     assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)  # building 9 / household 901 were not written either
@@ -133,7 +136,9 @@ async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_te
     a = three_tenants[0]
     mixed = IMPORT_GOOD + "XH01,宣化街道,C01,,G01,,K 9,,,,,,,,,\n"  # row 6 is bad
     with tenant_context(a.id):
-        report = await import_territory(data=mixed.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
+        report = await import_territory(
+            access=SYSTEM, data=mixed.encode(), fmt="csv", actor="admin", skip_bad_rows=True
+        )
     assert report.applied and report.skipped_rows == 1
     assert [(e.row, e.column) for e in report.errors] == [(6, "compound_code")]
     assert await _counts(a.id) == (2, 2, 2, 3, 1, 1)
@@ -142,7 +147,7 @@ async def test_skip_bad_rows_imports_the_good_ones_and_reports_the_rest(three_te
 async def test_skip_bad_rows_follows_dependencies_and_database_conflicts(three_tenants):
     a = three_tenants[0]
     with tenant_context(a.id):
-        assert (await import_territory(data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
+        assert (await import_territory(access=SYSTEM, data=IMPORT_GOOD.encode(), fmt="csv", actor="admin")).applied
     rows = IMPORT_HEADER + (
         "XH03,新街道,C9,,G9,,K9,,,1,101,9113D,新物业,2026-13-01,2026-12-31,100\n"  # row 2: bad date
         "XH03,新街道,C9,,G9,,K8,,,1,101,9113D,,2026-01-01,2026-12-31,100\n"  # row 3: company only named on row 2
@@ -150,7 +155,7 @@ async def test_skip_bad_rows_follows_dependencies_and_database_conflicts(three_t
         "XH03,新街道,C9,,G9,,K7,,,1,101,,,,,\n"  # row 5: fine
     )
     with tenant_context(a.id):
-        report = await import_territory(data=rows.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
+        report = await import_territory(access=SYSTEM, data=rows.encode(), fmt="csv", actor="admin", skip_bad_rows=True)
     assert report.applied and report.skipped_rows == 3
     assert [(e.row, e.reason) for e in report.errors] == [(2, "bad_date"), (3, "required"), (4, "overlap")]
     async with tenant_transaction(a.id):
@@ -167,7 +172,7 @@ async def test_out_of_range_values_are_row_errors(three_tenants):
         "XH01,宣化街道,C01,,G01,,K03,,,,,9113F,大物业,2026-01-01,2026-12-31,100000000000000\n"
     )
     with tenant_context(a.id):
-        report = await import_territory(data=rows.encode(), fmt="csv", actor="admin")
+        report = await import_territory(access=SYSTEM, data=rows.encode(), fmt="csv", actor="admin")
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
         (2, "annual_fee_yuan", "bad_amount"), (3, "street_name", "too_long"), (4, "annual_fee_yuan", "bad_amount")]
 
@@ -194,7 +199,7 @@ async def test_an_excel_sheet_with_a_title_row_and_excel_dates_imports(three_ten
          60000],
     ])
     with tenant_context(a.id):
-        report = await import_territory(data=data, fmt="xlsx", actor="admin")
+        report = await import_territory(access=SYSTEM, data=data, fmt="xlsx", actor="admin")
     assert report.errors == [] and report.applied and report.rows == 2
     async with tenant_transaction(a.id):
         contracts = await PropertyContract.all().order_by("annual_fee_fen")
@@ -211,7 +216,7 @@ async def test_problems_name_the_columns_as_the_file_does(three_tenants):
         ["XH01", "宣化街道", "C01", "G01", "K01", "财苑小区", "9113A", "安居物业", "2026/13/1", "2026-12-31", "abc"],
     ])
     with tenant_context(a.id):
-        report = await import_territory(data=data, fmt="xlsx", actor="admin")
+        report = await import_territory(access=SYSTEM, data=data, fmt="xlsx", actor="admin")
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
         (2, "合同开始日期", "bad_date"),
         (2, "年度应收物业费(元)", "bad_amount"),
@@ -226,13 +231,13 @@ async def test_an_old_xls_file_is_refused_with_what_to_do(three_tenants):
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504  # how every Excel 97-2003 file begins
     for fmt in ("xls", "xlsx"):  # also when it was renamed to .xlsx
         with tenant_context(a.id), pytest.raises(InvalidInput) as refused:
-            await import_territory(data=ole, fmt=fmt, actor="admin")
+            await import_territory(access=SYSTEM, data=ole, fmt=fmt, actor="admin")
         problem = refused.value.problems[0]
         assert (problem.field, problem.reason) == ("file", "xls_unsupported")
         assert ".xlsx" in problem.message_zh
     renamed = _xlsx_bytes([CN_HEADER[:1], ["XH01"]])  # a real .xlsx saved under the old name imports
     with tenant_context(a.id):
-        assert (await import_territory(data=renamed, fmt="xls", actor="admin")).applied
+        assert (await import_territory(access=SYSTEM, data=renamed, fmt="xls", actor="admin")).applied
 
 
 def _claims_a_huge_sheet(rows: int) -> bytes:

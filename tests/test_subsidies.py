@@ -28,6 +28,7 @@ from tenants.subsidies import service
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
 from tenants.territory import parties_service as parties
 from tenants.territory import service as territory
+from tenants.territory.access import SYSTEM
 from tests.conftest import ROOT
 from tests.fixtures.callers import ADMIN
 from tests.fixtures.money import (
@@ -100,17 +101,19 @@ async def _rated(w: World, period: str = Q3, c1: dict | None = None, c3: dict | 
 
 async def _run(w: World, period: str = Q3, now: datetime = NOW_Q3, tenant=None) -> service.RunResult:
     async with tenant_transaction((tenant or w.t).id):
-        return await service.run(period_key=period, actor="admin", now=now)
+        return await service.run(access=SYSTEM, period_key=period, actor="admin", now=now)
 
 
 async def _approve(w: World, statement_id: int, now: datetime = NOW_Q3, tenant=None):
     async with tenant_transaction((tenant or w.t).id):
-        return await service.approve(statement_id=statement_id, actor="admin", now=now)
+        return await service.approve(access=SYSTEM, statement_id=statement_id, actor="admin", now=now)
 
 
 async def _pay(w: World, statement_id: int, reference: str = "BANK-20261015-001", now: datetime = NOW_Q3):
     async with tenant_transaction(w.t.id):
-        return await service.pay(statement_id=statement_id, reference=reference, actor="finance", now=now)
+        return await service.pay(
+            access=SYSTEM, statement_id=statement_id, reference=reference, actor="finance", now=now
+        )
 
 
 async def _state(w: World, period: str = Q3):
@@ -301,11 +304,11 @@ async def test_draft_rerun_revision_approval_freeze_and_payment(world):
 
 async def _open_and_score(w: World, period: str, each: dict[str, int], now: datetime) -> None:
     async with tenant_transaction(w.t.id):
-        await rounds.open_round(actor="test", period_key=period, now=now)
+        await rounds.open_round(access=SYSTEM, actor="test", period_key=period, now=now)
         for key, points in each.items():
             await score_party(w, period, key, points, now=now)
-        await ratings.compute(period_key=period, now=now)
-        await ratings.publish(period_key=period, actor="test", now=now)
+        await ratings.compute(access=SYSTEM, period_key=period, now=now)
+        await ratings.publish(access=SYSTEM, period_key=period, actor="test", now=now)
 
 
 async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_quarter(small):
@@ -328,9 +331,9 @@ async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_
     async with tenant_transaction(w.t.id):
         await score_party(w, Q3, "K1", 15, now=NOW_Q4, reason="复核：公示不全")
         await score_party(w, Q3, "K3", 25, now=NOW_Q4, reason="复核：材料补齐")
-        revised = await ratings.compute(period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
+        revised = await ratings.compute(access=SYSTEM, period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
         assert revised.revision == 2
-        await ratings.publish(period_key=Q3, actor="test", now=NOW_Q4)
+        await ratings.publish(access=SYSTEM, period_key=Q3, actor="test", now=NOW_Q4)
     assert (await _run(w, now=NOW_Q4)).created == []  # the approved quarter stays as it was approved
 
     # 2026Q4: K1 100.00 (1,500,000), K3 68.00 (750,000), plus the differences for 2026Q3:
@@ -401,8 +404,8 @@ async def test_a_compound_moved_after_approval_is_corrected_where_it_was_settled
     async with tenant_transaction(w.t.id):
         await territory.move_area("compound", w.ids["K3"], access=ADMIN, actor="t", new_parent_id=w.ids["G1"])
         await score_party(w, Q3, "K3", 25, now=NOW_Q4, reason="复核：材料补齐")
-        await ratings.compute(period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
-        await ratings.publish(period_key=Q3, actor="test", now=NOW_Q4)
+        await ratings.compute(access=SYSTEM, period_key=Q3, revise_reason="党组织评分复核", now=NOW_Q4)
+        await ratings.publish(access=SYSTEM, period_key=Q3, actor="test", now=NOW_Q4)
     await _open_and_score(w, "2026Q4", {"K1": 25, "K3": 25}, NOW_Q4)
     await _run(w, "2026Q4", now=NOW_Q4)
     _, q4_lines, _, _ = await _state(w, "2026Q4")
@@ -487,8 +490,8 @@ async def test_runs_are_refused_with_typed_errors(world):
     assert "2026Q3" in err.value.message_zh and "2026Q3" in err.value.message_en
     # A computed but unpublished draft is not enough.
     async with tenant_transaction(w.t.id):
-        await rounds.open_round(actor="test", period_key=Q3, now=NOW_Q3)
-        await ratings.compute(period_key=Q3, now=NOW_Q3)
+        await rounds.open_round(access=SYSTEM, actor="test", period_key=Q3, now=NOW_Q3)
+        await ratings.compute(access=SYSTEM, period_key=Q3, now=NOW_Q3)
     with pytest.raises(service.RatingsNotPublished):
         await _run(w)
 
@@ -508,7 +511,7 @@ async def test_runs_are_refused_with_typed_errors(world):
         assert _problems(bad.value) == [("period", "format")]
     async with tenant_transaction(w.other.id):
         with pytest.raises(service.SubsidiesDisabled) as off:
-            await service.run(period_key="2025", actor="admin", now=NOW_Q3)
+            await service.run(access=SYSTEM, period_key="2025", actor="admin", now=NOW_Q3)
     assert (off.value.code, off.value.field) == ("NOT_ENABLED", "period")
     async with tenant_transaction(w.t.id):
         assert await SettlementStatement.all().count() == 0
@@ -555,7 +558,9 @@ async def test_without_approval_a_run_approves_at_once(world):
     # frozen at the first day of the next quarter.
     async with tenant_transaction(w.t.id):
         today = await tenant_today()
-        await change_config(actor="admin", set_values={"subsidies": {"approval_required": False}}, comment="免审批")
+        await change_config(
+            access=SYSTEM, actor="admin", set_values={"subsidies": {"approval_required": False}}, comment="免审批"
+        )
     period = f"{today.year}Q{(today.month - 1) // 3 + 1}"
     start, end = service.bounds(period)
     after = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)  # the next day, 08:00 local
@@ -579,6 +584,7 @@ async def test_a_pool_raised_mid_year_is_topped_up_and_never_overdrawn(world):
     async with tenant_transaction(w.t.id):
         year = (await tenant_today()).year + 1
         await change_config(
+            access=SYSTEM,
             actor="admin",
             set_values={"subsidies": {"yearly_pool_per_community_fen": 8_000_000}},
             effective_from=date(year, 4, 1),
@@ -619,6 +625,7 @@ async def test_a_pool_cut_mid_year_reports_what_the_ledger_holds(world):
     async with tenant_transaction(w.t.id):
         year = (await tenant_today()).year + 1
         await change_config(
+            access=SYSTEM,
             actor="admin",
             set_values={"subsidies": {"yearly_pool_per_community_fen": 2_000_000}},
             effective_from=date(year, 4, 1),
@@ -749,6 +756,7 @@ async def test_the_schedule_settles_the_last_quarter_under_its_own_configuration
     async with tenant_transaction(w.t.id):
         year = (await tenant_today()).year + 1
         await change_config(
+            access=SYSTEM,
             actor="admin",
             set_values={"subsidies": {"settlement_cadence": "yearly"}},
             effective_from=date(year, 1, 1),
@@ -942,12 +950,13 @@ from tortoise import Tortoise
 from tenants.db import tortoise_config
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service
+from tenants.territory.access import SYSTEM
 
 async def main(tenant_id, period, now):
     await Tortoise.init(config=tortoise_config(sys.argv[4], pool_size=1))
     async with tenant_transaction(tenant_id):
         print("settling", flush=True)
-        await service.run(period_key=period, actor="worker", now=datetime.fromisoformat(now))
+        await service.run(access=SYSTEM, period_key=period, actor="worker", now=datetime.fromisoformat(now))
     print("committed", flush=True)
 
 asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))
@@ -1048,15 +1057,15 @@ async def test_another_tenant_sees_and_touches_nothing(world):
         assert await SettlementStatement.all().count() == 0 and await SettlementLine.all().count() == 0
         assert await LedgerPosting.all().count() == 0 and await verified()
         for call in (
-            service.approve(statement_id=stmts["C3"].id, actor="intruder", now=NOW_Q3),
-            service.pay(statement_id=stmts["C1"].id, reference="X", actor="intruder", now=NOW_Q3),
+            service.approve(access=SYSTEM, statement_id=stmts["C3"].id, actor="intruder", now=NOW_Q3),
+            service.pay(access=SYSTEM, statement_id=stmts["C1"].id, reference="X", actor="intruder", now=NOW_Q3),
         ):
             with pytest.raises(NotFound):
                 await call
         pools = await service.pools(2026, [w.ids["C1"]])
         assert (pools[0].drawn_fen, pools[0].paid_fen) == (0, 0)
         with pytest.raises(service.RatingsNotPublished):  # the first tenant's ratings are not its ratings
-            await service.run(period_key=Q3, actor="intruder", now=NOW_Q3)
+            await service.run(access=SYSTEM, period_key=Q3, actor="intruder", now=NOW_Q3)
     twin_world = World(twin, w.city, w.other, twin_ids, {"K1": "P1", "K3": "P2"})
     async with tenant_transaction(twin.id):
         await publish_scores(twin_world, Q3, {"K1": "75.00"})
@@ -1076,5 +1085,5 @@ async def test_another_tenant_sees_and_touches_nothing(world):
     async with tenant_transaction(w.other.id):
         assert await SettlementStatement.all().count() == 0 and await LedgerPosting.all().count() == 0
         with pytest.raises(DomainError) as err:
-            await service.approve(statement_id=stmts["C1"].id, actor="intruder", now=NOW_Q3)
+            await service.approve(access=SYSTEM, statement_id=stmts["C1"].id, actor="intruder", now=NOW_Q3)
         assert err.value.code == "NOT_FOUND"

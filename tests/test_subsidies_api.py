@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 
 from tenants.assessment import ratings
 from tenants.scope import tenant_transaction
+from tenants.territory.access import SYSTEM
 from tests.conftest import codes
 from tests.fixtures.money import APPROVE, ONE, RUN, STATEMENT, settle
 from tests.fixtures.money import NOW_Q3 as RATED
@@ -128,8 +129,8 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(rated_distr
 
     # Revised ratings make the remaining drafts stale; a re-run recomputes them and leaves the paid one alone.
     async with tenant_transaction(w["t"].id):
-        await ratings.compute(period_key=PERIOD, revise_reason="复核", now=RATED)
-        await ratings.publish(period_key=PERIOD, actor="admin", now=RATED)
+        await ratings.compute(access=SYSTEM, period_key=PERIOD, revise_reason="复核", now=RATED)
+        await ratings.publish(access=SYSTEM, period_key=PERIOD, actor="admin", now=RATED)
     stale = await gql(APPROVE, w["admin"], {"id": sid["C2"]})
     assert codes(stale) == ["STATEMENT_STALE"] and stale["errors"][0]["extensions"]["field"] == "id"
     rerun = (await gql(RUN, w["admin"], {"p": PERIOD}))["data"]["runSettlement"]

@@ -29,6 +29,7 @@ from tenants.subsidies.allocation import (
     split_evenly,
 )
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
+from tenants.territory.access import SYSTEM
 from tests.fixtures.money import NOW_Q3, NOW_Q4, World, make_world, publish_scores
 
 SCORES = st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=2))
@@ -209,9 +210,9 @@ async def test_runs_change_nothing_twice_and_the_ledger_follows_any_approvals_an
     try:
         async with tenant_transaction(w.t.id):
             await publish_scores(w, "2026Q3", rated(first))
-            made = await service.run(period_key="2026Q3", actor="prop", now=NOW_Q3)
+            made = await service.run(access=SYSTEM, period_key="2026Q3", actor="prop", now=NOW_Q3)
             picture = await _picture()
-            again = await service.run(period_key="2026Q3", actor="prop", now=NOW_Q3)
+            again = await service.run(access=SYSTEM, period_key="2026Q3", actor="prop", now=NOW_Q3)
             assert (again.created, again.replaced, sorted(again.unchanged)) == ([], [], sorted(made.created))
             assert await _picture() == picture
             revised = False
@@ -225,16 +226,18 @@ async def test_runs_change_nothing_twice_and_the_ledger_follows_any_approvals_an
                         revised, latest = True, nxt
                 elif action == "run":
                     before = await _picture()
-                    result = await service.run(period_key="2026Q3", actor="prop", now=NOW_Q3)
+                    result = await service.run(access=SYSTEM, period_key="2026Q3", actor="prop", now=NOW_Q3)
                     if not revised:
                         assert await _picture() == before and result.created == result.replaced == []
                     revised = False
                 elif stmt is not None:
                     try:
                         if action == "approve":
-                            await service.approve(statement_id=stmt.id, actor="prop", now=NOW_Q3)
+                            await service.approve(access=SYSTEM, statement_id=stmt.id, actor="prop", now=NOW_Q3)
                         else:
-                            await service.pay(statement_id=stmt.id, reference="REF-1", actor="prop", now=NOW_Q3)
+                            await service.pay(
+                                access=SYSTEM, statement_id=stmt.id, reference="REF-1", actor="prop", now=NOW_Q3
+                            )
                     except service.StatementStale:
                         assert revised and stmt.status == StatementStatus.DRAFT
                     except Conflict as err:
@@ -248,9 +251,9 @@ async def test_runs_change_nothing_twice_and_the_ledger_follows_any_approvals_an
             # The next quarter corrects whatever approved 2026Q3 statement its latest ratings no longer match: once
             # 2026Q4 is approved, what was paid for each 2026Q3 compound is what its latest rating gives.
             await publish_scores(w, "2026Q4", rated(first), now=NOW_Q4)
-            q4 = await service.run(period_key="2026Q4", actor="prop", now=NOW_Q4)
+            q4 = await service.run(access=SYSTEM, period_key="2026Q4", actor="prop", now=NOW_Q4)
             for sid in q4.created:
-                await service.approve(statement_id=sid, actor="prop", now=NOW_Q4)
+                await service.approve(access=SYSTEM, statement_id=sid, actor="prop", now=NOW_Q4)
             await _check_ledger_against_statements(w)
             q3 = await SettlementStatement.filter(
                 period_key="2026Q3", status__in=[StatementStatus.APPROVED, StatementStatus.PAID]

@@ -21,6 +21,7 @@ from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
+from tenants.territory.access import SYSTEM
 from tenants.tickets.importer import import_tickets
 from tenants.tickets.models import Escalation, Ticket, TicketEvent, TicketState
 from tenants.tickets.scheduled import tick
@@ -67,7 +68,7 @@ async def county(app, settings):
 async def _import(tenant, text: str | bytes, fmt: str = "csv", **kw):
     data = text.encode() if isinstance(text, str) else text
     with tenant_context(tenant.id):
-        return await import_tickets(data=data, fmt=fmt, actor="admin", now=NOW, **kw)
+        return await import_tickets(access=SYSTEM, data=data, fmt=fmt, actor="admin", now=NOW, **kw)
 
 
 async def _tickets(tenant) -> dict[str, Ticket]:
@@ -366,12 +367,14 @@ async def test_a_withdrawn_version_never_applies_to_imported_tickets(county):
 
     with tenant_context(county["tenant"].id):
         today = await clock.today()  # tenant-local
-        v = await config.change_config(actor="admin", set_values={"reminders": {"ticket_deadline_lead_minutes": 47}},
+        v = await config.change_config(access=SYSTEM, actor="admin",
+                                       set_values={"reminders": {"ticket_deadline_lead_minutes": 47}},
                                        effective_from=today + timedelta(days=2), comment="试行")
-        await config.withdraw_version(actor="admin", version_no=v.version_no, reason="撤回")
+        await config.withdraw_version(access=SYSTEM, actor="admin", version_no=v.version_no, reason="撤回")
         # Opened on the day the withdrawn version would have started; imported two days later.
         opened = (today + timedelta(days=3)).isoformat() + " 09:00"
-        report = await import_tickets(data=(SHORT + f"W-1,corridor_clutter,{PLACE},{opened},\n").encode(),
+        report = await import_tickets(access=SYSTEM,
+                                      data=(SHORT + f"W-1,corridor_clutter,{PLACE},{opened},\n").encode(),
                                       fmt="csv", actor="admin", now=clock.now() + timedelta(days=5))
     assert report.errors == [], report.errors
     ticket = (await _tickets(county["tenant"]))["W-1"]

@@ -15,7 +15,7 @@ from tenants.config import service as config
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
-from tenants.territory.access import Access
+from tenants.territory.access import SYSTEM, Access
 from tenants.territory.parties import Unit
 from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, TicketEvent
@@ -246,7 +246,7 @@ async def test_by_calendar_month_31_january_and_2_february_never_add_up(linshu_d
     c = linshu_departments
     with tenant_context(c["tenant"].id):
         window = {"tickets": {"efficiency_office_window": "calendar_month"}}
-        await config.change_config(actor="admin", set_values=window)
+        await config.change_config(access=SYSTEM, actor="admin", set_values=window)
     results = await _escalate_p1_on(c, DAYS)
     assert [r["handed_over"] for r in results] == [0, 0, 0]  # January 1, February 2
 

@@ -15,9 +15,9 @@ from api.pagination import Connection, paginate
 from api.territory.types import CommunityType, _load
 from tenants.brand import reads
 from tenants.brand import service as brand
-from tenants.brand.access import TOTALS_READERS
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.idempotency import once
+from tenants.permissions import allows
 
 BrandProjectStatus = strawberry.enum(
     Enum("BrandProjectStatus", {s.name: s.value for s in ProjectStatus}), name="BrandProjectStatus"
@@ -124,7 +124,7 @@ class BrandProjectType:
         "null for those who do not read the tenant's totals."
     )
     async def year_summary(self, info: Info) -> BrandYearSummaryType | None:
-        if not (await info.context.access()).roles & TOTALS_READERS:
+        if not allows(await info.context.access(), "brand.read_totals"):
             return None
         return BrandYearSummaryType.of(await BrandLoaders.of(info).years.load(self.year))
 

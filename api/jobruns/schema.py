@@ -10,7 +10,6 @@ from api.context import Info
 from api.pagination import Connection, paginate
 from tenants.jobruns import service
 from tenants.jobruns.models import JobRun, JobRunStatus
-from tenants.tenancy.roles import Role
 
 JobRunStatusEnum = strawberry.enum(
     Enum("JobRunStatus", {s.name: s.value for s in JobRunStatus}), name="JobRunStatus"
@@ -54,12 +53,12 @@ class JobRunQuery:
     async def job_runs(
         self, info: Info, kind: str | None = None, first: int | None = None, after: str | None = None
     ) -> Connection[JobRunType]:
-        info.context.require(Role.TENANT_ADMIN)
+        access = await info.context.access()
         return await paginate(
             first=first,
             after=after,
             key=lambda r: (r.created_at, r.id),
             types=(datetime, int),
-            fetch=lambda k, n: service.list_runs(kind=kind, after=k, limit=n),
+            fetch=lambda k, n: service.list_runs(access=access, kind=kind, after=k, limit=n),
             to_node=JobRunType.of,
         )

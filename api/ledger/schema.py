@@ -10,9 +10,6 @@ from api.context import Info
 from api.money import Fen
 from api.pagination import Connection, paginate
 from tenants.ledger import service
-from tenants.tenancy.roles import Role
-
-READERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
 
 
 @strawberry.type(name="LedgerJournal", description="One business event posted to the ledger.")
@@ -74,27 +71,25 @@ class CheckType:
 class LedgerQuery:
     @strawberry.field(description="An account's balance in fen (e.g. bond:12, subsidy_pool:3:2026).")
     async def ledger_balance(self, info: Info, account: str) -> Fen:
-        info.context.require(*READERS)
-        return Fen(await service.balance(account))
+        return Fen(await service.read_balance(access=await info.context.access(), account=account))
 
     @strawberry.field(description="An account's postings, newest first, each with its journal.")
     async def ledger_entries(
         self, info: Info, account: str, first: int | None = None, after: str | None = None
     ) -> Connection[EntryType]:
-        info.context.require(*READERS)
+        access = await info.context.access()
         return await paginate(
             first=first,
             after=after,
             key=lambda e: (e.posting_id,),
             types=(int,),
-            fetch=lambda k, n: service.history(account, after_id=k[0] if k else None, limit=n),
+            fetch=lambda k, n: service.history(account, access=access, after_id=k[0] if k else None, limit=n),
             to_node=EntryType.of,
         )
 
     @strawberry.field(description="Recompute every balance from the postings; ok when all agree and journals sum to 0.")
     async def ledger_check(self, info: Info) -> CheckType:
-        info.context.require(*READERS)
-        found = await service.verify()
+        found = await service.check(access=await info.context.access())
         return CheckType(
             ok=not found,
             mismatches=[

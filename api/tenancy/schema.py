@@ -5,8 +5,8 @@ import strawberry
 from api.context import Info
 from api.pagination import Connection, paginate
 from api.tenancy.types import CreateTenantInput, Me, Role, TenantType
+from tenants.permissions import require
 from tenants.tenancy import service
-from tenants.tenancy.roles import Role as R
 
 
 @strawberry.type
@@ -25,7 +25,7 @@ class TenancyQuery:
     async def tenants(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[TenantType]:
-        info.context.require(R.PLATFORM_ADMIN)
+        require(info.context.principal, "tenants.manage")  # the platform path: no tenant, no data scope
         return await paginate(
             first=first,
             after=after,
@@ -40,7 +40,7 @@ class TenancyQuery:
 class TenancyMutation:
     @strawberry.mutation(description="Create a tenant; a district names its city as parentSlug.")
     async def create_tenant(self, info: Info, input: CreateTenantInput) -> TenantType:
-        info.context.require(R.PLATFORM_ADMIN)
+        require(info.context.principal, "tenants.manage")  # the platform path: no tenant, no data scope
         tenant = await service.create_tenant(
             slug=input.slug, name=input.name, parent_slug=input.parent_slug, timezone=input.timezone,
             preset=input.preset, actor=info.context.actor,
@@ -49,5 +49,5 @@ class TenancyMutation:
 
     @strawberry.mutation(description="Activate or deactivate a tenant; tokens of an inactive tenant get 401.")
     async def set_tenant_active(self, info: Info, slug: str, active: bool) -> TenantType:
-        info.context.require(R.PLATFORM_ADMIN)
+        require(info.context.principal, "tenants.manage")  # the platform path: no tenant, no data scope
         return TenantType.of(await service.set_tenant_active(slug=slug, active=active))

@@ -18,7 +18,7 @@ from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.inbox import service as inbox
 from tenants.inbox import webhooks
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
-from tenants.tenancy.roles import Role
+from tenants.permissions import require
 from tenants.tickets import scheduled as reminders
 
 WebhookDeliveryStatus = strawberry.enum(
@@ -158,7 +158,7 @@ class NotificationQuery:
 
     @strawberry.field(description="The tenant's webhook endpoints (tenant administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpointType]:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return [WebhookEndpointType.of(e) for e in await webhooks.list_endpoints()]
 
     @strawberry.field(description="Webhook deliveries, newest first, optionally by status (tenant administrators).")
@@ -169,7 +169,7 @@ class NotificationQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDeliveryType]:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         wanted = DeliveryStatus(status.value) if status is not None else None
         return await paginate(
             first=first,
@@ -214,10 +214,10 @@ class NotificationMutation:
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
     async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return WebhookEndpointType.of(await webhooks.create_endpoint(url=url, secret=secret))
 
     @strawberry.mutation(description="Stop sending to a webhook endpoint (tenant administrators).")
     async def deactivate_webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpointType:
-        info.context.require(Role.TENANT_ADMIN)
+        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
         return WebhookEndpointType.of(await webhooks.deactivate_endpoint(endpoint_id=to_id(id, "id")))

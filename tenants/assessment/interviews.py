@@ -16,13 +16,11 @@ from tenants.assessment.models import Interview
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
 from tenants.periods import bounds
+from tenants.permissions import require
 from tenants.scope import savepoint
-from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyCompany, PropertyContract
-
-RECORDERS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER)
 
 
 async def _street_contracts(access: Access) -> list[tuple[int, date, date]] | None:
@@ -62,7 +60,7 @@ async def record_interview(
     follow_up_due: date | None = None,
 ) -> Interview:
     """Record a 约谈: the administration with any firm, a street officer with a firm of their street."""
-    access.require_write(*RECORDERS)
+    require(access, "assessment.record_interview")
     period, problems = _period_problems(period_key)
     if not outcome.strip() or len(outcome) > 2000:
         problems.append(Problem("outcome", "format", "请填写约谈结果（不超过 2000 字）", "outcome: 1..2000 characters"))
@@ -107,7 +105,7 @@ async def record_interview(
 
 async def interviews(*, access: Access, company_id: int | None, period_key: str | None) -> list[Interview]:
     """The interviews the caller reads: all for the administration, a firm its own, a street its firms'."""
-    access.require_write(*RECORDERS, Role.PROPERTY_COMPANY)
+    require(access, "assessment.read_interviews")
     if period_key is not None and (problems := _period_problems(period_key)[1]):
         raise InvalidInput.of(problems)
     qs = readable_interviews(access)

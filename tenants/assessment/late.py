@@ -17,9 +17,9 @@ from tenants.assessment.models import AssessmentRound, RatingSnapshot, ScoreSubm
 from tenants.assessment.ratings import lock_period
 from tenants.assessment.rounds import check_sheet, open_round, period_config, storable
 from tenants.audit import service as audit
-from tenants.errors import Forbidden, InvalidInput, Problem
+from tenants.errors import InvalidInput, Problem
+from tenants.permissions import require
 from tenants.scope import savepoint
-from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.parties import PropertyContract
@@ -47,8 +47,7 @@ async def enter_late(
     now: datetime | None = None,
 ) -> list[ScoreSubmission]:
     """Enter a past round's paper sheets after its deadline: all or nothing, every problem listed at once."""
-    if Role.TENANT_ADMIN not in access.roles:
-        raise Forbidden("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets")
+    require(access, "assessment.enter_late")
     at = now or clock.now()
     start, end = periods.bounds(period_key)
     problems: list[Problem] = []
@@ -134,7 +133,7 @@ async def enter_late(
         if problems:
             raise InvalidInput.of(problems)
         if rnd is None:
-            rnd = await open_round(actor=actor, period_key=period_key, now=at)
+            rnd = await open_round(access=access, actor=actor, period_key=period_key, now=at)
         await ScoreSubmission.bulk_create(
             [
                 ScoreSubmission(

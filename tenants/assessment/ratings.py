@@ -26,12 +26,10 @@ from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_co
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.locks import advisory_lock
+from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
-from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
-from tenants.territory.access import Access
-
-WHOLE_TENANT = Access(roles=frozenset({Role.TENANT_ADMIN}))
+from tenants.territory.access import SYSTEM, Access
 
 
 async def _contracts(start, end) -> dict[int, tuple[int, int]]:  # type: ignore[no-untyped-def]
@@ -74,7 +72,7 @@ async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
     kpis = {
         k.id: k
         for k in await ticket_kpis(
-            access=WHOLE_TENANT, start=start, end=end + timedelta(days=1), dimension=Dimension.COMPOUND
+            access=SYSTEM, start=start, end=end + timedelta(days=1), dimension=Dimension.COMPOUND
         )
     }
     found = await _findings(periods.local_midnight(start, zone), periods.local_midnight(end + timedelta(days=1), zone))
@@ -107,10 +105,16 @@ async def lock_period(conn: BaseDBAsyncClient, period_key: str) -> None:
 
 
 async def compute(
-    *, period_key: str, actor: str = "system", revise_reason: str | None = None, now: datetime | None = None
+    *,
+    access: Access,
+    period_key: str,
+    actor: str = "system",
+    revise_reason: str | None = None,
+    now: datetime | None = None,
 ) -> RatingSnapshot:
     """Compute the period's ratings into its draft (replacing the draft's rows). A published period is left as
     it is unless ``revise_reason`` asks for a new revision. Concurrent runs queue on an advisory lock."""
+    require(access, "assessment.rate")
     at = now or clock.now()
     periods.bounds(period_key)
     async with savepoint() as conn:
@@ -237,7 +241,8 @@ async def _write(
     )
 
 
-async def publish(*, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
+async def publish(*, access: Access, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
+    require(access, "assessment.rate")
     at = now or clock.now()
     async with savepoint() as conn:
         # The same lock as compute: a publish never interleaves with a recompute of the draft.

@@ -15,7 +15,9 @@ from tortoise.queryset import QuerySet
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.periods import check_year
+from tenants.permissions import require
 from tenants.scope import current_tenant_id
+from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyCompany
 
@@ -118,10 +120,11 @@ class Candidate:
     reasons: list[str]
 
 
-async def elimination_candidates(year: int) -> list[Candidate]:
+async def elimination_candidates(*, access: Access, year: int) -> list[Candidate]:
     """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their
     average published rating over the year, plus firms below the score threshold or on the black list the
     configured times."""
+    require(access, "assessment.read_drafts")
     check_year(year, "year")
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:

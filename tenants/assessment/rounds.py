@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -14,7 +15,8 @@ from tenants.assessment.models import AssessmentRound, RoundStatus, ScoreSubmiss
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
+from tenants.permissions import allows, require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -45,8 +47,9 @@ async def period_versions(period_key: str) -> dict[str, int | None]:
     return (await effective_config(end)).versions
 
 
-async def open_round(*, actor: str, period_key: str, now: datetime | None = None) -> AssessmentRound:
+async def open_round(*, access: Access, actor: str, period_key: str, now: datetime | None = None) -> AssessmentRound:
     """Open a period's round (a tenant admin, or the scheduled job); the deadline follows the configuration."""
+    require(access, "assessment.open_round")
     at = _now(now)
     async with savepoint():
         doc, version = await period_config(period_key)
@@ -119,24 +122,31 @@ async def grants(access: Access, doc: ConfigDocument) -> list[BodyGrant]:
     return out
 
 
-async def scored_bodies(access: Access, doc: ConfigDocument, compound_id: int) -> set[str]:
-    """The bodies the caller scores for on this compound."""
+@dataclass(frozen=True)
+class Sheet:
+    """What ``assessment.score`` is checked on: a body's sheet for a compound, with the caller's grants."""
+
+    body: str
+    compound: Any  # a Compound, or None when there is none
+    grants: list[BodyGrant]
+
+
+async def sheet(access: Access, doc: ConfigDocument, body: str, compound_id: int) -> Sheet:
     from tenants.territory.models import Compound
 
     compound = await Compound.get_or_none(id=compound_id)
-    if compound is None:
-        return set()
-    return {
-        g.body
-        for g in await grants(access, doc)
-        if g.level is None
-        or (g.level == "compound" and g.node_id == compound_id)
-        or (g.level in ("street", "community", "grid") and getattr(compound, f"{g.level}_id") == g.node_id)
-    }
+    return Sheet(body, compound, await grants(access, doc) if compound is not None else [])
+
+
+async def scored_bodies(access: Access, doc: ConfigDocument, compound_id: int) -> set[str]:
+    """The bodies the caller scores for on this compound (``assessment.score`` for each body it is granted)."""
+    granted = await sheet(access, doc, "", compound_id)
+    return {g.body for g in granted.grants
+            if allows(access, "assessment.score", Sheet(g.body, granted.compound, granted.grants))}
 
 
 async def may_score(access: Access, doc: ConfigDocument, body: str, compound_id: int) -> bool:
-    return body in await scored_bodies(access, doc, compound_id)
+    return allows(access, "assessment.score", await sheet(access, doc, body, compound_id))
 
 
 def storable(text: str) -> bool:
@@ -220,8 +230,7 @@ async def submit(
         if rnd is None:
             raise NotFound(f"{period_key} 的考核尚未开始", f"no assessment round for {period_key}", field="period")
         doc, _ = await period_config(period_key)
-        if not await may_score(access, doc, body_code, compound_id):
-            raise Forbidden(f"您不能代表 {body_code} 为该小区评分", f"you do not score {body_code} for this compound")
+        require(access, "assessment.score", await sheet(access, doc, body_code, compound_id))
         problems = check_sheet(doc, body_code, scores, notes)
         if correction and not reason.strip():
             problems.append(Problem("reason", "required", "更正须说明理由", "a correction needs a reason"))
@@ -311,6 +320,12 @@ async def latest_submissions(round_id: int) -> list[ScoreSubmission]:
     return await ScoreSubmission.filter(id__in=[r["id"] for r in rows]).order_by("compound_id", "body_code")
 
 
+async def missing_scores(*, access: Access, period_key: str) -> dict[int, list[str]]:
+    """``missing_bodies`` for a caller who reads drafts."""
+    require(access, "assessment.read_drafts")
+    return await missing_bodies(period_key)
+
+
 async def missing_bodies(period_key: str) -> dict[int, list[str]]:
     """Per compound under contract in the period, the bodies that have not submitted yet."""
     periods.bounds(period_key)
@@ -334,8 +349,7 @@ async def record_finding(
 ) -> SupervisorFinding:
     """小区监督员 records a finding; the configured hours give the firm its chance to resolve it."""
     at = _now(now)
-    if not access.roles & {Role.SUPERVISOR, Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER}:
-        raise Forbidden("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings")
+    require(access, "assessment.record_finding")
     problems = []
     if not description.strip() or len(description) > 2000:
         problems.append(
@@ -376,8 +390,7 @@ async def resolve_finding(
             raise NotFound(f"问题 {finding_id} 不存在", f"finding {finding_id} does not exist", field="id")
         await get_in_scope("compound", finding.compound_id, access)
         # The firm being rated does not certify its own fix: the supervisor (or the administration) confirms it.
-        if not access.roles & {Role.TENANT_ADMIN, Role.SUPERVISOR, Role.STREET_OFFICER, Role.COMMUNITY_WORKER}:
-            raise Forbidden("整改须由监督员确认", "a supervisor confirms that a finding is resolved")
+        require(access, "assessment.resolve_finding")
         if finding.resolved_at is not None:
             raise IllegalTransition(FINDING, "resolve", "resolved")
         finding.resolved_at = at

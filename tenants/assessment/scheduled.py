@@ -11,6 +11,7 @@ from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
 from tenants.tenancy.service import current_zone
+from tenants.territory.access import SYSTEM
 
 
 async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
@@ -23,7 +24,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         local = at.astimezone(zone)
         doc = (await effective_config(local.date())).document
         period = periods.previous_key(local.date(), doc.assessment.cadence)
-        await rounds.open_round(actor="system", period_key=period, now=at)
+        await rounds.open_round(access=SYSTEM, actor="system", period_key=period, now=at)
         _, end = periods.bounds(period)
         first = end + timedelta(days=1)
         run = doc.schedule.monthly_rating
@@ -31,6 +32,6 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         reminded = await reminders.remind_missing(now=at)
         rated = False
         if local >= due and not await RatingSnapshot.exists(period_key=period):
-            await ratings.compute(period_key=period, now=at)
+            await ratings.compute(access=SYSTEM, period_key=period, now=at)
             rated = True
         return {"period": period, "rated": rated, "reminded": reminded}

@@ -7,6 +7,7 @@ from typing import Any
 
 from tenants.audit.models import AuditEntry
 from tenants.paging import newest_first
+from tenants.permissions import Caller, require
 
 
 async def record(*, actor: str, action: str, target_type: str, target_id: Any, details: dict | None = None) -> None:
@@ -16,9 +17,10 @@ async def record(*, actor: str, action: str, target_type: str, target_id: Any, d
 
 
 async def list_entries(
-    *, target_type: str | None, target_id: str | None, after: tuple[datetime, int] | None, limit: int
+    *, access: Caller, target_type: str | None, target_id: str | None, after: tuple[datetime, int] | None, limit: int
 ) -> list[AuditEntry]:
     """Newest first, keyset-paginated on (at, id)."""
+    require(access, "audit.read")
     qs = AuditEntry.all()
     if target_type:
         qs = qs.filter(target_type=target_type)

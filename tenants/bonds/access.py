@@ -4,7 +4,8 @@ Which bonds a caller reads is ``readable`` (a ``QuerySet`` of contracts, see ter
 administrators and the housing department read every bond; a street officer the bonds of their street's
 compounds (the street holds them); a community worker those of their community's compounds (read only); a
 property company only the bonds of its own contracts. Everyone else reads nothing. Deposits, drawdowns and
-refunds are the street's (a street officer of the compound's street) or a tenant administrator's.
+refunds are the street's (a street officer of the compound's street) or a tenant administrator's
+(``bonds.move`` in ``tenants.permissions``).
 """
 
 from __future__ import annotations
@@ -12,21 +13,14 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from tenants.errors import Forbidden
-from tenants.tenancy.roles import Role
+from tenants.permissions import require
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
 
-READERS = frozenset(
-    {Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.PROPERTY_COMPANY}
-)
-
 
 def require_reader(access: Access) -> None:
-    if not access.roles & READERS:
-        names = ", ".join(sorted(r.value for r in READERS))
-        raise Forbidden(f"无权查看履约保证金（需要以下角色之一：{names}）", f"bonds are read by one of: {names}")
+    require(access, "bonds.read")
 
 
 def _streets(access: Access) -> frozenset[int]:
@@ -46,6 +40,3 @@ def readable(caller: Access) -> QuerySet[PropertyContract]:
     return PropertyContract.filter(Q(company_id__in=sorted(caller.companies) or [0]) | Q(compound_id__in=compounds))
 
 
-def may_act(access: Access, compound: Compound) -> bool:
-    """The street holding the bond (its officers) or a tenant administrator."""
-    return access.whole_tenant or access.holds_post("street", compound.street_id)

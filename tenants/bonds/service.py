@@ -24,7 +24,6 @@ from datetime import date, datetime, timedelta
 
 from tenants import clock, inbox
 from tenants.audit import service as audit
-from tenants.bonds.access import may_act
 from tenants.bonds.messages import day_zh, yuan
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.bonds.reads import Bond, contract_in_scope, states
@@ -36,6 +35,7 @@ from tenants.ledger import accounts
 from tenants.ledger.models import LedgerJournal
 from tenants.ledger.service import InsufficientBalance, Leg, balance, post
 from tenants.periods import key_for
+from tenants.permissions import has_role, require
 from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
@@ -77,12 +77,7 @@ async def _open(access: Access, contract_id: int, now: datetime | None, *, refun
     if not doc.bonds.enabled and not refund:
         raise BondsDisabled(field="contractId")
     contract, compound = await contract_in_scope(access, contract_id)
-    if not may_act(access, compound):
-        raise Forbidden(
-            "只有小区所在街道或租户管理员可以办理履约保证金",
-            "only the compound's street or a tenant administrator moves its bond",
-            field="contractId",
-        )
+    require(access, "bonds.move", ("street", compound.street_id), field="contractId")
     # The contract's row lock: movements of one bond run one after the other, the first one included (before
     # it there is no balance row to lock), so a retried request sees the movement it repeats.
     await PropertyContract.filter(id=contract.id).select_for_update().first()
@@ -340,7 +335,7 @@ async def refund(
     async with savepoint():
         ctx = await _open(access, contract_id, now, refund=True)
         ended = ctx.contract.ends_on < ctx.today
-        if not ended and not access.whole_tenant:
+        if not ended and not has_role(access, "bonds.refund_early"):
             raise Forbidden(
                 f"合同于{day_zh(ctx.contract.ends_on)}到期，到期前只有租户管理员可以提前退还保证金",
                 f"the contract runs until {ctx.contract.ends_on}; before then only a tenant administrator refunds",

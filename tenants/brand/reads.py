@@ -17,6 +17,7 @@ from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.paging import by_id
+from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access
 
@@ -103,7 +104,7 @@ async def standing(year: int, on: date | None = None) -> YearSummary:
 
 async def year_summary(*, access: Access, year: int, now: datetime | None = None) -> YearSummary:
     """A year's totals for the tenant administration and the housing department, as they stand ``now``."""
-    rules.require(access, rules.TOTALS_READERS, "read totals")
+    require(access, "brand.read_totals")
     check_year(year)
     return await standing(year, await clock.today(now))
 

@@ -31,7 +31,8 @@ from tenants.brand.errors import (
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
-from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, text_problems
+from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.permissions import require
 from tenants.scope import savepoint
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.models import Community
@@ -133,7 +134,7 @@ async def declare(
     now: datetime | None = None,
 ) -> BrandProject:
     """A community declares a project for ``year`` within the declaration window; bad input saves nothing."""
-    rules.require(access, rules.DECLARERS, "declare")
+    require(access, "brand.declare")
     at = _now(now)
     problems: list[Problem] = []
     if (bad_year := year_problem(year)) is not None:
@@ -146,12 +147,7 @@ async def declare(
         )
     async with savepoint():
         community = await get_in_scope("community", community_id, access)
-        if not rules.works_for_community(access, community_id):
-            raise Forbidden(
-                "只能为本社区申报品牌项目",
-                "only the community's own workers declare its brand projects",
-                field="communityId",
-            )
+        require(access, "brand.declare", ("community", community_id), field="communityId")
         day = await clock.today(at)
         config = (await effective_config(day)).document.subsidies.brand_projects
         if not config.enabled:
@@ -193,12 +189,7 @@ async def _in_scope(access: Access, permission: str, project: BrandProject) -> N
     if permission != "brand.evaluate":
         return
     street_id = await Community.filter(id=project.community_id).values_list("street_id", flat=True)
-    if not street_id or not rules.works_for_street(access, street_id[0]):  # type: ignore[arg-type]
-        raise Forbidden(
-            "只有项目所在街道可以进行中期评估",
-            "only the project's own street evaluates it",
-            field="id",
-        )
+    require(access, permission, ("street", street_id[0] if street_id else None), field="id")  # type: ignore[arg-type]
 
 
 async def _transition(
@@ -207,7 +198,7 @@ async def _transition(
     """Check the role behind the step's permission, lock the project the caller sees and run ``TRANSITIONS[name]``
     on it."""
     step = TRANSITIONS[name]
-    rules.require(access, _ROLES[step.permission], step.action)
+    require(access, step.permission)
     at = _now(now)
     async with savepoint():
         project = await _for_update(access, project_id)
@@ -317,20 +308,13 @@ async def _pay(
 
 
 # The lifecycle: action -> from-statuses, permission, effect. The role behind each permission is checked before
-# the project is looked up (``_ROLES``), the scope after (``_in_scope``), then the status.
+# the project is looked up (``tenants.permissions``), the scope after (``_in_scope``), then the status.
 TRANSITIONS: dict[str, Transition[BrandProject]] = {
     "approve": Transition("approve", {S.DECLARED}, "brand.approve", _approve),
     "reject": Transition("reject", {S.DECLARED}, "brand.reject", _reject),
     "evaluate": Transition("evaluate", {S.APPROVED}, "brand.evaluate", _evaluate),
     "accept": Transition("accept", {S.EVALUATED}, "brand.accept", _accept),
     "pay": Transition("pay", {S.ACCEPTED}, "brand.pay", _pay),
-}
-_ROLES = {
-    "brand.approve": rules.ADMINS,
-    "brand.reject": rules.ADMINS,
-    "brand.evaluate": rules.EVALUATORS,
-    "brand.accept": rules.ADMINS,
-    "brand.pay": rules.ADMINS,
 }
 
 

@@ -15,6 +15,7 @@ from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -45,6 +46,12 @@ async def _in_force(tenant_id: int, on: date) -> ConfigVersion | None:
         .order_by("-version_no")
         .first()
     )
+
+
+async def read_effective_config(*, access: Caller, on: date | None = None) -> Effective:
+    """``effective_config`` for a caller who may read the configuration."""
+    require(access, "config.read")
+    return await effective_config(on)
 
 
 async def effective_config(on: date | None = None, *, own_override: dict | None = None) -> Effective:
@@ -78,6 +85,7 @@ async def current_overrides(*, besides: int | None = None) -> tuple[ConfigVersio
 
 async def change_config(
     *,
+    access: Caller,
     actor: str,
     set_values: dict | None = None,
     unset: list[str] | None = None,
@@ -99,6 +107,7 @@ async def change_config(
     ``replaces`` names a scheduled version (not yet in force, the latest) that this one replaces: it is withdrawn
     in the same transaction, and ``set_values``/``unset`` apply to it rather than to the version before it.
     """
+    require(access, "config.change")
     problems: list[Problem] = []
     async with savepoint():
         today = await clock.today()
@@ -210,13 +219,14 @@ async def unit_code_problems(document: ConfigDocument, *, before: ConfigDocument
 _UNIT_ZH = {"county_department": "县直部门", "housing_dept": "住建部门"}
 
 
-async def withdraw_version(*, actor: str, version_no: int, reason: str) -> ConfigVersion:
+async def withdraw_version(*, access: Caller, actor: str, version_no: int, reason: str) -> ConfigVersion:
     """Withdraw a scheduled version before it takes effect: the version before it stays in force from its date.
 
     Only the latest version not withdrawn can be withdrawn, never one in force (its date is tenant-local today
     or earlier), and only if the configuration in force from its date on stays valid (with the parent's versions,
     and for a city with its districts'). The row stays, marked withdrawn, and the audit log records it.
     """
+    require(access, "config.change")
     async with savepoint():
         today = await clock.today()
         version, problems = await _withdrawable(version_no, today, field="versionNo")
@@ -371,15 +381,17 @@ def _drop(doc: dict, parts: list[str]) -> bool:
     return True
 
 
-async def list_versions(*, before_no: int | None, limit: int) -> list[ConfigVersion]:
+async def list_versions(*, access: Caller, before_no: int | None, limit: int) -> list[ConfigVersion]:
+    require(access, "config.read")
     qs = ConfigVersion.all()
     if before_no is not None:
         qs = qs.filter(version_no__lt=before_no)
     return await qs.order_by("-version_no").limit(limit)
 
 
-async def diff_versions(from_no: int, to_no: int) -> list[dict]:
+async def diff_versions(*, access: Caller, from_no: int, to_no: int) -> list[dict]:
     """Leaf changes of this tenant's own document between two versions (0 = before the first)."""
+    require(access, "config.read")
     docs: dict[str, dict] = {}
     for field, no in (("fromVersion", from_no), ("toVersion", to_no)):
         if no == 0:

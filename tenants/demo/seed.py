@@ -53,7 +53,7 @@ async def seed_demo() -> list[DemoUser]:
             tenant = await create_tenant(slug=slug, name=name, parent_slug=parent, preset=preset, actor="demo")
         data = (resources.files("tenants.presets") / "demo" / f"{slug}.csv").read_bytes()
         with tenant_context(tenant.id):
-            report = await import_territory(data=data, fmt="csv", actor="demo")
+            report = await import_territory(access=ADMIN, data=data, fmt="csv", actor="demo")
             if report.errors:
                 raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
             users += await _people(tenant)

@@ -24,6 +24,7 @@ from tenants import clock
 from tenants.errors import DomainError
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.paging import newest_first
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -152,8 +153,11 @@ async def statuses(kind: str, periods: list[str]) -> dict[str, JobRunStatus]:
     return {period: JobRunStatus(status) for period, status in rows}
 
 
-async def list_runs(*, kind: str | None, after: tuple[datetime, int] | None, limit: int) -> list[JobRun]:
+async def list_runs(
+    *, access: Caller, kind: str | None, after: tuple[datetime, int] | None, limit: int
+) -> list[JobRun]:
     """The tenant's runs, newest first, keyset-paginated on (created_at, id)."""
+    require(access, "jobs.read")
     qs = JobRun.all()
     if kind:
         qs = qs.filter(kind=kind)

@@ -19,6 +19,7 @@ from tenants.errors import Conflict, NotFound
 from tenants.ledger.accounts import NON_NEGATIVE, kind_of
 from tenants.ledger.models import LedgerBalance, LedgerJournal, LedgerPosting
 from tenants.locks import advisory_lock
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
 
 
@@ -244,8 +245,21 @@ class Entry:
     journal: LedgerJournal
 
 
-async def history(account: str, *, after_id: int | None, limit: int) -> list[Entry]:
+async def read_balance(*, access: Caller, account: str) -> int:
+    """``balance`` for a caller who may read the ledger."""
+    require(access, "ledger.read")
+    return await balance(account)
+
+
+async def check(*, access: Caller) -> list[Mismatch]:
+    """``verify`` for a caller who may read the ledger."""
+    require(access, "ledger.read")
+    return await verify()
+
+
+async def history(account: str, *, access: Caller, after_id: int | None, limit: int) -> list[Entry]:
     """An account's postings, newest first (keyset on the posting id), with their journals (two queries)."""
+    require(access, "ledger.read")
     qs = LedgerPosting.filter(account=account)
     if after_id is not None:
         qs = qs.filter(id__lt=after_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from tenants.permissions import require
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
@@ -30,7 +31,9 @@ def _whole_statements(caller: Access) -> Q | None:
 
 
 def readable(caller: Access) -> QuerySet[SettlementStatement]:
-    """The statements the caller reads, in full or (a property company) through its own lines."""
+    """The statements the caller reads (``subsidies.read_statements``, checked first), in full or (a property
+    company) through its own lines."""
+    require(caller, "subsidies.read_statements")
     whole = _whole_statements(caller)
     if whole is None:
         return SettlementStatement.all()
@@ -43,6 +46,7 @@ def readable(caller: Access) -> QuerySet[SettlementStatement]:
 
 def readable_lines(caller: Access) -> QuerySet[SettlementLine]:
     """The lines the caller reads: every line of a statement read in full, else only its own on a decided one."""
+    require(caller, "subsidies.read_statements")
     whole = _whole_statements(caller)
     if whole is None:
         return SettlementLine.all()
@@ -54,7 +58,8 @@ def readable_lines(caller: Access) -> QuerySet[SettlementLine]:
 
 
 def readable_communities(caller: Access) -> QuerySet[Community]:
-    """The communities whose pools the caller reads."""
+    """The communities whose pools the caller reads (``subsidies.read_pools``, checked first)."""
+    require(caller, "subsidies.read_pools")
     whole = caller.staff_communities_filter("id")
     return Community.all() if whole is None else Community.filter(whole)
 

@@ -11,6 +11,7 @@ from tenants.scope import scoped_transaction
 from tenants.subsidies import service
 from tenants.subsidies.models import SettlementStatement
 from tenants.tenancy.service import current_zone
+from tenants.territory.access import SYSTEM
 
 
 def last_complete(today: date, cadence: str) -> str:
@@ -47,7 +48,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         if local < due or await SettlementStatement.exists(period_key=period):
             return {"period": period, "settled": False}
         try:
-            result = await service.run(period_key=period, actor="system", now=at)
+            result = await service.run(access=SYSTEM, period_key=period, actor="system", now=at)
         except service.RatingsNotPublished as exc:
             return {"period": period, "settled": False, "waiting_for": exc.details.get("missing", [])}
         return {"period": period, "settled": True, "statements": len(result.statement_ids)}

@@ -35,6 +35,7 @@ from tenants.errors import Conflict, InvalidInput, NotEnabled, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.locks import advisory_lock
+from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.subsidies.models import SettlementLine, SettlementStatement, StatementStatus
 from tenants.subsidies.statements import (
@@ -47,6 +48,7 @@ from tenants.subsidies.statements import (
     rating_periods,
     setting_for,
 )
+from tenants.territory.access import Access
 
 __all__ = [
     "Pool",
@@ -157,9 +159,10 @@ async def _write_lines(statement_id: int, lines: list[dict[str, Any]]) -> None:
     )
 
 
-async def run(*, period_key: str, actor: str, now: datetime | None = None) -> RunResult:
+async def run(*, access: Access, period_key: str, actor: str, now: datetime | None = None) -> RunResult:
     """Compute (or re-compute) the period's draft statements; approve them at once when the configuration does not
     ask for approval."""
+    require(access, "subsidies.run")
     at = now or clock.now()
     bounds(period_key)
     async with savepoint() as conn:
@@ -218,7 +221,7 @@ async def run(*, period_key: str, actor: str, now: datetime | None = None) -> Ru
             )
         if not setting.doc.subsidies.approval_required:
             for sid in result.created + result.replaced:
-                await approve(statement_id=sid, actor=actor, now=at)
+                await approve(access=access, statement_id=sid, actor=actor, now=at)
                 result.approved.append(sid)
         return result
 
@@ -241,9 +244,12 @@ def _wrong_status(stmt: SettlementStatement, wanted: StatementStatus) -> Conflic
     )
 
 
-async def approve(*, statement_id: int, actor: str, now: datetime | None = None) -> SettlementStatement:
+async def approve(
+    *, access: Access, statement_id: int, actor: str, now: datetime | None = None
+) -> SettlementStatement:
     """Freeze a draft and post it: fund the community's yearly pool (once, topped up if raised), move each line to
     its payee."""
+    require(access, "subsidies.approve")
     at = now or clock.now()
     async with savepoint() as conn:
         # The period's lock before the row's, in the order a run takes them (a run holding the period's lock
@@ -333,8 +339,11 @@ async def _fund(community_id: int, year: int, pool: int, *, top_up: bool, actor:
     )
 
 
-async def pay(*, statement_id: int, reference: str, actor: str, now: datetime | None = None) -> SettlementStatement:
+async def pay(
+    *, access: Access, statement_id: int, reference: str, actor: str, now: datetime | None = None
+) -> SettlementStatement:
     """Record the payment of an approved statement (the bank's reference) and move the payables to paid."""
+    require(access, "subsidies.pay")
     at = now or clock.now()
     reference = reference.strip()
     if problems := text_problems("reference", reference, "支付凭证号", required=True, limit=128):

@@ -21,12 +21,12 @@ from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.errors import Forbidden, NotFound
+from tenants.permissions import ADMINISTRATION
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, Compound, Household, ancestor_levels
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.people import Person
 
-READ_ALL_ROLES = frozenset({Role.TENANT_ADMIN, Role.HOUSING_DEPT})
 # The posts whose node is theirs to change (below it) and whose residents they may list.
 WRITER_OF_LEVEL = {"street": Role.STREET_OFFICER, "community": Role.COMMUNITY_WORKER, "grid": Role.GRID_WORKER}
 TERRITORY_WRITERS = frozenset(WRITER_OF_LEVEL.values())
@@ -55,7 +55,7 @@ class Access:
 
     @property
     def reads_whole_tenant(self) -> bool:
-        return bool(self.roles & READ_ALL_ROLES)
+        return bool(self.roles & ADMINISTRATION)
 
     def area_filter(self, level: str, *, for_write: bool = False, include_own: bool = False) -> Q | None:
         """A filter on ``level`` rows for what is in scope; None means the whole tenant.
@@ -112,10 +112,9 @@ class Access:
             q |= Q(**{f"{field}__in": Subquery(ids)})  # type: ignore[arg-type]
         return q
 
-    def require_write(self, *roles: Role) -> None:
-        if not self.roles & set(roles):
-            names = ", ".join(sorted(r.value for r in roles))
-            raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
+
+SYSTEM = Access(roles=frozenset({Role.TENANT_ADMIN}))
+"""The caller of jobs and the CLI: the tenant's administration (services check it like any other caller)."""
 
 
 def _grants(

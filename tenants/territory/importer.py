@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tenants.audit import service as audit
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, ancestor_levels, parent_level
 from tenants.territory.service import CODE_RE
@@ -265,6 +266,7 @@ def _plan_contract(
 
 async def import_territory(
     *,
+    access: Caller,
     data: bytes,
     fmt: str,
     actor: str,
@@ -277,6 +279,7 @@ async def import_territory(
     With ``skip_bad_rows`` the rows with problems are left out and the rest is written; the report still
     lists every problem.
     """
+    require(access, "territory.import")
     sheet = await asyncio.to_thread(read_sheet, data, fmt)  # a large file must not stall the event loop
     report = await _import(sheet, actor, dry_run, skip_bad_rows, progress)
     report.errors = [replace(e, column=sheet.label(e.column)) for e in report.errors]  # as the file names them

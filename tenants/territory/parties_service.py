@@ -7,10 +7,10 @@ from datetime import date
 from tortoise.exceptions import IntegrityError
 
 from tenants.audit import service as audit
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.paging import by_id
+from tenants.permissions import require
 from tenants.scope import scoped_transaction
-from tenants.tenancy.roles import Role
 from tenants.territory.access import (
     Access,
     get_in_scope,
@@ -21,14 +21,6 @@ from tenants.territory.access import (
 )
 from tenants.territory.models import Compound
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit, UnitKind
-
-PARTY_ADMINS = (Role.TENANT_ADMIN, Role.HOUSING_DEPT)
-
-
-def _need(access: Access, *roles: Role) -> None:
-    if not access.roles & set(roles):
-        names = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(f"需要以下角色之一：{names}", f"requires one of the roles: {names}")
 
 
 def _name_problems(name: str, field: str = "name") -> list[Problem]:
@@ -42,7 +34,7 @@ def _name_problems(name: str, field: str = "name") -> list[Problem]:
 async def create_company(
     *, access: Access, actor: str, credit_code: str, name: str, contact_name: str = "", contact_phone: str = ""
 ) -> PropertyCompany:
-    _need(access, *PARTY_ADMINS)
+    require(access, "parties.write_company")
     problems = _name_problems(name)
     if not (1 <= len(credit_code.strip()) <= 32):
         problems.append(
@@ -91,7 +83,7 @@ async def create_contract(
     annual_fee_fen: int,
     reference: str = "",
 ) -> PropertyContract:
-    _need(access, Role.TENANT_ADMIN, Role.HOUSING_DEPT, Role.STREET_OFFICER)
+    require(access, "parties.write_contract")
     problems = []
     if ends_on < starts_on:
         problems.append(Problem("endsOn", "before_start", "结束日期早于开始日期", "endsOn is before startsOn"))
@@ -185,7 +177,7 @@ async def set_owners_committee(
 async def create_unit(
     *, access: Access, actor: str, kind: UnitKind, code: str, name: str, street_id: int | None = None
 ) -> Unit:
-    _need(access, Role.TENANT_ADMIN)
+    require(access, "parties.write_unit")
     problems = _name_problems(name)
     if not code.strip():
         problems.append(Problem("code", "required", "编码不能为空", "code must not be empty"))

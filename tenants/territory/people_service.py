@@ -10,8 +10,9 @@ from tortoise.expressions import Q
 
 from tenants import clock
 from tenants.audit import service as audit
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.paging import by_id
+from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, readable_persons
@@ -33,7 +34,6 @@ ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.UNIT_STAFF: Role.UNIT_STAFF,
     PostKind.ASSESSOR: Role.ASSESSOR,
 }
-PEOPLE_ADMINS = (Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER)
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ async def create_person(
     household_id: int | None = None,
     is_party_member: bool = False,
 ) -> Person:
-    if not access.roles & set(PEOPLE_ADMINS):
-        raise Forbidden("无权登记人员", "you may not register people")
+    require(access, "people.register")
     problems = []
     if not user_id.strip() or len(user_id) > 128:
         problems.append(Problem("userId", "format", "用户标识须为 1-128 个字符", "userId must be 1-128 characters"))
@@ -103,8 +102,7 @@ async def assign_post(
     allow_second_grid_worker: bool = False,
 ) -> Post:
     """Give a person a post. Grid workers are one per grid unless ``allow_second_grid_worker``."""
-    if not access.whole_tenant:
-        raise Forbidden("只有租户管理员可以任命岗位", "only tenant administrators assign posts")
+    require(access, "people.assign_post")
     expected = POST_TARGET[kind]
     problems = []
     if expected is not None and target_kind != expected:
@@ -205,8 +203,7 @@ async def _check_body(body_code: str) -> None:
 
 
 async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | None = None) -> Post:
-    if not access.whole_tenant:
-        raise Forbidden("只有租户管理员可以解除岗位", "only tenant administrators end posts")
+    require(access, "people.assign_post")
     async with scoped_transaction():
         post = await Post.get_or_none(id=post_id)
         if post is None:

@@ -9,8 +9,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from tenants.audit import service as audit
-from tenants.errors import Conflict, Forbidden, InvalidInput, Problem
+from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.paging import by_id
+from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access, get_in_scope, readable
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
@@ -63,8 +64,7 @@ async def create_area(
         raise InvalidInput.of(problems)
     async with scoped_transaction():
         if plevel is None:
-            if not access.whole_tenant:
-                raise Forbidden("只有租户管理员可以新建街道", "only tenant administrators create streets")
+            require(access, "territory.create_street")
             parent = None
         else:
             assert parent_id is not None

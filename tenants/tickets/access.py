@@ -8,15 +8,15 @@ from collections.abc import Callable
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from tenants.errors import Forbidden
-from tenants.tenancy.roles import Role
+from tenants import permissions
+from tenants.permissions import STAFF_REPORTERS, acts_for_unit, allows
 from tenants.territory.access import Access
 from tenants.tickets.models import PartnerTask, Ticket, UnitKind
 
-REVIEWERS = frozenset({Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER})
-STAFF_REPORTERS = frozenset(
-    {Role.GRID_WORKER, Role.STEWARD, Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.TENANT_ADMIN, Role.BUILDING_HEAD}
-)
+REVIEWERS = permissions.permission("tickets.dispatch").roles
+__all__ = [
+    "REVIEWERS", "STAFF_REPORTERS", "acts_for", "acts_for_assignee", "check", "may_review", "readable", "require",
+]
 
 
 def readable(caller: Access) -> QuerySet[Ticket]:
@@ -51,37 +51,36 @@ def _readable_filter(access: Access) -> Q | None:
     return q
 
 
-def _staff_of(access: Access, level: str, node_id: int | None) -> bool:
-    return access.holds_post(level, node_id)
-
-
 def may_review(access: Access, ticket: Ticket) -> bool:
     """The community or street the ticket is in reviews, dispatches and supervises it."""
-    return (
-        access.whole_tenant
-        or _staff_of(access, "community", ticket.community_id)
-        or _staff_of(access, "street", ticket.street_id)
-    )
+    return allows(access, "tickets.dispatch", ticket)
 
 
 def acts_for(access: Access, kind: UnitKind | None, unit: int | None) -> bool:
     """The unit's own staff (or a tenant admin)."""
-    if access.whole_tenant:
-        return True
-    if kind == UnitKind.COMMUNITY:
-        return _staff_of(access, "community", unit)
-    if kind == UnitKind.STREET:
-        return _staff_of(access, "street", unit)
-    if kind == UnitKind.PROPERTY_COMPANY:
-        return unit in access.companies
-    if kind in (UnitKind.HOUSING_DEPT, UnitKind.COUNTY_DEPARTMENT):
-        return unit in access.units
-    return False
+    return acts_for_unit(access, kind, unit)
 
 
 def acts_for_assignee(access: Access, ticket: Ticket) -> bool:
     """The assigned unit's own staff (or a tenant admin) accept, transfer and resolve."""
-    return acts_for(access, ticket.assignee_kind, ticket.assignee_id)
+    return allows(access, "tickets.accept", ticket)
+
+
+# The permission behind each action the ticket services name when they refuse.
+_PERMISSION_OF = {
+    "report": "tickets.report",
+    "report for another person": "tickets.report_for_resident",
+    "dispatch": "tickets.dispatch",
+    "reject": "tickets.reject",
+    "escalate": "tickets.escalate",
+    "accept": "tickets.accept",
+    "resolve": "tickets.resolve",
+    "transfer": "tickets.transfer",
+    "rate": "tickets.rate",
+    "record a return visit": "tickets.record_return_visit",
+    "accept this partner task": "tickets.accept_partner_task",
+    "complete this partner task": "tickets.complete_partner_task",
+}
 
 
 # Each ticket permission: the words of its refusal, and today's rule (caller, ticket, acting user id).
@@ -109,5 +108,7 @@ def check(access: Access, permission: str, ticket: Ticket, *, actor: str | None 
 
 
 def require(allowed: bool, action: str) -> None:
+    """Refuse (FORBIDDEN, as ``tenants.permissions`` words it) an action the caller may not take on this ticket."""
     if not allowed:
-        raise Forbidden(f"无权对该工单执行此操作（{action}）", f"you may not {action} this ticket")
+        name = _PERMISSION_OF[action]
+        raise permissions.refusal(name, outside=permissions.permission(name).node is not None)

@@ -25,6 +25,7 @@ from tenants.config.merge import effective
 from tenants.config.service import version_on, versions_of
 from tenants.locks import advisory_lock
 from tenants.periods import bounds
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import current_zone
@@ -69,6 +70,7 @@ class _Lookups:
 
 async def import_tickets(
     *,
+    access: Caller,
     data: bytes,
     fmt: str,
     actor: str,
@@ -78,6 +80,7 @@ async def import_tickets(
     now: datetime | None = None,
 ) -> ImportReport:
     """Check the file and (unless ``dry_run``, or a bad row without ``skip_bad_rows``) write its new tickets."""
+    require(access, "tickets.import")
     at = now or clock.now()
     tick = progress or (lambda *_: None)
     zone = await current_zone()

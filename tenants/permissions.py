@@ -1,0 +1,304 @@
+"""Who may do what: named permissions ``<domain>.<action>`` mapped to roles in one table, checked by ``require``.
+
+Services check, so GraphQL, jobs and the CLI obey the same rule (jobs and the CLI pass ``SYSTEM``, the tenant's
+administration). A permission names the roles that may hold it; a node-scoped one also names a rule that the
+node acted on must pass (a writer post on a territory node, the ticket's assigned unit, an assessor body's
+grant). Out-of-scope rows are not this module's business: they read as NOT_FOUND through each domain's
+``access.py``. The README's table of permissions is rendered from ``PERMISSIONS`` (``civicgrid roles --markdown``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tenants.errors import Forbidden
+from tenants.roles import Role
+
+R = Role
+
+# The county's offices that oversee the whole tenant: tenant administrators and the housing department 住建部门.
+# The one name for this pair (it reads everything; only the administration changes most of it).
+ADMINISTRATION = frozenset({R.TENANT_ADMIN, R.HOUSING_DEPT})
+TERRITORY_STAFF = frozenset({R.STREET_OFFICER, R.COMMUNITY_WORKER})  # the street's and community's own staff
+# Everyone who reports a grievance for a resident 代报 (and who reports at all without being a resident).
+STAFF_REPORTERS = frozenset(
+    {R.GRID_WORKER, R.STEWARD, R.COMMUNITY_WORKER, R.STREET_OFFICER, R.TENANT_ADMIN, R.BUILDING_HEAD}
+)
+# Units a ticket (or a partner task) is assigned to act through these roles (unit_staff: a department's).
+UNIT_ROLES = frozenset(
+    {R.TENANT_ADMIN, R.STREET_OFFICER, R.COMMUNITY_WORKER, R.PROPERTY_COMPANY, R.UNIT_STAFF, R.HOUSING_DEPT}
+)
+TENANT_ROLES = frozenset(Role) - {R.PLATFORM_ADMIN}
+
+
+class Caller(Protocol):
+    """Whoever acts: a request's data scope (``tenants.territory.access.Access``), a token's principal, or
+    ``SYSTEM``. Node rules read the data scope's writer posts, companies and units."""
+
+    @property
+    def roles(self) -> frozenset[Role]: ...
+
+
+Place = tuple[str, int | None]
+"""A territory node as (level, id): ``("street", 12)``."""
+
+
+@dataclass(frozen=True)
+class NodeRule:
+    """How a node narrows a permission: ``holds(caller, node)``, described for the README."""
+
+    describe: str
+    holds: Callable[[Any, Any], bool]
+
+
+def _whole(caller: Any) -> bool:
+    return R.TENANT_ADMIN in caller.roles
+
+
+def holds_post(caller: Any, level: str, node_id: int | None) -> bool:
+    """A writer post on this very node (street officer's street, community worker's community, grid worker's
+    grid); a tenant administrator counts as holding every post."""
+    if _whole(caller):
+        return True
+    return node_id is not None and node_id in getattr(caller, "staff_nodes", {}).get(level, frozenset())
+
+
+def acts_for_unit(caller: Any, kind: str | None, unit_id: int | None) -> bool:
+    """The unit's own staff (a community's or street's writer post, a company's or department's scope), or a
+    tenant administrator."""
+    if _whole(caller):
+        return True
+    if kind in ("community", "street"):
+        return holds_post(caller, kind, unit_id)
+    if kind == "property_company":
+        return unit_id in getattr(caller, "companies", frozenset())
+    if kind in ("housing_dept", "county_department"):
+        return unit_id in getattr(caller, "units", frozenset())
+    return False
+
+
+def _on_post(caller: Any, node: Any) -> bool:
+    """``node``: a Place, or several (any one will do)."""
+    places: list[Place] = [node] if isinstance(node, tuple) and isinstance(node[0], str) else list(node)
+    return any(holds_post(caller, level, node_id) for level, node_id in places)
+
+
+def _reviews(caller: Any, ticket: Any) -> bool:
+    return _on_post(caller, [("community", ticket.community_id), ("street", ticket.street_id)])
+
+
+def _assigned(caller: Any, ticket: Any) -> bool:
+    return acts_for_unit(caller, ticket.assignee_kind, ticket.assignee_id)
+
+
+def _scores(caller: Any, sheet: Any) -> bool:
+    """``sheet``: ``body``, ``compound`` and the caller's ``grants`` (``tenants.assessment.rounds.grants``)."""
+    if sheet.compound is None:
+        return False
+    for g in sheet.grants:
+        if g.body != sheet.body:
+            continue
+        if g.level is None:
+            return True
+        if g.level == "compound" and g.node_id == sheet.compound.id:
+            return True
+        if g.level in ("street", "community", "grid") and getattr(sheet.compound, f"{g.level}_id") == g.node_id:
+            return True
+    return False
+
+
+
+
+def post_on(what: str) -> NodeRule:
+    """A writer post on ``what`` (a Place given as the node), or tenant_admin."""
+    return NodeRule(f"a writer post on {what} (or tenant_admin)", _on_post)
+
+
+REVIEWS = NodeRule("the ticket's community or street (or tenant_admin)", _reviews)
+ASSIGNED = NodeRule("the assigned unit's own staff (or tenant_admin)", _assigned)
+HANDLES = NodeRule(
+    "the assigned unit, or the ticket's community or street", lambda c, t: _assigned(c, t) or _reviews(c, t)
+)
+PARTNER = NodeRule(
+    "the partner unit's own staff (or tenant_admin)", lambda c, t: acts_for_unit(c, t.unit_kind, t.unit_id)
+)
+REPORTER = NodeRule("the resident who reported it", lambda c, t: t.reporter_user_id == getattr(c, "user_id", None))
+ENTERED = NodeRule(
+    "entered for a resident, by the caller or the ticket's community or street",
+    lambda c, t: t.entered_by != t.reporter_user_id and (t.entered_by == getattr(c, "user_id", None) or _reviews(c, t)),
+)
+BODY = NodeRule(
+    "a grant of the body on the compound: a role the body's configuration names, or an assessor post", _scores
+)
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    roles: frozenset[Role]
+    en: str  # what it allows ("dispatch a ticket"), in the README and the refusal
+    zh: str
+    node: NodeRule | None = None
+    # The domain's own wording of a refusal (zh, en): of the node for a node-scoped permission, else of the role.
+    # Default: the roles needed, or (a node not the caller's) that it is outside the caller's posts.
+    message: tuple[str, str] | None = None
+
+
+def _p(name: str, roles: Iterable[Role], en: str, zh: str, node: NodeRule | None = None,
+       message: tuple[str, str] | None = None) -> Permission:
+    return Permission(name, frozenset(roles), en, zh, node, message)
+
+
+TA = {R.TENANT_ADMIN}
+ADMIN_AND_STAFF = ADMINISTRATION | TERRITORY_STAFF
+FINDERS = TA | TERRITORY_STAFF | {R.SUPERVISOR}
+# fmt: off
+PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
+    # Platform, configuration, audit, jobs.
+    _p("tenants.manage", {R.PLATFORM_ADMIN}, "list, create, activate and deactivate tenants", "管理租户"),
+    _p("config.read", ADMIN_AND_STAFF, "read the configuration, its versions and changes", "查看配置"),
+    _p("config.change", TA, "change the configuration, withdraw a scheduled version", "修改配置"),
+    _p("audit.read", TA, "read the audit log", "查看审计日志"),
+    _p("jobs.read", TA, "read job runs", "查看任务运行记录"),
+    # Territory, parties and people (nodes below one's own post: the territory's write filter).
+    _p("territory.import", TA, "import territory files", "导入区划数据"),
+    _p("territory.create_street", TA, "create streets", "新建街道",
+       message=("只有租户管理员可以新建街道", "only tenant administrators create streets")),
+    _p("parties.write_company", ADMINISTRATION, "register property companies", "登记物业企业"),
+    _p("parties.write_contract", ADMINISTRATION | {R.STREET_OFFICER},
+       "record property contracts (a street officer in their street)", "登记物业合同"),
+    _p("parties.write_unit", TA, "create units (departments, offices)", "新建单位"),
+    _p("people.register", TA | TERRITORY_STAFF, "register people (staff: in what they look after)", "登记人员",
+       message=("无权登记人员", "you may not register people")),
+    _p("people.assign_post", TA, "assign and end posts", "任命岗位",
+       message=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts")),
+    # Tickets.
+    _p("tickets.report", STAFF_REPORTERS | {R.RESIDENT}, "report a grievance", "反映诉求"),
+    _p("tickets.report_for_resident", STAFF_REPORTERS, "report for a resident 代报", "代居民反映诉求"),
+    _p("tickets.dispatch", TA | TERRITORY_STAFF, "review and dispatch a ticket", "审核派单", REVIEWS),
+    _p("tickets.reject", TA | TERRITORY_STAFF, "reject a ticket", "驳回工单", REVIEWS),
+    _p("tickets.escalate", TA | TERRITORY_STAFF, "escalate a ticket 提级督办", "提级督办", REVIEWS),
+    _p("tickets.accept", UNIT_ROLES, "accept an assigned ticket", "受理工单", ASSIGNED),
+    _p("tickets.resolve", UNIT_ROLES, "resolve an assigned ticket", "办结工单", ASSIGNED),
+    _p("tickets.transfer", UNIT_ROLES, "transfer a ticket to another unit", "转派工单", HANDLES),
+    _p("tickets.rate", TENANT_ROLES, "rate one's own ticket", "评价工单", REPORTER),
+    _p("tickets.record_return_visit", STAFF_REPORTERS, "record a return visit 回访", "记录回访", ENTERED),
+    _p("tickets.accept_partner_task", UNIT_ROLES, "accept a partner task 配合", "接收配合任务", PARTNER),
+    _p("tickets.complete_partner_task", UNIT_ROLES, "complete a partner task", "完成配合任务", PARTNER),
+    _p("tickets.import", TA, "import ticket history", "导入历史工单"),
+    _p("inbox.webhooks", TA, "manage webhooks and read their deliveries", "管理推送"),
+    # Assessment.
+    _p("assessment.score", TENANT_ROLES, "submit and correct a body's score sheet", "评分", BODY,
+       ("您不能代表该考核主体为该小区评分", "you do not score for this body on this compound")),
+    _p("assessment.open_round", TA, "open an assessment round", "开启考核"),
+    _p("assessment.enter_late", TA, "enter late paper sheets 补录", "补录纸质评分",
+       message=("只有本地管理员可以补录纸质评分", "only a tenant administrator enters late paper sheets")),
+    _p("assessment.record_finding", FINDERS, "record a supervisor's finding", "登记监督问题",
+       message=("只有监督员或街道社区可以登记问题", "only supervisors and territory staff record findings")),
+    _p("assessment.resolve_finding", FINDERS, "confirm a finding resolved (never the firm)", "确认整改",
+       message=("整改须由监督员确认", "a supervisor confirms that a finding is resolved")),
+    _p("assessment.read_drafts", ADMINISTRATION, "read draft ratings, missing scores, elimination candidates",
+       "查看考核草稿"),
+    _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
+    _p("assessment.record_interview", ADMINISTRATION | {R.STREET_OFFICER},
+       "record a 约谈 (a street officer: with a firm of their street)", "记录约谈"),
+    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY},
+       "read interviews (a firm its own, a street its firms')", "查看约谈"),
+    # Money.
+    _p("ledger.read", ADMINISTRATION, "read ledger balances, entries and the check", "查看账本"),
+    _p("subsidies.read_pools", ADMIN_AND_STAFF, "read 以奖代补 pools", "查看奖补资金池"),
+    _p("subsidies.read_statements", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY},
+       "read settlement statements (a company its own lines)", "查看结算单"),
+    _p("subsidies.run", TA, "run a settlement", "生成结算单"),
+    _p("subsidies.approve", TA, "approve a settlement statement", "批准结算单"),
+    _p("subsidies.pay", TA, "record a settlement's payment", "登记结算付款"),
+    _p("exports.download", ADMINISTRATION, "download rating and settlement exports", "下载报表"),
+    _p("brand.read", ADMIN_AND_STAFF, "read brand projects", "查看品牌项目"),
+    _p("brand.read_totals", ADMINISTRATION, "read a year's brand totals", "查看品牌项目年度汇总"),
+    _p("brand.declare", TA | {R.COMMUNITY_WORKER}, "declare a brand project", "申报品牌项目", post_on("the community"),
+       ("只能为本社区申报品牌项目", "only the community's own workers declare its brand projects")),
+    _p("brand.approve", TA, "approve a brand project", "批准品牌项目"),
+    _p("brand.reject", TA, "reject a brand project", "驳回品牌项目"),
+    _p("brand.evaluate", TA | {R.STREET_OFFICER}, "evaluate a brand project mid-year", "中期评估品牌项目",
+       post_on("the project's street"),
+       ("只有项目所在街道可以进行中期评估", "only the project's own street evaluates it")),
+    _p("brand.accept", TA, "accept a brand project", "验收品牌项目"),
+    _p("brand.pay", TA, "pay a brand project's award", "拨付品牌项目奖补"),
+    _p("bonds.read", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY}, "read performance bonds", "查看履约保证金"),
+    _p("bonds.move", TA | {R.STREET_OFFICER}, "deposit, draw down and refund a bond", "办理履约保证金",
+       post_on("the compound's street"),
+       ("只有小区所在街道或租户管理员可以办理履约保证金",
+        "only the compound's street or a tenant administrator moves its bond")),
+    _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
+)}
+# fmt: on
+
+
+def permission(name: str) -> Permission:
+    try:
+        return PERMISSIONS[name]
+    except KeyError:
+        raise LookupError(f"no permission named {name!r} (tenants/permissions.py)") from None
+
+
+def has_role(caller: Caller, name: str) -> bool:
+    """Whether the caller holds a role that grants ``name`` (before any node)."""
+    return bool(caller.roles & permission(name).roles)
+
+
+def allows(caller: Caller, name: str, node: Any = None) -> bool:
+    """Whether ``require`` would let the caller through."""
+    perm = permission(name)
+    if not caller.roles & perm.roles:
+        return False
+    return node is None or perm.node is None or perm.node.holds(caller, node)
+
+
+def refusal(name: str, *, field: str | None = None, outside: bool = False) -> Forbidden:
+    """The FORBIDDEN error for ``name``: the roles it needs, or (``outside``) the node is not the caller's."""
+    perm = permission(name)
+    if perm.message is not None and (outside or perm.node is None):  # a node rule's wording speaks of the node
+        return Forbidden(*perm.message, field=field)
+    if outside:
+        return Forbidden(f"无权{perm.zh}：不在您的职责范围内", f"you may not {perm.en} here", field=field)
+    names = ", ".join(sorted(r.value for r in perm.roles))
+    return Forbidden(
+        f"无权{perm.zh}（需要以下角色之一：{names}）",
+        f"you may not {perm.en} ({name}; requires one of the roles: {names})",
+        field=field,
+    )
+
+
+def require(caller: Caller, name: str, node: Any = None, *, field: str | None = None) -> None:
+    """Refuse (FORBIDDEN) a caller without a role granting ``name``, or, for a node-scoped permission given its
+    ``node``, one the node's rule does not let through (without a node only the role is checked)."""
+    perm = permission(name)
+    if not caller.roles & perm.roles:
+        raise refusal(name, field=field)
+    if node is not None and perm.node is not None and not perm.node.holds(caller, node):
+        raise refusal(name, field=field, outside=True)
+
+
+def markdown() -> str:
+    """The README's table: every permission, the roles that hold it, and how a node narrows it."""
+    lines = ["| permission | allows | roles | on |", "|---|---|---|---|"]
+    for perm in PERMISSIONS.values():
+        ordered = sorted(perm.roles, key=list(Role).index)
+        roles = "every tenant role" if perm.roles == TENANT_ROLES else ", ".join(f"`{r.value}`" for r in ordered)
+        lines.append(f"| `{perm.name}` | {perm.en} | {roles} | {perm.node.describe if perm.node else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+README_BEGIN = "<!-- permissions: generated by `civicgrid roles --write` from tenants/permissions.py -->"
+README_END = "<!-- permissions: end -->"
+
+
+def in_readme(text: str) -> str:
+    """``text`` (the README) with the table between its markers rendered anew."""
+    head, sep, rest = text.partition(README_BEGIN)
+    _, sep2, tail = rest.partition(README_END)
+    if not sep or not sep2:
+        raise ValueError("README.md has no permissions block (its begin and end markers)")
+    return f"{head}{README_BEGIN}\n{markdown()}{README_END}{tail}"
