@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
 from redis.asyncio import Redis
@@ -217,6 +218,11 @@ class GraphQLEndpoint(GraphQL):
         """GraphiQL from civicgrid's own assets (api/static/graphiql/), never a CDN."""
         assert self.ide is not None
         return self.ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A browser's page load (text/html), also with GraphiQL's ``?query=``: GET runs no query here anyway.
+        Other GETs (``*/*`` of curl) get JSON."""
+        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
 
     def accepts(self, content_type: str) -> bool:
         media = content_type.split(";", 1)[0].strip().lower()

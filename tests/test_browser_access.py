@@ -182,8 +182,10 @@ async def test_get_without_the_ide_is_a_json_405(client, browser_client, three_t
     resp = await client.get("/graphql", params={"query": "{ me { userId } }"}, headers=auth)
     ext = error(resp, 405, "METHOD_NOT_ALLOWED")
     assert resp.headers["allow"] == "POST" and ext["field"] == "method"
-    resp = await client.get("/graphql", headers={**auth, "Accept": "application/json"})
-    error(resp, 405, "METHOD_NOT_ALLOWED")
+    for accept in ("application/json", "*/*"):  # curl's */* gets JSON, not the IDE
+        error(await client.get("/graphql", headers={**auth, "Accept": accept}), 405, "METHOD_NOT_ALLOWED")
+    page = await client.get("/graphql", params={"query": "{ me { roles } }"}, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql.min.js" in page.text  # GraphiQL's shared ?query= link
     prod = browser_client(env="production")  # no IDE at all: a browser's GET
     error(await prod.get("/graphql", headers={**auth, "Accept": "text/html"}), 405, "METHOD_NOT_ALLOWED")
 

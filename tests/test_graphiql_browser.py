@@ -1,0 +1,90 @@
+"""Issue 14: GraphiQL works in a real headless browser with no internet. Debian's chromium, driven by Playwright
+(never Playwright's own browser download), opens /graphql on a real uvicorn with every request to anything but
+127.0.0.1 blocked, puts the token into GraphiQL's Headers editor, runs `{ me { roles } }` and reads the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from urllib.parse import quote, urlsplit
+
+import pytest
+import uvicorn
+
+from api.server import uvicorn_options
+from tenants.settings import Settings
+
+CHROMIUM = os.environ.get("CIVICGRID_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip("no browser: install Debian's chromium (`apt-get install -y chromium`; .ci/run does) to run the "
+                "GraphiQL browser test", allow_module_level=True)
+playwright = pytest.importorskip("playwright.async_api", reason="the test extra's playwright is not installed")
+
+
+@pytest.fixture
+async def server(app, settings: Settings) -> AsyncIterator[int]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
+                            **uvicorn_options(settings))
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    for _ in range(200):
+        if srv.started:
+            break
+        await asyncio.sleep(0.05)
+    assert srv.started
+    yield srv.servers[0].sockets[0].getsockname()[1]
+    srv.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+async def test_graphiql_runs_a_query_offline_with_the_token_in_its_headers_editor(server, three_tenants, token):
+    base = f"http://127.0.0.1:{server}"
+    seen: list[str] = []
+    blocked: list[str] = []
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            # no name resolves but 127.0.0.1: an asset from a CDN could not load even if a route let it through
+            args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-gpu"],
+        )
+        try:
+            page = await browser.new_page()
+
+            async def only_here(route):  # type: ignore[no-untyped-def]
+                url = route.request.url
+                seen.append(url)
+                if urlsplit(url).hostname == "127.0.0.1" or url.startswith("data:"):
+                    await route.continue_()
+                else:
+                    blocked.append(url)
+                    await route.abort()
+
+            await page.route("**/*", only_here)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            console: list[str] = []
+            page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+            await page.goto(f"{base}/graphql?query={quote('{ me { roles } }')}")
+            try:
+                await page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
+            except playwright.TimeoutError:
+                pytest.fail(f"GraphiQL did not render: {errors} {console} {seen}\n{(await page.content())[:2000]}")
+
+            await page.get_by_role("button", name="Headers").click()
+            headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").last
+            await headers_editor.click()
+            await page.keyboard.insert_text(f'{{"Authorization": "Bearer {token("xiahuayuan")}"}}')
+
+            await page.locator("button.graphiql-execute-button").click()
+            result = page.locator(".result-window")
+            await result.get_by_text("TENANT_ADMIN", exact=False).wait_for(timeout=30_000)
+            text = await result.inner_text()
+        finally:
+            await browser.close()
+    assert '"roles"' in text and "TENANT_ADMIN" in text, text
+    assert "errors" not in text, text
+    assert blocked == [], blocked  # nothing asked for outside 127.0.0.1
+    assert any("/graphiql/static/graphiql.min.js" in url for url in seen), seen
+    assert errors == [], errors
