@@ -16,7 +16,7 @@ import uvicorn
 from api.server import uvicorn_options
 from tenants.settings import Settings
 
-CHROMIUM = os.environ.get("CIVICGRID_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("no browser: install Debian's chromium (`apt-get install -y chromium`; .ci/run does) to run the "
                 "GraphiQL browser test", allow_module_level=True)
