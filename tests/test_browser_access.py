@@ -11,16 +11,15 @@ from typing import Any
 import httpx
 import pydantic
 import pytest
-import uvicorn
 from httpx import ASGITransport, AsyncClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from api.app import create_app
 from api.http_errors import EXCEPTION_HANDLERS
-from api.server import uvicorn_options
 from tenants.settings import Settings
 from tests.conftest import ROOT
+from tests.uvicorn_kit import serving
 
 APP_ORIGIN = "https://app.xiahuayuan.example.cn"
 QUERY = {"query": "{ me { roles } }"}
@@ -245,18 +244,8 @@ async def test_an_unexpected_exception_is_a_masked_json_500():
 @pytest.fixture
 async def real_server(app, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[int]:
     monkeypatch.setattr(settings, "max_connections", 2)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error",
-                            **uvicorn_options(settings))
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    for _ in range(200):
-        if srv.started:
-            break
-        await asyncio.sleep(0.05)
-    assert srv.started
-    yield srv.servers[0].sockets[0].getsockname()[1]
-    srv.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, settings) as port:
+        yield port
 
 
 async def exchange(port: int, data: bytes) -> tuple[bytes, dict]:

@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
 from urllib.parse import quote, urlsplit
 
 import pytest
-import uvicorn
 
-from api.server import uvicorn_options
 from tenants.settings import Settings
+from tests.uvicorn_kit import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -25,18 +23,8 @@ playwright = pytest.importorskip("playwright.async_api", reason="the test extra'
 
 @pytest.fixture
 async def server(app, settings: Settings) -> AsyncIterator[int]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                            **uvicorn_options(settings))
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    for _ in range(200):
-        if srv.started:
-            break
-        await asyncio.sleep(0.05)
-    assert srv.started
-    yield srv.servers[0].sockets[0].getsockname()[1]
-    srv.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, settings) as port:
+        yield port
 
 
 async def test_graphiql_runs_a_query_offline_with_the_token_in_its_headers_editor(server, three_tenants, token):
