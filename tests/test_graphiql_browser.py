@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tenants.settings import Settings
+from tenants.tenancy.roles import Role
 from tests.uvicorn_kit import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,6 +32,43 @@ async def test_graphiql_runs_a_query_offline_with_the_token_in_its_headers_edito
     base = f"http://127.0.0.1:{server}"
     seen: list[str] = []
     blocked: list[str] = []
+    errors: list[str] = []
+    console: list[str] = []
+
+    async def only_here(route):  # type: ignore[no-untyped-def]
+        url = route.request.url
+        seen.append(url)
+        if urlsplit(url).hostname == "127.0.0.1" or url.startswith("data:"):
+            await route.continue_()
+        else:
+            blocked.append(url)
+            await route.abort()
+
+    async def open_graphiql(browser, url: str):  # type: ignore[no-untyped-def]
+        context = await browser.new_context()  # its own localStorage: no headers kept from another page
+        await context.route("**/*", only_here)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+
+        def introspection(resp) -> bool:  # type: ignore[no-untyped-def]
+            return resp.request.method == "POST" and "IntrospectionQuery" in (resp.request.post_data or "")
+
+        async with page.expect_response(introspection, timeout=30_000) as schema:
+            await page.goto(url)
+        try:
+            await page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
+        except playwright.TimeoutError:
+            pytest.fail(f"GraphiQL did not render: {errors} {console} {seen}\n{(await page.content())[:2000]}")
+        return page, (await schema.value).status
+
+    async def run(page) -> str:  # type: ignore[no-untyped-def]
+        await page.locator("button.graphiql-execute-button").click()
+        result = page.locator(".result-window")
+        await result.get_by_text('"roles"', exact=False).wait_for(timeout=30_000)
+        return await result.inner_text()
+
+    query = quote("{ me { roles } }")
     async with playwright.async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -38,41 +76,23 @@ async def test_graphiql_runs_a_query_offline_with_the_token_in_its_headers_edito
             args=["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--disable-gpu"],
         )
         try:
-            page = await browser.new_page()
-
-            async def only_here(route):  # type: ignore[no-untyped-def]
-                url = route.request.url
-                seen.append(url)
-                if urlsplit(url).hostname == "127.0.0.1" or url.startswith("data:"):
-                    await route.continue_()
-                else:
-                    blocked.append(url)
-                    await route.abort()
-
-            await page.route("**/*", only_here)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            console: list[str] = []
-            page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
-            await page.goto(f"{base}/graphql?query={quote('{ me { roles } }')}")
-            try:
-                await page.wait_for_selector(".graphiql-query-editor .CodeMirror", timeout=30_000)
-            except playwright.TimeoutError:
-                pytest.fail(f"GraphiQL did not render: {errors} {console} {seen}\n{(await page.content())[:2000]}")
-
+            # The README's flow: open GraphiQL, paste the header `serve` prints into the Headers editor, run.
+            page, schema_status = await open_graphiql(browser, f"{base}/graphql?query={query}")
+            assert schema_status == 401  # its first introspection had no token yet
             await page.get_by_role("button", name="Headers").click()
-            headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").last
-            await headers_editor.click()
+            await page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").last.click()
             await page.keyboard.insert_text(f'{{"Authorization": "Bearer {token("xiahuayuan")}"}}')
-
-            await page.locator("button.graphiql-execute-button").click()
-            result = page.locator(".result-window")
-            await result.get_by_text("TENANT_ADMIN", exact=False).wait_for(timeout=30_000)
-            text = await result.inner_text()
+            pasted = await run(page)
+            # A link with the token in its fragment: the schema loads with it, and the URL forgets it.
+            resident = token("xiahuayuan", Role.RESIDENT)
+            page, schema_status = await open_graphiql(browser, f"{base}/graphql?query={query}#token={resident}")
+            assert schema_status == 200
+            linked = await run(page)
+            assert "token=" not in page.url
         finally:
             await browser.close()
-    assert '"roles"' in text and "TENANT_ADMIN" in text, text
-    assert "errors" not in text, text
+    assert '"roles"' in pasted and "TENANT_ADMIN" in pasted and "errors" not in pasted, pasted
+    assert '"roles"' in linked and "RESIDENT" in linked and "errors" not in linked, linked
     assert blocked == [], blocked  # nothing asked for outside 127.0.0.1
     assert any("/graphiql/static/graphiql.min.js" in url for url in seen), seen
     assert errors == [], errors
