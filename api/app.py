@@ -55,7 +55,7 @@ def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
     """A typed 400 for a JSON body that is not one GraphQL request object (arrays, scalars, deep nesting, bad text),
     before strawberry reads it; None when the body is one."""
     if "json" not in content_type.lower():
-        return None  # strawberry answers an unsupported content type itself
+        return None  # not JSON: the caller answered 415 already, or it is a multipart upload
     try:
         data = json.loads(body)
     except RecursionError:
