@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint schema migrations clean
+.PHONY: run test lint schema migrations graphiql clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civicgrid needs Python 3.11+")'
@@ -34,6 +34,10 @@ schema: $(STAMP)
 ## migrations: generate a migration for model changes (needs DATABASE_OWNER_URL or the embedded default)
 migrations: $(STAMP)
 	$(BIN)/tortoise makemigrations
+
+## graphiql: download GraphiQL's pinned assets from the npm registry into api/static/graphiql/, checking their sha256
+graphiql: $(STAMP)
+	$(BIN)/python scripts/update_graphiql.py
 
 clean:
 	rm -rf $(VENV) .civicgrid .pytest_cache

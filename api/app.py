@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql behind bearer authentication, /healthz and /readyz."""
+"""The Starlette application: /graphql behind bearer authentication, /healthz and /readyz, CORS, GraphiQL's own
+assets; every error a JSON body in the GraphQL shape (api/http_errors.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
+from cross_web import HTTPException as StrawberryHTTPException
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,8 +24,18 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import authenticate
 from api.context import Context, Loaders
+from api.cors import cors
 from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
+from api.graphiql import GraphiQLAssets
+from api.http_errors import (
+    EXCEPTION_HANDLERS,
+    domain_response,
+    error_response,
+    method_not_allowed,
+    not_found,
+    unsupported_media_type,
+)
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
@@ -34,16 +47,15 @@ PRINCIPAL_KEY = "civicgrid.principal"
 log = logging.getLogger("civicgrid.api")
 
 
-def _bad_body(reason: str, zh: str, en: str) -> JSONResponse:
-    error = InvalidInput.of([Problem("body", reason, zh, en)])
-    return JSONResponse({"errors": [{"message": error.message, "extensions": error.extensions()}]}, status_code=400)
+def _bad_body(reason: str, zh: str, en: str, field: str = "body") -> JSONResponse:
+    return domain_response(InvalidInput.of([Problem(field, reason, zh, en)]), 400)
 
 
 def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
     """A typed 400 for a JSON body that is not one GraphQL request object (arrays, scalars, deep nesting, bad text),
     before strawberry reads it; None when the body is one."""
     if "json" not in content_type.lower():
-        return None  # strawberry answers an unsupported content type itself
+        return None  # not JSON: the caller answered 415 already, or it is a multipart upload
     try:
         data = json.loads(body)
     except RecursionError:
@@ -76,17 +88,15 @@ class ClientGone(Exception):
 def too_large(limit: int) -> JSONResponse:
     """HTTP 413 in the usual errors[].extensions shape (PAYLOAD_TOO_LARGE, field body, the limit in bytes)."""
     zh, en = f"请求体超过 {limit} 字节", f"the request body exceeds {limit} bytes"
-    ext = {"code": "PAYLOAD_TOO_LARGE", "field": "body", "messageZh": zh, "messageEn": en, "limitBytes": limit}
-    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=413,
-                        headers={"Connection": "close"})
+    return error_response(413, "PAYLOAD_TOO_LARGE", zh, en, field="body", headers={"Connection": "close"},
+                          limitBytes=limit)
 
 
 def too_slow(seconds: float) -> JSONResponse:
     """HTTP 408: the body did not arrive within the body timeout (REQUEST_TIMEOUT)."""
-    zh, en = f"请求体未在 {seconds:g} 秒内发送完毕", f"the request body was not sent within {seconds:g} seconds"
-    ext = {"code": "REQUEST_TIMEOUT", "field": "body", "messageZh": zh, "messageEn": en}
-    return JSONResponse({"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}, status_code=408,
-                        headers={"Connection": "close"})
+    return error_response(408, "REQUEST_TIMEOUT", f"请求体未在 {seconds:g} 秒内发送完毕",
+                          f"the request body was not sent within {seconds:g} seconds", field="body",
+                          headers={"Connection": "close"})
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -181,16 +191,42 @@ def replay(body: bytes) -> Receive:
     return receive
 
 
+def refusal(exc: StrawberryHTTPException, request: Request) -> JSONResponse:
+    """Strawberry's plain-text refusals as JSON errors."""
+    if exc.status_code == 405:
+        return method_not_allowed(request.method, "POST")
+    if exc.status_code == 404:
+        return not_found(request.url.path)
+    if exc.reason == "No GraphQL query found in the request":
+        return _bad_body("required", "请求中没有 GraphQL 查询（query）", "the request has no GraphQL query", "query")
+    return _bad_body("format", "无效的 GraphQL 请求", exc.reason[:200])
+
+
 class GraphQLEndpoint(GraphQL):
     """Strawberry's ASGI view with authentication in front: no valid token, no GraphQL (HTTP 401)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ide: GraphiQLAssets | None = None) -> None:
         super().__init__(
             build_schema(settings),
-            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            graphql_ide="graphiql" if ide is not None else None,
             allow_queries_via_get=False,
         )
         self.settings = settings
+        self.ide = ide
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """GraphiQL from civicgrid's own assets (api/static/graphiql/), never a CDN."""
+        assert self.ide is not None
+        return self.ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A browser's page load (text/html), also with GraphiQL's ``?query=``: GET runs no query here anyway.
+        Other GETs (``*/*`` of curl) get JSON."""
+        return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+    def accepts(self, content_type: str) -> bool:
+        media = content_type.split(";", 1)[0].strip().lower()
+        return media == "application/json" or (self.multipart_uploads_enabled and media == "multipart/form-data")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -208,10 +244,7 @@ class GraphQLEndpoint(GraphQL):
             try:
                 scope[PRINCIPAL_KEY] = await authenticate(self.settings, request)
             except Unauthenticated as exc:
-                body = {"errors": [{"message": exc.message, "extensions": exc.extensions()}]}
-                response = JSONResponse(
-                    body, status_code=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-                )
+                response = domain_response(exc, 401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
                 await response(scope, receive, send)
                 return
             except Exception as exc:  # the tenant lookup could not reach the database
@@ -223,26 +256,39 @@ class GraphQLEndpoint(GraphQL):
                 body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
                 await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
                 return
-            if request.method == "POST":
-                try:
-                    raw = await asyncio.wait_for(read_body(receive, limit, import_limit),
-                                                 self.settings.body_timeout_seconds)
-                except TimeoutError:
-                    await too_slow(self.settings.body_timeout_seconds)(scope, receive, send)
-                    return
-                except BodyTooLarge:
-                    await too_large(limit)(scope, receive, send)
-                    return
-                except ClientGone:
-                    log.info("client disconnected before sending its whole body")
-                    return
-                if len(raw) > limit and not only_imports(raw):
-                    await too_large(limit)(scope, receive, send)
-                    return
-                if (refusal := refuse_body(request.headers.get("content-type", ""), raw)) is not None:
-                    await refusal(scope, receive, send)
-                    return
-                receive = replay(raw)
+            if request.method != "POST":  # GET queries are off; GET serves only the IDE
+                await method_not_allowed(request.method, "POST")(scope, receive, send)
+                return
+            if not self.accepts(content_type := request.headers.get("content-type", "")):
+                accepted = "application/json" + (" or multipart/form-data" if self.multipart_uploads_enabled else "")
+                await unsupported_media_type(content_type, accepted)(scope, receive, send)
+                return
+            try:
+                raw = await asyncio.wait_for(read_body(receive, limit, import_limit),
+                                             self.settings.body_timeout_seconds)
+            except TimeoutError:
+                await too_slow(self.settings.body_timeout_seconds)(scope, receive, send)
+                return
+            except BodyTooLarge:
+                await too_large(limit)(scope, receive, send)
+                return
+            except ClientGone:
+                log.info("client disconnected before sending its whole body")
+                return
+            if len(raw) > limit and not only_imports(raw):
+                await too_large(limit)(scope, receive, send)
+                return
+            if (bad := refuse_body(content_type, raw)) is not None:
+                await bad(scope, receive, send)
+                return
+            receive = replay(raw)
+            request = Request(scope, receive)
+            try:
+                response = await self.run(request)
+            except StrawberryHTTPException as exc:
+                response = refusal(exc, request)
+            await response(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
@@ -302,14 +348,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             finally:
                 await queue.close_pool()
 
-    graphql = GraphQLEndpoint(settings)
+    ide = GraphiQLAssets() if settings.graphiql_enabled else None
+    graphql = GraphQLEndpoint(settings, ide)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *([ide.route()] if ide else []),
             Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
             Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        middleware=[cors(settings)],
+        exception_handlers=EXCEPTION_HANDLERS,
     )

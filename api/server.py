@@ -3,7 +3,8 @@
 uvicorn times out idle keep-alive connections but not a client that trickles its request headers; the protocol
 below closes a connection whose headers are not complete within ``header_timeout`` seconds (counted from the
 connection, or from the first byte of the next request on a kept-alive one). Bodies are timed in api/app.py
-(CIVICGRID_BODY_TIMEOUT_SECONDS, HTTP 408).
+(CIVICGRID_BODY_TIMEOUT_SECONDS, HTTP 408). uvicorn's own answers (400 for a request that is not HTTP, 503 beyond
+the connection limit) are JSON errors like every other (api/http_errors.py), not plain text.
 """
 
 from __future__ import annotations
@@ -14,15 +15,50 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.utils import get_client_addr
 
+from api.http_errors import bad_http, busy
 from tenants.settings import Settings
 
 log = logging.getLogger("civicgrid.api")
 
 
+JSON = (b"content-type", b"application/json")
+
+
 def timed_h11(header_timeout: float) -> type[H11Protocol]:
     class TimedH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # uvicorn's limit answers in plain text: take the check over (the same rule) to answer in JSON.
+            limit, self.limit_concurrency = self.limit_concurrency, None
+            if limit is not None:
+                self.app = self._limited(self.app, limit)
+
+        def _limited(self, app: Any, limit: int) -> Any:
+            async def limited(scope: Any, receive: Any, send: Any) -> None:
+                # uvicorn counts before this request's task exists; here it is already in self.tasks.
+                if scope["type"] == "http" and (len(self.connections) >= limit or len(self.tasks) > limit):
+                    log.warning("Exceeded concurrency limit (%s), answered 503: %s", limit,
+                                get_client_addr(scope))
+                    body = busy()
+                    headers = [JSON, (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+                    await send({"type": "http.response.start", "status": 503, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                await app(scope, receive, send)
+
+            return limited
+
+        def send_400_response(self, msg: str) -> None:
+            body = bad_http()
+            headers = [JSON, (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+            self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request")))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+            self.transport.close()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)

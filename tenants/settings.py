@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -37,6 +40,10 @@ class Settings(BaseSettings):
     max_token_ttl_seconds: int = 7 * 24 * 3600
 
     graphiql: bool | None = None
+    # Browser origins allowed by CORS, comma-separated (`https://app.example.cn,http://10.1.2.3:8080`), or `*` for
+    # any. Unset: none in production, any localhost/127.0.0.1 port in development; empty: none anywhere.
+    cors_origins: str | None = None
+    cors_max_age_seconds: int = 600
     introspection: bool | None = None
     max_page_size: int = 100
     max_query_depth: int = 10
@@ -60,6 +67,29 @@ class Settings(BaseSettings):
     reminder_interval_minutes: int = 1
     # Webhooks may target private/loopback addresses (development and tests only).
     webhook_allow_private: bool = False
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        origins = [o.strip() for o in value.split(",") if o.strip()]
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("CIVICGRID_CORS_ORIGINS: `*` stands alone")
+        bad = [o for o in origins if o != "*" and not _ORIGIN.fullmatch(o)]
+        if bad:
+            raise ValueError(f"CIVICGRID_CORS_ORIGINS: not an origin (scheme://host[:port], no path): {bad}")
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The configured origins; see ``cors_localhost`` for the development default."""
+        return tuple(self.cors_origins.split(",")) if self.cors_origins else ()
+
+    @property
+    def cors_localhost(self) -> bool:
+        """Whether any localhost origin is allowed: in development, when CIVICGRID_CORS_ORIGINS is unset."""
+        return self.cors_origins is None and self.is_development
 
     @property
     def is_development(self) -> bool:

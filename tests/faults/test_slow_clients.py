@@ -12,28 +12,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
-from api.server import uvicorn_options
 from tenants.settings import Settings
+from tests.uvicorn_kit import serving
 
 
 @pytest.fixture
 async def server(app, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[int]:
     monkeypatch.setattr(settings, "header_timeout_seconds", 1.0)
     monkeypatch.setattr(settings, "body_timeout_seconds", 1.0)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning",
-                            **uvicorn_options(settings))
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    for _ in range(200):  # bounded: up to 10 s for the socket
-        if srv.started:
-            break
-        await asyncio.sleep(0.05)
-    assert srv.started
-    yield srv.servers[0].sockets[0].getsockname()[1]
-    srv.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with serving(app, settings) as port:
+        yield port
 
 
 async def trickle(writer: asyncio.StreamWriter, data: bytes, every: float) -> None:
