@@ -15,6 +15,7 @@ from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import shape_errors
 from api.guard import GuardArguments
+from api.inbox.schema import NotificationMutation, NotificationQuery
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
 from api.limits import limits
@@ -26,7 +27,7 @@ from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
 from api.tickets.imports import TicketImportMutation
 from api.tickets.kpis import TicketKpiQuery
-from api.tickets.notifications import NotificationMutation, NotificationQuery
+from api.tickets.office import OfficeQuery
 from api.tickets.schema import TicketMutation, TicketQuery
 from api.transaction import OperationTransaction
 from tenants.settings import Settings, get_settings
@@ -44,6 +45,7 @@ class Query(
     TicketQuery,
     TicketKpiQuery,
     NotificationQuery,
+    OfficeQuery,
     AssessmentQuery,
     BondQuery,
     BrandQuery,

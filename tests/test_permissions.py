@@ -19,6 +19,7 @@ from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
 from tenants.errors import Forbidden
+from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
@@ -85,6 +86,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     ),
     "brand.approve": lambda a: brand.approve(access=a, actor=A, project_id=1),
     "brand.reject": lambda a: brand.reject(access=a, actor=A, project_id=1, reason="x"),
+    "inbox.webhooks": lambda a: webhooks.list_endpoints(access=a),
     "brand.evaluate": lambda a: brand.evaluate(access=a, actor=A, project_id=1, passed=True, note="x"),
     "brand.accept": lambda a: brand.accept(access=a, actor=A, project_id=1, passed=True),
     "brand.pay": lambda a: brand.pay(access=a, actor=A, project_id=1, payment_reference="X"),
@@ -99,7 +101,6 @@ TICKET = SimpleNamespace(
 # checked on, with a role that holds the permission but not the node.
 ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "tenants.manage": (None, Role.PLATFORM_ADMIN),
-    "inbox.webhooks": (None, Role.TENANT_ADMIN),
     "exports.download": (None, Role.HOUSING_DEPT),
     "subsidies.read_pools": (None, Role.STREET_OFFICER),
     "subsidies.read_statements": (None, Role.PROPERTY_COMPANY),
@@ -193,8 +194,6 @@ def test_refusals_name_the_roles_in_both_languages():
 # Where api/ still asks tenants.permissions itself (everything else is checked by the services), and why.
 EDGE_CHECKS = {
     "api/tenancy/schema.py": "the platform path: no tenant, no data scope",
-    "api/tickets/notifications.py": "webhooks, until they move to tenants/inbox/ (issue 13, part C)",
-    "api/subsidies/schema.py": "the 以奖代补 read scope, until it is tenants/subsidies/access.py's (part B)",
     "api/exports.py": "the export routes (plain HTTP, not GraphQL)",
     "api/assessment/schema.py": "whether a reader sees draft ratings",
     "api/brand/schema.py": "whether a project shows its year's totals",

@@ -18,6 +18,7 @@ from tenants.inbox.models import WebhookDelivery
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
+from tenants.territory.access import SYSTEM
 from tenants.territory.people import PostKind
 from tests.fixtures.territory import staff
 from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
@@ -199,7 +200,7 @@ async def test_private_addresses_are_refused_outside_development(staffed_zjk, mo
         with tenant_context(staffed_zjk["tenant"].id):
             for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook"):
                 with pytest.raises(InvalidInput) as err:
-                    await webhooks.create_endpoint(url=url, secret="s" * 20)
+                    await webhooks.create_endpoint(access=SYSTEM, url=url, secret="s" * 20)
                 assert err.value.problems[0].reason == "private"
         assert "private address" in str(await outbound.target("http://localhost:8080/x"))
     finally:

@@ -24,6 +24,7 @@ from tenants.inbox import outbound
 from tenants.inbox.holders import tenant_admins
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
 from tenants.paging import newest_first
+from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ def _secret_problems(secret: str) -> list[Problem]:
     ]
 
 
-async def create_endpoint(*, url: str, secret: str) -> WebhookEndpoint:
-    """Register where the tenant's notifications are POSTed (tenant administrators; the caller checks the role)."""
+async def create_endpoint(*, access: Caller, url: str, secret: str) -> WebhookEndpoint:
+    """Register where the tenant's notifications are POSTed (``inbox.webhooks``)."""
+    require(access, "inbox.webhooks")
     problems = await outbound.creation_problems(url) + _secret_problems(secret)
     if problems:
         raise InvalidInput.of(problems)
@@ -65,8 +67,9 @@ async def create_endpoint(*, url: str, secret: str) -> WebhookEndpoint:
         return await WebhookEndpoint.create(url=url.strip(), secret=secret)
 
 
-async def deactivate_endpoint(*, endpoint_id: int) -> WebhookEndpoint:
+async def deactivate_endpoint(*, access: Caller, endpoint_id: int) -> WebhookEndpoint:
     """Stop sending to an endpoint; its pending deliveries fail with a note when their turn comes."""
+    require(access, "inbox.webhooks")
     async with scoped_transaction():
         endpoint = await WebhookEndpoint.filter(id=endpoint_id).select_for_update().first()
         if endpoint is None:
@@ -76,13 +79,15 @@ async def deactivate_endpoint(*, endpoint_id: int) -> WebhookEndpoint:
         return endpoint
 
 
-async def list_endpoints() -> list[WebhookEndpoint]:
+async def list_endpoints(*, access: Caller) -> list[WebhookEndpoint]:
+    require(access, "inbox.webhooks")
     return await WebhookEndpoint.all().order_by("id")
 
 
 async def list_deliveries(
-    *, status: DeliveryStatus | None, after: tuple[datetime, int] | None, limit: int
+    *, access: Caller, status: DeliveryStatus | None, after: tuple[datetime, int] | None, limit: int
 ) -> list[WebhookDelivery]:
+    require(access, "inbox.webhooks")
     qs = WebhookDelivery.all()
     if status is not None:
         qs = qs.filter(status=status)

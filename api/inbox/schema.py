@@ -1,4 +1,4 @@
-"""The inbox, the tenant's webhooks, and the efficiency office's list, in GraphQL."""
+"""The inbox and the tenant's webhooks, in GraphQL (tenants/inbox/)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.ids import to_id
 from api.pagination import Connection, paginate
-from api.tickets.types import TicketUnitKind
 from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.inbox import service as inbox
 from tenants.inbox import webhooks
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
-from tenants.permissions import require
-from tenants.tickets import scheduled as reminders
 
 WebhookDeliveryStatus = strawberry.enum(
     Enum("WebhookDeliveryStatus", {s.name: s.value for s in DeliveryStatus}), name="WebhookDeliveryStatus"
@@ -102,34 +99,6 @@ class WebhookDeliveryType:
         )
 
 
-@strawberry.type(name="EfficiencyCase", description="A unit handed to the efficiency office 作风效能办; its record.")
-class EfficiencyCaseType:
-    unit_kind: TicketUnitKind  # type: ignore[valid-type]
-    unit_id: strawberry.ID
-    unit_name: str
-    period: str
-    escalations_at_hand_over: int
-    escalations_in_period: int
-    open_tickets: int
-    overdue_tickets: int
-    handed_at: datetime
-
-    @classmethod
-    def of(cls, r: reminders.OfficeRecord) -> EfficiencyCaseType:
-        c = r.case
-        return cls(
-            unit_kind=TicketUnitKind(c.unit_kind.value),
-            unit_id=strawberry.ID(str(c.unit_id)),
-            unit_name=r.unit_name,
-            period=c.period,
-            escalations_at_hand_over=c.escalations,
-            escalations_in_period=r.escalations_in_period,
-            open_tickets=r.open_tickets,
-            overdue_tickets=r.overdue_tickets,
-            handed_at=c.handed_at,
-        )
-
-
 def _me(info: Info) -> str:
     if info.context.tenant_id is None:
         raise Forbidden("平台账号没有消息", "platform accounts have no inbox")
@@ -158,8 +127,7 @@ class NotificationQuery:
 
     @strawberry.field(description="The tenant's webhook endpoints (tenant administrators).")
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpointType]:
-        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
-        return [WebhookEndpointType.of(e) for e in await webhooks.list_endpoints()]
+        return [WebhookEndpointType.of(e) for e in await webhooks.list_endpoints(access=await info.context.access())]
 
     @strawberry.field(description="Webhook deliveries, newest first, optionally by status (tenant administrators).")
     async def webhook_deliveries(
@@ -169,26 +137,16 @@ class NotificationQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[WebhookDeliveryType]:
-        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
+        access = await info.context.access()
         wanted = DeliveryStatus(status.value) if status is not None else None
         return await paginate(
             first=first,
             after=after,
             key=lambda d: (d.created_at, d.id),
             types=(datetime, int),
-            fetch=lambda k, n: webhooks.list_deliveries(status=wanted, after=k, limit=n),
+            fetch=lambda k, n: webhooks.list_deliveries(access=access, status=wanted, after=k, limit=n),
             to_node=WebhookDeliveryType.of,
         )
-
-    @strawberry.field(
-        description="Units handed to the efficiency office, in a period (YYYY-MM) or all, with their record "
-        "(tenant administrators and the office's staff)."
-    )
-    async def efficiency_office_list(self, info: Info, period: str | None = None) -> list[EfficiencyCaseType]:
-        if not await reminders.reads_office_list(await info.context.access()):
-            raise Forbidden("只有管理员和作风效能办可以查看", "only administrators and the efficiency office read this")
-        records = await reminders.office_list(period=period, now=clock.now())
-        return [EfficiencyCaseType.of(r) for r in records]
 
 
 @strawberry.type
@@ -214,10 +172,12 @@ class NotificationMutation:
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
     async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:
-        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
-        return WebhookEndpointType.of(await webhooks.create_endpoint(url=url, secret=secret))
+        return WebhookEndpointType.of(
+            await webhooks.create_endpoint(access=await info.context.access(), url=url, secret=secret)
+        )
 
     @strawberry.mutation(description="Stop sending to a webhook endpoint (tenant administrators).")
     async def deactivate_webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpointType:
-        require(info.context.principal, "inbox.webhooks")  # into tenants/inbox/ with the move (part C)
-        return WebhookEndpointType.of(await webhooks.deactivate_endpoint(endpoint_id=to_id(id, "id")))
+        return WebhookEndpointType.of(
+            await webhooks.deactivate_endpoint(access=await info.context.access(), endpoint_id=to_id(id, "id"))
+        )
