@@ -525,11 +525,12 @@ async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
     sid = stmts["C1"].id
     with pytest.raises(Conflict) as err:
         await _pay(w, sid)
-    assert (err.value.code, err.value.field, err.value.details) == ("CONFLICT", "id", {"status": "draft"})
+    assert (err.value.code, err.value.field) == ("CONFLICT", "id")
+    assert err.value.details == {"status": "draft", "action": "pay"}
     await _approve(w, sid)
     with pytest.raises(Conflict) as err:
         await _approve(w, sid)
-    assert (err.value.code, err.value.details) == ("CONFLICT", {"status": "approved"})
+    assert (err.value.code, err.value.details) == ("CONFLICT", {"status": "approved", "action": "approve"})
     for reference, reason in (("", "required"), ("   ", "required"), ("x" * 129, "too_long")):
         with pytest.raises(InvalidInput) as bad:
             await _pay(w, sid, reference=reference)
@@ -537,7 +538,7 @@ async def test_approval_and_payment_are_refused_in_the_wrong_state(world):
     await _pay(w, sid)
     with pytest.raises(Conflict) as err:
         await _pay(w, sid)
-    assert err.value.details == {"status": "paid"}
+    assert err.value.details == {"status": "paid", "action": "pay"}
     with pytest.raises(NotFound) as missing:
         await _approve(w, 987_654)
     assert (missing.value.code, missing.value.field) == ("NOT_FOUND", "id")
@@ -803,9 +804,9 @@ async def test_two_approvals_at_once_post_once(world):
     await _run(w)
     stmts, _, _, _ = await _state(w)
     outcomes = await asyncio.gather(*(_approve(w, stmts["C1"].id) for _ in range(2)), return_exceptions=True)
-    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "SettlementStatement"]
+    assert sorted(type(o).__name__ for o in outcomes) == ["IllegalTransition", "SettlementStatement"]
     refused = next(o for o in outcomes if isinstance(o, Conflict))
-    assert refused.details == {"status": "approved"}
+    assert refused.code == "CONFLICT" and refused.details == {"status": "approved", "action": "approve"}
     _, _, balances, ok = await _state(w)
     assert balances[_pool(w, "C1")] == 4_700_000 and ok  # 6,000,000 - 1,300,000, once
     async with tenant_transaction(w.t.id):

@@ -9,7 +9,6 @@ import strawberry
 from api.context import Info
 from api.tickets.types import TicketUnitKind
 from tenants import clock
-from tenants.errors import Forbidden
 from tenants.tickets import scheduled as reminders
 
 
@@ -48,7 +47,5 @@ class OfficeQuery:
         "(tenant administrators and the office's staff)."
     )
     async def efficiency_office_list(self, info: Info, period: str | None = None) -> list[EfficiencyCaseType]:
-        if not await reminders.reads_office_list(await info.context.access()):
-            raise Forbidden("只有管理员和作风效能办可以查看", "only administrators and the efficiency office read this")
-        records = await reminders.office_list(period=period, now=clock.now())
+        records = await reminders.office_list(access=await info.context.access(), period=period, now=clock.now())
         return [EfficiencyCaseType.of(r) for r in records]

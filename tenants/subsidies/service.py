@@ -31,7 +31,7 @@ from tortoise import connections
 from tenants import clock
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
-from tenants.errors import Conflict, InvalidInput, NotEnabled, NotFound, Problem, text_problems
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotEnabled, NotFound, Noun, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
 from tenants.locks import advisory_lock
@@ -233,15 +233,10 @@ async def _locked(statement_id: int) -> SettlementStatement:
     return stmt
 
 
-def _wrong_status(stmt: SettlementStatement, wanted: StatementStatus) -> Conflict:
-    # A plain Conflict with details {"status": ...}, not IllegalTransition: clients and tests read exactly these.
-    zh = {"draft": "草稿", "approved": "已审批", "paid": "已支付"}
-    return Conflict(
-        f"结算单当前为{zh[stmt.status.value]}，不能执行此操作",
-        f"the statement is {stmt.status.value}; this needs it {wanted.value}",
-        field="id",
-        details={"status": stmt.status.value},
-    )
+STATEMENT = Noun(
+    "结算单", "statement", {"draft": "草稿", "approved": "已审批", "paid": "已支付"},
+    {"approve": "审批", "pay": "支付"}, field="id", state_key="status", code="CONFLICT",
+)
 
 
 async def approve(
@@ -263,7 +258,7 @@ async def approve(
         await advisory_lock("settlement-approval", conn=conn)
         stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.DRAFT:
-            raise _wrong_status(stmt, StatementStatus.DRAFT)
+            raise IllegalTransition(STATEMENT, "approve", stmt.status.value)
         lines = await SettlementLine.filter(statement_id=stmt.id).order_by("position")
         fresh = (await compute(stmt.period_key, Setting(None, None, stmt.rule), [stmt.community_id])).get(  # type: ignore[arg-type]
             stmt.community_id
@@ -351,7 +346,7 @@ async def pay(
     async with savepoint():
         stmt = await _locked(statement_id)
         if stmt.status != StatementStatus.APPROVED:
-            raise _wrong_status(stmt, StatementStatus.APPROVED)
+            raise IllegalTransition(STATEMENT, "pay", stmt.status.value)
         per_company: dict[int, int] = defaultdict(int)
         for company_id, fen in await SettlementLine.filter(statement_id=stmt.id).values_list(
             "company_id", "amount_fen"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from tenants import clock, inbox
 from tenants.config.service import effective_config
-from tenants.errors import InvalidInput, Problem
+from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.inbox.holders import office_staff
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.roles import Role
@@ -261,8 +261,11 @@ def check_period(period: str) -> str:
     return period
 
 
-async def office_list(*, period: str | None, now: datetime) -> list[OfficeRecord]:
-    """Units handed to the efficiency office (in ``period``, or in all periods), newest first, with their record."""
+async def office_list(*, access: Access, period: str | None, now: datetime) -> list[OfficeRecord]:
+    """Units handed to the efficiency office (in ``period``, or in all periods), newest first, with their record
+    (tenant administrators and the office's own staff: ``reads_office_list``)."""
+    if not await reads_office_list(access):
+        raise Forbidden("只有管理员和作风效能办可以查看", "only administrators and the efficiency office read this")
     qs = EfficiencyCase.all()
     if period is not None:
         qs = qs.filter(period=check_period(period))
