@@ -242,7 +242,7 @@ async def test_runs_change_nothing_twice_and_the_ledger_follows_any_approvals_an
                         assert revised and stmt.status == StatementStatus.DRAFT
                     except Conflict as err:
                         wanted = StatementStatus.DRAFT if action == "approve" else StatementStatus.APPROVED
-                        assert stmt.status != wanted and err.details == {"status": stmt.status.value}
+                        assert stmt.status != wanted and err.details == {"status": stmt.status.value, "action": action}
                 for s in await SettlementStatement.all():
                     amounts = await SettlementLine.filter(statement_id=s.id).values_list("amount_fen", "kind")
                     assert sum(a for a, _ in amounts) == s.total_fen
