@@ -65,6 +65,11 @@ class EmbeddedServices:
         self.owner_url = f"postgresql://postgres@/{self.database}?host={socket_dir}"
         self.app_url = f"postgresql://{APP_ROLE}@/{self.database}?host={socket_dir}"
 
+    def psql(self, sql: str) -> str:
+        """Run SQL as the cluster's superuser (setup and tests)."""
+        assert self._pg is not None
+        return str(self._pg.psql(sql))  # type: ignore[attr-defined]
+
     def recreate_database(self) -> None:
         """Drop and create the database (tests start from an empty one)."""
         assert self._pg is not None
