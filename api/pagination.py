@@ -19,10 +19,16 @@ Row = TypeVar("Row")
 DEFAULT_PAGE_SIZE = 20
 
 
-@strawberry.type
+@strawberry.type(description="Relay's page information. Pages go forward only (`first`/`after`, newest first).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more rows follow this page.")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor: pass it as `after`.")
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Whether rows come before this page: true when it was asked for `after` a cursor (whose row "
+        "came before it), false on the first page.",
+    )
+    start_cursor: str | None = strawberry.field(default=None, description="The first edge's cursor.")
 
 
 @strawberry.type
@@ -120,5 +126,11 @@ async def paginate(
     rows = rows[:size]
     edges = [Edge(cursor=encode_cursor(key(r)), node=to_node(r)) for r in rows]
     return Connection(
-        edges=edges, page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=after_key is not None,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )

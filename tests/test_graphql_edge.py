@@ -113,20 +113,24 @@ async def test_a_platform_mutation_with_an_error_saves_nothing(three_tenants, gq
 
 async def test_keyset_pagination_walks_every_tenant_once(three_tenants, gql, token, settings):
     tok = token(None, Role.PLATFORM_ADMIN)
-    seen, after = [], None
+    seen, after, pages = [], None, []
     while True:
         body = await gql(
-            "query($after: String) { tenants(first: 2, after: $after)"
-            " { edges { node { slug } } pageInfo { hasNextPage endCursor } } }",
+            "query($after: String) { tenants(first: 2, after: $after) { edges { cursor node { slug } }"
+            " pageInfo { hasNextPage endCursor hasPreviousPage startCursor } } }",
             tok,
             {"after": after},
         )
         page = body["data"]["tenants"]
         seen += [e["node"]["slug"] for e in page["edges"]]
+        pages.append(page)
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == ["zhangjiakou", "xiahuayuan", "linshu"]
+    # Relay's PageInfo in full: pages of 2 + 1; only the second has rows before it; startCursor is its first edge's.
+    assert [p["pageInfo"]["hasPreviousPage"] for p in pages] == [False, True]
+    assert [p["pageInfo"]["startCursor"] for p in pages] == [p["edges"][0]["cursor"] for p in pages]
     body = await gql(f"{{ tenants(first: {settings.max_page_size + 1}) {{ edges {{ cursor }} }} }}", tok)
     assert body["errors"][0]["extensions"]["field"] == "first"
     body = await gql('{ tenants(after: "garbage!") { edges { cursor } } }', tok)
