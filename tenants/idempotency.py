@@ -9,8 +9,9 @@ or another user is a conflict (a key never reveals someone else's row).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -18,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.models import TenantManager, TenantModel
-from tenants.scope import current_tenant_id
+from tenants.scope import current_tenant_id, savepoint
 
 MAX_KEY = 128
 M = TypeVar("M", bound=Model)
@@ -86,3 +87,29 @@ async def once(
     made = await create()
     await record(key, made.pk)
     return made
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def idempotent(
+    operation: str | Callable[..., str], model: type[Model] | Callable[..., type[Model]]
+) -> Callable[[F], F]:
+    """A create service that also takes ``idempotency_key`` (keyword, default None): with a key, a retry (or a
+    concurrent duplicate) returns the row the first call made, in one transaction with the create. ``operation`` and
+    ``model`` may be functions of the call's arguments (``create_area``'s level, ``submit``'s correction). The one
+    way creates are made idempotent: GraphQL passes the client's key through, jobs and the CLI pass none."""
+
+    def wrap(create: F) -> F:
+        @functools.wraps(create)
+        async def run(*args: Any, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+            if idempotency_key is None:
+                return await create(*args, **kwargs)
+            op = operation(*args, **kwargs) if callable(operation) else operation
+            kind = model if isinstance(model, type) else model(*args, **kwargs)
+            async with savepoint():
+                return await once(idempotency_key, op, kwargs["actor"], kind, lambda: create(*args, **kwargs))
+
+        return run  # type: ignore[return-value]
+
+    return wrap

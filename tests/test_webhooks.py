@@ -200,7 +200,7 @@ async def test_private_addresses_are_refused_outside_development(staffed_zjk, mo
         with tenant_context(staffed_zjk["tenant"].id):
             for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook"):
                 with pytest.raises(InvalidInput) as err:
-                    await webhooks.create_endpoint(access=SYSTEM, url=url, secret="s" * 20)
+                    await webhooks.create_endpoint(access=SYSTEM, actor="admin", url=url, secret="s" * 20)
                 assert err.value.problems[0].reason == "private"
         assert "private address" in str(await outbound.target("http://localhost:8080/x"))
     finally:

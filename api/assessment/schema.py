@@ -25,7 +25,6 @@ from tenants.assessment.models import (
 )
 from tenants.assessment.models import ListMark as _Mark
 from tenants.errors import InvalidInput, Problem
-from tenants.idempotency import once
 
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
 
@@ -424,17 +423,15 @@ class AssessmentMutation:
     async def submit_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
         access = await info.context.access()
         compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
-        sub = await once(
-            input.idempotency_key, "submitScores", info.context.actor, ScoreSubmission,
-            lambda: rounds.submit(
-                access=access,
-                actor=info.context.actor,
-                period_key=input.period,
-                compound_id=compound_id,
-                body_code=input.body_code,
-                scores=scores,
-                notes=notes,
-            ),
+        sub = await rounds.submit(
+            access=access,
+            actor=info.context.actor,
+            period_key=input.period,
+            compound_id=compound_id,
+            body_code=input.body_code,
+            scores=scores,
+            notes=notes,
+            idempotency_key=input.idempotency_key,
         )
         return SubmissionType.of(sub)
 
@@ -442,19 +439,17 @@ class AssessmentMutation:
     async def correct_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
         access = await info.context.access()
         compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
-        sub = await once(
-            input.idempotency_key, "correctScores", info.context.actor, ScoreSubmission,
-            lambda: rounds.submit(
-                access=access,
-                actor=info.context.actor,
-                period_key=input.period,
-                compound_id=compound_id,
-                body_code=input.body_code,
-                scores=scores,
-                notes=notes,
-                reason=input.reason,
-                correction=True,
-            ),
+        sub = await rounds.submit(
+            access=access,
+            actor=info.context.actor,
+            period_key=input.period,
+            compound_id=compound_id,
+            body_code=input.body_code,
+            scores=scores,
+            notes=notes,
+            reason=input.reason,
+            correction=True,
+            idempotency_key=input.idempotency_key,
         )
         return SubmissionType.of(sub)
 
@@ -493,12 +488,10 @@ class AssessmentMutation:
         )] = None,
     ) -> FindingType:
         access, compound = await info.context.access(), to_id(compound_id, "compoundId")
-        f = await once(
-            idempotency_key, "recordFinding", info.context.actor, SupervisorFinding,
-            lambda: rounds.record_finding(
-                access=access, actor=info.context.actor, compound_id=compound, description=description,
-                photo_url=photo_url,
-            ),
+        f = await rounds.record_finding(
+            access=access, actor=info.context.actor, compound_id=compound, description=description,
+            photo_url=photo_url,
+            idempotency_key=idempotency_key,
         )
         return FindingType.of(f)
 
@@ -527,18 +520,16 @@ class AssessmentMutation:
     @strawberry.mutation(description="Record a 约谈 with a firm.")
     async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
         access = await info.context.access()
-        i = await once(
-            input.idempotency_key, "recordInterview", info.context.actor, Interview,
-            lambda: talks.record_interview(
-                access=access,
-                actor=info.context.actor,
-                company_id=to_id(input.company_id, "companyId"),
-                period_key=input.period,
-                held_on=input.held_on,
-                attendees=input.attendees,
-                outcome=input.outcome,
-                follow_up=input.follow_up,
-                follow_up_due=input.follow_up_due,
-            ),
+        i = await talks.record_interview(
+            access=access,
+            actor=info.context.actor,
+            company_id=to_id(input.company_id, "companyId"),
+            period_key=input.period,
+            held_on=input.held_on,
+            attendees=input.attendees,
+            outcome=input.outcome,
+            follow_up=input.follow_up,
+            follow_up_due=input.follow_up_due,
+            idempotency_key=input.idempotency_key,
         )
         return InterviewType.of(i)

@@ -16,7 +16,6 @@ from api.territory.types import CommunityType, _load
 from tenants.brand import reads
 from tenants.brand import service as brand
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
-from tenants.idempotency import once
 from tenants.permissions import allows
 
 BrandProjectStatus = strawberry.enum(
@@ -206,17 +205,15 @@ class BrandMutation:
     @strawberry.mutation(description="A community declares a project for a year (1 Oct of the year before to 31 Mar).")
     async def declare_brand_project(self, info: Info, input: DeclareBrandProjectInput) -> BrandProjectType:
         access = await info.context.access()
-        project = await once(
-            input.idempotency_key, "declareBrandProject", info.context.actor, BrandProject,
-            lambda: brand.declare(
-                access=access,
-                actor=info.context.actor,
-                community_id=to_id(input.community_id, "communityId"),
-                year=input.year,
-                title=input.title,
-                aim=input.aim,
-                budget_requested_fen=input.budget_requested_fen,
-            ),
+        project = await brand.declare(
+            access=access,
+            actor=info.context.actor,
+            community_id=to_id(input.community_id, "communityId"),
+            year=input.year,
+            title=input.title,
+            aim=input.aim,
+            budget_requested_fen=input.budget_requested_fen,
+            idempotency_key=input.idempotency_key,
         )
         return BrandProjectType.of(project)
 

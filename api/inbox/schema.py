@@ -171,9 +171,20 @@ class NotificationMutation:
         return await inbox.mark_read(me, ids=parsed, at=clock.now())
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
-    async def create_webhook_endpoint(self, info: Info, url: str, secret: str) -> WebhookEndpointType:
+    async def create_webhook_endpoint(
+        self,
+        info: Info,
+        url: str,
+        secret: str,
+        idempotency_key: Annotated[str | None, strawberry.argument(
+            description="A key of the client's (e.g. a UUID): a retry with it returns the same endpoint."
+        )] = None,
+    ) -> WebhookEndpointType:
         return WebhookEndpointType.of(
-            await webhooks.create_endpoint(access=await info.context.access(), url=url, secret=secret)
+            await webhooks.create_endpoint(
+                access=await info.context.access(), actor=info.context.actor, url=url, secret=secret,
+                idempotency_key=idempotency_key,
+            )
         )
 
     @strawberry.mutation(description="Stop sending to a webhook endpoint (tenant administrators).")

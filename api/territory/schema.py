@@ -22,14 +22,11 @@ from api.territory.types import (
     UnitType,
     area_of,
 )
-from tenants.idempotency import once
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
-from tenants.territory.models import MODEL_BY_LEVEL, parent_level
-from tenants.territory.parties import PropertyCompany, PropertyContract, Unit
+from tenants.territory.models import parent_level
 from tenants.territory.parties import UnitKind as _UnitKind
-from tenants.territory.people import Person, Post
 from tenants.territory.people import PostKind as _PostKind
 
 
@@ -254,12 +251,10 @@ class TerritoryMutation:
         extra = {"address": input.address} if lvl == "compound" and input.address is not None else {}
         access = await info.context.access()
         parent_id = opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId")
-        node = await once(
-            input.idempotency_key, f"createArea:{lvl}", info.context.actor, MODEL_BY_LEVEL[lvl],
-            lambda: territory.create_area(
-                lvl, access=access, actor=info.context.actor, code=input.code, name=input.name, parent_id=parent_id,
-                **extra,
-            ),
+        node = await territory.create_area(
+            lvl, access=access, actor=info.context.actor, code=input.code, name=input.name, parent_id=parent_id,
+            **extra,
+            idempotency_key=input.idempotency_key,
         )
         return area_of(lvl, node)
 
@@ -292,34 +287,30 @@ class TerritoryMutation:
     @strawberry.mutation
     async def create_property_company(self, info: Info, input: CreatePropertyCompanyInput) -> PropertyCompanyType:
         access = await info.context.access()
-        company = await once(
-            input.idempotency_key, "createPropertyCompany", info.context.actor, PropertyCompany,
-            lambda: parties.create_company(
-                access=access,
-                actor=info.context.actor,
-                credit_code=input.credit_code,
-                name=input.name,
-                contact_name=input.contact_name,
-                contact_phone=input.contact_phone,
-            ),
+        company = await parties.create_company(
+            access=access,
+            actor=info.context.actor,
+            credit_code=input.credit_code,
+            name=input.name,
+            contact_name=input.contact_name,
+            contact_phone=input.contact_phone,
+            idempotency_key=input.idempotency_key,
         )
         return PropertyCompanyType.of(company)
 
     @strawberry.mutation
     async def create_property_contract(self, info: Info, input: CreatePropertyContractInput) -> PropertyContractType:
         access = await info.context.access()
-        contract = await once(
-            input.idempotency_key, "createPropertyContract", info.context.actor, PropertyContract,
-            lambda: parties.create_contract(
-                access=access,
-                actor=info.context.actor,
-                company_id=to_id(input.company_id, "companyId"),
-                compound_id=to_id(input.compound_id, "compoundId"),
-                starts_on=input.starts_on,
-                ends_on=input.ends_on,
-                annual_fee_fen=input.annual_fee_fen,
-                reference=input.reference,
-            ),
+        contract = await parties.create_contract(
+            access=access,
+            actor=info.context.actor,
+            company_id=to_id(input.company_id, "companyId"),
+            compound_id=to_id(input.compound_id, "compoundId"),
+            starts_on=input.starts_on,
+            ends_on=input.ends_on,
+            annual_fee_fen=input.annual_fee_fen,
+            reference=input.reference,
+            idempotency_key=input.idempotency_key,
         )
         return PropertyContractType.of(contract)
 
@@ -337,33 +328,29 @@ class TerritoryMutation:
     @strawberry.mutation
     async def create_unit(self, info: Info, input: CreateUnitInput) -> UnitType:
         access = await info.context.access()
-        unit = await once(
-            input.idempotency_key, "createUnit", info.context.actor, Unit,
-            lambda: parties.create_unit(
-                access=access,
-                actor=info.context.actor,
-                kind=_UnitKind(input.kind.value),
-                code=input.code,
-                name=input.name,
-                street_id=opt_id(input.street_id, "streetId"),
-            ),
+        unit = await parties.create_unit(
+            access=access,
+            actor=info.context.actor,
+            kind=_UnitKind(input.kind.value),
+            code=input.code,
+            name=input.name,
+            street_id=opt_id(input.street_id, "streetId"),
+            idempotency_key=input.idempotency_key,
         )
         return UnitType.of(unit)
 
     @strawberry.mutation
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonType:
         access = await info.context.access()
-        person = await once(
-            input.idempotency_key, "createPerson", info.context.actor, Person,
-            lambda: people.create_person(
-                access=access,
-                actor=info.context.actor,
-                user_id=input.user_id,
-                name=input.name,
-                phone=input.phone,
-                household_id=opt_id(input.household_id, "householdId"),
-                is_party_member=input.is_party_member,
-            ),
+        person = await people.create_person(
+            access=access,
+            actor=info.context.actor,
+            user_id=input.user_id,
+            name=input.name,
+            phone=input.phone,
+            household_id=opt_id(input.household_id, "householdId"),
+            is_party_member=input.is_party_member,
+            idempotency_key=input.idempotency_key,
         )
         return PersonType.of(person)
 
@@ -371,19 +358,17 @@ class TerritoryMutation:
     async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
         access = await info.context.access()
         person_id, target_id = to_id(input.person_id, "personId"), opt_id(input.target_id, "targetId")
-        post = await once(
-            input.idempotency_key, "assignPost", info.context.actor, Post,
-            lambda: people.assign_post(
-                access=access,
-                actor=info.context.actor,
-                person_id=person_id,
-                kind=_PostKind(input.kind.value),
-                target_kind=input.target_kind,
-                target_id=target_id,
-                body_code=input.body_code,
-                starts_on=input.starts_on,
-                allow_second_grid_worker=input.allow_second_grid_worker,
-            ),
+        post = await people.assign_post(
+            access=access,
+            actor=info.context.actor,
+            person_id=person_id,
+            kind=_PostKind(input.kind.value),
+            target_kind=input.target_kind,
+            target_id=target_id,
+            body_code=input.body_code,
+            starts_on=input.starts_on,
+            allow_second_grid_worker=input.allow_second_grid_worker,
+            idempotency_key=input.idempotency_key,
         )
         return PostType.of(post)
 

@@ -15,6 +15,7 @@ from tenants.assessment.access import readable_interviews
 from tenants.assessment.models import Interview
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
+from tenants.idempotency import idempotent
 from tenants.periods import bounds
 from tenants.permissions import require
 from tenants.scope import savepoint
@@ -47,6 +48,7 @@ def _period_problems(period_key: str) -> tuple[tuple[date, date] | None, list[Pr
         return None, list(exc.problems)
 
 
+@idempotent("recordInterview", Interview)
 async def record_interview(
     *,
     access: Access,

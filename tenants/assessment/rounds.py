@@ -16,6 +16,7 @@ from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
+from tenants.idempotency import idempotent
 from tenants.permissions import allows, require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
@@ -209,6 +210,7 @@ def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: d
     return problems
 
 
+@idempotent(lambda **kw: "correctScores" if kw.get("correction") else "submitScores", ScoreSubmission)
 async def submit(
     *,
     access: Access,
@@ -344,6 +346,7 @@ async def missing_bodies(period_key: str) -> dict[int, list[str]]:
     return {c: [b for b in doc.assessment.bodies if (c, b) not in done] for c in sorted(set(compounds))}  # type: ignore[misc]
 
 
+@idempotent("recordFinding", SupervisorFinding)
 async def record_finding(
     *, access: Access, actor: str, compound_id: int, description: str, photo_url: str = "", now: datetime | None = None
 ) -> SupervisorFinding:

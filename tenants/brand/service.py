@@ -32,6 +32,7 @@ from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
 from tenants.brand.reads import standing, year_problem
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.idempotency import idempotent
 from tenants.permissions import require
 from tenants.scope import savepoint
 from tenants.territory.access import Access, get_in_scope
@@ -122,6 +123,7 @@ async def _record(
     )
 
 
+@idempotent("declareBrandProject", BrandProject)
 async def declare(
     *,
     access: Access,

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.idempotency import idempotent
 from tenants.inbox import outbound
 from tenants.inbox.holders import tenant_admins
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
@@ -53,7 +54,8 @@ def _secret_problems(secret: str) -> list[Problem]:
     ]
 
 
-async def create_endpoint(*, access: Caller, url: str, secret: str) -> WebhookEndpoint:
+@idempotent("createWebhookEndpoint", WebhookEndpoint)
+async def create_endpoint(*, access: Caller, actor: str, url: str, secret: str) -> WebhookEndpoint:
     """Register where the tenant's notifications are POSTed (``inbox.webhooks``)."""
     require(access, "inbox.webhooks")
     problems = await outbound.creation_problems(url) + _secret_problems(secret)

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.idempotency import idempotent
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
@@ -31,6 +32,7 @@ def _name_problems(name: str, field: str = "name") -> list[Problem]:
     return []
 
 
+@idempotent("createPropertyCompany", PropertyCompany)
 async def create_company(
     *, access: Access, actor: str, credit_code: str, name: str, contact_name: str = "", contact_phone: str = ""
 ) -> PropertyCompany:
@@ -72,6 +74,7 @@ async def list_companies(*, access: Access, after_id: int | None, limit: int) ->
     return await by_id(readable_companies(access), after_id=after_id, limit=limit)
 
 
+@idempotent("createPropertyContract", PropertyContract)
 async def create_contract(
     *,
     access: Access,
@@ -174,6 +177,7 @@ async def set_owners_committee(
         return committee
 
 
+@idempotent("createUnit", Unit)
 async def create_unit(
     *, access: Access, actor: str, kind: UnitKind, code: str, name: str, street_id: int | None = None
 ) -> Unit:

@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 from tenants import clock
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
+from tenants.idempotency import idempotent
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
@@ -43,6 +44,7 @@ class Claims:
     scope: tuple[str, ...]
 
 
+@idempotent("createPerson", Person)
 async def create_person(
     *,
     access: Access,
@@ -89,6 +91,7 @@ async def create_person(
         return person
 
 
+@idempotent("assignPost", Post)
 async def assign_post(
     *,
     access: Access,

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, Problem
+from tenants.idempotency import idempotent
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
@@ -53,6 +54,7 @@ async def _ancestor_ids(level: str, parent: Area | None) -> dict[str, int]:
     return ids
 
 
+@idempotent(lambda level, **_: f"createArea:{level}", lambda level, **_: MODEL_BY_LEVEL[level])
 async def create_area(
     level: str, *, access: Access, actor: str, code: str, name: str, parent_id: int | None, **extra: Any
 ) -> Area:

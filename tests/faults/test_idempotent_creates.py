@@ -154,3 +154,23 @@ async def test_retried_findings_and_score_sheets_with_their_keys_are_stored_once
     assert codes(await gql(submit, admin, {"in": {**sheet, "idempotencyKey": "sheet-2"}})) == ["CONFLICT"]
     async with tenant_transaction(tid):
         assert await ScoreSubmission.all().count() == 1
+
+
+async def test_a_service_called_twice_with_one_key_makes_one_row_as_a_job_or_the_cli_would(two_cities):
+    """The key is the services' (``tenants.idempotency.idempotent``), not the GraphQL edge's."""
+    from tenants.inbox import webhooks
+    from tenants.inbox.models import WebhookEndpoint
+    from tenants.territory import parties_service as parties
+    from tenants.territory.access import SYSTEM
+    from tenants.territory.parties import PropertyCompany
+
+    a = two_cities["zhangjiakou"]
+    async with tenant_transaction(a["tenant"].id):
+        made = [await parties.create_company(access=SYSTEM, actor="cli", credit_code="91130700MA0000001X",
+                                             name="宏达物业", idempotency_key="svc-1") for _ in range(2)]
+        hooks = [await webhooks.create_endpoint(access=SYSTEM, actor="cli", url="https://hooks.example.org/in",
+                                                secret="s" * 24, idempotency_key="hook-1") for _ in range(2)]
+        assert made[0].id == made[1].id and hooks[0].id == hooks[1].id
+        assert await PropertyCompany.filter(credit_code="91130700MA0000001X").count() == 1
+        # Before: a retried createWebhookEndpoint registered the endpoint twice, so every message went out twice.
+        assert await WebhookEndpoint.filter(url="https://hooks.example.org/in").count() == 1
