@@ -40,6 +40,9 @@ def upgrade(document: Any) -> tuple[Any, list[str]]:
     if "company_combination" not in assessment:
         assessment["company_combination"] = COMPANY_COMBINATION
         filled.append("assessment.company_combination")
+    if "files" not in upgraded:  # added with uploads: photos lose their location unless a tenant keeps it
+        upgraded["files"] = {"keep_location": False}
+        filled.append("files.keep_location")
     bodies = assessment.get("bodies")
     if isinstance(bodies, dict):
         known = preset_body_roles()
