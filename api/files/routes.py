@@ -10,7 +10,7 @@ from starlette.routing import Route
 from api.auth import authenticate, caller_of
 from api.http_errors import domain_response, error_response
 from tenants import clock
-from tenants.errors import DomainError, Forbidden, Unauthenticated
+from tenants.errors import DomainError, Forbidden
 from tenants.files import links, service
 from tenants.files.models import StoredFile
 from tenants.scope import tenant_transaction
@@ -54,7 +54,7 @@ def file_routes(settings: Settings) -> list[Route]:
         except DomainError as exc:
             return _refused(exc)
         async with tenant_transaction(link.tenant_id):
-            f = await StoredFile.get_or_none(id=link.file_id)
+            f = await service.linked(link.file_id)
             data = await service.read_bytes(f, thumbnail=link.thumbnail) if f is not None else None
         if f is None or data is None:
             return _missing()
@@ -68,8 +68,6 @@ def file_routes(settings: Settings) -> list[Route]:
             async with tenant_transaction(principal.tenant_id):
                 f = await service.get_readable(await caller_of(principal), file_id)
                 data = await service.read_bytes(f, thumbnail=thumbnail) if f is not None else None
-        except Unauthenticated as exc:
-            return _refused(exc)
         except DomainError as exc:
             return _refused(exc)
         if f is None or data is None:

@@ -115,5 +115,10 @@ async def get_readable(caller: Access, file_id: int) -> StoredFile | None:
     return await readable(caller).get_or_none(id=file_id)
 
 
+async def linked(file_id: int) -> StoredFile | None:
+    """The file a verified link names, in the tenant in scope (the link's): the link is the permission."""
+    return await StoredFile.get_or_none(id=file_id)
+
+
 async def read_bytes(f: StoredFile, *, thumbnail: bool) -> bytes | None:
     return await storage().get(f.thumbnail_key if thumbnail else f.key)
