@@ -260,6 +260,13 @@ async def test_upload_limits(client, settings, two_cities):
     bad = await client.post("/graphql", content=b"--x\r\n\r\n", headers={
         "Authorization": f"Bearer {resident}", "Content-Type": "multipart/form-data; boundary=x"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["extensions"]["code"]
+    for body, kind in ((b"{ me { userId } }", "multipart/form-data"),
+                       (b'{"query": "{ me { userId } }"}', "multipart/form-data; boundary=x"),
+                       (b"--x\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n[1]\r\n--x--\r\n",
+                        "multipart/form-data; boundary=x")):
+        resp = await client.post("/graphql", content=body, headers={
+            "Authorization": f"Bearer {resident}", "Content-Type": kind})
+        assert resp.status_code == 400 and resp.headers["content-type"].startswith("application/json"), resp.text
     async with tenant_transaction(two_cities["zhangjiakou"]["tenant"].id):
         assert await StoredFile.all().count() == 0
 
