@@ -27,6 +27,7 @@ from api.context import Context, Loaders
 from api.cors import cors
 from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
+from api.files.routes import file_routes
 from api.graphiql import GraphiQLAssets
 from api.http_errors import (
     EXCEPTION_HANDLERS,
@@ -177,6 +178,13 @@ def only_imports(body: bytes) -> bool:
     )
 
 
+def is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
+
+
 def replay(body: bytes) -> Receive:
     """A receive channel that hands the already read body to strawberry."""
     sent = False
@@ -210,6 +218,8 @@ class GraphQLEndpoint(GraphQL):
             build_schema(settings),
             graphql_ide="graphiql" if ide is not None else None,
             allow_queries_via_get=False,
+            # uploadFile: the GraphQL multipart request spec (README, "Photos and files").
+            multipart_uploads_enabled=True,
         )
         self.settings = settings
         self.ide = ide
@@ -234,6 +244,8 @@ class GraphQLEndpoint(GraphQL):
             # passes the import limit; a body above the GraphQL limit is kept only when it is an import.
             limit, import_limit = self.settings.max_body_bytes, max(self.settings.max_import_body_bytes,
                                                                      self.settings.max_body_bytes)
+            if is_multipart(scope):  # an upload: one file of max_upload_bytes and the operation beside it
+                limit = import_limit = self.settings.max_body_bytes + self.settings.max_upload_bytes
             if (length := declared_length(scope)) is not None and length > import_limit:
                 await too_large(limit)(scope, receive, send)
                 return
@@ -354,6 +366,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *([ide.route()] if ide else []),
+            *file_routes(settings),
             Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
             Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
             Route("/healthz", healthz),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tenants.errors import InvalidInput, Problem
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
@@ -17,3 +19,8 @@ def to_id(value: str | None, field: str) -> int:
 
 def opt_id(value: str | None, field: str) -> int | None:
     return None if value is None else to_id(value, field)
+
+
+def to_ids(values: Sequence[str], field: str) -> list[int]:
+    """A list of database ids; a bad one is INVALID_INPUT naming ``<field>.<i>``."""
+    return [to_id(v, f"{field}.{i}") for i, v in enumerate(values)]

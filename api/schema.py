@@ -14,6 +14,7 @@ from api.bonds.schema import BondMutation, BondQuery
 from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.errors import shape_errors
+from api.files.schema import FileMutation, FileQuery
 from api.guard import GuardArguments
 from api.inbox.schema import NotificationMutation, NotificationQuery
 from api.jobruns.schema import JobRunQuery
@@ -44,6 +45,7 @@ class Query(
     ConfigQuery,
     TicketQuery,
     TicketKpiQuery,
+    FileQuery,
     NotificationQuery,
     OfficeQuery,
     AssessmentQuery,
@@ -63,6 +65,7 @@ class Mutation(
     ConfigMutation,
     TicketMutation,
     TicketImportMutation,
+    FileMutation,
     NotificationMutation,
     AssessmentMutation,
     BondMutation,

@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "tenants.brand.models",
     "tenants.bonds.models",
     "tenants.idempotency",
+    "tenants.files.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

@@ -188,6 +188,11 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("tickets.accept_partner_task", UNIT_ROLES, "accept a partner task 配合", "接收配合任务", PARTNER),
     _p("tickets.complete_partner_task", UNIT_ROLES, "complete a partner task", "完成配合任务", PARTNER),
     _p("tickets.import", TA, "import ticket history", "导入历史工单"),
+    # Files (photos attached to tickets and findings).
+    _p("files.upload", TENANT_ROLES, "upload a photo", "上传照片"),
+    _p("files.read", TENANT_ROLES, "read a file: one's own, or attached to what one reads", "查看文件"),
+    _p("files.attach_others", STAFF_REPORTERS | UNIT_ROLES | FINDERS,
+       "attach a photo someone else of the tenant uploaded", "附加他人上传的照片"),
     _p("inbox.webhooks", TA, "manage webhooks and read their deliveries", "管理推送"),
     # Assessment.
     _p("assessment.score", TENANT_ROLES, "submit and correct a body's score sheet", "评分", BODY,

@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     reminder_interval_minutes: int = 1
     # Webhooks may target private/loopback addresses (development and tests only).
     webhook_allow_private: bool = False
+    # Uploads (tenants/files/): each file at most max_upload_bytes; a multipart request at most that plus
+    # max_body_bytes. Files live under CIVICGRID_HOME/files (``local``) or in an S3-compatible bucket (``s3``:
+    # MinIO, OSS, COS, AWS); links to them are signed and live file_link_ttl_seconds.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    files_backend: Literal["local", "s3"] = "local"
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_addressing_style: Literal["path", "virtual"] = "path"
+    file_link_ttl_seconds: int = 900
 
     @field_validator("cors_origins")
     @classmethod

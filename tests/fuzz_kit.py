@@ -78,6 +78,8 @@ SCALARS: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
         _TEXT,
     ).map(nodes.String),
     "JSON": _JSON_VALUES.map(_json_node),
+    # A file is only ever a multipart part; inline, any value is a client error (uploadFile refuses it).
+    "Upload": st.one_of(_TEXT, st.just("")).map(nodes.String),
 }
 
 

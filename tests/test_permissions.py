@@ -19,6 +19,8 @@ from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
 from tenants.errors import Forbidden
+from tenants.files import service as files
+from tenants.files.models import Purpose
 from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
@@ -91,6 +93,8 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "brand.accept": lambda a: brand.accept(access=a, actor=A, project_id=1, passed=True),
     "brand.pay": lambda a: brand.pay(access=a, actor=A, project_id=1, payment_reference="X"),
     "bonds.read": lambda a: bond_reads.list_bonds(access=a, after_id=None, limit=1),
+    "files.upload": lambda a: files.upload(caller=a, actor=A, data=b"", purpose=Purpose.TICKET),
+    "files.read": lambda a: files.get_readable(a, 1),
 }
 
 TICKET = SimpleNamespace(
@@ -101,6 +105,7 @@ TICKET = SimpleNamespace(
 # checked on, with a role that holds the permission but not the node.
 ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "tenants.manage": (None, Role.PLATFORM_ADMIN),
+    "files.attach_others": (None, Role.GRID_WORKER),
     "exports.download": (None, Role.HOUSING_DEPT),
     "subsidies.read_pools": (None, Role.STREET_OFFICER),
     "subsidies.read_statements": (None, Role.PROPERTY_COMPANY),

@@ -9,7 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.ids import opt_id, to_id
+from api.files.types import FileType, attached_files
+from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
 from api.territory.types import CompoundType, _load
 from tenants.assessment import interviews as talks
@@ -84,10 +85,14 @@ class FindingType:
     id: strawberry.ID
     compound_id: strawberry.ID
     description: str
-    photo_url: str
+    photo_url: str = strawberry.field(deprecation_reason="A link to a photo elsewhere; uploaded photos are in photos.")
     found_at: datetime
     resolve_by: datetime
     resolved_at: datetime | None
+
+    @strawberry.field(description="Photos uploaded with the finding (uploadFile), with signed links and thumbnails.")
+    async def photos(self, info: Info) -> list[FileType]:
+        return await attached_files(info, "finding", int(self.id))
 
     @classmethod
     def of(cls, f: SupervisorFinding) -> FindingType:
@@ -482,15 +487,21 @@ class AssessmentMutation:
         info: Info,
         compound_id: strawberry.ID,
         description: str,
-        photo_url: str = "",
+        photo_url: Annotated[str, strawberry.argument(
+            deprecation_reason="A link to a photo elsewhere; upload photos (uploadFile) and use photoFileIds."
+        )] = "",
         idempotency_key: Annotated[str | None, strawberry.argument(
             description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
         )] = None,
+        photo_file_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(
+            description="Photos uploaded with uploadFile(purpose: FINDING) by you (at most 9)."
+        )] = None,
     ) -> FindingType:
         access, compound = await info.context.access(), to_id(compound_id, "compoundId")
+        photo_files = to_ids(photo_file_ids or [], "photoFileIds")
         f = await rounds.record_finding(
             access=access, actor=info.context.actor, compound_id=compound, description=description,
-            photo_url=photo_url,
+            photo_url=photo_url, photo_file_ids=photo_files,
             idempotency_key=idempotency_key,
         )
         return FindingType.of(f)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 
 from api.context import Info
-from api.ids import opt_id, to_id
+from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
 from api.tickets.types import PartnerTaskType, RatingChannel, TicketChannel, TicketState, TicketType, TicketUnitKind
 from tenants.tickets import intake, partners, reads, workflow
@@ -28,7 +29,13 @@ class ReportTicketInput:
     address: str = ""
     latitude: Decimal | None = None
     longitude: Decimal | None = None
-    photos: list[str] = strawberry.field(default_factory=list)
+    photos: list[str] = strawberry.field(
+        default_factory=list,
+        deprecation_reason="Links to photos elsewhere; upload them (uploadFile) and use photoFileIds.",
+    )
+    photo_file_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Photos uploaded with uploadFile(purpose: TICKET) by you (at most 9 in all)."
+    )
     contact: str = ""
     channel: TicketChannel = TicketChannel.APP  # type: ignore[valid-type, attr-defined]
     on_behalf_of: str | None = strawberry.field(
@@ -107,6 +114,7 @@ class TicketMutation:
             description=input.description,
             channel=Channel(input.channel.value),
             photos=input.photos,
+            photo_file_ids=to_ids(input.photo_file_ids, "photoFileIds"),
             contact=input.contact,
             compound_id=opt_id(input.compound_id, "compoundId"),
             building_id=opt_id(input.building_id, "buildingId"),
@@ -170,7 +178,16 @@ class TicketMutation:
 
     @strawberry.mutation(description="The assigned unit reports the problem solved.")
     async def resolve_ticket(
-        self, info: Info, id: strawberry.ID, note: str, photos: list[str] | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: str,
+        photos: Annotated[list[str] | None, strawberry.argument(
+            deprecation_reason="Links to photos elsewhere; upload them (uploadFile) and use photoFileIds."
+        )] = None,
+        photo_file_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(
+            description="Photos of the result, uploaded with uploadFile(purpose: TICKET)."
+        )] = None,
     ) -> TicketType:
         return TicketType.of(
             await workflow.resolve(
@@ -179,6 +196,7 @@ class TicketMutation:
                 ticket_id=to_id(id, "id"),
                 note=note,
                 photos=photos,
+                photo_file_ids=to_ids(photo_file_ids or [], "photoFileIds"),
             )
         )
 

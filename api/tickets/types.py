@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.files.types import FileType, attached_files, files_by_id
 from api.territory.types import CompoundType, _load
 from api.tickets.loaders import TicketLoaders
 from tenants import clock
@@ -39,12 +40,21 @@ class TicketEventType:
     from_state: str | None
     to_state: str | None
     note: str
-    attachments: list[str]
+    attachments: list[str] = strawberry.field(
+        deprecation_reason="Photo links given as URLs; uploaded photos are in files."
+    )
     details: JSON
+    file_ids: strawberry.Private[list[int]]
+
+    @strawberry.field(description="Photos uploaded with this step (uploadFile), with signed links and thumbnails.")
+    async def files(self, info: Info) -> list[FileType]:
+        return await files_by_id(info, self.file_ids) if self.file_ids else []
 
     @classmethod
     def of(cls, e: TicketEvent) -> TicketEventType:
+        ids = e.details.get("fileIds") if isinstance(e.details, dict) else None
         return cls(
+            file_ids=[int(i) for i in ids] if isinstance(ids, list) else [],
             at=e.at,
             actor=e.actor,
             action=e.action,
@@ -105,7 +115,9 @@ class TicketType:
     item_code: str
     item_title: str
     description: str
-    photos: list[str]
+    photos: list[str] = strawberry.field(
+        deprecation_reason="Photo links given as URLs by older clients; uploaded photos are in photoFiles."
+    )
     contact: str
     channel: TicketChannel  # type: ignore[valid-type]
     address: str
@@ -143,6 +155,13 @@ class TicketType:
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_pk)
+
+    @strawberry.field(
+        description="Uploaded photos of the ticket (the report's and the resolution's), oldest first, with signed "
+        "links and thumbnails; the timeline says which step added which."
+    )
+    async def photo_files(self, info: Info) -> list[FileType]:
+        return await attached_files(info, "ticket", int(self.id))
 
     @strawberry.field(description="Every event, oldest first.")
     async def timeline(self, info: Info) -> list[TicketEventType]:

@@ -13,6 +13,7 @@ from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from tenants.assessment.models import Interview, RatingSnapshot, ScoreSubmission, SnapshotStatus, SupervisorFinding
+from tenants.files.access import attachable_as
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, readable_compounds
 
@@ -46,6 +47,9 @@ def readable_findings(caller: Access) -> QuerySet[SupervisorFinding]:
     if caller.reads_whole_tenant:
         return SupervisorFinding.all()
     return SupervisorFinding.filter(compound_id__in=Subquery(readable_compounds(caller).values("id")))
+
+
+attachable_as("finding", readable_findings)  # a finding's photos are read by whoever reads the finding
 
 
 def readable_submissions(caller: Access) -> QuerySet[ScoreSubmission]:

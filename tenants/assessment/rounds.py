@@ -16,6 +16,8 @@ from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
+from tenants.files import service as files
+from tenants.files.models import Purpose
 from tenants.idempotency import idempotent
 from tenants.permissions import allows, require
 from tenants.scope import current_tenant_id, savepoint
@@ -27,6 +29,7 @@ from tenants.territory.parties import PropertyContract
 from tenants.territory.people import Person, Post, PostKind
 
 # A supervisor's finding is open until its fix is confirmed, once (code CONFLICT, as it shipped).
+MAX_FINDING_PHOTOS = 9
 FINDING = Noun("问题", "finding", {"resolved": "已整改"}, {"resolve": "确认整改"}, field="id", code="CONFLICT")
 
 
@@ -348,9 +351,11 @@ async def missing_bodies(period_key: str) -> dict[int, list[str]]:
 
 @idempotent("recordFinding", SupervisorFinding)
 async def record_finding(
-    *, access: Access, actor: str, compound_id: int, description: str, photo_url: str = "", now: datetime | None = None
+    *, access: Access, actor: str, compound_id: int, description: str, photo_url: str = "",
+    photo_file_ids: list[int] | None = None, now: datetime | None = None
 ) -> SupervisorFinding:
-    """小区监督员 records a finding; the configured hours give the firm its chance to resolve it."""
+    """小区监督员 records a finding; the configured hours give the firm its chance to resolve it. Photos are
+    uploaded files (``photo_file_ids``) or, deprecated, one link (``photo_url``)."""
     at = _now(now)
     require(access, "assessment.record_finding")
     problems = []
@@ -360,10 +365,14 @@ async def record_finding(
         )
     if photo_url and (not photo_url.startswith(("https://", "http://")) or len(photo_url) > 500):
         problems.append(Problem("photoUrl", "format", "照片须为 http(s) 链接", "photoUrl must be an http(s) URL"))
+    if len(photo_file_ids or []) > MAX_FINDING_PHOTOS:
+        problems.append(Problem("photoFileIds", "too_many", f"照片最多 {MAX_FINDING_PHOTOS} 张",
+                                f"at most {MAX_FINDING_PHOTOS} photos"))
     if problems:
         raise InvalidInput.of(problems)
     async with savepoint():
         await get_in_scope("compound", compound_id, access)
+        uploads = await files.attachable(access, photo_file_ids or [], purpose=Purpose.FINDING, field="photoFileIds")
         rules = (await effective_config()).document.assessment.supervisor_findings
         finding = await SupervisorFinding.create(
             compound_id=compound_id,
@@ -373,6 +382,7 @@ async def record_finding(
             recorded_by=actor,
             resolve_by=at + timedelta(hours=rules.resolved_within_hours),
         )
+        await files.attach(uploads, kind="finding", owner_id=finding.id, now=at)
         await audit.record(
             actor=actor,
             action="finding.record",

@@ -227,6 +227,12 @@ class Schedule(Strict):
     settlement: MonthlyRun
 
 
+class Files(Strict):
+    """Uploaded photos: whether the location a camera wrote into a photo (EXIF GPS) is kept."""
+
+    keep_location: bool = False
+
+
 class ConfigDocument(Strict):
     """A tenant's full, effective configuration."""
 
@@ -238,3 +244,4 @@ class ConfigDocument(Strict):
     party: Party
     reminders: Reminders
     schedule: Schedule
+    files: Files

@@ -32,11 +32,16 @@ def preset_body_roles() -> dict[str, list[str]]:
 
 def upgrade(document: Any) -> tuple[Any, list[str]]:
     """``document`` with defaults for fields added after it was stored, and the dotted paths it filled."""
-    if not isinstance(document, dict) or not isinstance(document.get("assessment"), dict):
+    if not isinstance(document, dict):
         return document, []
     upgraded = copy.deepcopy(document)
-    assessment = upgraded["assessment"]
     filled: list[str] = []
+    if "files" not in upgraded:  # added with uploads: photos lose their location unless a tenant keeps it
+        upgraded["files"] = {"keep_location": False}
+        filled.append("files.keep_location")
+    if not isinstance(upgraded.get("assessment"), dict):
+        return upgraded, filled
+    assessment = upgraded["assessment"]
     if "company_combination" not in assessment:
         assessment["company_combination"] = COMPANY_COMBINATION
         filled.append("assessment.company_combination")

@@ -9,6 +9,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from tenants import permissions
+from tenants.files.access import attachable_as
 from tenants.permissions import STAFF_REPORTERS, acts_for_unit, allows
 from tenants.territory.access import Access
 from tenants.tickets.models import PartnerTask, Ticket, UnitKind
@@ -23,6 +24,9 @@ def readable(caller: Access) -> QuerySet[Ticket]:
     """The tickets the caller reads (every list and get starts here)."""
     q = _readable_filter(caller)
     return Ticket.all() if q is None else Ticket.filter(q)
+
+
+attachable_as("ticket", readable)  # a ticket's photos are read by whoever reads the ticket
 
 
 def _readable_filter(access: Access) -> Q | None:

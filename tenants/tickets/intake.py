@@ -9,6 +9,8 @@ from decimal import Decimal
 from tenants import clock, idempotency
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.files import service as files
+from tenants.files.models import Purpose
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -23,6 +25,7 @@ from tenants.tickets.workflow import MAX_DESCRIPTION, assign, check_photos, even
 def _check_intake(
     description: str,
     photos: list[str],
+    photo_file_ids: list[int],
     contact: str,
     address: str,
     latitude: Decimal | None,
@@ -41,7 +44,7 @@ def _check_intake(
                 f"description must be at most {MAX_DESCRIPTION} characters",
             )
         )
-    problems += check_photos(photos)
+    problems += check_photos(photos, photo_file_ids)
     if len(contact) > 64:
         problems.append(
             Problem("contact", "too_long", "联系方式不能超过 64 字", "contact must be at most 64 characters")
@@ -152,6 +155,7 @@ async def report(
     description: str,
     channel: Channel = Channel.APP,
     photos: list[str] | None = None,
+    photo_file_ids: list[int] | None = None,
     contact: str = "",
     compound_id: int | None = None,
     building_id: int | None = None,
@@ -165,9 +169,10 @@ async def report(
     idempotency_key: str | None = None,
 ) -> Ticket:
     """A resident reports (or staff enter a report for a resident). Bad input saves nothing. A retry with the
-    same ``idempotency_key`` returns the ticket the first request made (tenants.idempotency)."""
+    same ``idempotency_key`` returns the ticket the first request made (tenants.idempotency). Photos are uploaded
+    files (``photo_file_ids``, tenants.files) or, deprecated, http(s) links (``photos``)."""
     at = now or clock.now()
-    photos = photos or []
+    photos, photo_file_ids = photos or [], photo_file_ids or []
     if on_behalf_of is not None:
         require(bool(access.roles & STAFF_REPORTERS), "report for another person")
     elif Role.RESIDENT not in access.roles:
@@ -175,6 +180,7 @@ async def report(
     problems = _check_intake(
         description,
         photos,
+        photo_file_ids,
         contact,
         address,
         latitude,
@@ -194,6 +200,7 @@ async def report(
             raise InvalidInput.of(problems)
         if idempotency_key is not None and (done := await idempotency.claim(idempotency_key, "reportTicket", actor)):
             return await Ticket.get(id=done)
+        uploads = await files.attachable(access, photo_file_ids, purpose=Purpose.TICKET, field="photoFileIds")
         me = (await Tenant.get(id=current_tenant_id())).slug
         ticket = await Ticket.create(
             category_code=rules["category"]["code"],
@@ -222,8 +229,10 @@ async def report(
             TicketState.REPORTED,
             note=description.strip()[:200],
             attachments=photos,
-            details={"channel": channel.value, "onBehalfOf": on_behalf_of},
+            details={"channel": channel.value, "onBehalfOf": on_behalf_of,
+                     **({"fileIds": photo_file_ids} if photo_file_ids else {})},
         )
+        await files.attach(uploads, kind="ticket", owner_id=ticket.id, now=at)
         if idempotency_key is not None:
             await idempotency.record(idempotency_key, ticket.id)
         steps = rules["steps"]

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from tenants import clock
 from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.files import service as files
+from tenants.files.models import Purpose
 from tenants.scope import savepoint
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -44,10 +46,12 @@ def _text(field: str, value: str, *, required: bool, limit: int = MAX_NOTE) -> s
     return value.strip()
 
 
-def check_photos(photos: list[str]) -> list[Problem]:
+def check_photos(photos: list[str], file_ids: list[int] | None = None) -> list[Problem]:
+    """Photo links (deprecated: http(s) URLs) and uploaded photos together are at most MAX_PHOTOS."""
     problems = []
-    if len(photos) > MAX_PHOTOS:
-        problems.append(Problem("photos", "too_many", f"照片最多 {MAX_PHOTOS} 张", f"at most {MAX_PHOTOS} photos"))
+    if len(photos) + len(file_ids or []) > MAX_PHOTOS:
+        field = "photoFileIds" if file_ids else "photos"
+        problems.append(Problem(field, "too_many", f"照片最多 {MAX_PHOTOS} 张", f"at most {MAX_PHOTOS} photos"))
     for i, url in enumerate(photos[:MAX_PHOTOS]):
         if not url.startswith(("https://", "http://")) or len(url) > 500:
             problems.append(Problem(f"photos.{i}", "format", "照片须为 http(s) 链接", "a photo must be an http(s) URL"))
@@ -163,8 +167,12 @@ async def _transfer(
     await assign(ticket, unit_kind, unit_id, at, actor, "transfer", reason)
 
 
-async def _resolve(ticket: Ticket, *, actor: str, at: datetime, note: str, photos: list[str] | None) -> None:
+async def _resolve(
+    ticket: Ticket, *, actor: str, at: datetime, note: str, photos: list[str] | None, photo_file_ids: list[int],
+    caller: Access,
+) -> None:
     before = ticket.state
+    uploads = await files.attachable(caller, photo_file_ids, purpose=Purpose.TICKET, field="photoFileIds")
     # Against the resolution SLA, which escalation never extends.
     ticket.resolved_on_time = ticket.sla_due_at is None or at <= ticket.sla_due_at
     ticket.resolved_at, ticket.due_at = at, None
@@ -181,8 +189,9 @@ async def _resolve(ticket: Ticket, *, actor: str, at: datetime, note: str, photo
         ticket.state,
         note=note,
         attachments=photos,
-        details={"onTime": ticket.resolved_on_time},
+        details={"onTime": ticket.resolved_on_time, **({"fileIds": photo_file_ids} if photo_file_ids else {})},
     )
+    await files.attach(uploads, kind="ticket", owner_id=ticket.id, now=at)
 
 
 async def _rate(
@@ -312,13 +321,16 @@ async def resolve(
     ticket_id: int,
     note: str,
     photos: list[str] | None = None,
+    photo_file_ids: list[int] | None = None,
     now: datetime | None = None,
 ) -> Ticket:
+    """The assigned unit reports the problem solved, with photos of the result (uploaded files, or links)."""
     note = _text("note", note, required=True, limit=MAX_DESCRIPTION)
-    if photo_problems := check_photos(photos or []):
+    if photo_problems := check_photos(photos or [], photo_file_ids):
         raise InvalidInput.of(photo_problems)
     return await _transition(
-        "resolve", access=access, actor=actor, ticket_id=ticket_id, now=now, note=note, photos=photos
+        "resolve", access=access, actor=actor, ticket_id=ticket_id, now=now, note=note, photos=photos,
+        photo_file_ids=photo_file_ids or [], caller=access,
     )
 
 
