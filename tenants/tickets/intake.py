@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tenants import clock, idempotency
+from tenants import clock
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.files import service as files
 from tenants.files.models import Purpose
+from tenants.idempotency import idempotent
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -147,6 +148,7 @@ async def _check_on_behalf(access: Access, user_id: str, problems: list[Problem]
         )
 
 
+@idempotent("reportTicket", Ticket)
 async def report(
     *,
     access: Access,
@@ -166,10 +168,9 @@ async def report(
     on_behalf_of: str | None = None,
     community_id: int | None = None,
     now: datetime | None = None,
-    idempotency_key: str | None = None,
 ) -> Ticket:
     """A resident reports (or staff enter a report for a resident). Bad input saves nothing. A retry with the
-    same ``idempotency_key`` returns the ticket the first request made (tenants.idempotency). Photos are uploaded
+    same ``idempotency_key`` returns the ticket the first request made (``@idempotent``). Photos are uploaded
     files (``photo_file_ids``, tenants.files) or, deprecated, http(s) links (``photos``)."""
     at = now or clock.now()
     photos, photo_file_ids = photos or [], photo_file_ids or []
@@ -186,7 +187,7 @@ async def report(
         latitude,
         longitude,
         any(x is not None for x in (compound_id, building_id, household_id, community_id)),
-    ) + idempotency.key_problems(idempotency_key)
+    )
     async with savepoint():
         effective = await effective_config()
         rules, item_problems = snapshot(effective.document, item_code)
@@ -198,8 +199,6 @@ async def report(
             await _check_on_behalf(access, on_behalf_of, problems)
         if problems:
             raise InvalidInput.of(problems)
-        if idempotency_key is not None and (done := await idempotency.claim(idempotency_key, "reportTicket", actor)):
-            return await Ticket.get(id=done)
         uploads = await files.attachable(access, photo_file_ids, purpose=Purpose.TICKET, field="photoFileIds")
         me = (await Tenant.get(id=current_tenant_id())).slug
         ticket = await Ticket.create(
@@ -233,8 +232,6 @@ async def report(
                      **({"fileIds": photo_file_ids} if photo_file_ids else {})},
         )
         await files.attach(uploads, kind="ticket", owner_id=ticket.id, now=at)
-        if idempotency_key is not None:
-            await idempotency.record(idempotency_key, ticket.id)
         steps = rules["steps"]
         held = messages.Holding.of(ticket)
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit
