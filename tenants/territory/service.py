@@ -59,7 +59,7 @@ async def create_area(
     plevel = parent_level(level)
     problems = check_code_and_name(code, name)
     if plevel is not None and parent_id is None:
-        problems.append(Problem(f"{plevel}Id", "required", "必须指定上级", f"{plevel}Id is required"))
+        problems.append(Problem("parentId", "required", "必须指定上级", f"parentId (the {plevel}) is required"))
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
@@ -68,7 +68,7 @@ async def create_area(
             parent = None
         else:
             assert parent_id is not None
-            parent = await _writable(plevel, parent_id, access, include_own=True)
+            parent = await _writable(plevel, parent_id, access, include_own=True, field="parentId")
         model = MODEL_BY_LEVEL[level]
         if await model.exists(code=code, **(await _parent_key(level, parent))):  # type: ignore[arg-type]
             raise _duplicate(level, code)
@@ -106,7 +106,7 @@ async def update_area(
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
-        node = await _writable(level, area_id, access)
+        node = await _writable(level, area_id, access, field="id")
         before = {"code": node.code, "name": node.name}
         if code is not None and code != node.code:
             plevel = parent_level(level)
@@ -135,10 +135,12 @@ async def update_area(
         return node
 
 
-async def _writable(level: str, area_id: int, access: Access, *, include_own: bool = False) -> Area:
+async def _writable(
+    level: str, area_id: int, access: Access, *, include_own: bool = False, field: str | None = None
+) -> Area:
     if access.whole_tenant:
-        return await get_in_scope(level, area_id, access)
-    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own)
+        return await get_in_scope(level, area_id, access, field=field)
+    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own, field=field)
 
 
 async def move_area(level: str, area_id: int, *, access: Access, actor: str, new_parent_id: int) -> Area:
@@ -149,8 +151,8 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
             [Problem("level", "not_movable", "街道没有上级，不能移动", "streets have no parent to move to")]
         )
     async with scoped_transaction() as conn:
-        node = await _writable(level, area_id, access)
-        new_parent = await _writable(plevel, new_parent_id, access, include_own=True)
+        node = await _writable(level, area_id, access, field="id")
+        new_parent = await _writable(plevel, new_parent_id, access, include_own=True, field="newParentId")
         if (
             await MODEL_BY_LEVEL[level]
             .filter(code=node.code, **{f"{plevel}_id": new_parent.id})
