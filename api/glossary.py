@@ -146,6 +146,8 @@ ENUM_VALUES: dict[str, str] = {
     "APPROVED": "Approved.",
     "EVALUATED": "Evaluated mid-year 中期评估.",
     "PAID": "Paid.",
+    "OPEN": "Open: takes score sheets until the deadline.",
+    "PUBLISHED": "Published: frozen, public within the tenant.",
     "DRAFT": "A draft: recomputed on demand, not yet approved.",
     "RATING": "From the period's published rating.",
     "ADJUSTMENT": "A manual adjustment.",

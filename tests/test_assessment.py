@@ -33,7 +33,10 @@ RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     d = district
-    opened = await gql('mutation { openAssessmentRound(period: "2026Q4") { periodKey deadline status } }', d["admin"])
+    opened = await gql(
+        'mutation { openAssessmentRound(period: "2026Q4") { periodKey deadline status state } }', d["admin"]
+    )
+    assert opened["data"]["openAssessmentRound"]["state"] == "OPEN"
     deadline = datetime.fromisoformat(opened["data"]["openAssessmentRound"]["deadline"])
     assert deadline.astimezone(ZoneInfo("Asia/Shanghai")).isoformat() == "2027-01-11T00:00:00+08:00"  # 10 days on
     full = {b: sheet(d["rubric"], b) for b in ("party_org", "owners_committee", "housing_dept")}
@@ -63,8 +66,8 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     party_max = sum(i.max_points for i in d["rubric"] if i.body == "party_org")
     party = Decimal(sum(half.values()) * 100) / party_max
     k3 = (party * Decimal("0.8") + 20).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
-    assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft"}
+    computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status state } }', d["admin"])
+    assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft", "state": "DRAFT"}
     ranks = (await gql(RANKS, d["admin"], {"p": RATING_PERIOD}))["data"]["companyRankings"]["edges"]
     ids = d["ids"]
     assert [(e["node"]["companyId"], Decimal(e["node"]["score"]), e["node"]["rank"]) for e in ranks] == [
@@ -174,11 +177,13 @@ async def test_interviews_and_elimination_candidates(district, gql):
     listed = await gql('{ interviews(period: "2026Q4") { companyId attendees } }', d["admin"])
     assert listed["data"]["interviews"][0]["attendees"] == ["住建局 王科长", "物业经理 李某"]
     trend = await gql(
-        "query($c: ID!) { companyTrend(companyId: $c) { periodKey rank of mark } }",
+        "query($c: ID!) { companyTrend(companyId: $c) { periodKey rank of mark listMark } }",
         d["admin"],
         {"c": str(d["ids"]["P2"])},
     )
-    assert trend["data"]["companyTrend"] == [{"periodKey": "2026Q4", "rank": 2, "of": 2, "mark": "interviewed"}]
+    assert trend["data"]["companyTrend"] == [
+        {"periodKey": "2026Q4", "rank": 2, "of": 2, "mark": "interviewed", "listMark": "INTERVIEWED"}
+    ]
     candidates = (await gql("{ eliminationCandidates(year: 2026) { companyId reasons } }", d["admin"]))["data"][
         "eliminationCandidates"
     ]

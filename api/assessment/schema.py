@@ -24,10 +24,22 @@ from tenants.assessment.models import (
     SupervisorFinding,
 )
 from tenants.assessment.models import ListMark as _Mark
+from tenants.assessment.models import RoundStatus as _RoundStatus
+from tenants.assessment.models import SnapshotStatus as _SnapshotStatus
 from tenants.errors import InvalidInput, Problem
 from tenants.idempotency import once
 
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
+AssessmentRoundState = strawberry.enum(
+    Enum("AssessmentRoundState", {m.name: m.value for m in _RoundStatus}),
+    name="AssessmentRoundState",
+    description="Whether an assessment round takes score sheets.",
+)
+RatingSnapshotState = strawberry.enum(
+    Enum("RatingSnapshotState", {m.name: m.value for m in _SnapshotStatus}),
+    name="RatingSnapshotState",
+    description="A rating snapshot is a draft until published; then it never changes.",
+)
 
 
 @strawberry.type(name="AssessmentRound")
@@ -36,8 +48,12 @@ class RoundType:
     starts_on: date
     ends_on: date
     deadline: datetime
-    status: str
+    status: str = strawberry.field(deprecation_reason="Use state (the AssessmentRoundState enum).")
     config_version: int | None
+
+    @strawberry.field(description="Open (takes score sheets) or closed.")
+    def state(self) -> AssessmentRoundState:  # type: ignore[valid-type]
+        return AssessmentRoundState(self.status)
 
     @classmethod
     def of(cls, r: AssessmentRound) -> RoundType:
@@ -107,11 +123,15 @@ class FindingType:
 class SnapshotType:
     period_key: str
     revision: int
-    status: str
+    status: str = strawberry.field(deprecation_reason="Use state (the RatingSnapshotState enum).")
     reason: str
     config_version: int | None
     computed_at: datetime
     published_at: datetime | None
+
+    @strawberry.field(description="Draft (administrators only) or published (frozen).")
+    def state(self) -> RatingSnapshotState:  # type: ignore[valid-type]
+        return RatingSnapshotState(self.status)
 
     @classmethod
     def of(cls, s: RatingSnapshot) -> SnapshotType:
@@ -185,7 +205,11 @@ class TrendPoint:
     score: Decimal
     rank: int
     of: int
-    mark: str
+    mark: str = strawberry.field(deprecation_reason="Use listMark (the ListMark enum).")
+
+    @strawberry.field(description="Commended, interviewed or neither (红黑榜) in that period.")
+    def list_mark(self) -> ListMark:  # type: ignore[valid-type]
+        return ListMark(self.mark)
 
 
 @strawberry.type(name="Interview")

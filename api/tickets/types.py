@@ -19,6 +19,10 @@ from tenants.tickets.models import TicketState as _State
 from tenants.tickets.models import UnitKind as _UnitKind
 
 TicketState = strawberry.enum(Enum("TicketState", {s.name: s.value for s in _State}), name="TicketState")
+
+
+def _state_of(value: str | None) -> TicketState | None:  # type: ignore[valid-type]
+    return TicketState(value) if value in {s.value for s in _State} else None
 TicketChannel = strawberry.enum(Enum("TicketChannel", {c.name: c.value for c in _Channel}), name="TicketChannel")
 RatingChannel = strawberry.enum(
     Enum("RatingChannel", {c.name: c.value for c in _RatingChannel}),
@@ -36,11 +40,19 @@ class TicketEventType:
     at: datetime
     actor: str
     action: str
-    from_state: str | None
-    to_state: str | None
+    from_state: str | None = strawberry.field(deprecation_reason="Use fromStatus (the TicketState enum).")
+    to_state: str | None = strawberry.field(deprecation_reason="Use toStatus (the TicketState enum).")
     note: str
     attachments: list[str]
     details: JSON
+
+    @strawberry.field(description="The ticket's state before this step (null: none, or not a ticket state).")
+    def from_status(self) -> TicketState | None:  # type: ignore[valid-type]
+        return _state_of(self.from_state)
+
+    @strawberry.field(description="The ticket's state after this step (null: unchanged, or not a ticket state).")
+    def to_status(self) -> TicketState | None:  # type: ignore[valid-type]
+        return _state_of(self.to_state)
 
     @classmethod
     def of(cls, e: TicketEvent) -> TicketEventType:
