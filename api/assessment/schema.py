@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
-from api.territory.types import CompoundType, _load
+from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants.assessment import interviews as talks
 from tenants.assessment import late, ratings, reads, reports, rounds
 from tenants.assessment.models import (
@@ -154,6 +154,11 @@ class CompanyRatingType:
     star: bool = strawberry.field(description="服务之星 of the period.")
     mark: ListMark  # type: ignore[valid-type]
     breakdown: JSON
+    company_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The rated 物业企业 (null for a caller who does not read it, e.g. a resident).")
+    async def company(self, info: Info) -> PropertyCompanyType | None:
+        return await load_company(info, self.company_pk)
 
     @classmethod
     def of(cls, r: CompanyRating) -> CompanyRatingType:
@@ -164,6 +169,7 @@ class CompanyRatingType:
             star=r.star,
             mark=ListMark(r.mark.value),
             breakdown=r.breakdown,
+            company_pk=r.company_id,
         )
 
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.territory.loaders import TerritoryLoaders
 from api.territory.types import CompoundType, _load
 from api.tickets.loaders import TicketLoaders
 from tenants import clock
@@ -19,6 +20,20 @@ from tenants.tickets.models import TicketState as _State
 from tenants.tickets.models import UnitKind as _UnitKind
 
 TicketState = strawberry.enum(Enum("TicketState", {s.name: s.value for s in _State}), name="TicketState")
+
+
+async def unit_name(info: Info, kind: str, unit_id: int | None) -> str | None:
+    """A ticket unit's name through the territory loaders: a community or street, a company, a department."""
+    if unit_id is None:
+        return None
+    loaders = TerritoryLoaders.of(info)
+    if kind in ("community", "street"):
+        node = await loaders.area(kind).load(unit_id)
+    elif kind == "property_company":
+        node = await loaders.companies.load(unit_id)
+    else:
+        node = await loaders.units.load(unit_id)
+    return node.name if node is not None else None
 
 
 def _state_of(value: str | None) -> TicketState | None:  # type: ignore[valid-type]
@@ -72,6 +87,10 @@ class TicketEventType:
 class TicketUnit:
     kind: TicketUnitKind  # type: ignore[valid-type]
     id: strawberry.ID | None
+
+    @strawberry.field(description="The unit's name (null: no id, or a unit the caller does not read).")
+    async def name(self, info: Info) -> str | None:
+        return await unit_name(info, self.kind.value, int(self.id) if self.id is not None else None)
 
 
 @strawberry.type(name="PartnerTask", description="怎么配合干: a partner unit's co-handling task on a ticket.")

@@ -13,8 +13,9 @@ from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access, get_in_scope, readable
+from tenants.territory.access import Access, get_in_scope, readable, readable_companies, readable_units
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
+from tenants.territory.parties import PropertyCompany, Unit
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 EXTRA_FIELDS = {"compound": {"address"}}
@@ -220,3 +221,13 @@ async def list_areas(
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:
     return await readable(access, level).filter(id__in=ids)
+
+
+async def companies_by_ids(ids: list[int], access: Access) -> list[PropertyCompany]:
+    """Property companies among ``ids`` that the caller reads (one statement, for a DataLoader)."""
+    return await readable_companies(access).filter(id__in=ids)
+
+
+async def units_by_ids(ids: list[int], access: Access) -> list[Unit]:
+    """Departments and offices among ``ids`` (one statement, for a DataLoader)."""
+    return await readable_units(access).filter(id__in=ids)
