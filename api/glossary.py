@@ -161,7 +161,7 @@ TEXT: dict[str, str] = {
     "BondTopUp.lateAt": "When the top-up became late (UTC); null if it is not.",
     "BondTopUp.remindedAt": "When the company was reminded (UTC); null if not yet.",
     "EfficiencyCase.handedAt": "When the unit was handed to the efficiency office (UTC).",
-    "CompanyRating.breakdown": "Deprecated shape: each compound's contribution to the company's score (JSON).",
+    "CompanyRating.breakdown": "Each compound's contribution to the company's score, as JSON.",
     "Me.tenant": "The caller's tenant.",
     "Query": "What a caller reads. Every list is scoped to the caller's tenant and territory.",
     "Mutation": "What a caller changes. Errors carry extensions.code, field, messageZh and messageEn.",

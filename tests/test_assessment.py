@@ -28,7 +28,8 @@ from tests.fixtures.territory import build
 
 CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
 RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
-  rank mark } } } }"""
+  rank mark breakdown scoreBreakdown { score compounds { compoundId contribution compound { code } }
+  adjustments { contribution } } } } } }"""
 
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
@@ -76,6 +77,11 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     ]
     # 张家口's 红黑榜 (inherited): top and bottom 10%, at least one firm each.
     assert [e["node"]["mark"] for e in ranks] == ["COMMENDED", "INTERVIEWED"]
+    typed = ranks[0]["node"]["scoreBreakdown"]  # the typed shape of the deprecated JSON breakdown
+    assert [(c["compoundId"], c["compound"]["code"]) for c in typed["compounds"]] == [(str(ids["K1"]), "K1")]
+    parts = [c["contribution"] for c in typed["compounds"]] + [a["contribution"] for a in typed["adjustments"]]
+    assert sum(map(Decimal, parts)) == Decimal(typed["score"]) == Decimal(ranks[0]["node"]["score"])
+    assert typed["score"] == ranks[0]["node"]["breakdown"]["score"]
     assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown } } } }',

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from api.assessment.breakdowns import CompanyScoreBreakdown
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
@@ -153,8 +154,12 @@ class CompanyRatingType:
     rank: int
     star: bool = strawberry.field(description="服务之星 of the period.")
     mark: ListMark  # type: ignore[valid-type]
-    breakdown: JSON
+    breakdown: JSON = strawberry.field(deprecation_reason="Use scoreBreakdown (typed).")
     company_pk: strawberry.Private[int]
+
+    @strawberry.field(description="How the score was combined from the company's compounds.")
+    def score_breakdown(self) -> CompanyScoreBreakdown:
+        return CompanyScoreBreakdown.of(self.breakdown)
 
     @strawberry.field(description="The rated 物业企业 (null for a caller who does not read it, e.g. a resident).")
     async def company(self, info: Info) -> PropertyCompanyType | None:
