@@ -84,11 +84,20 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     assert typed["score"] == ranks[0]["node"]["breakdown"]["score"]
     assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
-        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown } } } }',
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
+        " scoreBreakdown { score bodyPart parts { code contribution items { code points } }"
+        " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
     k1 = body["data"]["compoundRankings"]["edges"][0]["node"]
     assert k1["compound"] == {"code": "K1"} and k1["breakdown"]["score"] == "100.00"
+    for edge in body["data"]["compoundRankings"]["edges"]:  # the typed breakdown says what the JSON says
+        typed, raw = edge["node"]["scoreBreakdown"], edge["node"]["breakdown"]
+        assert (typed["score"], typed["bodyPart"]) == (raw["score"], raw["body_part"])
+        assert [(p["code"], p["contribution"]) for p in typed["parts"]] == [
+            (p["code"], p["contribution"]) for p in raw["bodies"]
+        ]
+        assert typed["deductions"]["points"] == raw["deductions"]["points"]
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
         "publishRatings"

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from api.assessment.breakdowns import CompanyScoreBreakdown
+from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
@@ -187,8 +187,15 @@ class CompoundRatingType:
     objective_part: Decimal | None
     deductions: Decimal
     rank: int
-    breakdown: JSON = strawberry.field(description="Each body, item, input and deduction with weight and contribution.")
+    breakdown: JSON = strawberry.field(
+        description="Each body, item, input and deduction with weight and contribution.",
+        deprecation_reason="Use scoreBreakdown (typed).",
+    )
     compound_pk: strawberry.Private[int]
+
+    @strawberry.field(description="How the score was computed: parts, objective inputs, deductions.")
+    def score_breakdown(self) -> CompoundScoreBreakdown:
+        return CompoundScoreBreakdown.of(self.breakdown)
 
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
