@@ -21,43 +21,9 @@ from graphql import (
 )
 
 from api.glossary import ENUM_VALUES, NOTES, REQUIRES, TEXT
-from tenants.permissions import TENANT_ROLES, permission
-from tenants.roles import Role
+from tenants.permissions import roles_note
 
-ROLE_ZH = {
-    Role.PLATFORM_ADMIN: "平台管理员",
-    Role.TENANT_ADMIN: "租户管理员",
-    Role.STREET_OFFICER: "街道干部",
-    Role.COMMUNITY_WORKER: "社区工作者",
-    Role.GRID_WORKER: "网格员",
-    Role.BUILDING_HEAD: "楼长",
-    Role.STEWARD: "邻里大管家",
-    Role.HOUSING_DEPT: "住建部门",
-    Role.UNIT_STAFF: "部门工作人员",
-    Role.OWNERS_COMMITTEE: "业委会",
-    Role.PROPERTY_COMPANY: "物业企业",
-    Role.SUPERVISOR: "小区监督员",
-    Role.RESIDENT: "居民",
-    Role.PARTY_MEMBER: "在职党员",
-    Role.ASSESSOR: "考核主体",
-}
 BUILTIN = frozenset({"String", "Int", "Float", "Boolean", "ID"})
-
-
-def roles_note(*names: str) -> str:
-    """The sentence a field's description ends with: the permission(s) and the roles that hold them, e.g.
-    ``Requires tickets.dispatch: tenant_admin 租户管理员, street_officer 街道干部, community_worker 社区工作者;
-    on the ticket's community or street (or tenant_admin).``"""
-    parts = []
-    for name in names:
-        perm = permission(name)
-        if perm.roles == TENANT_ROLES:
-            roles = "every tenant role"
-        else:
-            roles = ", ".join(f"{r.value} {ROLE_ZH[r]}" for r in sorted(perm.roles, key=list(Role).index))
-        on = f"; on {perm.node.describe}" if perm.node else ""
-        parts.append(f"{name}: {roles}{on}")
-    return "Requires " + " | ".join(parts) + "."
 
 
 def _words(name: str) -> str:

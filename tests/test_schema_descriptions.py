@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from api.descriptions import roles_note
 from api.glossary import NOTES, REQUIRES
 from api.schema import schema
-from tenants.permissions import PERMISSIONS
+from tenants.permissions import PERMISSIONS, ROLE_ZH, roles_note
+from tenants.roles import Role
 
 BUILTIN = {"String", "Int", "Float", "Boolean", "ID"}
 
@@ -50,6 +50,10 @@ def test_roles_note_names_the_roles_from_the_permission_table():
         " on the ticket's community or street (or tenant_admin)."
     )
     assert roles_note("tickets.rate").startswith("Requires tickets.rate: every tenant role;")
+
+
+def test_every_role_has_a_chinese_name():
+    assert set(ROLE_ZH) == set(Role)
 
 
 def test_fields_that_need_a_permission_say_which_roles():
