@@ -306,9 +306,12 @@ async def test_a_role_scores_only_where_that_role_was_granted_and_reads_only_its
     assert "errors" not in await submit_scores(gql, both, d, "K3", "party_org", sheet(d["rubric"], "party_org"))
     assert "errors" not in await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org",
                                                sheet(d["rubric"], "party_org"))
-    q = 'query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k) { bodyCode } }'
+    q = ('query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k)'
+         ' { bodyCode scores items { itemCode points } } }')
     mine = await gql(q, d["owners_committee_k1"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in mine["data"]["scoreSubmissions"]] == ["owners_committee"]  # not party_org's
+    sub = mine["data"]["scoreSubmissions"][0]
+    assert {i["itemCode"]: i["points"] for i in sub["items"]} == sub["scores"] == full  # typed items = the JSON
     assert codes(await gql(q, d["owners_committee_k1"], {"k": str(ids["K3"])})) == ["NOT_FOUND"]
     every = await gql(q, d["housing_dept"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in every["data"]["scoreSubmissions"]] == ["owners_committee", "party_org"]

@@ -169,3 +169,24 @@ class CompoundScoreBreakdown:
             notes=list(b.get("notes", [])),
             score=Decimal(b.get("score", "0")),
         )
+
+
+@strawberry.type(description="One rubric item of a submitted score sheet.")
+class SheetItem:
+    item_code: str = strawberry.field(description="The rubric item's code.")
+    points: int | None = strawberry.field(description="Points given (null: left blank).")
+    note: str | None = strawberry.field(description="The assessor's note on the item, if any.")
+
+
+def sheet_items(scores: dict[str, Any], notes: dict[str, Any] | None) -> list[SheetItem]:
+    """A sheet's ``scores`` and ``notes`` JSON (by item code) as items, in the sheet's order."""
+    notes = notes or {}
+    codes = list(scores) + [c for c in notes if c not in scores]
+    return [
+        SheetItem(
+            item_code=c,
+            points=scores[c] if isinstance(scores.get(c), int) else None,
+            note=str(notes[c]) if c in notes else None,
+        )
+        for c in codes
+    ]

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown
+from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown, SheetItem, sheet_items
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import Connection, paginate
@@ -74,12 +74,16 @@ class SubmissionType:
     compound_id: strawberry.ID
     body_code: str
     revision: int
-    scores: JSON
-    notes: JSON
+    scores: JSON = strawberry.field(description="Points by item code.", deprecation_reason="Use items (typed).")
+    notes: JSON = strawberry.field(description="Notes by item code.", deprecation_reason="Use items (typed).")
     reason: str
     submitted_by: str
     submitted_at: datetime
     late_entry: bool = strawberry.field(description="Entered late from a paper sheet by a tenant administrator.")
+
+    @strawberry.field(description="The sheet's items: points and note per rubric item.")
+    def items(self) -> list[SheetItem]:
+        return sheet_items(self.scores, self.notes)
 
     @classmethod
     def of(cls, s: ScoreSubmission) -> SubmissionType:
