@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint schema migrations graphiql clean
+.PHONY: run test lint schema schema-release migrations graphiql clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "civicgrid needs Python 3.11+")'
@@ -30,6 +30,10 @@ lint: $(STAMP)
 ## schema: regenerate schema.graphql from the code
 schema: $(STAMP)
 	$(BIN)/civicgrid export-schema
+
+## schema-release: at a release, also store schema.graphql as tests/schema_released.graphql (the breaking-change baseline)
+schema-release: $(STAMP)
+	$(BIN)/civicgrid export-schema --release
 
 ## migrations: generate a migration for model changes (needs DATABASE_OWNER_URL or the embedded default)
 migrations: $(STAMP)

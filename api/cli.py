@@ -192,12 +192,20 @@ async def _claims_of(user_id: str):  # type: ignore[no-untyped-def]
 
 
 @app.command("export-schema")
-def export_schema(check: bool = typer.Option(False, "--check")) -> None:
+def export_schema(
+    check: bool = typer.Option(False, "--check"),
+    release: bool = typer.Option(
+        False, "--release", help="Also store it as tests/schema_released.graphql: the last release, which"
+        " tests/test_schema_breaking.py compares against (run at release time only)."
+    ),
+) -> None:
     """Write schema.graphql from the code (or, with --check, fail when it is stale)."""
     from api.schema import schema
 
     text = schema.as_str() + "\n"
     path = Path("schema.graphql")
+    if release:
+        Path("tests/schema_released.graphql").write_text(text)
     if check:
         if not path.exists() or path.read_text() != text:
             console.print("[red]schema.graphql is stale: run `civicgrid export-schema`[/red]")

@@ -10,6 +10,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from api.validation import explain
 from tenants.db import is_outage
 from tenants.errors import DomainError
 
@@ -97,10 +98,17 @@ def shape(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         # Parse and validation errors (including depth, alias and token limits, and a scalar refusing a value):
         # the client's to fix.
+        message = error.message if suggestions else SUGGESTION.sub("", error.message)
         ext = dict(error.extensions or {})
         ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        if ext["code"] == "GRAPHQL_VALIDATION_FAILED":
+            said = explain(message)
+            ext.setdefault("field", said["field"])
+            ext.setdefault("reason", said["reason"])
+            ext.setdefault("messageZh", said["messageZh"])
+            ext.setdefault("messageEn", message)
         return GraphQLError(
-            error.message if suggestions else SUGGESTION.sub("", error.message),
+            message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,

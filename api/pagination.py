@@ -19,16 +19,12 @@ Row = TypeVar("Row")
 DEFAULT_PAGE_SIZE = 20
 
 
-@strawberry.type(description="Relay's page information. Pages go forward only (`first`/`after`, newest first).")
+@strawberry.type
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more rows follow this page.")
-    end_cursor: str | None = strawberry.field(description="The last edge's cursor: pass it as `after`.")
-    has_previous_page: bool = strawberry.field(
-        default=False,
-        description="Whether rows come before this page: true when it was asked for `after` a cursor (whose row "
-        "came before it), false on the first page.",
-    )
-    start_cursor: str | None = strawberry.field(default=None, description="The first edge's cursor.")
+    has_next_page: bool
+    end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
 
 
 @strawberry.type

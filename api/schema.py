@@ -13,6 +13,7 @@ from api.assessment.schema import AssessmentMutation, AssessmentQuery
 from api.bonds.schema import BondMutation, BondQuery
 from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
+from api.descriptions import describe
 from api.errors import shape_errors
 from api.files.schema import FileMutation, FileQuery
 from api.guard import GuardArguments
@@ -76,6 +77,12 @@ class Mutation(
 
 
 class Schema(strawberry.Schema):
+    """A strawberry schema whose every type, field, argument and enum value is described (api/descriptions.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        describe(self._schema)
+
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are the client's business; unexpected ones are logged where they are masked."""
 
@@ -101,6 +108,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 
 # For `strawberry export-schema api.schema:schema` and the freshness test.
-schema = strawberry.Schema(
+schema = Schema(
     query=Query, mutation=Mutation, types=EXTRA_TYPES, config=StrawberryConfig(scalar_map=SCALARS)
 )

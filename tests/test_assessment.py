@@ -28,12 +28,16 @@ from tests.fixtures.territory import build
 
 CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
 RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
-  rank mark } } } }"""
+  rank mark breakdown scoreBreakdown { score compounds { compoundId contribution compound { code } }
+  adjustments { contribution } } } } } }"""
 
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     d = district
-    opened = await gql('mutation { openAssessmentRound(period: "2026Q4") { periodKey deadline status } }', d["admin"])
+    opened = await gql(
+        'mutation { openAssessmentRound(period: "2026Q4") { periodKey deadline status state } }', d["admin"]
+    )
+    assert opened["data"]["openAssessmentRound"]["state"] == "OPEN"
     deadline = datetime.fromisoformat(opened["data"]["openAssessmentRound"]["deadline"])
     assert deadline.astimezone(ZoneInfo("Asia/Shanghai")).isoformat() == "2027-01-11T00:00:00+08:00"  # 10 days on
     full = {b: sheet(d["rubric"], b) for b in ("party_org", "owners_committee", "housing_dept")}
@@ -63,8 +67,8 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     party_max = sum(i.max_points for i in d["rubric"] if i.body == "party_org")
     party = Decimal(sum(half.values()) * 100) / party_max
     k3 = (party * Decimal("0.8") + 20).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status } }', d["admin"])
-    assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft"}
+    computed = await gql('mutation { computeRatings(period: "2026Q4") { revision status state } }', d["admin"])
+    assert computed["data"]["computeRatings"] == {"revision": 1, "status": "draft", "state": "DRAFT"}
     ranks = (await gql(RANKS, d["admin"], {"p": RATING_PERIOD}))["data"]["companyRankings"]["edges"]
     ids = d["ids"]
     assert [(e["node"]["companyId"], Decimal(e["node"]["score"]), e["node"]["rank"]) for e in ranks] == [
@@ -73,13 +77,27 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     ]
     # 张家口's 红黑榜 (inherited): top and bottom 10%, at least one firm each.
     assert [e["node"]["mark"] for e in ranks] == ["COMMENDED", "INTERVIEWED"]
+    typed = ranks[0]["node"]["scoreBreakdown"]  # the typed shape of the deprecated JSON breakdown
+    assert [(c["compoundId"], c["compound"]["code"]) for c in typed["compounds"]] == [(str(ids["K1"]), "K1")]
+    parts = [c["contribution"] for c in typed["compounds"]] + [a["contribution"] for a in typed["adjustments"]]
+    assert sum(map(Decimal, parts)) == Decimal(typed["score"]) == Decimal(ranks[0]["node"]["score"])
+    assert typed["score"] == ranks[0]["node"]["breakdown"]["score"]
     assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
-        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown } } } }',
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
+        " scoreBreakdown { score bodyPart parts { code contribution items { code points } }"
+        " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
     k1 = body["data"]["compoundRankings"]["edges"][0]["node"]
     assert k1["compound"] == {"code": "K1"} and k1["breakdown"]["score"] == "100.00"
+    for edge in body["data"]["compoundRankings"]["edges"]:  # the typed breakdown says what the JSON says
+        typed, raw = edge["node"]["scoreBreakdown"], edge["node"]["breakdown"]
+        assert (typed["score"], typed["bodyPart"]) == (raw["score"], raw["body_part"])
+        assert [(p["code"], p["contribution"]) for p in typed["parts"]] == [
+            (p["code"], p["contribution"]) for p in raw["bodies"]
+        ]
+        assert typed["deductions"]["points"] == raw["deductions"]["points"]
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
         "publishRatings"
@@ -174,11 +192,13 @@ async def test_interviews_and_elimination_candidates(district, gql):
     listed = await gql('{ interviews(period: "2026Q4") { companyId attendees } }', d["admin"])
     assert listed["data"]["interviews"][0]["attendees"] == ["住建局 王科长", "物业经理 李某"]
     trend = await gql(
-        "query($c: ID!) { companyTrend(companyId: $c) { periodKey rank of mark } }",
+        "query($c: ID!) { companyTrend(companyId: $c) { periodKey rank of mark listMark } }",
         d["admin"],
         {"c": str(d["ids"]["P2"])},
     )
-    assert trend["data"]["companyTrend"] == [{"periodKey": "2026Q4", "rank": 2, "of": 2, "mark": "interviewed"}]
+    assert trend["data"]["companyTrend"] == [
+        {"periodKey": "2026Q4", "rank": 2, "of": 2, "mark": "interviewed", "listMark": "INTERVIEWED"}
+    ]
     candidates = (await gql("{ eliminationCandidates(year: 2026) { companyId reasons } }", d["admin"]))["data"][
         "eliminationCandidates"
     ]
@@ -286,9 +306,12 @@ async def test_a_role_scores_only_where_that_role_was_granted_and_reads_only_its
     assert "errors" not in await submit_scores(gql, both, d, "K3", "party_org", sheet(d["rubric"], "party_org"))
     assert "errors" not in await submit_scores(gql, d["street_officer_s1"], d, "K1", "party_org",
                                                sheet(d["rubric"], "party_org"))
-    q = 'query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k) { bodyCode } }'
+    q = ('query($k: ID!) { scoreSubmissions(period: "2026Q4", compoundId: $k)'
+         ' { bodyCode scores items { itemCode points } } }')
     mine = await gql(q, d["owners_committee_k1"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in mine["data"]["scoreSubmissions"]] == ["owners_committee"]  # not party_org's
+    sub = mine["data"]["scoreSubmissions"][0]
+    assert {i["itemCode"]: i["points"] for i in sub["items"]} == sub["scores"] == full  # typed items = the JSON
     assert codes(await gql(q, d["owners_committee_k1"], {"k": str(ids["K3"])})) == ["NOT_FOUND"]
     every = await gql(q, d["housing_dept"], {"k": str(ids["K1"])})
     assert [s["bodyCode"] for s in every["data"]["scoreSubmissions"]] == ["owners_committee", "party_org"]

@@ -202,6 +202,7 @@ EDGE_CHECKS = {
     "api/exports.py": "the export routes (plain HTTP, not GraphQL)",
     "api/assessment/schema.py": "whether a reader sees draft ratings",
     "api/brand/schema.py": "whether a project shows its year's totals",
+    "api/descriptions.py": "no check: the schema's descriptions name the roles of each field (roles_note)",
 }
 # api/ modules that may name roles: tokens, the CLI that mints them, the data scope, the `me` type.
 NAMES_ROLES = {"api/auth.py", "api/cli.py", "api/context.py", "api/tenancy/types.py", "api/tenancy/schema.py"}

@@ -71,6 +71,14 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(rated_distr
         {"name": "C1名"},
     )
     assert c1["rule"]["rounding"] == "largest_remainder" and c1["basis"] == {PERIOD: 1}
+    typed = c1["settlementRule"]  # the typed rule says what the deprecated JSON says
+    assert (typed["cadence"], typed["yearlyPoolFen"], typed["rounding"]) == (
+        c1["rule"]["cadence"], c1["rule"]["yearly_pool_fen"], "largest_remainder"
+    )
+    assert [(b["minScore"], b["sharePercent"]) for b in typed["bands"]] == [
+        (b["min_score"], b["share_percent"]) for b in c1["rule"]["bands"]
+    ]
+    assert c1["basisRevisions"] == [{"periodKey": PERIOD, "revision": 1}]
     assert [
         (
             x["position"],

@@ -64,7 +64,8 @@ async def test_a_street_officer_cannot_change_another_street(world, gql, setting
     ok = await gql(create, street, {"p": str(ids["C1"])})
     assert ok["data"]["createArea"]["community"] == {"code": "C1"}
     denied = await gql(create, street, {"p": str(ids["C3"])})
-    assert codes(denied) == ["NOT_FOUND"] and denied["errors"][0]["extensions"]["field"] == "communityId"
+    assert codes(denied) == ["NOT_FOUND"] and denied["errors"][0]["extensions"]["field"] == "parentId"
+    assert denied["errors"][0]["extensions"]["details"] == {"legacyField": "communityId"}
     rename = "mutation($id: ID!) { updateArea(input: {level: COMPOUND, id: $id, name: \"改名\"}) { name } }"
     assert codes(await gql(rename, street, {"id": str(ids["K3"])})) == ["NOT_FOUND"]
     assert (await gql(rename, street, {"id": str(ids["K1"])}))["data"]["updateArea"] == {"name": "改名"}
@@ -90,7 +91,7 @@ async def test_codes_are_unique_within_their_parent_and_bad_input_saves_nothing(
     problems = bad["errors"][0]["extensions"]["problems"]
     assert [(p["field"], p["reason"]) for p in problems] == [("code", "format"), ("name", "required")]
     no_parent = await gql('mutation { createArea(input: {level: GRID, code: "G7", name: "n"}) { id } }', admin)
-    assert no_parent["errors"][0]["extensions"]["field"] == "communityId"
+    assert no_parent["errors"][0]["extensions"]["field"] == "parentId"
     async with tenant_transaction(a.id):
         assert await Compound.all().count() == 4
 

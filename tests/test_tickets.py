@@ -23,7 +23,7 @@ REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id st
   assignee { kind id } reporterUserId enteredBy itemTitle } }"""
 T = (
     "query($id: ID!) { ticket(id: $id) { state rating satisfied reopened resolvedOnTime escalations escalationLevel"
-    " assignee { kind id } timeline { action fromState toState actor note } } }"
+    " assignee { kind id } timeline { action fromState toState fromStatus toStatus actor note } } }"
 )
 
 
@@ -96,6 +96,8 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
         ("close", "rated", "closed"),
     ]
     assert [e["actor"] for e in body["timeline"]][:4] == ["res-1", "cw-1", "p1-staff", "p1-staff"]
+    # The enum-typed fields carry the same states as the deprecated strings, by name.
+    assert all(e["toStatus"] == e["toState"].upper() for e in body["timeline"]), body["timeline"]
     async with tenant_transaction(c["tenant"].id):
         inbox = await Notification.filter(ticket_id=int(t["id"])).values_list("recipient", "kind")
     assert ("p1-staff", "ticket.assigned") in inbox

@@ -8,11 +8,12 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown, SheetItem, sheet_items
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
-from api.territory.types import CompoundType, _load
+from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants.assessment import interviews as talks
 from tenants.assessment import late, ratings, reads, reports, rounds
 from tenants.assessment.models import (
@@ -25,9 +26,21 @@ from tenants.assessment.models import (
     SupervisorFinding,
 )
 from tenants.assessment.models import ListMark as _Mark
+from tenants.assessment.models import RoundStatus as _RoundStatus
+from tenants.assessment.models import SnapshotStatus as _SnapshotStatus
 from tenants.errors import InvalidInput, Problem
 
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
+AssessmentRoundState = strawberry.enum(
+    Enum("AssessmentRoundState", {m.name: m.value for m in _RoundStatus}),
+    name="AssessmentRoundState",
+    description="Whether an assessment round takes score sheets.",
+)
+RatingSnapshotState = strawberry.enum(
+    Enum("RatingSnapshotState", {m.name: m.value for m in _SnapshotStatus}),
+    name="RatingSnapshotState",
+    description="A rating snapshot is a draft until published; then it never changes.",
+)
 
 
 @strawberry.type(name="AssessmentRound")
@@ -36,8 +49,12 @@ class RoundType:
     starts_on: date
     ends_on: date
     deadline: datetime
-    status: str
+    status: str = strawberry.field(deprecation_reason="Use state (the AssessmentRoundState enum).")
     config_version: int | None
+
+    @strawberry.field(description="Open (takes score sheets) or closed.")
+    def state(self) -> AssessmentRoundState:  # type: ignore[valid-type]
+        return AssessmentRoundState(self.status)
 
     @classmethod
     def of(cls, r: AssessmentRound) -> RoundType:
@@ -57,12 +74,16 @@ class SubmissionType:
     compound_id: strawberry.ID
     body_code: str
     revision: int
-    scores: JSON
-    notes: JSON
+    scores: JSON = strawberry.field(description="Points by item code.", deprecation_reason="Use items (typed).")
+    notes: JSON = strawberry.field(description="Notes by item code.", deprecation_reason="Use items (typed).")
     reason: str
     submitted_by: str
     submitted_at: datetime
     late_entry: bool = strawberry.field(description="Entered late from a paper sheet by a tenant administrator.")
+
+    @strawberry.field(description="The sheet's items: points and note per rubric item.")
+    def items(self) -> list[SheetItem]:
+        return sheet_items(self.scores, self.notes)
 
     @classmethod
     def of(cls, s: ScoreSubmission) -> SubmissionType:
@@ -111,11 +132,15 @@ class FindingType:
 class SnapshotType:
     period_key: str
     revision: int
-    status: str
+    status: str = strawberry.field(deprecation_reason="Use state (the RatingSnapshotState enum).")
     reason: str
     config_version: int | None
     computed_at: datetime
     published_at: datetime | None
+
+    @strawberry.field(description="Draft (administrators only) or published (frozen).")
+    def state(self) -> RatingSnapshotState:  # type: ignore[valid-type]
+        return RatingSnapshotState(self.status)
 
     @classmethod
     def of(cls, s: RatingSnapshot) -> SnapshotType:
@@ -137,7 +162,16 @@ class CompanyRatingType:
     rank: int
     star: bool = strawberry.field(description="服务之星 of the period.")
     mark: ListMark  # type: ignore[valid-type]
-    breakdown: JSON
+    breakdown: JSON = strawberry.field(deprecation_reason="Use scoreBreakdown (typed).")
+    company_pk: strawberry.Private[int]
+
+    @strawberry.field(description="How the score was combined from the company's compounds.")
+    def score_breakdown(self) -> CompanyScoreBreakdown:
+        return CompanyScoreBreakdown.of(self.breakdown)
+
+    @strawberry.field(description="The rated 物业企业 (null for a caller who does not read it, e.g. a resident).")
+    async def company(self, info: Info) -> PropertyCompanyType | None:
+        return await load_company(info, self.company_pk)
 
     @classmethod
     def of(cls, r: CompanyRating) -> CompanyRatingType:
@@ -148,6 +182,7 @@ class CompanyRatingType:
             star=r.star,
             mark=ListMark(r.mark.value),
             breakdown=r.breakdown,
+            company_pk=r.company_id,
         )
 
 
@@ -160,8 +195,15 @@ class CompoundRatingType:
     objective_part: Decimal | None
     deductions: Decimal
     rank: int
-    breakdown: JSON = strawberry.field(description="Each body, item, input and deduction with weight and contribution.")
+    breakdown: JSON = strawberry.field(
+        description="Each body, item, input and deduction with weight and contribution.",
+        deprecation_reason="Use scoreBreakdown (typed).",
+    )
     compound_pk: strawberry.Private[int]
+
+    @strawberry.field(description="How the score was computed: parts, objective inputs, deductions.")
+    def score_breakdown(self) -> CompoundScoreBreakdown:
+        return CompoundScoreBreakdown.of(self.breakdown)
 
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
@@ -189,7 +231,11 @@ class TrendPoint:
     score: Decimal
     rank: int
     of: int
-    mark: str
+    mark: str = strawberry.field(deprecation_reason="Use listMark (the ListMark enum).")
+
+    @strawberry.field(description="Commended, interviewed or neither (红黑榜) in that period.")
+    def list_mark(self) -> ListMark:  # type: ignore[valid-type]
+        return ListMark(self.mark)
 
 
 @strawberry.type(name="Interview")

@@ -23,6 +23,7 @@ from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
 from api.subsidies.loaders import SubsidyLoaders
+from api.subsidies.rules import BasisRevision, SettlementRule, basis_revisions
 from api.territory.types import CommunityType, CompoundType, _load
 from tenants.errors import InvalidInput, Problem
 from tenants.subsidies import reads as subsidy_reads
@@ -134,8 +135,20 @@ class SettlementStatementType:
         "its own lines and subtotal (payees)."
     )
     config_version: int | None
-    rule: JSON = strawberry.field(description="Bands, cadence, pool and rounding rule as applied.")
-    basis: JSON = strawberry.field(description="Rating period -> published revision used.")
+    rule: JSON = strawberry.field(
+        description="Bands, cadence, pool and rounding rule as applied.", deprecation_reason="Use settlementRule."
+    )
+    basis: JSON = strawberry.field(
+        description="Rating period -> published revision used.", deprecation_reason="Use basisRevisions."
+    )
+
+    @strawberry.field(description="Bands, cadence, pool and rounding rule as applied.")
+    def settlement_rule(self) -> SettlementRule:
+        return SettlementRule.of(self.rule)
+
+    @strawberry.field(description="Each rating period settled, with the published revision used.")
+    def basis_revisions(self) -> list[BasisRevision]:
+        return basis_revisions(self.basis)
     computed_at: datetime
     computed_by: str
     approved_at: datetime | None

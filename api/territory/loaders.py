@@ -1,4 +1,4 @@
-"""Territory's DataLoaders for one request: nodes in the caller's scope, people's posts."""
+"""Territory's DataLoaders for one request: nodes in the caller's scope, companies, units, people's posts."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from strawberry.dataloader import DataLoader
 
 from api.context import DomainLoaders, grouped
 from tenants.territory.models import Area
+from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.people import Post
 from tenants.territory.people_service import posts_of
-from tenants.territory.service import areas_by_ids
+from tenants.territory.service import areas_by_ids, companies_by_ids, units_by_ids
 
 
 class TerritoryLoaders(DomainLoaders):
@@ -21,6 +22,26 @@ class TerritoryLoaders(DomainLoaders):
             return [by_id.get(i) for i in ids]
 
         return self.loader(("area", level), load)
+
+    @property
+    def companies(self) -> DataLoader[int, PropertyCompany | None]:
+        """Property companies by id, as the caller reads them (one it does not read is null)."""
+
+        async def load(ids: list[int]) -> list[PropertyCompany | None]:
+            by_id = {c.id: c for c in await companies_by_ids(ids, await self.loaders.caller())}
+            return [by_id.get(i) for i in ids]
+
+        return self.loader("companies", load)
+
+    @property
+    def units(self) -> DataLoader[int, Unit | None]:
+        """Departments and offices by id."""
+
+        async def load(ids: list[int]) -> list[Unit | None]:
+            by_id = {u.id: u for u in await units_by_ids(ids, await self.loaders.caller())}
+            return [by_id.get(i) for i in ids]
+
+        return self.loader("units", load)
 
     @property
     def posts(self) -> DataLoader[int, list[Post]]:

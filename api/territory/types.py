@@ -40,6 +40,12 @@ def _base(a: Area) -> dict:
     }
 
 
+async def load_company(info: Info, company_id: int | None) -> PropertyCompanyType | None:
+    """A property company through the request's loader (null: none, or one the caller does not read)."""
+    company = await TerritoryLoaders.of(info).companies.load(company_id) if company_id is not None else None
+    return PropertyCompanyType.of(company) if company is not None else None
+
+
 async def _load(info: Info, level: str, area_id: int | None):
     if area_id is None:
         return None

@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.files.types import FileType, attached_files, files_by_id
+from api.territory.loaders import TerritoryLoaders
 from api.territory.types import CompoundType, _load
 from api.tickets.loaders import TicketLoaders
 from tenants import clock
@@ -20,6 +21,24 @@ from tenants.tickets.models import TicketState as _State
 from tenants.tickets.models import UnitKind as _UnitKind
 
 TicketState = strawberry.enum(Enum("TicketState", {s.name: s.value for s in _State}), name="TicketState")
+
+
+async def unit_name(info: Info, kind: str, unit_id: int | None) -> str | None:
+    """A ticket unit's name through the territory loaders: a community or street, a company, a department."""
+    if unit_id is None:
+        return None
+    loaders = TerritoryLoaders.of(info)
+    if kind in ("community", "street"):
+        node = await loaders.area(kind).load(unit_id)
+    elif kind == "property_company":
+        node = await loaders.companies.load(unit_id)
+    else:
+        node = await loaders.units.load(unit_id)
+    return node.name if node is not None else None
+
+
+def _state_of(value: str | None) -> TicketState | None:  # type: ignore[valid-type]
+    return TicketState(value) if value in {s.value for s in _State} else None
 TicketChannel = strawberry.enum(Enum("TicketChannel", {c.name: c.value for c in _Channel}), name="TicketChannel")
 RatingChannel = strawberry.enum(
     Enum("RatingChannel", {c.name: c.value for c in _RatingChannel}),
@@ -37,8 +56,8 @@ class TicketEventType:
     at: datetime
     actor: str
     action: str
-    from_state: str | None
-    to_state: str | None
+    from_state: str | None = strawberry.field(deprecation_reason="Use fromStatus (the TicketState enum).")
+    to_state: str | None = strawberry.field(deprecation_reason="Use toStatus (the TicketState enum).")
     note: str
     attachments: list[str] = strawberry.field(
         deprecation_reason="Photo links given as URLs; uploaded photos are in files."
@@ -49,6 +68,14 @@ class TicketEventType:
     @strawberry.field(description="Photos uploaded with this step (uploadFile), with signed links and thumbnails.")
     async def files(self, info: Info) -> list[FileType]:
         return await files_by_id(info, self.file_ids) if self.file_ids else []
+
+    @strawberry.field(description="The ticket's state before this step (null: none, or not a ticket state).")
+    def from_status(self) -> TicketState | None:  # type: ignore[valid-type]
+        return _state_of(self.from_state)
+
+    @strawberry.field(description="The ticket's state after this step (null: unchanged, or not a ticket state).")
+    def to_status(self) -> TicketState | None:  # type: ignore[valid-type]
+        return _state_of(self.to_state)
 
     @classmethod
     def of(cls, e: TicketEvent) -> TicketEventType:
@@ -70,6 +97,10 @@ class TicketEventType:
 class TicketUnit:
     kind: TicketUnitKind  # type: ignore[valid-type]
     id: strawberry.ID | None
+
+    @strawberry.field(description="The unit's name (null: no id, or a unit the caller does not read).")
+    async def name(self, info: Info) -> str | None:
+        return await unit_name(info, self.kind.value, int(self.id) if self.id is not None else None)
 
 
 @strawberry.type(name="PartnerTask", description="怎么配合干: a partner unit's co-handling task on a ticket.")

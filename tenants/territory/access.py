@@ -234,9 +234,19 @@ def readable_units(caller: Access) -> QuerySet[Unit]:
 
 
 async def get_in_scope(
-    level: str, area_id: int, access: Access, *, for_write: bool = False, include_own: bool = False
+    level: str,
+    area_id: int,
+    access: Access,
+    *,
+    for_write: bool = False,
+    include_own: bool = False,
+    field: str | None = None,
 ) -> Area:
-    """One node, if it exists in this tenant and in the caller's scope; otherwise NOT_FOUND (no existence leak)."""
+    """One node, if it exists in this tenant and in the caller's scope; otherwise NOT_FOUND (no existence leak).
+
+    ``field``: the input's own name for the id (``parentId``); the level's name (``gridId``), which errors named
+    before, stays in ``details.legacyField`` (deprecated)."""
+    named = {"field": field, "details": {"legacyField": f"{level}Id"}} if field else {"field": f"{level}Id"}
     if for_write:
         model = MODEL_BY_LEVEL[level]
         q = access.area_filter(level, for_write=True, include_own=include_own)
@@ -246,10 +256,8 @@ async def get_in_scope(
     node = await qs.filter(id=area_id).first()
     if node is None:
         if for_write and await readable(access, level).filter(id=area_id).exists():
-            raise Forbidden(
-                f"无权修改该{_ZH[level]}", f"this {level} is outside what you may change", field=f"{level}Id"
-            )
-        raise NotFound(f"{_ZH[level]} {area_id} 不存在", f"{level} {area_id} does not exist", field=f"{level}Id")
+            raise Forbidden(f"无权修改该{_ZH[level]}", f"this {level} is outside what you may change", **named)
+        raise NotFound(f"{_ZH[level]} {area_id} 不存在", f"{level} {area_id} does not exist", **named)
     return node
 
 

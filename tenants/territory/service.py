@@ -14,8 +14,9 @@ from tenants.idempotency import idempotent
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access, get_in_scope, readable
+from tenants.territory.access import Access, get_in_scope, readable, readable_companies, readable_units
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
+from tenants.territory.parties import PropertyCompany, Unit
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 EXTRA_FIELDS = {"compound": {"address"}}
@@ -61,7 +62,7 @@ async def create_area(
     plevel = parent_level(level)
     problems = check_code_and_name(code, name)
     if plevel is not None and parent_id is None:
-        problems.append(Problem(f"{plevel}Id", "required", "必须指定上级", f"{plevel}Id is required"))
+        problems.append(Problem("parentId", "required", "必须指定上级", f"parentId (the {plevel}) is required"))
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
@@ -70,7 +71,7 @@ async def create_area(
             parent = None
         else:
             assert parent_id is not None
-            parent = await _writable(plevel, parent_id, access, include_own=True)
+            parent = await _writable(plevel, parent_id, access, include_own=True, field="parentId")
         model = MODEL_BY_LEVEL[level]
         if await model.exists(code=code, **(await _parent_key(level, parent))):  # type: ignore[arg-type]
             raise _duplicate(level, code)
@@ -108,7 +109,7 @@ async def update_area(
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
-        node = await _writable(level, area_id, access)
+        node = await _writable(level, area_id, access, field="id")
         before = {"code": node.code, "name": node.name}
         if code is not None and code != node.code:
             plevel = parent_level(level)
@@ -137,10 +138,12 @@ async def update_area(
         return node
 
 
-async def _writable(level: str, area_id: int, access: Access, *, include_own: bool = False) -> Area:
+async def _writable(
+    level: str, area_id: int, access: Access, *, include_own: bool = False, field: str | None = None
+) -> Area:
     if access.whole_tenant:
-        return await get_in_scope(level, area_id, access)
-    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own)
+        return await get_in_scope(level, area_id, access, field=field)
+    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own, field=field)
 
 
 async def move_area(level: str, area_id: int, *, access: Access, actor: str, new_parent_id: int) -> Area:
@@ -151,8 +154,8 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
             [Problem("level", "not_movable", "街道没有上级，不能移动", "streets have no parent to move to")]
         )
     async with scoped_transaction() as conn:
-        node = await _writable(level, area_id, access)
-        new_parent = await _writable(plevel, new_parent_id, access, include_own=True)
+        node = await _writable(level, area_id, access, field="id")
+        new_parent = await _writable(plevel, new_parent_id, access, include_own=True, field="newParentId")
         if (
             await MODEL_BY_LEVEL[level]
             .filter(code=node.code, **{f"{plevel}_id": new_parent.id})
@@ -220,3 +223,13 @@ async def list_areas(
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:
     return await readable(access, level).filter(id__in=ids)
+
+
+async def companies_by_ids(ids: list[int], access: Access) -> list[PropertyCompany]:
+    """Property companies among ``ids`` that the caller reads (one statement, for a DataLoader)."""
+    return await readable_companies(access).filter(id__in=ids)
+
+
+async def units_by_ids(ids: list[int], access: Access) -> list[Unit]:
+    """Departments and offices among ``ids`` (one statement, for a DataLoader)."""
+    return await readable_units(access).filter(id__in=ids)
