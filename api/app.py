@@ -37,6 +37,7 @@ from api.http_errors import (
     not_found,
     unsupported_media_type,
 )
+from api.open311 import routes as open311_routes
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
@@ -369,6 +370,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *file_routes(settings),
             Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
             Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
+            open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

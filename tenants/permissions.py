@@ -175,6 +175,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("people.assign_post", TA, "assign and end posts", "任命岗位",
        message=("只有租户管理员可以任命或解除岗位", "only tenant administrators assign and end posts")),
     # Tickets.
+    _p("tickets.read_catalog", TENANT_ROLES, "read the ticket catalogue (categories, items, units, display)",
+       "查看诉求目录"),
     _p("tickets.report", STAFF_REPORTERS | {R.RESIDENT}, "report a grievance", "反映诉求"),
     _p("tickets.report_for_resident", STAFF_REPORTERS, "report for a resident 代报", "代居民反映诉求"),
     _p("tickets.dispatch", TA | TERRITORY_STAFF, "review and dispatch a ticket", "审核派单", REVIEWS),

@@ -34,6 +34,7 @@ from tenants.territory.access import Access
 from tenants.territory.importer import import_territory
 from tenants.territory.parties import UnitKind
 from tenants.territory.people import PostKind
+from tenants.tickets import catalog
 from tenants.tickets import intake as tickets
 from tenants.tickets.importer import import_tickets
 from tests.conftest import ROOT
@@ -68,6 +69,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
         access=a, actor=A, item_code="corridor_clutter", description="x", on_behalf_of="res-1"
     ),
     "tickets.import": lambda a: import_tickets(access=a, data=b"", fmt="csv", actor=A),
+    "tickets.read_catalog": lambda a: catalog.read_catalog(caller=a),
     "assessment.open_round": lambda a: rounds.open_round(access=a, actor=A, period_key="2026Q1"),
     "assessment.enter_late": lambda a: late.enter_late(access=a, actor=A, period_key="2026Q1", sheets=[], reason="x"),
     "assessment.record_finding": lambda a: rounds.record_finding(access=a, actor=A, compound_id=1, description="x"),

@@ -9,6 +9,7 @@ import strawberry
 from api.context import Info
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
+from api.tickets.catalog import CatalogQuery
 from api.tickets.types import PartnerTaskType, RatingChannel, TicketChannel, TicketState, TicketType, TicketUnitKind
 from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import Channel, UnitKind
@@ -69,7 +70,7 @@ def _unit(u: TicketUnitInput | None) -> tuple[UnitKind, int | None] | None:
 
 
 @strawberry.type
-class TicketQuery:
+class TicketQuery(CatalogQuery):
     @strawberry.field(description="Tickets in your scope (a resident: their own), newest first.")
     async def tickets(
         self, info: Info, filter: TicketFilter | None = None, first: int | None = None, after: str | None = None

@@ -1,0 +1,94 @@
+"""A ticket's public record (Open311 GeoReport v2's service request): its item, open or closed, a status note and
+its times, never who reported it, where they live, how to reach them or what they wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tenants.paging import newest_first
+from tenants.scope import scoped_transaction
+from tenants.tenancy.service import current_zone
+from tenants.territory.access import Access
+from tenants.tickets.access import readable
+from tenants.tickets.models import OPEN_STATES, Ticket, TicketState, UnitKind
+
+# What a state means to the public, in Chinese first (DOMAIN.md: text shown to people).
+STATUS_NOTES = {
+    TicketState.REPORTED: "已受理，待审核派单 / received, waiting for review",
+    TicketState.DISPATCHED: "已派单，待承办单位接单 / dispatched to the responsible unit",
+    TicketState.TRANSFERRED: "已转派，待承办单位接单 / transferred to another unit",
+    TicketState.ACCEPTED: "承办单位办理中 / in progress",
+    TicketState.REOPENED: "群众不满意，重新办理 / reopened after an unsatisfied rating",
+    TicketState.RESOLVED: "已办结，待评价 / resolved, waiting for the resident's rating",
+    TicketState.RATED: "已评价 / rated",
+    TicketState.CLOSED: "已办结 / closed",
+    TicketState.REJECTED: "不予受理 / rejected",
+}
+AGENCY = {
+    UnitKind.COMMUNITY: "社区 community",
+    UnitKind.STREET: "街道 street",
+    UnitKind.PROPERTY_COMPANY: "物业企业 property company",
+    UnitKind.COUNTY_DEPARTMENT: "县直部门 county department",
+    UnitKind.HOUSING_DEPT: "住建部门 housing department",
+}
+OPEN, CLOSED = "open", "closed"
+
+
+@dataclass(frozen=True)
+class PublicTicket:
+    id: int
+    status: str  # open | closed
+    status_notes: str
+    item_code: str
+    item_title: str
+    agency: str | None  # the kind of unit holding it, never a person
+    requested_at: datetime  # in the tenant's time zone
+    updated_at: datetime
+    expected_at: datetime | None  # the current step's deadline while open
+
+    @classmethod
+    def of(cls, t: Ticket, zone: object) -> PublicTicket:
+        is_open = t.state in OPEN_STATES
+        return cls(
+            id=t.id,
+            status=OPEN if is_open else CLOSED,
+            status_notes=STATUS_NOTES[TicketState(t.state)],
+            item_code=t.item_code,
+            item_title=str(t.rules.get("item", {}).get("title", t.item_code)),
+            agency=AGENCY.get(UnitKind(t.assignee_kind)) if t.assignee_kind else None,
+            requested_at=t.opened_at.astimezone(zone),  # type: ignore[arg-type]
+            updated_at=t.updated_at.astimezone(zone),  # type: ignore[arg-type]
+            expected_at=t.due_at.astimezone(zone) if is_open and t.due_at else None,  # type: ignore[arg-type]
+        )
+
+
+async def list_public(
+    *,
+    caller: Access,
+    ids: list[int] | None = None,
+    item_codes: list[str] | None = None,
+    statuses: set[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int,
+) -> list[PublicTicket]:
+    """The caller's readable tickets as public records, newest first (keyset on opened_at, id)."""
+    async with scoped_transaction():
+        qs = readable(caller)
+        if ids is not None:
+            qs = qs.filter(id__in=ids)
+        if item_codes:
+            qs = qs.filter(item_code__in=item_codes)
+        if statuses == {OPEN}:
+            qs = qs.filter(state__in=list(OPEN_STATES))
+        elif statuses == {CLOSED}:
+            qs = qs.exclude(state__in=list(OPEN_STATES))
+        if start is not None:
+            qs = qs.filter(opened_at__gte=start)
+        if end is not None:
+            qs = qs.filter(opened_at__lte=end)
+        rows = await newest_first(qs, time_field="opened_at", after=after, limit=limit)
+        zone = await current_zone()
+        return [PublicTicket.of(t, zone) for t in rows]
