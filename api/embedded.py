@@ -13,10 +13,11 @@ from urllib.parse import parse_qs, urlparse
 APP_ROLE = "civicgrid_app"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (embedded Redis, test and bench servers)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -72,9 +73,8 @@ class EmbeddedServices:
 
     def recreate_database(self) -> None:
         """Drop and create the database (tests start from an empty one)."""
-        assert self._pg is not None
-        self._pg.psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE);')  # type: ignore[attr-defined]
-        self._pg.psql(f'CREATE DATABASE "{self.database}";')  # type: ignore[attr-defined]
+        self.psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE);')
+        self.psql(f'CREATE DATABASE "{self.database}";')
 
     def start_redis(self) -> None:
         try:
@@ -87,7 +87,7 @@ class EmbeddedServices:
 
         data = self.home / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = free_port()
         log = open(data / "redis.log", "ab")
         self._redis = subprocess.Popen(
             [

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,11 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 REPORT = "mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id } }"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -125,7 +119,7 @@ async def stored(owner_url: str, acked: dict[str, str]) -> tuple[int, int, int]:
 
 
 def main(seconds: float) -> int:
-    from api.embedded import EmbeddedServices
+    from api.embedded import EmbeddedServices, free_port
     from tenants.settings import get_settings
     from tests import fuzz_kit
 

@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 
+from api.embedded import free_port
 from tests.conftest import ROOT, TEST_SECRET
 from tests.fixtures.cli import CLI, run_cli
 from tests.fixtures.territory import IMPORT_GOOD
@@ -102,11 +103,6 @@ def test_worker_check_fails_without_a_running_worker(services):
     assert run_cli("worker", "--check").returncode != 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _start_serve(home: Path, port: int) -> tuple[subprocess.Popen, str, str, list[str]]:
     env = {k: v for k, v in os.environ.items()
@@ -141,7 +137,7 @@ def test_serve_runs_everything_and_stops_everything(services, tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "serve.env").write_text("left by an older version\n")  # mode 0644 under the usual umask
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc, admin, platform, lines = _start_serve(home, port)
     try:
@@ -283,7 +279,7 @@ async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
 def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp_path: Path):
     home = tmp_path / "home"
     home.write_text("not a directory")  # CIVICGRID_HOME pointing at a file
-    out = run_cli("serve", "--port", str(_free_port()), env={**_without_serve(home), "COLUMNS": "60"})
+    out = run_cli("serve", "--port", str(free_port()), env={**_without_serve(home), "COLUMNS": "60"})
     assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
     [line] = out.stderr.splitlines()
     assert line.startswith("civicgrid serve 启动失败：") and str(home) in line

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from PIL import ExifTags, Image
 
+from api.embedded import free_port
 from tenants import clock
 from tenants.config.service import change_config
 from tenants.files import links
@@ -283,16 +283,11 @@ async def test_storage_keys_stay_inside_the_tenant_directory(tmp_path):
             check_key(bad)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 async def test_s3_storage_against_a_real_s3_server():
     """moto's S3 server (an S3-compatible HTTP server like MinIO), reached over HTTP with SigV4 by boto3."""
     server_mod = pytest.importorskip("moto.server", reason="the S3 test needs moto[server]")
-    port = _free_port()
+    port = free_port()
     server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

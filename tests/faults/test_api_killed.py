@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,15 +19,11 @@ import asyncpg
 import httpx
 import pytest
 
+from api.embedded import free_port
 from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_api(port: int) -> subprocess.Popen:
