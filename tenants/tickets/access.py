@@ -14,9 +14,8 @@ from tenants.permissions import STAFF_REPORTERS, acts_for_unit, allows
 from tenants.territory.access import Access
 from tenants.tickets.models import PartnerTask, Ticket, UnitKind
 
-REVIEWERS = permissions.permission("tickets.dispatch").roles
 __all__ = [
-    "REVIEWERS", "STAFF_REPORTERS", "acts_for", "acts_for_assignee", "check", "may_review", "readable", "require",
+    "STAFF_REPORTERS", "acts_for", "acts_for_assignee", "check", "may_review", "readable", "require",
 ]
 
 
