@@ -78,6 +78,10 @@ class Context:
         """The caller as the domains know it (what ``readable(caller)`` and the permission checks take)."""
         return await self.loaders.caller()
 
+    async def acting(self) -> dict[str, Any]:
+        """The caller as every service that changes something takes it: ``access`` and ``actor`` (the user id)."""
+        return {"access": await self.access(), "actor": self.actor}
+
     @property
     def actor(self) -> str:
         return self.principal.user_id

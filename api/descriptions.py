@@ -82,8 +82,9 @@ LINKS = {"street": "street 街道", "community": "community 社区", "grid": "gr
 
 def _convention(type_name: str, field: str) -> str | None:
     """``type_name`` is empty for an argument."""
+    given = not type_name or type_name.endswith("Input")  # an argument or an input field, not an output field
     if not type_name and field == "id":
-        return "The id of the object to read or act on."
+        return "The object to read or act on: its global `id`, or its `databaseId`."
     if field in CONVENTIONS:
         return CONVENTIONS[field]
     if field in LINKS:
@@ -94,10 +95,17 @@ def _convention(type_name: str, field: str) -> str | None:
         return f"By whom it was {_words(field[:-2])}: a user id."
     if field.endswith("Fen"):
         return f"{_words(field[:-3]).capitalize()}, in fen (分, integer; 100 fen = 1 CNY)."
+    if field == "userId" or field.endswith("UserId"):
+        who = _words(field[:-6]) if field != "userId" else "person"
+        return f"The user id (the login subject of the identity provider) of the {who}."
     if field.endswith("Ids"):
-        return f"The ids of the {_words(field[:-3])}s."
+        if given:
+            return f"The {_words(field[:-3])}s: their global ids, or their database ids."
+        return f"The database ids of the {_words(field[:-3])}s."
     if field.endswith("Id"):
-        return f"The id of the {_words(field[:-2])}."
+        if given:
+            return f"The {_words(field[:-2])}: its global id, or its database id."
+        return f"The database id of the {_words(field[:-2])} (its own `id` is the global one)."
     if type_name.endswith("Connection"):
         node = type_name[: -len("Connection")]
         return {"edges": f"This page's {node}s with their cursors.", "pageInfo": "Where this page ends and whether"

@@ -166,6 +166,9 @@ TEXT: dict[str, str] = {
     "Me.tenant": "The caller's tenant.",
     "Query": "What a caller reads. Every list is scoped to the caller's tenant and territory.",
     "Mutation": "What a caller changes. Errors carry extensions.code, field, messageZh and messageEn.",
+    "TicketUnitInput.id": "The unit: its global id (a Community, Street, PropertyCompany or Unit, as `kind` says) or "
+    "its database id; null: the kind as a whole.",
+    "Query.nodes(ids)": "Global ids (the `id` of any Node), at most the page-size limit.",
     "Query.areas(search)": "Only nodes whose name or code contains this text.",
     "Query.effectiveConfig(on)": "The day (tenant-local); today by default.",
     "Query.configDiff(fromVersion)": "The older version number (0: the empty document).",
@@ -279,6 +282,8 @@ TEXT: dict[str, str] = {
     "TicketFilter.openedFrom": "Only tickets opened on or after this day (tenant-local).",
     "TicketFilter.openedBefore": "Only tickets opened before this day (tenant-local).",
     "TicketUnitInput": "A unit: its kind and, except for a property company named by the matrix, its id.",
+    "TicketKpi.id": "The database id of the street, community, compound, company or department this row counts "
+    "(by `kind`). Not an object id: a KPI row is not refetched, and Relay stores should not normalise it.",
     "TicketKpi.rejected": "Tickets rejected.",
     "TicketKpi.closed": "Tickets closed.",
     "TicketKpi.rated": "Tickets rated.",

@@ -22,6 +22,7 @@ from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
 from api.limits import limits
 from api.money import SCALARS
+from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
@@ -40,6 +41,7 @@ EXTRA_TYPES = list(AREA_TYPES.values())
 
 @strawberry.type
 class Query(
+    NodeQuery,
     TenancyQuery,
     JobRunQuery,
     TerritoryQuery,

@@ -28,6 +28,7 @@ from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import Channel, Ticket
 from tests.conftest import codes
 from tests.fixtures.callers import ADMIN, bearer, tokens
+from tests.fixtures.ids import db_id
 from tests.fixtures.territory import build
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -166,7 +167,7 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
         "kind": "DRAWDOWN",
         "amountFen": 500_000,
         "balanceAfterFen": 100_000,
-        "ticketId": ticket["id"],
+        "ticketId": str(db_id(ticket["id"])),  # a foreign key: the ticket's database id
     }
     # 100,000 held, 600,000 required: the company owes 500,000 within 30 days.
     assert draw["bond"] == {
@@ -184,7 +185,7 @@ async def test_deposit_drawdown_for_a_heating_pipe_top_up_and_refusals(county, g
         ("DRAWDOWN", 500_000, 100_000),
         ("DEPOSIT", 600_000, 600_000),
     ]
-    assert history["edges"][0]["node"]["ticketId"] == ticket["id"]
+    assert history["edges"][0]["node"]["ticketId"] == str(db_id(ticket["id"]))
     assert history["edges"][1]["node"]["reference"] == "临财收字2026-001"
     async with tenant_transaction(c["t"].id):
         assert await balance(accounts.bond(int(k1))) == 100_000

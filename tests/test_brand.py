@@ -27,6 +27,7 @@ from tenants.territory.access import SYSTEM, resolve
 from tenants.territory.people import PostKind
 from tests.conftest import codes
 from tests.fixtures.callers import bearer, tokens
+from tests.fixtures.ids import gid
 from tests.fixtures.territory import build, staff
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -145,7 +146,7 @@ async def test_the_whole_lifecycle_through_graphql_with_exact_fen(zjk, gql):
 
     seen = await gql(LIST, d["community_worker_c1"], {"f": {"year": PAST}})
     assert seen["data"]["brandProjects"]["edges"] == [
-        {"node": {"id": pid, "status": "DECLARED", "community": {"code": "C1"}}}
+        {"node": {"id": gid("BrandProject", p.id), "status": "DECLARED", "community": {"code": "C1"}}}
     ]
 
     body = await gql(APPROVE, d["admin"], {"id": pid, "note": "同意立项"})

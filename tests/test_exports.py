@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from tests.fixtures.assessment import RATING_PERIOD, sheet, submit_scores
+from tests.fixtures.ids import db_id
 from tests.fixtures.money import APPROVE, ONE, SETTLEMENT_PERIOD, settle
 
 FINDINGS_ON = """mutation { changeConfig(input: {set: {assessment: {supervisor_findings: {enabled: true,
@@ -91,7 +92,7 @@ async def test_a_settlement_file_names_its_approver_and_time_in_numbers_excel_ca
 
     rows = _rows((await client.get(f"/exports/settlements/{SETTLEMENT_PERIOD}.csv", headers=auth(w["admin"]))).content)
     assert rows[1][15:] == ["审批人 approved by", "审批时间 approved at"]
-    c1 = [r for r in rows[2 : rows.index([])] if r[0] == sid["C1"]]
+    c1 = [r for r in rows[2 : rows.index([])] if r[0] == str(db_id(sid["C1"]))]  # the file keeps database ids
     # C1: K1 750,000 + K4 675,000 = 1,425,000 fen = 14,250.00 yuan, every row signed by its approver.
     assert [(r[3], r[13], r[14], r[15], r[16]) for r in c1] == [
         ("P1", "750000", "7500.00", approved["approvedBy"], local),

@@ -24,6 +24,7 @@ from tenants.files.storage import LocalStorage, S3Storage, check_key
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import ADMIN, bearer
+from tests.fixtures.ids import db_id
 
 REPORT = """mutation($input: ReportTicketInput!) { reportTicket(input: $input) {
   id photoFiles { id contentType width height url thumbnailUrl }
@@ -116,7 +117,7 @@ async def test_resident_reports_with_a_photo_that_loses_its_location(client, gql
     gone = await gql("query($id: ID!) { file(id: $id) { id } }", stranger, {"id": f["id"]})
     assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     # ... and a link of the other tenant naming this file (signed properly for that tenant) finds nothing.
-    foreign = links.sign(other["tenant"].id, int(f["id"]), "o", now=clock.now())
+    foreign = links.sign(other["tenant"].id, db_id(f["id"]), "o", now=clock.now())
     assert (await client.get(f"/files/{foreign}")).status_code == 404
 
     # The uploader reads it by id with a token; staff of the ticket's area too (through the ticket).

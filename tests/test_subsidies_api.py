@@ -22,6 +22,7 @@ from tenants.assessment import ratings
 from tenants.scope import tenant_transaction
 from tenants.territory.access import SYSTEM
 from tests.conftest import codes
+from tests.fixtures.ids import db_id
 from tests.fixtures.money import APPROVE, ONE, RUN, STATEMENT, settle
 from tests.fixtures.money import NOW_Q3 as RATED
 from tests.fixtures.money import SETTLEMENT_PERIOD as PERIOD
@@ -226,6 +227,7 @@ async def test_finance_exports_add_up_exactly(rated_district, gql, client):
     for c in ("C1", "C3"):
         assert "errors" not in await gql(APPROVE, w["admin"], {"id": sid[c]})
     assert "errors" not in await gql(PAY, w["admin"], {"id": sid["C1"], "r": "BANK-118"})
+    row_id = {c: str(db_id(g)) for c, g in sid.items()}  # exports name statements by their database id
 
     def auth(token):
         return {"Authorization": f"Bearer {token}"}
@@ -239,22 +241,22 @@ async def test_finance_exports_add_up_exactly(rated_district, gql, client):
     lines = rows[2:blank]
     paid, approved, rating = "已支付 paid", "已审批 approved", "评级 rating"
     assert [(r[0], r[1], r[2], r[3], r[5], r[7], r[9], r[10], r[11], r[13], r[14]) for r in lines] == [
-        (sid["C1"], "C1名", paid, "P1", "K1", rating, "100.00", "90.00", "100", "750000", "7500.00"),
-        (sid["C1"], "C1名", paid, "P2", "K4", rating, "80.00", "80.00", "90", "675000", "6750.00"),
-        (sid["C1"], "C1名", paid, "合计 total", "", "", "", "", "", "1425000", "14250.00"),
-        (sid["C3"], "C3名", approved, "P2", "K3", rating, "76.00", "70.00", "70", "1050000", "10500.00"),
-        (sid["C3"], "C3名", approved, "合计 total", "", "", "", "", "", "1050000", "10500.00"),
+        (row_id["C1"], "C1名", paid, "P1", "K1", rating, "100.00", "90.00", "100", "750000", "7500.00"),
+        (row_id["C1"], "C1名", paid, "P2", "K4", rating, "80.00", "80.00", "90", "675000", "6750.00"),
+        (row_id["C1"], "C1名", paid, "合计 total", "", "", "", "", "", "1425000", "14250.00"),
+        (row_id["C3"], "C3名", approved, "P2", "K3", rating, "76.00", "70.00", "70", "1050000", "10500.00"),
+        (row_id["C3"], "C3名", approved, "合计 total", "", "", "", "", "", "1050000", "10500.00"),
         ("总计 grand total", "", "", "", "", "", "", "", "", "2475000", "24750.00"),
     ]
     assert lines[0][4] == "91130700MA0001" and lines[0][12].startswith("≥90")
-    for statement in (sid["C1"], sid["C3"]):
+    for statement in (row_id["C1"], row_id["C3"]):
         own = [r for r in lines if r[0] == statement]
         assert sum(int(r[13]) for r in own[:-1]) == int(own[-1][13])
     payees = rows[blank + 2 :]
     assert [(r[0], r[3], r[5], r[6], r[7]) for r in payees] == [
-        (sid["C1"], "P1", "BANK-118", "750000", "7500.00"),
-        (sid["C1"], "P2", "BANK-118", "675000", "6750.00"),
-        (sid["C3"], "P2", "", "1050000", "10500.00"),
+        (row_id["C1"], "P1", "BANK-118", "750000", "7500.00"),
+        (row_id["C1"], "P2", "BANK-118", "675000", "6750.00"),
+        (row_id["C3"], "P2", "", "1050000", "10500.00"),
     ]
 
     every = await client.get(f"/exports/settlements/{PERIOD}.csv?status=all", headers=auth(w["admin"]))

@@ -12,6 +12,7 @@ from tenants.territory import people_service as people
 from tenants.territory.models import Building, Compound, Grid, Household
 from tests.conftest import codes
 from tests.fixtures.callers import bearer
+from tests.fixtures.ids import gid
 from tests.fixtures.territory import build
 
 AREAS = """query($level: AreaLevel!) { areas(level: $level, first: 100) { edges { node { id code name
@@ -106,7 +107,8 @@ async def test_moves_and_renames_keep_ids_and_follow_scopes(world, gql, settings
         " { id ... on Grid { community { code street { code } } } } }",
         admin, {"id": str(ids["G1"]), "to": str(ids["C3"])},
     )
-    assert moved["data"]["moveArea"] == {"id": str(ids["G1"]), "community": {"code": "C3", "street": {"code": "S2"}}}
+    assert moved["data"]["moveArea"] == {
+        "id": gid("Grid", ids["G1"]), "community": {"code": "C3", "street": {"code": "S2"}}}
     async with tenant_transaction(a.id):
         for model in (Compound, Building, Household):
             rows = await model.filter(grid_id=ids["G1"]).values_list("street_id", "community_id")
@@ -182,7 +184,7 @@ async def test_another_tenant_sees_nothing(world, gql, settings):
     b_admin = bearer(settings, b, Role.TENANT_ADMIN)
     assert await codes_of(gql, b_admin, "COMPOUND") == ["K1", "K2", "K3"]  # its own, same codes
     b_ids = {e["node"]["id"] for e in (await gql(AREAS, b_admin, {"level": "COMPOUND"}))["data"]["areas"]["edges"]}
-    assert not b_ids & {str(ids[k]) for k in ("K1", "K2", "K3")}
+    assert not b_ids & {gid("Compound", ids[k]) for k in ("K1", "K2", "K3")}
     body = await gql("query($id: ID!) { area(level: COMPOUND, id: $id) { code } }", b_admin, {"id": str(ids["K1"])})
     assert body["data"]["area"] is None
     forged = bearer(settings, b, Role.STREET_OFFICER, f"street:{ids['S1']}")  # a's street id in b's token
@@ -299,5 +301,6 @@ async def test_contracts_and_companies_stay_in_their_tenant(world, gql, settings
                      " propertyCompanies { edges { node { id } } } }", b_admin)
     b_ids = world["b_ids"]
     assert {e["node"]["compound"]["id"] for e in body["data"]["propertyContracts"]["edges"]} == {
-        str(b_ids["K1"]), str(b_ids["K3"])}
-    assert {e["node"]["id"] for e in body["data"]["propertyCompanies"]["edges"]} == {str(b_ids["P1"]), str(b_ids["P2"])}
+        gid("Compound", b_ids["K1"]), gid("Compound", b_ids["K3"])}
+    assert {e["node"]["id"] for e in body["data"]["propertyCompanies"]["edges"]} == {
+        gid("PropertyCompany", b_ids["P1"]), gid("PropertyCompany", b_ids["P2"])}

@@ -22,6 +22,7 @@ from tenants.tickets.models import EfficiencyCase, Escalation, PartnerTask, Tick
 from tenants.tickets.scheduled import tick
 from tests.conftest import codes
 from tests.fixtures.callers import ADMIN
+from tests.fixtures.ids import db_id, gid
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 HOUR = timedelta(hours=1)
@@ -62,7 +63,7 @@ async def test_a_county_department_item_goes_to_the_unit_the_matrix_names(linshu
     for item, unit in (("illegal_construction", "urban"), ("urban_waterlogging", "water")):
         t = await _report(gql, c, item)
         body = await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
-        assert body["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": str(ids[unit])}
+        assert body["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": gid("Unit", ids[unit])}
 
 
 async def test_a_deactivated_named_unit_stops_dispatch_until_the_reviewer_names_one(linshu_departments, gql):
@@ -78,7 +79,7 @@ async def test_a_deactivated_named_unit_stops_dispatch_until_the_reviewer_names_
     assert (await gql(TICKET, c["admin"], {"id": t["id"]}))["data"]["ticket"]["state"] == "REPORTED"  # nothing saved
     named = await gql(DISPATCH, c["community_worker"],
                       {"id": t["id"], "unit": {"kind": "COUNTY_DEPARTMENT", "id": ids["water"]}})
-    assert named["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": str(ids["water"])}
+    assert named["data"]["dispatchTicket"]["assignee"] == {"kind": "COUNTY_DEPARTMENT", "id": gid("Unit", ids["water"])}
 
 
 async def test_a_change_naming_an_unknown_unit_code_is_refused_with_its_path(linshu_departments, gql):
@@ -130,17 +131,17 @@ async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them
     body = (await gql(TICKET, c["company_p1"], {"id": t["id"]}))["data"]["ticket"]  # the partner company sees it now
     tasks = body["partnerTasks"]
     assert [(x["unit"], x["state"]) for x in tasks] == [
-        ({"kind": "STREET", "id": str(ids["S1"])}, "PENDING"),
-        ({"kind": "PROPERTY_COMPANY", "id": str(ids["P1"])}, "PENDING"),
+        ({"kind": "STREET", "id": gid("Street", ids["S1"])}, "PENDING"),
+        ({"kind": "PROPERTY_COMPANY", "id": gid("PropertyCompany", ids["P1"])}, "PENDING"),
     ]
     start = datetime.fromisoformat(dispatched["dispatchedAt"])
     for x in tasks:  # accept within 24 h (临沭's partner_accept_hours); help within 城管's 168 h
         assert datetime.fromisoformat(x["acceptDueAt"]) - start == timedelta(hours=24)
         assert datetime.fromisoformat(x["dueAt"]) - start == timedelta(hours=168)
     street_task, company_task = tasks[0]["id"], tasks[1]["id"]
-    assert ("ticket.partner_assigned", int(t["id"])) in await _inbox(c, "p1-staff")
-    assert ("ticket.partner_assigned", int(t["id"])) in await _inbox(c, "so-1")
-    assert ("ticket.assigned", int(t["id"])) in await _inbox(c, "urban-1")
+    assert ("ticket.partner_assigned", db_id(t["id"])) in await _inbox(c, "p1-staff")
+    assert ("ticket.partner_assigned", db_id(t["id"])) in await _inbox(c, "so-1")
+    assert ("ticket.assigned", db_id(t["id"])) in await _inbox(c, "urban-1")
     # Only the partner itself (or an admin) acts on its task; others do not even see it.
     assert codes(await gql(ACCEPT_TASK, c["resident"], {"id": company_task})) == ["FORBIDDEN"]
     assert codes(await gql(ACCEPT_TASK, c["company_p1"], {"id": street_task})) == ["FORBIDDEN"]
@@ -155,7 +156,7 @@ async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them
     assert blank["errors"][0]["extensions"]["problems"][0]["field"] == "note"
     done = await gql(COMPLETE_TASK, c["company_p1"], {"id": company_task, "note": "已配合拆除板房"})
     assert done["data"]["completePartnerTask"] == {"state": "COMPLETED", "note": "已配合拆除板房"}
-    assert ("ticket.partner_completed", int(t["id"])) in await _inbox(c, "urban-1")
+    assert ("ticket.partner_completed", db_id(t["id"])) in await _inbox(c, "urban-1")
     body = (await gql(TICKET, c["admin"], {"id": t["id"]}))["data"]["ticket"]
     assert [(e["action"], e["actor"], e["details"].get("unit")) for e in body["timeline"]] == [
         ("report", "res-H1", None),
@@ -272,11 +273,12 @@ async def test_an_automatic_dispatch_at_intake_tells_the_assignee(linshu_departm
     steps = {"review": False, "dispatch": False, "accept": True, "resolve": True, "rate": True}
     assert "errors" not in await gql(CHANGE, c["admin"], {"in": {"set": {"tickets": {"steps": steps}}}})
     t = await _report(gql, c, "cleaning_lapse", description="楼道无人打扫")
-    assert (t["state"], t["assignee"]) == ("DISPATCHED", {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])})
-    assert await _inbox(c, "p1-staff") == [("ticket.assigned", int(t["id"]))]
-    assert ("ticket.dispatch", int(t["id"])) in await _inbox(c, "res-H1")
+    p1 = gid("PropertyCompany", c["ids"]["P1"])
+    assert (t["state"], t["assignee"]) == ("DISPATCHED", {"kind": "PROPERTY_COMPANY", "id": p1})
+    assert await _inbox(c, "p1-staff") == [("ticket.assigned", db_id(t["id"]))]
+    assert ("ticket.dispatch", db_id(t["id"])) in await _inbox(c, "res-H1")
     # The community helps with cleaning (the matrix's partner): its task is opened at intake too.
-    assert ("ticket.partner_assigned", int(t["id"])) in await _inbox(c, "cw-1")
+    assert ("ticket.partner_assigned", db_id(t["id"])) in await _inbox(c, "cw-1")
 
 
 # --- 回访: return visits ---------------------------------------------------------------------------------------------
@@ -337,7 +339,7 @@ async def test_a_partner_cannot_complete_its_task_once_the_ticket_is_resolved(li
     t = await _report(gql, c, "illegal_construction")  # 城管 acts, P1 helps
     await gql(DISPATCH, c["community_worker"], {"id": t["id"]})
     async with tenant_transaction(c["tenant"].id):
-        task = await PartnerTask.get(ticket_id=int(t["id"]), unit_kind="property_company")
+        task = await PartnerTask.get(ticket_id=db_id(t["id"]), unit_kind="property_company")
     assert "errors" not in await gql(ACCEPT_TASK, c["company_p1"], {"id": str(task.id)})
     for m in ('acceptTicket(id: $id) { state }', 'resolveTicket(id: $id, note: "已拆除") { state }'):
         body = await gql(f"mutation($id: ID!) {{ {m} }}", c["unit_staff"], {"id": t["id"]})

@@ -17,6 +17,7 @@ from tenants.tickets import intake, workflow
 from tenants.tickets.models import Ticket
 from tests.conftest import codes
 from tests.fixtures.callers import bearer, tokens
+from tests.fixtures.ids import db_id, gid
 from tests.fixtures.territory import build, staff
 
 REPORT = """mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id state dueAt openedAt
@@ -85,7 +86,8 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
         await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=5)
     )["data"]["rateTicket"]["state"] == "CLOSED"
     body = (await gql(T, c["resident_h1"], {"id": t["id"]}))["data"]["ticket"]
-    assert body["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}  # the matrix: company of K1
+    p1 = gid("PropertyCompany", c["ids"]["P1"])
+    assert body["assignee"] == {"kind": "PROPERTY_COMPANY", "id": p1}  # the matrix: company of K1
     assert (body["rating"], body["satisfied"], body["resolvedOnTime"]) == (5, True, True)
     assert [(e["action"], e["fromState"], e["toState"]) for e in body["timeline"]] == [
         ("report", None, "reported"),
@@ -99,7 +101,7 @@ async def test_a_ticket_goes_the_whole_way_as_each_role(city, gql):
     # The enum-typed fields carry the same states as the deprecated strings, by name.
     assert all(e["toStatus"] == e["toState"].upper() for e in body["timeline"]), body["timeline"]
     async with tenant_transaction(c["tenant"].id):
-        inbox = await Notification.filter(ticket_id=int(t["id"])).values_list("recipient", "kind")
+        inbox = await Notification.filter(ticket_id=db_id(t["id"])).values_list("recipient", "kind")
     assert ("p1-staff", "ticket.assigned") in inbox
     expected = {"ticket.dispatch", "ticket.accept", "ticket.resolve", "ticket.rate"}
     assert {k for r, k in inbox if r == "res-1"} == expected
@@ -151,7 +153,7 @@ async def test_reject_transfer_and_illegal_transitions(city, gql):
     )
     assert moved["data"]["transferTicket"] == {
         "state": "TRANSFERRED",
-        "assignee": {"kind": "COMMUNITY", "id": str(c["ids"]["C1"])},
+        "assignee": {"kind": "COMMUNITY", "id": gid("Community", c["ids"]["C1"])},
     }
     assert codes(await _do(gql, c["company_p1"], "acceptTicket", id=t2["id"])) == [
         "NOT_FOUND"
@@ -224,7 +226,8 @@ async def test_switched_off_steps_are_skipped_and_old_tickets_keep_their_rules(c
     )
     assert "errors" not in change, change
     new = await _report(gql, c)
-    assert new["state"] == "ACCEPTED" and new["assignee"] == {"kind": "PROPERTY_COMPANY", "id": str(c["ids"]["P1"])}
+    p1 = gid("PropertyCompany", c["ids"]["P1"])
+    assert new["state"] == "ACCEPTED" and new["assignee"] == {"kind": "PROPERTY_COMPANY", "id": p1}
     assert (await gql(T, c["admin"], {"id": old["id"]}))["data"]["ticket"]["state"] == "REPORTED"
     assert (
         await _do(gql, c["community_worker_c1"], "dispatchTicket", id=old["id"])
@@ -266,13 +269,13 @@ async def test_ticket_lists_filter_and_page(city, gql):
         " secondsLeft } } pageInfo { hasNextPage endCursor } } }"
     )
     overdue = (await gql(q, c["admin"], {"f": {"overdue": True}}))["data"]["tickets"]["edges"]
-    assert [(e["node"]["id"], e["node"]["overdue"]) for e in overdue] == [(str(stale.id), True)]
+    assert [(e["node"]["id"], e["node"]["overdue"]) for e in overdue] == [(gid("Ticket", stale.id), True)]
     assert overdue[0]["node"]["secondsLeft"] < 0
     page1 = (await gql(q, c["admin"], {}))["data"]["tickets"]
     page2 = (await gql(q, c["admin"], {"a": page1["pageInfo"]["endCursor"]}))["data"]["tickets"]
-    assert [page1["edges"][0]["node"]["id"], page2["edges"][0]["node"]["id"]] == [fresh["id"], str(stale.id)]
+    assert [page1["edges"][0]["node"]["id"], page2["edges"][0]["node"]["id"]] == [fresh["id"], gid("Ticket", stale.id)]
     by_item = (await gql(q, c["admin"], {"f": {"itemCode": "elevator_fault"}}))["data"]["tickets"]["edges"]
-    assert [e["node"]["id"] for e in by_item] == [str(stale.id)]
+    assert [e["node"]["id"] for e in by_item] == [gid("Ticket", stale.id)]
 
 
 async def test_only_staff_of_the_area_read_grievances(city, gql, settings):

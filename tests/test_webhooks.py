@@ -20,6 +20,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory.access import SYSTEM
 from tenants.territory.people import PostKind
+from tests.fixtures.ids import db_id
 from tests.fixtures.territory import staff
 from tests.fixtures.tickets import HOUR, MIN, T0, inbox, inbox_gql, principal, report, ticks
 
@@ -127,7 +128,7 @@ async def test_a_receiver_on_localhost_gets_signed_reminders_once(staffed_zjk, r
     body = await inbox_gql(admin, DELIVERIES, {"status": "DELIVERED"})
     [node] = [e["node"] for e in body["data"]["webhookDeliveries"]["edges"]]
     assert (node["status"], node["attempts"], node["lastError"]) == ("DELIVERED", 1, None)
-    assert node["id"] == headers["x-civicgrid-delivery"]
+    assert str(db_id(node["id"])) == headers["x-civicgrid-delivery"]  # the header names the delivery's database id
     # The escalation is another notification to two people: two more deliveries.
     with tenant_context(t.id):
         await ticks(T0 + 3 * HOUR + MIN)
@@ -175,7 +176,7 @@ async def test_an_unreachable_or_deactivated_endpoint_is_recorded(staffed_zjk, r
     assert await deliver(t, at) == {"claimed": 2, "delivered": 1, "retrying": 1, "failed": 0}
     async with tenant_transaction(t.id):
         pending = await WebhookDelivery.get(status="pending")
-    assert pending.endpoint_id == int(dead["data"]["createWebhookEndpoint"]["id"])
+    assert pending.endpoint_id == db_id(dead["data"]["createWebhookEndpoint"]["id"])
     assert pending.last_error.startswith("ConnectError") and pending.next_attempt_at == at + MIN  # type: ignore[union-attr]
     await inbox_gql(admin, DEACTIVATE, {"id": dead["data"]["createWebhookEndpoint"]["id"]})
     assert (await deliver(t, at + MIN))["failed"] == 1

@@ -13,7 +13,9 @@ from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
+from tenants.assessment import access as assessment_access
 from tenants.assessment import interviews as talks
 from tenants.assessment import late, ratings, reads, reports, rounds
 from tenants.assessment.models import (
@@ -58,19 +60,12 @@ class RoundType:
 
     @classmethod
     def of(cls, r: AssessmentRound) -> RoundType:
-        return cls(
-            period_key=r.period_key,
-            starts_on=r.starts_on,
-            ends_on=r.ends_on,
-            deadline=r.deadline,
-            status=r.status.value,
-            config_version=r.config_version,
-        )
+        return from_row(cls, r)
 
 
 @strawberry.type(name="ScoreSubmission")
-class SubmissionType:
-    id: strawberry.ID
+class SubmissionType(Node):
+    readable = staticmethod(assessment_access.readable_submissions)
     compound_id: strawberry.ID
     body_code: str
     revision: int
@@ -87,23 +82,12 @@ class SubmissionType:
 
     @classmethod
     def of(cls, s: ScoreSubmission) -> SubmissionType:
-        return cls(
-            id=strawberry.ID(str(s.id)),
-            compound_id=strawberry.ID(str(s.compound_id)),
-            body_code=s.body_code,
-            revision=s.revision,
-            scores=s.scores,
-            notes=s.notes,
-            reason=s.reason,
-            submitted_by=s.submitted_by,
-            submitted_at=s.submitted_at,
-            late_entry=s.late_entry,
-        )
+        return from_row(cls, s)
 
 
 @strawberry.type(name="SupervisorFinding")
-class FindingType:
-    id: strawberry.ID
+class FindingType(Node):
+    readable = staticmethod(assessment_access.readable_findings)
     compound_id: strawberry.ID
     description: str
     photo_url: str = strawberry.field(deprecation_reason="A link to a photo elsewhere; uploaded photos are in photos.")
@@ -117,15 +101,7 @@ class FindingType:
 
     @classmethod
     def of(cls, f: SupervisorFinding) -> FindingType:
-        return cls(
-            id=strawberry.ID(str(f.id)),
-            compound_id=strawberry.ID(str(f.compound_id)),
-            description=f.description,
-            photo_url=f.photo_url,
-            found_at=f.found_at,
-            resolve_by=f.resolve_by,
-            resolved_at=f.resolved_at,
-        )
+        return from_row(cls, f)
 
 
 @strawberry.type(name="RatingSnapshot")
@@ -144,15 +120,7 @@ class SnapshotType:
 
     @classmethod
     def of(cls, s: RatingSnapshot) -> SnapshotType:
-        return cls(
-            period_key=s.period_key,
-            revision=s.revision,
-            status=s.status.value,
-            reason=s.reason,
-            config_version=s.config_version,
-            computed_at=s.computed_at,
-            published_at=s.published_at,
-        )
+        return from_row(cls, s)
 
 
 @strawberry.type(name="CompanyRating")
@@ -175,15 +143,7 @@ class CompanyRatingType:
 
     @classmethod
     def of(cls, r: CompanyRating) -> CompanyRatingType:
-        return cls(
-            company_id=strawberry.ID(str(r.company_id)),
-            score=r.score,
-            rank=r.rank,
-            star=r.star,
-            mark=ListMark(r.mark.value),
-            breakdown=r.breakdown,
-            company_pk=r.company_id,
-        )
+        return from_row(cls, r)
 
 
 @strawberry.type(name="CompoundRating")
@@ -211,17 +171,7 @@ class CompoundRatingType:
 
     @classmethod
     def of(cls, r: CompoundRating) -> CompoundRatingType:
-        return cls(
-            compound_id=strawberry.ID(str(r.compound_id)),
-            company_id=strawberry.ID(str(r.company_id)),
-            score=r.score,
-            body_part=r.body_part,
-            objective_part=r.objective_part,
-            deductions=r.deductions,
-            rank=r.rank,
-            breakdown=r.breakdown,
-            compound_pk=r.compound_id,
-        )
+        return from_row(cls, r)
 
 
 @strawberry.type
@@ -239,8 +189,8 @@ class TrendPoint:
 
 
 @strawberry.type(name="Interview")
-class InterviewType:
-    id: strawberry.ID
+class InterviewType(Node):
+    readable = staticmethod(assessment_access.readable_interviews)
     company_id: strawberry.ID
     period_key: str
     held_on: date
@@ -252,17 +202,7 @@ class InterviewType:
 
     @classmethod
     def of(cls, i: Interview) -> InterviewType:
-        return cls(
-            id=strawberry.ID(str(i.id)),
-            company_id=strawberry.ID(str(i.company_id)),
-            period_key=i.period_key,
-            held_on=i.held_on,
-            attendees=list(i.attendees),
-            outcome=i.outcome,
-            follow_up=i.follow_up,
-            follow_up_due=i.follow_up_due,
-            recorded_by=i.recorded_by,
-        )
+        return from_row(cls, i)
 
 
 @strawberry.type
@@ -467,7 +407,7 @@ class AssessmentMutation:
     @strawberry.mutation(description="Open a period's assessment round (the job opens it on schedule too).")
     async def open_assessment_round(self, info: Info, period: str) -> RoundType:
         return RoundType.of(
-            await rounds.open_round(access=await info.context.access(), actor=info.context.actor, period_key=period)
+            await rounds.open_round(**await info.context.acting(), period_key=period)
         )
 
     @strawberry.mutation(description="A body's scoring sheet for a compound: final once submitted.")
@@ -519,8 +459,7 @@ class AssessmentMutation:
             for i, s in enumerate(input.sheets)
         ]
         rows = await late.enter_late(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             period_key=input.period,
             sheets=sheets,
             reason=input.reason,
@@ -555,7 +494,8 @@ class AssessmentMutation:
     @strawberry.mutation(description="The firm resolved a finding.")
     async def resolve_finding(self, info: Info, id: strawberry.ID) -> FindingType:
         f = await rounds.resolve_finding(
-            access=await info.context.access(), actor=info.context.actor, finding_id=to_id(id, "id")
+            **await info.context.acting(),
+            finding_id=to_id(id, "id", "SupervisorFinding"),
         )
         return FindingType.of(f)
 

@@ -11,7 +11,9 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from api.territory.types import CompoundType, _load
+from tenants.bonds import access as bond_access
 from tenants.bonds import reads
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondKind as _Kind
@@ -24,8 +26,8 @@ BondKind = strawberry.enum(Enum("BondKind", {k.name: k.value for k in _Kind}), n
     name="BondTopUp",
     description="A top-up the company owes: its bond holds less than required (a drawdown, never paid in, a raise).",
 )
-class BondTopUpType:
-    id: strawberry.ID
+class BondTopUpType(Node):
+    readable = staticmethod(bond_access.readable_top_ups)
     required_fen: Fen = strawberry.field(description="The required amount when it was opened, in fen.")
     shortfall_fen: Fen = strawberry.field(description="What was missing when it was opened, in fen.")
     opened_at: datetime
@@ -40,16 +42,7 @@ class BondTopUpType:
 
     @classmethod
     def of(cls, t: BondTopUp) -> BondTopUpType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            required_fen=t.required_fen,
-            shortfall_fen=t.shortfall_fen,
-            opened_at=t.opened_at,
-            due_on=t.due_on,
-            reminded_at=t.reminded_at,
-            late_at=t.late_at,
-            settled_at=t.settled_at,
-        )
+        return from_row(cls, t)
 
 
 @strawberry.type(name="Bond", description="履约保证金: a property contract's performance bond, held by the street.")
@@ -75,7 +68,9 @@ class BondType:
     @classmethod
     def of(cls, b: reads.Bond) -> BondType:
         c = b.contract
-        return cls(
+        return from_row(
+            cls,
+            b,
             contract_id=strawberry.ID(str(c.id)),
             company_id=strawberry.ID(str(c.company_id)),
             compound_id=strawberry.ID(str(c.compound_id)),
@@ -83,18 +78,14 @@ class BondType:
             starts_on=c.starts_on,
             ends_on=c.ends_on,
             annual_fee_fen=c.annual_fee_fen,
-            ratio_percent=b.ratio_percent,
-            required_fen=b.required_fen,
-            balance_fen=b.balance_fen,
-            shortfall_fen=b.shortfall_fen,
             top_up=BondTopUpType.of(b.top_up) if b.top_up else None,
             compound_pk=c.compound_id,
         )
 
 
 @strawberry.type(name="BondTransaction", description="A deposit, drawdown or refund of a bond.")
-class BondTransactionType:
-    id: strawberry.ID
+class BondTransactionType(Node):
+    readable = staticmethod(bond_access.readable_transactions)
     contract_id: strawberry.ID
     company_id: strawberry.ID
     kind: BondKind  # type: ignore[valid-type]
@@ -109,20 +100,7 @@ class BondTransactionType:
 
     @classmethod
     def of(cls, t: BondTransaction) -> BondTransactionType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            contract_id=strawberry.ID(str(t.contract_id)),
-            company_id=strawberry.ID(str(t.company_id)),
-            kind=BondKind(t.kind.value),
-            amount_fen=t.amount_fen,
-            balance_after_fen=t.balance_after_fen,
-            reason=t.reason,
-            reference=t.reference,
-            ticket_id=strawberry.ID(str(t.ticket_id)) if t.ticket_id else None,
-            journal_id=strawberry.ID(str(t.journal_id)),
-            actor=t.actor,
-            at=t.at,
-        )
+        return from_row(cls, t)
 
 
 @strawberry.type
@@ -229,8 +207,7 @@ class BondMutation:
     @strawberry.mutation(description="The company pays into its bond (a deposit or a top-up), with the receipt no.")
     async def deposit_bond(self, info: Info, input: DepositBondInput) -> BondChange:
         change = await bonds.deposit(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             contract_id=to_id(input.contract_id, "contractId"),
             amount_fen=input.amount_fen,
             reference=input.reference,
@@ -241,8 +218,7 @@ class BondMutation:
     @strawberry.mutation(description="The street draws on a bond for an emergency repair the company failed to do.")
     async def draw_down_bond(self, info: Info, input: DrawDownBondInput) -> BondChange:
         change = await bonds.draw_down(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             contract_id=to_id(input.contract_id, "contractId"),
             amount_fen=input.amount_fen,
             reason=input.reason,
@@ -254,8 +230,7 @@ class BondMutation:
     @strawberry.mutation(description="Return a bond to the company at the contract's end (early: tenant admin).")
     async def refund_bond(self, info: Info, input: RefundBondInput) -> BondChange:
         change = await bonds.refund(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             contract_id=to_id(input.contract_id, "contractId"),
             amount_fen=input.amount_fen,
             reason=input.reason,

@@ -12,7 +12,9 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from api.territory.types import CommunityType, _load
+from tenants.brand import access as brand_access
 from tenants.brand import reads
 from tenants.brand import service as brand
 from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
@@ -35,15 +37,7 @@ class BrandProjectStepType:
 
     @classmethod
     def of(cls, s: BrandProjectStep) -> BrandProjectStepType:
-        return cls(
-            step=s.step,
-            actor=s.actor,
-            at=s.at,
-            note=s.note,
-            passed=s.passed,
-            amount_fen=s.amount_fen,
-            reference=s.reference,
-        )
+        return from_row(cls, s)
 
 
 @strawberry.type
@@ -75,16 +69,9 @@ class BrandYearSummaryType:
 
     @classmethod
     def of(cls, s: reads.YearSummary) -> BrandYearSummaryType:
-        return cls(
-            year=s.year,
-            cap_fen=s.cap_fen,
-            funded=s.funded,
-            awarded_fen=s.awarded_fen,
-            paid_fen=s.paid_fen,
-            payable_fen=s.payable_fen,
-            remaining_cap_fen=s.remaining_cap_fen,
-            running_budget_fen=s.running_budget_fen,
-            uncommitted_cap_fen=s.uncommitted_cap_fen,
+        return from_row(
+            cls,
+            s,
             project_counts=[
                 BrandStatusCount(status=BrandProjectStatus(st.value), count=s.counts[st.value])
                 for st in ProjectStatus
@@ -94,8 +81,8 @@ class BrandYearSummaryType:
 
 
 @strawberry.type(name="BrandProject", description="品牌项目: a community's project for a year and its steps.")
-class BrandProjectType:
-    id: strawberry.ID
+class BrandProjectType(Node):
+    readable = staticmethod(brand_access.readable)
     community_id: strawberry.ID
     year: int
     title: str
@@ -129,21 +116,7 @@ class BrandProjectType:
 
     @classmethod
     def of(cls, p: BrandProject) -> BrandProjectType:
-        return cls(
-            id=strawberry.ID(str(p.id)),
-            community_id=strawberry.ID(str(p.community_id)),
-            year=p.year,
-            title=p.title,
-            aim=p.aim,
-            budget_requested_fen=p.budget_requested_fen,
-            status=BrandProjectStatus(p.status.value),
-            amount_awarded_fen=p.amount_awarded_fen,
-            payment_reference=p.payment_reference,
-            declared_by=p.declared_by,
-            declared_at=p.declared_at,
-            updated_at=p.updated_at,
-            community_pk=p.community_id,
-        )
+        return from_row(cls, p)
 
 
 @strawberry.input
@@ -192,7 +165,8 @@ class BrandQuery:
 
     @strawberry.field(description="One brand project with its steps, if it is in your scope.")
     async def brand_project(self, info: Info, id: strawberry.ID) -> BrandProjectType:
-        project = await reads.get_project(access=await info.context.access(), project_id=to_id(id, "id"))
+        access = await info.context.access()
+        project = await reads.get_project(access=access, project_id=to_id(id, "id", "BrandProject"))
         return BrandProjectType.of(project)
 
     @strawberry.field(description="A year's cap, awards, payments and what remains (tenant admin, housing dept).")
@@ -220,23 +194,26 @@ class BrandMutation:
     @strawberry.mutation(description="The tenant approves a declared project.")
     async def approve_brand_project(self, info: Info, id: strawberry.ID, note: str = "") -> BrandProjectType:
         project = await brand.approve(
-            access=await info.context.access(), actor=info.context.actor, project_id=to_id(id, "id"), note=note
+            **await info.context.acting(),
+            project_id=to_id(id, "id", "BrandProject"),
+            note=note,
         )
         return BrandProjectType.of(project)
 
     @strawberry.mutation(description="The tenant rejects a declared project, with a reason.")
     async def reject_brand_project(self, info: Info, id: strawberry.ID, reason: str) -> BrandProjectType:
         project = await brand.reject(
-            access=await info.context.access(), actor=info.context.actor, project_id=to_id(id, "id"), reason=reason
+            **await info.context.acting(),
+            project_id=to_id(id, "id", "BrandProject"),
+            reason=reason,
         )
         return BrandProjectType.of(project)
 
     @strawberry.mutation(description="Mid-year evaluation 中期评估 (from 1 June): on track or concerns, with a note.")
     async def evaluate_brand_project(self, info: Info, id: strawberry.ID, passed: bool, note: str) -> BrandProjectType:
         project = await brand.evaluate(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            project_id=to_id(id, "id"),
+            **await info.context.acting(),
+            project_id=to_id(id, "id", "BrandProject"),
             passed=passed,
             note=note,
         )
@@ -250,9 +227,8 @@ class BrandMutation:
         self, info: Info, id: strawberry.ID, passed: bool, amount_awarded_fen: Fen | None = None, note: str = ""
     ) -> BrandProjectType:
         project = await brand.accept(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            project_id=to_id(id, "id"),
+            **await info.context.acting(),
+            project_id=to_id(id, "id", "BrandProject"),
             passed=passed,
             amount_awarded_fen=amount_awarded_fen,
             note=note,
@@ -264,9 +240,8 @@ class BrandMutation:
         self, info: Info, id: strawberry.ID, payment_reference: str, note: str = ""
     ) -> BrandProjectType:
         project = await brand.pay(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            project_id=to_id(id, "id"),
+            **await info.context.acting(),
+            project_id=to_id(id, "id", "BrandProject"),
             payment_reference=payment_reference,
             note=note,
         )

@@ -7,7 +7,9 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.pagination import Connection, paginate
+from api.rows import Node
 from tenants.audit import service as audit
+from tenants.audit import service as audit_service
 from tenants.audit.models import AuditEntry
 from tenants.config import service as config
 from tenants.config.models import ConfigVersion
@@ -73,8 +75,8 @@ class ConfigChange:
 
 
 @strawberry.type(name="AuditEntry")
-class AuditEntryType:
-    id: strawberry.ID
+class AuditEntryType(Node):
+    readable = staticmethod(audit_service.readable)
     actor: str
     action: str
     target_type: str
@@ -161,7 +163,7 @@ class ConfigMutation:
                          "rejected whole with every problem listed.")
     async def change_config(self, info: Info, input: ChangeConfigInput) -> ConfigVersionType:
         version = await config.change_config(
-            access=await info.context.access(), actor=info.context.actor,
+            **await info.context.acting(),
             set_values=input.set, unset=input.unset, replace=input.replace,
             effective_from=input.effective_from, comment=input.comment, replaces=input.replaces,
         )
@@ -171,6 +173,6 @@ class ConfigMutation:
                          "before it stays in force. Audited; the version stays listed, marked withdrawn.")
     async def withdraw_config_version(self, info: Info, version_no: int, reason: str) -> ConfigVersionType:
         version = await config.withdraw_version(
-            access=await info.context.access(), actor=info.context.actor, version_no=version_no, reason=reason
+            **await info.context.acting(), version_no=version_no, reason=reason
         )
         return ConfigVersionType.of(version)

@@ -1,5 +1,6 @@
-"""GET /files/<token> (a signed, expiring link from File.url / thumbnailUrl) and GET /files/<id>[/thumbnail]
-(a Bearer token, checked with tenants.files.access.readable). Every refusal is a JSON error."""
+"""GET /files/<token> (a signed, expiring link from File.url / thumbnailUrl) and GET /files/<id>[/thumbnail] (the
+File's global id or database id, with a Bearer token, checked with tenants.files.access.readable). Every refusal
+is a JSON error."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.routing import Route
 
 from api.auth import authenticate, caller_of
 from api.http_errors import domain_response, error_response
+from api.ids import parse_global_id
 from tenants import clock
 from tenants.errors import DomainError, Forbidden
 from tenants.files import links, service
@@ -79,6 +81,9 @@ def file_routes(settings: Settings) -> list[Route]:
         thumbnail = request.url.path.endswith("/thumbnail")
         if ref.isascii() and ref.isdigit() and len(ref) <= 19 and 0 < int(ref) < 2**63:
             return await by_id(request, int(ref), thumbnail)
+        named = parse_global_id(ref)  # a File's global id
+        if named is not None and named[0] == "File":
+            return await by_id(request, named[1], thumbnail)
         if thumbnail:  # a link names its variant itself
             return _missing()
         return await by_link(request, ref)

@@ -20,7 +20,7 @@ class FileQuery:
         "Role: files.read (every tenant role)."
     )
     async def file(self, info: Info, id: strawberry.ID) -> FileType:
-        f = await service.get_readable(await info.context.access(), to_id(id, "id"))
+        f = await service.get_readable(await info.context.access(), to_id(id, "id", "File"))
         if f is None:
             raise NotFound("文件不存在", "no such file", field="id")
         return FileType.of(f)

@@ -9,7 +9,9 @@ import strawberry
 
 from api.context import Info
 from api.files.loaders import FileLoaders
+from api.rows import Node, from_row
 from tenants import clock
+from tenants.files import access as file_access
 from tenants.files import links
 from tenants.files.models import Purpose as _Purpose
 from tenants.files.models import StoredFile
@@ -22,8 +24,8 @@ FilePurpose = strawberry.enum(
 
 
 @strawberry.type(name="File", description="An uploaded image (JPEG, PNG, WebP; HEIC is stored as JPEG).")
-class FileType:
-    id: strawberry.ID
+class FileType(Node):
+    readable = staticmethod(file_access.readable)
     content_type: str = strawberry.field(description="The type sniffed from the bytes: image/jpeg, image/png, ...")
     size: int = strawberry.field(description="Bytes stored (after location metadata was removed).")
     width: int = strawberry.field(description="Pixels, as displayed (EXIF orientation applied).")
@@ -54,20 +56,7 @@ class FileType:
 
     @classmethod
     def of(cls, f: StoredFile) -> FileType:
-        return cls(
-            id=strawberry.ID(str(f.id)),
-            content_type=f.content_type,
-            size=f.size,
-            width=f.width,
-            height=f.height,
-            name=f.name,
-            purpose=FilePurpose(f.purpose.value),
-            uploaded_by=f.uploaded_by,
-            uploaded_at=f.uploaded_at,
-            location_kept=f.location_kept,
-            attached=f.attached_kind is not None,
-            tenant_pk=f.tenant_id,
-        )
+        return from_row(cls, f, attached=f.attached_kind is not None)
 
 
 async def attached_files(info: Info, kind: str, owner_id: int) -> list[FileType]:

@@ -12,8 +12,10 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.ids import to_id
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
+from tenants.inbox import access as inbox_access
 from tenants.inbox import service as inbox
 from tenants.inbox import webhooks
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
@@ -25,8 +27,8 @@ MAX_MARK_IDS = 500
 
 
 @strawberry.type(name="Notification", description="A message in the caller's inbox.")
-class NotificationType:
-    id: strawberry.ID
+class NotificationType(Node):
+    readable = staticmethod(inbox_access.readable_notifications)
     kind: str
     title: str
     body: str
@@ -40,20 +42,12 @@ class NotificationType:
 
     @classmethod
     def of(cls, n: Notification) -> NotificationType:
-        return cls(
-            id=strawberry.ID(str(n.id)),
-            kind=n.kind,
-            title=n.title,
-            body=n.body,
-            ticket_id=strawberry.ID(str(n.ticket_id)) if n.ticket_id else None,
-            created_at=n.created_at,
-            read_at=n.read_at,
-        )
+        return from_row(cls, n)
 
 
 @strawberry.type(name="WebhookEndpoint", description="Where the tenant's notifications are POSTed (HMAC-signed).")
-class WebhookEndpointType:
-    id: strawberry.ID
+class WebhookEndpointType(Node):
+    readable = staticmethod(inbox_access.readable_endpoints)
     url: str
     is_active: bool
     created_at: datetime
@@ -61,18 +55,12 @@ class WebhookEndpointType:
 
     @classmethod
     def of(cls, e: WebhookEndpoint) -> WebhookEndpointType:
-        return cls(
-            id=strawberry.ID(str(e.id)),
-            url=e.url,
-            is_active=e.is_active,
-            created_at=e.created_at,
-            secret_hint="…" + e.secret[-4:],
-        )
+        return from_row(cls, e, secret_hint="…" + e.secret[-4:])
 
 
 @strawberry.type(name="WebhookDelivery", description="One notification sent (or being sent) to one endpoint.")
-class WebhookDeliveryType:
-    id: strawberry.ID
+class WebhookDeliveryType(Node):
+    readable = staticmethod(inbox_access.readable_deliveries)
     endpoint_id: strawberry.ID
     event: str
     payload: JSON
@@ -85,18 +73,7 @@ class WebhookDeliveryType:
 
     @classmethod
     def of(cls, d: WebhookDelivery) -> WebhookDeliveryType:
-        return cls(
-            id=strawberry.ID(str(d.id)),
-            endpoint_id=strawberry.ID(str(d.endpoint_id)),
-            event=d.event,
-            payload=d.payload,
-            status=WebhookDeliveryStatus(d.status.value),
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at,
-            last_error=d.last_error,
-            delivered_at=d.delivered_at,
-            created_at=d.created_at,
-        )
+        return from_row(cls, d)
 
 
 def _me(info: Info) -> str:
@@ -167,7 +144,7 @@ class NotificationMutation:
             raise InvalidInput.of(
                 [Problem("ids", "too_many", f"一次最多 {MAX_MARK_IDS} 条", f"at most {MAX_MARK_IDS} ids at once")]
             )
-        parsed = None if ids is None else [to_id(i, "ids") for i in ids]
+        parsed = None if ids is None else [to_id(i, "ids", "Notification") for i in ids]
         return await inbox.mark_read(me, ids=parsed, at=clock.now())
 
     @strawberry.mutation(description="Register a webhook endpoint (tenant administrators).")
@@ -182,7 +159,7 @@ class NotificationMutation:
     ) -> WebhookEndpointType:
         return WebhookEndpointType.of(
             await webhooks.create_endpoint(
-                access=await info.context.access(), actor=info.context.actor, url=url, secret=secret,
+                **await info.context.acting(), url=url, secret=secret,
                 idempotency_key=idempotency_key,
             )
         )
@@ -190,5 +167,7 @@ class NotificationMutation:
     @strawberry.mutation(description="Stop sending to a webhook endpoint (tenant administrators).")
     async def deactivate_webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpointType:
         return WebhookEndpointType.of(
-            await webhooks.deactivate_endpoint(access=await info.context.access(), endpoint_id=to_id(id, "id"))
+            await webhooks.deactivate_endpoint(
+                access=await info.context.access(), endpoint_id=to_id(id, "id", "WebhookEndpoint")
+            ),
         )

@@ -8,7 +8,9 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from tenants.jobruns import service
+from tenants.jobruns import service as jobrun_service
 from tenants.jobruns.models import JobRun, JobRunStatus
 
 JobRunStatusEnum = strawberry.enum(
@@ -17,8 +19,8 @@ JobRunStatusEnum = strawberry.enum(
 
 
 @strawberry.type(name="JobRun", description="One run of a scheduled job for this tenant and a period.")
-class JobRunType:
-    id: strawberry.ID
+class JobRunType(Node):
+    readable = staticmethod(jobrun_service.readable)
     kind: str
     period_key: str
     run_no: int
@@ -32,19 +34,7 @@ class JobRunType:
 
     @classmethod
     def of(cls, r: JobRun) -> JobRunType:
-        return cls(
-            id=strawberry.ID(str(r.id)),
-            kind=r.kind,
-            period_key=r.period_key,
-            run_no=r.run_no,
-            status=JobRunStatusEnum(r.status.value),
-            attempts=r.attempts,
-            counts=r.counts,
-            error=r.error,
-            created_at=r.created_at,
-            started_at=r.started_at,
-            finished_at=r.finished_at,
-        )
+        return from_row(cls, r)
 
 
 @strawberry.type

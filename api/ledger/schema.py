@@ -7,14 +7,16 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
+from api.ids import global_id_of
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from tenants.ledger import service
 
 
 @strawberry.type(name="LedgerJournal", description="One business event posted to the ledger.")
-class JournalType:
-    id: strawberry.ID
+class JournalType(Node):
+    readable = staticmethod(service.readable_journals)
     idempotency_key: str
     period: str
     reason: str
@@ -27,7 +29,9 @@ class JournalType:
 
 @strawberry.type(name="LedgerEntry", description="A posting on an account (fen; positive in, negative out).")
 class EntryType:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="A global id, unique across the API; a posting is refetched through its account's history."
+    )
     account: str
     amount_fen: Fen
     journal: JournalType
@@ -35,21 +39,11 @@ class EntryType:
     @classmethod
     def of(cls, e: service.Entry) -> EntryType:
         j = e.journal
-        return cls(
-            id=strawberry.ID(str(e.posting_id)),
-            account=e.account,
-            amount_fen=e.amount_fen,
-            journal=JournalType(
-                id=strawberry.ID(str(j.id)),
-                idempotency_key=j.idempotency_key,
-                period=j.period,
-                reason=j.reason,
-                source_kind=j.source_kind,
-                source_id=strawberry.ID(str(j.source_id)) if j.source_id is not None else None,
-                author=j.author,
-                posted_at=j.posted_at,
-                reverses_id=strawberry.ID(str(j.reverses_id)) if j.reverses_id is not None else None,
-            ),
+        return from_row(
+            cls,
+            e,
+            id=strawberry.ID(global_id_of("LedgerEntry", e.posting_id)),
+            journal=JournalType.of(j),
         )
 
 

@@ -10,6 +10,7 @@ Only a tenant administrator runs, approves and pays.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -22,10 +23,13 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
+from api.rows import Node, from_row
 from api.subsidies.loaders import SubsidyLoaders
 from api.subsidies.rules import BasisRevision, SettlementRule, basis_revisions
 from api.territory.types import CommunityType, CompoundType, _load
 from tenants.errors import InvalidInput, Problem
+from tenants.records import rows_by_id
+from tenants.subsidies import access as subsidy_access
 from tenants.subsidies import reads as subsidy_reads
 from tenants.subsidies import service as subsidies
 from tenants.subsidies.models import LineKind, SettlementLine, SettlementStatement, StatementStatus
@@ -55,8 +59,8 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 @strawberry.type(name="SettlementLine", description="One line of a statement: a compound, its payee and amount.")
-class SettlementLineType:
-    id: strawberry.ID
+class SettlementLineType(Node):
+    readable = staticmethod(subsidy_access.readable_lines)
     position: int
     kind: SettlementLineKind  # type: ignore[valid-type]
     for_period: str = strawberry.field(
@@ -84,21 +88,12 @@ class SettlementLineType:
 
     @classmethod
     def of(cls, line: SettlementLine) -> SettlementLineType:
-        return cls(
-            id=strawberry.ID(str(line.id)),
-            position=line.position,
-            kind=SettlementLineKind(line.kind.value),
-            for_period=line.for_period,
-            compound_id=strawberry.ID(str(line.compound_id)),
-            company_id=strawberry.ID(str(line.company_id)),
+        return from_row(
+            cls,
+            line,
             score=_decimal(line.score),
             band_min_score=_decimal(line.band_min_score),
-            share_percent=line.share_percent,
-            rule=line.rule,
             amount_fen=Fen(line.amount_fen),
-            detail=line.detail,
-            compound_pk=line.compound_id,
-            company_pk=line.company_id,
         )
 
 
@@ -124,8 +119,8 @@ class SettlementPayeeType:
     name="SettlementStatement",
     description="以奖代补 statement of a community for a settlement period: draft, approved (frozen), paid.",
 )
-class SettlementStatementType:
-    id: strawberry.ID
+class SettlementStatementType(Node):
+    readable = staticmethod(subsidy_access.readable)
     period_key: str = strawberry.field(description="2026Q3 (quarterly settlement) or 2026 (yearly).")
     community_id: strawberry.ID
     status: SettlementStatus  # type: ignore[valid-type]
@@ -183,26 +178,16 @@ class SettlementStatementType:
 
     @classmethod
     def of(cls, s: SettlementStatement, *, full: bool) -> SettlementStatementType:
-        return cls(
-            id=strawberry.ID(str(s.id)),
-            period_key=s.period_key,
-            community_id=strawberry.ID(str(s.community_id)),
-            status=SettlementStatus(s.status.value),
-            pool_fen=Fen(s.pool_fen),
-            total_fen=Fen(s.total_fen) if full else None,
-            config_version=s.config_version,
-            rule=s.rule,
-            basis=s.basis,
-            computed_at=s.computed_at,
-            computed_by=s.computed_by,
-            approved_at=s.approved_at,
-            approved_by=s.approved_by,
-            paid_at=s.paid_at,
-            paid_by=s.paid_by,
-            payment_reference=s.payment_reference,
-            pk=s.id,
-            community_pk=s.community_id,
-        )
+        return from_row(cls, s, pool_fen=Fen(s.pool_fen), total_fen=Fen(s.total_fen) if full else None, pk=s.id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Sequence[str], required: bool = False
+    ) -> list[SettlementStatementType | None]:
+        ids = [int(i) for i in node_ids]
+        rows = await rows_by_id(cls.readable(await info.context.access()), ids)
+        shown = {t.pk: t for t in await _statement_types(info, list(rows.values()))}
+        return [shown.get(i) for i in ids]
 
 
 @strawberry.type(name="SubsidyPool", description="A community's 以奖代补 pool of a year, in fen (分).")
@@ -221,14 +206,13 @@ class SubsidyPoolType:
 
     @classmethod
     def of(cls, p: subsidies.Pool) -> SubsidyPoolType:
-        return cls(
-            community_id=strawberry.ID(str(p.community_id)),
-            year=p.year,
+        return from_row(
+            cls,
+            p,
             yearly_pool_fen=Fen(p.yearly_pool_fen),
             drawn_fen=Fen(p.drawn_fen),
             paid_fen=Fen(p.paid_fen),
             remaining_fen=Fen(p.remaining_fen),
-            community_pk=p.community_id,
         )
 
 
@@ -299,7 +283,7 @@ class SubsidyQuery:
 
     @strawberry.field(description="One settlement statement with its lines and payees.")
     async def settlement_statement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
-        s = await subsidy_reads.statement(await info.context.access(), to_id(id, "id"))
+        s = await subsidy_reads.statement(await info.context.access(), to_id(id, "id", "SettlementStatement"))
         return (await _statement_types(info, [s]))[0]
 
 
@@ -325,14 +309,18 @@ class SubsidyMutation:
     @strawberry.mutation(description="Approve a draft (tenant admin): it is frozen and posted to the ledger.")
     async def approve_settlement(self, info: Info, id: strawberry.ID) -> SettlementStatementType:
         stmt = await subsidies.approve(
-            access=await info.context.access(), statement_id=to_id(id, "id"), actor=info.context.actor
+            access=await info.context.access(),
+            statement_id=to_id(id, "id", "SettlementStatement"),
+            actor=info.context.actor,
         )
         return (await _statement_types(info, [stmt]))[0]
 
     @strawberry.mutation(description="Record the payment of an approved statement with its reference (tenant admin).")
     async def pay_settlement(self, info: Info, id: strawberry.ID, reference: str) -> SettlementStatementType:
         stmt = await subsidies.pay(
-            access=await info.context.access(), statement_id=to_id(id, "id"), reference=reference,
+            access=await info.context.access(),
+            statement_id=to_id(id, "id", "SettlementStatement"),
+            reference=reference,
             actor=info.context.actor,
         )
         return (await _statement_types(info, [stmt]))[0]

@@ -1,21 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
 from api.context import Info
+from api.rows import Node
 from api.tenancy.loaders import TenancyLoaders
-from tenants.tenancy.models import Tenant
+from tenants.tenancy import service
 from tenants.tenancy.roles import Role as RoleEnum
 
 Role = strawberry.enum(Enum("Role", {r.name: r.value for r in RoleEnum}), description="A principal's role.")
 
 
 @strawberry.type(name="Tenant", description="A city 市 or a county/district 县/区.")
-class TenantType:
-    id: strawberry.ID
+class TenantType(Node):
     slug: str
     name: str
     timezone: str
@@ -31,16 +32,14 @@ class TenantType:
         return TenantType.of(parent) if parent else None
 
     @classmethod
-    def of(cls, t: Tenant) -> TenantType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            slug=t.slug,
-            name=t.name,
-            timezone=t.timezone,
-            is_active=t.is_active,
-            created_at=t.created_at,
-            parent_id=t.parent_id,
-        )
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Sequence[str], required: bool = False
+    ) -> list[TenantType | None]:
+        """A platform administrator refetches any tenant; anyone else only their own."""
+        principal = info.context.principal
+        ids = [int(i) for i in node_ids]
+        rows = {t.id: t for t in await service.visible_tenants(principal, principal.tenant_id, ids)}
+        return [cls.of(rows[i]) if i in rows else None for i in ids]
 
 
 @strawberry.type(description="The caller: who they are, for which tenant, with which roles.")

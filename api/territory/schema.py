@@ -5,7 +5,7 @@ from datetime import date
 import strawberry
 
 from api.context import Info
-from api.ids import opt_id, to_id
+from api.ids import AREAS, opt_id, to_id
 from api.money import Fen
 from api.pagination import Connection, paginate
 from api.territory.loaders import TerritoryLoaders
@@ -25,7 +25,7 @@ from api.territory.types import (
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
-from tenants.territory.models import parent_level
+from tenants.territory.models import LEVEL_NAMES, parent_level
 from tenants.territory.parties import UnitKind as _UnitKind
 from tenants.territory.people import PostKind as _PostKind
 
@@ -131,7 +131,7 @@ class TerritoryQuery:
     @strawberry.field(description="One territory node, or null when it is not in your scope.")
     async def area(self, info: Info, level: AreaLevel, id: strawberry.ID) -> AreaType | None:  # type: ignore[valid-type]
         lvl = level.value
-        node = await TerritoryLoaders.of(info).area(lvl).load(to_id(id, "id"))
+        node = await TerritoryLoaders.of(info).area(lvl).load(to_id(id, "id", AREAS[LEVEL_NAMES.index(lvl)]))
         return area_of(lvl, node) if node is not None else None
 
     @strawberry.field(description="Territory nodes of one level in your scope, by id.")
@@ -263,9 +263,8 @@ class TerritoryMutation:
         lvl = input.level.value
         node = await territory.update_area(
             lvl,
-            to_id(input.id, "id"),
-            access=await info.context.access(),
-            actor=info.context.actor,
+            to_id(input.id, "id", AREAS),
+            **await info.context.acting(),
             code=input.code,
             name=input.name,
             address=input.address,
@@ -277,9 +276,8 @@ class TerritoryMutation:
         lvl = input.level.value
         node = await territory.move_area(
             lvl,
-            to_id(input.id, "id"),
-            access=await info.context.access(),
-            actor=info.context.actor,
+            to_id(input.id, "id", AREAS),
+            **await info.context.acting(),
             new_parent_id=to_id(input.new_parent_id, "newParentId"),
         )
         return area_of(lvl, node)
@@ -317,8 +315,7 @@ class TerritoryMutation:
     @strawberry.mutation
     async def set_owners_committee(self, info: Info, input: SetOwnersCommitteeInput) -> OwnersCommitteeType:
         committee = await parties.set_owners_committee(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             compound_id=to_id(input.compound_id, "compoundId"),
             name=input.name,
             term_ends_on=input.term_ends_on,
@@ -375,6 +372,8 @@ class TerritoryMutation:
     @strawberry.mutation
     async def end_post(self, info: Info, id: strawberry.ID, ends_on: date | None = None) -> PostType:
         post = await people.end_post(
-            access=await info.context.access(), actor=info.context.actor, post_id=to_id(id, "id"), ends_on=ends_on
+            **await info.context.acting(),
+            post_id=to_id(id, "id", "Post"),
+            ends_on=ends_on,
         )
         return PostType.of(post)

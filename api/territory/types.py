@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from enum import Enum
 
@@ -7,11 +8,11 @@ import strawberry
 
 from api.context import Info
 from api.money import Fen
+from api.rows import Node
 from api.territory.loaders import TerritoryLoaders
+from tenants.territory import access as territory_access
 from tenants.territory.models import LEVEL_NAMES, Area
-from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as _UnitKind
-from tenants.territory.people import Person, Post
 from tenants.territory.people import PostKind as _PostKind
 
 AreaLevel = strawberry.enum(Enum("AreaLevel", {n.upper(): n for n in LEVEL_NAMES}), name="AreaLevel")
@@ -20,8 +21,7 @@ PostKind = strawberry.enum(Enum("PostKind", {k.name: k.value for k in _PostKind}
 
 
 @strawberry.interface(name="Area", description="A territory node. Its id never changes, through renames and moves.")
-class AreaType:
-    id: strawberry.ID
+class AreaType(Node):
     code: str
     name: str
     is_active: bool
@@ -29,15 +29,6 @@ class AreaType:
     updated_at: datetime
 
 
-def _base(a: Area) -> dict:
-    return {
-        "id": strawberry.ID(str(a.id)),
-        "code": a.code,
-        "name": a.name,
-        "is_active": a.is_active,
-        "created_at": a.created_at,
-        "updated_at": a.updated_at,
-    }
 
 
 async def load_company(info: Info, company_id: int | None) -> PropertyCompanyType | None:
@@ -55,9 +46,7 @@ async def _load(info: Info, level: str, area_id: int | None):
 
 @strawberry.type(name="Street", description="街道")
 class StreetType(AreaType):
-    @classmethod
-    def of(cls, a: Area) -> StreetType:
-        return cls(**_base(a))
+    pass
 
 
 @strawberry.type(name="Community", description="社区")
@@ -68,9 +57,6 @@ class CommunityType(AreaType):
     async def street(self, info: Info) -> StreetType | None:
         return await _load(info, "street", self.street_id)
 
-    @classmethod
-    def of(cls, a: Area) -> CommunityType:
-        return cls(**_base(a), street_id=a.street_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="Grid", description="网格")
@@ -82,9 +68,6 @@ class GridType(AreaType):
     async def community(self, info: Info) -> CommunityType | None:
         return await _load(info, "community", self.community_id)
 
-    @classmethod
-    def of(cls, a: Area) -> GridType:
-        return cls(**_base(a), street_id=a.street_id, community_id=a.community_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="Compound", description="小区/楼院")
@@ -106,15 +89,6 @@ class CompoundType(AreaType):
     async def street(self, info: Info) -> StreetType | None:
         return await _load(info, "street", self.street_id)
 
-    @classmethod
-    def of(cls, a: Area) -> CompoundType:
-        return cls(
-            **_base(a),
-            address=a.address,
-            street_id=a.street_id,  # type: ignore[attr-defined]
-            community_id=a.community_id,
-            grid_id=a.grid_id,
-        )  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="Building", description="楼栋")
@@ -125,9 +99,6 @@ class BuildingType(AreaType):
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_id)
 
-    @classmethod
-    def of(cls, a: Area) -> BuildingType:
-        return cls(**_base(a), compound_id=a.compound_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(name="Household", description="户")
@@ -143,9 +114,6 @@ class HouseholdType(AreaType):
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_id)
 
-    @classmethod
-    def of(cls, a: Area) -> HouseholdType:
-        return cls(**_base(a), building_id=a.building_id, compound_id=a.compound_id)  # type: ignore[attr-defined]
 
 
 AREA_TYPES: dict[str, type] = {
@@ -158,34 +126,28 @@ AREA_TYPES: dict[str, type] = {
 }
 
 
+for _level, _kind in AREA_TYPES.items():
+    _kind.readable = staticmethod(functools.partial(territory_access.readable, level=_level))  # type: ignore[attr-defined]
+
+
 def area_of(level: str, a: Area) -> AreaType:
     return AREA_TYPES[level].of(a)  # type: ignore[attr-defined, no-any-return]
 
 
 @strawberry.type(name="PropertyCompany", description="物业企业")
-class PropertyCompanyType:
-    id: strawberry.ID
+class PropertyCompanyType(Node):
+    readable = staticmethod(territory_access.readable_companies)
     credit_code: str
     name: str
     contact_name: str
     contact_phone: str
     is_active: bool
 
-    @classmethod
-    def of(cls, c: PropertyCompany) -> PropertyCompanyType:
-        return cls(
-            id=strawberry.ID(str(c.id)),
-            credit_code=c.credit_code,
-            name=c.name,
-            contact_name=c.contact_name,
-            contact_phone=c.contact_phone,
-            is_active=c.is_active,
-        )
 
 
 @strawberry.type(name="PropertyContract", description="物业服务合同")
-class PropertyContractType:
-    id: strawberry.ID
+class PropertyContractType(Node):
+    readable = staticmethod(territory_access.readable_contracts)
     company_id: strawberry.ID
     starts_on: date
     ends_on: date
@@ -197,58 +159,30 @@ class PropertyContractType:
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_pk)
 
-    @classmethod
-    def of(cls, c: PropertyContract) -> PropertyContractType:
-        return cls(
-            id=strawberry.ID(str(c.id)),
-            company_id=strawberry.ID(str(c.company_id)),
-            starts_on=c.starts_on,
-            ends_on=c.ends_on,
-            annual_fee_fen=c.annual_fee_fen,
-            reference=c.reference,
-            compound_pk=c.compound_id,
-        )
 
 
 @strawberry.type(name="OwnersCommittee", description="业主委员会")
-class OwnersCommitteeType:
-    id: strawberry.ID
+class OwnersCommitteeType(Node):
+    readable = staticmethod(territory_access.readable_committees)
     compound_id: strawberry.ID
     name: str
     term_ends_on: date | None
 
-    @classmethod
-    def of(cls, c: OwnersCommittee) -> OwnersCommitteeType:
-        return cls(
-            id=strawberry.ID(str(c.id)),
-            compound_id=strawberry.ID(str(c.compound_id)),
-            name=c.name,
-            term_ends_on=c.term_ends_on,
-        )
 
 
 @strawberry.type(name="Unit", description="Departments and offices tickets can be routed to.")
-class UnitType:
-    id: strawberry.ID
+class UnitType(Node):
+    readable = staticmethod(territory_access.readable_units)
     kind: UnitKind  # type: ignore[valid-type]
     code: str
     name: str
     street_id: strawberry.ID | None
 
-    @classmethod
-    def of(cls, u: Unit) -> UnitType:
-        return cls(
-            id=strawberry.ID(str(u.id)),
-            kind=UnitKind(u.kind.value),
-            code=u.code,
-            name=u.name,
-            street_id=strawberry.ID(str(u.street_id)) if u.street_id else None,
-        )
 
 
 @strawberry.type(name="Post")
-class PostType:
-    id: strawberry.ID
+class PostType(Node):
+    readable = staticmethod(territory_access.readable_posts)
     person_id: strawberry.ID
     kind: PostKind  # type: ignore[valid-type]
     target_kind: str | None
@@ -257,23 +191,11 @@ class PostType:
     starts_on: date
     ends_on: date | None
 
-    @classmethod
-    def of(cls, p: Post) -> PostType:
-        return cls(
-            id=strawberry.ID(str(p.id)),
-            person_id=strawberry.ID(str(p.person_id)),
-            kind=PostKind(p.kind.value),
-            target_kind=p.target_kind,
-            target_id=strawberry.ID(str(p.target_id)) if p.target_id is not None else None,
-            body_code=p.body_code,
-            starts_on=p.starts_on,
-            ends_on=p.ends_on,
-        )
 
 
 @strawberry.type(name="Person")
-class PersonType:
-    id: strawberry.ID
+class PersonType(Node):
+    readable = staticmethod(territory_access.readable_persons)
     user_id: str
     name: str
     phone: str
@@ -288,13 +210,3 @@ class PersonType:
     async def posts(self, info: Info) -> list[PostType]:
         return [PostType.of(p) for p in await TerritoryLoaders.of(info).posts.load(int(self.id))]
 
-    @classmethod
-    def of(cls, p: Person) -> PersonType:
-        return cls(
-            id=strawberry.ID(str(p.id)),
-            user_id=p.user_id,
-            name=p.name,
-            phone=p.phone,
-            is_party_member=p.is_party_member,
-            household_pk=p.household_id,
-        )

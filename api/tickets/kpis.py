@@ -10,6 +10,7 @@ import strawberry
 
 from api.context import Info
 from api.ids import to_id
+from api.rows import from_row
 from tenants.tickets import kpis
 from tenants.tickets.kpis import Kpi
 
@@ -61,22 +62,7 @@ class TicketKpiType:
 
     @classmethod
     def of(cls, k: Kpi) -> TicketKpiType:
-        return cls(
-            kind=TicketKpiKeyKind(k.kind),
-            id=strawberry.ID(str(k.id)),
-            name=k.name,
-            received=k.received,
-            rejected=k.rejected,
-            closed=k.closed,
-            closure_rate_bp=k.closure_rate_bp,
-            resolved=k.resolved,
-            on_time_rate_bp=k.on_time_rate_bp,
-            rated=k.rated,
-            satisfaction_rate_bp=k.satisfaction_rate_bp,
-            avg_hours_to_resolve=k.avg_hours_to_resolve,
-            reopened=k.reopened,
-            escalations=k.escalations,
-        )
+        return from_row(cls, k, kind=TicketKpiKeyKind(k.kind))
 
 
 @strawberry.type(name="TicketMonthCount", description="Tickets opened in one tenant-local month.")

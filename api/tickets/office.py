@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
+from api.rows import from_row
 from api.tickets.types import TicketUnitKind
 from tenants import clock
 from tenants.tickets import scheduled as reminders
@@ -27,15 +28,13 @@ class EfficiencyCaseType:
     @classmethod
     def of(cls, r: reminders.OfficeRecord) -> EfficiencyCaseType:
         c = r.case
-        return cls(
+        return from_row(
+            cls,
+            r,
             unit_kind=TicketUnitKind(c.unit_kind.value),
             unit_id=strawberry.ID(str(c.unit_id)),
-            unit_name=r.unit_name,
             period=c.period,
             escalations_at_hand_over=c.escalations,
-            escalations_in_period=r.escalations_in_period,
-            open_tickets=r.open_tickets,
-            overdue_tickets=r.overdue_tickets,
             handed_at=c.handed_at,
         )
 

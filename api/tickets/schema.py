@@ -10,7 +10,15 @@ from api.context import Info
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import Connection, paginate
 from api.tickets.catalog import CatalogQuery
-from api.tickets.types import PartnerTaskType, RatingChannel, TicketChannel, TicketState, TicketType, TicketUnitKind
+from api.tickets.types import (
+    UNIT_NODE_TYPES,
+    PartnerTaskType,
+    RatingChannel,
+    TicketChannel,
+    TicketState,
+    TicketType,
+    TicketUnitKind,
+)
 from tenants.tickets import intake, partners, reads, workflow
 from tenants.tickets.models import Channel, UnitKind
 from tenants.tickets.models import RatingChannel as _RatingChannel
@@ -66,7 +74,9 @@ class TicketFilter:
 
 
 def _unit(u: TicketUnitInput | None) -> tuple[UnitKind, int | None] | None:
-    return None if u is None else (UnitKind(u.kind.value), opt_id(u.id, "unit.id"))
+    if u is None:
+        return None
+    return UnitKind(u.kind.value), opt_id(u.id, "unit.id", UNIT_NODE_TYPES.get(u.kind.value, "Unit"))
 
 
 @strawberry.type
@@ -101,7 +111,7 @@ class TicketQuery(CatalogQuery):
 
     @strawberry.field(description="One ticket with its timeline, if it is in your scope.")
     async def ticket(self, info: Info, id: strawberry.ID) -> TicketType:
-        return TicketType.of(await reads.get_visible(await info.context.access(), to_id(id, "id")))
+        return TicketType.of(await reads.get_visible(await info.context.access(), to_id(id, "id", "Ticket")))
 
 
 @strawberry.type
@@ -109,8 +119,7 @@ class TicketMutation:
     @strawberry.mutation(description="Report a problem (or enter one for a resident).")
     async def report_ticket(self, info: Info, input: ReportTicketInput) -> TicketType:
         ticket = await intake.report(
-            access=await info.context.access(),
-            actor=info.context.actor,
+            **await info.context.acting(),
             item_code=input.item_code,
             description=input.description,
             channel=Channel(input.channel.value),
@@ -137,9 +146,8 @@ class TicketMutation:
     ) -> TicketType:
         u = _unit(unit)
         ticket = await workflow.dispatch(
-            access=await info.context.access(),
-            actor=info.context.actor,
-            ticket_id=to_id(id, "id"),
+            **await info.context.acting(),
+            ticket_id=to_id(id, "id", "Ticket"),
             unit_kind=u[0] if u else None,
             unit_id=u[1] if u else None,
             note=note,
@@ -150,7 +158,9 @@ class TicketMutation:
     async def reject_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
         return TicketType.of(
             await workflow.reject(
-                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
+                reason=reason,
             )
         )
 
@@ -158,7 +168,9 @@ class TicketMutation:
     async def accept_ticket(self, info: Info, id: strawberry.ID, note: str = "") -> TicketType:
         return TicketType.of(
             await workflow.accept(
-                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), note=note
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
+                note=note,
             )
         )
 
@@ -168,9 +180,8 @@ class TicketMutation:
         assert u is not None
         return TicketType.of(
             await workflow.transfer(
-                access=await info.context.access(),
-                actor=info.context.actor,
-                ticket_id=to_id(id, "id"),
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
                 unit_kind=u[0],
                 unit_id=u[1],
                 reason=reason,
@@ -192,9 +203,8 @@ class TicketMutation:
     ) -> TicketType:
         return TicketType.of(
             await workflow.resolve(
-                access=await info.context.access(),
-                actor=info.context.actor,
-                ticket_id=to_id(id, "id"),
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
                 note=note,
                 photos=photos,
                 photo_file_ids=to_ids(photo_file_ids or [], "photoFileIds"),
@@ -205,9 +215,8 @@ class TicketMutation:
     async def rate_ticket(self, info: Info, id: strawberry.ID, rating: int, comment: str = "") -> TicketType:
         return TicketType.of(
             await workflow.rate(
-                access=await info.context.access(),
-                actor=info.context.actor,
-                ticket_id=to_id(id, "id"),
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
                 rating=rating,
                 comment=comment,
             )
@@ -217,7 +226,9 @@ class TicketMutation:
     async def escalate_ticket(self, info: Info, id: strawberry.ID, reason: str) -> TicketType:
         return TicketType.of(
             await workflow.escalate(
-                access=await info.context.access(), actor=info.context.actor, ticket_id=to_id(id, "id"), reason=reason
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
+                reason=reason,
             )
         )
 
@@ -235,9 +246,8 @@ class TicketMutation:
     ) -> TicketType:
         return TicketType.of(
             await workflow.record_return_visit(
-                access=await info.context.access(),
-                actor=info.context.actor,
-                ticket_id=to_id(id, "id"),
+                **await info.context.acting(),
+                ticket_id=to_id(id, "id", "Ticket"),
                 rating=rating,
                 channel=_RatingChannel(channel.value),
                 comment=comment,
@@ -248,7 +258,9 @@ class TicketMutation:
     async def accept_partner_task(self, info: Info, id: strawberry.ID, note: str = "") -> PartnerTaskType:
         return PartnerTaskType.of(
             await partners.accept(
-                access=await info.context.access(), actor=info.context.actor, task_id=to_id(id, "id"), note=note
+                **await info.context.acting(),
+                task_id=to_id(id, "id", "PartnerTask"),
+                note=note,
             )
         )
 
@@ -256,6 +268,8 @@ class TicketMutation:
     async def complete_partner_task(self, info: Info, id: strawberry.ID, note: str) -> PartnerTaskType:
         return PartnerTaskType.of(
             await partners.complete(
-                access=await info.context.access(), actor=info.context.actor, task_id=to_id(id, "id"), note=note
+                **await info.context.acting(),
+                task_id=to_id(id, "id", "PartnerTask"),
+                note=note,
             )
         )

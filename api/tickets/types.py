@@ -9,10 +9,13 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.files.types import FileType, attached_files, files_by_id
+from api.ids import global_id_of
+from api.rows import Node, from_row
 from api.territory.loaders import TerritoryLoaders
 from api.territory.types import CompoundType, _load
 from api.tickets.loaders import TicketLoaders
 from tenants import clock
+from tenants.tickets import access as ticket_access
 from tenants.tickets.models import OPEN_STATES, PartnerTask, Ticket, TicketEvent
 from tenants.tickets.models import Channel as _Channel
 from tenants.tickets.models import PartnerTaskState as _PartnerState
@@ -80,32 +83,42 @@ class TicketEventType:
     @classmethod
     def of(cls, e: TicketEvent) -> TicketEventType:
         ids = e.details.get("fileIds") if isinstance(e.details, dict) else None
-        return cls(
-            file_ids=[int(i) for i in ids] if isinstance(ids, list) else [],
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            from_state=e.from_state,
-            to_state=e.to_state,
-            note=e.note,
-            attachments=list(e.attachments),
-            details=e.details,
-        )
+        return from_row(cls, e, file_ids=[int(i) for i in ids] if isinstance(ids, list) else [])
+
+
+# The Node type a ticket unit's id names, by its kind (any other kind is a department or office: a Unit).
+UNIT_NODE_TYPES = {"community": "Community", "street": "Street", "property_company": "PropertyCompany"}
 
 
 @strawberry.type
 class TicketUnit:
     kind: TicketUnitKind  # type: ignore[valid-type]
-    id: strawberry.ID | None
+    pk: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="The unit's global id: a Community, Street, PropertyCompany or Unit by `kind` (null: the kind "
+        "as a whole, no particular one)."
+    )
+    def id(self) -> strawberry.ID | None:
+        kind = UNIT_NODE_TYPES.get(self.kind.value, "Unit")
+        return None if self.pk is None else strawberry.ID(global_id_of(kind, self.pk))
+
+    @strawberry.field(description="The unit's own database id, as digits (null: no particular one).")
+    def database_id(self) -> strawberry.ID | None:
+        return None if self.pk is None else strawberry.ID(str(self.pk))
 
     @strawberry.field(description="The unit's name (null: no id, or a unit the caller does not read).")
     async def name(self, info: Info) -> str | None:
-        return await unit_name(info, self.kind.value, int(self.id) if self.id is not None else None)
+        return await unit_name(info, self.kind.value, self.pk)
+
+    @classmethod
+    def of(cls, kind: _UnitKind | None, pk: int | None) -> TicketUnit | None:
+        return None if kind is None else cls(kind=TicketUnitKind(kind.value), pk=pk or None)
 
 
 @strawberry.type(name="PartnerTask", description="怎么配合干: a partner unit's co-handling task on a ticket.")
-class PartnerTaskType:
-    id: strawberry.ID
+class PartnerTaskType(Node):
+    readable = staticmethod(ticket_access.readable_partner_tasks)
     ticket_id: strawberry.ID
     unit: TicketUnit
     state: PartnerTaskState  # type: ignore[valid-type]
@@ -121,26 +134,12 @@ class PartnerTaskType:
 
     @classmethod
     def of(cls, t: PartnerTask) -> PartnerTaskType:
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            ticket_id=strawberry.ID(str(t.ticket_id)),
-            unit=TicketUnit(kind=TicketUnitKind(t.unit_kind.value), id=strawberry.ID(str(t.unit_id))),
-            state=PartnerTaskState(t.state.value),
-            accept_due_at=t.accept_due_at,
-            due_at=t.due_at,
-            created_at=t.created_at,
-            accepted_at=t.accepted_at,
-            accepted_by=t.accepted_by,
-            completed_at=t.completed_at,
-            completed_by=t.completed_by,
-            note=t.note,
-            escalated_at=t.escalated_at,
-        )
+        return from_row(cls, t, unit=TicketUnit.of(t.unit_kind, t.unit_id))
 
 
 @strawberry.type(name="Ticket", description="A resident's grievance 百姓说事 and how it is being handled 干部解题.")
-class TicketType:
-    id: strawberry.ID
+class TicketType(Node):
+    readable = staticmethod(ticket_access.readable)
     state: TicketState  # type: ignore[valid-type]
     category_code: str
     item_code: str
@@ -192,54 +191,25 @@ class TicketType:
         "links and thumbnails; the timeline says which step added which."
     )
     async def photo_files(self, info: Info) -> list[FileType]:
-        return await attached_files(info, "ticket", int(self.id))
+        return await attached_files(info, "ticket", self.id)
 
     @strawberry.field(description="Every event, oldest first.")
     async def timeline(self, info: Info) -> list[TicketEventType]:
-        return [TicketEventType.of(e) for e in await TicketLoaders.of(info).events.load(int(self.id))]
+        return [TicketEventType.of(e) for e in await TicketLoaders.of(info).events.load(self.id)]
 
     @strawberry.field(description="Partner units' co-handling tasks 怎么配合干, oldest first.")
     async def partner_tasks(self, info: Info) -> list[PartnerTaskType]:
-        rows = await TicketLoaders.of(info).partner_tasks.load(int(self.id))
+        rows = await TicketLoaders.of(info).partner_tasks.load(self.id)
         return [PartnerTaskType.of(t) for t in rows]
 
     @classmethod
     def of(cls, t: Ticket) -> TicketType:
         ladder = t.rules.get("ladder") or [{"level": "community"}]
-        return cls(
-            id=strawberry.ID(str(t.id)),
-            state=TicketState(t.state.value),
-            category_code=t.category_code,
-            item_code=t.item_code,
+        return from_row(
+            cls,
+            t,
             item_title=t.rules.get("item", {}).get("title", t.item_code),
-            description=t.description,
-            photos=list(t.photos),
-            contact=t.contact,
-            channel=TicketChannel(t.channel.value),
-            address=t.address,
-            latitude=t.latitude,
-            longitude=t.longitude,
-            reporter_user_id=t.reporter_user_id,
-            entered_by=t.entered_by,
-            assignee=TicketUnit(
-                kind=TicketUnitKind(t.assignee_kind.value),
-                id=strawberry.ID(str(t.assignee_id)) if t.assignee_id else None,
-            )
-            if t.assignee_kind
-            else None,
-            due_at=t.due_at,
+            assignee=TicketUnit.of(t.assignee_kind, t.assignee_id),
             escalation_level=ladder[min(t.escalation_level, len(ladder) - 1)]["level"],
-            escalations=t.escalations,
-            reopened=t.reopened,
-            rating=t.rating,
-            satisfied=t.satisfied,
-            rating_channel=RatingChannel(t.rating_channel.value) if t.rating_channel else None,
-            resolved_on_time=t.resolved_on_time,
-            config_version=t.config_version,
-            opened_at=t.opened_at,
-            dispatched_at=t.dispatched_at,
-            resolved_at=t.resolved_at,
-            closed_at=t.closed_at,
-            compound_pk=t.compound_id,
             is_open=t.state in OPEN_STATES,
         )

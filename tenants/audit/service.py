@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from tenants.audit.models import AuditEntry
 from tenants.paging import newest_first
 from tenants.permissions import Caller, require
+from tenants.records import granted
 
 
 async def record(*, actor: str, action: str, target_type: str, target_id: Any, details: dict | None = None) -> None:
@@ -27,3 +30,8 @@ async def list_entries(
     if target_id:
         qs = qs.filter(target_id=target_id)
     return await newest_first(qs, time_field="at", after=after, limit=limit)
+
+
+def readable(caller: Caller) -> QuerySet[AuditEntry]:
+    """The tenant's audit trail, for a caller who may read it."""
+    return granted(caller, "audit.read", AuditEntry.all())

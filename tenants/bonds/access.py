@@ -13,7 +13,9 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from tenants.bonds.models import BondTopUp, BondTransaction
 from tenants.permissions import require
+from tenants.records import granted
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
@@ -40,3 +42,12 @@ def readable(caller: Access) -> QuerySet[PropertyContract]:
     return PropertyContract.filter(Q(company_id__in=sorted(caller.companies) or [0]) | Q(compound_id__in=compounds))
 
 
+def readable_top_ups(caller: Access) -> QuerySet[BondTopUp]:
+    """Top-up demands of the bonds the caller reads."""
+    return granted(caller, "bonds.read", BondTopUp.filter(contract_id__in=Subquery(readable(caller).values("id"))))
+
+
+def readable_transactions(caller: Access) -> QuerySet[BondTransaction]:
+    """Deposits, drawdowns and refunds of the bonds the caller reads."""
+    rows = BondTransaction.filter(contract_id__in=Subquery(readable(caller).values("id")))
+    return granted(caller, "bonds.read", rows)

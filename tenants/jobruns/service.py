@@ -19,12 +19,14 @@ from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.errors import DomainError
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.paging import newest_first
 from tenants.permissions import Caller, require
+from tenants.records import granted
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -162,3 +164,8 @@ async def list_runs(
     if kind:
         qs = qs.filter(kind=kind)
     return await newest_first(qs, time_field="created_at", after=after, limit=limit)
+
+
+def readable(caller: Caller) -> QuerySet[JobRun]:
+    """The tenant's job runs, for a caller who may read them."""
+    return granted(caller, "jobs.read", JobRun.all())

@@ -13,6 +13,7 @@ from datetime import datetime
 from asyncpg.exceptions import CheckViolationError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.errors import Conflict, NotFound
@@ -20,6 +21,7 @@ from tenants.ledger.accounts import NON_NEGATIVE, kind_of
 from tenants.ledger.models import LedgerBalance, LedgerJournal, LedgerPosting
 from tenants.locks import advisory_lock
 from tenants.permissions import Caller, require
+from tenants.records import granted
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
 
 
@@ -266,3 +268,8 @@ async def history(account: str, *, access: Caller, after_id: int | None, limit: 
     postings = await qs.order_by("-id").limit(limit)
     journals = {j.id: j for j in await LedgerJournal.filter(id__in=list({p.journal_id for p in postings}))}
     return [Entry(p.id, p.account, p.amount_fen, journals[p.journal_id]) for p in postings]
+
+
+def readable_journals(caller: Caller) -> QuerySet[LedgerJournal]:
+    """The tenant's journals, for a caller who may read the ledger."""
+    return granted(caller, "ledger.read", LedgerJournal.all())

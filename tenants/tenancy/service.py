@@ -14,6 +14,7 @@ from tenants import clock
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
 from tenants.paging import by_id
+from tenants.permissions import Caller, allows
 from tenants.scope import platform_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
 
@@ -153,6 +154,12 @@ async def list_tenants(*, after_id: int | None, limit: int) -> list[Tenant]:
     """Tenants by id, keyset-paginated."""
     async with platform_transaction():
         return await by_id(Tenant.all(), after_id=after_id, limit=limit)
+
+
+async def visible_tenants(caller: Caller, own_tenant_id: int | None, ids: list[int]) -> list[Tenant]:
+    """Of ``ids``, the tenants a caller may read: any for whoever manages tenants (the platform path), else only
+    the caller's own."""
+    return await get_tenants_by_ids(ids if allows(caller, "tenants.manage") else [i for i in ids if i == own_tenant_id])
 
 
 async def get_tenants_by_ids(ids: list[int]) -> list[Tenant]:

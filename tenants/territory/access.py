@@ -25,7 +25,7 @@ from tenants.permissions import ADMINISTRATION
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, Compound, Household, ancestor_levels
 from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
-from tenants.territory.people import Person
+from tenants.territory.people import Person, Post
 
 # The posts whose node is theirs to change (below it) and whose residents they may list.
 WRITER_OF_LEVEL = {"street": Role.STREET_OFFICER, "community": Role.COMMUNITY_WORKER, "grid": Role.GRID_WORKER}
@@ -199,6 +199,13 @@ def readable_persons(caller: Access) -> QuerySet[Person]:
         assert q is not None  # only a tenant admin's is None
         return Person.filter(household_id__in=Subquery(Household.filter(q).values("id")))
     return Person.filter(user_id=caller.user_id or "")
+
+
+def readable_posts(caller: Access) -> QuerySet[Post]:
+    """Posts of the people the caller reads."""
+    if caller.whole_tenant:
+        return Post.all()
+    return Post.filter(person_id__in=Subquery(readable_persons(caller).values("id")))
 
 
 def readable_companies(caller: Access) -> QuerySet[PropertyCompany]:

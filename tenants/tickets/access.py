@@ -15,7 +15,8 @@ from tenants.territory.access import Access
 from tenants.tickets.models import PartnerTask, Ticket, UnitKind
 
 __all__ = [
-    "STAFF_REPORTERS", "acts_for", "acts_for_assignee", "check", "may_review", "readable", "require",
+    "STAFF_REPORTERS", "acts_for", "acts_for_assignee", "check", "may_review", "readable", "readable_partner_tasks",
+    "require",
 ]
 
 
@@ -23,6 +24,12 @@ def readable(caller: Access) -> QuerySet[Ticket]:
     """The tickets the caller reads (every list and get starts here)."""
     q = _readable_filter(caller)
     return Ticket.all() if q is None else Ticket.filter(q)
+
+
+def readable_partner_tasks(caller: Access) -> QuerySet[PartnerTask]:
+    """Partner tasks on the tickets the caller reads."""
+    q = _readable_filter(caller)
+    return PartnerTask.all() if q is None else PartnerTask.filter(ticket_id__in=Subquery(readable(caller).values("id")))
 
 
 attachable_as("ticket", readable)  # a ticket's photos are read by whoever reads the ticket

@@ -11,6 +11,7 @@ from tenants.idempotency import IdempotencyKey
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tests.conftest import codes
+from tests.fixtures.ids import db_id
 from tests.fixtures.tickets import REPORT_TICKET, ticket_input, tickets_of
 
 
@@ -118,7 +119,7 @@ async def test_a_retried_post_assignment_with_its_key_makes_one_post(two_cities,
 
     async with tenant_transaction(a["tenant"].id):
         # Before: the retry was refused or made a second post (a second grid worker needs allowSecondGridWorker)
-        assert await Post.filter(person_id=int(args["p"])).count() == 1
+        assert await Post.filter(person_id=db_id(args["p"])).count() == 1
 
 
 async def test_retried_findings_and_score_sheets_with_their_keys_are_stored_once(two_cities, gql, settings):

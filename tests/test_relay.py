@@ -1,0 +1,176 @@
+"""Relay global ids: every Node type refetched by ``node(id:)`` and ``nodes(ids:)``, inside the caller's tenant and
+scope; ID arguments that take a global id or a database id, and refuse another kind's id."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from api.rows import node_types
+from tenants.assessment.models import Interview, SupervisorFinding
+from tenants.audit import service as audit
+from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
+from tenants.brand.models import BrandProject
+from tenants.files.models import Purpose, StoredFile
+from tenants.inbox import service as inbox
+from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
+from tenants.jobruns.models import JobRun
+from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.territory.access import Access
+from tenants.territory.parties import OwnersCommittee, PropertyContract, Unit
+from tenants.territory.parties import UnitKind as PartyUnitKind
+from tenants.territory.people import Person, Post, PostKind
+from tenants.tickets.models import PartnerTask, UnitKind
+from tests.fixtures.callers import bearer
+from tests.fixtures.ids import db_id, gid
+from tests.fixtures.money import APPROVE, settle
+from tests.fixtures.tickets import report
+
+pytestmark = pytest.mark.usefixtures("app")
+
+AT = datetime(2026, 10, 2, 2, 0, tzinfo=UTC)
+WHOLE = Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="admin")
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
+
+
+async def _one_of_each(gql, w) -> dict[str, int]:
+    """A row of every Node type in 下花园区 (settlements and ratings from the world, the rest made here): database
+    id by GraphQL type name."""
+    statements = await settle(gql, w)
+    assert "errors" not in await gql(APPROVE, w["admin"], {"id": statements["C1"]})
+    ids = w["ids"]
+    async with tenant_transaction(w["t"].id):
+        ticket = await report(ids, "corridor_clutter", AT)
+        await PartnerTask.create(
+            ticket_id=ticket.id, unit_kind=UnitKind.PROPERTY_COMPANY, unit_id=ids["P1"], accept_due_at=AT,
+            due_at=AT, created_at=AT,
+        )
+        await inbox.send(to=["admin"], kind="relay", title="t", text="x", ticket_id=ticket.id, at=AT)
+        endpoint = await WebhookEndpoint.create(url="https://hooks.example.com/x", secret="s" * 32)
+        await WebhookDelivery.create(endpoint_id=endpoint.id, event="relay", payload={}, next_attempt_at=AT)
+        await JobRun.create(kind="relay", period_key="2026Q3")
+        await audit.record(actor="admin", action="relay", target_type="ticket", target_id=ticket.id)
+        contract = await PropertyContract.filter(compound_id=ids["K1"]).first()
+        assert contract is not None
+        await BondTopUp.create(
+            contract_id=contract.id, company_id=contract.company_id, required_fen=100, shortfall_fen=100,
+            opened_at=AT, due_on=date(2026, 10, 30),
+        )
+        await BondTransaction.create(
+            contract_id=contract.id, company_id=contract.company_id, kind=BondKind.DEPOSIT, amount_fen=100,
+            balance_after_fen=100, journal_id=1, actor="admin", at=AT,
+        )
+        await BrandProject.create(
+            community_id=ids["C1"], year=2026, title="红色物业", aim="共治", budget_requested_fen=100,
+            declared_by="cw", declared_at=AT, updated_at=AT,
+        )
+        await Interview.create(
+            company_id=ids["P1"], period_key="2026Q3", held_on=date(2026, 10, 2), outcome="整改", recorded_by="admin",
+            recorded_at=AT,
+        )
+        await SupervisorFinding.create(
+            compound_id=ids["K1"], description="垃圾堆放", found_at=AT, resolve_by=AT, recorded_by="sup",
+        )
+        await OwnersCommittee.create(compound_id=ids["K1"], name="业委会")
+        await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="城管", name="城管局")
+        person = await Person.create(user_id="p-relay", name="张三", household_id=ids["H1"])
+        await Post.create(person_id=person.id, kind=PostKind.GRID_WORKER, target_kind="grid", target_id=ids["G1"],
+                          starts_on=date(2026, 1, 1))
+        await StoredFile.create(
+            key="k", thumbnail_key="t", content_type="image/png", thumbnail_type="image/png", size=1, width=1,
+            height=1, sha256="0" * 64, purpose=Purpose.TICKET, uploaded_by="admin", uploaded_at=AT,
+        )
+        found = {}
+        for name, kind in node_types().items():
+            if name == "Tenant":
+                found[name] = w["t"].id
+                continue
+            row = await kind.readable(WHOLE).order_by("id").first()  # type: ignore[attr-defined]
+            assert row is not None, f"no {name} in the world"
+            found[name] = row.id
+    return found
+
+
+async def test_node_refetches_every_node_type_and_nodes_keeps_the_order(rated_district, gql, settings):
+    w = {**rated_district, "admin": bearer(settings, rated_district["t"], Role.TENANT_ADMIN, user_id="admin")}
+    rows = await _one_of_each(gql, w)  # the admin's inbox has the one message
+    assert len(rows) == len(node_types()) >= 30
+    for name, pk in rows.items():
+        body = await gql(NODE, w["admin"], {"id": gid(name, pk)})
+        assert body["data"]["node"] == {"__typename": name, "id": gid(name, pk)}, (name, body)
+        assert db_id(body["data"]["node"]["id"]) == pk
+    wanted = [gid(n, pk) for n, pk in sorted(rows.items(), reverse=True)]
+    body = await gql(NODES, w["admin"], {"ids": wanted})
+    assert [n["id"] for n in body["data"]["nodes"]] == wanted
+    # databaseId is the row's id on every Node.
+    ticket = await gql("query($id: ID!) { node(id: $id) { ... on Ticket { databaseId state } } }", w["admin"],
+                       {"id": gid("Ticket", rows["Ticket"])})
+    assert ticket["data"]["node"] == {"databaseId": str(rows["Ticket"]), "state": "REPORTED"}
+
+    # Another tenant's administrator gets null for every one of them; so does a resident for what is not theirs.
+    other = await gql(NODES, w["other_admin"], {"ids": wanted})
+    assert other["data"]["nodes"] == [None] * len(wanted)
+    assert (await gql(NODE, w["other_admin"], {"id": gid("Ticket", rows["Ticket"])}))["data"]["node"] is None
+    stranger = await gql(NODE, w["resident"], {"id": gid("SettlementStatement", rows["SettlementStatement"])})
+    assert stranger["data"]["node"] is None and "errors" not in stranger
+
+
+async def test_bad_global_ids_are_invalid_input_naming_the_argument(rated_district, gql, settings):
+    w = rated_district
+    for bad in ("12", "garbage", "VGlja2V0Og==", "Tm9TdWNoVHlwZTox", "VGlja2V0Oi0x", "x" * 500):
+        body = await gql(NODE, w["admin"], {"id": bad})
+        err = body["errors"][0]["extensions"]
+        assert (err["code"], err["field"]) == ("INVALID_INPUT", "id"), (bad, body)
+    body = await gql(NODES, w["admin"], {"ids": [gid("Ticket", 1), "nope"]})
+    assert body["errors"][0]["extensions"]["field"] == "ids.1"
+    too_many = [gid("Ticket", i) for i in range(1, settings.max_page_size + 2)]
+    assert (await gql(NODES, w["admin"], {"ids": too_many}))["errors"][0]["extensions"]["field"] == "ids"
+
+
+async def test_id_arguments_take_a_global_or_a_database_id_and_refuse_another_kind(rated_district, gql):
+    w = rated_district
+    ids = w["ids"]
+    async with tenant_transaction(w["t"].id):
+        ticket = await report(ids, "corridor_clutter", AT)
+    one = "query($id: ID!) { ticket(id: $id) { id databaseId } }"
+    by_global = await gql(one, w["admin"], {"id": gid("Ticket", ticket.id)})
+    by_number = await gql(one, w["admin"], {"id": str(ticket.id)})
+    assert by_global["data"] == by_number["data"] == {
+        "ticket": {"id": gid("Ticket", ticket.id), "databaseId": str(ticket.id)}
+    }
+    wrong = await gql(one, w["admin"], {"id": gid("Person", ticket.id)})
+    problem = wrong["errors"][0]["extensions"]
+    reason = problem["problems"][0]["reason"]
+    assert (problem["code"], problem["field"], reason) == ("INVALID_INPUT", "id", "wrong_kind")
+    # A named argument knows its kind: a compound's id, not a grid's.
+    contracts = "query($c: ID) { propertyContracts(compoundId: $c) { edges { node { compound { id } } } } }"
+    good = await gql(contracts, w["admin"], {"c": gid("Compound", ids["K1"])})
+    compounds = {e["node"]["compound"]["id"] for e in good["data"]["propertyContracts"]["edges"]}
+    assert compounds == {gid("Compound", ids["K1"])}
+    bad = await gql(contracts, w["admin"], {"c": gid("Grid", ids["G1"])})
+    assert bad["errors"][0]["extensions"]["field"] == "compoundId"
+
+
+async def test_a_ticket_unit_names_the_node_it_points_at(rated_district, gql, settings):
+    w = rated_district
+    ids = w["ids"]
+    async with tenant_transaction(w["t"].id):
+        ticket = await report(ids, "corridor_clutter", AT)
+    dispatch = (
+        "mutation($id: ID!, $u: TicketUnitInput) { dispatchTicket(id: $id, unit: $u) "
+        "{ assignee { kind id databaseId name } } }"
+    )
+    wrong = await gql(dispatch, w["admin"], {"id": str(ticket.id), "u": {"kind": "PROPERTY_COMPANY",
+                                                                         "id": gid("Unit", ids["P1"])}})
+    assert wrong["errors"][0]["extensions"]["field"] == "unit.id"
+    body = await gql(dispatch, w["admin"], {"id": gid("Ticket", ticket.id),
+                                            "u": {"kind": "PROPERTY_COMPANY", "id": gid("PropertyCompany", ids["P1"])}})
+    unit = body["data"]["dispatchTicket"]["assignee"]
+    assert unit == {"kind": "PROPERTY_COMPANY", "id": gid("PropertyCompany", ids["P1"]),
+                    "databaseId": str(ids["P1"]), "name": unit["name"]}
+    refetched = await gql("query($id: ID!) { node(id: $id) { ... on PropertyCompany { name } } }", w["admin"],
+                          {"id": unit["id"]})
+    assert refetched["data"]["node"] == {"name": unit["name"]} and unit["name"]
