@@ -6,14 +6,13 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class PropertyCompany(TenantModel):  # 物业企业
     """A company's record in this tenant. The same company (by credit code) may be on file in other tenants;
     each record belongs to its tenant."""
 
-    id = fields.BigIntField(primary_key=True)
     credit_code = fields.CharField(max_length=32)  # 统一社会信用代码
     name = fields.CharField(max_length=200)
     contact_name = fields.CharField(max_length=100, default="")
@@ -24,14 +23,12 @@ class PropertyCompany(TenantModel):  # 物业企业
 
     class Meta:
         table = "property_company"
-        manager = TenantManager()
         unique_together = (("tenant_id", "credit_code"),)
 
 
 class PropertyContract(TenantModel):
     """A company serves a compound from ``starts_on`` to ``ends_on`` (inclusive) for a yearly fee receivable."""
 
-    id = fields.BigIntField(primary_key=True)
     company_id = fields.BigIntField()
     compound_id = fields.BigIntField()
     starts_on = fields.DateField()
@@ -43,13 +40,11 @@ class PropertyContract(TenantModel):
 
     class Meta:
         table = "property_contract"
-        manager = TenantManager()
         unique_together = (("tenant_id", "compound_id", "starts_on"),)
         indexes = (("tenant_id", "company_id"),)
 
 
 class OwnersCommittee(TenantModel):  # 业主委员会, one per compound
-    id = fields.BigIntField(primary_key=True)
     compound_id = fields.BigIntField()
     name = fields.CharField(max_length=200)
     term_ends_on = fields.DateField(null=True)
@@ -58,7 +53,6 @@ class OwnersCommittee(TenantModel):  # 业主委员会, one per compound
 
     class Meta:
         table = "owners_committee"
-        manager = TenantManager()
         unique_together = (("tenant_id", "compound_id"),)
 
 
@@ -72,7 +66,6 @@ class UnitKind(StrEnum):
 class Unit(TenantModel):
     """A body that tickets can be routed to and that can assess: departments and offices."""
 
-    id = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(UnitKind, max_length=32)
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
@@ -83,5 +76,4 @@ class Unit(TenantModel):
 
     class Meta:
         table = "unit"
-        manager = TenantManager()
         unique_together = (("tenant_id", "code"),)

@@ -6,11 +6,10 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class Person(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     user_id = fields.CharField(max_length=128)  # the login subject (token ``sub``)
     name = fields.CharField(max_length=100)
     phone = fields.CharField(max_length=32, default="")
@@ -21,7 +20,6 @@ class Person(TenantModel):
 
     class Meta:
         table = "person"
-        manager = TenantManager()
         unique_together = (("tenant_id", "user_id"),)
         indexes = (("tenant_id", "household_id"),)
 
@@ -61,7 +59,6 @@ POST_TARGET: dict[PostKind, str | None] = {
 class Post(TenantModel):
     """A person holds a post over a target (a territory node, a company or a unit) from a date."""
 
-    id = fields.BigIntField(primary_key=True)
     person_id = fields.BigIntField()
     kind = fields.CharEnumField(PostKind, max_length=32)
     target_kind = fields.CharField(max_length=16, null=True)
@@ -73,5 +70,4 @@ class Post(TenantModel):
 
     class Meta:
         table = "post"
-        manager = TenantManager()
         indexes = (("tenant_id", "person_id"), ("tenant_id", "target_kind", "target_id"))
