@@ -16,7 +16,7 @@ from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
-from tenants.territory.access import Access, get_in_scope, readable_persons
+from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
 from tenants.territory.people import POST_TARGET, Person, Post, PostKind
@@ -65,10 +65,7 @@ async def create_person(
         raise InvalidInput.of(problems)
     async with scoped_transaction():
         if household_id is not None:
-            if access.whole_tenant:
-                await get_in_scope("household", household_id, access)
-            else:
-                await get_in_scope("household", household_id, access, for_write=True)
+            await get_writable("household", household_id, access)
         if await Person.exists(user_id=user_id.strip()):
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId")
         try:
