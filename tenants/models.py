@@ -19,6 +19,13 @@ class TenantManager(Manager):
         return super().get_queryset().filter(tenant_id=current_tenant_id())
 
 
+class Stamped:
+    """Mixin for a model whose rows the ORM stamps: ``created_at`` on insert, ``updated_at`` on every save."""
+
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+
 class TenantModelMeta(ModelMeta):
     """Gives every concrete tenant model the scoped manager: Tortoise does not inherit ``Meta.manager``."""
 

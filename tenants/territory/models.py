@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from tenants.models import TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class Area(TenantModel):
+class Area(TenantModel, Stamped):
     """Common columns of every territory level."""
 
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         abstract = True

@@ -6,10 +6,10 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class PropertyCompany(TenantModel):  # 物业企业
+class PropertyCompany(TenantModel, Stamped):  # 物业企业
     """A company's record in this tenant. The same company (by credit code) may be on file in other tenants;
     each record belongs to its tenant."""
 
@@ -18,15 +18,13 @@ class PropertyCompany(TenantModel):  # 物业企业
     contact_name = fields.CharField(max_length=100, default="")
     contact_phone = fields.CharField(max_length=32, default="")
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "property_company"
         unique_together = (("tenant_id", "credit_code"),)
 
 
-class PropertyContract(TenantModel):
+class PropertyContract(TenantModel, Stamped):
     """A company serves a compound from ``starts_on`` to ``ends_on`` (inclusive) for a yearly fee receivable."""
 
     company_id = fields.BigIntField()
@@ -35,8 +33,6 @@ class PropertyContract(TenantModel):
     ends_on = fields.DateField()
     annual_fee_fen = fields.BigIntField()
     reference = fields.CharField(max_length=64, default="")
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "property_contract"
@@ -44,12 +40,10 @@ class PropertyContract(TenantModel):
         indexes = (("tenant_id", "company_id"),)
 
 
-class OwnersCommittee(TenantModel):  # 业主委员会, one per compound
+class OwnersCommittee(TenantModel, Stamped):  # 业主委员会, one per compound
     compound_id = fields.BigIntField()
     name = fields.CharField(max_length=200)
     term_ends_on = fields.DateField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "owners_committee"
@@ -63,7 +57,7 @@ class UnitKind(StrEnum):
     STREET_OFFICE = "street_office"  # 街道办 (a street's own working unit)
 
 
-class Unit(TenantModel):
+class Unit(TenantModel, Stamped):
     """A body that tickets can be routed to and that can assess: departments and offices."""
 
     kind = fields.CharEnumField(UnitKind, max_length=32)
@@ -71,8 +65,6 @@ class Unit(TenantModel):
     name = fields.CharField(max_length=200)
     street_id = fields.BigIntField(null=True)  # for street offices
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "unit"

@@ -6,17 +6,15 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class Person(TenantModel):
+class Person(TenantModel, Stamped):
     user_id = fields.CharField(max_length=128)  # the login subject (token ``sub``)
     name = fields.CharField(max_length=100)
     phone = fields.CharField(max_length=32, default="")
     household_id = fields.BigIntField(null=True)  # residents live somewhere
     is_party_member = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "person"
