@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.expressions import Q
 
 from tenants.models import Stamped, TenantModel
 
@@ -69,3 +71,8 @@ class Post(TenantModel):
     class Meta:
         table = "post"
         indexes = (("tenant_id", "person_id"), ("tenant_id", "target_kind", "target_id"))
+
+
+def active_on(day: date) -> Q:
+    """Posts held on ``day`` (tenant-local): started by then and not ended before it."""
+    return Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))

@@ -19,7 +19,7 @@ from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
-from tenants.territory.people import POST_TARGET, Person, Post, PostKind
+from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on
 
 ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.TENANT_ADMIN: Role.TENANT_ADMIN,
@@ -225,12 +225,10 @@ async def claims_of_user(user_id: str) -> Claims | None:
 async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
     day = on or await clock.today()
-    posts = await Post.filter(person_id=person.id, starts_on__lte=day).order_by("id")
+    posts = await Post.filter(active_on(day), person_id=person.id).order_by("id")
     roles: set[Role] = set()
     scope: list[str] = []
     for post in posts:
-        if post.ends_on is not None and post.ends_on < day:
-            continue
         role = ROLE_OF_POST[post.kind]
         roles.add(role)
         if post.target_kind and post.target_id is not None:
