@@ -18,7 +18,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from tenants.errors import Conflict, InvalidInput, Problem
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 from tenants.scope import current_tenant_id, savepoint
 
 MAX_KEY = 128
@@ -28,7 +28,6 @@ M = TypeVar("M", bound=Model)
 class IdempotencyKey(TenantModel):
     """A create a client named with its idempotency key: the operation, who asked, and the row it made."""
 
-    id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=MAX_KEY)
     operation = fields.CharField(max_length=64)
     actor = fields.CharField(max_length=128)
@@ -37,7 +36,6 @@ class IdempotencyKey(TenantModel):
 
     class Meta:
         table = "idempotency_key"
-        manager = TenantManager()
         unique_together = (("tenant_id", "key"),)
 
 

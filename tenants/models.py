@@ -6,7 +6,7 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.manager import Manager
-from tortoise.models import Model
+from tortoise.models import Model, ModelMeta
 from tortoise.queryset import QuerySet
 
 from tenants.scope import current_tenant_id
@@ -19,14 +19,32 @@ class TenantManager(Manager):
         return super().get_queryset().filter(tenant_id=current_tenant_id())
 
 
-class TenantModel(Model):
-    """Base for tenant-owned rows. Subclasses set ``manager = TenantManager()`` in their Meta and get an RLS
-    policy in their migration; ``tests/test_tenancy_rls.py`` checks both for every subclass."""
+class Stamped:
+    """Mixin for a model whose rows the ORM stamps: ``created_at`` on insert, ``updated_at`` on every save."""
+
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+
+class TenantModelMeta(ModelMeta):
+    """Gives every concrete tenant model the scoped manager: Tortoise does not inherit ``Meta.manager``."""
+
+    def __new__(cls, name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> ModelMeta:
+        meta = attrs.get("Meta")
+        if meta is not None and not getattr(meta, "abstract", False) and not hasattr(meta, "manager"):
+            meta.manager = TenantManager()
+        return super().__new__(cls, name, bases, attrs)
+
+
+class TenantModel(Model, metaclass=TenantModelMeta):
+    """Base for tenant-owned rows: a ``tenant`` and a bigint ``id``, read through ``TenantManager``. Each subclass
+    gets an RLS policy in its migration; ``tests/test_tenancy_rls.py`` checks both for every subclass."""
 
     tenant: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
         "civicgrid.Tenant", related_name=False, on_delete=fields.RESTRICT, db_index=False
     )
     tenant_id: int
+    id = fields.BigIntField(primary_key=True)
 
     class Meta:
         abstract = True

@@ -16,7 +16,7 @@ from tenants.assessment.models import Interview
 from tenants.audit import service as audit
 from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
 from tenants.idempotency import idempotent
-from tenants.periods import bounds
+from tenants.periods import bounds, period_problems
 from tenants.permissions import require
 from tenants.scope import savepoint
 from tenants.territory.access import Access
@@ -41,13 +41,6 @@ def _serves(contracts: list[tuple[int, date, date]], company_id: int, period: tu
     return any(c == company_id and s <= period[1] and e >= period[0] for c, s, e in contracts)
 
 
-def _period_problems(period_key: str) -> tuple[tuple[date, date] | None, list[Problem]]:
-    try:
-        return bounds(period_key, "period"), []
-    except InvalidInput as exc:
-        return None, list(exc.problems)
-
-
 @idempotent("recordInterview", Interview)
 async def record_interview(
     *,
@@ -63,7 +56,7 @@ async def record_interview(
 ) -> Interview:
     """Record a 约谈: the administration with any firm, a street officer with a firm of their street."""
     require(access, "assessment.record_interview")
-    period, problems = _period_problems(period_key)
+    problems = list(period_problems(period_key, "period"))
     if not outcome.strip() or len(outcome) > 2000:
         problems.append(Problem("outcome", "format", "请填写约谈结果（不超过 2000 字）", "outcome: 1..2000 characters"))
     if len(follow_up) > 2000:
@@ -72,8 +65,9 @@ async def record_interview(
         problems.append(Problem("attendees", "format", "请列出参会人员", "list 1..50 attendees"))
     if follow_up_due is not None and follow_up_due < held_on:
         problems.append(Problem("followUpDue", "before", "整改期限早于约谈日期", "followUpDue is before heldOn"))
-    if problems or period is None:
+    if problems:
         raise InvalidInput.of(problems)
+    period = bounds(period_key, "period")
     async with savepoint():
         if not await PropertyCompany.exists(id=company_id):
             raise NotFound(f"物业企业 {company_id} 不存在", f"company {company_id} does not exist", field="companyId")
@@ -108,8 +102,8 @@ async def record_interview(
 async def interviews(*, access: Access, company_id: int | None, period_key: str | None) -> list[Interview]:
     """The interviews the caller reads: all for the administration, a firm its own, a street its firms'."""
     require(access, "assessment.read_interviews")
-    if period_key is not None and (problems := _period_problems(period_key)[1]):
-        raise InvalidInput.of(problems)
+    if period_key is not None:
+        bounds(period_key, "period")  # a malformed period is refused, not matched against nothing
     qs = readable_interviews(access)
     if company_id is not None:
         qs = qs.filter(company_id=company_id)

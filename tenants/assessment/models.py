@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class RoundStatus(StrEnum):
@@ -17,7 +17,6 @@ class RoundStatus(StrEnum):
 class AssessmentRound(TenantModel):
     """One period's assessment (a month or a quarter, per configuration) with a submission deadline."""
 
-    id = fields.BigIntField(primary_key=True)
     period_key = fields.CharField(max_length=8)  # 2026-10 or 2026Q4
     starts_on = fields.DateField()
     ends_on = fields.DateField()  # inclusive
@@ -29,7 +28,6 @@ class AssessmentRound(TenantModel):
 
     class Meta:
         table = "assessment_round"
-        manager = TenantManager()
         unique_together = (("tenant_id", "period_key"),)
 
 
@@ -37,7 +35,6 @@ class ScoreSubmission(TenantModel):
     """A body's scores for one compound in a round. Submitted once and locked; a correction is a new revision
     (with its reason), and the latest revision counts. The application role cannot update or delete these."""
 
-    id = fields.BigIntField(primary_key=True)
     round_id = fields.BigIntField()
     compound_id = fields.BigIntField()
     body_code = fields.CharField(max_length=64)
@@ -52,14 +49,12 @@ class ScoreSubmission(TenantModel):
 
     class Meta:
         table = "score_submission"
-        manager = TenantManager()
         unique_together = (("tenant_id", "round_id", "compound_id", "body_code", "revision"),)
 
 
 class SupervisorFinding(TenantModel):
     """A community supervisor's finding 小区监督员发现的问题 against a compound."""
 
-    id = fields.BigIntField(primary_key=True)
     compound_id = fields.BigIntField()
     description = fields.TextField()
     photo_url = fields.CharField(max_length=500, default="")
@@ -70,7 +65,6 @@ class SupervisorFinding(TenantModel):
 
     class Meta:
         table = "supervisor_finding"
-        manager = TenantManager()
         indexes = (("tenant_id", "compound_id", "found_at"), ("tenant_id", "found_at"))
 
 
@@ -83,7 +77,6 @@ class RatingSnapshot(TenantModel):
     """The ratings of a period. A draft is recomputed by each run; a published one never changes: a correction is
     a new revision with a reason, and the old one stays readable."""
 
-    id = fields.BigIntField(primary_key=True)
     period_key = fields.CharField(max_length=8)
     revision = fields.IntField(default=1)
     status = fields.CharEnumField(SnapshotStatus, max_length=12, default=SnapshotStatus.DRAFT)
@@ -95,12 +88,10 @@ class RatingSnapshot(TenantModel):
 
     class Meta:
         table = "rating_snapshot"
-        manager = TenantManager()
         unique_together = (("tenant_id", "period_key", "revision"),)
 
 
 class CompoundRating(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     snapshot_id = fields.BigIntField()
     compound_id = fields.BigIntField()
     company_id = fields.BigIntField()
@@ -113,7 +104,6 @@ class CompoundRating(TenantModel):
 
     class Meta:
         table = "compound_rating"
-        manager = TenantManager()
         unique_together = (("tenant_id", "snapshot_id", "compound_id"),)
         indexes = (("tenant_id", "snapshot_id", "rank"),)
 
@@ -125,7 +115,6 @@ class ListMark(StrEnum):
 
 
 class CompanyRating(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     snapshot_id = fields.BigIntField()
     company_id = fields.BigIntField()
     score = fields.DecimalField(max_digits=5, decimal_places=2)
@@ -136,7 +125,6 @@ class CompanyRating(TenantModel):
 
     class Meta:
         table = "company_rating"
-        manager = TenantManager()
         unique_together = (("tenant_id", "snapshot_id", "company_id"),)
         indexes = (("tenant_id", "company_id", "snapshot_id"), ("tenant_id", "snapshot_id", "rank"))
 
@@ -144,7 +132,6 @@ class CompanyRating(TenantModel):
 class Interview(TenantModel):
     """约谈: a meeting with a firm on the black list, and what came of it."""
 
-    id = fields.BigIntField(primary_key=True)
     company_id = fields.BigIntField()
     period_key = fields.CharField(max_length=8)
     held_on = fields.DateField()
@@ -157,5 +144,4 @@ class Interview(TenantModel):
 
     class Meta:
         table = "interview"
-        manager = TenantManager()
         indexes = (("tenant_id", "company_id", "held_on"), ("tenant_id", "period_key"))

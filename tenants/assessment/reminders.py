@@ -6,15 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from tortoise.expressions import Q
-
 from tenants import clock, inbox
 from tenants.assessment.models import AssessmentRound, RoundStatus
 from tenants.assessment.rounds import missing_bodies, period_config
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
 from tenants.territory.models import Compound
-from tenants.territory.people import Person, Post, PostKind
+from tenants.territory.people import Person, Post, PostKind, active_on
 
 # The posts behind the roles a body's configuration names (see Body.roles), and what each post targets.
 ROLE_POSTS = {
@@ -30,7 +28,7 @@ LATE_FOR = timedelta(days=7)  # late reminders stop a week after the deadline
 async def _holders(body: str, roles: Sequence[str], compounds: list[Compound], at: datetime) -> dict[str, set[int]]:
     """user id -> the compounds (of ``compounds``) they score for ``body``: body posts and assessor posts."""
     day = await clock.today(at)
-    active = Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))
+    active = active_on(day)
     out: dict[str, set[int]] = defaultdict(set)
     by_person: dict[int, set[int]] = defaultdict(set)
     for role in roles:

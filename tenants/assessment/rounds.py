@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from tenants import clock, periods
@@ -26,7 +25,7 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access, get_in_scope
 from tenants.territory.parties import PropertyContract
-from tenants.territory.people import Person, Post, PostKind
+from tenants.territory.people import Person, Post, PostKind, active_on
 
 # A supervisor's finding is open until its fix is confirmed, once (code CONFLICT, as it shipped).
 MAX_FINDING_PHOTOS = 9
@@ -119,9 +118,7 @@ async def grants(access: Access, doc: ConfigDocument) -> list[BodyGrant]:
         person = await Person.get_or_none(user_id=access.user_id)
         if person is not None:
             today = await clock.today()
-            posts = await Post.filter(person_id=person.id, kind=PostKind.ASSESSOR, starts_on__lte=today).filter(
-                Q(ends_on=None) | Q(ends_on__gte=today)
-            )
+            posts = await Post.filter(active_on(today), person_id=person.id, kind=PostKind.ASSESSOR)
             out += [BodyGrant(p.body_code or "", p.target_kind, p.target_id) for p in posts]
     return out
 

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class AuditEntry(TenantModel):
     """Who changed what, when. The application role may insert but never update or delete these rows."""
 
-    id = fields.BigIntField(primary_key=True)
     actor = fields.CharField(max_length=128)
     action = fields.CharField(max_length=64)
     target_type = fields.CharField(max_length=64)
@@ -18,5 +17,4 @@ class AuditEntry(TenantModel):
 
     class Meta:
         table = "audit_entry"
-        manager = TenantManager()
         indexes = (("tenant_id", "at", "id"), ("tenant_id", "target_type", "target_id"))

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class BondKind(StrEnum):
@@ -17,7 +17,6 @@ class BondKind(StrEnum):
 
 
 class BondTransaction(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     contract_id = fields.BigIntField()
     company_id = fields.BigIntField()
     kind = fields.CharEnumField(BondKind, max_length=10)
@@ -32,7 +31,6 @@ class BondTransaction(TenantModel):
 
     class Meta:
         table = "bond_transaction"
-        manager = TenantManager()
         indexes = (("tenant_id", "contract_id", "at", "id"), ("tenant_id", "company_id", "id"))
 
 
@@ -40,7 +38,6 @@ class BondTopUp(TenantModel):
     """A top-up owed: opened when a drawdown leaves the balance below the required amount, settled when deposits
     bring it back; reminded before ``due_on`` and flagged late after it, once each."""
 
-    id = fields.BigIntField(primary_key=True)
     contract_id = fields.BigIntField()
     company_id = fields.BigIntField()
     required_fen = fields.BigIntField()
@@ -53,5 +50,4 @@ class BondTopUp(TenantModel):
 
     class Meta:
         table = "bond_top_up"
-        manager = TenantManager()
         indexes = (("tenant_id", "contract_id", "opened_at"), ("tenant_id", "settled_at", "due_on"))

@@ -57,6 +57,20 @@ ON CONFLICT DO NOTHING
 """
 
 
+# What the company (and, when late, the street's officers and the tenant's administrators) is told: title, text.
+_TOLD = {
+    "bond.top_up_owed": ("履约保证金待缴存", "{name}物业服务合同的履约保证金尚差 {short}，请于{due}前缴存补足。"),
+    "bond.top_up_due": (
+        "履约保证金补缴提醒",
+        "{name}物业服务合同的履约保证金尚需补足 {short}，补缴期限为{due}，请按期缴存。",
+    ),
+    "bond.top_up_late": (
+        "履约保证金逾期未补足",
+        "{name}物业服务合同的履约保证金应于{due}前补足，至今仍差 {short}，已标记逾期。",
+    ),
+}
+
+
 async def daily(*, now: datetime | None = None) -> dict[str, Any]:
     """Remind each open top-up once when tenant-local today is within ``reminders.bond_top_up_lead_days`` of its
     due day, and flag it late once after that day (telling the company, the street's officers and the tenant's
@@ -92,44 +106,17 @@ async def _tell(
     officers = await holders_by_target(PostKind.STREET_OFFICER, "street", streets, today) if late else {}
     admins = (await holders_by_target(PostKind.TENANT_ADMIN, None, None, today)).get(0, []) if late else []
 
-    def owed(contract_id: int) -> tuple[str, int]:
-        c = contracts[contract_id]
-        short = max(0, required_fen(c.annual_fee_fen, ratio) - held[accounts.bond(contract_id)])
-        return compounds[c.compound_id].name, short
+    def told(kind: str, r: dict, also: list[str]) -> inbox.Message:
+        c = contracts[r["contract_id"]]
+        short = max(0, required_fen(c.annual_fee_fen, ratio) - held[accounts.bond(c.id)])
+        title, text = _TOLD[kind]
+        name, due = compounds[c.compound_id].name, day_zh(r["due_on"])
+        to = company_people.get(r["company_id"], []) + also
+        return inbox.Message(to, kind, title, text.format(name=name, short=yuan(short), due=due), None)
 
-    messages = []
-    for r in opened:
-        name, short = owed(r["contract_id"])
-        messages.append(
-            inbox.Message(
-                company_people.get(r["company_id"], []),
-                "bond.top_up_owed",
-                "履约保证金待缴存",
-                f"{name}物业服务合同的履约保证金尚差 {yuan(short)}，请于{day_zh(r['due_on'])}前缴存补足。",
-                None,
-            )
-        )
-    for r in reminded:
-        name, short = owed(r["contract_id"])
-        messages.append(
-            inbox.Message(
-                company_people.get(r["company_id"], []),
-                "bond.top_up_due",
-                "履约保证金补缴提醒",
-                f"{name}物业服务合同的履约保证金尚需补足 {yuan(short)}，补缴期限为{day_zh(r['due_on'])}，请按期缴存。",
-                None,
-            )
-        )
+    messages = [told("bond.top_up_owed", r, []) for r in opened]
+    messages += [told("bond.top_up_due", r, []) for r in reminded]
     for r in late:
-        name, short = owed(r["contract_id"])
         street = compounds[contracts[r["contract_id"]].compound_id].street_id
-        messages.append(
-            inbox.Message(
-                company_people.get(r["company_id"], []) + officers.get(street, []) + admins,
-                "bond.top_up_late",
-                "履约保证金逾期未补足",
-                f"{name}物业服务合同的履约保证金应于{day_zh(r['due_on'])}前补足，至今仍差 {yuan(short)}，已标记逾期。",
-                None,
-            )
-        )
+        messages.append(told("bond.top_up_late", r, officers.get(street, []) + admins))
     await inbox.send_all(messages, at=at)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class ProjectStatus(StrEnum):
@@ -20,7 +20,6 @@ class ProjectStatus(StrEnum):
 
 
 class BrandProject(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     community_id = fields.BigIntField()
     year = fields.IntField()
     title = fields.CharField(max_length=200)
@@ -35,14 +34,12 @@ class BrandProject(TenantModel):
 
     class Meta:
         table = "brand_project"
-        manager = TenantManager()
         indexes = (("tenant_id", "year", "community_id"), ("tenant_id", "year", "status"))
 
 
 class BrandProjectStep(TenantModel):
     """The record of each step (declare, approve, reject, evaluate, accept, fail, pay): who, when, what."""
 
-    id = fields.BigIntField(primary_key=True)
     project_id = fields.BigIntField()
     step = fields.CharField(max_length=10)
     actor = fields.CharField(max_length=128)
@@ -54,5 +51,4 @@ class BrandProjectStep(TenantModel):
 
     class Meta:
         table = "brand_project_step"
-        manager = TenantManager()
         unique_together = (("tenant_id", "project_id", "step"),)

@@ -73,29 +73,38 @@ async def award(project: BrandProject, amount_fen: int, *, on: date, actor: str,
     remaining = await ledger.balance(cap, for_update=True)
     if amount_fen > remaining:
         raise BrandCapExceeded(project.year, remaining, amount_fen)
-    await ledger.post(
-        key=f"brand:{project.id}:award",
-        legs=[ledger.Leg(cap, -amount_fen), ledger.Leg(accounts.brand_payable(project.community_id), amount_fen)],
-        period=str(project.year),
+    await _post(
+        project,
+        "award",
+        ledger.Leg(cap, -amount_fen),
+        ledger.Leg(accounts.brand_payable(project.community_id), amount_fen),
         reason=f"品牌项目“{project.title}”验收通过，奖补 {yuan(amount_fen)} 元",
-        source_kind=SOURCE,
-        source_id=project.id,
-        author=actor,
-        now=at,
+        actor=actor,
+        at=at,
     )
     return remaining - amount_fen
 
 
 async def pay(project: BrandProject, amount_fen: int, reference: str, *, actor: str, at: datetime) -> None:
     """Move a paid award from the community's payable to its paid account."""
-    await ledger.post(
-        key=f"brand:{project.id}:pay",
-        legs=[
-            ledger.Leg(accounts.brand_payable(project.community_id), -amount_fen),
-            ledger.Leg(accounts.brand_paid(project.community_id), amount_fen),
-        ],
-        period=str(project.year),
+    await _post(
+        project,
+        "pay",
+        ledger.Leg(accounts.brand_payable(project.community_id), -amount_fen),
+        ledger.Leg(accounts.brand_paid(project.community_id), amount_fen),
         reason=f"品牌项目“{project.title}”奖补拨付，凭证号 {reference}",
+        actor=actor,
+        at=at,
+    )
+
+
+async def _post(project: BrandProject, step: str, *legs: ledger.Leg, reason: str, actor: str, at: datetime) -> None:
+    """A project's ledger entry for ``step``: once per project and step, in the project's year."""
+    await ledger.post(
+        key=f"brand:{project.id}:{step}",
+        legs=list(legs),
+        period=str(project.year),
+        reason=reason,
         source_kind=SOURCE,
         source_id=project.id,
         author=actor,

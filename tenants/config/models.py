@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class ConfigVersion(TenantModel):
@@ -17,7 +17,6 @@ class ConfigVersion(TenantModel):
     # ... leaving out withdrawn versions: a scheduled version may be withdrawn (or replaced) before its day. The
     # row stays, marked; the database allows no other change, none once its day has come, and no deletion (0016).
 
-    id = fields.BigIntField(primary_key=True)
     version_no = fields.IntField()
     overrides: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
     effective_from = fields.DateField()
@@ -31,6 +30,5 @@ class ConfigVersion(TenantModel):
 
     class Meta:
         table = "config_version"
-        manager = TenantManager()
         unique_together = (("tenant_id", "version_no"),)
         indexes = (("tenant_id", "effective_from"),)

@@ -10,7 +10,7 @@ from tortoise.expressions import Q
 from tenants import clock
 from tenants.territory.parties import Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
-from tenants.territory.people import Person, Post, PostKind
+from tenants.territory.people import Person, Post, PostKind, active_on
 
 # A unit a ticket or a project is assigned to (the values of ``tickets.models.UnitKind``) -> the post that makes a
 # person its staff, and the target kind of that post.
@@ -24,7 +24,7 @@ UNIT_POSTS: dict[str, tuple[PostKind, str]] = {
 
 
 def _active(kind: PostKind, on: date) -> Q:
-    return Q(kind=kind, starts_on__lte=on) & (Q(ends_on=None) | Q(ends_on__gte=on))
+    return Q(kind=kind) & active_on(on)
 
 
 async def post_holders(

@@ -8,13 +8,12 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class Notification(TenantModel):
     """A message in a person's inbox (Chinese text)."""
 
-    id = fields.BigIntField(primary_key=True)
     recipient = fields.CharField(max_length=128)  # user id
     kind = fields.CharField(max_length=32)
     title = fields.CharField(max_length=200)
@@ -25,14 +24,12 @@ class Notification(TenantModel):
 
     class Meta:
         table = "notification"
-        manager = TenantManager()
         indexes = (("tenant_id", "recipient", "created_at", "id"),)
 
 
 class WebhookEndpoint(TenantModel):
     """Where a tenant wants its notifications POSTed, HMAC-signed with ``secret``."""
 
-    id = fields.BigIntField(primary_key=True)
     url = fields.CharField(max_length=500)
     secret = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
@@ -40,7 +37,6 @@ class WebhookEndpoint(TenantModel):
 
     class Meta:
         table = "webhook_endpoint"
-        manager = TenantManager()
         indexes = (("tenant_id", "is_active"),)
 
 
@@ -51,7 +47,6 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookDelivery(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     endpoint_id = fields.BigIntField()
     event = fields.CharField(max_length=64)
     payload: dict = fields.JSONField()  # type: ignore[assignment]
@@ -64,5 +59,4 @@ class WebhookDelivery(TenantModel):
 
     class Meta:
         table = "webhook_delivery"
-        manager = TenantManager()
         indexes = (("tenant_id", "status", "next_attempt_at"),)

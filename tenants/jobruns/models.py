@@ -4,7 +4,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class JobRunStatus(StrEnum):
@@ -16,7 +16,6 @@ class JobRunStatus(StrEnum):
 class JobRun(TenantModel):
     """One run of a job kind for one tenant and period. ``run_no`` > 1 only for explicit re-runs."""
 
-    id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64)
     period_key = fields.CharField(max_length=32)
     run_no = fields.IntField(default=1)
@@ -31,7 +30,6 @@ class JobRun(TenantModel):
 
     class Meta:
         table = "job_run"
-        manager = TenantManager()
         # run_no: one row per run; job_id: a re-delivered (re-)run is the same run.
         unique_together = (("tenant_id", "kind", "period_key", "run_no"), ("tenant_id", "kind", "period_key", "job_id"))
         indexes = (("tenant_id", "created_at", "id"),)

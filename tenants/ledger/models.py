@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class LedgerJournal(TenantModel):
     """One business event (an approved statement, a payment, a bond drawdown) with its idempotency key."""
 
-    id = fields.BigIntField(primary_key=True)
     idempotency_key = fields.CharField(max_length=160)
     period = fields.CharField(max_length=8)  # 2026Q4, 2026-10 or 2026: the period the money belongs to
     reason = fields.CharField(max_length=500)
@@ -28,7 +27,6 @@ class LedgerJournal(TenantModel):
 
     class Meta:
         table = "ledger_journal"
-        manager = TenantManager()
         unique_together = (("tenant_id", "idempotency_key"), ("tenant_id", "reverses_id"))
         indexes = (("tenant_id", "source_kind", "source_id"),)
 
@@ -36,14 +34,12 @@ class LedgerJournal(TenantModel):
 class LedgerPosting(TenantModel):
     """One amount on one account; the postings of a journal sum to zero (checked at commit)."""
 
-    id = fields.BigIntField(primary_key=True)
     journal_id = fields.BigIntField()
     account = fields.CharField(max_length=96)  # kind:ref[:year], see tenants.ledger.accounts
     amount_fen = fields.BigIntField()
 
     class Meta:
         table = "ledger_posting"
-        manager = TenantManager()
         # An account's history is read newest first by id; a journal is read whole.
         indexes = (("tenant_id", "account", "id"), ("tenant_id", "journal_id"))
 
@@ -51,11 +47,9 @@ class LedgerPosting(TenantModel):
 class LedgerBalance(TenantModel):
     """The running balance of an account, maintained by the database from the postings."""
 
-    id = fields.BigIntField(primary_key=True)
     account = fields.CharField(max_length=96)
     balance_fen = fields.BigIntField(default=0)
 
     class Meta:
         table = "ledger_balance"
-        manager = TenantManager()
         unique_together = (("tenant_id", "account"),)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class StatementStatus(StrEnum):
@@ -21,7 +21,6 @@ class LineKind(StrEnum):
 
 
 class SettlementStatement(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     period_key = fields.CharField(max_length=8)  # 2026Q4 (quarterly) or 2026 (yearly)
     community_id = fields.BigIntField()
     status = fields.CharEnumField(StatementStatus, max_length=8, default=StatementStatus.DRAFT)
@@ -40,13 +39,11 @@ class SettlementStatement(TenantModel):
 
     class Meta:
         table = "settlement_statement"
-        manager = TenantManager()
         unique_together = (("tenant_id", "period_key", "community_id"),)
         indexes = (("tenant_id", "community_id", "period_key"), ("tenant_id", "status", "period_key"))
 
 
 class SettlementLine(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     statement_id = fields.BigIntField()
     position = fields.IntField()  # order on the statement
     kind = fields.CharEnumField(LineKind, max_length=12, default=LineKind.RATING)
@@ -62,6 +59,5 @@ class SettlementLine(TenantModel):
 
     class Meta:
         table = "settlement_line"
-        manager = TenantManager()
         unique_together = (("tenant_id", "statement_id", "position"),)
         indexes = (("tenant_id", "company_id", "statement_id"), ("tenant_id", "for_period", "compound_id"))

@@ -299,13 +299,27 @@ async def _post_approval(stmt: SettlementStatement, lines: list[SettlementLine],
         # Only the statement's own year is funded from its rule; the other years' lines are corrections of
         # approved statements, which funded their years' pools.
         await _fund(stmt.community_id, year, stmt.rule["yearly_pool_fen"], top_up=year == own, actor=actor, at=at)
-    nonzero = [ledger.Leg(a, fen) for a, fen in sorted(legs.items()) if fen != 0]
-    if nonzero:
+    await _post(
+        stmt,
+        "approve",
+        [ledger.Leg(a, fen) for a, fen in legs.items() if fen != 0],
+        reason=f"{stmt.period_key} 以奖代补结算单 #{stmt.id} 审批 / settlement statement #{stmt.id} approved",
+        actor=actor,
+        at=at,
+    )
+
+
+async def _post(
+    stmt: SettlementStatement, step: str, legs: list[ledger.Leg], *, reason: str, actor: str, at: datetime
+) -> None:
+    """The statement's ledger entry for ``step``, once, unless no leg moves money. Legs go in account-name order:
+    concurrent journals on the same payables then take their balance rows in one order and cannot deadlock."""
+    if legs:
         await ledger.post(
-            key=f"settlement:{stmt.id}:approve",
-            legs=nonzero,
+            key=f"settlement:{stmt.id}:{step}",
+            legs=sorted(legs, key=lambda leg: leg.account),
             period=stmt.period_key,
-            reason=f"{stmt.period_key} 以奖代补结算单 #{stmt.id} 审批 / settlement statement #{stmt.id} approved",
+            reason=reason,
             source_kind="settlement_statement",
             source_id=stmt.id,
             author=actor,
@@ -359,19 +373,8 @@ async def pay(
                     ledger.Leg(accounts.subsidy_payable(company_id), -fen),
                     ledger.Leg(accounts.subsidy_paid(company_id), fen),
                 ]
-        if legs:
-            await ledger.post(
-                key=f"settlement:{stmt.id}:pay",
-                # In account-name order, like an approval's legs: concurrent journals on the same payables then
-                # take their balance rows in one order and cannot deadlock.
-                legs=sorted(legs, key=lambda leg: leg.account),
-                period=stmt.period_key,
-                reason=f"结算单 #{stmt.id} 支付（{reference}）/ statement #{stmt.id} paid ({reference})",
-                source_kind="settlement_statement",
-                source_id=stmt.id,
-                author=actor,
-                now=at,
-            )
+        reason = f"结算单 #{stmt.id} 支付（{reference}）/ statement #{stmt.id} paid ({reference})"
+        await _post(stmt, "pay", legs, reason=reason, actor=actor, at=at)
         stmt.status, stmt.paid_at, stmt.paid_by, stmt.payment_reference = StatementStatus.PAID, at, actor, reference
         await stmt.save(update_fields=["status", "paid_at", "paid_by", "payment_reference"])
         await audit.record(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from tenants.models import Stamped
 
-class Tenant(Model):
+
+class Tenant(Model, Stamped):
     """A city 市 or a county/district 县/区; a district may sit under its city (``parent``)."""
 
     id = fields.BigIntField(primary_key=True)
@@ -18,8 +20,6 @@ class Tenant(Model):
     parent_id: int | None
     timezone = fields.CharField(max_length=64, default="Asia/Shanghai")
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "tenant"

@@ -268,6 +268,16 @@ async def get_in_scope(
     return node
 
 
+async def get_writable(
+    level: str, area_id: int, access: Access, *, include_own: bool = False, field: str | None = None
+) -> Area:
+    """A node the caller may change or attach to: any node of the tenant for its administrators, otherwise one
+    below the caller's writer posts (``include_own``: or that node itself), as ``get_in_scope(for_write=True)``."""
+    if access.whole_tenant:
+        return await get_in_scope(level, area_id, access, field=field)
+    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own, field=field)
+
+
 _ZH = {
     "street": "街道",
     "community": "社区",

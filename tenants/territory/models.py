@@ -9,28 +9,23 @@ from __future__ import annotations
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class Area(TenantModel):
+class Area(TenantModel, Stamped):
     """Common columns of every territory level."""
 
-    id = fields.BigIntField(primary_key=True)
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         abstract = True
-        manager = TenantManager()
 
 
 class Street(Area):  # 街道
     class Meta:
         table = "street"
-        manager = TenantManager()
         unique_together = (("tenant_id", "code"),)
 
 
@@ -39,7 +34,6 @@ class Community(Area):  # 社区
 
     class Meta:
         table = "community"
-        manager = TenantManager()
         unique_together = (("tenant_id", "street_id", "code"),)
 
 
@@ -49,7 +43,6 @@ class Grid(Area):  # 网格
 
     class Meta:
         table = "grid"
-        manager = TenantManager()
         unique_together = (("tenant_id", "community_id", "code"),)
         indexes = (("tenant_id", "street_id"),)
 
@@ -62,7 +55,6 @@ class Compound(Area):  # 小区/楼院
 
     class Meta:
         table = "compound"
-        manager = TenantManager()
         unique_together = (("tenant_id", "grid_id", "code"),)
         indexes = (("tenant_id", "street_id"), ("tenant_id", "community_id"))
 
@@ -75,7 +67,6 @@ class Building(Area):  # 楼栋
 
     class Meta:
         table = "building"
-        manager = TenantManager()
         unique_together = (("tenant_id", "compound_id", "code"),)
         indexes = (("tenant_id", "street_id"), ("tenant_id", "community_id"), ("tenant_id", "grid_id"))
 
@@ -89,7 +80,6 @@ class Household(Area):  # 户
 
     class Meta:
         table = "household"
-        manager = TenantManager()
         unique_together = (("tenant_id", "building_id", "code"),)
         indexes = (
             ("tenant_id", "street_id"),

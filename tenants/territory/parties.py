@@ -6,59 +6,47 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class PropertyCompany(TenantModel):  # 物业企业
+class PropertyCompany(TenantModel, Stamped):  # 物业企业
     """A company's record in this tenant. The same company (by credit code) may be on file in other tenants;
     each record belongs to its tenant."""
 
-    id = fields.BigIntField(primary_key=True)
     credit_code = fields.CharField(max_length=32)  # 统一社会信用代码
     name = fields.CharField(max_length=200)
     contact_name = fields.CharField(max_length=100, default="")
     contact_phone = fields.CharField(max_length=32, default="")
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "property_company"
-        manager = TenantManager()
         unique_together = (("tenant_id", "credit_code"),)
 
 
-class PropertyContract(TenantModel):
+class PropertyContract(TenantModel, Stamped):
     """A company serves a compound from ``starts_on`` to ``ends_on`` (inclusive) for a yearly fee receivable."""
 
-    id = fields.BigIntField(primary_key=True)
     company_id = fields.BigIntField()
     compound_id = fields.BigIntField()
     starts_on = fields.DateField()
     ends_on = fields.DateField()
     annual_fee_fen = fields.BigIntField()
     reference = fields.CharField(max_length=64, default="")
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "property_contract"
-        manager = TenantManager()
         unique_together = (("tenant_id", "compound_id", "starts_on"),)
         indexes = (("tenant_id", "company_id"),)
 
 
-class OwnersCommittee(TenantModel):  # 业主委员会, one per compound
-    id = fields.BigIntField(primary_key=True)
+class OwnersCommittee(TenantModel, Stamped):  # 业主委员会, one per compound
     compound_id = fields.BigIntField()
     name = fields.CharField(max_length=200)
     term_ends_on = fields.DateField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "owners_committee"
-        manager = TenantManager()
         unique_together = (("tenant_id", "compound_id"),)
 
 
@@ -69,19 +57,15 @@ class UnitKind(StrEnum):
     STREET_OFFICE = "street_office"  # 街道办 (a street's own working unit)
 
 
-class Unit(TenantModel):
+class Unit(TenantModel, Stamped):
     """A body that tickets can be routed to and that can assess: departments and offices."""
 
-    id = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(UnitKind, max_length=32)
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
     street_id = fields.BigIntField(null=True)  # for street offices
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "unit"
-        manager = TenantManager()
         unique_together = (("tenant_id", "code"),)

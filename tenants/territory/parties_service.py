@@ -15,6 +15,7 @@ from tenants.scope import scoped_transaction
 from tenants.territory.access import (
     Access,
     get_in_scope,
+    get_writable,
     readable_committees,
     readable_companies,
     readable_contracts,
@@ -157,10 +158,7 @@ async def set_owners_committee(
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
-        if access.whole_tenant:
-            await get_in_scope("compound", compound_id, access)
-        else:
-            await get_in_scope("compound", compound_id, access, for_write=True)
+        await get_writable("compound", compound_id, access)
         committee, created = await OwnersCommittee.get_or_create(
             compound_id=compound_id, defaults={"name": name.strip(), "term_ends_on": term_ends_on}
         )

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.expressions import Q
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import Stamped, TenantModel
 
 
-class Person(TenantModel):
-    id = fields.BigIntField(primary_key=True)
+class Person(TenantModel, Stamped):
     user_id = fields.CharField(max_length=128)  # the login subject (token ``sub``)
     name = fields.CharField(max_length=100)
     phone = fields.CharField(max_length=32, default="")
     household_id = fields.BigIntField(null=True)  # residents live somewhere
     is_party_member = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "person"
-        manager = TenantManager()
         unique_together = (("tenant_id", "user_id"),)
         indexes = (("tenant_id", "household_id"),)
 
@@ -61,7 +59,6 @@ POST_TARGET: dict[PostKind, str | None] = {
 class Post(TenantModel):
     """A person holds a post over a target (a territory node, a company or a unit) from a date."""
 
-    id = fields.BigIntField(primary_key=True)
     person_id = fields.BigIntField()
     kind = fields.CharEnumField(PostKind, max_length=32)
     target_kind = fields.CharField(max_length=16, null=True)
@@ -73,5 +70,9 @@ class Post(TenantModel):
 
     class Meta:
         table = "post"
-        manager = TenantManager()
         indexes = (("tenant_id", "person_id"), ("tenant_id", "target_kind", "target_id"))
+
+
+def active_on(day: date) -> Q:
+    """Posts held on ``day`` (tenant-local): started by then and not ended before it."""
+    return Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))

@@ -16,10 +16,10 @@ from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
-from tenants.territory.access import Access, get_in_scope, readable_persons
+from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
-from tenants.territory.people import POST_TARGET, Person, Post, PostKind
+from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on
 
 ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.TENANT_ADMIN: Role.TENANT_ADMIN,
@@ -65,10 +65,7 @@ async def create_person(
         raise InvalidInput.of(problems)
     async with scoped_transaction():
         if household_id is not None:
-            if access.whole_tenant:
-                await get_in_scope("household", household_id, access)
-            else:
-                await get_in_scope("household", household_id, access, for_write=True)
+            await get_writable("household", household_id, access)
         if await Person.exists(user_id=user_id.strip()):
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId")
         try:
@@ -228,12 +225,10 @@ async def claims_of_user(user_id: str) -> Claims | None:
 async def claims_for(person: Person, *, on: date | None = None) -> Claims:
     """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
     day = on or await clock.today()
-    posts = await Post.filter(person_id=person.id, starts_on__lte=day).order_by("id")
+    posts = await Post.filter(active_on(day), person_id=person.id).order_by("id")
     roles: set[Role] = set()
     scope: list[str] = []
     for post in posts:
-        if post.ends_on is not None and post.ends_on < day:
-            continue
         role = ROLE_OF_POST[post.kind]
         roles.add(role)
         if post.target_kind and post.target_id is not None:

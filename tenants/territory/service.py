@@ -14,7 +14,7 @@ from tenants.idempotency import idempotent
 from tenants.paging import by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access, get_in_scope, readable, readable_companies, readable_units
+from tenants.territory.access import Access, get_writable, readable, readable_companies, readable_units
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
 from tenants.territory.parties import PropertyCompany, Unit
 
@@ -71,7 +71,7 @@ async def create_area(
             parent = None
         else:
             assert parent_id is not None
-            parent = await _writable(plevel, parent_id, access, include_own=True, field="parentId")
+            parent = await get_writable(plevel, parent_id, access, include_own=True, field="parentId")
         model = MODEL_BY_LEVEL[level]
         if await model.exists(code=code, **(await _parent_key(level, parent))):  # type: ignore[arg-type]
             raise _duplicate(level, code)
@@ -109,7 +109,7 @@ async def update_area(
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
-        node = await _writable(level, area_id, access, field="id")
+        node = await get_writable(level, area_id, access, field="id")
         before = {"code": node.code, "name": node.name}
         if code is not None and code != node.code:
             plevel = parent_level(level)
@@ -138,14 +138,6 @@ async def update_area(
         return node
 
 
-async def _writable(
-    level: str, area_id: int, access: Access, *, include_own: bool = False, field: str | None = None
-) -> Area:
-    if access.whole_tenant:
-        return await get_in_scope(level, area_id, access, field=field)
-    return await get_in_scope(level, area_id, access, for_write=True, include_own=include_own, field=field)
-
-
 async def move_area(level: str, area_id: int, *, access: Access, actor: str, new_parent_id: int) -> Area:
     """Move a node (and its whole subtree) under another parent; ids stay, ancestor columns follow."""
     plevel = parent_level(level)
@@ -154,8 +146,8 @@ async def move_area(level: str, area_id: int, *, access: Access, actor: str, new
             [Problem("level", "not_movable", "街道没有上级，不能移动", "streets have no parent to move to")]
         )
     async with scoped_transaction() as conn:
-        node = await _writable(level, area_id, access, field="id")
-        new_parent = await _writable(plevel, new_parent_id, access, include_own=True, field="newParentId")
+        node = await get_writable(level, area_id, access, field="id")
+        new_parent = await get_writable(plevel, new_parent_id, access, include_own=True, field="newParentId")
         if (
             await MODEL_BY_LEVEL[level]
             .filter(code=node.code, **{f"{plevel}_id": new_parent.id})

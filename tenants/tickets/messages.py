@@ -62,7 +62,7 @@ async def ticket_changed(ticket: Ticket, before: Holding, at: datetime) -> None:
     or the same unit when an unsatisfied rating sends the ticket back. Decided by (before, after) alone, so an
     automatic dispatch tells the assignee as a manual one does."""
     after = Holding.of(ticket)
-    item = ticket.rules.get("item", {}).get("title", ticket.item_code)
+    item = item_title(ticket)
     state = STATE_ZH.get(ticket.state.value, ticket.state.value)
     name = _transition(before, after)
     if name is not None:

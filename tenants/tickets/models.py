@@ -7,7 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 
 from tenants.inbox.models import DeliveryStatus  # noqa: F401  (the shipped migration 0006 imports it from here)
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class TicketState(StrEnum):
@@ -61,7 +61,6 @@ class RatingChannel(StrEnum):
 
 
 class Ticket(TenantModel):
-    id = fields.BigIntField(primary_key=True)
     category_code = fields.CharField(max_length=64)
     item_code = fields.CharField(max_length=64)
     description = fields.TextField()
@@ -109,7 +108,6 @@ class Ticket(TenantModel):
 
     class Meta:
         table = "ticket"
-        manager = TenantManager()
         indexes = (
             ("tenant_id", "opened_at", "id"),
             ("tenant_id", "reporter_user_id", "id"),
@@ -123,7 +121,6 @@ class Ticket(TenantModel):
 class TicketEvent(TenantModel):
     """One line of a ticket's timeline."""
 
-    id = fields.BigIntField(primary_key=True)
     ticket_id = fields.BigIntField()
     at = fields.DatetimeField()
     actor = fields.CharField(max_length=128)
@@ -136,14 +133,12 @@ class TicketEvent(TenantModel):
 
     class Meta:
         table = "ticket_event"
-        manager = TenantManager()
         indexes = (("tenant_id", "ticket_id", "at"),)
 
 
 class Escalation(TenantModel):
     """提级督办: the ticket climbed a rung; the unit it was assigned to collects the escalation."""
 
-    id = fields.BigIntField(primary_key=True)
     ticket_id = fields.BigIntField()
     from_level = fields.IntField()
     to_level = fields.IntField()
@@ -156,7 +151,6 @@ class Escalation(TenantModel):
 
     class Meta:
         table = "escalation"
-        manager = TenantManager()
         indexes = (("tenant_id", "unit_kind", "unit_id", "period"), ("tenant_id", "at"))
 
 
@@ -169,7 +163,6 @@ class PartnerTaskState(StrEnum):
 class PartnerTask(TenantModel):
     """怎么配合干: a partner unit's co-handling task on a ticket, with its own acceptance and due time."""
 
-    id = fields.BigIntField(primary_key=True)
     ticket_id = fields.BigIntField()
     unit_kind = fields.CharEnumField(UnitKind, max_length=24)
     unit_id = fields.BigIntField()
@@ -186,7 +179,6 @@ class PartnerTask(TenantModel):
 
     class Meta:
         table = "ticket_partner_task"
-        manager = TenantManager()
         unique_together = (("tenant_id", "ticket_id", "unit_kind", "unit_id"),)
         indexes = (("tenant_id", "unit_kind", "unit_id", "created_at"),)
 
@@ -195,7 +187,6 @@ class ReminderSent(TenantModel):
     """The once-only ledger: a (ticket, step, kind) reminder or auto-escalation happens once, however often the
     job runs or how many workers run it (the unique key decides who does it)."""
 
-    id = fields.BigIntField(primary_key=True)
     ticket_id = fields.BigIntField()
     step_seq = fields.IntField()
     kind = fields.CharField(max_length=32)  # due_soon, overdue
@@ -203,7 +194,6 @@ class ReminderSent(TenantModel):
 
     class Meta:
         table = "reminder_sent"
-        manager = TenantManager()
         unique_together = (("tenant_id", "ticket_id", "step_seq", "kind"),)
 
 
@@ -213,7 +203,6 @@ class EfficiencyCase(TenantModel):
     # (Or in a row, by the tenant's ``efficiency_office_window``; ``period`` is then the month of the run's latest
     # escalation and ``run_no`` the unit's run: each run of N in a row is its own case, several in a month.)
 
-    id = fields.BigIntField(primary_key=True)
     unit_kind = fields.CharEnumField(UnitKind, max_length=24)
     unit_id = fields.BigIntField()
     period = fields.CharField(max_length=7)
@@ -223,5 +212,4 @@ class EfficiencyCase(TenantModel):
 
     class Meta:
         table = "efficiency_case"
-        manager = TenantManager()
         unique_together = (("tenant_id", "unit_kind", "unit_id", "period", "run_no"),)

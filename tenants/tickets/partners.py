@@ -97,6 +97,18 @@ async def _for_update(access: Access, task_id: int) -> tuple[PartnerTask, Ticket
     return task, ticket
 
 
+async def _step(access: Access, task_id: int, verb: str, expected: PartnerTaskState) -> tuple[PartnerTask, Ticket]:
+    """The task and its ticket, the task locked, when the caller acts for the task's unit, the ticket is open and
+    the task is in ``expected``: the checks before a partner unit ``verb``s (accept, complete) its task."""
+    task, ticket = await _for_update(access, task_id)
+    require(acts_for(access, task.unit_kind, task.unit_id), f"{verb} this partner task")
+    if ticket.state not in OPEN_STATES:
+        raise IllegalTransition(TICKET, f"{verb}_partner_task", ticket.state.value)
+    if task.state != expected:
+        raise IllegalTransition(TICKET, f"{verb}_partner_task", task.state.value)
+    return task, ticket
+
+
 async def accept(
     *, access: Access, actor: str, task_id: int, note: str = "", now: datetime | None = None
 ) -> PartnerTask:
@@ -104,12 +116,7 @@ async def accept(
     at = now or clock_now()
     note = _note(note, required=False)
     async with savepoint():
-        task, ticket = await _for_update(access, task_id)
-        require(acts_for(access, task.unit_kind, task.unit_id), "accept this partner task")
-        if ticket.state not in OPEN_STATES:
-            raise IllegalTransition(TICKET, "accept_partner_task", ticket.state.value)
-        if task.state != P.PENDING:
-            raise IllegalTransition(TICKET, "accept_partner_task", task.state.value)
+        task, ticket = await _step(access, task_id, "accept", P.PENDING)
         task.state, task.accepted_at, task.accepted_by = P.ACCEPTED, at, actor
         await task.save()
         await _event(ticket, task, at, actor, "partner_accept", note)
@@ -121,12 +128,7 @@ async def complete(*, access: Access, actor: str, task_id: int, note: str, now: 
     at = now or clock_now()
     note = _note(note, required=True)
     async with savepoint():
-        task, ticket = await _for_update(access, task_id)
-        require(acts_for(access, task.unit_kind, task.unit_id), "complete this partner task")
-        if ticket.state not in OPEN_STATES:
-            raise IllegalTransition(TICKET, "complete_partner_task", ticket.state.value)
-        if task.state != P.ACCEPTED:
-            raise IllegalTransition(TICKET, "complete_partner_task", task.state.value)
+        task, ticket = await _step(access, task_id, "complete", P.ACCEPTED)
         task.state, task.completed_at, task.completed_by, task.note = P.COMPLETED, at, actor, note
         await task.save()
         await _event(ticket, task, at, actor, "partner_complete", note)

@@ -46,31 +46,31 @@ _OPEN = "t.state IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
 _NOT_CLAIMED = """NOT EXISTS (SELECT 1 FROM reminder_sent r WHERE r.tenant_id = t.tenant_id
                   AND r.ticket_id = t.id AND r.step_seq = t.step_seq AND r.kind = '{kind}' OFFSET 0)"""
 
-DUE_SOON_SQL = f"""
+
+def _claim_sql(kind: str, due: str) -> str:
+    """Claims, once per ticket step, a batch of open tickets whose due time meets ``due``, oldest due first: the
+    ``reminder_sent`` row of ``kind`` is the claim, so a concurrent tick claims each ticket step at most once."""
+    return f"""
 INSERT INTO reminder_sent (tenant_id, ticket_id, step_seq, kind, at)
-SELECT t.tenant_id, t.id, t.step_seq, '{DUE_SOON}', $2::timestamptz
+SELECT t.tenant_id, t.id, t.step_seq, '{kind}', $2::timestamptz
 FROM ticket t
 WHERE t.tenant_id = $1::bigint AND {_OPEN}
-  AND t.due_at >= $2::timestamptz AND t.due_at <= $3::timestamptz
-  AND t.due_at <= $2::timestamptz + make_interval(mins => COALESCE((t.rules->>'{LEAD_MINUTES}')::int, $4::int))
-  AND {_NOT_CLAIMED.format(kind=DUE_SOON)}
+  AND {due}
+  AND {_NOT_CLAIMED.format(kind=kind)}
 ORDER BY t.due_at, t.id
 LIMIT {BATCH}
 ON CONFLICT DO NOTHING
 RETURNING ticket_id, step_seq
 """
 
-OVERDUE_SQL = f"""
-INSERT INTO reminder_sent (tenant_id, ticket_id, step_seq, kind, at)
-SELECT t.tenant_id, t.id, t.step_seq, '{OVERDUE}', $2::timestamptz
-FROM ticket t
-WHERE t.tenant_id = $1::bigint AND {_OPEN} AND t.due_at < $2::timestamptz
-  AND {_NOT_CLAIMED.format(kind=OVERDUE)}
-ORDER BY t.due_at, t.id
-LIMIT {BATCH}
-ON CONFLICT DO NOTHING
-RETURNING ticket_id, step_seq
-"""
+
+# Due by $3 and within the ticket's own lead time (its rules' lead minutes, else $4).
+DUE_SOON_SQL = _claim_sql(
+    DUE_SOON,
+    f"""t.due_at >= $2::timestamptz AND t.due_at <= $3::timestamptz
+  AND t.due_at <= $2::timestamptz + make_interval(mins => COALESCE((t.rules->>'{LEAD_MINUTES}')::int, $4::int))""",
+)
+OVERDUE_SQL = _claim_sql(OVERDUE, "t.due_at < $2::timestamptz")
 
 # Units escalated lately, with the hand-over threshold and window of the ticket rules in force for their latest
 # escalation of the period, and their count: in the tenant-local month (``calendar_month``: once per unit and month,
