@@ -122,7 +122,9 @@ def decode_cursor(
         key = tuple(_decode_value(v) for v in payload)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise bad from exc
-    return key if types is None else checked(key, types, name)  # type: ignore[return-value]
+    if types is not None:
+        checked(key, types, name)
+    return key
 
 
 def page_size(first: int | None, name: str = "first") -> int:
@@ -152,7 +154,7 @@ async def connection(
         )
     backward = last is not None
     size = page_size(last, "last") if backward else page_size(first)
-    tag = f"{info._raw_info.parent_type.name}.{info.field_name}"
+    tag = f"{info.path.typename}.{info.field_name}"
     window = Window(
         limit=size + 1,  # one more than asked: whether more rows lie in the direction of travel
         after=decode_cursor(after, tag=tag, name="after") if after is not None else None,

@@ -216,3 +216,37 @@ async def test_a_window_over_a_mixed_order_reads_the_same_rows_both_ways(world):
         assert [c.id for c in before.rows] == [c.id for c in everything[first:last]]
         assert before.keys == [order.key(c) for c in everything[first:last]]
         assert after.count is not None and await after.count() == 29
+
+
+COUNTED = {  # connections with the arguments they need, and their totalCount (None: null, as documented)
+    "areas(level: STREET)": 2,
+    "propertyContracts": 2,
+    'propertyContracts(companyId: "$P1")': 1,
+    "bonds": 2,
+    "bonds(filter: {belowRequired: true, late: false})": 2,  # nothing deposited yet: both are short
+    'bondHistory(contractId: "$CONTRACT")': 0,
+    "brandProjects(filter: {year: 2026})": 0,
+    "jobRuns": 0,
+    "settlementStatements": 0,
+    "persons": None,
+    "tickets(filter: {mine: true})": None,
+    "auditLog": None,
+    "notifications": None,
+    "webhookDeliveries": None,
+    'ledgerEntries(account: "bond:1")': None,
+    "areas(level: HOUSEHOLD)": None,
+}
+
+
+async def test_every_connection_answers_total_count(world, gql, token):
+    body = await gql("{ propertyContracts { nodes { id } } configVersions(first: 100) { nodes { versionNo } } }",
+                     world["admin"])
+    contract = body["data"]["propertyContracts"]["nodes"][0]["id"]
+    counted = {**COUNTED, "configVersions": len(body["data"]["configVersions"]["nodes"])}
+    for field, expected in counted.items():
+        field = field.replace("$P1", str(world["ids"]["P1"])).replace("$CONTRACT", contract)
+        body = await gql(f"{{ {field} {{ totalCount }} }}", world["admin"])
+        assert "errors" not in body, (field, body)
+        assert list(body["data"].values()) == [{"totalCount": expected}], field
+    body = await gql("{ tenants { totalCount } }", token(None, Role.PLATFORM_ADMIN))
+    assert body["data"]["tenants"]["totalCount"] == 2
