@@ -185,12 +185,6 @@ TEXT: dict[str, str] = {
     "Me.scope": "The territory grants of the caller's token (KIND:ID or KIND:ID/ROLE).",
     "Tenant.slug": "The tenant's stable short name (e.g. xiahuayuan); the token's tenant.",
     "Tenant.timezone": "The IANA time zone of the tenant's days and periods (default Asia/Shanghai).",
-    "PageInfo": "Where a page ends: pass endCursor as `after` while hasNextPage.",
-    "PageInfo.hasNextPage": "Whether another page follows.",
-    "PageInfo.endCursor": "The cursor of this page's last edge; null on an empty page.",
-    "PageInfo.hasPreviousPage": "Whether rows come before this page: true when it was asked for `after` a cursor, "
-    "false on the first page (pages go forward only).",
-    "PageInfo.startCursor": "The cursor of this page's first edge; null on an empty page.",
     "TicketCatalog.display": "The tenant's display settings.",
     "TicketCatalog.categories": "The taxonomy's categories with their items, in the configuration's order.",
     "TicketCatalog.steps": "Which workflow steps the tenant's configuration switches on.",

@@ -40,6 +40,7 @@ CAPS = {
     "slug": 63,
     "search": 200,
     "after": 1_000,  # a cursor
+    "before": 1_000,
     "content": 16 * 1024 * 1024,  # an imported file (CSV text or base64 XLSX)
 }
 MAX_ID = 2**63 - 1  # PostgreSQL bigint

@@ -31,6 +31,7 @@ from api.pagination import decode_cursor, encode_cursor
 from tenants import clock
 from tenants.db import is_outage
 from tenants.errors import DomainError, InvalidInput, NotFound, Problem, Unauthenticated
+from tenants.paging import Window
 from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.service import get_tenant_by_slug
@@ -461,7 +462,7 @@ def list_requests(settings: Settings) -> Handler:
                 caller=await caller_of(principal), ids=ids,
                 item_codes=None if ids is not None else params.listed("service_code"),
                 statuses=None if ids is not None or statuses is None else set(statuses),
-                start=start, end=end, after=after, limit=size + 1,  # type: ignore[arg-type]
+                start=start, end=end, window=Window(after=after, limit=size + 1),
             )
         headers = None
         if len(rows) > size:  # keyset paging: the next page is linked, as the JSON body is the spec's bare array
@@ -480,7 +481,7 @@ def get_request(settings: Settings) -> Handler:
         tenant_id = await tenant_of(params, principal)
         ticket_id = to_id(request.path_params["id"], "service_request_id")
         async with tenant_transaction(tenant_id):
-            rows = await public.list_public(caller=await caller_of(principal), ids=[ticket_id], limit=1)
+            rows = await public.list_public(caller=await caller_of(principal), ids=[ticket_id], window=Window(limit=1))
         if not rows:
             raise NotFound(f"服务请求 {ticket_id} 不存在", f"service request {ticket_id} does not exist")
         return render(fmt, "service_requests", [_request(rows[0])])

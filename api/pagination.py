@@ -1,4 +1,5 @@
-"""Keyset (Relay-style cursor) pagination: opaque cursors over the ordering key, capped page sizes."""
+"""Relay cursor connections over the services' keyset windows (``tenants.paging``): ``first``/``after`` forward,
+``last``/``before`` backward, opaque cursors bound to their list, capped page sizes, a lazy ``totalCount``."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from strawberry.types import Info
 
-from tenants.errors import InvalidInput, Problem, unstorable
+from tenants.errors import InvalidInput, Problem
+from tenants.paging import Key, Page, Window, checked
 from tenants.settings import get_settings
 
 T = TypeVar("T")
@@ -18,18 +21,47 @@ Row = TypeVar("Row")
 
 DEFAULT_PAGE_SIZE = 20
 
+# Lists whose totalCount is null: counting them would scan a large table for a large tenant.
+UNCOUNTED = "tickets, persons, areas of level HOUSEHOLD, auditLog, notifications, webhookDeliveries, ledgerEntries"
 
-@strawberry.type
+First = Annotated[
+    int | None, strawberry.argument(description="Page forward: at most this many rows (default 20, capped).")
+]
+After = Annotated[
+    str | None, strawberry.argument(description="A cursor of this list (e.g. endCursor): rows after it.")
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(description="Page backward: the last this many rows (before `before`, if given); not with "
+                        "`first`."),
+]
+Before = Annotated[
+    str | None, strawberry.argument(description="A cursor of this list (e.g. startCursor): rows before it.")
+]
+
+
+@strawberry.type(description="Where a page sits in its list, and the cursors to page on from it.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-    has_previous_page: bool = False
-    start_cursor: str | None = None
+    has_next_page: bool = strawberry.field(
+        description="Paging forward (`first`): whether more rows follow this page. Paging backward (`last`): "
+        "true when the page was asked for `before` a cursor."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of this page's last edge (pass it as `after`); null on an empty page."
+    )
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="Paging backward (`last`): whether more rows come before this page. Paging forward (`first`): "
+        "true when the page was asked for `after` a cursor.",
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="The cursor of this page's first edge (pass it as `before`); null on an empty page."
+    )
 
 
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    cursor: str = strawberry.field(description="Opaque, and valid only for this list: pass it as `after` or `before`.")
     node: T
 
 
@@ -37,96 +69,111 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
 
     @strawberry.field(description="The nodes of this page, without cursors.")
     def nodes(self) -> list[T]:
         return [e.node for e in self.edges]
+
+    @strawberry.field(
+        description="How many rows the whole list has with these arguments' filters (every page, not this one); "
+        f"counted only when asked. Null on the lists where a count would scan a large table: {UNCOUNTED}."
+    )
+    async def total_count(self) -> int | None:
+        return None if self.count is None else await self.count()
 
 
 def _encode_value(v: Any) -> Any:
     return {"dt": v.isoformat()} if isinstance(v, datetime) else v
 
 
-def encode_cursor(key: Sequence[Any]) -> str:
-    raw = json.dumps([_encode_value(v) for v in key], separators=(",", ":")).encode()
+def _decode_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        if set(v) != {"dt"} or not isinstance(v["dt"], str):
+            raise ValueError
+        return datetime.fromisoformat(v["dt"])
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise ValueError
+    return v
+
+
+def encode_cursor(key: Sequence[Any], tag: str | None = None) -> str:
+    """An opaque cursor for a row's ordering ``key``; ``tag`` names the list it belongs to."""
+    values = [_encode_value(v) for v in key]
+    raw = json.dumps(values if tag is None else [tag, values], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-BIGINT = 2**63 - 1
-
-
-def _typed(value: Any, kind: type) -> Any:
-    """A cursor value as the ordering key's column holds it; ValueError for anything the column could not take."""
-    if kind is datetime:
-        if not isinstance(value, dict) or set(value) != {"dt"} or not isinstance(value["dt"], str):
-            raise ValueError
-        at = datetime.fromisoformat(value["dt"])
-        if at.tzinfo is None or not 1900 <= at.year <= 2999:
-            raise ValueError
-        return at
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int) or not -BIGINT <= value <= BIGINT:
-            raise ValueError
-        return value
-    if not isinstance(value, str) or len(value) > 200 or unstorable(value):
-        raise ValueError
-    return value
-
-
-def decode_cursor(cursor: str, types: tuple[type, ...]) -> tuple[Any, ...]:
-    """The ordering key in ``cursor``, of the given column ``types`` (int, str or datetime), or INVALID_INPUT."""
+def decode_cursor(
+    cursor: str, types: tuple[type, ...] | None = None, *, tag: str | None = None, name: str = "after"
+) -> Key:
+    """The ordering key in ``cursor`` (of the list ``tag``; of column ``types`` when given, else checked by the
+    service's ordering), or INVALID_INPUT on the argument ``name``."""
+    bad = InvalidInput.of([Problem(name, "bad_cursor", "分页游标无效", "the pagination cursor is not valid")])
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(types):
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if tag is not None:
+            if not isinstance(payload, list) or len(payload) != 2 or payload[0] != tag:
+                raise ValueError
+            payload = payload[1]
+        if not isinstance(payload, list):
             raise ValueError
-        return tuple(_typed(v, kind) for v, kind in zip(values, types, strict=True))
+        key = tuple(_decode_value(v) for v in payload)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise InvalidInput.of(
-            [Problem("after", "bad_cursor", "分页游标无效", "the pagination cursor is not valid")]
-        ) from exc
+        raise bad from exc
+    if types is not None:
+        checked(key, types, name)
+    return key
 
 
-def page_size(first: int | None) -> int:
+def page_size(first: int | None, name: str = "first") -> int:
     limit = get_settings().max_page_size
     size = DEFAULT_PAGE_SIZE if first is None else first
     if size < 1 or size > limit:
         raise InvalidInput.of(
-            [
-                Problem(
-                    "first",
-                    "out_of_range",
-                    f"每页条数须在 1 到 {limit} 之间",
-                    f"first must be between 1 and {limit}",
-                )
-            ]
+            [Problem(name, "out_of_range", f"每页条数须在 1 到 {limit} 之间", f"{name} must be between 1 and {limit}")]
         )
     return size
 
 
-async def paginate(
+async def connection(
+    info: Info,
+    fetch: Callable[[Window], Awaitable[Page[Row]]],
+    to_node: Callable[[Row], T],
     *,
     first: int | None,
     after: str | None,
-    key: Callable[[Row], tuple[Any, ...]],
-    types: tuple[type, ...],
-    fetch: Callable[[tuple[Any, ...] | None, int], Awaitable[list[Row]]],
-    to_node: Callable[[Row], T],
+    last: int | None,
+    before: str | None,
 ) -> Connection[T]:
-    """Fetch one page after ``after``: ``fetch(after_key, limit)`` must order by ``key`` (whose values are of
-    ``types``) and honour the limit."""
-    size = page_size(first)
-    after_key = decode_cursor(after, types) if after else None
-    rows = await fetch(after_key, size + 1)
-    has_next = len(rows) > size
-    rows = rows[:size]
-    edges = [Edge(cursor=encode_cursor(key(r)), node=to_node(r)) for r in rows]
+    """A connection field's page: ``fetch(window)`` is the list service (rows in the list's order, with keys)."""
+    if first is not None and last is not None:
+        raise InvalidInput.of(
+            [Problem("last", "exclusive", "first 与 last 不能同时使用", "first and last cannot be used together")]
+        )
+    backward = last is not None
+    size = page_size(last, "last") if backward else page_size(first)
+    tag = f"{info.path.typename}.{info.field_name}"
+    window = Window(
+        limit=size + 1,  # one more than asked: whether more rows lie in the direction of travel
+        after=decode_cursor(after, tag=tag, name="after") if after is not None else None,
+        before=decode_cursor(before, tag=tag, name="before") if before is not None else None,
+        backward=backward,
+    )
+    got = await fetch(window)
+    rows, keys = got.rows, got.keys
+    more = len(rows) > size
+    if more:
+        rows, keys = (rows[-size:], keys[-size:]) if backward else (rows[:size], keys[:size])
+    edges = [Edge(cursor=encode_cursor(k, tag), node=to_node(r)) for r, k in zip(rows, keys, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=has_next,
+            has_next_page=before is not None if backward else more,
             end_cursor=edges[-1].cursor if edges else None,
-            has_previous_page=after_key is not None,
+            has_previous_page=more if backward else after is not None,
             start_cursor=edges[0].cursor if edges else None,
         ),
+        count=got.count,
     )

@@ -1,25 +1,135 @@
-"""Keyset paging for services: by id ascending, or newest first by (time, id). Never OFFSET."""
+"""Keyset paging for services: a ``Window`` (after and/or before a row's key, read forward or backward) over a list's
+``Order``, answered as a ``Page`` (the rows in the list's order, their keys, and a lazy count). Never OFFSET."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import reduce
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from tenants.errors import InvalidInput, Problem, unstorable
 
-def by_id(qs: QuerySet[Any], *, after_id: int | None, limit: int) -> QuerySet[Any]:
-    if after_id is not None:
-        qs = qs.filter(id__gt=after_id)
-    return qs.order_by("id").limit(limit)
+R = TypeVar("R")
+S = TypeVar("S")
+Key = tuple[Any, ...]
+
+BIGINT = 2**63 - 1
 
 
-def newest_first(
-    qs: QuerySet[Any], *, time_field: str, after: tuple[datetime, int] | None, limit: int
-) -> QuerySet[Any]:
-    """Ordered by (time_field, id) descending; ``after`` is the last row's (time, id)."""
+@dataclass(frozen=True)
+class Order:
+    """A keyset ordering: columns (together unique), each ascending, or descending when named with a leading '-',
+    and the Python type of each (int, str or datetime)."""
+
+    columns: tuple[str, ...]
+    types: tuple[type, ...]
+
+    def key(self, row: Any) -> Key:
+        return tuple(getattr(row, c.lstrip("-")) for c in self.columns)
+
+
+BY_ID = Order(("id",), (int,))
+
+
+def newest(time_field: str) -> Order:
+    """Newest first by ``time_field``, then by id (descending)."""
+    return Order((f"-{time_field}", "-id"), (datetime, int))
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a list to read. Forward: the first ``limit`` rows after ``after``. Backward: the last ``limit``
+    rows before ``before``. Either bound may be given in either direction (a range); each is a row's key in the
+    list's ``Order``. The rows always come back in the list's order."""
+
+    limit: int
+    after: Key | None = None
+    before: Key | None = None
+    backward: bool = False
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """One window of a list: its rows in the list's order, each row's key (for cursors), and ``count``, which
+    counts the whole filtered list when awaited (None where a count would scan a large table)."""
+
+    rows: list[R]
+    keys: list[Key] = field(default_factory=list)
+    count: Callable[[], Awaitable[int]] | None = None
+
+    def with_rows(self, rows: list[S]) -> Page[S]:
+        """The same window with each row replaced (same order, same length)."""
+        assert len(rows) == len(self.rows)
+        return Page(rows, self.keys, self.count)
+
+
+def _bad_cursor(name: str) -> InvalidInput:
+    return InvalidInput.of([Problem(name, "bad_cursor", "分页游标无效", "the pagination cursor is not valid")])
+
+
+def _valid(value: Any, kind: type) -> bool:
+    """Whether ``value`` is something the ordering's column (of ``kind``) could hold."""
+    if kind is datetime:
+        return isinstance(value, datetime) and value.tzinfo is not None and 1900 <= value.year <= 2999
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) and -BIGINT <= value <= BIGINT
+    return isinstance(value, str) and len(value) <= 200 and unstorable(value) is None
+
+
+def checked(key: Key | None, types: tuple[type, ...], name: str) -> Key | None:
+    """``key`` if its values are of ``types`` (an ordering's), else INVALID_INPUT on the argument ``name``."""
+    if key is None:
+        return None
+    if len(key) != len(types) or not all(_valid(v, k) for v, k in zip(key, types, strict=True)):
+        raise _bad_cursor(name)
+    return key
+
+
+def _beyond(order: Order, key: Key, *, later: bool) -> Q:
+    """Rows after (``later``) or before ``key`` in ``order``: a lexicographic comparison over the columns."""
+    terms = []
+    for i, column in enumerate(order.columns):
+        name = column.lstrip("-")
+        ascending = not column.startswith("-")
+        op = "gt" if ascending == later else "lt"
+        equal = {c.lstrip("-"): v for c, v in zip(order.columns[:i], key[:i], strict=True)}
+        terms.append(Q(**equal, **{f"{name}__{op}": key[i]}))
+    return reduce(lambda a, b: a | b, terms)
+
+
+async def page(qs: QuerySet[Any], order: Order, window: Window, *, countable: bool = True) -> Page[Any]:
+    """One window of ``qs`` (filtered, unordered) in ``order``. ``countable=False`` where counting the filtered
+    list would scan a large table for a large tenant (its ``count`` is then None)."""
+    after = checked(window.after, order.types, "after")
+    before = checked(window.before, order.types, "before")
+    whole = qs
     if after is not None:
-        at, row_id = after
-        qs = qs.filter(Q(**{f"{time_field}__lt": at}) | Q(**{time_field: at, "id__lt": row_id}))  # type: ignore[arg-type]
-    return qs.order_by(f"-{time_field}", "-id").limit(limit)
+        qs = qs.filter(_beyond(order, after, later=True))
+    if before is not None:
+        qs = qs.filter(_beyond(order, before, later=False))
+    columns = order.columns
+    if window.backward:
+        columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
+    rows = list(await qs.order_by(*columns).limit(window.limit))
+    if window.backward:
+        rows.reverse()
+
+    async def count() -> int:
+        return await whole.count()
+
+    return Page(rows, [order.key(r) for r in rows], count if countable else None)
+
+
+async def by_id(qs: QuerySet[Any], window: Window, *, countable: bool = True) -> Page[Any]:
+    """A window of ``qs`` by id ascending."""
+    return await page(qs, BY_ID, window, countable=countable)
+
+
+async def newest_first(qs: QuerySet[Any], window: Window, *, time_field: str, countable: bool = True) -> Page[Any]:
+    """A window of ``qs`` newest first by ``(time_field, id)``."""
+    return await page(qs, newest(time_field), window, countable=countable)

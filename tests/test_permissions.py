@@ -24,6 +24,7 @@ from tenants.files.models import Purpose
 from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
+from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
@@ -46,8 +47,8 @@ A = "perm-test"
 THROUGH_SERVICES: dict[str, Entry] = {
     "config.read": lambda a: config.read_effective_config(access=a),
     "config.change": lambda a: config.change_config(access=a, actor=A, set_values={}),
-    "audit.read": lambda a: audit.list_entries(access=a, target_type=None, target_id=None, after=None, limit=1),
-    "jobs.read": lambda a: jobruns.list_runs(access=a, kind=None, after=None, limit=1),
+    "audit.read": lambda a: audit.list_entries(access=a, target_type=None, target_id=None, window=Window(limit=1)),
+    "jobs.read": lambda a: jobruns.list_runs(access=a, kind=None, window=Window(limit=1)),
     "territory.import": lambda a: import_territory(access=a, data=b"", fmt="csv", actor=A),
     "territory.create_street": lambda a: territory.create_area(
         "street", access=a, actor=A, code="S9", name="新街道", parent_id=None
@@ -83,7 +84,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "subsidies.run": lambda a: subsidies.run(access=a, period_key="2026Q1", actor=A),
     "subsidies.approve": lambda a: subsidies.approve(access=a, statement_id=1, actor=A),
     "subsidies.pay": lambda a: subsidies.pay(access=a, statement_id=1, reference="X", actor=A),
-    "brand.read": lambda a: brand_reads.list_projects(access=a, after_id=None, limit=1),
+    "brand.read": lambda a: brand_reads.list_projects(access=a, window=Window(limit=1)),
     "brand.read_totals": lambda a: brand_reads.year_summary(access=a, year=2026),
     "brand.declare": lambda a: brand.declare(
         access=a, actor=A, community_id=1, year=2027, title="t", aim="a", budget_requested_fen=1
@@ -94,7 +95,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "brand.evaluate": lambda a: brand.evaluate(access=a, actor=A, project_id=1, passed=True, note="x"),
     "brand.accept": lambda a: brand.accept(access=a, actor=A, project_id=1, passed=True),
     "brand.pay": lambda a: brand.pay(access=a, actor=A, project_id=1, payment_reference="X"),
-    "bonds.read": lambda a: bond_reads.list_bonds(access=a, after_id=None, limit=1),
+    "bonds.read": lambda a: bond_reads.list_bonds(access=a, window=Window(limit=1)),
     "files.upload": lambda a: files.upload(caller=a, actor=A, data=b"", purpose=Purpose.TICKET),
     "files.read": lambda a: files.get_readable(a, 1),
 }

@@ -41,7 +41,7 @@ def test_everything_in_the_schema_is_described():
 
 
 def test_the_contract_carries_the_descriptions():
-    assert '"""Whether another page follows."""' in schema.as_str()
+    assert '"""The roles of the caller\'s token."""' in schema.as_str()
 
 
 def test_roles_note_names_the_roles_from_the_permission_table():

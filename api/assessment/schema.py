@@ -12,7 +12,7 @@ from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakd
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants.assessment import access as assessment_access
@@ -322,20 +322,14 @@ class AssessmentQuery:
         info: Info,
         period: str,
         revision: int | None = None,
-        mark: ListMark | None = None,
-        first: int | None = None,  # type: ignore[valid-type]
-        after: str | None = None,
+        mark: ListMark | None = None,  # type: ignore[valid-type]
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[CompanyRatingType]:
         snap = await _snapshot(info, period, revision)
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda r: (r.rank,),
-            types=(int,),
-            fetch=lambda k, n: reports.company_rankings(
-                snap, after_rank=k[0] if k else None, limit=n, mark=_Mark(mark.value) if mark else None
-            ),
-            to_node=CompanyRatingType.of,
+        wanted = _Mark(mark.value) if mark else None
+        return await connection(
+            info, lambda w: reports.company_rankings(snap, window=w, mark=wanted), CompanyRatingType.of,
+            first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="Compounds by rank for a period, each with its breakdown.")
@@ -345,18 +339,13 @@ class AssessmentQuery:
         period: str,
         revision: int | None = None,
         company_id: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[CompoundRatingType]:
         snap = await _snapshot(info, period, revision)
         cid = opt_id(company_id, "companyId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda r: (r.rank,),
-            types=(int,),
-            fetch=lambda k, n: reports.compound_rankings(snap, after_rank=k[0] if k else None, limit=n, company_id=cid),
-            to_node=CompoundRatingType.of,
+        return await connection(
+            info, lambda w: reports.compound_rankings(snap, window=w, company_id=cid), CompoundRatingType.of,
+            first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="A company's published ratings over the periods, oldest first.")

@@ -10,7 +10,7 @@ import strawberry
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from api.territory.types import CompoundType, _load
 from tenants.bonds import access as bond_access
@@ -163,42 +163,33 @@ class BondQuery:
 
     @strawberry.field(description="Bonds in your scope, by contract.")
     async def bonds(
-        self, info: Info, filter: BondFilter | None = None, first: int | None = None, after: str | None = None
+        self, info: Info, filter: BondFilter | None = None, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
     ) -> Connection[BondType]:
         access = await info.context.access()
         f = filter or BondFilter()
         company_id = opt_id(f.company_id, "filter.companyId")
         street_id = opt_id(f.street_id, "filter.streetId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda b: (b.contract.id,),
-            types=(int,),
-            fetch=lambda k, n: reads.list_bonds(
-                access=access,
-                after_id=k[0] if k else None,
-                limit=n,
-                company_id=company_id,
-                street_id=street_id,
-                below_required=f.below_required,
-                late=f.late,
+        return await connection(
+            info,
+            lambda w: reads.list_bonds(
+                access=access, window=w, company_id=company_id, street_id=street_id,
+                below_required=f.below_required, late=f.late,
             ),
-            to_node=BondType.of,
+            BondType.of,
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="A contract's deposits, drawdowns and refunds, newest first.")
     async def bond_history(
-        self, info: Info, contract_id: strawberry.ID, first: int | None = None, after: str | None = None
+        self, info: Info, contract_id: strawberry.ID, first: First = None, after: After = None,
+        last: Last = None, before: Before = None
     ) -> Connection[BondTransactionType]:
         access = await info.context.access()
         cid = to_id(contract_id, "contractId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda t: (t.at, t.id),
-            types=(datetime, int),
-            fetch=lambda k, n: reads.history(access=access, contract_id=cid, after=k, limit=n),  # type: ignore[arg-type]
-            to_node=BondTransactionType.of,
+        return await connection(
+            info, lambda w: reads.history(access=access, contract_id=cid, window=w), BondTransactionType.of,
+            first=first, after=after, last=last, before=before
         )
 
 

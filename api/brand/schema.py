@@ -11,7 +11,7 @@ from api.brand.loaders import BrandLoaders
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from api.territory.types import CommunityType, _load
 from tenants.brand import access as brand_access
@@ -142,25 +142,20 @@ class DeclareBrandProjectInput:
 class BrandQuery:
     @strawberry.field(description="Brand projects in your scope, by id.")
     async def brand_projects(
-        self, info: Info, filter: BrandProjectFilter | None = None, first: int | None = None, after: str | None = None
+        self, info: Info, filter: BrandProjectFilter | None = None, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
     ) -> Connection[BrandProjectType]:
         access = await info.context.access()
         f = filter or BrandProjectFilter()
         community_id = opt_id(f.community_id, "filter.communityId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda p: (p.id,),
-            types=(int,),
-            fetch=lambda k, n: reads.list_projects(
-                access=access,
-                after_id=k[0] if k else None,
-                limit=n,
-                year=f.year,
-                community_id=community_id,
-                status=ProjectStatus(f.status.value) if f.status else None,
+        status = ProjectStatus(f.status.value) if f.status else None
+        return await connection(
+            info,
+            lambda w: reads.list_projects(
+                access=access, window=w, year=f.year, community_id=community_id, status=status
             ),
-            to_node=BrandProjectType.of,
+            BrandProjectType.of,
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="One brand project with its steps, if it is in your scope.")

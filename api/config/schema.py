@@ -6,7 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node
 from tenants.audit import service as audit
 from tenants.audit import service as audit_service
@@ -122,13 +122,12 @@ class ConfigQuery:
 
     @strawberry.field(description="This tenant's configuration versions, newest first.")
     async def config_versions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[ConfigVersionType]:
         access = await info.context.access()
-        return await paginate(
-            first=first, after=after, key=lambda v: (v.version_no,), types=(int,),
-            fetch=lambda k, n: config.list_versions(access=access, before_no=k[0] if k else None, limit=n),
-            to_node=ConfigVersionType.of,
+        return await connection(
+            info, lambda w: config.list_versions(access=access, window=w), ConfigVersionType.of,
+            first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="What changed in this tenant's own document between two versions (0 = empty).")
@@ -140,16 +139,13 @@ class ConfigQuery:
 
     @strawberry.field(description="The audit log, newest first (tenant administrators).")
     async def audit_log(
-        self, info: Info, target_type: str | None = None, target_id: str | None = None, first: int | None = None,
-        after: str | None = None,
+        self, info: Info, target_type: str | None = None, target_id: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[AuditEntryType]:
         access = await info.context.access()
-        return await paginate(
-            first=first, after=after, key=lambda e: (e.at, e.id), types=(datetime, int),
-            fetch=lambda k, n: audit.list_entries(
-                access=access, target_type=target_type, target_id=target_id, after=k, limit=n
-            ),
-            to_node=AuditEntryType.of,
+        return await connection(
+            info, lambda w: audit.list_entries(access=access, target_type=target_type, target_id=target_id, window=w),
+            AuditEntryType.of, first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="The configuration presets shipped with civicgrid.")

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.ids import to_id
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants import clock
 from tenants.errors import Forbidden, InvalidInput, Problem
@@ -86,16 +86,13 @@ def _me(info: Info) -> str:
 class NotificationQuery:
     @strawberry.field(description="The caller's inbox, newest first.")
     async def notifications(
-        self, info: Info, unread_only: bool = False, first: int | None = None, after: str | None = None
+        self, info: Info, unread_only: bool = False, first: First = None, after: After = None,
+        last: Last = None, before: Before = None
     ) -> Connection[NotificationType]:
         me = _me(info)
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda n: (n.created_at, n.id),
-            types=(datetime, int),
-            fetch=lambda k, n: inbox.inbox(me, unread_only=unread_only, after=k, limit=n),
-            to_node=NotificationType.of,
+        return await connection(
+            info, lambda w: inbox.inbox(me, unread_only=unread_only, window=w), NotificationType.of,
+            first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="How many of the caller's messages are unread.")
@@ -111,18 +108,13 @@ class NotificationQuery:
         self,
         info: Info,
         status: WebhookDeliveryStatus | None = None,  # type: ignore[valid-type]
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[WebhookDeliveryType]:
         access = await info.context.access()
         wanted = DeliveryStatus(status.value) if status is not None else None
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda d: (d.created_at, d.id),
-            types=(datetime, int),
-            fetch=lambda k, n: webhooks.list_deliveries(access=access, status=wanted, after=k, limit=n),
-            to_node=WebhookDeliveryType.of,
+        return await connection(
+            info, lambda w: webhooks.list_deliveries(access=access, status=wanted, window=w), WebhookDeliveryType.of,
+            first=first, after=after, last=last, before=before,
         )
 
 

@@ -7,7 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.jobruns import service
 from tenants.jobruns import service as jobrun_service
@@ -41,14 +41,11 @@ class JobRunType(Node):
 class JobRunQuery:
     @strawberry.field(description="This tenant's job runs, newest first (tenant administrators).")
     async def job_runs(
-        self, info: Info, kind: str | None = None, first: int | None = None, after: str | None = None
+        self, info: Info, kind: str | None = None, first: First = None, after: After = None,
+        last: Last = None, before: Before = None
     ) -> Connection[JobRunType]:
         access = await info.context.access()
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda r: (r.created_at, r.id),
-            types=(datetime, int),
-            fetch=lambda k, n: service.list_runs(access=access, kind=kind, after=k, limit=n),
-            to_node=JobRunType.of,
+        return await connection(
+            info, lambda w: service.list_runs(access=access, kind=kind, window=w), JobRunType.of,
+            first=first, after=after, last=last, before=before,
         )

@@ -9,7 +9,7 @@ import strawberry
 from api.context import Info
 from api.ids import global_id_of
 from api.money import Fen
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.ledger import service
 
@@ -69,16 +69,13 @@ class LedgerQuery:
 
     @strawberry.field(description="An account's postings, newest first, each with its journal.")
     async def ledger_entries(
-        self, info: Info, account: str, first: int | None = None, after: str | None = None
+        self, info: Info, account: str, first: First = None, after: After = None,
+        last: Last = None, before: Before = None
     ) -> Connection[EntryType]:
         access = await info.context.access()
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda e: (e.posting_id,),
-            types=(int,),
-            fetch=lambda k, n: service.history(account, access=access, after_id=k[0] if k else None, limit=n),
-            to_node=EntryType.of,
+        return await connection(
+            info, lambda w: service.history(account, access=access, window=w), EntryType.of,
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="Recompute every balance from the postings; ok when all agree and journals sum to 0.")

@@ -22,12 +22,13 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from api.subsidies.loaders import SubsidyLoaders
 from api.subsidies.rules import BasisRevision, SettlementRule, basis_revisions
 from api.territory.types import CommunityType, CompoundType, _load
 from tenants.errors import InvalidInput, Problem
+from tenants.paging import Page, Window
 from tenants.records import rows_by_id
 from tenants.subsidies import access as subsidy_access
 from tenants.subsidies import reads as subsidy_reads
@@ -251,8 +252,7 @@ class SubsidyQuery:
         period: str | None = None,
         community_id: strawberry.ID | None = None,
         status: SettlementStatus | None = None,  # type: ignore[valid-type]
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[SettlementStatementType]:
         caller = await info.context.access()
         if period is not None:
@@ -260,25 +260,17 @@ class SubsidyQuery:
         cid = opt_id(community_id, "communityId")
         full: set[int] = set()
 
-        async def fetch(after_key: tuple[Any, ...] | None, limit: int) -> list[SettlementStatement]:
-            rows = await subsidy_reads.statements(
-                caller,
-                period=period,
-                community_id=cid,
-                status=status.value if status is not None else None,
-                after=after_key,
-                limit=limit,
+        async def fetch(window: Window) -> Page[SettlementStatement]:
+            got = await subsidy_reads.statements(
+                caller, period=period, community_id=cid, status=status.value if status is not None else None,
+                window=window,
             )
-            full.update(await subsidy_reads.in_full(caller, [s.id for s in rows]))
-            return rows
+            full.update(await subsidy_reads.in_full(caller, [s.id for s in got.rows]))
+            return got
 
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda s: (s.period_key, s.id),
-            types=(str, int),
-            fetch=fetch,
-            to_node=lambda s: SettlementStatementType.of(s, full=s.id in full),
+        return await connection(
+            info, fetch, lambda s: SettlementStatementType.of(s, full=s.id in full),
+            first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="One settlement statement with its lines and payees.")

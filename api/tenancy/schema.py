@@ -3,7 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.tenancy.types import CreateTenantInput, Me, Role, TenantType
 from tenants.permissions import require
 from tenants.tenancy import service
@@ -23,16 +23,12 @@ class TenancyQuery:
 
     @strawberry.field(description="All tenants, by id (platform administrators).")
     async def tenants(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[TenantType]:
         require(info.context.principal, "tenants.manage")  # the platform path: no tenant, no data scope
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda t: (t.id,),
-            types=(int,),
-            fetch=lambda k, n: service.list_tenants(after_id=k[0] if k else None, limit=n),
-            to_node=TenantType.of,
+        return await connection(
+            info, lambda w: service.list_tenants(window=w), TenantType.of,
+            first=first, after=after, last=last, before=before,
         )
 
 

@@ -7,7 +7,7 @@ import strawberry
 from api.context import Info
 from api.ids import AREAS, opt_id, to_id
 from api.money import Fen
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.territory.loaders import TerritoryLoaders
 from api.territory.types import (
     AreaLevel,
@@ -145,8 +145,7 @@ class TerritoryQuery:
         grid_id: strawberry.ID | None = None,
         compound_id: strawberry.ID | None = None,
         search: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[AreaType]:
         lvl = level.value
         access = await info.context.access()
@@ -161,35 +160,21 @@ class TerritoryQuery:
             if v is not None
         }
         pid = opt_id(parent_id, "parentId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda a: (a.id,),
-            types=(int,),
-            fetch=lambda k, n: territory.list_areas(
-                lvl,
-                access=access,
-                parent_id=pid,
-                within=within,
-                after_id=k[0] if k else None,
-                limit=n,
-                search=search,
-            ),
-            to_node=lambda a: area_of(lvl, a),
+        return await connection(
+            info,
+            lambda w: territory.list_areas(lvl, access=access, parent_id=pid, within=within, window=w, search=search),
+            lambda a: area_of(lvl, a),
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="物业企业 on file in this tenant (a property company sees only itself).")
     async def property_companies(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[PropertyCompanyType]:
         access = await info.context.access()
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda c: (c.id,),
-            types=(int,),
-            fetch=lambda k, n: parties.list_companies(access=access, after_id=k[0] if k else None, limit=n),
-            to_node=PropertyCompanyType.of,
+        return await connection(
+            info, lambda w: parties.list_companies(access=access, window=w), PropertyCompanyType.of,
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="Contracts on compounds in your scope (a company: its own).")
@@ -198,20 +183,13 @@ class TerritoryQuery:
         info: Info,
         compound_id: strawberry.ID | None = None,
         company_id: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[PropertyContractType]:
         access = await info.context.access()
         cid, coid = opt_id(compound_id, "compoundId"), opt_id(company_id, "companyId")
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda c: (c.id,),
-            types=(int,),
-            fetch=lambda k, n: parties.list_contracts(
-                access=access, compound_id=cid, company_id=coid, after_id=k[0] if k else None, limit=n
-            ),
-            to_node=PropertyContractType.of,
+        return await connection(
+            info, lambda w: parties.list_contracts(access=access, compound_id=cid, company_id=coid, window=w),
+            PropertyContractType.of, first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="The owners' committee of a compound in your scope.")
@@ -228,18 +206,13 @@ class TerritoryQuery:
 
     @strawberry.field(description="People: tenant admins see all, territory staff the residents of their area.")
     async def persons(
-        self, info: Info, user_id: str | None = None, first: int | None = None, after: str | None = None
+        self, info: Info, user_id: str | None = None, first: First = None, after: After = None,
+        last: Last = None, before: Before = None
     ) -> Connection[PersonType]:
         access = await info.context.access()
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda p: (p.id,),
-            types=(int,),
-            fetch=lambda k, n: people.list_persons(
-                access=access, after_id=k[0] if k else None, limit=n, user_id=user_id
-            ),
-            to_node=PersonType.of,
+        return await connection(
+            info, lambda w: people.list_persons(access=access, window=w, user_id=user_id), PersonType.of,
+            first=first, after=after, last=last, before=before,
         )
 
 

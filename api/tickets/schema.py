@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -8,7 +8,7 @@ import strawberry
 
 from api.context import Info
 from api.ids import opt_id, to_id, to_ids
-from api.pagination import Connection, paginate
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.tickets.catalog import CatalogQuery
 from api.tickets.types import (
     UNIT_NODE_TYPES,
@@ -83,20 +83,17 @@ def _unit(u: TicketUnitInput | None) -> tuple[UnitKind, int | None] | None:
 class TicketQuery(CatalogQuery):
     @strawberry.field(description="Tickets in your scope (a resident: their own), newest first.")
     async def tickets(
-        self, info: Info, filter: TicketFilter | None = None, first: int | None = None, after: str | None = None
+        self, info: Info, filter: TicketFilter | None = None, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
     ) -> Connection[TicketType]:
         access = await info.context.access()
         f = filter or TicketFilter()
         unit = _unit(f.unit)
-        return await paginate(
-            first=first,
-            after=after,
-            key=lambda t: (t.opened_at, t.id),
-            types=(datetime, int),
-            fetch=lambda k, n: reads.list_tickets(
+        return await connection(
+            info,
+            lambda w: reads.list_tickets(
                 access=access,
-                after=k,
-                limit=n,
+                window=w,
                 state=_State(f.state.value) if f.state else None,
                 item_code=f.item_code,
                 unit=(unit[0], unit[1] or 0) if unit else None,
@@ -106,7 +103,8 @@ class TicketQuery(CatalogQuery):
                 opened_before=f.opened_before,
                 mine=f.mine,
             ),
-            to_node=TicketType.of,
+            TicketType.of,
+            first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="One ticket with its timeline, if it is in your scope.")

@@ -7,13 +7,12 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 from tortoise import connections
-from tortoise.queryset import QuerySet
 
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
 from tenants.config.service import effective_config
+from tenants.paging import Order, Page, Window, page
 from tenants.periods import check_year
 from tenants.permissions import require
 from tenants.scope import current_tenant_id
@@ -21,26 +20,23 @@ from tenants.territory.access import Access
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyCompany
 
-R = TypeVar("R", CompanyRating, CompoundRating)
+BY_RANK = Order(("rank",), (int,))  # ranks are 1..n within a snapshot, no ties
 
 
 async def company_rankings(
-    snapshot: RatingSnapshot, *, after_rank: int | None, limit: int, mark: ListMark | None = None
-) -> list[CompanyRating]:
+    snapshot: RatingSnapshot, *, window: Window, mark: ListMark | None = None
+) -> Page[CompanyRating]:
+    """A window of a snapshot's company ratings by rank."""
     qs = CompanyRating.filter(snapshot_id=snapshot.id)
-    return await _by_rank(qs if mark is None else qs.filter(mark=mark), after_rank, limit)
+    return await page(qs if mark is None else qs.filter(mark=mark), BY_RANK, window)
 
 
 async def compound_rankings(
-    snapshot: RatingSnapshot, *, after_rank: int | None, limit: int, company_id: int | None = None
-) -> list[CompoundRating]:
+    snapshot: RatingSnapshot, *, window: Window, company_id: int | None = None
+) -> Page[CompoundRating]:
+    """A window of a snapshot's compound ratings by rank."""
     qs = CompoundRating.filter(snapshot_id=snapshot.id)
-    return await _by_rank(qs if company_id is None else qs.filter(company_id=company_id), after_rank, limit)
-
-
-async def _by_rank(qs: QuerySet[R], after_rank: int | None, limit: int) -> list[R]:
-    """A page of ratings by rank (keyset on the rank)."""
-    return await (qs if after_rank is None else qs.filter(rank__gt=after_rank)).order_by("rank").limit(limit)
+    return await page(qs if company_id is None else qs.filter(company_id=company_id), BY_RANK, window)
 
 
 async def listed(snapshot: RatingSnapshot) -> list[CompanyRating]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from tortoise.queryset import QuerySet
 
 from tenants.audit.models import AuditEntry
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, newest_first
 from tenants.permissions import Caller, require
 from tenants.records import granted
 
@@ -20,16 +19,16 @@ async def record(*, actor: str, action: str, target_type: str, target_id: Any, d
 
 
 async def list_entries(
-    *, access: Caller, target_type: str | None, target_id: str | None, after: tuple[datetime, int] | None, limit: int
-) -> list[AuditEntry]:
-    """Newest first, keyset-paginated on (at, id)."""
+    *, access: Caller, target_type: str | None, target_id: str | None, window: Window
+) -> Page[AuditEntry]:
+    """A window of the log, newest first (keyset on at, id); not counted (the log only grows)."""
     require(access, "audit.read")
     qs = AuditEntry.all()
     if target_type:
         qs = qs.filter(target_type=target_type)
     if target_id:
         qs = qs.filter(target_id=target_id)
-    return await newest_first(qs, time_field="at", after=after, limit=limit)
+    return await newest_first(qs, window, time_field="at", countable=False)
 
 
 def readable(caller: Caller) -> QuerySet[AuditEntry]:

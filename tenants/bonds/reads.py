@@ -19,7 +19,7 @@ from tenants.config.service import effective_config
 from tenants.errors import NotFound
 from tenants.ledger import accounts
 from tenants.ledger.service import balances
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, by_id, newest_first
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access
 from tenants.territory.models import Compound
@@ -95,22 +95,21 @@ async def get_bond(*, access: Access, contract_id: int, now: datetime | None = N
 async def list_bonds(
     *,
     access: Access,
-    after_id: int | None,
-    limit: int,
+    window: Window,
     company_id: int | None = None,
     street_id: int | None = None,
     below_required: bool | None = None,
     late: bool | None = None,
     now: datetime | None = None,
-) -> list[Bond]:
-    """The bonds in scope by contract id (keyset). ``below_required``: the balance is under (True) or at least
+) -> Page[Bond]:
+    """A window of the bonds in scope by contract id. ``below_required``: the balance is under (True) or at least
     (False) the required amount of today's configuration; ``late``: an open top-up is (True) or is not (False)
     flagged late."""
     require_reader(access)
     async with scoped_transaction():
         on = await clock.today(now)
         ratio = int((await effective_config(on)).document.bonds.ratio_percent)
-        qs = readable(access).filter(id__gt=after_id or 0)
+        qs = readable(access)
         if company_id is not None:
             qs = qs.filter(company_id=company_id)
         if street_id is not None:
@@ -120,7 +119,8 @@ async def list_bonds(
         if late is not None:
             flagged = Subquery(BondTopUp.filter(settled_at=None, late_at__not_isnull=True).values("contract_id"))
             qs = qs.filter(id__in=flagged) if late else qs.exclude(id__in=flagged)
-        return await states(await qs.order_by("id").limit(limit), on=on)
+        got = await by_id(qs, window)
+        return got.with_rows(await states(got.rows, on=on))
 
 
 # The bond's balance (none posted yet: 0) is under the required amount of the ratio in force (an int).
@@ -132,11 +132,9 @@ _SHORT = (
 
 
 async def history(
-    *, access: Access, contract_id: int, after: tuple[datetime, int] | None, limit: int
-) -> list[BondTransaction]:
-    """A contract's deposits, drawdowns and refunds, newest first (keyset on at, id)."""
+    *, access: Access, contract_id: int, window: Window
+) -> Page[BondTransaction]:
+    """A window of a contract's deposits, drawdowns and refunds, newest first (keyset on at, id)."""
     async with scoped_transaction():
         contract, _ = await contract_in_scope(access, contract_id)
-        return await newest_first(
-            BondTransaction.filter(contract_id=contract.id), time_field="at", after=after, limit=limit
-        )
+        return await newest_first(BondTransaction.filter(contract_id=contract.id), window, time_field="at")

@@ -16,7 +16,7 @@ from tenants.brand.money import SOURCE
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.ledger import accounts
 from tenants.ledger import service as ledger
-from tenants.paging import by_id
+from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access
@@ -112,13 +112,12 @@ async def year_summary(*, access: Access, year: int, now: datetime | None = None
 async def list_projects(
     *,
     access: Access,
-    after_id: int | None,
-    limit: int,
+    window: Window,
     year: int | None = None,
     community_id: int | None = None,
     status: ProjectStatus | None = None,
-) -> list[BrandProject]:
-    """Projects in the caller's scope, by id (keyset), filtered."""
+) -> Page[BrandProject]:
+    """A window of the projects in the caller's scope, by id, filtered."""
     qs = rules.readable(access)
     if year is not None:
         qs = qs.filter(year=year)
@@ -126,7 +125,7 @@ async def list_projects(
         qs = qs.filter(community_id=community_id)
     if status is not None:
         qs = qs.filter(status=status)
-    return await by_id(qs, after_id=after_id, limit=limit)
+    return await by_id(qs, window)
 
 
 async def get_project(*, access: Access, project_id: int) -> BrandProject:

@@ -15,6 +15,7 @@ from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
+from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.models import Tenant
@@ -381,12 +382,13 @@ def _drop(doc: dict, parts: list[str]) -> bool:
     return True
 
 
-async def list_versions(*, access: Caller, before_no: int | None, limit: int) -> list[ConfigVersion]:
+VERSIONS = Order(("-version_no",), (int,))
+
+
+async def list_versions(*, access: Caller, window: Window) -> Page[ConfigVersion]:
+    """A window of this tenant's configuration versions, newest first."""
     require(access, "config.read")
-    qs = ConfigVersion.all()
-    if before_no is not None:
-        qs = qs.filter(version_no__lt=before_no)
-    return await qs.order_by("-version_no").limit(limit)
+    return await page(ConfigVersion.all(), VERSIONS, window)
 
 
 async def diff_versions(*, access: Caller, from_no: int, to_no: int) -> list[dict]:

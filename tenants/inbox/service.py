@@ -8,7 +8,7 @@ from datetime import datetime
 
 from tenants.inbox.models import Notification
 from tenants.inbox.webhooks import enqueue as enqueue_webhooks
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, newest_first
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,14 @@ async def told(*, kind: str, title: str) -> set[str]:
 
 
 async def inbox(
-    recipient: str, *, unread_only: bool, after: tuple[datetime, int] | None, limit: int
-) -> list[Notification]:
-    """One person's messages, newest first (keyset on created_at, id)."""
+    recipient: str, *, unread_only: bool, window: Window
+) -> Page[Notification]:
+    """A window of one person's messages, newest first (keyset on created_at, id); not counted (an inbox only
+    grows; ``unread_count`` answers the question people ask)."""
     qs = Notification.filter(recipient=recipient)
     if unread_only:
         qs = qs.filter(read_at=None)
-    return await newest_first(qs, time_field="created_at", after=after, limit=limit)
+    return await newest_first(qs, window, time_field="created_at", countable=False)
 
 
 async def unread_count(recipient: str) -> int:

@@ -24,7 +24,7 @@ from tenants.idempotency import idempotent
 from tenants.inbox import outbound
 from tenants.inbox.holders import tenant_admins
 from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, newest_first
 from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
 
@@ -87,13 +87,14 @@ async def list_endpoints(*, access: Caller) -> list[WebhookEndpoint]:
 
 
 async def list_deliveries(
-    *, access: Caller, status: DeliveryStatus | None, after: tuple[datetime, int] | None, limit: int
-) -> list[WebhookDelivery]:
+    *, access: Caller, status: DeliveryStatus | None, window: Window
+) -> Page[WebhookDelivery]:
+    """A window of the deliveries, newest first; not counted (one row per event and endpoint, kept)."""
     require(access, "inbox.webhooks")
     qs = WebhookDelivery.all()
     if status is not None:
         qs = qs.filter(status=status)
-    return await newest_first(qs, time_field="created_at", after=after, limit=limit)
+    return await newest_first(qs, window, time_field="created_at", countable=False)
 
 
 def payload_of(n: Notification) -> dict[str, Any]:

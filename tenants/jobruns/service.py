@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import LockNotAvailableError
@@ -24,7 +23,7 @@ from tortoise.queryset import QuerySet
 from tenants import clock
 from tenants.errors import DomainError
 from tenants.jobruns.models import JobRun, JobRunStatus
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, newest_first
 from tenants.permissions import Caller, require
 from tenants.records import granted
 from tenants.scope import current_tenant_id, in_scoped_transaction, scoped_transaction
@@ -156,14 +155,14 @@ async def statuses(kind: str, periods: list[str]) -> dict[str, JobRunStatus]:
 
 
 async def list_runs(
-    *, access: Caller, kind: str | None, after: tuple[datetime, int] | None, limit: int
-) -> list[JobRun]:
-    """The tenant's runs, newest first, keyset-paginated on (created_at, id)."""
+    *, access: Caller, kind: str | None, window: Window
+) -> Page[JobRun]:
+    """A window of the tenant's runs, newest first (keyset on created_at, id)."""
     require(access, "jobs.read")
     qs = JobRun.all()
     if kind:
         qs = qs.filter(kind=kind)
-    return await newest_first(qs, time_field="created_at", after=after, limit=limit)
+    return await newest_first(qs, window, time_field="created_at")
 
 
 def readable(caller: Caller) -> QuerySet[JobRun]:

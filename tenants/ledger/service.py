@@ -20,6 +20,7 @@ from tenants.errors import Conflict, NotFound
 from tenants.ledger.accounts import NON_NEGATIVE, kind_of
 from tenants.ledger.models import LedgerBalance, LedgerJournal, LedgerPosting
 from tenants.locks import advisory_lock
+from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
 from tenants.records import granted
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
@@ -259,15 +260,16 @@ async def check(*, access: Caller) -> list[Mismatch]:
     return await verify()
 
 
-async def history(account: str, *, access: Caller, after_id: int | None, limit: int) -> list[Entry]:
-    """An account's postings, newest first (keyset on the posting id), with their journals (two queries)."""
+NEWEST_POSTING = Order(("-id",), (int,))
+
+
+async def history(account: str, *, access: Caller, window: Window) -> Page[Entry]:
+    """A window of an account's postings, newest first (keyset on the posting id), with their journals (two
+    queries); not counted (a pool's or a bond's postings only grow)."""
     require(access, "ledger.read")
-    qs = LedgerPosting.filter(account=account)
-    if after_id is not None:
-        qs = qs.filter(id__lt=after_id)
-    postings = await qs.order_by("-id").limit(limit)
-    journals = {j.id: j for j in await LedgerJournal.filter(id__in=list({p.journal_id for p in postings}))}
-    return [Entry(p.id, p.account, p.amount_fen, journals[p.journal_id]) for p in postings]
+    got = await page(LedgerPosting.filter(account=account), NEWEST_POSTING, window, countable=False)
+    journals = {j.id: j for j in await LedgerJournal.filter(id__in=list({p.journal_id for p in got.rows}))}
+    return got.with_rows([Entry(p.id, p.account, p.amount_fen, journals[p.journal_id]) for p in got.rows])
 
 
 def readable_journals(caller: Caller) -> QuerySet[LedgerJournal]:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-from tortoise.expressions import Q
 
 from tenants.errors import NotFound
+from tenants.paging import Order, Page, Window, page
 from tenants.subsidies.access import read_in_full, readable, readable_communities, readable_lines
 from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.subsidies.statements import bounds
 from tenants.territory.access import Access, readable_companies
 from tenants.territory.models import Community, Compound
 from tenants.territory.parties import PropertyCompany
+
+STATEMENTS = Order(("-period_key", "id"), (str, int))
 
 
 async def statements(
@@ -24,10 +24,9 @@ async def statements(
     period: str | None = None,
     community_id: int | None = None,
     status: str | None = None,
-    after: tuple[Any, ...] | None = None,
-    limit: int,
-) -> list[SettlementStatement]:
-    """The caller's statements, newest period first, then by id (keyset after ``(period_key, id)``)."""
+    window: Window,
+) -> Page[SettlementStatement]:
+    """A window of the caller's statements, newest period first, then by id (keyset on ``(period_key, id)``)."""
     qs = readable(caller)
     if period is not None:
         bounds(period)
@@ -36,10 +35,7 @@ async def statements(
         qs = qs.filter(community_id=community_id)
     if status is not None:
         qs = qs.filter(status=status)
-    if after is not None:
-        key, last_id = after
-        qs = qs.filter(Q(period_key__lt=key) | Q(period_key=key, id__gt=last_id))
-    return await qs.order_by("-period_key", "id").limit(limit)
+    return await page(qs, STATEMENTS, window)
 
 
 async def statement(caller: Access, statement_id: int) -> SettlementStatement:

@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 from tenants import clock
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
-from tenants.paging import by_id
+from tenants.paging import Page, Window, by_id
 from tenants.permissions import Caller, allows
 from tenants.scope import platform_transaction, scoped_transaction
 from tenants.tenancy.models import Tenant
@@ -150,10 +150,10 @@ async def active_tenants() -> list[Tenant]:
         return await Tenant.filter(is_active=True).order_by("id")
 
 
-async def list_tenants(*, after_id: int | None, limit: int) -> list[Tenant]:
-    """Tenants by id, keyset-paginated."""
+async def list_tenants(*, window: Window) -> Page[Tenant]:
+    """A window of the tenants by id."""
     async with platform_transaction():
-        return await by_id(Tenant.all(), after_id=after_id, limit=limit)
+        return await by_id(Tenant.all(), window)
 
 
 async def visible_tenants(caller: Caller, own_tenant_id: int | None, ids: list[int]) -> list[Tenant]:

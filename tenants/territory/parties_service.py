@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.idempotency import idempotent
-from tenants.paging import by_id
+from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.territory.access import (
@@ -71,8 +71,9 @@ async def create_company(
         return company
 
 
-async def list_companies(*, access: Access, after_id: int | None, limit: int) -> list[PropertyCompany]:
-    return await by_id(readable_companies(access), after_id=after_id, limit=limit)
+async def list_companies(*, access: Access, window: Window) -> Page[PropertyCompany]:
+    """A window of the companies the caller reads, by id."""
+    return await by_id(readable_companies(access), window)
 
 
 @idempotent("createPropertyContract", PropertyContract)
@@ -141,14 +142,15 @@ async def create_contract(
 
 
 async def list_contracts(
-    *, access: Access, compound_id: int | None, company_id: int | None, after_id: int | None, limit: int
-) -> list[PropertyContract]:
+    *, access: Access, compound_id: int | None, company_id: int | None, window: Window
+) -> Page[PropertyContract]:
+    """A window of the contracts the caller reads, by id."""
     qs = readable_contracts(access)
     if compound_id is not None:
         qs = qs.filter(compound_id=compound_id)
     if company_id is not None:
         qs = qs.filter(company_id=company_id)
-    return await by_id(qs, after_id=after_id, limit=limit)
+    return await by_id(qs, window)
 
 
 async def set_owners_committee(

@@ -12,7 +12,7 @@ from tenants import clock
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.idempotency import idempotent
-from tenants.paging import by_id
+from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
@@ -247,9 +247,9 @@ async def posts_of(person_ids: list[int]) -> list[Post]:
     return await Post.filter(person_id__in=person_ids).order_by("id")
 
 
-async def list_persons(*, access: Access, after_id: int | None, limit: int, user_id: str | None = None) -> list[Person]:
-    """Personal data, as ``readable_persons`` allows."""
+async def list_persons(*, access: Access, window: Window, user_id: str | None = None) -> Page[Person]:
+    """A window of personal data by id, as ``readable_persons`` allows; not counted (every resident is a row)."""
     qs = readable_persons(access)
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
-    return await by_id(qs, after_id=after_id, limit=limit)
+    return await by_id(qs, window, countable=False)

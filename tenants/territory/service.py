@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, Problem
 from tenants.idempotency import idempotent
-from tenants.paging import by_id
+from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access, get_writable, readable, readable_companies, readable_units
@@ -184,11 +184,11 @@ async def list_areas(
     access: Access,
     parent_id: int | None,
     within: dict[str, int] | None,
-    after_id: int | None,
-    limit: int,
+    window: Window,
     search: str | None = None,
-) -> list[Area]:
-    """Nodes of one level in scope, by id (keyset); ``within`` filters by higher levels only."""
+) -> Page[Area]:
+    """A window of the nodes of one level in scope, by id; ``within`` filters by higher levels only. Households
+    are not counted (a city has hundreds of thousands)."""
     depth = LEVEL_NAMES.index(level)
     problems = [
         Problem(
@@ -210,7 +210,7 @@ async def list_areas(
         qs = qs.filter(**{f"{key}_id": value})
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    return await by_id(qs, after_id=after_id, limit=limit)
+    return await by_id(qs, window, countable=level != "household")
 
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenants.paging import newest_first
+from tenants.paging import Window, newest_first
 from tenants.scope import scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -71,10 +71,9 @@ async def list_public(
     statuses: set[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    after: tuple[datetime, int] | None = None,
-    limit: int,
+    window: Window,
 ) -> list[PublicTicket]:
-    """The caller's readable tickets as public records, newest first (keyset on opened_at, id)."""
+    """A window of the caller's readable tickets as public records, newest first (keyset on opened_at, id)."""
     async with scoped_transaction():
         qs = readable(caller)
         if ids is not None:
@@ -89,6 +88,6 @@ async def list_public(
             qs = qs.filter(opened_at__gte=start)
         if end is not None:
             qs = qs.filter(opened_at__lte=end)
-        rows = await newest_first(qs, time_field="opened_at", after=after, limit=limit)
+        rows = (await newest_first(qs, window, time_field="opened_at", countable=False)).rows
         zone = await current_zone()
         return [PublicTicket.of(t, zone) for t in rows]

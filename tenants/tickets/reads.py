@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from tenants import clock
 from tenants.errors import NotFound
-from tenants.paging import newest_first
+from tenants.paging import Page, Window, newest_first
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.tickets.access import readable
@@ -23,8 +23,7 @@ async def get_visible(access: Access, ticket_id: int) -> Ticket:
 async def list_tickets(
     *,
     access: Access,
-    after: tuple[datetime, int] | None,
-    limit: int,
+    window: Window,
     state: TicketState | None = None,
     item_code: str | None = None,
     unit: tuple[UnitKind, int] | None = None,
@@ -34,8 +33,9 @@ async def list_tickets(
     opened_before: date | None = None,
     mine: bool = False,
     now: datetime | None = None,
-) -> list[Ticket]:
-    """Newest first, keyset on (opened_at, id), filtered; every filter is an indexed column."""
+) -> Page[Ticket]:
+    """A window of the tickets in scope, newest first (keyset on opened_at, id), filtered; every filter is an
+    indexed column. Not counted: a county's tickets run to hundreds of thousands."""
     at = now or clock.now()
     qs = readable(access)
     if mine:
@@ -57,7 +57,7 @@ async def list_tickets(
         qs = qs.filter(opened_at__gte=datetime.combine(opened_from, datetime.min.time(), zone))
     if opened_before is not None:
         qs = qs.filter(opened_at__lt=datetime.combine(opened_before, datetime.min.time(), zone))
-    return await newest_first(qs, time_field="opened_at", after=after, limit=limit)
+    return await newest_first(qs, window, time_field="opened_at", countable=False)
 
 
 async def events_of(ticket_ids: list[int]) -> list[TicketEvent]:
