@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tenants import clock
 from tenants.config.service import effective_config
@@ -61,15 +61,24 @@ async def upload(*, caller: Access, actor: str, data: bytes, purpose: Purpose, n
     )
 
 
+async def retention() -> timedelta:
+    """How long the tenant in scope keeps an upload that is never attached (``files.unattached_retention_hours``)."""
+    return timedelta(hours=(await effective_config()).document.files.unattached_retention_hours)
+
+
 async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, field: str) -> list[StoredFile]:
     """The files ``ids`` names, if the caller may attach them for ``purpose``: in this tenant and readable (else
-    ``unknown``), uploaded for it, not attached yet, and the caller's own upload unless they may attach
-    others' (``files.attach_others``). Problems are listed as ``<field>.<i>``; the rows are locked."""
+    ``unknown``), uploaded for it, not attached yet, not past the retention of unattached uploads (``expired``: the
+    cleanup deletes it), and the caller's own upload unless they may attach others' (``files.attach_others``).
+    Problems are listed as ``<field>.<i>``; the rows are locked."""
+    if not ids:
+        return []
     if len(set(ids)) != len(ids):
         raise InvalidInput.of([Problem(field, "duplicate", "同一文件不能重复附加", "a file is given twice")])
     rows = {f.id: f for f in await readable(caller).filter(id__in=list(ids)).select_for_update()}
     problems: list[Problem] = []
     others = allows(caller, "files.attach_others")
+    expired_before = clock.now() - await retention()
     for i, file_id in enumerate(ids):
         f = rows.get(file_id)
         at = f"{field}.{i}"
@@ -84,6 +93,9 @@ async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, fi
                                     f"this file was not uploaded for a {purpose.value}"))
         elif f.attached_kind is not None:
             problems.append(Problem(at, "attached", "该文件已附加到其他记录", "this file is already attached"))
+        elif f.uploaded_at < expired_before:
+            problems.append(Problem(at, "expired", "上传已过期（未及时附加），请重新上传",
+                                    "this upload has expired (it was not attached in time); upload it again"))
     if problems:
         raise InvalidInput.of(problems)
     return [rows[i] for i in ids]
