@@ -4,15 +4,20 @@ against a real uvicorn, then the spec's errors, public data only, paging and ten
 from __future__ import annotations
 
 import asyncio
+import re
 from xml.etree import ElementTree
 
 import httpx
+import pytest
 from georeport import GeoReport
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tenants.config.service import change_config, effective_config
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
+from tenants.tickets import public
 from tests.fixtures.callers import ADMIN, bearer
 from tests.uvicorn_kit import serving
 
@@ -270,3 +275,25 @@ async def test_an_item_that_expects_a_photo_says_so_and_still_takes_a_report_wit
         "service_code": "illegal_construction", "description": "违章搭建",
         "attribute[household_id]": str(world["ids"]["H1"])})
     assert posted.status_code == 201, posted.text
+
+
+@pytest.mark.parametrize(("wrote", "published"), [
+    ("电话13800000000，请回电", "电话[电话已隐去]，请回电"),
+    ("手机 138 0000 0000", "手机 [电话已隐去]"),
+    ("+86-138-0000-0000 找我", "[电话已隐去] 找我"),
+    ("座机(0313)1234567", "座机[电话已隐去]"),
+    ("身份证 110101 19900307 123x", "身份证 [证件号已隐去]"),
+    ("老身份证110101900307123", "老身份证[号码已隐去]"),
+    ("银行卡6222021234567890123", "银行卡[号码已隐去]"),
+    ("１３８００００００００", "[号码已隐去]"),  # full-width, as an input method types them
+    ("联系我a.b@qq.com谢谢", "联系我[邮箱已隐去]谢谢"),
+    # What is not personal stays: rooms, dates, counts.
+    ("3单元1302室，2026-11-30 晚上，堆了 12 袋", "3单元1302室，2026-11-30 晚上，堆了 12 袋"),
+])
+def test_what_a_published_description_masks(wrote, published):
+    assert public.masked(wrote) == published
+
+
+@given(st.text(alphabet="0123456789０１２３ -+()abc@.楼道", max_size=60))
+def test_no_long_number_survives_masking(text):
+    assert not re.search(r"\d{7,}", public.masked(text))
