@@ -22,7 +22,7 @@ from tenants import clock
 from tenants.config.service import change_config
 from tenants.files import links
 from tenants.files.images import sniff
-from tenants.files.models import StoredFile
+from tenants.files.models import Purpose, StoredFile
 from tenants.files.storage import LocalStorage, S3Storage, check_key, storage
 from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import tenant_transaction
@@ -456,3 +456,27 @@ async def test_the_cleanup_on_a_real_s3_server(client, gql, two_cities, monkeypa
         monkeypatch.undo()
         get_settings.cache_clear()
         server.stop()
+
+
+async def test_an_upload_whose_row_fails_leaves_no_object(two_cities, monkeypatch):
+    from tenants.files import service
+
+    written: list[str] = []
+    real_put = LocalStorage.put
+
+    async def put(self: LocalStorage, key: str, data: bytes, content_type: str) -> None:
+        written.append(key)
+        await real_put(self, key, data, content_type)
+
+    async def refuse(**kwargs: Any) -> StoredFile:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(LocalStorage, "put", put)
+    monkeypatch.setattr(service.StoredFile, "create", refuse)
+    z = two_cities["zhangjiakou"]["tenant"].id
+    with pytest.raises(ConnectionResetError):
+        async with tenant_transaction(z):
+            await service.upload(caller=ADMIN, actor="admin", data=photo(), purpose=Purpose.TICKET)
+    assert len(written) == 2
+    async with tenant_transaction(z):
+        assert not any([await storage().exists(key) for key in written])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -13,11 +15,13 @@ from tenants.errors import InvalidInput, Problem, unstorable
 from tenants.files import images
 from tenants.files.access import readable
 from tenants.files.models import Purpose, StoredFile
-from tenants.files.storage import storage
+from tenants.files.storage import Storage, storage
 from tenants.permissions import allows, require
 from tenants.scope import current_tenant_id
 from tenants.settings import get_settings
 from tenants.territory.access import Access
+
+log = logging.getLogger(__name__)
 
 MAX_NAME = 200
 EXTENSION = {images.JPEG: "jpg", images.PNG: "png", images.WEBP: "webp"}
@@ -41,24 +45,37 @@ async def upload(*, caller: Access, actor: str, data: bytes, purpose: Purpose, n
     key = f"{stem}.{EXTENSION[cleaned.content_type]}"
     thumbnail_key = f"{stem}.thumb.{EXTENSION[cleaned.thumbnail_type]}"
     store = storage()
-    # Bytes first, then the row: a rolled-back upload leaves an unreferenced object, never a row without bytes.
-    await store.put(key, cleaned.data, cleaned.content_type)
-    await store.put(thumbnail_key, cleaned.thumbnail, cleaned.thumbnail_type)
-    return await StoredFile.create(
-        key=key,
-        thumbnail_key=thumbnail_key,
-        content_type=cleaned.content_type,
-        thumbnail_type=cleaned.thumbnail_type,
-        size=len(cleaned.data),
-        width=cleaned.width,
-        height=cleaned.height,
-        sha256=hashlib.sha256(cleaned.data).hexdigest(),
-        name="" if unstorable(name) else name.strip()[:MAX_NAME],
-        purpose=purpose,
-        uploaded_by=actor,
-        uploaded_at=now or clock.now(),
-        location_kept=keep,
-    )
+    # Bytes first, then the row: a failed upload leaves at most an unreferenced object, never a row without bytes.
+    try:
+        await store.put(key, cleaned.data, cleaned.content_type)
+        await store.put(thumbnail_key, cleaned.thumbnail, cleaned.thumbnail_type)
+        return await StoredFile.create(
+            key=key,
+            thumbnail_key=thumbnail_key,
+            content_type=cleaned.content_type,
+            thumbnail_type=cleaned.thumbnail_type,
+            size=len(cleaned.data),
+            width=cleaned.width,
+            height=cleaned.height,
+            sha256=hashlib.sha256(cleaned.data).hexdigest(),
+            name="" if unstorable(name) else name.strip()[:MAX_NAME],
+            purpose=purpose,
+            uploaded_by=actor,
+            uploaded_at=now or clock.now(),
+            location_kept=keep,
+        )
+    except BaseException:
+        # The objects go with the failure where this process sees it; only a process killed here leaves them.
+        await asyncio.shield(_discard(store, key, thumbnail_key))
+        raise
+
+
+async def _discard(store: Storage, *keys: str) -> None:
+    for key in keys:
+        try:
+            await store.delete(key)
+        except Exception:  # the failure being raised matters more than this one
+            log.warning("could not delete the object %s of a failed upload", key, exc_info=True)
 
 
 async def retention() -> timedelta:
