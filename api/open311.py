@@ -49,6 +49,7 @@ LOCATION_ATTRIBUTES = (  # (code, zh, en): the places a report can name, most sp
     ("compound_id", "小区编号", "compound id"),
     ("community_id", "社区编号（只填地址时）", "community id (with an address only)"),
 )
+PHOTO_HINT = "请附照片（media_url）。"  # an item whose configuration sets photo_expected
 # GraphQL / service field names in problems -> the Open311 parameter the client sent.
 PARAMS = {
     "itemCode": "service_code", "description": "description", "address": "address_string", "latitude": "lat",
@@ -297,7 +298,8 @@ def _service(item: catalog.CatalogItem, category: catalog.CatalogCategory) -> di
     return {
         "service_code": item.code,
         "service_name": item.title,
-        "description": f"{category.title}：{item.title}。请指明{where}；{item.resolve_hours} 小时内办结。",
+        "description": f"{category.title}：{item.title}。请指明{where}；{item.resolve_hours} 小时内办结。"
+                       + (PHOTO_HINT if item.photo_expected else ""),
         "metadata": True,
         "type": "realtime",
         "keywords": ", ".join(dict.fromkeys((category.title, item.title, category.code, item.code))),
@@ -321,6 +323,16 @@ def _definition(item: catalog.CatalogItem) -> dict[str, Any]:
         }
         for order, (code, zh, en) in enumerate(LOCATION_ATTRIBUTES, start=1)
     ]
+    if item.photo_expected:  # information only (variable false, as the spec allows): the photo is media_url
+        attributes.append({
+            "variable": False,
+            "code": "photo_expected",
+            "datatype": "string",
+            "required": False,
+            "datatype_description": None,
+            "order": len(attributes) + 1,
+            "description": f"{PHOTO_HINT} / a photo is expected (media_url); a report without one is still accepted",
+        })
     return {"service_code": item.code, "attributes": attributes}
 
 
@@ -371,14 +383,15 @@ def _w3(at: datetime | None) -> str | None:
 
 
 def _request(t: public.PublicTicket) -> dict[str, Any]:
-    """A ticket as the spec's service request: public data only (no description, address, place or reporter)."""
+    """A ticket as the spec's service request: public data only (no address, place or reporter; the description
+    only where the tenant publishes it, masked)."""
     return {
         "service_request_id": str(t.id),
         "status": t.status,
         "status_notes": t.status_notes,
         "service_name": t.item_title,
         "service_code": t.item_code,
-        "description": None,  # what residents write may name them: never published
+        "description": t.description,  # None unless open311.publish_descriptions (then masked)
         "agency_responsible": t.agency,
         "service_notice": None,
         "requested_datetime": _w3(t.requested_at),

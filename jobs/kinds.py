@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
+from tenants.files import scheduled as files_scheduled
 from tenants.subsidies import scheduled as settlement_scheduled
 from tenants.tenancy.scheduled import data_volume
 from tenants.tickets import scheduled as tickets_scheduled
@@ -72,6 +73,11 @@ async def bond_top_ups() -> dict[str, Any]:
     return await bonds_scheduled.daily(now=clock.now())
 
 
+async def file_cleanup() -> dict[str, Any]:
+    """Delete uploads never attached to anything once the tenant's retention has passed (object, thumbnail, row)."""
+    return await files_scheduled.hourly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -80,4 +86,6 @@ KINDS: dict[str, JobKind] = {
     "assessment": JobKind("assessment", hourly, assessment, timedelta(hours=1), 6),
     "settlement": JobKind("settlement", hourly, settlement, timedelta(hours=1), 6),
     "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups, timedelta(days=1), 3),
+    # Each run deletes everything past retention, so a missed hour needs no run of its own.
+    "file_cleanup": JobKind("file_cleanup", hourly, file_cleanup, timedelta(hours=1), 1),
 }

@@ -119,7 +119,7 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 
 
 async def tick_hourly(ctx: dict[str, Any]) -> int:
-    return await fan_out(ctx, "assessment") + await fan_out(ctx, "settlement")
+    return sum([await fan_out(ctx, kind) for kind in ("assessment", "settlement", "file_cleanup")])
 
 
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:

@@ -9,19 +9,24 @@ import io
 import json
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from PIL import ExifTags, Image
 
 from api.embedded import free_port
+from jobs.kinds import KINDS
+from jobs.worker import run_tenant_job
 from tenants import clock
 from tenants.config.service import change_config
 from tenants.files import links
 from tenants.files.images import sniff
-from tenants.files.models import StoredFile
-from tenants.files.storage import LocalStorage, S3Storage, check_key
+from tenants.files.models import Purpose, StoredFile
+from tenants.files.storage import LocalStorage, S3Storage, check_key, storage
+from tenants.jobruns.models import JobRun, JobRunStatus
 from tenants.scope import tenant_transaction
+from tenants.settings import get_settings
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import ADMIN, bearer
 from tests.fixtures.ids import db_id
@@ -305,3 +310,174 @@ async def test_s3_storage_against_a_real_s3_server():
         assert not await store.exists("3/2026/12/a.jpg") and await store.get("3/2026/12/a.jpg") is None
     finally:
         server.stop()
+
+
+# --- The cleanup of uploads never attached (tenants/files/scheduled.py, the hourly ``file_cleanup`` job) --------
+
+def _period() -> str:
+    return KINDS["file_cleanup"].period(clock.now(), ZoneInfo("Asia/Shanghai"))
+
+
+async def _age(tenant_id: int, file_id: str, hours: float) -> None:
+    """As if the file had been uploaded ``hours`` ago."""
+    async with tenant_transaction(tenant_id):
+        await StoredFile.filter(id=db_id(file_id)).update(uploaded_at=clock.now() - timedelta(hours=hours))
+
+
+async def _stored(tenant_id: int, file_id: str) -> tuple[bool, bool, bool]:
+    """Whether the row, the object and the thumbnail of a file exist."""
+    async with tenant_transaction(tenant_id):
+        row = await StoredFile.get_or_none(id=db_id(file_id))
+        if row is None:
+            return False, False, False
+        return True, await storage().exists(row.key), await storage().exists(row.thumbnail_key)
+
+
+async def _keys(tenant_id: int, file_id: str) -> tuple[str, str]:
+    async with tenant_transaction(tenant_id):
+        row = await StoredFile.get(id=db_id(file_id))
+        return row.key, row.thumbnail_key
+
+
+async def test_uploads_never_attached_are_deleted_after_the_retention(client, gql, two_cities):
+    zjk, other = two_cities["zhangjiakou"], two_cities["zjk2"]
+    z, o = zjk["tenant"].id, other["tenant"].id
+    stale = uploaded(await upload(client, zjk["resident_h1"], photo()))["id"]
+    fresh = uploaded(await upload(client, zjk["resident_h1"], photo()))["id"]
+    kept = uploaded(await upload(client, zjk["resident_h1"], photo()))["id"]
+    body = await gql(REPORT, zjk["resident_h1"], {"input": ticket_input(zjk, photoFileIds=[kept])})
+    assert "errors" not in body, body
+    foreign = uploaded(await upload(client, other["resident_h1"], photo()))["id"]
+    for tenant, f, hours in ((z, stale, 25), (z, fresh, 23), (z, kept, 48), (o, foreign, 25)):
+        await _age(tenant, f, hours)
+    stale_keys = await _keys(z, stale)
+
+    # An upload past its retention can no longer be attached (the cleanup may have deleted its bytes already).
+    late = await gql(REPORT, zjk["resident_h1"], {"input": ticket_input(zjk, photoFileIds=[stale])})
+    assert problems(late) == [("photoFileIds.0", "expired")]
+
+    result = await run_tenant_job({}, "file_cleanup", z, _period())
+    assert result == {"executed": True, "reason": "executed"}
+    assert await _stored(z, stale) == (False, False, False)
+    async with tenant_transaction(z):  # the object and thumbnail themselves, not only the row
+        assert not await storage().exists(stale_keys[0]) and not await storage().exists(stale_keys[1])
+    assert await _stored(z, fresh) == (True, True, True)  # within 24 h
+    assert await _stored(z, kept) == (True, True, True)  # attached: never deleted, however old
+    assert await _stored(o, foreign) == (True, True, True)  # another tenant's run deletes it, not this one
+    async with tenant_transaction(z):
+        assert (await JobRun.get(kind="file_cleanup")).counts == {"deleted": 1}
+    # Twice: the same period is a no-op; an explicit re-run finds nothing more.
+    assert (await run_tenant_job({}, "file_cleanup", z, _period()))["reason"] == "already_done"
+    assert (await run_tenant_job({"job_id": "again"}, "file_cleanup", z, _period(), rerun=True))["executed"]
+    assert await _stored(z, fresh) == (True, True, True)
+
+    # The other tenant keeps unattached uploads for 48 hours: its 25-hour-old one stays.
+    async with tenant_transaction(o):
+        await change_config(access=ADMIN, actor="admin", set_values={"files": {"unattached_retention_hours": 48}},
+                            comment="未附加的上传保留两天")
+    await run_tenant_job({}, "file_cleanup", o, _period())
+    assert await _stored(o, foreign) == (True, True, True)
+    await _age(o, foreign, 49)
+    await run_tenant_job({"job_id": "later"}, "file_cleanup", o, _period(), rerun=True)
+    assert await _stored(o, foreign) == (False, False, False)
+    assert await _stored(z, kept) == (True, True, True)
+
+
+async def test_a_cleanup_that_crashes_after_deleting_the_objects_is_finished_by_the_next_run(
+        client, two_cities, monkeypatch):
+    zjk = two_cities["zhangjiakou"]
+    z = zjk["tenant"].id
+    ids = [uploaded(await upload(client, zjk["resident_h1"], photo()))["id"] for _ in range(2)]
+    for f in ids:
+        await _age(z, f, 30)
+    await _crash_then_finish(z, ids, monkeypatch)
+
+
+async def _crash_then_finish(tenant_id: int, ids: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies between the storage deletes and the row deletes; the next hour's run finishes the work."""
+    from tenants.files import scheduled
+
+    async def crash(row_ids: list[int]) -> int:
+        raise ConnectionResetError("the worker died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(scheduled, "_remove_rows", crash)
+        with pytest.raises(ConnectionResetError):
+            await run_tenant_job({"job_try": 3}, "file_cleanup", tenant_id, "crash-hour")
+    for f in ids:
+        assert await _stored(tenant_id, f) == (True, False, False)  # objects gone, rows rolled back
+    async with tenant_transaction(tenant_id):
+        assert (await JobRun.get(period_key="crash-hour")).status == JobRunStatus.FAILED
+    assert (await run_tenant_job({}, "file_cleanup", tenant_id, "next-hour"))["executed"]
+    for f in ids:
+        assert await _stored(tenant_id, f) == (False, False, False)
+    async with tenant_transaction(tenant_id):
+        assert (await JobRun.get(period_key="next-hour")).counts == {"deleted": len(ids)}
+
+
+async def test_the_cleanup_on_a_real_s3_server(client, gql, two_cities, monkeypatch):
+    """The same job against moto's S3 server: objects deleted from the bucket, an attached file's kept, a crash
+    between the bucket and the rows finished by the next run."""
+    server_mod = pytest.importorskip("moto.server", reason="the S3 test needs moto[server]")
+    port = free_port()
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"CIVICGRID_FILES_BACKEND": "s3", "CIVICGRID_S3_ENDPOINT": f"http://127.0.0.1:{port}",
+           "CIVICGRID_S3_BUCKET": "civicgrid-cleanup", "CIVICGRID_S3_ACCESS_KEY": "test",
+           "CIVICGRID_S3_SECRET_KEY": "test-secret"}
+    try:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        store = storage()
+        assert isinstance(store, S3Storage)
+        await asyncio.to_thread(store.client.create_bucket, Bucket="civicgrid-cleanup")
+        zjk = two_cities["zhangjiakou"]
+        z = zjk["tenant"].id
+        stale, crashed, kept = [uploaded(await upload(client, zjk["resident_h1"], photo()))["id"] for _ in range(3)]
+        body = await gql(REPORT, zjk["resident_h1"], {"input": ticket_input(zjk, photoFileIds=[kept])})
+        assert "errors" not in body, body
+        for f in (stale, crashed, kept):
+            await _age(z, f, 30)
+        listed = await asyncio.to_thread(store.client.list_objects_v2, Bucket="civicgrid-cleanup")
+        assert len(listed["Contents"]) == 6 and all(o["Key"].startswith(f"{z}/") for o in listed["Contents"])
+
+        await run_tenant_job({}, "file_cleanup", z, _period())
+        assert await _stored(z, stale) == await _stored(z, crashed) == (False, False, False)
+        assert await _stored(z, kept) == (True, True, True)
+        listed = await asyncio.to_thread(store.client.list_objects_v2, Bucket="civicgrid-cleanup")
+        assert sorted(o["Key"] for o in listed["Contents"]) == sorted(await _keys(z, kept))
+
+        more = [uploaded(await upload(client, zjk["resident_h1"], photo()))["id"] for _ in range(2)]
+        for f in more:
+            await _age(z, f, 30)
+        await _crash_then_finish(z, more, monkeypatch)
+        assert await _stored(z, kept) == (True, True, True)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        server.stop()
+
+
+async def test_an_upload_whose_row_fails_leaves_no_object(two_cities, monkeypatch):
+    from tenants.files import service
+
+    written: list[str] = []
+    real_put = LocalStorage.put
+
+    async def put(self: LocalStorage, key: str, data: bytes, content_type: str) -> None:
+        written.append(key)
+        await real_put(self, key, data, content_type)
+
+    async def refuse(**kwargs: Any) -> StoredFile:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(LocalStorage, "put", put)
+    monkeypatch.setattr(service.StoredFile, "create", refuse)
+    z = two_cities["zhangjiakou"]["tenant"].id
+    with pytest.raises(ConnectionResetError):
+        async with tenant_transaction(z):
+            await service.upload(caller=ADMIN, actor="admin", data=photo(), purpose=Purpose.TICKET)
+    assert len(written) == 2
+    async with tenant_transaction(z):
+        assert not any([await storage().exists(key) for key in written])

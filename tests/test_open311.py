@@ -4,12 +4,21 @@ against a real uvicorn, then the spec's errors, public data only, paging and ten
 from __future__ import annotations
 
 import asyncio
+import re
+from xml.etree import ElementTree
 
 import httpx
+import pytest
 from georeport import GeoReport
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tenants.config.service import change_config, effective_config
+from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
-from tests.fixtures.callers import bearer
+from tenants.tenancy.service import create_tenant
+from tenants.tickets import public
+from tests.fixtures.callers import ADMIN, bearer
 from tests.uvicorn_kit import serving
 
 V2 = "/open311/v2"
@@ -196,3 +205,95 @@ async def test_another_tenant_never_sees_this_ones_data(client, linshu_departmen
     assert posted.status_code == 403
     own = (await client.get(f"{V2}/services.json", headers=other)).json()  # the token's own jurisdiction
     assert len(own) == 27 and len({s["group"] for s in own}) == 9  # 张家口's 9 categories, 27 items
+
+
+WROTE = "楼道堆物，联系 138 0013 8000 或 0539-6212345，身份证 37132919900307123X，邮箱 li.ming@example.cn"
+
+
+async def test_descriptions_are_published_masked_only_where_the_tenant_says_so(app, client, settings,
+                                                                                linshu_departments):
+    world = linshu_departments
+    posted = await client.post(f"{V2}/requests.json", headers=_auth(world["resident"]), data={
+        "service_code": "illegal_construction", "description": WROTE,
+        "attribute[household_id]": str(world["ids"]["H1"])})
+    assert posted.status_code == 201, posted.text
+    request_id = posted.json()[0]["service_request_id"]
+    one, listed = f"{V2}/requests/{request_id}.json", f"{V2}/requests.json"
+
+    # By default (open311.publish_descriptions = false) nothing the resident wrote is published.
+    for path in (one, listed):
+        [record] = (await client.get(path, headers=_auth(world["resident"]))).json()
+        assert record["description"] is None, path
+
+    async with tenant_transaction(world["tenant"].id):
+        await change_config(access=ADMIN, actor="admin", set_values={"open311": {"publish_descriptions": True}},
+                            comment="公开诉求内容")
+    expected = "楼道堆物，联系 [电话已隐去] 或 [电话已隐去]，身份证 [证件号已隐去]，邮箱 [邮箱已隐去]"
+    for path in (one, listed):
+        [record] = (await client.get(path, headers=_auth(world["community_worker"]))).json()
+        assert record["description"] == expected, path
+    xml = await client.get(f"{V2}/requests/{request_id}.xml", headers=_auth(world["resident"]))
+    assert ElementTree.fromstring(xml.content).findtext("service_request/description") == expected
+
+    # The same through georeport (the token as HTTP Basic credentials, as it reads with no key of its own).
+    async with serving(app, settings) as port:
+        signed = GeoReport(f"http://api_key:{world['resident']}@127.0.0.1:{port}{V2}", jurisdiction="linshu")
+        fetched = await asyncio.to_thread(signed.get_service_request, request_id)
+        assert fetched["description"] == expected
+        assert not any(digits in str(fetched) for digits in ("0013", "6212345", "19900307", "li.ming"))
+
+
+async def test_a_district_inherits_the_setting_from_its_city(linshu_departments):
+    district = await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou")
+    async with tenant_transaction(linshu_departments["other"].id):
+        await change_config(access=ADMIN, actor="admin", set_values={"open311": {"publish_descriptions": True}},
+                            comment="全市公开诉求内容")
+    async with tenant_transaction(district.id):
+        effective = await effective_config()
+        assert effective.document.open311.publish_descriptions is True
+        assert effective.sources["open311.publish_descriptions"] == "zhangjiakou"
+        await change_config(access=ADMIN, actor="admin", set_values={"open311": {"publish_descriptions": False}},
+                            comment="本区不公开")
+        assert (await effective_config()).document.open311.publish_descriptions is False
+
+
+async def test_an_item_that_expects_a_photo_says_so_and_still_takes_a_report_without(app, client, settings,
+                                                                                    linshu_departments):
+    world = linshu_departments
+    async with serving(app, settings) as port:
+        client311 = GeoReport(f"http://127.0.0.1:{port}{V2}", jurisdiction="linshu")
+        services = {s["service_code"]: s for s in await asyncio.to_thread(client311.get_service_list)}
+        assert services["illegal_construction"]["description"].endswith("请附照片（media_url）。")
+        assert not any("照片" in s["description"] for code, s in services.items() if code != "illegal_construction")
+        definition = await asyncio.to_thread(client311.get_service_definition, "illegal_construction")
+        hint = definition["attributes"][-1]
+        assert (hint["code"], hint["variable"], hint["required"]) == ("photo_expected", False, False)
+        plain = await asyncio.to_thread(client311.get_service_definition, "fee_dispute")
+        assert "photo_expected" not in [a["code"] for a in plain["attributes"]]
+    # A hint, not a refusal: a report without media_url is taken.
+    posted = await client.post(f"{V2}/requests.json", headers=_auth(world["resident"]), data={
+        "service_code": "illegal_construction", "description": "违章搭建",
+        "attribute[household_id]": str(world["ids"]["H1"])})
+    assert posted.status_code == 201, posted.text
+
+
+@pytest.mark.parametrize(("wrote", "published"), [
+    ("电话13800000000，请回电", "电话[电话已隐去]，请回电"),
+    ("手机 138 0000 0000", "手机 [电话已隐去]"),
+    ("+86-138-0000-0000 找我", "[电话已隐去] 找我"),
+    ("座机(0313)1234567", "座机[电话已隐去]"),
+    ("身份证 110101 19900307 123x", "身份证 [证件号已隐去]"),
+    ("老身份证110101900307123", "老身份证[号码已隐去]"),
+    ("银行卡6222021234567890123", "银行卡[号码已隐去]"),
+    ("１３８００００００００", "[号码已隐去]"),  # full-width, as an input method types them
+    ("联系我a.b@qq.com谢谢", "联系我[邮箱已隐去]谢谢"),
+    # What is not personal stays: rooms, dates, counts.
+    ("3单元1302室，2026-11-30 晚上，堆了 12 袋", "3单元1302室，2026-11-30 晚上，堆了 12 袋"),
+])
+def test_what_a_published_description_masks(wrote, published):
+    assert public.masked(wrote) == published
+
+
+@given(st.text(alphabet="0123456789０１２３ -+()abc@.楼道", max_size=60))
+def test_no_long_number_survives_masking(text):
+    assert not re.search(r"\d{7,}", public.masked(text))

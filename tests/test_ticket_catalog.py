@@ -67,3 +67,20 @@ async def test_every_role_reads_it_and_each_tenant_its_own(gql, settings, linshu
 async def test_a_platform_admin_has_no_catalogue(gql, token, linshu_departments):
     body = await gql("{ ticketCatalog { reviewHours } }", token(None, Role.PLATFORM_ADMIN))
     assert body["errors"][0]["extensions"]["code"] in ("FORBIDDEN", "TENANT_SCOPE_MISSING")
+
+
+async def test_photo_expected_is_a_hint_not_a_refusal(gql, linshu_departments):
+    world = linshu_departments
+    cat = (await gql("{ ticketCatalog { categories { items { code location photoExpected } } } }",
+                     world["resident"]))["data"]["ticketCatalog"]
+    expecting = [i for i in items(cat) if i["photoExpected"]]
+    assert [i["code"] for i in expecting] == ["illegal_construction"]  # 临沭's preset: 违章搭建
+    # The resident's form asks for a photo; a report without one (as a hotline operator enters it) is taken.
+    body = await gql(REPORT, world["resident"], {"in": {
+        "itemCode": "illegal_construction", "description": "院内违章搭建", "householdId": str(world["ids"]["H1"])}})
+    assert "errors" not in body, body
+    # A tenant's own taxonomy sets it per item (default false).
+    other = (await gql("{ ticketCatalog { categories { items { code photoExpected } } } }",
+                       world["other_admin"]))["data"]["ticketCatalog"]
+    assert sorted(i["code"] for i in items(other) if i["photoExpected"]) == ["corridor_clutter",
+                                                                           "illegal_construction"]

@@ -44,6 +44,10 @@ class CatalogItem:
     resolve_hours: int = strawberry.field(description="Resolution SLA: hours from dispatch to resolution.")
     unit: CatalogUnit = strawberry.field(description="Who acts 由谁干.")
     partners: list[CatalogUnit] = strawberry.field(description="Who helps 怎么配合干.")
+    photo_expected: bool = strawberry.field(description="Whether the form should ask for a photo (configuration "
+                                            "`photo_expected` of the item): a hint only; `reportTicket` accepts a "
+                                            "report without photos, since hotline operators enter reports "
+                                            "without them.")
 
     @classmethod
     def of(cls, i: catalog.CatalogItem) -> CatalogItem:
@@ -51,7 +55,7 @@ class CatalogItem:
             code=i.code, title=i.title, category_code=i.category_code,
             location=TicketLocation(i.location.value),  # type: ignore[misc]
             resolve_hours=i.resolve_hours, unit=CatalogUnit.of(i.unit),
-            partners=[CatalogUnit.of(p) for p in i.partners],
+            partners=[CatalogUnit.of(p) for p in i.partners], photo_expected=i.photo_expected,
         )
 
 

@@ -48,6 +48,9 @@ class TicketItem(Strict):
     sla_hours: PositiveInt
     # The responsibility matrix 职通民声 also names who helps ("怎么配合干"): a unit type, or a department by code.
     partners: list[PartnerRef] = Field(default_factory=list)
+    # A hint for the resident's form (ticketCatalog, Open311): a photo helps. Never a refusal: hotline operators
+    # enter reports without one.
+    photo_expected: bool = False
 
     @field_validator("partners", mode="before")
     @classmethod
@@ -228,9 +231,18 @@ class Schedule(Strict):
 
 
 class Files(Strict):
-    """Uploaded photos: whether the location a camera wrote into a photo (EXIF GPS) is kept."""
+    """Uploaded photos: whether the location a camera wrote into a photo (EXIF GPS) is kept, and how long an upload
+    never attached to anything is kept before the hourly cleanup deletes it."""
 
     keep_location: bool = False
+    unattached_retention_hours: Annotated[int, Field(ge=1, le=8760)] = 24
+
+
+class Open311(Strict):
+    """The Open311 GeoReport v2 facade: whether a service request publishes what the resident wrote (phone
+    numbers, ID-card numbers and e-mail addresses masked)."""
+
+    publish_descriptions: bool = False
 
 
 class ConfigDocument(Strict):
@@ -245,3 +257,4 @@ class ConfigDocument(Strict):
     reminders: Reminders
     schedule: Schedule
     files: Files
+    open311: Open311

@@ -11,6 +11,13 @@ import copy
 import functools
 from typing import Any
 
+# Fields added after documents were stored, with the value that keeps the behaviour from before they existed.
+ADDED: tuple[tuple[str, str, Any], ...] = (
+    ("files", "keep_location", False),  # uploads: photos lose their location unless a tenant keeps it
+    ("files", "unattached_retention_hours", 24),  # uploads never attached are deleted after a day
+    ("open311", "publish_descriptions", False),  # Open311 published no description before the setting
+)
+
 # Added with the assessment (f1b8049): how a company's score combines its compounds'; every preset weighs them by
 # the annual fee receivable, and it was the only way before the field existed.
 COMPANY_COMBINATION = "fee_receivable"
@@ -36,9 +43,11 @@ def upgrade(document: Any) -> tuple[Any, list[str]]:
         return document, []
     upgraded = copy.deepcopy(document)
     filled: list[str] = []
-    if "files" not in upgraded:  # added with uploads: photos lose their location unless a tenant keeps it
-        upgraded["files"] = {"keep_location": False}
-        filled.append("files.keep_location")
+    for section, key, default in ADDED:
+        part = upgraded.setdefault(section, {})
+        if isinstance(part, dict) and key not in part:
+            part[key] = default
+            filled.append(f"{section}.{key}")
     if not isinstance(upgraded.get("assessment"), dict):
         return upgraded, filled
     assessment = upgraded["assessment"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tenants import clock
 from tenants.config.service import effective_config
@@ -13,11 +15,13 @@ from tenants.errors import InvalidInput, Problem, unstorable
 from tenants.files import images
 from tenants.files.access import readable
 from tenants.files.models import Purpose, StoredFile
-from tenants.files.storage import storage
+from tenants.files.storage import Storage, storage
 from tenants.permissions import allows, require
 from tenants.scope import current_tenant_id
 from tenants.settings import get_settings
 from tenants.territory.access import Access
+
+log = logging.getLogger(__name__)
 
 MAX_NAME = 200
 EXTENSION = {images.JPEG: "jpg", images.PNG: "png", images.WEBP: "webp"}
@@ -41,35 +45,57 @@ async def upload(*, caller: Access, actor: str, data: bytes, purpose: Purpose, n
     key = f"{stem}.{EXTENSION[cleaned.content_type]}"
     thumbnail_key = f"{stem}.thumb.{EXTENSION[cleaned.thumbnail_type]}"
     store = storage()
-    # Bytes first, then the row: a rolled-back upload leaves an unreferenced object, never a row without bytes.
-    await store.put(key, cleaned.data, cleaned.content_type)
-    await store.put(thumbnail_key, cleaned.thumbnail, cleaned.thumbnail_type)
-    return await StoredFile.create(
-        key=key,
-        thumbnail_key=thumbnail_key,
-        content_type=cleaned.content_type,
-        thumbnail_type=cleaned.thumbnail_type,
-        size=len(cleaned.data),
-        width=cleaned.width,
-        height=cleaned.height,
-        sha256=hashlib.sha256(cleaned.data).hexdigest(),
-        name="" if unstorable(name) else name.strip()[:MAX_NAME],
-        purpose=purpose,
-        uploaded_by=actor,
-        uploaded_at=now or clock.now(),
-        location_kept=keep,
-    )
+    # Bytes first, then the row: a failed upload leaves at most an unreferenced object, never a row without bytes.
+    try:
+        await store.put(key, cleaned.data, cleaned.content_type)
+        await store.put(thumbnail_key, cleaned.thumbnail, cleaned.thumbnail_type)
+        return await StoredFile.create(
+            key=key,
+            thumbnail_key=thumbnail_key,
+            content_type=cleaned.content_type,
+            thumbnail_type=cleaned.thumbnail_type,
+            size=len(cleaned.data),
+            width=cleaned.width,
+            height=cleaned.height,
+            sha256=hashlib.sha256(cleaned.data).hexdigest(),
+            name="" if unstorable(name) else name.strip()[:MAX_NAME],
+            purpose=purpose,
+            uploaded_by=actor,
+            uploaded_at=now or clock.now(),
+            location_kept=keep,
+        )
+    except BaseException:
+        # The objects go with the failure where this process sees it; only a process killed here leaves them.
+        await asyncio.shield(_discard(store, key, thumbnail_key))
+        raise
+
+
+async def _discard(store: Storage, *keys: str) -> None:
+    for key in keys:
+        try:
+            await store.delete(key)
+        except Exception:  # the failure being raised matters more than this one
+            log.warning("could not delete the object %s of a failed upload", key, exc_info=True)
+
+
+async def retention() -> timedelta:
+    """How long the tenant in scope keeps an upload that is never attached (``files.unattached_retention_hours``)."""
+    return timedelta(hours=(await effective_config()).document.files.unattached_retention_hours)
 
 
 async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, field: str) -> list[StoredFile]:
     """The files ``ids`` names, if the caller may attach them for ``purpose``: in this tenant and readable (else
-    ``unknown``), uploaded for it, not attached yet, and the caller's own upload unless they may attach
-    others' (``files.attach_others``). Problems are listed as ``<field>.<i>``; the rows are locked."""
+    ``unknown``), uploaded for it, not attached yet, not past the retention of unattached uploads (``expired``: the
+    cleanup deletes it), and the caller's own upload unless they may attach others' (``files.attach_others``).
+    Problems are listed as ``<field>.<i>``; the rows are locked."""
+    if not ids:
+        return []
     if len(set(ids)) != len(ids):
         raise InvalidInput.of([Problem(field, "duplicate", "同一文件不能重复附加", "a file is given twice")])
     rows = {f.id: f for f in await readable(caller).filter(id__in=list(ids)).select_for_update()}
     problems: list[Problem] = []
     others = allows(caller, "files.attach_others")
+    expired_before = clock.now() - await retention()
     for i, file_id in enumerate(ids):
         f = rows.get(file_id)
         at = f"{field}.{i}"
@@ -84,6 +110,9 @@ async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, fi
                                     f"this file was not uploaded for a {purpose.value}"))
         elif f.attached_kind is not None:
             problems.append(Problem(at, "attached", "该文件已附加到其他记录", "this file is already attached"))
+        elif f.uploaded_at < expired_before:
+            problems.append(Problem(at, "expired", "上传已过期（未及时附加），请重新上传",
+                                    "this upload has expired (it was not attached in time); upload it again"))
     if problems:
         raise InvalidInput.of(problems)
     return [rows[i] for i in ids]

@@ -39,6 +39,7 @@ class CatalogItem:
     resolve_hours: int
     unit: CatalogUnit
     partners: tuple[CatalogUnit, ...]
+    photo_expected: bool = False  # a hint for the form: a photo helps (reportTicket does not refuse a report without)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ async def _build(doc: ConfigDocument, tenant: Tenant) -> Catalog:
                     resolve_hours=i.sla_hours,
                     unit=unit(i.unit, i.unit_code),
                     partners=tuple(unit(p.unit, p.unit_code) for p in i.partners),
+                    photo_expected=i.photo_expected,
                 )
                 for i in c.items
             ),

@@ -1,11 +1,14 @@
 """A ticket's public record (Open311 GeoReport v2's service request): its item, open or closed, a status note and
-its times, never who reported it, where they live, how to reach them or what they wrote."""
+its times, never who reported it, where they live or how to reach them. What they wrote is published only where the
+tenant's configuration says so (``open311.publish_descriptions``), with phone, ID-card and e-mail numbers masked."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from tenants.config.service import effective_config
 from tenants.paging import Window, newest_first
 from tenants.scope import scoped_transaction
 from tenants.tenancy.service import current_zone
@@ -34,6 +37,27 @@ AGENCY = {
 }
 OPEN, CLOSED = "open", "closed"
 
+# Personal data a resident may type into a description, masked before it is published (\d also matches full-width
+# digits, as a Chinese input method types them). Order matters: an ID-card number before the long digit runs.
+MASKS = (
+    # 居民身份证号: 17 digits and a check digit or X (18), possibly in groups of 6-8-4.
+    (re.compile(r"(?<![\dA-Za-z])\d{6}[\s-]?\d{8}[\s-]?\d{3}[\dXx](?![\dA-Za-z])"), "[证件号已隐去]"),
+    # Mobile numbers (138 0000 0000, +86-138-0000-0000) and landlines with an area code (0313-1234567).
+    (re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)"), "[电话已隐去]"),
+    (re.compile(r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3})[\s-]?\d{7,8}(?!\d)"), "[电话已隐去]"),
+    # Any other run of 7 or more digits: a phone without area code, an old 15-digit ID, a bank card.
+    (re.compile(r"(?<!\d)\d{7,}(?!\d)"), "[号码已隐去]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "[邮箱已隐去]"),
+)
+
+
+def masked(text: str) -> str:
+    """``text`` with phone numbers, ID-card numbers, other long numbers and e-mail addresses replaced by a marker.
+    Names and addresses in free text cannot be told apart reliably: publishing is the tenant's decision."""
+    for pattern, marker in MASKS:
+        text = pattern.sub(marker, text)
+    return text.strip()
+
 
 @dataclass(frozen=True)
 class PublicTicket:
@@ -46,9 +70,10 @@ class PublicTicket:
     requested_at: datetime  # in the tenant's time zone
     updated_at: datetime
     expected_at: datetime | None  # the current step's deadline while open
+    description: str | None = None  # masked, and only where the tenant publishes descriptions
 
     @classmethod
-    def of(cls, t: Ticket, zone: object) -> PublicTicket:
+    def of(cls, t: Ticket, zone: object, *, with_description: bool = False) -> PublicTicket:
         is_open = t.state in OPEN_STATES
         return cls(
             id=t.id,
@@ -60,6 +85,7 @@ class PublicTicket:
             requested_at=t.opened_at.astimezone(zone),  # type: ignore[arg-type]
             updated_at=t.updated_at.astimezone(zone),  # type: ignore[arg-type]
             expected_at=t.due_at.astimezone(zone) if is_open and t.due_at else None,  # type: ignore[arg-type]
+            description=masked(t.description) if with_description else None,
         )
 
 
@@ -90,4 +116,5 @@ async def list_public(
             qs = qs.filter(opened_at__lte=end)
         rows = (await newest_first(qs, window, time_field="opened_at", countable=False)).rows
         zone = await current_zone()
-        return [PublicTicket.of(t, zone) for t in rows]
+        publish = (await effective_config()).document.open311.publish_descriptions
+        return [PublicTicket.of(t, zone, with_description=publish) for t in rows]
