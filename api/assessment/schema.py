@@ -401,11 +401,9 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="A body's scoring sheet for a compound: final once submitted.")
     async def submit_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        access = await info.context.access()
         compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
         sub = await rounds.submit(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             period_key=input.period,
             compound_id=compound_id,
             body_code=input.body_code,
@@ -417,11 +415,9 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="Correct a submitted sheet: a new, audited revision with a reason.")
     async def correct_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        access = await info.context.access()
         compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
         sub = await rounds.submit(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             period_key=input.period,
             compound_id=compound_id,
             body_code=input.body_code,
@@ -471,10 +467,10 @@ class AssessmentMutation:
             description="Photos uploaded with uploadFile(purpose: FINDING) by you (at most 9)."
         )] = None,
     ) -> FindingType:
-        access, compound = await info.context.access(), to_id(compound_id, "compoundId")
+        compound = to_id(compound_id, "compoundId")
         photo_files = to_ids(photo_file_ids or [], "photoFileIds")
         f = await rounds.record_finding(
-            access=access, actor=info.context.actor, compound_id=compound, description=description,
+            **await info.context.acting(), compound_id=compound, description=description,
             photo_url=photo_url, photo_file_ids=photo_files,
             idempotency_key=idempotency_key,
         )
@@ -505,10 +501,8 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="Record a 约谈 with a firm.")
     async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
-        access = await info.context.access()
         i = await talks.record_interview(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             company_id=to_id(input.company_id, "companyId"),
             period_key=input.period,
             held_on=input.held_on,

@@ -173,10 +173,8 @@ class BrandQuery:
 class BrandMutation:
     @strawberry.mutation(description="A community declares a project for a year (1 Oct of the year before to 31 Mar).")
     async def declare_brand_project(self, info: Info, input: DeclareBrandProjectInput) -> BrandProjectType:
-        access = await info.context.access()
         project = await brand.declare(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             community_id=to_id(input.community_id, "communityId"),
             year=input.year,
             title=input.title,

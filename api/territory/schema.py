@@ -222,10 +222,9 @@ class TerritoryMutation:
     async def create_area(self, info: Info, input: CreateAreaInput) -> AreaType:
         lvl = input.level.value
         extra = {"address": input.address} if lvl == "compound" and input.address is not None else {}
-        access = await info.context.access()
         parent_id = opt_id(input.parent_id, f"{parent_level(lvl)}Id" if parent_level(lvl) else "parentId")
         node = await territory.create_area(
-            lvl, access=access, actor=info.context.actor, code=input.code, name=input.name, parent_id=parent_id,
+            lvl, **await info.context.acting(), code=input.code, name=input.name, parent_id=parent_id,
             **extra,
             idempotency_key=input.idempotency_key,
         )
@@ -257,10 +256,8 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_property_company(self, info: Info, input: CreatePropertyCompanyInput) -> PropertyCompanyType:
-        access = await info.context.access()
         company = await parties.create_company(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             credit_code=input.credit_code,
             name=input.name,
             contact_name=input.contact_name,
@@ -271,10 +268,8 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_property_contract(self, info: Info, input: CreatePropertyContractInput) -> PropertyContractType:
-        access = await info.context.access()
         contract = await parties.create_contract(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             company_id=to_id(input.company_id, "companyId"),
             compound_id=to_id(input.compound_id, "compoundId"),
             starts_on=input.starts_on,
@@ -297,10 +292,8 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_unit(self, info: Info, input: CreateUnitInput) -> UnitType:
-        access = await info.context.access()
         unit = await parties.create_unit(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             kind=_UnitKind(input.kind.value),
             code=input.code,
             name=input.name,
@@ -311,10 +304,8 @@ class TerritoryMutation:
 
     @strawberry.mutation
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonType:
-        access = await info.context.access()
         person = await people.create_person(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             user_id=input.user_id,
             name=input.name,
             phone=input.phone,
@@ -326,11 +317,9 @@ class TerritoryMutation:
 
     @strawberry.mutation(description="Give a person a post; their next token carries its role and scope.")
     async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
-        access = await info.context.access()
         person_id, target_id = to_id(input.person_id, "personId"), opt_id(input.target_id, "targetId")
         post = await people.assign_post(
-            access=access,
-            actor=info.context.actor,
+            **await info.context.acting(),
             person_id=person_id,
             kind=_PostKind(input.kind.value),
             target_kind=input.target_kind,
