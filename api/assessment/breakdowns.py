@@ -97,11 +97,20 @@ class ScorePart:
 @strawberry.type(description="An objective input (ticket figures) of a compound's score.")
 class ObjectiveScore:
     input: str = strawberry.field(description="The input's name (e.g. closure_rate, satisfaction).")
-    observed: JSONValue = strawberry.field(description="What was observed (a rate, a count), as JSON.")
+    observed: JSONValue = strawberry.field(
+        description="What was observed (a rate, a count), as JSON.", deprecation_reason="Use observedValue (typed)."
+    )
     value: Decimal | None = strawberry.field(description="Its score 0-100 (null: no data).")
     weight: int = strawberry.field(description="Its configured weight.")
     effective_weight: Decimal = strawberry.field(description="Its weight in the final score.")
     contribution: Decimal = strawberry.field(description="Its points in the compound's score.")
+
+    @strawberry.field(
+        description="What was observed: a rate in percent (closure_rate, satisfaction_rate, on_time_rate) or "
+        "tickets per month (monthly_ticket_volume); null: no data."
+    )
+    def observed_value(self) -> Decimal | None:
+        return _dec(self.observed)
 
 
 @strawberry.type(description="Points deducted for supervisors' findings 监督问题.")
