@@ -133,6 +133,66 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     assert (await gql(RANKS, d["other_admin"], {"p": RATING_PERIOD}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
+TYPED_SUBMIT = """mutation($in: SubmitScoresInput!) { submitScores(input: $in) { bodyCode scores notes
+  items { itemCode points note } } }"""
+MISSING = """query($p: String!) { missingScores(period: $p)
+  missingScoreSheets(period: $p) { compoundId bodyCodes compound { code } } }"""
+
+
+def _problems(body: dict) -> list[tuple[str, str]]:
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_INPUT"], body
+    return [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
+
+
+async def test_a_sheet_given_as_typed_items_is_stored_as_the_json_one(district, gql):
+    d, ids = district, district["ids"]
+    assert "errors" not in await gql('mutation { openAssessmentRound(period: "2026Q4") { state } }', d["admin"])
+    full = sheet(d["rubric"], "party_org")
+    codes_ = list(full)
+    items = [{"itemCode": c, "points": p} for c, p in full.items()]
+    items[0]["note"] = "公示栏缺一期"
+    given = {"period": RATING_PERIOD, "compoundId": str(ids["K1"]), "bodyCode": "party_org"}
+
+    # Mixed, absent, doubled or wrong: INVALID_INPUT naming the input's own field, nothing saved.
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": given})) == [("items", "required")]
+    both = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items, "scores": full}})
+    assert _problems(both) == [("scores", "exclusive")]
+    with_notes = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items, "notes": {codes_[0]: "x"}}})
+    assert _problems(with_notes) == [("notes", "exclusive")]
+    twice = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": [*items, items[1]]}})
+    assert _problems(twice) == [(f"items.{len(items)}.itemCode", "duplicate")]
+    too_many = [dict(i) for i in items]
+    too_many[1]["points"] = 999
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": too_many}})) == [
+        ("items.1.points", "out_of_range")
+    ]
+    short = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items[1:]}})
+    assert _problems(short) == [("items", "required")]  # the item left out
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": [], "scores": None}})) == [
+        ("items", "required")
+    ] * (len(items))
+
+    missing = (await gql(MISSING, d["admin"], {"p": RATING_PERIOD}))["data"]
+    bodies = ["party_org", "housing_dept", "owners_committee"]  # the configuration's order
+    # Every compound under contract (K1 of P1, K3 of P2) misses every body; the typed list says what the JSON says.
+    assert missing["missingScoreSheets"] == [
+        {"compoundId": str(ids[k]), "bodyCodes": bodies, "compound": {"code": k}} for k in ("K1", "K3")
+    ]
+    assert {m["compoundId"]: m["bodyCodes"] for m in missing["missingScoreSheets"]} == missing["missingScores"]
+
+    typed = await gql(TYPED_SUBMIT, d["street_officer_s1"], {"in": {**given, "items": items}})
+    assert "errors" not in typed, typed
+    stored = typed["data"]["submitScores"]
+    # Stored as the JSON sheet is: points and notes by item code; read back as the same items.
+    assert (stored["scores"], stored["notes"]) == (full, {codes_[0]: "公示栏缺一期"})
+    assert stored["items"] == [{"itemCode": c, "points": p, "note": i.get("note")} for i in items
+                               for c, p in [(i["itemCode"], i["points"])]]
+    json_sheet = await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org", full, TYPED_SUBMIT)
+    assert json_sheet["data"]["submitScores"]["items"] == [{**i, "note": None} for i in stored["items"]]
+    after = (await gql(MISSING, d["admin"], {"p": RATING_PERIOD}))["data"]
+    assert [m["bodyCodes"] for m in after["missingScoreSheets"]] == [bodies[1:], bodies[1:]]
+
+
 async def test_two_runs_at_once_leave_one_snapshot(district):
     from tenants.assessment import rounds
 
