@@ -425,10 +425,20 @@ async def test_tickets_and_findings_reach_the_rating(district, gql):
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     body = await gql(
-        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } breakdown } } } }', d["admin"]
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } breakdown'
+        " scoreBreakdown { objective { input observedValue } } } } } }",
+        d["admin"],
     )
     k1 = next(e["node"] for e in body["data"]["compoundRankings"]["edges"] if e["node"]["compound"]["code"] == "K1")
     observed = {line["input"]: line["value"] for line in k1["breakdown"]["objective"]}
+    # The typed observed figure is the JSON's: rates of 100% and 1/3 ticket a month (0.33).
+    assert {o["input"]: o["observedValue"] for o in k1["scoreBreakdown"]["objective"]} == {
+        "closure_rate": "100.00", "satisfaction_rate": "100.00", "on_time_rate": "100.00",
+        "monthly_ticket_volume": "0.33",
+    } == {line["input"]: line["observed"] for line in k1["breakdown"]["objective"]}
+    # K3 has no tickets: no rates (null, where the deprecated observed: JSON! cannot say null), no volume.
+    k3 = next(e["node"] for e in body["data"]["compoundRankings"]["edges"] if e["node"]["compound"]["code"] == "K3")
+    assert [o["observedValue"] for o in k3["scoreBreakdown"]["objective"]] == [None, None, None, "0.00"]
     # One ticket in the quarter, closed, resolved on time, rated satisfied: each rate 100; 1/3 ticket a month.
     assert {k: observed[k] for k in ("closure_rate", "satisfaction_rate", "on_time_rate")} == {
         "closure_rate": "100.00",
