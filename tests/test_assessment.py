@@ -28,8 +28,8 @@ from tests.fixtures.territory import build
 
 CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
 RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
-  rank mark breakdown scoreBreakdown { score compounds { compoundId contribution compound { code } }
-  adjustments { contribution } } } } } }"""
+  rank mark breakdown scoreBreakdown { score combination weightingUsed
+  compounds { compoundId contribution compound { code } } adjustments { contribution } } } } } }"""
 
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
@@ -82,10 +82,14 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     parts = [c["contribution"] for c in typed["compounds"]] + [a["contribution"] for a in typed["adjustments"]]
     assert sum(map(Decimal, parts)) == Decimal(typed["score"]) == Decimal(ranks[0]["node"]["score"])
     assert typed["score"] == ranks[0]["node"]["breakdown"]["score"]
+    assert (typed["combination"], typed["weightingUsed"]) == tuple(
+        ranks[0]["node"]["breakdown"][k].upper() for k in ("mode", "weighting")
+    )
     assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
-        " scoreBreakdown { score bodyPart parts { code contribution items { code points } }"
+        " scoreBreakdown { score bodyPart assessmentMode missingBodyRule"
+        " parts { code contribution items { code points } }"
         " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
@@ -98,6 +102,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
             (p["code"], p["contribution"]) for p in raw["bodies"]
         ]
         assert typed["deductions"]["points"] == raw["deductions"]["points"]
+        assert (typed["assessmentMode"], typed["missingBodyRule"]) == (raw["mode"].upper(), raw["missing_body"].upper())
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
         "publishRatings"
