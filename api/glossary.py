@@ -231,7 +231,7 @@ TEXT: dict[str, str] = {
     "PostKind": "The kind of a post (a role held on something).",
     "EffectiveConfig.on": "The day this configuration is in force (tenant-local).",
     "EffectiveConfig.document": "The merged configuration document (the JSON the values come from). It stays JSON: "
-    "its shape is the tenant configuration's, open by design and described by the configuration's JSON schema.",
+    "its shape is the tenant configuration's, a large document whose sections grow with each release.",
     "EffectiveConfig.versions": "The version of each tenant in the inheritance chain that is in force.",
     "EffectiveConfig.values(prefix)": "Only values whose path starts with this (e.g. tickets.).",
     "VersionInForce": "A tenant's configuration version in force on the day.",
