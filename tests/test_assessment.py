@@ -171,6 +171,12 @@ async def test_a_sheet_given_as_typed_items_is_stored_as_the_json_one(district, 
     assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": too_many}})) == [
         ("items.1.points", "out_of_range")
     ]
+    unknown = [*items[:-1], {"itemCode": "nonsense", "points": 1, "note": "\u3000" * 501}]
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": unknown}})) == [
+        (f"items.{len(items) - 1}.itemCode", "unknown_item"),
+        ("items", "required"),  # the item left out
+        (f"items.{len(items) - 1}.note", "invalid"),
+    ]
     short = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items[1:]}})
     assert _problems(short) == [("items", "required")]  # the item left out
     assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": [], "scores": None}})) == [

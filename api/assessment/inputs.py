@@ -90,6 +90,8 @@ def _renamed(p: Problem, sheets: dict[str, Sheet]) -> Problem:
             if p.field.startswith(prefix):
                 code = p.field[len(prefix):]
                 j = sheet.positions.get(code)
+                if p.reason == "unknown_item":
+                    new = "itemCode"
                 where = f"{at}items" if j is None else f"{at}items.{j}.{new}"  # a missing item: the list itself
                 return Problem(where, p.reason, p.message_zh, p.message_en)
     return p
@@ -98,7 +100,8 @@ def _renamed(p: Problem, sheets: dict[str, Sheet]) -> Problem:
 @contextmanager
 def item_paths(sheets: dict[str, Sheet]) -> Iterator[None]:
     """Problems the service reports on ``scores.<code>``/``notes.<code>`` of a sheet given as items name the item
-    instead (``items.<j>.points``, ``items.<j>.note``; ``items`` for a missing one)."""
+    instead (``items.<j>.points``, ``items.<j>.note``, ``items.<j>.itemCode`` for an unknown code; ``items`` for a
+    missing one)."""
     try:
         yield
     except InvalidInput as exc:
