@@ -15,6 +15,8 @@ from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.descriptions import describe
 from api.errors import shape_errors
+from api.execution import SettledExecution
+from api.execution import install as wait_for_siblings
 from api.files.schema import FileMutation, FileQuery
 from api.guard import GuardArguments
 from api.inbox.schema import NotificationMutation, NotificationQuery
@@ -82,11 +84,15 @@ class Schema(strawberry.Schema):
     """A strawberry schema whose every type, field, argument and enum value is described (api/descriptions.py)."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("execution_context_class", SettledExecution)  # no resolver outlives the transaction
         super().__init__(*args, **kwargs)
         describe(self._schema)
 
     def process_errors(self, errors, execution_context=None):  # type: ignore[no-untyped-def]
         """Client errors are the client's business; unexpected ones are logged where they are masked."""
+
+
+wait_for_siblings()  # a field's error must not cancel a sibling mid-query (api/execution.py)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -28,8 +28,8 @@ from tests.fixtures.territory import build
 
 CORRECT = """mutation($in: SubmitScoresInput!) { correctScores(input: $in) { bodyCode revision reason } }"""
 RANKS = """query($p: String!, $r: Int) { companyRankings(period: $p, revision: $r) { edges { node { companyId score
-  rank mark breakdown scoreBreakdown { score compounds { compoundId contribution compound { code } }
-  adjustments { contribution } } } } } }"""
+  rank mark breakdown scoreBreakdown { score combination weightingUsed
+  compounds { compoundId contribution compound { code } } adjustments { contribution } } } } } }"""
 
 
 async def test_a_period_is_scored_rated_published_and_revised(district, gql):
@@ -82,10 +82,14 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     parts = [c["contribution"] for c in typed["compounds"]] + [a["contribution"] for a in typed["adjustments"]]
     assert sum(map(Decimal, parts)) == Decimal(typed["score"]) == Decimal(ranks[0]["node"]["score"])
     assert typed["score"] == ranks[0]["node"]["breakdown"]["score"]
+    assert (typed["combination"], typed["weightingUsed"]) == tuple(
+        ranks[0]["node"]["breakdown"][k].upper() for k in ("mode", "weighting")
+    )
     assert codes(await gql(RANKS, d["resident"], {"p": RATING_PERIOD})) == ["NOT_FOUND"]  # a draft is not public
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
-        " scoreBreakdown { score bodyPart parts { code contribution items { code points } }"
+        " scoreBreakdown { score bodyPart assessmentMode missingBodyRule"
+        " parts { code contribution items { code points } }"
         " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
@@ -98,6 +102,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
             (p["code"], p["contribution"]) for p in raw["bodies"]
         ]
         assert typed["deductions"]["points"] == raw["deductions"]["points"]
+        assert (typed["assessmentMode"], typed["missingBodyRule"]) == (raw["mode"].upper(), raw["missing_body"].upper())
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
         "publishRatings"
@@ -131,6 +136,72 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
         async with tenant_transaction(d["t"].id):
             await CompanyRating.filter(snapshot_id=published.id).update(score=Decimal("1.00"))
     assert (await gql(RANKS, d["other_admin"], {"p": RATING_PERIOD}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+TYPED_SUBMIT = """mutation($in: SubmitScoresInput!) { submitScores(input: $in) { bodyCode scores notes
+  items { itemCode points note } } }"""
+MISSING = """query($p: String!) { missingScores(period: $p)
+  missingScoreSheets(period: $p) { compoundId bodyCodes compound { code } } }"""
+
+
+def _problems(body: dict) -> list[tuple[str, str]]:
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_INPUT"], body
+    return [(p["field"], p["reason"]) for p in body["errors"][0]["extensions"]["problems"]]
+
+
+async def test_a_sheet_given_as_typed_items_is_stored_as_the_json_one(district, gql):
+    d, ids = district, district["ids"]
+    assert "errors" not in await gql('mutation { openAssessmentRound(period: "2026Q4") { state } }', d["admin"])
+    full = sheet(d["rubric"], "party_org")
+    codes_ = list(full)
+    items = [{"itemCode": c, "points": p} for c, p in full.items()]
+    items[0]["note"] = "公示栏缺一期"
+    given = {"period": RATING_PERIOD, "compoundId": str(ids["K1"]), "bodyCode": "party_org"}
+
+    # Mixed, absent, doubled or wrong: INVALID_INPUT naming the input's own field, nothing saved.
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": given})) == [("items", "required")]
+    both = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items, "scores": full}})
+    assert _problems(both) == [("scores", "exclusive")]
+    with_notes = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items, "notes": {codes_[0]: "x"}}})
+    assert _problems(with_notes) == [("notes", "exclusive")]
+    twice = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": [*items, items[1]]}})
+    assert _problems(twice) == [(f"items.{len(items)}.itemCode", "duplicate")]
+    too_many = [dict(i) for i in items]
+    too_many[1]["points"] = 999
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": too_many}})) == [
+        ("items.1.points", "out_of_range")
+    ]
+    unknown = [*items[:-1], {"itemCode": "nonsense", "points": 1, "note": "\u3000" * 501}]
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": unknown}})) == [
+        (f"items.{len(items) - 1}.itemCode", "unknown_item"),
+        ("items", "required"),  # the item left out
+        (f"items.{len(items) - 1}.note", "invalid"),
+    ]
+    short = await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": items[1:]}})
+    assert _problems(short) == [("items", "required")]  # the item left out
+    assert _problems(await gql(TYPED_SUBMIT, d["admin"], {"in": {**given, "items": [], "scores": None}})) == [
+        ("items", "required")
+    ] * (len(items))
+
+    missing = (await gql(MISSING, d["admin"], {"p": RATING_PERIOD}))["data"]
+    bodies = ["party_org", "housing_dept", "owners_committee"]  # the configuration's order
+    # Every compound under contract (K1 of P1, K3 of P2) misses every body; the typed list says what the JSON says.
+    assert missing["missingScoreSheets"] == [
+        {"compoundId": str(ids[k]), "bodyCodes": bodies, "compound": {"code": k}} for k in ("K1", "K3")
+    ]
+    assert {m["compoundId"]: m["bodyCodes"] for m in missing["missingScoreSheets"]} == missing["missingScores"]
+
+    typed = await gql(TYPED_SUBMIT, d["street_officer_s1"], {"in": {**given, "items": items}})
+    assert "errors" not in typed, typed
+    stored = typed["data"]["submitScores"]
+    # Stored as the JSON sheet is: points and notes by item code; read back as the same items.
+    assert (stored["scores"], stored["notes"]) == (full, {codes_[0]: "公示栏缺一期"})
+    assert stored["items"] == [{"itemCode": c, "points": p, "note": i.get("note")} for i in items
+                               for c, p in [(i["itemCode"], i["points"])]]
+    json_sheet = await submit_scores(gql, d["street_officer_s2"], d, "K3", "party_org", full, TYPED_SUBMIT)
+    assert json_sheet["data"]["submitScores"]["items"] == [{**i, "note": None} for i in stored["items"]]
+    after = (await gql(MISSING, d["admin"], {"p": RATING_PERIOD}))["data"]
+    assert [m["bodyCodes"] for m in after["missingScoreSheets"]] == [bodies[1:], bodies[1:]]
 
 
 async def test_two_runs_at_once_leave_one_snapshot(district):
@@ -365,10 +436,20 @@ async def test_tickets_and_findings_reach_the_rating(district, gql):
     await gql('mutation { openAssessmentRound(period: "2026Q4") { status } }', d["admin"])
     await gql('mutation { computeRatings(period: "2026Q4") { status } }', d["admin"])
     body = await gql(
-        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } breakdown } } } }', d["admin"]
+        'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } breakdown'
+        " scoreBreakdown { objective { input observedValue observed } } } } } }",
+        d["admin"],
     )
     k1 = next(e["node"] for e in body["data"]["compoundRankings"]["edges"] if e["node"]["compound"]["code"] == "K1")
     observed = {line["input"]: line["value"] for line in k1["breakdown"]["objective"]}
+    # The typed observed figure is the JSON's: rates of 100% and 1/3 ticket a month (0.33).
+    assert {o["input"]: o["observedValue"] for o in k1["scoreBreakdown"]["objective"]} == {
+        "closure_rate": "100.00", "satisfaction_rate": "100.00", "on_time_rate": "100.00",
+        "monthly_ticket_volume": "0.33",
+    } == {line["input"]: line["observed"] for line in k1["breakdown"]["objective"]}
+    # K3 has no tickets: no rates (null, where the deprecated observed: JSON! cannot say null), no volume.
+    k3 = next(e["node"] for e in body["data"]["compoundRankings"]["edges"] if e["node"]["compound"]["code"] == "K3")
+    assert [o["observedValue"] for o in k3["scoreBreakdown"]["objective"]] == [None, None, None, "0.00"]
     # One ticket in the quarter, closed, resolved on time, rated satisfied: each rate 100; 1/3 ticket a month.
     assert {k: observed[k] for k in ("closure_rate", "satisfaction_rate", "on_time_rate")} == {
         "closure_rate": "100.00",

@@ -171,6 +171,37 @@ async def test_late_entry_is_only_for_ended_periods_past_their_deadline(district
     assert [r["lateEntry"] for r in ok["data"]["enterLateScores"]] == [True]
 
 
+async def test_paper_sheets_given_as_typed_items(district, gql):
+    d = district
+    past = await _past_quarter(d)
+    full = sheet(d["rubric"], "party_org")
+    items = [{"itemCode": c, "points": p} for c, p in full.items()]
+    typed = {"compoundId": str(d["ids"]["K1"]), "bodyCode": "party_org", "items": items}
+    mixed = {**_sheet_in(d, "K3", "party_org", full), "items": items}
+    bad = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": REASON, "sheets": [typed, mixed]}})
+    assert [(p["field"], p["reason"]) for p in bad["errors"][0]["extensions"]["problems"]] == [
+        ("sheets.1.scores", "exclusive")
+    ]
+    wrong = [dict(i) for i in items]
+    wrong[2]["points"] = 999
+    one = [{**typed, "items": wrong}]
+    out = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": REASON, "sheets": one}})
+    assert [(p["field"], p["reason"]) for p in out["errors"][0]["extensions"]["problems"]] == [
+        ("sheets.0.items.2.points", "out_of_range")
+    ]
+    sheets = [typed, _sheet_in(d, "K3", "party_org", full)]
+    ok = await gql(ENTER, d["admin"], {"in": {"period": past, "reason": REASON, "sheets": sheets}})
+    assert "errors" not in ok, ok
+    read = (
+        "query($p: String!, $c: ID!) { scoreSubmissions(period: $p, compoundId: $c) "
+        " { scores items { itemCode points } } }"
+    )
+    by_code = sorted(items, key=lambda i: i["itemCode"])
+    for key in ("K1", "K3"):  # stored alike, whichever way the sheet came (jsonb keeps its own key order)
+        subs = (await gql(read, d["admin"], {"p": past, "c": str(d["ids"][key])}))["data"]["scoreSubmissions"]
+        assert [(s["scores"], sorted(s["items"], key=lambda i: i["itemCode"])) for s in subs] == [(full, by_code)]
+
+
 async def test_another_tenant_cannot_enter_sheets_for_these_compounds(district, gql):
     d = district
     past = await _past_quarter(d)

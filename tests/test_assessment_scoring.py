@@ -566,3 +566,27 @@ def test_lists_treat_equal_scores_alike(scores, unscored_mask, basis, top, botto
     if ties == "all_off":
         assert len(stars) <= top_n
         assert len([k for k in interviewed if k not in unscored]) <= len(score) - len(unscored)
+
+
+def test_the_api_enums_name_exactly_the_configured_modes():
+    """The typed breakdowns' enums (api/assessment/modes.py) have the configuration's literal values, no more."""
+    from typing import get_args
+
+    from api.assessment import modes
+    from api.tickets.events import EscalationLevel
+    from tenants.config.assessment import AssessmentMode, ObjectiveWeights
+    from tenants.config.document import LadderLevel, Subsidies
+    from tenants.config.types import Cadence
+
+    def values(enum) -> set[str]:
+        return {m.value for m in enum}
+
+    field = Assessment.model_fields
+    assert values(modes.AssessmentMode) == set(get_args(AssessmentMode))
+    assert values(modes.MissingBodyRule) == set(get_args(field["missing_body"].annotation))
+    assert values(modes.CompanyCombination) == set(get_args(field["company_combination"].annotation))
+    assert values(modes.RatingCadence) == set(get_args(Cadence))
+    assert values(modes.SettlementCadence) == set(get_args(Subsidies.model_fields["settlement_cadence"].annotation))
+    assert values(EscalationLevel) == set(get_args(LadderLevel))
+    assert values(modes.ObjectiveInput) == set(ObjectiveWeights.model_fields)  # one weight per input
+

@@ -232,13 +232,18 @@ async def test_job_runs_are_listed_for_tenant_admins_newest_first(three_tenants,
         await run_tenant_job({}, "data_volume", a.id, day)
     await run_tenant_job({}, "data_volume", b.id, "2026-11-22")
     body = await gql(
-        "{ jobRuns(first: 2) { edges { node { kind periodKey status runNo counts } }"
+        "{ jobRuns(first: 2) { edges { node { kind periodKey status runNo counts outcome { counts { key count }"
+        " period enabled rated settled waitingFor } } }"
         " pageInfo { hasNextPage endCursor } } }",
         token(a.slug),
     )
     page = body["data"]["jobRuns"]
     assert [e["node"]["periodKey"] for e in page["edges"]] == ["2026-11-22", "2026-11-21"]
     assert page["edges"][0]["node"]["status"] == "SUCCEEDED"
+    node = page["edges"][0]["node"]  # the typed outcome carries the JSON counts: a row count per table
+    assert {c["key"]: c["count"] for c in node["outcome"]["counts"]} == node["counts"]
+    assert node["counts"]["job_run"] == 3  # the tenant's three runs (this one included)
+    assert (node["outcome"]["period"], node["outcome"]["settled"], node["outcome"]["waitingFor"]) == (None, None, [])
     assert page["pageInfo"]["hasNextPage"]
     body = await gql(
         'query($a: String) { jobRuns(first: 2, after: $a, kind: "data_volume") { edges { node { periodKey } } } }',

@@ -30,7 +30,7 @@ from tenants.territory import parties_service as parties
 from tenants.territory import service as territory
 from tenants.territory.access import SYSTEM
 from tests.conftest import ROOT
-from tests.fixtures.callers import ADMIN
+from tests.fixtures.callers import ADMIN, tokens
 from tests.fixtures.money import (
     NOW_Q3,
     NOW_Q4,
@@ -179,6 +179,48 @@ async def test_a_quarter_is_settled_per_community_exactly_to_the_fen(world):
     assert balances == {} and ok  # a draft posts nothing
 
 
+LINE_BREAKDOWN = """query($id: ID!) { settlementStatement(id: $id) { lines { kind amountFen detail breakdown {
+  __typename
+  ... on RatingLineDetail { quotaFen quotaNumerator quotaDenominator remainderFen periodScores { periodKey score } }
+  ... on AdjustmentLineDetail { correctedStatementId dueFen settledFen basis { periodKey revision } } } } } }"""
+
+
+async def test_the_typed_line_breakdown_says_what_the_json_detail_says(world, gql, settings):
+    w = world
+    await _rated(w)
+    await _run(w)
+    stmts, _, _, _ = await _state(w)
+    admin = tokens(settings, w.t, w.ids, admin="admin")["admin"]
+    body = await gql(LINE_BREAKDOWN, admin, {"id": str(stmts["C3"].id)})
+    assert "errors" not in body, body
+    lines = body["data"]["settlementStatement"]["lines"]
+    # By hand (C3_SCORES): slot 1,500,000 / 7; K3 and K6 100% of it, K7 and K8 90%, K9 70% (150,000 exactly),
+    # K10 50%, K11 nothing; K3 and K10 take the two remainder fen.
+    assert [
+        (b["__typename"], b["quotaNumerator"], b["quotaDenominator"], b["remainderFen"], x["amountFen"])
+        for x in lines
+        for b in [x["breakdown"]]
+    ] == [
+        ("RatingLineDetail", 1_500_000, 7, 1, 214_286),
+        ("RatingLineDetail", 1_500_000, 7, 0, 214_285),
+        ("RatingLineDetail", 1_350_000, 7, 0, 192_857),
+        ("RatingLineDetail", 1_350_000, 7, 0, 192_857),
+        ("RatingLineDetail", 150_000, 1, 0, 150_000),
+        ("RatingLineDetail", 750_000, 7, 1, 107_143),
+        ("RatingLineDetail", 0, 1, 0, 0),
+    ]
+    assert [x["breakdown"]["periodScores"] for x in lines] == [
+        [{"periodKey": Q3, "score": score}] for score in C3_SCORES.values()
+    ]
+    for x in lines:  # the same facts as the deprecated JSON
+        b, d = x["breakdown"], x["detail"]
+        assert b["quotaFen"] == d["quota_fen"] == f"{b['quotaNumerator']}/{b['quotaDenominator']}"
+        assert b["remainderFen"] == int(d["remainder_fen"])
+        assert {p["periodKey"]: p["score"] for p in b["periodScores"]} == d["period_scores"]
+        # The amount is the quota's whole fen plus the remainder fen it took.
+        assert x["amountFen"] == b["quotaNumerator"] // b["quotaDenominator"] + b["remainderFen"]
+
+
 async def test_an_unrated_compound_takes_no_slot_and_a_lone_compound_takes_the_whole_pool(world):
     w = world
     await _rated(w, c1={"K1": "90.00"}, c3={"K3": "61.00"})
@@ -311,7 +353,7 @@ async def _open_and_score(w: World, period: str, each: dict[str, int], now: date
         await ratings.publish(access=SYSTEM, period_key=period, actor="test", now=now)
 
 
-async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_quarter(small):
+async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_quarter(small, gql, settings):
     w = small
     # 2026Q3 through the assessment itself. Only the party organisation scores (25 points per item at most):
     # K1 25 x 4 = 100 -> 0.8 x 100 + 20 = 100.00 -> 100% of 1,500,000 (one compound per community);
@@ -353,6 +395,20 @@ async def test_a_revised_approved_quarter_is_corrected_by_adjustment_lines_next_
     adj = q4_lines["C3"][1]
     assert table(w, [adj]) == [("K3", "P2", "100.00", 90, 100, 750_000)]
     assert adj.detail == {"statement_id": q3["C3"].id, "basis": {Q3: 2}, "due_fen": 1_500_000, "settled_fen": 750_000}
+    admin = tokens(settings, w.t, w.ids, admin="admin")["admin"]
+    typed = (await gql(LINE_BREAKDOWN, admin, {"id": str(q4["C3"].id)}))["data"]["settlementStatement"]["lines"]
+    assert [(x["kind"], x["breakdown"]["__typename"]) for x in typed] == [
+        ("RATING", "RatingLineDetail"), ("ADJUSTMENT", "AdjustmentLineDetail")
+    ]
+    assert typed[1]["breakdown"] == {
+        "__typename": "AdjustmentLineDetail",
+        "correctedStatementId": str(q3["C3"].id),
+        "dueFen": 1_500_000,
+        "settledFen": 750_000,
+        "basis": [{"periodKey": Q3, "revision": 2}],
+    }
+    # The amount is what is due now minus what was settled: 1,500,000 - 750,000.
+    assert typed[1]["amountFen"] == typed[1]["breakdown"]["dueFen"] - typed[1]["breakdown"]["settledFen"] == 750_000
     assert "2026Q3" in adj.rule and "r2" in adj.rule
     assert (q4["C1"].total_fen, q4["C3"].total_fen) == (750_000, 1_500_000)
 

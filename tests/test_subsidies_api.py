@@ -76,6 +76,9 @@ async def test_a_quarter_is_settled_approved_and_paid_with_exact_fen(rated_distr
     assert (typed["cadence"], typed["yearlyPoolFen"], typed["rounding"]) == (
         c1["rule"]["cadence"], c1["rule"]["yearly_pool_fen"], "largest_remainder"
     )
+    assert (typed["settlementCadence"], typed["ratingCadence"]) == (
+        c1["rule"]["cadence"].upper(), c1["rule"]["assessment_cadence"].upper()
+    )
     assert [(b["minScore"], b["sharePercent"]) for b in typed["bands"]] == [
         (b["min_score"], b["share_percent"]) for b in c1["rule"]["bands"]
     ]

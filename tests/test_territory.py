@@ -208,11 +208,24 @@ async def test_assessor_accounts_name_a_configured_body_and_persons_list_posts(t
     assert unknown["errors"][0]["extensions"]["problems"][0]["reason"] == "unknown_body"
     ok = await gql(assign, admin, {"p": pid, "k": str(ids["K1"]), "b": "owners_committee"})
     assert ok["data"]["assignPost"] == {"kind": "ASSESSOR", "bodyCode": "owners_committee"}
-    body = await gql('{ persons(userId: "assessor-1") { edges { node { name posts { kind targetKind bodyCode } } } } }',
-                     admin)
+    body = await gql(
+        '{ persons(userId: "assessor-1") { edges { node { name posts { kind targetKind targetType bodyCode } } } } }',
+        admin,
+    )
     assert body["data"]["persons"]["edges"][0]["node"]["posts"] == [
-        {"kind": "ASSESSOR", "targetKind": "compound", "bodyCode": "owners_committee"}
+        {"kind": "ASSESSOR", "targetKind": "compound", "targetType": "COMPOUND", "bodyCode": "owners_committee"}
     ]
+    # The enum input instead of the deprecated string; both given must agree.
+    typed = """mutation($p: ID!, $k: ID!, $t: PostTargetType, $s: String) { assignPost(input: {personId: $p,
+      kind: ASSESSOR, targetType: $t, targetKind: $s, targetId: $k, bodyCode: "party_org"}) {
+      targetKind targetType } }"""
+    at = {"p": pid, "k": str(ids["S1"])}
+    clash = await gql(typed, admin, {**at, "t": "STREET", "s": "compound"})
+    assert [(p["field"], p["reason"]) for p in clash["errors"][0]["extensions"]["problems"]] == [
+        ("targetType", "mismatch")
+    ]
+    ok = await gql(typed, admin, {**at, "t": "STREET"})
+    assert ok["data"]["assignPost"] == {"targetKind": "street", "targetType": "STREET"}
 
 
 async def test_owners_committees_and_units(world, gql, settings):

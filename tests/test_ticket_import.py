@@ -105,6 +105,22 @@ async def test_imported_history_gives_the_kpis_it_had(county, gql):
     async with tenant_transaction(county["tenant"].id):
         timeline = [e.action for e in await TicketEvent.filter(ticket_id=tickets["HL-002"].id).order_by("at", "id")]
     assert timeline == ["report", "dispatch", "escalate", "resolve", "rate", "close"]
+    # The typed change of imported events: the source row's reference, the rung climbed, a rating whose channel
+    # an import does not know, and no return visit claimed.
+    body = await gql(
+        "query($id: ID!) { ticket(id: $id) { ladderLevel timeline { kind details change { importedRef rating"
+        " ratingChannel returnVisit escalatedFrom escalatedTo resolvedOnTime } } } }",
+        county["admin"],
+        {"id": str(tickets["HL-002"].id)},
+    )
+    events = body["data"]["ticket"]["timeline"]
+    assert {e["change"]["importedRef"] for e in events} == {"HL-002"} == {e["details"]["imported"] for e in events}
+    by_kind = {e["kind"]: e["change"] for e in events}
+    assert (by_kind["ESCALATE"]["escalatedFrom"], by_kind["ESCALATE"]["escalatedTo"]) == ("COMMUNITY", "STREET")
+    assert by_kind["RESOLVE"]["resolvedOnTime"] is False  # 48 h of 24
+    assert (by_kind["RATE"]["rating"], by_kind["RATE"]["ratingChannel"], by_kind["RATE"]["returnVisit"]) == (
+        2, None, None
+    )
 
 
 async def test_units_named_or_routed_by_the_matrix_on_the_day_of_dispatch(county):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.tickets.types import UNIT_NODE_TYPES
 from tenants import clock
 from tenants.config import service as config
 from tenants.inbox.models import Notification
@@ -33,7 +34,8 @@ DISPATCH = """mutation($id: ID!, $unit: TicketUnitInput) { dispatchTicket(id: $i
   state dispatchedAt assignee { kind id } } }"""
 TICKET = """query($id: ID!) { ticket(id: $id) { state rating satisfied ratingChannel assignee { kind id }
   partnerTasks { id unit { kind id } state acceptDueAt dueAt acceptedBy completedBy note escalatedAt }
-  timeline { action actor details } } }"""
+  timeline { action actor details change { unit { kind id } partnerTaskId ratingChannel returnVisit resident rating
+  reopened } } } }"""
 ACCEPT_TASK = "mutation($id: ID!) { acceptPartnerTask(id: $id, note: \"马上到\") { state acceptedBy } }"
 COMPLETE_TASK = "mutation($id: ID!, $note: String!) { completePartnerTask(id: $id, note: $note) { state note } }"
 RETURN_VISIT = """mutation($id: ID!, $rating: Int!, $channel: RatingChannel!) {
@@ -166,6 +168,17 @@ async def test_partners_get_a_task_they_accept_and_complete_visible_only_to_them
         ("partner_accept", "p1-staff", "property_company"),
         ("partner_complete", "p1-staff", "property_company"),
     ]
+    # The typed change names the same partner unit and task as the JSON details.
+    partner = [e for e in body["timeline"] if e["action"].startswith("partner_")]
+    assert [(e["change"]["unit"], e["change"]["partnerTaskId"]) for e in partner] == [
+        (
+            {"kind": e["details"]["unit"].upper(),
+             "id": gid(UNIT_NODE_TYPES.get(e["details"]["unit"], "Unit"), e["details"]["unitId"])},
+            str(e["details"]["taskId"]),
+        )
+        for e in partner
+    ]
+    assert partner[-1]["change"]["partnerTaskId"] == str(db_id(company_task))  # a database id, as every ...Id
     # A company that is no partner sees nothing of it in its list either.
     listing = await gql("{ tickets { edges { node { id } } } }", c["company_p2"])
     assert listing["data"]["tickets"]["edges"] == []
@@ -320,6 +333,10 @@ async def test_staff_record_the_residents_rating_on_a_return_visit_and_it_counts
     assert [(e["actor"], e["details"]) for e in rate] == [
         ("gw-1", {"rating": 3, "channel": "phone", "returnVisit": True, "resident": "res-H1", "reopened": 1})
     ]
+    assert rate[0]["change"] == {
+        "unit": None, "partnerTaskId": None, "rating": 3, "ratingChannel": "PHONE", "returnVisit": True,
+        "resident": "res-H1", "reopened": 1,
+    }
     # Satisfaction counts both: 2 rated, 1 satisfied (5 >= 4; 3 is not) = 5,000 basis points.
     today = clock.local_day(clock.now(), BEIJING)
     period = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from api.auth import mint_token
+from api.tickets.types import UNIT_NODE_TYPES
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
@@ -248,6 +249,63 @@ async def test_manual_escalation_climbs_the_ladder(city, gql):
     assert (esc["escalationLevel"], esc["escalations"]) == ("street", 1)
     left = datetime.fromisoformat(esc["dueAt"]) - datetime.now(UTC)
     assert timedelta(hours=47, minutes=59) < left <= timedelta(hours=48)  # the street rung: 48 h
+
+
+CHANGES = """query($id: ID!) { ticket(id: $id) { escalationLevel ladderLevel timeline { action kind details change {
+  channel onBehalfOf unit { kind id name } partnerTaskId resolvedOnTime rating ratingChannel returnVisit resident
+  reopened escalatedFrom escalatedTo automatic fileIds importedRef } } } }"""
+
+
+async def test_the_typed_event_change_says_what_the_json_details_say(city, gql):
+    c = city
+    t = await _report(gql, c, token=c["grid_worker"], onBehalfOf="res-1", channel="GRID_WORKER")
+    await _do(gql, c["community_worker_c1"], "dispatchTicket", id=t["id"])
+    await _do(gql, c["street_officer_s1"], "escalateTicket", id=t["id"], reason="群众反映强烈")
+    await _do(gql, c["company_p1"], "acceptTicket", id=t["id"])
+    await _do(gql, c["company_p1"], "resolveTicket", id=t["id"], note="已清理")
+    await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=2)
+    await _do(gql, c["company_p1"], "resolveTicket", id=t["id"], note="彻底清理")
+    await _do(gql, c["resident_h1"], "rateTicket", id=t["id"], rating=5)
+    body = await gql(CHANGES, c["admin"], {"id": t["id"]})
+    assert "errors" not in body, body
+    ticket = body["data"]["ticket"]
+    assert (ticket["escalationLevel"], ticket["ladderLevel"]) == ("street", "STREET")
+    none = {
+        "channel": None, "onBehalfOf": None, "unit": None, "partnerTaskId": None, "resolvedOnTime": None,
+        "rating": None, "ratingChannel": None, "returnVisit": None, "resident": None, "reopened": None,
+        "escalatedFrom": None, "escalatedTo": None, "automatic": None, "fileIds": [], "importedRef": None,
+    }
+    company = {"kind": "PROPERTY_COMPANY", "id": gid("PropertyCompany", c["ids"]["P1"]), "name": "P1"}
+    # By hand, step by step: the grid worker reported for res-1; the matrix sent it to K1's company; the street
+    # officer escalated it from the community rung to the street; it was resolved in time twice, rated 2 (reopened
+    # once), then 5 (closed).
+    expected = [
+        ("report", "REPORT", {"channel": "GRID_WORKER", "onBehalfOf": "res-1"}),
+        ("dispatch", "DISPATCH", {"unit": company}),
+        ("escalate", "ESCALATE", {"escalatedFrom": "COMMUNITY", "escalatedTo": "STREET", "automatic": False}),
+        ("accept", "ACCEPT", {}),
+        ("resolve", "RESOLVE", {"resolvedOnTime": True}),
+        ("rate", "RATE", {"rating": 2, "ratingChannel": "APP", "returnVisit": False, "reopened": 1}),
+        ("resolve", "RESOLVE", {"resolvedOnTime": True}),
+        ("rate", "RATE", {"rating": 5, "ratingChannel": "APP", "returnVisit": False}),
+        ("close", "CLOSE", {}),
+    ]
+    assert [(e["action"], e["kind"], e["change"]) for e in ticket["timeline"]] == [
+        (action, kind, {**none, **change}) for action, kind, change in expected
+    ]
+    # The same facts as the deprecated JSON details.
+    for e in ticket["timeline"]:
+        d, ch = e["details"], e["change"]
+        assert ch["onBehalfOf"] == d.get("onBehalfOf")
+        assert ch["resolvedOnTime"] == d.get("onTime") and ch["rating"] == d.get("rating")
+        assert ch["reopened"] == d.get("reopened") and ch["automatic"] == d.get("automatic")
+        unit_type = UNIT_NODE_TYPES.get(d.get("unit"), "Unit")
+        assert (ch["unit"] or {}).get("id") == (gid(unit_type, d["unitId"]) if "unitId" in d else None)
+        assert (ch["escalatedFrom"], ch["escalatedTo"]) == (
+            (d["from"].upper(), d["to"].upper()) if e["action"] == "escalate" else (None, None)
+        )
+        if "channel" in d and e["action"] == "report":
+            assert ch["channel"] == d["channel"].upper()
 
 
 async def test_ticket_lists_filter_and_page(city, gql):

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON as JSONValue
 
+from api.assessment.modes import AssessmentMode, CompanyCombination, MissingBodyRule, ObjectiveInput, enum_of
 from api.context import Info
 from api.money import Fen
 from api.territory.types import CompoundType, _load
@@ -51,11 +52,25 @@ class CompanyScoreLine:
 
 @strawberry.type(description="How a property company's score was combined from its compounds' scores.")
 class CompanyScoreBreakdown:
-    mode: str = strawberry.field(description="The configured combination: fee_receivable or equal.")
-    weighting: str = strawberry.field(description="The weighting used: equal when every fee is 0.")
+    mode: str = strawberry.field(
+        description="The configured combination: fee_receivable or equal.",
+        deprecation_reason="Use combination (the CompanyCombination enum).",
+    )
+    weighting: str = strawberry.field(
+        description="The weighting used: equal when every fee is 0.",
+        deprecation_reason="Use weightingUsed (the CompanyCombination enum).",
+    )
     compounds: list[CompanyScoreLine] = strawberry.field(description="Each compound's part.")
     adjustments: list[ScoreAdjustment] = strawberry.field(description="Rounding lines; with the parts, the score.")
     score: Decimal = strawberry.field(description="The company's score: the contributions plus adjustments.")
+
+    @strawberry.field(description="The configured combination (null: not recorded).")
+    def combination(self) -> CompanyCombination | None:
+        return enum_of(CompanyCombination, self.mode)
+
+    @strawberry.field(description="The weighting used: equal when every fee is 0 (null: not recorded).")
+    def weighting_used(self) -> CompanyCombination | None:
+        return enum_of(CompanyCombination, self.weighting)
 
     @classmethod
     def of(cls, b: dict[str, Any]) -> CompanyScoreBreakdown:
@@ -96,12 +111,30 @@ class ScorePart:
 
 @strawberry.type(description="An objective input (ticket figures) of a compound's score.")
 class ObjectiveScore:
-    input: str = strawberry.field(description="The input's name (e.g. closure_rate, satisfaction).")
-    observed: JSONValue = strawberry.field(description="What was observed (a rate, a count), as JSON.")
+    input: str = strawberry.field(
+        description="The input's name (e.g. closure_rate, satisfaction).",
+        deprecation_reason="Use objectiveInput (the ObjectiveInput enum).",
+    )
+    observed: JSONValue | None = strawberry.field(
+        description="What was observed (a rate, a count), as JSON; null when there was nothing to observe (no "
+        "tickets).",
+        deprecation_reason="Use observedValue (typed).",
+    )
     value: Decimal | None = strawberry.field(description="Its score 0-100 (null: no data).")
     weight: int = strawberry.field(description="Its configured weight.")
     effective_weight: Decimal = strawberry.field(description="Its weight in the final score.")
     contribution: Decimal = strawberry.field(description="Its points in the compound's score.")
+
+    @strawberry.field(
+        description="What was observed: a rate in percent (closure_rate, satisfaction_rate, on_time_rate) or "
+        "tickets per month (monthly_ticket_volume); null: no data."
+    )
+    def observed_value(self) -> Decimal | None:
+        return _dec(self.observed)
+
+    @strawberry.field(description="The input (null: one this schema does not know).")
+    def objective_input(self) -> ObjectiveInput | None:
+        return enum_of(ObjectiveInput, self.input)
 
 
 @strawberry.type(description="Points deducted for supervisors' findings 监督问题.")
@@ -115,8 +148,14 @@ class FindingDeductions:
 
 @strawberry.type(description="How a compound's score was computed: parts, objective inputs, deductions.")
 class CompoundScoreBreakdown:
-    mode: str = strawberry.field(description="weighted (三方权重) or dimensions (三个百分百).")
-    missing_body: str = strawberry.field(description="How a missing sheet counts: zero, or left out.")
+    mode: str = strawberry.field(
+        description="weighted (三方权重) or three_hundred_percent (三个百分百).",
+        deprecation_reason="Use assessmentMode (the AssessmentMode enum).",
+    )
+    missing_body: str = strawberry.field(
+        description="How a missing sheet counts: zero, or left out.",
+        deprecation_reason="Use missingBodyRule (the MissingBodyRule enum).",
+    )
     body_share: int = strawberry.field(description="The bodies' share of the final score, percent.")
     objective_share: int = strawberry.field(description="The objective inputs' share, percent.")
     parts: list[ScorePart] = strawberry.field(description="Each body's (or dimension's) part.")
@@ -128,6 +167,14 @@ class CompoundScoreBreakdown:
     adjustments: list[ScoreAdjustment] = strawberry.field(description="Rounding or clamping lines.")
     notes: list[str] = strawberry.field(description="Notes (no_body_scores, late_entry, findings_capped, ...).")
     score: Decimal = strawberry.field(description="The compound's score: the contributions plus adjustments.")
+
+    @strawberry.field(description="How the score is made up (null: not recorded).")
+    def assessment_mode(self) -> AssessmentMode | None:
+        return enum_of(AssessmentMode, self.mode)
+
+    @strawberry.field(description="How a missing sheet counts (null: not recorded).")
+    def missing_body_rule(self) -> MissingBodyRule | None:
+        return enum_of(MissingBodyRule, self.missing_body)
 
     @classmethod
     def of(cls, b: dict[str, Any]) -> CompoundScoreBreakdown:

@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown, SheetItem, sheet_items
+from api.assessment.inputs import ScoreItemInput, item_paths, sheet_of
+from api.assessment.missing import MissingScoreSheets, missing_sheets
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
@@ -30,7 +32,6 @@ from tenants.assessment.models import (
 from tenants.assessment.models import ListMark as _Mark
 from tenants.assessment.models import RoundStatus as _RoundStatus
 from tenants.assessment.models import SnapshotStatus as _SnapshotStatus
-from tenants.errors import InvalidInput, Problem
 
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
 AssessmentRoundState = strawberry.enum(
@@ -230,8 +231,15 @@ class SubmitScoresInput:
     period: str
     compound_id: strawberry.ID
     body_code: str
-    scores: JSON = strawberry.field(description="Rubric item code -> points.")
-    notes: JSON | None = None
+    items: list[ScoreItemInput] | None = strawberry.field(
+        default=None, description="The sheet's rubric items with points and notes (or the deprecated scores)."
+    )
+    scores: JSON | None = strawberry.field(
+        default=None, description="Rubric item code -> points.", deprecation_reason="Use items (typed)."
+    )
+    notes: JSON | None = strawberry.field(
+        default=None, description="Rubric item code -> note.", deprecation_reason="Use items (typed)."
+    )
     reason: str = strawberry.field(default="", description="Required for a correction.")
     idempotency_key: str | None = strawberry.field(
         default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
@@ -242,8 +250,15 @@ class SubmitScoresInput:
 class PaperSheetInput:
     compound_id: strawberry.ID
     body_code: str
-    scores: JSON = strawberry.field(description="Rubric item code -> points.")
-    notes: JSON | None = None
+    items: list[ScoreItemInput] | None = strawberry.field(
+        default=None, description="The sheet's rubric items with points and notes (or the deprecated scores)."
+    )
+    scores: JSON | None = strawberry.field(
+        default=None, description="Rubric item code -> points.", deprecation_reason="Use items (typed)."
+    )
+    notes: JSON | None = strawberry.field(
+        default=None, description="Rubric item code -> note.", deprecation_reason="Use items (typed)."
+    )
 
 
 @strawberry.input
@@ -267,22 +282,6 @@ class RecordInterviewInput:
     )
 
 
-def _scores(value: object, field: str = "scores") -> dict[str, int]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) and type(v) is int for k, v in value.items()):
-        raise InvalidInput.of(
-            [Problem(field, "format", "评分须为 {评分项: 整数分}", "scores map item codes to integers")]
-        )
-    return value  # type: ignore[return-value]
-
-
-def _notes(value: object, field: str = "notes") -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidInput.of([Problem(field, "format", "备注须为 {评分项: 文字}", "notes map item codes to text")])
-    return value  # type: ignore[return-value]
-
-
 async def _snapshot(info: Info, period: str, revision: int | None) -> RatingSnapshot:
     return await ratings.snapshot_for(await info.context.access(), period, revision=revision)
 
@@ -294,10 +293,17 @@ class AssessmentQuery:
         r = await reads.round_of(period)
         return RoundType.of(r) if r else None
 
-    @strawberry.field(description="Bodies that have not scored yet, per compound (tenant administrators).")
+    @strawberry.field(
+        description="Bodies that have not scored yet, per compound (tenant administrators).",
+        deprecation_reason="Use missingScoreSheets (typed).",
+    )
     async def missing_scores(self, info: Info, period: str) -> JSON:
         missing = await rounds.missing_scores(access=await info.context.access(), period_key=period)
         return {str(k): v for k, v in missing.items() if v}
+
+    @strawberry.field(description="Compounds whose score sheets are not all in, with the bodies still missing.")
+    async def missing_score_sheets(self, info: Info, period: str) -> list[MissingScoreSheets]:
+        return missing_sheets(await rounds.missing_scores(access=await info.context.access(), period_key=period))
 
     @strawberry.field(
         description="Submissions for a compound in a period, every revision: all bodies for tenant "
@@ -391,6 +397,23 @@ class AssessmentQuery:
         ]
 
 
+async def _submit(info: Info, input: SubmitScoresInput, **correction: Any) -> ScoreSubmission:
+    """One score sheet, as typed items or the deprecated JSON; errors name the input's own item paths."""
+    compound_id = to_id(input.compound_id, "compoundId")
+    sheet = sheet_of(input.scores, input.notes, input.items)
+    with item_paths({"": sheet}):
+        return await rounds.submit(
+            **await info.context.acting(),
+            period_key=input.period,
+            compound_id=compound_id,
+            body_code=input.body_code,
+            scores=sheet.scores,
+            notes=sheet.notes,
+            idempotency_key=input.idempotency_key,
+            **correction,
+        )
+
+
 @strawberry.type
 class AssessmentMutation:
     @strawberry.mutation(description="Open a period's assessment round (the job opens it on schedule too).")
@@ -401,32 +424,12 @@ class AssessmentMutation:
 
     @strawberry.mutation(description="A body's scoring sheet for a compound: final once submitted.")
     async def submit_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
-        sub = await rounds.submit(
-            **await info.context.acting(),
-            period_key=input.period,
-            compound_id=compound_id,
-            body_code=input.body_code,
-            scores=scores,
-            notes=notes,
-            idempotency_key=input.idempotency_key,
-        )
+        sub = await _submit(info, input)
         return SubmissionType.of(sub)
 
     @strawberry.mutation(description="Correct a submitted sheet: a new, audited revision with a reason.")
     async def correct_scores(self, info: Info, input: SubmitScoresInput) -> SubmissionType:
-        compound_id, scores, notes = to_id(input.compound_id, "compoundId"), _scores(input.scores), _notes(input.notes)
-        sub = await rounds.submit(
-            **await info.context.acting(),
-            period_key=input.period,
-            compound_id=compound_id,
-            body_code=input.body_code,
-            scores=scores,
-            notes=notes,
-            reason=input.reason,
-            correction=True,
-            idempotency_key=input.idempotency_key,
-        )
+        sub = await _submit(info, input, reason=input.reason, correction=True)
         return SubmissionType.of(sub)
 
     @strawberry.mutation(
@@ -434,21 +437,25 @@ class AssessmentMutation:
         "reason (opening the round if needed); refused once the period's ratings are published."
     )
     async def enter_late_scores(self, info: Info, input: EnterLateScoresInput) -> list[SubmissionType]:
+        given = {
+            f"sheets.{i}.": sheet_of(s.scores, s.notes, s.items, f"sheets.{i}.") for i, s in enumerate(input.sheets)
+        }
         sheets = [
             late.PaperSheet(
                 compound_id=to_id(s.compound_id, f"sheets.{i}.compoundId"),
                 body_code=s.body_code,
-                scores=_scores(s.scores, f"sheets.{i}.scores"),
-                notes=_notes(s.notes, f"sheets.{i}.notes"),
+                scores=given[f"sheets.{i}."].scores,
+                notes=given[f"sheets.{i}."].notes,
             )
             for i, s in enumerate(input.sheets)
         ]
-        rows = await late.enter_late(
-            **await info.context.acting(),
-            period_key=input.period,
-            sheets=sheets,
-            reason=input.reason,
-        )
+        with item_paths(given):
+            rows = await late.enter_late(
+                **await info.context.acting(),
+                period_key=input.period,
+                sheets=sheets,
+                reason=input.reason,
+            )
         return [SubmissionType.of(s) for s in rows]
 
     @strawberry.mutation(description="小区监督员 records a finding against a compound.")

@@ -54,7 +54,10 @@ class ConfigVersionType:
     author: str
     comment: str
     created_at: datetime
-    overrides: JSON = strawberry.field(description="What this tenant sets itself; the rest is inherited.")
+    overrides: JSON = strawberry.field(
+        description="What this tenant sets itself; the rest is inherited. A part of the configuration document, "
+        "open by design, so JSON."
+    )
     withdrawn_at: datetime | None = strawberry.field(description="When it was withdrawn (null: it was not).")
     withdrawn_by: str | None
     withdrawal_reason: str | None
@@ -99,9 +102,13 @@ class PresetType:
 
 @strawberry.input
 class ChangeConfigInput:
-    set: JSON | None = strawberry.field(default=None, description="Values to set, deep-merged into your own.")
+    set: JSON | None = strawberry.field(
+        default=None, description="Values to set, deep-merged into your own (configuration values: JSON)."
+    )
     unset: list[str] | None = strawberry.field(default=None, description="Dotted paths to inherit again.")
-    replace: JSON | None = strawberry.field(default=None, description="Your whole own document instead.")
+    replace: JSON | None = strawberry.field(
+        default=None, description="Your whole own document instead (a configuration document: JSON)."
+    )
     effective_from: date | None = strawberry.field(default=None, description="Today (tenant-local) or later.")
     comment: str = ""
     replaces: int | None = strawberry.field(

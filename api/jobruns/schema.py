@@ -7,6 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.jobruns.outcome import JobRunOutcome
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.jobruns import service
@@ -26,11 +27,17 @@ class JobRunType(Node):
     run_no: int
     status: JobRunStatusEnum  # type: ignore[valid-type]
     attempts: int
-    counts: JSON
+    counts: JSON = strawberry.field(
+        description="What it did, counted by kind.", deprecation_reason="Use outcome (typed)."
+    )
     error: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    @strawberry.field(description="What it did, typed: its figures by key, and the facts beside them.")
+    def outcome(self) -> JobRunOutcome:
+        return JobRunOutcome.of(self.counts)
 
     @classmethod
     def of(cls, r: JobRun) -> JobRunType:

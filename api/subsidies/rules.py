@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from api.assessment.modes import RatingCadence, SettlementCadence, enum_of
 from api.money import Fen
 
 
@@ -18,11 +19,25 @@ class SubsidyBand:
 
 @strawberry.type(description="The settlement rule as applied to a statement (the configuration of its period).")
 class SettlementRule:
-    cadence: str = strawberry.field(description="How often the pool is settled: quarterly or yearly.")
+    cadence: str = strawberry.field(
+        description="How often the pool is settled: quarterly or yearly.",
+        deprecation_reason="Use settlementCadence (the SettlementCadence enum).",
+    )
     yearly_pool_fen: Fen = strawberry.field(description="A community's pool per year, in fen.")
     bands: list[SubsidyBand] = strawberry.field(description="The score bands, highest first.")
-    assessment_cadence: str = strawberry.field(description="How often compounds are rated: monthly or quarterly.")
+    assessment_cadence: str = strawberry.field(
+        description="How often compounds are rated: monthly or quarterly.",
+        deprecation_reason="Use ratingCadence (the RatingCadence enum).",
+    )
     rounding: str = strawberry.field(description="How fen are rounded: largest_remainder.")
+
+    @strawberry.field(description="How often the pool is settled (null: not recorded).")
+    def settlement_cadence(self) -> SettlementCadence | None:
+        return enum_of(SettlementCadence, self.cadence)
+
+    @strawberry.field(description="How often compounds are rated (null: not recorded).")
+    def rating_cadence(self) -> RatingCadence | None:
+        return enum_of(RatingCadence, self.assessment_cadence)
 
     @classmethod
     def of(cls, rule: dict[str, Any]) -> SettlementRule:

@@ -24,6 +24,7 @@ from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
+from api.subsidies.details import SettlementDetail, settlement_detail
 from api.subsidies.loaders import SubsidyLoaders
 from api.subsidies.rules import BasisRevision, SettlementRule, basis_revisions
 from api.territory.types import CommunityType, CompoundType, _load
@@ -74,9 +75,16 @@ class SettlementLineType(Node):
     share_percent: int | None = strawberry.field(description="The band's share of the compound's slot of the pool.")
     rule: str = strawberry.field(description="The rule applied, in words (Chinese, then English).")
     amount_fen: Fen = strawberry.field(description="In fen (分); negative for an adjustment that takes back.")
-    detail: JSON = strawberry.field(description="Exact quota, whether a remainder fen was added, period scores.")
+    detail: JSON = strawberry.field(
+        description="Exact quota, whether a remainder fen was added, period scores.",
+        deprecation_reason="Use breakdown (typed).",
+    )
     compound_pk: strawberry.Private[int]
     company_pk: strawberry.Private[int]
+
+    @strawberry.field(description="How the amount came about, typed: a rating line's quota or an adjustment's.")
+    def breakdown(self) -> SettlementDetail:
+        return settlement_detail(self.kind.value, self.detail)
 
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:

@@ -15,6 +15,7 @@ from api.territory.types import (
     OwnersCommitteeType,
     PersonType,
     PostKind,
+    PostTargetType,
     PostType,
     PropertyCompanyType,
     PropertyContractType,
@@ -22,6 +23,7 @@ from api.territory.types import (
     UnitType,
     area_of,
 )
+from tenants.errors import InvalidInput, Problem
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
@@ -116,7 +118,14 @@ class CreatePersonInput:
 class AssignPostInput:
     person_id: strawberry.ID
     kind: PostKind  # type: ignore[valid-type]
-    target_kind: str | None = None
+    target_type: PostTargetType | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="What the post is on; its id is targetId (none for a tenant administrator)."
+    )
+    target_kind: str | None = strawberry.field(
+        default=None,
+        description="What the post is on (street, community, grid, compound, company, unit).",
+        deprecation_reason="Use targetType (the PostTargetType enum).",
+    )
     target_id: strawberry.ID | None = None
     body_code: str | None = None
     starts_on: date | None = None
@@ -124,6 +133,16 @@ class AssignPostInput:
     idempotency_key: str | None = strawberry.field(
         default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same row."
     )
+
+
+def _target_kind(input: AssignPostInput) -> str | None:
+    """targetType, or the deprecated targetKind string; both given must agree."""
+    typed = input.target_type.value if input.target_type is not None else None
+    if typed is not None and input.target_kind is not None and input.target_kind != typed:
+        raise InvalidInput.of(
+            [Problem("targetType", "mismatch", "targetType 与 targetKind 不一致", "targetType and targetKind differ")]
+        )
+    return typed if typed is not None else input.target_kind
 
 
 @strawberry.type
@@ -322,7 +341,7 @@ class TerritoryMutation:
             **await info.context.acting(),
             person_id=person_id,
             kind=_PostKind(input.kind.value),
-            target_kind=input.target_kind,
+            target_kind=_target_kind(input),
             target_id=target_id,
             body_code=input.body_code,
             starts_on=input.starts_on,

@@ -18,6 +18,13 @@ from tenants.territory.people import PostKind as _PostKind
 AreaLevel = strawberry.enum(Enum("AreaLevel", {n.upper(): n for n in LEVEL_NAMES}), name="AreaLevel")
 UnitKind = strawberry.enum(Enum("UnitKind", {k.name: k.value for k in _UnitKind}), name="UnitKind")
 PostKind = strawberry.enum(Enum("PostKind", {k.name: k.value for k in _PostKind}), name="PostKind")
+# What a post is on: a territory level, a property company or a unit (tenants.territory.people.POST_TARGET).
+POST_TARGETS = (*LEVEL_NAMES, "company", "unit")
+PostTargetType = strawberry.enum(
+    Enum("PostTargetType", {n.upper(): n for n in POST_TARGETS}),
+    name="PostTargetType",
+    description="What a post is on: a territory node of a level, a property company, or a unit (a department).",
+)
 
 
 @strawberry.interface(name="Area", description="A territory node. Its id never changes, through renames and moves.")
@@ -185,12 +192,18 @@ class PostType(Node):
     readable = staticmethod(territory_access.readable_posts)
     person_id: strawberry.ID
     kind: PostKind  # type: ignore[valid-type]
-    target_kind: str | None
+    target_kind: str | None = strawberry.field(
+        description="What the post is on (street, community, grid, compound, company, unit).",
+        deprecation_reason="Use targetType (the PostTargetType enum).",
+    )
     target_id: strawberry.ID | None
     body_code: str | None
     starts_on: date
     ends_on: date | None
 
+    @strawberry.field(description="What the post is on (null: nothing, a tenant administrator's post).")
+    def target_type(self) -> PostTargetType | None:  # type: ignore[valid-type]
+        return PostTargetType(self.target_kind) if self.target_kind in POST_TARGETS else None
 
 
 @strawberry.type(name="Person")

@@ -13,6 +13,7 @@ from api.ids import global_id_of
 from api.rows import Node, from_row
 from api.territory.loaders import TerritoryLoaders
 from api.territory.types import CompoundType, _load
+from api.tickets.events import EscalationLevel, TicketEventChange, TicketEventKind, event_kind
 from api.tickets.loaders import TicketLoaders
 from tenants import clock
 from tenants.tickets import access as ticket_access
@@ -65,8 +66,18 @@ class TicketEventType:
     attachments: list[str] = strawberry.field(
         deprecation_reason="Photo links given as URLs; uploaded photos are in files."
     )
-    details: JSON
+    details: JSON = strawberry.field(
+        description="Details of the action, by key.", deprecation_reason="Use change (typed)."
+    )
     file_ids: strawberry.Private[list[int]]
+
+    @strawberry.field(description="What happened, as an enum (null: an action this schema does not know).")
+    def kind(self) -> TicketEventKind | None:  # type: ignore[valid-type]
+        return event_kind(self.action)
+
+    @strawberry.field(description="What the event changed, typed: the facts of details by the event's kind.")
+    def change(self) -> TicketEventChange:
+        return TicketEventChange.of(self.action, self.details)
 
     @strawberry.field(description="Photos uploaded with this step (uploadFile), with signed links and thumbnails.")
     async def files(self, info: Info) -> list[FileType]:
@@ -157,7 +168,10 @@ class TicketType(Node):
     entered_by: str
     assignee: TicketUnit | None
     due_at: datetime | None = strawberry.field(description="Deadline of the current step (UTC).")
-    escalation_level: str
+    escalation_level: str = strawberry.field(
+        description="The rung of the escalation ladder it has reached (community until escalated).",
+        deprecation_reason="Use ladderLevel (the EscalationLevel enum).",
+    )
     escalations: int
     reopened: int
     rating: int | None
@@ -177,6 +191,11 @@ class TicketType(Node):
         if self.due_at is None or not self.is_open:
             return None
         return int((self.due_at - clock.now()).total_seconds())
+
+    @strawberry.field(description="The rung of the escalation ladder it has reached (community until escalated).")
+    def ladder_level(self) -> EscalationLevel:  # type: ignore[valid-type]
+        # The ladder's levels are the configuration's LadderLevel literals, checked when the config is saved.
+        return EscalationLevel(self.escalation_level)
 
     @strawberry.field(description="The current step is past its deadline.")
     def overdue(self) -> bool:
