@@ -98,8 +98,16 @@ def from_row(cls: type[T], row: Any, **given: Any) -> T:
     return cls(**values)
 
 
+class FromRow:
+    """A type filled from a stored row by field name: ``Type.of(row)`` is ``from_row(Type, row)``."""
+
+    @classmethod
+    def of(cls, row: Any) -> Any:
+        return from_row(cls, row)
+
+
 @strawberry.type
-class Node(relay.Node):
+class Node(FromRow, relay.Node):
     """Base of every refetchable type: ``id`` is global, ``databaseId`` the row's id, and ``readable`` names the
     rows a caller may refetch (the domain's ``readable(caller)``)."""
 
@@ -112,10 +120,6 @@ class Node(relay.Node):
     )
     def database_id(self) -> strawberry.ID:
         return strawberry.ID(str(self.id))
-
-    @classmethod
-    def of(cls, row: Any) -> Any:
-        return from_row(cls, row)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -15,21 +15,16 @@ from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import After, Before, Connection, First, Last, connection
-from api.rows import Node, from_row
+from api.rows import FromRow, Node
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants.assessment import access as assessment_access
 from tenants.assessment import interviews as talks
 from tenants.assessment import late, ratings, reads, reports, rounds
+from tenants.assessment.models import ListMark as _Mark
 from tenants.assessment.models import (
-    AssessmentRound,
-    CompanyRating,
-    CompoundRating,
-    Interview,
     RatingSnapshot,
     ScoreSubmission,
-    SupervisorFinding,
 )
-from tenants.assessment.models import ListMark as _Mark
 from tenants.assessment.models import RoundStatus as _RoundStatus
 from tenants.assessment.models import SnapshotStatus as _SnapshotStatus
 
@@ -47,7 +42,7 @@ RatingSnapshotState = strawberry.enum(
 
 
 @strawberry.type(name="AssessmentRound")
-class RoundType:
+class RoundType(FromRow):
     period_key: str
     starts_on: date
     ends_on: date
@@ -58,10 +53,6 @@ class RoundType:
     @strawberry.field(description="Open (takes score sheets) or closed.")
     def state(self) -> AssessmentRoundState:  # type: ignore[valid-type]
         return AssessmentRoundState(self.status)
-
-    @classmethod
-    def of(cls, r: AssessmentRound) -> RoundType:
-        return from_row(cls, r)
 
 
 @strawberry.type(name="ScoreSubmission")
@@ -81,10 +72,6 @@ class SubmissionType(Node):
     def items(self) -> list[SheetItem]:
         return sheet_items(self.scores, self.notes)
 
-    @classmethod
-    def of(cls, s: ScoreSubmission) -> SubmissionType:
-        return from_row(cls, s)
-
 
 @strawberry.type(name="SupervisorFinding")
 class FindingType(Node):
@@ -100,13 +87,9 @@ class FindingType(Node):
     async def photos(self, info: Info) -> list[FileType]:
         return await attached_files(info, "finding", int(self.id))
 
-    @classmethod
-    def of(cls, f: SupervisorFinding) -> FindingType:
-        return from_row(cls, f)
-
 
 @strawberry.type(name="RatingSnapshot")
-class SnapshotType:
+class SnapshotType(FromRow):
     period_key: str
     revision: int
     status: str = strawberry.field(deprecation_reason="Use state (the RatingSnapshotState enum).")
@@ -119,13 +102,9 @@ class SnapshotType:
     def state(self) -> RatingSnapshotState:  # type: ignore[valid-type]
         return RatingSnapshotState(self.status)
 
-    @classmethod
-    def of(cls, s: RatingSnapshot) -> SnapshotType:
-        return from_row(cls, s)
-
 
 @strawberry.type(name="CompanyRating")
-class CompanyRatingType:
+class CompanyRatingType(FromRow):
     company_id: strawberry.ID
     score: Decimal
     rank: int
@@ -142,13 +121,9 @@ class CompanyRatingType:
     async def company(self, info: Info) -> PropertyCompanyType | None:
         return await load_company(info, self.company_pk)
 
-    @classmethod
-    def of(cls, r: CompanyRating) -> CompanyRatingType:
-        return from_row(cls, r)
-
 
 @strawberry.type(name="CompoundRating")
-class CompoundRatingType:
+class CompoundRatingType(FromRow):
     compound_id: strawberry.ID
     company_id: strawberry.ID
     score: Decimal
@@ -169,10 +144,6 @@ class CompoundRatingType:
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_pk)
-
-    @classmethod
-    def of(cls, r: CompoundRating) -> CompoundRatingType:
-        return from_row(cls, r)
 
 
 @strawberry.type
@@ -200,10 +171,6 @@ class InterviewType(Node):
     follow_up: str
     follow_up_due: date | None
     recorded_by: str
-
-    @classmethod
-    def of(cls, i: Interview) -> InterviewType:
-        return from_row(cls, i)
 
 
 @strawberry.type

@@ -17,7 +17,6 @@ from tenants.bonds import access as bond_access
 from tenants.bonds import reads
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondKind as _Kind
-from tenants.bonds.models import BondTopUp, BondTransaction
 
 BondKind = strawberry.enum(Enum("BondKind", {k.name: k.value for k in _Kind}), name="BondKind")
 
@@ -39,10 +38,6 @@ class BondTopUpType(Node):
     @strawberry.field(description="Flagged late: the due day passed before the bond was topped up.")
     def late(self) -> bool:
         return self.late_at is not None
-
-    @classmethod
-    def of(cls, t: BondTopUp) -> BondTopUpType:
-        return from_row(cls, t)
 
 
 @strawberry.type(name="Bond", description="履约保证金: a property contract's performance bond, held by the street.")
@@ -97,10 +92,6 @@ class BondTransactionType(Node):
     journal_id: strawberry.ID
     actor: str
     at: datetime
-
-    @classmethod
-    def of(cls, t: BondTransaction) -> BondTransactionType:
-        return from_row(cls, t)
 
 
 @strawberry.type

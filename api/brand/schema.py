@@ -12,12 +12,12 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
 from api.pagination import After, Before, Connection, First, Last, connection
-from api.rows import Node, from_row
+from api.rows import FromRow, Node, from_row
 from api.territory.types import CommunityType, _load
 from tenants.brand import access as brand_access
 from tenants.brand import reads
 from tenants.brand import service as brand
-from tenants.brand.models import BrandProject, BrandProjectStep, ProjectStatus
+from tenants.brand.models import ProjectStatus
 from tenants.permissions import allows
 
 BrandProjectStatus = strawberry.enum(
@@ -26,7 +26,7 @@ BrandProjectStatus = strawberry.enum(
 
 
 @strawberry.type(name="BrandProjectStep", description="One step of a brand project's record: who, when, what.")
-class BrandProjectStepType:
+class BrandProjectStepType(FromRow):
     step: str = strawberry.field(description="declare, approve, reject, evaluate, accept, fail or pay.")
     actor: str
     at: datetime
@@ -34,10 +34,6 @@ class BrandProjectStepType:
     passed: bool | None = strawberry.field(description="Evaluation: on track; acceptance: passed.")
     amount_fen: Fen | None = strawberry.field(description="Budget declared or approved, amount awarded or paid (分).")
     reference: str | None = strawberry.field(description="The payment's reference.")
-
-    @classmethod
-    def of(cls, s: BrandProjectStep) -> BrandProjectStepType:
-        return from_row(cls, s)
 
 
 @strawberry.type
@@ -113,10 +109,6 @@ class BrandProjectType(Node):
         if not allows(await info.context.access(), "brand.read_totals"):
             return None
         return BrandYearSummaryType.of(await BrandLoaders.of(info).years.load(self.year))
-
-    @classmethod
-    def of(cls, p: BrandProject) -> BrandProjectType:
-        return from_row(cls, p)
 
 
 @strawberry.input

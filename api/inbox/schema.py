@@ -18,7 +18,7 @@ from tenants.errors import Forbidden, InvalidInput, Problem
 from tenants.inbox import access as inbox_access
 from tenants.inbox import service as inbox
 from tenants.inbox import webhooks
-from tenants.inbox.models import DeliveryStatus, Notification, WebhookDelivery, WebhookEndpoint
+from tenants.inbox.models import DeliveryStatus, WebhookEndpoint
 
 WebhookDeliveryStatus = strawberry.enum(
     Enum("WebhookDeliveryStatus", {s.name: s.value for s in DeliveryStatus}), name="WebhookDeliveryStatus"
@@ -39,10 +39,6 @@ class NotificationType(Node):
     @strawberry.field
     def is_read(self) -> bool:
         return self.read_at is not None
-
-    @classmethod
-    def of(cls, n: Notification) -> NotificationType:
-        return from_row(cls, n)
 
 
 @strawberry.type(name="WebhookEndpoint", description="Where the tenant's notifications are POSTed (HMAC-signed).")
@@ -70,10 +66,6 @@ class WebhookDeliveryType(Node):
     last_error: str | None
     delivered_at: datetime | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, d: WebhookDelivery) -> WebhookDeliveryType:
-        return from_row(cls, d)
 
 
 def _me(info: Info) -> str:

@@ -9,10 +9,10 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.jobruns.outcome import JobRunOutcome
 from api.pagination import After, Before, Connection, First, Last, connection
-from api.rows import Node, from_row
+from api.rows import Node
 from tenants.jobruns import service
 from tenants.jobruns import service as jobrun_service
-from tenants.jobruns.models import JobRun, JobRunStatus
+from tenants.jobruns.models import JobRunStatus
 
 JobRunStatusEnum = strawberry.enum(
     Enum("JobRunStatus", {s.name: s.value for s in JobRunStatus}), name="JobRunStatus"
@@ -38,10 +38,6 @@ class JobRunType(Node):
     @strawberry.field(description="What it did, typed: its figures by key, and the facts beside them.")
     def outcome(self) -> JobRunOutcome:
         return JobRunOutcome.of(self.counts)
-
-    @classmethod
-    def of(cls, r: JobRun) -> JobRunType:
-        return from_row(cls, r)
 
 
 @strawberry.type

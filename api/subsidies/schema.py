@@ -45,7 +45,6 @@ SettlementLineKind = strawberry.enum(
 )
 
 
-
 async def _company(info: Info, company_id: int) -> PropertyCompany | None:
     return await SubsidyLoaders.of(info).companies.load(company_id)
 

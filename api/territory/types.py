@@ -36,8 +36,6 @@ class AreaType(Node):
     updated_at: datetime
 
 
-
-
 async def load_company(info: Info, company_id: int | None) -> PropertyCompanyType | None:
     """A property company through the request's loader (null: none, or one the caller does not read)."""
     company = await TerritoryLoaders.of(info).companies.load(company_id) if company_id is not None else None
@@ -65,7 +63,6 @@ class CommunityType(AreaType):
         return await _load(info, "street", self.street_id)
 
 
-
 @strawberry.type(name="Grid", description="网格")
 class GridType(AreaType):
     street_id: strawberry.Private[int]
@@ -74,7 +71,6 @@ class GridType(AreaType):
     @strawberry.field
     async def community(self, info: Info) -> CommunityType | None:
         return await _load(info, "community", self.community_id)
-
 
 
 @strawberry.type(name="Compound", description="小区/楼院")
@@ -97,7 +93,6 @@ class CompoundType(AreaType):
         return await _load(info, "street", self.street_id)
 
 
-
 @strawberry.type(name="Building", description="楼栋")
 class BuildingType(AreaType):
     compound_id: strawberry.Private[int]
@@ -105,7 +100,6 @@ class BuildingType(AreaType):
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_id)
-
 
 
 @strawberry.type(name="Household", description="户")
@@ -120,7 +114,6 @@ class HouseholdType(AreaType):
     @strawberry.field
     async def compound(self, info: Info) -> CompoundType | None:
         return await _load(info, "compound", self.compound_id)
-
 
 
 AREA_TYPES: dict[str, type] = {
@@ -151,7 +144,6 @@ class PropertyCompanyType(Node):
     is_active: bool
 
 
-
 @strawberry.type(name="PropertyContract", description="物业服务合同")
 class PropertyContractType(Node):
     readable = staticmethod(territory_access.readable_contracts)
@@ -167,14 +159,12 @@ class PropertyContractType(Node):
         return await _load(info, "compound", self.compound_pk)
 
 
-
 @strawberry.type(name="OwnersCommittee", description="业主委员会")
 class OwnersCommitteeType(Node):
     readable = staticmethod(territory_access.readable_committees)
     compound_id: strawberry.ID
     name: str
     term_ends_on: date | None
-
 
 
 @strawberry.type(name="Unit", description="Departments and offices tickets can be routed to.")
@@ -184,7 +174,6 @@ class UnitType(Node):
     code: str
     name: str
     street_id: strawberry.ID | None
-
 
 
 @strawberry.type(name="Post")
