@@ -688,13 +688,21 @@ def _import_outcome(report: Any, dry_run: bool) -> None:
         console.print("[green]已导入 / imported[/green]")
 
 
+# The options every import takes.
+SHEET = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .xlsx file.")
+TENANT = typer.Option(..., "--tenant", help="Tenant slug.")
+DRY_RUN = typer.Option(False, "--dry-run", help="Check and count, write nothing.")
+SKIP_BAD_ROWS = typer.Option(False, "--skip-bad-rows", help="Import the good rows, report the bad.")
+IMPORT_ACTOR = typer.Option("cli", "--actor", help="Who is importing, for the audit log.")
+
+
 @import_app.command("territory")
 def import_territory_cmd(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .xlsx file."),
-    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, write nothing."),
-    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Import the good rows, report the bad."),
-    actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
+    file: Path = SHEET,
+    tenant: str = TENANT,
+    dry_run: bool = DRY_RUN,
+    skip_bad_rows: bool = SKIP_BAD_ROWS,
+    actor: str = IMPORT_ACTOR,
 ) -> None:
     """Import streets down to households, companies and contracts. Nothing is written if any row is bad."""
     from tenants.territory.importer import import_territory
@@ -728,11 +736,11 @@ def _counts(counts: dict[str, int]) -> str:
 
 @import_app.command("tickets")
 def import_tickets_cmd(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .xlsx file."),
-    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and count, write nothing."),
-    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Import the good rows, report the bad."),
-    actor: str = typer.Option("cli", "--actor", help="Who is importing, for the audit log."),
+    file: Path = SHEET,
+    tenant: str = TENANT,
+    dry_run: bool = DRY_RUN,
+    skip_bad_rows: bool = SKIP_BAD_ROWS,
+    actor: str = IMPORT_ACTOR,
 ) -> None:
     """Import historical tickets with their own times. Nothing is written if any row is bad."""
     from tenants.tickets.importer import import_tickets

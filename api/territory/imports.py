@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from enum import Enum
 
 import strawberry
@@ -25,12 +26,32 @@ def file_bytes(fmt: str, content: str) -> bytes:
         ) from exc
 
 
-@strawberry.input
-class ImportTerritoryInput:
+@strawberry.input(description="A sheet to import: its format and content, and how to import it.")
+class ImportSheetInput:
     format: ImportFormat  # type: ignore[valid-type]
     content: str = strawberry.field(description="CSV text, or the XLSX file in base64.")
     dry_run: bool = False
     skip_bad_rows: bool = strawberry.field(default=False, description="Import the good rows; report the bad ones.")
+
+
+@strawberry.input
+class ImportTerritoryInput(ImportSheetInput):
+    pass
+
+
+async def import_sheet(
+    info: Info, input: ImportSheetInput, importer: Callable[..., Awaitable[ImportReport]]
+) -> ImportReportType:
+    """Run one importer (territory, tickets) on an uploaded sheet, as the caller."""
+    fmt = input.format.value
+    report = await importer(
+        **await info.context.acting(),
+        data=file_bytes(fmt, input.content),
+        fmt=fmt,
+        dry_run=input.dry_run,
+        skip_bad_rows=input.skip_bad_rows,
+    )
+    return ImportReportType.of(report)
 
 
 @strawberry.type
@@ -88,11 +109,4 @@ class ImportMutation:
         "All or nothing; the report lists every bad row."
     )
     async def import_territory(self, info: Info, input: ImportTerritoryInput) -> ImportReportType:
-        access = await info.context.access()
-        fmt = input.format.value
-        data = file_bytes(fmt, input.content)
-        report = await import_territory(
-            access=access, data=data, fmt=fmt, actor=info.context.actor, dry_run=input.dry_run,
-            skip_bad_rows=input.skip_bad_rows,
-        )
-        return ImportReportType.of(report)
+        return await import_sheet(info, input, import_territory)

@@ -5,16 +5,13 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.territory.imports import ImportFormat, ImportReportType, file_bytes
+from api.territory.imports import ImportReportType, ImportSheetInput, import_sheet
 from tenants.tickets.importer import import_tickets
 
 
 @strawberry.input
-class ImportTicketsInput:
-    format: ImportFormat  # type: ignore[valid-type]
-    content: str = strawberry.field(description="CSV text, or the XLSX file in base64.")
-    dry_run: bool = False
-    skip_bad_rows: bool = strawberry.field(default=False, description="Import the good rows; report the bad ones.")
+class ImportTicketsInput(ImportSheetInput):
+    pass
 
 
 @strawberry.type
@@ -24,14 +21,4 @@ class TicketImportMutation:
         "the report lists every bad row; rows already imported (same external_ref) are left unchanged."
     )
     async def import_tickets(self, info: Info, input: ImportTicketsInput) -> ImportReportType:
-        access = await info.context.access()
-        fmt = input.format.value
-        report = await import_tickets(
-            access=access,
-            data=file_bytes(fmt, input.content),
-            fmt=fmt,
-            actor=info.context.actor,
-            dry_run=input.dry_run,
-            skip_bad_rows=input.skip_bad_rows,
-        )
-        return ImportReportType.of(report)
+        return await import_sheet(info, input, import_tickets)
