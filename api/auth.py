@@ -11,8 +11,8 @@ from starlette.requests import Request
 from tenants import clock
 from tenants.errors import Unauthenticated, unstorable
 from tenants.settings import Settings
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role, parse_scope_entry
-from tenants.tenancy.service import get_tenant_by_slug
 from tenants.territory.access import Access
 from tenants.territory.access import resolve as resolve_access
 
@@ -171,7 +171,7 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
         raise _unauthenticated("平台管理员令牌不能指定租户", "a platform_admin token must not name a tenant")
     tenant_id = None
     if slug:
-        tenant = await get_tenant_by_slug(slug)
+        tenant = await tenant_cache.by_slug(slug, ttl=settings.tenant_cache_seconds)
         if tenant is None or not tenant.is_active:
             raise _unauthenticated(f"租户 {slug} 不存在或已停用", f"tenant {slug} is unknown or inactive")
         tenant_id = tenant.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
@@ -92,6 +92,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list = [
         shape_errors(suggestions=settings.introspection_enabled),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        # Parsed documents are kept per query text (and max_tokens) in one module-level LRU shared by every
+        # request; validation results per text in limits().
+        functools.partial(ParserCache, maxsize=256),
         limits(settings),
         OperationTransaction,
         GuardArguments,

@@ -13,7 +13,7 @@ from tenants.files import service as files
 from tenants.files.models import Purpose
 from tenants.idempotency import idempotent
 from tenants.scope import current_tenant_id, savepoint
-from tenants.tenancy.models import Tenant
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, get_in_scope
 from tenants.tickets import matrix, messages, partners
@@ -200,7 +200,7 @@ async def report(
         if problems:
             raise InvalidInput.of(problems)
         uploads = await files.attachable(access, photo_file_ids, purpose=Purpose.TICKET, field="photoFileIds")
-        me = (await Tenant.get(id=current_tenant_id())).slug
+        me = (await tenant_cache.by_id(current_tenant_id())).slug
         ticket = await Ticket.create(
             category_code=rules["category"]["code"],
             item_code=item_code,
