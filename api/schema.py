@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
@@ -20,7 +20,7 @@ from api.guard import GuardArguments
 from api.inbox.schema import NotificationMutation, NotificationQuery
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
-from api.limits import limits
+from api.limits import ParsedOnce, limits
 from api.money import SCALARS
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -94,7 +94,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         # Parsed documents are kept per query text (and max_tokens) in one module-level LRU shared by every
         # request; validation results per text in limits().
-        functools.partial(ParserCache, maxsize=256),
+        ParsedOnce,
         limits(settings),
         OperationTransaction,
         GuardArguments,
