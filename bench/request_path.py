@@ -106,8 +106,8 @@ def raw_app(dsn: str, tenant_id: int, template_ticket: int) -> Any:
                 await conn.execute("ROLLBACK")
                 raise
         payload = orjson.dumps({"data": data})
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
     return app
@@ -127,7 +127,8 @@ class Target:
     """One server under test and how to ask it each operation."""
 
     def __init__(self, name: str, port: int, tokens: dict[str, str], compound_id: str) -> None:
-        self.name, self.url, self.tokens, self.compound_id = name, f"http://127.0.0.1:{port}/graphql", tokens, compound_id
+        self.name, self.url = name, f"http://127.0.0.1:{port}/graphql"
+        self.tokens, self.compound_id = tokens, compound_id
         self.n = 0
 
     def request(self, op: str) -> tuple[dict, dict]:
