@@ -65,6 +65,8 @@ async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, fi
     """The files ``ids`` names, if the caller may attach them for ``purpose``: in this tenant and readable (else
     ``unknown``), uploaded for it, not attached yet, and the caller's own upload unless they may attach
     others' (``files.attach_others``). Problems are listed as ``<field>.<i>``; the rows are locked."""
+    if not ids:  # nothing to check: no query (a report without photos is most of them)
+        return []
     if len(set(ids)) != len(ids):
         raise InvalidInput.of([Problem(field, "duplicate", "同一文件不能重复附加", "a file is given twice")])
     rows = {f.id: f for f in await readable(caller).filter(id__in=list(ids)).select_for_update()}
