@@ -19,8 +19,8 @@ from asgi_lifespan import LifespanManager
 
 from api.embedded import EmbeddedServices
 from tenants.db import connect
-from tenants.tenancy import cache as tenant_cache
 from tenants.settings import Settings, get_settings
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role
 
 # The shared builders' pytest fixtures (tests/fixtures/), available to every test module by name.
