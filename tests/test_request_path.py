@@ -66,11 +66,13 @@ async def test_statements_per_request(services, city, gql):
     # more, a savepoint, a photo check without photos).
     assert len(report) <= 8, report
     assert not any(s.startswith(("SAVEPOINT", "RESET", "CLOSE")) for s in report), report
+    assert not any('FROM "tenant"' in s for s in report), report  # nor the tenant's row (its zone, its slug)
 
 
 SLA = '{ effectiveConfig { values(prefix: "tickets.review_dispatch_sla_hours") { value source } } }'
 CHANGE = """mutation($set: JSON, $from: Date) { changeConfig(input: {set: $set, effectiveFrom: $from,
   comment: "调整受理时限"}) { versionNo } }"""
+WITHDRAW = """mutation($no: Int!) { withdrawConfigVersion(versionNo: $no, reason: "不再调整") { versionNo } }"""
 SET_ACTIVE = "mutation($slug: String!) { setTenantActive(slug: $slug, active: false) { slug } }"
 
 
@@ -114,6 +116,24 @@ async def test_a_version_dated_tomorrow_takes_effect_at_the_tenants_midnight(app
         assert await _sla(gql, admin) == (3, "zhangjiakou")  # memoised for today
     with time_machine.travel(before + timedelta(seconds=11), tick=False):  # 00:00:01 in Beijing, 16:00 UTC
         assert await _sla(gql, admin) == (5, "zhangjiakou")
+
+
+async def test_a_withdrawn_version_never_applies_though_the_chain_was_memoised(app, gql, token):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    today = date.today()
+    before = datetime.combine(today, time(15, 59, 50), tzinfo=UTC)  # 23:59:50 in Beijing
+    with time_machine.travel(before, tick=False):
+        admin = token("zhangjiakou")
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        body = await gql(CHANGE, admin, {"set": {"tickets": {"review_dispatch_sla_hours": 5}}, "from": tomorrow})
+        assert "errors" not in body, body
+        on_tomorrow = '{ effectiveConfig(on: "%s") { values(prefix: "tickets.review_dispatch_sla_hours") { value } } }'
+        body = await gql(on_tomorrow % tomorrow, admin)
+        assert body["data"]["effectiveConfig"]["values"][0]["value"] == 5  # tomorrow's chain, memoised
+        body = await gql(WITHDRAW, admin, {"no": 2})
+        assert "errors" not in body, body
+    with time_machine.travel(before + timedelta(seconds=11), tick=False):
+        assert await _sla(gql, admin) == (3, "zhangjiakou")
 
 
 def _start_api(port: int) -> subprocess.Popen:
