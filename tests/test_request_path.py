@@ -174,3 +174,20 @@ async def test_another_process_refuses_a_deactivated_tenant_within_the_cache_ttl
         for proc in procs:
             proc.kill()
             proc.wait(10)
+
+
+async def test_a_verified_token_is_kept_but_the_clock_is_checked_every_time(city, gql, settings):
+    from api import auth
+
+    short = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="zhangjiakou", ttl_seconds=60)
+    assert "errors" not in await gql(ME, short)
+    assert any(token == short for _, token in auth._verified)  # the signature is checked once
+    assert "errors" not in await gql(ME, short)
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=61), tick=False):
+        body = await gql(ME, short, status=401)
+    assert body["errors"][0]["extensions"]["messageEn"] == "token has expired"
+    with time_machine.travel(datetime.now(UTC) - timedelta(seconds=30), tick=False):
+        body = await gql(ME, short, status=401)  # a clock set back: issued in the future again
+    assert "issued in the future" in body["errors"][0]["extensions"]["messageEn"]
+    forged = short[:-2] + ("AA" if not short.endswith("AA") else "BB")
+    assert (await gql(ME, forged, status=401))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
