@@ -126,8 +126,8 @@ def serve_raw(port: int, dsn: str, tenant_id: int, template_ticket: int) -> None
 class Target:
     """One server under test and how to ask it each operation."""
 
-    def __init__(self, name: str, port: int, tokens: dict[str, str], compound_id: str) -> None:
-        self.name, self.url = name, f"http://127.0.0.1:{port}/graphql"
+    def __init__(self, name: str, port: int, tokens: dict[str, str], compound_id: str, pid: int = 0) -> None:
+        self.name, self.url, self.pid = name, f"http://127.0.0.1:{port}/graphql", pid
         self.tokens, self.compound_id = tokens, compound_id
         self.n = 0
 
@@ -156,6 +156,12 @@ class Target:
         if resp.status_code != 200 or data.get("errors"):
             raise RuntimeError(f"{self.name} {op}: {resp.status_code} {str(data)[:300]}")
         return took
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -328,20 +334,22 @@ def main() -> int:
                             samples.setdefault((target.name, op), []).append(round_)
             return samples
 
-        async def intake(target: Target, clients: int) -> tuple[float, list[float]]:
+        async def intake(target: Target, clients: int) -> tuple[float, list[float], float]:
+            """(reports per second, latencies, the server process's CPU ms per report)"""
             import httpx
 
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
             took: list[float] = []
             async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds(target.pid)
 
                 async def one() -> None:
                     while time.perf_counter() - started < args.seconds:
                         took.append(await target.call(client, "reportTicket"))
 
                 await asyncio.gather(*(one() for _ in range(clients)))
-                return len(took) / (time.perf_counter() - started), took
+                cpu_ms = (cpu_seconds(target.pid) - cpu) * 1000 / max(1, len(took))
+                return len(took) / (time.perf_counter() - started), took, cpu_ms
 
         async def run() -> None:
             counts = await count_statements()
@@ -352,8 +360,8 @@ def main() -> int:
                 (c, cm), (r, rm) = counts[("civicgrid", op)], counts[("raw", op)]
                 print(f"{op:<14}{f'{c} ({cm})':>14}{f'{r} ({rm})':>10}{c / r:>7.1f}x")
 
-            targets = [Target("civicgrid", start("api"), tokens, compound_id),
-                       Target("raw", start("raw"), tokens, compound_id)]
+            targets = [Target("civicgrid", start("api"), tokens, compound_id, procs[-1].pid),
+                       Target("raw", start("raw"), tokens, compound_id, procs[-1].pid)]
             for t in targets:
                 await wait_ready(int(t.url.split(":")[2].split("/")[0]))
             samples = await latencies(targets)
@@ -371,16 +379,18 @@ def main() -> int:
                 print(f"{op:<14}{f'{cp50:.1f} / {cp99:.1f}':>22}{f'{rp50:.1f} / {rp99:.1f}':>18}"
                       f"{cp50 / rp50:>10.1f}x")
 
-            print(f"\nintake (reportTicket), {args.seconds:g} s per level and target")
-            print(f"{'clients':<9}{'civicgrid /s':>13}{'p50/p99 ms':>16}{'raw /s':>9}{'p50/p99 ms':>16}{'ratio':>8}")
+            print(f"\nintake (reportTicket), {args.seconds:g} s per level and target; CPU: the server process's, "
+                  "ms per report (PostgreSQL's not counted)")
+            print(f"{'clients':<9}{'civicgrid /s':>13}{'p50/p99 ms':>16}{'CPU ms':>8}{'raw /s':>9}{'p50/p99 ms':>16}"
+                  f"{'CPU ms':>8}{'ratio':>8}")
             for clients in (1, 8, 32):
                 rates = []
                 for target in targets:
-                    rate, took = await intake(target, clients)
-                    rates.append((rate, pct(took, 0.5), pct(took, 0.99)))
-                (c, c50, c99), (r, r50, r99) = rates
-                print(f"{clients:<9}{c:>13.0f}{f'{c50:.1f} / {c99:.1f}':>16}{r:>9.0f}{f'{r50:.1f} / {r99:.1f}':>16}"
-                      f"{r / c:>7.1f}x")
+                    rate, took, cpu_ms = await intake(target, clients)
+                    rates.append((rate, pct(took, 0.5), pct(took, 0.99), cpu_ms))
+                (c, c50, c99, ccpu), (r, r50, r99, rcpu) = rates
+                print(f"{clients:<9}{c:>13.0f}{f'{c50:.1f} / {c99:.1f}':>16}{ccpu:>8.2f}{r:>9.0f}"
+                      f"{f'{r50:.1f} / {r99:.1f}':>16}{rcpu:>8.2f}{r / c:>7.1f}x")
 
         asyncio.run(run())
     finally:
