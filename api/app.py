@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from cross_web import HTTPException as StrawberryHTTPException
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -59,7 +60,7 @@ def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
     if "json" not in content_type.lower():
         return None  # not JSON: the caller answered 415 already, or it is a multipart upload
     try:
-        data = json.loads(body)
+        data = loads(body)
     except RecursionError:
         return _bad_body("too_deep", "请求体嵌套过深", "the request body is nested too deeply")
     except ValueError:  # not JSON, or not UTF-8
@@ -74,6 +75,23 @@ def refuse_body(content_type: str, body: bytes) -> JSONResponse | None:
             en = "a string" if kind is str else "an object"
             return _bad_body("format", f"请求体的 {key} 须为{zh}", f"the request's {key} must be {en}")
     return None
+
+
+def loads(body: bytes | str) -> Any:
+    """JSON through orjson; what orjson refuses (a lone surrogate's escape, an integer beyond 64 bits, nesting
+    past its limit) goes through ``json`` so that it is judged (and refused) exactly as before."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
+def dumps(data: Any) -> bytes:
+    """A response body through orjson (UTF-8, not \\u-escaped); ``json`` for what orjson refuses (big ints)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 IMPORT_MUTATIONS = frozenset({"importTerritory", "importTickets", "__typename"})
@@ -224,6 +242,12 @@ class GraphQLEndpoint(GraphQL):
         )
         self.settings = settings
         self.ide = ide
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return loads(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         """GraphiQL from civicgrid's own assets (api/static/graphiql/), never a CDN."""

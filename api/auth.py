@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import jwt
@@ -11,8 +12,8 @@ from starlette.requests import Request
 from tenants import clock
 from tenants.errors import Unauthenticated, unstorable
 from tenants.settings import Settings
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role, parse_scope_entry
-from tenants.tenancy.service import get_tenant_by_slug
 from tenants.territory.access import Access
 from tenants.territory.access import resolve as resolve_access
 
@@ -145,15 +146,47 @@ def decode_token(settings: Settings, token: str) -> dict:
     return claims
 
 
-async def authenticate(settings: Settings, request: Request) -> Principal:
-    """The principal of a request, or ``Unauthenticated`` (which the edge answers with HTTP 401)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise _unauthenticated("缺少 Authorization 请求头", "missing Authorization header")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthenticated("Authorization 须为 Bearer 令牌", "Authorization must be a Bearer token")
-    claims = decode_token(settings, token.strip())
+@dataclass(frozen=True)
+class _Verified:
+    """What a token says once its signature and claims were checked (all but the clock, checked every time)."""
+
+    settings: Settings  # kept so that its id (part of the key) is not reused while the entry lives
+    user_id: str
+    roles: frozenset[Role]
+    slug: str | None
+    scope: tuple[str, ...]
+    iat: float
+    exp: float
+
+
+_verified: OrderedDict[tuple[int, str], _Verified] = OrderedDict()
+VERIFIED_SIZE = 1024
+
+
+def _check_clock(settings: Settings, v: _Verified) -> None:
+    """The checks of a verified token that depend on the time (as PyJWT and ``_check_claims`` make them)."""
+    now = clock.now().timestamp()
+    if v.exp <= now:
+        raise _unauthenticated("令牌已过期", "token has expired")
+    if v.iat > now:
+        raise _unauthenticated("令牌尚未生效（签发时间晚于当前时间）", "token is invalid: issued in the future")
+    limit = settings.max_token_ttl_seconds
+    if v.exp - now > limit:
+        raise _unauthenticated(
+            f"令牌有效期超过上限 {limit} 秒", f"token lifetime exceeds the maximum of {limit} seconds"
+        )
+
+
+def _verify(settings: Settings, token: str) -> _Verified:
+    """A token's signature and claims, checked once per process (HMAC, claim shapes, roles and scope); a token
+    that fails is never kept."""
+    key = (id(settings), token)
+    found = _verified.get(key)
+    if found is not None:
+        _verified.move_to_end(key)
+        _check_clock(settings, found)
+        return found
+    claims = decode_token(settings, token)
     raw_roles, raw_scope, slug = claims.get("roles", []), claims.get("scope", []), claims.get("tenant")
     if not _is_str_list(raw_roles) or not _is_str_list(raw_scope) or not isinstance(slug, str | None):
         raise _unauthenticated("令牌中的角色、范围或租户格式无效", "token roles, scope or tenant are malformed")
@@ -169,17 +202,32 @@ async def authenticate(settings: Settings, request: Request) -> Principal:
         raise _unauthenticated("令牌未携带角色", "token carries no role")
     if Role.PLATFORM_ADMIN in roles and slug:
         raise _unauthenticated("平台管理员令牌不能指定租户", "a platform_admin token must not name a tenant")
+    if not slug and Role.PLATFORM_ADMIN not in roles:
+        raise _unauthenticated("令牌未指定租户", "token names no tenant")
+    verified = _verified[key] = _Verified(settings, str(claims["sub"]), roles, slug, scope,
+                                          float(claims["iat"]), float(claims["exp"]))
+    while len(_verified) > VERIFIED_SIZE:
+        _verified.popitem(last=False)
+    return verified
+
+
+async def authenticate(settings: Settings, request: Request) -> Principal:
+    """The principal of a request, or ``Unauthenticated`` (which the edge answers with HTTP 401)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _unauthenticated("缺少 Authorization 请求头", "missing Authorization header")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("Authorization 须为 Bearer 令牌", "Authorization must be a Bearer token")
+    v = _verify(settings, token.strip())
+    slug = v.slug
     tenant_id = None
     if slug:
-        tenant = await get_tenant_by_slug(slug)
+        tenant = await tenant_cache.by_slug(slug, ttl=settings.tenant_cache_seconds)
         if tenant is None or not tenant.is_active:
             raise _unauthenticated(f"租户 {slug} 不存在或已停用", f"tenant {slug} is unknown or inactive")
         tenant_id = tenant.id
-    elif Role.PLATFORM_ADMIN not in roles:
-        raise _unauthenticated("令牌未指定租户", "token names no tenant")
-    return Principal(
-        user_id=str(claims["sub"]), roles=roles, tenant_slug=slug, tenant_id=tenant_id, scope=scope
-    )
+    return Principal(user_id=v.user_id, roles=v.roles, tenant_slug=slug, tenant_id=tenant_id, scope=v.scope)
 
 
 Caller = Access  # who calls, as every domain's readable() and permission checks take it

@@ -7,8 +7,11 @@ counted once per fragment (memoised), before any validation rule walks the docum
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import (
     ASTValidationRule,
@@ -20,6 +23,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    parse,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -78,7 +82,6 @@ def limits(settings: Settings) -> type[SchemaExtension]:
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     )
     max_fields = settings.max_query_fields
-    validate = _cached_validate
 
     class QueryLimits(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
@@ -86,17 +89,46 @@ def limits(settings: Settings) -> type[SchemaExtension]:
             yield
 
         def on_validate(self) -> Iterator[None]:
-            # The field count comes first: the depth limiter and the overlap rule walk every expansion.
             ctx = self.execution_context
             assert ctx.graphql_document is not None
-            error = too_large(ctx.graphql_document, max_fields)
-            ctx.pre_execution_errors = (
-                [error] if error else validate(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)
-            )
+            # Keyed by the query's text, not its document: a frozen AST hashes (and compares) node by node.
+            key = (id(ctx.schema._schema), max_fields, ctx.query, tuple(ctx.validation_rules))
+            errors = _validated.get(key)
+            if errors is None:
+                # The field count comes first: the depth limiter and the overlap rule walk every expansion.
+                error = too_large(ctx.graphql_document, max_fields)
+                errors = [error] if error else validate_document(ctx.schema._schema, ctx.graphql_document,
+                                                                 ctx.validation_rules)
+                _validated[key] = errors
+                stats["misses"] += 1
+                while len(_validated) > VALIDATED_SIZE:  # distinct texts are bounded by the cache, not the clients
+                    _validated.popitem(last=False)
+            else:
+                _validated.move_to_end(key)
+                stats["hits"] += 1
+            ctx.pre_execution_errors = list(errors)
             yield
 
     return QueryLimits
 
 
-# Distinct query texts are bounded by what the cache keeps, not by what clients send.
-_cached_validate = functools.lru_cache(maxsize=256)(validate_document)
+VALIDATED_SIZE = 256
+_validated: OrderedDict[tuple, list[GraphQLError]] = OrderedDict()
+stats = {"hits": 0, "misses": 0}  # of the validation cache (tests/test_edge_hardening.py)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(query: str, **options: Any) -> DocumentNode:
+    return parse(query, **options)
+
+
+class ParsedOnce(SchemaExtension):
+    """Each query text is parsed once per process (and ``max_tokens``): the document is shared, never changed.
+    A text that does not parse is left to strawberry, which parses it again and answers its syntax error."""
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.query is not None:
+            with contextlib.suppress(GraphQLError):
+                ctx.graphql_document = _parse(ctx.query, **ctx.parse_options)
+        yield

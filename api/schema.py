@@ -22,7 +22,7 @@ from api.guard import GuardArguments
 from api.inbox.schema import NotificationMutation, NotificationQuery
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
-from api.limits import limits
+from api.limits import ParsedOnce, limits
 from api.money import SCALARS
 from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
@@ -100,6 +100,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions: list = [
         shape_errors(suggestions=settings.introspection_enabled),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        # Parsed documents are kept per query text (and max_tokens) in one module-level LRU shared by every
+        # request; validation results per text in limits().
+        ParsedOnce,
         limits(settings),
         OperationTransaction,
         GuardArguments,

@@ -93,9 +93,21 @@ def timed_h11(header_timeout: float) -> type[H11Protocol]:
     return TimedH11Protocol
 
 
+def event_loop() -> str:
+    """uvloop where it is installed (a dependency, except on Windows), asyncio's own loop otherwise."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The uvicorn settings of `civicgrid api` and `civicgrid serve` (README, "Deployment")."""
+    """The uvicorn settings of `civicgrid api` and `civicgrid serve` (README, "Deployment"). HTTP stays on h11:
+    the header timeout and the JSON refusals are written for its protocol class (httptools would need both
+    again), and parsing is a small part of a request here."""
     return {
+        "loop": event_loop(),
         "http": timed_h11(settings.header_timeout_seconds),
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import asyncpg
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import NestedTransactionContext, TransactionContextPooled
+from tortoise.connection import connections
+from tortoise.exceptions import TransactionManagementError
+from tortoise.transactions import in_transaction
 
 MODEL_MODULES = [
     "tenants.tenancy.models",
@@ -63,12 +71,19 @@ def credentials(url: str, *, pool_size: int = 20) -> dict[str, Any]:
     }
 
 
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool: every setting civicgrid makes is
+    transaction-local (``set_config(..., true)``, ``pg_advisory_xact_lock``), it opens no cursor outside a
+    transaction and listens to nothing. asyncpg's default (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``) would be one more round trip per request; an open transaction is still rolled back by asyncpg."""
+
+
 def tortoise_config(url: str, *, pool_size: int = 20) -> dict[str, Any]:
     return {
         "connections": {
             "default": {
                 "engine": "tortoise.backends.asyncpg",
-                "credentials": credentials(url, pool_size=pool_size),
+                "credentials": {**credentials(url, pool_size=pool_size), "reset": _no_reset},
             }
         },
         "apps": {
@@ -81,6 +96,77 @@ def tortoise_config(url: str, *, pool_size: int = 20) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class _Savepoint(TransactionWrapper):
+    """A savepoint inside a transaction that asyncpg did not start itself (so not ``connection.transaction()``)."""
+
+    def __init__(self, parent: Any) -> None:
+        super().__init__(parent)
+        self.name = f"civicgrid_sp_{next(_savepoints)}"
+
+    def _in_transaction(self) -> Any:
+        return NestedTransactionContext(_Savepoint(self))
+
+    async def begin(self) -> None:
+        await self._connection.execute(f"SAVEPOINT {self.name}")
+
+    async def _finish(self, sql: str) -> None:
+        if self._finalized:
+            raise TransactionManagementError("Transaction already finalised")
+        self._finalized = True
+        await self._connection.execute(sql)
+
+    async def commit(self) -> None:
+        await self._finish(f"RELEASE SAVEPOINT {self.name}")
+
+    async def rollback(self) -> None:
+        await self._finish(f"ROLLBACK TO SAVEPOINT {self.name}")
+
+
+class _Pipelined(_Savepoint):
+    """The outermost transaction: ``BEGIN`` and the scope in one message."""
+
+    def __init__(self, client: Any, enter_sql: str) -> None:
+        super().__init__(client)
+        self.enter_sql = enter_sql
+        self.memo: dict[str, Any] = {}  # what the transaction's code reads once (transaction_memo)
+
+    async def begin(self) -> None:
+        await self._connection.execute(f"BEGIN; {self.enter_sql}")
+
+    async def commit(self) -> None:
+        await self._finish("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._finish("ROLLBACK")
+
+
+_savepoints = itertools.count(1)
+
+
+def transaction_memo() -> dict[str, Any] | None:
+    """A dict that lives as long as the current transaction (None outside one): what a request reads once."""
+    try:
+        client = connections.get("default")
+    except Exception:  # no connection configured: nothing to keep
+        return None
+    return client.memo if isinstance(client, _Pipelined) else None
+
+
+@asynccontextmanager
+async def transaction(enter_sql: str) -> AsyncIterator[Any]:
+    """A transaction on the default connection whose ``BEGIN`` and ``enter_sql`` (the scope's ``set_config``)
+    reach PostgreSQL in one round trip; blocks nested in it are savepoints. ``enter_sql`` is trusted text: no
+    parameters travel with a message of several statements."""
+    client = connections.get("default")
+    if type(client) is not AsyncpgDBClient:  # inside another transaction, or another engine: the plain way
+        async with in_transaction() as conn:
+            await conn.execute_query(enter_sql)
+            yield conn
+        return
+    async with TransactionContextPooled(_Pipelined(client, enter_sql), client._pool_init_lock) as conn:
+        yield conn
 
 
 async def connect(url: str) -> asyncpg.Connection:

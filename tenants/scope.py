@@ -16,7 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import connections
 from tortoise.transactions import in_transaction
 
-from tenants import queue
+from tenants import db, queue
 from tenants.errors import TenantScopeMissing
 
 _tenant_id: ContextVar[int | None] = ContextVar("civicgrid_tenant_id", default=None)
@@ -69,8 +69,8 @@ async def scoped_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         return
     token = _in_scoped_tx.set(tenant_id)
     try:
-        async with queue.after_commit(), in_transaction() as conn:
-            await conn.execute_query("SELECT civicgrid_enter_tenant($1)", [tenant_id])
+        # BEGIN and the scope in one round trip (the id is an int checked by tenant_context, never text).
+        async with queue.after_commit(), db.transaction(f"SELECT civicgrid_enter_tenant({int(tenant_id)})") as conn:
             yield conn
     finally:
         _in_scoped_tx.reset(token)
@@ -114,8 +114,7 @@ async def platform_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         return
     token = _in_platform_tx.set(True)
     try:
-        async with queue.after_commit(), in_transaction() as conn:
-            await conn.execute_query("SELECT set_config('app.platform', 'on', true)")
+        async with queue.after_commit(), db.transaction("SELECT set_config('app.platform', 'on', true)") as conn:
             yield conn
     finally:
         _in_platform_tx.reset(token)

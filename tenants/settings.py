@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
     db_pool_size: int = 20
+    # How long a process trusts what it read of a token's tenant (active or not) before reading it again: a tenant
+    # deactivated elsewhere (another API worker, the CLI) is refused within this many seconds.
+    tenant_cache_seconds: float = 5.0
 
     jwt_secret: str | None = None
     jwt_issuer: str = "civicgrid"

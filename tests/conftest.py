@@ -20,6 +20,7 @@ from asgi_lifespan import LifespanManager
 from api.embedded import EmbeddedServices
 from tenants.db import connect
 from tenants.settings import Settings, get_settings
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role
 
 # The shared builders' pytest fixtures (tests/fixtures/), available to every test module by name.
@@ -130,6 +131,7 @@ async def clean(services: EmbeddedServices) -> None:
     r = aioredis.from_url(services.redis_url)
     await r.flushdb()
     await r.aclose()
+    tenant_cache.clear()  # ids and slugs come back after the TRUNCATE: the process must not remember the old ones
 
 
 @pytest.fixture

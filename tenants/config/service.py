@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
-from tenants import clock
+from tenants import clock, db
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
@@ -18,6 +19,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_probl
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
+from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.models import Tenant
 
 
@@ -28,14 +30,6 @@ class Effective:
     sources: dict[str, str]  # dotted leaf path -> slug of the tenant that set it ("default" when nobody did)
     versions: dict[str, int | None]  # slug -> version number in force (None: that tenant has no version yet)
     on: date
-
-
-async def _chain_tenants() -> list[Tenant]:
-    """The root city first, the tenant in scope last (a district can read its parent's row)."""
-    me = await Tenant.get(id=current_tenant_id())
-    if me.parent_id is None:
-        return [me]
-    return [await Tenant.get(id=me.parent_id), me]
 
 
 async def _in_force(tenant_id: int, on: date) -> ConfigVersion | None:
@@ -55,24 +49,68 @@ async def read_effective_config(*, access: Caller, on: date | None = None) -> Ef
     return await effective_config(on)
 
 
+# The merged, validated configuration per tenant, day and version chain: building it (pydantic, merge,
+# cross-checks) cost more than a quarter of a ticket report's CPU. A chain is named by each version's
+# (tenant, number, xmin): a new version, a withdrawal or a new day in force is a new key, in every process,
+# and ids reused after a TRUNCATE (tests) come with a new xmin.
+_MEMO: OrderedDict[tuple, Effective] = OrderedDict()
+_MEMO_SIZE = 512
+_CHAIN_SQL = (
+    "SELECT DISTINCT ON (tenant_id) tenant_id, version_no, xmin::text AS x FROM config_version"
+    " WHERE tenant_id = ANY($1::bigint[]) AND effective_from <= $2 AND withdrawn_at IS NULL"
+    " ORDER BY tenant_id, version_no DESC"
+)
+
+
+def forget_effective() -> None:
+    """Drop what this transaction memoised (it has just recorded or withdrawn a version)."""
+    if (memo := db.transaction_memo()) is not None:
+        memo.pop("effective_config", None)
+
+
 async def effective_config(on: date | None = None, *, own_override: dict | None = None) -> Effective:
-    """The configuration in force on ``on`` (tenant-local today by default), merged down the chain."""
-    async with scoped_transaction():
+    """The configuration in force on ``on`` (tenant-local today by default), merged down the chain. Read once
+    per transaction (one query for the chain's versions), built once per process for each chain."""
+    async with scoped_transaction() as conn:
         day = on or await clock.today()
-        chain: list[tuple[str, dict]] = []
-        versions: dict[str, int | None] = {}
-        tenants = await _chain_tenants()
-        for t in tenants:
+        me = await tenant_cache.by_id(current_tenant_id())
+        tenants = [await tenant_cache.by_id(me.parent_id), me] if me.parent_id is not None else [me]
+        if own_override is not None:  # a change being checked: never memoised
+            return await _build(tenants, day, own_override)
+        per_tx = db.transaction_memo()
+        in_tx = per_tx.setdefault("effective_config", {}) if per_tx is not None else {}
+        if (found := in_tx.get(day)) is not None:
+            return found  # type: ignore[no-any-return]
+        _, rows = await conn.execute_query(_CHAIN_SQL, [[t.id for t in tenants], day])
+        key = (me.id, day, tuple(sorted((r["tenant_id"], r["version_no"], r["x"]) for r in rows)))
+        if (found := _MEMO.get(key)) is None:
+            found = _MEMO[key] = await _build(tenants, day, None, {r["tenant_id"]: r["version_no"] for r in rows})
+            while len(_MEMO) > _MEMO_SIZE:
+                _MEMO.popitem(last=False)
+        in_tx[day] = found
+        return found
+
+
+async def _build(tenants: list[tenant_cache.TenantInfo], day: date, own_override: dict | None,
+                 chosen: dict[int, int] | None = None) -> Effective:
+    """The merged document of ``tenants`` on ``day`` (with the versions ``chosen`` for the memo's key)."""
+    chain: list[tuple[str, dict]] = []
+    versions: dict[str, int | None] = {}
+    for t in tenants:
+        if chosen is None:
             version = await _in_force(t.id, day)
-            versions[t.slug] = version.version_no if version else None
-            overrides = version.overrides if version else {}
-            if own_override is not None and t.id == current_tenant_id():
-                overrides = own_override
-            chain.append((t.slug, overrides))
-        document, provenance = effective(chain)
-        values = flatten(document.model_dump(mode="json"))
-        sources = {path: provenance.get(path, "default") for path in values}
-        return Effective(document, values, sources, versions, day)
+        else:
+            version = None if t.id not in chosen else await QuerySet(ConfigVersion).get(
+                tenant_id=t.id, version_no=chosen[t.id])
+        versions[t.slug] = version.version_no if version else None
+        overrides = version.overrides if version else {}
+        if own_override is not None and t.id == current_tenant_id():
+            overrides = own_override
+        chain.append((t.slug, overrides))
+    document, provenance = effective(chain)
+    values = flatten(document.model_dump(mode="json"))
+    sources = {path: provenance.get(path, "default") for path in values}
+    return Effective(document, values, sources, versions, day)
 
 
 async def current_overrides(*, besides: int | None = None) -> tuple[ConfigVersion | None, dict]:
@@ -171,6 +209,7 @@ async def change_config(
         except IntegrityError as exc:
             raise Conflict("配置刚被他人修改，请刷新后重试", "the configuration changed meanwhile; reload and retry",
                            field="document") from exc
+        forget_effective()
         if replaced is not None:
             await _mark_withdrawn(replaced, actor=actor, reason=comment or f"replaced by version {next_no}",
                                   replaced_by=next_no)
@@ -268,6 +307,7 @@ async def _mark_withdrawn(version: ConfigVersion, *, actor: str, reason: str, re
     version.withdrawn_by = actor
     version.withdrawal_reason = reason[:500]
     version.replaced_by = replaced_by
+    forget_effective()
     await ConfigVersion.filter(id=version.id).update(withdrawn_at=version.withdrawn_at, withdrawn_by=actor,
                                                      withdrawal_reason=version.withdrawal_reason,
                                                      replaced_by=replaced_by)

@@ -88,7 +88,7 @@ async def attachable(caller: Access, ids: Sequence[int], *, purpose: Purpose, fi
     ``unknown``), uploaded for it, not attached yet, not past the retention of unattached uploads (``expired``: the
     cleanup deletes it), and the caller's own upload unless they may attach others' (``files.attach_others``).
     Problems are listed as ``<field>.<i>``; the rows are locked."""
-    if not ids:
+    if not ids:  # nothing to check: no query (a report without photos is most of them)
         return []
     if len(set(ids)) != len(ids):
         raise InvalidInput.of([Problem(field, "duplicate", "同一文件不能重复附加", "a file is given twice")])

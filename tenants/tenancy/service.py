@@ -15,7 +15,8 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
 from tenants.paging import Page, Window, by_id
 from tenants.permissions import Caller, allows
-from tenants.scope import platform_transaction, scoped_transaction
+from tenants.scope import platform_transaction
+from tenants.tenancy import cache
 from tenants.tenancy.models import Tenant
 
 # The first configuration version of a tenant covers every earlier period too.
@@ -107,7 +108,8 @@ async def create_tenant(
                 " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, $4)",
                 [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False), at],
             )
-        return tenant
+    cache.remember(tenant)  # ids are never reused, except by a test's TRUNCATE ... RESTART IDENTITY
+    return tenant
 
 
 def _preset_config(preset: str | None, *, has_parent: bool, problems: list[Problem]) -> dict | None:
@@ -131,13 +133,16 @@ def _preset_config(preset: str | None, *, has_parent: bool, problems: list[Probl
 
 
 async def set_tenant_active(*, slug: str, active: bool) -> Tenant:
-    async with platform_transaction():
-        tenant = await Tenant.get_or_none(slug=slug)
-        if tenant is None:
-            raise NotFound(f"租户 {slug} 不存在", f"tenant {slug} does not exist", field="slug")
-        tenant.is_active = active
-        await tenant.save(update_fields=["is_active", "updated_at"])
-        return tenant
+    try:
+        async with platform_transaction():
+            tenant = await Tenant.get_or_none(slug=slug)
+            if tenant is None:
+                raise NotFound(f"租户 {slug} 不存在", f"tenant {slug} does not exist", field="slug")
+            tenant.is_active = active
+            await tenant.save(update_fields=["is_active", "updated_at"])
+    finally:  # after the commit: a request in between would read (and keep) the old row
+        cache.forget(slug)
+    return tenant
 
 
 async def get_tenant_by_slug(slug: str) -> Tenant | None:
@@ -179,8 +184,8 @@ def tenant_zone(tenant: Tenant) -> ZoneInfo:
 
 
 async def current_zone() -> ZoneInfo:
-    """The time zone of the tenant in scope (periods, deadlines and local dates live in it)."""
+    """The time zone of the tenant in scope (periods, deadlines and local dates live in it); read once per
+    process (a tenant's time zone does not change)."""
     from tenants.scope import current_tenant_id
 
-    async with scoped_transaction():
-        return tenant_zone(await Tenant.get(id=current_tenant_id()))
+    return (await cache.by_id(current_tenant_id())).zone

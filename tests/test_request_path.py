@@ -1,0 +1,193 @@
+"""The short request path (issue 15): statements per request as PostgreSQL logs them, the tenant cache and the
+configuration memo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+
+import httpx
+import pytest
+import time_machine
+
+from api.auth import mint_token
+from api.embedded import free_port
+from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
+from tenants.tenancy.service import create_tenant
+from tenants.territory.people import Person
+from tests.conftest import ROOT
+from tests.fixtures.callers import tokens
+from tests.fixtures.statements import statement_log
+from tests.fixtures.territory import build
+
+ME = "{ me { roles tenant { slug name } } }"
+REPORT = "mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id } }"
+
+
+@pytest.fixture
+async def city(app, settings):
+    tenant = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    ids = await build(tenant.id)
+    async with tenant_transaction(tenant.id):
+        await Person.create(user_id="res-1", name="res-1", household_id=ids["H1"])
+    return {"tenant": tenant, "ids": ids, **tokens(settings, tenant, ids, resident="res-1", admin="admin")}
+
+
+def _report_input(c: dict, n: int) -> dict:
+    return {"in": {"itemCode": "corridor_clutter", "description": f"楼道堆放杂物 {n}",
+                   "compoundId": str(c["ids"]["K1"])}}
+
+
+async def _statements(services, gql, query: str, token: str, variables=None) -> list[str]:
+    await gql(query, token, variables(0) if variables else None)  # warm: caches and prepared statements
+    async with statement_log(services) as log:
+        await gql(query, token, variables(1) if variables else None)  # new connections: prepared afresh
+        log.mark()
+        body = await gql(query, token, variables(2) if variables else None)
+        statements = log.read()
+    assert "errors" not in body, body
+    return statements
+
+
+async def test_statements_per_request(services, city, gql):
+    me = await _statements(services, gql, ME, city["admin"])
+    report = await _statements(services, gql, REPORT, city["resident"], lambda n: _report_input(city, n))
+    print("me", len(me), *me, sep="\n  ")
+    print("reportTicket", len(report), *report, sep="\n  ")
+    assert len(me) <= 4, me
+    # BEGIN + scope, the chain's config versions and COMMIT are the request path's own (4); the rest is the
+    # report's: the resident's household (their data scope), the compound in scope, and the two INSERTs. Before
+    # issue 15: 26 (a platform transaction for the token's tenant, four pool resets, the tenant row three times
+    # more, a savepoint, a photo check without photos).
+    assert len(report) <= 8, report
+    assert not any(s.startswith(("SAVEPOINT", "RESET", "CLOSE")) for s in report), report
+    assert not any('FROM "tenant"' in s for s in report), report  # nor the tenant's row (its zone, its slug)
+
+
+SLA = '{ effectiveConfig { values(prefix: "tickets.review_dispatch_sla_hours") { value source } } }'
+CHANGE = """mutation($set: JSON, $from: Date) { changeConfig(input: {set: $set, effectiveFrom: $from,
+  comment: "调整受理时限"}) { versionNo } }"""
+WITHDRAW = """mutation($no: Int!) { withdrawConfigVersion(versionNo: $no, reason: "不再调整") { versionNo } }"""
+SET_ACTIVE = "mutation($slug: String!) { setTenantActive(slug: $slug, active: false) { slug } }"
+
+
+async def _sla(gql, token: str) -> tuple[int, str]:
+    body = await gql(SLA, token)
+    assert "errors" not in body, body
+    value = body["data"]["effectiveConfig"]["values"][0]
+    return value["value"], value["source"]
+
+
+async def test_a_deactivated_tenant_is_refused_on_the_next_request(city, gql, token):
+    assert "errors" not in await gql(ME, city["admin"])  # the tenant is now in this process's cache
+    body = await gql(SET_ACTIVE, token(None, Role.PLATFORM_ADMIN), {"slug": "zhangjiakou"})
+    assert "errors" not in body, body
+    body = await gql(ME, city["admin"], status=401)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_configuration_change_counts_from_the_next_request_down_the_chain(app, gql, token):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
+    district, city = token("xiahuayuan"), token("zhangjiakou")
+    assert await _sla(gql, district) == (3, "zhangjiakou")  # memoised from here on
+    body = await gql(CHANGE, city, {"set": {"tickets": {"review_dispatch_sla_hours": 4}}})
+    assert "errors" not in body, body
+    assert await _sla(gql, district) == (4, "zhangjiakou")
+    body = await gql(CHANGE, district, {"set": {"tickets": {"review_dispatch_sla_hours": 2}}})
+    assert await _sla(gql, district) == (2, "xiahuayuan")
+    assert await _sla(gql, city) == (4, "zhangjiakou")
+
+
+async def test_a_version_dated_tomorrow_takes_effect_at_the_tenants_midnight(app, gql, token):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    today = date.today()
+    before = datetime.combine(today, time(15, 59, 50), tzinfo=UTC)  # 23:59:50 in Beijing
+    with time_machine.travel(before, tick=False):
+        admin = token("zhangjiakou")
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        body = await gql(CHANGE, admin, {"set": {"tickets": {"review_dispatch_sla_hours": 5}}, "from": tomorrow})
+        assert "errors" not in body, body
+        assert await _sla(gql, admin) == (3, "zhangjiakou")  # memoised for today
+    with time_machine.travel(before + timedelta(seconds=11), tick=False):  # 00:00:01 in Beijing, 16:00 UTC
+        assert await _sla(gql, admin) == (5, "zhangjiakou")
+
+
+async def test_a_withdrawn_version_never_applies_though_the_chain_was_memoised(app, gql, token):
+    await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    today = date.today()
+    before = datetime.combine(today, time(15, 59, 50), tzinfo=UTC)  # 23:59:50 in Beijing
+    with time_machine.travel(before, tick=False):
+        admin = token("zhangjiakou")
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        body = await gql(CHANGE, admin, {"set": {"tickets": {"review_dispatch_sla_hours": 5}}, "from": tomorrow})
+        assert "errors" not in body, body
+        on_tomorrow = '{ effectiveConfig(on: "%s") { values(prefix: "tickets.review_dispatch_sla_hours") { value } } }'
+        body = await gql(on_tomorrow % tomorrow, admin)
+        assert body["data"]["effectiveConfig"]["values"][0]["value"] == 5  # tomorrow's chain, memoised
+        body = await gql(WITHDRAW, admin, {"no": 2})
+        assert "errors" not in body, body
+    with time_machine.travel(before + timedelta(seconds=11), tick=False):
+        assert await _sla(gql, admin) == (3, "zhangjiakou")
+
+
+def _start_api(port: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "api", "--port", str(port)], cwd=ROOT, env=os.environ,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def test_another_process_refuses_a_deactivated_tenant_within_the_cache_ttl(city, settings, monkeypatch):
+    """Two API processes: B has the tenant cached when A deactivates it; B answers 401 within
+    CIVICGRID_TENANT_CACHE_SECONDS (1 s here) plus one poll."""
+    monkeypatch.setenv("CIVICGRID_TENANT_CACHE_SECONDS", "1")
+    ports = [free_port(), free_port()]
+    procs = [_start_api(p) for p in ports]
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            async def post(port: int, query: str, tok: str, variables: dict | None = None) -> httpx.Response:
+                return await client.post(f"http://127.0.0.1:{port}/graphql", json={"query": query,
+                                         "variables": variables or {}}, headers={"Authorization": f"Bearer {tok}"})
+
+            for port in ports:
+                for _ in range(300):  # bounded: up to 30 s to import and bind
+                    try:
+                        if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+            a, b = ports
+            assert (await post(b, ME, city["admin"])).status_code == 200  # B caches the tenant
+            platform = mint_token(settings, roles=[Role.PLATFORM_ADMIN], tenant_slug=None)
+            assert "errors" not in (await post(a, SET_ACTIVE, platform, {"slug": "zhangjiakou"})).json()
+            deactivated = monotonic()
+            assert (await post(a, ME, city["admin"])).status_code == 401  # A forgot it at once
+            while (await post(b, ME, city["admin"])).status_code == 200:
+                assert monotonic() - deactivated < 1.0 + 0.5, "B still serves the tenant after its cache TTL"
+                await asyncio.sleep(0.05)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+
+
+async def test_a_verified_token_is_kept_but_the_clock_is_checked_every_time(city, gql, settings):
+    from api import auth
+
+    short = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="zhangjiakou", ttl_seconds=60)
+    assert "errors" not in await gql(ME, short)
+    assert any(token == short for _, token in auth._verified)  # the signature is checked once
+    assert "errors" not in await gql(ME, short)
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=61), tick=False):
+        body = await gql(ME, short, status=401)
+    assert body["errors"][0]["extensions"]["messageEn"] == "token has expired"
+    with time_machine.travel(datetime.now(UTC) - timedelta(seconds=30), tick=False):
+        body = await gql(ME, short, status=401)  # a clock set back: issued in the future again
+    assert "issued in the future" in body["errors"][0]["extensions"]["messageEn"]
+    forged = short[:-2] + ("AA" if not short.endswith("AA") else "BB")
+    assert (await gql(ME, forged, status=401))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
