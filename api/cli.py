@@ -93,16 +93,25 @@ def seed_demo_cmd() -> None:
 
 
 @app.command()
-def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+def api(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(0, "--workers", help="Worker processes (default: CIVICGRID_API_WORKERS, 1)."),
+) -> None:
     """Run the API (uvicorn) against DATABASE_URL and REDIS_URL."""
     import uvicorn
 
     from api.app import create_app
     from api.server import uvicorn_options
 
+    if workers:
+        os.environ["CIVICGRID_API_WORKERS"] = str(workers)  # the worker processes read it too
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True,
-                **uvicorn_options(settings))
+    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": True, **uvicorn_options(settings)}
+    if settings.api_workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:  # each worker process builds its own app (its own pools and caches) from the same settings
+        uvicorn.run("api.app:create_app", factory=True, workers=settings.api_workers, **options)
 
 
 @app.command()

@@ -102,13 +102,26 @@ def event_loop() -> str:
     return "uvloop"
 
 
+def __getattr__(name: str) -> Any:
+    """``api.server:SettingsTimedH11``: the protocol class for this process's settings, by import string (worker
+    processes get uvicorn's settings pickled, and a class made in a function does not pickle)."""
+    if name == "SettingsTimedH11":
+        from tenants.settings import get_settings
+
+        return timed_h11(get_settings().header_timeout_seconds)
+    raise AttributeError(name)
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The uvicorn settings of `civicgrid api` and `civicgrid serve` (README, "Deployment"). HTTP stays on h11:
     the header timeout and the JSON refusals are written for its protocol class (httptools would need both
     again), and parsing is a small part of a request here."""
     return {
         "loop": event_loop(),
-        "http": timed_h11(settings.header_timeout_seconds),
+        # Several worker processes: by import string (see ``__getattr__``); one: the class itself.
+        "http": (
+            timed_h11(settings.header_timeout_seconds) if settings.api_workers == 1 else "api.server:SettingsTimedH11"
+        ),
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,

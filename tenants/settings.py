@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # body_timeout_seconds (HTTP 408); idle keep-alive connections close after keep_alive_seconds; connections
     # beyond max_connections are answered 503 at once; headers are at most max_header_bytes.
     header_timeout_seconds: float = 10.0
+    # API worker processes of `civicgrid api` (and `serve`): the request path is CPU-bound Python, so one process
+    # per core serves more on the same machine; every per-process cache is safe with several (README).
+    api_workers: int = Field(default=1, ge=1, le=64)
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: int = 5
     max_connections: int = 500

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from time import monotonic
 
 import httpx
@@ -136,9 +137,10 @@ async def test_a_withdrawn_version_never_applies_though_the_chain_was_memoised(a
         assert await _sla(gql, admin) == (3, "zhangjiakou")
 
 
-def _start_api(port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "api", "--port", str(port)], cwd=ROOT, env=os.environ,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start_api(port: int, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "api", "--port", str(port), *options], cwd=ROOT,
+                            env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 async def test_another_process_refuses_a_deactivated_tenant_within_the_cache_ttl(city, settings, monkeypatch):
@@ -191,3 +193,50 @@ async def test_a_verified_token_is_kept_but_the_clock_is_checked_every_time(city
     assert "issued in the future" in body["errors"][0]["extensions"]["messageEn"]
     forged = short[:-2] + ("AA" if not short.endswith("AA") else "BB")
     assert (await gql(ME, forged, status=401))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+
+def _children(pid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
+    return {int(p) for p in found}
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in state.lower()
+
+
+async def test_the_api_runs_as_several_worker_processes(city):
+    """`civicgrid api --workers 2`: worker processes answer on one port (the protocol class reaches them by import
+    string, api/server.py), and SIGTERM stops the supervisor with every process it started."""
+    port = free_port()
+    proc = _start_api(port, "--workers", "2")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(300):  # bounded: up to 30 s to import and bind
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            for _ in range(40):
+                resp = await client.post(f"http://127.0.0.1:{port}/graphql", json={"query": ME},
+                                         headers={"Authorization": f"Bearer {city['admin']}", "Connection": "close"})
+                assert resp.status_code == 200 and "errors" not in resp.json(), resp.text
+        started = _children(proc.pid)
+        assert len(started) >= 2, started  # the two workers (and multiprocessing's helper)
+        proc.terminate()
+        assert proc.wait(30) == 0
+        for _ in range(100):  # multiprocessing's helper follows its parent within moments
+            if not [pid for pid in started if _running(pid)]:
+                break
+            await asyncio.sleep(0.1)
+        assert not [pid for pid in started if _running(pid)]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
