@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from tenants.models import TenantManager, TenantModel
+from tenants.models import TenantModel
 
 
 class Purpose(StrEnum):
@@ -21,7 +21,6 @@ class Purpose(StrEnum):
 class StoredFile(TenantModel):
     """An uploaded image: its storage keys, sniffed type, size and dimensions, uploader and attachment."""
 
-    id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=200)
     thumbnail_key = fields.CharField(max_length=200)
     content_type = fields.CharField(max_length=32)
@@ -41,5 +40,4 @@ class StoredFile(TenantModel):
 
     class Meta:
         table = "stored_file"
-        manager = TenantManager()
         indexes = (("tenant_id", "uploaded_by", "uploaded_at"), ("tenant_id", "attached_kind", "attached_id"))
