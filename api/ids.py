@@ -17,6 +17,17 @@ from tenants.errors import InvalidInput, Problem
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
 AREAS = ("Street", "Community", "Grid", "Compound", "Building", "Household")
+# The Node type of each territory level, and of the other things a post or a ticket unit can be on.
+NODE_OF = {
+    "street": "Street",
+    "community": "Community",
+    "grid": "Grid",
+    "compound": "Compound",
+    "building": "Building",
+    "household": "Household",
+    "company": "PropertyCompany",
+    "unit": "Unit",
+}
 # The kinds an argument takes, by its name (the last part of a dotted input path, without list indexes).
 # An argument not named here takes the global id of any object.
 KINDS: dict[str, tuple[str, ...]] = {

@@ -442,7 +442,7 @@ def _ids(params: Params) -> list[int] | None:
         return None
     if len(listed) > 100:
         raise _invalid("service_request_id", "too_many", "一次最多查询 100 个编号", "at most 100 ids at once")
-    return [to_id(v, "service_request_id") for v in listed]
+    return [to_id(v, "service_request_id", "Ticket") for v in listed]
 
 
 def _page_size(settings: Settings, params: Params) -> int:
@@ -492,7 +492,7 @@ def get_request(settings: Settings) -> Handler:
     async def handle(request: Request, params: Params, fmt: str) -> Response:
         principal = await _signed_in(settings, request, params)
         tenant_id = await tenant_of(params, principal)
-        ticket_id = to_id(request.path_params["id"], "service_request_id")
+        ticket_id = to_id(request.path_params["id"], "service_request_id", "Ticket")
         async with tenant_transaction(tenant_id):
             rows = await public.list_public(caller=await caller_of(principal), ids=[ticket_id], window=Window(limit=1))
         if not rows:

@@ -25,7 +25,7 @@ from tortoise.queryset import QuerySet
 
 from api.context import Info
 from api.ids import global_id_of, parse_global_id
-from tenants.errors import Forbidden, InvalidInput, Problem
+from tenants.errors import Forbidden, InvalidInput, Problem, TenantScopeMissing
 from tenants.records import rows_by_id
 from tenants.settings import get_settings
 
@@ -125,10 +125,15 @@ class Node(FromRow, relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Sequence[str], required: bool = False
     ) -> list[Any]:
-        access = await info.context.access()
         ids = [int(i) for i in node_ids]
-        rows = await rows_by_id(cls.readable(access), ids)
+        rows = await cls.fetch(await info.context.access(), ids)
         return [cls.of(rows[i]) if i in rows else None for i in ids]
+
+    @classmethod
+    async def fetch(cls, caller: Any, ids: list[int]) -> dict[int, Any]:
+        """The rows among ``ids`` the caller may refetch, by id: ``readable`` (a type whose list filters further
+        than its readable rows overrides this with the list's own rule)."""
+        return await rows_by_id(cls.readable(caller), ids)
 
 
 def node_types() -> dict[str, type[Node]]:
@@ -171,7 +176,8 @@ async def _refetch(info: Info, values: Sequence[strawberry.ID], field: str) -> l
         unique = list(dict.fromkeys(pks))
         try:
             objs = await kind.resolve_nodes(info=info, node_ids=[str(p) for p in unique])
-        except Forbidden:  # a resource the caller may not read at all: nothing of it exists for them
+        except (Forbidden, TenantScopeMissing):  # a resource the caller may not read at all (or, on the
+            # platform path, no tenant's rows): nothing of it exists for them
             objs = [None] * len(unique)
         for pk, obj in zip(unique, objs, strict=True):
             found[(type_name, pk)] = obj

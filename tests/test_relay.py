@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from api.auth import mint_token
 from api.rows import node_types
-from tenants.assessment.models import Interview, SupervisorFinding
+from tenants.assessment.models import Interview, ScoreSubmission, SupervisorFinding
 from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
@@ -174,3 +175,43 @@ async def test_a_ticket_unit_names_the_node_it_points_at(rated_district, gql, se
     refetched = await gql("query($id: ID!) { node(id: $id) { ... on PropertyCompany { name } } }", w["admin"],
                           {"id": unit["id"]})
     assert refetched["data"]["node"] == {"name": unit["name"]} and unit["name"]
+
+
+async def test_an_area_argument_takes_its_own_levels_id_only(rated_district, gql):
+    """A street's global id where a compound's is meant is refused; it never reaches the compound with that number."""
+    w = rated_district
+    ids = w["ids"]
+    rename = "mutation($i: UpdateAreaInput!) { updateArea(input: $i) { id name } }"
+    wrong = await gql(rename, w["admin"], {"i": {"level": "COMPOUND", "id": gid("Street", ids["K1"]), "name": "X"}})
+    assert (wrong["errors"][0]["extensions"]["field"], wrong["errors"][0]["extensions"]["problems"][0]["reason"]) == (
+        "id", "wrong_kind")
+    move = "mutation($i: MoveAreaInput!) { moveArea(input: $i) { id } }"
+    wrong = await gql(move, w["admin"], {"i": {"level": "COMPOUND", "id": gid("Compound", ids["K1"]),
+                                              "newParentId": gid("Street", ids["G1"])}})
+    assert wrong["errors"][0]["extensions"]["field"] == "newParentId"
+    listed = await gql("query($p: ID) { areas(level: COMPOUND, parentId: $p) { nodes { id } } }", w["admin"],
+                       {"p": gid("Street", ids["G1"])})
+    assert listed["errors"][0]["extensions"]["field"] == "parentId"
+    right = await gql(rename, w["admin"], {"i": {"level": "COMPOUND", "id": gid("Compound", ids["K1"]), "name": "X"}})
+    assert right["data"]["updateArea"] == {"id": gid("Compound", ids["K1"]), "name": "X"}
+
+
+async def test_refetch_follows_the_lists_rules_and_the_platform_path_reads_no_tenant_rows(rated_district, gql,
+                                                                                          settings):
+    """A score sheet is refetched by whoever its list shows it to (the bodies they score for), not by everyone who
+    reads the compound; the platform administrator, who reads no tenant's rows, gets null, not an error."""
+    w = rated_district
+    async with tenant_transaction(w["t"].id):
+        sheets = [s.id async for s in ScoreSubmission.all().order_by("id")]  # type: ignore[attr-defined]
+    assert sheets
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    wanted = [gid("ScoreSubmission", s) for s in sheets]
+    assert [n["id"] for n in (await gql(query, w["admin"], {"ids": wanted}))["data"]["nodes"]] == wanted
+    for outsider in ("company_p1", "resident"):
+        listed = await gql('query($k: ID!) { scoreSubmissions(period: "2026Q3", compoundId: $k) { id } }',
+                           w[outsider], {"k": str(w["ids"]["K1"])})
+        assert listed["data"]["scoreSubmissions"] == []
+        assert (await gql(query, w[outsider], {"ids": wanted}))["data"]["nodes"] == [None] * len(wanted)
+    platform = mint_token(settings, roles=[Role.PLATFORM_ADMIN], tenant_slug=None)
+    body = await gql(query, platform, {"ids": [wanted[0], gid("Tenant", w["t"].id)]})
+    assert "errors" not in body and body["data"]["nodes"] == [None, {"id": gid("Tenant", w["t"].id)}]

@@ -58,6 +58,10 @@ class RoundType(FromRow):
 @strawberry.type(name="ScoreSubmission")
 class SubmissionType(Node):
     readable = staticmethod(assessment_access.readable_submissions)
+
+    @classmethod
+    async def fetch(cls, caller: Any, ids: list[int]) -> dict[int, Any]:
+        return await reads.submissions_by_id(caller, ids)  # only the bodies the caller scores for, as the list
     compound_id: strawberry.ID
     body_code: str
     revision: int

@@ -5,7 +5,7 @@ from datetime import date
 import strawberry
 
 from api.context import Info
-from api.ids import AREAS, opt_id, to_id
+from api.ids import AREAS, NODE_OF, opt_id, to_id
 from api.money import Fen
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.territory.loaders import TerritoryLoaders
@@ -27,7 +27,7 @@ from tenants.errors import InvalidInput, Problem
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
 from tenants.territory import service as territory
-from tenants.territory.models import LEVEL_NAMES, parent_level
+from tenants.territory.models import parent_level
 from tenants.territory.parties import UnitKind as _UnitKind
 from tenants.territory.people import PostKind as _PostKind
 
@@ -150,7 +150,7 @@ class TerritoryQuery:
     @strawberry.field(description="One territory node, or null when it is not in your scope.")
     async def area(self, info: Info, level: AreaLevel, id: strawberry.ID) -> AreaType | None:  # type: ignore[valid-type]
         lvl = level.value
-        node = await TerritoryLoaders.of(info).area(lvl).load(to_id(id, "id", AREAS[LEVEL_NAMES.index(lvl)]))
+        node = await TerritoryLoaders.of(info).area(lvl).load(to_id(id, "id", NODE_OF[lvl]))
         return area_of(lvl, node) if node is not None else None
 
     @strawberry.field(description="Territory nodes of one level in your scope, by id.")
@@ -178,7 +178,8 @@ class TerritoryQuery:
             )
             if v is not None
         }
-        pid = opt_id(parent_id, "parentId")
+        above = parent_level(lvl)
+        pid = opt_id(parent_id, "parentId", NODE_OF[above] if above else AREAS)
         return await connection(
             info,
             lambda w: territory.list_areas(lvl, access=access, parent_id=pid, within=within, window=w, search=search),
@@ -254,7 +255,7 @@ class TerritoryMutation:
         lvl = input.level.value
         node = await territory.update_area(
             lvl,
-            to_id(input.id, "id", AREAS),
+            to_id(input.id, "id", NODE_OF[lvl]),
             **await info.context.acting(),
             code=input.code,
             name=input.name,
@@ -267,9 +268,9 @@ class TerritoryMutation:
         lvl = input.level.value
         node = await territory.move_area(
             lvl,
-            to_id(input.id, "id", AREAS),
+            to_id(input.id, "id", NODE_OF[lvl]),
             **await info.context.acting(),
-            new_parent_id=to_id(input.new_parent_id, "newParentId"),
+            new_parent_id=to_id(input.new_parent_id, "newParentId", NODE_OF.get(parent_level(lvl) or "", AREAS)),
         )
         return area_of(lvl, node)
 
@@ -336,12 +337,14 @@ class TerritoryMutation:
 
     @strawberry.mutation(description="Give a person a post; their next token carries its role and scope.")
     async def assign_post(self, info: Info, input: AssignPostInput) -> PostType:
-        person_id, target_id = to_id(input.person_id, "personId"), opt_id(input.target_id, "targetId")
+        target_kind = _target_kind(input)
+        person_id = to_id(input.person_id, "personId")
+        target_id = opt_id(input.target_id, "targetId", NODE_OF.get(target_kind or "", tuple(NODE_OF.values())))
         post = await people.assign_post(
             **await info.context.acting(),
             person_id=person_id,
             kind=_PostKind(input.kind.value),
-            target_kind=_target_kind(input),
+            target_kind=target_kind,
             target_id=target_id,
             body_code=input.body_code,
             starts_on=input.starts_on,

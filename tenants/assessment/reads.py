@@ -31,6 +31,20 @@ async def submissions(caller: Access, period_key: str, compound_id: int) -> list
     return await qs.order_by("body_code", "revision")
 
 
+async def submissions_by_id(caller: Access, ids: list[int]) -> dict[int, ScoreSubmission]:
+    """The sheets among ``ids`` the caller reads, by id: as ``submissions`` lists them (for a caller who does not
+    read the whole tenant, only those of the bodies they score for on that compound in that period)."""
+    rows = await readable_submissions(caller).filter(id__in=ids)
+    if caller.reads_whole_tenant or not rows:
+        return {s.id: s for s in rows}
+    periods = dict(await AssessmentRound.filter(id__in={s.round_id for s in rows}).values_list("id", "period_key"))
+    bodies: dict[tuple[int, int], set[str]] = {}
+    for key in {(s.round_id, s.compound_id) for s in rows}:  # one per period and compound asked for
+        doc, _ = await rounds.period_config(periods[key[0]])  # type: ignore[index]
+        bodies[key] = await rounds.scored_bodies(caller, doc, key[1])
+    return {s.id: s for s in rows if s.body_code in bodies[(s.round_id, s.compound_id)]}
+
+
 async def findings(caller: Access, compound_id: int) -> list[SupervisorFinding]:
     """Supervisors' findings on a compound in scope, newest first."""
     compound = await get_in_scope("compound", compound_id, caller)

@@ -5,6 +5,7 @@ tenant's configuration says so (``open311.publish_descriptions``), with phone, I
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,25 +38,55 @@ AGENCY = {
 }
 OPEN, CLOSED = "open", "closed"
 
-# Personal data a resident may type into a description, masked before it is published (\d also matches full-width
-# digits, as a Chinese input method types them). Order matters: an ID-card number before the long digit runs.
-MASKS = (
-    # 居民身份证号: 17 digits and a check digit or X (18), possibly in groups of 6-8-4.
-    (re.compile(r"(?<![\dA-Za-z])\d{6}[\s-]?\d{8}[\s-]?\d{3}[\dXx](?![\dA-Za-z])"), "[证件号已隐去]"),
-    # Mobile numbers (138 0000 0000, +86-138-0000-0000) and landlines with an area code (0313-1234567).
-    (re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)"), "[电话已隐去]"),
-    (re.compile(r"(?<!\d)(?:\(0\d{2,3}\)|0\d{2,3})[\s-]?\d{7,8}(?!\d)"), "[电话已隐去]"),
-    # Any other run of 7 or more digits: a phone without area code, an old 15-digit ID, a bank card.
-    (re.compile(r"(?<!\d)\d{7,}(?!\d)"), "[号码已隐去]"),
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "[邮箱已隐去]"),
-)
+# Personal data a resident may type into a description, masked before it is published. Matching runs on a copy
+# folded character by character (full-width digits, letters, ＠ and － as an input method types them become ASCII),
+# so the published text keeps its own punctuation. A number is a run of digits with single separators between
+# them (space, hyphens and dashes, dots): 7 or more digits are personal unless the run is a date.
+_SEP = " \t\u00a0-\u2010\u2011\u2012\u2013\u2014\u2015\u2212.\u00b7\u30fb/"
+_NUMBER = re.compile(rf"(?<!\d)\d(?:[{re.escape(_SEP)}]?\d)*(?:[{re.escape(_SEP)}]?[Xx](?![A-Za-z]))?")
+_PREFIX = re.compile(r"(?:\+|\(\s?0?\d{2,3}\s?\)\s?)$")
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+ID_CARD, PHONE, NUMBER, EMAIL = "[证件号已隐去]", "[电话已隐去]", "[号码已隐去]", "[邮箱已隐去]"
+
+
+def _folded(text: str) -> str:
+    """``text`` with each character folded (NFKC) where that gives one character: the same length, positions kept."""
+    out = []
+    for ch in text:
+        f = unicodedata.normalize("NFKC", ch)
+        out.append(f if len(f) == 1 else ch)
+    return "".join(out)
+
+
+def _kind(run: str) -> str | None:
+    """Which marker a run of digits (with separators) gets; None: not personal (short, or a date)."""
+    digits = re.sub(r"[^\dXx]", "", run)
+    if _DATE.fullmatch(run.strip()) or len(re.sub(r"\D", "", digits)) < 7:
+        return None
+    if (len(digits) == 18 and digits[:17].isdigit()) or (len(digits) == 15 and digits.isdigit()):
+        return ID_CARD
+    if re.fullmatch(r"(?:86)?1[3-9]\d{9}|0\d{9,11}|\d{7,8}", digits):
+        return PHONE
+    return NUMBER
 
 
 def masked(text: str) -> str:
     """``text`` with phone numbers, ID-card numbers, other long numbers and e-mail addresses replaced by a marker.
     Names and addresses in free text cannot be told apart reliably: publishing is the tenant's decision."""
-    for pattern, marker in MASKS:
-        text = pattern.sub(marker, text)
+    folded = _folded(text)
+    spans: list[tuple[int, int, str]] = [(m.start(), m.end(), EMAIL) for m in _EMAIL.finditer(folded)]
+    for m in _NUMBER.finditer(folded):
+        start, run = m.start(), m.group()
+        date = _DATE.match(run)  # a date leading a run ("2026-12-01 13800138000") stays; the rest is looked at
+        if date and run[date.end():date.end() + 1] in _SEP:
+            start, run = start + date.end() + 1, run[date.end() + 1:]
+        kind = _kind(run) if run else None
+        if kind and not any(a <= start < b for a, b, _ in spans):
+            prefix = _PREFIX.search(folded, 0, start)  # "+86 ...", "(0313)1234567": the prefix goes too
+            spans.append((prefix.start() if prefix else start, start + len(run), kind))
+    for a, b, marker in sorted(spans, reverse=True):
+        text = text[:a] + marker + text[b:]
     return text.strip()
 
 
