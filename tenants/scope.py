@@ -8,7 +8,7 @@ fanning jobs out over tenants) takes the separate, explicit ``platform_transacti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
@@ -22,6 +22,9 @@ from tenants.errors import TenantScopeMissing
 _tenant_id: ContextVar[int | None] = ContextVar("civicgrid_tenant_id", default=None)
 _in_scoped_tx: ContextVar[int | None] = ContextVar("civicgrid_scoped_tx_tenant", default=None)
 _in_platform_tx: ContextVar[bool] = ContextVar("civicgrid_platform_tx", default=False)
+_on_platform_commit: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "civicgrid_on_platform_commit", default=None
+)
 
 
 def current_tenant_id() -> int:
@@ -113,8 +116,23 @@ async def platform_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         yield connections.get("default")
         return
     token = _in_platform_tx.set(True)
+    committed: list[Callable[[], object]] = []
+    waiting = _on_platform_commit.set(committed)
     try:
         async with queue.after_commit(), db.transaction("SELECT set_config('app.platform', 'on', true)") as conn:
             yield conn
     finally:
+        _on_platform_commit.reset(waiting)
         _in_platform_tx.reset(token)
+    for callback in committed:  # reached only when the transaction committed
+        callback()
+
+
+def on_platform_commit(callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the platform transaction in progress commits (never if it rolls back); at once
+    outside one. For what a process keeps in memory of platform rows (tenants.tenancy.cache)."""
+    pending = _on_platform_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)

@@ -240,3 +240,23 @@ async def test_the_api_runs_as_several_worker_processes(city):
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
             proc.wait(10)
+
+
+async def test_the_tenant_cache_keeps_only_what_committed(app):
+    """A tenant created in a platform transaction that then rolls back is not kept (nor served from memory)."""
+    from tenants.scope import platform_transaction
+    from tenants.tenancy import cache
+    from tenants.tenancy.service import create_tenant
+
+    class Abort(Exception):
+        pass
+
+    try:
+        async with platform_transaction():
+            await create_tenant(slug="ghost", name="幽灵", preset="zhangjiakou")
+            raise Abort
+    except Abort:
+        pass
+    assert await cache.by_slug("ghost", ttl=3600) is None
+    made = await create_tenant(slug="ghost", name="幽灵", preset="zhangjiakou")
+    assert (await cache.by_slug("ghost", ttl=3600)).id == made.id  # type: ignore[union-attr]

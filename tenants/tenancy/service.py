@@ -15,7 +15,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
 from tenants.paging import Page, Window, by_id
 from tenants.permissions import Caller, allows
-from tenants.scope import platform_transaction
+from tenants.scope import on_platform_commit, platform_transaction
 from tenants.tenancy import cache
 from tenants.tenancy.models import Tenant
 
@@ -108,7 +108,7 @@ async def create_tenant(
                 " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, $4)",
                 [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False), at],
             )
-    cache.remember(tenant)  # ids are never reused, except by a test's TRUNCATE ... RESTART IDENTITY
+    on_platform_commit(lambda: cache.remember(tenant))  # not before: a rolled-back tenant must not be kept
     return tenant
 
 
@@ -140,8 +140,9 @@ async def set_tenant_active(*, slug: str, active: bool) -> Tenant:
                 raise NotFound(f"租户 {slug} 不存在", f"tenant {slug} does not exist", field="slug")
             tenant.is_active = active
             await tenant.save(update_fields=["is_active", "updated_at"])
-    finally:  # after the commit: a request in between would read (and keep) the old row
+    finally:  # now, and again once the operation's transaction commits (a request in between read the old row)
         cache.forget(slug)
+        on_platform_commit(lambda: cache.forget(slug))
     return tenant
 
 
