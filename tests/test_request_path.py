@@ -62,10 +62,11 @@ async def test_statements_per_request(services, city, gql):
     print("reportTicket", len(report), *report, sep="\n  ")
     assert len(me) <= 4, me
     # BEGIN + scope, the chain's config versions and COMMIT are the request path's own (4); the rest is the
-    # report's: the resident's household (their data scope), the compound in scope, and the two INSERTs. Before
-    # issue 15: 26 (a platform transaction for the token's tenant, four pool resets, the tenant row three times
-    # more, a savepoint, a photo check without photos).
-    assert len(report) <= 8, report
+    # report's: the resident's household (their data scope, whose row also places their own compound: no query for
+    # it) and the two INSERTs. Before issue 15: 26 (a platform transaction for the token's tenant, four pool resets,
+    # the tenant row three times more, a savepoint, a photo check without photos).
+    assert len(report) <= 7, report
+    assert not any('FROM "compound"' in s for s in report), report
     assert not any(s.startswith(("SAVEPOINT", "RESET", "CLOSE")) for s in report), report
     assert not any('FROM "tenant"' in s for s in report), report  # nor the tenant's row (its zone, its slug)
 

@@ -48,6 +48,19 @@ class Access:
     company_compounds: frozenset[int] = frozenset()
     # Ancestors of the scoped nodes: readable (their names), not writable.
     ancestors: dict[str, frozenset[int]] = field(default_factory=dict)
+    # Each scoped node's ancestors as read by ``resolve``: (level, id) -> {ancestor level: id}.
+    lineage: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+
+    def known_ancestors(self, level: str, node_id: int) -> dict[str, int] | None:
+        """The ancestors of a node this caller reads because it is, or lies above, one of their scoped nodes, as
+        ``resolve`` read them (no query); None for any other node."""
+        if (level, node_id) in self.lineage:
+            return self.lineage[(level, node_id)]
+        above = ancestor_levels(level)
+        for line in self.lineage.values():
+            if line.get(level) == node_id:
+                return {a: line[a] for a in above if a in line}
+        return None
 
     @property
     def whole_tenant(self) -> bool:
@@ -170,8 +183,11 @@ async def resolve(roles: frozenset[Role], scope: tuple[str, ...] | list[str], us
         anc_levels = ancestor_levels(level)
         if not anc_levels:
             continue
-        rows = await MODEL_BY_LEVEL[level].filter(id__in=sorted(node_ids)).values(*(f"{a}_id" for a in anc_levels))
+        rows = await MODEL_BY_LEVEL[level].filter(id__in=sorted(node_ids)).values(
+            "id", *(f"{a}_id" for a in anc_levels)
+        )
         for row in rows:
+            access.lineage[(level, row["id"])] = {a: row[f"{a}_id"] for a in anc_levels}
             for a in anc_levels:
                 ancestors.setdefault(a, set()).add(row[f"{a}_id"])
     access.ancestors = {k: frozenset(v) for k, v in ancestors.items()}

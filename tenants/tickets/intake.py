@@ -79,6 +79,9 @@ async def _location(
     for level, node_id in (("household", household_id), ("building", building_id), ("compound", compound_id)):
         if node_id is None:
             continue
+        known = access.known_ancestors(level, node_id)  # the reporter's own household, building or compound
+        if known is not None:
+            return {**{f"{a}_id": i for a, i in known.items()}, f"{level}_id": node_id}
         try:
             node = await get_in_scope(level, node_id, access)
         except NotFound:
