@@ -89,14 +89,14 @@ class Connection(Generic[T]):
 PRELOAD = True
 
 
-def _fields(selections: Sequence[Any]) -> list[Any]:
+def expand(selections: Sequence[Any]) -> list[Any]:
     """The fields of a selection set, fragments expanded."""
     found = []
     for s in selections:
         if isinstance(s, SelectedField):
             found.append(s)
         else:  # an inline fragment or a fragment spread
-            found.extend(_fields(s.selections))
+            found.extend(expand(s.selections))
     return found
 
 
@@ -107,12 +107,12 @@ def node_fields(info: Info) -> dict[str, list[Any]]:
         return {}
     wanted: dict[str, list[Any]] = {}
     for top in info.selected_fields:
-        for part in _fields(top.selections):
+        for part in expand(top.selections):
             nodes = [part] if part.name == "nodes" else [
-                n for e in _fields(part.selections) if part.name == "edges" for n in [e] if e.name == "node"
+                n for e in expand(part.selections) if part.name == "edges" for n in [e] if e.name == "node"
             ]
             for node in nodes:
-                for f in _fields(node.selections):
+                for f in expand(node.selections):
                     wanted.setdefault(f.name, []).append(f)
     return wanted
 

@@ -151,7 +151,7 @@ class Link:
     order: str = "x.id"
 
 
-def _sql(qs: QuerySet[Any], offset: int) -> tuple[str, list[Any]]:
+def _sql(qs: Any, offset: int) -> tuple[str, list[Any]]:
     """``qs``'s parameterised SQL with its placeholders renumbered after ``offset`` earlier parameters."""
     qs._choose_db_if_not_chosen()
     qs._make_query()
