@@ -7,8 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from tenants.errors import NotFound
-from tenants.paging import Link, Order, Page, Window, page, page_with
+from tenants.paging import Link, Order, Page, Window, page, page_with, rows_by_ids
 from tenants.subsidies.access import read_in_full, readable, readable_communities, readable_lines
 from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.subsidies.statements import bounds
@@ -141,13 +143,11 @@ async def statements_with(
 async def line_links(
     caller: Access, lines: list[SettlementLine], *, compounds: bool, companies: bool
 ) -> tuple[dict[int, Area], dict[int, PropertyCompany]]:
-    """The compounds and payee companies these lines name that the caller reads, by id (one statement each)."""
-    found_compounds: dict[int, Area] = {}
-    found_companies: dict[int, PropertyCompany] = {}
+    """The compounds and payee companies these lines name that the caller reads, by id (one statement)."""
+    wanted: dict[str, tuple[QuerySet[Any], list[int]]] = {}
     if compounds and lines:
-        ids = sorted({x.compound_id for x in lines})
-        found_compounds = {c.id: c for c in await readable_areas(caller, "compound").filter(id__in=ids)}
+        wanted["compounds"] = (readable_areas(caller, "compound"), [x.compound_id for x in lines])
     if companies and lines:
-        ids = sorted({x.company_id for x in lines})
-        found_companies = {c.id: c for c in await readable_companies(caller).filter(id__in=ids)}
-    return found_compounds, found_companies
+        wanted["companies"] = (readable_companies(caller), [x.company_id for x in lines])
+    found = await rows_by_ids(wanted)
+    return found.get("compounds", {}), found.get("companies", {})
