@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown, SheetItem, sheet_items
 from api.assessment.inputs import ScoreItemInput, item_paths, sheet_of
 from api.assessment.missing import MissingScoreSheets, missing_sheets
+from api.compiled import compiled
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
@@ -329,13 +330,13 @@ class AssessmentQuery:
         selected = node_fields(info)
         if selected:  # the page with the company, if selected, in one statement
             caller = await info.context.access()
-            return await connection(
+            return await compiled(info, await connection(
                 info,
                 lambda w: reads.company_rankings_with(
                     caller, snap, window=w, mark=wanted, company="company" in selected
                 ),
                 CompanyRatingType.with_links, first=first, after=after, last=last, before=before,
-            )
+            ))
         return await connection(
             info, lambda w: reports.company_rankings(snap, window=w, mark=wanted), CompanyRatingType.of,
             first=first, after=after, last=last, before=before
@@ -355,13 +356,13 @@ class AssessmentQuery:
         selected = node_fields(info)
         if selected:  # the page with the compound, if selected, in one statement
             caller = await info.context.access()
-            return await connection(
+            return await compiled(info, await connection(
                 info,
                 lambda w: reads.compound_rankings_with(
                     caller, snap, window=w, company_id=cid, compound="compound" in selected
                 ),
                 CompoundRatingType.with_links, first=first, after=after, last=last, before=before,
-            )
+            ))
         return await connection(
             info, lambda w: reports.compound_rankings(snap, window=w, company_id=cid), CompoundRatingType.of,
             first=first, after=after, last=last, before=before

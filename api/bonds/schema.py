@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
@@ -174,7 +175,7 @@ class BondQuery:
         street_id = opt_id(f.street_id, "filter.streetId")
         selected = node_fields(info)
         if selected:  # the page with its compounds, balances and top-ups in one statement
-            return await connection(
+            return await compiled(info, await connection(
                 info,
                 lambda w: reads.list_bonds_with(
                     access=access, window=w, company_id=company_id, street_id=street_id,
@@ -182,7 +183,7 @@ class BondQuery:
                 ),
                 BondType.with_compound,
                 first=first, after=after, last=last, before=before,
-            )
+            ))
         return await connection(
             info,
             lambda w: reads.list_bonds(

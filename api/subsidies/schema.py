@@ -19,6 +19,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
@@ -351,10 +352,10 @@ class SubsidyQuery:
                     links[s.id] = linked
                 return got.with_rows([s for s, _ in got.rows])
 
-            return await connection(
+            return await compiled(info, await connection(
                 info, fetch_with, lambda s: SettlementStatementType.of(s, full=s.id in full, links=links[s.id]),
                 first=first, after=after, last=last, before=before
-            )
+            ))
 
         async def fetch(window: Window) -> Page[SettlementStatement]:
             got = await subsidy_reads.statements(

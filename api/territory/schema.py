@@ -4,6 +4,7 @@ from datetime import date
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import AREAS, opt_id, to_id
 from api.money import Fen
@@ -185,14 +186,14 @@ class TerritoryQuery:
         selected = node_fields(info)
         if selected:  # the page with the higher nodes selected, in one statement
             links = set(selected) & set(AREA_LINKS[lvl])
-            return await connection(
+            return await compiled(info, await connection(
                 info,
                 lambda w: territory_reads.list_areas_with(
                     lvl, access=access, parent_id=pid, within=within, window=w, search=search, links=links
                 ),
                 lambda row: AREA_TYPES[lvl].of(*row),  # type: ignore[attr-defined]
                 first=first, after=after, last=last, before=before,
-            )
+            ))
         return await connection(
             info,
             lambda w: territory.list_areas(lvl, access=access, parent_id=pid, within=within, window=w, search=search),

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id, to_ids
 from api.pagination import After, Before, Connection, First, Last, connection, node_fields
@@ -109,10 +110,10 @@ class TicketQuery(CatalogQuery):
         selected = node_fields(info)
         if selected:  # the page with the links selected, in one statement
             links = {_LINKS[n] for n in selected if n in _LINKS}
-            return await connection(
+            return await compiled(info, await connection(
                 info, lambda w: reads.list_tickets_with(access=access, window=w, links=links, **filters),
                 TicketType.with_links, first=first, after=after, last=last, before=before,
-            )
+            ))
         return await connection(
             info, lambda w: reads.list_tickets(access=access, window=w, **filters),
             TicketType.of, first=first, after=after, last=last, before=before,

@@ -1,0 +1,205 @@
+"""A hot list's page completed in one pass, without graphql-core's per-field execution.
+
+A list whose links were read with its page (``tenants.paging.page_with``) holds only plain values: every field of
+its nodes is an attribute or a synchronous resolver. Strawberry still runs each field through its resolver
+wrappers, argument parsing, the schema extensions' ``resolve`` hooks and graphql-core's completion, several times
+the work of reading the value (``tests/test_hot_lists.py``: 20,000 fields for 100 settlement statements).
+``compiled(info, value)`` completes the field's value the way graphql-core would — the same field collection
+(fragments, aliases, ``@skip``/``@include``), the same resolvers called on the same objects, the same scalar and
+enum serialisation — and hands graphql-core the finished answer (``Compiled``, taken as it is by
+``api.execution.SettledExecution``). Anything it does not do the same way makes it give up and return the value
+unchanged, to the general path: a field with arguments, an async value (a link not read with the page), a null
+in a non-null field (the general path reports the error), a directive other than ``@skip``/``@include``.
+``tests/test_hot_lists.py`` compares the two paths byte for byte, every field selected.
+"""
+
+from __future__ import annotations
+
+import inspect
+from asyncio import gather
+from collections.abc import Sequence
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLAbstractType,
+    GraphQLIncludeDirective,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    SelectionSetNode,
+    Undefined,
+)
+from graphql.execution.values import get_directive_values
+from strawberry import relay
+
+from api.context import Info
+
+_KNOWN_DIRECTIVES = {"skip", "include"}
+_TAKES_INFO: dict[Any, bool] = {}
+
+
+class Compiled:
+    """A field's finished response value (graphql-core completes it as it is)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _GiveUp(Exception):
+    """This value is not completed here the way the general path would: the general path completes it."""
+
+
+async def compiled(info: Info, value: Any) -> Any:
+    """``value`` (the field's resolved value) completed in one pass, or ``value`` itself for the general path.
+    Links not read with the page (awaitables: a DataLoader's) are awaited a level at a time, all of a level
+    together, so their loaders batch as they do on the general path."""
+    raw = info._raw_info
+    run = _Completion(raw.schema, raw.fragments, raw.variable_values, info)
+    answer: list[Any] = [None]
+    try:
+        run.fill(answer, 0, raw.return_type, raw.field_nodes, value)
+        while run.pending:
+            level, run.pending = run.pending, []
+            results = await gather(*(p[0] for p in level), return_exceptions=True)
+            for (_, into, key, kind, nodes), result in zip(level, results, strict=True):
+                if isinstance(result, BaseException):
+                    raise _GiveUp  # the general path reports the error where it happened
+                run.fill(into, key, kind, nodes, result)
+    except _GiveUp:
+        for awaitable, *_ in run.pending:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+        return value
+    return Compiled(answer[0])
+
+
+class _Completion:
+    def __init__(self, schema: GraphQLSchema, fragments: dict, variables: dict, info: Info) -> None:
+        self.schema, self.fragments, self.variables, self.info = schema, fragments, variables, info
+        self.collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
+        # Awaitables met on this level, each with where its completed value goes: (awaitable, into, key, kind,
+        # nodes).
+        self.pending: list[tuple[Any, Any, Any, GraphQLOutputType, Sequence[FieldNode]]] = []
+
+    def fill(self, into: Any, key: Any, kind: GraphQLOutputType, nodes: Sequence[FieldNode], value: Any) -> None:
+        """Complete ``value`` as ``kind`` into ``into[key]`` (later, for an awaitable)."""
+        if inspect.isawaitable(value):
+            into[key] = None  # its place, in the order of the selection
+            self.pending.append((value, into, key, kind, nodes))
+            return
+        inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+        if value is None:
+            if inner is not kind:
+                raise _GiveUp  # the general path reports a null in a non-null field
+            into[key] = None
+            return
+        if isinstance(inner, GraphQLList):
+            items = list(value)
+            done: list[Any] = [None] * len(items)
+            into[key] = done
+            for i, item in enumerate(items):
+                self.fill(done, i, inner.of_type, nodes, item)
+            return
+        if isinstance(inner, GraphQLLeafType):
+            leaf = inner.serialize(value)
+            if leaf is Undefined or leaf is None:
+                raise _GiveUp
+            into[key] = leaf
+            return
+        if isinstance(inner, GraphQLAbstractType):
+            definition = getattr(type(value), "__strawberry_definition__", None)
+            concrete = self.schema.get_type(definition.name) if definition is not None else None
+            if not isinstance(concrete, GraphQLObjectType) or not self.schema.is_sub_type(inner, concrete):
+                raise _GiveUp
+            inner = concrete
+        if not isinstance(inner, GraphQLObjectType):
+            raise _GiveUp
+        out: dict[str, Any] = {}
+        into[key] = out
+        for name_key, field_nodes in self._fields(inner, nodes).items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                out[name_key] = inner.name
+                continue
+            field = inner.fields.get(name)
+            strawberry_field = field.extensions.get("strawberry-definition") if field is not None else None
+            if field is None or field.args or strawberry_field is None:
+                raise _GiveUp
+            self.fill(out, name_key, field.type, field_nodes, self._resolve(strawberry_field, value, inner))
+
+    def _resolve(self, field: Any, source: Any, kind: GraphQLObjectType) -> Any:
+        resolver = field.base_resolver
+        if resolver is None:
+            return getattr(source, field.python_name)
+        if field.python_name == "_id" and isinstance(source, relay.Node):  # relay's id: the type's global id
+            node_id = type(source).resolve_id(source, info=self.info)
+            if inspect.isawaitable(node_id):
+                raise _GiveUp
+            return relay.GlobalID(type_name=kind.name, node_id=str(node_id))
+        func = resolver.wrapped_func
+        takes_info = _TAKES_INFO.get(func)
+        if takes_info is None:
+            params = list(inspect.signature(func).parameters)
+            if params[:1] != ["self"] or any(p not in ("self", "info") for p in params):
+                raise _GiveUp
+            takes_info = _TAKES_INFO[func] = "info" in params
+        return func(source, self.info) if takes_info else func(source)
+
+    def _fields(self, kind: GraphQLObjectType, nodes: Sequence[FieldNode]) -> dict[str, list[FieldNode]]:
+        """The subfields of ``nodes`` on ``kind`` by response key, in order (graphql-core's collectSubfields)."""
+        key = (kind.name, tuple(id(n) for n in nodes))
+        found = self.collected.get(key)
+        if found is None:
+            found = {}
+            for node in nodes:
+                if node.selection_set is not None:
+                    self._collect(kind, node.selection_set, found, set())
+            self.collected[key] = found
+        return found
+
+    def _collect(
+        self, kind: GraphQLObjectType, selections: SelectionSetNode, found: dict[str, list[FieldNode]], seen: set
+    ) -> None:
+        for selection in selections.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                found.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self._matches(selection.type_condition, kind):
+                    self._collect(kind, selection.selection_set, found, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in seen or fragment is None:
+                    continue
+                seen.add(name)
+                if self._matches(fragment.type_condition, kind):
+                    self._collect(kind, fragment.selection_set, found, seen)
+
+    def _included(self, node: Any) -> bool:
+        if any(d.name.value not in _KNOWN_DIRECTIVES for d in node.directives or ()):
+            raise _GiveUp  # @defer, @stream ...: the general path's business
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip and skip["if"] is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include and include["if"] is False)
+
+    def _matches(self, condition: Any, kind: GraphQLObjectType) -> bool:
+        if condition is None:
+            return True
+        wanted = self.schema.get_type(condition.name.value)
+        if wanted is kind:
+            return True
+        return isinstance(wanted, GraphQLAbstractType) and self.schema.is_sub_type(wanted, kind)
