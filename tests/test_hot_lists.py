@@ -290,3 +290,13 @@ async def test_paging_backward_and_after_a_cursor_agree_on_both_paths(hot, clien
                  "hasPreviousPage startCursor endCursor } } }")
         fast, general = await both(client, query, hot["admin"], 0, monkeypatch)
         assert fast == general and fast.count(b'"cursor"') == (100 if args == "last: 100" else 10), args
+
+
+async def test_aliases_fragments_and_directives_agree_on_both_paths(hot, client, frozen, monkeypatch):
+    query = """query($n: Int!, $yes: Boolean = true) { tickets(first: $n) { edges { node { ...T
+      again: compound { ...on Compound { n: name } } assignee @include(if: $yes) { name }
+      timeline @skip(if: $yes) { at } photoFiles @include(if: false) { id } } } } }
+      fragment T on Ticket { id state compound { name street { name } } partnerTasks { unit { name } } }"""
+    for who in ("admin", "company_p2"):
+        fast, general = await both(client, query, hot[who], 100, monkeypatch)
+        assert fast == general and b'"again"' in fast and b'"timeline"' not in fast, who
