@@ -22,22 +22,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLAbstractType,
-    GraphQLIncludeDirective,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
-    GraphQLSkipDirective,
     InlineFragmentNode,
     SelectionSetNode,
     Undefined,
+    VariableNode,
 )
-from graphql.execution.values import get_directive_values
 from strawberry import relay
 
 from api.context import Info
@@ -189,13 +188,23 @@ class _Completion:
                     self._collect(kind, fragment.selection_set, found, seen)
 
     def _included(self, node: Any) -> bool:
-        if any(d.name.value not in _KNOWN_DIRECTIVES for d in node.directives or ()):
-            raise _GiveUp  # @defer, @stream ...: the general path's business
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
-        if skip and skip["if"] is True:
-            return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
-        return not (include and include["if"] is False)
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in _KNOWN_DIRECTIVES:
+                raise _GiveUp  # @defer, @stream ...: the general path's business
+            arguments = {a.name.value: a.value for a in directive.arguments}
+            condition = arguments.get("if")
+            if isinstance(condition, VariableNode):
+                value = self.variables.get(condition.name.value)
+            elif isinstance(condition, BooleanValueNode):
+                value = condition.value
+            else:
+                raise _GiveUp
+            if not isinstance(value, bool):
+                raise _GiveUp
+            if (name == "skip") == value:
+                return False
+        return True
 
     def _matches(self, condition: Any, kind: GraphQLObjectType) -> bool:
         if condition is None:
