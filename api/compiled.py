@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import inspect
 from asyncio import gather
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -43,6 +47,25 @@ from api.context import Info
 
 _KNOWN_DIRECTIVES = {"skip", "include"}
 _TAKES_INFO: dict[Any, bool] = {}
+
+
+# Values that are never awaitable (most of a page): the check is skipped for them.
+_PLAIN = frozenset({str, int, float, bool, Decimal, datetime, date, dict, list, type(None)})
+_AWAITABLE: dict[type, bool] = {}
+
+
+def _awaitable(value: Any) -> bool:
+    kind = type(value)
+    found = _AWAITABLE.get(kind)
+    if found is None:
+        found = inspect.isawaitable(value)
+        if not inspect.isgenerator(value):  # a generator-based coroutine is told by its flags, not its type
+            _AWAITABLE[kind] = found
+    return found
+
+
+def _with_info(func: Callable[..., Any], info: Info, source: Any) -> Any:
+    return func(source, info)
 
 
 class Compiled:
@@ -86,13 +109,14 @@ class _Completion:
     def __init__(self, schema: GraphQLSchema, fragments: dict, variables: dict, info: Info) -> None:
         self.schema, self.fragments, self.variables, self.info = schema, fragments, variables, info
         self.collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
+        self.plans: dict[tuple[str, tuple[int, ...]], list[tuple[str, Any, Any, list]]] = {}
         # Awaitables met on this level, each with where its completed value goes: (awaitable, into, key, kind,
         # nodes).
         self.pending: list[tuple[Any, Any, Any, GraphQLOutputType, Sequence[FieldNode]]] = []
 
     def fill(self, into: Any, key: Any, kind: GraphQLOutputType, nodes: Sequence[FieldNode], value: Any) -> None:
         """Complete ``value`` as ``kind`` into ``into[key]`` (later, for an awaitable)."""
-        if inspect.isawaitable(value):
+        if type(value) not in _PLAIN and _awaitable(value):
             into[key] = None  # its place, in the order of the selection
             self.pending.append((value, into, key, kind, nodes))
             return
@@ -102,18 +126,18 @@ class _Completion:
                 raise _GiveUp  # the general path reports a null in a non-null field
             into[key] = None
             return
+        if isinstance(inner, GraphQLLeafType):
+            leaf = inner.serialize(value)
+            if leaf is Undefined or leaf is None:
+                raise _GiveUp
+            into[key] = leaf
+            return
         if isinstance(inner, GraphQLList):
             items = list(value)
             done: list[Any] = [None] * len(items)
             into[key] = done
             for i, item in enumerate(items):
                 self.fill(done, i, inner.of_type, nodes, item)
-            return
-        if isinstance(inner, GraphQLLeafType):
-            leaf = inner.serialize(value)
-            if leaf is Undefined or leaf is None:
-                raise _GiveUp
-            into[key] = leaf
             return
         if isinstance(inner, GraphQLAbstractType):
             definition = getattr(type(value), "__strawberry_definition__", None)
@@ -125,26 +149,49 @@ class _Completion:
             raise _GiveUp
         out: dict[str, Any] = {}
         into[key] = out
-        for name_key, field_nodes in self._fields(inner, nodes).items():
-            name = field_nodes[0].name.value
-            if name == "__typename":
-                out[name_key] = inner.name
-                continue
-            field = inner.fields.get(name)
-            strawberry_field = field.extensions.get("strawberry-definition") if field is not None else None
-            if field is None or field.args or strawberry_field is None:
-                raise _GiveUp
-            self.fill(out, name_key, field.type, field_nodes, self._resolve(strawberry_field, value, inner))
+        for name_key, field_type, get, field_nodes in self._plan(inner, nodes):
+            if get is None:
+                out[name_key] = inner.name  # __typename
+            else:
+                self.fill(out, name_key, field_type, field_nodes, get(value))
 
-    def _resolve(self, field: Any, source: Any, kind: GraphQLObjectType) -> Any:
+    def _plan(self, kind: GraphQLObjectType, nodes: Sequence[FieldNode]) -> list[tuple[str, Any, Any, list]]:
+        """(response key, field type, how to read the value from a source, field nodes) of each subfield."""
+        key = (kind.name, tuple(id(n) for n in nodes))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = []
+            for name_key, field_nodes in self._fields(kind, nodes).items():
+                name = field_nodes[0].name.value
+                if name == "__typename":
+                    plan.append((name_key, None, None, field_nodes))
+                    continue
+                field = kind.fields.get(name)
+                strawberry_field = field.extensions.get("strawberry-definition") if field is not None else None
+                if field is None or field.args or strawberry_field is None:
+                    raise _GiveUp
+                plan.append((name_key, field.type, self._getter(strawberry_field, kind), field_nodes))
+            self.plans[key] = plan
+        return plan
+
+    def _getter(self, field: Any, kind: GraphQLObjectType) -> Callable[[Any], Any]:
+        """How a field's value is read from its source: the attribute, or the resolver called as strawberry calls
+        it (``self``, and ``info`` when it asks for it)."""
         resolver = field.base_resolver
         if resolver is None:
-            return getattr(source, field.python_name)
-        if field.python_name == "_id" and isinstance(source, relay.Node):  # relay's id: the type's global id
-            node_id = type(source).resolve_id(source, info=self.info)
-            if inspect.isawaitable(node_id):
-                raise _GiveUp
-            return relay.GlobalID(type_name=kind.name, node_id=str(node_id))
+            return attrgetter(field.python_name)
+        info = self.info
+        if field.python_name == "_id":  # relay's id: the type's global id
+
+            def global_id(source: Any) -> Any:
+                if not isinstance(source, relay.Node):
+                    raise _GiveUp
+                node_id = type(source).resolve_id(source, info=info)
+                if inspect.isawaitable(node_id):
+                    raise _GiveUp
+                return relay.GlobalID(type_name=kind.name, node_id=str(node_id))
+
+            return global_id
         func = resolver.wrapped_func
         takes_info = _TAKES_INFO.get(func)
         if takes_info is None:
@@ -152,7 +199,7 @@ class _Completion:
             if params[:1] != ["self"] or any(p not in ("self", "info") for p in params):
                 raise _GiveUp
             takes_info = _TAKES_INFO[func] = "info" in params
-        return func(source, self.info) if takes_info else func(source)
+        return partial(_with_info, func, info) if takes_info else func
 
     def _fields(self, kind: GraphQLObjectType, nodes: Sequence[FieldNode]) -> dict[str, list[FieldNode]]:
         """The subfields of ``nodes`` on ``kind`` by response key, in order (graphql-core's collectSubfields)."""
