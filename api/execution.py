@@ -22,6 +22,8 @@ from typing import Any
 import graphql.execution.executor as executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.compiled import Compiled
+
 
 async def gather_settled(*awaitables: Awaitable[Any]) -> list[Any]:
     """Every awaitable run to its end; then the first error, if any, in their order."""
@@ -33,7 +35,14 @@ async def gather_settled(*awaitables: Awaitable[Any]) -> list[Any]:
 
 
 class SettledExecution(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, whose result is ready only once no resolver is still running."""
+    """Strawberry's execution context, whose result is ready only once no resolver is still running; a field's
+    value already completed (``api.compiled.Compiled``: a hot list's page) is taken as it is."""
+
+    def complete_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any, result: Any,
+                       position_context: Any) -> Any:
+        if isinstance(result, Compiled):
+            return result.value
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         result = super().execute_operation(serially)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from tenants.errors import InvalidInput, Problem
 from tenants.paging import Key, Page, Window, checked
@@ -81,6 +82,39 @@ class Connection(Generic[T]):
     )
     async def total_count(self) -> int | None:
         return None if self.count is None else await self.count()
+
+
+# Lists read their nodes' links with the page (one statement: ``tenants.paging.page_with``) when this is true;
+# False forces the general path (each link through its resolver and DataLoader), which tests compare it with.
+PRELOAD = True
+
+
+def expand(selections: Sequence[Any]) -> list[Any]:
+    """The fields of a selection set, fragments expanded."""
+    found = []
+    for s in selections:
+        if isinstance(s, SelectedField):
+            found.append(s)
+        else:  # an inline fragment or a fragment spread
+            found.extend(expand(s.selections))
+    return found
+
+
+def node_fields(info: Info) -> dict[str, list[Any]]:
+    """The fields the client selected on a connection's nodes (under ``edges { node }`` and ``nodes``), by name,
+    each with every selection of it; empty when ``PRELOAD`` is off."""
+    if not PRELOAD:
+        return {}
+    wanted: dict[str, list[Any]] = {}
+    for top in info.selected_fields:
+        for part in expand(top.selections):
+            nodes = [part] if part.name == "nodes" else [
+                n for e in expand(part.selections) if part.name == "edges" for n in [e] if e.name == "node"
+            ]
+            for node in nodes:
+                for f in expand(node.selections):
+                    wanted.setdefault(f.name, []).append(f)
+    return wanted
 
 
 def _encode_value(v: Any) -> Any:

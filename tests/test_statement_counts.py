@@ -1,5 +1,7 @@
-"""Object links (TicketUnit.name, Ticket.compound, CompanyRating.company) go through DataLoaders: a page of 10
-and a page of 100 cost the same number of SQL statements."""
+"""The hot lists (tickets, companyRankings, compoundRankings, settlementStatements, areas, bonds) read a page with
+the links the client selected in one statement (settlement lines' compounds and companies: one more), so a page
+of 10 and a page of 100 cost the same number of SQL statements, and few: what the request path itself costs
+(authentication, the tenant, the scope) plus at most two."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from tenants.assessment.models import CompanyRating, ListMark, RatingSnapshot, SnapshotStatus
+from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot, SnapshotStatus
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.settings import Settings
+from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
@@ -20,13 +23,23 @@ from tenants.territory.parties import PropertyCompany
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.tickets.models import Channel, Ticket, UnitKind
 from tests.fixtures.callers import ADMIN, bearer
-from tests.fixtures.territory import build
+from tests.fixtures.territory import add_compound, build
 
 ROWS = 110
 TICKETS = """query($n: Int!) { tickets(first: $n) { edges { node { id state itemTitle
-  assignee { kind id name } compound { name } timeline { toStatus } } } } }"""
+  assignee { kind id name } compound { name } timeline { toStatus } partnerTasks { id } photoFiles { id } } } } }"""
 RANKINGS = """query($n: Int!) { companyRankings(period: "2026Q3", first: $n) { edges { node { rank
   company { id name creditCode } } } } }"""
+COMPOUND_RANKINGS = """query($n: Int!) { compoundRankings(period: "2026Q3", first: $n) { edges { node { rank
+  compound { id name } } } } }"""
+STATEMENTS = """query($n: Int!) { settlementStatements(first: $n) { edges { node { id periodKey totalFen
+  community { name } lines { amountFen compound { name } companyName } payees { companyName creditCode } } } } }"""
+AREAS = """query($n: Int!) { areas(level: COMPOUND, first: $n) { edges { node { id name
+  ... on Compound { grid { name } community { name } street { name } } } } } }"""
+BONDS = """query($n: Int!) { bonds(first: $n) { edges { node { contractId requiredFen balanceFen topUp { dueOn }
+  compound { name } } } } }"""
+# What the request path costs before the list's own statements: the tenant by slug, entering its scope.
+OVERHEAD = ("set_config('app.platform'", 'FROM "tenant"', "civicgrid_enter_tenant")
 
 
 class Counter(logging.Handler):
@@ -54,14 +67,18 @@ def counting():
 
 @pytest.fixture
 async def crowded(app, settings: Settings) -> dict:
-    """A tenant with 110 companies rated in a published 2026Q3 snapshot, and 110 tickets assigned in turn to a
-    community, a street, a company and a county department."""
-    t = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    """A tenant with 110 companies and 110 compounds (each under contract) rated in a published 2026Q3 snapshot,
+    110 tickets assigned in turn to a community, a street, a company and a county department, and 110 settlement
+    statements of two lines each."""
+    t = await create_tenant(slug="linshu", name="临沭县", preset="linshu")  # 临沭: bonds are on
     ids = await build(t.id)
     with tenant_context(t.id):
         unit = await parties.create_unit(
             access=ADMIN, actor="seed", kind=PartyUnitKind.COUNTY_DEPARTMENT, code="城管", name="区城管局"
         )
+        compounds = [ids["K1"], ids["K2"], ids["K3"]]
+        for i in range(ROWS - 3):
+            compounds.append(await add_compound(ids, f"X{i}", ("G1", "G2", "G3")[i % 3], ("P1", "P2")[i % 2]))
     now = datetime(2026, 10, 1, tzinfo=UTC)
     async with tenant_transaction(t.id):
         companies = [
@@ -72,6 +89,21 @@ async def crowded(app, settings: Settings) -> dict:
             await CompanyRating.create(
                 snapshot_id=snap.id, company_id=c.id, score=Decimal("80"), rank=rank, mark=ListMark.NONE, breakdown={}
             )
+        for rank, k in enumerate(compounds, 1):
+            await CompoundRating.create(
+                snapshot_id=snap.id, compound_id=k, company_id=ids["P1"], score=Decimal("80"), body_part=Decimal("80"),
+                deductions=Decimal("0"), rank=rank, breakdown={},
+            )
+        for i in range(ROWS):
+            statement = await SettlementStatement.create(
+                period_key=str(1990 + i), community_id=ids["C1"], pool_fen=600_000, total_fen=2_000, rule={},
+                basis={}, computed_at=now, computed_by="admin",
+            )
+            for position, (k, company) in enumerate(((ids["K1"], ids["P1"]), (compounds[i], ids["P2"])), 1):
+                await SettlementLine.create(
+                    statement_id=statement.id, position=position, for_period=str(1990 + i), compound_id=k,
+                    company_id=company, rule="按分档", amount_fen=1_000,
+                )
         snap.status, snap.published_at = SnapshotStatus.PUBLISHED, now  # a published one's ratings are frozen
         await snap.save()
         units = [(UnitKind.COMMUNITY, ids["C1"]), (UnitKind.STREET, ids["S1"]),
@@ -92,7 +124,23 @@ async def _cost(gql, query: str, token: str, n: int) -> tuple[int, dict]:
     with counting() as statements:
         body = await gql(query, token, {"n": n})
     assert "errors" not in body, body
+    own = [s for s in statements if not any(o in s for o in OVERHEAD)]
+    assert len(own) <= 2, own  # the page with its links; settlement lines' compounds and companies
     return len(statements), body
+
+
+LISTS = {
+    "tickets": TICKETS, "companyRankings": RANKINGS, "compoundRankings": COMPOUND_RANKINGS,
+    "settlementStatements": STATEMENTS, "areas": AREAS, "bonds": BONDS,
+}
+
+
+@pytest.mark.parametrize("name", LISTS)
+async def test_every_hot_list_costs_the_same_few_statements_for_10_and_100(crowded, gql, name):
+    small, _ = await _cost(gql, LISTS[name], crowded["admin"], 10)
+    large, body = await _cost(gql, LISTS[name], crowded["admin"], 100)
+    assert len(body["data"][name]["edges"]) == 100
+    assert small == large, (small, large)
 
 
 async def test_a_page_of_tickets_costs_the_same_for_10_and_100(crowded, gql):

@@ -11,11 +11,12 @@ from strawberry.scalars import JSON
 from api.assessment.breakdowns import CompanyScoreBreakdown, CompoundScoreBreakdown, SheetItem, sheet_items
 from api.assessment.inputs import ScoreItemInput, item_paths, sheet_of
 from api.assessment.missing import MissingScoreSheets, missing_sheets
+from api.compiled import compiled
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
-from api.pagination import After, Before, Connection, First, Last, connection
-from api.rows import FromRow, Node
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields
+from api.rows import FromRow, Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants.assessment import access as assessment_access
 from tenants.assessment import interviews as talks
@@ -121,9 +122,22 @@ class CompanyRatingType(FromRow):
     def score_breakdown(self) -> CompanyScoreBreakdown:
         return CompanyScoreBreakdown.of(self.breakdown)
 
+    links: strawberry.Private[dict[str, Any]]  # read with the page, by name
+
     @strawberry.field(description="The rated 物业企业 (null for a caller who does not read it, e.g. a resident).")
-    async def company(self, info: Info) -> PropertyCompanyType | None:
-        return await load_company(info, self.company_pk)
+    def company(self, info: Info) -> PropertyCompanyType | None:
+        if "company" in self.links:  # read with the page
+            row = self.links["company"]
+            return None if row is None else PropertyCompanyType.of(row)  # type: ignore[no-any-return]
+        return load_company(info, self.company_pk)  # type: ignore[return-value]
+
+    @classmethod
+    def of(cls, row: Any) -> CompanyRatingType:
+        return from_row(cls, row, links={})
+
+    @classmethod
+    def with_links(cls, row: tuple[Any, dict[str, Any]]) -> CompanyRatingType:
+        return from_row(cls, row[0], links=row[1])
 
 
 @strawberry.type(name="CompoundRating")
@@ -145,9 +159,22 @@ class CompoundRatingType(FromRow):
     def score_breakdown(self) -> CompoundScoreBreakdown:
         return CompoundScoreBreakdown.of(self.breakdown)
 
+    links: strawberry.Private[dict[str, Any]]  # read with the page, by name
+
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_pk)
+    def compound(self, info: Info) -> CompoundType | None:
+        if "compound" in self.links:  # read with the page
+            row = self.links["compound"]
+            return None if row is None else CompoundType.of(row)  # type: ignore[no-any-return]
+        return _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
+
+    @classmethod
+    def of(cls, row: Any) -> CompoundRatingType:
+        return from_row(cls, row, links={})
+
+    @classmethod
+    def with_links(cls, row: tuple[Any, dict[str, Any]]) -> CompoundRatingType:
+        return from_row(cls, row[0], links=row[1])
 
 
 @strawberry.type
@@ -304,6 +331,16 @@ class AssessmentQuery:
     ) -> Connection[CompanyRatingType]:
         snap = await _snapshot(info, period, revision)
         wanted = _Mark(mark.value) if mark else None
+        selected = node_fields(info)
+        if selected:  # the page with the company, if selected, in one statement
+            caller = await info.context.access()
+            return await compiled(info, await connection(
+                info,
+                lambda w: reads.company_rankings_with(
+                    caller, snap, window=w, mark=wanted, company="company" in selected
+                ),
+                CompanyRatingType.with_links, first=first, after=after, last=last, before=before,
+            ))
         return await connection(
             info, lambda w: reports.company_rankings(snap, window=w, mark=wanted), CompanyRatingType.of,
             first=first, after=after, last=last, before=before
@@ -320,6 +357,16 @@ class AssessmentQuery:
     ) -> Connection[CompoundRatingType]:
         snap = await _snapshot(info, period, revision)
         cid = opt_id(company_id, "companyId")
+        selected = node_fields(info)
+        if selected:  # the page with the compound, if selected, in one statement
+            caller = await info.context.access()
+            return await compiled(info, await connection(
+                info,
+                lambda w: reads.compound_rankings_with(
+                    caller, snap, window=w, company_id=cid, compound="compound" in selected
+                ),
+                CompoundRatingType.with_links, first=first, after=after, last=last, before=before,
+            ))
         return await connection(
             info, lambda w: reports.compound_rankings(snap, window=w, company_id=cid), CompoundRatingType.of,
             first=first, after=after, last=last, before=before

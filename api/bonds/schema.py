@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
-from api.pagination import After, Before, Connection, First, Last, connection
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields
 from api.rows import Node, from_row
 from api.territory.types import CompoundType, _load
 from tenants.bonds import access as bond_access
@@ -55,13 +57,22 @@ class BondType:
     shortfall_fen: Fen = strawberry.field(description="max(0, requiredFen - balanceFen), in fen.")
     top_up: BondTopUpType | None = strawberry.field(description="The open top-up, if the company owes one.")
     compound_pk: strawberry.Private[int]
+    # The compound as the caller reads it, read with the page (``reads.list_bonds_with``): a plain value.
+    read_compound: strawberry.Private[tuple[Any] | None]
 
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_pk)
+    def compound(self, info: Info) -> CompoundType | None:
+        if self.read_compound is not None:
+            row = self.read_compound[0]
+            return None if row is None else CompoundType.of(row)  # type: ignore[no-any-return]
+        return _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
 
     @classmethod
-    def of(cls, b: reads.Bond) -> BondType:
+    def with_compound(cls, row: tuple[reads.Bond, Any]) -> BondType:
+        return cls.of(row[0], (row[1],))
+
+    @classmethod
+    def of(cls, b: reads.Bond, read_compound: tuple[Any] | None = None) -> BondType:
         c = b.contract
         return from_row(
             cls,
@@ -75,6 +86,7 @@ class BondType:
             annual_fee_fen=c.annual_fee_fen,
             top_up=BondTopUpType.of(b.top_up) if b.top_up else None,
             compound_pk=c.compound_id,
+            read_compound=read_compound,
         )
 
 
@@ -161,6 +173,17 @@ class BondQuery:
         f = filter or BondFilter()
         company_id = opt_id(f.company_id, "filter.companyId")
         street_id = opt_id(f.street_id, "filter.streetId")
+        selected = node_fields(info)
+        if selected:  # the page with its compounds, balances and top-ups in one statement
+            return await compiled(info, await connection(
+                info,
+                lambda w: reads.list_bonds_with(
+                    access=access, window=w, company_id=company_id, street_id=street_id,
+                    below_required=f.below_required, late=f.late, compound="compound" in selected,
+                ),
+                BondType.with_compound,
+                first=first, after=after, last=last, before=before,
+            ))
         return await connection(
             info,
             lambda w: reads.list_bonds(

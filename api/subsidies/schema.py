@@ -19,10 +19,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
-from api.pagination import After, Before, Connection, First, Last, connection
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields
+from api.pagination import expand as _expand
 from api.rows import Node, from_row
 from api.subsidies.details import SettlementDetail, settlement_detail
 from api.subsidies.loaders import SubsidyLoaders
@@ -55,6 +57,15 @@ async def _statement_types(info: Info, rows: list[SettlementStatement]) -> list[
     return [SettlementStatementType.of(s, full=s.id in full) for s in rows]
 
 
+async def _company_name(info: Info, company_id: int) -> str:
+    company = await _company(info, company_id)
+    return company.name if company else ""
+
+
+# What a list read with its page, by name (``SettlementStatementType.links``).
+Links = dict[str, Any]
+
+
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -80,28 +91,35 @@ class SettlementLineType(Node):
     )
     compound_pk: strawberry.Private[int]
     company_pk: strawberry.Private[int]
+    links: strawberry.Private[Links]
 
     @strawberry.field(description="How the amount came about, typed: a rating line's quota or an adjustment's.")
     def breakdown(self) -> SettlementDetail:
         return settlement_detail(self.kind.value, self.detail)
 
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
+    def compound(self, info: Info) -> CompoundType | None:
+        if "compounds" in self.links:  # read with the page
+            row = self.links["compounds"].get(self.compound_pk)
+            return None if row is None else CompoundType.of(row)  # type: ignore[no-any-return]
+        return _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The payee's name.")
-    async def company_name(self, info: Info) -> str:
-        company = await _company(info, self.company_pk)
-        return company.name if company else ""
+    def company_name(self, info: Info) -> str:
+        if "companies" in self.links:
+            company = self.links["companies"].get(self.company_pk)
+            return company.name if company else ""  # type: ignore[no-any-return]
+        return _company_name(info, self.company_pk)  # type: ignore[return-value]
 
     @classmethod
-    def of(cls, line: SettlementLine) -> SettlementLineType:
+    def of(cls, line: SettlementLine, links: Links | None = None) -> SettlementLineType:
         return from_row(
             cls,
             line,
             score=_decimal(line.score),
             band_min_score=_decimal(line.band_min_score),
             amount_fen=Fen(line.amount_fen),
+            links=links or {},
         )
 
 
@@ -111,14 +129,23 @@ class SettlementPayeeType:
     line_count: int
     amount_fen: Fen
     company_pk: strawberry.Private[int]
+    links: strawberry.Private[Links] = strawberry.field(default_factory=dict)
 
     @strawberry.field
-    async def company_name(self, info: Info) -> str:
-        company = await _company(info, self.company_pk)
-        return company.name if company else ""
+    def company_name(self, info: Info) -> str:
+        if "companies" in self.links:  # read with the page
+            company = self.links["companies"].get(self.company_pk)
+            return company.name if company else ""  # type: ignore[no-any-return]
+        return _company_name(info, self.company_pk)  # type: ignore[return-value]
 
     @strawberry.field(description="统一社会信用代码.")
-    async def credit_code(self, info: Info) -> str:
+    def credit_code(self, info: Info) -> str:
+        if "companies" in self.links:
+            company = self.links["companies"].get(self.company_pk)
+            return company.credit_code if company else ""  # type: ignore[no-any-return]
+        return self._credit_code(info)  # type: ignore[return-value]
+
+    async def _credit_code(self, info: Info) -> str:
         company = await _company(info, self.company_pk)
         return company.credit_code if company else ""
 
@@ -161,32 +188,56 @@ class SettlementStatementType(Node):
     payment_reference: str | None
     pk: strawberry.Private[int]
     community_pk: strawberry.Private[int]
+    # Read with the page (``subsidy_reads.statements_with``): community, lines, and the lines' compounds and
+    # companies by id; each field below is then a plain value, else an awaitable (the general path).
+    links: strawberry.Private[Links]
 
     @strawberry.field
-    async def community(self, info: Info) -> CommunityType | None:
-        return await _load(info, "community", self.community_pk)  # type: ignore[no-any-return]
+    def community(self, info: Info) -> CommunityType | None:
+        if "community" in self.links:
+            row = self.links["community"]
+            return None if row is None else CommunityType.of(row)  # type: ignore[no-any-return]
+        return _load(info, "community", self.community_pk)  # type: ignore[no-any-return]
 
     async def _lines(self, info: Info) -> list[SettlementLine]:
         return await SubsidyLoaders.of(info).lines.load(self.pk)
 
     @strawberry.field(description="The lines in order (a property company: only its own).")
-    async def lines(self, info: Info) -> list[SettlementLineType]:
+    def lines(self, info: Info) -> list[SettlementLineType]:
+        if "lines" in self.links:
+            return [SettlementLineType.of(r, self.links) for r in self.links["lines"]]
+        return self._line_types(info)  # type: ignore[return-value]
+
+    async def _line_types(self, info: Info) -> list[SettlementLineType]:
         return [SettlementLineType.of(r) for r in await self._lines(info)]
 
     @strawberry.field(description="Subtotal per payee company, by company id (a property company: its own).")
-    async def payees(self, info: Info) -> list[SettlementPayeeType]:
+    def payees(self, info: Info) -> list[SettlementPayeeType]:
+        if "lines" in self.links:
+            return self._payees(self.links["lines"])
+        return self._payees_of(info)  # type: ignore[return-value]
+
+    async def _payees_of(self, info: Info) -> list[SettlementPayeeType]:
+        return self._payees(await self._lines(info))
+
+    def _payees(self, lines: list[SettlementLine]) -> list[SettlementPayeeType]:
         sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for line in await self._lines(info):
+        for line in lines:
             sums[line.company_id][0] += 1
             sums[line.company_id][1] += line.amount_fen
         return [
-            SettlementPayeeType(company_id=strawberry.ID(str(c)), line_count=n, amount_fen=Fen(fen), company_pk=c)
+            SettlementPayeeType(
+                company_id=strawberry.ID(str(c)), line_count=n, amount_fen=Fen(fen), company_pk=c, links=self.links
+            )
             for c, (n, fen) in sorted(sums.items())
         ]
 
     @classmethod
-    def of(cls, s: SettlementStatement, *, full: bool) -> SettlementStatementType:
-        return from_row(cls, s, pool_fen=Fen(s.pool_fen), total_fen=Fen(s.total_fen) if full else None, pk=s.id)
+    def of(cls, s: SettlementStatement, *, full: bool, links: Links | None = None) -> SettlementStatementType:
+        return from_row(
+            cls, s, pool_fen=Fen(s.pool_fen), total_fen=Fen(s.total_fen) if full else None, pk=s.id,
+            links=links or {},
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -241,6 +292,15 @@ def _year(year: int) -> int:
     return year
 
 
+def _fields_of(fields: list[Any]) -> set[str]:
+    """The names selected under these selections of one field."""
+    return {f.name for field in fields for f in _expand(field.selections)}
+
+
+def _line_fields(selected: dict[str, list[Any]]) -> set[str]:
+    return _fields_of(selected.get("lines", []))
+
+
 @strawberry.type
 class SubsidyQuery:
     @strawberry.field(
@@ -266,11 +326,40 @@ class SubsidyQuery:
             subsidies.bounds(period)
         cid = opt_id(community_id, "communityId")
         full: set[int] = set()
+        wanted = status.value if status is not None else None
+        selected = node_fields(info)
+        if selected:  # the page with its community and lines in one statement, the lines' links in one each
+            lines = {"lines", "payees"} & set(selected)
+            nested = _line_fields(selected)
+            links: dict[int, Links] = {}
+
+            async def fetch_with(window: Window) -> Page[SettlementStatement]:
+                got = await subsidy_reads.statements_with(
+                    caller, period=period, community_id=cid, status=wanted, window=window,
+                    community="community" in selected, lines=bool(lines),
+                )
+                full.update(await subsidy_reads.in_full(caller, [s.id for s, _ in got.rows]))
+                every = [x for _, linked in got.rows for x in linked.get("lines", [])]
+                compounds, companies = await subsidy_reads.line_links(
+                    caller, every, compounds="compound" in nested, companies="companyName" in nested
+                    or bool({"companyName", "creditCode"} & _fields_of(selected.get("payees", []))),
+                )
+                for s, linked in got.rows:
+                    if "compound" in nested:
+                        linked["compounds"] = compounds
+                    if "companyName" in nested or "payees" in selected:
+                        linked["companies"] = companies
+                    links[s.id] = linked
+                return got.with_rows([s for s, _ in got.rows])
+
+            return await compiled(info, await connection(
+                info, fetch_with, lambda s: SettlementStatementType.of(s, full=s.id in full, links=links[s.id]),
+                first=first, after=after, last=last, before=before
+            ))
 
         async def fetch(window: Window) -> Page[SettlementStatement]:
             got = await subsidy_reads.statements(
-                caller, period=period, community_id=cid, status=status.value if status is not None else None,
-                window=window,
+                caller, period=period, community_id=cid, status=wanted, window=window,
             )
             full.update(await subsidy_reads.in_full(caller, [s.id for s in got.rows]))
             return got

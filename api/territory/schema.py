@@ -4,12 +4,14 @@ from datetime import date
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import AREAS, NODE_OF, opt_id, to_id
 from api.money import Fen
-from api.pagination import After, Before, Connection, First, Last, connection
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields
 from api.territory.loaders import TerritoryLoaders
 from api.territory.types import (
+    AREA_TYPES,
     AreaLevel,
     AreaType,
     OwnersCommitteeType,
@@ -26,10 +28,12 @@ from api.territory.types import (
 from tenants.errors import InvalidInput, Problem
 from tenants.territory import parties_service as parties
 from tenants.territory import people_service as people
+from tenants.territory import reads as territory_reads
 from tenants.territory import service as territory
 from tenants.territory.models import parent_level
 from tenants.territory.parties import UnitKind as _UnitKind
 from tenants.territory.people import PostKind as _PostKind
+from tenants.territory.reads import AREA_LINKS
 
 
 @strawberry.input
@@ -180,6 +184,17 @@ class TerritoryQuery:
         }
         above = parent_level(lvl)
         pid = opt_id(parent_id, "parentId", NODE_OF[above] if above else AREAS)
+        selected = node_fields(info)
+        if selected:  # the page with the higher nodes selected, in one statement
+            links = set(selected) & set(AREA_LINKS[lvl])
+            return await compiled(info, await connection(
+                info,
+                lambda w: territory_reads.list_areas_with(
+                    lvl, access=access, parent_id=pid, within=within, window=w, search=search, links=links
+                ),
+                lambda row: AREA_TYPES[lvl].of(*row),  # type: ignore[attr-defined]
+                first=first, after=after, last=last, before=before,
+            ))
         return await connection(
             info,
             lambda w: territory.list_areas(lvl, access=access, parent_id=pid, within=within, window=w, search=search),

@@ -3,12 +3,13 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
 from api.context import Info
 from api.money import Fen
-from api.rows import Node
+from api.rows import Node, from_row
 from api.territory.loaders import TerritoryLoaders
 from tenants.territory import access as territory_access
 from tenants.territory.models import LEVEL_NAMES, Area
@@ -34,6 +35,19 @@ class AreaType(Node):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    # Higher nodes read with the page (``tenants.territory.reads.list_areas_with``), by level: plain values.
+    links: strawberry.Private[dict[str, Any]]
+
+    @classmethod
+    def of(cls, row: Any, links: dict[str, Any] | None = None) -> Any:
+        return from_row(cls, row, links=links or {})
+
+    def _link(self, info: Info, level: str, area_id: int | None) -> Any:
+        """The linked node of ``level``: read with the page, else (an awaitable) through the request's loader."""
+        if level in self.links:
+            row = self.links[level]
+            return None if row is None else AREA_TYPES[level].of(row)
+        return _load(info, level, area_id)
 
 
 async def load_company(info: Info, company_id: int | None) -> PropertyCompanyType | None:
@@ -59,8 +73,8 @@ class CommunityType(AreaType):
     street_id: strawberry.Private[int]
 
     @strawberry.field
-    async def street(self, info: Info) -> StreetType | None:
-        return await _load(info, "street", self.street_id)
+    def street(self, info: Info) -> StreetType | None:
+        return self._link(info, "street", self.street_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="Grid", description="网格")
@@ -69,8 +83,8 @@ class GridType(AreaType):
     community_id: strawberry.Private[int]
 
     @strawberry.field
-    async def community(self, info: Info) -> CommunityType | None:
-        return await _load(info, "community", self.community_id)
+    def community(self, info: Info) -> CommunityType | None:
+        return self._link(info, "community", self.community_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="Compound", description="小区/楼院")
@@ -81,16 +95,16 @@ class CompoundType(AreaType):
     grid_id: strawberry.Private[int]
 
     @strawberry.field
-    async def grid(self, info: Info) -> GridType | None:
-        return await _load(info, "grid", self.grid_id)
+    def grid(self, info: Info) -> GridType | None:
+        return self._link(info, "grid", self.grid_id)  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def community(self, info: Info) -> CommunityType | None:
-        return await _load(info, "community", self.community_id)
+    def community(self, info: Info) -> CommunityType | None:
+        return self._link(info, "community", self.community_id)  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def street(self, info: Info) -> StreetType | None:
-        return await _load(info, "street", self.street_id)
+    def street(self, info: Info) -> StreetType | None:
+        return self._link(info, "street", self.street_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="Building", description="楼栋")
@@ -98,8 +112,8 @@ class BuildingType(AreaType):
     compound_id: strawberry.Private[int]
 
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_id)
+    def compound(self, info: Info) -> CompoundType | None:
+        return self._link(info, "compound", self.compound_id)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="Household", description="户")
@@ -108,12 +122,12 @@ class HouseholdType(AreaType):
     compound_id: strawberry.Private[int]
 
     @strawberry.field
-    async def building(self, info: Info) -> BuildingType | None:
-        return await _load(info, "building", self.building_id)
+    def building(self, info: Info) -> BuildingType | None:
+        return self._link(info, "building", self.building_id)  # type: ignore[no-any-return]
 
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_id)
+    def compound(self, info: Info) -> CompoundType | None:
+        return self._link(info, "compound", self.compound_id)  # type: ignore[no-any-return]
 
 
 AREA_TYPES: dict[str, type] = {

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import strawberry
 
+from api.compiled import compiled
 from api.context import Info
 from api.ids import opt_id, to_id, to_ids
-from api.pagination import After, Before, Connection, First, Last, connection
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields
 from api.tickets.catalog import CatalogQuery
 from api.tickets.types import (
     UNIT_NODE_TYPES,
@@ -79,6 +80,13 @@ def _unit(u: TicketUnitInput | None) -> tuple[UnitKind, int | None] | None:
     return UnitKind(u.kind.value), opt_id(u.id, "unit.id", UNIT_NODE_TYPES.get(u.kind.value, "Unit"))
 
 
+# A ticket's fields that are links, and the link (``reads.TICKET_LINKS``) each reads with the page.
+_LINKS = {
+    "compound": "compound", "assignee": "assignee", "timeline": "timeline", "partnerTasks": "partner_tasks",
+    "photoFiles": "photo_files",
+}
+
+
 @strawberry.type
 class TicketQuery(CatalogQuery):
     @strawberry.field(description="Tickets in your scope (a resident: their own), newest first.")
@@ -89,22 +97,26 @@ class TicketQuery(CatalogQuery):
         access = await info.context.access()
         f = filter or TicketFilter()
         unit = _unit(f.unit)
+        filters = dict(
+            state=_State(f.state.value) if f.state else None,
+            item_code=f.item_code,
+            unit=(unit[0], unit[1] or 0) if unit else None,
+            compound_id=opt_id(f.compound_id, "filter.compoundId"),
+            overdue=f.overdue,
+            opened_from=f.opened_from,
+            opened_before=f.opened_before,
+            mine=f.mine,
+        )
+        selected = node_fields(info)
+        if selected:  # the page with the links selected, in one statement
+            links = {_LINKS[n] for n in selected if n in _LINKS}
+            return await compiled(info, await connection(
+                info, lambda w: reads.list_tickets_with(access=access, window=w, links=links, **filters),
+                TicketType.with_links, first=first, after=after, last=last, before=before,
+            ))
         return await connection(
-            info,
-            lambda w: reads.list_tickets(
-                access=access,
-                window=w,
-                state=_State(f.state.value) if f.state else None,
-                item_code=f.item_code,
-                unit=(unit[0], unit[1] or 0) if unit else None,
-                compound_id=opt_id(f.compound_id, "filter.compoundId"),
-                overdue=f.overdue,
-                opened_from=f.opened_from,
-                opened_before=f.opened_before,
-                mine=f.mine,
-            ),
-            TicketType.of,
-            first=first, after=after, last=last, before=before,
+            info, lambda w: reads.list_tickets(access=access, window=w, **filters),
+            TicketType.of, first=first, after=after, last=last, before=before,
         )
 
     @strawberry.field(description="One ticket with its timeline, if it is in your scope.")

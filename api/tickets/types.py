@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -105,6 +106,8 @@ UNIT_NODE_TYPES = {"community": "Community", "street": "Street", "property_compa
 class TicketUnit:
     kind: TicketUnitKind  # type: ignore[valid-type]
     pk: strawberry.Private[int | None]
+    # Read with the page (a list's one statement): the unit's row as the caller reads it (None: not readable).
+    row: strawberry.Private[tuple[Any | None] | None] = None
 
     @strawberry.field(
         description="The unit's global id: a Community, Street, PropertyCompany or Unit by `kind` (null: the kind "
@@ -119,12 +122,14 @@ class TicketUnit:
         return None if self.pk is None else strawberry.ID(str(self.pk))
 
     @strawberry.field(description="The unit's name (null: no id, or a unit the caller does not read).")
-    async def name(self, info: Info) -> str | None:
-        return await unit_name(info, self.kind.value, self.pk)
+    def name(self, info: Info) -> str | None:
+        if self.row is not None:
+            return None if self.pk is None or self.row[0] is None else self.row[0].name  # type: ignore[no-any-return]
+        return unit_name(info, self.kind.value, self.pk)  # type: ignore[return-value]
 
     @classmethod
-    def of(cls, kind: _UnitKind | None, pk: int | None) -> TicketUnit | None:
-        return None if kind is None else cls(kind=TicketUnitKind(kind.value), pk=pk or None)
+    def of(cls, kind: _UnitKind | None, pk: int | None, row: tuple[Any | None] | None = None) -> TicketUnit | None:
+        return None if kind is None else cls(kind=TicketUnitKind(kind.value), pk=pk or None, row=row)
 
 
 @strawberry.type(name="PartnerTask", description="怎么配合干: a partner unit's co-handling task on a ticket.")
@@ -185,6 +190,8 @@ class TicketType(Node):
     closed_at: datetime | None
     compound_pk: strawberry.Private[int | None]
     is_open: strawberry.Private[bool]
+    # Links read with the page (``reads.list_tickets_with``), by name: plain values, no resolver round.
+    links: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(description="Seconds left on the current step's clock; negative when overdue.")
     def seconds_left(self) -> int | None:
@@ -201,34 +208,58 @@ class TicketType(Node):
     def overdue(self) -> bool:
         return self.is_open and self.due_at is not None and self.due_at < clock.now()
 
+    # Each link below is a plain value when the list read it with its page, else an awaitable (general path).
     @strawberry.field
-    async def compound(self, info: Info) -> CompoundType | None:
-        return await _load(info, "compound", self.compound_pk)
+    def compound(self, info: Info) -> CompoundType | None:
+        if "compound" in self.links:
+            row = self.links["compound"]
+            return None if row is None else CompoundType.of(row)  # type: ignore[no-any-return]
+        return _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
 
     @strawberry.field(
         description="Uploaded photos of the ticket (the report's and the resolution's), oldest first, with signed "
         "links and thumbnails; the timeline says which step added which."
     )
-    async def photo_files(self, info: Info) -> list[FileType]:
-        return await attached_files(info, "ticket", self.id)
+    def photo_files(self, info: Info) -> list[FileType]:
+        if "photo_files" in self.links:
+            return [FileType.of(f) for f in self.links["photo_files"]]
+        return attached_files(info, "ticket", self.id)  # type: ignore[return-value]
 
     @strawberry.field(description="Every event, oldest first.")
-    async def timeline(self, info: Info) -> list[TicketEventType]:
+    def timeline(self, info: Info) -> list[TicketEventType]:
+        if "timeline" in self.links:
+            return [TicketEventType.of(e) for e in self.links["timeline"]]
+        return self._timeline(info)  # type: ignore[return-value]
+
+    async def _timeline(self, info: Info) -> list[TicketEventType]:
         return [TicketEventType.of(e) for e in await TicketLoaders.of(info).events.load(self.id)]
 
     @strawberry.field(description="Partner units' co-handling tasks 怎么配合干, oldest first.")
-    async def partner_tasks(self, info: Info) -> list[PartnerTaskType]:
-        rows = await TicketLoaders.of(info).partner_tasks.load(self.id)
-        return [PartnerTaskType.of(t) for t in rows]
+    def partner_tasks(self, info: Info) -> list[PartnerTaskType]:
+        if "partner_tasks" in self.links:
+            return [PartnerTaskType.of(t) for t in self.links["partner_tasks"]]
+        return self._partner_tasks(info)  # type: ignore[return-value]
+
+    async def _partner_tasks(self, info: Info) -> list[PartnerTaskType]:
+        return [PartnerTaskType.of(t) for t in await TicketLoaders.of(info).partner_tasks.load(self.id)]
 
     @classmethod
-    def of(cls, t: Ticket) -> TicketType:
+    def of(cls, t: Ticket, links: dict[str, Any] | None = None) -> TicketType:
+        """A ticket as the API shows it; ``links``: those read with its page (``reads.list_tickets_with``)."""
+        links = links or {}
         ladder = t.rules.get("ladder") or [{"level": "community"}]
         return from_row(
             cls,
             t,
             item_title=t.rules.get("item", {}).get("title", t.item_code),
-            assignee=TicketUnit.of(t.assignee_kind, t.assignee_id),
+            assignee=TicketUnit.of(
+                t.assignee_kind, t.assignee_id, (links["assignee"],) if "assignee" in links else None
+            ),
             escalation_level=ladder[min(t.escalation_level, len(ladder) - 1)]["level"],
             is_open=t.state in OPEN_STATES,
+            links=links,
         )
+
+    @classmethod
+    def with_links(cls, row: tuple[Ticket, dict[str, Any]]) -> TicketType:
+        return cls.of(row[0], row[1])

@@ -3,10 +3,24 @@ through what the caller reads (``tenants.assessment.access``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tenants.assessment import rounds
 from tenants.assessment.access import readable_findings, readable_snapshots, readable_submissions
-from tenants.assessment.models import AssessmentRound, RatingSnapshot, ScoreSubmission, SupervisorFinding
-from tenants.territory.access import Access, get_in_scope
+from tenants.assessment.models import (
+    AssessmentRound,
+    CompanyRating,
+    CompoundRating,
+    ListMark,
+    RatingSnapshot,
+    ScoreSubmission,
+    SupervisorFinding,
+)
+from tenants.assessment.reports import BY_RANK
+from tenants.paging import Link, Page, Window, page_with
+from tenants.territory.access import Access, get_in_scope, readable, readable_companies
+from tenants.territory.models import Compound
+from tenants.territory.parties import PropertyCompany
 
 
 async def round_of(period_key: str) -> AssessmentRound | None:
@@ -54,3 +68,21 @@ async def findings(caller: Access, compound_id: int) -> list[SupervisorFinding]:
 async def snapshots(caller: Access, period_key: str) -> list[RatingSnapshot]:
     """A period's rating snapshots (revisions) the caller reads."""
     return await readable_snapshots(caller).filter(period_key=period_key).order_by("revision")
+
+
+async def company_rankings_with(
+    caller: Access, snapshot: RatingSnapshot, *, window: Window, mark: ListMark | None = None, company: bool
+) -> Page[tuple[CompanyRating, dict[str, Any]]]:
+    """``reports.company_rankings`` with each rating's company (as the caller reads it) in the same statement."""
+    qs = CompanyRating.filter(snapshot_id=snapshot.id)
+    links = {"company": Link(PropertyCompany, "x.id = p.company_id", readable_companies(caller))} if company else {}
+    return await page_with(qs if mark is None else qs.filter(mark=mark), BY_RANK, window, links)
+
+
+async def compound_rankings_with(
+    caller: Access, snapshot: RatingSnapshot, *, window: Window, company_id: int | None = None, compound: bool
+) -> Page[tuple[CompoundRating, dict[str, Any]]]:
+    """``reports.compound_rankings`` with each rating's compound (as the caller reads it) in the same statement."""
+    qs = CompoundRating.filter(snapshot_id=snapshot.id)
+    links = {"compound": Link(Compound, "x.id = p.compound_id", readable(caller, "compound"))} if compound else {}
+    return await page_with(qs if company_id is None else qs.filter(company_id=company_id), BY_RANK, window, links)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from tortoise.expressions import RawSQL, Subquery
+from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.bonds.access import readable, require_reader
@@ -18,10 +19,11 @@ from tenants.bonds.models import BondTopUp, BondTransaction
 from tenants.config.service import effective_config
 from tenants.errors import NotFound
 from tenants.ledger import accounts
+from tenants.ledger.models import LedgerBalance
 from tenants.ledger.service import balances
-from tenants.paging import Page, Window, by_id, newest_first
+from tenants.paging import BY_ID, Link, Page, Window, by_id, newest_first, page_with
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access
+from tenants.territory.access import Access, readable_compounds
 from tenants.territory.models import Compound
 from tenants.territory.parties import PropertyContract
 
@@ -108,19 +110,70 @@ async def list_bonds(
     require_reader(access)
     async with scoped_transaction():
         on = await clock.today(now)
-        ratio = int((await effective_config(on)).document.bonds.ratio_percent)
-        qs = readable(access)
-        if company_id is not None:
-            qs = qs.filter(company_id=company_id)
-        if street_id is not None:
-            qs = qs.filter(compound_id__in=Subquery(Compound.filter(street_id=street_id).values("id")))
-        if below_required is not None:
-            qs = qs.annotate(short=RawSQL(_SHORT.format(ratio=ratio))).filter(short=below_required)
-        if late is not None:
-            flagged = Subquery(BondTopUp.filter(settled_at=None, late_at__not_isnull=True).values("contract_id"))
-            qs = qs.filter(id__in=flagged) if late else qs.exclude(id__in=flagged)
+        qs, _ = await _filtered(access, on, company_id, street_id, below_required, late)
         got = await by_id(qs, window)
         return got.with_rows(await states(got.rows, on=on))
+
+
+async def _filtered(
+    access: Access, on: date, company_id: int | None, street_id: int | None, below_required: bool | None,
+    late: bool | None,
+) -> tuple[QuerySet[PropertyContract], int]:
+    """The contracts in scope, filtered, and the ratio of the configuration in force on ``on``."""
+    ratio = int((await effective_config(on)).document.bonds.ratio_percent)
+    qs = readable(access)
+    if company_id is not None:
+        qs = qs.filter(company_id=company_id)
+    if street_id is not None:
+        qs = qs.filter(compound_id__in=Subquery(Compound.filter(street_id=street_id).values("id")))
+    if below_required is not None:
+        qs = qs.annotate(short=RawSQL(_SHORT.format(ratio=ratio))).filter(short=below_required)
+    if late is not None:
+        flagged = Subquery(BondTopUp.filter(settled_at=None, late_at__not_isnull=True).values("contract_id"))
+        qs = qs.filter(id__in=flagged) if late else qs.exclude(id__in=flagged)
+    return qs, ratio
+
+
+async def list_bonds_with(
+    *,
+    access: Access,
+    window: Window,
+    company_id: int | None = None,
+    street_id: int | None = None,
+    below_required: bool | None = None,
+    late: bool | None = None,
+    compound: bool = False,
+    now: datetime | None = None,
+) -> Page[tuple[Bond, Compound | None]]:
+    """``list_bonds`` in one statement: the page with each contract's compound, balance and open top-up, and
+    (``compound``) its compound as the caller reads it (None: one it does not read)."""
+    require_reader(access)
+    async with scoped_transaction():
+        on = await clock.today(now)
+        qs, ratio = await _filtered(access, on, company_id, street_id, below_required, late)
+        links = {
+            "compound": Link(Compound, "x.id = p.compound_id"),
+            "balance": Link(LedgerBalance, "x.account = 'bond:' || p.id::text"),
+            "top_up": Link(BondTopUp, "x.contract_id = p.id AND x.settled_at IS NULL"),
+        }
+        if compound:
+            links["readable_compound"] = Link(Compound, "x.id = p.compound_id", readable_compounds(access))
+        got = await page_with(qs, BY_ID, window, links)
+        return got.with_rows([
+            (
+                Bond(
+                    contract=c,
+                    compound=linked["compound"],
+                    ratio_percent=ratio,
+                    required_fen=required_fen(c.annual_fee_fen, ratio),
+                    balance_fen=linked["balance"].balance_fen if linked["balance"] is not None else 0,
+                    top_up=linked["top_up"],
+                    on=on,
+                ),
+                linked.get("readable_compound"),
+            )
+            for c, linked in got.rows
+        ])
 
 
 # The bond's balance (none posted yet: 0) is under the required amount of the ratio in force (an int).

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.queryset import QuerySet
 
 from tenants.errors import NotFound
-from tenants.paging import Order, Page, Window, page
+from tenants.paging import Link, Order, Page, Window, page, page_with, rows_by_ids
 from tenants.subsidies.access import read_in_full, readable, readable_communities, readable_lines
 from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.subsidies.statements import bounds
 from tenants.territory.access import Access, readable_companies
-from tenants.territory.models import Community, Compound
+from tenants.territory.access import readable as readable_areas
+from tenants.territory.models import Area, Community, Compound
 from tenants.territory.parties import PropertyCompany
 
 STATEMENTS = Order(("-period_key", "id"), (str, int))
@@ -104,3 +108,46 @@ async def period_sheet(caller: Access, period: str, statuses: list[str]) -> Peri
     sheet.compounds = {c.id: c for c in await Compound.filter(id__in=sorted({x.compound_id for x in all_lines}))}
     sheet.companies = {c.id: c for c in await PropertyCompany.filter(id__in=sorted({x.company_id for x in all_lines}))}
     return sheet
+
+
+async def statements_with(
+    caller: Access,
+    *,
+    period: str | None = None,
+    community_id: int | None = None,
+    status: str | None = None,
+    window: Window,
+    community: bool = False,
+    lines: bool = False,
+) -> Page[tuple[SettlementStatement, dict[str, Any]]]:
+    """``statements`` with each statement's community and lines (as the caller reads them, by position) in the
+    same statement."""
+    qs = readable(caller)
+    if period is not None:
+        bounds(period)
+        qs = qs.filter(period_key=period)
+    if community_id is not None:
+        qs = qs.filter(community_id=community_id)
+    if status is not None:
+        qs = qs.filter(status=status)
+    links: dict[str, Link] = {}
+    if community:
+        links["community"] = Link(Community, "x.id = p.community_id", readable_areas(caller, "community"))
+    if lines:
+        links["lines"] = Link(
+            SettlementLine, "x.statement_id = p.id", readable_lines(caller), many=True, order="x.position"
+        )
+    return await page_with(qs, STATEMENTS, window, links)
+
+
+async def line_links(
+    caller: Access, lines: list[SettlementLine], *, compounds: bool, companies: bool
+) -> tuple[dict[int, Area], dict[int, PropertyCompany]]:
+    """The compounds and payee companies these lines name that the caller reads, by id (one statement)."""
+    wanted: dict[str, tuple[QuerySet[Any], list[int]]] = {}
+    if compounds and lines:
+        wanted["compounds"] = (readable_areas(caller, "compound"), [x.compound_id for x in lines])
+    if companies and lines:
+        wanted["companies"] = (readable_companies(caller), [x.company_id for x in lines])
+    found = await rows_by_ids(wanted)
+    return found.get("compounds", {}), found.get("companies", {})

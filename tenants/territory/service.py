@@ -7,6 +7,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from tenants.audit import service as audit
 from tenants.errors import Conflict, InvalidInput, Problem
@@ -189,6 +190,14 @@ async def list_areas(
 ) -> Page[Area]:
     """A window of the nodes of one level in scope, by id; ``within`` filters by higher levels only. Households
     are not counted (a city has hundreds of thousands)."""
+    qs = areas_query(level, access=access, parent_id=parent_id, within=within, search=search)
+    return await by_id(qs, window, countable=level != "household")
+
+
+def areas_query(
+    level: str, *, access: Access, parent_id: int | None, within: dict[str, int] | None, search: str | None
+) -> QuerySet[Area]:
+    """The nodes of one level in scope, filtered as ``list_areas`` filters them."""
     depth = LEVEL_NAMES.index(level)
     problems = [
         Problem(
@@ -210,7 +219,7 @@ async def list_areas(
         qs = qs.filter(**{f"{key}_id": value})
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    return await by_id(qs, window, countable=level != "household")
+    return qs
 
 
 async def areas_by_ids(level: str, ids: list[int], access: Access) -> list[Area]:
