@@ -233,31 +233,40 @@ def seeded_file(n: int) -> Path:
 
 
 class Clock:
-    """Wall time spent inside wrapped callables, by label."""
+    """Wall time spent inside wrapped callables, by label; a call inside another of the same label counts once."""
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = defaultdict(float)
+        self.active: set[str] = set()
 
     def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(fn):
 
             @wraps(fn)
             async def coro(*args: Any, **kwargs: Any) -> Any:
+                if label in self.active:
+                    return await fn(*args, **kwargs)
+                self.active.add(label)
                 t = time.perf_counter()
                 try:
                     return await fn(*args, **kwargs)
                 finally:
                     self.spent[label] += time.perf_counter() - t
+                    self.active.discard(label)
 
             return coro
 
         @wraps(fn)
         def sync(*args: Any, **kwargs: Any) -> Any:
+            if label in self.active:
+                return fn(*args, **kwargs)
+            self.active.add(label)
             t = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.spent[label] += time.perf_counter() - t
+                self.active.discard(label)
 
         return sync
 

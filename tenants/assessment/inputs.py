@@ -108,7 +108,7 @@ def _inputs(r: dict, months: int) -> CompoundInputs:
         satisfaction_rate_bp=rate_bp(r["satisfied"] or 0, r["rated"] or 0),
         on_time_rate_bp=rate_bp(r["on_time"] or 0, r["resolved"] or 0),
         tickets_per_month=Decimal(received) / months,
-        findings=[True] * in_time + [False] * (findings - in_time),
+        findings=[False] * (findings - in_time) + [True] * in_time,  # only the counts matter
         late_bodies=frozenset(r["late"] or ()),
     )
 

@@ -101,10 +101,17 @@ def _hundredths(n: int, d: int) -> int:
     return (200 * n + d) // (2 * d) if n >= 0 else -((-200 * n + d) // (2 * d))
 
 
-def _fmt(c: int) -> str:
-    """Hundredths as ``str(cents(...))`` prints them: ``-0.05``, ``0.00``, ``100.00``."""
+def _print(c: int) -> str:
     whole, part = divmod(abs(c), 100)
     return f"{'-' if c < 0 else ''}{whole}.{part:02d}"
+
+
+_PRINTED = [_print(c) for c in range(10_001)]
+
+
+def _fmt(c: int) -> str:
+    """Hundredths as ``str(cents(...))`` prints them: ``-0.05``, ``0.00``, ``100.00``."""
+    return _PRINTED[c] if 0 <= c <= 10_000 else _print(c)
 
 
 def _dec(c: int) -> Decimal:
@@ -376,24 +383,26 @@ def combine_company(
     weighting = mode if mode == "equal" or any(fee for _, fee in parts) else "equal"
     weights = [fee if weighting == "fee_receivable" else 1 for _, fee in parts]
     total = sum(weights)
-    exact = sum((Fraction(w) * Fraction(cs.score) for (cs, _), w in zip(parts, weights, strict=True)), Fraction(0))
-    exact /= total
-    score = cents(exact)
+    # Exact in integers: each score is n / d, the mean sum(w x n / d) / total over one common denominator.
+    ratios = [cs.score.as_integer_ratio() for cs, _ in parts]
+    common = math.lcm(*(d for _, d in ratios))
+    score_c = _hundredths(sum(w * n * (common // d) for w, (n, d) in zip(weights, ratios, strict=True)), common * total)
+    score = _dec(score_c)
     rows = []
-    lines = Decimal("0.00")
-    for (cs, fee), w in zip(parts, weights, strict=True):
-        contribution = cents(Fraction(w, total) * Fraction(cs.score))
+    lines = 0
+    for (cs, fee), w, (n, d) in zip(parts, weights, ratios, strict=True):
+        contribution = _hundredths(w * n, total * d)
         lines += contribution
         rows.append(
             {
                 "compound_id": cs.compound_id,
                 "fee_fen": fee,
-                "weight": _s(Fraction(100 * w, total)),
+                "weight": _fmt(_hundredths(100 * w, total)),
                 "score": str(cs.score),
-                "contribution": str(contribution),
+                "contribution": _fmt(contribution),
             }
         )
-    adjustments = [{"reason": "rounding", "contribution": str(score - lines)}] if score != lines else []
+    adjustments = [{"reason": "rounding", "contribution": _fmt(score_c - lines)}] if score_c != lines else []
     breakdown = {
         "mode": mode,
         "weighting": weighting,
