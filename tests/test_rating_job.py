@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,6 +34,16 @@ from tests.fixtures import scoring_reference as reference
 from tests.fixtures.assessment import RATING_PERIOD
 
 D = Decimal
+
+
+@contextmanager
+def monkeypatched(owner, name, value):
+    old = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, old)
 ZJK = effective([(p.name, p.overrides) for p in preset_chain("xiahuayuan")])[0].assessment
 
 
@@ -356,43 +367,43 @@ async def test_copy_from_is_refused_on_a_tenant_table_so_rows_go_through_a_stagi
                 await conn.copy_records_to_table("interview", records=[], columns=["tenant_id"])
     finally:
         await conn.close()
-    # Through the staging table the tenant policy still checks every row: another tenant's row is refused.
+    # Through the staging table the tenant policy still checks every row: rows stamped for another tenant are
+    # refused by the INSERT that moves them.
     async with tenant_transaction(d["t"].id):
         await assessment_rounds.open_round(access=SYSTEM, actor="admin", period_key=RATING_PERIOD, now=Q4)
         snap = await ratings.compute(access=SYSTEM, period_key=RATING_PERIOD, now=Q4)
+        doc, _ = await assessment_rounds.period_config(RATING_PERIOD)
+        rows = await compound_inputs(RATING_PERIOD)
     with pytest.raises(Exception, match="row-level security"):
         async with tenant_transaction(d["t"].id) as conn2:
-            await ratings.copy_rows(
-                conn2, "company_rating", ratings.COMPANY_COLUMNS,
-                [(d["other"].id, snap.id, d["ids"]["P1"], D("1.00"), 9, False, "none", "{}")],
-            )  # fmt: skip
+            await CompoundRating.filter(snapshot_id=snap.id).delete()
+            with monkeypatched(ratings, "current_tenant_id", lambda: d["other"].id):
+                await ratings.write_ratings(conn2, snap.id, doc.assessment, rows, {}, RATING_PERIOD)
 
 
 async def test_a_run_that_fails_half_way_leaves_the_last_snapshot_whole(district, monkeypatch):
     d = district
     await edge_world(d)
-    real = ratings.copy_rows
+    real = ratings.company_rows
 
-    async def fail_on_companies(conn, table, columns, records):
-        if table == "company_rating":
-            raise RuntimeError("the worker died")
-        await real(conn, table, columns, records)
+    def fail_on_companies(*args, **kwargs):  # after the compound rows are in
+        raise RuntimeError("the worker died")
 
-    monkeypatch.setattr(ratings, "copy_rows", fail_on_companies)
+    monkeypatch.setattr(ratings, "company_rows", fail_on_companies)
     with pytest.raises(RuntimeError):
         async with tenant_transaction(d["t"].id):
             await ratings.compute(access=SYSTEM, period_key=RATING_PERIOD, now=Q4)
     async with tenant_transaction(d["t"].id):
         assert await RatingSnapshot.all().count() == 0 and await CompoundRating.all().count() == 0
-    monkeypatch.setattr(ratings, "copy_rows", real)
+    monkeypatch.setattr(ratings, "company_rows", real)
     async with tenant_transaction(d["t"].id):
         first = await ratings.compute(access=SYSTEM, period_key=RATING_PERIOD, now=Q4)
         before = [(r.compound_id, r.score, r.breakdown) for r in await CompoundRating.all().order_by("compound_id")]
-    monkeypatch.setattr(ratings, "copy_rows", fail_on_companies)
+    monkeypatch.setattr(ratings, "company_rows", fail_on_companies)
     with pytest.raises(RuntimeError):
         async with tenant_transaction(d["t"].id):
             await ratings.compute(access=SYSTEM, period_key=RATING_PERIOD, now=Q4 + timedelta(days=1))
-    monkeypatch.setattr(ratings, "copy_rows", real)
+    monkeypatch.setattr(ratings, "company_rows", real)
     async with tenant_transaction(d["t"].id):
         assert [(r.compound_id, r.score, r.breakdown) for r in await CompoundRating.all().order_by("compound_id")] == (
             before

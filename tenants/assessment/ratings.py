@@ -1,15 +1,17 @@
 """Ratings of a period: computed set-based into a draft snapshot, published, revised with a reason.
 
-A run is three steps: the inputs of every compound in one aggregate statement (``inputs.py``), the scores in
-memory with one ``Scorer`` (exact integer ratios), and the rows written with COPY in the same transaction.
+A run is the inputs of every compound in one aggregate statement (``inputs.py``), then the scores, made with one
+``Scorer`` (exact integer ratios) while COPY streams them to PostgreSQL, in the run's transaction.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -54,7 +56,6 @@ async def compute(
     require(access, "assessment.rate")
     at = now or clock.now()
     periods.bounds(period_key)
-    tenant_id = current_tenant_id()
     async with savepoint() as conn:
         await lock_period(conn, period_key)
         doc, version = await period_config(period_key)
@@ -94,9 +95,7 @@ async def compute(
                 period_key=period_key, revision=1, config_version=version, computed_at=at
             )
         rows = await compound_inputs(period_key)
-        compounds, companies = score_period(doc.assessment, rows, chain, period_key)
-        await copy_rows(conn, "compound_rating", COMPOUND_COLUMNS, [(tenant_id, snapshot.id, *r) for r in compounds])
-        await copy_rows(conn, "company_rating", COMPANY_COLUMNS, [(tenant_id, snapshot.id, *r) for r in companies])
+        await write_ratings(conn, snapshot.id, doc.assessment, rows, chain, period_key)
         await audit.record(
             actor=actor,
             action="ratings.compute",
@@ -107,10 +106,8 @@ async def compute(
         return snapshot
 
 
-COMPOUND_COLUMNS = (
-    "tenant_id", "snapshot_id", "compound_id", "company_id", "score", "body_part", "objective_part", "deductions",
-    "rank", "breakdown",
-)  # fmt: skip
+# What a compound's row gets while it is scored (its rank comes once all are).
+SCORED_COLUMNS = ("compound_id", "company_id", "score", "body_part", "objective_part", "deductions", "breakdown")
 COMPANY_COLUMNS = ("tenant_id", "snapshot_id", "company_id", "score", "rank", "star", "mark", "breakdown")
 
 
@@ -118,29 +115,72 @@ def _json(value: dict) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def score_period(
-    assessment: Assessment, rows: list[Contracted], versions: dict[str, int | None], period_key: str
-) -> tuple[list[tuple], list[tuple]]:
-    """The period's compound and company rating rows (``COMPOUND_COLUMNS`` / ``COMPANY_COLUMNS`` without tenant
-    and snapshot), breakdowns as JSON text: pure, one ``Scorer`` for the run."""
+async def write_ratings(
+    conn: BaseDBAsyncClient,
+    snapshot_id: int,
+    assessment: Assessment,
+    rows: list[Contracted],
+    versions: dict[str, int | None],
+    period_key: str,
+) -> None:
+    """Score every compound with one ``Scorer`` and write the compound and company ratings with COPY.
+
+    The compounds are scored as COPY streams them, so PostgreSQL parses each breakdown while the next ones are
+    scored; their ranks follow in the INSERT that moves them from the staging table.
+    """
     scorer = Scorer(assessment)
-    scores: list[tuple[CompoundScore, int, int]] = [(scorer(r.inputs), r.company_id, r.fee_fen) for r in rows]
-    compound_ranks = {
-        r.key: r.rank for r in rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
-    }
-    compounds = [
-        (
-            s.compound_id,
-            company,
-            s.score,
-            s.body_part,
-            s.objective_part,
-            s.deductions,
-            compound_ranks[s.compound_id],
-            _json({**s.breakdown, "config_versions": versions}),
+    scores: list[tuple[CompoundScore, int, int]] = []
+
+    def scored() -> Iterator[tuple]:
+        for r in rows:
+            s = scorer(r.inputs)
+            scores.append((s, r.company_id, r.fee_fen))
+            breakdown = _json({**s.breakdown, "config_versions": versions})
+            yield (s.compound_id, r.company_id, s.score, s.body_part, s.objective_part, s.deductions, breakdown)
+
+    tenant_id = current_tenant_id()
+    async with conn.acquire_connection() as raw:
+        staged = await stage(raw, "compound_rating", SCORED_COLUMNS, scored())
+        ranked = rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
+        names = ", ".join(SCORED_COLUMNS)
+        await raw.execute(
+            f"INSERT INTO compound_rating (tenant_id, snapshot_id, {names}, rank)"
+            f" SELECT $1::bigint, $2::bigint, {', '.join(f's.{c}' for c in SCORED_COLUMNS)}, r.rank"
+            f" FROM {staged} s JOIN unnest($3::bigint[], $4::int[]) AS r (compound_id, rank) USING (compound_id)",
+            tenant_id,
+            snapshot_id,
+            [r.key for r in ranked],
+            [r.rank for r in ranked],
         )
-        for s, company, _ in scores
-    ]
+        companies = [(tenant_id, snapshot_id, *c) for c in company_rows(assessment, scores, versions, period_key)]
+        staged = await stage(raw, "company_rating", COMPANY_COLUMNS, companies)
+        names = ", ".join(COMPANY_COLUMNS)
+        await raw.execute(f"INSERT INTO company_rating ({names}) SELECT {names} FROM {staged}")
+
+
+async def stage(raw: Any, table: str, columns: tuple[str, ...], records: Iterable[tuple]) -> str:
+    """COPY ``records`` into a temporary table with ``table``'s ``columns`` (dropped at commit); its name.
+
+    PostgreSQL refuses COPY FROM into a table under row-level security ("COPY FROM not supported with row-level
+    security"), so rows are copied into a temporary table first and moved with one INSERT ... SELECT, which the
+    tenant policy's WITH CHECK still guards.
+    """
+    staged = f"staged_{table}"
+    await raw.execute(
+        f"DROP TABLE IF EXISTS pg_temp.{staged};"
+        f" CREATE TEMP TABLE {staged} ON COMMIT DROP AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+    )
+    await raw.copy_records_to_table(staged, records=records, columns=columns)
+    return staged
+
+
+def company_rows(
+    assessment: Assessment,
+    scores: list[tuple[CompoundScore, int, int]],
+    versions: dict[str, int | None],
+    period_key: str,
+) -> list[tuple]:
+    """The companies' rows (``COMPANY_COLUMNS`` after tenant and snapshot) from their compounds' scores: pure."""
     by_company: dict[int, list[tuple[CompoundScore, int]]] = defaultdict(list)
     for s, company, fee in scores:
         by_company[company].append((s, fee))
@@ -173,7 +213,7 @@ def score_period(
             else {"star": starred.on, "reason": starred.reason, "ties": star.ties},
         }
 
-    companies = [
+    return [
         (
             r.key,
             r.score,
@@ -184,28 +224,6 @@ def score_period(
         )
         for r in ranked
     ]
-    return compounds, companies
-
-
-async def copy_rows(conn: BaseDBAsyncClient, table: str, columns: tuple[str, ...], records: list[tuple]) -> None:
-    """Insert ``records`` into ``table`` with COPY on the transaction's connection.
-
-    PostgreSQL refuses COPY FROM into a table under row-level security ("COPY FROM not supported with row-level
-    security"), so the rows are copied into a temporary table of the same columns (dropped at commit) and moved
-    with one INSERT ... SELECT, which the tenant policy's WITH CHECK still guards.
-    """
-    staging = f"copy_{table}"
-    async with conn.acquire_connection() as raw:
-        await raw.execute(
-            f"DROP TABLE IF EXISTS pg_temp.{staging};"
-            f" CREATE TEMP TABLE {staging} ON COMMIT DROP AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA;"
-            f" ALTER TABLE {staging} ALTER COLUMN breakdown TYPE text"
-        )
-        await raw.copy_records_to_table(staging, records=records, columns=columns)
-        names = ", ".join(columns)
-        await raw.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names.replace('breakdown', 'breakdown::jsonb')} FROM {staging}"
-        )
 
 
 async def publish(*, access: Access, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:
