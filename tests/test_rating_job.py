@@ -44,7 +44,9 @@ def monkeypatched(owner, name, value):
         yield
     finally:
         setattr(owner, name, old)
-ZJK = effective([(p.name, p.overrides) for p in preset_chain("xiahuayuan")])[0].assessment
+
+
+XIAHUAYUAN = effective([(p.name, p.overrides) for p in preset_chain("xiahuayuan")])[0].assessment
 
 
 # The scorer against the reference ----------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def assessments(draw: st.DrawFn) -> Assessment:
     body_share = draw(st.integers(0, 100))
     full = draw(st.integers(0, 40))
     per_finding = draw(st.integers(1, 100))
-    raw = ZJK.model_dump() | {
+    raw = XIAHUAYUAN.model_dump() | {
         "mode": mode,
         "bodies": {c: {"title": c, "roles": [], "weight": w} for c, w in zip(codes, weights, strict=True)},
         "dimensions": []
@@ -156,10 +158,8 @@ def test_the_scorer_gives_the_reference_scores_and_breakdowns_byte_for_byte(data
     mode=st.sampled_from(["fee_receivable", "equal"]),
 )
 def test_company_scores_give_the_reference_figures(scores, fees, mode):
-    parts = [
-        (ratings.CompoundScore(k, D(s).scaleb(-2), D(0), None, D(0), {}), fees[k]) for k, s in enumerate(scores)
-    ]
-    mine, ref = combine_company(ZJK, parts, mode=mode), reference.combine_company(ZJK, parts, mode=mode)
+    parts = [(ratings.CompoundScore(k, D(s).scaleb(-2), D(0), None, D(0), {}), fees[k]) for k, s in enumerate(scores)]
+    mine, ref = combine_company(XIAHUAYUAN, parts, mode=mode), reference.combine_company(XIAHUAYUAN, parts, mode=mode)
     assert str(mine[0]) == str(ref[0]) and same(mine[1], ref[1])
 
 

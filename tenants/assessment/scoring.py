@@ -1,6 +1,6 @@
 """Scores of one compound and of one property company from an ``Assessment`` section: pure, exact, explained.
 
-Rules (every figure is on a 0-100 scale; arithmetic is exact with ``Fraction``, rounding happens only at the end):
+Rules (every figure is on a 0-100 scale; arithmetic is exact, in integer ratios; rounding happens only at the end):
 
 - Rubric points are clamped to ``[0, max_points]``; an item a submitting body left out counts 0; points for codes
   that are not on the body's rubric are ignored.
@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from tenants.assessment.ranking import Ranked, rank, red_black, service_stars
@@ -54,8 +53,6 @@ __all__ = [
     "score_compound",
     "service_stars",
 ]
-
-HUNDRED = Fraction(100)
 
 
 @dataclass(frozen=True)
@@ -85,19 +82,8 @@ class CompoundScore:
     scored: bool = True  # at least one body submitted a sheet
 
 
-def cents(x: Fraction) -> Decimal:
-    """``x`` rounded to 0.01, half away from zero (ROUND_HALF_UP), as a Decimal with exactly two places."""
-    scaled = abs(x) * 100
-    whole = math.floor(scaled + Fraction(1, 2))
-    return Decimal(whole if x >= 0 else -whole).scaleb(-2)
-
-
-def _s(x: Fraction) -> str:
-    return str(cents(x))
-
-
 def _hundredths(n: int, d: int) -> int:
-    """``n / d`` (d > 0) in hundredths, rounded half away from zero: ``cents`` on integers."""
+    """``n / d`` (d > 0) in hundredths, rounded half away from zero (ROUND_HALF_UP)."""
     return (200 * n + d) // (2 * d) if n >= 0 else -((-200 * n + d) // (2 * d))
 
 
@@ -110,7 +96,7 @@ _PRINTED = [_print(c) for c in range(10_001)]
 
 
 def _fmt(c: int) -> str:
-    """Hundredths as ``str(cents(...))`` prints them: ``-0.05``, ``0.00``, ``100.00``."""
+    """Hundredths as a Decimal with two places prints them: ``-0.05``, ``0.00``, ``100.00``."""
     return _PRINTED[c] if 0 <= c <= 10_000 else _print(c)
 
 
