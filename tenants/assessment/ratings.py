@@ -1,16 +1,23 @@
-"""Ratings of a period: computed set-based into a draft snapshot, published, revised with a reason."""
+"""Ratings of a period: computed set-based into a draft snapshot, published, revised with a reason.
+
+A run is the inputs of every compound in one aggregate statement (``inputs.py``), then the scores, made with one
+``Scorer`` (exact integer ratios) while COPY streams them to PostgreSQL, in the run's transaction.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock, periods
 from tenants.assessment.access import readable_snapshots
+from tenants.assessment.inputs import Contracted, compound_inputs
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -18,85 +25,17 @@ from tenants.assessment.models import (
     ListMark,
     RatingSnapshot,
     SnapshotStatus,
-    SupervisorFinding,
 )
 from tenants.assessment.ranking import rank, red_black_places, star_places
-from tenants.assessment.rounds import latest_submissions, period_config, period_versions
-from tenants.assessment.scoring import CompoundInputs, CompoundScore, combine_company, score_compound
+from tenants.assessment.rounds import period_config, period_versions
+from tenants.assessment.scoring import CompoundScore, Scorer, combine_company
 from tenants.audit import service as audit
+from tenants.config.assessment import Assessment
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.locks import advisory_lock
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
-from tenants.tenancy.service import current_zone
-from tenants.territory.access import SYSTEM, Access
-
-
-async def _contracts(start, end) -> dict[int, tuple[int, int]]:  # type: ignore[no-untyped-def]
-    """compound -> (company, annual fee in fen) of the contract in force at the period's end, else the last one
-    that started within the period."""
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT DISTINCT ON (compound_id) compound_id, company_id, annual_fee_fen FROM property_contract"
-        " WHERE tenant_id = $1 AND starts_on <= $3 AND ends_on >= $2"
-        " ORDER BY compound_id, (ends_on >= $3) DESC, starts_on DESC",
-        [current_tenant_id(), start, end],
-    )
-    return {r["compound_id"]: (r["company_id"], r["annual_fee_fen"]) for r in rows}
-
-
-async def _findings(start_at: datetime, end_at: datetime) -> dict[int, list[bool]]:
-    rows = await SupervisorFinding.filter(found_at__gte=start_at, found_at__lt=end_at).values(
-        "compound_id", "resolved_at", "resolve_by"
-    )
-    out: dict[int, list[bool]] = defaultdict(list)
-    for r in rows:
-        out[r["compound_id"]].append(r["resolved_at"] is not None and r["resolved_at"] <= r["resolve_by"])
-    return out
-
-
-async def _inputs(period_key: str) -> list[tuple[CompoundInputs, int, int]]:
-    """(inputs, company, fee) for every compound under contract in the period: a handful of set-based queries."""
-    from tenants.tickets.kpis import Dimension, ticket_kpis
-
-    start, end = periods.bounds(period_key)
-    zone = await current_zone()
-    contracts = await _contracts(start, end)
-    rnd = await AssessmentRound.get_or_none(period_key=period_key)
-    sheets: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
-    late: dict[int, set[str]] = defaultdict(set)
-    if rnd is not None:
-        for sub in await latest_submissions(rnd.id):
-            sheets[sub.compound_id][sub.body_code] = {k: int(v) for k, v in sub.scores.items()}
-            if sub.late_entry:
-                late[sub.compound_id].add(sub.body_code)
-    kpis = {
-        k.id: k
-        for k in await ticket_kpis(
-            access=SYSTEM, start=start, end=end + timedelta(days=1), dimension=Dimension.COMPOUND
-        )
-    }
-    found = await _findings(periods.local_midnight(start, zone), periods.local_midnight(end + timedelta(days=1), zone))
-    months = periods.months(period_key)
-    out = []
-    for compound_id, (company_id, fee) in sorted(contracts.items()):
-        k = kpis.get(compound_id)
-        out.append(
-            (
-                CompoundInputs(
-                    compound_id=compound_id,
-                    submissions=sheets.get(compound_id, {}),
-                    closure_rate_bp=k.closure_rate_bp if k else None,
-                    satisfaction_rate_bp=k.satisfaction_rate_bp if k else None,
-                    on_time_rate_bp=k.on_time_rate_bp if k else None,
-                    tickets_per_month=Decimal(k.received if k else 0) / months,
-                    findings=found.get(compound_id, []),
-                    late_bodies=frozenset(late.get(compound_id, ())),
-                ),
-                company_id,
-                fee,
-            )
-        )
-    return out
+from tenants.territory.access import Access
 
 
 async def lock_period(conn: BaseDBAsyncClient, period_key: str) -> None:
@@ -155,7 +94,8 @@ async def compute(
             snapshot = await RatingSnapshot.create(
                 period_key=period_key, revision=1, config_version=version, computed_at=at
             )
-        await _write(snapshot, doc.assessment, await _inputs(period_key), chain, period_key)
+        rows = await compound_inputs(period_key)
+        await write_ratings(conn, snapshot.id, doc.assessment, rows, chain, period_key)
         await audit.record(
             actor=actor,
             action="ratings.compute",
@@ -166,33 +106,81 @@ async def compute(
         return snapshot
 
 
-async def _write(
-    snapshot: RatingSnapshot,
-    assessment,
-    rows: list[tuple[CompoundInputs, int, int]],  # type: ignore[no-untyped-def]
+# What a compound's row gets while it is scored (its rank comes once all are).
+SCORED_COLUMNS = ("compound_id", "company_id", "score", "body_part", "objective_part", "deductions", "breakdown")
+COMPANY_COLUMNS = ("tenant_id", "snapshot_id", "company_id", "score", "rank", "star", "mark", "breakdown")
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def write_ratings(
+    conn: BaseDBAsyncClient,
+    snapshot_id: int,
+    assessment: Assessment,
+    rows: list[Contracted],
     versions: dict[str, int | None],
     period_key: str,
 ) -> None:
-    scores: list[tuple[CompoundScore, int, int]] = [(score_compound(assessment, i), c, f) for i, c, f in rows]
-    compound_ranks = {
-        r.key: r.rank for r in rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
-    }
-    await CompoundRating.bulk_create(
-        [
-            CompoundRating(
-                snapshot_id=snapshot.id,
-                compound_id=s.compound_id,
-                company_id=company,
-                score=s.score,
-                body_part=s.body_part,
-                objective_part=s.objective_part,
-                deductions=s.deductions,
-                rank=compound_ranks[s.compound_id],
-                breakdown={**s.breakdown, "config_versions": versions},
-            )
-            for s, company, _ in scores
-        ]
+    """Score every compound with one ``Scorer`` and write the compound and company ratings with COPY.
+
+    The compounds are scored as COPY streams them, so PostgreSQL parses each breakdown while the next ones are
+    scored; their ranks follow in the INSERT that moves them from the staging table.
+    """
+    scorer = Scorer(assessment)
+    scores: list[tuple[CompoundScore, int, int]] = []
+
+    def scored() -> Iterator[tuple]:
+        for r in rows:
+            s = scorer(r.inputs)
+            scores.append((s, r.company_id, r.fee_fen))
+            breakdown = _json({**s.breakdown, "config_versions": versions})
+            yield (s.compound_id, r.company_id, s.score, s.body_part, s.objective_part, s.deductions, breakdown)
+
+    tenant_id = current_tenant_id()
+    async with conn.acquire_connection() as raw:
+        staged = await stage(raw, "compound_rating", SCORED_COLUMNS, scored())
+        ranked = rank([(s.compound_id, s.score, s.body_part, s.deductions) for s, _, _ in scores])
+        names = ", ".join(SCORED_COLUMNS)
+        await raw.execute(
+            f"INSERT INTO compound_rating (tenant_id, snapshot_id, {names}, rank)"
+            f" SELECT $1::bigint, $2::bigint, {', '.join(f's.{c}' for c in SCORED_COLUMNS)}, r.rank"
+            f" FROM {staged} s JOIN unnest($3::bigint[], $4::int[]) AS r (compound_id, rank) USING (compound_id)",
+            tenant_id,
+            snapshot_id,
+            [r.key for r in ranked],
+            [r.rank for r in ranked],
+        )
+        companies = [(tenant_id, snapshot_id, *c) for c in company_rows(assessment, scores, versions, period_key)]
+        staged = await stage(raw, "company_rating", COMPANY_COLUMNS, companies)
+        names = ", ".join(COMPANY_COLUMNS)
+        await raw.execute(f"INSERT INTO company_rating ({names}) SELECT {names} FROM {staged}")
+
+
+async def stage(raw: Any, table: str, columns: tuple[str, ...], records: Iterable[tuple]) -> str:
+    """COPY ``records`` into a temporary table with ``table``'s ``columns`` (dropped at commit); its name.
+
+    PostgreSQL refuses COPY FROM into a table under row-level security ("COPY FROM not supported with row-level
+    security"), so rows are copied into a temporary table first and moved with one INSERT ... SELECT, which the
+    tenant policy's WITH CHECK still guards.
+    """
+    staged = f"staged_{table}"
+    await raw.execute(
+        f"DROP TABLE IF EXISTS pg_temp.{staged};"
+        f" CREATE TEMP TABLE {staged} ON COMMIT DROP AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
     )
+    await raw.copy_records_to_table(staged, records=records, columns=columns)
+    return staged
+
+
+def company_rows(
+    assessment: Assessment,
+    scores: list[tuple[CompoundScore, int, int]],
+    versions: dict[str, int | None],
+    period_key: str,
+) -> list[tuple]:
+    """The companies' rows (``COMPANY_COLUMNS`` after tenant and snapshot) from their compounds' scores: pure."""
     by_company: dict[int, list[tuple[CompoundScore, int]]] = defaultdict(list)
     for s, company, fee in scores:
         by_company[company].append((s, fee))
@@ -225,20 +213,17 @@ async def _write(
             else {"star": starred.on, "reason": starred.reason, "ties": star.ties},
         }
 
-    await CompanyRating.bulk_create(
-        [
-            CompanyRating(
-                snapshot_id=snapshot.id,
-                company_id=r.key,
-                score=r.score,
-                rank=r.rank,
-                star=r.key in stars and stars[r.key].on,
-                mark=ListMark(places[r.key][0]) if r.key in places else ListMark.NONE,
-                breakdown={**combined[r.key][1], "lists": lists(r.key), "config_versions": versions},
-            )
-            for r in ranked
-        ]
-    )
+    return [
+        (
+            r.key,
+            r.score,
+            r.rank,
+            r.key in stars and stars[r.key].on,
+            ListMark(places[r.key][0]).value if r.key in places else ListMark.NONE.value,
+            _json({**combined[r.key][1], "lists": lists(r.key), "config_versions": versions}),
+        )
+        for r in ranked
+    ]
 
 
 async def publish(*, access: Access, period_key: str, actor: str, now: datetime | None = None) -> RatingSnapshot:

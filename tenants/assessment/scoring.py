@@ -1,6 +1,6 @@
 """Scores of one compound and of one property company from an ``Assessment`` section: pure, exact, explained.
 
-Rules (every figure is on a 0-100 scale; arithmetic is exact with ``Fraction``, rounding happens only at the end):
+Rules (every figure is on a 0-100 scale; arithmetic is exact, in integer ratios; rounding happens only at the end):
 
 - Rubric points are clamped to ``[0, max_points]``; an item a submitting body left out counts 0; points for codes
   that are not on the body's rubric are ignored.
@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from tenants.assessment.ranking import Ranked, rank, red_black, service_stars
@@ -47,14 +46,13 @@ __all__ = [
     "CompoundInputs",
     "CompoundScore",
     "Ranked",
+    "Scorer",
     "combine_company",
     "rank",
     "red_black",
     "score_compound",
     "service_stars",
 ]
-
-HUNDRED = Fraction(100)
 
 
 @dataclass(frozen=True)
@@ -84,228 +82,272 @@ class CompoundScore:
     scored: bool = True  # at least one body submitted a sheet
 
 
-def cents(x: Fraction) -> Decimal:
-    """``x`` rounded to 0.01, half away from zero (ROUND_HALF_UP), as a Decimal with exactly two places."""
-    scaled = abs(x) * 100
-    whole = math.floor(scaled + Fraction(1, 2))
-    return Decimal(whole if x >= 0 else -whole).scaleb(-2)
+def _hundredths(n: int, d: int) -> int:
+    """``n / d`` (d > 0) in hundredths, rounded half away from zero (ROUND_HALF_UP)."""
+    return (200 * n + d) // (2 * d) if n >= 0 else -((-200 * n + d) // (2 * d))
 
 
-def _s(x: Fraction) -> str:
-    return str(cents(x))
+def _print(c: int) -> str:
+    whole, part = divmod(abs(c), 100)
+    return f"{'-' if c < 0 else ''}{whole}.{part:02d}"
+
+
+_PRINTED = [_print(c) for c in range(10_001)]
+
+
+def _fmt(c: int) -> str:
+    """Hundredths as a Decimal with two places prints them: ``-0.05``, ``0.00``, ``100.00``."""
+    return _PRINTED[c] if 0 <= c <= 10_000 else _print(c)
+
+
+def _dec(c: int) -> Decimal:
+    return Decimal(c).scaleb(-2)
 
 
 @dataclass(frozen=True)
 class _Part:
-    """A body (weighted mode) or a dimension (三个百分百) before weighting."""
+    """A body (weighted mode) or a dimension (三个百分百) before weighting; ``owner`` is the body whose sheet
+    makes it count, ``items`` are (body, code, title, max points)."""
 
     code: str
     title: str
     weight: int
-    items: list[RubricItem]
-    submitted: bool
+    owner: str
     extra: dict[str, Any]
+    items: tuple[tuple[str, str, str, int], ...]
+    top: int  # the items' max points in all
 
 
-def _parts(assessment: Assessment, submissions: dict[str, dict[str, int]]) -> tuple[str, list[_Part]]:
+def _parts(assessment: Assessment) -> tuple[str, list[_Part]]:
+    def items(of: list[RubricItem]) -> tuple[tuple[str, str, str, int], ...]:
+        return tuple((i.body, i.code, i.title, i.max_points) for i in of)
+
     if assessment.mode == "weighted":
         return "bodies", [
-            _Part(
-                code, body.title, body.weight, [i for i in assessment.rubric if i.body == code], code in submissions, {}
-            )
+            _Part(code, body.title, body.weight, code, {}, its, sum(i[3] for i in its))
             for code, body in assessment.bodies.items()
+            for its in [items([i for i in assessment.rubric if i.body == code])]
         ]
     return "dimensions", [
-        _Part(
-            d.code,
-            d.title,
-            d.weight,
-            [i for i in assessment.rubric if i.dimension == d.code],
-            d.owner in submissions,
-            {"owner": d.owner},
-        )
+        _Part(d.code, d.title, d.weight, d.owner, {"owner": d.owner}, its, sum(i[3] for i in its))
         for d in assessment.dimensions
+        for its in [items([i for i in assessment.rubric if i.dimension == d.code])]
     ]
 
 
-def _awarded(item: RubricItem, submissions: dict[str, dict[str, int]]) -> int:
-    return min(max(submissions.get(item.body, {}).get(item.code, 0), 0), item.max_points)
+class Scorer:
+    """``score_compound`` for the compounds of one run: what depends only on the assessment (parts, rubric
+    items, weights, shares) is worked out once, and every figure is an exact integer ratio (no ``Fraction``
+    normalisation per operation). Same rules, same results, byte for byte."""
 
+    def __init__(self, assessment: Assessment) -> None:
+        self.mode = assessment.mode
+        self.missing_zero = assessment.missing_body == "zero"
+        self.missing_body = assessment.missing_body
+        self.key, self.parts = _parts(assessment)
+        # One denominator for every part score: 100 x got / top = 100 x got x (lcm / top) / lcm.
+        self.lcm = math.lcm(*(p.top for p in self.parts if p.top)) if any(p.top for p in self.parts) else 1
+        o = assessment.objective
+        w = o.weights
+        self.rate_weights = (
+            ("closure_rate", w.closure_rate),
+            ("satisfaction_rate", w.satisfaction_rate),
+            ("on_time_rate", w.on_time_rate),
+        )
+        self.volume_weight = w.monthly_ticket_volume
+        self.full, self.zero = o.volume_full_marks_at, o.volume_zero_marks_at
+        self.body_share = assessment.final_score.body_share
+        self.objective_share = assessment.final_score.objective_share
+        f = assessment.supervisor_findings
+        self.findings_enabled = f.enabled
+        self.in_time_points, self.late_points, self.max_points = (
+            f.resolved_points_per_finding,
+            f.points_per_finding,
+            f.max_points_per_period,
+        )
 
-def _volume_score(assessment: Assessment, tickets: Decimal) -> Fraction:
-    full = Fraction(assessment.objective.volume_full_marks_at)
-    zero = Fraction(assessment.objective.volume_zero_marks_at)
-    v = Fraction(tickets)
-    if v <= full:
-        return HUNDRED
-    if v >= zero:
-        return Fraction(0)
-    return HUNDRED * (zero - v) / (zero - full)
+    def _volume(self, tickets: Decimal) -> tuple[int, int]:
+        """The volume score as (numerator, denominator) for ``tickets`` a month."""
+        n, d = tickets.as_integer_ratio()
+        if n <= self.full * d:
+            return 100, 1
+        if n >= self.zero * d:
+            return 0, 1
+        return 100 * (self.zero * d - n), d * (self.zero - self.full)
 
+    def __call__(self, inputs: CompoundInputs) -> CompoundScore:
+        notes: list[str] = []
+        subs = inputs.submissions
+        parts = self.parts
+        lcm = self.lcm
 
-def _objective_inputs(
-    assessment: Assessment, inputs: CompoundInputs
-) -> list[tuple[str, int, Fraction | None, str | None]]:
-    """(input, weight, value 0-100 or None, observed figure as a string) for the four ticket-derived inputs."""
-    w = assessment.objective.weights
+        # Per part: None = missing and left out, else (points awarded, counted at all).
+        got: list[int | None] = []
+        awarded: list[list[int] | None] = []
+        for part in parts:
+            if part.owner not in subs:
+                got.append(0 if self.missing_zero else None)
+                awarded.append(None)
+                continue
+            points = [min(max(subs.get(body, {}).get(code, 0), 0), top) for body, code, _, top in part.items]
+            got.append(sum(points) if part.top else 0)
+            awarded.append(points)
+        body_weight = sum(p.weight for p, g in zip(parts, got, strict=True) if g is not None)
+        # body part = bn / bd
+        if body_weight == 0:
+            notes.append("no_body_scores")
+            bn, bd = 0, 1
+        else:
+            bn = sum(
+                p.weight * 100 * g * (lcm // p.top) for p, g in zip(parts, got, strict=True) if g is not None and p.top
+            )
+            bd = body_weight * lcm
 
-    def rate(bp: int | None) -> Fraction | None:
-        return None if bp is None else Fraction(min(max(bp, 0), 10_000), 100)
+        # Objective inputs as (name, weight, numerator, denominator) with value None as numerator None.
+        objective: list[tuple[str, int, int | None, int]] = []
+        for (name, weight), bp in zip(
+            self.rate_weights,
+            (inputs.closure_rate_bp, inputs.satisfaction_rate_bp, inputs.on_time_rate_bp),
+            strict=True,
+        ):
+            objective.append((name, weight, None if bp is None else min(max(bp, 0), 10_000), 100))
+        tickets = inputs.tickets_per_month
+        if tickets is None:
+            objective.append(("monthly_ticket_volume", self.volume_weight, None, 1))
+            observed_volume = None
+        else:
+            vn, vd = self._volume(tickets)
+            objective.append(("monthly_ticket_volume", self.volume_weight, vn, vd))
+            tn, td = tickets.as_integer_ratio()
+            observed_volume = _fmt(_hundredths(tn, td))
+        objective_weight = sum(weight for _, weight, n, _ in objective if n is not None)
+        # objective part = on / od
+        if objective_weight == 0:
+            notes.append("no_objective_data")
+            on, od = None, 1
+        else:
+            common = math.lcm(*(d for _, _, n, d in objective if n is not None))
+            on = sum(weight * n * (common // d) for _, weight, n, d in objective if n is not None)
+            od = objective_weight * common
 
-    rates = [
-        ("closure_rate", w.closure_rate, rate(inputs.closure_rate_bp)),
-        ("satisfaction_rate", w.satisfaction_rate, rate(inputs.satisfaction_rate_bp)),
-        ("on_time_rate", w.on_time_rate, rate(inputs.on_time_rate_bp)),
-    ]
-    out: list[tuple[str, int, Fraction | None, str | None]] = [
-        (name, weight, value, None if value is None else _s(value)) for name, weight, value in rates
-    ]
-    tickets = inputs.tickets_per_month
-    volume = None if tickets is None else _volume_score(assessment, tickets)
-    observed = None if tickets is None else _s(Fraction(tickets))
-    out.append(("monthly_ticket_volume", w.monthly_ticket_volume, volume, observed))
-    return out
+        body_share, objective_share = self.body_share, self.objective_share
+        if on is None:
+            body_share, objective_share = body_share + objective_share, 0
+
+        lines = 0
+        part_rows = []
+        late_bodies = inputs.late_bodies
+        for part, g, sheet in zip(parts, got, awarded, strict=True):
+            if g is not None and body_weight > 0:
+                eff = _fmt(_hundredths(body_share * part.weight, body_weight))
+                contribution = _hundredths(body_share * part.weight * g, body_weight * part.top) if part.top else 0
+            else:
+                eff, contribution = "0.00", 0
+            lines += contribution
+            part_rows.append(
+                {
+                    "code": part.code,
+                    "title": part.title,
+                    **part.extra,
+                    "weight": part.weight,
+                    "effective_weight": eff,
+                    "submitted": sheet is not None,
+                    "late_entry": part.owner in late_bodies,
+                    "score": None if g is None else (_fmt(_hundredths(100 * g, part.top)) if part.top else "0.00"),
+                    "contribution": _fmt(contribution),
+                    "items": [
+                        {"code": code, "title": title, "points": p, "max_points": top}
+                        for (_, code, title, top), p in zip(
+                            part.items, sheet if sheet is not None else [None] * len(part.items), strict=True
+                        )
+                    ],
+                }
+            )
+
+        objective_rows = []
+        for name, weight, n, d in objective:
+            if n is not None and on is not None:
+                eff = _fmt(_hundredths(objective_share * weight, objective_weight))
+                contribution = _hundredths(objective_share * weight * n, objective_weight * d * 100)
+            else:
+                eff, contribution = "0.00", 0
+            lines += contribution
+            value = None if n is None else _fmt(_hundredths(n, d))
+            objective_rows.append(
+                {
+                    "input": name,
+                    "observed": observed_volume if name == "monthly_ticket_volume" else value,
+                    "value": value,
+                    "weight": weight,
+                    "effective_weight": eff,
+                    "contribution": _fmt(contribution),
+                }
+            )
+
+        if late_bodies:
+            notes.append("late_entry")
+        in_time = sum(1 for resolved in inputs.findings if resolved)
+        deductions = 0
+        if self.findings_enabled:
+            uncapped = in_time * self.in_time_points + (len(inputs.findings) - in_time) * self.late_points
+            deductions = min(uncapped, self.max_points)
+            if uncapped > self.max_points:
+                notes.append("findings_capped")
+        lines -= 100 * deductions
+
+        # before = (body_share x bn/bd + objective_share x on/od) / 100 = before_n / before_d
+        before_n = body_share * bn * od + objective_share * (on or 0) * bd
+        before_d = 100 * bd * od
+        exact_n = before_n - deductions * before_d
+        if exact_n < 0:
+            final = 0
+        elif exact_n > 100 * before_d:
+            final = 10_000
+        else:
+            final = _hundredths(exact_n, before_d)
+        adjustments = []
+        if final != lines:
+            reason = "rounding" if 0 <= exact_n <= 100 * before_d else "clamp"
+            adjustments.append({"reason": reason, "contribution": _fmt(final - lines)})
+
+        body_c = _hundredths(bn, bd)
+        objective_c = None if on is None else _hundredths(on, od)
+        breakdown = {
+            "mode": self.mode,
+            "missing_body": self.missing_body,
+            "body_share": body_share,
+            "objective_share": objective_share,
+            self.key: part_rows,
+            "body_part": _fmt(body_c),
+            "objective": objective_rows,
+            "objective_part": None if objective_c is None else _fmt(objective_c),
+            "before_deductions": _fmt(_hundredths(before_n, before_d)),
+            "deductions": {
+                "enabled": self.findings_enabled,
+                "findings": len(inputs.findings),
+                "in_time": in_time,
+                "points": _fmt(100 * deductions),
+                "contribution": _fmt(-100 * deductions),
+            },
+            "adjustments": adjustments,
+            "notes": notes,
+            "score": _fmt(final),
+        }
+        return CompoundScore(
+            compound_id=inputs.compound_id,
+            score=_dec(final),
+            body_part=_dec(body_c),
+            objective_part=None if objective_c is None else _dec(objective_c),
+            deductions=_dec(100 * deductions),
+            breakdown=breakdown,
+            scored=bool(subs),
+        )
 
 
 def score_compound(assessment: Assessment, inputs: CompoundInputs) -> CompoundScore:
-    """The compound's score for the period under ``assessment`` (the module docstring has the rules)."""
-    notes: list[str] = []
-    subs = inputs.submissions
-    key, parts = _parts(assessment, subs)
-
-    # Body (or dimension) scores; None = missing and left out.
-    scores: list[Fraction | None] = []
-    for part in parts:
-        if not part.submitted:
-            scores.append(Fraction(0) if assessment.missing_body == "zero" else None)
-            continue
-        top = sum(i.max_points for i in part.items)
-        got = sum(_awarded(i, subs) for i in part.items)
-        scores.append(HUNDRED * got / top if top else Fraction(0))
-    body_weight = sum(p.weight for p, s in zip(parts, scores, strict=True) if s is not None)
-    if body_weight == 0:
-        notes.append("no_body_scores")
-        body_part = Fraction(0)
-    else:
-        body_part = (
-            sum((p.weight * s for p, s in zip(parts, scores, strict=True) if s is not None), Fraction(0)) / body_weight
-        )
-
-    objective = _objective_inputs(assessment, inputs)
-    objective_weight = sum(weight for _, weight, value, _ in objective if value is not None)
-    objective_part: Fraction | None = None
-    if objective_weight == 0:
-        notes.append("no_objective_data")
-    else:
-        objective_part = (
-            sum((weight * value for _, weight, value, _ in objective if value is not None), Fraction(0))
-            / objective_weight
-        )
-
-    body_share = assessment.final_score.body_share
-    objective_share = assessment.final_score.objective_share
-    if objective_part is None:
-        body_share, objective_share = body_share + objective_share, 0
-
-    lines: list[Decimal] = []
-    part_rows = []
-    for part, score in zip(parts, scores, strict=True):
-        counts = score is not None and body_weight > 0
-        eff = Fraction(body_share * part.weight, body_weight) if counts else Fraction(0)
-        contribution = eff * score / HUNDRED if counts and score is not None else Fraction(0)
-        lines.append(cents(contribution))
-        part_rows.append(
-            {
-                "code": part.code,
-                "title": part.title,
-                **part.extra,
-                "weight": part.weight,
-                "effective_weight": _s(eff),
-                "submitted": part.submitted,
-                "late_entry": part.extra.get("owner", part.code) in inputs.late_bodies,
-                "score": None if score is None else _s(score),
-                "contribution": _s(contribution),
-                "items": [
-                    {
-                        "code": i.code,
-                        "title": i.title,
-                        "points": _awarded(i, subs) if part.submitted else None,
-                        "max_points": i.max_points,
-                    }
-                    for i in part.items
-                ],
-            }
-        )
-
-    objective_rows = []
-    for name, weight, value, observed in objective:
-        counts = value is not None and objective_part is not None
-        eff = Fraction(objective_share * weight, objective_weight) if counts else Fraction(0)
-        contribution = eff * value / HUNDRED if counts and value is not None else Fraction(0)
-        lines.append(cents(contribution))
-        objective_rows.append(
-            {
-                "input": name,
-                "observed": observed,
-                "value": None if value is None else _s(value),
-                "weight": weight,
-                "effective_weight": _s(eff),
-                "contribution": _s(contribution),
-            }
-        )
-
-    if inputs.late_bodies:
-        notes.append("late_entry")
-    findings = assessment.supervisor_findings
-    in_time = sum(1 for resolved in inputs.findings if resolved)
-    deductions = Fraction(0)
-    if findings.enabled:
-        late = len(inputs.findings) - in_time
-        uncapped = in_time * findings.resolved_points_per_finding + late * findings.points_per_finding
-        deductions = Fraction(min(uncapped, findings.max_points_per_period))
-        if uncapped > findings.max_points_per_period:
-            notes.append("findings_capped")
-    lines.append(-cents(deductions))
-
-    before = (body_share * body_part + objective_share * (objective_part or 0)) / HUNDRED
-    exact = before - deductions
-    final = cents(min(max(exact, Fraction(0)), HUNDRED))
-    adjustments = []
-    gap = final - sum(lines, Decimal("0.00"))
-    if gap:
-        reason = "rounding" if 0 <= exact <= HUNDRED else "clamp"
-        adjustments.append({"reason": reason, "contribution": str(gap)})
-
-    breakdown = {
-        "mode": assessment.mode,
-        "missing_body": assessment.missing_body,
-        "body_share": body_share,
-        "objective_share": objective_share,
-        key: part_rows,
-        "body_part": _s(body_part),
-        "objective": objective_rows,
-        "objective_part": None if objective_part is None else _s(objective_part),
-        "before_deductions": _s(before),
-        "deductions": {
-            "enabled": findings.enabled,
-            "findings": len(inputs.findings),
-            "in_time": in_time,
-            "points": _s(deductions),
-            "contribution": _s(-deductions),
-        },
-        "adjustments": adjustments,
-        "notes": notes,
-        "score": str(final),
-    }
-    return CompoundScore(
-        compound_id=inputs.compound_id,
-        score=final,
-        body_part=cents(body_part),
-        objective_part=None if objective_part is None else cents(objective_part),
-        deductions=cents(deductions),
-        breakdown=breakdown,
-        scored=bool(subs),
-    )
+    """The compound's score for the period under ``assessment`` (the module docstring has the rules); for many
+    compounds under one assessment, make one ``Scorer`` and call it for each."""
+    return Scorer(assessment)(inputs)
 
 
 def combine_company(
@@ -327,24 +369,26 @@ def combine_company(
     weighting = mode if mode == "equal" or any(fee for _, fee in parts) else "equal"
     weights = [fee if weighting == "fee_receivable" else 1 for _, fee in parts]
     total = sum(weights)
-    exact = sum((Fraction(w) * Fraction(cs.score) for (cs, _), w in zip(parts, weights, strict=True)), Fraction(0))
-    exact /= total
-    score = cents(exact)
+    # Exact in integers: each score is n / d, the mean sum(w x n / d) / total over one common denominator.
+    ratios = [cs.score.as_integer_ratio() for cs, _ in parts]
+    common = math.lcm(*(d for _, d in ratios))
+    score_c = _hundredths(sum(w * n * (common // d) for w, (n, d) in zip(weights, ratios, strict=True)), common * total)
+    score = _dec(score_c)
     rows = []
-    lines = Decimal("0.00")
-    for (cs, fee), w in zip(parts, weights, strict=True):
-        contribution = cents(Fraction(w, total) * Fraction(cs.score))
+    lines = 0
+    for (cs, fee), w, (n, d) in zip(parts, weights, ratios, strict=True):
+        contribution = _hundredths(w * n, total * d)
         lines += contribution
         rows.append(
             {
                 "compound_id": cs.compound_id,
                 "fee_fen": fee,
-                "weight": _s(Fraction(100 * w, total)),
+                "weight": _fmt(_hundredths(100 * w, total)),
                 "score": str(cs.score),
-                "contribution": str(contribution),
+                "contribution": _fmt(contribution),
             }
         )
-    adjustments = [{"reason": "rounding", "contribution": str(score - lines)}] if score != lines else []
+    adjustments = [{"reason": "rounding", "contribution": _fmt(score_c - lines)}] if score_c != lines else []
     breakdown = {
         "mode": mode,
         "weighting": weighting,
