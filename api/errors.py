@@ -9,10 +9,11 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from tortoise.exceptions import ValidationError
 
 from api.validation import explain
 from tenants.db import is_outage
-from tenants.errors import DomainError
+from tenants.errors import DomainError, InvalidInput, Problem
 
 log = logging.getLogger("civicgrid.graphql")
 outage_log = logging.getLogger("civicgrid.outage")
@@ -80,8 +81,20 @@ def unavailable(error: GraphQLError | None = None) -> GraphQLError:
     )
 
 
+def _stored_value_refused(exc: ValidationError) -> InvalidInput:
+    """A value the ORM's field check refused (``code: Length of '...' 65 > 64``) that no service check caught
+    first: the client's input, named by its field."""
+    field, _, _ = str(exc).partition(":")
+    name = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field.strip()) or "input"
+    problem = Problem(name, "invalid", f"{name} 的值无法保存", f"{name} has a value that cannot be stored")
+    return InvalidInput.of([problem])
+
+
 def shape(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     original = error.original_error
+    if isinstance(original, ValidationError):
+        log.warning("a stored value refused at %s: %s", error.path, original)
+        original = _stored_value_refused(original)
     if original is not None and not isinstance(original, (DomainError, GraphQLError)) and is_outage(original):
         outage.failed(original)
         return unavailable(error)

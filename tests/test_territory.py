@@ -250,6 +250,9 @@ async def test_owners_committees_and_units(world, gql, settings):
                              ("COUNTY_DEPARTMENT", "SW", "水务局")):
         assert "errors" not in await gql(unit, admin, {"k": kind, "c": code, "n": name})
     assert codes(await gql(unit, admin, {"k": "HOUSING_DEPT", "c": "ZJ", "n": "重复"})) == ["CONFLICT"]
+    too_long = await gql(unit, admin, {"k": "HOUSING_DEPT", "c": "Z" * 65, "n": "长编码"})
+    problems = too_long["errors"][0]["extensions"]["problems"]
+    assert [(p["field"], p["reason"]) for p in problems] == [("code", "too_long")]
     assert codes(await gql(unit, street, {"k": "HOUSING_DEPT", "c": "X", "n": "x"})) == ["FORBIDDEN"]
     listed = await gql("{ units(kind: EFFICIENCY_OFFICE) { code name } }", street)
     assert listed["data"]["units"] == [{"code": "ZFXN", "name": "作风效能办"}]

@@ -185,6 +185,8 @@ async def create_unit(
     problems = _name_problems(name)
     if not code.strip():
         problems.append(Problem("code", "required", "编码不能为空", "code must not be empty"))
+    elif len(code.strip()) > 64:
+        problems.append(Problem("code", "too_long", "编码不能超过 64 字", "code must be at most 64 characters"))
     if kind == UnitKind.STREET_OFFICE and street_id is None:
         problems.append(Problem("streetId", "required", "街道办须指定街道", "a street office needs streetId"))
     if problems:

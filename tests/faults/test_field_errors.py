@@ -86,3 +86,15 @@ async def test_a_failing_root_field_does_not_cancel_its_siblings(app):
 
 def test_the_api_schema_executes_this_way():
     assert build_schema().execution_context_class is SettledExecution
+
+
+def test_a_value_the_orm_refuses_is_the_clients_input_error():
+    """A length no service checked, refused by the ORM's field check, is INVALID_INPUT naming the field (not a
+    masked INTERNAL_ERROR)."""
+    from graphql import GraphQLError
+    from tortoise.exceptions import ValidationError
+
+    from api.errors import shape
+
+    shaped = shape(GraphQLError("x", original_error=ValidationError("contact_phone: Length of 'x' 40 > 32")))
+    assert (shaped.extensions["code"], shaped.extensions["field"]) == ("INVALID_INPUT", "contactPhone")
