@@ -104,12 +104,10 @@ def _beyond(order: Order, key: Key, *, later: bool) -> Q:
     return reduce(lambda a, b: a | b, terms)
 
 
-async def page(qs: QuerySet[Any], order: Order, window: Window, *, countable: bool = True) -> Page[Any]:
-    """One window of ``qs`` (filtered, unordered) in ``order``. ``countable=False`` where counting the filtered
-    list would scan a large table for a large tenant (its ``count`` is then None)."""
+def _windowed(qs: QuerySet[Any], order: Order, window: Window) -> QuerySet[Any]:
+    """``qs`` past the window's cursors, in the order the window reads it (reversed backward), limited."""
     after = checked(window.after, order.types, "after")
     before = checked(window.before, order.types, "before")
-    whole = qs
     if after is not None:
         qs = qs.filter(_beyond(order, after, later=True))
     if before is not None:
@@ -117,7 +115,14 @@ async def page(qs: QuerySet[Any], order: Order, window: Window, *, countable: bo
     columns = order.columns
     if window.backward:
         columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
-    rows = list(await qs.order_by(*columns).limit(window.limit))
+    return qs.order_by(*columns).limit(window.limit)
+
+
+async def page(qs: QuerySet[Any], order: Order, window: Window, *, countable: bool = True) -> Page[Any]:
+    """One window of ``qs`` (filtered, unordered) in ``order``. ``countable=False`` where counting the filtered
+    list would scan a large table for a large tenant (its ``count`` is then None)."""
+    whole, qs = qs, _windowed(qs, order, window)
+    rows = list(await qs)
     if window.backward:
         rows.reverse()
 
@@ -201,17 +206,8 @@ async def page_with(
     """``page(qs, order, window)`` with each row's ``links`` in one statement: each row comes back as
     ``(row, {name: linked row or None, or linked rows in order})``. The linked rows are the table's own row type,
     filtered by each link's ``readable`` (its ids), under the same row-level security."""
-    after = checked(window.after, order.types, "after")
-    before = checked(window.before, order.types, "before")
     whole = qs
-    if after is not None:
-        qs = qs.filter(_beyond(order, after, later=True))
-    if before is not None:
-        qs = qs.filter(_beyond(order, before, later=False))
-    columns = order.columns
-    if window.backward:
-        columns = tuple(c[1:] if c.startswith("-") else f"-{c}" for c in columns)
-    base, params = _sql(qs.order_by(*columns).limit(window.limit), 0)
+    base, params = _sql(_windowed(qs, order, window), 0)
     selects = []
     for name, link in links.items():
         table = link.model._meta.db_table
