@@ -34,6 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _raw  # noqa: E402
+
 LISTS = {
     "tickets": """query($n: Int!) { tickets(first: $n) { edges { cursor node { id state itemTitle description openedAt
       dueAt channel assignee { kind id name } compound { id name address } timeline { at action toStatus note }
@@ -73,53 +75,12 @@ def plain(value: Any) -> Any:
 
 
 def raw_app(dsn: str, tenant_id: int, statements: dict[str, list[tuple[str, list[Any]]]]) -> Any:
-    """An ASGI app answering each list with the SQL this checkout's API sends for it: one pooled connection,
-    BEGIN + set_config in one message, the statement(s), COMMIT, orjson."""
-    import asyncpg
-    import orjson
+    """Each list answered with the SQL this checkout's API sends for it (bench/_raw.py)."""
 
-    pool: asyncpg.Pool | None = None
+    async def answer(conn: Any, request: dict[str, Any]) -> Any:
+        return [[plain(r) for r in await conn.fetch(sql, *params)] for sql, params in statements[request["op"]]]
 
-    async def noop(_: Any) -> None:
-        return None
-
-    async def app(scope: dict, receive: Any, send: Any) -> None:
-        nonlocal pool
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, reset=noop)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    assert pool is not None
-                    await pool.close()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        op = orjson.loads(body)["op"]
-        assert pool is not None
-        out = []
-        async with pool.acquire() as conn:
-            await conn.execute(f"BEGIN; SELECT set_config('app.tenant_id', '{tenant_id}', true)")
-            try:
-                for sql, params in statements[op]:
-                    out.append([plain(r) for r in await conn.fetch(sql, *params)])
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-        payload = orjson.dumps({"data": out}, default=str)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-
-    return app
+    return _raw.raw_app(dsn, tenant_id, answer, pool_size=4)
 
 
 def serve_raw(port: int, dsn: str, tenant_id: int, statements_file: str, root: str) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _raw  # noqa: E402
+
 ME = "{ me { roles tenant { slug name } } }"
 TICKETS = "query($n: Int!) { tickets(first: $n) { edges { node { id state itemTitle openedAt } } } }"
 REPORT = "mutation($in: ReportTicketInput!) { reportTicket(input: $in) { id } }"
@@ -56,61 +58,20 @@ RAW_SQL = {
 
 
 def raw_app(dsn: str, tenant_id: int, template_ticket: int) -> Any:
-    """An ASGI app answering the four operations the shortest way: one pooled connection, BEGIN + set_config in
-    one message, the statement(s), COMMIT, orjson."""
-    import asyncpg
-    import orjson
+    """The three operations on their raw SQL (bench/_raw.py): ``me``, a ``tickets`` page, a report."""
 
-    pool: asyncpg.Pool | None = None
-
-    async def noop(_: Any) -> None:
-        return None
-
-    async def app(scope: dict, receive: Any, send: Any) -> None:
-        nonlocal pool
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=20, reset=noop)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    assert pool is not None
-                    await pool.close()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = orjson.loads(body)
+    async def answer(conn: Any, request: dict[str, Any]) -> Any:
         op, variables = request["op"], request.get("variables") or {}
-        assert pool is not None
-        async with pool.acquire() as conn:
-            await conn.execute(f"BEGIN; SELECT set_config('app.tenant_id', '{tenant_id}', true)")
-            try:
-                if op == "me":
-                    row = await conn.fetchrow(RAW_SQL["me"], tenant_id)
-                    data: Any = {"me": {"tenant": dict(row)}}
-                elif op == "tickets":
-                    rows = await conn.fetch(RAW_SQL["tickets"], variables["n"])
-                    data = {"tickets": {"edges": [{"node": {**dict(r), "id": str(r["id"])}} for r in rows]}}
-                else:
-                    ticket = await conn.fetchval(RAW_SQL["ticket"], template_ticket, variables["description"])
-                    await conn.fetchval(RAW_SQL["event"], ticket)
-                    data = {"reportTicket": {"id": str(ticket)}}
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-        payload = orjson.dumps({"data": data})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        if op == "me":
+            return {"me": {"tenant": dict(await conn.fetchrow(RAW_SQL["me"], tenant_id))}}
+        if op == "tickets":
+            rows = await conn.fetch(RAW_SQL["tickets"], variables["n"])
+            return {"tickets": {"edges": [{"node": {**dict(r), "id": str(r["id"])}} for r in rows]}}
+        ticket = await conn.fetchval(RAW_SQL["ticket"], template_ticket, variables["description"])
+        await conn.fetchval(RAW_SQL["event"], ticket)
+        return {"reportTicket": {"id": str(ticket)}}
 
-    return app
+    return _raw.raw_app(dsn, tenant_id, answer, pool_size=20)
 
 
 def serve_raw(port: int, dsn: str, tenant_id: int, template_ticket: int) -> None:
