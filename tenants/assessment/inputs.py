@@ -24,11 +24,11 @@ from tenants import periods
 from tenants.assessment.scoring import CompoundInputs
 from tenants.scope import current_tenant_id
 from tenants.tenancy.service import current_zone
-from tenants.tickets.kpis import rate_bp
+from tenants.tickets.kpis import TICKET_COUNTS, rate_bp
 
 # $1 tenant, $2 first day, $3 last day (inclusive), $4 / $5 the period as UTC instants [from, to), $6 its key.
 # The ``tenant_id = $1`` terms are for the planner; row-level security is the guarantee.
-INPUTS_SQL = """
+INPUTS_SQL = f"""
 WITH c AS (
     SELECT DISTINCT ON (compound_id) compound_id, company_id, annual_fee_fen
     FROM property_contract
@@ -36,13 +36,7 @@ WITH c AS (
     ORDER BY compound_id, (ends_on >= $3) DESC, starts_on DESC
 ), t AS (
     SELECT t.compound_id,
-           count(*) AS received,
-           count(*) FILTER (WHERE t.state = 'rejected') AS rejected,
-           count(*) FILTER (WHERE t.state = 'closed') AS closed,
-           count(t.resolved_at) AS resolved,
-           count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.resolved_on_time) AS on_time,
-           count(t.rating) AS rated,
-           count(*) FILTER (WHERE t.rating IS NOT NULL AND t.satisfied) AS satisfied
+           {TICKET_COUNTS}
     FROM ticket t
     WHERE t.tenant_id = $1 AND t.opened_at >= $4 AND t.opened_at < $5 AND t.compound_id IS NOT NULL
     GROUP BY 1

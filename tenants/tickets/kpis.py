@@ -221,16 +221,19 @@ _KEYS = {
     },
 }
 
-_KPI_SQL = """
-WITH t AS (
-    SELECT {tkind}::text AS kind, {tid} AS id,
-           count(*) AS received,
+# The counts behind every rate (closure, on time, satisfaction) over tickets ``t``: the KPIs and the rating's inputs.
+TICKET_COUNTS = """count(*) AS received,
            count(*) FILTER (WHERE t.state = 'rejected') AS rejected,
            count(*) FILTER (WHERE t.state = 'closed') AS closed,
            count(t.resolved_at) AS resolved,
            count(*) FILTER (WHERE t.resolved_at IS NOT NULL AND t.resolved_on_time) AS on_time,
            count(t.rating) AS rated,
-           count(*) FILTER (WHERE t.rating IS NOT NULL AND t.satisfied) AS satisfied,
+           count(*) FILTER (WHERE t.rating IS NOT NULL AND t.satisfied) AS satisfied"""
+
+_KPI_SQL = """
+WITH t AS (
+    SELECT {tkind}::text AS kind, {tid} AS id,
+           {counts},
            sum(t.reopened) AS reopened,
            round(avg(extract(epoch FROM t.resolved_at - t.opened_at)) / 3600, 1) AS avg_hours
     FROM ticket t
@@ -288,6 +291,7 @@ async def _kpis(dimension: Dimension, start: date, end: date, reach: Reach) -> l
         sql = _Sql([current_tenant_id(), _local_midnight(start, zone), _local_midnight(end, zone)])
         keys = _KEYS[dimension]
         text = _KPI_SQL.format(
+            counts=TICKET_COUNTS,
             tkind=keys.ticket[0],
             tid=keys.ticket[1],
             tonly=keys.only.format(kind=keys.ticket[0]),
