@@ -24,7 +24,7 @@ from strawberry.types.private import is_private
 from tortoise.queryset import QuerySet
 
 from api.context import Info
-from api.ids import global_id_of, parse_global_id
+from api.ids import parse_global_id
 from tenants.errors import Forbidden, InvalidInput, Problem, TenantScopeMissing
 from tenants.records import rows_by_id
 from tenants.settings import get_settings
@@ -136,8 +136,13 @@ class Node(FromRow, relay.Node):
         return await rows_by_id(cls.readable(caller), ids)
 
 
+_NODE_TYPES: dict[str, type[Node]] = {}
+
+
 def node_types() -> dict[str, type[Node]]:
-    """Every concrete Node type by its GraphQL name."""
+    """Every concrete Node type by its GraphQL name (found once: every type exists once the schema is built)."""
+    if _NODE_TYPES:
+        return _NODE_TYPES
     found: dict[str, type[Node]] = {}
     todo: list[type] = [Node]
     while todo:
@@ -148,12 +153,9 @@ def node_types() -> dict[str, type[Node]]:
             hasattr(kind, "readable") or "resolve_nodes" in vars(kind)
         ):
             found[definition.name] = kind  # type: ignore[assignment]
-    return found
+    _NODE_TYPES.update(found)
+    return _NODE_TYPES
 
-
-def global_id(kind: type, pk: int | None) -> strawberry.ID | None:
-    """The global id of row ``pk`` of a Node type (for a reference to an object not loaded)."""
-    return None if pk is None else strawberry.ID(global_id_of(kind.__strawberry_definition__.name, pk))  # type: ignore[attr-defined]
 
 
 async def _refetch(info: Info, values: Sequence[strawberry.ID], field: str) -> list[Any]:
