@@ -42,6 +42,7 @@ from api.open311 import routes as open311_routes
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
+from tenants.config import watch as config_watch
 from tenants.db import is_outage, refuse_privileged_role, tortoise_config
 from tenants.errors import InvalidInput, Problem, Unauthenticated
 from tenants.settings import Settings, get_settings
@@ -380,9 +381,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await refuse_privileged_role(settings.require_database_url())
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
         async with RegisterTortoise(app, config=config):
+            await config_watch.start(settings.require_database_url())  # configuration remembered while heard
             try:
                 yield
             finally:
+                await config_watch.stop()
                 await queue.close_pool()
 
     ide = GraphiQLAssets() if settings.graphiql_enabled else None

@@ -22,8 +22,8 @@ from tenants.errors import TenantScopeMissing
 _tenant_id: ContextVar[int | None] = ContextVar("civicgrid_tenant_id", default=None)
 _in_scoped_tx: ContextVar[int | None] = ContextVar("civicgrid_scoped_tx_tenant", default=None)
 _in_platform_tx: ContextVar[bool] = ContextVar("civicgrid_platform_tx", default=False)
-_on_platform_commit: ContextVar[list[Callable[[], object]] | None] = ContextVar(
-    "civicgrid_on_platform_commit", default=None
+_on_commit: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "civicgrid_on_commit", default=None
 )
 
 
@@ -71,12 +71,17 @@ async def scoped_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         yield connections.get("default")
         return
     token = _in_scoped_tx.set(tenant_id)
+    committed: list[Callable[[], object]] = []
+    waiting = _on_commit.set(committed)
     try:
         # BEGIN and the scope in one round trip (the id is an int checked by tenant_context, never text).
         async with queue.after_commit(), db.transaction(f"SELECT civicgrid_enter_tenant({int(tenant_id)})") as conn:
             yield conn
     finally:
+        _on_commit.reset(waiting)
         _in_scoped_tx.reset(token)
+    for callback in committed:  # reached only when the transaction committed
+        callback()
 
 
 @asynccontextmanager
@@ -117,21 +122,22 @@ async def platform_transaction() -> AsyncIterator[BaseDBAsyncClient]:
         return
     token = _in_platform_tx.set(True)
     committed: list[Callable[[], object]] = []
-    waiting = _on_platform_commit.set(committed)
+    waiting = _on_commit.set(committed)
     try:
         async with queue.after_commit(), db.transaction("SELECT set_config('app.platform', 'on', true)") as conn:
             yield conn
     finally:
-        _on_platform_commit.reset(waiting)
+        _on_commit.reset(waiting)
         _in_platform_tx.reset(token)
     for callback in committed:  # reached only when the transaction committed
         callback()
 
 
-def on_platform_commit(callback: Callable[[], object]) -> None:
-    """Run ``callback`` once the platform transaction in progress commits (never if it rolls back); at once
-    outside one. For what a process keeps in memory of platform rows (tenants.tenancy.cache)."""
-    pending = _on_platform_commit.get()
+def on_commit(callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the outermost transaction in progress (a tenant's or the platform's) commits, never
+    if it rolls back; at once outside one. For what a process keeps in memory of stored rows (the tenant cache,
+    the configuration versions of tenants.config.watch)."""
+    pending = _on_commit.get()
     if pending is None:
         callback()
     else:

@@ -17,6 +17,8 @@ import time_machine
 
 from api.auth import mint_token
 from api.embedded import free_port
+from tenants.config import watch
+from tenants.db import connect
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
@@ -61,14 +63,85 @@ async def test_statements_per_request(services, city, gql):
     print("me", len(me), *me, sep="\n  ")
     print("reportTicket", len(report), *report, sep="\n  ")
     assert len(me) <= 4, me
-    # BEGIN + scope, the chain's config versions and COMMIT are the request path's own (4); the rest is the
-    # report's: the resident's household (their data scope, whose row also places their own compound: no query for
-    # it) and the two INSERTs. Before issue 15: 26 (a platform transaction for the token's tenant, four pool resets,
-    # the tenant row three times more, a savepoint, a photo check without photos).
-    assert len(report) <= 7, report
+    # BEGIN + scope and COMMIT are the request path's own (3; the configuration's versions are remembered while
+    # the process hears their changes, tenants/config/watch.py); the rest is the report's: the resident's
+    # household (their data scope, whose row also places their own compound: no query for it) and the two INSERTs.
+    # Before issue 15: 26 (a platform transaction for the token's tenant, four pool resets, the tenant row three
+    # times more, a savepoint, a photo check without photos).
+    assert len(report) <= 6, report
     assert not any('FROM "compound"' in s for s in report), report
     assert not any(s.startswith(("SAVEPOINT", "RESET", "CLOSE")) for s in report), report
     assert not any('FROM "tenant"' in s for s in report), report  # nor the tenant's row (its zone, its slug)
+    assert not any("FROM config_version" in s for s in report), report
+
+
+async def _owner_sql(services, sql: str, *args) -> None:
+    conn = await connect(services.owner_url)  # another process's change, as this one's database sees it
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def _until(check, seconds: float = 3.0) -> float:
+    """Poll ``check()`` until it is true; how long it took (fails after ``seconds``)."""
+    start = monotonic()
+    while not await check():
+        assert monotonic() - start < seconds, "not seen in time"
+        await asyncio.sleep(0.02)
+    return monotonic() - start
+
+
+async def _another_process_sets_sla(services, tenant_id: int, hours: int) -> None:
+    """A new version committed by another process (the owner's connection; this process's memo never sees it)."""
+    await _owner_sql(services, """INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author,
+        comment, created_at) SELECT $1, version_no + 1, overrides || jsonb_build_object('tickets',
+        coalesce(overrides->'tickets', '{}') || jsonb_build_object('review_dispatch_sla_hours', $2::int)),
+        '2000-01-01', 'other', '', now() FROM config_version WHERE tenant_id = $1 ORDER BY version_no DESC LIMIT 1""",
+                     tenant_id, hours)
+
+
+async def test_a_version_added_by_another_process_is_heard_and_read_anew(app, services, gql, token):
+    """The memo of versions (tenants/config/watch.py) reads none while warm, and forgets a tenant when another
+    process's commit notifies it: the next request reads the new chain, also a district's below its city."""
+    city = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    await create_tenant(slug="xiahuayuan", name="下花园区", parent_slug="zhangjiakou", preset="xiahuayuan")
+    district = token("xiahuayuan")
+    assert await _sla(gql, district) == (3, "zhangjiakou")
+    async with statement_log(services) as log:
+        log.mark()
+        assert await _sla(gql, district) == (3, "zhangjiakou")
+        assert not any("FROM config_version" in s for s in log.read()), log.read()
+    await _another_process_sets_sla(services, city.id, 4)
+
+    async def four() -> bool:
+        return await _sla(gql, district) == (4, "zhangjiakou")
+    assert await _until(four) < 1.0  # a notice, not a time-to-live
+
+
+async def test_while_the_listener_is_cut_every_request_reads_the_versions(app, services, gql, token):
+    city = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
+    admin = token("zhangjiakou")
+    assert await _sla(gql, admin) == (3, "zhangjiakou")
+    assert watch.WATCH.live
+    pid = watch.WATCH._conn.get_server_pid()
+    await _owner_sql(services, "SELECT pg_terminate_backend($1)", pid)
+    await _until(lambda: _true(watch.WATCH.live and watch.WATCH._conn.get_server_pid() != pid))  # reconnected
+    await _another_process_sets_sla(services, city.id, 6)
+
+    async def six() -> bool:
+        return await _sla(gql, admin) == (6, "zhangjiakou")
+    assert await _until(six) < 1.0
+    watch.WATCH.live = False  # as while the connection is down: a change is read on the very next request
+    try:
+        await _another_process_sets_sla(services, city.id, 7)
+        assert await _sla(gql, admin) == (7, "zhangjiakou")
+    finally:
+        watch.WATCH.live = True
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 SLA = '{ effectiveConfig { values(prefix: "tickets.review_dispatch_sla_hours") { value source } } }'

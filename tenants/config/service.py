@@ -12,13 +12,14 @@ from tortoise.queryset import QuerySet
 
 from tenants import clock, db
 from tenants.audit import service as audit
+from tenants.config import watch
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
-from tenants.scope import current_tenant_id, savepoint, scoped_transaction
+from tenants.scope import current_tenant_id, on_commit, savepoint, scoped_transaction
 from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.models import Tenant
 
@@ -66,6 +67,9 @@ def forget_effective() -> None:
     """Drop what this transaction memoised (it has just recorded or withdrawn a version)."""
     if (memo := db.transaction_memo()) is not None:
         memo.pop("effective_config", None)
+        memo["config_written"] = True  # what this process remembers does not know it until the commit's notice
+    tenant = str(current_tenant_id())
+    on_commit(lambda: watch.WATCH.forget(tenant))  # this process at once; the others by the commit's notice
 
 
 async def effective_config(on: date | None = None, *, own_override: dict | None = None) -> Effective:
@@ -81,10 +85,14 @@ async def effective_config(on: date | None = None, *, own_override: dict | None 
         in_tx = per_tx.setdefault("effective_config", {}) if per_tx is not None else {}
         if (found := in_tx.get(day)) is not None:
             return found  # type: ignore[no-any-return]
-        _, rows = await conn.execute_query(_CHAIN_SQL, [[t.id for t in tenants], day])
-        key = (me.id, day, tuple(sorted((r["tenant_id"], r["version_no"], r["x"]) for r in rows)))
+        ids = [t.id for t in tenants]
+        chain = None if per_tx and per_tx.get("config_written") else await watch.in_force(conn, ids, day)
+        if chain is None:  # not listening, or this transaction changed a version: read what is in force
+            _, rows = await conn.execute_query(_CHAIN_SQL, [ids, day])
+            chain = [(r["tenant_id"], r["version_no"], r["x"]) for r in rows]
+        key = (me.id, day, tuple(sorted(chain)))
         if (found := _MEMO.get(key)) is None:
-            found = _MEMO[key] = await _build(tenants, day, None, {r["tenant_id"]: r["version_no"] for r in rows})
+            found = _MEMO[key] = await _build(tenants, day, None, {t: no for t, no, _ in chain})
             while len(_MEMO) > _MEMO_SIZE:
                 _MEMO.popitem(last=False)
         in_tx[day] = found

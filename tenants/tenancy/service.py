@@ -15,7 +15,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.models import TenantModel
 from tenants.paging import Page, Window, by_id
 from tenants.permissions import Caller, allows
-from tenants.scope import on_platform_commit, platform_transaction
+from tenants.scope import on_commit, platform_transaction
 from tenants.tenancy import cache
 from tenants.tenancy.models import Tenant
 
@@ -108,7 +108,7 @@ async def create_tenant(
                 " VALUES ($1, $2, 'config.seed', 'config_version', '1', $3::jsonb, $4)",
                 [tenant.id, actor, json.dumps({"preset": preset}, ensure_ascii=False), at],
             )
-    on_platform_commit(lambda: cache.remember(tenant))  # not before: a rolled-back tenant must not be kept
+    on_commit(lambda: cache.remember(tenant))  # not before: a rolled-back tenant must not be kept
     return tenant
 
 
@@ -142,7 +142,7 @@ async def set_tenant_active(*, slug: str, active: bool) -> Tenant:
             await tenant.save(update_fields=["is_active", "updated_at"])
     finally:  # now, and again once the operation's transaction commits (a request in between read the old row)
         cache.forget(slug)
-        on_platform_commit(lambda: cache.forget(slug))
+        on_commit(lambda: cache.forget(slug))
     return tenant
 
 
