@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -382,6 +383,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
         async with RegisterTortoise(app, config=config):
             await config_watch.start(settings.require_database_url())  # configuration remembered while heard
+            # What start-up built (schema, models, modules) lives as long as the process: out of the collector's
+            # sight, so that a full collection no longer walks it (it cost a 100-statement page 60 ms of 180).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

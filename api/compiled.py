@@ -110,6 +110,7 @@ class _Completion:
         self.schema, self.fragments, self.variables, self.info = schema, fragments, variables, info
         self.collected: dict[tuple[str, tuple[int, ...]], dict[str, list[FieldNode]]] = {}
         self.plans: dict[tuple[str, tuple[int, ...]], list[tuple[str, Any, Any, list]]] = {}
+        self.objects: dict[tuple[int, str, int], tuple[Any, dict[str, Any]]] = {}
         # Awaitables met on this level, each with where its completed value goes: (awaitable, into, key, kind,
         # nodes).
         self.pending: list[tuple[Any, Any, Any, GraphQLOutputType, Sequence[FieldNode]]] = []
@@ -147,8 +148,15 @@ class _Completion:
             inner = concrete
         if not isinstance(inner, GraphQLObjectType):
             raise _GiveUp
+        # The same object met again with the same selection (a compound on many settlement lines) is the same
+        # answer: completed once. ``nodes`` lives as long as this completion (the plans hold it).
+        seen = (id(value), inner.name, id(nodes))
+        if (done_before := self.objects.get(seen)) is not None and done_before[0] is value:
+            into[key] = done_before[1]
+            return
         out: dict[str, Any] = {}
         into[key] = out
+        self.objects[seen] = (value, out)
         for name_key, field_type, get, field_nodes in self._plan(inner, nodes):
             if get is None:
                 out[name_key] = inner.name  # __typename

@@ -44,12 +44,18 @@ def _to_list(v: Any) -> Any:
 
 
 def _to_text(v: Any) -> Any:
-    return v.value if isinstance(v, enum.Enum) else v
+    return v._value_ if isinstance(v, enum.Enum) else v  # ``_value_``: ``value`` is a slow descriptor
 
 
 def _to_enum(kind: type[enum.Enum]) -> Convert:
+    members = kind._value2member_map_  # a dict lookup: calling the enum class costs ten times as much
+
     def convert(v: Any) -> Any:
-        return None if v is None else kind(v.value if isinstance(v, enum.Enum) else v)
+        if v is None or type(v) is kind:
+            return v
+        value = v._value_ if isinstance(v, enum.Enum) else v
+        found = members.get(value)
+        return found if found is not None else kind(value)
 
     return convert
 

@@ -252,9 +252,12 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=10)
     parser.add_argument("--rows", type=int, default=300)
     parser.add_argument("--after", default=str(ROOT), help="the checkout measured as after (default: this one)")
+    parser.add_argument("--only", nargs="+", choices=list(LISTS), help="measure only these lists")
     parser.add_argument("--raw-server", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--capture", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only:
+        OPS[:] = [(name, n) for name, n in OPS if name in args.only]
     if args.capture:  # in its own process: the API in process, against DATABASE_URL
         from tenants.settings import get_settings
 

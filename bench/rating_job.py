@@ -18,6 +18,7 @@ previous run seeded (its id is kept beside the embedded database) instead of see
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import inspect
 import json
@@ -323,6 +324,8 @@ async def measure(tenant_id: int, runs: int) -> None:
 
     clock = Clock()
     instrument(clock)
+    gc.collect()  # as the worker does after its start-up (jobs/worker.py)
+    gc.freeze()
     async with tenant_transaction(tenant_id):
         params = await inputs_params(PERIOD)
     raw = await connect(os.environ["DATABASE_URL"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -147,6 +148,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     await refuse_privileged_role(settings.require_database_url())
     await Tortoise.init(config=tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size))
     queue.set_pool(ctx["redis"])
+    gc.collect()  # start-up's objects out of the collector's sight (as the API's lifespan does)
+    gc.freeze()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, R
 from tenants.files.models import Purpose, StoredFile
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.settings import Settings
+from tenants.subsidies.models import SettlementLine, SettlementStatement
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 from tenants.territory import parties_service as parties
@@ -257,6 +258,24 @@ async def test_settlement_statements_fast_path_returns_the_general_paths_bytes(
             assert fast == general, (who, n)
     fast, _ = await both(client, query, rated_district["admin"], 10, monkeypatch)
     assert b'"companyName"' in fast and b'"creditCode"' in fast and SETTLEMENT_PERIOD.encode() in fast
+    # Lines share their compounds' objects, each completed once per selection: two selections of one compound
+    # (an alias) still give each its own fields.
+    ids = rated_district["ids"]
+    async with tenant_transaction(rated_district["t"].id):
+        for period in ("2026Q1", "2026Q2"):
+            statement = await SettlementStatement.create(
+                period_key=period, community_id=ids["C1"], pool_fen=1_000, total_fen=300, rule={}, basis={},
+                computed_at=NOW, computed_by="admin")
+            for p in range(1, 4):
+                await SettlementLine.create(statement_id=statement.id, position=p, for_period=period,
+                                            compound_id=ids["K1"], company_id=ids["P1"], rule="按分档 / by band",
+                                            amount_fen=100, score=Decimal("88.5"))
+    shared = """query($n: Int!) { settlementStatements(first: $n) { edges { node { lines { compound { id name }
+      again: compound { name street { name } } } } } } }"""
+    fast, general = await both(client, shared, rated_district["admin"], 100, monkeypatch)
+    lines = [line for e in json.loads(fast)["data"]["settlementStatements"]["edges"] for line in e["node"]["lines"]]
+    assert fast == general and len({line["compound"]["id"] for line in lines}) < len(lines) - 5, fast[:300]
+    assert all(set(line["compound"]) == {"id", "name"} and "street" in line["again"] for line in lines)
     approve = "mutation($id: ID!) { approveSettlement(id: $id) { status } }"
     ids = await gql("{ settlementStatements { edges { node { id } } } }", rated_district["admin"])
     for edge in ids["data"]["settlementStatements"]["edges"]:

@@ -100,8 +100,7 @@ class SettlementLineType(Node):
     @strawberry.field
     def compound(self, info: Info) -> CompoundType | None:
         if "compounds" in self.links:  # read with the page
-            row = self.links["compounds"].get(self.compound_pk)
-            return None if row is None else CompoundType.of(row)  # type: ignore[no-any-return]
+            return self.links["compounds"].get(self.compound_pk)  # type: ignore[no-any-return]
         return _load(info, "compound", self.compound_pk)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The payee's name.")
@@ -344,9 +343,10 @@ class SubsidyQuery:
                     caller, every, compounds="compound" in nested, companies="companyName" in nested
                     or bool({"companyName", "creditCode"} & _fields_of(selected.get("payees", []))),
                 )
+                compound_types = {pk: CompoundType.of(row) for pk, row in compounds.items()}  # once per page
                 for s, linked in got.rows:
                     if "compound" in nested:
-                        linked["compounds"] = compounds
+                        linked["compounds"] = compound_types
                     if "companyName" in nested or "payees" in selected:
                         linked["companies"] = companies
                     links[s.id] = linked
