@@ -6,13 +6,13 @@ A run is the inputs of every compound in one aggregate statement (``inputs.py``)
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock, periods
@@ -112,7 +112,8 @@ COMPANY_COLUMNS = ("tenant_id", "snapshot_id", "company_id", "score", "rank", "s
 
 
 def _json(value: dict) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """A breakdown as jsonb's text (orjson: ``json.dumps`` took a fifth of the job's own time)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def write_ratings(
