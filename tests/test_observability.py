@@ -211,3 +211,27 @@ async def test_a_graphql_request_is_traced(app, settings, token, tenant):
     assert any(s.attributes.get("db.system") == "postgresql" for s in spans.values())  # asyncpg's spans
     assert spans["job data_volume"].attributes["civicgrid.job.outcome"] == "succeeded"
     assert "GET /healthz" in spans
+
+
+async def test_a_server_error_carries_the_request_id_and_is_counted(monkeypatch):
+    from starlette.routing import Route
+
+    from api.app import App
+    from api.http_errors import EXCEPTION_HANDLERS
+    from api.observability import metrics
+
+    async def boom(request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    app = App(routes=[Route("/boom", boom)], exception_handlers=EXCEPTION_HANDLERS)
+    app.observe = {"operations": OperationNames(10), "tracer": None}
+    seen: list[str] = []
+    monkeypatch.setattr(metrics, "observe_request", lambda handler, operation, outcome, seconds: seen.append(outcome))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        resp = await c.get("/boom", headers={"X-Request-ID": "r-500"})
+    assert resp.status_code == 500 and resp.headers["x-request-id"] == "r-500"
+    assert resp.json()["errors"][0]["extensions"] == {
+        "code": "INTERNAL_ERROR", "field": None, "messageZh": "服务器内部错误", "messageEn": "Unexpected error",
+        "requestId": "r-500"}
+    assert seen == ["server_error"]

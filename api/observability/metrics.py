@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -48,14 +57,16 @@ JOB_DURATION = Histogram("civicgrid_job_duration_seconds", "Job run duration by 
                          ["kind", "outcome"], buckets=JOB_BUCKETS)
 WEBHOOK_DELIVERIES = Counter("civicgrid_webhook_deliveries",
                              "Webhook delivery attempts by outcome (delivered, retrying, failed)", ["outcome"])
+# Read when scraped: with several processes (PROMETHEUS_MULTIPROC_DIR), the most recent reading of any of them.
 QUEUE_DEPTH = Gauge("civicgrid_queue_jobs", "Jobs in the arq queue (read when scraped): ready to run, or deferred",
-                    ["state"])
+                    ["state"], multiprocess_mode="mostrecent")
 BACKLOG = Gauge("civicgrid_notification_backlog", "Webhook deliveries pending, per tenant (read when scraped)",
-                ["tenant"])
+                ["tenant"], multiprocess_mode="mostrecent")
 BACKLOG_AGE = Gauge("civicgrid_notification_backlog_oldest_seconds",
-                    "How long the oldest due webhook delivery has waited, per tenant (read when scraped)", ["tenant"])
+                    "How long the oldest due webhook delivery has waited, per tenant (read when scraped)", ["tenant"],
+                    multiprocess_mode="mostrecent")
 SOURCE_UP = Gauge("civicgrid_metrics_source_up", "Whether the last scrape could read a source (1) or not (0)",
-                  ["source"])
+                  ["source"], multiprocess_mode="mostrecent")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
@@ -182,6 +193,19 @@ class ScrapeReads:
             BACKLOG_AGE.labels(r.tenant_slug).set(r.oldest_due_seconds)
 
 
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics writes: this process's registry, or with ``PROMETHEUS_MULTIPROC_DIR`` (``civicgrid api`` with
+    several worker processes) every process's counters summed, plus the serving process's pool."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(PoolCollector())
+    return registry
+
+
 def _authorized(request: Request, token: str) -> bool:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
@@ -197,7 +221,7 @@ def metrics_route(settings: Settings) -> Route:
             return error_response(401, "UNAUTHENTICATED", "需要指标令牌", "a metrics token is required",
                                   field="Authorization", headers={"WWW-Authenticate": "Bearer"})
         await reads.refresh()
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(scrape_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", endpoint, methods=["GET"])
 
