@@ -235,3 +235,39 @@ async def test_a_server_error_carries_the_request_id_and_is_counted(monkeypatch)
         "code": "INTERNAL_ERROR", "field": None, "messageZh": "服务器内部错误", "messageEn": "Unexpected error",
         "requestId": "r-500"}
     assert seen == ["server_error"]
+
+
+async def test_the_worker_serves_its_job_metrics_on_its_own_port(tenant):
+    import socket
+
+    from api.observability.metrics import serve_worker_metrics
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = serve_worker_metrics(port, addr="127.0.0.1")
+    try:
+        await run_tenant_job({}, "data_volume", tenant.id, clock.now().date().isoformat())
+        async with httpx.AsyncClient() as c:
+            text = (await c.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'civicgrid_job_runs_total{kind="data_volume",outcome="succeeded"}' in text
+    assert "civicgrid_db_pool_max 20.0" in text
+
+
+def test_the_log_format_is_a_setting(settings, monkeypatch):
+    def ours() -> logging.Handler:
+        [handler] = [h for h in logging.getLogger().handlers if getattr(h, logs._MARK, False)]
+        return handler
+
+    monkeypatch.setattr(settings, "log_format", "json")
+    logs.configure(settings)
+    try:
+        assert isinstance(ours().formatter, logs.JsonFormatter)
+    finally:
+        monkeypatch.undo()
+        logs.configure(settings)
+    assert not isinstance(ours().formatter, logs.JsonFormatter)
+    assert logging.getLogger("uvicorn.access").level == logging.WARNING  # civicgrid.access writes one line instead

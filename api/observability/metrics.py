@@ -226,12 +226,14 @@ def metrics_route(settings: Settings) -> Route:
     return Route("/metrics", endpoint, methods=["GET"])
 
 
-def serve_worker_metrics(port: int | None) -> None:
-    """The worker's own /metrics (job runs, deliveries, its pool, the process) on ``port``, in a thread."""
+def serve_worker_metrics(port: int | None, addr: str = "0.0.0.0") -> Any:
+    """The worker's own /metrics (job runs, deliveries, its pool, the process) on ``port``, in a thread; returns
+    the server (None when no port is set)."""
     if port is None:
-        return
+        return None
     from prometheus_client import start_http_server
 
     register_pool_collector()
-    start_http_server(port)
+    server, _ = start_http_server(port, addr=addr)
     log.info("worker metrics on port %d", port)
+    return server
