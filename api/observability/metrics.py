@@ -11,7 +11,6 @@ import asyncio
 import hmac
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.http_errors import error_response
+from api.observability.requests import operation_name
 from tenants import clock, queue
 from tenants.inbox.backlog import webhook_backlog
 from tenants.settings import Settings
@@ -68,7 +68,6 @@ BACKLOG_AGE = Gauge("civicgrid_notification_backlog_oldest_seconds",
 SOURCE_UP = Gauge("civicgrid_metrics_source_up", "Whether the last scrape could read a source (1) or not (0)",
                   ["source"], multiprocess_mode="mostrecent")
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class OperationNames:
@@ -80,11 +79,10 @@ class OperationNames:
         self._lock = threading.Lock()
 
     def label(self, name: str | None) -> str:
-        if not name:
+        name = operation_name(name)
+        if name is None:
             return "anonymous"
-        if not _NAME.fullmatch(name):
-            return "other"
-        if name in self.seen:
+        if name == "other" or name in self.seen:
             return name
         with self._lock:
             if len(self.seen) >= self.limit:

@@ -139,11 +139,11 @@ class ObserveOperation(SchemaExtension):
             if principal is not None:
                 info.tenant = principal.tenant_slug
                 info.user = principal.user_id
-            info.operation = ctx.operation_name
+            info.operation = requests.operation_name(ctx.operation_name)
         yield
         if info is None:
             return
-        info.operation = ctx.operation_name
+        info.operation = requests.operation_name(ctx.operation_name)
         with contextlib.suppress(RuntimeError):
             info.operation_type = ctx.operation_type.value
         errors = ctx.result.errors if ctx.result is not None else None

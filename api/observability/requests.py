@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 HEADER = "X-Request-ID"
 # A caller's id is kept when it is short and plain (a UUID, a trace id, a load balancer's id); anything else is
@@ -23,7 +23,17 @@ class RequestInfo:
     tenant: str | None = None
     user: str | None = None
     outcome: str | None = None  # set by the GraphQL layer: ok / client_error / server_error
-    extra: dict[str, object] = field(default_factory=dict)
+
+
+_OPERATION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def operation_name(name: str | None) -> str | None:
+    """A GraphQL operation's name as logs, spans and metrics show it: a plain name of at most 64 characters, or
+    ``other`` (a request's ``operationName`` is any text the client sends)."""
+    if not name:
+        return None
+    return name if _OPERATION.fullmatch(name) else "other"
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("civicgrid_request", default=None)

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
+from api.observability.requests import operation_name
 from tenants.settings import Settings
 
 _provider: TracerProvider | None = None
@@ -100,12 +101,12 @@ class GraphQLTracing(OpenTelemetryExtension):
                          tracer_provider=tracer_provider)
 
     def on_operation(self) -> Generator[None, None, None]:
-        name = self.execution_context.operation_name
+        name = operation_name(self.execution_context.operation_name)
         span = self._tracer.start_span(f"GraphQL {name}" if name else "GraphQL", kind=SpanKind.INTERNAL)
         span.set_attribute("component", "graphql")
         self._span_holder[LifecycleStep.OPERATION] = span
         yield
-        name = self.execution_context.operation_name
+        name = operation_name(self.execution_context.operation_name)
         if name:
             span.update_name(f"GraphQL {name}")
             span.set_attribute("graphql.operation.name", name)
