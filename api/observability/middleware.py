@@ -58,7 +58,7 @@ class Observe:
             return
         info, token = requests.begin(requests.request_id_from(_header(scope, _HEADER)))
         raw_id = info.request_id.encode()
-        status = 500
+        status = 0  # no answer yet
         failed = False
         started = time.perf_counter()
 
@@ -78,6 +78,8 @@ class Observe:
                     failed = True
                     raise
                 finally:
+                    if status == 0:  # nothing was sent: the app failed, or the client left before its answer
+                        status = 500 if failed else 499
                     if span is not None:
                         self._finish(span, scope, info, status, failed)
         finally:
