@@ -164,7 +164,8 @@ class ScrapeReads:
         try:
             pool = await queue.get_pool()
             name = pool.default_queue_name
-            total, ready = await asyncio.gather(pool.zcard(name), pool.zcount(name, "-inf", int(time.time() * 1000)))
+            now_ms = int(clock.now().timestamp() * 1000)  # arq scores a job by when it may run, in ms
+            total, ready = await asyncio.gather(pool.zcard(name), pool.zcount(name, "-inf", now_ms))
         except Exception as exc:
             SOURCE_UP.labels("redis").set(0)
             log.warning("metrics: the job queue could not be read: %s", type(exc).__name__)
