@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
@@ -39,6 +39,10 @@ from api.http_errors import (
     not_found,
     unsupported_media_type,
 )
+from api.observability import logs, tracing
+from api.observability.metrics import OperationNames, metrics_route
+from api.observability.middleware import Observe
+from api.observability.requests import current_id
 from api.open311 import routes as open311_routes
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
@@ -292,6 +296,8 @@ class GraphQLEndpoint(GraphQL):
                 else:
                     log.exception("authentication failed unexpectedly")
                 ext = unavailable_extensions()
+                if (request_id := current_id()) is not None:
+                    ext["requestId"] = request_id
                 body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
                 await JSONResponse(body, status_code=503, headers={"Retry-After": "5"})(scope, receive, send)
                 return
@@ -361,9 +367,20 @@ async def _check_redis(url: str) -> str | None:
         await client.aclose()
 
 
+class App(Starlette):
+    """Starlette with the observing layer (api/observability/) outside its error handling: a 500 carries the
+    request id, is counted and logged like any other answer."""
+
+    observe: dict[str, Any]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Observe(super().build_middleware_stack(), **self.observe)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     redis_url = settings.require_redis_url()
+    provider = tracing.setup(settings, service="civicgrid-api")
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -379,6 +396,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.signing_secret()  # fail at start, not on the first request, when the secret is unusable
+        logs.configure(settings)  # here: after uvicorn configured its own loggers
         await refuse_privileged_role(settings.require_database_url())
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
         async with RegisterTortoise(app, config=config):
@@ -395,7 +413,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     ide = GraphiQLAssets() if settings.graphiql_enabled else None
     graphql = GraphQLEndpoint(settings, ide)
-    return Starlette(
+    app = App(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             *([ide.route()] if ide else []),
@@ -405,8 +423,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            metrics_route(settings),
         ],
         lifespan=lifespan,
         middleware=[cors(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    app.observe = {"operations": OperationNames(settings.metrics_max_operations),
+                   "tracer": provider.get_tracer("civicgrid.api") if provider else None}
+    return app

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -111,6 +112,8 @@ def api(
     if settings.api_workers == 1:
         uvicorn.run(create_app(settings), **options)
     else:  # each worker process builds its own app (its own pools and caches) from the same settings
+        # /metrics sums the counters of every worker process (README, "Observability").
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="civicgrid-metrics-"))
         uvicorn.run("api.app:create_app", factory=True, workers=settings.api_workers, **options)
 
 

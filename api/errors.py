@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from tortoise.exceptions import ValidationError
 
+from api.observability.requests import current_id
 from api.validation import explain
 from tenants.db import is_outage
 from tenants.errors import DomainError, InvalidInput, Problem
@@ -139,6 +140,13 @@ def shape(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     )
 
 
+def with_request_id(error: GraphQLError) -> GraphQLError:
+    """The error with the request's id in its extensions (``requestId``), to quote to an operator."""
+    if (request_id := current_id()) is not None:
+        error.extensions = {**(error.extensions or {}), "requestId": request_id}
+    return error
+
+
 class ShapeErrors(SchemaExtension):
     suggestions = True
 
@@ -146,7 +154,7 @@ class ShapeErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [shape(e, suggestions=self.suggestions) for e in result.errors]
+            result.errors = [with_request_id(shape(e, suggestions=self.suggestions)) for e in result.errors]
 
 
 class ShapeErrorsWithoutSuggestions(ShapeErrors):

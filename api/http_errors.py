@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.errors import MASKED_EN, MASKED_ZH
+from api.observability.requests import current_id
 from tenants.errors import DomainError
 
 log = logging.getLogger("civicgrid.api")
@@ -19,6 +20,8 @@ log = logging.getLogger("civicgrid.api")
 
 def error_body(code: str, zh: str, en: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
     ext = {"code": code, "field": field, "messageZh": zh, "messageEn": en, **extra}
+    if (request_id := current_id()) is not None:
+        ext["requestId"] = request_id
     return {"errors": [{"message": f"{zh} / {en}", "extensions": ext}]}
 
 
@@ -28,7 +31,10 @@ def error_response(status: int, code: str, zh: str, en: str, *, field: str | Non
 
 
 def domain_response(exc: DomainError, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions()}]}, status_code=status,
+    ext = exc.extensions()
+    if (request_id := current_id()) is not None:
+        ext = {**ext, "requestId": request_id}
+    return JSONResponse({"errors": [{"message": exc.message, "extensions": ext}]}, status_code=status,
                         headers=headers)
 
 

@@ -24,6 +24,8 @@ from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
 from api.limits import ParsedOnce, limits
 from api.money import SCALARS
+from api.observability import tracing
+from api.observability.middleware import ObserveOperation
 from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -98,6 +100,7 @@ wait_for_siblings()  # a field's error must not cancel a sibling mid-query (api/
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
     extensions: list = [
+        ObserveOperation,  # first: it sees the errors as shaped (api/observability/)
         shape_errors(suggestions=settings.introspection_enabled),
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         # Parsed documents are kept per query text (and max_tokens) in one module-level LRU shared by every
@@ -109,6 +112,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
+    if (traced := tracing.graphql_extension()) is not None:  # only when tracing is on: no cost otherwise
+        extensions.append(traced)
     return Schema(
         query=Query,
         mutation=Mutation,

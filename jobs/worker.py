@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 
+from api.observability.jobs import counted_deliveries, observed_job, start_worker
 from jobs.kinds import KINDS
 from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
@@ -80,6 +81,7 @@ async def fan_out(ctx: dict[str, Any], kind: str, at: datetime | None = None) ->
     return queued
 
 
+@observed_job  # counted by kind and outcome, and traced (api/observability/jobs.py)
 async def run_tenant_job(
     ctx: dict[str, Any], kind: str, tenant_id: int, period_key: str, rerun: bool = False
 ) -> dict[str, Any]:
@@ -126,7 +128,7 @@ async def tick_hourly(ctx: dict[str, Any]) -> int:
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:
     """Send a tenant's due webhook deliveries (no JobRun: HTTP calls must not sit inside its transaction)."""
     with tenant_context(tenant_id):
-        return await webhooks.deliver_due(now=clock.now())
+        return counted_deliveries(await webhooks.deliver_due(now=clock.now()))
 
 
 async def tick_reminders(ctx: dict[str, Any]) -> int:
@@ -145,6 +147,7 @@ def _every(minutes: int) -> set[int]:
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    start_worker(settings)  # logs, traces and the metrics port (api/observability/jobs.py)
     await refuse_privileged_role(settings.require_database_url())
     await Tortoise.init(config=tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size))
     queue.set_pool(ctx["redis"])

@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual"] = "path"
     file_link_ttl_seconds: int = 900
 
+    # Observability (README, "Observability"). /metrics asks for this bearer token when it is set (unset: open,
+    # keep it off the public ingress); the worker serves its own metrics on worker_metrics_port (unset: none);
+    # what /metrics reads from Redis and the database is read at most once per metrics_cache_seconds; GraphQL
+    # operation names beyond metrics_max_operations distinct ones are counted as `other`. log_format `json`: one
+    # JSON object a line. Traces go over OTLP/HTTP to otlp_endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); unset: off.
+    metrics_token: str | None = None
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_cache_seconds: float = 10.0
+    metrics_max_operations: int = Field(default=200, ge=1)
+    log_format: Literal["text", "json"] = "text"
+    otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("CIVICGRID_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
     @field_validator("cors_origins")
     @classmethod
     def _origins_are_origins(cls, value: str | None) -> str | None:

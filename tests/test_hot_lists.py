@@ -103,9 +103,9 @@ async def both(client, query: str, token: str, n: int, monkeypatch) -> tuple[byt
     """The response bytes of the fast path (which must have been completed in one pass when it has no error) and
     of the general path."""
     async def post() -> bytes:
-        resp = await client.post(
-            "/graphql", json={"query": query, "variables": {"n": n}}, headers={"Authorization": f"Bearer {token}"}
-        )
+        # One request id for both: an error's extensions carry it (README, "Observability").
+        headers = {"Authorization": f"Bearer {token}", "X-Request-ID": "hot-list"}
+        resp = await client.post("/graphql", json={"query": query, "variables": {"n": n}}, headers=headers)
         assert resp.status_code == 200, resp.text
         return resp.content
 

@@ -1,0 +1,2 @@
+"""Observability: request ids, /metrics (Prometheus), OpenTelemetry traces and structured logs (README,
+"Observability")."""
