@@ -38,6 +38,7 @@ from api.http_errors import (
     not_found,
     unsupported_media_type,
 )
+from api.oidc import ProviderUnavailable
 from api.open311 import routes as open311_routes
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
@@ -287,7 +288,7 @@ class GraphQLEndpoint(GraphQL):
             except Exception as exc:  # the tenant lookup could not reach the database
                 if is_outage(exc):
                     outage.failed(exc)  # logged once per outage, not per request
-                else:
+                elif not isinstance(exc, ProviderUnavailable):  # logged by api/oidc.py, without a traceback
                     log.exception("authentication failed unexpectedly")
                 ext = unavailable_extensions()
                 body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
@@ -376,7 +377,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        settings.signing_secret()  # fail at start, not on the first request, when the secret is unusable
+        if settings.hs256_enabled:  # fail at start, not on the first request, when the secret is unusable
+            settings.signing_secret()
         await refuse_privileged_role(settings.require_database_url())
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
         async with RegisterTortoise(app, config=config):
