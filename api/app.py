@@ -360,6 +360,13 @@ async def _check_redis(url: str) -> str | None:
         await client.aclose()
 
 
+async def provider_unavailable(request: Request, exc: Exception) -> Response:
+    """The identity provider's keys could not be had (the exports' and files' routes): 503, retryable."""
+    ext = unavailable_extensions()
+    body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     redis_url = settings.require_redis_url()
@@ -402,5 +409,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[cors(settings)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, ProviderUnavailable: provider_unavailable},
     )
