@@ -4,6 +4,7 @@ records (tenants/territory/grants.py), so an ended post stops granting access wi
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -288,7 +289,12 @@ async def _verify(settings: Settings, token: str) -> _Verified:
 TENANT_HEADER = "x-civicgrid-tenant"
 
 
+_SLUG = re.compile(r"[a-z][a-z0-9-]{1,62}")
+
+
 async def _active_tenant(slug: str, settings: Settings) -> int:
+    if not _SLUG.fullmatch(slug):  # a header is any text: never looked up unless it can be a slug
+        raise _unauthenticated("租户标识无效", "the tenant named is not a tenant slug")
     tenant = await tenant_cache.by_slug(slug, ttl=settings.tenant_cache_seconds)
     if tenant is None or not tenant.is_active:
         raise _unauthenticated(f"租户 {slug} 不存在或已停用", f"tenant {slug} is unknown or inactive")

@@ -267,3 +267,38 @@ async def test_an_unreachable_provider_is_503_without_keys_and_kept_keys_still_v
         resp = await ask(c, token)
         assert resp.status_code == 503, resp.text
         assert resp.json()["errors"][0]["extensions"]["retryable"] is True
+
+
+async def test_a_tenant_header_that_is_no_slug_is_refused_before_any_lookup(idp, provider, keys):
+    token = provider_token(provider.issuer, keys["rsa"], "k1")
+    for bad in ("linshu\x00", "Linshu", "x" * 64, "林沭"):
+        resp = await idp["client"].post("/graphql", json={"query": ME}, headers={
+            "Authorization": f"Bearer {token}", "X-Civicgrid-Tenant": bad.encode()})
+        assert "not a tenant slug" in refused(resp)
+
+
+async def test_strict_binding_refuses_unregistered_subjects_and_production_may_run_without_a_secret(idp, settings):
+    from api.app import create_app
+
+    strict = idp["settings"].model_copy(update={"token_binding": "strict"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(strict)), base_url="http://test") as c:
+        nobody = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="linshu", user_id="nobody")
+        assert "not registered in tenant linshu" in refused(await ask(c, nobody))
+        li = mint_token(settings, roles=[Role.STREET_OFFICER], tenant_slug="linshu", user_id="li")
+        assert (await ask(c, li)).status_code == 200
+    # Production with the provider and no secret: HS256 tokens are refused, the provider's still pass.
+    prod = idp["settings"].model_copy(update={"env": "production", "jwt_secret": None})
+    assert not prod.hs256_enabled
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(prod)), base_url="http://test") as c:
+        li = mint_token(settings, roles=[Role.STREET_OFFICER], tenant_slug="linshu", user_id="li")
+        assert "only tokens of its identity provider" in refused(await ask(c, li))
+
+
+def test_the_provider_settings_are_checked_at_start():
+    with pytest.raises(ValueError, match="AUDIENCE"):
+        Settings(oidc_issuer="https://sso.example.cn/realms/county")
+    with pytest.raises(ValueError, match="https"):
+        Settings(env="production", oidc_issuer="http://sso.example.cn", oidc_audience="civicgrid")
+    with pytest.raises(ValueError, match="RS256"):
+        Settings(oidc_algorithms="HS256")
+    assert Settings(env="production", oidc_issuer="http://127.0.0.1:8080", oidc_audience="x").oidc_enabled
