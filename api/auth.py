@@ -303,13 +303,16 @@ async def _active_tenant(slug: str, settings: Settings) -> int:
 
 def bound_scope(token_scope: tuple[str, ...], held: Claims, roles: frozenset[Role]) -> tuple[str, ...]:
     """The token's scope entries that the records hold through one of ``roles``: an entry naming its role is kept
-    when a post grants exactly it, one without a role becomes the entries of the posts on that node."""
+    when a post grants exactly it; one without a role is kept when posts grant that node through every one of
+    ``roles``, else it becomes the entries of the posts on that node."""
     granted = [parse_scope_entry(e) for e in held.scope]
     out: list[str] = []
     for text in token_scope:
         entry = parse_scope_entry(text)
         matches = [g for g in granted if (g.kind, g.id) == (entry.kind, entry.id) and g.via in roles
                    and (entry.via is None or g.via == entry.via)]
+        if entry.via is None and roles <= {m.via for m in matches}:
+            matches = [entry]  # it grants the node to each of the roles, as the posts do: kept as written
         out.extend(str(m) for m in matches if str(m) not in out)
     return tuple(out)
 
