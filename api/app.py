@@ -43,6 +43,7 @@ from api.observability import logs, tracing
 from api.observability.metrics import OperationNames, metrics_route
 from api.observability.middleware import Observe
 from api.observability.requests import current_id
+from api.oidc import ProviderUnavailable
 from api.open311 import routes as open311_routes
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
@@ -293,7 +294,7 @@ class GraphQLEndpoint(GraphQL):
             except Exception as exc:  # the tenant lookup could not reach the database
                 if is_outage(exc):
                     outage.failed(exc)  # logged once per outage, not per request
-                else:
+                elif not isinstance(exc, ProviderUnavailable):  # logged by api/oidc.py, without a traceback
                     log.exception("authentication failed unexpectedly")
                 ext = unavailable_extensions()
                 if (request_id := current_id()) is not None:
@@ -375,6 +376,11 @@ class App(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         return Observe(super().build_middleware_stack(), **self.observe)
+async def provider_unavailable(request: Request, exc: Exception) -> Response:
+    """The identity provider's keys could not be had (the exports' and files' routes): 503, retryable."""
+    ext = unavailable_extensions()
+    body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -395,7 +401,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        settings.signing_secret()  # fail at start, not on the first request, when the secret is unusable
+        if settings.hs256_enabled:  # fail at start, not on the first request, when the secret is unusable
+            settings.signing_secret()
         logs.configure(settings)  # here: after uvicorn configured its own loggers
         await refuse_privileged_role(settings.require_database_url())
         config = tortoise_config(settings.require_database_url(), pool_size=settings.db_pool_size)
@@ -427,7 +434,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         middleware=[cors(settings)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, ProviderUnavailable: provider_unavailable},
     )
     app.observe = {"operations": OperationNames(settings.metrics_max_operations),
                    "tracer": provider.get_tracer("civicgrid.api") if provider else None}

@@ -18,7 +18,7 @@ from tenants.settings import Settings
 # Any port of the loopback host names: the development default (a front end's dev server on localhost:5173).
 LOCALHOST = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?"
 METHODS = ("GET", "POST")
-HEADERS = ("Authorization", "Content-Type")
+HEADERS = ("Authorization", "Content-Type", "X-Civicgrid-Tenant")  # the last: an OIDC user's tenant (api/auth.py)
 # Headers a front end reads from civicgrid's answers: retry hints, the 401 reason, an export's file name.
 EXPOSED = ("Retry-After", "WWW-Authenticate", "Content-Disposition")
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 12 * 3600
     # No token lives longer than this (exp - iat and exp - now), whoever minted it.
     max_token_ttl_seconds: int = 7 * 24 * 3600
+    # Identity (README "Identity"): tokens of the county's OpenID Connect provider, verified with its JWKS (RS256,
+    # ES256) when oidc_issuer is set; civicgrid's user id is the claim oidc_user_claim. Such a token's tenant,
+    # roles and scope come from the person's records (posts), read per request and kept grants_cache_seconds
+    # (forgotten at once when this process changes them). token_binding: `registered` binds a development (HS256)
+    # token of a registered person to what their records grant now, `strict` refuses one whose subject is not
+    # registered in the tenant; jwt_secret may then stay unset in production (no HS256 token is accepted).
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_user_claim: str = "sub"
+    oidc_jwks_url: str | None = None  # instead of discovery (<issuer>/.well-known/openid-configuration)
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_jwks_cache_seconds: float = 3600.0
+    oidc_jwks_min_refresh_seconds: float = 30.0  # an unknown `kid` fetches the keys again at most this often
+    oidc_http_timeout_seconds: float = 5.0
+    grants_cache_seconds: float = 30.0
+    token_binding: Literal["registered", "strict"] = "registered"
 
     graphiql: bool | None = None
     # Browser origins allowed by CORS, comma-separated (`https://app.example.cn,http://10.1.2.3:8080`), or `*` for
@@ -113,6 +129,36 @@ class Settings(BaseSettings):
             raise ValueError(f"CIVICGRID_CORS_ORIGINS: not an origin (scheme://host[:port], no path): {bad}")
         return ",".join(origins)
 
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: str) -> str:
+        algs = [a.strip() for a in value.split(",") if a.strip()]
+        bad = [a for a in algs if a not in ("RS256", "ES256")]
+        if not algs or bad:
+            raise ValueError(f"CIVICGRID_OIDC_ALGORITHMS: RS256 and/or ES256 only, not {bad or 'none'}")
+        return ",".join(algs)
+
+    @model_validator(mode="after")
+    def _identity_provider_complete(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        if not self.oidc_audience:
+            raise ValueError("CIVICGRID_OIDC_AUDIENCE must be set with CIVICGRID_OIDC_ISSUER")
+        for name, url in (("ISSUER", self.oidc_issuer), ("JWKS_URL", self.oidc_jwks_url)):
+            if url is not None and not _secure_url(url) and not self.is_development:
+                raise ValueError(f"CIVICGRID_OIDC_{name} must be https:// (http only on a loopback address)")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    @property
+    def hs256_enabled(self) -> bool:
+        """Whether development (HS256) tokens are accepted: with a secret, or in development; in production without
+        a secret only when the identity provider is configured (then it is the only way in)."""
+        return bool(self.jwt_secret) or self.is_development or not self.oidc_enabled
+
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
         """The configured origins; see ``cors_localhost`` for the development default."""
@@ -157,6 +203,14 @@ class Settings(BaseSettings):
         if not path.exists():
             write_private(path, secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+
+def _secure_url(url: str) -> bool:
+    """https, or http to this machine only (a provider's keys must not travel in clear over a network)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def write_private(path: Path, text: str) -> None:

@@ -10,6 +10,7 @@ CLI) is refused by every process within ``ttl`` seconds. A tenant not found is n
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -52,9 +53,19 @@ def forget(slug: str) -> None:
     _by_slug.pop(slug, None)
 
 
+_on_clear: list[Callable[[], None]] = []
+
+
+def on_clear(callback: Callable[[], None]) -> None:
+    """Clear another per-tenant memory with this one (tenant ids are reused after the tests' TRUNCATE)."""
+    _on_clear.append(callback)
+
+
 def clear() -> None:
     _by_slug.clear()
     _by_id.clear()
+    for callback in _on_clear:
+        callback()
 
 
 async def by_slug(slug: str, *, ttl: float) -> TenantInfo | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,7 +15,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
-from tenants.scope import scoped_transaction
+from tenants.scope import current_tenant_id, scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
@@ -35,6 +36,15 @@ ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.UNIT_STAFF: Role.UNIT_STAFF,
     PostKind.ASSESSOR: Role.ASSESSOR,
 }
+
+
+# Told the tenant whenever a person or a post changes here (tenants/territory/grants.py forgets what it read).
+on_change: list[Callable[[int], None]] = []
+
+
+def _changed() -> None:
+    for listener in on_change:
+        listener(current_tenant_id())
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ async def create_person(
             )
         except IntegrityError as exc:
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId") from exc
+        _changed()  # a resident's or party member's token is bound from now on
         await audit.record(
             actor=actor,
             action="person.create",
@@ -172,6 +183,7 @@ async def assign_post(
             body_code=body_code,
             starts_on=starts_on or await clock.today(),
         )
+        _changed()
         await audit.record(
             actor=actor,
             action="post.assign",
@@ -210,6 +222,7 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
             raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
         post.ends_on = ends_on or await clock.today()
         await post.save()
+        _changed()  # its holder's next request is refused what the post granted
         await audit.record(
             actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
         )

@@ -1,0 +1,81 @@
+"""What a login subject's records grant now: the roles and scope of their active posts in a tenant, read per request
+and kept briefly, so that an ended post stops granting access within seconds, not at the token's expiry.
+
+An entry lives ``ttl`` seconds (CIVICGRID_GRANTS_CACHE_SECONDS); a change made in this process (a person
+registered, a post assigned or ended) forgets the tenant's entries at once, one made by another process (a second
+API worker, the CLI) is seen by every process within ``ttl``. Tenant ids come back after a test's TRUNCATE, so the
+tenant cache's ``clear`` clears this one too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from tenants.scope import tenant_transaction
+from tenants.tenancy import cache as tenant_cache
+from tenants.tenancy.service import active_tenants
+from tenants.territory import people_service
+from tenants.territory.people_service import Claims, claims_of_user
+
+SIZE = 10_000  # entries kept per process (a county's staff and its active residents)
+
+_grants: OrderedDict[tuple[int, str], tuple[float, Claims | None]] = OrderedDict()
+# A subject's tenants, for a token that names none (an identity provider's): user id -> (read at, (id, slug)...).
+_homes: OrderedDict[str, tuple[float, tuple[tuple[int, str], ...]]] = OrderedDict()
+
+
+def _fresh(at: float, ttl: float) -> bool:
+    return time.monotonic() - at < ttl
+
+
+async def grants_in(tenant_id: int, user_id: str, *, ttl: float) -> Claims | None:
+    """The roles and scope ``user_id``'s records grant in the tenant today, as read at most ``ttl`` seconds ago;
+    None when no person with that user id is registered there (empty roles: registered, but nothing held today)."""
+    key = (tenant_id, user_id)
+    hit = _grants.get(key)
+    if hit is not None and _fresh(hit[0], ttl):
+        _grants.move_to_end(key)
+        return hit[1]
+    async with tenant_transaction(tenant_id):
+        claims = await claims_of_user(user_id)
+    _grants[key] = (time.monotonic(), claims)
+    _grants.move_to_end(key)
+    while len(_grants) > SIZE:
+        _grants.popitem(last=False)
+    return claims
+
+
+async def homes(user_id: str, *, ttl: float) -> tuple[tuple[int, str], ...]:
+    """The active tenants (id, slug) where ``user_id``'s records grant at least one role today, as found at most
+    ``ttl`` seconds ago. A tenant's rows are read only inside its own scope: one short transaction per tenant, on a
+    miss (a deployment serves a city and its districts, a handful of tenants)."""
+    hit = _homes.get(user_id)
+    if hit is not None and _fresh(hit[0], ttl):
+        _homes.move_to_end(user_id)
+        return hit[1]
+    found = []
+    for tenant in await active_tenants():
+        claims = await grants_in(tenant.id, user_id, ttl=ttl)
+        if claims is not None and claims.roles:
+            found.append((tenant.id, tenant.slug))
+    _homes[user_id] = (time.monotonic(), tuple(found))
+    while len(_homes) > SIZE:
+        _homes.popitem(last=False)
+    return tuple(found)
+
+
+def forget(tenant_id: int) -> None:
+    """Read the tenant's subjects afresh on their next request (a person or a post changed in this process)."""
+    for key in [k for k in _grants if k[0] == tenant_id]:
+        _grants.pop(key, None)
+    _homes.clear()
+
+
+def clear() -> None:
+    _grants.clear()
+    _homes.clear()
+
+
+tenant_cache.on_clear(clear)
+people_service.on_change.append(forget)
