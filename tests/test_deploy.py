@@ -228,3 +228,25 @@ def test_the_lock_files_pin_every_dependency_with_hashes_at_the_same_versions():
         versions = {v for n, v in lock if n == name}
         assert versions, f"{req.name} is not locked: run `make lock`"
         assert all(req.specifier.contains(v, prereleases=True) for v in versions), f"{req} is locked at {versions}"
+
+
+def test_make_and_ci_install_the_lock_and_lint_the_deploy():
+    make = (ROOT / "Makefile").read_text()
+    stamp = make[make.index("$(STAMP):") : make.index("## lock:")]
+    assert "--require-hashes --no-deps -r $(DEV_LOCK)" in stamp and "lockcheck.py $(EXTRAS)" in stamp
+    lint = make[make.index("\nlint:") : make.index("## deploy-check:")]
+    assert "deploy-check" in lint
+    check = make[make.index("\ndeploy-check:") :].split("\n\n")[0]
+    assert "kubernetes-validate --strict" in check and "-k $(K8S_VERSION)" in check
+    assert "hadolint deploy/Dockerfile" in check
+    assert "make lint" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_compose_keeps_the_owner_password_from_the_api_and_the_worker():
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert "DATABASE_OWNER_URL" not in env and env["OWNER_DB_PASSWORD"] == "", name
+        assert services[name]["read_only"] is True and services[name]["tmpfs"] == ["/tmp"]
+    assert "DATABASE_OWNER_URL" in services["migrate"]["environment"]
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "civicgrid", "worker", "--alive"]
