@@ -109,6 +109,9 @@ def api(
         os.environ["CIVICGRID_API_WORKERS"] = str(workers)  # the worker processes read it too
     settings = _settings()
     options = {"host": host, "port": port, "log_level": "info", "proxy_headers": True, **uvicorn_options(settings)}
+    # uvicorn drains on SIGTERM, then raises it again to the handler it found: a stop that was asked for and
+    # carried out exits 0 (also when it comes before uvicorn listens).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     if settings.api_workers == 1:
         uvicorn.run(create_app(settings), **options)
     else:  # each worker process builds its own app (its own pools and caches) from the same settings
@@ -117,14 +120,28 @@ def api(
         uvicorn.run("api.app:create_app", factory=True, workers=settings.api_workers, **options)
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
-def worker(check: bool = typer.Option(False, "--check", help="Report worker health and exit.")) -> None:
+def worker(
+    check: bool = typer.Option(False, "--check", help="Report worker health (its key in Redis) and exit."),
+    alive: bool = typer.Option(
+        False, "--alive", help="Exit 0 if this worker's loop beat within CIVICGRID_WORKER_STALE_SECONDS (liveness)."
+    ),
+) -> None:
     """Run the arq worker against DATABASE_URL and REDIS_URL."""
+    if alive:  # the liveness probe: this container's heartbeat file, no Redis, nothing heavy imported
+        from jobs.liveness import alive as beating
+        from jobs.liveness import heartbeat_file
+
+        raise typer.Exit(0 if beating(heartbeat_file(), _settings().worker_stale_seconds) else 1)
     from jobs.worker import check as check_worker
     from jobs.worker import create_worker
 
     _settings()
-    if check:  # this worker's own liveness (CIVICGRID_WORKER_ID, else the host name): a frozen replica fails
+    if check:  # this worker's own key in Redis (CIVICGRID_WORKER_ID, else the host name): a frozen replica fails
         raise typer.Exit(asyncio.run(check_worker()))
     create_worker().run()
 

@@ -125,5 +125,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_seconds,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
-        "timeout_graceful_shutdown": 20,
+        # SIGTERM: stop accepting, let in-flight requests finish this long, then cancel them and run the lifespan's end.
+        "timeout_graceful_shutdown": settings.shutdown_seconds,
     }

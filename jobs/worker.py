@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import socket
 import time
 import uuid
 from datetime import datetime
@@ -21,7 +19,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise import Tortoise
 
 from api.observability.jobs import counted_deliveries, observed_job, start_worker
+from jobs import liveness
 from jobs.kinds import KINDS
+from jobs.liveness import worker_id
 from tenants import clock, queue
 from tenants.db import refuse_privileged_role, tortoise_config
 from tenants.errors import Conflict, DomainError
@@ -39,7 +39,6 @@ RETRY_BACKOFF_SECONDS = 60
 # A started job's lease in Redis: renewed by its live worker every third of it, so the job of a killed or frozen
 # worker is picked up by another one within this long (arq's own in-progress key outlives the job timeout).
 LEASE_SECONDS = 45
-DRAIN_SECONDS = 50
 REDIS_BACKOFF = (0.5, 10.0)  # seconds between polls while Redis is unreachable: first, most
 
 
@@ -181,9 +180,6 @@ class WorkerSettings:
     job_timeout = 600
     keep_result = 3600
     health_check_interval = 30
-    # SIGTERM/SIGINT drain: take no new job, give running ones this long to finish, then cancel them (recorded as
-    # failed, retried by arq or the next tick). Below the pod's terminationGracePeriodSeconds (60).
-    job_completion_wait = DRAIN_SECONDS
 
 
 def worker_settings() -> type[WorkerSettings]:
@@ -197,6 +193,7 @@ class CivicWorker(Worker):
 
     def __init__(self, *args: Any, lease_seconds: float = LEASE_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.heartbeat = liveness.Heartbeat(liveness.heartbeat_file())  # this worker's own, for its probe
         self.lease_seconds = lease_seconds
         self.in_progress_timeout_s = lease_seconds  # what start_jobs sets on a job's in-progress key
         self._renewed_at = 0.0
@@ -205,6 +202,7 @@ class CivicWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         """One poll; while Redis is unreachable, wait (backing off) and carry on, logging each change once."""
+        self.heartbeat.beat()
         try:
             await super()._poll_iteration()
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
@@ -236,20 +234,20 @@ class CivicWorker(Worker):
                 await pipe.execute()
 
 
-def worker_id() -> str:
-    """This worker's name: CIVICGRID_WORKER_ID, else the host name (a Kubernetes pod's own name)."""
-    return os.environ.get("CIVICGRID_WORKER_ID") or socket.gethostname()
-
-
 def health_key(name: str) -> str:
     """Each worker records its own health (arq's one shared key would let a frozen replica pass its probe)."""
     return f"{default_queue_name}{health_check_key_suffix}:{name}"
 
 
 def create_worker(**overrides: Any) -> CivicWorker:
-    """The worker ``civicgrid worker`` runs: ``WorkerSettings`` bound to REDIS_URL, with ``overrides``."""
+    """The worker ``civicgrid worker`` runs: ``WorkerSettings`` bound to REDIS_URL, with ``overrides``.
+
+    On SIGTERM/SIGINT it takes no new job and gives the running ones CIVICGRID_SHUTDOWN_SECONDS to finish, then
+    cancels them (recorded as failed, retried by arq or the next tick; their leases let another worker take them).
+    """
     settings: Any = worker_settings()
-    return CivicWorker(**{**get_kwargs(settings), "health_check_key": health_key(worker_id()), **overrides})
+    drain = {"job_completion_wait": get_settings().shutdown_seconds}
+    return CivicWorker(**{**get_kwargs(settings), **drain, "health_check_key": health_key(worker_id()), **overrides})
 
 
 async def check(name: str | None = None) -> int:

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_addressing_style: Literal["path", "virtual"] = "path"
     file_link_ttl_seconds: int = 900
+    # Deploy (issue 16). On SIGTERM the API finishes its in-flight requests and the worker its running jobs (taking
+    # no new one) within shutdown_seconds, below the pod's terminationGracePeriodSeconds. `civicgrid worker --alive`
+    # (the worker's liveness probe) fails when this worker's poll loop has not beaten for worker_stale_seconds.
+    shutdown_seconds: int = Field(default=25, ge=1, le=3600)
+    worker_stale_seconds: int = Field(default=60, ge=5)
 
     # Observability (README, "Observability"). /metrics asks for this bearer token when it is set (unset: open,
     # keep it off the public ingress); the worker serves its own metrics on worker_metrics_port (unset: none);

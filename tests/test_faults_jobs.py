@@ -336,7 +336,7 @@ async def test_sigterm_drains_the_worker_the_running_job_finishes_and_no_new_one
     import os
     import signal
 
-    from jobs.worker import DRAIN_SECONDS
+    from tenants.settings import get_settings
 
     t = three_tenants[0]
     gate = asyncio.Event()
@@ -348,7 +348,7 @@ async def test_sigterm_drains_the_worker_the_running_job_finishes_and_no_new_one
     kinds.KINDS["slow"] = kinds.JobKind("slow", kinds.daily, slow)
     # The worker as `civicgrid worker` makes it, with its own signal handlers on this loop.
     worker = create_worker(**{**IN_TEST, "burst": False, "handle_signals": True})
-    assert worker._job_completion_wait == DRAIN_SECONDS
+    assert worker._job_completion_wait == get_settings().shutdown_seconds
     loop = asyncio.get_running_loop()
     worker.main_task = asyncio.create_task(worker.main())
     pool = await queue.get_pool()
