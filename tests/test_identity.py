@@ -25,7 +25,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import set_tenant_active
-from tenants.territory.people import PostKind
+from tenants.territory.people import Person, PostKind
 from tests.fixtures.territory import build, staff
 
 AUDIENCE = "civicgrid-county"
@@ -216,11 +216,20 @@ async def test_an_ended_post_is_refused_at_the_next_request_after_the_window(idp
     post = (await ask(c, admin, query='{ persons(userId: "li") { edges { node { posts { id } } } } }')).json()
     post_id = post["data"]["persons"]["edges"][0]["node"]["posts"][0]["id"]
     end = 'mutation($id: ID!, $on: Date) { endPost(id: $id, endsOn: $on) { endsOn } }'
-    resp = await c.post("/graphql", json={"query": end, "variables": {"id": post_id,
-                                                                      "on": str(await yesterday(a.id))}},
-                        headers={"Authorization": f"Bearer {admin}"})
-    assert "errors" not in resp.json(), resp.text
-    assert "have ended" in refused(await ask(c, dev))  # no wait: this process ended it
+
+    async def end_post(on: date | None) -> dict:
+        resp = await c.post("/graphql", json={"query": end, "variables": {"id": post_id, "on": on and str(on)}},
+                            headers={"Authorization": f"Bearer {admin}"})
+        assert "errors" not in resp.json(), resp.text
+        return resp.json()["data"]["endPost"]
+
+    today = await yesterday(a.id) + timedelta(days=1)
+    assert await end_post(today + timedelta(days=1)) == {"endsOn": str(today + timedelta(days=1))}
+    assert (await ask(c, dev)).status_code == 200  # ended ahead of time: held to the end of tomorrow
+    # Ended today (no endsOn): today stays its last day on record, and it grants nothing from now on, in this
+    # process at once, not at the tenant's midnight.
+    assert await end_post(None) == {"endsOn": str(today)}
+    assert "have ended" in refused(await ask(c, dev))
 
 
 async def test_a_deactivated_tenant_is_refused_within_its_window(idp, provider, keys):
@@ -302,3 +311,44 @@ def test_the_provider_settings_are_checked_at_start():
     with pytest.raises(ValueError, match="RS256"):
         Settings(oidc_algorithms="HS256")
     assert Settings(env="production", oidc_issuer="http://127.0.0.1:8080", oidc_audience="x").oidc_enabled
+
+
+SET_ACTIVE = """mutation($id: ID!, $on: Boolean!) { setPersonActive(id: $id, active: $on) {
+  deactivatedAt posts { endsOn endedAt } } }"""
+
+
+async def set_person_active(c: httpx.AsyncClient, token: str, person_id: int, active: bool) -> dict:
+    resp = await c.post("/graphql", json={"query": SET_ACTIVE, "variables": {"id": str(person_id), "on": active}},
+                        headers={"Authorization": f"Bearer {token}"})
+    return resp.json()
+
+
+async def test_a_deactivated_person_is_refused_at_once_and_their_posts_end(idp, provider, keys, settings):
+    """Deactivating wang (a grid worker, and a resident of H1) ends his post now and withdraws every role his
+    records grant, for the provider's token and a development token alike; reactivating gives back the resident's
+    role, not the post."""
+    c, ids = idp["client"], idp["ids"]
+    admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="linshu", user_id="admin")
+    async with tenant_transaction(idp["a"].id):
+        wang = await Person.get(user_id="wang")
+        wang.household_id = ids["H1"]
+        await wang.save()
+    provided = provider_token(provider.issuer, keys["rsa"], "k1")
+    dev = mint_token(settings, roles=[Role.GRID_WORKER], tenant_slug="linshu", user_id="wang")
+    assert sorted((await ask(c, provided)).json()["data"]["me"]["roles"]) == ["GRID_WORKER", "RESIDENT"]
+
+    async def set_active(on: bool) -> dict:
+        body = await set_person_active(c, admin, wang.id, on)
+        assert "errors" not in body, body
+        return body["data"]["setPersonActive"]
+
+    off = await set_active(False)
+    assert off["deactivatedAt"] and [p["endedAt"] is not None for p in off["posts"]] == [True]
+    assert "no active post" in refused(await ask(c, provided))  # no wait: this process deactivated him
+    assert "have ended" in refused(await ask(c, dev))
+    on = await set_active(True)
+    assert on["deactivatedAt"] is None and on["posts"][0]["endedAt"] is not None  # the post stays ended
+    assert (await ask(c, provided)).json()["data"]["me"]["roles"] == ["RESIDENT"]
+    other = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="xuanhua", user_id="admin")
+    body = await set_person_active(c, other, wang.id, False)
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # another tenant's admin cannot reach him

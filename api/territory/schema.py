@@ -368,6 +368,14 @@ class TerritoryMutation:
         )
         return PostType.of(post)
 
+    @strawberry.mutation(description="Deactivate (active: false) or reactivate a person. Deactivating ends every post "
+                         "they hold now and withdraws what their records grant (a resident's, a party member's role) "
+                         "from their next request; reactivating restores the latter, posts are assigned anew.")
+    async def set_person_active(self, info: Info, id: strawberry.ID, active: bool) -> PersonType:
+        person = await people.set_person_active(**await info.context.acting(), person_id=to_id(id, "id", "Person"),
+                                                active=active)
+        return PersonType.of(person)
+
     @strawberry.mutation
     async def end_post(self, info: Info, id: strawberry.ID, ends_on: date | None = None) -> PostType:
         post = await people.end_post(

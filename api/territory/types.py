@@ -203,6 +203,8 @@ class PostType(Node):
     body_code: str | None
     starts_on: date
     ends_on: date | None
+    ended_at: datetime | None = strawberry.field(
+        description="When the post was ended on or before its last day (endPost): it grants nothing from then on.")
 
     @strawberry.field(description="What the post is on (null: nothing, a tenant administrator's post).")
     def target_type(self) -> PostTargetType | None:  # type: ignore[valid-type]
@@ -216,6 +218,8 @@ class PersonType(Node):
     name: str
     phone: str
     is_party_member: bool
+    deactivated_at: datetime | None = strawberry.field(
+        description="When the person was deactivated (setPersonActive); null while active.")
     household_pk: strawberry.Private[int | None]
 
     @strawberry.field

@@ -17,6 +17,9 @@ class Person(TenantModel, Stamped):
     phone = fields.CharField(max_length=32, default="")
     household_id = fields.BigIntField(null=True)  # residents live somewhere
     is_party_member = fields.BooleanField(default=False)
+    # Deactivated (deactivatePerson): their posts were ended then, and their records grant nothing, not even a
+    # resident's or party member's role, until reactivated.
+    deactivated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "person"
@@ -65,7 +68,10 @@ class Post(TenantModel):
     target_id = fields.BigIntField(null=True)
     body_code = fields.CharField(max_length=64, null=True)  # assessor posts: which assessor body
     starts_on = fields.DateField()
-    ends_on = fields.DateField(null=True)
+    ends_on = fields.DateField(null=True)  # the last day held, inclusive
+    # When it was ended, if on or before its last day (endPost): from then on it grants nothing, though its last
+    # day has not passed. A post ended ahead of time (a later endsOn) runs to the end of that day.
+    ended_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -74,5 +80,8 @@ class Post(TenantModel):
 
 
 def active_on(day: date) -> Q:
-    """Posts held on ``day`` (tenant-local): started by then and not ended before it."""
-    return Q(starts_on__lte=day) & (Q(ends_on=None) | Q(ends_on__gte=day))
+    """Posts held on ``day`` (tenant-local): started by then and not ended before it; on its last day, a post that
+    was ended (``endPost`` today) no longer counts."""
+    return Q(starts_on__lte=day) & (
+        Q(ends_on=None) | Q(ends_on__gt=day) | (Q(ends_on=day) & Q(ended_at=None))
+    )

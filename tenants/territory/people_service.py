@@ -220,13 +220,42 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         post = await Post.get_or_none(id=post_id)
         if post is None:
             raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
-        post.ends_on = ends_on or await clock.today()
+        today = await clock.today()
+        post.ends_on = ends_on or today
+        # Ended today (or dated back): it stops granting now, not at the tenant's midnight.
+        post.ended_at = clock.now() if post.ends_on <= today else None
         await post.save()
         _changed()  # its holder's next request is refused what the post granted
         await audit.record(
             actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
         )
         return post
+
+
+async def set_person_active(*, access: Access, actor: str, person_id: int, active: bool) -> Person:
+    """Deactivate a person (they leave, they move away): every post they hold or were to hold ends now, and their
+    records grant nothing from their next request on (in every API process within the grants window). Reactivating
+    restores the resident's and party member's roles; posts are assigned anew."""
+    require(access, "people.register")
+    async with scoped_transaction():
+        person = await readable_persons(access).get_or_none(id=person_id)
+        if person is None:
+            raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist", field="id")
+        ended = 0
+        if not active and person.deactivated_at is None:
+            now, today = clock.now(), await clock.today()
+            person.deactivated_at = now
+            ended = await Post.filter(Q(ends_on=None) | Q(ends_on__gte=today), person_id=person.id).update(
+                ends_on=today, ended_at=now)
+        elif active:
+            person.deactivated_at = None
+        await person.save()
+        _changed()
+        await audit.record(
+            actor=actor, action="person.activate" if active else "person.deactivate", target_type="person",
+            target_id=person.id, details={"postsEnded": ended},
+        )
+        return person
 
 
 async def claims_of_user(user_id: str) -> Claims | None:
@@ -236,7 +265,10 @@ async def claims_of_user(user_id: str) -> Claims | None:
 
 
 async def claims_for(person: Person, *, on: date | None = None) -> Claims:
-    """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day."""
+    """The roles and scope a token for ``person`` carries, from their posts active ``on`` the day (none at all
+    while the person is deactivated)."""
+    if person.deactivated_at is not None:
+        return Claims(user_id=person.user_id, roles=(), scope=())
     day = on or await clock.today()
     posts = await Post.filter(active_on(day), person_id=person.id).order_by("id")
     roles: set[Role] = set()
