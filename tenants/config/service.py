@@ -15,6 +15,7 @@ from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
+from tenants.config.upgrade import check_readable, upgrade_document
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
@@ -56,7 +57,7 @@ async def read_effective_config(*, access: Caller, on: date | None = None) -> Ef
 _MEMO: OrderedDict[tuple, Effective] = OrderedDict()
 _MEMO_SIZE = 512
 _CHAIN_SQL = (
-    "SELECT DISTINCT ON (tenant_id) tenant_id, version_no, xmin::text AS x FROM config_version"
+    "SELECT DISTINCT ON (tenant_id) tenant_id, version_no, xmin::text AS x, schema_version FROM config_version"
     " WHERE tenant_id = ANY($1::bigint[]) AND effective_from <= $2 AND withdrawn_at IS NULL"
     " ORDER BY tenant_id, version_no DESC"
 )
@@ -82,6 +83,8 @@ async def effective_config(on: date | None = None, *, own_override: dict | None 
         if (found := in_tx.get(day)) is not None:
             return found  # type: ignore[no-any-return]
         _, rows = await conn.execute_query(_CHAIN_SQL, [[t.id for t in tenants], day])
+        for r in rows:
+            check_readable(r["schema_version"])  # before the memo: a newer release's document is never read
         key = (me.id, day, tuple(sorted((r["tenant_id"], r["version_no"], r["x"]) for r in rows)))
         if (found := _MEMO.get(key)) is None:
             found = _MEMO[key] = await _build(tenants, day, None, {r["tenant_id"]: r["version_no"] for r in rows})
@@ -104,6 +107,9 @@ async def _build(tenants: list[tenant_cache.TenantInfo], day: date, own_override
                 tenant_id=t.id, version_no=chosen[t.id])
         versions[t.slug] = version.version_no if version else None
         overrides = version.overrides if version else {}
+        if version is not None:  # a row an older release wrote after the upgrade migration: upgraded here
+            overrides, _ = upgrade_document(overrides, version.schema_version, root=t.parent_id is None,
+                                            parents=[chain[0][1]] if chain else None)
         if own_override is not None and t.id == current_tenant_id():
             overrides = own_override
         chain.append((t.slug, overrides))
@@ -119,7 +125,12 @@ async def current_overrides(*, besides: int | None = None) -> tuple[ConfigVersio
     if besides is not None:
         qs = qs.exclude(version_no=besides)
     latest = await qs.order_by("-version_no").first()
-    return latest, (latest.overrides if latest else {})
+    if latest is None:
+        return None, {}
+    # A change builds on this document: refused when a newer release stored it, upgraded when an older one did.
+    me = await tenant_cache.by_id(current_tenant_id())
+    own, _ = upgrade_document(latest.overrides, latest.schema_version, root=me.parent_id is None)
+    return latest, own
 
 
 async def change_config(
@@ -332,6 +343,8 @@ def version_on(versions: list[ConfigVersion], day: date) -> ConfigVersion | None
 
 def _in_force_on(versions: list[ConfigVersion], day: date) -> dict:
     version = version_on(versions, day)
+    if version is not None:
+        check_readable(version.schema_version)
     return version.overrides if version else {}
 
 
