@@ -27,6 +27,7 @@ from tenants.config.upgrade import (
     upgrade_document,
 )
 from tenants.db import connect, ensure_app_role, tortoise_config
+from tenants.errors import InvalidInput
 from tenants.presets import load_preset, preset_names
 from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.service import create_tenant
@@ -195,6 +196,14 @@ def test_the_upgrade_step_makes_every_shipped_preset_of_the_previous_schema_whol
     assert upgraded["assessment"]["bodies"]["owners_committee"]["roles"] == _V2_BODY_ROLES["owners_committee"]
     assert "roles" not in district["assessment"]["bodies"]["owners_committee"]  # the stored document is untouched
     assert upgrade_document(district, SCHEMA_VERSION, root=False) == (district, [])
+    # A body of a code no preset knows keeps its gap: validation asks for its roles rather than guessing them.
+    city = previous_schema(load_preset("zhangjiakou").overrides)
+    city["assessment"]["bodies"]["street_office"] = city["assessment"]["bodies"].pop("housing_dept")
+    for line in city["assessment"]["rubric"]:
+        line["body"] = "street_office" if line["body"] == "housing_dept" else line["body"]
+    with pytest.raises(InvalidInput) as exc:
+        effective([("zhangjiakou", upgrade_document(city, 1, root=True)[0])])
+    assert [(p.field, p.reason) for p in exc.value.problems] == [("assessment.bodies.street_office.roles", "required")]
 
 
 def test_a_change_to_the_document_schema_ships_its_own_upgrade():
