@@ -65,6 +65,7 @@ _V2_WHOLE: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("files", "unattached_retention_hours"), 24),  # 4a273cd: uploads never attached are deleted after a day
     (("open311", "publish_descriptions"), False),  # 4a273cd: Open311 published no description before
 )
+_V2_SECTIONS = ("files", "open311")  # sections added whole: a document without them gets them
 # Every taxonomy item (lists replace whole when inherited, so an item is complete in any document).
 _V2_ITEM: tuple[tuple[str, Any], ...] = (("partners", []), ("photo_expected", False))  # f25c116, 4a273cd
 # fa0643b: who speaks for a body, as the shipped presets define each code (they agree).
@@ -88,12 +89,13 @@ def _to_v2(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
     filled: list[str] = []
     if root:
         for path, default in _V2_WHOLE:
-            node = doc
+            node: Any = doc
             for key in path[:-1]:
-                if not isinstance(node.get(key), dict):
+                if path[0] in _V2_SECTIONS and _missing(node, key):
                     node[key] = {}
-                node = node[key]
-            if _missing(node, path[-1]):
+                node = node.get(key) if isinstance(node, dict) else None
+            # A section a document lacks stays missing (validation names it) unless schema 2 added it whole.
+            if isinstance(node, dict) and _missing(node, path[-1]):
                 node[path[-1]] = copy.deepcopy(default)
                 filled.append(".".join(path))
     taxonomy = doc.get("tickets", {}).get("taxonomy") if isinstance(doc.get("tickets"), dict) else None
