@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import re
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -830,6 +831,68 @@ def enter_scores_cmd(
     except DomainError as exc:
         _fail(exc)
     console.print(f"[green]{len(rows)} sheets entered late for {period}[/green]")
+
+
+# --- backup and restore (tenants/backup.py) ---------------------------------------------------------------------
+
+PG_BIN = typer.Option(None, "--pg-bin", file_okay=False,
+                      help="Directory of pg_dump/pg_restore (default: the embedded PostgreSQL's, then the PATH's).")
+
+
+@contextlib.contextmanager
+def _database_urls() -> Iterator[tuple[str, str]]:
+    """The owner's and the application's URLs: DATABASE_OWNER_URL/DATABASE_URL (or a running serve's), else the
+    embedded PostgreSQL of $CIVICGRID_HOME, started for the command and stopped after it."""
+    s = _settings()
+    if s.database_url:
+        yield s.database_owner_url or s.database_url, s.database_url
+        return
+    from api.embedded import EmbeddedServices
+
+    embedded = EmbeddedServices(s.home.resolve())
+    embedded.home.mkdir(parents=True, exist_ok=True)
+    try:
+        embedded.start_postgres()
+    except RuntimeError as exc:  # told in Chinese / English already
+        zh, _, en = str(exc).partition(" / ")
+        _refuse(zh, en or zh)
+    try:
+        yield embedded.owner_url, embedded.app_url
+    finally:
+        embedded.stop()
+
+
+@app.command("backup")
+def backup_cmd(
+    file: Path = typer.Argument(..., dir_okay=False, help="The backup file to write (pg_dump custom format)."),
+    pg_bin: Path = PG_BIN,
+) -> None:
+    """Back the whole database up into FILE, as DATABASE_OWNER_URL (or the embedded PostgreSQL)."""
+    from tenants import backup
+
+    with _database_urls() as (owner_url, _):
+        done = asyncio.run(backup.backup(owner_url, file, bin_dir=pg_bin))
+    console.print(f"[green]已备份 / backed up: {done.database}, {done.tables} tables, {done.bytes:,} bytes -> "
+                  f"{escape(str(done.file))}[/green]", soft_wrap=True)
+
+
+@app.command("restore")
+def restore_cmd(
+    file: Path = typer.Argument(..., dir_okay=False, help="A file written by `civicgrid backup`."),
+    clean: bool = typer.Option(False, "--clean", "--force", help="Empty a database that has tables first."),
+    pg_bin: Path = PG_BIN,
+) -> None:
+    """Restore FILE into an empty database (DATABASE_OWNER_URL, or the embedded one), grant DATABASE_URL's role
+    its rights; then run `civicgrid migrate` to bring an older backup to this release."""
+    from tenants import backup
+
+    if not os.environ.get("DATABASE_URL") and (pid := _running_serve(_settings().home)) is not None:
+        _refuse(f"civicgrid serve 正在运行（进程 {pid}）：请先停止它，再恢复",
+                f"civicgrid serve is running (process {pid}): stop it before restoring")
+    with _database_urls() as (owner_url, app_url):
+        done = asyncio.run(backup.restore(owner_url, app_url, file, clean=clean, bin_dir=pg_bin))
+    console.print(f"[green]已恢复 / restored: {done.database}, {done.tables} tables from {escape(str(done.file))}"
+                  "[/green]", soft_wrap=True)
 
 
 def _toml_problem(name: str, exc: Exception) -> tuple[str, str]:

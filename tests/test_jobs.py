@@ -276,7 +276,7 @@ async def test_a_job_that_fails_on_a_tenants_configuration_names_it_and_keeps_ev
     tenant = await create_tenant(slug="broken", name="坏配置县", preset="linshu")
     async with tenant_transaction(tenant.id):  # what a tenant made before every tenant got a whole document looks like
         await ConfigVersion.create(version_no=2, overrides={"bonds": {"ratio_percent": 5}},
-                                   effective_from="2000-01-02", author="legacy")
+                                   effective_from="2000-01-02", author="legacy", schema_version=1)
     with caplog.at_level(logging.INFO):
         result = await run_tenant_job({"job_try": 1}, "assessment", tenant.id, "2026-11-22T01")
     # Not retried (the same document fails the same way) and not a traceback: one line naming the tenant.

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from tenants.config.checks import cross_checks
 from tenants.config.document import ConfigDocument
 from tenants.config.problems import from_error, from_validation_error
-from tenants.config.upgrade import upgrade
 from tenants.errors import InvalidInput, Problem
 
 
@@ -111,6 +110,5 @@ def effective(chain: list[tuple[str, dict]]) -> tuple[ConfigDocument, dict[str, 
         merged = deep_merge(merged, own)
         for path in flatten(deep_merge({}, own)):
             setter[path] = slug
-    merged, _ = upgrade(merged)  # a document stored before a field existed gets its default, sourced "default"
     doc = validate_document(merged)
     return doc, {path: setter.get(path, "default") for path in flatten(merged)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise import fields
 
+from tenants.config.upgrade import SCHEMA_VERSION, UNVERSIONED
 from tenants.models import TenantModel
 
 
@@ -27,6 +28,8 @@ class ConfigVersion(TenantModel):
     withdrawn_by = fields.CharField(max_length=128, null=True)
     withdrawal_reason = fields.CharField(max_length=500, null=True)
     replaced_by = fields.IntField(null=True)  # version_no of the version that replaced it
+    # The document's shape (tenants/config/upgrade.py); a release that does not name it wrote the database default.
+    schema_version = fields.SmallIntField(default=SCHEMA_VERSION, db_default=UNVERSIONED)
 
     class Meta:
         table = "config_version"

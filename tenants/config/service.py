@@ -16,6 +16,7 @@ from tenants.config import watch
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import check_overrides, deep_merge, diff, effective, flatten
 from tenants.config.models import ConfigVersion
+from tenants.config.upgrade import check_readable, upgrade_document
 from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import Caller, require
@@ -57,7 +58,7 @@ async def read_effective_config(*, access: Caller, on: date | None = None) -> Ef
 _MEMO: OrderedDict[tuple, Effective] = OrderedDict()
 _MEMO_SIZE = 512
 _CHAIN_SQL = (
-    "SELECT DISTINCT ON (tenant_id) tenant_id, version_no, xmin::text AS x FROM config_version"
+    "SELECT DISTINCT ON (tenant_id) tenant_id, version_no, xmin::text AS x, schema_version FROM config_version"
     " WHERE tenant_id = ANY($1::bigint[]) AND effective_from <= $2 AND withdrawn_at IS NULL"
     " ORDER BY tenant_id, version_no DESC"
 )
@@ -89,10 +90,12 @@ async def effective_config(on: date | None = None, *, own_override: dict | None 
         chain = None if per_tx and per_tx.get("config_written") else await watch.in_force(conn, ids, day)
         if chain is None:  # not listening, or this transaction changed a version: read what is in force
             _, rows = await conn.execute_query(_CHAIN_SQL, [ids, day])
-            chain = [(r["tenant_id"], r["version_no"], r["x"]) for r in rows]
-        key = (me.id, day, tuple(sorted(chain)))
+            chain = [(r["tenant_id"], r["version_no"], r["x"], r["schema_version"]) for r in rows]
+        for _, _, _, schema_version in chain:
+            check_readable(schema_version)  # before the memo: a newer release's document is never read
+        key = (me.id, day, tuple(sorted(c[:3] for c in chain)))
         if (found := _MEMO.get(key)) is None:
-            found = _MEMO[key] = await _build(tenants, day, None, {t: no for t, no, _ in chain})
+            found = _MEMO[key] = await _build(tenants, day, None, {t: no for t, no, _, _ in chain})
             while len(_MEMO) > _MEMO_SIZE:
                 _MEMO.popitem(last=False)
         in_tx[day] = found
@@ -112,6 +115,9 @@ async def _build(tenants: list[tenant_cache.TenantInfo], day: date, own_override
                 tenant_id=t.id, version_no=chosen[t.id])
         versions[t.slug] = version.version_no if version else None
         overrides = version.overrides if version else {}
+        if version is not None:  # a row an older release wrote after the upgrade migration: upgraded here
+            overrides, _ = upgrade_document(overrides, version.schema_version, root=t.parent_id is None,
+                                            parents=[chain[0][1]] if chain else None)
         if own_override is not None and t.id == current_tenant_id():
             overrides = own_override
         chain.append((t.slug, overrides))
@@ -127,7 +133,12 @@ async def current_overrides(*, besides: int | None = None) -> tuple[ConfigVersio
     if besides is not None:
         qs = qs.exclude(version_no=besides)
     latest = await qs.order_by("-version_no").first()
-    return latest, (latest.overrides if latest else {})
+    if latest is None:
+        return None, {}
+    # A change builds on this document: refused when a newer release stored it, upgraded when an older one did.
+    me = await tenant_cache.by_id(current_tenant_id())
+    own, _ = upgrade_document(latest.overrides, latest.schema_version, root=me.parent_id is None)
+    return latest, own
 
 
 async def change_config(
@@ -340,6 +351,8 @@ def version_on(versions: list[ConfigVersion], day: date) -> ConfigVersion | None
 
 def _in_force_on(versions: list[ConfigVersion], day: date) -> dict:
     version = version_on(versions, day)
+    if version is not None:
+        check_readable(version.schema_version)
     return version.overrides if version else {}
 
 

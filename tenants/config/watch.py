@@ -33,6 +33,7 @@ class Version:
     version_no: int
     effective_from: date
     xmin: str
+    schema_version: int
 
 
 class _Watch:
@@ -116,13 +117,13 @@ WATCH = _Watch()
 start, stop = WATCH.start, WATCH.stop
 
 _ALL_SQL = (
-    "SELECT tenant_id, version_no, effective_from, xmin::text AS x FROM config_version"
+    "SELECT tenant_id, version_no, effective_from, xmin::text AS x, schema_version FROM config_version"
     " WHERE tenant_id = ANY($1::bigint[]) AND withdrawn_at IS NULL"
 )
 
 
-async def in_force(conn: Any, tenant_ids: list[int], day: date) -> list[tuple[int, int, str]] | None:
-    """(tenant, version, xmin) in force on ``day`` for each tenant that has one, from what this process
+async def in_force(conn: Any, tenant_ids: list[int], day: date) -> list[tuple[int, int, str, int]] | None:
+    """(tenant, version, xmin, schema version) in force on ``day`` for each tenant that has one, from what this process
     remembers (reading every version of the chain once when it knows none); None when it is not listening."""
     if not WATCH.live:
         return None
@@ -133,7 +134,7 @@ async def in_force(conn: Any, tenant_ids: list[int], day: date) -> list[tuple[in
         _, rows = await conn.execute_query(_ALL_SQL, [missing])
         loaded: dict[int, list[Version]] = {t: [] for t in missing}
         for r in rows:
-            loaded[r["tenant_id"]].append(Version(r["version_no"], r["effective_from"], r["x"]))
+            loaded[r["tenant_id"]].append(Version(r["version_no"], r["effective_from"], r["x"], r["schema_version"]))
         chain = {t: tuple(v) for t, v in loaded.items()}
         if WATCH.live and generation == WATCH.generation:
             WATCH.versions.update(chain)
@@ -142,5 +143,5 @@ async def in_force(conn: Any, tenant_ids: list[int], day: date) -> list[tuple[in
     for t in tenant_ids:
         best = max((v for v in known[t] if v.effective_from <= day), key=lambda v: v.version_no, default=None)
         if best is not None:
-            result.append((t, best.version_no, best.xmin))
+            result.append((t, best.version_no, best.xmin, best.schema_version))
     return result

@@ -29,7 +29,7 @@ DROP FUNCTION civicgrid_config_changed();
 
 
 class Migration(migrations.Migration):
-    dependencies = [('civicgrid', '0022_files')]
+    dependencies = [('civicgrid', '0023_config_documents_upgrade')]
 
     initial = False
 

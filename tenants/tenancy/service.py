@@ -96,12 +96,15 @@ async def create_tenant(
         except IntegrityError as exc:  # a concurrent create of the same slug
             raise Conflict(f"租户标识 {slug} 已被使用", f"tenant slug {slug} is taken", field="slug") from exc
         if first_config is not None:
+            from tenants.config.upgrade import SCHEMA_VERSION  # tenancy and config read each other
+
             at = clock.now()
             # The one tenant row the platform path may write: version 1 (see migration 0005's policy).
             await conn.execute_query(
                 "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
-                " created_at) VALUES ($1, 1, $2::jsonb, $3, $4, $5, $6)",
-                [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}", at],
+                " created_at, schema_version) VALUES ($1, 1, $2::jsonb, $3, $4, $5, $6, $7)",
+                [tenant.id, json.dumps(first_config, ensure_ascii=False), BEGINNING, actor, f"preset {preset}", at,
+                 SCHEMA_VERSION],
             )
             await conn.execute_query(
                 "INSERT INTO audit_entry (tenant_id, actor, action, target_type, target_id, details, at)"
