@@ -13,15 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 import time_machine
 from asgi_lifespan import LifespanManager
 
 from api.embedded import EmbeddedServices
-from tenants.db import connect
 from tenants.settings import Settings, get_settings
-from tenants.tenancy import cache as tenant_cache
 from tenants.tenancy.roles import Role
+from tests.fixtures.reset import Reset
 
 # The shared builders' pytest fixtures (tests/fixtures/), available to every test module by name.
 pytest_plugins = [
@@ -115,23 +113,17 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
         yield application
 
 
+@pytest.fixture(scope="session")
+async def reset(services: EmbeddedServices) -> AsyncIterator[Reset]:
+    r = await Reset.open(services.owner_url, services.redis_url)
+    yield r
+    await r.close()
+
+
 @pytest.fixture(autouse=True)
-async def clean(services: EmbeddedServices) -> None:
-    """Empty every table (as the owner, which TRUNCATE needs) and Redis before each test."""
-    conn = await connect(services.owner_url)
-    try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tortoise_migrations'"
-        )
-        if tables:
-            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    finally:
-        await conn.close()
-    r = aioredis.from_url(services.redis_url)
-    await r.flushdb()
-    await r.aclose()
-    tenant_cache.clear()  # ids and slugs come back after the TRUNCATE: the process must not remember the old ones
+async def clean(reset: Reset) -> None:
+    """Empty every table and Redis before each test (tests/fixtures/reset.py)."""
+    await reset()
 
 
 @pytest.fixture
