@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from api.embedded import EmbeddedServices
 from tenants.settings import Settings, get_settings
 from tenants.tenancy.roles import Role
-from tests.fixtures.reset import Reset
+from tests.fixtures.reset import Reset, Worlds
 
 # The shared builders' pytest fixtures (tests/fixtures/), available to every test module by name.
 pytest_plugins = [
@@ -35,6 +35,7 @@ TEST_SECRET = "test-secret-not-for-production-0123456789"
 # server's date and a tenant's differ. `CIVICGRID_TEST_CLOCK=09:00 make test` runs the suite at another hour;
 # `off` on the real clock. Subprocesses follow through tests/clockhook/sitecustomize.py.
 TEST_CLOCK = os.environ.get("CIVICGRID_TEST_CLOCK", "17:30")
+REBUILD = os.environ.get("CIVICGRID_TEST_WORLDS") == "rebuild"
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(ROOT / "tests" / "clockhook"), os.environ.get("PYTHONPATH")) if p
 )
@@ -126,6 +127,34 @@ async def clean(reset: Reset) -> None:
     await reset()
 
 
+@pytest.fixture(scope="session")
+def worlds(reset: Reset) -> Worlds:
+    return Worlds(reset)
+
+
+@pytest.fixture
+def once(worlds: Worlds) -> Iterator[Callable[..., Awaitable[Any]]]:
+    """``await once(build, *args)``: the world ``build`` makes, built on its first use in the session and restored
+    from what it saved after (tests/fixtures/reset.py), the test's clock starting where the builder's ended.
+    ``build`` takes the same arguments on every use (session fixtures such as ``settings``).
+    ``CIVICGRID_TEST_WORLDS=rebuild`` builds every time."""
+    with ExitStack() as stack:
+
+        async def run(build: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+            key = f"{build.__module__}.{build.__qualname__}"
+            saved = worlds.saved.get(key)
+            if saved is None or REBUILD:
+                value = await build(*args)
+                worlds.saved[key] = await worlds.save(value)
+                return value
+            value = await worlds.restore(saved)
+            if saved.built_at > datetime.now(UTC):  # on the suite's clock: as if the builder had just run
+                stack.enter_context(clock_at(saved.built_at))
+            return value
+
+        yield run
+
+
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
@@ -157,7 +186,11 @@ def gql(client: httpx.AsyncClient):
 
 
 @pytest.fixture
-async def three_tenants(app: Any) -> list[Any]:
+async def three_tenants(app: Any, once: Callable[..., Awaitable[Any]]) -> list[Any]:
+    return await once(_three_tenants)  # type: ignore[no-any-return]
+
+
+async def _three_tenants() -> list[Any]:
     from tenants.tenancy.service import create_tenant
 
     return [
