@@ -71,10 +71,10 @@ class EmbeddedServices:
         assert self._pg is not None
         return str(self._pg.psql(sql))  # type: ignore[attr-defined]
 
-    def recreate_database(self) -> None:
-        """Drop and create the database (tests start from an empty one)."""
+    def recreate_database(self, template: str = "") -> None:
+        """Drop and create the database, empty or as a copy of ``template`` (tests start from one of these)."""
         self.psql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE);')
-        self.psql(f'CREATE DATABASE "{self.database}";')
+        self.psql(f'CREATE DATABASE "{self.database}"' + (f' TEMPLATE "{template}"' if template else "") + ";")
 
     def start_redis(self) -> None:
         try:

@@ -73,7 +73,11 @@ async def _contracts(tenant_id: int, ids: dict) -> dict[str, int]:
 
 
 @pytest.fixture
-async def county(app, settings):
+async def county(app, settings, once):
+    return await once(_county, settings)
+
+
+async def _county(settings):
     t = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     other = await create_tenant(slug="tancheng", name="郯城县", preset="linshu")
     ids, other_ids = await build(t.id), await build(other.id)

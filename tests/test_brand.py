@@ -62,7 +62,11 @@ def local(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
 
 
 @pytest.fixture
-async def zjk(app, settings):
+async def zjk(app, settings, once):
+    return await once(_zjk, settings)
+
+
+async def _zjk(settings):
     t = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids = await build(t.id)

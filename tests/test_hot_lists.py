@@ -121,10 +121,14 @@ async def both(client, query: str, token: str, n: int, monkeypatch) -> tuple[byt
 
 
 @pytest.fixture
-async def hot(app, settings: Settings) -> dict:
+async def hot(app, settings: Settings, once) -> dict:
     """临沭县 (bonds on) with 110 compounds under contract, 110 tickets (timelines with photos, partner tasks,
     attached photos) assigned in turn to a community, a street, a company and a county department, and a published
     2026Q3 snapshot rating 110 companies and 110 compounds; 郯城县 beside it with one ticket."""
+    return await once(_hot, settings)
+
+
+async def _hot(settings: Settings) -> dict:
     t = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     other = await create_tenant(slug="tancheng", name="郯城县", preset="linshu")
     ids = await build(t.id)

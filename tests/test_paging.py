@@ -31,9 +31,13 @@ TICKETS = """query($first: Int, $after: String, $last: Int, $before: String) {
 
 
 @pytest.fixture
-async def world(app, settings: Settings) -> dict:
+async def world(app, settings: Settings, once) -> dict:
     """张家口市 with 25 property companies (build's P1, P2 and 物业03..物业25) and 25 tickets opened at five
     moments, five at each (so the id breaks the ties); 下花园区 with 3 companies of its own."""
+    return await once(_world, settings)
+
+
+async def _world(settings: Settings) -> dict:
     t = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     ids = await build(t.id)
     start = datetime(2026, 10, 1, tzinfo=UTC)

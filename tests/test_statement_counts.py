@@ -66,10 +66,14 @@ def counting():
 
 
 @pytest.fixture
-async def crowded(app, settings: Settings) -> dict:
+async def crowded(app, settings: Settings, once) -> dict:
     """A tenant with 110 companies and 110 compounds (each under contract) rated in a published 2026Q3 snapshot,
     110 tickets assigned in turn to a community, a street, a company and a county department, and 110 settlement
     statements of two lines each."""
+    return await once(_crowded, settings)
+
+
+async def _crowded(settings: Settings) -> dict:
     t = await create_tenant(slug="linshu", name="临沭县", preset="linshu")  # 临沭: bonds are on
     ids = await build(t.id)
     with tenant_context(t.id):

@@ -83,12 +83,20 @@ C3_LINES = [
 
 
 @pytest.fixture
-async def world(app) -> World:
+async def world(app, once) -> World:
+    return await once(_world)
+
+
+async def _world() -> World:
     return await make_world(extra=True)
 
 
 @pytest.fixture
-async def small(app) -> World:
+async def small(app, once) -> World:
+    return await once(_small)
+
+
+async def _small() -> World:
     return await make_world(extra=False)
 
 

@@ -49,7 +49,11 @@ NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)  # the import's instant in the serv
 
 
 @pytest.fixture
-async def county(app, settings):
+async def county(app, settings, once):
+    return await once(_county, settings)
+
+
+async def _county(settings):
     tenant = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids = await build(tenant.id)

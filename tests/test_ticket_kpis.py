@@ -121,9 +121,13 @@ async def _escalate(tid: int, when: datetime) -> None:
 
 
 @pytest.fixture
-async def city(app):
+async def city(app, once):
     """张家口 (zhangjiakou preset) with the territory of ``build``: P1 serves K1, P2 serves K3, K2 has no company
     (its property items go to community C2). Times are Beijing time; the period is March 2026."""
+    return await once(_city)
+
+
+async def _city():
     a = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     b = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids, b_ids = await build(a.id), await build(b.id)

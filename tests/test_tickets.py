@@ -30,7 +30,11 @@ T = (
 
 
 @pytest.fixture
-async def city(app, settings):
+async def city(app, settings, once):
+    return await once(_city, settings)
+
+
+async def _city(settings):
     tenant = await create_tenant(slug="zhangjiakou", name="张家口市", preset="zhangjiakou")
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     ids = await build(tenant.id)
