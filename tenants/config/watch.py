@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from tenants import db
+from tenants.tenancy import cache as tenant_cache
 
 CHANNEL = "civicgrid_config"
 KEEPALIVE_SECONDS = 10.0
@@ -115,6 +116,8 @@ class _Watch:
 
 WATCH = _Watch()
 start, stop = WATCH.start, WATCH.stop
+# Tenant ids come back after the tests' reset, which tells no listener (its DELETE runs with triggers off).
+tenant_cache.on_clear(lambda: WATCH.forget("*"))
 
 _ALL_SQL = (
     "SELECT tenant_id, version_no, effective_from, xmin::text AS x, schema_version FROM config_version"
