@@ -38,7 +38,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.createPerson": ("people.register",),
     "Mutation.assignPost": ("people.assign_post",),
     "Mutation.endPost": ("people.assign_post",),
-    "Mutation.setPersonActive": ("people.register",),
+    "Mutation.setPersonActive": ("people.assign_post",),
     "Mutation.importTerritory": ("territory.import",),
     "Mutation.changeConfig": ("config.change",),
     "Mutation.withdrawConfigVersion": ("config.change",),

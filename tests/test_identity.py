@@ -6,6 +6,7 @@ made here with ``cryptography``."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +26,7 @@ from tenants.scope import tenant_context, tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import set_tenant_active
-from tenants.territory.people import Person, PostKind
+from tenants.territory.people import Person, Post, PostKind
 from tests.fixtures.territory import build, staff
 
 AUDIENCE = "civicgrid-county"
@@ -352,3 +353,33 @@ async def test_a_deactivated_person_is_refused_at_once_and_their_posts_end(idp, 
     other = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug="xuanhua", user_id="admin")
     body = await set_person_active(c, other, wang.id, False)
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # another tenant's admin cannot reach him
+
+
+async def test_a_request_between_the_change_and_its_commit_keeps_nothing_stale(idp, settings):
+    """A request reading a subject's grants while endPost's transaction is still open reads the old rows; the
+    commit forgets them again, so the next request is refused, not a window later."""
+    from tenants.territory import grants, people_service
+    from tenants.territory.access import resolve
+
+    a = idp["a"]
+    async with tenant_transaction(a.id):
+        admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
+        post = await Post.get(person_id=(await Person.get(user_id="li")).id)
+        await people_service.end_post(access=admin, actor="admin", post_id=post.id)
+        # another request, on its own connection, in between: the committed rows still grant the post
+        between = await asyncio.create_task(grants.grants_in(a.id, "li", ttl=60), context=contextvars.Context())
+        assert between is not None and Role.STREET_OFFICER in between.roles
+    after = await grants.grants_in(a.id, "li", ttl=60)
+    assert after is not None and Role.STREET_OFFICER not in after.roles
+
+
+async def test_deactivating_a_person_takes_what_ending_a_post_takes(idp, settings, provider, keys):
+    """A street officer may register people but not end their posts: nor deactivate them (it ends every post)."""
+    c = idp["client"]
+    officer = mint_token(settings, roles=[Role.STREET_OFFICER], tenant_slug="linshu", user_id="li",
+                         scope=(f"street:{idp['ids']['S1']}",))
+    async with tenant_transaction(idp["a"].id):
+        wang = await Person.get(user_id="wang")
+    body = await set_person_active(c, officer, wang.id, False)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert (await ask(c, provider_token(provider.issuer, keys["rsa"], "k1"))).status_code == 200  # wang untouched

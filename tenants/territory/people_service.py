@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -15,7 +16,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, by_id
 from tenants.permissions import require
-from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.scope import current_tenant_id, on_commit, scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
@@ -43,8 +44,12 @@ on_change: list[Callable[[int], None]] = []
 
 
 def _changed() -> None:
+    """Tell the listeners (the grants cache) now and again at commit: a request that read the rows in between,
+    still the old ones, must not keep them for a whole window."""
+    tenant = current_tenant_id()
     for listener in on_change:
-        listener(current_tenant_id())
+        listener(tenant)
+        on_commit(partial(listener, tenant))
 
 
 @dataclass(frozen=True)
@@ -235,8 +240,9 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
 async def set_person_active(*, access: Access, actor: str, person_id: int, active: bool) -> Person:
     """Deactivate a person (they leave, they move away): every post they hold or were to hold ends now, and their
     records grant nothing from their next request on (in every API process within the grants window). Reactivating
-    restores the resident's and party member's roles; posts are assigned anew."""
-    require(access, "people.register")
+    restores the resident's and party member's roles; posts are assigned anew. It ends posts, so it takes what
+    ending a post takes (``people.assign_post``), not only registering people."""
+    require(access, "people.assign_post")
     async with scoped_transaction():
         person = await readable_persons(access).get_or_none(id=person_id)
         if person is None:
