@@ -296,7 +296,7 @@ class GraphQLEndpoint(GraphQL):
                     outage.failed(exc)  # logged once per outage, not per request
                 elif not isinstance(exc, ProviderUnavailable):  # logged by api/oidc.py, without a traceback
                     log.exception("authentication failed unexpectedly")
-                ext = unavailable_extensions()
+                ext = unavailable_extensions(provider=isinstance(exc, ProviderUnavailable))
                 if (request_id := current_id()) is not None:
                     ext["requestId"] = request_id
                 body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
@@ -378,7 +378,7 @@ class App(Starlette):
         return Observe(super().build_middleware_stack(), **self.observe)
 async def provider_unavailable(request: Request, exc: Exception) -> Response:
     """The identity provider's keys could not be had (the exports' and files' routes): 503, retryable."""
-    ext = unavailable_extensions()
+    ext = unavailable_extensions(provider=True)
     body = {"errors": [{"message": f"{ext['messageZh']} / {ext['messageEn']}", "extensions": ext}]}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 

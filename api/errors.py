@@ -42,9 +42,14 @@ UNAVAILABLE_EN = (
 )
 
 
-def unavailable_extensions() -> dict[str, Any]:
-    return {"code": "UNAVAILABLE", "field": None, "messageZh": UNAVAILABLE_ZH, "messageEn": UNAVAILABLE_EN,
-            "retryable": True}
+PROVIDER_UNAVAILABLE_ZH = "身份认证服务暂时无法访问，请稍后重试"
+PROVIDER_UNAVAILABLE_EN = "the identity provider cannot be reached; retry later"
+
+
+def unavailable_extensions(*, provider: bool = False) -> dict[str, Any]:
+    """UNAVAILABLE (retryable): the database, or with ``provider`` the identity provider's keys."""
+    zh, en = (PROVIDER_UNAVAILABLE_ZH, PROVIDER_UNAVAILABLE_EN) if provider else (UNAVAILABLE_ZH, UNAVAILABLE_EN)
+    return {"code": "UNAVAILABLE", "field": None, "messageZh": zh, "messageEn": en, "retryable": True}
 
 
 class Outage:

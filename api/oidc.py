@@ -10,6 +10,8 @@ still verify; without any, the request is answered 503 (``ProviderUnavailable``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -68,11 +70,19 @@ def _keys_of(document: Any, algorithms: tuple[str, ...]) -> dict[str | None, jwt
 
 
 async def _get_json(client: httpx.AsyncClient, url: str) -> Any:
-    response = await client.get(url, headers={"Accept": "application/json"})
-    response.raise_for_status()
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise ValueError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
-    return response.json()
+    """The document at ``url``, read no further than ``MAX_DOCUMENT_BYTES`` (a huge body is refused while it
+    streams, not once it is in memory)."""
+    async with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+        response.raise_for_status()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
+            raise ValueError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_DOCUMENT_BYTES:
+                raise ValueError(f"{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")
+    return json.loads(body)
 
 
 async def _fetch(settings: Settings, ks: KeySet) -> None:
@@ -81,7 +91,10 @@ async def _fetch(settings: Settings, ks: KeySet) -> None:
     algorithms = tuple(settings.oidc_algorithms.split(","))
     ks.tried_at = time.monotonic()
     try:
-        async with httpx.AsyncClient(timeout=settings.oidc_http_timeout_seconds, follow_redirects=False) as client:
+        # One deadline for the whole fetch: httpx's timeout bounds each read, and a provider that drips a byte
+        # at a time would otherwise hold every request waiting on the lock.
+        async with asyncio.timeout(settings.oidc_http_timeout_seconds), httpx.AsyncClient(
+                timeout=settings.oidc_http_timeout_seconds, follow_redirects=False) as client:
             if ks.jwks_uri is None:
                 ks.jwks_uri = settings.oidc_jwks_url
             if ks.jwks_uri is None:
@@ -94,7 +107,7 @@ async def _fetch(settings: Settings, ks: KeySet) -> None:
                     raise ValueError("the discovery document has no jwks_uri")
                 ks.jwks_uri = uri
             keys = _keys_of(await _get_json(client, ks.jwks_uri), algorithms)
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx.HTTPError, ValueError, RecursionError, TimeoutError) as exc:
         log.warning("identity provider keys could not be fetched (%s); %d kept key(s) still verify",
                     type(exc).__name__, len(ks.keys))
         if not ks.keys:
@@ -103,6 +116,18 @@ async def _fetch(settings: Settings, ks: KeySet) -> None:
     if set(keys) != set(ks.keys):
         log.info("identity provider keys: %s", ", ".join(sorted(str(k) for k in keys)) or "none")
     ks.keys, ks.fetched_at = keys, time.monotonic()
+
+
+_background: set[asyncio.Task] = set()
+
+
+async def _refresh(settings: Settings, ks: KeySet) -> None:
+    async with ks.lock:
+        now = time.monotonic()
+        if now - ks.fetched_at >= settings.oidc_jwks_cache_seconds and \
+                now - ks.tried_at >= settings.oidc_jwks_min_refresh_seconds:
+            with contextlib.suppress(ProviderUnavailable):
+                await _fetch(settings, ks)
 
 
 def published(settings: Settings, kid: str | None, alg: str) -> bool:
@@ -117,6 +142,14 @@ def published(settings: Settings, kid: str | None, alg: str) -> bool:
 async def signing_key(settings: Settings, kid: str | None, alg: str) -> jwt.PyJWK:
     """The provider's key ``kid`` for ``alg``: from the kept keys, else fetched (rate-limited); ``UnknownKey``."""
     ks = _sets.setdefault((settings.oidc_issuer or "", settings.oidc_jwks_url), KeySet())
+    kept = ks.keys.get(kid)
+    if kept is not None and kept.algorithm_name == alg:
+        # A kept key answers at once; when the keys are due a refresh, it runs beside this request (one at a time)
+        # and the request never waits on the provider.
+        if time.monotonic() - ks.fetched_at >= settings.oidc_jwks_cache_seconds and not ks.lock.locked():
+            _background.add(task := asyncio.create_task(_refresh(settings, ks)))
+            task.add_done_callback(_background.discard)
+        return kept
     async with ks.lock:  # concurrent requests with a new kid wait for one fetch
         now = time.monotonic()
         stale = now - ks.fetched_at >= settings.oidc_jwks_cache_seconds

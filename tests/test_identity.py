@@ -9,6 +9,7 @@ import asyncio
 import contextvars
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,12 +41,31 @@ class Provider:
     def __init__(self) -> None:
         self.keys: list[dict] = []
         self.fetches = 0
+        self.misbehave = ""  # "drip", "huge" or "nested": how its JWKS answers instead
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/.well-known/openid-configuration":
                     body = {"issuer": provider.issuer, "jwks_uri": f"{provider.issuer}/jwks.json"}
+                elif self.path == "/jwks.json" and provider.misbehave:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    try:
+                        if provider.misbehave == "drip":  # a byte now and then: never a whole read timeout
+                            for _ in range(40):
+                                self.wfile.write(b" ")
+                                self.wfile.flush()
+                                time.sleep(0.1)
+                        elif provider.misbehave == "huge":  # 8 MiB, no length declared
+                            for _ in range(128):
+                                self.wfile.write(b" " * 65536)
+                        else:
+                            self.wfile.write(b'{"keys":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+                    except OSError:
+                        pass  # the client hung up
+                    return
                 elif self.path == "/jwks.json":
                     provider.fetches += 1
                     body = {"keys": provider.keys}
@@ -277,6 +297,33 @@ async def test_an_unreachable_provider_is_503_without_keys_and_kept_keys_still_v
         resp = await ask(c, token)
         assert resp.status_code == 503, resp.text
         assert resp.json()["errors"][0]["extensions"]["retryable"] is True
+
+
+@pytest.mark.parametrize("misbehave", ["drip", "huge", "nested"])
+async def test_a_provider_that_drips_floods_or_nests_is_a_prompt_503_naming_the_provider(app, idp, keys, misbehave,
+                                                                                        caplog):
+    """A JWKS sent a byte at a time, 8 MiB of it, or nested 100,000 deep: the fetch gives up within its deadline
+    (CIVICGRID_OIDC_HTTP_TIMEOUT_SECONDS, 0.5 s here), reads no more than its limit, and the caller gets 503
+    UNAVAILABLE naming the identity provider, not the database; no traceback is logged."""
+    from api.app import create_app
+
+    own = Provider()
+    own.misbehave = misbehave
+    s = idp["settings"].model_copy(update={"oidc_issuer": own.issuer, "oidc_http_timeout_seconds": 0.5})
+    oidc.clear()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(s)), base_url="http://test") as c:
+            started = time.monotonic()
+            resp = await ask(c, provider_token(own.issuer, keys["rsa"], "k1"))
+            assert time.monotonic() - started < 2.0
+        assert resp.status_code == 503, resp.text
+        ext = resp.json()["errors"][0]["extensions"]
+        assert ext["code"] == "UNAVAILABLE" and "identity provider" in ext["messageEn"], ext
+        assert not any(r.exc_info for r in caplog.records), [r.getMessage() for r in caplog.records]
+    finally:
+        own.server.shutdown()
+        own.server.server_close()
+        oidc.clear()
 
 
 async def test_a_tenant_header_that_is_no_slug_is_refused_before_any_lookup(idp, provider, keys):
