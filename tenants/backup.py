@@ -157,6 +157,8 @@ async def backup(owner_url: str, file: Path, *, bin_dir: Path | None = None) -> 
                                        f"database {database} is empty: there is nothing to back up")])
     tools = await find_tools(major, bin_dir)
     file, partial = _partial(file)
+    partial.unlink(missing_ok=True)  # a crashed run's leftover
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # private before pg_dump writes a byte
     code, _, err = await _run(tools.dump, "--format=custom", "--file", str(partial), env=_env(owner_url))
     return Summary(file, database, tables, _finish(partial, file, ok=code == 0, err=err))
 
@@ -200,6 +202,11 @@ async def restore(owner_url: str, app_url: str, file: Path, *, clean: bool = Fal
             details={"database": database, "tables": tables},
         )
     if tables:
+        # Nothing is dropped until the whole file has been read: its table of contents (--list) says nothing of
+        # a file cut short in its data (an interrupted copy).
+        code, _, err = await _run(tools.restore, "--file", os.devnull, str(file), env=_env(owner_url))
+        if code != 0:
+            raise _failed("pg_restore ", err)
         conn = await connect(owner_url)
         try:  # everything of the old schema goes, also tables a newer release added that the backup lacks
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from api.embedded import EmbeddedServices
 from tenants import backup
+from tenants.backup import BackupFailed
 from tenants.db import connect, tortoise_config
 from tenants.errors import Conflict, InvalidInput
 from tenants.tenancy import cache as tenant_cache
@@ -88,6 +89,12 @@ async def test_a_round_trip_keeps_every_row_the_security_and_a_balanced_ledger(
     with pytest.raises(InvalidInput) as foreign:
         await backup.restore(owner, app_url, tmp_path / "notes.txt", clean=True)
     assert [(p.field, p.reason) for p in foreign.value.problems] == [("file", "format")]
+    # A copy cut short in its data passes the table of contents: --clean refuses it before dropping anything.
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(file.read_bytes()[:-30])
+    with pytest.raises(BackupFailed):
+        await backup.restore(owner, app_url, cut, clean=True)
+    assert await snapshot(owner) == before  # the target is as it was
 
     async with TortoiseContext() as ctx:  # the session's API, on the restored database
         await ctx.init(config=tortoise_config(app_url, pool_size=2))
