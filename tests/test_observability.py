@@ -72,11 +72,11 @@ async def test_metrics_show_a_query_a_mutation_and_a_job_run(client, gql, token,
         return value(after, name, **labels) - value(before, name, **labels)
 
     graphql = {"handler": "/graphql"}
-    assert grew("civicgrid_http_requests_total", **graphql, operation="Me", outcome="ok") == 1
-    assert grew("civicgrid_http_requests_total", **graphql, operation="AddHook", outcome="ok") == 1
-    assert grew("civicgrid_http_requests_total", **graphql, operation="AddHook", outcome="client_error") == 1
+    assert grew("civicgrid_http_requests_total", **graphql, operation="query.me", outcome="ok") == 1
+    assert grew("civicgrid_http_requests_total", **graphql, operation="mutation.createWebhookEndpoint", outcome="ok") == 1
+    assert grew("civicgrid_http_requests_total", **graphql, operation="mutation.createWebhookEndpoint", outcome="client_error") == 1
     assert grew("civicgrid_http_requests_total", **graphql, operation="anonymous", outcome="unauthenticated") == 1
-    assert grew("civicgrid_http_request_duration_seconds_count", **graphql, operation="Me", outcome="ok") == 1
+    assert grew("civicgrid_http_request_duration_seconds_count", **graphql, operation="query.me", outcome="ok") == 1
     assert grew("civicgrid_job_runs_total", kind="data_volume", outcome="succeeded") == 1
     assert grew("civicgrid_job_runs_total", kind="data_volume", outcome="skipped") == 1
     assert grew("civicgrid_job_duration_seconds_count", kind="data_volume", outcome="succeeded") == 1
@@ -111,10 +111,30 @@ async def test_metrics_token_when_set(client, settings, monkeypatch):
     assert any(name == "civicgrid_http_requests_total" for name, _ in samples)
 
 
-def test_operation_names_are_bounded():
+def test_operation_labels_are_bounded():
     names = OperationNames(limit=2)
-    assert [names.label(n) for n in (None, "", "Me", "Tickets", "Third", "Me", "x y", "a" * 65)] == [
-        "anonymous", "anonymous", "Me", "Tickets", "other", "Me", "other", "other"]
+    assert [names.label(n) for n in (None, "query.me", "query.tickets", "mutation.reportTicket", "query.me")] == [
+        "anonymous", "query.me", "query.tickets", "other", "query.me"]
+
+
+async def test_metrics_label_the_root_field_not_the_name_a_client_gives(client, gql, token, tenant, fresh_scrapes):
+    """205 operations named by a resident as they please take no label from the admin's: each is counted by its
+    type and first root field, and a document naming no field of the schema as ``invalid``."""
+    resident, admin = token(tenant.slug, Role.RESIDENT), token(tenant.slug)
+    before = await scrape(client)
+    for i in range(205):
+        await gql(f"query junk{i} {{ __typename }}", resident)
+    await gql("query LegitMe { me { userId } }", admin)
+    await gql("query Nope { nothingHere }", admin)
+    after = await scrape(client)
+    labels = {dict(k[1]).get("operation") for k in after if k[0] == "civicgrid_http_requests_total"}
+    assert {"query.__typename", "query.me", "invalid"} <= labels and not any("junk" in str(x) for x in labels)
+
+    def grew(**labels: str) -> float:
+        return (value(after, "civicgrid_http_requests_total", handler="/graphql", **labels)
+                - value(before, "civicgrid_http_requests_total", handler="/graphql", **labels))
+    assert grew(operation="query.__typename", outcome="ok") == 205
+    assert grew(operation="query.me", outcome="ok") == 1
 
 
 async def test_request_id_round_trip_and_generated(client, gql, token, tenant):

@@ -32,7 +32,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.http_errors import error_response
-from api.observability.requests import operation_name
 from tenants import clock, queue
 from tenants.inbox.backlog import webhook_backlog
 from tenants.settings import Settings
@@ -71,7 +70,8 @@ SOURCE_UP = Gauge("civicgrid_metrics_source_up", "Whether the last scrape could 
 
 
 class OperationNames:
-    """A label for each GraphQL operation name, with a ceiling on how many distinct ones a process reports."""
+    """A label for each GraphQL operation, by its type and first root field (``query.tickets``: the schema bounds
+    them, however clients name their operations), with a ceiling on how many distinct ones a process reports."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -79,8 +79,7 @@ class OperationNames:
         self._lock = threading.Lock()
 
     def label(self, name: str | None) -> str:
-        name = operation_name(name)
-        if name is None:
+        if name is None:  # no GraphQL ran (refused before: 401, 413, ...)
             return "anonymous"
         if name == "other" or name in self.seen:
             return name

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import FieldNode, OperationDefinitionNode
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -86,7 +87,7 @@ class Observe:
             seconds = time.perf_counter() - started
             handler = _handler(scope)
             outcome = outcome_of(status, info, failed)
-            operation = self.operations.label(info.operation) if handler == "/graphql" else ""
+            operation = self.operations.label(info.root) if handler == "/graphql" else ""
             metrics.observe_request(handler, operation, outcome, seconds)
             level = logging.DEBUG if handler in QUIET else logging.INFO
             if access_log.isEnabledFor(level):
@@ -128,6 +129,30 @@ class Observe:
             span.set_status(Status(StatusCode.ERROR))
 
 
+_INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
+
+
+def root_field(ctx: Any) -> str:
+    """The operation's type and first root field (``query.tickets``, ``mutation.reportTicket``): the metrics'
+    label, bounded by the schema whatever names a client gives its operations; ``invalid`` when the document
+    names no such field (or did not parse)."""
+    document = ctx.graphql_document
+    if document is None:
+        return "invalid"
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if ctx.operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == ctx.operation_name]
+    if len(operations) != 1:
+        return "invalid"
+    operation = operations[0]
+    root = ctx.schema._schema.get_root_type(operation.operation)
+    first = next((s for s in operation.selection_set.selections if isinstance(s, FieldNode)), None)
+    if root is None or first is None or (first.name.value not in root.fields and first.name.value not in
+                                         _INTROSPECTION):
+        return "invalid"
+    return f"{operation.operation.value}.{first.name.value}"
+
+
 class ObserveOperation(SchemaExtension):
     """Tells the request's record (logs, metrics, span) which tenant, user and operation a GraphQL request is,
     and whether it ended with errors: ``client_error``, or ``server_error`` when one was masked or unavailable.
@@ -146,6 +171,7 @@ class ObserveOperation(SchemaExtension):
         if info is None:
             return
         info.operation = requests.operation_name(ctx.operation_name)
+        info.root = root_field(ctx)
         with contextlib.suppress(RuntimeError):
             info.operation_type = ctx.operation_type.value
         errors = ctx.result.errors if ctx.result is not None else None

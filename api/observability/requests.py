@@ -20,6 +20,7 @@ class RequestInfo:
     request_id: str
     operation: str | None = None
     operation_type: str | None = None
+    root: str | None = None  # the metrics' label: ``query.tickets`` (type and first root field), or ``invalid``
     tenant: str | None = None
     user: str | None = None
     outcome: str | None = None  # set by the GraphQL layer: ok / client_error / server_error
