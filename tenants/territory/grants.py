@@ -37,13 +37,21 @@ async def grants_in(tenant_id: int, user_id: str, *, ttl: float) -> Claims | Non
     if hit is not None and _fresh(hit[0], ttl):
         _grants.move_to_end(key)
         return hit[1]
+    claims = await _read(tenant_id, user_id)
+    _keep(key, claims)
+    return claims
+
+
+async def _read(tenant_id: int, user_id: str) -> Claims | None:
     async with tenant_transaction(tenant_id):
-        claims = await claims_of_user(user_id)
+        return await claims_of_user(user_id)
+
+
+def _keep(key: tuple[int, str], claims: Claims | None) -> None:
     _grants[key] = (time.monotonic(), claims)
     _grants.move_to_end(key)
     while len(_grants) > SIZE:
         _grants.popitem(last=False)
-    return claims
 
 
 async def homes(user_id: str, *, ttl: float) -> tuple[tuple[int, str], ...]:
@@ -56,9 +64,12 @@ async def homes(user_id: str, *, ttl: float) -> tuple[tuple[int, str], ...]:
         return hit[1]
     found = []
     for tenant in await active_tenants():
-        claims = await grants_in(tenant.id, user_id, ttl=ttl)
+        key = (tenant.id, user_id)
+        kept = _grants.get(key)
+        claims = kept[1] if kept is not None and _fresh(kept[0], ttl) else await _read(tenant.id, user_id)
         if claims is not None and claims.roles:
             found.append((tenant.id, tenant.slug))
+            _keep(key, claims)  # only where the subject holds something: strangers fill one entry, in _homes
     _homes[user_id] = (time.monotonic(), tuple(found))
     while len(_homes) > SIZE:
         _homes.popitem(last=False)
