@@ -213,6 +213,9 @@ def metrics_route(settings: Settings) -> Route:
     """``GET /metrics`` in Prometheus' text format; behind ``CIVICGRID_METRICS_TOKEN`` (a bearer) when it is set."""
     register_pool_collector()
     reads = ScrapeReads(settings)
+    if settings.env == "production" and not settings.metrics_token:
+        logging.getLogger("civicgrid.metrics").warning(
+            "/metrics is open (no CIVICGRID_METRICS_TOKEN): keep the API's port off any public ingress")
 
     async def endpoint(request: Request) -> Response:
         if settings.metrics_token and not _authorized(request, settings.metrics_token):
