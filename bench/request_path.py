@@ -6,9 +6,12 @@
 - p50/p99 over HTTP of each, civicgrid (a real `civicgrid api` process) beside the raw limit (asyncpg with the
   same transaction, the same tenant ``set_config`` and orjson, behind the same uvicorn), interleaved rounds, the
   ratio of the medians;
-- intake (`reportTicket`) throughput at concurrency 1, 8 and 32 with p50/p99, civicgrid and raw.
+- intake (`reportTicket`) throughput at concurrency 1, 8 and 32 with p50/p99, civicgrid and raw, loaded by wrk
+  (Debian's package; `--load python` for httpx, which at 32 clients spends the cores it measures on itself), every
+  answer checked by the tickets it made. With CIVICGRID_API_WORKERS=2 the API's CPU column reads the supervisor
+  (0.00).
 
-Run: .venv/bin/python bench/request_path.py [--root CHECKOUT] [--rounds 5] [--seconds 5]
+Run: .venv/bin/python bench/request_path.py [--root CHECKOUT] [--rounds 5] [--seconds 5] [--load auto|wrk|python]
 ``--root`` benchmarks another checkout's API (its own .venv/bin/python), e.g. main's, for a before/after.
 Home: $CIVICGRID_BENCH_HOME or .civicgrid/bench-request-path, made afresh.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -178,6 +182,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=5.0, help="each intake concurrency level, each target")
+    parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
+                        help="intake's load generator: wrk (Debian's package) when on PATH, else Python's httpx")
     parser.add_argument("--raw-server", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_server:
@@ -186,6 +192,7 @@ def main() -> int:
         return 0
 
     from api.embedded import APP_ROLE, EmbeddedServices, free_port
+    from tenants.db import connect
     from tenants.settings import get_settings
     from tests import fuzz_kit
 
@@ -295,6 +302,41 @@ def main() -> int:
                             samples.setdefault((target.name, op), []).append(round_)
             return samples
 
+        async def tickets() -> int:
+            conn = await connect(svc.owner_url)
+            try:
+                return int(await conn.fetchval("SELECT count(*) FROM ticket"))
+            finally:
+                await conn.close()
+
+        async def intake_wrk(target: Target, clients: int) -> tuple[float, float, float, float]:
+            """wrk (a C load generator) posting the report: (reports per second, p50 ms, p99 ms, server CPU ms per
+            report). Python's client would spend the cores it measures on itself at 32 clients."""
+            import json
+            import re
+            import tempfile
+
+            body, headers = target.request("reportTicket")
+            script = "wrk.method = 'POST'\nwrk.body = [==[" + json.dumps(body, ensure_ascii=False) + "]==]\n"
+            script += "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n"
+                              for k, v in {**headers, "Content-Type": "application/json"}.items())
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+                f.write(script)
+            made, cpu = await tickets(), cpu_seconds(target.pid)
+            out = await asyncio.to_thread(subprocess.run, [
+                "wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{args.seconds:g}s", "--latency", "-s", f.name, target.url,
+            ], capture_output=True, text=True, check=True)
+            requests = int(re.search(r"(\d+) requests in", out.stdout).group(1))  # type: ignore[union-attr]
+            made = await tickets() - made
+            if made < requests or "Non-2xx" in out.stdout:
+                raise RuntimeError(f"{target.name}: {requests} answers, {made} tickets\n{out.stdout}")
+
+            def ms(label: str) -> float:
+                value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out.stdout).groups()  # type: ignore
+                return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+            rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
+            return rate, ms("50"), ms("99"), (cpu_seconds(target.pid) - cpu) * 1000 / max(1, requests)
+
         async def intake(target: Target, clients: int) -> tuple[float, list[float], float]:
             """(reports per second, latencies, the server process's CPU ms per report)"""
             import httpx
@@ -344,9 +386,14 @@ def main() -> int:
                   "ms per report (PostgreSQL's not counted)")
             print(f"{'clients':<9}{'civicgrid /s':>13}{'p50/p99 ms':>16}{'CPU ms':>8}{'raw /s':>9}{'p50/p99 ms':>16}"
                   f"{'CPU ms':>8}{'ratio':>8}")
+            load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "python"
+            print(f"load generator: {load}")
             for clients in (1, 8, 32):
                 rates = []
                 for target in targets:
+                    if load == "wrk":
+                        rates.append(await intake_wrk(target, clients))
+                        continue
                     rate, took, cpu_ms = await intake(target, clients)
                     rates.append((rate, pct(took, 0.5), pct(took, 0.99), cpu_ms))
                 (c, c50, c99, ccpu), (r, r50, r99, rcpu) = rates
