@@ -324,7 +324,8 @@ def main() -> int:
                 f.write(script)
             made, cpu = await tickets(), cpu_seconds(target.pid)
             out = await asyncio.to_thread(subprocess.run, [
-                "wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{args.seconds:g}s", "--latency", "-s", f.name, target.url,
+                "wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{args.seconds:g}s", "--latency", "-s", f.name,
+                target.url,
             ], capture_output=True, text=True, check=True)
             requests = int(re.search(r"(\d+) requests in", out.stdout).group(1))  # type: ignore[union-attr]
             made = await tickets() - made
