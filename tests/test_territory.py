@@ -320,3 +320,50 @@ async def test_contracts_and_companies_stay_in_their_tenant(world, gql, settings
         gid("Compound", b_ids["K1"]), gid("Compound", b_ids["K3"])}
     assert {e["node"]["id"] for e in body["data"]["propertyCompanies"]["edges"]} == {
         gid("PropertyCompany", b_ids["P1"]), gid("PropertyCompany", b_ids["P2"])}
+
+
+async def test_a_post_ended_today_frees_its_grid_and_stays_ended(app):
+    """Ending wang's grid post (or deactivating him) frees the grid for a successor the same day; an ended post
+    cannot be ended again (its history rewritten, or reopened with a later date); a post not started yet, ended,
+    never starts; a last day before the first is refused."""
+    from datetime import timedelta
+
+    from tenants import clock
+    from tenants.errors import Conflict, InvalidInput
+    from tenants.tenancy.service import create_tenant
+    from tenants.territory.people import Post, PostKind
+    from tests.fixtures.callers import ADMIN
+    from tests.fixtures.territory import staff
+
+    t = await create_tenant(slug="linshu", name="临沭县")
+    ids = await build(t.id)
+    async with tenant_transaction(t.id):
+        today = await clock.today()
+        await staff("wang", PostKind.GRID_WORKER, "grid", ids["G1"])
+        await staff("li", PostKind.GRID_WORKER, "grid", ids["G2"])
+        wang = await Post.get(target_id=ids["G1"], kind=PostKind.GRID_WORKER)
+        await people.end_post(access=ADMIN, actor="admin", post_id=wang.id)
+        zhao = await people.create_person(access=ADMIN, actor="admin", user_id="zhao", name="赵")
+        await people.assign_post(access=ADMIN, actor="admin", person_id=zhao.id, kind=PostKind.GRID_WORKER,
+                                 target_kind="grid", target_id=ids["G1"])  # the same day: the grid is free
+        for again in (None, today + timedelta(days=365)):
+            with pytest.raises(Conflict):
+                await people.end_post(access=ADMIN, actor="admin", post_id=wang.id, ends_on=again)
+        assert (await Post.get(id=wang.id)).ends_on == today
+
+        li = await people.create_person(access=ADMIN, actor="admin", user_id="li-2", name="李")
+        later = await people.assign_post(access=ADMIN, actor="admin", person_id=li.id, kind=PostKind.BUILDING_HEAD,
+                                         target_kind="building", target_id=ids["B1"],
+                                         starts_on=today + timedelta(days=10))
+        with pytest.raises(InvalidInput) as early:
+            await people.end_post(access=ADMIN, actor="admin", post_id=later.id, ends_on=today)
+        assert [(p.field, p.reason) for p in early.value.problems] == [("endsOn", "before_start")]
+        li_grid = await Post.get(target_id=ids["G2"], kind=PostKind.GRID_WORKER)
+        li_person = await people.set_person_active(access=ADMIN, actor="admin", person_id=li_grid.person_id,
+                                                   active=False)
+        assert li_person.deactivated_at is not None
+        sun = await people.create_person(access=ADMIN, actor="admin", user_id="sun", name="孙")
+        await people.assign_post(access=ADMIN, actor="admin", person_id=sun.id, kind=PostKind.GRID_WORKER,
+                                 target_kind="grid", target_id=ids["G2"])  # deactivating freed it too
+        await people.end_post(access=ADMIN, actor="admin", post_id=later.id)  # not started: it never starts
+        assert (await Post.get(id=later.id)).ends_on == later.starts_on - timedelta(days=1)

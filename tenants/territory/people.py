@@ -79,9 +79,12 @@ class Post(TenantModel):
         indexes = (("tenant_id", "person_id"), ("tenant_id", "target_kind", "target_id"))
 
 
+def not_over_on(day: date) -> Q:
+    """Posts not over on ``day``: no last day, a later one, or ``day`` itself unless it was ended (``endPost``)."""
+    return Q(ends_on=None) | Q(ends_on__gt=day) | (Q(ends_on=day) & Q(ended_at=None))
+
+
 def active_on(day: date) -> Q:
-    """Posts held on ``day`` (tenant-local): started by then and not ended before it; on its last day, a post that
-    was ended (``endPost`` today) no longer counts."""
-    return Q(starts_on__lte=day) & (
-        Q(ends_on=None) | Q(ends_on__gt=day) | (Q(ends_on=day) & Q(ended_at=None))
-    )
+    """Posts held on ``day`` (tenant-local): started by then and not over (on its last day, a post that was ended,
+    ``endPost`` today, no longer counts)."""
+    return Q(starts_on__lte=day) & not_over_on(day)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from tenants import clock
 from tenants.audit import service as audit
@@ -21,7 +20,7 @@ from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
 from tenants.territory.parties import PropertyCompany, Unit
-from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on
+from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on, not_over_on
 
 ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.TENANT_ADMIN: Role.TENANT_ADMIN,
@@ -169,11 +168,10 @@ async def assign_post(
         if kind == PostKind.GRID_WORKER and not allow_second_grid_worker:
             # Lock the grid so two assignments at once cannot both find it free.
             await Grid.filter(id=target_id).select_for_update().first()
-            held = (
-                await Post.filter(kind=kind, target_kind="grid", target_id=target_id)
-                .filter(Q(ends_on=None) | Q(ends_on__gte=await clock.today()))
-                .exists()
-            )
+            held = await Post.filter(
+                not_over_on(max(starts_on or date.min, await clock.today())), kind=kind, target_kind="grid",
+                target_id=target_id,
+            ).exists()
             if held:
                 raise Conflict(
                     "该网格已有网格员（一网一员）",
@@ -226,7 +224,14 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         if post is None:
             raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist", field="postId")
         today = await clock.today()
-        post.ends_on = ends_on or today
+        if post.ended_at is not None or (post.ends_on is not None and post.ends_on < today):
+            raise Conflict(f"岗位 {post_id} 已于 {post.ends_on} 结束", f"post {post_id} ended on {post.ends_on}",
+                           field="postId")
+        if ends_on is not None and ends_on < post.starts_on:
+            raise InvalidInput.of([Problem("endsOn", "before_start", f"结束日期早于岗位开始日期 {post.starts_on}",
+                                           f"endsOn is before the post starts ({post.starts_on})")])
+        # A post that has not started yet, ended today, never starts: its last day is the eve of its first.
+        post.ends_on = ends_on or (today if post.starts_on <= today else post.starts_on - timedelta(days=1))
         # Ended today (or dated back): it stops granting now, not at the tenant's midnight.
         post.ended_at = clock.now() if post.ends_on <= today else None
         await post.save()
@@ -251,8 +256,12 @@ async def set_person_active(*, access: Access, actor: str, person_id: int, activ
         if not active and person.deactivated_at is None:
             now, today = clock.now(), await clock.today()
             person.deactivated_at = now
-            ended = await Post.filter(Q(ends_on=None) | Q(ends_on__gte=today), person_id=person.id).update(
-                ends_on=today, ended_at=now)
+            ending = await Post.filter(not_over_on(today), person_id=person.id)
+            for post in ending:  # a person's few posts; one not started yet never starts (the eve of its first day)
+                post.ends_on = today if post.starts_on <= today else post.starts_on - timedelta(days=1)
+                post.ended_at = now
+                await post.save(update_fields=["ends_on", "ended_at"])
+            ended = len(ending)
         elif active:
             person.deactivated_at = None
         await person.save()
