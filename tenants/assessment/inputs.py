@@ -13,11 +13,13 @@ what the rating never reads: escalations, hours and names. Per compound under co
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import orjson
 from tortoise import connections
 
 from tenants import periods
@@ -90,10 +92,10 @@ async def inputs_params(period_key: str) -> list:
     ]
 
 
-def _inputs(r: dict, months: int) -> CompoundInputs:
+def _inputs(r: Mapping[str, Any], months: int) -> CompoundInputs:
     received = r["received"] or 0
     rejected = r["rejected"] or 0
-    sheets = json.loads(r["sheets"]) if r["sheets"] is not None else {}
+    sheets = orjson.loads(r["sheets"]) if r["sheets"] is not None else {}
     findings, in_time = r["findings"] or 0, r["in_time"] or 0
     return CompoundInputs(
         compound_id=r["compound_id"],
@@ -110,6 +112,6 @@ def _inputs(r: dict, months: int) -> CompoundInputs:
 async def compound_inputs(period_key: str) -> list[Contracted]:
     """Every compound under contract in the period, by id, with its inputs: one statement."""
     params = await inputs_params(period_key)
-    rows = await connections.get("default").execute_query_dict(INPUTS_SQL, params)
+    _, rows = await connections.get("default").execute_query(INPUTS_SQL, params)  # records, not dicts
     months = periods.months(period_key)
     return [Contracted(_inputs(r, months), r["company_id"], r["annual_fee_fen"]) for r in rows]
