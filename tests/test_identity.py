@@ -430,3 +430,20 @@ async def test_deactivating_a_person_takes_what_ending_a_post_takes(idp, setting
     body = await set_person_active(c, officer, wang.id, False)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
     assert (await ask(c, provider_token(provider.issuer, keys["rsa"], "k1"))).status_code == 200  # wang untouched
+
+
+async def test_a_change_forgets_only_the_subject_it_is_about(idp, settings):
+    """Registering a resident or ending wang's post re-reads only theirs: li's grants stay as read (a tenant's
+    staff do not all pay a cold request each time somebody registers)."""
+    from tenants.territory import grants, people_service
+    from tenants.territory.access import resolve
+
+    a, c = idp["a"], idp["client"]
+    li = mint_token(settings, roles=[Role.STREET_OFFICER], tenant_slug="linshu", user_id="li")
+    assert (await ask(c, li)).status_code == 200  # li's grants are now kept
+    async with tenant_transaction(a.id):
+        admin = await resolve(frozenset({Role.TENANT_ADMIN}), [], "admin")
+        await people_service.create_person(access=admin, actor="admin", user_id="new-resident", name="新居民")
+        post = await Post.get(person_id=(await Person.get(user_id="wang")).id)
+        await people_service.end_post(access=admin, actor="admin", post_id=post.id)
+    assert (a.id, "li") in grants._grants and (a.id, "wang") not in grants._grants

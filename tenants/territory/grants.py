@@ -2,9 +2,9 @@
 and kept briefly, so that an ended post stops granting access within seconds, not at the token's expiry.
 
 An entry lives ``ttl`` seconds (CIVICGRID_GRANTS_CACHE_SECONDS); a change made in this process (a person
-registered, a post assigned or ended) forgets the tenant's entries at once, one made by another process (a second
-API worker, the CLI) is seen by every process within ``ttl``. Tenant ids come back after a test's TRUNCATE, so the
-tenant cache's ``clear`` clears this one too.
+registered, a post assigned or ended) forgets that subject's entry at once and again at commit; one made by another
+process (a second API worker, the CLI) is seen by every process within ``ttl``. Tenant ids come back after a
+test's reset, so the tenant cache's ``clear`` clears this one too.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ async def homes(user_id: str, *, ttl: float) -> tuple[tuple[int, str], ...]:
     return tuple(found)
 
 
-def forget(tenant_id: int) -> None:
-    """Read the tenant's subjects afresh on their next request (a person or a post changed in this process)."""
-    for key in [k for k in _grants if k[0] == tenant_id]:
-        _grants.pop(key, None)
-    _homes.clear()
+def forget(tenant_id: int, user_id: str) -> None:
+    """Read this subject afresh on their next request (their person or a post of theirs changed in this process);
+    everybody else's entries stay."""
+    _grants.pop((tenant_id, user_id), None)
+    _homes.pop(user_id, None)
 
 
 def clear() -> None:

@@ -39,16 +39,20 @@ ROLE_OF_POST: dict[PostKind, Role] = {
 
 
 # Told the tenant whenever a person or a post changes here (tenants/territory/grants.py forgets what it read).
-on_change: list[Callable[[int], None]] = []
+on_change: list[Callable[[int, str], None]] = []
 
 
-def _changed() -> None:
-    """Tell the listeners (the grants cache) now and again at commit: a request that read the rows in between,
-    still the old ones, must not keep them for a whole window."""
+def _changed(user_id: str) -> None:
+    """Tell the listeners (the grants cache) that ``user_id``'s records changed, now and again at commit: a request
+    that read the rows in between, still the old ones, must not keep them for a whole window."""
     tenant = current_tenant_id()
     for listener in on_change:
-        listener(tenant)
-        on_commit(partial(listener, tenant))
+        listener(tenant, user_id)
+        on_commit(partial(listener, tenant, user_id))
+
+
+async def _user_of(person_id: int) -> str:
+    return (await Person.get(id=person_id)).user_id
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ async def create_person(
             )
         except IntegrityError as exc:
             raise Conflict(f"用户 {user_id} 已登记", f"user {user_id} is already registered", field="userId") from exc
-        _changed()  # a resident's or party member's token is bound from now on
+        _changed(person.user_id)  # a resident's or party member's token is bound from now on
         await audit.record(
             actor=actor,
             action="person.create",
@@ -186,7 +190,7 @@ async def assign_post(
             body_code=body_code,
             starts_on=starts_on or await clock.today(),
         )
-        _changed()
+        _changed(await _user_of(person_id))
         await audit.record(
             actor=actor,
             action="post.assign",
@@ -235,7 +239,7 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         # Ended today (or dated back): it stops granting now, not at the tenant's midnight.
         post.ended_at = clock.now() if post.ends_on <= today else None
         await post.save()
-        _changed()  # its holder's next request is refused what the post granted
+        _changed(await _user_of(post.person_id))  # its holder's next request is refused what the post granted
         await audit.record(
             actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
         )
@@ -265,7 +269,7 @@ async def set_person_active(*, access: Access, actor: str, person_id: int, activ
         elif active:
             person.deactivated_at = None
         await person.save()
-        _changed()
+        _changed(person.user_id)
         await audit.record(
             actor=actor, action="person.activate" if active else "person.deactivate", target_type="person",
             target_id=person.id, details={"postsEnded": ended},
