@@ -168,9 +168,10 @@ def _issuer_of(token: str) -> object:
         raise _jwt_error(exc) from exc
 
 
-async def decode_provider_token(settings: Settings, token: str) -> tuple[str, dict]:
+async def decode_provider_token(settings: Settings, token: str) -> tuple[str, dict, tuple[str | None, str]]:
     """An identity provider's token (RS256/ES256, keys from its JWKS): civicgrid's user id (the claim
-    CIVICGRID_OIDC_USER_CLAIM) and the claims, checked; ``oidc.ProviderUnavailable`` when no key can be had."""
+    CIVICGRID_OIDC_USER_CLAIM), the claims, checked, and the key (kid, alg) that signed it;
+    ``oidc.ProviderUnavailable`` when no key can be had."""
     if len(token) > MAX_TOKEN_CHARS:
         raise _unauthenticated("令牌过长", "token is invalid: too long")
     try:
@@ -202,7 +203,7 @@ async def decode_provider_token(settings: Settings, token: str) -> tuple[str, di
     if isinstance(user, int) and not isinstance(user, bool):
         user = str(user)  # providers that number their users
     _check_claims(settings, {**claims, "sub": user})
-    return str(user), claims
+    return str(user), claims, (kid, alg)
 
 
 @dataclass(frozen=True)
@@ -258,10 +259,9 @@ async def _verify(settings: Settings, token: str) -> _Verified:
     if settings.oidc_enabled and len(token) <= MAX_TOKEN_CHARS:
         issuer = _issuer_of(token)
         if issuer == settings.oidc_issuer:
-            user, provided = await decode_provider_token(settings, token)
-            header = jwt.get_unverified_header(token)
+            user, provided, signer = await decode_provider_token(settings, token)
             return _keep(key, _Verified(settings, user, frozenset(), None, (), float(provided["iat"]),
-                                        float(provided["exp"]), oidc=True, key=(header.get("kid"), header["alg"])))
+                                        float(provided["exp"]), oidc=True, key=signer))
         if issuer != settings.jwt_issuer:
             raise _unauthenticated("令牌的签发方不正确", "token issuer is wrong")
     claims = decode_token(settings, token)

@@ -51,10 +51,6 @@ def _changed(user_id: str) -> None:
         on_commit(partial(listener, tenant, user_id))
 
 
-async def _user_of(person_id: int) -> str:
-    return (await Person.get(id=person_id)).user_id
-
-
 @dataclass(frozen=True)
 class Claims:
     user_id: str
@@ -144,7 +140,8 @@ async def assign_post(
     if problems:
         raise InvalidInput.of(problems)
     async with scoped_transaction():
-        if not await Person.exists(id=person_id):
+        holder = await Person.get_or_none(id=person_id)
+        if holder is None:
             raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist", field="personId")
         if kind == PostKind.ASSESSOR:
             await _check_body(body_code or "")
@@ -190,7 +187,7 @@ async def assign_post(
             body_code=body_code,
             starts_on=starts_on or await clock.today(),
         )
-        _changed(await _user_of(person_id))
+        _changed(holder.user_id)
         await audit.record(
             actor=actor,
             action="post.assign",
@@ -239,7 +236,8 @@ async def end_post(*, access: Access, actor: str, post_id: int, ends_on: date | 
         # Ended today (or dated back): it stops granting now, not at the tenant's midnight.
         post.ended_at = clock.now() if post.ends_on <= today else None
         await post.save()
-        _changed(await _user_of(post.person_id))  # its holder's next request is refused what the post granted
+        # its holder's next request is refused what the post granted
+        _changed((await Person.get(id=post.person_id)).user_id)
         await audit.record(
             actor=actor, action="post.end", target_type="post", target_id=post.id, details={"endsOn": str(post.ends_on)}
         )
