@@ -22,9 +22,12 @@ class Role(StrEnum):
     RESIDENT = "resident"
     PARTY_MEMBER = "party_member"  # 在职党员
     ASSESSOR = "assessor"  # an assessor body's account
+    UNIT_HEAD = "unit_head"  # 单元长
+    VOLUNTEER = "volunteer"  # 志愿者
+    PARTNER_STAFF = "partner_staff"  # a partner's (merchant's or canteen's) staff: verifies its vouchers
 
 
-SCOPE_KINDS = ("street", "community", "grid", "compound", "building", "household", "company", "unit")
+SCOPE_KINDS = ("street", "community", "grid", "compound", "building", "household", "company", "unit", "partner")
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,24 @@ class Unit(TenantModel, Stamped):
     class Meta:
         table = "unit"
         unique_together = (("tenant_id", "code"),)
+
+
+class PartnerKind(StrEnum):
+    MERCHANT = "merchant"  # 爱心商户: a shop that takes points vouchers
+    CANTEEN = "canteen"  # 长者食堂: an elderly canteen
+
+
+class Partner(TenantModel, Stamped):
+    """A merchant or canteen that honours points vouchers and is paid for them monthly (its payable)."""
+
+    kind = fields.CharEnumField(PartnerKind, max_length=16)
+    code = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    community_id = fields.BigIntField(null=True)  # where it is, if it serves one community
+    contact_name = fields.CharField(max_length=100, default="")
+    contact_phone = fields.CharField(max_length=32, default="")
+    is_active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "partner"
+        unique_together = (("tenant_id", "code"),)

@@ -40,6 +40,9 @@ class PostKind(StrEnum):
     HOUSING_DEPT = "housing_dept"  # 住建部门: a housing-department unit
     UNIT_STAFF = "unit_staff"  # a county department or the efficiency office 作风效能办: that unit
     ASSESSOR = "assessor"  # an assessor body's account: body code + the area it assesses
+    UNIT_HEAD = "unit_head"  # 单元长: a building (one stairwell 单元 of it; the label says which)
+    VOLUNTEER = "volunteer"  # 志愿者: a community
+    PARTNER_STAFF = "partner_staff"  # 爱心商户/长者食堂 staff: a partner (merchant or canteen) that honours vouchers
 
 
 # Which territory level (or party) each post kind is attached to.
@@ -56,6 +59,9 @@ POST_TARGET: dict[PostKind, str | None] = {
     PostKind.HOUSING_DEPT: "unit",
     PostKind.UNIT_STAFF: "unit",
     PostKind.ASSESSOR: None,  # any territory level, named on the post
+    PostKind.UNIT_HEAD: "building",
+    PostKind.VOLUNTEER: "community",
+    PostKind.PARTNER_STAFF: "partner",
 }
 
 

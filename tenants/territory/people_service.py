@@ -19,7 +19,7 @@ from tenants.scope import current_tenant_id, on_commit, scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
-from tenants.territory.parties import PropertyCompany, Unit
+from tenants.territory.parties import Partner, PropertyCompany, Unit
 from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on, not_over_on
 
 ROLE_OF_POST: dict[PostKind, Role] = {
@@ -35,6 +35,9 @@ ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.HOUSING_DEPT: Role.HOUSING_DEPT,
     PostKind.UNIT_STAFF: Role.UNIT_STAFF,
     PostKind.ASSESSOR: Role.ASSESSOR,
+    PostKind.UNIT_HEAD: Role.UNIT_HEAD,
+    PostKind.VOLUNTEER: Role.VOLUNTEER,
+    PostKind.PARTNER_STAFF: Role.PARTNER_STAFF,
 }
 
 
@@ -150,6 +153,8 @@ async def assign_post(
             await get_in_scope(target_kind, target_id, access)
         elif target_kind == "company" and not await PropertyCompany.exists(id=target_id):
             raise NotFound(f"物业企业 {target_id} 不存在", f"company {target_id} does not exist", field="targetId")
+        elif target_kind == "partner" and not await Partner.exists(id=target_id):
+            raise NotFound(f"合作商户 {target_id} 不存在", f"partner {target_id} does not exist", field="targetId")
         elif target_kind == "unit":
             unit = await Unit.get_or_none(id=target_id)
             if unit is None:
