@@ -12,6 +12,7 @@ with a one-key override never yields an invalid document.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator
@@ -149,11 +150,17 @@ class Bonds(Strict):
     top_up_deadline_days: PositiveInt
 
 
-Earner = Literal["resident", "building_head", "unit_head", "party_member", "volunteer", "grid_worker", "steward"]
+Earner = Literal[
+    "resident", "building_head", "unit_head", "party_member", "volunteer", "grid_worker", "steward"
+]
+# What earns a rule's points: a staff member's award (duty rules 楼长履职 ...), or an event (tenants/events.py).
+EarningEvent = Literal[
+    "manual", "ticket_accepted", "ticket_reported", "ticket_rated", "steward_report", "activity_attended"
+]
 
 
 class EarningRule(Strict):
-    """Points 积分 for one activity, capped per person per day and per month."""
+    """Points 积分 for one activity, capped per person per day and per month (tenant time)."""
 
     code: Code
     title: Title
@@ -161,6 +168,11 @@ class EarningRule(Strict):
     points: PositiveInt
     daily_cap: PositiveInt
     monthly_cap: PositiveInt
+    on: EarningEvent = "manual"
+
+
+RedemptionKind = Literal["fee_reduction", "merchant", "canteen", "service", "goods"]
+LooseDate = Annotated[date, Field(strict=False)]  # a TOML date or an ISO string from a stored document
 
 
 class Redemption(Strict):
@@ -168,9 +180,49 @@ class Redemption(Strict):
 
     code: Code
     title: Title
-    kind: Literal["fee_reduction", "merchant", "canteen"]
+    kind: RedemptionKind
     cost_points: PositiveInt
     value_fen: Fen
+    stock: PositiveInt | None = None  # vouchers that can be issued in all (None: unlimited)
+    monthly_limit: PositiveInt | None = None  # per person per calendar month (None: no limit)
+    valid_from: LooseDate | None = None  # first day it can be redeemed
+    valid_until: LooseDate | None = None  # last day it can be redeemed
+    voucher_days: Annotated[int, Field(ge=1, le=366)] = 30  # a voucher is good to the end of this many days
+    partner: Code | None = None  # merchant/canteen: the partner that honours it (None: any of that kind)
+
+
+class GridScoreWeights(Strict):
+    """Shares of a grid's monthly score, summing to 100."""
+
+    closure_rate: Percent = 30
+    satisfaction_rate: Percent = 30
+    on_time_rate: Percent = 20
+    compound_rating: Percent = 10
+    points: Percent = 10
+
+
+class GridScore(Strict):
+    """A grid's score for a month: its tickets, its compounds' ratings and its earners' points."""
+
+    weights: GridScoreWeights = GridScoreWeights()
+    points_basis: Literal["per_household", "per_earner"] = "per_household"
+    points_full_marks: PositiveInt = 10  # average points in the month worth the whole points share
+
+
+class PayBand(Strict):
+    min_score: Annotated[int, Field(ge=0, le=100)]
+    percent: Percent
+
+
+class PerformancePay(Strict):
+    """A grid worker's monthly performance pay: base x the band of their grid's score + own points, capped."""
+
+    enabled: bool = False
+    base_fen: Fen = 0
+    bands: list[PayBand] = [PayBand(min_score=0, percent=100)]
+    points_rate_fen: Fen = 0  # fen per point the worker earned in the month
+    points_cap_fen: Fen = 0  # cap on the points part
+    cap_fen: Fen = 0  # cap on the whole pay (0: none)
 
 
 class Points(Strict):
@@ -180,6 +232,9 @@ class Points(Strict):
     earning_rules: list[EarningRule]
     redemptions: list[Redemption]
     expiry_months: Count  # 0: points never expire
+    expiry_warning_days: Annotated[int, Field(ge=1, le=90)] = 7
+    grid_score: GridScore = GridScore()
+    performance_pay: PerformancePay = PerformancePay()
 
 
 class DualRegistration(Strict):
@@ -228,6 +283,8 @@ class Schedule(Strict):
 
     monthly_rating: MonthlyRun
     settlement: MonthlyRun
+    monthly_points: MonthlyRun = MonthlyRun(day=5, hour=3)  # grid scores, pay and partner statements
+    nightly_points_hour: Annotated[int, Field(ge=0, le=23)] = 1  # points expiry and expiry warnings
 
 
 class Files(Strict):
