@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "tenants.bonds.models",
     "tenants.idempotency",
     "tenants.files.models",
+    "tenants.points.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
@@ -45,6 +46,7 @@ APPEND_ONLY_TABLES = (
     "ledger_posting",
     "bond_transaction",
     "brand_project_step",
+    "points_entry",
 )
 # ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
 APPEND_ONLY_UPDATABLE = {

@@ -10,7 +10,7 @@ payable; paying moves them from the payable to the payee's paid account.
 from __future__ import annotations
 
 # Accounts holding money: a drawdown larger than the balance is refused by the database.
-NON_NEGATIVE = ("bond", "subsidy_pool", "brand_cap")
+NON_NEGATIVE = ("bond", "subsidy_pool", "brand_cap", "points_fund", "points_reserved")
 
 
 def subsidy_fund(year: int) -> str:

@@ -1,0 +1,141 @@
+"""The points ledger's primitives: lots spent oldest first, balances kept by the database and never negative,
+spent points given back with their expiry, expiry once per lot, append-only entries, and the check."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import pytest
+from tortoise import connections
+from tortoise.exceptions import OperationalError
+
+from tenants.points.ledger import (
+    InsufficientPoints,
+    Source,
+    balance_of,
+    credit,
+    expire_due,
+    expiry_day,
+    give_back,
+    spend,
+    verify,
+)
+from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsPeriodTotal
+from tenants.scope import tenant_transaction
+
+AT = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+
+
+async def _earn(person: int, amount: int, key: str, on: date, months: int = 12):
+    entry, _ = await credit(
+        person_id=person, amount=amount, key=key, occurred_on=on, expires_on=expiry_day(on, months),
+        source=Source("manual", ref=key), author="tester", rule_code="duty", now=AT,
+    )
+    return entry
+
+
+async def _spend(person: int, amount: int, key: str):
+    entry, _ = await spend(
+        person_id=person, amount=amount, key=key, occurred_on=date(2026, 3, 1), source=Source("voucher", 1),
+        author="tester", redemption_code="meal", now=AT,
+    )
+    return entry
+
+
+def test_expiry_is_calendar_months_later_on_the_same_day_or_the_month_end():
+    assert expiry_day(date(2026, 1, 15), 12) == date(2027, 1, 15)
+    assert expiry_day(date(2026, 1, 15), 24) == date(2028, 1, 15)
+    assert expiry_day(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert expiry_day(date(2027, 12, 31), 2) == date(2028, 2, 29)
+    assert expiry_day(date(2026, 1, 15), 0) is None
+
+
+async def test_spending_takes_the_oldest_lots_and_a_return_keeps_their_expiry(three_tenants):
+    a, b, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 30, "jan", date(2026, 1, 10))
+        await _earn(1, 50, "feb", date(2026, 2, 10))
+        await _earn(1, 40, "jan-older", date(2026, 1, 5))
+        assert await balance_of(1) == 120
+        spent = await _spend(1, 60, "redeem-1")
+        assert spent.amount == -60
+        lots = {lot.earned_on: lot.remaining for lot in await PointsLot.filter(person_id=1)}
+        # the lot of 5 January (40) goes first, then 20 of 10 January's 30; February's is untouched
+        assert lots == {date(2026, 1, 5): 0, date(2026, 1, 10): 10, date(2026, 2, 10): 50}
+        again = await _spend(1, 60, "redeem-1")
+        assert again.id == spent.id and await balance_of(1) == 60  # a key spends once
+        back, made = await give_back(
+            entry_id=spent.id, key="cancel-1", occurred_on=date(2026, 3, 2), source=Source("voucher", 1),
+            author="tester", now=AT,
+        )
+        assert made and back.kind == EntryKind.RETURN and back.amount == 60
+        returned = await PointsLot.filter(entry_id=back.id).order_by("id")
+        assert [(lot.amount, lot.expires_on) for lot in returned] == [(40, date(2027, 1, 5)), (20, date(2027, 1, 10))]
+        assert await balance_of(1) == 120
+        with pytest.raises(InsufficientPoints) as err:
+            await _spend(1, 121, "too-much")
+        assert err.value.details == {"needed": 121, "balance": 120, "shortfall": 1}
+        assert await verify() == []
+    async with tenant_transaction(b.id):
+        assert await balance_of(1) == 0 and await PointsEntry.all().count() == 0
+
+
+async def test_expiry_takes_each_due_lot_once_and_counts_per_person(three_tenants):
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 30, "a1", date(2025, 1, 15))  # expires 2026-01-15
+        await _earn(1, 20, "a2", date(2025, 1, 16))  # expires 2026-01-16
+        await _earn(2, 10, "b1", date(2025, 1, 14))
+        await _spend(1, 5, "s1")
+        assert await expire_due(date(2026, 1, 14), now=AT) == 1  # only person 2's lot is due
+        assert await expire_due(date(2026, 1, 15), now=AT) == 1
+        assert await expire_due(date(2026, 1, 15), now=AT) == 0  # twice: once
+        assert await balance_of(1) == 20 and await balance_of(2) == 0
+        expired = await PointsEntry.filter(kind=EntryKind.EXPIRY).order_by("id").values_list("person_id", "amount")
+        assert expired == [(2, -10), (1, -25)]
+        assert await verify() == []
+
+
+async def test_period_totals_count_awards_on_their_day(three_tenants):
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 30, "m1", date(2026, 1, 31))
+        await _earn(1, 20, "m2", date(2026, 2, 1))
+        await _spend(1, 10, "spent")  # spending does not lower what was earned
+        rows = dict(await PointsPeriodTotal.filter(person_id=1).values_list("period_key", "earned"))
+        assert rows == {"2026-01": 30, "2026-02": 20, "2026Q1": 50, "2026": 50}
+
+
+async def test_entries_are_append_only_and_a_balance_cannot_go_negative(three_tenants):
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 10, "x", date(2026, 2, 1))
+    for sql in ("UPDATE points_entry SET amount = 100", "DELETE FROM points_entry"):
+        with pytest.raises(OperationalError, match="permission denied"):
+            async with tenant_transaction(a.id) as conn:
+                await conn.execute_query(sql)
+    with pytest.raises(OperationalError, match="points_balance_non_negative"):
+        async with tenant_transaction(a.id):
+            await connections.get("default").execute_query(
+                "UPDATE points_balance SET balance = -1 WHERE person_id = 1"
+            )
+
+
+async def test_ten_concurrent_spends_against_a_balance_for_three(three_tenants):
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(7, 150, "fifty-times-three", date(2026, 2, 1))
+
+    async def one(i: int) -> bool:
+        try:
+            async with tenant_transaction(a.id):
+                await _spend(7, 50, f"r{i}")
+            return True
+        except InsufficientPoints:
+            return False
+
+    results = await asyncio.gather(*(one(i) for i in range(10)))
+    assert results.count(True) == 3
+    async with tenant_transaction(a.id):
+        assert await balance_of(7) == 0 and await verify() == []
