@@ -142,7 +142,35 @@ def test_sanbai_scores_three_dimensions_each_by_a_different_body():
     assert (a.service_star.enabled, a.service_star.cadence, a.service_star.top_n) == (True, "monthly", 1)
     assert a.red_black_list.cadence == "quarterly" and a.red_black_list.interview_bottom > 0
     assert a.elimination.enabled
-    assert {r.kind for r in doc.points.redemptions} == {"fee_reduction", "merchant", "canteen"}
+
+
+def test_sanbai_ships_thirty_redemptions_of_every_kind_and_pays_grid_workers_by_band():
+    points = effective(chain_of("sanbai"))[0].points
+    catalogue = {r.code: r for r in points.redemptions}
+    assert len(catalogue) >= 30
+    assert {r.kind for r in catalogue.values()} == {"fee_reduction", "merchant", "canteen", "service", "goods"}
+    assert any(r.stock for r in catalogue.values()) and any(r.monthly_limit for r in catalogue.values())
+    assert any(r.valid_from and r.valid_until for r in catalogue.values())
+    assert (catalogue["fee_reduction_50"].cost_points, catalogue["fee_reduction_50"].value_fen) == (450, 5_000)
+    assert (catalogue["canteen_meal_5"].cost_points, catalogue["canteen_meal_5"].value_fen) == (50, 500)
+    duty = next(r for r in points.earning_rules if r.code == "building_head_duty")
+    assert (duty.points, duty.daily_cap, duty.monthly_cap, duty.on) == (5, 10, 50, "manual")
+    assert points.expiry_months == 12
+    pay = points.performance_pay
+    assert pay.enabled and pay.base_fen == 200_000
+    assert [(b.min_score, b.percent) for b in pay.bands] == [(90, 100), (80, 80), (60, 60), (0, 0)]
+
+
+def test_zhangjiakou_earns_from_ticket_events_and_keeps_points_two_years():
+    for name in ("zhangjiakou", "xiahuayuan", "xuanhua"):  # the districts inherit it
+        points = effective(chain_of(name))[0].points
+        assert {r.code: r.on for r in points.earning_rules} == {
+            "report_issue": "ticket_accepted",
+            "rate_result": "ticket_rated",
+            "steward_visit": "steward_report",
+            "volunteer_service": "manual",
+        }
+        assert points.expiry_months == 24 and points.performance_pay.enabled
 
 
 def test_an_unknown_preset_is_a_clear_not_found():
@@ -244,6 +272,67 @@ def test_orderings_caps_and_styles():
         ("points.earning_rules.0.monthly_cap", "cap_order"),
         ("schedule.monthly_rating.day", "range_order"),
     }
+
+
+def test_points_rules_name_the_field_in_both_languages():
+    raw = preset_document("sanbai")
+    p = raw["points"]
+    p["grid_score"]["weights"]["points"] = 20  # 110
+    p["earning_rules"][0].update(on="ticket_accepted")  # building heads are not what a ticket pays
+    p["earning_rules"].append({"code": "visit", "title": "走访", "earners": ["resident", "steward"], "points": 1,
+                               "daily_cap": 1, "monthly_cap": 1, "on": "steward_report"})
+    fee = next(i for i, r in enumerate(p["redemptions"]) if r["kind"] == "fee_reduction")
+    p["redemptions"][fee]["partner"] = "lao_wang"  # a fee reduction is the property company's, no partner
+    p["redemptions"][0].update(valid_from="2026-05-01", valid_until="2026-04-30")
+    p["redemptions"].append(copy.deepcopy(p["redemptions"][1]))  # duplicate code
+    p["performance_pay"]["bands"] = [{"min_score": 80, "percent": 80}, {"min_score": 90, "percent": 100},
+                                     {"min_score": 70, "percent": 90}, {"min_score": 10, "percent": 95}]
+    p["performance_pay"].update(points_rate_fen=100, points_cap_fen=0, cap_fen=100_000)  # base 200,000
+    problems = problems_of(raw)
+    last = len(p["redemptions"]) - 1
+    assert located(problems) == {
+        ("points.grid_score.weights", "weights_sum"),
+        ("points.earning_rules.0.earners.0", "earner_not_in_event"),
+        ("points.earning_rules.5.earners.0", "earner_not_in_event"),
+        (f"points.redemptions.{fee}.partner", "not_applicable"),
+        ("points.redemptions.0.valid_until", "range_order"),
+        (f"points.redemptions.{last}.code", "duplicate_code"),
+        ("points.performance_pay.bands.1.min_score", "bands_order"),
+        ("points.performance_pay.bands.3.percent", "bands_order"),
+        ("points.performance_pay.bands.3.min_score", "bands_order"),
+        ("points.performance_pay.points_cap_fen", "cap_order"),
+        ("points.performance_pay.cap_fen", "cap_order"),
+    }
+    by = {(x.field, x.reason): x for x in problems}
+    earner = by[("points.earning_rules.0.earners.0", "earner_not_in_event")]
+    assert earner.message_en == "event 'ticket_accepted' has no 'building_head' to earn (it has: resident)"
+    assert "ticket_accepted" in earner.message_zh and "building_head" in earner.message_zh
+    assert by[("points.performance_pay.cap_fen", "cap_order")].message_en == (
+        "must be at least base_fen × 100% (200000), got 100000")
+    assert by[("points.grid_score.weights", "weights_sum")].message_en == "must sum to 100, got 110"
+
+
+def test_performance_pay_bands_and_caps_that_hold():
+    raw = preset_document("sanbai")
+    pay = raw["points"]["performance_pay"]
+    pay["bands"] = []
+    assert located(problems_of(raw)) == {("points.performance_pay.bands", "required")}
+    pay["bands"] = [{"min_score": 60, "percent": 100}]  # a score below 60 would have no band
+    assert located(problems_of(raw)) == {("points.performance_pay.bands.0.min_score", "bands_order")}
+    pay.update(bands=[{"min_score": 0, "percent": 50}], cap_fen=100_000, points_cap_fen=100_001)
+    assert located(problems_of(raw)) == {("points.performance_pay.points_cap_fen", "cap_order")}
+    pay.update(points_cap_fen=0, points_rate_fen=0, cap_fen=0)  # no points part, no total cap
+    assert validate_document(raw).points.performance_pay.bands[0].percent == 50
+    # Every event pays the earners it has; a rule awarded by hand may pay anyone.
+    rule = raw["points"]["earning_rules"][0]
+    for on, earners in (("activity_attended", ["party_member", "volunteer", "resident", "building_head"]),
+                        ("ticket_rated", ["resident"]), ("manual", ["grid_worker", "steward"])):
+        rule.update(on=on, earners=earners)
+        validate_document(raw)
+    rule.update(on="activity_attended", earners=["grid_worker"])
+    assert located(problems_of(raw)) == {("points.earning_rules.0.earners.0", "earner_not_in_event")}
+    rule.update(on="at_midnight", earners=["resident"])
+    assert located(problems_of(raw)) == {("points.earning_rules.0.on", "invalid_choice")}
 
 
 def test_a_document_that_is_not_a_table():

@@ -21,6 +21,9 @@ from tenants.config.upgrade import (
     _V2_BODY_ROLES,
     _V2_ITEM,
     _V2_WHOLE,
+    _V3_REDEMPTION,
+    _V3_RULE,
+    _V3_WHOLE,
     SCHEMA_VERSION,
     STEPS,
     schema_fingerprint,
@@ -42,6 +45,14 @@ def previous_schema(document: dict) -> dict:
     """``document`` as schema 1 stored it: none of the fields added since migration 0001 (where ``document`` holds
     them at the value that kept the behaviour from before they existed)."""
     old = copy.deepcopy(document)
+    for path, default in _V3_WHOLE:
+        if old.get(path[0], {}).get(path[1]) == default:
+            del old[path[0]][path[1]]
+    for name, defaults in (("earning_rules", _V3_RULE), ("redemptions", _V3_REDEMPTION)):
+        for item in old.get("points", {}).get(name, []):
+            for key, default in defaults:
+                if item.get(key) == default:
+                    del item[key]
     for path, default in _V2_WHOLE:
         node = old
         for key in path[:-1]:
@@ -62,6 +73,23 @@ def previous_schema(document: dict) -> dict:
     return old
 
 
+def schema_2(document: dict) -> dict:
+    """``document`` as a release of schema 2 could have stored it: no points field of schema 3 at all (a schema-2
+    document with one would not have validated), whatever the value."""
+    old = copy.deepcopy(document)
+    for section, key in (path for path, _ in _V3_WHOLE):
+        old.get(section, {}).pop(key, None)
+    points = old.get("points", {})
+    for rule in points.get("earning_rules", []):
+        rule.pop("on", None)
+    if "redemptions" in points:
+        points["redemptions"] = [{k: v for k, v in r.items() if k in ("code", "title", "kind", "cost_points",
+                                                                     "value_fen")}
+                                 for r in points["redemptions"] if r["kind"] in ("fee_reduction", "merchant",
+                                                                                 "canteen")]
+    return old
+
+
 async def values(gql, token, prefix: str) -> dict:
     body = await gql(EFFECTIVE, token, {"prefix": prefix})
     assert "errors" not in body, body
@@ -78,7 +106,8 @@ async def migrate_to(url: str, target: str | None = None) -> None:
 @pytest.fixture
 async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tuple[str, str]]:
     """A second database of the session's cluster at the schema before 0023 (owner URL, application URL): today's
-    empty schema through a backup (migrating a new database from 0001 takes 12 s), 0023 taken back out."""
+    empty schema through a backup (migrating a new database from 0001 takes 12 s), the documents' upgrades (0023,
+    0026) taken back out."""
     name = "civicgrid_config_upgrade"
     services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
     owner = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
@@ -88,7 +117,8 @@ async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tu
     conn = await connect(owner)
     try:
         await conn.execute("ALTER TABLE config_version DROP COLUMN schema_version;"
-                           " DELETE FROM tortoise_migrations WHERE name = '0023_config_documents_upgrade'")
+                           " DELETE FROM tortoise_migrations WHERE name IN ('0023_config_documents_upgrade',"
+                           " '0026_config_points')")
     finally:
         await conn.close()
     yield owner, app_url
@@ -113,7 +143,25 @@ async def test_a_data_directory_of_the_previous_schema_starts_with_the_current_c
                 ids[slug], json.dumps(previous_schema(doc), ensure_ascii=False))
     finally:
         await conn.close()
-    await migrate_to(owner)  # 0023
+    await migrate_to(owner, "civicgrid.0023_config_documents_upgrade")
+    # Schema 2's release stores a city and a district (whose own list of rules is whole) before schema 3 ships.
+    sanbai = schema_2(load_preset("sanbai").overrides)
+    rule = {k: v for k, v in load_preset("zhangjiakou").overrides["points"]["earning_rules"][0].items() if k != "on"}
+    xuanhua = {"points": {"expiry_months": 6, "earning_rules": [rule]}}
+    conn = await connect(owner)
+    try:
+        made = (("sanbai", "XX市", None, sanbai), ("xuanhua", "宣化区", "zhangjiakou", xuanhua))
+        for slug, name, parent, doc in made:
+            ids[slug] = await conn.fetchval(
+                "INSERT INTO tenant (slug, name, parent_id, timezone, is_active, created_at, updated_at)"
+                " VALUES ($1, $2, $3, 'Asia/Shanghai', true, now(), now()) RETURNING id", slug, name, ids.get(parent))
+            await conn.execute(
+                "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
+                " created_at, schema_version) VALUES ($1, 1, $2::jsonb, '1900-01-01', 'platform', 'preset', now(), 2)",
+                ids[slug], json.dumps(doc, ensure_ascii=False))
+    finally:
+        await conn.close()
+    await migrate_to(owner)  # 0026
     await ensure_app_role(owner, app_url)
 
     conn = await connect(owner)
@@ -133,6 +181,15 @@ async def test_a_data_directory_of_the_previous_schema_starts_with_the_current_c
     assert stored["zhangjiakou"][1]["files"] == {"keep_location": False, "unattached_retention_hours": 24}
     # The district only re-weights its city's bodies: no roles or defaults that would shadow the city's values.
     assert stored["xiahuayuan"][1] == district
+    # Schema 2 -> 3 (0026): points behave as before — every rule awarded by hand, no pay — and the document is whole.
+    points = ConfigDocument.model_validate(stored["sanbai"][1]).points
+    assert {r.on for r in points.earning_rules} == {"manual"} and len(points.earning_rules) == 5
+    assert {(r.voucher_days, r.stock, r.partner) for r in points.redemptions} == {(30, None, None)}
+    assert stored["sanbai"][1]["points"]["performance_pay"]["enabled"] is False
+    assert stored["sanbai"][1]["schedule"]["monthly_points"] == {"day": 5, "hour": 3}
+    assert stored["sanbai"][1] == upgrade_document(sanbai, 2, root=True)[0]
+    # The district's own rules are completed; nothing is added that would shadow its city's points settings.
+    assert stored["xuanhua"][1] == {"points": {"expiry_months": 6, "earning_rules": [{**rule, "on": "manual"}]}}
 
     # The current code reads it: the session's API on the upgraded database.
     async with TortoiseContext() as ctx:
@@ -143,6 +200,10 @@ async def test_a_data_directory_of_the_previous_schema_starts_with_the_current_c
             assert got["assessment.bodies.party_org.weight"] == (70, "xiahuayuan")
             assert got["assessment.bodies.party_org.roles"] == (["street_officer", "community_worker"], "zhangjiakou")
             assert got["assessment.company_combination"] == ("fee_receivable", "zhangjiakou")
+            got = await values(gql, token("xuanhua"), "points")
+            assert got["points.earning_rules"][0][0]["on"] == "manual"
+            assert got["points.performance_pay.enabled"] == (True, "zhangjiakou")  # the city's, not shadowed
+            assert got["points.expiry_months"] == (6, "xuanhua")
             assert (await values(gql, token("linshu"), "open311")) == {
                 "open311.publish_descriptions": (False, "linshu")}
             body = await gql(CHANGE, token("zhangjiakou"), {"set": {"tickets": {"review_dispatch_sla_hours": 4}}})
@@ -204,6 +265,31 @@ def test_the_upgrade_step_makes_every_shipped_preset_of_the_previous_schema_whol
     with pytest.raises(InvalidInput) as exc:
         effective([("zhangjiakou", upgrade_document(city, 1, root=True)[0])])
     assert [(p.field, p.reason) for p in exc.value.problems] == [("assessment.bodies.street_office.roles", "required")]
+
+
+def test_the_schema_3_step_keeps_points_as_they_were():
+    """A schema-2 city gets each new field at the value that keeps what it did (nothing earned automatically, no
+    pay); a schema-2 district only completes the items of its own lists, which replace its city's whole."""
+    city = schema_2(load_preset("zhangjiakou").overrides)
+    upgraded, filled = upgrade_document(city, 2, root=True)
+    assert filled == [
+        "points.expiry_warning_days", "points.grid_score", "points.performance_pay", "schedule.monthly_points",
+        "schedule.nightly_points_hour", *(f"points.earning_rules.{i}.on" for i in range(4)),
+        *(f"points.redemptions.{i}.voucher_days" for i in range(3)),
+    ]
+    doc = effective([("zhangjiakou", upgraded)])[0]
+    assert [r.on for r in doc.points.earning_rules] == ["manual"] * 4
+    assert doc.points.performance_pay == type(doc.points.performance_pay)()  # off, as document.py's default
+    assert doc.points.grid_score == type(doc.points.grid_score)() and doc.points.expiry_warning_days == 7
+    district = {"points": {"earning_rules": [city["points"]["earning_rules"][0]], "redemptions": []}}
+    upgraded, filled = upgrade_document(district, 2, root=False, parents=[upgraded])
+    assert filled == ["points.earning_rules.0.on"]
+    assert upgraded == {"points": {"earning_rules": [{**district["points"]["earning_rules"][0], "on": "manual"}],
+                                   "redemptions": []}}
+    # A section a broken document lacks stays missing (validation names it); a schema-3 document is left alone.
+    assert upgrade_document({"tickets": {}}, 2, root=True) == ({"tickets": {}}, [])
+    preset = load_preset("sanbai").overrides
+    assert upgrade_document(preset, 3, root=True) == (preset, [])
 
 
 def test_a_change_to_the_document_schema_ships_its_own_upgrade():

@@ -26,9 +26,14 @@ from tenants.config.document import (
     CODED_UNITS,
     LADDER_ORDER,
     BrandProjects,
+    Earner,
+    EarningEvent,
     EarningRule,
     EscalationLevel,
+    GridScoreWeights,
     LadderLevel,
+    PayBand,
+    PerformancePay,
     Redemption,
     SatisfactionScale,
     SubsidyBand,
@@ -346,8 +351,26 @@ def _subsidies(raw: Any) -> list[Problem]:
     return out
 
 
+# Who an event can pay: the person the event is about. A ticket's events pay the resident who reported or rated it; a
+# steward's report pays the steward (a ticket_reported of the steward channel); attending a community activity
+# pays whoever took part (every earner but a grid worker, for whom activities are duty, paid by manual rules).
+# ``manual`` rules are awarded by staff to any earner.
+EVENT_EARNERS: dict[EarningEvent, frozenset[Earner]] = {
+    "manual": frozenset(("resident", "building_head", "unit_head", "party_member", "volunteer", "grid_worker",
+                         "steward")),
+    "ticket_reported": frozenset(("resident",)),
+    "ticket_accepted": frozenset(("resident",)),
+    "ticket_rated": frozenset(("resident",)),
+    "steward_report": frozenset(("steward",)),
+    "activity_attended": frozenset(("resident", "building_head", "unit_head", "party_member", "volunteer",
+                                    "steward")),
+}
+PARTNER_KINDS = ("merchant", "canteen")  # kinds a partner honours (service/goods are handed out by the community)
+
+
 def _points(raw: Any) -> list[Problem]:
-    """Codes are unique; a day's cap allows at least one activity and a month's at least one full day."""
+    """Codes are unique; caps allow a day's activity; events pay their earners; the catalogue, the grid score and
+    the performance pay are coherent."""
     rules, _ = entries(raw, "points.earning_rules", EarningRule)
     redemptions, _ = entries(raw, "points.redemptions", Redemption)
     out = duplicates([(f"points.earning_rules.{i}", r.code) for i, r in rules])
@@ -358,6 +381,89 @@ def _points(raw: Any) -> list[Problem]:
             out.append(not_below(f"{here}.daily_cap", "points", rule.points, rule.daily_cap, "cap_order"))
         if rule.monthly_cap < rule.daily_cap:
             out.append(not_below(f"{here}.monthly_cap", "daily_cap", rule.daily_cap, rule.monthly_cap, "cap_order"))
+        allowed = EVENT_EARNERS[rule.on]
+        for j, earner in enumerate(rule.earners):
+            if earner not in allowed:
+                listed = ", ".join(sorted(allowed))
+                out.append(Problem(
+                    f"{here}.earners.{j}",
+                    "earner_not_in_event",
+                    f"事件 {rule.on} 不产生 {earner} 的积分（可为：{listed}）",
+                    f"event {rule.on!r} has no {earner!r} to earn (it has: {listed})",
+                ))
+    for i, item in redemptions:
+        here = f"points.redemptions.{i}"
+        if item.valid_from is not None and item.valid_until is not None and item.valid_until < item.valid_from:
+            out.append(Problem(
+                f"{here}.valid_until",
+                "range_order",
+                f"不能早于 valid_from（{item.valid_from}），实为 {item.valid_until}",
+                f"must not be before valid_from ({item.valid_from}), got {item.valid_until}",
+            ))
+        if item.partner is not None and item.kind not in PARTNER_KINDS:
+            out.append(Problem(
+                f"{here}.partner",
+                "not_applicable",
+                f"只有 merchant、canteen 类兑换可指定合作商户，{item.kind} 不能",
+                f"only merchant and canteen redemptions name a partner, not {item.kind}",
+            ))
+    weights: GridScoreWeights | None = valid(raw, "points.grid_score.weights", GridScoreWeights)
+    if weights is not None and (total := sum(weights.model_dump().values())) != 100:
+        out.append(weights_sum("points.grid_score.weights", total))
+    out += _pay_bands(raw)
+    pay: PerformancePay | None = valid(raw, "points.performance_pay", PerformancePay)
+    if pay is None:
+        return out
+    here = "points.performance_pay"
+    if pay.points_rate_fen > 0 and pay.points_cap_fen == 0:
+        out.append(Problem(
+            f"{here}.points_cap_fen",
+            "cap_order",
+            "积分折算单价大于 0 时积分部分上限须大于 0（不折算积分则把 points_rate_fen 设为 0）",
+            "must be above 0 when points_rate_fen is (set points_rate_fen to 0 to pay nothing for points)",
+        ))
+    if pay.cap_fen > 0:
+        top = max((b.percent for b in pay.bands), default=0)
+        if pay.cap_fen * 100 < pay.base_fen * top:  # the best band's pay must fit under the total cap
+            best = f"base_fen × {top}%"
+            out.append(not_below(f"{here}.cap_fen", best, pay.base_fen * top // 100, pay.cap_fen, "cap_order"))
+        elif pay.points_cap_fen > pay.cap_fen:
+            out.append(not_above(f"{here}.points_cap_fen", "cap_fen", pay.cap_fen, pay.points_cap_fen, "cap_order"))
+    return out
+
+
+def _pay_bands(raw: Any) -> list[Problem]:
+    """Bands descend strictly by score to a last band at 0, and a lower band never pays a higher percent."""
+    path = "points.performance_pay.bands"
+    value = at(raw, path)
+    if isinstance(value, list) and not value:
+        return [Problem(path, "required", "至少需要一档（最后一档 min_score 为 0）",
+                        "needs at least one band (the last with min_score 0)")]
+    bands, whole = entries(raw, path, PayBand)
+    out: list[Problem] = []
+    for (_, above), (i, band) in itertools.pairwise(bands):
+        if band.min_score >= above.min_score:
+            out.append(Problem(
+                f"{path}.{i}.min_score",
+                "bands_order",
+                f"须小于上一档的 {above.min_score}（各档按分数降序且不重叠），实为 {band.min_score}",
+                f"must be less than the previous band's {above.min_score} (bands descend without overlap), "
+                f"got {band.min_score}",
+            ))
+        elif band.percent > above.percent:
+            out.append(Problem(
+                f"{path}.{i}.percent",
+                "bands_order",
+                f"不能高于上一档（分数更高）的 {above.percent}%，实为 {band.percent}%",
+                f"must not exceed the previous (higher-scoring) band's {above.percent} percent, got {band.percent}",
+            ))
+    if whole and bands and (last := bands[-1])[1].min_score != 0:
+        out.append(Problem(
+            f"{path}.{last[0]}.min_score",
+            "bands_order",
+            f"最后一档须从 0 分起（覆盖所有分数），实为 {last[1].min_score}",
+            f"the last band must start at 0 (so every score has a band), got {last[1].min_score}",
+        ))
     return out
 
 

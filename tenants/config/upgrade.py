@@ -4,9 +4,10 @@
 row). A change to that shape (``tests/config_schema.sha256`` pins it) ships three things together: ``SCHEMA_VERSION``
 + 1, a step in ``STEPS`` that brings a document of the version before to it (defaults for added fields, renames),
 and a migration that runs the step over the stored rows (``upgrade_stored``; ``0023_config_documents_upgrade``
-did it for 2). Like migrations, a shipped step never changes. A row of an older schema that still turns up (written
-by an older release after a rollback) is upgraded the same way in memory where it is read (``upgrade_document``);
-a row of a NEWER schema than the code's is refused with ``CONFIG_TOO_NEW`` for that tenant only (``check_readable``).
+did it for 2, ``0026_config_points`` for 3). Like migrations, a shipped step never changes. A row of an older
+schema that still turns up (written by an older release after a rollback) is upgraded the same way in memory where
+it is read (``upgrade_document``); a row of a NEWER schema than the code's is refused with ``CONFIG_TOO_NEW`` for
+that tenant only (``check_readable``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from tenants.errors import DomainError
 
-SCHEMA_VERSION = 2  # 1: every document stored before schema versions existed (migrations 0001-0022)
+SCHEMA_VERSION = 3  # 1: every document stored before schema versions existed (migrations 0001-0022)
 UNVERSIONED = 1  # the column's database default: a row written by a release that does not name its schema
 
 
@@ -125,7 +126,51 @@ def _has_body(doc: dict, code: str) -> bool:
     return isinstance(bodies, dict) and isinstance(bodies.get(code), dict)
 
 
-STEPS: dict[int, Step] = {2: _to_v2}
+# --- schema 3: points (issue 17) — events, catalogue fields, expiry warnings, grid score, performance pay, schedule --
+# Frozen the day schema 3 shipped. Before it nothing earned or redeemed points, so each value keeps that behaviour:
+# every rule is awarded by hand, performance pay is off, and the rest are document.py's defaults of that day.
+_V3_WHOLE: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("points", "expiry_warning_days"), 7),
+    (("points", "grid_score"), {
+        "weights": {"closure_rate": 30, "satisfaction_rate": 30, "on_time_rate": 20, "compound_rating": 10,
+                    "points": 10},
+        "points_basis": "per_household",
+        "points_full_marks": 10,
+    }),
+    (("points", "performance_pay"), {
+        "enabled": False, "base_fen": 0, "bands": [{"min_score": 0, "percent": 100}], "points_rate_fen": 0,
+        "points_cap_fen": 0, "cap_fen": 0,
+    }),
+    (("schedule", "monthly_points"), {"day": 5, "hour": 3}),
+    (("schedule", "nightly_points_hour"), 1),
+)
+# Every earning rule and redemption (lists replace whole when inherited, so an item is complete in any document).
+# The redemption's other new fields default to None (no stock, no limit, no window, any partner): absent is None.
+_V3_RULE: tuple[tuple[str, Any], ...] = (("on", "manual"),)
+_V3_REDEMPTION: tuple[tuple[str, Any], ...] = (("voucher_days", 30),)
+
+
+def _to_v3(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
+    filled: list[str] = []
+    if root:  # a district inherits these from its city, which has them: filling them there would shadow the city's
+        for path, default in _V3_WHOLE:
+            node = doc.get(path[0])
+            # A section a document lacks stays missing (validation names it); the new tables are added whole.
+            if isinstance(node, dict) and _missing(node, path[1]):
+                node[path[1]] = copy.deepcopy(default)
+                filled.append(".".join(path))
+    points = doc.get("points")
+    for name, defaults in (("earning_rules", _V3_RULE), ("redemptions", _V3_REDEMPTION)):
+        items = points.get(name) if isinstance(points, dict) else None
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            for key, default in defaults:
+                if isinstance(item, dict) and _missing(item, key):
+                    item[key] = copy.deepcopy(default)
+                    filled.append(f"points.{name}.{i}.{key}")
+    return filled
+
+
+STEPS: dict[int, Step] = {2: _to_v2, 3: _to_v3}
 
 
 def upgrade_document(
