@@ -6,20 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 
 from tenants import clock
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import require
 from tenants.points import ledger
-from tenants.points.access import readable, readable_lots, readable_people
+from tenants.points.access import EARNING_POSTS, readable, readable_lots, readable_people
 from tenants.points.earning import points_config
 from tenants.points.models import PointsEntry, PointsLot
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access, get_in_scope
-from tenants.territory.models import Household
-from tenants.territory.people import Person
+from tenants.territory.models import MODEL_BY_LEVEL, Household
+from tenants.territory.people import Person, Post
 
 NEWEST = Order(("-id",), (int,))
 MAX_DAYS = 366
@@ -81,13 +81,19 @@ async def check(caller: Access) -> list[ledger.PointsMismatch]:
 
 
 async def grid_history(caller: Access, grid_id: int, window: Window) -> Page[PointsEntry]:
-    """A window of the entries of the people living in a grid, newest first (``points.export``)."""
+    """A window of the entries of the people living in a grid or holding an earning post in it, newest first
+    (``points.export``)."""
     require(caller, "points.export")
     async with scoped_transaction():
         await get_in_scope("grid", grid_id, caller, field="gridId")
         households = Household.filter(grid_id=grid_id).values("id")
         residents = Person.filter(household_id__in=Subquery(households)).values("id")
-        qs = readable(caller).filter(person_id__in=Subquery(residents))
+        posted = Q(target_kind="grid", target_id=grid_id)
+        for level in ("compound", "building", "household"):
+            below = MODEL_BY_LEVEL[level].filter(grid_id=grid_id).values("id")
+            posted |= Q(target_kind=level, target_id__in=Subquery(below))
+        holders = Post.filter(posted, kind__in=EARNING_POSTS).values("person_id")
+        qs = readable(caller).filter(Q(person_id__in=Subquery(residents)) | Q(person_id__in=Subquery(holders)))
         return await page(qs, NEWEST, window, countable=False)
 
 
