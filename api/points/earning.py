@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -16,18 +17,22 @@ from tenants.points import access as points_access
 from tenants.points import earning, reads
 from tenants.points.models import EntryKind
 
-PointsEntryKind = strawberry.enum(
-    Enum("PointsEntryKind", {k.name: k.value for k in EntryKind}), name="PointsEntryKind",
-    description="award: earned under a rule; capped: an award over a cap (0 points); reversal: an award undone; "
-    "redeem: spent on a voucher; return: a cancelled voucher's points back; expiry: lots that expired.",
-)
+
+@strawberry.enum(name="PointsEntryKind", description="What an entry did to a person's points.")
+class PointsEntryKind(Enum):
+    AWARD = strawberry.enum_value(EntryKind.AWARD.value, description="Earned under a rule (+, leaves a lot).")
+    CAPPED = strawberry.enum_value(EntryKind.CAPPED.value, description="Over a cap: 0 points, with the reason.")
+    REVERSAL = strawberry.enum_value(EntryKind.REVERSAL.value, description="An award undone (-).")
+    REDEEM = strawberry.enum_value(EntryKind.REDEEM.value, description="Spent on a voucher (-).")
+    RETURN = strawberry.enum_value(EntryKind.RETURN.value, description="A cancelled voucher's points back (+).")
+    EXPIRY = strawberry.enum_value(EntryKind.EXPIRY.value, description="Lots that reached their expiry day (-).")
 
 
 @strawberry.type(name="PointsEntry", description="One change to one person's points (append-only).")
 class PointsEntryType(Node):
     readable = staticmethod(points_access.readable)
     person_id: strawberry.ID
-    kind: PointsEntryKind  # type: ignore[valid-type]
+    kind: PointsEntryKind
     amount: int = strawberry.field(description="Points: + earned or returned, - spent, reversed or expired, 0 capped.")
     rule_code: str | None = strawberry.field(description="The earning rule (award, capped, reversal).")
     redemption_code: str | None = strawberry.field(description="The redemption (redeem, return).")
@@ -44,35 +49,35 @@ class PointsEntryType(Node):
 @strawberry.type(name="PointsBalance", description="A person's points balance (kept by the database, never < 0).")
 class PointsBalanceType:
     person_id: strawberry.ID
-    balance: int
+    balance: int = strawberry.field(description="Points held now: the sum of the live lots.")
 
 
 @strawberry.type(name="PointsLot", description="Points earned together, spent oldest first, until they expire.")
 class PointsLotType(FromRow):
     id: strawberry.ID
-    amount: int
+    amount: int = strawberry.field(description="Points the lot was made with.")
     remaining: int = strawberry.field(description="What is left to spend.")
-    earned_on: date
+    earned_on: date = strawberry.field(description="The tenant-local day the points were earned.")
     expires_on: date | None = strawberry.field(description="The first day the points are no longer good.")
 
 
 @strawberry.type(name="PointsMismatch", description="A person whose kept balance differs from their entries or lots.")
 class PointsMismatchType:
     person_id: strawberry.ID
-    kept: int
-    entries: int
-    lots: int
+    kept: int = strawberry.field(description="The kept balance.")
+    entries: int = strawberry.field(description="The sum of the person's entries.")
+    lots: int = strawberry.field(description="The sum of the person's live lots.")
 
 
 @strawberry.type(name="PointsCheck", description="pointsCheck: every balance recomputed from entries and live lots.")
 class PointsCheckType:
-    ok: bool
-    mismatches: list[PointsMismatchType]
+    ok: bool = strawberry.field(description="Every balance agrees with its entries and its lots.")
+    mismatches: list[PointsMismatchType] = strawberry.field(description="The people whose figures disagree.")
 
 
 @strawberry.type(name="PointsAward", description="What an award did: points, or a capped entry with the reason.")
 class PointsAwardType:
-    entry: PointsEntryType
+    entry: PointsEntryType = strawberry.field(description="The award, or the capped entry.")
     capped: bool = strawberry.field(description="Over a daily or monthly cap: 0 points, the reason says which.")
     replayed: bool = strawberry.field(description="A retried request (same idempotencyKey): nothing new was awarded.")
 
@@ -122,7 +127,8 @@ class PointsEarningQuery:
 
     @strawberry.field(description="A person's lots expiring within `days` (default points.expiry_warning_days).")
     async def points_expiring(
-        self, info: Info, person_id: strawberry.ID | None = None, days: int | None = None
+        self, info: Info, person_id: strawberry.ID | None = None,
+        days: Annotated[int | None, strawberry.argument(description="Within this many days (1..366).")] = None,
     ) -> list[PointsLotType]:
         lots = await reads.expiring(await info.context.access(), opt_id(person_id, "personId"), days)
         return [PointsLotType.of(lot) for lot in lots]
