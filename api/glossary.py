@@ -78,6 +78,13 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.runSettlement": ("subsidies.run",),
     "Mutation.approveSettlement": ("subsidies.approve",),
     "Mutation.paySettlement": ("subsidies.pay",),
+    # issue 17 part A
+    "Query.pointsBalance": ("points.read",),
+    "Query.pointsHistory": ("points.read",),
+    "Query.pointsExpiring": ("points.read",),
+    "Query.pointsCheck": ("points.check",),
+    "Mutation.awardPoints": ("points.award",),
+    "Mutation.reversePointsAward": ("points.reverse",),
 }
 
 WRITER_POST = (

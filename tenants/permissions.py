@@ -239,6 +239,14 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        ("只有小区所在街道或租户管理员可以办理履约保证金",
         "only the compound's street or a tenant administrator moves its bond")),
     _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
+    # issue 17 part A: earning points, reading them (narrowed by tenants/points/access.py), the check, exports.
+    _p("points.award", TA | TERRITORY_STAFF | {R.GRID_WORKER},
+       "award duty points by hand (staff: to people in their area; never to oneself)", "奖励积分"),
+    _p("points.reverse", TA | TERRITORY_STAFF | {R.GRID_WORKER},
+       "reverse a points award (staff: of people in their area; never one's own)", "撤销积分"),
+    _p("points.read", TENANT_ROLES, "read points: one's own, or (staff) of the people in one's area", "查看积分"),
+    _p("points.check", TA, "recompute every points balance (pointsCheck)", "核对积分"),
+    _p("points.export", TA | TERRITORY_STAFF | {R.GRID_WORKER}, "download a grid's points history", "导出网格积分"),
 )}
 # fmt: on
 

@@ -26,6 +26,8 @@ from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
 from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
+from tenants.points import earning as points_earning
+from tenants.points import reads as points_reads
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
@@ -98,6 +100,12 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "bonds.read": lambda a: bond_reads.list_bonds(access=a, window=Window(limit=1)),
     "files.upload": lambda a: files.upload(caller=a, actor=A, data=b"", purpose=Purpose.TICKET),
     "files.read": lambda a: files.get_readable(a, 1),
+    # issue 17 part A
+    "points.award": lambda a: points_earning.award_manually(access=a, actor=A, person_id=1, rule_code="x", reason="x"),
+    "points.reverse": lambda a: points_earning.reverse_manually(access=a, actor=A, entry_id=1, reason="x"),
+    "points.read": lambda a: points_reads.balance(a, 1),
+    "points.check": lambda a: points_reads.check(a),
+    "points.export": lambda a: points_reads.grid_history(a, 1, Window(limit=1)),
 }
 
 TICKET = SimpleNamespace(

@@ -17,6 +17,8 @@ from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
 from tenants.jobruns.models import JobRun
+from tenants.points.ledger import Source as PointsSource
+from tenants.points.ledger import credit as points_credit
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
@@ -78,6 +80,8 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         await OwnersCommittee.create(compound_id=ids["K1"], name="业委会")
         await Unit.create(kind=PartyUnitKind.COUNTY_DEPARTMENT, code="城管", name="城管局")
         person = await Person.create(user_id="p-relay", name="张三", household_id=ids["H1"])
+        await points_credit(person_id=person.id, amount=5, key="relay", occurred_on=date(2026, 7, 1), expires_on=None,
+                            source=PointsSource("manual", ref="relay"), author="admin")  # issue 17 part A
         await Post.create(person_id=person.id, kind=PostKind.GRID_WORKER, target_kind="grid", target_id=ids["G1"],
                           starts_on=date(2026, 1, 1))
         await StoredFile.create(

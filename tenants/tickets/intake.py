@@ -9,6 +9,7 @@ from decimal import Decimal
 from tenants import clock
 from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.events import emit
 from tenants.files import service as files
 from tenants.files.models import Purpose
 from tenants.idempotency import idempotent
@@ -237,6 +238,8 @@ async def report(
                      **({"fileIds": photo_file_ids} if photo_file_ids else {})},
         )
         await files.attach(uploads, kind="ticket", owner_id=ticket.id, now=at)
+        await emit("ticket_reported", ticket_id=ticket.id, reporter_user_id=ticket.reporter_user_id,
+                   channel=channel.value, actor=actor, at=at)
         steps = rules["steps"]
         held = messages.Holding.of(ticket)
         if not steps["review"] and not steps["dispatch"]:  # both switched off: straight to the matrix's unit

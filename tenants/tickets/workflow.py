@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tenants import clock
 from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.events import emit
 from tenants.files import service as files
 from tenants.files.models import Purpose
 from tenants.scope import savepoint
@@ -141,12 +142,15 @@ async def _dispatch(
         kind, unit = route.kind, route.unit_id
     await assign(ticket, kind, unit, at, actor, "dispatch", note)
     await partners.open_tasks(ticket, at)
+    await emit("ticket_accepted", ticket_id=ticket.id, reporter_user_id=ticket.reporter_user_id,
+               channel=ticket.channel.value, at=at)
 
 
 async def _reject(ticket: Ticket, *, actor: str, at: datetime, reason: str) -> None:
     ticket.state, ticket.due_at, ticket.closed_at = S.REJECTED, None, at
     await ticket.save()
     await event(ticket, at, actor, "reject", S.REPORTED, S.REJECTED, note=reason)
+    await emit("ticket_rejected", ticket_id=ticket.id, reporter_user_id=ticket.reporter_user_id, at=at)
 
 
 async def _accept(ticket: Ticket, *, actor: str, at: datetime, note: str) -> None:
@@ -212,6 +216,8 @@ async def _rate(
         )
     ticket.rating, ticket.satisfied = rating, rating >= scale["satisfied_from"]
     ticket.rating_channel = channel
+    # the resident's rating (in the app, or taken on a return visit) earns the reporter, once per ticket
+    await emit("ticket_rated", ticket_id=ticket.id, rater_user_id=ticket.reporter_user_id, at=at)
     details: dict[str, Any] = {"rating": rating}
     if channel != RatingChannel.APP:
         details |= {"channel": channel.value, "returnVisit": True, "resident": ticket.reporter_user_id}
