@@ -12,6 +12,7 @@ from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
 from tenants.files import scheduled as files_scheduled
+from tenants.points import grid_scheduled
 from tenants.subsidies import scheduled as settlement_scheduled
 from tenants.tenancy.scheduled import data_volume
 from tenants.tickets import scheduled as tickets_scheduled
@@ -78,6 +79,12 @@ async def file_cleanup() -> dict[str, Any]:
     return await files_scheduled.hourly(now=clock.now())
 
 
+# issue 17 part D: grid scores and grid workers' pay statements of the month before.
+async def grid_pay() -> dict[str, Any]:
+    """Score last month's grids and make its grid workers' pay statements on the configured day and hour, once."""
+    return await grid_scheduled.hourly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -88,4 +95,6 @@ KINDS: dict[str, JobKind] = {
     "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups, timedelta(days=1), 3),
     # Each run deletes everything past retention, so a missed hour needs no run of its own.
     "file_cleanup": JobKind("file_cleanup", hourly, file_cleanup, timedelta(hours=1), 1),
+    # issue 17 part D
+    "grid_pay": JobKind("grid_pay", hourly, grid_pay, timedelta(hours=1), 6),
 }

@@ -239,6 +239,15 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        ("只有小区所在街道或租户管理员可以办理履约保证金",
         "only the compound's street or a tenant administrator moves its bond")),
     _p("bonds.refund_early", TA, "refund a bond before its contract ends", "提前退还保证金"),
+    # issue 17 part D: grid scores, grid workers' pay statements, leaderboards.
+    _p("grid_scores.read", ADMIN_AND_STAFF | {R.GRID_WORKER},
+       "read grid scores (staff: the grids they look after)", "查看网格评分"),
+    _p("grid_scores.compute", TA, "compute a month's grid scores and pay statements", "计算网格评分"),
+    _p("pay_statements.read", TA | TERRITORY_STAFF | {R.GRID_WORKER},
+       "read performance-pay statements (staff: their grids'; a grid worker: their own)", "查看绩效工资单"),
+    _p("pay_statements.approve", TA, "approve and revise a performance-pay statement", "审批绩效工资单"),
+    _p("pay_statements.pay", TA, "record that a month's approved pay statements went to payroll", "登记绩效工资发放"),
+    _p("points.leaderboard", TENANT_ROLES, "read the points and grid leaderboards", "查看积分排行榜"),
 )}
 # fmt: on
 
