@@ -78,6 +78,15 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.runSettlement": ("subsidies.run",),
     "Mutation.approveSettlement": ("subsidies.approve",),
     "Mutation.paySettlement": ("subsidies.pay",),
+    # issue 17 part D: grid scores, pay statements, leaderboards.
+    "Query.gridScores": ("grid_scores.read",),
+    "Query.payStatements": ("pay_statements.read",),
+    "Query.payStatement": ("pay_statements.read",),
+    "Query.leaderboard": ("points.leaderboard",),
+    "Mutation.computeGridScores": ("grid_scores.compute",),
+    "Mutation.approvePayStatement": ("pay_statements.approve",),
+    "Mutation.revisePayStatement": ("pay_statements.approve",),
+    "Mutation.markPayStatementsPaid": ("pay_statements.pay",),
 }
 
 WRITER_POST = (

@@ -100,3 +100,21 @@ async def test_first_is_bounded(grid_world):
         for first in (0, 101):
             with pytest.raises(InvalidInput):
                 await leaderboard(access=RESIDENT, kind=BoardKind.PERSON, period="2026", first=first)
+
+
+BOARD = """query($k: LeaderboardKind!, $p: String!) { leaderboard(kind: $k, period: $p, first: 3) {
+  kind period entries { rank name points score } me { rank points } } }"""
+
+
+async def test_any_signed_in_person_reads_it_through_graphql(grid_world, gql):
+    w = grid_world
+    await _points(w)
+    body = await gql(BOARD, w.tokens["resident"], {"k": "PERSON", "p": "2026-03"})
+    board = body["data"]["leaderboard"]
+    assert [(e["rank"], e["name"], e["points"]) for e in board["entries"]] == [(1, "欧***", 50), (2, "张*", 30),
+                                                                               (2, "李*", 30)]
+    assert board["me"] == {"rank": 2, "points": 30}
+    bad = await gql(BOARD, w.tokens["resident"], {"k": "GRID", "p": "2026-3"})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    theirs = (await gql(BOARD, w.tokens["other_admin"], {"k": "PERSON", "p": "2026-03"}))["data"]["leaderboard"]
+    assert [e["points"] for e in theirs["entries"]] == [999] and theirs["me"] is None

@@ -3,6 +3,7 @@ approved statements frozen by the database, revisions with a reason, payroll, an
 
 from __future__ import annotations
 
+import csv as csv_module
 from datetime import timedelta
 
 import pytest
@@ -122,3 +123,64 @@ async def test_only_a_tenant_admin_approves_and_the_other_tenant_sees_nothing(gr
         assert await PayStatement.all().count() == 0
         with pytest.raises(Exception, match="no such pay statement"):
             await pay.approve(access=SYSTEM, statement_id=got[w.ids["gw-1"]].id, actor="admin")
+
+
+COMPUTE = "mutation($m: String!) { computeGridScores(month: $m) { month gridCount statementCount keptCount } }"
+SCORES = """query($m: String!) { gridScores(month: $m, first: 10) { nodes { score grid { code }
+  lines { code weight applies contribution } } } }"""
+STATEMENTS = """query($m: String!) { payStatements(month: $m) { nodes { id personName totalFen status revision
+  grid { code } } } }"""
+APPROVE = "mutation($id: ID!) { approvePayStatement(id: $id) { status approvedBy } }"
+REVISE = "mutation($id: ID!, $r: String!) { revisePayStatement(id: $id, reason: $r) { revision status reason } }"
+PAID = "mutation($m: String!, $r: String!) { markPayStatementsPaid(month: $m, reference: $r) { id status } }"
+
+
+async def test_through_graphql_and_the_payroll_export(grid_world, gql, client, settings):
+    """The month after it ended: the admin computes it, a grid worker reads only their own statement, the admin
+    approves, revises, marks paid and exports; the other tenant reads nothing."""
+    from tests.conftest import clock_at
+    from tests.fixtures.callers import bearer
+
+    w = grid_world
+    month, after = await hand_month(w)
+    with clock_at(after):
+        admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+        worker = bearer(settings, w.t, Role.GRID_WORKER, f"grid:{w.ids['G1']}", user_id="gw-1")
+        other = bearer(settings, w.other, Role.TENANT_ADMIN, user_id="admin")
+        ran = await gql(COMPUTE, admin, {"m": month})
+        assert ran["data"]["computeGridScores"] == {"month": month, "gridCount": 3, "statementCount": 2,
+                                                    "keptCount": 0}, ran
+        denied = await gql(COMPUTE, worker, {"m": month})
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        scores = (await gql(SCORES, admin, {"m": month}))["data"]["gridScores"]["nodes"]
+        g1 = next(s for s in scores if s["grid"]["code"] == "G1")
+        assert g1["score"] == "73.83" and [x["contribution"] for x in g1["lines"]] == [
+            "22.50", "20.00", "13.33", "9.00", "9.00"]
+        mine = (await gql(SCORES, worker, {"m": month}))["data"]["gridScores"]["nodes"]
+        assert [s["grid"]["code"] for s in mine] == ["G1"]  # a grid worker: their own grid
+        own = (await gql(STATEMENTS, worker, {"m": month}))["data"]["payStatements"]["nodes"]
+        assert [(s["personName"], s["totalFen"], s["status"]) for s in own] == [("赵网格", 152_001, "DRAFT")]
+        every = (await gql(STATEMENTS, admin, {"m": month}))["data"]["payStatements"]["nodes"]
+        assert sorted(s["totalFen"] for s in every) == [152_001, 244_000]
+        for s in every:
+            assert (await gql(APPROVE, admin, {"id": s["id"]}))["data"]["approvePayStatement"] == {
+                "status": "APPROVED", "approvedBy": "admin"}
+        revised = await gql(REVISE, admin, {"id": own[0]["id"], "r": "网格调整 grid corrected"})
+        assert revised["data"]["revisePayStatement"] == {"revision": 2, "status": "DRAFT",
+                                                         "reason": "网格调整 grid corrected"}
+        paid = (await gql(PAID, admin, {"m": month, "r": "PAYROLL-2026"}))["data"]["markPayStatementsPaid"]
+        assert [p["status"] for p in paid] == ["PAID"]  # gw-2's; gw-1's revision is still a draft
+        csv = await client.get(f"/exports/pay/{month}.csv?status=all",
+                               headers={"Authorization": f"Bearer {admin}"})
+        assert csv.status_code == 200
+        rows = list(csv_module.reader(csv.content.decode("utf-8-sig").splitlines()))
+        # gw-1's revision 2 (a draft, 152,001) and gw-2's paid statement (244,000); the superseded one is left out.
+        assert [(r[1], r[2], r[12], r[14], r[17]) for r in rows[2:4]] == [
+            ("2", "赵网格", "152001", "草稿 draft", ""), ("1", "钱网格", "244000", "已发放 paid", "PAYROLL-2026")]
+        assert rows[4][0] == "合计 total" and rows[4][12:14] == ["396001", "3960.01"]
+        xlsx = await client.get(f"/exports/pay/{month}.xlsx", headers={"Authorization": f"Bearer {admin}"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        theirs = await gql(STATEMENTS, other, {"m": month})
+        assert theirs["data"]["payStatements"]["nodes"] == []
+        stranger = await gql(APPROVE, other, {"id": own[0]["id"]})
+        assert stranger["errors"][0]["extensions"]["code"] == "NOT_FOUND"

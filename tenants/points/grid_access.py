@@ -18,9 +18,10 @@ from tenants.territory.models import Grid
 from tenants.territory.people import Person
 
 
-def _territory(caller: Access) -> Q:
+def _territory(caller: Access, levels: tuple[str, ...] = ("street", "community", "grid")) -> Q:
+    """Rows (with street_id, community_id, grid_id) under the caller's writer posts of these levels."""
     q = Q(id__in=[0])  # nothing; OR-ed with each writer post's level
-    for level in ("street", "community", "grid"):
+    for level in levels:
         if ids := caller.staff_nodes.get(level):
             q |= Q(**{f"{level}_id__in": sorted(ids)})  # type: ignore[arg-type]
     return q
@@ -39,7 +40,8 @@ def readable_statements(caller: Access) -> QuerySet[PayStatement]:
     require(caller, "pay_statements.read")
     if caller.whole_tenant:
         return PayStatement.all()
-    grids = Grid.filter(_territory(caller)).values("id")
+    # A street officer's or community worker's grids (a grid worker reads only their own statement).
+    grids = Grid.filter(_territory(caller, ("street", "community"))).values("id")
     q = Q(grid_id__in=Subquery(grids))
     if caller.user_id:
         q |= Q(person_id__in=Subquery(Person.filter(user_id=caller.user_id).values("id")))

@@ -240,8 +240,10 @@ async def _revise(s: PayStatement, *, reason: str, actor: str, at: datetime) -> 
     return new
 
 
-APPROVE = Transition("approve", {PayStatus.DRAFT}, "pay_statements.approve", _approve)
-REVISE = Transition("revise", {PayStatus.APPROVED, PayStatus.PAID}, "pay_statements.approve", _revise)
+APPROVE: Transition[PayStatement] = Transition("approve", {PayStatus.DRAFT}, "pay_statements.approve", _approve)
+REVISE: Transition[PayStatement] = Transition(
+    "revise", {PayStatus.APPROVED, PayStatus.PAID}, "pay_statements.approve", _revise
+)
 
 
 def _allow(access: Access):  # type: ignore[no-untyped-def]
