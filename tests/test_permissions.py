@@ -26,6 +26,7 @@ from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
 from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
+from tenants.points import grid_reads, grids, leaderboards, pay
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
@@ -98,6 +99,14 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "bonds.read": lambda a: bond_reads.list_bonds(access=a, window=Window(limit=1)),
     "files.upload": lambda a: files.upload(caller=a, actor=A, data=b"", purpose=Purpose.TICKET),
     "files.read": lambda a: files.get_readable(a, 1),
+    # issue 17 part D
+    "grid_scores.read": lambda a: grid_reads.scores(a, month="2026-01", window=Window(limit=1)),
+    "grid_scores.compute": lambda a: grids.compute_month(access=a, month="2026-01", actor=A),
+    "pay_statements.read": lambda a: grid_reads.statements(a, month="2026-01", window=Window(limit=1)),
+    "pay_statements.approve": lambda a: pay.approve(access=a, statement_id=1, actor=A),
+    "pay_statements.pay": lambda a: pay.mark_paid(access=a, month="2026-01", reference="X", actor=A),
+    "points.leaderboard": lambda a: leaderboards.leaderboard(access=a, kind=leaderboards.BoardKind.PERSON,
+                                                             period="2026"),
 }
 
 TICKET = SimpleNamespace(
