@@ -70,13 +70,13 @@ async def _count(w: GridWorld, month: str) -> int:
 
 
 def test_largest_remainder_and_shared_out_weights_add_up():
-    from fractions import Fraction
-
-    assert largest_remainder([Fraction(10, 3)] * 3, 10) == [4, 3, 3]
-    total, lines = score([Line("closure_rate", 50, 1, 3, Fraction(1, 3)), Line("points", 50, None, None, None)])
-    assert total == 3333 and [x["contribution"] for x in lines] == ["33.33", "0.00"]
-    total, lines = score([Line(c, 20, 2, 3, Fraction(2, 3)) for c in grids.LINES])
+    assert largest_remainder([(10, 3)] * 3, 10) == [4, 3, 3]
+    total, lines = score([Line("closure_rate", 50, 1, 3, (1, 3)), Line("points", 50, None, None, None)])
+    assert total == 10000 // 3 and [x["contribution"] for x in lines] == ["33.33", "0.00"]
+    assert lines[0]["effective_weight"] == "100.00" and lines[1]["effective_weight"] == "0.00"
+    total, lines = score([Line(c, 20, 2, 3, (2, 3)) for c in grids.LINES])
     assert total == 6667 and sum(Decimal(x["contribution"]) for x in lines) == Decimal("66.67")
+    assert [x["contribution"] for x in lines] == ["13.34", "13.34", "13.33", "13.33", "13.33"]  # ties: first lines
 
 
 async def test_a_month_must_have_ended_and_look_like_one(grid_world):

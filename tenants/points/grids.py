@@ -23,10 +23,10 @@ removes the scores of grids no longer active; a re-run recomputes (idempotent).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from tortoise import connections
@@ -74,51 +74,61 @@ async def check_ended(month: str, at: datetime, field: str = "month") -> None:
         )
 
 
+Rate = tuple[int, int]  # numerator, denominator (> 0): a rate between 0 and 1 as exact integers
+
+
 @dataclass(frozen=True)
 class Line:
     code: str
     weight: int
     numerator: int | None  # the figure behind the rate (None: no data)
     denominator: int | None
-    rate: Fraction | None  # 0..1; None: no data, the weight is shared out
+    rate: Rate | None  # 0..1; None: no data, the weight is shared out
 
     @property
     def applies(self) -> bool:
         return self.rate is not None
 
 
-def _rate(part: int, whole: int) -> Fraction | None:
-    return None if whole <= 0 else Fraction(part, whole)
+def _rate(part: int, whole: int) -> Rate | None:
+    return None if whole <= 0 else (part, whole)
 
 
-def largest_remainder(quotas: list[Fraction], total: int) -> list[int]:
-    """Round ``quotas`` down and hand the ``total - sum`` units left, one each, to the largest remainders (ties:
-    the earlier quota)."""
-    floors = [q.numerator // q.denominator for q in quotas]
+def _hundredths(c: int) -> str:
+    return f"{c // 100}.{c % 100:02d}"
+
+
+def half_up(n: int, d: int) -> int:
+    """``n / d`` (both >= 0, d > 0) rounded half up to a whole number."""
+    return (2 * n + d) // (2 * d)
+
+
+def largest_remainder(quotas: list[Rate], total: int) -> list[int]:
+    """Round the quotas (exact fractions) down and hand the ``total - sum`` units left, one each, to the largest
+    remainders (ties: the earlier quota). Integer arithmetic only: this runs for every grid of a tenant."""
+    common = math.lcm(*(d for _, d in quotas))
+    floors = [n // d for n, d in quotas]
+    remainders = [(n % d) * (common // d) for n, d in quotas]
     left = total - sum(floors)
-    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - floors[i]), i))
-    for i in order[:left]:
+    for i in sorted(range(len(quotas)), key=lambda i: (-remainders[i], i))[:left]:
         floors[i] += 1
     return floors
-
-
-def half_up(x: Fraction) -> int:
-    """A non-negative fraction rounded half up to a whole number."""
-    return (2 * x.numerator + x.denominator) // (2 * x.denominator)
 
 
 def score(lines: list[Line]) -> tuple[int, list[dict[str, Any]]]:
     """The score in hundredths and its breakdown (each line's contribution in hundredths, summing to it)."""
     shared = sum(line.weight for line in lines if line.applies)
-    exact = [
-        Fraction(100 * 100 * line.weight) * line.rate / shared if line.applies and shared else Fraction(0)  # type: ignore[operator]
+    # Each line's exact contribution in hundredths: 10000 x weight x rate / shared weight.
+    exact: list[Rate] = [
+        (10000 * line.weight * line.rate[0], shared * line.rate[1]) if line.rate is not None and shared else (0, 1)
         for line in lines
     ]
-    total = half_up(sum(exact, Fraction(0)))
+    common = math.lcm(*(d for _, d in exact))
+    total = half_up(sum(n * (common // d) for n, d in exact), common)
     parts = largest_remainder(exact, total)
     breakdown = []
-    for line, exact_part, part in zip(lines, exact, parts, strict=True):
-        effective = Fraction(100 * line.weight, shared) if line.applies and shared else Fraction(0)
+    for line, (n, d), part in zip(lines, exact, parts, strict=True):
+        gcd = math.gcd(n, d)
         breakdown.append(
             {
                 "code": line.code,
@@ -126,12 +136,12 @@ def score(lines: list[Line]) -> tuple[int, list[dict[str, Any]]]:
                 "title_en": TITLES[line.code][1],
                 "weight": line.weight,
                 "applies": line.applies,
-                "effective_weight": str(Decimal(half_up(effective * 100)).scaleb(-2)),
+                "effective_weight": _hundredths(half_up(10000 * line.weight, shared)) if line.applies else "0.00",
                 "numerator": line.numerator,
                 "denominator": line.denominator,
-                "rate_percent": None if line.rate is None else str(Decimal(half_up(line.rate * 10000)).scaleb(-2)),
-                "exact": f"{exact_part.numerator}/{exact_part.denominator}",
-                "contribution": str(Decimal(part).scaleb(-2)),
+                "rate_percent": None if line.rate is None else _hundredths(half_up(10000 * line.rate[0], line.rate[1])),
+                "exact": f"{n // gcd}/{d // gcd}",
+                "contribution": _hundredths(part),
             }
         )
     return total, breakdown
@@ -157,10 +167,10 @@ WITH g AS (
     GROUP BY k.grid_id
 ), h AS (
     SELECT grid_id, count(*) AS households FROM household WHERE tenant_id = $1 AND is_active GROUP BY grid_id
-), pe AS (
+), pe AS (  -- people living in each grid: only the per-earner basis needs them
     SELECT hh.grid_id, count(*) AS persons
     FROM person p JOIN household hh ON hh.tenant_id = $1 AND hh.id = p.household_id
-    WHERE p.tenant_id = $1 AND p.deactivated_at IS NULL
+    WHERE p.tenant_id = $1 AND p.deactivated_at IS NULL AND $6
     GROUP BY hh.grid_id
 ), pts AS (
     SELECT hh.grid_id, sum(GREATEST(pt.earned, 0)) AS earned, count(*) FILTER (WHERE pt.earned > 0) AS earners
@@ -201,8 +211,8 @@ def lines_of(row: dict[str, Any], doc: ConfigDocument) -> list[Line]:
     w = gs.weights
     received = int(row["received"]) - int(row["rejected"])
     rating = None
-    if row["rated_compounds"]:
-        rating = Fraction(Decimal(row["rating_sum"])) / (100 * int(row["rated_compounds"]))
+    if row["rated_compounds"]:  # the mean score / 100, from the sum of scores in hundredths
+        rating = (int(Decimal(row["rating_sum"]) * 100), 10000 * int(row["rated_compounds"]))
     earned = int(row["earned"])
     if gs.points_basis == "per_household":
         basis, present = int(row["households"]), int(row["households"]) > 0
@@ -210,7 +220,8 @@ def lines_of(row: dict[str, Any], doc: ConfigDocument) -> list[Line]:
         basis, present = int(row["earners"]), int(row["persons"]) > 0 or int(row["earners"]) > 0
     points = None
     if present:
-        points = Fraction(0) if basis == 0 else min(Fraction(earned, basis * gs.points_full_marks), Fraction(1))
+        full = basis * gs.points_full_marks
+        points = (0, 1) if basis == 0 else ((1, 1) if earned >= full else (earned, full))
     return [
         Line("closure_rate", w.closure_rate, int(row["closed"]), received, _rate(int(row["closed"]), received)),
         Line(
@@ -223,8 +234,7 @@ def lines_of(row: dict[str, Any], doc: ConfigDocument) -> list[Line]:
         ),
         Line(
             "compound_rating", w.compound_rating,
-            None if row["rating_sum"] is None else int(Decimal(row["rating_sum"]) * 100),
-            int(row["rated_compounds"]) or None, rating,
+            None if rating is None else rating[0], int(row["rated_compounds"]) or None, rating,
         ),
         Line("points", w.points, earned, basis if present else None, points),
     ]
@@ -273,7 +283,8 @@ async def _write(month: str, start: Any, end: Any, doc: ConfigDocument, version:
     after = datetime.combine(end, datetime.min.time(), zone) + (datetime(2000, 1, 2) - datetime(2000, 1, 1))
     covering = [month, periods.key_for(start, "quarterly")]
     rows = await conn.execute_query_dict(
-        FIGURES_SQL.format(counts=TICKET_COUNTS), [tid, first, after, covering, month]
+        FIGURES_SQL.format(counts=TICKET_COUNTS),
+        [tid, first, after, covering, month, doc.points.grid_score.points_basis == "per_earner"],
     )
     grid_ids, communities, streets, scores, breakdowns = [], [], [], [], []
     for row in rows:

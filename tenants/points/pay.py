@@ -184,18 +184,24 @@ async def compute_month(*, access: Access, month: str, actor: str, now: datetime
         if not doc.points.performance_pay.enabled:
             return result
         computed = await _compute(month, doc)
-        current = {s.person_id: s for s in await PayStatement.filter(period_key=month).exclude(
-            status=PayStatus.SUPERSEDED)}
+        # (id, status, revision, reason, supersedes) of each worker's current statement: plain tuples, not models
+        current = {
+            r[0]: r[1:]
+            for r in await PayStatement.filter(period_key=month).exclude(status=PayStatus.SUPERSEDED).values_list(
+                "person_id", "id", "status", "revision", "reason", "supersedes_id"
+            )
+        }
         rows: list[tuple[Figures, int, str, int | None]] = []
         for f in computed:
             s = current.get(f.person_id)
-            if s is not None and s.status != PayStatus.DRAFT:
+            if s is not None and s[1] != PayStatus.DRAFT:
                 result.kept.append(f.person_id)
                 continue
-            rows.append((f, s.revision if s else 1, s.reason if s else "", s.supersedes_id if s else None))
+            rows.append((f, s[2], s[3], s[4]) if s else (f, 1, "", None))
             result.written.append(f.person_id)
         await _upsert(month, rows, version, actor, at)
-        gone = [s.id for p, s in current.items() if s.status == PayStatus.DRAFT and p not in set(result.written)]
+        written = set(result.written)
+        gone = [s[0] for p, s in current.items() if s[1] == PayStatus.DRAFT and p not in written]
         if gone:
             result.removed = await PayStatement.filter(id__in=gone).delete()
         await audit.record(
