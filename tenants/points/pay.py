@@ -262,7 +262,11 @@ def _allow(access: Access):  # type: ignore[no-untyped-def]
 async def approve(*, access: Access, statement_id: int, actor: str, now: datetime | None = None) -> PayStatement:
     """Approve a draft (tenant admin): from now on the database refuses any change to its figures."""
     require(access, "pay_statements.approve")
-    async with savepoint():
+    async with savepoint() as conn:
+        month = await PayStatement.filter(id=statement_id).values_list("period_key", flat=True)
+        if not month:
+            raise NotFound("绩效工资单不存在", "no such pay statement", field="id")
+        await advisory_lock("pay_statements", month[0], conn=conn)  # not while a run of the month rewrites drafts
         s = await _locked(statement_id)
         return await transition(  # type: ignore[no-any-return]
             APPROVE, STATEMENT, s, state=s.status, allow=_allow(access), actor=actor, at=now or clock.now()
