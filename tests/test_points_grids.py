@@ -3,18 +3,22 @@ re-runs that recompute, the monthly job once, and the second tenant untouched.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from tenants.errors import Forbidden, InvalidInput
-from tenants.points import grid_scheduled, grids
+from tenants.points import grid_scheduled, grids, pay
 from tenants.points.grid_models import GridScore, PayStatement
 from tenants.points.grids import Line, largest_remainder, score
-from tenants.scope import tenant_transaction
+from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
+from tenants.territory import people_service as people
+from tenants.territory import service as territory
 from tenants.territory.access import SYSTEM, Access
+from tenants.territory.people import Post, PostKind
 from tenants.tickets.models import TicketState
 from tests.fixtures.points_grids import GridWorld, earn, hand_month, ticket
 
@@ -109,3 +113,48 @@ async def test_the_monthly_job_runs_once_on_its_day_and_the_other_tenant_sees_no
     assert second == {"month": month, "computed": False}
     async with tenant_transaction(w.other.id):
         assert await GridScore.all().count() == 0 and await PayStatement.all().count() == 0
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.n = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "connection pool" not in record.getMessage():
+            self.n += 1
+
+
+async def _statements_of_a_run(w: GridWorld, month: str, after: datetime) -> int:
+    logger = logging.getLogger("tortoise.db_client")
+    counter, level = _Counter(), logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with tenant_transaction(w.t.id):
+            await pay.run_month(access=SYSTEM, month=month, actor="admin", now=after)
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    return counter.n
+
+
+async def test_a_run_costs_the_same_statements_for_3_grids_or_13(grid_world):
+    """Set-based: scoring a month and making its pay statements is a constant number of statements."""
+    w = grid_world
+    month, after = await hand_month(w)
+    await _statements_of_a_run(w, month, after)  # warm the configuration cache
+    few = await _statements_of_a_run(w, month, after)
+    with tenant_context(w.t.id):
+        for n in range(10):
+            grid = await territory.create_area("grid", access=SYSTEM, actor="seed", code=f"GX{n}", name=f"网格{n}",
+                                               parent_id=w.ids["C1"])
+            async with tenant_transaction(w.t.id):
+                await Post.create(person_id=(await people.create_person(
+                    access=SYSTEM, actor="seed", user_id=f"gwx-{n}", name=f"网格员{n}")).id, kind=PostKind.GRID_WORKER,
+                    target_kind="grid", target_id=grid.id, starts_on=date(2020, 1, 1))
+    many = await _statements_of_a_run(w, month, after)
+    async with tenant_transaction(w.t.id):
+        assert await GridScore.filter(period_key=month).count() == 13
+        assert await PayStatement.filter(period_key=month).count() == 12  # G3 has no grid worker
+    assert many == few, (few, many)
