@@ -81,6 +81,8 @@ def test_largest_remainder_and_shared_out_weights_add_up():
     total, lines = score([Line(c, 20, 2, 3, (2, 3)) for c in grids.LINES])
     assert total == 6667 and sum(Decimal(x["contribution"]) for x in lines) == Decimal("66.67")
     assert [x["contribution"] for x in lines] == ["13.34", "13.34", "13.33", "13.33", "13.33"]  # ties: first lines
+    total, lines = score([Line("closure_rate", 0, 1, 1, (1, 1)), Line("points", 100, None, None, None)])
+    assert total == 0 and [x["effective_weight"] for x in lines] == ["0.00", "0.00"]  # weights of 0 only: 0
 
 
 async def test_a_month_must_have_ended_and_look_like_one(grid_world):

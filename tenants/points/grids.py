@@ -136,7 +136,7 @@ def score(lines: list[Line]) -> tuple[int, list[dict[str, Any]]]:
                 "title_en": TITLES[line.code][1],
                 "weight": line.weight,
                 "applies": line.applies,
-                "effective_weight": _hundredths(half_up(10000 * line.weight, shared)) if line.applies else "0.00",
+                "effective_weight": _hundredths(half_up(10000 * line.weight, shared) if line.applies and shared else 0),
                 "numerator": line.numerator,
                 "denominator": line.denominator,
                 "rate_percent": None if line.rate is None else _hundredths(half_up(10000 * line.rate[0], line.rate[1])),
