@@ -46,6 +46,7 @@ from api.observability.requests import current_id
 from api.oidc import ProviderUnavailable
 from api.open311 import routes as open311_routes
 from api.points.exports import grid_points_export, person_points_export
+from api.points.pay_exports import pay_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
@@ -430,6 +431,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
             Route("/exports/points/person/{id}.{fmt}", person_points_export(settings), methods=["GET"]),
             Route("/exports/points/grid/{id}.{fmt}", grid_points_export(settings), methods=["GET"]),
+            Route("/exports/pay/{period}.{fmt}", pay_export(settings), methods=["GET"]),  # issue 17 part D
             open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),

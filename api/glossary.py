@@ -85,6 +85,15 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Query.pointsCheck": ("points.check",),
     "Mutation.awardPoints": ("points.award",),
     "Mutation.reversePointsAward": ("points.reverse",),
+    # issue 17 part D: grid scores, pay statements, leaderboards.
+    "Query.gridScores": ("grid_scores.read",),
+    "Query.payStatements": ("pay_statements.read",),
+    "Query.payStatement": ("pay_statements.read",),
+    "Query.leaderboard": ("points.leaderboard",),
+    "Mutation.computeGridScores": ("grid_scores.compute",),
+    "Mutation.approvePayStatement": ("pay_statements.approve",),
+    "Mutation.revisePayStatement": ("pay_statements.approve",),
+    "Mutation.markPayStatementsPaid": ("pay_statements.pay",),
 }
 
 WRITER_POST = (
@@ -425,4 +434,12 @@ TEXT: dict[str, str] = {
     "BondChange.bond": "The bond after the movement.",
     "DeclareBrandProjectInput.aim": "What the project sets out to do.",
     "PostTargetType.COMPANY": "A property company 物业企业.",
+    # issue 17 part D
+    "Query.gridScores(month)": "The month, 2026-01 (tenant-local).",
+    "Query.payStatements(month)": "The month, 2026-01 (tenant-local).",
+    "Mutation.computeGridScores(month)": "The month to compute, 2026-01; it must have ended.",
+    "Mutation.markPayStatementsPaid(month)": "The month whose approved statements went to payroll, 2026-01.",
+    "Mutation.markPayStatementsPaid(reference)": "The payroll batch's reference.",
+    "PayStatementStatus.SUPERSEDED": "Replaced by a later revision (kept as it was).",
+    "LeaderboardKind.PERSON": "People by points earned in the period.",
 }

@@ -27,6 +27,7 @@ from api.money import SCALARS
 from api.observability import tracing
 from api.observability.middleware import ObserveOperation
 from api.points.earning import PointsEarningMutation, PointsEarningQuery
+from api.points.grids import GridMutation, GridQuery
 from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -62,6 +63,7 @@ class Query(
     LedgerQuery,
     SubsidyQuery,
     PointsEarningQuery,
+    GridQuery,
 ):
     pass
 
@@ -81,6 +83,7 @@ class Mutation(
     BrandMutation,
     SubsidyMutation,
     PointsEarningMutation,
+    GridMutation,
 ):
     pass
 

@@ -12,6 +12,7 @@ from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
 from tenants.files import scheduled as files_scheduled
+from tenants.points import grid_scheduled
 from tenants.points import scheduled as points_scheduled
 from tenants.subsidies import scheduled as settlement_scheduled
 from tenants.tenancy.scheduled import data_volume
@@ -83,6 +84,10 @@ async def file_cleanup() -> dict[str, Any]:
 async def points_nightly() -> dict[str, Any]:
     """Expire the points lots due today and warn of those expiring soon, from the tenant's nightly points hour."""
     return await points_scheduled.nightly(now=clock.now())
+# issue 17 part D: grid scores and grid workers' pay statements of the month before.
+async def grid_pay() -> dict[str, Any]:
+    """Score last month's grids and make its grid workers' pay statements on the configured day and hour, once."""
+    return await grid_scheduled.hourly(now=clock.now())
 
 
 KINDS: dict[str, JobKind] = {
@@ -97,4 +102,6 @@ KINDS: dict[str, JobKind] = {
     "file_cleanup": JobKind("file_cleanup", hourly, file_cleanup, timedelta(hours=1), 1),
     # issue 17 part A: every run expires what is due and warns whoever was not warned, so a missed hour needs none.
     "points_nightly": JobKind("points_nightly", hourly, points_nightly, timedelta(hours=1), 1),
+    # issue 17 part D
+    "grid_pay": JobKind("grid_pay", hourly, grid_pay, timedelta(hours=1), 6),
 }

@@ -121,7 +121,8 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 
 
 async def tick_hourly(ctx: dict[str, Any]) -> int:
-    return sum([await fan_out(ctx, kind) for kind in ("assessment", "settlement", "file_cleanup", "points_nightly")])
+    kinds = ("assessment", "settlement", "file_cleanup", "points_nightly", "grid_pay")
+    return sum([await fan_out(ctx, kind) for kind in kinds])
 
 
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:

@@ -247,6 +247,15 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("points.read", TENANT_ROLES, "read points: one's own, or (staff) of the people in one's area", "查看积分"),
     _p("points.check", TA, "recompute every points balance (pointsCheck)", "核对积分"),
     _p("points.export", TA | TERRITORY_STAFF | {R.GRID_WORKER}, "download a grid's points history", "导出网格积分"),
+    # issue 17 part D: grid scores, grid workers' pay statements, leaderboards.
+    _p("grid_scores.read", ADMIN_AND_STAFF | {R.GRID_WORKER},
+       "read grid scores (staff: the grids they look after)", "查看网格评分"),
+    _p("grid_scores.compute", TA, "compute a month's grid scores and pay statements", "计算网格评分"),
+    _p("pay_statements.read", TA | TERRITORY_STAFF | {R.GRID_WORKER},
+       "read performance-pay statements (staff: their grids'; a grid worker: their own)", "查看绩效工资单"),
+    _p("pay_statements.approve", TA, "approve and revise a performance-pay statement", "审批绩效工资单"),
+    _p("pay_statements.pay", TA, "record that a month's approved pay statements went to payroll", "登记绩效工资发放"),
+    _p("points.leaderboard", TENANT_ROLES, "read the points and grid leaderboards", "查看积分排行榜"),
 )}
 # fmt: on
 

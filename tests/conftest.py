@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.config",
     "tests.fixtures.money",
     "tests.fixtures.points",
+    "tests.fixtures.points_grids",
     "tests.fixtures.tickets",
 ]
 

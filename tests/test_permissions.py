@@ -27,6 +27,7 @@ from tenants.ledger import service as ledger
 from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.points import earning as points_earning
+from tenants.points import grid_reads, grids, leaderboards, pay
 from tenants.points import reads as points_reads
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
@@ -106,6 +107,14 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "points.read": lambda a: points_reads.balance(a, 1),
     "points.check": lambda a: points_reads.check(a),
     "points.export": lambda a: points_reads.grid_history(a, 1, Window(limit=1)),
+    # issue 17 part D
+    "grid_scores.read": lambda a: grid_reads.scores(a, month="2026-01", window=Window(limit=1)),
+    "grid_scores.compute": lambda a: grids.compute_month(access=a, month="2026-01", actor=A),
+    "pay_statements.read": lambda a: grid_reads.statements(a, month="2026-01", window=Window(limit=1)),
+    "pay_statements.approve": lambda a: pay.approve(access=a, statement_id=1, actor=A),
+    "pay_statements.pay": lambda a: pay.mark_paid(access=a, month="2026-01", reference="X", actor=A),
+    "points.leaderboard": lambda a: leaderboards.leaderboard(access=a, kind=leaderboards.BoardKind.PERSON,
+                                                             period="2026"),
 }
 
 TICKET = SimpleNamespace(

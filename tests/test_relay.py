@@ -4,6 +4,7 @@ scope; ID arguments that take a global id or a database id, and refuse another k
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -17,6 +18,7 @@ from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
 from tenants.jobruns.models import JobRun
+from tenants.points.grid_models import GridScore, PayStatement
 from tenants.points.ledger import Source as PointsSource
 from tenants.points.ledger import credit as points_credit
 from tenants.scope import tenant_transaction
@@ -87,6 +89,14 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         await StoredFile.create(
             key="k", thumbnail_key="t", content_type="image/png", thumbnail_type="image/png", size=1, width=1,
             height=1, sha256="0" * 64, purpose=Purpose.TICKET, uploaded_by="admin", uploaded_at=AT,
+        )
+        # issue 17 part D
+        await GridScore.create(period_key="2026-09", grid_id=ids["G1"], community_id=ids["C1"], street_id=ids["S1"],
+                               score=Decimal("80.00"), breakdown={"lines": []}, computed_at=AT, computed_by="admin")
+        await PayStatement.create(
+            period_key="2026-09", person_id=person.id, grid_id=ids["G1"], grid_score=Decimal("80.00"),
+            band_min_score=80, band_percent=80, base_fen=100, base_part_fen=80, points_earned=0, points_rate_fen=0,
+            points_part_fen=0, total_fen=80, rule={}, computed_at=AT, computed_by="admin",
         )
         found = {}
         for name, kind in node_types().items():

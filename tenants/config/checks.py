@@ -422,13 +422,9 @@ def _points(raw: Any) -> list[Problem]:
             "积分折算单价大于 0 时积分部分上限须大于 0（不折算积分则把 points_rate_fen 设为 0）",
             "must be above 0 when points_rate_fen is (set points_rate_fen to 0 to pay nothing for points)",
         ))
-    if pay.cap_fen > 0:
-        top = max((b.percent for b in pay.bands), default=0)
-        if pay.cap_fen * 100 < pay.base_fen * top:  # the best band's pay must fit under the total cap
-            best = f"base_fen × {top}%"
-            out.append(not_below(f"{here}.cap_fen", best, pay.base_fen * top // 100, pay.cap_fen, "cap_order"))
-        elif pay.points_cap_fen > pay.cap_fen:
-            out.append(not_above(f"{here}.points_cap_fen", "cap_fen", pay.cap_fen, pay.points_cap_fen, "cap_order"))
+    # A total cap may cut even the best band (a county's budget); it must leave room for the points part.
+    if 0 < pay.cap_fen < pay.points_cap_fen:
+        out.append(not_above(f"{here}.points_cap_fen", "cap_fen", pay.cap_fen, pay.points_cap_fen, "cap_order"))
     return out
 
 

@@ -1,0 +1,39 @@
+"""The monthly side of grid scores and pay: on ``schedule.monthly_points`` (day and hour, tenant-local), score the
+month before and make its pay statements, once (a later tick finds the month scored and does nothing)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from tenants import clock
+from tenants.config.service import effective_config
+from tenants.points import pay
+from tenants.points.grid_models import GridScore
+from tenants.scope import scoped_transaction
+from tenants.tenancy.service import current_zone
+from tenants.territory.access import SYSTEM
+
+
+def month_before(day: date) -> str:
+    return f"{day.year}-{day.month - 1:02d}" if day.month > 1 else f"{day.year - 1}-12"
+
+
+async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
+    """Once the tenant-local clock reaches this month's ``schedule.monthly_points``, compute last month's grid
+    scores and pay statements unless they were computed already (safe to run twice: the run itself is idempotent
+    and holds the month's lock)."""
+    at = now or clock.now()
+    async with scoped_transaction():
+        zone = await current_zone()
+        local = at.astimezone(zone)
+        doc = (await effective_config(local.date())).document
+        month = month_before(local.date())
+        if not doc.points.enabled:
+            return {"enabled": False}
+        run = doc.schedule.monthly_points
+        due = datetime(local.year, local.month, run.day, run.hour, tzinfo=zone)
+        if local < due or await GridScore.exists(period_key=month):
+            return {"month": month, "computed": False}
+        scores, statements = await pay.run_month(access=SYSTEM, month=month, actor="system", now=at)
+        return {"month": month, "computed": True, "grids": scores.grids, "statements": len(statements.written)}
