@@ -12,6 +12,7 @@ from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
 from tenants.files import scheduled as files_scheduled
+from tenants.points import statements_scheduled as vouchers_scheduled
 from tenants.subsidies import scheduled as settlement_scheduled
 from tenants.tenancy.scheduled import data_volume
 from tenants.tickets import scheduled as tickets_scheduled
@@ -78,6 +79,17 @@ async def file_cleanup() -> dict[str, Any]:
     return await files_scheduled.hourly(now=clock.now())
 
 
+# issue 17 part B: vouchers past their day expire (points and money back); partner statements of the month before.
+async def voucher_expiry() -> dict[str, Any]:
+    """Expire vouchers whose last day has ended: points as lots with their expiry, reserved money and stock back."""
+    return await vouchers_scheduled.expiry(now=clock.now())
+
+
+async def partner_statements() -> dict[str, Any]:
+    """Compute the partner statements of the month before on the configured day and hour."""
+    return await vouchers_scheduled.monthly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -88,4 +100,7 @@ KINDS: dict[str, JobKind] = {
     "bond_top_ups": JobKind("bond_top_ups", daily, bond_top_ups, timedelta(days=1), 3),
     # Each run deletes everything past retention, so a missed hour needs no run of its own.
     "file_cleanup": JobKind("file_cleanup", hourly, file_cleanup, timedelta(hours=1), 1),
+    # issue 17 part B. Each expiry run takes every voucher due by then, so a missed hour needs no run of its own.
+    "voucher_expiry": JobKind("voucher_expiry", hourly, voucher_expiry, timedelta(hours=1), 1),
+    "partner_statements": JobKind("partner_statements", hourly, partner_statements, timedelta(hours=1), 6),
 }

@@ -121,7 +121,9 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 
 
 async def tick_hourly(ctx: dict[str, Any]) -> int:
-    return sum([await fan_out(ctx, kind) for kind in ("assessment", "settlement", "file_cleanup")])
+    kinds = ("assessment", "settlement", "file_cleanup")
+    kinds += ("voucher_expiry", "partner_statements")  # issue 17 part B
+    return sum([await fan_out(ctx, kind) for kind in kinds])
 
 
 async def deliver_webhooks(ctx: dict[str, Any], tenant_id: int) -> dict[str, int]:

@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "tenants.idempotency",
     "tenants.files.models",
     "tenants.points.models",
+    "tenants.points.voucher_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
