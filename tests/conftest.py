@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.assessment",
     "tests.fixtures.config",
     "tests.fixtures.money",
+    "tests.fixtures.points_vouchers",
     "tests.fixtures.tickets",
 ]
 

@@ -17,7 +17,7 @@ from tenants.territory.access import Access
 from tenants.territory.models import Community
 from tenants.territory.parties import Partner, PartnerKind
 
-CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # as the configuration's codes (a redemption names it)
 _UNSET = object()
 
 
@@ -56,7 +56,8 @@ async def create_partner(
     require(access, "partner.manage")
     code = code.strip()
     problems = [] if CODE.match(code) else [
-        Problem("code", "format", "编码须为 1-64 位小写字母、数字、- 或 _", "code is 1-64 of a-z, 0-9, - and _")
+        Problem("code", "format", "编码须为以小写字母开头的 1-64 位小写字母、数字或 _",
+                "code is 1-64 of a-z, 0-9 and _, starting with a letter")
     ]
     partner_kind = _kind(kind)
     problems += await _problems(name, contact_name, contact_phone, community_id)

@@ -151,7 +151,7 @@ async def _take_stock(item: Redemption) -> None:
         " ON CONFLICT (tenant_id, redemption_code) DO NOTHING",
         [tid, item.code],
     )
-    _, rows = await conn.execute_query(
+    rows = await conn.execute_query_dict(
         "UPDATE points_redemption_stock SET taken = taken + 1"
         " WHERE tenant_id = $1 AND redemption_code = $2 AND taken < $3 RETURNING taken",
         [tid, item.code, item.stock],

@@ -1,0 +1,257 @@
+"""Redeeming points for vouchers: the price in points and the shortfall, money through the points fund, one use per
+voucher, cancel and expiry giving points back with their expiry, stock, monthly limits and validity under
+concurrency, who sees and verifies what, and another tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+
+from tenants.errors import DomainError, Forbidden, NotFound
+from tenants.ledger import accounts
+from tenants.ledger import service as money
+from tenants.points import catalogue, vouchers
+from tenants.points import ledger as points
+from tenants.points.ledger import InsufficientPoints
+from tenants.points.models import PointsLot
+from tenants.points.voucher_models import Voucher, VoucherStatus
+from tenants.scope import tenant_transaction
+from tests.fixtures.points_vouchers import FUND_FEN, give
+
+
+async def _clean(t) -> None:
+    """Every journal sums to zero, every kept money balance and points balance matches its entries."""
+    async with tenant_transaction(t.id):
+        assert await money.verify() == []
+        assert await points.verify() == []
+
+
+async def _redeem(w, who: str, code: str, **kw) -> Voucher:
+    async with tenant_transaction(w.t.id):
+        return await vouchers.redeem(access=w.caller(who), actor=who, redemption=code, **kw)
+
+
+async def _verify(w, who: str, code: str) -> Voucher:
+    async with tenant_transaction(w.t.id):
+        return await vouchers.verify(access=w.caller(who), actor=who, code=code)
+
+
+async def _balances(w, *names: str) -> dict[str, int]:
+    async with tenant_transaction(w.t.id):
+        return await money.balances(list(names))
+
+
+async def test_fee_reduction_costs_450_points_refused_at_449_and_credits_the_household_5000_fen(voucher_world):
+    w = voucher_world
+    res1, h1, p1 = w.ids["res1"], w.ids["H1"], w.ids["P1"]
+    async with tenant_transaction(w.t.id):
+        await give(res1, 449, "duty-1")
+    with pytest.raises(InsufficientPoints) as short:
+        await _redeem(w, "res1", "fee_reduction_50")
+    assert short.value.details == {"needed": 450, "balance": 449, "shortfall": 1}
+    assert "还差 1 分" in short.value.message_zh and "1 short" in short.value.message_en
+    async with tenant_transaction(w.t.id):
+        assert await Voucher.all().count() == 0
+        await give(res1, 1, "duty-2")
+    v = await _redeem(w, "res1", "fee_reduction_50")
+    assert (v.cost_points, v.value_fen, v.household_id, v.company_id) == (450, 5_000, h1, p1)
+    assert len(v.code) >= 10 and set(v.code) <= set(vouchers.ALPHABET)
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(res1) == 0
+    fee = accounts.fee_credit(h1, p1)
+    reserved = accounts.points_reserved(v.id)
+    assert await _balances(w, "points_fund", reserved, fee) == {
+        "points_fund": FUND_FEN - 5_000, reserved: 5_000, fee: 0
+    }
+    # A merchant does not verify a fee reduction; the household's company does, once.
+    with pytest.raises(Forbidden):
+        await _verify(w, "shop1", v.code)
+    used = await _verify(w, "company_p1", v.code.lower()[:6] + "-" + v.code.lower()[6:])  # as typed at a counter
+    assert used.status == VoucherStatus.USED and used.used_month is not None
+    assert await _balances(w, "points_fund", reserved, fee) == {
+        "points_fund": FUND_FEN - 5_000, reserved: 0, fee: 5_000
+    }
+    with pytest.raises(DomainError) as again:
+        await _verify(w, "company_p1", v.code)
+    assert again.value.code == "CONFLICT" and "already used" in again.value.message_en
+    await _clean(w.t)
+
+
+async def test_a_fund_too_low_refuses_the_redemption_and_spends_nothing(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 10_000, "big")
+        await money.post(key="drain", legs=[money.Leg("points_fund", -FUND_FEN + 400),
+                                            money.Leg("points_fund_source:2026", FUND_FEN - 400)],
+                         period="2026", reason="drain", source_kind="test", source_id=None, author="t")
+    with pytest.raises(DomainError) as err:
+        await _redeem(w, "res1", "canteen_meal_5")
+    assert err.value.code == "POINTS_FUND_SHORT"
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(w.ids["res1"]) == 10_000
+        assert await Voucher.all().count() == 0
+    await _clean(w.t)
+
+
+async def test_ten_concurrent_redemptions_against_a_balance_covering_three_issue_exactly_three(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 65, "three-haircuts")  # shop1_haircut costs 20
+
+    async def one():
+        try:
+            return await _redeem(w, "res1", "shop1_haircut")
+        except InsufficientPoints as exc:
+            return exc
+
+    got = await asyncio.gather(*(one() for _ in range(10)))
+    issued = [g for g in got if isinstance(g, Voucher)]
+    assert len(issued) == 3 and len({v.code for v in issued}) == 3
+    assert all(isinstance(g, InsufficientPoints) and g.details["shortfall"] == 15 for g in got if g not in issued)
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(w.ids["res1"]) == 5
+        assert await Voucher.all().count() == 3
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN - 3 * 1_500
+    await _clean(w.t)
+
+
+async def test_a_voucher_verified_twice_at_once_is_used_once(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res2"], 50, "meal")
+    v = await _redeem(w, "res2", "canteen_meal_5")
+    assert v.partner_id is None and v.partner_kind == "canteen"  # any canteen: bound when verified
+
+    async def one():
+        try:
+            return await _verify(w, "canteen", v.code)
+        except DomainError as exc:
+            return exc
+
+    first, second = await asyncio.gather(one(), one())
+    outcomes = sorted([type(first).__name__, type(second).__name__])
+    assert outcomes == ["Conflict", "Voucher"]
+    payable = accounts.partner_payable(w.ids["canteen"])
+    assert (await _balances(w, payable))[payable] == 500
+    async with tenant_transaction(w.t.id):
+        assert (await Voucher.get(id=v.id)).partner_id == w.ids["canteen"]
+    await _clean(w.t)
+
+
+async def test_verification_is_for_the_right_partner_and_another_tenant_cannot_see_the_code(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 200, "shop")
+    fixed = await _redeem(w, "res1", "shop1_haircut")  # the item names shop-1
+    assert fixed.partner_id == w.ids["shop1"]
+    with pytest.raises(Forbidden):
+        await _verify(w, "shop2", fixed.code)
+    with pytest.raises(Forbidden):
+        await _verify(w, "canteen", fixed.code)
+    named = await _redeem(w, "res1", "shopping_10", partner_id=w.ids["shop2"])
+    with pytest.raises(DomainError) as wrong_kind:
+        await _redeem(w, "res1", "shopping_10", partner_id=w.ids["canteen"])
+    assert wrong_kind.value.code == "INVALID_INPUT"
+    async with tenant_transaction(w.other.id):
+        with pytest.raises(NotFound):
+            await vouchers.verify(access=w.caller("admin"), actor="intruder", code=named.code)
+    assert (await _verify(w, "shop2", named.code)).status == VoucherStatus.USED
+    # A merchant sees only its own vouchers; the holder sees theirs.
+    async with tenant_transaction(w.t.id):
+        assert [v.id for v in await vouchers.list_vouchers(access=w.caller("shop2"))] == [named.id]
+        assert [v.id for v in await vouchers.list_vouchers(access=w.caller("shop1"))] == [fixed.id]
+        assert await vouchers.list_vouchers(access=w.caller("canteen")) == []
+        assert {v.id for v in await vouchers.my_vouchers(access=w.caller("res1"))} == {fixed.id, named.id}
+        assert await vouchers.my_vouchers(access=w.caller("res2")) == []
+    await _clean(w.t)
+
+
+async def test_cancel_returns_the_points_as_lots_with_their_original_expiry_and_the_money_to_the_fund(voucher_world):
+    w = voucher_world
+    res1 = w.ids["res1"]
+    async with tenant_transaction(w.t.id):
+        await give(res1, 30, "old", on=date(2026, 1, 15))
+        await give(res1, 40, "new", on=date(2026, 2, 15))
+    v = await _redeem(w, "res1", "canteen_meal_5")  # 30 from January's lot, 20 from February's
+    with pytest.raises(NotFound):  # another resident does not even see it
+        async with tenant_transaction(w.t.id):
+            await vouchers.cancel(access=w.caller("res2"), actor="res2", voucher_id=v.id)
+    async with tenant_transaction(w.t.id):
+        done = await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=v.id)
+        assert done.status == VoucherStatus.CANCELLED
+        assert await points.balance_of(res1) == 70
+        back = await PointsLot.filter(person_id=res1, earned_on__lt=date(2026, 3, 1)).order_by("id")
+        returned = [(lot.amount, lot.expires_on) for lot in back if lot.entry_id != back[0].entry_id
+                    and lot.entry_id != back[1].entry_id]
+        assert returned == [(30, date(2027, 1, 15)), (20, date(2027, 2, 15))]
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
+    with pytest.raises(DomainError) as twice:
+        async with tenant_transaction(w.t.id):
+            await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=v.id)
+    assert twice.value.code == "CONFLICT"
+    with pytest.raises(DomainError):
+        await _verify(w, "canteen", v.code)
+    await _clean(w.t)
+
+
+async def test_expired_vouchers_return_points_and_money_once(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res2"], 50, "meal")
+    v = await _redeem(w, "res2", "canteen_meal_5")
+    assert v.expires_at > v.issued_at + timedelta(days=30)  # the end of the 30th tenant-local day after issue
+    async with tenant_transaction(w.t.id):
+        assert await vouchers.expire_vouchers(now=v.expires_at - timedelta(seconds=1)) == 0
+        assert await vouchers.expire_vouchers(now=v.expires_at) == 1
+        assert await vouchers.expire_vouchers(now=v.expires_at) == 0
+        assert (await Voucher.get(id=v.id)).status == VoucherStatus.EXPIRED
+        assert await points.balance_of(w.ids["res2"]) == 50
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
+    await _clean(w.t)
+
+
+async def test_stock_and_the_monthly_limit_hold_under_concurrency(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 500, "a")
+        await give(w.ids["res2"], 500, "b")
+
+    async def one(who, code):
+        try:
+            return await _redeem(w, who, code)
+        except DomainError as exc:
+            return exc.code
+
+    umbrellas = await asyncio.gather(*(one(who, "umbrella") for who in ["res1", "res2"] * 4))
+    assert sum(isinstance(u, Voucher) for u in umbrellas) == 3, umbrellas  # stock 3
+    assert sorted(u for u in umbrellas if isinstance(u, str)) == ["OUT_OF_STOCK"] * 5
+    films = await asyncio.gather(*(one("res1", "cinema") for _ in range(5)))
+    assert sum(isinstance(f, Voucher) for f in films) == 2  # two a month per person
+    assert [f for f in films if isinstance(f, str)] == ["MONTHLY_LIMIT_REACHED"] * 3
+    async with tenant_transaction(w.t.id):
+        items = {i.redemption.code: i for i in await catalogue.catalogue(access=w.caller("res1"))}
+        assert items["umbrella"].stock_left == 0 and items["cinema"].monthly_left == 0
+        assert (await catalogue.catalogue(access=w.caller("res2")))[5].monthly_left == 2
+        # A cancelled umbrella goes back on the shelf.
+        mine = next(u for u in umbrellas if isinstance(u, Voucher))
+        holder = "res1" if mine.person_id == w.ids["res1"] else "res2"
+        await vouchers.cancel(access=w.caller(holder), actor=holder, voucher_id=mine.id)
+    assert isinstance(await one("res1", "umbrella"), Voucher)
+    await _clean(w.t)
+
+
+async def test_items_outside_their_validity_window_are_refused(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "a")
+        available = {i.redemption.code: i.available for i in await catalogue.catalogue(access=w.caller("res1"))}
+    assert available["future"] is False and available["past"] is False and available["umbrella"] is True
+    for code in ("future", "past"):
+        with pytest.raises(DomainError) as err:
+            await _redeem(w, "res1", code)
+        assert err.value.code == "NOT_REDEEMABLE"
+    with pytest.raises(DomainError) as unknown:
+        await _redeem(w, "res1", "no_such_item")
+    assert unknown.value.code == "INVALID_INPUT"
