@@ -45,6 +45,7 @@ from api.observability.middleware import Observe
 from api.observability.requests import current_id
 from api.oidc import ProviderUnavailable
 from api.open311 import routes as open311_routes
+from api.points.statement_exports import partner_statements_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
@@ -427,6 +428,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *file_routes(settings),
             Route("/exports/ratings/{period}.{fmt}", ratings_export(settings), methods=["GET"]),
             Route("/exports/settlements/{period}.{fmt}", settlements_export(settings), methods=["GET"]),
+            Route("/exports/partner-statements/{period}.{fmt}", partner_statements_export(settings), methods=["GET"]),
             open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -78,6 +78,21 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.runSettlement": ("subsidies.run",),
     "Mutation.approveSettlement": ("subsidies.approve",),
     "Mutation.paySettlement": ("subsidies.pay",),
+    # issue 17 part B: redemption, vouchers, partners, partner statements.
+    "Query.pointsCatalogue": ("points.catalogue",),
+    "Query.myVouchers": ("vouchers.read",),
+    "Query.vouchers": ("vouchers.read",),
+    "Query.partners": ("partner.read",),
+    "Query.partnerStatements": ("partner_statements.read",),
+    "Mutation.redeemPoints": ("points.redeem",),
+    "Mutation.verifyVoucher": ("vouchers.verify",),
+    "Mutation.cancelVoucher": ("vouchers.cancel",),
+    "Mutation.fundPoints": ("points.fund",),
+    "Mutation.createPartner": ("partner.manage",),
+    "Mutation.updatePartner": ("partner.manage",),
+    "Mutation.computePartnerStatements": ("partner_statements.compute",),
+    "Mutation.approvePartnerStatement": ("partner_statements.approve",),
+    "Mutation.payPartnerStatement": ("partner_statements.pay",),
 }
 
 WRITER_POST = (
@@ -156,6 +171,17 @@ ENUM_VALUES: dict[str, str] = {
     "ADJUSTMENT": "A manual adjustment.",
     "CSV": "Comma-separated values (UTF-8).",
     "XLSX": "An Excel workbook.",
+    # issue 17 part B (and the posts and roles of issue 17 the schema shows).
+    "UNIT_HEAD": "单元长 unit head (one stairwell of a building).",
+    "VOLUNTEER": "志愿者 volunteer.",
+    "PARTNER_STAFF": "合作商户员工 a partner's (merchant's or canteen's) staff: verifies its vouchers.",
+    "PARTNER": "合作商户 a partner (merchant or canteen).",
+    "ISSUED": "Issued: good until it expires.",
+    "USED": "Used: verified once; money moved to the payee.",
+    "CANCELLED": "Cancelled by its holder: points and money came back.",
+    "EXPIRED": "Expired unused: points and money came back.",
+    "MERCHANT": "爱心商户 a partner shop.",
+    "CANTEEN": "长者食堂 an elderly canteen.",
 }
 
 TEXT: dict[str, str] = {
@@ -414,4 +440,9 @@ TEXT: dict[str, str] = {
     "BondChange.bond": "The bond after the movement.",
     "DeclareBrandProjectInput.aim": "What the project sets out to do.",
     "PostTargetType.COMPANY": "A property company 物业企业.",
+    # issue 17 part B.
+    "Query.partnerStatements(month)": "Only this month, 2026-03 (tenant-local month of verification).",
+    "Mutation.redeemPoints(redemption)": "The catalogue item's code (pointsCatalogue).",
+    "Mutation.computePartnerStatements(month)": "The month, 2026-03: it must have ended (tenant time).",
+    "Mutation.payPartnerStatement(reference)": "The payment's reference (bank or treasury).",
 }

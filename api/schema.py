@@ -26,6 +26,7 @@ from api.limits import ParsedOnce, limits
 from api.money import SCALARS
 from api.observability import tracing
 from api.observability.middleware import ObserveOperation
+from api.points.vouchers import VoucherMutation, VoucherQuery
 from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -60,6 +61,7 @@ class Query(
     BrandQuery,
     LedgerQuery,
     SubsidyQuery,
+    VoucherQuery,
 ):
     pass
 
@@ -78,6 +80,7 @@ class Mutation(
     BondMutation,
     BrandMutation,
     SubsidyMutation,
+    VoucherMutation,
 ):
     pass
 

@@ -331,6 +331,8 @@ ROLE_ZH = {
     R.RESIDENT: "居民",
     R.PARTY_MEMBER: "在职党员",
     R.ASSESSOR: "考核主体",
+    R.UNIT_HEAD: "单元长",
+    R.VOLUNTEER: "志愿者",
     R.PARTNER_STAFF: "合作商户员工",  # issue 17 part B
 }
 

@@ -107,3 +107,31 @@ async def test_the_monthly_job_computes_the_month_before_once(voucher_world):
         assert first == {"month": month, "computed": True, "statements": 2}
         assert (await statements_scheduled.monthly(now=at))["computed"] is False
         assert await PartnerStatement.filter(month=month).count() == 2
+
+
+async def test_the_finance_office_exports_a_months_partner_statements(voucher_world, settings, client):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    meal1, _, cut = await _month_of_use(w)
+    async with tenant_transaction(w.t.id):
+        month = (await vouchers.Voucher.get(id=meal1.id)).used_month
+        later = meal1.issued_at + timedelta(days=40)
+        await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        canteen = await PartnerStatement.get(partner_id=w.ids["canteen"])
+        await statements.approve(access=w.caller("admin"), statement_id=canteen.id, actor="admin", now=later)
+    admin = {"Authorization": f"Bearer {bearer(settings, w.t, Role.TENANT_ADMIN, user_id='admin')}"}
+    got = await client.get(f"/exports/partner-statements/{month}.csv", headers=admin)
+    assert got.status_code == 200, got.text
+    text = got.content.decode("utf-8-sig")
+    assert meal1.code in text and "500,5.00" in text and cut.code not in text  # shop 1's is still a draft
+    everything = await client.get(f"/exports/partner-statements/{month}.csv?status=all", headers=admin)
+    assert cut.code in everything.content.decode("utf-8-sig") and "2000,20.00" in everything.content.decode()
+    xlsx = await client.get(f"/exports/partner-statements/{month}.xlsx", headers=admin)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    staff = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['canteen']}/partner_staff", user_id="x")
+    refused = await client.get(f"/exports/partner-statements/{month}.csv", headers={"Authorization": f"Bearer {staff}"})
+    assert refused.status_code == 403
+    bad = await client.get("/exports/partner-statements/2026-13.csv", headers=admin)
+    assert bad.status_code == 400

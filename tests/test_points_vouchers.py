@@ -255,3 +255,50 @@ async def test_items_outside_their_validity_window_are_refused(voucher_world):
     with pytest.raises(DomainError) as unknown:
         await _redeem(w, "res1", "no_such_item")
     assert unknown.value.code == "INVALID_INPUT"
+
+
+CATALOGUE = "{ pointsCatalogue { code costPoints valueFen stockLeft monthlyLeft available partner } }"
+REDEEM = """mutation($r: String!, $p: ID, $k: String) { redeemPoints(redemption: $r, partnerId: $p, idempotencyKey: $k)
+  { id code status costPoints valueFen partnerId expiresAt } }"""
+VERIFY = "mutation($c: String!) { verifyVoucher(code: $c) { status usedBy partnerId } }"
+VOUCHERS = "{ vouchers { code status } myVouchers { code } partners { code kind } }"
+
+
+async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    resident = bearer(settings, w.t, Role.RESIDENT, f"household:{w.ids['H1']}", user_id="res1")
+    canteen = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['canteen']}/partner_staff",
+                     user_id="canteen-staff")
+    shop1 = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['shop1']}/partner_staff", user_id="shop1-staff")
+    intruder = bearer(settings, w.other, Role.TENANT_ADMIN, user_id="admin")
+    items = {i["code"]: i for i in (await gql(CATALOGUE, resident))["data"]["pointsCatalogue"]}
+    assert items["fee_reduction_50"]["costPoints"] == 450 and items["canteen_meal_5"]["valueFen"] == 500
+    assert items["umbrella"]["stockLeft"] == 3 and items["cinema"]["monthlyLeft"] == 2
+    short = await gql(REDEEM, resident, {"r": "canteen_meal_5"})
+    assert short["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS"
+    assert short["errors"][0]["extensions"]["details"]["shortfall"] == 50
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 50, "gql")
+    made = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})
+    v = made["data"]["redeemPoints"]
+    assert v["status"] == "ISSUED" and v["partnerId"] is None
+    again = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})  # a retry: the same voucher
+    assert again["data"]["redeemPoints"]["code"] == v["code"]
+    assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await gql(VERIFY, intruder, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    used = (await gql(VERIFY, canteen, {"c": v["code"]}))["data"]["verifyVoucher"]
+    assert used["status"] == "USED" and used["usedBy"] == "canteen-staff"
+    twice = await gql(VERIFY, canteen, {"c": v["code"]})
+    assert twice["errors"][0]["extensions"]["code"] == "CONFLICT"
+    seen = (await gql(VOUCHERS, canteen))["data"]
+    assert [x["code"] for x in seen["vouchers"]] == [v["code"]] and seen["partners"] == [
+        {"code": "canteen_1", "kind": "CANTEEN"}
+    ]
+    assert (await gql(VOUCHERS, shop1))["data"]["vouchers"] == []
+    mine = await gql("{ myVouchers { code } partners { code } }", resident)
+    assert mine["data"] is None and mine["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # no partner list
+    assert [x["code"] for x in (await gql("{ myVouchers { code } }", resident))["data"]["myVouchers"]] == [v["code"]]
+    await _clean(w.t)

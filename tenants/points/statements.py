@@ -21,8 +21,8 @@ from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, 
 from tenants.ledger import accounts
 from tenants.ledger import service as money
 from tenants.locks import advisory_lock
-from tenants.permissions import require
-from tenants.points.voucher_access import readable_statements
+from tenants.permissions import allows, require
+from tenants.points.voucher_access import readable_lines, readable_partners, readable_statements
 from tenants.points.voucher_models import (
     PartnerStatement,
     PartnerStatementLine,
@@ -32,6 +32,7 @@ from tenants.points.voucher_models import (
 )
 from tenants.scope import savepoint
 from tenants.territory.access import Access
+from tenants.territory.parties import Partner
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 STATEMENT = Noun(
@@ -213,8 +214,19 @@ async def list_statements(*, access: Access, month: str | None = None, partner_i
     return await qs.order_by("-month", "partner_id").limit(500)
 
 
-async def lines_of(statement_ids: list[int]) -> dict[int, list[PartnerStatementLine]]:
-    out: dict[int, list[PartnerStatementLine]] = {i: [] for i in statement_ids}
-    for line in await PartnerStatementLine.filter(statement_id__in=statement_ids).order_by("statement_id", "position"):
-        out[line.statement_id].append(line)
-    return out
+async def readable_lines_of(access: Access, statement_ids: list[int]) -> list[PartnerStatementLine]:
+    return await readable_lines(access).filter(statement_id__in=statement_ids).order_by("statement_id", "position")
+
+
+async def partners_by_ids(access: Access, partner_ids: list[int]) -> dict[int, Partner]:
+    """The partners among ``partner_ids`` the caller reads; a caller who reads no partners gets none."""
+    if not allows(access, "partner.read"):
+        return {}
+    return {p.id: p for p in await readable_partners(access).filter(id__in=partner_ids)}
+
+
+async def statement(access: Access, statement_id: int) -> PartnerStatement:
+    stmt = await readable_statements(access).filter(id=statement_id).first()
+    if stmt is None:
+        raise NotFound("商户结算单不存在", "no such partner statement", field="id")
+    return stmt

@@ -1,0 +1,1 @@
+"""Points 积分 through GraphQL and exports."""
