@@ -17,10 +17,11 @@ from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
 from tenants.jobruns.models import JobRun
+from tenants.points.voucher_models import PartnerStatement, Voucher
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
-from tenants.territory.parties import OwnersCommittee, PropertyContract, Unit
+from tenants.territory.parties import OwnersCommittee, Partner, PartnerKind, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import PartnerTask, UnitKind
@@ -84,6 +85,15 @@ async def _one_of_each(gql, w) -> dict[str, int]:
             key="k", thumbnail_key="t", content_type="image/png", thumbnail_type="image/png", size=1, width=1,
             height=1, sha256="0" * 64, purpose=Purpose.TICKET, uploaded_by="admin", uploaded_at=AT,
         )
+        # issue 17 part B: a partner, a voucher, a partner statement.
+        partner = await Partner.create(kind=PartnerKind.CANTEEN, code="relay", name="长者食堂")
+        await Voucher.create(
+            code="RELAY2345678", person_id=person.id, redemption_code="meal", kind="canteen", title="餐",
+            cost_points=1, value_fen=0, spend_entry_id=1, issued_at=AT, issued_on=date(2026, 10, 2), expires_at=AT,
+            idempotency_key="relay",
+        )
+        await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
+                                      computed_at=AT, computed_by="admin")
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":
