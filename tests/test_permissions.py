@@ -25,10 +25,10 @@ from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
 from tenants.paging import Window
+from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.points import partners as points_partners
 from tenants.points import statements as points_statements
 from tenants.points import vouchers as points_vouchers
-from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
