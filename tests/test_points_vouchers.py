@@ -302,3 +302,83 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
     assert mine["data"] is None and mine["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # no partner list
     assert [x["code"] for x in (await gql("{ myVouchers { code } }", resident))["data"]["myVouchers"]] == [v["code"]]
     await _clean(w.t)
+
+
+PARTNER = """mutation($i: PartnerInput!) { createPartner(input: $i) { id databaseId code kind isActive } }"""
+UPDATE = """mutation($id: ID!, $i: PartnerInput!) { updatePartner(id: $id, input: $i) { code name isActive } }"""
+ASSIGN = """mutation($p: ID!, $t: ID!) { assignPost(input: {personId: $p, kind: PARTNER_STAFF, targetType: PARTNER,
+  targetId: $t}) { id } }"""
+FUND = "mutation($a: Int!, $k: String) { fundPoints(amountFen: $a, idempotencyKey: $k) { balanceFen } }"
+
+
+async def test_partners_their_staff_through_assign_post_and_the_fund(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tenants.territory import people_service as people
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    made = await gql(PARTNER, admin, {"i": {"code": "bakery", "name": "爱心面包房", "kind": "MERCHANT"}})
+    bakery = made["data"]["createPartner"]
+    assert bakery["kind"] == "MERCHANT" and bakery["isActive"] is True
+    dup = await gql(PARTNER, admin, {"i": {"code": "bakery", "name": "x", "kind": "CANTEEN"}})
+    assert dup["errors"][0]["extensions"]["code"] == "CONFLICT"
+    bad = await gql(PARTNER, admin, {"i": {"code": "Bad-Code", "name": "x", "kind": "CANTEEN"}})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    resident = bearer(settings, w.t, Role.RESIDENT, f"household:{w.ids['H1']}", user_id="res1")
+    refused = await gql(PARTNER, resident, {"i": {"code": "x", "name": "x", "kind": "CANTEEN"}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A person becomes the bakery's staff through assignPost; their token carries the partner.
+    async with tenant_transaction(w.t.id):
+        baker = await people.create_person(access=w.caller("admin"), actor="admin", user_id="baker", name="面包师")
+    posted = await gql(ASSIGN, admin, {"p": str(baker.id), "t": bakery["databaseId"]})
+    assert "errors" not in posted, posted
+    async with tenant_transaction(w.t.id):
+        claims = await people.claims_for(baker)
+    assert Role.PARTNER_STAFF in claims.roles and f"partner:{bakery['databaseId']}/partner_staff" in claims.scope
+    baker_token = bearer(settings, w.t, Role.PARTNER_STAFF, *claims.scope, user_id="baker")
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "bread")
+    v = (await gql(REDEEM, resident, {"r": "shopping_10", "p": bakery["id"]}))["data"]["redeemPoints"]
+    assert (await gql(VERIFY, baker_token, {"c": v["code"]}))["data"]["verifyVoucher"]["status"] == "USED"
+    # Paused, the bakery takes no new redemptions.
+    paused = await gql(UPDATE, admin, {"id": bakery["id"], "i": {"isActive": False, "name": "面包房"}})
+    assert paused["data"]["updatePartner"] == {"code": "bakery", "name": "面包房", "isActive": False}
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "bread-2")
+    closed = await gql(REDEEM, resident, {"r": "shopping_10", "p": bakery["id"]})
+    assert closed["errors"][0]["extensions"]["code"] == "NOT_REDEEMABLE"
+    # The fund: a retry with the same key funds once; a resident may not fund.
+    assert (await gql(FUND, admin, {"a": 20_000, "k": "f-1"}))["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 19_000
+    assert (await gql(FUND, admin, {"a": 20_000, "k": "f-1"}))["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 19_000
+    assert (await gql(FUND, admin, {"a": 0}))["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert (await gql(FUND, resident, {"a": 1}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await _clean(w.t)
+
+
+async def test_a_fee_reduction_needs_a_current_property_contract(voucher_world):
+    from tenants.territory import service as territory
+    from tenants.territory.people import Person
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        admin = w.caller("admin")
+        building = await territory.create_area("building", access=admin, actor="a", code="9", name="9号楼",
+                                               parent_id=w.ids["K2"])  # K2 has no contract
+        flat = await territory.create_area("household", access=admin, actor="a", code="901", name="901",
+                                           parent_id=building.id)
+        person = await Person.create(user_id="res9", name="居民9", household_id=flat.id)
+        await give(person.id, 450, "fee")
+    from tenants.tenancy.roles import Role
+    from tenants.territory.access import Access
+
+    res9 = Access(roles=frozenset({Role.RESIDENT}), user_id="res9", nodes={"household": frozenset({flat.id})})
+    with pytest.raises(DomainError) as err:
+        async with tenant_transaction(w.t.id):
+            await vouchers.redeem(access=res9, actor="res9", redemption="fee_reduction_50")
+    assert err.value.code == "NOT_REDEEMABLE" and err.value.field == "householdId"
+    with pytest.raises(DomainError) as other:  # nor for somebody else's household
+        async with tenant_transaction(w.t.id):
+            await vouchers.redeem(access=res9, actor="res9", redemption="fee_reduction_50",
+                                  household_id=w.ids["H1"])
+    assert other.value.code == "INVALID_INPUT"
