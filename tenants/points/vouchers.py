@@ -161,7 +161,7 @@ async def _take_stock(item: Redemption) -> None:
                          details={"stock": item.stock})
 
 
-async def _give_stock_back(v: Voucher, item: Redemption | None) -> None:
+async def _give_stock_back(v: Voucher) -> None:
     await connections.get("default").execute_query(
         "UPDATE points_redemption_stock SET taken = taken - 1"
         " WHERE tenant_id = $1 AND redemption_code = $2 AND taken > 0",
@@ -344,7 +344,7 @@ async def _close(v: Voucher, status: VoucherStatus, *, actor: str, at: datetime)
             period=day.strftime("%Y-%m"), reason=f"兑换券 {v.code} {word}，资金退回 / voucher {v.code} {status.value}",
             source_kind="points_voucher", source_id=v.id, author=actor, now=at,
         )
-    await _give_stock_back(v, None)
+    await _give_stock_back(v)
     v.status, v.closed_at, v.closed_by = status, at, actor
     await v.save(update_fields=["status", "closed_at", "closed_by"])
     await audit.record(actor=actor, action=f"voucher.{'cancel' if status == VoucherStatus.CANCELLED else 'expire'}",
