@@ -124,6 +124,10 @@ ENUM_VALUES: dict[str, str] = {
     "RESIDENT": "居民 resident.",
     "PARTY_MEMBER": "在职党员 in-service party member.",
     "ASSESSOR": "An assessor body's account 考核主体.",
+    "UNIT_HEAD": "单元长 unit head (one stairwell of a building).",
+    "VOLUNTEER": "志愿者 volunteer (a community).",
+    "PARTNER_STAFF": "合作商户员工 a partner merchant's or canteen's staff (verifies its vouchers).",
+    "PARTNER": "合作商户 a partner merchant or elderly canteen that honours points vouchers.",
     "STREET": "街道 street.",
     "COMMUNITY": "社区 community.",
     "GRID": "网格 grid.",
@@ -171,11 +175,7 @@ ENUM_VALUES: dict[str, str] = {
     "ADJUSTMENT": "A manual adjustment.",
     "CSV": "Comma-separated values (UTF-8).",
     "XLSX": "An Excel workbook.",
-    # issue 17 part B (and the posts and roles of issue 17 the schema shows).
-    "UNIT_HEAD": "单元长 unit head (one stairwell of a building).",
-    "VOLUNTEER": "志愿者 volunteer.",
-    "PARTNER_STAFF": "合作商户员工 a partner's (merchant's or canteen's) staff: verifies its vouchers.",
-    "PARTNER": "合作商户 a partner (merchant or canteen).",
+    # issue 17 part B: vouchers and partners.
     "ISSUED": "Issued: good until it expires.",
     "USED": "Used: verified once; money moved to the payee.",
     "CANCELLED": "Cancelled by its holder: points and money came back.",

@@ -333,7 +333,7 @@ ROLE_ZH = {
     R.ASSESSOR: "考核主体",
     R.UNIT_HEAD: "单元长",
     R.VOLUNTEER: "志愿者",
-    R.PARTNER_STAFF: "合作商户员工",  # issue 17 part B
+    R.PARTNER_STAFF: "合作商户员工",
 }
 
 
