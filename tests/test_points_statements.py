@@ -135,3 +135,27 @@ async def test_the_finance_office_exports_a_months_partner_statements(voucher_wo
     assert refused.status_code == 403
     bad = await client.get("/exports/partner-statements/2026-13.csv", headers=admin)
     assert bad.status_code == 400
+
+
+async def test_the_job_kinds_run_per_tenant_once_a_period(voucher_world):
+    from zoneinfo import ZoneInfo
+
+    from jobs.kinds import KINDS
+    from jobs.worker import run_tenant_job
+    from tenants import clock
+    from tenants.jobruns.models import JobRun
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 50, "meal")
+        v = await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
+        # As if issued 31 days ago: its last day has ended.
+        await vouchers.Voucher.filter(id=v.id).update(expires_at=clock.now() - timedelta(minutes=1))
+    for kind in ("voucher_expiry", "partner_statements"):
+        period = KINDS[kind].period(clock.now(), ZoneInfo("Asia/Shanghai"))
+        assert (await run_tenant_job({}, kind, w.t.id, period))["executed"]
+        assert (await run_tenant_job({}, kind, w.t.id, period))["reason"] == "already_done"
+    async with tenant_transaction(w.t.id):
+        assert (await JobRun.get(kind="voucher_expiry")).counts == {"expired": 1}
+        assert (await vouchers.Voucher.get(id=v.id)).status.value == "expired"
+        assert await points.balance_of(w.ids["res1"]) == 50
