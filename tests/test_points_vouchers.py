@@ -12,6 +12,7 @@ import pytest
 from tenants.errors import DomainError, Forbidden, NotFound
 from tenants.ledger import accounts
 from tenants.ledger import service as money
+from tenants.paging import Window
 from tenants.points import catalogue, vouchers
 from tenants.points import ledger as points
 from tenants.points.ledger import InsufficientPoints
@@ -160,11 +161,15 @@ async def test_verification_is_for_the_right_partner_and_another_tenant_cannot_s
     assert (await _verify(w, "shop2", named.code)).status == VoucherStatus.USED
     # A merchant sees only its own vouchers; the holder sees theirs.
     async with tenant_transaction(w.t.id):
-        assert [v.id for v in await vouchers.list_vouchers(access=w.caller("shop2"))] == [named.id]
-        assert [v.id for v in await vouchers.list_vouchers(access=w.caller("shop1"))] == [fixed.id]
-        assert await vouchers.list_vouchers(access=w.caller("canteen")) == []
-        assert {v.id for v in await vouchers.my_vouchers(access=w.caller("res1"))} == {fixed.id, named.id}
-        assert await vouchers.my_vouchers(access=w.caller("res2")) == []
+        w50 = Window(limit=50)
+
+        async def listed(who: str, mine: bool = False) -> set[int]:
+            service = vouchers.my_vouchers if mine else vouchers.list_vouchers
+            return {v.id for v in (await service(access=w.caller(who), window=w50)).rows}
+
+        assert await listed("shop2") == {named.id} and await listed("shop1") == {fixed.id}
+        assert await listed("canteen") == set()
+        assert await listed("res1", mine=True) == {fixed.id, named.id} and await listed("res2", mine=True) == set()
     await _clean(w.t)
 
 
@@ -261,7 +266,7 @@ CATALOGUE = "{ pointsCatalogue { code costPoints valueFen stockLeft monthlyLeft 
 REDEEM = """mutation($r: String!, $p: ID, $k: String) { redeemPoints(redemption: $r, partnerId: $p, idempotencyKey: $k)
   { id code status costPoints valueFen partnerId expiresAt } }"""
 VERIFY = "mutation($c: String!) { verifyVoucher(code: $c) { status usedBy partnerId } }"
-VOUCHERS = "{ vouchers { code status } myVouchers { code } partners { code kind } }"
+VOUCHERS = "{ vouchers { nodes { code status } } myVouchers { nodes { code } } partners { code kind } }"
 
 
 async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
@@ -294,13 +299,14 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
     twice = await gql(VERIFY, canteen, {"c": v["code"]})
     assert twice["errors"][0]["extensions"]["code"] == "CONFLICT"
     seen = (await gql(VOUCHERS, canteen))["data"]
-    assert [x["code"] for x in seen["vouchers"]] == [v["code"]] and seen["partners"] == [
+    assert [x["code"] for x in seen["vouchers"]["nodes"]] == [v["code"]] and seen["partners"] == [
         {"code": "canteen_1", "kind": "CANTEEN"}
     ]
-    assert (await gql(VOUCHERS, shop1))["data"]["vouchers"] == []
-    mine = await gql("{ myVouchers { code } partners { code } }", resident)
+    assert (await gql(VOUCHERS, shop1))["data"]["vouchers"]["nodes"] == []
+    mine = await gql("{ myVouchers { nodes { code } } partners { code } }", resident)
     assert mine["data"] is None and mine["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # no partner list
-    assert [x["code"] for x in (await gql("{ myVouchers { code } }", resident))["data"]["myVouchers"]] == [v["code"]]
+    mine = (await gql("{ myVouchers(first: 5) { nodes { code } totalCount } }", resident))["data"]["myVouchers"]
+    assert [x["code"] for x in mine["nodes"]] == [v["code"]] and mine["totalCount"] == 1
     await _clean(w.t)
 
 

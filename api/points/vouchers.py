@@ -12,9 +12,11 @@ import strawberry
 from api.context import Info
 from api.ids import opt_id, to_id
 from api.money import Fen
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.points.voucher_loaders import VoucherLoaders
 from api.rows import Node, from_row
 from tenants.config.document import Redemption
+from tenants.paging import Page, Window
 from tenants.points import catalogue as catalogue_service
 from tenants.points import partners as partner_service
 from tenants.points import statements as statement_service
@@ -209,23 +211,32 @@ class VoucherQuery:
         items = await catalogue_service.catalogue(access=await info.context.access())
         return [PointsCatalogueItem.of(i) for i in items]
 
-    @strawberry.field(description="The caller's own vouchers, newest first (200 at most).")
+    @strawberry.field(description="The caller's own vouchers, newest first.")
     async def my_vouchers(
-        self, info: Info, status: VoucherState | None = None  # type: ignore[valid-type]
-    ) -> list[VoucherNode]:
-        rows = await voucher_service.my_vouchers(access=await info.context.access(), status=_status(status))
-        return [VoucherNode.of(r) for r in rows]
+        self, info: Info, status: VoucherState | None = None,  # type: ignore[valid-type]
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[VoucherNode]:
+        caller = await info.context.access()
+
+        async def fetch(window: Window) -> Page[Voucher]:
+            return await voucher_service.my_vouchers(access=caller, window=window, status=_status(status))
+
+        return await connection(info, fetch, VoucherNode.of, first=first, after=after, last=last, before=before)
 
     @strawberry.field(description="Vouchers the caller reads (a partner's staff: its partner's), newest first.")
     async def vouchers(
         self, info: Info, partner_id: strawberry.ID | None = None,
         status: VoucherState | None = None,  # type: ignore[valid-type]
-    ) -> list[VoucherNode]:
-        rows = await voucher_service.list_vouchers(
-            access=await info.context.access(), partner_id=opt_id(partner_id, "partnerId", "Partner"),
-            status=_status(status),
-        )
-        return [VoucherNode.of(r) for r in rows]
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[VoucherNode]:
+        caller = await info.context.access()
+        pid = opt_id(partner_id, "partnerId", "Partner")
+
+        async def fetch(window: Window) -> Page[Voucher]:
+            return await voucher_service.list_vouchers(access=caller, window=window, partner_id=pid,
+                                                       status=_status(status))
+
+        return await connection(info, fetch, VoucherNode.of, first=first, after=after, last=last, before=before)
 
     @strawberry.field(description="Partners (merchants, canteens) the caller reads, by code.")
     async def partners(self, info: Info, kind: PartnerType | None = None) -> list[PartnerNode]:  # type: ignore[valid-type]

@@ -25,6 +25,7 @@ from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput,
 from tenants.idempotency import idempotent
 from tenants.ledger import accounts
 from tenants.ledger import service as money
+from tenants.paging import Page, Window, newest_first
 from tenants.periods import local_midnight
 from tenants.permissions import require
 from tenants.points import ledger as points_ledger
@@ -413,21 +414,21 @@ async def fund_balance() -> int:
     return int(rows[0]["balance_fen"]) if rows else 0
 
 
-async def my_vouchers(*, access: Access, status: str | None = None) -> list[Voucher]:
+async def my_vouchers(*, access: Access, window: Window, status: str | None = None) -> Page[Voucher]:
+    """The caller's own vouchers, newest first."""
     person = await own_person(access).first()
-    if person is None:
-        return []
-    qs = readable_vouchers(access).filter(person_id=person.id)
+    qs = readable_vouchers(access).filter(person_id=person.id if person else 0)
     if status is not None:
         qs = qs.filter(status=status)
-    return await qs.order_by("-id").limit(200)
+    return await newest_first(qs, window, time_field="issued_at")
 
 
-async def list_vouchers(*, access: Access, partner_id: int | None = None, status: str | None = None,
-                        limit: int = 200) -> list[Voucher]:
+async def list_vouchers(*, access: Access, window: Window, partner_id: int | None = None,
+                        status: str | None = None) -> Page[Voucher]:
+    """The vouchers the caller reads (a partner's staff: its partner's), newest first."""
     qs = readable_vouchers(access)
     if partner_id is not None:
         qs = qs.filter(partner_id=partner_id)
     if status is not None:
         qs = qs.filter(status=status)
-    return await qs.order_by("-id").limit(limit)
+    return await newest_first(qs, window, time_field="issued_at")
