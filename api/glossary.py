@@ -94,6 +94,21 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.approvePayStatement": ("pay_statements.approve",),
     "Mutation.revisePayStatement": ("pay_statements.approve",),
     "Mutation.markPayStatementsPaid": ("pay_statements.pay",),
+    # issue 17 part B: redemption, vouchers, partners, partner statements.
+    "Query.pointsCatalogue": ("points.catalogue",),
+    "Query.myVouchers": ("vouchers.read",),
+    "Query.vouchers": ("vouchers.read",),
+    "Query.partners": ("partner.read",),
+    "Query.partnerStatements": ("partner_statements.read",),
+    "Mutation.redeemPoints": ("points.redeem",),
+    "Mutation.verifyVoucher": ("vouchers.verify",),
+    "Mutation.cancelVoucher": ("vouchers.cancel",),
+    "Mutation.fundPoints": ("points.fund",),
+    "Mutation.createPartner": ("partner.manage",),
+    "Mutation.updatePartner": ("partner.manage",),
+    "Mutation.computePartnerStatements": ("partner_statements.compute",),
+    "Mutation.approvePartnerStatement": ("partner_statements.approve",),
+    "Mutation.payPartnerStatement": ("partner_statements.pay",),
 }
 
 WRITER_POST = (
@@ -176,6 +191,13 @@ ENUM_VALUES: dict[str, str] = {
     "ADJUSTMENT": "A manual adjustment.",
     "CSV": "Comma-separated values (UTF-8).",
     "XLSX": "An Excel workbook.",
+    # issue 17 part B: vouchers and partners.
+    "ISSUED": "Issued: good until it expires.",
+    "USED": "Used: verified once; money moved to the payee.",
+    "CANCELLED": "Cancelled by its holder: points and money came back.",
+    "EXPIRED": "Expired unused: points and money came back.",
+    "MERCHANT": "爱心商户 a partner shop.",
+    "CANTEEN": "长者食堂 an elderly canteen.",
 }
 
 TEXT: dict[str, str] = {
@@ -442,4 +464,9 @@ TEXT: dict[str, str] = {
     "Mutation.markPayStatementsPaid(reference)": "The payroll batch's reference.",
     "PayStatementStatus.SUPERSEDED": "Replaced by a later revision (kept as it was).",
     "LeaderboardKind.PERSON": "People by points earned in the period.",
+    # issue 17 part B.
+    "Query.partnerStatements(month)": "Only this month, 2026-03 (tenant-local month of verification).",
+    "Mutation.redeemPoints(redemption)": "The catalogue item's code (pointsCatalogue).",
+    "Mutation.computePartnerStatements(month)": "The month, 2026-03: it must have ended (tenant time).",
+    "Mutation.payPartnerStatement(reference)": "The payment's reference (bank or treasury).",
 }

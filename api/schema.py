@@ -28,6 +28,7 @@ from api.observability import tracing
 from api.observability.middleware import ObserveOperation
 from api.points.earning import PointsEarningMutation, PointsEarningQuery
 from api.points.grids import GridMutation, GridQuery
+from api.points.vouchers import VoucherMutation, VoucherQuery
 from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
@@ -64,6 +65,7 @@ class Query(
     SubsidyQuery,
     PointsEarningQuery,
     GridQuery,
+    VoucherQuery,
 ):
     pass
 
@@ -84,6 +86,7 @@ class Mutation(
     SubsidyMutation,
     PointsEarningMutation,
     GridMutation,
+    VoucherMutation,
 ):
     pass
 

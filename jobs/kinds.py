@@ -14,6 +14,7 @@ from tenants.bonds import scheduled as bonds_scheduled
 from tenants.files import scheduled as files_scheduled
 from tenants.points import grid_scheduled
 from tenants.points import scheduled as points_scheduled
+from tenants.points import statements_scheduled as vouchers_scheduled
 from tenants.subsidies import scheduled as settlement_scheduled
 from tenants.tenancy.scheduled import data_volume
 from tenants.tickets import scheduled as tickets_scheduled
@@ -84,10 +85,23 @@ async def file_cleanup() -> dict[str, Any]:
 async def points_nightly() -> dict[str, Any]:
     """Expire the points lots due today and warn of those expiring soon, from the tenant's nightly points hour."""
     return await points_scheduled.nightly(now=clock.now())
+
+
 # issue 17 part D: grid scores and grid workers' pay statements of the month before.
 async def grid_pay() -> dict[str, Any]:
     """Score last month's grids and make its grid workers' pay statements on the configured day and hour, once."""
     return await grid_scheduled.hourly(now=clock.now())
+
+
+# issue 17 part B: vouchers past their day expire (points and money back); partner statements of the month before.
+async def voucher_expiry() -> dict[str, Any]:
+    """Expire vouchers whose last day has ended: points as lots with their expiry, reserved money and stock back."""
+    return await vouchers_scheduled.expiry(now=clock.now())
+
+
+async def partner_statements() -> dict[str, Any]:
+    """Compute the partner statements of the month before on the configured day and hour."""
+    return await vouchers_scheduled.monthly(now=clock.now())
 
 
 KINDS: dict[str, JobKind] = {
@@ -104,4 +118,7 @@ KINDS: dict[str, JobKind] = {
     "points_nightly": JobKind("points_nightly", hourly, points_nightly, timedelta(hours=1), 1),
     # issue 17 part D
     "grid_pay": JobKind("grid_pay", hourly, grid_pay, timedelta(hours=1), 6),
+    # issue 17 part B. Each expiry run takes every voucher due by then, so a missed hour needs no run of its own.
+    "voucher_expiry": JobKind("voucher_expiry", hourly, voucher_expiry, timedelta(hours=1), 1),
+    "partner_statements": JobKind("partner_statements", hourly, partner_statements, timedelta(hours=1), 6),
 }

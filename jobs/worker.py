@@ -122,6 +122,7 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 
 async def tick_hourly(ctx: dict[str, Any]) -> int:
     kinds = ("assessment", "settlement", "file_cleanup", "points_nightly", "grid_pay")
+    kinds += ("voucher_expiry", "partner_statements")  # issue 17 part B
     return sum([await fan_out(ctx, kind) for kind in kinds])
 
 

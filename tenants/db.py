@@ -34,6 +34,7 @@ MODEL_MODULES = [
     "tenants.files.models",
     "tenants.points.models",
     "tenants.points.grid_models",
+    "tenants.points.voucher_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

@@ -256,6 +256,23 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("pay_statements.approve", TA, "approve and revise a performance-pay statement", "审批绩效工资单"),
     _p("pay_statements.pay", TA, "record that a month's approved pay statements went to payroll", "登记绩效工资发放"),
     _p("points.leaderboard", TENANT_ROLES, "read the points and grid leaderboards", "查看积分排行榜"),
+    # issue 17 part B: redemption, vouchers, partners, the points fund, partner statements.
+    _p("points.catalogue", TENANT_ROLES, "read the points catalogue", "查看积分兑换目录"),
+    _p("points.redeem", TENANT_ROLES, "redeem one's own points for a voucher", "积分兑换"),
+    _p("vouchers.read", TENANT_ROLES,
+       "read vouchers: one's own; a partner's staff its partner's; the administration all", "查看兑换券"),
+    _p("vouchers.verify", {R.PARTNER_STAFF, R.PROPERTY_COMPANY, R.TENANT_ADMIN},
+       "verify a voucher (a partner's staff its kind; a company a fee reduction of its households)", "核销兑换券"),
+    _p("vouchers.cancel", TENANT_ROLES, "cancel one's own unused voucher (tenant_admin: any)", "取消兑换券"),
+    _p("points.fund", TA, "fund the points fund", "充值积分兑换资金"),
+    _p("partner.manage", TA, "create and change partners (merchants, canteens)", "管理合作商户"),
+    _p("partner.read", ADMINISTRATION | TERRITORY_STAFF | {R.PARTNER_STAFF},
+       "read partners (a partner's staff: its own)", "查看合作商户"),
+    _p("partner_statements.read", ADMINISTRATION | {R.PARTNER_STAFF},
+       "read partner statements (a partner's staff: its own)", "查看商户结算单"),
+    _p("partner_statements.compute", TA, "compute a month's partner statements", "生成商户结算单"),
+    _p("partner_statements.approve", TA, "approve a partner statement", "批准商户结算单"),
+    _p("partner_statements.pay", TA, "record a partner statement's payment", "登记商户结算付款"),
 )}
 # fmt: on
 

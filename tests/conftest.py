@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",
+    "tests.fixtures.points_vouchers",
     "tests.fixtures.tickets",
 ]
 

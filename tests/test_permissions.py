@@ -28,7 +28,10 @@ from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.points import earning as points_earning
 from tenants.points import grid_reads, grids, leaderboards, pay
+from tenants.points import partners as points_partners
 from tenants.points import reads as points_reads
+from tenants.points import statements as points_statements
+from tenants.points import vouchers as points_vouchers
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
@@ -115,6 +118,15 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "pay_statements.pay": lambda a: pay.mark_paid(access=a, month="2026-01", reference="X", actor=A),
     "points.leaderboard": lambda a: leaderboards.leaderboard(access=a, kind=leaderboards.BoardKind.PERSON,
                                                              period="2026"),
+    # issue 17 part B
+    "vouchers.verify": lambda a: points_vouchers.verify(access=a, actor=A, code="X"),
+    "points.fund": lambda a: points_vouchers.fund(access=a, actor=A, amount_fen=1),
+    "partner.manage": lambda a: points_partners.create_partner(access=a, actor=A, code="x", name="x", kind="merchant"),
+    "partner.read": lambda a: points_partners.list_partners(access=a),
+    "partner_statements.read": lambda a: points_statements.list_statements(access=a),
+    "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
+    "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
+    "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
 }
 
 TICKET = SimpleNamespace(
@@ -146,6 +158,11 @@ ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "assessment.resolve_finding": (None, Role.SUPERVISOR),
     "bonds.move": (("street", 1), Role.STREET_OFFICER),
     "bonds.refund_early": (None, Role.TENANT_ADMIN),
+    # issue 17 part B: every tenant role holds these; the services narrow them to the caller's own rows.
+    "points.catalogue": (None, Role.RESIDENT),
+    "points.redeem": (None, Role.RESIDENT),
+    "vouchers.read": (None, Role.RESIDENT),
+    "vouchers.cancel": (None, Role.RESIDENT),
 }
 
 

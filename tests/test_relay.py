@@ -21,10 +21,11 @@ from tenants.jobruns.models import JobRun
 from tenants.points.grid_models import GridScore, PayStatement
 from tenants.points.ledger import Source as PointsSource
 from tenants.points.ledger import credit as points_credit
+from tenants.points.voucher_models import PartnerStatement, Voucher
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
-from tenants.territory.parties import OwnersCommittee, PropertyContract, Unit
+from tenants.territory.parties import OwnersCommittee, Partner, PartnerKind, PropertyContract, Unit
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import PartnerTask, UnitKind
@@ -98,6 +99,15 @@ async def _one_of_each(gql, w) -> dict[str, int]:
             band_min_score=80, band_percent=80, base_fen=100, base_part_fen=80, points_earned=0, points_rate_fen=0,
             points_part_fen=0, total_fen=80, rule={}, computed_at=AT, computed_by="admin",
         )
+        # issue 17 part B: a partner, a voucher, a partner statement.
+        partner = await Partner.create(kind=PartnerKind.CANTEEN, code="relay", name="长者食堂")
+        await Voucher.create(
+            code="RELAY2345678", person_id=person.id, redemption_code="meal", kind="canteen", title="餐",
+            cost_points=1, value_fen=0, spend_entry_id=1, issued_at=AT, issued_on=date(2026, 10, 2), expires_at=AT,
+            idempotency_key="relay",
+        )
+        await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
+                                      computed_at=AT, computed_by="admin")
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

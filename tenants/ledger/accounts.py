@@ -62,3 +62,32 @@ def bond_repairs(contract_id: int) -> str:
 
 def kind_of(account: str) -> str:
     return account.split(":", 1)[0]
+
+
+# Points 积分 (issue 17): the money behind redemptions. ``points_fund`` is funded by ``fundPoints`` from the year's
+# source; a money voucher reserves its value at issue, then goes to the household's fee credit with its company or
+# to the partner's payable when verified, or back to the fund when cancelled or expired; a paid partner statement
+# moves the payable to paid.
+def points_fund() -> str:
+    return "points_fund"
+
+
+def points_fund_source(year: int) -> str:
+    return f"points_fund_source:{year}"
+
+
+def points_reserved(voucher_id: int) -> str:
+    return f"points_reserved:{voucher_id}"
+
+
+def fee_credit(household_id: int, company_id: int) -> str:
+    """A household's property-fee credit with its company (a fee reduction paid from points)."""
+    return f"fee_credit:{household_id}:{company_id}"
+
+
+def partner_payable(partner_id: int) -> str:
+    return f"partner_payable:{partner_id}"
+
+
+def partner_paid(partner_id: int) -> str:
+    return f"partner_paid:{partner_id}"

@@ -1,0 +1,93 @@
+"""A month's partner statements 商户结算单 for the finance office as CSV or XLSX (GET, bearer token).
+
+``/exports/partner-statements/2026-03.csv`` (or ``.xlsx``): one row per verified voucher, a total row per
+statement and a grand total; then one row per partner with its payment reference. Amounts in fen and in yuan
+(exact). By default approved and paid statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid``
+picks one); ``?partner=<code>`` one partner.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from api.exports import file_export
+from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
+from tenants.errors import InvalidInput, Problem
+from tenants.points import statements
+from tenants.points.voucher_models import PartnerStatementStatus
+from tenants.settings import Settings
+from tenants.tenancy.service import current_zone
+from tenants.territory.access import Access
+
+LINE_HEADER = [
+    "结算单 statement", "月份 month", "状态 status", "商户编码 partner code", "商户 partner", "类型 kind",
+    "兑换码 voucher", "兑换项目 item", "核销时间 used at", "金额（分）amount (fen)", "金额（元）amount (CNY)",
+]
+PARTNER_HEADER = [
+    "结算单 statement", "商户编码 partner code", "商户 partner", "状态 status", "兑换券数 vouchers",
+    "支付凭证 payment reference", "金额（分）amount (fen)", "金额（元）amount (CNY)",
+]
+STATUS_TEXT = {"draft": "草稿 draft", "approved": "已审批 approved", "paid": "已支付 paid"}
+DEFAULT = [PartnerStatementStatus.APPROVED.value, PartnerStatementStatus.PAID.value]
+
+
+def _statuses(raw: str | None) -> list[str]:
+    if not raw:
+        return DEFAULT
+    if raw == "all":
+        return [s.value for s in PartnerStatementStatus]
+    if raw in STATUS_TEXT:
+        return [raw]
+    raise InvalidInput.of([Problem("status", "unknown", "状态须为 draft、approved、paid 或 all",
+                                   "status is draft, approved, paid or all")])
+
+
+async def _tables(caller: Access, month: str, statuses: list[str], partner: str | None) -> tuple[list, list]:
+    rows = [s for s in await statements.list_statements(access=caller, month=month) if s.status.value in statuses]
+    partners = await statements.partners_by_ids(caller, sorted({s.partner_id for s in rows}))
+    if partner is not None:
+        rows = [s for s in rows if s.partner_id in partners and partners[s.partner_id].code == partner]
+    lines = await statements.readable_lines_of(caller, [s.id for s in rows])
+    zone = await current_zone()
+    by_statement: dict[int, list[Any]] = {s.id: [] for s in rows}
+    for line in lines:
+        by_statement[line.statement_id].append(line)
+    out: list[list[Any]] = []
+    per_partner: list[list[Any]] = []
+    for s in sorted(rows, key=lambda r: (partners[r.partner_id].code if r.partner_id in partners else "", r.id)):
+        p = partners.get(s.partner_id)
+        code, name, kind = (p.code, p.name, p.kind.value) if p else (str(s.partner_id), "", "")
+        status = STATUS_TEXT[s.status.value]
+        for line in by_statement[s.id]:
+            used: datetime = line.used_at.astimezone(zone).replace(tzinfo=None, microsecond=0)
+            out.append([s.id, s.month, status, code, name, kind, line.voucher_code, line.title, used,
+                        line.amount_fen, Yuan.of(line.amount_fen)])
+        out.append([s.id, s.month, status, code, name, "合计 total", "", "", "", s.total_fen, Yuan.of(s.total_fen)])
+        per_partner.append([s.id, code, name, status, s.voucher_count, s.payment_reference or "", s.total_fen,
+                            Yuan.of(s.total_fen)])
+    grand = sum(s.total_fen for s in rows)
+    out.append(["总计 grand total", month, "", "", "", "", "", "", "", grand, Yuan.of(grand)])
+    return out, per_partner
+
+
+async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple[bytes, str]:
+    statements.month_bounds(month, "period")
+    statuses = _statuses(request.query_params.get("status"))
+    partner = request.query_params.get("partner")
+    rows, per_partner = await _tables(caller, month, statuses, partner)
+    meta = [f"月份 month {month}", "状态 status " + ",".join(statuses)]
+    if fmt == "csv":
+        body = csv_bytes([[meta, LINE_HEADER, *rows], [PARTNER_HEADER, *per_partner]])
+    else:
+        book = new_book()
+        add_sheet(book, "兑换明细", LINE_HEADER, rows, above=meta)
+        add_sheet(book, "商户汇总", PARTNER_HEADER, per_partner)
+        body = xlsx_bytes(book)
+    return body, f"partner-statements-{month}{'-' + partner if partner else ''}.{fmt}"
+
+
+def partner_statements_export(settings: Settings):  # type: ignore[no-untyped-def]
+    return file_export(settings, _file)

@@ -1,0 +1,161 @@
+"""Partner statements: a month's verified vouchers per partner in fen, draft -> approved (frozen) -> paid, the
+monthly job run twice, and a merchant reading only its own."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from tortoise import connections
+
+from tenants.errors import DomainError
+from tenants.ledger import accounts
+from tenants.ledger import service as money
+from tenants.points import ledger as points
+from tenants.points import statements, statements_scheduled, vouchers
+from tenants.points.voucher_access import readable_statements
+from tenants.points.voucher_models import PartnerStatement, PartnerStatementLine
+from tenants.scope import tenant_transaction
+from tenants.tenancy.service import current_zone
+from tests.fixtures.points_vouchers import FUND_FEN, give
+
+
+async def _month_of_use(w):
+    """Two canteen meals (50 points -> 500 fen each) and a haircut at shop 1 (1,500 fen), verified now."""
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 120, "meals")
+        meal1 = await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
+        meal2 = await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
+        cut = await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="shop1_haircut")
+        for who, v in (("canteen", meal1), ("shop1", cut)):
+            await vouchers.verify(access=w.caller(who), actor=who, code=v.code)
+        return meal1, meal2, cut
+
+
+async def test_a_canteen_meal_of_50_points_is_500_fen_on_the_canteens_statement_approved_then_paid(voucher_world):
+    w = voucher_world
+    meal1, meal2, _ = await _month_of_use(w)
+    async with tenant_transaction(w.t.id):
+        month = (await vouchers.Voucher.get(id=meal1.id)).used_month
+        later = meal1.issued_at + timedelta(days=40)
+        with pytest.raises(DomainError) as early:
+            await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=meal1.issued_at)
+        assert early.value.code == "INVALID_INPUT"
+        run = await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        assert len(run.created) == 2
+        again = await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        assert again.created == [] and again.replaced == [] and len(again.unchanged) == 2
+        by_partner = {s.partner_id: s for s in await PartnerStatement.filter(month=month)}
+        canteen = by_partner[w.ids["canteen"]]
+        assert (canteen.voucher_count, canteen.total_fen) == (1, 500)  # meal2 was never used
+        lines = await PartnerStatementLine.filter(statement_id=canteen.id)
+        assert [(x.voucher_code, x.amount_fen) for x in lines] == [(meal1.code, 500)]
+        assert by_partner[w.ids["shop1"]].total_fen == 1_500
+        # A meal used later in the month would change the draft: approving a stale draft is refused.
+        await vouchers.verify(access=w.caller("canteen"), actor="canteen", code=meal2.code,
+                              now=meal1.issued_at + timedelta(seconds=5))
+        with pytest.raises(DomainError) as stale:
+            await statements.approve(access=w.caller("admin"), statement_id=canteen.id, actor="admin", now=later)
+        assert stale.value.code == "STATEMENT_STALE"
+        await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        approved = await statements.approve(access=w.caller("admin"), statement_id=canteen.id, actor="admin",
+                                            now=later)
+        assert (approved.status.value, approved.total_fen) == ("approved", 1_000)
+    # Frozen: the database refuses changes to an approved statement and its lines.
+    with pytest.raises(Exception, match="cannot change"):
+        async with tenant_transaction(w.t.id):
+            await connections.get("default").execute_query(
+                "UPDATE partner_statement SET total_fen = 1 WHERE id = $1", [canteen.id])
+    with pytest.raises(Exception, match="cannot change"):
+        async with tenant_transaction(w.t.id):
+            await PartnerStatementLine.filter(statement_id=canteen.id).delete()
+    async with tenant_transaction(w.t.id):
+        payable, paid = accounts.partner_payable(w.ids["canteen"]), accounts.partner_paid(w.ids["canteen"])
+        assert await money.balances([payable, paid]) == {payable: 1_000, paid: 0}
+        with pytest.raises(DomainError):
+            await statements.pay(access=w.caller("admin"), statement_id=canteen.id, reference=" ", actor="admin")
+        done = await statements.pay(access=w.caller("admin"), statement_id=canteen.id, reference="BANK-2026-001",
+                                    actor="admin", now=later)
+        assert done.status.value == "paid"
+        assert await money.balances([payable, paid]) == {payable: 0, paid: 1_000}
+        assert await money.balance("points_fund") == FUND_FEN - 2 * 500 - 1_500  # the reserves of three vouchers
+        with pytest.raises(DomainError) as twice:
+            await statements.pay(access=w.caller("admin"), statement_id=canteen.id, reference="X", actor="admin")
+        assert twice.value.code == "CONFLICT"
+        assert await money.verify() == [] and await points.verify() == []
+        # A merchant reads only its own statements; the canteen's staff only the canteen's.
+        assert [s.partner_id for s in await readable_statements(w.caller("shop1"))] == [w.ids["shop1"]]
+        assert [s.partner_id for s in await readable_statements(w.caller("canteen"))] == [w.ids["canteen"]]
+        assert await readable_statements(w.caller("shop2")) == []
+    async with tenant_transaction(w.other.id):
+        assert await PartnerStatement.all().count() == 0
+
+
+async def test_the_monthly_job_computes_the_month_before_once(voucher_world):
+    w = voucher_world
+    meal1, _, _ = await _month_of_use(w)
+    async with tenant_transaction(w.t.id):
+        month = (await vouchers.Voucher.get(id=meal1.id)).used_month
+        zone = await current_zone()
+    year, mon = int(month[:4]), int(month[5:])
+    nxt = (year + (mon == 12), mon % 12 + 1)
+    before = datetime(nxt[0], nxt[1], 5, 2, tzinfo=zone)  # the preset's monthly_points: day 5, 03:00
+    at = datetime(nxt[0], nxt[1], 5, 3, 30, tzinfo=zone)
+    async with tenant_transaction(w.t.id):
+        assert (await statements_scheduled.monthly(now=before))["computed"] is False
+        first = await statements_scheduled.monthly(now=at)
+        assert first == {"month": month, "computed": True, "statements": 2}
+        assert (await statements_scheduled.monthly(now=at))["computed"] is False
+        assert await PartnerStatement.filter(month=month).count() == 2
+
+
+async def test_the_finance_office_exports_a_months_partner_statements(voucher_world, settings, client):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    meal1, _, cut = await _month_of_use(w)
+    async with tenant_transaction(w.t.id):
+        month = (await vouchers.Voucher.get(id=meal1.id)).used_month
+        later = meal1.issued_at + timedelta(days=40)
+        await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        canteen = await PartnerStatement.get(partner_id=w.ids["canteen"])
+        await statements.approve(access=w.caller("admin"), statement_id=canteen.id, actor="admin", now=later)
+    admin = {"Authorization": f"Bearer {bearer(settings, w.t, Role.TENANT_ADMIN, user_id='admin')}"}
+    got = await client.get(f"/exports/partner-statements/{month}.csv", headers=admin)
+    assert got.status_code == 200, got.text
+    text = got.content.decode("utf-8-sig")
+    assert meal1.code in text and "500,5.00" in text and cut.code not in text  # shop 1's is still a draft
+    everything = await client.get(f"/exports/partner-statements/{month}.csv?status=all", headers=admin)
+    assert cut.code in everything.content.decode("utf-8-sig") and "2000,20.00" in everything.content.decode()
+    xlsx = await client.get(f"/exports/partner-statements/{month}.xlsx", headers=admin)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    staff = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['canteen']}/partner_staff", user_id="x")
+    refused = await client.get(f"/exports/partner-statements/{month}.csv", headers={"Authorization": f"Bearer {staff}"})
+    assert refused.status_code == 403
+    bad = await client.get("/exports/partner-statements/2026-13.csv", headers=admin)
+    assert bad.status_code == 400
+
+
+async def test_the_job_kinds_run_per_tenant_once_a_period(voucher_world):
+    from zoneinfo import ZoneInfo
+
+    from jobs.kinds import KINDS
+    from jobs.worker import run_tenant_job
+    from tenants import clock
+    from tenants.jobruns.models import JobRun
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 50, "meal")
+        v = await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
+        # As if issued 31 days ago: its last day has ended.
+        await vouchers.Voucher.filter(id=v.id).update(expires_at=clock.now() - timedelta(minutes=1))
+    for kind in ("voucher_expiry", "partner_statements"):
+        period = KINDS[kind].period(clock.now(), ZoneInfo("Asia/Shanghai"))
+        assert (await run_tenant_job({}, kind, w.t.id, period))["executed"]
+        assert (await run_tenant_job({}, kind, w.t.id, period))["reason"] == "already_done"
+    async with tenant_transaction(w.t.id):
+        assert (await JobRun.get(kind="voucher_expiry")).counts == {"expired": 1}
+        assert (await vouchers.Voucher.get(id=v.id)).status.value == "expired"
+        assert await points.balance_of(w.ids["res1"]) == 50

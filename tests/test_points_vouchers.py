@@ -1,0 +1,390 @@
+"""Redeeming points for vouchers: the price in points and the shortfall, money through the points fund, one use per
+voucher, cancel and expiry giving points back with their expiry, stock, monthly limits and validity under
+concurrency, who sees and verifies what, and another tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+
+from tenants.errors import DomainError, Forbidden, NotFound
+from tenants.ledger import accounts
+from tenants.ledger import service as money
+from tenants.paging import Window
+from tenants.points import catalogue, vouchers
+from tenants.points import ledger as points
+from tenants.points.ledger import InsufficientPoints
+from tenants.points.models import PointsLot
+from tenants.points.voucher_models import Voucher, VoucherStatus
+from tenants.scope import tenant_transaction
+from tests.fixtures.points_vouchers import FUND_FEN, give
+
+
+async def _clean(t) -> None:
+    """Every journal sums to zero, every kept money balance and points balance matches its entries."""
+    async with tenant_transaction(t.id):
+        assert await money.verify() == []
+        assert await points.verify() == []
+
+
+async def _redeem(w, who: str, code: str, **kw) -> Voucher:
+    async with tenant_transaction(w.t.id):
+        return await vouchers.redeem(access=w.caller(who), actor=who, redemption=code, **kw)
+
+
+async def _verify(w, who: str, code: str) -> Voucher:
+    async with tenant_transaction(w.t.id):
+        return await vouchers.verify(access=w.caller(who), actor=who, code=code)
+
+
+async def _balances(w, *names: str) -> dict[str, int]:
+    async with tenant_transaction(w.t.id):
+        return await money.balances(list(names))
+
+
+async def test_fee_reduction_costs_450_points_refused_at_449_and_credits_the_household_5000_fen(voucher_world):
+    w = voucher_world
+    res1, h1, p1 = w.ids["res1"], w.ids["H1"], w.ids["P1"]
+    async with tenant_transaction(w.t.id):
+        await give(res1, 449, "duty-1")
+    with pytest.raises(InsufficientPoints) as short:
+        await _redeem(w, "res1", "fee_reduction_50")
+    assert short.value.details == {"needed": 450, "balance": 449, "shortfall": 1}
+    assert "还差 1 分" in short.value.message_zh and "1 short" in short.value.message_en
+    async with tenant_transaction(w.t.id):
+        assert await Voucher.all().count() == 0
+        await give(res1, 1, "duty-2")
+    v = await _redeem(w, "res1", "fee_reduction_50")
+    assert (v.cost_points, v.value_fen, v.household_id, v.company_id) == (450, 5_000, h1, p1)
+    assert len(v.code) >= 10 and set(v.code) <= set(vouchers.ALPHABET)
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(res1) == 0
+    fee = accounts.fee_credit(h1, p1)
+    reserved = accounts.points_reserved(v.id)
+    assert await _balances(w, "points_fund", reserved, fee) == {
+        "points_fund": FUND_FEN - 5_000, reserved: 5_000, fee: 0
+    }
+    # A merchant does not verify a fee reduction; the household's company does, once.
+    with pytest.raises(Forbidden):
+        await _verify(w, "shop1", v.code)
+    used = await _verify(w, "company_p1", v.code.lower()[:6] + "-" + v.code.lower()[6:])  # as typed at a counter
+    assert used.status == VoucherStatus.USED and used.used_month is not None
+    assert await _balances(w, "points_fund", reserved, fee) == {
+        "points_fund": FUND_FEN - 5_000, reserved: 0, fee: 5_000
+    }
+    with pytest.raises(DomainError) as again:
+        await _verify(w, "company_p1", v.code)
+    assert again.value.code == "CONFLICT" and "already used" in again.value.message_en
+    await _clean(w.t)
+
+
+async def test_a_fund_too_low_refuses_the_redemption_and_spends_nothing(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 10_000, "big")
+        await money.post(key="drain", legs=[money.Leg("points_fund", -FUND_FEN + 400),
+                                            money.Leg("points_fund_source:2026", FUND_FEN - 400)],
+                         period="2026", reason="drain", source_kind="test", source_id=None, author="t")
+    with pytest.raises(DomainError) as err:
+        await _redeem(w, "res1", "canteen_meal_5")
+    assert err.value.code == "POINTS_FUND_SHORT"
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(w.ids["res1"]) == 10_000
+        assert await Voucher.all().count() == 0
+    await _clean(w.t)
+
+
+async def test_ten_concurrent_redemptions_against_a_balance_covering_three_issue_exactly_three(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 65, "three-haircuts")  # shop1_haircut costs 20
+
+    async def one():
+        try:
+            return await _redeem(w, "res1", "shop1_haircut")
+        except InsufficientPoints as exc:
+            return exc
+
+    got = await asyncio.gather(*(one() for _ in range(10)))
+    issued = [g for g in got if isinstance(g, Voucher)]
+    assert len(issued) == 3 and len({v.code for v in issued}) == 3
+    assert all(isinstance(g, InsufficientPoints) and g.details["shortfall"] == 15 for g in got if g not in issued)
+    async with tenant_transaction(w.t.id):
+        assert await points.balance_of(w.ids["res1"]) == 5
+        assert await Voucher.all().count() == 3
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN - 3 * 1_500
+    await _clean(w.t)
+
+
+async def test_a_voucher_verified_twice_at_once_is_used_once(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res2"], 50, "meal")
+    v = await _redeem(w, "res2", "canteen_meal_5")
+    assert v.partner_id is None and v.partner_kind == "canteen"  # any canteen: bound when verified
+
+    async def one():
+        try:
+            return await _verify(w, "canteen", v.code)
+        except DomainError as exc:
+            return exc
+
+    first, second = await asyncio.gather(one(), one())
+    outcomes = sorted([type(first).__name__, type(second).__name__])
+    assert outcomes == ["Conflict", "Voucher"]
+    payable = accounts.partner_payable(w.ids["canteen"])
+    assert (await _balances(w, payable))[payable] == 500
+    async with tenant_transaction(w.t.id):
+        assert (await Voucher.get(id=v.id)).partner_id == w.ids["canteen"]
+    await _clean(w.t)
+
+
+async def test_verification_is_for_the_right_partner_and_another_tenant_cannot_see_the_code(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 200, "shop")
+    fixed = await _redeem(w, "res1", "shop1_haircut")  # the item names shop-1
+    assert fixed.partner_id == w.ids["shop1"]
+    with pytest.raises(Forbidden):
+        await _verify(w, "shop2", fixed.code)
+    with pytest.raises(Forbidden):
+        await _verify(w, "canteen", fixed.code)
+    named = await _redeem(w, "res1", "shopping_10", partner_id=w.ids["shop2"])
+    with pytest.raises(DomainError) as wrong_kind:
+        await _redeem(w, "res1", "shopping_10", partner_id=w.ids["canteen"])
+    assert wrong_kind.value.code == "INVALID_INPUT"
+    async with tenant_transaction(w.other.id):
+        with pytest.raises(NotFound):
+            await vouchers.verify(access=w.caller("admin"), actor="intruder", code=named.code)
+    assert (await _verify(w, "shop2", named.code)).status == VoucherStatus.USED
+    # A merchant sees only its own vouchers; the holder sees theirs.
+    async with tenant_transaction(w.t.id):
+        w50 = Window(limit=50)
+
+        async def listed(who: str, mine: bool = False) -> set[int]:
+            service = vouchers.my_vouchers if mine else vouchers.list_vouchers
+            return {v.id for v in (await service(access=w.caller(who), window=w50)).rows}
+
+        assert await listed("shop2") == {named.id} and await listed("shop1") == {fixed.id}
+        assert await listed("canteen") == set()
+        assert await listed("res1", mine=True) == {fixed.id, named.id} and await listed("res2", mine=True) == set()
+    await _clean(w.t)
+
+
+async def test_cancel_returns_the_points_as_lots_with_their_original_expiry_and_the_money_to_the_fund(voucher_world):
+    w = voucher_world
+    res1 = w.ids["res1"]
+    async with tenant_transaction(w.t.id):
+        await give(res1, 30, "old", on=date(2026, 1, 15))
+        await give(res1, 40, "new", on=date(2026, 2, 15))
+    v = await _redeem(w, "res1", "canteen_meal_5")  # 30 from January's lot, 20 from February's
+    with pytest.raises(NotFound):  # another resident does not even see it
+        async with tenant_transaction(w.t.id):
+            await vouchers.cancel(access=w.caller("res2"), actor="res2", voucher_id=v.id)
+    async with tenant_transaction(w.t.id):
+        done = await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=v.id)
+        assert done.status == VoucherStatus.CANCELLED
+        assert await points.balance_of(res1) == 70
+        back = await PointsLot.filter(person_id=res1, earned_on__lt=date(2026, 3, 1)).order_by("id")
+        returned = [(lot.amount, lot.expires_on) for lot in back if lot.entry_id != back[0].entry_id
+                    and lot.entry_id != back[1].entry_id]
+        assert returned == [(30, date(2027, 1, 15)), (20, date(2027, 2, 15))]
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
+    with pytest.raises(DomainError) as twice:
+        async with tenant_transaction(w.t.id):
+            await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=v.id)
+    assert twice.value.code == "CONFLICT"
+    with pytest.raises(DomainError):
+        await _verify(w, "canteen", v.code)
+    await _clean(w.t)
+
+
+async def test_expired_vouchers_return_points_and_money_once(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res2"], 50, "meal")
+    v = await _redeem(w, "res2", "canteen_meal_5")
+    assert v.expires_at > v.issued_at + timedelta(days=30)  # the end of the 30th tenant-local day after issue
+    async with tenant_transaction(w.t.id):
+        assert await vouchers.expire_vouchers(now=v.expires_at - timedelta(seconds=1)) == 0
+        assert await vouchers.expire_vouchers(now=v.expires_at) == 1
+        assert await vouchers.expire_vouchers(now=v.expires_at) == 0
+        assert (await Voucher.get(id=v.id)).status == VoucherStatus.EXPIRED
+        assert await points.balance_of(w.ids["res2"]) == 50
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
+    await _clean(w.t)
+
+
+async def test_stock_and_the_monthly_limit_hold_under_concurrency(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 500, "a")
+        await give(w.ids["res2"], 500, "b")
+
+    async def one(who, code):
+        try:
+            return await _redeem(w, who, code)
+        except DomainError as exc:
+            return exc.code
+
+    umbrellas = await asyncio.gather(*(one(who, "umbrella") for who in ["res1", "res2"] * 4))
+    assert sum(isinstance(u, Voucher) for u in umbrellas) == 3, umbrellas  # stock 3
+    assert sorted(u for u in umbrellas if isinstance(u, str)) == ["OUT_OF_STOCK"] * 5
+    films = await asyncio.gather(*(one("res1", "cinema") for _ in range(5)))
+    assert sum(isinstance(f, Voucher) for f in films) == 2  # two a month per person
+    assert [f for f in films if isinstance(f, str)] == ["MONTHLY_LIMIT_REACHED"] * 3
+    async with tenant_transaction(w.t.id):
+        items = {i.redemption.code: i for i in await catalogue.catalogue(access=w.caller("res1"))}
+        assert items["umbrella"].stock_left == 0 and items["cinema"].monthly_left == 0
+        assert (await catalogue.catalogue(access=w.caller("res2")))[5].monthly_left == 2
+        # A cancelled umbrella goes back on the shelf.
+        mine = next(u for u in umbrellas if isinstance(u, Voucher))
+        holder = "res1" if mine.person_id == w.ids["res1"] else "res2"
+        await vouchers.cancel(access=w.caller(holder), actor=holder, voucher_id=mine.id)
+    assert isinstance(await one("res1", "umbrella"), Voucher)
+    await _clean(w.t)
+
+
+async def test_items_outside_their_validity_window_are_refused(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "a")
+        available = {i.redemption.code: i.available for i in await catalogue.catalogue(access=w.caller("res1"))}
+    assert available["future"] is False and available["past"] is False and available["umbrella"] is True
+    for code in ("future", "past"):
+        with pytest.raises(DomainError) as err:
+            await _redeem(w, "res1", code)
+        assert err.value.code == "NOT_REDEEMABLE"
+    with pytest.raises(DomainError) as unknown:
+        await _redeem(w, "res1", "no_such_item")
+    assert unknown.value.code == "INVALID_INPUT"
+
+
+CATALOGUE = "{ pointsCatalogue { code costPoints valueFen stockLeft monthlyLeft available partner } }"
+REDEEM = """mutation($r: String!, $p: ID, $k: String) { redeemPoints(redemption: $r, partnerId: $p, idempotencyKey: $k)
+  { id code status costPoints valueFen partnerId expiresAt } }"""
+VERIFY = "mutation($c: String!) { verifyVoucher(code: $c) { status usedBy partnerId } }"
+VOUCHERS = "{ vouchers { nodes { code status } } myVouchers { nodes { code } } partners { code kind } }"
+
+
+async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    resident = bearer(settings, w.t, Role.RESIDENT, f"household:{w.ids['H1']}", user_id="res1")
+    canteen = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['canteen']}/partner_staff",
+                     user_id="canteen-staff")
+    shop1 = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['shop1']}/partner_staff", user_id="shop1-staff")
+    intruder = bearer(settings, w.other, Role.TENANT_ADMIN, user_id="admin")
+    items = {i["code"]: i for i in (await gql(CATALOGUE, resident))["data"]["pointsCatalogue"]}
+    assert items["fee_reduction_50"]["costPoints"] == 450 and items["canteen_meal_5"]["valueFen"] == 500
+    assert items["umbrella"]["stockLeft"] == 3 and items["cinema"]["monthlyLeft"] == 2
+    short = await gql(REDEEM, resident, {"r": "canteen_meal_5"})
+    assert short["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS"
+    assert short["errors"][0]["extensions"]["details"]["shortfall"] == 50
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 50, "gql")
+    made = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})
+    v = made["data"]["redeemPoints"]
+    assert v["status"] == "ISSUED" and v["partnerId"] is None
+    again = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})  # a retry: the same voucher
+    assert again["data"]["redeemPoints"]["code"] == v["code"]
+    assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await gql(VERIFY, intruder, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    used = (await gql(VERIFY, canteen, {"c": v["code"]}))["data"]["verifyVoucher"]
+    assert used["status"] == "USED" and used["usedBy"] == "canteen-staff"
+    twice = await gql(VERIFY, canteen, {"c": v["code"]})
+    assert twice["errors"][0]["extensions"]["code"] == "CONFLICT"
+    seen = (await gql(VOUCHERS, canteen))["data"]
+    assert [x["code"] for x in seen["vouchers"]["nodes"]] == [v["code"]] and seen["partners"] == [
+        {"code": "canteen_1", "kind": "CANTEEN"}
+    ]
+    assert (await gql(VOUCHERS, shop1))["data"]["vouchers"]["nodes"] == []
+    mine = await gql("{ myVouchers { nodes { code } } partners { code } }", resident)
+    assert mine["data"] is None and mine["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # no partner list
+    mine = (await gql("{ myVouchers(first: 5) { nodes { code } totalCount } }", resident))["data"]["myVouchers"]
+    assert [x["code"] for x in mine["nodes"]] == [v["code"]] and mine["totalCount"] == 1
+    await _clean(w.t)
+
+
+PARTNER = """mutation($i: PartnerInput!) { createPartner(input: $i) { id databaseId code kind isActive } }"""
+UPDATE = """mutation($id: ID!, $i: PartnerInput!) { updatePartner(id: $id, input: $i) { code name isActive } }"""
+ASSIGN = """mutation($p: ID!, $t: ID!) { assignPost(input: {personId: $p, kind: PARTNER_STAFF, targetType: PARTNER,
+  targetId: $t}) { id } }"""
+FUND = "mutation($a: Int!, $k: String) { fundPoints(amountFen: $a, idempotencyKey: $k) { balanceFen } }"
+
+
+async def test_partners_their_staff_through_assign_post_and_the_fund(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tenants.territory import people_service as people
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    made = await gql(PARTNER, admin, {"i": {"code": "bakery", "name": "爱心面包房", "kind": "MERCHANT"}})
+    bakery = made["data"]["createPartner"]
+    assert bakery["kind"] == "MERCHANT" and bakery["isActive"] is True
+    dup = await gql(PARTNER, admin, {"i": {"code": "bakery", "name": "x", "kind": "CANTEEN"}})
+    assert dup["errors"][0]["extensions"]["code"] == "CONFLICT"
+    bad = await gql(PARTNER, admin, {"i": {"code": "Bad-Code", "name": "x", "kind": "CANTEEN"}})
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    resident = bearer(settings, w.t, Role.RESIDENT, f"household:{w.ids['H1']}", user_id="res1")
+    refused = await gql(PARTNER, resident, {"i": {"code": "x", "name": "x", "kind": "CANTEEN"}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A person becomes the bakery's staff through assignPost; their token carries the partner.
+    async with tenant_transaction(w.t.id):
+        baker = await people.create_person(access=w.caller("admin"), actor="admin", user_id="baker", name="面包师")
+    posted = await gql(ASSIGN, admin, {"p": str(baker.id), "t": bakery["databaseId"]})
+    assert "errors" not in posted, posted
+    async with tenant_transaction(w.t.id):
+        claims = await people.claims_for(baker)
+    assert Role.PARTNER_STAFF in claims.roles and f"partner:{bakery['databaseId']}/partner_staff" in claims.scope
+    baker_token = bearer(settings, w.t, Role.PARTNER_STAFF, *claims.scope, user_id="baker")
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "bread")
+    v = (await gql(REDEEM, resident, {"r": "shopping_10", "p": bakery["id"]}))["data"]["redeemPoints"]
+    assert (await gql(VERIFY, baker_token, {"c": v["code"]}))["data"]["verifyVoucher"]["status"] == "USED"
+    # Paused, the bakery takes no new redemptions.
+    paused = await gql(UPDATE, admin, {"id": bakery["id"], "i": {"isActive": False, "name": "面包房"}})
+    assert paused["data"]["updatePartner"] == {"code": "bakery", "name": "面包房", "isActive": False}
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "bread-2")
+    closed = await gql(REDEEM, resident, {"r": "shopping_10", "p": bakery["id"]})
+    assert closed["errors"][0]["extensions"]["code"] == "NOT_REDEEMABLE"
+    # The fund: a retry with the same key funds once; a resident may not fund.
+    assert (await gql(FUND, admin, {"a": 20_000, "k": "f-1"}))["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 19_000
+    assert (await gql(FUND, admin, {"a": 20_000, "k": "f-1"}))["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 19_000
+    assert (await gql(FUND, admin, {"a": 0}))["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert (await gql(FUND, resident, {"a": 1}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    await _clean(w.t)
+
+
+async def test_a_fee_reduction_needs_a_current_property_contract(voucher_world):
+    from tenants.territory import service as territory
+    from tenants.territory.people import Person
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        admin = w.caller("admin")
+        building = await territory.create_area("building", access=admin, actor="a", code="9", name="9号楼",
+                                               parent_id=w.ids["K2"])  # K2 has no contract
+        flat = await territory.create_area("household", access=admin, actor="a", code="901", name="901",
+                                           parent_id=building.id)
+        person = await Person.create(user_id="res9", name="居民9", household_id=flat.id)
+        await give(person.id, 450, "fee")
+    from tenants.tenancy.roles import Role
+    from tenants.territory.access import Access
+
+    res9 = Access(roles=frozenset({Role.RESIDENT}), user_id="res9", nodes={"household": frozenset({flat.id})})
+    with pytest.raises(DomainError) as err:
+        async with tenant_transaction(w.t.id):
+            await vouchers.redeem(access=res9, actor="res9", redemption="fee_reduction_50")
+    assert err.value.code == "NOT_REDEEMABLE" and err.value.field == "householdId"
+    with pytest.raises(DomainError) as other:  # nor for somebody else's household
+        async with tenant_transaction(w.t.id):
+            await vouchers.redeem(access=res9, actor="res9", redemption="fee_reduction_50",
+                                  household_id=w.ids["H1"])
+    assert other.value.code == "INVALID_INPUT"
