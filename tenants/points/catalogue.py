@@ -10,20 +10,15 @@ from tortoise.functions import Count
 
 from tenants import clock
 from tenants.config.document import Points, Redemption
-from tenants.config.service import effective_config
-from tenants.errors import InvalidInput, NotEnabled, Problem
+from tenants.errors import InvalidInput, Problem
 from tenants.permissions import require
+from tenants.points.config import points_config
 from tenants.points.voucher_access import own_person
 from tenants.points.voucher_models import RedemptionStock, Voucher, VoucherStatus
 from tenants.territory.access import Access
 
 # Vouchers that count against stock and monthly limits: a cancelled or expired one gives its place back.
 LIVE = (VoucherStatus.ISSUED, VoucherStatus.USED)
-
-
-class PointsDisabled(NotEnabled):
-    feature = "points"
-    feature_zh, feature_en = "积分", "points"
 
 
 @dataclass(frozen=True)
@@ -36,13 +31,6 @@ class Item:
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
-
-
-async def points_config(on: date, *, field: str = "redemption") -> Points:
-    points = (await effective_config(on)).document.points
-    if not points.enabled:
-        raise PointsDisabled(field=field)
-    return points
 
 
 def find(points: Points, code: str) -> Redemption:
@@ -81,7 +69,7 @@ async def catalogue(*, access: Access, now: datetime | None = None) -> list[Item
     """Every redemption of the tenant's configuration, in its order."""
     require(access, "points.catalogue")
     day = await clock.today(now)
-    points = await points_config(day)
+    points = await points_config(day, field="redemption")
     codes = [r.code for r in points.redemptions]
     out_now = await taken(codes)
     person = await own_person(access).first()

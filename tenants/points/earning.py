@@ -20,12 +20,12 @@ from tortoise import connections
 
 from tenants import clock
 from tenants.config.document import EarningRule
-from tenants.config.service import effective_config
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, NotFound, Problem, text_problems
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, text_problems
 from tenants.idempotency import key_problems
 from tenants.locks import advisory_lock
 from tenants.permissions import require
 from tenants.points import ledger
+from tenants.points.config import points_config
 from tenants.points.ledger import Source
 from tenants.points.models import EntryKind, PointsEntry, PointsLot
 from tenants.scope import current_tenant_id, scoped_transaction
@@ -48,12 +48,6 @@ MAX_REASON = 500
 BACKDATE_DAYS = 31  # a manual award counts for today or one of the 31 days before
 
 
-class PointsNotEnabled(NotEnabled):
-    feature = "points"
-    feature_zh = "积分"
-    feature_en = "points"
-
-
 @dataclass(frozen=True)
 class Award:
     """What ``award`` did: the entry (an award, or capped with 0 points) and whether it was made now."""
@@ -64,14 +58,6 @@ class Award:
     @property
     def capped(self) -> bool:
         return self.entry.kind == EntryKind.CAPPED
-
-
-async def points_config(on: date | None = None):  # type: ignore[no-untyped-def]
-    """The tenant's points configuration in force (``PointsNotEnabled`` when switched off)."""
-    points = (await effective_config(on)).document.points
-    if not points.enabled:
-        raise PointsNotEnabled()
-    return points
 
 
 def rule_named(points, code: str, *, field: str = "rule") -> EarningRule:  # type: ignore[no-untyped-def]

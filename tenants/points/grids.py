@@ -35,9 +35,10 @@ from tenants import clock, periods
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument
 from tenants.config.service import effective_config
-from tenants.errors import InvalidInput, NotEnabled, Problem
+from tenants.errors import InvalidInput, Problem
 from tenants.locks import advisory_lock
 from tenants.permissions import require
+from tenants.points.config import PointsNotEnabled
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.service import current_zone
@@ -52,11 +53,6 @@ TITLES = {
     "compound_rating": ("小区评级", "compound rating"),
     "points": ("积分", "points"),
 }
-
-
-class PointsDisabled(NotEnabled):
-    feature = "points"
-    feature_zh, feature_en = "积分", "points"
 
 
 def check_month(month: str, field: str = "month") -> tuple[Any, Any]:
@@ -265,7 +261,7 @@ async def compute_month(*, access: Access, month: str, actor: str, now: datetime
         await advisory_lock("grid_scores", month, conn=conn)
         doc, version = await settings_for(month)
         if not doc.points.enabled:
-            raise PointsDisabled(field="month")
+            raise PointsNotEnabled(field="month")
         written = await _write(month, start, end, doc, version, actor, at)
         await audit.record(
             actor=actor, action="grid_scores.compute", target_type="grid_scores", target_id=month,

@@ -14,7 +14,7 @@ from tenants.paging import Order, Page, Window, page
 from tenants.permissions import require
 from tenants.points import ledger
 from tenants.points.access import EARNING_POSTS, readable, readable_lots, readable_people
-from tenants.points.earning import points_config
+from tenants.points.config import points_config
 from tenants.points.models import PointsEntry, PointsLot
 from tenants.scope import scoped_transaction
 from tenants.territory.access import Access, get_in_scope

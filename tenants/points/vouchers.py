@@ -29,7 +29,8 @@ from tenants.paging import Page, Window, newest_first
 from tenants.periods import local_midnight
 from tenants.permissions import require
 from tenants.points import ledger as points_ledger
-from tenants.points.catalogue import find, in_window, points_config, used_this_month
+from tenants.points.catalogue import find, in_window, used_this_month
+from tenants.points.config import points_config
 from tenants.points.voucher_access import own_person, partners_of, readable_vouchers
 from tenants.points.voucher_models import Voucher, VoucherStatus
 from tenants.scope import current_tenant_id, savepoint
@@ -194,7 +195,7 @@ async def redeem(
     async with savepoint():
         zone = await current_zone()
         day = clock.local_day(at, zone)
-        item = find(await points_config(day), redemption)
+        item = find(await points_config(day, field="redemption"), redemption)
         _check_window(item, day)
         person = await holder(access)
         household, company = (None, None)
