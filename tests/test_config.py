@@ -251,6 +251,14 @@ async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
         assert body["data"]["areas"]["edges"], slug
     street_user = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "street")
     assert street_user.claims.roles == (Role.STREET_OFFICER,)
+    # Points: the canteen's staff member verifies vouchers; the resident volunteered 6 days x 2 awards of 5 points
+    # (zhangjiakou's volunteer_service, inherited) and the fund holds 10,000 yuan.
+    merchant = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "merchant")
+    assert merchant.claims.roles == (Role.PARTNER_STAFF,)
+    resident = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "resident")
+    body = await gql("{ pointsBalance { balance } }", token("xiahuayuan", *resident.claims.roles,
+                                                          user_id=resident.claims.user_id, scope=resident.claims.scope))
+    assert body["data"]["pointsBalance"]["balance"] >= 60, body
 
 
 async def test_a_first_version_made_later_does_not_rewrite_the_past(app, gql, token):

@@ -5,12 +5,15 @@ Seeding is idempotent: a second start changes nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 
+from tenants import clock
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondTransaction
 from tenants.bonds.reads import required_fen
 from tenants.config.service import effective_config
+from tenants.points import earning, partners, vouchers
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
@@ -18,9 +21,9 @@ from tenants.tenancy.service import create_tenant, get_tenant_by_slug
 from tenants.territory.access import Access, resolve
 from tenants.territory.importer import import_territory
 from tenants.territory.models import Household, Street
-from tenants.territory.parties import PropertyCompany, PropertyContract, Unit, UnitKind
+from tenants.territory.parties import Partner, PropertyCompany, PropertyContract, Unit, UnitKind
 from tenants.territory.parties_service import create_unit
-from tenants.territory.people import Person, PostKind
+from tenants.territory.people import Person, Post, PostKind
 from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
 from tenants.tickets import intake, workflow
 from tenants.tickets.models import Ticket
@@ -56,11 +59,19 @@ async def seed_demo() -> list[DemoUser]:
             report = await import_territory(access=ADMIN, data=data, fmt="csv", actor="demo")
             if report.errors:
                 raise RuntimeError(f"demo territory of {slug} is invalid: {report.errors[:3]}")
-            users += await _people(tenant)
+            labels = await _people(tenant)
             await _units(tenant)
             await _tickets(tenant)
             await _bonds(tenant)
+            labels += await _points(tenant)
+            users += await _claims(tenant, labels)
     return users
+
+
+async def _claims(tenant: Tenant, labels: list[tuple[str, str]]) -> list[DemoUser]:
+    """The demo users' claims once everything is seeded (the resident is also a volunteer where points are on)."""
+    async with tenant_transaction(tenant.id):
+        return [DemoUser(tenant.slug, label, await claims_for(await Person.get(user_id=uid))) for label, uid in labels]
 
 
 # The county departments the presets' responsibility matrices name by code (由谁干), and the offices every county has.
@@ -131,7 +142,7 @@ async def _taxonomy() -> list:
     return (await effective_config()).document.tickets.taxonomy
 
 
-async def _people(tenant: Tenant) -> list[DemoUser]:
+async def _people(tenant: Tenant) -> list[tuple[str, str]]:
     """A street officer, a property company's staff member and a resident, with their posts."""
     async with tenant_transaction(tenant.id):
         street = await Street.all().order_by("id").first()
@@ -159,5 +170,57 @@ async def _people(tenant: Tenant) -> list[DemoUser]:
                         target_kind=target_kind,
                         target_id=target_id,
                     )
-            out.append(DemoUser(tenant.slug, label, await claims_for(person)))
+            out.append((label, user_id))
         return out
+
+
+# Where points are on: the partners that take vouchers, the fund that pays them, and the demo resident's points.
+DEMO_PARTNERS = (("demo_canteen", "长者食堂（演示）", "canteen"), ("demo_shop", "爱心超市（演示）", "merchant"))
+DEMO_FUND_FEN = 1_000_000  # 10,000 yuan in the points fund
+
+
+async def _points(tenant: Tenant) -> list[tuple[str, str]]:
+    """Where points are on, once: a canteen and a shop that take vouchers, a canteen staff member (who verifies
+    them), a funded points fund, and the demo resident as a volunteer with a week of volunteering points (awarded
+    by hand over the last days, within the rule's caps) to redeem."""
+    async with tenant_transaction(tenant.id):
+        points = (await effective_config()).document.points
+        if not points.enabled:
+            return []
+        if not await Partner.exists(code=DEMO_PARTNERS[0][0]):
+            resident = await Person.get(user_id=f"{tenant.slug}-resident")
+            household = await Household.get(id=resident.household_id)
+            for code, name, kind in DEMO_PARTNERS:
+                await partners.create_partner(
+                    access=ADMIN, actor="demo", code=code, name=name, kind=kind, community_id=household.community_id
+                )
+            await vouchers.fund(access=ADMIN, actor="demo", amount_fen=DEMO_FUND_FEN, idempotency_key="demo-fund")
+            await _volunteer_points(points, resident, household)
+        staff = await Person.get_or_none(user_id=f"{tenant.slug}-merchant")
+        if staff is None:
+            canteen = await Partner.get(code=DEMO_PARTNERS[0][0])
+            staff = await create_person(access=ADMIN, actor="demo", user_id=f"{tenant.slug}-merchant", name="食堂员工")
+            await assign_post(
+                access=ADMIN, actor="demo", person_id=staff.id, kind=PostKind.PARTNER_STAFF, target_kind="partner",
+                target_id=canteen.id,
+            )
+        return [("merchant", staff.user_id)]
+
+
+async def _volunteer_points(points, resident: Person, household: Household) -> None:  # type: ignore[no-untyped-def]
+    rule = next((r for r in points.earning_rules if r.on == "manual" and "volunteer" in r.earners), None)
+    if rule is None:
+        return
+    today = await clock.today()
+    if not await Post.exists(person_id=resident.id, kind=PostKind.VOLUNTEER):
+        await assign_post(
+            access=ADMIN, actor="demo", person_id=resident.id, kind=PostKind.VOLUNTEER, target_kind="community",
+            target_id=household.community_id, starts_on=today - timedelta(days=30),
+        )
+    per_day = rule.daily_cap // rule.points
+    for back in range(1, 7):
+        for n in range(per_day):
+            await earning.award_manually(
+                access=ADMIN, actor="demo", person_id=resident.id, rule_code=rule.code, reason="社区志愿服务（演示）",
+                occurred_on=today - timedelta(days=back), idempotency_key=f"demo-volunteer-{back}-{n}",
+            )
