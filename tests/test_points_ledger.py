@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from tortoise import connections
 from tortoise.exceptions import OperationalError
 
@@ -21,7 +22,7 @@ from tenants.points.ledger import (
     spend,
     verify,
 )
-from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsPeriodTotal
+from tenants.points.models import EntryKind, PointsEntry, PointsExpiryRun, PointsLot, PointsPeriodTotal
 from tenants.scope import tenant_transaction
 
 AT = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
@@ -84,16 +85,43 @@ async def test_spending_takes_the_oldest_lots_and_a_return_keeps_their_expiry(th
 async def test_expiry_takes_each_due_lot_once_and_counts_per_person(three_tenants):
     a, _, _ = three_tenants
     async with tenant_transaction(a.id):
-        await _earn(1, 30, "a1", date(2025, 1, 15))  # expires 2026-01-15
-        await _earn(1, 20, "a2", date(2025, 1, 16))  # expires 2026-01-16
-        await _earn(2, 10, "b1", date(2025, 1, 14))
+        await _earn(1, 30, "a1", date(2027, 1, 15))  # expires 2028-01-15
+        await _earn(1, 20, "a2", date(2027, 1, 16))  # expires 2028-01-16
+        await _earn(2, 10, "b1", date(2027, 1, 14))
         await _spend(1, 5, "s1")
-        assert await expire_due(date(2026, 1, 14), now=AT) == 1  # only person 2's lot is due
-        assert await expire_due(date(2026, 1, 15), now=AT) == 1
-        assert await expire_due(date(2026, 1, 15), now=AT) == 0  # twice: once
+        assert await expire_due(date(2028, 1, 14), now=AT) == 1  # only person 2's lot is due
+        assert await expire_due(date(2028, 1, 15), now=AT) == 1
+        assert await expire_due(date(2028, 1, 15), now=AT) == 0  # twice: once
         assert await balance_of(1) == 20 and await balance_of(2) == 0
         expired = await PointsEntry.filter(kind=EntryKind.EXPIRY).order_by("id").values_list("person_id", "amount")
         assert expired == [(2, -10), (1, -25)]
+        runs = await PointsExpiryRun.all().order_by("id").values_list("through", "lots", "people")
+        assert runs == [(date(2028, 1, 14), 1, 1), (date(2028, 1, 15), 1, 1)]
+        assert await verify() == []
+
+
+async def test_a_lot_made_behind_the_last_run_expires_at_once(three_tenants):
+    """The nightly run never looks behind its last day: points returned (or backdated) after a run passed their day
+    expire when they are made; before any run passed it, the next run takes them."""
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 40, "jan", date(2026, 1, 10))  # good until 2027-01-10
+        await _earn(1, 30, "mar", date(2026, 3, 10))  # good until 2027-03-10
+        spent = await _spend(1, 50, "r")  # 40 of January's lot, 10 of March's
+        await _earn(2, 7, "early", date(2025, 12, 1))  # due 2026-12-01, no run yet: kept for the run
+    with time_machine.travel(datetime(2027, 2, 1, 4, 0, tzinfo=UTC)):  # noon in Beijing
+        async with tenant_transaction(a.id):
+            assert await expire_due(date(2027, 2, 1)) == 1  # January's lot is empty; person 2's 7 go
+            back, _ = await give_back(entry_id=spent.id, key="back", occurred_on=date(2027, 2, 1),
+                                      source=Source("voucher", 1), author="tester")
+    async with tenant_transaction(a.id):
+        lots = await PointsLot.filter(entry_id=back.id).order_by("id")
+        # January's 40 came back after its day had been passed by a run: expired at once; March's 10 are good
+        assert [(lot.amount, lot.remaining, lot.expires_on) for lot in lots] == [
+            (40, 0, date(2027, 1, 10)), (10, 10, date(2027, 3, 10))]
+        assert await balance_of(1) == 30 and await balance_of(2) == 0
+        assert await expire_due(date(2027, 3, 10), now=AT) == 2  # both March lots
+        assert await balance_of(1) == 0
         assert await verify() == []
 
 

@@ -11,7 +11,10 @@ from tenants.territory.people import PostKind
 
 # The points ledger (issue 17): entries, lots, lot uses, balances, period totals; partners (merchants, canteens);
 # the posts unit_head, volunteer and partner_staff.
-TABLES = ("partner", "points_entry", "points_lot", "points_lot_use", "points_balance", "points_period_total")
+TABLES = (
+    "partner", "points_entry", "points_lot", "points_lot_use", "points_balance", "points_period_total",
+    "points_expiry_run",
+)
 
 POLICY = """
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
@@ -23,7 +26,9 @@ CREATE POLICY tenant_isolation ON {table}
                 AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
 """
 
-# An entry's sign follows its kind; a lot holds 0..amount; a balance never goes below zero. Balances and period
+# An entry's sign follows its kind; a lot holds 0..amount; a balance never goes below zero. Lots and balances are
+# rewritten in place (spending, expiry, warnings: HOT updates into the free half of each page); entries without a
+# rule, a source id or a reversed award skip the indexes on those. Balances and period
 # totals follow the entries, once per statement (a nightly expiry of a million lots updates each balance once).
 # Earned per period counts awards and their reversals on the day the award counts for (occurred_on).
 LEDGER = """
@@ -34,8 +39,12 @@ ALTER TABLE points_entry ADD CONSTRAINT points_entry_sign CHECK (
 ALTER TABLE points_lot ADD CONSTRAINT points_lot_remaining CHECK (amount > 0 AND remaining BETWEEN 0 AND amount);
 ALTER TABLE points_lot_use ADD CONSTRAINT points_lot_use_positive CHECK (amount > 0);
 ALTER TABLE points_balance ADD CONSTRAINT points_balance_non_negative CHECK (balance >= 0);
-CREATE INDEX points_lot_live ON points_lot (tenant_id, person_id, expires_on, id) WHERE remaining > 0;
-CREATE INDEX points_lot_due ON points_lot (tenant_id, expires_on) WHERE remaining > 0;
+ALTER TABLE points_lot SET (fillfactor = 50);
+ALTER TABLE points_balance SET (fillfactor = 70);
+CREATE INDEX points_entry_rule_day ON points_entry (tenant_id, person_id, rule_code, occurred_on)
+    WHERE rule_code IS NOT NULL;
+CREATE INDEX points_entry_source ON points_entry (tenant_id, source_kind, source_id) WHERE source_id IS NOT NULL;
+CREATE UNIQUE INDEX points_entry_reverses ON points_entry (tenant_id, reverses_id) WHERE reverses_id IS NOT NULL;
 CREATE INDEX points_period_rank ON points_period_total (tenant_id, period_key, earned DESC, person_id);
 CREATE FUNCTION civicgrid_points_totals() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -68,7 +77,9 @@ ALTER TABLE ledger_balance ADD CONSTRAINT ledger_balance_non_negative
     CHECK (balance_fen >= 0 OR split_part(account, ':', 1) NOT IN ('bond', 'subsidy_pool', 'brand_cap'));
 DROP TRIGGER points_entry_totals ON points_entry;
 DROP FUNCTION civicgrid_points_totals();
-DROP INDEX points_period_rank; DROP INDEX points_lot_due; DROP INDEX points_lot_live;
+DROP INDEX points_period_rank; DROP INDEX points_entry_reverses; DROP INDEX points_entry_source;
+DROP INDEX points_entry_rule_day;
+ALTER TABLE points_balance RESET (fillfactor); ALTER TABLE points_lot RESET (fillfactor);
 ALTER TABLE points_balance DROP CONSTRAINT points_balance_non_negative;
 ALTER TABLE points_lot_use DROP CONSTRAINT points_lot_use_positive;
 ALTER TABLE points_lot DROP CONSTRAINT points_lot_remaining;
@@ -132,7 +143,7 @@ class Migration(migrations.Migration):
                 ('idempotency_key', fields.CharField(max_length=200)),
                 ('reverses_id', fields.BigIntField(null=True)),
             ],
-            options={'table': 'points_entry', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'idempotency_key'), ('tenant_id', 'reverses_id')), 'indexes': [Index(fields=['tenant_id', 'person_id', 'id']), Index(fields=['tenant_id', 'person_id', 'rule_code', 'occurred_on']), Index(fields=['tenant_id', 'source_kind', 'source_id'])], 'pk_attr': 'id', 'table_description': "One change to one person's points, once per idempotency key."},
+            options={'table': 'points_entry', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'idempotency_key'),), 'indexes': [Index(fields=['tenant_id', 'person_id', 'id'])], 'pk_attr': 'id', 'table_description': "One change to one person's points, once per idempotency key."},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
@@ -149,7 +160,20 @@ class Migration(migrations.Migration):
                 ('expired_entry_id', fields.BigIntField(null=True)),
                 ('warned_on', fields.DateField(null=True)),
             ],
-            options={'table': 'points_lot', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'person_id', 'id']), Index(fields=['tenant_id', 'entry_id'])], 'pk_attr': 'id', 'table_description': 'What an earning entry left to spend, oldest spent first, until it expires.'},
+            options={'table': 'points_lot', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'person_id', 'expires_on', 'id']), Index(fields=['tenant_id', 'expires_on']), Index(fields=['tenant_id', 'entry_id'])], 'pk_attr': 'id', 'table_description': 'What an earning entry left to spend, oldest spent first, until it expires.'},
+            bases=['TenantModel'],
+        ),
+        ops.CreateModel(
+            name='PointsExpiryRun',
+            fields=[
+                ('tenant', fields.ForeignKeyField('civicgrid.Tenant', source_field='tenant_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.RESTRICT)),
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('through', fields.DateField()),
+                ('lots', fields.IntField()),
+                ('people', fields.IntField()),
+                ('ran_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'points_expiry_run', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'through'])], 'pk_attr': 'id', 'table_description': "One nightly expiry: every lot whose expiry day is after the previous run's ``through`` and on or before this"},
             bases=['TenantModel'],
         ),
         ops.CreateModel(

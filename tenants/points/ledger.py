@@ -18,7 +18,8 @@ from tortoise.exceptions import IntegrityError
 
 from tenants import clock
 from tenants.errors import Conflict
-from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsLotUse
+from tenants.locks import advisory_lock, lock_key
+from tenants.points.models import EntryKind, PointsEntry, PointsExpiryRun, PointsLot, PointsLotUse
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
 
 
@@ -161,10 +162,11 @@ async def credit(
         now=now,
     )
     if made:
-        await PointsLot.create(
+        lot = await PointsLot.create(
             person_id=person_id, entry_id=entry.id, amount=amount, remaining=amount, earned_on=occurred_on,
             expires_on=expires_on,
         )
+        await _expire_if_past([lot], now=now)
     return entry, made
 
 
@@ -272,30 +274,68 @@ async def give_back(
                 for lot_id, part in uses  # type: ignore[misc]
             ]
         )
+        await _expire_if_past(await PointsLot.filter(entry_id=entry.id).order_by("id"), now=now)
     return entry, made
 
 
+async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) -> None:
+    """Expire at once the lots made with an expiry day the nightly run has already passed (a voucher cancelled after
+    its points' day, an award backdated past a short expiry): the run never looks behind its last day again. Only a
+    lot whose day has come pays for this (a shared lock against a running expiry, and its last day)."""
+    today = await clock.today(now)
+    due = [lot for lot in lots if lot.expires_on is not None and lot.expires_on <= today and lot.remaining > 0]
+    if not due:
+        return
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
+        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
+        [current_tenant_id(), lock_key(EXPIRY_LOCK)],
+    )
+    through = rows[0]["through"]
+    for lot in due:
+        if through is None or lot.expires_on is None or lot.expires_on > through:
+            continue  # the next run takes it
+        entry, made = await record(
+            person_id=lot.person_id, kind=EntryKind.EXPIRY, amount=-lot.remaining, key=f"expiry:lot:{lot.id}",
+            occurred_on=today, source=Source("expiry", ref=lot.expires_on.isoformat()), author="system",
+            reason=EXPIRED_REASON, now=now,
+        )
+        if made:
+            lot.remaining, lot.expired_entry_id = 0, entry.id
+            await lot.save(update_fields=["remaining", "expired_entry_id"])
+
+
+EXPIRED_REASON = "积分到期 points expired"
+EXPIRY_LOCK = "points_expiry"  # the nightly run holds it exclusively; a lot made past its day, shared
+
+
 async def expire_due(today: date, *, now: datetime | None = None) -> int:
-    """Expire every live lot whose expiry day has come (``expires_on <= today``): one expiry entry per person
-    taking all of their due lots, each lot marked with it. Set-based (three statements whatever the count); a
-    second run finds nothing left to expire. Returns the number of lots expired."""
+    """Expire every live lot whose expiry day has come since the last run (``expires_on`` after its ``through``, on
+    or before ``today``): one expiry entry per person taking all of their due lots, each lot emptied and marked
+    with it, and the run recorded. Set-based (a fixed number of statements whatever the count); runs of a tenant
+    take turns, and a second run of the day finds nothing left. Returns the number of lots expired."""
     _require_transaction()
     conn = connections.get("default")
     tid = current_tenant_id()
-    # The balance rows first, in person order: the same order a spend takes them (one at a time).
+    at = now or clock.now()
+    await advisory_lock(EXPIRY_LOCK, conn=conn)  # per tenant
+    last = await PointsExpiryRun.all().order_by("-through").first()
+    since = last.through if last is not None else date.min
+    if today <= since:
+        return 0
+    # The balance rows first, in person order: the order a spend takes them in (one at a time).
     await conn.execute_query(
         "SELECT 1 FROM points_balance b WHERE b.tenant_id = $1 AND b.person_id IN ("
-        " SELECT DISTINCT person_id FROM points_lot WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2)"
-        " ORDER BY b.person_id FOR UPDATE OF b",
-        [tid, today],
+        " SELECT person_id FROM points_lot WHERE tenant_id = $1 AND expires_on > $3 AND expires_on <= $2"
+        " AND remaining > 0) ORDER BY b.person_id FOR UPDATE OF b",
+        [tid, today, since],
     )
     _, rows = await conn.execute_query(
         """
-        WITH due AS (
-            SELECT id, person_id, remaining FROM points_lot
-            WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2
-        ), per_person AS (
-            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot FROM due GROUP BY person_id
+        WITH per_person AS (
+            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot FROM points_lot
+            WHERE tenant_id = $1 AND expires_on > $5 AND expires_on <= $2 AND remaining > 0
+            GROUP BY person_id
         ), entries AS (
             INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
                                       author, occurred_on, created_at, idempotency_key)
@@ -305,15 +345,18 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
             RETURNING id, person_id
         ), marked AS (
             UPDATE points_lot l SET remaining = 0, expired_entry_id = e.id
-            FROM due d JOIN entries e ON e.person_id = d.person_id
-            WHERE l.tenant_id = $1 AND l.id = d.id
+            FROM entries e
+            WHERE l.tenant_id = $1 AND l.expires_on > $5 AND l.expires_on <= $2 AND l.remaining > 0
+              AND l.person_id = e.person_id
             RETURNING l.id
         )
-        SELECT count(*)::bigint AS lots FROM marked
+        SELECT (SELECT count(*) FROM marked)::int AS lots, (SELECT count(*) FROM entries)::int AS people
         """,
-        [tid, today, now or clock.now(), "积分到期 points expired"],
+        [tid, today, at, EXPIRED_REASON, since],
     )
-    return int(rows[0]["lots"])
+    lots, people = int(rows[0]["lots"]), int(rows[0]["people"])
+    await PointsExpiryRun.create(through=today, lots=lots, people=people, ran_at=at)
+    return lots
 
 
 @dataclass(frozen=True)
