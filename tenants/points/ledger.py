@@ -2,8 +2,9 @@
 is due, and check every balance. Callers run inside a tenant's transaction and decide who may do what.
 
 Spending locks the person's balance row first, then their live lots, so two spends of one person take turns (and
-the balance CHECK refuses an overdraft whatever happens). The nightly expiry takes the balance rows of everyone it
-expires in the same order (by person) before their lots, so it cannot deadlock with a spend.
+the balance CHECK refuses an overdraft whatever happens). The nightly expiry takes lots, then (through the entries'
+trigger) balances; it holds the tenant's expiry lock exclusively and a spend takes it shared before anything else,
+so the two never meet on rows in opposite orders.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from tenants.errors import Conflict
 from tenants.locks import advisory_lock, lock_key
 from tenants.points.models import EntryKind, PointsEntry, PointsExpiryRun, PointsLot, PointsLotUse
 from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
+
+EXPIRED_REASON = "积分到期 points expired"
+# The nightly expiry holds it exclusively; a spend (before its balance row) and a lot made past its day, shared.
+EXPIRY_LOCK = "points_expiry"
 
 
 class InsufficientPoints(Conflict):
@@ -57,13 +62,16 @@ async def _existing(key: str) -> PointsEntry | None:
 
 
 async def lock_balance(person_id: int) -> int:
-    """Lock a person's balance row until commit (opening it at 0) and return the balance."""
+    """Lock a person's balance row until commit (opening it at 0) and return the balance. The tenant's expiry lock
+    is taken first, shared: a spend waits for a running nightly expiry instead of meeting it on the rows (the run
+    takes lots, then balances; a spend the other way round)."""
     conn = connections.get("default")
     tid = current_tenant_id()
     await conn.execute_query(
-        "INSERT INTO points_balance (tenant_id, person_id, balance) VALUES ($1, $2, 0)"
+        "INSERT INTO points_balance (tenant_id, person_id, balance)"
+        " SELECT $1, $2, 0 FROM (SELECT pg_advisory_xact_lock_shared(hashtext($3))) AS expiry_lock"
         " ON CONFLICT (tenant_id, person_id) DO NOTHING",
-        [tid, person_id],
+        [tid, person_id, lock_key(EXPIRY_LOCK)],
     )
     rows = await conn.execute_query_dict(
         "SELECT balance FROM points_balance WHERE tenant_id = $1 AND person_id = $2 FOR UPDATE", [tid, person_id]
@@ -305,8 +313,6 @@ async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) ->
             await lot.save(update_fields=["remaining", "expired_entry_id"])
 
 
-EXPIRED_REASON = "积分到期 points expired"
-EXPIRY_LOCK = "points_expiry"  # the nightly run holds it exclusively; a lot made past its day, shared
 
 
 async def expire_due(today: date, *, now: datetime | None = None) -> int:
@@ -323,13 +329,6 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
     since = last.through if last is not None else date.min
     if today <= since:
         return 0
-    # The balance rows first, in person order: the order a spend takes them in (one at a time).
-    await conn.execute_query(
-        "SELECT 1 FROM points_balance b WHERE b.tenant_id = $1 AND b.person_id IN ("
-        " SELECT person_id FROM points_lot WHERE tenant_id = $1 AND expires_on > $3 AND expires_on <= $2"
-        " AND remaining > 0) ORDER BY b.person_id FOR UPDATE OF b",
-        [tid, today, since],
-    )
     _, rows = await conn.execute_query(
         """
         WITH per_person AS (
