@@ -230,7 +230,7 @@ async def test_a_reversal_takes_back_what_the_balance_allows_once(points_world):
         await spend(person_id=first.person_id, amount=8, key="meal", occurred_on=date(2026, 3, 3),
                     source=Source("voucher", 1), author="tester")
         done = await reverse(first, reason="核实有误", author="cw-1")
-        assert done is not None and done.amount == -2 and "已使用 3 分" in done.reason
+        assert done is not None and done.amount == -2 and "已使用或到期 3 分" in done.reason
         assert (await reverse(first, reason="again", author="cw-1")).id == done.id  # type: ignore[union-attr]
         assert await balance_of(first.person_id) == 0 and await verify() == []
         with pytest.raises(Conflict, match="capped"):

@@ -167,3 +167,28 @@ async def test_ten_concurrent_spends_against_a_balance_for_three(three_tenants):
     assert results.count(True) == 3
     async with tenant_transaction(a.id):
         assert await balance_of(7) == 0 and await verify() == []
+
+
+async def test_points_whose_day_has_come_are_never_spent_nor_reversed_twice(three_tenants):
+    """At noon on 15 January 2027 in Beijing, before any nightly run: the lot earned 2026-01-15 is gone from the
+    balance, cannot be spent, and an award whose lot expired is not taken back again from newer points."""
+    from tenants.points.earning import reverse
+
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        old = await _earn(1, 50, "old", date(2026, 1, 15))  # expires 2027-01-15
+        await _earn(1, 30, "newer", date(2026, 6, 1))
+    with time_machine.travel(datetime(2027, 1, 15, 4, 0, tzinfo=UTC)):
+        async with tenant_transaction(a.id):
+            assert await balance_of(1) == 30
+            with pytest.raises(InsufficientPoints) as err:
+                await spend(person_id=1, amount=40, key="big", occurred_on=date(2027, 1, 15),
+                            source=Source("voucher", 2), author="tester")
+            assert err.value.details == {"needed": 40, "balance": 30, "shortfall": 10}
+            assert await reverse(old, reason="核实有误", author="cw") is None  # its 50 expired: nothing to take
+            spent, _ = await spend(person_id=1, amount=30, key="all", occurred_on=date(2027, 1, 15),
+                                   source=Source("voucher", 3), author="tester")
+            assert spent.amount == -30 and await balance_of(1) == 0
+            assert await PointsEntry.filter(kind=EntryKind.EXPIRY).values_list("amount", flat=True) == [-50]
+            assert await expire_due(date(2027, 1, 15)) == 0  # the nightly run finds it done
+            assert await verify() == []

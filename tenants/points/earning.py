@@ -27,7 +27,7 @@ from tenants.permissions import require
 from tenants.points import ledger
 from tenants.points.config import points_config
 from tenants.points.ledger import Source
-from tenants.points.models import EntryKind, PointsEntry, PointsLot
+from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsLotUse
 from tenants.scope import current_tenant_id, scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -161,22 +161,26 @@ async def reverse(entry: PointsEntry, *, reason: str, author: str, now: datetime
         key = f"reverse:{entry.id}"
         if (done := await PointsEntry.get_or_none(reverses_id=entry.id)) is not None:
             return done
-        held = await ledger.lock_balance(entry.person_id)
+        held, _ = await ledger.settle(entry.person_id, now=now)
         if (done := await PointsEntry.get_or_none(reverses_id=entry.id)) is not None:
             return done
-        amount = min(entry.amount, held)
+        lot = await PointsLot.filter(entry_id=entry.id).first()
+        expired = 0  # what of the award its lot lost to expiry: gone already, not to be taken twice
+        if lot is not None and lot.expired_entry_id is not None:
+            spent = await PointsLotUse.filter(lot_id=lot.id).values_list("amount", flat=True)
+            expired = lot.amount - sum(int(a) for a in spent)  # type: ignore[call-overload]
+        amount = min(entry.amount - expired, held)
         if amount <= 0:
             return None
         text = reason.strip()
         if amount < entry.amount:
-            text += (f"（已使用 {entry.amount - amount} 分，仅撤回余额 {amount} 分 / "
-                     f"{entry.amount - amount} already spent, {amount} reversed）")
-        lot = await PointsLot.filter(entry_id=entry.id).values_list("id", flat=True)
+            text += (f"（已使用或到期 {entry.amount - amount} 分，仅撤回 {amount} 分 / "
+                     f"{entry.amount - amount} already spent or expired, {amount} reversed）")
         reversal, _ = await ledger.spend(
             person_id=entry.person_id, amount=amount, key=key, occurred_on=entry.occurred_on,
             source=Source(entry.source_kind, entry.source_id, entry.source_ref), author=author,
             kind=EntryKind.REVERSAL, rule_code=entry.rule_code, reason=text, reverses_id=entry.id,
-            first_lot=int(lot[0]) if lot else None, field="entryId", now=now,  # type: ignore[call-overload]
+            first_lot=lot.id if lot is not None else None, field="entryId", now=now,
         )
         return reversal
 

@@ -79,10 +79,15 @@ async def lock_balance(person_id: int) -> int:
     return int(rows[0]["balance"])
 
 
-async def balance_of(person_id: int) -> int:
+async def balance_of(person_id: int, *, now: datetime | None = None) -> int:
+    """The points a person can spend: the kept balance less the lots whose expiry day has come and that the nightly
+    run has not expired yet (one statement on two indexed rows' worth of data)."""
+    today = await clock.today(now)
     rows = await connections.get("default").execute_query_dict(
-        "SELECT balance FROM points_balance WHERE tenant_id = $1 AND person_id = $2",
-        [current_tenant_id(), person_id],
+        "SELECT b.balance - COALESCE((SELECT SUM(l.remaining) FROM points_lot l WHERE l.tenant_id = $1"
+        " AND l.person_id = $2 AND l.expires_on <= $3 AND l.remaining > 0), 0) AS balance"
+        " FROM points_balance b WHERE b.tenant_id = $1 AND b.person_id = $2",
+        [current_tenant_id(), person_id, today],
     )
     return int(rows[0]["balance"]) if rows else 0
 
@@ -178,24 +183,62 @@ async def credit(
     return entry, made
 
 
-async def _take(person_id: int, amount: int, first_lot: int | None) -> list[tuple[int, int]]:
-    """The (lot, amount) pairs that cover ``amount`` from the person's live lots: ``first_lot`` first, then the
-    soonest to expire (never-expiring last), oldest first."""
+async def _live_lots(person_id: int, first_lot: int | None) -> list[tuple[int, int, date | None]]:
+    """The person's live lots, locked, in the order they are spent: ``first_lot`` first, then the soonest to expire
+    (never-expiring last), oldest first."""
     rows = await connections.get("default").execute_query_dict(
-        "SELECT id, remaining FROM points_lot WHERE tenant_id = $1 AND person_id = $2 AND remaining > 0"
+        "SELECT id, remaining, expires_on FROM points_lot WHERE tenant_id = $1 AND person_id = $2 AND remaining > 0"
         " ORDER BY (id = $3) DESC, expires_on ASC NULLS LAST, id FOR UPDATE",
         [current_tenant_id(), person_id, first_lot or 0],
     )
+    return [(int(r["id"]), int(r["remaining"]), r["expires_on"]) for r in rows]
+
+
+async def _expire_lots(person_id: int, lots: Sequence[tuple[int, int, date | None]], today: date,
+                       now: datetime | None) -> int:
+    """Expire a person's lots whose day has come (before the nightly run reaches them: points are never spent on or
+    after their expiry day), as the nightly run would; returns the points expired."""
+    if not lots:
+        return 0
+    total, first = sum(lot[1] for lot in lots), min(lot[0] for lot in lots)
+    entry, made = await record(
+        person_id=person_id, kind=EntryKind.EXPIRY, amount=-total, key=f"expiry:{person_id}:{first}",
+        occurred_on=today, source=Source("expiry", ref=today.isoformat()), author="system", reason=EXPIRED_REASON,
+        now=now,
+    )
+    if made:
+        await connections.get("default").execute_query(
+            "UPDATE points_lot SET remaining = 0, expired_entry_id = $3"
+            " WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
+            [current_tenant_id(), [lot[0] for lot in lots], entry.id],
+        )
+    return total
+
+
+async def settle(person_id: int, *, first_lot: int | None = None,
+                 now: datetime | None = None) -> tuple[int, list[tuple[int, int, date | None]]]:
+    """Lock the person's balance and live lots, expire those whose day has come; the balance left and the lots
+    that can be spent, in spending order."""
+    held = await lock_balance(person_id)
+    today = await clock.today(now)
+    lots = await _live_lots(person_id, first_lot)
+    due = [lot for lot in lots if lot[2] is not None and lot[2] <= today]
+    held -= await _expire_lots(person_id, due, today, now)
+    return held, [lot for lot in lots if lot[2] is None or lot[2] > today]
+
+
+def _take(lots: Sequence[tuple[int, int, date | None]], amount: int) -> list[tuple[int, int]]:
+    """The (lot, amount) pairs that cover ``amount`` from ``lots`` in their order."""
     taken: list[tuple[int, int]] = []
     left = amount
-    for row in rows:
+    for lot_id, remaining, _ in lots:
         if left == 0:
             break
-        part = min(left, int(row["remaining"]))
-        taken.append((int(row["id"]), part))
+        part = min(left, remaining)
+        taken.append((lot_id, part))
         left -= part
     if left:  # the balance said yes but the lots say no: the ledger is inconsistent
-        raise RuntimeError(f"person {person_id}'s live lots hold less than their balance")
+        raise RuntimeError("the live lots hold less than the balance")
     return taken
 
 
@@ -217,20 +260,21 @@ async def spend(
     now: datetime | None = None,
 ) -> tuple[PointsEntry, bool]:
     """Spend ``amount`` points from the oldest lots (``first_lot`` first), once per ``key``; raises
-    ``InsufficientPoints`` (nothing written) when the balance is short."""
+    ``InsufficientPoints`` (nothing written) when the balance is short. Lots whose expiry day has come are expired
+    first, even before the nightly run: they are never spent."""
     if kind not in (EntryKind.REDEEM, EntryKind.REVERSAL) or amount <= 0:
         raise ValueError("a spend is a positive amount redeemed or reversed")
     _require_transaction()
     existing = await _existing(key)
     if existing is not None:
         return existing, False
-    held = await lock_balance(person_id)
+    held, lots = await settle(person_id, first_lot=first_lot, now=now)
     existing = await _existing(key)  # a twin that held the lock before us
     if existing is not None:
         return existing, False
     if held < amount:
         raise InsufficientPoints(amount, held, field=field)
-    taken = await _take(person_id, amount, first_lot)
+    taken = _take(lots, amount)
     entry, made = await record(
         person_id=person_id, kind=kind, amount=-amount, key=key, occurred_on=occurred_on, source=source,
         author=author, rule_code=rule_code, redemption_code=redemption_code, reason=reason,
@@ -325,6 +369,7 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
     tid = current_tenant_id()
     at = now or clock.now()
     await advisory_lock(EXPIRY_LOCK, conn=conn)  # per tenant
+    await conn.execute_query("SET LOCAL work_mem = '64MB'")  # a million due lots hash in memory
     last = await PointsExpiryRun.all().order_by("-through").first()
     since = last.through if last is not None else date.min
     if today <= since:
