@@ -465,3 +465,18 @@ def test_weights_not_summing_to_100_are_rejected(weights):
     assert [(p.field, p.reason, p.message_en) for p in problems] == [
         ("assessment.bodies", "weights_sum", f"must sum to 100, got {sum(weights)}")
     ]
+
+
+def test_points_figures_stay_inside_what_the_ledger_can_hold():
+    """An expiry of 100,000 months or a rule of 3,000,000,000 points would be accepted and then break every award."""
+    raw = preset_document("sanbai")
+    p = raw["points"]
+    p["expiry_months"] = 100_000
+    p["earning_rules"][0].update(points=3_000_000_000, daily_cap=3_000_000_000, monthly_cap=3_000_000_000)
+    p["redemptions"][0].update(value_fen=10**15, stock=10**12)
+    assert {(f, r) for f, r in located(problems_of(raw))} >= {
+        ("points.expiry_months", "out_of_range"),
+        ("points.earning_rules.0.points", "out_of_range"),
+        ("points.redemptions.0.value_fen", "out_of_range"),
+        ("points.redemptions.0.stock", "out_of_range"),
+    }

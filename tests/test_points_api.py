@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from tenants.scope import tenant_transaction
+from tenants.territory.people import Person
 from tests.fixtures.points import give
 
 BALANCE = "query($p: ID) { pointsBalance(personId: $p) { personId balance } }"
@@ -107,3 +109,14 @@ async def test_history_exports_are_scoped(points_world, client):
     assert (await get(f"/exports/points/grid/{grid}.csv", other["admin"])).status_code == 404
     assert (await get(f"/exports/points/grid/{grid}.pdf", w["admin"])).status_code == 400
     assert (await client.get(f"/exports/points/grid/{grid}.csv")).status_code == 401
+
+
+async def test_staff_read_their_own_points_though_they_live_outside_their_area(gql, points_world):
+    """cw-2 works for community C2 and lives in H1 (community C1): their own history is theirs to read."""
+    w = points_world["sanbai"]
+    t, ids = w["tenant"], w["ids"]
+    async with tenant_transaction(t.id):
+        await Person.filter(user_id="cw-2").update(household_id=ids["H1"], is_party_member=True)
+    await give(t.id, "cw-2", "volunteer_service", "own", date(2026, 11, 20))
+    mine = await gql("{ pointsHistory(first: 5) { edges { node { amount } } } }", w["community_worker_c2"])
+    assert [e["node"]["amount"] for e in mine["data"]["pointsHistory"]["edges"]] == [5]

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tenants import clock
+from tenants.config.service import change_config
 from tenants.errors import Conflict, Forbidden, InvalidInput
 from tenants.events import emit
 from tenants.inbox.models import Notification
@@ -16,9 +17,9 @@ from tenants.points import scheduled
 from tenants.points.earning import award_manually, reverse
 from tenants.points.ledger import Source, balance_of, spend, verify
 from tenants.points.models import EntryKind, PointsEntry, PointsLot
-from tenants.scope import tenant_transaction
+from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.roles import Role
-from tenants.territory.access import Access
+from tenants.territory.access import SYSTEM, Access
 from tenants.territory.people import Person
 from tenants.tickets import intake, workflow
 from tenants.tickets.models import Channel
@@ -270,3 +271,15 @@ async def test_lots_expire_after_the_tenants_months_oldest_spent_first_and_the_n
         notes = await Notification.filter(kind=scheduled.WARNING_KIND).values_list("recipient", "body")
         assert len(notes) == 1 and notes[0][0] == "bh-1" and "2 积分" in notes[0][1]
         assert await verify() == []
+
+
+async def test_a_tenant_without_review_pays_for_a_report_dispatched_at_intake(points_world):
+    """Review and dispatch both off: intake dispatches the ticket itself, and that is its acceptance."""
+    w = points_world["sanbai"]
+    t, ids = w["tenant"], w["ids"]
+    with tenant_context(t.id):
+        await change_config(access=SYSTEM, actor="admin", comment="no review",
+                            set_values={"tickets": {"steps": {"review": False, "dispatch": False}}})
+    ticket = await _ticket(t.id, ids)
+    assert ticket.state.value == "dispatched"
+    assert sorted(e[2] for e in await _entries(t.id, "res-1")) == ["report_issue", "ticket_valid"]

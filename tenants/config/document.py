@@ -159,15 +159,20 @@ EarningEvent = Literal[
 ]
 
 
+# Bounds that keep every figure far inside the database's integers (points in int, fen in bigint).
+PointsAmount = Annotated[int, Field(gt=0, le=1_000_000)]
+PointsFen = Annotated[int, Field(ge=0, le=100_000_000_000)]  # up to a billion yuan
+
+
 class EarningRule(Strict):
     """Points 积分 for one activity, capped per person per day and per month (tenant time)."""
 
     code: Code
     title: Title
     earners: Annotated[list[Earner], Field(min_length=1)]
-    points: PositiveInt
-    daily_cap: PositiveInt
-    monthly_cap: PositiveInt
+    points: PointsAmount
+    daily_cap: PointsAmount
+    monthly_cap: PointsAmount
     on: EarningEvent = "manual"
 
 
@@ -181,10 +186,10 @@ class Redemption(Strict):
     code: Code
     title: Title
     kind: RedemptionKind
-    cost_points: PositiveInt
-    value_fen: Fen
-    stock: PositiveInt | None = None  # vouchers that can be issued in all (None: unlimited)
-    monthly_limit: PositiveInt | None = None  # per person per calendar month (None: no limit)
+    cost_points: PointsAmount
+    value_fen: PointsFen
+    stock: Annotated[int, Field(gt=0, le=100_000_000)] | None = None  # vouchers issuable in all (None: unlimited)
+    monthly_limit: Annotated[int, Field(gt=0, le=1_000)] | None = None  # per person per calendar month (None: none)
     valid_from: LooseDate | None = None  # first day it can be redeemed
     valid_until: LooseDate | None = None  # last day it can be redeemed
     voucher_days: Annotated[int, Field(ge=1, le=366)] = 30  # a voucher is good to the end of this many days
@@ -218,11 +223,11 @@ class PerformancePay(Strict):
     """A grid worker's monthly performance pay: base x the band of their grid's score + own points, capped."""
 
     enabled: bool = False
-    base_fen: Fen = 0
+    base_fen: PointsFen = 0
     bands: list[PayBand] = [PayBand(min_score=0, percent=100)]
-    points_rate_fen: Fen = 0  # fen per point the worker earned in the month
-    points_cap_fen: Fen = 0  # cap on the points part
-    cap_fen: Fen = 0  # cap on the whole pay (0: none)
+    points_rate_fen: Annotated[int, Field(ge=0, le=100_000)] = 0  # fen per point the worker earned in the month
+    points_cap_fen: PointsFen = 0  # cap on the points part
+    cap_fen: PointsFen = 0  # cap on the whole pay (0: none)
 
 
 class Points(Strict):
@@ -231,7 +236,7 @@ class Points(Strict):
     enabled: bool
     earning_rules: list[EarningRule]
     redemptions: list[Redemption]
-    expiry_months: Count  # 0: points never expire
+    expiry_months: Annotated[int, Field(ge=0, le=120)]  # 0: points never expire
     expiry_warning_days: Annotated[int, Field(ge=1, le=90)] = 7
     grid_score: GridScore = GridScore()
     performance_pay: PerformancePay = PerformancePay()

@@ -30,7 +30,8 @@ def readable_people(caller: Access) -> QuerySet[Person]:
         assert q is not None  # only a tenant admin's is None
         posted |= Q(target_kind=level, target_id__in=Subquery(MODEL_BY_LEVEL[level].filter(q).values("id")))
     posts = Post.filter(posted, kind__in=EARNING_POSTS).values("person_id")
-    return Person.filter(Q(id__in=Subquery(residents.values("id"))) | Q(id__in=Subquery(posts)))
+    own = Q(user_id=caller.user_id) if caller.user_id else Q(id__in=[0])  # staff living outside their area
+    return Person.filter(Q(id__in=Subquery(residents.values("id"))) | Q(id__in=Subquery(posts)) | own)
 
 
 def readable(caller: Access) -> QuerySet[PointsEntry]:

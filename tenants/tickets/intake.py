@@ -255,5 +255,8 @@ async def report(
                 note = f"自动派单（{route.problem().message_zh.removesuffix('，请指定承办单位')}，由属地办理）"
             await assign(ticket, kind, unit, at, "system", "dispatch", note)
             await partners.open_tasks(ticket, at)
+            # without a review, every report is taken as a valid request: it earns what an accepted one does
+            await emit("ticket_accepted", ticket_id=ticket.id, reporter_user_id=ticket.reporter_user_id,
+                       channel=channel.value, at=at)
         await messages.ticket_changed(ticket, held, at)
         return ticket
