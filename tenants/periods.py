@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from tenants.errors import InvalidInput, Problem
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])\Z")
 
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999

@@ -124,6 +124,8 @@ async def test_manual_award_input_is_checked(points_world):
         ({"rule_code": "nope", "reason": "x"}, "unknown"),
         ({"rule_code": "building_head_duty", "reason": "  "}, "required"),
         ({"rule_code": "building_head_duty", "reason": "x", "evidence": ["ftp://a/b"]}, "bad_link"),
+        ({"rule_code": "building_head_duty", "reason": "x", "evidence": ["https://gov.cn@evil.example/"]}, "bad_link"),
+        ({"rule_code": "building_head_duty", "reason": "x", "evidence": ["https://a.cn/\u202egpj.exe"]}, "bad_link"),
         ({"rule_code": "building_head_duty", "reason": "x", "evidence": ["https://a.cn/x"] * 10}, "too_many"),
         ({"rule_code": "building_head_duty", "reason": "x", "occurred_on": today + timedelta(days=1)}, "future"),
         ({"rule_code": "building_head_duty", "reason": "x", "occurred_on": today - timedelta(days=32)}, "too_old"),
@@ -133,6 +135,12 @@ async def test_manual_award_input_is_checked(points_world):
             async with tenant_transaction(t.id):
                 await award_manually(access=ADMIN, actor="admin", person_id=pid, **kwargs)
         assert reason in [p.reason for p in err.value.problems], (kwargs, err.value.problems)
+    async with tenant_transaction(t.id):  # the longest actor and key still fit the entry's key
+        done = await award_manually(access=ADMIN, actor="a" * 128, person_id=pid, rule_code="building_head_duty",
+                                    reason="x", idempotency_key="k" * 128)
+        again = await award_manually(access=ADMIN, actor="a" * 128, person_id=pid, rule_code="building_head_duty",
+                                     reason="x", idempotency_key="k" * 128)
+        assert again.entry.id == done.entry.id and not again.made
     with pytest.raises(InvalidInput) as err:  # a resident is not a building head
         async with tenant_transaction(t.id):
             await award_manually(access=ADMIN, actor="admin", person_id=w["person"]["res-1"],

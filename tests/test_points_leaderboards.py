@@ -100,6 +100,9 @@ async def test_first_is_bounded(grid_world):
         for first in (0, 101):
             with pytest.raises(InvalidInput):
                 await leaderboard(access=RESIDENT, kind=BoardKind.PERSON, period="2026", first=first)
+        for period in ("2026\n", "2026-13", "2026Q5"):
+            with pytest.raises(InvalidInput):
+                await leaderboard(access=RESIDENT, kind=BoardKind.PERSON, period=period)
 
 
 BOARD = """query($k: LeaderboardKind!, $p: String!) { leaderboard(kind: $k, period: $p, first: 3) {

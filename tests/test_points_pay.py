@@ -82,7 +82,8 @@ async def test_drafts_are_recomputed_approved_ones_frozen_and_revised_with_a_rea
         assert now[w.ids["gw-2"]].points_earned == 90
     # The database refuses any change to an approved statement's figures, and its deletion.
     for sql in ("UPDATE pay_statement SET total_fen = 1 WHERE id = $1", "DELETE FROM pay_statement WHERE id = $1",
-                "UPDATE pay_statement SET status = 'draft' WHERE id = $1"):
+                "UPDATE pay_statement SET status = 'draft' WHERE id = $1",
+                "UPDATE pay_statement SET id = 999999, status = 'paid' WHERE id = $1"):
         with pytest.raises((OperationalError, RaiseError), match="cannot change"):
             async with tenant_transaction(w.t.id) as conn:
                 await conn.execute_query(sql, [gw1.id])

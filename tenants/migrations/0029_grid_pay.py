@@ -35,12 +35,14 @@ BEGIN
     IF TG_OP = 'DELETE' OR OLD.status = 'superseded'
        OR NOT ((OLD.status = 'approved' AND NEW.status IN ('paid', 'superseded'))
                OR (OLD.status = 'paid' AND NEW.status = 'superseded'))
-       OR (NEW.period_key, NEW.person_id, NEW.grid_id, NEW.revision, NEW.reason, NEW.supersedes_id, NEW.grid_score,
+       OR (NEW.id, NEW.tenant_id, NEW.period_key, NEW.person_id, NEW.grid_id, NEW.revision, NEW.reason,
+           NEW.supersedes_id, NEW.grid_score,
            NEW.band_min_score, NEW.band_percent, NEW.base_fen, NEW.base_part_fen, NEW.points_earned,
            NEW.points_rate_fen, NEW.points_part_fen, NEW.total_fen, NEW.rule, NEW.config_version, NEW.computed_at,
            NEW.computed_by, NEW.approved_at, NEW.approved_by)
           IS DISTINCT FROM
-          (OLD.period_key, OLD.person_id, OLD.grid_id, OLD.revision, OLD.reason, OLD.supersedes_id, OLD.grid_score,
+          (OLD.id, OLD.tenant_id, OLD.period_key, OLD.person_id, OLD.grid_id, OLD.revision, OLD.reason,
+           OLD.supersedes_id, OLD.grid_score,
            OLD.band_min_score, OLD.band_percent, OLD.base_fen, OLD.base_part_fen, OLD.points_earned,
            OLD.points_rate_fen, OLD.points_part_fen, OLD.total_fen, OLD.rule, OLD.config_version, OLD.computed_at,
            OLD.computed_by, OLD.approved_at, OLD.approved_by)

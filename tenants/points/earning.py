@@ -10,6 +10,8 @@ reversal takes what the balance allows (the award's own lot first) and says so i
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -205,8 +207,9 @@ def _link_problems(evidence: Sequence[str]) -> list[Problem]:
         problems.append(Problem("evidence", "too_many", f"证明材料最多 {MAX_EVIDENCE} 个",
                                 f"at most {MAX_EVIDENCE} evidence links"))
     for i, link in enumerate(evidence[:MAX_EVIDENCE]):
-        parts = urlsplit(link) if len(link) <= MAX_LINK and "\x00" not in link else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in link):
+        parts = urlsplit(link) if len(link) <= MAX_LINK and link.isprintable() else None  # no controls, no bidi
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc
+                or any(c.isspace() or unicodedata.category(c) == "Cf" for c in link)):
             problems.append(Problem(f"evidence.{i}", "bad_link", f"证明材料须为不超过 {MAX_LINK} 字符的 http(s) 链接",
                                     f"evidence must be http(s) links of at most {MAX_LINK} characters"))
     return problems
@@ -287,7 +290,9 @@ async def award_manually(
             raise Forbidden("不能给自己奖励积分", "nobody awards points to themselves", field="personId")
         if not await in_area(access, person, today):
             raise Forbidden("该人员不在您的辖区内", "this person is outside your area", field="personId")
-        ref = f"{actor}:{idempotency_key.strip()}" if idempotency_key else uuid.uuid4().hex
+        # the actor's key, hashed: any actor and key fit the entry's key, and a key names one award of one actor
+        ref = (hashlib.sha256(f"{actor}\x00{idempotency_key.strip()}".encode()).hexdigest()[:40]
+               if idempotency_key else uuid.uuid4().hex)
         done = await award(
             rule_code=rule.code, person=person, source=Source("manual", None, ref), occurred_on=day, author=actor,
             reason=reason, evidence=list(evidence), now=at,

@@ -28,7 +28,7 @@ from tenants.territory.access import Access
 from tenants.territory.people import Person
 
 MAX_FIRST = 100
-_PERIOD = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|Q([1-4]))?$")
+_PERIOD = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2])|Q([1-4]))?\Z")
 
 
 class BoardKind(StrEnum):

@@ -25,8 +25,8 @@ from tenants.subsidies.models import LineKind, SettlementStatement, StatementSta
 from tenants.tenancy.models import Tenant
 from tenants.territory.models import Compound
 
-YEAR = re.compile(r"^(\d{4})$")
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+YEAR = re.compile(r"^(\d{4})\Z")
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])\Z")
 CENT = Decimal("0.01")
 
 

@@ -21,7 +21,7 @@ from tenants.tenancy.models import Tenant
 
 # The first configuration version of a tenant covers every earlier period too.
 BEGINNING = date(2000, 1, 1)
-SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}\Z")
 # A tenant without a city above it needs a whole document from its first day (every service reads it): without
 # a preset it starts from 张家口's, the reference model of the product, and changes it from there.
 DEFAULT_PRESET = "zhangjiakou"

@@ -19,7 +19,7 @@ from tenants.territory.access import Access, get_writable, readable, readable_co
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, ancestor_levels, parent_level
 from tenants.territory.parties import PropertyCompany, Unit
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
 EXTRA_FIELDS = {"compound": {"address"}}
 
 
