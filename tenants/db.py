@@ -49,6 +49,7 @@ APPEND_ONLY_TABLES = (
     "bond_transaction",
     "brand_project_step",
     "points_entry",
+    "points_lot_use",
 )
 # ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
 APPEND_ONLY_UPDATABLE = {

@@ -192,3 +192,20 @@ async def test_points_whose_day_has_come_are_never_spent_nor_reversed_twice(thre
             assert await PointsEntry.filter(kind=EntryKind.EXPIRY).values_list("amount", flat=True) == [-50]
             assert await expire_due(date(2027, 1, 15)) == 0  # the nightly run finds it done
             assert await verify() == []
+
+
+async def test_the_check_finds_a_tampered_period_total_or_lot(three_tenants):
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 30, "jan", date(2026, 1, 10))
+        await _spend(1, 10, "r")
+        assert await verify() == []
+    with pytest.raises(OperationalError, match="permission denied"):  # what a spend took is a record
+        async with tenant_transaction(a.id) as conn:
+            await conn.execute_query("DELETE FROM points_lot_use")
+    async with tenant_transaction(a.id) as conn:
+        await conn.execute_query("UPDATE points_period_total SET earned = 99999 WHERE period_key = '2026-01'")
+        await conn.execute_query("UPDATE points_lot SET remaining = 25, amount = 45")
+        found = {(m.what, m.kept) for m in await verify()}
+        assert ("period:2026-01", 99999) in found and any(w.startswith("lot:") for w, _ in found), found
+        assert ("balance", 20) in found  # the lots now hold 25

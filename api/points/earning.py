@@ -67,6 +67,9 @@ class PointsMismatchType:
     kept: int = strawberry.field(description="The kept balance.")
     entries: int = strawberry.field(description="The sum of the person's entries.")
     lots: int = strawberry.field(description="The sum of the person's live lots.")
+    what: str = strawberry.field(description=(
+        "Which figure: `balance`, `period:<key>` (earned in a month, quarter or year), `entry:<id>` (what a spend or "
+        "an expiry took from its lots) or `lot:<id>` (what a lot has left)."))
 
 
 @strawberry.type(name="PointsCheck", description="pointsCheck: every balance recomputed from entries and live lots.")
@@ -140,7 +143,7 @@ class PointsEarningQuery:
             ok=not found,
             mismatches=[
                 PointsMismatchType(person_id=strawberry.ID(str(m.person_id)), kept=m.kept, entries=m.entries,
-                                   lots=m.lots)
+                                   lots=m.lots, what=m.what)
                 for m in found
             ],
         )

@@ -405,17 +405,26 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
 
 @dataclass(frozen=True)
 class PointsMismatch:
-    """A person whose kept balance differs from the sum of their entries or of their live lots."""
+    """A figure the ledger keeps that its entries do not give: a balance (against the entries and the live lots), a
+    period's earned total, what a spending or expiry entry took from its lots, what a lot has left."""
 
     person_id: int
     kept: int
     entries: int
     lots: int
+    what: str = "balance"  # balance | period:<key> | entry:<id> | lot:<id>
+
+
+_USED = "SELECT lot_id, SUM(amount)::bigint AS used FROM points_lot_use WHERE tenant_id = $1 GROUP BY lot_id"
 
 
 async def verify() -> list[PointsMismatch]:
-    """Recompute every balance of the tenant from its entries and from its live lots (pointsCheck)."""
-    rows = await connections.get("default").execute_query_dict(
+    """Recompute the tenant's points figures from its entries (pointsCheck): every balance (from the entries and from
+    the live lots), every period total (from the awards and reversals), every spend (from the lot uses), every
+    expiry (from what its lots had left) and every live lot's remainder (its amount less what was taken)."""
+    conn = connections.get("default")
+    tid = current_tenant_id()
+    rows = await conn.execute_query_dict(
         """
         SELECT COALESCE(b.person_id, e.person_id, l.person_id) AS person_id, COALESCE(b.balance, 0) AS kept,
                COALESCE(e.total, 0) AS entries, COALESCE(l.total, 0) AS lots
@@ -427,6 +436,53 @@ async def verify() -> list[PointsMismatch]:
         WHERE COALESCE(b.balance, 0) <> COALESCE(e.total, 0) OR COALESCE(b.balance, 0) <> COALESCE(l.total, 0)
         ORDER BY 1
         """,
-        [current_tenant_id()],
+        [tid],
     )
-    return [PointsMismatch(int(r["person_id"]), int(r["kept"]), int(r["entries"]), int(r["lots"])) for r in rows]
+    out = [PointsMismatch(int(r["person_id"]), int(r["kept"]), int(r["entries"]), int(r["lots"])) for r in rows]
+    periods = await conn.execute_query_dict(
+        """
+        SELECT COALESCE(t.person_id, e.person_id) AS person_id, COALESCE(t.period_key, e.period_key) AS period_key,
+               COALESCE(t.earned, 0) AS kept, COALESCE(e.total, 0) AS entries
+        FROM (SELECT person_id, period_key, earned FROM points_period_total WHERE tenant_id = $1) t
+        FULL JOIN (SELECT x.person_id, p.k AS period_key, SUM(x.amount)::bigint AS total FROM points_entry x,
+                          LATERAL (VALUES (to_char(x.occurred_on, 'YYYY-MM')), (to_char(x.occurred_on, 'YYYY"Q"Q')),
+                                          (to_char(x.occurred_on, 'YYYY'))) AS p(k)
+                   WHERE x.tenant_id = $1 AND x.kind IN ('award', 'reversal') GROUP BY x.person_id, p.k) e
+          ON e.person_id = t.person_id AND e.period_key = t.period_key
+        WHERE COALESCE(t.earned, 0) <> COALESCE(e.total, 0) ORDER BY 1, 2
+        """,
+        [tid],
+    )
+    out += [PointsMismatch(int(r["person_id"]), int(r["kept"]), int(r["entries"]), 0, f"period:{r['period_key']}")
+            for r in periods]
+    taken = await conn.execute_query_dict(
+        f"""
+        SELECT e.person_id, e.id, -e.amount AS kept,
+               CASE WHEN e.kind = 'expiry' THEN COALESCE(x.total, 0) ELSE COALESCE(u.total, 0) END AS lots
+        FROM points_entry e
+        LEFT JOIN (SELECT entry_id, SUM(amount)::bigint AS total FROM points_lot_use WHERE tenant_id = $1
+                   GROUP BY entry_id) u ON u.entry_id = e.id
+        LEFT JOIN (SELECT l.expired_entry_id, SUM(l.amount - COALESCE(used.used, 0))::bigint AS total
+                   FROM points_lot l LEFT JOIN ({_USED}) used ON used.lot_id = l.id
+                   WHERE l.tenant_id = $1 AND l.expired_entry_id IS NOT NULL GROUP BY l.expired_entry_id) x
+          ON x.expired_entry_id = e.id
+        WHERE e.tenant_id = $1 AND e.kind IN ('redeem', 'reversal', 'expiry')
+          AND -e.amount <> CASE WHEN e.kind = 'expiry' THEN COALESCE(x.total, 0) ELSE COALESCE(u.total, 0) END
+        ORDER BY e.id
+        """,
+        [tid],
+    )
+    out += [PointsMismatch(int(r["person_id"]), int(r["kept"]), int(r["kept"]), int(r["lots"]), f"entry:{r['id']}")
+            for r in taken]
+    lots = await conn.execute_query_dict(
+        f"""
+        SELECT l.person_id, l.id, l.remaining, l.amount - COALESCE(used.used, 0) AS left_over
+        FROM points_lot l LEFT JOIN ({_USED}) used ON used.lot_id = l.id
+        WHERE l.tenant_id = $1 AND l.expired_entry_id IS NULL AND l.remaining <> l.amount - COALESCE(used.used, 0)
+        ORDER BY l.id
+        """,
+        [tid],
+    )
+    out += [PointsMismatch(int(r["person_id"]), int(r["remaining"]), int(r["left_over"]), int(r["remaining"]),
+                           f"lot:{r['id']}") for r in lots]
+    return out
