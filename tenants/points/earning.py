@@ -91,14 +91,19 @@ def award_key(rule: str, person_id: int, source: Source) -> str:
     return f"award:{rule}:{person_id}:{source.kind}:{source.id if source.id is not None else source.ref}"
 
 
-async def _earned(person_id: int, rule: str, first: date, last: date) -> int:
-    """Points of ``rule`` the person keeps for days ``first``..``last`` (awards less reversals)."""
+async def _taken(key: str, person_id: int, rule: str, day: date) -> tuple[bool, int, int]:
+    """Whether ``key`` was awarded already, and the points of ``rule`` the person keeps for ``day`` and for its month
+    (awards less reversals), in one statement."""
+    first, last = _month(day)
     rows = await connections.get("default").execute_query_dict(
-        "SELECT COALESCE(SUM(amount), 0)::bigint AS total FROM points_entry WHERE tenant_id = $1 AND person_id = $2"
-        " AND rule_code = $3 AND occurred_on BETWEEN $4 AND $5 AND kind IN ('award', 'reversal')",
-        [current_tenant_id(), person_id, rule, first, last],
+        "SELECT EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = $6) AS done,"
+        " COALESCE(SUM(amount) FILTER (WHERE occurred_on = $4), 0)::bigint AS day,"
+        " COALESCE(SUM(amount), 0)::bigint AS month"
+        " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3"
+        " AND occurred_on BETWEEN $5 AND $7 AND kind IN ('award', 'reversal')",
+        [current_tenant_id(), person_id, rule, day, first, key, last],
     )
-    return int(rows[0]["total"])
+    return bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
 
 
 def _month(day: date) -> tuple[date, date]:
@@ -124,22 +129,22 @@ async def award(
         points = await points_config()
         rule = rule_named(points, rule_code)
         key = award_key(rule.code, person.id, source)
-        if (done := await PointsEntry.get_or_none(idempotency_key=key)) is not None:
-            return Award(done, False)
         if not set(rule.earners) & await earner_kinds(person, occurred_on):
             return None
+        # Every award of this key takes this lock: under it the key is looked up once and inserted without a retry.
         await advisory_lock("points_award", person.id, rule.code)
-        if (done := await PointsEntry.get_or_none(idempotency_key=key)) is not None:
-            return Award(done, False)  # a twin held the lock before us
+        done, day_total, month_total = await _taken(key, person.id, rule.code, occurred_on)
+        if done:  # a retried request or job, or a twin that held the lock before us
+            return Award(await PointsEntry.get(idempotency_key=key), False)
         text = reason.strip()
         over = None
-        if await _earned(person.id, rule.code, occurred_on, occurred_on) + rule.points > rule.daily_cap:
+        if day_total + rule.points > rule.daily_cap:
             over = (f"已达每日上限 {rule.daily_cap} 分", f"daily cap of {rule.daily_cap} points reached")
-        elif await _earned(person.id, rule.code, *_month(occurred_on)) + rule.points > rule.monthly_cap:
+        elif month_total + rule.points > rule.monthly_cap:
             over = (f"已达每月上限 {rule.monthly_cap} 分", f"monthly cap of {rule.monthly_cap} points reached")
         common = dict(
             person_id=person.id, key=key, occurred_on=occurred_on, source=source, author=author,
-            rule_code=rule.code, evidence=evidence, now=now,
+            rule_code=rule.code, evidence=evidence, now=now, fresh=True,
         )
         if over is not None:
             note = f"{over[0]} / {over[1]}" + (f"：{text}" if text else "")

@@ -13,6 +13,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
@@ -116,32 +117,26 @@ async def record(
     evidence: Sequence[str] = (),
     reverses_id: int | None = None,
     now: datetime | None = None,
+    fresh: bool = False,
 ) -> tuple[PointsEntry, bool]:
     """Insert one entry once per ``key``: (the entry, True) when made now, (the first one, False) when the key was
-    used before. Only the entry: lots are the caller's (``credit``, ``spend``)."""
+    used before. Only the entry: lots are the caller's (``credit``, ``spend``). ``fresh``: the caller looked the key
+    up under a lock every writer of that key takes, so it is inserted straight away."""
     _require_transaction()
+    fields: dict[str, Any] = dict(
+        person_id=person_id, kind=kind, amount=amount, rule_code=rule_code, redemption_code=redemption_code,
+        source_kind=source.kind, source_id=source.id, source_ref=source.ref[:128], reason=reason[:500],
+        evidence=list(evidence), author=author, occurred_on=occurred_on, created_at=now or clock.now(),
+        idempotency_key=key, reverses_id=reverses_id,
+    )
+    if fresh:
+        return await PointsEntry.create(**fields), True
     existing = await _existing(key)
     if existing is not None:
         return existing, False
     try:
         async with savepoint():
-            entry = await PointsEntry.create(
-                person_id=person_id,
-                kind=kind,
-                amount=amount,
-                rule_code=rule_code,
-                redemption_code=redemption_code,
-                source_kind=source.kind,
-                source_id=source.id,
-                source_ref=source.ref[:128],
-                reason=reason[:500],
-                evidence=list(evidence),
-                author=author,
-                occurred_on=occurred_on,
-                created_at=now or clock.now(),
-                idempotency_key=key,
-                reverses_id=reverses_id,
-            )
+            entry = await PointsEntry.create(**fields)
             return entry, True
     except IntegrityError:
         existing = await _existing(key)
@@ -165,14 +160,15 @@ async def credit(
     reason: str = "",
     evidence: Sequence[str] = (),
     now: datetime | None = None,
+    fresh: bool = False,
 ) -> tuple[PointsEntry, bool]:
-    """Earn ``amount`` points as one lot expiring on ``expires_on`` (once per ``key``)."""
+    """Earn ``amount`` points as one lot expiring on ``expires_on`` (once per ``key``; ``fresh`` as ``record``)."""
     if kind not in (EntryKind.AWARD, EntryKind.RETURN) or amount <= 0:
         raise ValueError("a credit is a positive award or return")
     entry, made = await record(
         person_id=person_id, kind=kind, amount=amount, key=key, occurred_on=occurred_on, source=source,
         author=author, rule_code=rule_code, redemption_code=redemption_code, reason=reason, evidence=evidence,
-        now=now,
+        now=now, fresh=fresh,
     )
     if made:
         lot = await PointsLot.create(
