@@ -291,11 +291,10 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
     )
     _, rows = await conn.execute_query(
         """
-        WITH due AS (
-            SELECT id, person_id, remaining FROM points_lot
+        WITH per_person AS (
+            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot FROM points_lot
             WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2
-        ), per_person AS (
-            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot FROM due GROUP BY person_id
+            GROUP BY person_id
         ), entries AS (
             INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
                                       author, occurred_on, created_at, idempotency_key)
@@ -304,9 +303,11 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
             FROM per_person
             RETURNING id, person_id
         ), marked AS (
+            -- the same due lots (one snapshot), found by the partial index points_lot_due rather than by joining
+            -- a list of them to every lot of the tenant
             UPDATE points_lot l SET remaining = 0, expired_entry_id = e.id
-            FROM due d JOIN entries e ON e.person_id = d.person_id
-            WHERE l.tenant_id = $1 AND l.id = d.id
+            FROM entries e
+            WHERE l.tenant_id = $1 AND l.remaining > 0 AND l.expires_on <= $2 AND l.person_id = e.person_id
             RETURNING l.id
         )
         SELECT count(*)::bigint AS lots FROM marked
