@@ -60,7 +60,7 @@ TODAY = date(2026, 12, 1)  # the measured night: the nightly job runs at 02:00 B
 NOW = datetime(2026, 11, 30, 18, tzinfo=UTC)
 DUE_SHARE = 5  # one live lot due on TODAY per 5 entries: 1,000,000 of 5,000,000
 EXPIRY_MONTHS = 12  # sanbai
-AWARD_SHARE = 0.80  # of the entries: awards; the rest reversals, redemptions, expiries and capped awards
+AWARD_SHARE = 0.85  # of the entries: awards; the rest reversals, redemptions, expiries and capped awards
 LIMITS_MS = {"balance": 5.0, "expiry": 5000.0, "leaderboard": 50.0, "grids": 2000.0}
 MONTH = "2026-11"  # the month the grid scores and pay statements are computed for
 
@@ -191,8 +191,8 @@ WITH pick AS (
 UPDATE points_lot l SET remaining = 0 FROM pick WHERE l.tenant_id = $1 AND l.id = pick.lot_id
 """
 
-# The month's redemptions ($1 tenant, $2 first day, $3 first day of the next month, $4 days in the month): a
-# fifth of the people whose live lots (earned before the month, good to its end) hold 50+ points redeem once, the
+# The month's redemptions ($1 tenant, $2 first day, $3 first day of the next month, $4 days in the month): one
+# in ten of the people whose live lots (earned before the month, good to its end) hold 50+ points redeem once, the
 # most they can of 450 / 150 / 100 / 50 points (the catalogue's fee_reduction_50, haircut, canteen_meal_10,
 # canteen_meal_5), taking their lots FIFO (soonest expiry first, then oldest) like ``ledger.spend``.
 REDEMPTIONS = """
@@ -205,7 +205,7 @@ WITH live AS (
     FROM (SELECT person_id, SUM(remaining) AS held,
                  abs(hashint8extended(person_id * 10000 + ($2::date - date '2024-01-01'), 31)) AS h
           FROM live GROUP BY person_id) s
-    WHERE held >= 50 AND h % 5 = 0
+    WHERE held >= 50 AND h % 10 = 0
 ), r AS (
     INSERT INTO points_entry (tenant_id, person_id, kind, amount, redemption_code, source_kind, source_ref,
                               reason, evidence, author, occurred_on, created_at, idempotency_key)
@@ -239,6 +239,146 @@ FROM generate_series(1, $2::bigint) g
 JOIN bench_earner e ON e.n = abs(hashint8extended(g, 41)) % (SELECT count(*) FROM bench_earner)
 CROSS JOIN LATERAL (SELECT '{FIRST_MONTH}'::date + (abs(hashint8extended(g, 42)) % 730)::int AS day) d
 """
+
+# What the month's grid scores read besides points (part D): tickets opened in the 12 months up to the month
+# (mostly closed, some open, rejected, reopened; rated and on time at plausible shares, varied by compound), and a
+# published monthly compound rating of the month (sanbai rates monthly) ($1 tenant, $2 first instant, $3 tickets,
+# $4..$5 the chunk of generate_series, $6 the span in days).
+TICKETS = """
+WITH k AS (
+    SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, street_id, community_id, grid_id,
+           abs(hashint8extended(id, 5)) % 10 AS q
+    FROM compound WHERE tenant_id = $1
+), x AS (
+    SELECT g, abs(hashint8extended(g, 4)) AS h4,
+           $2::timestamptz + (g::float8 / ($3 + 1)) * ($6 * interval '1 day') AS opened,
+           abs(hashint8extended(g, 1)) % (SELECT count(*) FROM k) AS kn,
+           CASE WHEN abs(hashint8extended(g, 3)) % 100 < 3 THEN 'rejected'
+                WHEN abs(hashint8extended(g, 3)) % 100 < 6 THEN 'dispatched'
+                WHEN abs(hashint8extended(g, 3)) % 100 < 8 THEN 'reopened'
+                WHEN abs(hashint8extended(g, 3)) % 100 < 15 THEN 'resolved'
+                WHEN abs(hashint8extended(g, 3)) % 100 < 20 THEN 'rated' ELSE 'closed' END AS state
+    FROM generate_series($4::bigint, $5::bigint) g
+)
+INSERT INTO ticket (tenant_id, category_code, item_code, description, photos, contact, channel, street_id,
+    community_id, grid_id, compound_id, address, reporter_user_id, entered_by, state, assignee_kind, assignee_id,
+    step_seq, escalation_level, escalations, reopened, rating, satisfied, resolved_on_time, rules, opened_at,
+    dispatched_at, resolved_at, closed_at, updated_at)
+SELECT $1, 'property_service', 'corridor_clutter', '楼道堆物', '[]', '', 'app', k.street_id, k.community_id,
+    k.grid_id, k.id, '', 'p' || x.g % 200000, 'p' || x.g % 200000, x.state,
+    CASE WHEN x.state <> 'rejected' THEN 'community' END, CASE WHEN x.state <> 'rejected' THEN k.community_id END,
+    2, 0, 0, (x.state = 'reopened')::int,
+    CASE WHEN x.state IN ('closed', 'rated') AND x.h4 % 3 > 0 THEN 3 + (x.h4 + k.q) % 3
+         WHEN x.state = 'reopened' THEN 1 + x.h4 % 2 END,
+    CASE WHEN x.state IN ('closed', 'rated') AND x.h4 % 3 > 0 THEN (x.h4 + k.q) % 3 > 0
+         WHEN x.state = 'reopened' THEN false END,
+    CASE WHEN x.state IN ('resolved', 'rated', 'closed') THEN x.h4 % (4 + k.q) <> 0 END,
+    '{}'::jsonb, x.opened, CASE WHEN x.state <> 'rejected' THEN x.opened + interval '1 hour' END,
+    CASE WHEN x.state IN ('resolved', 'rated', 'closed') THEN x.opened + (2 + x.h4 % 70) * interval '1 hour' END,
+    CASE WHEN x.state IN ('closed', 'rejected') THEN x.opened + interval '80 hours' END, now()
+FROM x JOIN k ON k.n = x.kn
+"""
+
+RATINGS = [
+    "INSERT INTO property_company (tenant_id, credit_code, name, contact_name, contact_phone, is_active, created_at,"
+    " updated_at) SELECT $1, '9137' || lpad(g::text, 6, '0'), '物业' || g, '', '', true, now(), now()"
+    " FROM generate_series(0, 299) g",
+    "INSERT INTO rating_snapshot (tenant_id, period_key, revision, status, reason, computed_at)"
+    " VALUES ($1, '{month}', 1, 'draft', '', '2026-11-30 17:00+00')",
+    "INSERT INTO compound_rating (tenant_id, snapshot_id, compound_id, company_id, score, body_part, deductions, rank,"
+    " breakdown) SELECT $1, s.id, k.id, c.id, 60 + abs(hashint8extended(k.id, 7)) % 4000 / 100.0, 50, 0,"
+    " row_number() OVER (ORDER BY k.id), '{{}}'::jsonb FROM compound k"
+    " CROSS JOIN (SELECT id FROM rating_snapshot WHERE tenant_id = $1 AND period_key = '{month}') s"
+    " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM property_company WHERE tenant_id = $1) c"
+    " ON c.n = k.id % 300 WHERE k.tenant_id = $1",
+    "UPDATE rating_snapshot SET status = 'published', published_at = '2026-11-30 17:30+00', published_by = 'bench'"
+    " WHERE tenant_id = $1 AND period_key = '{month}'",
+]
+TICKET_MONTHS = 12
+TICKETS_PER_ENTRY = 100  # a month's tickets: one per 100 entries (50,000 a month for 5,000,000)
+
+
+async def grid_inputs(tid: int, entries: int) -> None:
+    """Tickets and the month's compound rating, unless a previous run seeded them (a seed made before this step)."""
+    conn = await owner()
+    try:
+        if await conn.fetchval("SELECT count(*) FROM rating_snapshot WHERE tenant_id = $1", tid):
+            return
+        t = time.perf_counter()
+        n = TICKET_MONTHS * (entries // TICKETS_PER_ENTRY)
+        start = datetime(2025, 11, 30, 16, tzinfo=UTC)  # 2025-12-01 00:00 in Asia/Shanghai
+        span = (date(2026, 12, 1) - date(2025, 12, 1)).days
+        async with conn.transaction():
+            for lo in range(1, n + 1, 100_000):
+                await conn.execute(TICKETS, tid, start, n, lo, min(lo + 99_999, n), span)
+            for sql in RATINGS:
+                await conn.execute(sql.format(month=MONTH), tid)
+        for table in ("ticket", "property_company", "rating_snapshot", "compound_rating"):
+            await conn.execute(f"VACUUM ANALYZE {table}")
+    finally:
+        await conn.close()
+    print(f"grid inputs: {n:,} tickets over {TICKET_MONTHS} months, a published {MONTH} rating of {COMPOUNDS:,}"
+          f" compounds in {time.perf_counter() - t:.1f} s", flush=True)
+
+
+# Duty awards recorded late from the paper ledgers (补录) in the year before the cutoff, in place of as many
+# over-cap records, until DUE live lots are due on TODAY ($1 tenant, $2 how many, $3 first day, $4 days).
+BACKFILL = f"""
+WITH gone AS (
+    DELETE FROM points_entry WHERE id IN (
+        SELECT id FROM points_entry WHERE tenant_id = $1 AND kind = 'capped' ORDER BY id DESC LIMIT $2)
+    RETURNING id
+), a AS (
+    SELECT g, $3::date + (abs(hashint8extended(g, 51)) % $4)::int AS day, e.person_id, e.rule_code, e.points
+    FROM generate_series(1, $2::bigint) g
+    JOIN bench_earner e ON e.n = abs(hashint8extended(g, 52)) % (SELECT count(*) FROM bench_earner)
+), e AS (
+    INSERT INTO points_entry (tenant_id, person_id, kind, amount, rule_code, source_kind, source_ref, reason,
+                              evidence, author, occurred_on, created_at, idempotency_key)
+    SELECT $1, person_id, 'award', points, rule_code, 'manual', '补录', '履职积分（补录）', '[]'::jsonb,
+           'cw' || person_id % 400, day, day + time '05:00', 'backfill:' || rule_code || ':' || person_id || ':' || g
+    FROM a WHERE (SELECT count(*) FROM gone) >= 0
+    RETURNING id, person_id, amount, occurred_on
+)
+INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)
+SELECT $1, person_id, id, amount, amount, occurred_on, (occurred_on + interval '{EXPIRY_MONTHS} months')::date FROM e
+"""
+
+
+async def ensure_due(tid: int, entries: int) -> None:
+    """At least entries / DUE_SHARE live lots due on TODAY: when the seeded history leaves fewer (the people
+    redeemed more than it guessed), back-fill late duty awards in their place; the entry count stays."""
+    from tenants.points import ledger
+    from tenants.scope import tenant_transaction
+
+    want = entries // DUE_SHARE
+    conn = await owner()
+    try:
+        due = await conn.fetchval(
+            "SELECT count(*) FROM points_lot WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2", tid, TODAY
+        )
+        if due >= want:
+            return
+        t, added = time.perf_counter(), want - due
+        first = date(TODAY.year - 2, TODAY.month, 1) + timedelta(days=1)
+        async with conn.transaction():
+            await conn.execute(f"SELECT set_config('app.tenant_id', '{int(tid)}', true)")
+            await conn.execute(EARNERS.replace("$1", str(int(tid))))
+            await conn.execute(BACKFILL, tid, added, first, (TODAY - timedelta(days=365) - first).days + 1)
+        await conn.execute("VACUUM ANALYZE points_entry")
+        await conn.execute("VACUUM ANALYZE points_lot")
+        due = await conn.fetchval(
+            "SELECT count(*) FROM points_lot WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2", tid, TODAY
+        )
+    finally:
+        await conn.close()
+    async with tenant_transaction(tid):
+        bad = await ledger.verify()
+    print(f"back-filled {added:,} late awards for {added:,} over-cap records: {due:,} live lots due on {TODAY}"
+          f" in {time.perf_counter() - t:.1f} s; pointsCheck {'clean' if not bad else f'{len(bad)} mismatches'}",
+          flush=True)
+    assert not bad
+
 
 COUNTS = """
 SELECT (SELECT count(*) FROM person WHERE tenant_id = $1) AS people,
@@ -644,7 +784,7 @@ async def leaderboard(table: Table, tid: int, people: list[tuple[int, str]], run
     if boards is None or not hasattr(boards, "leaderboard"):
         table.add(f"leaderboard service {period}", None, "leaderboard", "tenants.points.leaderboards not built yet")
         return
-    kinds = getattr(boards, "Kind", None) or getattr(boards, "LeaderboardKind", None)
+    kinds = next((getattr(boards, k) for k in ("BoardKind", "Kind", "LeaderboardKind") if hasattr(boards, k)), None)
     person_kind = kinds.PERSON if kinds is not None else "person"
 
     async def service() -> None:
@@ -734,6 +874,8 @@ async def main(people: int, entries: int, runs: int, reuse: bool, explain: bool)
             await analyze()
             print(f"vacuum analyze {time.perf_counter() - t:.1f} s")
             marker.write_text(str(tid))
+        await ensure_due(tid, entries)
+        await grid_inputs(tid, entries)
         await measure(tid, runs, explain)
     finally:
         await Tortoise.close_connections()
