@@ -365,13 +365,12 @@ async def ensure_due(tid: int, entries: int) -> None:
             await conn.execute(f"SELECT set_config('app.tenant_id', '{int(tid)}', true)")
             await conn.execute(EARNERS.replace("$1", str(int(tid))))
             await conn.execute(BACKFILL, tid, added, first, (TODAY - timedelta(days=365) - first).days + 1)
-        await conn.execute("VACUUM ANALYZE points_entry")
-        await conn.execute("VACUUM ANALYZE points_lot")
         due = await conn.fetchval(
             "SELECT count(*) FROM points_lot WHERE tenant_id = $1 AND remaining > 0 AND expires_on <= $2", tid, TODAY
         )
     finally:
         await conn.close()
+    await analyze()  # the visibility map and statistics as autovacuum would leave them
     async with tenant_transaction(tid):
         bad = await ledger.verify()
     print(f"back-filled {added:,} late awards for {added:,} over-cap records: {due:,} live lots due on {TODAY}"
@@ -397,7 +396,8 @@ SELECT (SELECT count(*) FROM person WHERE tenant_id = $1) AS people,
 """
 
 TABLES = ("street", "community", "grid", "compound", "building", "household", "person", "post", "points_entry",
-          "points_lot", "points_lot_use", "points_balance", "points_period_total")
+          "points_lot", "points_lot_use", "points_balance", "points_period_total", "ticket", "rating_snapshot",
+          "compound_rating")
 
 
 def months() -> list[tuple[date, date]]:
