@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import logging
 import os
 import random
 import statistics
@@ -639,7 +640,10 @@ async def graphql_balance(table: Table, tid: int, it: Any, n: int) -> None:
         redis = EmbeddedServices(Path(os.environ.get("CIVICGRID_BENCH_HOME", ROOT / ".civicgrid" / HOME_NAME)))
         redis.start_redis()
         os.environ["REDIS_URL"] = redis.redis_url
-        get_settings.cache_clear()
+    if not os.environ.get("CIVICGRID_JWT_SECRET"):  # as bench/hot_lists.py runs its API
+        os.environ.update(CIVICGRID_ENV="development",
+                          CIVICGRID_JWT_SECRET="bench-secret-not-for-production-0123456789")
+    get_settings.cache_clear()
     try:
         await graphql_requests(table, tid, it, n, get_settings())
     finally:
@@ -662,6 +666,7 @@ async def graphql_requests(table: Table, tid: int, it: Any, n: int, settings: An
     tokens: dict[str, str] = {}
     query = {"query": "{ pointsBalance { balance } }"}
     app = create_app(settings)
+    logging.getLogger("civicgrid.access").setLevel(logging.WARNING)  # one line per request otherwise
     async with LifespanManager(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bench"
     ) as client:
@@ -842,20 +847,22 @@ async def grids(table: Table, tid: int, runs: int) -> None:
             try:
                 t = time.perf_counter()
                 async with tenant_transaction(tid):  # as the monthly job runs them, one transaction each
-                    await call_with(grid_mod.compute_month, known)
+                    made = await call_with(grid_mod.compute_month, known)
                 scores = time.perf_counter() - t
-                paid = 0.0
+                paid, run = 0.0, None
                 if pay_fn is not None:
                     t = time.perf_counter()
                     async with tenant_transaction(tid):
-                        await call_with(pay_fn, known)
+                        run = await call_with(pay_fn, known)
                     paid = time.perf_counter() - t
             except Exception as e:
                 table.add("grid scores + pay statements", None, "grids", f"could not call: {e!r}"[:200])
                 return
             samples.append((scores + paid) * 1000)
             split.append(f"{scores * 1000:.0f}+{paid * 1000:.0f}")
-            print(f"  run {i + 1}: grid scores {scores:.2f} s, pay statements {paid:.2f} s", flush=True)
+            written = getattr(run, "written", None)
+            print(f"  run {i + 1}: grid scores {scores:.2f} s ({getattr(made, 'grids', made)} grids), pay statements"
+                  f" {paid:.2f} s ({len(written) if written is not None else run} written)", flush=True)
     note = "(scores+pay ms: " + ", ".join(split) + ")" + ("" if pay_fn else " pay: not built yet")
     table.add(f"grid scores + pay statements {MONTH}, {GRIDS:,} grids", samples, "grids", note)
 
