@@ -12,23 +12,27 @@ the people living in them; posts: a grid worker per grid, a building head and a 
 in their communities, one person in twelve a party member. Then 24 months of history (2024-12 .. 2026-11), month
 by month, in the order the product would have written it: the month's awards (70 % duty rules of the earners,
 30 % residents' ticket rule) each with its lot; 0.5 % of them reversed (a reversal entry taking its lot whole,
-with its lot use); the month's redemptions (a fifth of the people holding 50+ points, FIFO over their live lots
-with lot uses, as ``ledger.spend`` takes them); and, with ``tenants.points.ledger.expire_due`` itself, the nightly
-expiry of the lots due up to the day that leaves ~1,000,000 live lots due on the measured day 2026-12-01 (as if
-the job had been paused: a backlog; a normal night expires one day's lots, ~5,500). Over-cap awards (capped, 0
-points) fill the count up to 5,000,000 entries. Balances and period totals are never written directly: every
-entry goes in by INSERT, so the lead's statement trigger keeps them; ``ledger.verify`` (pointsCheck) runs at the
-end and its result is printed.
+with its lot use); the month's redemptions (one in ten of the people holding 50+ points, FIFO over their live
+lots with lot uses, as ``ledger.spend`` takes them); and, with ``tenants.points.ledger.expire_due`` itself, the
+nightly expiry of the lots due up to the day that leaves ~1,000,000 live lots due on the measured day 2026-12-01
+(as if the job had been paused: a backlog; a normal night expires one day's lots, ~5,500). Over-cap awards
+(capped, 0 points) fill the count up to 5,000,000 entries. When the history leaves fewer than 1,000,000 lots due
+(people redeemed more), late duty awards (补录) of the year before replace as many over-cap records
+(``ensure_due``, also run on ``--reuse``). Balances and period totals are never written directly: every entry goes
+in by INSERT, so the statement trigger keeps them; ``ledger.verify`` (pointsCheck) runs at the end and its result
+is printed. What the grid scores read besides points: 600,000 tickets over the 12 months to 2026-11 and a
+published 2026-11 compound rating (sanbai rates monthly).
 
 Measured (p50/p95 of ``--runs`` or more repetitions, the issue's limit and the ratio):
 - a balance read: ``ledger.balance_of`` in a tenant transaction, the service (``tenants.points.reads.balance``)
-  and a GraphQL ``pointsBalance`` request in process (when this checkout has them), and the raw limit (asyncpg:
-  BEGIN + enter tenant, the SELECT, COMMIT);
+  and a GraphQL ``pointsBalance`` request in process (httpx on the ASGI app, a resident's token, an embedded Redis;
+  when this checkout has them), and the raw limit (asyncpg: BEGIN + enter tenant, the SELECT, COMMIT);
 - the nightly expiry of the ~1,000,000 due lots (``expire_due``), rolled back after each run (VACUUM between runs);
 - a leaderboard page (top 20 of a month / a year + the caller's own rank) on ``points_period_total`` (the SQL the
   leaderboard uses, or ``tenants.points.leaderboards`` when it exists);
-- the month's grid scores and pay statements (``tenants.points.grids.compute_month`` and ``tenants.points.pay``)
-  when they exist, "not built yet" otherwise.
+- the month's grid scores and pay statements (``tenants.points.grids.compute_month`` and
+  ``tenants.points.pay.compute_month``, each in its transaction, recomputing the drafts) when they exist, "not
+  built yet" otherwise. A seed made before performance pay was in the tenant's configuration computes no pay.
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of each statement the expiry sends (rolled back).
 """
 
