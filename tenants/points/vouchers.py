@@ -5,9 +5,11 @@ redemptions take turns, and the monthly limit counted under it holds), the item'
 conditional update (never oversold), the points are spent oldest lot first (``ledger.spend``), and a money item
 reserves its value from the points fund (``points_fund -> points_reserved:{voucher}``); any refusal leaves
 nothing behind. Verifying (``verify``) locks the voucher row and moves it issued -> used once; the reserve goes
-to the household's fee credit with its company or to the partner's payable. Cancelling and expiring give the
-points back as new lots with their original expiry (``ledger.give_back``), the reserve back to the fund, and the
-stock back. Expired vouchers return their points like cancelled ones: the holder got nothing for them.
+to the household's fee credit with its company or to the partner's payable; a caller who may not verify a voucher
+is told there is no such code (NOT_FOUND), whatever its status. Cancelling gives the points back as new lots with
+their original expiry (``ledger.give_back``), the reserve back to the fund, and the stock back; expiring does the
+same for every due voucher at once, set-based (``expire_vouchers``): expired vouchers return their points like
+cancelled ones, the holder got nothing for them.
 """
 
 from __future__ import annotations
