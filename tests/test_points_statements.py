@@ -3,7 +3,7 @@ monthly job run twice, and a merchant reading only its own."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise import connections
@@ -159,3 +159,79 @@ async def test_the_job_kinds_run_per_tenant_once_a_period(voucher_world):
         assert (await JobRun.get(kind="voucher_expiry")).counts == {"expired": 1}
         assert (await vouchers.Voucher.get(id=v.id)).status.value == "expired"
         assert await points.balance_of(w.ids["res1"]) == 50
+
+
+async def test_a_decided_statement_takes_no_line_moved_in_and_keeps_its_id_and_author(voucher_world):
+    w = voucher_world
+    meal1, _, _ = await _month_of_use(w)
+    async with tenant_transaction(w.t.id):
+        later = meal1.issued_at + timedelta(days=40)
+        month = (await vouchers.Voucher.get(id=meal1.id)).used_month
+        await statements.compute(access=w.caller("admin"), month=month, actor="admin", now=later)
+        by_partner = {s.partner_id: s for s in await PartnerStatement.filter(month=month)}
+        canteen, shop = by_partner[w.ids["canteen"]], by_partner[w.ids["shop1"]]
+        await statements.approve(access=w.caller("admin"), statement_id=canteen.id, actor="admin", now=later)
+        draft_line = await PartnerStatementLine.get(statement_id=shop.id)
+    refused = [  # as the application role, raw SQL (RETURNING: the row is there to change, RLS lets it through)
+        ("UPDATE partner_statement_line SET statement_id = $1 WHERE id = $2", [canteen.id, draft_line.id]),
+        ("UPDATE partner_statement SET computed_by = 'someone else' WHERE id = $1", [canteen.id]),
+        ("UPDATE partner_statement SET id = id + 1000 WHERE id = $1", [canteen.id]),
+    ]
+    for query, args in refused:
+        with pytest.raises(Exception, match="cannot change"):
+            async with tenant_transaction(w.t.id):
+                await connections.get("default").execute_query_dict(query + " RETURNING id", args)
+    async with tenant_transaction(w.t.id):
+        assert await PartnerStatementLine.filter(statement_id=canteen.id).count() == 1
+        assert (await PartnerStatement.get(id=canteen.id)).computed_by == "admin"
+
+
+async def test_more_than_500_statements_are_all_listed_and_exported(voucher_world, settings, client, gql):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    at = datetime(2026, 3, 5, tzinfo=UTC)
+    async with tenant_transaction(w.t.id):
+        await PartnerStatement.bulk_create([
+            PartnerStatement(month="2026-02", partner_id=10_000 + i, status="approved", voucher_count=0,
+                             total_fen=100, computed_at=at, computed_by="t", approved_at=at, approved_by="t")
+            for i in range(501)
+        ])
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    got = await client.get("/exports/partner-statements/2026-02.csv", headers={"Authorization": f"Bearer {admin}"})
+    assert got.status_code == 200, got.text
+    text = got.content.decode("utf-8-sig")
+    assert text.count("合计 total") == 501 and "50100,501.00" in text
+    query = """query($a: String) { partnerStatements(month: "2026-02", first: 100, after: $a) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { partnerId } } } }"""
+    seen, after = [], None
+    while True:
+        page = (await gql(query, admin, {"a": after}))["data"]["partnerStatements"]
+        assert page["totalCount"] == 501
+        seen += [e["node"]["partnerId"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 501
+
+
+async def test_the_export_refuses_a_partner_that_is_not_a_partner_code_and_a_month_with_a_newline(
+    voucher_world, settings, client
+):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    admin = {"Authorization": f"Bearer {bearer(settings, w.t, Role.TENANT_ADMIN, user_id='admin')}"}
+    for partner in ("商户", 'a"; filename="evil.exe', "Shop", "a" * 65, "shop_1\n"):
+        got = await client.get("/exports/partner-statements/2026-02.csv", params={"partner": partner}, headers=admin)
+        assert got.status_code == 400, (partner, got.text)
+        assert "partner" in got.text
+    ok = await client.get("/exports/partner-statements/2026-02.csv", params={"partner": "shop_1"}, headers=admin)
+    assert ok.status_code == 200 and 'filename="partner-statements-2026-02-shop_1.csv"' in ok.headers[
+        "content-disposition"]
+    for month in ("2026-02\n", "2026-02\r\n"):
+        with pytest.raises(DomainError) as err:
+            statements.month_bounds(month)
+        assert err.value.code == "INVALID_INPUT"

@@ -5,11 +5,12 @@ concurrency, who sees and verifies what, and another tenant."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import date, timedelta
 
 import pytest
 
-from tenants.errors import DomainError, Forbidden, NotFound
+from tenants.errors import DomainError, NotFound
 from tenants.ledger import accounts
 from tenants.ledger import service as money
 from tenants.paging import Window
@@ -66,8 +67,8 @@ async def test_fee_reduction_costs_450_points_refused_at_449_and_credits_the_hou
     assert await _balances(w, "points_fund", reserved, fee) == {
         "points_fund": FUND_FEN - 5_000, reserved: 5_000, fee: 0
     }
-    # A merchant does not verify a fee reduction; the household's company does, once.
-    with pytest.raises(Forbidden):
+    # A merchant does not verify a fee reduction (to it there is no such code); the household's company does, once.
+    with pytest.raises(NotFound):
         await _verify(w, "shop1", v.code)
     used = await _verify(w, "company_p1", v.code.lower()[:6] + "-" + v.code.lower()[6:])  # as typed at a counter
     assert used.status == VoucherStatus.USED and used.used_month is not None
@@ -147,9 +148,9 @@ async def test_verification_is_for_the_right_partner_and_another_tenant_cannot_s
         await give(w.ids["res1"], 200, "shop")
     fixed = await _redeem(w, "res1", "shop1_haircut")  # the item names shop-1
     assert fixed.partner_id == w.ids["shop1"]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another partner's voucher is no voucher to it: codes cannot be probed
         await _verify(w, "shop2", fixed.code)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await _verify(w, "canteen", fixed.code)
     named = await _redeem(w, "res1", "shopping_10", partner_id=w.ids["shop2"])
     with pytest.raises(DomainError) as wrong_kind:
@@ -292,7 +293,7 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
     assert v["status"] == "ISSUED" and v["partnerId"] is None
     again = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})  # a retry: the same voucher
     assert again["data"]["redeemPoints"]["code"] == v["code"]
-    assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert (await gql(VERIFY, intruder, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     used = (await gql(VERIFY, canteen, {"c": v["code"]}))["data"]["verifyVoucher"]
     assert used["status"] == "USED" and used["usedBy"] == "canteen-staff"
@@ -314,7 +315,7 @@ PARTNER = """mutation($i: PartnerInput!) { createPartner(input: $i) { id databas
 UPDATE = """mutation($id: ID!, $i: PartnerInput!) { updatePartner(id: $id, input: $i) { code name isActive } }"""
 ASSIGN = """mutation($p: ID!, $t: ID!) { assignPost(input: {personId: $p, kind: PARTNER_STAFF, targetType: PARTNER,
   targetId: $t}) { id } }"""
-FUND = "mutation($a: Int!, $k: String) { fundPoints(amountFen: $a, idempotencyKey: $k) { balanceFen } }"
+FUND = "mutation($a: Fen!, $k: String) { fundPoints(amountFen: $a, idempotencyKey: $k) { balanceFen } }"
 
 
 async def test_partners_their_staff_through_assign_post_and_the_fund(voucher_world, settings, gql):
@@ -388,3 +389,176 @@ async def test_a_fee_reduction_needs_a_current_property_contract(voucher_world):
             await vouchers.redeem(access=res9, actor="res9", redemption="fee_reduction_50",
                                   household_id=w.ids["H1"])
     assert other.value.code == "INVALID_INPUT"
+
+
+MASKED = "{ vouchers { nodes { code status } } }"
+
+
+async def test_only_the_holder_and_an_admin_read_a_live_code_others_see_it_masked(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "mask")
+    v = await _redeem(w, "res1", "shop1_haircut")  # bound to shop 1: its staff list it
+    resident = bearer(settings, w.t, Role.RESIDENT, f"household:{w.ids['H1']}", user_id="res1")
+    shop1 = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['shop1']}/partner_staff", user_id="shop1-staff")
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    listed = (await gql(MASKED, shop1))["data"]["vouchers"]["nodes"]
+    assert listed == [{"code": "********" + v.code[-4:], "status": "ISSUED"}]
+    mine = (await gql("{ myVouchers { nodes { code } } }", resident))["data"]["myVouchers"]["nodes"]
+    assert mine == [{"code": v.code}]
+    assert (await gql(MASKED, admin))["data"]["vouchers"]["nodes"][0]["code"] == v.code
+    # Once used, the code is worth nothing: the partner reads it whole (its statement lines name it).
+    await _verify(w, "shop1", v.code)
+    assert (await gql(MASKED, shop1))["data"]["vouchers"]["nodes"][0]["code"] == v.code
+
+
+async def test_a_partner_is_named_only_for_merchant_and_canteen_items(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 1_000, "kinds")
+    for code in ("cinema", "umbrella", "fee_reduction_50"):  # service, goods, a fee reduction
+        with pytest.raises(DomainError) as err:
+            await _redeem(w, "res1", code, partner_id=w.ids["shop1"])
+        assert err.value.code == "INVALID_INPUT" and err.value.field == "partnerId", code
+    async with tenant_transaction(w.t.id):
+        assert await Voucher.all().count() == 0
+        assert await points.balance_of(w.ids["res1"]) == 1_000
+    assert (await _redeem(w, "res1", "shopping_10", partner_id=w.ids["shop1"])).partner_id == w.ids["shop1"]
+    await _clean(w.t)
+
+
+async def test_a_paused_partner_verifies_nothing(voucher_world):
+    from tenants.territory.parties import Partner
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 200, "paused")
+    fixed = await _redeem(w, "res1", "shop1_haircut")  # bound to shop 1
+    meal = await _redeem(w, "res1", "canteen_meal_5")  # any canteen
+    async with tenant_transaction(w.t.id):
+        await Partner.filter(id__in=[w.ids["shop1"], w.ids["canteen"]]).update(is_active=False)
+    for who, v in (("shop1", fixed), ("canteen", meal)):
+        with pytest.raises(DomainError) as err:
+            await _verify(w, who, v.code)
+        assert err.value.code == "NOT_REDEEMABLE" and "paused" in err.value.message_en
+    async with tenant_transaction(w.t.id):
+        assert {v.status for v in await Voucher.all()} == {VoucherStatus.ISSUED}
+        await Partner.filter(id__in=[w.ids["shop1"], w.ids["canteen"]]).update(is_active=True)
+    assert (await _verify(w, "shop1", fixed.code)).status == VoucherStatus.USED
+    await _clean(w.t)
+
+
+async def test_a_voucher_the_caller_may_not_verify_is_not_found_whatever_its_status(voucher_world):
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 500, "probe")
+    open_merchant = await _redeem(w, "res1", "shopping_10")  # any merchant
+    meal = await _redeem(w, "res1", "canteen_meal_5")
+    with pytest.raises(NotFound):  # a merchant does not verify a canteen's voucher: no such code to it
+        await _verify(w, "shop1", meal.code)
+    assert (await _verify(w, "shop2", open_merchant.code)).partner_id == w.ids["shop2"]
+    with pytest.raises(NotFound):  # used by another shop: not shop 1's, so not "already used" either
+        await _verify(w, "shop1", open_merchant.code)
+    with pytest.raises(DomainError) as again:  # the shop that used it hears that it is used
+        await _verify(w, "shop2", open_merchant.code)
+    assert again.value.code == "CONFLICT" and "already used" in again.value.message_en
+    async with tenant_transaction(w.t.id):
+        await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=meal.id)
+    with pytest.raises(NotFound):
+        await _verify(w, "shop1", meal.code)
+    with pytest.raises(DomainError) as cancelled:
+        await _verify(w, "canteen", meal.code)
+    assert cancelled.value.code == "CONFLICT"
+    await _clean(w.t)
+
+
+FUND_FEN_INPUT = "mutation($a: Fen!, $k: String) { fundPoints(amountFen: $a, idempotencyKey: $k) { balanceFen } }"
+
+
+async def test_fund_points_takes_fen_and_checks_its_key_like_every_mutation(voucher_world, settings, gql):
+    from tenants.tenancy.roles import Role
+    from tests.fixtures.callers import bearer
+
+    w = voucher_world
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    for key in ("   ", "k" * 129):
+        bad = await gql(FUND_FEN_INPUT, admin, {"a": 100, "k": key})
+        assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT", bad
+    big = await gql(FUND_FEN_INPUT, admin, {"a": 3_000_000_000, "k": "k" * 128})  # 30,000,000 yuan
+    assert big["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 3_000_000_000
+    again = await gql(FUND_FEN_INPUT, admin, {"a": 3_000_000_000, "k": "k" * 128})
+    assert again["data"]["fundPoints"]["balanceFen"] == FUND_FEN + 3_000_000_000
+    async with tenant_transaction(w.t.id):
+        journal = await money.LedgerJournal.get(idempotency_key="fundPoints:" + "k" * 128)
+        assert journal.source_kind == "points_fund"
+    await _clean(w.t)
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "connection pool" not in record.getMessage():
+            self.statements.append(record.getMessage())
+
+
+async def _counted_expiry(w, at) -> tuple[int, int]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter, level = _Counter(), logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with tenant_transaction(w.t.id):
+            expired = await vouchers.expire_vouchers(now=at)
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    return expired, len(counter.statements)
+
+
+async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statements(voucher_world):
+    from tenants import clock
+    from tenants.audit.models import AuditEntry
+    from tenants.points.models import EntryKind, PointsEntry, PointsExpiryRun
+
+    w = voucher_world
+    res1, res2 = w.ids["res1"], w.ids["res2"]
+    async with tenant_transaction(w.t.id):
+        today = await clock.today()
+        await give(res1, 1_100, "many")
+        await give(res2, 50, "old", on=today - timedelta(days=400))  # its day passed a month ago
+        two = [await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
+               for _ in range(2)]
+    at = clock.now() + timedelta(days=60)
+    assert await _counted_expiry(w, at - timedelta(days=59)) == (0, 1)  # nothing due: one statement
+    two_count = await _counted_expiry(w, at)
+    assert two_count[0] == 2
+    async with tenant_transaction(w.t.id):
+        twenty = [await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption=code)
+                  for code in ["canteen_meal_5"] * 17 + ["umbrella"] * 2]
+        twenty.append(await vouchers.redeem(access=w.caller("res2"), actor="res2", redemption="canteen_meal_5"))
+        # The nightly run has since passed res2's old lot's day: the points it gets back expire at once.
+        await PointsExpiryRun.create(through=today, lots=0, people=0, ran_at=clock.now())
+    twenty_count = await _counted_expiry(w, at)
+    assert twenty_count == (20, two_count[1]), (two_count, twenty_count)
+    async with tenant_transaction(w.t.id):
+        ids = [v.id for v in two + twenty]
+        assert {v.status for v in await Voucher.filter(id__in=ids)} == {VoucherStatus.EXPIRED}
+        assert await points.balance_of(res1) == 1_100
+        assert await points.balance_of(res2) == 0
+        back = await PointsEntry.get(idempotency_key=f"voucher:{twenty[-1].code}:return")
+        lot = await PointsLot.get(entry_id=back.id)
+        expiry = await PointsEntry.get(idempotency_key=f"expiry:lot:{lot.id}")
+        assert (back.amount, lot.remaining, lot.expired_entry_id, expiry.kind, expiry.amount) == (
+            50, 0, expiry.id, EntryKind.EXPIRY, -50)
+        assert await AuditEntry.filter(action="voucher.expire").count() == 22
+        items = {i.redemption.code: i for i in await catalogue.catalogue(access=w.caller("res1"))}
+        assert items["umbrella"].stock_left == 3
+        assert await vouchers.expire_vouchers(now=at) == 0
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
+    await _clean(w.t)

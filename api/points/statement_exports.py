@@ -3,7 +3,8 @@
 ``/exports/partner-statements/2026-03.csv`` (or ``.xlsx``): one row per verified voucher, a total row per
 statement and a grand total; then one row per partner with its payment reference. Amounts in fen and in yuan
 (exact). By default approved and paid statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid``
-picks one); ``?partner=<code>`` one partner.
+picks one); ``?partner=<code>`` one partner (a partner code, else 400). Every statement is read, in keyset
+batches.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.exports import file_export
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
 from tenants.errors import InvalidInput, Problem
 from tenants.points import statements
+from tenants.points.partners import CODE as PARTNER_CODE
 from tenants.points.voucher_models import PartnerStatementStatus
 from tenants.settings import Settings
 from tenants.tenancy.service import current_zone
@@ -45,12 +47,25 @@ def _statuses(raw: str | None) -> list[str]:
                                    "status is draft, approved, paid or all")])
 
 
+def _partner_code(raw: str | None) -> str | None:
+    """``?partner=``: a partner code (it goes into the file's name) or nothing; anything else is a 400."""
+    if raw is None:
+        return None
+    if not PARTNER_CODE.fullmatch(raw):
+        raise InvalidInput.of([Problem("partner", "format", "商户编码须为小写字母开头的 a-z、0-9、_（至多 64 个字符）",
+                                       "partner is a partner code: a-z first, then a-z, 0-9 or _ (64 at most)")])
+    return raw
+
+
 async def _tables(caller: Access, month: str, statuses: list[str], partner: str | None) -> tuple[list, list]:
-    rows = [s for s in await statements.list_statements(access=caller, month=month) if s.status.value in statuses]
+    # Every statement (keyset batches, no page limit); one partner's by its code.
+    rows = await statements.all_statements(access=caller, month=month, statuses=statuses)
     partners = await statements.partners_by_ids(caller, sorted({s.partner_id for s in rows}))
     if partner is not None:
         rows = [s for s in rows if s.partner_id in partners and partners[s.partner_id].code == partner]
-    lines = await statements.readable_lines_of(caller, [s.id for s in rows])
+    lines: list[Any] = []
+    for i in range(0, len(rows), statements.BATCH):
+        lines += await statements.readable_lines_of(caller, [s.id for s in rows[i:i + statements.BATCH]])
     zone = await current_zone()
     by_statement: dict[int, list[Any]] = {s.id: [] for s in rows}
     for line in lines:
@@ -76,7 +91,7 @@ async def _tables(caller: Access, month: str, statuses: list[str], partner: str 
 async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple[bytes, str]:
     statements.month_bounds(month, "period")
     statuses = _statuses(request.query_params.get("status"))
-    partner = request.query_params.get("partner")
+    partner = _partner_code(request.query_params.get("partner"))
     rows, per_partner = await _tables(caller, month, statuses, partner)
     meta = [f"月份 month {month}", "状态 status " + ",".join(statuses)]
     if fmt == "csv":

@@ -21,7 +21,7 @@ from tenants.points import catalogue as catalogue_service
 from tenants.points import partners as partner_service
 from tenants.points import statements as statement_service
 from tenants.points import vouchers as voucher_service
-from tenants.points.voucher_access import readable_partners, readable_statements, readable_vouchers
+from tenants.points.voucher_access import readable_partners, readable_statements, readable_vouchers, shown_code
 from tenants.points.voucher_models import (
     PartnerStatement,
     PartnerStatementLine,
@@ -91,7 +91,14 @@ class PartnerNode(Node):
 @strawberry.type(name="Voucher", description="A voucher 兑换券 issued for points: a one-time code with an expiry.")
 class VoucherNode(Node):
     readable = staticmethod(readable_vouchers)
-    code: str = strawberry.field(description="The one-time code shown at the counter (12 characters).")
+    voucher: strawberry.Private[Voucher]
+
+    @strawberry.field(description="The one-time code shown at the counter (12 characters). Whole for its holder and "
+                      "a tenant admin; for anyone else masked (********PBPG, the last 4) while it can be used.")
+    async def code(self, info: Info) -> str:
+        caller = await info.context.access()
+        return shown_code(caller, self.voucher, await VoucherLoaders.of(info).own_person_ids())
+
     person_id: strawberry.ID = strawberry.field(description="The holder, who spent the points.")
     redemption_code: str = strawberry.field(description="The catalogue item.")
     kind: str = strawberry.field(description="fee_reduction, merchant, canteen, service or goods.")
@@ -113,7 +120,7 @@ class VoucherNode(Node):
 
     @classmethod
     def of(cls, row: Voucher) -> VoucherNode:
-        return from_row(cls, row, value_fen=Fen(row.value_fen))
+        return from_row(cls, row, value_fen=Fen(row.value_fen), voucher=row)
 
 
 @strawberry.type(name="PartnerStatementLine", description="A verified voucher on a partner statement.")
@@ -245,16 +252,24 @@ class VoucherQuery:
         )
         return [PartnerNode.of(r) for r in rows]
 
-    @strawberry.field(description="Partner statements the caller reads (a partner's staff: its own), newest first.")
+    @strawberry.field(description="Partner statements the caller reads (a partner's staff: its own), newest month "
+                      "first, then by partner (a keyset connection).")
     async def partner_statements(
         self, info: Info, month: str | None = None, partner_id: strawberry.ID | None = None,
         status: PartnerStatementState | None = None,  # type: ignore[valid-type]
-    ) -> list[PartnerStatementNode]:
-        rows = await statement_service.list_statements(
-            access=await info.context.access(), month=month, partner_id=opt_id(partner_id, "partnerId", "Partner"),
-            status=None if status is None else status.value,
-        )
-        return [PartnerStatementNode.of(r) for r in rows]
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[PartnerStatementNode]:
+        caller = await info.context.access()
+        pid = opt_id(partner_id, "partnerId", "Partner")
+
+        async def fetch(window: Window) -> Page[PartnerStatement]:
+            return await statement_service.list_statements(
+                access=caller, window=window, month=month, partner_id=pid,
+                status=None if status is None else status.value,
+            )
+
+        return await connection(info, fetch, PartnerStatementNode.of, first=first, after=after, last=last,
+                                before=before)
 
 
 @strawberry.type
@@ -284,7 +299,7 @@ class VoucherMutation:
         return VoucherNode.of(v)
 
     @strawberry.mutation(description="Put money (fen) into the points fund that pays for redemptions.")
-    async def fund_points(self, info: Info, amount_fen: int, idempotency_key: str | None = None) -> PointsFund:
+    async def fund_points(self, info: Info, amount_fen: Fen, idempotency_key: str | None = None) -> PointsFund:
         balance = await voucher_service.fund(
             access=await info.context.access(), actor=info.context.actor, amount_fen=amount_fen,
             idempotency_key=idempotency_key,
@@ -319,7 +334,7 @@ class VoucherMutation:
     async def compute_partner_statements(self, info: Info, month: str) -> PartnerStatementRun:
         access = await info.context.access()
         result = await statement_service.compute(access=access, month=month, actor=info.context.actor)
-        rows = await statement_service.list_statements(access=access, month=month)
+        rows = await statement_service.all_statements(access=access, month=month)
         return PartnerStatementRun(
             month=month, created_count=len(result.created), replaced_count=len(result.replaced),
             unchanged_count=len(result.unchanged), removed_count=result.removed,

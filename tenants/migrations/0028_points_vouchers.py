@@ -20,8 +20,9 @@ CREATE POLICY tenant_isolation ON {table}
 """
 
 # A used voucher names when, by whom and in which month; the stock taken is never negative; an approved or paid
-# statement never changes except approved -> paid with the payment's fields; lines of a decided statement can be
-# neither inserted, changed nor deleted. A draft is replaced freely.
+# statement never changes except approved -> paid with the payment's fields (its id, partner, month, amounts and
+# who computed and approved it stay); lines of a decided statement can be neither inserted, changed (nor moved into
+# or out of it) nor deleted. A draft is replaced freely.
 CHECKS = """
 ALTER TABLE points_voucher ADD CONSTRAINT points_voucher_used CHECK (
     status <> 'used' OR (used_at IS NOT NULL AND used_by IS NOT NULL AND used_month IS NOT NULL));
@@ -32,15 +33,17 @@ BEGIN
     IF TG_TABLE_NAME = 'partner_statement' THEN
         IF OLD.status = 'paid' OR (OLD.status = 'approved' AND (
                 TG_OP = 'DELETE' OR NEW.status <> 'paid'
-                OR (NEW.partner_id, NEW.month, NEW.voucher_count, NEW.total_fen, NEW.computed_at,
-                    NEW.approved_at, NEW.approved_by)
+                OR (NEW.id, NEW.tenant_id, NEW.partner_id, NEW.month, NEW.voucher_count, NEW.total_fen,
+                    NEW.computed_at, NEW.computed_by, NEW.approved_at, NEW.approved_by)
                    IS DISTINCT FROM
-                   (OLD.partner_id, OLD.month, OLD.voucher_count, OLD.total_fen, OLD.computed_at,
-                    OLD.approved_at, OLD.approved_by))) THEN
+                   (OLD.id, OLD.tenant_id, OLD.partner_id, OLD.month, OLD.voucher_count, OLD.total_fen,
+                    OLD.computed_at, OLD.computed_by, OLD.approved_at, OLD.approved_by))) THEN
             RAISE EXCEPTION 'partner statement % is % and cannot change', OLD.id, OLD.status;
         END IF;
+    -- A line: neither taken out of a decided statement (OLD) nor put into one (NEW), whatever the operation.
     ELSIF EXISTS (SELECT 1 FROM partner_statement s
-                  WHERE s.id = (CASE WHEN TG_OP = 'INSERT' THEN NEW.statement_id ELSE OLD.statement_id END)
+                  WHERE s.id IN (CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.statement_id END,
+                                 CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.statement_id END)
                     AND s.status <> 'draft') THEN
         RAISE EXCEPTION 'lines of an approved partner statement cannot change';
     END IF;

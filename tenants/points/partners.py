@@ -17,7 +17,7 @@ from tenants.territory.access import Access
 from tenants.territory.models import Community
 from tenants.territory.parties import Partner, PartnerKind
 
-CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # as the configuration's codes (a redemption names it)
+CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # as the configuration's codes (a redemption names it)
 _UNSET = object()
 
 

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from tenants import clock
 from tenants.audit import service as audit
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem, text_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as money
 from tenants.locks import advisory_lock
+from tenants.paging import Order, Page, Window, page
 from tenants.permissions import allows, require
 from tenants.points.voucher_access import readable_lines, readable_partners, readable_statements
 from tenants.points.voucher_models import (
@@ -34,7 +37,7 @@ from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.parties import Partner
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")  # whole string only (fullmatch): no trailing newline
 STATEMENT = Noun(
     "商户结算单", "partner statement", {"draft": "草稿", "approved": "已审批", "paid": "已支付"},
     {"approve": "审批", "pay": "支付"}, field="id", state_key="status", code="CONFLICT",
@@ -46,7 +49,7 @@ class PartnerStatementStale(Conflict):
 
 
 def month_bounds(month: str, field_name: str = "month") -> tuple[date, date]:
-    m = MONTH.match(month)
+    m = MONTH.fullmatch(month)
     if not m or not 2000 <= int(m[1]) <= 2999:
         raise InvalidInput.of([Problem(field_name, "format", "月份须为 2026-03 的形式", "a month looks like 2026-03")])
     year, mon = int(m[1]), int(m[2])
@@ -90,16 +93,22 @@ def _content(lines: list[dict[str, Any]]) -> list[tuple[int, int]]:
     return [(line["voucher_id"], line["amount_fen"]) for line in lines]
 
 
-async def _stored(statement_id: int) -> list[tuple[int, int]]:
-    rows = await PartnerStatementLine.filter(statement_id=statement_id).order_by("position").values_list(
-        "voucher_id", "amount_fen"
-    )
-    return [(int(a), int(b)) for a, b in rows]  # type: ignore[misc]
+async def _stored(statement_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The (voucher, amount) lines of each statement, in order, in one read."""
+    rows = await PartnerStatementLine.filter(statement_id__in=statement_ids or [0]).order_by(
+        "statement_id", "position"
+    ).values_list("statement_id", "voucher_id", "amount_fen")
+    out: dict[int, list[tuple[int, int]]] = {i: [] for i in statement_ids}
+    for sid, vid, amount in rows:  # type: ignore[misc]
+        out[int(sid)].append((int(vid), int(amount)))
+    return out
 
 
-async def _write(statement_id: int, lines: list[dict[str, Any]]) -> None:
+async def _write(lines_by_statement: dict[int, list[dict[str, Any]]]) -> None:
+    """Every statement's lines in one insert."""
     await PartnerStatementLine.bulk_create(
-        [PartnerStatementLine(statement_id=statement_id, position=i + 1, **line) for i, line in enumerate(lines)]
+        [PartnerStatementLine(statement_id=sid, position=i + 1, **line)
+         for sid, lines in lines_by_statement.items() for i, line in enumerate(lines)]
     )
 
 
@@ -115,23 +124,36 @@ async def compute(*, access: Access, month: str, actor: str, now: datetime | Non
         await advisory_lock("partner-statements", month, conn=conn)
         due = await _due(month)
         existing = {s.partner_id: s for s in await PartnerStatement.filter(month=month)}
+        drafts = [s.id for s in existing.values() if s.status == PartnerStatementStatus.DRAFT]
+        stored = await _stored(drafts)
         result = RunResult(month)
+        fresh: list[PartnerStatement] = []
+        changed: dict[int, list[dict[str, Any]]] = {}
         for partner_id, lines in due.items():
             stmt = existing.get(partner_id)
             if stmt is not None and (stmt.status != PartnerStatementStatus.DRAFT
-                                     or await _stored(stmt.id) == _content(lines)):
+                                     or stored[stmt.id] == _content(lines)):
                 result.unchanged.append(stmt.id)
                 continue
             values = {"voucher_count": len(lines), "total_fen": sum(x["amount_fen"] for x in lines),
                       "computed_at": at, "computed_by": actor}
             if stmt is None:
-                stmt = await PartnerStatement.create(month=month, partner_id=partner_id, **values)
-                result.created.append(stmt.id)
+                fresh.append(PartnerStatement(month=month, partner_id=partner_id, **values))
             else:
-                await PartnerStatementLine.filter(statement_id=stmt.id).delete()
                 await PartnerStatement.filter(id=stmt.id).update(**values)
                 result.replaced.append(stmt.id)
-            await _write(stmt.id, lines)
+                changed[stmt.id] = lines
+        if result.replaced:
+            await PartnerStatementLine.filter(statement_id__in=result.replaced).delete()
+        if fresh:  # the new drafts in one insert, then every new or replaced draft's lines in one more
+            await PartnerStatement.bulk_create(fresh)
+            made = {s.partner_id: s.id for s in await PartnerStatement.filter(
+                month=month, partner_id__in=[s.partner_id for s in fresh])}
+            for s in fresh:
+                result.created.append(made[s.partner_id])
+                changed[made[s.partner_id]] = due[s.partner_id]
+        if changed:
+            await _write(changed)
         stale = [s.id for p, s in existing.items() if p not in due and s.status == PartnerStatementStatus.DRAFT]
         if stale:
             await PartnerStatementLine.filter(statement_id__in=stale).delete()
@@ -162,7 +184,7 @@ async def approve(*, access: Access, statement_id: int, actor: str, now: datetim
         if stmt.status != PartnerStatementStatus.DRAFT:
             raise IllegalTransition(STATEMENT, "approve", stmt.status.value)
         fresh = (await _due(stmt.month, [stmt.partner_id])).get(stmt.partner_id, [])
-        if _content(fresh) != await _stored(stmt.id):
+        if _content(fresh) != (await _stored([stmt.id]))[stmt.id]:
             raise PartnerStatementStale("该月核销的兑换券已变化，请重新生成结算单后再审批",
                                         "the month's verified vouchers changed; compute the statements again first",
                                         field="id")
@@ -201,8 +223,13 @@ async def pay(*, access: Access, statement_id: int, reference: str, actor: str,
         return stmt
 
 
-async def list_statements(*, access: Access, month: str | None = None, partner_id: int | None = None,
-                          status: str | None = None) -> list[PartnerStatement]:
+# A month's statements, newest month first, then by partner: (month, partner) is unique.
+ORDER = Order(("-month", "partner_id"), (str, int))
+BATCH = 500
+
+
+def _statements(access: Access, month: str | None, partner_id: int | None, status: str | None,
+                statuses: list[str] | None = None) -> QuerySet[PartnerStatement]:
     qs = readable_statements(access)
     if month is not None:
         month_bounds(month)
@@ -211,7 +238,30 @@ async def list_statements(*, access: Access, month: str | None = None, partner_i
         qs = qs.filter(partner_id=partner_id)
     if status is not None:
         qs = qs.filter(status=status)
-    return await qs.order_by("-month", "partner_id").limit(500)
+    if statuses is not None:
+        qs = qs.filter(status__in=statuses)
+    return qs
+
+
+async def list_statements(*, access: Access, window: Window, month: str | None = None, partner_id: int | None = None,
+                          status: str | None = None) -> Page[PartnerStatement]:
+    """One keyset window of the statements the caller reads, newest month first, then by partner."""
+    return await page(_statements(access, month, partner_id, status), ORDER, window)
+
+
+async def all_statements(*, access: Access, month: str | None = None, partner_id: int | None = None,
+                         statuses: list[str] | None = None) -> list[PartnerStatement]:
+    """Every statement the caller reads (newest month first, then by partner), read in keyset batches: an export
+    or a run's summary never stops at a page."""
+    qs = _statements(access, month, partner_id, None, statuses)
+    out: list[PartnerStatement] = []
+    after: tuple[Any, ...] | None = None
+    while True:
+        got = await page(qs, ORDER, Window(limit=BATCH, after=after), countable=False)
+        out.extend(got.rows)
+        if len(got.rows) < BATCH:
+            return out
+        after = got.keys[-1]
 
 
 async def readable_lines_of(access: Access, statement_ids: list[int]) -> list[PartnerStatementLine]:

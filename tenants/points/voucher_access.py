@@ -4,6 +4,10 @@ territory.access).
 The administration (tenant admins, the housing department) reads everything. A person reads the vouchers they
 hold; a partner's staff (``partner_staff`` post) its partner's vouchers and statements and the partner itself; a
 property company the fee reductions of the households it serves; street and community staff read the partners.
+
+A voucher's code is the voucher: whoever has it can have it verified. Only its holder and a tenant admin read the
+code of an issued voucher; anyone else who reads the voucher (its partner's staff, the company) sees it masked
+(``********PBPG``, the last four) until it is used, cancelled or expired (``shown_code``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from tenants.permissions import require
-from tenants.points.voucher_models import PartnerStatement, PartnerStatementLine, Voucher
+from tenants.points.voucher_models import PartnerStatement, PartnerStatementLine, Voucher, VoucherStatus
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.parties import Partner
@@ -41,6 +45,19 @@ def readable_vouchers(caller: Access) -> QuerySet[Voucher]:
     if Role.PROPERTY_COMPANY in caller.roles and caller.companies:
         q |= Q(Q(kind="fee_reduction"), Q(company_id__in=sorted(caller.companies)))
     return Voucher.filter(q)
+
+
+def masked(code: str) -> str:
+    """What a reader other than the holder sees of a live code: its last four characters."""
+    return "*" * (len(code) - 4) + code[-4:]
+
+
+def shown_code(caller: Access, v: Voucher, own_person_ids: frozenset[int] | set[int]) -> str:
+    """``v.code`` as the caller reads it: whole for the holder (``own_person_ids``: the caller's person records)
+    and a tenant admin, or once the voucher can no longer be used; masked otherwise."""
+    if v.status != VoucherStatus.ISSUED or Role.TENANT_ADMIN in caller.roles or v.person_id in own_person_ids:
+        return v.code
+    return masked(v.code)
 
 
 def readable_partners(caller: Access) -> QuerySet[Partner]:

@@ -5,26 +5,31 @@ redemptions take turns, and the monthly limit counted under it holds), the item'
 conditional update (never oversold), the points are spent oldest lot first (``ledger.spend``), and a money item
 reserves its value from the points fund (``points_fund -> points_reserved:{voucher}``); any refusal leaves
 nothing behind. Verifying (``verify``) locks the voucher row and moves it issued -> used once; the reserve goes
-to the household's fee credit with its company or to the partner's payable. Cancelling and expiring give the
-points back as new lots with their original expiry (``ledger.give_back``), the reserve back to the fund, and the
-stock back. Expired vouchers return their points like cancelled ones: the holder got nothing for them.
+to the household's fee credit with its company or to the partner's payable; a caller who may not verify a voucher
+is told there is no such code (NOT_FOUND), whatever its status. Cancelling gives the points back as new lots with
+their original expiry (``ledger.give_back``), the reserve back to the fund, and the stock back; expiring does the
+same for every due voucher at once, set-based (``expire_vouchers``): expired vouchers return their points like
+cancelled ones, the holder got nothing for them.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from tenants import clock
 from tenants.audit import service as audit
+from tenants.audit.models import AuditEntry
 from tenants.config.document import Redemption
 from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
-from tenants.idempotency import idempotent
+from tenants.idempotency import idempotent, key_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as money
+from tenants.locks import lock_key
 from tenants.paging import Page, Window, newest_first
 from tenants.periods import local_midnight
 from tenants.permissions import require
@@ -123,6 +128,9 @@ async def _household_and_company(access: Access, person: Person, household_id: i
 async def _partner(item: Redemption, partner_id: int | None) -> Partner | None:
     """The partner that honours the voucher: the item's fixed one, the one named, or None (any active partner of
     the item's kind, bound at verification)."""
+    if partner_id is not None and item.kind not in PARTNER_KINDS:
+        raise InvalidInput.of([Problem("partnerId", "kind", f"{item.kind}类项目不能指定商户",
+                                       f"a {item.kind} item is not honoured by a partner of your choice")])
     if item.partner is not None:
         partner = await Partner.get_or_none(code=item.partner)
         if partner is None or not partner.is_active:
@@ -201,6 +209,9 @@ async def redeem(
         household, company = (None, None)
         if item.kind == "fee_reduction":
             household, company = await _household_and_company(access, person, household_id, day)
+        if item.kind == "fee_reduction" and partner_id is not None:
+            raise InvalidInput.of([Problem("partnerId", "kind", "物业费减免不能指定商户",
+                                           "a fee reduction is not honoured by a partner")])
         partner = await _partner(item, partner_id) if item.kind != "fee_reduction" else None
         # The holder's balance row first: their redemptions take turns from here (the monthly count holds).
         held = await points_ledger.lock_balance(person.id)
@@ -255,46 +266,63 @@ async def redeem(
         return voucher
 
 
-def _may_verify(access: Access, v: Voucher) -> int | None:
-    """Whether the caller verifies ``v``: the partner it binds to (or already names), else None; refuses
-    otherwise."""
+NO_CODE = ("兑换码不存在", "no such voucher code")
+
+
+def _unknown() -> NotFound:
+    """A voucher the caller may not verify is, to them, no voucher at all: codes cannot be probed."""
+    return NotFound(*NO_CODE, field="code")
+
+
+async def _verifier(access: Access, v: Voucher) -> int | None:
+    """The partner the caller verifies ``v`` as (None: the household's company or the administration); NOT_FOUND
+    when the caller may not verify it. A voucher open to any partner of its kind binds to the caller's first
+    partner of the kind."""
+    admin = Role.TENANT_ADMIN in access.roles
     if v.kind == "fee_reduction":
-        if Role.TENANT_ADMIN in access.roles or (
-            Role.PROPERTY_COMPANY in access.roles and v.company_id in access.companies
-        ):
+        if admin or (Role.PROPERTY_COMPANY in access.roles and v.company_id in access.companies):
             return None
-        raise Forbidden("只有该住户的物业企业可以核销物业费减免券", "only the household's property company verifies a "
-                        "fee reduction", field="code")
+        raise _unknown()
     if v.partner_id is not None:
-        if v.partner_id in partners_of(access) or Role.TENANT_ADMIN in access.roles:
+        if v.partner_id in partners_of(access) or admin:
             return v.partner_id
-        raise Forbidden("该兑换券须在指定商户核销", "this voucher is honoured by another partner", field="code")
+        raise _unknown()
     if v.partner_kind is None:  # service or goods without a partner: the administration hands it out
-        if Role.TENANT_ADMIN in access.roles:
+        if admin:
             return None
-        raise Forbidden("该兑换券由租户管理员核销", "a tenant administrator verifies this voucher", field="code")
-    return -1  # any partner of the kind: resolved by the caller's partners (``_bind``)
-
-
-async def _bind(access: Access, v: Voucher) -> int:
-    mine = await Partner.filter(id__in=partners_of(access) or [0], kind=PartnerKind(v.partner_kind or ""),
-                                is_active=True).order_by("id").first()
+        raise _unknown()
+    mine = await Partner.filter(id__in=partners_of(access) or [0], kind=PartnerKind(v.partner_kind)).order_by(
+        "-is_active", "id"
+    ).first()
     if mine is None:
-        raise Forbidden(f"该兑换券须在{v.partner_kind}类商户核销", f"this voucher is honoured by a {v.partner_kind}",
-                        field="code")
-    return mine.id  # several partners of the kind: the first (a person staffs one partner as a rule)
+        if admin:  # it reads the voucher: say why it cannot verify this one
+            raise Forbidden(f"该兑换券须在{v.partner_kind}类商户核销",
+                            f"this voucher is honoured by a {v.partner_kind}", field="code")
+        raise _unknown()
+    return mine.id  # several partners of the kind: an active one first (a person staffs one partner as a rule)
+
+
+async def _refuse_paused(partner_id: int | None) -> None:
+    if partner_id is None:
+        return
+    partner = await Partner.get_or_none(id=partner_id)
+    if partner is not None and not partner.is_active:
+        raise NotRedeemable(f"商户 {partner.name} 已暂停服务，不能核销兑换券",
+                            f"partner {partner.code} is paused: it verifies no vouchers", field="code")
 
 
 async def verify(*, access: Access, actor: str, code: str, now: datetime | None = None) -> Voucher:
-    """Use a voucher once: the first verification wins, a second (or concurrent) one is refused (CONFLICT)."""
+    """Use a voucher once: the first verification wins, a second (or concurrent) one is refused (CONFLICT). A
+    caller who may not verify the voucher (another partner's, another company's) gets NOT_FOUND, whatever its
+    status; a paused partner verifies nothing (NOT_REDEEMABLE)."""
     require(access, "vouchers.verify")
     at = now or clock.now()
     stored = normalised(code)
     async with savepoint():
         v = await Voucher.filter(code=stored).select_for_update().first() if stored else None
         if v is None:
-            raise NotFound("兑换码不存在", "no such voucher code", field="code")
-        partner_id = _may_verify(access, v)
+            raise _unknown()
+        partner_id = await _verifier(access, v)
         if v.status == VoucherStatus.USED:
             raise Conflict(
                 f"该兑换券已于 {v.used_at:%Y-%m-%d %H:%M} UTC 核销，不能重复使用",
@@ -305,8 +333,7 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
             raise IllegalTransition(VOUCHER, "verify", v.status.value)
         if at >= v.expires_at:
             raise IllegalTransition(VOUCHER, "verify", VoucherStatus.EXPIRED.value)
-        if partner_id == -1:
-            partner_id = await _bind(access, v)
+        await _refuse_paused(partner_id)
         zone = await current_zone()
         month = at.astimezone(zone).strftime("%Y-%m")
         if reserves(v):
@@ -371,32 +398,155 @@ async def cancel(*, access: Access, actor: str, voucher_id: int, now: datetime |
 
 async def expire_vouchers(*, now: datetime | None = None) -> int:
     """Expire every issued voucher past its expiry (the points, money and stock come back); a second run finds
-    none. Returns how many expired."""
+    none. Set-based: a fixed number of statements whatever the count (``_return_points``, ``_release_money``); a
+    voucher being verified right now is skipped (locked), the next run takes it if it is still issued. Returns how
+    many expired."""
     at = now or clock.now()
-    count = 0
+    conn = connections.get("default")
+    tid = current_tenant_id()
     async with savepoint():
-        due = await Voucher.filter(status=VoucherStatus.ISSUED, expires_at__lte=at).order_by("id").values_list(
-            "id", flat=True
+        due = await conn.execute_query_dict(
+            "UPDATE points_voucher v SET status = $3, closed_at = $2, closed_by = 'system'"
+            " WHERE v.tenant_id = $1 AND v.id IN (SELECT id FROM points_voucher WHERE tenant_id = $1"
+            "   AND status = $4 AND expires_at <= $2 ORDER BY id FOR UPDATE SKIP LOCKED)"
+            " RETURNING v.id, v.code, v.person_id, v.spend_entry_id, v.redemption_code, v.kind, v.partner_kind,"
+            " v.value_fen, v.cost_points",
+            [tid, at, VoucherStatus.EXPIRED.value, VoucherStatus.ISSUED.value],
         )
-        for vid in due:
-            v = await Voucher.filter(id=vid, status=VoucherStatus.ISSUED).select_for_update(skip_locked=True).first()
-            if v is None:  # used or cancelled meanwhile, or being verified right now
-                continue
-            await _close(v, VoucherStatus.EXPIRED, actor="system", at=at)
-            count += 1
-    return count
+        if not due:
+            return 0
+        due.sort(key=lambda r: r["id"])
+        day = clock.local_day(at, await current_zone())
+        await _return_points(due, day=day, at=at)
+        await _release_money([r for r in due if _reserves_row(r)], day=day, at=at)
+        await conn.execute_query(
+            "UPDATE points_redemption_stock s SET taken = GREATEST(s.taken - c.n, 0)"
+            " FROM (SELECT code, count(*)::int AS n FROM unnest($2::text[]) AS u(code) GROUP BY code) c"
+            " WHERE s.tenant_id = $1 AND s.redemption_code = c.code AND s.taken > 0",
+            [tid, [r["redemption_code"] for r in due]],
+        )
+        await AuditEntry.bulk_create([
+            AuditEntry(actor="system", action="voucher.expire", target_type="points_voucher", target_id=str(r["id"]),
+                       details={"points": r["cost_points"]})
+            for r in due
+        ])
+    return len(due)
+
+
+def _reserves_row(r: dict[str, Any]) -> bool:
+    """``reserves`` of a voucher read as a row."""
+    return r["value_fen"] > 0 and (r["kind"] == "fee_reduction" or r["partner_kind"] is not None)
+
+
+async def _return_points(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
+    """``ledger.give_back`` of many expired vouchers at once: a RETURN entry per voucher (key
+    ``voucher:{code}:return``, once), new lots with the expiry of the lots its spend took, and, as
+    ``ledger._expire_if_past`` does per lot, a lot whose day the nightly run has already passed is expired at once
+    (its EXPIRY entry ``expiry:lot:{id}``). The tenant's expiry lock is taken shared first, as a spend does."""
+    conn = connections.get("default")
+    tid = current_tenant_id()
+    rows = await conn.execute_query_dict(
+        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
+        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
+        [tid, lock_key(points_ledger.EXPIRY_LOCK)],
+    )
+    through = rows[0]["through"]
+    reasons = [f"兑换券 {r['code']} 过期，积分退回 / voucher {r['code']} expired: points back" for r in due]
+    await conn.execute_query(
+        """
+        WITH v AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[])
+                AS v(id, code, spend_entry_id, reason)
+        ), returned AS (
+            INSERT INTO points_entry (tenant_id, person_id, kind, amount, redemption_code, source_kind, source_id,
+                                      source_ref, reason, evidence, author, occurred_on, created_at, idempotency_key)
+            SELECT $1, e.person_id, 'return', -e.amount, e.redemption_code, 'voucher', v.id, v.code, v.reason,
+                   '[]'::jsonb, 'system', $6, $7, 'voucher:' || v.code || ':return'
+            FROM v JOIN points_entry e ON e.tenant_id = $1 AND e.id = v.spend_entry_id
+            ORDER BY v.id
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, person_id, source_id
+        )
+        INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)
+        SELECT $1, r.person_id, r.id, u.amount, u.amount, l.earned_on, l.expires_on
+        FROM returned r JOIN v ON v.id = r.source_id
+        JOIN points_lot_use u ON u.tenant_id = $1 AND u.entry_id = v.spend_entry_id
+        JOIN points_lot l ON l.tenant_id = $1 AND l.id = u.lot_id
+        ORDER BY r.id, u.id
+        """,
+        [tid, [r["id"] for r in due], [r["code"] for r in due], [r["spend_entry_id"] for r in due], reasons, day, at],
+    )
+    # The returned lots whose day the nightly run has passed (it never looks back): expired now, each with its entry
+    # (none before the first run: ``through`` is NULL; the statement runs anyway, the count stays fixed).
+    await conn.execute_query(
+        """
+        WITH past AS (
+            SELECT l.id, l.person_id, l.remaining, l.expires_on FROM points_lot l
+            JOIN points_entry e ON e.tenant_id = $1 AND e.id = l.entry_id
+            WHERE l.tenant_id = $1 AND e.source_kind = 'voucher' AND e.source_id = ANY($2::bigint[])
+              AND e.kind = 'return' AND l.expires_on <= $3 AND l.expires_on <= $4 AND l.remaining > 0
+        ), expiries AS (
+            INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
+                                      author, occurred_on, created_at, idempotency_key)
+            SELECT $1, person_id, 'expiry', -remaining, 'expiry', expires_on::text, $5, '[]'::jsonb, 'system', $4, $6,
+                   'expiry:lot:' || id
+            FROM past ORDER BY id
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, substr(idempotency_key, 12)::bigint AS lot_id
+        )
+        UPDATE points_lot l SET remaining = 0, expired_entry_id = x.id
+        FROM expiries x WHERE l.tenant_id = $1 AND l.id = x.lot_id
+        """,
+        [tid, [r["id"] for r in due], through, day, points_ledger.EXPIRED_REASON, at],
+    )
+
+
+async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
+    """The reserve of each voucher back to the fund (``points_reserved:{id} -> points_fund``): a journal per
+    voucher (key ``voucher:{id}:release``, once) and its two postings, in one statement; the balances are kept by
+    the postings' trigger."""
+    if not due:
+        return
+    await connections.get("default").execute_query(
+        """
+        WITH v AS (
+            SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $8::text[])
+                AS v(id, value_fen, reason, reserved)
+        ), journals AS (
+            INSERT INTO ledger_journal (tenant_id, idempotency_key, period, reason, source_kind, source_id, author,
+                                        posted_at)
+            SELECT $1, 'voucher:' || v.id || ':release', $5, v.reason, 'points_voucher', v.id, 'system', $6
+            FROM v ORDER BY v.id
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, source_id
+        )
+        INSERT INTO ledger_posting (tenant_id, journal_id, account, amount_fen)
+        SELECT $1, j.id, leg.account, leg.amount_fen
+        FROM journals j JOIN v ON v.id = j.source_id
+        CROSS JOIN LATERAL (VALUES ($7::text, v.value_fen), (v.reserved, -v.value_fen))
+            AS leg(account, amount_fen)
+        ORDER BY j.id, leg.account
+        """,
+        [current_tenant_id(), [r["id"] for r in due], [r["value_fen"] for r in due],
+         [f"兑换券 {r['code']} 过期，资金退回 / voucher {r['code']} expired" for r in due],
+         day.strftime("%Y-%m"), at, accounts.points_fund(), [accounts.points_reserved(r["id"]) for r in due]],
+    )
 
 
 async def fund(*, access: Access, actor: str, amount_fen: int, idempotency_key: str | None = None,
                now: datetime | None = None) -> int:
     """Put money into the points fund from the year's source; returns the fund's balance."""
     require(access, "points.fund")
+    problems = key_problems(idempotency_key)
     if type(amount_fen) is not int or not 0 < amount_fen <= 10**12:
-        raise InvalidInput.of([Problem("amountFen", "range", "金额须为 1 到 10^12 分", "amountFen is 1 to 10^12 fen")])
+        problems.append(Problem("amountFen", "range", "金额须为 1 到 10^12 分", "amountFen is 1 to 10^12 fen"))
+    if problems:
+        raise InvalidInput.of(problems)
     at = now or clock.now()
     async with savepoint():
         day = await clock.today(at)
-        key = f"points_fund:{idempotency_key.strip()}" if idempotency_key else f"points_fund:{secrets.token_hex(12)}"
+        # The ledger key is scoped to this operation: a client's key used for another mutation never collides.
+        key = f"fundPoints:{(idempotency_key or secrets.token_hex(12)).strip()}"
         await money.post(
             key=key,
             legs=[money.Leg(accounts.points_fund(), amount_fen),
