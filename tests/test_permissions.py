@@ -123,7 +123,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "points.fund": lambda a: points_vouchers.fund(access=a, actor=A, amount_fen=1),
     "partner.manage": lambda a: points_partners.create_partner(access=a, actor=A, code="x", name="x", kind="merchant"),
     "partner.read": lambda a: points_partners.list_partners(access=a),
-    "partner_statements.read": lambda a: points_statements.list_statements(access=a),
+    "partner_statements.read": lambda a: points_statements.list_statements(access=a, window=Window(limit=1)),
     "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
     "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
     "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
