@@ -531,7 +531,7 @@ async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statemen
     async with tenant_transaction(w.t.id):
         today = await clock.today()
         await give(res1, 1_100, "many")
-        await give(res2, 50, "old", on=today - timedelta(days=400))  # its day passed a month ago
+        await give(res2, 50, "old", on=today - timedelta(days=330))  # good for about 35 more days
         two = [await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption="canteen_meal_5")
                for _ in range(2)]
     at = clock.now() + timedelta(days=60)
@@ -542,8 +542,9 @@ async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statemen
         twenty = [await vouchers.redeem(access=w.caller("res1"), actor="res1", redemption=code)
                   for code in ["canteen_meal_5"] * 17 + ["umbrella"] * 2]
         twenty.append(await vouchers.redeem(access=w.caller("res2"), actor="res2", redemption="canteen_meal_5"))
-        # The nightly run has since passed res2's old lot's day: the points it gets back expire at once.
-        await PointsExpiryRun.create(through=today, lots=0, people=0, ran_at=clock.now())
+        # By the time the vouchers expire, the nightly run has passed res2's old lot's day (a run of day +40 is
+        # recorded): the points it gets back expire at once.
+        await PointsExpiryRun.create(through=today + timedelta(days=40), lots=0, people=0, ran_at=clock.now())
     twenty_count = await _counted_expiry(w, at)
     assert twenty_count == (20, two_count[1]), (two_count, twenty_count)
     async with tenant_transaction(w.t.id):

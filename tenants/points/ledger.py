@@ -291,6 +291,91 @@ async def _use(entry_id: int, taken: Sequence[tuple[int, int]]) -> None:
     await PointsLotUse.bulk_create([PointsLotUse(entry_id=entry_id, lot_id=lot, amount=part) for lot, part in taken])
 
 
+@dataclass(frozen=True)
+class GiveBack:
+    """One spending entry to give back: the RETURN entry's key, source and reason."""
+
+    entry_id: int
+    key: str
+    source: Source
+    reason: str = ""
+
+
+async def give_back_all(
+    items: Sequence[GiveBack], *, occurred_on: date, author: str, now: datetime | None = None
+) -> set[str]:
+    """Return what each spending entry took, as new lots with the expiry of the lots it took from: one RETURN entry
+    per item, once per key; a returned lot whose day the nightly run has already passed (it never looks back) is
+    expired at once with its EXPIRY entry (``expiry:lot:{id}``). Three statements whatever the count (a cancel, or
+    a night's expired vouchers). Returns the keys given back now (not before). The tenant's expiry lock is taken
+    shared first, as a spend does: a running nightly expiry finishes first."""
+    _require_transaction()
+    if not items:
+        return set()
+    conn = connections.get("default")
+    tid = current_tenant_id()
+    at = now or clock.now()
+    rows = await conn.execute_query_dict(
+        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
+        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
+        [tid, lock_key(EXPIRY_LOCK)],
+    )
+    through = rows[0]["through"]
+    made = await conn.execute_query_dict(
+        """
+        WITH v AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+                WITH ORDINALITY AS v(spend_entry_id, key, source_kind, source_id, source_ref, reason, n)
+        ), returned AS (
+            INSERT INTO points_entry (tenant_id, person_id, kind, amount, redemption_code, source_kind, source_id,
+                                      source_ref, reason, evidence, author, occurred_on, created_at, idempotency_key)
+            SELECT $1, e.person_id, 'return', -e.amount, e.redemption_code, v.source_kind, v.source_id, v.source_ref,
+                   v.reason, '[]'::jsonb, $8, $9, $10, v.key
+            FROM v JOIN points_entry e ON e.tenant_id = $1 AND e.id = v.spend_entry_id
+                                          AND e.kind IN ('redeem', 'reversal')
+            ORDER BY v.n
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, person_id, idempotency_key
+        ), lots AS (
+            INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)
+            SELECT $1, r.person_id, r.id, u.amount, u.amount, l.earned_on, l.expires_on
+            FROM returned r JOIN v ON v.key = r.idempotency_key
+            JOIN points_lot_use u ON u.tenant_id = $1 AND u.entry_id = v.spend_entry_id
+            JOIN points_lot l ON l.tenant_id = $1 AND l.id = u.lot_id
+            ORDER BY r.id, u.id
+            RETURNING id
+        )
+        SELECT idempotency_key AS key FROM returned
+        """,
+        [tid, [g.entry_id for g in items], [g.key for g in items], [g.source.kind for g in items],
+         [g.source.id for g in items], [g.source.ref[:128] for g in items], [g.reason[:500] for g in items],
+         author, occurred_on, at],
+    )
+    keys = {str(r["key"]) for r in made}
+    await conn.execute_query(
+        """
+        WITH past AS (
+            SELECT l.id, l.person_id, l.remaining, l.expires_on FROM points_lot l
+            JOIN points_entry e ON e.tenant_id = $1 AND e.id = l.entry_id
+            WHERE l.tenant_id = $1 AND e.idempotency_key = ANY($2::text[]) AND e.kind = 'return'
+              AND l.expires_on <= $3 AND l.remaining > 0
+        ), expiries AS (
+            INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
+                                      author, occurred_on, created_at, idempotency_key)
+            SELECT $1, person_id, 'expiry', -remaining, 'expiry', expires_on::text, $4, '[]'::jsonb, 'system', $5, $6,
+                   'expiry:lot:' || id
+            FROM past ORDER BY id
+            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+            RETURNING id, substr(idempotency_key, 12)::bigint AS lot_id
+        )
+        UPDATE points_lot l SET remaining = 0, expired_entry_id = x.id
+        FROM expiries x WHERE l.tenant_id = $1 AND l.id = x.lot_id
+        """,
+        [tid, sorted(keys), through, EXPIRED_REASON, occurred_on, at],
+    )
+    return keys
+
+
 async def give_back(
     *,
     entry_id: int,
@@ -301,29 +386,10 @@ async def give_back(
     reason: str = "",
     now: datetime | None = None,
 ) -> tuple[PointsEntry, bool]:
-    """Return what a spending entry took, as new lots with the expiry of the lots it took from (once per key).
-    A returned lot already past its expiry is expired by the next nightly run."""
-    spent = await PointsEntry.get(id=entry_id)
-    uses = await PointsLotUse.filter(entry_id=entry_id).order_by("id").values_list("lot_id", "amount")
-    lots = {
-        lot.id: lot for lot in await PointsLot.filter(id__in=[u[0] for u in uses])  # type: ignore[misc]
-    }
-    entry, made = await record(
-        person_id=spent.person_id, kind=EntryKind.RETURN, amount=-spent.amount, key=key, occurred_on=occurred_on,
-        source=source, author=author, redemption_code=spent.redemption_code, reason=reason, now=now,
-    )
-    if made:
-        await PointsLot.bulk_create(
-            [
-                PointsLot(
-                    person_id=spent.person_id, entry_id=entry.id, amount=part, remaining=part,
-                    earned_on=lots[lot_id].earned_on, expires_on=lots[lot_id].expires_on,
-                )
-                for lot_id, part in uses  # type: ignore[misc]
-            ]
-        )
-        await _expire_if_past(await PointsLot.filter(entry_id=entry.id).order_by("id"), now=now)
-    return entry, made
+    """``give_back_all`` of one spending entry: (the RETURN entry, whether it was made now)."""
+    made = await give_back_all([GiveBack(entry_id, key, source, reason)], occurred_on=occurred_on, author=author,
+                               now=now)
+    return await PointsEntry.get(idempotency_key=key), key in made
 
 
 async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) -> None:

@@ -29,7 +29,6 @@ from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput,
 from tenants.idempotency import idempotent, key_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as money
-from tenants.locks import lock_key
 from tenants.paging import Page, Window, newest_first
 from tenants.periods import local_midnight
 from tenants.permissions import require
@@ -439,65 +438,16 @@ def _reserves_row(r: dict[str, Any]) -> bool:
 
 
 async def _return_points(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
-    """``ledger.give_back`` of many expired vouchers at once: a RETURN entry per voucher (key
-    ``voucher:{code}:return``, once), new lots with the expiry of the lots its spend took, and, as
-    ``ledger._expire_if_past`` does per lot, a lot whose day the nightly run has already passed is expired at once
-    (its EXPIRY entry ``expiry:lot:{id}``). The tenant's expiry lock is taken shared first, as a spend does."""
-    conn = connections.get("default")
-    tid = current_tenant_id()
-    rows = await conn.execute_query_dict(
-        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
-        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
-        [tid, lock_key(points_ledger.EXPIRY_LOCK)],
-    )
-    through = rows[0]["through"]
-    reasons = [f"兑换券 {r['code']} 过期，积分退回 / voucher {r['code']} expired: points back" for r in due]
-    await conn.execute_query(
-        """
-        WITH v AS (
-            SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[])
-                AS v(id, code, spend_entry_id, reason)
-        ), returned AS (
-            INSERT INTO points_entry (tenant_id, person_id, kind, amount, redemption_code, source_kind, source_id,
-                                      source_ref, reason, evidence, author, occurred_on, created_at, idempotency_key)
-            SELECT $1, e.person_id, 'return', -e.amount, e.redemption_code, 'voucher', v.id, v.code, v.reason,
-                   '[]'::jsonb, 'system', $6, $7, 'voucher:' || v.code || ':return'
-            FROM v JOIN points_entry e ON e.tenant_id = $1 AND e.id = v.spend_entry_id
-            ORDER BY v.id
-            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-            RETURNING id, person_id, source_id
-        )
-        INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)
-        SELECT $1, r.person_id, r.id, u.amount, u.amount, l.earned_on, l.expires_on
-        FROM returned r JOIN v ON v.id = r.source_id
-        JOIN points_lot_use u ON u.tenant_id = $1 AND u.entry_id = v.spend_entry_id
-        JOIN points_lot l ON l.tenant_id = $1 AND l.id = u.lot_id
-        ORDER BY r.id, u.id
-        """,
-        [tid, [r["id"] for r in due], [r["code"] for r in due], [r["spend_entry_id"] for r in due], reasons, day, at],
-    )
-    # The returned lots whose day the nightly run has passed (it never looks back): expired now, each with its entry
-    # (none before the first run: ``through`` is NULL; the statement runs anyway, the count stays fixed).
-    await conn.execute_query(
-        """
-        WITH past AS (
-            SELECT l.id, l.person_id, l.remaining, l.expires_on FROM points_lot l
-            JOIN points_entry e ON e.tenant_id = $1 AND e.id = l.entry_id
-            WHERE l.tenant_id = $1 AND e.source_kind = 'voucher' AND e.source_id = ANY($2::bigint[])
-              AND e.kind = 'return' AND l.expires_on <= $3 AND l.expires_on <= $4 AND l.remaining > 0
-        ), expiries AS (
-            INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
-                                      author, occurred_on, created_at, idempotency_key)
-            SELECT $1, person_id, 'expiry', -remaining, 'expiry', expires_on::text, $5, '[]'::jsonb, 'system', $4, $6,
-                   'expiry:lot:' || id
-            FROM past ORDER BY id
-            ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-            RETURNING id, substr(idempotency_key, 12)::bigint AS lot_id
-        )
-        UPDATE points_lot l SET remaining = 0, expired_entry_id = x.id
-        FROM expiries x WHERE l.tenant_id = $1 AND l.id = x.lot_id
-        """,
-        [tid, [r["id"] for r in due], through, day, points_ledger.EXPIRED_REASON, at],
+    """``ledger.give_back_all`` of the expired vouchers: a RETURN entry each (key ``voucher:{code}:return``, once)."""
+    await points_ledger.give_back_all(
+        [
+            points_ledger.GiveBack(
+                r["spend_entry_id"], f"voucher:{r['code']}:return", points_ledger.Source("voucher", r["id"], r["code"]),
+                f"兑换券 {r['code']} 过期，积分退回 / voucher {r['code']} expired: points back",
+            )
+            for r in due
+        ],
+        occurred_on=day, author="system", now=at,
     )
 
 
