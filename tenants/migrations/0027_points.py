@@ -50,7 +50,8 @@ CREATE FUNCTION civicgrid_points_totals() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- (an upsert would check the CHECK against the bare amount before merging it, so open then add)
     INSERT INTO points_balance (tenant_id, person_id, balance)
-        SELECT DISTINCT tenant_id, person_id, 0 FROM added
+        SELECT DISTINCT a.tenant_id, a.person_id, 0 FROM added a
+        WHERE NOT EXISTS (SELECT 1 FROM points_balance b WHERE b.tenant_id = a.tenant_id AND b.person_id = a.person_id)
         ON CONFLICT (tenant_id, person_id) DO NOTHING;
     UPDATE points_balance b SET balance = b.balance + d.total
         FROM (SELECT tenant_id, person_id, SUM(amount) AS total FROM added GROUP BY tenant_id, person_id) d

@@ -173,9 +173,12 @@ async def reverse(entry: PointsEntry, *, reason: str, author: str, now: datetime
             return done
         lot = await PointsLot.filter(entry_id=entry.id).first()
         expired = 0  # what of the award its lot lost to expiry: gone already, not to be taken twice
-        if lot is not None and lot.expired_entry_id is not None:
+        if lot is not None and lot.expired_entry_id is not None:  # expired on its own (emptied)
             spent = await PointsLotUse.filter(lot_id=lot.id).values_list("amount", flat=True)
             expired = lot.amount - sum(int(a) for a in spent)  # type: ignore[call-overload]
+        elif lot is not None and lot.expires_on is not None:  # passed by a nightly run: it kept what it lost
+            through = await ledger.expired_through()
+            expired = lot.remaining if through is not None and lot.expires_on <= through else 0
         amount = min(entry.amount - expired, held)
         if amount <= 0:
             return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise import connections
@@ -27,6 +27,8 @@ from tenants.scope import current_tenant_id, in_scoped_transaction, savepoint
 EXPIRED_REASON = "积分到期 points expired"
 # The nightly expiry holds it exclusively; a spend (before its balance row) and a lot made past its day, shared.
 EXPIRY_LOCK = "points_expiry"
+# The last day the nightly expiry has passed (no run yet: none); a lot whose day is on or before it is expired.
+THROUGH = "(SELECT COALESCE(MAX(r.through), DATE '-infinity') FROM points_expiry_run r WHERE r.tenant_id = $1)"
 
 
 class InsufficientPoints(Conflict):
@@ -86,7 +88,8 @@ async def balance_of(person_id: int, *, now: datetime | None = None) -> int:
     today = await clock.today(now)
     rows = await connections.get("default").execute_query_dict(
         "SELECT b.balance - COALESCE((SELECT SUM(l.remaining) FROM points_lot l WHERE l.tenant_id = $1"
-        " AND l.person_id = $2 AND l.expires_on <= $3 AND l.remaining > 0), 0) AS balance"
+        f" AND l.person_id = $2 AND l.expires_on <= $3 AND l.expires_on > {THROUGH} AND l.remaining > 0), 0)"
+        " AS balance"
         " FROM points_balance b WHERE b.tenant_id = $1 AND b.person_id = $2",
         [current_tenant_id(), person_id, today],
     )
@@ -171,11 +174,15 @@ async def credit(
         now=now, fresh=fresh,
     )
     if made:
-        lot = await PointsLot.create(
-            person_id=person_id, entry_id=entry.id, amount=amount, remaining=amount, earned_on=occurred_on,
-            expires_on=expires_on,
+        rows = await connections.get("default").execute_query_dict(
+            "INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)"
+            f" VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id, COALESCE($6 <= {THROUGH}, false) AS passed",
+            [current_tenant_id(), person_id, entry.id, amount, occurred_on, expires_on],
         )
-        await _expire_if_past([lot], now=now)
+        # A day a run has passed, or one a run may be passing right now (today's, tomorrow's at midnight): settled
+        # under the expiry lock. Any later day no run can reach before this commits.
+        if expires_on is not None and (rows[0]["passed"] or expires_on <= await clock.today(now) + timedelta(days=1)):
+            await _expire_if_past(await PointsLot.filter(id=rows[0]["id"]), now=now)
     return entry, made
 
 
@@ -184,6 +191,7 @@ async def _live_lots(person_id: int, first_lot: int | None) -> list[tuple[int, i
     (never-expiring last), oldest first."""
     rows = await connections.get("default").execute_query_dict(
         "SELECT id, remaining, expires_on FROM points_lot WHERE tenant_id = $1 AND person_id = $2 AND remaining > 0"
+        f" AND (expires_on IS NULL OR expires_on > {THROUGH})"
         " ORDER BY (id = $3) DESC, expires_on ASC NULLS LAST, id FOR UPDATE",
         [current_tenant_id(), person_id, first_lot or 0],
     )
@@ -393,11 +401,11 @@ async def give_back(
 
 
 async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) -> None:
-    """Expire at once the lots made with an expiry day the nightly run has already passed (a voucher cancelled after
-    its points' day, an award backdated past a short expiry): the run never looks behind its last day again. Only a
-    lot whose day has come pays for this (a shared lock against a running expiry, and its last day)."""
+    """Expire at once the lots made with an expiry day the nightly run has already passed (an award backdated past a
+    short expiry): the run never looks behind its last day again. Under the expiry lock, shared: a run in progress
+    finishes first, and its last day is read after it."""
     today = await clock.today(now)
-    due = [lot for lot in lots if lot.expires_on is not None and lot.expires_on <= today and lot.remaining > 0]
+    due = [lot for lot in lots if lot.expires_on is not None and lot.remaining > 0]
     if not due:
         return
     rows = await connections.get("default").execute_query_dict(
@@ -421,42 +429,42 @@ async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) ->
 
 
 
+async def expired_through() -> date | None:
+    """The last day the nightly expiry has passed: every lot whose day is on or before it is expired."""
+    last = await PointsExpiryRun.all().order_by("-through").first()
+    return last.through if last is not None else None
+
+
 async def expire_due(today: date, *, now: datetime | None = None) -> int:
     """Expire every live lot whose expiry day has come since the last run (``expires_on`` after its ``through``, on
-    or before ``today``): one expiry entry per person taking all of their due lots, each lot emptied and marked
-    with it, and the run recorded. Set-based (a fixed number of statements whatever the count); runs of a tenant
-    take turns, and a second run of the day finds nothing left. Returns the number of lots expired."""
+    or before ``today``): one expiry entry per person taking what all of their due lots have left, and the run
+    recorded with ``through = today``. The lots are not rewritten: a lot whose day is on or before the last run's
+    ``through`` is expired (it keeps what it had left then, which its holder's expiry entry took), so a night of a
+    million lots writes one entry per person and nothing per lot. Runs of a tenant take turns; a second run of the
+    day finds nothing. Returns the number of lots expired."""
     _require_transaction()
     conn = connections.get("default")
     tid = current_tenant_id()
     at = now or clock.now()
     await advisory_lock(EXPIRY_LOCK, conn=conn)  # per tenant
-    await conn.execute_query("SET LOCAL work_mem = '64MB'")  # a million due lots hash in memory
-    last = await PointsExpiryRun.all().order_by("-through").first()
-    since = last.through if last is not None else date.min
+    since = await expired_through() or date.min
     if today <= since:
         return 0
     _, rows = await conn.execute_query(
         """
         WITH per_person AS (
-            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot FROM points_lot
+            SELECT person_id, SUM(remaining)::int AS total, MIN(id) AS first_lot, count(*) AS lots FROM points_lot
             WHERE tenant_id = $1 AND expires_on > $5 AND expires_on <= $2 AND remaining > 0
             GROUP BY person_id
         ), entries AS (
             INSERT INTO points_entry (tenant_id, person_id, kind, amount, source_kind, source_ref, reason, evidence,
                                       author, occurred_on, created_at, idempotency_key)
-            SELECT $1, person_id, 'expiry', -total, 'expiry', $2::date::text, $4, '[]'::jsonb, 'system', $2, $3,
-                   'expiry:' || person_id || ':' || first_lot
+            SELECT $1, person_id, 'expiry', -total, 'expiry', 'run:' || $2::date::text, $4, '[]'::jsonb, 'system', $2,
+                   $3, 'expiry:' || person_id || ':' || first_lot
             FROM per_person
-            RETURNING id, person_id
-        ), marked AS (
-            UPDATE points_lot l SET remaining = 0, expired_entry_id = e.id
-            FROM entries e
-            WHERE l.tenant_id = $1 AND l.expires_on > $5 AND l.expires_on <= $2 AND l.remaining > 0
-              AND l.person_id = e.person_id
-            RETURNING l.id
+            RETURNING 1
         )
-        SELECT (SELECT count(*) FROM marked)::int AS lots, (SELECT count(*) FROM entries)::int AS people
+        SELECT COALESCE(SUM(lots), 0)::int AS lots, (SELECT count(*) FROM entries)::int AS people FROM per_person
         """,
         [tid, today, at, EXPIRED_REASON, since],
     )
@@ -487,14 +495,15 @@ async def verify() -> list[PointsMismatch]:
     conn = connections.get("default")
     tid = current_tenant_id()
     rows = await conn.execute_query_dict(
-        """
+        f"""
         SELECT COALESCE(b.person_id, e.person_id, l.person_id) AS person_id, COALESCE(b.balance, 0) AS kept,
                COALESCE(e.total, 0) AS entries, COALESCE(l.total, 0) AS lots
         FROM (SELECT person_id, balance FROM points_balance WHERE tenant_id = $1) b
         FULL JOIN (SELECT person_id, SUM(amount)::bigint AS total FROM points_entry WHERE tenant_id = $1
                    GROUP BY person_id) e ON e.person_id = b.person_id
         FULL JOIN (SELECT person_id, SUM(remaining)::bigint AS total FROM points_lot WHERE tenant_id = $1
-                   GROUP BY person_id) l ON l.person_id = COALESCE(b.person_id, e.person_id)
+                   AND (expires_on IS NULL OR expires_on > {THROUGH}) GROUP BY person_id) l
+          ON l.person_id = COALESCE(b.person_id, e.person_id)
         WHERE COALESCE(b.balance, 0) <> COALESCE(e.total, 0) OR COALESCE(b.balance, 0) <> COALESCE(l.total, 0)
         ORDER BY 1
         """,
@@ -520,7 +529,8 @@ async def verify() -> list[PointsMismatch]:
     taken = await conn.execute_query_dict(
         f"""
         SELECT e.person_id, e.id, -e.amount AS kept,
-               CASE WHEN e.kind = 'expiry' THEN COALESCE(x.total, 0) ELSE COALESCE(u.total, 0) END AS lots
+               CASE WHEN e.kind <> 'expiry' THEN COALESCE(u.total, 0)
+                    WHEN run.through IS NOT NULL THEN COALESCE(night.total, 0) ELSE COALESCE(x.total, 0) END AS lots
         FROM points_entry e
         LEFT JOIN (SELECT entry_id, SUM(amount)::bigint AS total FROM points_lot_use WHERE tenant_id = $1
                    GROUP BY entry_id) u ON u.entry_id = e.id
@@ -528,8 +538,16 @@ async def verify() -> list[PointsMismatch]:
                    FROM points_lot l LEFT JOIN ({_USED}) used ON used.lot_id = l.id
                    WHERE l.tenant_id = $1 AND l.expired_entry_id IS NOT NULL GROUP BY l.expired_entry_id) x
           ON x.expired_entry_id = e.id
+        LEFT JOIN (SELECT r.through, LAG(r.through) OVER (ORDER BY r.through) AS since FROM points_expiry_run r
+                   WHERE r.tenant_id = $1) run ON e.kind = 'expiry' AND e.source_ref = 'run:' || run.through::text
+        LEFT JOIN LATERAL (SELECT SUM(l.remaining)::bigint AS total FROM points_lot l
+                           WHERE l.tenant_id = $1 AND l.person_id = e.person_id AND l.expired_entry_id IS NULL
+                             AND l.expires_on > COALESCE(run.since, DATE '-infinity') AND l.expires_on <= run.through
+                             AND run.through IS NOT NULL) night ON true
         WHERE e.tenant_id = $1 AND e.kind IN ('redeem', 'reversal', 'expiry')
-          AND -e.amount <> CASE WHEN e.kind = 'expiry' THEN COALESCE(x.total, 0) ELSE COALESCE(u.total, 0) END
+          AND -e.amount <> CASE WHEN e.kind <> 'expiry' THEN COALESCE(u.total, 0)
+                                WHEN run.through IS NOT NULL THEN COALESCE(night.total, 0)
+                                ELSE COALESCE(x.total, 0) END
         ORDER BY e.id
         """,
         [tid],
