@@ -447,6 +447,7 @@ async def expire_due(today: date, *, now: datetime | None = None) -> int:
     tid = current_tenant_id()
     at = now or clock.now()
     await advisory_lock(EXPIRY_LOCK, conn=conn)  # per tenant
+    await conn.execute_query("SET LOCAL work_mem = '64MB'")  # a million due lots aggregate in memory
     since = await expired_through() or date.min
     if today <= since:
         return 0
