@@ -209,3 +209,48 @@ async def test_the_check_finds_a_tampered_period_total_or_lot(three_tenants):
         found = {(m.what, m.kept) for m in await verify()}
         assert ("period:2026-01", 99999) in found and any(w.startswith("lot:") for w, _ in found), found
         assert ("balance", 20) in found  # the lots now hold 25
+
+
+async def test_a_reversal_follows_its_award_through_a_cancelled_voucher(three_tenants):
+    """50 points awarded, spent on a voucher, the voucher cancelled (the 50 come back with their day), the day
+    passes: reversing the award takes nothing, not the 30 newer points."""
+    from tenants.points.earning import reverse
+
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        award = await _earn(1, 50, "award", date(2026, 1, 15))  # expires 2027-01-15
+        await _earn(1, 30, "newer", date(2026, 6, 1))
+        spent = await _spend(1, 50, "voucher")
+        await give_back(entry_id=spent.id, key="cancel", occurred_on=date(2026, 3, 2), source=Source("voucher", 1),
+                        author="tester", now=AT)
+    with time_machine.travel(datetime(2027, 1, 16, 4, 0, tzinfo=UTC)):
+        async with tenant_transaction(a.id):
+            assert await reverse(award, reason="核实有误", author="cw") is None
+            assert await balance_of(1) == 30 and await verify() == []
+
+
+async def test_a_lot_made_while_the_nightly_run_holds_its_lock_waits_for_it_and_expires_at_once(three_tenants):
+    """At noon on 1 March 2026 (Beijing): the nightly run is writing person 2's expiry when their backdated lot of
+    15 February 2025 (due 2026-02-15, behind the run's day) comes in: it waits, sees the run's day, and expires at
+    once; no deadlock on person 2's balance, nothing left live behind the run."""
+    a, _, _ = three_tenants
+    with time_machine.travel(datetime(2026, 3, 1, 4, 0, tzinfo=UTC)):
+        async with tenant_transaction(a.id):
+            await _earn(2, 5, "due", date(2025, 2, 1))  # due 2026-02-01
+
+        async def nightly() -> int:
+            async with tenant_transaction(a.id):
+                n = await expire_due(date(2026, 3, 1))
+                await asyncio.sleep(0.4)  # still holding the lock and person 2's balance
+                return n
+
+        async def late() -> None:
+            await asyncio.sleep(0.1)
+            async with tenant_transaction(a.id):
+                await _earn(2, 7, "late", date(2025, 2, 15))
+
+        ran, _ = await asyncio.gather(nightly(), late())
+        assert ran == 1
+        async with tenant_transaction(a.id):
+            assert await balance_of(2) == 0 and await verify() == []
+            assert sorted(await PointsEntry.filter(kind=EntryKind.EXPIRY).values_list("amount", flat=True)) == [-7, -5]

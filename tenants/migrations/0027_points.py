@@ -46,6 +46,7 @@ CREATE INDEX points_entry_rule_day ON points_entry (tenant_id, person_id, rule_c
 CREATE INDEX points_entry_source ON points_entry (tenant_id, source_kind, source_id) WHERE source_id IS NOT NULL;
 CREATE UNIQUE INDEX points_entry_reverses ON points_entry (tenant_id, reverses_id) WHERE reverses_id IS NOT NULL;
 CREATE INDEX points_period_rank ON points_period_total (tenant_id, period_key, earned DESC, person_id);
+CREATE INDEX points_lot_origin ON points_lot (tenant_id, origin_lot_id) WHERE origin_lot_id IS NOT NULL;
 CREATE FUNCTION civicgrid_points_totals() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- (an upsert would check the CHECK against the bare amount before merging it, so open then add)
@@ -78,7 +79,7 @@ ALTER TABLE ledger_balance ADD CONSTRAINT ledger_balance_non_negative
     CHECK (balance_fen >= 0 OR split_part(account, ':', 1) NOT IN ('bond', 'subsidy_pool', 'brand_cap'));
 DROP TRIGGER points_entry_totals ON points_entry;
 DROP FUNCTION civicgrid_points_totals();
-DROP INDEX points_period_rank; DROP INDEX points_entry_reverses; DROP INDEX points_entry_source;
+DROP INDEX points_lot_origin; DROP INDEX points_period_rank; DROP INDEX points_entry_reverses; DROP INDEX points_entry_source;
 DROP INDEX points_entry_rule_day;
 ALTER TABLE points_balance RESET (fillfactor); ALTER TABLE points_lot RESET (fillfactor);
 ALTER TABLE points_balance DROP CONSTRAINT points_balance_non_negative;
@@ -160,6 +161,7 @@ class Migration(migrations.Migration):
                 ('expires_on', fields.DateField(null=True)),
                 ('expired_entry_id', fields.BigIntField(null=True)),
                 ('warned_on', fields.DateField(null=True)),
+                ('origin_lot_id', fields.BigIntField(null=True)),
             ],
             options={'table': 'points_lot', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'person_id', 'expires_on', 'id']), Index(fields=['tenant_id', 'expires_on']), Index(fields=['tenant_id', 'entry_id'])], 'pk_attr': 'id', 'table_description': 'What an earning entry left to spend, oldest spent first, until it expires.'},
             bases=['TenantModel'],

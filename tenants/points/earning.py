@@ -29,7 +29,7 @@ from tenants.permissions import require
 from tenants.points import ledger
 from tenants.points.config import points_config
 from tenants.points.ledger import Source
-from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsLotUse
+from tenants.points.models import EntryKind, PointsEntry, PointsLot
 from tenants.scope import current_tenant_id, scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -172,13 +172,7 @@ async def reverse(entry: PointsEntry, *, reason: str, author: str, now: datetime
         if (done := await PointsEntry.get_or_none(reverses_id=entry.id)) is not None:
             return done
         lot = await PointsLot.filter(entry_id=entry.id).first()
-        expired = 0  # what of the award its lot lost to expiry: gone already, not to be taken twice
-        if lot is not None and lot.expired_entry_id is not None:  # expired on its own (emptied)
-            spent = await PointsLotUse.filter(lot_id=lot.id).values_list("amount", flat=True)
-            expired = lot.amount - sum(int(a) for a in spent)  # type: ignore[call-overload]
-        elif lot is not None and lot.expires_on is not None:  # passed by a nightly run: it kept what it lost
-            through = await ledger.expired_through()
-            expired = lot.remaining if through is not None and lot.expires_on <= through else 0
+        expired = await ledger.expired_of(lot) if lot is not None else 0  # gone already: not taken twice
         amount = min(entry.amount - expired, held)
         if amount <= 0:
             return None

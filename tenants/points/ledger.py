@@ -64,6 +64,14 @@ async def _existing(key: str) -> PointsEntry | None:
     return await PointsEntry.get_or_none(idempotency_key=key)
 
 
+async def share_expiry_lock() -> None:
+    """Take the tenant's expiry lock shared (a running nightly expiry finishes first), in a statement of its own: the
+    next statement's snapshot sees what that run committed."""
+    await connections.get("default").execute_query(
+        "SELECT pg_advisory_xact_lock_shared(hashtext($1))", [lock_key(EXPIRY_LOCK)]
+    )
+
+
 async def lock_balance(person_id: int) -> int:
     """Lock a person's balance row until commit (opening it at 0) and return the balance. The tenant's expiry lock
     is taken first, shared: a spend waits for a running nightly expiry instead of meeting it on the rows (the run
@@ -168,6 +176,12 @@ async def credit(
     """Earn ``amount`` points as one lot expiring on ``expires_on`` (once per ``key``; ``fresh`` as ``record``)."""
     if kind not in (EntryKind.AWARD, EntryKind.RETURN) or amount <= 0:
         raise ValueError("a credit is a positive award or return")
+    # A day a run has passed, or one a run may be passing now (today's; tomorrow's at midnight): the expiry lock is
+    # taken before anything is written (a run waits for this lot, or this lot sees the run's day), and the lot is
+    # settled below. Any later day no run can reach before this commits.
+    maybe_due = expires_on is not None and expires_on <= await clock.today(now) + timedelta(days=1)
+    if maybe_due:
+        await share_expiry_lock()
     entry, made = await record(
         person_id=person_id, kind=kind, amount=amount, key=key, occurred_on=occurred_on, source=source,
         author=author, rule_code=rule_code, redemption_code=redemption_code, reason=reason, evidence=evidence,
@@ -179,9 +193,7 @@ async def credit(
             f" VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id, COALESCE($6 <= {THROUGH}, false) AS passed",
             [current_tenant_id(), person_id, entry.id, amount, occurred_on, expires_on],
         )
-        # A day a run has passed, or one a run may be passing right now (today's, tomorrow's at midnight): settled
-        # under the expiry lock. Any later day no run can reach before this commits.
-        if expires_on is not None and (rows[0]["passed"] or expires_on <= await clock.today(now) + timedelta(days=1)):
+        if maybe_due or rows[0]["passed"]:
             await _expire_if_past(await PointsLot.filter(id=rows[0]["id"]), now=now)
     return entry, made
 
@@ -323,12 +335,8 @@ async def give_back_all(
     conn = connections.get("default")
     tid = current_tenant_id()
     at = now or clock.now()
-    rows = await conn.execute_query_dict(
-        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
-        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
-        [tid, lock_key(EXPIRY_LOCK)],
-    )
-    through = rows[0]["through"]
+    await share_expiry_lock()
+    through = await expired_through()  # read after the lock: a run that held it has committed its day
     made = await conn.execute_query_dict(
         """
         WITH v AS (
@@ -345,8 +353,9 @@ async def give_back_all(
             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
             RETURNING id, person_id, idempotency_key
         ), lots AS (
-            INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on)
-            SELECT $1, r.person_id, r.id, u.amount, u.amount, l.earned_on, l.expires_on
+            INSERT INTO points_lot (tenant_id, person_id, entry_id, amount, remaining, earned_on, expires_on,
+                                    origin_lot_id)
+            SELECT $1, r.person_id, r.id, u.amount, u.amount, l.earned_on, l.expires_on, COALESCE(l.origin_lot_id, l.id)
             FROM returned r JOIN v ON v.key = r.idempotency_key
             JOIN points_lot_use u ON u.tenant_id = $1 AND u.entry_id = v.spend_entry_id
             JOIN points_lot l ON l.tenant_id = $1 AND l.id = u.lot_id
@@ -408,12 +417,8 @@ async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) ->
     due = [lot for lot in lots if lot.expires_on is not None and lot.remaining > 0]
     if not due:
         return
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT pg_advisory_xact_lock_shared(hashtext($2)) IS NULL AS locked,"
-        " (SELECT MAX(through) FROM points_expiry_run WHERE tenant_id = $1) AS through",
-        [current_tenant_id(), lock_key(EXPIRY_LOCK)],
-    )
-    through = rows[0]["through"]
+    await share_expiry_lock()
+    through = await expired_through()  # read after the lock: a run that held it has committed its day
     for lot in due:
         if through is None or lot.expires_on is None or lot.expires_on > through:
             continue  # the next run takes it
@@ -433,6 +438,23 @@ async def expired_through() -> date | None:
     """The last day the nightly expiry has passed: every lot whose day is on or before it is expired."""
     last = await PointsExpiryRun.all().order_by("-through").first()
     return last.through if last is not None else None
+
+
+async def expired_of(lot: PointsLot) -> int:
+    """What of a lot's points has expired, wherever they went: the lot itself, and the lots its points came back as
+    (cancelled vouchers), each either emptied by its expiry (its amount less what was taken from it) or passed by a
+    nightly run (what it had left)."""
+    rows = await connections.get("default").execute_query_dict(
+        f"""
+        SELECT COALESCE(SUM(CASE
+            WHEN l.expired_entry_id IS NOT NULL THEN l.amount - COALESCE((SELECT SUM(u.amount) FROM points_lot_use u
+                                                   WHERE u.tenant_id = $1 AND u.lot_id = l.id), 0)
+            WHEN l.expires_on <= {THROUGH} THEN l.remaining ELSE 0 END), 0)::bigint AS expired
+        FROM points_lot l WHERE l.tenant_id = $1 AND (l.id = $2 OR l.origin_lot_id = $2)
+        """,
+        [current_tenant_id(), lot.origin_lot_id or lot.id],
+    )
+    return int(rows[0]["expired"])
 
 
 async def expire_due(today: date, *, now: datetime | None = None) -> int:

@@ -68,7 +68,9 @@ class PointsLot(TenantModel):
     remaining = fields.IntField()  # 0..amount (a CHECK)
     earned_on = fields.DateField()
     expires_on = fields.DateField(null=True)  # the first day it is no longer good (None: never)
-    expired_entry_id = fields.BigIntField(null=True)  # the expiry entry that took what remained
+    expired_entry_id = fields.BigIntField(null=True)  # the expiry entry that took what remained, when emptied
+    # A returned lot: the first lot its points came from (a reversal follows an award's points through vouchers).
+    origin_lot_id = fields.BigIntField(null=True)
     warned_on = fields.DateField(null=True)  # the day its holder was told it expires soon
 
     class Meta:
