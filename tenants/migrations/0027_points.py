@@ -27,7 +27,7 @@ CREATE POLICY tenant_isolation ON {table}
 """
 
 # An entry's sign follows its kind; a lot holds 0..amount; a balance never goes below zero. Lots and balances are
-# rewritten in place (spending, expiry, warnings: HOT updates into the free half of each page); entries without a
+# rewritten in place (spending, warnings: HOT updates into the free fifth of each page); entries without a
 # rule, a source id or a reversed award skip the indexes on those. Balances and period
 # totals follow the entries, once per statement (a nightly expiry of a million lots updates each balance once).
 # Earned per period counts awards and their reversals on the day the award counts for (occurred_on).
@@ -39,7 +39,7 @@ ALTER TABLE points_entry ADD CONSTRAINT points_entry_sign CHECK (
 ALTER TABLE points_lot ADD CONSTRAINT points_lot_remaining CHECK (amount > 0 AND remaining BETWEEN 0 AND amount);
 ALTER TABLE points_lot_use ADD CONSTRAINT points_lot_use_positive CHECK (amount > 0);
 ALTER TABLE points_balance ADD CONSTRAINT points_balance_non_negative CHECK (balance >= 0);
-ALTER TABLE points_lot SET (fillfactor = 50);
+ALTER TABLE points_lot SET (fillfactor = 80);
 ALTER TABLE points_balance SET (fillfactor = 70);
 CREATE INDEX points_entry_rule_day ON points_entry (tenant_id, person_id, rule_code, occurred_on)
     WHERE rule_code IS NOT NULL;

@@ -2,9 +2,11 @@
 is due, and check every balance. Callers run inside a tenant's transaction and decide who may do what.
 
 Spending locks the person's balance row first, then their live lots, so two spends of one person take turns (and
-the balance CHECK refuses an overdraft whatever happens). The nightly expiry takes lots, then (through the entries'
-trigger) balances; it holds the tenant's expiry lock exclusively and a spend takes it shared before anything else,
-so the two never meet on rows in opposite orders.
+the balance CHECK refuses an overdraft whatever happens). The nightly expiry (``expire_due``) writes one entry per
+person and records the day it passed; a lot on or before that day is expired (it keeps what it had left, which the
+entry took) and is never read as live. The run holds the tenant's expiry lock exclusively; a spend, a give-back
+and a lot made with a day already come take it shared before writing anything, in a statement of its own, so they
+never meet the run on rows in opposite orders and always read the day it committed.
 """
 
 from __future__ import annotations

@@ -75,10 +75,10 @@ class PointsLot(TenantModel):
 
     class Meta:
         table = "points_lot"
-        # No index names ``remaining``, ``expired_entry_id`` or ``warned_on`` (not even in a predicate), and the table
-        # keeps half of each page free (migration 0027): spending, the nightly expiry and the warnings rewrite lots
-        # in place (HOT updates, no index entries), so expiring a million lots is one pass over the heap. Spending
-        # reads a person's lots in FIFO order; the nightly run reads the days since its last run (``PointsExpiryRun``).
+        # No index names ``remaining``, ``expired_entry_id`` or ``warned_on`` (not even in a predicate), and pages keep
+        # a fifth free (migration 0027): spending and the warnings rewrite lots in place (HOT updates, no index
+        # entries). The nightly expiry does not rewrite them (``PointsExpiryRun``). Spending reads a person's lots in
+        # FIFO order; the nightly run the days since its last run.
         indexes = (
             ("tenant_id", "person_id", "expires_on", "id"),
             ("tenant_id", "expires_on"),
