@@ -263,9 +263,9 @@ async def test_items_outside_their_validity_window_are_refused(voucher_world):
     assert unknown.value.code == "INVALID_INPUT"
 
 
-CATALOGUE = "{ pointsCatalogue { code costPoints valueFen stockLeft monthlyLeft available partner } }"
+CATALOGUE = "{ pointsCatalogue { code kind costPoints valueFen stockLeft monthlyLeft available partner } }"
 REDEEM = """mutation($r: String!, $p: ID, $k: String) { redeemPoints(redemption: $r, partnerId: $p, idempotencyKey: $k)
-  { id code status costPoints valueFen partnerId expiresAt } }"""
+  { id code kind status costPoints valueFen partnerId expiresAt } }"""
 VERIFY = "mutation($c: String!) { verifyVoucher(code: $c) { status usedBy partnerId } }"
 VOUCHERS = "{ vouchers { nodes { code status } } myVouchers { nodes { code } } partners { code kind } }"
 
@@ -283,6 +283,10 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
     items = {i["code"]: i for i in (await gql(CATALOGUE, resident))["data"]["pointsCatalogue"]}
     assert items["fee_reduction_50"]["costPoints"] == 450 and items["canteen_meal_5"]["valueFen"] == 500
     assert items["umbrella"]["stockLeft"] == 3 and items["cinema"]["monthlyLeft"] == 2
+    assert {code: items[code]["kind"] for code in ("fee_reduction_50", "canteen_meal_5", "shopping_10", "umbrella",
+                                                   "cinema")} == {
+        "fee_reduction_50": "FEE_REDUCTION", "canteen_meal_5": "CANTEEN", "shopping_10": "MERCHANT",
+        "umbrella": "GOODS", "cinema": "SERVICE"}  # an enum, like a partner's kind
     short = await gql(REDEEM, resident, {"r": "canteen_meal_5"})
     assert short["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS"
     assert short["errors"][0]["extensions"]["details"]["shortfall"] == 50
@@ -290,7 +294,7 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
         await give(w.ids["res1"], 50, "gql")
     made = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})
     v = made["data"]["redeemPoints"]
-    assert v["status"] == "ISSUED" and v["partnerId"] is None
+    assert v["status"] == "ISSUED" and v["partnerId"] is None and v["kind"] == "CANTEEN"
     again = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})  # a retry: the same voucher
     assert again["data"]["redeemPoints"]["code"] == v["code"]
     assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
