@@ -130,8 +130,18 @@ async def test_the_finance_office_exports_a_months_partner_statements(voucher_wo
     assert cut.code in everything.content.decode("utf-8-sig") and "2000,20.00" in everything.content.decode()
     xlsx = await client.get(f"/exports/partner-statements/{month}.xlsx", headers=admin)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    staff = bearer(settings, w.t, Role.PARTNER_STAFF, f"partner:{w.ids['canteen']}/partner_staff", user_id="x")
-    refused = await client.get(f"/exports/partner-statements/{month}.csv", headers={"Authorization": f"Bearer {staff}"})
+    # A partner's staff downloads its own partner's statements only; a property company nothing.
+    staff = {"Authorization": "Bearer " + bearer(settings, w.t, Role.PARTNER_STAFF,
+                                                 f"partner:{w.ids['canteen']}/partner_staff", user_id="x")}
+    own = await client.get(f"/exports/partner-statements/{month}.csv?partner=canteen_1&status=all", headers=staff)
+    assert own.status_code == 200, own.text
+    assert meal1.code in own.content.decode("utf-8-sig") and cut.code not in own.content.decode("utf-8-sig")
+    mine = await client.get(f"/exports/partner-statements/{month}.csv?status=all", headers=staff)
+    assert mine.status_code == 200 and cut.code not in mine.content.decode("utf-8-sig")
+    theirs = await client.get(f"/exports/partner-statements/{month}.csv?partner=shop_1&status=all", headers=staff)
+    assert theirs.status_code == 404 and "partner" in theirs.text
+    company = {"Authorization": "Bearer " + bearer(settings, w.t, Role.PROPERTY_COMPANY, f"company:{w.ids['P1']}")}
+    refused = await client.get(f"/exports/partner-statements/{month}.csv", headers=company)
     assert refused.status_code == 403
     bad = await client.get("/exports/partner-statements/2026-13.csv", headers=admin)
     assert bad.status_code == 400
@@ -228,6 +238,8 @@ async def test_the_export_refuses_a_partner_that_is_not_a_partner_code_and_a_mon
         got = await client.get("/exports/partner-statements/2026-02.csv", params={"partner": partner}, headers=admin)
         assert got.status_code == 400, (partner, got.text)
         assert "partner" in got.text
+    unknown = await client.get("/exports/partner-statements/2026-02.csv", params={"partner": "shop_9"}, headers=admin)
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["extensions"]["field"] == "partner"
     ok = await client.get("/exports/partner-statements/2026-02.csv", params={"partner": "shop_1"}, headers=admin)
     assert ok.status_code == 200 and 'filename="partner-statements-2026-02-shop_1.csv"' in ok.headers[
         "content-disposition"]

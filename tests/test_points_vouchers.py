@@ -263,9 +263,9 @@ async def test_items_outside_their_validity_window_are_refused(voucher_world):
     assert unknown.value.code == "INVALID_INPUT"
 
 
-CATALOGUE = "{ pointsCatalogue { code costPoints valueFen stockLeft monthlyLeft available partner } }"
+CATALOGUE = "{ pointsCatalogue { code kind costPoints valueFen stockLeft monthlyLeft available partner } }"
 REDEEM = """mutation($r: String!, $p: ID, $k: String) { redeemPoints(redemption: $r, partnerId: $p, idempotencyKey: $k)
-  { id code status costPoints valueFen partnerId expiresAt } }"""
+  { id code kind status costPoints valueFen partnerId expiresAt } }"""
 VERIFY = "mutation($c: String!) { verifyVoucher(code: $c) { status usedBy partnerId } }"
 VOUCHERS = "{ vouchers { nodes { code status } } myVouchers { nodes { code } } partners { code kind } }"
 
@@ -283,6 +283,10 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
     items = {i["code"]: i for i in (await gql(CATALOGUE, resident))["data"]["pointsCatalogue"]}
     assert items["fee_reduction_50"]["costPoints"] == 450 and items["canteen_meal_5"]["valueFen"] == 500
     assert items["umbrella"]["stockLeft"] == 3 and items["cinema"]["monthlyLeft"] == 2
+    assert {code: items[code]["kind"] for code in ("fee_reduction_50", "canteen_meal_5", "shopping_10", "umbrella",
+                                                   "cinema")} == {
+        "fee_reduction_50": "FEE_REDUCTION", "canteen_meal_5": "CANTEEN", "shopping_10": "MERCHANT",
+        "umbrella": "GOODS", "cinema": "SERVICE"}  # an enum, like a partner's kind
     short = await gql(REDEEM, resident, {"r": "canteen_meal_5"})
     assert short["errors"][0]["extensions"]["code"] == "INSUFFICIENT_POINTS"
     assert short["errors"][0]["extensions"]["details"]["shortfall"] == 50
@@ -290,7 +294,7 @@ async def test_graphql_redeem_verify_and_scope(voucher_world, settings, gql):
         await give(w.ids["res1"], 50, "gql")
     made = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})
     v = made["data"]["redeemPoints"]
-    assert v["status"] == "ISSUED" and v["partnerId"] is None
+    assert v["status"] == "ISSUED" and v["partnerId"] is None and v["kind"] == "CANTEEN"
     again = await gql(REDEEM, resident, {"r": "canteen_meal_5", "k": "meal-1"})  # a retry: the same voucher
     assert again["data"]["redeemPoints"]["code"] == v["code"]
     assert (await gql(VERIFY, shop1, {"c": v["code"]}))["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -552,7 +556,7 @@ async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statemen
         assert {v.status for v in await Voucher.filter(id__in=ids)} == {VoucherStatus.EXPIRED}
         assert await points.balance_of(res1) == 1_100
         assert await points.balance_of(res2) == 0
-        back = await PointsEntry.get(idempotency_key=f"voucher:{twenty[-1].code}:return")
+        back = await PointsEntry.get(idempotency_key=f"voucher:{twenty[-1].id}:return")
         lot = await PointsLot.get(entry_id=back.id)
         expiry = await PointsEntry.get(idempotency_key=f"expiry:lot:{lot.id}")
         assert (back.amount, lot.remaining, lot.expired_entry_id, expiry.kind, expiry.amount) == (
@@ -563,3 +567,116 @@ async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statemen
         assert await vouchers.expire_vouchers(now=at) == 0
     assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN
     await _clean(w.t)
+
+
+async def _hold_fund_row(w, held: asyncio.Event, seconds: float) -> None:
+    """A third transaction holding the points fund's balance row for a while (as a fund top-up or another
+    redemption does)."""
+    from tortoise import connections
+
+    async with tenant_transaction(w.t.id):
+        await connections.get("default").execute_query(
+            "SELECT 1 FROM ledger_balance WHERE tenant_id = $1 AND account = $2 FOR UPDATE",
+            [w.t.id, accounts.points_fund()],
+        )
+        held.set()
+        await asyncio.sleep(seconds)
+
+
+async def test_a_cancel_or_an_expiry_gives_back_in_the_redemptions_order_and_never_deadlocks_with_one(voucher_world):
+    from tenants import clock
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 100, "a")
+        await give(w.ids["res2"], 100, "b")
+    for round_ in range(4):
+        closing = await _redeem(w, "res1", "meal_stocked")  # a stocked money item: stock row and fund row
+        expiry = round_ % 2 == 1
+        if expiry:
+            async with tenant_transaction(w.t.id):
+                await Voucher.filter(id=closing.id).update(expires_at=clock.now() - timedelta(minutes=1))
+        held = asyncio.Event()
+
+        async def close(closing=closing, expiry=expiry, held=held):
+            await held.wait()  # it reaches the fund row while the third transaction holds it
+            async with tenant_transaction(w.t.id):
+                if expiry:
+                    assert await vouchers.expire_vouchers() == 1
+                else:
+                    await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=closing.id)
+
+        async def take(held=held):
+            await held.wait()
+            await asyncio.sleep(0.15)  # after the close queued on the fund row
+            return await _redeem(w, "res2", "meal_stocked")
+
+        got = await asyncio.gather(_hold_fund_row(w, held, 0.5), close(), take(), return_exceptions=True)
+        assert not [g for g in got if isinstance(g, BaseException)], (round_, got)
+    async with tenant_transaction(w.t.id):
+        items = {i.redemption.code: i for i in await catalogue.catalogue(access=w.caller("res1"))}
+        assert items["meal_stocked"].stock_left == 50 - 4  # res2's four are out, res1's came back
+    assert (await _balances(w, "points_fund"))["points_fund"] == FUND_FEN - 4 * 100
+    await _clean(w.t)
+
+
+async def test_the_shortfall_never_counts_points_whose_expiry_day_has_come(voucher_world):
+    from tenants import clock
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        today = await clock.today()
+        await give(w.ids["res1"], 50, "due", on=today.replace(year=today.year - 1))  # its 12 months end today
+        await give(w.ids["res1"], 30, "live")
+    with pytest.raises(InsufficientPoints) as short:
+        await _redeem(w, "res1", "shopping_10")  # 100 points
+    assert short.value.details == {"needed": 100, "balance": 30, "shortfall": 70}
+
+
+async def test_the_ledger_and_the_audit_name_a_voucher_by_id_and_masked_code_never_its_code(voucher_world):
+    from tortoise import connections
+
+    from tenants import clock
+    from tenants.audit.models import AuditEntry
+    from tenants.points.models import EntryKind, PointsEntry
+    from tenants.points.voucher_access import masked
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res1"], 200, "a")
+    used, cancelled, expired = [await _redeem(w, "res1", "canteen_meal_5") for _ in range(3)]
+    await _verify(w, "canteen", used.code)
+    async with tenant_transaction(w.t.id):
+        await vouchers.cancel(access=w.caller("res1"), actor="res1", voucher_id=cancelled.id)
+        await Voucher.filter(id=expired.id).update(expires_at=clock.now() - timedelta(minutes=1))
+        assert await vouchers.expire_vouchers() == 1
+        for v in (used, cancelled, expired):
+            redeemed = await PointsEntry.get(kind=EntryKind.REDEEM, source_kind="voucher", source_id=v.id)
+            assert redeemed.source_ref == masked(v.code) and f"#{v.id}" in redeemed.reason
+        returns = await PointsEntry.filter(kind=EntryKind.RETURN).order_by("id")
+        assert [(e.source_id, e.source_ref) for e in returns] == [
+            (cancelled.id, masked(cancelled.code)), (expired.id, masked(expired.code))
+        ]
+        written = [e.reason + e.source_ref + e.idempotency_key for e in await PointsEntry.all()]
+        written += [r["reason"] for r in await connections.get("default").execute_query_dict(
+            "SELECT reason FROM ledger_journal WHERE tenant_id = $1 AND source_kind = 'points_voucher'", [w.t.id])]
+        written += [str(a.details) for a in await AuditEntry.filter(target_type="points_voucher")]
+        assert len(written) > 10
+        for v in (used, cancelled, expired):
+            assert not [x for x in written if v.code in x], v.code
+            assert any(f"#{v.id} {masked(v.code)}" in x for x in written)
+
+
+async def test_a_second_verification_says_when_in_the_tenants_time(voucher_world):
+    from zoneinfo import ZoneInfo
+
+    w = voucher_world
+    async with tenant_transaction(w.t.id):
+        await give(w.ids["res2"], 50, "meal")
+    v = await _redeem(w, "res2", "canteen_meal_5")
+    used = await _verify(w, "canteen", v.code)
+    with pytest.raises(DomainError) as again:
+        await _verify(w, "canteen", v.code)
+    local = f"{used.used_at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} Asia/Shanghai"
+    assert f"已于 {local} 核销" in again.value.message_zh and local in again.value.message_en
+    assert "UTC" not in again.value.message_zh + again.value.message_en

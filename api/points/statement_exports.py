@@ -3,8 +3,12 @@
 ``/exports/partner-statements/2026-03.csv`` (or ``.xlsx``): one row per verified voucher, a total row per
 statement and a grand total; then one row per partner with its payment reference. Amounts in fen and in yuan
 (exact). By default approved and paid statements (``?status=all`` adds drafts; ``draft``, ``approved`` or ``paid``
-picks one); ``?partner=<code>`` one partner (a partner code, else 400). Every statement is read, in keyset
-batches.
+picks one); ``?partner=<code>`` one partner (a partner code, else 400; a partner the caller does not read, 404).
+Every statement is read, in keyset batches.
+
+Who downloads it: the administration (``exports.download``) every partner's; a partner's staff its own partner's
+only (``partner_statements.read``: the statements it reads, another partner's code is 404); anyone else (a
+property company, ...) nothing (403).
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from api.exports import file_export
+from api.auth import authenticate, caller_of
+from api.errors import capped
+from api.exports import XLSX
+from api.guard import CAPS, string_problems
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
-from tenants.errors import InvalidInput, Problem
+from tenants.errors import DomainError, InvalidInput, Problem, Unauthenticated
+from tenants.permissions import allows, refusal
 from tenants.points import statements
 from tenants.points.partners import CODE as PARTNER_CODE
 from tenants.points.voucher_models import PartnerStatementStatus
+from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -58,11 +68,11 @@ def _partner_code(raw: str | None) -> str | None:
 
 
 async def _tables(caller: Access, month: str, statuses: list[str], partner: str | None) -> tuple[list, list]:
-    # Every statement (keyset batches, no page limit); one partner's by its code.
-    rows = await statements.all_statements(access=caller, month=month, statuses=statuses)
+    # Every statement the caller reads (keyset batches, no page limit); one partner's by its code (404 if unknown).
+    one = await statements.partner_by_code(caller, partner) if partner is not None else None
+    rows = await statements.all_statements(access=caller, month=month, statuses=statuses,
+                                           partner_id=one.id if one else None)
     partners = await statements.partners_by_ids(caller, sorted({s.partner_id for s in rows}))
-    if partner is not None:
-        rows = [s for s in rows if s.partner_id in partners and partners[s.partner_id].code == partner]
     lines: list[Any] = []
     for i in range(0, len(rows), statements.BATCH):
         lines += await statements.readable_lines_of(caller, [s.id for s in rows[i:i + statements.BATCH]])
@@ -104,5 +114,37 @@ async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple
     return body, f"partner-statements-{month}{'-' + partner if partner else ''}.{fmt}"
 
 
+def _error(exc: DomainError, status: int) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": exc.message, "extensions": capped(exc.extensions())}]}, status_code=status
+    )
+
+
 def partner_statements_export(settings: Settings):  # type: ignore[no-untyped-def]
-    return file_export(settings, _file)
+    """``api.exports.file_export`` with this export's own audience: the administration, or a partner's staff for
+    its own partner (the statements it reads); typed errors as JSON (401, 403, 400, 404)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            principal = await authenticate(settings, request)
+        except Unauthenticated as exc:
+            return _error(exc, 401)
+        if principal.tenant_id is None or not (
+            allows(principal, "exports.download") or allows(principal, "partner_statements.read")
+        ):
+            return _error(refusal("partner_statements.read"), 403)
+        period, fmt = request.path_params["period"], request.path_params["fmt"]
+        try:
+            problems = string_problems("period", period, CAPS["period"])
+            if fmt not in ("csv", "xlsx"):
+                problems.append(Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx"))
+            if problems:
+                raise InvalidInput.of(problems)
+            async with tenant_transaction(principal.tenant_id):
+                body, name = await _file(request, await caller_of(principal), period, fmt)
+        except DomainError as exc:
+            return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
+        media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return endpoint

@@ -46,11 +46,25 @@ PartnerStatementState = strawberry.enum(
 )
 
 
+@strawberry.enum(name="RedemptionKind", description="What a catalogue item (and its voucher) is for 兑换类型.")
+class RedemptionKind(Enum):
+    FEE_REDUCTION = strawberry.enum_value(
+        "fee_reduction", description="物业费减免: credited to a household's property fee with its company."
+    )
+    MERCHANT = strawberry.enum_value("merchant", description="爱心商户: honoured by a merchant partner.")
+    CANTEEN = strawberry.enum_value("canteen", description="长者食堂: honoured by an elderly canteen partner.")
+    SERVICE = strawberry.enum_value(
+        "service", description="A service, handed out by the administration or a named partner."
+    )
+    GOODS = strawberry.enum_value("goods", description="Goods, handed out by the administration or a named partner.")
+
+
 @strawberry.type(name="PointsCatalogueItem", description="One redemption of the tenant's catalogue 积分兑换目录.")
 class PointsCatalogueItem:
     code: str = strawberry.field(description="The redemption's code (redeemPoints takes it).")
     title: str
-    kind: str = strawberry.field(description="fee_reduction, merchant, canteen, service or goods.")
+    kind: RedemptionKind = strawberry.field(description="What it is for: a fee reduction, a merchant's or a "
+                                            "canteen's voucher, a service or goods.")
     cost_points: int = strawberry.field(description="What it costs in points.")
     value_fen: Fen = strawberry.field(description="What it is worth in fen (0: no money moves).")
     stock: int | None = strawberry.field(description="Vouchers that can be issued in all; null: unlimited.")
@@ -69,7 +83,8 @@ class PointsCatalogueItem:
     def of(cls, item: catalogue_service.Item) -> PointsCatalogueItem:
         r: Redemption = item.redemption
         return cls(
-            code=r.code, title=r.title, kind=r.kind, cost_points=r.cost_points, value_fen=Fen(r.value_fen),
+            code=r.code, title=r.title, kind=RedemptionKind(r.kind), cost_points=r.cost_points,
+            value_fen=Fen(r.value_fen),
             stock=r.stock, stock_left=item.stock_left, monthly_limit=r.monthly_limit, monthly_left=item.monthly_left,
             valid_from=r.valid_from, valid_until=r.valid_until, available=item.available,
             voucher_days=r.voucher_days, partner=r.partner,
@@ -101,7 +116,8 @@ class VoucherNode(Node):
 
     person_id: strawberry.ID = strawberry.field(description="The holder, who spent the points.")
     redemption_code: str = strawberry.field(description="The catalogue item.")
-    kind: str = strawberry.field(description="fee_reduction, merchant, canteen, service or goods.")
+    kind: RedemptionKind = strawberry.field(description="What it is for: a fee reduction, a merchant's or a "
+                                            "canteen's voucher, a service or goods.")
     title: str
     cost_points: int = strawberry.field(description="Points spent on it.")
     value_fen: Fen = strawberry.field(description="Its value in fen.")
@@ -120,7 +136,7 @@ class VoucherNode(Node):
 
     @classmethod
     def of(cls, row: Voucher) -> VoucherNode:
-        return from_row(cls, row, value_fen=Fen(row.value_fen), voucher=row)
+        return from_row(cls, row, value_fen=Fen(row.value_fen), kind=RedemptionKind(row.kind), voucher=row)
 
 
 @strawberry.type(name="PartnerStatementLine", description="A verified voucher on a partner statement.")

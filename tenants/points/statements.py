@@ -275,6 +275,14 @@ async def partners_by_ids(access: Access, partner_ids: list[int]) -> dict[int, P
     return {p.id: p for p in await readable_partners(access).filter(id__in=partner_ids)}
 
 
+async def partner_by_code(access: Access, code: str, field_name: str = "partner") -> Partner:
+    """The partner of that code among those the caller reads (a partner's staff: its own); NOT_FOUND otherwise."""
+    found = await readable_partners(access).filter(code=code).first() if allows(access, "partner.read") else None
+    if found is None:
+        raise NotFound("商户不存在", f"no partner {code}", field=field_name)
+    return found
+
+
 async def statement(access: Access, statement_id: int) -> PartnerStatement:
     stmt = await readable_statements(access).filter(id=statement_id).first()
     if stmt is None:

@@ -4,10 +4,13 @@ Redeeming (``redeem``) happens in one savepoint: the holder's balance row is loc
 redemptions take turns, and the monthly limit counted under it holds), the item's stock counter is taken by a
 conditional update (never oversold), the points are spent oldest lot first (``ledger.spend``), and a money item
 reserves its value from the points fund (``points_fund -> points_reserved:{voucher}``); any refusal leaves
-nothing behind. Verifying (``verify``) locks the voucher row and moves it issued -> used once; the reserve goes
+nothing behind. The voucher's id is drawn first, so its REDEEM entry names it (source: the id and the masked code).
+Journal reasons and audit details name a voucher by id and masked code (``#12 ********PBPG``), never its code.
+Verifying (``verify``) locks the voucher row and moves it issued -> used once; the reserve goes
 to the household's fee credit with its company or to the partner's payable; a caller who may not verify a voucher
 is told there is no such code (NOT_FOUND), whatever its status. Cancelling gives the points back as new lots with
-their original expiry (``ledger.give_back``), the reserve back to the fund, and the stock back; expiring does the
+their original expiry (``ledger.give_back``), the stock back, then the reserve back to the fund (a redemption's
+order: balance, stock, fund, so the two never deadlock); expiring does the
 same for every due voucher at once, set-based (``expire_vouchers``): expired vouchers return their points like
 cancelled ones, the holder got nothing for them.
 """
@@ -35,7 +38,7 @@ from tenants.permissions import require
 from tenants.points import ledger as points_ledger
 from tenants.points.catalogue import find, in_window, used_this_month
 from tenants.points.config import points_config
-from tenants.points.voucher_access import own_person, partners_of, readable_vouchers
+from tenants.points.voucher_access import masked, own_person, partners_of, readable_vouchers
 from tenants.points.voucher_models import Voucher, VoucherStatus
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.roles import Role
@@ -82,6 +85,26 @@ def normalised(code: str) -> str | None:
     """A code as typed (any case, spaces or dashes between groups) in its stored form; None if it cannot be one."""
     clean = code.replace(" ", "").replace("-", "").upper()
     return clean if len(clean) == CODE_LENGTH and all(c in ALPHABET for c in clean) else None
+
+
+def label(voucher_id: int, code: str) -> str:
+    """How a journal reason or an audit names a voucher: its id and the last four of its code (a live code is the
+    voucher: it is never written where others read it)."""
+    return f"#{voucher_id} {masked(code)}"
+
+
+def source(voucher_id: int, code: str) -> points_ledger.Source:
+    """The points entries of a voucher (its REDEEM, its RETURN) point at it: id and masked code."""
+    return points_ledger.Source("voucher", voucher_id, masked(code))
+
+
+async def _next_voucher_id() -> int:
+    """The id the voucher will get, drawn before its points are spent so the REDEEM entry names it (one
+    transaction: a refusal after this only leaves a gap in the sequence)."""
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT nextval(pg_get_serial_sequence('points_voucher', 'id')) AS id"
+    )
+    return int(rows[0]["id"])
 
 
 def reserves(v: Voucher) -> bool:
@@ -212,8 +235,9 @@ async def redeem(
             raise InvalidInput.of([Problem("partnerId", "kind", "物业费减免不能指定商户",
                                            "a fee reduction is not honoured by a partner")])
         partner = await _partner(item, partner_id) if item.kind != "fee_reduction" else None
-        # The holder's balance row first: their redemptions take turns from here (the monthly count holds).
-        held = await points_ledger.lock_balance(person.id)
+        # The holder's balance row first: their redemptions take turns from here (the monthly count holds). Lots
+        # whose expiry day has come are expired first: a shortfall never counts them.
+        held, _ = await points_ledger.settle(person.id, now=at)
         if item.monthly_limit is not None:
             used = (await used_this_month(person.id, day, [item.code])).get(item.code, 0)
             if used >= item.monthly_limit:
@@ -227,16 +251,18 @@ async def redeem(
         if item.stock is not None:
             await _take_stock(item)
         code = new_code()
+        voucher_id = await _next_voucher_id()
         spent, _ = await points_ledger.spend(
-            person_id=person.id, amount=item.cost_points, key=f"voucher:{code}", occurred_on=day,
-            source=points_ledger.Source("voucher", ref=code), author=actor, redemption_code=item.code,
-            reason=f"兑换 {item.title} / redeemed {item.code}", now=at,
+            person_id=person.id, amount=item.cost_points, key=f"voucher:{voucher_id}", occurred_on=day,
+            source=source(voucher_id, code), author=actor, redemption_code=item.code,
+            reason=f"兑换 {item.title} / redeemed {item.code}: 兑换券 {label(voucher_id, code)}", now=at,
         )
         partner_kind = item.kind if item.kind in PARTNER_KINDS else (partner.kind.value if partner else None)
         try:
             async with savepoint():
                 voucher = await Voucher.create(
-                    code=code, person_id=person.id, redemption_code=item.code, kind=item.kind, title=item.title,
+                    id=voucher_id, code=code, person_id=person.id, redemption_code=item.code, kind=item.kind,
+                    title=item.title,
                     cost_points=item.cost_points, value_fen=item.value_fen, household_id=household,
                     company_id=company, partner_id=partner.id if partner else None, partner_kind=partner_kind,
                     spend_entry_id=spent.id, issued_at=at, issued_on=day,
@@ -251,7 +277,8 @@ async def redeem(
                     key=f"voucher:{voucher.id}:reserve",
                     legs=[money.Leg(accounts.points_fund(), -voucher.value_fen),
                           money.Leg(accounts.points_reserved(voucher.id), voucher.value_fen)],
-                    period=day.strftime("%Y-%m"), reason=f"兑换券 {code} 预留 / voucher {code} reserved",
+                    period=day.strftime("%Y-%m"),
+                    reason=f"兑换券 {label(voucher.id, code)} 预留 / voucher {label(voucher.id, code)} reserved",
                     source_kind="points_voucher", source_id=voucher.id, author=actor, now=at,
                 )
             except money.InsufficientBalance:
@@ -261,7 +288,8 @@ async def redeem(
                     field="redemption", details={"valueFen": voucher.value_fen},
                 ) from None
         await audit.record(actor=actor, action="voucher.redeem", target_type="points_voucher", target_id=voucher.id,
-                           details={"redemption": item.code, "points": item.cost_points, "valueFen": item.value_fen})
+                           details={"redemption": item.code, "points": item.cost_points, "valueFen": item.value_fen,
+                                    "voucher": label(voucher.id, code)})
         return voucher
 
 
@@ -322,10 +350,12 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
         if v is None:
             raise _unknown()
         partner_id = await _verifier(access, v)
+        zone = await current_zone()
         if v.status == VoucherStatus.USED:
+            used = f"{v.used_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"  # type: ignore[union-attr]
             raise Conflict(
-                f"该兑换券已于 {v.used_at:%Y-%m-%d %H:%M} UTC 核销，不能重复使用",
-                f"this voucher was already used at {v.used_at:%Y-%m-%d %H:%M} UTC; it is good once",
+                f"该兑换券已于 {used} 核销，不能重复使用",
+                f"this voucher was already used at {used}; it is good once",
                 field="code", details={"status": "used"},
             )
         if v.status != VoucherStatus.ISSUED:
@@ -333,7 +363,6 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
         if at >= v.expires_at:
             raise IllegalTransition(VOUCHER, "verify", VoucherStatus.EXPIRED.value)
         await _refuse_paused(partner_id)
-        zone = await current_zone()
         month = at.astimezone(zone).strftime("%Y-%m")
         if reserves(v):
             payee = (accounts.fee_credit(v.household_id, v.company_id) if v.kind == "fee_reduction"  # type: ignore[arg-type]
@@ -342,7 +371,8 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
                 key=f"voucher:{v.id}:use",
                 legs=sorted([money.Leg(accounts.points_reserved(v.id), -v.value_fen), money.Leg(payee, v.value_fen)],
                             key=lambda leg: leg.account),
-                period=month, reason=f"兑换券 {v.code} 核销 / voucher {v.code} used", source_kind="points_voucher",
+                period=month, reason=f"兑换券 {label(v.id, v.code)} 核销 / voucher {label(v.id, v.code)} used",
+                source_kind="points_voucher",
                 source_id=v.id, author=actor, now=at,
             )
         v.status, v.used_at, v.used_by, v.used_month = VoucherStatus.USED, at, actor, month
@@ -350,33 +380,36 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
             v.partner_id = partner_id
         await v.save(update_fields=["status", "used_at", "used_by", "used_month", "partner_id"])
         await audit.record(actor=actor, action="voucher.verify", target_type="points_voucher", target_id=v.id,
-                           details={"partner": v.partner_id, "valueFen": v.value_fen})
+                           details={"partner": v.partner_id, "valueFen": v.value_fen,
+                                    "voucher": label(v.id, v.code)})
         return v
 
 
 async def _close(v: Voucher, status: VoucherStatus, *, actor: str, at: datetime) -> None:
-    """Cancel or expire an issued voucher (locked by the caller): points, money and stock back."""
+    """Cancel or expire an issued voucher (locked by the caller): points, stock and money back, in the order a
+    redemption takes them (the holder's balance, the item's stock, the points fund): no deadlock with one."""
     zone = await current_zone()
     day = clock.local_day(at, zone)
     word = "取消" if status == VoucherStatus.CANCELLED else "过期"
+    name = label(v.id, v.code)
     await points_ledger.give_back(
-        entry_id=v.spend_entry_id, key=f"voucher:{v.code}:return", occurred_on=day,
-        source=points_ledger.Source("voucher", v.id, v.code), author=actor,
-        reason=f"兑换券 {v.code} {word}，积分退回 / voucher {v.code} {status.value}: points back", now=at,
+        entry_id=v.spend_entry_id, key=f"voucher:{v.id}:return", occurred_on=day,
+        source=source(v.id, v.code), author=actor,
+        reason=f"兑换券 {name} {word}，积分退回 / voucher {name} {status.value}: points back", now=at,
     )
+    await _give_stock_back(v)
     if reserves(v):
         await money.post(
             key=f"voucher:{v.id}:release",
             legs=[money.Leg(accounts.points_fund(), v.value_fen),
                   money.Leg(accounts.points_reserved(v.id), -v.value_fen)],
-            period=day.strftime("%Y-%m"), reason=f"兑换券 {v.code} {word}，资金退回 / voucher {v.code} {status.value}",
+            period=day.strftime("%Y-%m"), reason=f"兑换券 {name} {word}，资金退回 / voucher {name} {status.value}",
             source_kind="points_voucher", source_id=v.id, author=actor, now=at,
         )
-    await _give_stock_back(v)
     v.status, v.closed_at, v.closed_by = status, at, actor
     await v.save(update_fields=["status", "closed_at", "closed_by"])
     await audit.record(actor=actor, action=f"voucher.{'cancel' if status == VoucherStatus.CANCELLED else 'expire'}",
-                       target_type="points_voucher", target_id=v.id, details={"points": v.cost_points})
+                       target_type="points_voucher", target_id=v.id, details={"points": v.cost_points, "voucher": name})
 
 
 async def cancel(*, access: Access, actor: str, voucher_id: int, now: datetime | None = None) -> Voucher:
@@ -416,17 +449,18 @@ async def expire_vouchers(*, now: datetime | None = None) -> int:
             return 0
         due.sort(key=lambda r: r["id"])
         day = clock.local_day(at, await current_zone())
+        # Points, stock, money: a redemption's order (its balance row, stock row, then the fund), no deadlock.
         await _return_points(due, day=day, at=at)
-        await _release_money([r for r in due if _reserves_row(r)], day=day, at=at)
         await conn.execute_query(
             "UPDATE points_redemption_stock s SET taken = GREATEST(s.taken - c.n, 0)"
             " FROM (SELECT code, count(*)::int AS n FROM unnest($2::text[]) AS u(code) GROUP BY code) c"
             " WHERE s.tenant_id = $1 AND s.redemption_code = c.code AND s.taken > 0",
             [tid, [r["redemption_code"] for r in due]],
         )
+        await _release_money([r for r in due if _reserves_row(r)], day=day, at=at)
         await AuditEntry.bulk_create([
             AuditEntry(actor="system", action="voucher.expire", target_type="points_voucher", target_id=str(r["id"]),
-                       details={"points": r["cost_points"]})
+                       details={"points": r["cost_points"], "voucher": label(r["id"], r["code"])})
             for r in due
         ])
     return len(due)
@@ -438,12 +472,13 @@ def _reserves_row(r: dict[str, Any]) -> bool:
 
 
 async def _return_points(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
-    """``ledger.give_back_all`` of the expired vouchers: a RETURN entry each (key ``voucher:{code}:return``, once)."""
+    """``ledger.give_back_all`` of the expired vouchers: a RETURN entry each (key ``voucher:{id}:return``, once)."""
     await points_ledger.give_back_all(
         [
             points_ledger.GiveBack(
-                r["spend_entry_id"], f"voucher:{r['code']}:return", points_ledger.Source("voucher", r["id"], r["code"]),
-                f"兑换券 {r['code']} 过期，积分退回 / voucher {r['code']} expired: points back",
+                r["spend_entry_id"], f"voucher:{r['id']}:return", source(r["id"], r["code"]),
+                f"兑换券 {label(r['id'], r['code'])} 过期，积分退回 / "
+                f"voucher {label(r['id'], r['code'])} expired: points back",
             )
             for r in due
         ],
@@ -478,7 +513,8 @@ async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime) 
         ORDER BY j.id, leg.account
         """,
         [current_tenant_id(), [r["id"] for r in due], [r["value_fen"] for r in due],
-         [f"兑换券 {r['code']} 过期，资金退回 / voucher {r['code']} expired" for r in due],
+         [f"兑换券 {label(r['id'], r['code'])} 过期，资金退回 / voucher {label(r['id'], r['code'])} expired"
+          for r in due],
          day.strftime("%Y-%m"), at, accounts.points_fund(), [accounts.points_reserved(r["id"]) for r in due]],
     )
 
