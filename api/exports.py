@@ -184,9 +184,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Build = Callable[[Request, Access, str, str], Awaitable[tuple[bytes, str]]]
 
 
-def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-def]
-    """A GET endpoint for the county office (tenant admins and the housing department): bearer token, a period
-    and csv|xlsx in the path; typed errors as JSON (401, 403, 400, 404)."""
+def file_export(settings: Settings, build: Build, permissions: tuple[str, ...] = ("exports.download",)):  # type: ignore[no-untyped-def]
+    """A GET endpoint: bearer token, a period and csv|xlsx in the path; typed errors as JSON (401, 403, 400, 404).
+    For the county office (``exports.download``: tenant admins and the housing department) unless ``permissions``
+    names others (any of them lets a caller in; the build reads only what that caller may)."""
 
     async def endpoint(request: Request) -> Response:
         from tenants.errors import Unauthenticated
@@ -195,8 +196,8 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
             principal = await authenticate(settings, request)
         except Unauthenticated as exc:
             return _error(exc, 401)
-        if principal.tenant_id is None or not allows(principal, "exports.download"):
-            return _error(refusal("exports.download"), 403)
+        if principal.tenant_id is None or not any(allows(principal, name) for name in permissions):
+            return _error(refusal(permissions[0]), 403)
         period, fmt = request.path_params["period"], request.path_params["fmt"]
         try:
             problems = string_problems("period", period, CAPS["period"])
@@ -207,7 +208,7 @@ def file_export(settings: Settings, build: Build):  # type: ignore[no-untyped-de
             async with tenant_transaction(principal.tenant_id):
                 body, name = await build(request, await caller_of(principal), period, fmt)
         except DomainError as exc:
-            return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
+            return _error(exc, {"NOT_FOUND": 404, "FORBIDDEN": 403}.get(exc.code, 400))
         media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -17,19 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from api.auth import authenticate, caller_of
-from api.errors import capped
-from api.exports import XLSX
-from api.guard import CAPS, string_problems
+from api.exports import file_export
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
-from tenants.errors import DomainError, InvalidInput, Problem, Unauthenticated
-from tenants.permissions import allows, refusal
+from tenants.errors import InvalidInput, Problem
 from tenants.points import statements
 from tenants.points.partners import CODE as PARTNER_CODE
 from tenants.points.voucher_models import PartnerStatementStatus
-from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -114,37 +108,7 @@ async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple
     return body, f"partner-statements-{month}{'-' + partner if partner else ''}.{fmt}"
 
 
-def _error(exc: DomainError, status: int) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": exc.message, "extensions": capped(exc.extensions())}]}, status_code=status
-    )
-
-
 def partner_statements_export(settings: Settings):  # type: ignore[no-untyped-def]
-    """``api.exports.file_export`` with this export's own audience: the administration, or a partner's staff for
-    its own partner (the statements it reads); typed errors as JSON (401, 403, 400, 404)."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            principal = await authenticate(settings, request)
-        except Unauthenticated as exc:
-            return _error(exc, 401)
-        if principal.tenant_id is None or not (
-            allows(principal, "exports.download") or allows(principal, "partner_statements.read")
-        ):
-            return _error(refusal("partner_statements.read"), 403)
-        period, fmt = request.path_params["period"], request.path_params["fmt"]
-        try:
-            problems = string_problems("period", period, CAPS["period"])
-            if fmt not in ("csv", "xlsx"):
-                problems.append(Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx"))
-            if problems:
-                raise InvalidInput.of(problems)
-            async with tenant_transaction(principal.tenant_id):
-                body, name = await _file(request, await caller_of(principal), period, fmt)
-        except DomainError as exc:
-            return _error(exc, 404 if exc.code == "NOT_FOUND" else 400)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
-        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-    return endpoint
+    """The administration's (``exports.download``) and a partner's staff's (``partner_statements.read``: its own
+    partner's statements, as it reads them) download of a month."""
+    return file_export(settings, _file, permissions=("exports.download", "partner_statements.read"))
