@@ -3,7 +3,6 @@ re-runs that recompute, the monthly job once, and the second tenant untouched.""
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from tenants.territory.access import SYSTEM, Access
 from tenants.territory.people import Post, PostKind
 from tenants.tickets.models import TicketState
 from tests.fixtures.points_grids import GridWorld, earn, hand_month, ticket
+from tests.fixtures.statements import orm_statements
 
 S = TicketState
 
@@ -118,28 +118,11 @@ async def test_the_monthly_job_runs_once_on_its_day_and_the_other_tenant_sees_no
         assert await GridScore.all().count() == 0 and await PayStatement.all().count() == 0
 
 
-class _Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.n = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "connection pool" not in record.getMessage():
-            self.n += 1
-
-
 async def _statements_of_a_run(w: GridWorld, month: str, after: datetime) -> int:
-    logger = logging.getLogger("tortoise.db_client")
-    counter, level = _Counter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with orm_statements() as sent:
         async with tenant_transaction(w.t.id):
             await pay.run_month(access=SYSTEM, month=month, actor="admin", now=after)
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
-    return counter.n
+    return len(sent)
 
 
 async def test_a_run_costs_the_same_statements_for_3_grids_or_13(grid_world):

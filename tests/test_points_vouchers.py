@@ -5,7 +5,6 @@ concurrency, who sees and verifies what, and another tenant."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import date, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from tenants.points.models import PointsLot
 from tenants.points.voucher_models import Voucher, VoucherStatus
 from tenants.scope import tenant_transaction
 from tests.fixtures.points_vouchers import FUND_FEN, give
+from tests.fixtures.statements import orm_statements
 
 
 async def _clean(t) -> None:
@@ -501,28 +501,11 @@ async def test_fund_points_takes_fen_and_checks_its_key_like_every_mutation(vouc
     await _clean(w.t)
 
 
-class _Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "connection pool" not in record.getMessage():
-            self.statements.append(record.getMessage())
-
-
 async def _counted_expiry(w, at) -> tuple[int, int]:
-    logger = logging.getLogger("tortoise.db_client")
-    counter, level = _Counter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
+    with orm_statements() as sent:
         async with tenant_transaction(w.t.id):
             expired = await vouchers.expire_vouchers(now=at)
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
-    return expired, len(counter.statements)
+    return expired, len(sent)
 
 
 async def test_expiry_is_set_based_two_or_twenty_vouchers_cost_the_same_statements(voucher_world):

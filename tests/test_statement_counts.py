@@ -5,8 +5,6 @@ of 10 and a page of 100 cost the same number of SQL statements, and few: what th
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,6 +21,7 @@ from tenants.territory.parties import PropertyCompany
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.tickets.models import Channel, Ticket, UnitKind
 from tests.fixtures.callers import ADMIN, bearer
+from tests.fixtures.statements import orm_statements
 from tests.fixtures.territory import add_compound, build
 
 ROWS = 110
@@ -40,29 +39,6 @@ BONDS = """query($n: Int!) { bonds(first: $n) { edges { node { contractId requir
   compound { name } } } } }"""
 # What the request path costs before the list's own statements: the tenant by slug, entering its scope.
 OVERHEAD = ("set_config('app.platform'", 'FROM "tenant"', "civicgrid_enter_tenant")
-
-
-class Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "connection pool" not in record.getMessage():
-            self.statements.append(record.getMessage())
-
-
-@contextmanager
-def counting():
-    logger = logging.getLogger("tortoise.db_client")
-    counter, level = Counter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield counter.statements
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -125,7 +101,7 @@ async def _crowded(settings: Settings) -> dict:
 
 async def _cost(gql, query: str, token: str, n: int) -> tuple[int, dict]:
     await gql(query, token, {"n": 1})  # warm: the tenant's configuration is memoised per process
-    with counting() as statements:
+    with orm_statements() as statements:
         body = await gql(query, token, {"n": n})
     assert "errors" not in body, body
     own = [s for s in statements if not any(o in s for o in OVERHEAD)]
