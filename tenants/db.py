@@ -50,6 +50,7 @@ APPEND_ONLY_TABLES = (
     "brand_project_step",
     "points_entry",
     "points_lot_use",
+    "points_expiry_run",
 )
 # ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
 APPEND_ONLY_UPDATABLE = {

@@ -254,3 +254,48 @@ async def test_a_lot_made_while_the_nightly_run_holds_its_lock_waits_for_it_and_
         async with tenant_transaction(a.id):
             assert await balance_of(2) == 0 and await verify() == []
             assert sorted(await PointsEntry.filter(kind=EntryKind.EXPIRY).values_list("amount", flat=True)) == [-7, -5]
+
+
+async def test_an_event_awarding_two_people_waits_for_the_nightly_run_instead_of_deadlocking(three_tenants):
+    """A steward's report awards the reporter, then the steward, in one transaction, while the nightly run expires
+    both people's lots: every credit takes the expiry lock shared before writing, so one waits for the other."""
+    a, _, _ = three_tenants
+    with time_machine.travel(datetime(2026, 3, 1, 4, 0, tzinfo=UTC)):
+        async with tenant_transaction(a.id):
+            for person in (1, 2):
+                await _earn(person, 9, f"old{person}", date(2025, 3, 1))  # due 2026-03-01: today
+
+        async def event() -> str:
+            async with tenant_transaction(a.id):
+                await _earn(2, 3, "reporter", date(2026, 3, 1))
+                await asyncio.sleep(0.3)
+                await _earn(1, 3, "steward", date(2026, 3, 1))
+            return "event"
+
+        async def nightly() -> str:
+            await asyncio.sleep(0.1)
+            async with tenant_transaction(a.id):
+                return f"run {await expire_due(date(2026, 3, 1))}"
+
+        assert sorted(await asyncio.gather(event(), nightly())) == ["event", "run 2"]
+        async with tenant_transaction(a.id):
+            assert await balance_of(1) == 3 and await balance_of(2) == 3 and await verify() == []
+
+
+async def test_a_reversal_takes_its_own_awards_returned_points_first(three_tenants):
+    """Awards B (30, 1 January) and A (50, 15 January) spent on one voucher, the voucher cancelled: reversing A
+    takes A's 50 back, not B's 30 (which then expire on their day)."""
+    from tenants.points.earning import reverse
+
+    a, _, _ = three_tenants
+    async with tenant_transaction(a.id):
+        await _earn(1, 30, "b", date(2026, 1, 1))
+        award_a = await _earn(1, 50, "a", date(2026, 1, 15))
+        spent = await _spend(1, 80, "voucher")
+        await give_back(entry_id=spent.id, key="cancel", occurred_on=date(2026, 3, 2), source=Source("voucher", 1),
+                        author="tester", now=AT)
+        done = await reverse(award_a, reason="核实有误", author="cw")
+        assert done is not None and done.amount == -50
+        left = await PointsLot.filter(person_id=1, remaining__gt=0).values_list("amount", "remaining", "expires_on")
+        assert left == [(30, 30, date(2027, 1, 1))]
+        assert await verify() == []

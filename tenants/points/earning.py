@@ -184,7 +184,7 @@ async def reverse(entry: PointsEntry, *, reason: str, author: str, now: datetime
             person_id=entry.person_id, amount=amount, key=key, occurred_on=entry.occurred_on,
             source=Source(entry.source_kind, entry.source_id, entry.source_ref), author=author,
             kind=EntryKind.REVERSAL, rule_code=entry.rule_code, reason=text, reverses_id=entry.id,
-            first_lot=lot.id if lot is not None else None, field="entryId", now=now,
+            first_lot=(lot.origin_lot_id or lot.id) if lot is not None else None, field="entryId", now=now,
         )
         return reversal
 

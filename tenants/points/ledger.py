@@ -4,9 +4,10 @@ is due, and check every balance. Callers run inside a tenant's transaction and d
 Spending locks the person's balance row first, then their live lots, so two spends of one person take turns (and
 the balance CHECK refuses an overdraft whatever happens). The nightly expiry (``expire_due``) writes one entry per
 person and records the day it passed; a lot on or before that day is expired (it keeps what it had left, which the
-entry took) and is never read as live. The run holds the tenant's expiry lock exclusively; a spend, a give-back
-and a lot made with a day already come take it shared before writing anything, in a statement of its own, so they
-never meet the run on rows in opposite orders and always read the day it committed.
+entry took) and is never read as live. The run (and the voucher expiry, which gives back to many people at once)
+holds the tenant's expiry lock exclusively; every other writer of points (a credit, a spend, a give-back) takes it
+shared before writing anything, in a statement of its own, so none meets a many-person statement on balance rows in
+another order, and each reads the day the run committed.
 """
 
 from __future__ import annotations
@@ -178,12 +179,11 @@ async def credit(
     """Earn ``amount`` points as one lot expiring on ``expires_on`` (once per ``key``; ``fresh`` as ``record``)."""
     if kind not in (EntryKind.AWARD, EntryKind.RETURN) or amount <= 0:
         raise ValueError("a credit is a positive award or return")
-    # A day a run has passed, or one a run may be passing now (today's; tomorrow's at midnight): the expiry lock is
-    # taken before anything is written (a run waits for this lot, or this lot sees the run's day), and the lot is
-    # settled below. Any later day no run can reach before this commits.
+    # The expiry lock first, before anything is written: a running nightly expiry (which takes many people's balance
+    # rows in its own order) finishes before this takes one, and a lot whose day it passed sees that day. A day a
+    # run has passed, or one a run may be passing now (today's; tomorrow's at midnight), is settled below.
+    await share_expiry_lock()
     maybe_due = expires_on is not None and expires_on <= await clock.today(now) + timedelta(days=1)
-    if maybe_due:
-        await share_expiry_lock()
     entry, made = await record(
         person_id=person_id, kind=kind, amount=amount, key=key, occurred_on=occurred_on, source=source,
         author=author, rule_code=rule_code, redemption_code=redemption_code, reason=reason, evidence=evidence,
@@ -201,12 +201,12 @@ async def credit(
 
 
 async def _live_lots(person_id: int, first_lot: int | None) -> list[tuple[int, int, date | None]]:
-    """The person's live lots, locked, in the order they are spent: ``first_lot`` first, then the soonest to expire
-    (never-expiring last), oldest first."""
+    """The person's live lots, locked, in the order they are spent: ``first_lot`` and the lots its points came back
+    as first, then the soonest to expire (never-expiring last), oldest first."""
     rows = await connections.get("default").execute_query_dict(
         "SELECT id, remaining, expires_on FROM points_lot WHERE tenant_id = $1 AND person_id = $2 AND remaining > 0"
         f" AND (expires_on IS NULL OR expires_on > {THROUGH})"
-        " ORDER BY (id = $3) DESC, expires_on ASC NULLS LAST, id FOR UPDATE",
+        " ORDER BY (id = $3 OR origin_lot_id = $3) DESC, expires_on ASC NULLS LAST, id FOR UPDATE",
         [current_tenant_id(), person_id, first_lot or 0],
     )
     return [(int(r["id"]), int(r["remaining"]), r["expires_on"]) for r in rows]

@@ -32,6 +32,7 @@ from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput,
 from tenants.idempotency import idempotent, key_problems
 from tenants.ledger import accounts
 from tenants.ledger import service as money
+from tenants.locks import advisory_lock
 from tenants.paging import Page, Window, newest_first
 from tenants.periods import local_midnight
 from tenants.permissions import require
@@ -437,6 +438,9 @@ async def expire_vouchers(*, now: datetime | None = None) -> int:
     conn = connections.get("default")
     tid = current_tenant_id()
     async with savepoint():
+        # Exclusively, as the nightly points expiry: this gives points back to many people in one statement, so no
+        # other points writer (each takes the lock shared) may hold one of their balance rows meanwhile.
+        await advisory_lock(points_ledger.EXPIRY_LOCK, conn=conn)
         due = await conn.execute_query_dict(
             "UPDATE points_voucher v SET status = $3, closed_at = $2, closed_by = 'system'"
             " WHERE v.tenant_id = $1 AND v.id IN (SELECT id FROM points_voucher WHERE tenant_id = $1"
