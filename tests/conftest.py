@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
-def suite_start() -> datetime | None:
-    """Where each test's clock starts: today (the real UTC date) at ``TEST_CLOCK``, or None for the real clock."""
+def suite_start(day: date | None = None) -> datetime | None:
+    """Where each test's clock starts: today (the real UTC date, or ``day``) at ``TEST_CLOCK``, or None for the real
+    clock."""
     if TEST_CLOCK == "off":
         return None
-    return datetime.combine(datetime.now(UTC).date(), time.fromisoformat(TEST_CLOCK), tzinfo=UTC)
+    return datetime.combine(day or datetime.now(UTC).date(), time.fromisoformat(TEST_CLOCK), tzinfo=UTC)
 
 
 @contextmanager
@@ -72,10 +73,17 @@ def clock_at(start: datetime) -> Iterator[datetime]:
                 os.environ["CIVICGRID_TEST_CLOCK_OFFSET"] = outer
 
 
+# Tests whose data carries dates of their own (points earned on 2026-01-15 expire on 2027-01-15) run on this day
+# (at ``TEST_CLOCK``) whatever the real date: `pytestmark = pytest.mark.on_day(date(2026, 12, 1))` in the module.
+def _day_of(request: pytest.FixtureRequest) -> date | None:
+    marker = request.node.get_closest_marker("on_day")
+    return marker.args[0] if marker else None
+
+
 @pytest.fixture(autouse=True)
-def suite_clock() -> Iterator[datetime | None]:
+def suite_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
     """Every test runs on a clock that starts at ``suite_start()`` and ticks; its subprocesses on the same one."""
-    start = suite_start()
+    start = suite_start(_day_of(request))
     if start is None:
         yield None
         return

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from tenants.scope import tenant_transaction
 from tenants.territory.people import Person
 from tests.fixtures.points import give
+
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
 BALANCE = "query($p: ID) { pointsBalance(personId: $p) { personId balance } }"
 HISTORY = """query($p: ID, $first: Int, $after: String) { pointsHistory(personId: $p, first: $first, after: $after) {

@@ -17,6 +17,9 @@ from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tests.fixtures.points_grids import GridWorld, earn
 
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
 RESIDENT = Access(roles=frozenset({Role.RESIDENT}), user_id="res-2")
 
 

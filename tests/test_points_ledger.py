@@ -25,6 +25,9 @@ from tenants.points.ledger import (
 from tenants.points.models import EntryKind, PointsEntry, PointsExpiryRun, PointsLot, PointsPeriodTotal
 from tenants.scope import tenant_transaction
 
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
 AT = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
 

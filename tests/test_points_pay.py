@@ -4,7 +4,7 @@ approved statements frozen by the database, revisions with a reason, payroll, an
 from __future__ import annotations
 
 import csv as csv_module
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from asyncpg.exceptions import RaiseError
@@ -17,6 +17,9 @@ from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import SYSTEM, Access
 from tests.fixtures.points_grids import GridWorld, earn, hand_month, post
+
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
 
 async def _run(w: GridWorld) -> tuple[str, dict[int, PayStatement]]:

@@ -19,6 +19,9 @@ from tenants.points.models import EntryKind, PointsEntry, PointsLot, PointsLotUs
 from tenants.scope import tenant_transaction
 from tenants.territory.people import Person
 
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
 BASE = date(2026, 2, 1)
 CAPS = {"volunteer_service": (10, 60), "activity": (6, 30)}  # the world's rules: 5 and 3 points
 

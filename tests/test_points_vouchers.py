@@ -22,6 +22,9 @@ from tenants.scope import tenant_transaction
 from tests.fixtures.points_vouchers import FUND_FEN, give
 from tests.fixtures.statements import orm_statements
 
+# Their data carries dates of its own (points earned in 2026 expire in 2027): the clock is 1 December 2026's.
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
 
 async def _clean(t) -> None:
     """Every journal sums to zero, every kept money balance and points balance matches its entries."""
