@@ -56,6 +56,14 @@ def bounds(period_key: str, field: str = "period") -> tuple[date, date]:
     )
 
 
+def month_bounds(month_key: str, field: str = "month") -> tuple[date, date]:
+    """First and last day of a month key (2026-01) and nothing else: a quarter or anything else is INVALID_INPUT."""
+    m = _MONTH.match(month_key)
+    if m is None:
+        raise InvalidInput.of([Problem(field, "format", "月份须为 2026-01 的形式", "a month looks like 2026-01")])
+    return bounds(month_key, field)
+
+
 def period_problems(period_key: str, field: str) -> list[Problem]:
     """The problems of a period key (format, year), for inputs that list every problem at once."""
     try:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from tortoise import connections
 
+from tenants import periods
 from tenants.errors import DomainError
 from tenants.ledger import accounts
 from tenants.ledger import service as money
@@ -248,5 +249,5 @@ async def test_the_export_refuses_a_partner_that_is_not_a_partner_code_and_a_mon
         "content-disposition"]
     for month in ("2026-02\n", "2026-02\r\n"):
         with pytest.raises(DomainError) as err:
-            statements.month_bounds(month)
+            periods.month_bounds(month)
         assert err.value.code == "INVALID_INPUT"

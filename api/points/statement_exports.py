@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from api.exports import file_export
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
+from tenants import periods
 from tenants.errors import InvalidInput, Problem
 from tenants.points import statements
 from tenants.points.partners import CODE as PARTNER_CODE
@@ -93,7 +94,7 @@ async def _tables(caller: Access, month: str, statuses: list[str], partner: str 
 
 
 async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple[bytes, str]:
-    statements.month_bounds(month, "period")
+    periods.month_bounds(month, "period")
     statuses = _statuses(request.query_params.get("status"))
     partner = _partner_code(request.query_params.get("partner"))
     rows, per_partner = await _tables(caller, month, statuses, partner)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from tortoise import connections
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.config.document import EarningRule
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, text_problems
 from tenants.idempotency import key_problems
@@ -94,7 +94,7 @@ def award_key(rule: str, person_id: int, source: Source) -> str:
 async def _taken(key: str, person_id: int, rule: str, day: date) -> tuple[bool, int, int]:
     """Whether ``key`` was awarded already, and the points of ``rule`` the person keeps for ``day`` and for its month
     (awards less reversals), in one statement."""
-    first, last = _month(day)
+    first, last = periods.bounds(periods.key_for(day, "monthly"))
     rows = await connections.get("default").execute_query_dict(
         "SELECT EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = $6) AS done,"
         " COALESCE(SUM(amount) FILTER (WHERE occurred_on = $4), 0)::bigint AS day,"
@@ -104,12 +104,6 @@ async def _taken(key: str, person_id: int, rule: str, day: date) -> tuple[bool, 
         [current_tenant_id(), person_id, rule, day, first, key, last],
     )
     return bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
-
-
-def _month(day: date) -> tuple[date, date]:
-    first = day.replace(day=1)
-    nxt = (first + timedelta(days=32)).replace(day=1)
-    return first, nxt - timedelta(days=1)
 
 
 async def award(

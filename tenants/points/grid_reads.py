@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenants import periods
 from tenants.errors import NotFound
 from tenants.paging import Order, Page, Window, page
 from tenants.points.grid_access import readable_scores, readable_statements
 from tenants.points.grid_models import GridScore, PayStatement, PayStatus
-from tenants.points.grids import check_month
 from tenants.territory.access import Access
 from tenants.territory.models import Grid
 from tenants.territory.people import Person
@@ -21,7 +21,7 @@ async def scores(
     caller: Access, *, month: str, community_id: int | None = None, window: Window
 ) -> Page[GridScore]:
     """A window of the month's grid scores the caller reads, by grid id."""
-    check_month(month)
+    periods.month_bounds(month)
     qs = readable_scores(caller).filter(period_key=month)
     if community_id is not None:
         qs = qs.filter(community_id=community_id)
@@ -33,7 +33,7 @@ async def statements(
 ) -> Page[PayStatement]:
     """A window of the month's pay statements the caller reads, by worker then revision (current ones only unless
     ``superseded``)."""
-    check_month(month)
+    periods.month_bounds(month)
     qs = readable_statements(caller).filter(period_key=month)
     if status is not None:
         qs = qs.filter(status=status)
@@ -69,7 +69,7 @@ class MonthSheet:
 
 
 async def month_sheet(caller: Access, month: str, statuses: list[str]) -> MonthSheet:
-    check_month(month)
+    periods.month_bounds(month)
     rows = await readable_statements(caller).filter(period_key=month, status__in=statuses).order_by(
         "person_id", "revision"
     )

@@ -3,20 +3,16 @@ month before and make its pay statements, once (a later tick finds the month sco
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.config.service import effective_config
 from tenants.points import pay
 from tenants.points.grid_models import GridScore
 from tenants.scope import scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import SYSTEM
-
-
-def month_before(day: date) -> str:
-    return f"{day.year}-{day.month - 1:02d}" if day.month > 1 else f"{day.year - 1}-12"
 
 
 async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
@@ -28,7 +24,7 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         zone = await current_zone()
         local = at.astimezone(zone)
         doc = (await effective_config(local.date())).document
-        month = month_before(local.date())
+        month = periods.previous_key(local.date(), "monthly")
         if not doc.points.enabled:
             return {"enabled": False}
         run = doc.schedule.monthly_points

@@ -55,15 +55,8 @@ TITLES = {
 }
 
 
-def check_month(month: str, field: str = "month") -> tuple[Any, Any]:
-    """First and last day of a month key (2026-01); anything else is INVALID_INPUT."""
-    if "Q" in month:
-        raise InvalidInput.of([Problem(field, "format", "月份须为 2026-01 的形式", "a month looks like 2026-01")])
-    return periods.bounds(month, field)
-
-
 async def check_ended(month: str, at: datetime, field: str = "month") -> None:
-    _, end = check_month(month, field)
+    _, end = periods.month_bounds(month, field)
     if await clock.today(at) <= end:
         raise InvalidInput.of(
             [Problem(field, "not_ended", f"{month} 尚未结束，结束后方可计算", f"{month} has not ended yet")]
@@ -245,7 +238,7 @@ class MonthScores:
 
 async def settings_for(month: str) -> tuple[ConfigDocument, int | None]:
     """The configuration in force on the month's last day and the tenant's own version of it."""
-    _, end = check_month(month)
+    _, end = periods.month_bounds(month)
     eff = await effective_config(end)
     me = (await Tenant.get(id=current_tenant_id())).slug
     return eff.document, eff.versions.get(me)
@@ -255,7 +248,7 @@ async def compute_month(*, access: Access, month: str, actor: str, now: datetime
     """Compute (or recompute) every active grid's score for ``month``, which must have ended."""
     require(access, "grid_scores.compute")
     at = now or clock.now()
-    start, end = check_month(month)
+    start, end = periods.month_bounds(month)
     await check_ended(month, at)
     async with savepoint() as conn:
         await advisory_lock("grid_scores", month, conn=conn)

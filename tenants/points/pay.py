@@ -25,7 +25,7 @@ from typing import Any
 
 from tortoise import connections
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.audit import service as audit
 from tenants.config.document import ConfigDocument, PerformancePay
 from tenants.errors import InvalidInput, NotFound, Noun, text_problems
@@ -33,7 +33,7 @@ from tenants.locks import advisory_lock
 from tenants.permissions import require
 from tenants.points import grids
 from tenants.points.grid_models import PayStatement, PayStatus
-from tenants.points.grids import check_ended, check_month, settings_for
+from tenants.points.grids import check_ended, settings_for
 from tenants.scope import current_tenant_id, savepoint
 from tenants.territory.access import Access
 from tenants.workflow import Transition, transition
@@ -134,7 +134,7 @@ def figures(person_id: int, grid_id: int, score: Decimal, earned: int, days: int
 
 
 async def _compute(month: str, doc: ConfigDocument, person_id: int | None = None) -> list[Figures]:
-    start, end = check_month(month)
+    start, end = periods.month_bounds(month)
     rows = await connections.get("default").execute_query_dict(
         WORKERS_SQL, [current_tenant_id(), start, end, month, person_id]
     )
@@ -300,7 +300,7 @@ async def mark_paid(
     """Record that the month's approved statements went to payroll (the payroll batch's reference): they become
     paid. Returns their ids; drafts are left as they are."""
     require(access, "pay_statements.pay")
-    check_month(month)
+    periods.month_bounds(month)
     reference = reference.strip()
     if problems := text_problems("reference", reference, "发放批次号", required=True, limit=128):
         raise InvalidInput.of(problems)

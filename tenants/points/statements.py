@@ -10,14 +10,13 @@ so two runs at once (or the job run twice) leave one statement. The money is alr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.queryset import QuerySet
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.audit import service as audit
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem, text_problems
 from tenants.ledger import accounts
@@ -37,7 +36,6 @@ from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.parties import Partner
 
-MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")  # whole string only (fullmatch): no trailing newline
 STATEMENT = Noun(
     "商户结算单", "partner statement", {"draft": "草稿", "approved": "已审批", "paid": "已支付"},
     {"approve": "审批", "pay": "支付"}, field="id", state_key="status", code="CONFLICT",
@@ -46,20 +44,6 @@ STATEMENT = Noun(
 
 class PartnerStatementStale(Conflict):
     code = "STATEMENT_STALE"
-
-
-def month_bounds(month: str, field_name: str = "month") -> tuple[date, date]:
-    m = MONTH.fullmatch(month)
-    if not m or not 2000 <= int(m[1]) <= 2999:
-        raise InvalidInput.of([Problem(field_name, "format", "月份须为 2026-03 的形式", "a month looks like 2026-03")])
-    year, mon = int(m[1]), int(m[2])
-    first = date(year, mon, 1)
-    after = date(year + (mon == 12), mon % 12 + 1, 1)
-    return first, date.fromordinal(after.toordinal() - 1)
-
-
-def previous_month(day: date) -> str:
-    return f"{day.year - 1}-12" if day.month == 1 else f"{day.year}-{day.month - 1:02d}"
 
 
 @dataclass
@@ -116,7 +100,7 @@ async def compute(*, access: Access, month: str, actor: str, now: datetime | Non
     """Write (or re-write) the month's draft statements, one per partner owed money."""
     require(access, "partner_statements.compute")
     at = now or clock.now()
-    _, last = month_bounds(month)
+    _, last = periods.month_bounds(month)
     if await clock.today(at) <= last:
         raise InvalidInput.of([Problem("month", "not_ended", f"{month} 尚未结束，结束后方可结算",
                                        f"{month} has not ended yet; settle it afterwards")])
@@ -232,7 +216,7 @@ def _statements(access: Access, month: str | None, partner_id: int | None, statu
                 statuses: list[str] | None = None) -> QuerySet[PartnerStatement]:
     qs = readable_statements(access)
     if month is not None:
-        month_bounds(month)
+        periods.month_bounds(month)
         qs = qs.filter(month=month)
     if partner_id is not None:
         qs = qs.filter(partner_id=partner_id)

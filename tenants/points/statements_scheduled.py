@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.config.service import effective_config
 from tenants.points import statements
 from tenants.points.voucher_models import PartnerStatement
@@ -32,7 +32,7 @@ async def monthly(*, now: datetime | None = None) -> dict[str, Any]:
         doc = (await effective_config(local.date())).document
         if not doc.points.enabled:
             return {"enabled": False}
-        month = statements.previous_month(local.date())
+        month = periods.previous_key(local.date(), "monthly")
         run = doc.schedule.monthly_points
         due = datetime(local.year, local.month, run.day, run.hour, tzinfo=zone)
         if local < due or await PartnerStatement.exists(month=month):
