@@ -184,10 +184,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Build = Callable[[Request, Access, str, str], Awaitable[tuple[bytes, str]]]
 
 
-def file_export(settings: Settings, build: Build, permissions: tuple[str, ...] = ("exports.download",)):  # type: ignore[no-untyped-def]
-    """A GET endpoint: bearer token, a period and csv|xlsx in the path; typed errors as JSON (401, 403, 400, 404).
-    For the county office (``exports.download``: tenant admins and the housing department) unless ``permissions``
-    names others (any of them lets a caller in; the build reads only what that caller may)."""
+def file_export(  # type: ignore[no-untyped-def]
+    settings: Settings, build: Build, permissions: tuple[str, ...] = ("exports.download",), param: str = "period"
+):
+    """A GET endpoint: bearer token, a key (``param``: a period, an id) and csv|xlsx in the path; typed errors as
+    JSON (401, 403, 400, 404). For the county office (``exports.download``: tenant admins and the housing
+    department) unless ``permissions`` names others (any of them lets a caller in; the build reads only what that
+    caller may)."""
 
     async def endpoint(request: Request) -> Response:
         from tenants.errors import Unauthenticated
@@ -198,9 +201,9 @@ def file_export(settings: Settings, build: Build, permissions: tuple[str, ...] =
             return _error(exc, 401)
         if principal.tenant_id is None or not any(allows(principal, name) for name in permissions):
             return _error(refusal(permissions[0]), 403)
-        period, fmt = request.path_params["period"], request.path_params["fmt"]
+        period, fmt = request.path_params[param], request.path_params["fmt"]
         try:
-            problems = string_problems("period", period, CAPS["period"])
+            problems = string_problems(param, period, CAPS[param]) if param in CAPS else []
             if fmt not in ("csv", "xlsx"):
                 problems.append(Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx"))
             if problems:

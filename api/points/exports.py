@@ -13,23 +13,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from api.auth import authenticate, caller_of
-from api.errors import capped
+from api.exports import file_export
 from api.ids import to_id
 from api.sheets import add_sheet, csv_bytes, new_book, text, xlsx_bytes
-from tenants.errors import DomainError, InvalidInput, Problem, Unauthenticated
 from tenants.paging import Page, Window
 from tenants.points import reads
 from tenants.points.models import PointsEntry
-from tenants.scope import tenant_transaction
 from tenants.settings import Settings
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 
 BATCH = 1000
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = [
     "记录 entry",
     "人员 person",
@@ -54,16 +49,7 @@ KIND_TEXT = {
     "return": "退回 return",
     "expiry": "到期 expiry",
 }
-STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
-
 Fetch = Callable[[Access, int, Window], Awaitable[Page[PointsEntry]]]
-
-
-def _error(exc: DomainError) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": exc.message, "extensions": capped(exc.extensions())}]},
-        status_code=STATUS.get(exc.code, 400),
-    )
 
 
 async def _rows(caller: Access, fetch: Fetch, node_id: int) -> list[list[Any]]:
@@ -102,20 +88,10 @@ async def _person(caller: Access, person_id: int, window: Window) -> Page[Points
     return await reads.history(caller, person_id, window)
 
 
-def _export(settings: Settings, what: str, fetch: Fetch):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
-        try:
-            principal = await authenticate(settings, request)
-            fmt = request.path_params["fmt"]
-            if fmt not in ("csv", "xlsx"):
-                raise InvalidInput.of([Problem("format", "unknown", "格式须为 csv 或 xlsx", "format is csv or xlsx")])
-            node_id = to_id(request.path_params["id"], "id", "Person" if what == "person" else "Grid")
-            if principal.tenant_id is None:
-                raise Unauthenticated("需要租户令牌", "a tenant's token is required")
-            async with tenant_transaction(principal.tenant_id):
-                rows = await _rows(await caller_of(principal), fetch, node_id)
-        except DomainError as exc:
-            return _error(exc)
+def _build(what: str, fetch: Fetch):  # type: ignore[no-untyped-def]
+    async def build(request: Request, caller: Access, key: str, fmt: str) -> tuple[bytes, str]:
+        node_id = to_id(key, "id", "Person" if what == "person" else "Grid")
+        rows = await _rows(caller, fetch, node_id)
         meta = [f"{'人员' if what == 'person' else '网格'} {what} {node_id}", f"记录 entries {len(rows)}"]
         if fmt == "csv":
             body = csv_bytes([[meta, HEADER, *rows]])
@@ -123,16 +99,14 @@ def _export(settings: Settings, what: str, fetch: Fetch):  # type: ignore[no-unt
             book = new_book()
             add_sheet(book, "积分明细", HEADER, rows, above=meta)
             body = xlsx_bytes(book)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
-        name = f"points-{what}-{node_id}.{fmt}"
-        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return body, f"points-{what}-{node_id}.{fmt}"
 
-    return endpoint
+    return build
 
 
 def person_points_export(settings: Settings):  # type: ignore[no-untyped-def]
-    return _export(settings, "person", _person)
+    return file_export(settings, _build("person", _person), permissions=("points.read",), param="id")
 
 
 def grid_points_export(settings: Settings):  # type: ignore[no-untyped-def]
-    return _export(settings, "grid", reads.grid_history)
+    return file_export(settings, _build("grid", reads.grid_history), permissions=("points.export",), param="id")
