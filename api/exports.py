@@ -42,6 +42,18 @@ COMPOUND_HEADER = [
 ]
 
 
+def status_filter(raw: str | None, known: list[str], default: list[str]) -> list[str]:
+    """``?status=`` of a statements export: one of ``known``, ``all``, or (absent) ``default``; else a 400."""
+    if not raw:
+        return default
+    if raw == "all":
+        return list(known)
+    if raw in known:
+        return [raw]
+    raise InvalidInput.of([Problem("status", "unknown", f"状态须为 {'、'.join(known)} 或 all",
+                                   f"status is {', '.join(known)} or all")])
+
+
 def _error(exc: DomainError, status: int) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": exc.message, "extensions": capped(exc.extensions())}]}, status_code=status

@@ -13,9 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from api.exports import file_export
+from api.exports import file_export, status_filter
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, number, xlsx_bytes
-from tenants.errors import InvalidInput, Problem
 from tenants.points import grid_reads
 from tenants.settings import Settings
 from tenants.tenancy.service import current_zone
@@ -45,19 +44,6 @@ STATUS_TEXT = {"draft": "草稿 draft", "approved": "已审批 approved", "paid"
 DEFAULT = ["approved", "paid"]
 
 
-def _statuses(raw: str | None) -> list[str]:
-    if not raw:
-        return DEFAULT
-    if raw == "all":
-        return list(STATUS_TEXT)
-    if raw in STATUS_TEXT:
-        return [raw]
-    raise InvalidInput.of(
-        [Problem("status", "unknown", "状态须为 draft、approved、paid 或 all",
-                 "status is draft, approved, paid or all")]
-    )
-
-
 def _local(at: datetime | None, zone: Any) -> Any:
     return "" if at is None else at.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
@@ -83,7 +69,7 @@ async def rows_of(caller: Access, month: str, statuses: list[str]) -> list[list[
 
 
 async def _pay_file(request: Request, caller: Access, month: str, fmt: str) -> tuple[bytes, str]:
-    statuses = _statuses(request.query_params.get("status"))
+    statuses = status_filter(request.query_params.get("status"), list(STATUS_TEXT), DEFAULT)
     rows = await rows_of(caller, month, statuses)
     meta = [f"月份 month {month}", "状态 status " + ",".join(statuses), f"工资单 statements {len(rows) - 1}"]
     if fmt == "csv":

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from api.exports import file_export
+from api.exports import file_export, status_filter
 from api.sheets import Yuan, add_sheet, csv_bytes, new_book, xlsx_bytes
 from tenants import periods
 from tenants.errors import InvalidInput, Problem
@@ -39,17 +39,6 @@ PARTNER_HEADER = [
 ]
 STATUS_TEXT = {"draft": "草稿 draft", "approved": "已审批 approved", "paid": "已支付 paid"}
 DEFAULT = [PartnerStatementStatus.APPROVED.value, PartnerStatementStatus.PAID.value]
-
-
-def _statuses(raw: str | None) -> list[str]:
-    if not raw:
-        return DEFAULT
-    if raw == "all":
-        return [s.value for s in PartnerStatementStatus]
-    if raw in STATUS_TEXT:
-        return [raw]
-    raise InvalidInput.of([Problem("status", "unknown", "状态须为 draft、approved、paid 或 all",
-                                   "status is draft, approved, paid or all")])
 
 
 def _partner_code(raw: str | None) -> str | None:
@@ -95,7 +84,7 @@ async def _tables(caller: Access, month: str, statuses: list[str], partner: str 
 
 async def _file(request: Request, caller: Access, month: str, fmt: str) -> tuple[bytes, str]:
     periods.month_bounds(month, "period")
-    statuses = _statuses(request.query_params.get("status"))
+    statuses = status_filter(request.query_params.get("status"), list(STATUS_TEXT), DEFAULT)
     partner = _partner_code(request.query_params.get("partner"))
     rows, per_partner = await _tables(caller, month, statuses, partner)
     meta = [f"月份 month {month}", "状态 status " + ",".join(statuses)]
