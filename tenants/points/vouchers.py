@@ -108,10 +108,14 @@ async def _next_voucher_id() -> int:
     return int(rows[0]["id"])
 
 
-def reserves(v: Voucher) -> bool:
-    """Whether the voucher holds money in reserve: a money value with someone to pay (a household's company, a
+def holds_money(value_fen: int, kind: str, partner_kind: str | None) -> bool:
+    """Whether a voucher holds money in reserve: a money value with someone to pay (a household's company, a
     partner). A ``service`` or ``goods`` item without a partner moves no money."""
-    return v.value_fen > 0 and (v.kind == "fee_reduction" or v.partner_kind is not None)
+    return value_fen > 0 and (kind == "fee_reduction" or partner_kind is not None)
+
+
+def reserves(v: Voucher) -> bool:
+    return holds_money(v.value_fen, v.kind, v.partner_kind)
 
 
 async def holder(access: Access) -> Person:
@@ -192,14 +196,6 @@ async def _take_stock(item: Redemption) -> None:
     if not rows:
         raise OutOfStock(f"{item.title} 已兑完", f"{item.code} is out of stock", field="redemption",
                          details={"stock": item.stock})
-
-
-async def _give_stock_back(v: Voucher) -> None:
-    await connections.get("default").execute_query(
-        "UPDATE points_redemption_stock SET taken = taken - 1"
-        " WHERE tenant_id = $1 AND redemption_code = $2 AND taken > 0",
-        [current_tenant_id(), v.redemption_code],
-    )
 
 
 def _check_window(item: Redemption, day) -> None:
@@ -386,31 +382,12 @@ async def verify(*, access: Access, actor: str, code: str, now: datetime | None 
         return v
 
 
-async def _close(v: Voucher, status: VoucherStatus, *, actor: str, at: datetime) -> None:
-    """Cancel or expire an issued voucher (locked by the caller): points, stock and money back, in the order a
-    redemption takes them (the holder's balance, the item's stock, the points fund): no deadlock with one."""
-    zone = await current_zone()
-    day = clock.local_day(at, zone)
-    word = "取消" if status == VoucherStatus.CANCELLED else "过期"
-    name = label(v.id, v.code)
-    await points_ledger.give_back(
-        entry_id=v.spend_entry_id, key=f"voucher:{v.id}:return", occurred_on=day,
-        source=source(v.id, v.code), author=actor,
-        reason=f"兑换券 {name} {word}，积分退回 / voucher {name} {status.value}: points back", now=at,
-    )
-    await _give_stock_back(v)
-    if reserves(v):
-        await money.post(
-            key=f"voucher:{v.id}:release",
-            legs=[money.Leg(accounts.points_fund(), v.value_fen),
-                  money.Leg(accounts.points_reserved(v.id), -v.value_fen)],
-            period=day.strftime("%Y-%m"), reason=f"兑换券 {name} {word}，资金退回 / voucher {name} {status.value}",
-            source_kind="points_voucher", source_id=v.id, author=actor, now=at,
-        )
-    v.status, v.closed_at, v.closed_by = status, at, actor
-    await v.save(update_fields=["status", "closed_at", "closed_by"])
-    await audit.record(actor=actor, action=f"voucher.{'cancel' if status == VoucherStatus.CANCELLED else 'expire'}",
-                       target_type="points_voucher", target_id=v.id, details={"points": v.cost_points, "voucher": name})
+CLOSE_FIELDS = ("id", "code", "person_id", "spend_entry_id", "redemption_code", "kind", "partner_kind", "value_fen",
+                "cost_points")
+CLOSE_WORDS = {
+    VoucherStatus.CANCELLED: ("取消", "cancelled", "cancel"),
+    VoucherStatus.EXPIRED: ("过期", "expired", "expire"),
+}
 
 
 async def cancel(*, access: Access, actor: str, voucher_id: int, now: datetime | None = None) -> Voucher:
@@ -425,7 +402,9 @@ async def cancel(*, access: Access, actor: str, voucher_id: int, now: datetime |
             raise Forbidden("只有持券人可以取消兑换券", "only the holder cancels a voucher", field="id")
         if v.status != VoucherStatus.ISSUED:
             raise IllegalTransition(VOUCHER, "cancel", v.status.value)
-        await _close(v, VoucherStatus.CANCELLED, actor=actor, at=at)
+        v.status, v.closed_at, v.closed_by = VoucherStatus.CANCELLED, at, actor
+        await v.save(update_fields=["status", "closed_at", "closed_by"])
+        await _close_all([{f: getattr(v, f) for f in CLOSE_FIELDS}], VoucherStatus.CANCELLED, actor=actor, at=at)
         return v
 
 
@@ -451,46 +430,52 @@ async def expire_vouchers(*, now: datetime | None = None) -> int:
         )
         if not due:
             return 0
-        due.sort(key=lambda r: r["id"])
-        day = clock.local_day(at, await current_zone())
-        # Points, stock, money: a redemption's order (its balance row, stock row, then the fund), no deadlock.
-        await _return_points(due, day=day, at=at)
-        await conn.execute_query(
-            "UPDATE points_redemption_stock s SET taken = GREATEST(s.taken - c.n, 0)"
-            " FROM (SELECT code, count(*)::int AS n FROM unnest($2::text[]) AS u(code) GROUP BY code) c"
-            " WHERE s.tenant_id = $1 AND s.redemption_code = c.code AND s.taken > 0",
-            [tid, [r["redemption_code"] for r in due]],
-        )
-        await _release_money([r for r in due if _reserves_row(r)], day=day, at=at)
-        await AuditEntry.bulk_create([
-            AuditEntry(actor="system", action="voucher.expire", target_type="points_voucher", target_id=str(r["id"]),
-                       details={"points": r["cost_points"], "voucher": label(r["id"], r["code"])})
-            for r in due
-        ])
+        await _close_all(due, VoucherStatus.EXPIRED, actor="system", at=at)
     return len(due)
 
 
-def _reserves_row(r: dict[str, Any]) -> bool:
-    """``reserves`` of a voucher read as a row."""
-    return r["value_fen"] > 0 and (r["kind"] == "fee_reduction" or r["partner_kind"] is not None)
+async def _close_all(due: list[dict[str, Any]], status: VoucherStatus, *, actor: str, at: datetime) -> None:
+    """Points, stock and money back for vouchers just cancelled or expired (their status already written), in a
+    redemption's order (the holder's balance, the item's stock, the points fund: no deadlock with one), in a fixed
+    number of statements whatever the count: a cancel is one voucher, a night's expiry many."""
+    due = sorted(due, key=lambda r: r["id"])
+    day = clock.local_day(at, await current_zone())
+    zh, en, action = CLOSE_WORDS[status]
+    await _return_points(due, day=day, at=at, actor=actor, words=(zh, en))
+    await connections.get("default").execute_query(
+        "UPDATE points_redemption_stock s SET taken = GREATEST(s.taken - c.n, 0)"
+        " FROM (SELECT code, count(*)::int AS n FROM unnest($2::text[]) AS u(code) GROUP BY code) c"
+        " WHERE s.tenant_id = $1 AND s.redemption_code = c.code AND s.taken > 0",
+        [current_tenant_id(), [r["redemption_code"] for r in due]],
+    )
+    money_back = [r for r in due if holds_money(r["value_fen"], r["kind"], r["partner_kind"])]
+    await _release_money(money_back, day=day, at=at, actor=actor, words=(zh, en))
+    await AuditEntry.bulk_create([
+        AuditEntry(actor=actor, action=f"voucher.{action}", target_type="points_voucher", target_id=str(r["id"]),
+                   details={"points": r["cost_points"], "voucher": label(r["id"], r["code"])})
+        for r in due
+    ])
 
 
-async def _return_points(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
-    """``ledger.give_back_all`` of the expired vouchers: a RETURN entry each (key ``voucher:{id}:return``, once)."""
+async def _return_points(due: list[dict[str, Any]], *, day: date, at: datetime, actor: str,
+                         words: tuple[str, str]) -> None:
+    """``ledger.give_back_all`` of the vouchers: a RETURN entry each (key ``voucher:{id}:return``, once)."""
+    zh, en = words
     await points_ledger.give_back_all(
         [
             points_ledger.GiveBack(
                 r["spend_entry_id"], f"voucher:{r['id']}:return", source(r["id"], r["code"]),
-                f"兑换券 {label(r['id'], r['code'])} 过期，积分退回 / "
-                f"voucher {label(r['id'], r['code'])} expired: points back",
+                f"兑换券 {label(r['id'], r['code'])} {zh}，积分退回 / "
+                f"voucher {label(r['id'], r['code'])} {en}: points back",
             )
             for r in due
         ],
-        occurred_on=day, author="system", now=at,
+        occurred_on=day, author=actor, now=at,
     )
 
 
-async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime) -> None:
+async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime, actor: str,
+                         words: tuple[str, str]) -> None:
     """The reserve of each voucher back to the fund (``points_reserved:{id} -> points_fund``): a journal per
     voucher (key ``voucher:{id}:release``, once) and its two postings, in one statement; the balances are kept by
     the postings' trigger."""
@@ -504,7 +489,7 @@ async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime) 
         ), journals AS (
             INSERT INTO ledger_journal (tenant_id, idempotency_key, period, reason, source_kind, source_id, author,
                                         posted_at)
-            SELECT $1, 'voucher:' || v.id || ':release', $5, v.reason, 'points_voucher', v.id, 'system', $6
+            SELECT $1, 'voucher:' || v.id || ':release', $5, v.reason, 'points_voucher', v.id, $9, $6
             FROM v ORDER BY v.id
             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
             RETURNING id, source_id
@@ -517,9 +502,9 @@ async def _release_money(due: list[dict[str, Any]], *, day: date, at: datetime) 
         ORDER BY j.id, leg.account
         """,
         [current_tenant_id(), [r["id"] for r in due], [r["value_fen"] for r in due],
-         [f"兑换券 {label(r['id'], r['code'])} 过期，资金退回 / voucher {label(r['id'], r['code'])} expired"
+         [f"兑换券 {label(r['id'], r['code'])} {words[0]}，资金退回 / voucher {label(r['id'], r['code'])} {words[1]}"
           for r in due],
-         day.strftime("%Y-%m"), at, accounts.points_fund(), [accounts.points_reserved(r["id"]) for r in due]],
+         day.strftime("%Y-%m"), at, accounts.points_fund(), [accounts.points_reserved(r["id"]) for r in due], actor],
     )
 
 
