@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from tortoise import connections
@@ -77,8 +77,8 @@ async def share_expiry_lock() -> None:
 
 async def lock_balance(person_id: int) -> int:
     """Lock a person's balance row until commit (opening it at 0) and return the balance. The tenant's expiry lock
-    is taken first, shared: a spend waits for a running nightly expiry instead of meeting it on the rows (the run
-    takes lots, then balances; a spend the other way round)."""
+    is taken first, shared, in the same statement (``share_expiry_lock``'s rule, one statement fewer): a spend waits
+    for a running nightly expiry instead of meeting it on balance rows, and its next statement reads the run's day."""
     conn = connections.get("default")
     tid = current_tenant_id()
     await conn.execute_query(
@@ -180,10 +180,8 @@ async def credit(
     if kind not in (EntryKind.AWARD, EntryKind.RETURN) or amount <= 0:
         raise ValueError("a credit is a positive award or return")
     # The expiry lock first, before anything is written: a running nightly expiry (which takes many people's balance
-    # rows in its own order) finishes before this takes one, and a lot whose day it passed sees that day. A day a
-    # run has passed, or one a run may be passing now (today's; tomorrow's at midnight), is settled below.
+    # rows in its own order) finishes before this takes one, and the lot below reads the day that run committed.
     await share_expiry_lock()
-    maybe_due = expires_on is not None and expires_on <= await clock.today(now) + timedelta(days=1)
     entry, made = await record(
         person_id=person_id, kind=kind, amount=amount, key=key, occurred_on=occurred_on, source=source,
         author=author, rule_code=rule_code, redemption_code=redemption_code, reason=reason, evidence=evidence,
@@ -195,8 +193,8 @@ async def credit(
             f" VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id, COALESCE($6 <= {THROUGH}, false) AS passed",
             [current_tenant_id(), person_id, entry.id, amount, occurred_on, expires_on],
         )
-        if maybe_due or rows[0]["passed"]:
-            await _expire_if_past(await PointsLot.filter(id=rows[0]["id"]), now=now)
+        if rows[0]["passed"] and expires_on is not None:
+            await _expire_passed_lot(person_id, int(rows[0]["id"]), amount, expires_on, now)
     return entry, made
 
 
@@ -411,29 +409,17 @@ async def give_back(
     return await PointsEntry.get(idempotency_key=key), key in made
 
 
-async def _expire_if_past(lots: Sequence[PointsLot], *, now: datetime | None) -> None:
-    """Expire at once the lots made with an expiry day the nightly run has already passed (an award backdated past a
-    short expiry): the run never looks behind its last day again. Under the expiry lock, shared: a run in progress
-    finishes first, and its last day is read after it."""
-    today = await clock.today(now)
-    due = [lot for lot in lots if lot.expires_on is not None and lot.remaining > 0]
-    if not due:
-        return
-    await share_expiry_lock()
-    through = await expired_through()  # read after the lock: a run that held it has committed its day
-    for lot in due:
-        if through is None or lot.expires_on is None or lot.expires_on > through:
-            continue  # the next run takes it
-        entry, made = await record(
-            person_id=lot.person_id, kind=EntryKind.EXPIRY, amount=-lot.remaining, key=f"expiry:lot:{lot.id}",
-            occurred_on=today, source=Source("expiry", ref=lot.expires_on.isoformat()), author="system",
-            reason=EXPIRED_REASON, now=now,
-        )
-        if made:
-            lot.remaining, lot.expired_entry_id = 0, entry.id
-            await lot.save(update_fields=["remaining", "expired_entry_id"])
-
-
+async def _expire_passed_lot(person_id: int, lot_id: int, amount: int, expires_on: date,
+                             now: datetime | None) -> None:
+    """Expire at once a lot just made with a day the nightly run has already passed (an award backdated past a short
+    expiry): the run never looks behind its last day again."""
+    entry, made = await record(
+        person_id=person_id, kind=EntryKind.EXPIRY, amount=-amount, key=f"expiry:lot:{lot_id}",
+        occurred_on=await clock.today(now), source=Source("expiry", ref=expires_on.isoformat()), author="system",
+        reason=EXPIRED_REASON, now=now,
+    )
+    if made:
+        await PointsLot.filter(id=lot_id).update(remaining=0, expired_entry_id=entry.id)
 
 
 async def expired_through() -> date | None:
