@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tenants import clock, periods
-from tenants.config.service import effective_config
+from tenants import clock
 from tenants.points import pay
+from tenants.points.config import monthly_points_due
 from tenants.points.grid_models import GridScore
 from tenants.scope import scoped_transaction
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import SYSTEM
 
 
@@ -21,15 +20,11 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     and holds the month's lock)."""
     at = now or clock.now()
     async with scoped_transaction():
-        zone = await current_zone()
-        local = at.astimezone(zone)
-        doc = (await effective_config(local.date())).document
-        month = periods.previous_key(local.date(), "monthly")
-        if not doc.points.enabled:
+        due = await monthly_points_due(at)
+        if due is None:
             return {"enabled": False}
-        run = doc.schedule.monthly_points
-        due = datetime(local.year, local.month, run.day, run.hour, tzinfo=zone)
-        if local < due or await GridScore.exists(period_key=month):
+        month, come = due
+        if not come or await GridScore.exists(period_key=month):
             return {"month": month, "computed": False}
         scores, statements = await pay.run_month(access=SYSTEM, month=month, actor="system", now=at)
         return {"month": month, "computed": True, "grids": scores.grids, "statements": len(statements.written)}

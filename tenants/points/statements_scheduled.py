@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tenants import clock, periods
-from tenants.config.service import effective_config
+from tenants import clock
 from tenants.points import statements
+from tenants.points.config import monthly_points_due
 from tenants.points.voucher_models import PartnerStatement
 from tenants.points.vouchers import expire_vouchers
 from tenants.scope import scoped_transaction
-from tenants.tenancy.service import current_zone
 from tenants.territory.access import SYSTEM
 
 
@@ -27,15 +26,11 @@ async def monthly(*, now: datetime | None = None) -> dict[str, Any]:
     month before unless it has some already (a re-run is a no-op either way)."""
     at = now or clock.now()
     async with scoped_transaction():
-        zone = await current_zone()
-        local = at.astimezone(zone)
-        doc = (await effective_config(local.date())).document
-        if not doc.points.enabled:
+        due = await monthly_points_due(at)
+        if due is None:
             return {"enabled": False}
-        month = periods.previous_key(local.date(), "monthly")
-        run = doc.schedule.monthly_points
-        due = datetime(local.year, local.month, run.day, run.hour, tzinfo=zone)
-        if local < due or await PartnerStatement.exists(month=month):
+        month, come = due
+        if not come or await PartnerStatement.exists(month=month):
             return {"month": month, "computed": False}
         result = await statements.compute(access=SYSTEM, month=month, actor="system", now=at)
         return {"month": month, "computed": True, "statements": len(result.statement_ids)}
