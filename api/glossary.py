@@ -144,6 +144,8 @@ ENUM_VALUES: dict[str, str] = {
     "VOLUNTEER": "志愿者 volunteer (a community).",
     "PARTNER_STAFF": "合作商户员工 a partner merchant's or canteen's staff (verifies its vouchers).",
     "PARTNER": "合作商户 a partner merchant or elderly canteen that honours points vouchers.",
+    "WORK_UNIT_CONTACT": "报到单位联络人 a 双报到 work unit's contact (its members' figures and year-end reports).",
+    "WORK_UNIT": "报到单位 a work unit (机关、企事业单位) registered at communities under 双报到.",
     "STREET": "街道 street.",
     "COMMUNITY": "社区 community.",
     "GRID": "网格 grid.",

@@ -35,6 +35,7 @@ MODEL_MODULES = [
     "tenants.points.models",
     "tenants.points.grid_models",
     "tenants.points.voucher_models",
+    "tenants.dual.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

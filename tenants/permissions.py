@@ -351,6 +351,7 @@ ROLE_ZH = {
     R.UNIT_HEAD: "单元长",
     R.VOLUNTEER: "志愿者",
     R.PARTNER_STAFF: "合作商户员工",
+    R.WORK_UNIT_CONTACT: "报到单位联络人",
 }
 
 

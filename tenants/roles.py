@@ -25,9 +25,12 @@ class Role(StrEnum):
     UNIT_HEAD = "unit_head"  # 单元长
     VOLUNTEER = "volunteer"  # 志愿者
     PARTNER_STAFF = "partner_staff"  # a partner's (merchant's or canteen's) staff: verifies its vouchers
+    WORK_UNIT_CONTACT = "work_unit_contact"  # a 双报到 work unit's contact: its members' figures and reports
 
 
-SCOPE_KINDS = ("street", "community", "grid", "compound", "building", "household", "company", "unit", "partner")
+SCOPE_KINDS = (
+    "street", "community", "grid", "compound", "building", "household", "company", "unit", "partner", "work_unit"
+)
 
 
 @dataclass(frozen=True)

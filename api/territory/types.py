@@ -20,7 +20,7 @@ AreaLevel = strawberry.enum(Enum("AreaLevel", {n.upper(): n for n in LEVEL_NAMES
 UnitKind = strawberry.enum(Enum("UnitKind", {k.name: k.value for k in _UnitKind}), name="UnitKind")
 PostKind = strawberry.enum(Enum("PostKind", {k.name: k.value for k in _PostKind}), name="PostKind")
 # What a post is on: a territory level, a property company, a unit or a partner (tenants.territory.people.POST_TARGET).
-POST_TARGETS = (*LEVEL_NAMES, "company", "unit", "partner")
+POST_TARGETS = (*LEVEL_NAMES, "company", "unit", "partner", "work_unit")
 PostTargetType = strawberry.enum(
     Enum("PostTargetType", {n.upper(): n for n in POST_TARGETS}),
     name="PostTargetType",

@@ -242,12 +242,82 @@ class Points(Strict):
     performance_pay: PerformancePay = PerformancePay()
 
 
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]  # "09:00" ($: end of text)
+
+
+class WorkingHours(Strict):
+    """Working hours: an activity that starts or ends outside them, or on another day, is service 8小时以外."""
+
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:30"
+    weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(max_length=7)] = [1, 2, 3, 4, 5]  # ISO
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: str, info: Any) -> str:
+        if "start" in info.data and end <= info.data["start"]:
+            raise ValueError("end must be after start")
+        return end
+
+
+class WorkGroup(Strict):
+    """A community work group; members are placed by their skills, their building-head post, or as the rest."""
+
+    code: Code
+    title: Title
+    skills: list[Code] = []  # a member with one of these skills goes here
+    building_heads: bool = False  # members holding a building-head post go here
+    others: bool = False  # everyone no other rule places (one group at most)
+
+
+def _group(code: str, title: str, **rules: Any) -> WorkGroup:
+    return WorkGroup(code=code, title=title, **rules)
+
+
+class WorkGroups(Strict):
+    """平急结合: a community's work groups in normal times and in an emergency (一键启动)."""
+
+    normal: Annotated[list[WorkGroup], Field(min_length=1, max_length=20)] = [
+        _group("party_building", "党建引领组"),
+        _group("livelihood", "民生服务组", others=True),
+        _group("safety", "平安建设组", skills=["security"]),
+        _group("environment", "环境整治组", building_heads=True),
+    ]
+    emergency: Annotated[list[WorkGroup], Field(min_length=1, max_length=20)] = [
+        _group("command", "综合协调组"),
+        _group("screening", "排查登记组", building_heads=True),
+        _group("supplies", "物资保障组", skills=["logistics", "driver"]),
+        _group("medical", "医疗救护组", skills=["medical"]),
+        _group("order", "秩序维护组", skills=["security"]),
+        _group("publicity", "宣传引导组", skills=["publicity"]),
+        _group("care", "关爱帮扶组", others=True),
+    ]
+
+
+class YearEndRun(Strict):
+    """When the year-end 双报到 reports of the year before are made and sent (tenant time)."""
+
+    month: Annotated[int, Field(ge=1, le=3)] = 1
+    day: Annotated[int, Field(ge=1, le=28)] = 5
+    hour: Annotated[int, Field(ge=0, le=23)] = 3
+
+
 class DualRegistration(Strict):
     """双报到: units and in-service party members register at a community and take part in its work."""
 
     enabled: bool
     min_participations_per_year: PositiveInt
-    consecutive_absences_flag: PositiveInt  # this many absences in a row lead to a talk and a notice
+    consecutive_absences_flag: PositiveInt  # this many absences in a row open a talk 谈话
+    notice_after_absences: PositiveInt | None = None  # optional: this many in a row, a notice 通报 to the work unit
+    talk_due_days: Annotated[int, Field(ge=1, le=90)] = 14  # a talk is due this many days after it opens
+    talk_reminder_days: Annotated[int, Field(ge=0, le=30)] = 3  # the secretary is reminded this many days before
+    wish_claim_days: Annotated[int, Field(ge=1, le=90)] = 7  # a wish unclaimed this long goes to the community
+    wish_due_days: Annotated[int, Field(ge=1, le=180)] = 30  # a claimed wish is due this many days after claiming
+    wish_reminder_days: Annotated[int, Field(ge=0, le=30)] = 3  # its claimant is reminded this many days before
+    checkin_code_minutes: Annotated[int, Field(ge=1, le=1440)] = 30  # a venue's check-in code is good this long
+    working_hours: WorkingHours = WorkingHours()
+    year_end_report: YearEndRun = YearEndRun()
+    work_groups: WorkGroups = WorkGroups()
 
 
 MeetingParty = Literal["community_party_org", "residents_committee", "owners_committee", "property_company"]

@@ -90,3 +90,25 @@ class Partner(TenantModel, Stamped):
     class Meta:
         table = "partner"
         unique_together = (("tenant_id", "code"),)
+
+
+class WorkUnitKind(StrEnum):
+    ORGAN = "organ"  # 机关: a party or government organ
+    INSTITUTION = "institution"  # 事业单位: a public institution (school, hospital)
+    ENTERPRISE = "enterprise"  # 企业: a state-owned or private enterprise
+
+
+class WorkUnit(TenantModel, Stamped):
+    """A work unit 机关、企事业单位 whose party organisation and in-service members register at communities (双报到)."""
+
+    kind = fields.CharEnumField(WorkUnitKind, max_length=16)
+    code = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    party_org = fields.CharField(max_length=200, default="")  # its party organisation 党组织
+    contact_name = fields.CharField(max_length=100, default="")
+    contact_phone = fields.CharField(max_length=32, default="")
+    is_active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "work_unit"
+        unique_together = (("tenant_id", "code"),)

@@ -43,6 +43,7 @@ class PostKind(StrEnum):
     UNIT_HEAD = "unit_head"  # 单元长: a building (one stairwell 单元 of it; the label says which)
     VOLUNTEER = "volunteer"  # 志愿者: a community
     PARTNER_STAFF = "partner_staff"  # 爱心商户/长者食堂 staff: a partner (merchant or canteen) that honours vouchers
+    WORK_UNIT_CONTACT = "work_unit_contact"  # 双报到 contact of a work unit: reads its members' figures
 
 
 # Which territory level (or party) each post kind is attached to.
@@ -62,6 +63,7 @@ POST_TARGET: dict[PostKind, str | None] = {
     PostKind.UNIT_HEAD: "building",
     PostKind.VOLUNTEER: "community",
     PostKind.PARTNER_STAFF: "partner",
+    PostKind.WORK_UNIT_CONTACT: "work_unit",
 }
 
 

@@ -19,7 +19,7 @@ from tenants.scope import current_tenant_id, on_commit, scoped_transaction
 from tenants.tenancy.roles import Role, ScopeEntry
 from tenants.territory.access import Access, get_in_scope, get_writable, readable_persons
 from tenants.territory.models import LEVEL_NAMES, Grid
-from tenants.territory.parties import Partner, PropertyCompany, Unit
+from tenants.territory.parties import Partner, PropertyCompany, Unit, WorkUnit
 from tenants.territory.people import POST_TARGET, Person, Post, PostKind, active_on, not_over_on
 
 ROLE_OF_POST: dict[PostKind, Role] = {
@@ -38,6 +38,7 @@ ROLE_OF_POST: dict[PostKind, Role] = {
     PostKind.UNIT_HEAD: Role.UNIT_HEAD,
     PostKind.VOLUNTEER: Role.VOLUNTEER,
     PostKind.PARTNER_STAFF: Role.PARTNER_STAFF,
+    PostKind.WORK_UNIT_CONTACT: Role.WORK_UNIT_CONTACT,
 }
 
 
@@ -155,6 +156,8 @@ async def assign_post(
             raise NotFound(f"物业企业 {target_id} 不存在", f"company {target_id} does not exist", field="targetId")
         elif target_kind == "partner" and not await Partner.exists(id=target_id):
             raise NotFound(f"合作商户 {target_id} 不存在", f"partner {target_id} does not exist", field="targetId")
+        elif target_kind == "work_unit" and not await WorkUnit.exists(id=target_id):
+            raise NotFound(f"报到单位 {target_id} 不存在", f"work unit {target_id} does not exist", field="targetId")
         elif target_kind == "unit":
             unit = await Unit.get_or_none(id=target_id)
             if unit is None:
