@@ -92,23 +92,27 @@ def readable_items(caller: Access) -> QuerySet[DualItem]:
     return DualItem.filter(_staff(caller) | _registered(caller))
 
 
-async def _own_claims_q(caller: Access) -> Q:
-    return Q(claimant__in=sorted(await claimants_of(caller)) or ["-"])
+def _claimed(caller: Access, person: str, unit: str) -> Q:
+    """Rows claimed by the caller as a member (whatever their registration now) or by one of their units."""
+    q = Q(**{f"{unit}__in": contact_units(caller) or [0]})
+    if Role.PARTY_MEMBER in caller.roles and caller.user_id:
+        q |= Q(**{f"{person}__in": Subquery(own_persons(caller).values("id"))})
+    return q
 
 
-async def readable_claims(caller: Access) -> QuerySet[DualClaim]:
+def readable_claims(caller: Access) -> QuerySet[DualClaim]:
     """Claims the caller reads: staff of their area, a claimant their own."""
     if caller.reads_whole_tenant:
         return DualClaim.all()
-    return DualClaim.filter(_staff(caller) | await _own_claims_q(caller))
+    return DualClaim.filter(_staff(caller) | _claimed(caller, "person_id", "work_unit_id"))
 
 
-async def readable_wishes(caller: Access) -> QuerySet[Wish]:
+def readable_wishes(caller: Access) -> QuerySet[Wish]:
     """Wishes the caller reads: staff of their area; a resident their own; members and units' contacts the
     claimable wishes of their communities and those they claimed."""
     if caller.reads_whole_tenant:
         return Wish.all()
-    q = _staff(caller) | await _own_claims_q(caller)
+    q = _staff(caller) | _claimed(caller, "claimant_person_id", "claimant_unit_id")
     if caller.user_id:
         q |= Q(person_id__in=Subquery(own_persons(caller).values("id")))
     if caller.roles & {Role.PARTY_MEMBER, Role.WORK_UNIT_CONTACT}:

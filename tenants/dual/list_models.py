@@ -76,7 +76,7 @@ class DualClaim(TenantModel):
     class Meta:
         table = "dual_claim"
         unique_together = (("tenant_id", "item_id", "claimant"),)
-        indexes = (("tenant_id", "claimant"), ("tenant_id", "community_id", "status"))
+        indexes = (("tenant_id", "person_id"), ("tenant_id", "work_unit_id"), ("tenant_id", "community_id", "status"))
 
 
 class WishStatus(StrEnum):
@@ -103,6 +103,8 @@ class Wish(TenantModel):
     created_at = fields.DatetimeField()
     escalated_at = fields.DatetimeField(null=True)
     claimant = fields.CharField(max_length=40, null=True)  # person:<id> | work_unit:<id>
+    claimant_person_id = fields.BigIntField(null=True)  # a member's claim
+    claimant_unit_id = fields.BigIntField(null=True)  # a unit's claim
     claimed_by = fields.CharField(max_length=128, null=True)  # the user who claimed (reminded)
     claimed_at = fields.DatetimeField(null=True)
     due_on = fields.DateField(null=True)  # claimed day + wish_due_days (tenant-local)
@@ -117,7 +119,8 @@ class Wish(TenantModel):
 
     class Meta:
         table = "dual_wish"
-        indexes = (("tenant_id", "community_id", "status"), ("tenant_id", "person_id"), ("tenant_id", "claimant"),
+        indexes = (("tenant_id", "community_id", "status"), ("tenant_id", "person_id"),
+                   ("tenant_id", "claimant_person_id"), ("tenant_id", "claimant_unit_id"),
                    ("tenant_id", "status", "due_on"))
 
 

@@ -232,7 +232,7 @@ CLAIM_STEPS = {
 async def _step(access: Access, actor: str, claim_id: int, action: str, **effect: Any) -> DualClaim:
     at = effect.pop("now", None) or clock.now()
     async with savepoint():
-        claim = await (await readable_claims(access)).filter(id=claim_id).select_for_update().first()
+        claim = await readable_claims(access).filter(id=claim_id).select_for_update().first()
         if claim is None:
             raise NotFound("认领不存在", "no such claim", field="id")
         mine = await claimants_of(access)
@@ -291,7 +291,7 @@ async def list_items(*, access: Access, window: Window, community_id: int | None
 async def list_claims(*, access: Access, window: Window, item_id: int | None = None,
                       mine: bool = False) -> Page[DualClaim]:
     """The claims the caller reads (``mine``: those made as the caller or their units), newest first."""
-    qs = await readable_claims(access)
+    qs = readable_claims(access)
     if item_id is not None:
         qs = qs.filter(item_id=item_id)
     if mine:

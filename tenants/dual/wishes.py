@@ -21,6 +21,7 @@ from tenants.audit import service as audit
 from tenants.dual.config import dual_config
 from tenants.dual.list_access import (
     CLAIMABLE,
+    Claimant,
     claimants_of,
     masked,
     own_persons,
@@ -110,12 +111,14 @@ async def post_wish(
     return wish
 
 
-async def _claim(row: Wish, *, actor: str, at: datetime, claimant: str, due_days: int) -> Wish:
+async def _claim(row: Wish, *, actor: str, at: datetime, claimant: Claimant, due_days: int) -> Wish:
     day = await clock.today(at)
-    row.status, row.claimant, row.claimed_by, row.claimed_at = S.CLAIMED, claimant, actor, at
+    row.status, row.claimant, row.claimed_by, row.claimed_at = S.CLAIMED, claimant.key, actor, at
+    row.claimant_person_id, row.claimant_unit_id = claimant.person_id, claimant.work_unit_id
     row.due_on = day + timedelta(days=due_days)
-    await row.save(update_fields=["status", "claimant", "claimed_by", "claimed_at", "due_on"])
-    await event(row, "claimed", actor, at, claimant)
+    await row.save(update_fields=["status", "claimant", "claimant_person_id", "claimant_unit_id", "claimed_by",
+                                  "claimed_at", "due_on"])
+    await event(row, "claimed", actor, at, claimant.key)
     return row
 
 
@@ -149,7 +152,7 @@ STEPS = {
 
 
 async def _locked(access: Access, wish_id: int) -> Wish:
-    wish = await (await readable_wishes(access)).filter(id=wish_id).select_for_update().first()
+    wish = await readable_wishes(access).filter(id=wish_id).select_for_update().first()
     if wish is None:
         raise NotFound("微心愿不存在", "no such wish", field="id")
     return wish
@@ -177,7 +180,7 @@ async def claim_wish(*, access: Access, actor: str, wish_id: int, work_unit_id: 
         if who.person_id == wish.person_id:
             raise Forbidden("不能认领自己的微心愿", "you cannot claim your own wish", field="id")
         row = await transition(STEPS["claim"], WISH, wish, state=wish.status, allow=allow, actor=actor, at=at,
-                               claimant=who.key, due_days=config.wish_due_days)
+                               claimant=who, due_days=config.wish_due_days)
         await audit.record(actor=actor, action="wish.claim", target_type="dual_wish", target_id=row.id,
                            details={"claimant": who.key})
         return row  # type: ignore[no-any-return]
@@ -271,7 +274,7 @@ async def list_wishes(*, access: Access, window: Window, community_id: int | Non
                       mine: bool = False) -> Page[WishView]:
     """The wishes the caller reads, newest first (``mine``: posted for the caller, or claimed by them or their
     units)."""
-    qs = await readable_wishes(access)
+    qs = readable_wishes(access)
     if community_id is not None:
         qs = qs.filter(community_id=community_id)
     if status is not None:
@@ -284,12 +287,12 @@ async def list_wishes(*, access: Access, window: Window, community_id: int | Non
 
 
 async def get_wishes(access: Access, ids: list[int]) -> dict[int, WishView]:
-    rows = await (await readable_wishes(access)).filter(id__in=ids or [0])
+    rows = await readable_wishes(access).filter(id__in=ids or [0])
     return {v.wish.id: v for v in await views(access, list(rows))}
 
 
 async def timeline(*, access: Access, wish_id: int) -> list[WishEvent]:
     """A wish's steps, oldest first (NOT_FOUND for a wish the caller does not read)."""
-    if not await (await readable_wishes(access)).filter(id=wish_id).exists():
+    if not await readable_wishes(access).filter(id=wish_id).exists():
         raise NotFound("微心愿不存在", "no such wish", field="id")
     return list(await WishEvent.filter(wish_id=wish_id).order_by("at", "id"))

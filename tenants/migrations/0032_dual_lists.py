@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('decided_by', fields.CharField(null=True, max_length=128)),
                 ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'dual_claim', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'item_id', 'claimant'),), 'indexes': [Index(fields=['tenant_id', 'claimant']), Index(fields=['tenant_id', 'community_id', 'status'])], 'pk_attr': 'id', 'table_description': "A unit's or member's claim on a need or project, followed to done with evidence."},
+            options={'table': 'dual_claim', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'item_id', 'claimant'),), 'indexes': [Index(fields=['tenant_id', 'person_id']), Index(fields=['tenant_id', 'work_unit_id']), Index(fields=['tenant_id', 'community_id', 'status'])], 'pk_attr': 'id', 'table_description': "A unit's or member's claim on a need or project, followed to done with evidence."},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
@@ -100,6 +100,8 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('escalated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('claimant', fields.CharField(null=True, max_length=40)),
+                ('claimant_person_id', fields.BigIntField(null=True)),
+                ('claimant_unit_id', fields.BigIntField(null=True)),
                 ('claimed_by', fields.CharField(null=True, max_length=128)),
                 ('claimed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('due_on', fields.DateField(null=True)),
@@ -112,7 +114,7 @@ class Migration(migrations.Migration):
                 ('confirmed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('cancelled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'dual_wish', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'community_id', 'status']), Index(fields=['tenant_id', 'person_id']), Index(fields=['tenant_id', 'claimant']), Index(fields=['tenant_id', 'status', 'due_on'])], 'pk_attr': 'id', 'table_description': "A resident's micro-wish 微心愿: posted for themselves (or by staff for them), claimed, fulfilled, confirmed."},
+            options={'table': 'dual_wish', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'community_id', 'status']), Index(fields=['tenant_id', 'person_id']), Index(fields=['tenant_id', 'claimant_person_id']), Index(fields=['tenant_id', 'claimant_unit_id']), Index(fields=['tenant_id', 'status', 'due_on'])], 'pk_attr': 'id', 'table_description': "A resident's micro-wish 微心愿: posted for themselves (or by staff for them), claimed, fulfilled, confirmed."},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
