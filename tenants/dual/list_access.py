@@ -64,8 +64,8 @@ def unit_registrations(caller: Access) -> QuerySet[UnitRegistration]:
 
 def _registered(caller: Access, field: str = "community_id") -> Q:
     """Rows of the communities the caller is registered at, as a member or through a unit."""
-    return Q(**{f"{field}__in": Subquery(member_registrations(caller).values("community_id"))}) | Q(
-        **{f"{field}__in": Subquery(unit_registrations(caller).values("community_id"))}
+    return Q(**{f"{field}__in": Subquery(member_registrations(caller).values("community_id"))}) | Q(  # type: ignore[arg-type]
+        **{f"{field}__in": Subquery(unit_registrations(caller).values("community_id"))}  # type: ignore[arg-type]
     )
 
 
@@ -94,9 +94,9 @@ def readable_items(caller: Access) -> QuerySet[DualItem]:
 
 def _claimed(caller: Access, person: str, unit: str) -> Q:
     """Rows claimed by the caller as a member (whatever their registration now) or by one of their units."""
-    q = Q(**{f"{unit}__in": contact_units(caller) or [0]})
+    q = Q(**{f"{unit}__in": contact_units(caller) or [0]})  # type: ignore[arg-type]
     if Role.PARTY_MEMBER in caller.roles and caller.user_id:
-        q |= Q(**{f"{person}__in": Subquery(own_persons(caller).values("id"))})
+        q |= Q(**{f"{person}__in": Subquery(own_persons(caller).values("id"))})  # type: ignore[arg-type]
     return q
 
 

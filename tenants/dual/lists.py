@@ -100,11 +100,11 @@ async def claimant_at(access: Access, community_id: int, work_unit_id: int | Non
                                 "that unit is not registered at this community, or you are not its contact",
                                 field="workUnitId")
         return Claimant(unit_claimant(work_unit_id), work_unit_id=work_unit_id)
-    reg = await member_registrations(access).filter(community_id=community_id).first()
-    if reg is None:
+    member = await member_registrations(access).filter(community_id=community_id).first()
+    if member is None:
         raise NotRegistered("您未在本社区报到（或尚未批准），不能认领",
                             "you are not registered (approved) at this community", field=field)
-    return Claimant(person_claimant(reg.person_id), person_id=reg.person_id)
+    return Claimant(person_claimant(member.person_id), person_id=member.person_id)
 
 
 def _places(row: Any) -> list[tuple[str, int]]:
@@ -166,7 +166,7 @@ async def close_item(*, access: Access, actor: str, item_id: int, now: datetime 
             await audit.record(actor=actor, action="dual_item.close", target_type="dual_item", target_id=row.id)
             return row
 
-        step = Transition("close", (ItemStatus.OPEN,), "dual.list.manage", close)
+        step: Transition[DualItem] = Transition("close", (ItemStatus.OPEN,), "dual.list.manage", close)
         return await transition(step, ITEM, item, state=item.status, allow=allow)  # type: ignore[no-any-return]
 
 
@@ -222,7 +222,7 @@ async def _return(row: DualClaim, *, actor: str, at: datetime, reason: str) -> D
     return row
 
 
-CLAIM_STEPS = {
+CLAIM_STEPS: dict[str, Transition[DualClaim]] = {
     "complete": Transition("complete", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _complete),
     "accept": Transition("accept", (ClaimStatus.SUBMITTED,), "dual.list.manage", _accept),
     "return": Transition("return", (ClaimStatus.SUBMITTED,), "dual.list.manage", _return),
@@ -256,6 +256,7 @@ async def _step(access: Access, actor: str, claim_id: int, action: str, **effect
 async def complete_claim(*, access: Access, actor: str, claim_id: int, evidence: list[str], note: str = "",
                          now: datetime | None = None) -> DualClaim:
     """The claimant reports the claim done, with evidence links and a note."""
+    require(access, "dual.list.claim")
     problems = evidence_problems(evidence) + text_problems("note", note, 2000, required=False)
     if problems:
         raise InvalidInput.of(problems)
@@ -270,6 +271,7 @@ async def accept_claim(*, access: Access, actor: str, claim_id: int, now: dateti
 async def return_claim(*, access: Access, actor: str, claim_id: int, reason: str,
                        now: datetime | None = None) -> DualClaim:
     """Staff send a submitted claim back with a reason: the claimant submits again."""
+    require(access, "dual.list.manage")
     if problems := text_problems("reason", reason, 500):
         raise InvalidInput.of(problems)
     return await _step(access, actor, claim_id, "return", reason=reason.strip(), now=now)

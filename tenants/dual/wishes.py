@@ -143,7 +143,7 @@ async def _cancel(row: Wish, *, actor: str, at: datetime, reason: str) -> Wish:
     return row
 
 
-STEPS = {
+STEPS: dict[str, Transition[Wish]] = {
     "claim": Transition("claim", CLAIMABLE, "dual.wish.claim", _claim),
     "fulfil": Transition("fulfil", (S.CLAIMED, S.OVERDUE), "dual.wish.claim", _fulfil),
     "confirm": Transition("confirm", (S.FULFILLED,), "dual.wish.confirm", _confirm),
@@ -189,6 +189,7 @@ async def claim_wish(*, access: Access, actor: str, wish_id: int, work_unit_id: 
 async def fulfil_wish(*, access: Access, actor: str, wish_id: int, evidence: list[str], note: str = "",
                       now: datetime | None = None) -> Wish:
     """The claimant reports the wish fulfilled, with evidence links and a note."""
+    require(access, "dual.wish.claim")
     if problems := evidence_problems(evidence) + text_problems("note", note, 2000, required=False):
         raise InvalidInput.of(problems)
     at = now or clock.now()
@@ -222,6 +223,7 @@ async def confirm_wish(*, access: Access, actor: str, wish_id: int, rating: int 
                        now: datetime | None = None) -> Wish:
     """The resident confirms a fulfilled wish (a rating 1..5 if they like); staff of its area may confirm it for
     them (without a rating: the rating is the resident's)."""
+    require(access, "dual.wish.confirm")
     if rating is not None and not 1 <= rating <= 5:
         raise InvalidInput.of([Problem("rating", "range", "评分须在 1 到 5 之间", "rating is 1 to 5")])
     at = now or clock.now()
@@ -245,6 +247,7 @@ async def confirm_wish(*, access: Access, actor: str, wish_id: int, rating: int 
 async def cancel_wish(*, access: Access, actor: str, wish_id: int, reason: str = "",
                       now: datetime | None = None) -> Wish:
     """The resident (or staff of its area) withdraws a wish before it is fulfilled."""
+    require(access, "dual.wish.confirm")
     if problems := text_problems("reason", reason, 500, required=False):
         raise InvalidInput.of(problems)
     at = now or clock.now()
