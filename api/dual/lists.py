@@ -121,15 +121,13 @@ class WishNode(Node):
     note: str = strawberry.field(description="The claimant's note on the fulfilment.")
     rating: int | None = strawberry.field(description="The resident's rating, 1-5, if given.")
     created_at: datetime = strawberry.field(description="When it was posted (UTC).")
-    @strawberry.field(description="Who claimed it: a work unit (work_unit:<id>) or a member (person:<id>).")
-    def claimant(self) -> str | None:
-        return self.claimant_key
-
-    claimant_key: strawberry.Private[str | None] = None
+    claimant: str | None = strawberry.field(
+        description="Who claimed it: a work unit (work_unit:<id>) or a member (person:<id>)."
+    )
 
     @classmethod
     def view(cls, v: wish_service.WishView) -> WishNode:
-        return from_row(cls, v.wish, resident_name=v.resident_name, claimant_key=v.wish.claimant)
+        return from_row(cls, v.wish, resident_name=v.resident_name)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

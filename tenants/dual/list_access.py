@@ -134,13 +134,16 @@ def masked(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
+def in_area(caller: Access, community_id: int, street_id: int) -> bool:
+    """Whether the caller is staff of the community: a tenant admin, its community worker, its street's officer."""
+    if caller.whole_tenant:
+        return True
+    return bool(caller.roles & TERRITORY_STAFF) and (
+        caller.holds_post("community", community_id) or caller.holds_post("street", street_id)
+    )
+
+
 def sees_names(caller: Access, wishes: Iterable[Wish], own: set[int]) -> dict[int, bool]:
     """Per wish: whether the caller reads the resident's whole name (the resident, staff of the wish's area)."""
     whole = caller.reads_whole_tenant
-    out = {}
-    for w in wishes:
-        out[w.id] = whole or w.person_id in own or (
-            bool(caller.roles & TERRITORY_STAFF)
-            and (caller.holds_post("community", w.community_id) or caller.holds_post("street", w.street_id))
-        )
-    return out
+    return {w.id: whole or w.person_id in own or in_area(caller, w.community_id, w.street_id) for w in wishes}

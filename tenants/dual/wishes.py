@@ -23,6 +23,7 @@ from tenants.dual.list_access import (
     CLAIMABLE,
     Claimant,
     claimants_of,
+    in_area,
     masked,
     own_persons,
     readable_wishes,
@@ -33,7 +34,7 @@ from tenants.dual.lists import claimant_at, evidence_problems, text_problems
 from tenants.errors import Forbidden, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, newest_first
-from tenants.permissions import TERRITORY_STAFF, allows, refusal, require
+from tenants.permissions import refusal, require
 from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.models import Household
@@ -62,12 +63,6 @@ async def event(wish: Wish, action: str, actor: str, at: datetime, note: str = "
     await WishEvent.create(wish_id=wish.id, action=action, actor=actor, note=note[:500], at=at)
 
 
-def _staff_of(access: Access, wish: Wish) -> bool:
-    return bool(access.roles & TERRITORY_STAFF or access.whole_tenant) and allows(
-        access, "dual.list.manage", [("community", wish.community_id), ("street", wish.street_id)]
-    )
-
-
 @idempotent("postWish", Wish)
 async def post_wish(
     *, access: Access, actor: str, title: str, description: str, person_id: int | None = None,
@@ -93,14 +88,8 @@ async def post_wish(
         raise InvalidInput.of([Problem("personId", "no_household", "该居民没有登记住户，无法确定社区",
                                        "the resident has no household: no community to post at")])
     own = person.user_id == access.user_id
-    if not own:
-        staff = access.whole_tenant or (
-            bool(access.roles & TERRITORY_STAFF)
-            and (access.holds_post("community", household.community_id)
-                 or access.holds_post("street", household.street_id))
-        )
-        if not staff:
-            raise refusal("dual.wish.post", field="personId", outside=True)
+    if not own and not in_area(access, household.community_id, household.street_id):
+        raise refusal("dual.wish.post", field="personId", outside=True)
     wish = await Wish.create(
         community_id=household.community_id, street_id=household.street_id, person_id=person.id,
         title=title.strip(), description=description.strip(), posted_on=today, created_by=actor, created_at=at,
@@ -214,7 +203,7 @@ async def _resident_or_staff(access: Access, wish: Wish, permission: str) -> boo
     require(access, permission)
     if await _is_resident(access, wish):
         return True
-    if _staff_of(access, wish):
+    if in_area(access, wish.community_id, wish.street_id):
         return False
     raise refusal(permission, field="id", outside=True)
 
