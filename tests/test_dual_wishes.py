@@ -9,13 +9,14 @@ from datetime import date, timedelta
 import pytest
 
 from tenants import clock
+from tenants.config.service import change_config
 from tenants.dual import wish_scheduled, wishes
 from tenants.dual.list_models import Wish, WishEvent, WishStatus
 from tenants.errors import DomainError
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
-from tests.fixtures.callers import bearer
+from tests.fixtures.callers import ADMIN, bearer
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -190,3 +191,17 @@ async def test_another_tenant_sees_and_touches_nothing(list_world, gql, settings
     assert _code(await gql(f'mutation {{ cancelWish(id: "{wish.id}") {{ id }} }}', other_admin)) == "NOT_FOUND"
     async with tenant_transaction(w.other.id):
         assert await Wish.filter(id=wish.id).count() == 0
+
+
+async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_the_job_does_nothing(list_world):
+    w = list_world
+    wish = await _post(w)
+    async with tenant_transaction(w.t.id):
+        await change_config(access=ADMIN, actor="admin", comment="双报到 off",
+                            set_values={"party": {"dual_registration": {"enabled": False}}})
+    with pytest.raises(DomainError) as off:
+        await _post(w)
+    assert (off.value.code, off.value.details) == ("NOT_ENABLED", {"feature": "dual_registration"})
+    assert await _run(w, 8) == {"enabled": False}
+    async with tenant_transaction(w.t.id):
+        assert (await Wish.get(id=wish.id)).status == WishStatus.POSTED  # what was recorded stays, untouched
