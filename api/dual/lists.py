@@ -16,7 +16,7 @@ from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import lists as list_service
 from tenants.dual import wishes as wish_service
-from tenants.dual.list_access import readable_claims, readable_items
+from tenants.dual.list_access import readable_claims, readable_items, readable_wishes
 from tenants.dual.list_models import DualClaim, DualItem, WishEvent
 from tenants.paging import Page, Window
 
@@ -107,6 +107,7 @@ class WishEventType:
 @strawberry.type(name="Wish", description="A resident's micro-wish 微心愿: posted, claimed by a unit or in-service "
                  "member, fulfilled with evidence, confirmed by the resident.")
 class WishNode(Node):
+    readable = staticmethod(readable_wishes)
     community_id: strawberry.ID = strawberry.field(description="The resident's community.")
     resident_name: str = strawberry.field(
         description="The resident's name: whole for the resident and staff of the area, masked (张*) for claimants."
