@@ -109,6 +109,18 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.computePartnerStatements": ("partner_statements.compute",),
     "Mutation.approvePartnerStatement": ("partner_statements.approve",),
     "Mutation.payPartnerStatement": ("partner_statements.pay",),
+    # issue 18 part C: needs and project lists, claims, micro-wishes.
+    "Mutation.publishDualItem": ("dual.list.manage",),
+    "Mutation.closeDualItem": ("dual.list.manage",),
+    "Mutation.claimDualItem": ("dual.list.claim",),
+    "Mutation.completeDualClaim": ("dual.list.claim",),
+    "Mutation.acceptDualClaim": ("dual.list.manage",),
+    "Mutation.returnDualClaim": ("dual.list.manage",),
+    "Mutation.postWish": ("dual.wish.post",),
+    "Mutation.claimWish": ("dual.wish.claim",),
+    "Mutation.fulfilWish": ("dual.wish.claim",),
+    "Mutation.confirmWish": ("dual.wish.confirm",),
+    "Mutation.cancelWish": ("dual.wish.confirm",),
 }
 
 WRITER_POST = (

@@ -36,6 +36,7 @@ MODEL_MODULES = [
     "tenants.points.grid_models",
     "tenants.points.voucher_models",
     "tenants.dual.models",
+    "tenants.dual.list_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
@@ -52,6 +53,7 @@ APPEND_ONLY_TABLES = (
     "points_entry",
     "points_lot_use",
     "points_expiry_run",
+    "dual_wish_event",  # issue 18 part C: a wish's timeline
 )
 # ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
 APPEND_ONLY_UPDATABLE = {

@@ -273,6 +273,19 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("partner_statements.compute", TA, "compute a month's partner statements", "生成商户结算单"),
     _p("partner_statements.approve", TA, "approve a partner statement", "批准商户结算单"),
     _p("partner_statements.pay", TA, "record a partner statement's payment", "登记商户结算付款"),
+    # issue 18 part C: needs and project lists 需求清单/项目清单, claims, micro-wishes 微心愿.
+    _p("dual.list.manage", TA | TERRITORY_STAFF,
+       "publish and close a community's needs and projects, accept or return claims", "管理需求和项目清单",
+       post_on("the community or its street"),
+       ("只能管理本社区（或本街道社区）的清单", "only the community's own staff (or its street's) manage its lists")),
+    _p("dual.list.claim", {R.PARTY_MEMBER, R.WORK_UNIT_CONTACT},
+       "claim a need or project and report it done (a member, or a registered unit's contact)", "认领清单"),
+    _p("dual.wish.post", TA | TERRITORY_STAFF | {R.RESIDENT},
+       "post a micro-wish (a resident their own; staff for a resident of their area)", "发布微心愿"),
+    _p("dual.wish.claim", {R.PARTY_MEMBER, R.WORK_UNIT_CONTACT},
+       "claim and fulfil a micro-wish (a member, or a registered unit's contact)", "认领微心愿"),
+    _p("dual.wish.confirm", TA | TERRITORY_STAFF | {R.RESIDENT},
+       "confirm or cancel a micro-wish (its resident; staff of its community or street)", "确认微心愿"),
 )}
 # fmt: on
 

@@ -18,6 +18,8 @@ from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
+from tenants.dual import lists as dual_lists
+from tenants.dual import wishes as dual_wishes
 from tenants.errors import Forbidden
 from tenants.files import service as files
 from tenants.files.models import Purpose
@@ -127,6 +129,13 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
     "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
     "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
+    # issue 18 part C
+    "dual.list.manage": lambda a: dual_lists.publish_item(access=a, actor=A, community_id=1, kind="need", title="t",
+                                                          description="d"),
+    "dual.list.claim": lambda a: dual_lists.claim_item(access=a, actor=A, item_id=1),
+    "dual.wish.post": lambda a: dual_wishes.post_wish(access=a, actor=A, title="t", description="d"),
+    "dual.wish.claim": lambda a: dual_wishes.claim_wish(access=a, actor=A, wish_id=1),
+    "dual.wish.confirm": lambda a: dual_wishes.confirm_wish(access=a, actor=A, wish_id=1),
 }
 
 TICKET = SimpleNamespace(

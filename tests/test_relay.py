@@ -14,6 +14,7 @@ from tenants.assessment.models import Interview, ScoreSubmission, SupervisorFind
 from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
+from tenants.dual.list_models import DualClaim, DualItem, ItemKind, Wish
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -108,6 +109,13 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         )
         await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
                                       computed_at=AT, computed_by="admin")
+        # issue 18 part C: a need, a claim on it, a micro-wish.
+        item = await DualItem.create(community_id=ids["C1"], street_id=ids["S1"], kind=ItemKind.NEED, title="清理",
+                                     description="楼道", created_by="admin", created_at=AT)
+        await DualClaim.create(item_id=item.id, community_id=ids["C1"], street_id=ids["S1"], claimant="person:1",
+                               person_id=person.id, claimed_by="admin", created_at=AT)
+        await Wish.create(community_id=ids["C1"], street_id=ids["S1"], person_id=person.id, title="换灯泡",
+                          description="楼道灯", posted_on=date(2026, 10, 2), created_by="admin", created_at=AT)
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

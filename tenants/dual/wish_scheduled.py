@@ -1,0 +1,107 @@
+"""The hourly micro-wish run (``dual_wishes``): wishes unclaimed ``wish_claim_days`` after posting are escalated to
+their community (its workers told once; still claimable), claimed wishes past their due day turn overdue, and each
+claimant is reminded once ``wish_reminder_days`` before the due day. Days are the tenant's. Safe to run twice or
+concurrently: every step claims its rows by a conditional UPDATE before it writes the timeline or sends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tortoise import connections
+
+from tenants import clock
+from tenants.config.service import effective_config
+from tenants.dual.list_models import WishEvent
+from tenants.inbox.holders import holders_by_target
+from tenants.inbox.service import Message, send_all
+from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.tenancy.service import current_zone
+from tenants.territory.people import PostKind
+
+ESCALATED_KIND = "wish_escalated"
+REMINDER_KIND = "wish_due_soon"
+SYSTEM_ACTOR = "system"
+
+
+async def _update(sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
+
+
+async def _timeline(rows: list[dict[str, Any]], action: str, at: datetime) -> None:
+    await WishEvent.bulk_create([WishEvent(wish_id=r["id"], action=action, actor=SYSTEM_ACTOR, at=at) for r in rows])
+
+
+async def escalate(today: date, claim_days: int, *, at: datetime) -> int:
+    """Escalate every wish posted ``claim_days`` or more days ago and still unclaimed; one message per community
+    to its workers, naming its newly escalated wishes."""
+    rows = await _update(
+        "UPDATE dual_wish SET status = 'escalated', escalated_at = $2"
+        " WHERE tenant_id = $1 AND status = 'posted' AND escalated_at IS NULL AND posted_on <= $3"
+        " RETURNING id, community_id, title",
+        [at, today - timedelta(days=claim_days)],
+    )
+    if not rows:
+        return 0
+    await _timeline(rows, "escalated", at)
+    by_community: dict[int, list[dict[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        by_community.setdefault(r["community_id"], []).append(r)
+    workers = await holders_by_target(PostKind.COMMUNITY_WORKER, "community", by_community, today)
+    messages = [
+        Message(
+            to=workers.get(community, []), kind=ESCALATED_KIND, title="微心愿无人认领",
+            text=f"{len(wishes)} 个微心愿发布 {claim_days} 天仍无人认领，请协调认领："
+            + "；".join(f"#{w['id']} {w['title']}" for w in wishes)
+            + f" / {len(wishes)} micro-wish(es) unclaimed after {claim_days} days.",
+        )
+        for community, wishes in by_community.items()
+    ]
+    await send_all(messages, at=at)
+    return len(rows)
+
+
+async def mark_overdue(today: date, *, at: datetime) -> int:
+    """Claimed wishes whose due day has passed turn overdue (still fulfillable)."""
+    rows = await _update(
+        "UPDATE dual_wish SET status = 'overdue' WHERE tenant_id = $1 AND status = 'claimed' AND due_on < $2"
+        " RETURNING id",
+        [today],
+    )
+    await _timeline(rows, "overdue", at)
+    return len(rows)
+
+
+async def remind(today: date, reminder_days: int, *, at: datetime) -> int:
+    """Remind each claimant once of a claimed wish due within ``reminder_days`` (today included)."""
+    rows = await _update(
+        "UPDATE dual_wish SET reminded_at = $2"
+        " WHERE tenant_id = $1 AND status = 'claimed' AND reminded_at IS NULL AND due_on >= $3 AND due_on <= $4"
+        " RETURNING id, title, claimed_by, due_on",
+        [at, today, today + timedelta(days=reminder_days)],
+    )
+    if not rows:
+        return 0
+    await _timeline(rows, "reminded", at)
+    await send_all([
+        Message(to=[r["claimed_by"]], kind=REMINDER_KIND, title="微心愿即将到期",
+                text=f"您认领的微心愿 #{r['id']} {r['title']} 须于 {r['due_on'].isoformat()} 前完成。"
+                f" The micro-wish #{r['id']} you claimed is due on {r['due_on'].isoformat()}.")
+        for r in sorted(rows, key=lambda r: r["id"])
+    ], at=at)
+    return len(rows)
+
+
+async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
+    """Escalate, mark overdue, then remind (an overdue wish is not reminded), for the tenant in scope."""
+    at = now or clock.now()
+    async with scoped_transaction():
+        zone = await current_zone()
+        today = clock.local_day(at, zone)
+        dual = (await effective_config(today)).document.party.dual_registration
+        if not dual.enabled:
+            return {"enabled": False}
+        escalated = await escalate(today, dual.wish_claim_days, at=at)
+        overdue = await mark_overdue(today, at=at)
+        reminded = await remind(today, dual.wish_reminder_days, at=at)
+        return {"day": today.isoformat(), "escalated": escalated, "overdue": overdue, "reminded": reminded}
