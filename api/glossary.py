@@ -109,6 +109,28 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.computePartnerStatements": ("partner_statements.compute",),
     "Mutation.approvePartnerStatement": ("partner_statements.approve",),
     "Mutation.payPartnerStatement": ("partner_statements.pay",),
+    # issue 18 part B: 双报到 work units, registrations, member posts, coverage.
+    "Query.workUnits": ("dual.read",),
+    "Query.unitRegistrations": ("dual.read",),
+    "Query.memberRegistrations": ("dual.read",),
+    "Query.myDualRegistration": ("dual.read",),
+    "Query.memberPosts": ("dual.read",),
+    "Query.dualCoverage": ("dual.coverage.read",),
+    "Query.buildingsWithoutHead": ("dual.coverage.read",),
+    "Mutation.createWorkUnit": ("dual.unit.manage",),
+    "Mutation.updateWorkUnit": ("dual.unit.manage",),
+    "Mutation.registerWorkUnit": ("dual.unit.register",),
+    "Mutation.approveUnitRegistration": ("dual.registration.approve",),
+    "Mutation.rejectUnitRegistration": ("dual.registration.approve",),
+    "Mutation.endUnitRegistration": ("dual.registration.approve",),
+    "Mutation.registerPartyMember": ("dual.member.register",),
+    "Mutation.moveRegistration": ("dual.member.register",),
+    "Mutation.approveMemberRegistration": ("dual.registration.approve",),
+    "Mutation.rejectMemberRegistration": ("dual.registration.approve",),
+    "Mutation.endMemberRegistration": ("dual.registration.approve",),
+    "Mutation.claimMemberPost": ("dual.post.manage",),
+    "Mutation.assignMemberPost": ("dual.post.manage",),
+    "Mutation.endMemberPost": ("dual.post.manage",),
 }
 
 WRITER_POST = (

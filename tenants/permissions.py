@@ -273,6 +273,25 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("partner_statements.compute", TA, "compute a month's partner statements", "生成商户结算单"),
     _p("partner_statements.approve", TA, "approve a partner statement", "批准商户结算单"),
     _p("partner_statements.pay", TA, "record a partner statement's payment", "登记商户结算付款"),
+    # issue 18 part B: 双报到 work units, registrations, member posts, coverage (scope: tenants/dual/access.py).
+    _p("dual.unit.manage", TA | {R.STREET_OFFICER}, "create and change 双报到 work units", "管理报到单位"),
+    _p("dual.unit.register", TA | TERRITORY_STAFF | {R.WORK_UNIT_CONTACT},
+       "register a work unit at a community (staff: in their area; a unit's contact: its own unit)", "单位报到",
+       NodeRule("the community's or street's writer post, or the unit's own contact (or tenant_admin)",
+                lambda c, n: _on_post(c, [("community", n.community_id), ("street", n.street_id)])
+                or n.work_unit_id in getattr(c, "by_role", {}).get(R.WORK_UNIT_CONTACT, {}).get("work_unit", ())),
+       ("只能为本辖区的社区或本单位办理报到", "only the community's own staff or the unit's contact register it")),
+    _p("dual.registration.approve", TA | TERRITORY_STAFF, "approve, reject and end 双报到 registrations",
+       "审核双报到", post_on("the registration's community or street"),
+       ("只有报到社区或其街道可以审核", "only the registration's community or its street decides it")),
+    _p("dual.member.register", TA | TERRITORY_STAFF | {R.PARTY_MEMBER},
+       "register an in-service party member (a member: themselves; staff: anyone in their area)", "党员报到"),
+    _p("dual.post.manage", TA | TERRITORY_STAFF | {R.PARTY_MEMBER},
+       "claim, assign and end members' posts (a member: their own; staff: in their area)", "管理党员岗位"),
+    _p("dual.read", ADMIN_AND_STAFF | {R.PARTY_MEMBER, R.WORK_UNIT_CONTACT},
+       "read 双报到 registrations and posts (a member: their own; a unit's contact: its unit's)", "查看双报到"),
+    _p("dual.coverage.read", ADMIN_AND_STAFF, "read the building-head coverage report (staff: their area)",
+       "查看楼长覆盖情况"),
 )}
 # fmt: on
 
