@@ -34,8 +34,8 @@ def _kind(kind: str) -> MemberPostKind:
         raise InvalidInput.of([Problem("kind", "unknown", "岗位类型无效", "unknown post kind")]) from None
 
 
-async def _take(reg: MemberRegistration, kind: str, building_id: int | None, role: str, actor: str) -> MemberPost:
-    """A post held from today under an approved registration (locked by the caller)."""
+def _checked(kind: str, building_id: int | None, role: str) -> MemberPostKind:
+    """The post's kind, its building and role checked against it (INVALID_INPUT lists every problem)."""
     post_kind = _kind(kind)
     problems: list[Problem] = []
     if post_kind in HEADS:
@@ -52,6 +52,12 @@ async def _take(reg: MemberRegistration, kind: str, building_id: int | None, rol
                                     "building"))
         problems += text_problems("role", role, "志愿角色", required=True, limit=100)
     refuse(problems)
+    return post_kind
+
+
+async def _take(reg: MemberRegistration, kind: str, building_id: int | None, role: str, actor: str) -> MemberPost:
+    """A post held from today under an approved registration (locked by the caller)."""
+    post_kind = _checked(kind, building_id, role)
     if reg.status != RegistrationStatus.APPROVED:
         raise Conflict("报到通过审核后才能认领岗位", "the registration must be approved to hold a post",
                        field="registrationId", details={"status": reg.status.value})
@@ -86,6 +92,7 @@ async def claim(*, access: Access, actor: str, kind: str, building_id: int | Non
     if Role.PARTY_MEMBER not in access.roles:
         raise Forbidden("只有在职党员本人可以认领岗位", "only a party member claims a post for themselves",
                         field="kind")
+    _checked(kind, building_id, role)
     async with savepoint():
         reg = await MemberRegistration.filter(
             person_id__in=Subquery(own_person(access).values("id")), status=RegistrationStatus.APPROVED
@@ -102,6 +109,7 @@ async def assign(*, access: Access, actor: str, registration_id: int, kind: str,
     await dual_config()
     if not access.roles & {Role.TENANT_ADMIN, Role.STREET_OFFICER, Role.COMMUNITY_WORKER}:
         raise Forbidden("只有工作人员可以指派岗位", "only staff assign posts", field="registrationId")
+    _checked(kind, building_id, role)
     async with savepoint():
         reg = await readable_member_registrations(access).filter(id=registration_id).select_for_update().first()
         if reg is None:
