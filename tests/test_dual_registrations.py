@@ -35,10 +35,9 @@ CLAIM = "mutation($i: MemberPostInput!) { claimMemberPost(input: $i) { id kind b
 END_POST = "mutation($id: ID!) { endMemberPost(id: $id, reason: \"工作调整\") { endsOn } }"
 MINE = """{ myDualRegistration { current { id communityId status } pending { id communityId }
   history { status communityId endsOn } } }"""
-COVERAGE = """query($s: ID, $c: ID) { dualCoverage(streetId: $s, communityId: $c) {
-  communities { id figures { buildings withOnlineHead withOfflineHead withAnyHead withoutHead members units postsHeld } }
-  streets { id figures { buildings withOnlineHead withOfflineHead withAnyHead withoutHead members units postsHeld } }
-  total { buildings withAnyHead } } }"""
+FIGURES = "figures { buildings withOnlineHead withOfflineHead withAnyHead withoutHead members units postsHeld }"
+COVERAGE = f"""query($s: ID, $c: ID) {{ dualCoverage(streetId: $s, communityId: $c) {{
+  communities {{ id {FIGURES} }} streets {{ id {FIGURES} }} total {{ buildings withAnyHead }} }} }}"""
 WITHOUT = "query($c: ID!) { buildingsWithoutHead(communityId: $c) { totalCount edges { node { databaseId } } } }"
 
 
