@@ -101,8 +101,6 @@ async def seed() -> int:
 
 
 async def measure(tenant_id: int, runs: int) -> None:
-    from tortoise import connections
-
     from tenants.dual import coverage
     from tenants.scope import tenant_transaction
     from tenants.tenancy.roles import Role
@@ -115,7 +113,8 @@ async def measure(tenant_id: int, runs: int) -> None:
     nodes = {"street": frozenset({street.id})}
     officer = Access(roles=frozenset({Role.STREET_OFFICER}), nodes=nodes, staff_nodes=nodes)
     admin = Access(roles=frozenset({Role.TENANT_ADMIN}))
-    for label, caller, limit in (("street (10 communities)", officer, 0.100), ("tenant (500 communities)", admin, None)):
+    cases = (("street (10 communities)", officer, 0.100), ("tenant (500 communities)", admin, None))
+    for label, caller, limit in cases:
         times = []
         report = None
         for _ in range(runs):
@@ -136,7 +135,6 @@ async def measure(tenant_id: int, runs: int) -> None:
         params = [tenant_id, False, [], [street.id], None, None]
         rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, BUFFERS) {coverage.SQL}", params)
     print("\n".join(r["QUERY PLAN"] for r in rows))
-    del connections
 
 
 async def main(runs: int) -> None:
