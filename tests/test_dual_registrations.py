@@ -290,3 +290,13 @@ async def test_decisions_follow_the_registration_states(dual_world, action):
             await registrations.decide(access=w.caller("cw-1"), actor="cw-1", registration_id=reg.id,
                                        action=action, reason="x")
     assert refused.value.code == "ILLEGAL_TRANSITION" and refused.value.details["status"] == "rejected"
+
+
+async def test_a_retried_registration_with_its_key_is_the_first_one(dual_world, gql):
+    tk, ids = dual_world.tokens, dual_world.ids
+    q = """mutation($i: RegisterPartyMemberInput!, $k: String) { registerPartyMember(input: $i, idempotencyKey: $k) {
+      id } }"""
+    i = {"communityId": str(ids["C1"]), "workUnitId": str(ids["U1"]), "partyOrg": "党支部"}
+    first = _data(await gql(q, tk["pm-1"], {"i": i, "k": "reg-pm-1"}), "registerPartyMember")
+    assert _data(await gql(q, tk["pm-1"], {"i": i, "k": "reg-pm-1"}), "registerPartyMember") == first
+    assert codes(await gql(q, tk["pm-1"], {"i": i, "k": "reg-pm-1-b"})) == ["CONFLICT"]  # one pending at a time
