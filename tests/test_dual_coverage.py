@@ -72,6 +72,10 @@ async def test_each_caller_reads_their_own_share_and_another_tenant_nothing(dual
     posts_seen = {"admin": ["pm-1", "pm-2"], "cw-2": ["pm-2"], "wu-1": ["pm-1"], "pm-1": ["pm-1"], "pm-3": []}
     for who, people in posts_seen.items():
         assert _people(await gql(POSTS, tk[who]), "memberPosts", w) == people, who
+    named = await gql("{ memberRegistrations { edges { node { personName workUnit { name } } } } }", tk["wu-1"])
+    edges = named["data"]["memberRegistrations"]["edges"]
+    pairs = [(e["node"]["personName"], e["node"]["workUnit"]["name"]) for e in edges]
+    assert sorted(pairs) == [("pm-1", "区委组织部"), ("pm-3", "区委组织部")]
     # Units' registrations: staff their area's, the contact its unit's, a member none.
     assert (await gql(UNIT_REGS, tk["wu-1"]))["data"]["unitRegistrations"]["totalCount"] == 2
     assert (await gql(UNIT_REGS, tk["cw-1"]))["data"]["unitRegistrations"]["totalCount"] == 1

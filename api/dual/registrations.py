@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Info
+from api.dual.loaders import DualLoaders
 from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node
@@ -92,6 +93,12 @@ class UnitRegistrationNode(Node):
     created_at: datetime = strawberry.field(description="When (UTC).")
     decided_by: str | None = strawberry.field(description="Who decided it last.")
     decided_at: datetime | None = strawberry.field(description="When (UTC).")
+    work_unit_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The work unit.")
+    async def work_unit(self, info: Info) -> WorkUnitNode | None:
+        row = await DualLoaders.of(info).work_units.load(self.work_unit_pk)
+        return None if row is None else WorkUnitNode.of(row)
 
 
 @strawberry.type(name="MemberRegistration", description="An in-service party member 在职党员 registered at their "
@@ -116,6 +123,19 @@ class MemberRegistrationNode(Node):
     created_at: datetime = strawberry.field(description="When (UTC).")
     decided_by: str | None = strawberry.field(description="Who decided it.")
     decided_at: datetime | None = strawberry.field(description="When (UTC).")
+    person_pk: strawberry.Private[int]
+    work_unit_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="The member's name.")
+    async def person_name(self, info: Info) -> str | None:
+        return await DualLoaders.of(info).member_names.load(self.person_pk)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="The work unit, when registered in civicgrid.")
+    async def work_unit(self, info: Info) -> WorkUnitNode | None:
+        if self.work_unit_pk is None:
+            return None
+        row = await DualLoaders.of(info).work_units.load(self.work_unit_pk)
+        return None if row is None else WorkUnitNode.of(row)
 
 
 @strawberry.type(name="MemberPost", description="A post a registered member holds: a building head or a volunteer "
@@ -130,6 +150,11 @@ class MemberPostNode(Node):
     role: str = strawberry.field(description="A volunteer post's role.")
     starts_on: date = strawberry.field(description="The first day held.")
     ends_on: date | None = strawberry.field(description="The last day held; null: held now.")
+    person_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The member's name.")
+    async def person_name(self, info: Info) -> str | None:
+        return await DualLoaders.of(info).member_names.load(self.person_pk)  # type: ignore[no-any-return]
 
 
 @strawberry.type(name="MyDualRegistration", description="The caller's own 双报到 registration and its history.")

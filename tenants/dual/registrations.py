@@ -235,3 +235,11 @@ async def my_registrations(*, access: Access) -> list[MemberRegistration]:
     require(access, "dual.read")
     me = own_person(access).values("id")
     return await MemberRegistration.filter(person_id__in=Subquery(me)).order_by("-created_at", "-id")
+
+
+async def member_names(*, access: Access, person_ids: list[int]) -> dict[int, str]:
+    """The names of the members among ``person_ids`` whose registrations the caller reads (a unit's contact its
+    members', staff those registered in their area), by person id."""
+    regs = readable_member_registrations(access).filter(person_id__in=person_ids).values("person_id")
+    rows = await Person.filter(id__in=Subquery(regs)).values_list("id", "name")
+    return {int(pid): str(name) for pid, name in rows}

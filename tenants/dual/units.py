@@ -235,3 +235,8 @@ async def list_unit_registrations(
     if work_unit_id is not None:
         qs = qs.filter(work_unit_id=work_unit_id)
     return await page(qs, NEWEST, window)
+
+
+async def work_units_by_ids(*, access: Access, ids: list[int]) -> dict[int, WorkUnit]:
+    """The work units among ``ids``, by id."""
+    return {u.id: u for u in await readable_work_units(access).filter(id__in=ids)}
