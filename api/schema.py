@@ -15,6 +15,7 @@ from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.descriptions import describe
 from api.dual.lists import DualListMutation, DualListQuery
+from api.dual.registrations import DualRegistrationMutation, DualRegistrationQuery
 from api.errors import shape_errors
 from api.execution import SettledExecution
 from api.execution import install as wait_for_siblings
@@ -67,6 +68,7 @@ class Query(
     PointsEarningQuery,
     GridQuery,
     VoucherQuery,
+    DualRegistrationQuery,
     DualListQuery,
 ):
     pass
@@ -89,6 +91,7 @@ class Mutation(
     PointsEarningMutation,
     GridMutation,
     VoucherMutation,
+    DualRegistrationMutation,
     DualListMutation,
 ):
     pass

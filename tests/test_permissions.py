@@ -18,7 +18,11 @@ from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
+from tenants.dual import coverage as dual_coverage
 from tenants.dual import lists as dual_lists
+from tenants.dual import posts as dual_posts
+from tenants.dual import registrations as dual_registrations
+from tenants.dual import units as dual_units
 from tenants.dual import wishes as dual_wishes
 from tenants.errors import Forbidden
 from tenants.files import service as files
@@ -129,6 +133,20 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
     "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
     "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
+    # issue 18 part B: 双报到 work units, registrations, posts, coverage.
+    "dual.unit.manage": lambda a: dual_units.create_work_unit(access=a, actor=A, kind="organ", code="x", name="x"),
+    "dual.unit.register": lambda a: dual_units.register_work_unit(
+        access=a, actor=A, work_unit_id=1, community_id=1, resources=[], agreement_from=date(2026, 1, 1)
+    ),
+    "dual.registration.approve": lambda a: dual_registrations.decide(
+        access=a, actor=A, registration_id=1, action="approve"
+    ),
+    "dual.member.register": lambda a: dual_registrations.register_member(
+        access=a, actor=A, community_id=1, details=dual_registrations.Details(party_org="x")
+    ),
+    "dual.post.manage": lambda a: dual_posts.end(access=a, actor=A, post_id=1, reason="x"),
+    "dual.read": lambda a: dual_registrations.my_registrations(access=a),
+    "dual.coverage.read": lambda a: dual_coverage.coverage(access=a),
     # issue 18 part C
     "dual.list.manage": lambda a: dual_lists.publish_item(access=a, actor=A, community_id=1, kind="need", title="t",
                                                           description="d"),

@@ -15,6 +15,7 @@ from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
 from tenants.dual.list_models import DualClaim, DualItem, ItemKind, Wish
+from tenants.dual.models import MemberPost, MemberPostKind, MemberRegistration, UnitRegistration
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -26,7 +27,15 @@ from tenants.points.voucher_models import PartnerStatement, Voucher
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
-from tenants.territory.parties import OwnersCommittee, Partner, PartnerKind, PropertyContract, Unit
+from tenants.territory.parties import (
+    OwnersCommittee,
+    Partner,
+    PartnerKind,
+    PropertyContract,
+    Unit,
+    WorkUnit,
+    WorkUnitKind,
+)
 from tenants.territory.parties import UnitKind as PartyUnitKind
 from tenants.territory.people import Person, Post, PostKind
 from tenants.tickets.models import PartnerTask, UnitKind
@@ -109,6 +118,15 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         )
         await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
                                       computed_at=AT, computed_by="admin")
+        # issue 18 part B: a work unit, its and a member's registration, a member post.
+        unit = await WorkUnit.create(kind=WorkUnitKind.ORGAN, code="relay", name="组织部")
+        await UnitRegistration.create(work_unit_id=unit.id, community_id=ids["C1"], street_id=ids["S1"],
+                                      agreement_from=date(2026, 1, 1), created_by="admin", created_at=AT)
+        member = await MemberRegistration.create(person_id=person.id, community_id=ids["C1"], street_id=ids["S1"],
+                                                 party_org="党支部", created_by="admin", created_at=AT)
+        await MemberPost.create(registration_id=member.id, person_id=person.id, community_id=ids["C1"],
+                                street_id=ids["S1"], kind=MemberPostKind.VOLUNTEER, role="文明劝导",
+                                starts_on=date(2026, 1, 1), created_by="admin", created_at=AT)
         # issue 18 part C: a need, a claim on it, a micro-wish.
         item = await DualItem.create(community_id=ids["C1"], street_id=ids["S1"], kind=ItemKind.NEED, title="清理",
                                      description="楼道", created_by="admin", created_at=AT)

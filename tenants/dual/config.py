@@ -1,4 +1,4 @@
-"""The tenant's 双报到 configuration in force, and the error every dual-registration service raises when it is off."""
+"""The tenant's 双报到 configuration in force, and the error every 双报到 service raises when it is off."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from tenants.errors import NotEnabled
 
 
 class DualNotEnabled(NotEnabled):
-    feature = "dual_registration"
+    feature = "party.dual_registration"
     feature_zh = "双报到"
-    feature_en = "dual registration"
+    feature_en = "dual registration (双报到)"
 
 
 async def dual_config(on: date | None = None, *, field: str | None = None) -> DualRegistration:

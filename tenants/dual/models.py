@@ -3,9 +3,9 @@ their residence community (a move is a new registration; the old one stays, ``mo
 (online or offline building head of a building, a volunteer role), and community activities with their sign-ups
 and attendance.
 
-Every table is tenant-owned with row-level security (migration 0031). A person has at most one current (pending or
-approved) registration and a work unit one per community: partial unique indexes, so two submissions at once cannot
-both land.
+Every table is tenant-owned with row-level security (migration 0031). A person has at most one approved and one
+pending registration (a move waits, pending, beside the approved registration it replaces), a work unit one current
+(pending or approved) per community: partial unique indexes, so two submissions at once cannot both land.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from tenants.territory.people import PostKind
 
 # 双报到 core (issue 18): work units, their and in-service party members' registrations at communities, members'
 # posts, activities and sign-ups; row-level security on each; one current registration per member and per unit and
-# community, one holder per building-head post, and an activity's waiting line without two people in one place.
+# community (a member: one approved and one pending, a move waiting beside the registration it replaces), one
+# holder per building-head post, and an activity's waiting line without two people in one place.
 TABLES = ("work_unit", "dual_unit_registration", "dual_member_registration", "dual_member_post", "dual_activity",
           "dual_signup")
 
@@ -26,8 +27,10 @@ CREATE POLICY tenant_isolation ON {table}
 """
 
 UNIQUE = """
-CREATE UNIQUE INDEX dual_member_registration_current ON dual_member_registration (tenant_id, person_id)
-    WHERE status IN ('pending', 'approved');
+CREATE UNIQUE INDEX dual_member_registration_approved ON dual_member_registration (tenant_id, person_id)
+    WHERE status = 'approved';
+CREATE UNIQUE INDEX dual_member_registration_pending ON dual_member_registration (tenant_id, person_id)
+    WHERE status = 'pending';
 CREATE UNIQUE INDEX dual_unit_registration_current ON dual_unit_registration (tenant_id, work_unit_id, community_id)
     WHERE status IN ('pending', 'approved');
 CREATE UNIQUE INDEX dual_member_post_held ON dual_member_post (tenant_id, person_id, kind, coalesce(building_id, 0), role)
@@ -44,7 +47,8 @@ ALTER TABLE dual_signup DROP CONSTRAINT dual_signup_minutes;
 DROP INDEX dual_signup_waiting;
 DROP INDEX dual_member_post_held;
 DROP INDEX dual_unit_registration_current;
-DROP INDEX dual_member_registration_current;
+DROP INDEX dual_member_registration_pending;
+DROP INDEX dual_member_registration_approved;
 """
 
 

@@ -1,0 +1,27 @@
+"""双报到 DataLoaders for one request: work units and members' names on registrations and posts."""
+
+from __future__ import annotations
+
+from strawberry.dataloader import DataLoader
+
+from api.context import DomainLoaders
+from tenants.dual import registrations, units
+from tenants.territory.parties import WorkUnit
+
+
+class DualLoaders(DomainLoaders):
+    @property
+    def work_units(self) -> DataLoader[int, WorkUnit | None]:
+        async def load(ids: list[int]) -> list[WorkUnit | None]:
+            found = await units.work_units_by_ids(access=await self.loaders.caller(), ids=ids)
+            return [found.get(i) for i in ids]
+
+        return self.loader("work_units", load)
+
+    @property
+    def member_names(self) -> DataLoader[int, str | None]:
+        async def load(ids: list[int]) -> list[str | None]:
+            found = await registrations.member_names(access=await self.loaders.caller(), person_ids=ids)
+            return [found.get(i) for i in ids]
+
+        return self.loader("member_names", load)
