@@ -201,7 +201,7 @@ async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_the_job_
                             set_values={"party": {"dual_registration": {"enabled": False}}})
     with pytest.raises(DomainError) as off:
         await _post(w)
-    assert (off.value.code, off.value.details) == ("NOT_ENABLED", {"feature": "dual_registration"})
+    assert (off.value.code, off.value.details) == ("NOT_ENABLED", {"feature": "party.dual_registration"})
     assert await _run(w, 8) == {"enabled": False}
     async with tenant_transaction(w.t.id):
         assert (await Wish.get(id=wish.id)).status == WishStatus.POSTED  # what was recorded stays, untouched
