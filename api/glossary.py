@@ -109,6 +109,18 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.computePartnerStatements": ("partner_statements.compute",),
     "Mutation.approvePartnerStatement": ("partner_statements.approve",),
     "Mutation.payPartnerStatement": ("partner_statements.pay",),
+    # issue 18 part D: 双报到 activities.
+    "Query.activityAttendance": ("dual.activity.manage",),
+    "Query.activityCheckinCode": ("dual.activity.manage",),
+    "Mutation.createActivity": ("dual.activity.manage",),
+    "Mutation.updateActivity": ("dual.activity.manage",),
+    "Mutation.cancelActivity": ("dual.activity.manage",),
+    "Mutation.closeActivity": ("dual.activity.manage",),
+    "Mutation.assignToActivity": ("dual.activity.manage",),
+    "Mutation.markAttendance": ("dual.activity.manage",),
+    "Mutation.joinActivity": ("dual.activity.join",),
+    "Mutation.leaveActivity": ("dual.activity.join",),
+    "Mutation.checkIn": ("dual.activity.join",),
 }
 
 WRITER_POST = (

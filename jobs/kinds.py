@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
+from tenants.dual import activity_scheduled as dual_activities_scheduled
 from tenants.files import scheduled as files_scheduled
 from tenants.points import grid_scheduled
 from tenants.points import scheduled as points_scheduled
@@ -104,6 +105,12 @@ async def partner_statements() -> dict[str, Any]:
     return await vouchers_scheduled.monthly(now=clock.now())
 
 
+# issue 18 part D: 双报到 activities that ended a day ago close (absences recorded).
+async def dual_activities() -> dict[str, Any]:
+    """Close the 双报到 activities that ended 24 hours ago or more: signed people without attendance are absent."""
+    return await dual_activities_scheduled.hourly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -121,4 +128,6 @@ KINDS: dict[str, JobKind] = {
     # issue 17 part B. Each expiry run takes every voucher due by then, so a missed hour needs no run of its own.
     "voucher_expiry": JobKind("voucher_expiry", hourly, voucher_expiry, timedelta(hours=1), 1),
     "partner_statements": JobKind("partner_statements", hourly, partner_statements, timedelta(hours=1), 6),
+    # issue 18 part D. Each run closes everything due by then, so a missed hour needs no run of its own.
+    "dual_activities": JobKind("dual_activities", hourly, dual_activities, timedelta(hours=1), 1),
 }

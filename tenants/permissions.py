@@ -273,6 +273,13 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("partner_statements.compute", TA, "compute a month's partner statements", "生成商户结算单"),
     _p("partner_statements.approve", TA, "approve a partner statement", "批准商户结算单"),
     _p("partner_statements.pay", TA, "record a partner statement's payment", "登记商户结算付款"),
+    # issue 18 part D: 双报到 activities (sign-up, waiting list, check-in, attendance).
+    _p("dual.activity.manage", TA | TERRITORY_STAFF,
+       "create, change, cancel and close activities, assign members, read check-in codes, mark attendance",
+       "管理双报到活动", post_on("the activity's community or street"),
+       ("只能管理本社区（街道）的活动", "only the activity's own community or street manages it")),
+    _p("dual.activity.join", {R.PARTY_MEMBER}, "sign up for an activity, leave it, check in with its code",
+       "报名参加双报到活动"),
 )}
 # fmt: on
 
