@@ -18,6 +18,7 @@ from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
+from tenants.dual import signups as dual_signups
 from tenants.errors import Forbidden
 from tenants.files import service as files
 from tenants.files.models import Purpose
@@ -127,6 +128,8 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
     "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
     "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
+    # issue 18 part D
+    "dual.activity.join": lambda a: dual_signups.join(access=a, actor=A, activity_id=1),
 }
 
 TICKET = SimpleNamespace(
@@ -163,6 +166,8 @@ ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "points.redeem": (None, Role.RESIDENT),
     "vouchers.read": (None, Role.RESIDENT),
     "vouchers.cancel": (None, Role.RESIDENT),
+    # issue 18 part D: an activity's community and street
+    "dual.activity.manage": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
 }
 
 

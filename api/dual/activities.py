@@ -14,23 +14,38 @@ from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import activities as service
+from tenants.dual import activity_reads as reads
 from tenants.dual import checkin, signups
 from tenants.dual.activity_access import readable_activities, readable_signups
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup, SignupStatus
 from tenants.paging import Page, Window
 
-ActivityState = strawberry.enum(
-    Enum("ActivityStatus", {s.name: s.value for s in ActivityStatus}), name="ActivityStatus",
-    description="Where a 双报到 activity is: open (sign-up, check-in), closed (attendance final), cancelled.",
-)
-SignupState = strawberry.enum(
-    Enum("SignupStatus", {s.name: s.value for s in SignupStatus}), name="SignupStatus",
-    description="A member's place on an activity: signed, waiting (in line), assigned by staff, cancelled.",
-)
-AttendanceMark = strawberry.enum(
-    Enum("Attendance", {s.name: s.value for s in Attendance}), name="Attendance",
-    description="Whether a member with a place took part: present or absent.",
-)
+
+@strawberry.enum(name="ActivityStatus", description="Where a 双报到 activity is.")
+class ActivityState(Enum):
+    OPEN = strawberry.enum_value(ActivityStatus.OPEN.value, description="Published: sign-up (until it starts) and "
+                                 "check-in (an hour either side).")
+    CLOSED = strawberry.enum_value(ActivityStatus.CLOSED.value, description="Over: places without attendance are "
+                                   "absent; corrections need a reason.")
+    CANCELLED = strawberry.enum_value(ActivityStatus.CANCELLED.value, description="Called off: nothing on it counts.")
+
+
+@strawberry.enum(name="SignupStatus", description="A member's place on an activity.")
+class SignupState(Enum):
+    SIGNED = strawberry.enum_value(SignupStatus.SIGNED.value, description="Signed up: has a place.")
+    WAITING = strawberry.enum_value(SignupStatus.WAITING.value, description="On the waiting line (see position).")
+    ASSIGNED = strawberry.enum_value(SignupStatus.ASSIGNED.value, description="Put on it by staff: counts like "
+                                     "signed.")
+    CANCELLED = strawberry.enum_value(SignupStatus.CANCELLED.value, description="Left before the start: not an "
+                                      "absence.")
+
+
+@strawberry.enum(name="Attendance", description="Whether a member with a place took part.")
+class AttendanceMark(Enum):
+    PRESENT = strawberry.enum_value(Attendance.PRESENT.value, description="Took part (checked in or marked by "
+                                    "staff): counts, earns points.")
+    ABSENT = strawberry.enum_value(Attendance.ABSENT.value, description="Did not take part: counts for the absence "
+                                   "rules.")
 
 
 @strawberry.type(name="ActivityPost", description="A post an activity needs 岗位, and how many people.")
@@ -54,7 +69,7 @@ class ActivityNode(Node):
     posts_needed: list[ActivityPost] = strawberry.field(description="The posts it needs.")
     outside_working_hours: bool = strawberry.field(description="Service 8小时以外: outside the tenant's working "
                                                    "hours or on a day off.")
-    status: ActivityState  # type: ignore[valid-type]
+    status: ActivityState
     created_by: str = strawberry.field(description="Who created it.")
     created_at: datetime
     closed_at: datetime | None = strawberry.field(description="When it was closed or cancelled (UTC).")
@@ -70,10 +85,10 @@ class SignupNode(Node):
     readable = staticmethod(readable_signups)
     activity_id: strawberry.ID = strawberry.field(description="The activity.")
     person_id: strawberry.ID = strawberry.field(description="The member.")
-    status: SignupState  # type: ignore[valid-type]
+    status: SignupState
     position: int | None = strawberry.field(description="Waiting: the place in line (1 is next).")
     post: str = strawberry.field(description="The needed post taken, if any.")
-    attendance: AttendanceMark | None = strawberry.field(  # type: ignore[valid-type]
+    attendance: AttendanceMark | None = strawberry.field(
         description="Present or absent; null until checked in, marked or the activity closes."
     )
     checked_in_at: datetime | None = strawberry.field(description="When they were marked present (UTC).")
@@ -146,14 +161,16 @@ class ActivityQuery:
         self, info: Info, community_id: strawberry.ID | None = None,
         from_: Annotated[datetime | None, strawberry.argument(
             name="from", description="Only activities starting at or after this instant.")] = None,
-        to: datetime | None = None, status: ActivityState | None = None,  # type: ignore[valid-type]
+        to: Annotated[datetime | None, strawberry.argument(description="Only activities starting before this "
+                                                          "instant.")] = None,
+        status: ActivityState | None = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[ActivityNode]:
         caller = await info.context.access()
         cid = opt_id(community_id, "communityId")
 
         async def fetch(window: Window) -> Page[Activity]:
-            return await service.list_activities(access=caller, window=window, community_id=cid, since=from_,
+            return await reads.list_activities(access=caller, window=window, community_id=cid, since=from_,
                                                  until=to, status=None if status is None else status.value)
 
         return await connection(info, fetch, ActivityNode.of, first=first, after=after, last=last, before=before)
@@ -165,7 +182,7 @@ class ActivityQuery:
         caller = await info.context.access()
 
         async def fetch(window: Window) -> Page[tuple[Signup, Activity]]:
-            return await service.my_activities(access=caller, window=window)
+            return await reads.my_activities(access=caller, window=window)
 
         return await connection(info, fetch, lambda r: MyActivity(signup=SignupNode.of(r[0]),
                                                                   activity=ActivityNode.of(r[1])),
@@ -180,14 +197,14 @@ class ActivityQuery:
         activity_id = to_id(id, "id", "Activity")
 
         async def fetch(window: Window) -> Page[Signup]:
-            return await service.attendance(access=caller, activity_id=activity_id, window=window)
+            return await reads.attendance(access=caller, activity_id=activity_id, window=window)
 
         return await connection(info, fetch, SignupNode.of, first=first, after=after, last=last, before=before)
 
     @strawberry.field(description="A member's participation in a year: their own, or (staff, a unit's contact) "
                       "a member's they read.")
     async def member_hours(self, info: Info, year: int, person_id: strawberry.ID | None = None) -> MemberHours:
-        h = await service.member_hours(access=await info.context.access(), year=year,
+        h = await reads.member_hours(access=await info.context.access(), year=year,
                                        person_id=opt_id(person_id, "personId"))
         return MemberHours(person_id=strawberry.ID(str(h.person_id)), year=h.year, count=h.count, minutes=h.minutes,
                            outside_minutes=h.outside_minutes)
@@ -234,7 +251,10 @@ class ActivityMutation:
         return ActivityNode.of(row)
 
     @strawberry.mutation(description="Sign up for an activity: a place, or the waiting line when it is full.")
-    async def join_activity(self, info: Info, id: strawberry.ID, post: str | None = None) -> SignupNode:
+    async def join_activity(
+        self, info: Info, id: strawberry.ID,
+        post: Annotated[str | None, strawberry.argument(description="A post the activity needs, to take.")] = None,
+    ) -> SignupNode:
         row = await signups.join(**await info.context.acting(), activity_id=to_id(id, "id", "Activity"), post=post)
         return SignupNode.of(row)
 
@@ -257,8 +277,12 @@ class ActivityMutation:
 
     @strawberry.mutation(description="Record or correct a member's attendance (staff); after closing, with a reason.")
     async def mark_attendance(
-        self, info: Info, signup_id: strawberry.ID, attendance: AttendanceMark,  # type: ignore[valid-type]
-        minutes: int | None = None, reason: str | None = None,
+        self, info: Info, signup_id: strawberry.ID,
+        attendance: Annotated[AttendanceMark, strawberry.argument(description="Present or absent.")],
+        minutes: Annotated[int | None, strawberry.argument(
+            description="Present: service minutes 0..1440 (default the activity's length).")] = None,
+        reason: Annotated[str | None, strawberry.argument(
+            description="Why (required once the activity is closed).")] = None,
     ) -> SignupNode:
         row = await checkin.mark(**await info.context.acting(), signup_id=to_id(signup_id, "signupId",
                                                                                  "ActivitySignup"),

@@ -36,7 +36,7 @@ from tenants.territory.people import Person
 
 MAC_LENGTH = 10
 MARGIN = timedelta(minutes=60)  # check-in opens this long before the start and stays open this long after the end
-CODE = re.compile(rf"(\d{{1,18}})-(\d{{1,12}})-([A-Z2-7]{{{MAC_LENGTH}}})")
+CODE = re.compile(rf"([0-9]{{1,18}})-([0-9]{{1,12}})-([A-Z2-7]{{{MAC_LENGTH}}})")
 
 
 class CheckinCodeInvalid(Conflict):
