@@ -285,3 +285,32 @@ async def test_reads_scope_and_isolation(dual_world, gql):
     assert codes(await gql(join, other["members"]["m-2"], {"id": str(a.id)})) == ["NOT_FOUND"]
     hours = "query($p: ID) { memberHours(year: 2026, personId: $p) { count } }"
     assert (await gql(hours, other["admin"], {"p": str(w["person"]["m-1"])}))["data"]["memberHours"]["count"] == 0
+
+
+async def test_switched_off_new_times_and_hostile_reads(dual_world, gql):
+    w = dual_world["sanbai"]
+    tid = w["tenant"].id
+    a = await activity(tid, w["ids"]["C1"], capacity=2)
+    async with tenant_transaction(tid):
+        await signups.join(access=member("m-1"), actor="m-1", activity_id=a.id)
+        # new times: the sign-ups' copies follow (a member's year reads them), 8小时以外 is recomputed
+        start = datetime(2026, 12, 7, 10, 0, tzinfo=BEIJING)  # a Monday morning
+        moved = await activities.update(access=ADMIN, actor="admin", activity_id=a.id, starts_at=start,
+                                        ends_at=start + timedelta(hours=1))
+        copied = await Signup.get(activity_id=a.id)
+    assert (moved.outside_working_hours, copied.starts_at, copied.outside_working_hours) == (False, start, False)
+    body = await gql("{ activities(from: \"2026-12-01T00:00:00\", first: 5) { edges { cursor } } }",
+                     w["community_worker"])
+    assert codes(body) == ["INVALID_INPUT"] and body["errors"][0]["extensions"]["problems"][0]["field"] == "from"
+    body = await gql("{ memberHours(year: 99999) { count } }", w["members"]["m-1"])
+    assert codes(body) == ["INVALID_INPUT"]
+    from tenants.config.service import change_config
+    from tenants.territory.access import SYSTEM
+
+    with tenant_context(tid):
+        await change_config(access=SYSTEM, actor="admin", comment="off",
+                            set_values={"party": {"dual_registration": {"enabled": False}}})
+    join = "mutation($id: ID!) { joinActivity(id: $id) { status } }"
+    body = await gql(join, w["members"]["m-2"], {"id": str(a.id)})
+    assert codes(body) == ["NOT_ENABLED"]
+    assert body["errors"][0]["extensions"]["details"]["feature"] == "party.dual_registration"

@@ -34,6 +34,7 @@ from tenants.events import emit
 from tenants.idempotency import idempotent
 from tenants.inbox.service import Message, send_all
 from tenants.paging import Order
+from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -249,6 +250,7 @@ async def create(
     outside_hours: bool | None = None,
 ) -> Activity:
     """A new open activity of a community (staff of the community or its street)."""
+    require(access, "dual.activity.manage")
     now = clock.now()
     async with savepoint():
         community = await Community.get_or_none(id=community_id)

@@ -10,7 +10,7 @@ from tenants import periods
 from tenants.dual.activities import BY_START, readable_one
 from tenants.dual.activity_access import manages, own_persons, readable_activities, readable_signups
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup
-from tenants.errors import NotFound
+from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.paging import Order, Page, Window, newest, page
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
@@ -21,6 +21,10 @@ async def list_activities(
     until: datetime | None = None, status: str | None = None,
 ) -> Page[Activity]:
     """The activities the caller reads, by start time then id (a keyset list)."""
+    naive = [name for name, value in (("from", since), ("to", until)) if value is not None and value.tzinfo is None]
+    if naive:
+        raise InvalidInput.of([Problem(name, "naive", "时间须带时区（如 +08:00）",
+                                       f"{name} needs a time zone offset (e.g. +08:00)") for name in naive])
     qs = readable_activities(access)
     if community_id is not None:
         qs = qs.filter(community_id=community_id)
