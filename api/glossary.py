@@ -143,6 +143,18 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.fulfilWish": ("dual.wish.claim",),
     "Mutation.confirmWish": ("dual.wish.confirm",),
     "Mutation.cancelWish": ("dual.wish.confirm",),
+    # issue 18 part D: 双报到 activities.
+    "Query.activityAttendance": ("dual.activity.manage",),
+    "Query.activityCheckinCode": ("dual.activity.manage",),
+    "Mutation.createActivity": ("dual.activity.manage",),
+    "Mutation.updateActivity": ("dual.activity.manage",),
+    "Mutation.cancelActivity": ("dual.activity.manage",),
+    "Mutation.closeActivity": ("dual.activity.manage",),
+    "Mutation.assignToActivity": ("dual.activity.manage",),
+    "Mutation.markAttendance": ("dual.activity.manage",),
+    "Mutation.joinActivity": ("dual.activity.join",),
+    "Mutation.leaveActivity": ("dual.activity.join",),
+    "Mutation.checkIn": ("dual.activity.join",),
 }
 
 WRITER_POST = (

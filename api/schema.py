@@ -14,6 +14,7 @@ from api.bonds.schema import BondMutation, BondQuery
 from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.descriptions import describe
+from api.dual.activities import ActivityMutation, ActivityQuery
 from api.dual.lists import DualListMutation, DualListQuery
 from api.dual.registrations import DualRegistrationMutation, DualRegistrationQuery
 from api.errors import shape_errors
@@ -70,6 +71,7 @@ class Query(
     VoucherQuery,
     DualRegistrationQuery,
     DualListQuery,
+    ActivityQuery,
 ):
     pass
 
@@ -93,6 +95,7 @@ class Mutation(
     VoucherMutation,
     DualRegistrationMutation,
     DualListMutation,
+    ActivityMutation,
 ):
     pass
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
+from tenants.dual import activity_scheduled as dual_activities_scheduled
 from tenants.dual import wish_scheduled
 from tenants.files import scheduled as files_scheduled
 from tenants.points import grid_scheduled
@@ -111,6 +112,12 @@ async def dual_wishes() -> dict[str, Any]:
     return await wish_scheduled.hourly(now=clock.now())
 
 
+# issue 18 part D: 双报到 activities that ended a day ago close (absences recorded).
+async def dual_activities() -> dict[str, Any]:
+    """Close the 双报到 activities that ended 24 hours ago or more: signed people without attendance are absent."""
+    return await dual_activities_scheduled.hourly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -130,4 +137,6 @@ KINDS: dict[str, JobKind] = {
     "partner_statements": JobKind("partner_statements", hourly, partner_statements, timedelta(hours=1), 6),
     # issue 18 part C. Each run takes every wish due by then, so a missed hour needs no run of its own.
     "dual_wishes": JobKind("dual_wishes", hourly, dual_wishes, timedelta(hours=1), 1),
+    # issue 18 part D. Each run closes everything due by then, so a missed hour needs no run of its own.
+    "dual_activities": JobKind("dual_activities", hourly, dual_activities, timedelta(hours=1), 1),
 }

@@ -124,6 +124,7 @@ async def tick_hourly(ctx: dict[str, Any]) -> int:
     kinds = ("assessment", "settlement", "file_cleanup", "points_nightly", "grid_pay")
     kinds += ("voucher_expiry", "partner_statements")  # issue 17 part B
     kinds += ("dual_wishes",)  # issue 18 part C
+    kinds += ("dual_activities",)  # issue 18 part D
     return sum([await fan_out(ctx, kind) for kind in kinds])
 
 

@@ -305,6 +305,13 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        "claim and fulfil a micro-wish (a member, or a registered unit's contact)", "认领微心愿"),
     _p("dual.wish.confirm", TA | TERRITORY_STAFF | {R.RESIDENT},
        "confirm or cancel a micro-wish (its resident; staff of its community or street)", "确认微心愿"),
+    # issue 18 part D: 双报到 activities (sign-up, waiting list, check-in, attendance).
+    _p("dual.activity.manage", TA | TERRITORY_STAFF,
+       "create, change, cancel and close activities, assign members, read check-in codes, mark attendance",
+       "管理双报到活动", post_on("the activity's community or street"),
+       ("只能管理本社区（街道）的活动", "only the activity's own community or street manages it")),
+    _p("dual.activity.join", {R.PARTY_MEMBER}, "sign up for an activity, leave it, check in with its code",
+       "报名参加双报到活动"),
 )}
 # fmt: on
 

@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.config",
     "tests.fixtures.dual",
     "tests.fixtures.dual_lists",
+    "tests.fixtures.dual_activities",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",

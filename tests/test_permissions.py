@@ -22,6 +22,7 @@ from tenants.dual import coverage as dual_coverage
 from tenants.dual import lists as dual_lists
 from tenants.dual import posts as dual_posts
 from tenants.dual import registrations as dual_registrations
+from tenants.dual import signups as dual_signups
 from tenants.dual import units as dual_units
 from tenants.dual import wishes as dual_wishes
 from tenants.errors import Forbidden
@@ -154,6 +155,8 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "dual.wish.post": lambda a: dual_wishes.post_wish(access=a, actor=A, title="t", description="d"),
     "dual.wish.claim": lambda a: dual_wishes.claim_wish(access=a, actor=A, wish_id=1),
     "dual.wish.confirm": lambda a: dual_wishes.confirm_wish(access=a, actor=A, wish_id=1),
+    # issue 18 part D
+    "dual.activity.join": lambda a: dual_signups.join(access=a, actor=A, activity_id=1),
 }
 
 TICKET = SimpleNamespace(
@@ -190,6 +193,8 @@ ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "points.redeem": (None, Role.RESIDENT),
     "vouchers.read": (None, Role.RESIDENT),
     "vouchers.cancel": (None, Role.RESIDENT),
+    # issue 18 part D: an activity's community and street
+    "dual.activity.manage": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
 }
 
 

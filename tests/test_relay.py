@@ -3,7 +3,7 @@ scope; ID arguments that take a global id or a database id, and refuse another k
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,15 @@ from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
 from tenants.dual.list_models import DualClaim, DualItem, ItemKind, Wish
-from tenants.dual.models import MemberPost, MemberPostKind, MemberRegistration, UnitRegistration
+from tenants.dual.models import (
+    Activity,
+    MemberPost,
+    MemberPostKind,
+    MemberRegistration,
+    Signup,
+    SignupStatus,
+    UnitRegistration,
+)
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -134,6 +142,14 @@ async def _one_of_each(gql, w) -> dict[str, int]:
                                person_id=person.id, claimed_by="admin", created_at=AT)
         await Wish.create(community_id=ids["C1"], street_id=ids["S1"], person_id=person.id, title="换灯泡",
                           description="楼道灯", posted_on=date(2026, 10, 2), created_by="admin", created_at=AT)
+        # issue 18 part D: an activity and a sign-up.
+        activity = await Activity.create(
+            community_id=ids["C1"], street_id=ids["S1"], title="清洁", kind="cleanup", starts_at=AT,
+            ends_at=AT + timedelta(hours=2), capacity=5, outside_working_hours=False, checkin_key="k" * 64,
+            created_by="admin", created_at=AT,
+        )
+        await Signup.create(activity_id=activity.id, person_id=person.id, community_id=ids["C1"],
+                            status=SignupStatus.SIGNED, starts_at=AT, created_at=AT, updated_at=AT)
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

@@ -1,0 +1,25 @@
+"""The hourly 双报到 activities run: close every open activity that ended ``CLOSE_AFTER`` ago (signed and assigned
+people without attendance become absent). Safe to run twice or concurrently: each activity is locked and closed
+once (``activities.close_due``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenants import clock
+from tenants.config.service import effective_config
+from tenants.dual.activities import close_due
+from tenants.scope import scoped_transaction
+
+# Staff have a day after the end to correct attendance before the activity closes by itself (then only with a
+# reason): long enough for an evening activity to be checked the next morning.
+CLOSE_AFTER = timedelta(hours=24)
+
+
+async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
+    at = now or clock.now()
+    async with scoped_transaction():
+        if not (await effective_config()).document.party.dual_registration.enabled:
+            return {"enabled": False}
+        return {"closed": await close_due(now=at, after=CLOSE_AFTER)}
