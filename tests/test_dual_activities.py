@@ -41,8 +41,8 @@ async def told(tenant_id: int, user: str, kind: str) -> int:
         return await Notification.filter(recipient=user, kind=kind).count()
 
 
-async def test_waiting_line_and_promotion(dual_world):
-    w = dual_world["sanbai"]
+async def test_waiting_line_and_promotion(activity_world):
+    w = activity_world["sanbai"]
     tid = w["tenant"].id
     a = await activity(tid, w["ids"]["C1"], capacity=2)
     for u in ("m-1", "m-2", "m-3", "m-4", "m-5"):
@@ -77,8 +77,8 @@ async def test_waiting_line_and_promotion(dual_world):
     assert await told(tid, "m-3", "dual_activity_promoted") == 1
 
 
-async def test_twenty_joins_at_once(dual_world):
-    w = dual_world["sanbai"]
+async def test_twenty_joins_at_once(activity_world):
+    w = activity_world["sanbai"]
     tid = w["tenant"].id
     a = await activity(tid, w["ids"]["C1"], capacity=5)
 
@@ -92,8 +92,8 @@ async def test_twenty_joins_at_once(dual_world):
     assert sorted(p for _, s, p in got if s == "waiting") == list(range(1, 16))
 
 
-async def test_assignment_eligibility_and_posts(dual_world):
-    w = dual_world["sanbai"]
+async def test_assignment_eligibility_and_posts(activity_world):
+    w = activity_world["sanbai"]
     tid, ids, person = w["tenant"].id, w["ids"], w["person"]
     a = await activity(tid, ids["C1"], capacity=1, posts_needed=[activities.Post("文明劝导", 1)])
     async with tenant_transaction(tid):
@@ -128,8 +128,8 @@ async def test_assignment_eligibility_and_posts(dual_world):
                                  person_id=person["m-5"])
 
 
-async def test_cancel_tells_once_and_close_marks_absent(dual_world):
-    w = dual_world["sanbai"]
+async def test_cancel_tells_once_and_close_marks_absent(activity_world):
+    w = activity_world["sanbai"]
     tid, ids = w["tenant"].id, w["ids"]
     a = await activity(tid, ids["C1"], capacity=1)
     b = await activity(tid, ids["C1"], capacity=1)
@@ -182,8 +182,8 @@ CREATE = """mutation($input: ActivityInput!) { createActivity(input: $input) {
   id databaseId outsideWorkingHours capacity status postsNeeded { role count } } }"""
 
 
-async def test_create_through_graphql_and_hostile_input(dual_world, gql):
-    w = dual_world["sanbai"]
+async def test_create_through_graphql_and_hostile_input(activity_world, gql):
+    w = activity_world["sanbai"]
     c1 = str(w["ids"]["C1"])
     good = {"communityId": c1, "title": "周末义诊", "kind": "volunteer_service", "place": "社区广场",
             "startsAt": "2026-12-05T09:00:00+08:00", "endsAt": "2026-12-05T11:00:00+08:00", "capacity": 30,
@@ -233,8 +233,8 @@ async def test_create_through_graphql_and_hostile_input(dual_world, gql):
     assert first["data"] == second["data"]
 
 
-async def test_member_year_counts_2330_on_31_december_beijing(dual_world, gql, settings):
-    w = dual_world["sanbai"]
+async def test_member_year_counts_2330_on_31_december_beijing(activity_world, gql, settings):
+    w = activity_world["sanbai"]
     tid = w["tenant"].id
     start = datetime(2026, 12, 31, 23, 30, tzinfo=BEIJING)
     a = await activity(tid, w["ids"]["C1"], starts_at=start, hours=1, capacity=5)
@@ -256,8 +256,8 @@ MINE = "{ myActivities(first: 5) { edges { node { signup { status position } act
 ATTENDANCE = "query($id: ID!) { activityAttendance(id: $id, first: 10) { edges { node { status } } } }"
 
 
-async def test_reads_scope_and_isolation(dual_world, gql):
-    w, other = dual_world["sanbai"], dual_world["linshu"]
+async def test_reads_scope_and_isolation(activity_world, gql):
+    w, other = activity_world["sanbai"], activity_world["linshu"]
     tid = w["tenant"].id
     a = await activity(tid, w["ids"]["C1"], capacity=1)
     c3 = await activity(tid, w["ids"]["C3"], capacity=1)
@@ -287,8 +287,8 @@ async def test_reads_scope_and_isolation(dual_world, gql):
     assert (await gql(hours, other["admin"], {"p": str(w["person"]["m-1"])}))["data"]["memberHours"]["count"] == 0
 
 
-async def test_switched_off_new_times_and_hostile_reads(dual_world, gql):
-    w = dual_world["sanbai"]
+async def test_switched_off_new_times_and_hostile_reads(activity_world, gql):
+    w = activity_world["sanbai"]
     tid = w["tenant"].id
     a = await activity(tid, w["ids"]["C1"], capacity=2)
     async with tenant_transaction(tid):

@@ -46,9 +46,9 @@ async def refused(coro) -> str:
 
 
 @pytest.fixture
-async def venue(dual_world):
+async def venue(activity_world):
     """An activity on START with m-1 and m-2 signed and m-3 waiting (capacity 2), and another activity."""
-    w = dual_world["sanbai"]
+    w = activity_world["sanbai"]
     tid = w["tenant"].id
     a = await activity(tid, w["ids"]["C1"], starts_at=START, capacity=2)
     b = await activity(tid, w["ids"]["C1"], starts_at=START, capacity=2)
@@ -146,12 +146,12 @@ CHECK_IN = "mutation($code: String!) { checkIn(code: $code) { status attendance 
 MARK = """mutation($id: ID!, $a: Attendance!) { markAttendance(signupId: $id, attendance: $a) { attendance } }"""
 
 
-async def test_through_graphql(venue, gql, settings, dual_world):
+async def test_through_graphql(venue, gql, settings, activity_world):
     w, tid, a, _ = venue
     with time_machine.travel(START):
         staff = bearer(settings, w["tenant"], Role.COMMUNITY_WORKER, f"community:{w['ids']['C1']}", user_id="cw-1")
         m1 = bearer(settings, w["tenant"], Role.PARTY_MEMBER, user_id="m-1")
-        other = bearer(settings, dual_world["linshu"]["tenant"], Role.TENANT_ADMIN, user_id="admin")
+        other = bearer(settings, activity_world["linshu"]["tenant"], Role.TENANT_ADMIN, user_id="admin")
         body = await gql(CODE, staff, {"id": str(a.id)})
         code = body["data"]["activityCheckinCode"]["code"]
         assert codes(await gql(CODE, m1, {"id": str(a.id)})) == ["FORBIDDEN"]
