@@ -123,6 +123,7 @@ async def tick_daily(ctx: dict[str, Any]) -> int:
 async def tick_hourly(ctx: dict[str, Any]) -> int:
     kinds = ("assessment", "settlement", "file_cleanup", "points_nightly", "grid_pay")
     kinds += ("voucher_expiry", "partner_statements")  # issue 17 part B
+    kinds += ("dual_rules", "dual_year_end")  # issue 18 part E
     return sum([await fan_out(ctx, kind) for kind in kinds])
 
 
