@@ -48,6 +48,7 @@ from api.open311 import routes as open311_routes
 from api.points.exports import grid_points_export, person_points_export
 from api.points.pay_exports import pay_export
 from api.points.statement_exports import partner_statements_export
+from api.dual.report_exports import dual_members_export, dual_units_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue
@@ -434,6 +435,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/exports/points/grid/{id}.{fmt}", grid_points_export(settings), methods=["GET"]),
             Route("/exports/pay/{period}.{fmt}", pay_export(settings), methods=["GET"]),  # issue 17 part D
             Route("/exports/partner-statements/{period}.{fmt}", partner_statements_export(settings), methods=["GET"]),
+            Route("/exports/dual/members/{period}.{fmt}", dual_members_export(settings), methods=["GET"]),  # 18 E
+            Route("/exports/dual/units/{period}.{fmt}", dual_units_export(settings), methods=["GET"]),  # 18 E
             open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),

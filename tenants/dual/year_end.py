@@ -159,8 +159,8 @@ async def member_rows(
     work_unit_id: int | None = None, below_minimum_only: bool = False, person_id: int | None = None,
 ) -> Page[MemberYear]:
     """The year's rows of the members the caller reads, by person id (a window of them, or all)."""
-    y = await year_of(year)
     qs = readable_members(access)
+    y = await year_of(year)
     if community_id is not None:
         qs = qs.filter(community_id=community_id)
     if work_unit_id is not None:
@@ -200,9 +200,10 @@ async def my_year(*, access: Access, year: int) -> MemberYear | None:
 async def unit_rows(*, access: Access, year: int, window: Window | None = None) -> Page[UnitYear]:
     """Per work unit, the year's roll-up of the members the caller reads: the administration every unit, a unit's
     contact its own, staff the units of their area's members."""
+    qs = readable_members(access)
     y = await year_of(year)
     params = await y.params()
-    readable, more = _readable(readable_members(access), len(params))
+    readable, more = _readable(qs, len(params))
     params += more
     if access.reads_whole_tenant:
         units = "TRUE"
@@ -222,3 +223,15 @@ async def unit_rows(*, access: Access, year: int, window: Window | None = None) 
     rows = await connections.get("default").execute_query_dict(sql, params)
     got = [UnitYear(**{k: r[k] for k in UnitYear.__dataclass_fields__}) for r in rows]
     return Page(got, [(u.work_unit_id,) for u in got], None)
+
+
+async def export_members(*, access: Access, year: int) -> list[MemberYear]:
+    """Every member row the caller reads, for the year-end file (``dual.report.export``)."""
+    require(access, "dual.report.export")
+    return (await member_rows(access=access, year=year)).rows
+
+
+async def export_units(*, access: Access, year: int) -> list[UnitYear]:
+    """Every work-unit row the caller reads, for the year-end file (``dual.report.export``)."""
+    require(access, "dual.report.export")
+    return (await unit_rows(access=access, year=year)).rows
