@@ -27,6 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from api.auth import authenticate
 from api.context import Context, Loaders
 from api.cors import cors
+from api.dual.report_exports import dual_members_export, dual_units_export
 from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
 from api.files.routes import file_routes
@@ -48,7 +49,6 @@ from api.open311 import routes as open311_routes
 from api.points.exports import grid_points_export, person_points_export
 from api.points.pay_exports import pay_export
 from api.points.statement_exports import partner_statements_export
-from api.dual.report_exports import dual_members_export, dual_units_export
 from api.schema import build_schema
 from api.subsidies.exports import settlements_export
 from tenants import queue

@@ -88,11 +88,11 @@ async def test_a_third_absence_opens_a_notice_to_the_work_unit_and_its_contact_i
         assert [(n.person_id, n.absences, n.work_unit_id) for n in notices] == [
             (pm1, 3, w["ids"]["U1"]), (pm3, 3, w["ids"]["U2"])]
         assert len(await _cases(CaseKind.TALK)) == 2  # one talk each, at the second absence
-        told = await Notification.filter(kind=rules.NOTICE_KIND).order_by("recipient").values_list("recipient", flat=True)
-        assert told == ["uc-1", "uc-2"]
+        told = Notification.filter(kind=rules.NOTICE_KIND).order_by("recipient")
+        assert await told.values_list("recipient", flat=True) == ["uc-1", "uc-2"]
         # The community workers of C1 (pm-1's) and C2 (pm-3's) hear of their own member's talk.
-        opened = await Notification.filter(kind=rules.TALK_KIND).order_by("recipient").values_list("recipient", flat=True)
-        assert opened == ["cw-1", "cw-2"]
+        opened = Notification.filter(kind=rules.TALK_KIND).order_by("recipient")
+        assert await opened.values_list("recipient", flat=True) == ["cw-1", "cw-2"]
 
 
 async def test_the_job_rules_each_closed_activity_once_and_a_second_run_opens_nothing(dual_rules_world):
@@ -143,7 +143,8 @@ async def test_a_rule_for_200_participants_with_20_sign_ups_each_takes_under_50_
                 INSERT INTO dual_activity (tenant_id, community_id, street_id, title, kind, place, starts_at, ends_at,
                     capacity, posts_needed, outside_working_hours, status, checkin_key, created_by, created_at)
                 SELECT $1, $2, $3, '活动' || g, 'cleanup', '', $5::timestamptz + g * interval '1 day',
-                       $5::timestamptz + g * interval '1 day' + interval '2 hours', 300, '[]', false, 'closed', 'k', 'seed', now()
+                       $5::timestamptz + g * interval '1 day' + interval '2 hours', 300, '[]', false, 'closed', 'k',
+                       'seed', now()
                 FROM generate_series(0, 20) g
                 RETURNING id, starts_at
             )
@@ -201,8 +202,9 @@ async def test_talks_are_due_in_14_days_reminded_once_overdue_after_and_closed_w
     assert future["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     done = await gql(RECORD, w["community_worker"], {"id": row["id"], "outcome": " 已谈话，表示今后按时参加 ",
                                                      "heldOn": "2026-12-02"})
-    assert done["data"]["recordTalkOutcome"] == {"id": row["id"], "status": "DONE", "outcome": "已谈话，表示今后按时参加",
-                                                 "heldOn": "2026-12-02", "overdue": False}
+    assert done["data"]["recordTalkOutcome"] == {
+        "id": row["id"], "status": "DONE", "outcome": "已谈话，表示今后按时参加", "heldOn": "2026-12-02",
+        "overdue": False}
     twice = await gql(RECORD, w["community_worker"], {"id": row["id"], "outcome": "x", "heldOn": "2026-12-02"})
     assert twice["errors"][0]["extensions"]["code"] == "ILLEGAL_TRANSITION"
 

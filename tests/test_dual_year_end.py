@@ -158,8 +158,8 @@ async def test_the_files_hold_the_rows_the_caller_reads(dual_rules_world, client
     rows = list(csv.reader(got.content.decode("utf-8-sig").splitlines()))
     assert rows[0] == ["年度 year 2025", "行数 rows 4"]
     assert [(r[1], r[5], r[6], r[7], r[11]) for r in rows[2:6]] == [
-        ("党员pm-1", "5", "600", "120", ""), ("党员pm-2", "4", "480", "0", "是 yes"), ("党员pm-3", "0", "0", "0", "是 yes"),
-        ("党员pm-4", "1", "90", "0", "是 yes")]
+        ("党员pm-1", "5", "600", "120", ""), ("党员pm-2", "4", "480", "0", "是 yes"),
+        ("党员pm-3", "0", "0", "0", "是 yes"), ("党员pm-4", "1", "90", "0", "是 yes")]
     assert rows[6][0] == "合计 total" and rows[6][5] == "10" and rows[6][11] == "3"
     theirs = list(csv.reader((await get("/exports/dual/units/2025.csv", w["uc2"])).content.decode("utf-8-sig")
                              .splitlines()))

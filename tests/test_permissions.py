@@ -18,6 +18,8 @@ from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
 from tenants.brand import service as brand
 from tenants.config import service as config
+from tenants.dual import talks as dual_talks
+from tenants.dual import year_end as dual_year_end
 from tenants.errors import Forbidden
 from tenants.files import service as files
 from tenants.files.models import Purpose
@@ -127,6 +129,10 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "partner_statements.compute": lambda a: points_statements.compute(access=a, month="2026-01", actor=A),
     "partner_statements.approve": lambda a: points_statements.approve(access=a, statement_id=1, actor=A),
     "partner_statements.pay": lambda a: points_statements.pay(access=a, statement_id=1, reference="X", actor=A),
+    # issue 18 part E
+    "dual.talk.manage": lambda a: dual_talks.list_talks(access=a, window=Window(limit=1)),
+    "dual.report.read": lambda a: dual_year_end.member_rows(access=a, year=2026),
+    "dual.report.export": lambda a: dual_year_end.export_members(access=a, year=2026),
 }
 
 TICKET = SimpleNamespace(

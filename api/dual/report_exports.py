@@ -48,7 +48,8 @@ UNIT_HEADER = [
 
 def _year(key: str) -> int:
     if not YEAR.fullmatch(key):
-        raise InvalidInput.of([Problem("year", "format", "年份须为 4 位数字，如 2026", "the year is 4 digits, e.g. 2026")])
+        raise InvalidInput.of([Problem("year", "format", "年份须为 4 位数字，如 2026",
+                                       "the year is 4 digits, e.g. 2026")])
     return int(key)
 
 

@@ -75,7 +75,9 @@ SELECT o.*, (SELECT COUNT(*) FROM ran) AS ran FROM opened o ORDER BY o.id
 """
 
 
-async def apply_absence_rules(activity_id: int, *, now: datetime | None = None, actor: str = "system") -> dict[str, Any]:
+async def apply_absence_rules(
+    activity_id: int, *, now: datetime | None = None, actor: str = "system"
+) -> dict[str, Any]:
     """Open the talks and notices the absentees of a closed activity complete, tell the community's workers of
     each talk and the work unit's contacts of each notice, and mark the activity's rules run (one transaction
     with the caller's). Raises NOT_FOUND for an unknown activity, CONFLICT for one not closed."""
@@ -84,7 +86,8 @@ async def apply_absence_rules(activity_id: int, *, now: datetime | None = None, 
     config = await dual_config(today)
     conn = connections.get("default")
     _, locked = await conn.execute_query(
-        "SELECT status FROM dual_activity WHERE tenant_id = $1 AND id = $2 FOR UPDATE", [current_tenant_id(), activity_id]
+        "SELECT status FROM dual_activity WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        [current_tenant_id(), activity_id],
     )
     if not locked:
         raise NotFound("活动不存在", "no such activity", field="activityId")

@@ -1,8 +1,9 @@
 """The scheduled side of the absence rules and the year-end reports (both hourly, per tenant, safe to run twice).
 
-- ``absence_rules``: the rule for every closed activity whose rules have not run, oldest first, each in its own
-  transaction that also sets its ``rules_run_at`` (a crash loses nothing: the activity stays pending); the rows are
-  taken ``FOR UPDATE SKIP LOCKED``, so two runs share the work. Then the reminders of talks coming due.
+- ``absence_rules``: the rule for every closed activity whose rules have not run (up to ``BATCH``, oldest first),
+  in the run's transaction, which also sets each one's ``rules_run_at`` (a crash loses nothing: the activities stay
+  pending); the rows are taken ``FOR UPDATE SKIP LOCKED``, so two runs at once share the work, and the cases are
+  unique per trigger sign-up, so nothing opens twice. Then the reminders of talks coming due.
 - ``year_end``: from ``year_end_report`` (month, day, hour; tenant time) on, each work unit with a contact gets one
   inbox message with its roll-up of the year before: a ``dual_year_end_run`` row per unit and year, inserted
   ``ON CONFLICT DO NOTHING`` in the transaction that sends, so a second run (or a run after a crash) sends only
@@ -41,27 +42,22 @@ async def absence_rules(*, now: datetime | None = None) -> dict[str, Any]:
     at = now or clock.now()
     async with scoped_transaction():
         local, dual = await _enabled(at)
-    if dual is None:
-        return {"enabled": False}
-    activities = opened_talks = opened_notices = 0
-    for _ in range(BATCH):
-        async with scoped_transaction():
-            pending = await rules.pending_activities(1)
-            if not pending:
-                break
-            got = await rules.apply_absence_rules(pending[0], now=at)
-        activities += 1
-        opened_talks += got["talks"]
-        opened_notices += got["notices"]
-    async with scoped_transaction():
+        if dual is None:
+            return {"enabled": False}
+        opened_talks = opened_notices = 0
+        pending = await rules.pending_activities(BATCH)
+        for activity_id in pending:
+            got = await rules.apply_absence_rules(activity_id, now=at)
+            opened_talks += got["talks"]
+            opened_notices += got["notices"]
         reminded = await talks.remind_due(today=local.date(), days=dual.talk_reminder_days, at=at)
-    return {"activities": activities, "talks": opened_talks, "notices": opened_notices, "reminded": reminded}
+        return {"activities": len(pending), "talks": opened_talks, "notices": opened_notices, "reminded": reminded}
 
 
 def _text(year: int, u: year_end.UnitYear) -> str:
     return (
-        f"{u.name} {year} 年度双报到情况：报到党员 {u.members} 人，担任岗位 {u.posts} 个，参加社区活动 {u.participations}"
-        f" 人次，未达到年度最低次数 {u.below_minimum} 人。"
+        f"{u.name} {year} 年度双报到情况：报到党员 {u.members} 人，担任岗位 {u.posts} 个，"
+        f"参加社区活动 {u.participations} 人次，未达到年度最低次数 {u.below_minimum} 人。"
         f" {year}: {u.members} members registered, {u.posts} posts held, {u.participations} participations,"
         f" {u.below_minimum} below the minimum."
     )
@@ -81,7 +77,8 @@ async def year_end_reports(*, now: datetime | None = None) -> dict[str, Any]:
             return {"year": year, "due": False}
         contacts = await holders_by_target(PostKind.WORK_UNIT_CONTACT, "work_unit", None, local.date())
         _, done = await connections.get("default").execute_query(
-            "SELECT work_unit_id FROM dual_year_end_run WHERE tenant_id = $1 AND year = $2", [current_tenant_id(), year]
+            "SELECT work_unit_id FROM dual_year_end_run WHERE tenant_id = $1 AND year = $2",
+            [current_tenant_id(), year],
         )
         waiting = sorted(set(contacts) - {r["work_unit_id"] for r in done} - {0})
         if not waiting:
