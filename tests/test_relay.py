@@ -14,6 +14,7 @@ from tenants.assessment.models import Interview, ScoreSubmission, SupervisorFind
 from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
+from tenants.dual.rule_models import AbsenceCase, CaseKind
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -108,6 +109,13 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         )
         await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
                                       computed_at=AT, computed_by="admin")
+        # issue 18 part E: a talk and a notice.
+        for kind in (CaseKind.TALK, CaseKind.NOTICE):
+            await AbsenceCase.create(
+                kind=kind, person_id=person.id, registration_id=1, community_id=ids["C1"], street_id=ids["S1"],
+                signup_id=1, activity_id=1, absent_at=AT, absences=2, opened_on=date(2026, 10, 2),
+                due_on=date(2026, 10, 16), created_at=AT,
+            )
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":
