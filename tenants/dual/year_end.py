@@ -64,14 +64,14 @@ class UnitYear:
 # $1 tenant, $2 first day, $3 last day, $4 first instant, $5 end instant (exclusive), $6 the minimum; the readable
 # registrations' parameters follow.
 MEMBERS_SQL = """
-reg AS (
+reg AS MATERIALIZED (
     SELECT DISTINCT ON (r.person_id) r.person_id, r.id AS registration_id, r.community_id, r.street_id,
            r.work_unit_id, r.work_unit_name
     FROM dual_member_registration r
     WHERE r.tenant_id = $1 AND r.status IN ('approved', 'moved', 'ended') AND r.starts_on IS NOT NULL
-      AND r.starts_on <= $3 AND (r.ends_on IS NULL OR r.ends_on >= $2) {readable}
-    ORDER BY r.person_id, r.starts_on DESC, r.id DESC
-), sums AS (
+      AND r.starts_on <= $3 AND (r.ends_on IS NULL OR r.ends_on >= $2) {readable}{after}
+    ORDER BY r.person_id, r.starts_on DESC, r.id DESC{limit}
+), sums AS MATERIALIZED (
     SELECT s.person_id,
            COUNT(*) FILTER (WHERE s.attendance = 'present') AS participations,
            COALESCE(SUM(s.minutes) FILTER (WHERE s.attendance = 'present'), 0) AS minutes,
@@ -83,13 +83,13 @@ reg AS (
     WHERE s.tenant_id = $1 AND s.starts_at >= $4 AND s.starts_at < $5 AND s.status IN ('signed', 'assigned')
       AND s.attendance IS NOT NULL AND s.person_id IN (SELECT person_id FROM reg)
     GROUP BY s.person_id
-), cases AS (
+), cases AS MATERIALIZED (
     SELECT c.person_id, COUNT(*) FILTER (WHERE c.kind = 'talk') AS talks,
            COUNT(*) FILTER (WHERE c.kind = 'notice') AS notices
     FROM dual_absence_case c
     WHERE c.tenant_id = $1 AND c.absent_at >= $4 AND c.absent_at < $5 AND c.person_id IN (SELECT person_id FROM reg)
     GROUP BY c.person_id
-), m AS (
+), m AS MATERIALIZED (
     SELECT reg.*, COALESCE(p.name, '') AS name, COALESCE(p.user_id, '') AS user_id,
            COALESCE(s.participations, 0)::int AS participations, COALESCE(s.minutes, 0)::int AS minutes,
            COALESCE(s.outside_minutes, 0)::int AS outside_minutes, COALESCE(s.absences, 0)::int AS absences,
@@ -170,19 +170,22 @@ async def member_rows(
     params = await y.params()
     readable, more = _readable(qs, len(params))
     params += more
-    where = []
-    if below_minimum_only:
-        where.append("below_minimum")
-    limit = ""
+    after = limit = ""
     if window is not None:
-        after = checked(window.after, (int,), "after")
-        if after is not None:
-            params.append(after[0])
-            where.append(f"person_id > ${len(params)}")
+        key = checked(window.after, (int,), "after")
+        if key is not None:
+            params.append(key[0])
+            after = f" AND r.person_id > ${len(params)}"
         params.append(window.limit)
         limit = f" LIMIT ${len(params)}"
-    sql = (f"WITH {MEMBERS_SQL.format(readable=readable)} SELECT * FROM m"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY person_id{limit}")
+    # Every row: the page is one of registrations (figures computed for it alone). Only those below the minimum:
+    # the page is one of the computed rows.
+    if below_minimum_only:
+        members = MEMBERS_SQL.format(readable=readable, after=after, limit="")
+        sql = f"WITH {members} SELECT * FROM m WHERE below_minimum ORDER BY person_id{limit}"
+    else:
+        members = MEMBERS_SQL.format(readable=readable, after=after, limit=limit)
+        sql = f"WITH {members} SELECT * FROM m ORDER BY person_id"
     rows = [_member(r) for r in await connections.get("default").execute_query_dict(sql, params)]
     return Page(rows, [(r.person_id,) for r in rows], None)
 
@@ -210,7 +213,7 @@ async def unit_rows(*, access: Access, year: int, window: Window | None = None) 
     else:
         params.append(units_of(access))
         units = f"w.id = ANY(${len(params)}::bigint[]) OR u.work_unit_id IS NOT NULL"
-    sql = f"WITH {MEMBERS_SQL.format(readable=readable)}{UNITS_SQL.format(units=units)}"
+    sql = f"WITH {MEMBERS_SQL.format(readable=readable, after='', limit='')}{UNITS_SQL.format(units=units)}"
     if window is not None:
         after = checked(window.after, (int,), "after")
         if after is not None:
