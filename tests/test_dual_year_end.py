@@ -146,6 +146,18 @@ async def test_the_year_end_job_sends_each_units_contact_its_roll_up_once(dual_r
         assert await YearEndRun.filter(year=2025).count() == 2
 
 
+async def test_a_run_after_a_crash_sends_only_the_units_not_recorded(dual_rules_world):
+    """A unit whose run row committed was sent (row and messages share a transaction): only the other is sent."""
+    w = dual_rules_world["linshu"]
+    async with tenant_transaction(w["tenant"].id):
+        await YearEndRun.create(year=2025, work_unit_id=w["ids"]["U1"], recipients=1, sent_at=NEW_YEAR)
+    with tenant_context(w["tenant"].id):
+        assert (await rules_scheduled.year_end_reports())["sent"] == 1
+    async with tenant_transaction(w["tenant"].id):
+        sent = await Notification.filter(kind=rules_scheduled.YEAR_END_KIND).values_list("recipient", flat=True)
+        assert sent == ["uc-2"]
+
+
 async def test_the_files_hold_the_rows_the_caller_reads(dual_rules_world, client):
     w = dual_rules_world["linshu"]
     await _year(w)
