@@ -69,18 +69,18 @@ WITH absent AS (
     ON CONFLICT (tenant_id, kind, signup_id) DO NOTHING
     RETURNING id, kind, person_id, community_id, work_unit_id, absences, due_on
 ), ran AS (
-    UPDATE dual_activity SET rules_run_at = $8 WHERE tenant_id = $1 AND id = $2 RETURNING id
+    UPDATE dual_activity SET rules_run_at = $8 WHERE tenant_id = $1 AND id = $2
 )
-SELECT o.*, (SELECT COUNT(*) FROM ran) AS ran FROM opened o ORDER BY o.id
+SELECT * FROM opened ORDER BY id
 """
 
 
 async def apply_absence_rules(
     activity_id: int, *, now: datetime | None = None, actor: str = "system"
 ) -> dict[str, Any]:
-    """Open the talks and notices the absentees of a closed activity complete, tell the community's workers of
-    each talk and the work unit's contacts of each notice, and mark the activity's rules run (one transaction
-    with the caller's). Raises NOT_FOUND for an unknown activity, CONFLICT for one not closed."""
+    """Open the talks and notices the absentees of a closed activity complete, tell the communities' workers and
+    the work units' contacts of the new ones, and mark the activity's rules run, in the caller's transaction (the
+    activity's row locked). NOT_FOUND for an unknown activity, CONFLICT for one not closed."""
     at = now or clock.now()
     today = clock.local_day(at, await current_zone())
     config = await dual_config(today)
