@@ -27,6 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from api.auth import authenticate
 from api.context import Context, Loaders
 from api.cors import cors
+from api.dual.report_exports import dual_members_export, dual_units_export
 from api.errors import outage, unavailable_extensions
 from api.exports import ratings_export
 from api.files.routes import file_routes
@@ -434,6 +435,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/exports/points/grid/{id}.{fmt}", grid_points_export(settings), methods=["GET"]),
             Route("/exports/pay/{period}.{fmt}", pay_export(settings), methods=["GET"]),  # issue 17 part D
             Route("/exports/partner-statements/{period}.{fmt}", partner_statements_export(settings), methods=["GET"]),
+            Route("/exports/dual/members/{period}.{fmt}", dual_members_export(settings), methods=["GET"]),  # 18 E
+            Route("/exports/dual/units/{period}.{fmt}", dual_units_export(settings), methods=["GET"]),  # 18 E
             open311_routes(settings),  # Open311 GeoReport v2 (api/open311.py)
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -155,6 +155,13 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.joinActivity": ("dual.activity.join",),
     "Mutation.leaveActivity": ("dual.activity.join",),
     "Mutation.checkIn": ("dual.activity.join",),
+    # issue 18 part E: talks, notices, year-end figures.
+    "Query.dualTalks": ("dual.talk.manage",),
+    "Query.dualNotices": ("dual.report.read",),
+    "Query.dualYearEnd": ("dual.report.read",),
+    "Query.dualUnitYearEnd": ("dual.report.read",),
+    "Query.myDualYear": ("dual.report.read",),
+    "Mutation.recordTalkOutcome": ("dual.talk.manage",),
 }
 
 WRITER_POST = (
@@ -517,4 +524,10 @@ TEXT: dict[str, str] = {
     "Mutation.redeemPoints(redemption)": "The catalogue item's code (pointsCatalogue).",
     "Mutation.computePartnerStatements(month)": "The month, 2026-03: it must have ended (tenant time).",
     "Mutation.payPartnerStatement(reference)": "The payment's reference (bank or treasury).",
+    # issue 18 part E.
+    "DualTalkStatus.OPEN": "Open: the talk is to be held (overdue after its due day).",
+    "DualTalkStatus.DONE": "Done: held, its outcome recorded.",
+    "Query.dualYearEnd(belowMinimumOnly)": "Only members whose participations fall below the year's minimum.",
+    "Mutation.recordTalkOutcome(outcome)": "What was said and agreed (up to 2,000 characters).",
+    "Mutation.recordTalkOutcome(heldOn)": "The day it was held (tenant-local): from the day it opened to today.",
 }

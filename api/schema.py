@@ -17,6 +17,7 @@ from api.descriptions import describe
 from api.dual.activities import ActivityMutation, ActivityQuery
 from api.dual.lists import DualListMutation, DualListQuery
 from api.dual.registrations import DualRegistrationMutation, DualRegistrationQuery
+from api.dual.reports import DualReportMutation, DualReportQuery
 from api.errors import shape_errors
 from api.execution import SettledExecution
 from api.execution import install as wait_for_siblings
@@ -72,6 +73,7 @@ class Query(
     DualRegistrationQuery,
     DualListQuery,
     ActivityQuery,
+    DualReportQuery,
 ):
     pass
 
@@ -96,6 +98,7 @@ class Mutation(
     DualRegistrationMutation,
     DualListMutation,
     ActivityMutation,
+    DualReportMutation,
 ):
     pass
 

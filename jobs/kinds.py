@@ -12,6 +12,7 @@ from tenants import clock
 from tenants.assessment import scheduled as assessment_scheduled
 from tenants.bonds import scheduled as bonds_scheduled
 from tenants.dual import activity_scheduled as dual_activities_scheduled
+from tenants.dual import rules_scheduled as dual_rules_scheduled
 from tenants.dual import wish_scheduled
 from tenants.files import scheduled as files_scheduled
 from tenants.points import grid_scheduled
@@ -118,6 +119,17 @@ async def dual_activities() -> dict[str, Any]:
     return await dual_activities_scheduled.hourly(now=clock.now())
 
 
+# issue 18 part E: the absence rule after activities close (and talk reminders); year-end reports to work units.
+async def dual_rules() -> dict[str, Any]:
+    """Open the talks and notices of closed activities' absences (each activity once); remind of talks due soon."""
+    return await dual_rules_scheduled.absence_rules(now=clock.now())
+
+
+async def dual_year_end() -> dict[str, Any]:
+    """Send each work unit's contacts its 双报到 roll-up of the year before, on the configured day, once."""
+    return await dual_rules_scheduled.year_end_reports(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -139,4 +151,7 @@ KINDS: dict[str, JobKind] = {
     "dual_wishes": JobKind("dual_wishes", hourly, dual_wishes, timedelta(hours=1), 1),
     # issue 18 part D. Each run closes everything due by then, so a missed hour needs no run of its own.
     "dual_activities": JobKind("dual_activities", hourly, dual_activities, timedelta(hours=1), 1),
+    # issue 18 part E. Each run takes every pending activity and unsent unit, so a missed hour needs no run of its own.
+    "dual_rules": JobKind("dual_rules", hourly, dual_rules, timedelta(hours=1), 1),
+    "dual_year_end": JobKind("dual_year_end", hourly, dual_year_end, timedelta(hours=1), 1),
 }

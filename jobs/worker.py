@@ -125,6 +125,7 @@ async def tick_hourly(ctx: dict[str, Any]) -> int:
     kinds += ("voucher_expiry", "partner_statements")  # issue 17 part B
     kinds += ("dual_wishes",)  # issue 18 part C
     kinds += ("dual_activities",)  # issue 18 part D
+    kinds += ("dual_rules", "dual_year_end")  # issue 18 part E
     return sum([await fan_out(ctx, kind) for kind in kinds])
 
 

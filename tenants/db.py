@@ -37,6 +37,7 @@ MODEL_MODULES = [
     "tenants.points.voucher_models",
     "tenants.dual.models",
     "tenants.dual.list_models",
+    "tenants.dual.rule_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

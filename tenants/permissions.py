@@ -312,6 +312,15 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        ("只能管理本社区（街道）的活动", "only the activity's own community or street manages it")),
     _p("dual.activity.join", {R.PARTY_MEMBER}, "sign up for an activity, leave it, check in with its code",
        "报名参加双报到活动"),
+    # issue 18 part E: talks and notices from the absence rule, year-end reports and their exports (rows narrowed
+    # by tenants/dual/report_access.py).
+    _p("dual.talk.manage", TA | TERRITORY_STAFF,
+       "read and close 双报到 talks 谈话 (staff: of members of their community or street)", "管理双报到谈话"),
+    _p("dual.report.read", ADMIN_AND_STAFF | {R.WORK_UNIT_CONTACT, R.PARTY_MEMBER},
+       "read 双报到 year-end figures and notices (staff: their area; a unit's contact: its members; a member: their "
+       "own year)", "查看双报到年度报表"),
+    _p("dual.report.export", ADMIN_AND_STAFF | {R.WORK_UNIT_CONTACT},
+       "download 双报到 year-end reports (a unit's contact: its own unit)", "导出双报到年度报表"),
 )}
 # fmt: on
 

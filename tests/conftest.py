@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.fixtures.dual",
     "tests.fixtures.dual_lists",
     "tests.fixtures.dual_activities",
+    "tests.fixtures.dual_rules",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",

@@ -23,8 +23,10 @@ from tenants.dual import lists as dual_lists
 from tenants.dual import posts as dual_posts
 from tenants.dual import registrations as dual_registrations
 from tenants.dual import signups as dual_signups
+from tenants.dual import talks as dual_talks
 from tenants.dual import units as dual_units
 from tenants.dual import wishes as dual_wishes
+from tenants.dual import year_end as dual_year_end
 from tenants.errors import Forbidden
 from tenants.files import service as files
 from tenants.files.models import Purpose
@@ -157,6 +159,10 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "dual.wish.confirm": lambda a: dual_wishes.confirm_wish(access=a, actor=A, wish_id=1),
     # issue 18 part D
     "dual.activity.join": lambda a: dual_signups.join(access=a, actor=A, activity_id=1),
+    # issue 18 part E
+    "dual.talk.manage": lambda a: dual_talks.list_talks(access=a, window=Window(limit=1)),
+    "dual.report.read": lambda a: dual_year_end.member_rows(access=a, year=2026),
+    "dual.report.export": lambda a: dual_year_end.export_members(access=a, year=2026),
 }
 
 TICKET = SimpleNamespace(

@@ -24,6 +24,7 @@ from tenants.dual.models import (
     SignupStatus,
     UnitRegistration,
 )
+from tenants.dual.rule_models import AbsenceCase, CaseKind
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -150,6 +151,13 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         )
         await Signup.create(activity_id=activity.id, person_id=person.id, community_id=ids["C1"],
                             status=SignupStatus.SIGNED, starts_at=AT, created_at=AT, updated_at=AT)
+        # issue 18 part E: a talk and a notice.
+        for kind in (CaseKind.TALK, CaseKind.NOTICE):
+            await AbsenceCase.create(
+                kind=kind, person_id=person.id, registration_id=1, community_id=ids["C1"], street_id=ids["S1"],
+                signup_id=1, activity_id=1, absent_at=AT, absences=2, opened_on=date(2026, 10, 2),
+                due_on=date(2026, 10, 16), created_at=AT,
+            )
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":
