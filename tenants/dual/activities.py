@@ -26,6 +26,7 @@ from tortoise import connections
 from tenants import clock
 from tenants.audit import service as audit
 from tenants.config.document import WorkingHours
+from tenants.dual import rules
 from tenants.dual.activity_access import manages, readable_activities
 from tenants.dual.config import dual_config
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup, SignupStatus
@@ -395,6 +396,9 @@ async def _close(row: Activity, *, actor: str, at: datetime) -> Activity:
     await row.save(update_fields=["status", "closed_at", "closed_by"])
     await audit.record(actor=actor, action="dual.activity.close", target_type="dual_activity", target_id=row.id,
                        details={"absent": len(absent)})
+    # The absence rule runs at once, in this transaction (the hourly dual_rules job is the backstop for an
+    # activity closed before it existed: it takes every closed activity whose rules have not run).
+    await rules.apply_absence_rules(row.id, now=at, actor=actor)
     return row
 
 
