@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from tenants.config.models import ConfigVersion
@@ -259,6 +262,23 @@ async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
     body = await gql("{ pointsBalance { balance } }", token("xiahuayuan", *resident.claims.roles,
                                                           user_id=resident.claims.user_id, scope=resident.claims.scope))
     assert body["data"]["pointsBalance"]["balance"] >= 60, body
+    # 双报到 (on in every demo tenant): a unit with its contact, two approved members (one an online building head)
+    # and an open activity tomorrow at 19:00 Beijing time, outside working hours; the member and contact are users.
+    member = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "member")
+    assert set(member.claims.roles) == {Role.RESIDENT, Role.PARTY_MEMBER}
+    contact = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "unit_contact")
+    assert contact.claims.roles == (Role.WORK_UNIT_CONTACT,)
+    for slug, *_ in DEMO_TENANTS:
+        counts = before[slug]
+        assert [counts[t] for t in ("work_unit", "dual_unit_registration", "dual_member_registration",
+                                    "dual_member_post", "dual_activity")] == [1, 1, 2, 1, 1], slug
+    from tenants.dual.models import Activity, ActivityStatus
+
+    async with tenant_transaction((await get_tenant_by_slug("xiahuayuan")).id):
+        activity = await Activity.get()
+    local = activity.starts_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.date(), local.hour) == (date.fromisoformat(today()) + timedelta(days=1), 19)
+    assert activity.status == ActivityStatus.OPEN and activity.outside_working_hours
 
 
 async def test_a_first_version_made_later_does_not_rewrite_the_past(app, gql, token):

@@ -24,6 +24,7 @@ from tenants.config.upgrade import (
     _V3_REDEMPTION,
     _V3_RULE,
     _V3_WHOLE,
+    _V4_DUAL,
     SCHEMA_VERSION,
     STEPS,
     schema_fingerprint,
@@ -44,7 +45,7 @@ PINNED = ROOT / "tests" / "config_schema.sha256"
 def previous_schema(document: dict) -> dict:
     """``document`` as schema 1 stored it: none of the fields added since migration 0001 (where ``document`` holds
     them at the value that kept the behaviour from before they existed)."""
-    old = copy.deepcopy(document)
+    old = copy.deepcopy(without_dual_fields(document))
     for path, default in _V3_WHOLE:
         if old.get(path[0], {}).get(path[1]) == default:
             del old[path[0]][path[1]]
@@ -73,10 +74,20 @@ def previous_schema(document: dict) -> dict:
     return old
 
 
+def without_dual_fields(document: dict) -> dict:
+    """``document`` without the 双报到 fields schema 4 added where it holds them at their upgrade value."""
+    old = copy.deepcopy(document)
+    dual = old.get("party", {}).get("dual_registration", {})
+    for key, default in _V4_DUAL:
+        if dual.get(key) == default:
+            del dual[key]
+    return old
+
+
 def schema_2(document: dict) -> dict:
     """``document`` as a release of schema 2 could have stored it: no points field of schema 3 at all (a schema-2
     document with one would not have validated), whatever the value."""
-    old = copy.deepcopy(document)
+    old = copy.deepcopy(without_dual_fields(document))
     for section, key in (path for path, _ in _V3_WHOLE):
         old.get(section, {}).pop(key, None)
     points = old.get("points", {})
@@ -107,7 +118,7 @@ async def migrate_to(url: str, target: str | None = None) -> None:
 async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tuple[str, str]]:
     """A second database of the session's cluster at the schema before 0023 (owner URL, application URL): today's
     empty schema through a backup (migrating a new database from 0001 takes 12 s), the documents' upgrades (0023,
-    0026) taken back out."""
+    0026, 0030) taken back out."""
     name = "civicgrid_config_upgrade"
     services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
     owner = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
@@ -118,7 +129,7 @@ async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tu
     try:
         await conn.execute("ALTER TABLE config_version DROP COLUMN schema_version;"
                            " DELETE FROM tortoise_migrations WHERE name IN ('0023_config_documents_upgrade',"
-                           " '0026_config_points')")
+                           " '0026_config_points', '0030_dual_config')")
     finally:
         await conn.close()
     yield owner, app_url
@@ -183,11 +194,18 @@ async def test_a_data_directory_of_the_previous_schema_starts_with_the_current_c
     assert stored["xiahuayuan"][1] == district
     # Schema 2 -> 3 (0026): points behave as before — every rule awarded by hand, no pay — and the document is whole.
     points = ConfigDocument.model_validate(stored["sanbai"][1]).points
-    assert {r.on for r in points.earning_rules} == {"manual"} and len(points.earning_rules) == 5
+    assert {r.on for r in points.earning_rules} == {"manual"} and len(points.earning_rules) == 6
     assert {(r.voucher_days, r.stock, r.partner) for r in points.redemptions} == {(30, None, None)}
     assert stored["sanbai"][1]["points"]["performance_pay"]["enabled"] is False
     assert stored["sanbai"][1]["schedule"]["monthly_points"] == {"day": 5, "hour": 3}
     assert stored["sanbai"][1] == upgrade_document(sanbai, 2, root=True)[0]
+    # Schema 3 -> 4 (0030): 双报到's new fields at their defaults, no notice threshold where none was set.
+    assert "working_hours" not in sanbai["party"]["dual_registration"]
+    for slug in ("sanbai", "linshu", "zhangjiakou"):
+        dual = ConfigDocument.model_validate(stored[slug][1]).party.dual_registration
+        assert (dual.working_hours.end, len(dual.work_groups.normal), len(dual.work_groups.emergency)) == (
+            "17:30", 4, 7), slug
+        assert dual.notice_after_absences == (3 if slug == "linshu" else None), slug
     # The district's own rules are completed; nothing is added that would shadow its city's points settings.
     assert stored["xuanhua"][1] == {"points": {"expiry_months": 6, "earning_rules": [{**rule, "on": "manual"}]}}
 
@@ -271,14 +289,14 @@ def test_the_schema_3_step_keeps_points_as_they_were():
     """A schema-2 city gets each new field at the value that keeps what it did (nothing earned automatically, no
     pay); a schema-2 district only completes the items of its own lists, which replace its city's whole."""
     city = schema_2(load_preset("zhangjiakou").overrides)
-    upgraded, filled = upgrade_document(city, 2, root=True)
+    upgraded, filled = upgrade_document(city, 2, root=True, to=3)
     assert filled == [
         "points.expiry_warning_days", "points.grid_score", "points.performance_pay", "schedule.monthly_points",
-        "schedule.nightly_points_hour", *(f"points.earning_rules.{i}.on" for i in range(4)),
+        "schedule.nightly_points_hour", *(f"points.earning_rules.{i}.on" for i in range(5)),
         *(f"points.redemptions.{i}.voucher_days" for i in range(3)),
     ]
     doc = effective([("zhangjiakou", upgraded)])[0]
-    assert [r.on for r in doc.points.earning_rules] == ["manual"] * 4
+    assert [r.on for r in doc.points.earning_rules] == ["manual"] * 5
     assert doc.points.performance_pay == type(doc.points.performance_pay)()  # off, as document.py's default
     assert doc.points.grid_score == type(doc.points.grid_score)() and doc.points.expiry_warning_days == 7
     district = {"points": {"earning_rules": [city["points"]["earning_rules"][0]], "redemptions": []}}

@@ -6,9 +6,9 @@ Every rule reads only the parts it needs (see ``parts``), so one pass reports ev
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import StrictInt
+from pydantic import Field, StrictInt
 
 from tenants.config.assessment import (
     AssessmentMode,
@@ -26,6 +26,7 @@ from tenants.config.document import (
     CODED_UNITS,
     LADDER_ORDER,
     BrandProjects,
+    DualRegistration,
     Earner,
     EarningEvent,
     EarningRule,
@@ -39,6 +40,8 @@ from tenants.config.document import (
     SubsidyBand,
     TicketCategory,
     TicketSteps,
+    WorkGroup,
+    WorkingHours,
 )
 from tenants.config.parts import (
     at,
@@ -69,6 +72,7 @@ def cross_checks(raw: Any) -> list[Problem]:
         *_tickets(raw),
         *_subsidies(raw),
         *_points(raw),
+        *_dual(raw),
         *_across_sections(raw),
     ]
 
@@ -461,6 +465,75 @@ def _pay_bands(raw: Any) -> list[Problem]:
             f"the last band must start at 0 (so every score has a band), got {last[1].min_score}",
         ))
     return out
+
+
+DUAL = "party.dual_registration"
+
+
+def _dual(raw: Any) -> list[Problem]:
+    """双报到: a notice 通报 needs more absences than a talk 谈话, reminders come before their deadlines, working hours
+    end after they start on distinct days, and each set of work groups has unique codes and at most one group for
+    building heads and one for the others."""
+    out: list[Problem] = []
+    if isinstance(at(raw, DUAL), dict):  # each number on its own: a broken work group does not hide these
+        flag, notice = _dual_number(raw, "consecutive_absences_flag"), _dual_number(raw, "notice_after_absences")
+        if flag is not None and notice is not None and notice <= flag:
+            out.append(Problem(
+                f"{DUAL}.notice_after_absences",
+                "range_order",
+                f"须大于 consecutive_absences_flag（{flag}，谈话在先、通报在后），实为 {notice}",
+                f"must be greater than consecutive_absences_flag ({flag}: the talk comes first, then the notice), "
+                f"got {notice}",
+            ))
+        for reminder, due in (("talk_reminder_days", "talk_due_days"), ("wish_reminder_days", "wish_due_days")):
+            before, limit = _dual_number(raw, reminder), _dual_number(raw, due)
+            if before is not None and limit is not None and before >= limit:
+                out.append(Problem(
+                    f"{DUAL}.{reminder}",
+                    "range_order",
+                    f"须小于 {due}（{limit}，提醒在到期之前），实为 {before}",
+                    f"must be less than {due} ({limit}: the reminder comes before the due day), got {before}",
+                ))
+    hours: WorkingHours | None = valid(raw, f"{DUAL}.working_hours", WorkingHours)
+    if hours is not None:
+        if hours.end <= hours.start:
+            out.append(Problem(
+                f"{DUAL}.working_hours.end",
+                "range_order",
+                f"须晚于 start（{hours.start}），实为 {hours.end}",
+                f"must be after start ({hours.start}), got {hours.end}",
+            ))
+        seen: set[int] = set()
+        for i, day in enumerate(hours.weekdays):
+            if day in seen:
+                out.append(Problem(f"{DUAL}.working_hours.weekdays.{i}", "duplicate", f"星期 {day} 重复",
+                                   f"weekday {day} is listed twice"))
+            seen.add(day)
+    for name in ("normal", "emergency"):
+        path = f"{DUAL}.work_groups.{name}"
+        groups, _ = entries(raw, path, WorkGroup)
+        out += duplicates([(f"{path}.{i}", g.code) for i, g in groups])
+        for flag_name, zh in (("building_heads", "楼长"), ("others", "其余人员")):
+            marked = [(i, g) for i, g in groups if getattr(g, flag_name)]
+            out += [
+                Problem(
+                    f"{path}.{i}.{flag_name}",
+                    "only_one",
+                    f"每套工作组最多一个{zh}组（已是 {path}.{marked[0][0]}），{g.code} 不能再设",
+                    f"at most one group of a set takes the {flag_name.replace('_', ' ')} "
+                    f"({path}.{marked[0][0]} does), not {g.code!r} too",
+                )
+                for i, g in marked[1:]
+            ]
+    return out
+
+
+def _dual_number(raw: Any, key: str) -> int | None:
+    """A number of ``party.dual_registration``: as set, else its default; None when broken or required."""
+    if at(raw, f"{DUAL}.{key}") is None:
+        default = DualRegistration.model_fields[key].default
+        return default if isinstance(default, int) else None
+    return valid(raw, f"{DUAL}.{key}", Annotated[StrictInt, Field(ge=0)])
 
 
 def _across_sections(raw: Any) -> list[Problem]:

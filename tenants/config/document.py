@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from tenants.config.assessment import Assessment
-from tenants.config.types import Cadence, Code, Count, Fen, Percent, PositiveInt, Score, Strict, Title
+from tenants.config.types import Cadence, ClockTime, Code, Count, Fen, Percent, PositiveInt, Score, Strict, Title
 
 UnitType = Literal["community", "property_company", "street", "county_department", "housing_dept"]
 LadderLevel = Literal["community", "street", "county_department"]
@@ -242,22 +242,13 @@ class Points(Strict):
     performance_pay: PerformancePay = PerformancePay()
 
 
-ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]  # "09:00" ($: end of text)
-
-
 class WorkingHours(Strict):
     """Working hours: an activity that starts or ends outside them, or on another day, is service 8小时以外."""
 
     start: ClockTime = "09:00"
     end: ClockTime = "17:30"
     weekdays: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(max_length=7)] = [1, 2, 3, 4, 5]  # ISO
-
-    @field_validator("end")
-    @classmethod
-    def _after_start(cls, end: str, info: Any) -> str:
-        if "start" in info.data and end <= info.data["start"]:
-            raise ValueError("end must be after start")
-        return end
+    # end after start and distinct weekdays: tenants.config.checks (one bilingual problem per field)
 
 
 class WorkGroup(Strict):

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from tenants.config.types import CLOCK_PATTERN
 from tenants.errors import Problem
 
 _WRONG_TYPE = {
@@ -75,6 +76,9 @@ def from_error(error: ErrorDetails) -> Problem:
     if kind in ("string_too_long", "too_long"):
         n = ctx.get("max_length")
         return Problem(path, "too_long", f"不能超过 {n} 个字符", f"must be at most {n} long")
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == CLOCK_PATTERN:
+        return Problem(path, "format", f"须为时刻 HH:MM（00:00 至 23:59），实为 {show(got)}",
+                       f"must be a time of day HH:MM (00:00 to 23:59), got {show(got)}")
     if kind == "string_pattern_mismatch":
         return Problem(
             path,

@@ -16,6 +16,8 @@ class Strict(BaseModel):
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # "09:00" (pydantic's regex: $ is the end of the text)
+ClockTime = Annotated[str, StringConstraints(pattern=CLOCK_PATTERN)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Percent = Annotated[int, Field(ge=0, le=100)]
 Score = Annotated[int, Field(ge=0, le=100)]  # ratings are on a 0-100 scale

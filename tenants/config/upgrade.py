@@ -4,10 +4,10 @@
 row). A change to that shape (``tests/config_schema.sha256`` pins it) ships three things together: ``SCHEMA_VERSION``
 + 1, a step in ``STEPS`` that brings a document of the version before to it (defaults for added fields, renames),
 and a migration that runs the step over the stored rows (``upgrade_stored``; ``0023_config_documents_upgrade``
-did it for 2, ``0026_config_points`` for 3). Like migrations, a shipped step never changes. A row of an older
-schema that still turns up (written by an older release after a rollback) is upgraded the same way in memory where
-it is read (``upgrade_document``); a row of a NEWER schema than the code's is refused with ``CONFIG_TOO_NEW`` for
-that tenant only (``check_readable``).
+did it for 2, ``0026_config_points`` for 3, ``0030_dual_config`` for 4). Like migrations, a shipped step never
+changes. A row of an older schema that still turns up (written by an older release after a rollback) is upgraded
+the same way in memory where it is read (``upgrade_document``); a row of a NEWER schema than the code's is refused
+with ``CONFIG_TOO_NEW`` for that tenant only (``check_readable``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from tenants.errors import DomainError
 
-SCHEMA_VERSION = 3  # 1: every document stored before schema versions existed (migrations 0001-0022)
+SCHEMA_VERSION = 4  # 1: every document stored before schema versions existed (migrations 0001-0022)
 UNVERSIONED = 1  # the column's database default: a row written by a release that does not name its schema
 
 
@@ -170,7 +170,56 @@ def _to_v3(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
     return filled
 
 
-STEPS: dict[int, Step] = {2: _to_v2, 3: _to_v3}
+# --- schema 4: 双报到 (issue 18) — deadlines, check-in codes, working hours, the year-end run, work groups ---------
+# Frozen the day schema 4 shipped. Before it nothing read ``party.dual_registration`` beyond its three numbers, so the
+# new fields take document.py's defaults of that day; ``notice_after_absences`` stays absent (None: no notice 通报).
+_V4_DUAL: tuple[tuple[str, Any], ...] = (
+    ("talk_due_days", 14),
+    ("talk_reminder_days", 3),
+    ("wish_claim_days", 7),
+    ("wish_due_days", 30),
+    ("wish_reminder_days", 3),
+    ("checkin_code_minutes", 30),
+    ("working_hours", {"start": "09:00", "end": "17:30", "weekdays": [1, 2, 3, 4, 5]}),
+    ("year_end_report", {"month": 1, "day": 5, "hour": 3}),
+    ("work_groups", {
+        "normal": [
+            {"code": "party_building", "title": "党建引领组", "skills": [], "building_heads": False, "others": False},
+            {"code": "livelihood", "title": "民生服务组", "skills": [], "building_heads": False, "others": True},
+            {"code": "safety", "title": "平安建设组", "skills": ["security"], "building_heads": False, "others": False},
+            {"code": "environment", "title": "环境整治组", "skills": [], "building_heads": True, "others": False},
+        ],
+        "emergency": [
+            {"code": "command", "title": "综合协调组", "skills": [], "building_heads": False, "others": False},
+            {"code": "screening", "title": "排查登记组", "skills": [], "building_heads": True, "others": False},
+            {"code": "supplies", "title": "物资保障组", "skills": ["logistics", "driver"], "building_heads": False,
+             "others": False},
+            {"code": "medical", "title": "医疗救护组", "skills": ["medical"], "building_heads": False, "others": False},
+            {"code": "order", "title": "秩序维护组", "skills": ["security"], "building_heads": False, "others": False},
+            {"code": "publicity", "title": "宣传引导组", "skills": ["publicity"], "building_heads": False,
+             "others": False},
+            {"code": "care", "title": "关爱帮扶组", "skills": [], "building_heads": False, "others": True},
+        ],
+    }),
+)
+
+
+def _to_v4(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
+    """A root document's ``party.dual_registration`` gets each new field; a district inherits them from its city
+    (filling them there would shadow what the city sets). No list of schema 3 gained item fields."""
+    party = doc.get("party")
+    dual = party.get("dual_registration") if isinstance(party, dict) else None
+    if not root or not isinstance(dual, dict):  # a section a document lacks stays missing (validation names it)
+        return []
+    filled: list[str] = []
+    for key, default in _V4_DUAL:
+        if _missing(dual, key):
+            dual[key] = copy.deepcopy(default)
+            filled.append(f"party.dual_registration.{key}")
+    return filled
+
+
+STEPS: dict[int, Step] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
 
 
 def upgrade_document(

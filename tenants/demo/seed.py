@@ -4,24 +4,34 @@ Seeding is idempotent: a second start changes nothing."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from importlib import resources
+from typing import Any
 
 from tenants import clock
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondTransaction
 from tenants.bonds.reads import required_fen
 from tenants.config.service import effective_config
+from tenants.dual.models import (
+    Activity,
+    MemberPost,
+    MemberPostKind,
+    MemberRegistration,
+    RegistrationStatus,
+    UnitRegistration,
+)
 from tenants.points import earning, partners, vouchers
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
 from tenants.tenancy.roles import Role
-from tenants.tenancy.service import create_tenant, get_tenant_by_slug
+from tenants.tenancy.service import create_tenant, current_zone, get_tenant_by_slug
 from tenants.territory.access import Access, resolve
 from tenants.territory.importer import import_territory
-from tenants.territory.models import Household, Street
-from tenants.territory.parties import Partner, PropertyCompany, PropertyContract, Unit, UnitKind
+from tenants.territory.models import Community, Household, Street
+from tenants.territory.parties import Partner, PropertyCompany, PropertyContract, Unit, UnitKind, WorkUnit, WorkUnitKind
 from tenants.territory.parties_service import create_unit
 from tenants.territory.people import Person, Post, PostKind
 from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
@@ -64,6 +74,7 @@ async def seed_demo() -> list[DemoUser]:
             await _tickets(tenant)
             await _bonds(tenant)
             labels += await _points(tenant)
+            labels += await _dual(tenant)
             users += await _claims(tenant, labels)
     return users
 
@@ -224,3 +235,59 @@ async def _volunteer_points(points, resident: Person, household: Household) -> N
                 access=ADMIN, actor="demo", person_id=resident.id, rule_code=rule.code, reason="社区志愿服务（演示）",
                 occurred_on=today - timedelta(days=back), idempotency_key=f"demo-volunteer-{back}-{n}",
             )
+
+
+# 双报到 where it is on: a work unit registered at the demo resident's community with its contact (who reads its
+# members' figures), two in-service party members living there and registered (approved), the first an online
+# building head of their building, and an open activity tomorrow at 19:00 tenant time (outside working hours).
+# Rows are made through the models (the 双报到 services are built alongside this seed).
+DEMO_WORK_UNIT = ("demo_unit", "区文明办（演示）", "区文明办党支部")
+
+
+async def _dual(tenant: Tenant) -> list[tuple[str, str]]:
+    """Once, where 双报到 is on; the party member and the unit's contact are demo users."""
+    async with tenant_transaction(tenant.id):
+        dual = (await effective_config()).document.party.dual_registration
+        if not dual.enabled:
+            return []
+        users = [("member", f"{tenant.slug}-member"), ("unit_contact", f"{tenant.slug}-unit-contact")]
+        if await WorkUnit.exists(code=DEMO_WORK_UNIT[0]):
+            return users
+        resident = await Person.get(user_id=f"{tenant.slug}-resident")
+        household = await Household.get(id=resident.household_id)
+        community = await Community.get(id=household.community_id)
+        at, today = clock.now(), await clock.today()
+        place = {"community_id": community.id, "street_id": community.street_id}
+        decided: dict[str, Any] = {"status": RegistrationStatus.APPROVED, "created_by": "demo", "created_at": at,
+                                   "decided_by": "demo", "decided_at": at}
+        code, name, party_org = DEMO_WORK_UNIT
+        unit = await WorkUnit.create(kind=WorkUnitKind.ORGAN, code=code, name=name, party_org=party_org,
+                                     contact_name="报到单位联络人")
+        contact = await create_person(access=ADMIN, actor="demo", user_id=users[1][1], name="报到单位联络人")
+        await assign_post(access=ADMIN, actor="demo", person_id=contact.id, kind=PostKind.WORK_UNIT_CONTACT,
+                          target_kind="work_unit", target_id=unit.id)
+        await UnitRegistration.create(work_unit_id=unit.id, resources=["志愿服务", "文明宣传"], agreement_from=today,
+                                      **place, **decided)
+        members = ((users[0][1], "在职党员"), (f"{tenant.slug}-member-2", "在职党员二"))
+        for n, (user_id, person_name) in enumerate(members):
+            person = await create_person(access=ADMIN, actor="demo", user_id=user_id, name=person_name,
+                                         household_id=household.id, is_party_member=True)
+            registration = await MemberRegistration.create(
+                person_id=person.id, work_unit_id=unit.id, party_org=party_org, building_id=household.building_id,
+                skills=["medical"] if n else [], starts_on=today, self_registered=n == 0, **place, **decided)
+            if n == 0:
+                await MemberPost.create(registration_id=registration.id, person_id=person.id,
+                                        kind=MemberPostKind.ONLINE_BUILDING_HEAD, building_id=household.building_id,
+                                        starts_on=today, created_by="demo", created_at=at, **place)
+        starts = datetime.combine(today + timedelta(days=1), time(19), tzinfo=await current_zone())
+        ends = starts + timedelta(hours=2)
+        hours = dual.working_hours
+        inside = (starts.isoweekday() in hours.weekdays and starts.strftime("%H:%M") >= hours.start
+                  and ends.strftime("%H:%M") <= hours.end and ends.date() == starts.date())
+        await Activity.create(
+            title="楼道清洁志愿服务（演示）", kind="volunteer_service", place=f"{community.name}党群服务中心",
+            starts_at=starts, ends_at=ends, capacity=20, posts_needed=[{"role": "楼道清洁", "count": 4}],
+            outside_working_hours=not inside, checkin_key=secrets.token_hex(16), created_by="demo", created_at=at,
+            **place,
+        )
+        return users
