@@ -21,17 +21,19 @@ from tenants.dual.models import (
     Signup,
     UnitRegistration,
 )
+from tenants.roles import Role
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.service import create_tenant
 from tenants.territory.models import Building, Community, Street
 from tenants.territory.parties import WorkUnit
 from tenants.territory.people import Person, Post, PostKind
+from tests.fixtures.callers import bearer
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
-async def test_the_shuangluan_sized_dataset_has_the_reports_counts(app):
+async def test_the_shuangluan_sized_dataset_has_the_reports_counts(app, settings, gql):
     tenant = await create_tenant(slug="shuangluan", name="承德市双滦区", preset="shuangluan")
     other = await create_tenant(slug="linshu", name="临沭县", preset="linshu")
     started = time.perf_counter()
@@ -91,6 +93,44 @@ async def test_the_shuangluan_sized_dataset_has_the_reports_counts(app):
     async with tenant_transaction(other.id):  # another tenant sees none of it
         assert await MemberRegistration.all().count() == 0 and await Signup.all().count() == 0
         assert await WorkUnit.all().count() == 0
+
+    # The reports the county reads give the 双滦 report's figures: the coverage report and the year-end roll-up.
+    admin = bearer(settings, tenant, Role.TENANT_ADMIN)
+    body = await gql(COVERAGE, admin)
+    assert "errors" not in body, body
+    total = body["data"]["dualCoverage"]["total"]
+    assert total == {"buildings": 1_512, "withAnyHead": 1_188, "withOnlineHead": 594, "withOfflineHead": 594,
+                     "withoutHead": 324, "members": 1_820, "units": made.unit_registrations}
+    assert sum(s["figures"]["members"] for s in body["data"]["dualCoverage"]["streets"]) == 1_820
+    units = []
+    after = None
+    while True:
+        body = await gql(UNIT_YEAR, admin, {"year": made.year, "after": after})
+        assert "errors" not in body, body
+        page = body["data"]["dualUnitYearEnd"]
+        units += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(units) == 62
+    assert sum(u["members"] for u in units) == 1_820
+    assert sum(u["posts"] for u in units) == 1_188  # building heads only: the dataset has no volunteer posts
+    assert sum(u["participations"] for u in units) == made.present
+    assert sum(u["belowMinimum"] for u in units) == 182
+    body = await gql(MEMBER_YEAR, admin, {"year": made.year})
+    assert body["data"]["dualYearEnd"]["totalCount"] in (None, 1_820), body
+    below = await gql(MEMBER_YEAR, admin, {"year": made.year, "below": True})
+    assert all(e["node"]["belowMinimum"] for e in below["data"]["dualYearEnd"]["edges"])
+    body = await gql(COVERAGE, bearer(settings, other, Role.TENANT_ADMIN))  # another tenant: nothing
+    assert body["data"]["dualCoverage"]["total"]["members"] == 0
+
+
+COVERAGE = """{ dualCoverage { total { buildings withAnyHead withOnlineHead withOfflineHead withoutHead members units }
+  streets { figures { members } } } }"""
+UNIT_YEAR = """query($year: Int!, $after: String) { dualUnitYearEnd(year: $year, first: 50, after: $after) {
+  edges { node { members posts participations belowMinimum } } pageInfo { hasNextPage endCursor } } }"""
+MEMBER_YEAR = """query($year: Int!, $below: Boolean) { dualYearEnd(year: $year, first: 20, belowMinimumOnly: $below) {
+  totalCount edges { node { belowMinimum participations } } } }"""
 
 
 async def test_the_benchmark_shape_is_checked_before_anything_is_made(app):
