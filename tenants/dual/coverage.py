@@ -56,10 +56,12 @@ WITH c AS MATERIALIZED (
     FROM heads GROUP BY community_id
 ), m AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_member_registration
-    WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND status = 'approved' GROUP BY community_id
+    WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND status = 'approved'
+    GROUP BY community_id
 ), u AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_unit_registration
-    WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND status = 'approved' GROUP BY community_id
+    WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND status = 'approved'
+    GROUP BY community_id
 ), p AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_member_post
     WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND ends_on IS NULL GROUP BY community_id
