@@ -3,9 +3,9 @@ made set-based in the tenant in scope: a dozen INSERT ... SELECT statements over
 creates, so the benchmark's city (11,328 members, 500 communities, 50,000 activities) takes seconds.
 
 What it makes, all tagged by ``prefix`` (codes and user ids), and what it returns (``DualDataset``):
-- territory: ``communities`` communities, 10 to a street, each with one grid, one compound and
-  ``buildings_per_community`` buildings (by default a quarter more than the building heads need, so the coverage
-  report has buildings with and without a member building head);
+- territory: ``communities`` communities, ``communities_per_street`` (10) to a street, each with one grid, one
+  compound and ``buildings_per_community`` buildings (by default a quarter more than the building heads need, so
+  the coverage report has buildings with and without a member building head);
 - ``units`` work units (organ, institution, enterprise in turn), each registered (approved) at one community
   (unit u at community u mod C) and with a contact person holding the work_unit_contact post;
 - ``members`` party members (``person.is_party_member``), member g approved at community g mod C, working at unit
@@ -72,6 +72,7 @@ async def seed_shuangluan_sized(
     members: int = 1_820,
     building_heads: int = 1_188,
     communities: int = 28,  # 双滦's 28 urban communities (seed 004)
+    communities_per_street: int = 10,
     activities_per_member: int = 6,
     activities: int | None = None,  # default: 12 a community (one a month)
     buildings_per_community: int | None = None,
@@ -83,7 +84,7 @@ async def seed_shuangluan_sized(
     c, u, m, h, s = communities, units, members, building_heads, activities_per_member
     a = activities if activities is not None else 12 * c
     per = buildings_per_community if buildings_per_community is not None else math.ceil(h * 5 / (c * 4))
-    if min(c, u, m, s) < 1 or not 0 <= h <= m or a < c * s or per < math.ceil(h / c):
+    if min(c, u, m, s, communities_per_street) < 1 or not 0 <= h <= m or a < c * s or per < math.ceil(h / c):
         raise ValueError("need communities, units, members and sign-ups >= 1, building_heads <= members, "
                          "activities >= communities x activities_per_member, enough buildings for the heads")
     tid, at = current_tenant_id(), clock.now()
@@ -99,7 +100,7 @@ async def seed_shuangluan_sized(
         # The tables have no statistics yet (the application role may not ANALYZE them): without this the planner
         # nests loops over thousands of rows on each side of a join (a minute instead of a second).
         await conn.execute_script("SET LOCAL enable_nestloop = off")
-        await _territory(run, c, per)
+        await _territory(run, c, per, communities_per_street)
         places = await run(
             "SELECT c.id, c.street_id, k.id AS compound_id FROM community c JOIN compound k ON k.community_id = c.id"
             " WHERE c.tenant_id = $1 AND c.code LIKE $2 || 'C%' AND $3::timestamptz IS NOT NULL"  # $3: every call's
@@ -115,7 +116,8 @@ async def seed_shuangluan_sized(
     below = sum(n for kind, n in (("low", low), ("one", one), ("all", m - low - one))
                 if present_of[kind] < doc.min_participations_per_year)
     return DualDataset(
-        year=year, streets=math.ceil(c / 10), communities=c, buildings=c * per, buildings_with_head=h, units=u,
+        year=year, streets=math.ceil(c / communities_per_street), communities=c, buildings=c * per,
+        buildings_with_head=h, units=u,
         unit_registrations=u, unit_contacts=u, members=m, member_registrations=registered, building_heads=h,
         online_building_heads=(h + 1) // 2, offline_building_heads=h // 2, activities=a,
         signups=figures["signups"], present=figures["present"], absent=figures["absent"],
@@ -128,16 +130,16 @@ async def seed_shuangluan_sized(
 _STAMP = "$3::timestamptz, $3::timestamptz"
 
 
-async def _territory(run: Any, c: int, per: int) -> None:
-    """Streets of 10 communities, one grid and one compound a community, ``per`` buildings in each compound."""
+async def _territory(run: Any, c: int, per: int, cps: int) -> None:
+    """Streets of ``cps`` communities, one grid and one compound a community, ``per`` buildings in each compound."""
     await run("INSERT INTO street (tenant_id, code, name, is_active, created_at, updated_at)"
               f" SELECT $1, $2 || 'S' || n, '双报到街道' || (n + 1), true, {_STAMP}"
-              " FROM generate_series(0, $4::int - 1) n", math.ceil(c / 10))
+              " FROM generate_series(0, $4::int - 1) n", math.ceil(c / cps))
     await run("INSERT INTO community (tenant_id, street_id, code, name, is_active, created_at, updated_at)"
               f" SELECT $1, s.id, $2 || 'C' || n, '双报到社区' || (n + 1), true, {_STAMP}"
               " FROM generate_series(0, $4::int - 1) n"
-              " JOIN street s ON s.tenant_id = $1 AND s.code = $2 || 'S' || (n / 10)"
-              " ORDER BY n", c)
+              " JOIN street s ON s.tenant_id = $1 AND s.code = $2 || 'S' || (n / $5::int)"
+              " ORDER BY n", c, cps)
     await run("INSERT INTO grid (tenant_id, street_id, community_id, code, name, is_active, created_at, updated_at)"
               f" SELECT $1, c.street_id, c.id, $2 || 'G', c.name || '网格', true, {_STAMP}"
               " FROM community c WHERE c.tenant_id = $1 AND c.code LIKE $2 || 'C%' ORDER BY c.id")
