@@ -109,6 +109,11 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.computePartnerStatements": ("partner_statements.compute",),
     "Mutation.approvePartnerStatement": ("partner_statements.approve",),
     "Mutation.payPartnerStatement": ("partner_statements.pay",),
+    # issue 18 part F: emergency mobilisation 平急结合.
+    "Mutation.startEmergency": ("dual.emergency.manage",),
+    "Mutation.standDown": ("dual.emergency.manage",),
+    "Mutation.assignToWorkGroup": ("dual.emergency.assign",),
+    "Mutation.removeFromWorkGroup": ("dual.emergency.assign",),
 }
 
 WRITER_POST = (

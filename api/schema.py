@@ -14,6 +14,7 @@ from api.bonds.schema import BondMutation, BondQuery
 from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.descriptions import describe
+from api.dual.emergency import EmergencyMutation, EmergencyQuery
 from api.errors import shape_errors
 from api.execution import SettledExecution
 from api.execution import install as wait_for_siblings
@@ -66,6 +67,7 @@ class Query(
     PointsEarningQuery,
     GridQuery,
     VoucherQuery,
+    EmergencyQuery,
 ):
     pass
 
@@ -87,6 +89,7 @@ class Mutation(
     PointsEarningMutation,
     GridMutation,
     VoucherMutation,
+    EmergencyMutation,
 ):
     pass
 

@@ -36,6 +36,7 @@ MODEL_MODULES = [
     "tenants.points.grid_models",
     "tenants.points.voucher_models",
     "tenants.dual.models",
+    "tenants.dual.emergency_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

@@ -273,6 +273,13 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("partner_statements.compute", TA, "compute a month's partner statements", "生成商户结算单"),
     _p("partner_statements.approve", TA, "approve a partner statement", "批准商户结算单"),
     _p("partner_statements.pay", TA, "record a partner statement's payment", "登记商户结算付款"),
+    # issue 18 part F: emergency mobilisation 平急结合 (switch and stand down; place people in work groups by hand).
+    _p("dual.emergency.manage", TA | {R.STREET_OFFICER},
+       "switch a community (or a street) to emergency mode and stand it down", "启动和解除应急状态",
+       post_on("the community's street")),
+    _p("dual.emergency.assign", TA | TERRITORY_STAFF,
+       "put people in a community's work groups by hand, or take them out", "调整工作组人员",
+       post_on("the community or its street")),
 )}
 # fmt: on
 

@@ -28,6 +28,7 @@ from tests.fixtures.reset import Reset, Worlds
 pytest_plugins = [
     "tests.fixtures.assessment",
     "tests.fixtures.config",
+    "tests.fixtures.dual_emergency",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",
