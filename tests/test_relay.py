@@ -14,6 +14,7 @@ from tenants.assessment.models import Interview, ScoreSubmission, SupervisorFind
 from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
+from tenants.dual.emergency_models import AssignedBy, Emergency, WorkGroupAssignment
 from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
@@ -108,6 +109,11 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         )
         await PartnerStatement.create(partner_id=partner.id, month="2026-09", voucher_count=0, total_fen=0,
                                       computed_at=AT, computed_by="admin")
+        # issue 18 part F: an emergency and a work-group assignment.
+        emergency = await Emergency.create(community_id=ids["C1"], street_id=ids["S1"], reason="演练", started_at=AT,
+                                           started_by="admin")
+        await WorkGroupAssignment.create(community_id=ids["C1"], emergency_id=emergency.id, person_id=person.id,
+                                         group_code="command", how=AssignedBy.RULE, assigned_at=AT, assigned_by="admin")
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

@@ -208,7 +208,9 @@ class EmergencyMutation:
     @strawberry.mutation(description="Put a person in a group of the community's current mode by hand (overrides the "
                          "rules); they are told when their group changes.")
     async def assign_to_work_group(
-        self, info: Info, community_id: strawberry.ID, person_id: strawberry.ID, group: str,
+        self, info: Info, community_id: strawberry.ID, person_id: strawberry.ID,
+        group: Annotated[str, strawberry.argument(description="The group's code, in the current mode's set "
+                                                  "(workGroups lists them).")],
     ) -> WorkGroupAssignmentNode:
         row = await service.assign(
             access=await info.context.access(), actor=info.context.actor,
