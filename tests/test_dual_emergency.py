@@ -11,12 +11,14 @@ from datetime import date
 import pytest
 
 from tenants.audit.models import AuditEntry
+from tenants.config.service import change_config
 from tenants.dual import emergency
 from tenants.dual.emergency_models import AssignedBy, Emergency, WorkGroupAssignment
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, NotFound
 from tenants.inbox.models import Notification
 from tenants.paging import Window
 from tenants.scope import tenant_transaction
+from tests.fixtures.callers import ADMIN
 from tests.fixtures.dual_emergency import C1_PLACES
 from tests.fixtures.statements import orm_statements
 
@@ -214,3 +216,16 @@ async def test_graphql_scope_hostile_input_and_another_tenant(emergency_world, g
     assert _code(await gql(START, other, {"in": {"communityId": c1, "reason": "x"}})) == ("NOT_FOUND", "communityId")
     async with tenant_transaction(w.other.id):
         assert await WorkGroupAssignment.all().count() == 0 and await Notification.all().count() == 0
+
+
+async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_keeps_reading(emergency_world):
+    w = emergency_world
+    await _start(w, community_id=w.ids["C1"])
+    async with tenant_transaction(w.t.id):
+        await change_config(access=ADMIN, actor="admin",
+                            set_values={"party": {"dual_registration": {"enabled": False}}})
+    with pytest.raises(NotEnabled) as off:
+        await _start(w, community_id=w.ids["C2"])
+    assert (off.value.code, off.value.field, off.value.details) == (
+        "NOT_ENABLED", "communityId", {"feature": "party.dual_registration"})
+    assert (await _board(w, "C1")).mode == emergency.EMERGENCY  # what was recorded stays readable

@@ -50,41 +50,49 @@ KIND_START = "dual_emergency_group"  # you are in a group (at the switch, or mov
 KIND_END = "dual_emergency_end"  # the emergency is over
 
 # Who goes where: candidates by priority (1 staff, 2 skill, 3 building head, 4 member, 5 unit contact), the first
-# per community and person wins. $1 tenant, $2 communities, $3 the tenant's day, $4/$5/$6 skill codes, their
-# groups and ranks (config order), $7 the first group, $8 the building-heads group, $9 the others group.
+# per community and person wins. Each branch reads by index or primary key, and the candidates are materialised
+# before each person is looked up by id: linear whatever the planner estimates (new tables estimate one row).
+# $1 tenant, $2 communities, $3 the tenant's day, $4/$5/$6 skill codes, their groups and ranks (config order),
+# $7 the first group, $8 the building-heads group, $9 the others group.
 PLACEMENT_SQL = """
-WITH members AS (
-    SELECT r.community_id, r.person_id, r.skills
-    FROM dual_member_registration r
-    WHERE r.tenant_id = $1 AND r.community_id = ANY($2::bigint[]) AND r.status = 'approved'
-), held AS (
-    SELECT p.tenant_id, p.target_id, p.person_id, p.kind FROM post p
-    WHERE p.tenant_id = $1 AND p.starts_on <= $3::date
+WITH candidates AS MATERIALIZED (
+    SELECT p.target_id AS community_id, p.person_id, $7::text AS grp, 1 AS prio FROM post p
+    WHERE p.tenant_id = $1 AND p.target_kind = 'community' AND p.target_id = ANY($2::bigint[])
+      AND p.kind = 'community_worker' AND p.starts_on <= $3::date
       AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
-), candidates AS (
-    SELECT h.target_id AS community_id, h.person_id, $7::text AS grp, 1 AS prio FROM held h
-    WHERE h.kind = 'community_worker' AND h.target_id = ANY($2::bigint[])
     UNION ALL
-    SELECT m.community_id, m.person_id, s.grp, 2 FROM members m
-    JOIN unnest($4::text[], $5::text[], $6::int[]) AS s(skill, grp, rank) ON m.skills ? s.skill
+    SELECT r.community_id, r.person_id, s.grp, 2 FROM dual_member_registration r
+    CROSS JOIN LATERAL (
+        SELECT s.grp FROM unnest($4::text[], $5::text[], $6::int[]) AS s(skill, grp, rank)
+        WHERE r.skills ? s.skill ORDER BY s.rank LIMIT 1
+    ) s
+    WHERE r.tenant_id = $1 AND r.community_id = ANY($2::bigint[]) AND r.status = 'approved'
     UNION ALL
-    SELECT m.community_id, m.person_id, $8::text, 3 FROM members m
-    WHERE $8::text IS NOT NULL AND EXISTS (
-        SELECT 1 FROM dual_member_post mp
-        WHERE mp.tenant_id = $1 AND mp.person_id = m.person_id AND mp.community_id = m.community_id
-          AND mp.kind IN ('online_building_head', 'offline_building_head') AND mp.starts_on <= $3::date
-          AND (mp.ends_on IS NULL OR mp.ends_on >= $3::date))
+    SELECT mp.community_id, mp.person_id, $8::text, 3 FROM dual_member_post mp
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM dual_member_registration r WHERE r.tenant_id = $1 AND r.person_id = mp.person_id
+                                                   AND r.id = mp.registration_id AND r.status = 'approved'
+                                                   AND r.community_id = mp.community_id LIMIT 1
+    ) AS approved
+    WHERE $8::text IS NOT NULL AND mp.tenant_id = $1 AND mp.community_id = ANY($2::bigint[])
+      AND mp.kind IN ('online_building_head', 'offline_building_head') AND mp.starts_on <= $3::date
+      AND (mp.ends_on IS NULL OR mp.ends_on >= $3::date)
     UNION ALL
-    SELECT m.community_id, m.person_id, $9::text, 4 FROM members m WHERE $9::text IS NOT NULL
+    SELECT r.community_id, r.person_id, $9::text, 4 FROM dual_member_registration r
+    WHERE $9::text IS NOT NULL AND r.tenant_id = $1 AND r.community_id = ANY($2::bigint[]) AND r.status = 'approved'
     UNION ALL
-    SELECT u.community_id, h.person_id, $9::text, 5 FROM dual_unit_registration u
-    JOIN held h ON h.kind = 'work_unit_contact' AND h.target_id = u.work_unit_id
+    SELECT u.community_id, p.person_id, $9::text, 5 FROM dual_unit_registration u
+    JOIN post p ON p.tenant_id = $1 AND p.target_kind = 'work_unit' AND p.target_id = u.work_unit_id
+               AND p.kind = 'work_unit_contact' AND p.starts_on <= $3::date
+               AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
     WHERE $9::text IS NOT NULL AND u.tenant_id = $1 AND u.community_id = ANY($2::bigint[]) AND u.status = 'approved'
 )
 SELECT DISTINCT ON (c.community_id, c.person_id) c.community_id, c.person_id, c.grp
 FROM candidates c
-JOIN person pe ON pe.tenant_id = $1 AND pe.id = c.person_id AND pe.deactivated_at IS NULL
-ORDER BY c.community_id, c.person_id, c.prio, c.grp
+CROSS JOIN LATERAL (
+    SELECT 1 FROM person pe WHERE pe.tenant_id = $1 AND pe.id = c.person_id AND pe.deactivated_at IS NULL LIMIT 1
+) AS active
+ORDER BY c.community_id, c.person_id, c.prio
 """
 
 START_SQL = """
