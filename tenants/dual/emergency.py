@@ -206,6 +206,8 @@ async def _targets(access: Access, permission: str, community_id: int | None,
         if row is None:
             raise NotFound("社区不存在", "no such community", field="communityId")
         require(access, permission, ("street", row.street_id), field="communityId")
+        if not row.is_active:
+            raise Conflict("社区已停用", "the community is inactive", field="communityId")
         return [row.id], "community", row.id
     street = await Street.filter(id=street_id).first()
     if street is None:
