@@ -162,6 +162,11 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Query.dualUnitYearEnd": ("dual.report.read",),
     "Query.myDualYear": ("dual.report.read",),
     "Mutation.recordTalkOutcome": ("dual.talk.manage",),
+    # issue 18 part F: emergency mobilisation 平急结合.
+    "Mutation.startEmergency": ("dual.emergency.manage",),
+    "Mutation.standDown": ("dual.emergency.manage",),
+    "Mutation.assignToWorkGroup": ("dual.emergency.assign",),
+    "Mutation.removeFromWorkGroup": ("dual.emergency.assign",),
 }
 
 WRITER_POST = (

@@ -15,6 +15,7 @@ from api.brand.schema import BrandMutation, BrandQuery
 from api.config.schema import ConfigMutation, ConfigQuery
 from api.descriptions import describe
 from api.dual.activities import ActivityMutation, ActivityQuery
+from api.dual.emergency import EmergencyMutation, EmergencyQuery
 from api.dual.lists import DualListMutation, DualListQuery
 from api.dual.registrations import DualRegistrationMutation, DualRegistrationQuery
 from api.dual.reports import DualReportMutation, DualReportQuery
@@ -74,6 +75,7 @@ class Query(
     DualListQuery,
     ActivityQuery,
     DualReportQuery,
+    EmergencyQuery,
 ):
     pass
 
@@ -99,6 +101,7 @@ class Mutation(
     DualListMutation,
     ActivityMutation,
     DualReportMutation,
+    EmergencyMutation,
 ):
     pass
 

@@ -38,6 +38,7 @@ MODEL_MODULES = [
     "tenants.dual.models",
     "tenants.dual.list_models",
     "tenants.dual.rule_models",
+    "tenants.dual.emergency_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

@@ -321,6 +321,13 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        "own year)", "查看双报到年度报表"),
     _p("dual.report.export", ADMIN_AND_STAFF | {R.WORK_UNIT_CONTACT},
        "download 双报到 year-end reports (a unit's contact: its own unit)", "导出双报到年度报表"),
+    # issue 18 part F: emergency mobilisation 平急结合 (switch and stand down; place people in work groups by hand).
+    _p("dual.emergency.manage", TA | {R.STREET_OFFICER},
+       "switch a community (or a street) to emergency mode and stand it down", "启动和解除应急状态",
+       post_on("the community's street")),
+    _p("dual.emergency.assign", TA | TERRITORY_STAFF,
+       "put people in a community's work groups by hand, or take them out", "调整工作组人员",
+       post_on("the community or its street")),
 )}
 # fmt: on
 

@@ -201,6 +201,9 @@ ON_A_NODE: dict[str, tuple[Any, Role]] = {
     "vouchers.cancel": (None, Role.RESIDENT),
     # issue 18 part D: an activity's community and street
     "dual.activity.manage": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
+    # issue 18 part F: the community's street; a community worker on the community itself.
+    "dual.emergency.manage": (("street", 1), Role.STREET_OFFICER),
+    "dual.emergency.assign": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
 }
 
 

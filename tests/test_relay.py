@@ -14,6 +14,7 @@ from tenants.assessment.models import Interview, ScoreSubmission, SupervisorFind
 from tenants.audit import service as audit
 from tenants.bonds.models import BondKind, BondTopUp, BondTransaction
 from tenants.brand.models import BrandProject
+from tenants.dual.emergency_models import AssignedBy, Emergency, WorkGroupAssignment
 from tenants.dual.list_models import DualClaim, DualItem, ItemKind, Wish
 from tenants.dual.models import (
     Activity,
@@ -158,6 +159,11 @@ async def _one_of_each(gql, w) -> dict[str, int]:
                 signup_id=1, activity_id=1, absent_at=AT, absences=2, opened_on=date(2026, 10, 2),
                 due_on=date(2026, 10, 16), created_at=AT,
             )
+        # issue 18 part F: an emergency and a work-group assignment.
+        emergency = await Emergency.create(community_id=ids["C1"], street_id=ids["S1"], reason="演练", started_at=AT,
+                                           started_by="admin")
+        await WorkGroupAssignment.create(community_id=ids["C1"], emergency_id=emergency.id, person_id=person.id,
+                                         group_code="command", how=AssignedBy.RULE, assigned_at=AT, assigned_by="admin")
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":
