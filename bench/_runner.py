@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Coroutine
@@ -43,3 +44,37 @@ def run(work: Coroutine[Any, Any, Any], *, home_name: str, server: dict[str, str
         asyncio.run(work)
     finally:
         svc.stop()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Table:
+    """A benchmark's figures (p50/p95 of samples in ms against the issue's limits), printed as they come and as a
+    table at the end."""
+
+    def __init__(self, limits_ms: dict[str, float]) -> None:
+        self.limits = limits_ms
+        self.rows: list[tuple[str, str, str, str, str]] = []
+
+    def add(self, label: str, samples_ms: list[float] | None, limit: str, note: str = "") -> None:
+        bound = f"{self.limits[limit]:g}" if limit in self.limits else "-"
+        if not samples_ms:
+            self.rows.append((label, "-", "-", bound, note))
+            print(f"{label}: {note}", flush=True)
+            return
+        p50, p95 = statistics.median(samples_ms), pct(samples_ms, 0.95)
+        ratio = f"{p95 / self.limits[limit]:.2f}x of limit" if limit in self.limits else ""
+        self.rows.append((label, f"{p50:.2f}", f"{p95:.2f}", bound, f"{ratio} {note}".strip()))
+        print(f"{label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(samples_ms)}"
+              f" (limit {bound} ms) {note}", flush=True)
+
+    def print(self) -> None:
+        head = ("measure", "p50 ms", "p95 ms", "limit ms", "p95/limit, note")
+        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
+        print()
+        for r in [head, *self.rows]:
+            cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:4], widths, strict=True))]
+            print("  ".join([*cells, r[4]]))

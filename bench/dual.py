@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -55,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import run  # noqa: E402
+from bench._runner import Table, run  # noqa: E402
 
 HOME_NAME = "bench-dual"
 # 512 MB of shared buffers hold every table and index of the city (~150 MB) with room to spare.
@@ -164,37 +163,6 @@ def seeded_file(per_member: int) -> Path:
 
 # --- measuring ----------------------------------------------------------------------------------------------------
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class Table:
-    """The figures, printed as they come and as a table at the end."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str, str]] = []
-
-    def add(self, label: str, samples_ms: list[float] | None, limit: str, note: str = "") -> None:
-        if not samples_ms:
-            self.rows.append((label, "-", "-", (LIMITS_MS.get(limit) and f"{LIMITS_MS[limit]:g}") or "-", note))
-            print(f"{label}: {note}", flush=True)
-            return
-        p50, p95 = statistics.median(samples_ms), pct(samples_ms, 0.95)
-        ratio = f"{p95 / LIMITS_MS[limit]:.2f}x of limit" if limit in LIMITS_MS else ""
-        bound = f"{LIMITS_MS[limit]:g}" if limit in LIMITS_MS else "-"
-        self.rows.append((label, f"{p50:.2f}", f"{p95:.2f}", bound, f"{ratio} {note}".strip()))
-        print(f"{label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(samples_ms)}"
-              f" (limit {bound} ms) {note}", flush=True)
-
-    def print(self) -> None:
-        head = ("measure", "p50 ms", "p95 ms", "limit ms", "p95/limit, note")
-        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
-        print()
-        for r in [head, *self.rows]:
-            cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:4], widths, strict=True))]
-            print("  ".join([*cells, r[4]]))
 
 
 async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 2) -> list[float]:
@@ -470,7 +438,7 @@ async def main(per_member: int, runs: int, reuse: bool, do_explain: bool) -> Non
         else:
             ids = await seed(per_member)
             marker.write_text(json.dumps(ids))
-        table = Table()
+        table = Table(LIMITS_MS)
         await dataset_check(ids["small"], ids["small_year"])
         await coverage(table, ids["city"], runs, do_explain)
         await absence_rule(table, ids["city"], runs, do_explain)

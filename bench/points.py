@@ -44,7 +44,6 @@ import inspect
 import logging
 import os
 import random
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -55,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import run  # noqa: E402
+from bench._runner import Table, run  # noqa: E402
 
 HOME_NAME = "bench-points"
 # The embedded server's defaults (128 MB of shared buffers) suit the tests, not 5,000,000 entries: sized as a production
@@ -528,37 +527,6 @@ def seeded_file(people: int, entries: int) -> Path:
 # --- measuring ----------------------------------------------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class Table:
-    """The figures, printed as they come and as a table at the end."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str, str]] = []
-
-    def add(self, label: str, samples_ms: list[float] | None, limit: str, note: str = "") -> None:
-        if not samples_ms:
-            self.rows.append((label, "-", "-", (LIMITS_MS.get(limit) and f"{LIMITS_MS[limit]:g}") or "-", note))
-            print(f"{label}: {note}", flush=True)
-            return
-        p50, p95 = statistics.median(samples_ms), pct(samples_ms, 0.95)
-        ratio = f"{p95 / LIMITS_MS[limit]:.2f}x of limit" if limit in LIMITS_MS else ""
-        self.rows.append((label, f"{p50:.2f}", f"{p95:.2f}", f"{LIMITS_MS.get(limit, 0):g}",
-                          f"{ratio} {note}".strip()))
-        print(f"{label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(samples_ms)}"
-              f" (limit {LIMITS_MS.get(limit, 0):g} ms) {note}", flush=True)
-
-    def print(self) -> None:
-        head = ("measure", "p50 ms", "p95 ms", "limit ms", "p95/limit, note")
-        widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
-        print()
-        for r in [head, *self.rows]:
-            cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:4], widths, strict=True))]
-            print("  ".join([*cells, r[4]]))
-
 
 async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 3) -> list[float]:
     for _ in range(warm):
@@ -888,7 +856,7 @@ async def measure(tid: int, runs: int, explain: bool, skip_expiry: bool = False)
         )
     people = [(int(r["id"]), str(r["user_id"])) for r in rows]
     random.Random(17).shuffle(people)
-    table = Table()
+    table = Table(LIMITS_MS)
     await balances(table, tid, people, runs)
     await leaderboards(table, tid, people, runs)
     await grids(table, tid, runs)
