@@ -1,7 +1,7 @@
 """Earning points 积分: who earns under a rule, awards with their daily and monthly caps, and reversals.
 
 ``award`` is the one way points are earned (events through ``hooks``, staff through ``award_manually``): once per
-(rule, person, source), capped per person per tenant-local day and calendar month (awards less reversals, by the
+(rule, person, source) while that award stands (after a reversal the source earns again, once), capped per person per tenant-local day and calendar month (awards less reversals, by the
 day each counts for), the caps checked and the award written while holding the (person, rule) advisory lock, so
 two concurrent awards cannot both fit. An award over a cap is recorded as ``capped`` (0 points) with the reason.
 ``reverse`` undoes an award by a new entry, once; what the person has already spent cannot be taken back, so a
@@ -91,19 +91,25 @@ def award_key(rule: str, person_id: int, source: Source) -> str:
     return f"award:{rule}:{person_id}:{source.kind}:{source.id if source.id is not None else source.ref}"
 
 
-async def _taken(key: str, person_id: int, rule: str, day: date) -> tuple[bool, int, int]:
-    """Whether ``key`` was awarded already, and the points of ``rule`` the person keeps for ``day`` and for its month
-    (awards less reversals), in one statement."""
+async def _taken(key: str, person_id: int, rule: str, source: Source, day: date) -> tuple[str, bool, int, int]:
+    """The award's key of this generation, whether it was awarded already, and the points of ``rule`` the person
+    keeps for ``day`` and for its month (awards less reversals), in one statement. A generation is the count of the
+    (rule, person, source) awards reversed so far: after a reversal (an attendance withdrawn) the source may earn
+    again, once, under ``{key}:{generation}``."""
     first, last = periods.bounds(periods.key_for(day, "monthly"))
     rows = await connections.get("default").execute_query_dict(
-        "SELECT EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = $6) AS done,"
+        "WITH g AS (SELECT CASE WHEN n = 0 THEN $6 ELSE $6 || ':' || n END AS key FROM (SELECT count(*) AS n"
+        " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3 AND kind = 'reversal'"
+        " AND source_kind = $8 AND source_id IS NOT DISTINCT FROM $9::bigint AND source_ref = $10) c)"
+        " SELECT (SELECT key FROM g) AS key,"
+        " EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = (SELECT key FROM g)) AS done,"
         " COALESCE(SUM(amount) FILTER (WHERE occurred_on = $4), 0)::bigint AS day,"
         " COALESCE(SUM(amount), 0)::bigint AS month"
         " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3"
         " AND occurred_on BETWEEN $5 AND $7 AND kind IN ('award', 'reversal')",
-        [current_tenant_id(), person_id, rule, day, first, key, last],
+        [current_tenant_id(), person_id, rule, day, first, key, last, source.kind, source.id, source.ref[:128]],
     )
-    return bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
+    return str(rows[0]["key"]), bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
 
 
 async def award(
@@ -127,7 +133,7 @@ async def award(
             return None
         # Every award of this key takes this lock: under it the key is looked up once and inserted without a retry.
         await advisory_lock("points_award", person.id, rule.code)
-        done, day_total, month_total = await _taken(key, person.id, rule.code, occurred_on)
+        key, done, day_total, month_total = await _taken(key, person.id, rule.code, source, occurred_on)
         if done:  # a retried request or job, or a twin that held the lock before us
             return Award(await PointsEntry.get(idempotency_key=key), False)
         text = reason.strip()
