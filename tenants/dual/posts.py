@@ -13,8 +13,9 @@ from tenants.audit import service as audit
 from tenants.dual.access import in_area, own_person, readable_member_posts, readable_member_registrations
 from tenants.dual.config import dual_config
 from tenants.dual.models import MemberPost, MemberPostKind, MemberRegistration, RegistrationStatus
+from tenants.dual.text import text_problems
 from tenants.dual.units import reason_text, refuse
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, text_problems
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import require
 from tenants.scope import savepoint

@@ -15,7 +15,8 @@ from tenants.audit import service as audit
 from tenants.dual.access import readable_unit_registrations, readable_work_units
 from tenants.dual.config import dual_config
 from tenants.dual.models import RegistrationStatus, UnitRegistration
-from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import require
