@@ -151,9 +151,9 @@ async def test_cancel_tells_once_and_close_marks_absent(activity_world):
     assert early.value.code == "ACTIVITY_NOT_ENDED"
     # the hourly job closes activities ended a day ago: signed absent, waiting nothing; a second run closes nothing
     with tenant_context(tid):
-        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=23)) == {"closed": 0}
-        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=24)) == {"closed": 1}
-        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=25)) == {"closed": 0}
+        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=23)) == {"closed": 0, "units_ended": 0}
+        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=24)) == {"closed": 1, "units_ended": 0}
+        assert await activity_scheduled.hourly(now=b.ends_at + timedelta(hours=25)) == {"closed": 0, "units_ended": 0}
     async with tenant_transaction(tid):
         rows = dict(await Signup.filter(activity_id=b.id).values_list("status", "attendance"))
         assert (await Activity.get(id=b.id)).status == "closed"
