@@ -31,6 +31,9 @@ EVENTS = {
     "activity_attended",
     # an attendance was withdrawn: activity_kind, activity_id, user_id, at
     "activity_withdrawn",
+    # many attendances of one activity were withdrawn at once (it was called off): activity_kind, activity_id,
+    # user_ids, at
+    "activity_withdrawn_all",
 }
 
 _handlers: dict[str, list[Handler]] = {}

@@ -8,9 +8,10 @@ their own registrations and posts. A caller holding several roles reads the unio
 
 from __future__ import annotations
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
+from tenants import clock
 from tenants.dual.models import MemberPost, MemberRegistration, UnitRegistration
 from tenants.permissions import require
 from tenants.tenancy.roles import Role
@@ -19,6 +20,16 @@ from tenants.territory.parties import WorkUnit
 from tenants.territory.people import Person
 
 NOTHING = Q(id__in=[0])
+
+
+def agreement_current() -> Q:
+    """Unit registrations whose agreement has not ended (``agreement_until`` open, or the tenant's today or later):
+    a unit whose agreement ran out is not registered any more, even before the hourly job marks it ended. Today is
+    this instant (``clock.now()``) in the tenant's time zone, computed by the statement: a query needs no await."""
+    at = clock.now().isoformat()  # an aware datetime's own text: no input reaches the SQL
+    return Q(agreement_until__isnull=True) | Q(agreement_until__gte=RawSQL(
+        f"(SELECT (timestamptz '{at}' AT TIME ZONE t.timezone)::date FROM tenant t"
+        " WHERE t.id = NULLIF(current_setting('app.tenant_id', true), '')::bigint)"))
 
 
 def contact_units(caller: Access) -> list[int]:

@@ -30,7 +30,8 @@ from tenants.dual import rules
 from tenants.dual.activity_access import manages, readable_activities
 from tenants.dual.config import dual_config
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup, SignupStatus
-from tenants.errors import Conflict, InvalidInput, NotFound, Noun, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import Conflict, InvalidInput, NotFound, Noun, Problem
 from tenants.events import emit
 from tenants.idempotency import idempotent
 from tenants.inbox.service import Message, send_all
@@ -48,6 +49,7 @@ MAX_CAPACITY = 10_000
 MAX_LENGTH = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=3 * 366)
 MAX_POSTS = 20
+CHECKIN_MARGIN = timedelta(minutes=60)  # check-in opens this long before the start, closes this long after the end
 KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
 TAKEN = (SignupStatus.SIGNED, SignupStatus.ASSIGNED)  # the statuses that hold a place
 BY_START = Order(("starts_at", "id"), (datetime, int))
@@ -357,21 +359,22 @@ async def _cancel(row: Activity, *, actor: str, reason: str) -> Activity:
     row.status = ActivityStatus.CANCELLED
     row.closed_at, row.closed_by = now, actor
     await row.save(update_fields=["status", "closed_at", "closed_by"])
-    people = await Signup.filter(activity_id=row.id).exclude(status=SignupStatus.CANCELLED).values_list(
-        "person_id", "attendance")
-    users = dict(await Person.filter(id__in=[p for p, _ in people] or [0]).values_list("id", "user_id"))
-    for person_id, attendance in people:
-        if attendance == Attendance.PRESENT and users.get(person_id):
-            await emit("activity_withdrawn", activity_kind=EVENT_KIND, activity_id=row.id,
-                       user_id=users[person_id], at=now)
+    signed = await Signup.filter(activity_id=row.id).values_list("person_id", "status", "attendance")
+    told = {p for p, status, _ in signed if status != SignupStatus.CANCELLED}
+    users = dict(await Person.filter(id__in=[p for p, _, _ in signed] or [0]).values_list("id", "user_id"))
+    # every present attendance is withdrawn, whatever its sign-up's status now: nothing on a cancelled activity counts
+    present = sorted({str(users[p]) for p, _, a in signed if a == Attendance.PRESENT and users.get(p)})
+    if present:
+        await emit("activity_withdrawn_all", activity_kind=EVENT_KIND, activity_id=row.id, user_ids=present, at=now)
     local = row.starts_at.astimezone(await current_zone()).strftime("%Y-%m-%d %H:%M")
     await send_all([Message(
-        to=[u for u in users.values() if u], kind="dual_activity_cancelled", title=f"活动取消：{row.title}",
+        to=[str(users[p]) for p in sorted(told) if users.get(p)], kind="dual_activity_cancelled",
+        title=f"活动取消：{row.title}",
         text=f"您报名的活动“{row.title}”（{local}）已取消，原因：{reason}。 The activity {row.title} ({local}) is "
              f"cancelled: {reason}.",
     )], at=now)
     await audit.record(actor=actor, action="dual.activity.cancel", target_type="dual_activity", target_id=row.id,
-                       details={"reason": reason, "told": len(people)})
+                       details={"reason": reason, "told": len(told)})
     return row
 
 

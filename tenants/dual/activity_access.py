@@ -5,7 +5,8 @@ The administration (tenant admins, the housing department) reads every activity 
 community workers those of the communities they work for. A party member reads the activities of the communities
 they may join (``eligible``: their own registration's community, and the communities their work unit is registered
 with) and of any activity they signed up for, and their own sign-ups. A work unit's contact reads the activities of
-the communities its unit is registered with and its members' sign-ups. Another tenant: nothing (row-level security).
+the communities its unit is registered with and its members' sign-ups. A unit registration counts while its
+agreement has not ended (``access.agreement_current``). Another tenant: nothing (row-level security).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from tenants.dual.access import agreement_current
 from tenants.dual.models import (
     Activity,
     MemberRegistration,
@@ -45,8 +47,8 @@ def _member_communities(person_ids: QuerySet[Person]) -> Q:
     """Activities of the communities these people may join: their approved registration's community, and the
     communities their registration's work unit is registered with (approved)."""
     regs = MemberRegistration.filter(person_id__in=Subquery(person_ids.values("id")), status=APPROVED)
-    units = UnitRegistration.filter(work_unit_id__in=Subquery(regs.filter(work_unit_id__not_isnull=True)
-                                                              .values("work_unit_id")), status=APPROVED)
+    units = UnitRegistration.filter(agreement_current(), work_unit_id__in=Subquery(
+        regs.filter(work_unit_id__not_isnull=True).values("work_unit_id")), status=APPROVED)
     return Q(community_id__in=Subquery(regs.values("community_id"))) | Q(
         community_id__in=Subquery(units.values("community_id"))
     )
@@ -65,7 +67,8 @@ def readable_activities(caller: Access) -> QuerySet[Activity]:
         q |= Q(id__in=Subquery(Signup.filter(person_id__in=Subquery(own.values("id"))).values("activity_id")))
     if units := units_of(caller):
         q |= Q(community_id__in=Subquery(
-            UnitRegistration.filter(work_unit_id__in=units, status=APPROVED).values("community_id")))
+            UnitRegistration.filter(agreement_current(), work_unit_id__in=units, status=APPROVED).values(
+                "community_id")))
     return Activity.filter(q)
 
 
@@ -99,7 +102,7 @@ async def eligible_registration(person_id: int, community_id: int) -> MemberRegi
     if reg.community_id == community_id:
         return reg
     if reg.work_unit_id is not None and await UnitRegistration.filter(
-        work_unit_id=reg.work_unit_id, community_id=community_id, status=APPROVED
+        agreement_current(), work_unit_id=reg.work_unit_id, community_id=community_id, status=APPROVED
     ).exists():
         return reg
     return None

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from tenants import periods
-from tenants.dual.activities import BY_START, readable_one
+from tenants.dual.access import member_scope
+from tenants.dual.activities import BY_START, TAKEN, readable_one
 from tenants.dual.activity_access import manages, own_persons, readable_activities, readable_signups
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup
 from tenants.errors import InvalidInput, NotFound, Problem
 from tenants.paging import Order, Page, Window, newest, page
+from tenants.permissions import require
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
+from tenants.territory.people import Person
 
 
 async def list_activities(
@@ -70,9 +73,15 @@ class Hours:
 
 async def member_hours(*, access: Access, year: int, person_id: int | None = None) -> Hours:
     """A member's year (their own without ``person_id``; staff and a unit's contact: the sign-ups they read).
-    Participation: present on an activity not cancelled, counted in the year of its start (tenant time)."""
+    Participation: present on a place held (signed or assigned) on an activity not cancelled, counted in the year of
+    its start (tenant time). ``dual.read``; NOT_FOUND for a person the caller does not read (``member_scope``)."""
+    require(access, "dual.read")
     periods.check_year(year, "year")
-    if person_id is None:
+    if person_id is not None:
+        scope = member_scope(access, "id")
+        if not await Person.filter(*([scope] if scope is not None else []), id=person_id).exists():
+            raise NotFound("人员不存在", "no such person", field="personId")
+    else:
         own = await own_persons(access).first()
         if own is None:
             raise NotFound("您在本地区没有人员档案", "you have no person record here", field="personId")
@@ -80,7 +89,7 @@ async def member_hours(*, access: Access, year: int, person_id: int | None = Non
     zone = await current_zone()
     start, end = periods.local_midnight(date(year, 1, 1), zone), periods.local_midnight(date(year + 1, 1, 1), zone)
     rows = await readable_signups(access).filter(
-        person_id=person_id, attendance=Attendance.PRESENT, starts_at__gte=start, starts_at__lt=end
+        person_id=person_id, status__in=TAKEN, attendance=Attendance.PRESENT, starts_at__gte=start, starts_at__lt=end
     ).values_list("activity_id", "minutes", "outside_working_hours")
     cancelled = set(await Activity.filter(
         id__in=sorted({r[0] for r in rows}) or [0], status=ActivityStatus.CANCELLED).values_list("id", flat=True))

@@ -1,6 +1,7 @@
 """The hourly 双报到 activities run: close every open activity that ended ``CLOSE_AFTER`` ago (signed and assigned
-people without attendance become absent). Safe to run twice or concurrently: each activity is locked and closed
-once (``activities.close_due``)."""
+people without attendance become absent), and end the unit registrations whose agreement ran out
+(``units.end_expired``). Safe to run twice or concurrently: each activity is locked and closed once
+(``activities.close_due``); a registration is ended once (only approved ones are)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from tenants import clock
 from tenants.config.service import effective_config
+from tenants.dual import units
 from tenants.dual.activities import close_due
 from tenants.scope import scoped_transaction
 
@@ -22,4 +24,5 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     async with scoped_transaction():
         if not (await effective_config()).document.party.dual_registration.enabled:
             return {"enabled": False}
-        return {"closed": await close_due(now=at, after=CLOSE_AFTER)}
+        return {"closed": await close_due(now=at, after=CLOSE_AFTER),
+                "units_ended": len(await units.end_expired(now=at))}

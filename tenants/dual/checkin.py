@@ -7,7 +7,9 @@ A code is ``{activity id}-{window}-{mac}``: ``mac`` is HMAC-SHA256(the activity'
 messages or GraphQL); only the code does.
 
 Present (by code or by staff) emits ``activity_attended`` once per sign-up: a second check-in returns the same
-sign-up and emits nothing. Staff correcting a present to absent emit ``activity_withdrawn`` (points reverse).
+sign-up and emits nothing; a check-in after staff recorded an absence is refused (CONFLICT, reason
+``attendance_set``): only staff correct attendance. Staff correcting a present to absent emit
+``activity_withdrawn`` (points reverse).
 Decisions: people waiting in line may not check in (staff assign them if there is room on the day); staff may
 correct attendance until the activity closes, and after it only with a reason.
 """
@@ -19,15 +21,25 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tenants import clock
 from tenants.audit import service as audit
-from tenants.dual.activities import ACTIVITY, EVENT_KIND, TAKEN, length_minutes, locked, readable_one, visible
+from tenants.dual.activities import (
+    ACTIVITY,
+    CHECKIN_MARGIN,
+    EVENT_KIND,
+    TAKEN,
+    length_minutes,
+    locked,
+    readable_one,
+    visible,
+)
 from tenants.dual.activity_access import manages, own_persons, readable_signups
 from tenants.dual.config import dual_config
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup
-from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Problem
 from tenants.events import emit
 from tenants.permissions import require
 from tenants.scope import savepoint
@@ -35,7 +47,7 @@ from tenants.territory.access import Access
 from tenants.territory.people import Person
 
 MAC_LENGTH = 10
-MARGIN = timedelta(minutes=60)  # check-in opens this long before the start and stays open this long after the end
+MARGIN = CHECKIN_MARGIN
 CODE = re.compile(rf"([0-9]{{1,18}})-([0-9]{{1,12}})-([A-Z2-7]{{{MAC_LENGTH}}})")
 
 
@@ -159,6 +171,10 @@ async def check_in(*, access: Access, actor: str, code: str, activity_id: int | 
                               field="code")
         if signup.attendance == Attendance.PRESENT:
             return signup
+        if signup.attendance is not None:  # staff recorded an absence: only staff change it
+            raise Conflict("工作人员已登记您的考勤，如有疑问请联系社区",
+                           "staff have recorded your attendance: ask them to correct it", field="code",
+                           details={"reason": "attendance_set", "attendance": signup.attendance.value})
         await _present(signup, row, by=actor, at=now, minutes=None)
         await audit.record(actor=actor, action="dual.activity.check_in", target_type="dual_signup",
                            target_id=signup.id, details={"activityId": row.id, "minutes": signup.minutes})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from tortoise import connections
 from tortoise.expressions import Subquery
 
+from tenants import clock
 from tenants.dual.access import in_area
 from tenants.dual.config import dual_config
 from tenants.dual.models import MemberPost
@@ -61,6 +62,7 @@ WITH c AS MATERIALIZED (
 ), u AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_unit_registration
     WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND status = 'approved'
+      AND (agreement_until IS NULL OR agreement_until >= $7)
     GROUP BY community_id
 ), p AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_member_post
@@ -85,7 +87,7 @@ class Coverage:
     with_offline_head: int = 0
     with_any_head: int = 0
     members: int = 0  # approved member registrations
-    units: int = 0  # approved unit registrations
+    units: int = 0  # approved unit registrations whose agreement has not ended
     posts_held: int = 0  # member posts held now (building heads and volunteers)
 
     @property
@@ -111,7 +113,7 @@ async def coverage(*, access: Access, street_id: int | None = None, community_id
     whole = access.reads_whole_tenant
     params = [
         current_tenant_id(), whole, sorted(access.staff_nodes.get("community", ())),
-        sorted(access.staff_nodes.get("street", ())), street_id, community_id,
+        sorted(access.staff_nodes.get("street", ())), street_id, community_id, await clock.today(),
     ]
     _, records = await connections.get("default").execute_query(SQL, params)
     if not records and (street_id is not None or community_id is not None):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from tenants.dual.access import agreement_current
 from tenants.dual.list_models import DualClaim, DualItem, Wish, WishStatus
 from tenants.dual.models import MemberRegistration, RegistrationStatus, UnitRegistration
 from tenants.permissions import TERRITORY_STAFF
@@ -58,8 +59,9 @@ def member_registrations(caller: Access) -> QuerySet[MemberRegistration]:
 
 
 def unit_registrations(caller: Access) -> QuerySet[UnitRegistration]:
-    """The approved registrations of the caller's units."""
-    return UnitRegistration.filter(status=RegistrationStatus.APPROVED, work_unit_id__in=contact_units(caller) or [0])
+    """The approved registrations of the caller's units whose agreement has not ended."""
+    return UnitRegistration.filter(agreement_current(), status=RegistrationStatus.APPROVED,
+                                   work_unit_id__in=contact_units(caller) or [0])
 
 
 def _registered(caller: Access, field: str = "community_id") -> Q:

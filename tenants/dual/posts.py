@@ -13,8 +13,9 @@ from tenants.audit import service as audit
 from tenants.dual.access import in_area, own_person, readable_member_posts, readable_member_registrations
 from tenants.dual.config import dual_config
 from tenants.dual.models import MemberPost, MemberPostKind, MemberRegistration, RegistrationStatus
+from tenants.dual.text import text_problems
 from tenants.dual.units import reason_text, refuse
-from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, text_problems
+from tenants.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import require
 from tenants.scope import savepoint
@@ -55,6 +56,14 @@ def _checked(kind: str, building_id: int | None, role: str) -> MemberPostKind:
     return post_kind
 
 
+BUILDING_HEAD_INDEX = "dual_member_post_building_head"
+
+
+def _head_taken(kind: MemberPostKind) -> Conflict:
+    what = kind.value.replace("_", " ")
+    return Conflict(f"该楼栋已有{KIND_ZH[kind]}", f"the building already has an {what}", field="buildingId")
+
+
 async def _take(reg: MemberRegistration, kind: str, building_id: int | None, role: str, actor: str) -> MemberPost:
     """A post held from today under an approved registration (locked by the caller)."""
     post_kind = _checked(kind, building_id, role)
@@ -68,8 +77,7 @@ async def _take(reg: MemberRegistration, kind: str, building_id: int | None, rol
             raise NotFound(f"楼栋 {building_id} 不在报到社区", f"building {building_id} is not in the registration's "
                            "community", field="buildingId")
         if await MemberPost.exists(building_id=building_id, kind=post_kind, ends_on=None):
-            what = post_kind.value.replace("_", " ")
-            raise Conflict(f"该楼栋已有{KIND_ZH[post_kind]}", f"the building already has an {what}", field="buildingId")
+            raise _head_taken(post_kind)
     try:
         async with savepoint():
             post = await MemberPost.create(
@@ -77,7 +85,9 @@ async def _take(reg: MemberRegistration, kind: str, building_id: int | None, rol
                 street_id=reg.street_id, kind=post_kind, building_id=building_id, role=role.strip(),
                 starts_on=await clock.today(), created_by=actor, created_at=clock.now(),
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if BUILDING_HEAD_INDEX in str(exc):  # the backstop of the building's lock (migration 0031)
+            raise _head_taken(post_kind) from None
         raise Conflict("您已担任该岗位", "the member already holds this post", field="kind") from None
     await audit.record(actor=actor, action="dual.member_post.take", target_type="dual_member_post", target_id=post.id,
                        details={"kind": post_kind.value, "buildingId": building_id, "role": post.role})

@@ -17,8 +17,9 @@ from tenants.audit import service as audit
 from tenants.dual.access import in_area, own_person, readable_member_registrations, readable_work_units
 from tenants.dual.config import dual_config
 from tenants.dual.models import MemberPost, MemberRegistration, RegistrationStatus
+from tenants.dual.text import text_problems
 from tenants.dual.units import NEWEST, REGISTRATION, community_of, reason_text, refuse
-from tenants.errors import Conflict, Forbidden, IllegalTransition, NotFound, Problem, text_problems
+from tenants.errors import Conflict, Forbidden, IllegalTransition, NotFound, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, page
 from tenants.permissions import require

@@ -8,8 +8,8 @@ positions 1..15.
 
 Decisions: a member may join activities of their registration's community and of the communities their work unit
 is registered with. Staff may assign beyond the capacity (an assignment is a duty, it never waits); assigned
-places count as taken, so later sign-ups wait. Leaving is possible until the activity starts; joining twice
-returns the same sign-up.
+places count as taken, so later sign-ups wait. Leaving is possible until check-in opens (an hour before the
+start), never once attendance is recorded; joining twice returns the same sign-up.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tenants import clock
 from tenants.audit import service as audit
 from tenants.dual.activities import (
     ACTIVITY,
+    CHECKIN_MARGIN,
     TAKEN,
     ActivityStarted,
     fill_places,
@@ -43,14 +44,15 @@ def _open(row: Activity, action: str) -> None:
 
 
 async def _post(row: Activity, post: str | None) -> str:
-    """The needed post taken (checked against the activity's posts and their counts), or ''."""
+    """The needed post taken (checked against the activity's posts and their counts), or ''. People waiting in line
+    hold their post too: a promotion then never puts more people on a post than it needs."""
     if post is None or not post.strip():
         return ""
     role = post.strip()
     needed = next((p for p in row.posts_needed if p.get("role") == role), None)
     if needed is None:
         raise InvalidInput.of([Problem("post", "unknown", "该活动不需要这个岗位", "the activity needs no such post")])
-    held = await Signup.filter(activity_id=row.id, post=role, status__in=TAKEN).count()
+    held = await Signup.filter(activity_id=row.id, post=role, status__in=(*TAKEN, SignupStatus.WAITING)).count()
     if held >= int(needed["count"]):
         raise InvalidInput.of([Problem("post", "full", "该岗位人数已满", "this post is filled")])
     return role
@@ -102,12 +104,14 @@ async def leave(*, access: Access, actor: str, activity_id: int) -> Signup:
     async with savepoint():
         row = await visible(access, activity_id)
         _open(row, "leave")
-        if now >= row.starts_at:
-            raise ActivityStarted("活动已开始，不能取消报名", "the activity has started: too late to leave", field="id")
         mine = await Signup.filter(activity_id=row.id, person_id__in=[p.id for p in await own_persons(access)] or [0]
                                    ).exclude(status=SignupStatus.CANCELLED).first()
         if mine is None:
             raise NotFound("您没有报名该活动", "you are not signed up for this activity", field="id")
+        # Once check-in has opened (or attendance is recorded) a sign-up stays: leaving after checking in would keep
+        # the points and hours while staff could no longer correct the attendance.
+        if now >= row.starts_at - CHECKIN_MARGIN or mine.attendance is not None:
+            raise ActivityStarted("签到已开始，不能取消报名", "check-in has opened: too late to leave", field="id")
         was = mine.status
         await Signup.filter(id=mine.id).update(status=SignupStatus.CANCELLED, position=None, updated_at=now)
         if was == SignupStatus.WAITING:

@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from tenants import clock
@@ -15,11 +16,12 @@ from tenants.audit import service as audit
 from tenants.dual.access import readable_unit_registrations, readable_work_units
 from tenants.dual.config import dual_config
 from tenants.dual.models import RegistrationStatus, UnitRegistration
-from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Order, Page, Window, page
 from tenants.permissions import require
-from tenants.scope import savepoint
+from tenants.scope import current_tenant_id, savepoint
 from tenants.territory.access import Access
 from tenants.territory.models import Community
 from tenants.territory.parties import WorkUnit, WorkUnitKind
@@ -28,6 +30,7 @@ S = RegistrationStatus
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: 1-64, a letter or digit first
 MAX_RESOURCES, RESOURCE_CHARS = 50, 200
 _UNSET: Any = object()
+AGREEMENT_ENDED = "agreement ended"
 
 STATUS_ZH = {"pending": "待审核", "approved": "已报到", "rejected": "已驳回", "moved": "已迁出", "ended": "已结束"}
 ACTION_ZH = {"approve": "批准", "reject": "驳回", "end": "结束"}
@@ -162,6 +165,8 @@ async def register_work_unit(
     if agreement_until is not None and agreement_until < agreement_from:
         problems.append(Problem("agreementUntil", "before_start", "协议截止日不能早于起始日",
                                 "agreementUntil must not be before agreementFrom"))
+    elif agreement_until is not None and agreement_until < await clock.today():
+        problems.append(Problem("agreementUntil", "past", "协议已到期，不能报到", "agreementUntil is in the past"))
     refuse(problems)
     community = await community_of(community_id)
     unit = await readable_work_units(access).filter(id=work_unit_id).first()
@@ -220,6 +225,21 @@ async def decide_unit_registration(
                            target_type="dual_unit_registration", target_id=reg.id,
                            details={"reason": why} if why else {})
         return reg
+
+
+async def end_expired(*, now: datetime) -> list[int]:
+    """Mark every approved unit registration whose agreement ended before the tenant's day ENDED (reason "agreement
+    ended"), in one statement (the hourly dual_activities job); safe to run twice. Returns the ids ended now."""
+    rows = await connections.get("default").execute_query_dict(
+        "UPDATE dual_unit_registration SET status = 'ended', reason = $3, decided_by = 'system', decided_at = $4"
+        " WHERE tenant_id = $1 AND status = 'approved' AND agreement_until < $2 RETURNING id",
+        [current_tenant_id(), await clock.today(now), AGREEMENT_ENDED, now],
+    )
+    ended = sorted(int(r["id"]) for r in rows)
+    if ended:
+        await audit.record(actor="system", action="dual.unit_registration.end", target_type="dual_unit_registration",
+                           target_id=ended[0], details={"reason": AGREEMENT_ENDED, "ids": ended})
+    return ended
 
 
 async def list_unit_registrations(

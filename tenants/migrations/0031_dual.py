@@ -12,7 +12,7 @@ from tenants.territory.people import PostKind
 # 双报到 core (issue 18): work units, their and in-service party members' registrations at communities, members'
 # posts, activities and sign-ups; row-level security on each; one current registration per member and per unit and
 # community (a member: one approved and one pending, a move waiting beside the registration it replaces), one
-# holder per building-head post, and an activity's waiting line without two people in one place.
+# holder per building-head post (the building's lock, and a unique index as the backstop), and an activity's waiting line without two people in one place.
 TABLES = ("work_unit", "dual_unit_registration", "dual_member_registration", "dual_member_post", "dual_activity",
           "dual_signup")
 
@@ -39,8 +39,11 @@ CREATE UNIQUE INDEX dual_signup_waiting ON dual_signup (tenant_id, activity_id, 
 ALTER TABLE dual_signup ADD CONSTRAINT dual_signup_minutes CHECK (minutes >= 0 AND minutes <= 1440);
 ALTER TABLE dual_activity ADD CONSTRAINT dual_activity_capacity CHECK (capacity > 0 AND capacity <= 100000);
 ALTER TABLE dual_activity ADD CONSTRAINT dual_activity_times CHECK (ends_at > starts_at);
+CREATE UNIQUE INDEX dual_member_post_building_head ON dual_member_post (tenant_id, building_id, kind)
+    WHERE ends_on IS NULL AND kind IN ('online_building_head', 'offline_building_head');
 """
 UNIQUE_REVERSE = """
+DROP INDEX dual_member_post_building_head;
 ALTER TABLE dual_activity DROP CONSTRAINT dual_activity_times;
 ALTER TABLE dual_activity DROP CONSTRAINT dual_activity_capacity;
 ALTER TABLE dual_signup DROP CONSTRAINT dual_signup_minutes;

@@ -1,11 +1,12 @@
 """Earning points 积分: who earns under a rule, awards with their daily and monthly caps, and reversals.
 
 ``award`` is the one way points are earned (events through ``hooks``, staff through ``award_manually``): once per
-(rule, person, source), capped per person per tenant-local day and calendar month (awards less reversals, by the
-day each counts for), the caps checked and the award written while holding the (person, rule) advisory lock, so
-two concurrent awards cannot both fit. An award over a cap is recorded as ``capped`` (0 points) with the reason.
-``reverse`` undoes an award by a new entry, once; what the person has already spent cannot be taken back, so a
-reversal takes what the balance allows (the award's own lot first) and says so in its reason.
+(rule, person, source) while that award stands (after a reversal the source earns again, once), capped per person
+per tenant-local day and calendar month (awards less reversals, by the day each counts for), the caps checked and the
+award written while holding the (person, rule) advisory lock, so two concurrent awards cannot both fit. An award over
+a cap is recorded as ``capped`` (0 points) with the reason. ``reverse`` undoes an award by a new entry, once; what
+the person has already spent cannot be taken back, so a reversal takes what the balance allows (the award's own lot
+first) and says so in its reason; ``reverse_people`` undoes many people's awards of one source set-based.
 """
 
 from __future__ import annotations
@@ -91,19 +92,25 @@ def award_key(rule: str, person_id: int, source: Source) -> str:
     return f"award:{rule}:{person_id}:{source.kind}:{source.id if source.id is not None else source.ref}"
 
 
-async def _taken(key: str, person_id: int, rule: str, day: date) -> tuple[bool, int, int]:
-    """Whether ``key`` was awarded already, and the points of ``rule`` the person keeps for ``day`` and for its month
-    (awards less reversals), in one statement."""
+async def _taken(key: str, person_id: int, rule: str, source: Source, day: date) -> tuple[str, bool, int, int]:
+    """The award's key of this generation, whether it was awarded already, and the points of ``rule`` the person
+    keeps for ``day`` and for its month (awards less reversals), in one statement. A generation is the count of the
+    (rule, person, source) awards reversed so far: after a reversal (an attendance withdrawn) the source may earn
+    again, once, under ``{key}:{generation}``."""
     first, last = periods.bounds(periods.key_for(day, "monthly"))
     rows = await connections.get("default").execute_query_dict(
-        "SELECT EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = $6) AS done,"
+        "WITH g AS (SELECT CASE WHEN n = 0 THEN $6 ELSE $6 || ':' || n END AS key FROM (SELECT count(*) AS n"
+        " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3 AND kind = 'reversal'"
+        " AND source_kind = $8 AND source_id IS NOT DISTINCT FROM $9::bigint AND source_ref = $10) c)"
+        " SELECT (SELECT key FROM g) AS key,"
+        " EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = (SELECT key FROM g)) AS done,"
         " COALESCE(SUM(amount) FILTER (WHERE occurred_on = $4), 0)::bigint AS day,"
         " COALESCE(SUM(amount), 0)::bigint AS month"
         " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3"
         " AND occurred_on BETWEEN $5 AND $7 AND kind IN ('award', 'reversal')",
-        [current_tenant_id(), person_id, rule, day, first, key, last],
+        [current_tenant_id(), person_id, rule, day, first, key, last, source.kind, source.id, source.ref[:128]],
     )
-    return bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
+    return str(rows[0]["key"]), bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
 
 
 async def award(
@@ -127,7 +134,7 @@ async def award(
             return None
         # Every award of this key takes this lock: under it the key is looked up once and inserted without a retry.
         await advisory_lock("points_award", person.id, rule.code)
-        done, day_total, month_total = await _taken(key, person.id, rule.code, occurred_on)
+        key, done, day_total, month_total = await _taken(key, person.id, rule.code, source, occurred_on)
         if done:  # a retried request or job, or a twin that held the lock before us
             return Award(await PointsEntry.get(idempotency_key=key), False)
         text = reason.strip()
@@ -192,6 +199,59 @@ async def reverse_source(source_kind: str, source_id: int, *, reason: str, autho
         if done is not None:
             made.append(done)
     return made
+
+
+async def reverse_people(source_kind: str, source_id: int, person_ids: Sequence[int], *, reason: str, author: str,
+                         now: datetime | None = None) -> int:
+    """Reverse every live award of ``person_ids`` for a source (an activity called off) in a few statements whatever
+    their number: an award whose own lot is whole and not due to expire is reversed from that lot, set-based; any
+    other (partly spent or expired) goes through ``reverse``. Balances are locked in person order after the shared
+    expiry lock, as ``ledger.settle`` takes them. Returns how many awards were reversed."""
+    if not person_ids:
+        return 0
+    async with scoped_transaction():
+        conn, tid = connections.get("default"), current_tenant_id()
+        today = await clock.today(now)
+        await ledger.share_expiry_lock()
+        await conn.execute_query(
+            "SELECT person_id FROM points_balance WHERE tenant_id = $1 AND person_id = ANY($2::bigint[])"
+            " ORDER BY person_id FOR UPDATE", [tid, sorted(set(person_ids))])
+        rows = await conn.execute_query_dict(
+            "SELECT e.id, l.id AS lot_id, e.amount, l.remaining, l.expires_on FROM points_entry e"
+            " JOIN points_lot l ON l.tenant_id = e.tenant_id AND l.entry_id = e.id"
+            " WHERE e.tenant_id = $1 AND e.kind = 'award' AND e.source_kind = $2 AND e.source_id = $3"
+            " AND e.person_id = ANY($4::bigint[])"
+            " AND NOT EXISTS (SELECT 1 FROM points_entry r WHERE r.tenant_id = $1 AND r.reverses_id = e.id)"
+            " ORDER BY e.person_id, e.id FOR UPDATE OF l",
+            [tid, source_kind, source_id, list(person_ids)],
+        )
+        whole = [r for r in rows if r["remaining"] == r["amount"] and (r["expires_on"] is None
+                                                                          or r["expires_on"] > today)]
+        done = 0
+        if whole:
+            made = await conn.execute_query_dict(
+                "INSERT INTO points_entry (tenant_id, person_id, kind, amount, rule_code, source_kind, source_id,"
+                " source_ref, reason, evidence, author, occurred_on, created_at, idempotency_key, reverses_id)"
+                " SELECT $1, e.person_id, 'reversal', -e.amount, e.rule_code, e.source_kind, e.source_id,"
+                " e.source_ref, $3, '[]', $4, e.occurred_on, $5, 'reverse:' || e.id, e.id"
+                " FROM points_entry e WHERE e.tenant_id = $1 AND e.id = ANY($2::bigint[]) RETURNING id, reverses_id",
+                [tid, [r["id"] for r in whole], reason.strip()[:500], author, now or clock.now()],
+            )
+            lot_of = {r["id"]: (r["lot_id"], r["amount"]) for r in whole}
+            uses = [(m["id"], *lot_of[m["reverses_id"]]) for m in made]
+            await conn.execute_query(
+                "UPDATE points_lot SET remaining = 0 WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
+                [tid, [u[1] for u in uses]])
+            await conn.execute_query(
+                "INSERT INTO points_lot_use (tenant_id, entry_id, lot_id, amount)"
+                " SELECT $1, u.e, u.l, u.a FROM unnest($2::bigint[], $3::bigint[], $4::int[]) AS u(e, l, a)",
+                [tid, [u[0] for u in uses], [u[1] for u in uses], [u[2] for u in uses]])
+            done = len(made)
+        rest = [r["id"] for r in rows if r not in whole]
+        for entry in await PointsEntry.filter(id__in=rest) if rest else []:
+            if await reverse(entry, reason=reason, author=author, now=now) is not None:
+                done += 1
+        return done
 
 
 # Staff: manual awards for duty rules and reversals, in their area.

@@ -11,7 +11,7 @@ from datetime import datetime
 from tenants import clock
 from tenants.config.service import effective_config
 from tenants.events import subscribe
-from tenants.points.earning import award, reverse, reverse_source
+from tenants.points.earning import award, reverse, reverse_people, reverse_source
 from tenants.points.ledger import Source
 from tenants.points.models import EntryKind, PointsEntry
 from tenants.tenancy.service import current_zone
@@ -77,6 +77,14 @@ async def activity_withdrawn(*, activity_kind: str, activity_id: int, user_id: s
         await reverse(entry, reason="取消参加活动 attendance withdrawn", author="system", now=at)
 
 
+async def activity_withdrawn_all(*, activity_kind: str, activity_id: int, user_ids: list[str], at: datetime,
+                                 **_: object) -> None:
+    """Reverse what these people's attendances earned (an activity called off), set-based (``reverse_people``)."""
+    persons = await Person.filter(user_id__in=sorted(set(user_ids)) or [""]).values_list("id", flat=True)
+    await reverse_people(activity_kind, activity_id, [int(p) for p in persons],  # type: ignore[call-overload]
+                         reason="活动取消 activity cancelled", author="system", now=at)
+
+
 for _name, _handler in (
     ("ticket_reported", ticket_reported),
     ("ticket_accepted", ticket_accepted),
@@ -84,5 +92,6 @@ for _name, _handler in (
     ("ticket_rejected", ticket_rejected),
     ("activity_attended", activity_attended),
     ("activity_withdrawn", activity_withdrawn),
+    ("activity_withdrawn_all", activity_withdrawn_all),
 ):
     subscribe(_name, _handler)
