@@ -48,16 +48,16 @@ async def _cases(kind: CaseKind) -> list[tuple[int, int, int]]:
 
 
 @pytest.mark.parametrize(
-    ("marks", "talk_after"),
+    ("marks", "talk_after", "notice_after"),
     [
-        (["absent", "absent"], [2]),  # two in a row: one talk, keyed by the second absence
-        (["absent", "present", "absent"], []),  # a present ends the streak
-        (["absent", "absent", "absent", "absent"], [2]),  # the third and fourth open no second talk
-        (["absent", "absent", "present", "absent", "absent"], [2, 5]),  # a new streak after a present: another
-        (["present", "absent"], []),
+        (["absent", "absent"], [2], []),  # two in a row: one talk, keyed by the second absence
+        (["absent", "present", "absent"], [], []),  # a present ends the streak
+        (["absent", "absent", "absent", "absent"], [2], [3]),  # the third: a notice (临沭: 3); no second talk
+        (["absent", "absent", "present", "absent", "absent"], [2, 5], []),  # a new streak after a present: another
+        (["present", "absent"], [], []),
     ],
 )
-async def test_streaks_of_absences_open_one_talk_each(dual_rules_world, marks, talk_after):
+async def test_streaks_of_absences_open_one_talk_each(dual_rules_world, marks, talk_after, notice_after):
     w = dual_rules_world["linshu"]
     pm1 = w["person"]["pm-1"]
     async with tenant_transaction(w["tenant"].id):
@@ -68,7 +68,7 @@ async def test_streaks_of_absences_open_one_talk_each(dual_rules_world, marks, t
         signups = {s.activity_id: s.id for s in await Signup.filter(person_id=pm1)}
         expected = [(pm1, signups[made[n - 1].id], 2) for n in talk_after]
         assert await _cases(CaseKind.TALK) == expected
-        assert await _cases(CaseKind.NOTICE) == []  # linshu sets no notice threshold
+        assert await _cases(CaseKind.NOTICE) == [(pm1, signups[made[n - 1].id], 3) for n in notice_after]
         assert all(a.rules_run_at is not None for a in await Activity.all())
 
 
@@ -172,9 +172,9 @@ async def test_a_rule_for_200_participants_with_20_sign_ups_each_takes_under_50_
     assert took < 0.05, f"{took * 1000:.1f} ms"
 
 
-async def _talk(w) -> AbsenceCase:
+async def _talk(w, absences: int = 2) -> AbsenceCase:
     async with tenant_transaction(w["tenant"].id):
-        made = await record(w["ids"], w["person"]["pm-1"], ["absent", "absent"], start=START)
+        made = await record(w["ids"], w["person"]["pm-1"], ["absent"] * absences, start=START)
         await _rule_all(made)
         return await AbsenceCase.get(kind=CaseKind.TALK)
 
@@ -211,10 +211,7 @@ async def test_talks_are_due_in_14_days_reminded_once_overdue_after_and_closed_w
 
 async def test_talks_are_staff_work_of_the_members_community_and_notices_reach_the_unit_contact(dual_rules_world, gql):
     w = dual_rules_world["linshu"]
-    async with tenant_transaction(w["tenant"].id):
-        await change_config(access=SYSTEM, actor="test", comment="notice after 2",
-                            set_values={"party": {"dual_registration": {"notice_after_absences": 2}}})
-    await _talk(w)
+    await _talk(w, absences=3)  # 临沭: a notice after 3
     talk_id = (await gql(CASES, w["admin"]))["data"]["dualTalks"]["nodes"][0]["id"]
     assert len((await gql(CASES, w["community_worker"]))["data"]["dualTalks"]["nodes"]) == 1
     assert (await gql(CASES, w["community_worker_c2"]))["data"]["dualTalks"]["nodes"] == []

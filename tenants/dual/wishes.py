@@ -308,8 +308,8 @@ async def timeline(*, access: Access, wish_id: int) -> list[Step]:
     own = set(await own_persons(access).values_list("id", flat=True)) if access.user_id else set()
     if sees_names(access, [wish], own)[wish.id]:  # type: ignore[arg-type]
         return [Step(r.action, r.actor, r.note, r.at) for r in rows]
-    resident = await Person.filter(id=wish.person_id).values_list("user_id", flat=True)
-    return [Step(r.action, _role(r, resident[0] if resident else None), r.note, r.at) for r in rows]
+    resident = await Person.get_or_none(id=wish.person_id)
+    return [Step(r.action, _role(r, resident.user_id if resident else None), r.note, r.at) for r in rows]
 
 
 def _role(row: WishEvent, resident_user: str | None) -> str:
