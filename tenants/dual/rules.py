@@ -26,6 +26,7 @@ from tortoise import connections
 
 from tenants import clock
 from tenants.audit.service import record
+from tenants.config.service import effective_config
 from tenants.dual.config import dual_config
 from tenants.dual.models import Activity, ActivityStatus
 from tenants.errors import Conflict, NotFound
@@ -109,7 +110,9 @@ async def apply_member_rules(person_ids: list[int], *, now: datetime | None = No
         return Ruled()
     at = now or clock.now()
     today = clock.local_day(at, await current_zone())
-    config = await dual_config(today)
+    config = (await effective_config(today)).document.party.dual_registration
+    if not config.enabled:  # 双报到 off: nothing is ruled (a later run recomputes the members' whole record)
+        return Ruled()
     conn = connections.get("default")
     await advisory_locks(LOCK, people, conn)  # its own statement: the rule's snapshot starts after the wait
     rows = await conn.execute_query_dict(
@@ -150,7 +153,8 @@ async def apply_absence_rules(
     activity_id: int, *, now: datetime | None = None, actor: str = "system"
 ) -> dict[str, Any]:
     """The rule for a closed activity's people (its row locked), its ``rules_run_at`` set, in the caller's
-    transaction. NOT_FOUND for an unknown activity, CONFLICT for one not closed."""
+    transaction. NOT_FOUND for an unknown activity, CONFLICT for one not closed, NOT_ENABLED when 双报到 is off."""
+    await dual_config()
     _, locked = await connections.get("default").execute_query(
         "SELECT status FROM dual_activity WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
         [current_tenant_id(), activity_id],
