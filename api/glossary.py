@@ -532,6 +532,7 @@ TEXT: dict[str, str] = {
     # issue 18 part E.
     "DualTalkStatus.OPEN": "Open: the talk is to be held (overdue after its due day).",
     "DualTalkStatus.DONE": "Done: held, its outcome recorded.",
+    "DualTalkStatus.WITHDRAWN": "Withdrawn: attendance was corrected after the close and the streak no longer holds.",
     "Query.dualYearEnd(belowMinimumOnly)": "Only members whose participations fall below the year's minimum.",
     "Mutation.recordTalkOutcome(outcome)": "What was said and agreed (up to 2,000 characters).",
     "Mutation.recordTalkOutcome(heldOn)": "The day it was held (tenant-local): from the day it opened to today.",

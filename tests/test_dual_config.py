@@ -183,3 +183,19 @@ def test_the_schema_4_step_gives_a_schema_3_city_the_defaults_and_leaves_a_distr
     assert upgrade_document({"tickets": {}}, 3, root=True) == ({"tickets": {}}, [])
     preset = load_preset("sanbai").overrides
     assert upgrade_document(preset, 4, root=True) == (preset, [])
+
+
+def test_the_thresholds_have_upper_bounds():
+    """3,000,000,000 absences in a row overflowed the rule's int parameter (every close a 500): the numbers are
+    bounded, 50 absences in a row and 366 participations a year at most."""
+    raw = preset_document("linshu")
+    raw["party"]["dual_registration"].update(consecutive_absences_flag=3_000_000_000, notice_after_absences=51,
+                                             min_participations_per_year=367)
+    assert located(problems_of(raw)) >= {
+        (f"{DUAL}.consecutive_absences_flag", "out_of_range"),
+        (f"{DUAL}.notice_after_absences", "out_of_range"),
+        (f"{DUAL}.min_participations_per_year", "out_of_range"),
+    }
+    raw["party"]["dual_registration"].update(consecutive_absences_flag=49, notice_after_absences=50,
+                                             min_participations_per_year=366)
+    validate_document(raw)

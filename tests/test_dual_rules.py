@@ -4,7 +4,6 @@ reads talks and notices; another tenant sees none."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from tenants.scope import tenant_transaction
 from tenants.territory.access import SYSTEM
 from tests.fixtures.callers import ADMIN
 from tests.fixtures.dual_rules import activity, attend, record
+from tests.fixtures.statements import orm_statements
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -52,8 +52,7 @@ async def _cases(kind: CaseKind) -> list[tuple[int, int, int]]:
     [
         (["absent", "absent"], [2], []),  # two in a row: one talk, keyed by the second absence
         (["absent", "present", "absent"], [], []),  # a present ends the streak
-        # the third and fourth open no second talk; the third opens linshu's notice (notice_after_absences 3)
-        (["absent", "absent", "absent", "absent"], [2], [3]),
+        (["absent", "absent", "absent", "absent"], [2], [3]),  # the third: a notice (临沭: 3); no second talk
         (["absent", "absent", "present", "absent", "absent"], [2, 5], []),  # a new streak after a present: another
         (["present", "absent"], [], []),
     ],
@@ -121,9 +120,12 @@ async def test_the_job_rules_each_closed_activity_once_and_a_second_run_opens_no
         assert refused.value.code == "CONFLICT"
 
 
-async def test_a_rule_for_200_participants_with_20_sign_ups_each_takes_under_50_ms(dual_rules_world, reset):
+async def test_a_rule_for_200_participants_with_20_sign_ups_each_opens_the_talks_in_constant_statements(
+    dual_rules_world, reset
+):
     """Set-based data: 200 members (C1), 20 closed past activities each attended by all of them, then one with all
-    absent; the rule's statement reads at most 3 sign-ups per absentee."""
+    absent (the even ones also missed the one before): 100 talks, in as many statements as for one member. Its time
+    (the issue's 50 ms) is measured by bench/dual.py, not here."""
     w = dual_rules_world["linshu"]
     tid = w["tenant"].id
     async with tenant_transaction(tid):
@@ -165,12 +167,16 @@ async def test_a_rule_for_200_participants_with_20_sign_ups_each_takes_under_50_
     for table in ("dual_signup", "dual_activity", "dual_member_registration", "person"):
         await reset.conn.execute(f"ANALYZE {table}")  # as autovacuum would (the owner's connection)
     async with tenant_transaction(tid):
-        conn = connections.get("default")
-        started = time.perf_counter()
-        got = await rules.apply_absence_rules(last.id)
-        took = time.perf_counter() - started
+        with orm_statements() as sent:
+            got = await rules.apply_absence_rules(last.id)
     assert got["talks"] == 100  # the even persons missed two in a row
-    assert took < 0.05, f"{took * 1000:.1f} ms"
+    assert await _cases_count(tid) == 100
+    assert len(sent) < 20, sent  # set-based (13 today): a statement per member would be 200+
+
+
+async def _cases_count(tenant_id: int) -> int:
+    async with tenant_transaction(tenant_id):
+        return await AbsenceCase.filter(kind=CaseKind.TALK).count()
 
 
 async def _talk(w, absences: int = 2) -> AbsenceCase:
@@ -212,7 +218,7 @@ async def test_talks_are_due_in_14_days_reminded_once_overdue_after_and_closed_w
 
 async def test_talks_are_staff_work_of_the_members_community_and_notices_reach_the_unit_contact(dual_rules_world, gql):
     w = dual_rules_world["linshu"]
-    await _talk(w, absences=3)  # the talk after 2, linshu's notice after 3
+    await _talk(w, absences=3)  # 临沭: a notice after 3
     talk_id = (await gql(CASES, w["admin"]))["data"]["dualTalks"]["nodes"][0]["id"]
     assert len((await gql(CASES, w["community_worker"]))["data"]["dualTalks"]["nodes"]) == 1
     assert (await gql(CASES, w["community_worker_c2"]))["data"]["dualTalks"]["nodes"] == []

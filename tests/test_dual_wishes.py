@@ -96,6 +96,10 @@ async def test_post_claim_fulfil_confirm_through_graphql_with_timeline_and_maske
     assert [(e["action"], e["actor"]) for e in timeline["data"]["wishTimeline"]] == [
         ("posted", "res1"), ("claimed", "wu1"), ("fulfilled", "wu1"), ("confirmed", "res1")]
     assert _code(await gql(f'{{ wishTimeline(id: "{wish["id"]}") {{ action }} }}', tk["pm9"])) == "NOT_FOUND"
+    # The claimant reads who acted by role, never the resident's user id.
+    theirs = await gql(f'{{ wishTimeline(id: "{wish["id"]}") {{ action actor }} }}', tk["wu1"])
+    assert [(e["action"], e["actor"]) for e in theirs["data"]["wishTimeline"]] == [
+        ("posted", "resident"), ("claimed", "claimant"), ("fulfilled", "claimant"), ("confirmed", "resident")]
 
 
 async def _today(w) -> date:
@@ -117,6 +121,12 @@ async def test_unclaimed_wish_escalates_once_after_the_claim_days_and_stays_clai
         assert await WishEvent.filter(wish_id=wish.id, action="escalated").count() == 1
     claimed = await _act(w, wishes.claim_wish, "pm1", wish_id=wish.id)
     assert claimed.status == WishStatus.CLAIMED and claimed.claimant == f"person:{w.ids['pm1']}"
+    async with tenant_transaction(w.t.id):  # the claimant reads roles; staff read user ids
+        steps = await wishes.timeline(access=w.caller("pm1"), wish_id=wish.id)
+        assert [(s.action, s.actor) for s in steps] == [
+            ("posted", "resident"), ("claimed", "claimant"), ("escalated", "system")]  # the job ran "a week on"
+        steps = await wishes.timeline(access=w.caller("cw1"), wish_id=wish.id)
+        assert [s.actor for s in steps] == ["res1", "pm1", "system"]
 
 
 async def test_claimant_is_reminded_once_before_the_due_day_then_the_wish_turns_overdue(list_world):

@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tenants.dual import rules, rules_scheduled, year_end
-from tenants.dual.models import Activity, ActivityStatus, MemberPost, MemberPostKind
+from tenants.dual.models import (
+    Activity,
+    ActivityStatus,
+    MemberPost,
+    MemberPostKind,
+    MemberRegistration,
+    RegistrationStatus,
+)
 from tenants.dual.rule_models import YearEndRun
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
@@ -188,3 +195,50 @@ async def test_the_services_read_the_same_rows(dual_rules_world):
     async with tenant_transaction(w["tenant"].id):
         rows = await year_end.export_members(access=ADMIN, year=2025)
         assert [r.participations for r in rows] == [5, 4, 0, 1]
+
+
+async def test_a_member_who_moved_counts_for_the_latest_unit_whoever_asks(dual_rules_world, gql, client):
+    """The reviewer's case: pm-1 at U1 until 30 June 2025, then at U2, present 6 times in 2025. Their year is U2's
+    for the administration, U2's contact and U1's contact alike: U1's figures are the same for U1's contact and the
+    admin, in the roll-up, the member rows, the file and the year-end message."""
+    w = dual_rules_world["linshu"]
+    ids, pm1 = w["ids"], w["person"]["pm-1"]
+    async with tenant_transaction(w["tenant"].id):
+        old = await MemberRegistration.get(person_id=pm1)
+        old.status, old.ends_on = RegistrationStatus.MOVED, date(2025, 6, 30)
+        await old.save(update_fields=["status", "ends_on"])
+        await MemberRegistration.create(
+            person_id=pm1, community_id=ids["C1"], street_id=ids["S1"], work_unit_id=ids["U2"], party_org="党支部",
+            status=RegistrationStatus.APPROVED, starts_on=date(2025, 7, 1), replaces_id=old.id, created_by="seed",
+            created_at=datetime(2025, 7, 1, tzinfo=UTC))
+        for month in (3, 4, 5, 8, 9, 10):
+            await attend(await activity(ids, datetime(2025, month, 1, 1, 0, tzinfo=UTC)), pm1, "present")
+
+    async def units(token) -> dict[str, dict]:
+        rows = (await gql(UNITS, token, {"year": 2025}))["data"]["dualUnitYearEnd"]["nodes"]
+        return {r["code"]: r for r in rows}
+
+    by_admin = await units(w["admin"])
+    assert by_admin["U1"] == {"code": "U1", "members": 2, "posts": 0, "participations": 0, "belowMinimum": 2}
+    assert by_admin["U2"] == {"code": "U2", "members": 2, "posts": 0, "participations": 6, "belowMinimum": 1}
+    assert await units(w["uc1"]) == {"U1": by_admin["U1"]}
+    assert (await units(w["uc2"]))["U2"] == by_admin["U2"]
+
+    async def names(token, **extra) -> list[tuple[str, int, str]]:
+        body = await gql(MEMBERS, token, {"year": 2025, **extra})
+        return [(r["name"], r["participations"], r["workUnitId"]) for r in body["data"]["dualYearEnd"]["nodes"]]
+
+    moved = ("党员pm-1", 6, str(ids["U2"]))
+    assert moved in await names(w["admin"])
+    assert await names(w["admin"], unit=str(ids["U1"])) == await names(w["uc1"]) == [
+        ("党员pm-2", 0, str(ids["U1"])), ("党员pm-4", 0, str(ids["U1"]))]
+    assert moved in await names(w["uc2"]) and moved in await names(w["admin"], unit=str(ids["U2"]))
+    got = await client.get("/exports/dual/units/2025.csv", headers={"Authorization": f"Bearer {w['uc1']}"})
+    rows = list(csv.reader(got.content.decode("utf-8-sig").splitlines()))
+    assert rows[2] == [str(ids["U1"]), "U1", "U1单位", "2", "0", "0", "2"]
+    with tenant_context(w["tenant"].id):
+        await rules_scheduled.year_end_reports()
+    async with tenant_transaction(w["tenant"].id):
+        sent = {n.recipient: n.body for n in await Notification.filter(kind=rules_scheduled.YEAR_END_KIND)}
+        assert "报到党员 2 人，担任岗位 0 个，参加社区活动 0 人次，未达到年度最低次数 2 人" in sent["uc-1"]
+        assert "报到党员 2 人，担任岗位 0 个，参加社区活动 6 人次，未达到年度最低次数 1 人" in sent["uc-2"]

@@ -17,7 +17,7 @@ from api.rows import Node, from_row
 from tenants.dual import lists as list_service
 from tenants.dual import wishes as wish_service
 from tenants.dual.list_access import readable_claims, readable_items, readable_wishes
-from tenants.dual.list_models import DualClaim, DualItem, WishEvent
+from tenants.dual.list_models import DualClaim, DualItem
 from tenants.paging import Page, Window
 
 
@@ -95,12 +95,13 @@ class DualClaimNode(Node):
 class WishEventType:
     action: str = strawberry.field(description="posted, claimed, escalated, reminded, overdue, fulfilled, "
                                    "confirmed or cancelled.")
-    actor: str = strawberry.field(description="Who did it: a user id, or system (the hourly job).")
+    actor: str = strawberry.field(description="Who did it: a user id, or system (the hourly job). A claimant reads "
+                                  "roles instead of user ids: resident, claimant, staff or system.")
     note: str = strawberry.field(description="What was recorded with it (the claimant, a reason), if anything.")
     at: datetime = strawberry.field(description="When (UTC).")
 
     @classmethod
-    def of(cls, row: WishEvent) -> WishEventType:
+    def of(cls, row: wish_service.Step) -> WishEventType:
         return cls(action=row.action, actor=row.actor, note=row.note, at=row.at)
 
 

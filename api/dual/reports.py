@@ -21,7 +21,8 @@ from tenants.paging import Page, Window
 
 TalkState = strawberry.enum(
     Enum("DualTalkStatus", {s.name: s.value for s in TalkStatus}), name="DualTalkStatus",
-    description="Where a talk 谈话 is: open (to be held) or done (held, outcome recorded).",
+    description="Where a talk 谈话 is: open (to be held), done (held, outcome recorded) or withdrawn (attendance "
+    "corrected: the streak no longer holds).",
 )
 
 
@@ -67,10 +68,12 @@ class DualNoticeNode(Node):
     absent_at: datetime = strawberry.field(description="That activity's start (UTC).")
     absences: int = strawberry.field(description="Absences in a row.")
     opened_on: date = strawberry.field(description="The day it was issued (tenant-local).")
+    withdrawn: bool = strawberry.field(description="Withdrawn: attendance was corrected after the close and the "
+                                       "streak no longer holds.")
 
     @classmethod
     def of(cls, row: AbsenceCase) -> DualNoticeNode:
-        return from_row(cls, row)
+        return from_row(cls, row, withdrawn=row.status == TalkStatus.WITHDRAWN)
 
 
 @strawberry.type(name="DualMemberYear", description="An in-service party member's 双报到 year (tenant-local "

@@ -297,9 +297,10 @@ class DualRegistration(Strict):
     """双报到: units and in-service party members register at a community and take part in its work."""
 
     enabled: bool
-    min_participations_per_year: PositiveInt
-    consecutive_absences_flag: PositiveInt  # this many absences in a row open a talk 谈话
-    notice_after_absences: PositiveInt | None = None  # optional: this many in a row, a notice 通报 to the work unit
+    min_participations_per_year: Annotated[int, Field(ge=1, le=366)]
+    consecutive_absences_flag: Annotated[int, Field(ge=1, le=50)]  # this many absences in a row open a talk 谈话
+    # optional: this many in a row, a notice 通报 to the work unit
+    notice_after_absences: Annotated[int, Field(ge=1, le=50)] | None = None
     talk_due_days: Annotated[int, Field(ge=1, le=90)] = 14  # a talk is due this many days after it opens
     talk_reminder_days: Annotated[int, Field(ge=0, le=30)] = 3  # the secretary is reminded this many days before
     wish_claim_days: Annotated[int, Field(ge=1, le=90)] = 7  # a wish unclaimed this long goes to the community

@@ -375,6 +375,10 @@ async def _cancel(row: Activity, *, actor: str, reason: str) -> Activity:
     )], at=now)
     await audit.record(actor=actor, action="dual.activity.cancel", target_type="dual_activity", target_id=row.id,
                        details={"reason": reason, "told": len(told)})
+    # Nothing on a cancelled activity counts: a sign-up that held its people's streaks open no longer does.
+    await rules.apply_member_rules(
+        await Signup.filter(activity_id=row.id, status__in=TAKEN).values_list("person_id", flat=True),  # type: ignore[arg-type]
+        now=now, actor=actor)
     return row
 
 
@@ -385,7 +389,7 @@ async def close(*, access: Access, actor: str, activity_id: int) -> Activity:
         return await _step("close", access, row, actor=actor, at=clock.now())  # type: ignore[no-any-return]
 
 
-async def _close(row: Activity, *, actor: str, at: datetime) -> Activity:
+async def _close(row: Activity, *, actor: str, at: datetime, rule: bool = True) -> Activity:
     if at < row.ends_at:
         raise ActivityNotEnded("活动尚未结束，不能关闭", "the activity has not ended yet", field="id")
     absent = await connections.get("default").execute_query_dict(
@@ -400,8 +404,10 @@ async def _close(row: Activity, *, actor: str, at: datetime) -> Activity:
     await audit.record(actor=actor, action="dual.activity.close", target_type="dual_activity", target_id=row.id,
                        details={"absent": len(absent)})
     # The absence rule runs at once, in this transaction (the hourly dual_rules job is the backstop for an
-    # activity closed before it existed: it takes every closed activity whose rules have not run).
-    await rules.apply_absence_rules(row.id, now=at, actor=actor)
+    # activity closed before it existed: it takes every closed activity whose rules have not run). ``close_due``
+    # rules all it closed at once instead: one lock statement per transaction keeps the members' locks in order.
+    if rule:
+        await rules.apply_absence_rules(row.id, now=at, actor=actor)
     return row
 
 
@@ -418,13 +424,15 @@ async def close_due(*, now: datetime, after: timedelta) -> int:
     activity is locked and closed once. Returns how many it closed."""
     from tenants.territory.access import SYSTEM
 
-    due = await Activity.filter(status=ActivityStatus.OPEN, ends_at__lte=now - after).order_by("id").values_list(
-        "id", flat=True)
-    done = 0
+    due = await Activity.filter(status=ActivityStatus.OPEN, ends_at__lte=now - after).order_by(
+        "starts_at", "id").values_list("id", flat=True)
+    closed: list[int] = []
     for activity_id in due:
         async with savepoint():
             row = await locked(activity_id)  # type: ignore[arg-type]
             if row.status == ActivityStatus.OPEN:
-                await _step("close", SYSTEM, row, actor="system", at=now)
-                done += 1
-    return done
+                await _step("close", SYSTEM, row, actor="system", at=now, rule=False)
+                closed.append(row.id)
+    if closed:
+        await rules.rule_activities(closed, now=now)
+    return len(closed)

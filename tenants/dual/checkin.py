@@ -11,7 +11,8 @@ sign-up and emits nothing; a check-in after staff recorded an absence is refused
 ``attendance_set``): only staff correct attendance. Staff correcting a present to absent emit
 ``activity_withdrawn`` (points reverse).
 Decisions: people waiting in line may not check in (staff assign them if there is room on the day); staff may
-correct attendance until the activity closes, and after it only with a reason.
+correct attendance until the activity closes, and after it only with a reason: such a correction runs the absence
+rule again for the member (a talk whose streak no longer holds is withdrawn, one it completes opens).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 
 from tenants import clock
 from tenants.audit import service as audit
+from tenants.dual import rules
 from tenants.dual.activities import (
     ACTIVITY,
     CHECKIN_MARGIN,
@@ -231,7 +233,12 @@ async def mark(
             if was == Attendance.PRESENT and user_id:
                 await emit("activity_withdrawn", activity_kind=EVENT_KIND, activity_id=row.id, user_id=user_id,
                            at=now)
+        details: dict[str, object] = {"activityId": row.id, "was": was.value if was else None, "now": attendance,
+                                      "minutes": signup.minutes, "reason": (reason or "").strip()}
+        if row.status == ActivityStatus.CLOSED and was != signup.attendance:
+            # A correction after the close: the member's streaks are ruled on again (talks may open or withdraw).
+            ruled = await rules.apply_member_rules([signup.person_id], now=now, actor=actor)
+            details["rules"] = {"talks": ruled.talks, "notices": ruled.notices, "withdrawn": ruled.withdrawn}
         await audit.record(actor=actor, action="dual.activity.mark", target_type="dual_signup", target_id=signup.id,
-                           details={"activityId": row.id, "was": was.value if was else None, "now": attendance,
-                                    "minutes": signup.minutes, "reason": (reason or "").strip()})
+                           details=details)
         return signup

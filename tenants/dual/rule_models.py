@@ -2,8 +2,10 @@
 
 An absence case is a talk 谈话 (the member's community talks with them: due, reminded once, closed with an outcome)
 or a notice 通报 (to the member's work unit). Each is keyed by the sign-up that completed the streak of absences
-(unique per kind), so the rule and its job can run any number of times. A year-end run records that a work unit's
-contacts were sent a year's roll-up (unique per unit and year). Row-level security on each (migration 0033).
+(unique per kind), so the rule and its job can run any number of times; an open talk or a notice whose streak no
+longer holds (attendance corrected) is withdrawn, and reopens if the streak holds again. A year-end run records
+that a work unit's contacts were sent a year's roll-up (unique per unit and year). Row-level security on each
+(migration 0033).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ class CaseKind(StrEnum):
 
 class TalkStatus(StrEnum):
     OPEN = "open"  # to be held
-    DONE = "done"  # held, outcome recorded
+    DONE = "done"  # held, outcome recorded (a notice is born done: it was sent)
+    WITHDRAWN = "withdrawn"  # its streak no longer holds (attendance corrected after the close): not to be held
 
 
 class AbsenceCase(TenantModel):
@@ -40,7 +43,7 @@ class AbsenceCase(TenantModel):
     absences = fields.IntField()  # the streak's length
     opened_on = fields.DateField()  # tenant-local
     due_on = fields.DateField(null=True)  # talks: opened_on + talk_due_days
-    status = fields.CharEnumField(TalkStatus, max_length=8, default=TalkStatus.OPEN)  # notices are born DONE
+    status = fields.CharEnumField(TalkStatus, max_length=12, default=TalkStatus.OPEN)  # notices are born DONE
     reminded_at = fields.DatetimeField(null=True)
     outcome = fields.CharField(max_length=2000, default="")
     held_on = fields.DateField(null=True)

@@ -1,20 +1,24 @@
 """The absence rule (临沭 "双评价": two absences in a row lead to a talk 谈话, a further count to a notice 通报).
 
-Per member, over their sign-ups (signed or assigned, activity closed, attendance set) in order of
-``(starts_at, id)``: a streak of absences in a row that reaches exactly ``consecutive_absences_flag`` opens one talk,
-and one that reaches exactly ``notice_after_absences`` (when set) one notice to the member's work unit; a present
-ends the streak. Absent, absent -> one talk; absent, present, absent -> none; a third absence in a row opens no
-second talk.
+Per member, over their sign-ups (signed or assigned, activity not cancelled) in order of ``(starts_at, id)``, up to
+their first unresolved one (an activity not closed whose attendance is still unknown; a present on an open activity
+is known and ends a streak): a streak of absences in a row that reaches exactly ``consecutive_absences_flag`` opens
+one talk, and one that reaches exactly ``notice_after_absences`` (when set) one notice to the member's work unit.
+Absent, absent -> one talk; absent, present, absent -> none, in whatever order the activities closed; a third
+absence in a row opens no second talk.
 
-``apply_absence_rules(activity_id)`` looks at the streak each absentee of a closed activity completes there: one
-statement reads, for each absent member, their last ``max(thresholds) + 1`` counted sign-ups up to this one
-(an index range on ``(tenant_id, person_id, starts_at)``, ranked by a window function), measures the streak and
-inserts the cases ``ON CONFLICT DO NOTHING`` on ``(kind, trigger sign-up)``; the same statement sets the
-activity's ``rules_run_at``. Running it again opens and sends nothing (only inserted rows are told).
+``apply_member_rules(person_ids)`` recomputes the members' streaks in one statement (window functions: a streak is
+the absences between two presents), inserts the cases ``ON CONFLICT`` on ``(kind, trigger sign-up)`` (a re-run opens
+nothing; a withdrawn case whose streak holds again reopens) and withdraws the open talks and the notices whose
+trigger no longer completes their streak (a correction after the close); a talk held stays. It first takes each
+member's advisory lock, in a statement of its own: two closes at once queue, and the second one's rule, a new
+snapshot, sees the first one's absences. ``apply_absence_rules(activity_id)`` runs it for a closed activity's
+people and marks the activity's rules run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,70 +26,136 @@ from tortoise import connections
 
 from tenants import clock
 from tenants.audit.service import record
+from tenants.config.service import effective_config
 from tenants.dual.config import dual_config
 from tenants.dual.models import Activity, ActivityStatus
 from tenants.errors import Conflict, NotFound
 from tenants.inbox.holders import holders_by_target
 from tenants.inbox.service import Message, send_all
+from tenants.locks import advisory_locks
 from tenants.scope import current_tenant_id
 from tenants.tenancy.service import current_zone
 from tenants.territory.people import Person, PostKind
 
 TALK_KIND = "dual_talk_opened"
 NOTICE_KIND = "dual_notice"
+LOCK = "dual_member_rules"  # per member: every run of the rule over a member's sign-ups takes it
 
+# $1 tenant, $2 the members, $3 the talk's count, $4 the notice's count (null: none), $5 today, $6 talk_due_days,
+# $7 now, $8 the actor.
 RULES_SQL = """
-WITH absent AS (
-    SELECT s.id AS signup_id, s.person_id, s.starts_at, r.id AS registration_id, r.community_id, r.street_id,
-           r.work_unit_id
-    FROM dual_signup s
-    JOIN dual_member_registration r ON r.tenant_id = s.tenant_id AND r.person_id = s.person_id
-         AND r.status = 'approved'
-    WHERE s.tenant_id = $1 AND s.activity_id = $2 AND s.status IN ('signed', 'assigned') AND s.attendance = 'absent'
-), streak AS (
-    SELECT a.*, h.absences
-    FROM absent a
-    CROSS JOIN LATERAL (
-        SELECT COALESCE(MIN(rn) FILTER (WHERE attendance = 'present') - 1, COUNT(*)) AS absences
-        FROM (
-            SELECT x.attendance, row_number() OVER (ORDER BY x.starts_at DESC, x.id DESC) AS rn
-            FROM dual_signup x
-            WHERE x.tenant_id = $1 AND x.person_id = a.person_id AND x.status IN ('signed', 'assigned')
-              AND x.attendance IS NOT NULL AND (x.starts_at, x.id) <= (a.starts_at, a.signup_id)
-              AND EXISTS (SELECT 1 FROM dual_activity v WHERE v.id = x.activity_id AND v.status = 'closed')
-            ORDER BY x.starts_at DESC, x.id DESC
-            LIMIT $3
-        ) last
-    ) h
+WITH counted AS MATERIALIZED (
+    SELECT x.id, x.person_id, x.activity_id, x.starts_at, x.attendance,
+           bool_or(v.status <> 'closed' AND x.attendance IS NULL)
+               OVER (PARTITION BY x.person_id ORDER BY x.starts_at, x.id) AS unresolved
+    FROM dual_signup x
+    JOIN dual_activity v ON v.tenant_id = x.tenant_id AND v.id = x.activity_id AND v.status <> 'cancelled'
+    WHERE x.tenant_id = $1 AND x.person_id = ANY($2::bigint[]) AND x.status IN ('signed', 'assigned')
+), known AS MATERIALIZED (
+    SELECT id, person_id, activity_id, starts_at, attendance,
+           count(*) FILTER (WHERE attendance = 'present')
+               OVER (PARTITION BY person_id ORDER BY starts_at, id) AS streak
+    FROM counted WHERE NOT unresolved AND attendance IS NOT NULL
+), absent AS MATERIALIZED (
+    SELECT id AS signup_id, person_id, activity_id, starts_at,
+           row_number() OVER (PARTITION BY person_id, streak ORDER BY starts_at, id) AS absences
+    FROM known WHERE attendance = 'absent'
+), reached AS MATERIALIZED (
+    SELECT a.*, k.kind
+    FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach) ON a.absences = k.reach
+), withdrawn AS (
+    UPDATE dual_absence_case c SET status = 'withdrawn', closed_by = $8, closed_at = $7
+    WHERE c.tenant_id = $1 AND c.person_id = ANY($2::bigint[])
+      AND ((c.kind = 'talk' AND c.status = 'open') OR (c.kind = 'notice' AND c.status = 'done'))
+      AND NOT EXISTS (SELECT 1 FROM absent a WHERE a.signup_id = c.signup_id AND a.absences = c.absences)
+      AND NOT EXISTS (SELECT 1 FROM reached r WHERE r.signup_id = c.signup_id AND r.kind = c.kind)
+      AND NOT EXISTS (SELECT 1 FROM counted u WHERE u.id = c.signup_id AND u.unresolved)
+    RETURNING c.id, c.kind, c.person_id, c.community_id, c.work_unit_id, c.absences, c.due_on
 ), opened AS (
-    INSERT INTO dual_absence_case (tenant_id, kind, person_id, registration_id, community_id, street_id,
+    INSERT INTO dual_absence_case AS c (tenant_id, kind, person_id, registration_id, community_id, street_id,
         work_unit_id, signup_id, activity_id, absent_at, absences, opened_on, due_on, status, outcome, created_at)
-    SELECT $1, k.kind, s.person_id, s.registration_id, s.community_id, s.street_id, s.work_unit_id, s.signup_id,
-           $2, s.starts_at, s.absences, $6::date,
-           CASE WHEN k.kind = 'talk' THEN $6::date + $7::int END,
-           CASE WHEN k.kind = 'talk' THEN 'open' ELSE 'done' END, '', $8
-    FROM streak s
-    JOIN (VALUES ('talk', $4::int), ('notice', $5::int)) AS k (kind, reach) ON s.absences = k.reach
-    ON CONFLICT (tenant_id, kind, signup_id) DO NOTHING
-    RETURNING id, kind, person_id, community_id, work_unit_id, absences, due_on
-), ran AS (
-    UPDATE dual_activity SET rules_run_at = $8 WHERE tenant_id = $1 AND id = $2
+    SELECT $1, t.kind, t.person_id, r.id, r.community_id, r.street_id, r.work_unit_id, t.signup_id, t.activity_id,
+           t.starts_at, t.absences, $5::date, CASE WHEN t.kind = 'talk' THEN $5::date + $6::int END,
+           CASE WHEN t.kind = 'talk' THEN 'open' ELSE 'done' END, '', $7
+    FROM reached t
+    JOIN dual_member_registration r ON r.tenant_id = $1 AND r.person_id = t.person_id AND r.status = 'approved'
+    ON CONFLICT (tenant_id, kind, signup_id) DO UPDATE
+        SET status = EXCLUDED.status, absences = EXCLUDED.absences, opened_on = EXCLUDED.opened_on,
+            due_on = EXCLUDED.due_on, reminded_at = NULL, closed_by = NULL, closed_at = NULL
+        WHERE c.status = 'withdrawn'
+    RETURNING c.id, c.kind, c.person_id, c.community_id, c.work_unit_id, c.absences, c.due_on
 )
-SELECT * FROM opened ORDER BY id
+SELECT 'opened' AS change, * FROM opened
+UNION ALL
+SELECT 'withdrawn' AS change, * FROM withdrawn
+ORDER BY id
 """
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """What a run of the rule changed: talks and notices opened (or reopened), cases withdrawn."""
+
+    talks: int = 0
+    notices: int = 0
+    withdrawn: int = 0
+
+
+async def apply_member_rules(person_ids: list[int], *, now: datetime | None = None, actor: str = "system") -> Ruled:
+    """Recompute the members' streaks: open the talks and notices they reach (telling the communities' workers
+    and the work units' contacts of the new ones) and withdraw the open ones whose streak no longer holds
+    (audited), in the caller's transaction."""
+    people = sorted(set(person_ids))
+    if not people:
+        return Ruled()
+    at = now or clock.now()
+    today = clock.local_day(at, await current_zone())
+    config = (await effective_config(today)).document.party.dual_registration
+    if not config.enabled:  # 双报到 off: nothing is ruled (a later run recomputes the members' whole record)
+        return Ruled()
+    conn = connections.get("default")
+    await advisory_locks(LOCK, people, conn)  # its own statement: the rule's snapshot starts after the wait
+    rows = await conn.execute_query_dict(
+        RULES_SQL,
+        [current_tenant_id(), people, config.consecutive_absences_flag, config.notice_after_absences, today,
+         config.talk_due_days, at, actor],
+    )
+    opened = [r for r in rows if r["change"] == "opened"]
+    talks = [r for r in opened if r["kind"] == "talk"]
+    notices = [r for r in opened if r["kind"] == "notice"]
+    withdrawn = [r for r in rows if r["change"] == "withdrawn"]
+    for r in withdrawn:
+        await record(actor=actor, action="dual.absence_case.withdraw", target_type=f"dual_{r['kind']}",
+                     target_id=r["id"], details={"person_id": r["person_id"], "absences": r["absences"]})
+    await _tell(talks, notices, today=today, at=at)
+    return Ruled(len(talks), len(notices), len(withdrawn))
+
+
+async def rule_activities(activity_ids: list[int], *, now: datetime | None = None, actor: str = "system") -> Ruled:
+    """The rule for the people signed up for or assigned to ``activity_ids`` (closed), then each activity's
+    ``rules_run_at``; one run however many activities."""
+    at = now or clock.now()
+    conn = connections.get("default")
+    _, found = await conn.execute_query(
+        "SELECT DISTINCT person_id FROM dual_signup WHERE tenant_id = $1 AND activity_id = ANY($2::bigint[])"
+        " AND status IN ('signed', 'assigned')",
+        [current_tenant_id(), activity_ids],
+    )
+    ruled = await apply_member_rules([r["person_id"] for r in found], now=at, actor=actor)
+    await conn.execute_query(
+        "UPDATE dual_activity SET rules_run_at = $3 WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
+        [current_tenant_id(), activity_ids, at],
+    )
+    return ruled
 
 
 async def apply_absence_rules(
     activity_id: int, *, now: datetime | None = None, actor: str = "system"
 ) -> dict[str, Any]:
-    """Open the talks and notices the absentees of a closed activity complete, tell the communities' workers and
-    the work units' contacts of the new ones, and mark the activity's rules run, in the caller's transaction (the
-    activity's row locked). NOT_FOUND for an unknown activity, CONFLICT for one not closed."""
-    at = now or clock.now()
-    today = clock.local_day(at, await current_zone())
-    config = await dual_config(today)
-    conn = connections.get("default")
-    _, locked = await conn.execute_query(
+    """The rule for a closed activity's people (its row locked), its ``rules_run_at`` set, in the caller's
+    transaction. NOT_FOUND for an unknown activity, CONFLICT for one not closed, NOT_ENABLED when 双报到 is off."""
+    await dual_config()
+    _, locked = await connections.get("default").execute_query(
         "SELECT status FROM dual_activity WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
         [current_tenant_id(), activity_id],
     )
@@ -94,20 +164,11 @@ async def apply_absence_rules(
     if locked[0]["status"] != ActivityStatus.CLOSED:
         raise Conflict("活动尚未结束，不能计算缺勤", "the activity is not closed: absences are not final",
                        field="activityId")
-    notice = config.notice_after_absences
-    reach = max(config.consecutive_absences_flag, notice or 0)
-    rows = await conn.execute_query_dict(
-        RULES_SQL,
-        [current_tenant_id(), activity_id, reach + 1, config.consecutive_absences_flag, notice, today,
-         config.talk_due_days, at],
-    )
-    talks = [r for r in rows if r["kind"] == "talk"]
-    notices = [r for r in rows if r["kind"] == "notice"]
-    await _tell(talks, notices, today=today, at=at)
-    if rows:
+    ruled = await rule_activities([activity_id], now=now, actor=actor)
+    if ruled.talks or ruled.notices or ruled.withdrawn:
         await record(actor=actor, action="dual.absence_rules", target_type="activity", target_id=activity_id,
-                     details={"talks": len(talks), "notices": len(notices)})
-    return {"activity": activity_id, "talks": len(talks), "notices": len(notices)}
+                     details={"talks": ruled.talks, "notices": ruled.notices, "withdrawn": ruled.withdrawn})
+    return {"activity": activity_id, "talks": ruled.talks, "notices": ruled.notices, "withdrawn": ruled.withdrawn}
 
 
 async def _tell(talks: list[dict], notices: list[dict], *, today: Any, at: datetime) -> None:

@@ -1,7 +1,8 @@
 """The scheduled side of the absence rules and the year-end reports (both hourly, per tenant, safe to run twice).
 
-- ``absence_rules``: the rule for every closed activity whose rules have not run (up to ``BATCH``, oldest first),
-  in the run's transaction, which also sets each one's ``rules_run_at`` (a crash loses nothing: the activities stay
+- ``absence_rules``: the rule for the people of every closed activity whose rules have not run (up to ``BATCH``,
+  oldest first; one run of ``rules.apply_member_rules`` for all of them), in the run's transaction, which also sets
+  each one's ``rules_run_at`` (a crash loses nothing: the activities stay
   pending); the rows are taken ``FOR UPDATE SKIP LOCKED``, so two runs at once share the work, and the cases are
   unique per trigger sign-up, so nothing opens twice. Then the reminders of talks coming due.
 - ``year_end``: from ``year_end_report`` (month, day, hour; tenant time) on, each work unit with a contact gets one
@@ -44,14 +45,11 @@ async def absence_rules(*, now: datetime | None = None) -> dict[str, Any]:
         local, dual = await _enabled(at)
         if dual is None:
             return {"enabled": False}
-        opened_talks = opened_notices = 0
         pending = await rules.pending_activities(BATCH)
-        for activity_id in pending:
-            got = await rules.apply_absence_rules(activity_id, now=at)
-            opened_talks += got["talks"]
-            opened_notices += got["notices"]
+        ruled = await rules.rule_activities(pending, now=at) if pending else rules.Ruled()
         reminded = await talks.remind_due(today=local.date(), days=dual.talk_reminder_days, at=at)
-        return {"activities": len(pending), "talks": opened_talks, "notices": opened_notices, "reminded": reminded}
+        return {"activities": len(pending), "talks": ruled.talks, "notices": ruled.notices,
+                "withdrawn": ruled.withdrawn, "reminded": reminded}
 
 
 def _text(year: int, u: year_end.UnitYear) -> str:

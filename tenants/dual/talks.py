@@ -28,8 +28,8 @@ from tenants.territory.access import Access
 from tenants.territory.people import PostKind
 
 REMINDER_KIND = "dual_talk_due"
-TALK = Noun("谈话", "talk", {"open": "待谈话", "done": "已谈话"}, {"record_outcome": "记录谈话结果"}, field="id",
-            state_key="status")
+TALK = Noun("谈话", "talk", {"open": "待谈话", "done": "已谈话", "withdrawn": "已撤销"},
+            {"record_outcome": "记录谈话结果"}, field="id", state_key="status")
 OUTCOME_LIMIT = 2000
 
 

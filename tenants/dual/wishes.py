@@ -31,6 +31,7 @@ from tenants.dual.list_access import (
 )
 from tenants.dual.list_models import Wish, WishEvent, WishStatus
 from tenants.dual.lists import claimant_at, evidence_problems, text_problems
+from tenants.dual.wish_scheduled import SYSTEM_ACTOR
 from tenants.errors import Forbidden, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, newest_first
@@ -283,8 +284,37 @@ async def get_wishes(access: Access, ids: list[int]) -> dict[int, WishView]:
     return {v.wish.id: v for v in await views(access, list(rows))}
 
 
-async def timeline(*, access: Access, wish_id: int) -> list[WishEvent]:
-    """A wish's steps, oldest first (NOT_FOUND for a wish the caller does not read)."""
-    if not await readable_wishes(access).filter(id=wish_id).exists():
+@dataclass(frozen=True)
+class Step:
+    """A step on a wish's timeline as the caller reads it (``actor`` named by role for those who read no names)."""
+
+    action: str
+    actor: str
+    note: str
+    at: datetime
+
+
+CLAIMANT_ACTIONS = frozenset({"claimed", "fulfilled"})
+
+
+async def timeline(*, access: Access, wish_id: int) -> list[Step]:
+    """A wish's steps, oldest first (NOT_FOUND for a wish the caller does not read). The resident and staff of the
+    area read who acted (user ids); a claimant reads roles only: ``resident``, ``claimant``, ``staff`` or
+    ``system``, never the resident's user id."""
+    wish = await readable_wishes(access).filter(id=wish_id).first()
+    if wish is None:
         raise NotFound("微心愿不存在", "no such wish", field="id")
-    return list(await WishEvent.filter(wish_id=wish_id).order_by("at", "id"))
+    rows = await WishEvent.filter(wish_id=wish_id).order_by("at", "id")
+    own = set(await own_persons(access).values_list("id", flat=True)) if access.user_id else set()
+    if sees_names(access, [wish], own)[wish.id]:  # type: ignore[arg-type]
+        return [Step(r.action, r.actor, r.note, r.at) for r in rows]
+    resident = await Person.get_or_none(id=wish.person_id)
+    return [Step(r.action, _role(r, resident.user_id if resident else None), r.note, r.at) for r in rows]
+
+
+def _role(row: WishEvent, resident_user: str | None) -> str:
+    if row.actor == SYSTEM_ACTOR:
+        return SYSTEM_ACTOR
+    if resident_user and row.actor == resident_user:
+        return "resident"
+    return "claimant" if row.action in CLAIMANT_ACTIONS else "staff"

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('absences', fields.IntField()),
                 ('opened_on', fields.DateField()),
                 ('due_on', fields.DateField(null=True)),
-                ('status', fields.CharEnumField(default=TalkStatus.OPEN, description='OPEN: open\nDONE: done', enum_type=TalkStatus, max_length=8)),
+                ('status', fields.CharEnumField(default=TalkStatus.OPEN, description='OPEN: open\nDONE: done\nWITHDRAWN: withdrawn', enum_type=TalkStatus, max_length=12)),
                 ('reminded_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('outcome', fields.CharField(default='', max_length=2000)),
                 ('held_on', fields.DateField(null=True)),

@@ -1,0 +1,158 @@
+"""The absence rule per member: activities closed out of order, two closes at once, a correction after the close
+(the talk withdrawn, reopened when the absence is restored, a talk held stays) and a cancelled activity joining two
+absences. 临沭: a talk after 2 absences in a row, a notice after 3."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from tenants.audit.models import AuditEntry
+from tenants.dual import activities, checkin, rules
+from tenants.dual.models import Activity, ActivityStatus, Signup
+from tenants.dual.rule_models import AbsenceCase, CaseKind, TalkStatus
+from tenants.scope import tenant_transaction
+from tests.fixtures.callers import ADMIN
+from tests.fixtures.dual_rules import activity, attend
+
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
+START = datetime(2026, 10, 3, 1, 0, tzinfo=UTC)  # a Saturday, 09:00 in Beijing
+WEEK = timedelta(days=7)
+
+
+async def _cases() -> list[tuple[str, int, int, str]]:
+    rows = await AbsenceCase.all().order_by("id")
+    return [(r.kind.value, r.signup_id, r.absences, r.status.value) for r in rows]
+
+
+async def _signup(a: Activity, person_id: int) -> int:
+    return (await Signup.get(activity_id=a.id, person_id=person_id)).id
+
+
+async def test_a_present_on_an_activity_not_yet_closed_breaks_the_streak(dual_rules_world):
+    """Absent, present, absent by start, the middle one still open (checked in) when the third closes: no talk. And
+    a middle one not yet known (no attendance, open) holds the rule back until it closes."""
+    w = dual_rules_world["linshu"]
+    pm1, pm2 = w["person"]["pm-1"], w["person"]["pm-2"]
+    async with tenant_transaction(w["tenant"].id):
+        first = await activity(w["ids"], START)
+        middle = await activity(w["ids"], START + WEEK, status=ActivityStatus.OPEN)
+        last = await activity(w["ids"], START + 2 * WEEK)
+        for a, one, two in ((first, "absent", "absent"), (middle, "present", None), (last, "absent", "absent")):
+            await attend(a, pm1, one)
+            await attend(a, pm2, two)
+        await rules.apply_absence_rules(first.id)
+        await rules.apply_absence_rules(last.id)
+        assert await _cases() == []  # pm-1: a present between; pm-2: the middle one is not known yet
+        await Signup.filter(activity_id=middle.id, person_id=pm2).update(attendance="absent")
+        await Activity.filter(id=middle.id).update(status=ActivityStatus.CLOSED)
+        await rules.apply_absence_rules(middle.id)
+        # pm-2's three in a row, ruled when the middle one closed: the talk at the second, the notice at the third.
+        assert await _cases() == [("talk", await _signup(middle, pm2), 2, "open"),
+                                  ("notice", await _signup(last, pm2), 3, "done")]
+        assert (await rules.apply_absence_rules(middle.id))["talks"] == 0  # a re-run opens nothing
+
+
+async def test_the_hourly_close_rules_in_order_of_start_not_of_id(dual_rules_world):
+    """Three activities made latest first (ids against start order), all ended more than a day ago: the job closes
+    them (nobody checked in: absent), and the member's two-in-a-row is the second by start."""
+    w = dual_rules_world["linshu"]
+    pm1 = w["person"]["pm-1"]
+    async with tenant_transaction(w["tenant"].id):
+        made = [await activity(w["ids"], START + i * WEEK, status=ActivityStatus.OPEN) for i in (2, 1, 0)]
+        for a in made:
+            await attend(a, pm1, None)
+        assert await activities.close_due(now=START + 4 * WEEK, after=timedelta(hours=24)) == 3
+        assert await _cases() == [("talk", await _signup(made[1], pm1), 2, "open"),
+                                  ("notice", await _signup(made[0], pm1), 3, "done")]
+        assert await Activity.filter(rules_run_at=None).count() == 0
+
+
+async def test_two_closes_at_once_both_see_each_others_absences(dual_rules_world, reset):
+    """Each close marks its absentees, then both rule before either commits (unless one waits for the other's
+    lock): the member's lock makes the second rule after the first's commit, so the two absences in a row open
+    their talk. Without it neither saw the other's absence."""
+    w = dual_rules_world["linshu"]
+    pm1, tid = w["person"]["pm-1"], w["tenant"].id
+    async with tenant_transaction(tid):
+        made = [await activity(w["ids"], START + i * WEEK, status=ActivityStatus.OPEN) for i in range(2)]
+        for a in made:
+            await attend(a, pm1, None)
+    marked = asyncio.Barrier(2)
+    ruled = [asyncio.Event(), asyncio.Event()]
+
+    async def waiting_for_a_lock() -> bool:
+        return bool(await reset.conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                              " AND NOT granted"))
+
+    async def close(i: int) -> None:
+        async with tenant_transaction(tid):
+            await Activity.filter(id=made[i].id).update(status=ActivityStatus.CLOSED)
+            await Signup.filter(activity_id=made[i].id).update(attendance="absent")
+            await marked.wait()  # both closes have marked, neither has committed
+            await rules.apply_absence_rules(made[i].id)
+            ruled[i].set()
+            while not ruled[1 - i].is_set() and not await waiting_for_a_lock():  # noqa: ASYNC110 (polls the db)
+                await asyncio.sleep(0.005)  # commit once the other close has ruled too, or waits for this one
+
+    await asyncio.wait_for(asyncio.gather(close(0), close(1)), 10)
+    async with tenant_transaction(tid):
+        assert await _cases() == [("talk", await _signup(made[1], pm1), 2, "open")]
+
+
+async def test_a_correction_after_the_close_withdraws_the_open_talk_and_restoring_it_reopens(dual_rules_world):
+    w = dual_rules_world["linshu"]
+    pm1, pm2 = w["person"]["pm-1"], w["person"]["pm-2"]
+    async with tenant_transaction(w["tenant"].id):
+        made = [await activity(w["ids"], START + i * WEEK) for i in range(3)]
+        for a in made:
+            await attend(a, pm1, "absent")
+            await attend(a, pm2, "absent")
+        for a in made:
+            await rules.apply_absence_rules(a.id)
+        talk1, talk2 = await AbsenceCase.filter(kind=CaseKind.TALK).order_by("person_id")
+        await talks_done(talk2)  # pm-2's talk was held
+        second1, second2 = await _signup(made[1], pm1), await _signup(made[1], pm2)
+
+        async def mark(signup_id: int, attendance: str) -> None:
+            await checkin.mark(access=ADMIN, actor="admin", signup_id=signup_id, attendance=attendance,
+                               reason="签到表漏记 / missed on the sheet")
+
+        await mark(second1, "present")  # pm-1: absent, present, absent: neither the talk nor the notice holds
+        await mark(second2, "present")
+        cases = {(c.person_id, c.kind): c.status for c in await AbsenceCase.all()}
+        assert cases == {(pm1, CaseKind.TALK): TalkStatus.WITHDRAWN, (pm1, CaseKind.NOTICE): TalkStatus.WITHDRAWN,
+                         (pm2, CaseKind.TALK): TalkStatus.DONE, (pm2, CaseKind.NOTICE): TalkStatus.WITHDRAWN}
+        withdrawn = await AuditEntry.filter(action="dual.absence_case.withdraw").order_by("id")
+        assert [(e.target_type, e.target_id) for e in withdrawn][:2] == [
+            ("dual_talk", str(talk1.id)), ("dual_notice", str((await AbsenceCase.get(person_id=pm1,
+                                                                                  kind=CaseKind.NOTICE)).id))]
+        corrected = await AuditEntry.filter(action="dual.activity.mark", target_id=str(second1)).first()
+        assert corrected is not None and corrected.details["rules"] == {"talks": 0, "notices": 0, "withdrawn": 2}
+        await mark(second1, "absent")  # restored: the same talk and notice again, open as new
+        again = await AbsenceCase.get(id=talk1.id)
+        assert (again.status, again.closed_at) == (TalkStatus.OPEN, None)
+        assert await AbsenceCase.filter(person_id=pm1).count() == 2
+
+
+async def talks_done(talk: AbsenceCase) -> None:
+    talk.status, talk.outcome, talk.held_on = TalkStatus.DONE, "已谈话", date(2026, 12, 1)
+    await talk.save(update_fields=["status", "outcome", "held_on"])
+
+
+async def test_cancelling_an_activity_between_two_absences_joins_them(dual_rules_world):
+    w = dual_rules_world["linshu"]
+    pm1 = w["person"]["pm-1"]
+    async with tenant_transaction(w["tenant"].id):
+        first = await activity(w["ids"], START)
+        middle = await activity(w["ids"], START + WEEK, status=ActivityStatus.OPEN)
+        last = await activity(w["ids"], START + 2 * WEEK)
+        for a, mark in ((first, "absent"), (middle, None), (last, "absent")):
+            await attend(a, pm1, mark)
+        await rules.apply_absence_rules(last.id)
+        assert await _cases() == []  # the middle one is not known yet
+        await activities.cancel(access=ADMIN, actor="admin", activity_id=middle.id, reason="暴雨 / rainstorm")
+        assert await _cases() == [("talk", await _signup(last, pm1), 2, "open")]
