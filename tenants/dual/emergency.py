@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Subquery
 
 from tenants import clock
 from tenants.audit import service as audit
@@ -40,14 +41,15 @@ from tenants.inbox.service import Message, send_all
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
-from tenants.territory.access import Access
-from tenants.territory.models import Community, Street
+from tenants.territory.access import Access, readable_persons
+from tenants.territory.models import Community, Household, Street
 from tenants.territory.people import Person
 
 NORMAL = "normal"
 EMERGENCY = "emergency"
 KIND_START = "dual_emergency_group"  # you are in a group (at the switch, or moved by hand)
 KIND_END = "dual_emergency_end"  # the emergency is over
+KIND_REMOVED = "dual_emergency_removed"  # taken out of the group one was told of
 
 # Who goes where: candidates by priority (1 staff, 2 skill, 3 building head, 4 member, 5 unit contact), the first
 # per community and person wins. Each branch reads by index or primary key, and the candidates are materialised
@@ -317,6 +319,48 @@ IN_EMERGENCY = "(tenant_id, emergency_id, person_id) WHERE emergency_id IS NOT N
 IN_NORMAL = "(tenant_id, community_id, person_id) WHERE emergency_id IS NULL"
 
 
+# Whom the rules could place at community $2 (whatever the groups configured): a community worker of it, an
+# approved member registered there, a contact of a unit registered there. $1 tenant, $3 the tenant's day, $4 person.
+RULE_PERSON_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM post p WHERE p.tenant_id = $1 AND p.person_id = $4 AND p.target_kind = 'community'
+      AND p.target_id = $2 AND p.kind = 'community_worker' AND p.starts_on <= $3::date
+      AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+) OR EXISTS (
+    SELECT 1 FROM dual_member_registration r WHERE r.tenant_id = $1 AND r.person_id = $4 AND r.community_id = $2
+      AND r.status = 'approved'
+) OR EXISTS (
+    SELECT 1 FROM post p JOIN dual_unit_registration u
+      ON u.tenant_id = $1 AND u.work_unit_id = p.target_id AND u.community_id = $2 AND u.status = 'approved'
+    WHERE p.tenant_id = $1 AND p.person_id = $4 AND p.target_kind = 'work_unit' AND p.kind = 'work_unit_contact'
+      AND p.starts_on <= $3::date
+      AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+) AS ok
+"""
+
+
+async def _placeable(access: Access, community: Community, person_id: int, day: date) -> Person:
+    """A person hand placement may put in the community's groups: one the rules could place there, or a resident
+    of the community the caller reads; anyone else (another street's member or staff, an unknown id) is NOT_FOUND,
+    so ids cannot be probed."""
+    person = await Person.filter(id=person_id, deactivated_at=None).first()
+    if person is not None:
+        rows = await connections.get("default").execute_query_dict(
+            RULE_PERSON_SQL, [current_tenant_id(), community.id, day, person.id])
+        if rows[0]["ok"]:
+            return person
+        homes = Household.filter(community_id=community.id).values("id")
+        if await readable_persons(access).filter(id=person.id, household_id__in=Subquery(homes)).exists():
+            return person
+    raise NotFound("本社区没有该人员", "no such person in the community", field="personId")
+
+
+async def _active_locked(community_id: int) -> Emergency | None:
+    """The community's active emergency, its row locked: a stand-down's UPDATE waits for this transaction (and a
+    placement after a stand-down finds none), so nobody lands in an emergency that has ended."""
+    return await Emergency.filter(community_id=community_id, ended_at=None).select_for_update().first()
+
+
 async def _community(access: Access, community_id: int) -> Community:
     """A community the caller staffs (NOT_FOUND outside their area) with its active emergency."""
     row = await readable_communities(access).filter(id=community_id).first()
@@ -340,11 +384,11 @@ async def assign(*, access: Access, actor: str, community_id: int, person_id: in
         row = await _community(access, community_id)
         require(access, "dual.emergency.assign", [("community", row.id), ("street", row.street_id)],
                 field="communityId")
-        cfg = await dual_config(await clock.today(at), field="communityId")
-        person = await Person.filter(id=person_id, deactivated_at=None).first()
-        if person is None:
-            raise NotFound("人员不存在", "no such person", field="personId")
-        active, groups = await _mode(row.id, cfg)
+        day = await clock.today(at)
+        cfg = await dual_config(day, field="communityId")
+        person = await _placeable(access, row, person_id, day)
+        active = await _active_locked(row.id)
+        groups = cfg.work_groups.emergency if active else cfg.work_groups.normal
         titles = {g.code: g.title for g in groups}
         if group not in titles:
             raise InvalidInput.of([Problem("group", "unknown", "当前模式下没有该工作组",
@@ -362,14 +406,15 @@ async def assign(*, access: Access, actor: str, community_id: int, person_id: in
 
 async def remove(*, access: Access, actor: str, community_id: int, person_id: int,
                  now: datetime | None = None) -> WorkGroupAssignment:
-    """Take a person out of their group in the community's current mode (the rules do not put them back)."""
+    """Take a person out of their group in the community's current mode (the rules do not put them back); one who
+    was told of the group is told once that they are out of it."""
     require(access, "dual.emergency.assign")
     at = now or clock.now()
     async with savepoint():
         row = await _community(access, community_id)
         require(access, "dual.emergency.assign", [("community", row.id), ("street", row.street_id)],
                 field="communityId")
-        active = await Emergency.filter(community_id=row.id, ended_at=None).first()
+        active = await _active_locked(row.id)
         qs = WorkGroupAssignment.filter(community_id=row.id, person_id=person_id, removed_at=None)
         qs = qs.filter(emergency_id=active.id) if active else qs.filter(emergency_id=None)
         found = await qs.select_for_update().first()
@@ -379,9 +424,17 @@ async def remove(*, access: Access, actor: str, community_id: int, person_id: in
         found.removed_at = at
         found.removed_by = actor
         await found.save(update_fields=["removed_at", "removed_by"])
+        told = found.notified_at is not None
+        if told:
+            person = await Person.get(id=found.person_id)
+            title = next((g["title"] for g in (active.groups if active else []) if g["code"] == found.group_code),
+                         found.group_code)
+            place = (await _names([row.id])).get(row.id, "")
+            await send_all([Message([person.user_id], KIND_REMOVED, f"应急分组调整：{place}",
+                                    f"您已不在{place}的“{title}”，无需再按该组安排到岗。", None)], at=at)
         await audit.record(actor=actor, action="dual.emergency.remove", target_type="work_group_assignment",
                            target_id=found.id, details={"community": row.id, "person": person_id,
-                                                        "group": found.group_code})
+                                                        "group": found.group_code, "told": told})
         return found
 
 
