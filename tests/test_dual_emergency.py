@@ -18,6 +18,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, NotFou
 from tenants.inbox.models import Notification
 from tenants.paging import Window
 from tenants.scope import tenant_transaction
+from tenants.territory.people import Person
 from tests.fixtures.callers import ADMIN
 from tests.fixtures.dual_emergency import C1_PLACES
 from tests.fixtures.statements import orm_statements
@@ -320,3 +321,39 @@ async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_keeps_re
     assert (off.value.code, off.value.field, off.value.details) == (
         "NOT_ENABLED", "communityId", {"feature": "party.dual_registration"})
     assert (await _board(w, "C1")).mode == emergency.EMERGENCY  # what was recorded stays readable
+
+
+LISTED = """query($s: ID) { emergencies(first: 5, streetId: $s) { totalCount nodes { communityName assignedCount
+  notifiedCount } } }"""
+PHONES = """query($c: ID!) { workGroups(communityId: $c) { groups { members { name phone } } } }"""
+
+
+async def test_what_a_client_shows_names_counts_phones_and_ones_own_normal_group(emergency_world, gql):
+    w = emergency_world
+    async with tenant_transaction(w.t.id):
+        await Person.filter(id=w.ids["m-medic"]).update(phone="13800000001")
+    # Normal times: a member's own group is the one the rules give them; staff read phones.
+    mine = (await gql(MINE, w.tokens["m-medic"]))["data"]["myWorkGroups"]
+    assert mine == [{"communityId": str(w.ids["C1"]), "mode": "NORMAL", "groupCode": "livelihood",
+                     "groupTitle": "民生服务组", "how": "RULE"}]
+    members = [m for g in (await gql(PHONES, w.tokens["cw-1"], {"c": str(w.ids["C1"])}))["data"]["workGroups"][
+        "groups"] for m in g["members"]]
+    assert {"name": "m-medic名", "phone": "13800000001"} in members
+    await _start(w, community_id=w.ids["C1"])
+    await _start(w, community_id=w.ids["C3"])
+    async with tenant_transaction(w.t.id):
+        await emergency.remove(access=w.caller("cw-1"), actor="cw-1", community_id=w.ids["C1"],
+                               person_id=w.ids["m-plain"])
+    listed = (await gql(LISTED, w.tokens["admin"], {"s": str(w.ids["S1"])}))["data"]["emergencies"]
+    assert listed == {"totalCount": 1, "nodes": [{"communityName": "C1名", "assignedCount": 5, "notifiedCount": 5}]}
+    everything = (await gql(LISTED, w.tokens["admin"], {}))["data"]["emergencies"]
+    assert [n["communityName"] for n in everything["nodes"]] == ["C3名", "C1名"]
+    # The figures of any number of emergencies: three statements (emergencies, names, counts).
+    async with tenant_transaction(w.t.id):
+        ids = list(await Emergency.all().values_list("id", flat=True))
+        with orm_statements() as sent:
+            figures = await emergency.emergency_figures(access=w.caller("admin"), ids=ids)
+        assert len(sent) == 3 and sorted(figures.values()) == [("C1名", 5, 5), ("C3名", 1, 1)]
+        assert await emergency.emergency_figures(access=w.caller("cw-2"), ids=ids) == {}
+    mine = (await gql(MINE, w.tokens["m-medic"]))["data"]["myWorkGroups"]
+    assert [(m["mode"], m["groupCode"]) for m in mine] == [("EMERGENCY", "medical")]
