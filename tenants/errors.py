@@ -110,6 +110,7 @@ class Noun:
     field: str = "state"  # the error's field
     state_key: str = "state"  # the key of the current state in the error's details
     code: str = "ILLEGAL_TRANSITION"  # a noun that shipped with another code keeps it
+    article: str = "a"  # the English message's article ("an" before a vowel sound)
 
 
 class IllegalTransition(Conflict):
@@ -120,7 +121,7 @@ class IllegalTransition(Conflict):
     def __init__(self, noun: Noun, action: str, state: str) -> None:
         super().__init__(
             f"{noun.zh}当前状态为“{noun.states_zh.get(state, state)}”，不能{noun.actions_zh.get(action, action)}",
-            f"cannot {action} a {noun.en} that is {state}",
+            f"cannot {action} {noun.article} {noun.en} that is {state}",
             field=noun.field,
             details={noun.state_key: state, "action": action},
         )

@@ -11,7 +11,7 @@ import time_machine
 
 from tenants.dual import activities, activity_reads, checkin, signups, units
 from tenants.dual.models import Attendance, Signup, SignupStatus
-from tenants.errors import Conflict, InvalidInput, NotFound
+from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from tenants.points.models import PointsEntry
 from tenants.scope import tenant_transaction
 from tests.conftest import codes
@@ -179,3 +179,9 @@ async def test_member_hours_needs_dual_read_and_a_readable_person(activity_world
         with pytest.raises(NotFound):
             await activity_reads.member_hours(access=community_worker(w["ids"]["C2"], "cw-2"), year=2026,
                                               person_id=w["person"]["m-1"])
+
+
+def test_an_activity_that_cannot_change_state_reads_with_an():
+    err = IllegalTransition(activities.ACTIVITY, "close", "closed")
+    assert err.message_en == "cannot close an activity that is closed"
+    assert err.message_zh == "活动当前状态为“已结束”，不能结束"

@@ -105,10 +105,15 @@ async def test_each_caller_reads_their_own_share_and_another_tenant_nothing(dual
 async def test_coverage_follows_the_callers_area(dual_world, gql):
     w, tk, ids = dual_world, dual_world.tokens, dual_world.ids
     await _registered(w)
-    q = "query($c: ID) { dualCoverage(communityId: $c) { communities { id } streets { id } total { buildings " \
-        "withOnlineHead withOfflineHead members units postsHeld } } }"
+    q = "query($c: ID) { dualCoverage(communityId: $c) { communities { id databaseId name } streets { id name } " \
+        "total { buildings withOnlineHead withOfflineHead members units postsHeld } } }"
     cw1 = (await gql(q, tk["cw-1"]))["data"]["dualCoverage"]
-    assert cw1["communities"] == [{"id": str(ids["C1"])}]
+    assert [(c["databaseId"], c["name"]) for c in cw1["communities"]] == [(str(ids["C1"]), "C1名")]
+    assert [s["name"] for s in cw1["streets"]] == ["S1名"]
+    # The rows' ids are global ids, like every other id field: node(id:) refetches the community.
+    gid = cw1["communities"][0]["id"]
+    assert (await gql("query($id: ID!) { node(id: $id) { ... on Community { name } } }", tk["cw-1"], {"id": gid})
+            )["data"]["node"] == {"name": "C1名"}
     assert cw1["total"] == {"buildings": 2, "withOnlineHead": 1, "withOfflineHead": 0, "members": 1, "units": 1,
                             "postsHeld": 1}
     so2 = (await gql(q, tk["so-2"]))["data"]["dualCoverage"]  # C3: pm-3 pending, U1 pending: nothing counts yet

@@ -18,6 +18,7 @@ from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, NotFou
 from tenants.inbox.models import Notification
 from tenants.paging import Window
 from tenants.scope import tenant_transaction
+from tenants.territory.people import Person
 from tests.fixtures.callers import ADMIN
 from tests.fixtures.dual_emergency import C1_PLACES
 from tests.fixtures.statements import orm_statements
@@ -116,8 +117,8 @@ async def test_hand_placement_overrides_the_rule_and_tells_on_a_change_of_group(
     moved = await assign("m-plain", "medical")
     assert (moved.how, moved.group_code, moved.emergency_id is not None) == (AssignedBy.HAND, "medical", True)
     await assign("m-plain", "medical")  # the same group again: nobody is told again
-    await assign("m-c3", "order")  # someone the rules left out
-    assert (await _told(w))["m-plain"] == 2 and (await _told(w))["m-c3"] == 1
+    await assign("r-h1", "order")  # someone the rules left out: a resident of C1
+    assert (await _told(w))["m-plain"] == 2 and (await _told(w))["r-h1"] == 1
     with pytest.raises(InvalidInput) as bad:  # a normal-times group is not in the emergency set
         await assign("m-plain", "livelihood")
     assert bad.value.field == "group"
@@ -128,7 +129,98 @@ async def test_hand_placement_overrides_the_rule_and_tells_on_a_change_of_group(
                                          person_id=w.ids["m-head"])
     assert removed.removed_at is not None
     placed = _placed(await _board(w, "C1"))
-    assert placed["m-plain"] == "medical" and placed["m-c3"] == "order" and "m-head" not in placed
+    assert placed["m-plain"] == "medical" and placed["r-h1"] == "order" and "m-head" not in placed
+    # m-head was told of "screening": one removal notice, and the stand-down does not tell them again.
+    assert (await _told(w, emergency.KIND_REMOVED)) == {"m-head": 1}
+    async with tenant_transaction(w.t.id):
+        await emergency.remove(access=w.caller("cw-1"), actor="cw-1", community_id=w.ids["C1"],
+                               person_id=w.ids["r-h1"])
+        await emergency.stand_down(access=w.caller("admin"), actor="admin", reason="解除", community_id=w.ids["C1"])
+    assert (await _told(w, emergency.KIND_REMOVED)) == {"m-head": 1, "r-h1": 1}
+    assert "m-head" not in await _told(w, emergency.KIND_END) and "r-h1" not in await _told(w, emergency.KIND_END)
+
+
+async def test_hand_placement_takes_only_people_of_the_community_and_names_no_one_else(emergency_world):
+    w = emergency_world
+    await _start(w, community_id=w.ids["C1"])
+
+    async def assign(person_id: int, who: str = "cw-1") -> None:
+        async with tenant_transaction(w.t.id):
+            await emergency.assign(access=w.caller(who), actor=who, community_id=w.ids["C1"], person_id=person_id,
+                                   group="order")
+
+    # Another street's member, another street's officer, another community's worker, a pending member, a
+    # deactivated one, the other tenant's member and an id nobody has: all the same NOT_FOUND on personId.
+    for name in ("m-c3", "so-2", "cw-2", "m-pending", "m-gone", "other:m-other"):
+        for who in ("cw-1", "admin"):
+            with pytest.raises(NotFound) as missing:
+                await assign(w.ids[name], who)
+            assert missing.value.field == "personId", (name, who)
+    with pytest.raises(NotFound) as missing:
+        await assign(999_999)
+    assert missing.value.message_en == "no such person in the community"
+    await assign(w.ids["wu-1"])  # a registered unit's contact
+    await assign(w.ids["r-h1"], "so-1")  # a resident of C1 (the street officer reads them)
+    assert set(await _told(w)) == set(C1_PLACES) | {"r-h1"}
+    assert _placed(await _board(w, "C1"))["wu-1"] == "order"
+
+
+async def test_a_placement_racing_a_stand_down_never_lands_in_the_ended_emergency(emergency_world):
+    w = emergency_world
+    await _start(w, community_id=w.ids["C1"])
+    placed, release = asyncio.Event(), asyncio.Event()
+
+    async def assign_and_hold() -> None:
+        async with tenant_transaction(w.t.id):
+            await emergency.assign(access=w.caller("cw-1"), actor="cw-1", community_id=w.ids["C1"],
+                                   person_id=w.ids["r-h1"], group="order")
+            placed.set()
+            await release.wait()
+
+    async def stand_down() -> emergency.Switch:
+        async with tenant_transaction(w.t.id):
+            return await emergency.stand_down(access=w.caller("admin"), actor="admin", reason="解除",
+                                              community_id=w.ids["C1"])
+
+    holder = asyncio.create_task(assign_and_hold())
+    await placed.wait()
+    ending = asyncio.create_task(stand_down())
+    done, _ = await asyncio.wait([ending], timeout=0.3)
+    assert not done  # the stand-down waits for the placement's lock on the emergency
+    release.set()
+    await holder
+    assert (await ending).assigned == 7
+    # Placed before the end, so told of the end too.
+    assert (await _told(w))["r-h1"] == 1 and (await _told(w, emergency.KIND_END))["r-h1"] == 1
+
+    # The other order: a placement waiting on a stand-down finds normal times (no emergency group there).
+    await _start(w, community_id=w.ids["C1"], reason="第二次")
+    ended, release = asyncio.Event(), asyncio.Event()
+
+    async def stand_down_and_hold() -> None:
+        async with tenant_transaction(w.t.id):
+            await emergency.stand_down(access=w.caller("admin"), actor="admin", reason="解除",
+                                       community_id=w.ids["C1"])
+            ended.set()
+            await release.wait()
+
+    async def assign() -> None:
+        async with tenant_transaction(w.t.id):
+            await emergency.assign(access=w.caller("cw-1"), actor="cw-1", community_id=w.ids["C1"],
+                                   person_id=w.ids["m-plain"], group="order")
+
+    holder = asyncio.create_task(stand_down_and_hold())
+    await ended.wait()
+    placing = asyncio.create_task(assign())
+    done, _ = await asyncio.wait([placing], timeout=0.3)
+    assert not done
+    release.set()
+    await holder
+    with pytest.raises(InvalidInput):  # "order" is no normal-times group
+        await placing
+    async with tenant_transaction(w.t.id):
+        assert await WorkGroupAssignment.filter(person_id=w.ids["m-plain"], group_code="order").count() == 0
+    assert (await _told(w))["m-plain"] == 2
 
 
 async def test_stand_down_restores_the_four_normal_groups_and_tells_once(emergency_world):
@@ -229,3 +321,39 @@ async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_keeps_re
     assert (off.value.code, off.value.field, off.value.details) == (
         "NOT_ENABLED", "communityId", {"feature": "party.dual_registration"})
     assert (await _board(w, "C1")).mode == emergency.EMERGENCY  # what was recorded stays readable
+
+
+LISTED = """query($s: ID) { emergencies(first: 5, streetId: $s) { totalCount nodes { communityName assignedCount
+  notifiedCount } } }"""
+PHONES = """query($c: ID!) { workGroups(communityId: $c) { groups { members { name phone } } } }"""
+
+
+async def test_what_a_client_shows_names_counts_phones_and_ones_own_normal_group(emergency_world, gql):
+    w = emergency_world
+    async with tenant_transaction(w.t.id):
+        await Person.filter(id=w.ids["m-medic"]).update(phone="13800000001")
+    # Normal times: a member's own group is the one the rules give them; staff read phones.
+    mine = (await gql(MINE, w.tokens["m-medic"]))["data"]["myWorkGroups"]
+    assert mine == [{"communityId": str(w.ids["C1"]), "mode": "NORMAL", "groupCode": "livelihood",
+                     "groupTitle": "民生服务组", "how": "RULE"}]
+    members = [m for g in (await gql(PHONES, w.tokens["cw-1"], {"c": str(w.ids["C1"])}))["data"]["workGroups"][
+        "groups"] for m in g["members"]]
+    assert {"name": "m-medic名", "phone": "13800000001"} in members
+    await _start(w, community_id=w.ids["C1"])
+    await _start(w, community_id=w.ids["C3"])
+    async with tenant_transaction(w.t.id):
+        await emergency.remove(access=w.caller("cw-1"), actor="cw-1", community_id=w.ids["C1"],
+                               person_id=w.ids["m-plain"])
+    listed = (await gql(LISTED, w.tokens["admin"], {"s": str(w.ids["S1"])}))["data"]["emergencies"]
+    assert listed == {"totalCount": 1, "nodes": [{"communityName": "C1名", "assignedCount": 5, "notifiedCount": 5}]}
+    everything = (await gql(LISTED, w.tokens["admin"], {}))["data"]["emergencies"]
+    assert [n["communityName"] for n in everything["nodes"]] == ["C3名", "C1名"]
+    # The figures of any number of emergencies: three statements (emergencies, names, counts).
+    async with tenant_transaction(w.t.id):
+        ids = list(await Emergency.all().values_list("id", flat=True))
+        with orm_statements() as sent:
+            figures = await emergency.emergency_figures(access=w.caller("admin"), ids=ids)
+        assert len(sent) == 3 and sorted(figures.values()) == [("C1名", 5, 5), ("C3名", 1, 1)]
+        assert await emergency.emergency_figures(access=w.caller("cw-2"), ids=ids) == {}
+    mine = (await gql(MINE, w.tokens["m-medic"]))["data"]["myWorkGroups"]
+    assert [(m["mode"], m["groupCode"]) for m in mine] == [("EMERGENCY", "medical")]

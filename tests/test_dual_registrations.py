@@ -37,7 +37,7 @@ MINE = """{ myDualRegistration { current { id communityId status } pending { id 
   history { status communityId endsOn } } }"""
 FIGURES = "figures { buildings withOnlineHead withOfflineHead withAnyHead withoutHead members units postsHeld }"
 COVERAGE = f"""query($s: ID, $c: ID) {{ dualCoverage(streetId: $s, communityId: $c) {{
-  communities {{ id {FIGURES} }} streets {{ id {FIGURES} }} total {{ buildings withAnyHead }} }} }}"""
+  communities {{ databaseId {FIGURES} }} streets {{ databaseId {FIGURES} }} total {{ buildings withAnyHead }} }} }}"""
 WITHOUT = "query($c: ID!) { buildingsWithoutHead(communityId: $c) { totalCount edges { node { databaseId } } } }"
 
 
@@ -127,10 +127,10 @@ async def test_register_approve_claim_and_the_coverage_through_graphql(dual_worl
                                                       "buildingId": str(ids["B1"])}})) == ["NOT_FOUND"]  # not C2's
     # Hand-computed: C1 has B1 (both heads) and B2 (none); C2 has B3 (offline) and B4 (none); U1 approved at C1.
     s1 = _data(await gql(COVERAGE, tk["so-1"], {"s": str(ids["S1"])}), "dualCoverage")
-    assert [c["id"] for c in s1["communities"]] == [str(ids["C1"]), str(ids["C2"])]
+    assert [c["databaseId"] for c in s1["communities"]] == [str(ids["C1"]), str(ids["C2"])]
     assert s1["communities"][0]["figures"] == fig(2, 1, 1, 1, 1, 1, 2)
     assert s1["communities"][1]["figures"] == fig(2, 0, 1, 1, 1, 0, 2)
-    assert s1["streets"] == [{"id": str(ids["S1"]), "figures": fig(4, 1, 2, 2, 2, 1, 4)}]
+    assert s1["streets"] == [{"databaseId": str(ids["S1"]), "figures": fig(4, 1, 2, 2, 2, 1, 4)}]
     whole = _data(await gql(COVERAGE, tk["admin"], {}), "dualCoverage")
     assert whole["total"] == {"buildings": 5, "withAnyHead": 2}  # C3's B5 too
     assert len(whole["streets"]) == 2

@@ -11,6 +11,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Info
+from api.dual.loaders import DualLoaders
 from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
@@ -53,6 +54,21 @@ class EmergencyNode(Node):
     active: bool = strawberry.field(description="Whether it is still on.")
     groups: list[WorkGroupTitle] = strawberry.field(description="The emergency groups at the switch.")
 
+    @strawberry.field(description="The community's name.")
+    async def community_name(self, info: Info) -> str:
+        return (await self._figures(info))[0]
+
+    @strawberry.field(description="People in its groups now (placed by rule or by hand, not removed).")
+    async def assigned_count(self, info: Info) -> int:
+        return (await self._figures(info))[1]
+
+    @strawberry.field(description="Of those, the people told of their group.")
+    async def notified_count(self, info: Info) -> int:
+        return (await self._figures(info))[2]
+
+    async def _figures(self, info: Info) -> tuple[str, int, int]:
+        return await DualLoaders.of(info).emergency_figures.load(self.id) or ("", 0, 0)  # type: ignore[no-any-return]
+
     @classmethod
     def of(cls, row: Emergency) -> EmergencyNode:
         return from_row(cls, row, active=row.ended_at is None,
@@ -85,6 +101,7 @@ class WorkGroupMember:
     assigned_at: datetime | None = strawberry.field(description="When placed (null: a normal-times rule placement, "
                                                     "worked out when read).")
     notified_at: datetime | None = strawberry.field(description="When they were told of this group (null: not told).")
+    phone: str = strawberry.field(description="Their phone (workGroups is read by the community's staff only).")
 
 
 @strawberry.type(name="CommunityWorkGroup", description="One work group of a community with its members.")
@@ -108,7 +125,8 @@ class CommunityWorkGroups:
             emergency=EmergencyNode.of(b.emergency) if b.emergency else None,
             groups=[CommunityWorkGroup(code=g.code, title=g.title, members=[
                 WorkGroupMember(person_id=strawberry.ID(str(m.person_id)), name=m.name,
-                                how=WorkGroupAssignedBy(m.how), assigned_at=m.assigned_at, notified_at=m.notified_at)
+                                how=WorkGroupAssignedBy(m.how), assigned_at=m.assigned_at, notified_at=m.notified_at,
+                                phone=m.phone)
                 for m in g.members]) for g in b.groups],
         )
 
@@ -156,8 +174,8 @@ class EmergencyQuery:
                                           community_id=to_id(community_id, "communityId"))
         return CommunityWorkGroups.of(board)
 
-    @strawberry.field(description="The work groups the caller is in: in active emergencies, and by hand in normal "
-                      "times.")
+    @strawberry.field(description="The work groups the caller is in, by community: in an active emergency its "
+                      "group; in normal times the hand placement, else the group the rules give them.")
     async def my_work_groups(self, info: Info) -> list[MyWorkGroup]:
         return [
             MyWorkGroup(community_id=strawberry.ID(str(m.community_id)), mode=WorkGroupMode(m.mode),
@@ -168,15 +186,20 @@ class EmergencyQuery:
 
     @strawberry.field(description="Emergencies in the caller's communities, newest first (a keyset connection).")
     async def emergencies(
-        self, info: Info, community_id: strawberry.ID | None = None,
+        self, info: Info,
+        community_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this community's.")]
+        = None,
+        street_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this street's "
+                                                                      "communities'.")] = None,
         active: Annotated[bool | None, strawberry.argument(description="Only active (true) or ended (false).")] = None,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[EmergencyNode]:
         caller = await info.context.access()
-        cid = opt_id(community_id, "communityId")
+        cid, sid = opt_id(community_id, "communityId"), opt_id(street_id, "streetId")
 
         async def fetch(window: Window) -> Page[Emergency]:
-            return await service.list_emergencies(access=caller, window=window, community_id=cid, active=active)
+            return await service.list_emergencies(access=caller, window=window, community_id=cid, street_id=sid,
+                                                  active=active)
 
         return await connection(info, fetch, EmergencyNode.of, first=first, after=after, last=last, before=before)
 

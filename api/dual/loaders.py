@@ -1,11 +1,12 @@
-"""双报到 DataLoaders for one request: work units and members' names on registrations and posts."""
+"""双报到 DataLoaders for one request: work units and members' names on registrations and posts, emergencies'
+community names and counts."""
 
 from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
 from api.context import DomainLoaders
-from tenants.dual import registrations, units
+from tenants.dual import emergency, registrations, units
 from tenants.territory.parties import WorkUnit
 
 
@@ -25,3 +26,11 @@ class DualLoaders(DomainLoaders):
             return [found.get(i) for i in ids]
 
         return self.loader("member_names", load)
+
+    @property
+    def emergency_figures(self) -> DataLoader[int, tuple[str, int, int] | None]:
+        async def load(ids: list[int]) -> list[tuple[str, int, int] | None]:
+            found = await emergency.emergency_figures(access=await self.loaders.caller(), ids=ids)
+            return [found.get(i) for i in ids]
+
+        return self.loader("emergency_figures", load)

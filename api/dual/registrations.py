@@ -11,7 +11,7 @@ import strawberry
 
 from api.context import Info
 from api.dual.loaders import DualLoaders
-from api.ids import opt_id, to_id
+from api.ids import global_id_of, opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node
 from api.territory.types import BuildingType, area_of
@@ -188,9 +188,19 @@ class CoverageFigures:
 
 @strawberry.type(name="DualCoverageRow", description="One community's or street's coverage.")
 class CoverageRow:
-    id: strawberry.ID = strawberry.field(description="The community's or street's database id.")
-    street_id: strawberry.ID = strawberry.field(description="The street (a street's row: itself).")
+    id: strawberry.ID = strawberry.field(description="The community's or street's global id (`node(id:)` refetches "
+                                         "it).")
+    database_id: strawberry.ID = strawberry.field(description="The community's or street's database id, as digits.")
+    name: str = strawberry.field(description="The community's or street's name.")
+    street_id: strawberry.ID = strawberry.field(description="The street's database id (a street's row: itself).")
     figures: CoverageFigures = strawberry.field(description="Its figures.")
+
+    @classmethod
+    def of(cls, kind: str, pk: int, street: int, figures: coverage_service.Coverage,
+           names: dict[tuple[str, int], str]) -> CoverageRow:
+        return cls(id=strawberry.ID(global_id_of(kind.capitalize(), pk)), database_id=strawberry.ID(str(pk)),
+                   name=names.get((kind, pk), ""), street_id=strawberry.ID(str(street)),
+                   figures=CoverageFigures.of(figures))
 
 
 @strawberry.type(name="DualCoverage", description="The building-head coverage report over the caller's area.")
@@ -330,10 +340,8 @@ class DualRegistrationQuery:
             community_id=opt_id(community_id, "communityId"),
         )
         return DualCoverage(
-            communities=[CoverageRow(id=strawberry.ID(str(c)), street_id=strawberry.ID(str(s)),
-                                     figures=CoverageFigures.of(f)) for c, s, f in report.communities],
-            streets=[CoverageRow(id=strawberry.ID(str(s)), street_id=strawberry.ID(str(s)),
-                                 figures=CoverageFigures.of(f)) for s, f in report.streets],
+            communities=[CoverageRow.of("community", c, s, f, report.names) for c, s, f in report.communities],
+            streets=[CoverageRow.of("street", s, s, f, report.names) for s, f in report.streets],
             total=CoverageFigures.of(report.total),
         )
 

@@ -237,9 +237,10 @@ async def _volunteer_points(points, resident: Person, household: Household) -> N
             )
 
 
-# 双报到 where it is on: a work unit registered at the demo resident's community with its contact (who reads its
-# members' figures), two in-service party members living there and registered (approved), the first an online
-# building head of their building, and an open activity tomorrow at 19:00 tenant time (outside working hours).
+# 双报到 where it is on: a community worker of the demo resident's community (talks and the emergency's first group
+# reach them), a work unit registered there with its contact (who reads its members' figures), two in-service party
+# members living there and registered (approved), the first an online building head of their building, and an open
+# activity tomorrow at 19:00 tenant time (outside working hours).
 # Rows are made through the models (the 双报到 services are built alongside this seed).
 DEMO_WORK_UNIT = ("demo_unit", "区文明办（演示）", "区文明办党支部")
 
@@ -250,12 +251,17 @@ async def _dual(tenant: Tenant) -> list[tuple[str, str]]:
         dual = (await effective_config()).document.party.dual_registration
         if not dual.enabled:
             return []
-        users = [("member", f"{tenant.slug}-member"), ("unit_contact", f"{tenant.slug}-unit-contact")]
-        if await WorkUnit.exists(code=DEMO_WORK_UNIT[0]):
-            return users
+        users = [("member", f"{tenant.slug}-member"), ("unit_contact", f"{tenant.slug}-unit-contact"),
+                 ("community_worker", f"{tenant.slug}-community-worker")]
         resident = await Person.get(user_id=f"{tenant.slug}-resident")
         household = await Household.get(id=resident.household_id)
         community = await Community.get(id=household.community_id)
+        if not await Person.exists(user_id=users[2][1]):  # before the once-check: demos seeded earlier get one too
+            worker = await create_person(access=ADMIN, actor="demo", user_id=users[2][1], name="社区工作者")
+            await assign_post(access=ADMIN, actor="demo", person_id=worker.id, kind=PostKind.COMMUNITY_WORKER,
+                              target_kind="community", target_id=community.id)
+        if await WorkUnit.exists(code=DEMO_WORK_UNIT[0]):
+            return users
         at, today = clock.now(), await clock.today()
         place = {"community_id": community.id, "street_id": community.street_id}
         decided: dict[str, Any] = {"status": RegistrationStatus.APPROVED, "created_by": "demo", "created_at": at,

@@ -59,7 +59,7 @@ ACTIVITY = Noun(
     {"open": "报名中", "closed": "已结束", "cancelled": "已取消"},
     {"update": "修改", "cancel": "取消", "close": "结束", "join": "报名", "leave": "取消报名", "assign": "安排",
      "check_in": "签到", "mark": "登记考勤"},
-    field="id", state_key="status",
+    field="id", state_key="status", article="an",
 )
 
 

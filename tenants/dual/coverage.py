@@ -8,6 +8,7 @@ the whole tenant, staff their area (``dual.coverage.read``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
 
 from tortoise import connections
 from tortoise.expressions import Subquery
@@ -31,7 +32,7 @@ from tenants.territory.models import Building
 # on active buildings only.
 SQL = """
 WITH c AS MATERIALIZED (
-    SELECT id, street_id FROM community
+    SELECT id, street_id, name FROM community
     WHERE tenant_id = $1 AND is_active
       AND ($2 OR id = ANY($3::bigint[]) OR street_id = ANY($4::bigint[]))
       AND ($5::bigint IS NULL OR street_id = $5) AND ($6::bigint IS NULL OR id = $6)
@@ -68,12 +69,14 @@ WITH c AS MATERIALIZED (
     SELECT community_id, count(*) AS n FROM dual_member_post
     WHERE tenant_id = $1 AND community_id = ANY((SELECT a FROM ids)::bigint[]) AND ends_on IS NULL GROUP BY community_id
 )
-SELECT c.id AS community_id, c.street_id, coalesce(bc.buildings, 0) AS buildings,
+SELECT c.id AS community_id, c.street_id, c.name AS community_name, s.name AS street_name,
+       coalesce(bc.buildings, 0) AS buildings,
        coalesce(hc.online, 0) AS with_online_head, coalesce(hc.offline, 0) AS with_offline_head,
        coalesce(hc.any_head, 0) AS with_any_head, coalesce(m.n, 0) AS members, coalesce(u.n, 0) AS units,
        coalesce(p.n, 0) AS posts_held
 FROM c LEFT JOIN bc ON bc.community_id = c.id LEFT JOIN hc ON hc.community_id = c.id
        LEFT JOIN m ON m.community_id = c.id LEFT JOIN u ON u.community_id = c.id LEFT JOIN p ON p.community_id = c.id
+       LEFT JOIN street s ON s.tenant_id = $1 AND s.id = c.street_id
 ORDER BY c.street_id, c.id
 """
 
@@ -104,6 +107,7 @@ class Report:
     communities: list[tuple[int, int, Coverage]]  # (community id, street id, figures), by street then community
     streets: list[tuple[int, Coverage]]  # (street id, figures summed over its communities in scope)
     total: Coverage
+    names: dict[tuple[str, int], str] = dataclass_field(default_factory=dict)  # ("community" | "street", id) -> name
 
 
 async def coverage(*, access: Access, street_id: int | None = None, community_id: int | None = None) -> Report:
@@ -122,12 +126,15 @@ async def coverage(*, access: Access, street_id: int | None = None, community_id
     communities: list[tuple[int, int, Coverage]] = []
     streets: dict[int, Coverage] = {}
     total = Coverage()
+    names: dict[tuple[str, int], str] = {}
     for r in records:
+        names[("community", r["community_id"])] = r["community_name"]
+        names[("street", r["street_id"])] = r["street_name"] or ""
         figures = Coverage(*(int(r[f.name]) for f in fields(Coverage)))
         communities.append((r["community_id"], r["street_id"], figures))
         streets.setdefault(r["street_id"], Coverage()).add(figures)
         total.add(figures)
-    return Report(communities, list(streets.items()), total)
+    return Report(communities, list(streets.items()), total, names)
 
 
 async def buildings_without_head(*, access: Access, community_id: int, window: Window) -> Page[Building]:

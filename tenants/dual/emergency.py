@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Subquery
 
 from tenants import clock
 from tenants.audit import service as audit
@@ -31,6 +32,7 @@ from tenants.config.service import effective_config
 from tenants.dual.config import DualNotEnabled, dual_config
 from tenants.dual.emergency_access import (
     own_assignments,
+    own_people,
     readable_communities,
     readable_emergencies,
 )
@@ -40,14 +42,15 @@ from tenants.inbox.service import Message, send_all
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
-from tenants.territory.access import Access
-from tenants.territory.models import Community, Street
+from tenants.territory.access import Access, readable_persons
+from tenants.territory.models import Community, Household, Street
 from tenants.territory.people import Person
 
 NORMAL = "normal"
 EMERGENCY = "emergency"
 KIND_START = "dual_emergency_group"  # you are in a group (at the switch, or moved by hand)
 KIND_END = "dual_emergency_end"  # the emergency is over
+KIND_REMOVED = "dual_emergency_removed"  # taken out of the group one was told of
 
 # Who goes where: candidates by priority (1 staff, 2 skill, 3 building head, 4 member, 5 unit contact), the first
 # per community and person wins. Each branch reads by index or primary key, and the candidates are materialised
@@ -147,6 +150,7 @@ class Member:
     how: AssignedBy
     assigned_at: datetime | None = None
     notified_at: datetime | None = None
+    phone: str = ""
 
 
 @dataclass
@@ -317,6 +321,48 @@ IN_EMERGENCY = "(tenant_id, emergency_id, person_id) WHERE emergency_id IS NOT N
 IN_NORMAL = "(tenant_id, community_id, person_id) WHERE emergency_id IS NULL"
 
 
+# Whom the rules could place at community $2 (whatever the groups configured): a community worker of it, an
+# approved member registered there, a contact of a unit registered there. $1 tenant, $3 the tenant's day, $4 person.
+RULE_PERSON_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM post p WHERE p.tenant_id = $1 AND p.person_id = $4 AND p.target_kind = 'community'
+      AND p.target_id = $2 AND p.kind = 'community_worker' AND p.starts_on <= $3::date
+      AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+) OR EXISTS (
+    SELECT 1 FROM dual_member_registration r WHERE r.tenant_id = $1 AND r.person_id = $4 AND r.community_id = $2
+      AND r.status = 'approved'
+) OR EXISTS (
+    SELECT 1 FROM post p JOIN dual_unit_registration u
+      ON u.tenant_id = $1 AND u.work_unit_id = p.target_id AND u.community_id = $2 AND u.status = 'approved'
+    WHERE p.tenant_id = $1 AND p.person_id = $4 AND p.target_kind = 'work_unit' AND p.kind = 'work_unit_contact'
+      AND p.starts_on <= $3::date
+      AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+) AS ok
+"""
+
+
+async def _placeable(access: Access, community: Community, person_id: int, day: date) -> Person:
+    """A person hand placement may put in the community's groups: one the rules could place there, or a resident
+    of the community the caller reads; anyone else (another street's member or staff, an unknown id) is NOT_FOUND,
+    so ids cannot be probed."""
+    person = await Person.filter(id=person_id, deactivated_at=None).first()
+    if person is not None:
+        rows = await connections.get("default").execute_query_dict(
+            RULE_PERSON_SQL, [current_tenant_id(), community.id, day, person.id])
+        if rows[0]["ok"]:
+            return person
+        homes = Household.filter(community_id=community.id).values("id")
+        if await readable_persons(access).filter(id=person.id, household_id__in=Subquery(homes)).exists():
+            return person
+    raise NotFound("本社区没有该人员", "no such person in the community", field="personId")
+
+
+async def _active_locked(community_id: int) -> Emergency | None:
+    """The community's active emergency, its row locked: a stand-down's UPDATE waits for this transaction (and a
+    placement after a stand-down finds none), so nobody lands in an emergency that has ended."""
+    return await Emergency.filter(community_id=community_id, ended_at=None).select_for_update().first()
+
+
 async def _community(access: Access, community_id: int) -> Community:
     """A community the caller staffs (NOT_FOUND outside their area) with its active emergency."""
     row = await readable_communities(access).filter(id=community_id).first()
@@ -340,11 +386,11 @@ async def assign(*, access: Access, actor: str, community_id: int, person_id: in
         row = await _community(access, community_id)
         require(access, "dual.emergency.assign", [("community", row.id), ("street", row.street_id)],
                 field="communityId")
-        cfg = await dual_config(await clock.today(at), field="communityId")
-        person = await Person.filter(id=person_id, deactivated_at=None).first()
-        if person is None:
-            raise NotFound("人员不存在", "no such person", field="personId")
-        active, groups = await _mode(row.id, cfg)
+        day = await clock.today(at)
+        cfg = await dual_config(day, field="communityId")
+        person = await _placeable(access, row, person_id, day)
+        active = await _active_locked(row.id)
+        groups = cfg.work_groups.emergency if active else cfg.work_groups.normal
         titles = {g.code: g.title for g in groups}
         if group not in titles:
             raise InvalidInput.of([Problem("group", "unknown", "当前模式下没有该工作组",
@@ -362,14 +408,15 @@ async def assign(*, access: Access, actor: str, community_id: int, person_id: in
 
 async def remove(*, access: Access, actor: str, community_id: int, person_id: int,
                  now: datetime | None = None) -> WorkGroupAssignment:
-    """Take a person out of their group in the community's current mode (the rules do not put them back)."""
+    """Take a person out of their group in the community's current mode (the rules do not put them back); one who
+    was told of the group is told once that they are out of it."""
     require(access, "dual.emergency.assign")
     at = now or clock.now()
     async with savepoint():
         row = await _community(access, community_id)
         require(access, "dual.emergency.assign", [("community", row.id), ("street", row.street_id)],
                 field="communityId")
-        active = await Emergency.filter(community_id=row.id, ended_at=None).first()
+        active = await _active_locked(row.id)
         qs = WorkGroupAssignment.filter(community_id=row.id, person_id=person_id, removed_at=None)
         qs = qs.filter(emergency_id=active.id) if active else qs.filter(emergency_id=None)
         found = await qs.select_for_update().first()
@@ -379,9 +426,17 @@ async def remove(*, access: Access, actor: str, community_id: int, person_id: in
         found.removed_at = at
         found.removed_by = actor
         await found.save(update_fields=["removed_at", "removed_by"])
+        told = found.notified_at is not None
+        if told:
+            person = await Person.get(id=found.person_id)
+            title = next((g["title"] for g in (active.groups if active else []) if g["code"] == found.group_code),
+                         found.group_code)
+            place = (await _names([row.id])).get(row.id, "")
+            await send_all([Message([person.user_id], KIND_REMOVED, f"应急分组调整：{place}",
+                                    f"您已不在{place}的“{title}”，无需再按该组安排到岗。", None)], at=at)
         await audit.record(actor=actor, action="dual.emergency.remove", target_type="work_group_assignment",
                            target_id=found.id, details={"community": row.id, "person": person_id,
-                                                        "group": found.group_code})
+                                                        "group": found.group_code, "told": told})
         return found
 
 
@@ -406,9 +461,9 @@ async def work_groups(*, access: Access, community_id: int) -> Board:
         for p in placed:
             if int(p["person_id"]) not in hand and p["grp"] in members:
                 members[p["grp"]].append(Member(int(p["person_id"]), "", AssignedBy.RULE))
-    names = dict(await Person.filter(id__in=sorted({a.person_id for a in stored} |
-                                                   {m.person_id for ms in members.values() for m in ms}))
-                 .values_list("id", "name"))
+    people = {int(i): (n, ph) for i, n, ph in await Person.filter(
+        id__in=sorted({a.person_id for a in stored} | {m.person_id for ms in members.values() for m in ms}))
+        .values_list("id", "name", "phone")}
     for a in stored:
         if a.group_code in members:
             members[a.group_code].append(Member(a.person_id, "", a.how, a.assigned_at, a.notified_at))
@@ -416,7 +471,7 @@ async def work_groups(*, access: Access, community_id: int) -> Board:
     for g in groups:
         ms = sorted(members[g.code], key=lambda m: m.person_id)
         for m in ms:
-            m.name = names.get(m.person_id, "")
+            m.name, m.phone = people.get(m.person_id, ("", ""))
         out.append(Group(g.code, g.title, ms))
     return Board(row.id, EMERGENCY if active else NORMAL, active, out)
 
@@ -432,30 +487,86 @@ class Mine:
     emergency_id: int | None
 
 
+# The communities whose rules could place person $2 (tenant $1, the tenant's day $3): their approved
+# registrations', the community they work for, their unit's registered communities.
+OWN_COMMUNITIES_SQL = """
+SELECT r.community_id FROM dual_member_registration r
+WHERE r.tenant_id = $1 AND r.person_id = ANY($2::bigint[]) AND r.status = 'approved'
+UNION
+SELECT p.target_id FROM post p
+WHERE p.tenant_id = $1 AND p.person_id = ANY($2::bigint[]) AND p.target_kind = 'community'
+  AND p.kind = 'community_worker' AND p.starts_on <= $3::date
+  AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+UNION
+SELECT u.community_id FROM post p
+JOIN dual_unit_registration u ON u.tenant_id = $1 AND u.work_unit_id = p.target_id AND u.status = 'approved'
+WHERE p.tenant_id = $1 AND p.person_id = ANY($2::bigint[]) AND p.target_kind = 'work_unit'
+  AND p.kind = 'work_unit_contact' AND p.starts_on <= $3::date
+  AND (p.ends_on IS NULL OR p.ends_on > $3::date OR (p.ends_on = $3::date AND p.ended_at IS NULL))
+"""
+
+
 async def my_work_groups(*, access: Access) -> list[Mine]:
-    """The caller's own groups: in each community's active emergency, and their normal-mode hand assignments."""
+    """The caller's own groups: in each community's active emergency; in normal times their hand assignment, else
+    the group the rules give them (as ``workGroups`` shows it), by community."""
     rows = await own_assignments(access).order_by("community_id", "id")
     emergency_ids = sorted({r.emergency_id for r in rows if r.emergency_id})
     active = set(await Emergency.filter(id__in=emergency_ids, ended_at=None).values_list("id", flat=True))
-    cfg = await _reading_config(await clock.today())
+    day = await clock.today()
+    cfg = await _reading_config(day)
     titles = {g.code: g.title for g in (*cfg.work_groups.normal, *cfg.work_groups.emergency)}
-    return [
+    out = [
         Mine(r.community_id, EMERGENCY if r.emergency_id else NORMAL, r.group_code,
              titles.get(r.group_code, r.group_code), r.how, r.notified_at, r.emergency_id)
         for r in rows if r.emergency_id is None or r.emergency_id in active
     ]
+    me = list(await own_people(access).values_list("id", flat=True))
+    if not me or not cfg.work_groups.normal:
+        return out
+    conn = connections.get("default")
+    tid = current_tenant_id()
+    mine = [int(r["community_id"]) for r in await conn.execute_query_dict(OWN_COMMUNITIES_SQL, [tid, me, day])]
+    # Not where a hand placement (kept or removed) decides, nor where an emergency is on.
+    decided = set(await WorkGroupAssignment.filter(person_id__in=me, emergency_id=None, community_id__in=mine)
+                  .values_list("community_id", flat=True))
+    busy = set(await Emergency.filter(community_id__in=mine, ended_at=None).values_list("community_id", flat=True))
+    todo = sorted(set(mine) - decided - busy)
+    if todo:
+        placed = await conn.execute_query_dict(
+            f"SELECT * FROM ({PLACEMENT_SQL}) p WHERE p.person_id = ANY($10::bigint[])",
+            [tid, todo, day, *_group_args(cfg.work_groups.normal), me])
+        out += [Mine(int(p["community_id"]), NORMAL, p["grp"], titles.get(p["grp"], p["grp"]), AssignedBy.RULE,
+                     None, None) for p in placed]
+    return sorted(out, key=lambda m: (m.community_id, m.mode))
 
 
 async def list_emergencies(*, access: Access, window: Window, community_id: int | None = None,
-                           active: bool | None = None) -> Page[Emergency]:
+                           street_id: int | None = None, active: bool | None = None) -> Page[Emergency]:
     """Emergencies in the caller's communities, newest first."""
     qs = readable_emergencies(access)
     if community_id is not None:
         qs = qs.filter(community_id=community_id)
+    if street_id is not None:
+        qs = qs.filter(street_id=street_id)
     if active is not None:
         qs = qs.filter(ended_at__isnull=active)
     return await newest_first(qs, window, time_field="started_at")
 
 
-__all__ = ["DualNotEnabled", "assign", "list_emergencies", "my_work_groups", "remove", "stand_down", "start",
-           "work_groups"]
+async def emergency_figures(*, access: Access, ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
+    """Per emergency the caller reads: its community's name, the people in its groups now and those of them told.
+    Three statements whatever the number of emergencies."""
+    rows = await readable_emergencies(access).filter(id__in=list(ids)).values_list("id", "community_id")
+    names = await _names({int(c) for _, c in rows})
+    counts: dict[int, tuple[int, int]] = {}
+    if rows:
+        found = await connections.get("default").execute_query_dict(
+            "SELECT emergency_id, count(*) AS assigned, count(notified_at) AS notified "
+            "FROM dual_work_group_assignment WHERE tenant_id = $1 AND emergency_id = ANY($2::bigint[]) "
+            "AND removed_at IS NULL GROUP BY emergency_id", [current_tenant_id(), [int(i) for i, _ in rows]])
+        counts = {int(r["emergency_id"]): (int(r["assigned"]), int(r["notified"])) for r in found}
+    return {int(i): (names.get(int(c), ""), *counts.get(int(i), (0, 0))) for i, c in rows}
+
+
+__all__ = ["DualNotEnabled", "assign", "emergency_figures", "list_emergencies", "my_work_groups", "remove",
+           "stand_down", "start", "work_groups"]
