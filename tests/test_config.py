@@ -270,13 +270,13 @@ async def test_the_demo_has_preset_tenants_with_territory(app, gql, token):
     assert contact.claims.roles == (Role.WORK_UNIT_CONTACT,)
     worker = next(u for u in users if u.tenant == "xiahuayuan" and u.label == "community_worker")
     assert worker.claims.roles == (Role.COMMUNITY_WORKER,) and worker.claims.scope[0].startswith("community:")
-    from tenants.dual import emergency
+    from tenants.dual import emergency_reads
     from tenants.territory.access import resolve
 
     async with tenant_transaction((await get_tenant_by_slug("xiahuayuan")).id):
         community = int(worker.claims.scope[0].split(":")[1].split("/")[0])
         caller = await resolve(frozenset(worker.claims.roles), worker.claims.scope, worker.claims.user_id)
-        board = await emergency.work_groups(access=caller, community_id=community)
+        board = await emergency_reads.work_groups(access=caller, community_id=community)
     assert [m.name for m in board.groups[0].members] == ["社区工作者"]  # the first group reaches somebody
     for slug, *_ in DEMO_TENANTS:
         counts = before[slug]

@@ -12,7 +12,7 @@ import pytest
 
 from tenants.audit.models import AuditEntry
 from tenants.config.service import change_config
-from tenants.dual import emergency
+from tenants.dual import emergency, emergency_reads
 from tenants.dual.emergency_models import AssignedBy, Emergency, WorkGroupAssignment
 from tenants.errors import Conflict, Forbidden, InvalidInput, NotEnabled, NotFound
 from tenants.inbox.models import Notification
@@ -34,12 +34,12 @@ async def _start(w, who: str = "admin", **kw):
         return await emergency.start(access=w.caller(who), actor=who, reason=kw.pop("reason", "暴雨红色预警"), **kw)
 
 
-async def _board(w, community: str, who: str = "admin") -> emergency.Board:
+async def _board(w, community: str, who: str = "admin") -> emergency_reads.Board:
     async with tenant_transaction(w.t.id):
-        return await emergency.work_groups(access=w.caller(who), community_id=w.ids[community])
+        return await emergency_reads.work_groups(access=w.caller(who), community_id=w.ids[community])
 
 
-def _placed(board: emergency.Board) -> dict[str, str]:
+def _placed(board: emergency_reads.Board) -> dict[str, str]:
     return {m.name.removesuffix("名"): g.code for g in board.groups for m in g.members}
 
 
@@ -253,7 +253,7 @@ async def test_stand_down_restores_the_four_normal_groups_and_tells_once(emergen
     assert switch.notified == 6 and _placed(await _board(w, "C1"))["m-medic"] == "medical"
     async with tenant_transaction(w.t.id):
         assert await AuditEntry.filter(action__startswith="dual.emergency").count() == 5
-        page = await emergency.list_emergencies(access=w.caller("cw-1"), window=Window(10), active=False)
+        page = await emergency_reads.list_emergencies(access=w.caller("cw-1"), window=Window(10), active=False)
     assert [e.reason for e in page.rows] == ["暴雨红色预警"]
 
 
@@ -352,8 +352,8 @@ async def test_what_a_client_shows_names_counts_phones_and_ones_own_normal_group
     async with tenant_transaction(w.t.id):
         ids = list(await Emergency.all().values_list("id", flat=True))
         with orm_statements() as sent:
-            figures = await emergency.emergency_figures(access=w.caller("admin"), ids=ids)
+            figures = await emergency_reads.emergency_figures(access=w.caller("admin"), ids=ids)
         assert len(sent) == 3 and sorted(figures.values()) == [("C1名", 5, 5), ("C3名", 1, 1)]
-        assert await emergency.emergency_figures(access=w.caller("cw-2"), ids=ids) == {}
+        assert await emergency_reads.emergency_figures(access=w.caller("cw-2"), ids=ids) == {}
     mine = (await gql(MINE, w.tokens["m-medic"]))["data"]["myWorkGroups"]
     assert [(m["mode"], m["groupCode"]) for m in mine] == [("EMERGENCY", "medical")]

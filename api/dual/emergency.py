@@ -16,6 +16,7 @@ from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import emergency as service
+from tenants.dual import emergency_reads as reads
 from tenants.dual.emergency_access import readable_assignments, readable_emergencies
 from tenants.dual.emergency_models import Emergency, WorkGroupAssignment
 from tenants.paging import Page, Window
@@ -119,7 +120,7 @@ class CommunityWorkGroups:
     groups: list[CommunityWorkGroup] = strawberry.field(description="The mode's groups in configured order.")
 
     @classmethod
-    def of(cls, b: service.Board) -> CommunityWorkGroups:
+    def of(cls, b: reads.Board) -> CommunityWorkGroups:
         return cls(
             community_id=strawberry.ID(str(b.community_id)), mode=WorkGroupMode(b.mode),
             emergency=EmergencyNode.of(b.emergency) if b.emergency else None,
@@ -170,7 +171,7 @@ class EmergencyQuery:
     @strawberry.field(description="A community's mode and work groups with their members (staff of the community, "
                       "its street, the administration).")
     async def work_groups(self, info: Info, community_id: strawberry.ID) -> CommunityWorkGroups:
-        board = await service.work_groups(access=await info.context.access(),
+        board = await reads.work_groups(access=await info.context.access(),
                                           community_id=to_id(community_id, "communityId"))
         return CommunityWorkGroups.of(board)
 
@@ -181,7 +182,7 @@ class EmergencyQuery:
             MyWorkGroup(community_id=strawberry.ID(str(m.community_id)), mode=WorkGroupMode(m.mode),
                         group_code=m.group_code, group_title=m.group_title, how=WorkGroupAssignedBy(m.how),
                         notified_at=m.notified_at)
-            for m in await service.my_work_groups(access=await info.context.access())
+            for m in await reads.my_work_groups(access=await info.context.access())
         ]
 
     @strawberry.field(description="Emergencies in the caller's communities, newest first (a keyset connection).")
@@ -198,7 +199,7 @@ class EmergencyQuery:
         cid, sid = opt_id(community_id, "communityId"), opt_id(street_id, "streetId")
 
         async def fetch(window: Window) -> Page[Emergency]:
-            return await service.list_emergencies(access=caller, window=window, community_id=cid, street_id=sid,
+            return await reads.list_emergencies(access=caller, window=window, community_id=cid, street_id=sid,
                                                   active=active)
 
         return await connection(info, fetch, EmergencyNode.of, first=first, after=after, last=last, before=before)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from strawberry.dataloader import DataLoader
 
 from api.context import DomainLoaders
-from tenants.dual import emergency, registrations, units
+from tenants.dual import emergency_reads, registrations, units
 from tenants.territory.parties import WorkUnit
 
 
@@ -30,7 +30,7 @@ class DualLoaders(DomainLoaders):
     @property
     def emergency_figures(self) -> DataLoader[int, tuple[str, int, int] | None]:
         async def load(ids: list[int]) -> list[tuple[str, int, int] | None]:
-            found = await emergency.emergency_figures(access=await self.loaders.caller(), ids=ids)
+            found = await emergency_reads.emergency_figures(access=await self.loaders.caller(), ids=ids)
             return [found.get(i) for i in ids]
 
         return self.loader("emergency_figures", load)
