@@ -7,7 +7,8 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,15 @@ class Table:
         for r in [head, *self.rows]:
             cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:4], widths, strict=True))]
             print("  ".join([*cells, r[4]]))
+
+
+async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 2) -> list[float]:
+    """``n`` timings of ``make()`` in ms, after ``warm`` untimed runs."""
+    for _ in range(warm):
+        await make()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        await make()
+        out.append((time.perf_counter() - t) * 1000)
+    return out

@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Table, run  # noqa: E402
+from bench._runner import Table, run, sample  # noqa: E402
 
 HOME_NAME = "bench-dual"
 # 512 MB of shared buffers hold every table and index of the city (~150 MB) with room to spare.
@@ -162,18 +162,6 @@ def seeded_file(per_member: int) -> Path:
 
 
 # --- measuring ----------------------------------------------------------------------------------------------------
-
-
-
-async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 2) -> list[float]:
-    for _ in range(warm):
-        await make()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await make()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def admin() -> Any:

@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Table, run  # noqa: E402
+from bench._runner import Table, run, sample  # noqa: E402
 
 HOME_NAME = "bench-points"
 # The embedded server's defaults (128 MB of shared buffers) suit the tests, not 5,000,000 entries: sized as a production
@@ -527,18 +527,6 @@ def seeded_file(people: int, entries: int) -> Path:
 # --- measuring ----------------------------------------------------------------------------------------------------
 
 
-
-async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 3) -> list[float]:
-    for _ in range(warm):
-        await make()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await make()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
 def optional(module: str) -> Any:
     try:
         return importlib.import_module(module)
@@ -576,7 +564,8 @@ async def balances(table: Table, tid: int, people: list[tuple[int, str]], runs: 
                 await raw.fetchval("SELECT balance FROM points_balance WHERE tenant_id = $1 AND person_id = $2",
                                    tid, pid)
 
-        table.add("balance: raw asyncpg (BEGIN, SELECT, COMMIT)", await sample(plain, n), "balance", "the floor")
+        table.add("balance: raw asyncpg (BEGIN, SELECT, COMMIT)", await sample(plain, n, warm=3), "balance",
+                  "the floor")
     finally:
         await raw.close()
 
@@ -586,7 +575,7 @@ async def balances(table: Table, tid: int, people: list[tuple[int, str]], runs: 
             async with tenant_transaction(tid):
                 await ledger.balance_of(pid)
 
-        table.add("balance: ledger.balance_of in a tenant transaction", await sample(primitive, n), "balance")
+        table.add("balance: ledger.balance_of in a tenant transaction", await sample(primitive, n, warm=3), "balance")
 
         reads = optional("tenants.points.reads")
         if reads is not None and hasattr(reads, "balance"):
@@ -595,7 +584,7 @@ async def balances(table: Table, tid: int, people: list[tuple[int, str]], runs: 
                 caller = Access(roles=frozenset({Role.RESIDENT}), user_id=user)
                 await call_with(reads.balance, {"caller": caller, "access": caller, "person_id": None})
 
-            table.add("balance: service reads.balance (resident, own)", await sample(service, n), "balance")
+            table.add("balance: service reads.balance (resident, own)", await sample(service, n, warm=3), "balance")
         else:
             table.add("balance: service", None, "balance", "tenants.points.reads.balance not built yet")
 
@@ -654,7 +643,7 @@ async def graphql_requests(table: Table, tid: int, it: Any, n: int, settings: An
                 raise RuntimeError(f"pointsBalance: {resp.status_code} {resp.text[:300]}")
 
         try:
-            samples = await sample(request, n)
+            samples = await sample(request, n, warm=3)
         except RuntimeError as e:
             table.add("balance: GraphQL pointsBalance", None, "balance", f"failed: {e}")
             return
@@ -775,9 +764,9 @@ async def leaderboard(table: Table, tid: int, people: list[tuple[int, str]], run
             await conn.execute_query(PAGE_SQL, [tid, period])
             await conn.execute_query(OWN_SQL, [tid, period, person_id])
 
-    samples = await sample(lambda: page(next(it)[0]), n)
+    samples = await sample(lambda: page(next(it)[0]), n, warm=3)
     table.add(f"leaderboard SQL {period}: top 20 + own rank (a random person)", samples, "leaderboard")
-    samples = await sample(lambda: page(last), n)
+    samples = await sample(lambda: page(last), n, warm=3)
     table.add(f"leaderboard SQL {period}: top 20 + own rank (the last-ranked)", samples, "leaderboard")
 
     if boards is None or not hasattr(boards, "leaderboard"):
@@ -798,7 +787,8 @@ async def leaderboard(table: Table, tid: int, people: list[tuple[int, str]], run
 
     with tenant_context(tid):
         try:
-            table.add(f"leaderboard service {period} (resident)", await sample(in_transaction, n), "leaderboard")
+            table.add(f"leaderboard service {period} (resident)", await sample(in_transaction, n, warm=3),
+                      "leaderboard")
         except Exception as e:  # a part not merged the way this bench guessed: say so, measure the rest
             table.add(f"leaderboard service {period}", None, "leaderboard", f"could not call: {e!r}"[:200])
 
