@@ -1,7 +1,9 @@
 """Earning points 积分: who earns under a rule, awards with their daily and monthly caps, and reversals.
 
 ``award`` is the one way points are earned (events through ``hooks``, staff through ``award_manually``): once per
-(rule, person, source) while that award stands (after a reversal the source earns again, once), capped per person
+(rule, person, source) while that award stands (after a reversal the source earns again, once: the rule's points less
+what its earlier awards still hold, so a partly spent award reversed in part is not credited twice; nothing due is a
+``capped`` 0 with the reason), capped per person
 per tenant-local day and calendar month (awards less reversals, by the day each counts for), the caps checked and the
 award written while holding the (person, rule) advisory lock, so two concurrent awards cannot both fit. An award over
 a cap is recorded as ``capped`` (0 points) with the reason. ``reverse`` undoes an award by a new entry, once; what
