@@ -156,3 +156,103 @@ async def test_cancelling_an_activity_between_two_absences_joins_them(dual_rules
         assert await _cases() == []  # the middle one is not known yet
         await activities.cancel(access=ADMIN, actor="admin", activity_id=middle.id, reason="暴雨 / rainstorm")
         assert await _cases() == [("talk", await _signup(last, pm1), 2, "open")]
+
+
+async def _thresholds(tid: int, talk: int, notice: int) -> None:
+    from tenants.config.service import change_config
+    from tenants.territory.access import SYSTEM
+
+    async with tenant_transaction(tid):
+        await change_config(access=SYSTEM, actor="test", comment=f"talk {talk}, notice {notice}", set_values={
+            "party": {"dual_registration": {"consecutive_absences_flag": talk, "notice_after_absences": notice}}})
+
+
+async def test_a_threshold_change_applies_to_streaks_completed_after_it_not_to_history(dual_rules_world):
+    """2025 under talk-at-3: pm-1 missed 3 in a row (a talk at the third), pm-2 2 then came. Lowered to 2 and 3, a
+    2026 close where both were present opens nothing: a run opens cases only from the sign-ups it touched on."""
+    w = dual_rules_world["linshu"]
+    tid, pm1, pm2 = w["tenant"].id, w["person"]["pm-1"], w["person"]["pm-2"]
+    old = datetime(2025, 10, 4, 1, 0, tzinfo=UTC)
+    await _thresholds(tid, 3, 4)
+    async with tenant_transaction(tid):
+        made = [await activity(w["ids"], old + i * WEEK) for i in range(3)]
+        for a, two in zip(made, ("absent", "absent", "present"), strict=True):
+            await attend(a, pm1, "absent")
+            await attend(a, pm2, two)
+        for a in made:
+            await rules.apply_absence_rules(a.id)
+        third = await _signup(made[2], pm1)
+        assert await _cases() == [("talk", third, 3, "open")]
+    await _thresholds(tid, 2, 3)
+    async with tenant_transaction(tid):
+        late = await activity(w["ids"], datetime(2026, 11, 28, 1, 0, tzinfo=UTC))
+        await attend(late, pm1, "present")
+        await attend(late, pm2, "present")
+        assert await rules.apply_absence_rules(late.id) == {"activity": late.id, "talks": 0, "notices": 0,
+                                                             "withdrawn": 0}
+        assert await _cases() == [("talk", third, 3, "open")]
+
+
+async def test_a_streak_keeps_one_talk_when_a_correction_moves_its_count(dual_rules_world):
+    """Three absences: a talk at the second (held), a notice at the third. The first corrected to present: the
+    streak is now the last two; its talk was held already, so no second talk opens at the third (the notice, no
+    longer reached, is withdrawn)."""
+    w = dual_rules_world["linshu"]
+    tid, pm1 = w["tenant"].id, w["person"]["pm-1"]
+    await _thresholds(tid, 2, 3)
+    async with tenant_transaction(tid):
+        made = [await activity(w["ids"], START + i * WEEK) for i in range(3)]
+        for a in made:
+            await attend(a, pm1, "absent")
+            await rules.apply_absence_rules(a.id)
+        second, third = await _signup(made[1], pm1), await _signup(made[2], pm1)
+        assert await _cases() == [("talk", second, 2, "open"), ("notice", third, 3, "done")]
+        await talks_done(await AbsenceCase.get(kind=CaseKind.TALK))
+        await checkin.mark(access=ADMIN, actor="admin", signup_id=await _signup(made[0], pm1), attendance="present",
+                           reason="补录")
+        assert await _cases() == [("talk", second, 2, "done"), ("notice", third, 3, "withdrawn")]
+
+
+async def test_an_absent_marked_on_an_open_activity_is_not_yet_resolved(dual_rules_world):
+    """pm-2 absent on a1 (closed), marked absent on a2 while a2 is still open: no talk yet (a correction while open
+    may still make it present); present on a2 before it closes: no talk ever. A present on an open activity still
+    ends a streak."""
+    w = dual_rules_world["linshu"]
+    pm2, ids = w["person"]["pm-2"], w["ids"]
+    async with tenant_transaction(w["tenant"].id):
+        a1 = await activity(ids, START)
+        a2 = await activity(ids, START + WEEK, status=ActivityStatus.OPEN)
+        await attend(a1, pm2, "absent")
+        s2 = await attend(a2, pm2, None)
+        await checkin.mark(access=ADMIN, actor="admin", signup_id=s2.id, attendance="absent")
+        await rules.apply_absence_rules(a1.id)
+        assert await _cases() == []
+        await checkin.mark(access=ADMIN, actor="admin", signup_id=s2.id, attendance="present")
+        row = await Activity.get(id=a2.id)
+        await activities._close(row, actor="admin", at=row.ends_at + timedelta(hours=1))
+        assert await _cases() == []
+
+
+async def test_a_case_reopened_after_a_move_is_the_new_communitys(dual_rules_world):
+    """A talk withdrawn by a correction, the member moved to C2, the absence restored: the reopened talk is C2's
+    (its registration, community, street and unit refreshed)."""
+    from tenants.dual.models import MemberRegistration, RegistrationStatus
+
+    w = dual_rules_world["linshu"]
+    pm1, ids = w["person"]["pm-1"], w["ids"]
+    async with tenant_transaction(w["tenant"].id):
+        a1, a2 = await activity(ids, START), await activity(ids, START + WEEK)
+        s1 = await attend(a1, pm1, "absent")
+        await attend(a2, pm1, "absent")
+        await rules.apply_absence_rules(a2.id)
+        await checkin.mark(access=ADMIN, actor="admin", signup_id=s1.id, attendance="present", reason="补录")
+        old = await MemberRegistration.get(person_id=pm1, status=RegistrationStatus.APPROVED)
+        await MemberRegistration.filter(id=old.id).update(status=RegistrationStatus.MOVED, ends_on=date(2026, 11, 1))
+        new = await MemberRegistration.create(
+            person_id=pm1, community_id=ids["C2"], street_id=ids["S1"], work_unit_id=ids["U2"], party_org="党支部",
+            status=RegistrationStatus.APPROVED, replaces_id=old.id, starts_on=date(2026, 11, 2), created_by="t",
+            created_at=datetime(2026, 11, 2, tzinfo=UTC))
+        await checkin.mark(access=ADMIN, actor="admin", signup_id=s1.id, attendance="absent", reason="更正")
+        talk = await AbsenceCase.get(kind=CaseKind.TALK, person_id=pm1)
+        assert (talk.status, talk.registration_id, talk.community_id, talk.street_id, talk.work_unit_id) == (
+            TalkStatus.OPEN, new.id, ids["C2"], ids["S1"], ids["U2"])

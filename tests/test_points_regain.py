@@ -60,3 +60,31 @@ async def test_calling_off_reverses_whole_awards_set_based_and_a_spent_one_as_fa
             reversals = dict(await PointsEntry.filter(kind=EntryKind.REVERSAL).values_list("person_id", "amount"))
             assert reversals == {w["person"]["m-1"]: -3, w["person"]["m-2"]: -1}
             assert [await ledger.balance_of(w["person"][u]) for u in ("m-1", "m-2")] == [0, 0]
+
+
+async def test_a_partly_spent_award_reversed_earns_back_only_what_was_taken_back(activity_world):
+    """Present (3), 2 spent, absent (only 1 can be taken back), present again: the re-award credits 1, not 3, so
+    the live attendance holds its 3 points once; again absent and present: 1 back, 1 again. The ledger checks."""
+    from tenants.points import ledger
+    from tenants.points.ledger import Source
+
+    w = activity_world["sanbai"]
+    tid, m1 = w["tenant"].id, w["person"]["m-1"]
+    a = await activity(tid, w["ids"]["C1"], starts_at=START)
+    async with tenant_transaction(tid):
+        s = await signups.join(access=member("m-1"), actor="m-1", activity_id=a.id)
+    with time_machine.travel(START + timedelta(minutes=5)):
+        async with tenant_transaction(tid):
+            await checkin.mark(access=ADMIN, actor="admin", signup_id=s.id, attendance="present")
+            await ledger.spend(person_id=m1, amount=2, key="test:spend", occurred_on=date(2026, 12, 5),
+                               source=Source("test", 1), author="test")
+        for attendance in ("absent", "present", "absent", "present"):
+            async with tenant_transaction(tid):
+                await checkin.mark(access=ADMIN, actor="admin", signup_id=s.id, attendance=attendance)
+    async with tenant_transaction(tid):
+        rows = await PointsEntry.filter(person_id=m1).order_by("id").values_list("kind", "amount")
+        assert [(str(getattr(k, "value", k)), n) for k, n in rows] == [
+            ("award", 3), ("redeem", -2), ("reversal", -1), ("award", 1), ("reversal", -1), ("award", 1)]
+        assert sum(n for k, n in rows if str(getattr(k, "value", k)) in ("award", "reversal")) == 3
+        assert await ledger.balance_of(m1) == 1
+        assert await ledger.verify() == []

@@ -377,7 +377,7 @@ async def _cancel(row: Activity, *, actor: str, reason: str) -> Activity:
                        details={"reason": reason, "told": len(told)})
     # Nothing on a cancelled activity counts: a sign-up that held its people's streaks open no longer does.
     await rules.apply_member_rules(
-        await Signup.filter(activity_id=row.id, status__in=TAKEN).values_list("person_id", flat=True),  # type: ignore[arg-type]
+        await Signup.filter(activity_id=row.id, status__in=TAKEN).values_list("person_id", "id"),  # type: ignore[arg-type]
         now=now, actor=actor)
     return row
 

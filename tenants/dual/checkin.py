@@ -237,7 +237,7 @@ async def mark(
                                       "minutes": signup.minutes, "reason": (reason or "").strip()}
         if row.status == ActivityStatus.CLOSED and was != signup.attendance:
             # A correction after the close: the member's streaks are ruled on again (talks may open or withdraw).
-            ruled = await rules.apply_member_rules([signup.person_id], now=now, actor=actor)
+            ruled = await rules.apply_member_rules([(signup.person_id, signup.id)], now=now, actor=actor)
             details["rules"] = {"talks": ruled.talks, "notices": ruled.notices, "withdrawn": ruled.withdrawn}
         await audit.record(actor=actor, action="dual.activity.mark", target_type="dual_signup", target_id=signup.id,
                            details=details)

@@ -1,23 +1,31 @@
 """The absence rule (临沭 "双评价": two absences in a row lead to a talk 谈话, a further count to a notice 通报).
 
 Per member, over their sign-ups (signed or assigned, activity not cancelled) in order of ``(starts_at, id)``, up to
-their first unresolved one (an activity not closed whose attendance is still unknown; a present on an open activity
-is known and ends a streak): a streak of absences in a row that reaches exactly ``consecutive_absences_flag`` opens
-one talk, and one that reaches exactly ``notice_after_absences`` (when set) one notice to the member's work unit.
-Absent, absent -> one talk; absent, present, absent -> none, in whatever order the activities closed; a third
-absence in a row opens no second talk.
+their first unresolved one (an activity not closed on which the member is not present: an absence marked while it is
+open may still be corrected; a present on an open activity is known and ends a streak): a streak of absences in a
+row that reaches exactly ``consecutive_absences_flag`` opens one talk, and one that reaches exactly
+``notice_after_absences`` (when set) one notice to the member's work unit. Absent, absent -> one talk; absent,
+present, absent -> none, in whatever order the activities closed; a third absence in a row opens no second talk.
+A streak (the absences between two presents) holds at most one live (not withdrawn) talk and one live notice, even
+when a correction moves its count.
 
-``apply_member_rules(person_ids)`` recomputes the members' streaks in one statement (window functions: a streak is
-the absences between two presents), inserts the cases ``ON CONFLICT`` on ``(kind, trigger sign-up)`` (a re-run opens
-nothing; a withdrawn case whose streak holds again reopens) and withdraws the open talks and the notices whose
-trigger no longer completes their streak (a correction after the close); a talk held stays. It first takes each
-member's advisory lock, in a statement of its own: two closes at once queue, and the second one's rule, a new
-snapshot, sees the first one's absences. ``apply_absence_rules(activity_id)`` runs it for a closed activity's
-people and marks the activity's rules run.
+A run opens cases only for triggers at or after, by ``(starts_at, id)``, the earliest sign-up it touched for that
+member (the sign-ups of the activity closed or cancelled, the corrected sign-up): a threshold change applies to
+streaks completed after it, never to a member's history. Withdrawal is not bounded so: a correction withdraws what
+no longer holds wherever it is.
+
+``apply_member_rules(signups)`` recomputes the members' streaks in one statement (window functions), inserts the
+cases ``ON CONFLICT`` on ``(kind, trigger sign-up)`` (a re-run opens nothing; a withdrawn case whose streak holds
+again reopens, with the member's registration, community, street and unit of now) and withdraws the open talks and
+the notices whose trigger no longer completes their streak (a correction after the close); a talk held stays. It
+first takes each member's advisory lock, in a statement of its own: two closes at once queue, and the second one's
+rule, a new snapshot, sees the first one's absences. ``apply_absence_rules(activity_id)`` runs it for a closed
+activity's people and marks the activity's rules run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,11 +50,12 @@ NOTICE_KIND = "dual_notice"
 LOCK = "dual_member_rules"  # per member: every run of the rule over a member's sign-ups takes it
 
 # $1 tenant, $2 the members, $3 the talk's count, $4 the notice's count (null: none), $5 today, $6 talk_due_days,
-# $7 now, $8 the actor.
+# $7 now, $8 the actor, $9 the sign-ups the run touched (per member, the earliest of them by (starts_at, id) is where
+# cases may open from).
 RULES_SQL = """
 WITH counted AS MATERIALIZED (
     SELECT x.id, x.person_id, x.activity_id, x.starts_at, x.attendance,
-           bool_or(v.status <> 'closed' AND x.attendance IS NULL)
+           bool_or(v.status <> 'closed' AND x.attendance IS DISTINCT FROM 'present')
                OVER (PARTITION BY x.person_id ORDER BY x.starts_at, x.id) AS unresolved
     FROM dual_signup x
     JOIN dual_activity v ON v.tenant_id = x.tenant_id AND v.id = x.activity_id AND v.status <> 'cancelled'
@@ -57,19 +66,35 @@ WITH counted AS MATERIALIZED (
                OVER (PARTITION BY person_id ORDER BY starts_at, id) AS streak
     FROM counted WHERE NOT unresolved AND attendance IS NOT NULL
 ), absent AS MATERIALIZED (
-    SELECT id AS signup_id, person_id, activity_id, starts_at,
+    SELECT id AS signup_id, person_id, activity_id, starts_at, streak,
            row_number() OVER (PARTITION BY person_id, streak ORDER BY starts_at, id) AS absences
     FROM known WHERE attendance = 'absent'
-), reached AS MATERIALIZED (
-    SELECT a.*, k.kind
-    FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach) ON a.absences = k.reach
-), withdrawn AS (
-    UPDATE dual_absence_case c SET status = 'withdrawn', closed_by = $8, closed_at = $7
+), since AS MATERIALIZED (
+    SELECT DISTINCT ON (person_id) person_id, starts_at, id
+    FROM dual_signup WHERE tenant_id = $1 AND id = ANY($9::bigint[]) AND person_id = ANY($2::bigint[])
+    ORDER BY person_id, starts_at, id
+), stale AS MATERIALIZED (
+    SELECT c.id FROM dual_absence_case c
     WHERE c.tenant_id = $1 AND c.person_id = ANY($2::bigint[])
       AND ((c.kind = 'talk' AND c.status = 'open') OR (c.kind = 'notice' AND c.status = 'done'))
       AND NOT EXISTS (SELECT 1 FROM absent a WHERE a.signup_id = c.signup_id AND a.absences = c.absences)
-      AND NOT EXISTS (SELECT 1 FROM reached r WHERE r.signup_id = c.signup_id AND r.kind = c.kind)
+      AND NOT EXISTS (SELECT 1 FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach)
+                      ON a.absences = k.reach WHERE a.signup_id = c.signup_id AND k.kind = c.kind::text)
       AND NOT EXISTS (SELECT 1 FROM counted u WHERE u.id = c.signup_id AND u.unresolved)
+), live AS MATERIALIZED (
+    SELECT c.kind::text AS kind, c.signup_id, a.person_id, a.streak
+    FROM dual_absence_case c JOIN absent a ON a.signup_id = c.signup_id
+    WHERE c.tenant_id = $1 AND c.person_id = ANY($2::bigint[]) AND c.status <> 'withdrawn'
+      AND c.id NOT IN (SELECT id FROM stale)
+), reached AS MATERIALIZED (
+    SELECT a.*, k.kind
+    FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach) ON a.absences = k.reach
+    JOIN since s ON s.person_id = a.person_id AND (a.starts_at, a.signup_id) >= (s.starts_at, s.id)
+    WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.kind = k.kind AND l.person_id = a.person_id
+                      AND l.streak = a.streak AND l.signup_id <> a.signup_id)
+), withdrawn AS (
+    UPDATE dual_absence_case c SET status = 'withdrawn', closed_by = $8, closed_at = $7
+    WHERE c.tenant_id = $1 AND c.id IN (SELECT id FROM stale)
     RETURNING c.id, c.kind, c.person_id, c.community_id, c.work_unit_id, c.absences, c.due_on
 ), opened AS (
     INSERT INTO dual_absence_case AS c (tenant_id, kind, person_id, registration_id, community_id, street_id,
@@ -81,7 +106,9 @@ WITH counted AS MATERIALIZED (
     JOIN dual_member_registration r ON r.tenant_id = $1 AND r.person_id = t.person_id AND r.status = 'approved'
     ON CONFLICT (tenant_id, kind, signup_id) DO UPDATE
         SET status = EXCLUDED.status, absences = EXCLUDED.absences, opened_on = EXCLUDED.opened_on,
-            due_on = EXCLUDED.due_on, reminded_at = NULL, closed_by = NULL, closed_at = NULL
+            due_on = EXCLUDED.due_on, reminded_at = NULL, closed_by = NULL, closed_at = NULL,
+            registration_id = EXCLUDED.registration_id, community_id = EXCLUDED.community_id,
+            street_id = EXCLUDED.street_id, work_unit_id = EXCLUDED.work_unit_id
         WHERE c.status = 'withdrawn'
     RETURNING c.id, c.kind, c.person_id, c.community_id, c.work_unit_id, c.absences, c.due_on
 )
@@ -101,24 +128,27 @@ class Ruled:
     withdrawn: int = 0
 
 
-async def apply_member_rules(person_ids: list[int], *, now: datetime | None = None, actor: str = "system") -> Ruled:
-    """Recompute the members' streaks: open the talks and notices they reach (telling the communities' workers
-    and the work units' contacts of the new ones) and withdraw the open ones whose streak no longer holds
-    (audited), in the caller's transaction."""
-    people = sorted(set(person_ids))
+async def apply_member_rules(
+    signups: Sequence[tuple[int, int]], *, now: datetime | None = None, actor: str = "system"
+) -> Ruled:
+    """Recompute the streaks of the members of ``signups`` (``(person_id, signup_id)``: the sign-ups this run
+    touched, of an activity closed or cancelled, or corrected): open the talks and notices they reach at or after
+    each member's earliest touched sign-up (telling the communities' workers and the work units' contacts of the
+    new ones) and withdraw the open ones whose streak no longer holds (audited), in the caller's transaction."""
+    people = sorted({p for p, _ in signups})
     if not people:
         return Ruled()
     at = now or clock.now()
     today = clock.local_day(at, await current_zone())
     config = (await effective_config(today)).document.party.dual_registration
-    if not config.enabled:  # 双报到 off: nothing is ruled (a later run recomputes the members' whole record)
+    if not config.enabled:  # 双报到 off: nothing is ruled
         return Ruled()
     conn = connections.get("default")
     await advisory_locks(LOCK, people, conn)  # its own statement: the rule's snapshot starts after the wait
     rows = await conn.execute_query_dict(
         RULES_SQL,
         [current_tenant_id(), people, config.consecutive_absences_flag, config.notice_after_absences, today,
-         config.talk_due_days, at, actor],
+         config.talk_due_days, at, actor, sorted({s for _, s in signups})],
     )
     opened = [r for r in rows if r["change"] == "opened"]
     talks = [r for r in opened if r["kind"] == "talk"]
@@ -137,11 +167,11 @@ async def rule_activities(activity_ids: list[int], *, now: datetime | None = Non
     at = now or clock.now()
     conn = connections.get("default")
     _, found = await conn.execute_query(
-        "SELECT DISTINCT person_id FROM dual_signup WHERE tenant_id = $1 AND activity_id = ANY($2::bigint[])"
+        "SELECT person_id, id FROM dual_signup WHERE tenant_id = $1 AND activity_id = ANY($2::bigint[])"
         " AND status IN ('signed', 'assigned')",
         [current_tenant_id(), activity_ids],
     )
-    ruled = await apply_member_rules([r["person_id"] for r in found], now=at, actor=actor)
+    ruled = await apply_member_rules([(r["person_id"], r["id"]) for r in found], now=at, actor=actor)
     await conn.execute_query(
         "UPDATE dual_activity SET rules_run_at = $3 WHERE tenant_id = $1 AND id = ANY($2::bigint[])",
         [current_tenant_id(), activity_ids, at],

@@ -1,7 +1,9 @@
 """Earning points 积分: who earns under a rule, awards with their daily and monthly caps, and reversals.
 
 ``award`` is the one way points are earned (events through ``hooks``, staff through ``award_manually``): once per
-(rule, person, source) while that award stands (after a reversal the source earns again, once), capped per person
+(rule, person, source) while that award stands (after a reversal the source earns again, once: the rule's points less
+what its earlier awards still hold, so a partly spent award reversed in part is not credited twice; nothing due is a
+``capped`` 0 with the reason), capped per person
 per tenant-local day and calendar month (awards less reversals, by the day each counts for), the caps checked and the
 award written while holding the (person, rule) advisory lock, so two concurrent awards cannot both fit. An award over
 a cap is recorded as ``capped`` (0 points) with the reason. ``reverse`` undoes an award by a new entry, once; what
@@ -92,17 +94,29 @@ def award_key(rule: str, person_id: int, source: Source) -> str:
     return f"award:{rule}:{person_id}:{source.kind}:{source.id if source.id is not None else source.ref}"
 
 
-async def _taken(key: str, person_id: int, rule: str, source: Source, day: date) -> tuple[str, bool, int, int]:
-    """The award's key of this generation, whether it was awarded already, and the points of ``rule`` the person
-    keeps for ``day`` and for its month (awards less reversals), in one statement. A generation is the count of the
-    (rule, person, source) awards reversed so far: after a reversal (an attendance withdrawn) the source may earn
-    again, once, under ``{key}:{generation}``."""
+@dataclass(frozen=True)
+class _Taken:
+    key: str  # the award's key of this generation
+    generation: int  # how many of the source's awards were reversed so far
+    done: bool  # awarded already under ``key``
+    day: int  # the rule's points the person keeps for the day (awards less reversals)
+    month: int  # ... and for its month
+    kept: int  # what the source's awards of the rule still hold for the person (awards less reversals)
+
+
+async def _taken(key: str, person_id: int, rule: str, source: Source, day: date) -> _Taken:
+    """The award's generation and key, whether it was awarded already, the points of ``rule`` the person keeps for
+    ``day`` and for its month, and what the source's awards still hold, in one statement. A generation is the count
+    of the (rule, person, source) awards reversed so far: after a reversal (an attendance withdrawn) the source may
+    earn again, once, under ``{key}:{generation}``."""
     first, last = periods.bounds(periods.key_for(day, "monthly"))
     rows = await connections.get("default").execute_query_dict(
-        "WITH g AS (SELECT CASE WHEN n = 0 THEN $6 ELSE $6 || ':' || n END AS key FROM (SELECT count(*) AS n"
-        " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3 AND kind = 'reversal'"
-        " AND source_kind = $8 AND source_id IS NOT DISTINCT FROM $9::bigint AND source_ref = $10) c)"
-        " SELECT (SELECT key FROM g) AS key,"
+        "WITH s AS (SELECT count(*) FILTER (WHERE kind = 'reversal') AS n, COALESCE(SUM(amount), 0)::bigint AS kept"
+        " FROM points_entry WHERE tenant_id = $1 AND person_id = $2 AND rule_code = $3"
+        " AND kind IN ('award', 'reversal')"
+        " AND source_kind = $8 AND source_id IS NOT DISTINCT FROM $9::bigint AND source_ref = $10),"
+        " g AS (SELECT n, kept, CASE WHEN n = 0 THEN $6 ELSE $6 || ':' || n END AS key FROM s)"
+        " SELECT (SELECT key FROM g) AS key, (SELECT n FROM g) AS n, (SELECT kept FROM g) AS kept,"
         " EXISTS (SELECT 1 FROM points_entry WHERE tenant_id = $1 AND idempotency_key = (SELECT key FROM g)) AS done,"
         " COALESCE(SUM(amount) FILTER (WHERE occurred_on = $4), 0)::bigint AS day,"
         " COALESCE(SUM(amount), 0)::bigint AS month"
@@ -110,7 +124,8 @@ async def _taken(key: str, person_id: int, rule: str, source: Source, day: date)
         " AND occurred_on BETWEEN $5 AND $7 AND kind IN ('award', 'reversal')",
         [current_tenant_id(), person_id, rule, day, first, key, last, source.kind, source.id, source.ref[:128]],
     )
-    return str(rows[0]["key"]), bool(rows[0]["done"]), int(rows[0]["day"]), int(rows[0]["month"])
+    r = rows[0]
+    return _Taken(str(r["key"]), int(r["n"]), bool(r["done"]), int(r["day"]), int(r["month"]), int(r["kept"]))
 
 
 async def award(
@@ -134,14 +149,21 @@ async def award(
             return None
         # Every award of this key takes this lock: under it the key is looked up once and inserted without a retry.
         await advisory_lock("points_award", person.id, rule.code)
-        key, done, day_total, month_total = await _taken(key, person.id, rule.code, source, occurred_on)
-        if done:  # a retried request or job, or a twin that held the lock before us
+        taken = await _taken(key, person.id, rule.code, source, occurred_on)
+        key = taken.key
+        if taken.done:  # a retried request or job, or a twin that held the lock before us
             return Award(await PointsEntry.get(idempotency_key=key), False)
         text = reason.strip()
+        # A re-award (after a reversal) credits only what the source's awards no longer hold: a reversal of a partly
+        # spent award took back only part of it, and the part spent is not earned twice.
+        due = rule.points if taken.generation == 0 else max(0, rule.points - taken.kept)
         over = None
-        if day_total + rule.points > rule.daily_cap:
+        if due == 0:
+            over = ("此次参与的积分已计入，无需重复奖励",
+                    f"the {rule.points} points of this source are still held: nothing more is due")
+        elif taken.day + due > rule.daily_cap:
             over = (f"已达每日上限 {rule.daily_cap} 分", f"daily cap of {rule.daily_cap} points reached")
-        elif month_total + rule.points > rule.monthly_cap:
+        elif taken.month + due > rule.monthly_cap:
             over = (f"已达每月上限 {rule.monthly_cap} 分", f"monthly cap of {rule.monthly_cap} points reached")
         common = dict(
             person_id=person.id, key=key, occurred_on=occurred_on, source=source, author=author,
@@ -151,8 +173,11 @@ async def award(
             note = f"{over[0]} / {over[1]}" + (f"：{text}" if text else "")
             entry, made = await ledger.record(kind=EntryKind.CAPPED, amount=0, reason=note, **common)  # type: ignore[arg-type]
         else:
+            if due < rule.points:
+                text = (text or rule.title) + (f"（此前奖励仍保留 {rule.points - due} 分，补足 {due} 分 / "
+                                               f"{rule.points - due} still held from before, {due} credited）")
             entry, made = await ledger.credit(
-                amount=rule.points, expires_on=ledger.expiry_day(occurred_on, points.expiry_months),
+                amount=due, expires_on=ledger.expiry_day(occurred_on, points.expiry_months),
                 reason=text or rule.title, **common,  # type: ignore[arg-type]
             )
         return Award(entry, made)
