@@ -293,6 +293,7 @@ async def absence_rule(table: Table, tid: int, runs: int, do_explain: bool) -> N
     from tenants import clock
     from tenants.dual import activities, rules
     from tenants.dual.config import dual_config
+    from tenants.dual.models import Signup
     from tenants.scope import tenant_transaction
     from tenants.tenancy.service import current_zone
 
@@ -318,9 +319,11 @@ async def absence_rule(table: Table, tid: int, runs: int, do_explain: bool) -> N
     async with tenant_transaction(tid):
         today = clock.local_day(NOW, await current_zone())
         config = await dual_config(today)
-    reach = max(config.consecutive_absences_flag, config.notice_after_absences or 0)
-    params = [tid, activity, reach + 1, config.consecutive_absences_flag, config.notice_after_absences, today,
-              config.talk_due_days, NOW]
+        taken = await Signup.filter(activity_id=activity, status__in=["signed", "assigned"]).values_list(
+            "person_id", "id")
+    # The statement as tenants.dual.rules.apply_member_rules sends it for this activity's people and sign-ups.
+    params = [tid, sorted({int(p) for p, _ in taken}), config.consecutive_absences_flag,
+              config.notice_after_absences, today, config.talk_due_days, NOW, "bench", sorted(int(s) for _, s in taken)]
     took = []
     made: list[int] = []
     for _ in range(max(30, runs * 3) + 3):
