@@ -9,14 +9,16 @@ from datetime import date
 import pytest
 
 from tenants import clock
-from tenants.dual import activities, emergency, lists, registrations, talks, units, wishes
-from tenants.dual.models import MemberRegistration
+from tenants.dual import activities, emergency, lists, registrations, signups, talks, units, wishes
+from tenants.dual.models import MemberRegistration, Signup
 from tenants.dual.rule_models import AbsenceCase, CaseKind
 from tenants.errors import InvalidInput
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.people import Person
 from tests.conftest import codes
+from tests.fixtures.callers import bearer
+from tests.fixtures.dual_activities import activity, member
 
 REG = """mutation($c: ID!, $p: ID) { registerPartyMember(input: {communityId: $c, personId: $p, partyOrg: "某党支部",
   workUnitName: "x"}) { id status } }"""
@@ -121,3 +123,58 @@ async def test_work_unit_phones_are_phone_numbers(dual_world, gql, phone):
         async with tenant_transaction(w.t.id):
             await units.update_work_unit(access=w.caller("admin"), actor="admin", work_unit_id=w.ids["U1"],
                                          contact_phone=good)
+
+
+async def test_members_read_staff_user_ids_as_staff_and_their_own_check_in_as_theirs(activity_world, gql):
+    w = activity_world["sanbai"]
+    a = await activity(w["tenant"].id, w["ids"]["C1"])
+    async with tenant_transaction(w["tenant"].id):
+        await signups.join(access=member("m-1"), actor="m-1", activity_id=a.id)
+        marked = Signup.filter(activity_id=a.id)
+        await marked.update(attendance="present", checked_in_by="cw-1", checked_in_at=clock.now())
+    mine = '{ myActivities { nodes { signup { checkedInBy } activity { createdBy } } } }'
+    staff_view = """query($i: ID!) { activityAttendance(id: $i) { nodes { checkedInBy } }
+      activities { nodes { createdBy } } }"""
+    assert (await gql(mine, w["members"]["m-1"]))["data"]["myActivities"]["nodes"] == [
+        {"signup": {"checkedInBy": "staff"}, "activity": {"createdBy": "staff"}}]
+    seen = (await gql(staff_view, w["community_worker"], {"i": str(a.id)}))["data"]
+    assert seen["activityAttendance"]["nodes"] == [{"checkedInBy": "cw-1"}]
+    assert {"createdBy": a.created_by} in seen["activities"]["nodes"] and a.created_by != "staff"
+    async with tenant_transaction(w["tenant"].id):
+        await marked.update(checked_in_by="m-1")  # checked in with the code
+    assert (await gql(mine, w["members"]["m-1"]))["data"]["myActivities"]["nodes"][0]["signup"] == {
+        "checkedInBy": "m-1"}
+
+
+async def test_work_group_phones_are_for_the_communitys_staff_only(emergency_world, gql, settings):
+    w = emergency_world
+    async with tenant_transaction(w.t.id):
+        await Person.filter(id=w.ids["m-medic"]).update(phone="13800000001")
+    q = "query($c: ID!) { workGroups(communityId: $c) { groups { members { name phone } } } }"
+
+    async def phones(token: str) -> set[str]:
+        body = await gql(q, token, {"c": str(w.ids["C1"])})
+        return {m["phone"] for g in body["data"]["workGroups"]["groups"] for m in g["members"]}
+
+    housing = bearer(settings, w.t, Role.HOUSING_DEPT, user_id="hd")
+    assert "13800000001" in await phones(w.tokens["cw-1"])
+    assert "13800000001" in await phones(w.tokens["admin"])
+    assert await phones(housing) == {""}
+
+
+async def test_a_work_units_contact_is_for_staff_and_its_own_contact(dual_world, gql):
+    w, tk, ids = dual_world, dual_world.tokens, dual_world.ids
+    async with tenant_transaction(w.t.id):
+        for unit in ("U1", "U2"):
+            await units.update_work_unit(access=w.caller("admin"), actor="admin", work_unit_id=ids[unit],
+                                         contact_name="张三", contact_phone="13800138000")
+    q = "{ workUnits { nodes { code contactName contactPhone } } }"
+
+    async def contacts(who: str) -> list[tuple[str, str]]:
+        nodes = (await gql(q, tk[who]))["data"]["workUnits"]["nodes"]
+        return sorted((n["contactName"], n["contactPhone"]) for n in nodes)
+
+    full = ("张三", "13800138000")
+    assert await contacts("admin") == await contacts("cw-1") == [full, full]
+    assert await contacts("wu-1") == [("", ""), full]  # U1's contact: U1's only
+    assert await contacts("pm-1") == [("", ""), ("", "")]
