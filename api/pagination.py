@@ -23,7 +23,8 @@ Row = TypeVar("Row")
 DEFAULT_PAGE_SIZE = 20
 
 # Lists whose totalCount is null: counting them would scan a large table for a large tenant.
-UNCOUNTED = "tickets, persons, areas of level HOUSEHOLD, auditLog, notifications, webhookDeliveries, ledgerEntries"
+UNCOUNTED = ("tickets, persons, areas of level HOUSEHOLD, auditLog, notifications, webhookDeliveries, ledgerEntries, "
+             "dualYearEnd, dualUnitYearEnd")
 
 First = Annotated[
     int | None, strawberry.argument(description="Page forward: at most this many rows (default 20, capped).")

@@ -10,13 +10,14 @@ from typing import Annotated
 import strawberry
 
 from api.context import Info
+from api.dual.loaders import DualLoaders
 from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import activities as service
 from tenants.dual import activity_reads as reads
 from tenants.dual import checkin, signups
-from tenants.dual.activity_access import readable_activities, readable_signups
+from tenants.dual.activity_access import readable_activities, readable_signups, shown_actor
 from tenants.dual.models import Activity, ActivityStatus, Attendance, Signup, SignupStatus
 from tenants.paging import Page, Window
 
@@ -70,14 +71,19 @@ class ActivityNode(Node):
     outside_working_hours: bool = strawberry.field(description="Service 8小时以外: outside the tenant's working "
                                                    "hours or on a day off.")
     status: ActivityState
-    created_by: str = strawberry.field(description="Who created it.")
+    creator: strawberry.Private[str]
     created_at: datetime
     closed_at: datetime | None = strawberry.field(description="When it was closed or cancelled (UTC).")
+
+    @strawberry.field(description="Who created it: the staff user id, read by those who run activities; anyone "
+                      "else reads \"staff\".")
+    async def created_by(self, info: Info) -> str:
+        return shown_actor(await info.context.access(), self.creator) or ""
 
     @classmethod
     def of(cls, row: Activity) -> ActivityNode:
         posts = [ActivityPost(role=str(p["role"]), count=int(p["count"])) for p in row.posts_needed]
-        return from_row(cls, row, posts_needed=posts, status=ActivityState(row.status.value))
+        return from_row(cls, row, posts_needed=posts, status=ActivityState(row.status.value), creator=row.created_by)
 
 
 @strawberry.type(name="ActivitySignup", description="One member's place on an activity, and their attendance.")
@@ -92,7 +98,7 @@ class SignupNode(Node):
         description="Present or absent; null until checked in, marked or the activity closes."
     )
     checked_in_at: datetime | None = strawberry.field(description="When they were marked present (UTC).")
-    checked_in_by: str | None = strawberry.field(description="Who marked them present: the member (code) or staff.")
+    marked_by: strawberry.Private[str | None]
     minutes: int = strawberry.field(description="Service minutes counted (present: the activity's length by "
                                     "default).")
     starts_at: datetime = strawberry.field(description="The activity's start (UTC).")
@@ -100,9 +106,19 @@ class SignupNode(Node):
     created_at: datetime
     updated_at: datetime
 
+    @strawberry.field(description="Who marked them present: the member's own user id (checked in with the code) or "
+                      "a staff user id; only those who run activities read a staff user id, anyone else reads "
+                      "\"staff\".")
+    async def checked_in_by(self, info: Info) -> str | None:
+        caller = await info.context.access()
+        if shown_actor(caller, self.marked_by) == self.marked_by:
+            return self.marked_by
+        member = await DualLoaders.of(info).member_user_ids.load(int(self.person_id))
+        return shown_actor(caller, self.marked_by, member_user_id=member)
+
     @classmethod
     def of(cls, row: Signup) -> SignupNode:
-        return from_row(cls, row, status=SignupState(row.status.value),
+        return from_row(cls, row, status=SignupState(row.status.value), marked_by=row.checked_in_by,
                         attendance=None if row.attendance is None else AttendanceMark(row.attendance.value))
 
 

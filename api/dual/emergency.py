@@ -102,7 +102,8 @@ class WorkGroupMember:
     assigned_at: datetime | None = strawberry.field(description="When placed (null: a normal-times rule placement, "
                                                     "worked out when read).")
     notified_at: datetime | None = strawberry.field(description="When they were told of this group (null: not told).")
-    phone: str = strawberry.field(description="Their phone (workGroups is read by the community's staff only).")
+    phone: str = strawberry.field(description="Their phone, for the staff of the community or its street and tenant "
+                                  "admins; empty for anyone else.")
 
 
 @strawberry.type(name="CommunityWorkGroup", description="One work group of a community with its members.")

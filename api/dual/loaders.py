@@ -1,12 +1,12 @@
 """双报到 DataLoaders for one request: work units and members' names on registrations and posts, emergencies'
-community names and counts."""
+community names and counts, members' user ids (who checked in with the code)."""
 
 from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
 from api.context import DomainLoaders
-from tenants.dual import emergency_reads, registrations, units
+from tenants.dual import activity_access, emergency_reads, registrations, units
 from tenants.territory.parties import WorkUnit
 
 
@@ -34,3 +34,11 @@ class DualLoaders(DomainLoaders):
             return [found.get(i) for i in ids]
 
         return self.loader("emergency_figures", load)
+
+    @property
+    def member_user_ids(self) -> DataLoader[int, str | None]:
+        async def load(ids: list[int]) -> list[str | None]:
+            found = await activity_access.member_user_ids(ids)
+            return [found.get(i) for i in ids]
+
+        return self.loader("member_user_ids", load)

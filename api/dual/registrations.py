@@ -13,7 +13,7 @@ from api.context import Info
 from api.dual.loaders import DualLoaders
 from api.ids import global_id_of, opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
-from api.rows import Node
+from api.rows import Node, from_row
 from api.territory.types import BuildingType, area_of
 from tenants.dual import coverage as coverage_service
 from tenants.dual import posts as post_service
@@ -24,6 +24,7 @@ from tenants.dual.access import (
     readable_member_registrations,
     readable_unit_registrations,
     readable_work_units,
+    sees_unit_contact,
 )
 from tenants.dual.models import MemberPost, MemberPostKind, MemberRegistration, RegistrationStatus, UnitRegistration
 from tenants.paging import Page, Window
@@ -72,9 +73,22 @@ class WorkUnitNode(Node):
     code: str = strawberry.field(description="Unique within the tenant.")
     name: str = strawberry.field(description="Its name.")
     party_org: str = strawberry.field(description="Its party organisation 党组织.")
-    contact_name: str = strawberry.field(description="Who to contact.")
-    contact_phone: str = strawberry.field(description="Their phone number.")
+    contact: strawberry.Private[tuple[str, str]]
     is_active: bool = strawberry.field(description="Whether it takes part (inactive: no new registrations).")
+
+    @strawberry.field(description="Who to contact: read by the administration, street and community staff and the "
+                      "unit's own contact; empty for anyone else.")
+    async def contact_name(self, info: Info) -> str:
+        return self.contact[0] if sees_unit_contact(await info.context.access(), self.id) else ""
+
+    @strawberry.field(description="Their phone number: read by the administration, street and community staff and "
+                      "the unit's own contact; empty for anyone else.")
+    async def contact_phone(self, info: Info) -> str:
+        return self.contact[1] if sees_unit_contact(await info.context.access(), self.id) else ""
+
+    @classmethod
+    def of(cls, row: WorkUnit) -> WorkUnitNode:
+        return from_row(cls, row, contact=(row.contact_name, row.contact_phone))
 
 
 @strawberry.type(name="UnitRegistration", description="A work unit registered at a community: its resources "

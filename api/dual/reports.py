@@ -165,7 +165,9 @@ class DualReportQuery:
 
         return await connection(info, fetch, DualMemberYear.of, first=first, after=after, last=None, before=None)
 
-    @strawberry.field(description="Each work unit's roll-up of the year (a unit's contact: its own), by unit.")
+    @strawberry.field(description="Each work unit's roll-up of the year, by unit. Units and figures follow the "
+                      "members the caller reads (the administration: all; staff: those registered in their area; a "
+                      "unit's contact: its unit's; a member: themselves), not the whole unit.")
     async def dual_unit_year_end(
         self, info: Info, year: int, first: First = None, after: After = None
     ) -> Connection[DualUnitYear]:

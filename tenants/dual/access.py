@@ -13,7 +13,7 @@ from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.dual.models import MemberPost, MemberRegistration, UnitRegistration
-from tenants.permissions import require
+from tenants.permissions import ADMIN_AND_STAFF, require
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.parties import WorkUnit
@@ -37,6 +37,12 @@ def contact_units(caller: Access) -> list[int]:
     if Role.WORK_UNIT_CONTACT not in caller.roles:
         return []
     return sorted(caller.by_role.get(Role.WORK_UNIT_CONTACT, {}).get("work_unit", frozenset()))
+
+
+def sees_unit_contact(caller: Access, work_unit_id: int) -> bool:
+    """Whether the caller reads a work unit's contact name and phone: the administration and territory staff, and
+    the unit's own contact (members and other units' contacts know the unit, not who answers for it)."""
+    return bool(caller.roles & ADMIN_AND_STAFF) or work_unit_id in contact_units(caller)
 
 
 def own_person(caller: Access) -> QuerySet[Person]:

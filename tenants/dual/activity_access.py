@@ -23,12 +23,29 @@ from tenants.dual.models import (
     UnitRegistration,
 )
 from tenants.errors import Forbidden
-from tenants.permissions import require
+from tenants.permissions import has_role, require
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.people import Person
 
 APPROVED = RegistrationStatus.APPROVED
+STAFF_MARK = "staff"  # what a reader who does not run activities reads in place of a staff user id
+
+
+def shown_actor(caller: Access, user_id: str | None, *, member_user_id: str | None = None) -> str | None:
+    """``user_id`` (who created an activity or marked attendance) as ``caller`` reads it: those who run activities
+    (``dual.activity.manage``) the user id; anyone else their own id and the member's own (``member_user_id``: a
+    check-in with the code), ``staff`` for anyone else's."""
+    if user_id is None or user_id in (caller.user_id, member_user_id) or has_role(caller, "dual.activity.manage"):
+        return user_id
+    return STAFF_MARK
+
+
+async def member_user_ids(person_ids: list[int]) -> dict[int, str]:
+    """The user ids of the persons among ``person_ids`` (to tell a member's own check-in from a staff mark; never
+    shown as such)."""
+    rows = await Person.filter(id__in=person_ids).exclude(user_id=None).values_list("id", "user_id")
+    return {int(i): str(u) for i, u in rows}
 
 
 def own_persons(caller: Access) -> QuerySet[Person]:

@@ -34,7 +34,8 @@ from tenants.dual.emergency_access import (
     readable_communities,
 )
 from tenants.dual.emergency_models import Emergency, WorkGroupAssignment
-from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import Conflict, InvalidInput, NotFound, Problem
 from tenants.inbox.service import Message, send_all
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint

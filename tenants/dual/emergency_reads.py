@@ -11,6 +11,7 @@ from datetime import datetime
 from tortoise import connections
 
 from tenants import clock
+from tenants.dual.access import in_area
 from tenants.dual.emergency import (
     EMERGENCY,
     NORMAL,
@@ -60,8 +61,10 @@ class Board:
 
 async def work_groups(*, access: Access, community_id: int) -> Board:
     """The community's mode and groups with their members: in an emergency the assignments; in normal times the
-    rules' placement (not stored, nobody told) with the hand assignments over it."""
+    rules' placement (not stored, nobody told) with the hand assignments over it. Phones only for the staff of the
+    community or its street and tenant admins (whole-tenant readers such as the housing department read none)."""
     row = await _community(access, community_id)
+    phones = in_area(access, row.id, row.street_id)  # type: ignore[attr-defined]
     day = await clock.today()
     cfg = await _reading_config(day)
     active, groups = await _mode(row.id, cfg)
@@ -87,7 +90,8 @@ async def work_groups(*, access: Access, community_id: int) -> Board:
     for g in groups:
         ms = sorted(members[g.code], key=lambda m: m.person_id)
         for m in ms:
-            m.name, m.phone = people.get(m.person_id, ("", ""))
+            m.name, phone = people.get(m.person_id, ("", ""))
+            m.phone = phone if phones else ""
         out.append(Group(g.code, g.title, ms))
     return Board(row.id, EMERGENCY if active else NORMAL, active, out)
 

@@ -29,7 +29,8 @@ from tenants.dual.list_access import (
     unit_registrations,
 )
 from tenants.dual.list_models import ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
-from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem, unstorable
+from tenants.dual.text import bidi_problem, text_problems
+from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import refusal, require
@@ -67,17 +68,6 @@ class NotRegistered(Forbidden):
     code = "NOT_REGISTERED"
 
 
-def text_problems(field: str, value: str, limit: int, *, required: bool = True) -> list[Problem]:
-    """Problems of a free text: empty (when required), longer than ``limit``, or not storable."""
-    if required and not value.strip():
-        return [Problem(field, "required", f"{field} 不能为空", f"{field} is required")]
-    if len(value) > limit:
-        return [Problem(field, "too_long", f"{field} 最多 {limit} 个字符", f"{field} has at most {limit} characters")]
-    if why := unstorable(value):
-        return [Problem(field, why, f"{field} 含有无法保存的字符", f"{field} has characters that cannot be stored")]
-    return []
-
-
 def evidence_problems(links: list[str], *, field: str = "evidence") -> list[Problem]:
     """Evidence is 1 to 10 http(s) links of at most 500 characters each."""
     if not links:
@@ -87,6 +77,8 @@ def evidence_problems(links: list[str], *, field: str = "evidence") -> list[Prob
     for i, link in enumerate(links):
         if len(link) > 500 or not LINK.fullmatch(link):
             return [Problem(f"{field}.{i}", "not_a_link", "证明须为 http(s) 链接", "evidence must be http(s) links")]
+        if problems := bidi_problem(f"{field}.{i}", link, "证明链接"):
+            return problems
     return []
 
 
@@ -121,7 +113,8 @@ async def publish_item(
     at = now or clock.now()
     today = await clock.today(at)
     await dual_config(today)
-    problems = text_problems("title", title, 200) + text_problems("description", description, 4000)
+    problems = text_problems("title", title, "标题", required=True, limit=200) + text_problems(
+        "description", description, "描述", required=True, limit=4000)
     if kind not in {k.value for k in ItemKind}:
         problems.append(Problem("kind", "unknown", "清单类型须为需求或项目", "kind is need or project"))
     if slots is not None and not 1 <= slots <= MAX_SLOTS:
@@ -257,7 +250,7 @@ async def complete_claim(*, access: Access, actor: str, claim_id: int, evidence:
                          now: datetime | None = None) -> DualClaim:
     """The claimant reports the claim done, with evidence links and a note."""
     require(access, "dual.list.claim")
-    problems = evidence_problems(evidence) + text_problems("note", note, 2000, required=False)
+    problems = evidence_problems(evidence) + text_problems("note", note, "说明", required=False, limit=2000)
     if problems:
         raise InvalidInput.of(problems)
     return await _step(access, actor, claim_id, "complete", evidence=evidence, note=note.strip(), now=now)
@@ -272,7 +265,7 @@ async def return_claim(*, access: Access, actor: str, claim_id: int, reason: str
                        now: datetime | None = None) -> DualClaim:
     """Staff send a submitted claim back with a reason: the claimant submits again."""
     require(access, "dual.list.manage")
-    if problems := text_problems("reason", reason, 500):
+    if problems := text_problems("reason", reason, "原因", required=True, limit=500):
         raise InvalidInput.of(problems)
     return await _step(access, actor, claim_id, "return", reason=reason.strip(), now=now)
 

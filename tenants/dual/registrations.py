@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F, Subquery
 
 from tenants import clock
 from tenants.audit import service as audit
@@ -47,8 +47,10 @@ class Details:
 
 
 async def _person(access: Access, person_id: int | None) -> tuple[Person, bool]:
-    """(the person registered, whether they register themselves). Staff name anyone living in their area (or anyone
-    without a household); a member without ``person_id`` registers themselves."""
+    """(the person registered, whether they register themselves). Staff name only people they read (living in their
+    area; a tenant admin anyone): a person without a household is registered by themselves or a tenant admin. A
+    person the caller does not read is NOT_FOUND before any other check (no oracle); a member without
+    ``person_id`` registers themselves."""
     if person_id is None:
         if Role.PARTY_MEMBER not in access.roles:
             raise Forbidden("只有在职党员本人可以自行报到，工作人员须指定人员",
@@ -59,11 +61,20 @@ async def _person(access: Access, person_id: int | None) -> tuple[Person, bool]:
         return me, True
     if not access.roles & STAFF:
         raise Forbidden("只有工作人员可以为他人报到", "only staff register someone else", field="personId")
-    readable = Q(id__in=Subquery(readable_persons(access).values("id"))) | Q(household_id=None)
-    person = await Person.filter(readable, id=person_id, deactivated_at=None).first()
+    person = await readable_persons(access).filter(id=person_id, deactivated_at=None).first()
     if person is None:
         raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist", field="personId")
     return person, False
+
+
+def _may_move_off(access: Access, own: bool, current: MemberRegistration | None) -> None:
+    """A move replaces an approved registration: staff may do it only for one at a community of their area (the
+    member themselves and a tenant admin anywhere), or staff of the new community would end another's record."""
+    if current is None or own or in_area(access, current.community_id, current.street_id):
+        return
+    raise Forbidden("该党员已在其他辖区的社区报到，须由本人或租户管理员办理迁移",
+                    "the member is registered at a community outside your area: only they or a tenant admin move it",
+                    field="personId")
 
 
 async def _checked(access: Access, person: Person, own: bool, community_id: int, d: Details) -> dict:
@@ -123,6 +134,7 @@ async def register_member(
     person, own = await _person(access, person_id)
     columns = await _checked(access, person, own, community_id, details)
     current = await MemberRegistration.filter(person_id=person.id, status=S.APPROVED).first()
+    _may_move_off(access, own, current)
     try:
         async with savepoint():
             reg = await MemberRegistration.create(

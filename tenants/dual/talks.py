@@ -18,7 +18,8 @@ from tenants.audit.service import record
 from tenants.dual.config import dual_config
 from tenants.dual.report_access import readable_notices, readable_talks
 from tenants.dual.rule_models import AbsenceCase, TalkStatus
-from tenants.errors import IllegalTransition, InvalidInput, NotFound, Noun, Problem, text_problems
+from tenants.dual.text import text_problems
+from tenants.errors import IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.inbox.holders import holders_by_target
 from tenants.inbox.service import Message, send_all
 from tenants.paging import Page, Window, newest_first

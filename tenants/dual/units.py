@@ -16,7 +16,7 @@ from tenants.audit import service as audit
 from tenants.dual.access import readable_unit_registrations, readable_work_units
 from tenants.dual.config import dual_config
 from tenants.dual.models import RegistrationStatus, UnitRegistration
-from tenants.dual.text import text_problems
+from tenants.dual.text import phone_problems, text_problems
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Order, Page, Window, page
@@ -86,7 +86,8 @@ def _unit_problems(name: str | None, party_org: str, contact_name: str, contact_
         problems += text_problems("name", name, "单位名称", required=True, limit=200)
     problems += text_problems("partyOrg", party_org, "党组织", required=False, limit=200)
     problems += text_problems("contactName", contact_name, "联系人", required=False, limit=100)
-    problems += text_problems("contactPhone", contact_phone, "联系电话", required=False, limit=32)
+    problems += text_problems("contactPhone", contact_phone, "联系电话", required=False, limit=32) or phone_problems(
+        "contactPhone", contact_phone)
     return problems
 
 

@@ -30,7 +30,8 @@ from tenants.dual.list_access import (
     sees_names,
 )
 from tenants.dual.list_models import Wish, WishEvent, WishStatus
-from tenants.dual.lists import claimant_at, evidence_problems, text_problems
+from tenants.dual.lists import claimant_at, evidence_problems
+from tenants.dual.text import text_problems
 from tenants.dual.wish_scheduled import SYSTEM_ACTOR
 from tenants.errors import Forbidden, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
@@ -74,7 +75,8 @@ async def post_wish(
     at = now or clock.now()
     today = await clock.today(at)
     await dual_config(today)
-    if problems := text_problems("title", title, 100) + text_problems("description", description, 1000):
+    if problems := text_problems("title", title, "标题", required=True, limit=100) + text_problems(
+            "description", description, "描述", required=True, limit=1000):
         raise InvalidInput.of(problems)
     if person_id is None:
         person = await own_persons(access).first()
@@ -180,7 +182,7 @@ async def fulfil_wish(*, access: Access, actor: str, wish_id: int, evidence: lis
                       now: datetime | None = None) -> Wish:
     """The claimant reports the wish fulfilled, with evidence links and a note."""
     require(access, "dual.wish.claim")
-    if problems := evidence_problems(evidence) + text_problems("note", note, 2000, required=False):
+    if problems := evidence_problems(evidence) + text_problems("note", note, "说明", required=False, limit=2000):
         raise InvalidInput.of(problems)
     at = now or clock.now()
     async with savepoint():
@@ -238,7 +240,7 @@ async def cancel_wish(*, access: Access, actor: str, wish_id: int, reason: str =
                       now: datetime | None = None) -> Wish:
     """The resident (or staff of its area) withdraws a wish before it is fulfilled."""
     require(access, "dual.wish.confirm")
-    if problems := text_problems("reason", reason, 500, required=False):
+    if problems := text_problems("reason", reason, "原因", required=False, limit=500):
         raise InvalidInput.of(problems)
     at = now or clock.now()
     async with savepoint():
