@@ -256,3 +256,153 @@ async def test_a_case_reopened_after_a_move_is_the_new_communitys(dual_rules_wor
         talk = await AbsenceCase.get(kind=CaseKind.TALK, person_id=pm1)
         assert (talk.status, talk.registration_id, talk.community_id, talk.street_id, talk.work_unit_id) == (
             TalkStatus.OPEN, new.id, ids["C2"], ids["S1"], ids["U2"])
+
+
+async def test_a_correction_racing_a_talks_outcome_leaves_the_held_talk_alone(dual_rules_world, reset):
+    """Review 3, finding 1: the outcome is being recorded (the talk's row locked, not committed) when a correction
+    makes the streak fall short. The rule's snapshot sees the talk open; its withdrawal waits for the row, and on
+    the recheck after the commit the talk is held: it stays held, nothing is withdrawn or audited."""
+    from tenants.dual import talks
+
+    w = dual_rules_world["linshu"]
+    pm1, tid = w["person"]["pm-1"], w["tenant"].id
+    async with tenant_transaction(tid):
+        made = [await activity(w["ids"], START + i * WEEK) for i in range(2)]
+        for a in made:
+            await attend(a, pm1, "absent")
+        await rules.apply_absence_rules(made[1].id)
+        talk = await AbsenceCase.get(kind=CaseKind.TALK)
+        first = await _signup(made[0], pm1)
+    held, corrected = asyncio.Event(), asyncio.Event()
+
+    async def waiting() -> bool:
+        return bool(await reset.conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+
+    async def hold() -> None:
+        async with tenant_transaction(tid):
+            await talks.record_outcome(access=ADMIN, actor="cw", talk_id=talk.id, outcome="已谈话",
+                                       held_on=talk.opened_on)
+            held.set()
+            while not corrected.is_set() and not await waiting():  # noqa: ASYNC110 (polls the db)
+                await asyncio.sleep(0.005)  # commit once the correction waits for the talk's row
+
+    async def correct() -> dict:
+        await held.wait()
+        async with tenant_transaction(tid):
+            await checkin.mark(access=ADMIN, actor="admin", signup_id=first, attendance="present", reason="补录")
+            corrected.set()
+            entry = await AuditEntry.filter(action="dual.activity.mark", target_id=str(first)).first()
+            assert entry is not None
+            return entry.details["rules"]  # type: ignore[no-any-return]
+
+    _, ruled = await asyncio.wait_for(asyncio.gather(hold(), correct()), 10)
+    assert ruled == {"talks": 0, "notices": 0, "withdrawn": 0}
+    async with tenant_transaction(tid):
+        again = await AbsenceCase.get(id=talk.id)
+        assert (again.status, again.outcome) == (TalkStatus.DONE, "已谈话")
+        assert not await AuditEntry.filter(action="dual.absence_case.withdraw").exists()
+
+
+async def _marks(w: dict, person: int, marks: list[str], start: datetime = START) -> list[int]:
+    """Closed activities a week apart with ``person``'s marks, each ruled as it closes; their sign-ups."""
+    made = [await activity(w["ids"], start + i * WEEK) for i in range(len(marks))]
+    for a, m in zip(made, marks, strict=True):
+        await attend(a, person, m)
+        await rules.apply_absence_rules(a.id)
+    return [await _signup(a, person) for a in made]
+
+
+async def _correct(signup_id: int, attendance: str) -> None:
+    await checkin.mark(access=ADMIN, actor="admin", signup_id=signup_id, attendance=attendance, reason="更正")
+
+
+async def test_a_threshold_lowered_then_an_unrelated_old_correction_to_present_opens_nothing(dual_rules_world):
+    """Review 3, finding 2: under talk-at-3, absent, present, absent, absent, present (no talk). Lowered to 2, the
+    first sign-up corrected to present: a present lies in no streak's span, so the old two-in-a-row stays unruled."""
+    w = dual_rules_world["linshu"]
+    tid, pm1 = w["tenant"].id, w["person"]["pm-1"]
+    await _thresholds(tid, 3, 4)
+    async with tenant_transaction(tid):
+        made = await _marks(w, pm1, ["absent", "present", "absent", "absent", "present"])
+        assert await _cases() == []
+    await _thresholds(tid, 2, 3)
+    async with tenant_transaction(tid):
+        await _correct(made[0], "present")
+        assert await _cases() == []
+        await _correct(made[2], "present")  # and back: the streak holds one absence now, then two again
+        await _correct(made[2], "absent")  # it touches that streak: under the threshold of now, a talk
+        assert await _cases() == [("talk", made[3], 2, "open")]
+
+
+async def test_a_long_streak_after_a_lowered_threshold_and_corrections_keeps_one_live_talk(dual_rules_world):
+    """Review 3, finding 3: five absences under talk-at-3 (the talk at the third). Lowered to 2; the second corrected
+    to present leaves three after it, so the talk (its stored count 3) holds; restored, the streak is one again and
+    already has its talk: still one live talk, never a second at the second absence."""
+    w = dual_rules_world["linshu"]
+    tid, pm1 = w["tenant"].id, w["person"]["pm-1"]
+    await _thresholds(tid, 3, 10)
+    async with tenant_transaction(tid):
+        made = await _marks(w, pm1, ["absent"] * 5)
+        assert await _cases() == [("talk", made[2], 3, "open")]
+    await _thresholds(tid, 2, 10)
+    async with tenant_transaction(tid):
+        await _correct(made[1], "present")
+        assert await _cases() == [("talk", made[2], 3, "open")]
+        await _correct(made[1], "absent")
+        assert await _cases() == [("talk", made[2], 3, "open")]
+        await _correct(made[3], "present")  # now the streak before it is 3 long: still the talk's
+        assert await _cases() == [("talk", made[2], 3, "open")]
+        await _correct(made[0], "present")  # 2 absences left before the present: short of 3, withdrawn
+        assert await _cases() == [("talk", made[2], 3, "withdrawn")]
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_two_talks_merged_into_one_streak_keep_one_live_the_held_one_first(dual_rules_world, held):
+    """Review 3, finding 4: absent, absent, present, absent, absent: a talk at the second and one at the fifth. The
+    present corrected to absent makes one streak of five: one live talk stays (the held one if either was held,
+    else the earliest), the other open one is withdrawn (audited); the notice opens at the third."""
+    w = dual_rules_world["linshu"]
+    tid, pm1 = w["tenant"].id, w["person"]["pm-1"]
+    await _thresholds(tid, 2, 3)
+    async with tenant_transaction(tid):
+        made = await _marks(w, pm1, ["absent", "absent", "present", "absent", "absent"])
+        assert await _cases() == [("talk", made[1], 2, "open"), ("talk", made[4], 2, "open")]
+        if held:
+            await talks_done(await AbsenceCase.get(kind=CaseKind.TALK, signup_id=made[4]))
+        await _correct(made[2], "absent")
+        kept, gone = (made[4], made[1]) if held else (made[1], made[4])
+        cases = await _cases()
+        assert sorted(cases) == sorted([("talk", kept, 2, "done" if held else "open"), ("talk", gone, 2, "withdrawn"),
+                                        ("notice", made[2], 3, "done")])
+        withdrawn = await AbsenceCase.get(signup_id=gone)
+        assert await AuditEntry.filter(action="dual.absence_case.withdraw", target_id=str(withdrawn.id)).count() == 1
+
+
+async def test_withdrawals_are_audited_in_the_rules_statement_whatever_the_number_of_members(dual_rules_world):
+    """Review 3, finding 5: the withdrawn cases' audit rows are written by the rule's own statement, so a run sends
+    as many statements for three members' withdrawals as for one."""
+    from tests.fixtures.statements import orm_statements
+
+    w = dual_rules_world["linshu"]
+    members = [w["person"][u] for u in ("pm-1", "pm-2", "pm-3", "pm-4")]
+    async with tenant_transaction(w["tenant"].id):
+        made = [await activity(w["ids"], START + i * WEEK) for i in range(2)]
+        for a in made:
+            for p in members:
+                await attend(a, p, "absent")
+        await rules.apply_absence_rules(made[1].id)
+        assert await AbsenceCase.filter(kind=CaseKind.TALK, status=TalkStatus.OPEN).count() == 4
+        await Signup.filter(activity_id=made[0].id).update(attendance="present")
+        firsts = {s.person_id: s.id for s in await Signup.filter(activity_id=made[0].id)}
+        counts = []
+        for group in (members[:1], members[1:]):
+            with orm_statements() as sent:
+                ruled = await rules.apply_member_rules([(p, firsts[p]) for p in group])
+            assert ruled.withdrawn == len(group)
+            counts.append(len(sent))
+        assert counts[0] == counts[1]
+        entries = await AuditEntry.filter(action="dual.absence_case.withdraw").order_by("target_id")
+        talks = await AbsenceCase.filter(kind=CaseKind.TALK).order_by("id")
+        assert [(e.target_type, e.target_id, e.details) for e in entries] == [
+            ("dual_talk", str(t.id), {"person_id": t.person_id, "absences": 2}) for t in talks]
+        assert all(t.status == TalkStatus.WITHDRAWN for t in talks)

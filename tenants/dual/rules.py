@@ -6,21 +6,28 @@ open may still be corrected; a present on an open activity is known and ends a s
 row that reaches exactly ``consecutive_absences_flag`` opens one talk, and one that reaches exactly
 ``notice_after_absences`` (when set) one notice to the member's work unit. Absent, absent -> one talk; absent,
 present, absent -> none, in whatever order the activities closed; a third absence in a row opens no second talk.
-A streak (the absences between two presents) holds at most one live (not withdrawn) talk and one live notice, even
-when a correction moves its count.
+A streak is the run of counted absences between two presents; its span runs from just after the previous present
+to just before the next one (a present lies in no span).
 
-A run opens cases only for triggers at or after, by ``(starts_at, id)``, the earliest sign-up it touched for that
-member (the sign-ups of the activity closed or cancelled, the corrected sign-up): a threshold change applies to
-streaks completed after it, never to a member's history. Withdrawal is not bounded so: a correction withdraws what
-no longer holds wherever it is.
+A run opens cases only in the streaks whose span holds a sign-up it touched (the sign-ups of the activity closed or
+cancelled, the corrected sign-up), where the streak's count reaches the threshold in force now, and at most one
+live (not withdrawn) talk and one live notice per streak: a threshold change never re-rules a streak no run
+touches, and correcting an old sign-up to present opens nothing. A sign-up on an activity whose rules have not run
+(closed or cancelled now, ``rules_run_at`` NULL) touches its streak and every later one too: resolving it may let
+the absences after it count for the first time. Withdrawal is not bounded so: a live case stays live while its
+streak still has at least its stored count of absences; within one streak, among the cases of a kind not
+withdrawn, a held talk is kept if there is one, else the earliest, and the other open ones are withdrawn; a case
+whose streak no longer reaches its count is withdrawn. A talk held stays, even when the rule raced its outcome (the
+withdrawal repeats the live status in its WHERE, so PostgreSQL's recheck after the lock wait skips a talk held
+meanwhile).
 
 ``apply_member_rules(signups)`` recomputes the members' streaks in one statement (window functions), inserts the
 cases ``ON CONFLICT`` on ``(kind, trigger sign-up)`` (a re-run opens nothing; a withdrawn case whose streak holds
-again reopens, with the member's registration, community, street and unit of now) and withdraws the open talks and
-the notices whose trigger no longer completes their streak (a correction after the close); a talk held stays. It
-first takes each member's advisory lock, in a statement of its own: two closes at once queue, and the second one's
-rule, a new snapshot, sees the first one's absences. ``apply_absence_rules(activity_id)`` runs it for a closed
-activity's people and marks the activity's rules run.
+again reopens, with the member's registration, community, street and unit of now), withdraws what no longer holds
+and writes the withdrawals' audit rows (``dual.absence_case.withdraw``), all in that statement. It first takes
+each member's advisory lock, in a statement of its own: two closes at once queue, and the second one's rule, a new
+snapshot, sees the first one's absences. ``apply_absence_rules(activity_id)`` runs it for a closed activity's
+people and marks the activity's rules run.
 """
 
 from __future__ import annotations
@@ -50,8 +57,7 @@ NOTICE_KIND = "dual_notice"
 LOCK = "dual_member_rules"  # per member: every run of the rule over a member's sign-ups takes it
 
 # $1 tenant, $2 the members, $3 the talk's count, $4 the notice's count (null: none), $5 today, $6 talk_due_days,
-# $7 now, $8 the actor, $9 the sign-ups the run touched (per member, the earliest of them by (starts_at, id) is where
-# cases may open from).
+# $7 now, $8 the actor, $9 the sign-ups the run touched (the streaks whose span holds one of them may open cases).
 RULES_SQL = """
 WITH counted AS MATERIALIZED (
     SELECT x.id, x.person_id, x.activity_id, x.starts_at, x.attendance,
@@ -67,35 +73,58 @@ WITH counted AS MATERIALIZED (
     FROM counted WHERE NOT unresolved AND attendance IS NOT NULL
 ), absent AS MATERIALIZED (
     SELECT id AS signup_id, person_id, activity_id, starts_at, streak,
-           row_number() OVER (PARTITION BY person_id, streak ORDER BY starts_at, id) AS absences
+           row_number() OVER (PARTITION BY person_id, streak ORDER BY starts_at, id) AS absences,
+           count(*) OVER (PARTITION BY person_id, streak) AS length
     FROM known WHERE attendance = 'absent'
-), since AS MATERIALIZED (
-    SELECT DISTINCT ON (person_id) person_id, starts_at, id
-    FROM dual_signup WHERE tenant_id = $1 AND id = ANY($9::bigint[]) AND person_id = ANY($2::bigint[])
-    ORDER BY person_id, starts_at, id
-), stale AS MATERIALIZED (
-    SELECT c.id FROM dual_absence_case c
-    WHERE c.tenant_id = $1 AND c.person_id = ANY($2::bigint[])
-      AND ((c.kind = 'talk' AND c.status = 'open') OR (c.kind = 'notice' AND c.status = 'done'))
-      AND NOT EXISTS (SELECT 1 FROM absent a WHERE a.signup_id = c.signup_id AND a.absences = c.absences)
-      AND NOT EXISTS (SELECT 1 FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach)
-                      ON a.absences = k.reach WHERE a.signup_id = c.signup_id AND k.kind = c.kind::text)
-      AND NOT EXISTS (SELECT 1 FROM counted u WHERE u.id = c.signup_id AND u.unresolved)
-), live AS MATERIALIZED (
-    SELECT c.kind::text AS kind, c.signup_id, a.person_id, a.streak
-    FROM dual_absence_case c JOIN absent a ON a.signup_id = c.signup_id
+), touched AS MATERIALIZED (
+    SELECT person_id, onward, lo, present FROM (
+        SELECT m.person_id, m.touch, m.onward,
+               count(*) FILTER (WHERE m.attendance = 'present')
+                   OVER (PARTITION BY m.person_id ORDER BY m.starts_at, m.id, m.touch) AS lo,
+               coalesce(bool_or(m.attendance = 'present') OVER (PARTITION BY m.person_id, m.id), false) AS present
+        FROM (
+            SELECT person_id, starts_at, id, attendance::text AS attendance, false AS touch, NULL::boolean AS onward
+            FROM known
+            UNION ALL
+            SELECT t.person_id, t.starts_at, t.id, NULL, true, v.rules_run_at IS NULL
+            FROM dual_signup t JOIN dual_activity v ON v.tenant_id = t.tenant_id AND v.id = t.activity_id
+            WHERE t.tenant_id = $1 AND t.id = ANY($9::bigint[]) AND t.person_id = ANY($2::bigint[])
+        ) m
+    ) z WHERE touch
+), allowed AS MATERIALIZED (
+    SELECT DISTINCT a.person_id, a.streak FROM absent a JOIN touched t ON t.person_id = a.person_id
+    WHERE (t.onward AND a.streak >= t.lo) OR (NOT t.onward AND NOT t.present AND a.streak = t.lo)
+), cases AS MATERIALIZED (
+    SELECT c.id, c.kind::text AS kind, c.status::text AS status, c.person_id, c.signup_id, a.streak,
+           coalesce(u.unresolved, false) AS pending, a.signup_id IS NOT NULL AND a.length >= c.absences AS holds,
+           row_number() OVER (PARTITION BY c.person_id, a.streak, c.kind, a.signup_id IS NOT NULL
+                                                                          AND a.length >= c.absences
+                              ORDER BY c.kind = 'talk' AND c.status = 'done' DESC, a.starts_at, a.signup_id) AS place
+    FROM dual_absence_case c
+    LEFT JOIN absent a ON a.signup_id = c.signup_id
+    LEFT JOIN counted u ON u.id = c.signup_id
     WHERE c.tenant_id = $1 AND c.person_id = ANY($2::bigint[]) AND c.status <> 'withdrawn'
-      AND c.id NOT IN (SELECT id FROM stale)
+), doomed AS MATERIALIZED (
+    SELECT id FROM cases
+    WHERE NOT pending AND (NOT holds OR place > 1)
+      AND ((kind = 'talk' AND status = 'open') OR (kind = 'notice' AND status = 'done'))
 ), reached AS MATERIALIZED (
     SELECT a.*, k.kind
     FROM absent a JOIN (VALUES ('talk', $3::int), ('notice', $4::int)) AS k (kind, reach) ON a.absences = k.reach
-    JOIN since s ON s.person_id = a.person_id AND (a.starts_at, a.signup_id) >= (s.starts_at, s.id)
-    WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.kind = k.kind AND l.person_id = a.person_id
-                      AND l.streak = a.streak AND l.signup_id <> a.signup_id)
+    JOIN allowed s ON s.person_id = a.person_id AND s.streak = a.streak
+    WHERE NOT EXISTS (SELECT 1 FROM cases l WHERE l.kind = k.kind AND l.person_id = a.person_id
+                      AND l.streak = a.streak AND l.id NOT IN (SELECT id FROM doomed))
+      AND NOT EXISTS (SELECT 1 FROM cases d WHERE d.kind = k.kind AND d.signup_id = a.signup_id)
 ), withdrawn AS (
     UPDATE dual_absence_case c SET status = 'withdrawn', closed_by = $8, closed_at = $7
-    WHERE c.tenant_id = $1 AND c.id IN (SELECT id FROM stale)
+    WHERE c.tenant_id = $1 AND c.id IN (SELECT id FROM doomed)
+      AND ((c.kind = 'talk' AND c.status = 'open') OR (c.kind = 'notice' AND c.status = 'done'))
     RETURNING c.id, c.kind, c.person_id, c.community_id, c.work_unit_id, c.absences, c.due_on
+), audited AS (
+    INSERT INTO audit_entry (tenant_id, actor, action, target_type, target_id, details, at)
+    SELECT $1, $8, 'dual.absence_case.withdraw', 'dual_' || w.kind, w.id::text,
+           jsonb_build_object('person_id', w.person_id, 'absences', w.absences), $7
+    FROM withdrawn w ORDER BY w.id
 ), opened AS (
     INSERT INTO dual_absence_case AS c (tenant_id, kind, person_id, registration_id, community_id, street_id,
         work_unit_id, signup_id, activity_id, absent_at, absences, opened_on, due_on, status, outcome, created_at)
@@ -118,7 +147,6 @@ SELECT 'withdrawn' AS change, * FROM withdrawn
 ORDER BY id
 """
 
-
 @dataclass(frozen=True)
 class Ruled:
     """What a run of the rule changed: talks and notices opened (or reopened), cases withdrawn."""
@@ -132,9 +160,10 @@ async def apply_member_rules(
     signups: Sequence[tuple[int, int]], *, now: datetime | None = None, actor: str = "system"
 ) -> Ruled:
     """Recompute the streaks of the members of ``signups`` (``(person_id, signup_id)``: the sign-ups this run
-    touched, of an activity closed or cancelled, or corrected): open the talks and notices they reach at or after
-    each member's earliest touched sign-up (telling the communities' workers and the work units' contacts of the
-    new ones) and withdraw the open ones whose streak no longer holds (audited), in the caller's transaction."""
+    touched, of an activity closed or cancelled, or corrected): open the talks and notices the streaks they touch
+    reach (telling the communities' workers and the work units' contacts of the new ones) and withdraw the live
+    ones whose streak no longer holds or that another case of their streak outranks (audited in the same
+    statement), in the caller's transaction."""
     people = sorted({p for p, _ in signups})
     if not people:
         return Ruled()
@@ -154,9 +183,6 @@ async def apply_member_rules(
     talks = [r for r in opened if r["kind"] == "talk"]
     notices = [r for r in opened if r["kind"] == "notice"]
     withdrawn = [r for r in rows if r["change"] == "withdrawn"]
-    for r in withdrawn:
-        await record(actor=actor, action="dual.absence_case.withdraw", target_type=f"dual_{r['kind']}",
-                     target_id=r["id"], details={"person_id": r["person_id"], "absences": r["absences"]})
     await _tell(talks, notices, today=today, at=at)
     return Ruled(len(talks), len(notices), len(withdrawn))
 
