@@ -59,13 +59,17 @@ LOCK = "dual_member_rules"  # per member: every run of the rule over a member's 
 # $1 tenant, $2 the members, $3 the talk's count, $4 the notice's count (null: none), $5 today, $6 talk_due_days,
 # $7 now, $8 the actor, $9 the sign-ups the run touched (the streaks whose span holds one of them may open cases).
 RULES_SQL = """
-WITH counted AS MATERIALIZED (
+WITH mine AS MATERIALIZED (
+    SELECT x.id, x.person_id, x.activity_id, x.starts_at, x.attendance FROM dual_signup x
+    WHERE x.tenant_id = $1 AND x.person_id = ANY($2::bigint[]) AND x.status IN ('signed', 'assigned')
+), acts AS MATERIALIZED (  -- their activities by primary key (not a scan of every activity of the tenant)
+    SELECT id, status FROM dual_activity
+    WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT DISTINCT activity_id FROM mine)) AND status <> 'cancelled'
+), counted AS MATERIALIZED (
     SELECT x.id, x.person_id, x.activity_id, x.starts_at, x.attendance,
            bool_or(v.status <> 'closed' AND x.attendance IS DISTINCT FROM 'present')
                OVER (PARTITION BY x.person_id ORDER BY x.starts_at, x.id) AS unresolved
-    FROM dual_signup x
-    JOIN dual_activity v ON v.tenant_id = x.tenant_id AND v.id = x.activity_id AND v.status <> 'cancelled'
-    WHERE x.tenant_id = $1 AND x.person_id = ANY($2::bigint[]) AND x.status IN ('signed', 'assigned')
+    FROM mine x JOIN acts v ON v.id = x.activity_id
 ), known AS MATERIALIZED (
     SELECT id, person_id, activity_id, starts_at, attendance,
            count(*) FILTER (WHERE attendance = 'present')
