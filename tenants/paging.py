@@ -38,6 +38,13 @@ class Order:
 BY_ID = Order(("id",), (int,))
 
 
+def where(qs: QuerySet[Any], **filters: Any) -> QuerySet[Any]:
+    """``qs`` narrowed by the filters a list's caller gave (a None filter is not given): ``where(qs, status=s,
+    community_id=c)``."""
+    given = {k: v for k, v in filters.items() if v is not None}
+    return qs.filter(**given) if given else qs
+
+
 def newest(time_field: str) -> Order:
     """Newest first by ``time_field``, then by id (descending)."""
     return Order((f"-{time_field}", "-id"), (datetime, int))

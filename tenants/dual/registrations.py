@@ -21,7 +21,7 @@ from tenants.dual.text import text_problems
 from tenants.dual.units import NEWEST, REGISTRATION, community_of, reason_text, refuse
 from tenants.errors import Conflict, Forbidden, IllegalTransition, NotFound, Problem
 from tenants.idempotency import idempotent
-from tenants.paging import Page, Window, page
+from tenants.paging import Page, Window, page, where
 from tenants.permissions import require
 from tenants.scope import savepoint
 from tenants.tenancy.roles import Role
@@ -231,15 +231,8 @@ async def list_member_registrations(
     work_unit_id: int | None = None, person_id: int | None = None,
 ) -> Page[MemberRegistration]:
     """Member registrations the caller reads, newest first."""
-    qs = readable_member_registrations(access)
-    if status is not None:
-        qs = qs.filter(status=status)
-    if community_id is not None:
-        qs = qs.filter(community_id=community_id)
-    if work_unit_id is not None:
-        qs = qs.filter(work_unit_id=work_unit_id)
-    if person_id is not None:
-        qs = qs.filter(person_id=person_id)
+    qs = where(readable_member_registrations(access), status=status, community_id=community_id,
+               work_unit_id=work_unit_id, person_id=person_id)
     return await page(qs, NEWEST, window)
 
 

@@ -19,7 +19,7 @@ from tenants.dual.models import RegistrationStatus, UnitRegistration
 from tenants.dual.text import phone_problems, text_problems
 from tenants.errors import Conflict, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
-from tenants.paging import Order, Page, Window, page
+from tenants.paging import Order, Page, Window, page, where
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
 from tenants.territory.access import Access
@@ -248,13 +248,8 @@ async def list_unit_registrations(
     work_unit_id: int | None = None,
 ) -> Page[UnitRegistration]:
     """Unit registrations the caller reads, newest first."""
-    qs = readable_unit_registrations(access)
-    if status is not None:
-        qs = qs.filter(status=status)
-    if community_id is not None:
-        qs = qs.filter(community_id=community_id)
-    if work_unit_id is not None:
-        qs = qs.filter(work_unit_id=work_unit_id)
+    qs = where(readable_unit_registrations(access), status=status, community_id=community_id,
+               work_unit_id=work_unit_id)
     return await page(qs, NEWEST, window)
 
 
