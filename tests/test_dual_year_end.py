@@ -21,6 +21,8 @@ from tenants.dual.models import (
 from tenants.dual.rule_models import YearEndRun
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
+from tenants.territory.parties import WorkUnit, WorkUnitKind
+from tenants.territory.people import Person, Post, PostKind
 from tests.fixtures.callers import ADMIN
 from tests.fixtures.dual_rules import activity, attend
 
@@ -151,6 +153,27 @@ async def test_the_year_end_job_sends_each_units_contact_its_roll_up_once(dual_r
         assert [n.recipient for n in sent] == ["uc-1", "uc-2"]
         assert "报到党员 3 人，担任岗位 1 个，参加社区活动 10 人次，未达到年度最低次数 2 人" in sent[0].body
         assert await YearEndRun.filter(year=2025).count() == 2
+
+
+async def test_a_unit_without_members_in_the_year_gets_no_report_for_it(dual_rules_world):
+    """A unit created since (its contact appointed in November) is not sent the year before's empty report, then or
+    later: it is recorded with no recipients."""
+    w = dual_rules_world["linshu"]
+    await _year(w)
+    with tenant_context(w["tenant"].id):
+        assert (await rules_scheduled.year_end_reports())["sent"] == 2
+    async with tenant_transaction(w["tenant"].id):
+        unit = await WorkUnit.create(kind=WorkUnitKind.ORGAN, code="new", name="新单位")
+        contact = await Person.create(user_id="uc-new", name="新联络人")
+        await Post.create(person_id=contact.id, kind=PostKind.WORK_UNIT_CONTACT, target_kind="work_unit",
+                          target_id=unit.id, starts_on=date(2026, 11, 20))
+    late = datetime(2026, 11, 29, 19, 0, tzinfo=UTC)  # 03:00 on 30 November in Beijing
+    with tenant_context(w["tenant"].id):
+        assert await rules_scheduled.year_end_reports(now=late) == {"year": 2025, "sent": 0, "without_members": 1}
+        assert (await rules_scheduled.year_end_reports(now=late + timedelta(hours=1)))["sent"] == 0
+    async with tenant_transaction(w["tenant"].id):
+        assert not await Notification.filter(recipient="uc-new").exists()
+        assert (await YearEndRun.get(year=2025, work_unit_id=unit.id)).recipients == 0
 
 
 async def test_a_run_after_a_crash_sends_only_the_units_not_recorded(dual_rules_world):

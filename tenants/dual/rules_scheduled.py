@@ -83,18 +83,22 @@ async def year_end_reports(*, now: datetime | None = None) -> dict[str, Any]:
             return {"year": year, "sent": 0}
         units = {u.work_unit_id: u for u in (await year_end.unit_rows(access=SYSTEM, year=year)).rows}
         waiting = [u for u in waiting if u in units]
+        # A unit none of whose members was registered in that year (created since, or 双报到 switched on since) has
+        # no report for it: recorded with no recipients, so no later run sends it one either.
+        took_part = {u for u in waiting if units[u].members > 0}
         claimed = await connections.get("default").execute_query_dict(
             "INSERT INTO dual_year_end_run (tenant_id, year, work_unit_id, recipients, sent_at)"
             " SELECT $1, $2, t.u, t.n, $5 FROM unnest($3::bigint[], $4::int[]) AS t (u, n)"
             " ON CONFLICT (tenant_id, year, work_unit_id) DO NOTHING RETURNING work_unit_id",
-            [current_tenant_id(), year, waiting, [len(set(contacts[u])) for u in waiting], at],
+            [current_tenant_id(), year, waiting,
+             [len(set(contacts[u])) if u in took_part else 0 for u in waiting], at],
         )
+        sent = [r["work_unit_id"] for r in claimed if r["work_unit_id"] in took_part]
         await send_all(
             [
-                Message(to=contacts[r["work_unit_id"]], kind=YEAR_END_KIND, title=f"{year} 年度双报到报表",
-                        text=_text(year, units[r["work_unit_id"]]))
-                for r in claimed
+                Message(to=contacts[u], kind=YEAR_END_KIND, title=f"{year} 年度双报到报表", text=_text(year, units[u]))
+                for u in sent
             ],
             at=at,
         )
-        return {"year": year, "sent": len(claimed)}
+        return {"year": year, "sent": len(sent), "without_members": len(claimed) - len(sent)}
