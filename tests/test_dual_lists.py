@@ -168,3 +168,26 @@ async def test_another_tenant_reads_and_claims_nothing(list_world, gql, settings
     assert _code(await gql(f'mutation {{ closeDualItem(id: "{item.id}") {{ id }} }}', other)) == "NOT_FOUND"
     async with tenant_transaction(w.other.id):
         assert await DualItem.filter(id=item.id).count() == 0
+
+
+async def _as(w, fn, access, **kw):
+    async with tenant_transaction(w.t.id):
+        return await fn(access=access, actor=access.user_id, **kw)
+
+
+async def _refused(w, fn, access, **kw) -> tuple[str, str | None]:
+    with pytest.raises(DomainError) as err:
+        await _as(w, fn, access, **kw)
+    return err.value.code, err.value.details.get("reason")
+
+
+async def test_staff_do_not_accept_or_return_their_own_units_claim(list_world):
+    w = list_world
+    item = await _publish(w)
+    both = w.both("cw1", "wu1")  # C1's worker is also W1's contact
+    claim = await _as(w, lists.claim_item, both, item_id=item.id, work_unit_id=w.ids["W1"])
+    await _as(w, lists.complete_claim, both, claim_id=claim.id, evidence=["https://a.cn/1"])
+    assert await _refused(w, lists.accept_claim, both, claim_id=claim.id) == ("FORBIDDEN", "own_claim")
+    assert await _refused(w, lists.return_claim, both, claim_id=claim.id, reason="重做") == ("FORBIDDEN", "own_claim")
+    assert (await _act(w, lists.accept_claim, "admin", claim_id=claim.id)).status \
+        == ClaimStatus.ACCEPTED

@@ -215,3 +215,29 @@ async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_the_job_
     assert await _run(w, 8) == {"enabled": False}
     async with tenant_transaction(w.t.id):
         assert (await Wish.get(id=wish.id)).status == WishStatus.POSTED  # what was recorded stays, untouched
+
+
+async def _as(w, fn, access, **kw):
+    async with tenant_transaction(w.t.id):
+        return await fn(access=access, actor=access.user_id, **kw)
+
+
+async def _refused(w, fn, access, **kw) -> tuple[str, str | None]:
+    with pytest.raises(DomainError) as err:
+        await _as(w, fn, access, **kw)
+    return err.value.code, err.value.details.get("reason")
+
+
+async def test_no_one_claims_or_confirms_their_own_wish_whatever_the_claimant(list_world):
+    w = list_world
+    wish = await _post(w)  # res1's
+    res1_contact = w.both("res1", "wu1")  # res1 is also W1's contact
+    assert await _refused(w, wishes.claim_wish, res1_contact, wish_id=wish.id, work_unit_id=w.ids["W1"]) == (
+        "FORBIDDEN", "own_wish")
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://img.example.cn/a.jpg"])
+    # Neither the resident behind the claiming unit nor C1's worker who is W1's contact confirms (or rates) it.
+    assert await _refused(w, wishes.confirm_wish, res1_contact, wish_id=wish.id, rating=5) == (
+        "FORBIDDEN", "own_claim")
+    assert await _refused(w, wishes.confirm_wish, w.both("cw1", "wu1"), wish_id=wish.id) == ("FORBIDDEN", "own_claim")
+    assert (await _act(w, wishes.confirm_wish, "cw1", wish_id=wish.id)).status == WishStatus.CONFIRMED

@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 from tenants.dual.access import agreement_current
 from tenants.dual.list_models import DualClaim, DualItem, Wish, WishStatus
 from tenants.dual.models import MemberRegistration, RegistrationStatus, UnitRegistration
+from tenants.errors import Forbidden
 from tenants.permissions import TERRITORY_STAFF
 from tenants.roles import Role
 from tenants.territory.access import Access
@@ -77,6 +78,22 @@ async def claimants_of(caller: Access) -> set[str]:
     if Role.PARTY_MEMBER in caller.roles and caller.user_id:
         out |= {person_claimant(p) for p in await own_persons(caller).values_list("id", flat=True)}  # type: ignore[arg-type]
     return out
+
+
+async def behind(caller: Access) -> set[str]:
+    """Every claimant the caller stands behind: ``claimants_of`` and each of their own person records whatever
+    their roles now (a claim made as a member stays theirs)."""
+    out = await claimants_of(caller)
+    if caller.user_id:
+        out |= {person_claimant(p) for p in await own_persons(caller).values_list("id", flat=True)}  # type: ignore[arg-type]
+    return out
+
+
+def own_claim(action_zh: str, action_en: str, field: str = "id") -> Forbidden:
+    """Separation of duties: the claimant (or a user behind it) may not confirm, accept or return its own work
+    (FORBIDDEN, reason ``own_claim``)."""
+    return Forbidden(f"不能{action_zh}自己（或本单位）认领的事项", f"you may not {action_en} your own claim",
+                     field=field, details={"reason": "own_claim"})
 
 
 def _staff(caller: Access) -> Q:

@@ -20,8 +20,10 @@ from tenants.audit import service as audit
 from tenants.dual.config import dual_config
 from tenants.dual.list_access import (
     Claimant,
+    behind,
     claimants_of,
     member_registrations,
+    own_claim,
     person_claimant,
     readable_claims,
     readable_items,
@@ -215,6 +217,8 @@ async def _return(row: DualClaim, *, actor: str, at: datetime, reason: str) -> D
     return row
 
 
+OWN = {"accept": ("验收", "accept"), "return": ("退回", "return"), "cancel": ("取消", "cancel")}
+
 CLAIM_STEPS: dict[str, Transition[DualClaim]] = {
     "complete": Transition("complete", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _complete),
     "accept": Transition("accept", (ClaimStatus.SUBMITTED,), "dual.list.manage", _accept),
@@ -237,6 +241,8 @@ async def _step(access: Access, actor: str, claim_id: int, action: str, **effect
                     raise refusal(permission, field="id", outside=True)
             else:
                 require(access, permission, _places(row), field="id")
+                if row.claimant in await behind(access):
+                    raise own_claim(*OWN[action])
 
         extra = {"at": at} if action == "complete" else {"at": at, "actor": actor}
         row = await transition(CLAIM_STEPS[action], CLAIM, claim, state=claim.status, allow=allow,

@@ -22,9 +22,11 @@ from tenants.dual.config import dual_config
 from tenants.dual.list_access import (
     CLAIMABLE,
     Claimant,
+    behind,
     claimants_of,
     in_area,
     masked,
+    own_claim,
     own_persons,
     readable_wishes,
     sees_names,
@@ -168,9 +170,10 @@ async def claim_wish(*, access: Access, actor: str, wish_id: int, work_unit_id: 
 
         if wish.status not in CLAIMABLE:
             return await transition(STEPS["claim"], WISH, wish, state=wish.status, allow=allow)  # type: ignore[no-any-return]
+        if await _is_resident(access, wish):  # whatever the claimant: as a member or through a unit
+            raise Forbidden("不能认领自己的微心愿", "you cannot claim your own wish", field="id",
+                            details={"reason": "own_wish"})
         who = await claimant_at(access, wish.community_id, work_unit_id, field="id")
-        if who.person_id == wish.person_id:
-            raise Forbidden("不能认领自己的微心愿", "you cannot claim your own wish", field="id")
         row = await transition(STEPS["claim"], WISH, wish, state=wish.status, allow=allow, actor=actor, at=at,
                                claimant=who, due_days=config.wish_due_days)
         await audit.record(actor=actor, action="wish.claim", target_type="dual_wish", target_id=row.id,
@@ -221,6 +224,8 @@ async def confirm_wish(*, access: Access, actor: str, wish_id: int, rating: int 
     at = now or clock.now()
     async with savepoint():
         wish = await _locked(access, wish_id)
+        if wish.claimant is not None and wish.claimant in await behind(access):
+            raise own_claim("确认", "confirm")
         by_staff = not await _resident_or_staff(access, wish, "dual.wish.confirm")
         if by_staff and rating is not None:
             raise InvalidInput.of([Problem("rating", "resident_only", "评分只能由居民本人给出",
