@@ -138,6 +138,8 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.completeDualClaim": ("dual.list.claim",),
     "Mutation.acceptDualClaim": ("dual.list.manage",),
     "Mutation.returnDualClaim": ("dual.list.manage",),
+    "Mutation.withdrawDualClaim": ("dual.list.claim",),
+    "Mutation.cancelDualClaim": ("dual.list.manage",),
     "Mutation.postWish": ("dual.wish.post",),
     "Mutation.claimWish": ("dual.wish.claim",),
     "Mutation.fulfilWish": ("dual.wish.claim",),

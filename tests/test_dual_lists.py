@@ -191,3 +191,29 @@ async def test_staff_do_not_accept_or_return_their_own_units_claim(list_world):
     assert await _refused(w, lists.return_claim, both, claim_id=claim.id, reason="重做") == ("FORBIDDEN", "own_claim")
     assert (await _act(w, lists.accept_claim, "admin", claim_id=claim.id)).status \
         == ClaimStatus.ACCEPTED
+
+
+async def test_withdrawn_and_cancelled_claims_free_their_slot_and_the_claimant_may_claim_again(list_world, gql,
+                                                                                               settings):
+    w = list_world
+    item = await _publish(w, slots=1)
+    first = await _act(w, lists.claim_item, "pm1", item_id=item.id)
+    assert await _error(w, lists.claim_item, "pm2", item_id=item.id) == "SLOTS_FULL"
+    assert await _error(w, lists.withdraw_claim, "pm2", claim_id=first.id) in ("FORBIDDEN", "NOT_FOUND")
+    assert (await _act(w, lists.withdraw_claim, "pm1", claim_id=first.id, reason="时间冲突")).status \
+        == ClaimStatus.WITHDRAWN
+    second = await _act(w, lists.claim_item, "pm2", item_id=item.id)
+    await _act(w, lists.complete_claim, "pm2", claim_id=second.id, evidence=["https://a.cn/1"])
+    assert await _error(w, lists.withdraw_claim, "pm2", claim_id=second.id) == "ILLEGAL_TRANSITION"  # submitted
+    assert await _error(w, lists.cancel_claim, "cw1", claim_id=second.id, reason=" ") == "INVALID_INPUT"
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    body = await gql(f'mutation {{ cancelDualClaim(id: "{second.id}", reason: "长期未完成") {{ status reason }} }}',
+                     cw1)
+    assert body["data"]["cancelDualClaim"] == {"status": "CANCELLED", "reason": "长期未完成"}
+    again = await _act(w, lists.claim_item, "pm1", item_id=item.id)  # the one-claim rule counts live claims only
+    assert await _error(w, lists.cancel_claim, "cw1", claim_id=first.id, reason="x") == "ILLEGAL_TRANSITION"
+    async with tenant_transaction(w.t.id):
+        assert (await DualItem.get(id=item.id)).claimed_count == 1
+        assert [c.status for c in await DualClaim.filter(item_id=item.id).order_by("id")] == [
+            ClaimStatus.WITHDRAWN, ClaimStatus.CANCELLED, ClaimStatus.CLAIMED]
+    assert again.claimant == f"person:{w.ids['pm1']}"

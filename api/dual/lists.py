@@ -39,6 +39,8 @@ class DualClaimStatus(Enum):
     SUBMITTED = strawberry.enum_value("submitted", description="Reported done with evidence; staff to accept.")
     RETURNED = strawberry.enum_value("returned", description="Sent back by staff with a reason; submit again.")
     ACCEPTED = strawberry.enum_value("accepted", description="Accepted by staff: done.")
+    WITHDRAWN = strawberry.enum_value("withdrawn", description="Given up by the claimant: the slot is free again.")
+    CANCELLED = strawberry.enum_value("cancelled", description="Cancelled by staff (reason): the slot is free again.")
 
 
 @strawberry.enum(name="WishStatus", description="Where a micro-wish 微心愿 is.")
@@ -84,7 +86,8 @@ class DualClaimNode(Node):
     status: DualClaimStatus = strawberry.field(description="Claimed, submitted, returned or accepted.")
     evidence: list[str] = strawberry.field(description="Evidence links (http or https) given when reporting done.")
     note: str = strawberry.field(description="The claimant's note on what was done.")
-    reason: str = strawberry.field(description="Why staff returned it (empty otherwise).")
+    reason: str = strawberry.field(description="Why staff returned or cancelled it, or why the claimant withdrew "
+                                   "it (empty otherwise).")
     created_at: datetime = strawberry.field(description="When it was claimed (UTC).")
     submitted_at: datetime | None = strawberry.field(description="When it was last reported done (UTC).")
     decided_at: datetime | None = strawberry.field(description="When staff last accepted or returned it (UTC).")
@@ -279,6 +282,28 @@ class DualListMutation:
     @strawberry.mutation(description="Send a claim reported done back, with the reason.")
     async def return_dual_claim(self, info: Info, id: strawberry.ID, reason: str) -> DualClaimNode:
         row = await list_service.return_claim(
+            **await info.context.acting(), claim_id=to_id(id, "id", "DualClaim"), reason=reason
+        )
+        return DualClaimNode.of(row)
+
+    @strawberry.mutation(description="Give up your claim (claimed or returned): its slot is free and you may claim "
+                         "the item again later.")
+    async def withdraw_dual_claim(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="Why, if you like (at most 500 characters).")] = "",
+    ) -> DualClaimNode:
+        row = await list_service.withdraw_claim(
+            **await info.context.acting(), claim_id=to_id(id, "id", "DualClaim"), reason=reason
+        )
+        return DualClaimNode.of(row)
+
+    @strawberry.mutation(description="Cancel a claim not yet accepted (staff of its area), with the reason: its slot "
+                         "is free again.")
+    async def cancel_dual_claim(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="Why (at most 500 characters).")],
+    ) -> DualClaimNode:
+        row = await list_service.cancel_claim(
             **await info.context.acting(), claim_id=to_id(id, "id", "DualClaim"), reason=reason
         )
         return DualClaimNode.of(row)

@@ -2,9 +2,10 @@
 members claim them, a claim is followed to done with evidence, and staff close the item.
 
 Claiming locks the item row (``SELECT ... FOR UPDATE``) and counts its claims on it, so ``slots`` hold however many
-claim at once; one claim per claimant and item is a unique constraint. A claim moves through ``CLAIM_STEPS``:
-claimed -> submitted (the claimant, with https evidence) -> accepted, or returned (staff, with a reason) ->
-submitted again.
+claim at once; one live claim per claimant and item is a partial unique index. A claim moves through
+``CLAIM_STEPS``: claimed -> submitted (the claimant, with https evidence) -> accepted, or returned (staff, with a
+reason) -> submitted again; the claimant withdraws it (claimed or returned), staff cancel it (before accepted):
+both free its slot (the item row locked first, as a claim takes it) and let the claimant claim again.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tenants.dual.list_access import (
     unit_claimant,
     unit_registrations,
 )
-from tenants.dual.list_models import ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
+from tenants.dual.list_models import RELEASED, ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
 from tenants.dual.text import bidi_problem, text_problems
 from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
@@ -50,8 +51,9 @@ ITEM = Noun("清单", "list item", {"open": "开放认领", "closed": "已关闭
             field="id", state_key="status")
 CLAIM = Noun(
     "认领", "claim",
-    {"claimed": "已认领", "submitted": "待验收", "returned": "已退回", "accepted": "已验收"},
-    {"complete": "提交完成", "accept": "验收", "return": "退回"},
+    {"claimed": "已认领", "submitted": "待验收", "returned": "已退回", "accepted": "已验收", "withdrawn": "已撤回",
+     "cancelled": "已取消"},
+    {"complete": "提交完成", "accept": "验收", "return": "退回", "withdraw": "撤回", "cancel": "取消"},
     field="id", state_key="status",
 )
 
@@ -179,7 +181,7 @@ async def claim_item(
         if item.status != ItemStatus.OPEN:
             raise IllegalTransition(ITEM, "claim", item.status.value)
         who = await claimant_at(access, item.community_id, work_unit_id, field="id")
-        if await DualClaim.exists(item_id=item.id, claimant=who.key):
+        if await DualClaim.exists(item_id=item.id, claimant=who.key, status__not_in=list(RELEASED)):
             raise AlreadyClaimed("已认领过该清单", "already claimed by you", field="id")
         if item.slots is not None and item.claimed_count >= item.slots:
             raise SlotsFull("名额已满", "every slot of this item is taken", field="id",
@@ -217,18 +219,42 @@ async def _return(row: DualClaim, *, actor: str, at: datetime, reason: str) -> D
     return row
 
 
-OWN = {"accept": ("验收", "accept"), "return": ("退回", "return"), "cancel": ("取消", "cancel")}
+async def _release(row: DualClaim, *, actor: str, at: datetime, reason: str, to: ClaimStatus) -> DualClaim:
+    row.status, row.reason, row.decided_by, row.decided_at = to, reason, actor, at
+    await row.save(update_fields=["status", "reason", "decided_by", "decided_at"])
+    return row
+
+
+async def _withdraw(row: DualClaim, *, actor: str, at: datetime, reason: str) -> DualClaim:
+    return await _release(row, actor=actor, at=at, reason=reason, to=ClaimStatus.WITHDRAWN)
+
+
+async def _cancel(row: DualClaim, *, actor: str, at: datetime, reason: str) -> DualClaim:
+    return await _release(row, actor=actor, at=at, reason=reason, to=ClaimStatus.CANCELLED)
+
+
+OWN = {"accept": ("验收", "accept"), "return": ("退回", "return")}  # staff steps the claimant may not take
+RELEASING = frozenset({"withdraw", "cancel"})  # steps that free the claim's slot
 
 CLAIM_STEPS: dict[str, Transition[DualClaim]] = {
     "complete": Transition("complete", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _complete),
     "accept": Transition("accept", (ClaimStatus.SUBMITTED,), "dual.list.manage", _accept),
     "return": Transition("return", (ClaimStatus.SUBMITTED,), "dual.list.manage", _return),
+    "withdraw": Transition("withdraw", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _withdraw),
+    "cancel": Transition("cancel", (ClaimStatus.CLAIMED, ClaimStatus.SUBMITTED, ClaimStatus.RETURNED),
+                         "dual.list.manage", _cancel),
 }
 
 
 async def _step(access: Access, actor: str, claim_id: int, action: str, **effect: Any) -> DualClaim:
     at = effect.pop("now", None) or clock.now()
     async with savepoint():
+        item = None
+        if action in RELEASING:  # the item row first, as claim_item takes it: its count drops under the same lock
+            seen = await readable_claims(access).filter(id=claim_id).first()
+            if seen is None:
+                raise NotFound("认领不存在", "no such claim", field="id")
+            item = await DualItem.filter(id=seen.item_id).select_for_update().first()
         claim = await readable_claims(access).filter(id=claim_id).select_for_update().first()
         if claim is None:
             raise NotFound("认领不存在", "no such claim", field="id")
@@ -241,14 +267,19 @@ async def _step(access: Access, actor: str, claim_id: int, action: str, **effect
                     raise refusal(permission, field="id", outside=True)
             else:
                 require(access, permission, _places(row), field="id")
-                if row.claimant in await behind(access):
+                if action in OWN and row.claimant in await behind(access):
                     raise own_claim(*OWN[action])
 
         extra = {"at": at} if action == "complete" else {"at": at, "actor": actor}
         row = await transition(CLAIM_STEPS[action], CLAIM, claim, state=claim.status, allow=allow,
                                **extra, **effect)
+        if item is not None:
+            item.claimed_count -= 1
+            await item.save(update_fields=["claimed_count"])
+        details = {"evidence": len(row.evidence)} if action == "complete" else (
+            {"itemId": row.item_id, "reason": row.reason} if action in RELEASING else None)
         await audit.record(actor=actor, action=f"dual_claim.{action}", target_type="dual_claim", target_id=row.id,
-                           details={"evidence": len(row.evidence)} if action == "complete" else None)
+                           details=details)
         return row  # type: ignore[no-any-return]
 
 
@@ -274,6 +305,24 @@ async def return_claim(*, access: Access, actor: str, claim_id: int, reason: str
     if problems := text_problems("reason", reason, "原因", required=True, limit=500):
         raise InvalidInput.of(problems)
     return await _step(access, actor, claim_id, "return", reason=reason.strip(), now=now)
+
+
+async def withdraw_claim(*, access: Access, actor: str, claim_id: int, reason: str = "",
+                         now: datetime | None = None) -> DualClaim:
+    """The claimant gives up a claim (claimed or returned): its slot is free and they may claim the item again."""
+    require(access, "dual.list.claim")
+    if problems := text_problems("reason", reason, "原因", required=False, limit=500):
+        raise InvalidInput.of(problems)
+    return await _step(access, actor, claim_id, "withdraw", reason=reason.strip(), now=now)
+
+
+async def cancel_claim(*, access: Access, actor: str, claim_id: int, reason: str,
+                       now: datetime | None = None) -> DualClaim:
+    """Staff cancel a claim not yet accepted (a hoarded slot, a claimant gone), with the reason: its slot is free."""
+    require(access, "dual.list.manage")
+    if problems := text_problems("reason", reason, "原因", required=True, limit=500):
+        raise InvalidInput.of(problems)
+    return await _step(access, actor, claim_id, "cancel", reason=reason.strip(), now=now)
 
 
 async def list_items(*, access: Access, window: Window, community_id: int | None = None, kind: str | None = None,
