@@ -145,6 +145,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.fulfilWish": ("dual.wish.claim",),
     "Mutation.confirmWish": ("dual.wish.confirm",),
     "Mutation.cancelWish": ("dual.wish.confirm",),
+    "Mutation.reopenWish": ("dual.wish.confirm",),
     # issue 18 part D: 双报到 activities.
     "Query.activityAttendance": ("dual.activity.manage",),
     "Query.activityCheckinCode": ("dual.activity.manage",),

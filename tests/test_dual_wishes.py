@@ -16,7 +16,9 @@ from tenants.errors import DomainError
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
+from tenants.territory.people import Person, Post, PostKind
 from tests.fixtures.callers import ADMIN, bearer
+from tests.fixtures.territory import staff
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -241,3 +243,59 @@ async def test_no_one_claims_or_confirms_their_own_wish_whatever_the_claimant(li
         "FORBIDDEN", "own_claim")
     assert await _refused(w, wishes.confirm_wish, w.both("cw1", "wu1"), wish_id=wish.id) == ("FORBIDDEN", "own_claim")
     assert (await _act(w, wishes.confirm_wish, "cw1", wish_id=wish.id)).status == WishStatus.CONFIRMED
+
+
+async def test_the_resident_reopens_a_disputed_fulfilment_and_the_claimant_is_told_of_it_and_of_a_cancel(
+        list_world, gql, settings):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://img.example.cn/a.jpg"])
+    tk = _tokens(w, settings)
+    reopen = 'mutation { reopenWish(id: "%s", reason: "%s") { status } }'
+    assert _code(await gql(reopen % (wish.id, "还没送到"), tk["wu1"])) == "FORBIDDEN"  # not the claimant's to do
+    assert _code(await gql(reopen % (wish.id, " "), tk["res1"])) == "INVALID_INPUT"
+    assert (await gql(reopen % (wish.id, "还没送到"), tk["res1"]))["data"]["reopenWish"] == {"status": "CLAIMED"}
+    async with tenant_transaction(w.t.id):
+        steps = await wishes.timeline(access=w.caller("res1"), wish_id=wish.id)
+    assert (steps[-1].action, steps[-1].actor, steps[-1].note) == ("reopened", "res1", "还没送到")
+    told = await _inbox(w, wish_scheduled.CLAIMANT_KIND)
+    assert [r for r, _ in told] == ["wu1"] and "还没送到" in told[0][1]
+    assert (await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://a.cn/2"])).status \
+        == WishStatus.FULFILLED
+    # A claimed wish cancelled: its claimant is told (without the resident's reason).
+    other = await _post(w, title="修水龙头")
+    await _act(w, wishes.claim_wish, "pm1", wish_id=other.id)
+    await _act(w, wishes.cancel_wish, "res1", wish_id=other.id, reason="家人已修好")
+    told = await _inbox(w, wish_scheduled.CLAIMANT_KIND)
+    assert [r for r, _ in told] == ["wu1", "pm1"] and "家人已修好" not in told[1][1]
+
+
+async def test_escalation_falls_back_to_the_streets_officers_then_the_tenants_admins(list_world):
+    w = list_world
+    today = await _today(w)
+    async with tenant_transaction(w.t.id):
+        await staff("adm", PostKind.TENANT_ADMIN, None, None)  # type: ignore[arg-type]
+        c2 = {"community_id": w.ids["C2"], "street_id": w.ids["S1"], "person_id": w.ids["res1"], "title": "c2",
+              "description": "C2 has no community worker", "created_by": "seed", "created_at": clock.now()}
+        first = await Wish.create(posted_on=today, **c2)
+    assert (await _run(w, 7))["escalated"] == 1
+    async with tenant_transaction(w.t.id):
+        await staff("so1", PostKind.STREET_OFFICER, "street", w.ids["S1"])
+        second = await Wish.create(posted_on=today + timedelta(days=1), **c2)
+    assert (await _run(w, 8))["escalated"] == 1
+    told = await _inbox(w, wish_scheduled.ESCALATED_KIND)
+    assert [(r, f"#{first.id}" in b, f"#{second.id}" in b) for r, b in told] == [
+        ("adm", True, False), ("so1", False, True)]
+
+
+async def test_the_due_soon_reminder_of_a_unit_claim_goes_to_the_units_current_contacts(list_world):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    async with tenant_transaction(w.t.id):  # wu1 hands W1 over to wu2
+        wu1 = await Person.get(user_id="wu1")
+        await Post.filter(person_id=wu1.id, kind=PostKind.WORK_UNIT_CONTACT).update(ends_on=date(2026, 11, 30))
+        await staff("wu2", PostKind.WORK_UNIT_CONTACT, "work_unit", w.ids["W1"])
+    assert (await _run(w, 27))["reminded"] == 1
+    assert [r for r, _ in await _inbox(w, wish_scheduled.REMINDER_KIND)] == ["wu2"]

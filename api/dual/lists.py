@@ -97,7 +97,7 @@ class DualClaimNode(Node):
 @strawberry.type(name="WishEvent", description="One step on a micro-wish's timeline.")
 class WishEventType:
     action: str = strawberry.field(description="posted, claimed, escalated, reminded, overdue, fulfilled, "
-                                   "confirmed or cancelled.")
+                                   "reopened, confirmed or cancelled.")
     actor: str = strawberry.field(description="Who did it: a user id, or system (the hourly job). A claimant reads "
                                   "roles instead of user ids: resident, claimant, staff or system.")
     note: str = strawberry.field(description="What was recorded with it (the claimant, a reason), if anything.")
@@ -354,6 +354,17 @@ class DualListMutation:
                          "area.")
     async def cancel_wish(self, info: Info, id: strawberry.ID, reason: str = "") -> WishNode:
         row = await wish_service.cancel_wish(
+            **await info.context.acting(), wish_id=to_id(id, "id", "Wish"), reason=reason
+        )
+        return await _wish(info, row.id)
+
+    @strawberry.mutation(description="Dispute a fulfilled micro-wish (its resident, or staff of its area): it is "
+                         "claimed again, the reason on its timeline, and the claimant told.")
+    async def reopen_wish(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="What is still missing (at most 500 characters).")],
+    ) -> WishNode:
+        row = await wish_service.reopen_wish(
             **await info.context.acting(), wish_id=to_id(id, "id", "Wish"), reason=reason
         )
         return await _wish(info, row.id)
