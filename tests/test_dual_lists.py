@@ -5,10 +5,11 @@ with evidence, staff close the item; hostile input and another tenant get typed 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from tenants import clock
 from tenants.dual import lists
 from tenants.dual.list_models import ClaimStatus, DualClaim, DualItem
 from tenants.errors import DomainError
@@ -217,3 +218,33 @@ async def test_withdrawn_and_cancelled_claims_free_their_slot_and_the_claimant_m
         assert [c.status for c in await DualClaim.filter(item_id=item.id).order_by("id")] == [
             ClaimStatus.WITHDRAWN, ClaimStatus.CANCELLED, ClaimStatus.CLAIMED]
     assert again.claimant == f"person:{w.ids['pm1']}"
+
+
+async def test_past_due_items_refuse_claims_and_evidence_links_are_real_links(list_world, gql, settings):
+    w = list_world
+    async with tenant_transaction(w.t.id):
+        today, now = await clock.today(), clock.now()
+    item = await _publish(w, due_on=today)
+    with pytest.raises(DomainError) as late:
+        await _act(w, lists.claim_item, "pm1", item_id=item.id, now=now + timedelta(days=1))
+    assert (late.value.code, late.value.details["reason"]) == ("CONFLICT", "past_due")
+    claim = await _act(w, lists.claim_item, "pm1", item_id=item.id)  # the due day itself is still open
+    for links, reason in ((["https://localhost/a"], "not_a_link"), (["https://a.cn:70000/x"], "not_a_link"),
+                          (['https://a.cn/"x'], "not_a_link"), (["https://a.cn/<b>"], "not_a_link"),
+                          (["https://a..cn/x"], "not_a_link"), (["https://a.cn/\udc00"], "surrogate"),
+                          (["https://a.cn/a\x07"], "control")):
+        with pytest.raises(DomainError) as bad:
+            await _act(w, lists.complete_claim, "pm1", claim_id=claim.id, evidence=links)
+        assert (bad.value.code, bad.value.problems[0].reason) == ("INVALID_INPUT", reason), links
+    with pytest.raises(DomainError) as note:
+        await _act(w, lists.complete_claim, "pm1", claim_id=claim.id, evidence=["https://a.cn/1"], note="x\x1b[2J")
+    assert note.value.problems[0].reason == "control"
+    done = await _act(w, lists.complete_claim, "pm1", claim_id=claim.id,
+                      evidence=["https://img.example.cn:8443/相片/1.jpg?x=1"], note="第一行\n第二行")
+    assert done.status == ClaimStatus.SUBMITTED
+    # Who published it: the staff user id for staff, "staff" for a member.
+    query = "{ dualItems { nodes { databaseId createdBy } } }"
+    pm1 = bearer(settings, w.t, Role.PARTY_MEMBER, user_id="pm1")
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    assert {n["createdBy"] for n in (await gql(query, pm1))["data"]["dualItems"]["nodes"]} == {"staff"}
+    assert {n["createdBy"] for n in (await gql(query, cw1))["data"]["dualItems"]["nodes"]} == {"cw1"}

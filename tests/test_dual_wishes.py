@@ -71,7 +71,7 @@ async def test_post_claim_fulfil_confirm_through_graphql_with_timeline_and_maske
     assert (wish["status"], wish["residentName"], wish["claimant"]) == ("POSTED", "张居民1", None)
     # A member registered at C1 sees it (name masked); a member of C3 does not; the other tenant sees nothing.
     seen = await gql(f"{{ wishes(status: POSTED) {{ nodes {{ {FIELDS} }} }} }}", tk["pm1"])
-    assert [(n["id"], n["residentName"]) for n in seen["data"]["wishes"]["nodes"]] == [(wish["id"], "张***")]
+    assert [(n["id"], n["residentName"]) for n in seen["data"]["wishes"]["nodes"]] == [(wish["id"], "张*")]
     assert (await gql("{ wishes { nodes { id } } }", tk["pm9"]))["data"]["wishes"]["nodes"] == []
     assert [n["id"] for n in (await gql("{ wishes { nodes { id } } }", tk["other"]))["data"]["wishes"]["nodes"]] \
         != [wish["id"]]
@@ -82,7 +82,7 @@ async def test_post_claim_fulfil_confirm_through_graphql_with_timeline_and_maske
     got = claimed["data"]["claimWish"]
     today = await _today(w)
     assert (got["status"], got["claimant"], got["dueOn"], got["residentName"]) == (
-        "CLAIMED", f"work_unit:{w.ids['W1']}", (today + timedelta(days=30)).isoformat(), "张***")
+        "CLAIMED", f"work_unit:{w.ids['W1']}", (today + timedelta(days=30)).isoformat(), "张*")
     # Someone else cannot fulfil it; the claimant does, with https evidence.
     fulfil = 'mutation { fulfilWish(id: "%s", evidence: ["https://img.example.cn/a.jpg"], note: "已送达") { %s } }'
     assert _code(await gql(fulfil % (wish["id"], FIELDS), tk["pm1"])) in ("FORBIDDEN", "NOT_FOUND")
@@ -168,7 +168,13 @@ async def test_hostile_and_out_of_place_requests_get_typed_errors(list_world, gq
     assert await code(wishes.post_wish, "res1", title="灯", description="a\x00b") == "INVALID_INPUT"
     assert await code(wishes.post_wish, "pm1", title="灯", description="d") == "FORBIDDEN"  # no resident role
     # Staff post for a resident of their area only; another tenant's person is nobody here.
-    assert await code(wishes.post_wish, "cw3", title="灯", description="d", person_id=w.ids["res1"]) == "FORBIDDEN"
+    # Staff post for a resident they read only: any other person is NOT_FOUND, as one who does not exist (no oracle).
+    for who, person in (("cw3", w.ids["res1"]), ("res1", w.ids["res2"]), ("cw3", 10**12)):
+        assert await code(wishes.post_wish, who, title="灯", description="d", person_id=person) == "NOT_FOUND"
+    for text, reason in (("a\x1bb", "control"), ("a\ud800", "surrogate")):
+        with pytest.raises(DomainError) as bad:
+            await _act(w, wishes.post_wish, "res1", title="灯", description=text)
+        assert [p.reason for p in bad.value.problems] == [reason]
     assert await code(wishes.post_wish, "cw1", title="灯", description="d",
                       person_id=w.ids["other_person"]) == "NOT_FOUND"
     own = await _act(w, wishes.post_wish, "cw1", title="陪同就医", description="周三上午", person_id=w.ids["pm2"])
@@ -299,3 +305,17 @@ async def test_the_due_soon_reminder_of_a_unit_claim_goes_to_the_units_current_c
         await staff("wu2", PostKind.WORK_UNIT_CONTACT, "work_unit", w.ids["W1"])
     assert (await _run(w, 27))["reminded"] == 1
     assert [r for r, _ in await _inbox(w, wish_scheduled.REMINDER_KIND)] == ["wu2"]
+
+
+async def test_a_claimant_reads_neither_the_cancel_reason_nor_more_than_one_star_of_the_name(list_world):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "pm1", wish_id=wish.id)
+    await _act(w, wishes.cancel_wish, "res1", wish_id=wish.id, reason="家里人帮忙了")
+    async with tenant_transaction(w.t.id):
+        theirs = await wishes.timeline(access=w.caller("pm1"), wish_id=wish.id)
+        staffs = await wishes.timeline(access=w.caller("cw1"), wish_id=wish.id)
+        seen = await wishes.get_wishes(w.caller("pm1"), [wish.id])
+    assert (theirs[-1].action, theirs[-1].note) == ("cancelled", "")
+    assert (staffs[-1].action, staffs[-1].note) == ("cancelled", "家里人帮忙了")
+    assert seen[wish.id].resident_name == "张*"  # 张居民1: one star whatever the length

@@ -16,7 +16,7 @@ from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import lists as list_service
 from tenants.dual import wishes as wish_service
-from tenants.dual.list_access import readable_claims, readable_items, readable_wishes
+from tenants.dual.list_access import readable_claims, readable_items, readable_wishes, staff_user
 from tenants.dual.list_models import DualClaim, DualItem
 from tenants.paging import Page, Window
 
@@ -69,9 +69,13 @@ class DualItemNode(Node):
     claimed_count: int = strawberry.field(description="Claims made so far.")
     due_on: date | None = strawberry.field(description="When it should be done (tenant-local), if set.")
     status: DualItemStatus = strawberry.field(description="Open or closed.")
-    created_by: str = strawberry.field(description="Who published it.")
     created_at: datetime = strawberry.field(description="When it was published (UTC).")
     closed_at: datetime | None = strawberry.field(description="When staff closed it (UTC).")
+    created_by: strawberry.Private[str]
+
+    @strawberry.field(name="createdBy", description="Who published it: a user id for staff; others read staff.")
+    async def shown_created_by(self, info: Info) -> str:
+        return staff_user(await info.context.access(), self.created_by)
 
 
 @strawberry.type(name="DualClaim", description="A unit's or member's claim on a need or project, followed to done "

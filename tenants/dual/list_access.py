@@ -149,8 +149,13 @@ class Claimant:
 
 
 def masked(name: str) -> str:
-    """A resident's name as a claimant reads it: the family name and a star for the rest (张*)."""
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+    """A resident's name as a claimant reads it: the family name and one star, whatever the length (张*)."""
+    return name[:1] + "*" if name else ""
+
+
+def staff_user(caller: Access, user_id: str) -> str:
+    """A staff user id (who published an item) as the caller reads it: whole for staff, ``staff`` for others."""
+    return user_id if caller.reads_whole_tenant or caller.roles & TERRITORY_STAFF else "staff"
 
 
 def in_area(caller: Access, community_id: int, street_id: int) -> bool:

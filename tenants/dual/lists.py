@@ -32,7 +32,7 @@ from tenants.dual.list_access import (
     unit_registrations,
 )
 from tenants.dual.list_models import RELEASED, ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
-from tenants.dual.text import bidi_problem, text_problems
+from tenants.dual.text import text_problems
 from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, newest_first
@@ -44,8 +44,10 @@ from tenants.workflow import Transition, transition
 
 MAX_SLOTS = 10_000
 MAX_LINKS = 10
-# A link someone can open: http(s), a host, no spaces or control characters.
-LINK = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s\x00-\x1f\x7f]*)?")
+# A link someone can open: http(s), a host of dot-separated labels (``img.example.cn``), a port up to 65535, a path
+# without spaces, control characters or ``"<>``.
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+LINK = re.compile(rf"https?://{LABEL}(?:\.{LABEL})+(?::(?P<port>\d{{1,5}}))?(?:/[^\s\x00-\x1f\x7f\"<>]*)?")
 
 ITEM = Noun("清单", "list item", {"open": "开放认领", "closed": "已关闭"}, {"claim": "认领", "close": "关闭"},
             field="id", state_key="status")
@@ -79,10 +81,12 @@ def evidence_problems(links: list[str], *, field: str = "evidence") -> list[Prob
     if len(links) > MAX_LINKS:
         return [Problem(field, "too_many", f"证明链接最多 {MAX_LINKS} 个", f"at most {MAX_LINKS} evidence links")]
     for i, link in enumerate(links):
-        if len(link) > 500 or not LINK.fullmatch(link):
-            return [Problem(f"{field}.{i}", "not_a_link", "证明须为 http(s) 链接", "evidence must be http(s) links")]
-        if problems := bidi_problem(f"{field}.{i}", link, "证明链接"):
+        at = f"{field}.{i}"
+        if problems := text_problems(at, link, "证明链接", required=True, limit=500):  # surrogate, control, bidi
             return problems
+        match = LINK.fullmatch(link)
+        if match is None or int(match["port"] or 1) > 65535:
+            return [Problem(at, "not_a_link", "证明须为 http(s) 链接", "evidence must be http(s) links")]
     return []
 
 
@@ -180,6 +184,9 @@ async def claim_item(
         item = await _locked_item(access, item_id)
         if item.status != ItemStatus.OPEN:
             raise IllegalTransition(ITEM, "claim", item.status.value)
+        if item.due_on is not None and await clock.today(at) > item.due_on:
+            raise Conflict("该清单已过截止日期，不能认领", "this item is past its due day: no more claims", field="id",
+                           details={"reason": "past_due", "dueOn": item.due_on.isoformat()})
         who = await claimant_at(access, item.community_id, work_unit_id, field="id")
         if await DualClaim.exists(item_id=item.id, claimant=who.key, status__not_in=list(RELEASED)):
             raise AlreadyClaimed("已认领过该清单", "already claimed by you", field="id")

@@ -42,7 +42,7 @@ from tenants.inbox.service import send
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import refusal, require
 from tenants.scope import savepoint
-from tenants.territory.access import Access
+from tenants.territory.access import Access, readable_persons
 from tenants.territory.models import Household
 from tenants.territory.people import Person
 from tenants.workflow import Transition, transition
@@ -87,8 +87,8 @@ async def post_wish(
         if person is None:
             raise Forbidden("您在本地区没有人员档案，不能发布微心愿", "you have no person record here to post a wish")
     else:
-        person = await Person.get_or_none(id=person_id, deactivated_at=None)
-        if person is None:
+        person = await readable_persons(access).filter(id=person_id, deactivated_at=None).first()
+        if person is None:  # every person the caller does not read alike: no oracle
             raise NotFound("居民不存在", "no such resident", field="personId")
     household = await Household.get_or_none(id=person.household_id) if person.household_id else None
     if household is None:
@@ -347,6 +347,7 @@ class Step:
 
 
 CLAIMANT_ACTIONS = frozenset({"claimed", "fulfilled"})
+PRIVATE_NOTES = frozenset({"cancelled"})  # the resident's reason: read by the resident and staff only
 
 
 async def timeline(*, access: Access, wish_id: int) -> list[Step]:
@@ -361,7 +362,8 @@ async def timeline(*, access: Access, wish_id: int) -> list[Step]:
     if sees_names(access, [wish], own)[wish.id]:  # type: ignore[arg-type]
         return [Step(r.action, r.actor, r.note, r.at) for r in rows]
     resident = await Person.get_or_none(id=wish.person_id)
-    return [Step(r.action, _role(r, resident.user_id if resident else None), r.note, r.at) for r in rows]
+    return [Step(r.action, _role(r, resident.user_id if resident else None),
+                 "" if r.action in PRIVATE_NOTES else r.note, r.at) for r in rows]
 
 
 def _role(row: WishEvent, resident_user: str | None) -> str:
