@@ -5,10 +5,11 @@ with evidence, staff close the item; hostile input and another tenant get typed 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from tenants import clock
 from tenants.dual import lists
 from tenants.dual.list_models import ClaimStatus, DualClaim, DualItem
 from tenants.errors import DomainError
@@ -168,3 +169,82 @@ async def test_another_tenant_reads_and_claims_nothing(list_world, gql, settings
     assert _code(await gql(f'mutation {{ closeDualItem(id: "{item.id}") {{ id }} }}', other)) == "NOT_FOUND"
     async with tenant_transaction(w.other.id):
         assert await DualItem.filter(id=item.id).count() == 0
+
+
+async def _as(w, fn, access, **kw):
+    async with tenant_transaction(w.t.id):
+        return await fn(access=access, actor=access.user_id, **kw)
+
+
+async def _refused(w, fn, access, **kw) -> tuple[str, str | None]:
+    with pytest.raises(DomainError) as err:
+        await _as(w, fn, access, **kw)
+    return err.value.code, err.value.details.get("reason")
+
+
+async def test_staff_do_not_accept_or_return_their_own_units_claim(list_world):
+    w = list_world
+    item = await _publish(w)
+    both = w.both("cw1", "wu1")  # C1's worker is also W1's contact
+    claim = await _as(w, lists.claim_item, both, item_id=item.id, work_unit_id=w.ids["W1"])
+    await _as(w, lists.complete_claim, both, claim_id=claim.id, evidence=["https://a.cn/1"])
+    assert await _refused(w, lists.accept_claim, both, claim_id=claim.id) == ("FORBIDDEN", "own_claim")
+    assert await _refused(w, lists.return_claim, both, claim_id=claim.id, reason="重做") == ("FORBIDDEN", "own_claim")
+    assert (await _act(w, lists.accept_claim, "admin", claim_id=claim.id)).status \
+        == ClaimStatus.ACCEPTED
+
+
+async def test_withdrawn_and_cancelled_claims_free_their_slot_and_the_claimant_may_claim_again(list_world, gql,
+                                                                                               settings):
+    w = list_world
+    item = await _publish(w, slots=1)
+    first = await _act(w, lists.claim_item, "pm1", item_id=item.id)
+    assert await _error(w, lists.claim_item, "pm2", item_id=item.id) == "SLOTS_FULL"
+    assert await _error(w, lists.withdraw_claim, "pm2", claim_id=first.id) in ("FORBIDDEN", "NOT_FOUND")
+    assert (await _act(w, lists.withdraw_claim, "pm1", claim_id=first.id, reason="时间冲突")).status \
+        == ClaimStatus.WITHDRAWN
+    second = await _act(w, lists.claim_item, "pm2", item_id=item.id)
+    await _act(w, lists.complete_claim, "pm2", claim_id=second.id, evidence=["https://a.cn/1"])
+    assert await _error(w, lists.withdraw_claim, "pm2", claim_id=second.id) == "ILLEGAL_TRANSITION"  # submitted
+    assert await _error(w, lists.cancel_claim, "cw1", claim_id=second.id, reason=" ") == "INVALID_INPUT"
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    body = await gql(f'mutation {{ cancelDualClaim(id: "{second.id}", reason: "长期未完成") {{ status reason }} }}',
+                     cw1)
+    assert body["data"]["cancelDualClaim"] == {"status": "CANCELLED", "reason": "长期未完成"}
+    again = await _act(w, lists.claim_item, "pm1", item_id=item.id)  # the one-claim rule counts live claims only
+    assert await _error(w, lists.cancel_claim, "cw1", claim_id=first.id, reason="x") == "ILLEGAL_TRANSITION"
+    async with tenant_transaction(w.t.id):
+        assert (await DualItem.get(id=item.id)).claimed_count == 1
+        assert [c.status for c in await DualClaim.filter(item_id=item.id).order_by("id")] == [
+            ClaimStatus.WITHDRAWN, ClaimStatus.CANCELLED, ClaimStatus.CLAIMED]
+    assert again.claimant == f"person:{w.ids['pm1']}"
+
+
+async def test_past_due_items_refuse_claims_and_evidence_links_are_real_links(list_world, gql, settings):
+    w = list_world
+    async with tenant_transaction(w.t.id):
+        today, now = await clock.today(), clock.now()
+    item = await _publish(w, due_on=today)
+    with pytest.raises(DomainError) as late:
+        await _act(w, lists.claim_item, "pm1", item_id=item.id, now=now + timedelta(days=1))
+    assert (late.value.code, late.value.details["reason"]) == ("CONFLICT", "past_due")
+    claim = await _act(w, lists.claim_item, "pm1", item_id=item.id)  # the due day itself is still open
+    for links, reason in ((["https://localhost/a"], "not_a_link"), (["https://a.cn:70000/x"], "not_a_link"),
+                          (['https://a.cn/"x'], "not_a_link"), (["https://a.cn/<b>"], "not_a_link"),
+                          (["https://a..cn/x"], "not_a_link"), (["https://a.cn/\udc00"], "surrogate"),
+                          (["https://a.cn/a\x07"], "control")):
+        with pytest.raises(DomainError) as bad:
+            await _act(w, lists.complete_claim, "pm1", claim_id=claim.id, evidence=links)
+        assert (bad.value.code, bad.value.problems[0].reason) == ("INVALID_INPUT", reason), links
+    with pytest.raises(DomainError) as note:
+        await _act(w, lists.complete_claim, "pm1", claim_id=claim.id, evidence=["https://a.cn/1"], note="x\x1b[2J")
+    assert note.value.problems[0].reason == "control"
+    done = await _act(w, lists.complete_claim, "pm1", claim_id=claim.id,
+                      evidence=["https://img.example.cn:8443/相片/1.jpg?x=1"], note="第一行\n第二行")
+    assert done.status == ClaimStatus.SUBMITTED
+    # Who published it: the staff user id for staff, "staff" for a member.
+    query = "{ dualItems { nodes { databaseId createdBy } } }"
+    pm1 = bearer(settings, w.t, Role.PARTY_MEMBER, user_id="pm1")
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    assert {n["createdBy"] for n in (await gql(query, pm1))["data"]["dualItems"]["nodes"]} == {"staff"}
+    assert {n["createdBy"] for n in (await gql(query, cw1))["data"]["dualItems"]["nodes"]} == {"cw1"}

@@ -16,7 +16,9 @@ from tenants.errors import DomainError
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
+from tenants.territory.people import Person, Post, PostKind
 from tests.fixtures.callers import ADMIN, bearer
+from tests.fixtures.territory import staff
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -69,7 +71,7 @@ async def test_post_claim_fulfil_confirm_through_graphql_with_timeline_and_maske
     assert (wish["status"], wish["residentName"], wish["claimant"]) == ("POSTED", "张居民1", None)
     # A member registered at C1 sees it (name masked); a member of C3 does not; the other tenant sees nothing.
     seen = await gql(f"{{ wishes(status: POSTED) {{ nodes {{ {FIELDS} }} }} }}", tk["pm1"])
-    assert [(n["id"], n["residentName"]) for n in seen["data"]["wishes"]["nodes"]] == [(wish["id"], "张***")]
+    assert [(n["id"], n["residentName"]) for n in seen["data"]["wishes"]["nodes"]] == [(wish["id"], "张*")]
     assert (await gql("{ wishes { nodes { id } } }", tk["pm9"]))["data"]["wishes"]["nodes"] == []
     assert [n["id"] for n in (await gql("{ wishes { nodes { id } } }", tk["other"]))["data"]["wishes"]["nodes"]] \
         != [wish["id"]]
@@ -80,7 +82,7 @@ async def test_post_claim_fulfil_confirm_through_graphql_with_timeline_and_maske
     got = claimed["data"]["claimWish"]
     today = await _today(w)
     assert (got["status"], got["claimant"], got["dueOn"], got["residentName"]) == (
-        "CLAIMED", f"work_unit:{w.ids['W1']}", (today + timedelta(days=30)).isoformat(), "张***")
+        "CLAIMED", f"work_unit:{w.ids['W1']}", (today + timedelta(days=30)).isoformat(), "张*")
     # Someone else cannot fulfil it; the claimant does, with https evidence.
     fulfil = 'mutation { fulfilWish(id: "%s", evidence: ["https://img.example.cn/a.jpg"], note: "已送达") { %s } }'
     assert _code(await gql(fulfil % (wish["id"], FIELDS), tk["pm1"])) in ("FORBIDDEN", "NOT_FOUND")
@@ -166,7 +168,13 @@ async def test_hostile_and_out_of_place_requests_get_typed_errors(list_world, gq
     assert await code(wishes.post_wish, "res1", title="灯", description="a\x00b") == "INVALID_INPUT"
     assert await code(wishes.post_wish, "pm1", title="灯", description="d") == "FORBIDDEN"  # no resident role
     # Staff post for a resident of their area only; another tenant's person is nobody here.
-    assert await code(wishes.post_wish, "cw3", title="灯", description="d", person_id=w.ids["res1"]) == "FORBIDDEN"
+    # Staff post for a resident they read only: any other person is NOT_FOUND, as one who does not exist (no oracle).
+    for who, person in (("cw3", w.ids["res1"]), ("res1", w.ids["res2"]), ("cw3", 10**12)):
+        assert await code(wishes.post_wish, who, title="灯", description="d", person_id=person) == "NOT_FOUND"
+    for text, reason in (("a\x1bb", "control"), ("a\ud800", "surrogate")):
+        with pytest.raises(DomainError) as bad:
+            await _act(w, wishes.post_wish, "res1", title="灯", description=text)
+        assert [p.reason for p in bad.value.problems] == [reason]
     assert await code(wishes.post_wish, "cw1", title="灯", description="d",
                       person_id=w.ids["other_person"]) == "NOT_FOUND"
     own = await _act(w, wishes.post_wish, "cw1", title="陪同就医", description="周三上午", person_id=w.ids["pm2"])
@@ -215,3 +223,99 @@ async def test_a_tenant_with_dual_registration_off_gets_not_enabled_and_the_job_
     assert await _run(w, 8) == {"enabled": False}
     async with tenant_transaction(w.t.id):
         assert (await Wish.get(id=wish.id)).status == WishStatus.POSTED  # what was recorded stays, untouched
+
+
+async def _as(w, fn, access, **kw):
+    async with tenant_transaction(w.t.id):
+        return await fn(access=access, actor=access.user_id, **kw)
+
+
+async def _refused(w, fn, access, **kw) -> tuple[str, str | None]:
+    with pytest.raises(DomainError) as err:
+        await _as(w, fn, access, **kw)
+    return err.value.code, err.value.details.get("reason")
+
+
+async def test_no_one_claims_or_confirms_their_own_wish_whatever_the_claimant(list_world):
+    w = list_world
+    wish = await _post(w)  # res1's
+    res1_contact = w.both("res1", "wu1")  # res1 is also W1's contact
+    assert await _refused(w, wishes.claim_wish, res1_contact, wish_id=wish.id, work_unit_id=w.ids["W1"]) == (
+        "FORBIDDEN", "own_wish")
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://img.example.cn/a.jpg"])
+    # Neither the resident behind the claiming unit nor C1's worker who is W1's contact confirms (or rates) it.
+    assert await _refused(w, wishes.confirm_wish, res1_contact, wish_id=wish.id, rating=5) == (
+        "FORBIDDEN", "own_claim")
+    assert await _refused(w, wishes.confirm_wish, w.both("cw1", "wu1"), wish_id=wish.id) == ("FORBIDDEN", "own_claim")
+    assert (await _act(w, wishes.confirm_wish, "cw1", wish_id=wish.id)).status == WishStatus.CONFIRMED
+
+
+async def test_the_resident_reopens_a_disputed_fulfilment_and_the_claimant_is_told_of_it_and_of_a_cancel(
+        list_world, gql, settings):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://img.example.cn/a.jpg"])
+    tk = _tokens(w, settings)
+    reopen = 'mutation { reopenWish(id: "%s", reason: "%s") { status } }'
+    assert _code(await gql(reopen % (wish.id, "还没送到"), tk["wu1"])) == "FORBIDDEN"  # not the claimant's to do
+    assert _code(await gql(reopen % (wish.id, " "), tk["res1"])) == "INVALID_INPUT"
+    assert (await gql(reopen % (wish.id, "还没送到"), tk["res1"]))["data"]["reopenWish"] == {"status": "CLAIMED"}
+    async with tenant_transaction(w.t.id):
+        steps = await wishes.timeline(access=w.caller("res1"), wish_id=wish.id)
+    assert (steps[-1].action, steps[-1].actor, steps[-1].note) == ("reopened", "res1", "还没送到")
+    told = await _inbox(w, wish_scheduled.CLAIMANT_KIND)
+    assert [r for r, _ in told] == ["wu1"] and "还没送到" in told[0][1]
+    assert (await _act(w, wishes.fulfil_wish, "wu1", wish_id=wish.id, evidence=["https://a.cn/2"])).status \
+        == WishStatus.FULFILLED
+    # A claimed wish cancelled: its claimant is told (without the resident's reason).
+    other = await _post(w, title="修水龙头")
+    await _act(w, wishes.claim_wish, "pm1", wish_id=other.id)
+    await _act(w, wishes.cancel_wish, "res1", wish_id=other.id, reason="家人已修好")
+    told = await _inbox(w, wish_scheduled.CLAIMANT_KIND)
+    assert [r for r, _ in told] == ["wu1", "pm1"] and "家人已修好" not in told[1][1]
+
+
+async def test_escalation_falls_back_to_the_streets_officers_then_the_tenants_admins(list_world):
+    w = list_world
+    today = await _today(w)
+    async with tenant_transaction(w.t.id):
+        await staff("adm", PostKind.TENANT_ADMIN, None, None)  # type: ignore[arg-type]
+        c2 = {"community_id": w.ids["C2"], "street_id": w.ids["S1"], "person_id": w.ids["res1"], "title": "c2",
+              "description": "C2 has no community worker", "created_by": "seed", "created_at": clock.now()}
+        first = await Wish.create(posted_on=today, **c2)
+    assert (await _run(w, 7))["escalated"] == 1
+    async with tenant_transaction(w.t.id):
+        await staff("so1", PostKind.STREET_OFFICER, "street", w.ids["S1"])
+        second = await Wish.create(posted_on=today + timedelta(days=1), **c2)
+    assert (await _run(w, 8))["escalated"] == 1
+    told = await _inbox(w, wish_scheduled.ESCALATED_KIND)
+    assert [(r, f"#{first.id}" in b, f"#{second.id}" in b) for r, b in told] == [
+        ("adm", True, False), ("so1", False, True)]
+
+
+async def test_the_due_soon_reminder_of_a_unit_claim_goes_to_the_units_current_contacts(list_world):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "wu1", wish_id=wish.id, work_unit_id=w.ids["W1"])
+    async with tenant_transaction(w.t.id):  # wu1 hands W1 over to wu2
+        wu1 = await Person.get(user_id="wu1")
+        await Post.filter(person_id=wu1.id, kind=PostKind.WORK_UNIT_CONTACT).update(ends_on=date(2026, 11, 30))
+        await staff("wu2", PostKind.WORK_UNIT_CONTACT, "work_unit", w.ids["W1"])
+    assert (await _run(w, 27))["reminded"] == 1
+    assert [r for r, _ in await _inbox(w, wish_scheduled.REMINDER_KIND)] == ["wu2"]
+
+
+async def test_a_claimant_reads_neither_the_cancel_reason_nor_more_than_one_star_of_the_name(list_world):
+    w = list_world
+    wish = await _post(w)
+    await _act(w, wishes.claim_wish, "pm1", wish_id=wish.id)
+    await _act(w, wishes.cancel_wish, "res1", wish_id=wish.id, reason="家里人帮忙了")
+    async with tenant_transaction(w.t.id):
+        theirs = await wishes.timeline(access=w.caller("pm1"), wish_id=wish.id)
+        staffs = await wishes.timeline(access=w.caller("cw1"), wish_id=wish.id)
+        seen = await wishes.get_wishes(w.caller("pm1"), [wish.id])
+    assert (theirs[-1].action, theirs[-1].note) == ("cancelled", "")
+    assert (staffs[-1].action, staffs[-1].note) == ("cancelled", "家里人帮忙了")
+    assert seen[wish.id].resident_name == "张*"  # 张居民1: one star whatever the length

@@ -16,7 +16,7 @@ from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
 from tenants.dual import lists as list_service
 from tenants.dual import wishes as wish_service
-from tenants.dual.list_access import readable_claims, readable_items, readable_wishes
+from tenants.dual.list_access import readable_claims, readable_items, readable_wishes, staff_user
 from tenants.dual.list_models import DualClaim, DualItem
 from tenants.paging import Page, Window
 
@@ -39,6 +39,8 @@ class DualClaimStatus(Enum):
     SUBMITTED = strawberry.enum_value("submitted", description="Reported done with evidence; staff to accept.")
     RETURNED = strawberry.enum_value("returned", description="Sent back by staff with a reason; submit again.")
     ACCEPTED = strawberry.enum_value("accepted", description="Accepted by staff: done.")
+    WITHDRAWN = strawberry.enum_value("withdrawn", description="Given up by the claimant: the slot is free again.")
+    CANCELLED = strawberry.enum_value("cancelled", description="Cancelled by staff (reason): the slot is free again.")
 
 
 @strawberry.enum(name="WishStatus", description="Where a micro-wish 微心愿 is.")
@@ -67,9 +69,13 @@ class DualItemNode(Node):
     claimed_count: int = strawberry.field(description="Claims made so far.")
     due_on: date | None = strawberry.field(description="When it should be done (tenant-local), if set.")
     status: DualItemStatus = strawberry.field(description="Open or closed.")
-    created_by: str = strawberry.field(description="Who published it.")
     created_at: datetime = strawberry.field(description="When it was published (UTC).")
     closed_at: datetime | None = strawberry.field(description="When staff closed it (UTC).")
+    created_by: strawberry.Private[str]
+
+    @strawberry.field(name="createdBy", description="Who published it: a user id for staff; others read staff.")
+    async def shown_created_by(self, info: Info) -> str:
+        return staff_user(await info.context.access(), self.created_by)
 
 
 @strawberry.type(name="DualClaim", description="A unit's or member's claim on a need or project, followed to done "
@@ -84,7 +90,8 @@ class DualClaimNode(Node):
     status: DualClaimStatus = strawberry.field(description="Claimed, submitted, returned or accepted.")
     evidence: list[str] = strawberry.field(description="Evidence links (http or https) given when reporting done.")
     note: str = strawberry.field(description="The claimant's note on what was done.")
-    reason: str = strawberry.field(description="Why staff returned it (empty otherwise).")
+    reason: str = strawberry.field(description="Why staff returned or cancelled it, or why the claimant withdrew "
+                                   "it (empty otherwise).")
     created_at: datetime = strawberry.field(description="When it was claimed (UTC).")
     submitted_at: datetime | None = strawberry.field(description="When it was last reported done (UTC).")
     decided_at: datetime | None = strawberry.field(description="When staff last accepted or returned it (UTC).")
@@ -94,7 +101,7 @@ class DualClaimNode(Node):
 @strawberry.type(name="WishEvent", description="One step on a micro-wish's timeline.")
 class WishEventType:
     action: str = strawberry.field(description="posted, claimed, escalated, reminded, overdue, fulfilled, "
-                                   "confirmed or cancelled.")
+                                   "reopened, confirmed or cancelled.")
     actor: str = strawberry.field(description="Who did it: a user id, or system (the hourly job). A claimant reads "
                                   "roles instead of user ids: resident, claimant, staff or system.")
     note: str = strawberry.field(description="What was recorded with it (the claimant, a reason), if anything.")
@@ -283,6 +290,28 @@ class DualListMutation:
         )
         return DualClaimNode.of(row)
 
+    @strawberry.mutation(description="Give up your claim (claimed or returned): its slot is free and you may claim "
+                         "the item again later.")
+    async def withdraw_dual_claim(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="Why, if you like (at most 500 characters).")] = "",
+    ) -> DualClaimNode:
+        row = await list_service.withdraw_claim(
+            **await info.context.acting(), claim_id=to_id(id, "id", "DualClaim"), reason=reason
+        )
+        return DualClaimNode.of(row)
+
+    @strawberry.mutation(description="Cancel a claim not yet accepted (staff of its area), with the reason: its slot "
+                         "is free again.")
+    async def cancel_dual_claim(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="Why (at most 500 characters).")],
+    ) -> DualClaimNode:
+        row = await list_service.cancel_claim(
+            **await info.context.acting(), claim_id=to_id(id, "id", "DualClaim"), reason=reason
+        )
+        return DualClaimNode.of(row)
+
     @strawberry.mutation(description="Post a micro-wish for yourself, or (staff) for a resident of your area.")
     async def post_wish(self, info: Info, input: PostWishInput, idempotency_key: str | None = None) -> WishNode:
         row = await wish_service.post_wish(
@@ -329,6 +358,17 @@ class DualListMutation:
                          "area.")
     async def cancel_wish(self, info: Info, id: strawberry.ID, reason: str = "") -> WishNode:
         row = await wish_service.cancel_wish(
+            **await info.context.acting(), wish_id=to_id(id, "id", "Wish"), reason=reason
+        )
+        return await _wish(info, row.id)
+
+    @strawberry.mutation(description="Dispute a fulfilled micro-wish (its resident, or staff of its area): it is "
+                         "claimed again, the reason on its timeline, and the claimant told.")
+    async def reopen_wish(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="What is still missing (at most 500 characters).")],
+    ) -> WishNode:
+        row = await wish_service.reopen_wish(
             **await info.context.acting(), wish_id=to_id(id, "id", "Wish"), reason=reason
         )
         return await _wish(info, row.id)

@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 from tenants.dual.access import agreement_current
 from tenants.dual.list_models import DualClaim, DualItem, Wish, WishStatus
 from tenants.dual.models import MemberRegistration, RegistrationStatus, UnitRegistration
+from tenants.errors import Forbidden
 from tenants.permissions import TERRITORY_STAFF
 from tenants.roles import Role
 from tenants.territory.access import Access
@@ -79,6 +80,22 @@ async def claimants_of(caller: Access) -> set[str]:
     return out
 
 
+async def behind(caller: Access) -> set[str]:
+    """Every claimant the caller stands behind: ``claimants_of`` and each of their own person records whatever
+    their roles now (a claim made as a member stays theirs)."""
+    out = await claimants_of(caller)
+    if caller.user_id:
+        out |= {person_claimant(p) for p in await own_persons(caller).values_list("id", flat=True)}  # type: ignore[arg-type]
+    return out
+
+
+def own_claim(action_zh: str, action_en: str, field: str = "id") -> Forbidden:
+    """Separation of duties: the claimant (or a user behind it) may not confirm, accept or return its own work
+    (FORBIDDEN, reason ``own_claim``)."""
+    return Forbidden(f"不能{action_zh}自己（或本单位）认领的事项", f"you may not {action_en} your own claim",
+                     field=field, details={"reason": "own_claim"})
+
+
 def _staff(caller: Access) -> Q:
     if not caller.roles & TERRITORY_STAFF:
         return NOTHING
@@ -132,8 +149,13 @@ class Claimant:
 
 
 def masked(name: str) -> str:
-    """A resident's name as a claimant reads it: the family name and a star for the rest (张*)."""
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+    """A resident's name as a claimant reads it: the family name and one star, whatever the length (张*)."""
+    return name[:1] + "*" if name else ""
+
+
+def staff_user(caller: Access, user_id: str) -> str:
+    """A staff user id (who published an item) as the caller reads it: whole for staff, ``staff`` for others."""
+    return user_id if caller.reads_whole_tenant or caller.roles & TERRITORY_STAFF else "staff"
 
 
 def in_area(caller: Access, community_id: int, street_id: int) -> bool:

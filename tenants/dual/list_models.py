@@ -1,9 +1,9 @@
 """双报到 lists and micro-wishes: a community's needs 需求清单 and projects 项目清单 with the claims units and members
 make on them, and residents' micro-wishes 微心愿 with their timeline.
 
-A claimant is named by one text, ``person:<id>`` or ``work_unit:<id>``, so "one claim per claimant and item" and
-"one claimant per wish" are plain unique constraints. Every table is tenant-owned with row-level security
-(migration 0032).
+A claimant is named by one text, ``person:<id>`` or ``work_unit:<id>``, so "one live claim per claimant and item"
+is a partial unique index (withdrawn and cancelled claims left out) and "one claimant per wish" a column. Every
+table is tenant-owned with row-level security (migration 0032).
 """
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ class ClaimStatus(StrEnum):
     SUBMITTED = "submitted"  # the claimant says it is done, with evidence
     RETURNED = "returned"  # staff sent it back (reason): the claimant submits again
     ACCEPTED = "accepted"  # staff accepted it: done
+    WITHDRAWN = "withdrawn"  # the claimant gave it up (claimed or returned): the slot is free again
+    CANCELLED = "cancelled"  # staff cancelled it (reason): the slot is free again
+
+
+RELEASED = (ClaimStatus.WITHDRAWN, ClaimStatus.CANCELLED)  # no longer holds a slot nor the claimant's one claim
 
 
 class DualClaim(TenantModel):
@@ -75,7 +80,7 @@ class DualClaim(TenantModel):
 
     class Meta:
         table = "dual_claim"
-        unique_together = (("tenant_id", "item_id", "claimant"),)
+        # One live claim per claimant and item: a partial unique index (status not released) in migration 0032.
         indexes = (("tenant_id", "person_id"), ("tenant_id", "work_unit_id"), ("tenant_id", "community_id", "status"))
 
 

@@ -2,9 +2,10 @@
 members claim them, a claim is followed to done with evidence, and staff close the item.
 
 Claiming locks the item row (``SELECT ... FOR UPDATE``) and counts its claims on it, so ``slots`` hold however many
-claim at once; one claim per claimant and item is a unique constraint. A claim moves through ``CLAIM_STEPS``:
-claimed -> submitted (the claimant, with https evidence) -> accepted, or returned (staff, with a reason) ->
-submitted again.
+claim at once; one live claim per claimant and item is a partial unique index. A claim moves through
+``CLAIM_STEPS``: claimed -> submitted (the claimant, with https evidence) -> accepted, or returned (staff, with a
+reason) -> submitted again; the claimant withdraws it (claimed or returned), staff cancel it (before accepted):
+both free its slot (the item row locked first, as a claim takes it) and let the claimant claim again.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from tenants.audit import service as audit
 from tenants.dual.config import dual_config
 from tenants.dual.list_access import (
     Claimant,
+    behind,
     claimants_of,
     member_registrations,
+    own_claim,
     person_claimant,
     readable_claims,
     readable_items,
     unit_claimant,
     unit_registrations,
 )
-from tenants.dual.list_models import ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
-from tenants.dual.text import bidi_problem, text_problems
+from tenants.dual.list_models import RELEASED, ClaimStatus, DualClaim, DualItem, ItemKind, ItemStatus
+from tenants.dual.text import text_problems
 from tenants.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
 from tenants.paging import Page, Window, newest_first
@@ -41,15 +44,18 @@ from tenants.workflow import Transition, transition
 
 MAX_SLOTS = 10_000
 MAX_LINKS = 10
-# A link someone can open: http(s), a host, no spaces or control characters.
-LINK = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s\x00-\x1f\x7f]*)?")
+# A link someone can open: http(s), a host of dot-separated labels (``img.example.cn``), a port up to 65535, a path
+# without spaces, control characters or ``"<>``.
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+LINK = re.compile(rf"https?://{LABEL}(?:\.{LABEL})+(?::(?P<port>\d{{1,5}}))?(?:/[^\s\x00-\x1f\x7f\"<>]*)?")
 
 ITEM = Noun("清单", "list item", {"open": "开放认领", "closed": "已关闭"}, {"claim": "认领", "close": "关闭"},
             field="id", state_key="status")
 CLAIM = Noun(
     "认领", "claim",
-    {"claimed": "已认领", "submitted": "待验收", "returned": "已退回", "accepted": "已验收"},
-    {"complete": "提交完成", "accept": "验收", "return": "退回"},
+    {"claimed": "已认领", "submitted": "待验收", "returned": "已退回", "accepted": "已验收", "withdrawn": "已撤回",
+     "cancelled": "已取消"},
+    {"complete": "提交完成", "accept": "验收", "return": "退回", "withdraw": "撤回", "cancel": "取消"},
     field="id", state_key="status",
 )
 
@@ -75,10 +81,12 @@ def evidence_problems(links: list[str], *, field: str = "evidence") -> list[Prob
     if len(links) > MAX_LINKS:
         return [Problem(field, "too_many", f"证明链接最多 {MAX_LINKS} 个", f"at most {MAX_LINKS} evidence links")]
     for i, link in enumerate(links):
-        if len(link) > 500 or not LINK.fullmatch(link):
-            return [Problem(f"{field}.{i}", "not_a_link", "证明须为 http(s) 链接", "evidence must be http(s) links")]
-        if problems := bidi_problem(f"{field}.{i}", link, "证明链接"):
+        at = f"{field}.{i}"
+        if problems := text_problems(at, link, "证明链接", required=True, limit=500):  # surrogate, control, bidi
             return problems
+        match = LINK.fullmatch(link)
+        if match is None or int(match["port"] or 1) > 65535:
+            return [Problem(at, "not_a_link", "证明须为 http(s) 链接", "evidence must be http(s) links")]
     return []
 
 
@@ -176,8 +184,11 @@ async def claim_item(
         item = await _locked_item(access, item_id)
         if item.status != ItemStatus.OPEN:
             raise IllegalTransition(ITEM, "claim", item.status.value)
+        if item.due_on is not None and await clock.today(at) > item.due_on:
+            raise Conflict("该清单已过截止日期，不能认领", "this item is past its due day: no more claims", field="id",
+                           details={"reason": "past_due", "dueOn": item.due_on.isoformat()})
         who = await claimant_at(access, item.community_id, work_unit_id, field="id")
-        if await DualClaim.exists(item_id=item.id, claimant=who.key):
+        if await DualClaim.exists(item_id=item.id, claimant=who.key, status__not_in=list(RELEASED)):
             raise AlreadyClaimed("已认领过该清单", "already claimed by you", field="id")
         if item.slots is not None and item.claimed_count >= item.slots:
             raise SlotsFull("名额已满", "every slot of this item is taken", field="id",
@@ -215,16 +226,42 @@ async def _return(row: DualClaim, *, actor: str, at: datetime, reason: str) -> D
     return row
 
 
+async def _release(row: DualClaim, *, actor: str, at: datetime, reason: str, to: ClaimStatus) -> DualClaim:
+    row.status, row.reason, row.decided_by, row.decided_at = to, reason, actor, at
+    await row.save(update_fields=["status", "reason", "decided_by", "decided_at"])
+    return row
+
+
+async def _withdraw(row: DualClaim, *, actor: str, at: datetime, reason: str) -> DualClaim:
+    return await _release(row, actor=actor, at=at, reason=reason, to=ClaimStatus.WITHDRAWN)
+
+
+async def _cancel(row: DualClaim, *, actor: str, at: datetime, reason: str) -> DualClaim:
+    return await _release(row, actor=actor, at=at, reason=reason, to=ClaimStatus.CANCELLED)
+
+
+OWN = {"accept": ("验收", "accept"), "return": ("退回", "return")}  # staff steps the claimant may not take
+RELEASING = frozenset({"withdraw", "cancel"})  # steps that free the claim's slot
+
 CLAIM_STEPS: dict[str, Transition[DualClaim]] = {
     "complete": Transition("complete", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _complete),
     "accept": Transition("accept", (ClaimStatus.SUBMITTED,), "dual.list.manage", _accept),
     "return": Transition("return", (ClaimStatus.SUBMITTED,), "dual.list.manage", _return),
+    "withdraw": Transition("withdraw", (ClaimStatus.CLAIMED, ClaimStatus.RETURNED), "dual.list.claim", _withdraw),
+    "cancel": Transition("cancel", (ClaimStatus.CLAIMED, ClaimStatus.SUBMITTED, ClaimStatus.RETURNED),
+                         "dual.list.manage", _cancel),
 }
 
 
 async def _step(access: Access, actor: str, claim_id: int, action: str, **effect: Any) -> DualClaim:
     at = effect.pop("now", None) or clock.now()
     async with savepoint():
+        item = None
+        if action in RELEASING:  # the item row first, as claim_item takes it: its count drops under the same lock
+            seen = await readable_claims(access).filter(id=claim_id).first()
+            if seen is None:
+                raise NotFound("认领不存在", "no such claim", field="id")
+            item = await DualItem.filter(id=seen.item_id).select_for_update().first()
         claim = await readable_claims(access).filter(id=claim_id).select_for_update().first()
         if claim is None:
             raise NotFound("认领不存在", "no such claim", field="id")
@@ -237,12 +274,19 @@ async def _step(access: Access, actor: str, claim_id: int, action: str, **effect
                     raise refusal(permission, field="id", outside=True)
             else:
                 require(access, permission, _places(row), field="id")
+                if action in OWN and row.claimant in await behind(access):
+                    raise own_claim(*OWN[action])
 
         extra = {"at": at} if action == "complete" else {"at": at, "actor": actor}
         row = await transition(CLAIM_STEPS[action], CLAIM, claim, state=claim.status, allow=allow,
                                **extra, **effect)
+        if item is not None:
+            item.claimed_count -= 1
+            await item.save(update_fields=["claimed_count"])
+        details = {"evidence": len(row.evidence)} if action == "complete" else (
+            {"itemId": row.item_id, "reason": row.reason} if action in RELEASING else None)
         await audit.record(actor=actor, action=f"dual_claim.{action}", target_type="dual_claim", target_id=row.id,
-                           details={"evidence": len(row.evidence)} if action == "complete" else None)
+                           details=details)
         return row  # type: ignore[no-any-return]
 
 
@@ -268,6 +312,24 @@ async def return_claim(*, access: Access, actor: str, claim_id: int, reason: str
     if problems := text_problems("reason", reason, "原因", required=True, limit=500):
         raise InvalidInput.of(problems)
     return await _step(access, actor, claim_id, "return", reason=reason.strip(), now=now)
+
+
+async def withdraw_claim(*, access: Access, actor: str, claim_id: int, reason: str = "",
+                         now: datetime | None = None) -> DualClaim:
+    """The claimant gives up a claim (claimed or returned): its slot is free and they may claim the item again."""
+    require(access, "dual.list.claim")
+    if problems := text_problems("reason", reason, "原因", required=False, limit=500):
+        raise InvalidInput.of(problems)
+    return await _step(access, actor, claim_id, "withdraw", reason=reason.strip(), now=now)
+
+
+async def cancel_claim(*, access: Access, actor: str, claim_id: int, reason: str,
+                       now: datetime | None = None) -> DualClaim:
+    """Staff cancel a claim not yet accepted (a hoarded slot, a claimant gone), with the reason: its slot is free."""
+    require(access, "dual.list.manage")
+    if problems := text_problems("reason", reason, "原因", required=True, limit=500):
+        raise InvalidInput.of(problems)
+    return await _step(access, actor, claim_id, "cancel", reason=reason.strip(), now=now)
 
 
 async def list_items(*, access: Access, window: Window, community_id: int | None = None, kind: str | None = None,

@@ -1,7 +1,8 @@
 """Free text of 双报到 (titles, places, posts, roles, resources, reasons, notes, outcomes, work-unit fields) and its
-evidence links: ``errors.text_problems`` and no bidi control character (U+202A-202E embeddings and overrides,
-U+2066-2069 isolates, U+200E/U+200F/U+061C marks), which make a name display as something it is not (reason
-``bidi``). Every 双报到 service checks its free text here, once."""
+evidence links: ``errors.text_problems`` (``nul``, ``surrogate``), no C0 control character (reason ``control``) and
+no bidi control character (U+202A-202E embeddings and overrides, U+2066-2069 isolates, U+200E/U+200F/U+061C marks),
+which make a name display as something it is not (reason ``bidi``). Every 双报到 service checks its free text here,
+once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tenants.errors import Problem
 from tenants.errors import text_problems as _common
 
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and line breaks are text
 
 
 def bidi_problem(field: str, value: str, label_zh: str) -> list[Problem]:
@@ -21,9 +23,18 @@ def bidi_problem(field: str, value: str, label_zh: str) -> list[Problem]:
     return []
 
 
+def control_problem(field: str, value: str, label_zh: str) -> list[Problem]:
+    """Reason ``control`` when ``value`` holds a C0 control character (other than tab and line breaks) or DEL."""
+    if CONTROL.search(value):
+        return [Problem(field, "control", f"{label_zh}含有控制字符", f"{field} contains a control character")]
+    return []
+
+
 def text_problems(field: str, value: str, label_zh: str, *, required: bool, limit: int) -> list[Problem]:
-    """``errors.text_problems``, plus reason ``bidi`` for a bidi control character."""
-    return _common(field, value, label_zh, required=required, limit=limit) + bidi_problem(field, value, label_zh)
+    """``errors.text_problems`` (``nul``, ``surrogate``, ...), plus reason ``control`` for a C0 control character
+    and ``bidi`` for a bidi control character: services check this, not only the GraphQL edge."""
+    return (_common(field, value, label_zh, required=required, limit=limit) + control_problem(field, value, label_zh)
+            + bidi_problem(field, value, label_zh))
 
 
 PHONE = re.compile(r"\+?[0-9](?:[0-9 -]{0,30}[0-9])?")  # fullmatch: ASCII digits, spaces and hyphens, a leading +

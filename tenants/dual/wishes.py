@@ -7,6 +7,7 @@ claimable), a claimed one is due ``wish_due_days`` after the claim day and turns
     posted --claim--> claimed --fulfil--> fulfilled --confirm--> confirmed
     posted --(job)--> escalated --claim--> claimed --(job)--> overdue --fulfil--> fulfilled
     posted | escalated | claimed | overdue --cancel--> cancelled
+    fulfilled --reopen--> claimed  (the resident or staff dispute the fulfilment; the claimant is told)
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from tenants.dual.config import dual_config
 from tenants.dual.list_access import (
     CLAIMABLE,
     Claimant,
+    behind,
     claimants_of,
     in_area,
     masked,
+    own_claim,
     own_persons,
     readable_wishes,
     sees_names,
@@ -32,13 +35,14 @@ from tenants.dual.list_access import (
 from tenants.dual.list_models import Wish, WishEvent, WishStatus
 from tenants.dual.lists import claimant_at, evidence_problems
 from tenants.dual.text import text_problems
-from tenants.dual.wish_scheduled import SYSTEM_ACTOR
+from tenants.dual.wish_scheduled import CLAIMANT_KIND, SYSTEM_ACTOR, claimant_users
 from tenants.errors import Forbidden, InvalidInput, NotFound, Noun, Problem
 from tenants.idempotency import idempotent
+from tenants.inbox.service import send
 from tenants.paging import Page, Window, newest_first
 from tenants.permissions import refusal, require
 from tenants.scope import savepoint
-from tenants.territory.access import Access
+from tenants.territory.access import Access, readable_persons
 from tenants.territory.models import Household
 from tenants.territory.people import Person
 from tenants.workflow import Transition, transition
@@ -48,7 +52,7 @@ WISH = Noun(
     "微心愿", "wish",
     {"posted": "待认领", "escalated": "已上报社区", "claimed": "已认领", "overdue": "已逾期", "fulfilled": "已完成",
      "confirmed": "已确认", "cancelled": "已取消"},
-    {"claim": "认领", "fulfil": "完成", "confirm": "确认", "cancel": "取消"},
+    {"claim": "认领", "fulfil": "完成", "confirm": "确认", "cancel": "取消", "reopen": "退回重办"},
     field="id", state_key="status",
 )
 
@@ -83,8 +87,8 @@ async def post_wish(
         if person is None:
             raise Forbidden("您在本地区没有人员档案，不能发布微心愿", "you have no person record here to post a wish")
     else:
-        person = await Person.get_or_none(id=person_id, deactivated_at=None)
-        if person is None:
+        person = await readable_persons(access).filter(id=person_id, deactivated_at=None).first()
+        if person is None:  # every person the caller does not read alike: no oracle
             raise NotFound("居民不存在", "no such resident", field="personId")
     household = await Household.get_or_none(id=person.household_id) if person.household_id else None
     if household is None:
@@ -135,11 +139,28 @@ async def _cancel(row: Wish, *, actor: str, at: datetime, reason: str) -> Wish:
     return row
 
 
+async def _reopen(row: Wish, *, actor: str, at: datetime, reason: str) -> Wish:
+    row.status, row.fulfilled_at = S.CLAIMED, None
+    await row.save(update_fields=["status", "fulfilled_at"])
+    await event(row, "reopened", actor, at, reason)
+    return row
+
+
+async def _tell_claimant(row: Wish, at: datetime, title: str, text: str) -> None:
+    """Tell the users behind the wish's claimant (a member, a unit's current contacts), if it has one."""
+    if row.claimant is None:
+        return
+    to = await claimant_users([{"id": row.id, "claimant_unit_id": row.claimant_unit_id,
+                                "claimant_person_id": row.claimant_person_id}], await clock.today(at))
+    await send(to=to[row.id], kind=CLAIMANT_KIND, title=title, text=text, at=at)
+
+
 STEPS: dict[str, Transition[Wish]] = {
     "claim": Transition("claim", CLAIMABLE, "dual.wish.claim", _claim),
     "fulfil": Transition("fulfil", (S.CLAIMED, S.OVERDUE), "dual.wish.claim", _fulfil),
     "confirm": Transition("confirm", (S.FULFILLED,), "dual.wish.confirm", _confirm),
     "cancel": Transition("cancel", (S.POSTED, S.ESCALATED, S.CLAIMED, S.OVERDUE), "dual.wish.confirm", _cancel),
+    "reopen": Transition("reopen", (S.FULFILLED,), "dual.wish.confirm", _reopen),
 }
 
 
@@ -168,9 +189,10 @@ async def claim_wish(*, access: Access, actor: str, wish_id: int, work_unit_id: 
 
         if wish.status not in CLAIMABLE:
             return await transition(STEPS["claim"], WISH, wish, state=wish.status, allow=allow)  # type: ignore[no-any-return]
+        if await _is_resident(access, wish):  # whatever the claimant: as a member or through a unit
+            raise Forbidden("不能认领自己的微心愿", "you cannot claim your own wish", field="id",
+                            details={"reason": "own_wish"})
         who = await claimant_at(access, wish.community_id, work_unit_id, field="id")
-        if who.person_id == wish.person_id:
-            raise Forbidden("不能认领自己的微心愿", "you cannot claim your own wish", field="id")
         row = await transition(STEPS["claim"], WISH, wish, state=wish.status, allow=allow, actor=actor, at=at,
                                claimant=who, due_days=config.wish_due_days)
         await audit.record(actor=actor, action="wish.claim", target_type="dual_wish", target_id=row.id,
@@ -221,6 +243,8 @@ async def confirm_wish(*, access: Access, actor: str, wish_id: int, rating: int 
     at = now or clock.now()
     async with savepoint():
         wish = await _locked(access, wish_id)
+        if wish.claimant is not None and wish.claimant in await behind(access):
+            raise own_claim("确认", "confirm")
         by_staff = not await _resident_or_staff(access, wish, "dual.wish.confirm")
         if by_staff and rating is not None:
             raise InvalidInput.of([Problem("rating", "resident_only", "评分只能由居民本人给出",
@@ -251,7 +275,33 @@ async def cancel_wish(*, access: Access, actor: str, wish_id: int, reason: str =
 
         row = await transition(STEPS["cancel"], WISH, wish, state=wish.status, allow=allow, actor=actor, at=at,
                                reason=reason.strip())
+        await _tell_claimant(row, at, "微心愿已取消",  # the reason is the resident's: not in the message
+                             f"您认领的微心愿 #{row.id} {row.title} 已取消，无需再办。"
+                             f" The micro-wish #{row.id} you claimed was cancelled.")
         await audit.record(actor=actor, action="wish.cancel", target_type="dual_wish", target_id=row.id)
+        return row  # type: ignore[no-any-return]
+
+
+async def reopen_wish(*, access: Access, actor: str, wish_id: int, reason: str,
+                      now: datetime | None = None) -> Wish:
+    """The resident (or staff of its area) disputes a fulfilment: the wish is claimed again, the reason on its
+    timeline, and the claimant told."""
+    require(access, "dual.wish.confirm")
+    if problems := text_problems("reason", reason, "原因", required=True, limit=500):
+        raise InvalidInput.of(problems)
+    at = now or clock.now()
+    async with savepoint():
+        wish = await _locked(access, wish_id)
+
+        async def allow(permission: str, row: Wish) -> None:
+            await _resident_or_staff(access, row, permission)
+
+        row = await transition(STEPS["reopen"], WISH, wish, state=wish.status, allow=allow, actor=actor, at=at,
+                               reason=reason.strip())
+        await _tell_claimant(row, at, "微心愿被退回重办",
+                             f"您认领的微心愿 #{row.id} {row.title} 未获确认，请继续办理：{reason.strip()}"
+                             f" The micro-wish #{row.id} you claimed was reopened: {reason.strip()}")
+        await audit.record(actor=actor, action="wish.reopen", target_type="dual_wish", target_id=row.id)
         return row  # type: ignore[no-any-return]
 
 
@@ -297,6 +347,7 @@ class Step:
 
 
 CLAIMANT_ACTIONS = frozenset({"claimed", "fulfilled"})
+PRIVATE_NOTES = frozenset({"cancelled"})  # the resident's reason: read by the resident and staff only
 
 
 async def timeline(*, access: Access, wish_id: int) -> list[Step]:
@@ -311,7 +362,8 @@ async def timeline(*, access: Access, wish_id: int) -> list[Step]:
     if sees_names(access, [wish], own)[wish.id]:  # type: ignore[arg-type]
         return [Step(r.action, r.actor, r.note, r.at) for r in rows]
     resident = await Person.get_or_none(id=wish.person_id)
-    return [Step(r.action, _role(r, resident.user_id if resident else None), r.note, r.at) for r in rows]
+    return [Step(r.action, _role(r, resident.user_id if resident else None),
+                 "" if r.action in PRIVATE_NOTES else r.note, r.at) for r in rows]
 
 
 def _role(row: WishEvent, resident_user: str | None) -> str:

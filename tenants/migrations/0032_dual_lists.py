@@ -8,7 +8,8 @@ from tortoise.migrations import operations as ops
 from tenants.dual.list_models import ClaimStatus, ItemKind, ItemStatus, WishStatus
 
 # Needs and project lists, claims and micro-wishes 微心愿 (issue 18 part C): row-level security on each table; the
-# database holds an item's slots (claims never exceed them), one claim per claimant and item (unique), ratings 1..5.
+# database holds an item's slots (claims never exceed them), one live claim per claimant and item (a partial unique index: a
+# withdrawn or cancelled claim frees its claimant to claim again), ratings 1..5.
 TABLES = ("dual_item", "dual_claim", "dual_wish", "dual_wish_event")
 
 POLICY = """
@@ -25,8 +26,11 @@ CHECKS = """
 ALTER TABLE dual_item ADD CONSTRAINT dual_item_slots
     CHECK (claimed_count >= 0 AND (slots IS NULL OR (slots > 0 AND claimed_count <= slots)));
 ALTER TABLE dual_wish ADD CONSTRAINT dual_wish_rating CHECK (rating IS NULL OR rating BETWEEN 1 AND 5);
+CREATE UNIQUE INDEX dual_claim_live ON dual_claim (tenant_id, item_id, claimant)
+    WHERE status NOT IN ('withdrawn', 'cancelled');
 """
 CHECKS_REVERSE = """
+DROP INDEX dual_claim_live;
 ALTER TABLE dual_wish DROP CONSTRAINT dual_wish_rating;
 ALTER TABLE dual_item DROP CONSTRAINT dual_item_slots;
 """
@@ -50,7 +54,7 @@ class Migration(migrations.Migration):
                 ('person_id', fields.BigIntField(null=True)),
                 ('work_unit_id', fields.BigIntField(null=True)),
                 ('claimed_by', fields.CharField(max_length=128)),
-                ('status', fields.CharEnumField(default=ClaimStatus.CLAIMED, description='CLAIMED: claimed\nSUBMITTED: submitted\nRETURNED: returned\nACCEPTED: accepted', enum_type=ClaimStatus, max_length=10)),
+                ('status', fields.CharEnumField(default=ClaimStatus.CLAIMED, description='CLAIMED: claimed\nSUBMITTED: submitted\nRETURNED: returned\nACCEPTED: accepted\nWITHDRAWN: withdrawn\nCANCELLED: cancelled', enum_type=ClaimStatus, max_length=10)),
                 ('evidence', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
                 ('note', fields.TextField(default='', unique=False)),
                 ('reason', fields.CharField(default='', max_length=500)),
@@ -59,7 +63,7 @@ class Migration(migrations.Migration):
                 ('decided_by', fields.CharField(null=True, max_length=128)),
                 ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'dual_claim', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'item_id', 'claimant'),), 'indexes': [Index(fields=['tenant_id', 'person_id']), Index(fields=['tenant_id', 'work_unit_id']), Index(fields=['tenant_id', 'community_id', 'status'])], 'pk_attr': 'id', 'table_description': "A unit's or member's claim on a need or project, followed to done with evidence."},
+            options={'table': 'dual_claim', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'person_id']), Index(fields=['tenant_id', 'work_unit_id']), Index(fields=['tenant_id', 'community_id', 'status'])], 'pk_attr': 'id', 'table_description': "A unit's or member's claim on a need or project, followed to done with evidence."},
             bases=['TenantModel'],
         ),
         ops.CreateModel(
