@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_cache_seconds: float = 10.0
-    metrics_max_operations: int = Field(default=200, ge=1)
+    metrics_max_operations: int = Field(default=1000, ge=1)  # above the schema's root fields (~200 in 2026-12)
     log_format: Literal["text", "json"] = "text"
     otlp_endpoint: str | None = Field(
         default=None, validation_alias=AliasChoices("CIVICGRID_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -16,10 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import logs, tracing
 from api.observability.metrics import OperationNames
+from api.schema import schema
 from jobs.worker import deliver_webhooks, run_tenant_job
 from tenants import clock
 from tenants.inbox.models import WebhookDelivery
 from tenants.scope import tenant_transaction
+from tenants.settings import Settings
 from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant
 
@@ -110,6 +112,14 @@ async def test_metrics_token_when_set(client, settings, monkeypatch):
     assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
     samples = await scrape(client, Authorization="Bearer metrics-token-0123456789")
     assert any(name == "civicgrid_http_requests_total" for name, _ in samples)
+
+
+def test_the_default_ceiling_holds_every_root_field_of_the_schema():
+    """Labels are bounded by the schema: the default ceiling must hold all its root fields (and ``invalid``), or a
+    long-running API counts its later operations as ``other``."""
+    graphql = schema._schema
+    fields = len(graphql.query_type.fields) + len(graphql.mutation_type.fields) + 1
+    assert Settings.model_fields["metrics_max_operations"].default > fields
 
 
 def test_operation_labels_are_bounded():
