@@ -44,6 +44,9 @@ class RubricItem(Strict):
     body: Code
     # Required in "three_hundred_percent" mode (the dimension the line counts towards); absent otherwise.
     dimension: Code | None = None
+    # Who scores the line: its body (a score sheet), or the scoring run from records (issue 19): the compound's or
+    # community's joint-meeting compliance in the period, or the share of its meeting decisions done on time.
+    source: Literal["body", "meeting_compliance", "decisions_on_time"] = "body"
 
 
 class ObjectiveWeights(Strict):
@@ -101,6 +104,10 @@ class RedBlackList(Strict):
     # A firm without a single submitted score sheet in the period is never commended; it stays off both lists
     # ("off_lists") or is interviewed for it ("interview"). Either way it does not count towards the sizes.
     unscored: Literal["off_lists", "interview"] = "off_lists"
+    # Publishing the list owes each interviewed firm an interview 约谈 within this many days (reminded once
+    # ``interview_reminder_days`` before, then overdue); each commended firm gets a commendation record.
+    interview_within_days: Annotated[int, Field(ge=1, le=365)] = 30
+    interview_reminder_days: Annotated[int, Field(ge=0, le=60)] = 7
 
 
 class ServiceStar(Strict):

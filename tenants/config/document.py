@@ -321,6 +321,12 @@ class JointMeeting(Strict):
     enabled: bool
     cadence: Cadence
     parties: Annotated[list[MeetingParty], Field(min_length=2)]
+    # Where meetings are held and compliance is judged: per community (四位一体, 三方联席) or per compound.
+    level: Literal["community", "compound"] = "community"
+    # A decision's owner is reminded this many days before its due day; this many days overdue it escalates one
+    # level up the ladder (community -> street -> tenant), once per level.
+    decision_reminder_days: Annotated[int, Field(ge=0, le=60)] = 3
+    decision_escalation_days: Annotated[int, Field(ge=0, le=60)] = 1
 
 
 class Party(Strict):
