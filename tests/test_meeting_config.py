@@ -289,3 +289,14 @@ def test_the_api_names_exactly_the_configured_sources():
 
     assert {m.value for m in RubricLineSource} == set(get_args(RubricItem.model_fields["source"].annotation))
     assert set(compliance.SOURCES) == {m.value for m in RubricLineSource} - {"body"}
+
+
+def test_a_body_does_not_enter_a_line_scored_from_records():
+    from tenants.assessment.rounds import check_sheet
+
+    doc = document("linshu")
+    entered = {"grievance_handling": 40, "daily_service": 30}
+    assert check_sheet(doc, "community_party_org", entered, {}) == []  # the meeting line is not required
+    found = check_sheet(doc, "community_party_org", entered | {"four_in_one_meeting": 30}, {})
+    assert [(p.field, p.reason) for p in found] == [("scores.four_in_one_meeting", "from_records")]
+    assert "meeting_compliance" in found[0].message_en and found[0].message_zh
