@@ -17,7 +17,7 @@ from tenants.config.assessment import Assessment
 from tenants.config.checks import cross_checks
 from tenants.config.document import ConfigDocument
 from tenants.config.merge import effective
-from tenants.config.upgrade import upgrade_document
+from tenants.config.upgrade import _V5_WHOLE, upgrade_document
 from tenants.meetings import compliance
 from tenants.presets import load_preset, preset_chain
 from tenants.scope import tenant_context, tenant_transaction
@@ -50,7 +50,8 @@ def test_a_stored_document_of_schema_4_takes_the_defaults():
     old = copy.deepcopy(load_preset("linshu").overrides)
     for line in old["assessment"]["rubric"]:
         line.pop("source", None)
-    old["party"]["joint_meeting"].pop("level")
+    for section, name, key in (path for path, _ in _V5_WHOLE):
+        del old[section][name][key]
     upgraded, filled = upgrade_document(old, 4, root=True)
     assert filled == [
         "assessment.red_black_list.interview_within_days",
