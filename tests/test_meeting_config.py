@@ -9,6 +9,9 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tenants.assessment import ratings
 from tenants.assessment import rounds as assessment_rounds
 from tenants.assessment.models import AssessmentRound, CompoundRating, ScoreSubmission
@@ -213,6 +216,34 @@ def test_a_part_whose_lines_all_come_from_records_counts_without_a_sheet():
     street = next(p for p in s.breakdown["bodies"] if p["code"] == "street_party_org")
     assert (street["submitted"], street["score"], [i["points"] for i in street["items"]]) == (
         False, "50.00", ["15.00", "20.00", "15.00"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_lines_from_records_keep_the_score_in_bounds_and_the_breakdown_whole(data):
+    """Any preset with such lines, any sheets, any shares (or none): the line is max_points x the clamped share to
+    the hundredth, the score within 0-100 with two places, the contributions add up to it."""
+    a = document(data.draw(st.sampled_from(["linshu", "shuangluan", "sanbai"]))).assessment
+    subs = {b: {i.code: data.draw(st.integers(-5, i.max_points + 5)) for i in a.rubric if i.body == b}
+            for b in a.bodies if data.draw(st.booleans())}
+    share = data.draw(st.none() | st.fractions(Fraction(-1, 2), Fraction(3, 2), max_denominator=1000))
+    rate = st.none() | st.integers(0, 10_000)
+    inputs = CompoundInputs(1, subs, data.draw(rate), data.draw(rate), data.draw(rate),
+                            data.draw(st.none() | st.decimals(0, 60, places=2)), [],
+                            sourced={"meeting_compliance": share, "decisions_on_time": share})
+    s = score_compound(a, inputs)
+    assert D(0) <= s.score <= D(100) and s.score.as_tuple().exponent == -2
+    parts = s.breakdown.get("bodies", s.breakdown.get("dimensions", []))
+    lines = sum((D(r["contribution"]) for r in [*parts, *s.breakdown["objective"], *s.breakdown["adjustments"]]),
+                D(0))
+    assert lines + D(s.breakdown["deductions"]["contribution"]) == s.score
+    for part in parts:
+        for item in part["items"]:
+            if "source" in item and item["points"] is not None:
+                clamped = None if share is None else min(max(share, Fraction(0)), Fraction(1))
+                want = 0 if clamped is None else round(Fraction(item["max_points"]) * clamped * 100)
+                got = D(item["points"]) * 100
+                assert abs(got - want) <= 1 and (clamped is None) == ("note" in item)
 
 
 # The rating run --------------------------------------------------------------------------------------------------
