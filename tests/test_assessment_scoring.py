@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -251,7 +252,10 @@ def test_three_hundred_percent_with_the_sanbai_preset():
         return sheet(points, a)
 
     def inputs(key: int, subs: dict[str, dict[str, int]]) -> CompoundInputs:
-        return CompoundInputs(key, subs, 9000, 9000, 9000, D(5), [False])
+        # The round table's follow-up is scored from records (its decisions done on time), not from the sheet: the
+        # share given here is the points the sheet lists, out of 30.
+        done = Fraction(subs["community_party_org"].pop("round_table_followup"), 30)
+        return CompoundInputs(key, subs, 9000, 9000, 9000, D(5), [False], sourced={"decisions_on_time": done})
 
     # Every dimension's items total 100 points. The objective weights are all 0 (share 0): no objective part.
     x = score_compound(a, inputs(201, sheet3([45, 40], [27, 36, 25], [63, 27])))

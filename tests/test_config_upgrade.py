@@ -25,6 +25,8 @@ from tenants.config.upgrade import (
     _V3_RULE,
     _V3_WHOLE,
     _V4_DUAL,
+    _V5_RUBRIC_ITEM,
+    _V5_WHOLE,
     SCHEMA_VERSION,
     STEPS,
     schema_fingerprint,
@@ -74,9 +76,25 @@ def previous_schema(document: dict) -> dict:
     return old
 
 
-def without_dual_fields(document: dict) -> dict:
-    """``document`` without the 双报到 fields schema 4 added where it holds them at their upgrade value."""
+def without_meeting_fields(document: dict, *, whatever: bool = False) -> dict:
+    """``document`` without the fields schema 5 added (issue 19) where it holds them at their upgrade value, or
+    ``whatever`` their value (a document of schema 4 or before with one would not have validated)."""
     old = copy.deepcopy(document)
+    for path, default in _V5_WHOLE:
+        node = old.get(path[0], {}).get(path[1], {})
+        if path[2] in node and (whatever or node[path[2]] == default):
+            del node[path[2]]
+    for item in old.get("assessment", {}).get("rubric", []):
+        for key, default in _V5_RUBRIC_ITEM:
+            if key in item and (whatever or item[key] == default):
+                del item[key]
+    return old
+
+
+def without_dual_fields(document: dict) -> dict:
+    """``document`` without the 双报到 fields schema 4 added where it holds them at their upgrade value (and none of
+    schema 5's at theirs)."""
+    old = without_meeting_fields(document)
     dual = old.get("party", {}).get("dual_registration", {})
     for key, default in _V4_DUAL:
         if dual.get(key) == default:
@@ -87,7 +105,7 @@ def without_dual_fields(document: dict) -> dict:
 def schema_2(document: dict) -> dict:
     """``document`` as a release of schema 2 could have stored it: no points field of schema 3 at all (a schema-2
     document with one would not have validated), whatever the value."""
-    old = copy.deepcopy(without_dual_fields(document))
+    old = without_meeting_fields(without_dual_fields(document), whatever=True)
     for section, key in (path for path, _ in _V3_WHOLE):
         old.get(section, {}).pop(key, None)
     points = old.get("points", {})
@@ -118,7 +136,7 @@ async def migrate_to(url: str, target: str | None = None) -> None:
 async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tuple[str, str]]:
     """A second database of the session's cluster at the schema before 0023 (owner URL, application URL): today's
     empty schema through a backup (migrating a new database from 0001 takes 12 s), the documents' upgrades (0023,
-    0026, 0030) taken back out."""
+    0026, 0030, 0035) taken back out."""
     name = "civicgrid_config_upgrade"
     services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
     owner = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
@@ -129,7 +147,7 @@ async def old_database(services: EmbeddedServices, tmp_path) -> AsyncIterator[tu
     try:
         await conn.execute("ALTER TABLE config_version DROP COLUMN schema_version;"
                            " DELETE FROM tortoise_migrations WHERE name IN ('0023_config_documents_upgrade',"
-                           " '0026_config_points', '0030_dual_config')")
+                           " '0026_config_points', '0030_dual_config', '0035_config_meetings')")
     finally:
         await conn.close()
     yield owner, app_url
@@ -206,6 +224,16 @@ async def test_a_data_directory_of_the_previous_schema_starts_with_the_current_c
         assert (dual.working_hours.end, len(dual.work_groups.normal), len(dual.work_groups.emergency)) == (
             "17:30", 4, 7), slug
         assert dual.notice_after_absences == (3 if slug == "linshu" else None), slug
+    # Schema 4 -> 5 (0035): every stored rubric line is entered by its body, as before; owed interviews and
+    # meetings take their defaults (a district inherits them from its city).
+    for slug in ("sanbai", "linshu", "zhangjiakou"):
+        doc = ConfigDocument.model_validate(stored[slug][1])
+        rb, meeting = doc.assessment.red_black_list, doc.party.joint_meeting
+        assert (rb.interview_within_days, rb.interview_reminder_days) == (30, 7), slug
+        assert (meeting.decision_reminder_days, meeting.decision_escalation_days) == (3, 1), slug
+    sourced = ConfigDocument.model_validate(stored["sanbai"][1])
+    assert {i.source for i in sourced.assessment.rubric} == {"body"}
+    assert sourced.party.joint_meeting.level == "community"
     # The district's own rules are completed; nothing is added that would shadow its city's points settings.
     assert stored["xuanhua"][1] == {"points": {"expiry_months": 6, "earning_rules": [{**rule, "on": "manual"}]}}
 
@@ -304,10 +332,10 @@ def test_the_schema_3_step_keeps_points_as_they_were():
     assert filled == ["points.earning_rules.0.on"]
     assert upgraded == {"points": {"earning_rules": [{**district["points"]["earning_rules"][0], "on": "manual"}],
                                    "redemptions": []}}
-    # A section a broken document lacks stays missing (validation names it); a schema-3 document is left alone.
-    assert upgrade_document({"tickets": {}}, 2, root=True) == ({"tickets": {}}, [])
+    # A section a broken document lacks stays missing (validation names it); a current document is left alone.
+    assert upgrade_document({"tickets": {}}, 2, root=True, to=3) == ({"tickets": {}}, [])
     preset = load_preset("sanbai").overrides
-    assert upgrade_document(preset, 3, root=True) == (preset, [])
+    assert upgrade_document(preset, SCHEMA_VERSION, root=True) == (preset, [])
 
 
 def test_a_change_to_the_document_schema_ships_its_own_upgrade():

@@ -13,7 +13,7 @@ import pytest
 
 from tenants.config import ConfigDocument, effective, validate_document
 from tenants.config.document import DualRegistration
-from tenants.config.upgrade import _V4_DUAL, SCHEMA_VERSION, upgrade_document
+from tenants.config.upgrade import _V4_DUAL, upgrade_document
 from tenants.errors import InvalidInput, Problem
 from tenants.presets import load_preset, preset_chain, preset_document, preset_names
 
@@ -162,9 +162,8 @@ def test_a_district_overriding_its_city_groups_replaces_the_list():
 
 
 def test_the_schema_4_step_gives_a_schema_3_city_the_defaults_and_leaves_a_district_alone():
-    assert SCHEMA_VERSION == 4
     city = schema_3(load_preset("linshu").overrides)
-    upgraded, filled = upgrade_document(city, 3, root=True)
+    upgraded, filled = upgrade_document(city, 3, root=True, to=4)
     assert filled == [f"{DUAL}.{key}" for key, _ in _V4_DUAL]
     dual = effective([("linshu", upgraded)])[0].party.dual_registration
     assert dual.notice_after_absences is None  # no notice 通报 before schema 4
@@ -177,12 +176,12 @@ def test_the_schema_4_step_gives_a_schema_3_city_the_defaults_and_leaves_a_distr
         .model_dump().items() if k in dict(_V4_DUAL)}
     # A value the document has is kept; a district (which inherits them) and a document of schema 4 get nothing.
     city["party"]["dual_registration"]["talk_due_days"] = 10
-    assert upgrade_document(city, 3, root=True)[0]["party"]["dual_registration"]["talk_due_days"] == 10
+    assert upgrade_document(city, 3, root=True, to=4)[0]["party"]["dual_registration"]["talk_due_days"] == 10
     district = {"party": {"dual_registration": {"min_participations_per_year": 6}}}
-    assert upgrade_document(district, 3, root=False, parents=[upgraded]) == (district, [])
-    assert upgrade_document({"tickets": {}}, 3, root=True) == ({"tickets": {}}, [])
+    assert upgrade_document(district, 3, root=False, parents=[upgraded], to=4) == (district, [])
+    assert upgrade_document({"tickets": {}}, 3, root=True, to=4) == ({"tickets": {}}, [])
     preset = load_preset("sanbai").overrides
-    assert upgrade_document(preset, 4, root=True) == (preset, [])
+    assert upgrade_document(preset, 4, root=True, to=4) == (preset, [])
 
 
 def test_the_thresholds_have_upper_bounds():

@@ -9,7 +9,14 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON as JSONValue
 
-from api.assessment.modes import AssessmentMode, CompanyCombination, MissingBodyRule, ObjectiveInput, enum_of
+from api.assessment.modes import (
+    AssessmentMode,
+    CompanyCombination,
+    MissingBodyRule,
+    ObjectiveInput,
+    RubricLineSource,
+    enum_of,
+)
 from api.context import Info
 from api.money import Fen
 from api.territory.types import CompoundType, _load
@@ -91,8 +98,35 @@ def _dec(value: Any) -> Decimal | None:
 class ScoreItem:
     code: str = strawberry.field(description="The rubric item's code.")
     title: str = strawberry.field(description="The rubric item's title.")
-    points: int | None = strawberry.field(description="Points awarded (null: the sheet is missing).")
+    points: int | None = strawberry.field(
+        description="Points awarded, whole (null: the sheet is missing, or a line scored from records gave a "
+        "fraction of a point: see awarded)."
+    )
     max_points: int = strawberry.field(description="The most points the item gives.")
+    awarded: Decimal | None = strawberry.field(
+        description="Points awarded to 0.01 (a line scored from records may give a fraction; null: the sheet is "
+        "missing)."
+    )
+    source: RubricLineSource = strawberry.field(
+        description="Who scored the line: its body, or the rating run from meeting records."
+    )
+    share: Decimal | None = strawberry.field(
+        description="A line scored from records: the share of its points it got, percent (null: no record, or "
+        "entered by its body)."
+    )
+    note: str | None = strawberry.field(
+        description="no_meeting_data: a line scored from records had no record to judge by and scored 0."
+    )
+
+    @classmethod
+    def of(cls, i: dict[str, Any]) -> ScoreItem:
+        awarded = _dec(i.get("points"))  # an int as entered, or "16.67" for a line scored from records
+        whole = None if awarded is None or awarded != awarded.to_integral_value() else int(awarded)
+        return cls(
+            code=i["code"], title=i.get("title", ""), points=whole, max_points=i["max_points"], awarded=awarded,
+            source=enum_of(RubricLineSource, i.get("source", "body")) or RubricLineSource.BODY,
+            share=_dec(i.get("share")), note=i.get("note"),
+        )
 
 
 @strawberry.type(description="An assessor body's (or, in 三个百分百 mode, a dimension's) part of a compound's score.")
@@ -190,11 +224,7 @@ class CompoundScoreBreakdown:
                     effective_weight=Decimal(p["effective_weight"]), submitted=bool(p.get("submitted")),
                     late_entry=bool(p.get("late_entry")), score=_dec(p.get("score")),
                     contribution=Decimal(p["contribution"]),
-                    items=[
-                        ScoreItem(code=i["code"], title=i.get("title", ""), points=i.get("points"),
-                                  max_points=i["max_points"])
-                        for i in p.get("items", [])
-                    ],
+                    items=[ScoreItem.of(i) for i in p.get("items", [])],
                 )
                 for p in b.get("bodies", b.get("dimensions", []))
             ],

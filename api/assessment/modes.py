@@ -56,6 +56,18 @@ class ObjectiveInput(Enum):
     )
 
 
+@strawberry.enum(name="RubricLineSource", description="Who scores a rubric line (issue 19).")
+class RubricLineSource(Enum):
+    BODY = strawberry.enum_value("body", description="Its assessor body, on a score sheet.")
+    MEETING_COMPLIANCE = strawberry.enum_value(
+        "meeting_compliance",
+        description="The rating run, from the joint-meeting records: full marks for a period with a meeting 联席会议.",
+    )
+    DECISIONS_ON_TIME = strawberry.enum_value(
+        "decisions_on_time", description="The rating run: the share of the meetings' decisions done on time."
+    )
+
+
 E = TypeVar("E", bound=Enum)
 
 

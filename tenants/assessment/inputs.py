@@ -8,7 +8,9 @@ what the rating never reads: escalations, hours and names. Per compound under co
   entered late from paper);
 - the cohort of tickets opened in the period (tenant-local days): received, rejected, closed, resolved, resolved
   on time, rated, satisfied — the counts behind ``Kpi.closure_rate_bp`` and the others;
-- supervisor findings made in the period: how many, how many resolved in time.
+- supervisor findings made in the period: how many, how many resolved in time;
+- for an assessment with rubric lines scored from records (issue 19), each compound's shares of them from
+  ``tenants.meetings.compliance.rubric_inputs`` (joint-meeting compliance, decisions done on time), one call.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -24,6 +28,8 @@ from tortoise import connections
 
 from tenants import periods
 from tenants.assessment.scoring import CompoundInputs
+from tenants.config.assessment import Assessment
+from tenants.meetings import compliance
 from tenants.scope import current_tenant_id
 from tenants.tenancy.service import current_zone
 from tenants.tickets.kpis import TICKET_COUNTS, rate_bp
@@ -92,7 +98,7 @@ async def inputs_params(period_key: str) -> list:
     ]
 
 
-def _inputs(r: Mapping[str, Any], months: int) -> CompoundInputs:
+def _inputs(r: Mapping[str, Any], months: int, sourced: Mapping[str, Fraction | None]) -> CompoundInputs:
     received = r["received"] or 0
     rejected = r["rejected"] or 0
     sheets = orjson.loads(r["sheets"]) if r["sheets"] is not None else {}
@@ -106,12 +112,30 @@ def _inputs(r: Mapping[str, Any], months: int) -> CompoundInputs:
         tickets_per_month=Decimal(received) / months,
         findings=[False] * (findings - in_time) + [True] * in_time,  # only the counts matter
         late_bodies=frozenset(r["late"] or ()),
+        sourced=sourced,
     )
 
 
-async def compound_inputs(period_key: str) -> list[Contracted]:
-    """Every compound under contract in the period, by id, with its inputs: one statement."""
+NO_SOURCES: Mapping[str, Fraction | None] = MappingProxyType({})
+
+
+def record_sources(assessment: Assessment) -> tuple[str, ...]:
+    """The sources of the assessment's rubric lines scored from records, in rubric order, once each."""
+    return tuple(dict.fromkeys(i.source for i in assessment.rubric if i.source != "body"))
+
+
+async def compound_inputs(period_key: str, *, sources: tuple[str, ...] = ()) -> list[Contracted]:
+    """Every compound under contract in the period, by id, with its inputs: one statement, and for ``sources``
+    (``record_sources``) one call for the shares of the lines scored from records."""
     params = await inputs_params(period_key)
     _, rows = await connections.get("default").execute_query(INPUTS_SQL, params)  # records, not dicts
     months = periods.months(period_key)
-    return [Contracted(_inputs(r, months), r["company_id"], r["annual_fee_fen"]) for r in rows]
+    fed = await compliance.rubric_inputs(period_key, [r["compound_id"] for r in rows]) if sources and rows else {}
+    return [
+        Contracted(
+            _inputs(r, months, {s: fed.get((r["compound_id"], s)) for s in sources} if sources else NO_SOURCES),
+            r["company_id"],
+            r["annual_fee_fen"],
+        )
+        for r in rows
+    ]

@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock, periods
 from tenants.assessment.access import readable_snapshots
-from tenants.assessment.inputs import Contracted, compound_inputs
+from tenants.assessment.inputs import Contracted, compound_inputs, record_sources
 from tenants.assessment.models import (
     AssessmentRound,
     CompanyRating,
@@ -94,7 +94,7 @@ async def compute(
             snapshot = await RatingSnapshot.create(
                 period_key=period_key, revision=1, config_version=version, computed_at=at
             )
-        rows = await compound_inputs(period_key)
+        rows = await compound_inputs(period_key, sources=record_sources(doc.assessment))
         await write_ratings(conn, snapshot.id, doc.assessment, rows, chain, period_key)
         await audit.record(
             actor=actor,

@@ -160,7 +160,9 @@ def storable(text: str) -> bool:
 
 
 def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: dict[str, str]) -> list[Problem]:
-    items = {i.code: i for i in doc.assessment.rubric if i.body == body}
+    items = {i.code: i for i in doc.assessment.rubric if i.body == body and i.source == "body"}
+    # Lines the rating run scores from records (joint meetings, issue 19): never on a body's sheet.
+    from_records = {i.code: i for i in doc.assessment.rubric if i.body == body and i.source != "body"}
     problems: list[Problem] = []
     if body not in doc.assessment.bodies:
         return [
@@ -172,7 +174,17 @@ def check_sheet(doc: ConfigDocument, body: str, scores: dict[str, int], notes: d
             )
         ]
     for code in scores:
-        if code not in items:
+        if code in from_records:
+            line = from_records[code]
+            problems.append(
+                Problem(
+                    f"scores.{code}",
+                    "from_records",
+                    f"{line.title} 由评分任务按会议记录计分（{line.source}），考核主体不填写",
+                    f"{code} is scored by the rating run from meeting records ({line.source}), not by a body",
+                )
+            )
+        elif code not in items:
             problems.append(
                 Problem(
                     f"scores.{code}",

@@ -21,6 +21,15 @@ Rules (every figure is on a 0-100 scale; arithmetic is exact, in integer ratios;
   time, else ``points_per_finding``; at most ``max_points_per_period`` (note ``findings_capped``).
 - Score = clamp(before deductions - deductions, 0, 100), rounded to 0.01 half-up.
 
+Rubric lines scored from records (``source`` other than "body", issue 19): the run fills them from
+``CompoundInputs.sourced`` (joint-meeting compliance, decisions done on time; ``tenants.meetings.compliance``), never
+from a sheet — points a body entered for such a line are ignored. The line scores ``max_points`` x the share
+(clamped to 0-1), rounded to 0.01 half-up; the part's score is exact from those hundredths. A share without data
+(None) scores 0, with the note ``no_meeting_data`` on the line and in the notes (not redistributed). The line sits
+in its body's (or dimension's) part and counts when the part does; a part whose lines are all scored from records
+counts without a sheet. Its breakdown item carries ``source``, ``share`` (percent, 2 places, None without data)
+and its points as a 2-place string.
+
 A body whose counting sheet was entered late from paper (``late_bodies``) is marked ``late_entry`` on its line
 (or on the lines of the dimensions it owns), with the note ``late_entry``; it counts like any other sheet.
 
@@ -35,8 +44,11 @@ Decimals are strings with 2 places; weights, points and counts are ints.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 from tenants.assessment.ranking import Ranked, rank, red_black, service_stars
@@ -67,6 +79,8 @@ class CompoundInputs:
     tickets_per_month: Decimal | None  # average tickets per month in the period; None = no data
     findings: list[bool]  # one per supervisor finding: True if resolved within the configured hours
     late_bodies: frozenset[str] = frozenset()  # bodies whose counting sheet was entered late from paper
+    # Rubric line source -> the share its lines score (None: no data); only for lines scored from records.
+    sourced: Mapping[str, Fraction | None] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -107,32 +121,48 @@ def _dec(c: int) -> Decimal:
 @dataclass(frozen=True)
 class _Part:
     """A body (weighted mode) or a dimension (三个百分百) before weighting; ``owner`` is the body whose sheet
-    makes it count, ``items`` are (body, code, title, max points)."""
+    makes it count, ``items`` are (body, code, title, max points, source: None when a body enters the line)."""
 
     code: str
     title: str
     weight: int
     owner: str
     extra: dict[str, Any]
-    items: tuple[tuple[str, str, str, int], ...]
+    items: tuple[tuple[str, str, str, int, str | None], ...]
     top: int  # the items' max points in all
+    sourced: bool  # some line is scored from records
+    records_only: bool  # every line is: the part counts without a sheet
 
 
 def _parts(assessment: Assessment) -> tuple[str, list[_Part]]:
-    def items(of: list[RubricItem]) -> tuple[tuple[str, str, str, int], ...]:
-        return tuple((i.body, i.code, i.title, i.max_points) for i in of)
+    def items(of: list[RubricItem]) -> tuple[tuple[str, str, str, int, str | None], ...]:
+        return tuple((i.body, i.code, i.title, i.max_points, None if i.source == "body" else i.source) for i in of)
+
+    def part(code: str, title: str, weight: int, owner: str, extra: dict, its: tuple) -> _Part:
+        from_records = [i[4] is not None for i in its]
+        return _Part(code, title, weight, owner, extra, its, sum(i[3] for i in its), any(from_records),
+                     bool(its) and all(from_records))
 
     if assessment.mode == "weighted":
         return "bodies", [
-            _Part(code, body.title, body.weight, code, {}, its, sum(i[3] for i in its))
+            part(code, body.title, body.weight, code, {}, items([i for i in assessment.rubric if i.body == code]))
             for code, body in assessment.bodies.items()
-            for its in [items([i for i in assessment.rubric if i.body == code])]
         ]
     return "dimensions", [
-        _Part(d.code, d.title, d.weight, d.owner, {"owner": d.owner}, its, sum(i[3] for i in its))
+        part(d.code, d.title, d.weight, d.owner, {"owner": d.owner},
+             items([i for i in assessment.rubric if i.dimension == d.code]))
         for d in assessment.dimensions
-        for its in [items([i for i in assessment.rubric if i.dimension == d.code])]
     ]
+
+
+def _share(value: Fraction | None, top: int) -> tuple[int, str | None]:
+    """A line scored from records: its points in hundredths (``top`` x the share, clamped to 0-1, half-up) and the
+    share in percent (None without data)."""
+    if value is None:
+        return 0, None
+    share = min(max(Fraction(value), Fraction(0)), Fraction(1))
+    return _hundredths(top * share.numerator, share.denominator), _fmt(_hundredths(100 * share.numerator,
+                                                                                     share.denominator))
 
 
 class Scorer:
@@ -181,26 +211,49 @@ class Scorer:
         parts = self.parts
         lcm = self.lcm
 
-        # Per part: None = missing and left out, else (points awarded, counted at all).
+        # Per part: None = missing and left out, else the points awarded in hundredths.
         got: list[int | None] = []
-        awarded: list[list[int] | None] = []
+        awarded: list[list[Any] | None] = []
+        shares: list[list[str | None] | None] = []
+        sourced = inputs.sourced
+        no_data = False
         for part in parts:
-            if part.owner not in subs:
+            if part.owner not in subs and not part.records_only:
                 got.append(0 if self.missing_zero else None)
                 awarded.append(None)
+                shares.append(None)
                 continue
-            points = [min(max(subs.get(body, {}).get(code, 0), 0), top) for body, code, _, top in part.items]
-            got.append(sum(points) if part.top else 0)
-            awarded.append(points)
+            if not part.sourced:
+                points = [min(max(subs.get(body, {}).get(code, 0), 0), top) for body, code, _, top, _ in part.items]
+                got.append(100 * sum(points) if part.top else 0)
+                awarded.append(points)
+                shares.append(None)
+                continue
+            hundredths = 0
+            shown: list[int | str] = []
+            percents: list[str | None] = []
+            for body, code, _, top, source in part.items:
+                if source is None:
+                    p = min(max(subs.get(body, {}).get(code, 0), 0), top)
+                    hundredths += 100 * p
+                    shown.append(p)
+                    percents.append(None)
+                else:
+                    c, percent = _share(sourced.get(source), top)
+                    no_data = no_data or percent is None
+                    hundredths += c
+                    shown.append(_fmt(c))
+                    percents.append(percent)
+            got.append(hundredths if part.top else 0)
+            awarded.append(shown)
+            shares.append(percents)
         body_weight = sum(p.weight for p, g in zip(parts, got, strict=True) if g is not None)
         # body part = bn / bd
         if body_weight == 0:
             notes.append("no_body_scores")
             bn, bd = 0, 1
         else:
-            bn = sum(
-                p.weight * 100 * g * (lcm // p.top) for p, g in zip(parts, got, strict=True) if g is not None and p.top
-            )
+            bn = sum(p.weight * g * (lcm // p.top) for p, g in zip(parts, got, strict=True) if g is not None and p.top)
             bd = body_weight * lcm
 
         # Objective inputs as (name, weight, numerator, denominator) with value None as numerator None.
@@ -237,10 +290,12 @@ class Scorer:
         lines = 0
         part_rows = []
         late_bodies = inputs.late_bodies
-        for part, g, sheet in zip(parts, got, awarded, strict=True):
+        for part, g, sheet, line_shares in zip(parts, got, awarded, shares, strict=True):
             if g is not None and body_weight > 0:
                 eff = _fmt(_hundredths(body_share * part.weight, body_weight))
-                contribution = _hundredths(body_share * part.weight * g, body_weight * part.top) if part.top else 0
+                contribution = (
+                    _hundredths(body_share * part.weight * g, body_weight * part.top * 100) if part.top else 0
+                )
             else:
                 eff, contribution = "0.00", 0
             lines += contribution
@@ -251,16 +306,11 @@ class Scorer:
                     **part.extra,
                     "weight": part.weight,
                     "effective_weight": eff,
-                    "submitted": sheet is not None,
+                    "submitted": part.owner in subs,
                     "late_entry": part.owner in late_bodies,
-                    "score": None if g is None else (_fmt(_hundredths(100 * g, part.top)) if part.top else "0.00"),
+                    "score": None if g is None else (_fmt(_hundredths(g, part.top)) if part.top else "0.00"),
                     "contribution": _fmt(contribution),
-                    "items": [
-                        {"code": code, "title": title, "points": p, "max_points": top}
-                        for (_, code, title, top), p in zip(
-                            part.items, sheet if sheet is not None else [None] * len(part.items), strict=True
-                        )
-                    ],
+                    "items": _items(part, sheet, line_shares),
                 }
             )
 
@@ -286,6 +336,8 @@ class Scorer:
 
         if late_bodies:
             notes.append("late_entry")
+        if no_data:
+            notes.append(NO_MEETING_DATA)
         in_time = sum(1 for resolved in inputs.findings if resolved)
         deductions = 0
         if self.findings_enabled:
@@ -342,6 +394,25 @@ class Scorer:
             breakdown=breakdown,
             scored=bool(subs),
         )
+
+
+NO_MEETING_DATA = "no_meeting_data"
+
+
+def _items(part: _Part, sheet: list[Any] | None, percents: list[str | None] | None) -> list[dict]:
+    """A part's rubric lines in its breakdown: points as entered (None: no sheet); a line scored from records
+    also names its source and share, its points as a 2-place string."""
+    rows: list[dict] = []
+    for n, (_, code, title, top, source) in enumerate(part.items):
+        row: dict[str, Any] = {"code": code, "title": title, "points": None if sheet is None else sheet[n],
+                               "max_points": top}
+        if source is not None:
+            share = None if percents is None else percents[n]
+            row |= {"source": source, "share": share}
+            if sheet is not None and share is None:
+                row["note"] = NO_MEETING_DATA
+        rows.append(row)
+    return rows
 
 
 def score_compound(assessment: Assessment, inputs: CompoundInputs) -> CompoundScore:

@@ -32,6 +32,7 @@ from tenants.config.document import (
     EarningRule,
     EscalationLevel,
     GridScoreWeights,
+    JointMeeting,
     LadderLevel,
     PayBand,
     PerformancePay,
@@ -55,7 +56,7 @@ from tenants.config.parts import (
     valid,
     weights_sum,
 )
-from tenants.config.types import Cadence
+from tenants.config.types import Cadence, Strict
 from tenants.errors import Problem
 
 BODY = ("考核主体", "body")
@@ -73,6 +74,7 @@ def cross_checks(raw: Any) -> list[Problem]:
         *_subsidies(raw),
         *_points(raw),
         *_dual(raw),
+        *_meetings(raw),
         *_across_sections(raw),
     ]
 
@@ -534,6 +536,69 @@ def _dual_number(raw: Any, key: str) -> int | None:
         default = DualRegistration.model_fields[key].default
         return default if isinstance(default, int) else None
     return valid(raw, f"{DUAL}.{key}", Annotated[StrictInt, Field(ge=0)])
+
+
+MEETING = "party.joint_meeting"
+RED_BLACK = "assessment.red_black_list"
+# The shortest period of a meeting cadence in days: a decision's reminder and escalation come within it, before the
+# next meeting takes the decision up again.
+CADENCE_DAYS: dict[str, int] = {"monthly": 28, "quarterly": 90}
+
+
+def _meetings(raw: Any) -> list[Problem]:
+    """Joint meetings and interviews (issue 19): a rubric line scored from meeting records needs the meetings, an
+    owed interview's reminder comes before its deadline, a decision's reminder and escalation before the next
+    meeting."""
+    out: list[Problem] = []
+    rubric, _ = entries(raw, "assessment.rubric", RubricItem)
+    enabled = _number(raw, MEETING, "enabled", JointMeeting, bool)
+    if enabled is False:
+        out += [
+            Problem(
+                f"assessment.rubric.{i}.source",
+                "needs_joint_meeting",
+                f"细则项 {item.code} 由联席会议记录评分（{item.source}），须开启 {MEETING}.enabled",
+                f"rubric line {item.code!r} is scored from meeting records ({item.source}): {MEETING}.enabled must "
+                "be on",
+            )
+            for i, item in rubric
+            if item.source != "body"
+        ]
+    within = _number(raw, RED_BLACK, "interview_within_days", RedBlackList, int)
+    reminder = _number(raw, RED_BLACK, "interview_reminder_days", RedBlackList, int)
+    if within is not None and reminder is not None and reminder >= within:
+        out.append(Problem(
+            f"{RED_BLACK}.interview_reminder_days",
+            "range_order",
+            f"须小于 interview_within_days（{within}，提醒在约谈期限之前），实为 {reminder}",
+            f"must be less than interview_within_days ({within}: the reminder comes before the interview's "
+            f"deadline), got {reminder}",
+        ))
+    cadence = valid(raw, f"{MEETING}.cadence", Cadence)
+    if cadence is not None:
+        days = CADENCE_DAYS[cadence]
+        for key, zh, en in (
+            ("decision_reminder_days", "到期前提醒", "the reminder before the due day"),
+            ("decision_escalation_days", "逾期升级", "the escalation after it"),
+        ):
+            value = _number(raw, MEETING, key, JointMeeting, int)
+            if value is not None and value >= days:
+                out.append(Problem(
+                    f"{MEETING}.{key}",
+                    "range_order",
+                    f"须小于 {days} 天（会议周期 {cadence}：{zh}须在下次会议之前），实为 {value}",
+                    f"must be less than {days} days (meetings are {cadence}: {en} comes before the next meeting), "
+                    f"got {value}",
+                ))
+    return out
+
+
+def _number(raw: Any, section: str, key: str, model: type[Strict], tp: type) -> Any:
+    """A field of a section: as set, else the model's default; None when broken or required without a value."""
+    if at(raw, f"{section}.{key}") is None:
+        default = model.model_fields[key].default
+        return default if isinstance(default, tp) else None
+    return valid(raw, f"{section}.{key}", Annotated[tp, Field(strict=True)])
 
 
 def _across_sections(raw: Any) -> list[Problem]:

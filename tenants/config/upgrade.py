@@ -4,7 +4,8 @@
 row). A change to that shape (``tests/config_schema.sha256`` pins it) ships three things together: ``SCHEMA_VERSION``
 + 1, a step in ``STEPS`` that brings a document of the version before to it (defaults for added fields, renames),
 and a migration that runs the step over the stored rows (``upgrade_stored``; ``0023_config_documents_upgrade``
-did it for 2, ``0026_config_points`` for 3, ``0030_dual_config`` for 4). Like migrations, a shipped step never
+did it for 2, ``0026_config_points`` for 3, ``0030_dual_config`` for 4,
+``0035_config_meetings`` for 5). Like migrations, a shipped step never
 changes. A row of an older schema that still turns up (written by an older release after a rollback) is upgraded
 the same way in memory where it is read (``upgrade_document``); a row of a NEWER schema than the code's is refused
 with ``CONFIG_TOO_NEW`` for that tenant only (``check_readable``).
@@ -20,7 +21,7 @@ from typing import Any
 
 from tenants.errors import DomainError
 
-SCHEMA_VERSION = 4  # 1: every document stored before schema versions existed (migrations 0001-0022)
+SCHEMA_VERSION = 5  # 1: every document stored before schema versions existed (migrations 0001-0022)
 UNVERSIONED = 1  # the column's database default: a row written by a release that does not name its schema
 
 
@@ -219,7 +220,43 @@ def _to_v4(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
     return filled
 
 
-STEPS: dict[int, Step] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
+# --- schema 5: joint meetings, interviews (issue 19) — rubric line sources, owed-interview days, meeting level -----
+# Frozen the day schema 5 shipped. Before it every rubric line was entered by its body, publishing a list owed no
+# interview and meetings were not held anywhere: each new field takes document.py's default of that day.
+_V5_WHOLE: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("assessment", "red_black_list", "interview_within_days"), 30),
+    (("assessment", "red_black_list", "interview_reminder_days"), 7),
+    (("party", "joint_meeting", "level"), "community"),
+    (("party", "joint_meeting", "decision_reminder_days"), 3),
+    (("party", "joint_meeting", "decision_escalation_days"), 1),
+)
+_V5_RUBRIC_ITEM: tuple[tuple[str, Any], ...] = (("source", "body"),)
+
+
+def _to_v5(doc: dict, root: bool, parents: list[dict] | None) -> list[str]:
+    """A root document's red/black list and joint meeting get their new fields (a district inherits them from its
+    city: filling them there would shadow what the city sets); every rubric line, in any document (a rubric list
+    replaces whole when inherited, so a line is complete wherever it is), is entered by its body."""
+    filled: list[str] = []
+    if root:
+        for path, default in _V5_WHOLE:
+            section = doc.get(path[0])
+            node = section.get(path[1]) if isinstance(section, dict) else None
+            # A section a document lacks stays missing (validation names it).
+            if isinstance(node, dict) and _missing(node, path[2]):
+                node[path[2]] = copy.deepcopy(default)
+                filled.append(".".join(path))
+    assessment = doc.get("assessment")
+    rubric = assessment.get("rubric") if isinstance(assessment, dict) else None
+    for i, item in enumerate(rubric if isinstance(rubric, list) else []):
+        for key, default in _V5_RUBRIC_ITEM:
+            if isinstance(item, dict) and _missing(item, key):
+                item[key] = copy.deepcopy(default)
+                filled.append(f"assessment.rubric.{i}.{key}")
+    return filled
+
+
+STEPS: dict[int, Step] = {2: _to_v2, 3: _to_v3, 4: _to_v4, 5: _to_v5}
 
 
 def upgrade_document(
