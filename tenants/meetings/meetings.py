@@ -87,6 +87,7 @@ async def record_meeting(
     now: datetime | None = None,
 ) -> Meeting:
     """Record a meeting of a community or compound (the configured level) by the staff of its area."""
+    require(access, "meetings.record", field="targetId")
     at = now or clock.now()
     today = await clock.today(at)
     jm = await meeting_config(today, field="targetKind")

@@ -12,7 +12,7 @@ from typing import Any
 
 from tortoise import connections
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.config.service import effective_config
 from tenants.inbox.holders import holders_by_target, tenant_admins, unit_staff
 from tenants.inbox.service import Message, send_all
@@ -86,16 +86,17 @@ async def mark_overdue(today: date, *, at: datetime) -> int:
     return len(rows)
 
 
-async def escalate(today: date, escalation_days: int, *, at: datetime) -> int:
+async def escalate(today: date, escalation_days: int, *, at: datetime, day_began: datetime) -> int:
     """Climb one rung for each open decision overdue by ``escalation_days`` per rung (0 counts as 1 after the
-    first), at most one rung per run and each rung once; the rung's people are told."""
+    first), at most one rung a tenant day (``day_began``: today's local midnight) and each rung once; the rung's
+    people are told."""
     step = max(escalation_days, 1)
     rows = await _update(
         "UPDATE meeting_decision SET escalation_level = escalation_level + 1, escalated_at = $2"
         " WHERE tenant_id = $1 AND status = 'open' AND escalation_level < 3 AND due_on < $3"
-        " AND due_on + $4::int + escalation_level * $5::int <= $3"
+        " AND due_on + $4::int + escalation_level * $5::int <= $3 AND (escalated_at IS NULL OR escalated_at < $6)"
         " RETURNING id, escalation_level, community_id, street_id, description, due_on",
-        [at, today, escalation_days, step],
+        [at, today, escalation_days, step, day_began],
     )
     if not rows:
         return 0
@@ -127,13 +128,15 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
     """Remind, mark overdue, escalate; flag and tell the places without a meeting in the period just ended."""
     at = now or clock.now()
     async with scoped_transaction():
-        today = clock.local_day(at, await current_zone())
+        zone = await current_zone()
+        today = clock.local_day(at, zone)
         jm = (await effective_config(today)).document.party.joint_meeting
         if not jm.enabled:
             return {"enabled": False}
         reminded = await remind(today, jm.decision_reminder_days, at=at)
         overdue = await mark_overdue(today, at=at)
-        escalated = await escalate(today, jm.decision_escalation_days, at=at)
+        escalated = await escalate(today, jm.decision_escalation_days, at=at,
+                                   day_began=periods.local_midnight(today, zone))
         flagged = await compliance.flag_missing(today, jm, at=at)
         told = await compliance.notify_flagged(today, at=at)
         return {"day": today.isoformat(), "reminded": reminded, "overdue": overdue, "escalated": escalated,
