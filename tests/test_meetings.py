@@ -75,10 +75,10 @@ async def test_a_meeting_is_recorded_and_its_agenda_escalates_tickets(meeting_wo
                                  Agenda(text="停车", ticket_ids=[w.ids["T2"]])],
                       photo_links=["https://img.example.cn/m1.jpg"], minutes="议定三项")
     async with tenant_transaction(w.t.id):
-        got = await meetings.attendance_of([m.id])
+        got = await meetings.attendance_of(access=w.caller("cw1"), meeting_ids=[m.id])
         assert sorted(a.party for a in got[m.id]) == sorted(attendance_parties := [a.party for a in attendance()])
         assert len(attendance_parties) == 4
-        agenda = (await meetings.agenda_of([m.id]))[m.id]
+        agenda = (await meetings.agenda_of(access=w.caller("cw1"), meeting_ids=[m.id]))[m.id]
         assert [a.ticket_ids for a in agenda] == [[], [w.ids["T1"]], [w.ids["T2"]]]
         escalations = await Escalation.filter(ticket_id__in=[w.ids["T1"], w.ids["T2"]]).values_list(
             "ticket_id", "reason")

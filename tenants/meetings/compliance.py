@@ -21,6 +21,8 @@ from tenants.config.service import effective_config
 from tenants.errors import InvalidInput, Problem
 from tenants.inbox.holders import holders_by_target
 from tenants.inbox.service import Message, send_all
+from tenants.meetings.access import readable_flags
+from tenants.meetings.models import ComplianceFlag
 from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.tenancy.service import current_zone
@@ -86,6 +88,17 @@ async def notify_flagged(today: date, *, at: datetime) -> int:
         ))
     await send_all(messages, at=at)
     return len(rows)
+
+
+async def list_flags(*, access: Access, period_key: str | None = None) -> list[ComplianceFlag]:
+    """Compliance flags the caller reads (their area), by period then place."""
+    require(access, "meetings.read")
+    if period_key is not None and (problems := periods.period_problems(period_key, "periodKey")):
+        raise InvalidInput.of(problems)
+    qs = readable_flags(access)
+    if period_key is not None:
+        qs = qs.filter(period_key=period_key)
+    return list(await qs.order_by("-period_key", "target_kind", "target_id").limit(1000))
 
 
 RUBRIC_SQL = """

@@ -143,17 +143,23 @@ async def list_meetings(
     return await newest_first(qs, window, time_field="recorded_at")
 
 
-async def attendance_of(meeting_ids: list[int]) -> dict[int, list[MeetingAttendance]]:
-    """Attendance rows by meeting (of meetings the caller already read)."""
+async def _readable_ids(access: Access, meeting_ids: list[int]) -> list[int]:
+    return list(await readable_meetings(access).filter(id__in=meeting_ids).values_list("id", flat=True))  # type: ignore[arg-type]
+
+
+async def attendance_of(*, access: Access, meeting_ids: list[int]) -> dict[int, list[MeetingAttendance]]:
+    """Attendance rows by meeting, of the meetings among ``meeting_ids`` the caller reads."""
     out: dict[int, list[MeetingAttendance]] = {}
-    for row in await MeetingAttendance.filter(meeting_id__in=meeting_ids).order_by("meeting_id", "id"):
+    ids = await _readable_ids(access, meeting_ids)
+    for row in await MeetingAttendance.filter(meeting_id__in=ids).order_by("meeting_id", "id"):
         out.setdefault(row.meeting_id, []).append(row)
     return out
 
 
-async def agenda_of(meeting_ids: list[int]) -> dict[int, list[AgendaItem]]:
-    """Agenda items by meeting (of meetings the caller already read), in order."""
+async def agenda_of(*, access: Access, meeting_ids: list[int]) -> dict[int, list[AgendaItem]]:
+    """Agenda items by meeting, of the meetings among ``meeting_ids`` the caller reads, in order."""
     out: dict[int, list[AgendaItem]] = {}
-    for row in await AgendaItem.filter(meeting_id__in=meeting_ids).order_by("meeting_id", "position"):
+    ids = await _readable_ids(access, meeting_ids)
+    for row in await AgendaItem.filter(meeting_id__in=ids).order_by("meeting_id", "position"):
         out.setdefault(row.meeting_id, []).append(row)
     return out
