@@ -52,6 +52,18 @@ async def test_record_decide_complete_through_graphql(meeting_world, gql, settin
     assert [n["databaseId"] for n in theirs["data"]["meetings"]["nodes"]] == [str(w.ids["other_meeting"])]
 
 
+async def test_a_retry_with_the_same_idempotency_key_returns_the_first_meeting(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    query = RECORD.replace("$input: RecordMeetingInput!", "$input: RecordMeetingInput!, $key: String").replace(
+        "recordMeeting(input: $input)", "recordMeeting(input: $input, idempotencyKey: $key)")
+    first, again = [await gql(query, cw1, {"input": _input(w, agenda=[{"text": "议题"}]), "key": "m-2026-11"})
+                    for _ in range(2)]
+    assert first["data"]["recordMeeting"]["id"] == again["data"]["recordMeeting"]["id"]
+    seen = await gql("{ meetings { nodes { id } } }", cw1)
+    assert len(seen["data"]["meetings"]["nodes"]) == 1
+
+
 async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, settings):
     w = meeting_world
     cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")

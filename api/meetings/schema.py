@@ -19,6 +19,7 @@ from tenants.meetings import compliance, decisions, meetings
 from tenants.meetings.access import readable_decisions, readable_meetings
 from tenants.meetings.models import ComplianceFlag, Meeting
 from tenants.paging import Page, Window
+from tenants.territory.access import Access
 
 
 @strawberry.enum(name="MeetingTargetKind", description="Where a joint meeting is held (party.joint_meeting.level).")
@@ -131,6 +132,11 @@ class MeetingDecisionNode(Node):
     async def timeline(self, info: Info) -> list[MeetingDecisionEvent]:
         rows = await decisions.timeline(access=await info.context.access(), decision_id=self.id)
         return [MeetingDecisionEvent(action=r.action, actor=r.actor, at=r.at, note=r.note) for r in rows]
+
+    @classmethod
+    async def fetch(cls, caller: Access, ids: list[int]) -> dict[int, decisions.DecisionRead]:  # type: ignore[override]
+        """Refetched with whether each is overdue (tenant today)."""
+        return await decisions.decisions_by_id(access=caller, ids=ids)
 
     @classmethod
     def of(cls, d: decisions.DecisionRead) -> MeetingDecisionNode:

@@ -17,6 +17,7 @@ from tenants.meetings.models import Decision, DecisionEvent, DecisionStatus, Own
 from tenants.meetings.series import link_problems, meeting_config, text_problems
 from tenants.paging import Page, Window, newest_first, where
 from tenants.permissions import require
+from tenants.records import rows_by_id
 from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.territory.parties import PropertyCompany, Unit
@@ -157,6 +158,13 @@ async def list_decisions(
     got = await newest_first(qs, window, time_field="created_at")
     today = await clock.today()
     return got.with_rows([_read(r, today) for r in got.rows])
+
+
+async def decisions_by_id(*, access: Access, ids: list[int]) -> dict[int, DecisionRead]:
+    """The decisions among ``ids`` the caller reads (refetch by id)."""
+    rows = await rows_by_id(readable_decisions(access), ids)
+    today = await clock.today()
+    return {i: _read(r, today) for i, r in rows.items()}
 
 
 async def timeline(*, access: Access, decision_id: int) -> list[DecisionEvent]:
