@@ -170,6 +170,15 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.standDown": ("dual.emergency.manage",),
     "Mutation.assignToWorkGroup": ("dual.emergency.assign",),
     "Mutation.removeFromWorkGroup": ("dual.emergency.assign",),
+    # issue 19 part B: joint meetings 联席会议.
+    "Query.meetings": ("meetings.read",),
+    "Query.meetingDecisions": ("meetings.read",),
+    "Query.meetingComplianceFlags": ("meetings.read",),
+    "Query.issuesSettled": ("meetings.figures.read",),
+    "Mutation.recordMeeting": ("meetings.record",),
+    "Mutation.addDecision": ("meetings.decision.manage",),
+    "Mutation.completeDecision": ("meetings.decision.complete",),
+    "Mutation.cancelDecision": ("meetings.decision.manage",),
 }
 
 WRITER_POST = (

@@ -28,6 +28,7 @@ from api.inbox.schema import NotificationMutation, NotificationQuery
 from api.jobruns.schema import JobRunQuery
 from api.ledger.schema import LedgerQuery
 from api.limits import ParsedOnce, limits
+from api.meetings.schema import MeetingMutation, MeetingQuery
 from api.money import SCALARS
 from api.observability import tracing
 from api.observability.middleware import ObserveOperation
@@ -76,6 +77,7 @@ class Query(
     ActivityQuery,
     DualReportQuery,
     EmergencyQuery,
+    MeetingQuery,
 ):
     pass
 
@@ -102,6 +104,7 @@ class Mutation(
     ActivityMutation,
     DualReportMutation,
     EmergencyMutation,
+    MeetingMutation,
 ):
     pass
 

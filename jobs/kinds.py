@@ -15,6 +15,7 @@ from tenants.dual import activity_scheduled as dual_activities_scheduled
 from tenants.dual import rules_scheduled as dual_rules_scheduled
 from tenants.dual import wish_scheduled
 from tenants.files import scheduled as files_scheduled
+from tenants.meetings import scheduled as meetings_scheduled
 from tenants.points import grid_scheduled
 from tenants.points import scheduled as points_scheduled
 from tenants.points import statements_scheduled as vouchers_scheduled
@@ -130,6 +131,12 @@ async def dual_year_end() -> dict[str, Any]:
     return await dual_rules_scheduled.year_end_reports(now=clock.now())
 
 
+# issue 19 part B: meeting decisions reminded, overdue and escalated; places without a meeting flagged.
+async def meetings_hourly() -> dict[str, Any]:
+    """Remind, mark overdue and escalate meeting decisions; flag places without a meeting in the last period."""
+    return await meetings_scheduled.hourly(now=clock.now())
+
+
 KINDS: dict[str, JobKind] = {
     # A daily snapshot of how many rows each tenant owns per table: a data-volume record for operators.
     "data_volume": JobKind("data_volume", daily, data_volume, timedelta(days=1), 3),
@@ -154,4 +161,6 @@ KINDS: dict[str, JobKind] = {
     # issue 18 part E. Each run takes every pending activity and unsent unit, so a missed hour needs no run of its own.
     "dual_rules": JobKind("dual_rules", hourly, dual_rules, timedelta(hours=1), 1),
     "dual_year_end": JobKind("dual_year_end", hourly, dual_year_end, timedelta(hours=1), 1),
+    # issue 19 part B. Each run takes every decision and place due by then, so a missed hour needs no run of its own.
+    "meetings_hourly": JobKind("meetings_hourly", hourly, meetings_hourly, timedelta(hours=1), 1),
 }

@@ -126,6 +126,7 @@ async def tick_hourly(ctx: dict[str, Any]) -> int:
     kinds += ("dual_wishes",)  # issue 18 part C
     kinds += ("dual_activities",)  # issue 18 part D
     kinds += ("dual_rules", "dual_year_end")  # issue 18 part E
+    kinds += ("meetings_hourly",)  # issue 19 part B
     return sum([await fan_out(ctx, kind) for kind in kinds])
 
 

@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "tenants.dual.list_models",
     "tenants.dual.rule_models",
     "tenants.dual.emergency_models",
+    "tenants.meetings.models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.
@@ -56,6 +57,7 @@ APPEND_ONLY_TABLES = (
     "points_lot_use",
     "points_expiry_run",
     "dual_wish_event",  # issue 18 part C: a wish's timeline
+    "meeting_decision_event",  # issue 19 part B: a meeting decision's timeline
 )
 # ... except these columns, which record a one-time event on an otherwise immutable row (a trigger guards them).
 APPEND_ONLY_UPDATABLE = {

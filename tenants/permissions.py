@@ -121,6 +121,11 @@ ASSIGNED = NodeRule("the assigned unit's own staff (or tenant_admin)", _assigned
 HANDLES = NodeRule(
     "the assigned unit, or the ticket's community or street", lambda c, t: _assigned(c, t) or _reviews(c, t)
 )
+DECISION_OWNER = NodeRule(
+    "the decision's owner (its unit's or firm's staff), or the meeting's community or street",
+    lambda c, d: acts_for_unit(c, "property_company" if d.owner_kind == "company" else "county_department",
+                               d.owner_id) or _on_post(c, [("community", d.community_id), ("street", d.street_id)]),
+)
 PARTNER = NodeRule(
     "the partner unit's own staff (or tenant_admin)", lambda c, t: acts_for_unit(c, t.unit_kind, t.unit_id)
 )
@@ -328,6 +333,18 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("dual.emergency.assign", TA | TERRITORY_STAFF,
        "put people in a community's work groups by hand, or take them out", "调整工作组人员",
        post_on("the community or its street")),
+    # issue 19 part B: joint meetings 联席会议, their decisions and compliance (scope: tenants/meetings/access.py).
+    _p("meetings.record", TA | TERRITORY_STAFF, "record a joint meeting of a community or compound",
+       "记录联席会议", post_on("the meeting's community or its street")),
+    _p("meetings.read", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY, R.UNIT_STAFF},
+       "read joint meetings and decisions (staff: their area; a firm: its compounds' communities; a unit: its "
+       "decisions)", "查看联席会议"),
+    _p("meetings.decision.manage", TA | TERRITORY_STAFF, "add a meeting's decisions and cancel them",
+       "管理会议决定事项", post_on("the meeting's community or its street")),
+    _p("meetings.decision.complete", TA | TERRITORY_STAFF | {R.PROPERTY_COMPANY, R.UNIT_STAFF, R.HOUSING_DEPT},
+       "mark a decision done with evidence", "办结会议决定事项", DECISION_OWNER),
+    _p("meetings.figures.read", ADMIN_AND_STAFF, "read issues settled by joint meetings (staff: their area)",
+       "查看联席会议成效"),
 )}
 # fmt: on
 

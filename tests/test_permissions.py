@@ -33,6 +33,8 @@ from tenants.files.models import Purpose
 from tenants.inbox import webhooks
 from tenants.jobruns import service as jobruns
 from tenants.ledger import service as ledger
+from tenants.meetings import compliance as meetings_compliance
+from tenants.meetings import meetings as meetings_service
 from tenants.paging import Window
 from tenants.permissions import PERMISSIONS, TENANT_ROLES, allows, in_readme, require
 from tenants.points import earning as points_earning
@@ -163,6 +165,12 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "dual.talk.manage": lambda a: dual_talks.list_talks(access=a, window=Window(limit=1)),
     "dual.report.read": lambda a: dual_year_end.member_rows(access=a, year=2026),
     "dual.report.export": lambda a: dual_year_end.export_members(access=a, year=2026),
+    # issue 19 part B
+    "meetings.record": lambda a: meetings_service.record_meeting(
+        access=a, actor=A, target_kind="community", target_id=1, held_on=date(2026, 11, 1), convenor="x",
+        attendance=[], agenda=[]),
+    "meetings.read": lambda a: meetings_compliance.list_flags(access=a),
+    "meetings.figures.read": lambda a: meetings_compliance.issues_settled(access=a, period_key="2026-11"),
 }
 
 TICKET = SimpleNamespace(
@@ -204,6 +212,10 @@ ON_A_NODE: dict[str, tuple[Any, Role]] = {
     # issue 18 part F: the community's street; a community worker on the community itself.
     "dual.emergency.manage": (("street", 1), Role.STREET_OFFICER),
     "dual.emergency.assign": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
+    # issue 19 part B: the meeting's community or street; completing, also the decision's owner.
+    "meetings.decision.manage": ([("community", 3), ("street", 1)], Role.COMMUNITY_WORKER),
+    "meetings.decision.complete": (SimpleNamespace(owner_kind="company", owner_id=5, community_id=3, street_id=1),
+                                   Role.PROPERTY_COMPANY),
 }
 
 

@@ -30,6 +30,7 @@ from tenants.files.models import Purpose, StoredFile
 from tenants.inbox import service as inbox
 from tenants.inbox.models import WebhookDelivery, WebhookEndpoint
 from tenants.jobruns.models import JobRun
+from tenants.meetings.models import Decision, Meeting
 from tenants.points.grid_models import GridScore, PayStatement
 from tenants.points.ledger import Source as PointsSource
 from tenants.points.ledger import credit as points_credit
@@ -164,6 +165,13 @@ async def _one_of_each(gql, w) -> dict[str, int]:
                                            started_by="admin")
         await WorkGroupAssignment.create(community_id=ids["C1"], emergency_id=emergency.id, person_id=person.id,
                                          group_code="command", how=AssignedBy.RULE, assigned_at=AT, assigned_by="admin")
+        # issue 19 part B: a joint meeting and its decision.
+        meeting = await Meeting.create(series_id=1, target_kind="community", target_id=ids["C1"],
+                                       community_id=ids["C1"], street_id=ids["S1"], held_on=date(2026, 10, 2),
+                                       convenor="书记", recorded_by="admin", recorded_at=AT)
+        await Decision.create(meeting_id=meeting.id, community_id=ids["C1"], street_id=ids["S1"], owner_kind="company",
+                              owner_id=ids["P1"], due_on=date(2026, 10, 30), description="修缮", created_by="admin",
+                              created_at=AT)
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

@@ -1,35 +1,232 @@
-"""Meeting compliance and decisions done on time per compound: the inputs of the rubric lines scored from records.
+"""Meeting compliance: the flags of places (communities or compounds, as ``party.joint_meeting.level`` says) that
+held no meeting in a period, raised on the next period's first day (tenant time zone) with their community's
+workers told once; the objective rubric inputs the assessment reads (``rubric_inputs``); and the figure of issues
+settled (decisions done + agenda tickets closed) per community and street.
 
-The contract the rating run reads (``tenants.assessment.inputs``; issue 19 part A defines it, part B fills it):
-
-``await rubric_inputs(period_key, compound_ids)`` runs inside the rating run's transaction, with the tenant in
-scope, for ``period_key`` the assessment period (``tenants.periods``: "2026-11", "2026Q4", "2026") and
-``compound_ids`` every compound under contract in it (thousands in a city: one set-based statement over an array of
-ids, robust on tables without statistics). It returns, per ``(compound id, source)``, a ``Fraction`` in [0, 1]:
-
-- ``"meeting_compliance"``: the share of the meeting periods (``party.joint_meeting.cadence``) ending within the
-  assessment period in which the compound's meeting series held a meeting — its own series at ``level =
-  "compound"``, its community's at ``"community"``. A month with a meeting is 1, without one 0.
-- ``"decisions_on_time"``: of the decisions of those meetings due within the assessment period, the share done on
-  or before their due day.
-
-A pair that is absent, or None, means no record to judge by (no meeting series for the compound, no decision due
-in the period): the line scores 0 with the note ``no_meeting_data`` (its points are not spread over the other
-lines). Values outside [0, 1] are clamped by the scorer. Pairs of sources the caller did not ask about may be left
-out; extra pairs are ignored.
-"""
+The statements compute each aggregate once (MATERIALIZED CTEs, arrays of ids rather than semi-joins), so they
+stay cheap on tables without statistics (a freshly loaded tenant)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Literal
+from typing import Any
 
-RecordSource = Literal["meeting_compliance", "decisions_on_time"]
-SOURCES: tuple[RecordSource, ...] = ("meeting_compliance", "decisions_on_time")
+from tortoise import connections
+
+from tenants import periods
+from tenants.config.document import JointMeeting
+from tenants.config.service import effective_config
+from tenants.errors import InvalidInput, Problem
+from tenants.inbox.holders import holders_by_target
+from tenants.inbox.service import Message, send_all
+from tenants.meetings.access import readable_flags
+from tenants.meetings.models import ComplianceFlag
+from tenants.permissions import require
+from tenants.scope import current_tenant_id
+from tenants.tenancy.service import current_zone
+from tenants.territory.access import Access
+from tenants.territory.models import Community
+from tenants.territory.people import PostKind
+
+FLAG_KIND = "meeting_missing"
+SOURCES = ("meeting_compliance", "decisions_on_time")
 
 
-async def rubric_inputs(period_key: str, compound_ids: Sequence[int]) -> dict[tuple[int, str], Fraction | None]:
-    """Per (compound id, source) the share its rubric line scores in ``period_key`` (the module docstring has the
-    contract). Until meetings are recorded there is no data for any compound."""
-    return {}
+async def _rows(sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
+
+
+FLAG_SQL = """
+WITH held AS MATERIALIZED (
+    SELECT coalesce(array_agg(DISTINCT target_id), '{{}}') AS ids FROM meeting
+    WHERE tenant_id = $1 AND target_kind = $2 AND held_on BETWEEN $3 AND $4
+)
+INSERT INTO meeting_compliance_flag
+    (tenant_id, target_kind, target_id, community_id, street_id, period_key, flagged_on, flagged_at)
+SELECT t.tenant_id, $2, t.id, {community}, t.street_id, $5, $6, $7
+FROM {table} t, held
+WHERE t.tenant_id = $1 AND t.is_active AND t.created_at < $8 AND NOT (t.id = ANY(held.ids))
+ON CONFLICT (tenant_id, target_kind, target_id, period_key) DO NOTHING
+RETURNING id
+"""
+
+
+async def flag_missing(today: date, jm: JointMeeting, *, at: datetime) -> int:
+    """Flag every place of the configured level without a meeting in the last complete period (once per place
+    and period: a unique key). Places made after the period began are not judged on it."""
+    key = periods.previous_key(today, jm.cadence)
+    start, end = periods.bounds(key)
+    began = periods.local_midnight(start, await current_zone())
+    community = "t.id" if jm.level == "community" else "t.community_id"
+    rows = await _rows(FLAG_SQL.format(table=jm.level, community=community),
+                       [jm.level, start, end, key, today, at, began])
+    return len(rows)
+
+
+async def notify_flagged(today: date, *, at: datetime) -> int:
+    """Tell each flagged place's community workers once (claimed by a conditional UPDATE, then sent)."""
+    rows = await _rows(
+        "UPDATE meeting_compliance_flag SET notified_at = $2 WHERE tenant_id = $1 AND notified_at IS NULL"
+        " RETURNING id, target_kind, target_id, community_id, period_key", [at])
+    if not rows:
+        return 0
+    by_community: dict[int, list[dict[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        by_community.setdefault(r["community_id"], []).append(r)
+    workers = await holders_by_target(PostKind.COMMUNITY_WORKER, "community", by_community, today)
+    names = dict(await Community.filter(id__in=sorted(by_community)).values_list("id", "name"))  # type: ignore[arg-type]
+    messages = []
+    for community, flags in by_community.items():
+        what = "、".join(f"{'社区' if f['target_kind'] == 'community' else '小区'}#{f['target_id']}" for f in flags)
+        period = flags[0]["period_key"]
+        messages.append(Message(
+            to=workers.get(community, []), kind=FLAG_KIND, title="联席会议未按期召开",
+            text=f"{names.get(community, community)} {period} 未召开联席会议：{what}，请尽快组织。"
+            f" No joint meeting was held in {period}: {len(flags)} place(s).",
+        ))
+    await send_all(messages, at=at)
+    return len(rows)
+
+
+async def list_flags(*, access: Access, period_key: str | None = None) -> list[ComplianceFlag]:
+    """Compliance flags the caller reads (their area), by period then place."""
+    require(access, "meetings.read")
+    if period_key is not None and (problems := periods.period_problems(period_key, "periodKey")):
+        raise InvalidInput.of(problems)
+    qs = readable_flags(access)
+    if period_key is not None:
+        qs = qs.filter(period_key=period_key)
+    return list(await qs.order_by("-period_key", "target_kind", "target_id").limit(1000))
+
+
+RUBRIC_SQL = """
+WITH places AS MATERIALIZED (
+    SELECT c.id AS compound_id, CASE WHEN $2 = 'community' THEN c.community_id ELSE c.id END AS place_id
+    FROM compound c WHERE c.tenant_id = $1 AND c.id = ANY($3::bigint[])
+),
+series AS MATERIALIZED (
+    SELECT coalesce(array_agg(DISTINCT target_id), '{}') AS ids FROM meeting_series
+    WHERE tenant_id = $1 AND target_kind = $2 AND target_id = ANY(ARRAY(SELECT place_id FROM places))
+),
+windows AS MATERIALIZED (
+    SELECT w.n, w.first_day, w.last_day FROM unnest($6::date[], $7::date[]) WITH ORDINALITY AS w(first_day, last_day, n)
+),
+met AS MATERIALIZED (
+    SELECT m.target_id AS place_id, count(DISTINCT w.n) AS met
+    FROM meeting m JOIN windows w ON m.held_on BETWEEN w.first_day AND w.last_day
+    WHERE m.tenant_id = $1 AND m.target_kind = $2 AND m.held_on BETWEEN $4 AND $5
+    GROUP BY m.target_id
+),
+due AS MATERIALIZED (
+    SELECT m.target_id AS place_id, count(*) AS due,
+           count(*) FILTER (WHERE d.status = 'done' AND d.done_on <= d.due_on) AS on_time
+    FROM meeting_decision d JOIN meeting m ON m.tenant_id = d.tenant_id AND m.id = d.meeting_id
+    WHERE d.tenant_id = $1 AND m.target_kind = $2 AND d.status <> 'cancelled' AND d.due_on BETWEEN $8 AND $5
+    GROUP BY m.target_id
+)
+SELECT p.compound_id, p.place_id = ANY(series.ids) AS has_series, coalesce(met.met, 0) AS met, due.due, due.on_time
+FROM places p CROSS JOIN series LEFT JOIN met ON met.place_id = p.place_id LEFT JOIN due ON due.place_id = p.place_id
+"""
+
+
+def meeting_windows(period_key: str, cadence: str) -> list[tuple[date, date]]:
+    """The meeting periods (of ``cadence``) a rating period is judged on: each one that overlaps it, clipped to
+    its end. A quarter rated under a monthly cadence is three months; a month rated under a quarterly cadence is
+    its quarter as far as the month's end (a meeting later in the quarter counts for the months after)."""
+    start, end = periods.bounds(period_key)
+    out: list[tuple[date, date]] = []
+    day = start
+    while day <= end:
+        first, last = periods.bounds(periods.key_for(day, cadence))
+        out.append((first, min(last, end)))
+        day = last + timedelta(days=1)
+    return out
+
+
+async def rubric_inputs(period_key: str, compound_ids: list[int]) -> dict[tuple[int, str], Fraction | None]:
+    """Objective rubric inputs per compound for ``period_key`` (a month or quarter, tenant days), by source:
+    ``meeting_compliance`` the share of its meeting periods (``meeting_windows``) in which its place (its
+    community or itself, as ``party.joint_meeting.level`` says) held a meeting, None when the place has no
+    meeting series (nothing was ever recorded for it); ``decisions_on_time`` the share of its place's decisions
+    due in the period (cancelled ones aside) that were done by their due day, None when none was due. With joint
+    meetings off (or an unknown compound) both are None: no data."""
+    start, end = periods.bounds(period_key)
+    jm = (await effective_config(end)).document.party.joint_meeting
+    out: dict[tuple[int, str], Fraction | None] = {(c, s): None for c in compound_ids for s in SOURCES}
+    if not jm.enabled or not compound_ids:
+        return out
+    windows = meeting_windows(period_key, jm.cadence)
+    first = min(w[0] for w in windows)
+    args = [jm.level, sorted(set(compound_ids)), first, end, [w[0] for w in windows], [w[1] for w in windows],
+            start]
+    for r in await _rows(RUBRIC_SQL, args):
+        if r["has_series"]:
+            out[(r["compound_id"], "meeting_compliance")] = Fraction(r["met"], len(windows))
+        due = r["due"] or 0
+        out[(r["compound_id"], "decisions_on_time")] = Fraction(r["on_time"], due) if due else None
+    return out
+
+
+SETTLED_SQL = """
+WITH items AS MATERIALIZED (
+    SELECT DISTINCT m.community_id, m.street_id, (jsonb_array_elements_text(a.ticket_ids))::bigint AS ticket_id
+    FROM meeting_agenda_item a JOIN meeting m ON m.tenant_id = a.tenant_id AND m.id = a.meeting_id
+    WHERE a.tenant_id = $1 AND jsonb_array_length(a.ticket_ids) > 0
+),
+closed AS MATERIALIZED (
+    SELECT i.community_id, i.street_id, count(DISTINCT i.ticket_id) AS n
+    FROM items i JOIN ticket t ON t.tenant_id = $1 AND t.id = i.ticket_id
+    WHERE t.closed_at >= $2 AND t.closed_at < $3
+    GROUP BY 1, 2
+),
+done AS MATERIALIZED (
+    SELECT community_id, street_id, count(*) AS n FROM meeting_decision
+    WHERE tenant_id = $1 AND status = 'done' AND done_on BETWEEN $4 AND $5
+    GROUP BY 1, 2
+)
+SELECT coalesce(d.community_id, c.community_id) AS community_id, coalesce(d.street_id, c.street_id) AS street_id,
+       coalesce(d.n, 0) AS decisions_done, coalesce(c.n, 0) AS tickets_closed
+FROM done d FULL OUTER JOIN closed c ON c.community_id = d.community_id AND c.street_id = d.street_id
+"""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Issues settled by joint meetings in a period 联席会议解决问题数, for one community or street."""
+
+    level: str  # community | street
+    node_id: int
+    decisions_done: int
+    tickets_closed: int
+
+    @property
+    def total(self) -> int:
+        return self.decisions_done + self.tickets_closed
+
+
+async def issues_settled(*, access: Access, period_key: str, level: str = "community") -> list[Settled]:
+    """Decisions done (on a day in the period) plus agenda tickets closed (in the period), per community or
+    street of the caller's area, by id; places with none are left out."""
+    require(access, "meetings.figures.read")
+    problems = periods.period_problems(period_key, "periodKey")
+    if level not in ("community", "street"):
+        problems.append(Problem("level", "level", "层级须为社区或街道", "level is community or street"))
+    if problems:
+        raise InvalidInput.of(problems)
+    start, end = periods.bounds(period_key, "periodKey")
+    zone = await current_zone()
+    rows = await _rows(SETTLED_SQL, [periods.local_midnight(start, zone),
+                                     periods.local_midnight(end + timedelta(days=1), zone), start, end])
+    q = access.staff_communities_filter("id")
+    if q is not None:
+        allowed = set(await Community.filter(q).values_list("id", flat=True))
+        rows = [r for r in rows if r["community_id"] in allowed]
+    totals: dict[int, list[int]] = {}
+    for r in rows:
+        key = r["community_id"] if level == "community" else r["street_id"]
+        got = totals.setdefault(key, [0, 0])
+        got[0] += r["decisions_done"]
+        got[1] += r["tickets_closed"]
+    return [Settled(level, k, v[0], v[1]) for k, v in sorted(totals.items())]

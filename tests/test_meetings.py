@@ -1,0 +1,251 @@
+"""Joint meetings 联席会议: recording a meeting (configured parties, agenda tickets escalated "社区点题、部门答题"),
+decisions reminded once, overdue and escalated once per rung, done or cancelled on their timeline; compliance
+flags on the next period's first day (Asia/Shanghai) told once; rubric inputs; issues settled; who reads what,
+hostile input, and another tenant."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from tenants.errors import DomainError
+from tenants.inbox.models import Notification
+from tenants.meetings import compliance, decisions, meetings, scheduled
+from tenants.meetings.meetings import Agenda, Attendance
+from tenants.meetings.models import ComplianceFlag, Decision, DecisionEvent, Meeting
+from tenants.paging import Window
+from tenants.scope import tenant_transaction
+from tenants.tickets.models import Escalation, Ticket
+from tests.fixtures.meetings import MEETING_AT, attendance
+
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
+DEC1_0030 = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)  # 00:30 on 1 December in Asia/Shanghai
+NOV30_2330 = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 23:30 on 30 November in Asia/Shanghai
+
+
+async def _record(w, who: str = "cw1", community: str = "C1", **kw) -> Meeting:
+    async with tenant_transaction(w.t.id):
+        return await meetings.record_meeting(
+            access=w.caller(who), actor=who, target_kind=kw.pop("target_kind", "community"),
+            target_id=w.ids[community], held_on=kw.pop("held_on", date(2026, 11, 10)),
+            convenor=kw.pop("convenor", "社区党委书记"), attendance=kw.pop("attendance", attendance()),
+            agenda=kw.pop("agenda", [Agenda(text="电梯维修")]), now=kw.pop("now", MEETING_AT), **kw,
+        )
+
+
+async def _error(coro) -> DomainError:
+    with pytest.raises(DomainError) as got:
+        await coro
+    return got.value
+
+
+def _reasons(err: DomainError) -> set[tuple[str, str]]:
+    return {(p.field, p.reason) for p in err.problems}  # type: ignore[attr-defined]
+
+
+async def _decide(w, meeting: Meeting, due_on: date, who: str = "cw1", owner: tuple[str, str] = ("company", "P1")):
+    async with tenant_transaction(w.t.id):
+        return await decisions.add_decision(
+            access=w.caller(who), actor=who, meeting_id=meeting.id, owner_kind=owner[0], owner_id=w.ids[owner[1]],
+            due_on=due_on, description="修复3号楼漏水屋面", now=MEETING_AT,
+        )
+
+
+async def _run(w, at: datetime) -> dict:
+    async with tenant_transaction(w.t.id):
+        return await scheduled.hourly(now=at)
+
+
+async def _inbox(w, kind: str) -> list[str]:
+    async with tenant_transaction(w.t.id):
+        return list(await Notification.filter(kind=kind).order_by("id").values_list("recipient", flat=True))
+
+
+async def _events(w, decision_id: int) -> list[tuple[str, str]]:
+    async with tenant_transaction(w.t.id):
+        return [(e.action, e.note) for e in await DecisionEvent.filter(decision_id=decision_id).order_by("id")]
+
+
+async def test_a_meeting_is_recorded_and_its_agenda_escalates_tickets(meeting_world):
+    w = meeting_world
+    m = await _record(w, agenda=[Agenda(text="楼道堆物"), Agenda(ticket_ids=[w.ids["T1"]], escalate=True),
+                                 Agenda(text="停车", ticket_ids=[w.ids["T2"]])],
+                      photo_links=["https://img.example.cn/m1.jpg"], minutes="议定三项")
+    async with tenant_transaction(w.t.id):
+        got = await meetings.attendance_of(access=w.caller("cw1"), meeting_ids=[m.id])
+        assert sorted(a.party for a in got[m.id]) == sorted(attendance_parties := [a.party for a in attendance()])
+        assert len(attendance_parties) == 4
+        agenda = (await meetings.agenda_of(access=w.caller("cw1"), meeting_ids=[m.id]))[m.id]
+        assert [a.ticket_ids for a in agenda] == [[], [w.ids["T1"]], [w.ids["T2"]]]
+        escalations = await Escalation.filter(ticket_id__in=[w.ids["T1"], w.ids["T2"]]).values_list(
+            "ticket_id", "reason")
+        assert escalations == [(w.ids["T1"], "joint meeting")]  # only the item that escalates
+        assert m.community_id == w.ids["C1"] and m.street_id == w.ids["S1"]
+
+
+async def test_parties_must_be_the_configured_ones_and_hostile_input_is_refused(meeting_world):
+    w = meeting_world
+    err = await _error(_record(w, attendance=[Attendance("street_party_committee", ["张三"]),
+                                              Attendance("residents_committee", ["李四", "王\u202e五"]),
+                                              Attendance("residents_committee", ["赵六"])]))
+    assert err.code == "INVALID_INPUT"
+    assert {("attendance.0.party", "party"), ("attendance.1.names.1", "bidi"),
+            ("attendance.2.party", "duplicate")} <= _reasons(err)
+    err = await _error(_record(w, convenor="", minutes="a\x00b", held_on=date(2026, 12, 25),
+                               photo_links=["http://x.cn/a.jpg", "https://ok.cn/a b"],
+                               agenda=[Agenda(), Agenda(ticket_ids=[9_999_999]), Agenda(text="x", escalate=True)]))
+    assert {("convenor", "required"), ("minutes", "nul"), ("heldOn", "date"), ("photoLinks.0", "link"),
+            ("photoLinks.1", "link"), ("agenda.0.text", "required"), ("agenda.1.ticketIds", "ticket"),
+            ("agenda.2.escalate", "no_tickets")} <= _reasons(err)
+    err = await _error(_record(w, target_kind="compound", community="K1"))
+    assert _reasons(err) == {("targetKind", "level")}
+    # Outside one's area: another community reads as not found; a street officer of another street likewise.
+    assert (await _error(_record(w, who="cw1", community="C2"))).code == "NOT_FOUND"
+    assert (await _error(_record(w, who="so2", community="C1"))).code == "NOT_FOUND"
+    assert (await _error(_record(w, who="pc1", community="C1"))).code == "FORBIDDEN"
+    async with tenant_transaction(w.t.id):
+        assert await Meeting.all().count() == 0
+
+
+async def test_a_decision_due_in_7_days_is_reminded_once_overdue_and_escalated_once(meeting_world):
+    w = meeting_world
+    m = await _record(w)
+    today = date(2026, 12, 2)  # the suite's day in Asia/Shanghai
+    d = await _decide(w, m, today + timedelta(days=7))
+    runs = [await _run(w, DEC1_0030 + timedelta(days=n, hours=h)) for n in range(0, 12) for h in (0, 1)]
+    assert sum(r["reminded"] for r in runs) == 1 and sum(r["overdue"] for r in runs) == 1
+    # 3 days before (config default), told to P1's staff once.
+    assert await _inbox(w, scheduled.REMINDER_KIND) == ["pc1"]
+    events = await _events(w, d.id)
+    assert [a for a, _ in events] == ["added", "reminded", "overdue", "escalated", "escalated", "escalated"]
+    assert [n for a, n in events if a == "escalated"] == ["community", "street", "tenant"]  # once per rung
+    assert await _inbox(w, scheduled.ESCALATED_KIND) == ["cw1", "so1", "ta1"]
+    async with tenant_transaction(w.t.id):
+        row = await Decision.get(id=d.id)
+        assert row.escalation_level == 3 and row.reminded_at is not None and row.overdue_at is not None
+        read = await decisions.list_decisions(access=w.caller("cw1"), window=Window(10))
+        assert [(r.row.id, r.overdue) for r in read.rows] == [(d.id, False)]  # the suite's today is before it
+
+
+async def test_first_rung_once_when_run_twice_and_done_with_evidence_by_the_firm(meeting_world):
+    w = meeting_world
+    m = await _record(w)
+    d = await _decide(w, m, date(2026, 11, 20))
+    first = [await _run(w, DEC1_0030) for _ in range(2)]
+    assert [r["escalated"] for r in first] == [1, 0] and [r["overdue"] for r in first] == [1, 0]
+    err = await _error(_act(w, decisions.complete, "us1", decision_id=d.id, evidence="已修复"))
+    assert err.code == "NOT_FOUND"  # U1 neither owns it nor reads C1's meetings
+    err = await _error(_act(w, decisions.complete, "pc1", decision_id=d.id, evidence=""))
+    assert _reasons(err) == {("evidence", "required")}
+    done = await _act(w, decisions.complete, "pc1", decision_id=d.id, evidence="已更换防水层",
+                      evidence_links=["https://img.example.cn/done.jpg"])
+    assert done.row.status == "done" and not done.overdue
+    err = await _error(_act(w, decisions.cancel, "cw1", decision_id=d.id, reason="重复"))
+    assert err.code == "ILLEGAL_TRANSITION"
+    assert [a for a, _ in await _events(w, d.id)] == ["added", "overdue", "escalated", "done"]
+    # A cancelled decision is neither reminded nor escalated.
+    d2 = await _decide(w, m, date(2026, 11, 25))
+    assert (await _error(_act(w, decisions.cancel, "pc1", decision_id=d2.id, reason="x"))).code == "FORBIDDEN"
+    await _act(w, decisions.cancel, "cw1", decision_id=d2.id, reason="并入其他事项")
+    assert (await _run(w, DEC1_0030 + timedelta(hours=2)))["escalated"] == 0
+
+
+async def _act(w, fn, who: str, **kw):
+    async with tenant_transaction(w.t.id):
+        return await fn(access=w.caller(who), actor=who, **kw)
+
+
+async def test_decision_input_is_checked(meeting_world):
+    w = meeting_world
+    m = await _record(w)
+    err = await _error(_act(w, decisions.add_decision, "cw1", meeting_id=m.id, owner_kind="person",
+                            owner_id=1, due_on=date(2026, 11, 1), description="\u2066x"))
+    assert {("ownerKind", "owner_kind"), ("dueOn", "date"), ("description", "bidi")} <= _reasons(err)
+    err = await _error(_act(w, decisions.add_decision, "cw1", meeting_id=m.id, owner_kind="unit",
+                            owner_id=2**62, due_on=date(2026, 12, 20), description="x"))
+    assert _reasons(err) == {("ownerId", "owner")}
+    err = await _error(_act(w, decisions.add_decision, "cw2", meeting_id=m.id, owner_kind="unit",
+                            owner_id=w.ids["U1"], due_on=date(2026, 12, 20), description="x"))
+    assert err.code == "NOT_FOUND"
+
+
+async def test_no_meeting_in_november_is_flagged_on_1_december_once(meeting_world):
+    w = meeting_world
+    await _record(w)  # C1 met on 10 November; C2 and C3 did not
+    before = await _run(w, NOV30_2330)
+    assert before["flagged"] == 0  # still 30 November in Asia/Shanghai (October: the places did not exist yet)
+    runs = [await _run(w, DEC1_0030), await _run(w, DEC1_0030 + timedelta(hours=1))]
+    assert [r["flagged"] for r in runs] == [2, 0] and [r["told"] for r in runs] == [2, 0]
+    async with tenant_transaction(w.t.id):
+        flags = await ComplianceFlag.all().order_by("target_id").values_list("target_id", "period_key", "flagged_on")
+    assert flags == [(w.ids["C2"], "2026-11", date(2026, 12, 1)), (w.ids["C3"], "2026-11", date(2026, 12, 1))]
+    assert await _inbox(w, compliance.FLAG_KIND) == ["cw2"]  # C3 has no worker: nobody to tell
+    async with tenant_transaction(w.other.id):
+        assert await ComplianceFlag.all().count() == 0  # the other tenant's job did not run
+
+
+async def test_rubric_inputs_per_compound(meeting_world):
+    w = meeting_world
+    m = await _record(w)
+    on_time = await _decide(w, m, date(2026, 12, 9))
+    await _decide(w, m, date(2026, 12, 20))
+    await _act(w, decisions.complete, "pc1", decision_id=on_time.id, evidence="完成")
+    k1, k2, k3 = w.ids["K1"], w.ids["K2"], w.ids["K3"]
+    async with tenant_transaction(w.t.id):
+        nov = await compliance.rubric_inputs("2026-11", [k1, k2, k3])
+        dec = await compliance.rubric_inputs("2026-12", [k1, k2])
+    assert nov[(k1, "meeting_compliance")] == 1 and nov[(k2, "meeting_compliance")] == 0
+    assert nov[(k3, "meeting_compliance")] == 0 and nov[(k1, "decisions_on_time")] is None
+    assert dec[(k1, "meeting_compliance")] == 0  # no meeting in December
+    assert dec[(k1, "decisions_on_time")] == Fraction(1, 2) and dec[(k2, "decisions_on_time")] is None
+
+
+async def test_issues_settled_per_community_and_street(meeting_world):
+    w = meeting_world
+    m = await _record(w, agenda=[Agenda(ticket_ids=[w.ids["T1"], w.ids["T2"]])])
+    d = await _decide(w, m, date(2026, 12, 9))
+    await _act(w, decisions.complete, "pc1", decision_id=d.id, evidence="完成")
+    async with tenant_transaction(w.t.id):
+        await Ticket.filter(id=w.ids["T1"]).update(state="closed", closed_at=DEC1_0030 + timedelta(hours=3))
+        by_community = await compliance.issues_settled(access=w.caller("admin"), period_key="2026-12")
+        by_street = await compliance.issues_settled(access=w.caller("so1"), period_key="2026-12", level="street")
+        theirs = await compliance.issues_settled(access=w.caller("cw2"), period_key="2026-12")
+        november = await compliance.issues_settled(access=w.caller("admin"), period_key="2026-11")
+        err = await _error(compliance.issues_settled(access=w.caller("pc1"), period_key="2026-12"))
+        bad = await _error(compliance.issues_settled(access=w.caller("admin"), period_key="2026-13", level="x"))
+    assert [(s.node_id, s.decisions_done, s.tickets_closed, s.total) for s in by_community] == [
+        (w.ids["C1"], 1, 1, 2)]
+    assert [(s.level, s.node_id, s.total) for s in by_street] == [("street", w.ids["S1"], 2)]
+    assert theirs == [] and november == []
+    assert err.code == "FORBIDDEN" and bad.code == "INVALID_INPUT"
+
+
+async def test_who_reads_meetings_and_another_tenant_reads_nothing(meeting_world):
+    w = meeting_world
+    m1 = await _record(w)
+    m2 = await _record(w, who="so1", community="C2")
+    d = await _decide(w, m2, date(2026, 12, 20), who="so1", owner=("unit", "U1"))
+
+    async def seen(who: str) -> tuple[list[int], list[int]]:
+        async with tenant_transaction(w.t.id):
+            ms = await meetings.list_meetings(access=w.caller(who), window=Window(10))
+            ds = await decisions.list_decisions(access=w.caller(who), window=Window(10))
+            return sorted(r.id for r in ms.rows), [r.row.id for r in ds.rows]
+
+    assert await seen("admin") == (sorted([m1.id, m2.id]), [d.id])
+    assert await seen("so1") == (sorted([m1.id, m2.id]), [d.id])
+    assert await seen("cw1") == ([m1.id], [])
+    assert await seen("pc1") == ([m1.id], [])  # a party to C1's meetings (it serves K1), not to C2's
+    assert await seen("us1") == ([], [d.id])  # U1 owns the decision
+    assert await seen("res1") == ([], [])
+    assert w.ids["other_meeting"] not in (await seen("admin"))[0]
+    async with tenant_transaction(w.other.id):
+        assert await Meeting.all().values_list("id", flat=True) == [w.ids["other_meeting"]]
+        assert await Decision.all().count() == 0
+    async with tenant_transaction(w.t.id):
+        err = await _error(decisions.timeline(access=w.caller("cw1"), decision_id=d.id))
+        assert [e.action for e in await decisions.timeline(access=w.caller("us1"), decision_id=d.id)] == ["added"]
+    assert err.code == "NOT_FOUND"

@@ -1,0 +1,75 @@
+"""Joint meetings through GraphQL: record a meeting with an agenda that escalates a ticket, add a decision, the
+firm completes it with evidence and reads its timeline; figures and flags; hostile ids; another tenant."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tenants.tenancy.roles import Role
+from tests.fixtures.callers import bearer
+
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
+RECORD = """mutation($input: RecordMeetingInput!) { recordMeeting(input: $input) {
+  id databaseId heldOn convenor attendance { party names } agenda { position text ticketIds escalatedAt } } }"""
+DECISION = "id databaseId status dueOn ownerKind overdue escalationLevel evidence timeline { action actor note }"
+
+
+def _input(w, **over):
+    return {"targetKind": "COMMUNITY", "targetId": str(w.ids["C1"]), "heldOn": "2026-11-10", "convenor": "社区党委书记",
+            "attendance": [{"party": "RESIDENTS_COMMITTEE", "names": ["李主任"]},
+                           {"party": "PROPERTY_COMPANY", "names": ["王经理"]}],
+            "agenda": [{"text": "楼道堆物"}, {"ticketIds": [str(w.ids["T1"])], "escalate": True}]} | over
+
+
+async def test_record_decide_complete_through_graphql(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    pc1 = bearer(settings, w.t, Role.PROPERTY_COMPANY, f"company:{w.ids['P1']}", user_id="pc1")
+    other = bearer(settings, w.other, Role.TENANT_ADMIN, user_id="admin")
+    got = await gql(RECORD, cw1, {"input": _input(w)})
+    m = got["data"]["recordMeeting"]
+    assert [a["party"] for a in m["attendance"]] == ["RESIDENTS_COMMITTEE", "PROPERTY_COMPANY"]
+    assert m["agenda"][1]["ticketIds"] == [str(w.ids["T1"])] and m["agenda"][1]["escalatedAt"]
+    added = await gql('mutation($m: ID!, $o: ID!) { addDecision(meetingId: $m, input: {ownerKind: COMPANY, '
+                      f'ownerId: $o, dueOn: "2026-12-09", description: "修复屋面"}}) {{ {DECISION} }} }}', cw1,
+                      {"m": m["id"], "o": str(w.ids["P1"])})
+    d = added["data"]["addDecision"]
+    assert (d["status"], d["ownerKind"], d["overdue"]) == ("OPEN", "COMPANY", False)
+    done = await gql(f'mutation($d: ID!) {{ completeDecision(decisionId: $d, evidence: "已完成") {{ {DECISION} }} }}',
+                     pc1, {"d": d["id"]})
+    assert done["data"]["completeDecision"]["status"] == "DONE"
+    assert [e["action"] for e in done["data"]["completeDecision"]["timeline"]] == ["added", "done"]
+    seen = await gql("{ meetings { nodes { databaseId } } meetingDecisions { nodes { databaseId } } }", pc1)
+    assert [n["databaseId"] for n in seen["data"]["meetings"]["nodes"]] == [m["databaseId"]]
+    figures = await gql('{ issuesSettled(periodKey: "2026-12") { nodeId decisionsDone total } }', cw1)
+    assert figures["data"]["issuesSettled"] == [{"nodeId": str(w.ids["C1"]), "decisionsDone": 1, "total": 1}]
+    # Another tenant: the node is null, its lists do not hold ours.
+    assert (await gql(f'{{ node(id: "{m["id"]}") {{ id }} }}', other))["data"]["node"] is None
+    theirs = await gql("{ meetings { nodes { databaseId } } }", other)
+    assert [n["databaseId"] for n in theirs["data"]["meetings"]["nodes"]] == [str(w.ids["other_meeting"])]
+
+
+async def test_a_retry_with_the_same_idempotency_key_returns_the_first_meeting(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    query = RECORD.replace("$input: RecordMeetingInput!", "$input: RecordMeetingInput!, $key: String").replace(
+        "recordMeeting(input: $input)", "recordMeeting(input: $input, idempotencyKey: $key)")
+    first, again = [await gql(query, cw1, {"input": _input(w, agenda=[{"text": "议题"}]), "key": "m-2026-11"})
+                    for _ in range(2)]
+    assert first["data"]["recordMeeting"]["id"] == again["data"]["recordMeeting"]["id"]
+    seen = await gql("{ meetings { nodes { id } } }", cw1)
+    assert len(seen["data"]["meetings"]["nodes"]) == 1
+
+
+async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    for over in ({"targetId": "x" * 200}, {"targetId": str(2**64)}, {"convenor": "a\u202eb"},
+                 {"agenda": [{"ticketIds": ["VGlja2V0OjE="[:-1]]}]}, {"photoLinks": ["javascript:alert(1)"]}):
+        body = await gql(RECORD, cw1, {"input": _input(w, **over)})
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (over, body)
+    body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { targetId } }', cw1)
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
