@@ -211,8 +211,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
     _p("assessment.record_interview", ADMINISTRATION | {R.STREET_OFFICER},
        "record a 约谈 (a street officer: with a firm of their street)", "记录约谈"),
-    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY},
-       "read interviews (a firm its own, a street its firms')", "查看约谈"),
+    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY, R.UNIT_STAFF},
+       "read interviews (a firm its own, a unit its own, a street its firms' and units')", "查看约谈"),
     # Money.
     _p("ledger.read", ADMINISTRATION, "read ledger balances, entries and the check", "查看账本"),
     _p("subsidies.read_pools", ADMIN_AND_STAFF, "read 以奖代补 pools", "查看奖补资金池"),
@@ -328,6 +328,10 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("dual.emergency.assign", TA | TERRITORY_STAFF,
        "put people in a community's work groups by hand, or take them out", "调整工作组人员",
        post_on("the community or its street")),
+    # issue 19 part C: commendations 表彰挂牌 of the red list (interviews use assessment.*_interview above).
+    _p("assessment.read_commendations", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY},
+       "read the commendations of published red lists", "查看表彰"),
+    _p("assessment.commend", ADMINISTRATION, "record a commendation's plaque day", "登记表彰挂牌"),
 )}
 # fmt: on
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tenants import permissions
-from tenants.assessment import interviews, late, ratings, reports, rounds
+from tenants.assessment import commendations, interviews, late, ratings, reports, rounds
 from tenants.audit import service as audit
 from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
@@ -163,6 +163,11 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "dual.talk.manage": lambda a: dual_talks.list_talks(access=a, window=Window(limit=1)),
     "dual.report.read": lambda a: dual_year_end.member_rows(access=a, year=2026),
     "dual.report.export": lambda a: dual_year_end.export_members(access=a, year=2026),
+    # issue 19 part C
+    "assessment.read_commendations": lambda a: commendations.commendations(access=a, period_key=None, company_id=None),
+    "assessment.commend": lambda a: commendations.set_plaque_day(
+        access=a, actor=A, commendation_id=1, plaque_on=date(2026, 12, 1)
+    ),
 }
 
 TICKET = SimpleNamespace(
