@@ -548,7 +548,7 @@ TEXT: dict[str, str] = {
     "Interview.dueOn": "An owed interview is to be held by this day (tenant-local).",
     "InterviewSubjectKind.FIRM": "A property company 物业企业.",
     "InterviewSubjectKind.MANAGER": "A property manager 物业经理.",
-    "InterviewSubjectKind.UNIT": "A unit: a department, a street office (street party committee), the efficiency office.",
+    "InterviewSubjectKind.UNIT": "A unit: a department, a street office (street party committee) or the like.",
     "InterviewSubjectKind.STREET": "A street (handed to the efficiency office).",
     "InterviewSubjectKind.COMMUNITY": "A community (handed to the efficiency office).",
     "InterviewSubjectKind.PERSON": "A person (个人约谈).",
