@@ -217,7 +217,7 @@ class InterviewType(Node):
     company_id: strawberry.ID | None
     subject_kind: InterviewSubjectKind  # type: ignore[valid-type]
     subject_id: strawberry.ID
-    status: InterviewState  # type: ignore[valid-type]
+    status: InterviewState = strawberry.field(name="state", description="Owed or held.")  # type: ignore[valid-type]
     source: InterviewOrigin  # type: ignore[valid-type]
     period_key: str
     reason: str
