@@ -67,6 +67,10 @@ class Migration(migrations.Migration):
         ops.AddField(model_name='Interview', name='follow_up_reminded_at', field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
         ops.AddIndex(model_name='Interview', index=Index(fields=['tenant_id', 'subject_kind', 'subject_id'])),
         ops.AddIndex(model_name='Interview', index=Index(fields=['tenant_id', 'status', 'due_on'])),
+        ops.AlterModelOptions(
+            name='Interview',
+            options={'table': 'interview', 'app': 'civicgrid', 'indexes': [Index(fields=['tenant_id', 'company_id', 'held_on']), Index(fields=['tenant_id', 'period_key']), Index(fields=['tenant_id', 'subject_kind', 'subject_id']), Index(fields=['tenant_id', 'status', 'due_on'])], 'pk_attr': 'id', 'table_description': '约谈: owed (by a published black list or an efficiency-office case) or held, with a firm, a manager, a unit'},
+        ),
         ops.RunSQL(UNIQUE, reverse_sql=UNIQUE_REVERSE),
         ops.CreateModel(
             name='Commendation',
