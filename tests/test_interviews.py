@@ -9,9 +9,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tenants.assessment import interviews
-from tenants.assessment.models import CompanyRating, Commendation, Interview, InterviewStatus
+from tenants.assessment.models import Commendation, CompanyRating, Interview, InterviewStatus
+from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.territory.parties import Unit, UnitKind
+from tenants.tickets.models import EfficiencyCase
+from tenants.tickets.models import UnitKind as TicketUnit
 from tests.fixtures.interviews import INTERVIEW_PERIOD, publish_company_scores
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
@@ -87,28 +90,30 @@ async def test_ties_and_unscored_firms_follow_the_list_rule_with_its_reason(inte
 async def test_an_owed_interview_is_reminded_once_then_told_overdue_once(interview_world, gql):
     w = interview_world
     await publish_company_scores(w, DISTINCT, now=PUBLISHED)
-    await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]))})
+    p20 = _held(companyId=str(w.ids["P20"]), followUp="一月内整改", followUpDue="2026-12-20")
+    await gql(RECORD, w.admin, {"in": p20})
 
     async def tick(day: date) -> dict:
         with tenant_context(w.t.id):
             return await interviews.remind(now=datetime(day.year, day.month, day.day, 2, tzinfo=UTC))
 
+    # The held interview's follow-up is reminded once, the day before its due day.
+    assert [(await tick(date(2026, 12, d)))["follow_up"] for d in (18, 19, 20)] == [0, 1, 0]
     assert (await tick(date(2026, 12, 23)))["reminded"] == 0  # 8 days before the due day
     assert (await tick(date(2026, 12, 24)))["reminded"] == 4  # 7 days before: the 4 still owed
     assert (await tick(date(2026, 12, 25)))["reminded"] == 0
     assert (await tick(date(2026, 12, 31)))["overdue"] == 0  # due today: not yet overdue
     late = await tick(date(2027, 1, 1))
     assert (late["overdue"], (await tick(date(2027, 1, 2)))["overdue"]) == (4, 0)
-    # The follow-up of the held one (none due) is not reminded; overdue is shown against today (the suite's day).
     async with tenant_transaction(w.t.id):
         stamped = await Interview.filter(status=InterviewStatus.OWED, reminded_at__isnull=False,
                                          overdue_at__isnull=False).count()
+        told = await Notification.filter(recipient="xh-admin").values_list("kind", flat=True)
     assert stamped == 4
+    assert sorted(told) == ["interview.due_soon"] * 4 + ["interview.follow_up_due"] + ["interview.overdue"] * 4
 
 
 async def test_a_unit_handed_to_the_efficiency_office_owes_an_interview_once(interview_world, gql):
-    from tenants.tickets.models import EfficiencyCase, UnitKind as TicketUnit
-
     w = interview_world
     async with tenant_transaction(w.t.id):
         dept = await Unit.create(kind=UnitKind.COUNTY_DEPARTMENT, code="cg", name="城管局")
