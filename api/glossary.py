@@ -179,6 +179,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.addDecision": ("meetings.decision.manage",),
     "Mutation.completeDecision": ("meetings.decision.complete",),
     "Mutation.cancelDecision": ("meetings.decision.manage",),
+    # issue 19 part C: interviews 约谈 of any subject, commendations 表彰挂牌.
+    "Query.commendations": ("assessment.read_commendations",),
+    "Mutation.setPlaqueDay": ("assessment.commend",),
 }
 
 WRITER_POST = (
@@ -548,4 +551,29 @@ TEXT: dict[str, str] = {
     "Query.dualYearEnd(belowMinimumOnly)": "Only members whose participations fall below the year's minimum.",
     "Mutation.recordTalkOutcome(outcome)": "What was said and agreed (up to 2,000 characters).",
     "Mutation.recordTalkOutcome(heldOn)": "The day it was held (tenant-local): from the day it opened to today.",
+    # issue 19 part C.
+    "Interview.subjectKind": "Who the interview concerns.",
+    "Interview.subjectId": "The subject's id (a company, manager, unit, street, community or person).",
+    "Interview.state": "Owed or held.",
+    "Interview.source": "What made the interview: the black list, the efficiency office, or by hand.",
+    "Interview.reason": "Why it is held (black_list:<list reason>, efficiency_office:<escalations>, or free text).",
+    "Interview.dueOn": "An owed interview is to be held by this day (tenant-local).",
+    "InterviewSubjectKind.FIRM": "A property company 物业企业.",
+    "InterviewSubjectKind.MANAGER": "A property manager 物业经理.",
+    "InterviewSubjectKind.UNIT": "A unit: a department, a street office (street party committee) or the like.",
+    "InterviewSubjectKind.STREET": "A street (handed to the efficiency office).",
+    "InterviewSubjectKind.COMMUNITY": "A community (handed to the efficiency office).",
+    "InterviewSubjectKind.PERSON": "A person (个人约谈).",
+    "InterviewState.OWED": "Owed: to be held by its due day (reminded once, then overdue).",
+    "InterviewState.HELD": "Held: date, attendees and outcome recorded.",
+    "InterviewOrigin.RED_BLACK": "Owed by a published black list 黑榜.",
+    "InterviewOrigin.EFFICIENCY": "Owed by a unit's hand-over to the efficiency office 作风效能办.",
+    "InterviewOrigin.HAND": "Recorded by hand.",
+    "Commendation": "表彰挂牌: a firm on a published red list 红榜.",
+    "Commendation.companyId": "The firm commended.",
+    "Commendation.periodKey": "The period of the red list.",
+    "Commendation.rank": "The firm's rank in that list's snapshot.",
+    "Commendation.score": "The firm's score in that snapshot.",
+    "Commendation.plaqueOn": "The day its plaque is hung, once recorded.",
+    "RecordInterviewInput.period": "The period the interview is about (2026-10 or 2026Q4).",
 }

@@ -216,8 +216,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
     _p("assessment.record_interview", ADMINISTRATION | {R.STREET_OFFICER},
        "record a 约谈 (a street officer: with a firm of their street)", "记录约谈"),
-    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY},
-       "read interviews (a firm its own, a street its firms')", "查看约谈"),
+    _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY, R.UNIT_STAFF},
+       "read interviews (a firm its own, a unit its own, a street its firms' and units')", "查看约谈"),
     # Money.
     _p("ledger.read", ADMINISTRATION, "read ledger balances, entries and the check", "查看账本"),
     _p("subsidies.read_pools", ADMIN_AND_STAFF, "read 以奖代补 pools", "查看奖补资金池"),
@@ -345,6 +345,10 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        "mark a decision done with evidence", "办结会议决定事项", DECISION_OWNER),
     _p("meetings.figures.read", ADMIN_AND_STAFF, "read issues settled by joint meetings (staff: their area)",
        "查看联席会议成效"),
+    # issue 19 part C: commendations 表彰挂牌 of the red list (interviews use assessment.*_interview above).
+    _p("assessment.read_commendations", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY},
+       "read the commendations of published red lists", "查看表彰"),
+    _p("assessment.commend", ADMINISTRATION, "record a commendation's plaque day", "登记表彰挂牌"),
 )}
 # fmt: on
 

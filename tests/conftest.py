@@ -34,6 +34,7 @@ pytest_plugins = [
     "tests.fixtures.dual_rules",
     "tests.fixtures.dual_emergency",
     "tests.fixtures.meetings",
+    "tests.fixtures.interviews",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tenants import permissions
-from tenants.assessment import interviews, late, ratings, reports, rounds
+from tenants.assessment import commendations, interviews, late, ratings, reports, rounds
 from tenants.audit import service as audit
 from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
@@ -171,6 +171,11 @@ THROUGH_SERVICES: dict[str, Entry] = {
         attendance=[], agenda=[]),
     "meetings.read": lambda a: meetings_compliance.list_flags(access=a),
     "meetings.figures.read": lambda a: meetings_compliance.issues_settled(access=a, period_key="2026-11"),
+    # issue 19 part C
+    "assessment.read_commendations": lambda a: commendations.commendations(access=a, period_key=None, company_id=None),
+    "assessment.commend": lambda a: commendations.set_plaque_day(
+        access=a, actor=A, commendation_id=1, plaque_on=date(2026, 12, 1)
+    ),
 }
 
 TICKET = SimpleNamespace(

@@ -18,9 +18,14 @@ from api.ids import opt_id, to_id, to_ids
 from api.pagination import After, Before, Connection, First, Last, connection, node_fields
 from api.rows import FromRow, Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
+from tenants import clock
 from tenants.assessment import access as assessment_access
+from tenants.assessment import commendations as commends
 from tenants.assessment import interviews as talks
 from tenants.assessment import late, ratings, reads, reports, rounds
+from tenants.assessment.models import InterviewSource as _Source
+from tenants.assessment.models import InterviewStatus as _Status
+from tenants.assessment.models import InterviewSubject as _Subject
 from tenants.assessment.models import ListMark as _Mark
 from tenants.assessment.models import (
     RatingSnapshot,
@@ -34,6 +39,21 @@ AssessmentRoundState = strawberry.enum(
     Enum("AssessmentRoundState", {m.name: m.value for m in _RoundStatus}),
     name="AssessmentRoundState",
     description="Whether an assessment round takes score sheets.",
+)
+InterviewSubjectKind = strawberry.enum(
+    Enum("InterviewSubjectKind", {m.name: m.value for m in _Subject}),
+    name="InterviewSubjectKind",
+    description="Who a 约谈 concerns: a firm, a property manager, a unit, a street, a community or a person.",
+)
+InterviewState = strawberry.enum(
+    Enum("InterviewState", {m.name: m.value for m in _Status}),
+    name="InterviewState",
+    description="An interview is owed (to be held by its due day) until it is held.",
+)
+InterviewOrigin = strawberry.enum(
+    Enum("InterviewOrigin", {m.name: m.value for m in _Source}),
+    name="InterviewOrigin",
+    description="What made the interview: the black list, the efficiency office, or a hand-recorded one.",
 )
 RatingSnapshotState = strawberry.enum(
     Enum("RatingSnapshotState", {m.name: m.value for m in _SnapshotStatus}),
@@ -194,14 +214,39 @@ class TrendPoint:
 @strawberry.type(name="Interview")
 class InterviewType(Node):
     readable = staticmethod(assessment_access.readable_interviews)
-    company_id: strawberry.ID
+    company_id: strawberry.ID | None
+    subject_kind: InterviewSubjectKind  # type: ignore[valid-type]
+    subject_id: strawberry.ID
+    status: InterviewState = strawberry.field(name="state", description="Owed or held.")  # type: ignore[valid-type]
+    source: InterviewOrigin  # type: ignore[valid-type]
     period_key: str
-    held_on: date
+    reason: str
+    due_on: date | None
+    held_on: date | None
     attendees: list[str]
     outcome: str
     follow_up: str
     follow_up_due: date | None
     recorded_by: str
+
+    @strawberry.field(
+        description="Owed and past its due day, or held with its follow-up past its due day (tenant-local today)."
+    )
+    async def overdue(self) -> bool:
+        today = await clock.today()
+        if self.status.value == _Status.OWED.value:  # type: ignore[attr-defined]
+            return self.due_on is not None and self.due_on < today
+        return self.follow_up_due is not None and self.follow_up_due < today
+
+
+@strawberry.type(name="Commendation")
+class CommendationType(Node):
+    readable = staticmethod(assessment_access.readable_commendations)
+    company_id: strawberry.ID
+    period_key: str
+    rank: int
+    score: Decimal
+    plaque_on: date | None
 
 
 @strawberry.type
@@ -268,7 +313,14 @@ class EnterLateScoresInput:
 
 @strawberry.input
 class RecordInterviewInput:
-    company_id: strawberry.ID
+    company_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The firm interviewed (or subjectKind FIRM + subjectId)."
+    )
+    subject_kind: InterviewSubjectKind | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Who is interviewed (default FIRM, with companyId)."
+    )
+    subject_id: strawberry.ID | None = strawberry.field(default=None, description="The id of who is interviewed.")
+    reason: str = strawberry.field(default="", description="Why the interview is held (事由).")
     period: str
     held_on: date
     attendees: list[str]
@@ -391,14 +443,41 @@ class AssessmentQuery:
             held_off=[CompanyRatingType.of(r) for r in await reports.held_off(snap)],
         )
 
-    @strawberry.field(description="约谈 records.")
+    @strawberry.field(description="约谈 records, owed and held.")
     async def interviews(
-        self, info: Info, company_id: strawberry.ID | None = None, period: str | None = None
+        self,
+        info: Info,
+        company_id: strawberry.ID | None = None,
+        period: str | None = None,
+        subject_kind: Annotated[
+            InterviewSubjectKind | None, strawberry.argument(description="Only interviews of this kind of subject.")  # type: ignore[valid-type]
+        ] = None,
+        subject_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this subject's.")] = None,
+        state: Annotated[
+            InterviewState | None, strawberry.argument(description="Only owed or only held ones.")  # type: ignore[valid-type]
+        ] = None,
     ) -> list[InterviewType]:
         found = await talks.interviews(
-            access=await info.context.access(), company_id=opt_id(company_id, "companyId"), period_key=period
+            access=await info.context.access(),
+            company_id=opt_id(company_id, "companyId"),
+            period_key=period,
+            subject_kind=None if subject_kind is None else subject_kind.value,
+            subject_id=opt_id(subject_id, "subjectId"),
+            status=None if state is None else state.value,
         )
         return [InterviewType.of(i) for i in found]
+
+    @strawberry.field(description="表彰挂牌: the firms commended on published red lists, best rank first.")
+    async def commendations(
+        self,
+        info: Info,
+        period: str | None = None,
+        company_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this firm's.")] = None,
+    ) -> list[CommendationType]:
+        found = await commends.commendations(
+            access=await info.context.access(), period_key=period, company_id=opt_id(company_id, "companyId")
+        )
+        return [CommendationType.of(c) for c in found]
 
     @strawberry.field(description="末位淘汰 candidates of a year.")
     async def elimination_candidates(self, info: Info, year: int) -> list[EliminationCandidate]:
@@ -524,11 +603,29 @@ class AssessmentMutation:
             await ratings.publish(access=await info.context.access(), period_key=period, actor=info.context.actor)
         )
 
-    @strawberry.mutation(description="Record a 约谈 with a firm.")
+    @strawberry.mutation(description="Record the day a commendation's plaque is hung (表彰挂牌).")
+    async def set_plaque_day(
+        self,
+        info: Info,
+        commendation_id: Annotated[strawberry.ID, strawberry.argument(description="The commendation.")],
+        plaque_on: Annotated[date, strawberry.argument(description="The plaque day (tenant-local).")],
+    ) -> CommendationType:
+        c = await commends.set_plaque_day(
+            **await info.context.acting(), commendation_id=to_id(commendation_id, "commendationId"), plaque_on=plaque_on
+        )
+        return CommendationType.of(c)
+
+    @strawberry.mutation(
+        description="Record a 约谈 with a firm, a manager, a unit, a street, a community or a person; it closes the "
+        "interview owed to that subject for the period, if any."
+    )
     async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
         i = await talks.record_interview(
             **await info.context.acting(),
-            company_id=to_id(input.company_id, "companyId"),
+            company_id=opt_id(input.company_id, "companyId"),
+            subject_kind="firm" if input.subject_kind is None else input.subject_kind.value,
+            subject_id=opt_id(input.subject_id, "subjectId"),
+            reason=input.reason,
             period_key=input.period,
             held_on=input.held_on,
             attendees=input.attendees,

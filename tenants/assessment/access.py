@@ -1,7 +1,9 @@
 """Which assessment rows a caller reads (``readable``: a ``QuerySet``, see territory.access).
 
-Interviews 约谈: all for the administration, a firm its own, a street officer those with a firm of its street — one
-with a contract in force on a compound of the street on some day of the period the interview is about.
+Interviews 约谈: all for the administration; a firm its own, a unit's staff their unit's, a person their own; a
+street officer those of its street, its communities and its street-office units, and those with a firm of its
+street — one with a contract in force on a compound of the street on some day of the period the interview is about.
+Commendations 表彰挂牌: the red list is public within the tenant.
 Rating snapshots: the published ones are public within the tenant; drafts are for tenant administrators and the
 housing department. Supervisors' findings: those on the compounds the caller reads. Score submissions are further
 narrowed to the bodies the caller scores for (``reads.submissions``), which depends on the period's configuration.
@@ -12,10 +14,21 @@ from __future__ import annotations
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
-from tenants.assessment.models import Interview, RatingSnapshot, ScoreSubmission, SnapshotStatus, SupervisorFinding
+from tenants.assessment.models import (
+    Commendation,
+    Interview,
+    InterviewSubject,
+    RatingSnapshot,
+    ScoreSubmission,
+    SnapshotStatus,
+    SupervisorFinding,
+)
 from tenants.files.access import attachable_as
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, readable_compounds
+from tenants.territory.models import Community
+from tenants.territory.parties import Unit
+from tenants.territory.people import Person
 
 # An interview's period (2026-10 or 2026Q4, as tenants.periods): its first and its last day.
 _QUARTER = "strpos(interview.period_key, 'Q') > 0"
@@ -62,8 +75,25 @@ def readable_submissions(caller: Access) -> QuerySet[ScoreSubmission]:
 def readable_interviews(caller: Access) -> QuerySet[Interview]:
     if caller.reads_whole_tenant:
         return Interview.all()
-    q = Q(company_id__in=sorted(caller.companies) or [0]) if Role.PROPERTY_COMPANY in caller.roles else Q(id__in=[0])
+    q = Q(id__in=[0])
+    if Role.PROPERTY_COMPANY in caller.roles and caller.companies:
+        q |= Q(subject_kind=InterviewSubject.FIRM, subject_id__in=sorted(caller.companies))
+    if caller.units:
+        q |= Q(subject_kind=InterviewSubject.UNIT, subject_id__in=sorted(caller.units))
+    if caller.user_id:
+        me = Subquery(Person.filter(user_id=caller.user_id).values("id"))
+        q |= Q(subject_kind=InterviewSubject.PERSON, subject_id__in=me)
     if streets := sorted(caller.staff_nodes.get("street", frozenset())):
         served = RawSQL(_OF_STREETS.format(streets=", ".join(str(int(i)) for i in streets)))
         q |= Q(id__in=Subquery(Interview.annotate(served=served).filter(served=True).values("id")))
+        q |= Q(subject_kind=InterviewSubject.STREET, subject_id__in=streets)
+        q |= Q(subject_kind=InterviewSubject.COMMUNITY,
+               subject_id__in=Subquery(Community.filter(street_id__in=streets).values("id")))
+        offices = Subquery(Unit.filter(street_id__in=streets).values("id"))
+        q |= Q(subject_kind=InterviewSubject.UNIT, subject_id__in=offices)
     return Interview.filter(q)
+
+
+def readable_commendations(caller: Access) -> QuerySet[Commendation]:
+    """Every commendation of the tenant: the red list is published for all to see."""
+    return Commendation.all()

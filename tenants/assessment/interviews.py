@@ -1,4 +1,12 @@
-"""Interviews 约谈 with firms, scoped to who holds them: the administration anywhere, a street its own firms.
+"""Interviews 约谈 with a firm, a property manager, a unit, a street or community handed to the efficiency office,
+or a person; owed or held, scoped to who holds them: the administration anywhere, a street officer the firms of
+its street.
+
+An interview is owed by a published black list (``commendations.follow_publication``) or by a unit handed to the
+efficiency office (``owe_for_efficiency_cases``, the hourly job), due by a day: reminded once
+``interview_reminder_days`` before, then overdue (told once). Recording an interview with a subject that has one
+owed for the period closes it (the owed row becomes the held one). A follow-up's due day is reminded once, the day
+before, and shown overdue after it.
 
 A firm of a street is a firm with a contract in force on a compound of that street on some day of the period the
 interview is about (a contract that ended on 31 December still makes its firm answerable for that quarter).
@@ -6,22 +14,33 @@ interview is about (a contract that ended on 31 December still makes its firm an
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
 
 from tenants import clock
 from tenants.assessment.access import readable_interviews
-from tenants.assessment.models import Interview
+from tenants.assessment.models import Interview, InterviewSource, InterviewStatus, InterviewSubject
 from tenants.audit import service as audit
-from tenants.errors import Forbidden, InvalidInput, NotFound, Problem
+from tenants.config.service import effective_config
+from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, unstorable
 from tenants.idempotency import idempotent
+from tenants.inbox import service as inbox
+from tenants.inbox.holders import tenant_admins
 from tenants.periods import bounds, period_problems
 from tenants.permissions import require
-from tenants.scope import savepoint
+from tenants.scope import current_tenant_id, savepoint, scoped_transaction
+from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
-from tenants.territory.models import Compound
-from tenants.territory.parties import PropertyCompany, PropertyContract
+from tenants.territory.models import Community, Compound, Street
+from tenants.territory.parties import PropertyCompany, PropertyContract, Unit
+from tenants.territory.people import Person
+
+# Bidi controls (U+202A-202E, U+2066-2069, U+200E/U+200F/U+061C) make a name display as something it is not.
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_LABELS = {"outcome": "约谈结果", "followUp": "整改要求", "reason": "约谈事由"}
 
 
 async def _street_contracts(access: Access) -> list[tuple[int, date, date]] | None:
@@ -41,72 +60,258 @@ def _serves(contracts: list[tuple[int, date, date]], company_id: int, period: tu
     return any(c == company_id and s <= period[1] and e >= period[0] for c, s, e in contracts)
 
 
+def _text(field: str, value: str, limit: int) -> list[Problem]:
+    problems = []
+    if (bad := unstorable(value)) is not None:
+        problems.append(Problem(field, bad, f"{_LABELS[field]}含有无法保存的字符", f"{field} cannot be stored"))
+    if BIDI.search(value):
+        problems.append(Problem(field, "bidi", f"{_LABELS[field]}含有改变文字方向的控制字符",
+                                f"{field} contains a bidirectional control character"))
+    if len(value) > limit:
+        problems.append(Problem(field, "too_long", f"{_LABELS[field]}不能超过 {limit} 字",
+                                f"{field}: at most {limit} characters"))
+    return problems
+
+
+async def _subject_exists(kind: InterviewSubject, subject_id: int) -> bool:
+    if kind == InterviewSubject.FIRM:
+        return await PropertyCompany.exists(id=subject_id)
+    if kind == InterviewSubject.UNIT:
+        return await Unit.exists(id=subject_id)
+    if kind == InterviewSubject.STREET:
+        return await Street.exists(id=subject_id)
+    if kind == InterviewSubject.COMMUNITY:
+        return await Community.exists(id=subject_id)
+    if kind == InterviewSubject.PERSON:
+        return await Person.exists(id=subject_id)
+    # A property manager: the table comes with issue 19 part D. Until it is there any id is accepted; once it is,
+    # the manager must exist in the tenant (row-level security scopes the look-up).
+    conn = Interview._meta.db
+    found = await conn.execute_query_dict("SELECT to_regclass('property_manager') IS NOT NULL AS present")
+    if not found[0]["present"]:
+        return True
+    rows = await conn.execute_query_dict(
+        "SELECT 1 FROM property_manager WHERE tenant_id = $1::bigint AND id = $2::bigint",
+        [current_tenant_id(), subject_id],
+    )
+    return bool(rows)
+
+
 @idempotent("recordInterview", Interview)
 async def record_interview(
     *,
     access: Access,
     actor: str,
-    company_id: int,
     period_key: str,
     held_on: date,
     attendees: list[str],
     outcome: str,
+    company_id: int | None = None,
+    subject_kind: InterviewSubject | str = InterviewSubject.FIRM,
+    subject_id: int | None = None,
+    reason: str = "",
     follow_up: str = "",
     follow_up_due: date | None = None,
 ) -> Interview:
-    """Record a 约谈: the administration with any firm, a street officer with a firm of their street."""
+    """Record a 约谈: the administration with anyone, a street officer with a firm of their street. A firm is named
+    by ``company_id`` or ``subject_kind="firm"`` + ``subject_id``. An interview owed to the subject for the period
+    is closed by it (that row is filled in and returned)."""
     require(access, "assessment.record_interview")
     problems = list(period_problems(period_key, "period"))
+    try:
+        kind = InterviewSubject(subject_kind)
+    except ValueError:
+        kind = InterviewSubject.FIRM
+        problems.append(Problem("subjectKind", "unknown", "约谈对象类型无效", "unknown subjectKind"))
+    target = subject_id if subject_id is not None else company_id
+    if target is None:
+        problems.append(Problem("subjectId", "required", "请指定约谈对象", "subjectId is required"))
+    elif None not in (company_id, subject_id) and (kind, company_id) != (InterviewSubject.FIRM, subject_id):
+        problems.append(Problem("companyId", "conflict", "约谈对象不一致", "companyId and subjectId disagree"))
     if not outcome.strip() or len(outcome) > 2000:
         problems.append(Problem("outcome", "format", "请填写约谈结果（不超过 2000 字）", "outcome: 1..2000 characters"))
-    if len(follow_up) > 2000:
-        problems.append(Problem("followUp", "too_long", "整改要求不超过 2000 字", "followUp: at most 2000 characters"))
-    if not attendees or any(not a.strip() or len(a) > 100 for a in attendees) or len(attendees) > 50:
+    else:
+        problems += _text("outcome", outcome, 2000)
+    problems += _text("followUp", follow_up, 2000) + _text("reason", reason, 500)
+    if (
+        not attendees
+        or any(not a.strip() or len(a) > 100 or BIDI.search(a) for a in attendees)
+        or len(attendees) > 50
+    ):
         problems.append(Problem("attendees", "format", "请列出参会人员", "list 1..50 attendees"))
     if follow_up_due is not None and follow_up_due < held_on:
         problems.append(Problem("followUpDue", "before", "整改期限早于约谈日期", "followUpDue is before heldOn"))
     if problems:
         raise InvalidInput.of(problems)
+    assert target is not None
     period = bounds(period_key, "period")
+    field = "companyId" if subject_id is None else "subjectId"
     async with savepoint():
-        if not await PropertyCompany.exists(id=company_id):
-            raise NotFound(f"物业企业 {company_id} 不存在", f"company {company_id} does not exist", field="companyId")
-        contracts = await _street_contracts(access)
-        if contracts is not None and not _serves(contracts, company_id, period):
-            raise Forbidden(
-                f"物业企业 {company_id} 在 {period_key} 未服务您街道的小区",
-                f"company {company_id} served no compound of your street in {period_key}",
-                field="companyId",
+        if not await _subject_exists(kind, target):
+            raise NotFound(
+                f"约谈对象 {kind.value} {target} 不存在", f"{kind.value} {target} does not exist", field=field
             )
-        interview = await Interview.create(
-            company_id=company_id,
-            period_key=period_key,
-            held_on=held_on,
-            attendees=[a.strip() for a in attendees],
-            outcome=outcome.strip(),
-            follow_up=follow_up.strip(),
-            follow_up_due=follow_up_due,
-            recorded_by=actor,
-            recorded_at=clock.now(),
+        contracts = await _street_contracts(access)
+        if contracts is not None and (kind != InterviewSubject.FIRM or not _serves(contracts, target, period)):
+            raise Forbidden(
+                f"{kind.value} {target} 在 {period_key} 不属于您街道的小区物业",
+                f"{kind.value} {target} is not a firm serving a compound of your street in {period_key}",
+                field=field,
+            )
+        owed = (
+            await Interview.filter(subject_kind=kind, subject_id=target, period_key=period_key,
+                                   status=InterviewStatus.OWED)
+            .order_by("due_on", "id")
+            .select_for_update()
+            .first()
         )
+        values: dict[str, Any] = {
+            "held_on": held_on,
+            "attendees": [a.strip() for a in attendees],
+            "outcome": outcome.strip(),
+            "follow_up": follow_up.strip(),
+            "follow_up_due": follow_up_due,
+            "recorded_by": actor,
+            "recorded_at": clock.now(),
+            "status": InterviewStatus.HELD,
+        }
+        if owed is not None:
+            if reason.strip():
+                values["reason"] = reason.strip()
+            owed.update_from_dict(values)
+            await owed.save()
+            interview = owed
+        else:
+            interview = await Interview.create(
+                company_id=target if kind == InterviewSubject.FIRM else None,
+                subject_kind=kind,
+                subject_id=target,
+                period_key=period_key,
+                reason=reason.strip(),
+                source=InterviewSource.HAND,
+                **values,
+            )
         await audit.record(
             actor=actor,
             action="interview.record",
             target_type="interview",
             target_id=interview.id,
-            details={"companyId": company_id, "period": period_key},
+            details={"subject": kind.value, "subjectId": target, "period": period_key, "closedOwed": owed is not None},
         )
         return interview
 
 
-async def interviews(*, access: Access, company_id: int | None, period_key: str | None) -> list[Interview]:
-    """The interviews the caller reads: all for the administration, a firm its own, a street its firms'."""
+async def interviews(
+    *,
+    access: Access,
+    company_id: int | None,
+    period_key: str | None,
+    subject_kind: InterviewSubject | str | None = None,
+    subject_id: int | None = None,
+    status: InterviewStatus | str | None = None,
+) -> list[Interview]:
+    """The interviews the caller reads: all for the administration, a firm its own, a unit its own, a street its
+    firms' and its own."""
     require(access, "assessment.read_interviews")
     if period_key is not None:
         bounds(period_key, "period")  # a malformed period is refused, not matched against nothing
     qs = readable_interviews(access)
     if company_id is not None:
-        qs = qs.filter(company_id=company_id)
+        qs = qs.filter(subject_kind=InterviewSubject.FIRM, subject_id=company_id)
+    if subject_kind is not None:
+        qs = qs.filter(subject_kind=InterviewSubject(subject_kind))
+    if subject_id is not None:
+        qs = qs.filter(subject_id=subject_id)
+    if status is not None:
+        qs = qs.filter(status=InterviewStatus(status))
     if period_key is not None:
         qs = qs.filter(period_key=period_key)
-    return await qs.order_by("-held_on", "-id")
+    return await qs.order_by("-held_on", "-due_on", "-id")
+
+
+def overdue(interview: Interview, today: date) -> bool:
+    """An owed interview past its due day, or a held one whose follow-up is past its due day."""
+    if interview.status == InterviewStatus.OWED:
+        return interview.due_on is not None and interview.due_on < today
+    return interview.follow_up_due is not None and interview.follow_up_due < today
+
+
+# --- The hourly job: owed interviews of efficiency-office cases, reminders, overdue ---------------------------------
+
+# A unit handed to the efficiency office owes an interview: the case's unit kind names the subject (a firm, a
+# street, a community, or a unit: housing department or county department). Idempotent per case (0037).
+OWE_CASES_SQL = """
+INSERT INTO interview (tenant_id, company_id, subject_kind, subject_id, status, source, source_id, period_key,
+                       reason, due_on, attendees, outcome, follow_up, recorded_by, recorded_at)
+SELECT c.tenant_id, CASE WHEN c.unit_kind = 'property_company' THEN c.unit_id END,
+       CASE c.unit_kind WHEN 'property_company' THEN 'firm' WHEN 'street' THEN 'street'
+                        WHEN 'community' THEN 'community' ELSE 'unit' END,
+       c.unit_id, 'owed', 'efficiency', c.id, c.period,
+       'efficiency_office:' || c.escalations || ' escalations', $2::date, '[]'::jsonb, '', '', 'system', $3::timestamptz
+FROM efficiency_case c
+WHERE c.tenant_id = $1::bigint AND c.handed_at >= $4::timestamptz
+ON CONFLICT (tenant_id, source_id, subject_kind, subject_id) WHERE source = 'efficiency' DO NOTHING
+RETURNING id
+"""
+EFFICIENCY_LOOKBACK = timedelta(days=62)
+
+
+async def owe_for_efficiency_cases(*, now: datetime, today: date, within_days: int) -> int:
+    """Owe an interview for each unit handed to the efficiency office lately (within ``EFFICIENCY_LOOKBACK``)."""
+    conn = Interview._meta.db
+    rows = await conn.execute_query_dict(
+        OWE_CASES_SQL, [current_tenant_id(), today + timedelta(days=within_days), now, now - EFFICIENCY_LOOKBACK]
+    )
+    return len(rows)
+
+
+async def _claim(filters: Q, column: str, now: datetime) -> list[Interview]:
+    """Stamp ``column`` on the rows that match and return them: each is told once (a concurrent tick skips the
+    rows another holds)."""
+    rows = await Interview.filter(filters).filter(**{f"{column}__isnull": True}).select_for_update(skip_locked=True)
+    if rows:
+        await Interview.filter(id__in=[r.id for r in rows]).update(**{column: now})
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _subject(i: Interview) -> str:
+    return f"{i.subject_kind.value} {i.subject_id}"
+
+
+async def remind(*, now: datetime | None = None) -> dict[str, int]:
+    """Owe the efficiency office's cases their interviews, remind owed interviews once ``interview_reminder_days``
+    before their due day and follow-ups the day before theirs, and tell once when an owed interview is overdue.
+    The tenant administrators are told. Safe to run any number of times."""
+    at = now or clock.now()
+    async with scoped_transaction():
+        today = clock.local_day(at, await current_zone())
+        rb = (await effective_config(today)).document.assessment.red_black_list
+        owed = await owe_for_efficiency_cases(now=at, today=today, within_days=rb.interview_within_days)
+        open_owed = Q(status=InterviewStatus.OWED)
+        soon = await _claim(
+            open_owed & Q(due_on__lte=today + timedelta(days=rb.interview_reminder_days), due_on__gte=today),
+            "reminded_at", at,
+        )
+        late = await _claim(open_owed & Q(due_on__lt=today), "overdue_at", at)
+        follow = await _claim(
+            Q(status=InterviewStatus.HELD, follow_up_due__lte=today + timedelta(days=1), follow_up_due__gte=today),
+            "follow_up_reminded_at", at,
+        )
+        if soon or late or follow:
+            admins = await tenant_admins(at)
+            messages = [
+                inbox.Message(admins, "interview.due_soon", f"约谈将到期：{_subject(i)}（{i.due_on}）",
+                              f"{i.period_key} 应约谈 {_subject(i)}，期限 {i.due_on}。", None)
+                for i in soon
+            ] + [
+                inbox.Message(admins, "interview.overdue", f"约谈已逾期：{_subject(i)}（{i.due_on}）",
+                              f"{i.period_key} 应约谈 {_subject(i)}，已超过期限 {i.due_on}。", None)
+                for i in late
+            ] + [
+                inbox.Message(admins, "interview.follow_up_due", f"约谈整改将到期：{_subject(i)}（{i.follow_up_due}）",
+                              f"{i.held_on} 约谈 {_subject(i)} 的整改要求于 {i.follow_up_due} 到期。", None)
+                for i in follow
+            ]
+            await inbox.send_all(messages, at=at)
+        return {"owed_by_efficiency": owed, "reminded": len(soon), "overdue": len(late), "follow_up": len(follow)}
+

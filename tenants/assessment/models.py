@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 
@@ -129,19 +130,81 @@ class CompanyRating(TenantModel):
         indexes = (("tenant_id", "company_id", "snapshot_id"), ("tenant_id", "snapshot_id", "rank"))
 
 
-class Interview(TenantModel):
-    """约谈: a meeting with a firm on the black list, and what came of it."""
+class InterviewSubject(StrEnum):
+    """Who an interview 约谈 concerns."""
 
-    company_id = fields.BigIntField()
+    FIRM = "firm"  # a property company
+    MANAGER = "manager"  # a property manager 物业经理 (issue 19 part D's table)
+    UNIT = "unit"  # a department, a street office (street party committee), the efficiency office's unit
+    STREET = "street"  # a street handed to the efficiency office (its efficiency case)
+    COMMUNITY = "community"  # a community handed to the efficiency office
+    PERSON = "person"  # an individual (县委约谈)
+
+
+class InterviewStatus(StrEnum):
+    OWED = "owed"  # to be held by ``due_on``
+    HELD = "held"
+
+
+class InterviewSource(StrEnum):
+    RED_BLACK = "red_black"  # the published black list 黑榜
+    EFFICIENCY = "efficiency"  # a unit handed to the efficiency office 作风效能办
+    HAND = "hand"  # recorded by hand
+
+
+class Interview(TenantModel):
+    """约谈: owed (by a published black list or an efficiency-office case) or held, with a firm, a manager, a unit
+    or a person, and what came of it. ``company_id`` repeats ``subject_id`` for a firm (the street scope reads it)."""
+
+    company_id = fields.BigIntField(null=True)
+    subject_kind = fields.CharEnumField(InterviewSubject, max_length=12, default=InterviewSubject.FIRM)
+    subject_id = fields.BigIntField()
+    status = fields.CharEnumField(InterviewStatus, max_length=8, default=InterviewStatus.HELD)
+    source = fields.CharEnumField(InterviewSource, max_length=12, default=InterviewSource.HAND)
+    snapshot_id = fields.BigIntField(null=True)  # the published snapshot that owed it
+    source_id = fields.BigIntField(null=True)  # the efficiency case that owed it
     period_key = fields.CharField(max_length=8)
-    held_on = fields.DateField()
+    reason = fields.TextField(default="")
+    due_on = fields.DateField(null=True)  # an owed interview is held by this day (tenant-local)
+    reminded_at = fields.DatetimeField(null=True)  # the owed interview's one reminder
+    overdue_at = fields.DatetimeField(null=True)  # when the job found it overdue (told once)
+    held_on = fields.DateField(null=True)
     attendees: list = fields.JSONField(default=list)  # type: ignore[assignment]
-    outcome = fields.TextField()
+    outcome = fields.TextField(default="")
     follow_up = fields.TextField(default="")
     follow_up_due = fields.DateField(null=True)
+    follow_up_reminded_at = fields.DatetimeField(null=True)
     recorded_by = fields.CharField(max_length=128)
     recorded_at = fields.DatetimeField()
 
     class Meta:
         table = "interview"
-        indexes = (("tenant_id", "company_id", "held_on"), ("tenant_id", "period_key"))
+        indexes = (
+            ("tenant_id", "company_id", "held_on"),
+            ("tenant_id", "period_key"),
+            ("tenant_id", "subject_kind", "subject_id"),
+            ("tenant_id", "status", "due_on"),
+        )
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        """A firm named by ``company_id`` alone (as before issue 19) is the interview's subject."""
+        if self.subject_id is None and self.company_id is not None:
+            self.subject_id = self.company_id
+        await super().save(*args, **kwargs)
+
+
+class Commendation(TenantModel):
+    """表彰挂牌: a firm on a published red list 红榜, with the day its plaque is hung (set by hand)."""
+
+    company_id = fields.BigIntField()
+    period_key = fields.CharField(max_length=8)
+    snapshot_id = fields.BigIntField()
+    rank = fields.IntField()
+    score = fields.DecimalField(max_digits=5, decimal_places=2)
+    plaque_on = fields.DateField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "commendation"
+        unique_together = (("tenant_id", "period_key", "company_id"),)
+        indexes = (("tenant_id", "company_id", "period_key"),)

@@ -16,6 +16,7 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from tenants import clock, periods
+from tenants.assessment import commendations
 from tenants.assessment.access import readable_snapshots
 from tenants.assessment.inputs import Contracted, compound_inputs, record_sources
 from tenants.assessment.models import (
@@ -252,12 +253,14 @@ async def publish(*, access: Access, period_key: str, actor: str, now: datetime 
             )
         draft.status, draft.published_at, draft.published_by = SnapshotStatus.PUBLISHED, at, actor
         await draft.save()
+        # Issue 19: owed interviews for the black list, commendations for the red list (idempotent).
+        followed = await commendations.follow_publication(conn, draft, at)
         await audit.record(
             actor=actor,
             action="ratings.publish",
             target_type="rating_snapshot",
             target_id=draft.id,
-            details={"period": period_key, "revision": draft.revision},
+            details={"period": period_key, "revision": draft.revision, **followed},
         )
         return draft
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tenants import clock, periods
-from tenants.assessment import ratings, reminders, rounds
+from tenants.assessment import interviews, ratings, reminders, rounds
 from tenants.assessment.models import RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.scope import scoped_transaction
@@ -34,4 +34,5 @@ async def hourly(*, now: datetime | None = None) -> dict[str, Any]:
         if local >= due and not await RatingSnapshot.exists(period_key=period):
             await ratings.compute(access=SYSTEM, period_key=period, now=at)
             rated = True
-        return {"period": period, "rated": rated, "reminded": reminded}
+        talks = await interviews.remind(now=at)  # issue 19: owed interviews, reminders, overdue
+        return {"period": period, "rated": rated, "reminded": reminded, "interviews": talks}

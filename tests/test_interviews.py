@@ -1,0 +1,214 @@
+"""Interviews 约谈 and commendations 表彰挂牌 (issue 19 part C): publication owes the black list's interviews and
+records the red list's commendations (idempotent), recording closes an owed one, the job reminds once then tells
+overdue once, the efficiency office's units owe one, any subject (临沭's 9 units), scope and isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from tenants.assessment import interviews
+from tenants.assessment.models import Commendation, CompanyRating, Interview, InterviewStatus
+from tenants.inbox.models import Notification
+from tenants.scope import tenant_context, tenant_transaction
+from tenants.territory.parties import Unit, UnitKind
+from tenants.tickets.models import EfficiencyCase
+from tenants.tickets.models import UnitKind as TicketUnit
+from tests.fixtures.interviews import INTERVIEW_PERIOD, publish_company_scores
+
+pytestmark = pytest.mark.on_day(date(2026, 12, 1))
+
+PUBLISHED = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in 宣化: owed interviews due 30 days later, 12-31
+DISTINCT = {f"P{i}": f"{100 - 2 * i}.00" for i in range(1, 21)}  # P1 best ... P20 worst
+
+LIST = """query($s: InterviewState, $k: InterviewSubjectKind) { interviews(state: $s, subjectKind: $k) {
+  databaseId subjectKind subjectId companyId state source reason dueOn heldOn overdue } }"""
+COMMENDATIONS = """{ commendations(period: "2026Q4") { databaseId companyId rank plaqueOn } }"""
+RECORD = """mutation($in: RecordInterviewInput!) { recordInterview(input: $in) {
+  databaseId subjectKind subjectId state source heldOn outcome } }"""
+
+
+def _held(**given) -> dict:
+    return {"period": INTERVIEW_PERIOD, "heldOn": "2026-12-10", "attendees": ["区住建局 王科长", "企业负责人"],
+            "outcome": "限期整改", **given}
+
+
+async def test_xuanhua_publication_owes_5_interviews_and_commends_15_once(interview_world, gql):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    listed = await gql(LIST, w.admin, {"s": "OWED"})
+    assert "errors" not in listed, listed
+    owed = listed["data"]["interviews"]
+    assert sorted(int(i["subjectId"]) for i in owed) == sorted(w.ids[f"P{i}"] for i in range(16, 21))
+    assert {(i["subjectKind"], i["source"], i["reason"], i["dueOn"], i["heldOn"], i["overdue"]) for i in owed} == {
+        ("FIRM", "RED_BLACK", "black_list:bottom", "2026-12-31", None, False)
+    }
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]
+    assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids[f"P{i}"], i) for i in range(1, 16)]
+    # A revision published again (same list) owes and commends no one twice: the unique keys hold.
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    async with tenant_transaction(w.t.id):
+        assert await Interview.filter(status=InterviewStatus.OWED).count() == 5
+        assert await Commendation.all().count() == 15
+    # Recording the interview with P20 closes the one owed to it (the same row, now held).
+    closed = next(i for i in owed if int(i["subjectId"]) == w.ids["P20"])
+    done = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]))})
+    assert done["data"]["recordInterview"] == {
+        "databaseId": closed["databaseId"], "subjectKind": "FIRM", "subjectId": str(w.ids["P20"]), "state": "HELD",
+        "source": "RED_BLACK", "heldOn": "2026-12-10", "outcome": "限期整改",
+    }
+    assert len((await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]) == 4
+    # The plaque day of the first commendation.
+    plaque = await gql(
+        """mutation($c: ID!) { setPlaqueDay(commendationId: $c, plaqueOn: "2026-12-20") { plaqueOn } }""",
+        w.admin, {"c": commended[0]["databaseId"]},
+    )
+    assert plaque["data"]["setPlaqueDay"] == {"plaqueOn": "2026-12-20"}
+
+
+async def test_ties_and_unscored_firms_follow_the_list_rule_with_its_reason(interview_world, gql):
+    """P1 has no score sheet; P15 and P16 tie where both lists reach: neither owes an interview nor is commended."""
+    w = interview_world
+    scores: dict[str, str | None] = {**DISTINCT, "P1": None, "P16": DISTINCT["P15"]}
+    await publish_company_scores(w, scores, now=PUBLISHED)
+    async with tenant_transaction(w.t.id):
+        owed = set(await Interview.filter(status=InterviewStatus.OWED).values_list("subject_id", flat=True))
+        commended = set(await Commendation.all().values_list("company_id", flat=True))
+        reasons = {
+            r["company_id"]: r["breakdown"]["lists"]["red_black"]["reason"]
+            for r in await CompanyRating.all().values("company_id", "breakdown")
+        }
+    assert owed == {w.ids[f"P{i}"] for i in range(17, 21)}
+    assert commended == {w.ids[f"P{i}"] for i in range(2, 15)}
+    assert not owed & commended
+    assert (reasons[w.ids["P1"]], reasons[w.ids["P15"]], reasons[w.ids["P16"]]) == (
+        "unscored", "tie_both_lists", "tie_both_lists"
+    )
+
+
+async def test_an_owed_interview_is_reminded_once_then_told_overdue_once(interview_world, gql):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    p20 = _held(companyId=str(w.ids["P20"]), followUp="一月内整改", followUpDue="2026-12-20")
+    await gql(RECORD, w.admin, {"in": p20})
+
+    async def tick(day: date) -> dict:
+        with tenant_context(w.t.id):
+            return await interviews.remind(now=datetime(day.year, day.month, day.day, 2, tzinfo=UTC))
+
+    # The held interview's follow-up is reminded once, the day before its due day.
+    assert [(await tick(date(2026, 12, d)))["follow_up"] for d in (18, 19, 20)] == [0, 1, 0]
+    assert (await tick(date(2026, 12, 23)))["reminded"] == 0  # 8 days before the due day
+    assert (await tick(date(2026, 12, 24)))["reminded"] == 4  # 7 days before: the 4 still owed
+    assert (await tick(date(2026, 12, 25)))["reminded"] == 0
+    assert (await tick(date(2026, 12, 31)))["overdue"] == 0  # due today: not yet overdue
+    late = await tick(date(2027, 1, 1))
+    assert (late["overdue"], (await tick(date(2027, 1, 2)))["overdue"]) == (4, 0)
+    async with tenant_transaction(w.t.id):
+        stamped = await Interview.filter(status=InterviewStatus.OWED, reminded_at__isnull=False,
+                                         overdue_at__isnull=False).count()
+        told = await Notification.filter(recipient="xh-admin").values_list("kind", flat=True)
+    assert stamped == 4
+    assert sorted(told) == ["interview.due_soon"] * 4 + ["interview.follow_up_due"] + ["interview.overdue"] * 4
+
+
+async def test_a_unit_handed_to_the_efficiency_office_owes_an_interview_once(interview_world, gql):
+    w = interview_world
+    async with tenant_transaction(w.t.id):
+        dept = await Unit.create(kind=UnitKind.COUNTY_DEPARTMENT, code="cg", name="城管局")
+        await EfficiencyCase.create(unit_kind=TicketUnit.COUNTY_DEPARTMENT, unit_id=dept.id, period="2026-11",
+                                    escalations=3, handed_at=PUBLISHED)
+        await EfficiencyCase.create(unit_kind=TicketUnit.PROPERTY_COMPANY, unit_id=w.ids["P2"], period="2026-11",
+                                    escalations=3, handed_at=PUBLISHED)
+    for _ in range(2):
+        with tenant_context(w.t.id):
+            await interviews.remind(now=PUBLISHED)
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]
+    assert sorted((i["subjectKind"], int(i["subjectId"]), i["source"], i["reason"]) for i in owed) == sorted([
+        ("UNIT", dept.id, "EFFICIENCY", "efficiency_office:3 escalations"),
+        ("FIRM", w.ids["P2"], "EFFICIENCY", "efficiency_office:3 escalations"),
+    ])
+    # The firm sees the one owed to it; recording it (period of the case) closes it.
+    mine = (await gql(LIST, w.firm_p1, {}))["data"]["interviews"]
+    assert mine == []
+    done = await gql(RECORD, w.admin, {"in": _held(period="2026-11", subjectKind="UNIT", subjectId=str(dept.id))})
+    assert done["data"]["recordInterview"]["state"] == "HELD"
+    assert done["data"]["recordInterview"]["source"] == "EFFICIENCY"
+
+
+async def test_linshu_records_and_lists_9_units_of_mixed_kinds(interview_world, gql):
+    w = interview_world
+    for code, unit_id in w.units.items():
+        made = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="UNIT", subjectId=str(unit_id),
+                                                             reason=f"不作为：{code}")})
+        assert made["data"]["recordInterview"]["state"] == "HELD", made
+    listed = (await gql(LIST, w.other_admin, {"k": "UNIT"}))["data"]["interviews"]
+    assert sorted(int(i["subjectId"]) for i in listed) == sorted(w.units.values())
+    async with tenant_transaction(w.other.id):
+        kinds = set(await Unit.filter(id__in=list(w.units.values())).values_list("kind", flat=True))
+    assert kinds == {UnitKind.COUNTY_DEPARTMENT, UnitKind.STREET_OFFICE, UnitKind.HOUSING_DEPT,
+                     UnitKind.EFFICIENCY_OFFICE}
+    # A department's staff see their own unit's interview only; 宣化 sees none of 临沭's.
+    own = (await gql(LIST, w.unit_dept1, {}))["data"]["interviews"]
+    assert [int(i["subjectId"]) for i in own] == [w.units["dept1"]]
+    assert (await gql(LIST, w.admin, {}))["data"]["interviews"] == []
+    # A property manager (issue 19 part D's table is not on this branch: any id is accepted) and a person.
+    manager = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId="77")})
+    assert manager["data"]["recordInterview"]["subjectKind"] == "MANAGER"
+    nobody = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="PERSON", subjectId="999999")})
+    assert nobody["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_firm_sees_only_its_own_interviews_and_another_tenant_nothing(interview_world, gql):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    mine = (await gql(LIST, w.firm_p20, {}))["data"]["interviews"]
+    assert [int(i["subjectId"]) for i in mine] == [w.ids["P20"]]
+    assert (await gql(LIST, w.firm_p1, {}))["data"]["interviews"] == []
+    assert (await gql(LIST, w.other_admin, {}))["data"]["interviews"] == []
+    assert (await gql(COMMENDATIONS, w.other_admin))["data"]["commendations"] == []
+    # A street officer reads the interviews of the firms of its street (P1 serves K1 in S1: none owed) and may not
+    # record one with a firm elsewhere.
+    assert (await gql(LIST, w.street_officer_s1, {}))["data"]["interviews"] == []
+    refused = await gql(RECORD, w.street_officer_s1, {"in": _held(companyId=str(w.ids["P20"]))})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # Another tenant cannot set the plaque day of a commendation here.
+    async with tenant_transaction(w.t.id):
+        first = await Commendation.all().order_by("rank").first()
+    assert first is not None
+    other = await gql(
+        """mutation($c: ID!) { setPlaqueDay(commendationId: $c, plaqueOn: "2026-12-20") { plaqueOn } }""",
+        w.other_admin, {"c": str(first.id)},
+    )
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "reason"),
+    [
+        ({"outcome": "整改\u202e完毕"}, "outcome", "bidi"),
+        ({"reason": "x" * 501}, "reason", "too_long"),
+        ({"followUp": "\u2066隐藏"}, "followUp", "bidi"),
+        ({"attendees": ["王\u200f芳"]}, "attendees", "format"),
+        ({"subjectKind": "UNIT", "companyId": None}, "subjectId", "required"),
+        ({"companyId": "1", "subjectKind": "UNIT", "subjectId": "2"}, "companyId", "conflict"),
+        ({"companyId": "1", "heldOn": "2026-12-10", "followUpDue": "2026-12-01"}, "followUpDue", "before"),
+    ],
+)
+async def test_hostile_input_is_a_typed_client_error(interview_world, gql, given, field, reason):
+    w = interview_world
+    base = {k: v for k, v in {**_held(companyId=str(w.ids["P1"])), **given}.items() if v is not None}
+    out = await gql(RECORD, w.admin, {"in": base})
+    error = out["errors"][0]["extensions"]
+    assert (error["code"], error["problems"][0]["field"], error["problems"][0]["reason"]) == (
+        "INVALID_INPUT", field, reason
+    )
+
+
+async def test_unknown_subjects_and_ids_are_not_found(interview_world, gql):
+    w = interview_world
+    for given in ({"companyId": "99999999"}, {"subjectKind": "UNIT", "subjectId": "99999999"},
+                  {"subjectKind": "COMMUNITY", "subjectId": str(2**62)}):
+        out = await gql(RECORD, w.admin, {"in": _held(**given)})
+        assert out["errors"][0]["extensions"]["code"] == "NOT_FOUND", out
