@@ -39,6 +39,7 @@ MODEL_MODULES = [
     "tenants.dual.list_models",
     "tenants.dual.rule_models",
     "tenants.dual.emergency_models",
+    "tenants.assessment.manager_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

@@ -328,6 +328,11 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("dual.emergency.assign", TA | TERRITORY_STAFF,
        "put people in a community's work groups by hand, or take them out", "调整工作组人员",
        post_on("the community or its street")),
+    # issue 19 part D: property managers 物业经理 on contracts (撤换调整), decisions on elimination candidates.
+    _p("parties.write_manager", ADMINISTRATION | {R.STREET_OFFICER},
+       "put property managers on file and name them on contracts (replacing the one before)", "登记和撤换物业经理"),
+    _p("assessment.decide_elimination", TA,
+       "record the decision on a yearly elimination candidate (kept, warned, replaced)", "记录末位淘汰处理结果"),
 )}
 # fmt: on
 

@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures.dual_activities",
     "tests.fixtures.dual_rules",
     "tests.fixtures.dual_emergency",
+    "tests.fixtures.managers",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tenants import permissions
-from tenants.assessment import interviews, late, ratings, reports, rounds
+from tenants.assessment import elimination, interviews, late, ratings, reports, rounds
+from tenants.assessment.manager_models import EliminationOutcome, EliminationTarget
 from tenants.audit import service as audit
 from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
@@ -44,7 +45,7 @@ from tenants.points import vouchers as points_vouchers
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
-from tenants.territory import parties_service, people_service
+from tenants.territory import managers, parties_service, people_service
 from tenants.territory import service as territory
 from tenants.territory.access import Access
 from tenants.territory.importer import import_territory
@@ -163,6 +164,12 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "dual.talk.manage": lambda a: dual_talks.list_talks(access=a, window=Window(limit=1)),
     "dual.report.read": lambda a: dual_year_end.member_rows(access=a, year=2026),
     "dual.report.export": lambda a: dual_year_end.export_members(access=a, year=2026),
+    # issue 19 part D
+    "parties.write_manager": lambda a: managers.create_manager(access=a, actor=A, company_id=1, name="x"),
+    "assessment.decide_elimination": lambda a: elimination.decide(
+        access=a, actor=A, year=2026, target=EliminationTarget.MANAGER, target_id=1,
+        outcome=EliminationOutcome.KEPT, reason="x",
+    ),
 }
 
 TICKET = SimpleNamespace(
