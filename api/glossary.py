@@ -167,6 +167,11 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.standDown": ("dual.emergency.manage",),
     "Mutation.assignToWorkGroup": ("dual.emergency.assign",),
     "Mutation.removeFromWorkGroup": ("dual.emergency.assign",),
+    # issue 19 part D: property managers, elimination decisions
+    "Mutation.createPropertyManager": ("parties.write_manager",),
+    "Mutation.assignContractManager": ("parties.write_manager",),
+    "Mutation.decideElimination": ("assessment.decide_elimination",),
+    "Query.eliminationDecisions": ("assessment.read_drafts",),
 }
 
 WRITER_POST = (

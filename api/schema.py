@@ -38,6 +38,7 @@ from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
+from api.territory.managers import ManagerMutation, ManagerQuery
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
 from api.tickets.imports import TicketImportMutation
@@ -76,6 +77,7 @@ class Query(
     ActivityQuery,
     DualReportQuery,
     EmergencyQuery,
+    ManagerQuery,
 ):
     pass
 
@@ -102,6 +104,7 @@ class Mutation(
     ActivityMutation,
     DualReportMutation,
     EmergencyMutation,
+    ManagerMutation,
 ):
     pass
 

@@ -11,7 +11,7 @@ from tenants.errors import Conflict, InvalidInput, NotFound, Problem, text_probl
 from tenants.locks import advisory_lock
 from tenants.permissions import require
 from tenants.scope import scoped_transaction
-from tenants.territory.access import Access, readable_contracts, readable_managers
+from tenants.territory.access import Access, readable_contract_managers, readable_contracts, readable_managers
 from tenants.territory.parties import ContractManager, PropertyCompany, PropertyManager
 
 # Bidi controls (embeddings, overrides, isolates, marks) make a name display as something it is not.
@@ -105,7 +105,7 @@ async def contract_managers(*, access: Access, contract_id: int) -> list[Contrac
     """The contract's managers, the first named first (NOT_FOUND for a contract the caller does not read)."""
     if not await readable_contracts(access).filter(id=contract_id).exists():
         raise NotFound(f"物业合同 {contract_id} 不存在", f"contract {contract_id} does not exist", field="contractId")
-    return await ContractManager.filter(contract_id=contract_id).order_by("starts_on")
+    return await readable_contract_managers(access).filter(contract_id=contract_id).order_by("starts_on")
 
 
 async def list_managers(*, access: Access, company_id: int | None = None) -> list[PropertyManager]:
