@@ -10,9 +10,10 @@ published compound ratings and the history, so a late correction of the history 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from tortoise import connections
 
@@ -23,35 +24,24 @@ from tenants.scope import current_tenant_id
 from tenants.territory.access import Access, readable_managers
 from tenants.territory.parties import PropertyManager
 
-# One row per (snapshot, manager): the days-weighted (and fee-weighted) mean of the compound scores, how many
-# compounds and manager-days it covers, and whether a firm of theirs was on the black list in that snapshot.
-# The snapshots come as arrays (no statistics needed): each aggregate is computed once in a MATERIALIZED CTE.
-PERIOD_SCORES = """
-WITH snaps AS MATERIALIZED (
-    SELECT * FROM unnest($2::bigint[], $3::date[], $4::date[]) AS s (snapshot_id, starts_on, ends_on)
-), spans AS MATERIALIZED (
-    SELECT s.snapshot_id, cm.manager_id, cr.compound_id, cr.company_id, cr.score,
-           c.annual_fee_fen::numeric AS fee,
-           (LEAST(COALESCE(cm.ends_on, c.ends_on), c.ends_on, s.ends_on)
-            - GREATEST(cm.starts_on, c.starts_on, s.starts_on) + 1)::numeric AS days
-    FROM snaps s
-    JOIN compound_rating cr ON cr.tenant_id = $1 AND cr.snapshot_id = s.snapshot_id
-    JOIN property_contract c ON c.tenant_id = $1 AND c.compound_id = cr.compound_id
-         AND c.company_id = cr.company_id AND c.starts_on <= s.ends_on AND c.ends_on >= s.starts_on
-    JOIN contract_manager cm ON cm.tenant_id = $1 AND cm.contract_id = c.id
-         AND cm.starts_on <= LEAST(c.ends_on, s.ends_on)
-         AND COALESCE(cm.ends_on, c.ends_on) >= GREATEST(c.starts_on, s.starts_on)
-), black AS MATERIALIZED (
-    SELECT r.snapshot_id, r.company_id FROM company_rating r
-    WHERE r.tenant_id = $1 AND r.snapshot_id = ANY($2::bigint[]) AND r.mark = 'interviewed'
-)
-SELECT p.snapshot_id, p.manager_id,
-       CASE WHEN $5 AND sum(p.fee) > 0 THEN sum(p.score * p.days * p.fee) / sum(p.days * p.fee)
-            ELSE sum(p.score * p.days) / sum(p.days) END AS score,
-       count(DISTINCT p.compound_id) AS compounds, sum(p.days)::int AS days,
-       bool_or(b.company_id IS NOT NULL) AS black
-FROM spans p LEFT JOIN black b ON b.snapshot_id = p.snapshot_id AND b.company_id = p.company_id
-GROUP BY p.snapshot_id, p.manager_id
+# The rows a period's managers are rated from, each by primary or leading key with an array of ids (the plans
+# hold on a freshly loaded tenant without statistics; a join of the three let the planner scan every contract
+# manager once per compound: 1.1 s for 1,500 managers, now a few ms). Days and weights are summed in Python.
+RATED = """
+SELECT snapshot_id, compound_id, company_id, score FROM compound_rating
+WHERE tenant_id = $1 AND snapshot_id = ANY($2::bigint[])
+"""
+CONTRACTS = """
+SELECT id, compound_id, company_id, starts_on, ends_on, annual_fee_fen FROM property_contract
+WHERE tenant_id = $1 AND compound_id = ANY($2::bigint[]) AND starts_on <= $4 AND ends_on >= $3
+"""
+NAMED = """
+SELECT contract_id, manager_id, starts_on, ends_on FROM contract_manager
+WHERE tenant_id = $1 AND contract_id = ANY($2::bigint[]) AND starts_on <= $4 AND (ends_on IS NULL OR ends_on >= $3)
+"""
+BLACK = """
+SELECT snapshot_id, company_id FROM company_rating
+WHERE tenant_id = $1 AND snapshot_id = ANY($2::bigint[]) AND mark = 'interviewed'
 """
 
 HUNDREDTH = Decimal("0.01")
@@ -69,17 +59,51 @@ class ManagerRating:
 
 
 async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted: bool) -> list[dict]:
-    """The managers' rows (``PERIOD_SCORES``) of the given (snapshot id, first day, last day) triples, the score
-    rounded to hundredths half up."""
+    """One row per (snapshot, manager) of the given (snapshot id, first day, last day) triples: ``score`` (the
+    days-weighted, and fee-weighted, mean of the compounds' scores, hundredths half up), ``compounds``, ``days``
+    (manager-compound days), ``black`` (a firm whose compound they managed was on the black list)."""
     if not snapshots:
         return []
-    rows = await connections.get("default").execute_query_dict(
-        PERIOD_SCORES,
-        [current_tenant_id(), [s[0] for s in snapshots], [s[1] for s in snapshots], [s[2] for s in snapshots],
-         fee_weighted],
+    db, tenant = connections.get("default"), current_tenant_id()
+    ids = [s[0] for s in snapshots]
+    first, last = min(s[1] for s in snapshots), max(s[2] for s in snapshots)
+    rated = await db.execute_query_dict(RATED, [tenant, ids])
+    contracts = await db.execute_query_dict(
+        CONTRACTS, [tenant, sorted({r["compound_id"] for r in rated}), first, last]
     )
-    for r in rows:
-        r["score"] = Decimal(r["score"]).quantize(HUNDREDTH, rounding="ROUND_HALF_UP")
+    named = await db.execute_query_dict(NAMED, [tenant, [c["id"] for c in contracts], first, last])
+    black = {(r["snapshot_id"], r["company_id"]) for r in await db.execute_query_dict(BLACK, [tenant, ids])}
+    bounds = {s[0]: (s[1], s[2]) for s in snapshots}
+    by_compound: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for c in contracts:
+        by_compound[(c["compound_id"], c["company_id"])].append(c)
+    by_contract: dict[int, list[dict]] = defaultdict(list)
+    for n in named:
+        by_contract[n["contract_id"]].append(n)
+    # (snapshot, manager) -> (compound score, days managed in the period, yearly fee, compound, firm black-listed)
+    parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool]]] = defaultdict(list)
+    for r in rated:
+        start, end = bounds[r["snapshot_id"]]
+        for c in by_compound.get((r["compound_id"], r["company_id"]), ()):
+            for n in by_contract.get(c["id"], ()):
+                since = max(n["starts_on"], c["starts_on"], start)
+                until = min(n["ends_on"] or c["ends_on"], c["ends_on"], end)
+                if since <= until:
+                    days = (until - since).days + 1
+                    listed = (r["snapshot_id"], r["company_id"]) in black
+                    parts[(r["snapshot_id"], n["manager_id"])].append(
+                        (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed)
+                    )
+    rows = []
+    for (snapshot_id, manager_id), ps in parts.items():
+        by_fee = fee_weighted and any(fee for _, _, fee, _, _ in ps)
+        weights = [days * (fee if by_fee else 1) for _, days, fee, _, _ in ps]
+        score = sum((s * w for (s, *_), w in zip(ps, weights, strict=True)), Decimal(0)) / sum(weights)
+        rows.append({
+            "snapshot_id": snapshot_id, "manager_id": manager_id,
+            "score": score.quantize(HUNDREDTH, rounding=ROUND_HALF_UP),
+            "compounds": len({p[3] for p in ps}), "days": sum(p[1] for p in ps), "black": any(p[4] for p in ps),
+        })
     return rows
 
 
