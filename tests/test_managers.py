@@ -17,7 +17,7 @@ from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory import managers
 from tenants.territory.access import Access
-from tenants.territory.parties import ContractManager, PropertyManager
+from tenants.territory.parties import ContractManager, PropertyContract, PropertyManager
 from tests.fixtures.callers import ADMIN
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
@@ -65,6 +65,19 @@ async def test_no_share_takes_only_those_below_the_score(manager_world):
     assert {tuple(c.reasons) for c in found} == {("below 60",)}
 
 
+async def test_black_list_times_count_the_periods_a_firm_of_theirs_was_on_it(manager_world):
+    w = manager_world
+    async with tenant_transaction(w.small.id):
+        await change_config(access=ADMIN, actor="admin", comment="上黑榜即淘汰", set_values={
+            "assessment": {"elimination": {"bottom_percent": 0, "below_score": 0, "black_list_times": 1}}})
+        found = await reports.elimination_candidates(access=ADMIN, year=2026)
+    # P1 was on 2026Q3's black list: each of its 100 managers managed one of its compounds then.
+    assert len(found) == 100
+    assert {(c.black_list_times, tuple(c.reasons)) for c in found} == {(1, ("black list 1 times",))}
+    async with tenant_transaction(w.big.id):
+        assert {c.black_list_times for c in await reports.elimination_candidates(access=ADMIN, year=2026)} == {0}
+
+
 async def test_history_is_kept_when_a_manager_is_replaced(manager_world):
     w = manager_world
     h = w.ids["hist"]
@@ -106,6 +119,10 @@ async def test_a_manager_is_rated_by_the_days_they_managed_each_compound(manager
         assert [r.manager_id for r in await manager_ratings(access=company(h["P1"]), period_key="2026Q3")] == [
             h["A"], h["B"]]
         assert await manager_ratings(access=company(h["P2"]), period_key="2026Q3") == []
+        # 张家口 weighs by fee: with K2's fee 0, A is K1's 90.00; B, with no fee at all, is weighted by days.
+        await PropertyContract.filter(id=h["contract_K2"]).update(annual_fee_fen=0)
+        rated = await manager_ratings(access=ADMIN, period_key="2026Q3")
+        assert [(r.manager_id, r.score) for r in rated] == [(h["A"], Decimal("90.00")), (h["B"], Decimal("60.00"))]
     async with tenant_transaction(w.small.id):  # another tenant's managers are not in its ratings
         assert not {h["A"], h["B"]} & {r.manager_id for r in await manager_ratings(access=ADMIN, period_key="2026Q3")}
 
