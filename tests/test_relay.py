@@ -38,10 +38,12 @@ from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.parties import (
+    ContractManager,
     OwnersCommittee,
     Partner,
     PartnerKind,
     PropertyContract,
+    PropertyManager,
     Unit,
     WorkUnit,
     WorkUnitKind,
@@ -164,6 +166,12 @@ async def _one_of_each(gql, w) -> dict[str, int]:
                                            started_by="admin")
         await WorkGroupAssignment.create(community_id=ids["C1"], emergency_id=emergency.id, person_id=person.id,
                                          group_code="command", how=AssignedBy.RULE, assigned_at=AT, assigned_by="admin")
+        # issue 19 part D: a property manager named on a contract.
+        on_file = await PropertyContract.all().order_by("id").first()
+        assert on_file is not None
+        manager = await PropertyManager.create(company_id=on_file.company_id, name="王经理")
+        await ContractManager.create(contract_id=on_file.id, manager_id=manager.id, starts_on=on_file.starts_on,
+                                     assigned_by="admin", assigned_at=AT)
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":
