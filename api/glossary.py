@@ -182,6 +182,11 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # issue 19 part C: interviews 约谈 of any subject, commendations 表彰挂牌.
     "Query.commendations": ("assessment.read_commendations",),
     "Mutation.setPlaqueDay": ("assessment.commend",),
+    # issue 19 part D: property managers, elimination decisions
+    "Mutation.createPropertyManager": ("parties.write_manager",),
+    "Mutation.assignContractManager": ("parties.write_manager",),
+    "Mutation.decideElimination": ("assessment.decide_elimination",),
+    "Query.eliminationDecisions": ("assessment.read_drafts",),
 }
 
 WRITER_POST = (

@@ -39,6 +39,7 @@ from api.rows import NodeQuery
 from api.subsidies.schema import SubsidyMutation, SubsidyQuery
 from api.tenancy.schema import TenancyMutation, TenancyQuery
 from api.territory.imports import ImportMutation
+from api.territory.managers import ManagerMutation, ManagerQuery
 from api.territory.schema import TerritoryMutation, TerritoryQuery
 from api.territory.types import AREA_TYPES
 from api.tickets.imports import TicketImportMutation
@@ -78,6 +79,7 @@ class Query(
     DualReportQuery,
     EmergencyQuery,
     MeetingQuery,
+    ManagerQuery,
 ):
     pass
 
@@ -105,6 +107,7 @@ class Mutation(
     DualReportMutation,
     EmergencyMutation,
     MeetingMutation,
+    ManagerMutation,
 ):
     pass
 

@@ -40,6 +40,7 @@ MODEL_MODULES = [
     "tenants.dual.rule_models",
     "tenants.dual.emergency_models",
     "tenants.meetings.models",
+    "tenants.assessment.manager_models",
 ]
 
 # Append-only tables: the application role may insert and read, never update or delete.

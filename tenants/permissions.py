@@ -349,6 +349,11 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("assessment.read_commendations", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY},
        "read the commendations of published red lists", "查看表彰"),
     _p("assessment.commend", ADMINISTRATION, "record a commendation's plaque day", "登记表彰挂牌"),
+    # issue 19 part D: property managers 物业经理 on contracts (撤换调整), decisions on elimination candidates.
+    _p("parties.write_manager", ADMINISTRATION | {R.STREET_OFFICER},
+       "put property managers on file and name them on contracts (replacing the one before)", "登记和撤换物业经理"),
+    _p("assessment.decide_elimination", TA,
+       "record the decision on a yearly elimination candidate (kept, warned, replaced)", "记录末位淘汰处理结果"),
 )}
 # fmt: on
 

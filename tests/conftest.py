@@ -35,6 +35,7 @@ pytest_plugins = [
     "tests.fixtures.dual_emergency",
     "tests.fixtures.meetings",
     "tests.fixtures.interviews",
+    "tests.fixtures.managers",
     "tests.fixtures.money",
     "tests.fixtures.points",
     "tests.fixtures.points_grids",

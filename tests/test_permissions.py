@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from tenants import permissions
-from tenants.assessment import commendations, interviews, late, ratings, reports, rounds
+from tenants.assessment import commendations, elimination, interviews, late, ratings, reports, rounds
+from tenants.assessment.manager_models import EliminationOutcome, EliminationTarget
 from tenants.audit import service as audit
 from tenants.bonds import reads as bond_reads
 from tenants.brand import reads as brand_reads
@@ -46,7 +47,7 @@ from tenants.points import vouchers as points_vouchers
 from tenants.scope import tenant_transaction
 from tenants.subsidies import service as subsidies
 from tenants.tenancy.roles import Role
-from tenants.territory import parties_service, people_service
+from tenants.territory import managers, parties_service, people_service
 from tenants.territory import service as territory
 from tenants.territory.access import Access
 from tenants.territory.importer import import_territory
@@ -175,6 +176,12 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "assessment.read_commendations": lambda a: commendations.commendations(access=a, period_key=None, company_id=None),
     "assessment.commend": lambda a: commendations.set_plaque_day(
         access=a, actor=A, commendation_id=1, plaque_on=date(2026, 12, 1)
+    ),
+    # issue 19 part D
+    "parties.write_manager": lambda a: managers.create_manager(access=a, actor=A, company_id=1, name="x"),
+    "assessment.decide_elimination": lambda a: elimination.decide(
+        access=a, actor=A, year=2026, target=EliminationTarget.MANAGER, target_id=1,
+        outcome=EliminationOutcome.KEPT, reason="x",
     ),
 }
 

@@ -39,10 +39,12 @@ from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access
 from tenants.territory.parties import (
+    ContractManager,
     OwnersCommittee,
     Partner,
     PartnerKind,
     PropertyContract,
+    PropertyManager,
     Unit,
     WorkUnit,
     WorkUnitKind,
@@ -172,6 +174,12 @@ async def _one_of_each(gql, w) -> dict[str, int]:
         await Decision.create(meeting_id=meeting.id, community_id=ids["C1"], street_id=ids["S1"], owner_kind="company",
                               owner_id=ids["P1"], due_on=date(2026, 10, 30), description="修缮", created_by="admin",
                               created_at=AT)
+        # issue 19 part D: a property manager named on a contract.
+        on_file = await PropertyContract.all().order_by("id").first()
+        assert on_file is not None
+        manager = await PropertyManager.create(company_id=on_file.company_id, name="王经理")
+        await ContractManager.create(contract_id=on_file.id, manager_id=manager.id, starts_on=on_file.starts_on,
+                                     assigned_by="admin", assigned_at=AT)
         found = {}
         for name, kind in node_types().items():
             if name == "Tenant":

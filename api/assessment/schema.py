@@ -256,6 +256,9 @@ class EliminationCandidate:
     periods: int
     black_list_times: int
     reasons: list[str]
+    manager_id: strawberry.ID | None = strawberry.field(
+        default=None, description="When the year's rule ranks managers (target manager): the property manager "
+        "物业经理; companyId is then their firm. Null when firms are ranked.")
 
 
 @strawberry.type
@@ -489,6 +492,7 @@ class AssessmentQuery:
                 periods=c.periods,
                 black_list_times=c.black_list_times,
                 reasons=c.reasons,
+                manager_id=None if c.manager_id is None else strawberry.ID(str(c.manager_id)),
             )
             for c in found
         ]

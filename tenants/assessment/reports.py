@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from tortoise import connections
 
+from tenants.assessment import managers
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot
 from tenants.config.service import effective_config
 from tenants.paging import Order, Page, Window, page
@@ -109,41 +109,47 @@ async def company_trend(company_id: int, *, limit: int = 36) -> list[TrendPoint]
 
 @dataclass(frozen=True)
 class Candidate:
-    company_id: int
+    company_id: int  # the firm, or a manager's firm
     average_score: Decimal
     periods: int
     black_list_times: int
     reasons: list[str]
+    manager_id: int | None = None  # target "manager": the property manager 物业经理
 
 
 async def elimination_candidates(*, access: Access, year: int) -> list[Candidate]:
-    """末位淘汰: the bottom share (at least 1, by the configuration's percent; none at 0 percent) of firms by their
-    average published rating over the year, plus firms below the score threshold or on the black list the
-    configured times."""
+    """末位淘汰: the bottom share (the ceiling of the configuration's percent, at least 1; none at 0 percent) of
+    firms, or of property managers when ``elimination.target = "manager"``, by their average published rating over
+    the year, plus those below the score threshold or on the black list the configured times."""
     require(access, "assessment.read_drafts")
     check_year(year, "year")
     rule = (await effective_config(date(year, 12, 31))).document.assessment.elimination
     if not rule.enabled:
         return []
-    rows = await connections.get("default").execute_query_dict(
-        """
-        WITH latest AS (
-            SELECT DISTINCT ON (period_key) id FROM rating_snapshot
-            WHERE tenant_id = $1 AND status = 'published' AND period_key LIKE $2
-            ORDER BY period_key, revision DESC
+    if rule.target == "manager":
+        # Managers by the average of their period ratings (``managers.py``); black list: the periods in which a
+        # firm whose compound they managed was on it.
+        rows = await managers.yearly_rows(year)
+    else:
+        rows = await connections.get("default").execute_query_dict(
+            """
+            WITH latest AS (
+                SELECT DISTINCT ON (period_key) id FROM rating_snapshot
+                WHERE tenant_id = $1 AND status = 'published' AND period_key LIKE $2
+                ORDER BY period_key, revision DESC
+            )
+            SELECT c.company_id AS id, c.company_id, avg(c.score) AS average, count(*) AS periods,
+                   count(*) FILTER (WHERE c.mark = 'interviewed') AS black
+            FROM company_rating c JOIN latest l ON c.snapshot_id = l.id
+            WHERE c.tenant_id = $1
+            GROUP BY c.company_id ORDER BY avg(c.score), c.company_id
+            """,
+            [current_tenant_id(), f"{year}%"],
         )
-        SELECT c.company_id, avg(c.score) AS average, count(*) AS periods,
-               count(*) FILTER (WHERE c.mark = 'interviewed') AS black
-        FROM company_rating c JOIN latest l ON c.snapshot_id = l.id
-        WHERE c.tenant_id = $1
-        GROUP BY c.company_id ORDER BY avg(c.score), c.company_id
-        """,
-        [current_tenant_id(), f"{year}%"],
-    )
     if not rows:
         return []
-    # A share, at least one firm; 0 percent: no share, only the thresholds ("eliminate those below standard").
-    bottom = max(1, math.ceil(len(rows) * rule.bottom_percent / 100)) if rule.bottom_percent else 0
+    # A share, at least one; 0 percent: no share, only the thresholds ("eliminate those below standard").
+    bottom = max(1, -(-len(rows) * rule.bottom_percent // 100)) if rule.bottom_percent else 0  # exact ceiling
     out = []
     for i, r in enumerate(rows):
         average = Decimal(r["average"]).quantize(Decimal("0.01"))
@@ -155,5 +161,6 @@ async def elimination_candidates(*, access: Access, year: int) -> list[Candidate
         if rule.black_list_times and r["black"] >= rule.black_list_times:
             reasons.append(f"black list {r['black']} times")
         if reasons:
-            out.append(Candidate(r["company_id"], average, r["periods"], r["black"], reasons))
+            manager = r["id"] if rule.target == "manager" else None
+            out.append(Candidate(r["company_id"], average, r["periods"], r["black"], reasons, manager))
     return out

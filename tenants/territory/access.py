@@ -24,7 +24,14 @@ from tenants.errors import Forbidden, NotFound
 from tenants.permissions import ADMINISTRATION
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, Compound, Household, ancestor_levels
-from tenants.territory.parties import OwnersCommittee, PropertyCompany, PropertyContract, Unit
+from tenants.territory.parties import (
+    ContractManager,
+    OwnersCommittee,
+    PropertyCompany,
+    PropertyContract,
+    PropertyManager,
+    Unit,
+)
 from tenants.territory.people import Person, Post
 
 # The posts whose node is theirs to change (below it) and whose residents they may list.
@@ -241,6 +248,20 @@ def readable_contracts(caller: Access) -> QuerySet[PropertyContract]:
     if q is None:
         return PropertyContract.all()
     return PropertyContract.filter(compound_id__in=Subquery(Compound.filter(q).values("id")))
+
+
+def readable_managers(caller: Access) -> QuerySet[PropertyManager]:
+    """Property managers: of the companies the caller reads (a firm its own; residents none)."""
+    if Role.PROPERTY_COMPANY in caller.roles and not caller.reads_whole_tenant:
+        return PropertyManager.filter(company_id__in=sorted(caller.companies))
+    if caller.roles & {Role.RESIDENT, Role.PARTY_MEMBER} and not caller.roles - {Role.RESIDENT, Role.PARTY_MEMBER}:
+        return PropertyManager.filter(id__in=[])
+    return PropertyManager.all()
+
+
+def readable_contract_managers(caller: Access) -> QuerySet[ContractManager]:
+    """Who managed a contract when: the rows of the contracts the caller reads."""
+    return ContractManager.filter(contract_id__in=Subquery(readable_contracts(caller).values("id")))
 
 
 def readable_committees(caller: Access) -> QuerySet[OwnersCommittee]:

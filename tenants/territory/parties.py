@@ -112,3 +112,38 @@ class WorkUnit(TenantModel, Stamped):
     class Meta:
         table = "work_unit"
         unique_together = (("tenant_id", "code"),)
+
+
+class PropertyManager(TenantModel, Stamped):  # 物业经理
+    """A property manager: the person a firm names on its contracts to run a compound."""
+
+    company_id = fields.BigIntField()  # the firm they work for
+    name = fields.CharField(max_length=100)
+    phone = fields.CharField(max_length=32, default="")
+    is_active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "property_manager"
+        indexes = (("tenant_id", "company_id"),)
+
+
+class ContractManager(TenantModel):
+    """A property manager named on a contract for a span of days; the rows of a contract are its history.
+
+    From ``starts_on`` to ``ends_on`` (inclusive; None: until replaced or the contract ends). Replacing one
+    (撤换调整) ends the row the day before the successor's and links it to the successor's row, which carries the
+    reason; rows are never deleted."""
+
+    contract_id = fields.BigIntField()
+    manager_id = fields.BigIntField()
+    starts_on = fields.DateField()
+    ends_on = fields.DateField(null=True)
+    reason = fields.CharField(max_length=500, default="")  # why this manager was named (a replacement's reason)
+    successor_id = fields.BigIntField(null=True)  # the ContractManager row that replaced this one
+    assigned_by = fields.CharField(max_length=128)
+    assigned_at = fields.DatetimeField()
+
+    class Meta:
+        table = "contract_manager"
+        unique_together = (("tenant_id", "contract_id", "starts_on"),)
+        indexes = (("tenant_id", "manager_id"),)
