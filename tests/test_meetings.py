@@ -197,10 +197,22 @@ async def test_rubric_inputs_per_compound(meeting_world):
     async with tenant_transaction(w.t.id):
         nov = await compliance.rubric_inputs("2026-11", [k1, k2, k3])
         dec = await compliance.rubric_inputs("2026-12", [k1, k2])
-    assert nov[(k1, "meeting_compliance")] == 1 and nov[(k2, "meeting_compliance")] == 0
-    assert nov[(k3, "meeting_compliance")] == 0 and nov[(k1, "decisions_on_time")] is None
+        q4 = await compliance.rubric_inputs("2026Q4", [k1])
+    assert nov[(k1, "meeting_compliance")] == 1 and nov[(k1, "decisions_on_time")] is None
+    # K2's and K3's communities never recorded a meeting (no series): no data, not a missed month
+    assert nov[(k2, "meeting_compliance")] is None and nov[(k3, "meeting_compliance")] is None
     assert dec[(k1, "meeting_compliance")] == 0  # no meeting in December
     assert dec[(k1, "decisions_on_time")] == Fraction(1, 2) and dec[(k2, "decisions_on_time")] is None
+    # a quarter rated under the monthly cadence: met in November only, one month of three
+    assert q4[(k1, "meeting_compliance")] == Fraction(1, 3) and q4[(k1, "decisions_on_time")] == Fraction(1, 2)
+
+
+def test_meeting_windows_of_a_rating_period():
+    assert compliance.meeting_windows("2026Q4", "monthly") == [
+        (date(2026, 10, 1), date(2026, 10, 31)), (date(2026, 11, 1), date(2026, 11, 30)),
+        (date(2026, 12, 1), date(2026, 12, 31))]
+    assert compliance.meeting_windows("2026-11", "quarterly") == [(date(2026, 10, 1), date(2026, 11, 30))]
+    assert compliance.meeting_windows("2026-02", "monthly") == [(date(2026, 2, 1), date(2026, 2, 28))]
 
 
 async def test_issues_settled_per_community_and_street(meeting_world):
