@@ -261,3 +261,24 @@ async def test_who_reads_meetings_and_another_tenant_reads_nothing(meeting_world
         err = await _error(decisions.timeline(access=w.caller("cw1"), decision_id=d.id))
         assert [e.action for e in await decisions.timeline(access=w.caller("us1"), decision_id=d.id)] == ["added"]
     assert err.code == "NOT_FOUND"
+
+
+async def test_a_meeting_escalates_each_ticket_once_and_refuses_duplicates_and_closed_tickets(meeting_world):
+    w = meeting_world
+    t1, t2 = w.ids["T1"], w.ids["T2"]
+    # A ticket listed twice within one item is refused (`duplicate`), nothing saved.
+    err = await _error(_record(w, agenda=[Agenda(ticket_ids=[t1, t1, t1], escalate=True)]))
+    assert _reasons(err) == {("agenda.0.ticketIds", "duplicate")}
+    # Listed under two escalating items and one that does not escalate: escalated once for the meeting.
+    await _record(w, agenda=[Agenda(ticket_ids=[t1], escalate=True), Agenda(ticket_ids=[t1, t2], escalate=True),
+                             Agenda(ticket_ids=[t1])])
+    async with tenant_transaction(w.t.id):
+        got = await Escalation.filter(ticket_id__in=[t1, t2]).order_by("ticket_id").values_list("ticket_id", "to_level")
+        assert got == [(t1, 1), (t2, 1)]
+        await Ticket.filter(id=t2).update(state="closed", closed_at=MEETING_AT)
+    # A closed ticket cannot be escalated: refused before anything is saved; listing it without escalating is fine.
+    err = await _error(_record(w, agenda=[Agenda(ticket_ids=[t1]), Agenda(ticket_ids=[t1, t2], escalate=True)]))
+    assert _reasons(err) == {("agenda.1.ticketIds", "closed")}
+    await _record(w, agenda=[Agenda(ticket_ids=[t2])])
+    async with tenant_transaction(w.t.id):
+        assert await Meeting.all().count() == 2 and await Escalation.filter(ticket_id__in=[t1, t2]).count() == 2

@@ -20,6 +20,7 @@ from tenants.scope import savepoint
 from tenants.territory.access import Access
 from tenants.tickets import workflow as tickets
 from tenants.tickets.access import readable as readable_tickets
+from tenants.tickets.models import OPEN_STATES
 
 ESCALATION_REASON = "joint meeting"
 MAX_ITEMS = 50
@@ -65,16 +66,22 @@ async def _agenda_problems(access: Access, agenda: list[Agenda]) -> list[Problem
     if len(agenda) > MAX_ITEMS:
         return [Problem("agenda", "too_many", f"议题最多 {MAX_ITEMS} 项", f"at most {MAX_ITEMS} agenda items")]
     wanted = sorted({t for item in agenda for t in item.ticket_ids})
-    seen = set(await readable_tickets(access).filter(id__in=wanted).values_list("id", flat=True)) if wanted else set()
+    states = dict(await readable_tickets(access).filter(id__in=wanted).values_list("id", "state")) if wanted else {}
     for i, item in enumerate(agenda):
         f = f"agenda.{i}"
         out += text_problems(f"{f}.text", item.text, "议题", required=not item.ticket_ids, limit=1000)
         if len(item.ticket_ids) > MAX_ITEMS:
             out.append(Problem(f"{f}.ticketIds", "too_many", f"每项最多 {MAX_ITEMS} 个工单",
                                f"at most {MAX_ITEMS} tickets per item"))
-        for t in item.ticket_ids:
-            if t not in seen:
+        if len(set(item.ticket_ids)) < len(item.ticket_ids):
+            out.append(Problem(f"{f}.ticketIds", "duplicate", "同一议题中每个工单只能列一次",
+                               "each ticket once per agenda item"))
+        for t in dict.fromkeys(item.ticket_ids):
+            if t not in states:
                 out.append(Problem(f"{f}.ticketIds", "ticket", f"工单 {t} 不存在", f"ticket {t} does not exist"))
+            elif item.escalate and states[t] not in OPEN_STATES:
+                out.append(Problem(f"{f}.ticketIds", "closed", f"工单 {t} 已办结或不可提级督办",
+                                   f"ticket {t} is no longer open and cannot be escalated"))
         if item.escalate and not item.ticket_ids:
             out.append(Problem(f"{f}.escalate", "no_tickets", "提级督办须列出工单", "escalating needs tickets"))
     return out
@@ -124,11 +131,10 @@ async def record_meeting(
                        escalated_at=at if item.escalate else None)
             for i, item in enumerate(agenda)
         ])
-        for item in agenda:
-            if item.escalate:
-                for ticket_id in item.ticket_ids:
-                    await tickets.escalate(access=access, actor=actor, ticket_id=ticket_id,
-                                           reason=ESCALATION_REASON, now=at)
+        # Each ticket once per meeting, however many escalating items list it (the set over the items).
+        for ticket_id in sorted({t for item in agenda if item.escalate for t in item.ticket_ids}):
+            await tickets.escalate(access=access, actor=actor, ticket_id=ticket_id, reason=ESCALATION_REASON,
+                                   now=at)
         await record(actor=actor, action="meetings.record", target_type="meeting", target_id=meeting.id,
                      details={"target": f"{target_kind}:{target_id}", "held_on": held_on.isoformat()})
     return meeting
