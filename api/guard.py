@@ -42,6 +42,7 @@ CAPS = {
     "after": 1_000,  # a cursor
     "before": 1_000,
     "content": 16 * 1024 * 1024,  # an imported file (CSV text or base64 XLSX)
+    "minutes": 20_000,  # a joint meeting's minutes (tenants/meetings/meetings.py MINUTES_LIMIT)
 }
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # as periods (tenants.periods)

@@ -73,3 +73,13 @@ async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, setting
         assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (over, body)
     body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { targetId } }', cw1)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_minutes_up_to_the_documented_limit(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    ok = await gql(RECORD, cw1, {"input": _input(w, agenda=[{"text": "议题"}], minutes="纪" * 15_000)})
+    assert ok["data"]["recordMeeting"]["id"]
+    body = await gql(RECORD, cw1, {"input": _input(w, agenda=[{"text": "议题"}], minutes="纪" * 20_001)})
+    err = body["errors"][0]["extensions"]
+    assert err["code"] == "INVALID_INPUT" and err["problems"][0]["field"].endswith("minutes"), err
