@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from api.ids import global_id_of as gid
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import bearer
 
@@ -83,3 +84,25 @@ async def test_minutes_up_to_the_documented_limit(meeting_world, gql, settings):
     body = await gql(RECORD, cw1, {"input": _input(w, agenda=[{"text": "议题"}], minutes="纪" * 20_001)})
     err = body["errors"][0]["extensions"]
     assert err["code"] == "INVALID_INPUT" and err["problems"][0]["field"].endswith("minutes"), err
+
+
+async def test_a_global_id_must_be_of_the_kind_the_argument_names(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+
+    def problem(body):
+        got = body["errors"][0]["extensions"]
+        return got["code"], got["problems"][0]["field"], got["problems"][0]["reason"]
+
+    wrong = await gql(RECORD, cw1, {"input": _input(w, targetId=gid("Compound", w.ids["C1"]))})
+    assert problem(wrong) == ("INVALID_INPUT", "targetId", "wrong_kind")
+    listed = await gql("query($t: ID) { meetings(targetKind: COMPOUND, targetId: $t) { nodes { id } } }", cw1,
+                       {"t": gid("Community", w.ids["K1"])})
+    assert problem(listed) == ("INVALID_INPUT", "targetId", "wrong_kind")
+    m = (await gql(RECORD, cw1, {"input": _input(w, targetId=gid("Community", w.ids["C1"]))}))["data"]["recordMeeting"]
+    add = ('mutation($m: ID!, $o: ID!) { addDecision(meetingId: $m, input: {ownerKind: COMPANY, ownerId: $o, '
+           'dueOn: "2026-12-09", description: "修复屋面"}) { ownerId } }')
+    assert problem(await gql(add, cw1, {"m": m["id"], "o": gid("Unit", w.ids["P1"])})) == (
+        "INVALID_INPUT", "ownerId", "wrong_kind")
+    ok = await gql(add, cw1, {"m": m["id"], "o": gid("PropertyCompany", w.ids["P1"])})
+    assert ok["data"]["addDecision"]["ownerId"] == str(w.ids["P1"])

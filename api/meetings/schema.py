@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 
 from api.context import Info
-from api.ids import opt_id, to_id, to_ids
+from api.ids import NODE_OF, opt_id, to_id, to_ids
 from api.meetings.loaders import MeetingLoaders
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
@@ -214,9 +214,9 @@ class MeetingQuery:
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[MeetingNode]:
         caller = await info.context.access()
-        cid, tid = opt_id(community_id, "communityId", "Community"), opt_id(target_id, "targetId",
-                                                                           ("Community", "Compound"))
         kind = target_kind.value if target_kind else None
+        cid = opt_id(community_id, "communityId", "Community")
+        tid = opt_id(target_id, "targetId", NODE_OF[kind] if kind else ("Community", "Compound"))
 
         async def fetch(window: Window) -> Page[Meeting]:
             return await meetings.list_meetings(access=caller, window=window, community_id=cid, target_kind=kind,
@@ -274,7 +274,7 @@ class MeetingMutation:
                              idempotency_key: str | None = None) -> MeetingNode:
         row = await meetings.record_meeting(
             access=await info.context.access(), actor=info.context.actor, target_kind=input.target_kind.value,
-            target_id=to_id(input.target_id, "targetId", ("Community", "Compound")), held_on=input.held_on,
+            target_id=to_id(input.target_id, "targetId", NODE_OF[input.target_kind.value]), held_on=input.held_on,
             convenor=input.convenor, minutes=input.minutes, photo_links=input.photo_links,
             attendance=[meetings.Attendance(a.party.value, a.names) for a in input.attendance],
             agenda=[meetings.Agenda(a.text, to_ids(a.ticket_ids, f"agenda.{i}.ticketIds", "Ticket"), a.escalate)
@@ -289,7 +289,7 @@ class MeetingMutation:
         row = await decisions.add_decision(
             access=await info.context.access(), actor=info.context.actor,
             meeting_id=to_id(meeting_id, "meetingId", "Meeting"), owner_kind=input.owner_kind.value,
-            owner_id=to_id(input.owner_id, "ownerId", ("Unit", "PropertyCompany")), due_on=input.due_on,
+            owner_id=to_id(input.owner_id, "ownerId", NODE_OF[input.owner_kind.value]), due_on=input.due_on,
             description=input.description, idempotency_key=idempotency_key,
         )
         return MeetingDecisionNode.of(decisions.DecisionRead(row, False))
