@@ -10,6 +10,7 @@ import pytest
 from api.ids import global_id_of as gid
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import bearer
+from tests.fixtures.statements import orm_statements
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -106,3 +107,25 @@ async def test_a_global_id_must_be_of_the_kind_the_argument_names(meeting_world,
         "INVALID_INPUT", "ownerId", "wrong_kind")
     ok = await gql(add, cw1, {"m": m["id"], "o": gid("PropertyCompany", w.ids["P1"])})
     assert ok["data"]["addDecision"]["ownerId"] == str(w.ids["P1"])
+
+
+async def test_decision_timelines_cost_the_same_for_1_and_10_decisions(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    m = (await gql(RECORD, cw1, {"input": _input(w, agenda=[{"text": "议题"}])}))["data"]["recordMeeting"]
+    add = ('mutation($m: ID!, $o: ID!) { addDecision(meetingId: $m, input: {ownerKind: COMPANY, ownerId: $o, '
+           'dueOn: "2026-12-09", description: "修复屋面"}) { id } }')
+    query = "query($n: Int) { meetingDecisions(first: $n) { nodes { id timeline { action } } } }"
+
+    async def cost(n: int) -> int:
+        await gql(query, cw1, {"n": n})  # caches warm
+        with orm_statements() as sent:
+            got = await gql(query, cw1, {"n": n})
+        assert [e["action"] for d in got["data"]["meetingDecisions"]["nodes"] for e in d["timeline"]] == ["added"] * n
+        return len(sent)
+
+    await gql(add, cw1, {"m": m["id"], "o": str(w.ids["P1"])})
+    one = await cost(1)
+    for _ in range(9):
+        await gql(add, cw1, {"m": m["id"], "o": str(w.ids["P1"])})
+    assert await cost(10) == one

@@ -1,13 +1,13 @@
 """Joint-meeting DataLoaders for one request: a meeting's attendance and agenda, by meeting id (through the
-meetings the caller reads)."""
+meetings the caller reads); a decision's timeline, by decision id (through the decisions the caller reads)."""
 
 from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
 from api.context import DomainLoaders
-from tenants.meetings import meetings
-from tenants.meetings.models import AgendaItem, MeetingAttendance
+from tenants.meetings import decisions, meetings
+from tenants.meetings.models import AgendaItem, DecisionEvent, MeetingAttendance
 
 
 class MeetingLoaders(DomainLoaders):
@@ -26,3 +26,11 @@ class MeetingLoaders(DomainLoaders):
             return [found.get(i, []) for i in ids]
 
         return self.loader("meeting_agenda", load)
+
+    @property
+    def timeline(self) -> DataLoader[int, list[DecisionEvent]]:
+        async def load(ids: list[int]) -> list[list[DecisionEvent]]:
+            found = await decisions.timelines_of(access=await self.loaders.caller(), decision_ids=ids)
+            return [found.get(i, []) for i in ids]
+
+        return self.loader("meeting_decision_timeline", load)

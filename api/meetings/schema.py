@@ -130,7 +130,7 @@ class MeetingDecisionNode(Node):
 
     @strawberry.field(description="Its timeline, oldest first.")
     async def timeline(self, info: Info) -> list[MeetingDecisionEvent]:
-        rows = await decisions.timeline(access=await info.context.access(), decision_id=self.id)
+        rows = await MeetingLoaders.of(info).timeline.load(self.id)
         return [MeetingDecisionEvent(action=r.action, actor=r.actor, at=r.at, note=r.note) for r in rows]
 
     @classmethod

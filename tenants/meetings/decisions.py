@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tortoise.expressions import Subquery
+
 from tenants import clock
 from tenants.audit.service import record
 from tenants.errors import InvalidInput, NotFound, Noun, Problem
@@ -173,3 +175,13 @@ async def timeline(*, access: Access, decision_id: int) -> list[DecisionEvent]:
         raise NotFound(f"会议决定事项 {decision_id} 不存在", f"decision {decision_id} does not exist",
                        field="decisionId")
     return list(await DecisionEvent.filter(decision_id=decision_id).order_by("at", "id"))
+
+
+async def timelines_of(*, access: Access, decision_ids: list[int]) -> dict[int, list[DecisionEvent]]:
+    """The timelines of the decisions among ``decision_ids`` the caller reads, by decision, oldest first: one
+    statement (the events of the readable decisions, a subquery)."""
+    readable = readable_decisions(access).filter(id__in=sorted(set(decision_ids))).values("id")
+    out: dict[int, list[DecisionEvent]] = {}
+    for row in await DecisionEvent.filter(decision_id__in=Subquery(readable)).order_by("decision_id", "at", "id"):
+        out.setdefault(row.decision_id, []).append(row)
+    return out
