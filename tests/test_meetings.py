@@ -17,6 +17,8 @@ from tenants.meetings.meetings import Agenda, Attendance
 from tenants.meetings.models import ComplianceFlag, Decision, DecisionEvent, Meeting
 from tenants.paging import Window
 from tenants.scope import tenant_transaction
+from tenants.territory.models import Community
+from tenants.territory.parties import PropertyContract
 from tenants.tickets.models import Escalation, Ticket
 from tests.fixtures.meetings import MEETING_AT, attendance
 
@@ -188,23 +190,48 @@ async def test_no_meeting_in_november_is_flagged_on_1_december_once(meeting_worl
 
 
 async def test_rubric_inputs_per_compound(meeting_world):
+    """By hand. The places exist from the eve of 1 November: October is not judged. C1 (K1, P1's contract) met on
+    10 November; C2 (K2, no contract) and C3 (K3, P2's contract) never met and have no series. Decisions of C1's
+    meeting due in December: P1's on 9th (done on 2nd: on time) and 20th (open); U1's and P2's do not count for
+    K1, whose firm is P1."""
     w = meeting_world
     m = await _record(w)
     on_time = await _decide(w, m, date(2026, 12, 9))
     await _decide(w, m, date(2026, 12, 20))
+    await _decide(w, m, date(2026, 12, 10), owner=("unit", "U1"))
+    await _decide(w, m, date(2026, 12, 11), owner=("company", "P2"))
     await _act(w, decisions.complete, "pc1", decision_id=on_time.id, evidence="完成")
     k1, k2, k3 = w.ids["K1"], w.ids["K2"], w.ids["K3"]
     async with tenant_transaction(w.t.id):
         nov = await compliance.rubric_inputs("2026-11", [k1, k2, k3])
         dec = await compliance.rubric_inputs("2026-12", [k1, k2])
-        q4 = await compliance.rubric_inputs("2026Q4", [k1])
-    assert nov[(k1, "meeting_compliance")] == 1 and nov[(k1, "decisions_on_time")] is None
-    # K2's and K3's communities never recorded a meeting (no series): no data, not a missed month
-    assert nov[(k2, "meeting_compliance")] is None and nov[(k3, "meeting_compliance")] is None
-    assert dec[(k1, "meeting_compliance")] == 0  # no meeting in December
-    assert dec[(k1, "decisions_on_time")] == Fraction(1, 2) and dec[(k2, "decisions_on_time")] is None
-    # a quarter rated under the monthly cadence: met in November only, one month of three
-    assert q4[(k1, "meeting_compliance")] == Fraction(1, 3) and q4[(k1, "decisions_on_time")] == Fraction(1, 2)
+        q4 = await compliance.rubric_inputs("2026Q4", [k1, k2])
+        oct_ = await compliance.rubric_inputs("2026-10", [k1])
+    # November: K1 met (1/1) and owed nothing (met: nothing left undone); K2, K3 missed their judged month (0, as
+    # their flags say, series or not) and, not having met, show no follow-through.
+    assert (nov[(k1, "meeting_compliance")], nov[(k1, "decisions_on_time")]) == (1, 1)
+    assert (nov[(k2, "meeting_compliance")], nov[(k2, "decisions_on_time")]) == (0, None)
+    assert (nov[(k3, "meeting_compliance")], nov[(k3, "decisions_on_time")]) == (0, None)
+    # December: no meeting; P1's decisions 1 of 2 on time (U1's and P2's aside).
+    assert (dec[(k1, "meeting_compliance")], dec[(k1, "decisions_on_time")]) == (0, Fraction(1, 2))
+    assert (dec[(k2, "meeting_compliance")], dec[(k2, "decisions_on_time")]) == (0, None)
+    # The quarter under the monthly cadence: October not judged, November met, December missed.
+    assert (q4[(k1, "meeting_compliance")], q4[(k1, "decisions_on_time")]) == (Fraction(1, 2), Fraction(1, 2))
+    assert q4[(k2, "meeting_compliance")] == 0
+    assert oct_[(k1, "meeting_compliance")] is None and oct_[(k1, "decisions_on_time")] is None  # nothing judged
+    async with tenant_transaction(w.t.id):
+        # The firm's follow-through: with P2 holding K1's contract, P2's open decision is what counts.
+        await PropertyContract.filter(compound_id=k1).update(company_id=w.ids["P2"])
+        dec = await compliance.rubric_inputs("2026-12", [k1])
+        assert dec[(k1, "decisions_on_time")] == 0
+        # A place made during November is judged from December on: November is no data.
+        await Community.filter(id=w.ids["C3"]).update(created_at=MEETING_AT)
+        nov = await compliance.rubric_inputs("2026-11", [k3])
+        assert nov[(k3, "meeting_compliance")] is None and nov[(k3, "decisions_on_time")] is None
+    # A decision cannot be added already past its due day (the suite's today is 2 December, Beijing).
+    err = await _error(_act(w, decisions.add_decision, "cw1", meeting_id=m.id, owner_kind="company",
+                            owner_id=w.ids["P1"], due_on=date(2026, 12, 1), description="补录"))
+    assert _reasons(err) == {("dueOn", "date")}
 
 
 def test_meeting_windows_of_a_rating_period():

@@ -101,33 +101,51 @@ async def list_flags(*, access: Access, period_key: str | None = None) -> list[C
     return list(await qs.order_by("-period_key", "target_kind", "target_id").limit(1000))
 
 
+# $1 tenant, $2 level, $3 compound ids, $4 the first window's first day, $5 the period's last day, $6/$7 the
+# windows' first and last days, $8 the period's first day, $9 each window's first local midnight (UTC instants).
 RUBRIC_SQL = """
 WITH places AS MATERIALIZED (
-    SELECT c.id AS compound_id, CASE WHEN $2 = 'community' THEN c.community_id ELSE c.id END AS place_id
-    FROM compound c WHERE c.tenant_id = $1 AND c.id = ANY($3::bigint[])
-),
-series AS MATERIALIZED (
-    SELECT coalesce(array_agg(DISTINCT target_id), '{}') AS ids FROM meeting_series
-    WHERE tenant_id = $1 AND target_kind = $2 AND target_id = ANY(ARRAY(SELECT place_id FROM places))
+    SELECT c.id AS compound_id,
+           CASE WHEN $2 = 'community' THEN c.community_id ELSE c.id END AS place_id,
+           CASE WHEN $2 = 'community' THEN p.created_at ELSE c.created_at END AS since
+    FROM compound c LEFT JOIN community p ON p.tenant_id = c.tenant_id AND p.id = c.community_id
+    WHERE c.tenant_id = $1 AND c.id = ANY($3::bigint[])
 ),
 windows AS MATERIALIZED (
-    SELECT w.n, w.first_day, w.last_day FROM unnest($6::date[], $7::date[]) WITH ORDINALITY AS w(first_day, last_day, n)
+    SELECT w.n, w.first_day, w.last_day, w.began
+    FROM unnest($6::date[], $7::date[], $9::timestamptz[]) WITH ORDINALITY AS w(first_day, last_day, began, n)
 ),
-met AS MATERIALIZED (
-    SELECT m.target_id AS place_id, count(DISTINCT w.n) AS met
+held AS MATERIALIZED (
+    SELECT DISTINCT m.target_id AS place_id, w.n
     FROM meeting m JOIN windows w ON m.held_on BETWEEN w.first_day AND w.last_day
     WHERE m.tenant_id = $1 AND m.target_kind = $2 AND m.held_on BETWEEN $4 AND $5
-    GROUP BY m.target_id
+      AND m.target_id = ANY(ARRAY(SELECT place_id FROM places))
+),
+judged AS MATERIALIZED (
+    SELECT p.compound_id, count(*) AS judged, count(h.n) AS met
+    FROM places p JOIN windows w ON p.since < w.began
+    LEFT JOIN held h ON h.place_id = p.place_id AND h.n = w.n
+    GROUP BY p.compound_id
+),
+firm AS MATERIALIZED (
+    SELECT DISTINCT ON (compound_id) compound_id, company_id
+    FROM property_contract
+    WHERE tenant_id = $1 AND compound_id = ANY($3::bigint[]) AND starts_on <= $5 AND ends_on >= $8
+    ORDER BY compound_id, (ends_on >= $5) DESC, starts_on DESC
 ),
 due AS MATERIALIZED (
-    SELECT m.target_id AS place_id, count(*) AS due,
+    SELECT m.target_id AS place_id, d.owner_id AS company_id, count(*) AS due,
            count(*) FILTER (WHERE d.status = 'done' AND d.done_on <= d.due_on) AS on_time
     FROM meeting_decision d JOIN meeting m ON m.tenant_id = d.tenant_id AND m.id = d.meeting_id
-    WHERE d.tenant_id = $1 AND m.target_kind = $2 AND d.status <> 'cancelled' AND d.due_on BETWEEN $8 AND $5
-    GROUP BY m.target_id
+    WHERE d.tenant_id = $1 AND m.target_kind = $2 AND d.owner_kind = 'company' AND d.status <> 'cancelled'
+      AND d.due_on BETWEEN $8 AND $5 AND d.owner_id = ANY(ARRAY(SELECT company_id FROM firm))
+    GROUP BY 1, 2
 )
-SELECT p.compound_id, p.place_id = ANY(series.ids) AS has_series, coalesce(met.met, 0) AS met, due.due, due.on_time
-FROM places p CROSS JOIN series LEFT JOIN met ON met.place_id = p.place_id LEFT JOIN due ON due.place_id = p.place_id
+SELECT p.compound_id, coalesce(j.judged, 0) AS judged, coalesce(j.met, 0) AS met, due.due, due.on_time
+FROM places p
+LEFT JOIN judged j ON j.compound_id = p.compound_id
+LEFT JOIN firm f ON f.compound_id = p.compound_id
+LEFT JOIN due ON due.place_id = p.place_id AND due.company_id = f.company_id
 """
 
 
@@ -146,26 +164,34 @@ def meeting_windows(period_key: str, cadence: str) -> list[tuple[date, date]]:
 
 
 async def rubric_inputs(period_key: str, compound_ids: list[int]) -> dict[tuple[int, str], Fraction | None]:
-    """Objective rubric inputs per compound for ``period_key`` (a month or quarter, tenant days), by source:
-    ``meeting_compliance`` the share of its meeting periods (``meeting_windows``) in which its place (its
-    community or itself, as ``party.joint_meeting.level`` says) held a meeting, None when the place has no
-    meeting series (nothing was ever recorded for it); ``decisions_on_time`` the share of its place's decisions
-    due in the period (cancelled ones aside) that were done by their due day, None when none was due. With joint
-    meetings off (or an unknown compound) both are None: no data."""
+    """Objective rubric inputs per compound for ``period_key`` (a month or quarter, tenant days), by source; the
+    compound's place is its community or itself, as ``party.joint_meeting.level`` says. One statement.
+
+    - ``meeting_compliance``: met windows / judged windows. The windows are ``meeting_windows(period_key,
+      cadence)``; a window is judged only when the place existed before it began (created before the local
+      midnight of its first day: the rule of the flags, ``FLAG_SQL``); a judged window without a meeting of the
+      place is missed, whether or not the place has a series (0, as its flag says). None when no window is judged.
+    - ``decisions_on_time``: the firm's follow-through. Only decisions owned by the company (``owner_kind``
+      company) that held the compound's contract (in force at the period's end, else the last one that started
+      within it: the rule of ``tenants/assessment/inputs.py``), of meetings of its place, due in the period and not
+      cancelled: done by their due day / due. None due: 1 when the place met in a judged window (nothing was left
+      undone), else None (a place that did not meet has no follow-through to show).
+
+    With joint meetings off (or an unknown compound) both are None: no data."""
     start, end = periods.bounds(period_key)
     jm = (await effective_config(end)).document.party.joint_meeting
     out: dict[tuple[int, str], Fraction | None] = {(c, s): None for c in compound_ids for s in SOURCES}
     if not jm.enabled or not compound_ids:
         return out
     windows = meeting_windows(period_key, jm.cadence)
-    first = min(w[0] for w in windows)
-    args = [jm.level, sorted(set(compound_ids)), first, end, [w[0] for w in windows], [w[1] for w in windows],
-            start]
+    zone = await current_zone()
+    args = [jm.level, sorted(set(compound_ids)), windows[0][0], end, [w[0] for w in windows],
+            [w[1] for w in windows], start, [periods.local_midnight(w[0], zone) for w in windows]]
     for r in await _rows(RUBRIC_SQL, args):
-        if r["has_series"]:
-            out[(r["compound_id"], "meeting_compliance")] = Fraction(r["met"], len(windows))
-        due = r["due"] or 0
-        out[(r["compound_id"], "decisions_on_time")] = Fraction(r["on_time"], due) if due else None
+        judged, met, due = r["judged"], r["met"], r["due"] or 0
+        out[(r["compound_id"], "meeting_compliance")] = Fraction(met, judged) if judged else None
+        out[(r["compound_id"], "decisions_on_time")] = (
+            Fraction(r["on_time"], due) if due else Fraction(1) if met else None)
     return out
 
 

@@ -73,7 +73,9 @@ async def add_decision(
         problems.append(Problem("ownerKind", "owner_kind", "责任方须为单位或物业企业", "ownerKind is unit or company"))
     elif not await _owner_exists(owner_kind, owner_id):
         problems.append(Problem("ownerId", "owner", f"责任方 {owner_id} 不存在", f"owner {owner_id} does not exist"))
-    if not meeting.held_on <= due_on <= meeting.held_on + timedelta(days=MAX_DUE_DAYS):
+    if due_on < today:  # a decision added after its due day would count as late or on time by fiat
+        problems.append(Problem("dueOn", "date", "办结期限不能早于今天", "dueOn is not before today"))
+    elif not meeting.held_on <= due_on <= meeting.held_on + timedelta(days=MAX_DUE_DAYS):
         problems.append(Problem("dueOn", "date", "办结期限须在会议之日起三年内",
                                 "dueOn is on or after the meeting's day and within three years"))
     if problems:
