@@ -243,23 +243,36 @@ def test_meeting_windows_of_a_rating_period():
 
 
 async def test_issues_settled_per_community_and_street(meeting_world):
+    """By hand. C1 met on 10 November listing T1 and T2; C2 (same street S1) met on 20 November listing them too.
+    T2 closed on 15 November (after C1's meeting, before C2's), T1 on 1 December; a decision of C1's meeting
+    done on 2 December."""
     w = meeting_world
     m = await _record(w, agenda=[Agenda(ticket_ids=[w.ids["T1"], w.ids["T2"]])])
+    await _record(w, who="so1", community="C2", held_on=date(2026, 11, 20), now=DEC1_0030,
+                  agenda=[Agenda(ticket_ids=[w.ids["T1"]]), Agenda(ticket_ids=[w.ids["T1"], w.ids["T2"]])])
     d = await _decide(w, m, date(2026, 12, 9))
     await _act(w, decisions.complete, "pc1", decision_id=d.id, evidence="完成")
     async with tenant_transaction(w.t.id):
         await Ticket.filter(id=w.ids["T1"]).update(state="closed", closed_at=DEC1_0030 + timedelta(hours=3))
-        by_community = await compliance.issues_settled(access=w.caller("admin"), period_key="2026-12")
-        by_street = await compliance.issues_settled(access=w.caller("so1"), period_key="2026-12", level="street")
-        theirs = await compliance.issues_settled(access=w.caller("cw2"), period_key="2026-12")
-        november = await compliance.issues_settled(access=w.caller("admin"), period_key="2026-11")
+        await Ticket.filter(id=w.ids["T2"]).update(state="closed", closed_at=datetime(2026, 11, 15, 2, tzinfo=UTC))
+
+        async def settled(who: str, period: str, level: str = "community") -> list[tuple[int, int, int]]:
+            got = await compliance.issues_settled(access=w.caller(who), period_key=period, level=level)
+            return [(s.node_id, s.decisions_done, s.tickets_closed) for s in got]
+
+        c1, c2, s1 = w.ids["C1"], w.ids["C2"], w.ids["S1"]
+        # December: C1 its decision and T1; C2 T1; the street T1 once (listed by both communities) and the decision.
+        assert await settled("admin", "2026-12") == [(c1, 1, 1), (c2, 0, 1)]
+        assert await settled("so1", "2026-12", "street") == [(s1, 1, 1)]
+        # November: T2 closed after C1's meeting (counts for C1 and the street), before C2's (not C2's).
+        assert await settled("admin", "2026-11") == [(c1, 0, 1)]
+        assert await settled("admin", "2026-11", "street") == [(s1, 0, 1)]
+        assert await settled("cw2", "2026-12") == [(c2, 0, 1)] and await settled("cw2", "2026-11") == []
+        assert await settled("so2", "2026-12", "street") == []
         err = await _error(compliance.issues_settled(access=w.caller("pc1"), period_key="2026-12"))
         bad = await _error(compliance.issues_settled(access=w.caller("admin"), period_key="2026-13", level="x"))
-    assert [(s.node_id, s.decisions_done, s.tickets_closed, s.total) for s in by_community] == [
-        (w.ids["C1"], 1, 1, 2)]
-    assert [(s.level, s.node_id, s.total) for s in by_street] == [("street", w.ids["S1"], 2)]
-    assert theirs == [] and november == []
-    assert err.code == "FORBIDDEN" and bad.code == "INVALID_INPUT"
+        totals = [s.total for s in await compliance.issues_settled(access=w.caller("admin"), period_key="2026-12")]
+    assert totals == [2, 1] and err.code == "FORBIDDEN" and bad.code == "INVALID_INPUT"
 
 
 async def test_who_reads_meetings_and_another_tenant_reads_nothing(meeting_world):

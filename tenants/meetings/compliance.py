@@ -195,26 +195,36 @@ async def rubric_inputs(period_key: str, compound_ids: list[int]) -> dict[tuple[
     return out
 
 
+# $1 tenant, $2/$3 the period as UTC instants [from, to), $4/$5 its first and last day, $6 level (community or
+# street), $7 the caller's communities (NULL: the whole tenant), $8 the tenant's time zone.
 SETTLED_SQL = """
-WITH items AS MATERIALIZED (
-    SELECT DISTINCT m.community_id, m.street_id, (jsonb_array_elements_text(a.ticket_ids))::bigint AS ticket_id
+WITH listed AS MATERIALIZED (
+    SELECT CASE WHEN $6 = 'street' THEN m.street_id ELSE m.community_id END AS node_id,
+           (jsonb_array_elements_text(a.ticket_ids))::bigint AS ticket_id, m.held_on
     FROM meeting_agenda_item a JOIN meeting m ON m.tenant_id = a.tenant_id AND m.id = a.meeting_id
     WHERE a.tenant_id = $1 AND jsonb_array_length(a.ticket_ids) > 0
+      AND ($7::bigint[] IS NULL OR m.community_id = ANY($7::bigint[]))
+),
+first_listed AS MATERIALIZED (
+    SELECT node_id, ticket_id, min(held_on) AS first_on FROM listed GROUP BY 1, 2
 ),
 closed AS MATERIALIZED (
-    SELECT i.community_id, i.street_id, count(DISTINCT i.ticket_id) AS n
-    FROM items i JOIN ticket t ON t.tenant_id = $1 AND t.id = i.ticket_id
-    WHERE t.closed_at >= $2 AND t.closed_at < $3
-    GROUP BY 1, 2
+    SELECT f.node_id, count(*) AS n
+    FROM first_listed f JOIN ticket t ON t.tenant_id = $1 AND t.id = f.ticket_id
+    WHERE t.closed_at >= $2 AND t.closed_at < $3 AND t.closed_at >= (f.first_on::timestamp AT TIME ZONE $8)
+    GROUP BY 1
 ),
 done AS MATERIALIZED (
-    SELECT community_id, street_id, count(*) AS n FROM meeting_decision
+    SELECT CASE WHEN $6 = 'street' THEN street_id ELSE community_id END AS node_id, count(*) AS n
+    FROM meeting_decision
     WHERE tenant_id = $1 AND status = 'done' AND done_on BETWEEN $4 AND $5
-    GROUP BY 1, 2
+      AND ($7::bigint[] IS NULL OR community_id = ANY($7::bigint[]))
+    GROUP BY 1
 )
-SELECT coalesce(d.community_id, c.community_id) AS community_id, coalesce(d.street_id, c.street_id) AS street_id,
-       coalesce(d.n, 0) AS decisions_done, coalesce(c.n, 0) AS tickets_closed
-FROM done d FULL OUTER JOIN closed c ON c.community_id = d.community_id AND c.street_id = d.street_id
+SELECT coalesce(d.node_id, c.node_id) AS node_id, coalesce(d.n, 0) AS decisions_done,
+       coalesce(c.n, 0) AS tickets_closed
+FROM done d FULL OUTER JOIN closed c ON c.node_id = d.node_id
+ORDER BY 1
 """
 
 
@@ -233,8 +243,10 @@ class Settled:
 
 
 async def issues_settled(*, access: Access, period_key: str, level: str = "community") -> list[Settled]:
-    """Decisions done (on a day in the period) plus agenda tickets closed (in the period), per community or
-    street of the caller's area, by id; places with none are left out."""
+    """Decisions done (on a day in the period) plus agenda tickets closed (in the period, and on or after the day
+    of the first meeting of the community or street that listed them), per community or street of the caller's
+    area, by id; a ticket counts once per community or street however many meetings listed it; places with none
+    are left out. One statement (after reading the caller's communities)."""
     require(access, "meetings.figures.read")
     problems = periods.period_problems(period_key, "periodKey")
     if level not in ("community", "street"):
@@ -243,16 +255,9 @@ async def issues_settled(*, access: Access, period_key: str, level: str = "commu
         raise InvalidInput.of(problems)
     start, end = periods.bounds(period_key, "periodKey")
     zone = await current_zone()
-    rows = await _rows(SETTLED_SQL, [periods.local_midnight(start, zone),
-                                     periods.local_midnight(end + timedelta(days=1), zone), start, end])
     q = access.staff_communities_filter("id")
-    if q is not None:
-        allowed = set(await Community.filter(q).values_list("id", flat=True))
-        rows = [r for r in rows if r["community_id"] in allowed]
-    totals: dict[int, list[int]] = {}
-    for r in rows:
-        key = r["community_id"] if level == "community" else r["street_id"]
-        got = totals.setdefault(key, [0, 0])
-        got[0] += r["decisions_done"]
-        got[1] += r["tickets_closed"]
-    return [Settled(level, k, v[0], v[1]) for k, v in sorted(totals.items())]
+    allowed = None if q is None else sorted(await Community.filter(q).values_list("id", flat=True))
+    rows = await _rows(SETTLED_SQL, [periods.local_midnight(start, zone),
+                                     periods.local_midnight(end + timedelta(days=1), zone), start, end, level,
+                                     allowed, zone.key])
+    return [Settled(level, r["node_id"], r["decisions_done"], r["tickets_closed"]) for r in rows]
