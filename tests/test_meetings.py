@@ -189,6 +189,25 @@ async def test_no_meeting_in_november_is_flagged_on_1_december_once(meeting_worl
         assert await ComplianceFlag.all().count() == 0  # the other tenant's job did not run
 
 
+async def test_a_meeting_recorded_late_resolves_its_flag_and_flags_page_by_keyset(meeting_world):
+    w = meeting_world
+    await _record(w)  # C1 met in November; C2 and C3 are flagged on 1 December
+    assert (await _run(w, DEC1_0030))["flagged"] == 2
+    # C2's November meeting is recorded on 1 December: its flag is resolved, as the rubric now counts it met.
+    late = await _record(w, who="so1", community="C2", held_on=date(2026, 11, 28), now=DEC1_0030 + timedelta(hours=2))
+    async with tenant_transaction(w.t.id):
+        first = await compliance.list_flags(access=w.caller("admin"), window=Window(1), period_key="2026-11")
+        rest = await compliance.list_flags(access=w.caller("admin"), window=Window(5, after=first.keys[-1]))
+        standing = await compliance.list_flags(access=w.caller("admin"), window=Window(5), resolved=False)
+        nov = await compliance.rubric_inputs("2026-11", [w.ids["K2"]])
+        theirs = await compliance.list_flags(access=w.caller("cw2"), window=Window(5))
+    flags = [*first.rows, *rest.rows]
+    assert [(f.target_id, f.resolved_by_meeting_id) for f in flags] == [(w.ids["C2"], late.id), (w.ids["C3"], None)]
+    assert flags[0].resolved_at == DEC1_0030 + timedelta(hours=2) and flags[1].resolved_at is None
+    assert [f.target_id for f in standing.rows] == [w.ids["C3"]] and nov[(w.ids["K2"], "meeting_compliance")] == 1
+    assert [f.target_id for f in theirs.rows] == [w.ids["C2"]]
+
+
 async def test_rubric_inputs_per_compound(meeting_world):
     """By hand. The places exist from the eve of 1 November: October is not judged. C1 (K1, P1's contract) met on
     10 November; C2 (K2, no contract) and C3 (K3, P2's contract) never met and have no series. Decisions of C1's

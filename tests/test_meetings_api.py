@@ -3,11 +3,13 @@ firm completes it with evidence and reads its timeline; figures and flags; hosti
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from api.ids import global_id_of as gid
+from tenants.meetings import scheduled
+from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import bearer
 from tests.fixtures.statements import orm_statements
@@ -73,7 +75,7 @@ async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, setting
                  {"agenda": [{"ticketIds": ["VGlja2V0OjE="[:-1]]}]}, {"photoLinks": ["javascript:alert(1)"]}):
         body = await gql(RECORD, cw1, {"input": _input(w, **over)})
         assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (over, body)
-    body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { targetId } }', cw1)
+    body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { nodes { targetId } } }', cw1)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
@@ -129,3 +131,20 @@ async def test_decision_timelines_cost_the_same_for_1_and_10_decisions(meeting_w
     for _ in range(9):
         await gql(add, cw1, {"m": m["id"], "o": str(w.ids["P1"])})
     assert await cost(10) == one
+
+
+async def test_compliance_flags_are_a_keyset_connection_showing_resolved(meeting_world, gql, settings):
+    w = meeting_world
+    cw1 = bearer(settings, w.t, Role.COMMUNITY_WORKER, f"community:{w.ids['C1']}", user_id="cw1")
+    admin = bearer(settings, w.t, Role.TENANT_ADMIN, user_id="admin")
+    await gql(RECORD, cw1, {"input": _input(w, agenda=[{"text": "议题"}])})
+    async with tenant_transaction(w.t.id):
+        assert (await scheduled.hourly(now=datetime(2026, 11, 30, 16, 30, tzinfo=UTC)))["flagged"] == 2
+    query = ("query($a: String) { meetingComplianceFlags(first: 1, after: $a) { totalCount pageInfo { hasNextPage "
+             "endCursor } nodes { targetId periodKey resolved resolvedAt resolvedByMeetingId } } }")
+    one = (await gql(query, admin, {"a": None}))["data"]["meetingComplianceFlags"]
+    two = (await gql(query, admin, {"a": one["pageInfo"]["endCursor"]}))["data"]["meetingComplianceFlags"]
+    assert one["totalCount"] == 2 and one["pageInfo"]["hasNextPage"] and not two["pageInfo"]["hasNextPage"]
+    assert [n["targetId"] for n in one["nodes"] + two["nodes"]] == [str(w.ids["C2"]), str(w.ids["C3"])]
+    assert {(n["periodKey"], n["resolved"], n["resolvedByMeetingId"]) for n in one["nodes"] + two["nodes"]} == {
+        ("2026-11", False, None)}

@@ -150,6 +150,14 @@ class MeetingComplianceFlagType:
     community_id: strawberry.ID = strawberry.field(description="Its community.")
     period_key: str = strawberry.field(description="The period without a meeting (2026-11, 2026Q4).")
     flagged_on: date = strawberry.field(description="The day it was flagged (the next period's first, or later).")
+    resolved_at: datetime | None = strawberry.field(description="When a meeting held in the period but recorded "
+                                                    "after the flag resolved it (UTC); null: it stands.")
+    resolved_by_meeting_id: strawberry.ID | None = strawberry.field(description="The meeting that resolved it.")
+
+    @strawberry.field(description="Whether a meeting held in the period was recorded after the flag (the rubric "
+                      "counts it).")
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
 
     @classmethod
     def of(cls, row: ComplianceFlag) -> MeetingComplianceFlagType:
@@ -242,14 +250,25 @@ class MeetingQuery:
         return await connection(info, fetch, MeetingDecisionNode.of, first=first, after=after, last=last,
                                 before=before)
 
-    @strawberry.field(description="Places flagged for holding no joint meeting in a period (the caller's area).")
+    @strawberry.field(description="Places flagged for holding no joint meeting in a period (the caller's area), "
+                      "newest period first (a keyset connection).")
     async def meeting_compliance_flags(
         self, info: Info,
         period_key: Annotated[str | None, strawberry.argument(description="Only this period (2026-11, 2026Q4).")]
         = None,
-    ) -> list[MeetingComplianceFlagType]:
-        rows = await compliance.list_flags(access=await info.context.access(), period_key=period_key)
-        return [MeetingComplianceFlagType.of(r) for r in rows]
+        resolved: Annotated[bool | None, strawberry.argument(description="Only those resolved by a meeting recorded "
+                                                                         "late (true), or only those standing "
+                                                                         "(false).")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[MeetingComplianceFlagType]:
+        caller = await info.context.access()
+
+        async def fetch(window: Window) -> Page[ComplianceFlag]:
+            return await compliance.list_flags(access=caller, window=window, period_key=period_key,
+                                               resolved=resolved)
+
+        return await connection(info, fetch, MeetingComplianceFlagType.of, first=first, after=after, last=last,
+                                before=before)
 
     @strawberry.field(description="Issues settled by joint meetings in a period (decisions done plus agenda tickets "
                       "closed), per community or street of the caller's area.")

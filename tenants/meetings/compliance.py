@@ -23,6 +23,7 @@ from tenants.inbox.holders import holders_by_target
 from tenants.inbox.service import Message, send_all
 from tenants.meetings.access import readable_flags
 from tenants.meetings.models import ComplianceFlag
+from tenants.paging import Order, Page, Window, page, where
 from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.tenancy.service import current_zone
@@ -68,7 +69,8 @@ async def flag_missing(today: date, jm: JointMeeting, *, at: datetime) -> int:
 async def notify_flagged(today: date, *, at: datetime) -> int:
     """Tell each flagged place's community workers once (claimed by a conditional UPDATE, then sent)."""
     rows = await _rows(
-        "UPDATE meeting_compliance_flag SET notified_at = $2 WHERE tenant_id = $1 AND notified_at IS NULL"
+        "UPDATE meeting_compliance_flag SET notified_at = $2"
+        " WHERE tenant_id = $1 AND notified_at IS NULL AND resolved_at IS NULL"
         " RETURNING id, target_kind, target_id, community_id, period_key", [at])
     if not rows:
         return 0
@@ -90,15 +92,20 @@ async def notify_flagged(today: date, *, at: datetime) -> int:
     return len(rows)
 
 
-async def list_flags(*, access: Access, period_key: str | None = None) -> list[ComplianceFlag]:
-    """Compliance flags the caller reads (their area), by period then place."""
+FLAGS = Order(("-period_key", "id"), (str, int))
+
+
+async def list_flags(*, access: Access, window: Window, period_key: str | None = None,
+                     resolved: bool | None = None) -> Page[ComplianceFlag]:
+    """Compliance flags the caller reads (their area), newest period first, then as flagged (a keyset window);
+    ``resolved``: only those a meeting recorded later resolved (True) or only those still standing (False)."""
     require(access, "meetings.read")
     if period_key is not None and (problems := periods.period_problems(period_key, "periodKey")):
         raise InvalidInput.of(problems)
-    qs = readable_flags(access)
-    if period_key is not None:
-        qs = qs.filter(period_key=period_key)
-    return list(await qs.order_by("-period_key", "target_kind", "target_id").limit(1000))
+    qs = where(readable_flags(access), period_key=period_key)
+    if resolved is not None:
+        qs = qs.filter(resolved_at__isnull=not resolved)
+    return await page(qs, FLAGS, window)
 
 
 # $1 tenant, $2 level, $3 compound ids, $4 the first window's first day, $5 the period's last day, $6/$7 the

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from tenants import clock
+from tenants import clock, periods
 from tenants.audit.service import record
 from tenants.errors import InvalidInput, Problem
 from tenants.idempotency import idempotent
 from tenants.meetings.access import readable_meetings
-from tenants.meetings.models import AgendaItem, Meeting, MeetingAttendance
+from tenants.meetings.models import AgendaItem, ComplianceFlag, Meeting, MeetingAttendance
 from tenants.meetings.series import link_problems, meeting_config, places, series_of, target, text_problems
 from tenants.paging import Page, Window, newest_first, where
 from tenants.permissions import require
@@ -27,6 +27,7 @@ MAX_ITEMS = 50
 MAX_NAMES = 50
 MINUTES_LIMIT = 20000
 EARLIEST = date(2000, 1, 1)
+CADENCES = ("monthly", "quarterly")  # party.joint_meeting.cadence: a flag's period is of either
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,11 @@ async def record_meeting(
                        escalated_at=at if item.escalate else None)
             for i, item in enumerate(agenda)
         ])
+        # A flag of a period this meeting was held in (recorded late) is resolved by it: the list matches the rubric.
+        await ComplianceFlag.filter(
+            target_kind=target_kind, target_id=target_id, resolved_at=None,
+            period_key__in=sorted({periods.key_for(held_on, c) for c in CADENCES}),
+        ).update(resolved_at=at, resolved_by_meeting_id=meeting.id)
         # Each ticket once per meeting, however many escalating items list it (the set over the items).
         for ticket_id in sorted({t for item in agenda if item.escalate for t in item.ticket_ids}):
             await tickets.escalate(access=access, actor=actor, ticket_id=ticket_id, reason=ESCALATION_REASON,

@@ -147,6 +147,9 @@ class ComplianceFlag(TenantModel):
     flagged_on = fields.DateField()
     flagged_at = fields.DatetimeField()
     notified_at = fields.DatetimeField(null=True)
+    # A meeting held in the period but recorded after the flag resolves it (the rubric counts that meeting).
+    resolved_at = fields.DatetimeField(null=True)
+    resolved_by_meeting_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "meeting_compliance_flag"

@@ -56,6 +56,8 @@ class Migration(migrations.Migration):
                 ('flagged_on', fields.DateField()),
                 ('flagged_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('notified_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('resolved_by_meeting_id', fields.BigIntField(null=True)),
             ],
             options={'table': 'meeting_compliance_flag', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'target_kind', 'target_id', 'period_key'),), 'indexes': [Index(fields=['tenant_id', 'period_key']), Index(fields=['tenant_id', 'community_id', 'period_key'])], 'pk_attr': 'id', 'table_description': "A community or compound that held no meeting in a period, flagged on the next period's first day."},
             bases=['TenantModel'],
