@@ -170,7 +170,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     "meetings.record": lambda a: meetings_service.record_meeting(
         access=a, actor=A, target_kind="community", target_id=1, held_on=date(2026, 11, 1), convenor="x",
         attendance=[], agenda=[]),
-    "meetings.read": lambda a: meetings_compliance.list_flags(access=a),
+    "meetings.read": lambda a: meetings_compliance.list_flags(access=a, window=Window(limit=1)),
     "meetings.figures.read": lambda a: meetings_compliance.issues_settled(access=a, period_key="2026-11"),
     # issue 19 part C
     "assessment.read_commendations": lambda a: commendations.commendations(access=a, period_key=None, company_id=None),
