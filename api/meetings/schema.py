@@ -204,7 +204,8 @@ class RecordMeetingInput:
 class AddDecisionInput:
     owner_kind: DecisionOwnerKind = strawberry.field(description="A unit or a company.")
     owner_id: strawberry.ID = strawberry.field(description="The unit or company that answers for it.")
-    due_on: date = strawberry.field(description="Its due day: from the meeting's day, within three years.")
+    due_on: date = strawberry.field(description="Its due day: not before the tenant's today, within three years of "
+                                    "the meeting.")
     description: str = strawberry.field(description="What was decided (at most 2,000 characters).")
 
 
