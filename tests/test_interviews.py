@@ -67,6 +67,47 @@ async def test_xuanhua_publication_owes_5_interviews_and_commends_15_once(interv
     assert plaque["data"]["setPlaqueDay"] == {"plaqueOn": "2026-12-20"}
 
 
+async def test_a_revision_reconciles_owed_interviews_and_commendations_with_its_lists(interview_world, gql):
+    """Revision 2 puts P20 on top (99) and P1 at the bottom (10): P20's owed interview is withdrawn (kept, not
+    reminded), P1 owes one; P1's commendation is revoked, P20 is commended first, P2..P15 keep ranks 2..15. Revision 3
+    (the first scores again) gives P20 its owed row back and P1 its commendation."""
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    first_owed = {int(i["subjectId"]): i["databaseId"] for i in (await gql(LIST, w.admin, {"s": "OWED"}))["data"]
+                  ["interviews"]}
+    await publish_company_scores(w, {**DISTINCT, "P20": "99.00", "P1": "10.00"}, now=PUBLISHED)
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]
+    assert sorted(int(i["subjectId"]) for i in owed) == sorted(w.ids[k] for k in ("P16", "P17", "P18", "P19", "P1"))
+    withdrawn = (await gql(LIST, w.admin, {"s": "WITHDRAWN"}))["data"]["interviews"]
+    assert [(int(i["subjectId"]), i["state"], i["overdue"]) for i in withdrawn] == [(w.ids["P20"], "WITHDRAWN", False)]
+    everything = (await gql(LIST, w.admin, {}))["data"]["interviews"]
+    assert {i["state"] for i in everything} == {"OWED"} and len(everything) == 5  # withdrawn: only when asked
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]
+    assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids["P20"], 1)] + [
+        (w.ids[f"P{i}"], i) for i in range(2, 16)
+    ]
+    # Reminders and overdue notices go to the 5 currently owed only.
+    with tenant_context(w.t.id):
+        assert (await interviews.remind(now=datetime(2026, 12, 24, 2, tzinfo=UTC)))["reminded"] == 5
+        assert (await interviews.remind(now=datetime(2027, 1, 1, 2, tzinfo=UTC)))["overdue"] == 5
+    async with tenant_transaction(w.t.id):
+        told = await Notification.filter(recipient="xh-admin").values_list("title", flat=True)
+    assert len(told) == 10 and not any(f"firm {w.ids['P20']}（" in t for t in told)
+    # Revision 3: back to the first scores. P20 owes again (its own row, due 30 days after this publication).
+    again = datetime(2027, 1, 5, 2, tzinfo=UTC)
+    await publish_company_scores(w, DISTINCT, now=again)
+    owed = {int(i["subjectId"]): i for i in (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]}
+    assert sorted(owed) == sorted(w.ids[f"P{i}"] for i in range(16, 21))
+    assert owed[w.ids["P20"]]["databaseId"] == first_owed[w.ids["P20"]]
+    assert (owed[w.ids["P20"]]["dueOn"], owed[w.ids["P20"]]["overdue"]) == ("2027-02-04", False)
+    assert owed[w.ids["P16"]]["dueOn"] == "2026-12-31"  # still owed since the first list: its day stands
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]
+    assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids[f"P{i}"], i) for i in range(1, 16)]
+    async with tenant_transaction(w.t.id):
+        assert await Commendation.all().count() == 16  # P20's revoked one is kept
+        assert await Interview.filter(status=InterviewStatus.WITHDRAWN).count() == 1  # P1's
+
+
 async def test_ties_and_unscored_firms_follow_the_list_rule_with_its_reason(interview_world, gql):
     """P1 has no score sheet; P15 and P16 tie where both lists reach: neither owes an interview nor is commended."""
     w = interview_world

@@ -211,7 +211,7 @@ async def interviews(
     status: InterviewStatus | str | None = None,
 ) -> list[Interview]:
     """The interviews the caller reads: all for the administration, a firm its own, a unit its own, a street its
-    firms' and its own."""
+    firms' and its own. Withdrawn ones only when asked for by ``status``."""
     require(access, "assessment.read_interviews")
     if period_key is not None:
         bounds(period_key, "period")  # a malformed period is refused, not matched against nothing
@@ -224,6 +224,8 @@ async def interviews(
         qs = qs.filter(subject_id=subject_id)
     if status is not None:
         qs = qs.filter(status=InterviewStatus(status))
+    else:
+        qs = qs.exclude(status=InterviewStatus.WITHDRAWN)
     if period_key is not None:
         qs = qs.filter(period_key=period_key)
     return await qs.order_by("-held_on", "-due_on", "-id")
