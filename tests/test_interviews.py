@@ -12,7 +12,7 @@ from tenants.assessment import interviews
 from tenants.assessment.models import Commendation, CompanyRating, Interview, InterviewStatus
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
-from tenants.territory.parties import Unit, UnitKind
+from tenants.territory.parties import PropertyCompany, PropertyManager, Unit, UnitKind
 from tenants.tickets.models import EfficiencyCase
 from tenants.tickets.models import UnitKind as TicketUnit
 from tests.fixtures.interviews import INTERVIEW_PERIOD, publish_company_scores
@@ -194,9 +194,14 @@ async def test_linshu_records_and_lists_9_units_of_mixed_kinds(interview_world, 
     own = (await gql(LIST, w.unit_dept1, {}))["data"]["interviews"]
     assert [int(i["subjectId"]) for i in own] == [w.units["dept1"]]
     assert (await gql(LIST, w.admin, {}))["data"]["interviews"] == []
-    # A property manager (issue 19 part D's table is not on this branch: any id is accepted) and a person.
-    manager = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId="77")})
-    assert manager["data"]["recordInterview"]["subjectKind"] == "MANAGER"
+    # A property manager of the tenant; an unknown one, or a person, is not found.
+    async with tenant_transaction(w.other.id):
+        firm = await PropertyCompany.create(credit_code="91371329MA00000001", name="临沭物业")
+        on_file = await PropertyManager.create(company_id=firm.id, name="张经理")
+    manager = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId=str(on_file.id))})
+    assert manager["data"]["recordInterview"]["subjectKind"] == "MANAGER", manager
+    unknown = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId=str(on_file.id + 1))})
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     nobody = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="PERSON", subjectId="999999")})
     assert nobody["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 

@@ -35,7 +35,7 @@ from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Community, Compound, Street
-from tenants.territory.parties import PropertyCompany, PropertyContract, Unit
+from tenants.territory.parties import PropertyCompany, PropertyContract, PropertyManager, Unit
 from tenants.territory.people import Person
 
 # Bidi controls (U+202A-202E, U+2066-2069, U+200E/U+200F/U+061C) make a name display as something it is not.
@@ -84,17 +84,7 @@ async def _subject_exists(kind: InterviewSubject, subject_id: int) -> bool:
         return await Community.exists(id=subject_id)
     if kind == InterviewSubject.PERSON:
         return await Person.exists(id=subject_id)
-    # A property manager: the table comes with issue 19 part D. Until it is there any id is accepted; once it is,
-    # the manager must exist in the tenant (row-level security scopes the look-up).
-    conn = Interview._meta.db
-    found = await conn.execute_query_dict("SELECT to_regclass('property_manager') IS NOT NULL AS present")
-    if not found[0]["present"]:
-        return True
-    rows = await conn.execute_query_dict(
-        "SELECT 1 FROM property_manager WHERE tenant_id = $1::bigint AND id = $2::bigint",
-        [current_tenant_id(), subject_id],
-    )
-    return bool(rows)
+    return await PropertyManager.exists(id=subject_id)
 
 
 @idempotent("recordInterview", Interview)
