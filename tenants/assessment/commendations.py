@@ -23,6 +23,7 @@ from tenants.assessment.models import Commendation, RatingSnapshot
 from tenants.assessment.rounds import period_config
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem
+from tenants.paging import BIGINT, Order, Page, Window, page, where
 from tenants.periods import bounds
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint
@@ -101,16 +102,21 @@ async def follow_publication(conn: BaseDBAsyncClient, snapshot: RatingSnapshot, 
     return {"owed": len(owed), "withdrawn": len(withdrawn), "commended": len(kept), "revoked": len(revoked)}
 
 
-async def commendations(*, access: Access, period_key: str | None, company_id: int | None) -> list[Commendation]:
-    """The commendations the caller reads (all within the tenant: the red list is public), best rank first."""
+# Newest period first, best rank first within it; id breaks nothing but makes the key unique.
+ORDER = Order(("-period_key", "rank", "id"), (str, int, int))
+EVERY = Window(limit=BIGINT)  # a caller without a page (a job, the CLI) reads them all
+
+
+async def commendations(
+    *, access: Access, period_key: str | None, company_id: int | None, window: Window = EVERY
+) -> Page[Commendation]:
+    """A keyset window of the current commendations the caller reads (all within the tenant: the red list is
+    public), newest period first, best rank first."""
     require(access, "assessment.read_commendations")
-    qs = readable_commendations(access)
     if period_key is not None:
         bounds(period_key, "period")
-        qs = qs.filter(period_key=period_key)
-    if company_id is not None:
-        qs = qs.filter(company_id=company_id)
-    return await qs.order_by("-period_key", "rank", "id")
+    qs = where(readable_commendations(access), period_key=period_key, company_id=company_id)
+    return await page(qs, ORDER, window)
 
 
 async def set_plaque_day(*, access: Access, actor: str, commendation_id: int, plaque_on: date) -> Commendation:
