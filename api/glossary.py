@@ -182,6 +182,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # issue 19 part C: interviews 约谈 of any subject, commendations 表彰挂牌.
     "Query.commendations": ("assessment.read_commendations",),
     "Mutation.setPlaqueDay": ("assessment.commend",),
+    "Mutation.completeInterviewFollowUp": ("assessment.record_interview",),
     # issue 19 part D: property managers, elimination decisions
     "Mutation.createPropertyManager": ("parties.write_manager",),
     "Mutation.assignContractManager": ("parties.write_manager",),
@@ -455,6 +456,8 @@ TEXT: dict[str, str] = {
     "Interview.outcome": "What was agreed.",
     "Interview.followUp": "What the firm must do next.",
     "Interview.followUpDue": "The day the follow-up is due.",
+    "Interview.followUpDoneOn": "The day the follow-up was done (completeInterviewFollowUp); null until then.",
+    "Interview.followUpEvidence": "What was done for the follow-up (整改情况); empty until done.",
     "EliminationCandidate": "A company that may be eliminated 末位淘汰 for the year, with why.",
     "EliminationCandidate.averageScore": "The company's average score over the year's periods.",
     "EliminationCandidate.periods": "How many periods were rated.",
@@ -559,7 +562,7 @@ TEXT: dict[str, str] = {
     # issue 19 part C.
     "Interview.subjectKind": "Who the interview concerns.",
     "Interview.subjectId": "The subject's id (a company, manager, unit, street, community or person).",
-    "Interview.state": "Owed or held.",
+    "Interview.state": "Owed, held, or withdrawn.",
     "Interview.source": "What made the interview: the black list, the efficiency office, or by hand.",
     "Interview.reason": "Why it is held (black_list:<list reason>, efficiency_office:<escalations>, or free text).",
     "Interview.dueOn": "An owed interview is to be held by this day (tenant-local).",
@@ -571,6 +574,8 @@ TEXT: dict[str, str] = {
     "InterviewSubjectKind.PERSON": "A person (个人约谈).",
     "InterviewState.OWED": "Owed: to be held by its due day (reminded once, then overdue).",
     "InterviewState.HELD": "Held: date, attendees and outcome recorded.",
+    "InterviewState.WITHDRAWN": "Owed by a list a later revision no longer names: kept for the record, neither "
+    "reminded nor overdue, listed only when asked for.",
     "InterviewOrigin.RED_BLACK": "Owed by a published black list 黑榜.",
     "InterviewOrigin.EFFICIENCY": "Owed by a unit's hand-over to the efficiency office 作风效能办.",
     "InterviewOrigin.HAND": "Recorded by hand.",

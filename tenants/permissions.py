@@ -215,7 +215,7 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
        "查看考核草稿"),
     _p("assessment.rate", TA, "compute and publish ratings", "计算并发布评级"),
     _p("assessment.record_interview", ADMINISTRATION | {R.STREET_OFFICER},
-       "record a 约谈 (a street officer: with a firm of their street)", "记录约谈"),
+       "record a 约谈 and mark its follow-up done (a street officer: with a firm of their street)", "记录约谈"),
     _p("assessment.read_interviews", ADMINISTRATION | {R.STREET_OFFICER, R.PROPERTY_COMPANY, R.UNIT_STAFF},
        "read interviews (a firm its own, a unit its own, a street its firms' and units')", "查看约谈"),
     # Money.

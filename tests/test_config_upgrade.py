@@ -353,3 +353,48 @@ def test_a_change_to_the_document_schema_ships_its_own_upgrade():
     migrations = "\n".join(p.read_text() for p in sorted((ROOT / "tenants" / "migrations").glob("0*.py")))
     upgraded_to = {int(n) for n in re.findall(r"^TO = (\d+)$", migrations, re.MULTILINE)}
     assert upgraded_to == set(range(2, SCHEMA_VERSION + 1)), "each schema version needs its upgrade migration"
+
+
+async def test_0037_upgrades_a_database_that_already_has_interviews(services: EmbeddedServices):
+    """Interviews recorded before issue 19 become held, hand-recorded interviews with their firm; nothing else of
+    theirs changes, and migrating again does nothing."""
+    name = "civicgrid_interviews_upgrade"
+    services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
+    owner = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
+    old = ("company_id", "period_key", "held_on", "attendees::text", "outcome", "follow_up", "follow_up_due",
+           "recorded_by", "recorded_at")
+    try:
+        await migrate_to(owner, "civicgrid.0034_dual_emergency")
+        conn = await connect(owner)
+        try:
+            tenant = await conn.fetchval(
+                "INSERT INTO tenant (slug, name, timezone, is_active, created_at, updated_at)"
+                " VALUES ('xuanhua', '宣化区', 'Asia/Shanghai', true, now(), now()) RETURNING id")
+            await conn.execute(
+                "INSERT INTO interview (tenant_id, company_id, period_key, held_on, attendees, outcome, follow_up,"
+                " follow_up_due, recorded_by, recorded_at) VALUES"
+                " ($1, 7, '2026Q3', '2026-10-09', '[\"王科长\"]', '限期整改', '一月内整改', '2026-11-09', 'u1', now()),"
+                " ($1, 8, '2026-09', '2026-10-10', '[]', '已整改', '', NULL, 'u2', now())", tenant)
+            before = [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")]
+        finally:
+            await conn.close()
+        await migrate_to(owner)
+        conn = await connect(owner)
+        try:
+            after = [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")]
+            new = [tuple(r) for r in await conn.fetch(
+                "SELECT subject_kind, subject_id, status, source, reason FROM interview ORDER BY id")]
+            applied = await conn.fetchval("SELECT count(*) FROM tortoise_migrations")
+        finally:
+            await conn.close()
+        assert after == before
+        assert new == [("firm", 7, "held", "hand", ""), ("firm", 8, "held", "hand", "")]
+        await migrate_to(owner)  # a no-op
+        conn = await connect(owner)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM tortoise_migrations") == applied
+            assert [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")] == before
+        finally:
+            await conn.close()
+    finally:
+        services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')

@@ -12,7 +12,7 @@ from tenants.assessment import interviews
 from tenants.assessment.models import Commendation, CompanyRating, Interview, InterviewStatus
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
-from tenants.territory.parties import Unit, UnitKind
+from tenants.territory.parties import PropertyCompany, PropertyManager, Unit, UnitKind
 from tenants.tickets.models import EfficiencyCase
 from tenants.tickets.models import UnitKind as TicketUnit
 from tests.fixtures.interviews import INTERVIEW_PERIOD, publish_company_scores
@@ -22,9 +22,14 @@ pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 PUBLISHED = datetime(2026, 12, 1, 2, tzinfo=UTC)  # 10:00 in 宣化: owed interviews due 30 days later, 12-31
 DISTINCT = {f"P{i}": f"{100 - 2 * i}.00" for i in range(1, 21)}  # P1 best ... P20 worst
 
-LIST = """query($s: InterviewState, $k: InterviewSubjectKind) { interviews(state: $s, subjectKind: $k) {
-  databaseId subjectKind subjectId companyId state source reason dueOn heldOn overdue } }"""
-COMMENDATIONS = """{ commendations(period: "2026Q4") { databaseId companyId rank plaqueOn } }"""
+LIST = """query($s: InterviewState, $k: InterviewSubjectKind, $first: Int, $after: ID) {
+  interviews(state: $s, subjectKind: $k, first: $first, after: $after) {
+  databaseId subjectKind subjectId companyId state source reason dueOn heldOn overdue followUpDoneOn followUpEvidence
+} }"""
+COMPLETE = """mutation($i: ID!, $e: String!, $d: Date) {
+  completeInterviewFollowUp(interviewId: $i, evidence: $e, doneOn: $d) {
+  databaseId followUpDoneOn followUpEvidence overdue } }"""
+COMMENDATIONS = """{ commendations(period: "2026Q4", first: 50) { nodes { databaseId companyId rank plaqueOn } } }"""
 RECORD = """mutation($in: RecordInterviewInput!) { recordInterview(input: $in) {
   databaseId subjectKind subjectId state source heldOn outcome } }"""
 
@@ -44,7 +49,7 @@ async def test_xuanhua_publication_owes_5_interviews_and_commends_15_once(interv
     assert {(i["subjectKind"], i["source"], i["reason"], i["dueOn"], i["heldOn"], i["overdue"]) for i in owed} == {
         ("FIRM", "RED_BLACK", "black_list:bottom", "2026-12-31", None, False)
     }
-    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]["nodes"]
     assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids[f"P{i}"], i) for i in range(1, 16)]
     # A revision published again (same list) owes and commends no one twice: the unique keys hold.
     await publish_company_scores(w, DISTINCT, now=PUBLISHED)
@@ -65,6 +70,47 @@ async def test_xuanhua_publication_owes_5_interviews_and_commends_15_once(interv
         w.admin, {"c": commended[0]["databaseId"]},
     )
     assert plaque["data"]["setPlaqueDay"] == {"plaqueOn": "2026-12-20"}
+
+
+async def test_a_revision_reconciles_owed_interviews_and_commendations_with_its_lists(interview_world, gql):
+    """Revision 2 puts P20 on top (99) and P1 at the bottom (10): P20's owed interview is withdrawn (kept, not
+    reminded), P1 owes one; P1's commendation is revoked, P20 is commended first, P2..P15 keep ranks 2..15. Revision 3
+    (the first scores again) gives P20 its owed row back and P1 its commendation."""
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    first_owed = {int(i["subjectId"]): i["databaseId"] for i in (await gql(LIST, w.admin, {"s": "OWED"}))["data"]
+                  ["interviews"]}
+    await publish_company_scores(w, {**DISTINCT, "P20": "99.00", "P1": "10.00"}, now=PUBLISHED)
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]
+    assert sorted(int(i["subjectId"]) for i in owed) == sorted(w.ids[k] for k in ("P16", "P17", "P18", "P19", "P1"))
+    withdrawn = (await gql(LIST, w.admin, {"s": "WITHDRAWN"}))["data"]["interviews"]
+    assert [(int(i["subjectId"]), i["state"], i["overdue"]) for i in withdrawn] == [(w.ids["P20"], "WITHDRAWN", False)]
+    everything = (await gql(LIST, w.admin, {}))["data"]["interviews"]
+    assert {i["state"] for i in everything} == {"OWED"} and len(everything) == 5  # withdrawn: only when asked
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]["nodes"]
+    assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids["P20"], 1)] + [
+        (w.ids[f"P{i}"], i) for i in range(2, 16)
+    ]
+    # Reminders and overdue notices go to the 5 currently owed only.
+    with tenant_context(w.t.id):
+        assert (await interviews.remind(now=datetime(2026, 12, 24, 2, tzinfo=UTC)))["reminded"] == 5
+        assert (await interviews.remind(now=datetime(2027, 1, 1, 2, tzinfo=UTC)))["overdue"] == 5
+    async with tenant_transaction(w.t.id):
+        told = await Notification.filter(recipient="xh-admin").values_list("title", flat=True)
+    assert len(told) == 10 and not any(f"firm {w.ids['P20']}（" in t for t in told)
+    # Revision 3: back to the first scores. P20 owes again (its own row, due 30 days after this publication).
+    again = datetime(2027, 1, 5, 2, tzinfo=UTC)
+    await publish_company_scores(w, DISTINCT, now=again)
+    owed = {int(i["subjectId"]): i for i in (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]}
+    assert sorted(owed) == sorted(w.ids[f"P{i}"] for i in range(16, 21))
+    assert owed[w.ids["P20"]]["databaseId"] == first_owed[w.ids["P20"]]
+    assert (owed[w.ids["P20"]]["dueOn"], owed[w.ids["P20"]]["overdue"]) == ("2027-02-04", False)
+    assert owed[w.ids["P16"]]["dueOn"] == "2026-12-31"  # still owed since the first list: its day stands
+    commended = (await gql(COMMENDATIONS, w.admin))["data"]["commendations"]["nodes"]
+    assert [(int(c["companyId"]), c["rank"]) for c in commended] == [(w.ids[f"P{i}"], i) for i in range(1, 16)]
+    async with tenant_transaction(w.t.id):
+        assert await Commendation.all().count() == 16  # P20's revoked one is kept
+        assert await Interview.filter(status=InterviewStatus.WITHDRAWN).count() == 1  # P1's
 
 
 async def test_ties_and_unscored_firms_follow_the_list_rule_with_its_reason(interview_world, gql):
@@ -153,9 +199,14 @@ async def test_linshu_records_and_lists_9_units_of_mixed_kinds(interview_world, 
     own = (await gql(LIST, w.unit_dept1, {}))["data"]["interviews"]
     assert [int(i["subjectId"]) for i in own] == [w.units["dept1"]]
     assert (await gql(LIST, w.admin, {}))["data"]["interviews"] == []
-    # A property manager (issue 19 part D's table is not on this branch: any id is accepted) and a person.
-    manager = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId="77")})
-    assert manager["data"]["recordInterview"]["subjectKind"] == "MANAGER"
+    # A property manager of the tenant; an unknown one, or a person, is not found.
+    async with tenant_transaction(w.other.id):
+        firm = await PropertyCompany.create(credit_code="91371329MA00000001", name="临沭物业")
+        on_file = await PropertyManager.create(company_id=firm.id, name="张经理")
+    manager = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId=str(on_file.id))})
+    assert manager["data"]["recordInterview"]["subjectKind"] == "MANAGER", manager
+    unknown = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="MANAGER", subjectId=str(on_file.id + 1))})
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     nobody = await gql(RECORD, w.other_admin, {"in": _held(subjectKind="PERSON", subjectId="999999")})
     assert nobody["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
@@ -167,7 +218,7 @@ async def test_a_firm_sees_only_its_own_interviews_and_another_tenant_nothing(in
     assert [int(i["subjectId"]) for i in mine] == [w.ids["P20"]]
     assert (await gql(LIST, w.firm_p1, {}))["data"]["interviews"] == []
     assert (await gql(LIST, w.other_admin, {}))["data"]["interviews"] == []
-    assert (await gql(COMMENDATIONS, w.other_admin))["data"]["commendations"] == []
+    assert (await gql(COMMENDATIONS, w.other_admin))["data"]["commendations"]["nodes"] == []
     # A street officer reads the interviews of the firms of its street (P1 serves K1 in S1: none owed) and may not
     # record one with a firm elsewhere.
     assert (await gql(LIST, w.street_officer_s1, {}))["data"]["interviews"] == []
@@ -212,3 +263,112 @@ async def test_unknown_subjects_and_ids_are_not_found(interview_world, gql):
                   {"subjectKind": "COMMUNITY", "subjectId": str(2**62)}):
         out = await gql(RECORD, w.admin, {"in": _held(**given)})
         assert out["errors"][0]["extensions"]["code"] == "NOT_FOUND", out
+
+
+async def test_a_follow_up_is_completed_with_evidence_once_and_is_then_neither_overdue_nor_reminded(
+    interview_world, gql
+):
+    w = interview_world
+    late = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]), heldOn="2026-11-10",
+                                                   followUp="一月内整改", followUpDue="2026-11-20")})
+    talk = late["data"]["recordInterview"]["databaseId"]
+    assert (await gql(LIST, w.admin, {}))["data"]["interviews"][0]["overdue"] is True  # 11-20 < today 12-01
+    # The firm may not close it (no permission); the street officer of another street and another tenant do not
+    # find it.
+    for token, code in ((w.firm_p20, "FORBIDDEN"), (w.street_officer_s1, "NOT_FOUND"), (w.other_admin, "NOT_FOUND")):
+        refused = await gql(COMPLETE, token, {"i": talk, "e": "已整改"})
+        assert refused["errors"][0]["extensions"]["code"] == code, (token, refused)
+    done = await gql(COMPLETE, w.admin, {"i": talk, "e": " 已更换保洁公司，照片见附件 ", "d": "2026-11-28"})
+    assert done["data"]["completeInterviewFollowUp"] == {
+        "databaseId": talk, "followUpDoneOn": "2026-11-28", "followUpEvidence": "已更换保洁公司，照片见附件",
+        "overdue": False,
+    }
+    again = await gql(COMPLETE, w.admin, {"i": talk, "e": "再次"})
+    assert (again["errors"][0]["extensions"]["code"], again["errors"][0]["extensions"]["details"]) == (
+        "ILLEGAL_TRANSITION", {"status": "follow_up_done", "action": "complete_follow_up"}
+    )
+    # A follow-up due tomorrow and done today is not reminded the day before.
+    soon = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P19"]), heldOn="2026-11-30",
+                                                   followUp="整改", followUpDue="2026-12-02")})
+    done = await gql(COMPLETE, w.admin, {"i": soon["data"]["recordInterview"]["databaseId"], "e": "已整改"})
+    assert done["data"]["completeInterviewFollowUp"]["followUpDoneOn"] == "2026-12-02"  # today in 宣化 (01:30)
+    with tenant_context(w.t.id):
+        assert (await interviews.remind(now=datetime(2026, 12, 1, 2, tzinfo=UTC)))["follow_up"] == 0
+    # An owed interview, or a held one without a follow-up, has none to complete.
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"][0]["databaseId"]
+    bare = (await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P1"]))}))["data"]["recordInterview"]
+    for interview_id, status in ((owed, "owed"), (bare["databaseId"], "no_follow_up")):
+        out = await gql(COMPLETE, w.admin, {"i": interview_id, "e": "已整改"})
+        assert out["errors"][0]["extensions"]["details"]["status"] == status, out
+
+
+async def test_a_street_officer_completes_the_follow_up_of_a_firm_of_its_street(interview_world, gql):
+    w = interview_world
+    made = await gql(RECORD, w.street_officer_s1, {"in": _held(companyId=str(w.ids["P1"]), followUp="整改",
+                                                               followUpDue="2026-12-20", heldOn="2026-11-20")})
+    talk = made["data"]["recordInterview"]["databaseId"]
+    done = await gql(COMPLETE, w.street_officer_s1, {"i": talk, "e": "已整改"})
+    assert done["data"]["completeInterviewFollowUp"]["followUpDoneOn"] == "2026-12-02", done  # 宣化's today
+
+
+@pytest.mark.parametrize(
+    ("evidence", "done_on", "field", "reason"),
+    [
+        ("  ", None, "evidence", "required"),
+        ("整改\u202e完毕", None, "evidence", "bidi"),
+        ("整改\x00", None, "evidence", "nul"),
+        ("x" * 2001, None, "evidence", "too_long"),
+        ("已整改", "2026-12-03", "doneOn", "future"),  # today in 宣化 is 12-02 (01:30)
+        ("已整改", "2026-11-09", "doneOn", "before"),
+    ],
+)
+async def test_hostile_follow_up_input_is_a_typed_client_error(interview_world, gql, evidence, done_on, field, reason):
+    w = interview_world
+    made = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P1"]), heldOn="2026-11-10",
+                                                   followUp="整改", followUpDue="2026-11-20")})
+    talk = made["data"]["recordInterview"]["databaseId"]
+    out = await gql(COMPLETE, w.admin, {"i": talk, "e": evidence, "d": done_on})
+    error = out["errors"][0]["extensions"]
+    assert (error["code"], error["problems"][0]["field"], error["problems"][0]["reason"]) == (
+        "INVALID_INPUT", field, reason
+    ), out
+    for bad in (str(2**70), "not-an-id"):
+        out = await gql(COMPLETE, w.admin, {"i": bad, "e": "已整改"})
+        assert out["errors"][0]["extensions"]["code"] in ("INVALID_INPUT", "NOT_FOUND"), out
+    async with tenant_transaction(w.t.id):
+        assert await Interview.filter(follow_up_done_on__isnull=False).count() == 0  # nothing half-saved
+
+
+async def test_commendations_page_by_keyset_and_interviews_page_after_an_interview(interview_world, gql):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    for firm, day in (("P1", "2026-12-10"), ("P2", "2026-12-10"), ("P3", "2026-11-02")):
+        await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids[firm]), heldOn=day)})
+    page = """query($after: String) { commendations(first: 6, after: $after) {
+      nodes { companyId rank } pageInfo { hasNextPage endCursor } totalCount } }"""
+    ranks, after, more = [], None, True
+    while more:
+        got = (await gql(page, w.admin, {"after": after}))["data"]["commendations"]
+        assert got["totalCount"] == 15
+        ranks += [c["rank"] for c in got["nodes"]]
+        after, more = got["pageInfo"]["endCursor"], got["pageInfo"]["hasNextPage"]
+    assert ranks == list(range(1, 16))
+    # interviews: all of them (5 owed, not held: first, latest due first; then held, newest first), then by pages
+    # of 3 after the last of each page: the same list.
+    whole = [i["databaseId"] for i in (await gql(LIST, w.admin, {}))["data"]["interviews"]]
+    assert len(whole) == 8
+    paged, after = [], None
+    while True:
+        got = (await gql(LIST, w.admin, {"first": 3, "after": after}))["data"]["interviews"]
+        if not got:
+            break
+        paged += [i["databaseId"] for i in got]
+        after = got[-1]["databaseId"]
+    assert paged == whole
+    # A year is not a period of interviews or commendations; a page of 0, or after an unknown interview, is refused.
+    for query, given in ((LIST, {"first": 0}), (LIST, {"after": "99999999"}),
+                         ("""{ commendations(period: "2026") { nodes { rank } } }""", {}),
+                         ("""{ interviews(period: "2026") { databaseId } }""", {})):
+        out = await gql(query, w.admin, given)
+        assert out["errors"][0]["extensions"]["code"] == "INVALID_INPUT", out

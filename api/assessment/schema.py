@@ -15,7 +15,7 @@ from api.compiled import compiled
 from api.context import Info
 from api.files.types import FileType, attached_files
 from api.ids import opt_id, to_id, to_ids
-from api.pagination import After, Before, Connection, First, Last, connection, node_fields
+from api.pagination import After, Before, Connection, First, Last, connection, node_fields, page_size
 from api.rows import FromRow, Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
 from tenants import clock
@@ -34,6 +34,8 @@ from tenants.assessment.models import (
 from tenants.assessment.models import RoundStatus as _RoundStatus
 from tenants.assessment.models import SnapshotStatus as _SnapshotStatus
 
+# Interviews and commendations are of a month or a quarter (a year is refused).
+INTERVIEW_PERIOD = "The period: 2026-10 (month) or 2026Q4 (quarter), in the tenant's time zone."
 ListMark = strawberry.enum(Enum("ListMark", {m.name: m.value for m in _Mark}), name="ListMark")
 AssessmentRoundState = strawberry.enum(
     Enum("AssessmentRoundState", {m.name: m.value for m in _RoundStatus}),
@@ -217,7 +219,7 @@ class InterviewType(Node):
     company_id: strawberry.ID | None
     subject_kind: InterviewSubjectKind  # type: ignore[valid-type]
     subject_id: strawberry.ID
-    status: InterviewState = strawberry.field(name="state", description="Owed or held.")  # type: ignore[valid-type]
+    status: InterviewState = strawberry.field(name="state", description="Owed, held, or withdrawn.")  # type: ignore[valid-type]
     source: InterviewOrigin  # type: ignore[valid-type]
     period_key: str
     reason: str
@@ -227,16 +229,18 @@ class InterviewType(Node):
     outcome: str
     follow_up: str
     follow_up_due: date | None
+    follow_up_done_on: date | None
+    follow_up_evidence: str
     recorded_by: str
 
     @strawberry.field(
-        description="Owed and past its due day, or held with its follow-up past its due day (tenant-local today)."
+        description="Owed and past its due day, or held with its follow-up past its due day and not done "
+        "(tenant-local today). A withdrawn interview is never overdue."
     )
     async def overdue(self) -> bool:
-        today = await clock.today()
-        if self.status.value == _Status.OWED.value:  # type: ignore[attr-defined]
-            return self.due_on is not None and self.due_on < today
-        return self.follow_up_due is not None and self.follow_up_due < today
+        return talks.overdue_on(
+            self.status.value, self.due_on, self.follow_up_due, self.follow_up_done_on, await clock.today()  # type: ignore[attr-defined]
+        )
 
 
 @strawberry.type(name="Commendation")
@@ -446,18 +450,29 @@ class AssessmentQuery:
             held_off=[CompanyRatingType.of(r) for r in await reports.held_off(snap)],
         )
 
-    @strawberry.field(description="约谈 records, owed and held.")
+    @strawberry.field(
+        description="约谈 records, owed and held (withdrawn ones when asked for by state), newest first: owed ones "
+        "(not held yet) latest due first, then held ones latest first."
+    )
     async def interviews(
         self,
         info: Info,
         company_id: strawberry.ID | None = None,
-        period: str | None = None,
+        period: Annotated[str | None, strawberry.argument(description=INTERVIEW_PERIOD)] = None,
         subject_kind: Annotated[
             InterviewSubjectKind | None, strawberry.argument(description="Only interviews of this kind of subject.")  # type: ignore[valid-type]
         ] = None,
         subject_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this subject's.")] = None,
         state: Annotated[
-            InterviewState | None, strawberry.argument(description="Only owed or only held ones.")  # type: ignore[valid-type]
+            InterviewState | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only interviews in this state (withdrawn ones only when asked for)."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="At most this many (capped like a page); default all.")
+        ] = None,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only those after this interview (the last of the previous page)."),
         ] = None,
     ) -> list[InterviewType]:
         found = await talks.interviews(
@@ -467,20 +482,26 @@ class AssessmentQuery:
             subject_kind=None if subject_kind is None else subject_kind.value,
             subject_id=opt_id(subject_id, "subjectId"),
             status=None if state is None else state.value,
+            first=None if first is None else page_size(first),
+            after=opt_id(after, "after"),
         )
         return [InterviewType.of(i) for i in found]
 
-    @strawberry.field(description="表彰挂牌: the firms commended on published red lists, best rank first.")
+    @strawberry.field(description="表彰挂牌: the firms commended on published red lists (current ones), newest period "
+                      "first, best rank first.")
     async def commendations(
         self,
         info: Info,
-        period: str | None = None,
+        period: Annotated[str | None, strawberry.argument(description=INTERVIEW_PERIOD)] = None,
         company_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this firm's.")] = None,
-    ) -> list[CommendationType]:
-        found = await commends.commendations(
-            access=await info.context.access(), period_key=period, company_id=opt_id(company_id, "companyId")
+        first: First = None,
+        after: After = None,
+    ) -> Connection[CommendationType]:
+        caller, cid = await info.context.access(), opt_id(company_id, "companyId")
+        return await connection(
+            info, lambda w: commends.commendations(access=caller, period_key=period, company_id=cid, window=w),
+            CommendationType.of, first=first, after=after, last=None, before=None,
         )
-        return [CommendationType.of(c) for c in found]
 
     @strawberry.field(description="末位淘汰 candidates of a year.")
     async def elimination_candidates(self, info: Info, year: int) -> list[EliminationCandidate]:
@@ -606,6 +627,25 @@ class AssessmentMutation:
         return SnapshotType.of(
             await ratings.publish(access=await info.context.access(), period_key=period, actor=info.context.actor)
         )
+
+    @strawberry.mutation(
+        description="Mark a held interview's follow-up 整改 done, with evidence: it is then neither reminded nor "
+        "overdue. Whoever may record the interview (a street officer: with a firm of their street)."
+    )
+    async def complete_interview_follow_up(
+        self,
+        info: Info,
+        interview_id: Annotated[strawberry.ID, strawberry.argument(description="The held interview.")],
+        evidence: Annotated[str, strawberry.argument(description="What was done (整改情况), up to 2000 characters.")],
+        done_on: Annotated[
+            date | None, strawberry.argument(description="The day it was done (tenant-local; default today).")
+        ] = None,
+    ) -> InterviewType:
+        i = await talks.complete_follow_up(
+            **await info.context.acting(), interview_id=to_id(interview_id, "interviewId"), evidence=evidence,
+            done_on=done_on,
+        )
+        return InterviewType.of(i)
 
     @strawberry.mutation(description="Record the day a commendation's plaque is hung (表彰挂牌).")
     async def set_plaque_day(

@@ -3,7 +3,7 @@
 Interviews 约谈: all for the administration; a firm its own, a unit's staff their unit's, a person their own; a
 street officer those of its street, its communities and its street-office units, and those with a firm of its
 street — one with a contract in force on a compound of the street on some day of the period the interview is about.
-Commendations 表彰挂牌: the red list is public within the tenant.
+Commendations 表彰挂牌: the current ones (not revoked by a revised list) are public within the tenant.
 Rating snapshots: the published ones are public within the tenant; drafts are for tenant administrators and the
 housing department. Supervisors' findings: those on the compounds the caller reads. Score submissions are further
 narrowed to the bodies the caller scores for (``reads.submissions``), which depends on the period's configuration.
@@ -95,5 +95,6 @@ def readable_interviews(caller: Access) -> QuerySet[Interview]:
 
 
 def readable_commendations(caller: Access) -> QuerySet[Commendation]:
-    """Every commendation of the tenant: the red list is published for all to see."""
-    return Commendation.all()
+    """Every current commendation of the tenant (the red list is published for all to see); one a revised list
+    revoked is kept but not read."""
+    return Commendation.filter(revoked_at__isnull=True)

@@ -6,7 +6,7 @@ An interview is owed by a published black list (``commendations.follow_publicati
 efficiency office (``owe_for_efficiency_cases``, the hourly job), due by a day: reminded once
 ``interview_reminder_days`` before, then overdue (told once). Recording an interview with a subject that has one
 owed for the period closes it (the owed row becomes the held one). A follow-up's due day is reminded once, the day
-before, and shown overdue after it.
+before, and shown overdue after it until it is marked done (``complete_follow_up``, with evidence).
 
 A firm of a street is a firm with a contract in force on a compound of that street on some day of the period the
 interview is about (a contract that ended on 31 December still makes its firm answerable for that quarter).
@@ -25,22 +25,28 @@ from tenants.assessment.access import readable_interviews
 from tenants.assessment.models import Interview, InterviewSource, InterviewStatus, InterviewSubject
 from tenants.audit import service as audit
 from tenants.config.service import effective_config
-from tenants.errors import Forbidden, InvalidInput, NotFound, Problem, unstorable
+from tenants.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, Noun, Problem, unstorable
 from tenants.idempotency import idempotent
 from tenants.inbox import service as inbox
 from tenants.inbox.holders import tenant_admins
+from tenants.paging import where
 from tenants.periods import bounds, period_problems
 from tenants.permissions import require
 from tenants.scope import current_tenant_id, savepoint, scoped_transaction
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Community, Compound, Street
-from tenants.territory.parties import PropertyCompany, PropertyContract, Unit
+from tenants.territory.parties import PropertyCompany, PropertyContract, PropertyManager, Unit
 from tenants.territory.people import Person
 
 # Bidi controls (U+202A-202E, U+2066-2069, U+200E/U+200F/U+061C) make a name display as something it is not.
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-_LABELS = {"outcome": "约谈结果", "followUp": "整改要求", "reason": "约谈事由"}
+_LABELS = {"outcome": "约谈结果", "followUp": "整改要求", "reason": "约谈事由", "evidence": "整改情况"}
+INTERVIEW = Noun(
+    "约谈", "interview",
+    {"owed": "待约谈", "withdrawn": "已撤回", "no_follow_up": "无整改要求", "follow_up_done": "整改已完成"},
+    {"complete_follow_up": "登记整改完成"}, field="interviewId", state_key="status", article="an",
+)
 
 
 async def _street_contracts(access: Access) -> list[tuple[int, date, date]] | None:
@@ -84,17 +90,7 @@ async def _subject_exists(kind: InterviewSubject, subject_id: int) -> bool:
         return await Community.exists(id=subject_id)
     if kind == InterviewSubject.PERSON:
         return await Person.exists(id=subject_id)
-    # A property manager: the table comes with issue 19 part D. Until it is there any id is accepted; once it is,
-    # the manager must exist in the tenant (row-level security scopes the look-up).
-    conn = Interview._meta.db
-    found = await conn.execute_query_dict("SELECT to_regclass('property_manager') IS NOT NULL AS present")
-    if not found[0]["present"]:
-        return True
-    rows = await conn.execute_query_dict(
-        "SELECT 1 FROM property_manager WHERE tenant_id = $1::bigint AND id = $2::bigint",
-        [current_tenant_id(), subject_id],
-    )
-    return bool(rows)
+    return await PropertyManager.exists(id=subject_id)
 
 
 @idempotent("recordInterview", Interview)
@@ -209,31 +205,122 @@ async def interviews(
     subject_kind: InterviewSubject | str | None = None,
     subject_id: int | None = None,
     status: InterviewStatus | str | None = None,
+    first: int | None = None,
+    after: int | None = None,
 ) -> list[Interview]:
     """The interviews the caller reads: all for the administration, a firm its own, a unit its own, a street its
-    firms' and its own."""
+    firms' and its own; withdrawn ones only when asked for by ``status``. Newest held first (owed ones, not held
+    yet, before them, latest due first). ``first``: at most that many; ``after``: those after that interview (the
+    last of the previous page) in this order."""
     require(access, "assessment.read_interviews")
     if period_key is not None:
         bounds(period_key, "period")  # a malformed period is refused, not matched against nothing
     qs = readable_interviews(access)
     if company_id is not None:
         qs = qs.filter(subject_kind=InterviewSubject.FIRM, subject_id=company_id)
-    if subject_kind is not None:
-        qs = qs.filter(subject_kind=InterviewSubject(subject_kind))
-    if subject_id is not None:
-        qs = qs.filter(subject_id=subject_id)
-    if status is not None:
-        qs = qs.filter(status=InterviewStatus(status))
-    if period_key is not None:
-        qs = qs.filter(period_key=period_key)
-    return await qs.order_by("-held_on", "-due_on", "-id")
+    qs = where(
+        qs,
+        subject_kind=None if subject_kind is None else InterviewSubject(subject_kind),
+        subject_id=subject_id,
+        period_key=period_key,
+    )
+    qs = (
+        qs.exclude(status=InterviewStatus.WITHDRAWN)
+        if status is None
+        else qs.filter(status=InterviewStatus(status))
+    )
+    if after is not None:
+        last = await readable_interviews(access).filter(id=after).first()
+        if last is None:
+            raise InvalidInput.of([Problem("after", "bad_cursor", "分页位置无效", "after: not an interview you read")])
+        qs = qs.filter(_after(last))
+    qs = qs.order_by("-held_on", "-due_on", "-id")
+    return await (qs if first is None else qs.limit(first))
+
+
+def _after(last: Interview) -> Q:
+    """The interviews after ``last`` in the list's order: held_on, then due_on, descending with nulls first (as
+    PostgreSQL orders them), then id descending."""
+
+    def later(column: str, value: Any) -> Q:
+        given: dict[str, Any] = {f"{column}__isnull": False} if value is None else {f"{column}__lt": value}
+        return Q(**given)
+
+    def same(column: str, value: Any) -> Q:
+        given: dict[str, Any] = {f"{column}__isnull": True} if value is None else {column: value}
+        return Q(**given)
+
+    return later("held_on", last.held_on) | (
+        same("held_on", last.held_on)
+        & (later("due_on", last.due_on) | (same("due_on", last.due_on) & Q(id__lt=last.id)))
+    )
 
 
 def overdue(interview: Interview, today: date) -> bool:
-    """An owed interview past its due day, or a held one whose follow-up is past its due day."""
-    if interview.status == InterviewStatus.OWED:
-        return interview.due_on is not None and interview.due_on < today
-    return interview.follow_up_due is not None and interview.follow_up_due < today
+    """An owed interview past its due day, or a held one whose follow-up is past its due day and not done."""
+    return overdue_on(interview.status.value, interview.due_on, interview.follow_up_due, interview.follow_up_done_on,
+                      today)
+
+
+def overdue_on(status: str, due_on: date | None, follow_up_due: date | None, done_on: date | None, today: date) -> bool:
+    """``overdue`` from an interview's status (its value) and days; a withdrawn interview is never overdue."""
+    if status == InterviewStatus.OWED.value:
+        return due_on is not None and due_on < today
+    if status == InterviewStatus.HELD.value:
+        return follow_up_due is not None and follow_up_due < today and done_on is None
+    return False
+
+
+async def complete_follow_up(
+    *, access: Access, actor: str, interview_id: int, evidence: str, done_on: date | None = None
+) -> Interview:
+    """Mark a held interview's follow-up 整改 done, with evidence (what was done), on ``done_on`` (default: today,
+    tenant-local): whoever may record the interview (the administration, a street officer for a firm of its
+    street). It is then neither reminded nor overdue."""
+    require(access, "assessment.record_interview")
+    today = await clock.today()
+    problems = _text("evidence", evidence, 2000)
+    if not evidence.strip():
+        problems.insert(0, Problem("evidence", "required", "请填写整改情况", "evidence is required"))
+    if done_on is not None and done_on > today:
+        problems.append(Problem("doneOn", "future", "整改完成日期晚于今天", "doneOn is after today"))
+    if problems:
+        raise InvalidInput.of(problems)
+    async with savepoint():
+        row = await readable_interviews(access).filter(id=interview_id).select_for_update().first()
+        if row is None:
+            raise NotFound(
+                f"约谈 {interview_id} 不存在", f"interview {interview_id} does not exist", field="interviewId"
+            )
+        contracts = await _street_contracts(access)
+        if contracts is not None and (
+            row.subject_kind != InterviewSubject.FIRM
+            or not _serves(contracts, row.subject_id, bounds(row.period_key, "period"))
+        ):
+            raise Forbidden(
+                f"约谈 {interview_id} 的对象不是您街道的小区物业",
+                f"interview {interview_id} is not with a firm serving a compound of your street",
+                field="interviewId",
+            )
+        if row.status != InterviewStatus.HELD:
+            raise IllegalTransition(INTERVIEW, "complete_follow_up", row.status.value)
+        if not row.follow_up and row.follow_up_due is None:
+            raise IllegalTransition(INTERVIEW, "complete_follow_up", "no_follow_up")
+        if row.follow_up_done_on is not None:
+            raise IllegalTransition(INTERVIEW, "complete_follow_up", "follow_up_done")
+        day = done_on or today
+        if row.held_on is not None and day < row.held_on:
+            raise InvalidInput.of([Problem("doneOn", "before", "整改完成日期早于约谈日期", "doneOn is before heldOn")])
+        row.follow_up_done_on, row.follow_up_evidence = day, evidence.strip()
+        await row.save(update_fields=["follow_up_done_on", "follow_up_evidence"])
+        await audit.record(
+            actor=actor,
+            action="interview.follow_up_done",
+            target_type="interview",
+            target_id=row.id,
+            details={"doneOn": day.isoformat()},
+        )
+        return row
 
 
 # --- The hourly job: owed interviews of efficiency-office cases, reminders, overdue ---------------------------------
@@ -242,12 +329,13 @@ def overdue(interview: Interview, today: date) -> bool:
 # street, a community, or a unit: housing department or county department). Idempotent per case (0037).
 OWE_CASES_SQL = """
 INSERT INTO interview (tenant_id, company_id, subject_kind, subject_id, status, source, source_id, period_key,
-                       reason, due_on, attendees, outcome, follow_up, recorded_by, recorded_at)
+                       reason, due_on, attendees, outcome, follow_up, follow_up_evidence, recorded_by, recorded_at)
 SELECT c.tenant_id, CASE WHEN c.unit_kind = 'property_company' THEN c.unit_id END,
        CASE c.unit_kind WHEN 'property_company' THEN 'firm' WHEN 'street' THEN 'street'
                         WHEN 'community' THEN 'community' ELSE 'unit' END,
        c.unit_id, 'owed', 'efficiency', c.id, c.period,
-       'efficiency_office:' || c.escalations || ' escalations', $2::date, '[]'::jsonb, '', '', 'system', $3::timestamptz
+       'efficiency_office:' || c.escalations || ' escalations', $2::date, '[]'::jsonb, '', '', '', 'system',
+       $3::timestamptz
 FROM efficiency_case c
 WHERE c.tenant_id = $1::bigint AND c.handed_at >= $4::timestamptz
 ON CONFLICT (tenant_id, source_id, subject_kind, subject_id) WHERE source = 'efficiency' DO NOTHING
@@ -294,7 +382,8 @@ async def remind(*, now: datetime | None = None) -> dict[str, int]:
         )
         late = await _claim(open_owed & Q(due_on__lt=today), "overdue_at", at)
         follow = await _claim(
-            Q(status=InterviewStatus.HELD, follow_up_due__lte=today + timedelta(days=1), follow_up_due__gte=today),
+            Q(status=InterviewStatus.HELD, follow_up_due__lte=today + timedelta(days=1), follow_up_due__gte=today,
+              follow_up_done_on__isnull=True),
             "follow_up_reminded_at", at,
         )
         if soon or late or follow:

@@ -144,6 +144,7 @@ class InterviewSubject(StrEnum):
 class InterviewStatus(StrEnum):
     OWED = "owed"  # to be held by ``due_on``
     HELD = "held"
+    WITHDRAWN = "withdrawn"  # owed by a list a later revision no longer names: kept, neither reminded nor overdue
 
 
 class InterviewSource(StrEnum):
@@ -159,7 +160,7 @@ class Interview(TenantModel):
     company_id = fields.BigIntField(null=True)
     subject_kind = fields.CharEnumField(InterviewSubject, max_length=12, default=InterviewSubject.FIRM)
     subject_id = fields.BigIntField()
-    status = fields.CharEnumField(InterviewStatus, max_length=8, default=InterviewStatus.HELD)
+    status = fields.CharEnumField(InterviewStatus, max_length=10, default=InterviewStatus.HELD)
     source = fields.CharEnumField(InterviewSource, max_length=12, default=InterviewSource.HAND)
     snapshot_id = fields.BigIntField(null=True)  # the published snapshot that owed it
     source_id = fields.BigIntField(null=True)  # the efficiency case that owed it
@@ -174,6 +175,9 @@ class Interview(TenantModel):
     follow_up = fields.TextField(default="")
     follow_up_due = fields.DateField(null=True)
     follow_up_reminded_at = fields.DatetimeField(null=True)
+    follow_up_done_on = fields.DateField(null=True)  # the follow-up done (tenant-local day), with its evidence
+    follow_up_evidence = fields.TextField(default="")
+    withdrawn_at = fields.DatetimeField(null=True)  # when a revised list withdrew the owed interview
     recorded_by = fields.CharField(max_length=128)
     recorded_at = fields.DatetimeField()
 
@@ -203,6 +207,7 @@ class Commendation(TenantModel):
     score = fields.DecimalField(max_digits=5, decimal_places=2)
     plaque_on = fields.DateField(null=True)
     created_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)  # a revised red list no longer names the firm (not read any more)
 
     class Meta:
         table = "commendation"

@@ -20,7 +20,14 @@ CREATE POLICY tenant_isolation ON commendation
                 AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
 """
 
-BACKFILL = "UPDATE interview SET subject_id = company_id WHERE subject_id IS NULL;"
+BACKFILL = """
+UPDATE interview SET subject_kind = 'firm', subject_id = company_id, status = 'held', source = 'hand', reason = '',
+                     follow_up_evidence = ''
+WHERE subject_kind IS NULL;
+"""
+SUBJECT = "FIRM: firm\nMANAGER: manager\nUNIT: unit\nSTREET: street\nCOMMUNITY: community\nPERSON: person"
+STATUS = "OWED: owed\nHELD: held\nWITHDRAWN: withdrawn"
+SOURCE = "RED_BLACK: red_black\nEFFICIENCY: efficiency\nHAND: hand"
 
 UNIQUE = """
 CREATE UNIQUE INDEX interview_owed_by_list ON interview (tenant_id, period_key, subject_kind, subject_id)
@@ -40,31 +47,29 @@ class Migration(migrations.Migration):
         ops.AlterField(model_name='Interview', name='company_id', field=fields.BigIntField(null=True)),
         ops.AlterField(model_name='Interview', name='held_on', field=fields.DateField(null=True)),
         ops.AlterField(model_name='Interview', name='outcome', field=fields.TextField(default='')),
-        ops.AddField(
-            model_name='Interview',
-            name='subject_kind',
-            field=fields.CharEnumField(default=InterviewSubject.FIRM, description='FIRM: firm\nMANAGER: manager\nUNIT: unit\nSTREET: street\nCOMMUNITY: community\nPERSON: person', enum_type=InterviewSubject, max_length=12),
-        ),
+        # New NOT NULL columns are added nullable, filled for the interviews recorded before (held, by hand, with
+        # their firm), then made NOT NULL: tortoise's defaults are the application's, not the database's.
+        ops.AddField(model_name='Interview', name='subject_kind', field=fields.CharEnumField(null=True, description=SUBJECT, enum_type=InterviewSubject, max_length=12)),
         ops.AddField(model_name='Interview', name='subject_id', field=fields.BigIntField(null=True)),
+        ops.AddField(model_name='Interview', name='status', field=fields.CharEnumField(null=True, description=STATUS, enum_type=InterviewStatus, max_length=10)),
+        ops.AddField(model_name='Interview', name='source', field=fields.CharEnumField(null=True, description=SOURCE, enum_type=InterviewSource, max_length=12)),
+        ops.AddField(model_name='Interview', name='reason', field=fields.TextField(null=True)),
+        ops.AddField(model_name='Interview', name='follow_up_evidence', field=fields.TextField(null=True)),
         ops.RunSQL(BACKFILL, reverse_sql="SELECT 1;"),
+        ops.AlterField(model_name='Interview', name='subject_kind', field=fields.CharEnumField(default=InterviewSubject.FIRM, description=SUBJECT, enum_type=InterviewSubject, max_length=12)),
         ops.AlterField(model_name='Interview', name='subject_id', field=fields.BigIntField()),
-        ops.AddField(
-            model_name='Interview',
-            name='status',
-            field=fields.CharEnumField(default=InterviewStatus.HELD, description='OWED: owed\nHELD: held', enum_type=InterviewStatus, max_length=8),
-        ),
-        ops.AddField(
-            model_name='Interview',
-            name='source',
-            field=fields.CharEnumField(default=InterviewSource.HAND, description='RED_BLACK: red_black\nEFFICIENCY: efficiency\nHAND: hand', enum_type=InterviewSource, max_length=12),
-        ),
+        ops.AlterField(model_name='Interview', name='status', field=fields.CharEnumField(default=InterviewStatus.HELD, description=STATUS, enum_type=InterviewStatus, max_length=10)),
+        ops.AlterField(model_name='Interview', name='source', field=fields.CharEnumField(default=InterviewSource.HAND, description=SOURCE, enum_type=InterviewSource, max_length=12)),
+        ops.AlterField(model_name='Interview', name='reason', field=fields.TextField(default='')),
+        ops.AlterField(model_name='Interview', name='follow_up_evidence', field=fields.TextField(default='')),
         ops.AddField(model_name='Interview', name='snapshot_id', field=fields.BigIntField(null=True)),
         ops.AddField(model_name='Interview', name='source_id', field=fields.BigIntField(null=True)),
-        ops.AddField(model_name='Interview', name='reason', field=fields.TextField(default='')),
         ops.AddField(model_name='Interview', name='due_on', field=fields.DateField(null=True)),
         ops.AddField(model_name='Interview', name='reminded_at', field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
         ops.AddField(model_name='Interview', name='overdue_at', field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
         ops.AddField(model_name='Interview', name='follow_up_reminded_at', field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+        ops.AddField(model_name='Interview', name='follow_up_done_on', field=fields.DateField(null=True)),
+        ops.AddField(model_name='Interview', name='withdrawn_at', field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
         ops.AddIndex(model_name='Interview', index=Index(fields=['tenant_id', 'subject_kind', 'subject_id'])),
         ops.AddIndex(model_name='Interview', index=Index(fields=['tenant_id', 'status', 'due_on'])),
         ops.AlterModelOptions(
@@ -84,6 +89,7 @@ class Migration(migrations.Migration):
                 ('score', fields.DecimalField(max_digits=5, decimal_places=2)),
                 ('plaque_on', fields.DateField(null=True)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'commendation', 'app': 'civicgrid', 'unique_together': (('tenant_id', 'period_key', 'company_id'),), 'indexes': [Index(fields=['tenant_id', 'company_id', 'period_key'])], 'pk_attr': 'id', 'table_description': '表彰挂牌: a firm on a published red list 红榜, with the day its plaque is hung (set by hand).'},
             bases=['TenantModel'],
