@@ -74,9 +74,11 @@ async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted
     named = await db.execute_query_dict(NAMED, [tenant, [c["id"] for c in contracts], first, last])
     black = {(r["snapshot_id"], r["company_id"]) for r in await db.execute_query_dict(BLACK, [tenant, ids])}
     bounds = {s[0]: (s[1], s[2]) for s in snapshots}
-    by_compound: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    # By compound alone: a compound that changed firm within the period is rated under its period-end firm, yet
+    # each manager named on any of its contracts in the period keeps the days they managed it.
+    by_compound: dict[int, list[dict]] = defaultdict(list)
     for c in contracts:
-        by_compound[(c["compound_id"], c["company_id"])].append(c)
+        by_compound[c["compound_id"]].append(c)
     by_contract: dict[int, list[dict]] = defaultdict(list)
     for n in named:
         by_contract[n["contract_id"]].append(n)
@@ -84,13 +86,13 @@ async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted
     parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool]]] = defaultdict(list)
     for r in rated:
         start, end = bounds[r["snapshot_id"]]
-        for c in by_compound.get((r["compound_id"], r["company_id"]), ()):
+        for c in by_compound.get(r["compound_id"], ()):
             for n in by_contract.get(c["id"], ()):
                 since = max(n["starts_on"], c["starts_on"], start)
                 until = min(n["ends_on"] or c["ends_on"], c["ends_on"], end)
                 if since <= until:
                     days = (until - since).days + 1
-                    listed = (r["snapshot_id"], r["company_id"]) in black
+                    listed = (r["snapshot_id"], c["company_id"]) in black  # that contract's firm
                     parts[(r["snapshot_id"], n["manager_id"])].append(
                         (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed)
                     )
