@@ -27,8 +27,11 @@ from tenants.territory.parties import PropertyManager
 # The rows a period's managers are rated from, each by primary or leading key with an array of ids (the plans
 # hold on a freshly loaded tenant without statistics; a join of the three let the planner scan every contract
 # manager once per compound: 1.1 s for 1,500 managers, now a few ms). Days and weights are summed in Python.
-RATED = """
-SELECT snapshot_id, compound_id, company_id, score FROM compound_rating
+# A compound is scored in a snapshot when a body submitted a sheet for it (a part of its breakdown ``submitted``),
+# as the ratings run decides a firm's ``unscored``.
+SUBMITTED = "jsonb_path_exists(breakdown, '$.*[*] ? (@.submitted == true)')"
+RATED = f"""
+SELECT snapshot_id, compound_id, company_id, score, {SUBMITTED} AS scored FROM compound_rating
 WHERE tenant_id = $1 AND snapshot_id = ANY($2::bigint[])
 """
 CONTRACTS = """
@@ -56,12 +59,14 @@ class ManagerRating:
     compounds: int
     days: int
     rank: int
+    scored: bool = True  # a body submitted a sheet for a compound they managed in the period
 
 
 async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted: bool) -> list[dict]:
     """One row per (snapshot, manager) of the given (snapshot id, first day, last day) triples: ``score`` (the
     days-weighted, and fee-weighted, mean of the compounds' scores, hundredths half up), ``compounds``, ``days``
-    (manager-compound days), ``black`` (a firm whose compound they managed was on the black list)."""
+    (manager-compound days), ``black`` (a firm whose compound they managed was on the black list), ``scored`` (a
+    compound they managed in it was scored by a body)."""
     if not snapshots:
         return []
     db, tenant = connections.get("default"), current_tenant_id()
@@ -82,8 +87,9 @@ async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted
     by_contract: dict[int, list[dict]] = defaultdict(list)
     for n in named:
         by_contract[n["contract_id"]].append(n)
-    # (snapshot, manager) -> (compound score, days managed in the period, yearly fee, compound, firm black-listed)
-    parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool]]] = defaultdict(list)
+    # (snapshot, manager) -> (compound score, days managed in the period, yearly fee, compound, firm black-listed,
+    # compound scored)
+    parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool, bool]]] = defaultdict(list)
     for r in rated:
         start, end = bounds[r["snapshot_id"]]
         for c in by_compound.get(r["compound_id"], ()):
@@ -94,17 +100,18 @@ async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted
                     days = (until - since).days + 1
                     listed = (r["snapshot_id"], c["company_id"]) in black  # that contract's firm
                     parts[(r["snapshot_id"], n["manager_id"])].append(
-                        (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed)
+                        (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed, r["scored"])
                     )
     rows = []
     for (snapshot_id, manager_id), ps in parts.items():
-        by_fee = fee_weighted and any(fee for _, _, fee, _, _ in ps)
-        weights = [days * (fee if by_fee else 1) for _, days, fee, _, _ in ps]
+        by_fee = fee_weighted and any(p[2] for p in ps)
+        weights = [p[1] * (p[2] if by_fee else 1) for p in ps]
         score = sum((s * w for (s, *_), w in zip(ps, weights, strict=True)), Decimal(0)) / sum(weights)
         rows.append({
             "snapshot_id": snapshot_id, "manager_id": manager_id,
             "score": score.quantize(HUNDREDTH, rounding=ROUND_HALF_UP),
             "compounds": len({p[3] for p in ps}), "days": sum(p[1] for p in ps), "black": any(p[4] for p in ps),
+            "scored": any(p[5] for p in ps),
         })
     return rows
 
@@ -123,7 +130,7 @@ async def manager_ratings(*, access: Access, period_key: str) -> list[ManagerRat
     readable = {m.id: m for m in await readable_managers(access).filter(id__in=[r["manager_id"] for r in rows])}
     return [
         ManagerRating(r["manager_id"], readable[r["manager_id"]].company_id, readable[r["manager_id"]].name,
-                      r["score"], r["compounds"], r["days"], i)
+                      r["score"], r["compounds"], r["days"], i, r["scored"])
         for i, r in enumerate(rows, start=1)
         if r["manager_id"] in readable
     ]
@@ -131,8 +138,8 @@ async def manager_ratings(*, access: Access, period_key: str) -> list[ManagerRat
 
 async def yearly_rows(year: int) -> list[dict]:
     """Each manager's year over the latest published revision of each period: ``id`` (the manager), their firm,
-    the average of their period scores, how many periods, how many of them a firm of theirs was on the black list;
-    lowest average first (ties: by id)."""
+    ``total`` and ``periods`` of the periods in which they were scored (the average is total / periods, exact),
+    ``black``: in how many periods a firm whose compound they managed was on the black list."""
     snaps = await _latest_published(year)
     rows = await period_scores(snaps, fee_weighted=await _fee_weighted(date(year, 12, 31)))
     by_manager: dict[int, list[dict]] = {}
@@ -143,13 +150,12 @@ async def yearly_rows(year: int) -> list[dict]:
         {
             "id": m,
             "company_id": firms.get(m, 0),
-            "average": sum((r["score"] for r in rs), Decimal(0)) / len(rs),
-            "periods": len(rs),
+            "total": sum((r["score"] for r in rs if r["scored"]), Decimal(0)),
+            "periods": sum(1 for r in rs if r["scored"]),
             "black": sum(1 for r in rs if r["black"]),
         }
         for m, rs in by_manager.items()
     ]
-    out.sort(key=lambda r: (r["average"], r["id"]))
     return out
 
 
