@@ -185,6 +185,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # issue 19 part D: property managers, elimination decisions
     "Mutation.createPropertyManager": ("parties.write_manager",),
     "Mutation.assignContractManager": ("parties.write_manager",),
+    "Mutation.endContractManager": ("parties.write_manager",),
+    "Query.propertyManagers": ("parties.read_managers",),
+    "Query.eliminationUnscored": ("assessment.read_drafts",),
     "Mutation.decideElimination": ("assessment.decide_elimination",),
     "Query.eliminationDecisions": ("assessment.read_drafts",),
 }

@@ -10,12 +10,16 @@ from decimal import Decimal
 import pytest
 from tortoise import connections
 
-from tenants.assessment import reports
-from tenants.assessment.managers import period_scores
+from tenants.assessment import manager_history, reports
+from tenants.assessment.managers import manager_ratings, period_scores
 from tenants.assessment.models import CompanyRating, CompoundRating, ListMark, RatingSnapshot, SnapshotStatus
+from tenants.audit.models import AuditEntry
 from tenants.config.service import change_config
+from tenants.errors import Conflict, Forbidden, InvalidInput
 from tenants.scope import tenant_transaction
+from tenants.tenancy.roles import Role
 from tenants.territory import managers
+from tenants.territory.access import Access
 from tenants.territory.parties import PropertyContract, PropertyManager
 from tenants.territory.parties_service import create_contract
 from tests.fixtures.callers import ADMIN
@@ -24,6 +28,10 @@ from tests.fixtures.managers import FIRST_FAKE_COMPOUND, SCORED
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
 Q3 = (date(2026, 7, 1), date(2026, 9, 30))
+
+
+def company(company_id: int) -> Access:
+    return Access(roles=frozenset({Role.PROPERTY_COMPANY}), user_id="staff", companies=frozenset({company_id}))
 
 
 async def _ids_by_rank(tenant_id: int) -> list[int]:
@@ -42,8 +50,8 @@ async def test_a_compound_that_changes_firm_mid_period_keeps_every_managers_days
                                     starts_on=date(2026, 9, 1), ends_on=date(2028, 12, 31),
                                     annual_fee_fen=120_000_00)
         c = await managers.create_manager(access=ADMIN, actor="seed", company_id=h["P2"], name="经理C")
-        await managers.assign_contract_manager(access=ADMIN, actor="seed", contract_id=new.id, manager_id=c.id,
-                                               starts_on=date(2026, 9, 1), reason="")
+        await manager_history.assign_contract_manager(access=ADMIN, actor="seed", contract_id=new.id, manager_id=c.id,
+                                                      starts_on=date(2026, 9, 1), reason="P2 接管（补录）")
         snap = await RatingSnapshot.create(period_key="2026Q3", revision=2, computed_at=datetime(2026, 10, 9,
                                                                                                 tzinfo=UTC))
         for compound, firm, score in (("K1", "P1", "90.00"), ("K2", "P2", "60.00")):
@@ -148,3 +156,100 @@ async def test_the_yearly_average_is_compared_exactly_and_shown_half_up(manager_
     found, _ = await _elimination(w.small.id, below_score=71)
     assert [(c.manager_id, c.average_score) for c in found] == [(small[0], Decimal("60.00")),
                                                                 (small[1], Decimal("70.13"))]
+
+
+def _street_officer(street_id: int) -> Access:
+    return Access(roles=frozenset({Role.STREET_OFFICER}), user_id="so", nodes={"street": frozenset({street_id})},
+                  staff_nodes={"street": frozenset({street_id})})
+
+
+async def test_published_periods_are_guarded_and_a_naming_is_corrected_in_place(manager_world):
+    w = manager_world
+    h = w.ids["hist"]
+    assign = manager_history.assign_contract_manager
+    async with tenant_transaction(w.hist.id):
+        c = await managers.create_manager(access=ADMIN, actor="seed", company_id=h["P1"], name="经理C")
+        # 2026Q3 is published (to 30 September): a street officer cannot name anyone from a day in it, nor can an
+        # administrator without a reason; the error names the period.
+        for who, reason in ((_street_officer(h["S1"]), "补录"), (ADMIN, "")):
+            with pytest.raises(InvalidInput) as caught:
+                await assign(access=who, actor="x", contract_id=h["contract_K2"], manager_id=c.id,
+                             starts_on=date(2026, 9, 30), reason=reason)
+            assert [(p.field, p.reason) for p in caught.value.problems] == [("startsOn", "published_period")]
+            assert caught.value.details == {"period": "2026Q3", "periodEnd": "2026-09-30"}
+        # From 1 October anyone allowed may; the next day's naming of the same row is a correction.
+        row = await assign(access=_street_officer(h["S1"]), actor="so", contract_id=h["contract_K2"],
+                           manager_id=c.id, starts_on=date(2026, 10, 1), reason="轮岗")
+        with pytest.raises(InvalidInput):  # a correction needs a reason
+            await assign(access=ADMIN, actor="admin", contract_id=h["contract_K2"], manager_id=h["A"],
+                         starts_on=date(2026, 10, 1), reason="")
+        fixed = await assign(access=ADMIN, actor="admin", contract_id=h["contract_K2"], manager_id=h["A"],
+                             starts_on=date(2026, 10, 1), reason="录错了人")
+        rows = await managers.contract_managers(access=ADMIN, contract_id=h["contract_K2"])
+        # The same row (B's successor link stays true), now naming A; the audit log keeps C.
+        assert fixed.id == row.id
+        assert [(r.manager_id, r.starts_on, r.ends_on, r.successor_id) for r in rows] == [
+            (h["A"], date(2026, 1, 1), date(2026, 7, 31), h["change"]),
+            (h["B"], date(2026, 8, 1), date(2026, 9, 30), row.id),
+            (h["A"], date(2026, 10, 1), None, None),
+        ]
+        entry = await AuditEntry.filter(action="contract.manager.correct").get()
+        assert (entry.details["correctedManagerId"], entry.details["managerId"]) == (c.id, h["A"])
+        # A tenant administrator with a reason may reach into the published period (audited with the period).
+        await manager_history.end_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
+                                                   ends_on=date(2026, 9, 15), reason="离职（补录）")
+        ended = await AuditEntry.filter(action="contract.manager.end").get()
+        assert ended.details["publishedPeriod"] == {"period": "2026Q3", "periodEnd": "2026-09-30"}
+        rated = {r.manager_id: r.days for r in (await manager_ratings(access=ADMIN, period_key="2026Q3")).rows}
+        # A's K1 days stop on 15 September: 77 of them, plus July's 31 on K2.
+        assert rated[h["A"]] == 77 + 31
+
+
+async def test_ending_a_manager_and_naming_an_inactive_one(manager_world):
+    w = manager_world
+    h = w.ids["hist"]
+    async with tenant_transaction(w.hist.id):
+        end = manager_history.end_contract_manager
+        with pytest.raises(InvalidInput):  # a reason is required
+            await end(access=ADMIN, actor="admin", contract_id=h["contract_K2"], ends_on=date(2026, 12, 5), reason="")
+        with pytest.raises(InvalidInput):  # before the current manager's start
+            await end(access=ADMIN, actor="admin", contract_id=h["contract_K2"], ends_on=date(2026, 7, 1),
+                      reason="离职")
+        with pytest.raises(Forbidden):
+            await end(access=company(h["P1"]), actor="p1", contract_id=h["contract_K2"], ends_on=date(2026, 12, 5),
+                      reason="离职")
+        row = await end(access=ADMIN, actor="admin", contract_id=h["contract_K2"], ends_on=date(2026, 12, 5),
+                        reason="离职")
+        assert (row.manager_id, row.ends_on, row.end_reason, row.successor_id) == (h["B"], date(2026, 12, 5), "离职",
+                                                                                   None)
+        with pytest.raises(Conflict):  # no one is named any more
+            await end(access=ADMIN, actor="admin", contract_id=h["contract_K2"], ends_on=date(2026, 12, 6),
+                      reason="离职")
+        with pytest.raises(Conflict):  # a day B still managed
+            await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
+                                                          manager_id=h["A"], starts_on=date(2026, 12, 5), reason="")
+        await PropertyManager.filter(id=h["A"]).update(is_active=False)
+        with pytest.raises(InvalidInput) as caught:
+            await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
+                                                          manager_id=h["A"], starts_on=date(2026, 12, 6), reason="")
+        assert [(p.field, p.reason) for p in caught.value.problems] == [("managerId", "inactive")]
+
+
+@pytest.mark.parametrize(("phone", "ok"), [
+    ("+86 138-0013-8000", True),
+    ("1" * 20, True),
+    ("1-" * 15 + "12", True),  # 32 characters, 17 digits: the column's length
+    ("+" + "1 " * 15 + "11", False),  # 33 with the leading +: the pattern alone let it through
+])
+async def test_a_phone_fits_its_column(manager_world, phone, ok):
+    w = manager_world
+    async with tenant_transaction(w.hist.id):
+        if ok:
+            made = await managers.create_manager(access=ADMIN, actor="a", company_id=w.ids["hist"]["P1"], name="王",
+                                                 phone=phone)
+            assert made.phone == phone
+        else:
+            with pytest.raises(InvalidInput) as caught:
+                await managers.create_manager(access=ADMIN, actor="a", company_id=w.ids["hist"]["P1"], name="王",
+                                              phone=phone)
+            assert [(p.field, p.reason) for p in caught.value.problems] == [("phone", "phone")]

@@ -20,6 +20,7 @@ from tortoise import connections
 from tenants import periods
 from tenants.assessment.ratings import snapshot_for
 from tenants.config.service import effective_config
+from tenants.paging import Page, Window, checked
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access, readable_managers
 from tenants.territory.parties import PropertyManager
@@ -120,20 +121,39 @@ async def _fee_weighted(day: date) -> bool:
     return (await effective_config(day)).document.assessment.company_combination == "fee_receivable"
 
 
-async def manager_ratings(*, access: Access, period_key: str) -> list[ManagerRating]:
+async def manager_ratings(
+    *, access: Access, period_key: str, window: Window | None = None
+) -> Page[ManagerRating]:
     """The managers' ratings of a period's shown snapshot, best first (ties: by id), for the managers the caller
-    reads (a firm: its own; a resident none). Published ratings are public within the tenant, as the firms' are."""
+    reads (``readable_managers``; a resident none), each with their rank among all; ``window``: by rank. Published
+    ratings are public within the tenant, as the firms' are."""
     snap = await snapshot_for(access, period_key)
     start, end = periods.bounds(period_key)
     rows = await period_scores([(snap.id, start, end)], fee_weighted=await _fee_weighted(end))
     rows.sort(key=lambda r: (-r["score"], r["manager_id"]))
     readable = {m.id: m for m in await readable_managers(access).filter(id__in=[r["manager_id"] for r in rows])}
-    return [
+    rated = [
         ManagerRating(r["manager_id"], readable[r["manager_id"]].company_id, readable[r["manager_id"]].name,
                       r["score"], r["compounds"], r["days"], i, r["scored"])
         for i, r in enumerate(rows, start=1)
         if r["manager_id"] in readable
     ]
+    return by_rank(rated, window)
+
+
+def by_rank(rows: list[ManagerRating], window: Window | None) -> Page[ManagerRating]:
+    """A keyset window (by rank) of ratings computed in full (ranks need every row; the list is the tenant's
+    managers, thousands at most)."""
+
+    async def count() -> int:
+        return len(rows)
+
+    if window is None:
+        return Page(rows, [(r.rank,) for r in rows], count)
+    after, before = checked(window.after, (int,), "after"), checked(window.before, (int,), "before")
+    got = [r for r in rows if (after is None or r.rank > after[0]) and (before is None or r.rank < before[0])]
+    got = got[-window.limit:] if window.backward else got[:window.limit]
+    return Page(got, [(r.rank,) for r in got], count)
 
 
 async def yearly_rows(year: int) -> list[dict]:
