@@ -459,8 +459,9 @@ TEXT: dict[str, str] = {
     "Interview.followUp": "What the firm must do next.",
     "Interview.followUpDue": "The day the follow-up is due.",
     "EliminationCandidate": "A company that may be eliminated 末位淘汰 for the year, with why.",
-    "EliminationCandidate.averageScore": "The company's average score over the year's periods.",
-    "EliminationCandidate.periods": "How many periods were rated.",
+    "EliminationCandidate.averageScore": "The average score over the year's periods in which it was scored (compared "
+    "exactly, shown to the hundredth half up).",
+    "EliminationCandidate.periods": "How many periods were rated and scored by a body (the average's).",
     "EliminationCandidate.blackListTimes": "How many times it was on the black list.",
     "EliminationCandidate.reasons": "Why it is a candidate.",
     "BondFilter": "Conditions on bonds; all given ones must hold.",
