@@ -186,6 +186,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     # issue 19 part D: property managers, elimination decisions
     "Mutation.createPropertyManager": ("parties.write_manager",),
     "Mutation.assignContractManager": ("parties.write_manager",),
+    "Mutation.endContractManager": ("parties.write_manager",),
+    "Query.propertyManagers": ("parties.read_managers",),
+    "Query.eliminationUnscored": ("assessment.read_drafts",),
     "Mutation.decideElimination": ("assessment.decide_elimination",),
     "Query.eliminationDecisions": ("assessment.read_drafts",),
 }
@@ -459,8 +462,9 @@ TEXT: dict[str, str] = {
     "Interview.followUpDoneOn": "The day the follow-up was done (completeInterviewFollowUp); null until then.",
     "Interview.followUpEvidence": "What was done for the follow-up (整改情况); empty until done.",
     "EliminationCandidate": "A company that may be eliminated 末位淘汰 for the year, with why.",
-    "EliminationCandidate.averageScore": "The company's average score over the year's periods.",
-    "EliminationCandidate.periods": "How many periods were rated.",
+    "EliminationCandidate.averageScore": "The average score over the year's periods in which it was scored (compared "
+    "exactly, shown to the hundredth half up).",
+    "EliminationCandidate.periods": "How many periods were rated and scored by a body (the average's).",
     "EliminationCandidate.blackListTimes": "How many times it was on the black list.",
     "EliminationCandidate.reasons": "Why it is a candidate.",
     "BondFilter": "Conditions on bonds; all given ones must hold.",

@@ -44,6 +44,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "personId": ("Person",),
     "ticketId": ("Ticket",),
     "photoFileIds": ("File",),
+    "managerId": ("PropertyManager",),
+    "contractManagerId": ("ContractManager",),
 }
 _NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 

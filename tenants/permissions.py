@@ -352,6 +352,9 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     # issue 19 part D: property managers 物业经理 on contracts (撤换调整), decisions on elimination candidates.
     _p("parties.write_manager", ADMINISTRATION | {R.STREET_OFFICER},
        "put property managers on file and name them on contracts (replacing the one before)", "登记和撤换物业经理"),
+    _p("parties.read_managers", ADMINISTRATION | TERRITORY_STAFF | {R.GRID_WORKER, R.PROPERTY_COMPANY},
+       "read property managers (staff: of the firms serving their area; a firm: its own; the phone: the "
+       "administration and the manager's firm only)", "查看物业经理"),
     _p("assessment.decide_elimination", TA,
        "record the decision on a yearly elimination candidate (kept, warned, replaced)", "记录末位淘汰处理结果"),
 )}

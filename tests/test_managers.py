@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tenants.assessment import elimination, reports
+from tenants.assessment import elimination, manager_history, reports
 from tenants.assessment.manager_models import EliminationOutcome, EliminationTarget
 from tenants.assessment.managers import manager_ratings
 from tenants.config.service import change_config
@@ -88,21 +88,22 @@ async def test_history_is_kept_when_a_manager_is_replaced(manager_world):
             (h["B"], date(2026, 8, 1), None, "不胜任", None),
         ]
         # Back to A from December: B's row ends the day before, A's first row stays as it was.
-        back = await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
+        back = await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
                                                       manager_id=h["A"], starts_on=date(2026, 12, 1), reason="复岗")
         rows = await managers.contract_managers(access=ADMIN, contract_id=h["contract_K2"])
         assert [(r.manager_id, r.ends_on, r.successor_id) for r in rows] == [
             (h["A"], date(2026, 7, 31), h["change"]), (h["B"], date(2026, 11, 30), back.id), (h["A"], None, None),
         ]
-        # History is not rewritten: a start on or before the current one's, or a day outside the contract.
-        refused = ((date(2026, 12, 1), Conflict), (date(2026, 9, 1), Conflict), (date(2029, 1, 1), InvalidInput))
+        # History is not rewritten: a start before the current one's, or a day outside the contract; the current
+        # one's own day is a correction, which needs a reason.
+        refused = ((date(2026, 12, 1), InvalidInput), (date(2026, 9, 1), Conflict), (date(2029, 1, 1), InvalidInput))
         for day, error in refused:
             with pytest.raises(error):
-                await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
+                await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
                                                        manager_id=h["B"], starts_on=day, reason="")
         # The same manager again is a conflict.
         with pytest.raises(Conflict):
-            await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
+            await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K2"],
                                                    manager_id=h["A"], starts_on=date(2026, 12, 15), reason="")
 
 
@@ -110,21 +111,22 @@ async def test_a_manager_is_rated_by_the_days_they_managed_each_compound(manager
     w = manager_world
     h = w.ids["hist"]
     async with tenant_transaction(w.hist.id):
-        rated = await manager_ratings(access=ADMIN, period_key="2026Q3")
+        rated = (await manager_ratings(access=ADMIN, period_key="2026Q3")).rows
         # A: K1 90.00 for 92 days, K2 60.00 for July's 31 days, equal fees: (90 x 92 + 60 x 31) / 123 = 82.44.
         # B: K2 from 1 August, 61 days: 60.00.
         assert [(r.manager_id, r.score, r.compounds, r.days, r.rank) for r in rated] == [
             (h["A"], Decimal("82.44"), 2, 123, 1), (h["B"], Decimal("60.00"), 1, 61, 2),
         ]
-        assert [r.manager_id for r in await manager_ratings(access=company(h["P1"]), period_key="2026Q3")] == [
+        assert [r.manager_id for r in (await manager_ratings(access=company(h["P1"]), period_key="2026Q3")).rows] == [
             h["A"], h["B"]]
-        assert await manager_ratings(access=company(h["P2"]), period_key="2026Q3") == []
+        assert (await manager_ratings(access=company(h["P2"]), period_key="2026Q3")).rows == []
         # 张家口 weighs by fee: with K2's fee 0, A is K1's 90.00; B, with no fee at all, is weighted by days.
         await PropertyContract.filter(id=h["contract_K2"]).update(annual_fee_fen=0)
-        rated = await manager_ratings(access=ADMIN, period_key="2026Q3")
+        rated = (await manager_ratings(access=ADMIN, period_key="2026Q3")).rows
         assert [(r.manager_id, r.score) for r in rated] == [(h["A"], Decimal("90.00")), (h["B"], Decimal("60.00"))]
     async with tenant_transaction(w.small.id):  # another tenant's managers are not in its ratings
-        assert not {h["A"], h["B"]} & {r.manager_id for r in await manager_ratings(access=ADMIN, period_key="2026Q3")}
+        rated = (await manager_ratings(access=ADMIN, period_key="2026Q3")).rows
+        assert not {h["A"], h["B"]} & {r.manager_id for r in rated}
 
 
 async def test_a_candidate_leads_to_one_recorded_decision(manager_world):
@@ -133,7 +135,7 @@ async def test_a_candidate_leads_to_one_recorded_decision(manager_world):
     async with tenant_transaction(w.small.id):
         row = await ContractManager.get(manager_id=first)
         # Replaced 撤换: the second manager takes the first one's contract from November.
-        await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=row.contract_id,
+        await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=row.contract_id,
                                                manager_id=second, starts_on=date(2026, 11, 1), reason="末位淘汰")
 
         async def decide(target: int, outcome: EliminationOutcome, link: int | None = None, by: Access = ADMIN):
@@ -181,17 +183,18 @@ async def test_a_manager_of_another_firm_or_tenant_is_not_named(manager_world):
     async with tenant_transaction(w.hist.id):
         other = await managers.create_manager(access=ADMIN, actor="admin", company_id=h["P2"], name="赵经理")
         with pytest.raises(InvalidInput):
-            await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
+            await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
                                                    manager_id=other.id, starts_on=date(2026, 12, 1), reason="")
         with pytest.raises(Forbidden):
-            await managers.assign_contract_manager(access=company(h["P1"]), actor="p1", contract_id=h["contract_K1"],
-                                                   manager_id=h["B"], starts_on=date(2026, 12, 1), reason="")
+            await manager_history.assign_contract_manager(access=company(h["P1"]), actor="p1",
+                                                          contract_id=h["contract_K1"], manager_id=h["B"],
+                                                          starts_on=date(2026, 12, 1), reason="")
     big_manager = (await _ids_by_rank(w.big.id))[0]
     async with tenant_transaction(w.big.id):
         big_contract = (await ContractManager.get(manager_id=big_manager)).contract_id
     async with tenant_transaction(w.hist.id):
         with pytest.raises(NotFound):
-            await managers.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
+            await manager_history.assign_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
                                                    manager_id=big_manager, starts_on=date(2026, 12, 1), reason="")
         with pytest.raises(NotFound):
             await managers.contract_managers(access=ADMIN, contract_id=big_contract)

@@ -179,6 +179,7 @@ THROUGH_SERVICES: dict[str, Entry] = {
     ),
     # issue 19 part D
     "parties.write_manager": lambda a: managers.create_manager(access=a, actor=A, company_id=1, name="x"),
+    "parties.read_managers": lambda a: managers.list_managers(access=a, window=Window(limit=1)),
     "assessment.decide_elimination": lambda a: elimination.decide(
         access=a, actor=A, year=2026, target=EliminationTarget.MANAGER, target_id=1,
         outcome=EliminationOutcome.KEPT, reason="x",

@@ -6,17 +6,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from api.context import Info
 from api.ids import opt_id, to_id
+from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
-from tenants.assessment import elimination
+from tenants.assessment import elimination, manager_history, reports
 from tenants.assessment import managers as ratings
 from tenants.assessment.manager_models import EliminationDecision, EliminationOutcome, EliminationTarget
 from tenants.territory import managers as service
 from tenants.territory.access import readable_contract_managers, readable_managers
+from tenants.territory.parties import PropertyManager
+
+# The kind of id ``targetId`` takes for each target (a manager's id as a firm's is refused, not another row).
+TARGET_NODE = {EliminationTarget.FIRM: "PropertyCompany", EliminationTarget.MANAGER: "PropertyManager"}
 
 
 @strawberry.enum(name="EliminationTargetKind", description="What a yearly elimination 末位淘汰 ranks.")
@@ -38,8 +44,17 @@ class PropertyManagerNode(Node):
     readable = staticmethod(readable_managers)
     company_id: strawberry.ID = strawberry.field(description="The firm they work for.")
     name: str = strawberry.field(description="Their name.")
-    phone: str = strawberry.field(description="Their phone number.")
     is_active: bool = strawberry.field(description="Whether they are still on file as active.")
+    on_file: strawberry.Private[PropertyManager]
+
+    @classmethod
+    def of(cls, row: PropertyManager) -> PropertyManagerNode:
+        return from_row(cls, row, on_file=row)
+
+    @strawberry.field(description="Their phone number: for the administration and the manager's own firm; null "
+                      "for anyone else.")
+    async def phone(self, info: Info) -> str | None:
+        return service.phone_shown(await info.context.access(), self.on_file)
 
 
 @strawberry.type(name="ContractManager", description="A manager named on a contract for a span of days; a contract's "
@@ -52,6 +67,8 @@ class ContractManagerNode(Node):
     ends_on: date | None = strawberry.field(description="The last day (inclusive); null while named.")
     reason: str = strawberry.field(description="Why they were named (a replacement's reason 撤换原因).")
     successor_id: strawberry.ID | None = strawberry.field(description="The row of the manager who replaced them.")
+    end_reason: str = strawberry.field(description="Ended without a successor (endContractManager): why; empty "
+                                       "otherwise.")
     assigned_by: str = strawberry.field(description="Who named them.")
     assigned_at: datetime = strawberry.field(description="When they were named (UTC).")
 
@@ -65,7 +82,20 @@ class ManagerRatingType:
     score: Decimal = strawberry.field(description="Their score, to the hundredth.")
     compounds: int = strawberry.field(description="How many compounds they managed in the period.")
     days: int = strawberry.field(description="Compound-days they managed in the period.")
-    rank: int = strawberry.field(description="1 is the best; ties by manager id.")
+    rank: int = strawberry.field(description="1 is the best among all the period's managers; ties by manager id.")
+    scored: bool = strawberry.field(description="Whether a body scored a compound they managed in the period "
+                                    "(unscored managers are outside the yearly elimination's pool).")
+
+
+@strawberry.type(name="EliminationUnscored", description="A firm or manager the year's ratings name that no body "
+                 "scored in any period: outside the elimination's pool, never a candidate, listed for a human to "
+                 "look at.")
+class EliminationUnscoredType:
+    company_id: strawberry.ID = strawberry.field(description="The firm, or the manager's firm.")
+    manager_id: strawberry.ID | None = strawberry.field(description="The manager, when the year's rule ranks "
+                                                        "managers; null for firms.")
+    black_list_times: int = strawberry.field(description="How many periods of the year it (a manager: a firm "
+                                             "whose compound they managed) was on the black list.")
 
 
 @strawberry.type(name="EliminationDecision", description="What was decided about one elimination candidate.")
@@ -90,7 +120,8 @@ class EliminationDecisionType:
 class CreatePropertyManagerInput:
     company_id: strawberry.ID = strawberry.field(description="The firm they work for.")
     name: str = strawberry.field(description="Their name (1-100 characters).")
-    phone: str = strawberry.field(default="", description="Their phone number (5-20 digits).")
+    phone: str = strawberry.field(default="", description="Their phone number (5-20 digits, at most 32 characters "
+                                  "with spaces, hyphens and a leading +).")
 
 
 @strawberry.input(description="Name a manager on a contract from a day, replacing the one named before.")
@@ -98,8 +129,17 @@ class AssignContractManagerInput:
     contract_id: strawberry.ID = strawberry.field(description="The contract.")
     manager_id: strawberry.ID = strawberry.field(description="The manager (of the contract's firm).")
     from_: date = strawberry.field(name="from", description="Their first day; the manager before ends the day "
-                                   "before.")
+                                   "before. The current manager's own first day corrects that naming in place (a "
+                                   "reason required). A day inside a published rating period: a tenant "
+                                   "administrator, with a reason.")
     reason: str = strawberry.field(default="", description="Why (撤换原因), up to 500 characters.")
+
+
+@strawberry.input(description="End a contract's current manager without a successor: their days stop accruing.")
+class EndContractManagerInput:
+    contract_id: strawberry.ID = strawberry.field(description="The contract.")
+    ends_on: date = strawberry.field(description="The manager's last day (inclusive).")
+    reason: str = strawberry.field(description="Why, 1-500 characters.")
 
 
 @strawberry.input(description="The decision on one of a year's elimination candidates.")
@@ -115,11 +155,18 @@ class DecideEliminationInput:
 
 @strawberry.type
 class ManagerQuery:
-    @strawberry.field(description="Property managers on file (a firm: its own).")
-    async def property_managers(self, info: Info, company_id: strawberry.ID | None = None) -> list[PropertyManagerNode]:
-        found = await service.list_managers(access=await info.context.access(),
-                                            company_id=opt_id(company_id, "companyId"))
-        return [PropertyManagerNode.of(m) for m in found]
+    @strawberry.field(description="Property managers on file, by id (staff: of the firms serving their area; a "
+                      "firm: its own).")
+    async def property_managers(
+        self, info: Info,
+        company_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this firm's.")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[PropertyManagerNode]:
+        access, firm = await info.context.access(), opt_id(company_id, "companyId")
+        return await connection(
+            info, lambda w: service.list_managers(access=access, window=w, company_id=firm), PropertyManagerNode.of,
+            first=first, after=after, last=last, before=before,
+        )
 
     @strawberry.field(description="A contract's managers, the first named first (its 撤换调整 history).")
     async def contract_managers(self, info: Info, contract_id: strawberry.ID) -> list[ContractManagerNode]:
@@ -127,15 +174,32 @@ class ManagerQuery:
                                                 contract_id=to_id(contract_id, "contractId"))
         return [ContractManagerNode.of(r) for r in found]
 
-    @strawberry.field(description="Managers' ratings of a period, best first (a firm: its own managers).")
-    async def manager_ratings(self, info: Info, period: str) -> list[ManagerRatingType]:
-        found = await ratings.manager_ratings(access=await info.context.access(), period_key=period)
-        return [
-            ManagerRatingType(
+    @strawberry.field(description="Managers' ratings of a period, best first, paged by rank (a firm: its own "
+                      "managers).")
+    async def manager_ratings(
+        self, info: Info, period: str,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> Connection[ManagerRatingType]:
+        access = await info.context.access()
+        return await connection(
+            info, lambda w: ratings.manager_ratings(access=access, period_key=period, window=w),
+            lambda r: ManagerRatingType(
                 manager_id=strawberry.ID(str(r.manager_id)), company_id=strawberry.ID(str(r.company_id)),
-                name=r.name, score=r.score, compounds=r.compounds, days=r.days, rank=r.rank,
+                name=r.name, score=r.score, compounds=r.compounds, days=r.days, rank=r.rank, scored=r.scored,
+            ),
+            first=first, after=after, last=last, before=before,
+        )
+
+    @strawberry.field(description="The firms (or managers) of a year's elimination that no body scored in any "
+                      "period: never candidates.")
+    async def elimination_unscored(self, info: Info, year: int) -> list[EliminationUnscoredType]:
+        found = await reports.elimination_unscored(access=await info.context.access(), year=year)
+        return [
+            EliminationUnscoredType(
+                company_id=strawberry.ID(str(u.company_id)), black_list_times=u.black_list_times,
+                manager_id=None if u.manager_id is None else strawberry.ID(str(u.manager_id)),
             )
-            for r in found
+            for u in found
         ]
 
     @strawberry.field(description="The decisions on a year's elimination candidates.")
@@ -156,17 +220,28 @@ class ManagerMutation:
     @strawberry.mutation(description="Name a manager on a contract from a day (撤换调整: the one before ends the day "
                          "before and is linked to this one).")
     async def assign_contract_manager(self, info: Info, input: AssignContractManagerInput) -> ContractManagerNode:
-        row = await service.assign_contract_manager(
+        row = await manager_history.assign_contract_manager(
             **await info.context.acting(), contract_id=to_id(input.contract_id, "contractId"),
             manager_id=to_id(input.manager_id, "managerId"), starts_on=input.from_, reason=input.reason,
         )
         return ContractManagerNode.of(row)
 
+    @strawberry.mutation(description="End a contract's current manager without a successor (their days stop "
+                         "accruing); a day inside a published rating period: a tenant administrator, with a reason.")
+    async def end_contract_manager(self, info: Info, input: EndContractManagerInput) -> ContractManagerNode:
+        row = await manager_history.end_contract_manager(
+            **await info.context.acting(), contract_id=to_id(input.contract_id, "contractId"),
+            ends_on=input.ends_on, reason=input.reason,
+        )
+        return ContractManagerNode.of(row)
+
     @strawberry.mutation(description="Record the decision on an elimination candidate (kept, warned, replaced).")
     async def decide_elimination(self, info: Info, input: DecideEliminationInput) -> EliminationDecisionType:
+        target = EliminationTarget(input.target.value)
         decision = await elimination.decide(
-            **await info.context.acting(), year=input.year, target=EliminationTarget(input.target.value),
-            target_id=to_id(input.target_id, "targetId"), outcome=EliminationOutcome(input.outcome.value),
+            **await info.context.acting(), year=input.year, target=target,
+            target_id=to_id(input.target_id, "targetId", TARGET_NODE[target]),
+            outcome=EliminationOutcome(input.outcome.value),
             reason=input.reason, contract_manager_id=opt_id(input.contract_manager_id, "contractManagerId"),
         )
         return EliminationDecisionType.of(decision)

@@ -20,6 +20,7 @@ from tortoise import connections
 from tenants import periods
 from tenants.assessment.ratings import snapshot_for
 from tenants.config.service import effective_config
+from tenants.paging import Page, Window, checked
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access, readable_managers
 from tenants.territory.parties import PropertyManager
@@ -27,8 +28,11 @@ from tenants.territory.parties import PropertyManager
 # The rows a period's managers are rated from, each by primary or leading key with an array of ids (the plans
 # hold on a freshly loaded tenant without statistics; a join of the three let the planner scan every contract
 # manager once per compound: 1.1 s for 1,500 managers, now a few ms). Days and weights are summed in Python.
-RATED = """
-SELECT snapshot_id, compound_id, company_id, score FROM compound_rating
+# A compound is scored in a snapshot when a body submitted a sheet for it (a part of its breakdown ``submitted``),
+# as the ratings run decides a firm's ``unscored``.
+SUBMITTED = "jsonb_path_exists(breakdown, '$.*[*] ? (@.submitted == true)')"
+RATED = f"""
+SELECT snapshot_id, compound_id, company_id, score, {SUBMITTED} AS scored FROM compound_rating
 WHERE tenant_id = $1 AND snapshot_id = ANY($2::bigint[])
 """
 CONTRACTS = """
@@ -56,12 +60,14 @@ class ManagerRating:
     compounds: int
     days: int
     rank: int
+    scored: bool = True  # a body submitted a sheet for a compound they managed in the period
 
 
 async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted: bool) -> list[dict]:
     """One row per (snapshot, manager) of the given (snapshot id, first day, last day) triples: ``score`` (the
     days-weighted, and fee-weighted, mean of the compounds' scores, hundredths half up), ``compounds``, ``days``
-    (manager-compound days), ``black`` (a firm whose compound they managed was on the black list)."""
+    (manager-compound days), ``black`` (a firm whose compound they managed was on the black list), ``scored`` (a
+    compound they managed in it was scored by a body)."""
     if not snapshots:
         return []
     db, tenant = connections.get("default"), current_tenant_id()
@@ -74,35 +80,39 @@ async def period_scores(snapshots: list[tuple[int, date, date]], *, fee_weighted
     named = await db.execute_query_dict(NAMED, [tenant, [c["id"] for c in contracts], first, last])
     black = {(r["snapshot_id"], r["company_id"]) for r in await db.execute_query_dict(BLACK, [tenant, ids])}
     bounds = {s[0]: (s[1], s[2]) for s in snapshots}
-    by_compound: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    # By compound alone: a compound that changed firm within the period is rated under its period-end firm, yet
+    # each manager named on any of its contracts in the period keeps the days they managed it.
+    by_compound: dict[int, list[dict]] = defaultdict(list)
     for c in contracts:
-        by_compound[(c["compound_id"], c["company_id"])].append(c)
+        by_compound[c["compound_id"]].append(c)
     by_contract: dict[int, list[dict]] = defaultdict(list)
     for n in named:
         by_contract[n["contract_id"]].append(n)
-    # (snapshot, manager) -> (compound score, days managed in the period, yearly fee, compound, firm black-listed)
-    parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool]]] = defaultdict(list)
+    # (snapshot, manager) -> (compound score, days managed in the period, yearly fee, compound, firm black-listed,
+    # compound scored)
+    parts: dict[tuple[int, int], list[tuple[Decimal, int, int, int, bool, bool]]] = defaultdict(list)
     for r in rated:
         start, end = bounds[r["snapshot_id"]]
-        for c in by_compound.get((r["compound_id"], r["company_id"]), ()):
+        for c in by_compound.get(r["compound_id"], ()):
             for n in by_contract.get(c["id"], ()):
                 since = max(n["starts_on"], c["starts_on"], start)
                 until = min(n["ends_on"] or c["ends_on"], c["ends_on"], end)
                 if since <= until:
                     days = (until - since).days + 1
-                    listed = (r["snapshot_id"], r["company_id"]) in black
+                    listed = (r["snapshot_id"], c["company_id"]) in black  # that contract's firm
                     parts[(r["snapshot_id"], n["manager_id"])].append(
-                        (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed)
+                        (Decimal(r["score"]), days, c["annual_fee_fen"], r["compound_id"], listed, r["scored"])
                     )
     rows = []
     for (snapshot_id, manager_id), ps in parts.items():
-        by_fee = fee_weighted and any(fee for _, _, fee, _, _ in ps)
-        weights = [days * (fee if by_fee else 1) for _, days, fee, _, _ in ps]
+        by_fee = fee_weighted and any(p[2] for p in ps)
+        weights = [p[1] * (p[2] if by_fee else 1) for p in ps]
         score = sum((s * w for (s, *_), w in zip(ps, weights, strict=True)), Decimal(0)) / sum(weights)
         rows.append({
             "snapshot_id": snapshot_id, "manager_id": manager_id,
             "score": score.quantize(HUNDREDTH, rounding=ROUND_HALF_UP),
             "compounds": len({p[3] for p in ps}), "days": sum(p[1] for p in ps), "black": any(p[4] for p in ps),
+            "scored": any(p[5] for p in ps),
         })
     return rows
 
@@ -111,26 +121,45 @@ async def _fee_weighted(day: date) -> bool:
     return (await effective_config(day)).document.assessment.company_combination == "fee_receivable"
 
 
-async def manager_ratings(*, access: Access, period_key: str) -> list[ManagerRating]:
+async def manager_ratings(
+    *, access: Access, period_key: str, window: Window | None = None
+) -> Page[ManagerRating]:
     """The managers' ratings of a period's shown snapshot, best first (ties: by id), for the managers the caller
-    reads (a firm: its own; a resident none). Published ratings are public within the tenant, as the firms' are."""
+    reads (``readable_managers``; a resident none), each with their rank among all; ``window``: by rank. Published
+    ratings are public within the tenant, as the firms' are."""
     snap = await snapshot_for(access, period_key)
     start, end = periods.bounds(period_key)
     rows = await period_scores([(snap.id, start, end)], fee_weighted=await _fee_weighted(end))
     rows.sort(key=lambda r: (-r["score"], r["manager_id"]))
     readable = {m.id: m for m in await readable_managers(access).filter(id__in=[r["manager_id"] for r in rows])}
-    return [
+    rated = [
         ManagerRating(r["manager_id"], readable[r["manager_id"]].company_id, readable[r["manager_id"]].name,
-                      r["score"], r["compounds"], r["days"], i)
+                      r["score"], r["compounds"], r["days"], i, r["scored"])
         for i, r in enumerate(rows, start=1)
         if r["manager_id"] in readable
     ]
+    return by_rank(rated, window)
+
+
+def by_rank(rows: list[ManagerRating], window: Window | None) -> Page[ManagerRating]:
+    """A keyset window (by rank) of ratings computed in full (ranks need every row; the list is the tenant's
+    managers, thousands at most)."""
+
+    async def count() -> int:
+        return len(rows)
+
+    if window is None:
+        return Page(rows, [(r.rank,) for r in rows], count)
+    after, before = checked(window.after, (int,), "after"), checked(window.before, (int,), "before")
+    got = [r for r in rows if (after is None or r.rank > after[0]) and (before is None or r.rank < before[0])]
+    got = got[-window.limit:] if window.backward else got[:window.limit]
+    return Page(got, [(r.rank,) for r in got], count)
 
 
 async def yearly_rows(year: int) -> list[dict]:
     """Each manager's year over the latest published revision of each period: ``id`` (the manager), their firm,
-    the average of their period scores, how many periods, how many of them a firm of theirs was on the black list;
-    lowest average first (ties: by id)."""
+    ``total`` and ``periods`` of the periods in which they were scored (the average is total / periods, exact),
+    ``black``: in how many periods a firm whose compound they managed was on the black list."""
     snaps = await _latest_published(year)
     rows = await period_scores(snaps, fee_weighted=await _fee_weighted(date(year, 12, 31)))
     by_manager: dict[int, list[dict]] = {}
@@ -141,13 +170,12 @@ async def yearly_rows(year: int) -> list[dict]:
         {
             "id": m,
             "company_id": firms.get(m, 0),
-            "average": sum((r["score"] for r in rs), Decimal(0)) / len(rs),
-            "periods": len(rs),
+            "total": sum((r["score"] for r in rs if r["scored"]), Decimal(0)),
+            "periods": sum(1 for r in rs if r["scored"]),
             "black": sum(1 for r in rs if r["black"]),
         }
         for m, rs in by_manager.items()
     ]
-    out.sort(key=lambda r: (r["average"], r["id"]))
     return out
 
 

@@ -65,6 +65,7 @@ class Migration(migrations.Migration):
                 ('ends_on', fields.DateField(null=True)),
                 ('reason', fields.CharField(default='', max_length=500)),
                 ('successor_id', fields.BigIntField(null=True)),
+                ('end_reason', fields.CharField(default='', max_length=500)),
                 ('assigned_by', fields.CharField(max_length=128)),
                 ('assigned_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],

@@ -21,7 +21,7 @@ from tortoise.queryset import QuerySet
 
 from tenants import clock
 from tenants.errors import Forbidden, NotFound
-from tenants.permissions import ADMINISTRATION
+from tenants.permissions import ADMINISTRATION, has_role
 from tenants.tenancy.roles import Role, parse_scope_entry
 from tenants.territory.models import LEVEL_NAMES, MODEL_BY_LEVEL, Area, Compound, Household, ancestor_levels
 from tenants.territory.parties import (
@@ -251,12 +251,22 @@ def readable_contracts(caller: Access) -> QuerySet[PropertyContract]:
 
 
 def readable_managers(caller: Access) -> QuerySet[PropertyManager]:
-    """Property managers: of the companies the caller reads (a firm its own; residents none)."""
-    if Role.PROPERTY_COMPANY in caller.roles and not caller.reads_whole_tenant:
-        return PropertyManager.filter(company_id__in=sorted(caller.companies))
-    if caller.roles & {Role.RESIDENT, Role.PARTY_MEMBER} and not caller.roles - {Role.RESIDENT, Role.PARTY_MEMBER}:
+    """Property managers (``parties.read_managers``): the administration all; territory staff those of the firms
+    with a contract on a compound of their area; a firm its own; anyone else none."""
+    if caller.reads_whole_tenant:
+        return PropertyManager.all()
+    if not has_role(caller, "parties.read_managers"):
         return PropertyManager.filter(id__in=[])
-    return PropertyManager.all()
+    q = Q(company_id__in=sorted(caller.companies))
+    if caller.roles & STAFF_READERS_OF_MANAGERS:
+        area = caller.compound_filter()
+        assert area is not None  # None is the whole tenant's, returned above
+        serving = PropertyContract.filter(compound_id__in=Subquery(Compound.filter(area).values("id")))
+        q |= Q(company_id__in=Subquery(serving.values("company_id")))
+    return PropertyManager.filter(q)
+
+
+STAFF_READERS_OF_MANAGERS = frozenset({Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.GRID_WORKER})
 
 
 def readable_contract_managers(caller: Access) -> QuerySet[ContractManager]:

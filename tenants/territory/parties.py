@@ -132,7 +132,8 @@ class ContractManager(TenantModel):
 
     From ``starts_on`` to ``ends_on`` (inclusive; None: until replaced or the contract ends). Replacing one
     (撤换调整) ends the row the day before the successor's and links it to the successor's row, which carries the
-    reason; rows are never deleted."""
+    reason; ending one without a successor keeps ``end_reason``. Rows are never deleted; a mistaken naming is
+    corrected in place (the audit log keeps the manager it named before)."""
 
     contract_id = fields.BigIntField()
     manager_id = fields.BigIntField()
@@ -140,6 +141,7 @@ class ContractManager(TenantModel):
     ends_on = fields.DateField(null=True)
     reason = fields.CharField(max_length=500, default="")  # why this manager was named (a replacement's reason)
     successor_id = fields.BigIntField(null=True)  # the ContractManager row that replaced this one
+    end_reason = fields.CharField(max_length=500, default="")  # ended without a successor: why
     assigned_by = fields.CharField(max_length=128)
     assigned_at = fields.DatetimeField()
 
