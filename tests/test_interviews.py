@@ -218,6 +218,14 @@ async def test_a_firm_sees_only_its_own_interviews_and_another_tenant_nothing(in
     assert [int(i["subjectId"]) for i in mine] == [w.ids["P20"]]
     assert (await gql(LIST, w.firm_p1, {}))["data"]["interviews"] == []
     assert (await gql(LIST, w.other_admin, {}))["data"]["interviews"] == []
+    # An interview of P20's property manager: P20 reads it, P1 does not.
+    async with tenant_transaction(w.t.id):
+        manager = await PropertyManager.create(company_id=w.ids["P20"], name="赵经理")
+    held = await gql(RECORD, w.admin, {"in": _held(subjectKind="MANAGER", subjectId=str(manager.id))})
+    assert held["data"]["recordInterview"]["subjectKind"] == "MANAGER", held
+    kinds = sorted(i["subjectKind"] for i in (await gql(LIST, w.firm_p20, {}))["data"]["interviews"])
+    assert kinds == ["FIRM", "MANAGER"]
+    assert (await gql(LIST, w.firm_p1, {}))["data"]["interviews"] == []
     assert (await gql(COMMENDATIONS, w.other_admin))["data"]["commendations"]["nodes"] == []
     # A street officer reads the interviews of the firms of its street (P1 serves K1 in S1: none owed) and may not
     # record one with a firm elsewhere.

@@ -27,7 +27,7 @@ from tenants.files.access import attachable_as
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, readable_compounds
 from tenants.territory.models import Community
-from tenants.territory.parties import Unit
+from tenants.territory.parties import PropertyManager, Unit
 from tenants.territory.people import Person
 
 # An interview's period (2026-10 or 2026Q4, as tenants.periods): its first and its last day.
@@ -78,6 +78,8 @@ def readable_interviews(caller: Access) -> QuerySet[Interview]:
     q = Q(id__in=[0])
     if Role.PROPERTY_COMPANY in caller.roles and caller.companies:
         q |= Q(subject_kind=InterviewSubject.FIRM, subject_id__in=sorted(caller.companies))
+        own = Subquery(PropertyManager.filter(company_id__in=sorted(caller.companies)).values("id"))
+        q |= Q(subject_kind=InterviewSubject.MANAGER, subject_id__in=own)  # its own managers' interviews
     if caller.units:
         q |= Q(subject_kind=InterviewSubject.UNIT, subject_id__in=sorted(caller.units))
     if caller.user_id:
