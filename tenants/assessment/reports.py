@@ -154,7 +154,7 @@ GROUP BY c.company_id
 
 def half_up(value: Fraction) -> Decimal:
     """A non-negative exact value to the hundredth, half up."""
-    return Decimal(math.floor(value * 100 + Fraction(1, 2))) / 100
+    return (Decimal(math.floor(value * 100 + Fraction(1, 2))) / 100).quantize(Decimal("0.01"))
 
 
 async def _year_rows(year: int, target: str) -> list[dict]:
