@@ -274,6 +274,16 @@ async def test_demo_bonds_are_paid_in_once_where_bonds_are_on(app):
         assert await verify() == []
     async with tenant_transaction(xiahuayuan.id):
         assert await BondTransaction.all().count() == 0  # bonds are off in 下花园区
+    # Seeded twice, each demo tenant with joint meetings on has one meeting and its decision, and every contract
+    # names its firm's manager once.
+    from tenants.meetings.models import Decision, Meeting
+    from tenants.territory.parties import ContractManager, PropertyManager
+
+    async with tenant_transaction(linshu.id):
+        assert await Meeting.all().count() == 1 and await Decision.all().count() == 1
+        firms = set(await PropertyContract.all().values_list("company_id", flat=True))
+        assert await PropertyManager.all().count() == len(firms)
+        assert await ContractManager.all().count() == len(contracts)
 
 
 def test_serve_that_cannot_start_its_database_says_why_in_one_line(services, tmp_path: Path):

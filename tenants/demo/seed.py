@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from tenants import clock
+from tenants.assessment.manager_history import assign_contract_manager
 from tenants.bonds import service as bonds
 from tenants.bonds.models import BondTransaction
 from tenants.bonds.reads import required_fen
@@ -23,6 +24,9 @@ from tenants.dual.models import (
     RegistrationStatus,
     UnitRegistration,
 )
+from tenants.meetings import decisions as meeting_decisions
+from tenants.meetings import meetings
+from tenants.meetings.models import Meeting
 from tenants.points import earning, partners, vouchers
 from tenants.scope import tenant_context, tenant_transaction
 from tenants.tenancy.models import Tenant
@@ -30,8 +34,18 @@ from tenants.tenancy.roles import Role
 from tenants.tenancy.service import create_tenant, current_zone, get_tenant_by_slug
 from tenants.territory.access import Access, resolve
 from tenants.territory.importer import import_territory
-from tenants.territory.models import Community, Household, Street
-from tenants.territory.parties import Partner, PropertyCompany, PropertyContract, Unit, UnitKind, WorkUnit, WorkUnitKind
+from tenants.territory.managers import create_manager
+from tenants.territory.models import Community, Compound, Household, Street
+from tenants.territory.parties import (
+    Partner,
+    PropertyCompany,
+    PropertyContract,
+    PropertyManager,
+    Unit,
+    UnitKind,
+    WorkUnit,
+    WorkUnitKind,
+)
 from tenants.territory.parties_service import create_unit
 from tenants.territory.people import Person, Post, PostKind
 from tenants.territory.people_service import Claims, assign_post, claims_for, create_person
@@ -75,6 +89,8 @@ async def seed_demo() -> list[DemoUser]:
             await _bonds(tenant)
             labels += await _points(tenant)
             labels += await _dual(tenant)
+            await _managers(tenant)
+            await _meetings(tenant)
             users += await _claims(tenant, labels)
     return users
 
@@ -297,3 +313,52 @@ async def _dual(tenant: Tenant) -> list[tuple[str, str]]:
             **place,
         )
         return users
+
+
+# Property managers 物业经理: one per firm on file, named on each of its contracts from the contract's first day.
+async def _managers(tenant: Tenant) -> None:
+    """Once: a manager for every firm with a contract, named on its contracts (no rating is published yet)."""
+    async with tenant_transaction(tenant.id):
+        if await PropertyManager.exists():
+            return
+        contracts = await PropertyContract.all().order_by("id")
+        named: dict[int, int] = {}
+        for contract in contracts:
+            if contract.company_id not in named:
+                firm = await PropertyCompany.get(id=contract.company_id)
+                manager = await create_manager(access=ADMIN, actor="demo", company_id=firm.id,
+                                               name=f"{firm.name[:20]}项目经理")
+                named[firm.id] = manager.id
+            await assign_contract_manager(access=ADMIN, actor="demo", contract_id=contract.id,
+                                          manager_id=named[contract.company_id], starts_on=contract.starts_on,
+                                          reason="")
+
+
+# Joint meetings 联席会议 where they are on: the demo resident's community (or its first compound, at compound
+# level) met on the 10th of last month, with every configured party, an agenda item and a decision owned by the
+# compound's firm, due in 7 days (reminded by ``meetings_hourly``).
+async def _meetings(tenant: Tenant) -> None:
+    async with tenant_transaction(tenant.id):
+        jm = (await effective_config()).document.party.joint_meeting
+        if not jm.enabled or await Meeting.exists():
+            return
+        resident = await Person.get(user_id=f"{tenant.slug}-resident")
+        household = await Household.get(id=resident.household_id)
+        compound = await Compound.get(id=household.compound_id)
+        contract = await PropertyContract.filter(compound_id=compound.id).order_by("-starts_on").first()
+        today = await clock.today()
+        held_on = (today.replace(day=1) - timedelta(days=1)).replace(day=10)
+        names = {"community_party_org": "社区党委书记", "residents_committee": "居委会主任",
+                 "owners_committee": "业委会主任", "property_company": "物业项目经理"}
+        target = household.community_id if jm.level == "community" else compound.id
+        meeting = await meetings.record_meeting(
+            access=ADMIN, actor="demo", target_kind=jm.level, target_id=target, held_on=held_on,
+            convenor="社区党委书记",
+            attendance=[meetings.Attendance(party=p, names=[names.get(p, "代表")]) for p in jm.parties],
+            agenda=[meetings.Agenda(text="小区环境整治与公共设施维修")], minutes="议定：一周内完成楼道杂物清理。",
+        )
+        if contract is not None:
+            await meeting_decisions.add_decision(
+                access=ADMIN, actor="demo", meeting_id=meeting.id, owner_kind="company", owner_id=contract.company_id,
+                due_on=today + timedelta(days=7), description="清理楼道杂物，修复单元门禁",
+            )
