@@ -337,8 +337,8 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("meetings.record", TA | TERRITORY_STAFF, "record a joint meeting of a community or compound",
        "记录联席会议", post_on("the meeting's community or its street")),
     _p("meetings.read", ADMIN_AND_STAFF | {R.PROPERTY_COMPANY, R.UNIT_STAFF},
-       "read joint meetings and decisions (staff: their area; a firm: its compounds' communities; a unit: its "
-       "decisions)", "查看联席会议"),
+       "read joint meetings and decisions (staff: their area; a firm: the meetings of its compounds or their "
+       "communities, its own decisions; a unit: its decisions)", "查看联席会议"),
     _p("meetings.decision.manage", TA | TERRITORY_STAFF, "add a meeting's decisions and cancel them",
        "管理会议决定事项", post_on("the meeting's community or its street")),
     _p("meetings.decision.complete", TA | TERRITORY_STAFF | {R.PROPERTY_COMPANY, R.UNIT_STAFF, R.HOUSING_DEPT},
