@@ -20,7 +20,7 @@ from tenants.scope import tenant_transaction
 from tenants.territory.models import Community
 from tenants.territory.parties import PropertyContract
 from tenants.tickets.models import Escalation, Ticket
-from tests.fixtures.meetings import MEETING_AT, attendance
+from tests.fixtures.meetings import FOUR, MEETING_AT, attendance
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 
@@ -108,6 +108,29 @@ async def test_parties_must_be_the_configured_ones_and_hostile_input_is_refused(
     assert (await _error(_record(w, who="cw1", community="C2"))).code == "NOT_FOUND"
     assert (await _error(_record(w, who="so2", community="C1"))).code == "NOT_FOUND"
     assert (await _error(_record(w, who="pc1", community="C1"))).code == "FORBIDDEN"
+    async with tenant_transaction(w.t.id):
+        assert await Meeting.all().count() == 0
+
+
+async def test_a_joint_meeting_needs_every_configured_party_and_an_agenda(meeting_world):
+    """张家口 configures four parties: a meeting without the owners' committee and the firm, or without an agenda, is
+    not a joint meeting and is not recorded (so it cannot make its place compliant)."""
+    w = meeting_world
+    err = await _error(_record(w, attendance=attendance(FOUR[:2]), agenda=[]))
+    assert _reasons(err) == {("attendance", "missing_party"), ("agenda", "required")}
+    assert err.details == {"missingParties": ["OWNERS_COMMITTEE", "PROPERTY_COMPANY"]}
+    missing = next(p for p in err.problems if p.reason == "missing_party")  # type: ignore[attr-defined]
+    assert missing.message_en.endswith("missing: OWNERS_COMMITTEE, PROPERTY_COMPANY")
+    assert "业委会（OWNERS_COMMITTEE）、物业企业（PROPERTY_COMPANY）" in missing.message_zh
+    # A party listed without a name did not attend.
+    err = await _error(_record(w, attendance=[*attendance(FOUR[:3]), Attendance("property_company", [])]))
+    assert _reasons(err) == {("attendance.3.names", "count"), ("attendance", "missing_party")}
+    assert err.details == {"missingParties": ["PROPERTY_COMPANY"]}
+    # A party not configured: the message names the configured ones as clients spell them.
+    err = await _error(_record(w, attendance=[*attendance(), Attendance("street_party_committee", ["张三"])]))
+    assert _reasons(err) == {("attendance.4.party", "party")} and not err.details
+    assert "COMMUNITY_PARTY_ORG, RESIDENTS_COMMITTEE, OWNERS_COMMITTEE, PROPERTY_COMPANY" in err.message_en
+    assert "居委会（RESIDENTS_COMMITTEE）" in err.message_zh and "residents_committee" not in err.message
     async with tenant_transaction(w.t.id):
         assert await Meeting.all().count() == 0
 

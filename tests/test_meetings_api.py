@@ -23,7 +23,9 @@ DECISION = "id databaseId status dueOn ownerKind overdue escalationLevel evidenc
 
 def _input(w, **over):
     return {"targetKind": "COMMUNITY", "targetId": str(w.ids["C1"]), "heldOn": "2026-11-10", "convenor": "社区党委书记",
-            "attendance": [{"party": "RESIDENTS_COMMITTEE", "names": ["李主任"]},
+            "attendance": [{"party": "COMMUNITY_PARTY_ORG", "names": ["张书记"]},
+                           {"party": "RESIDENTS_COMMITTEE", "names": ["李主任"]},
+                           {"party": "OWNERS_COMMITTEE", "names": ["赵主任"]},
                            {"party": "PROPERTY_COMPANY", "names": ["王经理"]}],
             "agenda": [{"text": "楼道堆物"}, {"ticketIds": [str(w.ids["T1"])], "escalate": True}]} | over
 
@@ -35,7 +37,8 @@ async def test_record_decide_complete_through_graphql(meeting_world, gql, settin
     other = bearer(settings, w.other, Role.TENANT_ADMIN, user_id="admin")
     got = await gql(RECORD, cw1, {"input": _input(w)})
     m = got["data"]["recordMeeting"]
-    assert [a["party"] for a in m["attendance"]] == ["RESIDENTS_COMMITTEE", "PROPERTY_COMPANY"]
+    assert [a["party"] for a in m["attendance"]] == [
+        "COMMUNITY_PARTY_ORG", "RESIDENTS_COMMITTEE", "OWNERS_COMMITTEE", "PROPERTY_COMPANY"]
     assert m["agenda"][1]["ticketIds"] == [str(w.ids["T1"])] and m["agenda"][1]["escalatedAt"]
     added = await gql('mutation($m: ID!, $o: ID!) { addDecision(meetingId: $m, input: {ownerKind: COMPANY, '
                       f'ownerId: $o, dueOn: "2026-12-09", description: "修复屋面"}}) {{ {DECISION} }} }}', cw1,
@@ -75,6 +78,12 @@ async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, setting
                  {"agenda": [{"ticketIds": ["VGlja2V0OjE="[:-1]]}]}, {"photoLinks": ["javascript:alert(1)"]}):
         body = await gql(RECORD, cw1, {"input": _input(w, **over)})
         assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", (over, body)
+    body = await gql(RECORD, cw1, {"input": _input(w, attendance=[{"party": "OWNERS_COMMITTEE", "names": ["赵"]}],
+                                                   agenda=[])})
+    got = body["errors"][0]["extensions"]
+    assert {(p["field"], p["reason"]) for p in got["problems"]} == {("attendance", "missing_party"),
+                                                                     ("agenda", "required")}
+    assert got["details"] == {"missingParties": ["COMMUNITY_PARTY_ORG", "RESIDENTS_COMMITTEE", "PROPERTY_COMPANY"]}
     body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { nodes { targetId } } }', cw1)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 

@@ -194,8 +194,9 @@ class RecordMeetingInput:
     target_id: strawberry.ID = strawberry.field(description="The community or compound.")
     held_on: date = strawberry.field(description="The day it was held (not in the future).")
     convenor: str = strawberry.field(description="Who convened it (at most 200 characters).")
-    attendance: list[MeetingAttendanceInput] = strawberry.field(description="Who came, per configured party.")
-    agenda: list[MeetingAgendaInput] = strawberry.field(description="The agenda (at most 50 items).")
+    attendance: list[MeetingAttendanceInput] = strawberry.field(description="Who came: every configured party, "
+                                                                "each once with a name at least.")
+    agenda: list[MeetingAgendaInput] = strawberry.field(description="The agenda (1 to 50 items).")
     minutes: str = strawberry.field(default="", description="The minutes (at most 20,000 characters).")
     photo_links: list[str] = strawberry.field(default_factory=list, description="https links to photos (at most 9).")
 
@@ -289,7 +290,7 @@ class MeetingQuery:
 @strawberry.type
 class MeetingMutation:
     @strawberry.mutation(description="Record a joint meeting of a community or compound (staff of its area): "
-                         "attendance per configured party, agenda items (an item may escalate its tickets).")
+                         "every configured party attending, agenda items (an item may escalate its tickets).")
     async def record_meeting(self, info: Info, input: RecordMeetingInput,
                              idempotency_key: str | None = None) -> MeetingNode:
         row = await meetings.record_meeting(

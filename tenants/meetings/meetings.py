@@ -1,6 +1,7 @@
-"""Recording a joint meeting 联席会议 (day, convenor, attendance per configured party, agenda items, minutes, photo
-links) and reading meetings. An agenda item may list tickets and escalate them ("社区点题、部门答题"): each is
-escalated through the tickets' own workflow with reason ``joint meeting``, recorded like any 提级督办."""
+"""Recording a joint meeting 联席会议 (day, convenor, attendance of every configured party, at least one agenda
+item, minutes, photo links) and reading meetings. An agenda item may list tickets and escalate them
+("社区点题、部门答题"): each is escalated through the tickets' own workflow with reason ``joint meeting``,
+recorded like any 提级督办."""
 
 from __future__ import annotations
 
@@ -43,14 +44,36 @@ class Agenda:
     escalate: bool = False  # escalate the listed tickets 提级督办 (社区点题、部门答题)
 
 
+PARTY_ZH = {"community_party_org": "社区党组织", "residents_committee": "居委会", "owners_committee": "业委会",
+            "property_company": "物业企业"}
+
+
+def spelling(party: str) -> str:
+    """A party as clients send it, its GraphQL ``MeetingParty`` value (residents_committee: RESIDENTS_COMMITTEE)."""
+    return party.upper()
+
+
+def _named(parties: list[str]) -> tuple[str, str]:
+    """(Chinese, English) lists of parties, each by its GraphQL spelling."""
+    return ("、".join(f"{PARTY_ZH.get(p, p)}（{spelling(p)}）" for p in parties),
+            ", ".join(spelling(p) for p in parties))
+
+
+def missing_parties(attendance: list[Attendance], parties: list[str]) -> list[str]:
+    """The configured parties nobody came for (a joint meeting is held with every one of them)."""
+    came = {a.party for a in attendance if a.names}
+    return [p for p in parties if p not in came]
+
+
 def _attendance_problems(attendance: list[Attendance], parties: list[str]) -> list[Problem]:
     out: list[Problem] = []
     seen: set[str] = set()
+    zh, en = _named(parties)
     for i, a in enumerate(attendance):
         f = f"attendance.{i}"
         if a.party not in parties:
-            out.append(Problem(f"{f}.party", "party", f"与会方须为本地区配置的联席会议各方：{'、'.join(parties)}",
-                               f"party must be one of the configured parties: {', '.join(parties)}"))
+            out.append(Problem(f"{f}.party", "party", f"与会方须为本地区配置的联席会议各方：{zh}",
+                               f"party must be one of the configured parties: {en}"))
         elif a.party in seen:
             out.append(Problem(f"{f}.party", "duplicate", "同一方只能登记一次", "each party once"))
         seen.add(a.party)
@@ -59,11 +82,18 @@ def _attendance_problems(attendance: list[Attendance], parties: list[str]) -> li
                                f"1 to {MAX_NAMES} names per party"))
         for j, name in enumerate(a.names):
             out += text_problems(f"{f}.names.{j}", name, "姓名", required=True, limit=100)
+    if missing := missing_parties(attendance, parties):
+        zh, en = _named(missing)
+        out.append(Problem("attendance", "missing_party", f"联席会议须有配置的各方到会，缺少：{zh}",
+                           f"every configured party attends a joint meeting; missing: {en}"))
     return out
 
 
 async def _agenda_problems(access: Access, agenda: list[Agenda]) -> list[Problem]:
     out: list[Problem] = []
+    if not agenda:
+        return [Problem("agenda", "required", "联席会议须至少有一项议题",
+                        "a joint meeting has at least one agenda item")]
     if len(agenda) > MAX_ITEMS:
         return [Problem("agenda", "too_many", f"议题最多 {MAX_ITEMS} 项", f"at most {MAX_ITEMS} agenda items")]
     wanted = sorted({t for item in agenda for t in item.ticket_ids})
@@ -94,7 +124,8 @@ async def record_meeting(
     attendance: list[Attendance], agenda: list[Agenda], minutes: str = "", photo_links: list[str] | None = None,
     now: datetime | None = None,
 ) -> Meeting:
-    """Record a meeting of a community or compound (the configured level) by the staff of its area."""
+    """Record a meeting of a community or compound (the configured level) by the staff of its area: every configured
+    party attends (a name at least each) and the agenda has an item."""
     require(access, "meetings.record", field="targetId")
     at = now or clock.now()
     today = await clock.today(at)
@@ -115,7 +146,10 @@ async def record_meeting(
     problems += _attendance_problems(attendance, list(jm.parties))
     problems += await _agenda_problems(access, agenda)
     if problems:
-        raise InvalidInput.of(problems)
+        err = InvalidInput.of(problems)
+        if missing := missing_parties(attendance, list(jm.parties)):
+            err.details["missingParties"] = [spelling(p) for p in missing]
+        raise err
     async with savepoint():
         series = await series_of(target_kind, node, jm.cadence, at)
         meeting = await Meeting.create(
