@@ -135,6 +135,23 @@ async def test_a_joint_meeting_needs_every_configured_party_and_an_agenda(meetin
         assert await Meeting.all().count() == 0
 
 
+async def test_links_with_bidi_controls_or_lone_surrogates_are_refused(meeting_world):
+    """A right-to-left override makes ``…/a\u202egpj.exe`` display as ``…/aexe.jpg``; a lone surrogate cannot be
+    stored. Each is refused at its link, nothing recorded."""
+    w = meeting_world
+    err = await _error(_record(w, photo_links=["https://img.example.cn/a\u202egpj.exe", "https://img.example.cn/\ud800.jpg",
+                                               "https://img.example.cn/\u2066x.jpg", "https://img.example.cn/ok.jpg"]))
+    assert _reasons(err) == {("photoLinks.0", "bidi"), ("photoLinks.1", "surrogate"), ("photoLinks.2", "bidi")}
+    m = await _record(w)
+    d = await _decide(w, m, date(2026, 12, 20))
+    err = await _error(_act(w, decisions.complete, "pc1", decision_id=d.id, evidence="已修复",
+                            evidence_links=["https://img.example.cn/\u200f.jpg", "https://img.example.cn/\udfff",
+                                            "https://img.example.cn/a\x00.jpg"]))
+    assert _reasons(err) == {("evidenceLinks.0", "bidi"), ("evidenceLinks.1", "surrogate"), ("evidenceLinks.2", "nul")}
+    async with tenant_transaction(w.t.id):
+        assert await Meeting.all().count() == 1 and (await Decision.get(id=d.id)).status == "open"
+
+
 async def test_a_decision_due_in_7_days_is_reminded_once_overdue_and_escalated_once(meeting_world):
     w = meeting_world
     m = await _record(w)

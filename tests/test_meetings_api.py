@@ -84,6 +84,10 @@ async def test_hostile_input_is_a_typed_client_error(meeting_world, gql, setting
     assert {(p["field"], p["reason"]) for p in got["problems"]} == {("attendance", "missing_party"),
                                                                      ("agenda", "required")}
     assert got["details"] == {"missingParties": ["COMMUNITY_PARTY_ORG", "RESIDENTS_COMMITTEE", "PROPERTY_COMPANY"]}
+    body = await gql(RECORD, cw1, {"input": _input(w, photoLinks=["https://img.example.cn/ok.jpg",
+                                                                  "https://img.example.cn/a\u202egpj.exe"])})
+    got = body["errors"][0]["extensions"]
+    assert [(p["field"], p["reason"]) for p in got["problems"]] == [("photoLinks.1", "bidi")], got
     body = await gql('{ meetingComplianceFlags(periodKey: "2026-99") { nodes { targetId } } }', cw1)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 

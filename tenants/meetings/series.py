@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from tenants.config.document import JointMeeting
 from tenants.config.service import effective_config
-from tenants.errors import NotEnabled, NotFound, Problem
+from tenants.errors import NotEnabled, NotFound, Problem, unstorable
 from tenants.errors import text_problems as _text_problems
 from tenants.meetings.models import MeetingSeries, TargetKind
 from tenants.territory.access import Access, readable
@@ -43,14 +43,24 @@ def text_problems(field: str, value: str, label_zh: str, *, required: bool, limi
 
 
 def link_problems(field: str, links: list[str]) -> list[Problem]:
-    """At most ``MAX_LINKS`` https links without spaces or control characters (reason ``link`` / ``too_many``)."""
+    """At most ``MAX_LINKS`` (``too_many``) https links without spaces or control characters (``link``), bidi
+    control characters (``bidi``: a link that displays as another), NUL or lone surrogates (``nul``,
+    ``surrogate``: PostgreSQL cannot store them); one problem a link, at ``field.N``."""
     if len(links) > MAX_LINKS:
         return [Problem(field, "too_many", f"链接最多 {MAX_LINKS} 个", f"at most {MAX_LINKS} links")]
-    return [
-        Problem(f"{field}.{i}", "link", "链接须为 https 地址，不含空格",
-                f"{field}[{i}] is an https link without spaces")
-        for i, link in enumerate(links) if not LINK.fullmatch(link)
-    ]
+    out: list[Problem] = []
+    for i, link in enumerate(links):
+        f = f"{field}.{i}"
+        if (bad := unstorable(link)) is not None:
+            out.append(Problem(f, bad, "链接含有无法保存的字符（NUL 或孤立代理项）",
+                               f"{f} contains a character that cannot be stored (NUL or a lone surrogate)"))
+        elif BIDI.search(link):
+            out.append(Problem(f, "bidi", "链接含有改变文字方向的控制字符",
+                               f"{f} contains a bidirectional control character"))
+        elif not LINK.fullmatch(link):
+            out.append(Problem(f, "link", "链接须为 https 地址，不含空格",
+                               f"{field}[{i}] is an https link without spaces"))
+    return out
 
 
 async def target(access: Access, kind: str, target_id: int, *, field: str = "targetId") -> Area:
