@@ -4,11 +4,15 @@ firm completes it with evidence and reads its timeline; figures and flags; hosti
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import get_args
 
 import pytest
 
 from api.ids import global_id_of as gid
+from api.meetings.schema import MeetingParty
+from tenants.config.document import MeetingParty as ConfiguredParty
 from tenants.meetings import scheduled
+from tenants.meetings.meetings import spelling
 from tenants.scope import tenant_transaction
 from tenants.tenancy.roles import Role
 from tests.fixtures.callers import bearer
@@ -161,3 +165,7 @@ async def test_compliance_flags_are_a_keyset_connection_showing_resolved(meeting
     assert [n["targetId"] for n in one["nodes"] + two["nodes"]] == [str(w.ids["C2"]), str(w.ids["C3"])]
     assert {(n["periodKey"], n["resolved"], n["resolvedByMeetingId"]) for n in one["nodes"] + two["nodes"]} == {
         ("2026-11", False, None)}
+
+
+def test_errors_spell_parties_as_the_graphql_enum_does():
+    assert {spelling(p): p for p in get_args(ConfiguredParty)} == {p.name: p.value for p in MeetingParty}
