@@ -25,6 +25,8 @@ pytestmark = pytest.mark.on_day(date(2026, 12, 1))
 ASSIGN = """mutation($in: AssignContractManagerInput!) {
     assignContractManager(input: $in) { managerId startsOn history { managerId startsOn endsOn successorId } } }"""
 END = "mutation($in: EndContractManagerInput!) { endContractManager(input: $in) { endsOn } }"
+RATING_TABLES = ("rating_snapshot", "compound_rating", "property_contract", "contract_manager", "company_rating",
+                 "property_manager")
 HISTORY = "query($c: ID!) { contractManagers(contractId: $c) { managerId reason } }"
 
 
@@ -106,7 +108,7 @@ async def test_contract_histories_need_the_permission_to_read_managers(manager_w
     for who, bearer_token in refused.items():
         body = await gql(HISTORY, bearer_token, {"c": str(h["contract_K2"])})
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", who
-        assert "不胜任" not in str(body), who
+        assert (body["data"] or {}).get("contractManagers") is None, who
         body = await gql(node, bearer_token, {"id": _global("ContractManager", rows[1].id)})
         assert body["data"]["node"] is None, who
         body = await gql('{ managerRatings(period: "2026Q3") { nodes { name } } }', bearer_token)
@@ -126,16 +128,16 @@ async def test_manager_ratings_are_computed_once_per_request_however_many_aliase
                           for i in range(aliases))
         return "{ " + fields + " }"
 
-    await gql(query(1), w.tokens["big_admin"])  # the caller's and the configuration's caches, warmed once
     counts = []
     for aliases in (1, 5):
         with orm_statements() as sent:
             body = await gql(query(aliases), w.tokens["big_admin"])
         assert "errors" not in body
         assert [n["rank"] for n in body["data"][f"r{aliases - 1}"]["nodes"]] == list(range(1, aliases + 1))
-        counts.append(len(sent))
-    # The snapshot, the four reads of the ratings and the caller's managers: once, however many aliases.
-    assert counts[0] == counts[1] == 6
+        counts.append(sum(1 for s in sent if any(t in s for t in RATING_TABLES)))
+    # The snapshot, the four reads of the ratings and the caller's managers: once, however many aliases (the
+    # caller's and the configuration's own reads, cached across requests, are left out of the count).
+    assert counts == [6, 6]
 
 
 async def test_the_same_idempotency_key_twice_puts_one_manager_on_file(manager_world, gql):
