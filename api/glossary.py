@@ -188,6 +188,8 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "Mutation.assignContractManager": ("parties.write_manager",),
     "Mutation.endContractManager": ("parties.write_manager",),
     "Query.propertyManagers": ("parties.read_managers",),
+    "Query.contractManagers": ("parties.read_managers",),
+    "Query.managerRatings": ("parties.read_managers",),
     "Query.eliminationUnscored": ("assessment.read_drafts",),
     "Mutation.decideElimination": ("assessment.decide_elimination",),
     "Query.eliminationDecisions": ("assessment.read_drafts",),

@@ -353,8 +353,9 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in (
     _p("parties.write_manager", ADMINISTRATION | {R.STREET_OFFICER},
        "put property managers on file and name them on contracts (replacing the one before)", "登记和撤换物业经理"),
     _p("parties.read_managers", ADMINISTRATION | TERRITORY_STAFF | {R.GRID_WORKER, R.PROPERTY_COMPANY},
-       "read property managers (staff: of the firms serving their area; a firm: its own; the phone: the "
-       "administration and the manager's firm only)", "查看物业经理"),
+       "read property managers, their contracts' histories (reasons such as 不胜任) and their ratings (staff: of the "
+       "firms serving their area; a firm: its own; the phone: the administration and the manager's firm only)",
+       "查看物业经理"),
     _p("assessment.decide_elimination", TA,
        "record the decision on a yearly elimination candidate (kept, warned, replaced)", "记录末位淘汰处理结果"),
 )}

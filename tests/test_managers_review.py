@@ -51,7 +51,8 @@ async def test_a_compound_that_changes_firm_mid_period_keeps_every_managers_days
                                     annual_fee_fen=120_000_00)
         c = await managers.create_manager(access=ADMIN, actor="seed", company_id=h["P2"], name="经理C")
         await manager_history.assign_contract_manager(access=ADMIN, actor="seed", contract_id=new.id, manager_id=c.id,
-                                                      starts_on=date(2026, 9, 1), reason="P2 接管（补录）")
+                                                      starts_on=date(2026, 9, 1), reason="P2 接管（补录）",
+                                                      override_published=True)
         snap = await RatingSnapshot.create(period_key="2026Q3", revision=2, computed_at=datetime(2026, 10, 9,
                                                                                                 tzinfo=UTC))
         for compound, firm, score in (("K1", "P1", "90.00"), ("K2", "P2", "60.00")):
@@ -174,7 +175,7 @@ async def test_published_periods_are_guarded_and_a_naming_is_corrected_in_place(
             with pytest.raises(InvalidInput) as caught:
                 await assign(access=who, actor="x", contract_id=h["contract_K2"], manager_id=c.id,
                              starts_on=date(2026, 9, 30), reason=reason)
-            assert [(p.field, p.reason) for p in caught.value.problems] == [("startsOn", "published_period")]
+            assert [(p.field, p.reason) for p in caught.value.problems] == [("from", "published_period")]
             assert caught.value.details == {"period": "2026Q3", "periodEnd": "2026-09-30"}
         # From 1 October anyone allowed may; the next day's naming of the same row is a correction.
         row = await assign(access=_street_officer(h["S1"]), actor="so", contract_id=h["contract_K2"],
@@ -194,9 +195,11 @@ async def test_published_periods_are_guarded_and_a_naming_is_corrected_in_place(
         ]
         entry = await AuditEntry.filter(action="contract.manager.correct").get()
         assert (entry.details["correctedManagerId"], entry.details["managerId"]) == (c.id, h["A"])
-        # A tenant administrator with a reason may reach into the published period (audited with the period).
+        # A tenant administrator with a reason and the explicit override may reach into the published period
+        # (audited with the period).
         await manager_history.end_contract_manager(access=ADMIN, actor="admin", contract_id=h["contract_K1"],
-                                                   ends_on=date(2026, 9, 15), reason="离职（补录）")
+                                                   ends_on=date(2026, 9, 15), reason="离职（补录）",
+                                                   override_published=True)
         ended = await AuditEntry.filter(action="contract.manager.end").get()
         assert ended.details["publishedPeriod"] == {"period": "2026Q3", "periodEnd": "2026-09-30"}
         rated = {r.manager_id: r.days for r in (await manager_ratings(access=ADMIN, period_key="2026Q3")).rows}

@@ -14,12 +14,19 @@ from api.context import Info
 from api.ids import opt_id, to_id
 from api.pagination import After, Before, Connection, First, Last, connection
 from api.rows import Node, from_row
+from api.territory.loaders import ManagerLoaders
 from tenants.assessment import elimination, manager_history, reports
 from tenants.assessment import managers as ratings
 from tenants.assessment.manager_models import EliminationDecision, EliminationOutcome, EliminationTarget
+from tenants.assessment.managers import ManagerRating
+from tenants.paging import Page, Window
 from tenants.territory import managers as service
 from tenants.territory.access import readable_contract_managers, readable_managers
 from tenants.territory.parties import PropertyManager
+
+OVERRIDE = ("Change a day inside a published rating period (its managers' published ratings change with it): "
+            "tenant administrators only, with a reason; audited with the period. Without it such a day is refused "
+            "for everyone (INVALID_INPUT published_period).")
 
 # The kind of id ``targetId`` takes for each target (a manager's id as a firm's is refused, not another row).
 TARGET_NODE = {EliminationTarget.FIRM: "PropertyCompany", EliminationTarget.MANAGER: "PropertyManager"}
@@ -72,6 +79,13 @@ class ContractManagerNode(Node):
     assigned_by: str = strawberry.field(description="Who named them.")
     assigned_at: datetime = strawberry.field(description="When they were named (UTC).")
 
+    @strawberry.field(description="The contract's whole history of managers, the first named first, this row "
+                      "among them (after assignContractManager: the predecessor it ended too, so a client need "
+                      "not refetch). Requires parties.read_managers.")
+    async def history(self, info: Info) -> list[ContractManagerNode]:
+        rows = await ManagerLoaders.of(info).histories.load(int(self.contract_id))
+        return [ContractManagerNode.of(r) for r in rows]
+
 
 @strawberry.type(name="ManagerRating", description="A manager's rating of a period, from the compounds they "
                  "managed in it, weighted by the days they managed each (and by fee, as firms are).")
@@ -122,6 +136,9 @@ class CreatePropertyManagerInput:
     name: str = strawberry.field(description="Their name (1-100 characters).")
     phone: str = strawberry.field(default="", description="Their phone number (5-20 digits, at most 32 characters "
                                   "with spaces, hyphens and a leading +).")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's (e.g. a UUID): a retry with it returns the same manager."
+    )
 
 
 @strawberry.input(description="Name a manager on a contract from a day, replacing the one named before.")
@@ -130,16 +147,19 @@ class AssignContractManagerInput:
     manager_id: strawberry.ID = strawberry.field(description="The manager (of the contract's firm).")
     from_: date = strawberry.field(name="from", description="Their first day; the manager before ends the day "
                                    "before. The current manager's own first day corrects that naming in place (a "
-                                   "reason required). A day inside a published rating period: a tenant "
-                                   "administrator, with a reason.")
+                                   "reason required). A day inside a published rating period: only with "
+                                   "overridePublished, by a tenant administrator, with a reason.")
     reason: str = strawberry.field(default="", description="Why (撤换原因), up to 500 characters.")
+    override_published: bool = strawberry.field(default=False, description=OVERRIDE)
 
 
 @strawberry.input(description="End a contract's current manager without a successor: their days stop accruing.")
 class EndContractManagerInput:
     contract_id: strawberry.ID = strawberry.field(description="The contract.")
-    ends_on: date = strawberry.field(description="The manager's last day (inclusive).")
+    ends_on: date = strawberry.field(description="The manager's last day (inclusive). A day inside a published "
+                                     "rating period: only with overridePublished, by a tenant administrator.")
     reason: str = strawberry.field(description="Why, 1-500 characters.")
+    override_published: bool = strawberry.field(default=False, description=OVERRIDE)
 
 
 @strawberry.input(description="The decision on one of a year's elimination candidates.")
@@ -168,7 +188,8 @@ class ManagerQuery:
             first=first, after=after, last=last, before=before,
         )
 
-    @strawberry.field(description="A contract's managers, the first named first (its 撤换调整 history).")
+    @strawberry.field(description="A contract's managers, the first named first (its 撤换调整 history, reasons "
+                      "included: staff and the contract's firm).")
     async def contract_managers(self, info: Info, contract_id: strawberry.ID) -> list[ContractManagerNode]:
         found = await service.contract_managers(access=await info.context.access(),
                                                 contract_id=to_id(contract_id, "contractId"))
@@ -180,9 +201,11 @@ class ManagerQuery:
         self, info: Info, period: str,
         first: First = None, after: After = None, last: Last = None, before: Before = None,
     ) -> Connection[ManagerRatingType]:
-        access = await info.context.access()
+        async def fetch(window: Window) -> Page[ManagerRating]:
+            return ratings.by_rank(await ManagerLoaders.of(info).ratings.load(period), window)
+
         return await connection(
-            info, lambda w: ratings.manager_ratings(access=access, period_key=period, window=w),
+            info, fetch,
             lambda r: ManagerRatingType(
                 manager_id=strawberry.ID(str(r.manager_id)), company_id=strawberry.ID(str(r.company_id)),
                 name=r.name, score=r.score, compounds=r.compounds, days=r.days, rank=r.rank, scored=r.scored,
@@ -214,7 +237,8 @@ class ManagerMutation:
     async def create_property_manager(self, info: Info, input: CreatePropertyManagerInput) -> PropertyManagerNode:
         manager = await service.create_manager(**await info.context.acting(),
                                                company_id=to_id(input.company_id, "companyId"),
-                                               name=input.name, phone=input.phone)
+                                               name=input.name, phone=input.phone,
+                                               idempotency_key=input.idempotency_key)
         return PropertyManagerNode.of(manager)
 
     @strawberry.mutation(description="Name a manager on a contract from a day (撤换调整: the one before ends the day "
@@ -223,15 +247,16 @@ class ManagerMutation:
         row = await manager_history.assign_contract_manager(
             **await info.context.acting(), contract_id=to_id(input.contract_id, "contractId"),
             manager_id=to_id(input.manager_id, "managerId"), starts_on=input.from_, reason=input.reason,
+            override_published=input.override_published,
         )
         return ContractManagerNode.of(row)
 
     @strawberry.mutation(description="End a contract's current manager without a successor (their days stop "
-                         "accruing); a day inside a published rating period: a tenant administrator, with a reason.")
+                         "accruing); a day inside a published rating period only with overridePublished.")
     async def end_contract_manager(self, info: Info, input: EndContractManagerInput) -> ContractManagerNode:
         row = await manager_history.end_contract_manager(
             **await info.context.acting(), contract_id=to_id(input.contract_id, "contractId"),
-            ends_on=input.ends_on, reason=input.reason,
+            ends_on=input.ends_on, reason=input.reason, override_published=input.override_published,
         )
         return ContractManagerNode.of(row)
 

@@ -2,7 +2,8 @@
 
 Managers' ratings are derived from this history on read (``managers.py``), so a change to a day inside a period
 whose ratings are published would change managers' published ratings. The guard: a change on or before the last
-day of the latest published period is refused unless a tenant administrator makes it with a reason (audited).
+day of the latest published period is refused for everyone, unless the caller asks for it explicitly
+(``override_published``) AND is a tenant administrator AND gives a reason (audited with the period).
 """
 
 from __future__ import annotations
@@ -34,19 +35,22 @@ async def published_through() -> tuple[str, date] | None:
     return key, end
 
 
-async def _guard(access: Access, day: date, reason: str, field: str) -> dict[str, Any] | None:
-    """Refuse a change on ``day`` inside a published period, unless a tenant administrator gives a reason; the
-    period overridden (for the audit), or None."""
+async def _guard(
+    access: Access, day: date, reason: str, field: str, *, override: bool
+) -> dict[str, Any] | None:
+    """Refuse a change on ``day`` inside a published period unless ``override`` is asked for by a tenant
+    administrator giving a reason (an ordinary reason of a replacement is no override); the period overridden (for
+    the audit), or None. ``field``: the input's own name for the day (``from``, ``endsOn``)."""
     latest = await published_through()
     if latest is None or day > latest[1]:
         return None
     key, end = latest
-    if access.whole_tenant and reason.strip():
+    if override and access.whole_tenant and reason.strip():
         return {"period": key, "periodEnd": str(end)}
     raise InvalidInput(
-        f"{key} 期评级已发布（至 {end}），该日期的物业经理记录只能由租户管理员填写原因后修改",
-        f"ratings of {key} (to {end}) are published: only a tenant administrator, with a reason, changes managers "
-        f"on or before that day",
+        f"{key} 期评级已发布（至 {end}），该日期的物业经理记录只能由租户管理员选择 overridePublished 并填写原因后修改",
+        f"ratings of {key} (to {end}) are published: changing managers on or before that day takes "
+        f"overridePublished, a tenant administrator and a reason",
         field=field,
         problems=[Problem(field, "published_period", f"{key} 期评级已发布（至 {end}）",
                           f"the ratings of {key} (to {end}) are published")],
@@ -62,13 +66,14 @@ async def _contract(access: Access, contract_id: int) -> PropertyContract:
 
 
 async def assign_contract_manager(
-    *, access: Access, actor: str, contract_id: int, manager_id: int, starts_on: date, reason: str
+    *, access: Access, actor: str, contract_id: int, manager_id: int, starts_on: date, reason: str,
+    override_published: bool = False,
 ) -> ContractManager:
     """Name ``manager_id`` on the contract from ``starts_on``. The manager named before is replaced: their row ends
     the day before, linked to the new row as its successor, with ``reason``. From the current row's own start day,
     the naming is a correction: that row names the new manager in place (a reason is required; the audit log keeps
     who was named before). Assignments of one contract queue on a lock; a start before the current row's is
-    refused, and so is one inside a published period (``_guard``)."""
+    refused, and so is one inside a published period unless ``override_published`` (``_guard``)."""
     require(access, "parties.write_manager")
     problems = reason_problems(reason, required=False)
     if problems:
@@ -97,7 +102,7 @@ async def assign_contract_manager(
                            field="from")
         if current is None and await ContractManager.exists(contract_id=contract_id, ends_on__gte=starts_on):
             raise Conflict("该日期已有物业经理记录", "a manager is on record for that day", field="from")
-        overridden = await _guard(access, starts_on, reason, "startsOn")
+        overridden = await _guard(access, starts_on, reason, "from", override=override_published)
         if current is not None and starts_on == current.starts_on:
             return await _correct(current, manager_id=manager_id, reason=reason, actor=actor, overridden=overridden)
         if current is not None:  # ended first: one open row per contract (a partial unique index)
@@ -137,7 +142,7 @@ async def _correct(
 
 
 async def end_contract_manager(
-    *, access: Access, actor: str, contract_id: int, ends_on: date, reason: str
+    *, access: Access, actor: str, contract_id: int, ends_on: date, reason: str, override_published: bool = False
 ) -> ContractManager:
     """End the current manager's row on ``ends_on`` without a successor (a manager leaves and no one is named yet):
     their days stop accruing. Guarded as a naming is."""
@@ -155,7 +160,7 @@ async def end_contract_manager(
             raise InvalidInput.of([Problem("endsOn", "out_of_range", "结束日期须在现任经理开始之日与合同结束之间",
                                            "endsOn must fall between the current manager's start and the "
                                            "contract's end")])
-        overridden = await _guard(access, ends_on, reason, "endsOn")
+        overridden = await _guard(access, ends_on, reason, "endsOn", override=override_published)
         current.ends_on, current.end_reason = ends_on, reason.strip()
         await current.save(update_fields=["ends_on", "end_reason"])
         await audit.record(

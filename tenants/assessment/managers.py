@@ -21,6 +21,7 @@ from tenants import periods
 from tenants.assessment.ratings import snapshot_for
 from tenants.config.service import effective_config
 from tenants.paging import Page, Window, checked
+from tenants.permissions import require
 from tenants.scope import current_tenant_id
 from tenants.territory.access import Access, readable_managers
 from tenants.territory.parties import PropertyManager
@@ -124,21 +125,26 @@ async def _fee_weighted(day: date) -> bool:
 async def manager_ratings(
     *, access: Access, period_key: str, window: Window | None = None
 ) -> Page[ManagerRating]:
+    """A window (by rank) of ``rated_managers``."""
+    return by_rank(await rated_managers(access=access, period_key=period_key), window)
+
+
+async def rated_managers(*, access: Access, period_key: str) -> list[ManagerRating]:
     """The managers' ratings of a period's shown snapshot, best first (ties: by id), for the managers the caller
-    reads (``readable_managers``; a resident none), each with their rank among all; ``window``: by rank. Published
-    ratings are public within the tenant, as the firms' are."""
+    reads (``parties.read_managers``, ``readable_managers``), each with their rank among all. The whole tenant's
+    managers are rated to rank them: GraphQL memoises this per request and period (``api/territory/loaders.py``)."""
+    require(access, "parties.read_managers")
     snap = await snapshot_for(access, period_key)
     start, end = periods.bounds(period_key)
     rows = await period_scores([(snap.id, start, end)], fee_weighted=await _fee_weighted(end))
     rows.sort(key=lambda r: (-r["score"], r["manager_id"]))
     readable = {m.id: m for m in await readable_managers(access).filter(id__in=[r["manager_id"] for r in rows])}
-    rated = [
+    return [
         ManagerRating(r["manager_id"], readable[r["manager_id"]].company_id, readable[r["manager_id"]].name,
                       r["score"], r["compounds"], r["days"], i, r["scored"])
         for i, r in enumerate(rows, start=1)
         if r["manager_id"] in readable
     ]
-    return by_rank(rated, window)
 
 
 def by_rank(rows: list[ManagerRating], window: Window | None) -> Page[ManagerRating]:

@@ -270,7 +270,10 @@ STAFF_READERS_OF_MANAGERS = frozenset({Role.STREET_OFFICER, Role.COMMUNITY_WORKE
 
 
 def readable_contract_managers(caller: Access) -> QuerySet[ContractManager]:
-    """Who managed a contract when: the rows of the contracts the caller reads."""
+    """Who managed a contract when (``parties.read_managers``: reasons such as 不胜任 are HR matters): the rows of
+    the contracts the caller reads; none for anyone without the permission."""
+    if not has_role(caller, "parties.read_managers"):
+        return ContractManager.filter(id__in=[])
     return ContractManager.filter(contract_id__in=Subquery(readable_contracts(caller).values("id")))
 
 

@@ -7,6 +7,7 @@ import re
 
 from tenants.audit import service as audit
 from tenants.errors import InvalidInput, NotFound, Problem, text_problems
+from tenants.idempotency import idempotent
 from tenants.paging import BY_ID, Page, Window, page, where
 from tenants.permissions import ADMINISTRATION, require
 from tenants.scope import scoped_transaction
@@ -44,6 +45,7 @@ def _phone(value: str) -> list[Problem]:
                     "characters in all")]
 
 
+@idempotent("createPropertyManager", PropertyManager)
 async def create_manager(*, access: Access, actor: str, company_id: int, name: str, phone: str = "") -> PropertyManager:
     """Put a firm's property manager on file."""
     require(access, "parties.write_manager")
@@ -60,10 +62,21 @@ async def create_manager(*, access: Access, actor: str, company_id: int, name: s
 
 
 async def contract_managers(*, access: Access, contract_id: int) -> list[ContractManager]:
-    """The contract's managers, the first named first (NOT_FOUND for a contract the caller does not read)."""
+    """The contract's managers, the first named first (``parties.read_managers``: the rows carry staff's reasons
+    such as 不胜任; NOT_FOUND for a contract the caller does not read)."""
+    require(access, "parties.read_managers")
     if not await readable_contracts(access).filter(id=contract_id).exists():
         raise NotFound(f"物业合同 {contract_id} 不存在", f"contract {contract_id} does not exist", field="contractId")
     return await readable_contract_managers(access).filter(contract_id=contract_id).order_by("starts_on")
+
+
+async def histories(*, access: Access, contract_ids: list[int]) -> list[ContractManager]:
+    """The managers of several contracts the caller reads, by contract, the first named first (a mutation's payload
+    and a DataLoader's batch; rows of contracts the caller does not read are left out)."""
+    require(access, "parties.read_managers")
+    return await readable_contract_managers(access).filter(contract_id__in=contract_ids).order_by(
+        "contract_id", "starts_on"
+    )
 
 
 async def list_managers(
