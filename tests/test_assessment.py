@@ -254,7 +254,7 @@ async def test_interviews_and_elimination_candidates(district, gql):
     }
     rec = await gql(
         """mutation($c: ID!) { recordInterview(input: {companyId: $c, period: "2026Q4",
-      heldOn: "2027-01-20", attendees: ["住建局 王科长", "物业经理 李某"], outcome: "限期整改",
+      heldOn: "2026-12-01", attendees: ["住建局 王科长", "物业经理 李某"], outcome: "限期整改",
       followUp: "一个月内补齐保洁人员", followUpDue: "2027-02-20"}) { outcome followUpDue } }""",
         d["admin"],
         {"c": str(d["ids"]["P2"])},
@@ -603,7 +603,7 @@ async def test_elimination_without_a_share_takes_only_those_below_standard(distr
 
 
 RECORD = """mutation($c: ID!, $p: String!, $o: String!) { recordInterview(input: {companyId: $c, period: $p,
-  heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: $o}) { companyId periodKey recordedBy } }"""
+  heldOn: "2026-12-01", attendees: ["街道 张主任"], outcome: $o}) { companyId periodKey recordedBy } }"""
 LIST = "query($c: ID) { interviews(companyId: $c) { companyId periodKey } }"
 
 
