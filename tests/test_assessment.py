@@ -89,7 +89,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
         " scoreBreakdown { score bodyPart assessmentMode missingBodyRule"
-        " parts { code contribution items { code points } }"
+        " parts { code contribution items { code points awarded } }"
         " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
@@ -102,6 +102,9 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
             (p["code"], p["contribution"]) for p in raw["bodies"]
         ]
         assert typed["deductions"]["points"] == raw["deductions"]["points"]
+        # A body's whole points read to the hundredth in awarded, as a line scored from records does ("30.00").
+        entered = [(i["points"], i["awarded"]) for p in typed["parts"] for i in p["items"] if i["points"] is not None]
+        assert entered and all(awarded == f"{points}.00" for points, awarded in entered), entered
         assert (typed["assessmentMode"], typed["missingBodyRule"]) == (raw["mode"].upper(), raw["missing_body"].upper())
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
