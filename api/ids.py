@@ -46,6 +46,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "photoFileIds": ("File",),
     "managerId": ("PropertyManager",),
     "contractManagerId": ("ContractManager",),
+    "interviewId": ("Interview",),
+    "commendationId": ("Commendation",),
 }
 _NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 

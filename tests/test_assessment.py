@@ -89,7 +89,7 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
     body = await gql(
         'query { compoundRankings(period: "2026Q4") { edges { node { compound { code } score breakdown'
         " scoreBreakdown { score bodyPart assessmentMode missingBodyRule"
-        " parts { code contribution items { code points } }"
+        " parts { code contribution items { code points awarded } }"
         " deductions { points } adjustments { contribution } } } } } }",
         d["admin"],
     )
@@ -102,6 +102,9 @@ async def test_a_period_is_scored_rated_published_and_revised(district, gql):
             (p["code"], p["contribution"]) for p in raw["bodies"]
         ]
         assert typed["deductions"]["points"] == raw["deductions"]["points"]
+        # A body's whole points read to the hundredth in awarded, as a line scored from records does ("30.00").
+        entered = [(i["points"], i["awarded"]) for p in typed["parts"] for i in p["items"] if i["points"] is not None]
+        assert entered and all(awarded == f"{points}.00" for points, awarded in entered), entered
         assert (typed["assessmentMode"], typed["missingBodyRule"]) == (raw["mode"].upper(), raw["missing_body"].upper())
 
     assert (await gql('mutation { publishRatings(period: "2026Q4") { status } }', d["admin"]))["data"][
@@ -254,7 +257,7 @@ async def test_interviews_and_elimination_candidates(district, gql):
     }
     rec = await gql(
         """mutation($c: ID!) { recordInterview(input: {companyId: $c, period: "2026Q4",
-      heldOn: "2027-01-20", attendees: ["住建局 王科长", "物业经理 李某"], outcome: "限期整改",
+      heldOn: "2026-12-01", attendees: ["住建局 王科长", "物业经理 李某"], outcome: "限期整改",
       followUp: "一个月内补齐保洁人员", followUpDue: "2027-02-20"}) { outcome followUpDue } }""",
         d["admin"],
         {"c": str(d["ids"]["P2"])},
@@ -603,7 +606,7 @@ async def test_elimination_without_a_share_takes_only_those_below_standard(distr
 
 
 RECORD = """mutation($c: ID!, $p: String!, $o: String!) { recordInterview(input: {companyId: $c, period: $p,
-  heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: $o}) { companyId periodKey recordedBy } }"""
+  heldOn: "2026-12-01", attendees: ["街道 张主任"], outcome: $o}) { companyId periodKey recordedBy } }"""
 LIST = "query($c: ID) { interviews(companyId: $c) { companyId periodKey } }"
 
 

@@ -357,15 +357,19 @@ def test_a_change_to_the_document_schema_ships_its_own_upgrade():
 
 async def test_0037_upgrades_a_database_that_already_has_interviews(services: EmbeddedServices):
     """Interviews recorded before issue 19 become held, hand-recorded interviews with their firm; nothing else of
-    theirs changes, and migrating again does nothing."""
-    name = "civicgrid_interviews_upgrade"
-    services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); CREATE DATABASE "{name}";')
-    owner = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
+    theirs changes, and migrating again does nothing. The migrations run as a production owner does: a role that
+    owns the database and its tables, neither superuser nor BYPASSRLS, so forced row-level security applies to it."""
+    name, role = "civicgrid_interviews_upgrade", "civicgrid_interviews_owner"
+    services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); DROP ROLE IF EXISTS {role};'
+                  f' CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;'
+                  f' CREATE DATABASE "{name}" OWNER {role};')
+    superuser = services.owner_url.replace(f"/{services.database}?", f"/{name}?")
+    owner = superuser.replace("//postgres@", f"//{role}@")
     old = ("company_id", "period_key", "held_on", "attendees::text", "outcome", "follow_up", "follow_up_due",
            "recorded_by", "recorded_at")
     try:
         await migrate_to(owner, "civicgrid.0034_dual_emergency")
-        conn = await connect(owner)
+        conn = await connect(superuser)  # a release before wrote them through the application role's policies
         try:
             tenant = await conn.fetchval(
                 "INSERT INTO tenant (slug, name, timezone, is_active, created_at, updated_at)"
@@ -375,26 +379,34 @@ async def test_0037_upgrades_a_database_that_already_has_interviews(services: Em
                 " follow_up_due, recorded_by, recorded_at) VALUES"
                 " ($1, 7, '2026Q3', '2026-10-09', '[\"王科长\"]', '限期整改', '一月内整改', '2026-11-09', 'u1', now()),"
                 " ($1, 8, '2026-09', '2026-10-10', '[]', '已整改', '', NULL, 'u2', now())", tenant)
+            await conn.execute(  # and a document of schema 4 for 0035's upgrade, which runs as the same owner
+                "INSERT INTO config_version (tenant_id, version_no, overrides, effective_from, author, comment,"
+                " created_at, schema_version) VALUES ($1, 1, '{}', '1900-01-01', 'platform', 'preset', now(), 4)",
+                tenant)
             before = [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")]
         finally:
             await conn.close()
         await migrate_to(owner)
-        conn = await connect(owner)
+        conn = await connect(superuser)
         try:
             after = [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")]
             new = [tuple(r) for r in await conn.fetch(
                 "SELECT subject_kind, subject_id, status, source, reason FROM interview ORDER BY id")]
             applied = await conn.fetchval("SELECT count(*) FROM tortoise_migrations")
+            upgraded = await conn.fetchval("SELECT schema_version FROM config_version")
+            forced = await conn.fetchval("SELECT bool_and(relforcerowsecurity) FROM pg_class"
+                                         " WHERE relname IN ('interview', 'config_version')")
         finally:
             await conn.close()
         assert after == before
         assert new == [("firm", 7, "held", "hand", ""), ("firm", 8, "held", "hand", "")]
+        assert upgraded == SCHEMA_VERSION and forced  # isolated again, for the owner too
         await migrate_to(owner)  # a no-op
-        conn = await connect(owner)
+        conn = await connect(superuser)
         try:
             assert await conn.fetchval("SELECT count(*) FROM tortoise_migrations") == applied
             assert [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(old)} FROM interview ORDER BY id")] == before
         finally:
             await conn.close()
     finally:
-        services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+        services.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE); DROP ROLE IF EXISTS {role};')

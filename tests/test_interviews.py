@@ -8,13 +8,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from api.ids import global_id_of
 from tenants.assessment import interviews
 from tenants.assessment.models import Commendation, CompanyRating, Interview, InterviewStatus
 from tenants.inbox.models import Notification
 from tenants.scope import tenant_context, tenant_transaction
+from tenants.tenancy.roles import Role
 from tenants.territory.parties import PropertyCompany, PropertyManager, Unit, UnitKind
 from tenants.tickets.models import EfficiencyCase
 from tenants.tickets.models import UnitKind as TicketUnit
+from tests.conftest import codes
+from tests.fixtures.callers import bearer
 from tests.fixtures.interviews import INTERVIEW_PERIOD, publish_company_scores
 
 pytestmark = pytest.mark.on_day(date(2026, 12, 1))
@@ -35,7 +39,7 @@ RECORD = """mutation($in: RecordInterviewInput!) { recordInterview(input: $in) {
 
 
 def _held(**given) -> dict:
-    return {"period": INTERVIEW_PERIOD, "heldOn": "2026-12-10", "attendees": ["区住建局 王科长", "企业负责人"],
+    return {"period": INTERVIEW_PERIOD, "heldOn": "2026-12-01", "attendees": ["区住建局 王科长", "企业负责人"],
             "outcome": "限期整改", **given}
 
 
@@ -61,7 +65,7 @@ async def test_xuanhua_publication_owes_5_interviews_and_commends_15_once(interv
     done = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]))})
     assert done["data"]["recordInterview"] == {
         "databaseId": closed["databaseId"], "subjectKind": "FIRM", "subjectId": str(w.ids["P20"]), "state": "HELD",
-        "source": "RED_BLACK", "heldOn": "2026-12-10", "outcome": "限期整改",
+        "source": "RED_BLACK", "heldOn": "2026-12-01", "outcome": "限期整改",
     }
     assert len((await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]) == 4
     # The plaque day of the first commendation.
@@ -252,7 +256,7 @@ async def test_a_firm_sees_only_its_own_interviews_and_another_tenant_nothing(in
         ({"attendees": ["王\u200f芳"]}, "attendees", "format"),
         ({"subjectKind": "UNIT", "companyId": None}, "subjectId", "required"),
         ({"companyId": "1", "subjectKind": "UNIT", "subjectId": "2"}, "companyId", "conflict"),
-        ({"companyId": "1", "heldOn": "2026-12-10", "followUpDue": "2026-12-01"}, "followUpDue", "before"),
+        ({"companyId": "1", "heldOn": "2026-11-10", "followUpDue": "2026-11-01"}, "followUpDue", "before"),
     ],
 )
 async def test_hostile_input_is_a_typed_client_error(interview_world, gql, given, field, reason):
@@ -351,7 +355,7 @@ async def test_hostile_follow_up_input_is_a_typed_client_error(interview_world, 
 async def test_commendations_page_by_keyset_and_interviews_page_after_an_interview(interview_world, gql):
     w = interview_world
     await publish_company_scores(w, DISTINCT, now=PUBLISHED)
-    for firm, day in (("P1", "2026-12-10"), ("P2", "2026-12-10"), ("P3", "2026-11-02")):
+    for firm, day in (("P1", "2026-12-01"), ("P2", "2026-12-01"), ("P3", "2026-11-02")):
         await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids[firm]), heldOn=day)})
     page = """query($after: String) { commendations(first: 6, after: $after) {
       nodes { companyId rank } pageInfo { hasNextPage endCursor } totalCount } }"""
@@ -380,3 +384,99 @@ async def test_commendations_page_by_keyset_and_interviews_page_after_an_intervi
                          ("""{ interviews(period: "2026") { databaseId } }""", {})):
         out = await gql(query, w.admin, given)
         assert out["errors"][0]["extensions"]["code"] == "INVALID_INPUT", out
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "reason"),
+    [
+        ({"heldOn": "2026-12-03"}, "heldOn", "future"),  # today in 宣化 is 12-02 (01:30): an owed one stays owed
+        ({"period": "2027Q1", "heldOn": "2026-12-02"}, "period", "future"),
+        ({"heldOn": "2026-09-30"}, "heldOn", "before_period"),  # 2026Q4 begins on 10-01
+        ({"period": "1999-12", "heldOn": "1999-12-20"}, "heldOn", "before_period"),  # nothing before 2000
+    ],
+)
+async def test_an_interview_is_recorded_once_held_about_a_period_that_has_begun(interview_world, gql, given, field,
+                                                                               reason):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    out = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]), **given)})
+    error = out["errors"][0]["extensions"]
+    assert (error["code"], error["problems"][0]["field"], error["problems"][0]["reason"]) == (
+        "INVALID_INPUT", field, reason
+    ), out
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]
+    assert w.ids["P20"] in {int(i["subjectId"]) for i in owed}  # the owed interview was not closed
+    today = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]), heldOn="2026-12-02")})
+    assert today["data"]["recordInterview"]["state"] == "HELD", today
+
+
+async def test_an_id_of_another_type_is_refused_not_read_as_another_row(interview_world, gql):
+    """A subjectId is of the type its subjectKind names; interviewId, commendationId and after are of theirs."""
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    async with tenant_transaction(w.t.id):
+        manager = await PropertyManager.create(company_id=w.ids["P20"], name="赵经理")
+        interview = await Interview.filter(status=InterviewStatus.OWED).order_by("id").first()
+        commendation = await Commendation.all().order_by("id").first()
+    assert interview is not None and commendation is not None
+    firm, boss = global_id_of("PropertyCompany", w.ids["P20"]), global_id_of("PropertyManager", manager.id)
+    talk, plaque = global_id_of("Interview", interview.id), global_id_of("Commendation", commendation.id)
+
+    def refused(out: dict, field: str) -> None:
+        error = out["errors"][0]["extensions"]
+        assert (error["code"], error["problems"][0]["field"], error["problems"][0]["reason"]) == (
+            "INVALID_INPUT", field, "wrong_kind"), out
+
+    for kind, wrong in (("MANAGER", firm), ("FIRM", boss), ("UNIT", firm), ("STREET", boss),
+                        ("COMMUNITY", global_id_of("Street", w.ids["S1"])), ("PERSON", boss)):
+        refused(await gql(RECORD, w.admin, {"in": _held(subjectKind=kind, subjectId=wrong)}), "subjectId")
+    refused(await gql(RECORD, w.admin, {"in": _held(companyId=boss)}), "companyId")
+    listed = """query($k: InterviewSubjectKind, $s: ID, $after: ID) {
+      interviews(subjectKind: $k, subjectId: $s, after: $after) { databaseId subjectKind } }"""
+    refused(await gql(listed, w.admin, {"k": "FIRM", "s": boss}), "subjectId")
+    refused(await gql(listed, w.admin, {"s": plaque}), "subjectId")  # no kind: one of the subjects' types
+    refused(await gql(listed, w.admin, {"after": plaque}), "after")
+    refused(await gql(COMPLETE, w.admin, {"i": plaque, "e": "已整改"}), "interviewId")
+    refused(await gql("""mutation($c: ID!) { setPlaqueDay(commendationId: $c, plaqueOn: "2026-12-20") {
+      plaqueOn } }""", w.admin, {"c": talk}), "commendationId")
+    # The right types work; without a kind, a subject's global id names its kind.
+    held = await gql(RECORD, w.admin, {"in": _held(subjectKind="MANAGER", subjectId=boss)})
+    assert held["data"]["recordInterview"]["subjectKind"] == "MANAGER", held
+    mine = (await gql(listed, w.admin, {"s": boss}))["data"]["interviews"]
+    assert [i["subjectKind"] for i in mine] == ["MANAGER"]
+    its_firm = global_id_of("PropertyCompany", interview.subject_id)
+    theirs = (await gql(listed, w.admin, {"k": "FIRM", "s": its_firm}))["data"]["interviews"]
+    assert [i["databaseId"] for i in theirs] == [str(interview.id)]
+    assert "errors" not in await gql(listed, w.admin, {"after": talk})
+
+
+async def test_a_commendation_node_is_read_only_by_those_who_may_read_commendations(interview_world, gql, settings):
+    w = interview_world
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    async with tenant_transaction(w.t.id):
+        first = await Commendation.all().order_by("rank").first()
+    assert first is not None
+    node = """query($id: ID!) { node(id: $id) { ... on Commendation { databaseId rank } } }"""
+    gid = global_id_of("Commendation", first.id)
+    resident = bearer(settings, w.t, Role.RESIDENT, user_id="xh-resident")
+    assert codes(await gql(COMMENDATIONS, resident)) == ["FORBIDDEN"]  # the list, as before
+    assert (await gql(node, resident, {"id": gid}))["data"]["node"] is None  # and now the node
+    for token in (w.admin, w.firm_p1, w.street_officer_s1):
+        assert (await gql(node, token, {"id": gid}))["data"]["node"] == {"databaseId": str(first.id), "rank": 1}
+    assert (await gql(node, w.other_admin, {"id": gid}))["data"]["node"] is None  # another tenant: nothing
+
+
+async def test_a_firm_interviewed_by_hand_for_the_period_owes_the_list_none(interview_world, gql):
+    w = interview_world
+    by_hand = await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P20"]), heldOn="2026-11-20")})
+    assert by_hand["data"]["recordInterview"]["source"] == "HAND", by_hand
+    # Another period's interview does not count: P19 was interviewed for 2026Q3 only.
+    await gql(RECORD, w.admin, {"in": _held(companyId=str(w.ids["P19"]), period="2026Q3", heldOn="2026-09-20")})
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)
+    owed = (await gql(LIST, w.admin, {"s": "OWED"}))["data"]["interviews"]
+    assert sorted(int(i["subjectId"]) for i in owed) == sorted(w.ids[f"P{i}"] for i in range(16, 20))
+    held = (await gql(LIST, w.admin, {"s": "HELD"}))["data"]["interviews"]
+    assert [(int(i["subjectId"]), i["source"]) for i in held] == [(w.ids["P20"], "HAND"), (w.ids["P19"], "HAND")]
+    await publish_company_scores(w, DISTINCT, now=PUBLISHED)  # a revision naming it again: still none
+    async with tenant_transaction(w.t.id):
+        assert await Interview.filter(status=InterviewStatus.OWED).count() == 4

@@ -3,7 +3,7 @@ stay, deprecated."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import strawberry
@@ -90,6 +90,9 @@ class CompanyScoreBreakdown:
         )
 
 
+CENT = Decimal("0.01")
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -120,8 +123,10 @@ class ScoreItem:
 
     @classmethod
     def of(cls, i: dict[str, Any]) -> ScoreItem:
-        awarded = _dec(i.get("points"))  # an int as entered, or "16.67" for a line scored from records
-        whole = None if awarded is None or awarded != awarded.to_integral_value() else int(awarded)
+        points = _dec(i.get("points"))  # an int as entered, or "16.67" for a line scored from records
+        whole = None if points is None or points != points.to_integral_value() else int(points)
+        # Always to the hundredth: "30.00" whether a body entered 30 or the records gave 30.00.
+        awarded = None if points is None else points.quantize(CENT, ROUND_HALF_UP)
         return cls(
             code=i["code"], title=i.get("title", ""), points=whole, max_points=i["max_points"], awarded=awarded,
             source=enum_of(RubricLineSource, i.get("source", "body")) or RubricLineSource.BODY,

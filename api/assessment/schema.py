@@ -14,7 +14,7 @@ from api.assessment.missing import MissingScoreSheets, missing_sheets
 from api.compiled import compiled
 from api.context import Info
 from api.files.types import FileType, attached_files
-from api.ids import opt_id, to_id, to_ids
+from api.ids import opt_id, parse_global_id, to_id, to_ids
 from api.pagination import After, Before, Connection, First, Last, connection, node_fields, page_size
 from api.rows import FromRow, Node, from_row
 from api.territory.types import CompoundType, PropertyCompanyType, _load, load_company
@@ -339,6 +339,29 @@ class RecordInterviewInput:
     )
 
 
+# The Node type of each kind of interview subject: a subjectId is decoded as the type its subjectKind names.
+SUBJECT_NODE = {
+    _Subject.FIRM.value: "PropertyCompany",
+    _Subject.MANAGER.value: "PropertyManager",
+    _Subject.UNIT.value: "Unit",
+    _Subject.STREET.value: "Street",
+    _Subject.COMMUNITY.value: "Community",
+    _Subject.PERSON.value: "Person",
+}
+_KIND_OF_NODE = {node: kind for kind, node in SUBJECT_NODE.items()}
+
+
+def _subject(kind: str | None, subject_id: strawberry.ID | None) -> tuple[str | None, int | None]:
+    """(subject kind, database id) of a subjectId: of the type ``kind`` names (another type is INVALID_INPUT
+    ``wrong_kind``); without a kind, a global id names its own (database ids then match every kind)."""
+    if subject_id is None:
+        return kind, None
+    sid = to_id(subject_id, "subjectId", SUBJECT_NODE[kind] if kind else tuple(SUBJECT_NODE.values()))
+    if kind is None and (ref := parse_global_id(str(subject_id))) is not None:
+        kind = _KIND_OF_NODE[ref[0]]
+    return kind, sid
+
+
 async def _snapshot(info: Info, period: str, revision: int | None) -> RatingSnapshot:
     return await ratings.snapshot_for(await info.context.access(), period, revision=revision)
 
@@ -475,15 +498,16 @@ class AssessmentQuery:
             strawberry.argument(description="Only those after this interview (the last of the previous page)."),
         ] = None,
     ) -> list[InterviewType]:
+        kind, sid = _subject(None if subject_kind is None else subject_kind.value, subject_id)
         found = await talks.interviews(
             access=await info.context.access(),
             company_id=opt_id(company_id, "companyId"),
             period_key=period,
-            subject_kind=None if subject_kind is None else subject_kind.value,
-            subject_id=opt_id(subject_id, "subjectId"),
+            subject_kind=kind,
+            subject_id=sid,
             status=None if state is None else state.value,
             first=None if first is None else page_size(first),
-            after=opt_id(after, "after"),
+            after=opt_id(after, "after", "Interview"),
         )
         return [InterviewType.of(i) for i in found]
 
@@ -664,11 +688,12 @@ class AssessmentMutation:
         "interview owed to that subject for the period, if any."
     )
     async def record_interview(self, info: Info, input: RecordInterviewInput) -> InterviewType:
+        kind, sid = _subject("firm" if input.subject_kind is None else input.subject_kind.value, input.subject_id)
         i = await talks.record_interview(
             **await info.context.acting(),
             company_id=opt_id(input.company_id, "companyId"),
-            subject_kind="firm" if input.subject_kind is None else input.subject_kind.value,
-            subject_id=opt_id(input.subject_id, "subjectId"),
+            subject_kind=kind,
+            subject_id=sid,
             reason=input.reason,
             period_key=input.period,
             held_on=input.held_on,

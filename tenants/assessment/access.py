@@ -3,7 +3,7 @@
 Interviews 约谈: all for the administration; a firm its own, a unit's staff their unit's, a person their own; a
 street officer those of its street, its communities and its street-office units, and those with a firm of its
 street — one with a contract in force on a compound of the street on some day of the period the interview is about.
-Commendations 表彰挂牌: the current ones (not revoked by a revised list) are public within the tenant.
+Commendations 表彰挂牌: the current ones (not revoked by a revised list), to whoever may read commendations.
 Rating snapshots: the published ones are public within the tenant; drafts are for tenant administrators and the
 housing department. Supervisors' findings: those on the compounds the caller reads. Score submissions are further
 narrowed to the bodies the caller scores for (``reads.submissions``), which depends on the period's configuration.
@@ -24,6 +24,7 @@ from tenants.assessment.models import (
     SupervisorFinding,
 )
 from tenants.files.access import attachable_as
+from tenants.records import granted
 from tenants.tenancy.roles import Role
 from tenants.territory.access import Access, readable_compounds
 from tenants.territory.models import Community
@@ -97,6 +98,7 @@ def readable_interviews(caller: Access) -> QuerySet[Interview]:
 
 
 def readable_commendations(caller: Access) -> QuerySet[Commendation]:
-    """Every current commendation of the tenant (the red list is published for all to see); one a revised list
-    revoked is kept but not read."""
-    return Commendation.filter(revoked_at__isnull=True)
+    """Every current commendation of the tenant (the red list is published within it) for a caller who may read
+    commendations (``assessment.read_commendations``), none for another; one a revised list revoked is kept but not
+    read."""
+    return granted(caller, "assessment.read_commendations", Commendation.filter(revoked_at__isnull=True))

@@ -8,7 +8,8 @@ interview whose firm it no longer names is withdrawn (kept, neither reminded nor
 commendation whose firm it no longer names is revoked (kept, no longer read), the others take its rank, score and
 snapshot; a firm named again gets its row back (one red_black interview per period and firm, one commendation per
 period and firm: unique keys, 0037). The owed interview is due ``interview_within_days`` after the publication day
-(tenant-local).
+(tenant-local). A firm already interviewed by hand for the period (held) owes none: that interview satisfies the
+list.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ WHERE interview.status IN ('owed', 'withdrawn')
 RETURNING id
 """
 
+# The firms among those the black list names that were already interviewed by hand for the period (held): that
+# interview satisfies the list, which owes them none.
+HELD_SQL = """
+SELECT COALESCE(array_agg(DISTINCT subject_id), '{}') AS held
+FROM interview WHERE tenant_id = $1::bigint AND period_key = $2 AND subject_kind = 'firm' AND status = 'held'
+  AND source = 'hand' AND subject_id = ANY($3::bigint[])
+"""
+
 # Commendations of the period whose firm the revised red list no longer names are revoked (kept, not read).
 REVOKE_SQL = """
 UPDATE commendation SET revoked_at = $4::timestamptz
@@ -96,7 +105,9 @@ async def follow_publication(conn: BaseDBAsyncClient, snapshot: RatingSnapshot, 
     listed = (await conn.execute_query_dict(LISTED_SQL, [tenant, snapshot.id]))[0]
     interviewed, commended = list(listed["interviewed"]), list(listed["commended"])
     withdrawn = await conn.execute_query_dict(WITHDRAW_SQL, [tenant, period, interviewed, at])
-    owed = await conn.execute_query_dict(OWE_SQL, [tenant, period, due, at, snapshot.id, interviewed])
+    held = set((await conn.execute_query_dict(HELD_SQL, [tenant, period, interviewed]))[0]["held"])
+    owing = [c for c in interviewed if c not in held]
+    owed = await conn.execute_query_dict(OWE_SQL, [tenant, period, due, at, snapshot.id, owing])
     revoked = await conn.execute_query_dict(REVOKE_SQL, [tenant, period, commended, at])
     kept = await conn.execute_query_dict(COMMEND_SQL, [tenant, period, at, snapshot.id, commended])
     return {"owed": len(owed), "withdrawn": len(withdrawn), "commended": len(kept), "revoked": len(revoked)}

@@ -41,6 +41,7 @@ from tenants.territory.people import Person
 
 # Bidi controls (U+202A-202E, U+2066-2069, U+200E/U+200F/U+061C) make a name display as something it is not.
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+FIRST_HELD = date(2000, 1, 1)  # no interview recorded here was held before this day (a typo of a year, not a record)
 _LABELS = {"outcome": "约谈结果", "followUp": "整改要求", "reason": "约谈事由", "evidence": "整改情况"}
 INTERVIEW = Noun(
     "约谈", "interview",
@@ -93,6 +94,22 @@ async def _subject_exists(kind: InterviewSubject, subject_id: int) -> bool:
     return await PropertyManager.exists(id=subject_id)
 
 
+def _day_problems(period_key: str, held_on: date, today: date, *, valid_period: bool) -> list[Problem]:
+    """An interview is recorded once held (by today, tenant-local), about a period that has begun, and not before
+    that period's first day (it answers for that period; never before ``FIRST_HELD``)."""
+    problems = []
+    start = bounds(period_key, "period")[0] if valid_period else FIRST_HELD
+    if start > today:
+        problems.append(Problem("period", "future", f"{period_key} 尚未开始", f"{period_key} has not begun"))
+    if held_on > today:
+        problems.append(Problem("heldOn", "future", "约谈日期晚于今天", "heldOn is after today"))
+    elif held_on < max(start, FIRST_HELD):
+        first = max(start, FIRST_HELD).isoformat()
+        problems.append(Problem("heldOn", "before_period", f"约谈日期早于 {first}（所涉期间的第一天）",
+                                f"heldOn is before {first}, the first day of the period it is about"))
+    return problems
+
+
 @idempotent("recordInterview", Interview)
 async def record_interview(
     *,
@@ -113,7 +130,8 @@ async def record_interview(
     by ``company_id`` or ``subject_kind="firm"`` + ``subject_id``. An interview owed to the subject for the period
     is closed by it (that row is filled in and returned)."""
     require(access, "assessment.record_interview")
-    problems = list(period_problems(period_key, "period"))
+    bad_period = period_problems(period_key, "period")
+    problems = list(bad_period)
     try:
         kind = InterviewSubject(subject_kind)
     except ValueError:
@@ -137,6 +155,7 @@ async def record_interview(
         problems.append(Problem("attendees", "format", "请列出参会人员", "list 1..50 attendees"))
     if follow_up_due is not None and follow_up_due < held_on:
         problems.append(Problem("followUpDue", "before", "整改期限早于约谈日期", "followUpDue is before heldOn"))
+    problems += _day_problems(period_key, held_on, await clock.today(), valid_period=not bad_period)
     if problems:
         raise InvalidInput.of(problems)
     assert target is not None

@@ -20,10 +20,15 @@ CREATE POLICY tenant_isolation ON commendation
                 AND current_setting('app.platform', true) IS DISTINCT FROM 'on');
 """
 
+# The migration runs as the tables' owner, which production makes neither superuser nor BYPASSRLS: the FORCE ROW
+# LEVEL SECURITY of 0011 would hide every row from this UPDATE (no tenant is set), so it is lifted around it, in
+# the migration's transaction, as tenants/config/upgrade.py upgrade_stored does.
 BACKFILL = """
+ALTER TABLE interview NO FORCE ROW LEVEL SECURITY;
 UPDATE interview SET subject_kind = 'firm', subject_id = company_id, status = 'held', source = 'hand', reason = '',
                      follow_up_evidence = ''
 WHERE subject_kind IS NULL;
+ALTER TABLE interview FORCE ROW LEVEL SECURITY;
 """
 SUBJECT = "FIRM: firm\nMANAGER: manager\nUNIT: unit\nSTREET: street\nCOMMUNITY: community\nPERSON: person"
 STATUS = "OWED: owed\nHELD: held\nWITHDRAWN: withdrawn"

@@ -96,7 +96,7 @@ async def test_a_retried_interview_with_its_key_is_recorded_once(two_cities, gql
     a = two_cities["zhangjiakou"]
     admin = mint_token(settings, roles=[Role.TENANT_ADMIN], tenant_slug=a["tenant"].slug, user_id="admin")
     record = """mutation($c: ID!, $k: String) { recordInterview(input: {companyId: $c, period: "2026Q4",
-      heldOn: "2027-01-20", attendees: ["街道 张主任"], outcome: "限期整改", idempotencyKey: $k}) { companyId } }"""
+      heldOn: "2026-12-01", attendees: ["街道 张主任"], outcome: "限期整改", idempotencyKey: $k}) { companyId } }"""
     for _ in range(2):
         done = await gql(record, admin, {"c": str(a["ids"]["P1"]), "k": "talk-1"})
         assert "errors" not in done, done
