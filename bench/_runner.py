@@ -91,3 +91,34 @@ async def sample(make: Callable[[], Awaitable[Any]], n: int, warm: int = 2) -> l
         await make()
         out.append((time.perf_counter() - t) * 1000)
     return out
+
+
+class Recorder:
+    """The statements the ORM's connections send while it is on (to count them, or to EXPLAIN them)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Any]]] = []
+
+    def __enter__(self) -> Recorder:
+        from tortoise.backends.asyncpg.client import AsyncpgDBClient
+
+        self.originals = (AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict)
+        plain, as_dict = self.originals
+        sent = self.sent
+
+        async def query(client: Any, sql: str, values: list | None = None) -> Any:
+            sent.append((sql, list(values or [])))
+            return await plain(client, sql, values)
+
+        async def query_dict(client: Any, sql: str, values: list | None = None) -> Any:
+            sent.append((sql, list(values or [])))
+            return await as_dict(client, sql, values)
+
+        AsyncpgDBClient.execute_query = query  # type: ignore[method-assign]
+        AsyncpgDBClient.execute_query_dict = query_dict  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from tortoise.backends.asyncpg.client import AsyncpgDBClient
+
+        AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict = self.originals  # type: ignore[method-assign]

@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Table, run, sample  # noqa: E402
+from bench._runner import Recorder, Table, run, sample  # noqa: E402
 
 HOME_NAME = "bench-dual"
 # 512 MB of shared buffers hold every table and index of the city (~150 MB) with room to spare.
@@ -171,35 +171,6 @@ def admin() -> Any:
     return Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="bench-admin")
 
 
-class Recorder:
-    """The statements the ORM's connections send while it is on (for EXPLAIN)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list[Any]]] = []
-
-    def __enter__(self) -> Recorder:
-        from tortoise.backends.asyncpg.client import AsyncpgDBClient
-
-        self.originals = (AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict)
-        plain, as_dict = self.originals
-        sent = self.sent
-
-        async def query(client: Any, sql: str, values: list | None = None) -> Any:
-            sent.append((sql, list(values or [])))
-            return await plain(client, sql, values)
-
-        async def query_dict(client: Any, sql: str, values: list | None = None) -> Any:
-            sent.append((sql, list(values or [])))
-            return await as_dict(client, sql, values)
-
-        AsyncpgDBClient.execute_query = query  # type: ignore[method-assign]
-        AsyncpgDBClient.execute_query_dict = query_dict  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        from tortoise.backends.asyncpg.client import AsyncpgDBClient
-
-        AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict = self.originals  # type: ignore[method-assign]
 
 
 async def explain(tid: int, label: str, make: Callable[[], Awaitable[Any]], marker: str) -> None:
