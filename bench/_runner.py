@@ -122,3 +122,31 @@ class Recorder:
         from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
         AsyncpgDBClient.execute_query, AsyncpgDBClient.execute_query_dict = self.originals  # type: ignore[method-assign]
+
+
+class Rollback(Exception):
+    """Raised inside a transaction to roll back what a measurement did."""
+
+
+async def explain(tid: int, label: str, make: Callable[[], Awaitable[Any]], marker: str) -> None:
+    """Run ``make`` in a rolled-back transaction recording its statements, then EXPLAIN (ANALYZE, BUFFERS) those
+    naming ``marker`` in another rolled-back transaction (as the application role, in the tenant)."""
+    from tenants.scope import tenant_transaction
+
+    with Recorder() as rec:
+        try:
+            async with tenant_transaction(tid):
+                await make()
+                raise Rollback
+        except Rollback:
+            pass
+    try:
+        async with tenant_transaction(tid) as conn:
+            for sql, values in rec.sent:
+                if marker not in sql or "EXPLAIN" in sql:
+                    continue
+                rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", values)
+                print(f"\n--- EXPLAIN {label}\n" + "\n".join(r["QUERY PLAN"] for r in rows), flush=True)
+            raise Rollback
+    except Rollback:
+        pass

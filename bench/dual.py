@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Recorder, Table, run, sample  # noqa: E402
+from bench._runner import Rollback, Table, explain, run, sample  # noqa: E402
 
 HOME_NAME = "bench-dual"
 # 512 MB of shared buffers hold every table and index of the city (~150 MB) with room to spare.
@@ -104,10 +104,6 @@ RULE_CASE = [
 TABLES = ("street", "community", "grid", "compound", "building", "work_unit", "person", "post", "dual_activity",
           "dual_signup", "dual_member_registration", "dual_unit_registration", "dual_member_post",
           "dual_absence_case")
-
-
-class Rollback(Exception):
-    pass
 
 
 async def owner() -> Any:
@@ -169,32 +165,6 @@ def admin() -> Any:
     from tenants.territory.access import Access
 
     return Access(roles=frozenset({Role.TENANT_ADMIN}), user_id="bench-admin")
-
-
-
-
-async def explain(tid: int, label: str, make: Callable[[], Awaitable[Any]], marker: str) -> None:
-    """Run ``make`` in a rolled-back transaction recording its statements, then EXPLAIN (ANALYZE, BUFFERS) those
-    naming ``marker`` in another rolled-back transaction (as the application role, in the tenant)."""
-    from tenants.scope import tenant_transaction
-
-    with Recorder() as rec:
-        try:
-            async with tenant_transaction(tid):
-                await make()
-                raise Rollback
-        except Rollback:
-            pass
-    try:
-        async with tenant_transaction(tid) as conn:
-            for sql, values in rec.sent:
-                if marker not in sql or "EXPLAIN" in sql:
-                    continue
-                rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", values)
-                print(f"\n--- EXPLAIN {label}\n" + "\n".join(r["QUERY PLAN"] for r in rows), flush=True)
-            raise Rollback
-    except Rollback:
-        pass
 
 
 async def year_end(table: Table, tid: int, runs: int, do_explain: bool) -> None:

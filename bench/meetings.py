@@ -105,7 +105,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Recorder, Table, run, sample  # noqa: E402
+from bench._runner import Recorder, Rollback, Table, explain, run, sample  # noqa: E402
 from bench._seed import territory  # noqa: E402
 
 HOME_NAME = "bench-meetings"
@@ -318,10 +318,6 @@ DECISIONS_QUERY = """query($n: Int!) { meetingDecisions(first: $n) { edges { cur
   note } } } pageInfo { hasNextPage endCursor } } }"""
 
 
-class Rollback(Exception):
-    pass
-
-
 async def owner() -> Any:
     from tenants.db import connect
 
@@ -493,8 +489,6 @@ async def managers(table: Table, tid: int, runs: int, tag: str) -> None:
               f"{len(found)} candidates (1 % of the pool, ceiling; ties at the cut included)")
 
 
-
-
 async def graphql(table: Table, tid: int, runs: int, tag: str) -> None:
     import httpx
     from asgi_lifespan import LifespanManager
@@ -559,30 +553,6 @@ async def graphql(table: Table, tid: int, runs: int, tag: str) -> None:
         from tenants.db import tortoise_config
 
         await Tortoise.init(config=tortoise_config(os.environ["DATABASE_URL"], pool_size=4))
-
-
-async def explain(tid: int, label: str, make: Callable[[], Awaitable[Any]], marker: str) -> None:
-    """Run ``make`` in a rolled-back transaction recording its statements, then EXPLAIN (ANALYZE, BUFFERS) those
-    naming ``marker`` in another rolled-back transaction (as the application role, in the tenant)."""
-    from tenants.scope import tenant_transaction
-
-    with Recorder() as rec:
-        try:
-            async with tenant_transaction(tid):
-                await make()
-                raise Rollback
-        except Rollback:
-            pass
-    try:
-        async with tenant_transaction(tid) as conn:
-            for sql, values in rec.sent:
-                if marker not in sql or "EXPLAIN" in sql:
-                    continue
-                rows = await conn.execute_query_dict(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", values)
-                print(f"\n--- EXPLAIN {label}\n" + "\n".join(r["QUERY PLAN"] for r in rows), flush=True)
-            raise Rollback
-    except Rollback:
-        pass
 
 
 async def explain_all(tid: int, compounds: list[int], officer: Any) -> None:

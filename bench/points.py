@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._runner import Table, run, sample  # noqa: E402
+from bench._runner import Rollback, Table, run, sample  # noqa: E402
 
 HOME_NAME = "bench-points"
 # The embedded server's defaults (128 MB of shared buffers) suit the tests, not 5,000,000 entries: sized as a production
@@ -648,10 +648,6 @@ async def graphql_requests(table: Table, tid: int, it: Any, n: int, settings: An
             table.add("balance: GraphQL pointsBalance", None, "balance", f"failed: {e}")
             return
     table.add("balance: GraphQL pointsBalance (in process, resident)", samples, "balance", "incl. auth + GraphQL")
-
-
-class Rollback(Exception):
-    pass
 
 
 async def expiry(table: Table, tid: int, runs: int, explain: bool) -> None:
