@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import connections
@@ -33,6 +34,12 @@ def current_tenant_id() -> int:
     if tenant_id is None:
         raise TenantScopeMissing()
     return tenant_id
+
+
+async def tenant_rows(sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    """Run ``sql`` on the current transaction's connection with the tenant in scope as ``$1`` and ``args`` as
+    ``$2``...: the rows as dicts (statements that claim rows with a conditional UPDATE ... RETURNING, say)."""
+    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
 
 
 def peek_tenant_id() -> int | None:

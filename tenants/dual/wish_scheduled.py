@@ -9,14 +9,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
-
 from tenants import clock
 from tenants.config.service import effective_config
 from tenants.dual.list_models import WishEvent
 from tenants.inbox.holders import holders_by_target, tenant_admins
 from tenants.inbox.service import Message, send_all
-from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.scope import scoped_transaction, tenant_rows
 from tenants.tenancy.service import current_zone
 from tenants.territory.people import Person, PostKind
 
@@ -24,10 +22,6 @@ ESCALATED_KIND = "wish_escalated"
 REMINDER_KIND = "wish_due_soon"
 CLAIMANT_KIND = "wish_claimant"  # the claimant told of a reopened or cancelled wish
 SYSTEM_ACTOR = "system"
-
-
-async def _update(sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
 
 
 async def _timeline(rows: list[dict[str, Any]], action: str, at: datetime) -> None:
@@ -55,7 +49,7 @@ async def claimant_users(rows: list[dict[str, Any]], today: date) -> dict[int, l
 async def escalate(today: date, claim_days: int, *, at: datetime) -> int:
     """Escalate every wish posted ``claim_days`` or more days ago and still unclaimed; one message per community
     to its workers, naming its newly escalated wishes."""
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE dual_wish SET status = 'escalated', escalated_at = $2"
         " WHERE tenant_id = $1 AND status = 'posted' AND escalated_at IS NULL AND posted_on <= $3"
         " RETURNING id, community_id, street_id, title",
@@ -90,7 +84,7 @@ async def escalate(today: date, claim_days: int, *, at: datetime) -> int:
 
 async def mark_overdue(today: date, *, at: datetime) -> int:
     """Claimed wishes whose due day has passed turn overdue (still fulfillable)."""
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE dual_wish SET status = 'overdue' WHERE tenant_id = $1 AND status = 'claimed' AND due_on < $2"
         " RETURNING id",
         [today],
@@ -102,7 +96,7 @@ async def mark_overdue(today: date, *, at: datetime) -> int:
 async def remind(today: date, reminder_days: int, *, at: datetime) -> int:
     """Remind each claimant once of a claimed wish due within ``reminder_days`` (today included): a member, or a
     unit's current contacts."""
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE dual_wish SET reminded_at = $2"
         " WHERE tenant_id = $1 AND status = 'claimed' AND reminded_at IS NULL AND due_on >= $3 AND due_on <= $4"
         " RETURNING id, title, claimant_unit_id, claimant_person_id, due_on",

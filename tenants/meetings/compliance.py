@@ -13,8 +13,6 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from tortoise import connections
-
 from tenants import periods
 from tenants.config.document import JointMeeting
 from tenants.config.service import effective_config
@@ -25,7 +23,7 @@ from tenants.meetings.access import readable_flags
 from tenants.meetings.models import ComplianceFlag
 from tenants.paging import Order, Page, Window, page, where
 from tenants.permissions import require
-from tenants.scope import current_tenant_id
+from tenants.scope import tenant_rows
 from tenants.tenancy.service import current_zone
 from tenants.territory.access import Access
 from tenants.territory.models import Community
@@ -33,10 +31,6 @@ from tenants.territory.people import PostKind
 
 FLAG_KIND = "meeting_missing"
 SOURCES = ("meeting_compliance", "decisions_on_time")
-
-
-async def _rows(sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
 
 
 FLAG_SQL = """
@@ -61,14 +55,14 @@ async def flag_missing(today: date, jm: JointMeeting, *, at: datetime) -> int:
     start, end = periods.bounds(key)
     began = periods.local_midnight(start, await current_zone())
     community = "t.id" if jm.level == "community" else "t.community_id"
-    rows = await _rows(FLAG_SQL.format(table=jm.level, community=community),
+    rows = await tenant_rows(FLAG_SQL.format(table=jm.level, community=community),
                        [jm.level, start, end, key, today, at, began])
     return len(rows)
 
 
 async def notify_flagged(today: date, *, at: datetime) -> int:
     """Tell each flagged place's community workers once (claimed by a conditional UPDATE, then sent)."""
-    rows = await _rows(
+    rows = await tenant_rows(
         "UPDATE meeting_compliance_flag SET notified_at = $2"
         " WHERE tenant_id = $1 AND notified_at IS NULL AND resolved_at IS NULL"
         " RETURNING id, target_kind, target_id, community_id, period_key", [at])
@@ -210,7 +204,7 @@ async def rubric_inputs(period_key: str, compound_ids: list[int]) -> dict[tuple[
     zone = await current_zone()
     args = [jm.level, sorted(set(compound_ids)), windows[0][0], end, [w[0] for w in windows],
             [w[1] for w in windows], start, [periods.local_midnight(w[0], zone) for w in windows]]
-    for r in await _rows(RUBRIC_SQL, args):
+    for r in await tenant_rows(RUBRIC_SQL, args):
         judged, met, due = r["judged"], r["met"], r["due"] or 0
         out[(r["compound_id"], "meeting_compliance")] = Fraction(met, judged) if judged else None
         out[(r["compound_id"], "decisions_on_time")] = (
@@ -287,7 +281,7 @@ async def issues_settled(*, access: Access, period_key: str, level: str = "commu
     zone = await current_zone()
     q = access.staff_communities_filter("id")
     allowed = None if q is None else sorted(await Community.filter(q).values_list("id", flat=True))
-    rows = await _rows(SETTLED_SQL, [periods.local_midnight(start, zone),
+    rows = await tenant_rows(SETTLED_SQL, [periods.local_midnight(start, zone),
                                      periods.local_midnight(end + timedelta(days=1), zone), start, end, level,
                                      allowed, zone.key])
     return [Settled(level, r["node_id"], r["decisions_done"], r["tickets_closed"]) for r in rows]

@@ -10,15 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
-
 from tenants import clock, periods
 from tenants.config.service import effective_config
 from tenants.inbox.holders import holders_by_target, tenant_admins, unit_staff
 from tenants.inbox.service import Message, send_all
 from tenants.meetings import compliance
 from tenants.meetings.models import DecisionEvent
-from tenants.scope import current_tenant_id, scoped_transaction
+from tenants.scope import scoped_transaction, tenant_rows
 from tenants.tenancy.service import current_zone
 from tenants.territory.parties import Unit, UnitKind
 from tenants.territory.people import PostKind
@@ -28,10 +26,6 @@ ESCALATED_KIND = "meeting_decision_escalated"
 SYSTEM_ACTOR = "system"
 RUNGS = ("community", "street", "tenant")  # escalation_level 1, 2, 3
 RUNGS_ZH = ("社区", "街道", "区县")
-
-
-async def _update(sql: str, args: list[Any]) -> list[dict[str, Any]]:
-    return await connections.get("default").execute_query_dict(sql, [current_tenant_id(), *args])
 
 
 async def _timeline(rows: list[dict[str, Any]], action: str, at: datetime, note: str = "") -> None:
@@ -56,7 +50,7 @@ async def _owner_staff(rows: list[dict[str, Any]], at: datetime) -> dict[int, li
 
 async def remind(today: date, reminder_days: int, *, at: datetime) -> int:
     """Remind each open decision's owner once, ``reminder_days`` before its due day (or later, until it is due)."""
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE meeting_decision SET reminded_at = $2"
         " WHERE tenant_id = $1 AND status = 'open' AND reminded_at IS NULL AND due_on >= $3 AND due_on <= $4"
         " RETURNING id, owner_kind, owner_id, description, due_on",
@@ -77,7 +71,7 @@ async def remind(today: date, reminder_days: int, *, at: datetime) -> int:
 
 async def mark_overdue(today: date, *, at: datetime) -> int:
     """Open decisions past their due day are overdue (once, on the timeline; still completable)."""
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE meeting_decision SET overdue_at = $2"
         " WHERE tenant_id = $1 AND status = 'open' AND overdue_at IS NULL AND due_on < $3 RETURNING id",
         [at, today],
@@ -91,7 +85,7 @@ async def escalate(today: date, escalation_days: int, *, at: datetime, day_began
     first), at most one rung a tenant day (``day_began``: today's local midnight) and each rung once; the rung's
     people are told."""
     step = max(escalation_days, 1)
-    rows = await _update(
+    rows = await tenant_rows(
         "UPDATE meeting_decision SET escalation_level = escalation_level + 1, escalated_at = $2"
         " WHERE tenant_id = $1 AND status = 'open' AND escalation_level < 3 AND due_on < $3"
         " AND due_on + $4::int + escalation_level * $5::int <= $3 AND (escalated_at IS NULL OR escalated_at < $6)"
